@@ -1,0 +1,1 @@
+Console.WriteLine("ChatWire gateway: under construction");

@@ -1,0 +1,134 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using ChatWire.Protocol.Internal;
+using MessagePack;
+
+namespace ChatWire.Protocol;
+
+/// <summary>
+/// Encodes and decodes frame bodies: a MessagePack array <c>[opcode, request_id, fields…]</c>
+/// (docs/protocol.md §2–§4). Decoding failures surface as <see cref="ProtocolException"/> only.
+/// </summary>
+public static class FrameCodec
+{
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_scratch;
+
+    /// <summary>Reads the array header, opcode and request id.</summary>
+    /// <exception cref="ProtocolException"><see cref="ErrorCode.MalformedFrame"/> when the body is not such an array.</exception>
+    public static FrameHeader ReadHeader(ref MessagePackReader reader)
+    {
+        try
+        {
+            if (reader.End || reader.NextMessagePackType != MessagePackType.Array)
+            {
+                ThrowHelper.Malformed("A frame body must be a MessagePack array.");
+            }
+
+            var count = reader.ReadArrayHeader();
+            if (count < 2)
+            {
+                ThrowHelper.Malformed("A frame body needs at least an opcode and a request id.");
+            }
+
+            var opcode = reader.ReadUInt32();
+            var requestId = reader.ReadUInt32();
+            return new FrameHeader(opcode, requestId, count - 2);
+        }
+        catch (Exception ex) when (IsDecodeFailure(ex))
+        {
+            throw new ProtocolException(ErrorCode.MalformedFrame, "The frame header is malformed: " + ex.Message, 0, ex);
+        }
+    }
+
+    /// <summary>
+    /// Reads the fields of a <typeparamref name="T"/> frame after <see cref="ReadHeader"/>, skips trailing
+    /// fields a newer peer may have appended, and requires the body to end there.
+    /// </summary>
+    public static T ReadBody<T>(ref MessagePackReader reader, in FrameHeader header, ProtocolLimits limits)
+        where T : struct, IFrame<T>
+    {
+        if (header.FieldCount < T.RequiredFields)
+        {
+            ThrowHelper.Malformed($"{T.Opcode} needs {T.RequiredFields} fields after the request id; got {header.FieldCount}.", header.RequestId);
+        }
+
+        try
+        {
+            var frame = T.ReadFields(ref reader, header.RequestId, limits);
+            for (var i = T.RequiredFields; i < header.FieldCount; i++)
+            {
+                MessagePackFields.SkipBounded(ref reader, 0, limits.MaxSkipDepth, header.RequestId);
+            }
+
+            if (!reader.End)
+            {
+                ThrowHelper.Malformed("Bytes follow the frame's array.", header.RequestId);
+            }
+
+            return frame;
+        }
+        catch (Exception ex) when (IsDecodeFailure(ex))
+        {
+            throw new ProtocolException(ErrorCode.MalformedFrame, $"{T.Opcode} is malformed: {ex.Message}", header.RequestId, ex);
+        }
+    }
+
+    /// <summary>Decodes a whole body known to hold a <typeparamref name="T"/> frame.</summary>
+    public static T Decode<T>(ReadOnlySequence<byte> body, ProtocolLimits limits)
+        where T : struct, IFrame<T>
+    {
+        var reader = new MessagePackReader(body);
+        var header = ReadHeader(ref reader);
+        if (header.OpcodeValue != (uint)T.Opcode)
+        {
+            ThrowHelper.Malformed($"Expected {T.Opcode}, got opcode {header.OpcodeValue}.", header.RequestId);
+        }
+
+        return ReadBody<T>(ref reader, header, limits);
+    }
+
+    /// <summary>Writes the length prefix and body of <paramref name="frame"/> to <paramref name="output"/>.</summary>
+    public static void Write<T>(IBufferWriter<byte> output, in T frame)
+        where T : struct, IFrame<T>
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var body = EncodeBody(frame);
+        var span = output.GetSpan(ProtocolLimits.LengthPrefixSize + body.Length);
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)body.Length);
+        body.CopyTo(span[ProtocolLimits.LengthPrefixSize..]);
+        output.Advance(ProtocolLimits.LengthPrefixSize + body.Length);
+    }
+
+    /// <summary>The whole frame (prefix and body) as a new array: encode once, write to many.</summary>
+    public static byte[] ToArray<T>(in T frame)
+        where T : struct, IFrame<T>
+    {
+        var body = EncodeBody(frame);
+        var result = new byte[ProtocolLimits.LengthPrefixSize + body.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(result, (uint)body.Length);
+        body.CopyTo(result.AsSpan(ProtocolLimits.LengthPrefixSize));
+        return result;
+    }
+
+    // The body goes to a per-thread scratch buffer first because the prefix needs its length;
+    // the scratch buffer is reused, so steady-state encoding allocates nothing.
+    private static ReadOnlySpan<byte> EncodeBody<T>(in T frame)
+        where T : struct, IFrame<T>
+    {
+        var scratch = t_scratch ??= new ArrayBufferWriter<byte>(1024);
+        scratch.ResetWrittenCount();
+        var writer = new MessagePackWriter(scratch);
+        writer.WriteArrayHeader(2 + T.RequiredFields);
+        writer.Write((uint)T.Opcode);
+        writer.Write(frame.RequestId);
+        frame.WriteFields(ref writer);
+        writer.Flush();
+        return scratch.WrittenSpan;
+    }
+
+    private static bool IsDecodeFailure(Exception ex) =>
+        ex is MessagePackSerializationException or EndOfStreamException or OverflowException
+            or DecoderFallbackException or InvalidOperationException;
+}

@@ -1,0 +1,143 @@
+using System.Buffers;
+using System.Text;
+using MessagePack;
+
+namespace ChatWire.Protocol.Internal;
+
+// Bounded field readers and writers shared by every frame. Each reader checks a declared length
+// against its limit before it allocates, so a hostile frame costs at most the frame it arrived in.
+internal static class MessagePackFields
+{
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public const int UuidLength = 16;
+
+    public static Guid ReadUuid(ref MessagePackReader reader, uint requestId, string field)
+    {
+        var bytes = reader.ReadBytes();
+        if (bytes is not { Length: UuidLength } seq)
+        {
+            ThrowHelper.InvalidField($"{field} must be a 16-byte bin.", requestId);
+            return default;
+        }
+
+        Span<byte> buffer = stackalloc byte[UuidLength];
+        seq.CopyTo(buffer);
+        return new Guid(buffer, bigEndian: true);
+    }
+
+    public static void WriteUuid(ref MessagePackWriter writer, Guid value)
+    {
+        writer.WriteBinHeader(UuidLength);
+        var span = writer.GetSpan(UuidLength);
+        value.TryWriteBytes(span, bigEndian: true, out _);
+        writer.Advance(UuidLength);
+    }
+
+    public static string ReadString(ref MessagePackReader reader, int maxBytes, uint requestId, string field)
+    {
+        var bytes = reader.ReadStringSequence();
+        if (bytes is not { } seq)
+        {
+            ThrowHelper.InvalidField($"{field} must be a string, not nil.", requestId);
+            return string.Empty;
+        }
+
+        if (seq.Length > maxBytes)
+        {
+            ThrowHelper.InvalidField($"{field} is {seq.Length} bytes; the limit is {maxBytes}.", requestId);
+        }
+
+        try
+        {
+            return seq.IsSingleSegment ? StrictUtf8.GetString(seq.FirstSpan) : StrictUtf8.GetString(seq.ToArray());
+        }
+        catch (DecoderFallbackException ex)
+        {
+            throw new ProtocolException(ErrorCode.InvalidField, $"{field} is not valid UTF-8.", requestId, ex);
+        }
+    }
+
+    public static ReadOnlyMemory<byte> ReadBin(ref MessagePackReader reader, int maxBytes, uint requestId, string field)
+    {
+        var bytes = reader.ReadBytes();
+        if (bytes is not { } seq)
+        {
+            ThrowHelper.InvalidField($"{field} must be a bin, not nil.", requestId);
+            return default;
+        }
+
+        if (seq.Length > maxBytes)
+        {
+            ThrowHelper.ContentTooLarge(seq.Length, maxBytes, requestId);
+        }
+
+        return seq.ToArray();
+    }
+
+    public static int ReadArrayHeader(ref MessagePackReader reader, int maxCount, uint requestId, string field)
+    {
+        var count = reader.ReadArrayHeader();
+        if (count < 0 || count > maxCount)
+        {
+            ThrowHelper.InvalidField($"{field} has {count} items; the limit is {maxCount}.", requestId);
+        }
+
+        // Every element takes at least one byte: a header that claims more than the bytes left is a lie.
+        if (count > reader.Sequence.Length - reader.Consumed)
+        {
+            ThrowHelper.Malformed($"{field} claims {count} items but the frame ends first.", requestId);
+        }
+
+        return count;
+    }
+
+    // Skips one value of any type, bounded in depth, so trailing fields from newer peers are ignored
+    // without letting deep nesting exhaust the stack.
+    public static void SkipBounded(ref MessagePackReader reader, int depth, int maxDepth, uint requestId)
+    {
+        if (depth > maxDepth)
+        {
+            ThrowHelper.Malformed($"Nesting deeper than {maxDepth} levels.", requestId);
+        }
+
+        switch (reader.NextMessagePackType)
+        {
+            case MessagePackType.Array:
+                {
+                    var count = reader.ReadArrayHeader();
+                    GuardCount(ref reader, count, requestId);
+                    for (var i = 0; i < count; i++)
+                    {
+                        SkipBounded(ref reader, depth + 1, maxDepth, requestId);
+                    }
+
+                    break;
+                }
+
+            case MessagePackType.Map:
+                {
+                    var count = reader.ReadMapHeader();
+                    GuardCount(ref reader, (long)count * 2, requestId);
+                    for (var i = 0; i < count * 2; i++)
+                    {
+                        SkipBounded(ref reader, depth + 1, maxDepth, requestId);
+                    }
+
+                    break;
+                }
+
+            default:
+                reader.Skip();
+                break;
+        }
+    }
+
+    private static void GuardCount(ref MessagePackReader reader, long count, uint requestId)
+    {
+        if (count < 0 || count > reader.Sequence.Length - reader.Consumed)
+        {
+            ThrowHelper.Malformed($"A collection claims {count} items but the frame ends first.", requestId);
+        }
+    }
+}

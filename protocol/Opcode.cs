@@ -1,0 +1,41 @@
+namespace ChatWire.Protocol;
+
+/// <summary>The first element of every frame body: what the frame is. See docs/protocol.md §4.</summary>
+public enum Opcode : byte
+{
+    /// <summary>Client → server, first frame on a connection: version, client name, capabilities.</summary>
+    Hello = 0x01,
+
+    /// <summary>Server → client, answer to HELLO: version, limits, heartbeat interval, server time.</summary>
+    Welcome = 0x02,
+
+    /// <summary>Client → server: session token and device id.</summary>
+    Auth = 0x03,
+
+    /// <summary>Server → client: the authenticated identity.</summary>
+    AuthOk = 0x04,
+
+    /// <summary>Either direction: liveness probe; the peer answers PONG with the same request id.</summary>
+    Ping = 0x05,
+
+    /// <summary>Either direction: answer to PING.</summary>
+    Pong = 0x06,
+
+    /// <summary>Server → client: a request failed (request id set) or the connection is being closed (request id 0).</summary>
+    Error = 0x07,
+
+    /// <summary>Client → server: store a message in a conversation.</summary>
+    Send = 0x10,
+
+    /// <summary>Server → client: the message is durable; carries its sequence number.</summary>
+    SendAck = 0x11,
+
+    /// <summary>Server → client, pushed (request id 0): a message stored in a conversation the user belongs to.</summary>
+    Message = 0x12,
+
+    /// <summary>Client → server: page a conversation's messages from a sequence number, either direction.</summary>
+    History = 0x13,
+
+    /// <summary>Server → client: answer to HISTORY.</summary>
+    HistoryPage = 0x14,
+}

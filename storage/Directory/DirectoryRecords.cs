@@ -1,0 +1,63 @@
+namespace ChatWire.Storage.Directory;
+
+/// <summary>A user account. <see cref="PasswordHash"/> is a PHC-format string; never a password.</summary>
+public sealed record UserRecord(Guid Id, string Username, string DisplayName, string PasswordHash, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// One device's session: a device id and the SHA-256 of its session token (the token itself is never stored).
+/// </summary>
+public sealed record DeviceSessionRecord(
+    Guid DeviceId,
+    Guid UserId,
+    string DeviceName,
+    byte[] TokenHash,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset LastUsedAt,
+    DateTimeOffset? RevokedAt);
+
+/// <summary>Member roles in a team, in increasing power.</summary>
+public enum TeamRole
+{
+    Member = 0,
+    Admin = 1,
+    Owner = 2,
+}
+
+public sealed record TeamRecord(Guid Id, string Name, Guid CreatedBy, DateTimeOffset CreatedAt);
+
+/// <summary>A team as one member sees it: with that member's role and mute flag.</summary>
+public sealed record TeamMembershipRecord(TeamRecord Team, TeamRole Role, bool Muted, DateTimeOffset JoinedAt);
+
+/// <summary>A member as listed for mention candidates.</summary>
+public sealed record TeamMemberRecord(Guid UserId, string Username, string DisplayName, TeamRole Role, bool Muted);
+
+/// <summary>An invite; only the SHA-256 of its code is stored.</summary>
+public sealed record InviteRecord(
+    Guid Id,
+    Guid TeamId,
+    byte[] CodeHash,
+    Guid CreatedBy,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset? RevokedAt);
+
+public enum ConversationKind
+{
+    PublicChannel = 0,
+    PrivateChannel = 1,
+    DirectMessage = 2,
+    GroupMessage = 3,
+}
+
+/// <summary>
+/// A channel (team-scoped, named) or a DM (no team, no name; <see cref="DirectKey"/> is the sorted member
+/// ids, unique, so opening the same DM twice returns the first).
+/// </summary>
+public sealed record ConversationRecord(
+    Guid Id,
+    ConversationKind Kind,
+    Guid? TeamId,
+    string? Name,
+    string? DirectKey,
+    Guid CreatedBy,
+    DateTimeOffset CreatedAt);

@@ -1,0 +1,109 @@
+namespace ChatWire.Storage.Directory;
+
+/// <summary>
+/// The directory port: users, device sessions, teams, members, invites, conversations and their members.
+/// Adapters: SQLite (embedded), MySQL (distributed). Every adapter passes DirectoryStoreContract.
+/// Methods that create a uniquely-named thing throw <see cref="DuplicateKeyException"/> when the name is taken.
+/// </summary>
+public interface IDirectoryStore
+{
+    // Users
+    Task CreateUserAsync(UserRecord user, CancellationToken cancellationToken = default);
+
+    /// <summary>Case-insensitive lookup by username.</summary>
+    Task<UserRecord?> FindUserByNameAsync(string username, CancellationToken cancellationToken = default);
+
+    Task<UserRecord?> GetUserAsync(Guid userId, CancellationToken cancellationToken = default);
+
+    Task UpdatePasswordHashAsync(Guid userId, string passwordHash, CancellationToken cancellationToken = default);
+
+    // Device sessions
+    Task CreateDeviceSessionAsync(DeviceSessionRecord session, CancellationToken cancellationToken = default);
+
+    Task<DeviceSessionRecord?> FindSessionByTokenHashAsync(byte[] tokenHash, CancellationToken cancellationToken = default);
+
+    Task<DeviceSessionRecord?> GetDeviceSessionAsync(Guid deviceId, CancellationToken cancellationToken = default);
+
+    Task TouchDeviceSessionAsync(Guid deviceId, DateTimeOffset lastUsedAt, CancellationToken cancellationToken = default);
+
+    /// <summary>The user's sessions that are not revoked, oldest first.</summary>
+    Task<IReadOnlyList<DeviceSessionRecord>> ListDeviceSessionsAsync(Guid userId, CancellationToken cancellationToken = default);
+
+    /// <summary>Revokes one of the user's sessions; false when it is not theirs or already revoked.</summary>
+    Task<bool> RevokeDeviceSessionAsync(Guid userId, Guid deviceId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Revokes all the user's live sessions except <paramref name="exceptDeviceId"/>; returns the devices revoked.</summary>
+    Task<IReadOnlyList<Guid>> RevokeAllDeviceSessionsAsync(Guid userId, Guid? exceptDeviceId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
+
+    // Teams and members
+    /// <summary>Creates the team with <paramref name="team"/>.CreatedBy as its owner, in one transaction.</summary>
+    Task CreateTeamAsync(TeamRecord team, CancellationToken cancellationToken = default);
+
+    Task<TeamRecord?> GetTeamAsync(Guid teamId, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<TeamMembershipRecord>> ListTeamsForUserAsync(Guid userId, CancellationToken cancellationToken = default);
+
+    Task<TeamMembershipRecord?> GetTeamMembershipAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds a member; false when already a member.</summary>
+    Task<bool> AddTeamMemberAsync(Guid teamId, Guid userId, TeamRole role, DateTimeOffset joinedAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes a member from the team and from its channels; false when not a member.</summary>
+    Task<bool> RemoveTeamMemberAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default);
+
+    Task<bool> SetTeamMutedAsync(Guid teamId, Guid userId, bool muted, CancellationToken cancellationToken = default);
+
+    /// <summary>Members whose username or display name starts with <paramref name="prefix"/> (case-insensitive), by username.</summary>
+    Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersAsync(Guid teamId, string? prefix, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether the two users share at least one team.</summary>
+    Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default);
+
+    // Invites
+    Task CreateInviteAsync(InviteRecord invite, CancellationToken cancellationToken = default);
+
+    Task<InviteRecord?> FindInviteByCodeHashAsync(byte[] codeHash, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, CancellationToken cancellationToken = default);
+
+    Task<bool> RevokeInviteAsync(Guid teamId, Guid inviteId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
+
+    // Conversations
+    /// <summary>Creates the conversation and adds <paramref name="memberIds"/>; channel names are unique per team.</summary>
+    Task CreateConversationAsync(ConversationRecord conversation, IReadOnlyCollection<Guid> memberIds, CancellationToken cancellationToken = default);
+
+    Task<ConversationRecord?> GetConversationAsync(Guid conversationId, CancellationToken cancellationToken = default);
+
+    Task<ConversationRecord?> FindDirectConversationAsync(string directKey, CancellationToken cancellationToken = default);
+
+    /// <summary>The team's public channels plus the private ones <paramref name="userId"/> belongs to, by name.</summary>
+    Task<IReadOnlyList<ConversationRecord>> ListChannelsAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default);
+
+    /// <summary>Every conversation the user is a member of (channels and DMs).</summary>
+    Task<IReadOnlyList<ConversationRecord>> ListConversationsForUserAsync(Guid userId, CancellationToken cancellationToken = default);
+
+    Task<bool> IsConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds a member; false when already a member.</summary>
+    Task<bool> AddConversationMemberAsync(Guid conversationId, Guid userId, DateTimeOffset joinedAt, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<Guid>> ListConversationMembersAsync(Guid conversationId, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A unique key (username, channel name in a team, direct key) is already taken.</summary>
+public sealed class DuplicateKeyException : Exception
+{
+    public DuplicateKeyException(string message, Exception? inner = null)
+        : base(message, inner)
+    {
+    }
+
+    public DuplicateKeyException()
+    {
+    }
+
+    public DuplicateKeyException(string message)
+        : base(message)
+    {
+    }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The one test command (README "Quick start"; .ci/run calls exactly this).
+# Installs what the suite needs that is missing, starts it, builds, runs every test, stops what it
+# started, and prints a last line "N passed, N failed, N skipped". Exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+results="$root/.test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+started_pids=()
+cleanup() {
+  for pid in "${started_pids[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Services: the embedded mode needs none. The distributed adapters (Redis, MariaDB, s3rver) add
+# their install-and-start steps here, on free loopback ports, and push their pids to started_pids.
+if [ -z "${CHATWIRE_TEST_MONGO_URI:-}" ]; then
+  echo "MongoDB: CHATWIRE_TEST_MONGO_URI is not set; the MongoDB store contract suite is skipped (no MongoDB server can be installed here)."
+fi
+
+step "format (whitespace)"
+if ! dotnet format whitespace ChatWire.sln --verify-no-changes; then
+  echo "dotnet format found whitespace changes; run: dotnet format whitespace ChatWire.sln"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+step "build"
+if ! dotnet build ChatWire.sln -c Release -nologo -v quiet; then
+  echo "build failed"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+step "test"
+dotnet test ChatWire.sln -c Release --no-build -nologo \
+  --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
+status=$?
+
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${n:-0}))
+done
+
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1
+fi
+if [ $((passed + failed)) -eq 0 ]; then
+  echo "no test ran"
+  failed=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
