@@ -90,7 +90,8 @@ public static class FrameCodec
     }
 
     /// <summary>Writes the length prefix and body of <paramref name="frame"/> to <paramref name="output"/>.</summary>
-    public static void Write<T>(IBufferWriter<byte> output, in T frame)
+    /// <returns>The number of bytes written, prefix included.</returns>
+    public static int Write<T>(IBufferWriter<byte> output, in T frame)
         where T : struct, IFrame<T>
     {
         ArgumentNullException.ThrowIfNull(output);
@@ -99,6 +100,7 @@ public static class FrameCodec
         BinaryPrimitives.WriteUInt32BigEndian(span, (uint)body.Length);
         body.CopyTo(span[ProtocolLimits.LengthPrefixSize..]);
         output.Advance(ProtocolLimits.LengthPrefixSize + body.Length);
+        return ProtocolLimits.LengthPrefixSize + body.Length;
     }
 
     /// <summary>The whole frame (prefix and body) as a new array: encode once, write to many.</summary>
@@ -128,7 +130,9 @@ public static class FrameCodec
         return scratch.WrittenSpan;
     }
 
+    // ArgumentOutOfRangeException: MessagePack-CSharp 2.x reads a str32/bin32/ext32 length of 2^31 or more
+    // as a negative int and fails while slicing, not with EndOfStreamException.
     private static bool IsDecodeFailure(Exception ex) =>
         ex is MessagePackSerializationException or EndOfStreamException or OverflowException
-            or DecoderFallbackException or InvalidOperationException;
+            or DecoderFallbackException or InvalidOperationException or ArgumentOutOfRangeException;
 }

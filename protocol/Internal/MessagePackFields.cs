@@ -14,7 +14,7 @@ internal static class MessagePackFields
 
     public static Guid ReadUuid(ref MessagePackReader reader, uint requestId, string field)
     {
-        var bytes = reader.ReadBytes();
+        var bytes = ReadBinOrNil(ref reader, requestId, field);
         if (bytes is not { Length: UuidLength } seq)
         {
             ThrowHelper.InvalidField($"{field} must be a 16-byte bin.", requestId);
@@ -60,7 +60,7 @@ internal static class MessagePackFields
 
     public static ReadOnlyMemory<byte> ReadBin(ref MessagePackReader reader, int maxBytes, uint requestId, string field)
     {
-        var bytes = reader.ReadBytes();
+        var bytes = ReadBinOrNil(ref reader, requestId, field);
         if (bytes is not { } seq)
         {
             ThrowHelper.InvalidField($"{field} must be a bin, not nil.", requestId);
@@ -73,6 +73,18 @@ internal static class MessagePackFields
         }
 
         return seq.ToArray();
+    }
+
+    // MessagePack-CSharp's ReadBytes also accepts a str (the old spec's raw type); ids and content are
+    // bin only (docs/protocol.md §2), so a str there is a wrong type.
+    private static ReadOnlySequence<byte>? ReadBinOrNil(ref MessagePackReader reader, uint requestId, string field)
+    {
+        if (reader.NextMessagePackType == MessagePackType.String)
+        {
+            ThrowHelper.Malformed($"{field} must be a bin, not a str.", requestId);
+        }
+
+        return reader.ReadBytes();
     }
 
     public static int ReadArrayHeader(ref MessagePackReader reader, int maxCount, uint requestId, string field)

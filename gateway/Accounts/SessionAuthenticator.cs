@@ -1,0 +1,58 @@
+using ChatWire.Gateway.Hosting;
+using ChatWire.Protocol;
+using ChatWire.Storage.Directory;
+using Microsoft.Extensions.Options;
+
+namespace ChatWire.Gateway.Accounts;
+
+/// <summary>An authenticated device session.</summary>
+internal sealed record SessionIdentity(Guid UserId, Guid DeviceId, string Username);
+
+/// <summary>Validates session tokens for both the HTTP API and TCP AUTH.</summary>
+internal sealed class SessionAuthenticator(IDirectoryStore directory, IOptions<AuthOptions> options, TimeProvider time)
+{
+    // Touching last-used on every request would turn reads into writes; a minute's precision is plenty
+    // for an idle expiry measured in days.
+    private static readonly TimeSpan TouchGranularity = TimeSpan.FromMinutes(1);
+
+    private readonly AuthOptions _options = options.Value;
+
+    public async Task<(SessionIdentity? Identity, ErrorCode Error)> AuthenticateAsync(string token, Guid? deviceId, CancellationToken cancellationToken)
+    {
+        var hash = SessionTokens.Hash(token, SessionTokens.TokenBytes);
+        if (hash is null)
+        {
+            return (null, ErrorCode.InvalidToken);
+        }
+
+        var session = await directory.FindSessionByTokenHashAsync(hash, cancellationToken);
+        if (session is null || (deviceId is { } expected && expected != session.DeviceId))
+        {
+            return (null, ErrorCode.InvalidToken);
+        }
+
+        if (session.RevokedAt is not null)
+        {
+            return (null, ErrorCode.SessionRevoked);
+        }
+
+        var now = time.GetUtcNow();
+        if (now - session.LastUsedAt > _options.SessionIdleTimeout || now - session.CreatedAt > _options.SessionMaxAge)
+        {
+            return (null, ErrorCode.SessionExpired);
+        }
+
+        var user = await directory.GetUserAsync(session.UserId, cancellationToken);
+        if (user is null)
+        {
+            return (null, ErrorCode.InvalidToken);
+        }
+
+        if (now - session.LastUsedAt > TouchGranularity)
+        {
+            await directory.TouchDeviceSessionAsync(session.DeviceId, now, cancellationToken);
+        }
+
+        return (new SessionIdentity(session.UserId, session.DeviceId, user.Username), default);
+    }
+}

@@ -1,0 +1,165 @@
+using ChatWire.Gateway.Accounts;
+using ChatWire.Gateway.Delivery;
+using ChatWire.Gateway.Hosting;
+using ChatWire.Protocol;
+using ChatWire.Storage.Directory;
+using Microsoft.Extensions.Options;
+
+namespace ChatWire.Gateway.Api;
+
+internal static class AccountEndpoints
+{
+    public static void Map(RouteGroupBuilder anonymous, RouteGroupBuilder authenticated)
+    {
+        anonymous.MapPost("/accounts/signup", SignupAsync);
+        anonymous.MapPost("/accounts/login", LoginAsync);
+        authenticated.MapGet("/me", GetMeAsync);
+        authenticated.MapPost("/accounts/logout", LogoutAsync);
+        authenticated.MapPost("/accounts/password", ChangePasswordAsync);
+        authenticated.MapGet("/sessions", ListSessionsAsync);
+        authenticated.MapDelete("/sessions/{deviceId:guid}", RevokeSessionAsync);
+        authenticated.MapDelete("/sessions", RevokeAllSessionsAsync);
+    }
+
+    private static async Task<IResult> SignupAsync(
+        SignupRequest body, HttpContext http, IDirectoryStore directory, PasswordHasher hasher, AttemptThrottle throttle,
+        IOptions<AuthOptions> options, TimeProvider time, CancellationToken ct)
+    {
+        throttle.Check("signup", http.ClientAddress(), account: null);
+        var username = Validation.Username(body.Username);
+        var password = Validation.Password("password", body.Password);
+        var displayName = body.DisplayName is null ? username : Validation.DisplayText("display_name", body.DisplayName);
+        var deviceName = body.DeviceName is null ? "device" : Validation.DisplayText("device_name", body.DeviceName);
+        if (await directory.FindUserByNameAsync(username, ct) is not null)
+        {
+            throw new ApiException(ErrorCode.AlreadyExists, "That username is taken.");
+        }
+
+        var user = new UserRecord(Guid.CreateVersion7(), username, displayName, await hasher.HashAsync(password, ct), time.GetUtcNow());
+        try
+        {
+            await directory.CreateUserAsync(user, ct);
+        }
+        catch (DuplicateKeyException)
+        {
+            throw new ApiException(ErrorCode.AlreadyExists, "That username is taken.");
+        }
+
+        var created = await CreateSessionAsync(directory, user, deviceName, options.Value, time, ct);
+        return Results.Json(created, statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<SessionCreatedResponse> LoginAsync(
+        LoginRequest body, HttpContext http, IDirectoryStore directory, PasswordHasher hasher, AttemptThrottle throttle,
+        IOptions<AuthOptions> options, TimeProvider time, CancellationToken ct)
+    {
+        var username = Validation.Required("username", body.Username).Trim().ToLowerInvariant();
+        var password = Validation.Required("password", body.Password);
+        throttle.Check("login", http.ClientAddress(), username);
+        var deviceName = body.DeviceName is null ? "device" : Validation.DisplayText("device_name", body.DeviceName);
+
+        // Unknown user and wrong password answer alike, after the same work.
+        var user = username.Length <= 64 ? await directory.FindUserByNameAsync(username, ct) : null;
+        if (user is null)
+        {
+            await hasher.BurnAsync(password, ct);
+            throw InvalidCredentials();
+        }
+
+        var (valid, needsRehash) = await hasher.VerifyAsync(password, user.PasswordHash, ct);
+        if (!valid)
+        {
+            throw InvalidCredentials();
+        }
+
+        if (needsRehash)
+        {
+            await directory.UpdatePasswordHashAsync(user.Id, await hasher.HashAsync(password, ct), ct);
+        }
+
+        return await CreateSessionAsync(directory, user, deviceName, options.Value, time, ct);
+    }
+
+    private static async Task<MeResponse> GetMeAsync(HttpContext http, IDirectoryStore directory, CancellationToken ct)
+    {
+        var me = http.Identity();
+        var user = await directory.GetUserAsync(me.UserId, ct) ?? throw Validation.NotFound("user");
+        return new MeResponse(user.Id, user.Username, user.DisplayName, me.DeviceId);
+    }
+
+    private static async Task<IResult> LogoutAsync(HttpContext http, IDirectoryStore directory, DirectoryEvents events, TimeProvider time, CancellationToken ct)
+    {
+        var me = http.Identity();
+        await directory.RevokeDeviceSessionAsync(me.UserId, me.DeviceId, time.GetUtcNow(), ct);
+        await events.DeviceRevokedAsync(me.UserId, me.DeviceId);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> ChangePasswordAsync(
+        ChangePasswordRequest body, HttpContext http, IDirectoryStore directory, PasswordHasher hasher, AttemptThrottle throttle,
+        DirectoryEvents events, TimeProvider time, CancellationToken ct)
+    {
+        var me = http.Identity();
+        throttle.Check("password", http.ClientAddress(), me.UserId.ToString());
+        var current = Validation.Required("current_password", body.CurrentPassword);
+        var next = Validation.Password("new_password", body.NewPassword);
+        var user = await directory.GetUserAsync(me.UserId, ct) ?? throw Validation.NotFound("user");
+        if (!(await hasher.VerifyAsync(current, user.PasswordHash, ct)).Valid)
+        {
+            throw InvalidCredentials();
+        }
+
+        await directory.UpdatePasswordHashAsync(user.Id, await hasher.HashAsync(next, ct), ct);
+        foreach (var device in await directory.RevokeAllDeviceSessionsAsync(user.Id, me.DeviceId, time.GetUtcNow(), ct))
+        {
+            await events.DeviceRevokedAsync(user.Id, device);
+        }
+
+        return Results.NoContent();
+    }
+
+    private static async Task<SessionListResponse> ListSessionsAsync(HttpContext http, IDirectoryStore directory, CancellationToken ct)
+    {
+        var me = http.Identity();
+        var sessions = await directory.ListDeviceSessionsAsync(me.UserId, ct);
+        return new SessionListResponse(sessions
+            .Select(s => new SessionInfo(s.DeviceId, s.DeviceName, s.CreatedAt.UtcDateTime, s.LastUsedAt.UtcDateTime, s.DeviceId == me.DeviceId))
+            .ToList());
+    }
+
+    private static async Task<IResult> RevokeSessionAsync(Guid deviceId, HttpContext http, IDirectoryStore directory, DirectoryEvents events, TimeProvider time, CancellationToken ct)
+    {
+        var me = http.Identity();
+        if (!await directory.RevokeDeviceSessionAsync(me.UserId, deviceId, time.GetUtcNow(), ct))
+        {
+            throw Validation.NotFound("session");
+        }
+
+        await events.DeviceRevokedAsync(me.UserId, deviceId);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> RevokeAllSessionsAsync(HttpContext http, IDirectoryStore directory, DirectoryEvents events, TimeProvider time, CancellationToken ct)
+    {
+        var me = http.Identity();
+        foreach (var device in await directory.RevokeAllDeviceSessionsAsync(me.UserId, exceptDeviceId: null, time.GetUtcNow(), ct))
+        {
+            await events.DeviceRevokedAsync(me.UserId, device);
+        }
+
+        return Results.NoContent();
+    }
+
+    private static async Task<SessionCreatedResponse> CreateSessionAsync(
+        IDirectoryStore directory, UserRecord user, string deviceName, AuthOptions options, TimeProvider time, CancellationToken ct)
+    {
+        var token = SessionTokens.NewToken();
+        var now = time.GetUtcNow();
+        var session = new DeviceSessionRecord(Guid.CreateVersion7(), user.Id, deviceName, SessionTokens.Hash(token, SessionTokens.TokenBytes)!, now, now, null);
+        await directory.CreateDeviceSessionAsync(session, ct);
+        var expires = now + (options.SessionIdleTimeout < options.SessionMaxAge ? options.SessionIdleTimeout : options.SessionMaxAge);
+        return new SessionCreatedResponse(user.Id, user.Username, user.DisplayName, session.DeviceId, token, expires.UtcDateTime);
+    }
+
+    private static ApiException InvalidCredentials() => new(ErrorCode.InvalidCredentials, "Unknown username or wrong password.");
+}

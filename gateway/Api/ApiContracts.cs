@@ -1,0 +1,69 @@
+namespace ChatWire.Gateway.Api;
+
+// Request and response bodies of the HTTP API (docs/http-api.md). Serialized snake_case; times are UTC.
+// Request fields are nullable so a missing field is a VALIDATION_FAILED answer, not a binder error.
+internal sealed record SignupRequest(string? Username, string? Password, string? DisplayName, string? DeviceName);
+
+internal sealed record LoginRequest(string? Username, string? Password, string? DeviceName);
+
+internal sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
+
+internal sealed record SessionCreatedResponse(Guid UserId, string Username, string DisplayName, Guid DeviceId, string SessionToken, DateTime ExpiresAt);
+
+internal sealed record MeResponse(Guid UserId, string Username, string DisplayName, Guid DeviceId);
+
+internal sealed record SessionInfo(Guid DeviceId, string DeviceName, DateTime CreatedAt, DateTime LastUsedAt, bool Current);
+
+internal sealed record SessionListResponse(IReadOnlyList<SessionInfo> Sessions);
+
+internal sealed record CreateTeamRequest(string? Name);
+
+internal sealed record TeamCreatedResponse(Guid TeamId, string Name, string Role, bool Muted, Guid GeneralChannelId);
+
+internal sealed record TeamInfo(Guid TeamId, string Name, string Role, bool Muted);
+
+internal sealed record TeamListResponse(IReadOnlyList<TeamInfo> Teams);
+
+internal sealed record CreateInviteRequest(long? ExpiresInSeconds);
+
+internal sealed record InviteCreatedResponse(Guid InviteId, string InviteCode, Guid TeamId, DateTime ExpiresAt);
+
+internal sealed record InviteInfo(Guid InviteId, DateTime CreatedAt, DateTime ExpiresAt, bool Revoked);
+
+internal sealed record InviteListResponse(IReadOnlyList<InviteInfo> Invites);
+
+internal sealed record MemberInfo(Guid UserId, string Username, string DisplayName, string Role);
+
+internal sealed record MemberListResponse(IReadOnlyList<MemberInfo> Members);
+
+internal sealed record CreateChannelRequest(string? Name, bool? Private);
+
+internal sealed record ChannelInfo(Guid ConversationId, Guid TeamId, string Name, string Type, bool Member);
+
+internal sealed record ChannelCreatedResponse(Guid ConversationId, Guid TeamId, string Name, string Type);
+
+internal sealed record ChannelListResponse(IReadOnlyList<ChannelInfo> Channels);
+
+internal sealed record AddChannelMemberRequest(Guid? UserId);
+
+internal sealed record OpenDirectRequest(IReadOnlyList<string>? Users);
+
+internal sealed record DirectConversationResponse(Guid ConversationId, string Type, IReadOnlyList<Guid> Members);
+
+internal sealed record ConversationInfo(Guid ConversationId, string Type, Guid? TeamId, string? Name, IReadOnlyList<Guid>? Members);
+
+internal sealed record ConversationListResponse(IReadOnlyList<ConversationInfo> Conversations);
+
+internal sealed record EndpointInfo(string Host, int Port);
+
+internal sealed record ServerEndpoints(EndpointInfo? Tcp, EndpointInfo? Tls, EndpointInfo? Noise);
+
+internal sealed record ServerLimits(uint MaxFrameLength, int MaxContentLength, int MaxHistoryLimit, int HeartbeatIntervalMs, int AuthDeadlineMs);
+
+internal sealed record ServerInfoResponse(
+    string Server,
+    string Version,
+    IReadOnlyList<uint> ProtocolVersions,
+    ServerEndpoints Endpoints,
+    string? NoiseStaticPublicKey,
+    ServerLimits Limits);

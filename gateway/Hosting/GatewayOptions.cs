@@ -1,0 +1,100 @@
+using ChatWire.Protocol;
+
+namespace ChatWire.Gateway.Hosting;
+
+/// <summary>Listeners, limits and timers of the gateway; section <c>Gateway</c>, env <c>CHATWIRE_Gateway__*</c>.</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "Gateway";
+
+    /// <summary>Plain TCP protocol listener, <c>host:port</c>; empty disables it.</summary>
+    public string TcpEndpoint { get; set; } = "127.0.0.1:7400";
+
+    /// <summary>TLS protocol listener, <c>host:port</c>; empty disables it.</summary>
+    public string TlsEndpoint { get; set; } = "127.0.0.1:7443";
+
+    /// <summary>HTTP API listener, <c>host:port</c>.</summary>
+    public string HttpEndpoint { get; set; } = "127.0.0.1:7480";
+
+    /// <summary>Management listener (<c>/metrics</c>, <c>/health</c>), <c>host:port</c>; never the API listener.</summary>
+    public string ManagementEndpoint { get; set; } = "127.0.0.1:7481";
+
+    /// <summary>Host name clients are told to connect to in server-info; empty = the host the request used.</summary>
+    public string PublicHost { get; set; } = string.Empty;
+
+    /// <summary>Where SQLite files, blobs and the development certificate live; relative to the working directory.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>PFX certificate for the TLS listener; empty = a self-signed development certificate in the data directory.</summary>
+    public string TlsCertificatePath { get; set; } = string.Empty;
+
+    public string TlsCertificatePassword { get; set; } = string.Empty;
+
+    public int TlsHandshakeTimeoutMs { get; set; } = 10_000;
+
+    public int AuthDeadlineMs { get; set; } = 10_000;
+
+    public int HeartbeatIntervalMs { get; set; } = 30_000;
+
+    /// <summary>A started frame must complete within this time (slowloris guard).</summary>
+    public int FrameTimeoutMs { get; set; } = 30_000;
+
+    /// <summary>How often the shared sweep checks every connection's deadlines.</summary>
+    public int SweepIntervalMs { get; set; } = 1_000;
+
+    public uint MaxFrameLength { get; set; } = ProtocolLimits.DefaultMaxFrameLength;
+
+    public int MaxContentLength { get; set; } = ProtocolLimits.DefaultMaxContentLength;
+
+    /// <summary>Bytes queued for one connection beyond which it is closed with SLOW_CONSUMER.</summary>
+    public int MaxOutboundBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>SENDs of one connection awaiting their commit before the gateway stops reading from it.</summary>
+    public int MaxSendsInFlight { get; set; } = 64;
+
+    /// <summary>Protocol connections per process; 0 = derived from the open-file limit (limit − 1,024 spare).</summary>
+    public int MaxConnections { get; set; }
+
+    public int MaxConnectionsPerIp { get; set; } = 1_000;
+
+    public ProtocolLimits ToProtocolLimits() => ProtocolLimits.Default with
+    {
+        MaxFrameLength = MaxFrameLength,
+        MaxContentLength = MaxContentLength,
+    };
+}
+
+/// <summary>Passwords, session tokens and throttles; section <c>Auth</c>.</summary>
+public sealed class AuthOptions
+{
+    public const string Section = "Auth";
+
+    /// <summary>OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane. Start refuses lower values.</summary>
+    public const int MinArgon2MemoryKib = 19 * 1024;
+
+    public const int MinArgon2Passes = 2;
+
+    public int Argon2MemoryKib { get; set; } = MinArgon2MemoryKib;
+
+    public int Argon2Passes { get; set; } = MinArgon2Passes;
+
+    /// <summary>Hashes computed at once (each holds Argon2MemoryKib); 0 = processor count.</summary>
+    public int MaxConcurrentHashes { get; set; }
+
+    /// <summary>Hash requests allowed to wait; past this, SERVER_BUSY with Retry-After.</summary>
+    public int MaxQueuedHashes { get; set; } = 64;
+
+    public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromDays(30);
+
+    public TimeSpan SessionMaxAge { get; set; } = TimeSpan.FromDays(365);
+
+    public TimeSpan InviteDefaultLifetime { get; set; } = TimeSpan.FromDays(7);
+
+    public TimeSpan InviteMaxLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Login, sign-up and invite-join attempts per client address per minute.</summary>
+    public int AttemptsPerIpPerMinute { get; set; } = 30;
+
+    /// <summary>Login and invite-join attempts per account per minute.</summary>
+    public int AttemptsPerAccountPerMinute { get; set; } = 10;
+}

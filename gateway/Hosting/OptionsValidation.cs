@@ -1,0 +1,106 @@
+using Microsoft.Extensions.Options;
+
+namespace ChatWire.Gateway.Hosting;
+
+internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var failures = new List<string>();
+        foreach (var (key, value, required) in new[]
+        {
+            (nameof(options.TcpEndpoint), options.TcpEndpoint, false),
+            (nameof(options.TlsEndpoint), options.TlsEndpoint, false),
+            (nameof(options.HttpEndpoint), options.HttpEndpoint, true),
+            (nameof(options.ManagementEndpoint), options.ManagementEndpoint, true),
+        })
+        {
+            if (string.IsNullOrEmpty(value) ? required : !EndpointParser.TryParse(value, out _))
+            {
+                failures.Add($"Gateway:{key} must be host:port (e.g. 127.0.0.1:7400){(required ? string.Empty : " or empty to disable")}; got '{value}'.");
+            }
+        }
+
+        if (!string.IsNullOrEmpty(options.ManagementEndpoint) && options.ManagementEndpoint == options.HttpEndpoint)
+        {
+            failures.Add("Gateway:ManagementEndpoint must differ from Gateway:HttpEndpoint: /metrics is never served on the API listener.");
+        }
+
+        Positive(failures, nameof(options.AuthDeadlineMs), options.AuthDeadlineMs);
+        Positive(failures, nameof(options.HeartbeatIntervalMs), options.HeartbeatIntervalMs);
+        Positive(failures, nameof(options.FrameTimeoutMs), options.FrameTimeoutMs);
+        Positive(failures, nameof(options.SweepIntervalMs), options.SweepIntervalMs);
+        Positive(failures, nameof(options.TlsHandshakeTimeoutMs), options.TlsHandshakeTimeoutMs);
+        Positive(failures, nameof(options.MaxOutboundBytes), options.MaxOutboundBytes);
+        Positive(failures, nameof(options.MaxSendsInFlight), options.MaxSendsInFlight);
+        Positive(failures, nameof(options.MaxConnectionsPerIp), options.MaxConnectionsPerIp);
+        if (options.MaxConnections < 0)
+        {
+            failures.Add("Gateway:MaxConnections must be 0 (derive from the open-file limit) or positive.");
+        }
+
+        if (options.MaxFrameLength < 1024 || options.MaxFrameLength > 16 * 1024 * 1024)
+        {
+            failures.Add($"Gateway:MaxFrameLength must be 1024 to 16777216; got {options.MaxFrameLength}.");
+        }
+
+        if (options.MaxContentLength <= 0 || options.MaxContentLength > options.MaxFrameLength - 1024)
+        {
+            failures.Add($"Gateway:MaxContentLength must be positive and at least 1024 below MaxFrameLength; got {options.MaxContentLength}.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.DataDirectory))
+        {
+            failures.Add("Gateway:DataDirectory must name a directory.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void Positive(List<string> failures, string key, int value)
+    {
+        if (value <= 0)
+        {
+            failures.Add($"Gateway:{key} must be positive; got {value}.");
+        }
+    }
+}
+
+internal sealed class AuthOptionsValidation : IValidateOptions<AuthOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AuthOptions options)
+    {
+        var failures = new List<string>();
+        if (options.Argon2MemoryKib < AuthOptions.MinArgon2MemoryKib)
+        {
+            failures.Add($"Auth:Argon2MemoryKib must be at least {AuthOptions.MinArgon2MemoryKib} (19 MiB, the OWASP floor); got {options.Argon2MemoryKib}.");
+        }
+
+        if (options.Argon2Passes < AuthOptions.MinArgon2Passes)
+        {
+            failures.Add($"Auth:Argon2Passes must be at least {AuthOptions.MinArgon2Passes}; got {options.Argon2Passes}.");
+        }
+
+        if (options.MaxConcurrentHashes < 0 || options.MaxQueuedHashes < 0)
+        {
+            failures.Add("Auth:MaxConcurrentHashes and Auth:MaxQueuedHashes must not be negative.");
+        }
+
+        if (options.SessionIdleTimeout <= TimeSpan.Zero || options.SessionMaxAge <= TimeSpan.Zero || options.SessionIdleTimeout > options.SessionMaxAge)
+        {
+            failures.Add("Auth:SessionIdleTimeout and Auth:SessionMaxAge must be positive, and the idle timeout no longer than the maximum age.");
+        }
+
+        if (options.InviteDefaultLifetime <= TimeSpan.Zero || options.InviteDefaultLifetime > options.InviteMaxLifetime)
+        {
+            failures.Add("Auth:InviteDefaultLifetime must be positive and no longer than Auth:InviteMaxLifetime.");
+        }
+
+        if (options.AttemptsPerIpPerMinute <= 0 || options.AttemptsPerAccountPerMinute <= 0)
+        {
+            failures.Add("Auth:AttemptsPerIpPerMinute and Auth:AttemptsPerAccountPerMinute must be positive.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,74 @@
+using ChatWire.Protocol;
+using Prometheus;
+
+namespace ChatWire.Gateway.Observability;
+
+/// <summary>
+/// The gateway's Prometheus metrics, in a registry of its own (one per host, so in-process test hosts do
+/// not share counters). Labelled children are created once up front: the hot path does an array index,
+/// not a label lookup.
+/// </summary>
+internal sealed class GatewayMetrics
+{
+    private readonly Counter.Child?[] _framesIn = new Counter.Child?[256];
+    private readonly Counter.Child?[] _framesOut = new Counter.Child?[256];
+    private readonly Dictionary<ErrorCode, Counter.Child> _errors = [];
+    private readonly Counter.Child _unknownOpcodeIn;
+
+    public GatewayMetrics()
+    {
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        Connections = factory.CreateGauge("chatwire_connections", "Open protocol connections.", "state");
+        Authenticated = Connections.WithLabels("authenticated");
+        Unauthenticated = Connections.WithLabels("unauthenticated");
+        var framesIn = factory.CreateCounter("chatwire_frames_received_total", "Frames received, by opcode.", "opcode");
+        var framesOut = factory.CreateCounter("chatwire_frames_sent_total", "Frames sent, by opcode.", "opcode");
+        foreach (var opcode in Enum.GetValues<Opcode>())
+        {
+            var name = opcode.ToString().ToUpperInvariant();
+            _framesIn[(byte)opcode] = framesIn.WithLabels(name);
+            _framesOut[(byte)opcode] = framesOut.WithLabels(name);
+        }
+
+        _unknownOpcodeIn = framesIn.WithLabels("UNKNOWN");
+        var errors = factory.CreateCounter("chatwire_errors_total", "Error replies and closes, by code.", "code", "name");
+        foreach (var code in ErrorCodes.All)
+        {
+            _errors[code] = errors.WithLabels(((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture), ErrorCodes.Name(code));
+        }
+
+        SendDuration = factory.CreateHistogram(
+            "chatwire_send_duration_seconds",
+            "SEND received to SEND_ACK written (durable store included).",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
+        Rejected = factory.CreateCounter("chatwire_connections_rejected_total", "Connections refused at accept, by reason.", "reason");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public Gauge Connections { get; }
+
+    public Gauge.Child Authenticated { get; }
+
+    public Gauge.Child Unauthenticated { get; }
+
+    public Histogram SendDuration { get; }
+
+    public Counter Rejected { get; }
+
+    public void FrameIn(in FrameHeader header) =>
+        (header.IsKnown ? _framesIn[header.OpcodeValue] : null)?.Inc();
+
+    public void UnknownFrameIn() => _unknownOpcodeIn.Inc();
+
+    public void FrameOut(Opcode opcode, int count = 1) => _framesOut[(byte)opcode]?.Inc(count);
+
+    public void Error(ErrorCode code)
+    {
+        if (_errors.TryGetValue(code, out var counter))
+        {
+            counter.Inc();
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using ChatWire.Gateway.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace ChatWire.Gateway.Sessions;
+
+/// <summary>
+/// The one timer for all connections: AUTH deadline, frame deadline, heartbeat PING and dead-peer close.
+/// A million idle sessions cost one walk per interval, not a million timers.
+/// </summary>
+internal sealed class ConnectionSweeper(SessionRegistry registry, IOptions<GatewayOptions> options) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(options.Value.SweepIntervalMs));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                var now = Environment.TickCount64;
+                foreach (var session in registry.Sessions)
+                {
+                    session.CheckDeadlines(now);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

@@ -1,0 +1,289 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using ChatWire.Gateway.Accounts;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using Microsoft.AspNetCore.Connections;
+using MessagePack;
+
+namespace ChatWire.Gateway.Sessions;
+
+internal enum SessionState
+{
+    AwaitingHello = 0,
+    AwaitingAuth = 1,
+    Authenticated = 2,
+    Closed = 3,
+}
+
+/// <summary>
+/// One protocol connection (docs/protocol.md §5). Idle, it holds no buffer (Kestrel's zero-byte reads),
+/// no timer and no task beyond its pending read: deadlines are checked by the shared
+/// <see cref="ConnectionSweeper"/> from the tick stamps kept here.
+/// </summary>
+internal sealed partial class Session
+{
+    private readonly ConnectionContext _connection;
+    private readonly PipeReader _input;
+    private readonly SessionServices _services;
+    private readonly long _openedAt;
+    private volatile SessionState _state;
+    private long _lastReceivedAt;
+    private long _partialFrameSince;
+    private long _lastPingSentAt;
+    private int _sendsInFlight;
+
+    public Session(ConnectionContext connection, SessionServices services, IPAddress? remoteAddress)
+    {
+        _connection = connection;
+        _input = connection.Transport.Input;
+        _output = connection.Transport.Output;
+        _services = services;
+        RemoteAddress = remoteAddress;
+        ConnectionId = Guid.CreateVersion7();
+        _openedAt = _lastReceivedAt = Environment.TickCount64;
+    }
+
+    public Guid ConnectionId { get; }
+
+    public IPAddress? RemoteAddress { get; }
+
+    public SessionIdentity? Identity { get; private set; }
+
+    public SessionState State => _state;
+
+    /// <summary>Content bytes a HISTORY_PAGE may carry: the frame limit less room for its own fields.</summary>
+    public int MaxPageBytes => (int)_services.Limits.MaxFrameLength - 1024;
+
+    private uint FrameLimit => _state == SessionState.Authenticated ? _services.Limits.MaxFrameLength : _services.Limits.MaxPreAuthFrameLength;
+
+    public async Task RunAsync()
+    {
+        _services.Metrics.Unauthenticated.Inc();
+        try
+        {
+            await ReadLoopAsync();
+        }
+        finally
+        {
+            var wasAuthenticated = _state == SessionState.Authenticated;
+            _state = SessionState.Closed;
+            MarkClosed();
+            (wasAuthenticated ? _services.Metrics.Authenticated : _services.Metrics.Unauthenticated).Dec();
+            if (wasAuthenticated)
+            {
+                _services.Fanout.Unregister(this);
+            }
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await _input.ReadAsync();
+            }
+            catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException)
+            {
+                return;
+            }
+
+            if (result.IsCanceled || IsClosing)
+            {
+                return;
+            }
+
+            var buffer = result.Buffer;
+            var now = Environment.TickCount64;
+            _lastReceivedAt = now;
+            try
+            {
+                while (!IsClosing && FrameReader.TryReadFrame(ref buffer, FrameLimit, out var body))
+                {
+                    _partialFrameSince = 0;
+                    await HandleFrameAsync(body);
+                }
+            }
+            catch (ProtocolException ex)
+            {
+                // Only the framing throws here (FRAME_TOO_LARGE): the stream can no longer be trusted.
+                CloseWithError(ex.Code, ex.Message, ex.RequestId);
+            }
+
+            if (buffer.IsEmpty)
+            {
+                _partialFrameSince = 0;
+            }
+            else if (_partialFrameSince == 0)
+            {
+                _partialFrameSince = now;
+            }
+
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted || IsClosing)
+            {
+                return;
+            }
+        }
+    }
+
+    private async ValueTask HandleFrameAsync(ReadOnlySequence<byte> body)
+    {
+        try
+        {
+            await DispatchAsync(body);
+        }
+        catch (ProtocolException ex)
+        {
+            // A malformed body leaves the framing intact: after AUTH the request fails, the connection
+            // stays. Before AUTH nothing about the peer is trusted yet (DESIGN §3), so it closes.
+            if (_state != SessionState.Authenticated || ErrorCodes.ClosesConnection(ex.Code))
+            {
+                CloseWithError(ex.Code, ex.Message, ex.RequestId);
+            }
+            else
+            {
+                SendError(ex.RequestId, ex.Code, ex.Message);
+            }
+        }
+    }
+
+    private ValueTask DispatchAsync(ReadOnlySequence<byte> body)
+    {
+        var reader = new MessagePackReader(body);
+        var header = FrameCodec.ReadHeader(ref reader);
+        if (!header.IsKnown)
+        {
+            _services.Metrics.UnknownFrameIn();
+            return _state == SessionState.Authenticated
+                ? Fail(header.RequestId, ErrorCode.UnknownOpcode, $"Unknown opcode {header.OpcodeValue}.")
+                : Fail(header.RequestId, ErrorCode.NotAuthenticated, "HELLO and AUTH must come first.");
+        }
+
+        _services.Metrics.FrameIn(header);
+        var limits = _services.Limits;
+        switch (_state, header.Opcode)
+        {
+            case (_, Opcode.Ping):
+                var ping = FrameCodec.ReadBody<Ping>(ref reader, header, limits);
+                Send(new Pong(ping.RequestId));
+                return default;
+            case (_, Opcode.Pong):
+                _ = FrameCodec.ReadBody<Pong>(ref reader, header, limits);
+                return default;
+            case (SessionState.AwaitingHello, Opcode.Hello):
+                OnHello(FrameCodec.ReadBody<Hello>(ref reader, header, limits));
+                return default;
+            case (SessionState.AwaitingAuth, Opcode.Auth):
+                return OnAuthAsync(FrameCodec.ReadBody<Auth>(ref reader, header, limits));
+            case (SessionState.AwaitingHello or SessionState.AwaitingAuth, _):
+                return Fail(header.RequestId, ErrorCode.NotAuthenticated, $"{Name(header.Opcode)} before AUTH: HELLO and AUTH must come first.");
+            case (SessionState.Authenticated, Opcode.Send):
+                return OnSendAsync(FrameCodec.ReadBody<Send>(ref reader, header, limits));
+            case (SessionState.Authenticated, Opcode.History):
+                return _services.Pipeline.HandleHistoryAsync(this, FrameCodec.ReadBody<History>(ref reader, header, limits));
+            case (SessionState.Authenticated, Opcode.Hello or Opcode.Auth):
+                return Fail(header.RequestId, ErrorCode.InvalidState, $"{Name(header.Opcode)} is only valid once, at the start of a connection.");
+            default:
+                return Fail(header.RequestId, ErrorCode.InvalidState, $"{Name(header.Opcode)} is sent by the server, not by clients.");
+        }
+    }
+
+    private static ValueTask Fail(uint requestId, ErrorCode code, string message) =>
+        ValueTask.FromException(new ProtocolException(code, message, requestId));
+
+    private static string Name(Opcode opcode) => opcode.ToString().ToUpperInvariant();
+
+    private void OnHello(Hello hello)
+    {
+        if (hello.ProtocolVersion < ProtocolLimits.CurrentVersion)
+        {
+            throw new ProtocolException(ErrorCode.UnsupportedVersion, $"This server speaks protocol version {ProtocolLimits.CurrentVersion}; the client offered {hello.ProtocolVersion}.", hello.RequestId);
+        }
+
+        _state = SessionState.AwaitingAuth;
+        var options = _services.Options;
+        Send(new Welcome(
+            hello.RequestId,
+            ProtocolLimits.CurrentVersion,
+            _services.Limits.MaxFrameLength,
+            (uint)_services.Limits.MaxContentLength,
+            (uint)options.HeartbeatIntervalMs,
+            (uint)options.AuthDeadlineMs,
+            _services.Time.GetUtcNow().ToUnixTimeMilliseconds()));
+    }
+
+    private async ValueTask OnAuthAsync(Auth auth)
+    {
+        var (identity, error) = await _services.Authenticator.AuthenticateAsync(auth.SessionToken, auth.DeviceId, CancellationToken.None);
+        if (identity is null)
+        {
+            CloseWithError(error, error switch
+            {
+                ErrorCode.SessionExpired => "The session has expired; log in again.",
+                ErrorCode.SessionRevoked => "The session was revoked; log in again.",
+                _ => "The session token is not valid for this device.",
+            }, auth.RequestId);
+            return;
+        }
+
+        Identity = identity;
+        _state = SessionState.Authenticated;
+        _services.Metrics.Unauthenticated.Dec();
+        _services.Metrics.Authenticated.Inc();
+        Send(new AuthOk(auth.RequestId, identity.UserId, identity.DeviceId));
+        await _services.Fanout.RegisterAsync(this);
+    }
+
+    private async ValueTask OnSendAsync(Send send)
+    {
+        var pending = _services.Pipeline.HandleSendAsync(this, send);
+        if (pending.IsCompleted)
+        {
+            return;
+        }
+
+        // SENDs are pipelined: the next frame is read while this one waits for its group commit. Past
+        // MaxSendsInFlight the read loop waits too, which is the per-connection backpressure.
+        var inFlight = Interlocked.Increment(ref _sendsInFlight);
+        _ = pending.ContinueWith(static (_, state) => Interlocked.Decrement(ref ((Session)state!)._sendsInFlight), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        if (inFlight >= _services.Options.MaxSendsInFlight)
+        {
+            await pending;
+        }
+    }
+
+    /// <summary>Called by the shared sweep; closes or pings according to the tick stamps.</summary>
+    public void CheckDeadlines(long now)
+    {
+        var options = _services.Options;
+        if (_state == SessionState.Closed || IsClosing)
+        {
+            return;
+        }
+
+        if (_state != SessionState.Authenticated && now - _openedAt > options.AuthDeadlineMs)
+        {
+            CloseWithError(ErrorCode.AuthTimeout, $"No successful AUTH within {options.AuthDeadlineMs} ms.");
+        }
+        else if (_partialFrameSince != 0 && now - _partialFrameSince > options.FrameTimeoutMs)
+        {
+            CloseWithError(ErrorCode.FrameTimeout, $"A frame did not complete within {options.FrameTimeoutMs} ms.");
+        }
+        else if (now - _lastReceivedAt > 2L * options.HeartbeatIntervalMs)
+        {
+            CloseWithError(ErrorCode.HeartbeatTimeout, $"Nothing received for {2L * options.HeartbeatIntervalMs} ms.");
+        }
+        else if (now - _lastReceivedAt > options.HeartbeatIntervalMs && now - _lastPingSentAt > options.HeartbeatIntervalMs)
+        {
+            _lastPingSentAt = now;
+            Send(new Ping(0));
+        }
+    }
+
+    public void Abort(string reason) => _connection.Abort(new ConnectionAbortedException(reason));
+}

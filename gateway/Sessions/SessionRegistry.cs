@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Net;
+using ChatWire.Gateway.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace ChatWire.Gateway.Sessions;
+
+/// <summary>Every open protocol connection of this process, with the per-process and per-address caps.</summary>
+internal sealed class SessionRegistry
+{
+    private readonly ConcurrentDictionary<Guid, Session> _sessions = new();
+    private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
+    private readonly int _maxPerAddress;
+    private int _count;
+
+    public SessionRegistry(IOptions<GatewayOptions> options)
+    {
+        var o = options.Value;
+        MaxConnections = o.MaxConnections > 0 ? o.MaxConnections : DefaultMaxConnections();
+        _maxPerAddress = o.MaxConnectionsPerIp;
+    }
+
+    public int MaxConnections { get; }
+
+    public int Count => Volatile.Read(ref _count);
+
+    public ICollection<Session> Sessions => _sessions.Values;
+
+    /// <summary>Reserves a slot for a new connection; the reason when refused.</summary>
+    public string? TryAdmit(IPAddress? address)
+    {
+        if (Interlocked.Increment(ref _count) > MaxConnections)
+        {
+            Interlocked.Decrement(ref _count);
+            return "process connection cap";
+        }
+
+        if (address is not null && _perAddress.AddOrUpdate(address, 1, static (_, n) => n + 1) > _maxPerAddress)
+        {
+            Release(address);
+            return "per-address connection cap";
+        }
+
+        return null;
+    }
+
+    public void Add(Session session) => _sessions[session.ConnectionId] = session;
+
+    public void Remove(Session session)
+    {
+        if (_sessions.TryRemove(session.ConnectionId, out _))
+        {
+            Release(session.RemoteAddress);
+        }
+    }
+
+    public void Release(IPAddress? address)
+    {
+        Interlocked.Decrement(ref _count);
+        if (address is null)
+        {
+            return;
+        }
+
+        while (_perAddress.TryGetValue(address, out var n))
+        {
+            if (n <= 1 ? _perAddress.TryRemove(new KeyValuePair<IPAddress, int>(address, n)) : _perAddress.TryUpdate(address, n - 1, n))
+            {
+                return;
+            }
+        }
+    }
+
+    // One process may hold only so many open files (DESIGN; 20,000 on these machines): keep 1,024 spare for
+    // the store, logs and the listeners themselves so the cap, not an EMFILE, refuses the next connection.
+    private static int DefaultMaxConnections()
+    {
+        const int Fallback = 10_000;
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/limits"))
+            {
+                if (line.StartsWith("Max open files", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return int.TryParse(parts[3], out var soft) ? Math.Max(64, soft - 1024) : Fallback;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return Fallback;
+    }
+}

@@ -1,0 +1,15 @@
+using ChatWire.Storage.Messages;
+
+namespace ChatWire.Storage.Sqlite;
+
+/// <summary>
+/// One queued append and its waiter in one object. The result is parked here until the batch commits:
+/// nothing is acknowledged before it is durable.
+/// </summary>
+internal sealed class PendingAppend(NewMessage message)
+    : TaskCompletionSource<AppendResult>(TaskCreationOptions.RunContinuationsAsynchronously)
+{
+    public NewMessage Message { get; } = message;
+
+    public AppendResult? Result { get; set; }
+}

@@ -1,0 +1,284 @@
+using System.Text;
+using ChatWire.Storage.Directory;
+using Microsoft.Data.Sqlite;
+
+namespace ChatWire.Storage.Sqlite;
+
+public sealed partial class SqliteDirectoryStore
+{
+    private const string MembershipColumns = "t.id, t.name, t.created_by, t.created_at, m.role, m.muted, m.joined_at";
+    private const string InviteColumns = "id, team_id, code_hash, created_by, created_at, expires_at, revoked_at";
+
+    // LIKE's escape character; chosen because no other meaning attaches to it in SQL text literals.
+    private const char LikeEscape = '\\';
+
+    public async Task CreateTeamAsync(TeamRecord team, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(team);
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        using var transaction = connection.BeginTransaction(deferred: false);
+
+        await using (var insertTeam = connection.CreateCommand())
+        {
+            insertTeam.Transaction = transaction;
+            insertTeam.CommandText = """
+                INSERT INTO teams (id, name, created_by, created_at)
+                VALUES ($id, $name, $created_by, $created_at);
+                """;
+            insertTeam.Parameters.AddGuid("$id", team.Id);
+            insertTeam.Parameters.AddText("$name", team.Name);
+            insertTeam.Parameters.AddGuid("$created_by", team.CreatedBy);
+            insertTeam.Parameters.AddTime("$created_at", team.CreatedAt);
+            await ExecuteInsertAsync(insertTeam, "The team id is taken.", cancellationToken);
+        }
+
+        await using (var insertOwner = connection.CreateCommand())
+        {
+            insertOwner.Transaction = transaction;
+            insertOwner.CommandText = """
+                INSERT INTO team_members (team_id, user_id, role, muted, joined_at)
+                VALUES ($team_id, $user_id, $role, 0, $joined_at);
+                """;
+            insertOwner.Parameters.AddGuid("$team_id", team.Id);
+            insertOwner.Parameters.AddGuid("$user_id", team.CreatedBy);
+            insertOwner.Parameters.AddInteger("$role", (long)TeamRole.Owner);
+            insertOwner.Parameters.AddTime("$joined_at", team.CreatedAt);
+            await insertOwner.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<TeamRecord?> GetTeamAsync(Guid teamId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, created_by, created_at FROM teams WHERE id = $id;";
+        command.Parameters.AddGuid("$id", teamId);
+        return await ReadSingleAsync(command, ReadTeam, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<TeamMembershipRecord>> ListTeamsForUserAsync(Guid userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT {MembershipColumns}
+            FROM team_members m JOIN teams t ON t.id = m.team_id
+            WHERE m.user_id = $user_id
+            ORDER BY t.name COLLATE NOCASE, t.id;
+            """;
+        command.Parameters.AddGuid("$user_id", userId);
+        return await ReadListAsync(command, ReadMembership, cancellationToken);
+    }
+
+    public async Task<TeamMembershipRecord?> GetTeamMembershipAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT {MembershipColumns}
+            FROM team_members m JOIN teams t ON t.id = m.team_id
+            WHERE m.team_id = $team_id AND m.user_id = $user_id;
+            """;
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddGuid("$user_id", userId);
+        return await ReadSingleAsync(command, ReadMembership, cancellationToken);
+    }
+
+    public async Task<bool> AddTeamMemberAsync(Guid teamId, Guid userId, TeamRole role, DateTimeOffset joinedAt, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO team_members (team_id, user_id, role, muted, joined_at)
+            VALUES ($team_id, $user_id, $role, 0, $joined_at)
+            ON CONFLICT (team_id, user_id) DO NOTHING;
+            """;
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddGuid("$user_id", userId);
+        command.Parameters.AddInteger("$role", (long)role);
+        command.Parameters.AddTime("$joined_at", joinedAt);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<bool> RemoveTeamMemberAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        using var transaction = connection.BeginTransaction(deferred: false);
+
+        await using (var leaveChannels = connection.CreateCommand())
+        {
+            leaveChannels.Transaction = transaction;
+            leaveChannels.CommandText = """
+                DELETE FROM conversation_members
+                WHERE user_id = $user_id
+                  AND conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);
+                """;
+            leaveChannels.Parameters.AddGuid("$user_id", userId);
+            leaveChannels.Parameters.AddGuid("$team_id", teamId);
+            await leaveChannels.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        int removed;
+        await using (var leaveTeam = connection.CreateCommand())
+        {
+            leaveTeam.Transaction = transaction;
+            leaveTeam.CommandText = "DELETE FROM team_members WHERE team_id = $team_id AND user_id = $user_id;";
+            leaveTeam.Parameters.AddGuid("$team_id", teamId);
+            leaveTeam.Parameters.AddGuid("$user_id", userId);
+            removed = await leaveTeam.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return removed == 1;
+    }
+
+    public async Task<bool> SetTeamMutedAsync(Guid teamId, Guid userId, bool muted, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE team_members SET muted = $muted WHERE team_id = $team_id AND user_id = $user_id;";
+        command.Parameters.AddInteger("$muted", muted ? 1 : 0);
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddGuid("$user_id", userId);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersAsync(Guid teamId, string? prefix, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+
+        // LIKE folds ASCII case, as the NOCASE username column does.
+        command.CommandText = """
+            SELECT u.id, u.username, u.display_name, m.role, m.muted
+            FROM team_members m JOIN users u ON u.id = m.user_id
+            WHERE m.team_id = $team_id
+              AND ($pattern IS NULL
+                   OR u.username LIKE $pattern ESCAPE '\'
+                   OR u.display_name LIKE $pattern ESCAPE '\')
+            ORDER BY u.username, u.id
+            LIMIT $limit;
+            """;
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddText("$pattern", string.IsNullOrEmpty(prefix) ? null : ToLikePrefixPattern(prefix));
+        command.Parameters.AddInteger("$limit", limit);
+        return await ReadListAsync(
+            command,
+            static reader => new TeamMemberRecord(
+                reader.ReadGuid(0),
+                reader.GetString(1),
+                reader.GetString(2),
+                (TeamRole)reader.GetInt32(3),
+                reader.GetInt64(4) != 0),
+            cancellationToken);
+    }
+
+    public async Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT EXISTS (
+                SELECT 1 FROM team_members a JOIN team_members b ON b.team_id = a.team_id
+                WHERE a.user_id = $user_a AND b.user_id = $user_b);
+            """;
+        command.Parameters.AddGuid("$user_a", userA);
+        command.Parameters.AddGuid("$user_b", userB);
+        return await ReadBooleanAsync(command, cancellationToken);
+    }
+
+    // Invites
+
+    public async Task CreateInviteAsync(InviteRecord invite, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(invite);
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            INSERT INTO invites ({InviteColumns})
+            VALUES ($id, $team_id, $code_hash, $created_by, $created_at, $expires_at, $revoked_at);
+            """;
+        command.Parameters.AddGuid("$id", invite.Id);
+        command.Parameters.AddGuid("$team_id", invite.TeamId);
+        command.Parameters.AddBlob("$code_hash", invite.CodeHash);
+        command.Parameters.AddGuid("$created_by", invite.CreatedBy);
+        command.Parameters.AddTime("$created_at", invite.CreatedAt);
+        command.Parameters.AddTime("$expires_at", invite.ExpiresAt);
+        command.Parameters.AddNullableTime("$revoked_at", invite.RevokedAt);
+        await ExecuteInsertAsync(command, "The invite id or the code hash is taken.", cancellationToken);
+    }
+
+    public async Task<InviteRecord?> FindInviteByCodeHashAsync(byte[] codeHash, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(codeHash);
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {InviteColumns} FROM invites WHERE code_hash = $code_hash;";
+        command.Parameters.AddBlob("$code_hash", codeHash);
+        return await ReadSingleAsync(command, ReadInvite, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {InviteColumns} FROM invites WHERE team_id = $team_id ORDER BY created_at, id;";
+        command.Parameters.AddGuid("$team_id", teamId);
+        return await ReadListAsync(command, ReadInvite, cancellationToken);
+    }
+
+    public async Task<bool> RevokeInviteAsync(Guid teamId, Guid inviteId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE invites SET revoked_at = $revoked_at
+            WHERE id = $id AND team_id = $team_id AND revoked_at IS NULL;
+            """;
+        command.Parameters.AddTime("$revoked_at", revokedAt);
+        command.Parameters.AddGuid("$id", inviteId);
+        command.Parameters.AddGuid("$team_id", teamId);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>"ab%_" becomes "ab\%\_%": the user's text matches literally, then anything.</summary>
+    internal static string ToLikePrefixPattern(string prefix)
+    {
+        var pattern = new StringBuilder(prefix.Length + 8);
+        foreach (var c in prefix)
+        {
+            if (c is '%' or '_' or LikeEscape)
+            {
+                pattern.Append(LikeEscape);
+            }
+
+            pattern.Append(c);
+        }
+
+        return pattern.Append('%').ToString();
+    }
+
+    private static TeamRecord ReadTeam(SqliteDataReader reader) => new(
+        reader.ReadGuid(0),
+        reader.GetString(1),
+        reader.ReadGuid(2),
+        reader.ReadTime(3));
+
+    private static TeamMembershipRecord ReadMembership(SqliteDataReader reader) => new(
+        ReadTeam(reader),
+        (TeamRole)reader.GetInt32(4),
+        reader.GetInt64(5) != 0,
+        reader.ReadTime(6));
+
+    private static InviteRecord ReadInvite(SqliteDataReader reader) => new(
+        reader.ReadGuid(0),
+        reader.ReadGuid(1),
+        reader.GetFieldValue<byte[]>(2),
+        reader.ReadGuid(3),
+        reader.ReadTime(4),
+        reader.ReadTime(5),
+        reader.ReadNullableTime(6));
+}

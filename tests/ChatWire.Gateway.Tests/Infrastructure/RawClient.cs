@@ -1,0 +1,180 @@
+using System.Buffers;
+using System.Net.Sockets;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using MessagePack;
+
+namespace ChatWire.Gateway.Tests.Infrastructure;
+
+/// <summary>A protocol client that can send anything, byte for byte, and reads frames with a bounded wait.</summary>
+internal sealed class RawClient : IAsyncDisposable
+{
+    private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(10);
+
+    private readonly TcpClient _tcp;
+    private readonly NetworkStream _stream;
+    private readonly ArrayBufferWriter<byte> _scratch = new();
+    private byte[] _buffer = new byte[64 * 1024];
+    private int _buffered;
+    private uint _nextRequestId = 1;
+
+    private RawClient(TcpClient tcp)
+    {
+        _tcp = tcp;
+        _stream = tcp.GetStream();
+    }
+
+    public static async Task<RawClient> ConnectAsync(TestServer server)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(server.TcpEndPoint);
+        return new RawClient(tcp);
+    }
+
+    /// <summary>Connects, says HELLO and AUTH as <paramref name="user"/>, and checks AUTH_OK.</summary>
+    public static async Task<RawClient> ConnectAuthenticatedAsync(TestUser user)
+    {
+        var client = await ConnectAsync(user.Server);
+        await client.HandshakeAsync(user.Token, user.DeviceId);
+        return client;
+    }
+
+    public uint NextRequestId() => _nextRequestId++;
+
+    public async Task<Welcome> HelloAsync()
+    {
+        await SendAsync(new Hello(NextRequestId(), ProtocolLimits.CurrentVersion, "raw-test", []));
+        return await ExpectAsync<Welcome>();
+    }
+
+    public async Task<AuthOk> HandshakeAsync(string token, Guid deviceId)
+    {
+        await HelloAsync();
+        await SendAsync(new Auth(NextRequestId(), token, deviceId));
+        return await ExpectAsync<AuthOk>();
+    }
+
+    public async Task SendAsync<T>(T frame)
+        where T : struct, IFrame<T>
+    {
+        _scratch.ResetWrittenCount();
+        FrameCodec.Write(_scratch, frame);
+        await _stream.WriteAsync(_scratch.WrittenMemory);
+    }
+
+    public async Task SendRawAsync(ReadOnlyMemory<byte> bytes) => await _stream.WriteAsync(bytes);
+
+    public async Task<SendAck> SendTextAsync(Guid conversationId, string text, Guid? messageId = null)
+    {
+        var id = NextRequestId();
+        await SendAsync(new Send(id, conversationId, messageId ?? Guid.CreateVersion7(), "text/plain", System.Text.Encoding.UTF8.GetBytes(text)));
+        var ack = await ExpectAsync<SendAck>();
+        Assert.Equal(id, ack.RequestId);
+        return ack;
+    }
+
+    /// <summary>The next frame's header and body; null when the server closed the connection.</summary>
+    public async Task<(FrameHeader Header, byte[] Body)?> ReadFrameAsync(TimeSpan? wait = null)
+    {
+        using var timeout = new CancellationTokenSource(wait ?? DefaultWait);
+        while (true)
+        {
+            var sequence = new ReadOnlySequence<byte>(_buffer, 0, _buffered);
+            if (FrameReader.TryReadFrame(ref sequence, uint.MaxValue, out var body))
+            {
+                var bytes = body.ToArray();
+                var consumed = _buffered - (int)sequence.Length;
+                Buffer.BlockCopy(_buffer, consumed, _buffer, 0, _buffered - consumed);
+                _buffered -= consumed;
+                var reader = new MessagePackReader(bytes);
+                return (FrameCodec.ReadHeader(ref reader), bytes);
+            }
+
+            if (_buffered == _buffer.Length)
+            {
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            }
+
+            int read;
+            try
+            {
+                read = await _stream.ReadAsync(_buffer.AsMemory(_buffered), timeout.Token);
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+
+            if (read == 0)
+            {
+                return null;
+            }
+
+            _buffered += read;
+        }
+    }
+
+    /// <summary>Reads frames until one of type <typeparamref name="T"/>, failing on ERROR or close; skips PING and unrelated events.</summary>
+    public async Task<T> ExpectAsync<T>(TimeSpan? wait = null)
+        where T : struct, IFrame<T>
+    {
+        while (true)
+        {
+            var frame = await ReadFrameAsync(wait) ?? throw new Xunit.Sdk.XunitException($"Connection closed while waiting for {T.Opcode}.");
+            if (frame.Header.OpcodeValue == (uint)T.Opcode)
+            {
+                return FrameCodec.Decode<T>(new ReadOnlySequence<byte>(frame.Body), ProtocolLimits.Default with { MaxContentLength = int.MaxValue, MaxFrameLength = uint.MaxValue });
+            }
+
+            if (frame.Header.OpcodeValue == (uint)Opcode.Error)
+            {
+                var error = FrameCodec.Decode<ErrorFrame>(new ReadOnlySequence<byte>(frame.Body), ProtocolLimits.Default);
+                throw new Xunit.Sdk.XunitException($"Expected {T.Opcode}, got ERROR {error.Name}: {error.Message}");
+            }
+        }
+    }
+
+    /// <summary>Reads frames until an ERROR; skips PING and events.</summary>
+    public async Task<ErrorFrame> ExpectErrorAsync(TimeSpan? wait = null)
+    {
+        while (true)
+        {
+            var frame = await ReadFrameAsync(wait) ?? throw new Xunit.Sdk.XunitException("Connection closed while waiting for ERROR.");
+            if (frame.Header.OpcodeValue == (uint)Opcode.Error)
+            {
+                return FrameCodec.Decode<ErrorFrame>(new ReadOnlySequence<byte>(frame.Body), ProtocolLimits.Default);
+            }
+        }
+    }
+
+    /// <summary>Asserts the server closes the connection (after any frames it still sends) within the wait.</summary>
+    public async Task ExpectClosedAsync(TimeSpan? wait = null)
+    {
+        while (await ReadFrameAsync(wait) is not null)
+        {
+        }
+    }
+
+    /// <summary>Asserts no frame other than PING arrives within <paramref name="wait"/>.</summary>
+    public async Task ExpectSilenceAsync(TimeSpan wait)
+    {
+        try
+        {
+            while (true)
+            {
+                var frame = await ReadFrameAsync(wait);
+                Assert.NotNull(frame);
+                Assert.Equal((uint)Opcode.Ping, frame.Value.Header.OpcodeValue);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _tcp.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

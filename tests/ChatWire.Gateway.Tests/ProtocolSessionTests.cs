@@ -1,0 +1,244 @@
+using System.Buffers.Binary;
+using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.Gateway.Tests;
+
+// The TCP protocol over real loopback sockets, driven by a raw frame client (docs/protocol.md §4–§5).
+public sealed class ProtocolSessionTests
+{
+    [Fact]
+    public async Task Handshake_ValidToken_AnswersWelcomeThenAuthOk()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAsync(server);
+
+        var welcome = await client.HelloAsync();
+        await client.SendAsync(new Auth(client.NextRequestId(), alice.Token, alice.DeviceId));
+        var ok = await client.ExpectAsync<AuthOk>();
+
+        Assert.Equal(1u, welcome.ProtocolVersion);
+        Assert.Equal(ProtocolLimits.DefaultMaxFrameLength, welcome.MaxFrameLength);
+        Assert.Equal((uint)ProtocolLimits.DefaultMaxContentLength, welcome.MaxContentLength);
+        Assert.True(welcome.ServerTimeUnixMs > 0);
+        Assert.Equal(alice.UserId, ok.UserId);
+        Assert.Equal(alice.DeviceId, ok.DeviceId);
+    }
+
+    [Fact]
+    public async Task Ping_BeforeAndAfterAuth_AnsweredWithPongSameId()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAsync(server);
+
+        await client.SendAsync(new Ping(41));
+        Assert.Equal(41u, (await client.ExpectAsync<Pong>()).RequestId);
+        await client.HandshakeAsync(alice.Token, alice.DeviceId);
+        await client.SendAsync(new Ping(42));
+        Assert.Equal(42u, (await client.ExpectAsync<Pong>()).RequestId);
+    }
+
+    [Fact]
+    public async Task Send_BeforeAuth_NotAuthenticatedAndClosed()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await RawClient.ConnectAsync(server);
+        await client.HelloAsync();
+
+        await client.SendAsync(new Send(5, Guid.CreateVersion7(), Guid.CreateVersion7(), "text/plain", new byte[] { 1 }));
+
+        var error = await client.ExpectErrorAsync();
+        Assert.Equal(ErrorCode.NotAuthenticated, error.Code);
+        Assert.Equal(5u, error.RequestId);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Auth_BeforeHello_NotAuthenticatedAndClosed()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAsync(server);
+
+        await client.SendAsync(new Auth(1, alice.Token, alice.DeviceId));
+
+        Assert.Equal(ErrorCode.NotAuthenticated, (await client.ExpectErrorAsync()).Code);
+        await client.ExpectClosedAsync();
+    }
+
+    [Theory]
+    [InlineData("not-a-token")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    public async Task Auth_BadToken_InvalidTokenAndClosed(string token)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAsync(server);
+        await client.HelloAsync();
+
+        await client.SendAsync(new Auth(9, token, alice.DeviceId));
+
+        var error = await client.ExpectErrorAsync();
+        Assert.Equal(ErrorCode.InvalidToken, error.Code);
+        Assert.Equal(9u, error.RequestId);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Auth_TokenOfAnotherDevice_InvalidToken()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAsync(server);
+        await client.HelloAsync();
+
+        await client.SendAsync(new Auth(2, alice.Token, Guid.CreateVersion7()));
+
+        Assert.Equal(ErrorCode.InvalidToken, (await client.ExpectErrorAsync()).Code);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Hello_VersionZero_UnsupportedVersionAndClosed()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await RawClient.ConnectAsync(server);
+
+        await client.SendAsync(new Hello(3, 0, "old", []));
+
+        Assert.Equal(ErrorCode.UnsupportedVersion, (await client.ExpectErrorAsync()).Code);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Connection_NoAuthWithinDeadline_AuthTimeoutAndClosed()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:AuthDeadlineMs"] = "300" });
+        await using var client = await RawClient.ConnectAsync(server);
+        await client.HelloAsync();
+
+        var error = await client.ExpectErrorAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(ErrorCode.AuthTimeout, error.Code);
+        Assert.Equal(0u, error.RequestId);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Connection_SilentPeer_PingedThenClosedWithHeartbeatTimeout()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:HeartbeatIntervalMs"] = "300" });
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        var ping = await client.ReadFrameAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal((uint)Opcode.Ping, ping!.Value.Header.OpcodeValue);
+        var error = await client.ExpectErrorAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(ErrorCode.HeartbeatTimeout, error.Code);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Connection_PartialFrameStalls_FrameTimeoutAndClosed()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:FrameTimeoutMs"] = "300" });
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        await client.SendRawAsync(new byte[] { 0, 0, 0, 50, 0x92 });
+
+        Assert.Equal(ErrorCode.FrameTimeout, (await client.ExpectErrorAsync(TimeSpan.FromSeconds(5))).Code);
+        await client.ExpectClosedAsync();
+    }
+
+    [Theory]
+    [InlineData(262_145u)]
+    [InlineData(0x8000_0000u)]
+    [InlineData(uint.MaxValue)]
+    public async Task Frame_LengthOverLimit_FrameTooLargeAndClosedWithoutBody(uint length)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+        var prefix = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(prefix, length);
+
+        await client.SendRawAsync(prefix);
+
+        Assert.Equal(ErrorCode.FrameTooLarge, (await client.ExpectErrorAsync()).Code);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Frame_OverPreAuthLimitBeforeAuth_FrameTooLarge()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await RawClient.ConnectAsync(server);
+
+        await client.SendRawAsync(new byte[] { 0, 0, 0x10, 0x01 });
+
+        Assert.Equal(ErrorCode.FrameTooLarge, (await client.ExpectErrorAsync()).Code);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task UnknownOpcode_AfterAuth_ErrorAndConnectionStaysUsable()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        await client.SendRawAsync(new byte[] { 0, 0, 0, 3, 0x92, 0x7f, 0x11 });
+        var error = await client.ExpectErrorAsync();
+        await client.SendAsync(new Ping(77));
+
+        Assert.Equal(ErrorCode.UnknownOpcode, error.Code);
+        Assert.Equal(0x11u, error.RequestId);
+        Assert.Equal(77u, (await client.ExpectAsync<Pong>()).RequestId);
+    }
+
+    [Fact]
+    public async Task SecondHello_AfterAuth_InvalidStateAndConnectionStays()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        await client.SendAsync(new Hello(12, 1, "again", []));
+        var error = await client.ExpectErrorAsync();
+        await client.SendAsync(new Ping(13));
+
+        Assert.Equal(ErrorCode.InvalidState, error.Code);
+        Assert.Equal(13u, (await client.ExpectAsync<Pong>()).RequestId);
+    }
+
+    [Fact]
+    public async Task ServerOnlyOpcode_FromClient_InvalidState()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        await client.SendAsync(new SendAck(4, Guid.CreateVersion7(), Guid.CreateVersion7(), 1, 1));
+
+        Assert.Equal(ErrorCode.InvalidState, (await client.ExpectErrorAsync()).Code);
+    }
+
+    [Fact]
+    public async Task Shutdown_OpenConnection_ToldShuttingDown()
+    {
+        var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        var stopping = server.DisposeAsync();
+        var error = await client.ExpectErrorAsync();
+        await stopping;
+
+        Assert.Equal(ErrorCode.ShuttingDown, error.Code);
+    }
+}

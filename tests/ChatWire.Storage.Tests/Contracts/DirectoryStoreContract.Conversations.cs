@@ -1,0 +1,176 @@
+using ChatWire.Storage.Directory;
+
+namespace ChatWire.Storage.Tests.Contracts;
+
+public abstract partial class DirectoryStoreContract
+{
+    [Fact]
+    public async Task CreateConversationAsync_ChannelWithMembers_StoresChannelAndMembers()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var team = await AddTeamAsync(alice, "Acme");
+
+        var channel = await AddChannelAsync(team, alice, "general", ConversationKind.PublicChannel, alice.Id, bob.Id);
+
+        Assert.Equal(channel, await Store.GetConversationAsync(channel.Id));
+        Assert.Equal(new[] { alice.Id, bob.Id }.Order(), (await Store.ListConversationMembersAsync(channel.Id)).Order());
+    }
+
+    [Fact]
+    public async Task GetConversationAsync_Unknown_ReturnsNull()
+    {
+        Assert.Null(await Store.GetConversationAsync(Guid.NewGuid()));
+    }
+
+    [Fact]
+    public async Task CreateConversationAsync_ChannelNameTakenInTeam_ThrowsDuplicateKeyAndStoresNothing()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+        await AddChannelAsync(team, alice, "general", ConversationKind.PublicChannel, alice.Id);
+        var again = new ConversationRecord(Guid.NewGuid(), ConversationKind.PrivateChannel, team.Id, "General", null, alice.Id, T0);
+
+        await Assert.ThrowsAsync<DuplicateKeyException>(() => Store.CreateConversationAsync(again, [alice.Id]));
+
+        Assert.Null(await Store.GetConversationAsync(again.Id));
+        Assert.Empty(await Store.ListConversationMembersAsync(again.Id));
+    }
+
+    [Fact]
+    public async Task CreateConversationAsync_ChannelNameTakenInOtherTeam_Succeeds()
+    {
+        var alice = await AddUserAsync("alice");
+        var acme = await AddTeamAsync(alice, "Acme");
+        var blue = await AddTeamAsync(alice, "Blue");
+        await AddChannelAsync(acme, alice, "general", ConversationKind.PublicChannel, alice.Id);
+
+        var other = await AddChannelAsync(blue, alice, "general", ConversationKind.PublicChannel, alice.Id);
+
+        Assert.Equal(other, await Store.GetConversationAsync(other.Id));
+    }
+
+    [Fact]
+    public async Task CreateConversationAsync_DirectKeyTaken_ThrowsDuplicateKey()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var first = await AddDirectAsync(alice, bob);
+        var second = first with { Id = Guid.NewGuid(), CreatedBy = bob.Id };
+
+        await Assert.ThrowsAsync<DuplicateKeyException>(() => Store.CreateConversationAsync(second, [alice.Id, bob.Id]));
+    }
+
+    [Fact]
+    public async Task FindDirectConversationAsync_ExistingKey_ReturnsConversation()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var carol = await AddUserAsync("carol");
+        var direct = await AddDirectAsync(alice, bob);
+
+        Assert.Equal(direct, await Store.FindDirectConversationAsync(DirectKey(bob, alice)));
+        Assert.Null(await Store.FindDirectConversationAsync(DirectKey(alice, carol)));
+    }
+
+    [Fact]
+    public async Task ListChannelsAsync_PrivateChannels_ListsOnlyThoseTheUserBelongsToByName()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var acme = await AddTeamAsync(alice, "Acme");
+        var blue = await AddTeamAsync(alice, "Blue");
+        await Store.AddTeamMemberAsync(acme.Id, bob.Id, TeamRole.Member, T0);
+        var random = await AddChannelAsync(acme, alice, "random", ConversationKind.PublicChannel, alice.Id);
+        var general = await AddChannelAsync(acme, alice, "general", ConversationKind.PublicChannel, alice.Id);
+        var bobsSecret = await AddChannelAsync(acme, alice, "bobs-secret", ConversationKind.PrivateChannel, alice.Id, bob.Id);
+        await AddChannelAsync(acme, alice, "admins", ConversationKind.PrivateChannel, alice.Id);
+        await AddChannelAsync(blue, alice, "elsewhere", ConversationKind.PublicChannel, alice.Id);
+        await AddDirectAsync(alice, bob);
+
+        var channels = await Store.ListChannelsAsync(acme.Id, bob.Id);
+
+        Assert.Equal([bobsSecret, general, random], channels);
+    }
+
+    [Fact]
+    public async Task ListConversationsForUserAsync_ChannelsAndDirect_ReturnsEveryOneTheUserIsIn()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var carol = await AddUserAsync("carol");
+        var team = await AddTeamAsync(alice, "Acme");
+        var general = await AddChannelAsync(team, alice, "general", ConversationKind.PublicChannel, alice.Id, bob.Id);
+        await AddChannelAsync(team, alice, "admins", ConversationKind.PrivateChannel, alice.Id);
+        var direct = await AddDirectAsync(alice, bob);
+        var group = new ConversationRecord(Guid.NewGuid(), ConversationKind.GroupMessage, null, null, "group-1", carol.Id, T0);
+        await Store.CreateConversationAsync(group, [alice.Id, bob.Id, carol.Id]);
+        await AddDirectAsync(alice, carol);
+
+        var conversations = await Store.ListConversationsForUserAsync(bob.Id);
+
+        Assert.Equal(3, conversations.Count);
+        Assert.Contains(general, conversations);
+        Assert.Contains(direct, conversations);
+        Assert.Contains(group, conversations);
+    }
+
+    [Fact]
+    public async Task IsConversationMemberAsync_MemberAndOutsider_TellsThemApart()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var team = await AddTeamAsync(alice, "Acme");
+        var channel = await AddChannelAsync(team, alice, "general", ConversationKind.PublicChannel, alice.Id);
+
+        Assert.True(await Store.IsConversationMemberAsync(channel.Id, alice.Id));
+        Assert.False(await Store.IsConversationMemberAsync(channel.Id, bob.Id));
+    }
+
+    [Fact]
+    public async Task AddConversationMemberAsync_Twice_SecondReturnsFalse()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var team = await AddTeamAsync(alice, "Acme");
+        var channel = await AddChannelAsync(team, alice, "general", ConversationKind.PublicChannel, alice.Id);
+
+        Assert.True(await Store.AddConversationMemberAsync(channel.Id, bob.Id, T0.AddMinutes(1)));
+        Assert.False(await Store.AddConversationMemberAsync(channel.Id, bob.Id, T0.AddMinutes(2)));
+
+        Assert.True(await Store.IsConversationMemberAsync(channel.Id, bob.Id));
+    }
+
+    [Fact]
+    public async Task ListConversationMembersAsync_MembersAddedLater_ReturnsEveryMember()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var carol = await AddUserAsync("carol");
+        var team = await AddTeamAsync(alice, "Acme");
+        var channel = await AddChannelAsync(team, alice, "general", ConversationKind.PublicChannel, alice.Id);
+        await AddChannelAsync(team, alice, "random", ConversationKind.PublicChannel, alice.Id, carol.Id);
+        await Store.AddConversationMemberAsync(channel.Id, bob.Id, T0.AddMinutes(1));
+
+        var members = await Store.ListConversationMembersAsync(channel.Id);
+
+        Assert.Equal(new[] { alice.Id, bob.Id }.Order(), members.Order());
+    }
+
+    protected async Task<ConversationRecord> AddChannelAsync(TeamRecord team, UserRecord creator, string name, ConversationKind kind, params Guid[] memberIds)
+    {
+        var channel = new ConversationRecord(Guid.NewGuid(), kind, team.Id, name, null, creator.Id, T0);
+        await Store.CreateConversationAsync(channel, memberIds);
+        return channel;
+    }
+
+    protected async Task<ConversationRecord> AddDirectAsync(UserRecord creator, UserRecord other)
+    {
+        var direct = new ConversationRecord(Guid.NewGuid(), ConversationKind.DirectMessage, null, null, DirectKey(creator, other), creator.Id, T0);
+        await Store.CreateConversationAsync(direct, [creator.Id, other.Id]);
+        return direct;
+    }
+
+    private static string DirectKey(UserRecord a, UserRecord b) =>
+        string.Join(':', new[] { a.Id, b.Id }.Order().Select(id => id.ToString("N")));
+}

@@ -1,0 +1,329 @@
+using ChatWire.Storage.Directory;
+
+namespace ChatWire.Storage.Tests.Contracts;
+
+public abstract partial class DirectoryStoreContract
+{
+    [Fact]
+    public async Task CreateTeamAsync_NewTeam_CreatorIsOwner()
+    {
+        var alice = await AddUserAsync("alice");
+
+        var team = await AddTeamAsync(alice, "Acme");
+
+        Assert.Equal(team, await Store.GetTeamAsync(team.Id));
+        var membership = await Store.GetTeamMembershipAsync(team.Id, alice.Id);
+        Assert.Equal(new TeamMembershipRecord(team, TeamRole.Owner, false, team.CreatedAt), membership);
+    }
+
+    [Fact]
+    public async Task GetTeamAsync_Unknown_ReturnsNull()
+    {
+        Assert.Null(await Store.GetTeamAsync(Guid.NewGuid()));
+    }
+
+    [Fact]
+    public async Task GetTeamMembershipAsync_NotMember_ReturnsNull()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var team = await AddTeamAsync(alice, "Acme");
+
+        Assert.Null(await Store.GetTeamMembershipAsync(team.Id, bob.Id));
+    }
+
+    [Fact]
+    public async Task ListTeamsForUserAsync_MemberOfTwoTeams_ReturnsBothWithRoleAndMuted()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var acme = await AddTeamAsync(alice, "Acme");
+        var blue = await AddTeamAsync(bob, "Blue");
+        await AddTeamAsync(bob, "Hidden");
+        Assert.True(await Store.AddTeamMemberAsync(blue.Id, alice.Id, TeamRole.Admin, T0.AddDays(1)));
+        Assert.True(await Store.SetTeamMutedAsync(blue.Id, alice.Id, true));
+
+        var teams = await Store.ListTeamsForUserAsync(alice.Id);
+
+        Assert.Equal(2, teams.Count);
+        Assert.Contains(new TeamMembershipRecord(acme, TeamRole.Owner, false, acme.CreatedAt), teams);
+        Assert.Contains(new TeamMembershipRecord(blue, TeamRole.Admin, true, T0.AddDays(1)), teams);
+    }
+
+    [Fact]
+    public async Task AddTeamMemberAsync_AlreadyMember_ReturnsFalseAndKeepsRole()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var team = await AddTeamAsync(alice, "Acme");
+
+        Assert.True(await Store.AddTeamMemberAsync(team.Id, bob.Id, TeamRole.Member, T0));
+        Assert.False(await Store.AddTeamMemberAsync(team.Id, bob.Id, TeamRole.Admin, T0.AddDays(1)));
+
+        Assert.Equal(TeamRole.Member, (await Store.GetTeamMembershipAsync(team.Id, bob.Id))!.Role);
+    }
+
+    [Fact]
+    public async Task RemoveTeamMemberAsync_Member_LeavesTeamAndItsChannelsOnly()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var acme = await AddTeamAsync(alice, "Acme");
+        var blue = await AddTeamAsync(alice, "Blue");
+        await Store.AddTeamMemberAsync(acme.Id, bob.Id, TeamRole.Member, T0);
+        await Store.AddTeamMemberAsync(blue.Id, bob.Id, TeamRole.Member, T0);
+        var general = await AddChannelAsync(acme, alice, "general", ConversationKind.PublicChannel, alice.Id, bob.Id);
+        var secret = await AddChannelAsync(acme, alice, "secret", ConversationKind.PrivateChannel, alice.Id, bob.Id);
+        var blueGeneral = await AddChannelAsync(blue, alice, "general", ConversationKind.PublicChannel, alice.Id, bob.Id);
+        var direct = await AddDirectAsync(alice, bob);
+
+        Assert.True(await Store.RemoveTeamMemberAsync(acme.Id, bob.Id));
+
+        Assert.Null(await Store.GetTeamMembershipAsync(acme.Id, bob.Id));
+        Assert.False(await Store.IsConversationMemberAsync(general.Id, bob.Id));
+        Assert.False(await Store.IsConversationMemberAsync(secret.Id, bob.Id));
+        Assert.True(await Store.IsConversationMemberAsync(general.Id, alice.Id));
+        Assert.True(await Store.IsConversationMemberAsync(blueGeneral.Id, bob.Id));
+        Assert.True(await Store.IsConversationMemberAsync(direct.Id, bob.Id));
+        Assert.NotNull(await Store.GetTeamMembershipAsync(blue.Id, bob.Id));
+    }
+
+    [Fact]
+    public async Task RemoveTeamMemberAsync_NotMember_ReturnsFalse()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var team = await AddTeamAsync(alice, "Acme");
+
+        Assert.False(await Store.RemoveTeamMemberAsync(team.Id, bob.Id));
+    }
+
+    [Fact]
+    public async Task SetTeamMutedAsync_MuteThenUnmute_FlagFollows()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+
+        Assert.True(await Store.SetTeamMutedAsync(team.Id, alice.Id, true));
+        Assert.True((await Store.GetTeamMembershipAsync(team.Id, alice.Id))!.Muted);
+        Assert.True(await Store.SetTeamMutedAsync(team.Id, alice.Id, false));
+        Assert.False((await Store.GetTeamMembershipAsync(team.Id, alice.Id))!.Muted);
+    }
+
+    [Fact]
+    public async Task SetTeamMutedAsync_NotMember_ReturnsFalse()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var team = await AddTeamAsync(alice, "Acme");
+
+        Assert.False(await Store.SetTeamMutedAsync(team.Id, bob.Id, true));
+    }
+
+    [Fact]
+    public async Task ListTeamMembersAsync_NoPrefix_ReturnsEveryMemberByUsername()
+    {
+        var carol = await AddUserAsync("carol", "Carol C");
+        var alice = await AddUserAsync("alice", "Alice A");
+        var bob = await AddUserAsync("bob", "Bob B");
+        var outsider = await AddUserAsync("aaron", "Aaron Outsider");
+        var team = await AddTeamAsync(carol, "Acme");
+        await AddTeamAsync(outsider, "Other");
+        await Store.AddTeamMemberAsync(team.Id, alice.Id, TeamRole.Admin, T0);
+        await Store.AddTeamMemberAsync(team.Id, bob.Id, TeamRole.Member, T0);
+        await Store.SetTeamMutedAsync(team.Id, bob.Id, true);
+
+        var members = await Store.ListTeamMembersAsync(team.Id, null, 10);
+
+        Assert.Equal(
+            [
+                new TeamMemberRecord(alice.Id, "alice", "Alice A", TeamRole.Admin, false),
+                new TeamMemberRecord(bob.Id, "bob", "Bob B", TeamRole.Member, true),
+                new TeamMemberRecord(carol.Id, "carol", "Carol C", TeamRole.Owner, false),
+            ],
+            members);
+    }
+
+    [Fact]
+    public async Task ListTeamMembersAsync_Prefix_MatchesUsernameOrDisplayNameIgnoringCase()
+    {
+        var owner = await AddUserAsync("owner", "Team Owner");
+        var team = await AddTeamAsync(owner, "Acme");
+        var maria = await AddMemberAsync(team, "maria", "Maria Lopez");
+        var bob = await AddMemberAsync(team, "bob", "Mark Robert");
+        await AddMemberAsync(team, "carol", "Carol Amar");
+
+        var members = await Store.ListTeamMembersAsync(team.Id, "MA", 10);
+
+        Assert.Equal([bob.Id, maria.Id], members.Select(m => m.UserId));
+    }
+
+    [Fact]
+    public async Task ListTeamMembersAsync_PrefixWithLikeWildcards_MatchesThemLiterally()
+    {
+        var owner = await AddUserAsync("owner", "Team Owner");
+        var team = await AddTeamAsync(owner, "Acme");
+        var percent = await AddMemberAsync(team, "a%b", "Percent");
+        var underscore = await AddMemberAsync(team, "a_b", "Underscore");
+        await AddMemberAsync(team, "axb", "Plain");
+        await AddMemberAsync(team, "abc", "Other");
+        var backslash = await AddMemberAsync(team, @"a\b", "Backslash");
+
+        Assert.Equal([percent.Id], (await Store.ListTeamMembersAsync(team.Id, "a%", 10)).Select(m => m.UserId));
+        Assert.Equal([underscore.Id], (await Store.ListTeamMembersAsync(team.Id, "a_", 10)).Select(m => m.UserId));
+        Assert.Equal([backslash.Id], (await Store.ListTeamMembersAsync(team.Id, @"a\", 10)).Select(m => m.UserId));
+        Assert.Empty(await Store.ListTeamMembersAsync(team.Id, "%", 10));
+    }
+
+    [Fact]
+    public async Task ListTeamMembersAsync_Limit_ReturnsTheFirstByUsername()
+    {
+        var owner = await AddUserAsync("zed", "Zed");
+        var team = await AddTeamAsync(owner, "Acme");
+        var anna = await AddMemberAsync(team, "anna", "Anna");
+        var anne = await AddMemberAsync(team, "anne", "Anne");
+        await AddMemberAsync(team, "anton", "Anton");
+
+        var members = await Store.ListTeamMembersAsync(team.Id, "an", 2);
+
+        Assert.Equal([anna.Id, anne.Id], members.Select(m => m.UserId));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public async Task ListTeamMembersAsync_LimitNotPositive_ThrowsArgumentOutOfRange(int limit)
+    {
+        var owner = await AddUserAsync("owner");
+        var team = await AddTeamAsync(owner, "Acme");
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ListTeamMembersAsync(team.Id, null, limit));
+    }
+
+    [Fact]
+    public async Task ShareTeamAsync_CommonTeam_ReturnsTrue()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var team = await AddTeamAsync(alice, "Acme");
+        await Store.AddTeamMemberAsync(team.Id, bob.Id, TeamRole.Member, T0);
+
+        Assert.True(await Store.ShareTeamAsync(alice.Id, bob.Id));
+        Assert.True(await Store.ShareTeamAsync(bob.Id, alice.Id));
+    }
+
+    [Fact]
+    public async Task ShareTeamAsync_NoCommonTeam_ReturnsFalse()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        await AddTeamAsync(alice, "Acme");
+        await AddTeamAsync(bob, "Blue");
+
+        Assert.False(await Store.ShareTeamAsync(alice.Id, bob.Id));
+    }
+
+    // Invites
+
+    [Fact]
+    public async Task CreateInviteAsync_NewInvite_FoundByCodeHash()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+        var invite = await AddInviteAsync(team, alice, "code-1");
+
+        AssertInvite(invite, await Store.FindInviteByCodeHashAsync(Hash("code-1")));
+    }
+
+    [Fact]
+    public async Task FindInviteByCodeHashAsync_Unknown_ReturnsNull()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+        await AddInviteAsync(team, alice, "code-1");
+
+        Assert.Null(await Store.FindInviteByCodeHashAsync(Hash("code-2")));
+    }
+
+    [Fact]
+    public async Task CreateInviteAsync_CodeHashTaken_ThrowsDuplicateKey()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+        await AddInviteAsync(team, alice, "code-1");
+
+        await Assert.ThrowsAsync<DuplicateKeyException>(() => AddInviteAsync(team, alice, "code-1"));
+    }
+
+    [Fact]
+    public async Task ListInvitesAsync_TwoTeams_ReturnsOnlyThatTeamsInvitesOldestFirst()
+    {
+        var alice = await AddUserAsync("alice");
+        var acme = await AddTeamAsync(alice, "Acme");
+        var blue = await AddTeamAsync(alice, "Blue");
+        var second = await AddInviteAsync(acme, alice, "code-2", T0.AddMinutes(2));
+        var first = await AddInviteAsync(acme, alice, "code-1", T0.AddMinutes(1));
+        await AddInviteAsync(blue, alice, "code-3");
+
+        var invites = await Store.ListInvitesAsync(acme.Id);
+
+        Assert.Equal(2, invites.Count);
+        AssertInvite(first, invites[0]);
+        AssertInvite(second, invites[1]);
+    }
+
+    [Fact]
+    public async Task RevokeInviteAsync_LiveInvite_RevokesOnce()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+        var invite = await AddInviteAsync(team, alice, "code-1");
+
+        Assert.True(await Store.RevokeInviteAsync(team.Id, invite.Id, T0.AddHours(1)));
+        Assert.False(await Store.RevokeInviteAsync(team.Id, invite.Id, T0.AddHours(2)));
+
+        Assert.Equal(T0.AddHours(1), (await Store.FindInviteByCodeHashAsync(Hash("code-1")))!.RevokedAt);
+    }
+
+    [Fact]
+    public async Task RevokeInviteAsync_OtherTeamsInvite_ReturnsFalse()
+    {
+        var alice = await AddUserAsync("alice");
+        var acme = await AddTeamAsync(alice, "Acme");
+        var blue = await AddTeamAsync(alice, "Blue");
+        var invite = await AddInviteAsync(acme, alice, "code-1");
+
+        Assert.False(await Store.RevokeInviteAsync(blue.Id, invite.Id, T0.AddHours(1)));
+
+        Assert.Null((await Store.FindInviteByCodeHashAsync(Hash("code-1")))!.RevokedAt);
+    }
+
+    protected async Task<TeamRecord> AddTeamAsync(UserRecord owner, string name)
+    {
+        var team = new TeamRecord(Guid.NewGuid(), name, owner.Id, T0);
+        await Store.CreateTeamAsync(team);
+        return team;
+    }
+
+    private async Task<UserRecord> AddMemberAsync(TeamRecord team, string username, string displayName)
+    {
+        var user = await AddUserAsync(username, displayName);
+        Assert.True(await Store.AddTeamMemberAsync(team.Id, user.Id, TeamRole.Member, T0));
+        return user;
+    }
+
+    private async Task<InviteRecord> AddInviteAsync(TeamRecord team, UserRecord creator, string code, DateTimeOffset? createdAt = null)
+    {
+        var time = createdAt ?? T0;
+        var invite = new InviteRecord(Guid.NewGuid(), team.Id, Hash(code), creator.Id, time, time.AddDays(7), null);
+        await Store.CreateInviteAsync(invite);
+        return invite;
+    }
+
+    private static void AssertInvite(InviteRecord expected, InviteRecord? actual)
+    {
+        Assert.NotNull(actual);
+        Assert.Equal(expected.CodeHash, actual.CodeHash);
+        Assert.Equal(expected with { CodeHash = Array.Empty<byte>() }, actual with { CodeHash = Array.Empty<byte>() });
+    }
+}
