@@ -1,0 +1,288 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using ChatWire.Gateway.Tests.Infrastructure;
+
+namespace ChatWire.Gateway.Tests;
+
+// The HTTP API (docs/http-api.md): each endpoint's success and refusal paths, as a client sees them.
+public sealed class HttpApiTests
+{
+    [Fact]
+    public async Task Signup_NewName_CreatedWithSessionToken()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var response = await server.Http.PostAsJsonAsync("v1/accounts/signup", new { username = "Alice", password = "correct horse", display_name = "Alice A." }, TestServer.Json);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("alice", body.GetProperty("username").GetString());
+        Assert.Equal("Alice A.", body.GetProperty("display_name").GetString());
+        Assert.Equal(43, body.GetProperty("session_token").GetString()!.Length);
+        Assert.True(body.GetProperty("expires_at").GetDateTime() > DateTime.UtcNow);
+    }
+
+    [Fact]
+    public async Task Signup_TakenName_AlreadyExistsCaseInsensitive()
+    {
+        await using var server = await TestServer.StartAsync();
+        await server.SignupAsync("carol");
+
+        var response = await server.Http.PostAsJsonAsync("v1/accounts/signup", new { username = "CAROL", password = "another password" }, TestServer.Json);
+
+        await AssertProblemAsync(response, HttpStatusCode.Conflict, 4004, "ALREADY_EXISTS");
+    }
+
+    [Theory]
+    [InlineData("{\"username\":\"ab\",\"password\":\"long enough\"}")]
+    [InlineData("{\"username\":\"has space\",\"password\":\"long enough\"}")]
+    [InlineData("{\"username\":\"dave\",\"password\":\"short\"}")]
+    [InlineData("{\"password\":\"long enough\"}")]
+    [InlineData("{\"username\":\"dave\",\"password\":\"long enough\",\"display_name\":\"\"}")]
+    [InlineData("{not json")]
+    [InlineData("[]")]
+    public async Task Signup_InvalidBody_ValidationFailedProblem(string json)
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var response = await server.Http.PostAsync("v1/accounts/signup", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+
+    [Fact]
+    public async Task Login_UnknownUserAndWrongPassword_IdenticalAnswers()
+    {
+        await using var server = await TestServer.StartAsync();
+        await server.SignupAsync("erin", "the right password");
+
+        var wrong = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "erin", password = "the wrong password" }, TestServer.Json);
+        var unknown = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "nobody", password = "the wrong password" }, TestServer.Json);
+
+        var a = await AssertProblemAsync(wrong, HttpStatusCode.Unauthorized, 2006, "INVALID_CREDENTIALS");
+        var b = await AssertProblemAsync(unknown, HttpStatusCode.Unauthorized, 2006, "INVALID_CREDENTIALS");
+        Assert.Equal(a.GetRawText(), b.GetRawText());
+    }
+
+    [Fact]
+    public async Task Login_RightPassword_NewDeviceSession()
+    {
+        await using var server = await TestServer.StartAsync();
+        var first = await server.SignupAsync();
+
+        var second = await server.LoginAsync(first);
+
+        Assert.NotEqual(first.DeviceId, second.DeviceId);
+        Assert.NotEqual(first.Token, second.Token);
+        var sessions = (await second.CallAsync(HttpMethod.Get, "v1/sessions")).GetProperty("sessions").EnumerateArray().ToList();
+        Assert.Equal(2, sessions.Count);
+        Assert.Single(sessions, s => s.GetProperty("current").GetBoolean() && s.GetProperty("device_id").GetGuid() == second.DeviceId);
+    }
+
+    [Fact]
+    public async Task Login_TooManyFromOneAddress_RateLimitedWithRetryAfter()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Auth:AttemptsPerIpPerMinute"] = "3" });
+
+        var statuses = new List<HttpResponseMessage>();
+        for (var i = 0; i < 4; i++)
+        {
+            statuses.Add(await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = $"user{i}", password = "whatever123" }, TestServer.Json));
+        }
+
+        Assert.All(statuses.Take(3), r => Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode));
+        await AssertProblemAsync(statuses[3], HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        Assert.NotNull(statuses[3].Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task Login_TooManyForOneAccount_RateLimitedWhileOtherAccountsPass()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Auth:AttemptsPerAccountPerMinute"] = "2" });
+        var frank = await server.SignupAsync("frank");
+        var grace = await server.SignupAsync("grace");
+
+        await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "frank", password = "bad password 1" }, TestServer.Json);
+        await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "frank", password = "bad password 2" }, TestServer.Json);
+        var third = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "frank", password = frank.Password }, TestServer.Json);
+        var other = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "grace", password = grace.Password }, TestServer.Json);
+
+        await AssertProblemAsync(third, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+    }
+
+    [Fact]
+    public async Task Login_HashingQueueFull_ServerBusyWithRetryAfter()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Auth:MaxConcurrentHashes"] = "1",
+            ["Auth:MaxQueuedHashes"] = "0",
+            ["Auth:Argon2MemoryKib"] = "65536",
+        });
+
+        var attempts = Enumerable.Range(0, 12).Select(i =>
+            server.Http.PostAsJsonAsync("v1/accounts/login", new { username = $"nobody{i}", password = "some password" }, TestServer.Json));
+        var responses = await Task.WhenAll(attempts);
+
+        var busy = responses.Where(r => r.StatusCode == HttpStatusCode.ServiceUnavailable).ToList();
+        Assert.NotEmpty(busy);
+        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.Unauthorized);
+        await AssertProblemAsync(busy[0], HttpStatusCode.ServiceUnavailable, 3004, "SERVER_BUSY");
+        Assert.NotNull(busy[0].Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task AuthenticatedCall_MissingOrBadToken_Unauthorized()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var missing = await server.Http.GetAsync("v1/teams");
+        var bad = new HttpRequestMessage(HttpMethod.Get, "v1/teams");
+        bad.Headers.Authorization = new("Bearer", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+
+        await AssertProblemAsync(missing, HttpStatusCode.Unauthorized, 2001, "NOT_AUTHENTICATED");
+        await AssertProblemAsync(await server.Http.SendAsync(bad), HttpStatusCode.Unauthorized, 2003, "INVALID_TOKEN");
+    }
+
+    [Fact]
+    public async Task AuthenticatedCall_IdleTokenPastExpiry_SessionExpired()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Auth:SessionIdleTimeout"] = "00:00:01",
+            ["Auth:SessionMaxAge"] = "1.00:00:00",
+        });
+        var alice = await server.SignupAsync();
+        await Task.Delay(1_500);
+
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/teams"), HttpStatusCode.Unauthorized, 2004, "SESSION_EXPIRED");
+    }
+
+    [Fact]
+    public async Task Logout_Token_NoLongerAccepted()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        var logout = await alice.SendAsync(HttpMethod.Post, "v1/accounts/logout");
+
+        Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/me"), HttpStatusCode.Unauthorized, 2005, "SESSION_REVOKED");
+    }
+
+    [Fact]
+    public async Task Sessions_RevokeOtherAndAll_TokensStopWorking()
+    {
+        await using var server = await TestServer.StartAsync();
+        var desk = await server.SignupAsync();
+        var phone = await server.LoginAsync(desk);
+        var tablet = await server.LoginAsync(desk);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await desk.SendAsync(HttpMethod.Delete, $"v1/sessions/{phone.DeviceId}")).StatusCode);
+        await AssertProblemAsync(await phone.SendAsync(HttpMethod.Get, "v1/me"), HttpStatusCode.Unauthorized, 2005, "SESSION_REVOKED");
+        await AssertProblemAsync(await desk.SendAsync(HttpMethod.Delete, $"v1/sessions/{Guid.CreateVersion7()}"), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        Assert.Equal(HttpStatusCode.OK, (await tablet.SendAsync(HttpMethod.Get, "v1/me")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await desk.SendAsync(HttpMethod.Delete, "v1/sessions")).StatusCode);
+        await AssertProblemAsync(await tablet.SendAsync(HttpMethod.Get, "v1/me"), HttpStatusCode.Unauthorized, 2005, "SESSION_REVOKED");
+        await AssertProblemAsync(await desk.SendAsync(HttpMethod.Get, "v1/me"), HttpStatusCode.Unauthorized, 2005, "SESSION_REVOKED");
+    }
+
+    [Fact]
+    public async Task Sessions_RevokeAnotherUsersDevice_NotFound()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Delete, $"v1/sessions/{bob.DeviceId}"), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        Assert.Equal(HttpStatusCode.OK, (await bob.SendAsync(HttpMethod.Get, "v1/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ChangePassword_RevokesEveryOtherSessionAndKeepsThisOne()
+    {
+        await using var server = await TestServer.StartAsync();
+        var desk = await server.SignupAsync(password: "old password 1");
+        var phone = await server.LoginAsync(desk);
+
+        var wrong = await desk.SendAsync(HttpMethod.Post, "v1/accounts/password", new { current_password = "not it at all", new_password = "new password 2" });
+        var changed = await desk.SendAsync(HttpMethod.Post, "v1/accounts/password", new { current_password = "old password 1", new_password = "new password 2" });
+
+        await AssertProblemAsync(wrong, HttpStatusCode.Unauthorized, 2006, "INVALID_CREDENTIALS");
+        Assert.Equal(HttpStatusCode.NoContent, changed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await desk.SendAsync(HttpMethod.Get, "v1/me")).StatusCode);
+        await AssertProblemAsync(await phone.SendAsync(HttpMethod.Get, "v1/me"), HttpStatusCode.Unauthorized, 2005, "SESSION_REVOKED");
+        var relogin = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = desk.Username, password = "new password 2" }, TestServer.Json);
+        Assert.Equal(HttpStatusCode.OK, relogin.StatusCode);
+    }
+
+    [Fact]
+    public async Task ServerInfo_ListsBoundEndpointsAndLimits()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var info = await server.Http.GetFromJsonAsync<JsonElement>("v1/server-info");
+
+        Assert.Equal(server.TcpEndPoint.Port, info.GetProperty("endpoints").GetProperty("tcp").GetProperty("port").GetInt32());
+        Assert.Equal(server.TlsEndPoint.Port, info.GetProperty("endpoints").GetProperty("tls").GetProperty("port").GetInt32());
+        Assert.Equal(JsonValueKind.Null, info.GetProperty("endpoints").GetProperty("noise").ValueKind);
+        Assert.Equal([1], info.GetProperty("protocol_versions").EnumerateArray().Select(v => v.GetInt32()));
+        Assert.Equal(262_144, info.GetProperty("limits").GetProperty("max_frame_length").GetInt32());
+    }
+
+    [Fact]
+    public async Task Metrics_OnlyOnManagementListener()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        await using (await RawClient.ConnectAuthenticatedAsync(alice))
+        {
+            var text = await server.Management.GetStringAsync("metrics");
+            Assert.Contains("chatwire_connections{state=\"authenticated\"} 1", text);
+            Assert.Contains("chatwire_frames_received_total{opcode=\"AUTH\"} 1", text);
+            Assert.Contains("chatwire_send_duration_seconds", text);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await server.Management.GetAsync("health")).StatusCode);
+        await AssertProblemAsync(await server.Http.GetAsync("metrics"), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        await AssertProblemAsync(await server.Http.GetAsync("health"), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        await AssertProblemAsync(await server.Management.GetAsync("v1/server-info"), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+    }
+
+    [Fact]
+    public async Task OpenApi_DocumentListsTheApi()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var document = await server.Http.GetFromJsonAsync<JsonElement>("openapi/v1.json");
+
+        var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("/v1/accounts/signup", paths);
+        Assert.Contains("/v1/teams/{teamId}/channels", paths);
+        Assert.Contains("/v1/dms", paths);
+    }
+
+    [Fact]
+    public async Task UnknownPath_NotFoundProblem()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        await AssertProblemAsync(await server.Http.GetAsync("v1/nothing-here"), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+    }
+
+    internal static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, int code, string name)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"Expected {(int)status}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(text).RootElement;
+        Assert.Equal(code, problem.GetProperty("code").GetInt32());
+        Assert.Equal(name, problem.GetProperty("name").GetString());
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        Assert.Equal("urn:chatwire:error:" + name, problem.GetProperty("type").GetString());
+        return problem;
+    }
+}
