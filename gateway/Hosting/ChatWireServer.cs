@@ -131,7 +131,7 @@ public sealed class ChatWireServer : IAsyncDisposable
 
             kestrel.Listen(EndpointParser.Parse(gateway.HttpEndpoint), listen =>
             {
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.Protocols = HttpProtocols.Http1;
                 listen.Use(next => Tag(next, "api"));
                 endpoints.Http = listen;
             });
@@ -215,7 +215,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         {
             var listener = context.Features.Get<IConnectionItemsFeature>()?.Items[ListenerEndpoints.ListenerItem] as string;
             var path = context.Request.Path;
-            var isManagementPath = path.StartsWithSegments("/metrics") || path.StartsWithSegments("/health");
+            var isManagementPath = path.StartsWithSegments("/metrics") || path.StartsWithSegments("/health") || path.StartsWithSegments("/debug");
             if ((listener == "management") != isManagementPath)
             {
                 throw new ApiException(ErrorCode.NotFound, "No such endpoint on this listener.");
@@ -231,6 +231,23 @@ public sealed class ChatWireServer : IAsyncDisposable
             await metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
         });
         app.MapGet("/health", () => Results.Json(new { status = "ok" }));
+
+        // For load tests (bench/ChatWire.LoadHarness): a blocking compacting GC, then the retained managed
+        // heap and the process RSS, so memory per connection can be read as a slope between two counts.
+        app.MapPost("/debug/memory", (SessionRegistry registry) =>
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            using var process = System.Diagnostics.Process.GetCurrentProcess();
+            return Results.Json(new
+            {
+                connections = registry.Count,
+                managed_bytes = GC.GetTotalMemory(forceFullCollection: false),
+                rss_bytes = process.WorkingSet64,
+                gc_server = System.Runtime.GCSettings.IsServerGC,
+            });
+        });
         app.MapOpenApi();
 
         var anonymous = app.MapGroup("/v1");

@@ -49,6 +49,13 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
             failures.Add($"Gateway:MaxContentLength must be positive and at least 1024 below MaxFrameLength; got {options.MaxContentLength}.");
         }
 
+        // One frame being written while the next is queued must fit, or a reader that keeps up would be
+        // closed as slow whenever two large messages arrive together.
+        if (options.MaxOutboundBytes < 2L * options.MaxFrameLength)
+        {
+            failures.Add($"Gateway:MaxOutboundBytes must be at least twice MaxFrameLength ({2L * options.MaxFrameLength}); got {options.MaxOutboundBytes}.");
+        }
+
         if (string.IsNullOrWhiteSpace(options.DataDirectory))
         {
             failures.Add("Gateway:DataDirectory must name a directory.");

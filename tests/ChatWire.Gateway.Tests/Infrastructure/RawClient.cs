@@ -12,16 +12,35 @@ internal sealed class RawClient : IAsyncDisposable
     private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(10);
 
     private readonly TcpClient _tcp;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly ArrayBufferWriter<byte> _scratch = new();
     private byte[] _buffer = new byte[64 * 1024];
     private int _buffered;
     private uint _nextRequestId = 1;
 
-    private RawClient(TcpClient tcp)
+    private RawClient(TcpClient tcp, Stream? stream = null)
     {
         _tcp = tcp;
-        _stream = tcp.GetStream();
+        _stream = stream ?? tcp.GetStream();
+    }
+
+    public System.Net.Security.SslStream? Tls => _stream as System.Net.Security.SslStream;
+
+    /// <summary>Connects to the TLS listener, pinning the development certificate the server generated in its data directory.</summary>
+    public static async Task<RawClient> ConnectTlsAsync(TestServer server, System.Security.Authentication.SslProtocols protocols)
+    {
+        using var pinned = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(
+            Path.Combine(server.DataDirectory, "dev-certificate.pfx"), password: null);
+        var expected = pinned.GetCertHashString();
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(server.TlsEndPoint);
+        var tls = new System.Net.Security.SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, certificate, _, _) => certificate?.GetCertHashString() == expected);
+        await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            EnabledSslProtocols = protocols,
+        });
+        return new RawClient(tcp, tls);
     }
 
     public static async Task<RawClient> ConnectAsync(TestServer server)
@@ -172,9 +191,9 @@ internal sealed class RawClient : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await _stream.DisposeAsync();
         _tcp.Dispose();
-        return ValueTask.CompletedTask;
     }
 }

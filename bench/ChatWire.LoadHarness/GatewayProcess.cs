@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace ChatWire.LoadHarness;
+
+/// <summary>
+/// The gateway under test, in its own process (so client and server memory never mix), on free loopback
+/// ports over a fresh data directory. Built from gateway/bin/Release unless another dll is given.
+/// </summary>
+internal sealed class GatewayProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private GatewayProcess(Process process, string dataDirectory, int tcpPort, int httpPort, int managementPort)
+    {
+        _process = process;
+        DataDirectory = dataDirectory;
+        TcpEndPoint = new IPEndPoint(IPAddress.Loopback, tcpPort);
+        Api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/"), Timeout = TimeSpan.FromMinutes(2) };
+        Management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{managementPort}/"), Timeout = TimeSpan.FromMinutes(2) };
+    }
+
+    public string DataDirectory { get; }
+
+    public IPEndPoint TcpEndPoint { get; }
+
+    public HttpClient Api { get; }
+
+    public HttpClient Management { get; }
+
+    public int ProcessId => _process.Id;
+
+    public static async Task<GatewayProcess> StartAsync(string gatewayDll, string gcMode, IReadOnlyDictionary<string, string> settings)
+    {
+        if (!File.Exists(gatewayDll))
+        {
+            throw new FileNotFoundException($"Gateway not built at {gatewayDll}; run: dotnet build -c Release", gatewayDll);
+        }
+
+        var data = Path.Combine(Path.GetTempPath(), "chatwire-load-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(data);
+        var (tcp, http, management) = (FreePort(), FreePort(), FreePort());
+        var start = new ProcessStartInfo("dotnet", [gatewayDll])
+        {
+            WorkingDirectory = data,
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["CHATWIRE_Gateway__TcpEndpoint"] = $"127.0.0.1:{tcp}";
+        start.Environment["CHATWIRE_Gateway__TlsEndpoint"] = string.Empty;
+        start.Environment["CHATWIRE_Gateway__HttpEndpoint"] = $"127.0.0.1:{http}";
+        start.Environment["CHATWIRE_Gateway__ManagementEndpoint"] = $"127.0.0.1:{management}";
+        start.Environment["CHATWIRE_Gateway__DataDirectory"] = data;
+        start.Environment["CHATWIRE_Logging__LogLevel__Default"] = "Warning";
+        start.Environment["CHATWIRE_Auth__AttemptsPerIpPerMinute"] = "1000000";
+        start.Environment["CHATWIRE_Auth__AttemptsPerAccountPerMinute"] = "1000000";
+        foreach (var (key, value) in settings)
+        {
+            start.Environment["CHATWIRE_" + key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        switch (gcMode)
+        {
+            case "workstation":
+                start.Environment["DOTNET_gcServer"] = "0";
+                break;
+            case "server":
+                start.Environment["DOTNET_gcServer"] = "1";
+                break;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("[gateway] " + e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("[gateway] " + e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var gateway = new GatewayProcess(process, data, tcp, http, management);
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            try
+            {
+                if ((await gateway.Management.GetAsync("health")).IsSuccessStatusCode)
+                {
+                    return gateway;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            if (process.HasExited)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        await gateway.DisposeAsync();
+        throw new InvalidOperationException("The gateway did not become healthy.");
+    }
+
+    public async Task<(Guid UserId, Guid DeviceId, string Token)> SignupAsync(string username)
+    {
+        var response = await Api.PostAsJsonAsync("v1/accounts/signup", new { username, password = "load-test-password" });
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (body.GetProperty("user_id").GetGuid(), body.GetProperty("device_id").GetGuid(), body.GetProperty("session_token").GetString()!);
+    }
+
+    public async Task<Guid> CreateTeamGeneralAsync(string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/teams") { Content = JsonContent.Create(new { name = "load" }) };
+        request.Headers.Authorization = new("Bearer", token);
+        var response = await Api.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("general_channel_id").GetGuid();
+    }
+
+    /// <summary>Forces a compacting GC in the gateway and reads its retained managed heap and RSS.</summary>
+    public async Task<MemoryReading> ReadMemoryAsync()
+    {
+        var response = await Management.PostAsync("debug/memory", null);
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return new MemoryReading(
+            body.GetProperty("connections").GetInt32(),
+            body.GetProperty("managed_bytes").GetInt64(),
+            body.GetProperty("rss_bytes").GetInt64(),
+            body.GetProperty("gc_server").GetBoolean());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Api.Dispose();
+        Management.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+internal sealed record MemoryReading(int Connections, long ManagedBytes, long RssBytes, bool ServerGc);

@@ -1,0 +1,93 @@
+using System.Globalization;
+
+namespace ChatWire.LoadHarness;
+
+internal sealed record HarnessOptions
+{
+    public required string Scenario { get; init; }
+
+    public string GatewayDll { get; init; } = DefaultGatewayDll();
+
+    public string Output { get; init; } = string.Empty;
+
+    public string Gc { get; init; } = "default";
+
+    public int[] Counts { get; init; } = [7_500, 15_000];
+
+    public int ConnectionsPerUser { get; init; } = 50;
+
+    public int SourceAddresses { get; init; } = 4;
+
+    public int Connections { get; init; } = 32;
+
+    public int Window { get; init; } = 8;
+
+    public int Messages { get; init; } = 40_000;
+
+    public int ContentBytes { get; init; } = 200;
+
+    public int CeilingRows { get; init; } = 100_000;
+
+    public int CeilingBatch { get; init; } = 1_000;
+
+    public const string Usage = """
+        usage: ChatWire.LoadHarness idle|send [options]
+          common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
+                   --gc default|workstation|server   --out FILE.json
+          idle:    --counts 7500,15000   --per-user 50   --sources 4
+          send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
+                   --ceiling-rows 100000   --ceiling-batch 1000
+        """;
+
+    public static HarnessOptions Parse(string[] args)
+    {
+        if (args.Length == 0 || args[0] is not ("idle" or "send"))
+        {
+            throw new ArgumentException("The first argument is the scenario: idle or send.");
+        }
+
+        var options = new HarnessOptions { Scenario = args[0] };
+        for (var i = 1; i < args.Length; i++)
+        {
+            var value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value.");
+            options = args[i] switch
+            {
+                "--gateway-dll" => options with { GatewayDll = Path.GetFullPath(value) },
+                "--out" => options with { Output = value },
+                "--gc" => value is "default" or "workstation" or "server" ? options with { Gc = value } : throw new ArgumentException("--gc takes default, workstation or server."),
+                "--counts" => options with { Counts = value.Split(',').Select(Int).ToArray() },
+                "--per-user" => options with { ConnectionsPerUser = Int(value) },
+                "--sources" => options with { SourceAddresses = Int(value) },
+                "--connections" => options with { Connections = Int(value) },
+                "--window" => options with { Window = Int(value) },
+                "--messages" => options with { Messages = Int(value) },
+                "--content-bytes" => options with { ContentBytes = Int(value) },
+                "--ceiling-rows" => options with { CeilingRows = Int(value) },
+                "--ceiling-batch" => options with { CeilingBatch = Int(value) },
+                _ => throw new ArgumentException($"Unknown option {args[i]}."),
+            };
+            i++;
+        }
+
+        if (options.Counts.Length < 2 || options.Counts.Zip(options.Counts.Skip(1)).Any(p => p.First >= p.Second))
+        {
+            throw new ArgumentException("--counts needs at least two increasing counts.");
+        }
+
+        return options;
+    }
+
+    private static int Int(string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new ArgumentException($"'{value}' is not a positive number.");
+
+    private static string DefaultGatewayDll()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ChatWire.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return Path.Combine(directory?.FullName ?? ".", "gateway", "bin", "Release", "net10.0", "ChatWire.Gateway.dll");
+    }
+}

@@ -1,0 +1,106 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using MessagePack;
+
+namespace ChatWire.LoadHarness;
+
+/// <summary>A lean protocol client: a socket, a receive buffer while it reads, nothing while idle.</summary>
+internal sealed class LoadConnection : IDisposable
+{
+    private static readonly ProtocolLimits ClientLimits = ProtocolLimits.Default with { MaxContentLength = int.MaxValue };
+
+    private readonly Socket _socket;
+    private byte[] _buffer = [];
+    private int _buffered;
+
+    private LoadConnection(Socket socket) => _socket = socket;
+
+    public static async Task<LoadConnection> ConnectAsync(IPAddress source, IPEndPoint server, string token, Guid deviceId, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.Bind(new IPEndPoint(source, 0));
+            await socket.ConnectAsync(server, cancellationToken);
+            var connection = new LoadConnection(socket) { _buffer = new byte[4096] };
+            var output = new ArrayBufferWriter<byte>(256);
+            FrameCodec.Write(output, new Hello(1, ProtocolLimits.CurrentVersion, "chatwire-loadharness", []));
+            FrameCodec.Write(output, new Auth(2, token, deviceId));
+            await socket.SendAsync(output.WrittenMemory, cancellationToken);
+            await connection.ExpectAsync(Opcode.Welcome, cancellationToken);
+            await connection.ExpectAsync(Opcode.AuthOk, cancellationToken);
+
+            // Idle from here on: drop the receive buffer so the client side stays small too.
+            connection._buffer = [];
+            connection._buffered = 0;
+            return connection;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public async Task SendAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken) =>
+        await _socket.SendAsync(frames, cancellationToken);
+
+    /// <summary>Reads the next frame; returns its header and a copy of its body.</summary>
+    public async Task<(FrameHeader Header, ReadOnlySequence<byte> Body)> ReadFrameAsync(CancellationToken cancellationToken)
+    {
+        if (_buffer.Length == 0)
+        {
+            _buffer = new byte[64 * 1024];
+        }
+
+        while (true)
+        {
+            var sequence = new ReadOnlySequence<byte>(_buffer, 0, _buffered);
+            if (FrameReader.TryReadFrame(ref sequence, uint.MaxValue, out var body))
+            {
+                var copy = new ReadOnlySequence<byte>(body.ToArray());
+                var consumed = _buffered - (int)sequence.Length;
+                Buffer.BlockCopy(_buffer, consumed, _buffer, 0, _buffered - consumed);
+                _buffered -= consumed;
+                var reader = new MessagePackReader(copy);
+                return (FrameCodec.ReadHeader(ref reader), copy);
+            }
+
+            if (_buffered == _buffer.Length)
+            {
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            }
+
+            var read = await _socket.ReceiveAsync(_buffer.AsMemory(_buffered), cancellationToken);
+            if (read == 0)
+            {
+                throw new IOException("The gateway closed the connection.");
+            }
+
+            _buffered += read;
+        }
+    }
+
+    public static T Decode<T>(ReadOnlySequence<byte> body)
+        where T : struct, IFrame<T> => FrameCodec.Decode<T>(body, ClientLimits);
+
+    public void Dispose() => _socket.Dispose();
+
+    private async Task ExpectAsync(Opcode opcode, CancellationToken cancellationToken)
+    {
+        var (header, body) = await ReadFrameAsync(cancellationToken);
+        if (header.OpcodeValue == (uint)Opcode.Error)
+        {
+            var error = Decode<ErrorFrame>(body);
+            throw new InvalidOperationException($"Gateway answered {error.Name}: {error.Message}");
+        }
+
+        if (header.OpcodeValue != (uint)opcode)
+        {
+            throw new InvalidOperationException($"Expected {opcode}, got opcode {header.OpcodeValue}.");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using System.Text.Json;
+using ChatWire.LoadHarness;
+
+HarnessOptions options;
+try
+{
+    options = HarnessOptions.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    Console.Error.WriteLine(HarnessOptions.Usage);
+    return 2;
+}
+
+var result = options.Scenario == "idle" ? await IdleScenario.RunAsync(options) : await SendScenario.RunAsync(options);
+var report = new
+{
+    machine = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString() },
+    date = DateTimeOffset.UtcNow,
+    command = "ChatWire.LoadHarness " + string.Join(' ', args),
+    result,
+};
+var json = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
+var output = string.IsNullOrEmpty(options.Output) ? $"loadharness-{options.Scenario}.json" : options.Output;
+await File.WriteAllTextAsync(output, json);
+Console.WriteLine($"result written to {Path.GetFullPath(output)}");
+return 0;

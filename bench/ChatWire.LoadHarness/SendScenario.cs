@@ -1,0 +1,111 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.LoadHarness;
+
+/// <summary>
+/// Durable SEND → SEND_ACK: N connections, each its own user in its own conversation (no fan-out), each
+/// keeping a window of SENDs in flight. Reported next to the raw batched-insert ceiling of the same schema.
+/// </summary>
+internal static class SendScenario
+{
+    public static async Task<object> RunAsync(HarnessOptions options)
+    {
+        object ceiling;
+        await using (var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, new Dictionary<string, string>()))
+        {
+            Console.WriteLine($"gateway pid {gateway.ProcessId}; {options.Connections} connections × window {options.Window}; {options.Messages} messages of {options.ContentBytes} bytes");
+            var clients = new List<(LoadConnection Connection, Guid Conversation)>();
+            for (var i = 0; i < options.Connections; i++)
+            {
+                var (_, device, token) = await gateway.SignupAsync($"sender{i:D4}");
+                var conversation = await gateway.CreateTeamGeneralAsync(token);
+                clients.Add((await LoadConnection.ConnectAsync(IPAddress.Loopback, gateway.TcpEndPoint, token, device, CancellationToken.None), conversation));
+            }
+
+            var latencies = new ConcurrentBag<double>();
+            var perConnection = options.Messages / options.Connections;
+            var content = new byte[options.ContentBytes];
+            Random.Shared.NextBytes(content);
+
+            // Warm-up: JIT and SQLite caches, not measured.
+            await Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, Math.Min(200, perConnection), options.Window, content, null)));
+            var started = Stopwatch.GetTimestamp();
+            await Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, perConnection, options.Window, content, latencies)));
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            foreach (var (connection, _) in clients)
+            {
+                connection.Dispose();
+            }
+
+            var sorted = latencies.Order().ToArray();
+            var total = perConnection * options.Connections;
+            var throughput = total / elapsed.TotalSeconds;
+            Console.WriteLine($"{total} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {Percentile(sorted, 0.50):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms");
+            ceiling = await InsertCeiling.RunAsync(options.CeilingRows, options.CeilingBatch, options.ContentBytes);
+            return new
+            {
+                scenario = "send",
+                gc = options.Gc,
+                connections = options.Connections,
+                window = options.Window,
+                content_bytes = options.ContentBytes,
+                messages = total,
+                seconds = elapsed.TotalSeconds,
+                messages_per_second = throughput,
+                p50_ms = Percentile(sorted, 0.50),
+                p99_ms = Percentile(sorted, 0.99),
+                max_ms = sorted[^1],
+                insert_ceiling = ceiling,
+            };
+        }
+    }
+
+    private static async Task DriveAsync(LoadConnection connection, Guid conversation, int count, int window, byte[] content, ConcurrentBag<double>? latencies)
+    {
+        var sentAt = new ConcurrentDictionary<uint, long>();
+        using var slots = new SemaphoreSlim(window);
+        var reader = Task.Run(async () =>
+        {
+            for (var received = 0; received < count;)
+            {
+                var (header, body) = await connection.ReadFrameAsync(CancellationToken.None);
+                if (header.OpcodeValue == (uint)Opcode.SendAck)
+                {
+                    if (sentAt.TryRemove(header.RequestId, out var at))
+                    {
+                        latencies?.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
+                    }
+
+                    received++;
+                    slots.Release();
+                }
+                else if (header.OpcodeValue == (uint)Opcode.Error)
+                {
+                    var error = LoadConnection.Decode<ErrorFrame>(body);
+                    throw new InvalidOperationException($"SEND failed: {error.Name} {error.Message}");
+                }
+            }
+        });
+
+        var output = new ArrayBufferWriter<byte>(content.Length + 128);
+        for (var i = 0; i < count; i++)
+        {
+            await slots.WaitAsync();
+            var requestId = (uint)(i + 1);
+            output.ResetWrittenCount();
+            FrameCodec.Write(output, new Send(requestId, conversation, Guid.CreateVersion7(), "application/octet-stream", content));
+            sentAt[requestId] = Stopwatch.GetTimestamp();
+            await connection.SendAsync(output.WrittenMemory, CancellationToken.None);
+        }
+
+        await reader;
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+}

@@ -1,0 +1,61 @@
+using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.Gateway.Tests;
+
+// DESIGN §4 / RELIABILITY P5: a connection that stops reading is closed at its outbound bound; the others
+// keep receiving, and the slow device catches up from the store.
+public sealed class SlowConsumerTests
+{
+    [Fact]
+    public async Task Receiver_StopsReading_ClosedWhileOthersGetEverythingAndHistoryHasAll()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
+        var bobPhone = await server.LoginAsync(bob);
+        await using var stalled = await RawClient.ConnectAuthenticatedAsync(bob);
+        await using var reading = await RawClient.ConnectAuthenticatedAsync(bobPhone);
+        await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
+        var content = new byte[200 * 1024];
+        const int Count = 120;
+
+        // 24 MB to a socket nobody reads: past the kernel's buffers and the gateway's 1 MiB bound.
+        var received = Task.Run(async () =>
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                await reading.ExpectAsync<MessageEvent>();
+            }
+        });
+        for (var i = 0; i < Count; i++)
+        {
+            await sender.SendAsync(new Send(sender.NextRequestId(), dm, Guid.CreateVersion7(), "application/octet-stream", content));
+            await sender.ExpectAsync<SendAck>();
+        }
+
+        await received;
+        var delivered = 0;
+        while (await stalled.ReadFrameAsync() is { } frame)
+        {
+            delivered += frame.Header.OpcodeValue == (uint)Opcode.Message ? 1 : 0;
+        }
+
+        Assert.InRange(delivered, 0, Count - 1);
+        await using var resumed = await RawClient.ConnectAuthenticatedAsync(bob);
+        var seen = new List<ulong>();
+        ulong from = 0;
+        bool more;
+        do
+        {
+            await resumed.SendAsync(new History(resumed.NextRequestId(), dm, from, HistoryDirection.After, 200));
+            var page = await resumed.ExpectAsync<HistoryPage>();
+            seen.AddRange(page.Messages.Select(m => m.Seq));
+            from = page.Messages.Count > 0 ? page.Messages[^1].Seq : from;
+            more = page.HasMore;
+        }
+        while (more);
+
+        Assert.Equal(Enumerable.Range(1, Count).Select(i => (ulong)i), seen);
+    }
+}

@@ -1,0 +1,64 @@
+using System.Security.Authentication;
+using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.Gateway.Tests;
+
+// The TLS listener: the same protocol behind TLS 1.2 (AEAD suites only) and 1.3.
+public sealed class TlsTests
+{
+    [Theory]
+    [InlineData(SslProtocols.Tls13)]
+    [InlineData(SslProtocols.Tls12)]
+    public async Task Tls_HandshakeThenProtocol_AuthenticatesAndSends(SslProtocols protocol)
+    {
+        await using var server = await TestServer.StartAsync();
+        var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
+        await using var receiver = await RawClient.ConnectAuthenticatedAsync(bob);
+        await using var client = await RawClient.ConnectTlsAsync(server, protocol);
+
+        await client.HandshakeAsync(alice.Token, alice.DeviceId);
+        var ack = await client.SendTextAsync(dm, "over tls");
+
+        Assert.Equal(protocol, client.Tls!.SslProtocol);
+        Assert.Equal(1ul, ack.Seq);
+        Assert.Equal(ack.MessageId, (await receiver.ExpectAsync<MessageEvent>()).Message.MessageId);
+    }
+
+    [Fact]
+    public async Task Tls12_NegotiatedSuite_IsEcdheWithAead()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await RawClient.ConnectTlsAsync(server, SslProtocols.Tls12);
+
+        var suite = client.Tls!.NegotiatedCipherSuite.ToString();
+
+        Assert.StartsWith("TLS_ECDHE_", suite);
+        Assert.True(suite.Contains("_GCM_", StringComparison.Ordinal) || suite.Contains("CHACHA20_POLY1305", StringComparison.Ordinal), suite);
+    }
+
+    [Fact]
+    public async Task Tls_CertificateGeneratedOnce_ReusedAfterRestart()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "chatwire-cert-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string first;
+            await using (var server = await TestServer.StartAsync(dataDirectory: data))
+            await using (var client = await RawClient.ConnectTlsAsync(server, SslProtocols.Tls13))
+            {
+                first = client.Tls!.RemoteCertificate!.GetCertHashString();
+            }
+
+            await using var again = await TestServer.StartAsync(dataDirectory: data);
+            await using var second = await RawClient.ConnectTlsAsync(again, SslProtocols.Tls13);
+
+            Assert.Equal(first, second.Tls!.RemoteCertificate!.GetCertHashString());
+            Assert.True(File.Exists(Path.Combine(data, "dev-certificate.pfx")));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+}
