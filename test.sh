@@ -39,12 +39,23 @@ if ! dotnet build ChatWire.sln -c Release -nologo -v quiet; then
   exit 1
 fi
 
+step "allocation budgets (bench/ChatWire.Benchmarks/allocation-budgets.json)"
+alloc_passed=0; alloc_failed=0
+alloc_out=$(dotnet run -c Release --no-build --project bench/ChatWire.Benchmarks -- --check-allocations 2>&1)
+alloc_status=$?
+echo "$alloc_out"
+alloc_passed=$(grep -c '^PASS' <<<"$alloc_out" || true)
+alloc_failed=$(grep -c '^FAIL' <<<"$alloc_out" || true)
+if [ "$alloc_status" -ne 0 ] && [ "$alloc_failed" -eq 0 ]; then
+  alloc_failed=1
+fi
+
 step "test"
 dotnet test ChatWire.sln -c Release --no-build -nologo \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
 status=$?
 
-passed=0; failed=0; skipped=0
+passed=$alloc_passed; failed=$alloc_failed; skipped=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)

@@ -1,0 +1,147 @@
+using System.Buffers;
+using System.Globalization;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using MessagePack;
+
+namespace ChatWire.Benchmarks;
+
+/// <summary>
+/// <c>--check-allocations</c>: runs each zero-allocation hot path many times after a warm-up and compares
+/// the bytes this thread allocated against allocation-budgets.json. Fast enough for the test script,
+/// unlike a BenchmarkDotNet run; it measures allocation only, never time.
+/// </summary>
+internal static class AllocationCheck
+{
+    public const string BudgetsFileName = "allocation-budgets.json";
+
+    public static int Run(string budgetsPath)
+    {
+        AllocationBudgets budgets;
+        try
+        {
+            budgets = AllocationBudgets.Load(budgetsPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            Console.Error.WriteLine($"Cannot read the allocation budgets: {ex.Message}");
+            return 2;
+        }
+
+        var workloads = new AllocationWorkloads();
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"Allocation budgets from {budgetsPath}: {budgets.Iterations:N0} operations each after {budgets.WarmupIterations:N0} warm-up."));
+
+        var passed = 0;
+        var failed = 0;
+        foreach (var budget in budgets.Budgets)
+        {
+            if (!AllocationWorkloads.Names.Contains(budget.Name))
+            {
+                Console.WriteLine($"FAIL  {budget.Name,-26} no such workload (known: {string.Join(", ", AllocationWorkloads.Names)})");
+                failed++;
+                continue;
+            }
+
+            workloads.Run(budget.Name, budgets.WarmupIterations);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            workloads.Run(budget.Name, budgets.Iterations);
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+            var perOperation = (double)allocated / budgets.Iterations;
+            var pass = allocated <= budget.MaxBytesPerOperation * budgets.Iterations;
+            passed += pass ? 1 : 0;
+            failed += pass ? 0 : 1;
+            Console.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{(pass ? "PASS" : "FAIL")}  {budget.Name,-26} {perOperation,8:0.##} B/op (budget {budget.MaxBytesPerOperation:0.##} B/op, {allocated:N0} B in total)  {budget.Description}"));
+        }
+
+        foreach (var name in AllocationWorkloads.Names.Where(n => !budgets.Budgets.Any(b => b.Name == n)))
+        {
+            Console.WriteLine($"FAIL  {name,-26} has no budget in {BudgetsFileName}");
+            failed++;
+        }
+
+        Console.WriteLine($"{passed} passed, {failed} failed");
+        return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>The workloads the budgets name; each runs one operation per iteration on state built once.</summary>
+    private sealed class AllocationWorkloads
+    {
+        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping"];
+
+        private readonly ArrayBufferWriter<byte> _output = new(4 * 1024);
+        private readonly Send _send = SampleFrames.Send();
+        private readonly ReadOnlySequence<byte> _pingBody = SampleFrames.Body(new Ping(7));
+        private readonly ReadOnlySequence<byte> _singleSegment;
+        private readonly ReadOnlySequence<byte> _multiSegment;
+
+        public AllocationWorkloads()
+        {
+            var stream = SampleFrames.SendStream();
+            _singleSegment = new ReadOnlySequence<byte>(stream);
+            _multiSegment = BufferSegment.Split(stream, SampleFrames.SegmentSize);
+        }
+
+        public void Run(string name, int iterations)
+        {
+            switch (name)
+            {
+                case "write-send":
+                    WriteSend(iterations);
+                    break;
+                case "read-frame":
+                    ReadFrames(_singleSegment, iterations);
+                    break;
+                case "read-frame-multi-segment":
+                    ReadFrames(_multiSegment, iterations);
+                    break;
+                case "decode-ping":
+                    DecodePing(iterations);
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown workload.");
+            }
+        }
+
+        private void WriteSend(int iterations)
+        {
+            for (var i = 0; i < iterations; i++)
+            {
+                _output.ResetWrittenCount();
+                FrameCodec.Write(_output, _send);
+            }
+        }
+
+        // One operation is one frame; the stream starts over when it runs out.
+        private static void ReadFrames(ReadOnlySequence<byte> stream, int iterations)
+        {
+            var buffer = stream;
+            var read = 0;
+            while (read < iterations)
+            {
+                if (FrameReader.TryReadFrame(ref buffer, ProtocolLimits.DefaultMaxFrameLength, out _))
+                {
+                    read++;
+                }
+                else
+                {
+                    buffer = stream;
+                }
+            }
+        }
+
+        private void DecodePing(int iterations)
+        {
+            for (var i = 0; i < iterations; i++)
+            {
+                var reader = new MessagePackReader(_pingBody);
+                var header = FrameCodec.ReadHeader(ref reader);
+                _ = FrameCodec.ReadBody<Ping>(ref reader, header, ProtocolLimits.Default);
+            }
+        }
+    }
+}
