@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace ChatWire.Gateway.Accounts;
 
 /// <summary>An authenticated device session.</summary>
-internal sealed record SessionIdentity(Guid UserId, Guid DeviceId, string Username);
+internal sealed record SessionIdentity(Guid UserId, Guid DeviceId);
 
 /// <summary>Validates session tokens for both the HTTP API and TCP AUTH.</summary>
 internal sealed class SessionAuthenticator(IDirectoryStore directory, IOptions<AuthOptions> options, TimeProvider time)
@@ -42,17 +42,11 @@ internal sealed class SessionAuthenticator(IDirectoryStore directory, IOptions<A
             return (null, ErrorCode.SessionExpired);
         }
 
-        var user = await directory.GetUserAsync(session.UserId, cancellationToken);
-        if (user is null)
-        {
-            return (null, ErrorCode.InvalidToken);
-        }
-
         if (now - session.LastUsedAt > TouchGranularity)
         {
             await directory.TouchDeviceSessionAsync(session.DeviceId, now, cancellationToken);
         }
 
-        return (new SessionIdentity(session.UserId, session.DeviceId, user.Username), default);
+        return (new SessionIdentity(session.UserId, session.DeviceId), default);
     }
 }

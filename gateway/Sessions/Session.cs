@@ -58,12 +58,61 @@ internal sealed partial class Session
 
     private uint FrameLimit => _state == SessionState.Authenticated ? _services.Limits.MaxFrameLength : _services.Limits.MaxPreAuthFrameLength;
 
+    // One async method for the whole connection: an idle connection is one suspended state machine (its
+    // pending zero-byte read), not a chain of them.
     public async Task RunAsync()
     {
         _services.Metrics.Unauthenticated.Inc();
         try
         {
-            await ReadLoopAsync();
+            while (true)
+            {
+                var result = await _input.ReadAsync();
+                if (result.IsCanceled || IsClosing)
+                {
+                    return;
+                }
+
+                var buffer = result.Buffer;
+                var now = Environment.TickCount64;
+                _lastReceivedAt = now;
+                try
+                {
+                    while (!IsClosing && FrameReader.TryReadFrame(ref buffer, FrameLimit, out var body))
+                    {
+                        _partialFrameSince = 0;
+                        await HandleFrameAsync(body);
+                    }
+                }
+                catch (ProtocolException ex)
+                {
+                    // Only the framing throws here (FRAME_TOO_LARGE): the stream can no longer be trusted.
+                    CloseWithError(ex.Code, ex.Message, ex.RequestId);
+                }
+
+                if (buffer.IsEmpty)
+                {
+                    _partialFrameSince = 0;
+                }
+                else if (_partialFrameSince == 0)
+                {
+                    _partialFrameSince = now;
+                }
+
+                _input.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted || IsClosing)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException)
+        {
+            // The peer went away or the transport was aborted: nothing to answer.
+        }
+        catch (Exception ex)
+        {
+            GatewayLog.SessionFault(_services.Logger, ConnectionId, ex);
         }
         finally
         {
@@ -75,59 +124,8 @@ internal sealed partial class Session
             {
                 _services.Fanout.Unregister(this);
             }
-        }
-    }
 
-    private async Task ReadLoopAsync()
-    {
-        while (true)
-        {
-            ReadResult result;
-            try
-            {
-                result = await _input.ReadAsync();
-            }
-            catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException)
-            {
-                return;
-            }
-
-            if (result.IsCanceled || IsClosing)
-            {
-                return;
-            }
-
-            var buffer = result.Buffer;
-            var now = Environment.TickCount64;
-            _lastReceivedAt = now;
-            try
-            {
-                while (!IsClosing && FrameReader.TryReadFrame(ref buffer, FrameLimit, out var body))
-                {
-                    _partialFrameSince = 0;
-                    await HandleFrameAsync(body);
-                }
-            }
-            catch (ProtocolException ex)
-            {
-                // Only the framing throws here (FRAME_TOO_LARGE): the stream can no longer be trusted.
-                CloseWithError(ex.Code, ex.Message, ex.RequestId);
-            }
-
-            if (buffer.IsEmpty)
-            {
-                _partialFrameSince = 0;
-            }
-            else if (_partialFrameSince == 0)
-            {
-                _partialFrameSince = now;
-            }
-
-            _input.AdvanceTo(buffer.Start, buffer.End);
-            if (result.IsCompleted || IsClosing)
-            {
-                return;
-            }
+            _services.Registry.Remove(this);
         }
     }
 
