@@ -229,6 +229,45 @@ public sealed class ProtocolSessionTests
     }
 
     [Fact]
+    public async Task Connection_OverPerAddressCap_TooManyConnectionsAndClosed_SlotFreedOnClose()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:MaxConnectionsPerIp"] = "2" });
+        var alice = await server.SignupAsync();
+        await using var first = await RawClient.ConnectAuthenticatedAsync(alice);
+        var second = await RawClient.ConnectAuthenticatedAsync(alice);
+        await using var refused = await RawClient.ConnectAsync(server);
+
+        var error = await refused.ExpectErrorAsync();
+        await refused.ExpectClosedAsync();
+        await second.DisposeAsync();
+        await first.SendAsync(new Ping(1));
+        await first.ExpectAsync<Pong>();
+        await using var third = await ConnectWhenFreedAsync(alice);
+
+        Assert.Equal(ErrorCode.TooManyConnections, error.Code);
+        Assert.NotNull(third);
+    }
+
+    // The freed slot is returned when the server notices the close, which is asynchronous to our dispose.
+    private static async Task<RawClient> ConnectWhenFreedAsync(TestUser user)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var client = await RawClient.ConnectAsync(user.Server);
+            var welcome = await client.ReadFrameAsync(TimeSpan.FromMilliseconds(200)).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null);
+            if (welcome is null)
+            {
+                await client.HandshakeAsync(user.Token, user.DeviceId);
+                return client;
+            }
+
+            await client.DisposeAsync();
+            Assert.True(attempt < 50, "The slot of a closed connection was never freed.");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
     public async Task Shutdown_OpenConnection_ToldShuttingDown()
     {
         var server = await TestServer.StartAsync();
