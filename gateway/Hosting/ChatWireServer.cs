@@ -169,6 +169,8 @@ public sealed class ChatWireServer : IAsyncDisposable
             }
         });
 
+        app.Lifetime.ApplicationStopped.Register(() => GatewayLog.Stopped(logger));
+
         // Idle sessions would otherwise hold shutdown open until Kestrel's timeout: tell them and close.
         app.Lifetime.ApplicationStopping.Register(() =>
         {

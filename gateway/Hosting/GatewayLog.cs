@@ -23,6 +23,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Data directory {Path}")]
     public static partial void DataDirectory(ILogger logger, string path);
 
+    [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "ChatWire stopped")]
+    public static partial void Stopped(ILogger logger);
+
     [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Generated a self-signed development certificate at {Path}")]
     public static partial void DevelopmentCertificateCreated(ILogger logger, string path);
 }

@@ -1,0 +1,47 @@
+namespace ChatWire.Cli;
+
+/// <summary>A command line the CLI cannot run as given: exit status 2, usage on stderr.</summary>
+internal sealed class CliUsageException(string message) : Exception(message);
+
+internal static class CliUsage
+{
+    public const string Text = """
+        Usage: chatwire [--profile NAME] [--json] [--insecure] COMMAND [ARGS...]
+
+        Accounts:
+          signup --server URL --user NAME [--password-stdin] [--display-name NAME] [--device-name NAME]
+          login [--server URL] --user NAME [--password-stdin] [--device-name NAME]
+          logout
+          whoami
+          sessions
+          sessions revoke DEVICE | --all
+        Teams:
+          team create NAME                     creates the team and an invite (team_id, invite_code)
+          team join INVITE
+          teams
+          team invite TEAM
+          team mute TEAM | team unmute TEAM | team leave TEAM
+          members TEAM [--prefix P] [--limit N]
+        Channels and conversations:
+          channel create TEAM NAME [--private]
+          channels TEAM
+          channel join CHANNEL
+          conversations
+          dm USER...
+        Messages (over TCP):
+          send CONVERSATION TEXT [--message-id ID]   (TEXT "-" reads stdin)
+          history CONVERSATION [--limit N]           (oldest first; default 20)
+          listen                                     (until Ctrl+C)
+
+        Options:
+          --profile NAME    profile in $XDG_CONFIG_HOME/chatwire (default ~/.config/chatwire), "default" if absent
+          --json            print one JSON object per line
+          --insecure        accept an untrusted TLS certificate when the server offers no plain TCP endpoint
+          --password-stdin  read the password from the first line of stdin (otherwise a prompt on a terminal)
+          -h, --help        print this help
+
+        TEAM is a team id or name; CHANNEL a conversation id, a channel name or TEAM/CHANNEL;
+        CONVERSATION a conversation id or a channel name; USER a user id or username.
+        Exit status: 0 done, 1 failed (the server's error code is printed), 2 usage error.
+        """;
+}

@@ -1,0 +1,133 @@
+using System.Reflection;
+using ChatWire.Client;
+using ChatWire.Protocol;
+
+namespace ChatWire.Cli;
+
+// What a command runs with: its arguments, the output, the selected profile and the ways to reach the server.
+internal sealed class CommandContext(CliContext io, CommandLine line, IReadOnlyList<string> arguments, CliOutput output, ProfileStore profiles, string profileName, CancellationToken cancellation)
+{
+    private static readonly string ClientName = "chatwire-cli/" +
+        (typeof(CommandContext).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0");
+
+    public CliContext Io { get; } = io;
+
+    public CommandLine Line { get; } = line;
+
+    public IReadOnlyList<string> Arguments { get; } = arguments;
+
+    public CliOutput Output { get; } = output;
+
+    public ProfileStore Profiles { get; } = profiles;
+
+    public string ProfileName { get; } = profileName;
+
+    public CancellationToken Cancellation { get; } = cancellation;
+
+    public string? Option(string name) => Line.Value(name);
+
+    public bool Flag(string name) => Line.Has(name);
+
+    public int? IntOption(string name, int min, int max)
+    {
+        if (Line.Value(name) is not { } text)
+        {
+            return null;
+        }
+
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new CliUsageException($"{name} must be a whole number from {min} to {max}; got \"{text}\".");
+        }
+
+        return value;
+    }
+
+    public CliProfile RequireLogin()
+    {
+        var profile = Profiles.Load(ProfileName);
+        if (profile is not { SessionToken.Length: > 0, DeviceId: not null })
+        {
+            throw new CliException(
+                ErrorCode.NotAuthenticated,
+                $"Not logged in (profile \"{ProfileName}\"); run: chatwire login --server URL --user NAME.");
+        }
+
+        return profile;
+    }
+
+    public static Uri ParseServer(string server)
+    {
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new CliUsageException($"--server must be an http:// or https:// URL such as http://127.0.0.1:7480; got \"{server}\".");
+        }
+
+        return uri;
+    }
+
+    public ChatWireApiClient CreateApi(string server, string? sessionToken)
+    {
+        var baseAddress = ParseServer(server);
+        var api = Io.HttpHandler is { } handler
+            ? new ChatWireApiClient(baseAddress, handler, disposeHandler: false)
+            : new ChatWireApiClient(baseAddress);
+        api.SessionToken = sessionToken;
+        return api;
+    }
+
+    public ChatWireApiClient CreateApi(CliProfile profile) => CreateApi(profile.Server, profile.SessionToken);
+
+    // Connects over TCP to the endpoint server-info announces: plain TCP when there is one, else TLS
+    // (an untrusted certificate only with --insecure).
+    public async Task<(ChatWireConnection Connection, ServerInfo Info)> ConnectAsync(ChatWireApiClient api, CliProfile profile, bool reconnect)
+    {
+        var info = await api.GetServerInfoAsync(Cancellation).ConfigureAwait(false);
+        var endpoints = info.Endpoints ?? new ServerEndpoints(null, null, null);
+        if (endpoints.Tcp is null && endpoints.Tls is null)
+        {
+            throw new CliException(ErrorCode.NotFound, "The server announces neither a TCP nor a TLS endpoint in /v1/server-info.");
+        }
+
+        var options = ChatWireConnectionOptions.FromServerInfo(info, profile.SessionToken!, profile.DeviceId!.Value, preferTls: false) with
+        {
+            AllowUntrustedCertificate = Flag("--insecure"),
+            ClientName = ClientName,
+            Reconnect = reconnect ? ReconnectPolicy.Default : ReconnectPolicy.Disabled,
+        };
+        return (await ChatWireConnection.ConnectAsync(options, Cancellation).ConfigureAwait(false), info);
+    }
+
+    // --password-stdin reads one line; otherwise a prompt with echo off, on a terminal only.
+    public async Task<string> ReadPasswordAsync(bool confirm)
+    {
+        if (Flag("--password-stdin"))
+        {
+            var line = await Io.Stdin.ReadLineAsync(Cancellation).ConfigureAwait(false);
+            if (string.IsNullOrEmpty(line))
+            {
+                throw new CliUsageException("--password-stdin: stdin holds no password line.");
+            }
+
+            return line;
+        }
+
+        if (!Io.StdinIsTerminal || Io.PasswordPrompt is not { } prompt)
+        {
+            throw new CliUsageException("A password is needed: pass --password-stdin and write it to stdin, or run in a terminal to be prompted.");
+        }
+
+        var password = prompt("Password: ");
+        if (string.IsNullOrEmpty(password))
+        {
+            throw new CliUsageException("No password given.");
+        }
+
+        if (confirm && prompt("Repeat password: ") != password)
+        {
+            throw new CliUsageException("The passwords do not match.");
+        }
+
+        return password;
+    }
+}

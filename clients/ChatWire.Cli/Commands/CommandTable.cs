@@ -1,0 +1,57 @@
+namespace ChatWire.Cli.Commands;
+
+/// <summary>A verb: its words, how many positional arguments it takes, which options, and what it runs.</summary>
+internal sealed record CommandSpec(string Name, int MinArguments, int MaxArguments, IReadOnlyList<string> Options, Func<CommandContext, Task<int>> RunAsync)
+{
+    public const int Unbounded = int.MaxValue;
+
+    public string[] Words { get; } = Name.Split(' ');
+}
+
+internal static class CommandTable
+{
+    public static IReadOnlyList<CommandSpec> All { get; } =
+    [
+        new("signup", 0, 0, ["--server", "--user", "--password-stdin", "--display-name", "--device-name"], AccountCommands.SignupAsync),
+        new("login", 0, 0, ["--server", "--user", "--password-stdin", "--display-name", "--device-name"], AccountCommands.LoginAsync),
+        new("logout", 0, 0, [], AccountCommands.LogoutAsync),
+        new("whoami", 0, 0, [], AccountCommands.WhoAmIAsync),
+        new("sessions", 0, 0, [], AccountCommands.SessionsAsync),
+        new("sessions revoke", 0, 1, ["--all"], AccountCommands.RevokeSessionAsync),
+        new("team create", 1, 1, [], TeamCommands.CreateAsync),
+        new("team join", 1, 1, [], TeamCommands.JoinAsync),
+        new("teams", 0, 0, [], TeamCommands.ListAsync),
+        new("team invite", 1, 1, [], TeamCommands.InviteAsync),
+        new("team mute", 1, 1, [], TeamCommands.MuteAsync),
+        new("team unmute", 1, 1, [], TeamCommands.UnmuteAsync),
+        new("team leave", 1, 1, [], TeamCommands.LeaveAsync),
+        new("members", 1, 1, ["--prefix", "--limit"], TeamCommands.MembersAsync),
+        new("channel create", 2, 2, ["--private"], ConversationCommands.CreateChannelAsync),
+        new("channels", 1, 1, [], ConversationCommands.ListChannelsAsync),
+        new("channel join", 1, 1, [], ConversationCommands.JoinChannelAsync),
+        new("conversations", 0, 0, [], ConversationCommands.ListConversationsAsync),
+        new("dm", 1, 7, [], ConversationCommands.OpenDirectAsync),
+        new("send", 2, CommandSpec.Unbounded, ["--message-id"], MessageCommands.SendAsync),
+        new("history", 1, 1, ["--limit"], MessageCommands.HistoryAsync),
+        new("listen", 0, 0, [], MessageCommands.ListenAsync),
+    ];
+
+    // The longest command whose words start the command line, e.g. "team create" before a one-word match.
+    public static (CommandSpec Spec, List<string> Arguments) Find(IReadOnlyList<string> words)
+    {
+        if (words.Count == 0)
+        {
+            throw new CliUsageException("No command given.");
+        }
+
+        var best = All
+            .Where(spec => spec.Words.Length <= words.Count && spec.Words.Select((word, i) => word == words[i]).All(match => match))
+            .MaxBy(spec => spec.Words.Length)
+            ?? throw new CliUsageException(
+                All.Any(spec => spec.Words[0] == words[0])
+                    ? $"Unknown command \"{string.Join(' ', words.Take(2))}\"."
+                    : $"Unknown command \"{words[0]}\".");
+
+        return (best, words.Skip(best.Words.Length).ToList());
+    }
+}

@@ -1,0 +1,93 @@
+using System.Text.Json.Nodes;
+
+namespace ChatWire.Cli.Commands;
+
+internal static class ConversationCommands
+{
+    public static async Task<int> CreateChannelAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var teamId = await NameResolver.ResolveTeamIdAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var channel = await api.CreateChannelAsync(teamId, context.Arguments[1], context.Flag("--private"), context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject
+            {
+                ["conversation_id"] = channel.ConversationId.ToString("D"),
+                ["team_id"] = channel.TeamId.ToString("D"),
+                ["name"] = channel.Name,
+                ["type"] = channel.Type,
+            },
+            $"Created {channel.Type} channel {channel.Name} (conversation_id {channel.ConversationId:D}).").ConfigureAwait(false);
+        return 0;
+    }
+
+    public static async Task<int> ListChannelsAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var teamId = await NameResolver.ResolveTeamIdAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        foreach (var channel in await api.ListChannelsAsync(teamId, context.Cancellation).ConfigureAwait(false))
+        {
+            await context.Output.WriteAsync(
+                new JsonObject
+                {
+                    ["conversation_id"] = channel.ConversationId.ToString("D"),
+                    ["team_id"] = channel.TeamId.ToString("D"),
+                    ["name"] = channel.Name,
+                    ["type"] = channel.Type,
+                    ["member"] = channel.Member,
+                },
+                $"{channel.ConversationId:D}  {channel.Name}  {channel.Type}{(channel.Member ? "  (member)" : string.Empty)}").ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    public static async Task<int> JoinChannelAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var conversationId = await NameResolver.ResolveChannelAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        await api.JoinChannelAsync(conversationId, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject { ["conversation_id"] = conversationId.ToString("D"), ["joined"] = true },
+            $"Joined channel {conversationId:D}.").ConfigureAwait(false);
+        return 0;
+    }
+
+    public static async Task<int> ListConversationsAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        foreach (var conversation in await api.ListConversationsAsync(context.Cancellation).ConfigureAwait(false))
+        {
+            var members = conversation.Members is { } ids ? new JsonArray([.. ids.Select(id => (JsonNode?)id.ToString("D"))]) : null;
+            var label = conversation.Name ?? string.Join(", ", conversation.Members?.Select(id => id.ToString("D")) ?? []);
+            await context.Output.WriteAsync(
+                new JsonObject
+                {
+                    ["conversation_id"] = conversation.ConversationId.ToString("D"),
+                    ["type"] = conversation.Type,
+                    ["team_id"] = conversation.TeamId?.ToString("D"),
+                    ["name"] = conversation.Name,
+                    ["members"] = members,
+                },
+                $"{conversation.ConversationId:D}  {conversation.Type}  {label}").ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    public static async Task<int> OpenDirectAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var conversation = await api.OpenDirectConversationAsync(context.Arguments, context.Cancellation).ConfigureAwait(false);
+        var members = conversation.Members ?? [];
+        await context.Output.WriteAsync(
+            new JsonObject
+            {
+                ["conversation_id"] = conversation.ConversationId.ToString("D"),
+                ["type"] = conversation.Type,
+                ["members"] = new JsonArray([.. members.Select(id => (JsonNode?)id.ToString("D"))]),
+            },
+            $"Conversation {conversation.ConversationId:D} ({conversation.Type}, {members.Count} members).").ConfigureAwait(false);
+        return 0;
+    }
+}

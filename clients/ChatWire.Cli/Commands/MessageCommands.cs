@@ -1,0 +1,172 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using ChatWire.Client;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.Cli.Commands;
+
+// The verbs that speak the TCP protocol. send and history connect without reconnecting, do one thing
+// and disconnect; listen stays connected (reconnecting) until Ctrl+C or a terminal close.
+internal static class MessageCommands
+{
+    private const int DefaultHistoryLimit = 20;
+    private const int MaxHistoryLimit = 10_000;
+
+    public static async Task<int> SendAsync(CommandContext context)
+    {
+        Guid? messageId = null;
+        if (context.Option("--message-id") is { } idText)
+        {
+            messageId = Guid.TryParse(idText, out var parsed) && parsed != Guid.Empty
+                ? parsed
+                : throw new CliUsageException($"--message-id must be a UUID; got \"{idText}\".");
+        }
+
+        var text = string.Join(' ', context.Arguments.Skip(1));
+        if (text == "-")
+        {
+            text = await context.Io.Stdin.ReadToEndAsync(context.Cancellation).ConfigureAwait(false);
+            text = text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
+        }
+
+        var profile = context.RequireLogin();
+        using var api = context.CreateApi(profile);
+        var conversationId = await NameResolver.ResolveConversationAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var (connection, _) = await context.ConnectAsync(api, profile, reconnect: false).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var sent = await connection.SendTextAsync(conversationId, text, messageId, context.Cancellation).ConfigureAwait(false);
+            await context.Output.WriteAsync(
+                new JsonObject
+                {
+                    ["conversation_id"] = conversationId.ToString("D"),
+                    ["message_id"] = sent.MessageId.ToString("D"),
+                    ["seq"] = sent.Seq,
+                    ["sent_at"] = CliOutput.Time(sent.ServerTime),
+                },
+                $"Sent message_id {sent.MessageId:D} seq {sent.Seq.ToString(CultureInfo.InvariantCulture)}.").ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    // The newest N messages, printed oldest first: HISTORY Before from 0 (the newest), then Before the
+    // oldest seq of each page until N are collected or the conversation's start is reached.
+    public static async Task<int> HistoryAsync(CommandContext context)
+    {
+        var limit = context.IntOption("--limit", 1, MaxHistoryLimit) ?? DefaultHistoryLimit;
+        var profile = context.RequireLogin();
+        using var api = context.CreateApi(profile);
+        var conversationId = await NameResolver.ResolveConversationAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var (connection, info) = await context.ConnectAsync(api, profile, reconnect: false).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var pageSize = Math.Min(connection.Limits.MaxHistoryLimit, info.Limits is { MaxHistoryLimit: > 0 } limits ? limits.MaxHistoryLimit : int.MaxValue);
+            var pages = new List<IReadOnlyList<ChatMessage>>();
+            var remaining = limit;
+            ulong before = 0;
+            while (remaining > 0)
+            {
+                var page = await connection.GetHistoryAsync(conversationId, before, HistoryDirection.Before, Math.Min(remaining, pageSize), context.Cancellation)
+                    .ConfigureAwait(false);
+                var messages = page.Messages.Count > remaining ? page.Messages.Skip(page.Messages.Count - remaining).ToList() : page.Messages;
+                if (messages.Count == 0)
+                {
+                    break;
+                }
+
+                pages.Add(messages);
+                remaining -= messages.Count;
+                before = messages[0].Seq;
+                if (!page.HasMore || before <= 1)
+                {
+                    break;
+                }
+            }
+
+            for (var i = pages.Count - 1; i >= 0; i--)
+            {
+                foreach (var message in pages[i])
+                {
+                    await context.Output.WriteAsync(CliOutput.MessageJson(message), CliOutput.MessageHuman(message, withConversation: false)).ConfigureAwait(false);
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    // Runs until Ctrl+C / SIGTERM (exit 0, even while still connecting) or a terminal close (the error, exit 1).
+    public static async Task<int> ListenAsync(CommandContext context)
+    {
+        var profile = context.RequireLogin();
+        using var api = context.CreateApi(profile);
+        ChatWireConnection connection;
+        try
+        {
+            (connection, _) = await context.ConnectAsync(api, profile, reconnect: true).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.Cancellation.IsCancellationRequested)
+        {
+            return 0;
+        }
+
+        await using (connection.ConfigureAwait(false))
+        {
+            await context.Output.WriteAsync(
+                new JsonObject { ["type"] = "ready" },
+                $"Listening as user {connection.UserId:D} on device {connection.DeviceId:D}; Ctrl+C stops.").ConfigureAwait(false);
+            try
+            {
+                var first = true;
+                await foreach (var item in connection.ReadEventsAsync(context.Cancellation).ConfigureAwait(false))
+                {
+                    switch (item)
+                    {
+                        case MessageReceived received:
+                            await context.Output.WriteAsync(CliOutput.MessageJson(received.Message), CliOutput.MessageHuman(received.Message, withConversation: true))
+                                .ConfigureAwait(false);
+                            break;
+                        case ConnectionStateChanged { State: ConnectionState.Connected } when first:
+                            // The initial connect is what "ready" announced.
+                            break;
+                        case ConnectionStateChanged { State: ConnectionState.Connected or ConnectionState.Reconnecting } change:
+                            await WriteStateAsync(context, change).ConfigureAwait(false);
+                            break;
+                        default:
+                            // Closed: the stream ends next, with the reason as its exception.
+                            break;
+                    }
+
+                    first = false;
+                }
+            }
+            catch (OperationCanceledException) when (context.Cancellation.IsCancellationRequested)
+            {
+                return 0;
+            }
+        }
+
+        return 0;
+    }
+
+    private static Task WriteStateAsync(CommandContext context, ConnectionStateChanged change)
+    {
+        var state = change.State == ConnectionState.Connected ? "connected" : "reconnecting";
+        var json = new JsonObject { ["type"] = "connection", ["state"] = state };
+        if (change.Error is { } error)
+        {
+            json["reason"] = error.Message;
+            if (error is ChatWireException server)
+            {
+                json["code"] = (int)server.Code;
+                json["name"] = server.Name;
+            }
+        }
+
+        var human = change.State == ConnectionState.Connected
+            ? "Reconnected."
+            : $"Connection lost ({change.Error?.Message ?? "unknown reason"}); reconnecting…";
+        return context.Output.WriteAsync(json, human);
+    }
+}

@@ -1,0 +1,126 @@
+using System.Text.Json.Nodes;
+using ChatWire.Client;
+
+namespace ChatWire.Cli.Commands;
+
+internal static class TeamCommands
+{
+    // team create NAME: the team, then an invite to share, so one command sets up what others need to join.
+    public static async Task<int> CreateAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var team = await api.CreateTeamAsync(context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var invite = await api.CreateInviteAsync(team.TeamId, expiresIn: null, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject
+            {
+                ["team_id"] = team.TeamId.ToString("D"),
+                ["name"] = team.Name,
+                ["role"] = team.Role,
+                ["general_channel_id"] = team.GeneralChannelId.ToString("D"),
+                ["invite_code"] = invite.InviteCode,
+                ["invite_id"] = invite.InviteId.ToString("D"),
+                ["expires_at"] = CliOutput.Time(invite.ExpiresAt),
+            },
+            $"Created team {team.Name} (team_id {team.TeamId:D}).{Environment.NewLine}Invite code: {invite.InviteCode} (expires {CliOutput.Time(invite.ExpiresAt)})")
+            .ConfigureAwait(false);
+        return 0;
+    }
+
+    public static async Task<int> JoinAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var team = await api.JoinTeamAsync(context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(TeamJson(team), $"Joined team {team.Name} (team_id {team.TeamId:D}) as {team.Role}.").ConfigureAwait(false);
+        return 0;
+    }
+
+    public static async Task<int> ListAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        foreach (var team in await api.ListTeamsAsync(context.Cancellation).ConfigureAwait(false))
+        {
+            await context.Output.WriteAsync(TeamJson(team), $"{team.TeamId:D}  {team.Name}  {team.Role}{(team.Muted ? "  (muted)" : string.Empty)}").ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    public static async Task<int> InviteAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var teamId = await NameResolver.ResolveTeamIdAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var invite = await api.CreateInviteAsync(teamId, expiresIn: null, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject
+            {
+                ["team_id"] = invite.TeamId.ToString("D"),
+                ["invite_code"] = invite.InviteCode,
+                ["invite_id"] = invite.InviteId.ToString("D"),
+                ["expires_at"] = CliOutput.Time(invite.ExpiresAt),
+            },
+            $"Invite code: {invite.InviteCode} (expires {CliOutput.Time(invite.ExpiresAt)})").ConfigureAwait(false);
+        return 0;
+    }
+
+    public static Task<int> MuteAsync(CommandContext context) => SetMutedAsync(context, muted: true);
+
+    public static Task<int> UnmuteAsync(CommandContext context) => SetMutedAsync(context, muted: false);
+
+    public static async Task<int> LeaveAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var teamId = await NameResolver.ResolveTeamIdAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        await api.LeaveTeamAsync(teamId, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(new JsonObject { ["team_id"] = teamId.ToString("D"), ["left"] = true }, $"Left team {teamId:D}.").ConfigureAwait(false);
+        return 0;
+    }
+
+    public static async Task<int> MembersAsync(CommandContext context)
+    {
+        var limit = context.IntOption("--limit", 1, 100);
+        using var api = context.CreateApi(context.RequireLogin());
+        var teamId = await NameResolver.ResolveTeamIdAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        foreach (var member in await api.ListMembersAsync(teamId, context.Option("--prefix"), limit, context.Cancellation).ConfigureAwait(false))
+        {
+            await context.Output.WriteAsync(
+                new JsonObject
+                {
+                    ["user_id"] = member.UserId.ToString("D"),
+                    ["username"] = member.Username,
+                    ["display_name"] = member.DisplayName,
+                    ["role"] = member.Role,
+                },
+                $"{member.UserId:D}  {member.Username}  {member.DisplayName}  {member.Role}").ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    private static async Task<int> SetMutedAsync(CommandContext context, bool muted)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var teamId = await NameResolver.ResolveTeamIdAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        if (muted)
+        {
+            await api.MuteTeamAsync(teamId, context.Cancellation).ConfigureAwait(false);
+        }
+        else
+        {
+            await api.UnmuteTeamAsync(teamId, context.Cancellation).ConfigureAwait(false);
+        }
+
+        await context.Output.WriteAsync(
+            new JsonObject { ["team_id"] = teamId.ToString("D"), ["muted"] = muted },
+            $"{(muted ? "Muted" : "Unmuted")} team {teamId:D}.").ConfigureAwait(false);
+        return 0;
+    }
+
+    private static JsonObject TeamJson(TeamSummary team) => new()
+    {
+        ["team_id"] = team.TeamId.ToString("D"),
+        ["name"] = team.Name,
+        ["role"] = team.Role,
+        ["muted"] = team.Muted,
+    };
+}

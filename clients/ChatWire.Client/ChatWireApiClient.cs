@@ -1,0 +1,300 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using ChatWire.Client.Internal;
+
+namespace ChatWire.Client;
+
+/// <summary>
+/// The ChatWire HTTP API (docs/http-api.md): accounts, sessions, teams, channels and direct conversations.
+/// One method per endpoint. A session token set by <see cref="SignupAsync"/>, <see cref="LoginAsync"/> or
+/// <see cref="SessionToken"/> is sent as <c>Authorization: Bearer</c>. Every non-2xx answer throws
+/// <see cref="ChatWireException"/>; a server that cannot be reached throws <see cref="HttpRequestException"/>.
+/// Safe for concurrent calls; do not change <see cref="SessionToken"/> while calls are in flight.
+/// </summary>
+public sealed class ChatWireApiClient : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttpClient;
+    private readonly Uri _baseAddress;
+
+    /// <summary>Creates a client with its own <see cref="HttpClient"/>.</summary>
+    /// <param name="baseAddress">The API listener, e.g. <c>http://127.0.0.1:7480</c>.</param>
+    public ChatWireApiClient(Uri baseAddress)
+        : this(baseAddress, new HttpClient(), ownsHttpClient: true)
+    {
+    }
+
+    /// <summary>Creates a client over <paramref name="handler"/> (a custom transport, or a stand-in in tests).</summary>
+    /// <param name="baseAddress">The API listener, e.g. <c>http://127.0.0.1:7480</c>.</param>
+    /// <param name="handler">The message handler requests go through.</param>
+    /// <param name="disposeHandler">Whether disposing this client disposes <paramref name="handler"/>.</param>
+    public ChatWireApiClient(Uri baseAddress, HttpMessageHandler handler, bool disposeHandler = true)
+        : this(baseAddress, new HttpClient(handler, disposeHandler), ownsHttpClient: true)
+    {
+    }
+
+    /// <summary>Creates a client over a caller-owned <see cref="HttpClient"/>; disposing this client leaves it open.</summary>
+    /// <param name="baseAddress">The API listener, e.g. <c>http://127.0.0.1:7480</c>.</param>
+    /// <param name="httpClient">The client requests go through; its <see cref="HttpClient.BaseAddress"/> is not used.</param>
+    public ChatWireApiClient(Uri baseAddress, HttpClient httpClient)
+        : this(baseAddress, httpClient, ownsHttpClient: false)
+    {
+    }
+
+    private ChatWireApiClient(Uri baseAddress, HttpClient httpClient, bool ownsHttpClient)
+    {
+        ArgumentNullException.ThrowIfNull(baseAddress);
+        ArgumentNullException.ThrowIfNull(httpClient);
+        if (!baseAddress.IsAbsoluteUri)
+        {
+            throw new ArgumentException("The base address must be an absolute URI such as http://127.0.0.1:7480.", nameof(baseAddress));
+        }
+
+        // A trailing slash makes relative paths append to a base with a path (http://host/chat/ + v1/me).
+        _baseAddress = baseAddress.AbsoluteUri.EndsWith('/') ? baseAddress : new Uri(baseAddress.AbsoluteUri + "/");
+        _http = httpClient;
+        _ownsHttpClient = ownsHttpClient;
+    }
+
+    /// <summary>The API listener this client talks to.</summary>
+    public Uri BaseAddress => _baseAddress;
+
+    /// <summary>The session token sent as <c>Authorization: Bearer</c>; set by signup and login, cleared by logout.</summary>
+    public string? SessionToken { get; set; }
+
+    /// <summary><c>GET /v1/server-info</c>: endpoints, limits and protocol versions (no authentication).</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ServerInfo> GetServerInfoAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<ServerInfo>(HttpMethod.Get, "v1/server-info", body: null, authenticated: false, cancellationToken);
+
+    /// <summary><c>POST /v1/accounts/signup</c>: creates the account, logs in a new device and keeps its token.</summary>
+    /// <param name="request">Username, password and optional names.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<AuthResult> SignupAsync(SignupRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var result = await SendAsync<AuthResult>(HttpMethod.Post, "v1/accounts/signup", request, authenticated: false, cancellationToken).ConfigureAwait(false);
+        SessionToken = result.SessionToken;
+        return result;
+    }
+
+    /// <summary><c>POST /v1/accounts/login</c>: logs in a new device and keeps its token.</summary>
+    /// <param name="request">Username, password and an optional device name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<AuthResult> LoginAsync(LoginRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var result = await SendAsync<AuthResult>(HttpMethod.Post, "v1/accounts/login", request, authenticated: false, cancellationToken).ConfigureAwait(false);
+        SessionToken = result.SessionToken;
+        return result;
+    }
+
+    /// <summary><c>POST /v1/accounts/logout</c>: revokes this device's session and forgets the token.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task LogoutAsync(CancellationToken cancellationToken = default)
+    {
+        await SendAsync(HttpMethod.Post, "v1/accounts/logout", body: null, cancellationToken).ConfigureAwait(false);
+        SessionToken = null;
+    }
+
+    /// <summary><c>POST /v1/accounts/password</c>: changes the password and revokes every other session.</summary>
+    /// <param name="currentPassword">The password now.</param>
+    /// <param name="newPassword">The new password (8–1024 characters).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task ChangePasswordAsync(string currentPassword, string newPassword, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "v1/accounts/password", new ChangePasswordBody(currentPassword, newPassword), cancellationToken);
+
+    /// <summary><c>GET /v1/me</c>: the user and device of the session token.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<CurrentUser> GetMeAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<CurrentUser>(HttpMethod.Get, "v1/me", body: null, authenticated: true, cancellationToken);
+
+    /// <summary><c>GET /v1/sessions</c>: my device sessions.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<SessionInfo>> ListSessionsAsync(CancellationToken cancellationToken = default) =>
+        (await SendAsync<SessionList>(HttpMethod.Get, "v1/sessions", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Sessions ?? [];
+
+    /// <summary><c>DELETE /v1/sessions/{device_id}</c>: revokes one of my devices (its connections close with SESSION_REVOKED).</summary>
+    /// <param name="deviceId">The device to revoke.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task RevokeSessionAsync(Guid deviceId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, $"v1/sessions/{deviceId:D}", body: null, cancellationToken);
+
+    /// <summary><c>DELETE /v1/sessions</c>: revokes all my sessions, this one included.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task RevokeAllSessionsAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, "v1/sessions", body: null, cancellationToken);
+
+    /// <summary><c>POST /v1/teams</c>: creates a team (and its public <c>general</c> channel) with me as owner.</summary>
+    /// <param name="name">The team name (1–64 characters, not unique).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<CreatedTeam> CreateTeamAsync(string name, CancellationToken cancellationToken = default) =>
+        SendAsync<CreatedTeam>(HttpMethod.Post, "v1/teams", new CreateTeamBody(name), authenticated: true, cancellationToken);
+
+    /// <summary><c>GET /v1/teams</c>: the teams I am a member of.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<TeamSummary>> ListTeamsAsync(CancellationToken cancellationToken = default) =>
+        (await SendAsync<TeamList>(HttpMethod.Get, "v1/teams", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Teams ?? [];
+
+    /// <summary><c>POST /v1/teams/{team_id}/invites</c>: creates an invite code.</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="expiresIn">How long the invite works; the server's default (7 days) when <see langword="null"/>, at most 30 days.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<TeamInvite> CreateInviteAsync(Guid teamId, TimeSpan? expiresIn = null, CancellationToken cancellationToken = default) =>
+        SendAsync<TeamInvite>(
+            HttpMethod.Post,
+            $"v1/teams/{teamId:D}/invites",
+            new CreateInviteBody(expiresIn is { } span ? (long)span.TotalSeconds : null),
+            authenticated: true,
+            cancellationToken);
+
+    /// <summary><c>GET /v1/teams/{team_id}/invites</c>: the team's invites (owner or admin).</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<InviteInfo>> ListInvitesAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        (await SendAsync<InviteList>(HttpMethod.Get, $"v1/teams/{teamId:D}/invites", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Invites ?? [];
+
+    /// <summary><c>DELETE /v1/teams/{team_id}/invites/{invite_id}</c>: revokes an invite (owner or admin).</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="inviteId">The invite.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task RevokeInviteAsync(Guid teamId, Guid inviteId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, $"v1/teams/{teamId:D}/invites/{inviteId:D}", body: null, cancellationToken);
+
+    /// <summary><c>POST /v1/invites/{invite_code}/join</c>: joins the team of an invite (a member already: the same answer).</summary>
+    /// <param name="inviteCode">The invite code.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<TeamSummary> JoinTeamAsync(string inviteCode, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(inviteCode);
+        return SendAsync<TeamSummary>(HttpMethod.Post, $"v1/invites/{Uri.EscapeDataString(inviteCode)}/join", body: null, authenticated: true, cancellationToken);
+    }
+
+    /// <summary><c>POST /v1/teams/{team_id}/leave</c>: leaves a team.</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task LeaveTeamAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, $"v1/teams/{teamId:D}/leave", body: null, cancellationToken);
+
+    /// <summary><c>PUT /v1/teams/{team_id}/mute</c>: mutes a team for me.</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task MuteTeamAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Put, $"v1/teams/{teamId:D}/mute", body: null, cancellationToken);
+
+    /// <summary><c>DELETE /v1/teams/{team_id}/mute</c>: unmutes a team for me.</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task UnmuteTeamAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, $"v1/teams/{teamId:D}/mute", body: null, cancellationToken);
+
+    /// <summary><c>GET /v1/teams/{team_id}/members</c>: members whose username or display name starts with <paramref name="prefix"/>.</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="prefix">Case-insensitive prefix; every member when <see langword="null"/>.</param>
+    /// <param name="limit">1–100; the server's default (20) when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<TeamMember>> ListMembersAsync(Guid teamId, string? prefix = null, int? limit = null, CancellationToken cancellationToken = default)
+    {
+        var query = new List<string>(2);
+        if (!string.IsNullOrEmpty(prefix))
+        {
+            query.Add("prefix=" + Uri.EscapeDataString(prefix));
+        }
+
+        if (limit is { } count)
+        {
+            query.Add(FormattableString.Invariant($"limit={count}"));
+        }
+
+        var path = $"v1/teams/{teamId:D}/members" + (query.Count > 0 ? "?" + string.Join('&', query) : string.Empty);
+        return (await SendAsync<MemberList>(HttpMethod.Get, path, body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Members ?? [];
+    }
+
+    /// <summary><c>POST /v1/teams/{team_id}/channels</c>: creates a channel.</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="name">1–64 characters of <c>a-z 0-9 _ -</c>, unique within the team.</param>
+    /// <param name="isPrivate">Whether only invited members may join.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ChannelInfo> CreateChannelAsync(Guid teamId, string name, bool isPrivate = false, CancellationToken cancellationToken = default) =>
+        SendAsync<ChannelInfo>(HttpMethod.Post, $"v1/teams/{teamId:D}/channels", new CreateChannelBody(name, isPrivate), authenticated: true, cancellationToken);
+
+    /// <summary><c>GET /v1/teams/{team_id}/channels</c>: the team's public channels plus the private ones I am in.</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<ChannelSummary>> ListChannelsAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        (await SendAsync<ChannelList>(HttpMethod.Get, $"v1/teams/{teamId:D}/channels", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Channels ?? [];
+
+    /// <summary><c>POST /v1/channels/{conversation_id}/join</c>: joins a public channel of one of my teams.</summary>
+    /// <param name="conversationId">The channel.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task JoinChannelAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, $"v1/channels/{conversationId:D}/join", body: null, cancellationToken);
+
+    /// <summary><c>POST /v1/channels/{conversation_id}/members</c>: adds a team-mate to a channel I am in.</summary>
+    /// <param name="conversationId">The channel.</param>
+    /// <param name="userId">The team-mate.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task AddChannelMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, $"v1/channels/{conversationId:D}/members", new AddChannelMemberBody(userId), cancellationToken);
+
+    /// <summary><c>POST /v1/dms</c>: opens (or finds) the direct conversation with these people and me.</summary>
+    /// <param name="users">One to seven usernames or user ids, each sharing a team with me.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<DirectConversation> OpenDirectConversationAsync(IEnumerable<string> users, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(users);
+        return SendAsync<DirectConversation>(HttpMethod.Post, "v1/dms", new OpenDirectConversationBody(users.ToArray()), authenticated: true, cancellationToken);
+    }
+
+    /// <summary><c>GET /v1/conversations</c>: every conversation I am in.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<ConversationSummary>> ListConversationsAsync(CancellationToken cancellationToken = default) =>
+        (await SendAsync<ConversationList>(HttpMethod.Get, "v1/conversations", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Conversations ?? [];
+
+    /// <summary>Disposes the underlying <see cref="HttpClient"/> when this client created it.</summary>
+    public void Dispose()
+    {
+        if (_ownsHttpClient)
+        {
+            _http.Dispose();
+        }
+    }
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, bool authenticated, CancellationToken cancellationToken)
+    {
+        using var response = await SendCoreAsync(method, path, body, authenticated, cancellationToken).ConfigureAwait(false);
+        var result = await response.Content.ReadFromJsonAsync<T>(ApiJson.Options, cancellationToken).ConfigureAwait(false);
+        return result ?? throw new InvalidDataException($"The server answered {method} /{path} with an empty body.");
+    }
+
+    private async Task SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var response = await SendCoreAsync(method, path, body, authenticated: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<HttpResponseMessage> SendCoreAsync(HttpMethod method, string path, object? body, bool authenticated, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(_baseAddress, path));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        if (authenticated && SessionToken is { Length: > 0 } token)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body, body.GetType(), mediaType: null, ApiJson.Options);
+        }
+
+        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+
+        using (response)
+        {
+            throw await ProblemDetailsReader.ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

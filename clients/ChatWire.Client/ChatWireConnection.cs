@@ -1,0 +1,323 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Threading.Channels;
+using ChatWire.Client.Internal;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.Client;
+
+/// <summary>
+/// A real-time connection to a ChatWire server over TCP or TLS (docs/protocol.md): HELLO/WELCOME and
+/// AUTH/AUTH_OK, then requests (SEND, HISTORY) and pushed events (MESSAGE). One background loop reads
+/// frames and answers server PINGs; the client PINGs after a heartbeat interval of silence.
+/// </summary>
+/// <remarks>
+/// When the link drops (and the close is not terminal) the connection reconnects with jittered
+/// exponential backoff (<see cref="ReconnectPolicy"/>), authenticates again, and pages HISTORY after the
+/// highest seq it saw in every conversation it received messages in, emitting the missed messages before
+/// new live ones. Requests in flight when a link drops fail with <see cref="IOException"/>; retrying a
+/// SEND with the same message id is safe (the server is idempotent). Requests made while reconnecting
+/// wait for the next link. Messages are delivered once per (conversation, message id).
+/// </remarks>
+public sealed partial class ChatWireConnection : IAsyncDisposable
+{
+    // Duplicates come from catch-up overlapping the live stream, so a window of recent ids suffices.
+    private const int DedupeWindow = 16 * 1024;
+
+    private readonly ChatWireConnectionOptions _options;
+    private readonly Channel<ChatWireEvent> _events = Channel.CreateUnbounded<ChatWireEvent>();
+    private readonly ConcurrentDictionary<uint, TaskCompletionSource<object>> _pending = new();
+    private readonly MessageDelivery _delivery;
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly Lock _stateLock = new();
+    private TaskCompletionSource<FrameLink> _linkReady = NewLinkSignal();
+    private FrameLink? _link;
+    private ConnectionState _state = ConnectionState.Connecting;
+    private Exception? _closeError;
+    private ErrorCode? _closeCode;
+    private Task _supervisor = Task.CompletedTask;
+    private int _nextRequestId;
+    private int _disposed;
+
+    private ChatWireConnection(ChatWireConnectionOptions options)
+    {
+        _options = options;
+        _delivery = new MessageDelivery(_events.Writer, DedupeWindow);
+    }
+
+    /// <summary>The authenticated user (from AUTH_OK).</summary>
+    public Guid UserId { get; private set; }
+
+    /// <summary>The authenticated device (from AUTH_OK).</summary>
+    public Guid DeviceId { get; private set; }
+
+    /// <summary>The current state.</summary>
+    public ConnectionState State
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>The limits the server announced in its last WELCOME (frame and content sizes).</summary>
+    public ProtocolLimits Limits { get; private set; } = ProtocolLimits.Default;
+
+    /// <summary>The heartbeat interval in use: the WELCOME's, unless the options override it.</summary>
+    public TimeSpan HeartbeatInterval { get; private set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>The code of the last ERROR with request id 0, i.e. why the server last closed a link; <see langword="null"/> if it never did.</summary>
+    public ErrorCode? CloseCode
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return _closeCode;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Connects, says HELLO and authenticates. Fails fast: the first link is not retried. The event stream
+    /// starts with <see cref="ConnectionStateChanged"/> <see cref="ConnectionState.Connected"/>.
+    /// </summary>
+    /// <param name="options">Where and how to connect.</param>
+    /// <param name="cancellationToken">Cancels connecting (not the connection once it is made).</param>
+    /// <exception cref="ChatWireException">The server refused HELLO or AUTH (e.g. <c>INVALID_TOKEN</c>).</exception>
+    /// <exception cref="IOException">The connection failed or closed during the handshake.</exception>
+    /// <exception cref="TimeoutException">The handshake took longer than <see cref="ChatWireConnectionOptions.ConnectTimeout"/>.</exception>
+    public static async Task<ChatWireConnection> ConnectAsync(ChatWireConnectionOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(options.Host);
+        ArgumentException.ThrowIfNullOrEmpty(options.SessionToken);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Port, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.Port, 65535);
+        if (options.PinnedCertificateSha256 is { } pin)
+        {
+            _ = CertificateValidation.ParseSha256(pin);
+        }
+
+        var connection = new ChatWireConnection(options);
+        var link = await FrameLink.OpenAsync(options, connection.NextRequestId, cancellationToken).ConfigureAwait(false);
+        connection.Publish(link);
+        connection._supervisor = Task.Run(() => connection.SuperviseAsync(link, catchUp: false), CancellationToken.None);
+        return connection;
+    }
+
+    /// <summary>
+    /// Stores a message (SEND) and waits for the server's acknowledgement (SEND_ACK): the message is durable.
+    /// Resending the same <paramref name="messageId"/> returns the original seq.
+    /// </summary>
+    /// <param name="conversationId">The channel, DM or group DM.</param>
+    /// <param name="content">Opaque content, at most <see cref="ProtocolLimits.MaxContentLength"/> of <see cref="Limits"/>.</param>
+    /// <param name="contentType">The media type of <paramref name="content"/>.</param>
+    /// <param name="messageId">The idempotency key; a new UUIDv7 when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Stops waiting (the message may still be stored).</param>
+    /// <exception cref="ChatWireException">The server refused the message (e.g. <c>NOT_A_MEMBER</c>), or it is too large.</exception>
+    /// <exception cref="IOException">The link dropped before the acknowledgement; retry with the same message id.</exception>
+    public async Task<SendResult> SendAsync(
+        Guid conversationId,
+        ReadOnlyMemory<byte> content,
+        string contentType = "text/plain",
+        Guid? messageId = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(contentType);
+        if (messageId == Guid.Empty)
+        {
+            throw new ArgumentException("A message id must not be the empty Guid.", nameof(messageId));
+        }
+
+        var id = messageId ?? Guid.CreateVersion7();
+        var link = await WaitForLinkAsync(cancellationToken).ConfigureAwait(false);
+        if (content.Length > link.Limits.MaxContentLength)
+        {
+            throw new ChatWireException(
+                ErrorCode.ContentTooLarge,
+                $"The content is {content.Length} bytes; the server accepts at most {link.Limits.MaxContentLength}.");
+        }
+
+        if (Encoding.UTF8.GetByteCount(contentType) > link.Limits.MaxContentTypeLength)
+        {
+            throw new ChatWireException(ErrorCode.InvalidField, $"The content type is longer than {link.Limits.MaxContentTypeLength} bytes.");
+        }
+
+        var ack = await RequestAsync<Send, SendAck>(link, requestId => new Send(requestId, conversationId, id, contentType, content), cancellationToken)
+            .ConfigureAwait(false);
+        return new SendResult(ack.MessageId, ack.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ack.ServerTimeUnixMs));
+    }
+
+    /// <summary>Sends <paramref name="text"/> as UTF-8 <c>text/plain</c>; see <see cref="SendAsync"/>.</summary>
+    /// <param name="conversationId">The channel, DM or group DM.</param>
+    /// <param name="text">The text.</param>
+    /// <param name="messageId">The idempotency key; a new UUIDv7 when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Stops waiting (the message may still be stored).</param>
+    public Task<SendResult> SendTextAsync(Guid conversationId, string text, Guid? messageId = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return SendAsync(conversationId, Encoding.UTF8.GetBytes(text), "text/plain", messageId, cancellationToken);
+    }
+
+    /// <summary>
+    /// Pages a conversation (HISTORY). <see cref="HistoryDirection.Before"/> returns the
+    /// <paramref name="limit"/> messages just below <paramref name="fromSeq"/> (0 = the newest ones),
+    /// <see cref="HistoryDirection.After"/> those just above it; either way oldest first.
+    /// </summary>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="fromSeq">The exclusive starting seq.</param>
+    /// <param name="direction">Which way to page.</param>
+    /// <param name="limit">1 to <see cref="ProtocolLimits.MaxHistoryLimit"/> (200) messages.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task<HistoryPageResult> GetHistoryAsync(
+        Guid conversationId,
+        ulong fromSeq,
+        HistoryDirection direction,
+        int limit = 50,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, Limits.MaxHistoryLimit);
+        var page = await RequestAsync<History, HistoryPage>(
+            link: null,
+            requestId => new History(requestId, conversationId, fromSeq, direction, (uint)limit),
+            cancellationToken).ConfigureAwait(false);
+        return new HistoryPageResult(page.ConversationId, page.Messages, page.HasMore);
+    }
+
+    /// <summary>Sends PING and waits for PONG.</summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The round-trip time.</returns>
+    public async Task<TimeSpan> PingAsync(CancellationToken cancellationToken = default)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await RequestAsync<Ping, Pong>(link: null, requestId => new Ping(requestId), cancellationToken).ConfigureAwait(false);
+        return Stopwatch.GetElapsedTime(started);
+    }
+
+    /// <summary>
+    /// The connection's events in order: <see cref="MessageReceived"/> and <see cref="ConnectionStateChanged"/>.
+    /// Read by one consumer. The sequence ends when the connection is disposed; it ends by throwing when the
+    /// server closed the session for good (a <see cref="ChatWireException"/> such as <c>SESSION_REVOKED</c>) or
+    /// reconnecting gave up. Events are buffered until read.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the enumeration (not the connection).</param>
+    public async IAsyncEnumerable<ChatWireEvent> ReadEventsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var reader = _events.Reader;
+        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var item))
+            {
+                yield return item;
+            }
+        }
+    }
+
+    /// <summary>Closes the connection: pending requests fail, the event stream ends after a <see cref="ConnectionState.Closed"/> event.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        FrameLink? link;
+        lock (_stateLock)
+        {
+            link = _link;
+        }
+
+        link?.Abort(new ObjectDisposedException(nameof(ChatWireConnection)));
+        try
+        {
+            await _supervisor.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The supervisor stops by cancellation.
+        }
+
+        if (link is not null)
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+        }
+
+        FailPending(new ObjectDisposedException(nameof(ChatWireConnection)));
+        Close(error: null);
+        _lifetime.Dispose();
+    }
+
+    private static TaskCompletionSource<FrameLink> NewLinkSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Request ids count up from 1 and skip 0, which the protocol reserves for events.
+    private uint NextRequestId()
+    {
+        while (true)
+        {
+            var id = unchecked((uint)Interlocked.Increment(ref _nextRequestId));
+            if (id != 0)
+            {
+                return id;
+            }
+        }
+    }
+
+    private async Task<TReply> RequestAsync<TRequest, TReply>(FrameLink? link, Func<uint, TRequest> build, CancellationToken cancellationToken)
+        where TRequest : struct, IFrame<TRequest>
+    {
+        link ??= await WaitForLinkAsync(cancellationToken).ConfigureAwait(false);
+        var requestId = NextRequestId();
+        var reply = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[requestId] = reply;
+        try
+        {
+            // A drop marks the link closed before it fails the pending requests, so a request registered
+            // after that sweep sees the mark here and cannot wait forever.
+            if (link.IsClosed)
+            {
+                throw LinkLost(link.AbortReason);
+            }
+
+            await link.WriteAsync(build(requestId), cancellationToken).ConfigureAwait(false);
+            var answer = await reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return answer is TReply typed
+                ? typed
+                : throw new ChatWireException(ErrorCode.MalformedFrame, $"The server answered {TRequest.Opcode} with {answer.GetType().Name}.");
+        }
+        finally
+        {
+            _pending.TryRemove(requestId, out _);
+        }
+    }
+
+    private async ValueTask<FrameLink> WaitForLinkAsync(CancellationToken cancellationToken)
+    {
+        Task<FrameLink> ready;
+        lock (_stateLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this);
+            if (_state == ConnectionState.Closed)
+            {
+                throw ClosedException(_closeError);
+            }
+
+            if (_link is { IsClosed: false } current)
+            {
+                return current;
+            }
+
+            ready = _linkReady.Task;
+        }
+
+        return await ready.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,92 @@
+using System.Net.Security;
+
+namespace ChatWire.Client;
+
+/// <summary>Where and how a <see cref="ChatWireConnection"/> connects. Immutable: derive variants with <c>with</c>.</summary>
+public sealed record ChatWireConnectionOptions
+{
+    /// <summary>The server host name or address.</summary>
+    public required string Host { get; init; }
+
+    /// <summary>The port: 7400 for plain TCP, 7443 for TLS by default.</summary>
+    public int Port { get; init; } = 7400;
+
+    /// <summary>Whether to speak TLS (1.2 or 1.3) on the connection.</summary>
+    public bool UseTls { get; init; }
+
+    /// <summary>The name the server certificate must carry (and SNI); <see cref="Host"/> when <see langword="null"/>.</summary>
+    public string? TlsTargetHost { get; init; }
+
+    /// <summary>
+    /// Decides whether to trust the server certificate. When set, it alone decides;
+    /// <see cref="AllowUntrustedCertificate"/> and <see cref="PinnedCertificateSha256"/> are ignored.
+    /// </summary>
+    public RemoteCertificateValidationCallback? RemoteCertificateValidationCallback { get; init; }
+
+    /// <summary>Accept any server certificate (development servers with self-signed certificates only).</summary>
+    public bool AllowUntrustedCertificate { get; init; }
+
+    /// <summary>
+    /// Trust exactly the certificate whose DER bytes hash to this SHA-256 (hex, colons and spaces allowed),
+    /// whatever its chain. Takes precedence over <see cref="AllowUntrustedCertificate"/>.
+    /// </summary>
+    public string? PinnedCertificateSha256 { get; init; }
+
+    /// <summary>The device's session token from signup or login.</summary>
+    public required string SessionToken { get; init; }
+
+    /// <summary>The device the token was issued to.</summary>
+    public required Guid DeviceId { get; init; }
+
+    /// <summary>Client name and version sent in HELLO, for server logs (at most 64 UTF-8 bytes).</summary>
+    public string ClientName { get; init; } = "ChatWire.Client";
+
+    /// <summary>Optional protocol features this client supports, sent in HELLO.</summary>
+    public IReadOnlyList<string> Capabilities { get; init; } = [];
+
+    /// <summary>How to reconnect after a drop; enabled by default.</summary>
+    public ReconnectPolicy Reconnect { get; init; } = ReconnectPolicy.Default;
+
+    /// <summary>
+    /// How long the client may stay silent before it sends PING; <see langword="null"/> takes the interval
+    /// the server announces in WELCOME, <see cref="Timeout.InfiniteTimeSpan"/> turns heartbeats off.
+    /// A link from which nothing arrives for three intervals is treated as dropped.
+    /// </summary>
+    public TimeSpan? HeartbeatInterval { get; init; }
+
+    /// <summary>How long opening a link may take: TCP connect, TLS handshake, HELLO and AUTH.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Options for the endpoints a server announces in <c>GET /v1/server-info</c>: TLS when
+    /// <paramref name="preferTls"/> and the server has a TLS listener, otherwise plain TCP when it has one,
+    /// otherwise TLS.
+    /// </summary>
+    /// <param name="serverInfo">The server's answer to <see cref="ChatWireApiClient.GetServerInfoAsync"/>.</param>
+    /// <param name="sessionToken">The device's session token.</param>
+    /// <param name="deviceId">The device the token was issued to.</param>
+    /// <param name="preferTls">Whether to choose TLS when both listeners are enabled.</param>
+    /// <exception cref="InvalidOperationException">The server has neither a TCP nor a TLS listener.</exception>
+    public static ChatWireConnectionOptions FromServerInfo(ServerInfo serverInfo, string sessionToken, Guid deviceId, bool preferTls = false)
+    {
+        ArgumentNullException.ThrowIfNull(serverInfo);
+        ArgumentException.ThrowIfNullOrEmpty(sessionToken);
+        var endpoints = serverInfo.Endpoints ?? new ServerEndpoints(null, null, null);
+        var (endpoint, tls) = (preferTls, endpoints.Tcp, endpoints.Tls) switch
+        {
+            (true, _, { } secure) => (secure, true),
+            (_, { } plain, _) => (plain, false),
+            (_, null, { } secure) => (secure, true),
+            _ => throw new InvalidOperationException("The server announces neither a TCP nor a TLS endpoint."),
+        };
+
+        return new ChatWireConnectionOptions
+        {
+            Host = endpoint.Host,
+            Port = endpoint.Port,
+            UseTls = tls,
+            SessionToken = sessionToken,
+            DeviceId = deviceId,
+        };
+    }
+}

@@ -1,0 +1,348 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using MessagePack;
+
+namespace ChatWire.Client.Internal;
+
+// One physical connection: socket, optional TLS, pipes, the HELLO/AUTH handshake, framed reads and
+// locked writes. ChatWireConnection owns one at a time and replaces it on reconnect.
+internal sealed class FrameLink : IAsyncDisposable
+{
+    // A WELCOME may announce any u32; the client still refuses to buffer more than this per frame.
+    private const uint ClientFrameCeiling = 64 * 1024 * 1024;
+
+    private static readonly TimeSpan DisposeWriteWait = TimeSpan.FromSeconds(5);
+
+    private readonly Socket _socket;
+    private readonly Stream _stream;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly CancellationTokenSource _lifetime = new();
+    private uint _maxInboundFrameLength = ProtocolLimits.DefaultMaxPreAuthFrameLength;
+    private long _lastWriteTicks = Environment.TickCount64;
+    private long _lastReadTicks = Environment.TickCount64;
+    private Exception? _abortReason;
+    private int _closed;
+    private int _disposed;
+
+    private FrameLink(Socket socket, Stream stream)
+    {
+        _socket = socket;
+        _stream = stream;
+        _input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+        _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+    }
+
+    public ProtocolLimits Limits { get; private set; } = ProtocolLimits.Default;
+
+    public TimeSpan HeartbeatInterval { get; private set; } = Timeout.InfiniteTimeSpan;
+
+    public Guid UserId { get; private set; }
+
+    public Guid DeviceId { get; private set; }
+
+    // The code of the ERROR with request id 0 the server sent before closing, if any.
+    public ErrorCode? CloseCode { get; set; }
+
+    public CancellationToken Lifetime => _lifetime.Token;
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    public Exception? AbortReason => Volatile.Read(ref _abortReason);
+
+    public TimeSpan SinceLastWrite => TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastWriteTicks));
+
+    public TimeSpan SinceLastRead => TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastReadTicks));
+
+    public static async Task<FrameLink> OpenAsync(ChatWireConnectionOptions options, Func<uint> nextRequestId, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(options.ConnectTimeout);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
+        FrameLink? link = null;
+        try
+        {
+            await socket.ConnectAsync(options.Host, options.Port, deadline.Token).ConfigureAwait(false);
+            stream = new NetworkStream(socket, ownsSocket: true);
+            if (options.UseTls)
+            {
+                stream = await AuthenticateTlsAsync(stream, options, deadline.Token).ConfigureAwait(false);
+            }
+
+            link = new FrameLink(socket, stream);
+            await link.HandshakeAsync(options, nextRequestId, deadline.Token).ConfigureAwait(false);
+            return link;
+        }
+        catch (Exception ex)
+        {
+            if (link is not null)
+            {
+                await link.DisposeAsync().ConfigureAwait(false);
+            }
+            else if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                socket.Dispose();
+            }
+
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Connecting to {options.Host}:{options.Port} took longer than {options.ConnectTimeout.TotalSeconds:0.#} s.", ex);
+            }
+
+            throw;
+        }
+    }
+
+    public async Task WriteAsync<T>(T frame, CancellationToken cancellationToken)
+        where T : struct, IFrame<T>
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfClosed();
+            FrameCodec.Write(_output, frame);
+            Volatile.Write(ref _lastWriteTicks, Environment.TickCount64);
+
+            // Only the link's lifetime cancels a flush: a caller giving up half-way through a frame would
+            // leave a torn frame on the stream.
+            FlushResult result;
+            try
+            {
+                result = await _output.FlushAsync(_lifetime.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+            {
+                throw Lost(ex);
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                throw Lost(null);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    // The next frame, or null when the server closed the stream cleanly between frames.
+    public async ValueTask<InboundFrame?> ReadFrameAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            bool complete;
+            try
+            {
+                complete = FrameReader.TryReadFrame(ref buffer, _maxInboundFrameLength, out var body);
+                if (complete)
+                {
+                    var frame = Decode(body);
+                    Volatile.Write(ref _lastReadTicks, Environment.TickCount64);
+                    _input.AdvanceTo(buffer.Start);
+                    return frame;
+                }
+            }
+            catch (ProtocolException)
+            {
+                _input.AdvanceTo(buffer.Start, buffer.End);
+                throw;
+            }
+
+            Volatile.Write(ref _lastReadTicks, Environment.TickCount64);
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+            {
+                if (!buffer.IsEmpty)
+                {
+                    throw new IOException($"The server closed the connection in the middle of a frame ({buffer.Length} bytes unread).");
+                }
+
+                return null;
+            }
+
+            if (result.IsCanceled)
+            {
+                throw Lost(null);
+            }
+        }
+    }
+
+    // Marks the link dead and wakes every pending read and flush; the first reason given wins.
+    public void Abort(Exception reason)
+    {
+        Interlocked.CompareExchange(ref _abortReason, reason, null);
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            try
+            {
+                _lifetime.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed concurrently: already dead.
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Abort(new ObjectDisposedException(nameof(FrameLink)));
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // Closing the socket unblocks any send or receive still in the kernel.
+        _socket.Dispose();
+        if (await _writeLock.WaitAsync(DisposeWriteWait).ConfigureAwait(false))
+        {
+            await _output.CompleteAsync().ConfigureAwait(false);
+            _writeLock.Release();
+        }
+
+        await _input.CompleteAsync().ConfigureAwait(false);
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        _lifetime.Dispose();
+    }
+
+    private static async Task<Stream> AuthenticateTlsAsync(Stream inner, ChatWireConnectionOptions options, CancellationToken cancellationToken)
+    {
+        var tls = new SslStream(inner, leaveInnerStreamOpen: false);
+        try
+        {
+            // DESIGN §3: TLS 1.2 and 1.3 only.
+            var authentication = new SslClientAuthenticationOptions
+            {
+                TargetHost = options.TlsTargetHost ?? options.Host,
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                RemoteCertificateValidationCallback = CertificateValidation.Create(options),
+            };
+            await tls.AuthenticateAsClientAsync(authentication, cancellationToken).ConfigureAwait(false);
+            return tls;
+        }
+        catch
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task HandshakeAsync(ChatWireConnectionOptions options, Func<uint> nextRequestId, CancellationToken cancellationToken)
+    {
+        var helloId = nextRequestId();
+        await WriteAsync(new Hello(helloId, ProtocolLimits.CurrentVersion, options.ClientName, options.Capabilities), cancellationToken).ConfigureAwait(false);
+        var welcome = await ReadHandshakeReplyAsync<Welcome>(helloId, cancellationToken).ConfigureAwait(false);
+        if (welcome.ProtocolVersion != ProtocolLimits.CurrentVersion)
+        {
+            throw new ChatWireException(
+                ErrorCode.UnsupportedVersion,
+                $"The server chose protocol version {welcome.ProtocolVersion}; this client speaks {ProtocolLimits.CurrentVersion}.");
+        }
+
+        // The server's post-AUTH limits bound what this client reads and sends from now on.
+        var maxFrame = Math.Min(welcome.MaxFrameLength, ClientFrameCeiling);
+        Limits = ProtocolLimits.Default with
+        {
+            MaxFrameLength = maxFrame,
+            MaxContentLength = (int)Math.Min(welcome.MaxContentLength, maxFrame),
+        };
+        HeartbeatInterval = options.HeartbeatInterval
+            ?? (welcome.HeartbeatIntervalMs == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(welcome.HeartbeatIntervalMs));
+
+        var authId = nextRequestId();
+        await WriteAsync(new Auth(authId, options.SessionToken, options.DeviceId), cancellationToken).ConfigureAwait(false);
+        var authOk = await ReadHandshakeReplyAsync<AuthOk>(authId, cancellationToken).ConfigureAwait(false);
+        UserId = authOk.UserId;
+        DeviceId = authOk.DeviceId;
+        _maxInboundFrameLength = maxFrame;
+    }
+
+    private async Task<T> ReadHandshakeReplyAsync<T>(uint requestId, CancellationToken cancellationToken)
+        where T : struct, IFrame<T>
+    {
+        while (true)
+        {
+            var next = await ReadFrameAsync(cancellationToken).ConfigureAwait(false)
+                ?? throw new IOException($"The server closed the connection while this client waited for {T.Opcode}.");
+            var frame = next;
+            if (frame.DecodeError is { } error)
+            {
+                throw new ChatWireException(error.Code, $"The server's {frame.Header.Opcode} could not be decoded: {error.Message}", null, null, null, error);
+            }
+
+            switch (frame.Payload)
+            {
+                case T reply when frame.Header.RequestId == requestId:
+                    return reply;
+                case ErrorFrame failure:
+                    throw new ChatWireException(failure.Code, failure.Message);
+                case Ping ping:
+                    await WriteAsync(new Pong(ping.RequestId), cancellationToken).ConfigureAwait(false);
+                    break;
+                default:
+                    // Anything else before the handshake completes is not addressed to this client's requests.
+                    break;
+            }
+        }
+    }
+
+    private InboundFrame Decode(ReadOnlySequence<byte> body)
+    {
+        var reader = new MessagePackReader(body);
+        FrameHeader header;
+        try
+        {
+            header = FrameCodec.ReadHeader(ref reader);
+        }
+        catch (ProtocolException ex)
+        {
+            return new InboundFrame(default, null, ex);
+        }
+
+        try
+        {
+            object? payload = !header.IsKnown ? null : header.Opcode switch
+            {
+                Opcode.Welcome => FrameCodec.ReadBody<Welcome>(ref reader, header, Limits),
+                Opcode.AuthOk => FrameCodec.ReadBody<AuthOk>(ref reader, header, Limits),
+                Opcode.Ping => FrameCodec.ReadBody<Ping>(ref reader, header, Limits),
+                Opcode.Pong => FrameCodec.ReadBody<Pong>(ref reader, header, Limits),
+                Opcode.Error => FrameCodec.ReadBody<ErrorFrame>(ref reader, header, Limits),
+                Opcode.SendAck => FrameCodec.ReadBody<SendAck>(ref reader, header, Limits),
+                Opcode.Message => FrameCodec.ReadBody<MessageEvent>(ref reader, header, Limits),
+                Opcode.HistoryPage => FrameCodec.ReadBody<HistoryPage>(ref reader, header, Limits),
+                _ => null,
+            };
+            return new InboundFrame(header, payload, null);
+        }
+        catch (ProtocolException ex)
+        {
+            return new InboundFrame(header, null, ex);
+        }
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (IsClosed)
+        {
+            throw Lost(null);
+        }
+    }
+
+    private IOException Lost(Exception? cause) =>
+        new("The connection to the server was lost.", AbortReason ?? cause);
+}

@@ -1,0 +1,121 @@
+using ChatWire.Cli;
+using ChatWire.Client.Tests.Infrastructure;
+
+namespace ChatWire.Client.Tests;
+
+public sealed class CliArgumentTests : IDisposable
+{
+    private readonly CliHarness _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("frobnicate")]
+    [InlineData("team")]
+    [InlineData("team|explode|x")]
+    [InlineData("teams|extra")]
+    [InlineData("team|create")]
+    [InlineData("channel|create|only-team")]
+    [InlineData("teams|--private")]
+    [InlineData("teams|--no-such-option")]
+    [InlineData("members|acme|--limit")]
+    [InlineData("members|acme|--limit|many")]
+    [InlineData("members|acme|--limit|101")]
+    [InlineData("history|general|--limit|0")]
+    [InlineData("sessions|revoke")]
+    [InlineData("sessions|revoke|laptop|--all")]
+    [InlineData("send|general")]
+    [InlineData("send|general|hi|--message-id|not-a-uuid")]
+    [InlineData("dm")]
+    [InlineData("dm|a|b|c|d|e|f|g|h")]
+    [InlineData("--json=yes|teams")]
+    [InlineData("--profile|../escape|teams")]
+    [InlineData("signup|--server|localhost:7480|--user|alice|--password-stdin")]
+    public async Task RunAsync_UsageError_ExitsTwoWithUsageOnStderr(string commandLine)
+    {
+        _cli.LogIn();
+
+        var result = await _cli.RunWithStdinAsync("secret-password\n", commandLine.Split('|', StringSplitOptions.RemoveEmptyEntries));
+
+        Assert.Equal(CliApp.ExitUsage, result.Exit);
+        Assert.Contains("Usage: chatwire", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, result.Stdout);
+        Assert.Empty(_cli.Http.Requests);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    [InlineData("help")]
+    public async Task RunAsync_Help_PrintsUsageToStdoutAndExitsZero(string flag)
+    {
+        var result = await _cli.RunAsync(flag);
+
+        Assert.Equal(CliApp.ExitOk, result.Exit);
+        Assert.StartsWith("Usage: chatwire", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_HelpAfterCommand_StillHelps()
+    {
+        var result = await _cli.RunAsync("send", "--help");
+
+        Assert.Equal(CliApp.ExitOk, result.Exit);
+        Assert.Contains("send CONVERSATION TEXT", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Login_WithoutPasswordStdinAndNoTerminal_IsAUsageError()
+    {
+        var result = await _cli.RunAsync("login", "--server", CliHarness.Server, "--user", "alice");
+
+        Assert.Equal(CliApp.ExitUsage, result.Exit);
+        Assert.Contains("--password-stdin", result.Stderr, StringComparison.Ordinal);
+        Assert.Empty(_cli.Http.Requests);
+    }
+
+    [Fact]
+    public async Task Login_PasswordStdinWithEmptyStdin_IsAUsageError()
+    {
+        var result = await _cli.RunWithStdinAsync(string.Empty, "login", "--server", CliHarness.Server, "--user", "alice", "--password-stdin");
+
+        Assert.Equal(CliApp.ExitUsage, result.Exit);
+        Assert.Empty(_cli.Http.Requests);
+    }
+
+    [Fact]
+    public async Task Command_NotLoggedIn_FailsWithNotAuthenticated()
+    {
+        var result = await _cli.RunAsync("--json", "teams");
+
+        Assert.Equal(CliApp.ExitFailed, result.Exit);
+        var error = Assert.Single(result.JsonLines).GetProperty("error");
+        Assert.Equal(2001, error.GetProperty("code").GetInt32());
+        Assert.Equal("NOT_AUTHENTICATED", error.GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public void Parse_OptionsAnywhere_EqualsForm_AndDoubleDash()
+    {
+        var line = CommandLine.Parse(["send", "--profile=bob", "general", "--json", "--", "--not-an-option", "-1"]);
+
+        Assert.Equal(["send", "general", "--not-an-option", "-1"], line.Words);
+        Assert.Equal("bob", line.Value("--profile"));
+        Assert.True(line.Json);
+    }
+
+    [Fact]
+    public void Parse_SingleDashWord_IsPositional()
+    {
+        var line = CommandLine.Parse(["send", "general", "-)", "-"]);
+
+        Assert.Equal(["send", "general", "-)", "-"], line.Words);
+    }
+
+    [Fact]
+    public void Parse_ValuedOptionFollowedByOption_IsAUsageError()
+    {
+        Assert.Throws<CliUsageException>(() => CommandLine.Parse(["login", "--user", "--password-stdin"]));
+    }
+}
