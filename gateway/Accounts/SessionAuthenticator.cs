@@ -49,4 +49,8 @@ internal sealed class SessionAuthenticator(IDirectoryStore directory, IOptions<A
 
         return (new SessionIdentity(session.UserId, session.DeviceId), default);
     }
+
+    /// <summary>Whether the device's session is still unrevoked (read again from the store).</summary>
+    public async Task<bool> IsStillValidAsync(SessionIdentity identity, CancellationToken cancellationToken) =>
+        await directory.GetDeviceSessionAsync(identity.DeviceId, cancellationToken) is { RevokedAt: null };
 }

@@ -55,11 +55,16 @@ internal static class AccountEndpoints
     {
         var username = Validation.Required("username", body.Username).Trim().ToLowerInvariant();
         var password = Validation.Required("password", body.Password);
+        if (username.Length > 64)
+        {
+            throw ApiException.Validation("username", "username must be at most 64 characters.");
+        }
+
         throttle.Check("login", http.ClientAddress(), username);
         var deviceName = body.DeviceName is null ? "device" : Validation.DisplayText("device_name", body.DeviceName);
 
         // Unknown user and wrong password answer alike, after the same work.
-        var user = username.Length <= 64 ? await directory.FindUserByNameAsync(username, ct) : null;
+        var user = await directory.FindUserByNameAsync(username, ct);
         if (user is null)
         {
             await hasher.BurnAsync(password, ct);

@@ -24,16 +24,7 @@ internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory)
     public async Task RegisterAsync(Session session)
     {
         var userId = session.Identity!.UserId;
-        lock (_lock)
-        {
-            if (_users.TryGetValue(userId, out var existing))
-            {
-                existing.Sessions.Add(session);
-                return;
-            }
-        }
-
-        var conversations = await directory.ListConversationsForUserAsync(userId);
+        UserRoute route;
         lock (_lock)
         {
             if (_users.TryGetValue(userId, out var existing))
@@ -42,14 +33,50 @@ internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory)
                 return;
             }
 
-            var route = new UserRoute(userId) { Subscription = bus.Subscribe(BusTopic.User(userId), this) };
+            // Subscribe before reading the user's conversations, and hold control messages that arrive
+            // while the list loads: a join or leave published in between is then either in the list or
+            // replayed after it, in order, never lost.
+            route = new UserRoute(userId) { Pending = [] };
             route.Sessions.Add(session);
             _users[userId] = route;
+            route.Subscription = bus.Subscribe(BusTopic.User(userId), this);
+        }
+
+        IReadOnlyList<ConversationRecord> conversations;
+        try
+        {
+            conversations = await directory.ListConversationsForUserAsync(userId);
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                route.Pending = null;
+            }
+
+            throw;
+        }
+
+        Session[] revoked;
+        lock (_lock)
+        {
+            // Every session of the user may have gone while the list loaded; then the route is gone too.
+            if (!_users.TryGetValue(userId, out var current) || current != route)
+            {
+                return;
+            }
+
             foreach (var conversation in conversations)
             {
                 Join(route, conversation.Id);
             }
+
+            var pending = route.Pending!;
+            route.Pending = null;
+            revoked = pending.SelectMany(control => ApplyLocked(route, control)).ToArray();
         }
+
+        CloseRevoked(revoked);
     }
 
     public void Unregister(Session session)
@@ -136,7 +163,15 @@ internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory)
         {
             if (recipients[i].ConnectionId != origin)
             {
-                recipients[i].SendEncoded(frame, Opcode.Message);
+                try
+                {
+                    recipients[i].SendEncoded(frame, Opcode.Message);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // A broken recipient is its own problem; the others still get the event.
+                    recipients[i].Abort("write failed: " + ex.GetType().Name);
+                }
             }
         }
 
@@ -145,7 +180,7 @@ internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory)
 
     private void Apply(Guid userId, ControlMessage control)
     {
-        Session[] revoked = [];
+        Session[] revoked;
         lock (_lock)
         {
             if (!_users.TryGetValue(userId, out var route))
@@ -153,21 +188,39 @@ internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory)
                 return;
             }
 
-            switch (control.Kind)
+            if (route.Pending is { } pending)
             {
-                case ControlKind.ConversationJoined:
-                    Join(route, control.Id);
-                    break;
-                case ControlKind.ConversationLeft:
-                    Leave(route, control.Id);
-                    break;
-                case ControlKind.DeviceRevoked:
-                    revoked = route.Sessions.Where(s => s.Identity!.DeviceId == control.Id).ToArray();
-                    break;
+                pending.Add(control);
+                return;
             }
+
+            revoked = ApplyLocked(route, control);
         }
 
-        foreach (var session in revoked)
+        CloseRevoked(revoked);
+    }
+
+    // Called under _lock; returns the sessions to close (closed outside the lock).
+    private Session[] ApplyLocked(UserRoute route, ControlMessage control)
+    {
+        switch (control.Kind)
+        {
+            case ControlKind.ConversationJoined:
+                Join(route, control.Id);
+                return [];
+            case ControlKind.ConversationLeft:
+                Leave(route, control.Id);
+                return [];
+            case ControlKind.DeviceRevoked:
+                return route.Sessions.Where(s => s.Identity!.DeviceId == control.Id).ToArray();
+            default:
+                return [];
+        }
+    }
+
+    private static void CloseRevoked(Session[] sessions)
+    {
+        foreach (var session in sessions)
         {
             session.CloseWithError(ErrorCode.SessionRevoked, "This device's session was revoked.");
         }
@@ -214,7 +267,10 @@ internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory)
 
         public HashSet<Guid> Conversations { get; } = [];
 
-        public IDisposable? Subscription { get; init; }
+        public IDisposable? Subscription { get; set; }
+
+        /// <summary>Control messages held while the user's conversation list loads; null once loaded.</summary>
+        public List<ControlMessage>? Pending { get; set; }
     }
 
     private sealed class ConversationRoute

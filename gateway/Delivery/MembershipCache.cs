@@ -14,6 +14,9 @@ internal sealed class MembershipCache(IDirectoryStore directory)
 
     private readonly ConcurrentDictionary<(Guid Conversation, Guid User), byte> _members = new();
 
+    // Bumped by every Forget: a lookup that began before a removal must not re-add what was removed.
+    private long _generation;
+
     public async ValueTask<bool> IsMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
         if (_members.ContainsKey((conversationId, userId)))
@@ -21,6 +24,7 @@ internal sealed class MembershipCache(IDirectoryStore directory)
             return true;
         }
 
+        var generation = Volatile.Read(ref _generation);
         if (!await directory.IsConversationMemberAsync(conversationId, userId, cancellationToken))
         {
             return false;
@@ -31,9 +35,17 @@ internal sealed class MembershipCache(IDirectoryStore directory)
             _members.Clear();
         }
 
-        _members.TryAdd((conversationId, userId), 0);
+        if (generation == Volatile.Read(ref _generation))
+        {
+            _members.TryAdd((conversationId, userId), 0);
+        }
+
         return true;
     }
 
-    public void Forget(Guid conversationId, Guid userId) => _members.TryRemove((conversationId, userId), out _);
+    public void Forget(Guid conversationId, Guid userId)
+    {
+        Interlocked.Increment(ref _generation);
+        _members.TryRemove((conversationId, userId), out _);
+    }
 }

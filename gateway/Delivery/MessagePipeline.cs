@@ -1,3 +1,4 @@
+using System.Text;
 using System.Diagnostics;
 using ChatWire.Gateway.Observability;
 using ChatWire.Gateway.Sessions;
@@ -105,7 +106,7 @@ internal sealed class MessagePipeline(
         for (var k = 0; k < messages.Count && taken.Count < limit; k++)
         {
             var message = messages[direction == ReadDirection.Before ? messages.Count - 1 - k : k];
-            bytes += message.Content.Length + message.ContentType.Length + PerMessageOverhead;
+            bytes += message.Content.Length + Encoding.UTF8.GetByteCount(message.ContentType) + PerMessageOverhead;
             if (bytes > maxBytes && taken.Count > 0)
             {
                 break;

@@ -7,7 +7,7 @@ namespace ChatWire.Gateway.Sessions;
 /// The one timer for all connections: AUTH deadline, frame deadline, heartbeat PING and dead-peer close.
 /// A million idle sessions cost one walk per interval, not a million timers.
 /// </summary>
-internal sealed class ConnectionSweeper(SessionRegistry registry, IOptions<GatewayOptions> options) : BackgroundService
+internal sealed class ConnectionSweeper(SessionRegistry registry, IOptions<GatewayOptions> options, ILogger<ConnectionSweeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -19,8 +19,18 @@ internal sealed class ConnectionSweeper(SessionRegistry registry, IOptions<Gatew
                 var now = Environment.TickCount64;
                 foreach (var session in registry.Sessions)
                 {
-                    session.CheckDeadlines(now);
+                    // One connection's failure must not stop the sweep, let alone the host.
+                    try
+                    {
+                        session.CheckDeadlines(now);
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        GatewayLog.SessionFault(logger, session.ConnectionId, ex);
+                    }
                 }
+
+                registry.SweepRetiring(now);
             }
         }
         catch (OperationCanceledException)

@@ -5,13 +5,18 @@ using ChatWire.Protocol.Frames;
 
 namespace ChatWire.Gateway.Sessions;
 
-// The outbound side: every frame, reply or fanned-out event, goes through one lock into the transport's
-// PipeWriter. At most one flush is outstanding; bytes written meanwhile are counted, and a connection
-// whose count passes MaxOutboundBytes is a slow consumer: closed, to catch up later by seq (DESIGN §4).
+// The outbound side: every frame, reply or fanned-out event, goes through one lock. At most one flush of
+// the transport's PipeWriter is outstanding, and nothing touches that writer while it is: over TLS the
+// writer is a StreamPipeWriter, whose buffers a pending flush still owns. Frames written meanwhile go to a
+// session-owned backlog (allocated only under backpressure, dropped once drained, so an idle connection
+// holds none). Bytes not yet flushed, backlog included, are bounded by MaxOutboundBytes; past it the
+// connection is a slow consumer: closed, to catch up later by seq (DESIGN §4).
 internal sealed partial class Session
 {
     private readonly PipeWriter _output;
     private readonly Lock _writeLock = new();
+    private ArrayBufferWriter<byte>? _backlog;
+    private Task? _pendingFlush;
     private long _outboundBytes;
     private bool _flushing;
     private bool _closing;
@@ -29,9 +34,7 @@ internal sealed partial class Session
                 return;
             }
 
-            var written = FrameCodec.Write(_output, frame);
-            _services.Metrics.FrameOut(T.Opcode);
-            AfterWrite(written);
+            WriteLocked(frame);
         }
     }
 
@@ -45,7 +48,8 @@ internal sealed partial class Session
                 return;
             }
 
-            _output.Write(frame);
+            IBufferWriter<byte> target = _flushing ? _backlog ??= new ArrayBufferWriter<byte>(frame.Length) : _output;
+            target.Write(frame);
             _services.Metrics.FrameOut(opcode);
             AfterWrite(frame.Length);
         }
@@ -68,22 +72,30 @@ internal sealed partial class Session
             }
 
             _services.Metrics.Error(code);
-            var written = FrameCodec.Write(_output, new ErrorFrame(requestId, code, message));
-            _services.Metrics.FrameOut(Opcode.Error);
+            WriteLocked(new ErrorFrame(requestId, code, message));
             _closing = true;
-            AfterWrite(written);
         }
 
         GatewayLog.SessionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(code), message);
         _input.CancelPendingRead();
     }
 
+    private void WriteLocked<T>(in T frame)
+        where T : struct, IFrame<T>
+    {
+        var written = _flushing ? FrameCodec.Write(_backlog ??= new ArrayBufferWriter<byte>(256), frame) : FrameCodec.Write(_output, frame);
+        _services.Metrics.FrameOut(T.Opcode);
+        AfterWrite(written);
+    }
+
+    // Called under _writeLock.
     private void AfterWrite(int written)
     {
         _outboundBytes += written;
         if (_outboundBytes > _services.Options.MaxOutboundBytes)
         {
             _closing = true;
+            _backlog = null;
             _services.Metrics.Error(ErrorCode.SlowConsumer);
             GatewayLog.SessionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(ErrorCode.SlowConsumer), $"{_outboundBytes} bytes queued");
             _input.CancelPendingRead();
@@ -97,46 +109,44 @@ internal sealed partial class Session
         }
     }
 
-    // Called under _writeLock.
+    // Called under _writeLock with no flush outstanding.
     private void StartFlush()
     {
         while (_outboundBytes > 0 && !_closed)
         {
             var bytes = _outboundBytes;
-            ValueTask<FlushResult> flush;
             try
             {
-                flush = _output.FlushAsync();
-            }
-            catch (InvalidOperationException)
-            {
-                _closed = true;
-                return;
-            }
+                var flush = _output.FlushAsync();
+                if (!flush.IsCompleted)
+                {
+                    _flushing = true;
+                    _pendingFlush = AwaitFlushAsync(flush, bytes);
+                    return;
+                }
 
-            if (!flush.IsCompleted)
-            {
-                _flushing = true;
-                _ = AwaitFlushAsync(flush, bytes);
-                return;
+                _outboundBytes -= bytes;
+                if (flush.Result.IsCompleted)
+                {
+                    _closed = true;
+                }
             }
-
-            _outboundBytes -= bytes;
-            if (flush.Result.IsCompleted)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                _closed = true;
+                // The transport failed (reset, timeout, TLS error): this connection is done, no one else is.
+                FailOutput();
             }
         }
     }
 
     private async Task AwaitFlushAsync(ValueTask<FlushResult> flush, long bytes)
     {
-        var completed = false;
+        bool completed;
         try
         {
             completed = (await flush).IsCompleted;
         }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             completed = true;
         }
@@ -144,22 +154,49 @@ internal sealed partial class Session
         lock (_writeLock)
         {
             _flushing = false;
+            _pendingFlush = null;
             _outboundBytes -= bytes;
             if (completed)
             {
-                _closed = true;
+                FailOutput();
                 return;
             }
 
+            if (_backlog is { WrittenCount: > 0 } backlog)
+            {
+                try
+                {
+                    _output.Write(backlog.WrittenSpan);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    FailOutput();
+                    return;
+                }
+            }
+
+            _backlog = null;
             StartFlush();
         }
     }
 
-    private void MarkClosed()
+    // Called under _writeLock.
+    private void FailOutput()
+    {
+        _closed = true;
+        _closing = true;
+        _backlog = null;
+        _input.CancelPendingRead();
+    }
+
+    /// <summary>Marks the output closed; returns the flush still outstanding, if any, so the caller can bound its wait.</summary>
+    private Task? MarkClosed()
     {
         lock (_writeLock)
         {
             _closed = true;
+            _backlog = null;
+            return _pendingFlush;
         }
     }
 }

@@ -34,6 +34,9 @@ internal sealed partial class Session
     private long _lastPingSentAt;
     private int _sendsInFlight;
 
+    /// <summary>How long a connection the server closed may take to drain before it is aborted.</summary>
+    public const int CloseGraceMs = 2_000;
+
     public Session(ConnectionContext connection, SessionServices services, IPAddress? remoteAddress)
     {
         _connection = connection;
@@ -118,14 +121,20 @@ internal sealed partial class Session
         {
             var wasAuthenticated = _state == SessionState.Authenticated;
             _state = SessionState.Closed;
-            MarkClosed();
+            var pendingFlush = MarkClosed();
             (wasAuthenticated ? _services.Metrics.Authenticated : _services.Metrics.Unauthenticated).Dec();
             if (wasAuthenticated)
             {
                 _services.Fanout.Unregister(this);
             }
 
-            _services.Registry.Remove(this);
+            // A last ERROR may still be on its way out; give it a bounded moment, never an unbounded one.
+            if (pendingFlush is not null)
+            {
+                await Task.WhenAny(pendingFlush, Task.Delay(CloseGraceMs));
+            }
+
+            _services.Registry.Retire(this, closedByPeer: !IsClosing);
         }
     }
 
@@ -217,7 +226,19 @@ internal sealed partial class Session
 
     private async ValueTask OnAuthAsync(Auth auth)
     {
-        var (identity, error) = await _services.Authenticator.AuthenticateAsync(auth.SessionToken, auth.DeviceId, CancellationToken.None);
+        SessionIdentity? identity;
+        ErrorCode error;
+        try
+        {
+            (identity, error) = await _services.Authenticator.AuthenticateAsync(auth.SessionToken, auth.DeviceId, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.SessionFault(_services.Logger, ConnectionId, ex);
+            CloseWithError(ErrorCode.StorageUnavailable, "Sessions cannot be checked right now; retry shortly.", auth.RequestId);
+            return;
+        }
+
         if (identity is null)
         {
             CloseWithError(error, error switch
@@ -235,6 +256,13 @@ internal sealed partial class Session
         _services.Metrics.Authenticated.Inc();
         Send(new AuthOk(auth.RequestId, identity.UserId, identity.DeviceId));
         await _services.Fanout.RegisterAsync(this);
+
+        // A revocation committed after the token check but before this session could hear about it would
+        // otherwise be missed; the store is revoked before the event is published, so this read sees it.
+        if (!await _services.Authenticator.IsStillValidAsync(identity, CancellationToken.None))
+        {
+            CloseWithError(ErrorCode.SessionRevoked, "This device's session was revoked.");
+        }
     }
 
     private async ValueTask OnSendAsync(Send send)
@@ -252,6 +280,9 @@ internal sealed partial class Session
         if (inFlight >= _services.Options.MaxSendsInFlight)
         {
             await pending;
+
+            // The peer was not silent; the read loop was waiting on the store.
+            _lastReceivedAt = Environment.TickCount64;
         }
     }
 
@@ -284,4 +315,19 @@ internal sealed partial class Session
     }
 
     public void Abort(string reason) => _connection.Abort(new ConnectionAbortedException(reason));
+
+    /// <summary>Aborts the transport unless it has already closed (a peer that stopped reading cannot hold it open).</summary>
+    public void AbortIfOpen()
+    {
+        try
+        {
+            if (!_connection.ConnectionClosed.IsCancellationRequested)
+            {
+                Abort("close grace expired");
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
 }

@@ -10,6 +10,7 @@ internal sealed class SessionRegistry
 {
     private readonly ConcurrentDictionary<Guid, Session> _sessions = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
+    private readonly ConcurrentDictionary<Session, long> _retiring = new();
     private readonly int _maxPerAddress;
     private int _count;
 
@@ -24,7 +25,17 @@ internal sealed class SessionRegistry
 
     public int Count => Volatile.Read(ref _count);
 
-    public ICollection<Session> Sessions => _sessions.Values;
+    /// <summary>Open sessions, enumerated without locking the dictionary (Values would take every bucket lock and copy).</summary>
+    public IEnumerable<Session> Sessions
+    {
+        get
+        {
+            foreach (var pair in _sessions)
+            {
+                yield return pair.Value;
+            }
+        }
+    }
 
     /// <summary>Reserves a slot for a new connection; the reason when refused.</summary>
     public string? TryAdmit(IPAddress? address)
@@ -46,11 +57,38 @@ internal sealed class SessionRegistry
 
     public void Add(Session session) => _sessions[session.ConnectionId] = session;
 
-    public void Remove(Session session)
+    /// <summary>
+    /// The session's read loop has ended. A connection its peer closed frees its slot now; one the server
+    /// closed keeps its slot until <see cref="SweepRetiring"/> has made sure the transport is gone, so a
+    /// peer that stops reading cannot keep sockets open outside the caps.
+    /// </summary>
+    public void Retire(Session session, bool closedByPeer)
     {
-        if (_sessions.TryRemove(session.ConnectionId, out _))
+        if (!_sessions.TryRemove(session.ConnectionId, out _))
+        {
+            return;
+        }
+
+        if (closedByPeer)
         {
             Release(session.RemoteAddress);
+        }
+        else
+        {
+            _retiring[session] = Environment.TickCount64;
+        }
+    }
+
+    /// <summary>Aborts server-closed connections still open after the grace period, and frees their slots.</summary>
+    public void SweepRetiring(long now)
+    {
+        foreach (var (session, since) in _retiring)
+        {
+            if (now - since > Session.CloseGraceMs && _retiring.TryRemove(session, out _))
+            {
+                session.AbortIfOpen();
+                Release(session.RemoteAddress);
+            }
         }
     }
 
