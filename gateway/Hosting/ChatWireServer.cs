@@ -172,13 +172,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         app.Lifetime.ApplicationStopped.Register(() => GatewayLog.Stopped(logger));
 
         // Idle sessions would otherwise hold shutdown open until Kestrel's timeout: tell them and close.
-        app.Lifetime.ApplicationStopping.Register(() =>
-        {
-            foreach (var session in app.Services.GetRequiredService<SessionRegistry>().Sessions)
-            {
-                session.CloseWithError(ErrorCode.ShuttingDown, "The server is shutting down; reconnect later.");
-            }
-        });
+        app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<SessionRegistry>().BeginShutdown());
         return server;
     }
 

@@ -20,6 +20,11 @@ internal sealed class ChatWireConnectionHandler(SessionServices services) : Conn
         // Not awaited here: the session's own RunAsync is the only state machine an idle connection keeps.
         var session = new Session(connection, services, address);
         services.Registry.Add(session);
+        if (services.Registry.IsShuttingDown)
+        {
+            session.CloseWithError(ErrorCode.ShuttingDown, "The server is shutting down; reconnect later.");
+        }
+
         return session.RunAsync();
     }
 

@@ -16,6 +16,8 @@ internal sealed partial class Session
     private readonly PipeWriter _output;
     private readonly Lock _writeLock = new();
     private ArrayBufferWriter<byte>? _backlog;
+    private ArrayBufferWriter<byte>? _held;
+    private bool _holding;
     private Task? _pendingFlush;
     private long _outboundBytes;
     private bool _flushing;
@@ -48,7 +50,8 @@ internal sealed partial class Session
                 return;
             }
 
-            IBufferWriter<byte> target = _flushing ? _backlog ??= new ArrayBufferWriter<byte>(frame.Length) : _output;
+            IBufferWriter<byte> target = _holding ? _held ??= new ArrayBufferWriter<byte>(frame.Length)
+                : _flushing ? _backlog ??= new ArrayBufferWriter<byte>(frame.Length) : _output;
             target.Write(frame);
             _services.Metrics.FrameOut(opcode);
             AfterWrite(frame.Length);
@@ -72,6 +75,8 @@ internal sealed partial class Session
             }
 
             _services.Metrics.Error(code);
+            _holding = false;
+            _held = null;
             WriteLocked(new ErrorFrame(requestId, code, message));
             _closing = true;
         }
@@ -83,9 +88,47 @@ internal sealed partial class Session
     private void WriteLocked<T>(in T frame)
         where T : struct, IFrame<T>
     {
-        var written = _flushing ? FrameCodec.Write(_backlog ??= new ArrayBufferWriter<byte>(256), frame) : FrameCodec.Write(_output, frame);
+        var written = _holding ? FrameCodec.Write(_held ??= new ArrayBufferWriter<byte>(256), frame)
+            : _flushing ? FrameCodec.Write(_backlog ??= new ArrayBufferWriter<byte>(256), frame)
+            : FrameCodec.Write(_output, frame);
         _services.Metrics.FrameOut(T.Opcode);
         AfterWrite(written);
+    }
+
+    /// <summary>From now on frames are held back (counted, not sent) until <see cref="ReleaseHeld"/>.</summary>
+    private void HoldOutput()
+    {
+        lock (_writeLock)
+        {
+            _holding = true;
+        }
+    }
+
+    /// <summary>Sends <paramref name="first"/>, then whatever was held, in that order.</summary>
+    private void ReleaseHeld<T>(in T first)
+        where T : struct, IFrame<T>
+    {
+        lock (_writeLock)
+        {
+            _holding = false;
+            var held = _held;
+            _held = null;
+            if (_closing || _closed)
+            {
+                return;
+            }
+
+            IBufferWriter<byte> target = _flushing ? _backlog ??= new ArrayBufferWriter<byte>(256) : _output;
+            _outboundBytes += FrameCodec.Write(target, first);
+            _services.Metrics.FrameOut(T.Opcode);
+            if (held is { WrittenCount: > 0 })
+            {
+                // Already counted in _outboundBytes when it was held; now it joins the output, in order.
+                target.Write(held.WrittenSpan);
+            }
+
+            AfterWrite(0);
+        }
     }
 
     // Called under _writeLock.
@@ -96,6 +139,7 @@ internal sealed partial class Session
         {
             _closing = true;
             _backlog = null;
+            _held = null;
             _services.Metrics.Error(ErrorCode.SlowConsumer);
             GatewayLog.SessionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(ErrorCode.SlowConsumer), $"{_outboundBytes} bytes queued");
             _input.CancelPendingRead();
@@ -103,7 +147,7 @@ internal sealed partial class Session
             return;
         }
 
-        if (!_flushing)
+        if (!_flushing && !_holding)
         {
             StartFlush();
         }
@@ -196,6 +240,7 @@ internal sealed partial class Session
         {
             _closed = true;
             _backlog = null;
+            _held = null;
             return _pendingFlush;
         }
     }

@@ -254,8 +254,22 @@ internal sealed partial class Session
         _state = SessionState.Authenticated;
         _services.Metrics.Unauthenticated.Dec();
         _services.Metrics.Authenticated.Inc();
-        Send(new AuthOk(auth.RequestId, identity.UserId, identity.DeviceId));
-        await _services.Fanout.RegisterAsync(this);
+
+        // Register for delivery before AUTH_OK is sent, holding output meanwhile: an event stored while
+        // the session registers is then neither lost nor sent ahead of AUTH_OK.
+        HoldOutput();
+        try
+        {
+            await _services.Fanout.RegisterAsync(this);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.SessionFault(_services.Logger, ConnectionId, ex);
+            CloseWithError(ErrorCode.StorageUnavailable, "The session could not be set up; retry shortly.", auth.RequestId);
+            return;
+        }
+
+        ReleaseHeld(new AuthOk(auth.RequestId, identity.UserId, identity.DeviceId));
 
         // A revocation committed after the token check but before this session could hear about it would
         // otherwise be missed; the store is revoked before the event is published, so this read sees it.

@@ -13,6 +13,7 @@ internal sealed class SessionRegistry
     private readonly ConcurrentDictionary<Session, long> _retiring = new();
     private readonly int _maxPerAddress;
     private int _count;
+    private bool _shuttingDown;
 
     public SessionRegistry(IOptions<GatewayOptions> options)
     {
@@ -22,6 +23,9 @@ internal sealed class SessionRegistry
     }
 
     public int MaxConnections { get; }
+
+    /// <summary>Set when the host starts stopping: connections accepted from then on are told so and closed.</summary>
+    public bool IsShuttingDown => Volatile.Read(ref _shuttingDown);
 
     public int Count => Volatile.Read(ref _count);
 
@@ -56,6 +60,19 @@ internal sealed class SessionRegistry
     }
 
     public void Add(Session session) => _sessions[session.ConnectionId] = session;
+
+    /// <summary>
+    /// Stops taking connections in and closes every open one. A connection added concurrently either is
+    /// in the walk below or sees the flag afterwards (the handler checks it after <see cref="Add"/>).
+    /// </summary>
+    public void BeginShutdown()
+    {
+        Volatile.Write(ref _shuttingDown, true);
+        foreach (var session in Sessions)
+        {
+            session.CloseWithError(Protocol.ErrorCode.ShuttingDown, "The server is shutting down; reconnect later.");
+        }
+    }
 
     /// <summary>
     /// The session's read loop has ended. A connection its peer closed frees its slot now; one the server

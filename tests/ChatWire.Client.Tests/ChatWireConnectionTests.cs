@@ -1,299 +1,513 @@
 using ChatWire.Client.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests;
 
-// The SDK's connection state machine against a scripted peer on a real loopback socket.
-public sealed class ChatWireConnectionTests
+// The SDK's connection against the real gateway in process, over real loopback sockets. Tests that need
+// their own configuration (heartbeat, restarts) start a server of their own.
+public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
-    private static readonly Guid Conversation = Guid.Parse("0190a0b2-0000-7000-8000-0000000000c1");
+    private TestServer Server => fixture.Server;
 
     [Fact]
-    public async Task ConnectAsync_Handshake_SendsHelloAndAuth_ExposesIdentity()
+    public async Task ConnectAsync_Handshake_AuthenticatesAndExposesIdentityAndLimits()
     {
-        await using var peer = ScriptedPeer.Start();
-        var connecting = ChatWireConnection.ConnectAsync(peer.Options());
-        await using var link = await peer.AcceptAsync();
+        var user = await Server.SignupAsync();
 
-        var (hello, auth) = await link.HandshakeAsync(heartbeatMs: 15_000);
-        await using var connection = await connecting.WaitAsync(ScriptedPeer.Patience);
+        await using var connection = await Sdk.ConnectAsync(user);
+        var events = new EventLog(connection);
+        var first = await events.NextAsync<ConnectionStateChanged>();
+        await connection.PingAsync().WaitAsync(Patience.Default);
 
-        Assert.Equal(ProtocolLimits.CurrentVersion, hello.ProtocolVersion);
-        Assert.Equal("client-tests", hello.ClientName);
-        Assert.NotEqual(0u, hello.RequestId);
-        Assert.NotEqual(hello.RequestId, auth.RequestId);
-        Assert.Equal("token-1", auth.SessionToken);
-        Assert.Equal(PeerLink.DeviceId, auth.DeviceId);
-        Assert.Equal(PeerLink.UserId, connection.UserId);
-        Assert.Equal(PeerLink.DeviceId, connection.DeviceId);
+        Assert.Equal(user.UserId, connection.UserId);
+        Assert.Equal(user.DeviceId, connection.DeviceId);
         Assert.Equal(ConnectionState.Connected, connection.State);
-        Assert.Equal(258_048, connection.Limits.MaxContentLength);
+        Assert.Equal((ConnectionState.Connected, null), (first.State, first.Error));
+        Assert.Equal(ProtocolLimits.DefaultMaxContentLength, connection.Limits.MaxContentLength);
+        Assert.Equal(TimeSpan.FromMilliseconds(30_000), connection.HeartbeatInterval);
+        Assert.Null(connection.CloseCode);
     }
 
     [Fact]
-    public async Task ConnectAsync_AuthRefused_ThrowsWithTheCode()
+    public async Task ConnectAsync_TokenOfAnotherDevice_ThrowsInvalidToken()
     {
-        await using var peer = ScriptedPeer.Start();
-        var connecting = ChatWireConnection.ConnectAsync(peer.Options());
-        await using var link = await peer.AcceptAsync();
-        var hello = await link.ReadAsync<Hello>();
-        await link.WriteAsync(new Welcome(hello.RequestId, 1, 262_144, 258_048, 30_000, 10_000, 0));
-        var auth = await link.ReadAsync<Auth>();
+        var user = await Server.SignupAsync();
+        var options = Sdk.Options(user) with { DeviceId = Guid.CreateVersion7() };
 
-        await link.WriteAsync(new ErrorFrame(auth.RequestId, ErrorCode.InvalidToken, "Unknown token."));
+        var ex = await Assert.ThrowsAsync<ChatWireException>(() => ChatWireConnection.ConnectAsync(options).WaitAsync(Patience.Default));
 
-        var ex = await Assert.ThrowsAsync<ChatWireException>(() => connecting.WaitAsync(ScriptedPeer.Patience));
         Assert.Equal(ErrorCode.InvalidToken, ex.Code);
         Assert.Equal("INVALID_TOKEN", ex.Name);
         Assert.Null(ex.HttpStatus);
     }
 
     [Fact]
-    public async Task SendTextAsync_Acked_ReturnsSeqAndGeneratesUuidV7()
+    public async Task ConnectAsync_RevokedSession_ThrowsSessionRevoked()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, link) = await ConnectAsync(peer);
-        await using (connection)
-        await using (link)
-        {
-            var sending = connection.SendTextAsync(Conversation, "hello");
-            var send = await link.ReadAsync<Send>();
-            await link.WriteAsync(new SendAck(send.RequestId, send.ConversationId, send.MessageId, 17, 1_700_000_000_123));
-            var result = await sending.WaitAsync(ScriptedPeer.Patience);
+        var user = await Server.SignupAsync();
+        await user.CallAsync(HttpMethod.Post, "v1/accounts/logout");
 
-            Assert.Equal(7, send.MessageId.Version);
-            Assert.Equal("text/plain", send.ContentType);
-            Assert.Equal("hello"u8.ToArray(), send.Content.ToArray());
-            Assert.Equal(send.MessageId, result.MessageId);
-            Assert.Equal(17UL, result.Seq);
-            Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123), result.ServerTime);
-        }
+        var ex = await Assert.ThrowsAsync<ChatWireException>(() => Sdk.ConnectAsync(user));
+
+        Assert.Equal(ErrorCode.SessionRevoked, ex.Code);
+        Assert.True(ex.IsTerminal);
     }
 
     [Fact]
-    public async Task SendAsync_ErrorReply_FailsThatRequestOnly()
+    public async Task SendTextAsync_Acked_ReturnsSeqAndGeneratesUuidV7_MessageIsStored()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, link) = await ConnectAsync(peer);
-        await using (connection)
-        await using (link)
-        {
-            var refused = connection.SendTextAsync(Conversation, "nope");
-            var send = await link.ReadAsync<Send>();
-            await link.WriteAsync(new ErrorFrame(send.RequestId, ErrorCode.NotAMember, "Not a member."));
+        var crew = await Crew.CreateAsync(Server);
+        await using var connection = await Sdk.ConnectAsync(crew.Alice);
 
-            var ex = await Assert.ThrowsAsync<ChatWireException>(() => refused.WaitAsync(ScriptedPeer.Patience));
-            Assert.Equal(ErrorCode.NotAMember, ex.Code);
+        var result = await connection.SendTextAsync(crew.GeneralId, "hello").WaitAsync(Patience.Default);
+        var page = await connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
 
-            var givenId = Guid.CreateVersion7();
-            var accepted = connection.SendTextAsync(Conversation, "yes", givenId);
-            var second = await link.ReadAsync<Send>();
-            await link.WriteAsync(new SendAck(second.RequestId, second.ConversationId, second.MessageId, 1, 0));
-            Assert.Equal(givenId, (await accepted.WaitAsync(ScriptedPeer.Patience)).MessageId);
-            Assert.Equal(ConnectionState.Connected, connection.State);
-        }
+        Assert.Equal(7, result.MessageId.Version);
+        Assert.Equal(1UL, result.Seq);
+        var stored = Assert.Single(page.Messages);
+        Assert.Equal((result.MessageId, 1UL, "text/plain", "hello"), (stored.MessageId, stored.Seq, stored.ContentType, Sdk.Text(stored)));
+        Assert.Equal((crew.Alice.UserId, crew.Alice.DeviceId), (stored.SenderUserId, stored.SenderDeviceId));
+        Assert.Equal(result.ServerTime, DateTimeOffset.FromUnixTimeMilliseconds(stored.ServerTimeUnixMs));
+    }
+
+    [Fact]
+    public async Task SendAsync_SameMessageIdAgain_ReturnsTheOriginalSeq_StoresOnce()
+    {
+        var crew = await Crew.CreateAsync(Server);
+        await using var connection = await Sdk.ConnectAsync(crew.Alice);
+        var id = Guid.CreateVersion7();
+
+        var first = await connection.SendTextAsync(crew.GeneralId, "once", id).WaitAsync(Patience.Default);
+        var other = await connection.SendTextAsync(crew.GeneralId, "another").WaitAsync(Patience.Default);
+        var resent = await connection.SendTextAsync(crew.GeneralId, "once", id).WaitAsync(Patience.Default);
+        var conflict = await Assert.ThrowsAsync<ChatWireException>(() => connection.SendTextAsync(crew.GeneralId, "a different body", id).WaitAsync(Patience.Default));
+        var page = await connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
+
+        Assert.Equal((id, 1UL), (first.MessageId, first.Seq));
+        Assert.Equal(2UL, other.Seq);
+        Assert.Equal(first, resent);
+        Assert.Equal(ErrorCode.IdempotencyConflict, conflict.Code);
+        Assert.Equal(["once", "another"], page.Messages.Select(Sdk.Text));
+        Assert.Equal(ConnectionState.Connected, connection.State);
+    }
+
+    [Fact]
+    public async Task SendAsync_NotAMember_FailsThatRequestOnly()
+    {
+        var crew = await Crew.CreateAsync(Server);
+        var stranger = await Server.SignupAsync();
+        var (_, strangersGeneral) = await stranger.CreateTeamAsync("Elsewhere");
+        await using var connection = await Sdk.ConnectAsync(crew.Alice);
+
+        var ex = await Assert.ThrowsAsync<ChatWireException>(() => connection.SendTextAsync(strangersGeneral, "nope").WaitAsync(Patience.Default));
+        var givenId = Guid.CreateVersion7();
+        var accepted = await connection.SendTextAsync(crew.GeneralId, "yes", givenId).WaitAsync(Patience.Default);
+
+        Assert.Equal(ErrorCode.NotAMember, ex.Code);
+        Assert.Equal("NOT_A_MEMBER", ex.Name);
+        Assert.Null(ex.HttpStatus);
+        Assert.Equal(givenId, accepted.MessageId);
+        Assert.Equal(ConnectionState.Connected, connection.State);
     }
 
     [Fact]
     public async Task SendAsync_ContentOverTheLimit_FailsWithoutSending()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, link) = await ConnectAsync(peer);
-        await using (connection)
-        await using (link)
-        {
-            var ex = await Assert.ThrowsAsync<ChatWireException>(() => connection.SendAsync(Conversation, new byte[258_049]));
+        var crew = await Crew.CreateAsync(Server);
+        await using var connection = await Sdk.ConnectAsync(crew.Alice);
 
-            Assert.Equal(ErrorCode.ContentTooLarge, ex.Code);
-        }
+        var ex = await Assert.ThrowsAsync<ChatWireException>(() => connection.SendAsync(crew.GeneralId, new byte[connection.Limits.MaxContentLength + 1]));
+        var page = await connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
+
+        Assert.Equal(ErrorCode.ContentTooLarge, ex.Code);
+        Assert.Empty(page.Messages);
+        Assert.Equal(ConnectionState.Connected, connection.State);
     }
 
     [Fact]
-    public async Task ServerPing_IsAnsweredWithPongOfTheSameId()
+    public async Task Events_MessageSentOnAnotherConnection_IsDeliveredOnceInOrder()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, link) = await ConnectAsync(peer);
-        await using (connection)
-        await using (link)
+        var crew = await Crew.CreateAsync(Server);
+        await using var listener = await Sdk.ConnectAsync(crew.Bob);
+        var events = new EventLog(listener);
+        Assert.Equal(ConnectionState.Connected, (await events.NextAsync<ConnectionStateChanged>()).State);
+        await using var sender = await Sdk.ConnectAsync(crew.Alice);
+
+        var sent = new List<SendResult>();
+        foreach (var text in new[] { "one", "two", "three" })
         {
-            await link.WriteAsync(new Ping(4242));
-
-            var pong = await link.ReadAsync<Pong>();
-
-            Assert.Equal(4242u, pong.RequestId);
+            sent.Add(await sender.SendTextAsync(crew.GeneralId, text).WaitAsync(Patience.Default));
         }
+
+        var received = new List<ChatMessage>();
+        for (var i = 0; i < 3; i++)
+        {
+            received.Add(await events.NextMessageAsync());
+        }
+
+        Assert.Equal(sent.Select(result => (result.MessageId, result.Seq)), received.Select(message => (message.MessageId, message.Seq)));
+        Assert.Equal(["one", "two", "three"], received.Select(Sdk.Text));
+        Assert.All(received, message => Assert.Equal((crew.GeneralId, crew.Alice.UserId, crew.Alice.DeviceId), (message.ConversationId, message.SenderUserId, message.SenderDeviceId)));
     }
 
     [Fact]
-    public async Task Heartbeat_AfterSilence_ClientSendsPing()
+    public async Task GetHistoryAsync_PagesBeforeAndAfter_OldestFirst()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, link) = await ConnectAsync(peer, heartbeat: TimeSpan.FromMilliseconds(50));
-        await using (connection)
-        await using (link)
+        var crew = await Crew.CreateAsync(Server);
+        await using var connection = await Sdk.ConnectAsync(crew.Alice);
+        for (var i = 1; i <= 10; i++)
         {
-            var ping = await link.ReadAsync<Ping>();
-
-            Assert.NotEqual(0u, ping.RequestId);
+            await connection.SendTextAsync(crew.GeneralId, $"m{i}").WaitAsync(Patience.Default);
         }
+
+        var newest = await connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.Before, 2).WaitAsync(Patience.Default);
+        var older = await connection.GetHistoryAsync(crew.GeneralId, 9, HistoryDirection.Before, 3).WaitAsync(Patience.Default);
+        var after = await connection.GetHistoryAsync(crew.GeneralId, 8, HistoryDirection.After, 5).WaitAsync(Patience.Default);
+
+        Assert.Equal([9UL, 10], newest.Messages.Select(message => message.Seq));
+        Assert.True(newest.HasMore);
+        Assert.Equal([6UL, 7, 8], older.Messages.Select(message => message.Seq));
+        Assert.Equal(["m6", "m7", "m8"], older.Messages.Select(Sdk.Text));
+        Assert.Equal([9UL, 10], after.Messages.Select(message => message.Seq));
+        Assert.False(after.HasMore);
+        Assert.Equal(crew.GeneralId, after.ConversationId);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.Before, connection.Limits.MaxHistoryLimit + 1));
     }
 
     [Fact]
-    public async Task GetHistoryAsync_ReturnsThePage()
+    public async Task ServerPing_IsAnswered_ConnectionOutlivesSeveralHeartbeatIntervals()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, link) = await ConnectAsync(peer);
-        await using (connection)
-        await using (link)
-        {
-            var paging = connection.GetHistoryAsync(Conversation, 0, HistoryDirection.Before, 2);
-            var history = await link.ReadAsync<History>();
-            await link.WriteAsync(new HistoryPage(history.RequestId, Conversation, [PeerLink.Message(Conversation, 8), PeerLink.Message(Conversation, 9)], true));
-            var page = await paging.WaitAsync(ScriptedPeer.Patience);
+        // The client never pings on its own here, so only its PONGs keep the server's heartbeat timeout (two
+        // silent intervals) away. A 1 s interval leaves a PONG most of a second to arrive on a loaded machine.
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:HeartbeatIntervalMs"] = "1000" });
+        var user = await server.SignupAsync();
+        var (_, generalId) = await user.CreateTeamAsync();
+        await using var connection = await Sdk.ConnectAsync(user, ReconnectPolicy.Disabled, Timeout.InfiniteTimeSpan);
 
-            Assert.Equal((0UL, HistoryDirection.Before, 2u), (history.FromSeq, history.Direction, history.Limit));
-            Assert.Equal([8UL, 9], page.Messages.Select(message => message.Seq));
-            Assert.True(page.HasMore);
-        }
+        var pongs = await server.WaitForMetricAsync("chatwire_frames_received_total", "opcode=\"PONG\"", count => count >= 3, Patience.Default * 2);
+        var sent = await connection.SendTextAsync(generalId, "still here").WaitAsync(Patience.Default);
+
+        Assert.True(await server.ReadMetricAsync("chatwire_frames_sent_total", "opcode=\"PING\"") >= pongs);
+        Assert.Equal(0, await server.ReadMetricAsync("chatwire_errors_total", "name=\"HEARTBEAT_TIMEOUT\""));
+        Assert.Equal(ConnectionState.Connected, connection.State);
+        Assert.Equal(1UL, sent.Seq);
     }
 
     [Fact]
-    public async Task Drop_PendingRequestFailsWithIOException_AndWithoutReconnectTheStreamEnds()
+    public async Task Heartbeat_AfterSilence_ClientSendsPing_ServerAnswers()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, link) = await ConnectAsync(peer, ReconnectPolicy.Disabled);
-        await using (connection)
-        {
-            var sending = connection.SendTextAsync(Conversation, "lost");
-            _ = await link.ReadAsync<Send>();
-            await link.DisposeAsync();
+        var user = await Server.SignupAsync();
+        var before = await Server.ReadMetricAsync("chatwire_frames_received_total", "opcode=\"PING\"");
 
-            await Assert.ThrowsAsync<IOException>(() => sending.WaitAsync(ScriptedPeer.Patience));
-            await Assert.ThrowsAnyAsync<Exception>(() => DrainAsync(connection));
-            Assert.Equal(ConnectionState.Closed, connection.State);
-        }
+        await using var connection = await Sdk.ConnectAsync(user, heartbeat: TimeSpan.FromMilliseconds(200));
+        await Server.WaitForMetricAsync("chatwire_frames_received_total", "opcode=\"PING\"", count => count >= before + 2);
+
+        Assert.Equal(TimeSpan.FromMilliseconds(200), connection.HeartbeatInterval);
     }
 
     [Fact]
     public async Task SessionRevoked_IsTerminal_StreamEndsWithChatWireException_NoReconnect()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, link) = await ConnectAsync(peer);
-        await using (connection)
-        await using (link)
+        var crew = await Crew.CreateAsync(Server);
+        await using var connection = await Sdk.ConnectAsync(crew.Alice);
+        var events = new List<ChatWireEvent>();
+        var draining = Sdk.DrainAsync(connection, events);
+        var hellos = await Server.ReadMetricAsync("chatwire_frames_received_total", "opcode=\"HELLO\"");
+
+        await crew.Alice.CallAsync(HttpMethod.Delete, $"v1/sessions/{crew.Alice.DeviceId}");
+        var ex = await Assert.ThrowsAsync<ChatWireException>(() => draining);
+
+        Assert.Equal(ErrorCode.SessionRevoked, ex.Code);
+        Assert.Equal(ErrorCode.SessionRevoked, connection.CloseCode);
+        Assert.Equal(ConnectionState.Closed, connection.State);
+        Assert.Equal(
+            [ConnectionState.Connected, ConnectionState.Closed],
+            events.OfType<ConnectionStateChanged>().Select(change => change.State));
+        var afterClose = await Assert.ThrowsAsync<ChatWireException>(() => connection.SendTextAsync(crew.GeneralId, "x"));
+        Assert.Equal(ErrorCode.SessionRevoked, afterClose.Code);
+
+        // A reconnect would say HELLO again within the reconnect policy's few milliseconds; give it ample time.
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(hellos, await Server.ReadMetricAsync("chatwire_frames_received_total", "opcode=\"HELLO\""));
+    }
+
+    [Fact]
+    public async Task ServerShutsDown_WithoutReconnect_StreamEndsWithShuttingDown()
+    {
+        var server = await TestServer.StartAsync();
+        ChatWireConnection connection;
+        Guid generalId;
+        try
         {
-            await link.WriteAsync(new ErrorFrame(0, ErrorCode.SessionRevoked, "Revoked."));
+            var user = await server.SignupAsync();
+            (_, generalId) = await user.CreateTeamAsync();
+            connection = await Sdk.ConnectAsync(user, ReconnectPolicy.Disabled);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
 
-            var events = new List<ChatWireEvent>();
-            var ex = await Assert.ThrowsAsync<ChatWireException>(() => DrainAsync(connection, events));
+        await using (connection)
+        {
+            var ex = await Assert.ThrowsAsync<ChatWireException>(() => Sdk.DrainAsync(connection));
 
-            Assert.Equal(ErrorCode.SessionRevoked, ex.Code);
-            Assert.Equal(ErrorCode.SessionRevoked, connection.CloseCode);
+            Assert.Equal(ErrorCode.ShuttingDown, ex.Code);
+            Assert.Equal(ErrorCode.ShuttingDown, connection.CloseCode);
             Assert.Equal(ConnectionState.Closed, connection.State);
-            Assert.Equal(ConnectionState.Closed, Assert.IsType<ConnectionStateChanged>(events[^1]).State);
-            await Assert.ThrowsAnyAsync<Exception>(() => peer.AcceptAsync(TimeSpan.FromMilliseconds(500)));
-            var afterClose = await Assert.ThrowsAsync<ChatWireException>(() => connection.SendTextAsync(Conversation, "x"));
-            Assert.Equal(ErrorCode.SessionRevoked, afterClose.Code);
+            Assert.Equal(ErrorCode.ShuttingDown, (await Assert.ThrowsAsync<ChatWireException>(() => connection.SendTextAsync(generalId, "x"))).Code);
         }
     }
 
     [Fact]
-    public async Task Reconnect_EmitsMissedMessagesBeforeLiveOnes_AndDropsDuplicates()
+    public async Task Reconnect_AfterServerRestart_EmitsMissedMessagesInSeqOrderThenLiveOnes_NoDuplicates()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, first) = await ConnectAsync(peer);
-        await using (connection)
+        var dataDirectory = TestServer.NewDataDirectory();
+        var ports = TestServer.FixedPortOverrides();
+        ChatWireConnection? listener = null;
+        TestServer? third = null;
+        try
         {
-            var events = connection.ReadEventsAsync().GetAsyncEnumerator();
-            await first.WriteAsync(new MessageEvent(PeerLink.Message(Conversation, 1)));
-            Assert.Equal(ConnectionState.Connected, (await NextAsync<ConnectionStateChanged>(events)).State);
-            Assert.Equal(1UL, (await NextAsync<MessageReceived>(events)).Message.Seq);
-
-            await first.DisposeAsync();
-            Assert.Equal(ConnectionState.Reconnecting, (await NextAsync<ConnectionStateChanged>(events)).State);
-
-            await using var second = await peer.AcceptAsync();
-            await second.HandshakeAsync();
-            var four = PeerLink.Message(Conversation, 4);
-            await second.WriteAsync(new MessageEvent(four));
-
-            var history = await second.ReadAsync<History>();
-            Assert.Equal((Conversation, 1UL, HistoryDirection.After), (history.ConversationId, history.FromSeq, history.Direction));
-            await second.WriteAsync(new HistoryPage(history.RequestId, Conversation, [PeerLink.Message(Conversation, 2), PeerLink.Message(Conversation, 3)], true));
-            var more = await second.ReadAsync<History>();
-            Assert.Equal(3UL, more.FromSeq);
-            await second.WriteAsync(new HistoryPage(more.RequestId, Conversation, [four], false));
-            await second.WriteAsync(new MessageEvent(PeerLink.Message(Conversation, 5)));
-
-            Assert.Equal(ConnectionState.Connected, (await NextAsync<ConnectionStateChanged>(events)).State);
-            var seqs = new List<ulong>();
-            for (var i = 0; i < 4; i++)
+            Crew crew;
+            EventLog events;
+            await using (var first = await TestServer.StartAsync(ports, dataDirectory))
             {
-                seqs.Add((await NextAsync<MessageReceived>(events)).Message.Seq);
+                crew = await Crew.CreateAsync(first);
+                listener = await Sdk.ConnectAsync(crew.Bob, Sdk.RestartReconnect);
+                events = new EventLog(listener);
+                Assert.Equal(ConnectionState.Connected, (await events.NextAsync<ConnectionStateChanged>()).State);
+                await using var sender = await Sdk.ConnectAsync(crew.Alice, ReconnectPolicy.Disabled);
+                await sender.SendTextAsync(crew.GeneralId, "m1").WaitAsync(Patience.Default);
+                Assert.Equal("m1", Sdk.Text(await events.NextMessageAsync()));
             }
 
-            Assert.Equal([2UL, 3, 4, 5], seqs);
-            await events.DisposeAsync();
+            var dropped = await events.NextAsync<ConnectionStateChanged>();
+            Assert.Equal(ConnectionState.Reconnecting, dropped.State);
+            Assert.Equal(ErrorCode.ShuttingDown, Assert.IsType<ChatWireException>(dropped.Error).Code);
+
+            // Same data, but the plain TCP listener on another port: the listener cannot get back in while these
+            // are sent, so they can reach it only by its catch-up.
+            var elsewhere = new Dictionary<string, string?>(ports) { ["Gateway:TcpEndpoint"] = "127.0.0.1:0" };
+            await using (var second = await TestServer.StartAsync(elsewhere, dataDirectory))
+            {
+                await using var sender = await Sdk.ConnectAsync(crew.Alice, ReconnectPolicy.Disabled, port: second.TcpEndPoint.Port);
+                foreach (var text in new[] { "m2", "m3", "m4" })
+                {
+                    await sender.SendTextAsync(crew.GeneralId, text).WaitAsync(Patience.Default);
+                }
+            }
+
+            Assert.Equal(ConnectionState.Reconnecting, listener.State);
+            third = await TestServer.StartAsync(ports, dataDirectory);
+
+            // Back on the original ports: the listener reconnects on its own; then two more are sent live.
+            await third.WaitForMetricAsync("chatwire_connections", "state=\"authenticated\"", count => count >= 1);
+            await using (var sender = await Sdk.ConnectAsync(crew.Alice, ReconnectPolicy.Disabled, port: third.TcpEndPoint.Port))
+            {
+                await sender.SendTextAsync(crew.GeneralId, "m5").WaitAsync(Patience.Default);
+                await sender.SendTextAsync(crew.GeneralId, "m6").WaitAsync(Patience.Default);
+            }
+
+            var received = new List<ChatMessage>();
+            for (var i = 0; i < 5; i++)
+            {
+                received.Add(await events.NextMessageSkippingStatesAsync());
+            }
+
+            Assert.Equal([2UL, 3, 4, 5, 6], received.Select(message => message.Seq));
+            Assert.Equal(["m2", "m3", "m4", "m5", "m6"], received.Select(Sdk.Text));
+            Assert.True(await third.ReadMetricAsync("chatwire_frames_received_total", "opcode=\"HISTORY\"") >= 1);
+            Assert.Equal(ConnectionState.Connected, listener.State);
+        }
+        finally
+        {
+            // Clients first: a server stopped under a reconnecting client is the gateway bug the skipped test shows.
+            if (listener is not null)
+            {
+                await listener.DisposeAsync();
+            }
+
+            if (third is not null)
+            {
+                await third.DisposeAsync();
+            }
+
+            TestServer.DeleteDirectory(dataDirectory);
         }
     }
 
     [Fact]
     public async Task Reconnect_RequestMadeWhileReconnecting_WaitsForTheNextLink()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, first) = await ConnectAsync(peer);
-        await using (connection)
+        var dataDirectory = TestServer.NewDataDirectory();
+        var ports = TestServer.FixedPortOverrides();
+        ChatWireConnection? connection = null;
+        TestServer? second = null;
+        try
         {
-            await first.DisposeAsync();
-            await using var second = await peer.AcceptAsync();
+            Crew crew;
+            EventLog events;
+            await using (var first = await TestServer.StartAsync(ports, dataDirectory))
+            {
+                crew = await Crew.CreateAsync(first);
+                connection = await Sdk.ConnectAsync(crew.Alice, Sdk.RestartReconnect);
+                events = new EventLog(connection);
+                Assert.Equal(ConnectionState.Connected, (await events.NextAsync<ConnectionStateChanged>()).State);
+            }
 
-            var sending = connection.SendTextAsync(Conversation, "after");
-            await second.HandshakeAsync();
-            var send = await second.ReadAsync<Send>();
-            await second.WriteAsync(new SendAck(send.RequestId, send.ConversationId, send.MessageId, 3, 0));
+            Assert.Equal(ConnectionState.Reconnecting, (await events.NextAsync<ConnectionStateChanged>()).State);
+            var sending = connection.SendTextAsync(crew.GeneralId, "after");
 
-            Assert.Equal(3UL, (await sending.WaitAsync(ScriptedPeer.Patience)).Seq);
+            second = await TestServer.StartAsync(ports, dataDirectory);
+            var sent = await sending.WaitAsync(Patience.Default);
+            var page = await connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
+
+            Assert.Equal(1UL, sent.Seq);
+            Assert.Equal(sent.MessageId, Assert.Single(page.Messages).MessageId);
+            Assert.Equal(ConnectionState.Connected, connection.State);
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+
+            if (second is not null)
+            {
+                await second.DisposeAsync();
+            }
+
+            TestServer.DeleteDirectory(dataDirectory);
+        }
+    }
+
+    // Regression test (fixed in FrameLink.DisposeAsync): when a link ends while SEND frames are still buffered in its PipeWriter (the flush was
+    // cancelled by the close), FrameLink.DisposeAsync rethrows from PipeWriter.CompleteAsync (IOException over
+    // ObjectDisposedException: it flushes into the socket it just disposed). In SuperviseAsync that exception kills
+    // the supervisor: no Reconnecting event, no reconnect, no Closed, State stays Connected and the event stream
+    // never ends. Five rounds, because the buffered-at-close window is hit in roughly six rounds of ten.
+    [Fact]
+    public async Task Drop_WithSendsStillBuffered_StillReconnects()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            ChatWireConnection connection;
+            EventLog events;
+            List<Task<SendResult>> sends;
+            await using (var server = await TestServer.StartAsync())
+            {
+                var user = await server.SignupAsync();
+                var (_, generalId) = await user.CreateTeamAsync();
+                connection = await Sdk.ConnectAsync(user, Sdk.RestartReconnect);
+                events = new EventLog(connection);
+                Assert.Equal(ConnectionState.Connected, (await events.NextAsync<ConnectionStateChanged>()).State);
+                var content = new byte[connection.Limits.MaxContentLength];
+                sends = Enumerable.Range(0, 100).Select(_ => connection.SendAsync(generalId, content)).ToList();
+                await Task.Delay(20);
+            }
+
+            try
+            {
+                var dropped = await events.NextAsync<ConnectionStateChanged>();
+
+                Assert.Equal(ConnectionState.Reconnecting, dropped.State);
+                await Task.WhenAll(sends.Select(send => send.ContinueWith(_ => { }, TaskScheduler.Default))).WaitAsync(Patience.Default);
+            }
+            finally
+            {
+                try
+                {
+                    await connection.DisposeAsync();
+                }
+                catch (IOException)
+                {
+                    // DisposeAsync's own throw is the next test's bug; keep this test's failure in view.
+                }
+            }
+        }
+    }
+
+    // Regression test (fixed in FrameLink.DisposeAsync): the same buffered-at-close state makes ChatWireConnection.DisposeAsync itself throw
+    // IOException ("Unable to write data to the transport connection: Cannot access a disposed object").
+    // Hit in about nine rounds of ten; five rounds.
+    [Fact]
+    public async Task DisposeAsync_WithSendsInFlight_DoesNotThrow_AndTheSendsEnd()
+    {
+        var crew = await Crew.CreateAsync(Server);
+        for (var round = 0; round < 5; round++)
+        {
+            var connection = await Sdk.ConnectAsync(crew.Alice, ReconnectPolicy.Disabled);
+            var content = new byte[connection.Limits.MaxContentLength];
+            var sends = Enumerable.Range(0, 100).Select(_ => connection.SendAsync(crew.GeneralId, content)).ToList();
+            await Task.Delay(20);
+
+            await connection.DisposeAsync();
+
+            await Task.WhenAll(sends.Select(send => send.ContinueWith(_ => { }, TaskScheduler.Default))).WaitAsync(Patience.Default);
+            Assert.Equal(ConnectionState.Closed, connection.State);
+        }
+    }
+
+    // Regression test (fixed: the registry refuses connections once the host is stopping): on shutdown the gateway closes the sessions it has (SHUTTING_DOWN) in
+    // ApplicationStopping, but its listeners still accept until Kestrel stops; a client that reconnects within
+    // those few milliseconds is accepted and authenticated by the stopping server, is never told to go, and
+    // StopAsync then waits for the whole host shutdown timeout (30 s) before resetting it. Ten clients that
+    // reconnect at once, six rounds: the window is hit in about one round of three.
+    [Fact]
+    public async Task ServerShutdown_ClientsReconnectingAtOnce_AreNotTakenInByTheStoppingServer()
+    {
+        var immediate = new ReconnectPolicy { BaseDelay = TimeSpan.Zero, MaxDelay = TimeSpan.FromMilliseconds(2) };
+        for (var round = 0; round < 6; round++)
+        {
+            var server = await TestServer.StartAsync();
+            var user = await server.SignupAsync();
+            var connections = new List<ChatWireConnection>();
+            var events = new List<EventLog>();
+            try
+            {
+                for (var i = 0; i < 10; i++)
+                {
+                    connections.Add(await Sdk.ConnectAsync(user, immediate));
+                    events.Add(new EventLog(connections[^1]));
+                    Assert.Equal(ConnectionState.Connected, (await events[^1].NextAsync<ConnectionStateChanged>()).State);
+                }
+
+                await server.DisposeAsync().AsTask().WaitAsync(Patience.Default);
+
+                foreach (var stream in events)
+                {
+                    Assert.Equal(ConnectionState.Reconnecting, (await stream.NextAsync<ConnectionStateChanged>()).State);
+                }
+
+                Assert.All(connections, connection => Assert.Equal(ConnectionState.Reconnecting, connection.State));
+            }
+            finally
+            {
+                foreach (var connection in connections)
+                {
+                    await connection.DisposeAsync();
+                }
+            }
         }
     }
 
     [Fact]
-    public async Task DisposeAsync_EndsTheEventStreamNormally()
+    public async Task DisposeAsync_EndsTheEventStreamNormally_AndTheServerSeesTheClose()
     {
-        await using var peer = ScriptedPeer.Start();
-        var (connection, link) = await ConnectAsync(peer);
-        await using (link)
-        {
-            var draining = DrainAsync(connection);
-            await connection.DisposeAsync();
+        var user = await Server.SignupAsync();
+        var connection = await Sdk.ConnectAsync(user);
+        var events = new List<ChatWireEvent>();
+        var draining = Sdk.DrainAsync(connection, events);
 
-            await draining.WaitAsync(ScriptedPeer.Patience);
-            Assert.Equal(ConnectionState.Closed, connection.State);
-            Assert.True(await link.ClientClosedAsync());
-        }
-    }
+        await connection.DisposeAsync();
+        await draining.WaitAsync(Patience.Default);
 
-    private static async Task<(ChatWireConnection Connection, PeerLink Link)> ConnectAsync(ScriptedPeer peer, ReconnectPolicy? reconnect = null, TimeSpan? heartbeat = null)
-    {
-        var connecting = ChatWireConnection.ConnectAsync(peer.Options(reconnect, heartbeat));
-        var link = await peer.AcceptAsync();
-        await link.HandshakeAsync();
-        return (await connecting.WaitAsync(ScriptedPeer.Patience), link);
-    }
-
-    private static async Task<T> NextAsync<T>(IAsyncEnumerator<ChatWireEvent> events)
-        where T : ChatWireEvent
-    {
-        Assert.True(await events.MoveNextAsync().AsTask().WaitAsync(ScriptedPeer.Patience));
-        return Assert.IsType<T>(events.Current);
-    }
-
-    private static async Task DrainAsync(ChatWireConnection connection, List<ChatWireEvent>? into = null)
-    {
-        using var timeout = new CancellationTokenSource(ScriptedPeer.Patience);
-        await foreach (var item in connection.ReadEventsAsync(timeout.Token))
-        {
-            into?.Add(item);
-        }
+        Assert.Equal(ConnectionState.Closed, connection.State);
+        Assert.Equal((ConnectionState.Closed, null), events.OfType<ConnectionStateChanged>().Select(change => (change.State, change.Error)).Last());
+        await Server.WaitForMetricAsync("chatwire_connections", "state=\"authenticated\"", count => count == 0);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => connection.SendTextAsync(Guid.CreateVersion7(), "x"));
     }
 }

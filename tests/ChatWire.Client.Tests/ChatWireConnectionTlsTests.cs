@@ -1,64 +1,62 @@
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using ChatWire.Client.Tests.Infrastructure;
+using ChatWire.Protocol.Frames;
+using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests;
 
-// TLS trust options against a scripted peer holding a self-signed certificate made by the test.
-public sealed class ChatWireConnectionTlsTests
+// TLS trust options against the gateway's TLS listener, which presents the self-signed development
+// certificate it made in its data directory.
+public sealed class ChatWireConnectionTlsTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
+    private TestServer Server => fixture.Server;
+
     [Fact]
-    public async Task ConnectAsync_PinnedCertificateMatches_Connects()
+    public async Task ConnectAsync_PinnedCertificateMatches_ConnectsAndSpeaksTheProtocol()
     {
-        using var certificate = ScriptedPeer.CreateCertificate();
-        await using var peer = ScriptedPeer.Start();
-        var pin = string.Join(':', SHA256.HashData(certificate.RawData).Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
-        var connecting = ChatWireConnection.ConnectAsync(peer.Options() with { UseTls = true, TlsTargetHost = "localhost", PinnedCertificateSha256 = pin });
+        var user = await Server.SignupAsync();
+        var (_, generalId) = await user.CreateTeamAsync();
+        var hex = Server.DevelopmentCertificateSha256;
+        var pin = string.Join(':', Enumerable.Range(0, hex.Length / 2).Select(i => hex.Substring(i * 2, 2)));
 
-        await using var link = await peer.AcceptTlsAsync(certificate);
-        await link.HandshakeAsync();
-        await using var connection = await connecting.WaitAsync(ScriptedPeer.Patience);
+        await using var connection = await ChatWireConnection.ConnectAsync(TlsOptions(user) with { PinnedCertificateSha256 = pin }).WaitAsync(Patience.Default);
+        var sent = await connection.SendTextAsync(generalId, "over tls").WaitAsync(Patience.Default);
+        var page = await connection.GetHistoryAsync(generalId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
 
-        Assert.Equal(PeerLink.UserId, connection.UserId);
+        Assert.Equal(user.UserId, connection.UserId);
+        Assert.Equal(ConnectionState.Connected, connection.State);
+        Assert.Equal(sent.MessageId, Assert.Single(page.Messages).MessageId);
     }
 
     [Fact]
     public async Task ConnectAsync_PinnedCertificateDiffers_FailsTheTlsHandshake()
     {
-        using var certificate = ScriptedPeer.CreateCertificate();
-        await using var peer = ScriptedPeer.Start();
+        var user = await Server.SignupAsync();
         var wrongPin = Convert.ToHexString(SHA256.HashData("another certificate"u8));
-        var connecting = ChatWireConnection.ConnectAsync(peer.Options() with { UseTls = true, TlsTargetHost = "localhost", PinnedCertificateSha256 = wrongPin });
 
-        _ = peer.AcceptTlsAsync(certificate);
-
-        await Assert.ThrowsAsync<AuthenticationException>(() => connecting.WaitAsync(ScriptedPeer.Patience));
+        await Assert.ThrowsAsync<AuthenticationException>(() =>
+            ChatWireConnection.ConnectAsync(TlsOptions(user) with { PinnedCertificateSha256 = wrongPin }).WaitAsync(Patience.Default));
     }
 
     [Fact]
     public async Task ConnectAsync_UntrustedCertificateWithoutOptIn_FailsTheTlsHandshake()
     {
-        using var certificate = ScriptedPeer.CreateCertificate();
-        await using var peer = ScriptedPeer.Start();
-        var connecting = ChatWireConnection.ConnectAsync(peer.Options() with { UseTls = true, TlsTargetHost = "localhost" });
+        var user = await Server.SignupAsync();
 
-        _ = peer.AcceptTlsAsync(certificate);
-
-        await Assert.ThrowsAsync<AuthenticationException>(() => connecting.WaitAsync(ScriptedPeer.Patience));
+        await Assert.ThrowsAsync<AuthenticationException>(() => ChatWireConnection.ConnectAsync(TlsOptions(user)).WaitAsync(Patience.Default));
     }
 
     [Fact]
     public async Task ConnectAsync_AllowUntrustedCertificate_Connects()
     {
-        using var certificate = ScriptedPeer.CreateCertificate();
-        await using var peer = ScriptedPeer.Start();
-        var connecting = ChatWireConnection.ConnectAsync(peer.Options() with { UseTls = true, AllowUntrustedCertificate = true });
+        var user = await Server.SignupAsync();
 
-        await using var link = await peer.AcceptTlsAsync(certificate);
-        await link.HandshakeAsync();
-        await using var connection = await connecting.WaitAsync(ScriptedPeer.Patience);
+        await using var connection = await ChatWireConnection.ConnectAsync(TlsOptions(user) with { AllowUntrustedCertificate = true, TlsTargetHost = null })
+            .WaitAsync(Patience.Default);
 
         Assert.Equal(ConnectionState.Connected, connection.State);
+        Assert.Equal(user.DeviceId, connection.DeviceId);
     }
 
     [Theory]
@@ -70,4 +68,11 @@ public sealed class ChatWireConnectionTlsTests
 
         await Assert.ThrowsAsync<ArgumentException>(() => ChatWireConnection.ConnectAsync(options));
     }
+
+    private ChatWireConnectionOptions TlsOptions(TestUser user) => Sdk.Options(user, ReconnectPolicy.Disabled) with
+    {
+        Port = Server.TlsEndPoint.Port,
+        UseTls = true,
+        TlsTargetHost = "localhost",
+    };
 }

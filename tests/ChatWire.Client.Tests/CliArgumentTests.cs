@@ -3,6 +3,7 @@ using ChatWire.Client.Tests.Infrastructure;
 
 namespace ChatWire.Client.Tests;
 
+// Usage errors and what fails before any network call: no server is started, and none may be contacted.
 public sealed class CliArgumentTests : IDisposable
 {
     private readonly CliHarness _cli = new();
@@ -34,7 +35,7 @@ public sealed class CliArgumentTests : IDisposable
     [InlineData("signup|--server|localhost:7480|--user|alice|--password-stdin")]
     public async Task RunAsync_UsageError_ExitsTwoWithUsageOnStderr(string commandLine)
     {
-        _cli.LogIn();
+        _cli.LogInOffline();
 
         var result = await _cli.RunWithStdinAsync("secret-password\n", commandLine.Split('|', StringSplitOptions.RemoveEmptyEntries));
 
@@ -68,7 +69,7 @@ public sealed class CliArgumentTests : IDisposable
     [Fact]
     public async Task Login_WithoutPasswordStdinAndNoTerminal_IsAUsageError()
     {
-        var result = await _cli.RunAsync("login", "--server", CliHarness.Server, "--user", "alice");
+        var result = await _cli.RunAsync("login", "--server", CliHarness.UnreachableServer, "--user", "alice");
 
         Assert.Equal(CliApp.ExitUsage, result.Exit);
         Assert.Contains("--password-stdin", result.Stderr, StringComparison.Ordinal);
@@ -78,7 +79,7 @@ public sealed class CliArgumentTests : IDisposable
     [Fact]
     public async Task Login_PasswordStdinWithEmptyStdin_IsAUsageError()
     {
-        var result = await _cli.RunWithStdinAsync(string.Empty, "login", "--server", CliHarness.Server, "--user", "alice", "--password-stdin");
+        var result = await _cli.RunWithStdinAsync(string.Empty, "login", "--server", CliHarness.UnreachableServer, "--user", "alice", "--password-stdin");
 
         Assert.Equal(CliApp.ExitUsage, result.Exit);
         Assert.Empty(_cli.Http.Requests);
@@ -93,6 +94,20 @@ public sealed class CliArgumentTests : IDisposable
         var error = Assert.Single(result.JsonLines).GetProperty("error");
         Assert.Equal(2001, error.GetProperty("code").GetInt32());
         Assert.Equal("NOT_AUTHENTICATED", error.GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task Command_ServerUnreachable_FailsWithConnectionFailed()
+    {
+        _cli.LogInOffline();
+
+        var result = await _cli.RunAsync("--json", "teams");
+
+        Assert.Equal(CliApp.ExitFailed, result.Exit);
+        var error = Assert.Single(result.JsonLines).GetProperty("error");
+        Assert.Equal(0, error.GetProperty("code").GetInt32());
+        Assert.Equal("CONNECTION_FAILED", error.GetProperty("name").GetString());
+        Assert.Equal("/v1/teams", Assert.Single(_cli.Http.Requests).PathAndQuery);
     }
 
     [Fact]

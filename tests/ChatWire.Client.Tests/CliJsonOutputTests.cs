@@ -1,144 +1,233 @@
-using System.Net;
 using System.Text.Json;
 using ChatWire.Cli;
 using ChatWire.Client.Tests.Infrastructure;
+using ChatWire.Protocol;
+using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests;
 
-// DESIGN §11: --json keys are a contract. These pin the key names of each verb's output.
-public sealed class CliJsonOutputTests : IDisposable
+// DESIGN §11: --json keys are a contract. These pin the key names of each verb's output, run against the
+// real gateway, and check that what the verb printed is what the server now holds.
+public sealed class CliJsonOutputTests : IClassFixture<ServerFixture>, IDisposable
 {
-    private const string TeamId = "0190a0b2-0000-7000-8000-0000000000f1";
-    private const string GeneralId = "0190a0b2-0000-7000-8000-0000000000c1";
-    private const string ConversationId = "0190a0b2-0000-7000-8000-0000000000c9";
+    private readonly TestServer _server;
+    private readonly CliHarness _cli;
 
-    private readonly CliHarness _cli = new();
+    public CliJsonOutputTests(ServerFixture fixture)
+    {
+        _server = fixture.Server;
+        _cli = new CliHarness(_server);
+    }
 
     public void Dispose() => _cli.Dispose();
 
     [Fact]
     public async Task Signup_Json_PrintsIdentity_AndStoresProfileWith0600()
     {
-        _cli.Http.Json(
-            HttpMethod.Post,
-            "/v1/accounts/signup",
-            $$"""{"user_id":"{{CliHarness.UserId}}","username":"alice","display_name":"Alice","device_id":"{{CliHarness.DeviceId}}","session_token":"tok-1","expires_at":"2026-11-25T16:20:00.000Z"}""",
-            HttpStatusCode.Created);
+        var username = "u" + Guid.NewGuid().ToString("N")[..12];
 
-        var result = await _cli.RunWithStdinAsync("correct horse\n", "--json", "--profile", "p1", "signup", "--server", CliHarness.Server, "--user", "alice", "--password-stdin", "--display-name", "Alice");
+        var result = await _cli.RunWithStdinAsync("correct horse\n", "--json", "--profile", "p1", "signup", "--server", _server.ApiUrl, "--user", username, "--password-stdin", "--display-name", "Alice");
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
         var line = Assert.Single(result.JsonLines);
         Assert.Equal(["user_id", "username", "display_name", "device_id", "server", "profile"], CliResult.Keys(line));
-        Assert.Equal(CliHarness.UserId.ToString(), line.GetProperty("user_id").GetString());
-        Assert.DoesNotContain("tok-1", result.Stdout, StringComparison.Ordinal);
-
-        using var body = JsonDocument.Parse(_cli.Http.Requests[0].Body!);
-        Assert.Equal("correct horse", body.RootElement.GetProperty("password").GetString());
-
+        Assert.Equal((username, "Alice", _server.ApiUrl, "p1"), (line.GetProperty("username").GetString(), line.GetProperty("display_name").GetString(), line.GetProperty("server").GetString(), line.GetProperty("profile").GetString()));
         var profile = _cli.Profiles.Load("p1")!;
-        Assert.Equal(new CliProfile(CliHarness.Server, CliHarness.UserId, "alice", CliHarness.DeviceId, "tok-1"), profile);
+        Assert.Equal((line.GetProperty("user_id").GetGuid(), line.GetProperty("device_id").GetGuid()), (profile.UserId!.Value, profile.DeviceId!.Value));
+        Assert.Equal((_server.ApiUrl, username), (profile.Server, profile.Username));
+        Assert.DoesNotContain(profile.SessionToken!, result.Stdout, StringComparison.Ordinal);
         if (!OperatingSystem.IsWindows())
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_cli.Profiles.PathFor("p1")));
         }
+
+        // The stored token is the new device's session, and the password read from stdin is the account's.
+        using var api = new ChatWireApiClient(_server.ApiBaseAddress) { SessionToken = profile.SessionToken };
+        var me = await api.GetMeAsync();
+        Assert.Equal((profile.UserId!.Value, profile.DeviceId!.Value), (me.UserId, me.DeviceId));
+        Assert.Equal(profile.UserId, (await api.LoginAsync(new LoginRequest(username, "correct horse"))).UserId);
     }
 
     [Fact]
     public async Task Login_ReusesTheProfileServer_AndSendsTokenAfterwards()
     {
-        _cli.Profiles.Save("default", new CliProfile(CliHarness.Server, null, "alice", null, null));
-        _cli.Http
-            .Json(HttpMethod.Post, "/v1/accounts/login", $$"""{"user_id":"{{CliHarness.UserId}}","username":"alice","display_name":"Alice","device_id":"{{CliHarness.DeviceId}}","session_token":"tok-2","expires_at":null}""")
-            .Json(HttpMethod.Get, "/v1/teams", """{"teams":[]}""");
+        var user = await _server.SignupAsync();
+        _cli.Profiles.Save("default", new CliProfile(_server.ApiUrl, null, user.Username, null, null));
 
-        var login = await _cli.RunWithStdinAsync("pw-12345678\n", "login", "--user", "alice", "--password-stdin");
-        var teams = await _cli.RunAsync("teams");
+        var login = await _cli.RunWithStdinAsync(user.Password + "\n", "login", "--user", user.Username, "--password-stdin");
+        var whoami = await _cli.RunAsync("--json", "whoami");
 
         Assert.Equal(CliApp.ExitOk, login.Exit);
-        Assert.Equal(CliApp.ExitOk, teams.Exit);
-        Assert.Equal("Bearer tok-2", _cli.Http.Requests[^1].Authorization);
+        Assert.Equal(CliApp.ExitOk, whoami.Exit);
+        var profile = _cli.Profiles.Load("default")!;
+        Assert.Equal(user.UserId, profile.UserId);
+        Assert.NotEqual(user.DeviceId, profile.DeviceId);
+        var me = Assert.Single(whoami.JsonLines);
+        Assert.Equal(["user_id", "username", "display_name", "device_id", "server"], CliResult.Keys(me));
+        Assert.Equal((user.UserId, profile.DeviceId!.Value), (me.GetProperty("user_id").GetGuid(), me.GetProperty("device_id").GetGuid()));
+        Assert.Equal($"Bearer {profile.SessionToken}", _cli.Http.Requests[^1].Authorization);
     }
 
     [Fact]
-    public async Task TeamCreate_Json_PrintsTeamIdAndInviteCode()
+    public async Task Login_WrongPassword_PrintsInvalidCredentialsAndExitsOne()
     {
-        _cli.LogIn();
-        _cli.Http
-            .Json(HttpMethod.Post, "/v1/teams", $$"""{"team_id":"{{TeamId}}","name":"Acme","role":"owner","muted":false,"general_channel_id":"{{GeneralId}}"}""", HttpStatusCode.Created)
-            .Json(HttpMethod.Post, $"/v1/teams/{TeamId}/invites", $$"""{"invite_id":"0190a0b2-0000-7000-8000-0000000000e1","invite_code":"abcDEF_-123","team_id":"{{TeamId}}","expires_at":"2026-12-02T16:20:00.000Z"}""", HttpStatusCode.Created);
+        var user = await _server.SignupAsync();
+
+        var result = await _cli.RunWithStdinAsync("not the password\n", "--json", "login", "--server", _server.ApiUrl, "--user", user.Username, "--password-stdin");
+
+        Assert.Equal(CliApp.ExitFailed, result.Exit);
+        var error = Assert.Single(result.JsonLines).GetProperty("error");
+        Assert.Equal((2006, "INVALID_CREDENTIALS"), (error.GetProperty("code").GetInt32(), error.GetProperty("name").GetString()));
+        Assert.Null(_cli.Profiles.Load("default"));
+    }
+
+    [Fact]
+    public async Task TeamCreate_Json_PrintsTeamIdAndAnInviteCodeThatWorks()
+    {
+        var alice = await _server.SignupAsync();
+        var bob = await _server.SignupAsync();
+        _cli.LogIn(alice);
 
         var result = await _cli.RunAsync("--json", "team", "create", "Acme");
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
         var line = Assert.Single(result.JsonLines);
-        Assert.Equal(TeamId, line.GetProperty("team_id").GetString());
-        Assert.Equal("abcDEF_-123", line.GetProperty("invite_code").GetString());
-        Assert.Equal("Acme", line.GetProperty("name").GetString());
-        Assert.Equal("Bearer token-alice", _cli.Http.Requests[0].Authorization);
+        Assert.Equal(["team_id", "name", "role", "general_channel_id", "invite_code", "invite_id", "expires_at"], CliResult.Keys(line));
+        Assert.Equal(("Acme", "owner"), (line.GetProperty("name").GetString(), line.GetProperty("role").GetString()));
+        Assert.Equal($"Bearer {alice.Token}", _cli.Http.Requests[0].Authorization);
+        await bob.JoinAsync(line.GetProperty("invite_code").GetString()!);
+        var bobsTeam = Assert.Single((await bob.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").EnumerateArray());
+        Assert.Equal(line.GetProperty("team_id").GetGuid(), bobsTeam.GetProperty("team_id").GetGuid());
+    }
+
+    [Fact]
+    public async Task TeamJoin_Json_PrintsTheTeamJoined()
+    {
+        var alice = await _server.SignupAsync();
+        var bob = await _server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync("Acme");
+        _cli.LogIn(bob);
+
+        var result = await _cli.RunAsync("--json", "team", "join", await alice.InviteAsync(teamId));
+
+        Assert.Equal(CliApp.ExitOk, result.Exit);
+        var line = Assert.Single(result.JsonLines);
+        Assert.Equal(["team_id", "name", "role", "muted"], CliResult.Keys(line));
+        Assert.Equal((teamId, "Acme", "member"), (line.GetProperty("team_id").GetGuid(), line.GetProperty("name").GetString(), line.GetProperty("role").GetString()));
     }
 
     [Fact]
     public async Task Teams_Json_OneObjectPerTeam()
     {
-        _cli.LogIn();
-        _cli.Http.Json(HttpMethod.Get, "/v1/teams", $$"""{"teams":[{"team_id":"{{TeamId}}","name":"Acme","role":"owner","muted":false},{"team_id":"0190a0b2-0000-7000-8000-0000000000f2","name":"Beta","role":"member","muted":true}]}""");
+        var alice = await _server.SignupAsync();
+        var bob = await _server.SignupAsync();
+        var (acme, _) = await alice.CreateTeamAsync("Acme");
+        var (beta, _) = await bob.CreateTeamAsync("Beta");
+        await alice.JoinAsync(await bob.InviteAsync(beta));
+        await alice.CallAsync(HttpMethod.Put, $"v1/teams/{beta}/mute");
+        _cli.LogIn(alice);
 
         var result = await _cli.RunAsync("--json", "teams");
 
-        Assert.Equal(2, result.JsonLines.Count);
+        Assert.Equal(CliApp.ExitOk, result.Exit);
         Assert.All(result.JsonLines, line => Assert.Equal(["team_id", "name", "role", "muted"], CliResult.Keys(line)));
-        Assert.True(result.JsonLines[1].GetProperty("muted").GetBoolean());
+        Assert.Equal(
+            [(acme, "Acme", "owner", false), (beta, "Beta", "member", true)],
+            result.JsonLines.Select(line => (line.GetProperty("team_id").GetGuid(), line.GetProperty("name").GetString(), line.GetProperty("role").GetString(), line.GetProperty("muted").GetBoolean())));
     }
 
     [Fact]
-    public async Task ChannelCreate_Json_PrintsConversationId()
+    public async Task ChannelCreate_Json_PrintsConversationId_AndChannelsListsIt()
     {
-        _cli.LogIn();
-        _cli.Http.Json(HttpMethod.Post, $"/v1/teams/{TeamId}/channels", $$"""{"conversation_id":"{{ConversationId}}","team_id":"{{TeamId}}","name":"ops","type":"private"}""", HttpStatusCode.Created);
+        var alice = await _server.SignupAsync();
+        var (teamId, generalId) = await alice.CreateTeamAsync("Acme");
+        _cli.LogIn(alice);
 
-        var result = await _cli.RunAsync("--json", "channel", "create", TeamId, "ops", "--private");
+        var created = await _cli.RunAsync("--json", "channel", "create", teamId.ToString(), "ops", "--private");
+        var channels = await _cli.RunAsync("--json", "channels", "Acme");
 
-        var line = Assert.Single(result.JsonLines);
+        Assert.Equal(CliApp.ExitOk, created.Exit);
+        var line = Assert.Single(created.JsonLines);
         Assert.Equal(["conversation_id", "team_id", "name", "type"], CliResult.Keys(line));
-        Assert.Equal(ConversationId, line.GetProperty("conversation_id").GetString());
-        using var body = JsonDocument.Parse(_cli.Http.Requests[0].Body!);
-        Assert.True(body.RootElement.GetProperty("private").GetBoolean());
+        Assert.Equal((teamId, "ops", "private"), (line.GetProperty("team_id").GetGuid(), line.GetProperty("name").GetString(), line.GetProperty("type").GetString()));
+        Assert.Equal(CliApp.ExitOk, channels.Exit);
+        Assert.All(channels.JsonLines, channel => Assert.Equal(["conversation_id", "team_id", "name", "type", "member"], CliResult.Keys(channel)));
+        Assert.Equal(
+            [(generalId, "general", "public", true), (line.GetProperty("conversation_id").GetGuid(), "ops", "private", true)],
+            channels.JsonLines.Select(channel => (channel.GetProperty("conversation_id").GetGuid(), channel.GetProperty("name").GetString(), channel.GetProperty("type").GetString(), channel.GetProperty("member").GetBoolean())));
+    }
+
+    [Fact]
+    public async Task ChannelJoin_Json_JoinsAPublicChannel()
+    {
+        var alice = await _server.SignupAsync();
+        var bob = await _server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync("Acme");
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        var ops = (await alice.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "ops" })).GetProperty("conversation_id").GetGuid();
+        _cli.LogIn(bob);
+
+        var result = await _cli.RunAsync("--json", "channel", "join", ops.ToString());
+
+        Assert.Equal(CliApp.ExitOk, result.Exit);
+        var line = Assert.Single(result.JsonLines);
+        Assert.Equal(["conversation_id", "joined"], CliResult.Keys(line));
+        var channels = (await bob.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels")).GetProperty("channels").EnumerateArray();
+        Assert.True(channels.Single(channel => channel.GetProperty("conversation_id").GetGuid() == ops).GetProperty("member").GetBoolean());
     }
 
     [Fact]
     public async Task Dm_Json_PrintsConversationId_AndPassesUsersThrough()
     {
-        _cli.LogIn();
-        _cli.Http.Json(HttpMethod.Post, "/v1/dms", $$"""{"conversation_id":"{{ConversationId}}","type":"group","members":["{{CliHarness.UserId}}","0190a0b2-0000-7000-8000-000000000002","0190a0b2-0000-7000-8000-000000000003"]}""");
+        var alice = await _server.SignupAsync();
+        var bob = await _server.SignupAsync();
+        var carol = await _server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        await carol.JoinAsync(await alice.InviteAsync(teamId));
+        _cli.LogIn(alice);
 
-        var result = await _cli.RunAsync("--json", "dm", "bob", "0190a0b2-0000-7000-8000-000000000003");
+        var result = await _cli.RunAsync("--json", "dm", bob.Username, carol.UserId.ToString());
 
+        Assert.Equal(CliApp.ExitOk, result.Exit);
         var line = Assert.Single(result.JsonLines);
         Assert.Equal(["conversation_id", "type", "members"], CliResult.Keys(line));
+        Assert.Equal("group", line.GetProperty("type").GetString());
+        Assert.Equal(new[] { alice.UserId, bob.UserId, carol.UserId }.Order(), line.GetProperty("members").EnumerateArray().Select(member => member.GetGuid()).Order());
         using var body = JsonDocument.Parse(_cli.Http.Requests[0].Body!);
-        Assert.Equal(["bob", "0190a0b2-0000-7000-8000-000000000003"], body.RootElement.GetProperty("users").EnumerateArray().Select(user => user.GetString()));
+        Assert.Equal([bob.Username, carol.UserId.ToString()], body.RootElement.GetProperty("users").EnumerateArray().Select(user => user.GetString()));
+        Assert.Equal(line.GetProperty("conversation_id").GetGuid(), await alice.OpenDmAsync(bob.Username, carol.Username));
     }
 
     [Fact]
-    public async Task Members_Json_PassesPrefixAndLimit()
+    public async Task Members_Json_PrefixAndLimitApply()
     {
-        _cli.LogIn();
-        _cli.Http.Json(HttpMethod.Get, $"/v1/teams/{TeamId}/members?prefix=al&limit=3", $$"""{"members":[{"user_id":"{{CliHarness.UserId}}","username":"alice","display_name":"Alice","role":"owner"}]}""");
+        var alice = await _server.SignupAsync(displayName: "Alice");
+        var albert = await _server.SignupAsync(displayName: "Albert");
+        var carol = await _server.SignupAsync(displayName: "Carol");
+        var (teamId, _) = await alice.CreateTeamAsync("Acme");
+        await albert.JoinAsync(await alice.InviteAsync(teamId));
+        await carol.JoinAsync(await alice.InviteAsync(teamId));
+        _cli.LogIn(alice);
 
-        var result = await _cli.RunAsync("--json", "members", TeamId, "--prefix", "al", "--limit", "3");
+        var prefixed = await _cli.RunAsync("--json", "members", "Acme", "--prefix", "al", "--limit", "3");
+        var limited = await _cli.RunAsync("--json", "members", teamId.ToString(), "--limit", "1");
 
-        Assert.Equal(CliApp.ExitOk, result.Exit);
-        Assert.Equal(["user_id", "username", "display_name", "role"], CliResult.Keys(Assert.Single(result.JsonLines)));
+        Assert.Equal(CliApp.ExitOk, prefixed.Exit);
+        Assert.All(prefixed.JsonLines, line => Assert.Equal(["user_id", "username", "display_name", "role"], CliResult.Keys(line)));
+        Assert.Equal(["Albert", "Alice"], prefixed.JsonLines.Select(line => line.GetProperty("display_name").GetString()).Order(StringComparer.Ordinal));
+        Assert.Single(limited.JsonLines);
     }
 
     [Fact]
     public async Task FailedCommand_Json_PrintsErrorObjectAndExitsOne()
     {
-        _cli.LogIn();
-        _cli.Http.Problem(HttpMethod.Put, $"/v1/teams/{TeamId}/mute", HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER", "You are not a member of this team.");
+        var alice = await _server.SignupAsync();
+        var bob = await _server.SignupAsync();
+        var (bobsTeam, _) = await bob.CreateTeamAsync();
+        _cli.LogIn(alice);
 
-        var result = await _cli.RunAsync("--json", "team", "mute", TeamId);
+        var result = await _cli.RunAsync("--json", "team", "mute", bobsTeam.ToString());
 
         Assert.Equal(CliApp.ExitFailed, result.Exit);
         var line = Assert.Single(result.JsonLines);
@@ -153,10 +242,12 @@ public sealed class CliJsonOutputTests : IDisposable
     [Fact]
     public async Task FailedCommand_Human_PrintsSentenceOnStderr()
     {
-        _cli.LogIn();
-        _cli.Http.Problem(HttpMethod.Put, $"/v1/teams/{TeamId}/mute", HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER", "You are not a member of this team.");
+        var alice = await _server.SignupAsync();
+        var bob = await _server.SignupAsync();
+        var (bobsTeam, _) = await bob.CreateTeamAsync();
+        _cli.LogIn(alice);
 
-        var result = await _cli.RunAsync("team", "mute", TeamId);
+        var result = await _cli.RunAsync("team", "mute", bobsTeam.ToString());
 
         Assert.Equal(CliApp.ExitFailed, result.Exit);
         Assert.Equal(string.Empty, result.Stdout);
@@ -165,23 +256,26 @@ public sealed class CliJsonOutputTests : IDisposable
     }
 
     [Fact]
-    public async Task Logout_ClearsTheSession_KeepsTheServer()
+    public async Task Logout_EndsTheSessionOnTheServer_KeepsTheServerInTheProfile()
     {
-        _cli.LogIn();
-        _cli.Http.NoContent(HttpMethod.Post, "/v1/accounts/logout");
+        var user = await _server.SignupAsync();
+        _cli.LogIn(user);
 
         var result = await _cli.RunAsync("--json", "logout");
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
         var profile = _cli.Profiles.Load("default")!;
         Assert.Null(profile.SessionToken);
-        Assert.Equal(CliHarness.Server, profile.Server);
+        Assert.Equal(_server.ApiUrl, profile.Server);
+        Assert.Equal(user.Username, profile.Username);
+        using var api = new ChatWireApiClient(_server.ApiBaseAddress) { SessionToken = user.Token };
+        Assert.Equal(ErrorCode.SessionRevoked, (await Assert.ThrowsAsync<ChatWireException>(() => api.GetMeAsync())).Code);
     }
 
     [Fact]
     public void MessageJson_HasTheListenKeys_AndDecodesTextPlain()
     {
-        var message = PeerLink.Message(Guid.Parse(ConversationId), 42, "héllo <b>");
+        var message = Messages.Text(Guid.CreateVersion7(), 42, "héllo <b>");
 
         var line = JsonDocument.Parse(CliOutput.JsonLine(CliOutput.MessageJson(message))).RootElement;
 
@@ -191,14 +285,14 @@ public sealed class CliJsonOutputTests : IDisposable
         Assert.Equal("message", line.GetProperty("type").GetString());
         Assert.Equal(42UL, line.GetProperty("seq").GetUInt64());
         Assert.Equal("héllo <b>", line.GetProperty("text").GetString());
-        Assert.Equal(PeerLink.UserId.ToString(), line.GetProperty("sender").GetString());
+        Assert.Equal(Messages.SenderId.ToString(), line.GetProperty("sender").GetString());
         Assert.EndsWith("Z", line.GetProperty("sent_at").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
     public void MessageJson_BinaryContent_HasNullTextAndBase64()
     {
-        var message = PeerLink.Message(Guid.Parse(ConversationId), 1) with { ContentType = "application/octet-stream", Content = new byte[] { 1, 2, 3 } };
+        var message = Messages.Text(Guid.CreateVersion7(), 1) with { ContentType = "application/octet-stream", Content = new byte[] { 1, 2, 3 } };
 
         var line = JsonDocument.Parse(CliOutput.JsonLine(CliOutput.MessageJson(message))).RootElement;
 
@@ -209,7 +303,7 @@ public sealed class CliJsonOutputTests : IDisposable
     [Fact]
     public void TextOf_TextPlainWithCharset_IsText()
     {
-        var message = PeerLink.Message(Guid.Parse(ConversationId), 1, "x") with { ContentType = "Text/Plain; charset=utf-8" };
+        var message = Messages.Text(Guid.CreateVersion7(), 1, "x") with { ContentType = "Text/Plain; charset=utf-8" };
 
         Assert.Equal("x", CliOutput.TextOf(message));
     }

@@ -1,154 +1,172 @@
 using System.Text.Json;
 using ChatWire.Cli;
 using ChatWire.Client.Tests.Infrastructure;
-using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests;
 
-// send, history and listen run in-process against a scripted TCP peer that server-info points to.
-public sealed class CliTcpCommandTests : IDisposable
+// send, history and listen run in-process and speak the TCP protocol to the real gateway that server-info announces.
+public sealed class CliTcpCommandTests : IClassFixture<ServerFixture>, IDisposable
 {
-    private const string Conversation = "0190a0b2-0000-7000-8000-0000000000c1";
+    private readonly TestServer _server;
+    private readonly CliHarness _cli;
 
-    private readonly CliHarness _cli = new();
-
-    public CliTcpCommandTests() => _cli.LogIn();
+    public CliTcpCommandTests(ServerFixture fixture)
+    {
+        _server = fixture.Server;
+        _cli = new CliHarness(_server);
+    }
 
     public void Dispose() => _cli.Dispose();
 
     [Fact]
     public async Task Send_ConnectsAuthenticatesSends_PrintsMessageIdAndSeq()
     {
-        await using var peer = ScriptedPeer.Start();
-        _cli.ServeInfoFor(peer);
+        var crew = await Crew.CreateAsync(_server);
+        _cli.LogIn(crew.Alice);
 
-        var running = _cli.RunAsync("--json", "send", Conversation, "hello", "world");
-        await using var link = await peer.AcceptAsync();
-        var (_, auth) = await link.HandshakeAsync();
-        var send = await link.ReadAsync<Send>();
-        await link.WriteAsync(new SendAck(send.RequestId, send.ConversationId, send.MessageId, 12, 1_700_000_000_000));
-        var result = await running.WaitAsync(ScriptedPeer.Patience);
+        var result = await _cli.RunAsync("--json", "send", crew.GeneralId.ToString(), "hello", "world");
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
-        Assert.Equal("token-alice", auth.SessionToken);
-        Assert.Equal(CliHarness.DeviceId, auth.DeviceId);
-        Assert.Equal("hello world"u8.ToArray(), send.Content.ToArray());
         var line = Assert.Single(result.JsonLines);
         Assert.Equal(["conversation_id", "message_id", "seq", "sent_at"], CliResult.Keys(line));
-        Assert.Equal(send.MessageId.ToString(), line.GetProperty("message_id").GetString());
-        Assert.Equal(12UL, line.GetProperty("seq").GetUInt64());
-        Assert.True(await link.ClientClosedAsync());
+        Assert.Equal(crew.GeneralId, line.GetProperty("conversation_id").GetGuid());
+        Assert.Equal(1UL, line.GetProperty("seq").GetUInt64());
+
+        // The CLI hangs up once done; what it sent is stored as the profile's user and device.
+        await _server.WaitForMetricAsync("chatwire_connections", "state=\"authenticated\"", count => count == 0);
+        var stored = Assert.Single(await HistoryAsync(crew.Bob, crew.GeneralId));
+        Assert.Equal(line.GetProperty("message_id").GetGuid(), stored.MessageId);
+        Assert.Equal(("hello world", crew.Alice.UserId, crew.Alice.DeviceId), (Sdk.Text(stored), stored.SenderUserId, stored.SenderDeviceId));
+    }
+
+    [Fact]
+    public async Task Send_ChannelByNameAndTextFromStdin_Sends()
+    {
+        var crew = await Crew.CreateAsync(_server);
+        _cli.LogIn(crew.Alice);
+
+        var result = await _cli.RunWithStdinAsync("from stdin\n", "--json", "send", "general", "-");
+
+        Assert.Equal(CliApp.ExitOk, result.Exit);
+        Assert.Equal(crew.GeneralId, Assert.Single(result.JsonLines).GetProperty("conversation_id").GetGuid());
+        Assert.Equal("from stdin", Sdk.Text(Assert.Single(await HistoryAsync(crew.Bob, crew.GeneralId))));
     }
 
     [Fact]
     public async Task Send_ServerRefuses_PrintsTheErrorAndExitsOne()
     {
-        await using var peer = ScriptedPeer.Start();
-        _cli.ServeInfoFor(peer);
+        var alice = await _server.SignupAsync();
+        var stranger = await _server.SignupAsync();
+        var (_, strangersGeneral) = await stranger.CreateTeamAsync();
+        _cli.LogIn(alice);
 
-        var running = _cli.RunAsync("--json", "send", Conversation, "hello");
-        await using var link = await peer.AcceptAsync();
-        await link.HandshakeAsync();
-        var send = await link.ReadAsync<Send>();
-        await link.WriteAsync(new ErrorFrame(send.RequestId, ErrorCode.NotAMember, "Not a member of this conversation."));
-        var result = await running.WaitAsync(ScriptedPeer.Patience);
+        var result = await _cli.RunAsync("--json", "send", strangersGeneral.ToString(), "hello");
 
         Assert.Equal(CliApp.ExitFailed, result.Exit);
         var error = Assert.Single(result.JsonLines).GetProperty("error");
         Assert.Equal(4001, error.GetProperty("code").GetInt32());
         Assert.Equal("NOT_A_MEMBER", error.GetProperty("name").GetString());
+        Assert.Equal("You are not a member of this conversation.", error.GetProperty("message").GetString());
     }
 
     [Fact]
-    public async Task History_PagesBeforeFromZeroThenBeforeOldest_PrintsOldestFirst()
+    public async Task History_MoreThanOnePage_PrintsTheNewestOldestFirst()
     {
-        await using var peer = ScriptedPeer.Start();
-        _cli.ServeInfoFor(peer, maxHistoryLimit: 2);
-        var conversation = Guid.Parse(Conversation);
-
-        var running = _cli.RunAsync("--json", "history", Conversation, "--limit", "5");
-        await using var link = await peer.AcceptAsync();
-        await link.HandshakeAsync();
-        var requests = new List<History>();
-        foreach (var (seqs, hasMore) in new[] { (new ulong[] { 9, 10 }, true), ([7, 8], true), ([6], true) })
+        var crew = await Crew.CreateAsync(_server);
+        await using (var connection = await Sdk.ConnectAsync(crew.Bob))
         {
-            var history = await link.ReadAsync<History>();
-            requests.Add(history);
-            await link.WriteAsync(new HistoryPage(history.RequestId, conversation, seqs.Select(seq => PeerLink.Message(conversation, seq, $"m{seq}")).ToList(), hasMore));
+            // More than one HISTORY page (the server's page limit is 200); sent together, so each text's seq comes from its ack.
+            var sends = Enumerable.Range(1, 205).Select(i => connection.SendTextAsync(crew.GeneralId, $"m{i}")).ToList();
+            await Task.WhenAll(sends).WaitAsync(Patience.Default * 3);
         }
 
-        var result = await running.WaitAsync(ScriptedPeer.Patience);
+        _cli.LogIn(crew.Alice);
+        var history = await HistoryAsync(crew.Bob, crew.GeneralId, limit: 200);
+
+        var result = await _cli.RunAsync("--json", "history", crew.GeneralId.ToString(), "--limit", "203");
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
-        Assert.Equal([(0UL, 2u), (9UL, 2u), (7UL, 1u)], requests.Select(request => (request.FromSeq, request.Limit)));
-        Assert.All(requests, request => Assert.Equal(HistoryDirection.Before, request.Direction));
-        Assert.Equal([6UL, 7, 8, 9, 10], result.JsonLines.Select(line => line.GetProperty("seq").GetUInt64()));
-        Assert.Equal("m6", result.JsonLines[0].GetProperty("text").GetString());
+        Assert.Equal(Enumerable.Range(3, 203).Select(seq => (ulong)seq), result.JsonLines.Select(line => line.GetProperty("seq").GetUInt64()));
+        Assert.Equal(
+            history.Select(message => (message.MessageId, Sdk.Text(message))),
+            result.JsonLines.Skip(3).Select(line => (line.GetProperty("message_id").GetGuid(), line.GetProperty("text").GetString()!)));
     }
 
     [Fact]
     public async Task History_ConversationStartReached_StopsEarly()
     {
-        await using var peer = ScriptedPeer.Start();
-        _cli.ServeInfoFor(peer);
-        var conversation = Guid.Parse(Conversation);
+        var crew = await Crew.CreateAsync(_server);
+        await using (var connection = await Sdk.ConnectAsync(crew.Bob))
+        {
+            await connection.SendTextAsync(crew.GeneralId, "first").WaitAsync(Patience.Default);
+            await connection.SendTextAsync(crew.GeneralId, "second").WaitAsync(Patience.Default);
+        }
 
-        var running = _cli.RunAsync("--json", "history", Conversation);
-        await using var link = await peer.AcceptAsync();
-        await link.HandshakeAsync();
-        var history = await link.ReadAsync<History>();
-        await link.WriteAsync(new HistoryPage(history.RequestId, conversation, [PeerLink.Message(conversation, 1), PeerLink.Message(conversation, 2)], false));
-        var result = await running.WaitAsync(ScriptedPeer.Patience);
+        _cli.LogIn(crew.Alice);
 
-        Assert.Equal((0UL, 20u), (history.FromSeq, history.Limit));
+        var result = await _cli.RunAsync("--json", "history", "general");
+
+        Assert.Equal(CliApp.ExitOk, result.Exit);
         Assert.Equal([1UL, 2], result.JsonLines.Select(line => line.GetProperty("seq").GetUInt64()));
+        Assert.Equal(["first", "second"], result.JsonLines.Select(line => line.GetProperty("text").GetString()));
+        Assert.All(result.JsonLines, line => Assert.Equal(crew.Bob.UserId, line.GetProperty("sender").GetGuid()));
     }
 
     [Fact]
     public async Task Listen_PrintsReadyThenMessages_ExitsZeroWhenCancelled()
     {
-        await using var peer = ScriptedPeer.Start();
-        _cli.ServeInfoFor(peer);
+        var crew = await Crew.CreateAsync(_server);
+        _cli.LogIn(crew.Alice);
         var stdout = new LineWriter();
         using var stop = new CancellationTokenSource();
-        var conversation = Guid.Parse(Conversation);
 
         var running = CliApp.RunAsync(["--json", "listen"], _cli.Context(string.Empty, stdout, new StringWriter()), stop.Token);
-        await using var link = await peer.AcceptAsync();
-        await link.HandshakeAsync();
         Assert.Equal("""{"type":"ready"}""", await stdout.NextLineAsync());
-        var message = PeerLink.Message(conversation, 3, "live one");
-        await link.WriteAsync(new MessageEvent(message));
+        SendResult sent;
+        await using (var sender = await Sdk.ConnectAsync(crew.Bob))
+        {
+            sent = await sender.SendTextAsync(crew.GeneralId, "live one").WaitAsync(Patience.Default);
+        }
+
         var line = JsonDocument.Parse(await stdout.NextLineAsync()).RootElement;
         await stop.CancelAsync();
-        var exit = await running.WaitAsync(ScriptedPeer.Patience);
+        var exit = await running.WaitAsync(Patience.Default);
 
         Assert.Equal(CliApp.ExitOk, exit);
         Assert.Equal("message", line.GetProperty("type").GetString());
-        Assert.Equal(message.MessageId.ToString(), line.GetProperty("message_id").GetString());
+        Assert.Equal(sent.MessageId, line.GetProperty("message_id").GetGuid());
+        Assert.Equal(sent.Seq, line.GetProperty("seq").GetUInt64());
+        Assert.Equal(crew.GeneralId, line.GetProperty("conversation_id").GetGuid());
         Assert.Equal("live one", line.GetProperty("text").GetString());
-        Assert.Equal(PeerLink.UserId.ToString(), line.GetProperty("sender").GetString());
-        Assert.True(await link.ClientClosedAsync());
+        Assert.Equal(crew.Bob.UserId, line.GetProperty("sender").GetGuid());
+        Assert.Equal(crew.Bob.DeviceId, line.GetProperty("sender_device").GetGuid());
+        Assert.Empty(stdout.Remaining());
+        await _server.WaitForMetricAsync("chatwire_connections", "state=\"authenticated\"", count => count == 0);
     }
 
     [Fact]
     public async Task Listen_SessionRevoked_PrintsTheErrorAndExitsOne()
     {
-        await using var peer = ScriptedPeer.Start();
-        _cli.ServeInfoFor(peer);
+        var crew = await Crew.CreateAsync(_server);
+        _cli.LogIn(crew.Alice);
         var stdout = new LineWriter();
 
         var running = CliApp.RunAsync(["--json", "listen"], _cli.Context(string.Empty, stdout, new StringWriter()), CancellationToken.None);
-        await using var link = await peer.AcceptAsync();
-        await link.HandshakeAsync();
         Assert.Equal("""{"type":"ready"}""", await stdout.NextLineAsync());
-        await link.WriteAsync(new ErrorFrame(0, ErrorCode.SessionRevoked, "This device's session was revoked."));
-        var exit = await running.WaitAsync(ScriptedPeer.Patience);
+        await crew.Alice.CallAsync(HttpMethod.Delete, $"v1/sessions/{crew.Alice.DeviceId}");
+        var exit = await running.WaitAsync(Patience.Default);
         var error = JsonDocument.Parse(await stdout.NextLineAsync()).RootElement.GetProperty("error");
 
         Assert.Equal(CliApp.ExitFailed, exit);
         Assert.Equal(2005, error.GetProperty("code").GetInt32());
         Assert.Equal("SESSION_REVOKED", error.GetProperty("name").GetString());
+    }
+
+    private static async Task<IReadOnlyList<ChatMessage>> HistoryAsync(TestUser user, Guid conversationId, int limit = 50)
+    {
+        await using var connection = await Sdk.ConnectAsync(user);
+        return (await connection.GetHistoryAsync(conversationId, 0, HistoryDirection.Before, limit).WaitAsync(Patience.Default)).Messages;
     }
 }

@@ -15,7 +15,7 @@ public sealed class MessageDeliveryTests
     public void DeliverLive_SameMessageTwice_EmitsOnce()
     {
         var delivery = new MessageDelivery(_events.Writer, 100);
-        var message = PeerLink.Message(Conversation, 1);
+        var message = Messages.Text(Conversation, 1);
 
         delivery.DeliverLive(message);
         delivery.DeliverLive(message);
@@ -31,8 +31,8 @@ public sealed class MessageDeliveryTests
         var delivery = new MessageDelivery(_events.Writer, 100);
         var id = Guid.CreateVersion7();
 
-        delivery.DeliverLive(PeerLink.Message(Conversation, 1, messageId: id));
-        delivery.DeliverLive(PeerLink.Message(Other, 1, messageId: id));
+        delivery.DeliverLive(Messages.Text(Conversation, 1, messageId: id));
+        delivery.DeliverLive(Messages.Text(Other, 1, messageId: id));
 
         Assert.Equal(2, Seqs().Count);
     }
@@ -41,15 +41,15 @@ public sealed class MessageDeliveryTests
     public void Hold_LiveMessagesWaitForTheCatchUp_ThenDuplicatesDrop()
     {
         var delivery = new MessageDelivery(_events.Writer, 100);
-        delivery.DeliverLive(PeerLink.Message(Conversation, 1));
-        var four = PeerLink.Message(Conversation, 4);
+        delivery.DeliverLive(Messages.Text(Conversation, 1));
+        var four = Messages.Text(Conversation, 4);
 
         var targets = delivery.BeginHold();
         delivery.DeliverLive(four);
-        delivery.DeliverLive(PeerLink.Message(Conversation, 5));
+        delivery.DeliverLive(Messages.Text(Conversation, 5));
         Assert.Equal(2, delivery.HeldCount);
-        delivery.DeliverMissed(PeerLink.Message(Conversation, 2));
-        delivery.DeliverMissed(PeerLink.Message(Conversation, 3));
+        delivery.DeliverMissed(Messages.Text(Conversation, 2));
+        delivery.DeliverMissed(Messages.Text(Conversation, 3));
         delivery.DeliverMissed(four);
         delivery.EndHold(_ => true);
 
@@ -63,8 +63,8 @@ public sealed class MessageDeliveryTests
     {
         var delivery = new MessageDelivery(_events.Writer, 100);
         delivery.BeginHold();
-        delivery.DeliverLive(PeerLink.Message(Conversation, 7));
-        delivery.DeliverLive(PeerLink.Message(Other, 1));
+        delivery.DeliverLive(Messages.Text(Conversation, 7));
+        delivery.DeliverLive(Messages.Text(Other, 1));
 
         delivery.EndHold(conversation => conversation == Other);
 
@@ -77,11 +77,11 @@ public sealed class MessageDeliveryTests
     public void Dedupe_WindowIsBounded_OldestIdsForgotten()
     {
         var delivery = new MessageDelivery(_events.Writer, 2);
-        var first = PeerLink.Message(Conversation, 1);
+        var first = Messages.Text(Conversation, 1);
 
         delivery.DeliverLive(first);
-        delivery.DeliverLive(PeerLink.Message(Conversation, 2));
-        delivery.DeliverLive(PeerLink.Message(Conversation, 3));
+        delivery.DeliverLive(Messages.Text(Conversation, 2));
+        delivery.DeliverLive(Messages.Text(Conversation, 3));
         delivery.DeliverLive(first);
 
         Assert.Equal([1UL, 2, 3, 1], Seqs());

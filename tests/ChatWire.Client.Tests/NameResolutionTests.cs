@@ -1,41 +1,44 @@
 using ChatWire.Cli;
 using ChatWire.Client.Tests.Infrastructure;
+using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests;
 
-public sealed class NameResolutionTests : IDisposable
+// DESIGN §11: teams, channels and devices named by name or id, resolved against what the real server lists.
+// Alice is in two teams named "Acme" (her own, then Bob's) and in Bob's "Beta", which also has "ops".
+public sealed class NameResolutionTests : IClassFixture<ServerFixture>, IAsyncLifetime, IDisposable
 {
-    private const string Acme1 = "0190a0b2-0000-7000-8000-0000000000f1";
-    private const string Acme2 = "0190a0b2-0000-7000-8000-0000000000f2";
-    private const string Beta = "0190a0b2-0000-7000-8000-0000000000f3";
-    private const string GeneralAcme = "0190a0b2-0000-7000-8000-0000000000c1";
-    private const string GeneralBeta = "0190a0b2-0000-7000-8000-0000000000c3";
-    private const string OpsBeta = "0190a0b2-0000-7000-8000-0000000000c4";
+    private readonly TestServer _server;
+    private readonly CliHarness _cli;
+    private TestUser _alice = null!;
+    private Guid _acme1;
+    private Guid _acme2;
+    private Guid _beta;
+    private Guid _generalAcme1;
+    private Guid _generalAcme2;
+    private Guid _generalBeta;
+    private Guid _opsBeta;
 
-    private readonly CliHarness _cli = new();
-
-    public NameResolutionTests()
+    public NameResolutionTests(ServerFixture fixture)
     {
-        _cli.LogIn();
-        _cli.Http
-            .Json(HttpMethod.Get, "/v1/teams", $$"""
-                {"teams":[
-                  {"team_id":"{{Acme1}}","name":"Acme","role":"owner","muted":false},
-                  {"team_id":"{{Acme2}}","name":"Acme","role":"member","muted":false},
-                  {"team_id":"{{Beta}}","name":"Beta","role":"member","muted":false}]}
-                """)
-            .Json(HttpMethod.Get, $"/v1/teams/{Acme1}/channels", $$"""{"channels":[{"conversation_id":"{{GeneralAcme}}","team_id":"{{Acme1}}","name":"general","type":"public","member":true}]}""")
-            .Json(HttpMethod.Get, $"/v1/teams/{Acme2}/channels", """{"channels":[]}""")
-            .Json(HttpMethod.Get, $"/v1/teams/{Beta}/channels", $$"""
-                {"channels":[
-                  {"conversation_id":"{{GeneralBeta}}","team_id":"{{Beta}}","name":"general","type":"public","member":true},
-                  {"conversation_id":"{{OpsBeta}}","team_id":"{{Beta}}","name":"ops","type":"public","member":false}]}
-                """)
-            .NoContent(HttpMethod.Put, $"/v1/teams/{Beta}/mute")
-            .NoContent(HttpMethod.Put, $"/v1/teams/{Acme1}/mute")
-            .NoContent(HttpMethod.Post, $"/v1/channels/{OpsBeta}/join")
-            .NoContent(HttpMethod.Post, $"/v1/channels/{GeneralBeta}/join");
+        _server = fixture.Server;
+        _cli = new CliHarness(_server);
     }
+
+    public async Task InitializeAsync()
+    {
+        _alice = await _server.SignupAsync();
+        var bob = await _server.SignupAsync();
+        (_acme1, _generalAcme1) = await _alice.CreateTeamAsync("Acme");
+        (_acme2, _generalAcme2) = await bob.CreateTeamAsync("Acme");
+        (_beta, _generalBeta) = await bob.CreateTeamAsync("Beta");
+        _opsBeta = (await bob.CallAsync(HttpMethod.Post, $"v1/teams/{_beta}/channels", new { name = "ops" })).GetProperty("conversation_id").GetGuid();
+        await _alice.JoinAsync(await bob.InviteAsync(_acme2));
+        await _alice.JoinAsync(await bob.InviteAsync(_beta));
+        _cli.LogIn(_alice);
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
 
     public void Dispose() => _cli.Dispose();
 
@@ -45,8 +48,8 @@ public sealed class NameResolutionTests : IDisposable
         var result = await _cli.RunAsync("--json", "team", "mute", "Beta");
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
-        Assert.Equal(Beta, Assert.Single(result.JsonLines).GetProperty("team_id").GetString());
-        Assert.Contains(_cli.Http.Requests, request => request is { Method: "PUT", PathAndQuery: $"/v1/teams/{Beta}/mute" });
+        Assert.Equal(_beta, Assert.Single(result.JsonLines).GetProperty("team_id").GetGuid());
+        Assert.Equal([_beta], await MutedTeamsAsync());
     }
 
     [Fact]
@@ -55,15 +58,17 @@ public sealed class NameResolutionTests : IDisposable
         var result = await _cli.RunAsync("--json", "team", "mute", "beta");
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
+        Assert.Equal([_beta], await MutedTeamsAsync());
     }
 
     [Fact]
     public async Task TeamId_IsUsedWithoutLookup()
     {
-        var result = await _cli.RunAsync("team", "mute", Acme1);
+        var result = await _cli.RunAsync("team", "mute", _acme1.ToString());
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
-        Assert.Equal($"/v1/teams/{Acme1}/mute", Assert.Single(_cli.Http.Requests).PathAndQuery);
+        Assert.Equal($"/v1/teams/{_acme1}/mute", Assert.Single(_cli.Http.Requests).PathAndQuery);
+        Assert.Equal([_acme1], await MutedTeamsAsync());
     }
 
     [Fact]
@@ -76,10 +81,15 @@ public sealed class NameResolutionTests : IDisposable
         Assert.Equal(4007, error.GetProperty("code").GetInt32());
         Assert.Equal("VALIDATION_FAILED", error.GetProperty("name").GetString());
         var message = error.GetProperty("message").GetString()!;
-        Assert.Contains(Acme1, message, StringComparison.Ordinal);
-        Assert.Contains(Acme2, message, StringComparison.Ordinal);
-        Assert.Equal([Acme1, Acme2], error.GetProperty("candidates").EnumerateArray().Select(candidate => candidate.GetProperty("id").GetString()));
+        Assert.Contains(_acme1.ToString(), message, StringComparison.Ordinal);
+        Assert.Contains(_acme2.ToString(), message, StringComparison.Ordinal);
+        var listed = (await _alice.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").EnumerateArray()
+            .Where(team => team.GetProperty("name").GetString() == "Acme")
+            .Select(team => team.GetProperty("team_id").GetGuid());
+        Assert.Equal(new[] { _acme1, _acme2 }.Order(), listed.Order());
+        Assert.Equal(listed, error.GetProperty("candidates").EnumerateArray().Select(candidate => candidate.GetProperty("id").GetGuid()));
         Assert.DoesNotContain(_cli.Http.Requests, request => request.Method == "PUT");
+        Assert.Empty(await MutedTeamsAsync());
     }
 
     [Fact]
@@ -89,7 +99,7 @@ public sealed class NameResolutionTests : IDisposable
 
         Assert.Equal(CliApp.ExitFailed, result.Exit);
         Assert.Contains("ambiguous", result.Stderr, StringComparison.Ordinal);
-        Assert.Contains(Acme2, result.Stderr, StringComparison.Ordinal);
+        Assert.Contains(_acme2.ToString(), result.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -107,11 +117,13 @@ public sealed class NameResolutionTests : IDisposable
         var result = await _cli.RunAsync("--json", "channel", "join", "ops");
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
-        Assert.Equal(OpsBeta, Assert.Single(result.JsonLines).GetProperty("conversation_id").GetString());
+        Assert.Equal(_opsBeta, Assert.Single(result.JsonLines).GetProperty("conversation_id").GetGuid());
+        var channels = (await _alice.CallAsync(HttpMethod.Get, $"v1/teams/{_beta}/channels")).GetProperty("channels").EnumerateArray();
+        Assert.True(channels.Single(channel => channel.GetProperty("conversation_id").GetGuid() == _opsBeta).GetProperty("member").GetBoolean());
     }
 
     [Fact]
-    public async Task ChannelName_InSeveralTeams_IsAmbiguous()
+    public async Task ChannelName_InSeveralTeams_IsAmbiguous_ListingEveryCandidateWithItsId()
     {
         var result = await _cli.RunAsync("--json", "channel", "join", "general");
 
@@ -119,8 +131,15 @@ public sealed class NameResolutionTests : IDisposable
         var error = Assert.Single(result.JsonLines).GetProperty("error");
         Assert.Equal(4007, error.GetProperty("code").GetInt32());
         var message = error.GetProperty("message").GetString()!;
-        Assert.Contains(GeneralAcme, message, StringComparison.Ordinal);
-        Assert.Contains(GeneralBeta, message, StringComparison.Ordinal);
+        foreach (var general in new[] { _generalAcme1, _generalAcme2, _generalBeta })
+        {
+            Assert.Contains(general.ToString(), message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(
+            new[] { _generalAcme1, _generalAcme2, _generalBeta }.Order(),
+            error.GetProperty("candidates").EnumerateArray().Select(candidate => candidate.GetProperty("id").GetGuid()).Order());
+        Assert.DoesNotContain(_cli.Http.Requests, request => request.PathAndQuery.EndsWith("/join", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -129,7 +148,7 @@ public sealed class NameResolutionTests : IDisposable
         var result = await _cli.RunAsync("--json", "channel", "join", "Beta/#general");
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
-        Assert.Equal(GeneralBeta, Assert.Single(result.JsonLines).GetProperty("conversation_id").GetString());
+        Assert.Equal(_generalBeta, Assert.Single(result.JsonLines).GetProperty("conversation_id").GetGuid());
     }
 
     [Fact]
@@ -153,27 +172,48 @@ public sealed class NameResolutionTests : IDisposable
     [Fact]
     public async Task ConversationName_AmbiguousForSend_FailsBeforeConnecting()
     {
+        var hellos = await _server.ReadMetricAsync("chatwire_frames_received_total", "opcode=\"HELLO\"");
+
         var result = await _cli.RunAsync("--json", "send", "general", "hello");
 
         Assert.Equal(CliApp.ExitFailed, result.Exit);
         Assert.Equal(4007, Assert.Single(result.JsonLines).GetProperty("error").GetProperty("code").GetInt32());
         Assert.DoesNotContain(_cli.Http.Requests, request => request.PathAndQuery == "/v1/server-info");
+        Assert.Equal(hellos, await _server.ReadMetricAsync("chatwire_frames_received_total", "opcode=\"HELLO\""));
     }
 
     [Fact]
     public async Task SessionRevoke_ByDeviceName_Ambiguous_ListsDevices()
     {
-        _cli.Http.Json(HttpMethod.Get, "/v1/sessions", """
-            {"sessions":[
-              {"device_id":"0190a0b2-0000-7000-8000-0000000000d1","device_name":"laptop","created_at":"2026-01-01T00:00:00.000Z","last_used_at":null,"current":true},
-              {"device_id":"0190a0b2-0000-7000-8000-0000000000d2","device_name":"laptop","created_at":"2026-01-02T00:00:00.000Z","last_used_at":null,"current":false}]}
-            """);
+        var laptop1 = await _server.LoginAsync(_alice, "laptop");
+        var laptop2 = await _server.LoginAsync(_alice, "laptop");
 
         var result = await _cli.RunAsync("--json", "sessions", "revoke", "laptop");
 
         Assert.Equal(CliApp.ExitFailed, result.Exit);
         var message = Assert.Single(result.JsonLines).GetProperty("error").GetProperty("message").GetString()!;
-        Assert.Contains("0190a0b2-0000-7000-8000-0000000000d2", message, StringComparison.Ordinal);
+        Assert.Contains(laptop1.DeviceId.ToString(), message, StringComparison.Ordinal);
+        Assert.Contains(laptop2.DeviceId.ToString(), message, StringComparison.Ordinal);
         Assert.DoesNotContain(_cli.Http.Requests, request => request.Method == "DELETE");
+        Assert.Equal(3, (await _alice.CallAsync(HttpMethod.Get, "v1/sessions")).GetProperty("sessions").GetArrayLength());
     }
+
+    [Fact]
+    public async Task SessionRevoke_ByUniqueDeviceName_RevokesThatDevice()
+    {
+        var phone = await _server.LoginAsync(_alice, "phone");
+
+        var result = await _cli.RunAsync("--json", "sessions", "revoke", "phone");
+
+        Assert.Equal(CliApp.ExitOk, result.Exit);
+        Assert.Equal(phone.DeviceId, Assert.Single(result.JsonLines).GetProperty("device_id").GetGuid());
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await phone.SendAsync(HttpMethod.Get, "v1/me")).StatusCode);
+        Assert.Equal(_alice.DeviceId, Assert.Single((await _alice.CallAsync(HttpMethod.Get, "v1/sessions")).GetProperty("sessions").EnumerateArray()).GetProperty("device_id").GetGuid());
+    }
+
+    private async Task<List<Guid>> MutedTeamsAsync() =>
+        (await _alice.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").EnumerateArray()
+            .Where(team => team.GetProperty("muted").GetBoolean())
+            .Select(team => team.GetProperty("team_id").GetGuid())
+            .ToList();
 }

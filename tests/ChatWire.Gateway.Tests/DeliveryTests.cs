@@ -2,6 +2,7 @@ using System.Text;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
 

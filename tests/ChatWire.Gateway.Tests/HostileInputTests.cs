@@ -2,6 +2,7 @@ using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using ChatWire.Protocol.Tests;
+using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
 

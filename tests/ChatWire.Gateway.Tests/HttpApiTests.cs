@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
 
@@ -115,22 +116,24 @@ public sealed class HttpApiTests
     [Fact]
     public async Task Login_HashingQueueFull_ServerBusyWithRetryAfter()
     {
+        // One hashing slot, no queue, and hashes slow enough (150 passes, about a second) that two logins
+        // sent 200 ms apart always overlap, whichever reaches the hasher first.
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
         {
             ["Auth:MaxConcurrentHashes"] = "1",
             ["Auth:MaxQueuedHashes"] = "0",
-            ["Auth:Argon2MemoryKib"] = "65536",
+            ["Auth:Argon2Passes"] = "150",
         });
 
-        var attempts = Enumerable.Range(0, 12).Select(i =>
-            server.Http.PostAsJsonAsync("v1/accounts/login", new { username = $"nobody{i}", password = "some password" }, TestServer.Json));
-        var responses = await Task.WhenAll(attempts);
+        var first = server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "nobody1", password = "some password" }, TestServer.Json);
+        await Task.Delay(200);
+        var second = server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "nobody2", password = "some password" }, TestServer.Json);
+        var responses = await Task.WhenAll(first, second);
 
-        var busy = responses.Where(r => r.StatusCode == HttpStatusCode.ServiceUnavailable).ToList();
-        Assert.NotEmpty(busy);
-        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.Unauthorized);
-        await AssertProblemAsync(busy[0], HttpStatusCode.ServiceUnavailable, 3004, "SERVER_BUSY");
-        Assert.NotNull(busy[0].Headers.RetryAfter);
+        var busy = Assert.Single(responses, r => r.StatusCode == HttpStatusCode.ServiceUnavailable);
+        Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Unauthorized);
+        await AssertProblemAsync(busy, HttpStatusCode.ServiceUnavailable, 3004, "SERVER_BUSY");
+        Assert.NotNull(busy.Headers.RetryAfter);
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Testing;
 using static ChatWire.Gateway.Tests.HttpApiTests;
 
 namespace ChatWire.Gateway.Tests;

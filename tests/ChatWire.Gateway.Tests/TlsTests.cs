@@ -1,6 +1,7 @@
 using System.Security.Authentication;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol.Frames;
+using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
 

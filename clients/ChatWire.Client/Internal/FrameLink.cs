@@ -206,16 +206,18 @@ internal sealed class FrameLink : IAsyncDisposable
             return;
         }
 
-        // Closing the socket unblocks any send or receive still in the kernel.
+        // Closing the socket unblocks any send or receive still in the kernel. What is still buffered for
+        // it can no longer be sent, so completing the pipes is best effort: disposal never throws, or a
+        // link that dropped with SENDs buffered would stop the supervisor instead of reconnecting.
         _socket.Dispose();
         if (await _writeLock.WaitAsync(DisposeWriteWait).ConfigureAwait(false))
         {
-            await _output.CompleteAsync().ConfigureAwait(false);
+            await BestEffortAsync(_output.CompleteAsync()).ConfigureAwait(false);
             _writeLock.Release();
         }
 
-        await _input.CompleteAsync().ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
+        await BestEffortAsync(_input.CompleteAsync()).ConfigureAwait(false);
+        await BestEffortAsync(_stream.DisposeAsync()).ConfigureAwait(false);
         _lifetime.Dispose();
     }
 
@@ -345,4 +347,15 @@ internal sealed class FrameLink : IAsyncDisposable
 
     private IOException Lost(Exception? cause) =>
         new("The connection to the server was lost.", AbortReason ?? cause);
+
+    private static async ValueTask BestEffortAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+        }
+    }
 }

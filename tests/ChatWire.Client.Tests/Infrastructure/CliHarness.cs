@@ -1,39 +1,49 @@
 using System.Text.Json;
 using ChatWire.Cli;
+using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests.Infrastructure;
 
-// Runs the CLI in-process with a temporary XDG_CONFIG_HOME and captured streams.
+// Runs the CLI in-process with a temporary XDG_CONFIG_HOME and captured streams, against a real TestServer
+// (or, for the tests of argument parsing and profiles, against none: an address nothing listens on). API
+// calls go through a pass-through recorder to the real server, so a test can also see what was asked.
 internal sealed class CliHarness : IDisposable
 {
-    public const string Server = "http://chatwire.test:7480";
+    // Loopback port 9 (discard): nothing listens there, so a command that should not reach a server fails loudly.
+    public const string UnreachableServer = "http://127.0.0.1:9";
 
-    public CliHarness()
+    public CliHarness(TestServer? server = null)
     {
+        ServerUrl = server?.ApiUrl ?? UnreachableServer;
         ConfigHome = Path.Combine(Path.GetTempPath(), "chatwire-cli-tests-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(ConfigHome);
     }
 
+    public string ServerUrl { get; }
+
     public string ConfigHome { get; }
 
-    public CannedHttpHandler Http { get; } = new();
+    public RecordingHandler Http { get; } = new();
 
     public ProfileStore Profiles => new(Path.Combine(ConfigHome, "chatwire"));
 
-    public static Guid UserId { get; } = Guid.Parse("0190a0b2-0000-7000-8000-000000000001");
+    // A saved profile holding a real session of user, as "chatwire login" leaves it.
+    public void LogIn(TestUser user, string profile = ProfileStore.DefaultProfile) =>
+        Profiles.Save(profile, new CliProfile(ServerUrl, user.UserId, user.Username, user.DeviceId, user.Token));
 
-    public static Guid DeviceId { get; } = Guid.Parse("0190a0b2-0000-7000-8000-0000000000d1");
-
-    public void LogIn(string profile = ProfileStore.DefaultProfile) =>
-        Profiles.Save(profile, new CliProfile(Server, UserId, "alice", DeviceId, "token-alice"));
+    // A profile that looks logged in, for tests that must fail before any network call.
+    public void LogInOffline(string profile = ProfileStore.DefaultProfile) =>
+        Profiles.Save(profile, new CliProfile(UnreachableServer, Guid.CreateVersion7(), "alice", Guid.CreateVersion7(), "token-alice"));
 
     public async Task<CliResult> RunWithStdinAsync(string stdin, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var exit = await CliApp.RunAsync(args, Context(stdin, stdout, stderr), CancellationToken.None);
+        var exit = await CliApp.RunAsync(args, Context(stdin, stdout, stderr), CancellationToken.None).WaitAsync(Patience.Default);
         return new CliResult(exit, stdout.ToString(), stderr.ToString());
     }
+
+    public Task<CliResult> RunAsync(params string[] args) => RunWithStdinAsync(string.Empty, args);
 
     public CliContext Context(string stdin, TextWriter stdout, TextWriter stderr) => new()
     {
@@ -44,21 +54,9 @@ internal sealed class CliHarness : IDisposable
         HttpHandler = Http,
     };
 
-    // server-info announcing a scripted peer as the plain TCP endpoint.
-    public void ServeInfoFor(ScriptedPeer peer, int maxHistoryLimit = 200) => Http.Json(
-        HttpMethod.Get,
-        "/v1/server-info",
-        $$$"""
-        {"server":"chatwire","version":"0.1.0","protocol_versions":[1],
-         "endpoints":{"tcp":{"host":"127.0.0.1","port":{{{peer.Port}}}},"tls":null,"noise":null},
-         "noise_static_public_key":null,
-         "limits":{"max_frame_length":262144,"max_content_length":258048,"max_history_limit":{{{maxHistoryLimit}}},"heartbeat_interval_ms":30000,"auth_deadline_ms":10000}}
-        """);
-
-    public Task<CliResult> RunAsync(params string[] args) => RunWithStdinAsync(string.Empty, args);
-
     public void Dispose()
     {
+        Http.Dispose();
         try
         {
             Directory.Delete(ConfigHome, recursive: true);

@@ -30,7 +30,19 @@ internal sealed class LineWriter : TextWriter
 
     public async Task<string> NextLineAsync()
     {
-        using var timeout = new CancellationTokenSource(ScriptedPeer.Patience);
+        using var timeout = new CancellationTokenSource(Patience.Default);
         return await _lines.Reader.ReadAsync(timeout.Token);
+    }
+
+    // Lines written so far and not yet read.
+    public List<string> Remaining()
+    {
+        var lines = new List<string>();
+        while (_lines.Reader.TryRead(out var line))
+        {
+            lines.Add(line);
+        }
+
+        return lines;
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Sockets;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using ChatWire.Testing;
 using MessagePack;
 
 namespace ChatWire.Gateway.Tests.Infrastructure;

@@ -1,0 +1,57 @@
+using System.Threading.Channels;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.Client.Tests.Infrastructure;
+
+// A connection's event stream, pumped into a channel as it comes, so a test can wait for the next event with a
+// bound and give up without leaving a read pending on the SDK's enumerator (disposing one mid-read throws).
+internal sealed class EventLog
+{
+    private readonly Channel<ChatWireEvent> _events = Channel.CreateUnbounded<ChatWireEvent>();
+
+    public EventLog(ChatWireConnection connection)
+    {
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var item in connection.ReadEventsAsync())
+                {
+                    _events.Writer.TryWrite(item);
+                }
+
+                _events.Writer.TryComplete();
+            }
+            catch (Exception ex)
+            {
+                _events.Writer.TryComplete(ex);
+            }
+        });
+    }
+
+    public async Task<T> NextAsync<T>()
+        where T : ChatWireEvent
+    {
+        using var timeout = new CancellationTokenSource(Patience.Default);
+        var item = await _events.Reader.ReadAsync(timeout.Token);
+        return Assert.IsType<T>(item);
+    }
+
+    public async Task<ChatMessage> NextMessageAsync() => (await NextAsync<MessageReceived>()).Message;
+
+    // The next message, passing over connection state changes (a restart may add a few).
+    public async Task<ChatMessage> NextMessageSkippingStatesAsync()
+    {
+        while (true)
+        {
+            using var timeout = new CancellationTokenSource(Patience.Default);
+            var item = await _events.Reader.ReadAsync(timeout.Token);
+            if (item is MessageReceived received)
+            {
+                return received.Message;
+            }
+
+            Assert.IsType<ConnectionStateChanged>(item);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+using System.Net.Sockets;
+using System.Security.Authentication;
+using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using ChatWire.Testing;
+
+namespace ChatWire.Gateway.Tests;
+
+// Regression tests for review findings: TLS output under backpressure, the TLS handshake deadline, and
+// AUTH with tokens that were revoked or expired.
+public sealed class GatewayRobustnessTests
+{
+    [Fact]
+    public async Task Tls_LargeHistoryPageWhileEventsArrive_EveryFrameIntact()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
+        await using (var seeder = await RawClient.ConnectAuthenticatedAsync(alice))
+        {
+            var bulk = new byte[1500];
+            for (var i = 0; i < 160; i++)
+            {
+                await seeder.SendAsync(new Send(seeder.NextRequestId(), dm, Guid.CreateVersion7(), "application/octet-stream", bulk));
+                await seeder.ExpectAsync<SendAck>();
+            }
+        }
+
+        await using var reader = await RawClient.ConnectTlsAsync(server, SslProtocols.Tls13);
+        await reader.HandshakeAsync(bob.Token, bob.DeviceId);
+        await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        // Ask for ~240 KB of history (past the transport's 64 KiB pause point, so its flush goes async)
+        // several times while live events keep arriving for the same connection.
+        const int Pages = 4;
+        const int Live = 40;
+        for (var i = 0; i < Pages; i++)
+        {
+            await reader.SendAsync(new History((uint)(100 + i), dm, 0, HistoryDirection.After, 200));
+        }
+
+        for (var i = 0; i < Live; i++)
+        {
+            await sender.SendTextAsync(dm, $"live {i}");
+        }
+
+        var pages = 0;
+        var live = new HashSet<ulong>();
+        while (pages < Pages || live.Count < Live)
+        {
+            var frame = await reader.ReadFrameAsync() ?? throw new Xunit.Sdk.XunitException("TLS connection closed.");
+            var body = new System.Buffers.ReadOnlySequence<byte>(frame.Body);
+            var limits = ProtocolLimits.Default;
+            switch (frame.Header.Opcode)
+            {
+                case Opcode.HistoryPage:
+                    var page = FrameCodec.Decode<HistoryPage>(body, limits);
+                    Assert.True(page.Messages.Count >= 160);
+                    pages++;
+                    break;
+                case Opcode.Message:
+                    var message = FrameCodec.Decode<MessageEvent>(body, limits);
+                    Assert.Equal("text/plain", message.Message.ContentType);
+                    live.Add(message.Message.Seq);
+                    break;
+                case Opcode.Ping:
+                    break;
+                default:
+                    throw new Xunit.Sdk.XunitException($"Unexpected opcode {frame.Header.OpcodeValue}.");
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(161, Live).Select(i => (ulong)i), live.Order());
+    }
+
+    [Fact]
+    public async Task Tls_HandshakeNeverStarted_ClosedAtHandshakeTimeout()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:TlsHandshakeTimeoutMs"] = "300" });
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(server.TlsEndPoint);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+
+        var read = await ReadOrResetAsync(tcp.GetStream(), timeout.Token);
+
+        Assert.Equal(0, read);
+    }
+
+    [Fact]
+    public async Task Auth_RevokedToken_SessionRevokedAndClosed()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var phone = await server.LoginAsync(alice);
+        await alice.CallAsync(HttpMethod.Delete, $"v1/sessions/{phone.DeviceId}");
+        await using var client = await RawClient.ConnectAsync(server);
+        await client.HelloAsync();
+
+        await client.SendAsync(new Auth(4, phone.Token, phone.DeviceId));
+
+        var error = await client.ExpectErrorAsync();
+        Assert.Equal((ErrorCode.SessionRevoked, 4u), (error.Code, error.RequestId));
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Auth_IdleExpiredToken_SessionExpiredAndClosed()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Auth:SessionIdleTimeout"] = "00:00:01",
+            ["Auth:SessionMaxAge"] = "1.00:00:00",
+        });
+        var alice = await server.SignupAsync();
+        await Task.Delay(1_500);
+        await using var client = await RawClient.ConnectAsync(server);
+        await client.HelloAsync();
+
+        await client.SendAsync(new Auth(5, alice.Token, alice.DeviceId));
+
+        Assert.Equal(ErrorCode.SessionExpired, (await client.ExpectErrorAsync()).Code);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task PasswordChange_ClosesOtherDevicesConnections()
+    {
+        await using var server = await TestServer.StartAsync();
+        var desk = await server.SignupAsync(password: "first password");
+        var phone = await server.LoginAsync(desk);
+        await using var phoneClient = await RawClient.ConnectAuthenticatedAsync(phone);
+
+        await desk.CallAsync(HttpMethod.Post, "v1/accounts/password", new { current_password = "first password", new_password = "second password" });
+
+        Assert.Equal(ErrorCode.SessionRevoked, (await phoneClient.ExpectErrorAsync()).Code);
+        await phoneClient.ExpectClosedAsync();
+    }
+
+    private static async Task<int> ReadOrResetAsync(NetworkStream stream, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await stream.ReadAsync(new byte[16], cancellationToken);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}

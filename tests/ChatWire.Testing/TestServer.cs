@@ -1,0 +1,260 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using ChatWire.Gateway.Hosting;
+
+namespace ChatWire.Testing;
+
+/// <summary>
+/// The whole gateway in process, on loopback port 0 for every listener (or on fixed ports, for restarts),
+/// over a fresh data directory unless one is given. Shared by every suite that drives the real server.
+/// </summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private readonly bool _ownsDirectory;
+
+    private TestServer(ChatWireServer server, string dataDirectory, bool ownsDirectory)
+    {
+        Server = server;
+        DataDirectory = dataDirectory;
+        _ownsDirectory = ownsDirectory;
+        ApiUrl = $"http://127.0.0.1:{server.Endpoints.HttpEndPoint!.Port}";
+        Http = new HttpClient { BaseAddress = new Uri(ApiUrl + "/") };
+        Management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.Endpoints.ManagementEndPoint!.Port}/") };
+    }
+
+    public ChatWireServer Server { get; }
+
+    public string DataDirectory { get; }
+
+    /// <summary>The HTTP API listener as a user types it, e.g. <c>http://127.0.0.1:41234</c> (no trailing slash).</summary>
+    public string ApiUrl { get; }
+
+    /// <summary>The HTTP API listener as a base address (with a trailing slash).</summary>
+    public Uri ApiBaseAddress => Http.BaseAddress!;
+
+    public HttpClient Http { get; }
+
+    public HttpClient Management { get; }
+
+    public IPEndPoint TcpEndPoint => Server.Endpoints.TcpEndPoint!;
+
+    public IPEndPoint TlsEndPoint => Server.Endpoints.TlsEndPoint!;
+
+    /// <summary>The SHA-256 (hex) of the DER bytes of the development certificate the TLS listener presents.</summary>
+    public string DevelopmentCertificateSha256
+    {
+        get
+        {
+            using var certificate = X509CertificateLoader.LoadPkcs12FromFile(Path.Combine(DataDirectory, "dev-certificate.pfx"), password: null);
+            return Convert.ToHexString(SHA256.HashData(certificate.RawData));
+        }
+    }
+
+    public static async Task<TestServer> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? dataDirectory = null)
+    {
+        var owns = dataDirectory is null;
+        dataDirectory ??= NewDataDirectory();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Gateway:TcpEndpoint"] = "127.0.0.1:0",
+            ["Gateway:TlsEndpoint"] = "127.0.0.1:0",
+            ["Gateway:HttpEndpoint"] = "127.0.0.1:0",
+            // Equal endpoint texts are refused (management must differ from the API), so port 0 is spelled another way.
+            ["Gateway:ManagementEndpoint"] = "localhost:0",
+            ["Gateway:DataDirectory"] = dataDirectory,
+            ["Gateway:SweepIntervalMs"] = "100",
+            ["Auth:AttemptsPerIpPerMinute"] = "100000",
+            ["Auth:AttemptsPerAccountPerMinute"] = "100000",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        var server = await ChatWireServer.CreateAsync([], settings);
+        await server.StartAsync();
+        return new TestServer(server, dataDirectory, owns);
+    }
+
+    /// <summary>A path for a data directory that does not exist yet; the caller deletes it (see <see cref="DeleteDirectory"/>).</summary>
+    public static string NewDataDirectory() => Path.Combine(Path.GetTempPath(), "chatwire-test-" + Guid.NewGuid().ToString("N"));
+
+    public static void DeleteDirectory(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: a temp directory left behind does no harm.
+        }
+    }
+
+    /// <summary>
+    /// Overrides that put every listener on a fixed loopback port, free when picked, so a second server can start
+    /// where a stopped one listened: a restart as clients see it. The ports lie below the ephemeral range where
+    /// the system can tell, so no port-0 listener or outgoing connection takes one while the server is down.
+    /// </summary>
+    public static Dictionary<string, string?> FixedPortOverrides()
+    {
+        var ports = PickPorts(4);
+        return new Dictionary<string, string?>
+        {
+            ["Gateway:TcpEndpoint"] = $"127.0.0.1:{ports[0]}",
+            ["Gateway:TlsEndpoint"] = $"127.0.0.1:{ports[1]}",
+            ["Gateway:HttpEndpoint"] = $"127.0.0.1:{ports[2]}",
+            ["Gateway:ManagementEndpoint"] = $"127.0.0.1:{ports[3]}",
+        };
+    }
+
+    private static List<int> PickPorts(int count)
+    {
+        var ephemeralStart = EphemeralRangeStart();
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            // Bound together, then released: distinct, and free at this moment.
+            var listeners = new List<TcpListener>();
+            try
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    var port = ephemeralStart > 12_000 ? Random.Shared.Next(10_000, ephemeralStart) : 0;
+                    var listener = new TcpListener(IPAddress.Loopback, port);
+                    listeners.Add(listener);
+                    listener.Start();
+                }
+
+                return listeners.Select(listener => ((IPEndPoint)listener.LocalEndpoint).Port).ToList();
+            }
+            catch (SocketException)
+            {
+                // Taken (or picked twice); pick again.
+            }
+            finally
+            {
+                foreach (var listener in listeners)
+                {
+                    listener.Dispose();
+                }
+            }
+        }
+
+        throw new InvalidOperationException("No free loopback ports found.");
+    }
+
+    private static int EphemeralRangeStart()
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
+            return int.Parse(range[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 0;
+        }
+    }
+
+    public async Task<TestUser> SignupAsync(string? username = null, string password = "correct horse battery", string? displayName = null, string? deviceName = null)
+    {
+        username ??= "u" + Guid.NewGuid().ToString("N")[..12];
+        var request = new Dictionary<string, string> { ["username"] = username, ["password"] = password };
+        if (displayName is not null)
+        {
+            request["display_name"] = displayName;
+        }
+
+        if (deviceName is not null)
+        {
+            request["device_name"] = deviceName;
+        }
+
+        var response = await Http.PostAsJsonAsync("v1/accounts/signup", request, Json);
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Json);
+        return new TestUser(this, username, password, body.GetProperty("user_id").GetGuid(), body.GetProperty("device_id").GetGuid(), body.GetProperty("session_token").GetString()!);
+    }
+
+    public async Task<TestUser> LoginAsync(TestUser user, string? deviceName = null)
+    {
+        var request = new Dictionary<string, string> { ["username"] = user.Username, ["password"] = user.Password };
+        if (deviceName is not null)
+        {
+            request["device_name"] = deviceName;
+        }
+
+        var response = await Http.PostAsJsonAsync("v1/accounts/login", request, Json);
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Json);
+        return user with { DeviceId = body.GetProperty("device_id").GetGuid(), Token = body.GetProperty("session_token").GetString()! };
+    }
+
+    /// <summary>
+    /// The sum of a counter or gauge on the management listener's <c>/metrics</c> over the series whose labels
+    /// contain <paramref name="labels"/> (e.g. <c>opcode="PONG"</c>); 0 when no series matches.
+    /// </summary>
+    public async Task<double> ReadMetricAsync(string name, string? labels = null)
+    {
+        var text = await Management.GetStringAsync("metrics");
+        var total = 0.0;
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith('#') || !line.StartsWith(name, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var rest = line[name.Length..];
+            var series = rest.StartsWith('{') ? rest[..(rest.IndexOf('}', StringComparison.Ordinal) + 1)] : string.Empty;
+            if (!(rest.StartsWith('{') || rest.StartsWith(' ')) || (labels is not null && !series.Contains(labels, StringComparison.Ordinal)))
+            {
+                continue;
+            }
+
+            total += double.Parse(rest[series.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        }
+
+        return total;
+    }
+
+    /// <summary>Polls <see cref="ReadMetricAsync"/> until <paramref name="condition"/> holds; fails after <paramref name="wait"/> (10 s by default).</summary>
+    public async Task<double> WaitForMetricAsync(string name, string? labels, Func<double, bool> condition, TimeSpan? wait = null)
+    {
+        using var timeout = new CancellationTokenSource(wait ?? TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var value = await ReadMetricAsync(name, labels);
+            if (condition(value))
+            {
+                return value;
+            }
+
+            if (timeout.IsCancellationRequested)
+            {
+                throw new TimeoutException($"{name}{{{labels}}} is {value.ToString(CultureInfo.InvariantCulture)}; the condition did not hold within the wait.");
+            }
+
+            await Task.Delay(50, CancellationToken.None);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        Management.Dispose();
+        await Server.DisposeAsync();
+        if (_ownsDirectory)
+        {
+            DeleteDirectory(DataDirectory);
+        }
+    }
+}
