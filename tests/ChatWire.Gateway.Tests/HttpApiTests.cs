@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Testing;
 
@@ -116,24 +117,26 @@ public sealed class HttpApiTests
     [Fact]
     public async Task Login_HashingQueueFull_ServerBusyWithRetryAfter()
     {
-        // One hashing slot, no queue, and hashes slow enough (150 passes, about a second) that two logins
-        // sent 200 ms apart always overlap, whichever reaches the hasher first.
+        // One hashing slot and no queue. The test takes the slot itself by verifying against a stored hash
+        // of 1,500 passes (seconds of work), so the login below finds it taken however they are scheduled.
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
         {
             ["Auth:MaxConcurrentHashes"] = "1",
             ["Auth:MaxQueuedHashes"] = "0",
-            ["Auth:Argon2Passes"] = "150",
         });
+        var hasher = server.Server.App.Services.GetRequiredService<ChatWire.Gateway.Accounts.PasswordHasher>();
+        var slowStoredHash = "$argon2id$v=19$m=19456,t=1500,p=1$" + Convert.ToBase64String(new byte[16]).TrimEnd('=') + "$" + Convert.ToBase64String(new byte[32]).TrimEnd('=');
 
-        var first = server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "nobody1", password = "some password" }, TestServer.Json);
-        await Task.Delay(200);
-        var second = server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "nobody2", password = "some password" }, TestServer.Json);
-        var responses = await Task.WhenAll(first, second);
+        var occupying = hasher.VerifyAsync("holds the only slot", slowStoredHash, CancellationToken.None);
+        var busy = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "nobody", password = "some password" }, TestServer.Json);
+        var stillOccupied = !occupying.IsCompleted;
+        await occupying;
+        var after = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "nobody", password = "some password" }, TestServer.Json);
 
-        var busy = Assert.Single(responses, r => r.StatusCode == HttpStatusCode.ServiceUnavailable);
-        Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Unauthorized);
+        Assert.True(stillOccupied, "The slow verification ended before the login arrived; the test proved nothing.");
         await AssertProblemAsync(busy, HttpStatusCode.ServiceUnavailable, 3004, "SERVER_BUSY");
         Assert.NotNull(busy.Headers.RetryAfter);
+        await AssertProblemAsync(after, HttpStatusCode.Unauthorized, 2006, "INVALID_CREDENTIALS");
     }
 
     [Fact]
