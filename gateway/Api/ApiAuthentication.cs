@@ -3,14 +3,23 @@ using ChatWire.Protocol;
 
 namespace ChatWire.Gateway.Api;
 
-/// <summary>Bearer-token authentication for the authenticated route group, and the accessors handlers use.</summary>
+/// <summary>Bearer-token authentication for the API, and the accessors handlers use.</summary>
 internal static class ApiAuthentication
 {
     private static readonly object IdentityKey = new();
 
-    public static async ValueTask<object?> RequireSessionAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    /// <summary>
+    /// Authenticates every <c>/v1/</c> request but the anonymous ones, before routing binds a body: a
+    /// request without a valid token is 401 whatever else is wrong with it.
+    /// </summary>
+    public static async Task RequireSessionAsync(HttpContext http, RequestDelegate next)
     {
-        var http = context.HttpContext;
+        if (!http.Request.Path.StartsWithSegments("/v1") || IsAnonymous(http.Request.Path))
+        {
+            await next(http);
+            return;
+        }
+
         var header = http.Request.Headers.Authorization.ToString();
         const string Scheme = "Bearer ";
         if (!header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
@@ -31,8 +40,13 @@ internal static class ApiAuthentication
         }
 
         http.Items[IdentityKey] = identity;
-        return await next(context);
+        await next(http);
     }
+
+    private static bool IsAnonymous(PathString path) =>
+        path.Equals("/v1/server-info", StringComparison.OrdinalIgnoreCase)
+        || path.Equals("/v1/accounts/signup", StringComparison.OrdinalIgnoreCase)
+        || path.Equals("/v1/accounts/login", StringComparison.OrdinalIgnoreCase);
 
     public static SessionIdentity Identity(this HttpContext http) =>
         http.Items[IdentityKey] as SessionIdentity ?? throw new InvalidOperationException("Endpoint is not in the authenticated group.");

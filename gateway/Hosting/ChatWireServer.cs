@@ -246,8 +246,9 @@ public sealed class ChatWireServer : IAsyncDisposable
         });
         app.MapOpenApi();
 
+        app.Use(ApiAuthentication.RequireSessionAsync);
         var anonymous = app.MapGroup("/v1");
-        var authenticated = app.MapGroup("/v1").AddEndpointFilter(ApiAuthentication.RequireSessionAsync);
+        var authenticated = app.MapGroup("/v1");
         ServerInfoEndpoints.Map(anonymous);
         AccountEndpoints.Map(anonymous, authenticated);
         TeamEndpoints.Map(authenticated);

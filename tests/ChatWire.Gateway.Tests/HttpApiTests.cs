@@ -272,11 +272,24 @@ public sealed class HttpApiTests
     }
 
     [Fact]
-    public async Task UnknownPath_NotFoundProblem()
+    public async Task UnknownPath_NotFoundForCallersUnauthorizedForStrangers()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/nothing-here"), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        await AssertProblemAsync(await server.Http.GetAsync("v1/nothing-here"), HttpStatusCode.Unauthorized, 2001, "NOT_AUTHENTICATED");
+        await AssertProblemAsync(await server.Http.GetAsync("nothing-here"), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+    }
+
+    [Fact]
+    public async Task AuthenticatedCall_NoTokenAndBadBody_UnauthorizedBeforeValidation()
     {
         await using var server = await TestServer.StartAsync();
 
-        await AssertProblemAsync(await server.Http.GetAsync("v1/nothing-here"), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        var response = await server.Http.PostAsync("v1/teams", new StringContent("{not json", System.Text.Encoding.UTF8, "application/json"));
+
+        await AssertProblemAsync(response, HttpStatusCode.Unauthorized, 2001, "NOT_AUTHENTICATED");
     }
 
     internal static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, int code, string name)
