@@ -50,6 +50,14 @@ internal sealed class SessionAuthenticator(IDirectoryStore directory, IOptions<A
         return (new SessionIdentity(session.UserId, session.DeviceId), default);
     }
 
+    /// <summary>The sentence a client is told when its token is refused with <paramref name="code"/>.</summary>
+    public static string Describe(ErrorCode code) => code switch
+    {
+        ErrorCode.SessionExpired => "The session has expired; log in again.",
+        ErrorCode.SessionRevoked => "The session was revoked; log in again.",
+        _ => "The session token is not valid for this device.",
+    };
+
     /// <summary>Whether the device's session is still unrevoked (read again from the store).</summary>
     public async Task<bool> IsStillValidAsync(SessionIdentity identity, CancellationToken cancellationToken) =>
         await directory.GetDeviceSessionAsync(identity.DeviceId, cancellationToken) is { RevokedAt: null };

@@ -31,12 +31,7 @@ internal static class ApiAuthentication
         var (identity, error) = await authenticator.AuthenticateAsync(header[Scheme.Length..].Trim(), deviceId: null, http.RequestAborted);
         if (identity is null)
         {
-            throw new ApiException(error, error switch
-            {
-                ErrorCode.SessionExpired => "The session has expired; log in again.",
-                ErrorCode.SessionRevoked => "The session was revoked; log in again.",
-                _ => "The session token is not valid.",
-            });
+            throw new ApiException(error, SessionAuthenticator.Describe(error));
         }
 
         http.Items[IdentityKey] = identity;

@@ -241,12 +241,7 @@ internal sealed partial class Session
 
         if (identity is null)
         {
-            CloseWithError(error, error switch
-            {
-                ErrorCode.SessionExpired => "The session has expired; log in again.",
-                ErrorCode.SessionRevoked => "The session was revoked; log in again.",
-                _ => "The session token is not valid for this device.",
-            }, auth.RequestId);
+            CloseWithError(error, SessionAuthenticator.Describe(error), auth.RequestId);
             return;
         }
 
