@@ -117,7 +117,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Connection_NoAuthWithinDeadline_AuthTimeoutAndClosed()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:AuthDeadlineMs"] = "300" });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:AuthDeadlineMs"] = "1500" });
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
 
@@ -131,7 +131,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Connection_SilentPeer_PingedThenClosedWithHeartbeatTimeout()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:HeartbeatIntervalMs"] = "300" });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:HeartbeatIntervalMs"] = "1000" });
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
