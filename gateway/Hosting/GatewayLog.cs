@@ -23,6 +23,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Data directory {Path}")]
     public static partial void DataDirectory(ILogger logger, string path);
 
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "The connection sweep failed; it continues with the next interval")]
+    public static partial void SweepFault(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "ChatWire stopped")]
     public static partial void Stopped(ILogger logger);
 

@@ -30,7 +30,15 @@ internal sealed class ConnectionSweeper(SessionRegistry registry, IOptions<Gatew
                     }
                 }
 
-                registry.SweepRetiring(now);
+                try
+                {
+                    registry.SweepRetiring(now);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // The sweep must outlive anything one connection does: if it stopped, so would every deadline.
+                    GatewayLog.SweepFault(logger, ex);
+                }
             }
         }
         catch (OperationCanceledException)

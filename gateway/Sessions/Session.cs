@@ -335,8 +335,9 @@ internal sealed partial class Session
                 Abort("close grace expired");
             }
         }
-        catch (ObjectDisposedException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // The transport is already gone (disposed token source, closed socket): nothing left to abort.
         }
     }
 }
