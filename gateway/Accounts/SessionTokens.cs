@@ -1,6 +1,5 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
-using System.Text;
 
 namespace ChatWire.Gateway.Accounts;
 
@@ -33,6 +32,4 @@ internal static class SessionTokens
 
         return SHA256.HashData(raw);
     }
-
-    public static byte[] HashUnchecked(string text) => SHA256.HashData(Encoding.UTF8.GetBytes(text));
 }

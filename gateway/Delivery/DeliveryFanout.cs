@@ -36,7 +36,7 @@ internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory)
             // Subscribe before reading the user's conversations, and hold control messages that arrive
             // while the list loads: a join or leave published in between is then either in the list or
             // replayed after it, in order, never lost.
-            route = new UserRoute(userId) { Pending = [] };
+            route = new UserRoute { Pending = [] };
             route.Sessions.Add(session);
             _users[userId] = route;
             route.Subscription = bus.Subscribe(BusTopic.User(userId), this);
@@ -259,10 +259,8 @@ internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory)
         }
     }
 
-    private sealed class UserRoute(Guid userId)
+    private sealed class UserRoute
     {
-        public Guid UserId { get; } = userId;
-
         public List<Session> Sessions { get; } = [];
 
         public HashSet<Guid> Conversations { get; } = [];

@@ -63,12 +63,11 @@ public sealed class ChatWireServer : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(overrides);
         }
 
-        builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidation>();
-        builder.Services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidation>();
-        builder.Services.AddOptions<GatewayOptions>().Bind(builder.Configuration.GetSection(GatewayOptions.Section)).ValidateOnStart();
-        builder.Services.AddOptions<AuthOptions>().Bind(builder.Configuration.GetSection(AuthOptions.Section)).ValidateOnStart();
+        builder.Services.AddOptions<GatewayOptions>().Bind(builder.Configuration.GetSection(GatewayOptions.Section));
+        builder.Services.AddOptions<AuthOptions>().Bind(builder.Configuration.GetSection(AuthOptions.Section));
 
-        // Validate before touching the disk or binding sockets, with every problem in one message.
+        // Validated here, once, from the same configuration the options above bind: before touching the disk
+        // or binding sockets, with every problem in one message.
         var gateway = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
         var auth = builder.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
         var failures = new List<string>();

@@ -19,9 +19,9 @@ internal sealed class GatewayMetrics
     {
         Registry = Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
-        Connections = factory.CreateGauge("chatwire_connections", "Open protocol connections.", "state");
-        Authenticated = Connections.WithLabels("authenticated");
-        Unauthenticated = Connections.WithLabels("unauthenticated");
+        var connections = factory.CreateGauge("chatwire_connections", "Open protocol connections.", "state");
+        Authenticated = connections.WithLabels("authenticated");
+        Unauthenticated = connections.WithLabels("unauthenticated");
         var framesIn = factory.CreateCounter("chatwire_frames_received_total", "Frames received, by opcode.", "opcode");
         var framesOut = factory.CreateCounter("chatwire_frames_sent_total", "Frames sent, by opcode.", "opcode");
         foreach (var opcode in Enum.GetValues<Opcode>())
@@ -46,8 +46,6 @@ internal sealed class GatewayMetrics
     }
 
     public CollectorRegistry Registry { get; }
-
-    public Gauge Connections { get; }
 
     public Gauge.Child Authenticated { get; }
 

@@ -50,9 +50,7 @@ internal sealed partial class Session
                 return;
             }
 
-            IBufferWriter<byte> target = _holding ? _held ??= new ArrayBufferWriter<byte>(frame.Length)
-                : _flushing ? _backlog ??= new ArrayBufferWriter<byte>(frame.Length) : _output;
-            target.Write(frame);
+            Target(frame.Length).Write(frame);
             _services.Metrics.FrameOut(opcode);
             AfterWrite(frame.Length);
         }
@@ -88,11 +86,27 @@ internal sealed partial class Session
     private void WriteLocked<T>(in T frame)
         where T : struct, IFrame<T>
     {
-        var written = _holding ? FrameCodec.Write(_held ??= new ArrayBufferWriter<byte>(256), frame)
-            : _flushing ? FrameCodec.Write(_backlog ??= new ArrayBufferWriter<byte>(256), frame)
-            : FrameCodec.Write(_output, frame);
+        var written = FrameCodec.Write(Target(256), frame);
         _services.Metrics.FrameOut(T.Opcode);
         AfterWrite(written);
+    }
+
+    // Called under _writeLock. Where the next frame goes: held back during AUTH, the backlog while a flush
+    // is outstanding (the transport's writer is not to be touched then), else the transport's writer.
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "Returns an ArrayBufferWriter or the PipeWriter; no single concrete type fits.")]
+    private IBufferWriter<byte> Target(int sizeHint)
+    {
+        if (_holding)
+        {
+            return _held ??= new ArrayBufferWriter<byte>(sizeHint);
+        }
+
+        if (_flushing)
+        {
+            return _backlog ??= new ArrayBufferWriter<byte>(sizeHint);
+        }
+
+        return _output;
     }
 
     /// <summary>From now on frames are held back (counted, not sent) until <see cref="ReleaseHeld"/>.</summary>
@@ -118,7 +132,7 @@ internal sealed partial class Session
                 return;
             }
 
-            IBufferWriter<byte> target = _flushing ? _backlog ??= new ArrayBufferWriter<byte>(256) : _output;
+            var target = Target(256);
             _outboundBytes += FrameCodec.Write(target, first);
             _services.Metrics.FrameOut(T.Opcode);
             if (held is { WrittenCount: > 0 })

@@ -54,8 +54,6 @@ internal sealed partial class Session
 
     public SessionIdentity? Identity { get; private set; }
 
-    public SessionState State => _state;
-
     /// <summary>Content bytes a HISTORY_PAGE may carry: the frame limit less room for its own fields.</summary>
     public int MaxPageBytes => (int)_services.Limits.MaxFrameLength - 1024;
 

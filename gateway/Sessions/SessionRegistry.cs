@@ -109,7 +109,7 @@ internal sealed class SessionRegistry
         }
     }
 
-    public void Release(IPAddress? address)
+    private void Release(IPAddress? address)
     {
         Interlocked.Decrement(ref _count);
         if (address is null)

@@ -1,0 +1,23 @@
+using ChatWire.Testing;
+using Microsoft.Extensions.Options;
+
+namespace ChatWire.Gateway.Tests;
+
+// Configuration is validated before the server touches the disk or binds a socket, every problem at once.
+public sealed class ConfigurationTests
+{
+    [Fact]
+    public async Task Start_InvalidSettings_RefusedWithOneLinePerProblem()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Auth:Argon2MemoryKib"] = "1024",
+            ["Gateway:TcpEndpoint"] = "not-an-endpoint",
+            ["Gateway:MaxOutboundBytes"] = "1000",
+        }));
+
+        Assert.Contains(ex.Failures, f => f.Contains("Auth:Argon2MemoryKib must be at least 19456", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.Contains("Gateway:TcpEndpoint must be host:port", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.Contains("Gateway:MaxOutboundBytes must be at least twice MaxFrameLength", StringComparison.Ordinal));
+    }
+}
