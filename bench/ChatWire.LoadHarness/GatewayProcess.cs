@@ -121,6 +121,36 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("general_channel_id").GetGuid();
     }
 
+    /// <summary>Creates a team; returns its id and its general channel.</summary>
+    public async Task<(Guid TeamId, Guid General)> CreateTeamAsync(string token, string name)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/teams") { Content = JsonContent.Create(new { name }) };
+        request.Headers.Authorization = new("Bearer", token);
+        var response = await Api.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (body.GetProperty("team_id").GetGuid(), body.GetProperty("general_channel_id").GetGuid());
+    }
+
+    /// <summary>Creates an invite to the team and returns its code.</summary>
+    public async Task<string> CreateInviteAsync(string token, Guid teamId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/teams/{teamId}/invites") { Content = JsonContent.Create(new { }) };
+        request.Headers.Authorization = new("Bearer", token);
+        var response = await Api.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("invite_code").GetString()!;
+    }
+
+    /// <summary>Joins a team by invite code (and with it the team's general channel).</summary>
+    public async Task JoinAsync(string token, string inviteCode)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/invites/{inviteCode}/join");
+        request.Headers.Authorization = new("Bearer", token);
+        var response = await Api.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+    }
+
     /// <summary>Forces a compacting GC in the gateway and reads its retained managed heap and RSS.</summary>
     public async Task<MemoryReading> ReadMemoryAsync()
     {

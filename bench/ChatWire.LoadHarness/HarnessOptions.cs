@@ -26,27 +26,36 @@ internal sealed record HarnessOptions
 
     public int ContentBytes { get; init; } = 200;
 
+    public int Recipients { get; init; } = 1_000;
+
     public int CeilingRows { get; init; } = 100_000;
 
     public int CeilingBatch { get; init; } = 1_000;
 
     public const string Usage = """
-        usage: ChatWire.LoadHarness idle|send [options]
+        usage: ChatWire.LoadHarness idle|send|fanout [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
           idle:    --counts 7500,15000   --per-user 50   --sources 4
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
                    --ceiling-rows 100000   --ceiling-batch 1000
+          fanout:  --recipients 1000   --per-user 50   --sources 4   --messages 2000   --window 50
+                   --content-bytes 200
         """;
 
     public static HarnessOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("idle" or "send"))
+        if (args.Length == 0 || args[0] is not ("idle" or "send" or "fanout"))
         {
-            throw new ArgumentException("The first argument is the scenario: idle or send.");
+            throw new ArgumentException("The first argument is the scenario: idle, send or fanout.");
         }
 
         var options = new HarnessOptions { Scenario = args[0] };
+        if (options.Scenario == "fanout")
+        {
+            options = options with { Messages = 2_000, Window = 50 };
+        }
+
         for (var i = 1; i < args.Length; i++)
         {
             var value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -62,6 +71,7 @@ internal sealed record HarnessOptions
                 "--window" => options with { Window = Int(value) },
                 "--messages" => options with { Messages = Int(value) },
                 "--content-bytes" => options with { ContentBytes = Int(value) },
+                "--recipients" => options with { Recipients = Int(value) },
                 "--ceiling-rows" => options with { CeilingRows = Int(value) },
                 "--ceiling-batch" => options with { CeilingBatch = Int(value) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),

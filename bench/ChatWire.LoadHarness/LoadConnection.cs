@@ -48,6 +48,10 @@ internal sealed class LoadConnection : IDisposable
     public async Task SendAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken) =>
         await _socket.SendAsync(frames, cancellationToken);
 
+    /// <summary>Receives whatever bytes have arrived, into <paramref name="buffer"/>; 0 when the gateway closed.</summary>
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        _socket.ReceiveAsync(buffer, cancellationToken);
+
     /// <summary>Reads the next frame; returns its header and a copy of its body.</summary>
     public async Task<(FrameHeader Header, ReadOnlySequence<byte> Body)> ReadFrameAsync(CancellationToken cancellationToken)
     {

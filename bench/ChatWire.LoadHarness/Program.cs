@@ -13,7 +13,12 @@ catch (ArgumentException ex)
     return 2;
 }
 
-var result = options.Scenario == "idle" ? await IdleScenario.RunAsync(options) : await SendScenario.RunAsync(options);
+var result = options.Scenario switch
+{
+    "idle" => await IdleScenario.RunAsync(options),
+    "fanout" => await FanoutScenario.RunAsync(options),
+    _ => await SendScenario.RunAsync(options),
+};
 var report = new
 {
     machine = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString() },

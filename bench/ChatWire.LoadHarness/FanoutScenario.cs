@@ -1,0 +1,200 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.LoadHarness;
+
+/// <summary>
+/// Fan-out: one sender keeps a window of SENDs in flight into a channel whose other members hold N
+/// connections; every stored message is pushed to all N. Reports deliveries per second (messages × N over
+/// the time from the first SEND to the last delivery) and the SEND → delivery latency of every delivery.
+/// The send time travels in the first 8 bytes of each message's content (a Stopwatch timestamp of this
+/// process), so receivers measure latency without any shared state.
+/// </summary>
+internal static class FanoutScenario
+{
+    public static async Task<object> RunAsync(HarnessOptions options)
+    {
+        await using var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, new Dictionary<string, string>
+        {
+            ["Gateway:HeartbeatIntervalMs"] = "3600000",
+            ["Gateway:MaxConnectionsPerIp"] = "1000000",
+        });
+        var recipients = options.Recipients;
+        var contentBytes = Math.Max(options.ContentBytes, sizeof(long));
+        Console.WriteLine($"gateway pid {gateway.ProcessId}; 1 sender → {recipients} connections; {options.Messages} messages of {contentBytes} bytes, window {options.Window}");
+
+        var (_, senderDevice, senderToken) = await gateway.SignupAsync("fanout-sender");
+        var (teamId, channel) = await gateway.CreateTeamAsync(senderToken, "fanout");
+        var invite = await gateway.CreateInviteAsync(senderToken, teamId);
+        var users = new List<(Guid DeviceId, string Token)>();
+        for (var i = 0; i < (recipients + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser; i++)
+        {
+            var (_, device, token) = await gateway.SignupAsync($"fanout{i:D5}");
+            await gateway.JoinAsync(token, invite);
+            users.Add((device, token));
+        }
+
+        var connections = new LoadConnection[recipients];
+        for (var i = 0; i < recipients; i++)
+        {
+            var user = users[i / options.ConnectionsPerUser];
+            var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
+            connections[i] = await LoadConnection.ConnectAsync(source, gateway.TcpEndPoint, user.Token, user.DeviceId, CancellationToken.None);
+        }
+
+        using var sender = await LoadConnection.ConnectAsync(IPAddress.Loopback, gateway.TcpEndPoint, senderToken, senderDevice, CancellationToken.None);
+        Console.WriteLine($"{recipients} recipients connected");
+
+        // Warm-up (JIT, SQLite caches, the recipients' buffers), not measured.
+        var warmup = Math.Min(200, options.Messages);
+        var warmReceivers = connections.Select(c => ReceiveAsync(c, warmup, contentBytes, null)).ToArray();
+        await SendAllAsync(sender, channel, warmup, options.Window, contentBytes);
+        await WaitAllAsync(warmReceivers);
+
+        var latencies = new float[recipients][];
+        var receivers = new Task[recipients];
+        for (var i = 0; i < recipients; i++)
+        {
+            latencies[i] = new float[options.Messages];
+            receivers[i] = ReceiveAsync(connections[i], options.Messages, contentBytes, latencies[i]);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        await SendAllAsync(sender, channel, options.Messages, options.Window, contentBytes);
+        var acked = Stopwatch.GetElapsedTime(started);
+        await WaitAllAsync(receivers);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        foreach (var connection in connections)
+        {
+            connection.Dispose();
+        }
+
+        var all = latencies.SelectMany(l => l).ToArray();
+        Array.Sort(all);
+        var deliveries = (long)options.Messages * recipients;
+        var perSecond = deliveries / elapsed.TotalSeconds;
+        Console.WriteLine($"{options.Messages} messages acked in {acked.TotalSeconds:F2} s; {deliveries} deliveries in {elapsed.TotalSeconds:F2} s: {perSecond:F0} deliveries/s; latency p50 {Percentile(all, 0.50):F1} ms, p99 {Percentile(all, 0.99):F1} ms, max {all[^1]:F1} ms");
+        return new
+        {
+            scenario = "fanout",
+            gc = options.Gc,
+            recipients,
+            window = options.Window,
+            content_bytes = contentBytes,
+            messages = options.Messages,
+            deliveries,
+            seconds = elapsed.TotalSeconds,
+            seconds_to_last_ack = acked.TotalSeconds,
+            deliveries_per_second = perSecond,
+            p50_ms = Percentile(all, 0.50),
+            p99_ms = Percentile(all, 0.99),
+            max_ms = (double)all[^1],
+        };
+    }
+
+    private static async Task WaitAllAsync(Task[] receivers)
+    {
+        var all = Task.WhenAll(receivers);
+        if (await Task.WhenAny(all, Task.Delay(TimeSpan.FromMinutes(5))) != all)
+        {
+            throw new TimeoutException("Not every recipient received every message within 5 minutes.");
+        }
+
+        await all;
+    }
+
+    // The sender: a window of SENDs in flight, refilled as SEND_ACKs arrive. MESSAGE frames the sender's
+    // own connection may receive are ignored.
+    private static async Task SendAllAsync(LoadConnection sender, Guid channel, int count, int window, int contentBytes)
+    {
+        using var slots = new SemaphoreSlim(window);
+        var reader = Task.Run(async () =>
+        {
+            for (var acked = 0; acked < count;)
+            {
+                var (header, body) = await sender.ReadFrameAsync(CancellationToken.None);
+                if (header.OpcodeValue == (uint)Opcode.SendAck)
+                {
+                    acked++;
+                    slots.Release();
+                }
+                else if (header.OpcodeValue == (uint)Opcode.Error)
+                {
+                    var error = LoadConnection.Decode<ErrorFrame>(body);
+                    throw new InvalidOperationException($"SEND failed: {error.Name} {error.Message}");
+                }
+            }
+        });
+
+        var content = new byte[contentBytes];
+        Random.Shared.NextBytes(content);
+        var output = new ArrayBufferWriter<byte>(contentBytes + 128);
+        for (var i = 0; i < count; i++)
+        {
+            await slots.WaitAsync();
+            BinaryPrimitives.WriteInt64LittleEndian(content, Stopwatch.GetTimestamp());
+            output.ResetWrittenCount();
+            FrameCodec.Write(output, new Send((uint)(i + 1), channel, Guid.CreateVersion7(), "application/octet-stream", content));
+            await sender.SendAsync(output.WrittenMemory, CancellationToken.None);
+        }
+
+        await reader;
+    }
+
+    // A lean receive loop: walks length prefixes in place and reads the send time at the end of each
+    // MESSAGE (its content is the frame's last bytes), so the harness costs little next to the gateway.
+    private static async Task ReceiveAsync(LoadConnection connection, int count, int contentBytes, float[]? latencies)
+    {
+        var buffer = new byte[64 * 1024];
+        var buffered = 0;
+        var received = 0;
+        while (received < count)
+        {
+            var read = await connection.ReceiveAsync(buffer.AsMemory(buffered), CancellationToken.None);
+            if (read == 0)
+            {
+                throw new IOException("The gateway closed a recipient's connection.");
+            }
+
+            buffered += read;
+            var offset = 0;
+            while (buffered - offset >= ProtocolLimits.LengthPrefixSize)
+            {
+                var length = (int)BinaryPrimitives.ReadUInt32BigEndian(buffer.AsSpan(offset));
+                var frameEnd = offset + ProtocolLimits.LengthPrefixSize + length;
+                if (frameEnd > buffered)
+                {
+                    break;
+                }
+
+                // Body byte 0 is the array header (a fixarray for every frame here), byte 1 the opcode.
+                if (length > 2 && buffer[offset + ProtocolLimits.LengthPrefixSize + 1] == (byte)Opcode.Message)
+                {
+                    if (latencies is not null && received < latencies.Length)
+                    {
+                        var sentAt = BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(frameEnd - contentBytes));
+                        latencies[received] = (float)Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds;
+                    }
+
+                    received++;
+                }
+
+                offset = frameEnd;
+            }
+
+            Buffer.BlockCopy(buffer, offset, buffer, 0, buffered - offset);
+            buffered -= offset;
+            if (buffered == buffer.Length)
+            {
+                Array.Resize(ref buffer, buffer.Length * 2);
+            }
+        }
+    }
+
+    private static double Percentile(float[] sorted, double p) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+}
