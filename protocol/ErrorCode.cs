@@ -89,6 +89,12 @@ public enum ErrorCode : ushort
     /// <summary>Message content exceeds the maximum content length.</summary>
     ContentTooLarge = 4008,
 
+    /// <summary>HTTP: the request body is not JSON (<c>Content-Type: application/json</c> is required).</summary>
+    UnsupportedMediaType = 4009,
+
+    /// <summary>HTTP: the path exists but not with this method; the <c>Allow</c> header lists the methods it takes.</summary>
+    MethodNotAllowed = 4010,
+
     /// <summary>Unexpected server fault; the request may be retried.</summary>
     InternalError = 5000,
 
@@ -132,6 +138,8 @@ public static class ErrorCodes
         ErrorCode.IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
         ErrorCode.ValidationFailed => "VALIDATION_FAILED",
         ErrorCode.ContentTooLarge => "CONTENT_TOO_LARGE",
+        ErrorCode.UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+        ErrorCode.MethodNotAllowed => "METHOD_NOT_ALLOWED",
         ErrorCode.InternalError => "INTERNAL_ERROR",
         ErrorCode.StorageUnavailable => "STORAGE_UNAVAILABLE",
         _ => "UNKNOWN",

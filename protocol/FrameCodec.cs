@@ -16,48 +16,66 @@ public static class FrameCodec
     private static ArrayBufferWriter<byte>? t_scratch;
 
     /// <summary>Reads the array header, opcode and request id.</summary>
-    /// <exception cref="ProtocolException"><see cref="ErrorCode.MalformedFrame"/> when the body is not such an array.</exception>
+    /// <exception cref="ProtocolException">
+    /// <see cref="ErrorCode.MalformedFrame"/> when the body is not such an array; with request id 0 only when
+    /// the opcode and request id themselves could not be read (docs/protocol.md §2.2).
+    /// </exception>
     public static FrameHeader ReadHeader(ref MessagePackReader reader)
     {
+        int count;
         try
         {
-            if (reader.End || reader.NextMessagePackType != MessagePackType.Array)
+            // TryReadArrayHeader, not ReadArrayHeader: the latter refuses a header that claims more elements
+            // than bytes remain before the opcode and request id are read, and the answer should carry the
+            // request id whenever it can be read. The claimed count is still checked against the bytes
+            // (see ReadBody), never used to allocate.
+            if (reader.End || reader.NextMessagePackType != MessagePackType.Array || !reader.TryReadArrayHeader(out count))
             {
-                ThrowHelper.Malformed("A frame body must be a MessagePack array.");
+                throw new ProtocolException(ErrorCode.MalformedFrame, "A frame body must be a MessagePack array.", 0);
             }
-
-            var count = reader.ReadArrayHeader();
-            if (count < 2)
-            {
-                ThrowHelper.Malformed("A frame body needs at least an opcode and a request id.");
-            }
-
-            var opcode = reader.ReadUInt32();
-            var requestId = reader.ReadUInt32();
-            return new FrameHeader(opcode, requestId, count - 2);
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
         {
-            throw new ProtocolException(ErrorCode.MalformedFrame, "The frame header is malformed: " + ex.Message, 0, ex);
+            throw new ProtocolException(ErrorCode.MalformedFrame, "A frame body must be a MessagePack array.", 0, ex);
         }
+
+        if (count < 2)
+        {
+            ThrowHelper.Malformed("A frame body needs at least an opcode and a request id.");
+        }
+
+        uint opcode;
+        uint requestId;
+        try
+        {
+            opcode = reader.ReadUInt32();
+            requestId = reader.ReadUInt32();
+        }
+        catch (Exception ex) when (IsDecodeFailure(ex))
+        {
+            throw new ProtocolException(ErrorCode.MalformedFrame, "The opcode and the request id must be unsigned integers of at most 32 bits.", 0, ex);
+        }
+
+        return new FrameHeader(opcode, requestId, count - 2);
     }
 
     /// <summary>
-    /// Reads the fields of a <typeparamref name="T"/> frame after <see cref="ReadHeader"/>, skips trailing
-    /// fields a newer peer may have appended, and requires the body to end there.
+    /// Reads the fields of a <typeparamref name="T"/> frame after <see cref="ReadHeader"/>: the required
+    /// ones, the optional ones that are present, then skips trailing fields a newer peer may have appended,
+    /// and requires the body to end there.
     /// </summary>
     public static T ReadBody<T>(ref MessagePackReader reader, in FrameHeader header, ProtocolLimits limits)
         where T : struct, IFrame<T>
     {
         if (header.FieldCount < T.RequiredFields)
         {
-            ThrowHelper.Malformed($"{T.Opcode} needs {T.RequiredFields} fields after the request id; got {header.FieldCount}.", header.RequestId);
+            ThrowHelper.Malformed($"{Opcodes.Name(T.Opcode)} needs {T.RequiredFields} fields after the request id; got {header.FieldCount}.", header.RequestId);
         }
 
         try
         {
-            var frame = T.ReadFields(ref reader, header.RequestId, limits);
-            for (var i = T.RequiredFields; i < header.FieldCount; i++)
+            var frame = T.ReadFields(ref reader, header.RequestId, Math.Min(header.FieldCount, T.KnownFields), limits);
+            for (var i = T.KnownFields; i < header.FieldCount; i++)
             {
                 MessagePackFields.SkipBounded(ref reader, 0, limits.MaxSkipDepth, header.RequestId);
             }
@@ -71,7 +89,8 @@ public static class FrameCodec
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
         {
-            throw new ProtocolException(ErrorCode.MalformedFrame, $"{T.Opcode} is malformed: {ex.Message}", header.RequestId, ex);
+            // A fixed sentence: the MessagePack library's own text never reaches a peer.
+            throw new ProtocolException(ErrorCode.MalformedFrame, $"{Opcodes.Name(T.Opcode)} is malformed: a field has the wrong type or the body ends before its last field.", header.RequestId, ex);
         }
     }
 
@@ -83,7 +102,7 @@ public static class FrameCodec
         var header = ReadHeader(ref reader);
         if (header.OpcodeValue != (uint)T.Opcode)
         {
-            ThrowHelper.Malformed($"Expected {T.Opcode}, got opcode {header.OpcodeValue}.", header.RequestId);
+            ThrowHelper.Malformed($"Expected {Opcodes.Name(T.Opcode)}, got opcode {header.OpcodeValue}.", header.RequestId);
         }
 
         return ReadBody<T>(ref reader, header, limits);
@@ -122,7 +141,7 @@ public static class FrameCodec
         var scratch = t_scratch ??= new ArrayBufferWriter<byte>(1024);
         scratch.ResetWrittenCount();
         var writer = new MessagePackWriter(scratch);
-        writer.WriteArrayHeader(2 + T.RequiredFields);
+        writer.WriteArrayHeader(2 + frame.FieldCount);
         writer.Write((uint)T.Opcode);
         writer.Write(frame.RequestId);
         frame.WriteFields(ref writer);

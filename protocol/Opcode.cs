@@ -30,12 +30,43 @@ public enum Opcode : byte
     /// <summary>Server → client: the message is durable; carries its sequence number.</summary>
     SendAck = 0x11,
 
-    /// <summary>Server → client, pushed (request id 0): a message stored in a conversation the user belongs to.</summary>
-    Message = 0x12,
+    /// <summary>Server → client, pushed (request id 0): an event stored in a conversation the user belongs to (a message, a membership change, …).</summary>
+    Event = 0x12,
 
     /// <summary>Client → server: page a conversation's messages from a sequence number, either direction.</summary>
     History = 0x13,
 
     /// <summary>Server → client: answer to HISTORY.</summary>
     HistoryPage = 0x14,
+
+    /// <summary>Client → server: list my conversations with where each one stands (its latest seq), a page at a time.</summary>
+    Sync = 0x15,
+
+    /// <summary>Server → client: answer to SYNC.</summary>
+    SyncPage = 0x16,
+}
+
+/// <summary>The stable names of the opcodes, as <c>docs/protocol.md</c> §4 writes them.</summary>
+public static class Opcodes
+{
+    /// <summary>The opcode's name, e.g. <c>SEND_ACK</c>; <c>UNKNOWN</c> for a value this library does not know.</summary>
+    /// <param name="opcode">The opcode.</param>
+    public static string Name(Opcode opcode) => opcode switch
+    {
+        Opcode.Hello => "HELLO",
+        Opcode.Welcome => "WELCOME",
+        Opcode.Auth => "AUTH",
+        Opcode.AuthOk => "AUTH_OK",
+        Opcode.Ping => "PING",
+        Opcode.Pong => "PONG",
+        Opcode.Error => "ERROR",
+        Opcode.Send => "SEND",
+        Opcode.SendAck => "SEND_ACK",
+        Opcode.Event => "EVENT",
+        Opcode.History => "HISTORY",
+        Opcode.HistoryPage => "HISTORY_PAGE",
+        Opcode.Sync => "SYNC",
+        Opcode.SyncPage => "SYNC_PAGE",
+        _ => "UNKNOWN",
+    };
 }

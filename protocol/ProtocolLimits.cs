@@ -54,6 +54,9 @@ public sealed record ProtocolLimits
     /// <summary>Most messages in one HISTORY page.</summary>
     public int MaxHistoryLimit { get; init; } = 200;
 
+    /// <summary>Most conversations in one SYNC page.</summary>
+    public int MaxSyncLimit { get; init; } = 500;
+
     /// <summary>Deepest nesting accepted in trailing fields a reader skips.</summary>
     public int MaxSkipDepth { get; init; } = 16;
 }

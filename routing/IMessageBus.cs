@@ -1,13 +1,13 @@
 namespace ChatWire.Routing;
 
-/// <summary>What a topic is about: a conversation's events, or a user's control messages.</summary>
+/// <summary>What a topic is about: a conversation's events, or what concerns one user.</summary>
 public enum BusTopicKind : byte
 {
     Conversation = 1,
     User = 2,
 }
 
-/// <summary>A bus topic: <c>conv:{id}</c> carries a conversation's events, <c>user:{id}</c> a user's control messages.</summary>
+/// <summary>A bus topic: <c>conv:{id}</c> carries a conversation's events, <c>user:{id}</c> what concerns one user.</summary>
 public readonly record struct BusTopic(BusTopicKind Kind, Guid Id)
 {
     public static BusTopic Conversation(Guid conversationId) => new(BusTopicKind.Conversation, conversationId);
@@ -17,22 +17,34 @@ public readonly record struct BusTopic(BusTopicKind Kind, Guid Id)
     public override string ToString() => Kind == BusTopicKind.Conversation ? $"conv:{Id:D}" : $"user:{Id:D}";
 }
 
-/// <summary>Receives what is published on the topics it subscribed to. Called on the publisher's or the bus's thread: return quickly.</summary>
+/// <summary>
+/// Receives what is published on the topics it subscribed to. Called on the publisher's or the bus's thread:
+/// return quickly. The payload is valid only during the call.
+/// </summary>
 public interface IBusSubscriber
 {
     void OnPublished(BusTopic topic, ReadOnlyMemory<byte> payload);
 }
 
 /// <summary>
-/// The routing port between gateway nodes: opaque payloads on topics. A node subscribes once per topic
-/// (the gateway reference-counts its local sessions); the payload is serialized once by the publisher.
-/// Delivery is best effort: the store is the truth and clients catch up by seq, so a lost publish costs
-/// latency, never a message (DESIGN §4). Adapters: in-process (embedded), Redis pub/sub (distributed).
+/// The routing port between gateway nodes: opaque payloads on topics. A node subscribes once per topic (the
+/// gateway reference-counts its local interest); the payload is serialized once by the publisher.
 /// </summary>
+/// <remarks>
+/// Ordering, which every adapter keeps and the gateway relies on: payloads one publisher publishes (in the
+/// order of its <see cref="PublishAsync"/> calls, whether or not it awaited the previous one) reach each
+/// subscriber in that order, across topics too; and a subscriber gets one <see cref="IBusSubscriber.OnPublished"/>
+/// call at a time, never two at once. Payloads from different publishers (other nodes) may interleave.
+/// Delivery is best effort: the store is the truth and clients catch up by seq, so a lost payload costs
+/// latency, never a message. Adapters: in-process (embedded), Redis pub/sub (distributed).
+/// </remarks>
 public interface IMessageBus
 {
     ValueTask PublishAsync(BusTopic topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default);
 
-    /// <summary>Subscribes until the returned handle is disposed.</summary>
-    IDisposable Subscribe(BusTopic topic, IBusSubscriber subscriber);
+    /// <summary>
+    /// Subscribes <paramref name="subscriber"/> to <paramref name="topic"/>; payloads published after the returned
+    /// task completes reach it, until the returned handle is disposed. May take a network round trip.
+    /// </summary>
+    ValueTask<IAsyncDisposable> SubscribeAsync(BusTopic topic, IBusSubscriber subscriber, CancellationToken cancellationToken = default);
 }

@@ -21,7 +21,7 @@ public class FrameCodecBenchmarks
     private readonly ArrayBufferWriter<byte> _output = new(4 * 1024);
     private readonly ProtocolLimits _limits = ProtocolLimits.Default;
     private Send _send;
-    private MessageEvent _message;
+    private EventFrame _message;
     private ReadOnlySequence<byte> _sendBody;
     private ReadOnlySequence<byte> _pingBody;
     private int _sendBodyLength;

@@ -29,8 +29,8 @@ internal static class SampleFrames
     public static Send Send(uint requestId = 42) =>
         new(requestId, ConversationId, MessageId, ContentType, Content());
 
-    public static MessageEvent Message() =>
-        new(new ChatMessage(ConversationId, MessageId, 1_234, SenderUserId, SenderDeviceId, 1_764_000_000_000, ContentType, Content()));
+    public static EventFrame Message() =>
+        new(new ConversationEvent(ConversationId, MessageId, 1_234, SenderUserId, SenderDeviceId, 1_764_000_000_000, ContentType, Content()));
 
     /// <summary>The body (no length prefix) of <paramref name="frame"/>, as <see cref="FrameReader"/> hands it to the decoder.</summary>
     public static ReadOnlySequence<byte> Body<T>(in T frame)

@@ -172,7 +172,7 @@ internal static class FanoutScenario
                 }
 
                 // Body byte 0 is the array header (a fixarray for every frame here), byte 1 the opcode.
-                if (length > 2 && buffer[offset + ProtocolLimits.LengthPrefixSize + 1] == (byte)Opcode.Message)
+                if (length > 2 && buffer[offset + ProtocolLimits.LengthPrefixSize + 1] == (byte)Opcode.Event)
                 {
                     if (latencies is not null && received < latencies.Length)
                     {

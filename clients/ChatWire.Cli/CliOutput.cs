@@ -29,39 +29,66 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
 
     public static string JsonLine(JsonObject value) => value.ToJsonString(LineOptions);
 
-    // A message as listen and history print it.
-    public static JsonObject MessageJson(ChatMessage message)
+    // An event as listen and history print it: a message, or a membership change ("member_joined" /
+    // "member_left", with user_id the member and sender who made the change). Kinds this version does not
+    // know print as "event" with their number, so a script sees every seq.
+    public static JsonObject EventJson(ConversationEvent e)
     {
-        var text = TextOf(message);
         var json = new JsonObject
         {
-            ["type"] = "message",
-            ["conversation_id"] = message.ConversationId.ToString("D"),
-            ["message_id"] = message.MessageId.ToString("D"),
-            ["seq"] = message.Seq,
-            ["sender"] = message.SenderUserId.ToString("D"),
-            ["sender_device"] = message.SenderDeviceId.ToString("D"),
-            ["text"] = text,
-            ["content_type"] = message.ContentType,
-            ["sent_at"] = Time(message.ServerTimeUnixMs),
+            ["type"] = TypeName(e.Kind),
+            ["conversation_id"] = e.ConversationId.ToString("D"),
+            ["message_id"] = e.EventId.ToString("D"),
+            ["seq"] = e.Seq,
+            ["sender"] = e.SenderUserId.ToString("D"),
+            ["sender_device"] = e.SenderDeviceId.ToString("D"),
         };
-        if (text is null)
+        if (e.Kind == EventKind.Message)
         {
-            json["content_base64"] = Convert.ToBase64String(message.Content.Span);
+            var text = TextOf(e);
+            json["text"] = text;
+            json["content_type"] = e.ContentType;
+            if (text is null)
+            {
+                json["content_base64"] = Convert.ToBase64String(e.Content.Span);
+            }
+        }
+        else if (e.Kind is EventKind.MemberJoined or EventKind.MemberLeft)
+        {
+            json["user_id"] = e.SubjectId.ToString("D");
+        }
+        else
+        {
+            json["kind"] = (int)e.Kind;
         }
 
+        json["sent_at"] = Time(e.ServerTimeUnixMs);
         return json;
     }
 
-    public static string MessageHuman(ChatMessage message, bool withConversation)
+    public static string EventHuman(ConversationEvent e, bool withConversation)
     {
-        var body = TextOf(message) ?? $"[{message.ContentType}, {message.Content.Length} bytes]";
-        var where = withConversation ? message.ConversationId.ToString("D") + " " : string.Empty;
-        return $"{Time(message.ServerTimeUnixMs)} {where}#{message.Seq.ToString(CultureInfo.InvariantCulture)} {message.SenderUserId:D}: {body}";
+        var body = e.Kind switch
+        {
+            EventKind.Message => ": " + (TextOf(e) ?? $"[{e.ContentType}, {e.Content.Length} bytes]"),
+            EventKind.MemberJoined => e.SubjectId == e.SenderUserId ? $" joined" : $" added {e.SubjectId:D}",
+            EventKind.MemberLeft => e.SubjectId == e.SenderUserId ? $" left" : $" removed {e.SubjectId:D}",
+            _ => $" [event kind {(int)e.Kind}]",
+        };
+        var where = withConversation ? e.ConversationId.ToString("D") + " " : string.Empty;
+        return $"{Time(e.ServerTimeUnixMs)} {where}#{e.Seq.ToString(CultureInfo.InvariantCulture)} {e.SenderUserId:D}{body}";
     }
 
+    private static string TypeName(EventKind kind) => kind switch
+    {
+        EventKind.Message => "message",
+        EventKind.MemberJoined => "member_joined",
+        EventKind.MemberLeft => "member_left",
+        _ => "event",
+    };
+
     // The content as text when its type is text/plain (any parameters), else null.
-    public static string? TextOf(ChatMessage message)
+    public static string? TextOf(ConversationEvent message)
     {
         var mediaType = message.ContentType.Split(';', 2)[0].Trim();
         return mediaType.Equals("text/plain", StringComparison.OrdinalIgnoreCase) ? Encoding.UTF8.GetString(message.Content.Span) : null;

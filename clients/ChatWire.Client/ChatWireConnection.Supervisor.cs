@@ -9,12 +9,13 @@ public sealed partial class ChatWireConnection
 {
     private bool IsDisposing => _lifetime.IsCancellationRequested;
 
-    private async Task SuperviseAsync(FrameLink link, bool catchUp)
+    private async Task SuperviseAsync(FrameLink link)
     {
+        // The first link's catch-up is run (and awaited) by ConnectAsync.
+        var caughtUp = Task.CompletedTask;
         while (true)
         {
             var heartbeat = HeartbeatAsync(link);
-            var caughtUp = catchUp ? CatchUpAsync(link) : Task.CompletedTask;
             var reason = await ReadLoopAsync(link).ConfigureAwait(false);
             Unpublish(link, reason);
             await heartbeat.ConfigureAwait(false);
@@ -45,7 +46,7 @@ public sealed partial class ChatWireConnection
             }
 
             link = next;
-            catchUp = true;
+            caughtUp = CatchUpOnReconnectAsync(link);
         }
     }
 
@@ -91,8 +92,13 @@ public sealed partial class ChatWireConnection
 
         switch (frame.Payload)
         {
-            case MessageEvent pushed:
-                _delivery.DeliverLive(pushed.Message);
+            case EventFrame pushed:
+                if (_streams.OnLive(pushed.Event))
+                {
+                    // A gap: fetch what is missing while the events after it wait.
+                    _ = FillAsync(link, pushed.Event.ConversationId, target: 0);
+                }
+
                 break;
             case Ping ping:
                 try
@@ -193,8 +199,6 @@ public sealed partial class ChatWireConnection
                     return null;
                 }
 
-                // Hold live messages before the link goes live, so the catch-up's come out first.
-                _delivery.BeginHold();
                 Publish(link);
                 return link;
             }
@@ -214,60 +218,94 @@ public sealed partial class ChatWireConnection
         }
     }
 
-    // Pages HISTORY after the highest seq seen in each conversation and emits what was missed; then
-    // releases the live messages held meanwhile. A conversation whose catch-up did not finish keeps its
-    // held messages out: the next reconnect pages them again.
-    private async Task CatchUpAsync(FrameLink link)
+    private async Task CatchUpOnReconnectAsync(FrameLink link)
     {
-        // The hold began before the link was published; calling again only reads where each conversation stands.
-        var targets = _delivery.BeginHold();
-        var finished = new HashSet<Guid>();
+        try
+        {
+            await CatchUpAsync(link, firstLink: false).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or ChatWireException)
+        {
+            // The new link dropped too (or the server refused the sync); the next reconnect starts over.
+        }
+    }
+
+    // Asks where every conversation stands (SYNC) and fetches what this connection has not delivered yet.
+    // A conversation not seen before starts at its newest event on the first link (or where a resumed
+    // watermark says), and replays its newest NewConversationBacklog events when it first shows up on a
+    // reconnect (joined while disconnected).
+    private async Task CatchUpAsync(FrameLink link, bool firstLink)
+    {
+        var states = await SyncAllAsync(link, link.Lifetime).ConfigureAwait(false);
+        var backlog = (ulong)Math.Max(0, _options.NewConversationBacklog);
+        foreach (var state in states)
+        {
+            _streams.Start(state.ConversationId, firstLink ? state.LastSeq : state.LastSeq - Math.Min(state.LastSeq, backlog));
+        }
+
+        foreach (var state in states)
+        {
+            await FillAsync(link, state.ConversationId, state.LastSeq).ConfigureAwait(false);
+        }
+    }
+
+    // Pages HISTORY After the conversation's watermark until nothing is missing up to target (and nothing
+    // is held behind a gap). One fill per conversation at a time; a fill already running takes the target.
+    private async Task FillAsync(FrameLink link, Guid conversationId, ulong target)
+    {
+        if (!_streams.TryBeginFill(conversationId, target, out var from))
+        {
+            return;
+        }
+
         var pageSize = (uint)Math.Min(link.Limits.MaxHistoryLimit, ProtocolLimits.Default.MaxHistoryLimit);
         try
         {
-            foreach (var (conversationId, highestSeq) in targets)
+            while (true)
             {
-                var from = highestSeq;
-                while (true)
+                var page = await RequestAsync<History, HistoryPage>(
+                    link,
+                    requestId => new History(requestId, conversationId, from, HistoryDirection.After, pageSize),
+                    link.Lifetime).ConfigureAwait(false);
+                foreach (var e in page.Events)
                 {
-                    HistoryPage page;
-                    try
-                    {
-                        page = await RequestAsync<History, HistoryPage>(
-                            link,
-                            requestId => new History(requestId, conversationId, from, HistoryDirection.After, pageSize),
-                            link.Lifetime).ConfigureAwait(false);
-                    }
-                    catch (ChatWireException)
-                    {
-                        // E.g. no longer a member: nothing to catch up there.
-                        break;
-                    }
-
-                    foreach (var message in page.Messages)
-                    {
-                        _delivery.DeliverMissed(message);
-                    }
-
-                    if (!page.HasMore || page.Messages.Count == 0)
-                    {
-                        break;
-                    }
-
-                    from = page.Messages[^1].Seq;
+                    _streams.OnFetched(e);
                 }
 
-                finished.Add(conversationId);
+                if (!_streams.ContinueFill(conversationId, pageWasEmpty: page.Events.Count == 0, out from))
+                {
+                    return;
+                }
             }
+        }
+        catch (ChatWireException)
+        {
+            // E.g. no longer a member: nothing more to fetch there; what was held comes out as it is.
+            _streams.AbandonFill(conversationId, releaseHeld: true);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
         {
-            // The new link dropped too; the next reconnect starts over from what was emitted.
+            // The link dropped; the next link's catch-up fetches it again.
+            _streams.AbandonFill(conversationId, releaseHeld: false);
         }
-        finally
+    }
+
+    // Every conversation of the user, SYNC page by page.
+    private async Task<List<ConversationState>> SyncAllAsync(FrameLink? link, CancellationToken cancellationToken)
+    {
+        var states = new List<ConversationState>();
+        var after = Guid.Empty;
+        var pageSize = (uint)ProtocolLimits.Default.MaxSyncLimit;
+        while (true)
         {
-            var known = targets.Select(pair => pair.Key).ToHashSet();
-            _delivery.EndHold(conversationId => !known.Contains(conversationId) || finished.Contains(conversationId));
+            var page = await RequestAsync<Sync, SyncPage>(link, requestId => new Sync(requestId, after, pageSize), cancellationToken).ConfigureAwait(false);
+            states.AddRange(page.Conversations);
+            if (!page.HasMore || page.Conversations.Count == 0)
+            {
+                return states;
+            }
+
+            after = page.Conversations[^1].ConversationId;
         }
     }
 }

@@ -15,22 +15,28 @@ namespace ChatWire.Client;
 /// frames and answers server PINGs; the client PINGs after a heartbeat interval of silence.
 /// </summary>
 /// <remarks>
-/// When the link drops (and the close is not terminal) the connection reconnects with jittered
-/// exponential backoff (<see cref="ReconnectPolicy"/>), authenticates again, and pages HISTORY after the
-/// highest seq it saw in every conversation it received messages in, emitting the missed messages before
-/// new live ones. Requests in flight when a link drops fail with <see cref="IOException"/>; retrying a
-/// SEND with the same message id is safe (the server is idempotent). Requests made while reconnecting
-/// wait for the next link. Messages are delivered once per (conversation, message id).
+/// <para>
+/// Events come out per conversation once each and in seq order. The connection keeps a contiguous
+/// watermark per conversation (<see cref="Watermarks"/>): an event at or below it is a duplicate and is
+/// dropped; an event past a gap is held while the missing range is fetched with HISTORY.
+/// </para>
+/// <para>
+/// Connecting asks the server where every conversation of the user stands (SYNC): on the first link that
+/// is where the stream starts (nothing older is replayed, unless <see cref="ChatWireConnectionOptions.ResumeWatermarks"/>
+/// says otherwise). When a link drops (and the close is not terminal) the connection reconnects with
+/// jittered exponential backoff (<see cref="ReconnectPolicy"/>), authenticates, syncs again and fetches what
+/// it missed in every conversation, including ones it joined while disconnected (their newest
+/// <see cref="ChatWireConnectionOptions.NewConversationBacklog"/> events). Requests in flight when a link
+/// drops fail with <see cref="IOException"/>; retrying a SEND with the same message id is safe (the server
+/// is idempotent). Requests made while reconnecting wait for the next link.
+/// </para>
 /// </remarks>
 public sealed partial class ChatWireConnection : IAsyncDisposable
 {
-    // Duplicates come from catch-up overlapping the live stream, so a window of recent ids suffices.
-    private const int DedupeWindow = 16 * 1024;
-
     private readonly ChatWireConnectionOptions _options;
     private readonly Channel<ChatWireEvent> _events = Channel.CreateUnbounded<ChatWireEvent>();
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<object>> _pending = new();
-    private readonly MessageDelivery _delivery;
+    private readonly ConversationStreams _streams;
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Lock _stateLock = new();
     private TaskCompletionSource<FrameLink> _linkReady = NewLinkSignal();
@@ -45,7 +51,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     private ChatWireConnection(ChatWireConnectionOptions options)
     {
         _options = options;
-        _delivery = new MessageDelivery(_events.Writer, DedupeWindow);
+        _streams = new ConversationStreams(_events.Writer, options.ResumeWatermarks);
     }
 
     /// <summary>The authenticated user (from AUTH_OK).</summary>
@@ -85,8 +91,9 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Connects, says HELLO and authenticates. Fails fast: the first link is not retried. The event stream
-    /// starts with <see cref="ConnectionStateChanged"/> <see cref="ConnectionState.Connected"/>.
+    /// Connects, says HELLO, authenticates and syncs (where each of the user's conversations stands). Fails
+    /// fast: the first link is not retried. The event stream starts with <see cref="ConnectionStateChanged"/>
+    /// <see cref="ConnectionState.Connected"/>; events stored after this returns are all delivered.
     /// </summary>
     /// <param name="options">Where and how to connect.</param>
     /// <param name="cancellationToken">Cancels connecting (not the connection once it is made).</param>
@@ -108,7 +115,17 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         var connection = new ChatWireConnection(options);
         var link = await FrameLink.OpenAsync(options, connection.NextRequestId, cancellationToken).ConfigureAwait(false);
         connection.Publish(link);
-        connection._supervisor = Task.Run(() => connection.SuperviseAsync(link, catchUp: false), CancellationToken.None);
+        connection._supervisor = Task.Run(() => connection.SuperviseAsync(link), CancellationToken.None);
+        try
+        {
+            await connection.CatchUpAsync(link, firstLink: true).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
         return connection;
     }
 
@@ -189,8 +206,22 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
             link: null,
             requestId => new History(requestId, conversationId, fromSeq, direction, (uint)limit),
             cancellationToken).ConfigureAwait(false);
-        return new HistoryPageResult(page.ConversationId, page.Messages, page.HasMore);
+        return new HistoryPageResult(page.ConversationId, page.Events, page.HasMore);
     }
+
+    /// <summary>
+    /// Every conversation the user belongs to, with the seq of its newest event (SYNC, all pages), ascending
+    /// by conversation id.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task<IReadOnlyList<ConversationState>> GetConversationStatesAsync(CancellationToken cancellationToken = default) =>
+        await SyncAllAsync(link: null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Where each conversation's stream stands: the seq up to which every event was delivered. Store it to
+    /// resume a later connection where this one stopped (<see cref="ChatWireConnectionOptions.ResumeWatermarks"/>).
+    /// </summary>
+    public IReadOnlyDictionary<Guid, ulong> Watermarks => _streams.Snapshot();
 
     /// <summary>Sends PING and waits for PONG.</summary>
     /// <param name="cancellationToken">Stops waiting.</param>
@@ -203,7 +234,8 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// The connection's events in order: <see cref="MessageReceived"/> and <see cref="ConnectionStateChanged"/>.
+    /// The connection's events in order: <see cref="MessageReceived"/>, <see cref="MembershipChanged"/> and
+    /// <see cref="ConnectionStateChanged"/>.
     /// Read by one consumer. The sequence ends when the connection is disposed; it ends by throwing when the
     /// server closed the session for good (a <see cref="ChatWireException"/> such as <c>SESSION_REVOKED</c>) or
     /// reconnecting gave up. Events are buffered until read.

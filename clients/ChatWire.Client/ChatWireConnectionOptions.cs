@@ -54,6 +54,18 @@ public sealed record ChatWireConnectionOptions
     /// </summary>
     public TimeSpan? HeartbeatInterval { get; init; }
 
+    /// <summary>
+    /// Watermarks a previous connection reached (<see cref="ChatWireConnection.Watermarks"/>): the first link
+    /// then fetches what those conversations received since, instead of starting at their newest event.
+    /// </summary>
+    public IReadOnlyDictionary<Guid, ulong>? ResumeWatermarks { get; init; }
+
+    /// <summary>
+    /// How many of its newest events a conversation first seen on a reconnect (joined while disconnected)
+    /// replays; older ones are a <see cref="ChatWireConnection.GetHistoryAsync"/> away.
+    /// </summary>
+    public int NewConversationBacklog { get; init; } = 200;
+
     /// <summary>How long opening a link may take: TCP connect, TLS handshake, HELLO and AUTH.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -6,11 +6,28 @@ namespace ChatWire.Client;
 public abstract record ChatWireEvent;
 
 /// <summary>
-/// A message stored in a conversation I am in: pushed live, or fetched after a reconnect to fill what was
-/// missed. Each (conversation, message id) is delivered once per connection object.
+/// A message stored in a conversation I am in: pushed live, or fetched to fill what was missed (after a
+/// reconnect, or a gap). Each conversation's events come once each, in seq order.
 /// </summary>
-/// <param name="Message">The message; its content is opaque bytes of <see cref="ChatMessage.ContentType"/>.</param>
-public sealed record MessageReceived(ChatMessage Message) : ChatWireEvent;
+/// <param name="Message">The message; its content is opaque bytes of <see cref="ConversationEvent.ContentType"/>, its id <see cref="ConversationEvent.EventId"/>.</param>
+public sealed record MessageReceived(ConversationEvent Message) : ChatWireEvent;
+
+/// <summary>
+/// Someone joined or left a conversation I am in, or I joined or left one (then <see cref="UserId"/> is mine):
+/// a conversation I join starts with this event, and after one I leave nothing more arrives from it.
+/// </summary>
+/// <param name="Event">The stored event: <see cref="EventKind.MemberJoined"/> or <see cref="EventKind.MemberLeft"/>; its sender is who made the change.</param>
+public sealed record MembershipChanged(ConversationEvent Event) : ChatWireEvent
+{
+    /// <summary>The conversation.</summary>
+    public Guid ConversationId => Event.ConversationId;
+
+    /// <summary>Who joined or left.</summary>
+    public Guid UserId => Event.SubjectId;
+
+    /// <summary>True for a join, false for a leave.</summary>
+    public bool Joined => Event.Kind == EventKind.MemberJoined;
+}
 
 /// <summary>The connection's state changed.</summary>
 /// <param name="State">The new state.</param>
@@ -39,8 +56,8 @@ public enum ConnectionState
 /// <param name="ServerTime">When the server stored it.</param>
 public readonly record struct SendResult(Guid MessageId, ulong Seq, DateTimeOffset ServerTime);
 
-/// <summary>One page of a conversation's history, ascending by seq.</summary>
+/// <summary>One page of a conversation's history, ascending by seq: messages and the other kinds of event.</summary>
 /// <param name="ConversationId">The conversation.</param>
-/// <param name="Messages">The messages, oldest first.</param>
-/// <param name="HasMore">Whether more messages lie further in the requested direction.</param>
-public sealed record HistoryPageResult(Guid ConversationId, IReadOnlyList<ChatMessage> Messages, bool HasMore);
+/// <param name="Events">The events, oldest first.</param>
+/// <param name="HasMore">Whether more events lie further in the requested direction.</param>
+public sealed record HistoryPageResult(Guid ConversationId, IReadOnlyList<ConversationEvent> Events, bool HasMore);

@@ -1,5 +1,4 @@
 using System.Threading.RateLimiting;
-using ChatWire.Gateway.Api;
 using ChatWire.Gateway.Hosting;
 using ChatWire.Protocol;
 using Microsoft.Extensions.Options;
@@ -47,10 +46,10 @@ internal sealed class AttemptThrottle : IDisposable
         _perAccount.Dispose();
     }
 
-    private static ApiException Limited(RateLimitLease lease)
+    private static RequestRefusedException Limited(RateLimitLease lease)
     {
         var retry = lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)) : 60;
-        return new ApiException(ErrorCode.RateLimited, "Too many attempts; retry later.", retryAfterSeconds: retry);
+        return new RequestRefusedException(ErrorCode.RateLimited, "Too many attempts; retry later.", retryAfterSeconds: retry);
     }
 
     private static PartitionedRateLimiter<string> Create(int perMinute) =>

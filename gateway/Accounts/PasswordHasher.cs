@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using ChatWire.Gateway.Api;
 using ChatWire.Gateway.Hosting;
 using ChatWire.Protocol;
 using Microsoft.Extensions.Options;
@@ -65,7 +64,7 @@ internal sealed class PasswordHasher : IDisposable
         if (Interlocked.Increment(ref _inFlight) > _maxInFlight)
         {
             Interlocked.Decrement(ref _inFlight);
-            throw new ApiException(ErrorCode.ServerBusy, "Too many password checks are in progress; retry shortly.", retryAfterSeconds: 1);
+            throw new RequestRefusedException(ErrorCode.ServerBusy, "Too many password checks are in progress; retry shortly.", retryAfterSeconds: 1);
         }
 
         try

@@ -9,16 +9,34 @@ namespace ChatWire.Gateway.Api;
 
 internal static class AccountEndpoints
 {
+    private const string Tag = "Accounts";
+
     public static void Map(RouteGroupBuilder anonymous, RouteGroupBuilder authenticated)
     {
-        anonymous.MapPost("/accounts/signup", SignupAsync);
-        anonymous.MapPost("/accounts/login", LoginAsync);
-        authenticated.MapGet("/me", GetMeAsync);
-        authenticated.MapPost("/accounts/logout", LogoutAsync);
-        authenticated.MapPost("/accounts/password", ChangePasswordAsync);
-        authenticated.MapGet("/sessions", ListSessionsAsync);
-        authenticated.MapDelete("/sessions/{deviceId:guid}", RevokeSessionAsync);
-        authenticated.MapDelete("/sessions", RevokeAllSessionsAsync);
+        anonymous.MapPost("/accounts/signup", SignupAsync)
+            .Describe("signup", "Create an account and log this device in", Tag)
+            .Returns<SessionCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 409, 415, 429, 503);
+        anonymous.MapPost("/accounts/login", LoginAsync)
+            .Describe("login", "Log a new device in", Tag)
+            .Returns<SessionCreatedResponse>().Refuses(400, 401, 415, 429, 503);
+        authenticated.MapGet("/me", GetMeAsync)
+            .Describe("getMe", "Who this token belongs to", Tag)
+            .Returns<MeResponse>();
+        authenticated.MapPost("/accounts/logout", LogoutAsync)
+            .Describe("logout", "Revoke this device's session", Tag)
+            .ReturnsNoContent();
+        authenticated.MapPost("/accounts/password", ChangePasswordAsync)
+            .Describe("changePassword", "Change my password and revoke every other session", Tag)
+            .ReturnsNoContent().Refuses(400, 415, 429, 503);
+        authenticated.MapGet("/sessions", ListSessionsAsync)
+            .Describe("listSessions", "List my device sessions", Tag)
+            .Returns<SessionListResponse>();
+        authenticated.MapDelete("/sessions/{deviceId}", RevokeSessionAsync)
+            .Describe("revokeSession", "Revoke one of my device sessions", Tag)
+            .ReturnsNoContent().Refuses(400, 404);
+        authenticated.MapDelete("/sessions", RevokeAllSessionsAsync)
+            .Describe("revokeAllSessions", "Revoke all my device sessions, this one included", Tag)
+            .ReturnsNoContent();
     }
 
     private static async Task<IResult> SignupAsync(
@@ -32,7 +50,7 @@ internal static class AccountEndpoints
         var deviceName = body.DeviceName is null ? "device" : Validation.DisplayText("device_name", body.DeviceName);
         if (await directory.FindUserByNameAsync(username, ct) is not null)
         {
-            throw new ApiException(ErrorCode.AlreadyExists, "That username is taken.");
+            throw new RequestRefusedException(ErrorCode.AlreadyExists, "That username is taken.");
         }
 
         var user = new UserRecord(Guid.CreateVersion7(), username, displayName, await hasher.HashAsync(password, ct), time.GetUtcNow());
@@ -42,7 +60,7 @@ internal static class AccountEndpoints
         }
         catch (DuplicateKeyException)
         {
-            throw new ApiException(ErrorCode.AlreadyExists, "That username is taken.");
+            throw new RequestRefusedException(ErrorCode.AlreadyExists, "That username is taken.");
         }
 
         var created = await CreateSessionAsync(directory, user, deviceName, options.Value, time, ct);
@@ -57,7 +75,7 @@ internal static class AccountEndpoints
         var password = Validation.Required("password", body.Password);
         if (username.Length > 64)
         {
-            throw ApiException.Validation("username", "username must be at most 64 characters.");
+            throw RequestRefusedException.Validation("username", "username must be at most 64 characters.");
         }
 
         throttle.Check("login", http.ClientAddress(), username);
@@ -92,17 +110,17 @@ internal static class AccountEndpoints
         return new MeResponse(user.Id, user.Username, user.DisplayName, me.DeviceId);
     }
 
-    private static async Task<IResult> LogoutAsync(HttpContext http, IDirectoryStore directory, DirectoryEvents events, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> LogoutAsync(HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, CancellationToken ct)
     {
         var me = http.Identity();
         await directory.RevokeDeviceSessionAsync(me.UserId, me.DeviceId, time.GetUtcNow(), ct);
-        await events.DeviceRevokedAsync(me.UserId, me.DeviceId);
+        await events.PublishRevocationAsync(me.UserId, me.DeviceId);
         return Results.NoContent();
     }
 
     private static async Task<IResult> ChangePasswordAsync(
         ChangePasswordRequest body, HttpContext http, IDirectoryStore directory, PasswordHasher hasher, AttemptThrottle throttle,
-        DirectoryEvents events, TimeProvider time, CancellationToken ct)
+        EventPublisher events, TimeProvider time, CancellationToken ct)
     {
         var me = http.Identity();
         throttle.Check("password", http.ClientAddress(), me.UserId.ToString());
@@ -117,7 +135,7 @@ internal static class AccountEndpoints
         await directory.UpdatePasswordHashAsync(user.Id, await hasher.HashAsync(next, ct), ct);
         foreach (var device in await directory.RevokeAllDeviceSessionsAsync(user.Id, me.DeviceId, time.GetUtcNow(), ct))
         {
-            await events.DeviceRevokedAsync(user.Id, device);
+            await events.PublishRevocationAsync(user.Id, device);
         }
 
         return Results.NoContent();
@@ -132,24 +150,25 @@ internal static class AccountEndpoints
             .ToList());
     }
 
-    private static async Task<IResult> RevokeSessionAsync(Guid deviceId, HttpContext http, IDirectoryStore directory, DirectoryEvents events, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> RevokeSessionAsync(string deviceId, HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, CancellationToken ct)
     {
         var me = http.Identity();
-        if (!await directory.RevokeDeviceSessionAsync(me.UserId, deviceId, time.GetUtcNow(), ct))
+        var device = Ids.Parse("device_id", deviceId);
+        if (!await directory.RevokeDeviceSessionAsync(me.UserId, device, time.GetUtcNow(), ct))
         {
             throw Validation.NotFound("session");
         }
 
-        await events.DeviceRevokedAsync(me.UserId, deviceId);
+        await events.PublishRevocationAsync(me.UserId, device);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> RevokeAllSessionsAsync(HttpContext http, IDirectoryStore directory, DirectoryEvents events, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> RevokeAllSessionsAsync(HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, CancellationToken ct)
     {
         var me = http.Identity();
         foreach (var device in await directory.RevokeAllDeviceSessionsAsync(me.UserId, exceptDeviceId: null, time.GetUtcNow(), ct))
         {
-            await events.DeviceRevokedAsync(me.UserId, device);
+            await events.PublishRevocationAsync(me.UserId, device);
         }
 
         return Results.NoContent();
@@ -166,5 +185,5 @@ internal static class AccountEndpoints
         return new SessionCreatedResponse(user.Id, user.Username, user.DisplayName, session.DeviceId, token, expires.UtcDateTime);
     }
 
-    private static ApiException InvalidCredentials() => new(ErrorCode.InvalidCredentials, "Unknown username or wrong password.");
+    private static RequestRefusedException InvalidCredentials() => new(ErrorCode.InvalidCredentials, "Unknown username or wrong password.");
 }

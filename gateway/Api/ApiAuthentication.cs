@@ -24,21 +24,22 @@ internal static class ApiAuthentication
         const string Scheme = "Bearer ";
         if (!header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
         {
-            throw new ApiException(ErrorCode.NotAuthenticated, "Send the session token as 'Authorization: Bearer <token>'.");
+            throw new RequestRefusedException(ErrorCode.NotAuthenticated, "Send the session token as 'Authorization: Bearer <token>'.");
         }
 
         var authenticator = http.RequestServices.GetRequiredService<SessionAuthenticator>();
         var (identity, error) = await authenticator.AuthenticateAsync(header[Scheme.Length..].Trim(), deviceId: null, http.RequestAborted);
         if (identity is null)
         {
-            throw new ApiException(error, SessionAuthenticator.Describe(error));
+            throw new RequestRefusedException(error, SessionAuthenticator.Describe(error));
         }
 
         http.Items[IdentityKey] = identity;
         await next(http);
     }
 
-    private static bool IsAnonymous(PathString path) =>
+    /// <summary>The endpoints that take no session token.</summary>
+    public static bool IsAnonymous(PathString path) =>
         path.Equals("/v1/server-info", StringComparison.OrdinalIgnoreCase)
         || path.Equals("/v1/accounts/signup", StringComparison.OrdinalIgnoreCase)
         || path.Equals("/v1/accounts/login", StringComparison.OrdinalIgnoreCase);

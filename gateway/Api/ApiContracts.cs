@@ -44,13 +44,13 @@ internal sealed record ChannelCreatedResponse(Guid ConversationId, Guid TeamId, 
 
 internal sealed record ChannelListResponse(IReadOnlyList<ChannelInfo> Channels);
 
-internal sealed record AddChannelMemberRequest(Guid? UserId);
+internal sealed record AddChannelMemberRequest(string? UserId);
 
-internal sealed record OpenDirectRequest(IReadOnlyList<string>? Users);
+internal sealed record OpenDirectRequest(IReadOnlyList<string?>? Users);
 
 internal sealed record DirectConversationResponse(Guid ConversationId, string Type, IReadOnlyList<Guid> Members);
 
-internal sealed record ConversationInfo(Guid ConversationId, string Type, Guid? TeamId, string? Name, IReadOnlyList<Guid>? Members);
+internal sealed record ConversationInfo(Guid ConversationId, string Type, Guid? TeamId, string? Name, IReadOnlyList<Guid>? Members, ulong LastSeq);
 
 internal sealed record ConversationListResponse(IReadOnlyList<ConversationInfo> Conversations);
 

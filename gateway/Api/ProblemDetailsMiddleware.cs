@@ -4,22 +4,46 @@ using ChatWire.Protocol;
 
 namespace ChatWire.Gateway.Api;
 
-/// <summary>Renders every failure as application/problem+json carrying the shared code's number and name.</summary>
+/// <summary>
+/// Renders every failure as application/problem+json carrying the shared code's number and name. Every
+/// detail is a fixed sentence of ours: no framework or library text (type names, parser messages) reaches
+/// a client.
+/// </summary>
 internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<ProblemDetailsMiddleware> logger)
 {
+    private static readonly JsonSerializerOptions ProblemJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
     public async Task InvokeAsync(HttpContext context)
     {
         try
         {
             await next(context);
+
+            // Routing answers a path it does not know (404), a method the path does not take (405, with
+            // Allow) or a body type it does not accept (415) with a bare status: give it a body like every other error.
+            if (!context.Response.HasStarted && context.Response.StatusCode is 404 or 405 or 415 && context.Response.ContentType is null)
+            {
+                var (code, detail) = context.Response.StatusCode switch
+                {
+                    404 => (ErrorCode.NotFound, "No such endpoint."),
+                    405 => (ErrorCode.MethodNotAllowed, "This path does not take this method; the Allow header lists the ones it takes."),
+                    _ => (ErrorCode.UnsupportedMediaType, UnsupportedMediaTypeDetail),
+                };
+                await WriteAsync(context, code, detail, null, null);
+            }
         }
-        catch (ApiException ex) when (!context.Response.HasStarted)
+        catch (RequestRefusedException ex) when (!context.Response.HasStarted)
         {
             await WriteAsync(context, ex.Code, ex.Message, ex.RetryAfterSeconds, ex.Errors);
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
-            await WriteAsync(context, ErrorCode.ValidationFailed, ex.InnerException is JsonException ? "The request body is not valid JSON for this endpoint." : ex.Message, null, null);
+            var (code, detail) = Describe(ex, context.Request);
+            await WriteAsync(context, code, detail, null, null);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -37,42 +61,51 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
             or ErrorCode.InvalidCredentials => StatusCodes.Status401Unauthorized,
         ErrorCode.NotAMember or ErrorCode.Forbidden => StatusCodes.Status403Forbidden,
         ErrorCode.NotFound => StatusCodes.Status404NotFound,
+        ErrorCode.MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
         ErrorCode.AlreadyExists or ErrorCode.IdempotencyConflict => StatusCodes.Status409Conflict,
         ErrorCode.InviteInvalid => StatusCodes.Status410Gone,
+        ErrorCode.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ErrorCode.RateLimited => StatusCodes.Status429TooManyRequests,
         ErrorCode.ServerBusy or ErrorCode.StorageUnavailable or ErrorCode.ShuttingDown => StatusCodes.Status503ServiceUnavailable,
         ErrorCode.InternalError => StatusCodes.Status500InternalServerError,
         _ => StatusCodes.Status400BadRequest,
     };
 
+    private const string UnsupportedMediaTypeDetail = "Send the request body as JSON, with the header Content-Type: application/json.";
+
     public static async Task WriteAsync(HttpContext context, ErrorCode code, string detail, int? retryAfterSeconds, IReadOnlyDictionary<string, string[]>? errors)
     {
         var status = StatusFor(code);
         var name = ErrorCodes.Name(code);
+        var allow = context.Response.Headers.Allow;
         context.Response.Clear();
+        if (status == StatusCodes.Status405MethodNotAllowed)
+        {
+            context.Response.Headers.Allow = allow;
+        }
+
         context.Response.StatusCode = status;
-        context.Response.ContentType = "application/problem+json";
+        context.Response.ContentType = ApiDocs.ProblemContentType;
         if (retryAfterSeconds is { } retry)
         {
             context.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
         }
 
-        var problem = new Dictionary<string, object?>
-        {
-            ["type"] = "urn:chatwire:error:" + name,
-            ["title"] = Title(name),
-            ["status"] = status,
-            ["detail"] = detail,
-            ["code"] = (int)code,
-            ["name"] = name,
-        };
-        if (errors is not null)
-        {
-            problem["errors"] = errors;
-        }
-
-        await context.Response.WriteAsync(JsonSerializer.Serialize(problem), context.RequestAborted);
+        var problem = new ApiProblem("urn:chatwire:error:" + name, Title(name), status, detail, (int)code, name, errors);
+        await context.Response.WriteAsync(JsonSerializer.Serialize(problem, ProblemJson), context.RequestAborted);
     }
+
+    // What the framework refused while reading the request, told in our words.
+    private static (ErrorCode Code, string Detail) Describe(BadHttpRequestException ex, HttpRequest request) => ex.StatusCode switch
+    {
+        StatusCodes.Status415UnsupportedMediaType => (ErrorCode.UnsupportedMediaType, UnsupportedMediaTypeDetail),
+        StatusCodes.Status413PayloadTooLarge => (ErrorCode.ValidationFailed, "The request body is too large."),
+        _ when ex.InnerException is JsonException =>
+            (ErrorCode.ValidationFailed, "The request body is not a JSON object with the fields this endpoint takes, each of its documented type."),
+        _ when request.ContentLength is null or 0 && request.Headers.TransferEncoding.Count == 0 =>
+            (ErrorCode.ValidationFailed, "The request body is missing; send a JSON object."),
+        _ => (ErrorCode.ValidationFailed, "The request could not be read."),
+    };
 
     private static string Title(string name)
     {

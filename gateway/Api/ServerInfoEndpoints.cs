@@ -7,7 +7,10 @@ namespace ChatWire.Gateway.Api;
 
 internal static class ServerInfoEndpoints
 {
-    public static void Map(RouteGroupBuilder anonymous) => anonymous.MapGet("/server-info", GetServerInfo);
+    public static void Map(RouteGroupBuilder anonymous) =>
+        anonymous.MapGet("/server-info", GetServerInfo)
+            .Describe("getServerInfo", "Everything a client needs to connect: endpoints, protocol versions, limits", "Server")
+            .Returns<ServerInfoResponse>();
 
     private static ServerInfoResponse GetServerInfo(HttpContext http, ListenerEndpoints listeners, IOptions<GatewayOptions> options)
     {

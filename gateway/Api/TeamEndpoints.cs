@@ -1,5 +1,5 @@
 using ChatWire.Gateway.Accounts;
-using ChatWire.Gateway.Delivery;
+using ChatWire.Gateway.Conversations;
 using ChatWire.Gateway.Hosting;
 using ChatWire.Protocol;
 using ChatWire.Storage.Directory;
@@ -11,18 +11,40 @@ internal static class TeamEndpoints
 {
     public const string GeneralChannel = "general";
 
+    private const string Tag = "Teams";
+
     public static void Map(RouteGroupBuilder authenticated)
     {
-        authenticated.MapPost("/teams", CreateTeamAsync);
-        authenticated.MapGet("/teams", ListTeamsAsync);
-        authenticated.MapPost("/teams/{teamId:guid}/invites", CreateInviteAsync);
-        authenticated.MapGet("/teams/{teamId:guid}/invites", ListInvitesAsync);
-        authenticated.MapDelete("/teams/{teamId:guid}/invites/{inviteId:guid}", RevokeInviteAsync);
-        authenticated.MapPost("/invites/{code}/join", JoinAsync);
-        authenticated.MapPost("/teams/{teamId:guid}/leave", LeaveAsync);
-        authenticated.MapPut("/teams/{teamId:guid}/mute", (Guid teamId, HttpContext http, IDirectoryStore d, CancellationToken ct) => SetMutedAsync(teamId, true, http, d, ct));
-        authenticated.MapDelete("/teams/{teamId:guid}/mute", (Guid teamId, HttpContext http, IDirectoryStore d, CancellationToken ct) => SetMutedAsync(teamId, false, http, d, ct));
-        authenticated.MapGet("/teams/{teamId:guid}/members", ListMembersAsync);
+        authenticated.MapPost("/teams", CreateTeamAsync)
+            .Describe("createTeam", "Create a team, with its general channel", Tag)
+            .Returns<TeamCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 415);
+        authenticated.MapGet("/teams", ListTeamsAsync)
+            .Describe("listTeams", "List my teams", Tag)
+            .Returns<TeamListResponse>();
+        authenticated.MapPost("/teams/{teamId}/invites", CreateInviteAsync)
+            .Describe("createInvite", "Create an invite code to a team", Tag)
+            .Returns<InviteCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 415);
+        authenticated.MapGet("/teams/{teamId}/invites", ListInvitesAsync)
+            .Describe("listInvites", "List a team's invites (owners and admins)", Tag)
+            .Returns<InviteListResponse>().Refuses(400, 403);
+        authenticated.MapDelete("/teams/{teamId}/invites/{inviteId}", RevokeInviteAsync)
+            .Describe("revokeInvite", "Revoke an invite (owners and admins)", Tag)
+            .ReturnsNoContent().Refuses(400, 403, 404);
+        authenticated.MapPost("/invites/{code}/join", JoinAsync)
+            .Describe("joinTeam", "Join a team with an invite code", Tag)
+            .Returns<TeamInfo>().Refuses(400, 410, 429);
+        authenticated.MapPost("/teams/{teamId}/leave", LeaveAsync)
+            .Describe("leaveTeam", "Leave a team and all its channels", Tag)
+            .ReturnsNoContent().Refuses(400, 403);
+        authenticated.MapPut("/teams/{teamId}/mute", (string teamId, HttpContext http, IDirectoryStore d, CancellationToken ct) => SetMutedAsync(teamId, true, http, d, ct))
+            .Describe("muteTeam", "Mute a team (for me)", Tag)
+            .ReturnsNoContent().Refuses(400, 403);
+        authenticated.MapDelete("/teams/{teamId}/mute", (string teamId, HttpContext http, IDirectoryStore d, CancellationToken ct) => SetMutedAsync(teamId, false, http, d, ct))
+            .Describe("unmuteTeam", "Unmute a team (for me)", Tag)
+            .ReturnsNoContent().Refuses(400, 403);
+        authenticated.MapGet("/teams/{teamId}/members", ListMembersAsync)
+            .Describe("listTeamMembers", "Mention candidates: a team's members by name prefix", Tag)
+            .Returns<MemberListResponse>().Refuses(400, 403);
     }
 
     /// <summary>The caller's membership of the team, or NOT_A_MEMBER (also for a team that does not exist).</summary>
@@ -30,7 +52,7 @@ internal static class TeamEndpoints
         await directory.GetTeamMembershipAsync(teamId, userId, ct) ?? throw Validation.NotAMember("team");
 
     private static async Task<IResult> CreateTeamAsync(
-        CreateTeamRequest body, HttpContext http, IDirectoryStore directory, DirectoryEvents events, TimeProvider time, CancellationToken ct)
+        CreateTeamRequest body, HttpContext http, IDirectoryStore directory, ConversationService conversations, TimeProvider time, CancellationToken ct)
     {
         var me = http.Identity();
         var name = Validation.DisplayText("name", body.Name);
@@ -38,8 +60,7 @@ internal static class TeamEndpoints
         var team = new TeamRecord(Guid.CreateVersion7(), name, me.UserId, now);
         await directory.CreateTeamAsync(team, ct);
         var general = new ConversationRecord(Guid.CreateVersion7(), ConversationKind.PublicChannel, team.Id, GeneralChannel, null, me.UserId, now);
-        await directory.CreateConversationAsync(general, [me.UserId], ct);
-        await events.ConversationJoinedAsync(me.UserId, general.Id);
+        await conversations.CreateAsync(me, general, [me.UserId], ct);
         return Results.Json(new TeamCreatedResponse(team.Id, team.Name, "owner", false, general.Id), statusCode: StatusCodes.Status201Created);
     }
 
@@ -50,17 +71,18 @@ internal static class TeamEndpoints
     }
 
     private static async Task<IResult> CreateInviteAsync(
-        Guid teamId, CreateInviteRequest? body, HttpContext http, IDirectoryStore directory, IOptions<AuthOptions> options, TimeProvider time, CancellationToken ct)
+        string teamId, CreateInviteRequest? body, HttpContext http, IDirectoryStore directory, IOptions<AuthOptions> options, TimeProvider time, CancellationToken ct)
     {
         var me = http.Identity();
-        await RequireMemberAsync(directory, teamId, me.UserId, ct);
+        var team = Ids.Parse("team_id", teamId);
+        await RequireMemberAsync(directory, team, me.UserId, ct);
         var o = options.Value;
         var lifetime = o.InviteDefaultLifetime;
         if (body?.ExpiresInSeconds is { } seconds)
         {
             if (seconds <= 0 || seconds > o.InviteMaxLifetime.TotalSeconds)
             {
-                throw ApiException.Validation("expires_in_seconds", $"expires_in_seconds must be 1-{(long)o.InviteMaxLifetime.TotalSeconds}.");
+                throw RequestRefusedException.Validation("expires_in_seconds", $"expires_in_seconds must be 1-{(long)o.InviteMaxLifetime.TotalSeconds}.");
             }
 
             lifetime = TimeSpan.FromSeconds(seconds);
@@ -68,22 +90,25 @@ internal static class TeamEndpoints
 
         var code = SessionTokens.NewInviteCode();
         var now = time.GetUtcNow();
-        var invite = new InviteRecord(Guid.CreateVersion7(), teamId, SessionTokens.Hash(code, SessionTokens.InviteCodeBytes)!, me.UserId, now, now + lifetime, null);
+        var invite = new InviteRecord(Guid.CreateVersion7(), team, SessionTokens.Hash(code, SessionTokens.InviteCodeBytes)!, me.UserId, now, now + lifetime, null);
         await directory.CreateInviteAsync(invite, ct);
-        return Results.Json(new InviteCreatedResponse(invite.Id, code, teamId, invite.ExpiresAt.UtcDateTime), statusCode: StatusCodes.Status201Created);
+        return Results.Json(new InviteCreatedResponse(invite.Id, code, team, invite.ExpiresAt.UtcDateTime), statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<InviteListResponse> ListInvitesAsync(Guid teamId, HttpContext http, IDirectoryStore directory, CancellationToken ct)
+    private static async Task<InviteListResponse> ListInvitesAsync(string teamId, HttpContext http, IDirectoryStore directory, CancellationToken ct)
     {
-        await RequireAdminAsync(directory, teamId, http.Identity().UserId, ct);
-        var invites = await directory.ListInvitesAsync(teamId, ct);
+        var team = Ids.Parse("team_id", teamId);
+        await RequireAdminAsync(directory, team, http.Identity().UserId, ct);
+        var invites = await directory.ListInvitesAsync(team, ct);
         return new InviteListResponse(invites.Select(i => new InviteInfo(i.Id, i.CreatedAt.UtcDateTime, i.ExpiresAt.UtcDateTime, i.RevokedAt is not null)).ToList());
     }
 
-    private static async Task<IResult> RevokeInviteAsync(Guid teamId, Guid inviteId, HttpContext http, IDirectoryStore directory, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> RevokeInviteAsync(string teamId, string inviteId, HttpContext http, IDirectoryStore directory, TimeProvider time, CancellationToken ct)
     {
-        await RequireAdminAsync(directory, teamId, http.Identity().UserId, ct);
-        if (!await directory.RevokeInviteAsync(teamId, inviteId, time.GetUtcNow(), ct))
+        var team = Ids.Parse("team_id", teamId);
+        var invite = Ids.Parse("invite_id", inviteId);
+        await RequireAdminAsync(directory, team, http.Identity().UserId, ct);
+        if (!await directory.RevokeInviteAsync(team, invite, time.GetUtcNow(), ct))
         {
             throw Validation.NotFound("invite");
         }
@@ -92,7 +117,7 @@ internal static class TeamEndpoints
     }
 
     private static async Task<TeamInfo> JoinAsync(
-        string code, HttpContext http, IDirectoryStore directory, AttemptThrottle throttle, DirectoryEvents events, TimeProvider time, CancellationToken ct)
+        string code, HttpContext http, IDirectoryStore directory, AttemptThrottle throttle, ConversationService conversations, TimeProvider time, CancellationToken ct)
     {
         var me = http.Identity();
         throttle.Check("join", http.ClientAddress(), me.UserId.ToString());
@@ -101,16 +126,16 @@ internal static class TeamEndpoints
         var now = time.GetUtcNow();
         if (invite is null || invite.RevokedAt is not null || invite.ExpiresAt <= now)
         {
-            throw new ApiException(ErrorCode.InviteInvalid, "This invite code is unknown, expired or revoked.");
+            throw new RequestRefusedException(ErrorCode.InviteInvalid, "This invite code is unknown, expired or revoked.");
         }
 
         if (await directory.AddTeamMemberAsync(invite.TeamId, me.UserId, TeamRole.Member, now, ct))
         {
             var general = (await directory.ListChannelsAsync(invite.TeamId, me.UserId, ct))
                 .FirstOrDefault(c => c.Kind == ConversationKind.PublicChannel && c.Name == GeneralChannel);
-            if (general is not null && await directory.AddConversationMemberAsync(general.Id, me.UserId, now, ct))
+            if (general is not null)
             {
-                await events.ConversationJoinedAsync(me.UserId, general.Id);
+                await conversations.AddMemberAsync(me, general.Id, me.UserId, ct);
             }
         }
 
@@ -118,23 +143,15 @@ internal static class TeamEndpoints
         return ToInfo(membership);
     }
 
-    private static async Task<IResult> LeaveAsync(Guid teamId, HttpContext http, IDirectoryStore directory, DirectoryEvents events, CancellationToken ct)
+    private static async Task<IResult> LeaveAsync(string teamId, HttpContext http, ConversationService conversations, CancellationToken ct)
     {
-        var me = http.Identity();
-        await RequireMemberAsync(directory, teamId, me.UserId, ct);
-        var channels = (await directory.ListConversationsForUserAsync(me.UserId, ct)).Where(c => c.TeamId == teamId).ToList();
-        await directory.RemoveTeamMemberAsync(teamId, me.UserId, ct);
-        foreach (var channel in channels)
-        {
-            await events.ConversationLeftAsync(me.UserId, channel.Id);
-        }
-
+        await conversations.LeaveTeamAsync(http.Identity(), Ids.Parse("team_id", teamId), ct);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> SetMutedAsync(Guid teamId, bool muted, HttpContext http, IDirectoryStore directory, CancellationToken ct)
+    private static async Task<IResult> SetMutedAsync(string teamId, bool muted, HttpContext http, IDirectoryStore directory, CancellationToken ct)
     {
-        if (!await directory.SetTeamMutedAsync(teamId, http.Identity().UserId, muted, ct))
+        if (!await directory.SetTeamMutedAsync(Ids.Parse("team_id", teamId), http.Identity().UserId, muted, ct))
         {
             throw Validation.NotAMember("team");
         }
@@ -142,21 +159,22 @@ internal static class TeamEndpoints
         return Results.NoContent();
     }
 
-    private static async Task<MemberListResponse> ListMembersAsync(Guid teamId, string? prefix, int? limit, HttpContext http, IDirectoryStore directory, CancellationToken ct)
+    private static async Task<MemberListResponse> ListMembersAsync(string teamId, string? prefix, string? limit, HttpContext http, IDirectoryStore directory, CancellationToken ct)
     {
-        await RequireMemberAsync(directory, teamId, http.Identity().UserId, ct);
-        var take = limit ?? 20;
-        if (take is < 1 or > 100)
+        var team = Ids.Parse("team_id", teamId);
+        await RequireMemberAsync(directory, team, http.Identity().UserId, ct);
+        var take = 20;
+        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out take) || take is < 1 or > 100))
         {
-            throw ApiException.Validation("limit", "limit must be 1-100.");
+            throw RequestRefusedException.Validation("limit", "limit must be an integer from 1 to 100.");
         }
 
         if (prefix is { Length: > 64 })
         {
-            throw ApiException.Validation("prefix", "prefix must be at most 64 characters.");
+            throw RequestRefusedException.Validation("prefix", "prefix must be at most 64 characters.");
         }
 
-        var members = await directory.ListTeamMembersAsync(teamId, string.IsNullOrEmpty(prefix) ? null : prefix, take, ct);
+        var members = await directory.ListTeamMembersAsync(team, string.IsNullOrEmpty(prefix) ? null : prefix, take, ct);
         return new MemberListResponse(members.Select(m => new MemberInfo(m.UserId, m.Username, m.DisplayName, Validation.RoleName(m.Role))).ToList());
     }
 
@@ -165,7 +183,7 @@ internal static class TeamEndpoints
         var membership = await RequireMemberAsync(directory, teamId, userId, ct);
         if (membership.Role < TeamRole.Admin)
         {
-            throw new ApiException(ErrorCode.Forbidden, "Only the team's owners and admins may do this.");
+            throw new RequestRefusedException(ErrorCode.Forbidden, "Only the team's owners and admins may do this.");
         }
     }
 

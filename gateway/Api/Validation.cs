@@ -11,7 +11,7 @@ internal static partial class Validation
         var name = Required("username", value).Trim().ToLowerInvariant();
         if (!UsernamePattern().IsMatch(name))
         {
-            throw ApiException.Validation("username", "username must be 3-32 characters of a-z, 0-9, '.', '_' or '-'.");
+            throw RequestRefusedException.Validation("username", "username must be 3-32 characters of a-z, 0-9, '.', '_' or '-'.");
         }
 
         return name;
@@ -22,7 +22,7 @@ internal static partial class Validation
         var password = Required(field, value);
         if (password.Length is < 8 or > 1024)
         {
-            throw ApiException.Validation(field, $"{field} must be 8-1024 characters.");
+            throw RequestRefusedException.Validation(field, $"{field} must be 8-1024 characters.");
         }
 
         return password;
@@ -33,7 +33,7 @@ internal static partial class Validation
         var text = Required(field, value).Trim();
         if (text.Length == 0 || text.Length > max || text.Any(char.IsControl))
         {
-            throw ApiException.Validation(field, $"{field} must be 1-{max} characters without control characters.");
+            throw RequestRefusedException.Validation(field, $"{field} must be 1-{max} characters without control characters.");
         }
 
         return text;
@@ -44,14 +44,14 @@ internal static partial class Validation
         var name = Required("name", value).Trim().ToLowerInvariant();
         if (!ChannelPattern().IsMatch(name))
         {
-            throw ApiException.Validation("name", "name must be 1-64 characters of a-z, 0-9, '_' or '-'.");
+            throw RequestRefusedException.Validation("name", "name must be 1-64 characters of a-z, 0-9, '_' or '-'.");
         }
 
         return name;
     }
 
     public static string Required(string field, string? value) =>
-        string.IsNullOrEmpty(value) ? throw ApiException.Validation(field, $"{field} is required.") : value;
+        string.IsNullOrEmpty(value) ? throw RequestRefusedException.Validation(field, $"{field} is required.") : value;
 
     public static string RoleName(TeamRole role) => role switch
     {
@@ -68,9 +68,9 @@ internal static partial class Validation
         _ => "group",
     };
 
-    public static ApiException NotAMember(string what) => new(ErrorCode.NotAMember, $"You are not a member of this {what}.");
+    public static RequestRefusedException NotAMember(string what) => new(ErrorCode.NotAMember, $"You are not a member of this {what}.");
 
-    public static ApiException NotFound(string what) => new(ErrorCode.NotFound, $"No such {what}.");
+    public static RequestRefusedException NotFound(string what) => new(ErrorCode.NotFound, $"No such {what}.");
 
     [GeneratedRegex("^[a-z0-9._-]{3,32}$")]
     private static partial Regex UsernamePattern();

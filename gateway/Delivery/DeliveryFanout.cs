@@ -1,186 +1,232 @@
 using System.Buffers;
-using ChatWire.Gateway.Sessions;
-using ChatWire.Protocol;
+using ChatWire.Gateway.Conversations;
 using ChatWire.Routing;
 using ChatWire.Storage.Directory;
+using ChatWire.Storage.Messages;
 
 namespace ChatWire.Gateway.Delivery;
 
 /// <summary>
-/// Routes published events to this node's sessions. State is kept per user, not per session: a user's
-/// route lists their local sessions and their conversations; a conversation's route lists the local users
-/// in it. The node subscribes to a conversation's topic only while a local user is in it (reference
-/// counted, DESIGN §7), and writes each event's bytes, serialized once, to every recipient session.
+/// Routes what the bus carries to this node's delivery targets. State is kept per user, not per target: a
+/// user's route lists their local targets and their conversations; a conversation's route lists the local
+/// users in it. The node subscribes to a conversation's topic only while a local user is in it, and to a
+/// user's topic while that user has a local target (reference counted); subscriptions change outside the
+/// lock (<see cref="TopicSubscriptions"/>). Each event's bytes, serialized once, go to every recipient.
 /// </summary>
-internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory) : IBusSubscriber
+/// <remarks>
+/// Membership changes route themselves: a MEMBER_JOINED or MEMBER_LEFT event reaches the other members on
+/// the conversation's topic and the subject's own devices on the subject's topic, which also adds or drops
+/// the conversation from the subject's route. Either one dropping it is enough, so a leave cuts delivery at
+/// the first of the two to arrive. The bus calls <see cref="OnPublished"/> one payload at a time in
+/// publish order, and events are written to targets within that call: each target sees a conversation's
+/// events in seq order.
+/// </remarks>
+internal sealed class DeliveryFanout : IBusSubscriber
 {
-    /// <summary>Bus payloads of conversation events start with the originating connection's id.</summary>
-    public const int OriginLength = 16;
-
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, UserRoute> _users = [];
     private readonly Dictionary<Guid, ConversationRoute> _conversations = [];
+    private readonly IDirectoryStore _directory;
+    private readonly MembershipCache _membership;
+    private readonly ILogger<DeliveryFanout> _logger;
+    private readonly TopicSubscriptions _subscriptions;
 
-    public async Task RegisterAsync(Session session)
+    public DeliveryFanout(IMessageBus bus, IDirectoryStore directory, MembershipCache membership, ILogger<DeliveryFanout> logger)
     {
-        var userId = session.Identity!.UserId;
-        UserRoute route;
-        lock (_lock)
-        {
-            if (_users.TryGetValue(userId, out var existing))
-            {
-                existing.Sessions.Add(session);
-                return;
-            }
-
-            // Subscribe before reading the user's conversations, and hold control messages that arrive
-            // while the list loads: a join or leave published in between is then either in the list or
-            // replayed after it, in order, never lost.
-            route = new UserRoute { Pending = [] };
-            route.Sessions.Add(session);
-            _users[userId] = route;
-            route.Subscription = bus.Subscribe(BusTopic.User(userId), this);
-        }
-
-        IReadOnlyList<ConversationRecord> conversations;
-        try
-        {
-            conversations = await directory.ListConversationsForUserAsync(userId);
-        }
-        catch
-        {
-            lock (_lock)
-            {
-                route.Pending = null;
-            }
-
-            throw;
-        }
-
-        Session[] revoked;
-        lock (_lock)
-        {
-            // Every session of the user may have gone while the list loaded; then the route is gone too.
-            if (!_users.TryGetValue(userId, out var current) || current != route)
-            {
-                return;
-            }
-
-            foreach (var conversation in conversations)
-            {
-                Join(route, conversation.Id);
-            }
-
-            var pending = route.Pending!;
-            route.Pending = null;
-            revoked = pending.SelectMany(control => ApplyLocked(route, control)).ToArray();
-        }
-
-        CloseRevoked(revoked);
+        _directory = directory;
+        _membership = membership;
+        _logger = logger;
+        _subscriptions = new TopicSubscriptions(bus, this, logger);
     }
 
-    public void Unregister(Session session)
-    {
-        if (session.Identity is not { } identity)
-        {
-            return;
-        }
+    /// <summary>Bus topics this node is subscribed to.</summary>
+    public int Subscriptions => _subscriptions.ActiveCount;
 
+    /// <summary>
+    /// Routes the user's conversations to <paramref name="target"/>. When the task completes, every event
+    /// published from then on reaches it: the topics are subscribed and the conversation list is loaded.
+    /// </summary>
+    public async Task RegisterAsync(IDeliveryTarget target)
+    {
+        UserRoute route;
+        var loadHere = false;
         lock (_lock)
         {
-            if (!_users.TryGetValue(identity.UserId, out var route) || !route.Sessions.Remove(session) || route.Sessions.Count > 0)
+            if (_users.TryGetValue(target.UserId, out var existing))
+            {
+                existing.Targets.Add(target);
+                route = existing;
+            }
+            else
+            {
+                // Subscribe to the user's topic before reading their conversations, and hold what arrives on
+                // it while the list loads: a join or leave published in between is then either in the list
+                // or replayed after it, in order, never lost.
+                route = new UserRoute(target.UserId);
+                route.Targets.Add(target);
+                _users[target.UserId] = route;
+                _subscriptions.Acquire(BusTopic.User(target.UserId));
+                loadHere = true;
+            }
+        }
+
+        if (loadHere)
+        {
+            await LoadAsync(route);
+        }
+        else
+        {
+            // A second device of the same user waits for the first one's load: its routing is the same.
+            await route.Loaded.Task;
+        }
+    }
+
+    public void Unregister(IDeliveryTarget target)
+    {
+        lock (_lock)
+        {
+            if (!_users.TryGetValue(target.UserId, out var route) || !route.Targets.Remove(target) || route.Targets.Count > 0)
             {
                 return;
             }
 
-            foreach (var conversationId in route.Conversations.ToArray())
-            {
-                Leave(route, conversationId);
-            }
-
-            route.Subscription?.Dispose();
-            _users.Remove(identity.UserId);
+            RemoveLocked(route);
         }
+
+        _ = _subscriptions.ApplyAsync();
     }
 
     public void OnPublished(BusTopic topic, ReadOnlyMemory<byte> payload)
     {
-        if (topic.Kind == BusTopicKind.Conversation)
-        {
-            Deliver(topic.Id, payload);
-        }
-        else if (ControlMessage.TryDecode(payload.Span, out var control))
-        {
-            Apply(topic.Id, control);
-        }
-    }
-
-    public ValueTask PublishAsync(Guid conversationId, Guid originConnectionId, ReadOnlySpan<byte> frame)
-    {
-        var payload = new byte[OriginLength + frame.Length];
-        originConnectionId.TryWriteBytes(payload, bigEndian: true, out _);
-        frame.CopyTo(payload.AsSpan(OriginLength));
-        return bus.PublishAsync(BusTopic.Conversation(conversationId), payload);
-    }
-
-    private void Deliver(Guid conversationId, ReadOnlyMemory<byte> payload)
-    {
-        if (payload.Length <= OriginLength)
+        if (!BusEnvelope.TryRead(payload.Span, out var header, out var frame))
         {
             return;
         }
 
-        var origin = new Guid(payload.Span[..OriginLength], bigEndian: true);
-        Session[] recipients;
+        switch (header.Kind, topic.Kind)
+        {
+            case (EnvelopeKind.Event, BusTopicKind.Conversation):
+                OnConversationEvent(header, frame);
+                break;
+            case (EnvelopeKind.Event, BusTopicKind.User):
+                OnUserEvent(topic.Id, header, frame, payload);
+                break;
+            case (EnvelopeKind.DeviceRevoked, BusTopicKind.User):
+                OnRevoked(topic.Id, header.DeviceId);
+                break;
+        }
+    }
+
+    // Outside the lock: the bus is never called under it.
+    private async Task LoadAsync(UserRoute route)
+    {
+        try
+        {
+            await _subscriptions.ApplyAsync();
+            var conversations = await _directory.ListConversationsForUserAsync(route.UserId);
+            lock (_lock)
+            {
+                // Every target of the user may have gone while the list loaded; then the route is gone too.
+                if (_users.TryGetValue(route.UserId, out var current) && current == route)
+                {
+                    foreach (var conversation in conversations)
+                    {
+                        JoinLocked(route, conversation.Id);
+                    }
+
+                    // Replayed under the lock, in arrival order, before anything newer on the topic: each
+                    // applies (or re-applies) its change and reaches the user's targets.
+                    var pending = route.Pending!;
+                    route.Pending = null;
+                    foreach (var payload in pending)
+                    {
+                        ReplayLocked(route, payload);
+                    }
+                }
+            }
+
+            await _subscriptions.ApplyAsync();
+            route.Loaded.TrySetResult();
+        }
+        catch (Exception ex)
+        {
+            lock (_lock)
+            {
+                if (_users.TryGetValue(route.UserId, out var current) && current == route)
+                {
+                    RemoveLocked(route);
+                }
+            }
+
+            _ = _subscriptions.ApplyAsync();
+            route.Loaded.TrySetException(ex);
+            throw;
+        }
+    }
+
+    // Called under _lock: what OnUserEvent and OnRevoked do, for a payload held while the route loaded.
+    // Writing to targets under the lock is acceptable here: it happens once per held payload, rarely.
+    private void ReplayLocked(UserRoute route, byte[] payload)
+    {
+        if (!BusEnvelope.TryRead(payload, out var header, out var frame))
+        {
+            return;
+        }
+
+        if (header.Kind == EnvelopeKind.DeviceRevoked)
+        {
+            foreach (var target in route.Targets.Where(t => t.DeviceId == header.DeviceId).ToArray())
+            {
+                target.Revoke();
+            }
+
+            return;
+        }
+
+        ApplyMembershipLocked(route, header);
+        var (recipients, count) = CollectLocked([route], except: null);
+        DeliverAndReturn(recipients, count, frame);
+    }
+
+    private void OnConversationEvent(in EnvelopeHeader header, ReadOnlySpan<byte> frame)
+    {
+        var isMembership = header.EventKind is EventKind.MemberJoined or EventKind.MemberLeft;
+        IDeliveryTarget[] recipients;
         int count;
+        var changed = false;
         lock (_lock)
         {
-            if (!_conversations.TryGetValue(conversationId, out var route))
+            if (!_conversations.TryGetValue(header.ConversationId, out var route))
             {
                 return;
             }
 
-            count = 0;
-            foreach (var user in route.Users)
+            // The subject of a membership change gets it on their own topic, not here; a leave stops their
+            // routing now, whichever copy comes first.
+            if (header.EventKind == EventKind.MemberLeft && _users.TryGetValue(header.SubjectId, out var leaving))
             {
-                count += user.Sessions.Count;
+                changed = LeaveLocked(leaving, header.ConversationId);
             }
 
-            recipients = ArrayPool<Session>.Shared.Rent(count);
-            var i = 0;
-            foreach (var user in route.Users)
-            {
-                foreach (var session in user.Sessions)
-                {
-                    recipients[i++] = session;
-                }
-            }
+            (recipients, count) = CollectLocked(route.Users, except: isMembership ? header.SubjectId : null);
         }
 
-        // Written outside the lock: one slow socket must not hold up routing for everyone else.
-        var frame = payload.Span[OriginLength..];
-        for (var i = 0; i < count; i++)
+        if (header.EventKind == EventKind.MemberLeft)
         {
-            if (recipients[i].ConnectionId != origin)
-            {
-                try
-                {
-                    recipients[i].SendEncoded(frame, Opcode.Message);
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    // A broken recipient is its own problem; the others still get the event.
-                    recipients[i].Abort("write failed: " + ex.GetType().Name);
-                }
-            }
+            _membership.Forget(header.ConversationId, header.SubjectId);
         }
 
-        ArrayPool<Session>.Shared.Return(recipients, clearArray: true);
+        DeliverAndReturn(recipients, count, frame);
+        if (changed)
+        {
+            _ = _subscriptions.ApplyAsync();
+        }
     }
 
-    private void Apply(Guid userId, ControlMessage control)
+    private void OnUserEvent(Guid userId, in EnvelopeHeader header, ReadOnlySpan<byte> frame, ReadOnlyMemory<byte> payload)
     {
-        Session[] revoked;
+        IDeliveryTarget[] recipients;
+        int count;
         lock (_lock)
         {
             if (!_users.TryGetValue(userId, out var route))
@@ -188,46 +234,127 @@ internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory)
                 return;
             }
 
-            if (route.Pending is { } pending)
+            if (route.Pending is { } held)
             {
-                pending.Add(control);
+                // The payload is only valid during this call.
+                held.Add(payload.ToArray());
                 return;
             }
 
-            revoked = ApplyLocked(route, control);
+            ApplyMembershipLocked(route, header);
+            (recipients, count) = CollectLocked([route], except: null);
         }
 
-        CloseRevoked(revoked);
+        DeliverAndReturn(recipients, count, frame);
+        _ = _subscriptions.ApplyAsync();
     }
 
-    // Called under _lock; returns the sessions to close (closed outside the lock).
-    private Session[] ApplyLocked(UserRoute route, ControlMessage control)
+    // Called under _lock: an event on the user's own topic about the user joins or drops the conversation.
+    private void ApplyMembershipLocked(UserRoute route, in EnvelopeHeader header)
     {
-        switch (control.Kind)
+        if (header.SubjectId != route.UserId)
         {
-            case ControlKind.ConversationJoined:
-                Join(route, control.Id);
-                return [];
-            case ControlKind.ConversationLeft:
-                Leave(route, control.Id);
-                return [];
-            case ControlKind.DeviceRevoked:
-                return route.Sessions.Where(s => s.Identity!.DeviceId == control.Id).ToArray();
-            default:
-                return [];
+            return;
+        }
+
+        if (header.EventKind == EventKind.MemberJoined)
+        {
+            JoinLocked(route, header.ConversationId);
+        }
+        else if (header.EventKind == EventKind.MemberLeft)
+        {
+            LeaveLocked(route, header.ConversationId);
+            _membership.Forget(header.ConversationId, route.UserId);
         }
     }
 
-    private static void CloseRevoked(Session[] sessions)
+    private void OnRevoked(Guid userId, Guid deviceId)
     {
-        foreach (var session in sessions)
+        IDeliveryTarget[] revoked;
+        lock (_lock)
         {
-            session.CloseWithError(ErrorCode.SessionRevoked, "This device's session was revoked.");
+            if (!_users.TryGetValue(userId, out var route))
+            {
+                return;
+            }
+
+            if (route.Pending is { } held)
+            {
+                held.Add(BusEnvelope.ForRevocation(deviceId));
+                return;
+            }
+
+            revoked = route.Targets.Where(t => t.DeviceId == deviceId).ToArray();
         }
+
+        foreach (var target in revoked)
+        {
+            target.Revoke();
+        }
+    }
+
+    // Called under _lock. The array is rented; DeliverAndReturn gives it back.
+    private static (IDeliveryTarget[] Recipients, int Count) CollectLocked(IEnumerable<UserRoute> users, Guid? except)
+    {
+        var count = 0;
+        foreach (var user in users)
+        {
+            if (user.UserId != except)
+            {
+                count += user.Targets.Count;
+            }
+        }
+
+        var recipients = ArrayPool<IDeliveryTarget>.Shared.Rent(Math.Max(count, 1));
+        var i = 0;
+        foreach (var user in users)
+        {
+            if (user.UserId != except)
+            {
+                foreach (var target in user.Targets)
+                {
+                    recipients[i++] = target;
+                }
+            }
+        }
+
+        return (recipients, count);
+    }
+
+    // Written outside the lock: one slow socket must not hold up routing for everyone else.
+    private void DeliverAndReturn(IDeliveryTarget[] recipients, int count, ReadOnlySpan<byte> frame)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            try
+            {
+                recipients[i].Deliver(frame);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // A broken recipient is its own problem; the others still get the event.
+                GatewayLog.DeliveryFailed(_logger, recipients[i].DeviceId, ex);
+            }
+        }
+
+        ArrayPool<IDeliveryTarget>.Shared.Return(recipients, clearArray: true);
     }
 
     // Called under _lock.
-    private void Join(UserRoute user, Guid conversationId)
+    private void RemoveLocked(UserRoute route)
+    {
+        foreach (var conversationId in route.Conversations.ToArray())
+        {
+            LeaveLocked(route, conversationId);
+        }
+
+        route.Pending = null;
+        _subscriptions.Release(BusTopic.User(route.UserId));
+        _users.Remove(route.UserId);
+    }
+
+    // Called under _lock.
+    private void JoinLocked(UserRoute user, Guid conversationId)
     {
         if (!user.Conversations.Add(conversationId))
         {
@@ -236,45 +363,49 @@ internal sealed class DeliveryFanout(IMessageBus bus, IDirectoryStore directory)
 
         if (!_conversations.TryGetValue(conversationId, out var route))
         {
-            route = new ConversationRoute { Subscription = bus.Subscribe(BusTopic.Conversation(conversationId), this) };
+            route = new ConversationRoute();
             _conversations[conversationId] = route;
+            _subscriptions.Acquire(BusTopic.Conversation(conversationId));
         }
 
         route.Users.Add(user);
     }
 
-    // Called under _lock.
-    private void Leave(UserRoute user, Guid conversationId)
+    // Called under _lock; true when the conversation's route changed.
+    private bool LeaveLocked(UserRoute user, Guid conversationId)
     {
         if (!user.Conversations.Remove(conversationId) || !_conversations.TryGetValue(conversationId, out var route))
         {
-            return;
+            return false;
         }
 
         route.Users.Remove(user);
         if (route.Users.Count == 0)
         {
-            route.Subscription?.Dispose();
             _conversations.Remove(conversationId);
+            _subscriptions.Release(BusTopic.Conversation(conversationId));
         }
+
+        return true;
     }
 
-    private sealed class UserRoute
+    private sealed class UserRoute(Guid userId)
     {
-        public List<Session> Sessions { get; } = [];
+        public Guid UserId { get; } = userId;
+
+        public List<IDeliveryTarget> Targets { get; } = [];
 
         public HashSet<Guid> Conversations { get; } = [];
 
-        public IDisposable? Subscription { get; set; }
+        /// <summary>What arrived on the user's topic while the conversation list loaded; null once loaded.</summary>
+        public List<byte[]>? Pending { get; set; } = [];
 
-        /// <summary>Control messages held while the user's conversation list loads; null once loaded.</summary>
-        public List<ControlMessage>? Pending { get; set; }
+        /// <summary>Completes when the route is loaded and its topics subscribed.</summary>
+        public TaskCompletionSource Loaded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class ConversationRoute
     {
         public HashSet<UserRoute> Users { get; } = [];
-
-        public IDisposable? Subscription { get; init; }
     }
 }

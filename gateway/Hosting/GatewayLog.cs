@@ -6,16 +6,16 @@ internal static partial class GatewayLog
     public static partial void Listening(ILogger logger, string listener, string address);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Connection {ConnectionId} closed: {Code} {Reason}")]
-    public static partial void SessionClosed(ILogger logger, Guid connectionId, string code, string reason);
+    public static partial void ConnectionClosed(ILogger logger, Guid connectionId, string code, string reason);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Connection refused from {Address}: {Reason}")]
     public static partial void ConnectionRefused(ILogger logger, string? address, string reason);
 
-    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "SEND failed in storage; nothing was acknowledged")]
-    public static partial void SendFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "The message store or the directory failed; the request was refused and nothing was acknowledged")]
+    public static partial void StoreFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "Unhandled error in session {ConnectionId}")]
-    public static partial void SessionFault(ILogger logger, Guid connectionId, Exception exception);
+    [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "Unhandled error in connection {ConnectionId}")]
+    public static partial void ConnectionFault(ILogger logger, Guid connectionId, Exception exception);
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "Unhandled error serving {Method} {Path}")]
     public static partial void RequestFault(ILogger logger, string method, string path, Exception exception);
@@ -23,12 +23,27 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Data directory {Path}")]
     public static partial void DataDirectory(ILogger logger, string path);
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "The connection sweep failed; it continues with the next interval")]
-    public static partial void SweepFault(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Generated a self-signed development certificate at {Path}")]
+    public static partial void DevelopmentCertificateCreated(ILogger logger, string path);
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "ChatWire stopped")]
     public static partial void Stopped(ILogger logger);
 
-    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Generated a self-signed development certificate at {Path}")]
-    public static partial void DevelopmentCertificateCreated(ILogger logger, string path);
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "The connection sweep failed; it continues with the next interval")]
+    public static partial void SweepFault(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "A membership change in conversation {ConversationId} was made but its event could not be stored; devices learn of it at their next SYNC")]
+    public static partial void AnnounceFailed(ILogger logger, Guid conversationId, Exception exception);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Publishing event {Seq} of conversation {ConversationId} failed; clients fill the gap from the store")]
+    public static partial void PublishFailed(ILogger logger, Guid conversationId, ulong seq, Exception exception);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "Delivering to device {DeviceId} failed; the others still got the event")]
+    public static partial void DeliveryFailed(ILogger logger, Guid deviceId, Exception exception);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "Changing the bus subscription of {Topic} failed; its connections catch up by seq")]
+    public static partial void SubscriptionFailed(ILogger logger, string topic, Exception exception);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Information, Message = "ChatWire {Port} served by {Adapter}")]
+    public static partial void Adapter(ILogger logger, string port, string adapter);
 }

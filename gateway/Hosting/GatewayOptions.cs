@@ -98,3 +98,24 @@ public sealed class AuthOptions
     /// <summary>Login and invite-join attempts per account per minute.</summary>
     public int AttemptsPerAccountPerMinute { get; set; } = 10;
 }
+
+/// <summary>Which adapter serves each storage port; section <c>Storage</c>.</summary>
+public sealed class StorageOptions
+{
+    public const string Section = "Storage";
+
+    /// <summary>Users, devices, teams, channels: <c>sqlite</c> (a file in the data directory).</summary>
+    public string Directory { get; set; } = "sqlite";
+
+    /// <summary>Every conversation's events: <c>sqlite</c> (a file in the data directory).</summary>
+    public string Messages { get; set; } = "sqlite";
+}
+
+/// <summary>Which adapter carries events between gateway nodes; section <c>Routing</c>.</summary>
+public sealed class RoutingOptions
+{
+    public const string Section = "Routing";
+
+    /// <summary><c>in-process</c>: one node, no network.</summary>
+    public string Bus { get; set; } = "in-process";
+}

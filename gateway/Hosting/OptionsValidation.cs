@@ -111,3 +111,25 @@ internal sealed class AuthOptionsValidation : IValidateOptions<AuthOptions>
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
+
+internal sealed class AdapterOptionsValidation
+{
+    public static IEnumerable<string> Validate(StorageOptions storage, RoutingOptions routing)
+    {
+        // The distributed adapters (MySQL, MongoDB, Redis) are not built into this version yet.
+        if (!string.Equals(storage.Directory, "sqlite", StringComparison.Ordinal))
+        {
+            yield return $"Storage:Directory must be 'sqlite' (the only directory adapter in this version); got '{storage.Directory}'.";
+        }
+
+        if (!string.Equals(storage.Messages, "sqlite", StringComparison.Ordinal))
+        {
+            yield return $"Storage:Messages must be 'sqlite' (the only message store in this version); got '{storage.Messages}'.";
+        }
+
+        if (!string.Equals(routing.Bus, "in-process", StringComparison.Ordinal))
+        {
+            yield return $"Routing:Bus must be 'in-process' (the only bus in this version); got '{routing.Bus}'.";
+        }
+    }
+}

@@ -18,7 +18,13 @@ public readonly record struct Hello(uint RequestId, uint ProtocolVersion, string
     public static int RequiredFields => 3;
 
     /// <inheritdoc/>
-    public static Hello ReadFields(ref MessagePackReader reader, uint requestId, ProtocolLimits limits)
+    public static int KnownFields => 3;
+
+    /// <inheritdoc/>
+    public int FieldCount => 3;
+
+    /// <inheritdoc/>
+    public static Hello ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)
     {
         var version = reader.ReadUInt32();
         var name = MessagePackFields.ReadString(ref reader, limits.MaxClientNameLength, requestId, "client_name");
@@ -72,7 +78,13 @@ public readonly record struct Welcome(
     public static int RequiredFields => 6;
 
     /// <inheritdoc/>
-    public static Welcome ReadFields(ref MessagePackReader reader, uint requestId, ProtocolLimits limits) =>
+    public static int KnownFields => 6;
+
+    /// <inheritdoc/>
+    public int FieldCount => 6;
+
+    /// <inheritdoc/>
+    public static Welcome ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) =>
         new(requestId, reader.ReadUInt32(), reader.ReadUInt32(), reader.ReadUInt32(), reader.ReadUInt32(), reader.ReadUInt32(), reader.ReadInt64());
 
     /// <inheritdoc/>
@@ -100,7 +112,13 @@ public readonly record struct Auth(uint RequestId, string SessionToken, Guid Dev
     public static int RequiredFields => 2;
 
     /// <inheritdoc/>
-    public static Auth ReadFields(ref MessagePackReader reader, uint requestId, ProtocolLimits limits) =>
+    public static int KnownFields => 2;
+
+    /// <inheritdoc/>
+    public int FieldCount => 2;
+
+    /// <inheritdoc/>
+    public static Auth ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) =>
         new(requestId,
             MessagePackFields.ReadString(ref reader, limits.MaxTokenLength, requestId, "session_token"),
             MessagePackFields.ReadUuid(ref reader, requestId, "device_id"));
@@ -126,7 +144,13 @@ public readonly record struct AuthOk(uint RequestId, Guid UserId, Guid DeviceId)
     public static int RequiredFields => 2;
 
     /// <inheritdoc/>
-    public static AuthOk ReadFields(ref MessagePackReader reader, uint requestId, ProtocolLimits limits) =>
+    public static int KnownFields => 2;
+
+    /// <inheritdoc/>
+    public int FieldCount => 2;
+
+    /// <inheritdoc/>
+    public static AuthOk ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) =>
         new(requestId, MessagePackFields.ReadUuid(ref reader, requestId, "user_id"), MessagePackFields.ReadUuid(ref reader, requestId, "device_id"));
 
     /// <inheritdoc/>
@@ -148,7 +172,13 @@ public readonly record struct Ping(uint RequestId) : IFrame<Ping>
     public static int RequiredFields => 0;
 
     /// <inheritdoc/>
-    public static Ping ReadFields(ref MessagePackReader reader, uint requestId, ProtocolLimits limits) => new(requestId);
+    public static int KnownFields => 0;
+
+    /// <inheritdoc/>
+    public int FieldCount => 0;
+
+    /// <inheritdoc/>
+    public static Ping ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) => new(requestId);
 
     /// <inheritdoc/>
     public void WriteFields(ref MessagePackWriter writer)
@@ -167,7 +197,13 @@ public readonly record struct Pong(uint RequestId) : IFrame<Pong>
     public static int RequiredFields => 0;
 
     /// <inheritdoc/>
-    public static Pong ReadFields(ref MessagePackReader reader, uint requestId, ProtocolLimits limits) => new(requestId);
+    public static int KnownFields => 0;
+
+    /// <inheritdoc/>
+    public int FieldCount => 0;
+
+    /// <inheritdoc/>
+    public static Pong ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) => new(requestId);
 
     /// <inheritdoc/>
     public void WriteFields(ref MessagePackWriter writer)
@@ -190,11 +226,17 @@ public readonly record struct ErrorFrame(uint RequestId, ErrorCode Code, string 
     /// <inheritdoc/>
     public static int RequiredFields => 3;
 
+    /// <inheritdoc/>
+    public static int KnownFields => 3;
+
+    /// <inheritdoc/>
+    public int FieldCount => 3;
+
     /// <summary>The stable name of <see cref="Code"/>, written on the wire for readability.</summary>
     public string Name => ErrorCodes.Name(Code);
 
     /// <inheritdoc/>
-    public static ErrorFrame ReadFields(ref MessagePackReader reader, uint requestId, ProtocolLimits limits)
+    public static ErrorFrame ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)
     {
         var code = reader.ReadUInt16();
         _ = MessagePackFields.ReadString(ref reader, 64, requestId, "name");

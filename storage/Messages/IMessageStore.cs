@@ -1,39 +1,71 @@
 namespace ChatWire.Storage.Messages;
 
-/// <summary>A message to store. <see cref="MessageId"/> is the sender's idempotency key.</summary>
-public sealed record NewMessage(
+/// <summary>
+/// What a stored conversation event is. The numbers are stored and are the protocol's kind numbers;
+/// new kinds (edits, deletions, reactions, SKIP tombstones) are added, never renumbered.
+/// </summary>
+public enum EventKind : byte
+{
+    /// <summary>A message: content type and content as the sender gave them.</summary>
+    Message = 0,
+
+    /// <summary>The subject user became a member; the sender is who added them.</summary>
+    MemberJoined = 1,
+
+    /// <summary>The subject user stopped being a member; the sender is who removed them.</summary>
+    MemberLeft = 2,
+}
+
+/// <summary>
+/// An event to append. <see cref="EventId"/> is unique within its conversation: for a message it is the
+/// id the sender chose (the idempotency key), for other kinds one the server chose.
+/// </summary>
+public sealed record NewEvent(
     Guid ConversationId,
-    Guid MessageId,
+    Guid EventId,
+    EventKind Kind,
     Guid SenderUserId,
     Guid SenderDeviceId,
     string ContentType,
-    ReadOnlyMemory<byte> Content);
+    ReadOnlyMemory<byte> Content,
+    Guid? SubjectId = null)
+{
+    /// <summary>A message from a device.</summary>
+    public static NewEvent Message(Guid conversationId, Guid messageId, Guid senderUserId, Guid senderDeviceId, string contentType, ReadOnlyMemory<byte> content) =>
+        new(conversationId, messageId, EventKind.Message, senderUserId, senderDeviceId, contentType, content);
 
-/// <summary>A stored message with its server-assigned seq and time.</summary>
-public sealed record StoredMessage(
+    /// <summary>A membership change of <paramref name="subjectUserId"/>, made by <paramref name="actorUserId"/> from <paramref name="actorDeviceId"/>.</summary>
+    public static NewEvent Membership(Guid conversationId, EventKind kind, Guid subjectUserId, Guid actorUserId, Guid actorDeviceId) =>
+        new(conversationId, Guid.CreateVersion7(), kind, actorUserId, actorDeviceId, string.Empty, ReadOnlyMemory<byte>.Empty, subjectUserId);
+}
+
+/// <summary>A stored event with its server-assigned seq and time.</summary>
+public sealed record StoredEvent(
     Guid ConversationId,
-    Guid MessageId,
+    Guid EventId,
     ulong Seq,
+    EventKind Kind,
     Guid SenderUserId,
     Guid SenderDeviceId,
     DateTimeOffset StoredAt,
     string ContentType,
-    ReadOnlyMemory<byte> Content);
+    ReadOnlyMemory<byte> Content,
+    Guid? SubjectId = null);
 
 public enum AppendOutcome
 {
     /// <summary>Stored now, with a new seq.</summary>
     Stored = 0,
 
-    /// <summary>The same (conversation, sender device, message id) and the same body were stored before: the original seq.</summary>
+    /// <summary>The same event id was stored before by the same device with the same kind and body: the original seq.</summary>
     Duplicate = 1,
 
-    /// <summary>The same key was stored before with another body: nothing stored.</summary>
+    /// <summary>The event id was stored before by another device, or with another kind or body: nothing stored.</summary>
     Conflict = 2,
 }
 
-/// <summary>The result of an append: for Stored and Duplicate, the message as stored.</summary>
-public sealed record AppendResult(AppendOutcome Outcome, StoredMessage? Message);
+/// <summary>The result of an append: for Stored and Duplicate, the event as stored.</summary>
+public sealed record AppendResult(AppendOutcome Outcome, StoredEvent? Event);
 
 public enum ReadDirection
 {
@@ -45,19 +77,44 @@ public enum ReadDirection
 }
 
 /// <summary>
-/// The message port. Appends assign a gap-free seq per conversation inside the write that stores the
-/// message; a completed <see cref="AppendAsync"/> means durable. Adapters: SQLite (embedded), MongoDB
-/// (distributed). Every adapter passes MessageStoreContract.
+/// Told of every batch of events as it commits. Called once per committed batch, in commit order, with the
+/// events stored by that batch (not duplicates or conflicts) in the order they were appended, which for one
+/// conversation is ascending seq. Called on the store's writer: it must return quickly and not throw.
+/// </summary>
+public interface ICommitObserver
+{
+    void OnCommitted(IReadOnlyList<StoredEvent> events);
+}
+
+/// <summary>
+/// The message port: every conversation's events (messages, membership changes, …) in one gap-free seq
+/// space per conversation. The seq is assigned inside the write that stores the event, and an append
+/// completes only once the event is durable. Adapters: SQLite (embedded), MongoDB (distributed). Every
+/// adapter passes MessageStoreContract.
 /// </summary>
 public interface IMessageStore
 {
-    Task<AppendResult> AppendAsync(NewMessage message, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Queues an append. The returned task completes once the event is queued; the task it yields completes
+    /// once the event is durable. Events one caller queues, awaiting each enqueue before the next, are stored
+    /// in that order: within a conversation their seqs increase in the order they were queued.
+    /// </summary>
+    ValueTask<Task<AppendResult>> EnqueueAsync(NewEvent newEvent, CancellationToken cancellationToken = default);
 
-    /// <summary>Up to <paramref name="limit"/> messages next to <paramref name="fromSeq"/> (exclusive), ascending by seq.</summary>
-    Task<IReadOnlyList<StoredMessage>> ReadAsync(Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, CancellationToken cancellationToken = default);
+    /// <summary>Appends and waits until the event is durable.</summary>
+    async Task<AppendResult> AppendAsync(NewEvent newEvent, CancellationToken cancellationToken = default) =>
+        await (await EnqueueAsync(newEvent, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
 
-    Task<StoredMessage?> FindByIdAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Events next to <paramref name="fromSeq"/> (exclusive), ascending by seq: at most <paramref name="limit"/>,
+    /// and no more once the content read reaches <paramref name="maxContentBytes"/> (the event that crosses it is
+    /// the last one; at least one is returned when any exists).
+    /// </summary>
+    Task<IReadOnlyList<StoredEvent>> ReadAsync(Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, long maxContentBytes = long.MaxValue, CancellationToken cancellationToken = default);
 
-    /// <summary>The highest seq stored in the conversation; 0 when empty.</summary>
-    Task<ulong> GetLatestSeqAsync(Guid conversationId, CancellationToken cancellationToken = default);
+    /// <summary>The seq of each conversation's newest event; a conversation with none is left out.</summary>
+    Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default);
+
+    /// <summary>Tells <paramref name="observer"/> of every batch committed from now on, until the handle is disposed.</summary>
+    IDisposable ObserveCommits(ICommitObserver observer);
 }

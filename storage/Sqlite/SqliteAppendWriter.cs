@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Threading.Channels;
 using ChatWire.Storage.Messages;
@@ -8,13 +9,14 @@ namespace ChatWire.Storage.Sqlite;
 /// <summary>
 /// The group-commit writer: one thread owns the one write connection, takes the first queued append
 /// plus whatever else is already waiting (up to the batch size) and commits them in one transaction,
-/// so N appends cost one fsync. Waiters complete only after COMMIT returns.
+/// so N appends cost one fsync. After COMMIT returns, the commit observers are told of the batch (in
+/// commit order, so each conversation's events reach them in seq order), then the waiters complete.
 /// </summary>
 internal sealed class SqliteAppendWriter : IAsyncDisposable
 {
     private const string FindSql = """
-        SELECT seq, sender_user_id, stored_at, content_type, content FROM messages
-        WHERE conversation_id = $conversation_id AND sender_device_id = $sender_device_id AND message_id = $message_id;
+        SELECT seq, kind, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id FROM events
+        WHERE conversation_id = $conversation_id AND event_id = $event_id;
         """;
 
     // Upsert + RETURNING (SQLite 3.35+): the seq is allocated by the same transaction that stores the row.
@@ -25,8 +27,8 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         """;
 
     private const string InsertSql = """
-        INSERT INTO messages (conversation_id, seq, message_id, sender_user_id, sender_device_id, stored_at, content_type, content)
-        VALUES ($conversation_id, $seq, $message_id, $sender_user_id, $sender_device_id, $stored_at, $content_type, $content);
+        INSERT INTO events (conversation_id, seq, kind, event_id, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id)
+        VALUES ($conversation_id, $seq, $kind, $event_id, $sender_user_id, $sender_device_id, $stored_at, $content_type, $content, $subject_id);
         """;
 
     private readonly SqliteConnection _connection;
@@ -40,14 +42,18 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
     private readonly SqliteCommand _allocateSeq;
     private readonly SqliteCommand _insert;
     private readonly byte[] _conversationId = new byte[SqliteValues.GuidLength];
-    private readonly byte[] _messageId = new byte[SqliteValues.GuidLength];
+    private readonly byte[] _eventId = new byte[SqliteValues.GuidLength];
     private readonly byte[] _senderUserId = new byte[SqliteValues.GuidLength];
     private readonly byte[] _senderDeviceId = new byte[SqliteValues.GuidLength];
+    private readonly byte[] _subjectId = new byte[SqliteValues.GuidLength];
     private readonly SqliteParameter _seq;
+    private readonly SqliteParameter _kind;
+    private readonly SqliteParameter _subject;
     private readonly SqliteParameter _storedAt;
     private readonly SqliteParameter _contentType;
     private readonly SqliteParameter _content;
 
+    private ImmutableArray<ICommitObserver> _observers = [];
     private long _batchesStarted;
     private long _batchesCommitted;
     private long _messagesCommitted;
@@ -68,8 +74,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
 
         _find = CreateCommand(FindSql);
         _find.Parameters.AddBlob("$conversation_id", _conversationId);
-        _find.Parameters.AddBlob("$sender_device_id", _senderDeviceId);
-        _find.Parameters.AddBlob("$message_id", _messageId);
+        _find.Parameters.AddBlob("$event_id", _eventId);
 
         _allocateSeq = CreateCommand(AllocateSeqSql);
         _allocateSeq.Parameters.AddBlob("$conversation_id", _conversationId);
@@ -77,12 +82,14 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         _insert = CreateCommand(InsertSql);
         _insert.Parameters.AddBlob("$conversation_id", _conversationId);
         _seq = _insert.Parameters.AddInteger("$seq", 0);
-        _insert.Parameters.AddBlob("$message_id", _messageId);
+        _kind = _insert.Parameters.AddInteger("$kind", 0);
+        _insert.Parameters.AddBlob("$event_id", _eventId);
         _insert.Parameters.AddBlob("$sender_user_id", _senderUserId);
         _insert.Parameters.AddBlob("$sender_device_id", _senderDeviceId);
         _storedAt = _insert.Parameters.AddInteger("$stored_at", 0);
         _contentType = _insert.Parameters.AddText("$content_type", string.Empty);
         _content = _insert.Parameters.AddBlob("$content", []);
+        _subject = _insert.Parameters.AddBlob("$subject_id", _subjectId);
 
         _find.Prepare();
         _allocateSeq.Prepare();
@@ -135,17 +142,24 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         }
     }
 
-    public Task<AppendResult> EnqueueAsync(NewMessage message, CancellationToken cancellationToken)
+    /// <summary>Queues the append; the returned task completes once queued and yields the commit's task.</summary>
+    public ValueTask<Task<AppendResult>> EnqueueAsync(NewEvent newEvent, CancellationToken cancellationToken)
     {
-        var pending = new PendingAppend(message);
+        var pending = new PendingAppend(newEvent);
         if (!_queue.Writer.TryWrite(pending))
         {
             return EnqueueSlowAsync(pending, cancellationToken);
         }
 
-        // Cancelling stops the wait, not the write: a message already queued may still be stored, and a
-        // resend with the same id then answers Duplicate.
-        return cancellationToken.CanBeCanceled ? pending.Task.WaitAsync(cancellationToken) : pending.Task;
+        return new ValueTask<Task<AppendResult>>(Committed(pending, cancellationToken));
+    }
+
+    /// <summary>Tells <paramref name="observer"/> of every batch committed from now on, until disposed.</summary>
+    public IDisposable Observe(ICommitObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        ImmutableInterlocked.Update(ref _observers, static (list, o) => list.Add(o), observer);
+        return new Observation(this, observer);
     }
 
     /// <summary>Stops accepting appends, commits everything already queued, then closes the connection.</summary>
@@ -171,10 +185,12 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         }
     }
 
-    private async Task<AppendResult> EnqueueSlowAsync(PendingAppend pending, CancellationToken cancellationToken)
+    private async ValueTask<Task<AppendResult>> EnqueueSlowAsync(PendingAppend pending, CancellationToken cancellationToken)
     {
         try
         {
+            // The queue is full: waiting here is the backpressure, and the caller does not queue its next
+            // append before this one is in (which keeps its order).
             await _queue.Writer.WriteAsync(pending, cancellationToken);
         }
         catch (ChannelClosedException exception)
@@ -182,8 +198,13 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             throw new ObjectDisposedException("The message store is closed.", exception);
         }
 
-        return await pending.Task.WaitAsync(cancellationToken);
+        return Committed(pending, cancellationToken);
     }
+
+    // Cancelling stops the wait, not the write: an event already queued may still be stored, and a resend
+    // with the same id then answers Duplicate.
+    private static Task<AppendResult> Committed(PendingAppend pending, CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled ? pending.Task.WaitAsync(cancellationToken) : pending.Task;
 
     private SqliteCommand CreateCommand(string sql)
     {
@@ -266,7 +287,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             var storedAt = SqliteValues.FromUnixMilliseconds(SqliteValues.ToUnixMilliseconds(DateTimeOffset.UtcNow));
             foreach (var pending in batch)
             {
-                pending.Result = Append(pending.Message, storedAt);
+                pending.Result = Append(pending.Event, storedAt);
             }
 
             transaction.Commit();
@@ -294,61 +315,117 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
 
         Interlocked.Increment(ref _batchesCommitted);
         Interlocked.Add(ref _messagesCommitted, batch.Count);
+        NotifyObservers(batch);
         foreach (var pending in batch)
         {
             pending.TrySetResult(pending.Result!);
         }
     }
 
-    private AppendResult Append(NewMessage message, DateTimeOffset storedAt)
+    // Before the waiters complete: an event is in the observers' hands before its sender can learn it is stored.
+    private void NotifyObservers(List<PendingAppend> batch)
     {
-        SqliteValues.WriteGuid(message.ConversationId, _conversationId);
-        SqliteValues.WriteGuid(message.MessageId, _messageId);
-        SqliteValues.WriteGuid(message.SenderUserId, _senderUserId);
-        SqliteValues.WriteGuid(message.SenderDeviceId, _senderDeviceId);
+        var observers = _observers;
+        if (observers.IsEmpty)
+        {
+            return;
+        }
 
-        // Inside the batch's transaction, so an earlier append of this batch with the same key is seen.
+        var stored = new List<StoredEvent>(batch.Count);
+        foreach (var pending in batch)
+        {
+            if (pending.Result is { Outcome: AppendOutcome.Stored, Event: { } e })
+            {
+                stored.Add(e);
+            }
+        }
+
+        if (stored.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var observer in observers)
+        {
+            try
+            {
+                observer.OnCommitted(stored);
+            }
+#pragma warning disable CA1031 // An observer's failure must not fail a committed batch or stop the writer.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        }
+    }
+
+    private AppendResult Append(NewEvent e, DateTimeOffset storedAt)
+    {
+        SqliteValues.WriteGuid(e.ConversationId, _conversationId);
+        SqliteValues.WriteGuid(e.EventId, _eventId);
+        SqliteValues.WriteGuid(e.SenderUserId, _senderUserId);
+        SqliteValues.WriteGuid(e.SenderDeviceId, _senderDeviceId);
+
+        // Inside the batch's transaction, so an earlier append of this batch with the same id is seen.
         using (var existing = _find.ExecuteReader())
         {
             if (existing.Read())
             {
-                var contentType = existing.GetString(3);
-                var content = existing.GetFieldValue<byte[]>(4);
-                if (!string.Equals(contentType, message.ContentType, StringComparison.Ordinal)
-                    || !message.Content.Span.SequenceEqual(content))
-                {
-                    return new AppendResult(AppendOutcome.Conflict, null);
-                }
-
-                return new AppendResult(AppendOutcome.Duplicate, new StoredMessage(
-                    message.ConversationId,
-                    message.MessageId,
+                var original = new StoredEvent(
+                    e.ConversationId,
+                    e.EventId,
                     (ulong)existing.GetInt64(0),
-                    existing.ReadGuid(1),
-                    message.SenderDeviceId,
-                    existing.ReadTime(2),
-                    contentType,
-                    content));
+                    (EventKind)existing.GetInt64(1),
+                    existing.ReadGuid(2),
+                    existing.ReadGuid(3),
+                    existing.ReadTime(4),
+                    existing.GetString(5),
+                    existing.GetFieldValue<byte[]>(6),
+                    existing.IsDBNull(7) ? null : existing.ReadGuid(7));
+                return IsSameEvent(original, e)
+                    ? new AppendResult(AppendOutcome.Duplicate, original)
+                    : new AppendResult(AppendOutcome.Conflict, null);
             }
         }
 
         var seq = Convert.ToInt64(_allocateSeq.ExecuteScalar(), CultureInfo.InvariantCulture);
         _seq.Value = seq;
+        _kind.Value = (long)e.Kind;
         _storedAt.Value = SqliteValues.ToUnixMilliseconds(storedAt);
-        _contentType.Value = message.ContentType;
-        _content.Value = SqliteValues.ToBlob(message.Content);
+        _contentType.Value = e.ContentType;
+        _content.Value = SqliteValues.ToBlob(e.Content);
+        if (e.SubjectId is { } subject)
+        {
+            SqliteValues.WriteGuid(subject, _subjectId);
+            _subject.Value = _subjectId;
+        }
+        else
+        {
+            _subject.Value = DBNull.Value;
+        }
+
         _insert.ExecuteNonQuery();
 
-        return new AppendResult(AppendOutcome.Stored, new StoredMessage(
-            message.ConversationId,
-            message.MessageId,
+        return new AppendResult(AppendOutcome.Stored, new StoredEvent(
+            e.ConversationId,
+            e.EventId,
             (ulong)seq,
-            message.SenderUserId,
-            message.SenderDeviceId,
+            e.Kind,
+            e.SenderUserId,
+            e.SenderDeviceId,
             storedAt,
-            message.ContentType,
-            message.Content));
+            e.ContentType,
+            e.Content,
+            e.SubjectId));
     }
+
+    // A resend is the same event only from the same device with the same kind, subject and body.
+    private static bool IsSameEvent(StoredEvent original, NewEvent e) =>
+        original.SenderDeviceId == e.SenderDeviceId
+        && original.Kind == e.Kind
+        && original.SubjectId == e.SubjectId
+        && string.Equals(original.ContentType, e.ContentType, StringComparison.Ordinal)
+        && original.Content.Span.SequenceEqual(e.Content.Span);
 
     private static void TryRollback(SqliteTransaction? transaction)
     {
@@ -365,6 +442,19 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         catch (Exception)
 #pragma warning restore CA1031
         {
+        }
+    }
+
+    private sealed class Observation(SqliteAppendWriter writer, ICommitObserver observer) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                ImmutableInterlocked.Update(ref writer._observers, static (list, o) => list.Remove(o), observer);
+            }
         }
     }
 }

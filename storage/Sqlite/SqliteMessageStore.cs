@@ -6,11 +6,14 @@ namespace ChatWire.Storage.Sqlite;
 /// <summary>
 /// The message port over one SQLite file. Appends go through one group-commit writer (one dedicated
 /// connection, WAL, synchronous=FULL); reads take pooled connections, which WAL lets run alongside it.
-/// A completed <see cref="AppendAsync"/> is committed and fsynced. Not for in-memory databases.
+/// A completed append is committed and fsynced. Not for in-memory databases.
 /// </summary>
 public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
 {
-    private const string MessageColumns = "conversation_id, message_id, seq, sender_user_id, sender_device_id, stored_at, content_type, content";
+    private const string EventColumns = "conversation_id, event_id, seq, kind, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id";
+
+    // Seqs per IN list: far below SQLite's bound-parameter limit, and one statement per few hundred conversations.
+    private const int LatestSeqChunk = 500;
 
     private readonly SqliteAppendWriter _writer;
     private readonly string _readConnectionString;
@@ -49,15 +52,18 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         return new SqliteMessageStore(writer, SqliteConnections.Pooled(connectionString));
     }
 
-    public Task<AppendResult> AppendAsync(NewMessage message, CancellationToken cancellationToken = default)
+    public ValueTask<Task<AppendResult>> EnqueueAsync(NewEvent newEvent, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(message);
-        ArgumentNullException.ThrowIfNull(message.ContentType, nameof(message));
+        ArgumentNullException.ThrowIfNull(newEvent);
+        ArgumentNullException.ThrowIfNull(newEvent.ContentType, nameof(newEvent));
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return _writer.EnqueueAsync(message, cancellationToken);
+        return _writer.EnqueueAsync(newEvent, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<StoredMessage>> ReadAsync(Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, CancellationToken cancellationToken = default)
+    public IDisposable ObserveCommits(ICommitObserver observer) => _writer.Observe(observer);
+
+    public async Task<IReadOnlyList<StoredEvent>> ReadAsync(
+        Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, long maxContentBytes = long.MaxValue, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
 
@@ -74,12 +80,12 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         {
             // The newest `limit` below the start, read backwards along the primary key, then reversed.
             ReadDirection.Before => $"""
-                SELECT {MessageColumns} FROM messages
+                SELECT {EventColumns} FROM events
                 WHERE conversation_id = $conversation_id AND seq < $from
                 ORDER BY seq DESC LIMIT $limit;
                 """,
             ReadDirection.After => $"""
-                SELECT {MessageColumns} FROM messages
+                SELECT {EventColumns} FROM events
                 WHERE conversation_id = $conversation_id AND seq > $from
                 ORDER BY seq LIMIT $limit;
                 """,
@@ -89,47 +95,56 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         command.Parameters.AddInteger("$from", from);
         command.Parameters.AddInteger("$limit", limit);
 
-        var messages = new List<StoredMessage>(Math.Min(limit, 256));
+        // Rows come nearest-first, so stopping at the byte budget keeps the events nearest the start.
+        var events = new List<StoredEvent>(Math.Min(limit, 256));
+        long bytes = 0;
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken))
+            while (bytes < maxContentBytes && await reader.ReadAsync(cancellationToken))
             {
-                messages.Add(ReadMessage(reader));
+                var e = ReadEvent(reader);
+                bytes += e.Content.Length;
+                events.Add(e);
             }
         }
 
         if (direction == ReadDirection.Before)
         {
-            messages.Reverse();
+            events.Reverse();
         }
 
-        return messages;
+        return events;
     }
 
-    public async Task<StoredMessage?> FindByIdAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenReadConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
+        ArgumentNullException.ThrowIfNull(conversationIds);
+        var latest = new Dictionary<Guid, ulong>(conversationIds.Count);
+        if (conversationIds.Count == 0)
+        {
+            return latest;
+        }
 
-        // The same id from two devices is two messages; the first stored one answers.
-        command.CommandText = $"""
-            SELECT {MessageColumns} FROM messages
-            WHERE message_id = $message_id AND conversation_id = $conversation_id
-            ORDER BY seq LIMIT 1;
-            """;
-        command.Parameters.AddGuid("$message_id", messageId);
-        command.Parameters.AddGuid("$conversation_id", conversationId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? ReadMessage(reader) : null;
-    }
-
-    public async Task<ulong> GetLatestSeqAsync(Guid conversationId, CancellationToken cancellationToken = default)
-    {
         await using var connection = await OpenReadConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT last_seq FROM conversation_heads WHERE conversation_id = $conversation_id;";
-        command.Parameters.AddGuid("$conversation_id", conversationId);
-        return await command.ExecuteScalarAsync(cancellationToken) is long seq ? (ulong)seq : 0;
+        foreach (var chunk in conversationIds.Chunk(LatestSeqChunk))
+        {
+            await using var command = connection.CreateCommand();
+            var names = new string[chunk.Length];
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                names[i] = "$c" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                command.Parameters.AddGuid(names[i], chunk[i]);
+            }
+
+            command.CommandText = $"SELECT conversation_id, last_seq FROM conversation_heads WHERE conversation_id IN ({string.Join(", ", names)});";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                latest[reader.ReadGuid(0)] = (ulong)reader.GetInt64(1);
+            }
+        }
+
+        return latest;
     }
 
     /// <summary>Stops accepting appends, commits and acknowledges what is queued, then closes every connection.</summary>
@@ -156,13 +171,15 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         return await SqliteConnections.OpenAsync(_readConnectionString, cancellationToken);
     }
 
-    private static StoredMessage ReadMessage(SqliteDataReader reader) => new(
+    private static StoredEvent ReadEvent(SqliteDataReader reader) => new(
         reader.ReadGuid(0),
         reader.ReadGuid(1),
         (ulong)reader.GetInt64(2),
-        reader.ReadGuid(3),
+        (EventKind)reader.GetInt64(3),
         reader.ReadGuid(4),
-        reader.ReadTime(5),
-        reader.GetString(6),
-        reader.GetFieldValue<byte[]>(7));
+        reader.ReadGuid(5),
+        reader.ReadTime(6),
+        reader.GetString(7),
+        reader.GetFieldValue<byte[]>(8),
+        reader.IsDBNull(9) ? null : reader.ReadGuid(9));
 }

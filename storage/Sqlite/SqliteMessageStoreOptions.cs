@@ -6,7 +6,7 @@ public sealed record SqliteMessageStoreOptions
     /// <summary>The most appends committed in one transaction (one fsync).</summary>
     public int MaxBatchSize { get; init; } = 256;
 
-    /// <summary>Appends waiting for the writer; past it <see cref="SqliteMessageStore.AppendAsync"/> waits for room.</summary>
+    /// <summary>Appends waiting for the writer; past it <see cref="SqliteMessageStore.EnqueueAsync"/> waits for room.</summary>
     public int QueueCapacity { get; init; } = 10_000;
 
     internal void Validate()

@@ -65,9 +65,9 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
         var page = await connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
 
         Assert.Equal(7, result.MessageId.Version);
-        Assert.Equal(1UL, result.Seq);
-        var stored = Assert.Single(page.Messages);
-        Assert.Equal((result.MessageId, 1UL, "text/plain", "hello"), (stored.MessageId, stored.Seq, stored.ContentType, Sdk.Text(stored)));
+        Assert.Equal(Crew.FirstMessageSeq, result.Seq);
+        var stored = Assert.Single(Sdk.Messages(page));
+        Assert.Equal((result.MessageId, Crew.FirstMessageSeq, "text/plain", "hello"), (stored.EventId, stored.Seq, stored.ContentType, Sdk.Text(stored)));
         Assert.Equal((crew.Alice.UserId, crew.Alice.DeviceId), (stored.SenderUserId, stored.SenderDeviceId));
         Assert.Equal(result.ServerTime, DateTimeOffset.FromUnixTimeMilliseconds(stored.ServerTimeUnixMs));
     }
@@ -85,11 +85,11 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
         var conflict = await Assert.ThrowsAsync<ChatWireException>(() => connection.SendTextAsync(crew.GeneralId, "a different body", id).WaitAsync(Patience.Default));
         var page = await connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
 
-        Assert.Equal((id, 1UL), (first.MessageId, first.Seq));
-        Assert.Equal(2UL, other.Seq);
+        Assert.Equal((id, Crew.FirstMessageSeq), (first.MessageId, first.Seq));
+        Assert.Equal(Crew.FirstMessageSeq + 1, other.Seq);
         Assert.Equal(first, resent);
         Assert.Equal(ErrorCode.IdempotencyConflict, conflict.Code);
-        Assert.Equal(["once", "another"], page.Messages.Select(Sdk.Text));
+        Assert.Equal(["once", "another"], Sdk.Messages(page).Select(Sdk.Text));
         Assert.Equal(ConnectionState.Connected, connection.State);
     }
 
@@ -122,7 +122,7 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
         var page = await connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
 
         Assert.Equal(ErrorCode.ContentTooLarge, ex.Code);
-        Assert.Empty(page.Messages);
+        Assert.Empty(Sdk.Messages(page));
         Assert.Equal(ConnectionState.Connected, connection.State);
     }
 
@@ -141,13 +141,13 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
             sent.Add(await sender.SendTextAsync(crew.GeneralId, text).WaitAsync(Patience.Default));
         }
 
-        var received = new List<ChatMessage>();
+        var received = new List<ConversationEvent>();
         for (var i = 0; i < 3; i++)
         {
             received.Add(await events.NextMessageAsync());
         }
 
-        Assert.Equal(sent.Select(result => (result.MessageId, result.Seq)), received.Select(message => (message.MessageId, message.Seq)));
+        Assert.Equal(sent.Select(result => (result.MessageId, result.Seq)), received.Select(message => (message.EventId, message.Seq)));
         Assert.Equal(["one", "two", "three"], received.Select(Sdk.Text));
         Assert.All(received, message => Assert.Equal((crew.GeneralId, crew.Alice.UserId, crew.Alice.DeviceId), (message.ConversationId, message.SenderUserId, message.SenderDeviceId)));
     }
@@ -162,15 +162,16 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
             await connection.SendTextAsync(crew.GeneralId, $"m{i}").WaitAsync(Patience.Default);
         }
 
+        // m1..m10 are seqs 3..12, after the channel's two MEMBER_JOINED events.
         var newest = await connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.Before, 2).WaitAsync(Patience.Default);
-        var older = await connection.GetHistoryAsync(crew.GeneralId, 9, HistoryDirection.Before, 3).WaitAsync(Patience.Default);
-        var after = await connection.GetHistoryAsync(crew.GeneralId, 8, HistoryDirection.After, 5).WaitAsync(Patience.Default);
+        var older = await connection.GetHistoryAsync(crew.GeneralId, 11, HistoryDirection.Before, 3).WaitAsync(Patience.Default);
+        var after = await connection.GetHistoryAsync(crew.GeneralId, 10, HistoryDirection.After, 5).WaitAsync(Patience.Default);
 
-        Assert.Equal([9UL, 10], newest.Messages.Select(message => message.Seq));
+        Assert.Equal([11UL, 12], newest.Events.Select(message => message.Seq));
         Assert.True(newest.HasMore);
-        Assert.Equal([6UL, 7, 8], older.Messages.Select(message => message.Seq));
-        Assert.Equal(["m6", "m7", "m8"], older.Messages.Select(Sdk.Text));
-        Assert.Equal([9UL, 10], after.Messages.Select(message => message.Seq));
+        Assert.Equal([8UL, 9, 10], older.Events.Select(message => message.Seq));
+        Assert.Equal(["m6", "m7", "m8"], older.Events.Select(Sdk.Text));
+        Assert.Equal([11UL, 12], after.Events.Select(message => message.Seq));
         Assert.False(after.HasMore);
         Assert.Equal(crew.GeneralId, after.ConversationId);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.Before, connection.Limits.MaxHistoryLimit + 1));
@@ -193,7 +194,9 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
         Assert.True(await server.ReadMetricAsync("chatwire_frames_sent_total", "opcode=\"PING\"") >= pongs);
         Assert.Equal(0, await server.ReadMetricAsync("chatwire_errors_total", "name=\"HEARTBEAT_TIMEOUT\""));
         Assert.Equal(ConnectionState.Connected, connection.State);
-        Assert.Equal(1UL, sent.Seq);
+
+        // After the general channel's one MEMBER_JOINED.
+        Assert.Equal(2UL, sent.Seq);
     }
 
     [Fact]
@@ -311,13 +314,13 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
                 await sender.SendTextAsync(crew.GeneralId, "m6").WaitAsync(Patience.Default);
             }
 
-            var received = new List<ChatMessage>();
+            var received = new List<ConversationEvent>();
             for (var i = 0; i < 5; i++)
             {
                 received.Add(await events.NextMessageSkippingStatesAsync());
             }
 
-            Assert.Equal([2UL, 3, 4, 5, 6], received.Select(message => message.Seq));
+            Assert.Equal([4UL, 5, 6, 7, 8], received.Select(message => message.Seq));
             Assert.Equal(["m2", "m3", "m4", "m5", "m6"], received.Select(Sdk.Text));
             Assert.True(await third.ReadMetricAsync("chatwire_frames_received_total", "opcode=\"HISTORY\"") >= 1);
             Assert.Equal(ConnectionState.Connected, listener.State);
@@ -365,8 +368,8 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
             var sent = await sending.WaitAsync(Patience.Default);
             var page = await connection.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
 
-            Assert.Equal(1UL, sent.Seq);
-            Assert.Equal(sent.MessageId, Assert.Single(page.Messages).MessageId);
+            Assert.Equal(Crew.FirstMessageSeq, sent.Seq);
+            Assert.Equal(sent.MessageId, Assert.Single(Sdk.Messages(page)).EventId);
             Assert.Equal(ConnectionState.Connected, connection.State);
         }
         finally
@@ -412,7 +415,7 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
 
             try
             {
-                var dropped = await events.NextAsync<ConnectionStateChanged>();
+                var dropped = await events.NextStateAsync();
 
                 Assert.Equal(ConnectionState.Reconnecting, dropped.State);
                 await Task.WhenAll(sends.Select(send => send.ContinueWith(_ => { }, TaskScheduler.Default))).WaitAsync(Patience.Default);

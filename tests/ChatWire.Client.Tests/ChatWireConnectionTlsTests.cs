@@ -26,7 +26,7 @@ public sealed class ChatWireConnectionTlsTests(ServerFixture fixture) : IClassFi
 
         Assert.Equal(user.UserId, connection.UserId);
         Assert.Equal(ConnectionState.Connected, connection.State);
-        Assert.Equal(sent.MessageId, Assert.Single(page.Messages).MessageId);
+        Assert.Equal(sent.MessageId, Assert.Single(Sdk.Messages(page)).EventId);
     }
 
     [Fact]

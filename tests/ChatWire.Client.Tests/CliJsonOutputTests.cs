@@ -2,6 +2,7 @@ using System.Text.Json;
 using ChatWire.Cli;
 using ChatWire.Client.Tests.Infrastructure;
 using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
 using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests;
@@ -277,7 +278,7 @@ public sealed class CliJsonOutputTests : IClassFixture<ServerFixture>, IDisposab
     {
         var message = Messages.Text(Guid.CreateVersion7(), 42, "héllo <b>");
 
-        var line = JsonDocument.Parse(CliOutput.JsonLine(CliOutput.MessageJson(message))).RootElement;
+        var line = JsonDocument.Parse(CliOutput.JsonLine(CliOutput.EventJson(message))).RootElement;
 
         Assert.Equal(
             ["type", "conversation_id", "message_id", "seq", "sender", "sender_device", "text", "content_type", "sent_at"],
@@ -290,11 +291,26 @@ public sealed class CliJsonOutputTests : IClassFixture<ServerFixture>, IDisposab
     }
 
     [Fact]
+    public void EventJson_MemberJoined_NamesTheMemberAndWhoAddedThem()
+    {
+        var member = Guid.CreateVersion7();
+        var joined = Messages.Text(Guid.CreateVersion7(), 7) with { ContentType = string.Empty, Content = Array.Empty<byte>(), Kind = EventKind.MemberJoined, SubjectId = member };
+
+        var line = JsonDocument.Parse(CliOutput.JsonLine(CliOutput.EventJson(joined))).RootElement;
+
+        Assert.Equal(["type", "conversation_id", "message_id", "seq", "sender", "sender_device", "user_id", "sent_at"], CliResult.Keys(line));
+        Assert.Equal("member_joined", line.GetProperty("type").GetString());
+        Assert.Equal(member, line.GetProperty("user_id").GetGuid());
+        Assert.Equal(Messages.SenderId, line.GetProperty("sender").GetGuid());
+        Assert.Equal("member_left", JsonDocument.Parse(CliOutput.JsonLine(CliOutput.EventJson(joined with { Kind = EventKind.MemberLeft }))).RootElement.GetProperty("type").GetString());
+    }
+
+    [Fact]
     public void MessageJson_BinaryContent_HasNullTextAndBase64()
     {
         var message = Messages.Text(Guid.CreateVersion7(), 1) with { ContentType = "application/octet-stream", Content = new byte[] { 1, 2, 3 } };
 
-        var line = JsonDocument.Parse(CliOutput.JsonLine(CliOutput.MessageJson(message))).RootElement;
+        var line = JsonDocument.Parse(CliOutput.JsonLine(CliOutput.EventJson(message))).RootElement;
 
         Assert.Equal(JsonValueKind.Null, line.GetProperty("text").ValueKind);
         Assert.Equal("AQID", line.GetProperty("content_base64").GetString());

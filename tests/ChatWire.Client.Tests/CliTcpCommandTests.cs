@@ -32,12 +32,12 @@ public sealed class CliTcpCommandTests : IClassFixture<ServerFixture>, IDisposab
         var line = Assert.Single(result.JsonLines);
         Assert.Equal(["conversation_id", "message_id", "seq", "sent_at"], CliResult.Keys(line));
         Assert.Equal(crew.GeneralId, line.GetProperty("conversation_id").GetGuid());
-        Assert.Equal(1UL, line.GetProperty("seq").GetUInt64());
+        Assert.Equal(Crew.FirstMessageSeq, line.GetProperty("seq").GetUInt64());
 
         // The CLI hangs up once done; what it sent is stored as the profile's user and device.
         await _server.WaitForMetricAsync("chatwire_connections", "state=\"authenticated\"", count => count == 0);
         var stored = Assert.Single(await HistoryAsync(crew.Bob, crew.GeneralId));
-        Assert.Equal(line.GetProperty("message_id").GetGuid(), stored.MessageId);
+        Assert.Equal(line.GetProperty("message_id").GetGuid(), stored.EventId);
         Assert.Equal(("hello world", crew.Alice.UserId, crew.Alice.DeviceId), (Sdk.Text(stored), stored.SenderUserId, stored.SenderDeviceId));
     }
 
@@ -88,9 +88,10 @@ public sealed class CliTcpCommandTests : IClassFixture<ServerFixture>, IDisposab
         var result = await _cli.RunAsync("--json", "history", crew.GeneralId.ToString(), "--limit", "203");
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
-        Assert.Equal(Enumerable.Range(3, 203).Select(seq => (ulong)seq), result.JsonLines.Select(line => line.GetProperty("seq").GetUInt64()));
+        // The channel's events are its two MEMBER_JOINED (seqs 1, 2) and m1..m205 (3..207): the newest 203 are 5..207.
+        Assert.Equal(Enumerable.Range(5, 203).Select(seq => (ulong)seq), result.JsonLines.Select(line => line.GetProperty("seq").GetUInt64()));
         Assert.Equal(
-            history.Select(message => (message.MessageId, Sdk.Text(message))),
+            history.Select(message => (message.EventId, Sdk.Text(message))),
             result.JsonLines.Skip(3).Select(line => (line.GetProperty("message_id").GetGuid(), line.GetProperty("text").GetString()!)));
     }
 
@@ -108,10 +109,13 @@ public sealed class CliTcpCommandTests : IClassFixture<ServerFixture>, IDisposab
 
         var result = await _cli.RunAsync("--json", "history", "general");
 
+        // Every event of the channel, oldest first: alice created it, bob joined, then the two messages.
         Assert.Equal(CliApp.ExitOk, result.Exit);
-        Assert.Equal([1UL, 2], result.JsonLines.Select(line => line.GetProperty("seq").GetUInt64()));
-        Assert.Equal(["first", "second"], result.JsonLines.Select(line => line.GetProperty("text").GetString()));
-        Assert.All(result.JsonLines, line => Assert.Equal(crew.Bob.UserId, line.GetProperty("sender").GetGuid()));
+        Assert.Equal([1UL, 2, 3, 4], result.JsonLines.Select(line => line.GetProperty("seq").GetUInt64()));
+        Assert.Equal(["member_joined", "member_joined", "message", "message"], result.JsonLines.Select(line => line.GetProperty("type").GetString()));
+        Assert.Equal([crew.Alice.UserId, crew.Bob.UserId], result.JsonLines.Take(2).Select(line => line.GetProperty("user_id").GetGuid()));
+        Assert.Equal(["first", "second"], result.JsonLines.Skip(2).Select(line => line.GetProperty("text").GetString()));
+        Assert.All(result.JsonLines.Skip(1), line => Assert.Equal(crew.Bob.UserId, line.GetProperty("sender").GetGuid()));
     }
 
     [Fact]
@@ -164,9 +168,9 @@ public sealed class CliTcpCommandTests : IClassFixture<ServerFixture>, IDisposab
         Assert.Equal("SESSION_REVOKED", error.GetProperty("name").GetString());
     }
 
-    private static async Task<IReadOnlyList<ChatMessage>> HistoryAsync(TestUser user, Guid conversationId, int limit = 50)
+    private static async Task<IReadOnlyList<ConversationEvent>> HistoryAsync(TestUser user, Guid conversationId, int limit = 50)
     {
         await using var connection = await Sdk.ConnectAsync(user);
-        return (await connection.GetHistoryAsync(conversationId, 0, HistoryDirection.Before, limit).WaitAsync(Patience.Default)).Messages;
+        return Sdk.Messages(await connection.GetHistoryAsync(conversationId, 0, HistoryDirection.Before, limit).WaitAsync(Patience.Default));
     }
 }

@@ -6,7 +6,8 @@ using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
 
-// SEND → durable → SEND_ACK → MESSAGE on every other device (DESIGN §4), over real sockets.
+// SEND → durable → SEND_ACK → EVENT on every connection of every member (docs/protocol.md §4.8, §4.10),
+// over real sockets. A DM from DmPairAsync starts with its two MEMBER_JOINED events (seqs 1 and 2).
 public sealed class DeliveryTests
 {
     [Fact]
@@ -24,20 +25,20 @@ public sealed class DeliveryTests
         var first = await aliceDesk.SendTextAsync(dm, "hello bob");
         var second = await aliceDesk.SendTextAsync(dm, "are you there?");
 
-        Assert.Equal(1ul, first.Seq);
-        Assert.Equal(2ul, second.Seq);
-        foreach (var device in new[] { aliceMobile, bobDesk, bobMobile })
-        {
-            var m1 = await device.ExpectAsync<MessageEvent>();
-            var m2 = await device.ExpectAsync<MessageEvent>();
-            Assert.Equal((first.MessageId, 1ul, "hello bob"), (m1.Message.MessageId, m1.Message.Seq, Encoding.UTF8.GetString(m1.Message.Content.Span)));
-            Assert.Equal((second.MessageId, 2ul), (m2.Message.MessageId, m2.Message.Seq));
-            Assert.Equal(alice.UserId, m1.Message.SenderUserId);
-            Assert.Equal(alice.DeviceId, m1.Message.SenderDeviceId);
-        }
+        Assert.Equal(3ul, first.Seq);
+        Assert.Equal(4ul, second.Seq);
 
-        // The sending connection has its ACKs and gets no copy of its own messages.
-        await aliceDesk.ExpectSilenceAsync(TimeSpan.FromMilliseconds(300));
+        // Every connection of both members, the sending one included, gets both, in seq order.
+        foreach (var device in new[] { aliceDesk, aliceMobile, bobDesk, bobMobile })
+        {
+            var m1 = await device.ExpectMessageAsync();
+            var m2 = await device.ExpectMessageAsync();
+            Assert.Equal((first.MessageId, 3ul, "hello bob"), (m1.EventId, m1.Seq, Encoding.UTF8.GetString(m1.Content.Span)));
+            Assert.Equal((second.MessageId, 4ul), (m2.EventId, m2.Seq));
+            Assert.Equal((EventKind.Message, Guid.Empty), (m1.Kind, m1.SubjectId));
+            Assert.Equal(alice.UserId, m1.SenderUserId);
+            Assert.Equal(alice.DeviceId, m1.SenderDeviceId);
+        }
     }
 
     [Fact]
@@ -56,8 +57,8 @@ public sealed class DeliveryTests
         Assert.Equal(original.Seq, retry.Seq);
         Assert.Equal(original.ServerTimeUnixMs, retry.ServerTimeUnixMs);
         Assert.Equal(original.Seq + 1, next.Seq);
-        Assert.Equal(id, (await receiver.ExpectAsync<MessageEvent>()).Message.MessageId);
-        Assert.Equal(next.MessageId, (await receiver.ExpectAsync<MessageEvent>()).Message.MessageId);
+        Assert.Equal(id, (await receiver.ExpectAsync<EventFrame>()).Event.EventId);
+        Assert.Equal(next.MessageId, (await receiver.ExpectAsync<EventFrame>()).Event.EventId);
     }
 
     [Fact]
@@ -117,7 +118,7 @@ public sealed class DeliveryTests
         var ack = await client.SendTextAsync(dm, "small");
 
         Assert.Equal((ErrorCode.ContentTooLarge, 6u), (error.Code, error.RequestId));
-        Assert.Equal(1ul, ack.Seq);
+        Assert.Equal(3ul, ack.Seq);
     }
 
     [Fact]
@@ -131,25 +132,28 @@ public sealed class DeliveryTests
             await sender.SendTextAsync(dm, $"m{i}");
         }
 
+        // Seqs 1 and 2 are the DM's MEMBER_JOINED events, m1..m7 seqs 3..9.
         await using var reader = await RawClient.ConnectAuthenticatedAsync(bob);
         await reader.SendAsync(new History(20, dm, 0, HistoryDirection.Before, 3));
         var newest = await reader.ExpectAsync<HistoryPage>();
-        await reader.SendAsync(new History(21, dm, 5, HistoryDirection.Before, 10));
+        await reader.SendAsync(new History(21, dm, 7, HistoryDirection.Before, 10));
         var older = await reader.ExpectAsync<HistoryPage>();
-        await reader.SendAsync(new History(22, dm, 4, HistoryDirection.After, 2));
+        await reader.SendAsync(new History(22, dm, 6, HistoryDirection.After, 2));
         var after = await reader.ExpectAsync<HistoryPage>();
-        await reader.SendAsync(new History(23, dm, 7, HistoryDirection.After, 5));
+        await reader.SendAsync(new History(23, dm, 9, HistoryDirection.After, 5));
         var none = await reader.ExpectAsync<HistoryPage>();
 
-        Assert.Equal([5ul, 6ul, 7ul], newest.Messages.Select(m => m.Seq));
+        Assert.Equal([7ul, 8ul, 9ul], newest.Events.Select(m => m.Seq));
         Assert.True(newest.HasMore);
-        Assert.Equal([1ul, 2ul, 3ul, 4ul], older.Messages.Select(m => m.Seq));
+        Assert.Equal([1ul, 2ul, 3ul, 4ul, 5ul, 6ul], older.Events.Select(m => m.Seq));
+        Assert.Equal([EventKind.MemberJoined, EventKind.MemberJoined], older.Events.Take(2).Select(e => e.Kind));
+        Assert.Equal(new[] { alice.UserId, bob.UserId }.Order(), older.Events.Take(2).Select(e => e.SubjectId).Order());
         Assert.False(older.HasMore);
-        Assert.Equal([5ul, 6ul], after.Messages.Select(m => m.Seq));
+        Assert.Equal([7ul, 8ul], after.Events.Select(m => m.Seq));
         Assert.True(after.HasMore);
-        Assert.Empty(none.Messages);
+        Assert.Empty(none.Events);
         Assert.False(none.HasMore);
-        Assert.Equal("m6", Encoding.UTF8.GetString(newest.Messages[1].Content.Span));
+        Assert.Equal("m6", Encoding.UTF8.GetString(newest.Events[1].Content.Span));
     }
 
     [Fact]
@@ -180,7 +184,48 @@ public sealed class DeliveryTests
         await bob.CallAsync(HttpMethod.Post, $"v1/channels/{channel}/join");
         var ack = await aliceClient.SendTextAsync(channel, "welcome");
 
-        Assert.Equal(ack.MessageId, (await bobClient.ExpectAsync<MessageEvent>()).Message.MessageId);
+        // Bob's connection learns of the channel from his own MEMBER_JOINED (seq 2 after alice's), then
+        // gets what follows; alice, already in it, sees bob join.
+        var joined = await bobClient.ExpectEventAsync();
+        Assert.Equal((channel, 2ul, EventKind.MemberJoined, bob.UserId, bob.UserId), (joined.ConversationId, joined.Seq, joined.Kind, joined.SubjectId, joined.SenderUserId));
+        var message = await bobClient.ExpectEventAsync();
+        Assert.Equal((ack.MessageId, 3ul), (message.EventId, message.Seq));
+        var seenByAlice = await aliceClient.ExpectEventAsync();
+        Assert.Equal((EventKind.MemberJoined, bob.UserId), (seenByAlice.Kind, seenByAlice.SubjectId));
+    }
+
+    [Fact]
+    public async Task Dm_OpenedWhileConnected_EveryMemberDeviceLearnsOfItInRealTime()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var carol = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        await carol.JoinAsync(await alice.InviteAsync(teamId));
+        await using var bobClient = await RawClient.ConnectAuthenticatedAsync(bob);
+        await using var carolClient = await RawClient.ConnectAuthenticatedAsync(carol);
+
+        var group = await alice.OpenDmAsync(bob.Username, carol.Username);
+
+        // Each member's device learns of the conversation from its own MEMBER_JOINED and gets every event
+        // after it. alice (the creator) joins first (seq 1), then bob and carol in id order.
+        var bobFirst = bob.UserId.CompareTo(carol.UserId) < 0;
+        var (first, second) = bobFirst ? (bobClient, carolClient) : (carolClient, bobClient);
+        var (firstUser, secondUser) = bobFirst ? (bob, carol) : (carol, bob);
+        var own = await first.ExpectEventAsync();
+        var other = await first.ExpectEventAsync();
+        Assert.Equal((group, 2ul, EventKind.MemberJoined, firstUser.UserId, alice.UserId), (own.ConversationId, own.Seq, own.Kind, own.SubjectId, own.SenderUserId));
+        Assert.Equal((group, 3ul, EventKind.MemberJoined, secondUser.UserId), (other.ConversationId, other.Seq, other.Kind, other.SubjectId));
+        var last = await second.ExpectEventAsync();
+        Assert.Equal((group, 3ul, EventKind.MemberJoined, secondUser.UserId), (last.ConversationId, last.Seq, last.Kind, last.SubjectId));
+
+        // And it is routed: a message into it reaches them without a reconnect.
+        await using var aliceClient = await RawClient.ConnectAuthenticatedAsync(alice);
+        var ack = await aliceClient.SendTextAsync(group, "hi both");
+        Assert.Equal(ack.MessageId, (await bobClient.ExpectMessageAsync()).EventId);
+        Assert.Equal(ack.MessageId, (await carolClient.ExpectMessageAsync()).EventId);
     }
 
     [Fact]
@@ -194,13 +239,43 @@ public sealed class DeliveryTests
         await using var bobClient = await RawClient.ConnectAuthenticatedAsync(bob);
         await using var aliceClient = await RawClient.ConnectAuthenticatedAsync(alice);
         await aliceClient.SendTextAsync(general, "before");
-        await bobClient.ExpectAsync<MessageEvent>();
+        await bobClient.ExpectAsync<EventFrame>();
 
         await bob.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/leave");
         await aliceClient.SendTextAsync(general, "after");
         await bobClient.SendAsync(new Send(30, general, Guid.CreateVersion7(), "text/plain", "still here?"u8.ToArray()));
 
-        Assert.Equal(ErrorCode.NotAMember, (await bobClient.ExpectErrorAsync()).Code);
+        // Bob's connection gets his MEMBER_LEFT and the refusal (in either order: the refusal does not wait
+        // for the event), and nothing more from the channel: "after" never arrives.
+        ConversationEvent? left = null;
+        ErrorFrame? error = null;
+        while (left is null || error is null)
+        {
+            var frame = await bobClient.ReadFrameAsync() ?? throw new Xunit.Sdk.XunitException("Bob's connection closed.");
+            var body = new System.Buffers.ReadOnlySequence<byte>(frame.Body);
+            if (frame.Header.OpcodeValue == (uint)Opcode.Error)
+            {
+                error = FrameCodec.Decode<ErrorFrame>(body, ProtocolLimits.Default);
+            }
+            else if (frame.Header.OpcodeValue == (uint)Opcode.Event)
+            {
+                left = FrameCodec.Decode<EventFrame>(body, ProtocolLimits.Default).Event;
+            }
+        }
+
+        Assert.Equal((general, EventKind.MemberLeft, bob.UserId), (left.Value.ConversationId, left.Value.Kind, left.Value.SubjectId));
+        Assert.Equal((ErrorCode.NotAMember, 30u), (error.Value.Code, error.Value.RequestId));
+        await bobClient.ExpectSilenceAsync(TimeSpan.FromMilliseconds(300));
+
+        // Alice sees bob leave, between her own two messages.
+        var seen = new List<ConversationEvent>();
+        while (seen.Count < 3)
+        {
+            seen.Add(await aliceClient.ExpectEventAsync());
+        }
+
+        Assert.Equal([EventKind.Message, EventKind.MemberLeft, EventKind.Message], seen.Select(e => e.Kind));
+        Assert.Equal(bob.UserId, seen[1].SubjectId);
     }
 
     [Fact]
@@ -247,7 +322,8 @@ public sealed class DeliveryTests
             await reader.SendAsync(new History(1, dm, 0, HistoryDirection.After, 200));
             var page = await reader.ExpectAsync<HistoryPage>();
 
-            Assert.Equal(acked.Select(a => (a.MessageId, a.Seq)), page.Messages.Select(m => (m.MessageId, m.Seq)));
+            Assert.Equal(acked.Select(a => (a.MessageId, a.Seq)), page.Events.Where(e => e.Kind == EventKind.Message).Select(m => (m.EventId, m.Seq)));
+            Assert.Equal(Enumerable.Range(1, 52).Select(n => (ulong)n), page.Events.Select(e => e.Seq));
         }
         finally
         {

@@ -6,7 +6,7 @@ using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
 
-// RELIABILITY P10/T9: the seeded hostile corpus of the protocol suite, sent to the running gateway. Every
+// The seeded hostile corpus of the protocol suite, sent to the running gateway. Every
 // case is answered with its documented code, the server stays up, other clients notice nothing, and
 // nothing acknowledged is lost.
 public sealed class HostileInputTests
@@ -19,7 +19,7 @@ public sealed class HostileInputTests
         await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
         await using var bystander = await RawClient.ConnectAuthenticatedAsync(bob);
         var before = await sender.SendTextAsync(dm, "acknowledged before the attack");
-        await bystander.ExpectAsync<MessageEvent>();
+        await bystander.ExpectAsync<EventFrame>();
         var mallory = await server.SignupAsync();
         await using var attacker = await RawClient.ConnectAuthenticatedAsync(mallory);
 
@@ -43,11 +43,11 @@ public sealed class HostileInputTests
         Assert.True(HostileCorpus.Cases.Count > 200);
         var after = await sender.SendTextAsync(dm, "and after it");
         Assert.Equal(before.Seq + 1, after.Seq);
-        Assert.Equal(after.MessageId, (await bystander.ExpectAsync<MessageEvent>()).Message.MessageId);
+        Assert.Equal(after.MessageId, (await bystander.ExpectAsync<EventFrame>()).Event.EventId);
         await using var fresh = await RawClient.ConnectAuthenticatedAsync(bob);
         await fresh.SendAsync(new History(1, dm, 0, HistoryDirection.After, 10));
         var page = await fresh.ExpectAsync<HistoryPage>();
-        Assert.Equal([before.MessageId, after.MessageId], page.Messages.Select(m => m.MessageId));
+        Assert.Equal([before.MessageId, after.MessageId], page.Events.Where(e => e.Kind == EventKind.Message).Select(m => m.EventId));
     }
 
     [Fact]
@@ -86,6 +86,6 @@ public sealed class HostileInputTests
         }
 
         var ack = await client.ExpectAsync<SendAck>();
-        Assert.Equal((70u, 1ul), (ack.RequestId, ack.Seq));
+        Assert.Equal((70u, 3ul), (ack.RequestId, ack.Seq));
     }
 }

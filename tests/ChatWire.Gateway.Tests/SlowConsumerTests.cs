@@ -5,8 +5,8 @@ using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
 
-// DESIGN §4 / RELIABILITY P5: a connection that stops reading is closed at its outbound bound; the others
-// keep receiving, and the slow device catches up from the store.
+// A connection that stops reading is closed at its outbound bound (docs/protocol.md §3.2); the others keep
+// receiving, and the slow device catches up from the store.
 public sealed class SlowConsumerTests
 {
     [Fact]
@@ -26,7 +26,7 @@ public sealed class SlowConsumerTests
         {
             for (var i = 0; i < Count; i++)
             {
-                await reading.ExpectAsync<MessageEvent>();
+                await reading.ExpectAsync<EventFrame>();
             }
         });
         for (var i = 0; i < Count; i++)
@@ -39,7 +39,7 @@ public sealed class SlowConsumerTests
         var delivered = 0;
         while (await stalled.ReadFrameAsync() is { } frame)
         {
-            delivered += frame.Header.OpcodeValue == (uint)Opcode.Message ? 1 : 0;
+            delivered += frame.Header.OpcodeValue == (uint)Opcode.Event ? 1 : 0;
         }
 
         Assert.InRange(delivered, 0, Count - 1);
@@ -51,12 +51,13 @@ public sealed class SlowConsumerTests
         {
             await resumed.SendAsync(new History(resumed.NextRequestId(), dm, from, HistoryDirection.After, 200));
             var page = await resumed.ExpectAsync<HistoryPage>();
-            seen.AddRange(page.Messages.Select(m => m.Seq));
-            from = page.Messages.Count > 0 ? page.Messages[^1].Seq : from;
+            seen.AddRange(page.Events.Select(m => m.Seq));
+            from = page.Events.Count > 0 ? page.Events[^1].Seq : from;
             more = page.HasMore;
         }
         while (more);
 
-        Assert.Equal(Enumerable.Range(1, Count).Select(i => (ulong)i), seen);
+        // The DM's two MEMBER_JOINED events, then every message.
+        Assert.Equal(Enumerable.Range(1, Count + 2).Select(i => (ulong)i), seen);
     }
 }

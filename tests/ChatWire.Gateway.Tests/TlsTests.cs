@@ -22,8 +22,8 @@ public sealed class TlsTests
         var ack = await client.SendTextAsync(dm, "over tls");
 
         Assert.Equal(protocol, client.Tls!.SslProtocol);
-        Assert.Equal(1ul, ack.Seq);
-        Assert.Equal(ack.MessageId, (await receiver.ExpectAsync<MessageEvent>()).Message.MessageId);
+        Assert.Equal(3ul, ack.Seq);
+        Assert.Equal(ack.MessageId, (await receiver.ExpectAsync<EventFrame>()).Event.EventId);
     }
 
     [Fact]

@@ -121,14 +121,14 @@ public partial class FrameCodecTests
     }
 
     [Fact]
-    public void MessageEvent_RoundTrip_PreservesEveryField()
+    public void EventFrame_RoundTrip_PreservesEveryField()
     {
         var message = Message(43, "hi alice!");
 
-        var decoded = RoundTrip(new MessageEvent(message));
+        var decoded = RoundTrip(new EventFrame(message));
 
         Assert.Equal(0u, decoded.RequestId);
-        AssertSameMessage(message, decoded.Message);
+        AssertSameMessage(message, decoded.Event);
     }
 
     [Theory]
@@ -153,10 +153,10 @@ public partial class FrameCodecTests
         var decoded = RoundTrip(new HistoryPage(8, Conversation, messages, hasMore));
 
         Assert.Equal((8u, Conversation, hasMore), (decoded.RequestId, decoded.ConversationId, decoded.HasMore));
-        Assert.Equal(count, decoded.Messages.Count);
+        Assert.Equal(count, decoded.Events.Count);
         for (var i = 0; i < count; i++)
         {
-            AssertSameMessage(messages[i], decoded.Messages[i]);
+            AssertSameMessage(messages[i], decoded.Events[i]);
         }
     }
 
@@ -255,8 +255,8 @@ public partial class FrameCodecTests
 
         var decoded = FrameCodec.Decode<HistoryPage>(Segments.OneBytePerSegment(body), ProtocolLimits.Default);
 
-        AssertSameMessage(messages[0], decoded.Messages[0]);
-        AssertSameMessage(messages[1], decoded.Messages[1]);
+        AssertSameMessage(messages[0], decoded.Events[0]);
+        AssertSameMessage(messages[1], decoded.Events[1]);
         Assert.True(decoded.HasMore);
     }
 
@@ -315,7 +315,7 @@ public partial class FrameCodecTests
     [InlineData(0x00u)]
     [InlineData(0x08u)]
     [InlineData(0x0fu)]
-    [InlineData(0x15u)]
+    [InlineData(0x17u)]
     [InlineData(0xffu)]
     [InlineData(0x100u)]
     [InlineData(0x110u)] // 0x10 (SEND) in its low byte
@@ -377,18 +377,136 @@ public partial class FrameCodecTests
     }
 
     [Fact]
-    public void ReadBody_HistoryPageMessageWithTrailingField_Skipped()
+    public void ReadBody_HistoryPageEventWithTrailingFields_Skipped()
     {
         var message = Message(42, "hello");
-        var messageArray = Raw.Array(
-            Raw.Id(message.MessageId), Raw.UInt(42), Raw.Id(User), Raw.Id(Device), Raw.UInt((ulong)message.ServerTimeUnixMs),
-            Raw.Str("text/plain"), Raw.Bin("hello"u8.ToArray()), Raw.Str("future"), Raw.NestedArrays(3));
-        var body = Raw.Array(Raw.UInt(0x14), Raw.UInt(8), Raw.Id(Conversation), [.. Raw.ArrayHeader(1), .. messageArray], [0xc2]);
+        var eventArray = Raw.Array(
+            Raw.Id(message.EventId), Raw.UInt(42), Raw.Id(User), Raw.Id(Device), Raw.UInt((ulong)message.ServerTimeUnixMs),
+            Raw.Str("text/plain"), Raw.Bin("hello"u8.ToArray()), Raw.UInt(0), Raw.Id(Guid.Empty), Raw.Str("future"), Raw.NestedArrays(3));
+        var body = Raw.Array(Raw.UInt(0x14), Raw.UInt(8), Raw.Id(Conversation), [.. Raw.ArrayHeader(1), .. eventArray], [0xc2]);
 
         var decoded = FrameCodec.Decode<HistoryPage>(new ReadOnlySequence<byte>(body), ProtocolLimits.Default);
 
-        AssertSameMessage(message, Assert.Single(decoded.Messages));
+        AssertSameMessage(message, Assert.Single(decoded.Events));
         Assert.False(decoded.HasMore);
+    }
+
+    [Fact]
+    public void EventFrame_MessageWithoutSubject_WrittenWithoutTheOptionalFields()
+    {
+        var frame = new EventFrame(Message(42, "hello"));
+
+        var reader = new MessagePackReader(FrameCodec.ToArray(frame).AsMemory(ProtocolLimits.LengthPrefixSize));
+
+        Assert.Equal(EventFrame.RequiredFields, FrameCodec.ReadHeader(ref reader).FieldCount);
+        Assert.Equal(EventFrame.RequiredFields, frame.FieldCount);
+    }
+
+    [Fact]
+    public void EventFrame_MembershipEvent_RoundTripsKindAndSubject()
+    {
+        var subject = Guid.CreateVersion7();
+        var joined = Message(43, string.Empty) with { ContentType = string.Empty, Kind = EventKind.MemberJoined, SubjectId = subject };
+
+        var decoded = RoundTrip(new EventFrame(joined));
+
+        Assert.Equal(EventFrame.KnownFields, new EventFrame(joined).FieldCount);
+        Assert.Equal((EventKind.MemberJoined, subject), (decoded.Event.Kind, decoded.Event.SubjectId));
+        AssertSameMessage(joined, decoded.Event);
+    }
+
+    [Fact]
+    public void ReadBody_EventWithKindButNoSubject_SubjectTakesItsDefault()
+    {
+        var body = Raw.Array(
+            Raw.UInt(0x12), Raw.UInt(0), Raw.Id(Conversation), Raw.Id(Guid.CreateVersion7()), Raw.UInt(5), Raw.Id(User), Raw.Id(Device),
+            Raw.UInt(1764088245000), Raw.Str(string.Empty), Raw.Bin([]), Raw.UInt(200));
+
+        var decoded = FrameCodec.Decode<EventFrame>(new ReadOnlySequence<byte>(body), ProtocolLimits.Default);
+
+        Assert.Equal((EventKind)200, decoded.Event.Kind);
+        Assert.Equal(Guid.Empty, decoded.Event.SubjectId);
+    }
+
+    [Fact]
+    public void ReadBody_EventKindOver255_InvalidField()
+    {
+        var body = Raw.Array(
+            Raw.UInt(0x12), Raw.UInt(0), Raw.Id(Conversation), Raw.Id(Guid.CreateVersion7()), Raw.UInt(5), Raw.Id(User), Raw.Id(Device),
+            Raw.UInt(1764088245000), Raw.Str(string.Empty), Raw.Bin([]), Raw.UInt(256), Raw.Id(User));
+
+        AssertRejected<EventFrame>(body, ErrorCode.InvalidField, 0);
+    }
+
+    [Fact]
+    public void ReadBody_ArrayEndsBeforeItsClaimedElements_MalformedWithTheRequestId()
+    {
+        // docs/protocol.md §2.2: once the opcode and request id are read, the ERROR carries the request id.
+        var header = new MessagePackReader(new byte[] { 0x96, 0x10, 0x07 });
+        var read = FrameCodec.ReadHeader(ref header);
+
+        Assert.Equal((16u, 7u, 4), (read.OpcodeValue, read.RequestId, read.FieldCount));
+        AssertRejected<Send>([0x96, 0x10, 0x07], ErrorCode.MalformedFrame, 7);
+        AssertRejected<Send>([0x96, 0x10, 0x07, 0xc4, 0x10, 0x01], ErrorCode.MalformedFrame, 7);
+    }
+
+    [Fact]
+    public void ReadHeader_RequestIdMissingOrNotAnInteger_MalformedWithRequestIdZero()
+    {
+        foreach (var body in new byte[][] { [0x92, 0x10], [0x92, 0x10, 0xa1, 0x41], [0x96, 0xc0, 0x07] })
+        {
+            var ex = Assert.Throws<ProtocolException>(() => FrameCodec.Decode<Send>(new ReadOnlySequence<byte>(body), ProtocolLimits.Default));
+            Assert.Equal((ErrorCode.MalformedFrame, 0u), (ex.Code, ex.RequestId));
+        }
+    }
+
+    [Fact]
+    public void ReadBody_Malformed_MessageIsOursNotTheLibrarys()
+    {
+        // A map where the first id belongs: the library's "Unexpected msgpack code 129" must not reach the peer.
+        var ex = Assert.Throws<ProtocolException>(() => FrameCodec.Decode<Send>(new ReadOnlySequence<byte>([0x96, 0x10, 0x07, 0x81, 0x00, 0x00, 0, 0, 0]), ProtocolLimits.Default));
+
+        Assert.DoesNotContain("msgpack", ex.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("code", ex.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.StartsWith("SEND ", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sync_RoundTrip_PreservesEveryField()
+    {
+        var decoded = RoundTrip(new Sync(11, Conversation, 500));
+
+        Assert.Equal((11u, Conversation, 500u), (decoded.RequestId, decoded.AfterConversationId, decoded.Limit));
+    }
+
+    [Theory]
+    [InlineData(0u)]
+    [InlineData(501u)]
+    public void Sync_LimitOutOfRange_InvalidFieldWithRequestId(uint limit)
+    {
+        AssertRejected<Sync>(Raw.Array(Raw.UInt(0x15), Raw.UInt(11), Raw.Id(Guid.Empty), Raw.UInt(limit)), ErrorCode.InvalidField, 11);
+    }
+
+    [Fact]
+    public void SyncPage_RoundTrip_PreservesEveryConversation()
+    {
+        ConversationState[] states = [new(Conversation, 42), new(Guid.CreateVersion7(), 0)];
+
+        var decoded = RoundTrip(new SyncPage(12, states, HasMore: true));
+
+        Assert.Equal(states, decoded.Conversations);
+        Assert.True(decoded.HasMore);
+    }
+
+    [Fact]
+    public void ReadBody_SyncPageEntryWithTrailingFields_Skipped()
+    {
+        var entry = Raw.Array(Raw.Id(Conversation), Raw.UInt(42), Raw.UInt(40), Raw.Str("unread"), Raw.NestedMaps(2));
+        var body = Raw.Array(Raw.UInt(0x16), Raw.UInt(12), [.. Raw.ArrayHeader(1), .. entry], [0xc3]);
+
+        var decoded = FrameCodec.Decode<SyncPage>(new ReadOnlySequence<byte>(body), ProtocolLimits.Default);
+
+        Assert.Equal(new ConversationState(Conversation, 42), Assert.Single(decoded.Conversations));
     }
 
     [Theory]
@@ -465,15 +583,16 @@ public partial class FrameCodecTests
         return FrameCodec.Decode<T>(body, ProtocolLimits.Default);
     }
 
-    private static ChatMessage Message(ulong seq, string text) =>
+    private static ConversationEvent Message(ulong seq, string text) =>
         new(Conversation, Guid.Parse($"019abbda-6b6c-7b12-8e4d-{seq:x12}", CultureInfo.InvariantCulture), seq, User, Device,
             1764088245000 + (long)seq, "text/plain", Encoding.UTF8.GetBytes(text));
 
-    private static void AssertSameMessage(ChatMessage expected, ChatMessage actual)
+    private static void AssertSameMessage(ConversationEvent expected, ConversationEvent actual)
     {
         Assert.Equal(
-            (expected.ConversationId, expected.MessageId, expected.Seq, expected.SenderUserId, expected.SenderDeviceId, expected.ServerTimeUnixMs, expected.ContentType),
-            (actual.ConversationId, actual.MessageId, actual.Seq, actual.SenderUserId, actual.SenderDeviceId, actual.ServerTimeUnixMs, actual.ContentType));
+            (expected.ConversationId, expected.EventId, expected.Seq, expected.SenderUserId, expected.SenderDeviceId, expected.ServerTimeUnixMs, expected.ContentType),
+            (actual.ConversationId, actual.EventId, actual.Seq, actual.SenderUserId, actual.SenderDeviceId, actual.ServerTimeUnixMs, actual.ContentType));
+        Assert.Equal((expected.Kind, expected.SubjectId), (actual.Kind, actual.SubjectId));
         Assert.Equal(expected.Content.ToArray(), actual.Content.ToArray());
     }
 

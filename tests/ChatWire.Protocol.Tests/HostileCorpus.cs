@@ -24,7 +24,7 @@ public static class HostileCorpus
     /// <summary>How many generated cases <see cref="Cases"/> holds besides the hand-written ones.</summary>
     public const int DefaultGeneratedCount = 200;
 
-    private static readonly byte[] KnownOpcodes = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x11, 0x12, 0x13, 0x14];
+    private static readonly byte[] KnownOpcodes = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
 
     private static readonly string[] ContentTypes =
         ["text/plain", "text/markdown", "application/octet-stream", "application/vnd.chatwire.e2e+cbor", "image/png"];
@@ -121,7 +121,7 @@ public static class HostileCorpus
         yield return ("request-id-negative", [0x92, 0x05, 0xff], ErrorCode.MalformedFrame);
         yield return ("request-id-2^32", [0x92, 0x05, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0], ErrorCode.MalformedFrame);
         yield return ("request-id-nil", [0x92, 0x05, 0xc0], ErrorCode.MalformedFrame);
-        foreach (var opcode in new uint[] { 0x00, 0x08, 0x0f, 0x15, 0x7f, 0xff, 0x100, 0x105, 0xffff_ffff })
+        foreach (var opcode in new uint[] { 0x00, 0x08, 0x0f, 0x17, 0x7f, 0xff, 0x100, 0x105, 0xffff_ffff })
         {
             yield return ($"unknown-opcode-0x{opcode:x}", Array([UInt(opcode), UInt(7)]), ErrorCode.UnknownOpcode);
         }
@@ -362,7 +362,7 @@ public static class HostileCorpus
             opcode = random.Next(4) switch
             {
                 0 => (uint)random.Next(0, 0x20),
-                1 => (uint)random.Next(0x15, 0x100),
+                1 => (uint)random.Next(0x17, 0x100),
                 2 => (uint)random.Next(0x100, 0x10000),
                 _ => (uint)random.NextInt64(0x10000, 1L << 32),
             };

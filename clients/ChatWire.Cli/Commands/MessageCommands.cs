@@ -50,8 +50,8 @@ internal static class MessageCommands
         return 0;
     }
 
-    // The newest N messages, printed oldest first: HISTORY Before from 0 (the newest), then Before the
-    // oldest seq of each page until N are collected or the conversation's start is reached.
+    // The newest N events (messages and membership changes), printed oldest first: HISTORY Before from 0
+    // (the newest), then Before the oldest seq of each page until N are collected or the start is reached.
     public static async Task<int> HistoryAsync(CommandContext context)
     {
         var limit = context.IntOption("--limit", 1, MaxHistoryLimit) ?? DefaultHistoryLimit;
@@ -62,14 +62,14 @@ internal static class MessageCommands
         await using (connection.ConfigureAwait(false))
         {
             var pageSize = Math.Min(connection.Limits.MaxHistoryLimit, info.Limits is { MaxHistoryLimit: > 0 } limits ? limits.MaxHistoryLimit : int.MaxValue);
-            var pages = new List<IReadOnlyList<ChatMessage>>();
+            var pages = new List<IReadOnlyList<ConversationEvent>>();
             var remaining = limit;
             ulong before = 0;
             while (remaining > 0)
             {
                 var page = await connection.GetHistoryAsync(conversationId, before, HistoryDirection.Before, Math.Min(remaining, pageSize), context.Cancellation)
                     .ConfigureAwait(false);
-                var messages = page.Messages.Count > remaining ? page.Messages.Skip(page.Messages.Count - remaining).ToList() : page.Messages;
+                var messages = page.Events.Count > remaining ? page.Events.Skip(page.Events.Count - remaining).ToList() : page.Events;
                 if (messages.Count == 0)
                 {
                     break;
@@ -88,7 +88,7 @@ internal static class MessageCommands
             {
                 foreach (var message in pages[i])
                 {
-                    await context.Output.WriteAsync(CliOutput.MessageJson(message), CliOutput.MessageHuman(message, withConversation: false)).ConfigureAwait(false);
+                    await context.Output.WriteAsync(CliOutput.EventJson(message), CliOutput.EventHuman(message, withConversation: false)).ConfigureAwait(false);
                 }
             }
         }
@@ -124,7 +124,11 @@ internal static class MessageCommands
                     switch (item)
                     {
                         case MessageReceived received:
-                            await context.Output.WriteAsync(CliOutput.MessageJson(received.Message), CliOutput.MessageHuman(received.Message, withConversation: true))
+                            await context.Output.WriteAsync(CliOutput.EventJson(received.Message), CliOutput.EventHuman(received.Message, withConversation: true))
+                                .ConfigureAwait(false);
+                            break;
+                        case MembershipChanged change:
+                            await context.Output.WriteAsync(CliOutput.EventJson(change.Event), CliOutput.EventHuman(change.Event, withConversation: true))
                                 .ConfigureAwait(false);
                             break;
                         case ConnectionStateChanged { State: ConnectionState.Connected } when first:

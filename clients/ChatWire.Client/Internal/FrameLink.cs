@@ -325,8 +325,9 @@ internal sealed class FrameLink : IAsyncDisposable
                 Opcode.Pong => FrameCodec.ReadBody<Pong>(ref reader, header, Limits),
                 Opcode.Error => FrameCodec.ReadBody<ErrorFrame>(ref reader, header, Limits),
                 Opcode.SendAck => FrameCodec.ReadBody<SendAck>(ref reader, header, Limits),
-                Opcode.Message => FrameCodec.ReadBody<MessageEvent>(ref reader, header, Limits),
+                Opcode.Event => FrameCodec.ReadBody<EventFrame>(ref reader, header, Limits),
                 Opcode.HistoryPage => FrameCodec.ReadBody<HistoryPage>(ref reader, header, Limits),
+                Opcode.SyncPage => FrameCodec.ReadBody<SyncPage>(ref reader, header, Limits),
                 _ => null,
             };
             return new InboundFrame(header, payload, null);

@@ -37,10 +37,26 @@ internal sealed class EventLog
         return Assert.IsType<T>(item);
     }
 
-    public async Task<ChatMessage> NextMessageAsync() => (await NextAsync<MessageReceived>()).Message;
+    public async Task<ConversationEvent> NextMessageAsync() => (await NextAsync<MessageReceived>()).Message;
+
+    // The next connection state change, passing over events (a connection receives its own messages too).
+    public async Task<ConnectionStateChanged> NextStateAsync()
+    {
+        while (true)
+        {
+            using var timeout = new CancellationTokenSource(Patience.Default);
+            var item = await _events.Reader.ReadAsync(timeout.Token);
+            if (item is ConnectionStateChanged change)
+            {
+                return change;
+            }
+
+            Assert.True(item is MessageReceived or MembershipChanged, $"Unexpected {item.GetType().Name}.");
+        }
+    }
 
     // The next message, passing over connection state changes (a restart may add a few).
-    public async Task<ChatMessage> NextMessageSkippingStatesAsync()
+    public async Task<ConversationEvent> NextMessageSkippingStatesAsync()
     {
         while (true)
         {

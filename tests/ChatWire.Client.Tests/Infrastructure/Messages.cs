@@ -9,7 +9,7 @@ internal static class Messages
     public static readonly Guid SenderId = Guid.Parse("0190a0b2-0000-7000-8000-0000000000a1");
     public static readonly Guid SenderDeviceId = Guid.Parse("0190a0b2-0000-7000-8000-0000000000d1");
 
-    public static ChatMessage Text(Guid conversationId, ulong seq, string text = "hi", Guid? messageId = null) => new(
+    public static ConversationEvent Text(Guid conversationId, ulong seq, string text = "hi", Guid? messageId = null) => new(
         conversationId,
         messageId ?? Guid.CreateVersion7(),
         seq,

@@ -40,12 +40,18 @@ internal static class Sdk
         }
     }
 
-    public static string Text(ChatMessage message) => System.Text.Encoding.UTF8.GetString(message.Content.Span);
+    public static string Text(ConversationEvent message) => System.Text.Encoding.UTF8.GetString(message.Content.Span);
+
+    /// <summary>The messages of a page, without the other kinds of event (membership changes).</summary>
+    public static IReadOnlyList<ConversationEvent> Messages(HistoryPageResult page) => [.. page.Events.Where(e => e.Kind == EventKind.Message)];
 }
 
-// Two team-mates in one team, both in its general channel: the smallest cast for sending and receiving.
+// Two team-mates in one team, both in its general channel: the smallest cast for sending and receiving. The
+// channel starts with their two MEMBER_JOINED events, so its first message is seq 3.
 internal sealed record Crew(TestUser Alice, TestUser Bob, Guid TeamId, Guid GeneralId)
 {
+    public const ulong FirstMessageSeq = 3;
+
     public static async Task<Crew> CreateAsync(TestServer server, string teamName = "Team")
     {
         var alice = await server.SignupAsync();

@@ -15,6 +15,7 @@ internal sealed class RawClient : IAsyncDisposable
     private readonly TcpClient _tcp;
     private readonly Stream _stream;
     private readonly ArrayBufferWriter<byte> _scratch = new();
+    private readonly LinkedList<(FrameHeader Header, byte[] Body)> _kept = new();
     private byte[] _buffer = new byte[64 * 1024];
     private int _buffered;
     private uint _nextRequestId = 1;
@@ -134,16 +135,30 @@ internal sealed class RawClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads frames until one of type <typeparamref name="T"/>, failing on ERROR or close; skips PING and unrelated events.</summary>
+    /// <summary>
+    /// The first frame of type <typeparamref name="T"/>, failing on ERROR or close. Frames of other types read
+    /// on the way (events arriving before an answer, say) are kept, in order, for a later Expect; PINGs are
+    /// dropped.
+    /// </summary>
     public async Task<T> ExpectAsync<T>(TimeSpan? wait = null)
         where T : struct, IFrame<T>
     {
+        var limits = ProtocolLimits.Default with { MaxContentLength = int.MaxValue, MaxFrameLength = uint.MaxValue };
+        for (var node = _kept.First; node is not null; node = node.Next)
+        {
+            if (node.Value.Header.OpcodeValue == (uint)T.Opcode)
+            {
+                _kept.Remove(node);
+                return FrameCodec.Decode<T>(new ReadOnlySequence<byte>(node.Value.Body), limits);
+            }
+        }
+
         while (true)
         {
             var frame = await ReadFrameAsync(wait) ?? throw new Xunit.Sdk.XunitException($"Connection closed while waiting for {T.Opcode}.");
             if (frame.Header.OpcodeValue == (uint)T.Opcode)
             {
-                return FrameCodec.Decode<T>(new ReadOnlySequence<byte>(frame.Body), ProtocolLimits.Default with { MaxContentLength = int.MaxValue, MaxFrameLength = uint.MaxValue });
+                return FrameCodec.Decode<T>(new ReadOnlySequence<byte>(frame.Body), limits);
             }
 
             if (frame.Header.OpcodeValue == (uint)Opcode.Error)
@@ -151,12 +166,42 @@ internal sealed class RawClient : IAsyncDisposable
                 var error = FrameCodec.Decode<ErrorFrame>(new ReadOnlySequence<byte>(frame.Body), ProtocolLimits.Default);
                 throw new Xunit.Sdk.XunitException($"Expected {T.Opcode}, got ERROR {error.Name}: {error.Message}");
             }
+
+            if (frame.Header.OpcodeValue != (uint)Opcode.Ping)
+            {
+                _kept.AddLast(frame);
+            }
         }
     }
 
-    /// <summary>Reads frames until an ERROR; skips PING and events.</summary>
+    /// <summary>Reads frames until an EVENT carrying a message; skips other kinds of event, PING and answers.</summary>
+    public async Task<ConversationEvent> ExpectMessageAsync(TimeSpan? wait = null)
+    {
+        while (true)
+        {
+            var e = (await ExpectAsync<EventFrame>(wait)).Event;
+            if (e.Kind == EventKind.Message)
+            {
+                return e;
+            }
+        }
+    }
+
+    /// <summary>Reads frames until the next EVENT; fails on ERROR or close.</summary>
+    public async Task<ConversationEvent> ExpectEventAsync(TimeSpan? wait = null) => (await ExpectAsync<EventFrame>(wait)).Event;
+
+    /// <summary>Reads frames until an ERROR (kept frames first); skips PING and events.</summary>
     public async Task<ErrorFrame> ExpectErrorAsync(TimeSpan? wait = null)
     {
+        for (var node = _kept.First; node is not null; node = node.Next)
+        {
+            if (node.Value.Header.OpcodeValue == (uint)Opcode.Error)
+            {
+                _kept.Remove(node);
+                return FrameCodec.Decode<ErrorFrame>(new ReadOnlySequence<byte>(node.Value.Body), ProtocolLimits.Default);
+            }
+        }
+
         while (true)
         {
             var frame = await ReadFrameAsync(wait) ?? throw new Xunit.Sdk.XunitException("Connection closed while waiting for ERROR.");

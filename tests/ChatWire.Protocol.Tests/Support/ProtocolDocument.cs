@@ -22,8 +22,7 @@ internal static partial class ProtocolDocument
     public static IReadOnlyList<DocumentErrorRow> ErrorTable { get; } = ParseErrorTable(Text);
 
     /// <summary>The wire name of an opcode as the document writes it: <c>AuthOk</c> → <c>AUTH_OK</c>.</summary>
-    public static string WireName(Opcode opcode) =>
-        PascalBoundary().Replace(opcode.ToString(), "_$1").ToUpperInvariant();
+    public static string WireName(Opcode opcode) => Opcodes.Name(opcode);
 
     public static IReadOnlyList<DocumentVector> ParseVectors(string markdown)
     {
@@ -155,7 +154,4 @@ internal static partial class ProtocolDocument
 
     [GeneratedRegex("^([a-z_]+):[ ]?(.*)$")]
     private static partial Regex KeyLine();
-
-    [GeneratedRegex("(?<=[a-z])([A-Z])")]
-    private static partial Regex PascalBoundary();
 }

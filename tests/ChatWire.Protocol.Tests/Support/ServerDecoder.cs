@@ -47,9 +47,11 @@ internal static class ServerDecoder
             case Opcode.Error: FrameCodec.ReadBody<ErrorFrame>(ref reader, header, limits); break;
             case Opcode.Send: FrameCodec.ReadBody<Send>(ref reader, header, limits); break;
             case Opcode.SendAck: FrameCodec.ReadBody<SendAck>(ref reader, header, limits); break;
-            case Opcode.Message: FrameCodec.ReadBody<MessageEvent>(ref reader, header, limits); break;
+            case Opcode.Event: FrameCodec.ReadBody<EventFrame>(ref reader, header, limits); break;
             case Opcode.History: FrameCodec.ReadBody<History>(ref reader, header, limits); break;
             case Opcode.HistoryPage: FrameCodec.ReadBody<HistoryPage>(ref reader, header, limits); break;
+            case Opcode.Sync: FrameCodec.ReadBody<Sync>(ref reader, header, limits); break;
+            case Opcode.SyncPage: FrameCodec.ReadBody<SyncPage>(ref reader, header, limits); break;
             default: throw new InvalidOperationException($"No frame type for {header.Opcode}; add it here.");
         }
     }

@@ -68,10 +68,10 @@ internal static class VectorFrames
             ["seq"] = f.Seq,
             ["server_time_ms"] = f.ServerTimeUnixMs,
         }),
-        Opcode.Message => Run<MessageEvent>(body, f =>
+        Opcode.Event => Run<EventFrame>(body, f =>
         {
-            var fields = new JsonObject { ["request_id"] = f.RequestId, ["conversation_id"] = Id(f.Message.ConversationId) };
-            foreach (var (key, value) in MessageFields(f.Message))
+            var fields = new JsonObject { ["request_id"] = f.RequestId, ["conversation_id"] = Id(f.Event.ConversationId) };
+            foreach (var (key, value) in EventFields(f.Event))
             {
                 fields[key] = value?.DeepClone();
             }
@@ -90,7 +90,23 @@ internal static class VectorFrames
         {
             ["request_id"] = f.RequestId,
             ["conversation_id"] = Id(f.ConversationId),
-            ["messages"] = new JsonArray([.. f.Messages.Select(m => (JsonNode?)MessageFields(m))]),
+            ["events"] = new JsonArray([.. f.Events.Select(m => (JsonNode?)EventFields(m))]),
+            ["has_more"] = f.HasMore,
+        }),
+        Opcode.Sync => Run<Sync>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["after_conversation_id"] = Id(f.AfterConversationId),
+            ["limit"] = f.Limit,
+        }),
+        Opcode.SyncPage => Run<SyncPage>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["conversations"] = new JsonArray([.. f.Conversations.Select(c => (JsonNode?)new JsonObject
+            {
+                ["conversation_id"] = Id(c.ConversationId),
+                ["last_seq"] = c.LastSeq,
+            })]),
             ["has_more"] = f.HasMore,
         }),
         _ => throw new InvalidOperationException($"No vector mapping for {opcode}; add it here."),
@@ -118,12 +134,17 @@ internal static class VectorFrames
                 Convert.FromHexString(Str(fields, "content_hex")))),
             Opcode.SendAck => FrameCodec.ToArray(new SendAck(
                 rid, Guid(fields, "conversation_id"), Guid(fields, "message_id"), U64(fields, "seq"), I64(fields, "server_time_ms"))),
-            Opcode.Message => FrameCodec.ToArray(new MessageEvent(ToMessage(Guid(fields, "conversation_id"), fields))),
+            Opcode.Event => FrameCodec.ToArray(new EventFrame(ToEvent(Guid(fields, "conversation_id"), fields))),
             Opcode.History => FrameCodec.ToArray(new History(
                 rid, Guid(fields, "conversation_id"), U64(fields, "from_seq"), (HistoryDirection)U32(fields, "direction"), U32(fields, "limit"))),
             Opcode.HistoryPage => FrameCodec.ToArray(new HistoryPage(
                 rid, Guid(fields, "conversation_id"),
-                [.. Node(fields, "messages").AsArray().Select(m => ToMessage(Guid(fields, "conversation_id"), m!.AsObject()))],
+                [.. Node(fields, "events").AsArray().Select(m => ToEvent(Guid(fields, "conversation_id"), m!.AsObject()))],
+                Node(fields, "has_more").GetValue<bool>())),
+            Opcode.Sync => FrameCodec.ToArray(new Sync(rid, Guid(fields, "after_conversation_id"), U32(fields, "limit"))),
+            Opcode.SyncPage => FrameCodec.ToArray(new SyncPage(
+                rid,
+                [.. Node(fields, "conversations").AsArray().Select(c => new ConversationState(Guid(c!.AsObject(), "conversation_id"), U64(c.AsObject(), "last_seq")))],
                 Node(fields, "has_more").GetValue<bool>())),
             _ => throw new InvalidOperationException($"No vector mapping for {opcode}; add it here."),
         };
@@ -140,20 +161,24 @@ internal static class VectorFrames
         return (JsonNode.Parse(project(frame).ToJsonString())!.AsObject(), output.WrittenSpan.ToArray());
     }
 
-    private static JsonObject MessageFields(ChatMessage m) => new()
+    // kind and subject_id always appear, with their defaults (0 and the nil UUID) when the frame leaves them off.
+    private static JsonObject EventFields(ConversationEvent m) => new()
     {
-        ["message_id"] = Id(m.MessageId),
+        ["event_id"] = Id(m.EventId),
         ["seq"] = m.Seq,
         ["sender_user_id"] = Id(m.SenderUserId),
         ["sender_device_id"] = Id(m.SenderDeviceId),
         ["server_time_ms"] = m.ServerTimeUnixMs,
         ["content_type"] = m.ContentType,
         ["content_hex"] = Hex(m.Content),
+        ["kind"] = (int)m.Kind,
+        ["subject_id"] = Id(m.SubjectId),
     };
 
-    private static ChatMessage ToMessage(Guid conversationId, JsonObject m) => new(
-        conversationId, Guid(m, "message_id"), U64(m, "seq"), Guid(m, "sender_user_id"), Guid(m, "sender_device_id"),
-        I64(m, "server_time_ms"), Str(m, "content_type"), Convert.FromHexString(Str(m, "content_hex")));
+    private static ConversationEvent ToEvent(Guid conversationId, JsonObject m) => new(
+        conversationId, Guid(m, "event_id"), U64(m, "seq"), Guid(m, "sender_user_id"), Guid(m, "sender_device_id"),
+        I64(m, "server_time_ms"), Str(m, "content_type"), Convert.FromHexString(Str(m, "content_hex")),
+        (EventKind)U32(m, "kind"), Guid(m, "subject_id"));
 
     private static string Id(Guid id) => id.ToString("D", CultureInfo.InvariantCulture);
 

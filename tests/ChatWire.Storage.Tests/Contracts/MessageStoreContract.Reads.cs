@@ -61,14 +61,14 @@ public abstract partial class MessageStoreContract
     public async Task ReadAsync_StoredMessage_RoundTripsEveryField()
     {
         var conversation = Guid.NewGuid();
-        var message = new NewMessage(conversation, Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), "application/vnd.chatwire.e2e", new byte[] { 0, 1, 2, 250, 255 });
+        var message = NewEvent.Message(conversation, Guid.CreateVersion7(), Guid.NewGuid(), Guid.NewGuid(), "application/vnd.chatwire.e2e", new byte[] { 0, 1, 2, 250, 255 });
         var appended = await Store.AppendAsync(message);
 
         var stored = Assert.Single(await Store.ReadAsync(conversation, 0, ReadDirection.Before, 10));
 
         AssertMatches(message, stored);
-        Assert.Equal(appended.Message!.Seq, stored.Seq);
-        Assert.Equal(appended.Message.StoredAt, stored.StoredAt);
+        Assert.Equal(appended.Event!.Seq, stored.Seq);
+        Assert.Equal(appended.Event.StoredAt, stored.StoredAt);
     }
 
     [Fact]
@@ -82,6 +82,24 @@ public abstract partial class MessageStoreContract
         var stored = Assert.Single(await Store.ReadAsync(conversation, 0, ReadDirection.After, 10));
 
         Assert.Equal("hello", Encoding.UTF8.GetString(stored.Content.Span));
+    }
+
+    [Fact]
+    public async Task ReadAsync_ByteBudget_StopsAfterTheEventThatReachesIt()
+    {
+        var conversation = Guid.NewGuid();
+        for (var i = 0; i < 10; i++)
+        {
+            await Store.AppendAsync(NewMessage(conversation, new string('x', 100)));
+        }
+
+        var after = await Store.ReadAsync(conversation, 0, ReadDirection.After, 10, maxContentBytes: 250);
+        var before = await Store.ReadAsync(conversation, 0, ReadDirection.Before, 10, maxContentBytes: 250);
+        var one = await Store.ReadAsync(conversation, 0, ReadDirection.After, 10, maxContentBytes: 1);
+
+        Assert.Equal([1UL, 2UL, 3UL], after.Select(e => e.Seq));
+        Assert.Equal([8UL, 9UL, 10UL], before.Select(e => e.Seq));
+        Assert.Equal([1UL], one.Select(e => e.Seq));
     }
 
     [Theory]

@@ -4,7 +4,7 @@ using ChatWire.Storage.Messages;
 namespace ChatWire.Storage.Tests.Contracts;
 
 /// <summary>
-/// Every IMessageStore adapter's behaviour (DESIGN §4), written once. An adapter's test class derives
+/// Every IMessageStore adapter's behaviour (docs/architecture.md, "The message store"), written once. An adapter's test class derives
 /// from this and supplies a fresh, empty store; nothing here may depend on one adapter.
 /// </summary>
 public abstract partial class MessageStoreContract : IAsyncLifetime
@@ -39,9 +39,9 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
         var result = await Store.AppendAsync(message);
 
         Assert.Equal(AppendOutcome.Stored, result.Outcome);
-        Assert.NotNull(result.Message);
-        Assert.Equal(1UL, result.Message.Seq);
-        AssertMatches(message, result.Message);
+        Assert.NotNull(result.Event);
+        Assert.Equal(1UL, result.Event.Seq);
+        AssertMatches(message, result.Event);
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
         var seqs = new List<ulong>();
         foreach (var text in new[] { "one", "two", "three" })
         {
-            seqs.Add((await Store.AppendAsync(NewMessage(conversation, text))).Message!.Seq);
+            seqs.Add((await Store.AppendAsync(NewMessage(conversation, text))).Event!.Seq);
         }
 
         Assert.Equal([1UL, 2UL, 3UL], seqs);
@@ -69,8 +69,8 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
         var b1 = await Store.AppendAsync(NewMessage(second, "b1"));
         var a3 = await Store.AppendAsync(NewMessage(first, "a3"));
 
-        Assert.Equal(1UL, b1.Message!.Seq);
-        Assert.Equal(3UL, a3.Message!.Seq);
+        Assert.Equal(1UL, b1.Event!.Seq);
+        Assert.Equal(3UL, a3.Event!.Seq);
     }
 
     [Fact]
@@ -84,11 +84,11 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
         var resent = await Store.AppendAsync(message with { Content = Encoding.UTF8.GetBytes("hello") });
 
         Assert.Equal(AppendOutcome.Duplicate, resent.Outcome);
-        Assert.NotNull(resent.Message);
-        Assert.Equal(1UL, resent.Message.Seq);
-        Assert.Equal(original.Message!.StoredAt, resent.Message.StoredAt);
-        AssertMatches(message, resent.Message);
-        Assert.Equal(2UL, await Store.GetLatestSeqAsync(conversation));
+        Assert.NotNull(resent.Event);
+        Assert.Equal(1UL, resent.Event.Seq);
+        Assert.Equal(original.Event!.StoredAt, resent.Event.StoredAt);
+        AssertMatches(message, resent.Event);
+        Assert.Equal(2UL, await LatestSeqAsync(conversation));
     }
 
     [Fact]
@@ -103,22 +103,69 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
 
         Assert.Equal(new AppendResult(AppendOutcome.Conflict, null), otherBody);
         Assert.Equal(new AppendResult(AppendOutcome.Conflict, null), otherType);
-        Assert.Equal(1UL, await Store.GetLatestSeqAsync(conversation));
+        Assert.Equal(1UL, await LatestSeqAsync(conversation));
         var stored = Assert.Single(await Store.ReadAsync(conversation, 0, ReadDirection.After, 10));
         AssertMatches(message, stored);
     }
 
     [Fact]
-    public async Task AppendAsync_SameIdFromOtherDevice_StoresASecondMessage()
+    public async Task AppendAsync_SameIdFromOtherDevice_ConflictAndStoresNothing()
     {
+        // An event id names one event in its conversation, whoever sends it.
         var conversation = Guid.NewGuid();
         var message = NewMessage(conversation, "hello");
         await Store.AppendAsync(message);
 
         var fromOtherDevice = await Store.AppendAsync(message with { SenderDeviceId = Guid.NewGuid() });
 
-        Assert.Equal(AppendOutcome.Stored, fromOtherDevice.Outcome);
-        Assert.Equal(2UL, fromOtherDevice.Message!.Seq);
+        Assert.Equal(new AppendResult(AppendOutcome.Conflict, null), fromOtherDevice);
+        Assert.Equal(1UL, await LatestSeqAsync(conversation));
+    }
+
+    [Fact]
+    public async Task AppendAsync_SameIdInAnotherConversation_StoredInEach()
+    {
+        var message = NewMessage(Guid.NewGuid(), "hello");
+        await Store.AppendAsync(message);
+
+        var elsewhere = await Store.AppendAsync(message with { ConversationId = Guid.NewGuid() });
+
+        Assert.Equal(AppendOutcome.Stored, elsewhere.Outcome);
+        Assert.Equal(1UL, elsewhere.Event!.Seq);
+    }
+
+    [Fact]
+    public async Task AppendAsync_MembershipEvents_ShareTheSeqSpaceWithMessages()
+    {
+        var conversation = Guid.NewGuid();
+        var member = Guid.NewGuid();
+
+        var joined = await Store.AppendAsync(NewEvent.Membership(conversation, EventKind.MemberJoined, member, _senderUserId, _senderDeviceId));
+        var message = await Store.AppendAsync(NewMessage(conversation, "hello"));
+        var left = await Store.AppendAsync(NewEvent.Membership(conversation, EventKind.MemberLeft, member, member, Guid.NewGuid()));
+
+        Assert.Equal([1UL, 2UL, 3UL], new[] { joined, message, left }.Select(r => r.Event!.Seq));
+        var stored = await Store.ReadAsync(conversation, 0, ReadDirection.After, 10);
+        Assert.Equal([EventKind.MemberJoined, EventKind.Message, EventKind.MemberLeft], stored.Select(e => e.Kind));
+        Assert.Equal([member, null, member], stored.Select(e => e.SubjectId));
+        Assert.Equal(string.Empty, stored[0].ContentType);
+        Assert.True(stored[0].Content.IsEmpty);
+        Assert.Equal((member, _senderUserId), (stored[2].SenderUserId == member ? member : Guid.Empty, stored[0].SenderUserId));
+    }
+
+    [Fact]
+    public async Task AppendAsync_SameIdOtherKind_Conflict()
+    {
+        var conversation = Guid.NewGuid();
+        var joined = NewEvent.Membership(conversation, EventKind.MemberJoined, Guid.NewGuid(), _senderUserId, _senderDeviceId);
+        await Store.AppendAsync(joined);
+
+        var asMessage = await Store.AppendAsync(NewMessage(conversation, string.Empty) with { EventId = joined.EventId, ContentType = string.Empty });
+        var otherSubject = await Store.AppendAsync(joined with { SubjectId = Guid.NewGuid() });
+
+        Assert.Equal(AppendOutcome.Conflict, asMessage.Outcome);
+        Assert.Equal(AppendOutcome.Conflict, otherSubject.Outcome);
+        Assert.Equal(AppendOutcome.Duplicate, (await Store.AppendAsync(joined)).Outcome);
     }
 
     [Fact]
@@ -146,13 +193,13 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
         Assert.All(all, r => Assert.Equal(AppendOutcome.Stored, r.Outcome));
         foreach (var conversation in conversations)
         {
-            var acknowledged = all.Select(r => r.Message!).Where(m => m.ConversationId == conversation).Select(m => m.Seq).Order().ToList();
+            var acknowledged = all.Select(r => r.Event!).Where(m => m.ConversationId == conversation).Select(m => m.Seq).Order().ToList();
             var expected = Enumerable.Range(1, acknowledged.Count).Select(n => (ulong)n).ToList();
             Assert.Equal(expected, acknowledged);
 
             var stored = await Store.ReadAsync(conversation, 0, ReadDirection.After, 1000);
             Assert.Equal(expected, stored.Select(m => m.Seq));
-            Assert.Equal((ulong)expected.Count, await Store.GetLatestSeqAsync(conversation));
+            Assert.Equal((ulong)expected.Count, await LatestSeqAsync(conversation));
         }
     }
 
@@ -166,55 +213,108 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
 
         Assert.Single(results, r => r.Outcome == AppendOutcome.Stored);
         Assert.Equal(9, results.Count(r => r.Outcome == AppendOutcome.Duplicate));
-        Assert.All(results, r => Assert.Equal(1UL, r.Message!.Seq));
-        Assert.Equal(1UL, await Store.GetLatestSeqAsync(conversation));
+        Assert.All(results, r => Assert.Equal(1UL, r.Event!.Seq));
+        Assert.Equal(1UL, await LatestSeqAsync(conversation));
     }
 
     [Fact]
-    public async Task GetLatestSeqAsync_EmptyConversation_ReturnsZero()
+    public async Task GetLatestSeqsAsync_SomeConversations_ReturnsEachHighestAndLeavesOutEmptyOnes()
     {
-        await Store.AppendAsync(NewMessage(Guid.NewGuid(), "elsewhere"));
+        var four = await AppendManyAsync(4);
+        var one = await AppendManyAsync(1);
+        var empty = Guid.NewGuid();
 
-        Assert.Equal(0UL, await Store.GetLatestSeqAsync(Guid.NewGuid()));
+        var latest = await Store.GetLatestSeqsAsync([four, one, empty]);
+
+        Assert.Equal(2, latest.Count);
+        Assert.Equal(4UL, latest[four]);
+        Assert.Equal(1UL, latest[one]);
+        Assert.False(latest.ContainsKey(empty));
+        Assert.Empty(await Store.GetLatestSeqsAsync([]));
     }
 
     [Fact]
-    public async Task GetLatestSeqAsync_AfterAppends_ReturnsHighestSeq()
+    public async Task GetLatestSeqsAsync_ManyConversations_AnswersForAll()
     {
-        var conversation = await AppendManyAsync(4);
+        // More than any one statement of an adapter should take at once.
+        var conversations = Enumerable.Range(0, 1_200).Select(_ => Guid.NewGuid()).ToList();
+        foreach (var conversation in conversations.Where((_, i) => i % 100 == 0))
+        {
+            await Store.AppendAsync(NewMessage(conversation, "x"));
+        }
 
-        Assert.Equal(4UL, await Store.GetLatestSeqAsync(conversation));
+        var latest = await Store.GetLatestSeqsAsync(conversations);
+
+        Assert.Equal(12, latest.Count);
+        Assert.All(latest.Values, seq => Assert.Equal(1UL, seq));
     }
 
     [Fact]
-    public async Task FindByIdAsync_StoredMessage_ReturnsIt()
+    public async Task EnqueueAsync_OneCallerWithoutWaitingForCommits_StoresInTheOrderQueued()
     {
         var conversation = Guid.NewGuid();
-        await Store.AppendAsync(NewMessage(conversation, "first"));
-        var message = NewMessage(conversation, "second");
-        var stored = await Store.AppendAsync(message);
+        var commits = new List<Task<AppendResult>>();
+        var messages = Enumerable.Range(1, 200).Select(i => NewMessage(conversation, $"m{i}")).ToList();
 
-        var found = await Store.FindByIdAsync(conversation, message.MessageId);
+        foreach (var message in messages)
+        {
+            commits.Add(await Store.EnqueueAsync(message));
+        }
 
-        Assert.NotNull(found);
-        Assert.Equal(2UL, found.Seq);
-        Assert.Equal(stored.Message!.StoredAt, found.StoredAt);
-        AssertMatches(message, found);
+        var results = await Task.WhenAll(commits);
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => (ulong)i), results.Select(r => r.Event!.Seq));
+        Assert.Equal(messages.Select(m => m.EventId), results.Select(r => r.Event!.EventId));
     }
 
     [Fact]
-    public async Task FindByIdAsync_UnknownIdOrOtherConversation_ReturnsNull()
+    public async Task ObserveCommits_ConcurrentAppends_SeesEveryStoredEventOnceInSeqOrderPerConversation()
     {
-        var conversation = Guid.NewGuid();
-        var message = NewMessage(conversation, "hello");
-        await Store.AppendAsync(message);
+        var observer = new RecordingObserver();
+        using var observation = Store.ObserveCommits(observer);
+        var conversations = Enumerable.Range(0, 4).Select(_ => Guid.NewGuid()).ToArray();
 
-        Assert.Null(await Store.FindByIdAsync(conversation, Guid.NewGuid()));
-        Assert.Null(await Store.FindByIdAsync(Guid.NewGuid(), message.MessageId));
+        var stored = await Task.WhenAll(Enumerable.Range(0, 8).Select(sender => Task.Run(async () =>
+        {
+            var results = new List<AppendResult>();
+            for (var i = 0; i < 25; i++)
+            {
+                var message = NewMessage(conversations[(sender + i) % conversations.Length], $"{sender}-{i}");
+                results.Add(await Store.AppendAsync(message));
+                results.Add(await Store.AppendAsync(message));
+            }
+
+            return results;
+        })));
+
+        // Seen before the appends completed: the observer is told before the waiters.
+        var seen = observer.Events;
+        Assert.Equal(200, seen.Count);
+        Assert.Equal(200, stored.SelectMany(r => r).Count(r => r.Outcome == AppendOutcome.Stored));
+        foreach (var conversation in conversations)
+        {
+            var seqs = seen.Where(e => e.ConversationId == conversation).Select(e => e.Seq).ToList();
+            Assert.Equal(Enumerable.Range(1, seqs.Count).Select(n => (ulong)n), seqs);
+        }
     }
 
-    protected NewMessage NewMessage(Guid conversationId, string text) =>
-        new(conversationId, Guid.NewGuid(), _senderUserId, _senderDeviceId, "text/plain", Encoding.UTF8.GetBytes(text));
+    [Fact]
+    public async Task ObserveCommits_AfterDispose_SeesNothing()
+    {
+        var observer = new RecordingObserver();
+        var observation = Store.ObserveCommits(observer);
+        await Store.AppendAsync(NewMessage(Guid.NewGuid(), "seen"));
+
+        observation.Dispose();
+        await Store.AppendAsync(NewMessage(Guid.NewGuid(), "not seen"));
+
+        Assert.Single(observer.Events);
+    }
+
+    protected async Task<ulong> LatestSeqAsync(Guid conversationId) =>
+        (await Store.GetLatestSeqsAsync([conversationId])).TryGetValue(conversationId, out var seq) ? seq : 0;
+
+    protected NewEvent NewMessage(Guid conversationId, string text) =>
+        NewEvent.Message(conversationId, Guid.CreateVersion7(), _senderUserId, _senderDeviceId, "text/plain", Encoding.UTF8.GetBytes(text));
 
     /// <summary>Appends <paramref name="count"/> messages "m1".."mN" to a new conversation, one after another.</summary>
     protected async Task<Guid> AppendManyAsync(int count)
@@ -223,19 +323,45 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
         for (var i = 1; i <= count; i++)
         {
             var result = await Store.AppendAsync(NewMessage(conversation, $"m{i}"));
-            Assert.Equal((ulong)i, result.Message!.Seq);
+            Assert.Equal((ulong)i, result.Event!.Seq);
         }
 
         return conversation;
     }
 
-    protected static void AssertMatches(NewMessage expected, StoredMessage actual)
+    protected static void AssertMatches(NewEvent expected, StoredEvent actual)
     {
         Assert.Equal(expected.ConversationId, actual.ConversationId);
-        Assert.Equal(expected.MessageId, actual.MessageId);
+        Assert.Equal(expected.EventId, actual.EventId);
+        Assert.Equal(expected.Kind, actual.Kind);
+        Assert.Equal(expected.SubjectId, actual.SubjectId);
         Assert.Equal(expected.SenderUserId, actual.SenderUserId);
         Assert.Equal(expected.SenderDeviceId, actual.SenderDeviceId);
         Assert.Equal(expected.ContentType, actual.ContentType);
         Assert.Equal(expected.Content.ToArray(), actual.Content.ToArray());
+    }
+
+    private sealed class RecordingObserver : ICommitObserver
+    {
+        private readonly List<StoredEvent> _events = [];
+
+        public List<StoredEvent> Events
+        {
+            get
+            {
+                lock (_events)
+                {
+                    return [.. _events];
+                }
+            }
+        }
+
+        public void OnCommitted(IReadOnlyList<StoredEvent> events)
+        {
+            lock (_events)
+            {
+                _events.AddRange(events);
+            }
+        }
     }
 }

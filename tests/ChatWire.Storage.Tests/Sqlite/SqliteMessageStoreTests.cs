@@ -36,21 +36,21 @@ public sealed class SqliteMessageStoreTests : MessageStoreContract, IDisposable
         await using (var store = await SqliteMessageStore.OpenAsync(path))
         {
             acknowledged = await Task.WhenAll(Enumerable.Range(0, 90)
-                .Select(i => store.AppendAsync(NewMessage(conversations[i % 3], $"m{i}"))));
+                .Select(i => ((IMessageStore)store).AppendAsync(NewMessage(conversations[i % 3], $"m{i}"))));
         }
 
         await using var reopened = await SqliteMessageStore.OpenAsync(path);
         foreach (var conversation in conversations)
         {
             var stored = await reopened.ReadAsync(conversation, 0, ReadDirection.After, 1000);
-            var expected = acknowledged.Select(r => r.Message!).Where(m => m.ConversationId == conversation).OrderBy(m => m.Seq).ToList();
+            var expected = acknowledged.Select(r => r.Event!).Where(m => m.ConversationId == conversation).OrderBy(m => m.Seq).ToList();
             Assert.Equal(30, stored.Count);
-            Assert.Equal(expected.Select(m => (m.Seq, m.MessageId, m.StoredAt)), stored.Select(m => (m.Seq, m.MessageId, m.StoredAt)));
+            Assert.Equal(expected.Select(m => (m.Seq, m.EventId, m.StoredAt)), stored.Select(m => (m.Seq, m.EventId, m.StoredAt)));
             Assert.Equal(expected.Select(m => m.Content.ToArray()), stored.Select(m => m.Content.ToArray()));
         }
 
-        var next = await reopened.AppendAsync(NewMessage(conversations[0], "after restart"));
-        Assert.Equal(31UL, next.Message!.Seq);
+        var next = await ((IMessageStore)reopened).AppendAsync(NewMessage(conversations[0], "after restart"));
+        Assert.Equal(31UL, next.Event!.Seq);
     }
 
     [Fact]
@@ -59,14 +59,14 @@ public sealed class SqliteMessageStoreTests : MessageStoreContract, IDisposable
         var path = _directory.File("drain.db");
         var conversation = Guid.NewGuid();
         var store = await SqliteMessageStore.OpenAsync(path);
-        var appends = Enumerable.Range(0, 200).Select(i => store.AppendAsync(NewMessage(conversation, $"m{i}"))).ToList();
+        var appends = Enumerable.Range(0, 200).Select(i => ((IMessageStore)store).AppendAsync(NewMessage(conversation, $"m{i}"))).ToList();
 
         await store.DisposeAsync();
 
         var results = await Task.WhenAll(appends);
         Assert.All(results, r => Assert.Equal(AppendOutcome.Stored, r.Outcome));
         await using var reopened = await SqliteMessageStore.OpenAsync(path);
-        Assert.Equal(200UL, await reopened.GetLatestSeqAsync(conversation));
+        Assert.Equal(200UL, (await reopened.GetLatestSeqsAsync([conversation]))[conversation]);
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed class SqliteMessageStoreTests : MessageStoreContract, IDisposable
         var store = await SqliteMessageStore.OpenAsync(_directory.File("closed.db"));
         await store.DisposeAsync();
 
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.AppendAsync(NewMessage(Guid.NewGuid(), "late")));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => ((IMessageStore)store).AppendAsync(NewMessage(Guid.NewGuid(), "late")));
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public sealed class SqliteMessageStoreTests : MessageStoreContract, IDisposable
 
         var results = await Task.WhenAll(appends);
 
-        Assert.Equal(Enumerable.Range(1, 500).Select(n => (ulong)n), results.Select(r => r.Message!.Seq));
+        Assert.Equal(Enumerable.Range(1, 500).Select(n => (ulong)n), results.Select(r => r.Event!.Seq));
 
         // The first append alone (the writer took it before the rest arrived), then 499 = 256 + 243.
         Assert.Equal(3, Sqlite.BatchesCommitted);
@@ -137,10 +137,10 @@ public sealed class SqliteMessageStoreTests : MessageStoreContract, IDisposable
 
         Assert.Equal(AppendOutcome.Stored, (await first).Outcome);
         Assert.Equal(AppendOutcome.Duplicate, (await again).Outcome);
-        Assert.Equal((await first).Message!.Seq, (await again).Message!.Seq);
-        Assert.Equal((await first).Message!.StoredAt, (await again).Message!.StoredAt);
+        Assert.Equal((await first).Event!.Seq, (await again).Event!.Seq);
+        Assert.Equal((await first).Event!.StoredAt, (await again).Event!.StoredAt);
         Assert.Equal(AppendOutcome.Conflict, (await conflict).Outcome);
-        Assert.Equal(2UL, (await next).Message!.Seq);
+        Assert.Equal(2UL, (await next).Event!.Seq);
         Assert.Equal(2, Sqlite.BatchesCommitted);
     }
 
@@ -156,7 +156,7 @@ public sealed class SqliteMessageStoreTests : MessageStoreContract, IDisposable
             await using (var trigger = blocker.CreateCommand())
             {
                 trigger.CommandText = """
-                    CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.content_type = 'poison'
+                    CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.content_type = 'poison'
                     BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;
                     """;
                 await trigger.ExecuteNonQueryAsync();
@@ -176,8 +176,8 @@ public sealed class SqliteMessageStoreTests : MessageStoreContract, IDisposable
         await Assert.ThrowsAsync<SqliteException>(() => before);
         await Assert.ThrowsAsync<SqliteException>(() => poisoned);
         await Assert.ThrowsAsync<SqliteException>(() => after);
-        Assert.Equal(1UL, await Store.GetLatestSeqAsync(conversation));
-        Assert.Equal(2UL, (await Store.AppendAsync(NewMessage(conversation, "m2 again"))).Message!.Seq);
+        Assert.Equal(1UL, await LatestSeqAsync(conversation));
+        Assert.Equal(2UL, (await Store.AppendAsync(NewMessage(conversation, "m2 again"))).Event!.Seq);
         Assert.Single(await Store.ReadAsync(conversation, 1, ReadDirection.After, 10));
     }
 

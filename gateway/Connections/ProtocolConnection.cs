@@ -2,14 +2,16 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using ChatWire.Gateway.Accounts;
+using ChatWire.Gateway.Conversations;
+using ChatWire.Gateway.Delivery;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using Microsoft.AspNetCore.Connections;
 using MessagePack;
 
-namespace ChatWire.Gateway.Sessions;
+namespace ChatWire.Gateway.Connections;
 
-internal enum SessionState
+internal enum ProtocolState
 {
     AwaitingHello = 0,
     AwaitingAuth = 1,
@@ -18,17 +20,19 @@ internal enum SessionState
 }
 
 /// <summary>
-/// One protocol connection (docs/protocol.md §5). Idle, it holds no buffer (Kestrel's zero-byte reads),
-/// no timer and no task beyond its pending read: deadlines are checked by the shared
-/// <see cref="ConnectionSweeper"/> from the tick stamps kept here.
+/// One protocol connection (docs/protocol.md §5): it decodes frames, hands commands to the conversation
+/// service, writes the answers, and is a delivery target for the fan-out. Idle, it holds no buffer
+/// (Kestrel's zero-byte reads), no timer and no task beyond its pending read: deadlines are checked by the
+/// shared <see cref="ConnectionSweeper"/> from the tick stamps kept here. ("Session" is the device's login,
+/// <see cref="SessionIdentity"/>; a device may hold several connections at once.)
 /// </summary>
-internal sealed partial class Session
+internal sealed partial class ProtocolConnection : IDeliveryTarget
 {
     private readonly ConnectionContext _connection;
     private readonly PipeReader _input;
-    private readonly SessionServices _services;
+    private readonly ConnectionServices _services;
     private readonly long _openedAt;
-    private volatile SessionState _state;
+    private volatile ProtocolState _state;
     private long _lastReceivedAt;
     private long _partialFrameSince;
     private long _lastPingSentAt;
@@ -37,7 +41,7 @@ internal sealed partial class Session
     /// <summary>How long a connection the server closed may take to drain before it is aborted.</summary>
     public const int CloseGraceMs = 2_000;
 
-    public Session(ConnectionContext connection, SessionServices services, IPAddress? remoteAddress)
+    public ProtocolConnection(ConnectionContext connection, ConnectionServices services, IPAddress? remoteAddress)
     {
         _connection = connection;
         _input = connection.Transport.Input;
@@ -54,10 +58,16 @@ internal sealed partial class Session
 
     public SessionIdentity? Identity { get; private set; }
 
+    /// <inheritdoc/>
+    public Guid UserId => Identity!.UserId;
+
+    /// <inheritdoc/>
+    public Guid DeviceId => Identity!.DeviceId;
+
     /// <summary>Content bytes a HISTORY_PAGE may carry: the frame limit less room for its own fields.</summary>
     public int MaxPageBytes => (int)_services.Limits.MaxFrameLength - 1024;
 
-    private uint FrameLimit => _state == SessionState.Authenticated ? _services.Limits.MaxFrameLength : _services.Limits.MaxPreAuthFrameLength;
+    private uint FrameLimit => _state == ProtocolState.Authenticated ? _services.Limits.MaxFrameLength : _services.Limits.MaxPreAuthFrameLength;
 
     // One async method for the whole connection: an idle connection is one suspended state machine (its
     // pending zero-byte read), not a chain of them.
@@ -113,12 +123,12 @@ internal sealed partial class Session
         }
         catch (Exception ex)
         {
-            GatewayLog.SessionFault(_services.Logger, ConnectionId, ex);
+            GatewayLog.ConnectionFault(_services.Logger, ConnectionId, ex);
         }
         finally
         {
-            var wasAuthenticated = _state == SessionState.Authenticated;
-            _state = SessionState.Closed;
+            var wasAuthenticated = _state == ProtocolState.Authenticated;
+            _state = ProtocolState.Closed;
             var pendingFlush = MarkClosed();
             (wasAuthenticated ? _services.Metrics.Authenticated : _services.Metrics.Unauthenticated).Dec();
             if (wasAuthenticated)
@@ -145,8 +155,8 @@ internal sealed partial class Session
         catch (ProtocolException ex)
         {
             // A malformed body leaves the framing intact: after AUTH the request fails, the connection
-            // stays. Before AUTH nothing about the peer is trusted yet (DESIGN §3), so it closes.
-            if (_state != SessionState.Authenticated || ErrorCodes.ClosesConnection(ex.Code))
+            // stays. Before AUTH nothing about the peer is trusted yet, so it closes (docs/protocol.md §5).
+            if (_state != ProtocolState.Authenticated || ErrorCodes.ClosesConnection(ex.Code))
             {
                 CloseWithError(ex.Code, ex.Message, ex.RequestId);
             }
@@ -164,7 +174,7 @@ internal sealed partial class Session
         if (!header.IsKnown)
         {
             _services.Metrics.UnknownFrameIn();
-            return _state == SessionState.Authenticated
+            return _state == ProtocolState.Authenticated
                 ? Fail(header.RequestId, ErrorCode.UnknownOpcode, $"Unknown opcode {header.OpcodeValue}.")
                 : Fail(header.RequestId, ErrorCode.NotAuthenticated, "HELLO and AUTH must come first.");
         }
@@ -180,28 +190,28 @@ internal sealed partial class Session
             case (_, Opcode.Pong):
                 _ = FrameCodec.ReadBody<Pong>(ref reader, header, limits);
                 return default;
-            case (SessionState.AwaitingHello, Opcode.Hello):
+            case (ProtocolState.AwaitingHello, Opcode.Hello):
                 OnHello(FrameCodec.ReadBody<Hello>(ref reader, header, limits));
                 return default;
-            case (SessionState.AwaitingAuth, Opcode.Auth):
+            case (ProtocolState.AwaitingAuth, Opcode.Auth):
                 return OnAuthAsync(FrameCodec.ReadBody<Auth>(ref reader, header, limits));
-            case (SessionState.AwaitingHello or SessionState.AwaitingAuth, _):
-                return Fail(header.RequestId, ErrorCode.NotAuthenticated, $"{Name(header.Opcode)} before AUTH: HELLO and AUTH must come first.");
-            case (SessionState.Authenticated, Opcode.Send):
+            case (ProtocolState.AwaitingHello or ProtocolState.AwaitingAuth, _):
+                return Fail(header.RequestId, ErrorCode.NotAuthenticated, $"{Opcodes.Name(header.Opcode)} before AUTH: HELLO and AUTH must come first.");
+            case (ProtocolState.Authenticated, Opcode.Send):
                 return OnSendAsync(FrameCodec.ReadBody<Send>(ref reader, header, limits));
-            case (SessionState.Authenticated, Opcode.History):
-                return _services.Pipeline.HandleHistoryAsync(this, FrameCodec.ReadBody<History>(ref reader, header, limits));
-            case (SessionState.Authenticated, Opcode.Hello or Opcode.Auth):
-                return Fail(header.RequestId, ErrorCode.InvalidState, $"{Name(header.Opcode)} is only valid once, at the start of a connection.");
+            case (ProtocolState.Authenticated, Opcode.History):
+                return OnHistoryAsync(FrameCodec.ReadBody<History>(ref reader, header, limits));
+            case (ProtocolState.Authenticated, Opcode.Sync):
+                return OnSyncAsync(FrameCodec.ReadBody<Sync>(ref reader, header, limits));
+            case (ProtocolState.Authenticated, Opcode.Hello or Opcode.Auth):
+                return Fail(header.RequestId, ErrorCode.InvalidState, $"{Opcodes.Name(header.Opcode)} is only valid once, at the start of a connection.");
             default:
-                return Fail(header.RequestId, ErrorCode.InvalidState, $"{Name(header.Opcode)} is sent by the server, not by clients.");
+                return Fail(header.RequestId, ErrorCode.InvalidState, $"{Opcodes.Name(header.Opcode)} is sent by the server, not by clients.");
         }
     }
 
     private static ValueTask Fail(uint requestId, ErrorCode code, string message) =>
         ValueTask.FromException(new ProtocolException(code, message, requestId));
-
-    private static string Name(Opcode opcode) => opcode.ToString().ToUpperInvariant();
 
     private void OnHello(Hello hello)
     {
@@ -210,7 +220,7 @@ internal sealed partial class Session
             throw new ProtocolException(ErrorCode.UnsupportedVersion, $"This server speaks protocol version {ProtocolLimits.CurrentVersion}; the client offered {hello.ProtocolVersion}.", hello.RequestId);
         }
 
-        _state = SessionState.AwaitingAuth;
+        _state = ProtocolState.AwaitingAuth;
         var options = _services.Options;
         Send(new Welcome(
             hello.RequestId,
@@ -232,7 +242,7 @@ internal sealed partial class Session
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            GatewayLog.SessionFault(_services.Logger, ConnectionId, ex);
+            GatewayLog.ConnectionFault(_services.Logger, ConnectionId, ex);
             CloseWithError(ErrorCode.StorageUnavailable, "Sessions cannot be checked right now; retry shortly.", auth.RequestId);
             return;
         }
@@ -244,12 +254,12 @@ internal sealed partial class Session
         }
 
         Identity = identity;
-        _state = SessionState.Authenticated;
+        _state = ProtocolState.Authenticated;
         _services.Metrics.Unauthenticated.Dec();
         _services.Metrics.Authenticated.Inc();
 
         // Register for delivery before AUTH_OK is sent, holding output meanwhile: an event stored while
-        // the session registers is then neither lost nor sent ahead of AUTH_OK.
+        // the connection registers is then neither lost nor sent ahead of AUTH_OK.
         HoldOutput();
         try
         {
@@ -257,14 +267,14 @@ internal sealed partial class Session
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            GatewayLog.SessionFault(_services.Logger, ConnectionId, ex);
-            CloseWithError(ErrorCode.StorageUnavailable, "The session could not be set up; retry shortly.", auth.RequestId);
+            GatewayLog.ConnectionFault(_services.Logger, ConnectionId, ex);
+            CloseWithError(ErrorCode.StorageUnavailable, "The connection could not be set up; retry shortly.", auth.RequestId);
             return;
         }
 
         ReleaseHeld(new AuthOk(auth.RequestId, identity.UserId, identity.DeviceId));
 
-        // A revocation committed after the token check but before this session could hear about it would
+        // A revocation committed after the token check but before this connection could hear about it would
         // otherwise be missed; the store is revoked before the event is published, so this read sees it.
         if (!await _services.Authenticator.IsStillValidAsync(identity, CancellationToken.None))
         {
@@ -274,35 +284,88 @@ internal sealed partial class Session
 
     private async ValueTask OnSendAsync(Send send)
     {
-        var pending = _services.Pipeline.HandleSendAsync(this, send);
-        if (pending.IsCompleted)
+        // Awaited before the next frame is read: this connection's SENDs are queued in the order they came.
+        var commit = await _services.Conversations.SubmitSendAsync(Identity!, send);
+        if (commit.IsCompleted)
         {
+            Answer(send, commit.Result);
             return;
         }
 
         // SENDs are pipelined: the next frame is read while this one waits for its group commit. Past
-        // MaxSendsInFlight the read loop waits too, which is the per-connection backpressure.
+        // MaxSendsInFlight the read loop waits too, which is the per-connection backpressure. A slot is
+        // freed when the SEND is answered; delivery to other devices is the publisher's work, not this one's.
         var inFlight = Interlocked.Increment(ref _sendsInFlight);
-        _ = pending.ContinueWith(static (_, state) => Interlocked.Decrement(ref ((Session)state!)._sendsInFlight), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var answered = AnswerWhenCommittedAsync(send, commit);
         if (inFlight >= _services.Options.MaxSendsInFlight)
         {
-            await pending;
+            await answered;
 
             // The peer was not silent; the read loop was waiting on the store.
             _lastReceivedAt = Environment.TickCount64;
         }
     }
 
+    private async Task AnswerWhenCommittedAsync(Send send, Task<SendOutcome> commit)
+    {
+        // The service turns every failure into an outcome: this await does not throw.
+        var outcome = await commit;
+        Answer(send, outcome);
+        Interlocked.Decrement(ref _sendsInFlight);
+    }
+
+    private void Answer(in Send send, in SendOutcome outcome)
+    {
+        if (outcome.Error is { } code)
+        {
+            SendError(send.RequestId, code, outcome.Message!);
+        }
+        else
+        {
+            Send(new SendAck(send.RequestId, send.ConversationId, send.MessageId, outcome.Seq, outcome.ServerTimeUnixMs));
+        }
+    }
+
+    private async ValueTask OnHistoryAsync(History history)
+    {
+        try
+        {
+            Send(await _services.Conversations.ReadHistoryAsync(Identity!, history, MaxPageBytes));
+        }
+        catch (RequestRefusedException ex)
+        {
+            SendError(history.RequestId, ex.Code, ex.Message);
+        }
+    }
+
+    private async ValueTask OnSyncAsync(Sync sync)
+    {
+        try
+        {
+            Send(await _services.Conversations.SyncAsync(Identity!, sync));
+        }
+        catch (RequestRefusedException ex)
+        {
+            SendError(sync.RequestId, ex.Code, ex.Message);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Deliver(ReadOnlySpan<byte> frame) => SendEncoded(frame, Opcode.Event);
+
+    /// <inheritdoc/>
+    public void Revoke() => CloseWithError(ErrorCode.SessionRevoked, "This device's session was revoked.");
+
     /// <summary>Called by the shared sweep; closes or pings according to the tick stamps.</summary>
     public void CheckDeadlines(long now)
     {
         var options = _services.Options;
-        if (_state == SessionState.Closed || IsClosing)
+        if (_state == ProtocolState.Closed || IsClosing)
         {
             return;
         }
 
-        if (_state != SessionState.Authenticated && now - _openedAt > options.AuthDeadlineMs)
+        if (_state != ProtocolState.Authenticated && now - _openedAt > options.AuthDeadlineMs)
         {
             CloseWithError(ErrorCode.AuthTimeout, $"No successful AUTH within {options.AuthDeadlineMs} ms.");
         }

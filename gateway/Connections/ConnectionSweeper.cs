@@ -1,13 +1,13 @@
 using ChatWire.Gateway.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace ChatWire.Gateway.Sessions;
+namespace ChatWire.Gateway.Connections;
 
 /// <summary>
 /// The one timer for all connections: AUTH deadline, frame deadline, heartbeat PING and dead-peer close.
-/// A million idle sessions cost one walk per interval, not a million timers.
+/// A million idle connections cost one walk per interval, not a million timers.
 /// </summary>
-internal sealed class ConnectionSweeper(SessionRegistry registry, IOptions<GatewayOptions> options, ILogger<ConnectionSweeper> logger) : BackgroundService
+internal sealed class ConnectionSweeper(ConnectionRegistry registry, IOptions<GatewayOptions> options, ILogger<ConnectionSweeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -17,16 +17,16 @@ internal sealed class ConnectionSweeper(SessionRegistry registry, IOptions<Gatew
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 var now = Environment.TickCount64;
-                foreach (var session in registry.Sessions)
+                foreach (var connection in registry.Connections)
                 {
                     // One connection's failure must not stop the sweep, let alone the host.
                     try
                     {
-                        session.CheckDeadlines(now);
+                        connection.CheckDeadlines(now);
                     }
                     catch (Exception ex) when (ex is not OutOfMemoryException)
                     {
-                        GatewayLog.SessionFault(logger, session.ConnectionId, ex);
+                        GatewayLog.ConnectionFault(logger, connection.ConnectionId, ex);
                     }
                 }
 

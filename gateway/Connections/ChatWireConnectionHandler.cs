@@ -3,10 +3,10 @@ using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using Microsoft.AspNetCore.Connections;
 
-namespace ChatWire.Gateway.Sessions;
+namespace ChatWire.Gateway.Connections;
 
-/// <summary>The protocol endpoint on the TCP and TLS listeners: admission caps, then one <see cref="Session"/>.</summary>
-internal sealed class ChatWireConnectionHandler(SessionServices services) : ConnectionHandler
+/// <summary>The protocol endpoint on the TCP and TLS listeners: admission caps, then one <see cref="ProtocolConnection"/>.</summary>
+internal sealed class ChatWireConnectionHandler(ConnectionServices services) : ConnectionHandler
 {
     public override Task OnConnectedAsync(ConnectionContext connection)
     {
@@ -17,15 +17,15 @@ internal sealed class ChatWireConnectionHandler(SessionServices services) : Conn
             return RefuseAsync(connection, address, refused);
         }
 
-        // Not awaited here: the session's own RunAsync is the only state machine an idle connection keeps.
-        var session = new Session(connection, services, address);
-        services.Registry.Add(session);
+        // Not awaited here: the connection's own RunAsync is the only state machine an idle connection keeps.
+        var protocol = new ProtocolConnection(connection, services, address);
+        services.Registry.Add(protocol);
         if (services.Registry.IsShuttingDown)
         {
-            session.CloseWithError(ErrorCode.ShuttingDown, "The server is shutting down; reconnect later.");
+            protocol.CloseWithError(ErrorCode.ShuttingDown, "The server is shutting down; reconnect later.");
         }
 
-        return session.RunAsync();
+        return protocol.RunAsync();
     }
 
     private async Task RefuseAsync(ConnectionContext connection, IPAddress? address, string reason)

@@ -3,15 +3,15 @@ using System.IO.Pipelines;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 
-namespace ChatWire.Gateway.Sessions;
+namespace ChatWire.Gateway.Connections;
 
 // The outbound side: every frame, reply or fanned-out event, goes through one lock. At most one flush of
 // the transport's PipeWriter is outstanding, and nothing touches that writer while it is: over TLS the
 // writer is a StreamPipeWriter, whose buffers a pending flush still owns. Frames written meanwhile go to a
-// session-owned backlog (allocated only under backpressure, dropped once drained, so an idle connection
+// connection-owned backlog (allocated only under backpressure, dropped once drained, so an idle connection
 // holds none). Bytes not yet flushed, backlog included, are bounded by MaxOutboundBytes; past it the
-// connection is a slow consumer: closed, to catch up later by seq (DESIGN §4).
-internal sealed partial class Session
+// connection is a slow consumer: closed, to catch up later by seq (docs/protocol.md §3.2).
+internal sealed partial class ProtocolConnection
 {
     private readonly PipeWriter _output;
     private readonly Lock _writeLock = new();
@@ -79,7 +79,7 @@ internal sealed partial class Session
             _closing = true;
         }
 
-        GatewayLog.SessionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(code), message);
+        GatewayLog.ConnectionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(code), message);
         _input.CancelPendingRead();
     }
 
@@ -155,7 +155,7 @@ internal sealed partial class Session
             _backlog = null;
             _held = null;
             _services.Metrics.Error(ErrorCode.SlowConsumer);
-            GatewayLog.SessionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(ErrorCode.SlowConsumer), $"{_outboundBytes} bytes queued");
+            GatewayLog.ConnectionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(ErrorCode.SlowConsumer), $"{_outboundBytes} bytes queued");
             _input.CancelPendingRead();
             Abort("slow consumer");
             return;

@@ -1,22 +1,23 @@
 using ChatWire.Gateway.Accounts;
+using ChatWire.Gateway.Conversations;
 using ChatWire.Gateway.Delivery;
 using ChatWire.Gateway.Hosting;
 using ChatWire.Gateway.Observability;
 using ChatWire.Protocol;
 using Microsoft.Extensions.Options;
 
-namespace ChatWire.Gateway.Sessions;
+namespace ChatWire.Gateway.Connections;
 
-/// <summary>What every session shares; one instance per host, so a session holds one reference, not ten.</summary>
-internal sealed class SessionServices(
+/// <summary>What every connection shares; one instance per host, so a connection holds one reference, not ten.</summary>
+internal sealed class ConnectionServices(
     IOptions<GatewayOptions> options,
     SessionAuthenticator authenticator,
-    MessagePipeline pipeline,
+    ConversationService conversations,
     DeliveryFanout fanout,
-    SessionRegistry registry,
+    ConnectionRegistry registry,
     GatewayMetrics metrics,
     TimeProvider time,
-    ILogger<Session> logger)
+    ILogger<ProtocolConnection> logger)
 {
     public GatewayOptions Options { get; } = options.Value;
 
@@ -24,15 +25,15 @@ internal sealed class SessionServices(
 
     public SessionAuthenticator Authenticator { get; } = authenticator;
 
-    public MessagePipeline Pipeline { get; } = pipeline;
+    public ConversationService Conversations { get; } = conversations;
 
     public DeliveryFanout Fanout { get; } = fanout;
 
-    public SessionRegistry Registry { get; } = registry;
+    public ConnectionRegistry Registry { get; } = registry;
 
     public GatewayMetrics Metrics { get; } = metrics;
 
     public TimeProvider Time { get; } = time;
 
-    public ILogger<Session> Logger { get; } = logger;
+    public ILogger<ProtocolConnection> Logger { get; } = logger;
 }

@@ -3,19 +3,19 @@ using System.Net;
 using ChatWire.Gateway.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace ChatWire.Gateway.Sessions;
+namespace ChatWire.Gateway.Connections;
 
 /// <summary>Every open protocol connection of this process, with the per-process and per-address caps.</summary>
-internal sealed class SessionRegistry
+internal sealed class ConnectionRegistry
 {
-    private readonly ConcurrentDictionary<Guid, Session> _sessions = new();
+    private readonly ConcurrentDictionary<Guid, ProtocolConnection> _connections = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
-    private readonly ConcurrentDictionary<Session, long> _retiring = new();
+    private readonly ConcurrentDictionary<ProtocolConnection, long> _retiring = new();
     private readonly int _maxPerAddress;
     private int _count;
     private bool _shuttingDown;
 
-    public SessionRegistry(IOptions<GatewayOptions> options)
+    public ConnectionRegistry(IOptions<GatewayOptions> options)
     {
         var o = options.Value;
         MaxConnections = o.MaxConnections > 0 ? o.MaxConnections : DefaultMaxConnections();
@@ -29,12 +29,12 @@ internal sealed class SessionRegistry
 
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Open sessions, enumerated without locking the dictionary (Values would take every bucket lock and copy).</summary>
-    public IEnumerable<Session> Sessions
+    /// <summary>Open connections, enumerated without locking the dictionary (Values would take every bucket lock and copy).</summary>
+    public IEnumerable<ProtocolConnection> Connections
     {
         get
         {
-            foreach (var pair in _sessions)
+            foreach (var pair in _connections)
             {
                 yield return pair.Value;
             }
@@ -59,7 +59,7 @@ internal sealed class SessionRegistry
         return null;
     }
 
-    public void Add(Session session) => _sessions[session.ConnectionId] = session;
+    public void Add(ProtocolConnection connection) => _connections[connection.ConnectionId] = connection;
 
     /// <summary>
     /// Stops taking connections in and closes every open one. A connection added concurrently either is
@@ -68,43 +68,43 @@ internal sealed class SessionRegistry
     public void BeginShutdown()
     {
         Volatile.Write(ref _shuttingDown, true);
-        foreach (var session in Sessions)
+        foreach (var connection in Connections)
         {
-            session.CloseWithError(Protocol.ErrorCode.ShuttingDown, "The server is shutting down; reconnect later.");
+            connection.CloseWithError(Protocol.ErrorCode.ShuttingDown, "The server is shutting down; reconnect later.");
         }
     }
 
     /// <summary>
-    /// The session's read loop has ended. A connection its peer closed frees its slot now; one the server
+    /// The connection's read loop has ended. A connection its peer closed frees its slot now; one the server
     /// closed keeps its slot until <see cref="SweepRetiring"/> has made sure the transport is gone, so a
     /// peer that stops reading cannot keep sockets open outside the caps.
     /// </summary>
-    public void Retire(Session session, bool closedByPeer)
+    public void Retire(ProtocolConnection connection, bool closedByPeer)
     {
-        if (!_sessions.TryRemove(session.ConnectionId, out _))
+        if (!_connections.TryRemove(connection.ConnectionId, out _))
         {
             return;
         }
 
         if (closedByPeer)
         {
-            Release(session.RemoteAddress);
+            Release(connection.RemoteAddress);
         }
         else
         {
-            _retiring[session] = Environment.TickCount64;
+            _retiring[connection] = Environment.TickCount64;
         }
     }
 
     /// <summary>Aborts server-closed connections still open after the grace period, and frees their slots.</summary>
     public void SweepRetiring(long now)
     {
-        foreach (var (session, since) in _retiring)
+        foreach (var (connection, since) in _retiring)
         {
-            if (now - since > Session.CloseGraceMs && _retiring.TryRemove(session, out _))
+            if (now - since > ProtocolConnection.CloseGraceMs && _retiring.TryRemove(connection, out _))
             {
-                session.AbortIfOpen();
-                Release(session.RemoteAddress);
+                connection.AbortIfOpen();
+                Release(connection.RemoteAddress);
             }
         }
     }
@@ -126,7 +126,7 @@ internal sealed class SessionRegistry
         }
     }
 
-    // One process may hold only so many open files (DESIGN; 20,000 on these machines): keep 1,024 spare for
+    // One process may hold only so many open files (20,000 on the machines this was built on): keep 1,024 spare for
     // the store, logs and the listeners themselves so the cap, not an EMFILE, refuses the next connection.
     private static int DefaultMaxConnections()
     {

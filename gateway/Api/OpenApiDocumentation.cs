@@ -1,0 +1,93 @@
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace ChatWire.Gateway.Api;
+
+/// <summary>
+/// Shapes <c>/openapi/v1.json</c>: what the API is, its bearer scheme (every operation but the anonymous
+/// ones requires it and can answer 401), tag descriptions, and the types our converters write. The test
+/// command lints the document with Redocly's recommended rules (test.sh).
+/// </summary>
+internal static class OpenApiDocumentation
+{
+    private const string Bearer = "bearer";
+
+    private static readonly Dictionary<string, string> Tags = new()
+    {
+        ["Server"] = "What a client needs to know before it connects.",
+        ["Accounts"] = "Sign-up, login, password, and the device sessions a user holds.",
+        ["Teams"] = "Teams, their members (mention candidates), invites and per-member mute.",
+        ["Conversations"] = "Channels, direct and group messages, and the list of conversations a user is in. Messages themselves travel over the TCP protocol (docs/protocol.md).",
+    };
+
+    public static void Configure(OpenApiOptions options)
+    {
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info = new OpenApiInfo
+            {
+                Title = "ChatWire HTTP API",
+                Version = "v1",
+                Description = "Accounts, sessions, teams, channels and direct messages of a ChatWire server. Errors are application/problem+json carrying a code from one table shared with the TCP protocol. Real-time messaging is the TCP protocol of docs/protocol.md.",
+            };
+
+            // Relative: the document is served by the API listener it describes, whatever name it was reached by.
+            document.Servers = [new OpenApiServer { Url = "/", Description = "The API listener that served this document." }];
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes[Bearer] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "The session_token from signup or login: 'Authorization: Bearer <session_token>'.",
+            };
+            document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(Bearer, document)] = [] }];
+            document.Tags = new HashSet<OpenApiTag>(Tags.Select(t => new OpenApiTag { Name = t.Key, Description = t.Value }));
+            return Task.CompletedTask;
+        });
+
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            var path = "/" + (context.Description.RelativePath ?? string.Empty);
+            operation.Responses ??= [];
+            if (ApiAuthentication.IsAnonymous(path))
+            {
+                operation.Security = [];
+            }
+            else
+            {
+                operation.Responses["401"] = new OpenApiResponse
+                {
+                    Description = "No usable session token: NOT_AUTHENTICATED (missing or malformed header), INVALID_TOKEN, SESSION_EXPIRED or SESSION_REVOKED.",
+                    Content = new Dictionary<string, OpenApiMediaType>
+                    {
+                        [ApiDocs.ProblemContentType] = new OpenApiMediaType { Schema = new OpenApiSchemaReference(nameof(ApiProblem), context.Document) },
+                    },
+                };
+            }
+
+            foreach (var parameter in operation.Parameters ?? [])
+            {
+                if (parameter is OpenApiParameter { In: ParameterLocation.Path } p && p.Name is { } name && name.EndsWith("Id", StringComparison.Ordinal))
+                {
+                    p.Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uuid" };
+                    p.Description = "A UUID in its canonical text form; anything else is VALIDATION_FAILED (400).";
+                }
+            }
+
+            return Task.CompletedTask;
+        });
+
+        options.AddSchemaTransformer((schema, context, _) =>
+        {
+            // ApiTimeConverter writes these; the schema exporter cannot see through a converter.
+            if (context.JsonTypeInfo.Type == typeof(DateTime) || context.JsonTypeInfo.Type == typeof(DateTime?))
+            {
+                schema.Type = context.JsonTypeInfo.Type == typeof(DateTime) ? JsonSchemaType.String : JsonSchemaType.String | JsonSchemaType.Null;
+                schema.Format = "date-time";
+            }
+
+            return Task.CompletedTask;
+        });
+    }
+}

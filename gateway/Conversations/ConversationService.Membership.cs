@@ -1,0 +1,187 @@
+using ChatWire.Gateway.Accounts;
+using ChatWire.Protocol;
+using ChatWire.Storage.Directory;
+using ChatWire.Storage.Messages;
+
+namespace ChatWire.Gateway.Conversations;
+
+// Membership commands. Each changes the directory first (the truth about who is in a conversation), then
+// appends a MEMBER_JOINED or MEMBER_LEFT event to the conversation, which the publisher delivers to every
+// member and to the subject's own devices (and which drops the membership from every node's cache). This
+// is the one place membership changes are announced; the HTTP endpoints only call it.
+internal sealed partial class ConversationService
+{
+    /// <summary>A group DM holds at most this many people, the caller included.</summary>
+    public const int MaxGroupSize = 8;
+
+    /// <summary>Creates a conversation with its first members; each gets a MEMBER_JOINED event, the actor's first.</summary>
+    /// <exception cref="DuplicateKeyException">The name (channels) or the member set (DMs) is taken.</exception>
+    public async Task CreateAsync(SessionIdentity actor, ConversationRecord conversation, IReadOnlyCollection<Guid> members, CancellationToken ct)
+    {
+        await directory.CreateConversationAsync(conversation, members, ct);
+        foreach (var member in members.OrderBy(m => m != actor.UserId))
+        {
+            await AnnounceAsync(conversation.Id, EventKind.MemberJoined, member, actor);
+        }
+    }
+
+    /// <summary>A channel in a team the actor belongs to, the actor its first member.</summary>
+    public async Task<ConversationRecord> CreateChannelAsync(SessionIdentity actor, Guid teamId, string name, bool isPrivate, CancellationToken ct)
+    {
+        await RequireTeamMemberAsync(teamId, actor.UserId, ct);
+        var kind = isPrivate ? ConversationKind.PrivateChannel : ConversationKind.PublicChannel;
+        var channel = new ConversationRecord(Guid.CreateVersion7(), kind, teamId, name, null, actor.UserId, time.GetUtcNow());
+        try
+        {
+            await CreateAsync(actor, channel, [actor.UserId], ct);
+        }
+        catch (DuplicateKeyException)
+        {
+            throw new RequestRefusedException(ErrorCode.AlreadyExists, $"The team already has a channel named '{name}'.");
+        }
+
+        return channel;
+    }
+
+    /// <summary>The actor joins a public channel of one of their teams (a no-op when already in it).</summary>
+    public async Task JoinChannelAsync(SessionIdentity actor, Guid conversationId, CancellationToken ct)
+    {
+        var channel = await RequireChannelOfMyTeamAsync(conversationId, actor.UserId, ct);
+        if (channel.Kind != ConversationKind.PublicChannel && !await directory.IsConversationMemberAsync(channel.Id, actor.UserId, ct))
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "Private channels are joined by being added by a member.");
+        }
+
+        await AddMemberAsync(actor, channel.Id, actor.UserId, ct);
+    }
+
+    /// <summary>A member of a channel adds a team-mate to it (a no-op when already in it).</summary>
+    public async Task AddChannelMemberAsync(SessionIdentity actor, Guid conversationId, Guid userId, CancellationToken ct)
+    {
+        var channel = await RequireChannelOfMyTeamAsync(conversationId, actor.UserId, ct);
+        if (!await directory.IsConversationMemberAsync(channel.Id, actor.UserId, ct))
+        {
+            throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel.");
+        }
+
+        if (await directory.GetTeamMembershipAsync(channel.TeamId!.Value, userId, ct) is null)
+        {
+            throw new RequestRefusedException(ErrorCode.NotFound, "That user is not a member of this channel's team.");
+        }
+
+        await AddMemberAsync(actor, channel.Id, userId, ct);
+    }
+
+    /// <summary>Adds <paramref name="userId"/> to the conversation and announces it; false when already a member.</summary>
+    public async Task<bool> AddMemberAsync(SessionIdentity actor, Guid conversationId, Guid userId, CancellationToken ct)
+    {
+        if (!await directory.AddConversationMemberAsync(conversationId, userId, time.GetUtcNow(), ct))
+        {
+            return false;
+        }
+
+        await AnnounceAsync(conversationId, EventKind.MemberJoined, userId, actor);
+        return true;
+    }
+
+    /// <summary>
+    /// The DM or group DM of the actor and <paramref name="users"/> (names or ids of team-mates), created on
+    /// first use; the same set of people always gets the same conversation.
+    /// </summary>
+    public async Task<(ConversationRecord Conversation, IReadOnlyList<Guid> Members)> OpenDirectAsync(SessionIdentity actor, IReadOnlyList<string?> users, CancellationToken ct)
+    {
+        var members = new SortedSet<Guid> { actor.UserId };
+        foreach (var name in users)
+        {
+            var text = (name ?? string.Empty).Trim();
+            var user = Guid.TryParseExact(text, "D", out var id)
+                ? await directory.GetUserAsync(id, ct)
+                : await directory.FindUserByNameAsync(text.ToLowerInvariant(), ct);
+
+            // Someone who shares no team with the caller is reported as not found: the directory does not leak.
+            if (user is null || (user.Id != actor.UserId && !await directory.ShareTeamAsync(actor.UserId, user.Id, ct)))
+            {
+                throw new RequestRefusedException(ErrorCode.NotFound, $"No team-mate named '{text}'.");
+            }
+
+            members.Add(user.Id);
+        }
+
+        if (members.Count < 2)
+        {
+            throw RequestRefusedException.Validation("users", "A direct conversation needs at least one other person.");
+        }
+
+        if (members.Count > MaxGroupSize)
+        {
+            throw RequestRefusedException.Validation("users", $"A group conversation holds at most {MaxGroupSize} people, you included.");
+        }
+
+        var kind = members.Count == 2 ? ConversationKind.DirectMessage : ConversationKind.GroupMessage;
+        var key = string.Join(',', members.Select(m => m.ToString("N")));
+        var existing = await directory.FindDirectConversationAsync(key, ct);
+        if (existing is null)
+        {
+            var conversation = new ConversationRecord(Guid.CreateVersion7(), kind, null, null, key, actor.UserId, time.GetUtcNow());
+            try
+            {
+                await CreateAsync(actor, conversation, members, ct);
+                existing = conversation;
+            }
+            catch (DuplicateKeyException ex)
+            {
+                // Another request opened the same conversation first: answer with theirs.
+                existing = await directory.FindDirectConversationAsync(key, ct)
+                    ?? throw new InvalidOperationException("A direct conversation's key was taken but cannot be found.", ex);
+            }
+        }
+
+        return (existing, members.ToList());
+    }
+
+    /// <summary>The actor leaves a team and with it every channel of the team they are in.</summary>
+    public async Task LeaveTeamAsync(SessionIdentity actor, Guid teamId, CancellationToken ct)
+    {
+        await RequireTeamMemberAsync(teamId, actor.UserId, ct);
+        var channels = (await directory.ListConversationsForUserAsync(actor.UserId, ct)).Where(c => c.TeamId == teamId).ToList();
+        await directory.RemoveTeamMemberAsync(teamId, actor.UserId, ct);
+        foreach (var channel in channels)
+        {
+            // This node stops accepting the user's SENDs at once; other nodes when the event reaches them.
+            membership.Forget(channel.Id, actor.UserId);
+            await AnnounceAsync(channel.Id, EventKind.MemberLeft, actor.UserId, actor);
+        }
+    }
+
+    /// <summary>The caller's membership of the team, or NOT_A_MEMBER (also for a team that does not exist).</summary>
+    public async Task<TeamMembershipRecord> RequireTeamMemberAsync(Guid teamId, Guid userId, CancellationToken ct) =>
+        await directory.GetTeamMembershipAsync(teamId, userId, ct)
+        ?? throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this team.");
+
+    // A channel of a team the caller belongs to; anything else (a DM, another team's channel, nothing) is
+    // answered alike so ids of other teams' channels reveal nothing.
+    private async Task<ConversationRecord> RequireChannelOfMyTeamAsync(Guid conversationId, Guid userId, CancellationToken ct)
+    {
+        var channel = await directory.GetConversationAsync(conversationId, ct);
+        if (channel?.TeamId is not { } teamId || await directory.GetTeamMembershipAsync(teamId, userId, ct) is null)
+        {
+            throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel's team.");
+        }
+
+        return channel;
+    }
+
+    // The directory already holds the change: if the event cannot be stored, the change stands and devices
+    // learn of it at their next SYNC, so the request still succeeds.
+    private async Task AnnounceAsync(Guid conversationId, EventKind kind, Guid subject, SessionIdentity actor)
+    {
+        try
+        {
+            await store.AppendAsync(NewEvent.Membership(conversationId, kind, subject, actor.UserId, actor.DeviceId));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.AnnounceFailed(logger, conversationId, ex);
+        }
+    }
+}

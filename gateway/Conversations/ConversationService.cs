@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using System.Text;
+using ChatWire.Gateway.Accounts;
+using ChatWire.Gateway.Observability;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using ChatWire.Storage.Directory;
+using ChatWire.Storage.Messages;
+
+namespace ChatWire.Gateway.Conversations;
+
+/// <summary>The answer to a SEND: the stored seq and time, or the refusal.</summary>
+internal readonly record struct SendOutcome(ulong Seq, long ServerTimeUnixMs, ErrorCode? Error, string? Message)
+{
+    public static SendOutcome Refused(ErrorCode code, string message) => new(0, 0, code, message);
+}
+
+/// <summary>
+/// Commands into conversations, from the protocol and the HTTP API alike: send, read history, sync, and
+/// the membership changes (<c>ConversationService.Membership.cs</c>). It authorizes, appends events to the
+/// message store and returns outcomes; it never sees a connection. What it appends reaches devices through
+/// the store's commit observer (<c>Delivery/EventPublisher</c>), not from here: commands in, committed
+/// events out (docs/architecture.md).
+/// </summary>
+internal sealed partial class ConversationService(
+    IMessageStore store,
+    IDirectoryStore directory,
+    MembershipCache membership,
+    GatewayMetrics metrics,
+    TimeProvider time,
+    ILogger<ConversationService> logger)
+{
+    private const string NotAMemberMessage = "You are not a member of this conversation.";
+
+    /// <summary>
+    /// SEND, first stage: validates, authorizes and queues the message. The returned task completes once it
+    /// is queued; a connection awaits it before reading its next frame, which is what keeps one connection's
+    /// messages to a conversation in the order sent. The task it yields completes when the message is
+    /// durable (or refused): that is when the SEND is answered.
+    /// </summary>
+    public ValueTask<Task<SendOutcome>> SubmitSendAsync(SessionIdentity actor, Send send)
+    {
+        if (!MediaType.IsValid(send.ContentType))
+        {
+            return Refuse(ErrorCode.InvalidField, "content_type must be a media type such as text/plain: type/subtype, printable ASCII, at most 128 bytes.");
+        }
+
+        if (send.MessageId.Version != 7 || send.MessageId.Variant is < 8 or > 11)
+        {
+            return Refuse(ErrorCode.InvalidField, "message_id must be a UUIDv7 (RFC 9562).");
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var isMember = membership.IsMemberAsync(send.ConversationId, actor.UserId, CancellationToken.None);
+        if (!isMember.IsCompletedSuccessfully)
+        {
+            return SubmitAfterLookupAsync(isMember, actor, send, started);
+        }
+
+        // A conversation that does not exist answers like one the caller is not in: existence does not leak.
+        return isMember.Result ? Enqueue(actor, send, started) : Refuse(ErrorCode.NotAMember, NotAMemberMessage);
+    }
+
+    /// <summary>HISTORY: a page of events next to a seq, fitting in <paramref name="maxPageBytes"/>.</summary>
+    /// <exception cref="RequestRefusedException">Not a member, or the store is unavailable.</exception>
+    public async Task<HistoryPage> ReadHistoryAsync(SessionIdentity actor, History history, int maxPageBytes)
+    {
+        await RequireMemberAsync(history.ConversationId, actor.UserId);
+        var direction = history.Direction == HistoryDirection.After ? ReadDirection.After : ReadDirection.Before;
+        IReadOnlyList<StoredEvent> events;
+        try
+        {
+            // One more than asked tells whether the page has more beyond it, without a count query; the store
+            // stops reading at the page's byte budget, so large contents are never read to be dropped.
+            events = await store.ReadAsync(history.ConversationId, history.FromSeq, direction, (int)history.Limit + 1, maxPageBytes);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "History could not be read; retry.");
+        }
+
+        var (page, hasMore) = TakePage(events, (int)history.Limit, direction, maxPageBytes);
+        return new HistoryPage(history.RequestId, history.ConversationId, page, hasMore);
+    }
+
+    /// <summary>SYNC: the user's conversations after a given id, each with the seq of its newest event.</summary>
+    /// <exception cref="RequestRefusedException">The directory or the store is unavailable.</exception>
+    public async Task<SyncPage> SyncAsync(SessionIdentity actor, Sync sync)
+    {
+        try
+        {
+            var page = (await directory.ListConversationsForUserAsync(actor.UserId))
+                .Select(c => c.Id)
+                .Where(id => id.CompareTo(sync.AfterConversationId) > 0)
+                .Order()
+                .Take((int)sync.Limit + 1)
+                .ToList();
+            var hasMore = page.Count > sync.Limit;
+            if (hasMore)
+            {
+                page.RemoveAt(page.Count - 1);
+            }
+
+            var latest = await store.GetLatestSeqsAsync(page);
+            var states = page.Select(id => new ConversationState(id, latest.TryGetValue(id, out var seq) ? seq : 0)).ToArray();
+            return new SyncPage(sync.RequestId, states, hasMore);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "Conversations could not be listed; retry.");
+        }
+    }
+
+    /// <summary>The seq of each conversation's newest event (0 when none), for listings.</summary>
+    public Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds) =>
+        store.GetLatestSeqsAsync(conversationIds);
+
+    private async Task RequireMemberAsync(Guid conversationId, Guid userId)
+    {
+        bool isMember;
+        try
+        {
+            isMember = await membership.IsMemberAsync(conversationId, userId, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "Membership could not be checked; retry.");
+        }
+
+        if (!isMember)
+        {
+            throw new RequestRefusedException(ErrorCode.NotAMember, NotAMemberMessage);
+        }
+    }
+
+    private async ValueTask<Task<SendOutcome>> SubmitAfterLookupAsync(ValueTask<bool> isMember, SessionIdentity actor, Send send, long started)
+    {
+        try
+        {
+            if (!await isMember)
+            {
+                return Task.FromResult(SendOutcome.Refused(ErrorCode.NotAMember, NotAMemberMessage));
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            return Task.FromResult(Unavailable);
+        }
+
+        return await Enqueue(actor, send, started);
+    }
+
+    private ValueTask<Task<SendOutcome>> Enqueue(SessionIdentity actor, Send send, long started)
+    {
+        ValueTask<Task<AppendResult>> queued;
+        try
+        {
+            queued = store.EnqueueAsync(NewEvent.Message(send.ConversationId, send.MessageId, actor.UserId, actor.DeviceId, send.ContentType, send.Content));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            return ValueTask.FromResult(Task.FromResult(Unavailable));
+        }
+
+        return queued.IsCompletedSuccessfully
+            ? ValueTask.FromResult(CompleteAsync(queued.Result, started))
+            : EnqueueSlowAsync(queued, started);
+    }
+
+    private async ValueTask<Task<SendOutcome>> EnqueueSlowAsync(ValueTask<Task<AppendResult>> queued, long started)
+    {
+        try
+        {
+            return CompleteAsync(await queued, started);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            return Task.FromResult(Unavailable);
+        }
+    }
+
+    private async Task<SendOutcome> CompleteAsync(Task<AppendResult> commit, long started)
+    {
+        AppendResult result;
+        try
+        {
+            result = await commit;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            return Unavailable;
+        }
+
+        if (result is not { Outcome: AppendOutcome.Stored or AppendOutcome.Duplicate, Event: { } stored })
+        {
+            return SendOutcome.Refused(ErrorCode.IdempotencyConflict, "This message id was already used in this conversation with another body or from another device.");
+        }
+
+        metrics.SendDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return new SendOutcome(stored.Seq, stored.StoredAt.ToUnixTimeMilliseconds(), null, null);
+    }
+
+    private static SendOutcome Unavailable =>
+        SendOutcome.Refused(ErrorCode.StorageUnavailable, "The message could not be stored; it was not acknowledged. Retry with the same message id.");
+
+    private static ValueTask<Task<SendOutcome>> Refuse(ErrorCode code, string message) =>
+        ValueTask.FromResult(Task.FromResult(SendOutcome.Refused(code, message)));
+
+    // A page holds at most `limit` events and fits in one frame; it keeps the events nearest the starting
+    // seq (the newest for Before, the oldest for After) and lists them ascending.
+    private static (ConversationEvent[] Page, bool HasMore) TakePage(IReadOnlyList<StoredEvent> events, int limit, ReadDirection direction, int maxBytes)
+    {
+        var taken = new List<ConversationEvent>(Math.Min(events.Count, limit));
+        long bytes = 0;
+        long contentRead = 0;
+        for (var k = 0; k < events.Count; k++)
+        {
+            var e = events[direction == ReadDirection.Before ? events.Count - 1 - k : k];
+            contentRead += e.Content.Length;
+            if (taken.Count == limit)
+            {
+                continue;
+            }
+
+            bytes += e.Content.Length + Encoding.UTF8.GetByteCount(e.ContentType) + EncodedOverhead(e);
+            if (bytes > maxBytes && taken.Count > 0)
+            {
+                break;
+            }
+
+            taken.Add(EventMapping.ToProtocol(e));
+        }
+
+        if (direction == ReadDirection.Before)
+        {
+            taken.Reverse();
+        }
+
+        // More exist when the store returned more than the page holds, or when it stopped at the byte
+        // budget (then it did not look further). The latter may announce more where none is left: the
+        // client's next page is empty, which the protocol allows.
+        var hasMore = taken.Count < events.Count || contentRead >= maxBytes;
+        return (taken.ToArray(), hasMore);
+    }
+
+    // What one HISTORY_PAGE entry adds to its content and content type, at most: array header 1, three ids
+    // 3 × 18, seq 9, time 9, the str and bin headers 2 + 5; kind 2 and subject 18 unless a plain message.
+    private static int EncodedOverhead(StoredEvent e) => 80 + (e.Kind == Storage.Messages.EventKind.Message && e.SubjectId is null ? 0 : 20);
+}

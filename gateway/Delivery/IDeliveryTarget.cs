@@ -1,0 +1,18 @@
+namespace ChatWire.Gateway.Delivery;
+
+/// <summary>
+/// Somewhere events are written: a protocol connection in the server, a recording fake in unit tests. The
+/// fan-out writes each event's bytes, serialized once, to every target of every member.
+/// </summary>
+internal interface IDeliveryTarget
+{
+    Guid UserId { get; }
+
+    Guid DeviceId { get; }
+
+    /// <summary>Writes one encoded EVENT frame. Never blocks: a target that cannot keep up closes itself.</summary>
+    void Deliver(ReadOnlySpan<byte> frame);
+
+    /// <summary>The device's session was revoked: close with SESSION_REVOKED.</summary>
+    void Revoke();
+}

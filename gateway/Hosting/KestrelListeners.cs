@@ -1,0 +1,101 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using ChatWire.Gateway.Connections;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+
+namespace ChatWire.Gateway.Hosting;
+
+/// <summary>
+/// The four listeners (docs/architecture.md, "One process, four listeners"): the protocol over plain TCP and
+/// over TLS, the HTTP API, and management. Each HTTP connection is tagged with its listener so a management
+/// path is never served on the API listener, whatever the Host header says.
+/// </summary>
+internal static class KestrelListeners
+{
+    public static void Configure(KestrelServerOptions kestrel, GatewayOptions gateway, X509Certificate2? certificate, ListenerEndpoints endpoints)
+    {
+        kestrel.AddServerHeader = false;
+        if (EndpointParser.TryParse(gateway.TcpEndpoint, out var tcp))
+        {
+            kestrel.Listen(tcp, listen =>
+            {
+                listen.UseConnectionHandler<ChatWireConnectionHandler>();
+                endpoints.Tcp = listen;
+            });
+        }
+
+        if (certificate is not null && EndpointParser.TryParse(gateway.TlsEndpoint, out var tls))
+        {
+            kestrel.Listen(tls, listen =>
+            {
+                listen.UseHttps(TlsOptions(certificate, gateway));
+                listen.UseConnectionHandler<ChatWireConnectionHandler>();
+                endpoints.Tls = listen;
+            });
+        }
+
+        kestrel.Listen(EndpointParser.Parse(gateway.HttpEndpoint), listen =>
+        {
+            listen.Protocols = HttpProtocols.Http1;
+            listen.Use(next => Tag(next, "api"));
+            endpoints.Http = listen;
+        });
+        kestrel.Listen(EndpointParser.Parse(gateway.ManagementEndpoint), listen =>
+        {
+            listen.Use(next => Tag(next, "management"));
+            endpoints.Management = listen;
+        });
+    }
+
+    private static ConnectionDelegate Tag(ConnectionDelegate next, string listener) => context =>
+    {
+        context.Items[ListenerEndpoints.ListenerItem] = listener;
+        return next(context);
+    };
+
+    public static X509Certificate2? LoadCertificate(GatewayOptions options, string dataDirectory, out bool created)
+    {
+        created = false;
+        if (string.IsNullOrEmpty(options.TlsEndpoint))
+        {
+            return null;
+        }
+
+        return string.IsNullOrEmpty(options.TlsCertificatePath)
+            ? DevelopmentCertificate.LoadOrCreate(dataDirectory, out created)
+            : X509CertificateLoader.LoadPkcs12FromFile(options.TlsCertificatePath, string.IsNullOrEmpty(options.TlsCertificatePassword) ? null : options.TlsCertificatePassword);
+    }
+
+    private static HttpsConnectionAdapterOptions TlsOptions(X509Certificate2 certificate, GatewayOptions options)
+    {
+        var https = new HttpsConnectionAdapterOptions
+        {
+            ServerCertificate = certificate,
+            SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            HandshakeTimeout = TimeSpan.FromMilliseconds(options.TlsHandshakeTimeoutMs),
+            ClientCertificateMode = ClientCertificateMode.NoCertificate,
+        };
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            // TLS 1.2 only with ECDHE and AEAD ciphers (GCM, ChaCha20-Poly1305); TLS 1.3 suites are all AEAD.
+            var policy = new CipherSuitesPolicy(
+            [
+                TlsCipherSuite.TLS_AES_128_GCM_SHA256,
+                TlsCipherSuite.TLS_AES_256_GCM_SHA384,
+                TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+                TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+            ]);
+            https.OnAuthenticate = (_, ssl) => ssl.CipherSuitesPolicy = policy;
+        }
+
+        return https;
+    }
+}
