@@ -19,6 +19,10 @@ trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
+# The OpenAPI linter, installed from the npm registry into .tools/ on first use (pinned: its rules change).
+redocly_version=2.77.0
+redocly="$root/.tools/redocly/node_modules/.bin/redocly"
+
 # Services: the embedded mode needs none. The distributed adapters (Redis, MariaDB, s3rver) add
 # their install-and-start steps here, on free loopback ports, and push their pids to started_pids.
 if [ -z "${CHATWIRE_TEST_MONGO_URI:-}" ]; then
@@ -52,11 +56,32 @@ if [ "$alloc_status" -ne 0 ] && [ "$alloc_failed" -eq 0 ]; then
 fi
 
 step "test"
+# The HTTP suite writes the served OpenAPI document here for the lint below.
+export CHATWIRE_OPENAPI_OUT="$results/openapi.json"
 dotnet test ChatWire.sln -c Release --no-build -nologo \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
 status=$?
 
-passed=$alloc_passed; failed=$alloc_failed; skipped=0
+step "OpenAPI lint (@redocly/cli $redocly_version, recommended rules)"
+lint_failed=0
+if [ ! -x "$redocly" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$root/.tools/redocly" "@redocly/cli@$redocly_version" >/dev/null 2>&1 || true
+fi
+if [ ! -f "$CHATWIRE_OPENAPI_OUT" ]; then
+  echo "no OpenAPI document was written by the tests ($CHATWIRE_OPENAPI_OUT)"
+  lint_failed=1
+elif [ ! -x "$redocly" ]; then
+  echo "@redocly/cli could not be installed from the npm registry"
+  lint_failed=1
+else
+  lint_out=$("$redocly" lint --extends recommended --format stylish "$CHATWIRE_OPENAPI_OUT" 2>&1)
+  lint_status=$?
+  # Its Node.js deprecation banner is noise here; the findings and the verdict stay.
+  grep -v -E '^\s*($|[╔╚║])' <<<"$lint_out" || true
+  [ "$lint_status" -eq 0 ] || lint_failed=1
+fi
+
+passed=$((alloc_passed + 1 - lint_failed)); failed=$((alloc_failed + lint_failed)); skipped=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)

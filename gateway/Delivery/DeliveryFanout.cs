@@ -23,6 +23,9 @@ namespace ChatWire.Gateway.Delivery;
 /// </remarks>
 internal sealed class DeliveryFanout : IBusSubscriber
 {
+    // Below this many recipients per core, splitting a delivery costs more than it saves.
+    private const int MinRecipientsPerPart = 256;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, UserRoute> _users = [];
     private readonly Dictionary<Guid, ConversationRoute> _conversations = [];
@@ -321,10 +324,32 @@ internal sealed class DeliveryFanout : IBusSubscriber
         return (recipients, count);
     }
 
-    // Written outside the lock: one slow socket must not hold up routing for everyone else.
+    // Written outside the lock: one slow socket must not hold up routing for everyone else. A large
+    // audience is split across cores; the call still returns only once every recipient has the event, so
+    // each recipient gets a conversation's events in order.
     private void DeliverAndReturn(IDeliveryTarget[] recipients, int count, ReadOnlySpan<byte> frame)
     {
-        for (var i = 0; i < count; i++)
+        var parts = Math.Min(Environment.ProcessorCount, count / MinRecipientsPerPart);
+        if (parts > 1)
+        {
+            var copy = frame.ToArray();
+            Parallel.For(0, parts, part =>
+            {
+                var (from, to) = (count * part / parts, count * (part + 1) / parts);
+                DeliverRange(recipients, from, to, copy);
+            });
+        }
+        else
+        {
+            DeliverRange(recipients, 0, count, frame);
+        }
+
+        ArrayPool<IDeliveryTarget>.Shared.Return(recipients, clearArray: true);
+    }
+
+    private void DeliverRange(IDeliveryTarget[] recipients, int from, int to, ReadOnlySpan<byte> frame)
+    {
+        for (var i = from; i < to; i++)
         {
             try
             {
@@ -336,8 +361,6 @@ internal sealed class DeliveryFanout : IBusSubscriber
                 GatewayLog.DeliveryFailed(_logger, recipients[i].DeviceId, ex);
             }
         }
-
-        ArrayPool<IDeliveryTarget>.Shared.Return(recipients, clearArray: true);
     }
 
     // Called under _lock.

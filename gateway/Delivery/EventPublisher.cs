@@ -22,9 +22,17 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
     private readonly ILogger<EventPublisher> _logger;
     private readonly IDisposable _observation;
 
-    // Unbounded, but fed only by the store's writer, whose queue is bounded: a burst waits there, not here.
+    // Committed batches not yet published, bounded in events and bytes (see OnCommitted): when fan-out falls
+    // behind, the store's writer waits before its next commit, so SENDs slow to the pace of delivery (their
+    // queue is bounded too) and memory stays flat, instead of a backlog growing here and every delivery
+    // coming later and later.
     private readonly Channel<IReadOnlyList<StoredEvent>> _batches = Channel.CreateUnbounded<IReadOnlyList<StoredEvent>>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    private readonly ManualResetEventSlim _room = new(initialState: true);
+    private long _pendingEvents;
+    private long _pendingBytes;
+    private volatile bool _stopping;
 
     private readonly ArrayBufferWriter<byte> _scratch = new(1024);
 
@@ -35,7 +43,42 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
         _observation = store.ObserveCommits(this);
     }
 
-    public void OnCommitted(IReadOnlyList<StoredEvent> events) => _batches.Writer.TryWrite(events);
+    /// <summary>Committed events the publisher may hold before the store's writer waits for it.</summary>
+    public const int MaxEventsPending = 64;
+
+    /// <summary>Content bytes the publisher may hold before the store's writer waits for it.</summary>
+    public const long MaxBytesPending = 8L * 1024 * 1024;
+
+    // Called on the store's writer thread, which exists to wait: blocking it is the backpressure. The wait
+    // is in short steps, so a stopping publisher never holds it for long.
+    public void OnCommitted(IReadOnlyList<StoredEvent> events)
+    {
+        if (_stopping)
+        {
+            return;
+        }
+
+        Interlocked.Add(ref _pendingEvents, events.Count);
+        Interlocked.Add(ref _pendingBytes, ContentBytes(events));
+        _batches.Writer.TryWrite(events);
+        while (!_stopping && IsFull())
+        {
+            _room.Reset();
+            if (IsFull())
+            {
+                _room.Wait(50);
+            }
+        }
+    }
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Nothing may wait on a publisher that has stopped reading.
+        _stopping = true;
+        _batches.Writer.TryComplete();
+        _room.Set();
+        return base.StopAsync(cancellationToken);
+    }
 
     /// <summary>Tells every node holding a connection of the device's user to close it (SESSION_REVOKED).</summary>
     public ValueTask PublishRevocationAsync(Guid userId, Guid deviceId) =>
@@ -44,6 +87,9 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
     public override void Dispose()
     {
         _observation.Dispose();
+        _stopping = true;
+        _batches.Writer.TryComplete();
+        _room.Set();
         base.Dispose();
     }
 
@@ -70,11 +116,30 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
                 // Published in order without waiting for each; the bus keeps the order. Waiting per batch
                 // keeps the number of publishes in flight bounded.
                 await AwaitAllAsync(publishing);
+                Interlocked.Add(ref _pendingEvents, -batch.Count);
+                Interlocked.Add(ref _pendingBytes, -ContentBytes(batch));
+                if (!IsFull())
+                {
+                    _room.Set();
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+    }
+
+    private bool IsFull() => Interlocked.Read(ref _pendingEvents) > MaxEventsPending || Interlocked.Read(ref _pendingBytes) > MaxBytesPending;
+
+    private static long ContentBytes(IReadOnlyList<StoredEvent> events)
+    {
+        long bytes = 0;
+        foreach (var e in events)
+        {
+            bytes += e.Content.Length;
+        }
+
+        return bytes;
     }
 
     private void Publish(StoredEvent stored, List<Task> publishing)

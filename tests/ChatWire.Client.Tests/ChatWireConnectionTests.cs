@@ -342,6 +342,91 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
         }
     }
 
+    // Regression: after a reconnect the SDK caught up only conversations it had received something in
+    // during this run, so a message into a quiet conversation, or into one created while it was away, was
+    // never shown.
+    [Fact]
+    public async Task Reconnect_QuietAndNewConversations_MissedEventsShownOnceInOrder()
+    {
+        var dataDirectory = TestServer.NewDataDirectory();
+        var ports = TestServer.FixedPortOverrides();
+        ChatWireConnection? listener = null;
+        TestServer? third = null;
+        try
+        {
+            Crew crew;
+            TestUser carol;
+            Guid quietDm;
+            EventLog events;
+            await using (var first = await TestServer.StartAsync(ports, dataDirectory))
+            {
+                crew = await Crew.CreateAsync(first);
+                carol = await first.SignupAsync();
+                await carol.JoinAsync(await crew.Alice.InviteAsync(crew.TeamId));
+                quietDm = await crew.Alice.OpenDmAsync(crew.Bob.Username);
+                listener = await Sdk.ConnectAsync(crew.Bob, Sdk.RestartReconnect);
+                events = new EventLog(listener);
+                Assert.Equal(ConnectionState.Connected, (await events.NextAsync<ConnectionStateChanged>()).State);
+            }
+
+            Assert.Equal(ConnectionState.Reconnecting, (await events.NextStateAsync()).State);
+
+            // While the listener is away (the TCP listener is elsewhere, so it cannot get back in): a message into
+            // the DM it has never received anything in, and a group created with it and written to.
+            Guid group;
+            var elsewhere = new Dictionary<string, string?>(ports) { ["Gateway:TcpEndpoint"] = "127.0.0.1:0" };
+            await using (var second = await TestServer.StartAsync(elsewhere, dataDirectory))
+            {
+                var alice = crew.Alice with { Server = second };
+                group = await alice.OpenDmAsync(crew.Bob.Username, carol.Username);
+                await using var sender = await Sdk.ConnectAsync(alice, ReconnectPolicy.Disabled, port: second.TcpEndPoint.Port);
+                await sender.SendTextAsync(quietDm, "while you were away").WaitAsync(Patience.Default);
+                await sender.SendTextAsync(group, "new group").WaitAsync(Patience.Default);
+            }
+
+            third = await TestServer.StartAsync(ports, dataDirectory);
+            var seen = new List<ChatWireEvent>();
+            while (seen.OfType<MessageReceived>().Count() < 2)
+            {
+                var item = await events.NextAnyAsync();
+                if (item is not ConnectionStateChanged)
+                {
+                    seen.Add(item);
+                }
+            }
+
+            // One more message proves nothing is still coming twice: it is the next event.
+            await using (var sender = await Sdk.ConnectAsync(crew.Alice with { Server = third }, ReconnectPolicy.Disabled))
+            {
+                await sender.SendTextAsync(quietDm, "live again").WaitAsync(Patience.Default);
+            }
+
+            Assert.Equal("live again", Sdk.Text(await events.NextMessageSkippingStatesAsync()));
+            var quiet = seen.OfType<MessageReceived>().Single(m => m.Message.ConversationId == quietDm).Message;
+            Assert.Equal(("while you were away", 3UL), (Sdk.Text(quiet), quiet.Seq));
+            var inGroup = seen.Where(e => e is MessageReceived { Message.ConversationId: var c } && c == group || e is MembershipChanged { ConversationId: var g } && g == group).ToList();
+            Assert.Equal([1UL, 2UL, 3UL, 4UL], inGroup.Select(e => e is MessageReceived m ? m.Message.Seq : ((MembershipChanged)e).Event.Seq));
+            Assert.Equal(
+                new[] { crew.Alice.UserId, crew.Bob.UserId, carol.UserId }.Order(),
+                inGroup.OfType<MembershipChanged>().Select(m => m.UserId).Order());
+            Assert.Equal("new group", Sdk.Text(((MessageReceived)inGroup[^1]).Message));
+        }
+        finally
+        {
+            if (listener is not null)
+            {
+                await listener.DisposeAsync();
+            }
+
+            if (third is not null)
+            {
+                await third.DisposeAsync();
+            }
+
+            TestServer.DeleteDirectory(dataDirectory);
+        }
+    }
+
     [Fact]
     public async Task Reconnect_RequestMadeWhileReconnecting_WaitsForTheNextLink()
     {

@@ -150,6 +150,87 @@ public sealed class CliTcpCommandTests : IClassFixture<ServerFixture>, IDisposab
         await _server.WaitForMetricAsync("chatwire_connections", "state=\"authenticated\"", count => count == 0);
     }
 
+    // Regression: listen showed nothing of a message sent, while it was reconnecting, into a conversation it
+    // had not printed anything from yet.
+    [Fact]
+    public async Task Listen_Reconnects_PrintsWhatWasMissedInConversationsItHadNotSeen()
+    {
+        var dataDirectory = TestServer.NewDataDirectory();
+        var ports = TestServer.FixedPortOverrides();
+        TestServer? third = null;
+        using var stop = new CancellationTokenSource();
+        Task<int>? running = null;
+        try
+        {
+            Crew crew;
+            Guid quietDm;
+            var stdout = new LineWriter();
+            var first = await TestServer.StartAsync(ports, dataDirectory);
+            using var cli = new CliHarness(first);
+            await using (first)
+            {
+                crew = await Crew.CreateAsync(first);
+                quietDm = await crew.Alice.OpenDmAsync(crew.Bob.Username);
+                cli.LogIn(crew.Bob);
+                running = CliApp.RunAsync(["--json", "listen"], cli.Context(string.Empty, stdout, new StringWriter()), stop.Token);
+                Assert.Equal("""{"type":"ready"}""", await stdout.NextLineAsync());
+            }
+
+            Assert.Equal("reconnecting", JsonDocument.Parse(await stdout.NextLineAsync()).RootElement.GetProperty("state").GetString());
+            var elsewhere = new Dictionary<string, string?>(ports) { ["Gateway:TcpEndpoint"] = "127.0.0.1:0" };
+            Guid channel;
+            await using (var second = await TestServer.StartAsync(elsewhere, dataDirectory))
+            {
+                var alice = crew.Alice with { Server = second };
+                channel = (await alice.CallAsync(HttpMethod.Post, $"v1/teams/{crew.TeamId}/channels", new { name = "news" })).GetProperty("conversation_id").GetGuid();
+                await alice.CallAsync(HttpMethod.Post, $"v1/channels/{channel}/members", new { user_id = crew.Bob.UserId });
+                await using var sender = await Sdk.ConnectAsync(alice, ReconnectPolicy.Disabled, port: second.TcpEndPoint.Port);
+                await sender.SendTextAsync(quietDm, "while you were away").WaitAsync(Patience.Default);
+                await sender.SendTextAsync(channel, "news!").WaitAsync(Patience.Default);
+            }
+
+            third = await TestServer.StartAsync(ports, dataDirectory);
+            var lines = new List<JsonElement>();
+            while (lines.Count(l => l.GetProperty("type").GetString() == "message") < 2)
+            {
+                var line = JsonDocument.Parse(await stdout.NextLineAsync()).RootElement.Clone();
+                if (line.GetProperty("type").GetString() != "connection")
+                {
+                    lines.Add(line);
+                }
+            }
+
+            await using (var sender = await Sdk.ConnectAsync(crew.Alice with { Server = third }, ReconnectPolicy.Disabled))
+            {
+                await sender.SendTextAsync(quietDm, "live again").WaitAsync(Patience.Default);
+            }
+
+            // The next line is the live one: nothing missed comes twice.
+            Assert.Equal("live again", JsonDocument.Parse(await stdout.NextLineAsync()).RootElement.GetProperty("text").GetString());
+            Assert.Equal("while you were away", Assert.Single(lines, l => l.GetProperty("conversation_id").GetGuid() == quietDm).GetProperty("text").GetString());
+            var news = lines.Where(l => l.GetProperty("conversation_id").GetGuid() == channel).ToList();
+            Assert.Equal(["member_joined", "member_joined", "message"], news.Select(l => l.GetProperty("type").GetString()));
+            Assert.Equal([1UL, 2UL, 3UL], news.Select(l => l.GetProperty("seq").GetUInt64()));
+            Assert.Equal(crew.Bob.UserId, news[1].GetProperty("user_id").GetGuid());
+            Assert.Equal("news!", news[2].GetProperty("text").GetString());
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            if (running is not null)
+            {
+                Assert.Equal(CliApp.ExitOk, await running.WaitAsync(Patience.Default));
+            }
+
+            if (third is not null)
+            {
+                await third.DisposeAsync();
+            }
+
+            TestServer.DeleteDirectory(dataDirectory);
+        }
+    }
+
     [Fact]
     public async Task Listen_SessionRevoked_PrintsTheErrorAndExitsOne()
     {

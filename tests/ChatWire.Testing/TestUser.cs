@@ -21,6 +21,14 @@ public sealed record TestUser(TestServer Server, string Username, string Passwor
     public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body = null) =>
         await Server.Http.SendAsync(Request(method, path, body));
 
+    /// <summary>Sends <paramref name="content"/> exactly as given (any content type), as this device.</summary>
+    public async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent content)
+    {
+        using var request = Request(method, path);
+        request.Content = content;
+        return await Server.Http.SendAsync(request);
+    }
+
     public async Task<JsonElement> CallAsync(HttpMethod method, string path, object? body = null)
     {
         var response = await SendAsync(method, path, body);

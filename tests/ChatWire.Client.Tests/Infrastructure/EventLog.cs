@@ -39,6 +39,12 @@ internal sealed class EventLog
 
     public async Task<ConversationEvent> NextMessageAsync() => (await NextAsync<MessageReceived>()).Message;
 
+    public async Task<ChatWireEvent> NextAnyAsync()
+    {
+        using var timeout = new CancellationTokenSource(Patience.Default);
+        return await _events.Reader.ReadAsync(timeout.Token);
+    }
+
     // The next connection state change, passing over events (a connection receives its own messages too).
     public async Task<ConnectionStateChanged> NextStateAsync()
     {

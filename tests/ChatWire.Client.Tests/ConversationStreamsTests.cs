@@ -1,0 +1,173 @@
+using System.Threading.Channels;
+using ChatWire.Client.Internal;
+using ChatWire.Client.Tests.Infrastructure;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.Client.Tests;
+
+// The SDK's per-conversation watermark (docs/protocol.md §4.10, "What a client does"), without a server.
+public sealed class ConversationStreamsTests
+{
+    private static readonly Guid Conversation = Guid.CreateVersion7();
+    private static readonly Guid Other = Guid.CreateVersion7();
+
+    private readonly Channel<ChatWireEvent> _events = Channel.CreateUnbounded<ChatWireEvent>();
+
+    [Fact]
+    public void OnLive_NextSeq_EmittedAndDuplicatesDropped()
+    {
+        var streams = Streams();
+        streams.Start(Conversation, 4);
+
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 5)));
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 5)));
+        streams.OnFetched(Messages.Text(Conversation, 4));
+
+        Assert.Equal([5UL], Seqs());
+        Assert.Equal(5UL, streams.Watermark(Conversation));
+    }
+
+    // Regression: the SDK's cursor was the highest seq seen, so N+1 arriving before N and a drop lost N.
+    [Fact]
+    public void OnLive_NPlusOneBeforeN_ThenTheLinkDrops_NIsFetchedOnReconnectAndBothComeOutInOrder()
+    {
+        var streams = Streams();
+        streams.Start(Conversation, 9);
+
+        // 11 arrives first: held, and a fill is wanted.
+        Assert.True(streams.OnLive(Messages.Text(Conversation, 11)));
+        Assert.True(streams.TryBeginFill(Conversation, target: 0, out var from));
+        Assert.Equal(9UL, from);
+        Assert.Empty(Seqs());
+
+        // The link drops before the fill's page arrives; what is held stays held.
+        streams.AbandonFill(Conversation, releaseHeld: false);
+        Assert.Equal(9UL, streams.Watermark(Conversation));
+        Assert.Equal(1, streams.HeldCount);
+
+        // The next link's catch-up (SYNC says the conversation is at 12) fetches from the watermark.
+        Assert.True(streams.TryBeginFill(Conversation, target: 12, out from));
+        Assert.Equal(9UL, from);
+        foreach (var seq in new ulong[] { 10, 11, 12 })
+        {
+            streams.OnFetched(Messages.Text(Conversation, seq));
+        }
+
+        Assert.False(streams.ContinueFill(Conversation, pageWasEmpty: false, out _));
+        Assert.Equal([10UL, 11UL, 12UL], Seqs());
+        Assert.Equal(0, streams.HeldCount);
+    }
+
+    [Fact]
+    public void OnLive_GapWhileAFillRuns_HeldWithoutASecondFill()
+    {
+        var streams = Streams();
+        streams.Start(Conversation, 0);
+        Assert.True(streams.OnLive(Messages.Text(Conversation, 3)));
+        Assert.True(streams.TryBeginFill(Conversation, 0, out _));
+
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 5)));
+        Assert.False(streams.TryBeginFill(Conversation, 0, out _));
+        streams.OnFetched(Messages.Text(Conversation, 1));
+        streams.OnFetched(Messages.Text(Conversation, 2));
+        Assert.True(streams.ContinueFill(Conversation, pageWasEmpty: false, out var from));
+        streams.OnFetched(Messages.Text(Conversation, 4));
+
+        Assert.False(streams.ContinueFill(Conversation, pageWasEmpty: false, out _));
+
+        // After 1 and 2 the held 3 came out too: the next page starts after it.
+        Assert.Equal(3UL, from);
+        Assert.Equal([1UL, 2UL, 3UL, 4UL, 5UL], Seqs());
+    }
+
+    [Fact]
+    public void ContinueFill_ServerHasNothingInTheGap_HeldEventsComeOutRatherThanWaitForever()
+    {
+        var streams = Streams();
+        streams.Start(Conversation, 0);
+        streams.OnLive(Messages.Text(Conversation, 3));
+        streams.TryBeginFill(Conversation, 0, out _);
+
+        Assert.False(streams.ContinueFill(Conversation, pageWasEmpty: true, out _));
+
+        Assert.Equal([3UL], Seqs());
+    }
+
+    [Fact]
+    public void AbandonFill_Refused_HeldComeOutAndTheStreamGoesOn()
+    {
+        var streams = Streams();
+        streams.Start(Conversation, 0);
+        streams.OnLive(Messages.Text(Conversation, 2));
+        streams.TryBeginFill(Conversation, 0, out _);
+
+        streams.AbandonFill(Conversation, releaseHeld: true);
+        streams.OnLive(Messages.Text(Conversation, 3));
+
+        Assert.Equal([2UL, 3UL], Seqs());
+    }
+
+    [Fact]
+    public void OnLive_ConversationNeverSeen_StartsAtThatEvent()
+    {
+        var streams = Streams();
+        var joined = Messages.Text(Other, 7) with { Kind = EventKind.MemberJoined, SubjectId = Messages.SenderId, ContentType = string.Empty, Content = Array.Empty<byte>() };
+
+        Assert.False(streams.OnLive(joined));
+        Assert.False(streams.OnLive(Messages.Text(Other, 8)));
+
+        var events = Drain();
+        var membership = Assert.IsType<MembershipChanged>(events[0]);
+        Assert.Equal((Other, Messages.SenderId, true), (membership.ConversationId, membership.UserId, membership.Joined));
+        Assert.Equal(8UL, Assert.IsType<MessageReceived>(events[1]).Message.Seq);
+    }
+
+    [Fact]
+    public void Emit_UnknownKind_MovesTheWatermarkButIsNotSurfaced()
+    {
+        var streams = Streams();
+        streams.Start(Conversation, 0);
+
+        streams.OnLive(Messages.Text(Conversation, 1) with { Kind = (EventKind)77 });
+        streams.OnLive(Messages.Text(Conversation, 2));
+
+        Assert.Equal([2UL], Seqs());
+        Assert.Equal(2UL, streams.Watermark(Conversation));
+    }
+
+    [Fact]
+    public void TryBeginFill_NothingMissing_NoFill()
+    {
+        var streams = Streams();
+        streams.Start(Conversation, 5);
+
+        Assert.False(streams.TryBeginFill(Conversation, target: 5, out _));
+        Assert.True(streams.TryBeginFill(Conversation, target: 6, out var from));
+        Assert.Equal(5UL, from);
+    }
+
+    [Fact]
+    public void Resume_WatermarksGiven_StartThere()
+    {
+        var streams = new ConversationStreams(_events.Writer, new Dictionary<Guid, ulong> { [Conversation] = 41 });
+
+        Assert.False(streams.Start(Conversation, 99));
+        Assert.Equal(41UL, streams.Watermark(Conversation));
+        Assert.Equal(41UL, streams.Snapshot()[Conversation]);
+    }
+
+    private ConversationStreams Streams() => new(_events.Writer);
+
+    private List<ChatWireEvent> Drain()
+    {
+        var events = new List<ChatWireEvent>();
+        while (_events.Reader.TryRead(out var item))
+        {
+            events.Add(item);
+        }
+
+        return events;
+    }
+
+    private List<ulong> Seqs() => Drain().OfType<MessageReceived>().Select(m => m.Message.Seq).ToList();
+}

@@ -1,0 +1,167 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Testing;
+using static ChatWire.Gateway.Tests.HttpApiTests;
+
+namespace ChatWire.Gateway.Tests;
+
+// How the HTTP edge answers what routing and binding refuse (docs/http-api.md, "Conventions"): always
+// problem+json with a code, always our own sentence, never the framework's.
+public sealed class HttpEdgeTests
+{
+    [Fact]
+    public async Task Body_NotJson_UnsupportedMediaTypeWithAHint()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        var response = await alice.SendRawAsync(HttpMethod.Post, "v1/teams", new StringContent("name=Acme", Encoding.UTF8, "application/x-www-form-urlencoded"));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, 4009, "UNSUPPORTED_MEDIA_TYPE");
+        Assert.Contains("application/json", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Method_NotTakenByThePath_MethodNotAllowedWithAllow()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        var response = await alice.SendAsync(HttpMethod.Delete, "v1/teams");
+        var anonymous = await server.Http.PutAsync("v1/server-info", null);
+
+        await AssertProblemAsync(response, HttpStatusCode.MethodNotAllowed, 4010, "METHOD_NOT_ALLOWED");
+        Assert.Equal(["GET", "POST"], response.Content.Headers.Allow.Order());
+        await AssertProblemAsync(anonymous, HttpStatusCode.MethodNotAllowed, 4010, "METHOD_NOT_ALLOWED");
+        Assert.Equal(["GET"], anonymous.Content.Headers.Allow);
+    }
+
+    [Theory]
+    [InlineData("v1/teams/not-an-id/channels", "team_id")]
+    [InlineData("v1/teams/0190a0b26f3c7d4e8a5b1c2d3e4f5a6b/members", "team_id")]
+    [InlineData("v1/channels/{0190a0b2-6f3c-7d4e-8a5b-1c2d3e4f5a6b}/join", "conversation_id")]
+    [InlineData("v1/sessions/123", "device_id")]
+    public async Task PathId_Malformed_ValidationFailedNamingTheField(string path, string field)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var method = path.EndsWith("/join", StringComparison.Ordinal) ? HttpMethod.Post : path.StartsWith("v1/sessions", StringComparison.Ordinal) ? HttpMethod.Delete : HttpMethod.Get;
+
+        var problem = await AssertProblemAsync(await alice.SendAsync(method, path), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
+
+    [Theory]
+    [InlineData("limit=abc")]
+    [InlineData("limit=0")]
+    [InlineData("limit=101")]
+    [InlineData("limit=1e3")]
+    public async Task QueryParameter_WrongTypeOrRange_OurSentenceNotTheFrameworks(string query)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+
+        var problem = await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?{query}"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+
+        Assert.Equal("limit must be an integer from 1 to 100.", problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("{\"name\": 5}")]
+    [InlineData("[1, 2]")]
+    [InlineData("{not json")]
+    [InlineData("")]
+    public async Task Body_Unreadable_FixedSentenceWithoutTypeNames(string body)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        var problem = await AssertProblemAsync(
+            await alice.SendRawAsync(HttpMethod.Post, "v1/teams", new StringContent(body, Encoding.UTF8, "application/json")),
+            HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.DoesNotContain("CreateTeamRequest", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("parameter", detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Conversations_ListCarriesEachLastSeq()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (alice, _, dm) = await DeliveryTests.DmPairAsync(server);
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+        await client.SendTextAsync(dm, "one");
+        await client.SendTextAsync(dm, "two");
+
+        var conversations = (await alice.CallAsync(HttpMethod.Get, "v1/conversations")).GetProperty("conversations").EnumerateArray().ToList();
+
+        Assert.Equal(4ul, conversations.Single(c => c.GetProperty("conversation_id").GetGuid() == dm).GetProperty("last_seq").GetUInt64());
+        Assert.Equal(2ul, conversations.Single(c => c.GetProperty("name").GetString() == "general").GetProperty("last_seq").GetUInt64());
+        Assert.Equal(JsonValueKind.Null, conversations.Single(c => c.GetProperty("name").GetString() == "general").GetProperty("members").ValueKind);
+    }
+
+    [Fact]
+    public async Task Times_AreUtcWithExactlyThreeFractionDigits()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+
+        var invite = await alice.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/invites", new { });
+        var sessions = (await alice.CallAsync(HttpMethod.Get, "v1/sessions")).GetProperty("sessions")[0];
+
+        foreach (var time in new[] { invite.GetProperty("expires_at"), sessions.GetProperty("created_at"), sessions.GetProperty("last_used_at") })
+        {
+            Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", time.GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Dms_ListedTwiceOrWithMyself_OneConversationOfTheDistinctPeople()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
+
+        var again = await alice.CallAsync(HttpMethod.Post, "v1/dms", new { users = new[] { bob.Username, bob.UserId.ToString(), alice.Username, bob.Username.ToUpperInvariant() } });
+
+        Assert.Equal(dm, again.GetProperty("conversation_id").GetGuid());
+        Assert.Equal("dm", again.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task OpenApi_EveryOperationDescribed_NoManagementRoutes_BearerScheme()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var text = await server.Http.GetStringAsync("openapi/v1.json");
+        var document = JsonDocument.Parse(text).RootElement;
+
+        // test.sh lints this copy with Redocly's recommended rules after the tests ran.
+        if (Environment.GetEnvironmentVariable("CHATWIRE_OPENAPI_OUT") is { Length: > 0 } output)
+        {
+            await File.WriteAllTextAsync(output, text);
+        }
+
+        var paths = document.GetProperty("paths").EnumerateObject().ToList();
+        Assert.All(paths, p => Assert.StartsWith("/v1/", p.Name, StringComparison.Ordinal));
+        var operations = paths.SelectMany(p => p.Value.EnumerateObject()).ToList();
+        Assert.True(operations.Count >= 25, $"{operations.Count} operations");
+        Assert.All(operations, o =>
+        {
+            Assert.False(string.IsNullOrEmpty(o.Value.GetProperty("operationId").GetString()));
+            Assert.False(string.IsNullOrEmpty(o.Value.GetProperty("summary").GetString()));
+            Assert.Contains(o.Value.GetProperty("responses").EnumerateObject(), r => r.Name.StartsWith('2'));
+        });
+        Assert.Equal("bearer", document.GetProperty("components").GetProperty("securitySchemes").GetProperty("bearer").GetProperty("scheme").GetString());
+        var signup = document.GetProperty("paths").GetProperty("/v1/accounts/signup").GetProperty("post");
+        Assert.Equal(0, signup.GetProperty("security").GetArrayLength());
+        Assert.True(signup.GetProperty("responses").TryGetProperty("201", out _));
+        Assert.True(document.GetProperty("paths").GetProperty("/v1/teams").GetProperty("get").GetProperty("responses").TryGetProperty("401", out _));
+    }
+}

@@ -1,0 +1,240 @@
+using System.Text;
+using ChatWire.Gateway.Accounts;
+using ChatWire.Gateway.Conversations;
+using ChatWire.Gateway.Observability;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using Microsoft.Extensions.Logging.Abstractions;
+using StorageKind = ChatWire.Storage.Messages.EventKind;
+
+namespace ChatWire.Gateway.Tests.Units;
+
+// The conversation service on fakes: commands in, outcomes and appended events out, no connection.
+public sealed class ConversationServiceTests
+{
+    private readonly FakeMessageStore _store = new();
+    private readonly FakeDirectory _directory = new();
+    private readonly MembershipCache _membership;
+    private readonly ConversationService _service;
+    private readonly SessionIdentity _alice = new(Guid.CreateVersion7(), Guid.CreateVersion7());
+    private readonly SessionIdentity _bob = new(Guid.CreateVersion7(), Guid.CreateVersion7());
+
+    public ConversationServiceTests()
+    {
+        _membership = new MembershipCache(_directory, TimeProvider.System);
+        _service = new ConversationService(_store, _directory, _membership, new GatewayMetrics(), TimeProvider.System, NullLogger<ConversationService>.Instance);
+    }
+
+    [Fact]
+    public async Task SubmitSend_Member_StoredWithTheNextSeqAsAMessage()
+    {
+        var dm = _directory.AddConversation(null, _alice.UserId, _bob.UserId);
+
+        var outcome = await await _service.SubmitSendAsync(_alice, Send(dm, "hello"));
+
+        Assert.Null(outcome.Error);
+        Assert.Equal(1ul, outcome.Seq);
+        var stored = Assert.Single(_store.Events);
+        Assert.Equal((StorageKind.Message, _alice.UserId, _alice.DeviceId, "hello"), (stored.Kind, stored.SenderUserId, stored.SenderDeviceId, Encoding.UTF8.GetString(stored.Content.Span)));
+    }
+
+    [Theory]
+    [InlineData("", ErrorCode.InvalidField)]
+    [InlineData("text", ErrorCode.InvalidField)]
+    [InlineData("text/plain\r\nX-Injected: 1", ErrorCode.InvalidField)]
+    [InlineData("text/pla\0in", ErrorCode.InvalidField)]
+    [InlineData("/plain", ErrorCode.InvalidField)]
+    [InlineData("text/plain; charset=utf-8", null)]
+    [InlineData("application/vnd.chatwire.e2e+cbor", null)]
+    public async Task SubmitSend_ContentType_MustBeAMediaType(string contentType, ErrorCode? expected)
+    {
+        var dm = _directory.AddConversation(null, _alice.UserId);
+
+        var outcome = await await _service.SubmitSendAsync(_alice, Send(dm, "x") with { ContentType = contentType });
+
+        Assert.Equal(expected, outcome.Error);
+    }
+
+    [Fact]
+    public async Task SubmitSend_MessageIdNotAUuidV7_InvalidFieldAndNothingStored()
+    {
+        var dm = _directory.AddConversation(null, _alice.UserId);
+
+        var v4 = await await _service.SubmitSendAsync(_alice, Send(dm, "x") with { MessageId = Guid.NewGuid() });
+        var nil = await await _service.SubmitSendAsync(_alice, Send(dm, "x") with { MessageId = Guid.Empty });
+
+        Assert.Equal((ErrorCode.InvalidField, ErrorCode.InvalidField), (v4.Error, nil.Error));
+        Assert.Empty(_store.Events);
+    }
+
+    [Fact]
+    public async Task SubmitSend_NotAMemberOrNoSuchConversation_NotAMemberAndNothingStored()
+    {
+        var theirs = _directory.AddConversation(null, _bob.UserId);
+
+        var notMine = await await _service.SubmitSendAsync(_alice, Send(theirs, "x"));
+        var missing = await await _service.SubmitSendAsync(_alice, Send(Guid.CreateVersion7(), "x"));
+
+        Assert.Equal((ErrorCode.NotAMember, ErrorCode.NotAMember), (notMine.Error, missing.Error));
+        Assert.Empty(_store.Events);
+    }
+
+    [Fact]
+    public async Task SubmitSend_SameIdAgainSameBody_OriginalSeq_OtherBodyOrDevice_Conflict()
+    {
+        var dm = _directory.AddConversation(null, _alice.UserId, _bob.UserId);
+        var send = Send(dm, "once");
+
+        var first = await await _service.SubmitSendAsync(_alice, send);
+        var again = await await _service.SubmitSendAsync(_alice, send with { RequestId = 99 });
+        var otherBody = await await _service.SubmitSendAsync(_alice, send with { Content = "twice"u8.ToArray() });
+        var otherDevice = await await _service.SubmitSendAsync(_alice with { DeviceId = Guid.CreateVersion7() }, send);
+        var otherUser = await await _service.SubmitSendAsync(_bob, send);
+
+        Assert.Equal((first.Seq, first.ServerTimeUnixMs), (again.Seq, again.ServerTimeUnixMs));
+        Assert.Null(again.Error);
+        Assert.All(new[] { otherBody, otherDevice, otherUser }, o => Assert.Equal(ErrorCode.IdempotencyConflict, o.Error));
+        Assert.Single(_store.Events);
+    }
+
+    [Fact]
+    public async Task SubmitSend_StoreFails_StorageUnavailable()
+    {
+        var dm = _directory.AddConversation(null, _alice.UserId);
+        _store.FailWith = new IOException("disk gone");
+
+        var outcome = await await _service.SubmitSendAsync(_alice, Send(dm, "x"));
+
+        Assert.Equal(ErrorCode.StorageUnavailable, outcome.Error);
+    }
+
+    [Fact]
+    public async Task SubmitSend_FirstWaitsOnTheDirectory_TheSecondIsStillQueuedAfterIt()
+    {
+        // The first stage completes only once the message is queued, so a caller that awaits it before
+        // submitting the next (as a connection does) keeps its order even when a lookup is slow.
+        var dm = _directory.AddConversation(null, _alice.UserId);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _directory.MembershipGate = gate;
+
+        var firstQueued = _service.SubmitSendAsync(_alice, Send(dm, "first"));
+        Assert.False(firstQueued.IsCompleted);
+        gate.SetResult();
+        var first = await firstQueued;
+        _directory.MembershipGate = null;
+        var second = await _service.SubmitSendAsync(_alice, Send(dm, "second"));
+
+        var seqs = new[] { (await first).Seq, (await second).Seq };
+        Assert.Equal([1ul, 2ul], seqs);
+        Assert.Equal(["first", "second"], _store.Events.Select(e => Encoding.UTF8.GetString(e.Content.Span)));
+    }
+
+    [Fact]
+    public async Task SubmitSend_CommitPending_FirstStageDoneSecondStageWaitsForDurability()
+    {
+        var dm = _directory.AddConversation(null, _alice.UserId);
+        _store.Hold();
+
+        var commit = await _service.SubmitSendAsync(_alice, Send(dm, "pending"));
+
+        Assert.False(commit.IsCompleted);
+        Assert.Single(_store.Queued);
+        _store.Release();
+        Assert.Equal(1ul, (await commit).Seq);
+    }
+
+    [Fact]
+    public async Task JoinChannel_AppendsMemberJoinedWithTheJoinerAsSubjectAndActor()
+    {
+        var team = Guid.CreateVersion7();
+        _directory.AddTeamMember(team, _alice.UserId);
+        _directory.AddTeamMember(team, _bob.UserId);
+        var channel = _directory.AddConversation(team, _alice.UserId);
+
+        await _service.JoinChannelAsync(_bob, channel, CancellationToken.None);
+        await _service.JoinChannelAsync(_bob, channel, CancellationToken.None);
+
+        var joined = Assert.Single(_store.Events);
+        Assert.Equal((channel, StorageKind.MemberJoined, _bob.UserId, _bob.UserId, _bob.DeviceId), (joined.ConversationId, joined.Kind, joined.SubjectId, joined.SenderUserId, joined.SenderDeviceId));
+        Assert.Equal(string.Empty, joined.ContentType);
+    }
+
+    [Fact]
+    public async Task LeaveTeam_EachChannelGetsMemberLeft_AndSendsAreRefusedAtOnce()
+    {
+        var team = Guid.CreateVersion7();
+        _directory.AddTeamMember(team, _alice.UserId);
+        _directory.AddTeamMember(team, _bob.UserId);
+        var general = _directory.AddConversation(team, _alice.UserId, _bob.UserId);
+        var random = _directory.AddConversation(team, _alice.UserId, _bob.UserId);
+        var dm = _directory.AddConversation(null, _alice.UserId, _bob.UserId);
+        Assert.Null((await await _service.SubmitSendAsync(_bob, Send(general, "cached"))).Error);
+
+        await _service.LeaveTeamAsync(_bob, team, CancellationToken.None);
+
+        var left = _store.Events.Where(e => e.Kind == StorageKind.MemberLeft).ToList();
+        Assert.Equal(new[] { general, random }.Order(), left.Select(e => e.ConversationId).Order());
+        Assert.All(left, e => Assert.Equal(_bob.UserId, e.SubjectId));
+        Assert.Equal(ErrorCode.NotAMember, (await await _service.SubmitSendAsync(_bob, Send(general, "still here?"))).Error);
+        Assert.Null((await await _service.SubmitSendAsync(_bob, Send(dm, "the DM stays"))).Error);
+    }
+
+    [Fact]
+    public async Task Membership_EventCannotBeStored_TheChangeStillStands()
+    {
+        var team = Guid.CreateVersion7();
+        _directory.AddTeamMember(team, _bob.UserId);
+        var channel = _directory.AddConversation(team);
+        _store.FailWith = new IOException("disk gone");
+
+        await _service.JoinChannelAsync(_bob, channel, CancellationToken.None);
+
+        Assert.True(await _directory.IsConversationMemberAsync(channel, _bob.UserId));
+    }
+
+    [Fact]
+    public async Task ReadHistory_LargeEvents_PageFitsTheBudgetAndSaysMore()
+    {
+        var dm = _directory.AddConversation(null, _alice.UserId);
+        for (var i = 0; i < 5; i++)
+        {
+            await await _service.SubmitSendAsync(_alice, Send(dm, new string('x', 1000)));
+        }
+
+        var page = await _service.ReadHistoryAsync(_alice, new History(7, dm, 0, HistoryDirection.After, 200), maxPageBytes: 2500);
+
+        Assert.Equal([1ul, 2ul], page.Events.Select(e => e.Seq));
+        Assert.True(page.HasMore);
+        Assert.Equal(7u, page.RequestId);
+    }
+
+    [Fact]
+    public async Task ReadHistory_NotAMember_Refused()
+    {
+        var theirs = _directory.AddConversation(null, _bob.UserId);
+
+        var ex = await Assert.ThrowsAsync<RequestRefusedException>(() => _service.ReadHistoryAsync(_alice, new History(1, theirs, 0, HistoryDirection.Before, 10), 10_000));
+
+        Assert.Equal(ErrorCode.NotAMember, ex.Code);
+    }
+
+    [Fact]
+    public async Task Sync_PagesTheUsersConversationsInIdOrderWithTheirLatestSeq()
+    {
+        var conversations = Enumerable.Range(0, 5).Select(_ => _directory.AddConversation(null, _alice.UserId)).Order().ToList();
+        _directory.AddConversation(null, _bob.UserId);
+        await await _service.SubmitSendAsync(_alice, Send(conversations[1], "x"));
+        await await _service.SubmitSendAsync(_alice, Send(conversations[1], "y"));
+
+        var first = await _service.SyncAsync(_alice, new Sync(1, Guid.Empty, 3));
+        var second = await _service.SyncAsync(_alice, new Sync(2, first.Conversations[^1].ConversationId, 3));
+
+        Assert.Equal(conversations, first.Conversations.Concat(second.Conversations).Select(c => c.ConversationId));
+        Assert.Equal([0ul, 2ul, 0ul, 0ul, 0ul], first.Conversations.Concat(second.Conversations).Select(c => c.LastSeq));
+        Assert.True(first.HasMore);
+        Assert.False(second.HasMore);
+    }
+
+    private static Send Send(Guid conversationId, string text) =>
+        new(1, conversationId, Guid.CreateVersion7(), "text/plain", Encoding.UTF8.GetBytes(text));
+}

@@ -1,0 +1,251 @@
+using ChatWire.Gateway.Conversations;
+using ChatWire.Gateway.Delivery;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using ChatWire.Routing;
+using ChatWire.Storage.Messages;
+using Microsoft.Extensions.Logging.Abstractions;
+using StorageKind = ChatWire.Storage.Messages.EventKind;
+
+namespace ChatWire.Gateway.Tests.Units;
+
+// The fan-out on fakes: delivery targets that record, an in-memory directory, the in-process bus (or one
+// that subscribes slowly), and events put on the bus as the publisher puts them.
+public sealed class DeliveryFanoutTests
+{
+    private readonly FakeDirectory _directory = new();
+    private readonly Guid _alice = Guid.CreateVersion7();
+    private readonly Guid _bob = Guid.CreateVersion7();
+
+    [Fact]
+    public async Task Event_EveryTargetOfEveryMember_GetsTheSameBytesOnce()
+    {
+        var bus = new InProcessMessageBus();
+        var fanout = Fanout(bus);
+        var dm = _directory.AddConversation(null, _alice, _bob);
+        var targets = new[] { new RecordingTarget(_alice, Guid.CreateVersion7()), new RecordingTarget(_alice, Guid.CreateVersion7()), new RecordingTarget(_bob, Guid.CreateVersion7()) };
+        foreach (var target in targets)
+        {
+            await fanout.RegisterAsync(target);
+        }
+
+        await PublishAsync(bus, Message(dm, 1));
+
+        var frames = targets.Select(t => Assert.Single(t.Frames)).ToList();
+        Assert.All(frames, f => Assert.Equal(frames[0], f));
+        Assert.Equal(1ul, RecordingTarget.Decode(frames[0]).Seq);
+        Assert.Equal(3, fanout.Subscriptions);
+    }
+
+    [Fact]
+    public async Task Unregister_LastTargets_DropsEverySubscription()
+    {
+        var bus = new InProcessMessageBus();
+        var fanout = Fanout(bus);
+        var dm = _directory.AddConversation(null, _alice, _bob);
+        var alice = new RecordingTarget(_alice, Guid.CreateVersion7());
+        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
+        await fanout.RegisterAsync(alice);
+        await fanout.RegisterAsync(bob);
+
+        fanout.Unregister(alice);
+        await PublishAsync(bus, Message(dm, 1));
+        fanout.Unregister(bob);
+
+        Assert.Empty(alice.Frames);
+        Assert.Single(bob.Frames);
+        Assert.Equal(0, fanout.Subscriptions);
+    }
+
+    [Fact]
+    public async Task MemberJoined_SubjectGetsItOnceOnItsTopic_AndTheConversationFromThenOn()
+    {
+        var bus = new InProcessMessageBus();
+        var fanout = Fanout(bus);
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice);
+        var alice = new RecordingTarget(_alice, Guid.CreateVersion7());
+        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
+        await fanout.RegisterAsync(alice);
+        await fanout.RegisterAsync(bob);
+
+        await PublishAsync(bus, Message(channel, 1));
+        await PublishAsync(bus, Membership(channel, 2, StorageKind.MemberJoined, _bob));
+        await PublishAsync(bus, Message(channel, 3));
+
+        Assert.Equal([1ul, 2ul, 3ul], alice.Seqs);
+        Assert.Equal([2ul, 3ul], bob.Seqs);
+    }
+
+    [Fact]
+    public async Task MemberLeft_SubjectGetsItOnceThenNothing_AndItsMembershipIsForgotten()
+    {
+        var bus = new InProcessMessageBus();
+        var membership = new MembershipCache(_directory, TimeProvider.System);
+        var fanout = Fanout(bus, membership: membership);
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var alice = new RecordingTarget(_alice, Guid.CreateVersion7());
+        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
+        await fanout.RegisterAsync(alice);
+        await fanout.RegisterAsync(bob);
+        Assert.True(await membership.IsMemberAsync(channel, _bob, CancellationToken.None));
+        var lookups = _directory.MembershipLookups;
+
+        _directory.RemoveMember(channel, _bob);
+        await PublishAsync(bus, Membership(channel, 1, StorageKind.MemberLeft, _bob));
+        await PublishAsync(bus, Message(channel, 2));
+
+        Assert.Equal([1ul, 2ul], alice.Seqs);
+        Assert.Equal([1ul], bob.Seqs);
+        Assert.False(await membership.IsMemberAsync(channel, _bob, CancellationToken.None));
+        Assert.Equal(lookups + 1, _directory.MembershipLookups);
+    }
+
+    [Fact]
+    public async Task Revocation_ClosesThatDeviceOnly()
+    {
+        var bus = new InProcessMessageBus();
+        var fanout = Fanout(bus);
+        var phone = new RecordingTarget(_alice, Guid.CreateVersion7());
+        var desk = new RecordingTarget(_alice, Guid.CreateVersion7());
+        await fanout.RegisterAsync(phone);
+        await fanout.RegisterAsync(desk);
+
+        await bus.PublishAsync(BusTopic.User(_alice), BusEnvelope.ForRevocation(phone.DeviceId));
+
+        Assert.True(phone.Revoked);
+        Assert.False(desk.Revoked);
+    }
+
+    [Fact]
+    public async Task Register_EventsOnTheUserTopicWhileTheListLoads_AreReplayedInOrderAfterIt()
+    {
+        var bus = new InProcessMessageBus();
+        var fanout = Fanout(bus);
+        var first = _directory.AddConversation(null, _bob);
+        var second = Guid.CreateVersion7();
+        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _directory.MembershipGate = gate;
+
+        var registering = fanout.RegisterAsync(bob);
+        await WaitUntilAsync(() => fanout.Subscriptions == 1);
+        await PublishAsync(bus, Membership(second, 1, StorageKind.MemberJoined, _bob));
+        await PublishAsync(bus, Membership(first, 5, StorageKind.MemberLeft, _bob));
+        Assert.Empty(bob.Frames);
+        gate.SetResult();
+        await registering;
+
+        // Joined second, left first (in the list, but the leave came after): routed to second only.
+        Assert.Equal([1ul, 5ul], bob.Seqs);
+        await PublishAsync(bus, Message(first, 6));
+        await PublishAsync(bus, Message(second, 2));
+        Assert.Equal([1ul, 5ul, 2ul], bob.Seqs);
+    }
+
+    [Fact]
+    public async Task Register_BusSubscribesSlowly_CompletesOnlyOnceSubscribed_NeverUnderTheFanoutLock()
+    {
+        var bus = new SlowBus();
+        var fanout = Fanout(bus);
+        var dm = _directory.AddConversation(null, _alice, _bob);
+        var other = new RecordingTarget(_bob, Guid.CreateVersion7());
+
+        // While it subscribes, the bus calls into the fan-out from another thread and waits for it: that
+        // would deadlock if the fan-out held its lock around SubscribeAsync.
+        bus.DuringSubscribe = () => Task.Run(() => fanout.Unregister(other)).Wait(TimeSpan.FromSeconds(5));
+        var registering = fanout.RegisterAsync(new RecordingTarget(_alice, Guid.CreateVersion7()));
+        Assert.False(registering.IsCompleted);
+        bus.Open();
+        await registering.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(new[] { BusTopic.User(_alice), BusTopic.Conversation(dm) }.ToHashSet(), bus.Subscribed.ToHashSet());
+        Assert.True(bus.UnregisterReturned);
+    }
+
+    [Fact]
+    public async Task LargeAudience_SplitAcrossCores_EachTargetStillGetsEveryEventInSeqOrder()
+    {
+        var bus = new InProcessMessageBus();
+        var fanout = Fanout(bus);
+        var users = Enumerable.Range(0, 40).Select(_ => Guid.CreateVersion7()).ToArray();
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), users);
+        var targets = users.SelectMany(u => Enumerable.Range(0, 30).Select(_ => new RecordingTarget(u, Guid.CreateVersion7()))).ToList();
+        foreach (var target in targets)
+        {
+            await fanout.RegisterAsync(target);
+        }
+
+        for (ulong seq = 1; seq <= 100; seq++)
+        {
+            await PublishAsync(bus, Message(channel, seq));
+        }
+
+        Assert.All(targets, t => Assert.Equal(Enumerable.Range(1, 100).Select(n => (ulong)n), t.Seqs));
+    }
+
+    private DeliveryFanout Fanout(IMessageBus bus, MembershipCache? membership = null) =>
+        new(bus, _directory, membership ?? new MembershipCache(_directory, TimeProvider.System), NullLogger<DeliveryFanout>.Instance);
+
+    private StoredEvent Message(Guid conversation, ulong seq) =>
+        new(conversation, Guid.CreateVersion7(), seq, StorageKind.Message, _alice, Guid.CreateVersion7(), DateTimeOffset.UnixEpoch, "text/plain", "hi"u8.ToArray());
+
+    private StoredEvent Membership(Guid conversation, ulong seq, StorageKind kind, Guid subject) =>
+        new(conversation, Guid.CreateVersion7(), seq, kind, _alice, Guid.CreateVersion7(), DateTimeOffset.UnixEpoch, string.Empty, Array.Empty<byte>(), subject);
+
+    // As EventPublisher does: the EVENT frame once, on the conversation's topic, and on the subject's for a membership change.
+    private static async Task PublishAsync(InProcessMessageBus bus, StoredEvent e)
+    {
+        var frame = FrameCodec.ToArray(new EventFrame(EventMapping.ToProtocol(e)));
+        var payload = BusEnvelope.ForEvent(e, frame);
+        await bus.PublishAsync(BusTopic.Conversation(e.ConversationId), payload);
+        if (e.SubjectId is { } subject)
+        {
+            await bus.PublishAsync(BusTopic.User(subject), payload);
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            await Task.Delay(5, timeout.Token);
+        }
+    }
+
+    // An in-process bus whose subscriptions complete only when the test opens them, like a network round trip.
+    private sealed class SlowBus : IMessageBus
+    {
+        private readonly InProcessMessageBus _inner = new();
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<BusTopic> Subscribed { get; } = [];
+
+        public Action? DuringSubscribe { get; set; }
+
+        public bool UnregisterReturned { get; private set; }
+
+        public void Open() => _open.TrySetResult();
+
+        public ValueTask PublishAsync(BusTopic topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+            _inner.PublishAsync(topic, payload, cancellationToken);
+
+        public async ValueTask<IAsyncDisposable> SubscribeAsync(BusTopic topic, IBusSubscriber subscriber, CancellationToken cancellationToken = default)
+        {
+            if (DuringSubscribe is { } during)
+            {
+                DuringSubscribe = null;
+                during();
+                UnregisterReturned = true;
+            }
+
+            await _open.Task;
+            lock (Subscribed)
+            {
+                Subscribed.Add(topic);
+            }
+
+            return await _inner.SubscribeAsync(topic, subscriber, cancellationToken);
+        }
+    }
+}

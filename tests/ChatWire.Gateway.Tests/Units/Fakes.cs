@@ -1,0 +1,364 @@
+using System.Collections.Concurrent;
+using ChatWire.Gateway.Delivery;
+using ChatWire.Storage.Directory;
+using ChatWire.Storage.Messages;
+
+namespace ChatWire.Gateway.Tests.Units;
+
+/// <summary>
+/// An in-memory message store for unit tests: appends commit when the test says so (<see cref="Hold"/>,
+/// <see cref="Release"/>) or at once, one batch per release, and tell the observers like the real writer.
+/// </summary>
+internal sealed class FakeMessageStore : IMessageStore
+{
+    private readonly Lock _lock = new();
+    private readonly List<StoredEvent> _events = [];
+    private readonly List<(NewEvent Event, TaskCompletionSource<AppendResult> Done)> _queued = [];
+    private readonly List<ICommitObserver> _observers = [];
+    private bool _holding;
+
+    public Exception? FailWith { get; set; }
+
+    public IReadOnlyList<StoredEvent> Events
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _events];
+            }
+        }
+    }
+
+    public IReadOnlyList<NewEvent> Queued
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _queued.Select(q => q.Event).ToList();
+            }
+        }
+    }
+
+    /// <summary>From now on appends wait in the queue until <see cref="Release"/>.</summary>
+    public void Hold()
+    {
+        lock (_lock)
+        {
+            _holding = true;
+        }
+    }
+
+    /// <summary>Commits everything queued as one batch and stops holding.</summary>
+    public void Release()
+    {
+        List<(NewEvent Event, TaskCompletionSource<AppendResult> Done)> batch;
+        lock (_lock)
+        {
+            _holding = false;
+            batch = [.. _queued];
+            _queued.Clear();
+        }
+
+        Commit(batch);
+    }
+
+    public ValueTask<Task<AppendResult>> EnqueueAsync(NewEvent newEvent, CancellationToken cancellationToken = default)
+    {
+        if (FailWith is { } failure)
+        {
+            return ValueTask.FromResult(Task.FromException<AppendResult>(failure));
+        }
+
+        var done = new TaskCompletionSource<AppendResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool holding;
+        lock (_lock)
+        {
+            holding = _holding;
+            _queued.Add((newEvent, done));
+        }
+
+        if (!holding)
+        {
+            Release();
+        }
+
+        return ValueTask.FromResult(done.Task);
+    }
+
+    public Task<IReadOnlyList<StoredEvent>> ReadAsync(Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, long maxContentBytes = long.MaxValue, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var mine = _events.Where(e => e.ConversationId == conversationId);
+            var picked = (direction == ReadDirection.After
+                ? mine.Where(e => e.Seq > fromSeq).OrderBy(e => e.Seq)
+                : mine.Where(e => fromSeq == 0 || e.Seq < fromSeq).OrderByDescending(e => e.Seq)).ToList();
+            var page = new List<StoredEvent>();
+            long bytes = 0;
+            foreach (var e in picked.Take(limit))
+            {
+                if (bytes >= maxContentBytes)
+                {
+                    break;
+                }
+
+                bytes += e.Content.Length;
+                page.Add(e);
+            }
+
+            return Task.FromResult<IReadOnlyList<StoredEvent>>([.. page.OrderBy(e => e.Seq)]);
+        }
+    }
+
+    public Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var latest = _events.Where(e => conversationIds.Contains(e.ConversationId))
+                .GroupBy(e => e.ConversationId)
+                .ToDictionary(g => g.Key, g => g.Max(e => e.Seq));
+            return Task.FromResult<IReadOnlyDictionary<Guid, ulong>>(latest);
+        }
+    }
+
+    public IDisposable ObserveCommits(ICommitObserver observer)
+    {
+        lock (_lock)
+        {
+            _observers.Add(observer);
+        }
+
+        return new Unobserve(() =>
+        {
+            lock (_lock)
+            {
+                _observers.Remove(observer);
+            }
+        });
+    }
+
+    private void Commit(List<(NewEvent Event, TaskCompletionSource<AppendResult> Done)> batch)
+    {
+        var results = new List<AppendResult>();
+        var stored = new List<StoredEvent>();
+        ICommitObserver[] observers;
+        lock (_lock)
+        {
+            foreach (var (e, _) in batch)
+            {
+                var existing = _events.FirstOrDefault(x => x.ConversationId == e.ConversationId && x.EventId == e.EventId);
+                if (existing is not null)
+                {
+                    var same = existing.SenderDeviceId == e.SenderDeviceId && existing.Kind == e.Kind && existing.SubjectId == e.SubjectId
+                        && existing.ContentType == e.ContentType && existing.Content.Span.SequenceEqual(e.Content.Span);
+                    results.Add(same ? new AppendResult(AppendOutcome.Duplicate, existing) : new AppendResult(AppendOutcome.Conflict, null));
+                    continue;
+                }
+
+                var seq = (ulong)_events.Count(x => x.ConversationId == e.ConversationId) + 1;
+                var s = new StoredEvent(e.ConversationId, e.EventId, seq, e.Kind, e.SenderUserId, e.SenderDeviceId, DateTimeOffset.UnixEpoch.AddSeconds(seq), e.ContentType, e.Content.ToArray(), e.SubjectId);
+                _events.Add(s);
+                stored.Add(s);
+                results.Add(new AppendResult(AppendOutcome.Stored, s));
+            }
+
+            observers = [.. _observers];
+        }
+
+        if (stored.Count > 0)
+        {
+            foreach (var observer in observers)
+            {
+                observer.OnCommitted(stored);
+            }
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Done.TrySetResult(results[i]);
+        }
+    }
+
+    private sealed class Unobserve(Action dispose) : IDisposable
+    {
+        public void Dispose() => dispose();
+    }
+}
+
+/// <summary>
+/// The directory as far as conversations and their members go, in memory, for unit tests. A lookup may be
+/// slowed (<see cref="MembershipGate"/>) to open the windows the tests need; everything else the gateway
+/// never calls from these units throws.
+/// </summary>
+internal sealed class FakeDirectory : IDirectoryStore
+{
+    private readonly ConcurrentDictionary<Guid, ConversationRecord> _conversations = new();
+    private readonly ConcurrentDictionary<(Guid Conversation, Guid User), byte> _members = new();
+    private readonly ConcurrentDictionary<(Guid Team, Guid User), TeamRole> _teams = new();
+
+    /// <summary>When set, membership lookups and conversation listings wait for it.</summary>
+    public TaskCompletionSource? MembershipGate { get; set; }
+
+    public int MembershipLookups;
+
+    public Guid AddConversation(Guid? teamId, params Guid[] members)
+    {
+        var id = Guid.CreateVersion7();
+        _conversations[id] = new ConversationRecord(id, teamId is null ? ConversationKind.GroupMessage : ConversationKind.PublicChannel, teamId, teamId is null ? null : "c" + id.ToString("N")[..8], null, members.FirstOrDefault(), DateTimeOffset.UnixEpoch);
+        foreach (var member in members)
+        {
+            _members[(id, member)] = 0;
+        }
+
+        return id;
+    }
+
+    public void AddTeamMember(Guid teamId, Guid userId) => _teams[(teamId, userId)] = TeamRole.Member;
+
+    public void RemoveMember(Guid conversationId, Guid userId) => _members.TryRemove((conversationId, userId), out _);
+
+    public async Task<bool> IsConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref MembershipLookups);
+        if (MembershipGate is { } gate)
+        {
+            await gate.Task;
+        }
+
+        return _members.ContainsKey((conversationId, userId));
+    }
+
+    public async Task<IReadOnlyList<ConversationRecord>> ListConversationsForUserAsync(Guid userId, CancellationToken cancellationToken = default)
+    {
+        if (MembershipGate is { } gate)
+        {
+            await gate.Task;
+        }
+
+        return _members.Keys.Where(k => k.User == userId).Select(k => _conversations[k.Conversation]).ToList();
+    }
+
+    public Task<bool> AddConversationMemberAsync(Guid conversationId, Guid userId, DateTimeOffset joinedAt, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_members.TryAdd((conversationId, userId), 0));
+
+    public Task<ConversationRecord?> GetConversationAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_conversations.GetValueOrDefault(conversationId));
+
+    public Task<TeamMembershipRecord?> GetTeamMembershipAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_teams.TryGetValue((teamId, userId), out var role)
+            ? new TeamMembershipRecord(new TeamRecord(teamId, "team", userId, DateTimeOffset.UnixEpoch), role, false, DateTimeOffset.UnixEpoch)
+            : null);
+
+    public Task<bool> RemoveTeamMemberAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default)
+    {
+        foreach (var key in _members.Keys.Where(k => k.User == userId && _conversations[k.Conversation].TeamId == teamId))
+        {
+            _members.TryRemove(key, out _);
+        }
+
+        return Task.FromResult(_teams.TryRemove((teamId, userId), out _));
+    }
+
+    public Task CreateConversationAsync(ConversationRecord conversation, IReadOnlyCollection<Guid> memberIds, CancellationToken cancellationToken = default)
+    {
+        _conversations[conversation.Id] = conversation;
+        foreach (var member in memberIds)
+        {
+            _members[(conversation.Id, member)] = 0;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<Guid>> ListConversationMembersAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<Guid>>(_members.Keys.Where(k => k.Conversation == conversationId).Select(k => k.User).ToList());
+
+    public Task CreateUserAsync(UserRecord user, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<UserRecord?> FindUserByNameAsync(string username, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<UserRecord?> GetUserAsync(Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task UpdatePasswordHashAsync(Guid userId, string passwordHash, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task CreateDeviceSessionAsync(DeviceSessionRecord session, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<DeviceSessionRecord?> FindSessionByTokenHashAsync(byte[] tokenHash, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<DeviceSessionRecord?> GetDeviceSessionAsync(Guid deviceId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task TouchDeviceSessionAsync(Guid deviceId, DateTimeOffset lastUsedAt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<IReadOnlyList<DeviceSessionRecord>> ListDeviceSessionsAsync(Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<bool> RevokeDeviceSessionAsync(Guid userId, Guid deviceId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<IReadOnlyList<Guid>> RevokeAllDeviceSessionsAsync(Guid userId, Guid? exceptDeviceId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task CreateTeamAsync(TeamRecord team, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<TeamRecord?> GetTeamAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<IReadOnlyList<TeamMembershipRecord>> ListTeamsForUserAsync(Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<bool> AddTeamMemberAsync(Guid teamId, Guid userId, TeamRole role, DateTimeOffset joinedAt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<bool> SetTeamMutedAsync(Guid teamId, Guid userId, bool muted, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersAsync(Guid teamId, string? prefix, int limit, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task CreateInviteAsync(InviteRecord invite, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<InviteRecord?> FindInviteByCodeHashAsync(byte[] codeHash, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<bool> RevokeInviteAsync(Guid teamId, Guid inviteId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<ConversationRecord?> FindDirectConversationAsync(string directKey, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<IReadOnlyList<ConversationRecord>> ListChannelsAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+}
+
+/// <summary>A delivery target that records what it is given.</summary>
+internal sealed class RecordingTarget(Guid userId, Guid deviceId) : IDeliveryTarget
+{
+    private readonly List<byte[]> _frames = [];
+
+    public Guid UserId { get; } = userId;
+
+    public Guid DeviceId { get; } = deviceId;
+
+    public bool Revoked { get; private set; }
+
+    public IReadOnlyList<byte[]> Frames
+    {
+        get
+        {
+            lock (_frames)
+            {
+                return [.. _frames];
+            }
+        }
+    }
+
+    /// <summary>The seqs of the EVENT frames received, in order.</summary>
+    public IReadOnlyList<ulong> Seqs => Frames.Select(f => Decode(f).Seq).ToList();
+
+    public static Protocol.Frames.ConversationEvent Decode(byte[] frame) =>
+        Protocol.FrameCodec.Decode<Protocol.Frames.EventFrame>(new System.Buffers.ReadOnlySequence<byte>(frame, 4, frame.Length - 4), Protocol.ProtocolLimits.Default).Event;
+
+    public void Deliver(ReadOnlySpan<byte> frame)
+    {
+        lock (_frames)
+        {
+            _frames.Add(frame.ToArray());
+        }
+    }
+
+    public void Revoke() => Revoked = true;
+}
