@@ -8,7 +8,7 @@ using ChatWire.Client;
 namespace ChatWire.Cli;
 
 /// <summary>
-/// The <c>chatwire</c> command line (DESIGN §11), runnable in-process: tests drive it with their own
+/// The <c>chatwire</c> command line (docs/cli.md), runnable in-process: tests drive it with their own
 /// streams and environment, against a live server, without spawning processes.
 /// </summary>
 public static class CliApp

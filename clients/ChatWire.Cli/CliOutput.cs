@@ -7,7 +7,7 @@ using ChatWire.Protocol.Frames;
 
 namespace ChatWire.Cli;
 
-// Results go to stdout: one JSON object per line with --json (stable snake_case keys, DESIGN §11),
+// Results go to stdout: one JSON object per line with --json (stable snake_case keys, docs/cli.md),
 // else a short human line. Each line is flushed at once: scripts read them as they come.
 internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
 {

@@ -3,7 +3,7 @@ using ChatWire.Protocol;
 
 namespace ChatWire.Cli;
 
-// DESIGN §11: a team, channel or user may be named by id or by name; an ambiguous name is an error
+// docs/cli.md: a team, channel or user may be named by id or by name; an ambiguous name is an error
 // (VALIDATION_FAILED) listing the candidates with their ids.
 internal static class NameResolver
 {

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 
 namespace ChatWire.Cli;
 
-/// <summary>What signup and login remember: the server and this device's session (DESIGN §11).</summary>
+/// <summary>What signup and login remember: the server and this device's session (docs/cli.md, "Profiles").</summary>
 /// <param name="Server">The API base URL, e.g. <c>http://127.0.0.1:7480</c>.</param>
 /// <param name="UserId">The logged-in user; null after logout.</param>
 /// <param name="Username">The username.</param>

@@ -26,7 +26,7 @@ internal sealed class GatewayMetrics
         var framesOut = factory.CreateCounter("chatwire_frames_sent_total", "Frames sent, by opcode.", "opcode");
         foreach (var opcode in Enum.GetValues<Opcode>())
         {
-            var name = opcode.ToString().ToUpperInvariant();
+            var name = Opcodes.Name(opcode);
             _framesIn[(byte)opcode] = framesIn.WithLabels(name);
             _framesOut[(byte)opcode] = framesOut.WithLabels(name);
         }

@@ -120,7 +120,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             var journalMode = await SqliteConnections.EnableWriteAheadLogAsync(connection, cancellationToken);
 
             // FULL, not NORMAL: in WAL mode NORMAL survives a process crash but may lose the last
-            // commits on power loss, and an ACK promises the message survives both (DESIGN §4).
+            // commits on power loss, and an ACK promises the message survives both (docs/protocol.md §4.8).
             await SqliteConnections.ExecuteAsync(connection, "PRAGMA synchronous = FULL;", cancellationToken);
             long synchronous;
             await using (var check = connection.CreateCommand())

@@ -2,7 +2,7 @@ using System.Xml.Linq;
 
 namespace ChatWire.Architecture.Tests;
 
-// DESIGN §2: the dependency direction between projects. Read from the project files themselves so a
+// docs/architecture.md, "Projects": the dependency direction between projects. Read from the project files themselves so a
 // new reference that breaks a rule fails the suite before it can land.
 public sealed class DependencyRulesTests
 {

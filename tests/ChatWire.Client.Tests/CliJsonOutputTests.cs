@@ -7,7 +7,7 @@ using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests;
 
-// DESIGN §11: --json keys are a contract. These pin the key names of each verb's output, run against the
+// docs/cli.md: --json keys are a contract. These pin the key names of each verb's output, run against the
 // real gateway, and check that what the verb printed is what the server now holds.
 public sealed class CliJsonOutputTests : IClassFixture<ServerFixture>, IDisposable
 {

@@ -4,7 +4,7 @@ using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests;
 
-// DESIGN §11: teams, channels and devices named by name or id, resolved against what the real server lists.
+// docs/cli.md: teams, channels and devices named by name or id, resolved against what the real server lists.
 // Alice is in two teams named "Acme" (her own, then Bob's) and in Bob's "Beta", which also has "ops".
 public sealed class NameResolutionTests : IClassFixture<ServerFixture>, IAsyncLifetime, IDisposable
 {

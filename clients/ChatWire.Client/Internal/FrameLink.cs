@@ -226,7 +226,7 @@ internal sealed class FrameLink : IAsyncDisposable
         var tls = new SslStream(inner, leaveInnerStreamOpen: false);
         try
         {
-            // DESIGN §3: TLS 1.2 and 1.3 only.
+            // TLS 1.2 and 1.3 only, as the server (docs/protocol.md §1.1).
             var authentication = new SslClientAuthenticationOptions
             {
                 TargetHost = options.TlsTargetHost ?? options.Host,
