@@ -28,7 +28,7 @@ internal static class InsertCeiling
             }
 
             await using var insert = connection.CreateCommand();
-            insert.CommandText = "INSERT INTO messages (conversation_id, seq, message_id, sender_user_id, sender_device_id, stored_at, content_type, content) VALUES ($c, $s, $m, $u, $d, $t, 'application/octet-stream', $b)";
+            insert.CommandText = "INSERT INTO events (conversation_id, seq, kind, event_id, sender_user_id, sender_device_id, stored_at, content_type, content) VALUES ($c, $s, 0, $m, $u, $d, $t, 'application/octet-stream', $b)";
             var conversation = insert.Parameters.Add("$c", SqliteType.Blob);
             var seq = insert.Parameters.Add("$s", SqliteType.Integer);
             var message = insert.Parameters.Add("$m", SqliteType.Blob);

@@ -7,6 +7,9 @@ namespace ChatWire.Client;
 // The background side: one read loop and one heartbeat per link, and the reconnect cycle.
 public sealed partial class ChatWireConnection
 {
+    // How long a fill or catch-up the server refused for now (not for good) waits before trying again.
+    private static readonly TimeSpan FillRetryDelay = TimeSpan.FromSeconds(1);
+
     private bool IsDisposing => _lifetime.IsCancellationRequested;
 
     private async Task SuperviseAsync(FrameLink link)
@@ -111,10 +114,14 @@ public sealed partial class ChatWireConnection
                 }
 
                 break;
-            case ErrorFrame error when requestId == 0:
+            case ErrorFrame error when requestId == 0 && ErrorCodes.ClosesConnection(error.Code):
                 link.CloseCode = error.Code;
                 link.Abort(new ChatWireException(error.Code, error.Message));
                 return false;
+            case ErrorFrame when requestId == 0:
+                // Request id 0 with a code that does not close: an answer to a frame whose id the server
+                // could not read (docs/protocol.md §2.2). Nothing waits on it.
+                break;
             case ErrorFrame error:
                 if (_pending.TryRemove(requestId, out var refused))
                 {
@@ -220,13 +227,31 @@ public sealed partial class ChatWireConnection
 
     private async Task CatchUpOnReconnectAsync(FrameLink link)
     {
-        try
+        while (true)
         {
-            await CatchUpAsync(link, firstLink: false).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or ChatWireException)
-        {
-            // The new link dropped too (or the server refused the sync); the next reconnect starts over.
+            try
+            {
+                await CatchUpAsync(link, firstLink: false).ConfigureAwait(false);
+                return;
+            }
+            catch (ChatWireException)
+            {
+                // The server could not answer the sync right now (e.g. STORAGE_UNAVAILABLE): try again shortly.
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                // The new link dropped too; the next reconnect starts over.
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(FillRetryDelay, link.Lifetime).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 
@@ -251,6 +276,8 @@ public sealed partial class ChatWireConnection
 
     // Pages HISTORY After the conversation's watermark until nothing is missing up to target (and nothing
     // is held behind a gap). One fill per conversation at a time; a fill already running takes the target.
+    // Only a final refusal (no longer a member) lets held events out across a gap; any other failure keeps
+    // them held and tries again shortly, on this link while it lasts, else on the next one's catch-up.
     private async Task FillAsync(FrameLink link, Guid conversationId, ulong target)
     {
         if (!_streams.TryBeginFill(conversationId, target, out var from))
@@ -259,6 +286,8 @@ public sealed partial class ChatWireConnection
         }
 
         var pageSize = (uint)Math.Min(link.Limits.MaxHistoryLimit, ProtocolLimits.Default.MaxHistoryLimit);
+        var finished = false;
+        var retry = false;
         try
         {
             while (true)
@@ -274,20 +303,52 @@ public sealed partial class ChatWireConnection
 
                 if (!_streams.ContinueFill(conversationId, pageWasEmpty: page.Events.Count == 0, out from))
                 {
+                    finished = true;
                     return;
                 }
             }
         }
+        catch (ChatWireException ex) when (ex.Code == ErrorCode.NotAMember)
+        {
+            // Left the conversation: nothing more to fetch there; what was held comes out as it is.
+            _streams.AbandonFill(conversationId, releaseHeld: true);
+            finished = true;
+        }
         catch (ChatWireException)
         {
-            // E.g. no longer a member: nothing more to fetch there; what was held comes out as it is.
-            _streams.AbandonFill(conversationId, releaseHeld: true);
+            // A transient refusal (storage unavailable, rate limited, …): the gap stays, and is tried again.
+            retry = true;
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
         {
             // The link dropped; the next link's catch-up fetches it again.
-            _streams.AbandonFill(conversationId, releaseHeld: false);
         }
+        finally
+        {
+            if (!finished)
+            {
+                _streams.AbandonFill(conversationId, releaseHeld: false);
+            }
+        }
+
+        if (retry)
+        {
+            await RetryFillLaterAsync(link, conversationId, target).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RetryFillLaterAsync(FrameLink link, Guid conversationId, ulong target)
+    {
+        try
+        {
+            await Task.Delay(FillRetryDelay, link.Lifetime).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        await FillAsync(link, conversationId, target).ConfigureAwait(false);
     }
 
     // Every conversation of the user, SYNC page by page.

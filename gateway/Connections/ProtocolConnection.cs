@@ -276,7 +276,19 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
 
         // A revocation committed after the token check but before this connection could hear about it would
         // otherwise be missed; the store is revoked before the event is published, so this read sees it.
-        if (!await _services.Authenticator.IsStillValidAsync(identity, CancellationToken.None))
+        bool stillValid;
+        try
+        {
+            stillValid = await _services.Authenticator.IsStillValidAsync(identity, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.ConnectionFault(_services.Logger, ConnectionId, ex);
+            CloseWithError(ErrorCode.StorageUnavailable, "Sessions cannot be checked right now; retry shortly.");
+            return;
+        }
+
+        if (!stillValid)
         {
             CloseWithError(ErrorCode.SessionRevoked, "This device's session was revoked.");
         }

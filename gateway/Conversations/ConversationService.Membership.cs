@@ -5,10 +5,14 @@ using ChatWire.Storage.Messages;
 
 namespace ChatWire.Gateway.Conversations;
 
-// Membership commands. Each changes the directory first (the truth about who is in a conversation), then
-// appends a MEMBER_JOINED or MEMBER_LEFT event to the conversation, which the publisher delivers to every
-// member and to the subject's own devices (and which drops the membership from every node's cache). This
-// is the one place membership changes are announced; the HTTP endpoints only call it.
+// Membership commands: the one place membership changes are made and announced; the HTTP endpoints only
+// call them. A MEMBER_JOINED or MEMBER_LEFT event goes to the conversation, which the publisher delivers to
+// every member and to the subject's own devices (and which routes the conversation to them or stops it).
+// The changes of one user are serialized (UserLocks), and each fails safe:
+// - a join changes the directory first, then appends MEMBER_JOINED: if the event cannot be stored the
+//   join stands and the user's devices find the conversation at their next SYNC;
+// - a leave appends MEMBER_LEFT first, then changes the directory: if the event cannot be stored nothing
+//   changed and the request fails, so a former member is never left routed to a conversation.
 internal sealed partial class ConversationService
 {
     /// <summary>A group DM holds at most this many people, the caller included.</summary>
@@ -75,13 +79,16 @@ internal sealed partial class ConversationService
     /// <summary>Adds <paramref name="userId"/> to the conversation and announces it; false when already a member.</summary>
     public async Task<bool> AddMemberAsync(SessionIdentity actor, Guid conversationId, Guid userId, CancellationToken ct)
     {
-        if (!await directory.AddConversationMemberAsync(conversationId, userId, time.GetUtcNow(), ct))
+        using (await userLocks.LockAsync(userId, ct))
         {
-            return false;
-        }
+            if (!await directory.AddConversationMemberAsync(conversationId, userId, time.GetUtcNow(), ct))
+            {
+                return false;
+            }
 
-        await AnnounceAsync(conversationId, EventKind.MemberJoined, userId, actor);
-        return true;
+            await AnnounceAsync(conversationId, EventKind.MemberJoined, userId, actor);
+            return true;
+        }
     }
 
     /// <summary>
@@ -142,14 +149,24 @@ internal sealed partial class ConversationService
     /// <summary>The actor leaves a team and with it every channel of the team they are in.</summary>
     public async Task LeaveTeamAsync(SessionIdentity actor, Guid teamId, CancellationToken ct)
     {
-        await RequireTeamMemberAsync(teamId, actor.UserId, ct);
-        var channels = (await directory.ListConversationsForUserAsync(actor.UserId, ct)).Where(c => c.TeamId == teamId).ToList();
-        await directory.RemoveTeamMemberAsync(teamId, actor.UserId, ct);
-        foreach (var channel in channels)
+        using (await userLocks.LockAsync(actor.UserId, ct))
         {
-            // This node stops accepting the user's SENDs at once; other nodes when the event reaches them.
-            membership.Forget(channel.Id, actor.UserId);
-            await AnnounceAsync(channel.Id, EventKind.MemberLeft, actor.UserId, actor);
+            await RequireTeamMemberAsync(teamId, actor.UserId, ct);
+            var channels = (await directory.ListConversationsForUserAsync(actor.UserId, ct)).Where(c => c.TeamId == teamId).ToList();
+            foreach (var channel in channels)
+            {
+                // This node stops accepting the user's SENDs at once; other nodes when the event reaches them.
+                membership.Forget(channel.Id, actor.UserId);
+                await AppendLeaveAsync(channel.Id, actor.UserId, actor);
+            }
+
+            await directory.RemoveTeamMemberAsync(teamId, actor.UserId, ct);
+
+            // A lookup between the events and the directory change may have cached the user again.
+            foreach (var channel in channels)
+            {
+                membership.Forget(channel.Id, actor.UserId);
+            }
         }
     }
 
@@ -171,7 +188,21 @@ internal sealed partial class ConversationService
         return channel;
     }
 
-    // The directory already holds the change: if the event cannot be stored, the change stands and devices
+    // Before the directory change: if the event cannot be stored, nothing changed and the request fails.
+    private async Task AppendLeaveAsync(Guid conversationId, Guid subject, SessionIdentity actor)
+    {
+        try
+        {
+            await store.AppendAsync(NewEvent.Membership(conversationId, EventKind.MemberLeft, subject, actor.UserId, actor.DeviceId));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The change could not be stored; nothing changed. Retry shortly.");
+        }
+    }
+
+    // The directory already holds the join: if the event cannot be stored, the join stands and devices
     // learn of it at their next SYNC, so the request still succeeds.
     private async Task AnnounceAsync(Guid conversationId, EventKind kind, Guid subject, SessionIdentity actor)
     {

@@ -26,6 +26,7 @@ internal sealed partial class ConversationService(
     IMessageStore store,
     IDirectoryStore directory,
     MembershipCache membership,
+    UserLocks userLocks,
     GatewayMetrics metrics,
     TimeProvider time,
     ILogger<ConversationService> logger)

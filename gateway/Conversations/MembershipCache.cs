@@ -23,6 +23,9 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
     // Bumped by every Forget: a lookup that began before a removal must not re-add what was removed.
     private long _generation;
 
+    // Entries added since the last reset, counted here: the dictionary's own Count takes every bucket lock.
+    private int _added;
+
     public ValueTask<bool> IsMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
         if (_members.TryGetValue((conversationId, userId), out var expires) && time.GetTimestamp() < expires)
@@ -48,8 +51,9 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
             return false;
         }
 
-        if (_members.Count >= MaxEntries)
+        if (Interlocked.Increment(ref _added) > MaxEntries)
         {
+            Volatile.Write(ref _added, 0);
             _members.Clear();
         }
 

@@ -11,39 +11,45 @@ namespace ChatWire.Gateway.Delivery;
 /// user's route lists their local targets and their conversations; a conversation's route lists the local
 /// users in it. The node subscribes to a conversation's topic only while a local user is in it, and to a
 /// user's topic while that user has a local target (reference counted); subscriptions change outside the
-/// lock (<see cref="TopicSubscriptions"/>). Each event's bytes, serialized once, go to every recipient.
+/// lock (<see cref="TopicSubscriptions"/>). Each event's bytes, serialized once, go to every recipient
+/// through the <see cref="DeliveryLanes"/>, which write them on every core in per-target order.
 /// </summary>
 /// <remarks>
 /// Membership changes route themselves: a MEMBER_JOINED or MEMBER_LEFT event reaches the other members on
 /// the conversation's topic and the subject's own devices on the subject's topic, which also adds or drops
 /// the conversation from the subject's route. Either one dropping it is enough, so a leave cuts delivery at
 /// the first of the two to arrive. The bus calls <see cref="OnPublished"/> one payload at a time in
-/// publish order, and events are written to targets within that call: each target sees a conversation's
-/// events in seq order.
+/// publish order, and each event is queued for its targets' lanes within that call, each lane in order:
+/// each target sees a conversation's events in seq order.
 /// </remarks>
-internal sealed class DeliveryFanout : IBusSubscriber
+internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 {
-    // Below this many recipients per core, splitting a delivery costs more than it saves.
-    private const int MinRecipientsPerPart = 256;
+    // How long routing a join may wait for its subscription before going on (the event is then fetched by gap fill).
+    private static readonly TimeSpan SubscriptionWait = TimeSpan.FromSeconds(5);
 
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, UserRoute> _users = [];
     private readonly Dictionary<Guid, ConversationRoute> _conversations = [];
     private readonly IDirectoryStore _directory;
     private readonly MembershipCache _membership;
-    private readonly ILogger<DeliveryFanout> _logger;
     private readonly TopicSubscriptions _subscriptions;
+    private readonly DeliveryLanes _lanes;
 
     public DeliveryFanout(IMessageBus bus, IDirectoryStore directory, MembershipCache membership, ILogger<DeliveryFanout> logger)
     {
         _directory = directory;
         _membership = membership;
-        _logger = logger;
         _subscriptions = new TopicSubscriptions(bus, this, logger);
+        _lanes = new DeliveryLanes(Environment.ProcessorCount, logger);
     }
 
     /// <summary>Bus topics this node is subscribed to.</summary>
     public int Subscriptions => _subscriptions.ActiveCount;
+
+    /// <summary>Completes when every event routed before the call has been written to its targets.</summary>
+    public Task DeliveredAsync() => _lanes.DeliveredAsync();
+
+    public void Dispose() => _lanes.Dispose();
 
     /// <summary>
     /// Routes the user's conversations to <paramref name="target"/>. When the task completes, every event
@@ -79,8 +85,10 @@ internal sealed class DeliveryFanout : IBusSubscriber
         }
         else
         {
-            // A second device of the same user waits for the first one's load: its routing is the same.
+            // A second device of the same user waits for the first one's load: its routing is the same,
+            // and so are its topics, which may still be subscribing.
             await route.Loaded.Task;
+            await _subscriptions.ApplyAsync();
         }
     }
 
@@ -168,7 +176,7 @@ internal sealed class DeliveryFanout : IBusSubscriber
     }
 
     // Called under _lock: what OnUserEvent and OnRevoked do, for a payload held while the route loaded.
-    // Writing to targets under the lock is acceptable here: it happens once per held payload, rarely.
+    // Queuing for the lanes under the lock keeps these ahead of anything newer; it happens rarely.
     private void ReplayLocked(UserRoute route, byte[] payload)
     {
         if (!BusEnvelope.TryRead(payload, out var header, out var frame))
@@ -187,15 +195,13 @@ internal sealed class DeliveryFanout : IBusSubscriber
         }
 
         ApplyMembershipLocked(route, header);
-        var (recipients, count) = CollectLocked([route], except: null);
-        DeliverAndReturn(recipients, count, frame);
+        Dispatch(CollectLocked([route], except: null), frame);
     }
 
     private void OnConversationEvent(in EnvelopeHeader header, ReadOnlySpan<byte> frame)
     {
         var isMembership = header.EventKind is EventKind.MemberJoined or EventKind.MemberLeft;
-        IDeliveryTarget[] recipients;
-        int count;
+        Recipients recipients;
         var changed = false;
         lock (_lock)
         {
@@ -211,7 +217,7 @@ internal sealed class DeliveryFanout : IBusSubscriber
                 changed = LeaveLocked(leaving, header.ConversationId);
             }
 
-            (recipients, count) = CollectLocked(route.Users, except: isMembership ? header.SubjectId : null);
+            recipients = CollectLocked(route.Users, except: isMembership ? header.SubjectId : null);
         }
 
         if (header.EventKind == EventKind.MemberLeft)
@@ -219,7 +225,7 @@ internal sealed class DeliveryFanout : IBusSubscriber
             _membership.Forget(header.ConversationId, header.SubjectId);
         }
 
-        DeliverAndReturn(recipients, count, frame);
+        Dispatch(recipients, frame);
         if (changed)
         {
             _ = _subscriptions.ApplyAsync();
@@ -228,8 +234,7 @@ internal sealed class DeliveryFanout : IBusSubscriber
 
     private void OnUserEvent(Guid userId, in EnvelopeHeader header, ReadOnlySpan<byte> frame, ReadOnlyMemory<byte> payload)
     {
-        IDeliveryTarget[] recipients;
-        int count;
+        Recipients recipients;
         lock (_lock)
         {
             if (!_users.TryGetValue(userId, out var route))
@@ -245,11 +250,19 @@ internal sealed class DeliveryFanout : IBusSubscriber
             }
 
             ApplyMembershipLocked(route, header);
-            (recipients, count) = CollectLocked([route], except: null);
+            recipients = CollectLocked([route], except: null);
         }
 
-        DeliverAndReturn(recipients, count, frame);
-        _ = _subscriptions.ApplyAsync();
+        Dispatch(recipients, frame);
+
+        // A join must be in effect before the publisher goes on to the conversation's next event, or that
+        // event would find no subscription here. With the in-process bus this completes at once (another
+        // thread may be applying a queue that holds this topic; then this waits for it, bounded).
+        var applied = _subscriptions.ApplyAsync();
+        if (header.EventKind == EventKind.MemberJoined && !applied.IsCompleted)
+        {
+            applied.Wait(SubscriptionWait);
+        }
     }
 
     // Called under _lock: an event on the user's own topic about the user joins or drops the conversation.
@@ -296,69 +309,49 @@ internal sealed class DeliveryFanout : IBusSubscriber
         }
     }
 
-    // Called under _lock. The array is rented; DeliverAndReturn gives it back.
-    private static (IDeliveryTarget[] Recipients, int Count) CollectLocked(IEnumerable<UserRoute> users, Guid? except)
+    // Called under _lock: the recipients grouped by lane, in arrays rented here and returned by the lanes.
+    private Recipients CollectLocked(IEnumerable<UserRoute> users, Guid? except)
     {
-        var count = 0;
-        foreach (var user in users)
-        {
-            if (user.UserId != except)
-            {
-                count += user.Targets.Count;
-            }
-        }
-
-        var recipients = ArrayPool<IDeliveryTarget>.Shared.Rent(Math.Max(count, 1));
-        var i = 0;
+        var lanes = _lanes.Count;
+        var counts = new int[lanes];
         foreach (var user in users)
         {
             if (user.UserId != except)
             {
                 foreach (var target in user.Targets)
                 {
-                    recipients[i++] = target;
+                    counts[_lanes.LaneOf(target)]++;
                 }
             }
         }
 
-        return (recipients, count);
-    }
-
-    // Written outside the lock: one slow socket must not hold up routing for everyone else. A large
-    // audience is split across cores; the call still returns only once every recipient has the event, so
-    // each recipient gets a conversation's events in order.
-    private void DeliverAndReturn(IDeliveryTarget[] recipients, int count, ReadOnlySpan<byte> frame)
-    {
-        var parts = Math.Min(Environment.ProcessorCount, count / MinRecipientsPerPart);
-        if (parts > 1)
+        var byLane = new IDeliveryTarget[]?[lanes];
+        var filled = new int[lanes];
+        foreach (var user in users)
         {
-            var copy = frame.ToArray();
-            Parallel.For(0, parts, part =>
+            if (user.UserId != except)
             {
-                var (from, to) = (count * part / parts, count * (part + 1) / parts);
-                DeliverRange(recipients, from, to, copy);
-            });
-        }
-        else
-        {
-            DeliverRange(recipients, 0, count, frame);
-        }
-
-        ArrayPool<IDeliveryTarget>.Shared.Return(recipients, clearArray: true);
-    }
-
-    private void DeliverRange(IDeliveryTarget[] recipients, int from, int to, ReadOnlySpan<byte> frame)
-    {
-        for (var i = from; i < to; i++)
-        {
-            try
-            {
-                recipients[i].Deliver(frame);
+                foreach (var target in user.Targets)
+                {
+                    var lane = _lanes.LaneOf(target);
+                    (byLane[lane] ??= ArrayPool<IDeliveryTarget>.Shared.Rent(counts[lane]))[filled[lane]++] = target;
+                }
             }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
+        }
+
+        return new Recipients(byLane, filled);
+    }
+
+    // Hands the event to the lanes: its bytes copied once (the bus payload lives only during its call), and
+    // written outside the lock, so one slow socket never holds up routing for everyone else.
+    private void Dispatch(Recipients recipients, ReadOnlySpan<byte> frame)
+    {
+        byte[]? copy = null;
+        for (var lane = 0; lane < recipients.ByLane.Length; lane++)
+        {
+            if (recipients.ByLane[lane] is { } targets)
             {
-                // A broken recipient is its own problem; the others still get the event.
-                GatewayLog.DeliveryFailed(_logger, recipients[i].DeviceId, ex);
+                _lanes.Enqueue(lane, copy ??= frame.ToArray(), targets, recipients.Counts[lane]);
             }
         }
     }
@@ -431,4 +424,6 @@ internal sealed class DeliveryFanout : IBusSubscriber
     {
         public HashSet<UserRoute> Users { get; } = [];
     }
+
+    private readonly record struct Recipients(IDeliveryTarget[]?[] ByLane, int[] Counts);
 }

@@ -44,7 +44,7 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
     }
 
     /// <summary>Committed events the publisher may hold before the store's writer waits for it.</summary>
-    public const int MaxEventsPending = 64;
+    public const int MaxEventsPending = 512;
 
     /// <summary>Content bytes the publisher may hold before the store's writer waits for it.</summary>
     public const long MaxBytesPending = 8L * 1024 * 1024;
@@ -126,6 +126,12 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            // However the loop ended, the writer must never wait for it again.
+            _stopping = true;
+            _room.Set();
         }
     }
 

@@ -46,4 +46,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 15, Level = LogLevel.Information, Message = "ChatWire {Port} served by {Adapter}")]
     public static partial void Adapter(ILogger logger, string port, string adapter);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Critical, Message = "Delivery lane {Lane} stopped; the process exits so that a supervisor restarts it")]
+    public static partial void LaneFailed(ILogger logger, int lane, Exception exception);
 }

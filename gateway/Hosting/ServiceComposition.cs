@@ -87,6 +87,7 @@ internal static class ServiceComposition
         services.AddSingleton<AttemptThrottle>();
         services.AddSingleton<SessionAuthenticator>();
         services.AddSingleton<MembershipCache>();
+        services.AddSingleton<UserLocks>();
         services.AddSingleton<ConversationService>();
         services.AddSingleton<DeliveryFanout>();
         services.AddSingleton<EventPublisher>();

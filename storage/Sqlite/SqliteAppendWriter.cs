@@ -14,8 +14,8 @@ namespace ChatWire.Storage.Sqlite;
 /// </summary>
 internal sealed class SqliteAppendWriter : IAsyncDisposable
 {
-    private const string FindSql = """
-        SELECT seq, kind, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id FROM events
+    private const string FindSql = $"""
+        SELECT {SqliteMessageStore.EventColumns} FROM events
         WHERE conversation_id = $conversation_id AND event_id = $event_id;
         """;
 
@@ -371,17 +371,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         {
             if (existing.Read())
             {
-                var original = new StoredEvent(
-                    e.ConversationId,
-                    e.EventId,
-                    (ulong)existing.GetInt64(0),
-                    (EventKind)existing.GetInt64(1),
-                    existing.ReadGuid(2),
-                    existing.ReadGuid(3),
-                    existing.ReadTime(4),
-                    existing.GetString(5),
-                    existing.GetFieldValue<byte[]>(6),
-                    existing.IsDBNull(7) ? null : existing.ReadGuid(7));
+                var original = SqliteMessageStore.ReadEvent(existing);
                 return IsSameEvent(original, e)
                     ? new AppendResult(AppendOutcome.Duplicate, original)
                     : new AppendResult(AppendOutcome.Conflict, null);

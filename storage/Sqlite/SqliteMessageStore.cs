@@ -10,7 +10,8 @@ namespace ChatWire.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
 {
-    private const string EventColumns = "conversation_id, event_id, seq, kind, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id";
+    /// <summary>The columns <see cref="ReadEvent"/> reads, in its order.</summary>
+    internal const string EventColumns = "conversation_id, event_id, seq, kind, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id";
 
     // Seqs per IN list: far below SQLite's bound-parameter limit, and one statement per few hundred conversations.
     private const int LatestSeqChunk = 500;
@@ -171,7 +172,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         return await SqliteConnections.OpenAsync(_readConnectionString, cancellationToken);
     }
 
-    private static StoredEvent ReadEvent(SqliteDataReader reader) => new(
+    internal static StoredEvent ReadEvent(SqliteDataReader reader) => new(
         reader.ReadGuid(0),
         reader.ReadGuid(1),
         (ulong)reader.GetInt64(2),

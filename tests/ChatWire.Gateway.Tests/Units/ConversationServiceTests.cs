@@ -22,7 +22,7 @@ public sealed class ConversationServiceTests
     public ConversationServiceTests()
     {
         _membership = new MembershipCache(_directory, TimeProvider.System);
-        _service = new ConversationService(_store, _directory, _membership, new GatewayMetrics(), TimeProvider.System, NullLogger<ConversationService>.Instance);
+        _service = new ConversationService(_store, _directory, _membership, new UserLocks(), new GatewayMetrics(), TimeProvider.System, NullLogger<ConversationService>.Instance);
     }
 
     [Fact]
@@ -190,6 +190,52 @@ public sealed class ConversationServiceTests
         await _service.JoinChannelAsync(_bob, channel, CancellationToken.None);
 
         Assert.True(await _directory.IsConversationMemberAsync(channel, _bob.UserId));
+    }
+
+    [Fact]
+    public async Task LeaveTeam_EventCannotBeStored_RefusedAndNothingChanged()
+    {
+        // A leave stores its MEMBER_LEFT before the directory changes: a former member is never left routed.
+        var team = Guid.CreateVersion7();
+        _directory.AddTeamMember(team, _bob.UserId);
+        var channel = _directory.AddConversation(team, _bob.UserId);
+        _store.FailWith = new IOException("disk gone");
+
+        var ex = await Assert.ThrowsAsync<RequestRefusedException>(() => _service.LeaveTeamAsync(_bob, team, CancellationToken.None));
+
+        Assert.Equal(ErrorCode.StorageUnavailable, ex.Code);
+        Assert.True(await _directory.IsConversationMemberAsync(channel, _bob.UserId));
+        Assert.NotNull(await _directory.GetTeamMembershipAsync(team, _bob.UserId));
+    }
+
+    [Fact]
+    public async Task JoinAndLeaveOfOneUser_Concurrently_EventsEndAsTheDirectoryDoes()
+    {
+        // The join and the leave of one user are serialized: whichever runs second, the last event of the
+        // channel says what the directory says.
+        var team = Guid.CreateVersion7();
+        _directory.AddTeamMember(team, _alice.UserId);
+        _directory.AddTeamMember(team, _bob.UserId);
+        var channel = _directory.AddConversation(team, _alice.UserId);
+        _store.Hold();
+
+        var join = _service.AddChannelMemberAsync(_alice, channel, _bob.UserId, CancellationToken.None);
+        var leave = _service.LeaveTeamAsync(_bob, team, CancellationToken.None);
+        await Task.Delay(50);
+        Assert.Single(_store.Queued);
+        _store.Release();
+        await join;
+        while (!leave.IsCompleted)
+        {
+            _store.Release();
+            await Task.Delay(10);
+        }
+
+        await leave;
+        var last = _store.Events.Last(e => e.ConversationId == channel);
+        var member = await _directory.IsConversationMemberAsync(channel, _bob.UserId);
+        Assert.Equal(member ? StorageKind.MemberJoined : StorageKind.MemberLeft, last.Kind);
+        Assert.False(member);
     }
 
     [Fact]

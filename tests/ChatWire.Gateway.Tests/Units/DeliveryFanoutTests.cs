@@ -29,7 +29,7 @@ public sealed class DeliveryFanoutTests
             await fanout.RegisterAsync(target);
         }
 
-        await PublishAsync(bus, Message(dm, 1));
+        await PublishAsync(bus, fanout, Message(dm, 1));
 
         var frames = targets.Select(t => Assert.Single(t.Frames)).ToList();
         Assert.All(frames, f => Assert.Equal(frames[0], f));
@@ -49,7 +49,7 @@ public sealed class DeliveryFanoutTests
         await fanout.RegisterAsync(bob);
 
         fanout.Unregister(alice);
-        await PublishAsync(bus, Message(dm, 1));
+        await PublishAsync(bus, fanout, Message(dm, 1));
         fanout.Unregister(bob);
 
         Assert.Empty(alice.Frames);
@@ -68,9 +68,9 @@ public sealed class DeliveryFanoutTests
         await fanout.RegisterAsync(alice);
         await fanout.RegisterAsync(bob);
 
-        await PublishAsync(bus, Message(channel, 1));
-        await PublishAsync(bus, Membership(channel, 2, StorageKind.MemberJoined, _bob));
-        await PublishAsync(bus, Message(channel, 3));
+        await PublishAsync(bus, fanout, Message(channel, 1));
+        await PublishAsync(bus, fanout, Membership(channel, 2, StorageKind.MemberJoined, _bob));
+        await PublishAsync(bus, fanout, Message(channel, 3));
 
         Assert.Equal([1ul, 2ul, 3ul], alice.Seqs);
         Assert.Equal([2ul, 3ul], bob.Seqs);
@@ -91,8 +91,8 @@ public sealed class DeliveryFanoutTests
         var lookups = _directory.MembershipLookups;
 
         _directory.RemoveMember(channel, _bob);
-        await PublishAsync(bus, Membership(channel, 1, StorageKind.MemberLeft, _bob));
-        await PublishAsync(bus, Message(channel, 2));
+        await PublishAsync(bus, fanout, Membership(channel, 1, StorageKind.MemberLeft, _bob));
+        await PublishAsync(bus, fanout, Message(channel, 2));
 
         Assert.Equal([1ul, 2ul], alice.Seqs);
         Assert.Equal([1ul], bob.Seqs);
@@ -129,16 +129,16 @@ public sealed class DeliveryFanoutTests
 
         var registering = fanout.RegisterAsync(bob);
         await WaitUntilAsync(() => fanout.Subscriptions == 1);
-        await PublishAsync(bus, Membership(second, 1, StorageKind.MemberJoined, _bob));
-        await PublishAsync(bus, Membership(first, 5, StorageKind.MemberLeft, _bob));
+        await PublishAsync(bus, fanout, Membership(second, 1, StorageKind.MemberJoined, _bob));
+        await PublishAsync(bus, fanout, Membership(first, 5, StorageKind.MemberLeft, _bob));
         Assert.Empty(bob.Frames);
         gate.SetResult();
         await registering;
 
         // Joined second, left first (in the list, but the leave came after): routed to second only.
         Assert.Equal([1ul, 5ul], bob.Seqs);
-        await PublishAsync(bus, Message(first, 6));
-        await PublishAsync(bus, Message(second, 2));
+        await PublishAsync(bus, fanout, Message(first, 6));
+        await PublishAsync(bus, fanout, Message(second, 2));
         Assert.Equal([1ul, 5ul, 2ul], bob.Seqs);
     }
 
@@ -163,7 +163,7 @@ public sealed class DeliveryFanoutTests
     }
 
     [Fact]
-    public async Task LargeAudience_SplitAcrossCores_EachTargetStillGetsEveryEventInSeqOrder()
+    public async Task LargeAudience_WrittenOnEveryLane_EachTargetStillGetsEveryEventInSeqOrder()
     {
         var bus = new InProcessMessageBus();
         var fanout = Fanout(bus);
@@ -177,9 +177,11 @@ public sealed class DeliveryFanoutTests
 
         for (ulong seq = 1; seq <= 100; seq++)
         {
-            await PublishAsync(bus, Message(channel, seq));
+            var e = Message(channel, seq);
+            await bus.PublishAsync(BusTopic.Conversation(channel), BusEnvelope.ForEvent(e, FrameCodec.ToArray(new EventFrame(EventMapping.ToProtocol(e)))));
         }
 
+        await fanout.DeliveredAsync();
         Assert.All(targets, t => Assert.Equal(Enumerable.Range(1, 100).Select(n => (ulong)n), t.Seqs));
     }
 
@@ -192,8 +194,9 @@ public sealed class DeliveryFanoutTests
     private StoredEvent Membership(Guid conversation, ulong seq, StorageKind kind, Guid subject) =>
         new(conversation, Guid.CreateVersion7(), seq, kind, _alice, Guid.CreateVersion7(), DateTimeOffset.UnixEpoch, string.Empty, Array.Empty<byte>(), subject);
 
-    // As EventPublisher does: the EVENT frame once, on the conversation's topic, and on the subject's for a membership change.
-    private static async Task PublishAsync(InProcessMessageBus bus, StoredEvent e)
+    // As EventPublisher does: the EVENT frame once, on the conversation's topic, and on the subject's for a
+    // membership change. Then waits until the fan-out's lanes have written what it routed.
+    private static async Task PublishAsync(InProcessMessageBus bus, DeliveryFanout fanout, StoredEvent e)
     {
         var frame = FrameCodec.ToArray(new EventFrame(EventMapping.ToProtocol(e)));
         var payload = BusEnvelope.ForEvent(e, frame);
@@ -202,6 +205,8 @@ public sealed class DeliveryFanoutTests
         {
             await bus.PublishAsync(BusTopic.User(subject), payload);
         }
+
+        await fanout.DeliveredAsync();
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

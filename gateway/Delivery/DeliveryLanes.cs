@@ -1,0 +1,157 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
+namespace ChatWire.Gateway.Delivery;
+
+/// <summary>
+/// Where the fan-out's writes run: one lane per core, each a FIFO queue drained by one worker. Every
+/// delivery target belongs to one lane for its whole life, so it receives events in the order they were
+/// queued (per-connection order), while different targets are written on different cores and the caller
+/// (the bus callback, hence the publisher) does not wait for the writes. Bounded in items and in frame
+/// bytes: a lane that falls behind makes <see cref="Enqueue"/> wait, which slows the publisher and,
+/// through its own bound, the store's writer; memory stays flat whatever the audience.
+/// </summary>
+internal sealed class DeliveryLanes : IDisposable
+{
+    /// <summary>Work items one lane may hold before enqueuing waits.</summary>
+    public const int LaneCapacity = 1024;
+
+    /// <summary>Frame bytes one lane may hold before enqueuing waits.</summary>
+    public const long LaneBytes = 8L * 1024 * 1024;
+
+    private readonly Channel<Work>[] _lanes;
+    private readonly long[] _queuedBytes;
+    private readonly ManualResetEventSlim[] _room;
+    private readonly ILogger _logger;
+
+    public DeliveryLanes(int count, ILogger logger)
+    {
+        _logger = logger;
+        _lanes = new Channel<Work>[Math.Max(1, count)];
+        _queuedBytes = new long[_lanes.Length];
+        _room = new ManualResetEventSlim[_lanes.Length];
+        for (var i = 0; i < _lanes.Length; i++)
+        {
+            _room[i] = new ManualResetEventSlim(initialState: true);
+            var lane = Channel.CreateBounded<Work>(new BoundedChannelOptions(LaneCapacity)
+            {
+                SingleReader = true,
+                SingleWriter = false,
+                FullMode = BoundedChannelFullMode.Wait,
+            });
+            _lanes[i] = lane;
+            var index = i;
+            _ = Task.Run(() => DrainAsync(index));
+        }
+    }
+
+    public int Count => _lanes.Length;
+
+    /// <summary>The lane of <paramref name="target"/>: stable for the object's life.</summary>
+    public int LaneOf(IDeliveryTarget target) => (int)((uint)RuntimeHelpers.GetHashCode(target) % (uint)_lanes.Length);
+
+    /// <summary>
+    /// Queues <paramref name="frame"/> for the first <paramref name="count"/> targets of <paramref name="targets"/>
+    /// (all of one lane, rented from <see cref="ArrayPool{T}.Shared"/>; the lane returns the array).
+    /// </summary>
+    public void Enqueue(int lane, byte[] frame, IDeliveryTarget[] targets, int count)
+    {
+        // Only when this lane is far behind does the bus callback wait: that is the backpressure.
+        while (Interlocked.Read(ref _queuedBytes[lane]) > LaneBytes)
+        {
+            _room[lane].Reset();
+            if (Interlocked.Read(ref _queuedBytes[lane]) > LaneBytes)
+            {
+                _room[lane].Wait(50);
+            }
+        }
+
+        Interlocked.Add(ref _queuedBytes[lane], frame.Length);
+        var work = new Work(frame, targets, count, null);
+        var writer = _lanes[lane].Writer;
+        if (!writer.TryWrite(work))
+        {
+            try
+            {
+                writer.WriteAsync(work).AsTask().GetAwaiter().GetResult();
+            }
+            catch (ChannelClosedException)
+            {
+                // Stopping: nothing is written any more.
+                ArrayPool<IDeliveryTarget>.Shared.Return(targets, clearArray: true);
+            }
+        }
+    }
+
+    /// <summary>Completes when everything queued before the call has been written.</summary>
+    public Task DeliveredAsync()
+    {
+        var markers = new Task[_lanes.Length];
+        for (var i = 0; i < _lanes.Length; i++)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            markers[i] = done.Task;
+            _lanes[i].Writer.WriteAsync(new Work(null, null, 0, done)).AsTask().GetAwaiter().GetResult();
+        }
+
+        return Task.WhenAll(markers);
+    }
+
+    public void Dispose()
+    {
+        foreach (var lane in _lanes)
+        {
+            lane.Writer.TryComplete();
+        }
+
+        foreach (var room in _room)
+        {
+            room.Set();
+        }
+    }
+
+    private async Task DrainAsync(int index)
+    {
+        try
+        {
+            await foreach (var work in _lanes[index].Reader.ReadAllAsync())
+            {
+                if (work.Marker is { } marker)
+                {
+                    marker.TrySetResult();
+                    continue;
+                }
+
+                for (var i = 0; i < work.Count; i++)
+                {
+                    try
+                    {
+                        work.Targets![i].Deliver(work.Frame);
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        // A broken recipient is its own problem; the others still get the event.
+                        GatewayLog.DeliveryFailed(_logger, work.Targets![i].DeviceId, ex);
+                    }
+                }
+
+                ArrayPool<IDeliveryTarget>.Shared.Return(work.Targets!, clearArray: true);
+                if (Interlocked.Add(ref _queuedBytes[index], -work.Frame!.Length) <= LaneBytes)
+                {
+                    _room[index].Set();
+                }
+            }
+        }
+#pragma warning disable CA1031 // A lane that stopped would stall every connection on it and, through the backpressure, the node.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            // Out of memory or worse: a process that cannot deliver must not look alive; a supervisor restarts it.
+            GatewayLog.LaneFailed(_logger, index, ex);
+            Environment.FailFast("A ChatWire delivery lane stopped: " + ex.GetType().Name, ex);
+        }
+    }
+
+    private readonly record struct Work(byte[]? Frame, IDeliveryTarget[]? Targets, int Count, TaskCompletionSource? Marker);
+}
