@@ -8,20 +8,25 @@ namespace ChatWire.Gateway.Delivery;
 /// Where the fan-out's writes run: one lane per core, each a FIFO queue drained by one worker. Every
 /// delivery target belongs to one lane for its whole life, so it receives events in the order they were
 /// queued (per-connection order), while different targets are written on different cores and the caller
-/// (the bus callback, hence the publisher) does not wait for the writes. Bounded in items and in frame
-/// bytes: a lane that falls behind makes <see cref="Enqueue"/> wait, which slows the publisher and,
-/// through its own bound, the store's writer; memory stays flat whatever the audience.
+/// (the bus callback, hence the publisher) does not wait for the writes. Bounded in deliveries (an event
+/// for 1,000 targets counts 1,000) and in frame bytes: a lane that falls behind makes <see cref="Enqueue"/>
+/// wait, which slows the publisher and, through its own bound, the store's writer. So memory stays flat
+/// and the queue ahead of a connection stays short (tens of milliseconds of work) whatever the audience.
 /// </summary>
 internal sealed class DeliveryLanes : IDisposable
 {
-    /// <summary>Work items one lane may hold before enqueuing waits.</summary>
-    public const int LaneCapacity = 1024;
+    /// <summary>Deliveries (an event times its targets on this lane) one lane may hold before enqueuing waits.</summary>
+    public const long LaneDeliveries = 16 * 1024;
 
     /// <summary>Frame bytes one lane may hold before enqueuing waits.</summary>
     public const long LaneBytes = 8L * 1024 * 1024;
 
+    // A hard cap on queued items besides the two bounds above (which a stream of tiny events never reaches).
+    private const int LaneCapacity = 4096;
+
     private readonly Channel<Work>[] _lanes;
     private readonly long[] _queuedBytes;
+    private readonly long[] _queuedDeliveries;
     private readonly ManualResetEventSlim[] _room;
     private readonly ILogger _logger;
 
@@ -30,6 +35,7 @@ internal sealed class DeliveryLanes : IDisposable
         _logger = logger;
         _lanes = new Channel<Work>[Math.Max(1, count)];
         _queuedBytes = new long[_lanes.Length];
+        _queuedDeliveries = new long[_lanes.Length];
         _room = new ManualResetEventSlim[_lanes.Length];
         for (var i = 0; i < _lanes.Length; i++)
         {
@@ -57,17 +63,18 @@ internal sealed class DeliveryLanes : IDisposable
     /// </summary>
     public void Enqueue(int lane, byte[] frame, IDeliveryTarget[] targets, int count)
     {
-        // Only when this lane is far behind does the bus callback wait: that is the backpressure.
-        while (Interlocked.Read(ref _queuedBytes[lane]) > LaneBytes)
+        // Only when this lane is behind does the bus callback wait: that is the backpressure.
+        while (IsFull(lane))
         {
             _room[lane].Reset();
-            if (Interlocked.Read(ref _queuedBytes[lane]) > LaneBytes)
+            if (IsFull(lane))
             {
                 _room[lane].Wait(50);
             }
         }
 
         Interlocked.Add(ref _queuedBytes[lane], frame.Length);
+        Interlocked.Add(ref _queuedDeliveries[lane], count);
         var work = new Work(frame, targets, count, null);
         var writer = _lanes[lane].Writer;
         if (!writer.TryWrite(work))
@@ -111,6 +118,9 @@ internal sealed class DeliveryLanes : IDisposable
         }
     }
 
+    private bool IsFull(int lane) =>
+        Interlocked.Read(ref _queuedBytes[lane]) > LaneBytes || Interlocked.Read(ref _queuedDeliveries[lane]) > LaneDeliveries;
+
     private async Task DrainAsync(int index)
     {
         try
@@ -137,7 +147,9 @@ internal sealed class DeliveryLanes : IDisposable
                 }
 
                 ArrayPool<IDeliveryTarget>.Shared.Return(work.Targets!, clearArray: true);
-                if (Interlocked.Add(ref _queuedBytes[index], -work.Frame!.Length) <= LaneBytes)
+                Interlocked.Add(ref _queuedBytes[index], -work.Frame!.Length);
+                Interlocked.Add(ref _queuedDeliveries[index], -work.Count);
+                if (!IsFull(index))
                 {
                     _room[index].Set();
                 }

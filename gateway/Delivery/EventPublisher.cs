@@ -43,8 +43,12 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
         _observation = store.ObserveCommits(this);
     }
 
-    /// <summary>Committed events the publisher may hold before the store's writer waits for it.</summary>
-    public const int MaxEventsPending = 512;
+    /// <summary>
+    /// Committed events the publisher may hold before the store's writer waits for it. Small on purpose: the
+    /// backlog of a large fan-out is in the lanes, counted in deliveries; a writer batch larger than this
+    /// is taken whole, then the writer waits for it.
+    /// </summary>
+    public const int MaxEventsPending = 64;
 
     /// <summary>Content bytes the publisher may hold before the store's writer waits for it.</summary>
     public const long MaxBytesPending = 8L * 1024 * 1024;
