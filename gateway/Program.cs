@@ -1,11 +1,40 @@
 using ChatWire.Gateway.Hosting;
 using Microsoft.Extensions.Options;
 
+// Exit codes: 0 stopped normally, 2 could not start (configuration, a port in use), 3 a listener failed.
+if (args.Any(a => a is "--help" or "-h"))
+{
+    Console.WriteLine("""
+        ChatWire gateway: the team-chat server.
+
+        usage: dotnet run --project gateway [-- --Section:Key=value ...]
+               ChatWire.Gateway [--Section:Key=value ...]
+
+        With no settings it runs on embedded defaults: SQLite and a development certificate under ./data,
+        TCP 7400, TLS 7443, HTTP 7480 and management 127.0.0.1:7481, all on loopback. Settings come from
+        appsettings.json next to the binary, CHATWIRE_Section__Key environment variables and --Section:Key=value
+        arguments; docs/configuration.md lists them all.
+
+          --help      this text
+          --version   the version
+
+        Exit codes: 0 stopped on request; 2 the configuration is invalid or a port is in use;
+        3 a listener failed while running (restart the server).
+        """);
+    return 0;
+}
+
+if (args.Any(a => a is "--version"))
+{
+    Console.WriteLine("ChatWire " + (typeof(ChatWireServer).Assembly.GetName().Version?.ToString(3) ?? "0.0.0") + ", protocol version 1");
+    return 0;
+}
+
 try
 {
     await using var server = await ChatWireServer.CreateAsync(args);
     await server.RunAsync();
-    return 0;
+    return server.ExitCode;
 }
 catch (OptionsValidationException ex)
 {
@@ -15,5 +44,10 @@ catch (OptionsValidationException ex)
         Console.Error.WriteLine("  - " + failure);
     }
 
+    return 2;
+}
+catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    Console.Error.WriteLine("ChatWire cannot start: " + ex.Message + " Another process holds that port; choose another in docs/configuration.md's Gateway:*Endpoint settings.");
     return 2;
 }

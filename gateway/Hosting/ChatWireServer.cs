@@ -28,6 +28,9 @@ public sealed class ChatWireServer : IAsyncDisposable
 
     public ListenerEndpoints Endpoints => App.Services.GetRequiredService<ListenerEndpoints>();
 
+    /// <summary>What the process should exit with once the host has stopped: 0, or 3 when a listener failed.</summary>
+    public int ExitCode => App.Services.GetRequiredService<Admission.ListenerHealth>().ExitCode;
+
     /// <summary>Builds the host from appsettings.json (next to the binary), <c>CHATWIRE_</c> environment variables, arguments and <paramref name="overrides"/>.</summary>
     public static async Task<ChatWireServer> CreateAsync(string[] args, IReadOnlyDictionary<string, string?>? overrides = null, CancellationToken cancellationToken = default)
     {
@@ -52,11 +55,12 @@ public sealed class ChatWireServer : IAsyncDisposable
 
         // Validated here, once, from the same configuration the options above bind: before touching the disk
         // or binding sockets, with every problem in one message.
-        var gateway = configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
-        var auth = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
-        var storageOptions = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
-        var routingOptions = configuration.GetSection(RoutingOptions.Section).Get<RoutingOptions>() ?? new RoutingOptions();
         var failures = new List<string>();
+        var gateway = ConfigurationChecks.Bind<GatewayOptions>(configuration, GatewayOptions.Section, failures);
+        var auth = ConfigurationChecks.Bind<AuthOptions>(configuration, AuthOptions.Section, failures);
+        var storageOptions = ConfigurationChecks.Bind<StorageOptions>(configuration, StorageOptions.Section, failures);
+        var routingOptions = ConfigurationChecks.Bind<RoutingOptions>(configuration, RoutingOptions.Section, failures);
+        var unknownKeys = ConfigurationChecks.UnknownKeys(configuration).ToList();
         failures.AddRange(new GatewayOptionsValidation().Validate(null, gateway).Failures ?? []);
         failures.AddRange(new AuthOptionsValidation().Validate(null, auth).Failures ?? []);
         failures.AddRange(AdapterOptionsValidation.Validate(storageOptions, routingOptions));
@@ -65,6 +69,7 @@ public sealed class ChatWireServer : IAsyncDisposable
             throw new OptionsValidationException("ChatWire", typeof(GatewayOptions), failures);
         }
 
+        KestrelListeners.CheckPortsFree(gateway);
         var dataDirectory = Path.GetFullPath(gateway.DataDirectory);
         var report = new AdapterReport();
         var storage = await ServiceComposition.OpenStorageAsync(storageOptions, dataDirectory, report, cancellationToken);
@@ -95,6 +100,16 @@ public sealed class ChatWireServer : IAsyncDisposable
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             GatewayLog.DataDirectory(logger, dataDirectory);
+            foreach (var key in unknownKeys)
+            {
+                GatewayLog.UnknownSetting(logger, key);
+            }
+
+            foreach (var path in report.TooOpen)
+            {
+                GatewayLog.DataTooOpen(logger, path);
+            }
+
             foreach (var (port, adapter) in report.Entries)
             {
                 GatewayLog.Adapter(logger, port, adapter);
@@ -122,7 +137,9 @@ public sealed class ChatWireServer : IAsyncDisposable
         app.Lifetime.ApplicationStopped.Register(() => GatewayLog.Stopped(logger));
 
         // Idle connections would otherwise hold shutdown open until Kestrel's timeout: tell them and close.
-        app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<ConnectionRegistry>().BeginShutdown());
+        // Resolved now: when the host fails to start, it is disposed before the stopping callbacks run.
+        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
+        app.Lifetime.ApplicationStopping.Register(registry.BeginShutdown);
         return server;
     }
 

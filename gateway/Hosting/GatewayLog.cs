@@ -8,8 +8,8 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Connection {ConnectionId} closed: {Code} {Reason}")]
     public static partial void ConnectionClosed(ILogger logger, Guid connectionId, string code, string reason);
 
-    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Connection refused from {Address}: {Reason}")]
-    public static partial void ConnectionRefused(ILogger logger, string? address, string reason);
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Connection refused from {Address}: {Reason} ({Count} refused since the last such line)")]
+    public static partial void ConnectionRefused(ILogger logger, string? address, string reason, long count);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "The message store or the directory failed; the request was refused and nothing was acknowledged")]
     public static partial void StoreFailed(ILogger logger, Exception exception);
@@ -46,6 +46,15 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 15, Level = LogLevel.Information, Message = "ChatWire {Port} served by {Adapter}")]
     public static partial void Adapter(ILogger logger, string port, string adapter);
+
+    [LoggerMessage(EventId = 18, Level = LogLevel.Warning, Message = "Unknown setting {Key} is ignored (docs/configuration.md lists them)")]
+    public static partial void UnknownSetting(ILogger logger, string key);
+
+    [LoggerMessage(EventId = 19, Level = LogLevel.Warning, Message = "{Path} can be read by other users of this machine; make it 0700 (a directory) or 0600 (a file): it holds password hashes and messages")]
+    public static partial void DataTooOpen(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 17, Level = LogLevel.Critical, Message = "The listener on {Endpoint} stopped accepting connections; the process stops so that a supervisor restarts it")]
+    public static partial void ListenerFailed(ILogger logger, string endpoint, Exception exception);
 
     [LoggerMessage(EventId = 16, Level = LogLevel.Critical, Message = "Delivery lane {Lane} stopped; the process exits so that a supervisor restarts it")]
     public static partial void LaneFailed(ILogger logger, int lane, Exception exception);

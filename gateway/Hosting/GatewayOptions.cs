@@ -30,7 +30,14 @@ public sealed class GatewayOptions
 
     public string TlsCertificatePassword { get; set; } = string.Empty;
 
-    public int TlsHandshakeTimeoutMs { get; set; } = 10_000;
+    /// <summary>A TLS handshake not finished by then is dropped; the connection holds its slot until then.</summary>
+    public int TlsHandshakeTimeoutMs { get; set; } = 5_000;
+
+    /// <summary>An idle HTTP keep-alive connection is closed after this long.</summary>
+    public int HttpKeepAliveTimeoutMs { get; set; } = 15_000;
+
+    /// <summary>An HTTP request's headers must arrive within this long of its first byte.</summary>
+    public int HttpRequestHeadersTimeoutMs { get; set; } = 10_000;
 
     public int AuthDeadlineMs { get; set; } = 10_000;
 
@@ -52,10 +59,27 @@ public sealed class GatewayOptions
     /// <summary>SENDs of one connection awaiting their commit before the gateway stops reading from it.</summary>
     public int MaxSendsInFlight { get; set; } = 64;
 
-    /// <summary>Protocol connections per process; 0 = derived from the open-file limit (limit − 1,024 spare).</summary>
+    /// <summary>
+    /// Connections per process over every listener (protocol, TLS handshakes, HTTP, management); 0 = derived
+    /// from the open-file limit, less a reserve: the files open at start plus 256, and at least a quarter of
+    /// the limit (64 to 1,024). Never above that.
+    /// </summary>
     public int MaxConnections { get; set; }
 
-    public int MaxConnectionsPerIp { get; set; } = 1_000;
+    /// <summary>Connections per client address (IPv6 by /64) over every listener; trusted proxies are exempt.</summary>
+    public int MaxConnectionsPerIp { get; set; } = 256;
+
+    /// <summary>HTTP API connections at once; 0 = a quarter of the process budget.</summary>
+    public int MaxHttpConnections { get; set; }
+
+    /// <summary>Management connections at once (<c>/metrics</c>, <c>/health</c>).</summary>
+    public int MaxManagementConnections { get; set; } = 64;
+
+    /// <summary>
+    /// Addresses of reverse proxies in front of the HTTP API: from these only, <c>X-Forwarded-For</c> names
+    /// the client that throttles and caps count; they are also exempt from the per-address connection cap.
+    /// </summary>
+    public string[] TrustedProxies { get; set; } = [];
 
     public ProtocolLimits ToProtocolLimits() => ProtocolLimits.Default with
     {

@@ -1,3 +1,4 @@
+using ChatWire.Gateway.Admission;
 using ChatWire.Gateway.Api;
 using ChatWire.Gateway.Connections;
 using ChatWire.Gateway.Observability;
@@ -11,6 +12,27 @@ internal static class HttpPipeline
 {
     public static void Map(WebApplication app)
     {
+        // From configured reverse proxies only, X-Forwarded-For names the client that throttles count.
+        var proxies = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.TrustedProxies;
+        if (proxies.Length > 0)
+        {
+            // No forward limit: the entries are walked from the right while the hop that added them is a
+            // trusted proxy, so the client is the first untrusted address, however many proxies are chained.
+            var forwarded = new ForwardedHeadersOptions
+            {
+                ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor,
+                ForwardLimit = null,
+            };
+            forwarded.KnownIPNetworks.Clear();
+            forwarded.KnownProxies.Clear();
+            foreach (var proxy in proxies)
+            {
+                forwarded.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+            }
+
+            app.UseForwardedHeaders(forwarded);
+        }
+
         app.UseMiddleware<ProblemDetailsMiddleware>();
 
         // /metrics and /health live on the management listener only; the API listener never serves them.
@@ -33,7 +55,15 @@ internal static class HttpPipeline
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             await metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
         }).ExcludeFromDescription();
-        app.MapGet("/health", () => Results.Json(new { status = "ok" })).ExcludeFromDescription();
+        // Tells the truth about the listeners: a failed accept loop is "failing" (503), and the process is
+        // already stopping with a non-zero exit code so that its supervisor restarts it.
+        app.MapGet("/health", (ListenerHealth health, ConnectionBudget budget) =>
+        {
+            var connections = new { open = budget.Open, budget = budget.Total, open_file_limit = budget.OpenFileLimit };
+            return health.IsHealthy
+                ? Results.Json(new { status = "ok", connections })
+                : Results.Json(new { status = "failing", failed_listeners = health.Failures, connections }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }).ExcludeFromDescription();
 
         // For load tests (bench/ChatWire.LoadHarness): a blocking compacting GC, then the retained managed
         // heap and the process RSS, so memory per connection can be read as a slope between two counts.

@@ -1,6 +1,8 @@
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using ChatWire.Gateway.Admission;
 using ChatWire.Gateway.Connections;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -18,10 +20,20 @@ internal static class KestrelListeners
     public static void Configure(KestrelServerOptions kestrel, GatewayOptions gateway, X509Certificate2? certificate, ListenerEndpoints endpoints)
     {
         kestrel.AddServerHeader = false;
+
+        // HTTP connections are cheap to open and slow to give back: short keep-alive and header timeouts,
+        // and small bodies (the API takes small JSON objects; docs/http-api.md).
+        kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMilliseconds(gateway.HttpKeepAliveTimeoutMs);
+        kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromMilliseconds(gateway.HttpRequestHeadersTimeoutMs);
+        kestrel.Limits.MaxRequestBodySize = Api.RequestLimits.MaxBodyBytes;
+
+        // Admission is the first middleware of every listener: before TLS, before HTTP parsing.
+        var admission = kestrel.ApplicationServices.GetRequiredService<AdmissionMiddleware>();
         if (EndpointParser.TryParse(gateway.TcpEndpoint, out var tcp))
         {
             kestrel.Listen(tcp, listen =>
             {
+                listen.Use(next => admission.For(ListenerKind.Tcp, next));
                 listen.UseConnectionHandler<ChatWireConnectionHandler>();
                 endpoints.Tcp = listen;
             });
@@ -31,6 +43,7 @@ internal static class KestrelListeners
         {
             kestrel.Listen(tls, listen =>
             {
+                listen.Use(next => admission.For(ListenerKind.Tls, next));
                 listen.UseHttps(TlsOptions(certificate, gateway));
                 listen.UseConnectionHandler<ChatWireConnectionHandler>();
                 endpoints.Tls = listen;
@@ -40,14 +53,42 @@ internal static class KestrelListeners
         kestrel.Listen(EndpointParser.Parse(gateway.HttpEndpoint), listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
+            listen.Use(next => admission.For(ListenerKind.Http, next));
             listen.Use(next => Tag(next, "api"));
             endpoints.Http = listen;
         });
         kestrel.Listen(EndpointParser.Parse(gateway.ManagementEndpoint), listen =>
         {
+            listen.Use(next => admission.For(ListenerKind.Management, next));
             listen.Use(next => Tag(next, "management"));
             endpoints.Management = listen;
         });
+    }
+
+    /// <summary>
+    /// Before anything is opened: each configured port is bound once and released, so that a port another
+    /// process holds stops the start with one line (Program, exit code 2) rather than a host failure. Port 0
+    /// (any free port) is not checked.
+    /// </summary>
+    public static void CheckPortsFree(GatewayOptions gateway)
+    {
+        foreach (var text in new[] { gateway.TcpEndpoint, gateway.TlsEndpoint, gateway.HttpEndpoint, gateway.ManagementEndpoint })
+        {
+            if (!EndpointParser.TryParse(text, out var endpoint) || endpoint.Port == 0)
+            {
+                continue;
+            }
+
+            using var probe = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                probe.Bind(endpoint);
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                throw new IOException($"Failed to bind to address {text}: address already in use.", new AddressInUseException(ex.Message, ex));
+            }
+        }
     }
 
     private static ConnectionDelegate Tag(ConnectionDelegate next, string listener) => context =>

@@ -34,6 +34,21 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
         Positive(failures, nameof(options.MaxOutboundBytes), options.MaxOutboundBytes);
         Positive(failures, nameof(options.MaxSendsInFlight), options.MaxSendsInFlight);
         Positive(failures, nameof(options.MaxConnectionsPerIp), options.MaxConnectionsPerIp);
+        Positive(failures, nameof(options.MaxManagementConnections), options.MaxManagementConnections);
+        Positive(failures, nameof(options.HttpKeepAliveTimeoutMs), options.HttpKeepAliveTimeoutMs);
+        Positive(failures, nameof(options.HttpRequestHeadersTimeoutMs), options.HttpRequestHeadersTimeoutMs);
+        if (options.MaxHttpConnections < 0)
+        {
+            failures.Add("Gateway:MaxHttpConnections must be 0 (a quarter of the process budget) or positive.");
+        }
+
+        foreach (var proxy in options.TrustedProxies)
+        {
+            if (!System.Net.IPAddress.TryParse(proxy, out _))
+            {
+                failures.Add($"Gateway:TrustedProxies must list IP addresses; got '{proxy}'.");
+            }
+        }
         if (options.MaxConnections < 0)
         {
             failures.Add("Gateway:MaxConnections must be 0 (derive from the open-file limit) or positive.");

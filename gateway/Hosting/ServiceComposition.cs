@@ -1,4 +1,5 @@
 using ChatWire.Gateway.Accounts;
+using ChatWire.Gateway.Admission;
 using ChatWire.Gateway.Connections;
 using ChatWire.Gateway.Conversations;
 using ChatWire.Gateway.Delivery;
@@ -16,6 +17,9 @@ internal sealed class AdapterReport
     private readonly List<(string Port, string Adapter)> _entries = [];
 
     public IReadOnlyList<(string Port, string Adapter)> Entries => _entries;
+
+    /// <summary>Data files or directories that group or other users may read.</summary>
+    public List<string> TooOpen { get; } = [];
 
     public void Add(string port, string adapter) => _entries.Add((port, adapter));
 }
@@ -54,6 +58,7 @@ internal static class ServiceComposition
             throw;
         }
 
+        report.TooOpen.AddRange(paths.TooOpen);
         report.Add("directory", $"{options.Directory} ({paths.DirectoryDatabase})");
         report.Add("messages", $"{options.Messages} ({paths.MessagesDatabase})");
         return new ChatWireStorage(directory, messages, async () =>
@@ -92,6 +97,10 @@ internal static class ServiceComposition
         services.AddSingleton<DeliveryFanout>();
         services.AddSingleton<EventPublisher>();
         services.AddHostedService(sp => sp.GetRequiredService<EventPublisher>());
+        services.AddSingleton<ConnectionBudget>();
+        services.AddSingleton<ListenerHealth>();
+        services.AddSingleton<AdmissionMiddleware>();
+        services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, GuardedListenerFactory>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<ConnectionServices>();
         services.AddHostedService<ConnectionSweeper>();

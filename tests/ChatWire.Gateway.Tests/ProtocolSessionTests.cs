@@ -232,11 +232,12 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Connection_OverPerAddressCap_TooManyConnectionsAndClosed_SlotFreedOnClose()
     {
+        // From 127.0.0.9: the cap counts every listener, and the test's HTTP calls come from 127.0.0.1.
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:MaxConnectionsPerIp"] = "2" });
         var alice = await server.SignupAsync();
-        await using var first = await RawClient.ConnectAuthenticatedAsync(alice);
-        var second = await RawClient.ConnectAuthenticatedAsync(alice);
-        await using var refused = await RawClient.ConnectAsync(server);
+        await using var first = await RawClient.ConnectAuthenticatedAsync(alice, Elsewhere);
+        var second = await RawClient.ConnectAuthenticatedAsync(alice, Elsewhere);
+        await using var refused = await RawClient.ConnectAsync(server, Elsewhere);
 
         var error = await refused.ExpectErrorAsync();
         await refused.ExpectClosedAsync();
@@ -249,12 +250,14 @@ public sealed class ProtocolSessionTests
         Assert.NotNull(third);
     }
 
+    private static readonly System.Net.IPAddress Elsewhere = System.Net.IPAddress.Parse("127.0.0.9");
+
     // The freed slot is returned when the server notices the close, which is asynchronous to our dispose.
     private static async Task<RawClient> ConnectWhenFreedAsync(TestUser user)
     {
         for (var attempt = 0; ; attempt++)
         {
-            var client = await RawClient.ConnectAsync(user.Server);
+            var client = await RawClient.ConnectAsync(user.Server, Elsewhere);
             var welcome = await client.ReadFrameAsync(TimeSpan.FromMilliseconds(200)).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null);
             if (welcome is null)
             {

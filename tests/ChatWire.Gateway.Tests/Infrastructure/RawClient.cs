@@ -29,13 +29,16 @@ internal sealed class RawClient : IAsyncDisposable
     public System.Net.Security.SslStream? Tls => _stream as System.Net.Security.SslStream;
 
     /// <summary>Connects to the TLS listener, pinning the development certificate the server generated in its data directory.</summary>
-    public static async Task<RawClient> ConnectTlsAsync(TestServer server, System.Security.Authentication.SslProtocols protocols)
+    public static Task<RawClient> ConnectTlsAsync(TestServer server, System.Security.Authentication.SslProtocols protocols) =>
+        ConnectTlsAsync(server.TlsEndPoint, Path.Combine(server.DataDirectory, "dev-certificate.pfx"), protocols);
+
+    /// <summary>Connects to a TLS listener, pinning the certificate in <paramref name="certificatePath"/>.</summary>
+    public static async Task<RawClient> ConnectTlsAsync(System.Net.IPEndPoint endpoint, string certificatePath, System.Security.Authentication.SslProtocols protocols = System.Security.Authentication.SslProtocols.Tls13)
     {
-        using var pinned = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(
-            Path.Combine(server.DataDirectory, "dev-certificate.pfx"), password: null);
+        using var pinned = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(certificatePath, password: null);
         var expected = pinned.GetCertHashString();
         var tcp = new TcpClient();
-        await tcp.ConnectAsync(server.TlsEndPoint);
+        await tcp.ConnectAsync(endpoint);
         var tls = new System.Net.Security.SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, certificate, _, _) => certificate?.GetCertHashString() == expected);
         await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
         {
@@ -45,17 +48,18 @@ internal sealed class RawClient : IAsyncDisposable
         return new RawClient(tcp, tls);
     }
 
-    public static async Task<RawClient> ConnectAsync(TestServer server)
+    /// <summary>Connects to the plain TCP listener, from <paramref name="source"/> (another loopback address, say) when given.</summary>
+    public static async Task<RawClient> ConnectAsync(TestServer server, System.Net.IPAddress? source = null)
     {
-        var tcp = new TcpClient();
+        var tcp = source is null ? new TcpClient() : new TcpClient(new System.Net.IPEndPoint(source, 0));
         await tcp.ConnectAsync(server.TcpEndPoint);
         return new RawClient(tcp);
     }
 
     /// <summary>Connects, says HELLO and AUTH as <paramref name="user"/>, and checks AUTH_OK.</summary>
-    public static async Task<RawClient> ConnectAuthenticatedAsync(TestUser user)
+    public static async Task<RawClient> ConnectAuthenticatedAsync(TestUser user, System.Net.IPAddress? source = null)
     {
-        var client = await ConnectAsync(user.Server);
+        var client = await ConnectAsync(user.Server, source);
         await client.HandshakeAsync(user.Token, user.DeviceId);
         return client;
     }

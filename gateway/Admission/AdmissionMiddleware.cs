@@ -1,0 +1,95 @@
+using System.Buffers;
+using System.Net;
+using System.Text;
+using ChatWire.Gateway.Observability;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using Microsoft.AspNetCore.Connections;
+
+namespace ChatWire.Gateway.Admission;
+
+/// <summary>
+/// The first connection middleware of every listener, ahead of TLS: checks the listener's cap and the
+/// client address's cap, refuses with what the listener's peers understand, and gives back the slots
+/// (the process budget's too, taken at accept) when the connection ends.
+/// </summary>
+internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetrics metrics, ILogger<AdmissionMiddleware> logger)
+{
+    private static readonly byte[] HttpRefusal = BuildHttpRefusal();
+
+    private long _lastRefusalLogged;
+    private long _refusedSinceLog;
+
+    public ConnectionDelegate For(ListenerKind listener, ConnectionDelegate next) => context => RunAsync(context, listener, next);
+
+    private async Task RunAsync(ConnectionContext context, ListenerKind listener, ConnectionDelegate next)
+    {
+        try
+        {
+            var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
+            if (budget.TryAdmit(listener, address) is { } reason)
+            {
+                Refused(address, reason);
+                await RefuseAsync(context, listener, reason);
+                return;
+            }
+
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                budget.Release(listener, address);
+            }
+        }
+        finally
+        {
+            budget.ReleaseSlot();
+        }
+    }
+
+    // Protocol peers get ERROR TOO_MANY_CONNECTIONS (docs/protocol.md §3.2), HTTP peers a 503 problem; a
+    // TLS peer nothing: no handshake has happened, so the connection just closes.
+    private static async Task RefuseAsync(ConnectionContext context, ListenerKind listener, string reason)
+    {
+        var output = context.Transport.Output;
+        switch (listener)
+        {
+            case ListenerKind.Tcp:
+                FrameCodec.Write(output, new ErrorFrame(0, ErrorCode.TooManyConnections, $"Connection refused: {reason}."));
+                break;
+            case ListenerKind.Http or ListenerKind.Management:
+                output.Write(HttpRefusal);
+                break;
+            default:
+                return;
+        }
+
+        await output.FlushAsync();
+    }
+
+    private void Refused(IPAddress? address, string reason)
+    {
+        metrics.Rejected.WithLabels(reason).Inc();
+        metrics.Error(ErrorCode.TooManyConnections);
+
+        // A flood would otherwise write a line per connection: one line, then a count every 10 s.
+        var refused = Interlocked.Increment(ref _refusedSinceLog);
+        var now = Environment.TickCount64;
+        var last = Volatile.Read(ref _lastRefusalLogged);
+        if ((last == 0 || now - last > 10_000) && Interlocked.CompareExchange(ref _lastRefusalLogged, now, last) == last)
+        {
+            Interlocked.Exchange(ref _refusedSinceLog, 0);
+            GatewayLog.ConnectionRefused(logger, address?.ToString(), reason, refused);
+        }
+    }
+
+    private static byte[] BuildHttpRefusal()
+    {
+        const string Body = """{"type":"urn:chatwire:error:TOO_MANY_CONNECTIONS","title":"Too many connections","status":503,"detail":"The server or this client address holds too many connections; retry shortly.","code":3003,"name":"TOO_MANY_CONNECTIONS"}""";
+        return Encoding.ASCII.GetBytes(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\n"
+            + $"Content-Length: {Body.Length}\r\n\r\n{Body}");
+    }
+}

@@ -1,0 +1,154 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using ChatWire.Gateway.Tests.Infrastructure;
+
+namespace ChatWire.Gateway.Tests;
+
+// docs/security.md, "Connection floods": one budget of connections over every listener, below the open-file
+// limit, enforced at accept; per-listener and per-address caps before TLS. Regression for idle HTTP
+// keep-alives exhausting the file descriptors (the process aborted) and silent TLS connections skipping the
+// per-address cap (the TLS listener stopped accepting for good).
+public sealed class FloodTests
+{
+    private const int OpenFiles = 1024;
+
+    [Fact]
+    public async Task EveryListenerFloodedPastTheBudget_ProcessLives_ExcessRefused_ThenTlsAndDmWork()
+    {
+        await using var gateway = await GatewayChild.StartAsync(OpenFiles, new Dictionary<string, string>
+        {
+            // The budget, not the per-address cap, is what this flood meets.
+            ["Gateway:MaxConnectionsPerIp"] = "1000000",
+            ["Auth:AttemptsPerIpPerMinute"] = "100000",
+        });
+        var health = await gateway.ManagementClient.GetFromJsonAsync<JsonElement>("health");
+        var budget = health.GetProperty("connections").GetProperty("budget").GetInt32();
+        Assert.Equal(OpenFiles, health.GetProperty("connections").GetProperty("open_file_limit").GetInt32());
+        Assert.True(budget < OpenFiles, $"budget {budget}");
+
+        // Idle connections to every listener: HTTP keep-alives that never send, TLS connections that never
+        // shake hands, protocol connections that never say HELLO, management connections. Far more than fit.
+        var flood = new List<Socket>();
+        var attempted = 0;
+        try
+        {
+            foreach (var (endpoint, count) in new[] { (gateway.Http, 400), (gateway.Management, 200), (gateway.Tls, 400), (gateway.Tcp, 400) })
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    socket.Bind(new IPEndPoint(IPAddress.Parse($"127.0.0.{2 + (i % 8)}"), 0));
+                    attempted++;
+                    try
+                    {
+                        await socket.ConnectAsync(endpoint);
+                        flood.Add(socket);
+                    }
+                    catch (SocketException)
+                    {
+                        // Refused so fast (accepted and reset) that the connect itself saw the reset.
+                        socket.Dispose();
+                    }
+                }
+            }
+
+            // The excess is closed by the server, promptly: a read on it ends (or is reset) within the wait.
+            var closed = await Task.WhenAll(flood.Select(ClosedByServerWithinAsync));
+            var refused = closed.Count(c => c) + (attempted - flood.Count);
+            Assert.False(gateway.HasExited, gateway.Output);
+            Assert.InRange(attempted - refused, 1, budget);
+            Assert.True(refused >= attempted - budget, $"{refused} of {attempted} refused; budget {budget}");
+        }
+        finally
+        {
+            flood.ForEach(s => s.Dispose());
+        }
+
+        // Released: the process is healthy, and the real thing works over TLS.
+        Assert.False(gateway.HasExited, gateway.Output);
+        var after = await WaitForHealthAsync(gateway);
+        Assert.Equal("ok", after.GetProperty("status").GetString());
+        var alice = await SignupAsync(gateway, "alice");
+        var bob = await SignupAsync(gateway, "bob");
+        var team = await CallAsync(gateway, alice.Token, HttpMethod.Post, "v1/teams", new { name = "After" });
+        var invite = await CallAsync(gateway, alice.Token, HttpMethod.Post, $"v1/teams/{team.GetProperty("team_id")}/invites", new { });
+        await CallAsync(gateway, bob.Token, HttpMethod.Post, $"v1/invites/{invite.GetProperty("invite_code").GetString()}/join", null);
+        var dm = (await CallAsync(gateway, alice.Token, HttpMethod.Post, "v1/dms", new { users = new[] { "bob" } })).GetProperty("conversation_id").GetGuid();
+        await using var bobTls = await RawClient.ConnectTlsAsync(gateway.Tls, Path.Combine(gateway.DataDirectory, "dev-certificate.pfx"));
+        await bobTls.HandshakeAsync(bob.Token, bob.DeviceId);
+        await using var aliceTls = await RawClient.ConnectTlsAsync(gateway.Tls, Path.Combine(gateway.DataDirectory, "dev-certificate.pfx"));
+        await aliceTls.HandshakeAsync(alice.Token, alice.DeviceId);
+        var ack = await aliceTls.SendTextAsync(dm, "after the flood");
+        Assert.Equal(ack.MessageId, (await bobTls.ExpectMessageAsync()).EventId);
+    }
+
+    private static async Task<bool> ClosedByServerWithinAsync(Socket socket)
+    {
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        var buffer = new byte[512];
+        try
+        {
+            while (true)
+            {
+                // A refused protocol connection gets an ERROR first, an HTTP one a 503: read past them.
+                if (await socket.ReceiveAsync(buffer, SocketFlags.None, wait.Token) == 0)
+                {
+                    return true;
+                }
+            }
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<JsonElement> WaitForHealthAsync(GatewayChild gateway)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            try
+            {
+                var response = await gateway.ManagementClient.GetAsync("health", timeout.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    return await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100, timeout.Token);
+        }
+    }
+
+    private static async Task<(string Token, Guid DeviceId)> SignupAsync(GatewayChild gateway, string username)
+    {
+        var response = await gateway.Api.PostAsJsonAsync("v1/accounts/signup", new { username, password = "correct horse battery" });
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (body.GetProperty("session_token").GetString()!, body.GetProperty("device_id").GetGuid());
+    }
+
+    private static async Task<JsonElement> CallAsync(GatewayChild gateway, string token, HttpMethod method, string path, object? body)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new("Bearer", token);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        var response = await gateway.Api.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return response.Content.Headers.ContentLength == 0 ? default : await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+}

@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace ChatWire.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// The gateway as a child process under a lowered open-file limit (<c>prlimit --nofile</c>), on free
+/// loopback ports over a fresh data directory: for floods and exhaustion, which must never run against the
+/// test runner's own process. Stopped with SIGTERM (a background child ignores SIGINT).
+/// </summary>
+internal sealed class GatewayChild : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private GatewayChild(Process process, string data, int tcp, int tls, int http, int management)
+    {
+        _process = process;
+        DataDirectory = data;
+        Tcp = new IPEndPoint(IPAddress.Loopback, tcp);
+        Tls = new IPEndPoint(IPAddress.Loopback, tls);
+        Http = new IPEndPoint(IPAddress.Loopback, http);
+        Management = new IPEndPoint(IPAddress.Loopback, management);
+        Api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}/") };
+        ManagementClient = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{management}/") };
+    }
+
+    public string DataDirectory { get; }
+
+    public IPEndPoint Tcp { get; }
+
+    public IPEndPoint Tls { get; }
+
+    public IPEndPoint Http { get; }
+
+    public IPEndPoint Management { get; }
+
+    public HttpClient Api { get; }
+
+    public HttpClient ManagementClient { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static async Task<GatewayChild> StartAsync(int openFiles, IReadOnlyDictionary<string, string> settings)
+    {
+        var data = Path.Combine(Path.GetTempPath(), "chatwire-child-" + Guid.NewGuid().ToString("N"));
+        var ports = FreePorts(4);
+        var start = StartInfo(openFiles, data, ports, settings, []);
+        var process = Process.Start(start) ?? throw new InvalidOperationException("prlimit did not start");
+        var child = new GatewayChild(process, data, ports[0], ports[1], ports[2], ports[3]);
+        process.OutputDataReceived += (_, e) => child.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => child.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!timeout.IsCancellationRequested && !process.HasExited)
+        {
+            try
+            {
+                if ((await child.ManagementClient.GetAsync("health", timeout.Token)).IsSuccessStatusCode)
+                {
+                    return child;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100, CancellationToken.None);
+        }
+
+        var output = child.Output;
+        await child.DisposeAsync();
+        throw new InvalidOperationException("The gateway child did not become healthy:\n" + output);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Api.Dispose();
+        ManagementClient.Dispose();
+        if (!_process.HasExited)
+        {
+            // SIGTERM: the gateway stops cleanly on it.
+            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill!.WaitForExitAsync();
+            }
+
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await _process.WaitForExitAsync(wait.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>Runs the gateway to its exit (it is expected not to start): its exit code and everything it printed.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(IReadOnlyDictionary<string, string> settings, params string[] args)
+    {
+        var data = Path.Combine(Path.GetTempPath(), "chatwire-child-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var process = Process.Start(StartInfo(openFiles: 4096, data, FreePorts(4), settings, args))!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new InvalidOperationException("The gateway did not exit:\n" + await stdout + await stderr);
+            }
+
+            return (process.ExitCode, await stdout + await stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(data))
+            {
+                Directory.Delete(data, recursive: true);
+            }
+        }
+    }
+
+    private static ProcessStartInfo StartInfo(int openFiles, string data, List<int> ports, IReadOnlyDictionary<string, string> settings, string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "ChatWire.Gateway.dll");
+        var start = new ProcessStartInfo("prlimit", [$"--nofile={openFiles}:{openFiles}", "dotnet", dll, .. args])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["CHATWIRE_Gateway__TcpEndpoint"] = $"127.0.0.1:{ports[0]}";
+        start.Environment["CHATWIRE_Gateway__TlsEndpoint"] = $"127.0.0.1:{ports[1]}";
+        start.Environment["CHATWIRE_Gateway__HttpEndpoint"] = $"127.0.0.1:{ports[2]}";
+        start.Environment["CHATWIRE_Gateway__ManagementEndpoint"] = $"127.0.0.1:{ports[3]}";
+        start.Environment["CHATWIRE_Gateway__DataDirectory"] = data;
+        start.Environment["CHATWIRE_Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in settings)
+        {
+            start.Environment["CHATWIRE_" + key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        return start;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    private static List<int> FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        listeners.ForEach(l => l.Start());
+        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToList();
+        listeners.ForEach(l => l.Stop());
+        return ports;
+    }
+}
