@@ -58,6 +58,12 @@ internal sealed class GatewayProcess : IAsyncDisposable
         start.Environment["CHATWIRE_Logging__LogLevel__Default"] = "Warning";
         start.Environment["CHATWIRE_Auth__AttemptsPerIpPerMinute"] = "1000000";
         start.Environment["CHATWIRE_Auth__AttemptsPerAccountPerMinute"] = "1000000";
+
+        // A load run is a few users sending as fast as the server takes it: the per-user SEND limits are off.
+        start.Environment["CHATWIRE_Limits__SendMessagesPerSecondPerUser"] = "0";
+        start.Environment["CHATWIRE_Limits__SendBytesPerSecondPerUser"] = "0";
+        start.Environment["CHATWIRE_Limits__SendMessagesPerSecondPerDevice"] = "0";
+        start.Environment["CHATWIRE_Limits__SendBytesPerSecondPerDevice"] = "0";
         foreach (var (key, value) in settings)
         {
             start.Environment["CHATWIRE_" + key.Replace(":", "__", StringComparison.Ordinal)] = value;

@@ -125,7 +125,8 @@ public sealed partial class ChatWireConnection
             case ErrorFrame error:
                 if (_pending.TryRemove(requestId, out var refused))
                 {
-                    refused.TrySetException(new ChatWireException(error.Code, error.Message));
+                    var retryAfter = error.RetryAfterMs == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(error.RetryAfterMs);
+                    refused.TrySetException(new ChatWireException(error.Code, error.Message, name: null, httpStatus: null, retryAfter, innerException: null));
                 }
 
                 break;

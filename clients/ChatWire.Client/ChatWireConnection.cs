@@ -138,7 +138,11 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// <param name="contentType">The media type of <paramref name="content"/>.</param>
     /// <param name="messageId">The idempotency key; a new UUIDv7 when <see langword="null"/>.</param>
     /// <param name="cancellationToken">Stops waiting (the message may still be stored).</param>
-    /// <exception cref="ChatWireException">The server refused the message (e.g. <c>NOT_A_MEMBER</c>), or it is too large.</exception>
+    /// <exception cref="ChatWireException">
+    /// The server refused the message (e.g. <c>NOT_A_MEMBER</c>), or it is too large. <c>RATE_LIMITED</c> is
+    /// waited out and the message sent again, up to <see cref="ChatWireConnectionOptions.MaxRateLimitWait"/>;
+    /// while one call waits, a concurrent call may store its message first.
+    /// </exception>
     /// <exception cref="IOException">The link dropped before the acknowledgement; retry with the same message id.</exception>
     public async Task<SendResult> SendAsync(
         Guid conversationId,
@@ -167,9 +171,23 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
             throw new ChatWireException(ErrorCode.InvalidField, $"The content type is longer than {link.Limits.MaxContentTypeLength} bytes.");
         }
 
-        var ack = await RequestAsync<Send, SendAck>(link, requestId => new Send(requestId, conversationId, id, contentType, content), cancellationToken)
-            .ConfigureAwait(false);
-        return new SendResult(ack.MessageId, ack.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ack.ServerTimeUnixMs));
+        var waited = TimeSpan.Zero;
+        while (true)
+        {
+            try
+            {
+                var ack = await RequestAsync<Send, SendAck>(link, requestId => new Send(requestId, conversationId, id, contentType, content), cancellationToken)
+                    .ConfigureAwait(false);
+                return new SendResult(ack.MessageId, ack.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ack.ServerTimeUnixMs));
+            }
+            catch (ChatWireException ex) when (ex.Code == ErrorCode.RateLimited && ex.RetryAfter is { } after && waited + after <= _options.MaxRateLimitWait)
+            {
+                // Nothing was stored: the same message, after the delay the server asked for.
+                await Task.Delay(after, cancellationToken).ConfigureAwait(false);
+                waited += after;
+                link = null;
+            }
+        }
     }
 
     /// <summary>Sends <paramref name="text"/> as UTF-8 <c>text/plain</c>; see <see cref="SendAsync"/>.</summary>

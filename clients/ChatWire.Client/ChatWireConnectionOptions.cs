@@ -66,6 +66,14 @@ public sealed record ChatWireConnectionOptions
     /// </summary>
     public int NewConversationBacklog { get; init; } = 200;
 
+    /// <summary>
+    /// How long one <see cref="ChatWireConnection.SendAsync"/> may spend waiting out <c>RATE_LIMITED</c>
+    /// answers: it waits each answer's <c>retry_after_ms</c> and sends the same message again, until this
+    /// much waiting has passed, then throws the <c>RATE_LIMITED</c> <see cref="ChatWireException"/>.
+    /// <see cref="TimeSpan.Zero"/> throws at the first one.
+    /// </summary>
+    public TimeSpan MaxRateLimitWait { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long opening a link may take: TCP connect, TLS handshake, HELLO and AUTH.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -9,8 +9,10 @@ namespace ChatWire.Gateway.Connections;
 // the transport's PipeWriter is outstanding, and nothing touches that writer while it is: over TLS the
 // writer is a StreamPipeWriter, whose buffers a pending flush still owns. Frames written meanwhile go to a
 // connection-owned backlog (allocated only under backpressure, dropped once drained, so an idle connection
-// holds none). Bytes not yet flushed, backlog included, are bounded by MaxOutboundBytes; past it the
-// connection is a slow consumer: closed, to catch up later by seq (docs/protocol.md §3.2).
+// holds none). Bytes not yet flushed, backlog included, may pass MaxOutboundBytes for a burst (a few large
+// messages at once) but must be back under it within SlowConsumerGraceMs, and may never pass
+// MaxOutboundBurstBytes; otherwise the connection is a slow consumer: closed, to catch up later by seq
+// (docs/protocol.md §3.2). The grace is checked by the shared sweep (CheckDeadlines).
 internal sealed partial class ProtocolConnection
 {
     private readonly PipeWriter _output;
@@ -20,6 +22,7 @@ internal sealed partial class ProtocolConnection
     private bool _holding;
     private Task? _pendingFlush;
     private long _outboundBytes;
+    private long _overOutboundSince;
     private bool _flushing;
     private bool _closing;
     private bool _closed;
@@ -56,10 +59,10 @@ internal sealed partial class ProtocolConnection
         }
     }
 
-    public void SendError(uint requestId, ErrorCode code, string message)
+    public void SendError(uint requestId, ErrorCode code, string message, uint retryAfterMs = 0)
     {
         _services.Metrics.Error(code);
-        Send(new ErrorFrame(requestId, code, message));
+        Send(new ErrorFrame(requestId, code, message, retryAfterMs));
     }
 
     /// <summary>Sends ERROR (request id as given, 0 for server-initiated closes), then closes the connection.</summary>
@@ -149,22 +152,45 @@ internal sealed partial class ProtocolConnection
     private void AfterWrite(int written)
     {
         _outboundBytes += written;
-        if (_outboundBytes > _services.Options.MaxOutboundBytes)
+        if (_outboundBytes > _services.Options.MaxOutboundBurstBytes)
         {
-            _closing = true;
-            _backlog = null;
-            _held = null;
-            _services.Metrics.Error(ErrorCode.SlowConsumer);
-            GatewayLog.ConnectionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(ErrorCode.SlowConsumer), $"{_outboundBytes} bytes queued");
-            _input.CancelPendingRead();
-            Abort("slow consumer");
+            CloseAsSlowConsumerLocked();
             return;
+        }
+
+        if (_outboundBytes > _services.Options.MaxOutboundBytes && _overOutboundSince == 0)
+        {
+            _overOutboundSince = Math.Max(1, Environment.TickCount64);
         }
 
         if (!_flushing && !_holding)
         {
             StartFlush();
         }
+    }
+
+    /// <summary>From the sweep: a connection above MaxOutboundBytes for longer than the grace is a slow consumer.</summary>
+    private void CheckOutboundGrace(long now)
+    {
+        lock (_writeLock)
+        {
+            if (_overOutboundSince != 0 && !_closing && now - _overOutboundSince > _services.Options.SlowConsumerGraceMs)
+            {
+                CloseAsSlowConsumerLocked();
+            }
+        }
+    }
+
+    // Called under _writeLock. No ERROR: the queue ahead of it is what the peer is not reading.
+    private void CloseAsSlowConsumerLocked()
+    {
+        _closing = true;
+        _backlog = null;
+        _held = null;
+        _services.Metrics.Error(ErrorCode.SlowConsumer);
+        GatewayLog.ConnectionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(ErrorCode.SlowConsumer), $"{_outboundBytes} bytes queued");
+        _input.CancelPendingRead();
+        Abort("slow consumer");
     }
 
     // Called under _writeLock with no flush outstanding.
@@ -184,6 +210,7 @@ internal sealed partial class ProtocolConnection
                 }
 
                 _outboundBytes -= bytes;
+                ClearOutboundGraceIfDrained();
                 if (flush.Result.IsCompleted)
                 {
                     _closed = true;
@@ -214,6 +241,7 @@ internal sealed partial class ProtocolConnection
             _flushing = false;
             _pendingFlush = null;
             _outboundBytes -= bytes;
+            ClearOutboundGraceIfDrained();
             if (completed)
             {
                 FailOutput();
@@ -235,6 +263,15 @@ internal sealed partial class ProtocolConnection
 
             _backlog = null;
             StartFlush();
+        }
+    }
+
+    // Called under _writeLock.
+    private void ClearOutboundGraceIfDrained()
+    {
+        if (_outboundBytes <= _services.Options.MaxOutboundBytes)
+        {
+            _overOutboundSince = 0;
         }
     }
 

@@ -37,6 +37,10 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     private long _partialFrameSince;
     private long _lastPingSentAt;
     private int _sendsInFlight;
+    private long _sendBytesInFlight;
+
+    /// <summary>The longest the read loop pauses after a RATE_LIMITED answer (docs/protocol.md §3.2).</summary>
+    private const uint MaxRateLimitPauseMs = 1000;
 
     /// <summary>How long a connection the server closed may take to drain before it is aborted.</summary>
     public const int CloseGraceMs = 2_000;
@@ -300,16 +304,28 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         var commit = await _services.Conversations.SubmitSendAsync(Identity!, send);
         if (commit.IsCompleted)
         {
-            Answer(send, commit.Result);
+            var refused = commit.Result;
+            Answer(send, refused);
+            if (refused.RetryAfterMs is { } retryAfter)
+            {
+                // Over the sending rate: nothing more is read from this connection until the delay has passed
+                // (at most a second), so a flood costs the server a frame per delay, not a frame per packet,
+                // and TCP flow control pushes back on the sender.
+                await Task.Delay((int)Math.Min(retryAfter, MaxRateLimitPauseMs));
+                _lastReceivedAt = Environment.TickCount64;
+            }
+
             return;
         }
 
         // SENDs are pipelined: the next frame is read while this one waits for its group commit. Past
-        // MaxSendsInFlight the read loop waits too, which is the per-connection backpressure. A slot is
-        // freed when the SEND is answered; delivery to other devices is the publisher's work, not this one's.
+        // MaxSendsInFlight, or MaxSendBytesInFlight of content, the read loop waits too, which is the
+        // per-connection backpressure. A slot is freed when the SEND is answered; delivery to other devices
+        // is the publisher's work, not this one's.
         var inFlight = Interlocked.Increment(ref _sendsInFlight);
+        var bytesInFlight = Interlocked.Add(ref _sendBytesInFlight, send.Content.Length);
         var answered = AnswerWhenCommittedAsync(send, commit);
-        if (inFlight >= _services.Options.MaxSendsInFlight)
+        if (inFlight >= _services.Options.MaxSendsInFlight || bytesInFlight >= _services.Options.MaxSendBytesInFlight)
         {
             await answered;
 
@@ -323,6 +339,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         // The service turns every failure into an outcome: this await does not throw.
         var outcome = await commit;
         Answer(send, outcome);
+        Interlocked.Add(ref _sendBytesInFlight, -send.Content.Length);
         Interlocked.Decrement(ref _sendsInFlight);
     }
 
@@ -330,7 +347,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     {
         if (outcome.Error is { } code)
         {
-            SendError(send.RequestId, code, outcome.Message!);
+            SendError(send.RequestId, code, outcome.Message!, outcome.RetryAfterMs ?? 0);
         }
         else
         {
@@ -376,6 +393,8 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         {
             return;
         }
+
+        CheckOutboundGrace(now);
 
         if (_state != ProtocolState.Authenticated && now - _openedAt > options.AuthDeadlineMs)
         {

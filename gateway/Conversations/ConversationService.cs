@@ -10,9 +10,13 @@ using ChatWire.Storage.Messages;
 namespace ChatWire.Gateway.Conversations;
 
 /// <summary>The answer to a SEND: the stored seq and time, or the refusal.</summary>
-internal readonly record struct SendOutcome(ulong Seq, long ServerTimeUnixMs, ErrorCode? Error, string? Message)
+internal readonly record struct SendOutcome(ulong Seq, long ServerTimeUnixMs, ErrorCode? Error, string? Message, uint? RetryAfterMs = null)
 {
     public static SendOutcome Refused(ErrorCode code, string message) => new(0, 0, code, message);
+
+    /// <summary>RATE_LIMITED: nothing was stored; the same SEND passes after <paramref name="retryAfterMs"/>.</summary>
+    public static SendOutcome Limited(uint retryAfterMs) =>
+        new(0, 0, ErrorCode.RateLimited, "You are sending too fast; the message was not stored. Retry after retry_after_ms.", retryAfterMs);
 }
 
 /// <summary>
@@ -27,6 +31,7 @@ internal sealed partial class ConversationService(
     IDirectoryStore directory,
     MembershipCache membership,
     UserLocks userLocks,
+    SendRateLimiter rateLimiter,
     GatewayMetrics metrics,
     TimeProvider time,
     ILogger<ConversationService> logger)
@@ -49,6 +54,12 @@ internal sealed partial class ConversationService(
         if (send.MessageId.Version != 7 || send.MessageId.Variant is < 8 or > 11)
         {
             return Refuse(ErrorCode.InvalidField, "message_id must be a UUIDv7 (RFC 9562).");
+        }
+
+        // Before any lookup: a flood is shed as cheaply as possible.
+        if (rateLimiter.TryTake(actor.UserId, actor.DeviceId, send.Content.Length) is { } retryAfterMs)
+        {
+            return ValueTask.FromResult(Task.FromResult(SendOutcome.Limited(retryAfterMs)));
         }
 
         var started = Stopwatch.GetTimestamp();

@@ -52,17 +52,20 @@ public sealed class ChatWireServer : IAsyncDisposable
         var configuration = builder.Configuration;
         builder.Services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section));
         builder.Services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section));
+        builder.Services.AddOptions<LimitsOptions>().Bind(configuration.GetSection(LimitsOptions.Section));
 
         // Validated here, once, from the same configuration the options above bind: before touching the disk
         // or binding sockets, with every problem in one message.
         var failures = new List<string>();
         var gateway = ConfigurationChecks.Bind<GatewayOptions>(configuration, GatewayOptions.Section, failures);
         var auth = ConfigurationChecks.Bind<AuthOptions>(configuration, AuthOptions.Section, failures);
+        var limits = ConfigurationChecks.Bind<LimitsOptions>(configuration, LimitsOptions.Section, failures);
         var storageOptions = ConfigurationChecks.Bind<StorageOptions>(configuration, StorageOptions.Section, failures);
         var routingOptions = ConfigurationChecks.Bind<RoutingOptions>(configuration, RoutingOptions.Section, failures);
         var unknownKeys = ConfigurationChecks.UnknownKeys(configuration).ToList();
         failures.AddRange(new GatewayOptionsValidation().Validate(null, gateway).Failures ?? []);
         failures.AddRange(new AuthOptionsValidation().Validate(null, auth).Failures ?? []);
+        failures.AddRange(LimitsOptionsValidation.Validate(limits, gateway));
         failures.AddRange(AdapterOptionsValidation.Validate(storageOptions, routingOptions));
         if (failures.Count > 0)
         {

@@ -13,6 +13,7 @@ internal static partial class ConfigurationChecks
     {
         [GatewayOptions.Section] = typeof(GatewayOptions),
         [AuthOptions.Section] = typeof(AuthOptions),
+        [LimitsOptions.Section] = typeof(LimitsOptions),
         [StorageOptions.Section] = typeof(StorageOptions),
         [RoutingOptions.Section] = typeof(RoutingOptions),
     };
@@ -54,6 +55,7 @@ internal static partial class ConfigurationChecks
         "System.Int32" or "System.Int64" or "System.UInt32" => "a whole number",
         "System.TimeSpan" => "a duration such as 30.00:00:00 (days.hours:minutes:seconds)",
         "System.Boolean" => "true or false",
+        "System.Double" => "a number",
         _ => "a valid value",
     };
 

@@ -53,11 +53,23 @@ public sealed class GatewayOptions
 
     public int MaxContentLength { get; set; } = ProtocolLimits.DefaultMaxContentLength;
 
-    /// <summary>Bytes queued for one connection beyond which it is closed with SLOW_CONSUMER.</summary>
+    /// <summary>
+    /// Bytes queued for one connection that it must get back under within <see cref="SlowConsumerGraceMs"/>,
+    /// or be closed with SLOW_CONSUMER.
+    /// </summary>
     public int MaxOutboundBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Bytes queued for one connection past which it is closed with SLOW_CONSUMER at once.</summary>
+    public int MaxOutboundBurstBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>How long a connection may stay above <see cref="MaxOutboundBytes"/> (a burst of large messages).</summary>
+    public int SlowConsumerGraceMs { get; set; } = 5_000;
 
     /// <summary>SENDs of one connection awaiting their commit before the gateway stops reading from it.</summary>
     public int MaxSendsInFlight { get; set; } = 64;
+
+    /// <summary>SEND content bytes of one connection awaiting their commit before the gateway stops reading from it.</summary>
+    public long MaxSendBytesInFlight { get; set; } = 1L << 20;
 
     /// <summary>
     /// Connections per process over every listener (protocol, TLS handshakes, HTTP, management); 0 = derived
@@ -121,6 +133,39 @@ public sealed class AuthOptions
 
     /// <summary>Login and invite-join attempts per account per minute.</summary>
     public int AttemptsPerAccountPerMinute { get; set; } = 10;
+}
+
+/// <summary>
+/// What one user may do per unit of time or in total, so that no user can slow the others or fill the disk;
+/// section <c>Limits</c>. A rate of 0 turns that limit off (for load tests; never in production).
+/// </summary>
+public sealed class LimitsOptions
+{
+    public const string Section = "Limits";
+
+    /// <summary>SENDs per second one user may make over all their devices, sustained.</summary>
+    public double SendMessagesPerSecondPerUser { get; set; } = 20;
+
+    /// <summary>SENDs one user may make at once after being quiet.</summary>
+    public int SendMessageBurstPerUser { get; set; } = 100;
+
+    /// <summary>SEND content bytes per second one user may store over all their devices, sustained.</summary>
+    public long SendBytesPerSecondPerUser { get; set; } = 1L << 20;
+
+    /// <summary>SEND content bytes one user may store at once after being quiet; at least Gateway:MaxContentLength.</summary>
+    public long SendByteBurstPerUser { get; set; } = 4L << 20;
+
+    /// <summary>SENDs per second one device may make, sustained.</summary>
+    public double SendMessagesPerSecondPerDevice { get; set; } = 10;
+
+    /// <summary>SENDs one device may make at once after being quiet.</summary>
+    public int SendMessageBurstPerDevice { get; set; } = 50;
+
+    /// <summary>SEND content bytes per second one device may store, sustained.</summary>
+    public long SendBytesPerSecondPerDevice { get; set; } = 512L << 10;
+
+    /// <summary>SEND content bytes one device may store at once after being quiet; at least Gateway:MaxContentLength.</summary>
+    public long SendByteBurstPerDevice { get; set; } = 2L << 20;
 }
 
 /// <summary>Which adapter serves each storage port; section <c>Storage</c>.</summary>

@@ -32,6 +32,12 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
         Positive(failures, nameof(options.SweepIntervalMs), options.SweepIntervalMs);
         Positive(failures, nameof(options.TlsHandshakeTimeoutMs), options.TlsHandshakeTimeoutMs);
         Positive(failures, nameof(options.MaxOutboundBytes), options.MaxOutboundBytes);
+        Positive(failures, nameof(options.SlowConsumerGraceMs), options.SlowConsumerGraceMs);
+        if (options.MaxOutboundBurstBytes < options.MaxOutboundBytes)
+        {
+            failures.Add($"Gateway:MaxOutboundBurstBytes must be at least MaxOutboundBytes ({options.MaxOutboundBytes}); got {options.MaxOutboundBurstBytes}.");
+        }
+
         Positive(failures, nameof(options.MaxSendsInFlight), options.MaxSendsInFlight);
         Positive(failures, nameof(options.MaxConnectionsPerIp), options.MaxConnectionsPerIp);
         Positive(failures, nameof(options.MaxManagementConnections), options.MaxManagementConnections);
@@ -49,6 +55,12 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
                 failures.Add($"Gateway:TrustedProxies must list IP addresses; got '{proxy}'.");
             }
         }
+
+        if (options.MaxSendBytesInFlight < options.MaxContentLength)
+        {
+            failures.Add($"Gateway:MaxSendBytesInFlight must be at least MaxContentLength ({options.MaxContentLength}); got {options.MaxSendBytesInFlight}.");
+        }
+
         if (options.MaxConnections < 0)
         {
             failures.Add("Gateway:MaxConnections must be 0 (derive from the open-file limit) or positive.");
@@ -124,6 +136,37 @@ internal sealed class AuthOptionsValidation : IValidateOptions<AuthOptions>
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
+
+internal static class LimitsOptionsValidation
+{
+    public static IEnumerable<string> Validate(LimitsOptions limits, GatewayOptions gateway)
+    {
+        foreach (var (key, rate, burst) in new[]
+        {
+            ("User", limits.SendMessagesPerSecondPerUser, (double)limits.SendMessageBurstPerUser),
+            ("Device", limits.SendMessagesPerSecondPerDevice, limits.SendMessageBurstPerDevice),
+        })
+        {
+            if (rate < 0 || (rate > 0 && burst < 1))
+            {
+                yield return $"Limits:SendMessagesPerSecondPer{key} must be 0 (off) or positive, with Limits:SendMessageBurstPer{key} at least 1.";
+            }
+        }
+
+        foreach (var (key, rate, burst) in new[]
+        {
+            ("User", limits.SendBytesPerSecondPerUser, limits.SendByteBurstPerUser),
+            ("Device", limits.SendBytesPerSecondPerDevice, limits.SendByteBurstPerDevice),
+        })
+        {
+            // A burst smaller than the largest content would refuse that content for ever.
+            if (rate < 0 || (rate > 0 && burst < gateway.MaxContentLength))
+            {
+                yield return $"Limits:SendBytesPerSecondPer{key} must be 0 (off) or positive, with Limits:SendByteBurstPer{key} at least Gateway:MaxContentLength ({gateway.MaxContentLength}); got {burst}.";
+            }
+        }
     }
 }
 

@@ -93,6 +93,7 @@ internal static class ServiceComposition
         services.AddSingleton<SessionAuthenticator>();
         services.AddSingleton<MembershipCache>();
         services.AddSingleton<UserLocks>();
+        services.AddSingleton<SendRateLimiter>();
         services.AddSingleton<ConversationService>();
         services.AddSingleton<DeliveryFanout>();
         services.AddSingleton<EventPublisher>();

@@ -212,13 +212,18 @@ public readonly record struct Pong(uint RequestId) : IFrame<Pong>
 }
 
 /// <summary>
-/// ERROR <c>[0x07, request_id, code, name, message]</c>: a request failed (request id set), or the
-/// server is closing the connection (request id 0 and a code that closes, see <see cref="ErrorCodes.ClosesConnection"/>).
+/// ERROR <c>[0x07, request_id, code, name, message, retry_after_ms?]</c>: a request failed (request id set),
+/// or the server is closing the connection (request id 0 and a code that closes, see
+/// <see cref="ErrorCodes.ClosesConnection"/>).
 /// </summary>
 /// <param name="RequestId">The failed request's id, or 0.</param>
 /// <param name="Code">The numeric code from the shared table.</param>
 /// <param name="Message">A human-readable sentence; not for programs to parse.</param>
-public readonly record struct ErrorFrame(uint RequestId, ErrorCode Code, string Message) : IFrame<ErrorFrame>
+/// <param name="RetryAfterMs">
+/// The request may succeed if repeated after this many milliseconds (<c>RATE_LIMITED</c>); 0 = no advice.
+/// Written only when not 0, so an ERROR without it is the five-element array it has always been.
+/// </param>
+public readonly record struct ErrorFrame(uint RequestId, ErrorCode Code, string Message, uint RetryAfterMs = 0) : IFrame<ErrorFrame>
 {
     /// <inheritdoc/>
     public static Opcode Opcode => Opcode.Error;
@@ -227,10 +232,10 @@ public readonly record struct ErrorFrame(uint RequestId, ErrorCode Code, string 
     public static int RequiredFields => 3;
 
     /// <inheritdoc/>
-    public static int KnownFields => 3;
+    public static int KnownFields => 4;
 
     /// <inheritdoc/>
-    public int FieldCount => 3;
+    public int FieldCount => RetryAfterMs == 0 ? 3 : 4;
 
     /// <summary>The stable name of <see cref="Code"/>, written on the wire for readability.</summary>
     public string Name => ErrorCodes.Name(Code);
@@ -241,7 +246,8 @@ public readonly record struct ErrorFrame(uint RequestId, ErrorCode Code, string 
         var code = reader.ReadUInt16();
         _ = MessagePackFields.ReadString(ref reader, 64, requestId, "name");
         var message = MessagePackFields.ReadString(ref reader, limits.MaxErrorMessageLength, requestId, "message");
-        return new ErrorFrame(requestId, (ErrorCode)code, message);
+        var retryAfter = present > 3 ? reader.ReadUInt32() : 0;
+        return new ErrorFrame(requestId, (ErrorCode)code, message, retryAfter);
     }
 
     /// <inheritdoc/>
@@ -250,5 +256,9 @@ public readonly record struct ErrorFrame(uint RequestId, ErrorCode Code, string 
         writer.Write((ushort)Code);
         writer.Write(Name);
         writer.Write(Message);
+        if (RetryAfterMs != 0)
+        {
+            writer.Write(RetryAfterMs);
+        }
     }
 }

@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Globalization;
-using System.Threading.Channels;
 using ChatWire.Storage.Messages;
 using Microsoft.Data.Sqlite;
 
@@ -8,8 +7,8 @@ namespace ChatWire.Storage.Sqlite;
 
 /// <summary>
 /// The group-commit writer: one thread owns the one write connection, takes the first queued append
-/// plus whatever else is already waiting (up to the batch size) and commits them in one transaction,
-/// so N appends cost one fsync. After COMMIT returns, the commit observers are told of the batch (in
+/// plus whatever else is already waiting (up to the batch's count and bytes, one sending user at a time in
+/// turn: <see cref="FairAppendQueue"/>) and commits them in one transaction, so N appends cost one fsync. After COMMIT returns, the commit observers are told of the batch (in
 /// commit order, so each conversation's events reach them in seq order), then the waiters complete.
 /// </summary>
 internal sealed class SqliteAppendWriter : IAsyncDisposable
@@ -32,8 +31,9 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         """;
 
     private readonly SqliteConnection _connection;
-    private readonly Channel<PendingAppend> _queue;
+    private readonly FairAppendQueue _queue;
     private readonly int _maxBatchSize;
+    private readonly long _maxBatchBytes;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // Prepared once, rebound per message. The Guid parameters share buffers that are overwritten in
@@ -63,14 +63,10 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
     {
         _connection = connection;
         _maxBatchSize = options.MaxBatchSize;
+        _maxBatchBytes = options.MaxBatchBytes;
         JournalMode = journalMode;
         Synchronous = synchronous;
-        _queue = Channel.CreateBounded<PendingAppend>(new BoundedChannelOptions(options.QueueCapacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        _queue = new FairAppendQueue(options.QueueCapacity, options.QueueByteCapacity);
 
         _find = CreateCommand(FindSql);
         _find.Parameters.AddBlob("$conversation_id", _conversationId);
@@ -146,9 +142,10 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
     public ValueTask<Task<AppendResult>> EnqueueAsync(NewEvent newEvent, CancellationToken cancellationToken)
     {
         var pending = new PendingAppend(newEvent);
-        if (!_queue.Writer.TryWrite(pending))
+        var queued = _queue.EnqueueAsync(pending, cancellationToken);
+        if (!queued.IsCompletedSuccessfully)
         {
-            return EnqueueSlowAsync(pending, cancellationToken);
+            return EnqueueSlowAsync(queued, pending, cancellationToken);
         }
 
         return new ValueTask<Task<AppendResult>>(Committed(pending, cancellationToken));
@@ -171,7 +168,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             return;
         }
 
-        _queue.Writer.TryComplete();
+        _queue.Complete();
         try
         {
             await _stopped.Task;
@@ -185,19 +182,11 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         }
     }
 
-    private async ValueTask<Task<AppendResult>> EnqueueSlowAsync(PendingAppend pending, CancellationToken cancellationToken)
+    private static async ValueTask<Task<AppendResult>> EnqueueSlowAsync(ValueTask queued, PendingAppend pending, CancellationToken cancellationToken)
     {
-        try
-        {
-            // The queue is full: waiting here is the backpressure, and the caller does not queue its next
-            // append before this one is in (which keeps its order).
-            await _queue.Writer.WriteAsync(pending, cancellationToken);
-        }
-        catch (ChannelClosedException exception)
-        {
-            throw new ObjectDisposedException("The message store is closed.", exception);
-        }
-
+        // The queue is full: waiting here is the backpressure, and the caller does not queue its next
+        // append before this one is in (which keeps its order).
+        await queued;
         return Committed(pending, cancellationToken);
     }
 
@@ -227,23 +216,15 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
 
     private void Run()
     {
-        var reader = _queue.Reader;
         var batch = new List<PendingAppend>(_maxBatchSize);
         try
         {
-            while (WaitForWork(reader))
+            // Blocking is right here: this thread exists only to wait for and write appends.
+            while (_queue.TakeBatch(batch, _maxBatchSize, _maxBatchBytes))
             {
-                while (batch.Count < _maxBatchSize && reader.TryRead(out var pending))
-                {
-                    batch.Add(pending);
-                }
-
-                if (batch.Count > 0)
-                {
-                    Interlocked.Increment(ref _batchesStarted);
-                    CommitBatch(batch);
-                    batch.Clear();
-                }
+                Interlocked.Increment(ref _batchesStarted);
+                CommitBatch(batch);
+                batch.Clear();
             }
 
             _stopped.TrySetResult();
@@ -252,26 +233,14 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         catch (Exception exception)
 #pragma warning restore CA1031
         {
-            _queue.Writer.TryComplete(exception);
-            foreach (var pending in batch)
-            {
-                pending.TrySetException(exception);
-            }
-
-            while (reader.TryRead(out var pending))
+            _queue.Complete(exception);
+            foreach (var pending in batch.Concat(_queue.DrainQueued()))
             {
                 pending.TrySetException(exception);
             }
 
             _stopped.TrySetException(exception);
         }
-    }
-
-    private static bool WaitForWork(ChannelReader<PendingAppend> reader)
-    {
-        // Blocking is right here: this thread exists only to wait for and write appends.
-        var wait = reader.WaitToReadAsync();
-        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
     private void CommitBatch(List<PendingAppend> batch)

@@ -94,6 +94,38 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task SendAsync_RateLimited_WaitsTheServersDelayAndSendsAgain_OrThrowsWithRetryAfter()
+    {
+        // Two SENDs at once, then one every 200 ms, per device.
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:SendMessagesPerSecondPerDevice"] = "5",
+            ["Limits:SendMessageBurstPerDevice"] = "2",
+        });
+        var crew = await Crew.CreateAsync(server);
+        await using var patient = await Sdk.ConnectAsync(crew.Alice);
+        await using var impatient = await ChatWireConnection.ConnectAsync(Sdk.Options(crew.Bob) with { MaxRateLimitWait = TimeSpan.Zero }).WaitAsync(Patience.Default);
+
+        // Five in a row: the last three each wait out a RATE_LIMITED, and all five are stored once, in order.
+        var seqs = new List<ulong>();
+        for (var i = 0; i < 5; i++)
+        {
+            seqs.Add((await patient.SendTextAsync(crew.GeneralId, $"m{i}").WaitAsync(Patience.Default)).Seq);
+        }
+
+        await impatient.SendTextAsync(crew.GeneralId, "b0").WaitAsync(Patience.Default);
+        await impatient.SendTextAsync(crew.GeneralId, "b1").WaitAsync(Patience.Default);
+        var refused = await Assert.ThrowsAsync<ChatWireException>(() => impatient.SendTextAsync(crew.GeneralId, "b2").WaitAsync(Patience.Default));
+
+        Assert.Equal(ErrorCode.RateLimited, refused.Code);
+        Assert.InRange(refused.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(200));
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => Crew.FirstMessageSeq + (ulong)i), seqs);
+        var page = await patient.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
+        Assert.Equal(["m0", "m1", "m2", "m3", "m4", "b0", "b1"], Sdk.Messages(page).Select(Sdk.Text));
+        Assert.Equal(ConnectionState.Connected, impatient.State);
+    }
+
+    [Fact]
     public async Task SendAsync_NotAMember_FailsThatRequestOnly()
     {
         var crew = await Crew.CreateAsync(Server);

@@ -72,6 +72,12 @@ public sealed class TestServer : IAsyncDisposable
             ["Gateway:SweepIntervalMs"] = "100",
             ["Auth:AttemptsPerIpPerMinute"] = "100000",
             ["Auth:AttemptsPerAccountPerMinute"] = "100000",
+
+            // Tests pipeline thousands of SENDs from one user; the SEND limits have tests of their own.
+            ["Limits:SendMessagesPerSecondPerUser"] = "0",
+            ["Limits:SendBytesPerSecondPerUser"] = "0",
+            ["Limits:SendMessagesPerSecondPerDevice"] = "0",
+            ["Limits:SendBytesPerSecondPerDevice"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())

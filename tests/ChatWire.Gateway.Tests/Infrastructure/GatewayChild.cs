@@ -43,6 +43,9 @@ internal sealed class GatewayChild : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The gateway's process id (prlimit executes the gateway in its own process).</summary>
+    public int ProcessId => _process.Id;
+
     public string Output
     {
         get

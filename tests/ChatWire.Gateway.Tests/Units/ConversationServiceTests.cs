@@ -1,20 +1,23 @@
 using System.Text;
 using ChatWire.Gateway.Accounts;
 using ChatWire.Gateway.Conversations;
+using ChatWire.Gateway.Hosting;
 using ChatWire.Gateway.Observability;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using StorageKind = ChatWire.Storage.Messages.EventKind;
 
 namespace ChatWire.Gateway.Tests.Units;
 
 // The conversation service on fakes: commands in, outcomes and appended events out, no connection.
-public sealed class ConversationServiceTests
+public sealed class ConversationServiceTests : IDisposable
 {
     private readonly FakeMessageStore _store = new();
     private readonly FakeDirectory _directory = new();
     private readonly MembershipCache _membership;
+    private readonly SendRateLimiter _limiter = new(Options.Create(new LimitsOptions { SendMessageBurstPerDevice = 3, SendMessagesPerSecondPerDevice = 0.5 }));
     private readonly ConversationService _service;
     private readonly SessionIdentity _alice = new(Guid.CreateVersion7(), Guid.CreateVersion7());
     private readonly SessionIdentity _bob = new(Guid.CreateVersion7(), Guid.CreateVersion7());
@@ -22,7 +25,28 @@ public sealed class ConversationServiceTests
     public ConversationServiceTests()
     {
         _membership = new MembershipCache(_directory, TimeProvider.System);
-        _service = new ConversationService(_store, _directory, _membership, new UserLocks(), new GatewayMetrics(), TimeProvider.System, NullLogger<ConversationService>.Instance);
+        _service = new ConversationService(_store, _directory, _membership, new UserLocks(), _limiter, new GatewayMetrics(), TimeProvider.System, NullLogger<ConversationService>.Instance);
+    }
+
+    public void Dispose() => _limiter.Dispose();
+
+    [Fact]
+    public async Task SubmitSend_FasterThanTheDevicesRate_RateLimitedWithRetryAfter_NothingStored()
+    {
+        var dm = _directory.AddConversation(null, _alice.UserId, _bob.UserId);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Null((await await _service.SubmitSendAsync(_alice, Send(dm, "burst"))).Error);
+        }
+
+        var refused = await await _service.SubmitSendAsync(_alice, Send(dm, "one too many"));
+
+        Assert.Equal(ErrorCode.RateLimited, refused.Error);
+        Assert.InRange(refused.RetryAfterMs!.Value, 1u, 2000u);
+        Assert.Equal(3, _store.Events.Count);
+
+        // Another user is not affected.
+        Assert.Null((await await _service.SubmitSendAsync(_bob, Send(dm, "mine"))).Error);
     }
 
     [Fact]

@@ -51,6 +51,7 @@ internal static class VectorFrames
             ["code"] = (int)f.Code,
             ["name"] = f.Name,
             ["message"] = f.Message,
+            ["retry_after_ms"] = f.RetryAfterMs,
         }),
         Opcode.Send => Run<Send>(body, f => new JsonObject
         {
@@ -128,7 +129,7 @@ internal static class VectorFrames
             Opcode.AuthOk => FrameCodec.ToArray(new AuthOk(rid, Guid(fields, "user_id"), Guid(fields, "device_id"))),
             Opcode.Ping => FrameCodec.ToArray(new Ping(rid)),
             Opcode.Pong => FrameCodec.ToArray(new Pong(rid)),
-            Opcode.Error => FrameCodec.ToArray(new ErrorFrame(rid, (ErrorCode)U32(fields, "code"), Str(fields, "message"))),
+            Opcode.Error => FrameCodec.ToArray(new ErrorFrame(rid, (ErrorCode)U32(fields, "code"), Str(fields, "message"), U32(fields, "retry_after_ms"))),
             Opcode.Send => FrameCodec.ToArray(new Send(
                 rid, Guid(fields, "conversation_id"), Guid(fields, "message_id"), Str(fields, "content_type"),
                 Convert.FromHexString(Str(fields, "content_hex")))),

@@ -1,0 +1,142 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using ChatWire.Gateway.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace ChatWire.Gateway.Conversations;
+
+/// <summary>
+/// Token buckets on SEND, per user (over all their devices) and per device, each in messages and in
+/// content bytes (docs/security.md, "Sending"). A SEND passes only when all four have room, and then takes
+/// from all four; otherwise it is refused with how long until it would pass. Buckets refill lazily when
+/// used, so an idle user costs nothing; a bucket left alone long enough to be full again is forgotten by
+/// a sweep each minute, so memory follows the users who are sending.
+/// </summary>
+internal sealed class SendRateLimiter : IDisposable
+{
+    private readonly ConcurrentDictionary<Guid, Bucket> _users = new();
+    private readonly ConcurrentDictionary<Guid, Bucket> _devices = new();
+    private readonly Shape _user;
+    private readonly Shape _device;
+    private readonly long _forgetUsersAfter;
+    private readonly long _forgetDevicesAfter;
+    private readonly Timer _sweep;
+
+    public SendRateLimiter(IOptions<LimitsOptions> options)
+    {
+        var o = options.Value;
+        _user = new Shape(o.SendMessagesPerSecondPerUser, o.SendMessageBurstPerUser, o.SendBytesPerSecondPerUser, o.SendByteBurstPerUser);
+        _device = new Shape(o.SendMessagesPerSecondPerDevice, o.SendMessageBurstPerDevice, o.SendBytesPerSecondPerDevice, o.SendByteBurstPerDevice);
+        _forgetUsersAfter = FullAfter(_user);
+        _forgetDevicesAfter = FullAfter(_device);
+        _sweep = new Timer(_ => Sweep(Stopwatch.GetTimestamp()), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+    }
+
+    /// <summary>Buckets held now (users and devices), for tests and metrics.</summary>
+    public int Tracked => _users.Count + _devices.Count;
+
+    /// <summary>Takes one SEND of <paramref name="bytes"/> content; null when it may go on, else the milliseconds until it would pass.</summary>
+    public uint? TryTake(Guid userId, Guid deviceId, long bytes) => TryTake(userId, deviceId, bytes, Stopwatch.GetTimestamp());
+
+    internal uint? TryTake(Guid userId, Guid deviceId, long bytes, long now)
+    {
+        var device = _devices.GetOrAdd(deviceId, static (_, n) => new Bucket(n), now);
+        var user = _users.GetOrAdd(userId, static (_, n) => new Bucket(n), now);
+
+        // Always device, then user: a user's devices contend on the user bucket, never in the other order.
+        lock (device)
+        {
+            lock (user)
+            {
+                device.Refill(_device, now);
+                user.Refill(_user, now);
+                var wait = Math.Max(device.WaitFor(_device, bytes), user.WaitFor(_user, bytes));
+                if (wait > 0)
+                {
+                    return (uint)Math.Clamp(Math.Ceiling(wait * 1000), 1, uint.MaxValue);
+                }
+
+                device.Take(bytes);
+                user.Take(bytes);
+                return null;
+            }
+        }
+    }
+
+    public void Dispose() => _sweep.Dispose();
+
+    internal void Sweep(long now)
+    {
+        Forget(_users, now, _forgetUsersAfter);
+        Forget(_devices, now, _forgetDevicesAfter);
+    }
+
+    /// <summary>Ticks after which an untouched bucket is full again, so that a fresh one is the same: a minute at least.</summary>
+    private static long FullAfter(Shape shape)
+    {
+        var seconds = 60.0;
+        if (shape.MessagesPerSecond > 0)
+        {
+            seconds = Math.Max(seconds, shape.MessageBurst / shape.MessagesPerSecond);
+        }
+
+        if (shape.BytesPerSecond > 0)
+        {
+            seconds = Math.Max(seconds, shape.ByteBurst / shape.BytesPerSecond);
+        }
+
+        return (long)Math.Min(seconds * Stopwatch.Frequency, long.MaxValue / 2.0);
+    }
+
+    private static void Forget(ConcurrentDictionary<Guid, Bucket> buckets, long now, long after)
+    {
+        foreach (var (key, bucket) in buckets)
+        {
+            if (now - Volatile.Read(ref bucket.Updated) > after)
+            {
+                buckets.TryRemove(new KeyValuePair<Guid, Bucket>(key, bucket));
+            }
+        }
+    }
+
+    /// <summary>A bucket's rates (per second; 0 = unlimited) and capacities.</summary>
+    private sealed record Shape(double MessagesPerSecond, double MessageBurst, double BytesPerSecond, double ByteBurst);
+
+    private sealed class Bucket(long now)
+    {
+        public long Updated = now;
+        private double _messages = double.MaxValue;
+        private double _bytes = double.MaxValue;
+
+        public void Refill(Shape shape, long now)
+        {
+            var seconds = (double)(now - Updated) / Stopwatch.Frequency;
+            Updated = now;
+            _messages = Math.Min(shape.MessageBurst, _messages + (seconds * shape.MessagesPerSecond));
+            _bytes = Math.Min(shape.ByteBurst, _bytes + (seconds * shape.BytesPerSecond));
+        }
+
+        /// <summary>Seconds until one more SEND of <paramref name="bytes"/> fits; 0 when it fits now.</summary>
+        public double WaitFor(Shape shape, long bytes)
+        {
+            var wait = 0.0;
+            if (shape.MessagesPerSecond > 0 && _messages < 1)
+            {
+                wait = (1 - _messages) / shape.MessagesPerSecond;
+            }
+
+            if (shape.BytesPerSecond > 0 && _bytes < bytes)
+            {
+                wait = Math.Max(wait, (bytes - _bytes) / shape.BytesPerSecond);
+            }
+
+            return wait;
+        }
+
+        public void Take(long bytes)
+        {
+            _messages -= 1;
+            _bytes -= bytes;
+        }
+    }
+}
