@@ -58,6 +58,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         start.Environment["CHATWIRE_Logging__LogLevel__Default"] = "Warning";
         start.Environment["CHATWIRE_Auth__AttemptsPerIpPerMinute"] = "1000000";
         start.Environment["CHATWIRE_Auth__AttemptsPerAccountPerMinute"] = "1000000";
+        start.Environment["CHATWIRE_Auth__AttemptsPerAccountFromAllAddressesPerMinute"] = "1000000";
 
         // A load run is a few users sending as fast as the server takes it: the per-user SEND limits are off.
         start.Environment["CHATWIRE_Limits__SendMessagesPerSecondPerUser"] = "0";

@@ -6,44 +6,64 @@ using Microsoft.Extensions.Options;
 namespace ChatWire.Gateway.Accounts;
 
 /// <summary>
-/// Throttles guessing: login, sign-up and invite-join attempts per client address and per account, as
-/// token buckets refilled each minute. Partitions idle out on their own, so memory follows active keys.
+/// Throttles guessing: login, sign-up, password-change and invite-join attempts, as token buckets refilled
+/// each minute, on three keys:
+/// <list type="bullet">
+/// <item>the client address (IPv6 by /64), whatever the account: one source cannot try many accounts;</item>
+/// <item>the account from that address: one source cannot guess one password for long, and an attacker
+/// guessing alice's password from one network locks out only that network, never alice elsewhere;</item>
+/// <item>the account from everywhere, with a much higher ceiling: many sources together cannot guess fast.</item>
+/// </list>
+/// Session tokens are never throttled here, so a device that is signed in keeps working whatever is tried
+/// against its account. Partitions idle out on their own, so memory follows active keys.
 /// </summary>
 internal sealed class AttemptThrottle : IDisposable
 {
     private readonly PartitionedRateLimiter<string> _perIp;
+    private readonly PartitionedRateLimiter<string> _perAccountAndIp;
     private readonly PartitionedRateLimiter<string> _perAccount;
 
     public AttemptThrottle(IOptions<AuthOptions> options)
     {
         var o = options.Value;
         _perIp = Create(o.AttemptsPerIpPerMinute);
-        _perAccount = Create(o.AttemptsPerAccountPerMinute);
+        _perAccountAndIp = Create(o.AttemptsPerAccountPerMinute);
+        _perAccount = Create(o.AttemptsPerAccountFromAllAddressesPerMinute);
     }
 
-    /// <summary>Throws RATE_LIMITED when the address or the account has used up its attempts.</summary>
-    public void Check(string action, string? clientAddress, string? account)
+    /// <summary>Throws RATE_LIMITED when the address, or the account from it or from everywhere, has used up its attempts.</summary>
+    public void Check(string action, string? clientAddress, string account)
     {
-        using var ipLease = _perIp.AttemptAcquire($"{action}|{clientAddress ?? "?"}");
-        if (!ipLease.IsAcquired)
-        {
-            throw Limited(ipLease);
-        }
-
-        if (account is not null)
-        {
-            using var accountLease = _perAccount.AttemptAcquire($"{action}|{account.ToUpperInvariant()}");
-            if (!accountLease.IsAcquired)
-            {
-                throw Limited(accountLease);
-            }
-        }
+        CheckAddress(action, clientAddress);
+        CheckAccount(action, clientAddress, account);
     }
+
+    /// <summary>The account's buckets alone, when the address's was paid before the body was read (AccountRequestGate).</summary>
+    public void CheckAccount(string action, string? clientAddress, string account)
+    {
+        var key = account.ToUpperInvariant();
+        Acquire(_perAccountAndIp, $"{action}|{key}|{clientAddress ?? "?"}");
+        Acquire(_perAccount, $"{action}|{key}");
+    }
+
+    /// <summary>The address's bucket alone: before a request's body is read (AccountRequestGate).</summary>
+    public void CheckAddress(string action, string? clientAddress) =>
+        Acquire(_perIp, $"{action}|{clientAddress ?? "?"}");
 
     public void Dispose()
     {
         _perIp.Dispose();
+        _perAccountAndIp.Dispose();
         _perAccount.Dispose();
+    }
+
+    private static void Acquire(PartitionedRateLimiter<string> limiter, string key)
+    {
+        using var lease = limiter.AttemptAcquire(key);
+        if (!lease.IsAcquired)
+        {
+            throw Limited(lease);
+        }
     }
 
     private static RequestRefusedException Limited(RateLimitLease lease)

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using ChatWire.Gateway.Hosting;
-using ChatWire.Protocol;
 using Microsoft.Extensions.Options;
 using NSec.Cryptography;
 
@@ -9,82 +8,63 @@ namespace ChatWire.Gateway.Accounts;
 
 /// <summary>
 /// Argon2id password hashes in PHC string form (<c>$argon2id$v=19$m=…,t=…,p=1$salt$hash</c>). At most
-/// MaxConcurrentHashes run at once (each holds Argon2MemoryKib of memory); at most MaxQueuedHashes wait,
-/// beyond which callers get SERVER_BUSY instead of piling up memory and latency.
+/// MaxConcurrentHashes run at once (each holds Argon2MemoryKib of memory), shared fairly between client
+/// addresses (<see cref="HashSlots"/>); beyond the queue's bounds callers get SERVER_BUSY instead of piling
+/// up memory and latency.
 /// </summary>
-internal sealed class PasswordHasher : IDisposable
+internal sealed class PasswordHasher
 {
     private const int SaltLength = 16;
     private const int HashLength = 32;
 
     private readonly AuthOptions _options;
-    private readonly SemaphoreSlim _slots;
-    private readonly int _maxInFlight;
-    private int _inFlight;
+    private readonly HashSlots _slots;
 
     public PasswordHasher(IOptions<AuthOptions> options)
     {
         _options = options.Value;
         var concurrency = _options.MaxConcurrentHashes > 0 ? _options.MaxConcurrentHashes : Environment.ProcessorCount;
-        _slots = new SemaphoreSlim(concurrency, concurrency);
-        _maxInFlight = concurrency + _options.MaxQueuedHashes;
+        _slots = new HashSlots(concurrency, _options.MaxQueuedHashes, _options.MaxHashesPerIp);
     }
 
-    public async Task<string> HashAsync(string password, CancellationToken cancellationToken)
+    /// <summary>A new hash of <paramref name="password"/>, computed in a slot of <paramref name="client"/>'s (its address key).</summary>
+    public async Task<string> HashAsync(string password, string client, CancellationToken cancellationToken)
     {
         var salt = RandomNumberGenerator.GetBytes(SaltLength);
         var memory = _options.Argon2MemoryKib;
         var passes = _options.Argon2Passes;
-        var hash = await RunBoundedAsync(() => Derive(password, salt, memory, passes), cancellationToken);
+        var hash = await RunBoundedAsync(() => Derive(password, salt, memory, passes), client, cancellationToken);
         return string.Create(CultureInfo.InvariantCulture,
             $"$argon2id$v=19$m={memory},t={passes},p=1${ToB64(salt)}${ToB64(hash)}");
     }
 
     /// <summary>Verifies in constant time; a stored hash weaker than the current settings reports NeedsRehash.</summary>
-    public async Task<(bool Valid, bool NeedsRehash)> VerifyAsync(string password, string stored, CancellationToken cancellationToken)
+    public async Task<(bool Valid, bool NeedsRehash)> VerifyAsync(string password, string stored, string client, CancellationToken cancellationToken)
     {
         if (!TryParse(stored, out var memory, out var passes, out var salt, out var expected))
         {
             return (false, false);
         }
 
-        var actual = await RunBoundedAsync(() => Derive(password, salt, memory, passes), cancellationToken);
+        var actual = await RunBoundedAsync(() => Derive(password, salt, memory, passes), client, cancellationToken);
         var valid = CryptographicOperations.FixedTimeEquals(actual, expected);
         return (valid, valid && (memory < _options.Argon2MemoryKib || passes < _options.Argon2Passes));
     }
 
     /// <summary>Spends the same work as a real verification, so an unknown user answers as slowly as a wrong password.</summary>
-    public Task BurnAsync(string password, CancellationToken cancellationToken) =>
-        RunBoundedAsync(() => Derive(password, new byte[SaltLength], _options.Argon2MemoryKib, _options.Argon2Passes), cancellationToken);
+    public Task BurnAsync(string password, string client, CancellationToken cancellationToken) =>
+        RunBoundedAsync(() => Derive(password, new byte[SaltLength], _options.Argon2MemoryKib, _options.Argon2Passes), client, cancellationToken);
 
-    public void Dispose() => _slots.Dispose();
-
-    private async Task<byte[]> RunBoundedAsync(Func<byte[]> work, CancellationToken cancellationToken)
+    private async Task<byte[]> RunBoundedAsync(Func<byte[]> work, string client, CancellationToken cancellationToken)
     {
-        if (Interlocked.Increment(ref _inFlight) > _maxInFlight)
-        {
-            Interlocked.Decrement(ref _inFlight);
-            throw new RequestRefusedException(ErrorCode.ServerBusy, "Too many password checks are in progress; retry shortly.", retryAfterSeconds: 1);
-        }
-
+        await _slots.AcquireAsync(client, cancellationToken);
         try
         {
-            await _slots.WaitAsync(cancellationToken);
-        }
-        catch
-        {
-            Interlocked.Decrement(ref _inFlight);
-            throw;
-        }
-
-        try
-        {
-            return await Task.Run(work, cancellationToken);
+            return await Task.Run(work, CancellationToken.None);
         }
         finally
         {
-            _slots.Release();
-            Interlocked.Decrement(ref _inFlight);
+            _slots.Release(client);
         }
     }
 

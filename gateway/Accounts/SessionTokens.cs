@@ -25,7 +25,15 @@ internal static class SessionTokens
         }
 
         Span<byte> raw = stackalloc byte[expectedBytes];
-        if (!Base64Url.TryDecodeFromChars(text, raw, out var written) || written != expectedBytes)
+        try
+        {
+            // Despite its name, it throws on a character outside the alphabet or a non-canonical last one.
+            if (!Base64Url.TryDecodeFromChars(text, raw, out var written) || written != expectedBytes)
+            {
+                return null;
+            }
+        }
+        catch (FormatException)
         {
             return null;
         }

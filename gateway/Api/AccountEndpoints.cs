@@ -40,12 +40,12 @@ internal static class AccountEndpoints
     }
 
     private static async Task<IResult> SignupAsync(
-        SignupRequest body, HttpContext http, IDirectoryStore directory, PasswordHasher hasher, AttemptThrottle throttle,
+        SignupRequest body, HttpContext http, IDirectoryStore directory, PasswordHasher hasher,
         IOptions<AuthOptions> options, TimeProvider time, CancellationToken ct)
     {
-        throttle.Check("signup", http.ClientAddress(), account: null);
+        // The address's attempt was counted before the body was read (AccountRequestGate).
         var username = Validation.Username(body.Username);
-        var password = Validation.Password("password", body.Password);
+        var password = Validation.Password("password", body.Password, username);
         var displayName = body.DisplayName is null ? username : Validation.DisplayText("display_name", body.DisplayName);
         var deviceName = body.DeviceName is null ? "device" : Validation.DisplayText("device_name", body.DeviceName);
         if (await directory.FindUserByNameAsync(username, ct) is not null)
@@ -53,7 +53,14 @@ internal static class AccountEndpoints
             throw new RequestRefusedException(ErrorCode.AlreadyExists, "That username is taken.");
         }
 
-        var user = new UserRecord(Guid.CreateVersion7(), username, displayName, await hasher.HashAsync(password, ct), time.GetUtcNow());
+        // A display name that is someone else's username would let one person pass for another.
+        if (!string.Equals(displayName, username, StringComparison.OrdinalIgnoreCase)
+            && await directory.FindUserByNameAsync(displayName.ToLowerInvariant(), ct) is not null)
+        {
+            throw RequestRefusedException.Validation("display_name", "display_name must not be another user's username.");
+        }
+
+        var user = new UserRecord(Guid.CreateVersion7(), username, displayName, await hasher.HashAsync(password, http.ClientKey(), ct), time.GetUtcNow());
         try
         {
             await directory.CreateUserAsync(user, ct);
@@ -72,24 +79,24 @@ internal static class AccountEndpoints
         IOptions<AuthOptions> options, TimeProvider time, CancellationToken ct)
     {
         var username = Validation.Required("username", body.Username).Trim().ToLowerInvariant();
-        var password = Validation.Required("password", body.Password);
+        var password = Validation.PasswordToCheck("password", body.Password);
         if (username.Length > 64)
         {
             throw RequestRefusedException.Validation("username", "username must be at most 64 characters.");
         }
 
-        throttle.Check("login", http.ClientAddress(), username);
+        throttle.CheckAccount("login", http.ClientAddress(), username);
         var deviceName = body.DeviceName is null ? "device" : Validation.DisplayText("device_name", body.DeviceName);
 
         // Unknown user and wrong password answer alike, after the same work.
         var user = await directory.FindUserByNameAsync(username, ct);
         if (user is null)
         {
-            await hasher.BurnAsync(password, ct);
+            await hasher.BurnAsync(password, http.ClientKey(), ct);
             throw InvalidCredentials();
         }
 
-        var (valid, needsRehash) = await hasher.VerifyAsync(password, user.PasswordHash, ct);
+        var (valid, needsRehash) = await hasher.VerifyAsync(password, user.PasswordHash, http.ClientKey(), ct);
         if (!valid)
         {
             throw InvalidCredentials();
@@ -97,7 +104,7 @@ internal static class AccountEndpoints
 
         if (needsRehash)
         {
-            await directory.UpdatePasswordHashAsync(user.Id, await hasher.HashAsync(password, ct), ct);
+            await directory.UpdatePasswordHashAsync(user.Id, await hasher.HashAsync(password, http.ClientKey(), ct), ct);
         }
 
         return await CreateSessionAsync(directory, user, deviceName, options.Value, time, ct);
@@ -124,15 +131,15 @@ internal static class AccountEndpoints
     {
         var me = http.Identity();
         throttle.Check("password", http.ClientAddress(), me.UserId.ToString());
-        var current = Validation.Required("current_password", body.CurrentPassword);
-        var next = Validation.Password("new_password", body.NewPassword);
+        var current = Validation.PasswordToCheck("current_password", body.CurrentPassword);
         var user = await directory.GetUserAsync(me.UserId, ct) ?? throw Validation.NotFound("user");
-        if (!(await hasher.VerifyAsync(current, user.PasswordHash, ct)).Valid)
+        var next = Validation.Password("new_password", body.NewPassword, user.Username);
+        if (!(await hasher.VerifyAsync(current, user.PasswordHash, http.ClientKey(), ct)).Valid)
         {
             throw InvalidCredentials();
         }
 
-        await directory.UpdatePasswordHashAsync(user.Id, await hasher.HashAsync(next, ct), ct);
+        await directory.UpdatePasswordHashAsync(user.Id, await hasher.HashAsync(next, http.ClientKey(), ct), ct);
         foreach (var device in await directory.RevokeAllDeviceSessionsAsync(user.Id, me.DeviceId, time.GetUtcNow(), ct))
         {
             await events.PublishRevocationAsync(user.Id, device);

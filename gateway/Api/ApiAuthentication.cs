@@ -49,4 +49,7 @@ internal static class ApiAuthentication
 
     /// <summary>The client's address as throttles count it (IPv6 by /64; behind a trusted proxy, from X-Forwarded-For).</summary>
     public static string? ClientAddress(this HttpContext http) => Admission.ClientAddress.Key(http.Connection.RemoteIpAddress);
+
+    /// <summary>The client address key, or "?" when the transport has none (throttles and fair shares count under it).</summary>
+    public static string ClientKey(this HttpContext http) => http.ClientAddress() ?? "?";
 }

@@ -6,6 +6,9 @@ namespace ChatWire.Gateway.Api;
 
 internal static partial class Validation
 {
+    /// <summary>The longest password accepted, in UTF-8 bytes: longer ones are refused before any hashing.</summary>
+    public const int MaxPasswordBytes = 1024;
+
     public static string Username(string? value)
     {
         var name = Required("username", value).Trim().ToLowerInvariant();
@@ -14,26 +17,79 @@ internal static partial class Validation
             throw RequestRefusedException.Validation("username", "username must be 3-32 characters of a-z, 0-9, '.', '_' or '-'.");
         }
 
+        // 32 hex digits parse as a UUID: such a name could be mistaken for a user id wherever both are accepted.
+        if (Guid.TryParse(name, out _))
+        {
+            throw RequestRefusedException.Validation("username", "username must not be a UUID.");
+        }
+
         return name;
     }
 
-    public static string Password(string field, string? value)
+    /// <summary>
+    /// A new password (NIST SP 800-63B): 8 characters to 1,024 UTF-8 bytes, not only whitespace, no control
+    /// characters, not the username or containing it, and not on the list of the most common passwords.
+    /// </summary>
+    public static string Password(string field, string? value, string username)
     {
-        var password = Required(field, value);
-        if (password.Length is < 8 or > 1024)
+        var password = PasswordToCheck(field, value);
+        if (password.Length < 8)
         {
-            throw RequestRefusedException.Validation(field, $"{field} must be 8-1024 characters.");
+            throw RequestRefusedException.Validation(field, $"{field} must be at least 8 characters.");
+        }
+
+        if (string.IsNullOrWhiteSpace(password) || password.Any(char.IsControl))
+        {
+            throw RequestRefusedException.Validation(field, $"{field} must not be only spaces or hold control characters.");
+        }
+
+        if (password.Contains(username, StringComparison.OrdinalIgnoreCase))
+        {
+            throw RequestRefusedException.Validation(field, $"{field} must not contain the username.");
+        }
+
+        if (Accounts.CommonPasswords.Contains(password))
+        {
+            throw RequestRefusedException.Validation(field, $"{field} is one of the most common passwords; choose another.");
         }
 
         return password;
     }
 
+    /// <summary>A password to check against a stored hash: present and at most <see cref="MaxPasswordBytes"/>, nothing more.</summary>
+    public static string PasswordToCheck(string field, string? value)
+    {
+        var password = Required(field, value);
+        if (System.Text.Encoding.UTF8.GetByteCount(password) > MaxPasswordBytes)
+        {
+            throw RequestRefusedException.Validation(field, $"{field} must be at most {MaxPasswordBytes} bytes of UTF-8.");
+        }
+
+        return password;
+    }
+
+    /// <summary>
+    /// A name people read (display, team, device names): trimmed, normalized to NFC, 1 to
+    /// <paramref name="max"/> characters, without control characters or invisible formatting characters
+    /// (bidirectional overrides such as U+202E, zero-width spaces), which could make one name look like
+    /// another. The zero-width joiner is kept: emoji sequences need it.
+    /// </summary>
     public static string DisplayText(string field, string? value, int max = 64)
     {
         var text = Required(field, value).Trim();
+        if (!text.IsNormalized(System.Text.NormalizationForm.FormC))
+        {
+            text = text.Normalize(System.Text.NormalizationForm.FormC);
+        }
+
         if (text.Length == 0 || text.Length > max || text.Any(char.IsControl))
         {
             throw RequestRefusedException.Validation(field, $"{field} must be 1-{max} characters without control characters.");
+        }
+
+        if (text.Any(c => c != '\u200D' && char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format))
+        {
+            throw RequestRefusedException.Validation(field, $"{field} must not hold invisible formatting characters such as direction overrides.");
         }
 
         return text;

@@ -131,8 +131,14 @@ public sealed class AuthOptions
     /// <summary>Login, sign-up and invite-join attempts per client address per minute.</summary>
     public int AttemptsPerIpPerMinute { get; set; } = 30;
 
-    /// <summary>Login and invite-join attempts per account per minute.</summary>
+    /// <summary>Login, password-change and invite-join attempts per account from one client address (IPv6 /64) per minute.</summary>
     public int AttemptsPerAccountPerMinute { get; set; } = 10;
+
+    /// <summary>Login, password-change and invite-join attempts per account from all addresses together per minute.</summary>
+    public int AttemptsPerAccountFromAllAddressesPerMinute { get; set; } = 100;
+
+    /// <summary>Password hashes one client address (IPv6 /64) may have computing or waiting at once.</summary>
+    public int MaxHashesPerIp { get; set; } = 4;
 }
 
 /// <summary>

@@ -49,6 +49,8 @@ internal static class HttpPipeline
             await next(context);
         });
 
+        app.Use(Api.AccountRequestGate.InvokeAsync);
+
         var metrics = app.Services.GetRequiredService<GatewayMetrics>();
         app.MapGet("/metrics", async (HttpContext context) =>
         {

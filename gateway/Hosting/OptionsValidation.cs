@@ -130,9 +130,14 @@ internal sealed class AuthOptionsValidation : IValidateOptions<AuthOptions>
             failures.Add("Auth:InviteDefaultLifetime must be positive and no longer than Auth:InviteMaxLifetime.");
         }
 
-        if (options.AttemptsPerIpPerMinute <= 0 || options.AttemptsPerAccountPerMinute <= 0)
+        if (options.AttemptsPerIpPerMinute <= 0 || options.AttemptsPerAccountPerMinute <= 0 || options.AttemptsPerAccountFromAllAddressesPerMinute <= 0)
         {
-            failures.Add("Auth:AttemptsPerIpPerMinute and Auth:AttemptsPerAccountPerMinute must be positive.");
+            failures.Add("Auth:AttemptsPerIpPerMinute, Auth:AttemptsPerAccountPerMinute and Auth:AttemptsPerAccountFromAllAddressesPerMinute must be positive.");
+        }
+
+        if (options.MaxHashesPerIp <= 0)
+        {
+            failures.Add($"Auth:MaxHashesPerIp must be positive; got {options.MaxHashesPerIp}.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -115,22 +115,58 @@ public sealed class HttpApiTests
     }
 
     [Fact]
-    public async Task Login_HashingQueueFull_ServerBusyWithRetryAfter()
+    public async Task Login_GuessesFromOneAddress_LockOutThatAddressOnly_TheSessionAndOtherAddressesWork_UntilTheGlobalCeiling()
     {
-        // One hashing slot and no queue. The test takes the slot itself by verifying against a stored hash
-        // of 1,500 passes (seconds of work), so the login below finds it taken however they are scheduled.
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Auth:AttemptsPerAccountPerMinute"] = "2",
+            ["Auth:AttemptsPerAccountFromAllAddressesPerMinute"] = "4",
+        });
+        var frank = await server.SignupAsync("frank");
+        using var attacker = From(server, "127.0.0.2");
+        using var elsewhere = From(server, "127.0.0.3");
+        using var later = From(server, "127.0.0.4");
+
+        await attacker.PostAsJsonAsync("v1/accounts/login", new { username = "frank", password = "bad password 1" }, TestServer.Json);
+        await attacker.PostAsJsonAsync("v1/accounts/login", new { username = "frank", password = "bad password 2" }, TestServer.Json);
+        var attackerAgain = await attacker.PostAsJsonAsync("v1/accounts/login", new { username = "frank", password = frank.Password }, TestServer.Json);
+        var frankElsewhere = await elsewhere.PostAsJsonAsync("v1/accounts/login", new { username = "frank", password = frank.Password }, TestServer.Json);
+        var me = await frank.CallAsync(HttpMethod.Get, "v1/me");
+
+        await AssertProblemAsync(attackerAgain, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        Assert.Equal(HttpStatusCode.OK, frankElsewhere.StatusCode);
+        Assert.Equal(frank.UserId, me.GetProperty("user_id").GetGuid());
+
+        // Three attempts so far count toward the account's ceiling of 4 from everywhere (the refused one did
+        // not): one more from a fresh address reaches it, and the next is refused there too.
+        await later.PostAsJsonAsync("v1/accounts/login", new { username = "frank", password = "bad password 3" }, TestServer.Json);
+        var overCeiling = await later.PostAsJsonAsync("v1/accounts/login", new { username = "frank", password = frank.Password }, TestServer.Json);
+        await AssertProblemAsync(overCeiling, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+    }
+
+    [Fact]
+    public async Task Login_ThisAddressHasTooManyHashesWaiting_ServerBusyWithRetryAfter_OthersStillGetIn()
+    {
+        // One hashing slot, no queue, one hash per address. The test takes that slot for the test client's
+        // address (127.0.0.1) by verifying against a stored hash of 1,500 passes (seconds of work), so the
+        // login below finds it taken however they are scheduled.
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
         {
             ["Auth:MaxConcurrentHashes"] = "1",
             ["Auth:MaxQueuedHashes"] = "0",
+            ["Auth:MaxHashesPerIp"] = "1",
         });
         var hasher = server.Server.App.Services.GetRequiredService<ChatWire.Gateway.Accounts.PasswordHasher>();
         var slowStoredHash = "$argon2id$v=19$m=19456,t=1500,p=1$" + Convert.ToBase64String(new byte[16]).TrimEnd('=') + "$" + Convert.ToBase64String(new byte[32]).TrimEnd('=');
 
-        var occupying = hasher.VerifyAsync("holds the only slot", slowStoredHash, CancellationToken.None);
+        var occupying = hasher.VerifyAsync("holds the only slot", slowStoredHash, "127.0.0.1", CancellationToken.None);
         var busy = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "nobody", password = "some password" }, TestServer.Json);
+
+        // Another address is let into the queue however full it is: it waits its turn, not refused.
+        var otherAddress = hasher.VerifyAsync("another address", "$argon2id$v=19$m=19456,t=2,p=1$" + Convert.ToBase64String(new byte[16]).TrimEnd('=') + "$" + Convert.ToBase64String(new byte[32]).TrimEnd('='), "192.0.2.9", CancellationToken.None);
         var stillOccupied = !occupying.IsCompleted;
         await occupying;
+        Assert.False((await otherAddress).Valid);
         var after = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "nobody", password = "some password" }, TestServer.Json);
 
         Assert.True(stillOccupied, "The slow verification ended before the login arrived; the test proved nothing.");
@@ -304,4 +340,20 @@ public sealed class HttpApiTests
         Assert.Equal("urn:chatwire:error:" + name, problem.GetProperty("type").GetString());
         return problem;
     }
+
+    /// <summary>An HTTP client to the server's API whose connections come from <paramref name="source"/> (another loopback address).</summary>
+    private static HttpClient From(TestServer server, string source) =>
+        new(new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, ct) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(source), 0));
+                await socket.ConnectAsync(context.DnsEndPoint, ct);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            },
+        })
+        {
+            BaseAddress = server.Http.BaseAddress,
+        };
 }

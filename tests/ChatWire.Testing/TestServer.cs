@@ -72,6 +72,7 @@ public sealed class TestServer : IAsyncDisposable
             ["Gateway:SweepIntervalMs"] = "100",
             ["Auth:AttemptsPerIpPerMinute"] = "100000",
             ["Auth:AttemptsPerAccountPerMinute"] = "100000",
+            ["Auth:AttemptsPerAccountFromAllAddressesPerMinute"] = "100000",
 
             // Tests pipeline thousands of SENDs from one user; the SEND limits have tests of their own.
             ["Limits:SendMessagesPerSecondPerUser"] = "0",
