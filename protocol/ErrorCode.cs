@@ -95,6 +95,9 @@ public enum ErrorCode : ushort
     /// <summary>HTTP: the path exists but not with this method; the <c>Allow</c> header lists the methods it takes.</summary>
     MethodNotAllowed = 4010,
 
+    /// <summary>A cap or quota is reached (teams owned, channels in a team, active invites); deleting or revoking something makes room.</summary>
+    QuotaExceeded = 4011,
+
     /// <summary>Unexpected server fault; the request may be retried.</summary>
     InternalError = 5000,
 
@@ -140,6 +143,7 @@ public static class ErrorCodes
         ErrorCode.ContentTooLarge => "CONTENT_TOO_LARGE",
         ErrorCode.UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
         ErrorCode.MethodNotAllowed => "METHOD_NOT_ALLOWED",
+        ErrorCode.QuotaExceeded => "QUOTA_EXCEEDED",
         ErrorCode.InternalError => "INTERNAL_ERROR",
         ErrorCode.StorageUnavailable => "STORAGE_UNAVAILABLE",
         _ => "UNKNOWN",

@@ -13,7 +13,7 @@ internal static class NameResolver
         if (Guid.TryParse(nameOrId, out var id))
         {
             // An id needs no lookup, but a team I am in has its name to print; others go to the server as is.
-            return teams.FirstOrDefault(team => team.TeamId == id) ?? new TeamSummary(id, nameOrId, string.Empty, false);
+            return teams.FirstOrDefault(team => team.TeamId == id) ?? new TeamSummary(id, nameOrId, string.Empty, false, false);
         }
 
         // Team names are free text and not unique: an exact match wins over a case-insensitive one.

@@ -84,7 +84,8 @@ public sealed record CreatedTeam(Guid TeamId, string Name, string Role, bool Mut
 /// <param name="Name">Its name (not unique).</param>
 /// <param name="Role">My role: <c>owner</c>, <c>admin</c> or <c>member</c>.</param>
 /// <param name="Muted">Whether I muted it.</param>
-public sealed record TeamSummary(Guid TeamId, string Name, string Role, bool Muted);
+/// <param name="MembersCanInvite">Whether every member may create invites (otherwise owners and admins only).</param>
+public sealed record TeamSummary(Guid TeamId, string Name, string Role, bool Muted, bool MembersCanInvite);
 
 /// <summary>A new invite (<c>POST /v1/teams/{team_id}/invites</c>).</summary>
 /// <param name="InviteId">The invite, for revoking it.</param>
@@ -95,10 +96,11 @@ public sealed record TeamInvite(Guid InviteId, string InviteCode, Guid TeamId, D
 
 /// <summary>An invite of a team, without its code (<c>GET /v1/teams/{team_id}/invites</c>).</summary>
 /// <param name="InviteId">The invite.</param>
+/// <param name="CreatedBy">The member who created it.</param>
 /// <param name="CreatedAt">When it was created.</param>
 /// <param name="ExpiresAt">When it stops working.</param>
-/// <param name="Revoked">Whether it was revoked.</param>
-public sealed record InviteInfo(Guid InviteId, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, bool Revoked);
+/// <param name="Revoked">Whether it was revoked (by hand, or because its creator left or was removed).</param>
+public sealed record InviteInfo(Guid InviteId, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, bool Revoked);
 
 /// <summary>A member of a team (<c>GET /v1/teams/{team_id}/members</c>).</summary>
 /// <param name="UserId">The user.</param>

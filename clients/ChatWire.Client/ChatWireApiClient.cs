@@ -13,6 +13,9 @@ namespace ChatWire.Client;
 /// </summary>
 public sealed class ChatWireApiClient : IDisposable
 {
+    /// <summary>Items asked for per page when a list is read whole (the server's maximum).</summary>
+    private const int MaxPageSize = 500;
+
     private readonly HttpClient _http;
     private readonly bool _ownsHttpClient;
     private readonly Uri _baseAddress;
@@ -111,8 +114,8 @@ public sealed class ChatWireApiClient : IDisposable
 
     /// <summary><c>GET /v1/sessions</c>: my device sessions.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<SessionInfo>> ListSessionsAsync(CancellationToken cancellationToken = default) =>
-        (await SendAsync<SessionList>(HttpMethod.Get, "v1/sessions", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Sessions ?? [];
+    public Task<IReadOnlyList<SessionInfo>> ListSessionsAsync(CancellationToken cancellationToken = default) =>
+        ListAllAsync<SessionList, SessionInfo>("v1/sessions", cancellationToken);
 
     /// <summary><c>DELETE /v1/sessions/{device_id}</c>: revokes one of my devices (its connections close with SESSION_REVOKED).</summary>
     /// <param name="deviceId">The device to revoke.</param>
@@ -133,8 +136,34 @@ public sealed class ChatWireApiClient : IDisposable
 
     /// <summary><c>GET /v1/teams</c>: the teams I am a member of.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<TeamSummary>> ListTeamsAsync(CancellationToken cancellationToken = default) =>
-        (await SendAsync<TeamList>(HttpMethod.Get, "v1/teams", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Teams ?? [];
+    public Task<IReadOnlyList<TeamSummary>> ListTeamsAsync(CancellationToken cancellationToken = default) =>
+        ListAllAsync<TeamList, TeamSummary>("v1/teams", cancellationToken);
+
+    /// <summary><c>PATCH /v1/teams/{team_id}</c>: renames a team and/or changes who may invite (owner or admin).</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="name">The new name; unchanged when <see langword="null"/>.</param>
+    /// <param name="membersCanInvite">Whether every member may create invites; unchanged when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<TeamSummary> UpdateTeamAsync(Guid teamId, string? name = null, bool? membersCanInvite = null, CancellationToken cancellationToken = default) =>
+        SendAsync<TeamSummary>(HttpMethod.Patch, $"v1/teams/{teamId:D}", new UpdateTeamBody(name, membersCanInvite), authenticated: true, cancellationToken);
+
+    /// <summary>
+    /// <c>DELETE /v1/teams/{team_id}/members/{user_id}</c>: removes a member from the team and all its channels
+    /// (admins remove members, owners anyone); their invites are revoked.
+    /// </summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="userId">The member to remove.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task RemoveTeamMemberAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, $"v1/teams/{teamId:D}/members/{userId:D}", body: null, cancellationToken);
+
+    /// <summary><c>PUT /v1/teams/{team_id}/members/{user_id}/role</c>: makes a member an owner, an admin or a member (owners only).</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="userId">The member.</param>
+    /// <param name="role"><c>owner</c>, <c>admin</c> or <c>member</c>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task SetTeamRoleAsync(Guid teamId, Guid userId, string role, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Put, $"v1/teams/{teamId:D}/members/{userId:D}/role", new SetRoleBody(role), cancellationToken);
 
     /// <summary><c>POST /v1/teams/{team_id}/invites</c>: creates an invite code.</summary>
     /// <param name="teamId">The team.</param>
@@ -151,8 +180,8 @@ public sealed class ChatWireApiClient : IDisposable
     /// <summary><c>GET /v1/teams/{team_id}/invites</c>: the team's invites (owner or admin).</summary>
     /// <param name="teamId">The team.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<InviteInfo>> ListInvitesAsync(Guid teamId, CancellationToken cancellationToken = default) =>
-        (await SendAsync<InviteList>(HttpMethod.Get, $"v1/teams/{teamId:D}/invites", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Invites ?? [];
+    public Task<IReadOnlyList<InviteInfo>> ListInvitesAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        ListAllAsync<InviteList, InviteInfo>($"v1/teams/{teamId:D}/invites", cancellationToken);
 
     /// <summary><c>DELETE /v1/teams/{team_id}/invites/{invite_id}</c>: revokes an invite (owner or admin).</summary>
     /// <param name="teamId">The team.</param>
@@ -221,8 +250,8 @@ public sealed class ChatWireApiClient : IDisposable
     /// <summary><c>GET /v1/teams/{team_id}/channels</c>: the team's public channels plus the private ones I am in.</summary>
     /// <param name="teamId">The team.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<ChannelSummary>> ListChannelsAsync(Guid teamId, CancellationToken cancellationToken = default) =>
-        (await SendAsync<ChannelList>(HttpMethod.Get, $"v1/teams/{teamId:D}/channels", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Channels ?? [];
+    public Task<IReadOnlyList<ChannelSummary>> ListChannelsAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        ListAllAsync<ChannelList, ChannelSummary>($"v1/teams/{teamId:D}/channels", cancellationToken);
 
     /// <summary><c>POST /v1/channels/{conversation_id}/join</c>: joins a public channel of one of my teams.</summary>
     /// <param name="conversationId">The channel.</param>
@@ -248,8 +277,8 @@ public sealed class ChatWireApiClient : IDisposable
 
     /// <summary><c>GET /v1/conversations</c>: every conversation I am in.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<ConversationSummary>> ListConversationsAsync(CancellationToken cancellationToken = default) =>
-        (await SendAsync<ConversationList>(HttpMethod.Get, "v1/conversations", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Conversations ?? [];
+    public Task<IReadOnlyList<ConversationSummary>> ListConversationsAsync(CancellationToken cancellationToken = default) =>
+        ListAllAsync<ConversationList, ConversationSummary>("v1/conversations", cancellationToken);
 
     /// <summary>Disposes the underlying <see cref="HttpClient"/> when this client created it.</summary>
     public void Dispose()
@@ -258,6 +287,24 @@ public sealed class ChatWireApiClient : IDisposable
         {
             _http.Dispose();
         }
+    }
+
+    // A list endpoint, every page: its next_cursor is followed until the last page (docs/http-api.md, "Lists").
+    private async Task<IReadOnlyList<TItem>> ListAllAsync<TPage, TItem>(string path, CancellationToken cancellationToken)
+        where TPage : IPage<TItem>
+    {
+        var all = new List<TItem>();
+        string? cursor = null;
+        do
+        {
+            var query = $"{path}?limit={MaxPageSize}" + (cursor is null ? string.Empty : "&cursor=" + Uri.EscapeDataString(cursor));
+            var page = await SendAsync<TPage>(HttpMethod.Get, query, body: null, authenticated: true, cancellationToken).ConfigureAwait(false);
+            all.AddRange(page.Items ?? []);
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+
+        return all;
     }
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, bool authenticated, CancellationToken cancellationToken)

@@ -30,7 +30,7 @@ internal static class AccountEndpoints
             .ReturnsNoContent().Refuses(400, 415, 429, 503);
         authenticated.MapGet("/sessions", ListSessionsAsync)
             .Describe("listSessions", "List my device sessions", Tag)
-            .Returns<SessionListResponse>();
+            .Returns<SessionListResponse>().Refuses(400);
         authenticated.MapDelete("/sessions/{deviceId}", RevokeSessionAsync)
             .Describe("revokeSession", "Revoke one of my device sessions", Tag)
             .ReturnsNoContent().Refuses(400, 404);
@@ -148,13 +148,13 @@ internal static class AccountEndpoints
         return Results.NoContent();
     }
 
-    private static async Task<SessionListResponse> ListSessionsAsync(HttpContext http, IDirectoryStore directory, CancellationToken ct)
+    private static async Task<SessionListResponse> ListSessionsAsync(string? limit, string? cursor, HttpContext http, IDirectoryStore directory, CancellationToken ct)
     {
         var me = http.Identity();
-        var sessions = await directory.ListDeviceSessionsAsync(me.UserId, ct);
-        return new SessionListResponse(sessions
-            .Select(s => new SessionInfo(s.DeviceId, s.DeviceName, s.CreatedAt.UtcDateTime, s.LastUsedAt.UtcDateTime, s.DeviceId == me.DeviceId))
-            .ToList());
+        var (page, next) = Paging.Page(await directory.ListDeviceSessionsAsync(me.UserId, ct), s => s.DeviceId, limit, cursor);
+        return new SessionListResponse(
+            page.Select(s => new SessionInfo(s.DeviceId, s.DeviceName, s.CreatedAt.UtcDateTime, s.LastUsedAt.UtcDateTime, s.DeviceId == me.DeviceId)).ToList(),
+            next);
     }
 
     private static async Task<IResult> RevokeSessionAsync(string deviceId, HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, CancellationToken ct)

@@ -14,23 +14,27 @@ internal sealed record MeResponse(Guid UserId, string Username, string DisplayNa
 
 internal sealed record SessionInfo(Guid DeviceId, string DeviceName, DateTime CreatedAt, DateTime LastUsedAt, bool Current);
 
-internal sealed record SessionListResponse(IReadOnlyList<SessionInfo> Sessions);
+internal sealed record SessionListResponse(IReadOnlyList<SessionInfo> Sessions, string? NextCursor);
 
 internal sealed record CreateTeamRequest(string? Name);
 
 internal sealed record TeamCreatedResponse(Guid TeamId, string Name, string Role, bool Muted, Guid GeneralChannelId);
 
-internal sealed record TeamInfo(Guid TeamId, string Name, string Role, bool Muted);
+internal sealed record TeamInfo(Guid TeamId, string Name, string Role, bool Muted, bool MembersCanInvite);
 
-internal sealed record TeamListResponse(IReadOnlyList<TeamInfo> Teams);
+internal sealed record UpdateTeamRequest(string? Name, bool? MembersCanInvite);
+
+internal sealed record SetRoleRequest(string? Role);
+
+internal sealed record TeamListResponse(IReadOnlyList<TeamInfo> Teams, string? NextCursor);
 
 internal sealed record CreateInviteRequest(long? ExpiresInSeconds);
 
 internal sealed record InviteCreatedResponse(Guid InviteId, string InviteCode, Guid TeamId, DateTime ExpiresAt);
 
-internal sealed record InviteInfo(Guid InviteId, DateTime CreatedAt, DateTime ExpiresAt, bool Revoked);
+internal sealed record InviteInfo(Guid InviteId, Guid CreatedBy, DateTime CreatedAt, DateTime ExpiresAt, bool Revoked);
 
-internal sealed record InviteListResponse(IReadOnlyList<InviteInfo> Invites);
+internal sealed record InviteListResponse(IReadOnlyList<InviteInfo> Invites, string? NextCursor);
 
 internal sealed record MemberInfo(Guid UserId, string Username, string DisplayName, string Role);
 
@@ -42,7 +46,7 @@ internal sealed record ChannelInfo(Guid ConversationId, Guid TeamId, string Name
 
 internal sealed record ChannelCreatedResponse(Guid ConversationId, Guid TeamId, string Name, string Type);
 
-internal sealed record ChannelListResponse(IReadOnlyList<ChannelInfo> Channels);
+internal sealed record ChannelListResponse(IReadOnlyList<ChannelInfo> Channels, string? NextCursor);
 
 internal sealed record AddChannelMemberRequest(string? UserId);
 
@@ -52,7 +56,7 @@ internal sealed record DirectConversationResponse(Guid ConversationId, string Ty
 
 internal sealed record ConversationInfo(Guid ConversationId, string Type, Guid? TeamId, string? Name, IReadOnlyList<Guid>? Members, ulong LastSeq);
 
-internal sealed record ConversationListResponse(IReadOnlyList<ConversationInfo> Conversations);
+internal sealed record ConversationListResponse(IReadOnlyList<ConversationInfo> Conversations, string? NextCursor);
 
 internal sealed record EndpointInfo(string Host, int Port);
 

@@ -1,5 +1,8 @@
 using ChatWire.Gateway.Conversations;
+using ChatWire.Gateway.Hosting;
+using ChatWire.Protocol;
 using ChatWire.Storage.Directory;
+using Microsoft.Extensions.Options;
 
 namespace ChatWire.Gateway.Api;
 
@@ -28,27 +31,33 @@ internal static class ConversationEndpoints
             .Returns<DirectConversationResponse>().Refuses(400, 404, 415);
         authenticated.MapGet("/conversations", ListConversationsAsync)
             .Describe("listConversations", "List every conversation I am in, with its latest seq", Tag)
-            .Returns<ConversationListResponse>();
+            .Returns<ConversationListResponse>().Refuses(400);
     }
 
-    private static async Task<IResult> CreateChannelAsync(string teamId, CreateChannelRequest body, HttpContext http, ConversationService conversations, CancellationToken ct)
+    private static async Task<IResult> CreateChannelAsync(
+        string teamId, CreateChannelRequest body, HttpContext http, ConversationService conversations, IDirectoryStore directory, IOptions<LimitsOptions> limits, CancellationToken ct)
     {
         var team = Ids.Parse("team_id", teamId);
         var name = Validation.ChannelName(body.Name);
+        if (await directory.CountChannelsAsync(team, ct) >= limits.Value.MaxChannelsPerTeam)
+        {
+            await conversations.RequireTeamMemberAsync(team, http.Identity().UserId, ct);
+            throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"The team has {limits.Value.MaxChannelsPerTeam} channels, the most it may have.");
+        }
+
         var channel = await conversations.CreateChannelAsync(http.Identity(), team, name, body.Private == true, ct);
         return Results.Json(new ChannelCreatedResponse(channel.Id, team, name, Validation.TypeName(channel.Kind)), statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<ChannelListResponse> ListChannelsAsync(string teamId, HttpContext http, IDirectoryStore directory, ConversationService conversations, CancellationToken ct)
+    private static async Task<ChannelListResponse> ListChannelsAsync(
+        string teamId, string? limit, string? cursor, HttpContext http, IDirectoryStore directory, ConversationService conversations, CancellationToken ct)
     {
         var team = Ids.Parse("team_id", teamId);
         var me = http.Identity();
         await conversations.RequireTeamMemberAsync(team, me.UserId, ct);
         var mine = (await directory.ListConversationsForUserAsync(me.UserId, ct)).Select(c => c.Id).ToHashSet();
-        var channels = await directory.ListChannelsAsync(team, me.UserId, ct);
-        return new ChannelListResponse(channels
-            .Select(c => new ChannelInfo(c.Id, team, c.Name!, Validation.TypeName(c.Kind), mine.Contains(c.Id)))
-            .ToList());
+        var (page, next) = Paging.Page(await directory.ListChannelsAsync(team, me.UserId, ct), c => c.Id, limit, cursor);
+        return new ChannelListResponse(page.Select(c => new ChannelInfo(c.Id, team, c.Name!, Validation.TypeName(c.Kind), mine.Contains(c.Id))).ToList(), next);
     }
 
     private static async Task<IResult> JoinChannelAsync(string conversationId, HttpContext http, ConversationService conversations, CancellationToken ct)
@@ -81,10 +90,11 @@ internal static class ConversationEndpoints
         return new DirectConversationResponse(conversation.Id, Validation.TypeName(conversation.Kind), members);
     }
 
-    private static async Task<ConversationListResponse> ListConversationsAsync(HttpContext http, IDirectoryStore directory, ConversationService conversations, CancellationToken ct)
+    private static async Task<ConversationListResponse> ListConversationsAsync(
+        string? limit, string? cursor, HttpContext http, IDirectoryStore directory, ConversationService conversations, CancellationToken ct)
     {
         var me = http.Identity();
-        var mine = await directory.ListConversationsForUserAsync(me.UserId, ct);
+        var (mine, next) = Paging.Page(await directory.ListConversationsForUserAsync(me.UserId, ct), c => c.Id, limit, cursor);
         var latest = await conversations.GetLatestSeqsAsync(mine.Select(c => c.Id).ToList());
         var result = new List<ConversationInfo>(mine.Count);
         foreach (var c in mine)
@@ -94,6 +104,6 @@ internal static class ConversationEndpoints
             result.Add(new ConversationInfo(c.Id, Validation.TypeName(c.Kind), c.TeamId, c.Name, members, latest.TryGetValue(c.Id, out var seq) ? seq : 0));
         }
 
-        return new ConversationListResponse(result);
+        return new ConversationListResponse(result, next);
     }
 }

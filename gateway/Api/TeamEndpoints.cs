@@ -20,9 +20,18 @@ internal static class TeamEndpoints
             .Returns<TeamCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 415);
         authenticated.MapGet("/teams", ListTeamsAsync)
             .Describe("listTeams", "List my teams", Tag)
-            .Returns<TeamListResponse>();
+            .Returns<TeamListResponse>().Refuses(400);
+        authenticated.MapPatch("/teams/{teamId}", UpdateTeamAsync)
+            .Describe("updateTeam", "Rename a team or change its settings (owners and admins)", Tag)
+            .Returns<TeamInfo>().Refuses(400, 403, 415);
+        authenticated.MapDelete("/teams/{teamId}/members/{userId}", RemoveMemberAsync)
+            .Describe("removeTeamMember", "Remove a member from a team and all its channels (owners and admins)", Tag)
+            .ReturnsNoContent().Refuses(400, 403, 404);
+        authenticated.MapPut("/teams/{teamId}/members/{userId}/role", SetRoleAsync)
+            .Describe("setTeamRole", "Make a member an owner, an admin or a member (owners)", Tag)
+            .ReturnsNoContent().Refuses(400, 403, 404, 415);
         authenticated.MapPost("/teams/{teamId}/invites", CreateInviteAsync)
-            .Describe("createInvite", "Create an invite code to a team", Tag)
+            .Describe("createInvite", "Create an invite code to a team (owners and admins, or any member if the team allows it)", Tag)
             .Returns<InviteCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 415);
         authenticated.MapGet("/teams/{teamId}/invites", ListInvitesAsync)
             .Describe("listInvites", "List a team's invites (owners and admins)", Tag)
@@ -52,10 +61,15 @@ internal static class TeamEndpoints
         await directory.GetTeamMembershipAsync(teamId, userId, ct) ?? throw Validation.NotAMember("team");
 
     private static async Task<IResult> CreateTeamAsync(
-        CreateTeamRequest body, HttpContext http, IDirectoryStore directory, ConversationService conversations, TimeProvider time, CancellationToken ct)
+        CreateTeamRequest body, HttpContext http, IDirectoryStore directory, ConversationService conversations, IOptions<LimitsOptions> limits, TimeProvider time, CancellationToken ct)
     {
         var me = http.Identity();
         var name = Validation.DisplayText("name", body.Name);
+        if (await directory.CountTeamsOwnedAsync(me.UserId, ct) >= limits.Value.MaxTeamsOwnedPerUser)
+        {
+            throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"You own {limits.Value.MaxTeamsOwnedPerUser} teams, the most one person may own.");
+        }
+
         var now = time.GetUtcNow();
         var team = new TeamRecord(Guid.CreateVersion7(), name, me.UserId, now);
         await directory.CreateTeamAsync(team, ct);
@@ -64,18 +78,58 @@ internal static class TeamEndpoints
         return Results.Json(new TeamCreatedResponse(team.Id, team.Name, "owner", false, general.Id), statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<TeamListResponse> ListTeamsAsync(HttpContext http, IDirectoryStore directory, CancellationToken ct)
-    {
-        var teams = await directory.ListTeamsForUserAsync(http.Identity().UserId, ct);
-        return new TeamListResponse(teams.Select(ToInfo).ToList());
-    }
-
-    private static async Task<IResult> CreateInviteAsync(
-        string teamId, CreateInviteRequest? body, HttpContext http, IDirectoryStore directory, IOptions<AuthOptions> options, TimeProvider time, CancellationToken ct)
+    private static async Task<TeamInfo> UpdateTeamAsync(string teamId, UpdateTeamRequest body, HttpContext http, IDirectoryStore directory, CancellationToken ct)
     {
         var me = http.Identity();
         var team = Ids.Parse("team_id", teamId);
-        await RequireMemberAsync(directory, team, me.UserId, ct);
+        await RequireAdminAsync(directory, team, me.UserId, ct);
+        var name = body.Name is null ? null : Validation.DisplayText("name", body.Name);
+        await directory.UpdateTeamAsync(team, name, body.MembersCanInvite, ct);
+        return ToInfo(await RequireMemberAsync(directory, team, me.UserId, ct));
+    }
+
+    private static async Task<IResult> RemoveMemberAsync(string teamId, string userId, HttpContext http, ConversationService conversations, CancellationToken ct)
+    {
+        await conversations.RemoveTeamMemberAsync(http.Identity(), Ids.Parse("team_id", teamId), Ids.Parse("user_id", userId), ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> SetRoleAsync(string teamId, string userId, SetRoleRequest body, HttpContext http, ConversationService conversations, CancellationToken ct)
+    {
+        var role = Validation.Required("role", body.Role) switch
+        {
+            "owner" => TeamRole.Owner,
+            "admin" => TeamRole.Admin,
+            "member" => TeamRole.Member,
+            _ => throw RequestRefusedException.Validation("role", "role must be owner, admin or member."),
+        };
+        await conversations.SetTeamRoleAsync(http.Identity(), Ids.Parse("team_id", teamId), Ids.Parse("user_id", userId), role, ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<TeamListResponse> ListTeamsAsync(string? limit, string? cursor, HttpContext http, IDirectoryStore directory, CancellationToken ct)
+    {
+        var (page, next) = Paging.Page(await directory.ListTeamsForUserAsync(http.Identity().UserId, ct), m => m.Team.Id, limit, cursor);
+        return new TeamListResponse(page.Select(ToInfo).ToList(), next);
+    }
+
+    private static async Task<IResult> CreateInviteAsync(
+        string teamId, CreateInviteRequest? body, HttpContext http, IDirectoryStore directory, IOptions<AuthOptions> options, IOptions<LimitsOptions> limits,
+        TimeProvider time, CancellationToken ct)
+    {
+        var me = http.Identity();
+        var team = Ids.Parse("team_id", teamId);
+        var membership = await RequireMemberAsync(directory, team, me.UserId, ct);
+        if (membership.Role < TeamRole.Admin && !membership.Team.MembersCanInvite)
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "Only the team's owners and admins may invite people to it.");
+        }
+
+        if (await directory.CountActiveInvitesAsync(team, time.GetUtcNow(), ct) >= limits.Value.MaxActiveInvitesPerTeam)
+        {
+            throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"The team has {limits.Value.MaxActiveInvitesPerTeam} active invites, the most it may have; revoke one first.");
+        }
+
         var o = options.Value;
         var lifetime = o.InviteDefaultLifetime;
         if (body?.ExpiresInSeconds is { } seconds)
@@ -95,12 +149,12 @@ internal static class TeamEndpoints
         return Results.Json(new InviteCreatedResponse(invite.Id, code, team, invite.ExpiresAt.UtcDateTime), statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<InviteListResponse> ListInvitesAsync(string teamId, HttpContext http, IDirectoryStore directory, CancellationToken ct)
+    private static async Task<InviteListResponse> ListInvitesAsync(string teamId, string? limit, string? cursor, HttpContext http, IDirectoryStore directory, CancellationToken ct)
     {
         var team = Ids.Parse("team_id", teamId);
         await RequireAdminAsync(directory, team, http.Identity().UserId, ct);
-        var invites = await directory.ListInvitesAsync(team, ct);
-        return new InviteListResponse(invites.Select(i => new InviteInfo(i.Id, i.CreatedAt.UtcDateTime, i.ExpiresAt.UtcDateTime, i.RevokedAt is not null)).ToList());
+        var (page, next) = Paging.Page(await directory.ListInvitesAsync(team, ct), i => i.Id, limit, cursor);
+        return new InviteListResponse(page.Select(i => new InviteInfo(i.Id, i.CreatedBy, i.CreatedAt.UtcDateTime, i.ExpiresAt.UtcDateTime, i.RevokedAt is not null)).ToList(), next);
     }
 
     private static async Task<IResult> RevokeInviteAsync(string teamId, string inviteId, HttpContext http, IDirectoryStore directory, TimeProvider time, CancellationToken ct)
@@ -187,5 +241,5 @@ internal static class TeamEndpoints
         }
     }
 
-    private static TeamInfo ToInfo(TeamMembershipRecord m) => new(m.Team.Id, m.Team.Name, Validation.RoleName(m.Role), m.Muted);
+    private static TeamInfo ToInfo(TeamMembershipRecord m) => new(m.Team.Id, m.Team.Name, Validation.RoleName(m.Role), m.Muted, m.Team.MembersCanInvite);
 }

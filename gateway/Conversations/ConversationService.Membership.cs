@@ -146,26 +146,113 @@ internal sealed partial class ConversationService
         return (existing, members.ToList());
     }
 
-    /// <summary>The actor leaves a team and with it every channel of the team they are in.</summary>
+    /// <summary>
+    /// The actor leaves a team and with it every channel of the team they are in; their invites to it are
+    /// revoked. The last owner of a team that has other members cannot leave: ownership passes first.
+    /// </summary>
     public async Task LeaveTeamAsync(SessionIdentity actor, Guid teamId, CancellationToken ct)
     {
         using (await userLocks.LockAsync(actor.UserId, ct))
         {
-            await RequireTeamMemberAsync(teamId, actor.UserId, ct);
-            var channels = (await directory.ListConversationsForUserAsync(actor.UserId, ct)).Where(c => c.TeamId == teamId).ToList();
-            foreach (var channel in channels)
+            var mine = await RequireTeamMemberAsync(teamId, actor.UserId, ct);
+            if (mine.Role == TeamRole.Owner && await directory.CountTeamMembersAsync(teamId, ct) is { Owners: 1, Members: > 1 })
             {
-                // This node stops accepting the user's SENDs at once; other nodes when the event reaches them.
-                membership.Forget(channel.Id, actor.UserId);
-                await AppendLeaveAsync(channel.Id, actor.UserId, actor);
+                throw new RequestRefusedException(ErrorCode.Forbidden, "You are this team's last owner: make another member an owner before you leave.");
             }
 
-            await directory.RemoveTeamMemberAsync(teamId, actor.UserId, ct);
+            await RemoveFromTeamAsync(teamId, actor.UserId, actor, ct);
+        }
+    }
 
-            // A lookup between the events and the directory change may have cached the user again.
-            foreach (var channel in channels)
+    /// <summary>
+    /// An owner or admin removes a member from the team: every channel of the team gets MEMBER_LEFT, so
+    /// every member and each of the removed member's devices learn of it at once, and the removed member's
+    /// invites are revoked. Admins remove members; owners remove anyone. Nobody removes themselves (leave).
+    /// </summary>
+    public async Task RemoveTeamMemberAsync(SessionIdentity actor, Guid teamId, Guid userId, CancellationToken ct)
+    {
+        var mine = await RequireTeamMemberAsync(teamId, actor.UserId, ct);
+        if (mine.Role < TeamRole.Admin)
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "Only the team's owners and admins may remove members.");
+        }
+
+        if (userId == actor.UserId)
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "To leave the team yourself, use leave.");
+        }
+
+        using (await userLocks.LockAsync(userId, ct))
+        {
+            var theirs = await directory.GetTeamMembershipAsync(teamId, userId, ct)
+                ?? throw new RequestRefusedException(ErrorCode.NotFound, "That user is not a member of this team.");
+            if (mine.Role != TeamRole.Owner && theirs.Role >= mine.Role)
             {
-                membership.Forget(channel.Id, actor.UserId);
+                throw new RequestRefusedException(ErrorCode.Forbidden, "Admins remove members; only owners remove admins and owners.");
+            }
+
+            await RemoveFromTeamAsync(teamId, userId, actor, ct);
+        }
+    }
+
+    /// <summary>An owner makes a member an owner, an admin or a plain member; the last owner cannot step down.</summary>
+    public async Task SetTeamRoleAsync(SessionIdentity actor, Guid teamId, Guid userId, TeamRole role, CancellationToken ct)
+    {
+        var mine = await RequireTeamMemberAsync(teamId, actor.UserId, ct);
+        if (mine.Role != TeamRole.Owner)
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "Only the team's owners may change roles.");
+        }
+
+        using (await userLocks.LockAsync(userId, ct))
+        {
+            if (await directory.GetTeamMembershipAsync(teamId, userId, ct) is null)
+            {
+                throw new RequestRefusedException(ErrorCode.NotFound, "That user is not a member of this team.");
+            }
+
+            if (userId == actor.UserId && role != TeamRole.Owner && (await directory.CountTeamMembersAsync(teamId, ct)).Owners == 1)
+            {
+                throw new RequestRefusedException(ErrorCode.Forbidden, "You are this team's last owner: make another member an owner first.");
+            }
+
+            await directory.SetTeamRoleAsync(teamId, userId, role, ct);
+
+            // A member made plain loses the right to invite, unless the team gives it to everyone.
+            if (role == TeamRole.Member && !mine.Team.MembersCanInvite)
+            {
+                await directory.RevokeInvitesCreatedByAsync(teamId, userId, time.GetUtcNow(), ct);
+            }
+        }
+    }
+
+    // Under the subject's user lock. MEMBER_LEFT in each of the team's channels first, then the directory.
+    private async Task RemoveFromTeamAsync(Guid teamId, Guid subject, SessionIdentity actor, CancellationToken ct)
+    {
+        var conversations = await directory.ListConversationsForUserAsync(subject, ct);
+        var channels = conversations.Where(c => c.TeamId == teamId).ToList();
+        foreach (var channel in channels)
+        {
+            // This node stops accepting the user's SENDs at once; other nodes when the event reaches them.
+            membership.Forget(channel.Id, subject);
+            await AppendLeaveAsync(channel.Id, subject, actor);
+        }
+
+        await directory.RemoveTeamMemberAsync(teamId, subject, ct);
+        await directory.RevokeInvitesCreatedByAsync(teamId, subject, time.GetUtcNow(), ct);
+
+        // A lookup between the events and the directory change may have cached the user again.
+        foreach (var channel in channels)
+        {
+            membership.Forget(channel.Id, subject);
+        }
+
+        // DMs may have become read-only for the subject and the people in them (they may share no team now).
+        foreach (var direct in conversations.Where(c => c.TeamId is null))
+        {
+            foreach (var person in await directory.ListConversationMembersAsync(direct.Id, ct))
+            {
+                membership.Forget(direct.Id, person);
             }
         }
     }

@@ -38,6 +38,8 @@ internal sealed partial class ConversationService(
 {
     private const string NotAMemberMessage = "You are not a member of this conversation.";
 
+    private const string ReadOnlyMessage = "You no longer share a team with everyone in this conversation: its history stays readable, but nothing can be sent to it.";
+
     /// <summary>
     /// SEND, first stage: validates, authorizes and queues the message. The returned task completes once it
     /// is queued; a connection awaits it before reading its next frame, which is what keeps one connection's
@@ -63,14 +65,14 @@ internal sealed partial class ConversationService(
         }
 
         var started = Stopwatch.GetTimestamp();
-        var isMember = membership.IsMemberAsync(send.ConversationId, actor.UserId, CancellationToken.None);
-        if (!isMember.IsCompletedSuccessfully)
+        var access = membership.GetAccessAsync(send.ConversationId, actor.UserId, CancellationToken.None);
+        if (!access.IsCompletedSuccessfully)
         {
-            return SubmitAfterLookupAsync(isMember, actor, send, started);
+            return SubmitAfterLookupAsync(access, actor, send, started);
         }
 
-        // A conversation that does not exist answers like one the caller is not in: existence does not leak.
-        return isMember.Result ? Enqueue(actor, send, started) : Refuse(ErrorCode.NotAMember, NotAMemberMessage);
+        var known = access.Result;
+        return known == ConversationAccess.Send ? Enqueue(actor, send, started) : ValueTask.FromResult(Task.FromResult(Denied(known)));
     }
 
     /// <summary>HISTORY: a page of events next to a seq, fitting in <paramref name="maxPageBytes"/>.</summary>
@@ -148,13 +150,18 @@ internal sealed partial class ConversationService(
         }
     }
 
-    private async ValueTask<Task<SendOutcome>> SubmitAfterLookupAsync(ValueTask<bool> isMember, SessionIdentity actor, Send send, long started)
+    // A conversation that does not exist answers like one the caller is not in: existence does not leak.
+    private static SendOutcome Denied(ConversationAccess access) => access == ConversationAccess.ReadOnly
+        ? SendOutcome.Refused(ErrorCode.Forbidden, ReadOnlyMessage)
+        : SendOutcome.Refused(ErrorCode.NotAMember, NotAMemberMessage);
+
+    private async ValueTask<Task<SendOutcome>> SubmitAfterLookupAsync(ValueTask<ConversationAccess> lookup, SessionIdentity actor, Send send, long started)
     {
         try
         {
-            if (!await isMember)
+            if (await lookup is var access && access != ConversationAccess.Send)
             {
-                return Task.FromResult(SendOutcome.Refused(ErrorCode.NotAMember, NotAMemberMessage));
+                return Task.FromResult(Denied(access));
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)

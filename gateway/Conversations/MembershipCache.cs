@@ -3,9 +3,23 @@ using ChatWire.Storage.Directory;
 
 namespace ChatWire.Gateway.Conversations;
 
+/// <summary>What a user may do in a conversation.</summary>
+internal enum ConversationAccess
+{
+    /// <summary>Not a member (or no such conversation).</summary>
+    None = 0,
+
+    /// <summary>A member who may read but not send: a DM or group DM whose people no longer all share a team with them.</summary>
+    ReadOnly = 1,
+
+    /// <summary>A member who may send.</summary>
+    Send = 2,
+}
+
 /// <summary>
 /// Membership checks happen on every SEND, so positive answers are cached in process, each for a bounded
-/// lifetime (<see cref="Lifetime"/>). A leave is forgotten at once on the node that made it (the
+/// lifetime (<see cref="Lifetime"/>), with whether the member may send: in a channel every member may; in a
+/// DM or group DM only while they share a team with each of its other people (history stays readable). A leave is forgotten at once on the node that made it (the
 /// conversation service) and on every node that routes the conversation (the fan-out, from the MEMBER_LEFT
 /// event), so the cache never outlives a leave by more than the event's trip; the lifetime bounds what a
 /// lost event could cost. Bounded in size: past the cap it starts over.
@@ -17,7 +31,7 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
 
     private const int MaxEntries = 1_000_000;
 
-    private readonly ConcurrentDictionary<(Guid Conversation, Guid User), long> _members = new();
+    private readonly ConcurrentDictionary<(Guid Conversation, Guid User), Entry> _members = new();
     private readonly long _lifetimeTicks = (long)(Lifetime.TotalSeconds * time.TimestampFrequency);
 
     // Bumped by every Forget: a lookup that began before a removal must not re-add what was removed.
@@ -26,11 +40,14 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
     // Entries added since the last reset, counted here: the dictionary's own Count takes every bucket lock.
     private int _added;
 
-    public ValueTask<bool> IsMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
+    public async ValueTask<bool> IsMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken) =>
+        await GetAccessAsync(conversationId, userId, cancellationToken) != ConversationAccess.None;
+
+    public ValueTask<ConversationAccess> GetAccessAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
-        if (_members.TryGetValue((conversationId, userId), out var expires) && time.GetTimestamp() < expires)
+        if (_members.TryGetValue((conversationId, userId), out var entry) && time.GetTimestamp() < entry.Expires)
         {
-            return ValueTask.FromResult(true);
+            return ValueTask.FromResult(entry.Access);
         }
 
         return LookUpAsync(conversationId, userId, cancellationToken);
@@ -42,15 +59,16 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
         _members.TryRemove((conversationId, userId), out _);
     }
 
-    private async ValueTask<bool> LookUpAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
+    private async ValueTask<ConversationAccess> LookUpAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
         var generation = Volatile.Read(ref _generation);
         if (!await directory.IsConversationMemberAsync(conversationId, userId, cancellationToken))
         {
             _members.TryRemove((conversationId, userId), out _);
-            return false;
+            return ConversationAccess.None;
         }
 
+        var access = await MaySendAsync(conversationId, userId, cancellationToken) ? ConversationAccess.Send : ConversationAccess.ReadOnly;
         if (Interlocked.Increment(ref _added) > MaxEntries)
         {
             Volatile.Write(ref _added, 0);
@@ -59,9 +77,31 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
 
         if (generation == Volatile.Read(ref _generation))
         {
-            _members[(conversationId, userId)] = time.GetTimestamp() + _lifetimeTicks;
+            _members[(conversationId, userId)] = new Entry(time.GetTimestamp() + _lifetimeTicks, access);
+        }
+
+        return access;
+    }
+
+    // A channel's members may send; a DM's or group DM's only while they share a team with every other person in it.
+    private async Task<bool> MaySendAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
+    {
+        var conversation = await directory.GetConversationAsync(conversationId, cancellationToken);
+        if (conversation is null || conversation.TeamId is not null)
+        {
+            return conversation is not null;
+        }
+
+        foreach (var other in await directory.ListConversationMembersAsync(conversationId, cancellationToken))
+        {
+            if (other != userId && !await directory.ShareTeamAsync(userId, other, cancellationToken))
+            {
+                return false;
+            }
         }
 
         return true;
     }
+
+    private readonly record struct Entry(long Expires, ConversationAccess Access);
 }

@@ -172,6 +172,15 @@ public sealed class LimitsOptions
 
     /// <summary>SEND content bytes one device may store at once after being quiet; at least Gateway:MaxContentLength.</summary>
     public long SendByteBurstPerDevice { get; set; } = 2L << 20;
+
+    /// <summary>Teams one user may own (create, or be made owner of) at once.</summary>
+    public int MaxTeamsOwnedPerUser { get; set; } = 100;
+
+    /// <summary>Channels, public and private, one team may have.</summary>
+    public int MaxChannelsPerTeam { get; set; } = 1_000;
+
+    /// <summary>Invites of one team neither revoked nor expired at once.</summary>
+    public int MaxActiveInvitesPerTeam { get; set; } = 100;
 }
 
 /// <summary>Which adapter serves each storage port; section <c>Storage</c>.</summary>

@@ -148,6 +148,19 @@ internal static class LimitsOptionsValidation
 {
     public static IEnumerable<string> Validate(LimitsOptions limits, GatewayOptions gateway)
     {
+        foreach (var (key, value) in new[]
+        {
+            (nameof(limits.MaxTeamsOwnedPerUser), limits.MaxTeamsOwnedPerUser),
+            (nameof(limits.MaxChannelsPerTeam), limits.MaxChannelsPerTeam),
+            (nameof(limits.MaxActiveInvitesPerTeam), limits.MaxActiveInvitesPerTeam),
+        })
+        {
+            if (value <= 0)
+            {
+                yield return $"Limits:{key} must be positive; got {value}.";
+            }
+        }
+
         foreach (var (key, rate, burst) in new[]
         {
             ("User", limits.SendMessagesPerSecondPerUser, (double)limits.SendMessageBurstPerUser),

@@ -23,7 +23,13 @@ public enum TeamRole
     Owner = 2,
 }
 
-public sealed record TeamRecord(Guid Id, string Name, Guid CreatedBy, DateTimeOffset CreatedAt);
+/// <summary>A team.</summary>
+/// <param name="Id">The team's id.</param>
+/// <param name="Name">Its name, as people read it.</param>
+/// <param name="CreatedBy">The user who created it (its first owner).</param>
+/// <param name="CreatedAt">When.</param>
+/// <param name="MembersCanInvite">Whether every member may create invites; otherwise only owners and admins.</param>
+public sealed record TeamRecord(Guid Id, string Name, Guid CreatedBy, DateTimeOffset CreatedAt, bool MembersCanInvite = false);
 
 /// <summary>A team as one member sees it: with that member's role and mute flag.</summary>
 public sealed record TeamMembershipRecord(TeamRecord Team, TeamRole Role, bool Muted, DateTimeOffset JoinedAt);

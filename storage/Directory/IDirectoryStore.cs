@@ -53,6 +53,18 @@ public interface IDirectoryStore
 
     Task<bool> SetTeamMutedAsync(Guid teamId, Guid userId, bool muted, CancellationToken cancellationToken = default);
 
+    /// <summary>Renames the team and/or changes its settings (a null leaves that one as it is); false when there is no such team.</summary>
+    Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken = default);
+
+    /// <summary>Changes a member's role; false when not a member.</summary>
+    Task<bool> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, CancellationToken cancellationToken = default);
+
+    /// <summary>How many members the team has, and how many of them are owners.</summary>
+    Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default);
+
+    /// <summary>How many teams the user owns (for the cap on teams one user creates).</summary>
+    Task<int> CountTeamsOwnedAsync(Guid userId, CancellationToken cancellationToken = default);
+
     /// <summary>Members whose username or display name starts with <paramref name="prefix"/> (case-insensitive), by username.</summary>
     Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersAsync(Guid teamId, string? prefix, int limit, CancellationToken cancellationToken = default);
 
@@ -68,8 +80,17 @@ public interface IDirectoryStore
 
     Task<bool> RevokeInviteAsync(Guid teamId, Guid inviteId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
 
+    /// <summary>Revokes every unrevoked invite <paramref name="createdBy"/> made to the team; how many.</summary>
+    Task<int> RevokeInvitesCreatedByAsync(Guid teamId, Guid createdBy, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Invites of the team neither revoked nor expired at <paramref name="now"/>.</summary>
+    Task<int> CountActiveInvitesAsync(Guid teamId, DateTimeOffset now, CancellationToken cancellationToken = default);
+
     // Conversations
-    /// <summary>Creates the conversation and adds <paramref name="memberIds"/>; channel names are unique per team.</summary>
+    /// <summary>How many channels (public and private) the team has.</summary>
+    Task<int> CountChannelsAsync(Guid teamId, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates the conversation and adds <paramref name="memberIds"/>; public channel names are unique per team.</summary>
     Task CreateConversationAsync(ConversationRecord conversation, IReadOnlyCollection<Guid> memberIds, CancellationToken cancellationToken = default);
 
     Task<ConversationRecord?> GetConversationAsync(Guid conversationId, CancellationToken cancellationToken = default);

@@ -71,6 +71,15 @@ public sealed partial class SqliteDirectoryStore
         return await ReadSingleAsync(command, ReadConversation, cancellationToken);
     }
 
+    public async Task<int> CountChannelsAsync(Guid teamId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM conversations WHERE team_id = $team_id;";
+        command.Parameters.AddGuid("$team_id", teamId);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public async Task<IReadOnlyList<ConversationRecord>> ListChannelsAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);

@@ -6,7 +6,7 @@ namespace ChatWire.Storage.Sqlite;
 
 public sealed partial class SqliteDirectoryStore
 {
-    private const string MembershipColumns = "t.id, t.name, t.created_by, t.created_at, m.role, m.muted, m.joined_at";
+    private const string MembershipColumns = "t.id, t.name, t.created_by, t.created_at, t.members_can_invite, m.role, m.muted, m.joined_at";
     private const string InviteColumns = "id, team_id, code_hash, created_by, created_at, expires_at, revoked_at";
 
     // LIKE's escape character; chosen because no other meaning attaches to it in SQL text literals.
@@ -22,10 +22,11 @@ public sealed partial class SqliteDirectoryStore
         {
             insertTeam.Transaction = transaction;
             insertTeam.CommandText = """
-                INSERT INTO teams (id, name, created_by, created_at)
-                VALUES ($id, $name, $created_by, $created_at);
+                INSERT INTO teams (id, name, created_by, created_at, members_can_invite)
+                VALUES ($id, $name, $created_by, $created_at, $members_can_invite);
                 """;
             insertTeam.Parameters.AddGuid("$id", team.Id);
+            insertTeam.Parameters.AddInteger("$members_can_invite", team.MembersCanInvite ? 1 : 0);
             insertTeam.Parameters.AddText("$name", team.Name);
             insertTeam.Parameters.AddGuid("$created_by", team.CreatedBy);
             insertTeam.Parameters.AddTime("$created_at", team.CreatedAt);
@@ -53,7 +54,7 @@ public sealed partial class SqliteDirectoryStore
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, name, created_by, created_at FROM teams WHERE id = $id;";
+        command.CommandText = "SELECT id, name, created_by, created_at, members_can_invite FROM teams WHERE id = $id;";
         command.Parameters.AddGuid("$id", teamId);
         return await ReadSingleAsync(command, ReadTeam, cancellationToken);
     }
@@ -143,6 +144,55 @@ public sealed partial class SqliteDirectoryStore
         command.Parameters.AddGuid("$team_id", teamId);
         command.Parameters.AddGuid("$user_id", userId);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE teams SET name = coalesce($name, name), members_can_invite = coalesce($members_can_invite, members_can_invite)
+            WHERE id = $id;
+            """;
+        command.Parameters.AddText("$name", name);
+        command.Parameters.AddWithValue("$members_can_invite", membersCanInvite is { } open ? (open ? 1L : 0L) : DBNull.Value);
+        command.Parameters.AddGuid("$id", teamId);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<bool> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE team_members SET role = $role WHERE team_id = $team_id AND user_id = $user_id;";
+        command.Parameters.AddInteger("$role", (long)role);
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddGuid("$user_id", userId);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT count(*), coalesce(sum(role = $owner), 0) FROM team_members WHERE team_id = $team_id;
+            """;
+        command.Parameters.AddInteger("$owner", (long)TeamRole.Owner);
+        command.Parameters.AddGuid("$team_id", teamId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt32(0), reader.GetInt32(1));
+    }
+
+    public async Task<int> CountTeamsOwnedAsync(Guid userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM team_members WHERE user_id = $user_id AND role = $owner;";
+        command.Parameters.AddGuid("$user_id", userId);
+        command.Parameters.AddInteger("$owner", (long)TeamRole.Owner);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersAsync(Guid teamId, string? prefix, int limit, CancellationToken cancellationToken = default)
@@ -244,6 +294,30 @@ public sealed partial class SqliteDirectoryStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
+    public async Task<int> RevokeInvitesCreatedByAsync(Guid teamId, Guid createdBy, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE invites SET revoked_at = $revoked_at
+            WHERE team_id = $team_id AND created_by = $created_by AND revoked_at IS NULL;
+            """;
+        command.Parameters.AddTime("$revoked_at", revokedAt);
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddGuid("$created_by", createdBy);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<int> CountActiveInvitesAsync(Guid teamId, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM invites WHERE team_id = $team_id AND revoked_at IS NULL AND expires_at > $now;";
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddTime("$now", now);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>"ab%_" becomes "ab\%\_%": the user's text matches literally, then anything.</summary>
     internal static string ToLikePrefixPattern(string prefix)
     {
@@ -265,13 +339,14 @@ public sealed partial class SqliteDirectoryStore
         reader.ReadGuid(0),
         reader.GetString(1),
         reader.ReadGuid(2),
-        reader.ReadTime(3));
+        reader.ReadTime(3),
+        reader.GetInt64(4) != 0);
 
     private static TeamMembershipRecord ReadMembership(SqliteDataReader reader) => new(
         ReadTeam(reader),
-        (TeamRole)reader.GetInt32(4),
-        reader.GetInt64(5) != 0,
-        reader.ReadTime(6));
+        (TeamRole)reader.GetInt32(5),
+        reader.GetInt64(6) != 0,
+        reader.ReadTime(7));
 
     private static InviteRecord ReadInvite(SqliteDataReader reader) => new(
         reader.ReadGuid(0),

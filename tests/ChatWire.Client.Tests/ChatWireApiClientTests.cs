@@ -165,7 +165,7 @@ public sealed class ChatWireApiClientTests(ServerFixture fixture) : IClassFixtur
         Assert.Equal(("Acme", "owner", false), (team.Name, team.Role, team.Muted));
         Assert.Equal(team.TeamId, invite.TeamId);
         Assert.InRange(invite.ExpiresAt, DateTimeOffset.UtcNow.AddDays(6), DateTimeOffset.UtcNow.AddDays(8));
-        Assert.Equal(new TeamSummary(team.TeamId, "Acme", "member", false), joined);
+        Assert.Equal(new TeamSummary(team.TeamId, "Acme", "member", false, false), joined);
         Assert.Equal([joined], bobsTeams);
         Assert.True(Assert.Single(invites).Revoked);
         Assert.Equal((ErrorCode.InviteInvalid, 410), (gone.Code, gone.HttpStatus));

@@ -107,7 +107,7 @@ public sealed class CliArgumentTests : IDisposable
         var error = Assert.Single(result.JsonLines).GetProperty("error");
         Assert.Equal(0, error.GetProperty("code").GetInt32());
         Assert.Equal("CONNECTION_FAILED", error.GetProperty("name").GetString());
-        Assert.Equal("/v1/teams", Assert.Single(_cli.Http.Requests).PathAndQuery);
+        Assert.Equal("/v1/teams?limit=500", Assert.Single(_cli.Http.Requests).PathAndQuery);
     }
 
     [Fact]

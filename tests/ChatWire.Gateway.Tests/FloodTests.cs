@@ -10,6 +10,7 @@ namespace ChatWire.Gateway.Tests;
 // limit, enforced at accept; per-listener and per-address caps before TLS. Regression for idle HTTP
 // keep-alives exhausting the file descriptors (the process aborted) and silent TLS connections skipping the
 // per-address cap (the TLS listener stopped accepting for good).
+[Collection(RunAlone.Name)]
 public sealed class FloodTests
 {
     private const int OpenFiles = 1024;

@@ -94,6 +94,8 @@ public sealed class TeamsApiTests
         var bob = await server.SignupAsync();
         var (teamId, _) = await alice.CreateTeamAsync();
         await bob.JoinAsync(await alice.InviteAsync(teamId));
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/invites", new { }), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        await alice.CallAsync(HttpMethod.Patch, $"v1/teams/{teamId}", new { members_can_invite = true });
         var bobsInvite = await bob.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/invites", new { });
 
         var list = (await alice.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/invites")).GetProperty("invites").EnumerateArray().ToList();

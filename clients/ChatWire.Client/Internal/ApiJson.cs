@@ -20,20 +20,47 @@ internal sealed record CreateTeamBody(string Name);
 
 internal sealed record CreateInviteBody(long? ExpiresInSeconds);
 
+internal sealed record UpdateTeamBody(string? Name, bool? MembersCanInvite);
+
+internal sealed record SetRoleBody(string Role);
+
+/// <summary>One page of a list endpoint: its items and the cursor of the next page (null on the last).</summary>
+internal interface IPage<out T>
+{
+    IReadOnlyList<T>? Items { get; }
+
+    string? NextCursor { get; }
+}
+
 internal sealed record CreateChannelBody(string Name, bool Private);
 
 internal sealed record AddChannelMemberBody(Guid UserId);
 
 internal sealed record OpenDirectConversationBody(IReadOnlyList<string> Users);
 
-internal sealed record SessionList(IReadOnlyList<SessionInfo> Sessions);
+internal sealed record SessionList(IReadOnlyList<SessionInfo> Sessions, string? NextCursor) : IPage<SessionInfo>
+{
+    public IReadOnlyList<SessionInfo>? Items => Sessions;
+}
 
-internal sealed record TeamList(IReadOnlyList<TeamSummary> Teams);
+internal sealed record TeamList(IReadOnlyList<TeamSummary> Teams, string? NextCursor) : IPage<TeamSummary>
+{
+    public IReadOnlyList<TeamSummary>? Items => Teams;
+}
 
-internal sealed record InviteList(IReadOnlyList<InviteInfo> Invites);
+internal sealed record InviteList(IReadOnlyList<InviteInfo> Invites, string? NextCursor) : IPage<InviteInfo>
+{
+    public IReadOnlyList<InviteInfo>? Items => Invites;
+}
 
 internal sealed record MemberList(IReadOnlyList<TeamMember> Members);
 
-internal sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels);
+internal sealed record ChannelList(IReadOnlyList<ChannelSummary> Channels, string? NextCursor) : IPage<ChannelSummary>
+{
+    public IReadOnlyList<ChannelSummary>? Items => Channels;
+}
 
-internal sealed record ConversationList(IReadOnlyList<ConversationSummary> Conversations);
+internal sealed record ConversationList(IReadOnlyList<ConversationSummary> Conversations, string? NextCursor) : IPage<ConversationSummary>
+{
+    public IReadOnlyList<ConversationSummary>? Items => Conversations;
+}

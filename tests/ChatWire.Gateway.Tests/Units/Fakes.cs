@@ -203,9 +203,19 @@ internal sealed class FakeDirectory : IDirectoryStore
 
     public int MembershipLookups;
 
+    /// <summary>A channel of <paramref name="teamId"/>, or with none a group DM of team-mates (they share a team of their own).</summary>
     public Guid AddConversation(Guid? teamId, params Guid[] members)
     {
         var id = Guid.CreateVersion7();
+        if (teamId is null)
+        {
+            var shared = Guid.CreateVersion7();
+            foreach (var member in members)
+            {
+                AddTeamMember(shared, member);
+            }
+        }
+
         _conversations[id] = new ConversationRecord(id, teamId is null ? ConversationKind.GroupMessage : ConversationKind.PublicChannel, teamId, teamId is null ? null : "c" + id.ToString("N")[..8], null, members.FirstOrDefault(), DateTimeOffset.UnixEpoch);
         foreach (var member in members)
         {
@@ -309,7 +319,22 @@ internal sealed class FakeDirectory : IDirectoryStore
 
     public Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersAsync(Guid teamId, string? prefix, int limit, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    public Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_teams.Keys.Any(a => a.User == userA && _teams.ContainsKey((a.Team, userB))));
+
+    public Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<bool> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<int> CountTeamsOwnedAsync(Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<int> RevokeInvitesCreatedByAsync(Guid teamId, Guid createdBy, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => Task.FromResult(0);
+
+    public Task<int> CountActiveInvitesAsync(Guid teamId, DateTimeOffset now, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<int> CountChannelsAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
     public Task CreateInviteAsync(InviteRecord invite, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 

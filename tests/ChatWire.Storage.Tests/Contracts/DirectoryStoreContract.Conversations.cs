@@ -24,17 +24,33 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
-    public async Task CreateConversationAsync_ChannelNameTakenInTeam_ThrowsDuplicateKeyAndStoresNothing()
+    public async Task CreateConversationAsync_PublicChannelNameTakenInTeam_ThrowsDuplicateKeyAndStoresNothing()
     {
         var alice = await AddUserAsync("alice");
         var team = await AddTeamAsync(alice, "Acme");
         await AddChannelAsync(team, alice, "general", ConversationKind.PublicChannel, alice.Id);
-        var again = new ConversationRecord(Guid.NewGuid(), ConversationKind.PrivateChannel, team.Id, "General", null, alice.Id, T0);
+        var again = new ConversationRecord(Guid.NewGuid(), ConversationKind.PublicChannel, team.Id, "General", null, alice.Id, T0);
 
         await Assert.ThrowsAsync<DuplicateKeyException>(() => Store.CreateConversationAsync(again, [alice.Id]));
 
         Assert.Null(await Store.GetConversationAsync(again.Id));
         Assert.Empty(await Store.ListConversationMembersAsync(again.Id));
+    }
+
+    [Fact]
+    public async Task CreateConversationAsync_PrivateChannelNames_AreNotUnique_SoTheyNeverLeak()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+        await AddChannelAsync(team, alice, "plans", ConversationKind.PrivateChannel, alice.Id);
+
+        // Another private channel and a public one may take the name: creating them reveals nothing.
+        var secondPrivate = await AddChannelAsync(team, alice, "plans", ConversationKind.PrivateChannel, alice.Id);
+        var publicOne = await AddChannelAsync(team, alice, "plans", ConversationKind.PublicChannel, alice.Id);
+
+        Assert.Equal(secondPrivate, await Store.GetConversationAsync(secondPrivate.Id));
+        Assert.Equal(publicOne, await Store.GetConversationAsync(publicOne.Id));
+        Assert.Equal(3, await Store.CountChannelsAsync(team.Id));
     }
 
     [Fact]

@@ -1,0 +1,198 @@
+using System.Net;
+using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using ChatWire.Testing;
+using static ChatWire.Gateway.Tests.HttpApiTests;
+
+namespace ChatWire.Gateway.Tests;
+
+// docs/http-api.md, "Teams": who may invite, remove and change roles; invites that die with their creator's
+// membership; the last owner; DMs that need a shared team to send; caps and paged lists.
+public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private TestServer Server => fixture.Server;
+
+    [Fact]
+    public async Task Invites_ByOwnersAndAdmins_OrEveryoneWhenTheTeamSaysSo_WithTheirCreator()
+    {
+        var (alice, bob, carol, teamId) = await TeamOfThreeAsync();
+
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/invites", new { }), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        await alice.CallAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{bob.UserId}/role", new { role = "admin" });
+        var bobs = await bob.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/invites", new { });
+        await AssertProblemAsync(await carol.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/invites", new { }), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        var team = await alice.CallAsync(HttpMethod.Patch, $"v1/teams/{teamId}", new { members_can_invite = true });
+        var carols = await carol.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/invites", new { });
+        var list = (await alice.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/invites")).GetProperty("invites").EnumerateArray().ToList();
+
+        Assert.True(team.GetProperty("members_can_invite").GetBoolean());
+        Assert.Equal(bob.UserId, list.Single(i => i.GetProperty("invite_id").GetGuid() == bobs.GetProperty("invite_id").GetGuid()).GetProperty("created_by").GetGuid());
+        Assert.Equal(carol.UserId, list.Single(i => i.GetProperty("invite_id").GetGuid() == carols.GetProperty("invite_id").GetGuid()).GetProperty("created_by").GetGuid());
+    }
+
+    [Fact]
+    public async Task ALeavingMembersInvites_AreRevoked()
+    {
+        var (alice, bob, _, teamId) = await TeamOfThreeAsync();
+        await alice.CallAsync(HttpMethod.Patch, $"v1/teams/{teamId}", new { members_can_invite = true });
+        var code = await bob.InviteAsync(teamId);
+
+        await bob.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/leave");
+        var dave = await Server.SignupAsync();
+
+        await AssertProblemAsync(await dave.SendAsync(HttpMethod.Post, $"v1/invites/{code}/join"), HttpStatusCode.Gone, 4005, "INVITE_INVALID");
+    }
+
+    [Fact]
+    public async Task TheLastOwner_CannotLeaveOrStepDown_UntilAnotherOwnerExists()
+    {
+        var (alice, bob, _, teamId) = await TeamOfThreeAsync();
+
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/leave"), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{alice.UserId}/role", new { role = "admin" }), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{bob.UserId}/role", new { role = "owner" }), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{bob.UserId}/role", new { role = "king" }), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+
+        await alice.CallAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{bob.UserId}/role", new { role = "owner" });
+        await alice.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/leave");
+
+        Assert.Equal("owner", Assert.Single((await bob.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").EnumerateArray()).GetProperty("role").GetString());
+    }
+
+    [Fact]
+    public async Task RemovingAMember_TellsEveryDeviceAtOnce_AndTheirSendsStop()
+    {
+        var (alice, bob, carol, teamId) = await TeamOfThreeAsync();
+        var general = (await alice.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels")).GetProperty("channels").EnumerateArray().Single().GetProperty("conversation_id").GetGuid();
+        var random = (await alice.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "random" })).GetProperty("conversation_id").GetGuid();
+        await carol.CallAsync(HttpMethod.Post, $"v1/channels/{random}/join");
+        await using var carolPhone = await RawClient.ConnectAuthenticatedAsync(carol);
+        await using var bobLaptop = await RawClient.ConnectAuthenticatedAsync(bob);
+
+        // A member cannot remove anyone; an admin cannot remove an owner.
+        await AssertProblemAsync(await carol.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}/members/{bob.UserId}"), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        await alice.CallAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{bob.UserId}/role", new { role = "admin" });
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}/members/{alice.UserId}"), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+
+        Assert.Equal(HttpStatusCode.NoContent, (await bob.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}/members/{carol.UserId}")).StatusCode);
+
+        // Carol's device hears MEMBER_LEFT in both channels, naming her; so does a remaining member.
+        var left = new[] { await carolPhone.ExpectEventAsync(), await carolPhone.ExpectEventAsync() };
+        Assert.All(left, e => Assert.Equal((EventKind.MemberLeft, carol.UserId, bob.UserId), (e.Kind, e.SubjectId, e.SenderUserId)));
+        Assert.Equal([general, random], left.Select(e => e.ConversationId).Order());
+        var seenByBob = await bobLaptop.ExpectEventAsync();
+        Assert.Equal((EventKind.MemberLeft, carol.UserId), (seenByBob.Kind, seenByBob.SubjectId));
+
+        await carolPhone.SendAsync(new Send(carolPhone.NextRequestId(), general, Guid.CreateVersion7(), "text/plain", "still here?"u8.ToArray()));
+        Assert.Equal(ErrorCode.NotAMember, (await carolPhone.ExpectErrorAsync()).Code);
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}/members/{carol.UserId}"), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}/members/{bob.UserId}"), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+    }
+
+    [Fact]
+    public async Task ADirectMessage_NeedsASharedTeamToSend_ButItsHistoryStaysReadable()
+    {
+        var (alice, bob, _, teamId) = await TeamOfThreeAsync();
+        var dm = await alice.OpenDmAsync(bob.Username);
+        await using var aliceTcp = await RawClient.ConnectAuthenticatedAsync(alice);
+        await aliceTcp.SendTextAsync(dm, "before");
+
+        await bob.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/leave");
+        await aliceTcp.SendAsync(new Send(aliceTcp.NextRequestId(), dm, Guid.CreateVersion7(), "text/plain", "after"u8.ToArray()));
+        var refused = await ExpectErrorSkippingEventsAsync(aliceTcp);
+        await using var bobTcp = await RawClient.ConnectAuthenticatedAsync(bob);
+        await bobTcp.SendAsync(new History(bobTcp.NextRequestId(), dm, 0, HistoryDirection.After, 50));
+        var history = await bobTcp.ExpectAsync<HistoryPage>();
+
+        Assert.Equal(ErrorCode.Forbidden, refused.Code);
+        Assert.Contains(history.Events, e => e.Kind == EventKind.Message && System.Text.Encoding.UTF8.GetString(e.Content.Span) == "before");
+    }
+
+    [Fact]
+    public async Task Caps_OnTeamsOwned_ChannelsPerTeam_AndActiveInvites_AreQuotaExceeded()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:MaxTeamsOwnedPerUser"] = "1",
+            ["Limits:MaxChannelsPerTeam"] = "2",
+            ["Limits:MaxActiveInvitesPerTeam"] = "1",
+        });
+        var alice = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+
+        var secondTeam = await alice.SendAsync(HttpMethod.Post, "v1/teams", new { name = "Another" });
+        await alice.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "second" });
+        var thirdChannel = await alice.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "third" });
+        var invite = await alice.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/invites", new { });
+        var secondInvite = await alice.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/invites", new { });
+        await alice.CallAsync(HttpMethod.Delete, $"v1/teams/{teamId}/invites/{invite.GetProperty("invite_id").GetGuid()}");
+        var afterRevoking = await alice.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/invites", new { });
+
+        await AssertProblemAsync(secondTeam, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
+        await AssertProblemAsync(thirdChannel, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
+        await AssertProblemAsync(secondInvite, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
+        Assert.Equal(HttpStatusCode.Created, afterRevoking.StatusCode);
+    }
+
+    [Fact]
+    public async Task Lists_ArePaged_WithACursor()
+    {
+        var alice = await Server.SignupAsync();
+        var made = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            made.Add((await alice.CreateTeamAsync($"Team {i}")).TeamId);
+        }
+
+        var first = await alice.CallAsync(HttpMethod.Get, "v1/teams?limit=2");
+        var cursor = first.GetProperty("next_cursor").GetString();
+        var second = await alice.CallAsync(HttpMethod.Get, $"v1/teams?limit=2&cursor={cursor}");
+        var ids = first.GetProperty("teams").EnumerateArray().Concat(second.GetProperty("teams").EnumerateArray()).Select(t => t.GetProperty("team_id").GetGuid()).ToList();
+
+        Assert.Equal(2, first.GetProperty("teams").GetArrayLength());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, second.GetProperty("next_cursor").ValueKind);
+        Assert.Equal(made.Order(), ids);
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/teams?cursor=not-a-cursor"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/conversations?limit=0"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/sessions?limit=501"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+
+    [Fact]
+    public async Task APrivateChannelsName_DoesNotLeakThroughCreate()
+    {
+        var (alice, bob, _, teamId) = await TeamOfThreeAsync();
+        await bob.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "plans", @private = true });
+
+        var created = await alice.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "plans" });
+        var duplicate = await alice.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "plans" });
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        await AssertProblemAsync(duplicate, HttpStatusCode.Conflict, 4004, "ALREADY_EXISTS");
+    }
+
+    private static async Task<ErrorFrame> ExpectErrorSkippingEventsAsync(RawClient client)
+    {
+        while (true)
+        {
+            var frame = await client.ReadFrameAsync() ?? throw new InvalidOperationException("closed");
+            if (frame.Header.OpcodeValue == (uint)Opcode.Error)
+            {
+                var reader = new MessagePack.MessagePackReader(frame.Body);
+                var header = FrameCodec.ReadHeader(ref reader);
+                return FrameCodec.ReadBody<ErrorFrame>(ref reader, header, ProtocolLimits.Default);
+            }
+        }
+    }
+
+    private async Task<(TestUser Alice, TestUser Bob, TestUser Carol, Guid TeamId)> TeamOfThreeAsync()
+    {
+        var alice = await Server.SignupAsync();
+        var bob = await Server.SignupAsync();
+        var carol = await Server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        await carol.JoinAsync(await alice.InviteAsync(teamId));
+        return (alice, bob, carol, teamId);
+    }
+}
