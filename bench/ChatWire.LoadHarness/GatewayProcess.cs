@@ -56,6 +56,9 @@ internal sealed class GatewayProcess : IAsyncDisposable
         start.Environment["CHATWIRE_Gateway__ManagementEndpoint"] = $"127.0.0.1:{management}";
         start.Environment["CHATWIRE_Gateway__DataDirectory"] = data;
         start.Environment["CHATWIRE_Logging__LogLevel__Default"] = "Warning";
+
+        // The harness reads memory through POST /debug/memory, which is off unless enabled.
+        start.Environment["CHATWIRE_Gateway__EnableDebugEndpoints"] = "true";
         start.Environment["CHATWIRE_Auth__AttemptsPerIpPerMinute"] = "1000000";
         start.Environment["CHATWIRE_Auth__AttemptsPerAccountPerMinute"] = "1000000";
         start.Environment["CHATWIRE_Auth__AttemptsPerAccountFromAllAddressesPerMinute"] = "1000000";

@@ -6,7 +6,7 @@ internal sealed class CliUsageException(string message) : Exception(message);
 internal static class CliUsage
 {
     public const string Text = """
-        Usage: chatwire [--profile NAME] [--json] [--insecure] COMMAND [ARGS...]
+        Usage: chatwire [--profile NAME] [--json] [--insecure] [--plaintext] COMMAND [ARGS...]
 
         Accounts:
           signup --server URL --user NAME [--password-stdin] [--display-name NAME] [--device-name NAME]
@@ -36,7 +36,8 @@ internal static class CliUsage
         Options:
           --profile NAME    profile in $XDG_CONFIG_HOME/chatwire (default ~/.config/chatwire), "default" if absent
           --json            print one JSON object per line
-          --insecure        accept an untrusted TLS certificate when the server offers no plain TCP endpoint
+          --insecure        accept an untrusted TLS certificate (a development server's own)
+          --plaintext       allow plain TCP to a server that is not on this machine (no TLS)
           --password-stdin  read the password from the first line of stdin (otherwise a prompt on a terminal)
           -h, --help        print this help
 

@@ -78,8 +78,9 @@ internal sealed class CommandContext(CliContext io, CommandLine line, IReadOnlyL
 
     public ChatWireApiClient CreateApi(CliProfile profile) => CreateApi(profile.Server, profile.SessionToken);
 
-    // Connects over TCP to the endpoint server-info announces: plain TCP when there is one, else TLS
-    // (an untrusted certificate only with --insecure).
+    // Connects to the endpoint server-info announces: TLS when there is one, except on loopback where plain
+    // TCP is taken when announced (an untrusted certificate only with --insecure; plain TCP off loopback only
+    // with --plaintext).
     public async Task<(ChatWireConnection Connection, ServerInfo Info)> ConnectAsync(ChatWireApiClient api, CliProfile profile, bool reconnect)
     {
         var info = await api.GetServerInfoAsync(Cancellation).ConfigureAwait(false);
@@ -89,9 +90,10 @@ internal sealed class CommandContext(CliContext io, CommandLine line, IReadOnlyL
             throw new CliException(ErrorCode.NotFound, "The server announces neither a TCP nor a TLS endpoint in /v1/server-info.");
         }
 
-        var options = ChatWireConnectionOptions.FromServerInfo(info, profile.SessionToken!, profile.DeviceId!.Value, preferTls: false) with
+        var options = ChatWireConnectionOptions.FromServerInfo(info, profile.SessionToken!, profile.DeviceId!.Value) with
         {
             AllowUntrustedCertificate = Flag("--insecure"),
+            AllowPlaintext = Flag("--plaintext"),
             ClientName = ClientName,
             Reconnect = reconnect ? ReconnectPolicy.Default : ReconnectPolicy.Disabled,
         };

@@ -14,6 +14,13 @@ public sealed record ChatWireConnectionOptions
     /// <summary>Whether to speak TLS (1.2 or 1.3) on the connection.</summary>
     public bool UseTls { get; init; }
 
+    /// <summary>
+    /// Allow plain TCP (no <see cref="UseTls"/>) to a host that is not loopback. Off by default: without TLS
+    /// the session token and every message cross the network in the clear, so such a connection is refused
+    /// unless this says it is meant (a private network, a test rig).
+    /// </summary>
+    public bool AllowPlaintext { get; init; }
+
     /// <summary>The name the server certificate must carry (and SNI); <see cref="Host"/> when <see langword="null"/>.</summary>
     public string? TlsTargetHost { get; init; }
 
@@ -78,21 +85,24 @@ public sealed record ChatWireConnectionOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Options for the endpoints a server announces in <c>GET /v1/server-info</c>: TLS when
-    /// <paramref name="preferTls"/> and the server has a TLS listener, otherwise plain TCP when it has one,
-    /// otherwise TLS.
+    /// Options for the endpoints a server announces in <c>GET /v1/server-info</c>: TLS when the server has a
+    /// TLS listener, except on a loopback host (the traffic never leaves the machine), where plain TCP is
+    /// taken when announced; plain TCP otherwise. Plain TCP to a host off loopback still needs
+    /// <see cref="AllowPlaintext"/> to connect.
     /// </summary>
     /// <param name="serverInfo">The server's answer to <see cref="ChatWireApiClient.GetServerInfoAsync"/>.</param>
     /// <param name="sessionToken">The device's session token.</param>
     /// <param name="deviceId">The device the token was issued to.</param>
-    /// <param name="preferTls">Whether to choose TLS when both listeners are enabled.</param>
+    /// <param name="preferTls">Whether to choose TLS when both listeners are enabled; <see langword="null"/>: off loopback only.</param>
     /// <exception cref="InvalidOperationException">The server has neither a TCP nor a TLS listener.</exception>
-    public static ChatWireConnectionOptions FromServerInfo(ServerInfo serverInfo, string sessionToken, Guid deviceId, bool preferTls = false)
+    public static ChatWireConnectionOptions FromServerInfo(ServerInfo serverInfo, string sessionToken, Guid deviceId, bool? preferTls = null)
     {
         ArgumentNullException.ThrowIfNull(serverInfo);
         ArgumentException.ThrowIfNullOrEmpty(sessionToken);
         var endpoints = serverInfo.Endpoints ?? new ServerEndpoints(null, null, null);
-        var (endpoint, tls) = (preferTls, endpoints.Tcp, endpoints.Tls) switch
+        var host = (endpoints.Tls ?? endpoints.Tcp)?.Host;
+        var wantTls = preferTls ?? !IsLoopback(host);
+        var (endpoint, tls) = (wantTls, endpoints.Tcp, endpoints.Tls) switch
         {
             (true, _, { } secure) => (secure, true),
             (_, { } plain, _) => (plain, false),
@@ -109,4 +119,10 @@ public sealed record ChatWireConnectionOptions
             DeviceId = deviceId,
         };
     }
+
+    /// <summary>Whether <paramref name="host"/> is this machine: <c>localhost</c> or a loopback address.</summary>
+    /// <param name="host">A host name or address.</param>
+    public static bool IsLoopback(string? host) =>
+        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(host, out var address) && System.Net.IPAddress.IsLoopback(address));
 }

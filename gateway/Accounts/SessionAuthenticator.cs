@@ -6,7 +6,16 @@ using Microsoft.Extensions.Options;
 namespace ChatWire.Gateway.Accounts;
 
 /// <summary>An authenticated device session.</summary>
-internal sealed record SessionIdentity(Guid UserId, Guid DeviceId);
+/// <param name="UserId">The user.</param>
+/// <param name="DeviceId">The device the session belongs to.</param>
+/// <param name="ExpiresAt">When the session reaches its maximum age, used or not (Auth:SessionMaxAge).</param>
+internal sealed record SessionIdentity(Guid UserId, Guid DeviceId, DateTimeOffset ExpiresAt)
+{
+    public SessionIdentity(Guid userId, Guid deviceId)
+        : this(userId, deviceId, DateTimeOffset.MaxValue)
+    {
+    }
+}
 
 /// <summary>Validates session tokens for both the HTTP API and TCP AUTH.</summary>
 internal sealed class SessionAuthenticator(IDirectoryStore directory, IOptions<AuthOptions> options, TimeProvider time)
@@ -47,8 +56,15 @@ internal sealed class SessionAuthenticator(IDirectoryStore directory, IOptions<A
             await directory.TouchDeviceSessionAsync(session.DeviceId, now, cancellationToken);
         }
 
-        return (new SessionIdentity(session.UserId, session.DeviceId), default);
+        return (new SessionIdentity(session.UserId, session.DeviceId, session.CreatedAt + _options.SessionMaxAge), default);
     }
+
+    /// <summary>
+    /// An open connection counts as use: its session's idle clock is reset (at most once a minute, like any
+    /// use), so a device that stays connected is never logged out for idleness.
+    /// </summary>
+    public Task TouchAsync(SessionIdentity identity, CancellationToken cancellationToken) =>
+        directory.TouchDeviceSessionAsync(identity.DeviceId, time.GetUtcNow(), cancellationToken);
 
     /// <summary>The sentence a client is told when its token is refused with <paramref name="code"/>.</summary>
     public static string Describe(ErrorCode code) => code switch

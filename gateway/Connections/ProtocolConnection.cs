@@ -36,8 +36,13 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     private long _lastReceivedAt;
     private long _partialFrameSince;
     private long _lastPingSentAt;
+    private long _sessionExpiresAt = long.MaxValue;
+    private long _nextSessionTouchAt = long.MaxValue;
     private int _sendsInFlight;
     private long _sendBytesInFlight;
+
+    /// <summary>How often an open connection marks its session as used (keeping its idle expiry away).</summary>
+    private const long SessionTouchIntervalMs = 6 * 60 * 60 * 1000;
 
     /// <summary>The longest the read loop pauses after a RATE_LIMITED answer (docs/protocol.md §3.2).</summary>
     private const uint MaxRateLimitPauseMs = 1000;
@@ -258,6 +263,9 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         }
 
         Identity = identity;
+        var untilExpiry = identity.ExpiresAt - _services.Time.GetUtcNow();
+        _sessionExpiresAt = Environment.TickCount64 + (long)Math.Clamp(untilExpiry.TotalMilliseconds, 0, long.MaxValue / 4);
+        _nextSessionTouchAt = Environment.TickCount64 + SessionTouchIntervalMs;
         _state = ProtocolState.Authenticated;
         _services.Metrics.Unauthenticated.Dec();
         _services.Metrics.Authenticated.Inc();
@@ -396,6 +404,18 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
 
         CheckOutboundGrace(now);
 
+        if (_state == ProtocolState.Authenticated && now >= _sessionExpiresAt)
+        {
+            CloseWithError(ErrorCode.SessionExpired, "The session has reached its maximum age; log in again.");
+            return;
+        }
+
+        if (_state == ProtocolState.Authenticated && now >= _nextSessionTouchAt)
+        {
+            _nextSessionTouchAt = now + SessionTouchIntervalMs;
+            _ = TouchSessionAsync();
+        }
+
         if (_state != ProtocolState.Authenticated && now - _openedAt > options.AuthDeadlineMs)
         {
             CloseWithError(ErrorCode.AuthTimeout, $"No successful AUTH within {options.AuthDeadlineMs} ms.");
@@ -412,6 +432,19 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         {
             _lastPingSentAt = now;
             Send(new Ping(0));
+        }
+    }
+
+    // Fire and forget from the sweep: a failed touch is logged, and the next one comes in a few hours.
+    private async Task TouchSessionAsync()
+    {
+        try
+        {
+            await _services.Authenticator.TouchAsync(Identity!, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.ConnectionFault(_services.Logger, ConnectionId, ex);
         }
     }
 

@@ -58,6 +58,11 @@ internal sealed partial class ConversationService(
             return Refuse(ErrorCode.InvalidField, "message_id must be a UUIDv7 (RFC 9562).");
         }
 
+        if (IsBlank(send.ContentType, send.Content.Span))
+        {
+            return Refuse(ErrorCode.InvalidField, "content must not be empty, and text content must hold more than whitespace.");
+        }
+
         // Before any lookup: a flood is shed as cheaply as possible.
         if (rateLimiter.TryTake(actor.UserId, actor.DeviceId, send.Content.Length) is { } retryAfterMs)
         {
@@ -224,6 +229,33 @@ internal sealed partial class ConversationService(
 
         metrics.SendDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         return new SendOutcome(stored.Seq, stored.StoredAt.ToUnixTimeMilliseconds(), null, null);
+    }
+
+    // Empty content says nothing; nor does text of spaces and line breaks. Other media types are opaque
+    // (an end-to-end encrypted envelope, say): only their emptiness is checked.
+    private static bool IsBlank(string contentType, ReadOnlySpan<byte> content)
+    {
+        if (content.IsEmpty)
+        {
+            return true;
+        }
+
+        if (!contentType.StartsWith("text/", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        while (!content.IsEmpty)
+        {
+            if (System.Text.Rune.DecodeFromUtf8(content, out var rune, out var consumed) != System.Buffers.OperationStatus.Done || !System.Text.Rune.IsWhiteSpace(rune))
+            {
+                return false;
+            }
+
+            content = content[consumed..];
+        }
+
+        return true;
     }
 
     private static SendOutcome Unavailable =>

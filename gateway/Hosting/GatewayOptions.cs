@@ -93,6 +93,9 @@ public sealed class GatewayOptions
     /// </summary>
     public string[] TrustedProxies { get; set; } = [];
 
+    /// <summary>Serve <c>POST /debug/memory</c> on the management listener (load tests only: it forces full garbage collections).</summary>
+    public bool EnableDebugEndpoints { get; set; }
+
     public ProtocolLimits ToProtocolLimits() => ProtocolLimits.Default with
     {
         MaxFrameLength = MaxFrameLength,

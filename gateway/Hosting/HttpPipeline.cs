@@ -57,6 +57,7 @@ internal static class HttpPipeline
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             await metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
         }).ExcludeFromDescription();
+
         // Tells the truth about the listeners: a failed accept loop is "failing" (503), and the process is
         // already stopping with a non-zero exit code so that its supervisor restarts it.
         app.MapGet("/health", (ListenerHealth health, ConnectionBudget budget) =>
@@ -67,8 +68,19 @@ internal static class HttpPipeline
                 : Results.Json(new { status = "failing", failed_listeners = health.Failures, connections }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }).ExcludeFromDescription();
 
-        // For load tests (bench/ChatWire.LoadHarness): a blocking compacting GC, then the retained managed
-        // heap and the process RSS, so memory per connection can be read as a slope between two counts.
+        // Forcing full GCs is a way to stall the server, so the endpoint exists only when configured.
+        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.EnableDebugEndpoints)
+        {
+            MapDebugMemory(app);
+        }
+
+        app.MapOpenApi();
+        MapApi(app);
+    }
+
+    // For load tests (bench/ChatWire.LoadHarness): a blocking compacting GC, then the retained managed heap
+    // and the process RSS, so memory per connection can be read as a slope between two counts.
+    private static void MapDebugMemory(WebApplication app) =>
         app.MapPost("/debug/memory", (ConnectionRegistry registry) =>
         {
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
@@ -83,8 +95,9 @@ internal static class HttpPipeline
                 gc_server = System.Runtime.GCSettings.IsServerGC,
             });
         }).ExcludeFromDescription();
-        app.MapOpenApi();
 
+    private static void MapApi(WebApplication app)
+    {
         app.Use(ApiAuthentication.RequireSessionAsync);
         var anonymous = app.MapGroup("/v1");
         var authenticated = app.MapGroup("/v1");
@@ -93,5 +106,4 @@ internal static class HttpPipeline
         TeamEndpoints.Map(authenticated);
         ConversationEndpoints.Map(authenticated);
     }
-
 }

@@ -110,6 +110,12 @@ internal static class KestrelListeners
             : X509CertificateLoader.LoadPkcs12FromFile(options.TlsCertificatePath, string.IsNullOrEmpty(options.TlsCertificatePassword) ? null : options.TlsCertificatePassword);
     }
 
+    /// <summary>
+    /// The ALPN protocol the TLS listener advertises (docs/protocol.md §1): the ChatWire protocol, version 1,
+    /// not Kestrel's HTTP defaults, since no HTTP is spoken there.
+    /// </summary>
+    public static readonly SslApplicationProtocol Alpn = new("chatwire/1");
+
     private static HttpsConnectionAdapterOptions TlsOptions(X509Certificate2 certificate, GatewayOptions options)
     {
         var https = new HttpsConnectionAdapterOptions
@@ -134,7 +140,15 @@ internal static class KestrelListeners
                 TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
                 TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
             ]);
-            https.OnAuthenticate = (_, ssl) => ssl.CipherSuitesPolicy = policy;
+            https.OnAuthenticate = (_, ssl) =>
+            {
+                ssl.CipherSuitesPolicy = policy;
+                ssl.ApplicationProtocols = [Alpn];
+            };
+        }
+        else
+        {
+            https.OnAuthenticate = (_, ssl) => ssl.ApplicationProtocols = [Alpn];
         }
 
         return https;

@@ -21,6 +21,14 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
             }
         }
 
+        // Off loopback, GET /v1/server-info must not echo the request's Host header back as where to connect:
+        // anyone able to set that header could send clients elsewhere.
+        if (string.IsNullOrWhiteSpace(options.PublicHost)
+            && new[] { options.TcpEndpoint, options.TlsEndpoint, options.HttpEndpoint }.Any(e => EndpointParser.TryParse(e, out var ep) && !System.Net.IPAddress.IsLoopback(ep.Address)))
+        {
+            failures.Add("Gateway:PublicHost must name the host clients connect to (e.g. chat.example.com) when a listener is off loopback.");
+        }
+
         if (!string.IsNullOrEmpty(options.ManagementEndpoint) && options.ManagementEndpoint == options.HttpEndpoint)
         {
             failures.Add("Gateway:ManagementEndpoint must differ from Gateway:HttpEndpoint: /metrics is never served on the API listener.");

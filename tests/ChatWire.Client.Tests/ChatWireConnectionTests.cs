@@ -31,6 +31,23 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task ConnectAsync_PlainTcpOffLoopback_RefusedUnlessAllowed_AndServerInfoPrefersTlsOffLoopback()
+    {
+        var options = new ChatWireConnectionOptions { Host = "192.0.2.10", Port = 7400, SessionToken = "t", DeviceId = Guid.CreateVersion7(), ConnectTimeout = TimeSpan.FromMilliseconds(200) };
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ChatWireConnection.ConnectAsync(options with { Reconnect = ReconnectPolicy.Disabled }));
+        var allowed = await Record.ExceptionAsync(() => ChatWireConnection.ConnectAsync(options with { AllowPlaintext = true, Reconnect = ReconnectPolicy.Disabled }));
+
+        Assert.Contains("Refusing plain TCP to 192.0.2.10", refused.Message, StringComparison.Ordinal);
+        Assert.IsNotType<InvalidOperationException>(allowed);
+
+        var both = new ServerInfo("chatwire", "0.1.0", [1], new ServerEndpoints(new ServerEndpoint("chat.example.com", 7400), new ServerEndpoint("chat.example.com", 7443), null), null, null!);
+        var local = both with { Endpoints = new ServerEndpoints(new ServerEndpoint("localhost", 7400), new ServerEndpoint("localhost", 7443), null) };
+        Assert.True(ChatWireConnectionOptions.FromServerInfo(both, "t", Guid.CreateVersion7()).UseTls);
+        Assert.False(ChatWireConnectionOptions.FromServerInfo(local, "t", Guid.CreateVersion7()).UseTls);
+    }
+
+    [Fact]
     public async Task ConnectAsync_TokenOfAnotherDevice_ThrowsInvalidToken()
     {
         var user = await Server.SignupAsync();

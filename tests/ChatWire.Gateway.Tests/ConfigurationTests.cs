@@ -20,4 +20,25 @@ public sealed class ConfigurationTests
         Assert.Contains(ex.Failures, f => f.Contains("Gateway:TcpEndpoint must be host:port", StringComparison.Ordinal));
         Assert.Contains(ex.Failures, f => f.Contains("Gateway:MaxOutboundBytes must be at least twice MaxFrameLength", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Start_ListenerOffLoopbackWithoutPublicHost_Refused()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:TlsEndpoint"] = "0.0.0.0:0",
+        }));
+
+        Assert.Contains(ex.Failures, f => f.Contains("Gateway:PublicHost must name the host clients connect to", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DebugMemory_IsNotServed_UnlessEnabled()
+    {
+        await using var off = await TestServer.StartAsync();
+        await using var on = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:EnableDebugEndpoints"] = "true" });
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await off.Management.PostAsync("debug/memory", null)).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await on.Management.PostAsync("debug/memory", null)).StatusCode);
+    }
 }

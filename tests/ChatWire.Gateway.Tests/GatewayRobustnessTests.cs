@@ -124,6 +124,23 @@ public sealed class GatewayRobustnessTests
     }
 
     [Fact]
+    public async Task OpenConnection_SessionReachesItsMaximumAge_SessionExpiredAndClosed()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Auth:SessionIdleTimeout"] = "00:00:02",
+            ["Auth:SessionMaxAge"] = "00:00:02",
+        });
+        var alice = await server.SignupAsync();
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        // Connected, then the token's age passes: the sweep closes the connection.
+        var error = await client.ExpectErrorAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal((ErrorCode.SessionExpired, 0u), (error.Code, error.RequestId));
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
     public async Task PasswordChange_ClosesOtherDevicesConnections()
     {
         await using var server = await TestServer.StartAsync();

@@ -27,6 +27,20 @@ public sealed class TlsTests
     }
 
     [Fact]
+    public async Task Alpn_ChatwireIsNegotiated_HttpOnlyOffersAreRefused()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var chatwire = await HandshakeAsync(server, [new System.Net.Security.SslApplicationProtocol("chatwire/1"), System.Net.Security.SslApplicationProtocol.Http11]);
+        var none = await HandshakeAsync(server, null);
+        var httpOnly = await Assert.ThrowsAnyAsync<Exception>(() => HandshakeAsync(server, [System.Net.Security.SslApplicationProtocol.Http2, System.Net.Security.SslApplicationProtocol.Http11]));
+
+        Assert.Equal("chatwire/1", chatwire);
+        Assert.Equal(string.Empty, none);
+        Assert.True(httpOnly is AuthenticationException or IOException, httpOnly.ToString());
+    }
+
+    [Fact]
     public async Task Tls12_NegotiatedSuite_IsEcdheWithAead()
     {
         await using var server = await TestServer.StartAsync();
@@ -61,5 +75,22 @@ public sealed class TlsTests
         {
             Directory.Delete(data, recursive: true);
         }
+    }
+
+    private static async Task<string> HandshakeAsync(TestServer server, List<System.Net.Security.SslApplicationProtocol>? offered)
+    {
+        var pinned = server.DevelopmentCertificateSha256;
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(server.TlsEndPoint);
+        await using var tls = new System.Net.Security.SslStream(
+            tcp.GetStream(),
+            leaveInnerStreamOpen: false,
+            (_, certificate, _, _) => certificate is not null && Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(certificate.GetRawCertData())) == pinned);
+        await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ApplicationProtocols = offered,
+        });
+        return tls.NegotiatedApplicationProtocol.ToString();
     }
 }

@@ -62,6 +62,13 @@ internal sealed class FrameLink : IAsyncDisposable
 
     public static async Task<FrameLink> OpenAsync(ChatWireConnectionOptions options, Func<uint> nextRequestId, CancellationToken cancellationToken)
     {
+        if (!options.UseTls && !options.AllowPlaintext && !ChatWireConnectionOptions.IsLoopback(options.Host))
+        {
+            throw new InvalidOperationException(
+                $"Refusing plain TCP to {options.Host}: the session token and messages would cross the network in the clear. "
+                + "Connect with UseTls, or set AllowPlaintext when that is meant.");
+        }
+
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(options.ConnectTimeout);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -232,6 +239,9 @@ internal sealed class FrameLink : IAsyncDisposable
                 TargetHost = options.TlsTargetHost ?? options.Host,
                 EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                 RemoteCertificateValidationCallback = CertificateValidation.Create(options),
+
+                // docs/protocol.md §1: the TLS listener speaks ALPN "chatwire/1".
+                ApplicationProtocols = [new SslApplicationProtocol("chatwire/1")],
             };
             await tls.AuthenticateAsClientAsync(authentication, cancellationToken).ConfigureAwait(false);
             return tls;

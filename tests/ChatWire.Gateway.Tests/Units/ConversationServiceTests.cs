@@ -49,6 +49,31 @@ public sealed class ConversationServiceTests : IDisposable
         Assert.Null((await await _service.SubmitSendAsync(_bob, Send(dm, "mine"))).Error);
     }
 
+    [Theory]
+    [InlineData("text/plain", "")]
+    [InlineData("text/plain", "   \n\t ")]
+    [InlineData("text/markdown; charset=utf-8", "\u00a0\u2003")]
+    [InlineData("application/octet-stream", "")]
+    public async Task SubmitSend_EmptyOrBlankText_InvalidField(string contentType, string content)
+    {
+        var dm = _directory.AddConversation(null, _alice.UserId, _bob.UserId);
+
+        var outcome = await await _service.SubmitSendAsync(_alice, new Send(1, dm, Guid.CreateVersion7(), contentType, Encoding.UTF8.GetBytes(content)));
+
+        Assert.Equal(ErrorCode.InvalidField, outcome.Error);
+        Assert.Empty(_store.Events);
+    }
+
+    [Fact]
+    public async Task SubmitSend_OpaqueContentOfSpaces_IsStored()
+    {
+        var dm = _directory.AddConversation(null, _alice.UserId, _bob.UserId);
+
+        var outcome = await await _service.SubmitSendAsync(_alice, new Send(1, dm, Guid.CreateVersion7(), "application/octet-stream", "  "u8.ToArray()));
+
+        Assert.Null(outcome.Error);
+    }
+
     [Fact]
     public async Task SubmitSend_Member_StoredWithTheNextSeqAsAMessage()
     {
