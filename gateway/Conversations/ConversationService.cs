@@ -32,6 +32,7 @@ internal sealed partial class ConversationService(
     MembershipCache membership,
     UserLocks userLocks,
     SendRateLimiter rateLimiter,
+    StorageQuota quota,
     GatewayMetrics metrics,
     TimeProvider time,
     ILogger<ConversationService> logger)
@@ -77,7 +78,7 @@ internal sealed partial class ConversationService(
         }
 
         var known = access.Result;
-        return known == ConversationAccess.Send ? Enqueue(actor, send, started) : ValueTask.FromResult(Task.FromResult(Denied(known)));
+        return known.Access == ConversationAccess.Send ? CheckQuotaThenEnqueue(actor, send, known.TeamId, started) : ValueTask.FromResult(Task.FromResult(Denied(known.Access)));
     }
 
     /// <summary>HISTORY: a page of events next to a seq, fitting in <paramref name="maxPageBytes"/>.</summary>
@@ -160,14 +161,12 @@ internal sealed partial class ConversationService(
         ? SendOutcome.Refused(ErrorCode.Forbidden, ReadOnlyMessage)
         : SendOutcome.Refused(ErrorCode.NotAMember, NotAMemberMessage);
 
-    private async ValueTask<Task<SendOutcome>> SubmitAfterLookupAsync(ValueTask<ConversationAccess> lookup, SessionIdentity actor, Send send, long started)
+    private async ValueTask<Task<SendOutcome>> SubmitAfterLookupAsync(ValueTask<MemberAccess> lookup, SessionIdentity actor, Send send, long started)
     {
+        MemberAccess access;
         try
         {
-            if (await lookup is var access && access != ConversationAccess.Send)
-            {
-                return Task.FromResult(Denied(access));
-            }
+            access = await lookup;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -175,15 +174,17 @@ internal sealed partial class ConversationService(
             return Task.FromResult(Unavailable);
         }
 
-        return await Enqueue(actor, send, started);
+        return access.Access == ConversationAccess.Send
+            ? await CheckQuotaThenEnqueue(actor, send, access.TeamId, started)
+            : Task.FromResult(Denied(access.Access));
     }
 
-    private ValueTask<Task<SendOutcome>> Enqueue(SessionIdentity actor, Send send, long started)
+    private ValueTask<Task<SendOutcome>> CheckQuotaThenEnqueue(SessionIdentity actor, Send send, Guid? teamId, long started)
     {
-        ValueTask<Task<AppendResult>> queued;
+        ValueTask<string?> room;
         try
         {
-            queued = store.EnqueueAsync(NewEvent.Message(send.ConversationId, send.MessageId, actor.UserId, actor.DeviceId, send.ContentType, send.Content));
+            room = quota.CheckAsync(actor.UserId, teamId, send.Content.Length);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -191,16 +192,56 @@ internal sealed partial class ConversationService(
             return ValueTask.FromResult(Task.FromResult(Unavailable));
         }
 
-        return queued.IsCompletedSuccessfully
-            ? ValueTask.FromResult(CompleteAsync(queued.Result, started))
-            : EnqueueSlowAsync(queued, started);
+        if (!room.IsCompletedSuccessfully)
+        {
+            return EnqueueAfterQuotaAsync(room, actor, send, teamId, started);
+        }
+
+        var refusal = room.Result;
+        return refusal is null ? Enqueue(actor, send, teamId, started) : Refuse(ErrorCode.QuotaExceeded, refusal);
     }
 
-    private async ValueTask<Task<SendOutcome>> EnqueueSlowAsync(ValueTask<Task<AppendResult>> queued, long started)
+    private async ValueTask<Task<SendOutcome>> EnqueueAfterQuotaAsync(ValueTask<string?> room, SessionIdentity actor, Send send, Guid? teamId, long started)
+    {
+        string? refusal;
+        try
+        {
+            refusal = await room;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            return Task.FromResult(Unavailable);
+        }
+
+        return refusal is null ? await Enqueue(actor, send, teamId, started) : Task.FromResult(SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
+    }
+
+    private ValueTask<Task<SendOutcome>> Enqueue(SessionIdentity actor, Send send, Guid? teamId, long started)
+    {
+        ValueTask<Task<AppendResult>> queued;
+        try
+        {
+            var message = NewEvent.Message(send.ConversationId, send.MessageId, actor.UserId, actor.DeviceId, send.ContentType, send.Content) with { UsageTeamId = teamId };
+            queued = store.EnqueueAsync(message);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            return ValueTask.FromResult(Task.FromResult(Unavailable));
+        }
+
+        var usage = (actor.UserId, teamId, (long)send.Content.Length);
+        return queued.IsCompletedSuccessfully
+            ? ValueTask.FromResult(CompleteAsync(queued.Result, started, usage))
+            : EnqueueSlowAsync(queued, started, usage);
+    }
+
+    private async ValueTask<Task<SendOutcome>> EnqueueSlowAsync(ValueTask<Task<AppendResult>> queued, long started, (Guid User, Guid? Team, long Bytes) usage)
     {
         try
         {
-            return CompleteAsync(await queued, started);
+            return CompleteAsync(await queued, started, usage);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -209,7 +250,7 @@ internal sealed partial class ConversationService(
         }
     }
 
-    private async Task<SendOutcome> CompleteAsync(Task<AppendResult> commit, long started)
+    private async Task<SendOutcome> CompleteAsync(Task<AppendResult> commit, long started, (Guid User, Guid? Team, long Bytes) usage)
     {
         AppendResult result;
         try
@@ -225,6 +266,11 @@ internal sealed partial class ConversationService(
         if (result is not { Outcome: AppendOutcome.Stored or AppendOutcome.Duplicate, Event: { } stored })
         {
             return SendOutcome.Refused(ErrorCode.IdempotencyConflict, "This message id was already used in this conversation with another body or from another device.");
+        }
+
+        if (result.Outcome == AppendOutcome.Stored)
+        {
+            quota.Add(usage.User, usage.Team, usage.Bytes);
         }
 
         metrics.SendDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);

@@ -16,6 +16,9 @@ internal enum ConversationAccess
     Send = 2,
 }
 
+/// <summary>A user's access to a conversation, with the conversation's team (null for DMs) for quotas.</summary>
+internal readonly record struct MemberAccess(ConversationAccess Access, Guid? TeamId);
+
 /// <summary>
 /// Membership checks happen on every SEND, so positive answers are cached in process, each for a bounded
 /// lifetime (<see cref="Lifetime"/>), with whether the member may send: in a channel every member may; in a
@@ -41,9 +44,9 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
     private int _added;
 
     public async ValueTask<bool> IsMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken) =>
-        await GetAccessAsync(conversationId, userId, cancellationToken) != ConversationAccess.None;
+        (await GetAccessAsync(conversationId, userId, cancellationToken)).Access != ConversationAccess.None;
 
-    public ValueTask<ConversationAccess> GetAccessAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
+    public ValueTask<MemberAccess> GetAccessAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
         if (_members.TryGetValue((conversationId, userId), out var entry) && time.GetTimestamp() < entry.Expires)
         {
@@ -59,16 +62,19 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
         _members.TryRemove((conversationId, userId), out _);
     }
 
-    private async ValueTask<ConversationAccess> LookUpAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
+    private async ValueTask<MemberAccess> LookUpAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
         var generation = Volatile.Read(ref _generation);
         if (!await directory.IsConversationMemberAsync(conversationId, userId, cancellationToken))
         {
             _members.TryRemove((conversationId, userId), out _);
-            return ConversationAccess.None;
+            return new MemberAccess(ConversationAccess.None, null);
         }
 
-        var access = await MaySendAsync(conversationId, userId, cancellationToken) ? ConversationAccess.Send : ConversationAccess.ReadOnly;
+        var conversation = await directory.GetConversationAsync(conversationId, cancellationToken);
+        var access = new MemberAccess(
+            await MaySendAsync(conversation, userId, cancellationToken) ? ConversationAccess.Send : ConversationAccess.ReadOnly,
+            conversation?.TeamId);
         if (Interlocked.Increment(ref _added) > MaxEntries)
         {
             Volatile.Write(ref _added, 0);
@@ -84,15 +90,14 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
     }
 
     // A channel's members may send; a DM's or group DM's only while they share a team with every other person in it.
-    private async Task<bool> MaySendAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
+    private async Task<bool> MaySendAsync(ConversationRecord? conversation, Guid userId, CancellationToken cancellationToken)
     {
-        var conversation = await directory.GetConversationAsync(conversationId, cancellationToken);
         if (conversation is null || conversation.TeamId is not null)
         {
             return conversation is not null;
         }
 
-        foreach (var other in await directory.ListConversationMembersAsync(conversationId, cancellationToken))
+        foreach (var other in await directory.ListConversationMembersAsync(conversation.Id, cancellationToken))
         {
             if (other != userId && !await directory.ShareTeamAsync(userId, other, cancellationToken))
             {
@@ -103,5 +108,5 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
         return true;
     }
 
-    private readonly record struct Entry(long Expires, ConversationAccess Access);
+    private readonly record struct Entry(long Expires, MemberAccess Access);
 }

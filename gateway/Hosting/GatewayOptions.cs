@@ -176,6 +176,12 @@ public sealed class LimitsOptions
     /// <summary>SEND content bytes one device may store at once after being quiet; at least Gateway:MaxContentLength.</summary>
     public long SendByteBurstPerDevice { get; set; } = 2L << 20;
 
+    /// <summary>Content bytes one user may have stored over all time (what they sent); 0 = no quota.</summary>
+    public long StorageBytesPerUser { get; set; } = 10L << 30;
+
+    /// <summary>Content bytes a team's channels may hold over all time; 0 = no quota.</summary>
+    public long StorageBytesPerTeam { get; set; } = 1L << 40;
+
     /// <summary>Teams one user may own (create, or be made owner of) at once.</summary>
     public int MaxTeamsOwnedPerUser { get; set; } = 100;
 

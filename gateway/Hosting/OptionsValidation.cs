@@ -169,6 +169,11 @@ internal static class LimitsOptionsValidation
             }
         }
 
+        if (limits.StorageBytesPerUser < 0 || limits.StorageBytesPerTeam < 0)
+        {
+            yield return "Limits:StorageBytesPerUser and Limits:StorageBytesPerTeam must be 0 (no quota) or positive.";
+        }
+
         foreach (var (key, rate, burst) in new[]
         {
             ("User", limits.SendMessagesPerSecondPerUser, (double)limits.SendMessageBurstPerUser),

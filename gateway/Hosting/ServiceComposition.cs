@@ -94,6 +94,7 @@ internal static class ServiceComposition
         services.AddSingleton<MembershipCache>();
         services.AddSingleton<UserLocks>();
         services.AddSingleton<SendRateLimiter>();
+        services.AddSingleton<StorageQuota>();
         services.AddSingleton<ConversationService>();
         services.AddSingleton<DeliveryFanout>();
         services.AddSingleton<EventPublisher>();

@@ -30,6 +30,12 @@ public sealed record NewEvent(
     ReadOnlyMemory<byte> Content,
     Guid? SubjectId = null)
 {
+    /// <summary>
+    /// The team whose storage the content counts against besides its sender's (a channel's team; null in a
+    /// DM). Not part of the stored event: it feeds <see cref="IMessageStore.GetUsageAsync"/> only.
+    /// </summary>
+    public Guid? UsageTeamId { get; init; }
+
     /// <summary>A message from a device.</summary>
     public static NewEvent Message(Guid conversationId, Guid messageId, Guid senderUserId, Guid senderDeviceId, string contentType, ReadOnlyMemory<byte> content) =>
         new(conversationId, messageId, EventKind.Message, senderUserId, senderDeviceId, contentType, content);
@@ -117,4 +123,10 @@ public interface IMessageStore
 
     /// <summary>Tells <paramref name="observer"/> of every batch committed from now on, until the handle is disposed.</summary>
     IDisposable ObserveCommits(ICommitObserver observer);
+
+    /// <summary>
+    /// Content bytes stored so far for each owner: a user (what they sent) or a team (what was sent in its
+    /// channels, <see cref="NewEvent.UsageTeamId"/>). An owner with nothing stored is left out.
+    /// </summary>
+    Task<IReadOnlyDictionary<Guid, long>> GetUsageAsync(IReadOnlyCollection<Guid> ownerIds, CancellationToken cancellationToken = default);
 }

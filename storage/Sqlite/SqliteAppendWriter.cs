@@ -30,6 +30,11 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         VALUES ($conversation_id, $seq, $kind, $event_id, $sender_user_id, $sender_device_id, $stored_at, $content_type, $content, $subject_id);
         """;
 
+    private const string AddUsageSql = """
+        INSERT INTO storage_usage (owner_id, bytes) VALUES ($owner_id, $bytes)
+        ON CONFLICT (owner_id) DO UPDATE SET bytes = bytes + excluded.bytes;
+        """;
+
     private readonly SqliteConnection _connection;
     private readonly FairAppendQueue _queue;
     private readonly int _maxBatchSize;
@@ -41,6 +46,10 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
     private readonly SqliteCommand _find;
     private readonly SqliteCommand _allocateSeq;
     private readonly SqliteCommand _insert;
+    private readonly SqliteCommand _addUsage;
+    private readonly byte[] _ownerId = new byte[SqliteValues.GuidLength];
+    private readonly SqliteParameter _usageBytes;
+    private readonly Dictionary<Guid, long> _batchUsage = [];
     private readonly byte[] _conversationId = new byte[SqliteValues.GuidLength];
     private readonly byte[] _eventId = new byte[SqliteValues.GuidLength];
     private readonly byte[] _senderUserId = new byte[SqliteValues.GuidLength];
@@ -87,9 +96,14 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         _content = _insert.Parameters.AddBlob("$content", []);
         _subject = _insert.Parameters.AddBlob("$subject_id", _subjectId);
 
+        _addUsage = CreateCommand(AddUsageSql);
+        _addUsage.Parameters.AddBlob("$owner_id", _ownerId);
+        _usageBytes = _addUsage.Parameters.AddInteger("$bytes", 0);
+
         _find.Prepare();
         _allocateSeq.Prepare();
         _insert.Prepare();
+        _addUsage.Prepare();
     }
 
     /// <summary>The journal mode in force on the write connection ("wal" for a file).</summary>
@@ -178,6 +192,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             await _find.DisposeAsync();
             await _allocateSeq.DisposeAsync();
             await _insert.DisposeAsync();
+            await _addUsage.DisposeAsync();
             await _connection.DisposeAsync();
         }
     }
@@ -252,11 +267,25 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             _find.Transaction = transaction;
             _allocateSeq.Transaction = transaction;
             _insert.Transaction = transaction;
+            _addUsage.Transaction = transaction;
 
             var storedAt = SqliteValues.FromUnixMilliseconds(SqliteValues.ToUnixMilliseconds(DateTimeOffset.UtcNow));
+            _batchUsage.Clear();
             foreach (var pending in batch)
             {
                 pending.Result = Append(pending.Event, storedAt);
+                if (pending.Result.Outcome == AppendOutcome.Stored && pending.Event.Content.Length > 0)
+                {
+                    CountUsage(pending.Event);
+                }
+            }
+
+            // One update per owner per batch, in the batch's transaction: the counts match the events.
+            foreach (var (owner, bytes) in _batchUsage)
+            {
+                SqliteValues.WriteGuid(owner, _ownerId);
+                _usageBytes.Value = bytes;
+                _addUsage.ExecuteNonQuery();
             }
 
             transaction.Commit();
@@ -279,6 +308,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             _find.Transaction = null;
             _allocateSeq.Transaction = null;
             _insert.Transaction = null;
+            _addUsage.Transaction = null;
             transaction?.Dispose();
         }
 
@@ -376,6 +406,15 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             e.ContentType,
             e.Content,
             e.SubjectId));
+    }
+
+    private void CountUsage(NewEvent e)
+    {
+        _batchUsage[e.SenderUserId] = _batchUsage.GetValueOrDefault(e.SenderUserId) + e.Content.Length;
+        if (e.UsageTeamId is { } team)
+        {
+            _batchUsage[team] = _batchUsage.GetValueOrDefault(team) + e.Content.Length;
+        }
     }
 
     // A resend is the same event only from the same device with the same kind, subject and body.

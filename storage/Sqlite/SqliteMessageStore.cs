@@ -117,6 +117,37 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         return events;
     }
 
+    public async Task<IReadOnlyDictionary<Guid, long>> GetUsageAsync(IReadOnlyCollection<Guid> ownerIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ownerIds);
+        var usage = new Dictionary<Guid, long>(ownerIds.Count);
+        if (ownerIds.Count == 0)
+        {
+            return usage;
+        }
+
+        await using var connection = await OpenReadConnectionAsync(cancellationToken);
+        foreach (var chunk in ownerIds.Chunk(LatestSeqChunk))
+        {
+            await using var command = connection.CreateCommand();
+            var names = new string[chunk.Length];
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                names[i] = "$o" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                command.Parameters.AddGuid(names[i], chunk[i]);
+            }
+
+            command.CommandText = $"SELECT owner_id, bytes FROM storage_usage WHERE owner_id IN ({string.Join(", ", names)});";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                usage[reader.ReadGuid(0)] = reader.GetInt64(1);
+            }
+        }
+
+        return usage;
+    }
+
     public async Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(conversationIds);

@@ -25,10 +25,13 @@ public sealed class ConversationServiceTests : IDisposable
     public ConversationServiceTests()
     {
         _membership = new MembershipCache(_directory, TimeProvider.System);
-        _service = new ConversationService(_store, _directory, _membership, new UserLocks(), _limiter, new GatewayMetrics(), TimeProvider.System, NullLogger<ConversationService>.Instance);
+        _service = NewService(new LimitsOptions { StorageBytesPerUser = 0, StorageBytesPerTeam = 0 });
     }
 
     public void Dispose() => _limiter.Dispose();
+
+    private ConversationService NewService(LimitsOptions quotas) =>
+        new(_store, _directory, _membership, new UserLocks(), _limiter, new StorageQuota(_store, Options.Create(quotas), TimeProvider.System), new GatewayMetrics(), TimeProvider.System, NullLogger<ConversationService>.Instance);
 
     [Fact]
     public async Task SubmitSend_FasterThanTheDevicesRate_RateLimitedWithRetryAfter_NothingStored()
@@ -62,6 +65,29 @@ public sealed class ConversationServiceTests : IDisposable
 
         Assert.Equal(ErrorCode.InvalidField, outcome.Error);
         Assert.Empty(_store.Events);
+    }
+
+    [Fact]
+    public async Task SubmitSend_OverTheUsersOrTheTeamsStorageQuota_QuotaExceeded_NothingStored()
+    {
+        var service = NewService(new LimitsOptions { StorageBytesPerUser = 1000, StorageBytesPerTeam = 1500 });
+        var team = Guid.CreateVersion7();
+        var channel = _directory.AddConversation(team, _alice.UserId, _bob.UserId);
+        Assert.Null((await await service.SubmitSendAsync(_alice, new Send(1, channel, Guid.CreateVersion7(), "application/octet-stream", new byte[900]))).Error);
+
+        // 900 of alice's 1000 are used (counted on this node without another read).
+        var overUser = await await service.SubmitSendAsync(_alice, new Send(2, channel, Guid.CreateVersion7(), "application/octet-stream", new byte[200]));
+
+        // Bob has room of his own, but the team holds 900 of 1500.
+        var overTeam = await await service.SubmitSendAsync(_bob, new Send(3, channel, Guid.CreateVersion7(), "application/octet-stream", new byte[700]));
+        var fits = await await service.SubmitSendAsync(_bob, new Send(4, channel, Guid.CreateVersion7(), "application/octet-stream", new byte[500]));
+
+        Assert.Equal(ErrorCode.QuotaExceeded, overUser.Error);
+        Assert.Contains("Your storage quota", overUser.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorCode.QuotaExceeded, overTeam.Error);
+        Assert.Contains("This team's storage quota", overTeam.Message, StringComparison.Ordinal);
+        Assert.Null(fits.Error);
+        Assert.Equal(2, _store.Events.Count(e => e.Kind == StorageKind.Message));
     }
 
     [Fact]

@@ -77,6 +77,10 @@ internal sealed class FakeMessageStore : IMessageStore
         {
             holding = _holding;
             _queued.Add((newEvent, done));
+            if (newEvent.UsageTeamId is { } team)
+            {
+                TeamUsage[team] = TeamUsage.GetValueOrDefault(team) + newEvent.Content.Length;
+            }
         }
 
         if (!holding)
@@ -122,6 +126,26 @@ internal sealed class FakeMessageStore : IMessageStore
             return Task.FromResult<IReadOnlyDictionary<Guid, ulong>>(latest);
         }
     }
+
+    /// <summary>Usage by sender (what the fake keeps); teams are counted by <see cref="TeamUsage"/>.</summary>
+    public Task<IReadOnlyDictionary<Guid, long>> GetUsageAsync(IReadOnlyCollection<Guid> ownerIds, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var usage = _events.Where(e => ownerIds.Contains(e.SenderUserId))
+                .GroupBy(e => e.SenderUserId)
+                .ToDictionary(g => g.Key, g => (long)g.Sum(e => e.Content.Length));
+            foreach (var (team, bytes) in TeamUsage.Where(t => ownerIds.Contains(t.Key)))
+            {
+                usage[team] = bytes;
+            }
+
+            return Task.FromResult<IReadOnlyDictionary<Guid, long>>(usage);
+        }
+    }
+
+    /// <summary>Content counted for teams, as the real stores count it (<see cref="NewEvent.UsageTeamId"/>).</summary>
+    public Dictionary<Guid, long> TeamUsage { get; } = [];
 
     public IDisposable ObserveCommits(ICommitObserver observer)
     {

@@ -234,6 +234,29 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetUsageAsync_CountsStoredContent_ForSenderAndTeam_NotDuplicatesOrConflicts()
+    {
+        var channel = Guid.NewGuid();
+        var team = Guid.NewGuid();
+        var sender = Guid.NewGuid();
+        var device = Guid.NewGuid();
+        var first = NewEvent.Message(channel, Guid.CreateVersion7(), sender, device, "text/plain", new byte[100]) with { UsageTeamId = team };
+        await Store.AppendAsync(first);
+        await Store.AppendAsync(first);
+        await Store.AppendAsync(first with { Content = new byte[7] });
+        await Store.AppendAsync(NewEvent.Message(Guid.NewGuid(), Guid.CreateVersion7(), sender, device, "text/plain", new byte[50]));
+        await Store.AppendAsync(NewEvent.Membership(channel, EventKind.MemberJoined, Guid.NewGuid(), sender, device));
+        var nobody = Guid.NewGuid();
+
+        var usage = await Store.GetUsageAsync([sender, team, nobody]);
+
+        Assert.Equal(150, usage[sender]);
+        Assert.Equal(100, usage[team]);
+        Assert.False(usage.ContainsKey(nobody));
+        Assert.Empty(await Store.GetUsageAsync([]));
+    }
+
+    [Fact]
     public async Task GetLatestSeqsAsync_ManyConversations_AnswersForAll()
     {
         // More than any one statement of an adapter should take at once.

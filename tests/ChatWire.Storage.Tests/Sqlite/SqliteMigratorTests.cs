@@ -39,7 +39,7 @@ public sealed class SqliteMigratorTests : IDisposable
             await new SqliteMigrator(SqliteMigrator.MessagesScope).MigrateAsync(connection);
         }
 
-        Assert.Equal(["conversation_heads", "events", "schema_migrations"], await SqliteTestDatabase.TablesAsync(path));
+        Assert.Equal(["conversation_heads", "events", "schema_migrations", "storage_usage"], await SqliteTestDatabase.TablesAsync(path));
     }
 
     [Theory]
@@ -95,6 +95,9 @@ public sealed class SqliteMigratorTests : IDisposable
         Assert.Equal(4, events[1].EventId.Version);
         Assert.Equal(["one", "two"], events.Select(e => System.Text.Encoding.UTF8.GetString(e.Content.Span)));
         Assert.Equal(2UL, (await store.GetLatestSeqsAsync([conversationId]))[conversationId]);
+
+        // Version 3 counts the content stored before it for its sender (the zero user here): 6 bytes.
+        Assert.Equal(6, (await store.GetUsageAsync([Guid.Empty]))[Guid.Empty]);
     }
 
     [Fact]
