@@ -147,4 +147,37 @@ public sealed class AccountRulesTests(ServerFixture fixture) : IClassFixture<Ser
 
         await AssertProblemAsync(response, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
     }
+
+    [Fact]
+    public async Task ForwardedFor_IsBelievedFromTrustedProxiesOnly()
+    {
+        await using var behindProxy = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Auth:AttemptsPerIpPerMinute"] = "1",
+            ["Gateway:TrustedProxies:0"] = "127.0.0.1",
+        });
+        await using var direct = await TestServer.StartAsync(new Dictionary<string, string?> { ["Auth:AttemptsPerIpPerMinute"] = "1" });
+
+        // Through the trusted proxy, two clients are two clients; straight from a client, the header is its own claim.
+        var first = await SignupFromAsync(behindProxy, "198.51.100.1");
+        var second = await SignupFromAsync(behindProxy, "198.51.100.2");
+        var again = await SignupFromAsync(behindProxy, "198.51.100.1");
+        await SignupFromAsync(direct, "198.51.100.1");
+        var spoofed = await SignupFromAsync(direct, "198.51.100.2");
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, second.StatusCode);
+        await AssertProblemAsync(again, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        await AssertProblemAsync(spoofed, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+    }
+
+    private static async Task<HttpResponseMessage> SignupFromAsync(TestServer server, string forwardedFor)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/accounts/signup")
+        {
+            Content = JsonContent.Create(new { username = "u" + Guid.NewGuid().ToString("N")[..10], password = "correct horse battery" }),
+        };
+        request.Headers.Add("X-Forwarded-For", forwardedFor);
+        return await server.Http.SendAsync(request);
+    }
 }
