@@ -13,8 +13,8 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
     /// <summary>The columns <see cref="ReadEvent"/> reads, in its order.</summary>
     internal const string EventColumns = "conversation_id, event_id, seq, kind, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id";
 
-    // Seqs per IN list: far below SQLite's bound-parameter limit, and one statement per few hundred conversations.
-    private const int LatestSeqChunk = 500;
+    // Ids per IN list: far below SQLite's bound-parameter limit, and one statement per few hundred ids.
+    private const int IdsPerStatement = 500;
 
     private readonly SqliteAppendWriter _writer;
     private readonly string _readConnectionString;
@@ -117,66 +117,44 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         return events;
     }
 
-    public async Task<IReadOnlyDictionary<Guid, long>> GetUsageAsync(IReadOnlyCollection<Guid> ownerIds, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyDictionary<Guid, long>> GetUsageAsync(IReadOnlyCollection<Guid> ownerIds, CancellationToken cancellationToken = default) =>
+        ReadByIdsAsync(ownerIds, "SELECT owner_id, bytes FROM storage_usage WHERE owner_id IN ({0});", static reader => reader.GetInt64(1), cancellationToken);
+
+    public Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default) =>
+        ReadByIdsAsync(conversationIds, "SELECT conversation_id, last_seq FROM conversation_heads WHERE conversation_id IN ({0});", static reader => (ulong)reader.GetInt64(1), cancellationToken);
+
+    // One value per id found, read with `sql` (whose {0} takes the parameter list) in chunks small enough
+    // for SQLite's parameter limit; ids not found are left out.
+    private async Task<IReadOnlyDictionary<Guid, T>> ReadByIdsAsync<T>(
+        IReadOnlyCollection<Guid> ids, string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(ownerIds);
-        var usage = new Dictionary<Guid, long>(ownerIds.Count);
-        if (ownerIds.Count == 0)
+        ArgumentNullException.ThrowIfNull(ids);
+        var found = new Dictionary<Guid, T>(ids.Count);
+        if (ids.Count == 0)
         {
-            return usage;
+            return found;
         }
 
         await using var connection = await OpenReadConnectionAsync(cancellationToken);
-        foreach (var chunk in ownerIds.Chunk(LatestSeqChunk))
+        foreach (var chunk in ids.Chunk(IdsPerStatement))
         {
             await using var command = connection.CreateCommand();
             var names = new string[chunk.Length];
             for (var i = 0; i < chunk.Length; i++)
             {
-                names[i] = "$o" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                names[i] = "$id" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 command.Parameters.AddGuid(names[i], chunk[i]);
             }
 
-            command.CommandText = $"SELECT owner_id, bytes FROM storage_usage WHERE owner_id IN ({string.Join(", ", names)});";
+            command.CommandText = string.Format(System.Globalization.CultureInfo.InvariantCulture, sql, string.Join(", ", names));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                usage[reader.ReadGuid(0)] = reader.GetInt64(1);
+                found[reader.ReadGuid(0)] = read(reader);
             }
         }
 
-        return usage;
-    }
-
-    public async Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(conversationIds);
-        var latest = new Dictionary<Guid, ulong>(conversationIds.Count);
-        if (conversationIds.Count == 0)
-        {
-            return latest;
-        }
-
-        await using var connection = await OpenReadConnectionAsync(cancellationToken);
-        foreach (var chunk in conversationIds.Chunk(LatestSeqChunk))
-        {
-            await using var command = connection.CreateCommand();
-            var names = new string[chunk.Length];
-            for (var i = 0; i < chunk.Length; i++)
-            {
-                names[i] = "$c" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                command.Parameters.AddGuid(names[i], chunk[i]);
-            }
-
-            command.CommandText = $"SELECT conversation_id, last_seq FROM conversation_heads WHERE conversation_id IN ({string.Join(", ", names)});";
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                latest[reader.ReadGuid(0)] = (ulong)reader.GetInt64(1);
-            }
-        }
-
-        return latest;
+        return found;
     }
 
     /// <summary>Stops accepting appends, commits and acknowledges what is queued, then closes every connection.</summary>

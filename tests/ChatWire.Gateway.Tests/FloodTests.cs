@@ -71,12 +71,12 @@ public sealed class FloodTests
         Assert.False(gateway.HasExited, gateway.Output);
         var after = await WaitForHealthAsync(gateway);
         Assert.Equal("ok", after.GetProperty("status").GetString());
-        var alice = await SignupAsync(gateway, "alice");
-        var bob = await SignupAsync(gateway, "bob");
-        var team = await CallAsync(gateway, alice.Token, HttpMethod.Post, "v1/teams", new { name = "After" });
-        var invite = await CallAsync(gateway, alice.Token, HttpMethod.Post, $"v1/teams/{team.GetProperty("team_id")}/invites", new { });
-        await CallAsync(gateway, bob.Token, HttpMethod.Post, $"v1/invites/{invite.GetProperty("invite_code").GetString()}/join", null);
-        var dm = (await CallAsync(gateway, alice.Token, HttpMethod.Post, "v1/dms", new { users = new[] { "bob" } })).GetProperty("conversation_id").GetGuid();
+        var alice = await gateway.SignupAsync("alice");
+        var bob = await gateway.SignupAsync("bob");
+        var team = await gateway.CallAsync(alice.Token, HttpMethod.Post, "v1/teams", new { name = "After" });
+        var invite = await gateway.CallAsync(alice.Token, HttpMethod.Post, $"v1/teams/{team.GetProperty("team_id")}/invites", new { });
+        await gateway.CallAsync(bob.Token, HttpMethod.Post, $"v1/invites/{invite.GetProperty("invite_code").GetString()}/join");
+        var dm = (await gateway.CallAsync(alice.Token, HttpMethod.Post, "v1/dms", new { users = new[] { "bob" } })).GetProperty("conversation_id").GetGuid();
         await using var bobTls = await RawClient.ConnectTlsAsync(gateway.Tls, Path.Combine(gateway.DataDirectory, "dev-certificate.pfx"));
         await bobTls.HandshakeAsync(bob.Token, bob.DeviceId);
         await using var aliceTls = await RawClient.ConnectTlsAsync(gateway.Tls, Path.Combine(gateway.DataDirectory, "dev-certificate.pfx"));
@@ -129,27 +129,5 @@ public sealed class FloodTests
 
             await Task.Delay(100, timeout.Token);
         }
-    }
-
-    private static async Task<(string Token, Guid DeviceId)> SignupAsync(GatewayChild gateway, string username)
-    {
-        var response = await gateway.Api.PostAsJsonAsync("v1/accounts/signup", new { username, password = "correct horse battery" });
-        response.EnsureSuccessStatusCode();
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return (body.GetProperty("session_token").GetString()!, body.GetProperty("device_id").GetGuid());
-    }
-
-    private static async Task<JsonElement> CallAsync(GatewayChild gateway, string token, HttpMethod method, string path, object? body)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        request.Headers.Authorization = new("Bearer", token);
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body);
-        }
-
-        var response = await gateway.Api.SendAsync(request);
-        response.EnsureSuccessStatusCode();
-        return response.Content.Headers.ContentLength == 0 ? default : await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 }

@@ -2,9 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Net.Sockets;
-using System.Text.Json;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
@@ -150,38 +148,16 @@ public sealed class SendFloodTests(ITestOutputHelper output)
 
     private static async Task<(User Alice, User Bob, Guid General)> SetUpAsync(GatewayChild gateway)
     {
-        var alice = await SignupAsync(gateway, "alice");
-        var bob = await SignupAsync(gateway, "bob");
-        var team = await CallAsync(gateway, alice.Token, HttpMethod.Post, "v1/teams", new { name = "Flood" });
+        var (aliceToken, aliceDevice) = await gateway.SignupAsync("alice");
+        var (bobToken, bobDevice) = await gateway.SignupAsync("bob");
+        var team = await gateway.CallAsync(aliceToken, HttpMethod.Post, "v1/teams", new { name = "Flood" });
         var teamId = team.GetProperty("team_id").GetGuid();
-        var invite = await CallAsync(gateway, alice.Token, HttpMethod.Post, $"v1/teams/{teamId}/invites", new { });
-        await CallAsync(gateway, bob.Token, HttpMethod.Post, $"v1/invites/{invite.GetProperty("invite_code").GetString()}/join", null);
-        var channel = await CallAsync(gateway, alice.Token, HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "flood" });
+        var invite = await gateway.CallAsync(aliceToken, HttpMethod.Post, $"v1/teams/{teamId}/invites", new { });
+        await gateway.CallAsync(bobToken, HttpMethod.Post, $"v1/invites/{invite.GetProperty("invite_code").GetString()}/join");
+        var channel = await gateway.CallAsync(aliceToken, HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "flood" });
         var flood = channel.GetProperty("conversation_id").GetGuid();
-        await CallAsync(gateway, bob.Token, HttpMethod.Post, $"v1/channels/{flood}/join", null);
-        return (alice, bob, flood);
-    }
-
-    private static async Task<User> SignupAsync(GatewayChild gateway, string username)
-    {
-        var response = await gateway.Api.PostAsJsonAsync("v1/accounts/signup", new { username, password = "correct horse battery" });
-        response.EnsureSuccessStatusCode();
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return new User(body.GetProperty("session_token").GetString()!, body.GetProperty("device_id").GetGuid());
-    }
-
-    private static async Task<JsonElement> CallAsync(GatewayChild gateway, string token, HttpMethod method, string path, object? body)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        request.Headers.Authorization = new("Bearer", token);
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body);
-        }
-
-        var response = await gateway.Api.SendAsync(request);
-        Assert.True(response.IsSuccessStatusCode, $"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-        return response.Content.Headers.ContentLength == 0 ? default : await response.Content.ReadFromJsonAsync<JsonElement>();
+        await gateway.CallAsync(bobToken, HttpMethod.Post, $"v1/channels/{flood}/join");
+        return (new User(aliceToken, aliceDevice), new User(bobToken, bobDevice), flood);
     }
 
     private sealed record User(string Token, Guid DeviceId);

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 
 namespace ChatWire.Gateway.Tests.Infrastructure;
 
@@ -121,6 +123,30 @@ internal sealed class GatewayChild : IAsyncDisposable
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>Signs a user up over the child's HTTP API: its session token and device.</summary>
+    public async Task<(string Token, Guid DeviceId)> SignupAsync(string username)
+    {
+        var response = await Api.PostAsJsonAsync("v1/accounts/signup", new { username, password = "correct horse battery" });
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (body.GetProperty("session_token").GetString()!, body.GetProperty("device_id").GetGuid());
+    }
+
+    /// <summary>An authenticated call to the child's HTTP API that must succeed; its JSON body (default when empty).</summary>
+    public async Task<JsonElement> CallAsync(string token, HttpMethod method, string path, object? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new("Bearer", token);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        var response = await Api.SendAsync(request);
+        Assert.True(response.IsSuccessStatusCode, $"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return response.Content.Headers.ContentLength == 0 ? default : await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
     /// <summary>Runs the gateway to its exit (it is expected not to start): its exit code and everything it printed.</summary>

@@ -1,9 +1,12 @@
-using ChatWire.Testing;
+using Xunit;
 
-namespace ChatWire.Client.Tests.Infrastructure;
+namespace ChatWire.Testing;
 
-// One real gateway shared by the tests of a class (each test signs up its own users, so they do not meet).
-// Tests that need their own configuration or a restart start a TestServer of their own.
+/// <summary>
+/// One real gateway shared by the tests of a class that need only default settings (each test signs up its
+/// own users, so they do not meet). Tests that need their own configuration or a restart start a
+/// <see cref="TestServer"/> of their own.
+/// </summary>
 public sealed class ServerFixture : IAsyncLifetime
 {
     private TestServer? _server;
