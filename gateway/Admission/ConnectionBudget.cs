@@ -35,6 +35,7 @@ internal sealed class ConnectionBudget
     private readonly int[] _listenerCaps = new int[4];
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private readonly HashSet<IPAddress> _exempt;
+    private readonly string[] _listenerCapReasons;
     private readonly int _perAddressCap;
     private int _open;
 
@@ -55,7 +56,8 @@ internal sealed class ConnectionBudget
         _listenerCaps[(int)ListenerKind.Http] = Math.Min(Total, o.MaxHttpConnections > 0 ? o.MaxHttpConnections : Math.Max(16, Total / 4));
         _listenerCaps[(int)ListenerKind.Management] = Math.Min(Total, o.MaxManagementConnections);
         _perAddressCap = o.MaxConnectionsPerIp;
-        _exempt = [.. o.TrustedProxies.Select(p => ClientAddress.Group(IPAddress.Parse(p))!)];
+        _exempt = [.. o.TrustedProxies.Select(p => Unmapped(IPAddress.Parse(p)))];
+        _listenerCapReasons = [.. Enum.GetValues<ListenerKind>().Select(l => l.ToString().ToLowerInvariant() + " listener cap")];
     }
 
     /// <summary>The process's open-file limit (soft, which .NET raises to the hard limit at start); null where unknown.</summary>
@@ -68,8 +70,6 @@ internal sealed class ConnectionBudget
     public int Total { get; }
 
     public int Open => Volatile.Read(ref _open);
-
-    public int CapOf(ListenerKind listener) => _listenerCaps[(int)listener];
 
     public int OpenOn(ListenerKind listener) => Volatile.Read(ref _perListener[(int)listener]);
 
@@ -94,11 +94,10 @@ internal sealed class ConnectionBudget
         if (Interlocked.Increment(ref _perListener[(int)listener]) > _listenerCaps[(int)listener])
         {
             Interlocked.Decrement(ref _perListener[(int)listener]);
-            return Reason(listener, "listener cap");
+            return _listenerCapReasons[(int)listener];
         }
 
-        if (ClientAddress.Group(address) is { } group && !_exempt.Contains(group)
-            && _perAddress.AddOrUpdate(group, 1, static (_, n) => n + 1) > _perAddressCap)
+        if (CountedGroup(address) is { } group && _perAddress.AddOrUpdate(group, 1, static (_, n) => n + 1) > _perAddressCap)
         {
             ReleaseAddress(group);
             Interlocked.Decrement(ref _perListener[(int)listener]);
@@ -112,14 +111,18 @@ internal sealed class ConnectionBudget
     public void Release(ListenerKind listener, IPAddress? address)
     {
         Interlocked.Decrement(ref _perListener[(int)listener]);
-        if (ClientAddress.Group(address) is { } group && !_exempt.Contains(group))
+        if (CountedGroup(address) is { } group)
         {
             ReleaseAddress(group);
         }
     }
 
-    private static string Reason(ListenerKind listener, string what) =>
-        listener.ToString().ToLowerInvariant() + " " + what;
+    private static IPAddress Unmapped(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    // The group an address counts under, or null when it is not counted: unknown, or a trusted proxy (that
+    // exact address, not its /64).
+    private IPAddress? CountedGroup(IPAddress? address) =>
+        address is null || _exempt.Contains(Unmapped(address)) ? null : ClientAddress.Group(address);
 
     private void ReleaseAddress(IPAddress group)
     {

@@ -32,8 +32,9 @@ internal static class AccountRequestGate
         await next(context);
     }
 
+    // As routing matches them (any case, trailing slash), or a request could reach the handler unthrottled.
     private static string? Action(PathString path) =>
-        path.Equals("/v1/accounts/signup", StringComparison.Ordinal) ? "signup"
-        : path.Equals("/v1/accounts/login", StringComparison.Ordinal) ? "login"
+        ApiAuthentication.IsPath(path, ApiAuthentication.SignupPath) ? "signup"
+        : ApiAuthentication.IsPath(path, ApiAuthentication.LoginPath) ? "login"
         : null;
 }

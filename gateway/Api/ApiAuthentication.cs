@@ -38,11 +38,17 @@ internal static class ApiAuthentication
         await next(http);
     }
 
+    public const string SignupPath = "/v1/accounts/signup";
+
+    public const string LoginPath = "/v1/accounts/login";
+
     /// <summary>The endpoints that take no session token.</summary>
     public static bool IsAnonymous(PathString path) =>
-        path.Equals("/v1/server-info", StringComparison.OrdinalIgnoreCase)
-        || path.Equals("/v1/accounts/signup", StringComparison.OrdinalIgnoreCase)
-        || path.Equals("/v1/accounts/login", StringComparison.OrdinalIgnoreCase);
+        IsPath(path, "/v1/server-info") || IsPath(path, SignupPath) || IsPath(path, LoginPath);
+
+    /// <summary>Whether <paramref name="path"/> is the route <paramref name="route"/> as routing matches it: any case, a trailing slash or not.</summary>
+    public static bool IsPath(PathString path, string route) =>
+        (path.Value ?? string.Empty).TrimEnd('/').Equals(route, StringComparison.OrdinalIgnoreCase);
 
     public static SessionIdentity Identity(this HttpContext http) =>
         http.Items[IdentityKey] as SessionIdentity ?? throw new InvalidOperationException("Endpoint is not in the authenticated group.");

@@ -169,15 +169,28 @@ internal sealed partial class ProtocolConnection
         }
     }
 
-    /// <summary>From the sweep: a connection above MaxOutboundBytes for longer than the grace is a slow consumer.</summary>
-    private void CheckOutboundGrace(long now)
+    /// <summary>
+    /// From the sweep: a connection above MaxOutboundBytes for longer than the grace is a slow consumer (true
+    /// when closed now). An idle connection's check is one read, without the lock; a stale read is caught by
+    /// the next sweep.
+    /// </summary>
+    private bool CheckOutboundGrace(long now)
     {
+        var since = Volatile.Read(ref _overOutboundSince);
+        if (since == 0 || now - since <= _services.Options.SlowConsumerGraceMs)
+        {
+            return false;
+        }
+
         lock (_writeLock)
         {
-            if (_overOutboundSince != 0 && !_closing && now - _overOutboundSince > _services.Options.SlowConsumerGraceMs)
+            if (_overOutboundSince == 0 || _closing || now - _overOutboundSince <= _services.Options.SlowConsumerGraceMs)
             {
-                CloseAsSlowConsumerLocked();
+                return false;
             }
+
+            CloseAsSlowConsumerLocked();
+            return true;
         }
     }
 

@@ -402,7 +402,10 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
             return;
         }
 
-        CheckOutboundGrace(now);
+        if (CheckOutboundGrace(now))
+        {
+            return;
+        }
 
         if (_state == ProtocolState.Authenticated && now >= _sessionExpiresAt)
         {

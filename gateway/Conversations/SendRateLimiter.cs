@@ -40,6 +40,12 @@ internal sealed class SendRateLimiter : IDisposable
 
     internal uint? TryTake(Guid userId, Guid deviceId, long bytes, long now)
     {
+        // Every rate off (load tests): nothing to count, no bucket to keep.
+        if (!_user.Limits && !_device.Limits)
+        {
+            return null;
+        }
+
         var device = _devices.GetOrAdd(deviceId, static (_, n) => new Bucket(n), now);
         var user = _users.GetOrAdd(userId, static (_, n) => new Bucket(n), now);
 
@@ -100,7 +106,11 @@ internal sealed class SendRateLimiter : IDisposable
     }
 
     /// <summary>A bucket's rates (per second; 0 = unlimited) and capacities.</summary>
-    private sealed record Shape(double MessagesPerSecond, double MessageBurst, double BytesPerSecond, double ByteBurst);
+    private sealed record Shape(double MessagesPerSecond, double MessageBurst, double BytesPerSecond, double ByteBurst)
+    {
+        /// <summary>Whether any of its rates is on.</summary>
+        public bool Limits => MessagesPerSecond > 0 || BytesPerSecond > 0;
+    }
 
     private sealed class Bucket(long now)
     {

@@ -142,10 +142,12 @@ public sealed class AccountRulesTests(ServerFixture fixture) : IClassFixture<Ser
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Auth:AttemptsPerIpPerMinute"] = "1" });
         await server.Http.PostAsJsonAsync("v1/accounts/signup", new { username = "u" + Guid.NewGuid().ToString("N")[..10], password = "correct horse battery" }, TestServer.Json);
 
-        // Not even JSON: refused by the throttle, not by the parser.
+        // Not even JSON: refused by the throttle, not by the parser; however routing spells the path.
         var response = await server.Http.PostAsync("v1/accounts/signup", new StringContent("{not json", System.Text.Encoding.UTF8, "application/json"));
+        var otherCase = await server.Http.PostAsync("v1/Accounts/SignUp/", new StringContent("{not json", System.Text.Encoding.UTF8, "application/json"));
 
         await AssertProblemAsync(response, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        await AssertProblemAsync(otherCase, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
     }
 
     [Fact]

@@ -97,7 +97,7 @@ public sealed class AdmissionTests
     [Fact]
     public void ThePerAddressCap_CountsIpv6By64_AndMappedIpv4AsIpv4_AndExemptsTrustedProxies()
     {
-        var budget = Budget(new GatewayOptions { MaxConnections = 100, MaxConnectionsPerIp = 2, TrustedProxies = ["10.0.0.5"] });
+        var budget = Budget(new GatewayOptions { MaxConnections = 100, MaxConnectionsPerIp = 2, TrustedProxies = ["10.0.0.5", "2001:db8:9:9::5"] });
 
         // Two addresses of one /64 are one client.
         Assert.Null(budget.TryAdmit(ListenerKind.Tcp, IPAddress.Parse("2001:db8:1:2::1")));
@@ -117,7 +117,13 @@ public sealed class AdmissionTests
         for (var i = 0; i < 10; i++)
         {
             Assert.Null(budget.TryAdmit(ListenerKind.Http, IPAddress.Parse("10.0.0.5")));
+            Assert.Null(budget.TryAdmit(ListenerKind.Http, IPAddress.Parse("2001:db8:9:9::5")));
         }
+
+        // The proxy's exact address is exempt, not its whole /64.
+        Assert.Null(budget.TryAdmit(ListenerKind.Tcp, IPAddress.Parse("2001:db8:9:9::6")));
+        Assert.Null(budget.TryAdmit(ListenerKind.Tcp, IPAddress.Parse("2001:db8:9:9::7")));
+        Assert.Equal("per-address connection cap", budget.TryAdmit(ListenerKind.Tcp, IPAddress.Parse("2001:db8:9:9::8")));
     }
 
     [Theory]
