@@ -22,21 +22,23 @@ public static class FrameCodec
     /// </exception>
     public static FrameHeader ReadHeader(ref MessagePackReader reader)
     {
+        const string NotAnArray = "A frame body must be a MessagePack array.";
         int count;
         try
         {
             // TryReadArrayHeader, not ReadArrayHeader: the latter refuses a header that claims more elements
             // than bytes remain before the opcode and request id are read, and the answer should carry the
-            // request id whenever it can be read. The claimed count is still checked against the bytes
-            // (see ReadBody), never used to allocate.
+            // request id whenever it can be read. The claimed count is never used to allocate: ReadBody's
+            // reads and skips fail at the end of the bytes.
             if (reader.End || reader.NextMessagePackType != MessagePackType.Array || !reader.TryReadArrayHeader(out count))
             {
-                throw new ProtocolException(ErrorCode.MalformedFrame, "A frame body must be a MessagePack array.", 0);
+                throw new ProtocolException(ErrorCode.MalformedFrame, NotAnArray, 0);
             }
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
         {
-            throw new ProtocolException(ErrorCode.MalformedFrame, "A frame body must be a MessagePack array.", 0, ex);
+            // An array32 count of 2^31 or more overflows.
+            throw new ProtocolException(ErrorCode.MalformedFrame, NotAnArray, 0, ex);
         }
 
         if (count < 2)

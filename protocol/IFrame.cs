@@ -23,8 +23,8 @@ public interface IFrame<TSelf>
     /// <summary>How many fields a reader requires after the opcode and request id.</summary>
     static abstract int RequiredFields { get; }
 
-    /// <summary>How many fields this version knows: the required ones plus optional trailing ones.</summary>
-    static abstract int KnownFields { get; }
+    /// <summary>How many fields this version knows: the required ones plus optional trailing ones (none unless overridden).</summary>
+    static virtual int KnownFields => TSelf.RequiredFields;
 
     /// <summary>The request id written second in the body.</summary>
     uint RequestId { get; }

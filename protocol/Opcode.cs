@@ -33,7 +33,7 @@ public enum Opcode : byte
     /// <summary>Server → client, pushed (request id 0): an event stored in a conversation the user belongs to (a message, a membership change, …).</summary>
     Event = 0x12,
 
-    /// <summary>Client → server: page a conversation's messages from a sequence number, either direction.</summary>
+    /// <summary>Client → server: page a conversation's events from a sequence number, either direction.</summary>
     History = 0x13,
 
     /// <summary>Server → client: answer to HISTORY.</summary>

@@ -51,7 +51,7 @@ public sealed record ProtocolLimits
     /// <summary>Longest error message, in UTF-8 bytes.</summary>
     public int MaxErrorMessageLength { get; init; } = 1024;
 
-    /// <summary>Most messages in one HISTORY page.</summary>
+    /// <summary>Most events in one HISTORY page.</summary>
     public int MaxHistoryLimit { get; init; } = 200;
 
     /// <summary>Most conversations in one SYNC page.</summary>

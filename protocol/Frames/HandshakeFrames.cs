@@ -18,10 +18,7 @@ public readonly record struct Hello(uint RequestId, uint ProtocolVersion, string
     public static int RequiredFields => 3;
 
     /// <inheritdoc/>
-    public static int KnownFields => 3;
-
-    /// <inheritdoc/>
-    public int FieldCount => 3;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static Hello ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)
@@ -78,10 +75,7 @@ public readonly record struct Welcome(
     public static int RequiredFields => 6;
 
     /// <inheritdoc/>
-    public static int KnownFields => 6;
-
-    /// <inheritdoc/>
-    public int FieldCount => 6;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static Welcome ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) =>
@@ -112,10 +106,7 @@ public readonly record struct Auth(uint RequestId, string SessionToken, Guid Dev
     public static int RequiredFields => 2;
 
     /// <inheritdoc/>
-    public static int KnownFields => 2;
-
-    /// <inheritdoc/>
-    public int FieldCount => 2;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static Auth ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) =>
@@ -144,10 +135,7 @@ public readonly record struct AuthOk(uint RequestId, Guid UserId, Guid DeviceId)
     public static int RequiredFields => 2;
 
     /// <inheritdoc/>
-    public static int KnownFields => 2;
-
-    /// <inheritdoc/>
-    public int FieldCount => 2;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static AuthOk ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) =>
@@ -172,10 +160,7 @@ public readonly record struct Ping(uint RequestId) : IFrame<Ping>
     public static int RequiredFields => 0;
 
     /// <inheritdoc/>
-    public static int KnownFields => 0;
-
-    /// <inheritdoc/>
-    public int FieldCount => 0;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static Ping ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) => new(requestId);
@@ -197,10 +182,7 @@ public readonly record struct Pong(uint RequestId) : IFrame<Pong>
     public static int RequiredFields => 0;
 
     /// <inheritdoc/>
-    public static int KnownFields => 0;
-
-    /// <inheritdoc/>
-    public int FieldCount => 0;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static Pong ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) => new(requestId);
@@ -235,7 +217,7 @@ public readonly record struct ErrorFrame(uint RequestId, ErrorCode Code, string 
     public static int KnownFields => 4;
 
     /// <inheritdoc/>
-    public int FieldCount => RetryAfterMs == 0 ? 3 : 4;
+    public int FieldCount => RetryAfterMs == 0 ? RequiredFields : KnownFields;
 
     /// <summary>The stable name of <see cref="Code"/>, written on the wire for readability.</summary>
     public string Name => ErrorCodes.Name(Code);
@@ -246,7 +228,7 @@ public readonly record struct ErrorFrame(uint RequestId, ErrorCode Code, string 
         var code = reader.ReadUInt16();
         _ = MessagePackFields.ReadString(ref reader, 64, requestId, "name");
         var message = MessagePackFields.ReadString(ref reader, limits.MaxErrorMessageLength, requestId, "message");
-        var retryAfter = present > 3 ? reader.ReadUInt32() : 0;
+        var retryAfter = present > RequiredFields ? reader.ReadUInt32() : 0;
         return new ErrorFrame(requestId, (ErrorCode)code, message, retryAfter);
     }
 
@@ -256,7 +238,7 @@ public readonly record struct ErrorFrame(uint RequestId, ErrorCode Code, string 
         writer.Write((ushort)Code);
         writer.Write(Name);
         writer.Write(Message);
-        if (RetryAfterMs != 0)
+        if (FieldCount > RequiredFields)
         {
             writer.Write(RetryAfterMs);
         }

@@ -22,10 +22,7 @@ public readonly record struct Send(uint RequestId, Guid ConversationId, Guid Mes
     public static int RequiredFields => 4;
 
     /// <inheritdoc/>
-    public static int KnownFields => 4;
-
-    /// <inheritdoc/>
-    public int FieldCount => 4;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static Send ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) =>
@@ -63,10 +60,7 @@ public readonly record struct SendAck(uint RequestId, Guid ConversationId, Guid 
     public static int RequiredFields => 4;
 
     /// <inheritdoc/>
-    public static int KnownFields => 4;
-
-    /// <inheritdoc/>
-    public int FieldCount => 4;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static SendAck ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) =>
@@ -217,16 +211,16 @@ public readonly record struct EventFrame(ConversationEvent Event) : IFrame<Event
 /// <summary>Which way HISTORY pages from its starting seq.</summary>
 public enum HistoryDirection : byte
 {
-    /// <summary>Messages with seq below the starting seq (0 = from the newest), newest first in selection.</summary>
+    /// <summary>Events with seq below the starting seq (0 = from the newest), newest first in selection.</summary>
     Before = 0,
 
-    /// <summary>Messages with seq above the starting seq.</summary>
+    /// <summary>Events with seq above the starting seq.</summary>
     After = 1,
 }
 
 /// <summary>
 /// HISTORY <c>[0x13, request_id, conversation_id, from_seq, direction, limit]</c>: page a conversation.
-/// <see cref="HistoryDirection.Before"/> selects the <paramref name="Limit"/> messages just below
+/// <see cref="HistoryDirection.Before"/> selects the <paramref name="Limit"/> events just below
 /// <paramref name="FromSeq"/> (0 means "from the newest"); <see cref="HistoryDirection.After"/> those just
 /// above it. Either way the page lists them in ascending seq.
 /// </summary>
@@ -234,7 +228,7 @@ public enum HistoryDirection : byte
 /// <param name="ConversationId">The conversation to page.</param>
 /// <param name="FromSeq">Exclusive starting seq.</param>
 /// <param name="Direction">0 = before, 1 = after.</param>
-/// <param name="Limit">1 to 200 messages.</param>
+/// <param name="Limit">1 to <see cref="ProtocolLimits.MaxHistoryLimit"/> events.</param>
 public readonly record struct History(uint RequestId, Guid ConversationId, ulong FromSeq, HistoryDirection Direction, uint Limit)
     : IFrame<History>
 {
@@ -245,10 +239,7 @@ public readonly record struct History(uint RequestId, Guid ConversationId, ulong
     public static int RequiredFields => 4;
 
     /// <inheritdoc/>
-    public static int KnownFields => 4;
-
-    /// <inheritdoc/>
-    public int FieldCount => 4;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static History ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)
@@ -299,10 +290,7 @@ public readonly record struct HistoryPage(uint RequestId, Guid ConversationId, I
     public static int RequiredFields => 3;
 
     /// <inheritdoc/>
-    public static int KnownFields => 3;
-
-    /// <inheritdoc/>
-    public int FieldCount => 3;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static HistoryPage ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)

@@ -19,10 +19,7 @@ public readonly record struct Sync(uint RequestId, Guid AfterConversationId, uin
     public static int RequiredFields => 2;
 
     /// <inheritdoc/>
-    public static int KnownFields => 2;
-
-    /// <inheritdoc/>
-    public int FieldCount => 2;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static Sync ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)
@@ -69,10 +66,7 @@ public readonly record struct SyncPage(uint RequestId, IReadOnlyList<Conversatio
     public static int RequiredFields => 2;
 
     /// <inheritdoc/>
-    public static int KnownFields => 2;
-
-    /// <inheritdoc/>
-    public int FieldCount => 2;
+    public int FieldCount => RequiredFields;
 
     /// <inheritdoc/>
     public static SyncPage ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)

@@ -111,7 +111,7 @@ public interface IDirectoryStore
     Task<IReadOnlyList<Guid>> ListConversationMembersAsync(Guid conversationId, CancellationToken cancellationToken = default);
 }
 
-/// <summary>A unique key (username, channel name in a team, direct key) is already taken.</summary>
+/// <summary>A unique key (username, public channel name in a team, direct key) is already taken.</summary>
 public sealed class DuplicateKeyException : Exception
 {
     public DuplicateKeyException(string message, Exception? inner = null)

@@ -85,7 +85,8 @@ public enum ReadDirection
 /// <summary>
 /// Told of every batch of events as it commits. Called once per committed batch, in commit order, with the
 /// events stored by that batch (not duplicates or conflicts) in the order they were appended, which for one
-/// conversation is ascending seq. Called on the store's writer: it must return quickly and not throw.
+/// conversation is ascending seq. Called on the store's writer, before the batch's waiters complete: it
+/// must not throw, and it may block to push back (no further batch commits until it returns).
 /// </summary>
 public interface ICommitObserver
 {
@@ -114,7 +115,7 @@ public interface IMessageStore
     /// <summary>
     /// Events next to <paramref name="fromSeq"/> (exclusive), ascending by seq: at most <paramref name="limit"/>,
     /// and no more once the content read reaches <paramref name="maxContentBytes"/> (the event that crosses it is
-    /// the last one; at least one is returned when any exists).
+    /// the last one; with a positive budget, at least one is returned when any exists).
     /// </summary>
     Task<IReadOnlyList<StoredEvent>> ReadAsync(Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, long maxContentBytes = long.MaxValue, CancellationToken cancellationToken = default);
 

@@ -77,7 +77,7 @@ public sealed partial class SqliteDirectoryStore
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT count(*) FROM conversations WHERE team_id = $team_id;";
         command.Parameters.AddGuid("$team_id", teamId);
-        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        return await ReadCountAsync(command, cancellationToken);
     }
 
     public async Task<IReadOnlyList<ConversationRecord>> ListChannelsAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default)

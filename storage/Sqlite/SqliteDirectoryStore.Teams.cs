@@ -6,7 +6,9 @@ namespace ChatWire.Storage.Sqlite;
 
 public sealed partial class SqliteDirectoryStore
 {
-    private const string MembershipColumns = "t.id, t.name, t.created_by, t.created_at, t.members_can_invite, m.role, m.muted, m.joined_at";
+    // ReadTeam reads these ordinals; ReadMembership the team's, then the member's.
+    private const string TeamColumns = "t.id, t.name, t.created_by, t.created_at, t.members_can_invite";
+    private const string MembershipColumns = TeamColumns + ", m.role, m.muted, m.joined_at";
     private const string InviteColumns = "id, team_id, code_hash, created_by, created_at, expires_at, revoked_at";
 
     // LIKE's escape character; chosen because no other meaning attaches to it in SQL text literals.
@@ -54,7 +56,7 @@ public sealed partial class SqliteDirectoryStore
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, name, created_by, created_at, members_can_invite FROM teams WHERE id = $id;";
+        command.CommandText = $"SELECT {TeamColumns} FROM teams t WHERE t.id = $id;";
         command.Parameters.AddGuid("$id", teamId);
         return await ReadSingleAsync(command, ReadTeam, cancellationToken);
     }
@@ -155,7 +157,7 @@ public sealed partial class SqliteDirectoryStore
             WHERE id = $id;
             """;
         command.Parameters.AddText("$name", name);
-        command.Parameters.AddWithValue("$members_can_invite", membersCanInvite is { } open ? (open ? 1L : 0L) : DBNull.Value);
+        command.Parameters.AddNullableInteger("$members_can_invite", membersCanInvite is { } open ? (open ? 1 : 0) : null);
         command.Parameters.AddGuid("$id", teamId);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
@@ -192,7 +194,7 @@ public sealed partial class SqliteDirectoryStore
         command.CommandText = "SELECT count(*) FROM team_members WHERE user_id = $user_id AND role = $owner;";
         command.Parameters.AddGuid("$user_id", userId);
         command.Parameters.AddInteger("$owner", (long)TeamRole.Owner);
-        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        return await ReadCountAsync(command, cancellationToken);
     }
 
     public async Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersAsync(Guid teamId, string? prefix, int limit, CancellationToken cancellationToken = default)
@@ -315,7 +317,7 @@ public sealed partial class SqliteDirectoryStore
         command.CommandText = "SELECT count(*) FROM invites WHERE team_id = $team_id AND revoked_at IS NULL AND expires_at > $now;";
         command.Parameters.AddGuid("$team_id", teamId);
         command.Parameters.AddTime("$now", now);
-        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        return await ReadCountAsync(command, cancellationToken);
     }
 
     /// <summary>"ab%_" becomes "ab\%\_%": the user's text matches literally, then anything.</summary>

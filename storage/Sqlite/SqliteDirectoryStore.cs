@@ -245,5 +245,8 @@ public sealed partial class SqliteDirectoryStore : IDirectoryStore, IDisposable
     }
 
     private static async Task<bool> ReadBooleanAsync(SqliteCommand command, CancellationToken cancellationToken) =>
-        Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) != 0;
+        await ReadCountAsync(command, cancellationToken) != 0;
+
+    private static async Task<int> ReadCountAsync(SqliteCommand command, CancellationToken cancellationToken) =>
+        Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -191,5 +191,5 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         reader.ReadTime(6),
         reader.GetString(7),
         reader.GetFieldValue<byte[]>(8),
-        reader.IsDBNull(9) ? null : reader.ReadGuid(9));
+        reader.ReadNullableGuid(9));
 }

@@ -24,7 +24,7 @@ public static class SqliteStorage
     /// The database paths under <paramref name="dataDirectory"/>. A missing directory is created 0700 and
     /// missing database files 0600 (SQLite gives its -wal and -shm files the database's mode); existing ones
     /// are left as they are, and listed in <see cref="SqliteStoragePaths.TooOpen"/> when group or others
-    /// may read them, so that the server can warn.
+    /// have any access to them, so that the server can warn.
     /// </summary>
     public static SqliteStoragePaths PrepareDataDirectory(string dataDirectory)
     {
@@ -43,7 +43,7 @@ public static class SqliteStorage
                 System.IO.Directory.CreateDirectory(fullPath);
             }
         }
-        else if (unix && (File.GetUnixFileMode(fullPath) & GroupOrOther) != 0)
+        else if (TooOpen(fullPath))
         {
             tooOpen.Add(fullPath);
         }
@@ -59,12 +59,14 @@ public static class SqliteStorage
                     using var created = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnlyFile });
                 }
             }
-            else if (unix && (File.GetUnixFileMode(path) & GroupOrOther) != 0)
+            else if (TooOpen(path))
             {
                 tooOpen.Add(path);
             }
         }
 
         return new SqliteStoragePaths(paths[0], paths[1], tooOpen);
+
+        bool TooOpen(string path) => unix && (File.GetUnixFileMode(path) & GroupOrOther) != 0;
     }
 }

@@ -66,6 +66,9 @@ internal static class SqliteValues
     public static SqliteParameter AddTime(this SqliteParameterCollection parameters, string name, DateTimeOffset value) =>
         parameters.Add(name, SqliteType.Integer).WithValue(ToUnixMilliseconds(value));
 
+    public static SqliteParameter AddNullableInteger(this SqliteParameterCollection parameters, string name, long? value) =>
+        parameters.Add(name, SqliteType.Integer).WithValue(value is { } integer ? integer : DBNull.Value);
+
     public static SqliteParameter AddNullableTime(this SqliteParameterCollection parameters, string name, DateTimeOffset? value) =>
         parameters.Add(name, SqliteType.Integer).WithValue(value is { } time ? ToUnixMilliseconds(time) : DBNull.Value);
 
