@@ -1,8 +1,5 @@
 using ChatWire.Gateway.Conversations;
-using ChatWire.Gateway.Hosting;
-using ChatWire.Protocol;
 using ChatWire.Storage.Directory;
-using Microsoft.Extensions.Options;
 
 namespace ChatWire.Gateway.Api;
 
@@ -34,17 +31,10 @@ internal static class ConversationEndpoints
             .Returns<ConversationListResponse>().Refuses(400);
     }
 
-    private static async Task<IResult> CreateChannelAsync(
-        string teamId, CreateChannelRequest body, HttpContext http, ConversationService conversations, IDirectoryStore directory, IOptions<LimitsOptions> limits, CancellationToken ct)
+    private static async Task<IResult> CreateChannelAsync(string teamId, CreateChannelRequest body, HttpContext http, ConversationService conversations, CancellationToken ct)
     {
         var team = Ids.Parse("team_id", teamId);
         var name = Validation.ChannelName(body.Name);
-        if (await directory.CountChannelsAsync(team, ct) >= limits.Value.MaxChannelsPerTeam)
-        {
-            await conversations.RequireTeamMemberAsync(team, http.Identity().UserId, ct);
-            throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"The team has {limits.Value.MaxChannelsPerTeam} channels, the most it may have.");
-        }
-
         var channel = await conversations.CreateChannelAsync(http.Identity(), team, name, body.Private == true, ct);
         return Results.Json(new ChannelCreatedResponse(channel.Id, team, name, Validation.TypeName(channel.Kind)), statusCode: StatusCodes.Status201Created);
     }
@@ -76,17 +66,7 @@ internal static class ConversationEndpoints
 
     private static async Task<DirectConversationResponse> OpenDirectAsync(OpenDirectRequest body, HttpContext http, ConversationService conversations, CancellationToken ct)
     {
-        if (body.Users is not { Count: > 0 } users)
-        {
-            throw RequestRefusedException.Validation("users", $"users must name 1-{ConversationService.MaxGroupSize - 1} other people.");
-        }
-
-        if (users.Count >= ConversationService.MaxGroupSize)
-        {
-            throw RequestRefusedException.Validation("users", $"users may name at most {ConversationService.MaxGroupSize - 1} other people.");
-        }
-
-        var (conversation, members) = await conversations.OpenDirectAsync(http.Identity(), users, ct);
+        var (conversation, members) = await conversations.OpenDirectAsync(http.Identity(), body.Users, ct);
         return new DirectConversationResponse(conversation.Id, Validation.TypeName(conversation.Kind), members);
     }
 

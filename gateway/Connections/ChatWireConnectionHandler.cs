@@ -1,4 +1,3 @@
-using System.Net;
 using ChatWire.Protocol;
 using Microsoft.AspNetCore.Connections;
 
@@ -12,10 +11,8 @@ internal sealed class ChatWireConnectionHandler(ConnectionServices services) : C
 {
     public override Task OnConnectedAsync(ConnectionContext connection)
     {
-        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
-
         // Not awaited here: the connection's own RunAsync is the only state machine an idle connection keeps.
-        var protocol = new ProtocolConnection(connection, services, address);
+        var protocol = new ProtocolConnection(connection, services);
         services.Registry.Add(protocol);
         if (services.Registry.IsShuttingDown)
         {

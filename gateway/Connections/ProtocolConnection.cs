@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Net;
 using ChatWire.Gateway.Accounts;
 using ChatWire.Gateway.Conversations;
 using ChatWire.Gateway.Delivery;
@@ -37,7 +36,6 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     private long _partialFrameSince;
     private long _lastPingSentAt;
     private long _sessionExpiresAt = long.MaxValue;
-    private long _nextSessionTouchAt = long.MaxValue;
     private int _sendsInFlight;
     private long _sendBytesInFlight;
 
@@ -50,20 +48,17 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     /// <summary>How long a connection the server closed may take to drain before it is aborted.</summary>
     public const int CloseGraceMs = 2_000;
 
-    public ProtocolConnection(ConnectionContext connection, ConnectionServices services, IPAddress? remoteAddress)
+    public ProtocolConnection(ConnectionContext connection, ConnectionServices services)
     {
         _connection = connection;
         _input = connection.Transport.Input;
         _output = connection.Transport.Output;
         _services = services;
-        RemoteAddress = remoteAddress;
         ConnectionId = Guid.CreateVersion7();
         _openedAt = _lastReceivedAt = Environment.TickCount64;
     }
 
     public Guid ConnectionId { get; }
-
-    public IPAddress? RemoteAddress { get; }
 
     public SessionIdentity? Identity { get; private set; }
 
@@ -265,7 +260,6 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         Identity = identity;
         var untilExpiry = identity.ExpiresAt - _services.Time.GetUtcNow();
         _sessionExpiresAt = Environment.TickCount64 + (long)Math.Clamp(untilExpiry.TotalMilliseconds, 0, long.MaxValue / 4);
-        _nextSessionTouchAt = Environment.TickCount64 + SessionTouchIntervalMs;
         _state = ProtocolState.Authenticated;
         _services.Metrics.Unauthenticated.Dec();
         _services.Metrics.Authenticated.Inc();
@@ -407,15 +401,18 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
             return;
         }
 
-        if (_state == ProtocolState.Authenticated && now >= _sessionExpiresAt)
+        // Set at AUTH; long.MaxValue before.
+        if (now >= _sessionExpiresAt)
         {
             CloseWithError(ErrorCode.SessionExpired, "The session has reached its maximum age; log in again.");
             return;
         }
 
-        if (_state == ProtocolState.Authenticated && now >= _nextSessionTouchAt)
+        // Once per touch interval of the connection's life, at the sweep tick that enters the next interval
+        // (no field kept for it: an idle connection's memory counts).
+        var open = now - _openedAt;
+        if (_state == ProtocolState.Authenticated && open >= SessionTouchIntervalMs && open % SessionTouchIntervalMs < options.SweepIntervalMs)
         {
-            _nextSessionTouchAt = now + SessionTouchIntervalMs;
             _ = TouchSessionAsync();
         }
 

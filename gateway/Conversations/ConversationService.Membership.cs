@@ -25,7 +25,7 @@ internal sealed partial class ConversationService
         await directory.CreateConversationAsync(conversation, members, ct);
         foreach (var member in members.OrderBy(m => m != actor.UserId))
         {
-            await AnnounceAsync(conversation.Id, EventKind.MemberJoined, member, actor);
+            await AnnounceJoinAsync(conversation.Id, member, actor);
         }
     }
 
@@ -33,6 +33,11 @@ internal sealed partial class ConversationService
     public async Task<ConversationRecord> CreateChannelAsync(SessionIdentity actor, Guid teamId, string name, bool isPrivate, CancellationToken ct)
     {
         await RequireTeamMemberAsync(teamId, actor.UserId, ct);
+        var cap = limits.Value.MaxChannelsPerTeam;
+        if (await directory.CountChannelsAsync(teamId, ct) >= cap)
+        {
+            throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"The team has {cap} channels, the most it may have.");
+        }
         var kind = isPrivate ? ConversationKind.PrivateChannel : ConversationKind.PublicChannel;
         var channel = new ConversationRecord(Guid.CreateVersion7(), kind, teamId, name, null, actor.UserId, time.GetUtcNow());
         try
@@ -86,7 +91,7 @@ internal sealed partial class ConversationService
                 return false;
             }
 
-            await AnnounceAsync(conversationId, EventKind.MemberJoined, userId, actor);
+            await AnnounceJoinAsync(conversationId, userId, actor);
             return true;
         }
     }
@@ -95,8 +100,19 @@ internal sealed partial class ConversationService
     /// The DM or group DM of the actor and <paramref name="users"/> (names or ids of team-mates), created on
     /// first use; the same set of people always gets the same conversation.
     /// </summary>
-    public async Task<(ConversationRecord Conversation, IReadOnlyList<Guid> Members)> OpenDirectAsync(SessionIdentity actor, IReadOnlyList<string?> users, CancellationToken ct)
+    public async Task<(ConversationRecord Conversation, IReadOnlyList<Guid> Members)> OpenDirectAsync(SessionIdentity actor, IReadOnlyList<string?>? users, CancellationToken ct)
     {
+        // Before any lookup: the list's length bounds the work below.
+        if (users is not { Count: > 0 })
+        {
+            throw RequestRefusedException.Validation("users", $"users must name 1-{MaxGroupSize - 1} other people.");
+        }
+
+        if (users.Count >= MaxGroupSize)
+        {
+            throw RequestRefusedException.Validation("users", $"users may name at most {MaxGroupSize - 1} other people.");
+        }
+
         var members = new SortedSet<Guid> { actor.UserId };
         foreach (var name in users)
         {
@@ -233,15 +249,14 @@ internal sealed partial class ConversationService
         var channels = conversations.Where(c => c.TeamId == teamId).ToList();
         foreach (var channel in channels)
         {
-            // This node stops accepting the user's SENDs at once; other nodes when the event reaches them.
-            membership.Forget(channel.Id, subject);
             await AppendLeaveAsync(channel.Id, subject, actor);
         }
 
         await directory.RemoveTeamMemberAsync(teamId, subject, ct);
         await directory.RevokeInvitesCreatedByAsync(teamId, subject, time.GetUtcNow(), ct);
 
-        // A lookup between the events and the directory change may have cached the user again.
+        // After the directory change, so no lookup re-caches the user (the cache's generation guards one
+        // that began before): this node refuses their SENDs from here, other nodes when MEMBER_LEFT arrives.
         foreach (var channel in channels)
         {
             membership.Forget(channel.Id, subject);
@@ -291,11 +306,11 @@ internal sealed partial class ConversationService
 
     // The directory already holds the join: if the event cannot be stored, the join stands and devices
     // learn of it at their next SYNC, so the request still succeeds.
-    private async Task AnnounceAsync(Guid conversationId, EventKind kind, Guid subject, SessionIdentity actor)
+    private async Task AnnounceJoinAsync(Guid conversationId, Guid subject, SessionIdentity actor)
     {
         try
         {
-            await store.AppendAsync(NewEvent.Membership(conversationId, kind, subject, actor.UserId, actor.DeviceId));
+            await store.AppendAsync(NewEvent.Membership(conversationId, EventKind.MemberJoined, subject, actor.UserId, actor.DeviceId));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

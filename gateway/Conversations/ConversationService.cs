@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Text;
 using ChatWire.Gateway.Accounts;
+using ChatWire.Gateway.Hosting;
 using ChatWire.Gateway.Observability;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Messages;
+using Microsoft.Extensions.Options;
 
 namespace ChatWire.Gateway.Conversations;
 
@@ -33,6 +35,7 @@ internal sealed partial class ConversationService(
     UserLocks userLocks,
     SendRateLimiter rateLimiter,
     StorageQuota quota,
+    IOptions<LimitsOptions> limits,
     GatewayMetrics metrics,
     TimeProvider time,
     ILogger<ConversationService> logger)
@@ -70,15 +73,7 @@ internal sealed partial class ConversationService(
             return ValueTask.FromResult(Task.FromResult(SendOutcome.Limited(retryAfterMs)));
         }
 
-        var started = Stopwatch.GetTimestamp();
-        var access = membership.GetAccessAsync(send.ConversationId, actor.UserId, CancellationToken.None);
-        if (!access.IsCompletedSuccessfully)
-        {
-            return SubmitAfterLookupAsync(access, actor, send, started);
-        }
-
-        var known = access.Result;
-        return known.Access == ConversationAccess.Send ? CheckQuotaThenEnqueue(actor, send, known.TeamId, started) : ValueTask.FromResult(Task.FromResult(Denied(known.Access)));
+        return AuthorizeAndEnqueueAsync(actor, send, Stopwatch.GetTimestamp());
     }
 
     /// <summary>HISTORY: a page of events next to a seq, fitting in <paramref name="maxPageBytes"/>.</summary>
@@ -161,87 +156,29 @@ internal sealed partial class ConversationService(
         ? SendOutcome.Refused(ErrorCode.Forbidden, ReadOnlyMessage)
         : SendOutcome.Refused(ErrorCode.NotAMember, NotAMemberMessage);
 
-    private async ValueTask<Task<SendOutcome>> SubmitAfterLookupAsync(ValueTask<MemberAccess> lookup, SessionIdentity actor, Send send, long started)
-    {
-        MemberAccess access;
-        try
-        {
-            access = await lookup;
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            GatewayLog.StoreFailed(logger, ex);
-            return Task.FromResult(Unavailable);
-        }
-
-        return access.Access == ConversationAccess.Send
-            ? await CheckQuotaThenEnqueue(actor, send, access.TeamId, started)
-            : Task.FromResult(Denied(access.Access));
-    }
-
-    private ValueTask<Task<SendOutcome>> CheckQuotaThenEnqueue(SessionIdentity actor, Send send, Guid? teamId, long started)
-    {
-        ValueTask<string?> room;
-        try
-        {
-            room = quota.CheckAsync(actor.UserId, teamId, send.Content.Length);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            GatewayLog.StoreFailed(logger, ex);
-            return ValueTask.FromResult(Task.FromResult(Unavailable));
-        }
-
-        if (!room.IsCompletedSuccessfully)
-        {
-            return EnqueueAfterQuotaAsync(room, actor, send, teamId, started);
-        }
-
-        var refusal = room.Result;
-        return refusal is null ? Enqueue(actor, send, teamId, started) : Refuse(ErrorCode.QuotaExceeded, refusal);
-    }
-
-    private async ValueTask<Task<SendOutcome>> EnqueueAfterQuotaAsync(ValueTask<string?> room, SessionIdentity actor, Send send, Guid? teamId, long started)
-    {
-        string? refusal;
-        try
-        {
-            refusal = await room;
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            GatewayLog.StoreFailed(logger, ex);
-            return Task.FromResult(Unavailable);
-        }
-
-        return refusal is null ? await Enqueue(actor, send, teamId, started) : Task.FromResult(SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
-    }
-
-    private ValueTask<Task<SendOutcome>> Enqueue(SessionIdentity actor, Send send, Guid? teamId, long started)
-    {
-        ValueTask<Task<AppendResult>> queued;
-        try
-        {
-            var message = NewEvent.Message(send.ConversationId, send.MessageId, actor.UserId, actor.DeviceId, send.ContentType, send.Content) with { UsageTeamId = teamId };
-            queued = store.EnqueueAsync(message);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            GatewayLog.StoreFailed(logger, ex);
-            return ValueTask.FromResult(Task.FromResult(Unavailable));
-        }
-
-        var usage = (actor.UserId, teamId, (long)send.Content.Length);
-        return queued.IsCompletedSuccessfully
-            ? ValueTask.FromResult(CompleteAsync(queued.Result, started, usage))
-            : EnqueueSlowAsync(queued, started, usage);
-    }
-
-    private async ValueTask<Task<SendOutcome>> EnqueueSlowAsync(ValueTask<Task<AppendResult>> queued, long started, (Guid User, Guid? Team, long Bytes) usage)
+    // Each step completes synchronously when its answer is cached or the queue has room, and then nothing
+    // is allocated; a store or directory failure at any step is STORAGE_UNAVAILABLE.
+    private async ValueTask<Task<SendOutcome>> AuthorizeAndEnqueueAsync(SessionIdentity actor, Send send, long started)
     {
         try
         {
-            return CompleteAsync(await queued, started, usage);
+            var access = await membership.GetAccessAsync(send.ConversationId, actor.UserId, CancellationToken.None);
+            if (access.Access != ConversationAccess.Send)
+            {
+                return Task.FromResult(Denied(access.Access));
+            }
+
+            if (await quota.CheckAsync(actor.UserId, access.TeamId, send.Content.Length) is { } refusal)
+            {
+                return Task.FromResult(SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
+            }
+
+            var message = new NewEvent(send.ConversationId, send.MessageId, Storage.Messages.EventKind.Message, actor.UserId, actor.DeviceId, send.ContentType, send.Content)
+            {
+                UsageTeamId = access.TeamId,
+            };
+            var commit = await store.EnqueueAsync(message);
+            return CompleteAsync(commit, started, (actor.UserId, access.TeamId, send.Content.Length));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
