@@ -14,6 +14,43 @@ public enum EventKind : byte
 
     /// <summary>The subject user stopped being a member; the sender is who removed them.</summary>
     MemberLeft = 2,
+
+    /// <summary>
+    /// The subject message (its event id) was edited by its author: the content is the new content, which
+    /// also replaces the message's own.
+    /// </summary>
+    MessageEdited = 3,
+
+    /// <summary>
+    /// The subject message was deleted by its author or a moderator: its content, and that of its edits, is
+    /// erased; its seq stays, as a tombstone.
+    /// </summary>
+    MessageDeleted = 4,
+
+    /// <summary>The sender reacted to the subject message; the content is the emoji, UTF-8.</summary>
+    ReactionAdded = 5,
+
+    /// <summary>The sender took back a reaction to the subject message; the content is the emoji, UTF-8.</summary>
+    ReactionRemoved = 6,
+
+    /// <summary>
+    /// A seq that holds nothing: a store that can lose an allocated seq (a node dying between allocating and
+    /// storing) fills it with this, so the sequence stays gap-free. The SQLite store never writes one.
+    /// </summary>
+    Skip = 7,
+}
+
+/// <summary>Who a message mentions besides the users it names.</summary>
+[Flags]
+public enum GroupMentions : byte
+{
+    None = 0,
+
+    /// <summary>@channel: every member of the conversation.</summary>
+    Channel = 1,
+
+    /// <summary>@here: every member who is online.</summary>
+    Here = 2,
 }
 
 /// <summary>
@@ -36,6 +73,18 @@ public sealed record NewEvent(
     /// </summary>
     public Guid? UsageTeamId { get; init; }
 
+    /// <summary>For a message, the root of the thread it replies in; null for a message in the conversation itself.</summary>
+    public Guid? ThreadRootId { get; init; }
+
+    /// <summary>For a message, the users it mentions (distinct).</summary>
+    public IReadOnlyList<Guid> Mentions { get; init; } = [];
+
+    /// <summary>For a message, whether it mentions @channel or @here.</summary>
+    public GroupMentions GroupMentions { get; init; }
+
+    /// <summary>For a deletion: the actor may delete other people's messages (a team admin or owner).</summary>
+    public bool ActorModerates { get; init; }
+
     /// <summary>A message from a device.</summary>
     public static NewEvent Message(Guid conversationId, Guid messageId, Guid senderUserId, Guid senderDeviceId, string contentType, ReadOnlyMemory<byte> content) =>
         new(conversationId, messageId, EventKind.Message, senderUserId, senderDeviceId, contentType, content);
@@ -43,6 +92,10 @@ public sealed record NewEvent(
     /// <summary>A membership change of <paramref name="subjectUserId"/>, made by <paramref name="actorUserId"/> from <paramref name="actorDeviceId"/>.</summary>
     public static NewEvent Membership(Guid conversationId, EventKind kind, Guid subjectUserId, Guid actorUserId, Guid actorDeviceId) =>
         new(conversationId, Guid.CreateVersion7(), kind, actorUserId, actorDeviceId, string.Empty, ReadOnlyMemory<byte>.Empty, subjectUserId);
+
+    /// <summary>A change to message <paramref name="messageId"/> (an edit, deletion or reaction), under an id the server chooses.</summary>
+    public static NewEvent Change(Guid conversationId, EventKind kind, Guid messageId, Guid actorUserId, Guid actorDeviceId, string contentType, ReadOnlyMemory<byte> content) =>
+        new(conversationId, Guid.CreateVersion7(), kind, actorUserId, actorDeviceId, contentType, content, messageId);
 }
 
 /// <summary>A stored event with its server-assigned seq and time.</summary>
@@ -56,7 +109,54 @@ public sealed record StoredEvent(
     DateTimeOffset StoredAt,
     string ContentType,
     ReadOnlyMemory<byte> Content,
-    Guid? SubjectId = null);
+    Guid? SubjectId = null)
+{
+    /// <summary>For a message, the root of its thread; null outside threads.</summary>
+    public Guid? ThreadRootId { get; init; }
+
+    /// <summary>For a message, the users it mentions.</summary>
+    public IReadOnlyList<Guid> Mentions { get; init; } = [];
+
+    /// <summary>For a message, @channel and @here.</summary>
+    public GroupMentions GroupMentions { get; init; }
+
+    /// <summary>For a message read back: when its author last edited it (the content is the edited one).</summary>
+    public DateTimeOffset? EditedAt { get; init; }
+
+    /// <summary>For a message read back: when it was deleted (its content is then empty), or for an edit read back, when its message was.</summary>
+    public DateTimeOffset? DeletedAt { get; init; }
+}
+
+/// <summary>A reaction count on a message: how many users reacted with the emoji, and whether the reader did.</summary>
+public sealed record ReactionCount(string Emoji, int Count, bool Mine);
+
+/// <summary>What a message has gathered since it was sent: its thread (when it is a root) and its reactions.</summary>
+public sealed record MessageDetails(int ReplyCount, DateTimeOffset? LastReplyAt, IReadOnlyList<Guid> ThreadParticipants, IReadOnlyList<ReactionCount> Reactions);
+
+/// <summary>
+/// Where a user stands in one conversation: its newest seq, the user's read position, and the messages
+/// after that position from other people (unread) and those that mention the user (both counted up to
+/// <see cref="IMessageStore.MaxCountedUnread"/>).
+/// </summary>
+public readonly record struct ConversationStats(ulong LastSeq, ulong ReadSeq, int UnreadCount, int MentionCount);
+
+/// <summary>Why an append was refused (<see cref="AppendOutcome.Refused"/>).</summary>
+public enum AppendRefusal
+{
+    None = 0,
+
+    /// <summary>The message the event refers to (edited, deleted, reacted to, replied to) is not in the conversation, or was deleted.</summary>
+    TargetNotFound = 1,
+
+    /// <summary>Only the author may edit a message, and only the author or a moderator delete it.</summary>
+    NotAuthor = 2,
+
+    /// <summary>A reply names a reply as its thread root; threads are one level deep.</summary>
+    RootIsReply = 3,
+
+    /// <summary>The message holds the most reactions allowed (distinct emoji, or per user).</summary>
+    TooManyReactions = 4,
+}
 
 public enum AppendOutcome
 {
@@ -68,10 +168,16 @@ public enum AppendOutcome
 
     /// <summary>The event id was stored before by another device, or with another kind or body: nothing stored.</summary>
     Conflict = 2,
+
+    /// <summary>The change was already in effect (a reaction already there, or already gone; a message already deleted): nothing stored.</summary>
+    Unchanged = 3,
+
+    /// <summary>The change is not allowed (<see cref="AppendResult.Refusal"/> says why): nothing stored.</summary>
+    Refused = 4,
 }
 
-/// <summary>The result of an append: for Stored and Duplicate, the event as stored.</summary>
-public sealed record AppendResult(AppendOutcome Outcome, StoredEvent? Event);
+/// <summary>The result of an append: for Stored and Duplicate, the event as stored; for Refused, why.</summary>
+public sealed record AppendResult(AppendOutcome Outcome, StoredEvent? Event, AppendRefusal Refusal = AppendRefusal.None);
 
 public enum ReadDirection
 {
@@ -117,7 +223,28 @@ public interface IMessageStore
     /// and no more once the content read reaches <paramref name="maxContentBytes"/> (the event that crosses it is
     /// the last one; with a positive budget, at least one is returned when any exists).
     /// </summary>
-    Task<IReadOnlyList<StoredEvent>> ReadAsync(Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, long maxContentBytes = long.MaxValue, CancellationToken cancellationToken = default);
+    /// <remarks>
+    /// With <paramref name="threadRootId"/>, only that thread is read: the root message and its replies.
+    /// </remarks>
+    Task<IReadOnlyList<StoredEvent>> ReadAsync(Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, long maxContentBytes = long.MaxValue, Guid? threadRootId = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The thread summary and reaction counts of each message named that has any (others are left out);
+    /// <paramref name="readerUserId"/> decides <see cref="ReactionCount.Mine"/>.
+    /// </summary>
+    Task<IReadOnlyDictionary<Guid, MessageDetails>> GetMessageDetailsAsync(Guid conversationId, IReadOnlyCollection<Guid> messageIds, Guid readerUserId, CancellationToken cancellationToken = default);
+
+    /// <summary>The most unread messages or mentions counted per conversation; a badge shows more as "1000+".</summary>
+    public const int MaxCountedUnread = 1000;
+
+    /// <summary>
+    /// Moves the user's read position in the conversation up to <paramref name="seq"/> (never down, never past
+    /// the newest event) and returns where the user now stands.
+    /// </summary>
+    Task<ConversationStats> MarkReadAsync(Guid userId, Guid conversationId, ulong seq, CancellationToken cancellationToken = default);
+
+    /// <summary>Where the user stands in each conversation named (a conversation without events has LastSeq 0).</summary>
+    Task<IReadOnlyDictionary<Guid, ConversationStats>> GetStatsAsync(Guid userId, IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default);
 
     /// <summary>The seq of each conversation's newest event; a conversation with none is left out.</summary>
     Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default);

@@ -26,8 +26,10 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         """;
 
     private const string InsertSql = """
-        INSERT INTO events (conversation_id, seq, kind, event_id, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id)
-        VALUES ($conversation_id, $seq, $kind, $event_id, $sender_user_id, $sender_device_id, $stored_at, $content_type, $content, $subject_id);
+        INSERT INTO events (conversation_id, seq, kind, event_id, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id,
+                            thread_root_id, group_mentions, mentions)
+        VALUES ($conversation_id, $seq, $kind, $event_id, $sender_user_id, $sender_device_id, $stored_at, $content_type, $content, $subject_id,
+                $thread_root_id, $group_mentions, $mentions);
         """;
 
     private const string AddUsageSql = """
@@ -61,6 +63,11 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
     private readonly SqliteParameter _storedAt;
     private readonly SqliteParameter _contentType;
     private readonly SqliteParameter _content;
+    private readonly SqliteParameter _threadRoot;
+    private readonly SqliteParameter _groupMentions;
+    private readonly SqliteParameter _mentions;
+    private readonly MessageChanges _changes;
+    private SqliteTransaction? _transaction;
 
     private ImmutableArray<ICommitObserver> _observers = [];
     private long _batchesStarted;
@@ -95,6 +102,10 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         _contentType = _insert.Parameters.AddText("$content_type", string.Empty);
         _content = _insert.Parameters.AddBlob("$content", []);
         _subject = _insert.Parameters.AddBlob("$subject_id", _subjectId);
+        _threadRoot = _insert.Parameters.AddBlob("$thread_root_id", []);
+        _groupMentions = _insert.Parameters.AddInteger("$group_mentions", 0);
+        _mentions = _insert.Parameters.AddBlob("$mentions", []);
+        _changes = new MessageChanges(connection, () => _transaction);
 
         _addUsage = CreateCommand(AddUsageSql);
         _addUsage.Parameters.AddBlob("$owner_id", _ownerId);
@@ -264,6 +275,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         try
         {
             transaction = _connection.BeginTransaction(deferred: false);
+            _transaction = transaction;
             _find.Transaction = transaction;
             _allocateSeq.Transaction = transaction;
             _insert.Transaction = transaction;
@@ -309,6 +321,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             _allocateSeq.Transaction = null;
             _insert.Transaction = null;
             _addUsage.Transaction = null;
+            _transaction = null;
             transaction?.Dispose();
         }
 
@@ -377,6 +390,14 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             }
         }
 
+        // What the event changes (a message edited, a reaction added, …) is checked and applied first, in the
+        // same transaction: a refused or no-op change takes no seq.
+        var change = _changes.Apply(e, storedAt);
+        if (change.Outcome != AppendOutcome.Stored)
+        {
+            return change;
+        }
+
         var seq = Convert.ToInt64(_allocateSeq.ExecuteScalar(), CultureInfo.InvariantCulture);
         _seq.Value = seq;
         _kind.Value = (long)e.Kind;
@@ -393,7 +414,14 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             _subject.Value = DBNull.Value;
         }
 
+        _threadRoot.Value = e.ThreadRootId is { } root ? SqliteValues.ToBlob(root) : DBNull.Value;
+        _groupMentions.Value = (long)e.GroupMentions;
+        _mentions.Value = e.Mentions.Count > 0 ? SqliteValues.ToBlob(e.Mentions) : DBNull.Value;
         _insert.ExecuteNonQuery();
+        if (e.Kind == EventKind.Message && (e.ThreadRootId is not null || e.Mentions.Count > 0 || e.GroupMentions != GroupMentions.None))
+        {
+            _changes.RecordMessage(e, seq, storedAt);
+        }
 
         return new AppendResult(AppendOutcome.Stored, new StoredEvent(
             e.ConversationId,
@@ -405,7 +433,12 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             storedAt,
             e.ContentType,
             e.Content,
-            e.SubjectId));
+            e.SubjectId)
+        {
+            ThreadRootId = e.ThreadRootId,
+            Mentions = e.Mentions,
+            GroupMentions = e.GroupMentions,
+        });
     }
 
     private void CountUsage(NewEvent e)
@@ -422,6 +455,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         original.SenderDeviceId == e.SenderDeviceId
         && original.Kind == e.Kind
         && original.SubjectId == e.SubjectId
+        && original.ThreadRootId == e.ThreadRootId
         && string.Equals(original.ContentType, e.ContentType, StringComparison.Ordinal)
         && original.Content.Span.SequenceEqual(e.Content.Span);
 

@@ -11,7 +11,8 @@ namespace ChatWire.Storage.Sqlite;
 public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
 {
     /// <summary>The columns <see cref="ReadEvent"/> reads, in its order.</summary>
-    internal const string EventColumns = "conversation_id, event_id, seq, kind, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id";
+    internal const string EventColumns = "conversation_id, event_id, seq, kind, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id, "
+        + "thread_root_id, group_mentions, mentions, edited_at, deleted_at";
 
     // Ids per IN list: far below SQLite's bound-parameter limit, and one statement per few hundred ids.
     private const int IdsPerStatement = 500;
@@ -64,7 +65,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
     public IDisposable ObserveCommits(ICommitObserver observer) => _writer.Observe(observer);
 
     public async Task<IReadOnlyList<StoredEvent>> ReadAsync(
-        Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, long maxContentBytes = long.MaxValue, CancellationToken cancellationToken = default)
+        Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, long maxContentBytes = long.MaxValue, Guid? threadRootId = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
 
@@ -77,22 +78,29 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
 
         await using var connection = await OpenReadConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
+        // One thread is its root and its replies: the replies along the thread index, the root by its id.
+        var filter = threadRootId is null ? string.Empty : "AND (thread_root_id = $root OR event_id = $root)";
         command.CommandText = direction switch
         {
             // The newest `limit` below the start, read backwards along the primary key, then reversed.
             ReadDirection.Before => $"""
                 SELECT {EventColumns} FROM events
-                WHERE conversation_id = $conversation_id AND seq < $from
+                WHERE conversation_id = $conversation_id AND seq < $from {filter}
                 ORDER BY seq DESC LIMIT $limit;
                 """,
             ReadDirection.After => $"""
                 SELECT {EventColumns} FROM events
-                WHERE conversation_id = $conversation_id AND seq > $from
+                WHERE conversation_id = $conversation_id AND seq > $from {filter}
                 ORDER BY seq LIMIT $limit;
                 """,
             _ => throw new ArgumentOutOfRangeException(nameof(direction), direction, "Unknown read direction."),
         };
         command.Parameters.AddGuid("$conversation_id", conversationId);
+        if (threadRootId is { } root)
+        {
+            command.Parameters.AddGuid("$root", root);
+        }
+
         command.Parameters.AddInteger("$from", from);
         command.Parameters.AddInteger("$limit", limit);
 
@@ -117,6 +125,134 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         return events;
     }
 
+    public async Task<IReadOnlyDictionary<Guid, MessageDetails>> GetMessageDetailsAsync(
+        Guid conversationId, IReadOnlyCollection<Guid> messageIds, Guid readerUserId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messageIds);
+        var threads = new Dictionary<Guid, (int Count, DateTimeOffset Last)>();
+        var participants = new Dictionary<Guid, List<Guid>>();
+        var reactions = new Dictionary<Guid, List<ReactionCount>>();
+        if (messageIds.Count == 0)
+        {
+            return new Dictionary<Guid, MessageDetails>();
+        }
+
+        await using var connection = await OpenReadConnectionAsync(cancellationToken);
+        foreach (var chunk in messageIds.Distinct().Chunk(IdsPerStatement / 2))
+        {
+            await using var command = connection.CreateCommand();
+            var list = BindIds(command, chunk);
+            command.Parameters.AddGuid("$c", conversationId);
+            command.Parameters.AddGuid("$reader", readerUserId);
+            command.CommandText = $"""
+                SELECT root_id, reply_count, last_reply_at FROM threads WHERE conversation_id = $c AND root_id IN ({list});
+                SELECT root_id, user_id FROM thread_participants WHERE conversation_id = $c AND root_id IN ({list}) ORDER BY root_id, joined_seq;
+                SELECT message_id, emoji, count(*), max(user_id = $reader), min(added_at) AS first FROM reactions
+                WHERE conversation_id = $c AND message_id IN ({list}) GROUP BY message_id, emoji ORDER BY message_id, first, emoji;
+                """;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                threads[reader.ReadGuid(0)] = (reader.GetInt32(1), reader.ReadTime(2));
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ListFor(participants, reader.ReadGuid(0)).Add(reader.ReadGuid(1));
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ListFor(reactions, reader.ReadGuid(0)).Add(new ReactionCount(reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3) != 0));
+            }
+        }
+
+        var details = new Dictionary<Guid, MessageDetails>();
+        foreach (var id in threads.Keys.Union(reactions.Keys))
+        {
+            var thread = threads.GetValueOrDefault(id);
+            details[id] = new MessageDetails(
+                thread.Count,
+                thread.Count > 0 ? thread.Last : null,
+                participants.GetValueOrDefault(id) ?? [],
+                reactions.GetValueOrDefault(id) ?? []);
+        }
+
+        return details;
+
+        static List<T> ListFor<T>(Dictionary<Guid, List<T>> lists, Guid id)
+        {
+            if (!lists.TryGetValue(id, out var list))
+            {
+                lists[id] = list = [];
+            }
+
+            return list;
+        }
+    }
+
+    public async Task<ConversationStats> MarkReadAsync(Guid userId, Guid conversationId, ulong seq, CancellationToken cancellationToken = default)
+    {
+        // Not through the group-commit writer: a read position is the user's own, and losing the last one on
+        // power loss costs a badge, not a message. WAL lets this write wait its turn with the writer's.
+        await using (var connection = await OpenReadConnectionAsync(cancellationToken))
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = """
+                INSERT INTO read_positions (user_id, conversation_id, read_seq)
+                SELECT $user, $c, min($seq, coalesce((SELECT last_seq FROM conversation_heads WHERE conversation_id = $c), 0))
+                WHERE true
+                ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_seq = max(read_seq, excluded.read_seq);
+                """;
+            command.Parameters.AddGuid("$user", userId);
+            command.Parameters.AddGuid("$c", conversationId);
+            command.Parameters.AddInteger("$seq", seq > long.MaxValue ? long.MaxValue : (long)seq);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return (await GetStatsAsync(userId, [conversationId], cancellationToken))[conversationId];
+    }
+
+    public async Task<IReadOnlyDictionary<Guid, ConversationStats>> GetStatsAsync(Guid userId, IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(conversationIds);
+        var stats = new Dictionary<Guid, ConversationStats>(conversationIds.Count);
+        if (conversationIds.Count == 0)
+        {
+            return stats;
+        }
+
+        // Each count is a range scan from the read position, stopped at MaxCountedUnread rows.
+        await using var connection = await OpenReadConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT h.last_seq, r.read_seq,
+              (SELECT count(*) FROM (SELECT 1 FROM events e
+                 WHERE e.conversation_id = $c AND e.seq > r.read_seq AND e.kind = 0 AND e.deleted_at IS NULL AND e.sender_user_id <> $user
+                 LIMIT {IMessageStore.MaxCountedUnread})),
+              (SELECT count(*) FROM (SELECT 1 FROM mentions m
+                 WHERE m.conversation_id = $c AND m.user_id IN ($user, $everyone) AND m.seq > r.read_seq AND m.sender_user_id <> $user
+                 LIMIT {IMessageStore.MaxCountedUnread}))
+            FROM (SELECT coalesce((SELECT last_seq FROM conversation_heads WHERE conversation_id = $c), 0) AS last_seq) h,
+                 (SELECT coalesce((SELECT read_seq FROM read_positions WHERE user_id = $user AND conversation_id = $c), 0) AS read_seq) r;
+            """;
+        command.Parameters.AddGuid("$user", userId);
+        command.Parameters.AddGuid("$everyone", Guid.Empty);
+        var conversation = command.Parameters.AddBlob("$c", new byte[SqliteValues.GuidLength]);
+        command.Prepare();
+        foreach (var id in conversationIds)
+        {
+            conversation.Value = SqliteValues.ToBlob(id);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            stats[id] = new ConversationStats((ulong)reader.GetInt64(0), (ulong)reader.GetInt64(1), Math.Min(reader.GetInt32(2), IMessageStore.MaxCountedUnread), Math.Min(reader.GetInt32(3), IMessageStore.MaxCountedUnread));
+        }
+
+        return stats;
+    }
+
     public Task<IReadOnlyDictionary<Guid, long>> GetUsageAsync(IReadOnlyCollection<Guid> ownerIds, CancellationToken cancellationToken = default) =>
         ReadByIdsAsync(ownerIds, "SELECT owner_id, bytes FROM storage_usage WHERE owner_id IN ({0});", static reader => reader.GetInt64(1), cancellationToken);
 
@@ -139,14 +275,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         foreach (var chunk in ids.Chunk(IdsPerStatement))
         {
             await using var command = connection.CreateCommand();
-            var names = new string[chunk.Length];
-            for (var i = 0; i < chunk.Length; i++)
-            {
-                names[i] = "$id" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                command.Parameters.AddGuid(names[i], chunk[i]);
-            }
-
-            command.CommandText = string.Format(System.Globalization.CultureInfo.InvariantCulture, sql, string.Join(", ", names));
+            command.CommandText = string.Format(System.Globalization.CultureInfo.InvariantCulture, sql, BindIds(command, chunk));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -155,6 +284,19 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         }
 
         return found;
+    }
+
+    // Binds $id0, $id1, … and returns them as an IN list.
+    private static string BindIds(SqliteCommand command, Guid[] ids)
+    {
+        var names = new string[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            names[i] = "$id" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            command.Parameters.AddGuid(names[i], ids[i]);
+        }
+
+        return string.Join(", ", names);
     }
 
     /// <summary>Stops accepting appends, commits and acknowledges what is queued, then closes every connection.</summary>
@@ -191,5 +333,12 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         reader.ReadTime(6),
         reader.GetString(7),
         reader.GetFieldValue<byte[]>(8),
-        reader.ReadNullableGuid(9));
+        reader.ReadNullableGuid(9))
+    {
+        ThreadRootId = reader.ReadNullableGuid(10),
+        GroupMentions = (GroupMentions)reader.GetInt64(11),
+        Mentions = reader.ReadGuids(12),
+        EditedAt = reader.ReadNullableTime(13),
+        DeletedAt = reader.ReadNullableTime(14),
+    };
 }

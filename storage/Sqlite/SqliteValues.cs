@@ -27,6 +27,36 @@ internal static class SqliteValues
         }
     }
 
+    /// <summary>Ids one after another, 16 bytes each, big-endian.</summary>
+    public static byte[] ToBlob(IReadOnlyList<Guid> values)
+    {
+        var blob = new byte[values.Count * GuidLength];
+        for (var i = 0; i < values.Count; i++)
+        {
+            values[i].TryWriteBytes(blob.AsSpan(i * GuidLength, GuidLength), bigEndian: true, out _);
+        }
+
+        return blob;
+    }
+
+    /// <summary>The ids <see cref="ToBlob(IReadOnlyList{Guid})"/> wrote; none for NULL.</summary>
+    public static Guid[] ReadGuids(this SqliteDataReader reader, int ordinal)
+    {
+        if (reader.IsDBNull(ordinal))
+        {
+            return [];
+        }
+
+        var blob = reader.GetFieldValue<byte[]>(ordinal);
+        var ids = new Guid[blob.Length / GuidLength];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = new Guid(blob.AsSpan(i * GuidLength, GuidLength), bigEndian: true);
+        }
+
+        return ids;
+    }
+
     /// <summary>
     /// The bytes to bind for a body: the backing array itself when the memory spans all of it, else a copy
     /// (SqliteParameter takes a byte[]).

@@ -91,11 +91,11 @@ internal sealed class FakeMessageStore : IMessageStore
         return ValueTask.FromResult(done.Task);
     }
 
-    public Task<IReadOnlyList<StoredEvent>> ReadAsync(Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, long maxContentBytes = long.MaxValue, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<StoredEvent>> ReadAsync(Guid conversationId, ulong fromSeq, ReadDirection direction, int limit, long maxContentBytes = long.MaxValue, Guid? threadRootId = null, CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {
-            var mine = _events.Where(e => e.ConversationId == conversationId);
+            var mine = _events.Where(e => e.ConversationId == conversationId && (threadRootId is null || e.EventId == threadRootId || e.ThreadRootId == threadRootId));
             var picked = (direction == ReadDirection.After
                 ? mine.Where(e => e.Seq > fromSeq).OrderBy(e => e.Seq)
                 : mine.Where(e => fromSeq == 0 || e.Seq < fromSeq).OrderByDescending(e => e.Seq)).ToList();
@@ -126,6 +126,38 @@ internal sealed class FakeMessageStore : IMessageStore
             return Task.FromResult<IReadOnlyDictionary<Guid, ulong>>(latest);
         }
     }
+
+    /// <summary>The fake keeps no threads or reactions: no message has details.</summary>
+    public Task<IReadOnlyDictionary<Guid, MessageDetails>> GetMessageDetailsAsync(Guid conversationId, IReadOnlyCollection<Guid> messageIds, Guid readerUserId, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyDictionary<Guid, MessageDetails>>(new Dictionary<Guid, MessageDetails>());
+
+    /// <summary>Read positions as the real stores keep them; unread counts others' messages, mentions are not counted.</summary>
+    public async Task<ConversationStats> MarkReadAsync(Guid userId, Guid conversationId, ulong seq, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var last = _events.Where(e => e.ConversationId == conversationId).Select(e => e.Seq).DefaultIfEmpty().Max();
+            _readPositions[(userId, conversationId)] = Math.Max(_readPositions.GetValueOrDefault((userId, conversationId)), Math.Min(seq, last));
+        }
+
+        return (await GetStatsAsync(userId, [conversationId], cancellationToken))[conversationId];
+    }
+
+    public Task<IReadOnlyDictionary<Guid, ConversationStats>> GetStatsAsync(Guid userId, IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult<IReadOnlyDictionary<Guid, ConversationStats>>(conversationIds.ToDictionary(id => id, id =>
+            {
+                var read = _readPositions.GetValueOrDefault((userId, id));
+                var events = _events.Where(e => e.ConversationId == id).ToList();
+                var unread = events.Count(e => e.Seq > read && e.Kind == EventKind.Message && e.SenderUserId != userId);
+                return new ConversationStats(events.Select(e => e.Seq).DefaultIfEmpty().Max(), read, unread, 0);
+            }));
+        }
+    }
+
+    private readonly Dictionary<(Guid User, Guid Conversation), ulong> _readPositions = [];
 
     /// <summary>Usage by sender (what the fake keeps); teams are counted by <see cref="TeamUsage"/>.</summary>
     public Task<IReadOnlyDictionary<Guid, long>> GetUsageAsync(IReadOnlyCollection<Guid> ownerIds, CancellationToken cancellationToken = default)
