@@ -14,6 +14,9 @@ internal sealed class RequestRefusedException(ErrorCode code, string detail, int
 
     public int? RetryAfterSeconds { get; } = retryAfterSeconds;
 
+    /// <summary>For the protocol's ERROR <c>retry_after_ms</c>: when the same request may pass.</summary>
+    public uint RetryAfterMs { get; init; }
+
     /// <summary>Field-level failures (HTTP <c>errors</c>), keyed by the request field's name.</summary>
     public IReadOnlyDictionary<string, string[]>? Errors { get; } = errors;
 

@@ -15,6 +15,21 @@ public static class FrameCodec
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_scratch;
 
+    /// <summary>
+    /// The opcode of a whole frame this library wrote (length prefix included), without decoding it: the
+    /// array header is fixarray or array16, and the opcode a positive fixint.
+    /// </summary>
+    public static Opcode PeekOpcode(ReadOnlySpan<byte> frame)
+    {
+        var at = ProtocolLimits.LengthPrefixSize;
+        if (frame.Length <= at + 3)
+        {
+            return default;
+        }
+
+        return (Opcode)(frame[at] == 0xdc ? frame[at + 3] : frame[at + 1]);
+    }
+
     /// <summary>Reads the array header, opcode and request id.</summary>
     /// <exception cref="ProtocolException">
     /// <see cref="ErrorCode.MalformedFrame"/> when the body is not such an array; with request id 0 only when

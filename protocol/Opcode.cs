@@ -44,6 +44,24 @@ public enum Opcode : byte
 
     /// <summary>Server → client: answer to SYNC.</summary>
     SyncPage = 0x16,
+
+    /// <summary>Server → client: a request that changes something (EDIT, DELETE, REACT, READ) succeeded; carries the seq it stored, if any.</summary>
+    Ok = 0x17,
+
+    /// <summary>Client → server: replace the content of one of my messages.</summary>
+    Edit = 0x18,
+
+    /// <summary>Client → server: delete a message (mine, or anyone's as a team admin), leaving a tombstone.</summary>
+    Delete = 0x19,
+
+    /// <summary>Client → server: add or remove my emoji reaction to a message.</summary>
+    React = 0x1A,
+
+    /// <summary>Client → server: move my read position in a conversation (shared by all my devices).</summary>
+    Read = 0x1B,
+
+    /// <summary>Server → client, pushed (request id 0): the user's read position and counts in a conversation changed.</summary>
+    ReadState = 0x1C,
 }
 
 /// <summary>The stable names of the opcodes, as <c>docs/protocol.md</c> §4 writes them.</summary>
@@ -67,6 +85,12 @@ public static class Opcodes
         Opcode.HistoryPage => "HISTORY_PAGE",
         Opcode.Sync => "SYNC",
         Opcode.SyncPage => "SYNC_PAGE",
+        Opcode.Ok => "OK",
+        Opcode.Edit => "EDIT",
+        Opcode.Delete => "DELETE",
+        Opcode.React => "REACT",
+        Opcode.Read => "READ",
+        Opcode.ReadState => "READ_STATE",
         _ => "UNKNOWN",
     };
 }

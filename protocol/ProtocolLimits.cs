@@ -57,6 +57,18 @@ public sealed record ProtocolLimits
     /// <summary>Most conversations in one SYNC page.</summary>
     public int MaxSyncLimit { get; init; } = 500;
 
+    /// <summary>Most users one message may mention by id (SEND <c>mentions</c>).</summary>
+    public int MaxMentions { get; init; } = 50;
+
+    /// <summary>Longest reaction emoji, in UTF-8 bytes (REACT <c>emoji</c>).</summary>
+    public int MaxEmojiLength { get; init; } = 64;
+
+    /// <summary>Most entries in an event's <c>reactions</c> and <c>thread_participants</c> lists.</summary>
+    public int MaxListedPerMessage { get; init; } = 50;
+
+    /// <summary>Longest reserved end-to-end <c>distribution_hash</c> in SEND, in bytes.</summary>
+    public int MaxDistributionHashLength { get; init; } = 64;
+
     /// <summary>Deepest nesting accepted in trailing fields a reader skips.</summary>
     public int MaxSkipDepth { get; init; } = 16;
 }

@@ -103,6 +103,9 @@ public sealed partial class ChatWireConnection
                 }
 
                 break;
+            case ReadState state:
+                _events.Writer.TryWrite(new ReadStateChanged(state.ConversationId, state.ReadSeq, (int)state.UnreadCount, (int)state.MentionCount));
+                break;
             case Ping ping:
                 try
                 {

@@ -144,11 +144,27 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// while one call waits, a concurrent call may store its message first.
     /// </exception>
     /// <exception cref="IOException">The link dropped before the acknowledgement; retry with the same message id.</exception>
-    public async Task<SendResult> SendAsync(
+    public Task<SendResult> SendAsync(
         Guid conversationId,
         ReadOnlyMemory<byte> content,
         string contentType = "text/plain",
         Guid? messageId = null,
+        CancellationToken cancellationToken = default) =>
+        SendAsync(conversationId, content, contentType, messageId, options: null, cancellationToken);
+
+    /// <summary>Sends a message with its thread and mentions; otherwise as <see cref="SendAsync(Guid, ReadOnlyMemory{byte}, string, Guid?, CancellationToken)"/>.</summary>
+    /// <param name="conversationId">The channel, DM or group DM.</param>
+    /// <param name="content">The content.</param>
+    /// <param name="contentType">Its media type.</param>
+    /// <param name="messageId">The idempotency key; a new UUIDv7 when <see langword="null"/>.</param>
+    /// <param name="options">The thread to reply in and who the message mentions.</param>
+    /// <param name="cancellationToken">Stops waiting (the message may still be stored).</param>
+    public async Task<SendResult> SendAsync(
+        Guid conversationId,
+        ReadOnlyMemory<byte> content,
+        string contentType,
+        Guid? messageId,
+        MessageOptions? options,
         CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(contentType);
@@ -176,8 +192,15 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         {
             try
             {
-                var ack = await RequestAsync<Send, SendAck>(link, requestId => new Send(requestId, conversationId, id, contentType, content), cancellationToken)
-                    .ConfigureAwait(false);
+                var ack = await RequestAsync<Send, SendAck>(
+                    link,
+                    requestId => new Send(requestId, conversationId, id, contentType, content)
+                    {
+                        ThreadRootId = options?.ThreadRootId ?? Guid.Empty,
+                        Mentions = options?.Mentions ?? [],
+                        GroupMentions = options?.GroupMentions ?? GroupMentions.None,
+                    },
+                    cancellationToken).ConfigureAwait(false);
                 return new SendResult(ack.MessageId, ack.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ack.ServerTimeUnixMs));
             }
             catch (ChatWireException ex) when (ex.Code == ErrorCode.RateLimited && ex.RetryAfter is { } after && waited + after <= _options.MaxRateLimitWait)
@@ -190,7 +213,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends <paramref name="text"/> as UTF-8 <c>text/plain</c>; see <see cref="SendAsync"/>.</summary>
+    /// <summary>Sends <paramref name="text"/> as UTF-8 <c>text/plain</c>; see <see cref="SendAsync(Guid, ReadOnlyMemory{byte}, string, Guid?, CancellationToken)"/>.</summary>
     /// <param name="conversationId">The channel, DM or group DM.</param>
     /// <param name="text">The text.</param>
     /// <param name="messageId">The idempotency key; a new UUIDv7 when <see langword="null"/>.</param>
@@ -225,6 +248,91 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
             requestId => new History(requestId, conversationId, fromSeq, direction, (uint)limit),
             cancellationToken).ConfigureAwait(false);
         return new HistoryPageResult(page.ConversationId, page.Events, page.HasMore);
+    }
+
+    /// <summary>Pages one thread (HISTORY with a thread root): the root message and its replies, oldest first.</summary>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="rootMessageId">The thread's root message.</param>
+    /// <param name="fromSeq">The exclusive starting seq (0 with <see cref="HistoryDirection.After"/>: from the root).</param>
+    /// <param name="direction">Which way to page.</param>
+    /// <param name="limit">1 to 200 events.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task<HistoryPageResult> GetThreadAsync(
+        Guid conversationId,
+        Guid rootMessageId,
+        ulong fromSeq = 0,
+        HistoryDirection direction = HistoryDirection.After,
+        int limit = 50,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, Limits.MaxHistoryLimit);
+        var page = await RequestAsync<History, HistoryPage>(
+            link: null,
+            requestId => new History(requestId, conversationId, fromSeq, direction, (uint)limit) { ThreadRootId = rootMessageId },
+            cancellationToken).ConfigureAwait(false);
+        return new HistoryPageResult(page.ConversationId, page.Events, page.HasMore);
+    }
+
+    /// <summary>Replaces the content of one of my messages (EDIT).</summary>
+    /// <param name="conversationId">The message's conversation.</param>
+    /// <param name="messageId">The message.</param>
+    /// <param name="content">The new content.</param>
+    /// <param name="contentType">Its media type.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <exception cref="ChatWireException"><c>NOT_FOUND</c> (no such message, or deleted), <c>FORBIDDEN</c> (not mine), <c>NOT_A_MEMBER</c>, …</exception>
+    public Task<ChangeResult> EditAsync(Guid conversationId, Guid messageId, ReadOnlyMemory<byte> content, string contentType = "text/plain", CancellationToken cancellationToken = default) =>
+        ChangeAsync(requestId => new Edit(requestId, conversationId, messageId, contentType, content), cancellationToken);
+
+    /// <summary>Deletes a message (mine, or any in a channel of a team I administer): its content is erased, a tombstone stays.</summary>
+    /// <param name="conversationId">The message's conversation.</param>
+    /// <param name="messageId">The message.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The deletion's seq, or 0 when the message was already deleted.</returns>
+    public Task<ChangeResult> DeleteAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+        ChangeAsync(requestId => new Delete(requestId, conversationId, messageId), cancellationToken);
+
+    /// <summary>Adds (or with <paramref name="remove"/>, takes back) my reaction with an emoji; doing it twice changes nothing.</summary>
+    /// <param name="conversationId">The message's conversation.</param>
+    /// <param name="messageId">The message.</param>
+    /// <param name="emoji">The emoji, e.g. 👍 or <c>:shipit:</c>.</param>
+    /// <param name="remove">Take the reaction back.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The reaction event's seq, or 0 when it was already so.</returns>
+    public Task<ChangeResult> ReactAsync(Guid conversationId, Guid messageId, string emoji, bool remove = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(emoji);
+        return ChangeAsync(requestId => new React(requestId, conversationId, messageId, emoji, remove), cancellationToken);
+    }
+
+    /// <summary>
+    /// Marks the conversation read up to <paramref name="seq"/> for all my devices (READ); each of them gets a
+    /// <see cref="ReadStateChanged"/>. The position never moves back.
+    /// </summary>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="seq">Read up to here; <see cref="ulong.MaxValue"/> for everything so far.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The read position now in force, in <see cref="ChangeResult.Seq"/>.</returns>
+    public Task<ChangeResult> MarkReadAsync(Guid conversationId, ulong seq = ulong.MaxValue, CancellationToken cancellationToken = default) =>
+        ChangeAsync(requestId => new MarkRead(requestId, conversationId, seq), cancellationToken);
+
+    private async Task<ChangeResult> ChangeAsync<TRequest>(Func<uint, TRequest> build, CancellationToken cancellationToken)
+        where TRequest : struct, IFrame<TRequest>
+    {
+        var waited = TimeSpan.Zero;
+        while (true)
+        {
+            try
+            {
+                var ok = await RequestAsync<TRequest, Ok>(link: null, build, cancellationToken).ConfigureAwait(false);
+                return new ChangeResult(ok.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ok.ServerTimeUnixMs));
+            }
+            catch (ChatWireException ex) when (ex.Code == ErrorCode.RateLimited && ex.RetryAfter is { } after && waited + after <= _options.MaxRateLimitWait)
+            {
+                await Task.Delay(after, cancellationToken).ConfigureAwait(false);
+                waited += after;
+            }
+        }
     }
 
     /// <summary>

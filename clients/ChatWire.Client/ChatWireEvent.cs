@@ -29,6 +29,60 @@ public sealed record MembershipChanged(ConversationEvent Event) : ChatWireEvent
     public bool Joined => Event.Kind == EventKind.MemberJoined;
 }
 
+/// <summary>
+/// The author edited a message: <see cref="ConversationEvent.Content"/> of <see cref="Event"/> is its new
+/// content, which replaces the message's (a later HISTORY page shows the message already edited).
+/// </summary>
+/// <param name="Event">The stored edit; its <see cref="ConversationEvent.SubjectId"/> is the edited message.</param>
+public sealed record MessageEdited(ConversationEvent Event) : ChatWireEvent
+{
+    /// <summary>The edited message's id.</summary>
+    public Guid MessageId => Event.SubjectId;
+}
+
+/// <summary>A message was deleted (by its author, or a team admin: the event's sender); show a tombstone.</summary>
+/// <param name="Event">The stored deletion; its <see cref="ConversationEvent.SubjectId"/> is the deleted message.</param>
+public sealed record MessageDeleted(ConversationEvent Event) : ChatWireEvent
+{
+    /// <summary>The deleted message's id.</summary>
+    public Guid MessageId => Event.SubjectId;
+}
+
+/// <summary>Someone (the event's sender) added or took back an emoji reaction to a message.</summary>
+/// <param name="Event">The stored reaction event.</param>
+public sealed record ReactionChanged(ConversationEvent Event) : ChatWireEvent
+{
+    /// <summary>The message reacted to.</summary>
+    public Guid MessageId => Event.SubjectId;
+
+    /// <summary>The emoji.</summary>
+    public string Emoji => System.Text.Encoding.UTF8.GetString(Event.Content.Span);
+
+    /// <summary>True when added, false when taken back.</summary>
+    public bool Added => Event.Kind == EventKind.ReactionAdded;
+}
+
+/// <summary>
+/// My read position in a conversation moved (from this device or another of mine): every device shows the
+/// same unread and mention badges. Not stored: a device that was away reads the same from SYNC.
+/// </summary>
+/// <param name="ConversationId">The conversation.</param>
+/// <param name="ReadSeq">Read up to here.</param>
+/// <param name="UnreadCount">Messages from others after it (at most 1000).</param>
+/// <param name="MentionCount">Of those, the ones that mention me (at most 1000).</param>
+public sealed record ReadStateChanged(Guid ConversationId, ulong ReadSeq, int UnreadCount, int MentionCount) : ChatWireEvent;
+
+/// <summary>What a message carries besides its content: its thread, who it mentions.</summary>
+/// <param name="ThreadRootId">Reply in this message's thread (a message that is not itself a reply).</param>
+/// <param name="Mentions">Users the message mentions by id; they count it as a mention.</param>
+/// <param name="GroupMentions">@channel and @here.</param>
+public sealed record MessageOptions(Guid? ThreadRootId = null, IReadOnlyList<Guid>? Mentions = null, GroupMentions GroupMentions = GroupMentions.None);
+
+/// <summary>What a change (edit, delete, reaction, read position) came to.</summary>
+/// <param name="Seq">The seq the change was stored as; 0 when nothing needed storing (it was already so). For a read position, the position now in force.</param>
+/// <param name="ServerTime">When the server stored it; the Unix epoch when nothing was stored.</param>
+public readonly record struct ChangeResult(ulong Seq, DateTimeOffset ServerTime);
+
 /// <summary>The connection's state changed.</summary>
 /// <param name="State">The new state.</param>
 /// <param name="Error">Why the connection dropped or closed; <see langword="null"/> when connected or closed by the caller.</param>

@@ -207,6 +207,18 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
                 return OnHistoryAsync(FrameCodec.ReadBody<History>(ref reader, header, limits));
             case (ProtocolState.Authenticated, Opcode.Sync):
                 return OnSyncAsync(FrameCodec.ReadBody<Sync>(ref reader, header, limits));
+            case (ProtocolState.Authenticated, Opcode.Edit):
+                var edit = FrameCodec.ReadBody<Edit>(ref reader, header, limits);
+                return OnChangeAsync(edit.RequestId, _services.Conversations.EditAsync(Identity!, edit));
+            case (ProtocolState.Authenticated, Opcode.Delete):
+                var delete = FrameCodec.ReadBody<Delete>(ref reader, header, limits);
+                return OnChangeAsync(delete.RequestId, _services.Conversations.DeleteAsync(Identity!, delete));
+            case (ProtocolState.Authenticated, Opcode.React):
+                var react = FrameCodec.ReadBody<React>(ref reader, header, limits);
+                return OnChangeAsync(react.RequestId, _services.Conversations.ReactAsync(Identity!, react));
+            case (ProtocolState.Authenticated, Opcode.Read):
+                var read = FrameCodec.ReadBody<MarkRead>(ref reader, header, limits);
+                return OnChangeAsync(read.RequestId, _services.Conversations.MarkReadAsync(Identity!, read));
             case (ProtocolState.Authenticated, Opcode.Hello or Opcode.Auth):
                 return Fail(header.RequestId, ErrorCode.InvalidState, $"{Opcodes.Name(header.Opcode)} is only valid once, at the start of a connection.");
             default:
@@ -381,8 +393,28 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         }
     }
 
+    // A change is answered when it is stored, like a SEND, but not pipelined: changes are rare, and the
+    // next frame is read once this one is answered.
+    private async ValueTask OnChangeAsync(uint requestId, Task<ChangeOutcome> change)
+    {
+        try
+        {
+            var outcome = await change;
+            Send(new Ok(requestId, outcome.Seq, outcome.ServerTimeUnixMs));
+        }
+        catch (RequestRefusedException ex)
+        {
+            SendError(requestId, ex.Code, ex.Message, ex.RetryAfterMs);
+            if (ex.RetryAfterMs > 0)
+            {
+                await Task.Delay((int)Math.Min(ex.RetryAfterMs, MaxRateLimitPauseMs));
+                _lastReceivedAt = Environment.TickCount64;
+            }
+        }
+    }
+
     /// <inheritdoc/>
-    public void Deliver(ReadOnlySpan<byte> frame) => SendEncoded(frame, Opcode.Event);
+    public void Deliver(ReadOnlySpan<byte> frame) => SendEncoded(frame, FrameCodec.PeekOpcode(frame));
 
     /// <inheritdoc/>
     public void Revoke() => CloseWithError(ErrorCode.SessionRevoked, "This device's session was revoked.");

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using ChatWire.Gateway.Accounts;
 using ChatWire.Gateway.Hosting;
 using ChatWire.Gateway.Observability;
@@ -36,6 +35,7 @@ internal sealed partial class ConversationService(
     SendRateLimiter rateLimiter,
     StorageQuota quota,
     IOptions<LimitsOptions> limits,
+    Delivery.EventPublisher publisher,
     GatewayMetrics metrics,
     TimeProvider time,
     ILogger<ConversationService> logger)
@@ -67,6 +67,11 @@ internal sealed partial class ConversationService(
             return Refuse(ErrorCode.InvalidField, "content must not be empty, and text content must hold more than whitespace.");
         }
 
+        if (send.ThreadRootId == send.MessageId)
+        {
+            return Refuse(ErrorCode.InvalidField, "thread_root_id must name another message: a message cannot reply to itself.");
+        }
+
         // Before any lookup: a flood is shed as cheaply as possible.
         if (rateLimiter.TryTake(actor.UserId, actor.DeviceId, send.Content.Length) is { } retryAfterMs)
         {
@@ -83,11 +88,15 @@ internal sealed partial class ConversationService(
         await RequireMemberAsync(history.ConversationId, actor.UserId);
         var direction = history.Direction == HistoryDirection.After ? ReadDirection.After : ReadDirection.Before;
         IReadOnlyList<StoredEvent> events;
+        IReadOnlyDictionary<Guid, MessageDetails> details;
+        var thread = history.ThreadRootId == Guid.Empty ? (Guid?)null : history.ThreadRootId;
         try
         {
             // One more than asked tells whether the page has more beyond it, without a count query; the store
             // stops reading at the page's byte budget, so large contents are never read to be dropped.
-            events = await store.ReadAsync(history.ConversationId, history.FromSeq, direction, (int)history.Limit + 1, maxPageBytes);
+            events = await store.ReadAsync(history.ConversationId, history.FromSeq, direction, (int)history.Limit + 1, maxPageBytes, thread);
+            var messages = events.Where(e => e.Kind == Storage.Messages.EventKind.Message && e.DeletedAt is null).Select(e => e.EventId).ToArray();
+            details = await store.GetMessageDetailsAsync(history.ConversationId, messages, actor.UserId);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -95,7 +104,7 @@ internal sealed partial class ConversationService(
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "History could not be read; retry.");
         }
 
-        var (page, hasMore) = TakePage(events, (int)history.Limit, direction, maxPageBytes);
+        var (page, hasMore) = TakePage(events, details, (int)history.Limit, direction, maxPageBytes);
         return new HistoryPage(history.RequestId, history.ConversationId, page, hasMore);
     }
 
@@ -105,7 +114,8 @@ internal sealed partial class ConversationService(
     {
         try
         {
-            var page = (await directory.ListConversationsForUserAsync(actor.UserId))
+            var conversations = await directory.ListConversationsForUserAsync(actor.UserId);
+            var page = conversations
                 .Select(c => c.Id)
                 .Where(id => id.CompareTo(sync.AfterConversationId) > 0)
                 .Order()
@@ -117,8 +127,15 @@ internal sealed partial class ConversationService(
                 page.RemoveAt(page.Count - 1);
             }
 
-            var latest = await store.GetLatestSeqsAsync(page);
-            var states = page.Select(id => new ConversationState(id, latest.TryGetValue(id, out var seq) ? seq : 0)).ToArray();
+            var stats = await store.GetStatsAsync(actor.UserId, page);
+            var muted = (await directory.ListTeamsForUserAsync(actor.UserId)).Where(t => t.Muted).Select(t => t.Team.Id).ToHashSet();
+            var teams = conversations.ToDictionary(c => c.Id, c => c.TeamId);
+            var states = page.Select(id =>
+            {
+                var s = stats[id];
+                var isMuted = teams[id] is { } team && muted.Contains(team);
+                return new ConversationState(id, s.LastSeq, s.ReadSeq, (uint)s.UnreadCount, (uint)s.MentionCount, isMuted);
+            }).ToArray();
             return new SyncPage(sync.RequestId, states, hasMore);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -173,9 +190,14 @@ internal sealed partial class ConversationService(
                 return Task.FromResult(SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
             }
 
+            // membership_epoch and distribution_hash are reserved for end-to-end encrypted conversations, which
+            // this server does not have yet: they are read and not used.
             var message = new NewEvent(send.ConversationId, send.MessageId, Storage.Messages.EventKind.Message, actor.UserId, actor.DeviceId, send.ContentType, send.Content)
             {
                 UsageTeamId = access.TeamId,
+                ThreadRootId = send.ThreadRootId == Guid.Empty ? null : send.ThreadRootId,
+                Mentions = send.Mentions.Count == 0 ? [] : send.Mentions.Distinct().ToArray(),
+                GroupMentions = (Storage.Messages.GroupMentions)(byte)send.GroupMentions,
             };
             var commit = await store.EnqueueAsync(message);
             return CompleteAsync(commit, started, (actor.UserId, access.TeamId, send.Content.Length));
@@ -198,6 +220,13 @@ internal sealed partial class ConversationService(
         {
             GatewayLog.StoreFailed(logger, ex);
             return Unavailable;
+        }
+
+        if (result is { Outcome: AppendOutcome.Refused, Refusal: var refusal })
+        {
+            return refusal == AppendRefusal.RootIsReply
+                ? SendOutcome.Refused(ErrorCode.InvalidField, "thread_root_id names a reply; threads are one level deep, so reply to its root.")
+                : SendOutcome.Refused(ErrorCode.NotFound, "thread_root_id is not a message in this conversation (or it was deleted).");
         }
 
         if (result is not { Outcome: AppendOutcome.Stored or AppendOutcome.Duplicate, Event: { } stored })
@@ -249,7 +278,8 @@ internal sealed partial class ConversationService(
 
     // A page holds at most `limit` events and fits in one frame; it keeps the events nearest the starting
     // seq (the newest for Before, the oldest for After) and lists them ascending.
-    private static (ConversationEvent[] Page, bool HasMore) TakePage(IReadOnlyList<StoredEvent> events, int limit, ReadDirection direction, int maxBytes)
+    private static (ConversationEvent[] Page, bool HasMore) TakePage(
+        IReadOnlyList<StoredEvent> events, IReadOnlyDictionary<Guid, MessageDetails> details, int limit, ReadDirection direction, int maxBytes)
     {
         var taken = new List<ConversationEvent>(Math.Min(events.Count, limit));
         long bytes = 0;
@@ -263,13 +293,15 @@ internal sealed partial class ConversationService(
                 continue;
             }
 
-            bytes += e.Content.Length + Encoding.UTF8.GetByteCount(e.ContentType) + EncodedOverhead(e);
+            var detail = e.Kind == Storage.Messages.EventKind.Message ? details.GetValueOrDefault(e.EventId) : null;
+            var mapped = EventMapping.ToProtocol(e, detail);
+            bytes += mapped.EncodedLengthBound();
             if (bytes > maxBytes && taken.Count > 0)
             {
                 break;
             }
 
-            taken.Add(EventMapping.ToProtocol(e));
+            taken.Add(mapped);
         }
 
         if (direction == ReadDirection.Before)
@@ -283,8 +315,4 @@ internal sealed partial class ConversationService(
         var hasMore = taken.Count < events.Count || contentRead >= maxBytes;
         return (taken.ToArray(), hasMore);
     }
-
-    // What one HISTORY_PAGE entry adds to its content and content type, at most: array header 1, three ids
-    // 3 × 18, seq 9, time 9, the str and bin headers 2 + 5; kind 2 and subject 18 unless a plain message.
-    private static int EncodedOverhead(StoredEvent e) => 80 + (e.Kind == Storage.Messages.EventKind.Message && e.SubjectId is null ? 0 : 20);
 }

@@ -10,6 +10,9 @@ internal enum EnvelopeKind : byte
 
     /// <summary>A device's session was revoked: its id.</summary>
     DeviceRevoked = 2,
+
+    /// <summary>A frame for every connection of the topic's user (READ_STATE): the frame exactly as they receive it.</summary>
+    UserFrame = 3,
 }
 
 /// <summary>The routing header of a bus payload (see <see cref="BusEnvelope"/>).</summary>
@@ -19,7 +22,7 @@ internal readonly record struct EnvelopeHeader(EnvelopeKind Kind, EventKind Even
 /// What gateway nodes put on the bus (docs/architecture.md, "Bus envelope"). Byte 0 is the envelope version
 /// (1), byte 1 its kind. An event: event kind (1 byte), conversation id (16), subject id (16, zero when
 /// none), seq (8, big-endian), then the EVENT frame exactly as connections receive it, so a node forwards
-/// it without re-encoding. A revocation: the device id (16). A node ignores versions and kinds it does not
+/// it without re-encoding. A revocation: the device id (16). A frame for a user's connections: the frame. A node ignores versions and kinds it does not
 /// know, so nodes of different versions can share a bus during a rolling upgrade.
 /// </summary>
 internal static class BusEnvelope
@@ -51,6 +54,15 @@ internal static class BusEnvelope
         return payload;
     }
 
+    public static byte[] ForUserFrame(ReadOnlySpan<byte> frame)
+    {
+        var payload = new byte[2 + frame.Length];
+        payload[0] = Version;
+        payload[1] = (byte)EnvelopeKind.UserFrame;
+        frame.CopyTo(payload.AsSpan(2));
+        return payload;
+    }
+
     /// <summary>Reads the header; false for a payload this node does not understand (another version or kind, or truncated).</summary>
     public static bool TryRead(ReadOnlySpan<byte> payload, out EnvelopeHeader header, out ReadOnlySpan<byte> frame)
     {
@@ -72,6 +84,10 @@ internal static class BusEnvelope
                     BinaryPrimitives.ReadUInt64BigEndian(payload.Slice(35, 8)),
                     Guid.Empty);
                 frame = payload[EventHeaderLength..];
+                return true;
+            case EnvelopeKind.UserFrame when payload.Length > 2:
+                header = new EnvelopeHeader(EnvelopeKind.UserFrame, default, Guid.Empty, Guid.Empty, 0, Guid.Empty);
+                frame = payload[2..];
                 return true;
             case EnvelopeKind.DeviceRevoked when payload.Length == RevocationLength:
                 header = new EnvelopeHeader(EnvelopeKind.DeviceRevoked, default, Guid.Empty, Guid.Empty, 0, new Guid(payload.Slice(2, 16), bigEndian: true));

@@ -125,6 +125,9 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             case (EnvelopeKind.DeviceRevoked, BusTopicKind.User):
                 OnRevoked(topic.Id, header.DeviceId);
                 break;
+            case (EnvelopeKind.UserFrame, BusTopicKind.User):
+                OnUserFrame(topic.Id, frame);
+                break;
         }
     }
 
@@ -282,6 +285,24 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             LeaveLocked(route, header.ConversationId);
             _membership.Forget(header.ConversationId, route.UserId);
         }
+    }
+
+    // Not held while the route loads: such a frame (READ_STATE) is not stored, and a connection still
+    // registering learns the same from its SYNC.
+    private void OnUserFrame(Guid userId, ReadOnlySpan<byte> frame)
+    {
+        Recipients recipients;
+        lock (_lock)
+        {
+            if (!_users.TryGetValue(userId, out var route) || route.Pending is not null)
+            {
+                return;
+            }
+
+            recipients = CollectLocked([route], except: null);
+        }
+
+        Dispatch(recipients, frame);
     }
 
     private void OnRevoked(Guid userId, Guid deviceId)

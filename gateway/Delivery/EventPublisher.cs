@@ -84,6 +84,19 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
         return base.StopAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Writes <paramref name="frame"/> (a pushed frame such as READ_STATE) to every connection of the user, on
+    /// whichever nodes hold them. Not stored: a connection that is not open misses it and learns the same
+    /// from SYNC.
+    /// </summary>
+    public ValueTask PublishToUserAsync<T>(Guid userId, in T frame)
+        where T : struct, IFrame<T>
+    {
+        var encoded = new ArrayBufferWriter<byte>(64);
+        FrameCodec.Write(encoded, frame);
+        return _bus.PublishAsync(BusTopic.User(userId), BusEnvelope.ForUserFrame(encoded.WrittenSpan));
+    }
+
     /// <summary>Tells every node holding a connection of the device's user to close it (SESSION_REVOKED).</summary>
     public ValueTask PublishRevocationAsync(Guid userId, Guid deviceId) =>
         _bus.PublishAsync(BusTopic.User(userId), BusEnvelope.ForRevocation(deviceId));

@@ -1,11 +1,13 @@
+using System.Buffers;
 using ChatWire.Protocol.Internal;
 using MessagePack;
 
 namespace ChatWire.Protocol.Frames;
 
 /// <summary>
-/// SEND <c>[0x10, request_id, conversation_id, message_id, content_type, content]</c>: store a message.
-/// The client generates <paramref name="MessageId"/> (UUIDv7); resending the same id is answered with the original seq.
+/// SEND <c>[0x10, request_id, conversation_id, message_id, content_type, content, thread_root_id?, mentions?,
+/// group_mentions?, membership_epoch?, distribution_hash?]</c>: store a message. The client generates
+/// <paramref name="MessageId"/> (UUIDv7); resending the same id is answered with the original seq.
 /// </summary>
 /// <param name="RequestId">Echoed in SEND_ACK or ERROR.</param>
 /// <param name="ConversationId">Channel, DM or group DM.</param>
@@ -15,6 +17,23 @@ namespace ChatWire.Protocol.Frames;
 public readonly record struct Send(uint RequestId, Guid ConversationId, Guid MessageId, string ContentType, ReadOnlyMemory<byte> Content)
     : IFrame<Send>
 {
+    /// <summary>The message this one replies to in its thread; <see cref="Guid.Empty"/> (the default) for none.</summary>
+    public Guid ThreadRootId { get; init; }
+
+    private readonly IReadOnlyList<Guid>? _mentions;
+
+    /// <summary>Users the message mentions (at most <see cref="ProtocolLimits.MaxMentions"/>); empty by default.</summary>
+    public IReadOnlyList<Guid> Mentions { get => _mentions ?? []; init => _mentions = value; }
+
+    /// <summary>Bit 0: @channel; bit 1: @here.</summary>
+    public GroupMentions GroupMentions { get; init; }
+
+    /// <summary>Reserved for end-to-end encrypted conversations: the membership epoch the content was sealed for.</summary>
+    public ulong MembershipEpoch { get; init; }
+
+    /// <summary>Reserved for end-to-end encrypted conversations: the hash of the recipient device list.</summary>
+    public ReadOnlyMemory<byte> DistributionHash { get; init; }
+
     /// <inheritdoc/>
     public static Opcode Opcode => Opcode.Send;
 
@@ -22,15 +41,37 @@ public readonly record struct Send(uint RequestId, Guid ConversationId, Guid Mes
     public static int RequiredFields => 4;
 
     /// <inheritdoc/>
-    public int FieldCount => RequiredFields;
+    public static int KnownFields => 9;
 
     /// <inheritdoc/>
-    public static Send ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) =>
-        new(requestId,
+    public int FieldCount =>
+        !DistributionHash.IsEmpty ? 9
+        : MembershipEpoch != 0 ? 8
+        : GroupMentions != GroupMentions.None ? 7
+        : Mentions.Count > 0 ? 6
+        : ThreadRootId != Guid.Empty ? 5
+        : 4;
+
+    /// <inheritdoc/>
+    public static Send ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)
+    {
+        var send = new Send(requestId,
             MessagePackFields.ReadUuid(ref reader, requestId, "conversation_id"),
             MessagePackFields.ReadUuid(ref reader, requestId, "message_id"),
             MessagePackFields.ReadString(ref reader, limits.MaxContentTypeLength, requestId, "content_type"),
             MessagePackFields.ReadBin(ref reader, limits.MaxContentLength, requestId, "content"));
+        if (present <= 4)
+        {
+            return send;
+        }
+
+        var threadRoot = MessagePackFields.ReadUuid(ref reader, requestId, "thread_root_id");
+        var mentions = present > 5 ? MessagePackFields.ReadUuids(ref reader, limits.MaxMentions, requestId, "mentions") : [];
+        var groups = present > 6 ? ReadGroupMentions(ref reader, requestId) : GroupMentions.None;
+        var epoch = present > 7 ? reader.ReadUInt64() : 0;
+        var hash = present > 8 ? ReadDistributionHash(ref reader, limits, requestId) : default;
+        return send with { ThreadRootId = threadRoot, Mentions = mentions, GroupMentions = groups, MembershipEpoch = epoch, DistributionHash = hash };
+    }
 
     /// <inheritdoc/>
     public void WriteFields(ref MessagePackWriter writer)
@@ -39,7 +80,69 @@ public readonly record struct Send(uint RequestId, Guid ConversationId, Guid Mes
         MessagePackFields.WriteUuid(ref writer, MessageId);
         writer.Write(ContentType);
         writer.Write(Content.Span);
+        var count = FieldCount;
+        if (count > 4)
+        {
+            MessagePackFields.WriteUuid(ref writer, ThreadRootId);
+        }
+
+        if (count > 5)
+        {
+            MessagePackFields.WriteUuids(ref writer, Mentions);
+        }
+
+        if (count > 6)
+        {
+            writer.Write((byte)GroupMentions);
+        }
+
+        if (count > 7)
+        {
+            writer.Write(MembershipEpoch);
+        }
+
+        if (count > 8)
+        {
+            writer.Write(DistributionHash.Span);
+        }
     }
+
+    internal static GroupMentions ReadGroupMentions(ref MessagePackReader reader, uint requestId)
+    {
+        var value = reader.ReadUInt32();
+        if (value > (uint)(GroupMentions.Channel | GroupMentions.Here))
+        {
+            ThrowHelper.InvalidField($"group_mentions holds only bit 0 (@channel) and bit 1 (@here); got {value}.", requestId);
+        }
+
+        return (GroupMentions)value;
+    }
+
+    private static ReadOnlyMemory<byte> ReadDistributionHash(ref MessagePackReader reader, ProtocolLimits limits, uint requestId)
+    {
+        var bytes = reader.ReadBytes();
+        if (bytes is not { } seq || seq.Length > limits.MaxDistributionHashLength)
+        {
+            ThrowHelper.InvalidField($"distribution_hash must be a bin of at most {limits.MaxDistributionHashLength} bytes.", requestId);
+            return default;
+        }
+
+        return seq.ToArray();
+    }
+}
+
+/// <summary>Who a message mentions besides the users it names (SEND and EVENT <c>group_mentions</c>).</summary>
+[Flags]
+public enum GroupMentions : byte
+{
+    /// <summary>Neither.</summary>
+    None = 0,
+
+    /// <summary>@channel: every member of the conversation.</summary>
+    Channel = 1,
+
+    /// <summary>@here: the members who are online.</summary>
+    Here = 2,
 }
 
 /// <summary>
@@ -94,7 +197,28 @@ public enum EventKind : byte
 
     /// <summary>The subject user stopped being a member; the sender is who removed them (themselves for a leave).</summary>
     MemberLeft = 2,
+
+    /// <summary>The author edited the subject message; the content is its new content.</summary>
+    MessageEdited = 3,
+
+    /// <summary>The subject message was deleted (by its author or a team admin, the sender); its content is gone.</summary>
+    MessageDeleted = 4,
+
+    /// <summary>The sender reacted to the subject message with the emoji in the content (UTF-8).</summary>
+    ReactionAdded = 5,
+
+    /// <summary>The sender took back their reaction (the emoji in the content) to the subject message.</summary>
+    ReactionRemoved = 6,
+
+    /// <summary>A seq that holds nothing (a server lost the event it allocated the seq for): skip it.</summary>
+    Skip = 7,
 }
+
+/// <summary>One emoji's reactions on a message: how many users, and whether the reader is one of them.</summary>
+/// <param name="Emoji">The emoji, as REACT sent it.</param>
+/// <param name="Count">How many users reacted with it.</param>
+/// <param name="Mine">Whether the user reading is one of them.</param>
+public readonly record struct Reaction(string Emoji, uint Count, bool Mine);
 
 /// <summary>
 /// A stored conversation event as delivered in EVENT and HISTORY_PAGE (docs/protocol.md §4.10): a message,
@@ -123,10 +247,84 @@ public readonly record struct ConversationEvent(
     Guid SubjectId = default)
 {
     internal const int RequiredAfterConversation = 7;
-    internal const int KnownAfterConversation = 9;
+    internal const int KnownAfterConversation = 18;
 
-    // A message without a subject is written exactly as protocol version 1 first defined it.
-    internal int FieldsAfterConversation => Kind == EventKind.Message && SubjectId == Guid.Empty ? RequiredAfterConversation : KnownAfterConversation;
+    // Null in a default instance; the properties read them as empty.
+    private readonly IReadOnlyList<Guid>? _mentions;
+    private readonly IReadOnlyList<Guid>? _threadParticipants;
+    private readonly IReadOnlyList<Reaction>? _reactions;
+
+    /// <summary>For a message in a thread, the thread's root message; <see cref="Guid.Empty"/> otherwise.</summary>
+    public Guid ThreadRootId { get; init; }
+
+    /// <summary>For a message, the users it mentions.</summary>
+    public IReadOnlyList<Guid> Mentions { get => _mentions ?? []; init => _mentions = value; }
+
+    /// <summary>For a message, @channel and @here.</summary>
+    public GroupMentions GroupMentions { get; init; }
+
+    /// <summary>In HISTORY_PAGE, for a message its author edited: when, Unix ms (the content is the edited one); 0 otherwise.</summary>
+    public long EditedAtUnixMs { get; init; }
+
+    /// <summary>For a deleted message (a tombstone, without content) or an edit of one: when it was deleted, Unix ms; 0 otherwise.</summary>
+    public long DeletedAtUnixMs { get; init; }
+
+    /// <summary>In HISTORY_PAGE, for a thread root: how many replies it has.</summary>
+    public uint ReplyCount { get; init; }
+
+    /// <summary>In HISTORY_PAGE, for a thread root: when the last reply came, Unix ms; 0 without replies.</summary>
+    public long LastReplyUnixMs { get; init; }
+
+    /// <summary>In HISTORY_PAGE, for a thread root: who takes part (its author first, then repliers in the order they joined; at most 50).</summary>
+    public IReadOnlyList<Guid> ThreadParticipants { get => _threadParticipants ?? []; init => _threadParticipants = value; }
+
+    /// <summary>In HISTORY_PAGE, for a message: its reactions, one entry per emoji (at most 50).</summary>
+    public IReadOnlyList<Reaction> Reactions { get => _reactions ?? []; init => _reactions = value; }
+
+    // Optional fields hold their defaults off the end: a plain message is written exactly as protocol
+    // version 1 first defined it, and each field is written only when it, or one after it, is not default.
+    internal int FieldsAfterConversation =>
+        Reactions.Count > 0 ? 18
+        : ThreadParticipants.Count > 0 ? 17
+        : LastReplyUnixMs != 0 ? 16
+        : ReplyCount != 0 ? 15
+        : DeletedAtUnixMs != 0 ? 14
+        : EditedAtUnixMs != 0 ? 13
+        : GroupMentions != GroupMentions.None ? 12
+        : Mentions.Count > 0 ? 11
+        : ThreadRootId != Guid.Empty ? 10
+        : Kind != EventKind.Message || SubjectId != Guid.Empty ? 9
+        : RequiredAfterConversation;
+
+    /// <summary>
+    /// At most how many bytes this event takes in a HISTORY_PAGE entry (or after the conversation id in an
+    /// EVENT), content and content type included: for fitting pages into a frame.
+    /// </summary>
+    public int EncodedLengthBound()
+    {
+        // Headers at their widest: array16, bin8 for ids, str32/bin32, uint64/int64 with their markers.
+        var count = FieldsAfterConversation;
+        var bytes = 3 + (18 * 3) + 9 + 9 + 5 + System.Text.Encoding.UTF8.GetByteCount(ContentType) + 5 + Content.Length;
+        bytes += count > 7 ? 2 + 18 : 0;
+        bytes += count > 9 ? 18 : 0;
+        bytes += count > 10 ? 5 + (18 * Mentions.Count) : 0;
+        bytes += count > 11 ? 2 : 0;
+        bytes += count > 12 ? 9 : 0;
+        bytes += count > 13 ? 9 : 0;
+        bytes += count > 14 ? 5 : 0;
+        bytes += count > 15 ? 9 : 0;
+        bytes += count > 16 ? 5 + (18 * ThreadParticipants.Count) : 0;
+        if (count > 17)
+        {
+            bytes += 5;
+            foreach (var reaction in Reactions)
+            {
+                bytes += 1 + 5 + System.Text.Encoding.UTF8.GetByteCount(reaction.Emoji) + 5 + 1;
+            }
+        }
+
+        return bytes;
+    }
 
     internal static ConversationEvent ReadAfterConversation(ref MessagePackReader reader, Guid conversationId, uint requestId, int present, ProtocolLimits limits)
     {
@@ -137,9 +335,27 @@ public readonly record struct ConversationEvent(
         var time = reader.ReadInt64();
         var contentType = MessagePackFields.ReadString(ref reader, limits.MaxContentTypeLength, requestId, "content_type");
         var content = MessagePackFields.ReadBin(ref reader, limits.MaxContentLength, requestId, "content");
-        var kind = present > RequiredAfterConversation ? ReadKind(ref reader, requestId) : EventKind.Message;
-        var subject = present > RequiredAfterConversation + 1 ? MessagePackFields.ReadUuid(ref reader, requestId, "subject_id") : Guid.Empty;
-        return new ConversationEvent(conversationId, eventId, seq, sender, device, time, contentType, content, kind, subject);
+        var kind = present > 7 ? ReadKind(ref reader, requestId) : EventKind.Message;
+        var subject = present > 8 ? MessagePackFields.ReadUuid(ref reader, requestId, "subject_id") : Guid.Empty;
+        var e = new ConversationEvent(conversationId, eventId, seq, sender, device, time, contentType, content, kind, subject);
+        if (present <= 9)
+        {
+            return e;
+        }
+
+        var max = limits.MaxListedPerMessage;
+        return e with
+        {
+            ThreadRootId = MessagePackFields.ReadUuid(ref reader, requestId, "thread_root_id"),
+            Mentions = present > 10 ? MessagePackFields.ReadUuids(ref reader, limits.MaxMentions, requestId, "mentions") : [],
+            GroupMentions = present > 11 ? Send.ReadGroupMentions(ref reader, requestId) : GroupMentions.None,
+            EditedAtUnixMs = present > 12 ? reader.ReadInt64() : 0,
+            DeletedAtUnixMs = present > 13 ? reader.ReadInt64() : 0,
+            ReplyCount = present > 14 ? reader.ReadUInt32() : 0,
+            LastReplyUnixMs = present > 15 ? reader.ReadInt64() : 0,
+            ThreadParticipants = present > 16 ? MessagePackFields.ReadUuids(ref reader, max, requestId, "thread_participants") : [],
+            Reactions = present > 17 ? ReadReactions(ref reader, limits, requestId) : [],
+        };
     }
 
     internal void WriteAfterConversation(ref MessagePackWriter writer)
@@ -151,11 +367,90 @@ public readonly record struct ConversationEvent(
         writer.Write(ServerTimeUnixMs);
         writer.Write(ContentType);
         writer.Write(Content.Span);
-        if (FieldsAfterConversation > RequiredAfterConversation)
+        var count = FieldsAfterConversation;
+        if (count <= RequiredAfterConversation)
         {
-            writer.Write((byte)Kind);
-            MessagePackFields.WriteUuid(ref writer, SubjectId);
+            return;
         }
+
+        writer.Write((byte)Kind);
+        MessagePackFields.WriteUuid(ref writer, SubjectId);
+        if (count > 9)
+        {
+            MessagePackFields.WriteUuid(ref writer, ThreadRootId);
+        }
+
+        if (count > 10)
+        {
+            MessagePackFields.WriteUuids(ref writer, Mentions);
+        }
+
+        if (count > 11)
+        {
+            writer.Write((byte)GroupMentions);
+        }
+
+        if (count > 12)
+        {
+            writer.Write(EditedAtUnixMs);
+        }
+
+        if (count > 13)
+        {
+            writer.Write(DeletedAtUnixMs);
+        }
+
+        if (count > 14)
+        {
+            writer.Write(ReplyCount);
+        }
+
+        if (count > 15)
+        {
+            writer.Write(LastReplyUnixMs);
+        }
+
+        if (count > 16)
+        {
+            MessagePackFields.WriteUuids(ref writer, ThreadParticipants);
+        }
+
+        if (count > 17)
+        {
+            writer.WriteArrayHeader(Reactions.Count);
+            foreach (var reaction in Reactions)
+            {
+                writer.WriteArrayHeader(3);
+                writer.Write(reaction.Emoji);
+                writer.Write(reaction.Count);
+                writer.Write(reaction.Mine);
+            }
+        }
+    }
+
+    private static Reaction[] ReadReactions(ref MessagePackReader reader, ProtocolLimits limits, uint requestId)
+    {
+        var count = MessagePackFields.ReadArrayHeader(ref reader, limits.MaxListedPerMessage, requestId, "reactions");
+        var reactions = new Reaction[count];
+        for (var i = 0; i < count; i++)
+        {
+            var fields = MessagePackFields.ReadArrayHeader(ref reader, int.MaxValue, requestId, "reactions[]");
+            if (fields < 3)
+            {
+                ThrowHelper.Malformed($"reactions[{i}] has {fields} fields; 3 are required.", requestId);
+            }
+
+            reactions[i] = new Reaction(
+                MessagePackFields.ReadString(ref reader, limits.MaxEmojiLength, requestId, "emoji"),
+                reader.ReadUInt32(),
+                reader.ReadBoolean());
+            for (var extra = 3; extra < fields; extra++)
+            {
+                MessagePackFields.SkipBounded(ref reader, 1, limits.MaxSkipDepth, requestId);
+            }
+        }
+
+        return reactions;
     }
 
     private static EventKind ReadKind(ref MessagePackReader reader, uint requestId)
@@ -232,6 +527,9 @@ public enum HistoryDirection : byte
 public readonly record struct History(uint RequestId, Guid ConversationId, ulong FromSeq, HistoryDirection Direction, uint Limit)
     : IFrame<History>
 {
+    /// <summary>When not <see cref="Guid.Empty"/> (the default), page only this thread: the root message and its replies.</summary>
+    public Guid ThreadRootId { get; init; }
+
     /// <inheritdoc/>
     public static Opcode Opcode => Opcode.History;
 
@@ -239,7 +537,10 @@ public readonly record struct History(uint RequestId, Guid ConversationId, ulong
     public static int RequiredFields => 4;
 
     /// <inheritdoc/>
-    public int FieldCount => RequiredFields;
+    public static int KnownFields => 5;
+
+    /// <inheritdoc/>
+    public int FieldCount => ThreadRootId == Guid.Empty ? RequiredFields : KnownFields;
 
     /// <inheritdoc/>
     public static History ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)
@@ -258,7 +559,8 @@ public readonly record struct History(uint RequestId, Guid ConversationId, ulong
             ThrowHelper.InvalidField($"limit must be 1 to {limits.MaxHistoryLimit}; got {limit}.", requestId);
         }
 
-        return new History(requestId, conversationId, fromSeq, (HistoryDirection)direction, limit);
+        var thread = present > 4 ? MessagePackFields.ReadUuid(ref reader, requestId, "thread_root_id") : Guid.Empty;
+        return new History(requestId, conversationId, fromSeq, (HistoryDirection)direction, limit) { ThreadRootId = thread };
     }
 
     /// <inheritdoc/>
@@ -268,6 +570,10 @@ public readonly record struct History(uint RequestId, Guid ConversationId, ulong
         writer.Write(FromSeq);
         writer.Write((uint)Direction);
         writer.Write(Limit);
+        if (FieldCount > RequiredFields)
+        {
+            MessagePackFields.WriteUuid(ref writer, ThreadRootId);
+        }
     }
 }
 

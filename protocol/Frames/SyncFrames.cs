@@ -45,14 +45,65 @@ public readonly record struct Sync(uint RequestId, Guid AfterConversationId, uin
 /// <summary>Where one conversation stands, as SYNC_PAGE lists it.</summary>
 /// <param name="ConversationId">The conversation.</param>
 /// <param name="LastSeq">The seq of its newest stored event; 0 when it has none.</param>
-public readonly record struct ConversationState(Guid ConversationId, ulong LastSeq)
+/// <param name="ReadSeq">The user's read position (shared by all their devices); 0 when nothing is read.</param>
+/// <param name="UnreadCount">Messages from other people after the read position (deleted ones not counted), at most 1000.</param>
+/// <param name="MentionCount">Of those, the ones that mention the user, @channel or @here, or reply in a thread the user takes part in; at most 1000.</param>
+/// <param name="Muted">The user muted the conversation's team.</param>
+/// <param name="E2e">The conversation is end-to-end encrypted (reserved: false until the server supports it).</param>
+public readonly record struct ConversationState(Guid ConversationId, ulong LastSeq, ulong ReadSeq = 0, uint UnreadCount = 0, uint MentionCount = 0, bool Muted = false, bool E2e = false)
 {
     internal const int RequiredFields = 2;
+    internal const int KnownFields = 7;
+
+    // Trailing fields at their defaults are left off (docs/protocol.md §2.4).
+    internal int FieldCount =>
+        E2e ? 7 : Muted ? 6 : MentionCount != 0 ? 5 : UnreadCount != 0 ? 4 : ReadSeq != 0 ? 3 : RequiredFields;
+
+    internal static ConversationState Read(ref MessagePackReader reader, int present, uint requestId) => new(
+        MessagePackFields.ReadUuid(ref reader, requestId, "conversation_id"),
+        reader.ReadUInt64(),
+        present > 2 ? reader.ReadUInt64() : 0,
+        present > 3 ? reader.ReadUInt32() : 0,
+        present > 4 ? reader.ReadUInt32() : 0,
+        present > 5 && reader.ReadBoolean(),
+        present > 6 && reader.ReadBoolean());
+
+    internal void Write(ref MessagePackWriter writer)
+    {
+        var count = FieldCount;
+        writer.WriteArrayHeader(count);
+        MessagePackFields.WriteUuid(ref writer, ConversationId);
+        writer.Write(LastSeq);
+        if (count > 2)
+        {
+            writer.Write(ReadSeq);
+        }
+
+        if (count > 3)
+        {
+            writer.Write(UnreadCount);
+        }
+
+        if (count > 4)
+        {
+            writer.Write(MentionCount);
+        }
+
+        if (count > 5)
+        {
+            writer.Write(Muted);
+        }
+
+        if (count > 6)
+        {
+            writer.Write(E2e);
+        }
+    }
 }
 
 /// <summary>
 /// SYNC_PAGE <c>[0x16, request_id, conversations, has_more]</c>, each conversation an array
-/// <c>[conversation_id, last_seq]</c>, ascending by conversation id.
+/// <c>[conversation_id, last_seq, read_seq?, unread_count?, mention_count?, muted?, e2e?]</c>, ascending by conversation id.
 /// </summary>
 /// <param name="RequestId">The SYNC's request id.</param>
 /// <param name="Conversations">The page, ascending by conversation id.</param>
@@ -81,8 +132,9 @@ public readonly record struct SyncPage(uint RequestId, IReadOnlyList<Conversatio
                 ThrowHelper.Malformed($"conversations[{i}] has {fields} fields; {ConversationState.RequiredFields} are required.", requestId);
             }
 
-            conversations[i] = new ConversationState(MessagePackFields.ReadUuid(ref reader, requestId, "conversation_id"), reader.ReadUInt64());
-            for (var extra = ConversationState.RequiredFields; extra < fields; extra++)
+            var known = Math.Min(fields, ConversationState.KnownFields);
+            conversations[i] = ConversationState.Read(ref reader, known, requestId);
+            for (var extra = known; extra < fields; extra++)
             {
                 MessagePackFields.SkipBounded(ref reader, 1, limits.MaxSkipDepth, requestId);
             }
@@ -97,9 +149,7 @@ public readonly record struct SyncPage(uint RequestId, IReadOnlyList<Conversatio
         writer.WriteArrayHeader(Conversations.Count);
         foreach (var conversation in Conversations)
         {
-            writer.WriteArrayHeader(ConversationState.RequiredFields);
-            MessagePackFields.WriteUuid(ref writer, conversation.ConversationId);
-            writer.Write(conversation.LastSeq);
+            conversation.Write(ref writer);
         }
 
         writer.Write(HasMore);

@@ -34,6 +34,28 @@ internal static class MessagePackFields
         writer.Advance(UuidLength);
     }
 
+    /// <summary>An array of ids, at most <paramref name="maxCount"/>.</summary>
+    public static Guid[] ReadUuids(ref MessagePackReader reader, int maxCount, uint requestId, string field)
+    {
+        var count = ReadArrayHeader(ref reader, maxCount, requestId, field);
+        var ids = new Guid[count];
+        for (var i = 0; i < count; i++)
+        {
+            ids[i] = ReadUuid(ref reader, requestId, field);
+        }
+
+        return ids;
+    }
+
+    public static void WriteUuids(ref MessagePackWriter writer, IReadOnlyList<Guid> values)
+    {
+        writer.WriteArrayHeader(values.Count);
+        foreach (var value in values)
+        {
+            WriteUuid(ref writer, value);
+        }
+    }
+
     public static string ReadString(ref MessagePackReader reader, int maxBytes, uint requestId, string field)
     {
         var bytes = reader.ReadStringSequence();

@@ -315,7 +315,7 @@ public partial class FrameCodecTests
     [InlineData(0x00u)]
     [InlineData(0x08u)]
     [InlineData(0x0fu)]
-    [InlineData(0x17u)]
+    [InlineData(0x1du)]
     [InlineData(0xffu)]
     [InlineData(0x100u)]
     [InlineData(0x110u)] // 0x10 (SEND) in its low byte
@@ -351,6 +351,7 @@ public partial class FrameCodecTests
     {
         var body = Raw.Array(
             Raw.UInt(0x10), Raw.UInt(7), Raw.Id(Conversation), Raw.Id(MessageId), Raw.Str("text/plain"), Raw.Bin("hello"u8.ToArray()),
+            Raw.Id(Guid.Empty), Raw.ArrayHeader(0), Raw.UInt(0), Raw.UInt(0), Raw.Bin([]), // every optional field of this version
             Raw.Str("a future field"),
             [0x81, 0xa1, 0x6b, 0x93, 0x01, 0xc3, 0xc0], // {"k": [1, true, nil]}
             Raw.NestedArrays(16),
@@ -382,7 +383,9 @@ public partial class FrameCodecTests
         var message = Message(42, "hello");
         var eventArray = Raw.Array(
             Raw.Id(message.EventId), Raw.UInt(42), Raw.Id(User), Raw.Id(Device), Raw.UInt((ulong)message.ServerTimeUnixMs),
-            Raw.Str("text/plain"), Raw.Bin("hello"u8.ToArray()), Raw.UInt(0), Raw.Id(Guid.Empty), Raw.Str("future"), Raw.NestedArrays(3));
+            Raw.Str("text/plain"), Raw.Bin("hello"u8.ToArray()), Raw.UInt(0), Raw.Id(Guid.Empty),
+            Raw.Id(Guid.Empty), Raw.ArrayHeader(0), Raw.UInt(0), Raw.UInt(0), Raw.UInt(0), Raw.UInt(0), Raw.UInt(0), Raw.ArrayHeader(0), Raw.ArrayHeader(0),
+            Raw.Str("future"), Raw.NestedArrays(3));
         var body = Raw.Array(Raw.UInt(0x14), Raw.UInt(8), Raw.Id(Conversation), [.. Raw.ArrayHeader(1), .. eventArray], [0xc2]);
 
         var decoded = FrameCodec.Decode<HistoryPage>(new ReadOnlySequence<byte>(body), ProtocolLimits.Default);
@@ -410,7 +413,8 @@ public partial class FrameCodecTests
 
         var decoded = RoundTrip(new EventFrame(joined));
 
-        Assert.Equal(EventFrame.KnownFields, new EventFrame(joined).FieldCount);
+        // Kind and subject are written; the optional fields after them, all default, are not.
+        Assert.Equal(EventFrame.RequiredFields + 2, new EventFrame(joined).FieldCount);
         Assert.Equal((EventKind.MemberJoined, subject), (decoded.Event.Kind, decoded.Event.SubjectId));
         AssertSameMessage(joined, decoded.Event);
     }
@@ -501,12 +505,12 @@ public partial class FrameCodecTests
     [Fact]
     public void ReadBody_SyncPageEntryWithTrailingFields_Skipped()
     {
-        var entry = Raw.Array(Raw.Id(Conversation), Raw.UInt(42), Raw.UInt(40), Raw.Str("unread"), Raw.NestedMaps(2));
+        var entry = Raw.Array(Raw.Id(Conversation), Raw.UInt(42), Raw.UInt(40), Raw.UInt(2), Raw.UInt(1), [0xc2], [0xc2], Raw.Str("future"), Raw.NestedMaps(2));
         var body = Raw.Array(Raw.UInt(0x16), Raw.UInt(12), [.. Raw.ArrayHeader(1), .. entry], [0xc3]);
 
         var decoded = FrameCodec.Decode<SyncPage>(new ReadOnlySequence<byte>(body), ProtocolLimits.Default);
 
-        Assert.Equal(new ConversationState(Conversation, 42), Assert.Single(decoded.Conversations));
+        Assert.Equal(new ConversationState(Conversation, 42, 40, 2, 1), Assert.Single(decoded.Conversations));
     }
 
     [Theory]

@@ -24,7 +24,7 @@ public static class HostileCorpus
     /// <summary>How many generated cases <see cref="Cases"/> holds besides the hand-written ones.</summary>
     public const int DefaultGeneratedCount = 200;
 
-    private static readonly byte[] KnownOpcodes = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
+    private static readonly byte[] KnownOpcodes = [.. Enum.GetValues<Opcode>().Select(o => (byte)o)];
 
     private static readonly string[] ContentTypes =
         ["text/plain", "text/markdown", "application/octet-stream", "application/vnd.chatwire.e2e+cbor", "image/png"];
@@ -121,7 +121,7 @@ public static class HostileCorpus
         yield return ("request-id-negative", [0x92, 0x05, 0xff], ErrorCode.MalformedFrame);
         yield return ("request-id-2^32", [0x92, 0x05, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0], ErrorCode.MalformedFrame);
         yield return ("request-id-nil", [0x92, 0x05, 0xc0], ErrorCode.MalformedFrame);
-        foreach (var opcode in new uint[] { 0x00, 0x08, 0x0f, 0x17, 0x7f, 0xff, 0x100, 0x105, 0xffff_ffff })
+        foreach (var opcode in new uint[] { 0x00, 0x08, 0x0f, 0x1d, 0x7f, 0xff, 0x100, 0x105, 0xffff_ffff })
         {
             yield return ($"unknown-opcode-0x{opcode:x}", Array([UInt(opcode), UInt(7)]), ErrorCode.UnknownOpcode);
         }
@@ -362,7 +362,7 @@ public static class HostileCorpus
             opcode = random.Next(4) switch
             {
                 0 => (uint)random.Next(0, 0x20),
-                1 => (uint)random.Next(0x17, 0x100),
+                1 => (uint)random.Next(0x1d, 0x100),
                 2 => (uint)random.Next(0x100, 0x10000),
                 _ => (uint)random.NextInt64(0x10000, 1L << 32),
             };
@@ -486,14 +486,16 @@ public static class HostileCorpus
         _ => (ulong)random.NextInt64(long.MaxValue) + (ulong)random.NextInt64(long.MaxValue),
     };
 
-    // One valid SEND, HISTORY or PING frame, element by element.
+    // One valid SEND, HISTORY, EDIT, DELETE, READ or PING frame, element by element.
     private static List<Element> RandomShape(Random random)
     {
         var requestId = (ulong)random.NextInt64(1, 1L << 32);
-        switch (random.Next(5))
+        switch (random.Next(10))
         {
             case 0:
             case 1:
+            case 2:
+            case 3:
                 return
                 [
                     new("SEND", "opcode", UInt(0x10), Field.Opcode),
@@ -503,8 +505,8 @@ public static class HostileCorpus
                     new("SEND", "content_type", Str(ContentTypes[random.Next(ContentTypes.Length)]), Field.ContentType),
                     new("SEND", "content", Bin(RandomBytes(random, random.Next(0, 65))), Field.Content),
                 ];
-            case 2:
-            case 3:
+            case 4:
+            case 5:
                 var fromSeq = random.Next(3) switch { 0 => 0ul, 1 => (ulong)random.Next(1, 100_000), _ => (ulong)random.NextInt64(long.MaxValue) };
                 return
                 [
@@ -514,6 +516,32 @@ public static class HostileCorpus
                     new("HISTORY", "from_seq", UInt(fromSeq), Field.Seq),
                     new("HISTORY", "direction", UInt((ulong)random.Next(2)), Field.Direction),
                     new("HISTORY", "limit", UInt((ulong)random.Next(1, 201)), Field.Limit),
+                ];
+            case 6:
+                return
+                [
+                    new("EDIT", "opcode", UInt(0x18), Field.Opcode),
+                    new("EDIT", "request_id", UInt(requestId), Field.RequestId),
+                    new("EDIT", "conversation_id", Bin(RandomUuidV7(random)), Field.Id),
+                    new("EDIT", "message_id", Bin(RandomUuidV7(random)), Field.Id),
+                    new("EDIT", "content_type", Str(ContentTypes[random.Next(ContentTypes.Length)]), Field.ContentType),
+                    new("EDIT", "content", Bin(RandomBytes(random, random.Next(0, 65))), Field.Content),
+                ];
+            case 7:
+                return
+                [
+                    new("DELETE", "opcode", UInt(0x19), Field.Opcode),
+                    new("DELETE", "request_id", UInt(requestId), Field.RequestId),
+                    new("DELETE", "conversation_id", Bin(RandomUuidV7(random)), Field.Id),
+                    new("DELETE", "message_id", Bin(RandomUuidV7(random)), Field.Id),
+                ];
+            case 8:
+                return
+                [
+                    new("READ", "opcode", UInt(0x1b), Field.Opcode),
+                    new("READ", "request_id", UInt(requestId), Field.RequestId),
+                    new("READ", "conversation_id", Bin(RandomUuidV7(random)), Field.Id),
+                    new("READ", "seq", UInt((ulong)random.NextInt64(long.MaxValue)), Field.Seq),
                 ];
             default:
                 return

@@ -138,6 +138,9 @@ public class HostileCorpusTests
             Opcode.Send => FrameCodec.ToArray(FrameCodec.Decode<Frames.Send>(body, ProtocolLimits.Default)),
             Opcode.History => FrameCodec.ToArray(FrameCodec.Decode<Frames.History>(body, ProtocolLimits.Default)),
             Opcode.Ping => FrameCodec.ToArray(FrameCodec.Decode<Frames.Ping>(body, ProtocolLimits.Default)),
+            Opcode.Edit => FrameCodec.ToArray(FrameCodec.Decode<Frames.Edit>(body, ProtocolLimits.Default)),
+            Opcode.Delete => FrameCodec.ToArray(FrameCodec.Decode<Frames.Delete>(body, ProtocolLimits.Default)),
+            Opcode.Read => FrameCodec.ToArray(FrameCodec.Decode<Frames.MarkRead>(body, ProtocolLimits.Default)),
             _ => throw new InvalidOperationException($"Unexpected {header.Opcode}."),
         };
     }

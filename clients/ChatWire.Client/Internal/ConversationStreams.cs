@@ -200,6 +200,9 @@ internal sealed class ConversationStreams
         {
             EventKind.Message => new MessageReceived(e),
             EventKind.MemberJoined or EventKind.MemberLeft => new MembershipChanged(e),
+            EventKind.MessageEdited => new MessageEdited(e),
+            EventKind.MessageDeleted => new MessageDeleted(e),
+            EventKind.ReactionAdded or EventKind.ReactionRemoved => new ReactionChanged(e),
 
             // A kind this version does not know still moves the watermark; it is not surfaced.
             _ => null,

@@ -338,6 +338,8 @@ internal sealed class FrameLink : IAsyncDisposable
                 Opcode.Event => FrameCodec.ReadBody<EventFrame>(ref reader, header, Limits),
                 Opcode.HistoryPage => FrameCodec.ReadBody<HistoryPage>(ref reader, header, Limits),
                 Opcode.SyncPage => FrameCodec.ReadBody<SyncPage>(ref reader, header, Limits),
+                Opcode.Ok => FrameCodec.ReadBody<Ok>(ref reader, header, Limits),
+                Opcode.ReadState => FrameCodec.ReadBody<ReadState>(ref reader, header, Limits),
                 _ => null,
             };
             return new InboundFrame(header, payload, null);

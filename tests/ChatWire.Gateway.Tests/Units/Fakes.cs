@@ -367,7 +367,9 @@ internal sealed class FakeDirectory : IDirectoryStore
 
     public Task<TeamRecord?> GetTeamAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<IReadOnlyList<TeamMembershipRecord>> ListTeamsForUserAsync(Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    /// <summary>The fake keeps conversations, not teams: nobody is in a team (so nothing is muted).</summary>
+    public Task<IReadOnlyList<TeamMembershipRecord>> ListTeamsForUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<TeamMembershipRecord>>([]);
 
     public Task<bool> AddTeamMemberAsync(Guid teamId, Guid userId, TeamRole role, DateTimeOffset joinedAt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 

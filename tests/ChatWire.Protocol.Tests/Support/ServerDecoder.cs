@@ -52,6 +52,12 @@ internal static class ServerDecoder
             case Opcode.HistoryPage: FrameCodec.ReadBody<HistoryPage>(ref reader, header, limits); break;
             case Opcode.Sync: FrameCodec.ReadBody<Sync>(ref reader, header, limits); break;
             case Opcode.SyncPage: FrameCodec.ReadBody<SyncPage>(ref reader, header, limits); break;
+            case Opcode.Ok: FrameCodec.ReadBody<Ok>(ref reader, header, limits); break;
+            case Opcode.Edit: FrameCodec.ReadBody<Edit>(ref reader, header, limits); break;
+            case Opcode.Delete: FrameCodec.ReadBody<Delete>(ref reader, header, limits); break;
+            case Opcode.React: FrameCodec.ReadBody<React>(ref reader, header, limits); break;
+            case Opcode.Read: FrameCodec.ReadBody<MarkRead>(ref reader, header, limits); break;
+            case Opcode.ReadState: FrameCodec.ReadBody<ReadState>(ref reader, header, limits); break;
             default: throw new InvalidOperationException($"No frame type for {header.Opcode}; add it here.");
         }
     }

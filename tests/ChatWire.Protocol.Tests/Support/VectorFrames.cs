@@ -53,14 +53,20 @@ internal static class VectorFrames
             ["message"] = f.Message,
             ["retry_after_ms"] = f.RetryAfterMs,
         }),
-        Opcode.Send => Run<Send>(body, f => new JsonObject
-        {
-            ["request_id"] = f.RequestId,
-            ["conversation_id"] = Id(f.ConversationId),
-            ["message_id"] = Id(f.MessageId),
-            ["content_type"] = f.ContentType,
-            ["content_hex"] = Hex(f.Content),
-        }),
+        Opcode.Send => Run<Send>(body, f => WithOptional(
+            new JsonObject
+            {
+                ["request_id"] = f.RequestId,
+                ["conversation_id"] = Id(f.ConversationId),
+                ["message_id"] = Id(f.MessageId),
+                ["content_type"] = f.ContentType,
+                ["content_hex"] = Hex(f.Content),
+            },
+            ("thread_root_id", f.ThreadRootId == System.Guid.Empty ? null : Id(f.ThreadRootId)),
+            ("mentions", f.Mentions.Count == 0 ? null : Ids(f.Mentions)),
+            ("group_mentions", f.GroupMentions == GroupMentions.None ? null : (int)f.GroupMentions),
+            ("membership_epoch", f.MembershipEpoch == 0 ? null : f.MembershipEpoch),
+            ("distribution_hash_hex", f.DistributionHash.IsEmpty ? null : Hex(f.DistributionHash)))),
         Opcode.SendAck => Run<SendAck>(body, f => new JsonObject
         {
             ["request_id"] = f.RequestId,
@@ -79,14 +85,16 @@ internal static class VectorFrames
 
             return fields;
         }),
-        Opcode.History => Run<History>(body, f => new JsonObject
-        {
-            ["request_id"] = f.RequestId,
-            ["conversation_id"] = Id(f.ConversationId),
-            ["from_seq"] = f.FromSeq,
-            ["direction"] = (int)f.Direction,
-            ["limit"] = f.Limit,
-        }),
+        Opcode.History => Run<History>(body, f => WithOptional(
+            new JsonObject
+            {
+                ["request_id"] = f.RequestId,
+                ["conversation_id"] = Id(f.ConversationId),
+                ["from_seq"] = f.FromSeq,
+                ["direction"] = (int)f.Direction,
+                ["limit"] = f.Limit,
+            },
+            ("thread_root_id", f.ThreadRootId == System.Guid.Empty ? null : Id(f.ThreadRootId)))),
         Opcode.HistoryPage => Run<HistoryPage>(body, f => new JsonObject
         {
             ["request_id"] = f.RequestId,
@@ -103,12 +111,60 @@ internal static class VectorFrames
         Opcode.SyncPage => Run<SyncPage>(body, f => new JsonObject
         {
             ["request_id"] = f.RequestId,
-            ["conversations"] = new JsonArray([.. f.Conversations.Select(c => (JsonNode?)new JsonObject
-            {
-                ["conversation_id"] = Id(c.ConversationId),
-                ["last_seq"] = c.LastSeq,
-            })]),
+            ["conversations"] = new JsonArray([.. f.Conversations.Select(c => (JsonNode?)WithOptional(
+                new JsonObject
+                {
+                    ["conversation_id"] = Id(c.ConversationId),
+                    ["last_seq"] = c.LastSeq,
+                },
+                ("read_seq", c.ReadSeq == 0 ? null : c.ReadSeq),
+                ("unread_count", c.UnreadCount == 0 ? null : c.UnreadCount),
+                ("mention_count", c.MentionCount == 0 ? null : c.MentionCount),
+                ("muted", c.Muted ? true : null),
+                ("e2e", c.E2e ? true : null)))]),
             ["has_more"] = f.HasMore,
+        }),
+        Opcode.Ok => Run<Ok>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["seq"] = f.Seq,
+            ["server_time_ms"] = f.ServerTimeUnixMs,
+        }),
+        Opcode.Edit => Run<Edit>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["conversation_id"] = Id(f.ConversationId),
+            ["message_id"] = Id(f.MessageId),
+            ["content_type"] = f.ContentType,
+            ["content_hex"] = Hex(f.Content),
+        }),
+        Opcode.Delete => Run<Delete>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["conversation_id"] = Id(f.ConversationId),
+            ["message_id"] = Id(f.MessageId),
+        }),
+        Opcode.React => Run<React>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["conversation_id"] = Id(f.ConversationId),
+            ["message_id"] = Id(f.MessageId),
+            ["emoji"] = f.Emoji,
+            ["remove"] = f.Remove,
+        }),
+        Opcode.Read => Run<MarkRead>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["conversation_id"] = Id(f.ConversationId),
+            ["seq"] = f.Seq,
+        }),
+        Opcode.ReadState => Run<ReadState>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["conversation_id"] = Id(f.ConversationId),
+            ["read_seq"] = f.ReadSeq,
+            ["unread_count"] = f.UnreadCount,
+            ["mention_count"] = f.MentionCount,
         }),
         _ => throw new InvalidOperationException($"No vector mapping for {opcode}; add it here."),
     };
@@ -132,12 +188,22 @@ internal static class VectorFrames
             Opcode.Error => FrameCodec.ToArray(new ErrorFrame(rid, (ErrorCode)U32(fields, "code"), Str(fields, "message"), U32(fields, "retry_after_ms"))),
             Opcode.Send => FrameCodec.ToArray(new Send(
                 rid, Guid(fields, "conversation_id"), Guid(fields, "message_id"), Str(fields, "content_type"),
-                Convert.FromHexString(Str(fields, "content_hex")))),
+                Convert.FromHexString(Str(fields, "content_hex")))
+            {
+                ThreadRootId = OptionalGuid(fields, "thread_root_id"),
+                Mentions = OptionalIds(fields, "mentions"),
+                GroupMentions = (GroupMentions)(fields["group_mentions"]?.GetValue<int>() ?? 0),
+                MembershipEpoch = fields["membership_epoch"]?.GetValue<ulong>() ?? 0,
+                DistributionHash = Convert.FromHexString(fields["distribution_hash_hex"]?.GetValue<string>() ?? string.Empty),
+            }),
             Opcode.SendAck => FrameCodec.ToArray(new SendAck(
                 rid, Guid(fields, "conversation_id"), Guid(fields, "message_id"), U64(fields, "seq"), I64(fields, "server_time_ms"))),
             Opcode.Event => FrameCodec.ToArray(new EventFrame(ToEvent(Guid(fields, "conversation_id"), fields))),
             Opcode.History => FrameCodec.ToArray(new History(
-                rid, Guid(fields, "conversation_id"), U64(fields, "from_seq"), (HistoryDirection)U32(fields, "direction"), U32(fields, "limit"))),
+                rid, Guid(fields, "conversation_id"), U64(fields, "from_seq"), (HistoryDirection)U32(fields, "direction"), U32(fields, "limit"))
+            {
+                ThreadRootId = OptionalGuid(fields, "thread_root_id"),
+            }),
             Opcode.HistoryPage => FrameCodec.ToArray(new HistoryPage(
                 rid, Guid(fields, "conversation_id"),
                 [.. Node(fields, "events").AsArray().Select(m => ToEvent(Guid(fields, "conversation_id"), m!.AsObject()))],
@@ -145,8 +211,17 @@ internal static class VectorFrames
             Opcode.Sync => FrameCodec.ToArray(new Sync(rid, Guid(fields, "after_conversation_id"), U32(fields, "limit"))),
             Opcode.SyncPage => FrameCodec.ToArray(new SyncPage(
                 rid,
-                [.. Node(fields, "conversations").AsArray().Select(c => new ConversationState(Guid(c!.AsObject(), "conversation_id"), U64(c.AsObject(), "last_seq")))],
+                [.. Node(fields, "conversations").AsArray().Select(c => ToState(c!.AsObject()))],
                 Node(fields, "has_more").GetValue<bool>())),
+            Opcode.Ok => FrameCodec.ToArray(new Ok(rid, U64(fields, "seq"), I64(fields, "server_time_ms"))),
+            Opcode.Edit => FrameCodec.ToArray(new Edit(
+                rid, Guid(fields, "conversation_id"), Guid(fields, "message_id"), Str(fields, "content_type"), Convert.FromHexString(Str(fields, "content_hex")))),
+            Opcode.Delete => FrameCodec.ToArray(new Delete(rid, Guid(fields, "conversation_id"), Guid(fields, "message_id"))),
+            Opcode.React => FrameCodec.ToArray(new React(
+                rid, Guid(fields, "conversation_id"), Guid(fields, "message_id"), Str(fields, "emoji"), Node(fields, "remove").GetValue<bool>())),
+            Opcode.Read => FrameCodec.ToArray(new MarkRead(rid, Guid(fields, "conversation_id"), U64(fields, "seq"))),
+            Opcode.ReadState => FrameCodec.ToArray(new ReadState(
+                Guid(fields, "conversation_id"), U64(fields, "read_seq"), U32(fields, "unread_count"), U32(fields, "mention_count"))),
             _ => throw new InvalidOperationException($"No vector mapping for {opcode}; add it here."),
         };
     }
@@ -162,24 +237,83 @@ internal static class VectorFrames
         return (JsonNode.Parse(project(frame).ToJsonString())!.AsObject(), output.WrittenSpan.ToArray());
     }
 
-    // kind and subject_id always appear, with their defaults (0 and the nil UUID) when the frame leaves them off.
-    private static JsonObject EventFields(ConversationEvent m) => new()
-    {
-        ["event_id"] = Id(m.EventId),
-        ["seq"] = m.Seq,
-        ["sender_user_id"] = Id(m.SenderUserId),
-        ["sender_device_id"] = Id(m.SenderDeviceId),
-        ["server_time_ms"] = m.ServerTimeUnixMs,
-        ["content_type"] = m.ContentType,
-        ["content_hex"] = Hex(m.Content),
-        ["kind"] = (int)m.Kind,
-        ["subject_id"] = Id(m.SubjectId),
-    };
+    // kind and subject_id always appear, with their defaults (0 and the nil UUID) when the frame leaves them
+    // off; the later optional fields appear only when they hold something.
+    private static JsonObject EventFields(ConversationEvent m) => WithOptional(
+        new JsonObject
+        {
+            ["event_id"] = Id(m.EventId),
+            ["seq"] = m.Seq,
+            ["sender_user_id"] = Id(m.SenderUserId),
+            ["sender_device_id"] = Id(m.SenderDeviceId),
+            ["server_time_ms"] = m.ServerTimeUnixMs,
+            ["content_type"] = m.ContentType,
+            ["content_hex"] = Hex(m.Content),
+            ["kind"] = (int)m.Kind,
+            ["subject_id"] = Id(m.SubjectId),
+        },
+        ("thread_root_id", m.ThreadRootId == System.Guid.Empty ? null : Id(m.ThreadRootId)),
+        ("mentions", m.Mentions.Count == 0 ? null : Ids(m.Mentions)),
+        ("group_mentions", m.GroupMentions == GroupMentions.None ? null : (int)m.GroupMentions),
+        ("edited_at_ms", m.EditedAtUnixMs == 0 ? null : m.EditedAtUnixMs),
+        ("deleted_at_ms", m.DeletedAtUnixMs == 0 ? null : m.DeletedAtUnixMs),
+        ("reply_count", m.ReplyCount == 0 ? null : m.ReplyCount),
+        ("last_reply_ms", m.LastReplyUnixMs == 0 ? null : m.LastReplyUnixMs),
+        ("thread_participants", m.ThreadParticipants.Count == 0 ? null : Ids(m.ThreadParticipants)),
+        ("reactions", m.Reactions.Count == 0 ? null : new JsonArray([.. m.Reactions.Select(r => (JsonNode?)new JsonObject
+        {
+            ["emoji"] = r.Emoji,
+            ["count"] = r.Count,
+            ["mine"] = r.Mine,
+        })])));
 
     private static ConversationEvent ToEvent(Guid conversationId, JsonObject m) => new(
         conversationId, Guid(m, "event_id"), U64(m, "seq"), Guid(m, "sender_user_id"), Guid(m, "sender_device_id"),
         I64(m, "server_time_ms"), Str(m, "content_type"), Convert.FromHexString(Str(m, "content_hex")),
-        (EventKind)U32(m, "kind"), Guid(m, "subject_id"));
+        (EventKind)U32(m, "kind"), Guid(m, "subject_id"))
+    {
+        ThreadRootId = OptionalGuid(m, "thread_root_id"),
+        Mentions = OptionalIds(m, "mentions"),
+        GroupMentions = (GroupMentions)(m["group_mentions"]?.GetValue<int>() ?? 0),
+        EditedAtUnixMs = m["edited_at_ms"]?.GetValue<long>() ?? 0,
+        DeletedAtUnixMs = m["deleted_at_ms"]?.GetValue<long>() ?? 0,
+        ReplyCount = m["reply_count"]?.GetValue<uint>() ?? 0,
+        LastReplyUnixMs = m["last_reply_ms"]?.GetValue<long>() ?? 0,
+        ThreadParticipants = OptionalIds(m, "thread_participants"),
+        Reactions = m["reactions"] is JsonArray reactions
+            ? [.. reactions.Select(r => new Reaction(Str(r!.AsObject(), "emoji"), U32(r.AsObject(), "count"), Node(r.AsObject(), "mine").GetValue<bool>()))]
+            : [],
+    };
+
+    private static ConversationState ToState(JsonObject c) => new(
+        Guid(c, "conversation_id"),
+        U64(c, "last_seq"),
+        c["read_seq"]?.GetValue<ulong>() ?? 0,
+        c["unread_count"]?.GetValue<uint>() ?? 0,
+        c["mention_count"]?.GetValue<uint>() ?? 0,
+        c["muted"]?.GetValue<bool>() ?? false,
+        c["e2e"]?.GetValue<bool>() ?? false);
+
+    // Adds each optional field that holds something (a non-null value).
+    private static JsonObject WithOptional(JsonObject fields, params (string Key, JsonNode? Value)[] optional)
+    {
+        foreach (var (key, value) in optional)
+        {
+            if (value is not null)
+            {
+                fields[key] = value;
+            }
+        }
+
+        return fields;
+    }
+
+    private static JsonArray Ids(IEnumerable<Guid> ids) => new([.. ids.Select(id => (JsonNode?)Id(id))]);
+
+    private static Guid OptionalGuid(JsonObject o, string key) => o[key] is { } value ? System.Guid.Parse(value.GetValue<string>(), CultureInfo.InvariantCulture) : System.Guid.Empty;
+
+    private static Guid[] OptionalIds(JsonObject o, string key) =>
+        o[key] is JsonArray ids ? [.. ids.Select(id => System.Guid.Parse(id!.GetValue<string>(), CultureInfo.InvariantCulture))] : [];
 
     private static string Id(Guid id) => id.ToString("D", CultureInfo.InvariantCulture);
 

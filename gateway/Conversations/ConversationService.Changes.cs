@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Text;
+using ChatWire.Gateway.Accounts;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using ChatWire.Storage.Directory;
+using ChatWire.Storage.Messages;
+using StoredKind = ChatWire.Storage.Messages.EventKind;
+
+namespace ChatWire.Gateway.Conversations;
+
+/// <summary>What a change (EDIT, DELETE, REACT, READ) came to: the seq stored (0 when nothing was) and when.</summary>
+internal readonly record struct ChangeOutcome(ulong Seq, long ServerTimeUnixMs);
+
+/// <summary>
+/// Changes to messages and to the user's place in a conversation: edit, delete, react, mark read. Each
+/// message change is an event appended like a message, checked against its target inside the store's
+/// write (<see cref="AppendRefusal"/>), and delivered by the one publisher; a read position is the user's
+/// own and is pushed to their connections as READ_STATE.
+/// </summary>
+internal sealed partial class ConversationService
+{
+    /// <summary>EDIT: the author replaces a message's content.</summary>
+    /// <exception cref="RequestRefusedException">Why it was refused.</exception>
+    public async Task<ChangeOutcome> EditAsync(SessionIdentity actor, Edit edit)
+    {
+        if (!MediaType.IsValid(edit.ContentType))
+        {
+            throw new RequestRefusedException(ErrorCode.InvalidField, "content_type must be a media type such as text/plain: type/subtype, printable ASCII, at most 128 bytes.");
+        }
+
+        if (IsBlank(edit.ContentType, edit.Content.Span))
+        {
+            throw new RequestRefusedException(ErrorCode.InvalidField, "content must not be empty, and text content must hold more than whitespace; to remove a message, DELETE it.");
+        }
+
+        TakeRate(actor, edit.Content.Length);
+        var access = await RequireAccessAsync(edit.ConversationId, actor.UserId, toWrite: true);
+        if (await quota.CheckAsync(actor.UserId, access.TeamId, edit.Content.Length) is { } refusal)
+        {
+            throw new RequestRefusedException(ErrorCode.QuotaExceeded, refusal);
+        }
+
+        var change = NewEvent.Change(edit.ConversationId, StoredKind.MessageEdited, edit.MessageId, actor.UserId, actor.DeviceId, edit.ContentType, edit.Content) with
+        {
+            UsageTeamId = access.TeamId,
+        };
+        var outcome = await AppendChangeAsync(change);
+        if (outcome.Seq != 0)
+        {
+            quota.Add(actor.UserId, access.TeamId, edit.Content.Length);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>DELETE: the author, or an admin or owner of the channel's team, erases a message.</summary>
+    /// <exception cref="RequestRefusedException">Why it was refused.</exception>
+    public async Task<ChangeOutcome> DeleteAsync(SessionIdentity actor, Delete delete)
+    {
+        TakeRate(actor, 0);
+
+        // A member may delete their own messages even where they can no longer send (a DM without a shared team).
+        var access = await RequireAccessAsync(delete.ConversationId, actor.UserId, toWrite: false);
+        var moderates = false;
+        if (access.TeamId is { } teamId)
+        {
+            var role = await ReadDirectoryAsync(() => directory.GetTeamMembershipAsync(teamId, actor.UserId));
+            moderates = role is { Role: TeamRole.Admin or TeamRole.Owner };
+        }
+
+        var change = NewEvent.Change(delete.ConversationId, StoredKind.MessageDeleted, delete.MessageId, actor.UserId, actor.DeviceId, string.Empty, ReadOnlyMemory<byte>.Empty) with
+        {
+            ActorModerates = moderates,
+        };
+        return await AppendChangeAsync(change);
+    }
+
+    /// <summary>REACT: adds or removes the user's reaction with one emoji; a no-op when already so.</summary>
+    /// <exception cref="RequestRefusedException">Why it was refused.</exception>
+    public async Task<ChangeOutcome> ReactAsync(SessionIdentity actor, React react)
+    {
+        if (!IsEmoji(react.Emoji))
+        {
+            throw new RequestRefusedException(ErrorCode.InvalidField, "emoji must be 1 to 64 bytes of UTF-8 without white space or control characters, such as 👍 or :shipit:.");
+        }
+
+        TakeRate(actor, 0);
+        await RequireAccessAsync(react.ConversationId, actor.UserId, toWrite: true);
+        var kind = react.Remove ? StoredKind.ReactionRemoved : StoredKind.ReactionAdded;
+        var emoji = Encoding.UTF8.GetBytes(react.Emoji.Normalize(NormalizationForm.FormC));
+        return await AppendChangeAsync(NewEvent.Change(react.ConversationId, kind, react.MessageId, actor.UserId, actor.DeviceId, string.Empty, emoji));
+    }
+
+    /// <summary>
+    /// READ: moves the user's read position forward, tells every connection of the user (READ_STATE, so
+    /// each device clears the same badge) and returns the position in force.
+    /// </summary>
+    /// <exception cref="RequestRefusedException">Why it was refused.</exception>
+    public async Task<ChangeOutcome> MarkReadAsync(SessionIdentity actor, MarkRead read)
+    {
+        TakeRate(actor, 0);
+        await RequireAccessAsync(read.ConversationId, actor.UserId, toWrite: false);
+        ConversationStats stats;
+        try
+        {
+            stats = await store.MarkReadAsync(actor.UserId, read.ConversationId, read.Seq);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The read position could not be stored; retry.");
+        }
+
+        try
+        {
+            await publisher.PublishToUserAsync(actor.UserId, new ReadState(read.ConversationId, stats.ReadSeq, (uint)stats.UnreadCount, (uint)stats.MentionCount));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The position is stored; the other devices see it at their next SYNC.
+            GatewayLog.PublishFailed(logger, read.ConversationId, stats.ReadSeq, ex);
+        }
+
+        return new ChangeOutcome(stats.ReadSeq, time.GetUtcNow().ToUnixTimeMilliseconds());
+    }
+
+    private void TakeRate(SessionIdentity actor, long bytes)
+    {
+        if (rateLimiter.TryTake(actor.UserId, actor.DeviceId, bytes) is { } retryAfterMs)
+        {
+            throw new RequestRefusedException(ErrorCode.RateLimited, "You are making changes too fast; nothing was changed. Retry after retry_after_ms.")
+            {
+                RetryAfterMs = retryAfterMs,
+            };
+        }
+    }
+
+    // Members read; only members who may send (in a DM: who still share a team with everyone) write.
+    private async Task<MemberAccess> RequireAccessAsync(Guid conversationId, Guid userId, bool toWrite)
+    {
+        MemberAccess access;
+        try
+        {
+            access = await membership.GetAccessAsync(conversationId, userId, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "Membership could not be checked; retry.");
+        }
+
+        if (access.Access == ConversationAccess.None || (toWrite && access.Access != ConversationAccess.Send))
+        {
+            var denied = Denied(access.Access);
+            throw new RequestRefusedException(denied.Error!.Value, denied.Message!);
+        }
+
+        return access;
+    }
+
+    private async Task<T> ReadDirectoryAsync<T>(Func<Task<T>> read)
+    {
+        try
+        {
+            return await read();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The directory could not be read; retry.");
+        }
+    }
+
+    private async Task<ChangeOutcome> AppendChangeAsync(NewEvent change)
+    {
+        AppendResult result;
+        try
+        {
+            result = await store.AppendAsync(change);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The change could not be stored; nothing was changed. Retry.");
+        }
+
+        return result switch
+        {
+            { Outcome: AppendOutcome.Stored, Event: { } stored } => new ChangeOutcome(stored.Seq, stored.StoredAt.ToUnixTimeMilliseconds()),
+            { Outcome: AppendOutcome.Unchanged } => new ChangeOutcome(0, 0),
+            { Refusal: AppendRefusal.NotAuthor } => throw new RequestRefusedException(ErrorCode.Forbidden, change.Kind == StoredKind.MessageEdited
+                ? "Only its author can edit a message."
+                : "Only its author, or an admin or owner of the channel's team, can delete a message."),
+            { Refusal: AppendRefusal.TooManyReactions } => throw new RequestRefusedException(ErrorCode.QuotaExceeded, string.Create(
+                CultureInfo.InvariantCulture, $"A message holds at most {EventMapping.MaxListed} different emoji, and at most 20 reactions from one person.")),
+            _ => throw new RequestRefusedException(ErrorCode.NotFound, "There is no such message in this conversation (or it was deleted)."),
+        };
+    }
+
+    // An emoji is a short token shown as is: a Unicode emoji sequence or a :name:. White space and control
+    // or format characters (ZWJ inside an emoji sequence aside) are refused so one cannot spoof another.
+    private static bool IsEmoji(string emoji)
+    {
+        if (emoji.Length == 0 || Encoding.UTF8.GetByteCount(emoji) > 64)
+        {
+            return false;
+        }
+
+        foreach (var rune in emoji.EnumerateRunes())
+        {
+            var category = Rune.GetUnicodeCategory(rune);
+            if (Rune.IsWhiteSpace(rune) || Rune.IsControl(rune)
+                || (category == UnicodeCategory.Format && rune.Value != 0x200D)
+                || category is UnicodeCategory.Surrogate or UnicodeCategory.OtherNotAssigned or UnicodeCategory.PrivateUse)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
