@@ -39,6 +39,31 @@ internal sealed class EventLog
 
     public async Task<ConversationEvent> NextMessageAsync() => (await NextAsync<MessageReceived>()).Message;
 
+    // The next event of type T, passing over any other.
+    public async Task<T> NextOfAsync<T>()
+        where T : ChatWireEvent
+    {
+        while (true)
+        {
+            if (await NextAnyAsync() is T item)
+            {
+                return item;
+            }
+        }
+    }
+
+    // What has arrived and not been read yet, without waiting.
+    public List<ChatWireEvent> Arrived()
+    {
+        var items = new List<ChatWireEvent>();
+        while (_events.Reader.TryRead(out var item))
+        {
+            items.Add(item);
+        }
+
+        return items;
+    }
+
     public async Task<ChatWireEvent> NextAnyAsync()
     {
         using var timeout = new CancellationTokenSource(Patience.Default);
