@@ -31,6 +31,8 @@ internal sealed class GatewayChild : IAsyncDisposable
 
     public string DataDirectory { get; }
 
+    private bool _ownsData = true;
+
     public IPEndPoint Tcp { get; }
 
     public IPEndPoint Tls { get; }
@@ -59,13 +61,17 @@ internal sealed class GatewayChild : IAsyncDisposable
         }
     }
 
-    public static async Task<GatewayChild> StartAsync(int openFiles, IReadOnlyDictionary<string, string> settings)
+    /// <summary>
+    /// Starts the child and waits until it is healthy. Over <paramref name="dataDirectory"/> when given (which
+    /// the caller then owns and deletes: a second child may start over it), else over a fresh one it deletes.
+    /// </summary>
+    public static async Task<GatewayChild> StartAsync(int openFiles, IReadOnlyDictionary<string, string> settings, string? dataDirectory = null)
     {
-        var data = Path.Combine(Path.GetTempPath(), "chatwire-child-" + Guid.NewGuid().ToString("N"));
+        var data = dataDirectory ?? Path.Combine(Path.GetTempPath(), "chatwire-child-" + Guid.NewGuid().ToString("N"));
         var ports = FreePorts(4);
         var start = StartInfo(openFiles, data, ports, settings, []);
         var process = Process.Start(start) ?? throw new InvalidOperationException("prlimit did not start");
-        var child = new GatewayChild(process, data, ports[0], ports[1], ports[2], ports[3]);
+        var child = new GatewayChild(process, data, ports[0], ports[1], ports[2], ports[3]) { _ownsData = dataDirectory is null };
         process.OutputDataReceived += (_, e) => child.Append(e.Data);
         process.ErrorDataReceived += (_, e) => child.Append(e.Data);
         process.BeginOutputReadLine();
@@ -92,30 +98,51 @@ internal sealed class GatewayChild : IAsyncDisposable
         throw new InvalidOperationException("The gateway child did not become healthy:\n" + output);
     }
 
+    /// <summary>Stops the gateway as an operator would: SIGTERM, then waits (up to 15 s, then SIGKILL).</summary>
+    public async Task StopAsync()
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill!.WaitForExitAsync();
+        }
+
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        try
+        {
+            await _process.WaitForExitAsync(wait.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>Kills the gateway at once (SIGKILL, as <c>kill -9</c>): no shutdown code runs.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Api.Dispose();
         ManagementClient.Dispose();
-        if (!_process.HasExited)
+        await StopAsync();
+        _process.Dispose();
+        if (!_ownsData)
         {
-            // SIGTERM: the gateway stops cleanly on it.
-            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-            {
-                await kill!.WaitForExitAsync();
-            }
-
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            try
-            {
-                await _process.WaitForExitAsync(wait.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
+            return;
         }
 
-        _process.Dispose();
         try
         {
             Directory.Delete(DataDirectory, recursive: true);

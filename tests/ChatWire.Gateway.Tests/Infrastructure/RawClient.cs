@@ -56,6 +56,14 @@ internal sealed class RawClient : IAsyncDisposable
         return new RawClient(tcp);
     }
 
+    /// <summary>Connects to a plain TCP listener (a child gateway's, say).</summary>
+    public static async Task<RawClient> ConnectAsync(System.Net.IPEndPoint endpoint)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(endpoint);
+        return new RawClient(tcp);
+    }
+
     /// <summary>Connects, says HELLO and AUTH as <paramref name="user"/>, and checks AUTH_OK.</summary>
     public static async Task<RawClient> ConnectAuthenticatedAsync(TestUser user, System.Net.IPAddress? source = null)
     {
@@ -65,6 +73,13 @@ internal sealed class RawClient : IAsyncDisposable
     }
 
     public uint NextRequestId() => _nextRequestId++;
+
+    /// <summary>Drops the connection as a dying device would: a TCP reset, with whatever was in flight lost.</summary>
+    public void Reset()
+    {
+        _tcp.Client.LingerState = new LingerOption(enable: true, seconds: 0);
+        _tcp.Client.Close();
+    }
 
     public async Task<Welcome> HelloAsync()
     {
