@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ChatWire.Client;
 using ChatWire.Protocol.Frames;
 
 namespace ChatWire.Cli;
@@ -29,37 +30,53 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
 
     public static string JsonLine(JsonObject value) => value.ToJsonString(LineOptions);
 
-    // An event as listen and history print it: a message, or a membership change ("member_joined" /
-    // "member_left", with user_id the member and sender who made the change). Kinds this version does not
-    // know print as "event" with their number, so a script sees every seq.
+    // An event as listen and history print it: a message, a membership change ("member_joined" /
+    // "member_left", with user_id the member and sender who made the change), or a change to a message
+    // ("edit", "delete", "reaction": message_id is the message changed, event_id the change's own id).
+    // Kinds this version does not know print as "event" with their number, so a script sees every seq.
     public static JsonObject EventJson(ConversationEvent e)
     {
+        var changesAMessage = e.Kind is EventKind.MessageEdited or EventKind.MessageDeleted or EventKind.ReactionAdded or EventKind.ReactionRemoved;
         var json = new JsonObject
         {
             ["type"] = TypeName(e.Kind),
             ["conversation_id"] = e.ConversationId.ToString("D"),
-            ["message_id"] = e.EventId.ToString("D"),
-            ["seq"] = e.Seq,
-            ["sender"] = e.SenderUserId.ToString("D"),
-            ["sender_device"] = e.SenderDeviceId.ToString("D"),
+            ["message_id"] = (changesAMessage ? e.SubjectId : e.EventId).ToString("D"),
         };
+        if (changesAMessage)
+        {
+            json["event_id"] = e.EventId.ToString("D");
+        }
+
+        json["seq"] = e.Seq;
+        json["sender"] = e.SenderUserId.ToString("D");
+        json["sender_device"] = e.SenderDeviceId.ToString("D");
+        switch (e.Kind)
+        {
+            case EventKind.Message or EventKind.MessageEdited when e.DeletedAtUnixMs != 0:
+                // A tombstone, or an edit of a deleted message: the content is gone.
+                json["text"] = null;
+                break;
+            case EventKind.Message or EventKind.MessageEdited:
+                AddContent(json, e);
+                break;
+            case EventKind.MemberJoined or EventKind.MemberLeft:
+                json["user_id"] = e.SubjectId.ToString("D");
+                break;
+            case EventKind.ReactionAdded or EventKind.ReactionRemoved:
+                json["emoji"] = Encoding.UTF8.GetString(e.Content.Span);
+                json["added"] = e.Kind == EventKind.ReactionAdded;
+                break;
+            case EventKind.MessageDeleted:
+                break;
+            default:
+                json["kind"] = (int)e.Kind;
+                break;
+        }
+
         if (e.Kind == EventKind.Message)
         {
-            var text = TextOf(e);
-            json["text"] = text;
-            json["content_type"] = e.ContentType;
-            if (text is null)
-            {
-                json["content_base64"] = Convert.ToBase64String(e.Content.Span);
-            }
-        }
-        else if (e.Kind is EventKind.MemberJoined or EventKind.MemberLeft)
-        {
-            json["user_id"] = e.SubjectId.ToString("D");
-        }
-        else
-        {
-            json["kind"] = (int)e.Kind;
+            AddMessageState(json, e);
         }
 
         json["sent_at"] = Time(e.ServerTimeUnixMs);
@@ -70,20 +87,107 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
     {
         var body = e.Kind switch
         {
-            EventKind.Message => ": " + (TextOf(e) ?? $"[{e.ContentType}, {e.Content.Length} bytes]"),
+            EventKind.Message when e.DeletedAtUnixMs != 0 => ": [deleted]",
+            EventKind.Message => (e.ThreadRootId == Guid.Empty ? string.Empty : $" (in thread {e.ThreadRootId:D})") + ": " + Indent(ContentText(e))
+                + (e.EditedAtUnixMs != 0 ? " (edited)" : string.Empty)
+                + (e.ReplyCount > 0 ? $" [{e.ReplyCount.ToString(CultureInfo.InvariantCulture)} {(e.ReplyCount == 1 ? "reply" : "replies")}]" : string.Empty)
+                + (e.Reactions.Count > 0 ? " " + string.Join(' ', e.Reactions.Select(r => $"{r.Emoji}{r.Count.ToString(CultureInfo.InvariantCulture)}")) : string.Empty),
             EventKind.MemberJoined => e.SubjectId == e.SenderUserId ? $" joined" : $" added {e.SubjectId:D}",
             EventKind.MemberLeft => e.SubjectId == e.SenderUserId ? $" left" : $" removed {e.SubjectId:D}",
+            EventKind.MessageEdited => $" edited {e.SubjectId:D}: " + Indent(ContentText(e)),
+            EventKind.MessageDeleted => $" deleted {e.SubjectId:D}",
+            EventKind.ReactionAdded => $" reacted {Encoding.UTF8.GetString(e.Content.Span)} to {e.SubjectId:D}",
+            EventKind.ReactionRemoved => $" took back {Encoding.UTF8.GetString(e.Content.Span)} on {e.SubjectId:D}",
             _ => $" [event kind {(int)e.Kind}]",
         };
         var where = withConversation ? e.ConversationId.ToString("D") + " " : string.Empty;
         return $"{Time(e.ServerTimeUnixMs)} {where}#{e.Seq.ToString(CultureInfo.InvariantCulture)} {e.SenderUserId:D}{body}";
     }
 
+    // A read position that moved on one of my devices, as listen prints it.
+    public static JsonObject ReadStateJson(ReadStateChanged state) => new()
+    {
+        ["type"] = "read",
+        ["conversation_id"] = state.ConversationId.ToString("D"),
+        ["read_seq"] = state.ReadSeq,
+        ["unread_count"] = state.UnreadCount,
+        ["mention_count"] = state.MentionCount,
+    };
+
+    public static string ReadStateHuman(ReadStateChanged state) =>
+        $"{state.ConversationId:D} read up to #{state.ReadSeq.ToString(CultureInfo.InvariantCulture)}: {Counts(state.UnreadCount, state.MentionCount)}";
+
+    public static string Counts(int unread, int mentions) =>
+        $"{Count(unread, "unread", "unread")}, {Count(mentions, "mention", "mentions")}";
+
+    private static string Count(int n, string one, string many) =>
+        (n >= 1000 ? "1000+" : n.ToString(CultureInfo.InvariantCulture)) + " " + (n == 1 ? one : many);
+
+    private static void AddContent(JsonObject json, ConversationEvent e)
+    {
+        var text = TextOf(e);
+        json["text"] = text;
+        json["content_type"] = e.ContentType;
+        if (text is null)
+        {
+            json["content_base64"] = Convert.ToBase64String(e.Content.Span);
+        }
+    }
+
+    // What a message carries besides its content, each key only when it holds something.
+    private static void AddMessageState(JsonObject json, ConversationEvent e)
+    {
+        if (e.ThreadRootId != Guid.Empty)
+        {
+            json["thread_root_id"] = e.ThreadRootId.ToString("D");
+        }
+
+        if (e.Mentions.Count > 0)
+        {
+            json["mentions"] = new JsonArray([.. e.Mentions.Select(id => (JsonNode?)id.ToString("D"))]);
+        }
+
+        if (e.GroupMentions != GroupMentions.None)
+        {
+            json["group_mentions"] = new JsonArray([.. new[] { (GroupMentions.Channel, "channel"), (GroupMentions.Here, "here") }
+                .Where(g => e.GroupMentions.HasFlag(g.Item1)).Select(g => (JsonNode?)g.Item2)]);
+        }
+
+        if (e.EditedAtUnixMs != 0)
+        {
+            json["edited_at"] = Time(e.EditedAtUnixMs);
+        }
+
+        if (e.DeletedAtUnixMs != 0)
+        {
+            json["deleted_at"] = Time(e.DeletedAtUnixMs);
+        }
+
+        if (e.ReplyCount > 0)
+        {
+            json["reply_count"] = e.ReplyCount;
+            json["last_reply_at"] = Time(e.LastReplyUnixMs);
+        }
+
+        if (e.Reactions.Count > 0)
+        {
+            json["reactions"] = new JsonArray([.. e.Reactions.Select(r => (JsonNode?)new JsonObject { ["emoji"] = r.Emoji, ["count"] = r.Count, ["mine"] = r.Mine })]);
+        }
+    }
+
+    private static string ContentText(ConversationEvent e) => TextOf(e) ?? $"[{e.ContentType}, {e.Content.Length} bytes]";
+
+    // Continuation lines of a multi-line message, indented under the line's start.
+    private static string Indent(string text) => text.Replace("\n", "\n    ", StringComparison.Ordinal);
+
     private static string TypeName(EventKind kind) => kind switch
     {
         EventKind.Message => "message",
         EventKind.MemberJoined => "member_joined",
         EventKind.MemberLeft => "member_left",
+        EventKind.MessageEdited => "edit",
+        EventKind.MessageDeleted => "delete",
+        EventKind.ReactionAdded or EventKind.ReactionRemoved => "reaction",
         _ => "event",
     };
 

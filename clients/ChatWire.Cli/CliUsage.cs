@@ -29,9 +29,15 @@ internal static class CliUsage
           conversations
           dm USER...
         Messages (over TCP):
-          send CONVERSATION TEXT [--message-id ID]   (TEXT "-" reads stdin)
-          history CONVERSATION [--limit N]           (oldest first; default 20)
-          listen                                     (until Ctrl+C)
+          send CONVERSATION TEXT [--message-id ID]   (TEXT "-" reads stdin; @name, @channel, @here mention)
+          history CONVERSATION [--limit N] [--before SEQ]   (oldest first; default 20)
+          listen                                     (every event, until Ctrl+C)
+          reply MESSAGE TEXT                         (in MESSAGE's thread)
+          thread MESSAGE                             (the thread's root and replies)
+          edit MESSAGE TEXT | delete MESSAGE
+          react MESSAGE EMOJI | unreact MESSAGE EMOJI
+          read CONVERSATION [SEQ]                    (marks read on all my devices; default: everything)
+          unread                                     (conversations with unread messages)
 
         Options:
           --profile NAME    profile in $XDG_CONFIG_HOME/chatwire (default ~/.config/chatwire), "default" if absent
@@ -42,7 +48,8 @@ internal static class CliUsage
           -h, --help        print this help
 
         TEAM is a team id or name; CHANNEL a conversation id, a channel name or TEAM/CHANNEL;
-        CONVERSATION a conversation id or a channel name; USER a user id or username.
+        CONVERSATION a conversation id or a channel name; USER a user id or username;
+        MESSAGE a message id (history --json prints them as message_id).
         Exit status: 0 done, 1 failed (the server's error code is printed), 2 usage error.
         """;
 }

@@ -137,3 +137,8 @@ public sealed record DirectConversation(Guid ConversationId, string Type, IReadO
 /// <param name="Name">The channel name; <see langword="null"/> for direct conversations.</param>
 /// <param name="Members">The members of a direct conversation; <see langword="null"/> for channels.</param>
 public sealed record ConversationSummary(Guid ConversationId, string Type, Guid? TeamId, string? Name, IReadOnlyList<Guid>? Members);
+
+/// <summary>Where a message is (<c>GET /v1/messages/{message_id}</c>).</summary>
+/// <param name="ConversationId">The conversation holding it.</param>
+/// <param name="Seq">Its seq there.</param>
+public sealed record MessageLocation(Guid ConversationId, ulong Seq);

@@ -280,6 +280,16 @@ public sealed class ChatWireApiClient : IDisposable
     public Task<IReadOnlyList<ConversationSummary>> ListConversationsAsync(CancellationToken cancellationToken = default) =>
         ListAllAsync<ConversationList, ConversationSummary>("v1/conversations", cancellationToken);
 
+    /// <summary>
+    /// <c>GET /v1/messages/{message_id}</c>: the conversations of mine holding a message with this id (one,
+    /// unless an id was reused on purpose), with its seq in each.
+    /// </summary>
+    /// <param name="messageId">The message id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="ChatWireException"><c>NOT_FOUND</c> when no conversation of mine holds it.</exception>
+    public async Task<IReadOnlyList<MessageLocation>> LocateMessageAsync(Guid messageId, CancellationToken cancellationToken = default) =>
+        (await SendAsync<MessageLocations>(HttpMethod.Get, $"v1/messages/{messageId:D}", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Locations;
+
     /// <summary>Disposes the underlying <see cref="HttpClient"/> when this client created it.</summary>
     public void Dispose()
     {

@@ -56,6 +56,10 @@ internal sealed record DirectConversationResponse(Guid ConversationId, string Ty
 
 internal sealed record ConversationInfo(Guid ConversationId, string Type, Guid? TeamId, string? Name, IReadOnlyList<Guid>? Members, ulong LastSeq);
 
+internal sealed record MessageLocation(Guid ConversationId, ulong Seq);
+
+internal sealed record MessageLocationResponse(Guid MessageId, IReadOnlyList<MessageLocation> Locations);
+
 internal sealed record ConversationListResponse(IReadOnlyList<ConversationInfo> Conversations, string? NextCursor);
 
 internal sealed record EndpointInfo(string Host, int Port);

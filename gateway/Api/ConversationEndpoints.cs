@@ -29,6 +29,18 @@ internal static class ConversationEndpoints
         authenticated.MapGet("/conversations", ListConversationsAsync)
             .Describe("listConversations", "List every conversation I am in, with its latest seq", Tag)
             .Returns<ConversationListResponse>().Refuses(400);
+        authenticated.MapGet("/messages/{messageId}", LocateMessageAsync)
+            .Describe("locateMessage", "Find the conversation (and seq) of a message of mine by its id", Tag)
+            .Returns<MessageLocationResponse>().Refuses(400, 404);
+    }
+
+    // A message id is unique within its conversation; clients that name a message by id alone (the CLI's
+    // react, edit, reply) find its conversation here. Several places only if ids were reused on purpose.
+    private static async Task<MessageLocationResponse> LocateMessageAsync(string messageId, HttpContext http, ConversationService conversations, CancellationToken ct)
+    {
+        var id = Ids.Parse("message_id", messageId);
+        var places = await conversations.LocateMessageAsync(http.Identity(), id, ct);
+        return new MessageLocationResponse(id, places.Select(p => new MessageLocation(p.ConversationId, p.Seq)).ToList());
     }
 
     private static async Task<IResult> CreateChannelAsync(string teamId, CreateChannelRequest body, HttpContext http, ConversationService conversations, CancellationToken ct)

@@ -125,6 +125,35 @@ internal sealed partial class ConversationService
         return new ChangeOutcome(stats.ReadSeq, time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
+    /// <summary>Where a message id names a message in one of the actor's conversations (usually one place).</summary>
+    /// <exception cref="RequestRefusedException">NOT_FOUND when none of the actor's conversations holds it.</exception>
+    public async Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(SessionIdentity actor, Guid messageId, CancellationToken ct)
+    {
+        IReadOnlyList<(Guid ConversationId, ulong Seq)> places;
+        try
+        {
+            places = await store.LocateMessageAsync(messageId, ct);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "Messages could not be searched; retry.");
+        }
+
+        var visible = new List<(Guid, ulong)>(places.Count);
+        foreach (var place in places)
+        {
+            if (await membership.IsMemberAsync(place.ConversationId, actor.UserId, ct))
+            {
+                visible.Add(place);
+            }
+        }
+
+        return visible.Count > 0
+            ? visible
+            : throw new RequestRefusedException(ErrorCode.NotFound, "No conversation of yours holds a message with this id.");
+    }
+
     private void TakeRate(SessionIdentity actor, long bytes)
     {
         if (rateLimiter.TryTake(actor.UserId, actor.DeviceId, bytes) is { } retryAfterMs)

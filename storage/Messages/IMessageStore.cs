@@ -234,6 +234,12 @@ public interface IMessageStore
     /// </summary>
     Task<IReadOnlyDictionary<Guid, MessageDetails>> GetMessageDetailsAsync(Guid conversationId, IReadOnlyCollection<Guid> messageIds, Guid readerUserId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Where a message with this id is: each conversation holding one (an id is unique only within its
+    /// conversation, so in principle several), with its seq. Only messages (kind 0), deleted ones included.
+    /// </summary>
+    Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(Guid messageId, CancellationToken cancellationToken = default);
+
     /// <summary>The most unread messages or mentions counted per conversation; a badge shows more as "1000+".</summary>
     public const int MaxCountedUnread = 1000;
 

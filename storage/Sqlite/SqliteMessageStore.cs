@@ -193,6 +193,22 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         }
     }
 
+    public async Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(Guid messageId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenReadConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT conversation_id, seq FROM events WHERE event_id = $id AND kind = 0 ORDER BY conversation_id LIMIT 100;";
+        command.Parameters.AddGuid("$id", messageId);
+        var found = new List<(Guid, ulong)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add((reader.ReadGuid(0), (ulong)reader.GetInt64(1)));
+        }
+
+        return found;
+    }
+
     public async Task<ConversationStats> MarkReadAsync(Guid userId, Guid conversationId, ulong seq, CancellationToken cancellationToken = default)
     {
         // Not through the group-commit writer: a read position is the user's own, and losing the last one on
@@ -232,7 +248,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
               (SELECT count(*) FROM (SELECT 1 FROM events e
                  WHERE e.conversation_id = $c AND e.seq > r.read_seq AND e.kind = 0 AND e.deleted_at IS NULL AND e.sender_user_id <> $user
                  LIMIT {IMessageStore.MaxCountedUnread})),
-              (SELECT count(*) FROM (SELECT 1 FROM mentions m
+              (SELECT count(*) FROM (SELECT DISTINCT m.seq FROM mentions m
                  WHERE m.conversation_id = $c AND m.user_id IN ($user, $everyone) AND m.seq > r.read_seq AND m.sender_user_id <> $user
                  LIMIT {IMessageStore.MaxCountedUnread}))
             FROM (SELECT coalesce((SELECT last_seq FROM conversation_heads WHERE conversation_id = $c), 0) AS last_seq) h,

@@ -32,8 +32,16 @@ internal static class CommandTable
         new("conversations", 0, 0, [], ConversationCommands.ListConversationsAsync),
         new("dm", 1, 7, [], ConversationCommands.OpenDirectAsync),
         new("send", 2, CommandSpec.Unbounded, ["--message-id"], MessageCommands.SendAsync),
-        new("history", 1, 1, ["--limit"], MessageCommands.HistoryAsync),
+        new("history", 1, 1, ["--limit", "--before"], MessageCommands.HistoryAsync),
         new("listen", 0, 0, [], MessageCommands.ListenAsync),
+        new("reply", 2, CommandSpec.Unbounded, [], ChangeCommands.ReplyAsync),
+        new("thread", 1, 1, [], ChangeCommands.ThreadAsync),
+        new("edit", 2, CommandSpec.Unbounded, [], ChangeCommands.EditAsync),
+        new("delete", 1, 1, [], ChangeCommands.DeleteAsync),
+        new("react", 2, 2, [], ChangeCommands.ReactAsync),
+        new("unreact", 2, 2, [], ChangeCommands.UnreactAsync),
+        new("read", 1, 2, [], ChangeCommands.ReadAsync),
+        new("unread", 0, 0, [], ChangeCommands.UnreadAsync),
     ];
 
     // The longest command whose words start the command line, e.g. "team create" before a one-word match.

@@ -22,20 +22,15 @@ internal static class MessageCommands
                 : throw new CliUsageException($"--message-id must be a UUID; got \"{idText}\".");
         }
 
-        var text = string.Join(' ', context.Arguments.Skip(1));
-        if (text == "-")
-        {
-            text = await context.Io.Stdin.ReadToEndAsync(context.Cancellation).ConfigureAwait(false);
-            text = text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
-        }
-
+        var text = await ReadTextAsync(context, context.Arguments.Skip(1)).ConfigureAwait(false);
         var profile = context.RequireLogin();
         using var api = context.CreateApi(profile);
         var conversationId = await NameResolver.ResolveConversationAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var mentions = await ChangeCommands.MentionsAsync(context, api, conversationId, text, threadRootId: null).ConfigureAwait(false);
         var (connection, _) = await context.ConnectAsync(api, profile, reconnect: false).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var sent = await connection.SendTextAsync(conversationId, text, messageId, context.Cancellation).ConfigureAwait(false);
+            var sent = await connection.SendAsync(conversationId, System.Text.Encoding.UTF8.GetBytes(text), "text/plain", messageId, mentions, context.Cancellation).ConfigureAwait(false);
             await context.Output.WriteAsync(
                 new JsonObject
                 {
@@ -50,11 +45,32 @@ internal static class MessageCommands
         return 0;
     }
 
-    // The newest N events (messages and membership changes), printed oldest first: HISTORY Before from 0
-    // (the newest), then Before the oldest seq of each page until N are collected or the start is reached.
+    // The words of TEXT joined by spaces; a lone "-" reads stdin (one trailing line break dropped).
+    public static async Task<string> ReadTextAsync(CommandContext context, IEnumerable<string> words)
+    {
+        var text = string.Join(' ', words);
+        if (text == "-")
+        {
+            text = await context.Io.Stdin.ReadToEndAsync(context.Cancellation).ConfigureAwait(false);
+            text = text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
+        }
+
+        return text;
+    }
+
+    // The newest N events (messages and membership changes) below --before (default: the newest), printed
+    // oldest first: HISTORY Before, then Before the oldest seq of each page until N are collected or the
+    // start is reached.
     public static async Task<int> HistoryAsync(CommandContext context)
     {
         var limit = context.IntOption("--limit", 1, MaxHistoryLimit) ?? DefaultHistoryLimit;
+        ulong before = 0;
+        if (context.Option("--before") is { } beforeText
+            && (!ulong.TryParse(beforeText, NumberStyles.None, CultureInfo.InvariantCulture, out before) || before == 0))
+        {
+            throw new CliUsageException($"--before must be a seq (a whole number from 1); got \"{beforeText}\".");
+        }
+
         var profile = context.RequireLogin();
         using var api = context.CreateApi(profile);
         var conversationId = await NameResolver.ResolveConversationAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
@@ -64,7 +80,7 @@ internal static class MessageCommands
             var pageSize = Math.Min(connection.Limits.MaxHistoryLimit, info.Limits is { MaxHistoryLimit: > 0 } limits ? limits.MaxHistoryLimit : int.MaxValue);
             var pages = new List<IReadOnlyList<ConversationEvent>>();
             var remaining = limit;
-            ulong before = 0;
+            var printed = 0;
             while (remaining > 0)
             {
                 var page = await connection.GetHistoryAsync(conversationId, before, HistoryDirection.Before, Math.Min(remaining, pageSize), context.Cancellation)
@@ -77,6 +93,7 @@ internal static class MessageCommands
 
                 pages.Add(messages);
                 remaining -= messages.Count;
+                printed += messages.Count;
                 before = messages[0].Seq;
                 if (!page.HasMore || before <= 1)
                 {
@@ -90,6 +107,11 @@ internal static class MessageCommands
                 {
                     await context.Output.WriteAsync(CliOutput.EventJson(message), CliOutput.EventHuman(message, withConversation: false)).ConfigureAwait(false);
                 }
+            }
+
+            if (printed == 0 && !context.Output.Json)
+            {
+                await context.Io.Stdout.WriteLineAsync("(no messages yet)").ConfigureAwait(false);
             }
         }
 
@@ -123,13 +145,11 @@ internal static class MessageCommands
                 {
                     switch (item)
                     {
-                        case MessageReceived received:
-                            await context.Output.WriteAsync(CliOutput.EventJson(received.Message), CliOutput.EventHuman(received.Message, withConversation: true))
-                                .ConfigureAwait(false);
+                        case MessageReceived or MembershipChanged or MessageEdited or MessageDeleted or ReactionChanged when Stored(item) is { } e:
+                            await context.Output.WriteAsync(CliOutput.EventJson(e), CliOutput.EventHuman(e, withConversation: true)).ConfigureAwait(false);
                             break;
-                        case MembershipChanged change:
-                            await context.Output.WriteAsync(CliOutput.EventJson(change.Event), CliOutput.EventHuman(change.Event, withConversation: true))
-                                .ConfigureAwait(false);
+                        case ReadStateChanged state:
+                            await context.Output.WriteAsync(CliOutput.ReadStateJson(state), CliOutput.ReadStateHuman(state)).ConfigureAwait(false);
                             break;
                         case ConnectionStateChanged { State: ConnectionState.Connected } when first:
                             // The initial connect is what "ready" announced.
@@ -153,6 +173,17 @@ internal static class MessageCommands
 
         return 0;
     }
+
+    // The stored event behind an event of the stream.
+    private static ConversationEvent? Stored(ChatWireEvent item) => item switch
+    {
+        MessageReceived received => received.Message,
+        MembershipChanged change => change.Event,
+        MessageEdited edited => edited.Event,
+        MessageDeleted deleted => deleted.Event,
+        ReactionChanged reaction => reaction.Event,
+        _ => null,
+    };
 
     private static Task WriteStateAsync(CommandContext context, ConnectionStateChanged change)
     {

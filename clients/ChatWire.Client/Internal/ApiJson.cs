@@ -64,3 +64,5 @@ internal sealed record ConversationList(IReadOnlyList<ConversationSummary> Conve
 {
     public IReadOnlyList<ConversationSummary>? Items => Conversations;
 }
+
+internal sealed record MessageLocations(Guid MessageId, IReadOnlyList<MessageLocation> Locations);

@@ -127,6 +127,15 @@ internal sealed class FakeMessageStore : IMessageStore
         }
     }
 
+    public Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(Guid messageId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult<IReadOnlyList<(Guid, ulong)>>(
+                [.. _events.Where(e => e.EventId == messageId && e.Kind == EventKind.Message).Select(e => (e.ConversationId, e.Seq))]);
+        }
+    }
+
     /// <summary>The fake keeps no threads or reactions: no message has details.</summary>
     public Task<IReadOnlyDictionary<Guid, MessageDetails>> GetMessageDetailsAsync(Guid conversationId, IReadOnlyCollection<Guid> messageIds, Guid readerUserId, CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyDictionary<Guid, MessageDetails>>(new Dictionary<Guid, MessageDetails>());

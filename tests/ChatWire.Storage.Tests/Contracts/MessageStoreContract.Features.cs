@@ -175,17 +175,18 @@ public abstract partial class MessageStoreContract
         await SendAsync(conversation, Alice, AliceDevice, "@bob look", mentions: [Bob]);
         await SendAsync(conversation, Alice, AliceDevice, "@channel look", everyone: GroupMentions.Channel);
         await SendAsync(conversation, Alice, AliceDevice, "@carol look", mentions: [Carol]);
+        await SendAsync(conversation, Alice, AliceDevice, "@bob and @here: one mention", mentions: [Bob, Bob], everyone: GroupMentions.Here);
 
         var fresh = (await Store.GetStatsAsync(Bob, [conversation]))[conversation];
         var read = await Store.MarkReadAsync(Bob, conversation, 3);
         var backwards = await Store.MarkReadAsync(Bob, conversation, 1);
         var pastTheEnd = await Store.MarkReadAsync(Bob, conversation, 99);
 
-        Assert.Equal(new ConversationStats(5, 0, 4, 2), fresh);
-        Assert.Equal(new ConversationStats(5, 3, 2, 1), read);
+        Assert.Equal(new ConversationStats(6, 0, 5, 3), fresh);
+        Assert.Equal(new ConversationStats(6, 3, 3, 2), read);
         Assert.Equal(read, backwards);
-        Assert.Equal(new ConversationStats(5, 5, 0, 0), pastTheEnd);
-        Assert.Equal(new ConversationStats(5, 0, 5, 2), (await Store.GetStatsAsync(Carol, [conversation]))[conversation]);
+        Assert.Equal(new ConversationStats(6, 6, 0, 0), pastTheEnd);
+        Assert.Equal(new ConversationStats(6, 0, 6, 3), (await Store.GetStatsAsync(Carol, [conversation]))[conversation]);
     }
 
     [Fact]
@@ -203,6 +204,24 @@ public abstract partial class MessageStoreContract
         Assert.Equal(new ConversationStats(3, 0, 2, 2), beforeDelete);
         Assert.Equal(new ConversationStats(4, 0, 1, 1), afterDelete);
         Assert.Equal(new ConversationStats(0, 0, 0, 0), (await Store.GetStatsAsync(Alice, [Guid.NewGuid()])).Values.Single());
+    }
+
+    [Fact]
+    public async Task LocateMessage_FindsEachConversationHoldingTheId_MessagesOnly()
+    {
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+        var id = Guid.CreateVersion7();
+        await SendAsync(first, Alice, AliceDevice, "filler");
+        await Store.AppendAsync(NewEvent.Message(first, id, Alice, AliceDevice, "text/plain", "one"u8.ToArray()));
+        await Store.AppendAsync(NewEvent.Message(second, id, Bob, BobDevice, "text/plain", "same id elsewhere"u8.ToArray()));
+        var membership = await Store.AppendAsync(NewEvent.Membership(first, EventKind.MemberJoined, Bob, Alice, AliceDevice));
+
+        var found = await Store.LocateMessageAsync(id);
+
+        Assert.Equal(new[] { (first, 2UL), (second, 1UL) }.OrderBy(f => f.Item1), found.OrderBy(f => f.ConversationId));
+        Assert.Empty(await Store.LocateMessageAsync(Guid.CreateVersion7()));
+        Assert.Empty(await Store.LocateMessageAsync(membership.Event!.EventId));
     }
 
     private async Task<StoredEvent> SendAsync(Guid conversation, Guid user, Guid device, string text, Guid? thread = null, Guid[]? mentions = null, GroupMentions everyone = GroupMentions.None)
