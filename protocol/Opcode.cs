@@ -62,6 +62,21 @@ public enum Opcode : byte
 
     /// <summary>Server → client, pushed (request id 0): the user's read position and counts in a conversation changed.</summary>
     ReadState = 0x1C,
+
+    /// <summary>Client → server: I am typing in a conversation (ephemeral, not stored).</summary>
+    Typing = 0x1D,
+
+    /// <summary>Server → client, pushed (request id 0): someone is typing in a conversation.</summary>
+    UserTyping = 0x1E,
+
+    /// <summary>Client → server: set my status (online, away, do not disturb).</summary>
+    SetStatus = 0x1F,
+
+    /// <summary>Client → server: the users whose presence I show (replaces the previous set).</summary>
+    PresenceWatch = 0x20,
+
+    /// <summary>Server → client: presence of watched users; the answer to PRESENCE_WATCH, then pushed (request id 0) on each change.</summary>
+    Presence = 0x21,
 }
 
 /// <summary>The stable names of the opcodes, as <c>docs/protocol.md</c> §4 writes them.</summary>
@@ -91,6 +106,11 @@ public static class Opcodes
         Opcode.React => "REACT",
         Opcode.Read => "READ",
         Opcode.ReadState => "READ_STATE",
+        Opcode.Typing => "TYPING",
+        Opcode.UserTyping => "USER_TYPING",
+        Opcode.SetStatus => "SET_STATUS",
+        Opcode.PresenceWatch => "PRESENCE_WATCH",
+        Opcode.Presence => "PRESENCE",
         _ => "UNKNOWN",
     };
 }

@@ -66,6 +66,9 @@ public sealed record ProtocolLimits
     /// <summary>Most entries in an event's <c>reactions</c> and <c>thread_participants</c> lists.</summary>
     public int MaxListedPerMessage { get; init; } = 50;
 
+    /// <summary>Most users one connection may watch the presence of (PRESENCE_WATCH).</summary>
+    public int MaxPresenceWatch { get; init; } = 200;
+
     /// <summary>Longest reserved end-to-end <c>distribution_hash</c> in SEND, in bytes.</summary>
     public int MaxDistributionHashLength { get; init; } = 64;
 

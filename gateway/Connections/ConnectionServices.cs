@@ -14,6 +14,7 @@ internal sealed class ConnectionServices(
     SessionAuthenticator authenticator,
     ConversationService conversations,
     DeliveryFanout fanout,
+    PresenceService presence,
     ConnectionRegistry registry,
     GatewayMetrics metrics,
     TimeProvider time,
@@ -28,6 +29,8 @@ internal sealed class ConnectionServices(
     public ConversationService Conversations { get; } = conversations;
 
     public DeliveryFanout Fanout { get; } = fanout;
+
+    public PresenceService Presence { get; } = presence;
 
     public ConnectionRegistry Registry { get; } = registry;
 

@@ -59,6 +59,30 @@ internal sealed partial class ProtocolConnection
         }
     }
 
+    /// <summary>
+    /// Writes an ephemeral frame (typing, presence) unless the connection is behind: with output held (AUTH),
+    /// a flush outstanding or anything queued past <see cref="EphemeralBacklogBytes"/>, it is dropped, since a
+    /// late "is typing" is worse than none and pressure must not grow from frames nobody will miss.
+    /// </summary>
+    public void SendEphemeral(ReadOnlySpan<byte> frame, Opcode opcode)
+    {
+        lock (_writeLock)
+        {
+            if (_closing || _closed || _holding || _flushing || _outboundBytes > EphemeralBacklogBytes)
+            {
+                _services.Metrics.EphemeralDropped();
+                return;
+            }
+
+            Target(frame.Length).Write(frame);
+            _services.Metrics.FrameOut(opcode);
+            AfterWrite(frame.Length);
+        }
+    }
+
+    /// <summary>Unflushed bytes past which ephemeral frames are dropped for a connection.</summary>
+    public const long EphemeralBacklogBytes = 64 * 1024;
+
     public void SendError(uint requestId, ErrorCode code, string message, uint retryAfterMs = 0)
     {
         _services.Metrics.Error(code);

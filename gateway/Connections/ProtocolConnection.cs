@@ -37,6 +37,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     private long _lastPingSentAt;
     private long _sessionExpiresAt = long.MaxValue;
     private int _sendsInFlight;
+    private bool _countedPresent;
     private long _sendBytesInFlight;
 
     /// <summary>How often an open connection marks its session as used (keeping its idle expiry away).</summary>
@@ -140,6 +141,11 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
                 _services.Fanout.Unregister(this);
             }
 
+            if (_countedPresent)
+            {
+                _services.Presence.Disconnected(this);
+            }
+
             // A last ERROR may still be on its way out; give it a bounded moment, never an unbounded one.
             if (pendingFlush is not null)
             {
@@ -219,6 +225,16 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
             case (ProtocolState.Authenticated, Opcode.Read):
                 var read = FrameCodec.ReadBody<MarkRead>(ref reader, header, limits);
                 return OnChangeAsync(read.RequestId, _services.Conversations.MarkReadAsync(Identity!, read));
+            case (ProtocolState.Authenticated, Opcode.Typing):
+                var typing = FrameCodec.ReadBody<Typing>(ref reader, header, limits);
+                return OnChangeAsync(typing.RequestId, _services.Conversations.TypingAsync(Identity!, typing));
+            case (ProtocolState.Authenticated, Opcode.SetStatus):
+                var status = FrameCodec.ReadBody<SetStatus>(ref reader, header, limits);
+                _services.Presence.SetStatus(UserId, status.Status);
+                Send(new Ok(status.RequestId, 0, 0));
+                return default;
+            case (ProtocolState.Authenticated, Opcode.PresenceWatch):
+                return OnPresenceWatchAsync(FrameCodec.ReadBody<PresenceWatch>(ref reader, header, limits));
             case (ProtocolState.Authenticated, Opcode.Hello or Opcode.Auth):
                 return Fail(header.RequestId, ErrorCode.InvalidState, $"{Opcodes.Name(header.Opcode)} is only valid once, at the start of a connection.");
             default:
@@ -291,6 +307,8 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         }
 
         ReleaseHeld(new AuthOk(auth.RequestId, identity.UserId, identity.DeviceId));
+        _services.Presence.Connected(this);
+        _countedPresent = true;
 
         // A revocation committed after the token check but before this connection could hear about it would
         // otherwise be missed; the store is revoked before the event is published, so this read sees it.
@@ -413,8 +431,32 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         }
     }
 
+    private async ValueTask OnPresenceWatchAsync(PresenceWatch watch)
+    {
+        try
+        {
+            Send(new PresenceFrame(watch.RequestId, await _services.Presence.WatchAsync(this, watch.UserIds, CancellationToken.None)));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(_services.Logger, ex);
+            SendError(watch.RequestId, ErrorCode.StorageUnavailable, "Presence could not be looked up; retry.");
+        }
+    }
+
     /// <inheritdoc/>
-    public void Deliver(ReadOnlySpan<byte> frame) => SendEncoded(frame, FrameCodec.PeekOpcode(frame));
+    public void Deliver(ReadOnlySpan<byte> frame)
+    {
+        var opcode = FrameCodec.PeekOpcode(frame);
+        if (opcode is Opcode.UserTyping or Opcode.Presence)
+        {
+            SendEphemeral(frame, opcode);
+        }
+        else
+        {
+            SendEncoded(frame, opcode);
+        }
+    }
 
     /// <inheritdoc/>
     public void Revoke() => CloseWithError(ErrorCode.SessionRevoked, "This device's session was revoked.");

@@ -125,6 +125,36 @@ internal sealed partial class ConversationService
         return new ChangeOutcome(stats.ReadSeq, time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
+    /// <summary>
+    /// TYPING: tells the other members' connections that the actor types. Not stored. One notice per device
+    /// and conversation per <see cref="TypingInterval"/> goes out; more often is answered the same and dropped.
+    /// </summary>
+    /// <exception cref="RequestRefusedException">Not a member who may send, or the store is unavailable.</exception>
+    public async Task<ChangeOutcome> TypingAsync(SessionIdentity actor, Typing typing)
+    {
+        await RequireAccessAsync(typing.ConversationId, actor.UserId, toWrite: true);
+        if (!typingThrottle.TryPass(actor.DeviceId, typing.ConversationId, Environment.TickCount64))
+        {
+            metrics.EphemeralDropped();
+            return default;
+        }
+
+        try
+        {
+            await publisher.PublishToConversationAsync(typing.ConversationId, actor.UserId, new UserTyping(typing.ConversationId, actor.UserId));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Ephemeral: a lost notice costs nothing.
+            GatewayLog.PublishFailed(logger, typing.ConversationId, 0, ex);
+        }
+
+        return default;
+    }
+
+    /// <summary>How often one device's typing in one conversation reaches the others.</summary>
+    public static readonly TimeSpan TypingInterval = TimeSpan.FromSeconds(2);
+
     /// <summary>Where a message id names a message in one of the actor's conversations (usually one place).</summary>
     /// <exception cref="RequestRefusedException">NOT_FOUND when none of the actor's conversations holds it.</exception>
     public async Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(SessionIdentity actor, Guid messageId, CancellationToken ct)

@@ -36,6 +36,7 @@ internal sealed partial class ConversationService(
     StorageQuota quota,
     IOptions<LimitsOptions> limits,
     Delivery.EventPublisher publisher,
+    TypingThrottle typingThrottle,
     GatewayMetrics metrics,
     TimeProvider time,
     ILogger<ConversationService> logger)

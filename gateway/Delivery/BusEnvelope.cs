@@ -13,6 +13,12 @@ internal enum EnvelopeKind : byte
 
     /// <summary>A frame for every connection of the topic's user (READ_STATE): the frame exactly as they receive it.</summary>
     UserFrame = 3,
+
+    /// <summary>
+    /// An ephemeral frame (USER_TYPING) for the connections of a conversation's members but one user: conversation
+    /// id (16), that user's id (16), then the frame. Not stored; dropped by a connection with a backlog.
+    /// </summary>
+    ConversationFrame = 4,
 }
 
 /// <summary>The routing header of a bus payload (see <see cref="BusEnvelope"/>).</summary>
@@ -54,6 +60,17 @@ internal static class BusEnvelope
         return payload;
     }
 
+    public static byte[] ForConversationFrame(Guid conversationId, Guid exceptUserId, ReadOnlySpan<byte> frame)
+    {
+        var payload = new byte[2 + 32 + frame.Length];
+        payload[0] = Version;
+        payload[1] = (byte)EnvelopeKind.ConversationFrame;
+        conversationId.TryWriteBytes(payload.AsSpan(2, 16), bigEndian: true, out _);
+        exceptUserId.TryWriteBytes(payload.AsSpan(18, 16), bigEndian: true, out _);
+        frame.CopyTo(payload.AsSpan(34));
+        return payload;
+    }
+
     public static byte[] ForUserFrame(ReadOnlySpan<byte> frame)
     {
         var payload = new byte[2 + frame.Length];
@@ -84,6 +101,11 @@ internal static class BusEnvelope
                     BinaryPrimitives.ReadUInt64BigEndian(payload.Slice(35, 8)),
                     Guid.Empty);
                 frame = payload[EventHeaderLength..];
+                return true;
+            case EnvelopeKind.ConversationFrame when payload.Length > 34:
+                header = new EnvelopeHeader(
+                    EnvelopeKind.ConversationFrame, default, new Guid(payload.Slice(2, 16), bigEndian: true), new Guid(payload.Slice(18, 16), bigEndian: true), 0, Guid.Empty);
+                frame = payload[34..];
                 return true;
             case EnvelopeKind.UserFrame when payload.Length > 2:
                 header = new EnvelopeHeader(EnvelopeKind.UserFrame, default, Guid.Empty, Guid.Empty, 0, Guid.Empty);

@@ -128,6 +128,9 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             case (EnvelopeKind.UserFrame, BusTopicKind.User):
                 OnUserFrame(topic.Id, frame);
                 break;
+            case (EnvelopeKind.ConversationFrame, BusTopicKind.Conversation):
+                OnConversationFrame(header, frame);
+                break;
         }
     }
 
@@ -285,6 +288,23 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             LeaveLocked(route, header.ConversationId);
             _membership.Forget(header.ConversationId, route.UserId);
         }
+    }
+
+    // An ephemeral frame for the conversation's members but one (the one typing).
+    private void OnConversationFrame(in EnvelopeHeader header, ReadOnlySpan<byte> frame)
+    {
+        Recipients recipients;
+        lock (_lock)
+        {
+            if (!_conversations.TryGetValue(header.ConversationId, out var route))
+            {
+                return;
+            }
+
+            recipients = CollectLocked(route.Users, except: header.SubjectId);
+        }
+
+        Dispatch(recipients, frame);
     }
 
     // Not held while the route loads: such a frame (READ_STATE) is not stored, and a connection still

@@ -97,6 +97,19 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
         return _bus.PublishAsync(BusTopic.User(userId), BusEnvelope.ForUserFrame(encoded.WrittenSpan));
     }
 
+    /// <summary>
+    /// Writes <paramref name="frame"/> (an ephemeral frame such as USER_TYPING) to the connections of every
+    /// member of the conversation but <paramref name="exceptUserId"/>, on whichever nodes hold them. Not
+    /// stored, and dropped rather than queued behind a backlog.
+    /// </summary>
+    public ValueTask PublishToConversationAsync<T>(Guid conversationId, Guid exceptUserId, in T frame)
+        where T : struct, IFrame<T>
+    {
+        var encoded = new ArrayBufferWriter<byte>(64);
+        FrameCodec.Write(encoded, frame);
+        return _bus.PublishAsync(BusTopic.Conversation(conversationId), BusEnvelope.ForConversationFrame(conversationId, exceptUserId, encoded.WrittenSpan));
+    }
+
     /// <summary>Tells every node holding a connection of the device's user to close it (SESSION_REVOKED).</summary>
     public ValueTask PublishRevocationAsync(Guid userId, Guid deviceId) =>
         _bus.PublishAsync(BusTopic.User(userId), BusEnvelope.ForRevocation(deviceId));

@@ -94,9 +94,11 @@ internal static class ServiceComposition
         services.AddSingleton<MembershipCache>();
         services.AddSingleton<UserLocks>();
         services.AddSingleton<SendRateLimiter>();
+        services.AddSingleton<TypingThrottle>();
         services.AddSingleton<StorageQuota>();
         services.AddSingleton<ConversationService>();
         services.AddSingleton<DeliveryFanout>();
+        services.AddSingleton<PresenceService>();
         services.AddSingleton<EventPublisher>();
         services.AddHostedService(sp => sp.GetRequiredService<EventPublisher>());
         services.AddSingleton<ConnectionBudget>();

@@ -43,7 +43,13 @@ internal sealed class GatewayMetrics
             "SEND received to SEND_ACK written (durable store included).",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
         Rejected = factory.CreateCounter("chatwire_connections_rejected_total", "Connections refused at accept, by reason.", "reason");
+        _ephemeralDropped = factory.CreateCounter(
+            "chatwire_ephemeral_dropped_total", "Typing and presence frames not written to a connection that was behind (or typing over its rate).");
     }
+
+    private readonly Counter _ephemeralDropped;
+
+    public void EphemeralDropped() => _ephemeralDropped.Inc();
 
     public CollectorRegistry Registry { get; }
 

@@ -71,6 +71,15 @@ public interface IDirectoryStore
     /// <summary>Whether the two users share at least one team.</summary>
     Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default);
 
+    /// <summary>Those of <paramref name="others"/> who share at least one team with <paramref name="userId"/>.</summary>
+    Task<IReadOnlySet<Guid>> FilterTeammatesAsync(Guid userId, IReadOnlyCollection<Guid> others, CancellationToken cancellationToken = default);
+
+    /// <summary>Records when the user was last seen (their last device went away).</summary>
+    Task SetLastSeenAsync(Guid userId, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>When each of these users was last seen; users never seen are left out.</summary>
+    Task<IReadOnlyDictionary<Guid, DateTimeOffset>> GetLastSeenAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default);
+
     // Invites
     Task CreateInviteAsync(InviteRecord invite, CancellationToken cancellationToken = default);
 

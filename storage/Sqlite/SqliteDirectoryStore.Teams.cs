@@ -1,4 +1,4 @@
-using System.Text;
+using System.Globalization;
 using ChatWire.Storage.Directory;
 using Microsoft.Data.Sqlite;
 
@@ -12,7 +12,6 @@ public sealed partial class SqliteDirectoryStore
     private const string InviteColumns = "id, team_id, code_hash, created_by, created_at, expires_at, revoked_at";
 
     // LIKE's escape character; chosen because no other meaning attaches to it in SQL text literals.
-    private const char LikeEscape = '\\';
 
     public async Task CreateTeamAsync(TeamRecord team, CancellationToken cancellationToken = default)
     {
@@ -203,20 +202,37 @@ public sealed partial class SqliteDirectoryStore
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
 
-        // LIKE folds ASCII case, as the NOCASE username column does.
-        command.CommandText = """
-            SELECT u.id, u.username, u.display_name, m.role, m.muted
-            FROM team_members m JOIN users u ON u.id = m.user_id
-            WHERE m.team_id = $team_id
-              AND ($pattern IS NULL
-                   OR u.username LIKE $pattern ESCAPE '\'
-                   OR u.display_name LIKE $pattern ESCAPE '\')
-            ORDER BY u.username, u.id
-            LIMIT $limit;
-            """;
+        // A range scan of member_names' key from the prefix, stopped after enough names (a member has at most
+        // three), whatever the team's size; NOCASE folds ASCII case, as the username column does. Without a
+        // prefix, usernames in order.
+        command.CommandText = string.IsNullOrEmpty(prefix)
+            ? """
+              SELECT u.id, u.username, u.display_name, m.role, m.muted
+              FROM (SELECT user_id FROM member_names WHERE team_id = $team_id AND kind = 0 ORDER BY name_key LIMIT $limit) n
+              JOIN team_members m ON m.team_id = $team_id AND m.user_id = n.user_id
+              JOIN users u ON u.id = n.user_id
+              ORDER BY u.username, u.id;
+              """
+            : """
+              SELECT u.id, u.username, u.display_name, m.role, m.muted
+              FROM (SELECT DISTINCT user_id FROM (
+                      SELECT user_id FROM member_names
+                      WHERE team_id = $team_id AND name_key >= $low AND name_key < $high
+                      ORDER BY name_key LIMIT $scan)) n
+              JOIN team_members m ON m.team_id = $team_id AND m.user_id = n.user_id
+              JOIN users u ON u.id = n.user_id
+              ORDER BY u.username, u.id
+              LIMIT $limit;
+              """;
         command.Parameters.AddGuid("$team_id", teamId);
-        command.Parameters.AddText("$pattern", string.IsNullOrEmpty(prefix) ? null : ToLikePrefixPattern(prefix));
         command.Parameters.AddInteger("$limit", limit);
+        if (!string.IsNullOrEmpty(prefix))
+        {
+            command.Parameters.AddText("$low", prefix);
+            command.Parameters.AddText("$high", prefix + char.ConvertFromUtf32(0x10FFFF));
+            command.Parameters.AddInteger("$scan", (long)limit * 3);
+        }
+
         return await ReadListAsync(
             command,
             static reader => new TeamMemberRecord(
@@ -240,6 +256,80 @@ public sealed partial class SqliteDirectoryStore
         command.Parameters.AddGuid("$user_a", userA);
         command.Parameters.AddGuid("$user_b", userB);
         return await ReadBooleanAsync(command, cancellationToken);
+    }
+
+    public async Task<IReadOnlySet<Guid>> FilterTeammatesAsync(Guid userId, IReadOnlyCollection<Guid> others, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(others);
+        var found = new HashSet<Guid>();
+        if (others.Count == 0)
+        {
+            return found;
+        }
+
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        foreach (var chunk in others.Distinct().Chunk(500))
+        {
+            await using var command = connection.CreateCommand();
+            var names = chunk.Select((id, i) => "$id" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                command.Parameters.AddGuid(names[i], chunk[i]);
+            }
+
+            command.Parameters.AddGuid("$user", userId);
+            command.CommandText = $"""
+                SELECT DISTINCT b.user_id FROM team_members a JOIN team_members b ON b.team_id = a.team_id
+                WHERE a.user_id = $user AND b.user_id IN ({string.Join(", ", names)});
+                """;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                found.Add(reader.ReadGuid(0));
+            }
+        }
+
+        return found;
+    }
+
+    public async Task SetLastSeenAsync(Guid userId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE users SET last_seen_at = max(coalesce(last_seen_at, 0), $at) WHERE id = $id;";
+        command.Parameters.AddTime("$at", at);
+        command.Parameters.AddGuid("$id", userId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyDictionary<Guid, DateTimeOffset>> GetLastSeenAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userIds);
+        var seen = new Dictionary<Guid, DateTimeOffset>();
+        if (userIds.Count == 0)
+        {
+            return seen;
+        }
+
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        foreach (var chunk in userIds.Distinct().Chunk(500))
+        {
+            await using var command = connection.CreateCommand();
+            var names = chunk.Select((id, i) => "$id" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                command.Parameters.AddGuid(names[i], chunk[i]);
+            }
+
+            command.CommandText = $"SELECT id, last_seen_at FROM users WHERE last_seen_at IS NOT NULL AND id IN ({string.Join(", ", names)});";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                seen[reader.ReadGuid(0)] = reader.ReadTime(1);
+            }
+        }
+
+        return seen;
     }
 
     // Invites
@@ -318,23 +408,6 @@ public sealed partial class SqliteDirectoryStore
         command.Parameters.AddGuid("$team_id", teamId);
         command.Parameters.AddTime("$now", now);
         return await ReadCountAsync(command, cancellationToken);
-    }
-
-    /// <summary>"ab%_" becomes "ab\%\_%": the user's text matches literally, then anything.</summary>
-    internal static string ToLikePrefixPattern(string prefix)
-    {
-        var pattern = new StringBuilder(prefix.Length + 8);
-        foreach (var c in prefix)
-        {
-            if (c is '%' or '_' or LikeEscape)
-            {
-                pattern.Append(LikeEscape);
-            }
-
-            pattern.Append(c);
-        }
-
-        return pattern.Append('%').ToString();
     }
 
     private static TeamRecord ReadTeam(SqliteDataReader reader) => new(

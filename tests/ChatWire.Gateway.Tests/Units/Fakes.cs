@@ -389,6 +389,25 @@ internal sealed class FakeDirectory : IDirectoryStore
     public Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default) =>
         Task.FromResult(_teams.Keys.Any(a => a.User == userA && _teams.ContainsKey((a.Team, userB))));
 
+    public async Task<IReadOnlySet<Guid>> FilterTeammatesAsync(Guid userId, IReadOnlyCollection<Guid> others, CancellationToken cancellationToken = default)
+    {
+        var found = new HashSet<Guid>();
+        foreach (var other in others)
+        {
+            if (await ShareTeamAsync(userId, other, cancellationToken))
+            {
+                found.Add(other);
+            }
+        }
+
+        return found;
+    }
+
+    public Task SetLastSeenAsync(Guid userId, DateTimeOffset at, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task<IReadOnlyDictionary<Guid, DateTimeOffset>> GetLastSeenAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyDictionary<Guid, DateTimeOffset>>(new Dictionary<Guid, DateTimeOffset>());
+
     public Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
     public Task<bool> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, CancellationToken cancellationToken = default) => throw new NotSupportedException();

@@ -176,6 +176,24 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
+    public async Task ListTeamMembersAsync_PrefixOfALaterWordOfTheDisplayName_Matches_AndALeaverIsGone()
+    {
+        var owner = await AddUserAsync("owner");
+        var alice = await AddUserAsync("asmith", "Alice Smith");
+        var sam = await AddUserAsync("sam", "Sam Smithers");
+        var team = await AddTeamAsync(owner, "Acme");
+        await Store.AddTeamMemberAsync(team.Id, alice.Id, TeamRole.Member, T0);
+        await Store.AddTeamMemberAsync(team.Id, sam.Id, TeamRole.Member, T0);
+
+        var smith = await Store.ListTeamMembersAsync(team.Id, "smi", 10);
+        await Store.RemoveTeamMemberAsync(team.Id, sam.Id);
+        var afterLeave = await Store.ListTeamMembersAsync(team.Id, "s", 10);
+
+        Assert.Equal([alice.Id, sam.Id], smith.Select(m => m.UserId));
+        Assert.Equal([alice.Id], afterLeave.Select(m => m.UserId));
+    }
+
+    [Fact]
     public async Task ListTeamMembersAsync_Limit_ReturnsTheFirstByUsername()
     {
         var owner = await AddUserAsync("zed", "Zed");
@@ -221,6 +239,36 @@ public abstract partial class DirectoryStoreContract
         await AddTeamAsync(bob, "Blue");
 
         Assert.False(await Store.ShareTeamAsync(alice.Id, bob.Id));
+    }
+
+    [Fact]
+    public async Task FilterTeammatesAsync_KeepsThoseSharingATeam_ItselfIncluded()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var carol = await AddUserAsync("carol");
+        var team = await AddTeamAsync(alice, "Acme");
+        await AddTeamAsync(carol, "Blue");
+        await Store.AddTeamMemberAsync(team.Id, bob.Id, TeamRole.Member, T0);
+
+        var mates = await Store.FilterTeammatesAsync(alice.Id, [bob.Id, carol.Id, alice.Id, Guid.NewGuid()]);
+
+        Assert.Equal(new HashSet<Guid> { alice.Id, bob.Id }, mates);
+        Assert.Empty(await Store.FilterTeammatesAsync(alice.Id, []));
+    }
+
+    [Fact]
+    public async Task LastSeen_IsKept_AndNeverMovesBack()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+
+        await Store.SetLastSeenAsync(alice.Id, T0.AddHours(2));
+        await Store.SetLastSeenAsync(alice.Id, T0.AddHours(1));
+        var seen = await Store.GetLastSeenAsync([alice.Id, bob.Id]);
+
+        Assert.Equal(T0.AddHours(2), Assert.Single(seen, s => s.Key == alice.Id).Value);
+        Assert.False(seen.ContainsKey(bob.Id));
     }
 
     // Invites
