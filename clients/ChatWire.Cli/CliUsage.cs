@@ -38,6 +38,10 @@ internal static class CliUsage
           react MESSAGE EMOJI | unreact MESSAGE EMOJI
           read CONVERSATION [SEQ]                    (marks read on all my devices; default: everything)
           unread                                     (conversations with unread messages)
+          typing CONVERSATION                        (the others see "typing…" for a few seconds)
+        Presence:
+          presence TEAM                              (every member: online, away, dnd or offline)
+          status online|away|dnd                     (kept while a device of yours is connected)
 
         Options:
           --profile NAME    profile in $XDG_CONFIG_HOME/chatwire (default ~/.config/chatwire), "default" if absent

@@ -142,3 +142,11 @@ public sealed record ConversationSummary(Guid ConversationId, string Type, Guid?
 /// <param name="ConversationId">The conversation holding it.</param>
 /// <param name="Seq">Its seq there.</param>
 public sealed record MessageLocation(Guid ConversationId, ulong Seq);
+
+/// <summary>A team member and their presence (<c>GET /v1/teams/{team_id}/presence</c>).</summary>
+/// <param name="UserId">The member.</param>
+/// <param name="Username">Their username.</param>
+/// <param name="DisplayName">Their display name.</param>
+/// <param name="Status"><c>online</c>, <c>away</c>, <c>dnd</c> or <c>offline</c>.</param>
+/// <param name="LastSeenAt">For an offline member, when their last device disconnected; null when online or never seen.</param>
+public sealed record MemberPresence(Guid UserId, string Username, string DisplayName, string Status, DateTimeOffset? LastSeenAt);

@@ -280,6 +280,12 @@ public sealed class ChatWireApiClient : IDisposable
     public Task<IReadOnlyList<ConversationSummary>> ListConversationsAsync(CancellationToken cancellationToken = default) =>
         ListAllAsync<ConversationList, ConversationSummary>("v1/conversations", cancellationToken);
 
+    /// <summary><c>GET /v1/teams/{team_id}/presence</c>: every member of the team with their presence, in user id order.</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<IReadOnlyList<MemberPresence>> ListTeamPresenceAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        ListAllAsync<PresenceList, MemberPresence>($"v1/teams/{teamId:D}/presence", cancellationToken);
+
     /// <summary>
     /// <c>GET /v1/messages/{message_id}</c>: the conversations of mine holding a message with this id (one,
     /// unless an id was reused on purpose), with its seq in each.

@@ -106,6 +106,16 @@ public sealed partial class ChatWireConnection
             case ReadState state:
                 _events.Writer.TryWrite(new ReadStateChanged(state.ConversationId, state.ReadSeq, (int)state.UnreadCount, (int)state.MentionCount));
                 break;
+            case UserTyping typing:
+                _events.Writer.TryWrite(new TypingStarted(typing.ConversationId, typing.UserId));
+                break;
+            case PresenceFrame presence when requestId == 0:
+                foreach (var entry in presence.Entries)
+                {
+                    _events.Writer.TryWrite(new PresenceChanged(entry.UserId, entry.Status, entry.LastSeenUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(entry.LastSeenUnixMs)));
+                }
+
+                break;
             case Ping ping:
                 try
                 {
@@ -236,6 +246,7 @@ public sealed partial class ChatWireConnection
             try
             {
                 await CatchUpAsync(link, firstLink: false).ConfigureAwait(false);
+                await RewatchAsync(link).ConfigureAwait(false);
                 return;
             }
             catch (ChatWireException)
@@ -256,6 +267,23 @@ public sealed partial class ChatWireConnection
             {
                 return;
             }
+        }
+    }
+
+    // A watch ends with its link: the new link watches the same users again, and what changed meanwhile is
+    // reported as PresenceChanged.
+    private async Task RewatchAsync(FrameLink link)
+    {
+        var watched = Volatile.Read(ref _watched);
+        if (watched.Length == 0)
+        {
+            return;
+        }
+
+        var answer = await RequestAsync<PresenceWatch, PresenceFrame>(link, requestId => new PresenceWatch(requestId, watched), link.Lifetime).ConfigureAwait(false);
+        foreach (var entry in answer.Entries)
+        {
+            _events.Writer.TryWrite(new PresenceChanged(entry.UserId, entry.Status, entry.LastSeenUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(entry.LastSeenUnixMs)));
         }
     }
 

@@ -35,6 +35,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
 {
     private readonly ChatWireConnectionOptions _options;
     private readonly Channel<ChatWireEvent> _events = Channel.CreateUnbounded<ChatWireEvent>();
+    private Guid[] _watched = [];
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<object>> _pending = new();
     private readonly ConversationStreams _streams;
     private readonly CancellationTokenSource _lifetime = new();
@@ -315,6 +316,41 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// <returns>The read position now in force, in <see cref="ChangeResult.Seq"/>.</returns>
     public Task<ChangeResult> MarkReadAsync(Guid conversationId, ulong seq = ulong.MaxValue, CancellationToken cancellationToken = default) =>
         ChangeAsync(requestId => new MarkRead(requestId, conversationId, seq), cancellationToken);
+
+    /// <summary>Tells the other members that I am typing (TYPING). Send it when typing starts and at most every 3 seconds while it goes on.</summary>
+    /// <param name="conversationId">Where I type.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task TypingAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        await RequestAsync<Typing, Ok>(link: null, requestId => new Typing(requestId, conversationId), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Sets my status for all my devices (SET_STATUS): online, away or do not disturb.</summary>
+    /// <param name="status">Not <see cref="PresenceStatus.Offline"/>.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task SetStatusAsync(PresenceStatus status, CancellationToken cancellationToken = default)
+    {
+        if (status is PresenceStatus.Offline or > PresenceStatus.DoNotDisturb)
+        {
+            throw new ArgumentOutOfRangeException(nameof(status), status, "A status is online, away or do not disturb.");
+        }
+
+        await RequestAsync<SetStatus, Ok>(link: null, requestId => new SetStatus(requestId, status), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Watches the presence of these users (at most 200: the people on screen), replacing what was watched,
+    /// and returns where each stands. From then on each change arrives as <see cref="PresenceChanged"/>; after a
+    /// reconnect the same users are watched again, and their presence then is reported the same way.
+    /// </summary>
+    /// <param name="userIds">The users to watch; empty stops watching.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task<IReadOnlyList<PresenceEntry>> WatchPresenceAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userIds);
+        var users = userIds.ToArray();
+        Volatile.Write(ref _watched, users);
+        var answer = await RequestAsync<PresenceWatch, PresenceFrame>(link: null, requestId => new PresenceWatch(requestId, users), cancellationToken).ConfigureAwait(false);
+        return answer.Entries;
+    }
 
     private async Task<ChangeResult> ChangeAsync<TRequest>(Func<uint, TRequest> build, CancellationToken cancellationToken)
         where TRequest : struct, IFrame<TRequest>

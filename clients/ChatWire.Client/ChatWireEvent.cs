@@ -72,6 +72,20 @@ public sealed record ReactionChanged(ConversationEvent Event) : ChatWireEvent
 /// <param name="MentionCount">Of those, the ones that mention me (at most 1000).</param>
 public sealed record ReadStateChanged(Guid ConversationId, ulong ReadSeq, int UnreadCount, int MentionCount) : ChatWireEvent;
 
+/// <summary>
+/// Someone is typing in a conversation I am in. Show it for about 6 seconds, or until a message from them
+/// arrives there. Ephemeral: not stored, and a connection that is behind may miss one.
+/// </summary>
+/// <param name="ConversationId">Where.</param>
+/// <param name="UserId">Who.</param>
+public sealed record TypingStarted(Guid ConversationId, Guid UserId) : ChatWireEvent;
+
+/// <summary>A user whose presence I watch (<see cref="ChatWireConnection.WatchPresenceAsync"/>) came online, went offline or changed status.</summary>
+/// <param name="UserId">The user.</param>
+/// <param name="Status">Offline, online, away or do not disturb.</param>
+/// <param name="LastSeen">For an offline user, when their last device disconnected; null when online or never seen.</param>
+public sealed record PresenceChanged(Guid UserId, PresenceStatus Status, DateTimeOffset? LastSeen) : ChatWireEvent;
+
 /// <summary>What a message carries besides its content: its thread, who it mentions.</summary>
 /// <param name="ThreadRootId">Reply in this message's thread (a message that is not itself a reply).</param>
 /// <param name="Mentions">Users the message mentions by id; they count it as a mention.</param>

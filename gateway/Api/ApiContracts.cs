@@ -38,6 +38,10 @@ internal sealed record InviteListResponse(IReadOnlyList<InviteInfo> Invites, str
 
 internal sealed record MemberInfo(Guid UserId, string Username, string DisplayName, string Role);
 
+internal sealed record MemberPresence(Guid UserId, string Username, string DisplayName, string Status, DateTime? LastSeenAt);
+
+internal sealed record TeamPresenceResponse(IReadOnlyList<MemberPresence> Members, string? NextCursor);
+
 internal sealed record MemberListResponse(IReadOnlyList<MemberInfo> Members);
 
 internal sealed record CreateChannelRequest(string? Name, bool? Private);

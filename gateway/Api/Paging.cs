@@ -19,13 +19,8 @@ internal static class Paging
     /// <exception cref="RequestRefusedException">VALIDATION_FAILED: the limit is not 1 to 500, or the cursor is not one this server issued.</exception>
     public static (List<T> Page, string? NextCursor) Page<T>(IEnumerable<T> items, Func<T, Guid> id, string? limit, string? cursor)
     {
-        var take = DefaultLimit;
-        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take is < 1 or > MaxLimit))
-        {
-            throw RequestRefusedException.Validation("limit", $"limit must be an integer from 1 to {MaxLimit}.");
-        }
-
-        var after = cursor is null ? (Guid?)null : Decode(cursor);
+        var take = Limit(limit);
+        var after = After(cursor);
         var page = items
             .Where(item => after is not { } a || id(item).CompareTo(a) > 0)
             .OrderBy(id)
@@ -41,7 +36,25 @@ internal static class Paging
         return (page, next);
     }
 
-    private static string Encode(Guid id)
+    /// <summary>The page size a <c>limit</c> query parameter asks for (default 100).</summary>
+    /// <exception cref="RequestRefusedException">VALIDATION_FAILED: not an integer from 1 to 500.</exception>
+    public static int Limit(string? limit)
+    {
+        var take = DefaultLimit;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take is < 1 or > MaxLimit))
+        {
+            throw RequestRefusedException.Validation("limit", $"limit must be an integer from 1 to {MaxLimit}.");
+        }
+
+        return take;
+    }
+
+    /// <summary>The id a <c>cursor</c> query parameter names (the last of its page); null for the first page.</summary>
+    /// <exception cref="RequestRefusedException">VALIDATION_FAILED: not a cursor this server issued.</exception>
+    public static Guid? After(string? cursor) => cursor is null ? null : Decode(cursor);
+
+    /// <summary>The <c>next_cursor</c> of a page whose last item has this id.</summary>
+    public static string Encode(Guid id)
     {
         Span<byte> bytes = stackalloc byte[16];
         id.TryWriteBytes(bytes, bigEndian: true, out _);

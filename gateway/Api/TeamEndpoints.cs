@@ -54,6 +54,9 @@ internal static class TeamEndpoints
         authenticated.MapGet("/teams/{teamId}/members", ListMembersAsync)
             .Describe("listTeamMembers", "Mention candidates: a team's members by name prefix", Tag)
             .Returns<MemberListResponse>().Refuses(400, 403);
+        authenticated.MapGet("/teams/{teamId}/presence", ListPresenceAsync)
+            .Describe("listTeamPresence", "A team's members with their presence, a page at a time", Tag)
+            .Returns<TeamPresenceResponse>().Refuses(400, 403);
     }
 
     /// <summary>The caller's membership of the team, or NOT_A_MEMBER (also for a team that does not exist).</summary>
@@ -230,6 +233,29 @@ internal static class TeamEndpoints
 
         var members = await directory.ListTeamMembersAsync(team, string.IsNullOrEmpty(prefix) ? null : prefix, take, ct);
         return new MemberListResponse(members.Select(m => new MemberInfo(m.UserId, m.Username, m.DisplayName, Validation.RoleName(m.Role))).ToList());
+    }
+
+    // A page of members in id order with their presence: for a roster, not for live updates (a client
+    // watches the users it shows with PRESENCE_WATCH).
+    private static async Task<TeamPresenceResponse> ListPresenceAsync(
+        string teamId, string? limit, string? cursor, HttpContext http, IDirectoryStore directory, Delivery.PresenceService presence, CancellationToken ct)
+    {
+        var team = Ids.Parse("team_id", teamId);
+        var take = Paging.Limit(limit);
+        var after = Paging.After(cursor);
+        await RequireMemberAsync(directory, team, http.Identity().UserId, ct);
+        var members = await directory.ListTeamMembersByIdAsync(team, after, take + 1, ct);
+        var page = members.Take(take).ToList();
+        var states = await presence.GetAsync(page.Select(m => m.UserId).ToList(), ct);
+        return new TeamPresenceResponse(
+            page.Select(m =>
+            {
+                var state = states[m.UserId];
+                return new MemberPresence(
+                    m.UserId, m.Username, m.DisplayName, Validation.StatusName(state.Status),
+                    state.LastSeenUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(state.LastSeenUnixMs).UtcDateTime);
+            }).ToList(),
+            members.Count > take ? Paging.Encode(page[^1].UserId) : null);
     }
 
     private static async Task RequireAdminAsync(IDirectoryStore directory, Guid teamId, Guid userId, CancellationToken ct)

@@ -116,6 +116,14 @@ internal static partial class Validation
         _ => "member",
     };
 
+    public static string StatusName(Protocol.Frames.PresenceStatus status) => status switch
+    {
+        Protocol.Frames.PresenceStatus.Online => "online",
+        Protocol.Frames.PresenceStatus.Away => "away",
+        Protocol.Frames.PresenceStatus.DoNotDisturb => "dnd",
+        _ => "offline",
+    };
+
     public static string TypeName(ConversationKind kind) => kind switch
     {
         ConversationKind.PublicChannel => "public",

@@ -68,6 +68,9 @@ public interface IDirectoryStore
     /// <summary>Members whose username or display name starts with <paramref name="prefix"/> (case-insensitive), by username.</summary>
     Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersAsync(Guid teamId, string? prefix, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>A page of a team's members in user id order, after <paramref name="afterUserId"/> (from the first when null).</summary>
+    Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersByIdAsync(Guid teamId, Guid? afterUserId, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Whether the two users share at least one team.</summary>
     Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default);
 

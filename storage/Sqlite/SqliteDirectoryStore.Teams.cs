@@ -233,15 +233,34 @@ public sealed partial class SqliteDirectoryStore
             command.Parameters.AddInteger("$scan", (long)limit * 3);
         }
 
-        return await ReadListAsync(
-            command,
-            static reader => new TeamMemberRecord(
-                reader.ReadGuid(0),
-                reader.GetString(1),
-                reader.GetString(2),
-                (TeamRole)reader.GetInt32(3),
-                reader.GetInt64(4) != 0),
-            cancellationToken);
+        return await ReadListAsync(command, ReadMember, cancellationToken);
+    }
+
+    private static TeamMemberRecord ReadMember(SqliteDataReader reader) => new(
+        reader.ReadGuid(0),
+        reader.GetString(1),
+        reader.GetString(2),
+        (TeamRole)reader.GetInt32(3),
+        reader.GetInt64(4) != 0);
+
+    public async Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersByIdAsync(Guid teamId, Guid? afterUserId, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+
+        // A range scan of team_members' key (team_id, user_id).
+        command.CommandText = """
+            SELECT u.id, u.username, u.display_name, m.role, m.muted
+            FROM team_members m JOIN users u ON u.id = m.user_id
+            WHERE m.team_id = $team_id AND ($after IS NULL OR m.user_id > $after)
+            ORDER BY m.user_id
+            LIMIT $limit;
+            """;
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddNullableGuid("$after", afterUserId);
+        command.Parameters.AddInteger("$limit", limit);
+        return await ReadListAsync(command, ReadMember, cancellationToken);
     }
 
     public async Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default)

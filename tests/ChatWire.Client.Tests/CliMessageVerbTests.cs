@@ -125,6 +125,45 @@ public sealed class CliMessageVerbTests : IClassFixture<ServerFixture>, IDisposa
         Assert.Equal("NOT_FOUND", Single(unknown).GetProperty("error").GetProperty("name").GetString());
     }
 
+    [Fact]
+    public async Task Listen_PrintsEveryKindOfEvent_AsItsJsonLine()
+    {
+        var crew = await Crew.CreateAsync(_server);
+        _cli.LogIn(crew.Alice);
+        _cli.LogIn(crew.Bob, "bob");
+        var stdout = new LineWriter();
+        using var stop = new CancellationTokenSource();
+        var running = CliApp.RunAsync(["--json", "--profile", "bob", "listen"], _cli.Context(string.Empty, stdout, new StringWriter()), stop.Token);
+        try
+        {
+            Assert.Equal("""{"type":"ready"}""", await stdout.NextLineAsync());
+            var message = await SendAsync("--json", "send", "general", "hi bob");
+            await _cli.RunAsync("react", message, "🎉");
+            await _cli.RunAsync("edit", message, "hi bob!");
+            await _cli.RunAsync("typing", "general");
+            await _cli.RunAsync("delete", message);
+
+            var types = new List<string>();
+            while (types.Count < 5)
+            {
+                var line = JsonDocument.Parse(await stdout.NextLineAsync()).RootElement;
+                var type = line.GetProperty("type").GetString()!;
+                if (type is not "member_joined" and not "presence")
+                {
+                    types.Add(type);
+                    Assert.Equal(crew.GeneralId, line.GetProperty("conversation_id").GetGuid());
+                }
+            }
+
+            Assert.Equal(["message", "reaction", "edit", "typing", "delete"], types);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            Assert.Equal(CliApp.ExitOk, await running.WaitAsync(Patience.Default));
+        }
+    }
+
     private async Task<string> SendAsync(params string[] args)
     {
         var result = await _cli.RunAsync(args);

@@ -19,6 +19,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         [Opcode.Delete] = (rid, c, m) => FrameCodec.ToArray(new Delete(rid, c, m)),
         [Opcode.React] = (rid, c, m) => FrameCodec.ToArray(new React(rid, c, m, "👍", false)),
         [Opcode.Read] = (rid, c, _) => FrameCodec.ToArray(new MarkRead(rid, c, 1)),
+        [Opcode.Typing] = (rid, c, _) => FrameCodec.ToArray(new Typing(rid, c)),
     };
 
     // Requests about a message that only its author may make (a team admin may also delete).
@@ -32,11 +33,13 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         [Opcode.Ping] = "liveness, any state",
         [Opcode.Pong] = "liveness, any state",
         [Opcode.Sync] = "lists the caller's own conversations only",
+        [Opcode.SetStatus] = "sets the caller's own status",
+        [Opcode.PresenceWatch] = "watches team-mates only; anyone else reads as offline (PresenceTests)",
     };
 
     // Server-to-client opcodes: a client sending one gets INVALID_STATE (checked below).
     private static readonly HashSet<Opcode> ServerOnly =
-        [Opcode.Welcome, Opcode.AuthOk, Opcode.Error, Opcode.SendAck, Opcode.Event, Opcode.HistoryPage, Opcode.SyncPage, Opcode.Ok, Opcode.ReadState];
+        [Opcode.Welcome, Opcode.AuthOk, Opcode.Error, Opcode.SendAck, Opcode.Event, Opcode.HistoryPage, Opcode.SyncPage, Opcode.Ok, Opcode.ReadState, Opcode.UserTyping, Opcode.Presence];
 
     public static TheoryData<string, string> Cases()
     {

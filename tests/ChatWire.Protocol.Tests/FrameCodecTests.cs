@@ -315,7 +315,7 @@ public partial class FrameCodecTests
     [InlineData(0x00u)]
     [InlineData(0x08u)]
     [InlineData(0x0fu)]
-    [InlineData(0x1du)]
+    [InlineData(0x3fu)]
     [InlineData(0xffu)]
     [InlineData(0x100u)]
     [InlineData(0x110u)] // 0x10 (SEND) in its low byte

@@ -26,6 +26,9 @@ public static class HostileCorpus
 
     private static readonly byte[] KnownOpcodes = [.. Enum.GetValues<Opcode>().Select(o => (byte)o)];
 
+    // The first opcode after the highest this version knows.
+    private static readonly uint FirstUnknown = (uint)KnownOpcodes.Max() + 1;
+
     private static readonly string[] ContentTypes =
         ["text/plain", "text/markdown", "application/octet-stream", "application/vnd.chatwire.e2e+cbor", "image/png"];
 
@@ -121,7 +124,7 @@ public static class HostileCorpus
         yield return ("request-id-negative", [0x92, 0x05, 0xff], ErrorCode.MalformedFrame);
         yield return ("request-id-2^32", [0x92, 0x05, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0], ErrorCode.MalformedFrame);
         yield return ("request-id-nil", [0x92, 0x05, 0xc0], ErrorCode.MalformedFrame);
-        foreach (var opcode in new uint[] { 0x00, 0x08, 0x0f, 0x1d, 0x7f, 0xff, 0x100, 0x105, 0xffff_ffff })
+        foreach (var opcode in new uint[] { 0x00, 0x08, 0x0f, FirstUnknown, 0x7f, 0xff, 0x100, 0x105, 0xffff_ffff })
         {
             yield return ($"unknown-opcode-0x{opcode:x}", Array([UInt(opcode), UInt(7)]), ErrorCode.UnknownOpcode);
         }
@@ -362,7 +365,7 @@ public static class HostileCorpus
             opcode = random.Next(4) switch
             {
                 0 => (uint)random.Next(0, 0x20),
-                1 => (uint)random.Next(0x1d, 0x100),
+                1 => (uint)random.Next((int)FirstUnknown, 0x100),
                 2 => (uint)random.Next(0x100, 0x10000),
                 _ => (uint)random.NextInt64(0x10000, 1L << 32),
             };

@@ -42,6 +42,9 @@ internal static class CommandTable
         new("unreact", 2, 2, [], ChangeCommands.UnreactAsync),
         new("read", 1, 2, [], ChangeCommands.ReadAsync),
         new("unread", 0, 0, [], ChangeCommands.UnreadAsync),
+        new("presence", 1, 1, [], PresenceCommands.PresenceAsync),
+        new("status", 1, 1, [], PresenceCommands.StatusAsync),
+        new("typing", 1, 1, [], PresenceCommands.TypingAsync),
     ];
 
     // The longest command whose words start the command line, e.g. "team create" before a one-word match.

@@ -135,6 +135,18 @@ internal static class MessageCommands
 
         await using (connection.ConfigureAwait(false))
         {
+            // Presence of the people in my direct conversations (at most 200): what a sidebar shows.
+            var people = (await api.ListConversationsAsync(context.Cancellation).ConfigureAwait(false))
+                .SelectMany(c => c.Members ?? [])
+                .Where(id => id != connection.UserId)
+                .Distinct()
+                .Take(200)
+                .ToList();
+            if (people.Count > 0)
+            {
+                await connection.WatchPresenceAsync(people, context.Cancellation).ConfigureAwait(false);
+            }
+
             await context.Output.WriteAsync(
                 new JsonObject { ["type"] = "ready" },
                 $"Listening as user {connection.UserId:D} on device {connection.DeviceId:D}; Ctrl+C stops.").ConfigureAwait(false);
@@ -147,6 +159,12 @@ internal static class MessageCommands
                     {
                         case MessageReceived or MembershipChanged or MessageEdited or MessageDeleted or ReactionChanged when Stored(item) is { } e:
                             await context.Output.WriteAsync(CliOutput.EventJson(e), CliOutput.EventHuman(e, withConversation: true)).ConfigureAwait(false);
+                            break;
+                        case TypingStarted typing:
+                            await context.Output.WriteAsync(PresenceCommands.TypingJson(typing), PresenceCommands.TypingHuman(typing)).ConfigureAwait(false);
+                            break;
+                        case PresenceChanged change:
+                            await context.Output.WriteAsync(PresenceCommands.PresenceJson(change), PresenceCommands.PresenceHuman(change)).ConfigureAwait(false);
                             break;
                         case ReadStateChanged state:
                             await context.Output.WriteAsync(CliOutput.ReadStateJson(state), CliOutput.ReadStateHuman(state)).ConfigureAwait(false);

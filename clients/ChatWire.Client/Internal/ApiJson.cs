@@ -66,3 +66,8 @@ internal sealed record ConversationList(IReadOnlyList<ConversationSummary> Conve
 }
 
 internal sealed record MessageLocations(Guid MessageId, IReadOnlyList<MessageLocation> Locations);
+
+internal sealed record PresenceList(IReadOnlyList<MemberPresence> Members, string? NextCursor) : IPage<MemberPresence>
+{
+    public IReadOnlyList<MemberPresence>? Items => Members;
+}

@@ -340,6 +340,8 @@ internal sealed class FrameLink : IAsyncDisposable
                 Opcode.SyncPage => FrameCodec.ReadBody<SyncPage>(ref reader, header, Limits),
                 Opcode.Ok => FrameCodec.ReadBody<Ok>(ref reader, header, Limits),
                 Opcode.ReadState => FrameCodec.ReadBody<ReadState>(ref reader, header, Limits),
+                Opcode.UserTyping => FrameCodec.ReadBody<UserTyping>(ref reader, header, Limits),
+                Opcode.Presence => FrameCodec.ReadBody<PresenceFrame>(ref reader, header, Limits),
                 _ => null,
             };
             return new InboundFrame(header, payload, null);

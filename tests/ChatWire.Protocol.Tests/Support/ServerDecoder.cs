@@ -58,6 +58,11 @@ internal static class ServerDecoder
             case Opcode.React: FrameCodec.ReadBody<React>(ref reader, header, limits); break;
             case Opcode.Read: FrameCodec.ReadBody<MarkRead>(ref reader, header, limits); break;
             case Opcode.ReadState: FrameCodec.ReadBody<ReadState>(ref reader, header, limits); break;
+            case Opcode.Typing: FrameCodec.ReadBody<Typing>(ref reader, header, limits); break;
+            case Opcode.UserTyping: FrameCodec.ReadBody<UserTyping>(ref reader, header, limits); break;
+            case Opcode.SetStatus: FrameCodec.ReadBody<SetStatus>(ref reader, header, limits); break;
+            case Opcode.PresenceWatch: FrameCodec.ReadBody<PresenceWatch>(ref reader, header, limits); break;
+            case Opcode.Presence: FrameCodec.ReadBody<PresenceFrame>(ref reader, header, limits); break;
             default: throw new InvalidOperationException($"No frame type for {header.Opcode}; add it here.");
         }
     }

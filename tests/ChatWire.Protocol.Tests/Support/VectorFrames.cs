@@ -166,6 +166,25 @@ internal static class VectorFrames
             ["unread_count"] = f.UnreadCount,
             ["mention_count"] = f.MentionCount,
         }),
+        Opcode.Typing => Run<Typing>(body, f => new JsonObject { ["request_id"] = f.RequestId, ["conversation_id"] = Id(f.ConversationId) }),
+        Opcode.UserTyping => Run<UserTyping>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["conversation_id"] = Id(f.ConversationId),
+            ["user_id"] = Id(f.UserId),
+        }),
+        Opcode.SetStatus => Run<SetStatus>(body, f => new JsonObject { ["request_id"] = f.RequestId, ["status"] = (int)f.Status }),
+        Opcode.PresenceWatch => Run<PresenceWatch>(body, f => new JsonObject { ["request_id"] = f.RequestId, ["user_ids"] = Ids(f.UserIds) }),
+        Opcode.Presence => Run<PresenceFrame>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["entries"] = new JsonArray([.. f.Entries.Select(e => (JsonNode?)new JsonObject
+            {
+                ["user_id"] = Id(e.UserId),
+                ["status"] = (int)e.Status,
+                ["last_seen_ms"] = e.LastSeenUnixMs,
+            })]),
+        }),
         _ => throw new InvalidOperationException($"No vector mapping for {opcode}; add it here."),
     };
 
@@ -222,6 +241,13 @@ internal static class VectorFrames
             Opcode.Read => FrameCodec.ToArray(new MarkRead(rid, Guid(fields, "conversation_id"), U64(fields, "seq"))),
             Opcode.ReadState => FrameCodec.ToArray(new ReadState(
                 Guid(fields, "conversation_id"), U64(fields, "read_seq"), U32(fields, "unread_count"), U32(fields, "mention_count"))),
+            Opcode.Typing => FrameCodec.ToArray(new Typing(rid, Guid(fields, "conversation_id"))),
+            Opcode.UserTyping => FrameCodec.ToArray(new UserTyping(Guid(fields, "conversation_id"), Guid(fields, "user_id"))),
+            Opcode.SetStatus => FrameCodec.ToArray(new SetStatus(rid, (PresenceStatus)U32(fields, "status"))),
+            Opcode.PresenceWatch => FrameCodec.ToArray(new PresenceWatch(rid, OptionalIds(fields, "user_ids"))),
+            Opcode.Presence => FrameCodec.ToArray(new PresenceFrame(
+                rid,
+                [.. Node(fields, "entries").AsArray().Select(e => new PresenceEntry(Guid(e!.AsObject(), "user_id"), (PresenceStatus)U32(e.AsObject(), "status"), I64(e.AsObject(), "last_seen_ms")))])),
             _ => throw new InvalidOperationException($"No vector mapping for {opcode}; add it here."),
         };
     }

@@ -242,6 +242,26 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
+    public async Task ListTeamMembersByIdAsync_PagesInIdOrder()
+    {
+        var owner = await AddUserAsync("owner");
+        var team = await AddTeamAsync(owner, "Acme");
+        var ids = new List<Guid> { owner.Id };
+        for (var i = 0; i < 4; i++)
+        {
+            var user = await AddUserAsync($"user{i}");
+            await Store.AddTeamMemberAsync(team.Id, user.Id, TeamRole.Member, T0);
+            ids.Add(user.Id);
+        }
+
+        var first = await Store.ListTeamMembersByIdAsync(team.Id, null, 3);
+        var second = await Store.ListTeamMembersByIdAsync(team.Id, first[^1].UserId, 3);
+
+        Assert.Equal(ids.Order().ToList(), first.Concat(second).Select(m => m.UserId));
+        Assert.Equal(2, second.Count);
+    }
+
+    [Fact]
     public async Task FilterTeammatesAsync_KeepsThoseSharingATeam_ItselfIncluded()
     {
         var alice = await AddUserAsync("alice");
