@@ -15,17 +15,21 @@ internal static class CliUsage
           whoami
           sessions
           sessions revoke DEVICE | --all
+          password [--password-stdin]          (current, then new: two lines on stdin; other sessions end)
         Teams:
           team create NAME                     creates the team and an invite (team_id, invite_code)
           team join INVITE
           teams
           team invite TEAM
           team mute TEAM | team unmute TEAM | team leave TEAM
+          team invites TEAM | team invite revoke TEAM INVITE
+          team promote TEAM USER | team demote TEAM USER   (admin / plain member; owners only)
           members TEAM [--prefix P] [--limit N]
         Channels and conversations:
           channel create TEAM NAME [--private]
           channels TEAM
-          channel join CHANNEL
+          channel join CHANNEL | channel leave CHANNEL
+          channel add CHANNEL USER | channel members CHANNEL
           conversations
           dm USER...
         Messages (over TCP):

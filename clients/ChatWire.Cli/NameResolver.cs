@@ -79,6 +79,32 @@ internal static class NameResolver
     public static Task<Guid> ResolveConversationAsync(ChatWireApiClient api, string nameOrId, CancellationToken cancellationToken) =>
         ResolveChannelAsync(api, nameOrId, cancellationToken);
 
+    // A user: a user id, or a username among the members of the team (or of any team of mine).
+    public static async Task<Guid> ResolveUserAsync(ChatWireApiClient api, string nameOrId, Guid? teamId, CancellationToken cancellationToken)
+    {
+        if (Guid.TryParse(nameOrId, out var id))
+        {
+            return id;
+        }
+
+        var name = nameOrId.TrimStart('@');
+        IEnumerable<Guid> teams = teamId is { } only ? [only] : (await api.ListTeamsAsync(cancellationToken).ConfigureAwait(false)).Select(t => t.TeamId);
+        foreach (var team in teams)
+        {
+            var members = await api.ListMembersAsync(team, name, 20, cancellationToken).ConfigureAwait(false);
+            if (members.FirstOrDefault(m => string.Equals(m.Username, name, StringComparison.OrdinalIgnoreCase)) is { } member)
+            {
+                return member.UserId;
+            }
+        }
+
+        throw new CliException(ErrorCode.NotFound, $"No team-mate named \"{name}\".");
+    }
+
+    // The team of a channel I am in; null for a DM or a channel I am not in.
+    public static async Task<Guid?> TeamOfAsync(ChatWireApiClient api, Guid conversationId, CancellationToken cancellationToken) =>
+        (await api.ListConversationsAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(c => c.ConversationId == conversationId)?.TeamId;
+
     public static async Task<SessionInfo> ResolveSessionAsync(ChatWireApiClient api, string nameOrId, CancellationToken cancellationToken)
     {
         var sessions = await api.ListSessionsAsync(cancellationToken).ConfigureAwait(false);

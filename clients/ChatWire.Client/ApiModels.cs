@@ -150,3 +150,9 @@ public sealed record MessageLocation(Guid ConversationId, ulong Seq);
 /// <param name="Status"><c>online</c>, <c>away</c>, <c>dnd</c> or <c>offline</c>.</param>
 /// <param name="LastSeenAt">For an offline member, when their last device disconnected; null when online or never seen.</param>
 public sealed record MemberPresence(Guid UserId, string Username, string DisplayName, string Status, DateTimeOffset? LastSeenAt);
+
+/// <summary>A member of a channel (<c>GET /v1/channels/{conversation_id}/members</c>).</summary>
+/// <param name="UserId">The member.</param>
+/// <param name="Username">Their username.</param>
+/// <param name="DisplayName">Their display name.</param>
+public sealed record ChannelMember(Guid UserId, string Username, string DisplayName);

@@ -280,6 +280,18 @@ public sealed class ChatWireApiClient : IDisposable
     public Task<IReadOnlyList<ConversationSummary>> ListConversationsAsync(CancellationToken cancellationToken = default) =>
         ListAllAsync<ConversationList, ConversationSummary>("v1/conversations", cancellationToken);
 
+    /// <summary><c>POST /v1/channels/{conversation_id}/leave</c>: leaves a channel (not a team's #general).</summary>
+    /// <param name="conversationId">The channel.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task LeaveChannelAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, $"v1/channels/{conversationId:D}/leave", body: null, cancellationToken);
+
+    /// <summary><c>GET /v1/channels/{conversation_id}/members</c>: every member of a channel.</summary>
+    /// <param name="conversationId">The channel.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<IReadOnlyList<ChannelMember>> ListChannelMembersAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        ListAllAsync<ChannelMemberList, ChannelMember>($"v1/channels/{conversationId:D}/members", cancellationToken);
+
     /// <summary><c>GET /v1/teams/{team_id}/presence</c>: every member of the team with their presence, in user id order.</summary>
     /// <param name="teamId">The team.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -52,6 +52,10 @@ internal sealed record ChannelCreatedResponse(Guid ConversationId, Guid TeamId, 
 
 internal sealed record ChannelListResponse(IReadOnlyList<ChannelInfo> Channels, string? NextCursor);
 
+internal sealed record ChannelMemberInfo(Guid UserId, string Username, string DisplayName);
+
+internal sealed record ChannelMemberListResponse(IReadOnlyList<ChannelMemberInfo> Members, string? NextCursor);
+
 internal sealed record AddChannelMemberRequest(string? UserId);
 
 internal sealed record OpenDirectRequest(IReadOnlyList<string?>? Users);

@@ -23,6 +23,12 @@ internal static class ConversationEndpoints
         authenticated.MapPost("/channels/{conversationId}/members", AddChannelMemberAsync)
             .Describe("addChannelMember", "Add a team-mate to a channel I am in", Tag)
             .ReturnsNoContent().Refuses(400, 403, 404, 415);
+        authenticated.MapPost("/channels/{conversationId}/leave", LeaveChannelAsync)
+            .Describe("leaveChannel", "Leave a channel (not #general)", Tag)
+            .ReturnsNoContent().Refuses(400, 403);
+        authenticated.MapGet("/channels/{conversationId}/members", ListChannelMembersAsync)
+            .Describe("listChannelMembers", "A channel's members, a page at a time", Tag)
+            .Returns<ChannelMemberListResponse>().Refuses(400, 403);
         authenticated.MapPost("/dms", OpenDirectAsync)
             .Describe("openDirect", "Open the DM or group DM with these people", Tag)
             .Returns<DirectConversationResponse>().Refuses(400, 404, 415);
@@ -74,6 +80,29 @@ internal static class ConversationEndpoints
         var userId = Ids.Parse("user_id", Validation.Required("user_id", body.UserId));
         await conversations.AddChannelMemberAsync(http.Identity(), channel, userId, ct);
         return Results.NoContent();
+    }
+
+    private static async Task<IResult> LeaveChannelAsync(string conversationId, HttpContext http, ConversationService conversations, CancellationToken ct)
+    {
+        await conversations.LeaveChannelAsync(http.Identity(), Ids.Parse("conversation_id", conversationId), ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<ChannelMemberListResponse> ListChannelMembersAsync(
+        string conversationId, string? limit, string? cursor, HttpContext http, IDirectoryStore directory, ConversationService conversations, CancellationToken ct)
+    {
+        var channel = Ids.Parse("conversation_id", conversationId);
+        var (page, next) = Paging.Page(await conversations.ListChannelMembersAsync(http.Identity(), channel, ct), id => id, limit, cursor);
+        var members = new List<ChannelMemberInfo>(page.Count);
+        foreach (var id in page)
+        {
+            if (await directory.GetUserAsync(id, ct) is { } user)
+            {
+                members.Add(new ChannelMemberInfo(user.Id, user.Username, user.DisplayName));
+            }
+        }
+
+        return new ChannelMemberListResponse(members, next);
     }
 
     private static async Task<DirectConversationResponse> OpenDirectAsync(OpenDirectRequest body, HttpContext http, ConversationService conversations, CancellationToken ct)

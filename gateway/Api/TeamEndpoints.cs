@@ -9,7 +9,6 @@ namespace ChatWire.Gateway.Api;
 
 internal static class TeamEndpoints
 {
-    public const string GeneralChannel = "general";
 
     private const string Tag = "Teams";
 
@@ -76,7 +75,7 @@ internal static class TeamEndpoints
         var now = time.GetUtcNow();
         var team = new TeamRecord(Guid.CreateVersion7(), name, me.UserId, now);
         await directory.CreateTeamAsync(team, ct);
-        var general = new ConversationRecord(Guid.CreateVersion7(), ConversationKind.PublicChannel, team.Id, GeneralChannel, null, me.UserId, now);
+        var general = new ConversationRecord(Guid.CreateVersion7(), ConversationKind.PublicChannel, team.Id, ConversationService.GeneralChannelName, null, me.UserId, now);
         await conversations.CreateAsync(me, general, [me.UserId], ct);
         return Results.Json(new TeamCreatedResponse(team.Id, team.Name, "owner", false, general.Id), statusCode: StatusCodes.Status201Created);
     }
@@ -189,7 +188,7 @@ internal static class TeamEndpoints
         if (await directory.AddTeamMemberAsync(invite.TeamId, me.UserId, TeamRole.Member, now, ct))
         {
             var general = (await directory.ListChannelsAsync(invite.TeamId, me.UserId, ct))
-                .FirstOrDefault(c => c.Kind == ConversationKind.PublicChannel && c.Name == GeneralChannel);
+                .FirstOrDefault(c => c.Kind == ConversationKind.PublicChannel && c.Name == ConversationService.GeneralChannelName);
             if (general is not null)
             {
                 await conversations.AddMemberAsync(me, general.Id, me.UserId, ct);

@@ -81,6 +81,47 @@ internal sealed partial class ConversationService
         await AddMemberAsync(actor, channel.Id, userId, ct);
     }
 
+    /// <summary>
+    /// The actor leaves a channel of their team (not the team's #general, which every member of the team is
+    /// in): MEMBER_LEFT, then the directory, as a team leave does for each channel.
+    /// </summary>
+    public async Task LeaveChannelAsync(SessionIdentity actor, Guid conversationId, CancellationToken ct)
+    {
+        var channel = await RequireChannelOfMyTeamAsync(conversationId, actor.UserId, ct);
+        if (channel.Kind == ConversationKind.PublicChannel && string.Equals(channel.Name, GeneralChannelName, StringComparison.Ordinal))
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "Everyone in the team is in #general; to leave it, leave the team.");
+        }
+
+        using (await userLocks.LockAsync(actor.UserId, ct))
+        {
+            if (!await directory.IsConversationMemberAsync(channel.Id, actor.UserId, ct))
+            {
+                throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel.");
+            }
+
+            await AppendLeaveAsync(channel.Id, actor.UserId, actor);
+            await directory.RemoveConversationMemberAsync(channel.Id, actor.UserId, ct);
+            membership.Forget(channel.Id, actor.UserId);
+        }
+    }
+
+    /// <summary>The members of a channel, for someone who may see it: a member of a private one, any team-mate for a public one.</summary>
+    public async Task<IReadOnlyList<Guid>> ListChannelMembersAsync(SessionIdentity actor, Guid conversationId, CancellationToken ct)
+    {
+        var channel = await RequireChannelOfMyTeamAsync(conversationId, actor.UserId, ct);
+        var members = await directory.ListConversationMembersAsync(channel.Id, ct);
+        if (channel.Kind != ConversationKind.PublicChannel && !members.Contains(actor.UserId))
+        {
+            throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel.");
+        }
+
+        return members;
+    }
+
+    /// <summary>The name of the public channel every team has and every member of it is in.</summary>
+    public const string GeneralChannelName = "general";
+
     /// <summary>Adds <paramref name="userId"/> to the conversation and announces it; false when already a member.</summary>
     public async Task<bool> AddMemberAsync(SessionIdentity actor, Guid conversationId, Guid userId, CancellationToken ct)
     {

@@ -120,6 +120,9 @@ public interface IDirectoryStore
     /// <summary>Adds a member; false when already a member.</summary>
     Task<bool> AddConversationMemberAsync(Guid conversationId, Guid userId, DateTimeOffset joinedAt, CancellationToken cancellationToken = default);
 
+    /// <summary>Removes the user from the conversation; false when they were not in it.</summary>
+    Task<bool> RemoveConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default);
+
     Task<IReadOnlyList<Guid>> ListConversationMembersAsync(Guid conversationId, CancellationToken cancellationToken = default);
 }
 

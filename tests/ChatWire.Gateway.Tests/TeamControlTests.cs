@@ -185,6 +185,27 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         }
     }
 
+    [Fact]
+    public async Task ChannelMembersAndLeave_OnlyForThoseWhoMaySeeTheChannel()
+    {
+        var (alice, bob, carol, teamId) = await TeamOfThreeAsync();
+        var stranger = await Server.SignupAsync();
+        var secret = (await alice.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "secret", @private = true })).GetProperty("conversation_id").GetGuid();
+        var lounge = (await alice.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "lounge" })).GetProperty("conversation_id").GetGuid();
+        await alice.CallAsync(HttpMethod.Post, $"v1/channels/{secret}/members", new { user_id = bob.UserId.ToString() });
+
+        var secretMembers = await bob.CallAsync(HttpMethod.Get, $"v1/channels/{secret}/members");
+        var loungeForCarol = await carol.CallAsync(HttpMethod.Get, $"v1/channels/{lounge}/members?limit=1");
+
+        Assert.Equal(2, secretMembers.GetProperty("members").GetArrayLength());
+        Assert.Equal(alice.UserId, Assert.Single(loungeForCarol.GetProperty("members").EnumerateArray()).GetProperty("user_id").GetGuid());
+        await AssertProblemAsync(await carol.SendAsync(HttpMethod.Get, $"v1/channels/{secret}/members"), HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER");
+        await AssertProblemAsync(await stranger.SendAsync(HttpMethod.Get, $"v1/channels/{lounge}/members"), HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER");
+        await AssertProblemAsync(await carol.SendAsync(HttpMethod.Post, $"v1/channels/{secret}/leave"), HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER");
+        Assert.Equal(HttpStatusCode.NoContent, (await bob.SendAsync(HttpMethod.Post, $"v1/channels/{secret}/leave")).StatusCode);
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Get, $"v1/channels/{secret}/members"), HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER");
+    }
+
     private async Task<(TestUser Alice, TestUser Bob, TestUser Carol, Guid TeamId)> TeamOfThreeAsync()
     {
         var alice = await Server.SignupAsync();

@@ -12,6 +12,43 @@ internal static class AccountCommands
 
     public static Task<int> LoginAsync(CommandContext context) => LogInAsync(context, signup: false);
 
+    // password: the current password, then the new one (two lines with --password-stdin, else prompts on a
+    // terminal, the new one twice). The server ends every other session of the user; this one stays.
+    public static async Task<int> PasswordAsync(CommandContext context)
+    {
+        string current;
+        string next;
+        if (context.Flag("--password-stdin"))
+        {
+            current = await context.Io.Stdin.ReadLineAsync(context.Cancellation).ConfigureAwait(false) ?? string.Empty;
+            next = await context.Io.Stdin.ReadLineAsync(context.Cancellation).ConfigureAwait(false) ?? string.Empty;
+            if (current.Length == 0 || next.Length == 0)
+            {
+                throw new CliUsageException("--password-stdin: stdin must hold two lines, the current password and the new one.");
+            }
+        }
+        else if (context.Io.StdinIsTerminal && context.Io.PasswordPrompt is { } prompt)
+        {
+            current = prompt("Current password: ") ?? string.Empty;
+            next = prompt("New password: ") ?? string.Empty;
+            if (prompt("Repeat new password: ") != next)
+            {
+                throw new CliUsageException("The new passwords do not match.");
+            }
+        }
+        else
+        {
+            throw new CliUsageException("Passwords are needed: pass --password-stdin with two lines on stdin (current, new), or run in a terminal to be prompted.");
+        }
+
+        using var api = context.CreateApi(context.RequireLogin());
+        await api.ChangePasswordAsync(current, next, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject { ["changed"] = true },
+            "Password changed. Your other devices were signed out; this one stays signed in.").ConfigureAwait(false);
+        return 0;
+    }
+
     public static async Task<int> LogoutAsync(CommandContext context)
     {
         var profile = context.RequireLogin();

@@ -90,4 +90,48 @@ internal static class ConversationCommands
             $"Conversation {conversation.ConversationId:D} ({conversation.Type}, {members.Count} members).").ConfigureAwait(false);
         return 0;
     }
+
+    public static async Task<int> LeaveChannelAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var channel = await NameResolver.ResolveChannelAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        await api.LeaveChannelAsync(channel, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject { ["conversation_id"] = channel.ToString("D"), ["left"] = true },
+            $"Left {context.Arguments[0]}.").ConfigureAwait(false);
+        return 0;
+    }
+
+    // channel add CHANNEL USER: a member of the channel adds a team-mate (public or private channel).
+    public static async Task<int> AddChannelMemberAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var channel = await NameResolver.ResolveChannelAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var team = await NameResolver.TeamOfAsync(api, channel, context.Cancellation).ConfigureAwait(false);
+        var user = await NameResolver.ResolveUserAsync(api, context.Arguments[1], team, context.Cancellation).ConfigureAwait(false);
+        await api.AddChannelMemberAsync(channel, user, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject { ["conversation_id"] = channel.ToString("D"), ["user_id"] = user.ToString("D"), ["added"] = true },
+            $"Added {context.Arguments[1]} to {context.Arguments[0]}.").ConfigureAwait(false);
+        return 0;
+    }
+
+    public static async Task<int> ChannelMembersAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var channel = await NameResolver.ResolveChannelAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        foreach (var member in await api.ListChannelMembersAsync(channel, context.Cancellation).ConfigureAwait(false))
+        {
+            await context.Output.WriteAsync(
+                new JsonObject
+                {
+                    ["user_id"] = member.UserId.ToString("D"),
+                    ["username"] = member.Username,
+                    ["display_name"] = member.DisplayName,
+                },
+                member.DisplayName == member.Username ? member.Username : $"{member.Username} ({member.DisplayName})").ConfigureAwait(false);
+        }
+
+        return 0;
+    }
 }

@@ -71,3 +71,8 @@ internal sealed record PresenceList(IReadOnlyList<MemberPresence> Members, strin
 {
     public IReadOnlyList<MemberPresence>? Items => Members;
 }
+
+internal sealed record ChannelMemberList(IReadOnlyList<ChannelMember> Members, string? NextCursor) : IPage<ChannelMember>
+{
+    public IReadOnlyList<ChannelMember>? Items => Members;
+}

@@ -158,6 +158,22 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
+    public async Task RemoveConversationMemberAsync_RemovesOnce_AndTheConversationLeavesTheirList()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var team = await AddTeamAsync(alice, "Acme");
+        var channel = await AddChannelAsync(team, alice, "random", ConversationKind.PublicChannel, alice.Id);
+        await Store.AddConversationMemberAsync(channel.Id, bob.Id, T0);
+
+        Assert.True(await Store.RemoveConversationMemberAsync(channel.Id, bob.Id));
+        Assert.False(await Store.RemoveConversationMemberAsync(channel.Id, bob.Id));
+        Assert.False(await Store.IsConversationMemberAsync(channel.Id, bob.Id));
+        Assert.DoesNotContain(await Store.ListConversationsForUserAsync(bob.Id), c => c.Id == channel.Id);
+        Assert.Equal([alice.Id], await Store.ListConversationMembersAsync(channel.Id));
+    }
+
+    [Fact]
     public async Task ListConversationMembersAsync_MembersAddedLater_ReturnsEveryMember()
     {
         var alice = await AddUserAsync("alice");

@@ -1,0 +1,95 @@
+using ChatWire.Cli;
+using ChatWire.Client.Tests.Infrastructure;
+using ChatWire.Testing;
+
+namespace ChatWire.Client.Tests;
+
+// Channel leave/add/members, team invites/revoke/promote/demote and password, against the real gateway.
+public sealed class CliTeamVerbTests : IClassFixture<ServerFixture>, IDisposable
+{
+    private readonly TestServer _server;
+    private readonly CliHarness _cli;
+
+    public CliTeamVerbTests(ServerFixture fixture)
+    {
+        _server = fixture.Server;
+        _cli = new CliHarness(_server);
+    }
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task Channel_AddByUsername_Members_Leave_AndGeneralCannotBeLeft()
+    {
+        var crew = await Crew.CreateAsync(_server, "Ops");
+        _cli.LogIn(crew.Alice);
+        _cli.LogIn(crew.Bob, "bob");
+        await Ok("--json", "channel", "create", "Ops", "plans", "--private");
+
+        await Ok("channel", "add", "plans", crew.Bob.Username);
+        var members = await Ok("--json", "channel", "members", "plans");
+        var left = await Ok("--json", "--profile", "bob", "channel", "leave", "plans");
+        var afterLeave = await Ok("--json", "channel", "members", "plans");
+        var general = await _cli.RunAsync("--json", "--profile", "bob", "channel", "leave", "general");
+
+        Assert.Equal([crew.Alice.Username, crew.Bob.Username], members.JsonLines.Select(l => l.GetProperty("username").GetString()).Order());
+        Assert.True(Assert.Single(left.JsonLines).GetProperty("left").GetBoolean());
+        Assert.Equal(crew.Alice.UserId, Assert.Single(afterLeave.JsonLines).GetProperty("user_id").GetGuid());
+        Assert.Equal(CliApp.ExitFailed, general.Exit);
+        Assert.Equal("FORBIDDEN", Assert.Single(general.JsonLines).GetProperty("error").GetProperty("name").GetString());
+
+        // Bob's devices learned of the leave as an event in the channel; he cannot read it any more.
+        var history = await _cli.RunAsync("--json", "history", "plans");
+        Assert.Equal("member_left", history.JsonLines[^1].GetProperty("type").GetString());
+        Assert.Equal(crew.Bob.UserId, history.JsonLines[^1].GetProperty("user_id").GetGuid());
+    }
+
+    [Fact]
+    public async Task Team_InvitesRevokePromoteDemote()
+    {
+        var crew = await Crew.CreateAsync(_server, "Guild");
+        _cli.LogIn(crew.Alice);
+        _cli.LogIn(crew.Bob, "bob");
+        var invite = Assert.Single((await Ok("--json", "team", "invite", "Guild")).JsonLines).GetProperty("invite_id").GetString()!;
+
+        var before = await Ok("--json", "team", "invites", "Guild");
+        await Ok("team", "invite", "revoke", "Guild", invite);
+        var after = await Ok("--json", "team", "invites", "Guild");
+        var bobCannotInvite = await _cli.RunAsync("--json", "--profile", "bob", "team", "invite", "Guild");
+        var promoted = await Ok("team", "promote", "Guild", crew.Bob.Username);
+        await Ok("--profile", "bob", "team", "invite", "Guild");
+        await Ok("team", "demote", "Guild", crew.Bob.Username);
+        var bobAgain = await _cli.RunAsync("--json", "--profile", "bob", "team", "invite", "Guild");
+
+        Assert.Contains(before.JsonLines, l => l.GetProperty("invite_id").GetString() == invite && !l.GetProperty("revoked").GetBoolean());
+        Assert.Contains(after.JsonLines, l => l.GetProperty("invite_id").GetString() == invite && l.GetProperty("revoked").GetBoolean());
+        Assert.Equal(CliApp.ExitFailed, bobCannotInvite.Exit);
+        Assert.Equal($"{crew.Bob.Username} is now an admin of Guild.", Assert.Single(promoted.Lines));
+        Assert.Equal(CliApp.ExitFailed, bobAgain.Exit);
+    }
+
+    [Fact]
+    public async Task Password_FromStdin_ChangesIt_AndTheOldOneStopsWorking()
+    {
+        var alice = await _server.SignupAsync();
+        _cli.LogIn(alice);
+
+        var changed = await _cli.RunWithStdinAsync($"{alice.Password}\nan entirely new passphrase\n", "--json", "password", "--password-stdin");
+        var oneLine = await _cli.RunWithStdinAsync("only one line\n", "password", "--password-stdin");
+        using var api = new ChatWireApiClient(_server.ApiBaseAddress);
+        var old = await Assert.ThrowsAsync<ChatWireException>(() => api.LoginAsync(new LoginRequest(alice.Username, alice.Password)));
+        var fresh = await api.LoginAsync(new LoginRequest(alice.Username, "an entirely new passphrase"));
+
+        Assert.Equal(CliApp.ExitOk, changed.Exit);
+        Assert.Equal(CliApp.ExitUsage, oneLine.Exit);
+        Assert.Equal("INVALID_CREDENTIALS", old.Name);
+        Assert.Equal(alice.UserId, fresh.UserId);
+    }
+
+    private async Task<CliResult> Ok(params string[] args)
+    {
+        var result = await _cli.RunAsync(args);
+        Assert.True(result.Exit == CliApp.ExitOk, $"chatwire {string.Join(' ', args)} exited {result.Exit}: {result.Stdout} {result.Stderr}");
+        return result;
+    }
+}
