@@ -32,7 +32,7 @@ public sealed class CliTeamVerbTests : IClassFixture<ServerFixture>, IDisposable
         var afterLeave = await Ok("--json", "channel", "members", "plans");
         var general = await _cli.RunAsync("--json", "--profile", "bob", "channel", "leave", "general");
 
-        Assert.Equal([crew.Alice.Username, crew.Bob.Username], members.JsonLines.Select(l => l.GetProperty("username").GetString()).Order());
+        Assert.Equal(new HashSet<string?> { crew.Alice.Username, crew.Bob.Username }, members.JsonLines.Select(l => l.GetProperty("username").GetString()).ToHashSet());
         Assert.True(Assert.Single(left.JsonLines).GetProperty("left").GetBoolean());
         Assert.Equal(crew.Alice.UserId, Assert.Single(afterLeave.JsonLines).GetProperty("user_id").GetGuid());
         Assert.Equal(CliApp.ExitFailed, general.Exit);
