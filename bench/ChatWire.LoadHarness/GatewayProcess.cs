@@ -33,6 +33,26 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>CPU time the gateway process has used so far (user and system, all threads).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
+    /// <summary>Creates a channel in the team; returns its conversation id.</summary>
+    public async Task<Guid> CreateChannelAsync(string token, Guid teamId, string name)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/teams/{teamId}/channels") { Content = JsonContent.Create(new { name }) };
+        request.Headers.Authorization = new("Bearer", token);
+        var response = await Api.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("conversation_id").GetGuid();
+    }
+
     public static async Task<GatewayProcess> StartAsync(string gatewayDll, string gcMode, IReadOnlyDictionary<string, string> settings)
     {
         if (!File.Exists(gatewayDll))

@@ -39,21 +39,26 @@ internal sealed record HarnessOptions
           idle:    --counts 7500,15000   --per-user 50   --sources 4
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
                    --ceiling-rows 100000   --ceiling-batch 1000
+          sync:    --connections 1000 (conversations of the syncing user)   --messages 5 (per conversation)
           fanout:  --recipients 1000   --per-user 50   --sources 4   --messages 2000   --window 50
                    --content-bytes 200
         """;
 
     public static HarnessOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("idle" or "send" or "fanout"))
+        if (args.Length == 0 || args[0] is not ("idle" or "send" or "fanout" or "sync"))
         {
-            throw new ArgumentException("The first argument is the scenario: idle, send or fanout.");
+            throw new ArgumentException("The first argument is the scenario: idle, send, fanout or sync.");
         }
 
         var options = new HarnessOptions { Scenario = args[0] };
         if (options.Scenario == "fanout")
         {
             options = options with { Messages = 2_000, Window = 50 };
+        }
+        else if (options.Scenario == "sync")
+        {
+            options = options with { Messages = 5, Connections = 1_000 };
         }
 
         for (var i = 1; i < args.Length; i++)

@@ -17,6 +17,7 @@ var result = options.Scenario switch
 {
     "idle" => await IdleScenario.RunAsync(options),
     "fanout" => await FanoutScenario.RunAsync(options),
+    "sync" => await SyncScenario.RunAsync(options),
     _ => await SendScenario.RunAsync(options),
 };
 var report = new

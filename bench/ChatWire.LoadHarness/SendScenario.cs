@@ -34,9 +34,11 @@ internal static class SendScenario
 
             // Warm-up: JIT and SQLite caches, not measured.
             await Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, Math.Min(200, perConnection), options.Window, content, null)));
+            var cpuBefore = gateway.CpuTime;
             var started = Stopwatch.GetTimestamp();
             await Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, perConnection, options.Window, content, latencies)));
             var elapsed = Stopwatch.GetElapsedTime(started);
+            var cpu = gateway.CpuTime - cpuBefore;
             foreach (var (connection, _) in clients)
             {
                 connection.Dispose();
@@ -45,7 +47,8 @@ internal static class SendScenario
             var sorted = latencies.Order().ToArray();
             var total = perConnection * options.Connections;
             var throughput = total / elapsed.TotalSeconds;
-            Console.WriteLine($"{total} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {Percentile(sorted, 0.50):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms");
+            var cpuMicrosPerMessage = cpu.TotalMicroseconds / total;
+            Console.WriteLine($"{total} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {Percentile(sorted, 0.50):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms; gateway CPU {cpuMicrosPerMessage:F1} µs per message ({cpu.TotalSeconds:F2} s over {elapsed.TotalSeconds:F2} s)");
             ceiling = await InsertCeiling.RunAsync(options.CeilingRows, options.CeilingBatch, options.ContentBytes);
             return new
             {
@@ -60,6 +63,8 @@ internal static class SendScenario
                 p50_ms = Percentile(sorted, 0.50),
                 p99_ms = Percentile(sorted, 0.99),
                 max_ms = sorted[^1],
+                gateway_cpu_seconds = cpu.TotalSeconds,
+                gateway_cpu_microseconds_per_message = cpuMicrosPerMessage,
                 insert_ceiling = ceiling,
             };
         }
