@@ -230,9 +230,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
                 return OnChangeAsync(typing.RequestId, _services.Conversations.TypingAsync(Identity!, typing));
             case (ProtocolState.Authenticated, Opcode.SetStatus):
                 var status = FrameCodec.ReadBody<SetStatus>(ref reader, header, limits);
-                _services.Presence.SetStatus(UserId, status.Status);
-                Send(new Ok(status.RequestId, 0, 0));
-                return default;
+                return OnChangeAsync(status.RequestId, SetStatusAsync(status));
             case (ProtocolState.Authenticated, Opcode.PresenceWatch):
                 return OnPresenceWatchAsync(FrameCodec.ReadBody<PresenceWatch>(ref reader, header, limits));
             case (ProtocolState.Authenticated, Opcode.Hello or Opcode.Auth):
@@ -431,11 +429,33 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         }
     }
 
+    // Counted against the sending rate like a change: a status change notifies every watcher.
+    private Task<ChangeOutcome> SetStatusAsync(SetStatus status)
+    {
+        try
+        {
+            _services.Conversations.TakeRate(Identity!, 0);
+        }
+        catch (RequestRefusedException ex)
+        {
+            return Task.FromException<ChangeOutcome>(ex);
+        }
+
+        _services.Presence.SetStatus(UserId, status.Status);
+        return Task.FromResult(default(ChangeOutcome));
+    }
+
     private async ValueTask OnPresenceWatchAsync(PresenceWatch watch)
     {
         try
         {
+            // A watch costs a directory query over up to 200 users: it counts against the sending rate.
+            _services.Conversations.TakeRate(Identity!, 0);
             Send(new PresenceFrame(watch.RequestId, await _services.Presence.WatchAsync(this, watch.UserIds, CancellationToken.None)));
+        }
+        catch (RequestRefusedException ex)
+        {
+            SendError(watch.RequestId, ex.Code, ex.Message, ex.RetryAfterMs);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -184,7 +184,12 @@ internal sealed partial class ConversationService
             : throw new RequestRefusedException(ErrorCode.NotFound, "No conversation of yours holds a message with this id.");
     }
 
-    private void TakeRate(SessionIdentity actor, long bytes)
+    /// <summary>
+    /// Counts one request that changes something against the actor's sending rate (SEND's limiter, §3.2 of
+    /// docs/protocol.md), with <paramref name="bytes"/> of content.
+    /// </summary>
+    /// <exception cref="RequestRefusedException">RATE_LIMITED, with the delay after which the request passes.</exception>
+    public void TakeRate(SessionIdentity actor, long bytes)
     {
         if (rateLimiter.TryTake(actor.UserId, actor.DeviceId, bytes) is { } retryAfterMs)
         {
