@@ -34,7 +34,7 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
     // "member_left", with user_id the member and sender who made the change), or a change to a message
     // ("edit", "delete", "reaction": message_id is the message changed, event_id the change's own id).
     // Kinds this version does not know print as "event" with their number, so a script sees every seq.
-    public static JsonObject EventJson(ConversationEvent e)
+    public static JsonObject EventJson(ConversationEvent e, NameBook? names = null)
     {
         var changesAMessage = e.Kind is EventKind.MessageEdited or EventKind.MessageDeleted or EventKind.ReactionAdded or EventKind.ReactionRemoved;
         var json = new JsonObject
@@ -50,6 +50,11 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
 
         json["seq"] = e.Seq;
         json["sender"] = e.SenderUserId.ToString("D");
+        if (names?.Known(e.SenderUserId) is { } senderName)
+        {
+            json["sender_username"] = senderName;
+        }
+
         json["sender_device"] = e.SenderDeviceId.ToString("D");
         switch (e.Kind)
         {
@@ -83,7 +88,9 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
         return json;
     }
 
-    public static string EventHuman(ConversationEvent e, bool withConversation)
+    // "2026-12-02T10:00:00.000Z #general (Acme) #3 alice: hello" — names where the book has them; the
+    // conversation only where lines of several conversations mix (listen).
+    public static string EventHuman(ConversationEvent e, NameBook names, string? conversation)
     {
         var body = e.Kind switch
         {
@@ -92,16 +99,16 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
                 + (e.EditedAtUnixMs != 0 ? " (edited)" : string.Empty)
                 + (e.ReplyCount > 0 ? $" [{e.ReplyCount.ToString(CultureInfo.InvariantCulture)} {(e.ReplyCount == 1 ? "reply" : "replies")}]" : string.Empty)
                 + (e.Reactions.Count > 0 ? " " + string.Join(' ', e.Reactions.Select(r => $"{r.Emoji}{r.Count.ToString(CultureInfo.InvariantCulture)}")) : string.Empty),
-            EventKind.MemberJoined => e.SubjectId == e.SenderUserId ? $" joined" : $" added {e.SubjectId:D}",
-            EventKind.MemberLeft => e.SubjectId == e.SenderUserId ? $" left" : $" removed {e.SubjectId:D}",
+            EventKind.MemberJoined => e.SubjectId == e.SenderUserId ? " joined" : $" added {names.User(e.SubjectId)}",
+            EventKind.MemberLeft => e.SubjectId == e.SenderUserId ? " left" : $" removed {names.User(e.SubjectId)}",
             EventKind.MessageEdited => $" edited {e.SubjectId:D}: " + Indent(ContentText(e)),
             EventKind.MessageDeleted => $" deleted {e.SubjectId:D}",
             EventKind.ReactionAdded => $" reacted {Encoding.UTF8.GetString(e.Content.Span)} to {e.SubjectId:D}",
             EventKind.ReactionRemoved => $" took back {Encoding.UTF8.GetString(e.Content.Span)} on {e.SubjectId:D}",
             _ => $" [event kind {(int)e.Kind}]",
         };
-        var where = withConversation ? e.ConversationId.ToString("D") + " " : string.Empty;
-        return $"{Time(e.ServerTimeUnixMs)} {where}#{e.Seq.ToString(CultureInfo.InvariantCulture)} {e.SenderUserId:D}{body}";
+        var where = conversation is null ? string.Empty : conversation + " ";
+        return $"{Time(e.ServerTimeUnixMs)} {where}#{e.Seq.ToString(CultureInfo.InvariantCulture)} {names.User(e.SenderUserId)}{body}";
     }
 
     // A read position that moved on one of my devices, as listen prints it.
@@ -114,8 +121,8 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
         ["mention_count"] = state.MentionCount,
     };
 
-    public static string ReadStateHuman(ReadStateChanged state) =>
-        $"{state.ConversationId:D} read up to #{state.ReadSeq.ToString(CultureInfo.InvariantCulture)}: {Counts(state.UnreadCount, state.MentionCount)}";
+    public static string ReadStateHuman(ReadStateChanged state, string conversation) =>
+        $"{conversation} read up to #{state.ReadSeq.ToString(CultureInfo.InvariantCulture)}: {Counts(state.UnreadCount, state.MentionCount)}";
 
     public static string Counts(int unread, int mentions) =>
         $"{Count(unread, "unread", "unread")}, {Count(mentions, "mention", "mentions")}";

@@ -156,3 +156,9 @@ public sealed record MemberPresence(Guid UserId, string Username, string Display
 /// <param name="Username">Their username.</param>
 /// <param name="DisplayName">Their display name.</param>
 public sealed record ChannelMember(Guid UserId, string Username, string DisplayName);
+
+/// <summary>A user's names (<c>GET /v1/users</c>).</summary>
+/// <param name="UserId">The user.</param>
+/// <param name="Username">Their username.</param>
+/// <param name="DisplayName">Their display name.</param>
+public sealed record UserName(Guid UserId, string Username, string DisplayName);

@@ -280,6 +280,25 @@ public sealed class ChatWireApiClient : IDisposable
     public Task<IReadOnlyList<ConversationSummary>> ListConversationsAsync(CancellationToken cancellationToken = default) =>
         ListAllAsync<ConversationList, ConversationSummary>("v1/conversations", cancellationToken);
 
+    /// <summary>
+    /// <c>GET /v1/users?ids=…</c>: the names of these users, for those I share a team with (and myself);
+    /// others are left out. Asks in batches of 100.
+    /// </summary>
+    /// <param name="userIds">The users.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<UserName>> GetUsersAsync(IEnumerable<Guid> userIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userIds);
+        var found = new List<UserName>();
+        foreach (var chunk in userIds.Distinct().Chunk(100))
+        {
+            var ids = string.Join(',', chunk.Select(id => id.ToString("D")));
+            found.AddRange((await SendAsync<UserNameList>(HttpMethod.Get, $"v1/users?ids={ids}", body: null, authenticated: true, cancellationToken).ConfigureAwait(false)).Users);
+        }
+
+        return found;
+    }
+
     /// <summary><c>POST /v1/channels/{conversation_id}/leave</c>: leaves a channel (not a team's #general).</summary>
     /// <param name="conversationId">The channel.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -22,6 +22,9 @@ internal static class AccountEndpoints
         authenticated.MapGet("/me", GetMeAsync)
             .Describe("getMe", "Who this token belongs to", Tag)
             .Returns<MeResponse>();
+        authenticated.MapGet("/users", GetUsersAsync)
+            .Describe("getUsers", "Names of users I share a team with, by id (at most 100)", Tag)
+            .Returns<UserListResponse>().Refuses(400);
         authenticated.MapPost("/accounts/logout", LogoutAsync)
             .Describe("logout", "Revoke this device's session", Tag)
             .ReturnsNoContent();
@@ -115,6 +118,32 @@ internal static class AccountEndpoints
         var me = http.Identity();
         var user = await directory.GetUserAsync(me.UserId, ct) ?? throw Validation.NotFound("user");
         return new MeResponse(user.Id, user.Username, user.DisplayName, me.DeviceId);
+    }
+
+    // Names for the ids a client shows (senders, members): mine and my team-mates'; other ids are left out,
+    // the same whether or not they exist, so the directory does not leak.
+    private static async Task<UserListResponse> GetUsersAsync(string? ids, HttpContext http, IDirectoryStore directory, CancellationToken ct)
+    {
+        const int MaxIds = 100;
+        var wanted = (ids ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (wanted.Length is 0 or > MaxIds)
+        {
+            throw RequestRefusedException.Validation("ids", $"ids must list 1 to {MaxIds} user ids, separated by commas.");
+        }
+
+        var parsed = wanted.Select(id => Ids.Parse("ids", id)).Distinct().ToList();
+        var me = http.Identity();
+        var visible = await directory.FilterTeammatesAsync(me.UserId, parsed, ct);
+        var users = new List<UserInfo>(visible.Count + 1);
+        foreach (var id in parsed.Where(id => id == me.UserId || visible.Contains(id)))
+        {
+            if (await directory.GetUserAsync(id, ct) is { } user)
+            {
+                users.Add(new UserInfo(user.Id, user.Username, user.DisplayName));
+            }
+        }
+
+        return new UserListResponse(users);
     }
 
     private static async Task<IResult> LogoutAsync(HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, CancellationToken ct)

@@ -12,6 +12,10 @@ internal sealed record SessionCreatedResponse(Guid UserId, string Username, stri
 
 internal sealed record MeResponse(Guid UserId, string Username, string DisplayName, Guid DeviceId);
 
+internal sealed record UserInfo(Guid UserId, string Username, string DisplayName);
+
+internal sealed record UserListResponse(IReadOnlyList<UserInfo> Users);
+
 internal sealed record SessionInfo(Guid DeviceId, string DeviceName, DateTime CreatedAt, DateTime LastUsedAt, bool Current);
 
 internal sealed record SessionListResponse(IReadOnlyList<SessionInfo> Sessions, string? NextCursor);

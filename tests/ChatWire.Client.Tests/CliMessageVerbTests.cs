@@ -64,7 +64,9 @@ public sealed class CliMessageVerbTests : IClassFixture<ServerFixture>, IDisposa
         Assert.Equal("👍", asStored.GetProperty("reactions")[0].GetProperty("emoji").GetString());
         Assert.Contains(history.JsonLines, l => l.GetProperty("type").GetString() == "edit" && l.GetProperty("message_id").GetString() == message);
         Assert.Contains(history.JsonLines, l => l.GetProperty("type").GetString() == "reaction" && l.GetProperty("emoji").GetString() == "👍");
-        Assert.Contains(human.Lines, l => l.EndsWith(": hello (edited) 👍1", StringComparison.Ordinal));
+        Assert.Contains(human.Lines, l => l.EndsWith($" {crew.Alice.Username}: hello (edited) 👍1", StringComparison.Ordinal));
+        Assert.Contains(human.Lines, l => l.EndsWith($" {crew.Bob.Username} reacted 👍 to {message}", StringComparison.Ordinal));
+        Assert.Equal(crew.Alice.Username, asStored.GetProperty("sender_username").GetString());
 
         var deleted = Single(await _cli.RunAsync("--json", "delete", message));
         var unreacted = Single(await _cli.RunAsync("--json", "--profile", "bob", "unreact", message, "👍"));

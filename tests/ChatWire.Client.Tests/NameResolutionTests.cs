@@ -62,12 +62,14 @@ public sealed class NameResolutionTests : IClassFixture<ServerFixture>, IAsyncLi
     }
 
     [Fact]
-    public async Task TeamId_IsUsedWithoutLookup()
+    public async Task TeamId_IsUsedAsGiven_AndTheConfirmationNamesTheTeam()
     {
         var result = await _cli.RunAsync("team", "mute", _acme1.ToString());
 
+        // One read of my teams, for the name the confirmation prints; the change itself goes to the id given.
         Assert.Equal(CliApp.ExitOk, result.Exit);
-        Assert.Equal($"/v1/teams/{_acme1}/mute", Assert.Single(_cli.Http.Requests).PathAndQuery);
+        Assert.Equal(["/v1/teams?limit=500", $"/v1/teams/{_acme1}/mute"], _cli.Http.Requests.Select(r => r.PathAndQuery));
+        Assert.StartsWith("Muted Acme:", Assert.Single(result.Lines), StringComparison.Ordinal);
         Assert.Equal([_acme1], await MutedTeamsAsync());
     }
 

@@ -206,6 +206,21 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         await AssertProblemAsync(await bob.SendAsync(HttpMethod.Get, $"v1/channels/{secret}/members"), HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER");
     }
 
+    [Fact]
+    public async Task Users_ByIds_NamesOnlyMeAndMyTeammates()
+    {
+        var (alice, bob, _, _) = await TeamOfThreeAsync();
+        var stranger = await Server.SignupAsync();
+
+        var users = await alice.CallAsync(HttpMethod.Get, $"v1/users?ids={alice.UserId},{bob.UserId},{stranger.UserId},{Guid.CreateVersion7()}");
+
+        Assert.Equal(
+            new[] { (alice.UserId, alice.Username), (bob.UserId, bob.Username) },
+            users.GetProperty("users").EnumerateArray().Select(u => (u.GetProperty("user_id").GetGuid(), u.GetProperty("username").GetString()!)));
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/users"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/users?ids=nope"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+
     private async Task<(TestUser Alice, TestUser Bob, TestUser Carol, Guid TeamId)> TeamOfThreeAsync()
     {
         var alice = await Server.SignupAsync();

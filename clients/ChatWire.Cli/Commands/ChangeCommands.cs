@@ -54,15 +54,17 @@ internal static partial class ChangeCommands
         await using (connection.ConfigureAwait(false))
         {
             var root = await ThreadRootOfAsync(context, connection, conversationId, messageId).ConfigureAwait(false);
+            var names = new NameBook(api, connection.UserId);
             ulong after = 0;
             var printed = 0;
             while (true)
             {
                 var page = await connection.GetThreadAsync(conversationId, root, after, HistoryDirection.After, connection.Limits.MaxHistoryLimit, context.Cancellation)
                     .ConfigureAwait(false);
+                await names.LearnAsync(page.Events, context.Cancellation).ConfigureAwait(false);
                 foreach (var e in page.Events)
                 {
-                    await context.Output.WriteAsync(CliOutput.EventJson(e), CliOutput.EventHuman(e, withConversation: false)).ConfigureAwait(false);
+                    await context.Output.WriteAsync(CliOutput.EventJson(e, names), CliOutput.EventHuman(e, names, conversation: null)).ConfigureAwait(false);
                     printed++;
                 }
 
@@ -143,10 +145,10 @@ internal static partial class ChangeCommands
         {
             var states = await connection.GetConversationStatesAsync(context.Cancellation).ConfigureAwait(false);
             var unread = states.Where(s => s.UnreadCount > 0).ToList();
-            var names = unread.Count == 0 ? [] : await ConversationNamesAsync(api, context.Cancellation).ConfigureAwait(false);
+            var names = new NameBook(api, connection.UserId);
             foreach (var state in unread.OrderByDescending(s => s.MentionCount).ThenByDescending(s => s.UnreadCount))
             {
-                var name = names.GetValueOrDefault(state.ConversationId, state.ConversationId.ToString("D"));
+                var name = await names.ConversationAsync(state.ConversationId, context.Cancellation).ConfigureAwait(false);
                 await context.Output.WriteAsync(
                     new JsonObject
                     {
@@ -286,20 +288,6 @@ internal static partial class ChangeCommands
         // Paging the message's own "thread" gives the message first: a reply names its root.
         var page = await connection.GetThreadAsync(conversationId, messageId, 0, HistoryDirection.After, 1, context.Cancellation).ConfigureAwait(false);
         return page.Events is [{ ThreadRootId: var root }, ..] && root != Guid.Empty ? root : messageId;
-    }
-
-    private static async Task<Dictionary<Guid, string>> ConversationNamesAsync(ChatWireApiClient api, CancellationToken cancellationToken)
-    {
-        var teams = (await api.ListTeamsAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(t => t.TeamId, t => t.Name);
-        var names = new Dictionary<Guid, string>();
-        foreach (var c in await api.ListConversationsAsync(cancellationToken).ConfigureAwait(false))
-        {
-            names[c.ConversationId] = c is { Name: { } name, TeamId: { } team }
-                ? $"#{name} ({teams.GetValueOrDefault(team, team.ToString("D"))})"
-                : $"{(c.Type == "group" ? "group" : "DM")} {c.ConversationId:D}";
-        }
-
-        return names;
     }
 
     [GeneratedRegex(@"(?<![\w@])@(?<name>[\p{L}\p{N}_.\-]{1,64})", RegexOptions.CultureInvariant)]

@@ -101,11 +101,13 @@ internal static class MessageCommands
                 }
             }
 
+            var names = new NameBook(api, connection.UserId);
+            await names.LearnAsync(pages.SelectMany(p => p), context.Cancellation).ConfigureAwait(false);
             for (var i = pages.Count - 1; i >= 0; i--)
             {
                 foreach (var message in pages[i])
                 {
-                    await context.Output.WriteAsync(CliOutput.EventJson(message), CliOutput.EventHuman(message, withConversation: false)).ConfigureAwait(false);
+                    await context.Output.WriteAsync(CliOutput.EventJson(message, names), CliOutput.EventHuman(message, names, conversation: null)).ConfigureAwait(false);
                 }
             }
 
@@ -153,21 +155,36 @@ internal static class MessageCommands
             try
             {
                 var first = true;
+                var names = new NameBook(api, connection.UserId);
                 await foreach (var item in connection.ReadEventsAsync(context.Cancellation).ConfigureAwait(false))
                 {
                     switch (item)
                     {
                         case MessageReceived or MembershipChanged or MessageEdited or MessageDeleted or ReactionChanged when Stored(item) is { } e:
-                            await context.Output.WriteAsync(CliOutput.EventJson(e), CliOutput.EventHuman(e, withConversation: true)).ConfigureAwait(false);
+                            if (e.Kind == EventKind.MemberJoined && e.SubjectId == connection.UserId)
+                            {
+                                // A conversation of mine I may not know the name of yet.
+                                names.ForgetConversations();
+                            }
+
+                            await names.LearnAsync([e], context.Cancellation).ConfigureAwait(false);
+                            var label = await names.ConversationAsync(e.ConversationId, context.Cancellation).ConfigureAwait(false);
+                            await context.Output.WriteAsync(CliOutput.EventJson(e, names), CliOutput.EventHuman(e, names, label)).ConfigureAwait(false);
                             break;
                         case TypingStarted typing:
-                            await context.Output.WriteAsync(PresenceCommands.TypingJson(typing), PresenceCommands.TypingHuman(typing)).ConfigureAwait(false);
+                            await names.LearnUsersAsync([typing.UserId], context.Cancellation).ConfigureAwait(false);
+                            await context.Output.WriteAsync(
+                                PresenceCommands.TypingJson(typing),
+                                $"{await names.ConversationAsync(typing.ConversationId, context.Cancellation).ConfigureAwait(false)} {names.User(typing.UserId)} is typing…").ConfigureAwait(false);
                             break;
                         case PresenceChanged change:
-                            await context.Output.WriteAsync(PresenceCommands.PresenceJson(change), PresenceCommands.PresenceHuman(change)).ConfigureAwait(false);
+                            await names.LearnUsersAsync([change.UserId], context.Cancellation).ConfigureAwait(false);
+                            await context.Output.WriteAsync(PresenceCommands.PresenceJson(change), PresenceCommands.PresenceHuman(change, names.User(change.UserId))).ConfigureAwait(false);
                             break;
                         case ReadStateChanged state:
-                            await context.Output.WriteAsync(CliOutput.ReadStateJson(state), CliOutput.ReadStateHuman(state)).ConfigureAwait(false);
+                            await context.Output.WriteAsync(
+                                CliOutput.ReadStateJson(state),
+                                CliOutput.ReadStateHuman(state, await names.ConversationAsync(state.ConversationId, context.Cancellation).ConfigureAwait(false))).ConfigureAwait(false);
                             break;
                         case ConnectionStateChanged { State: ConnectionState.Connected } when first:
                             // The initial connect is what "ready" announced.

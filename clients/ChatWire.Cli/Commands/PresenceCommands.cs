@@ -84,8 +84,6 @@ internal static class PresenceCommands
         ["user_id"] = typing.UserId.ToString("D"),
     };
 
-    public static string TypingHuman(TypingStarted typing) => $"{typing.ConversationId:D} {typing.UserId:D} is typing…";
-
     public static JsonObject PresenceJson(PresenceChanged change) => new()
     {
         ["type"] = "presence",
@@ -94,7 +92,8 @@ internal static class PresenceCommands
         ["last_seen_at"] = change.LastSeen is { } seen ? CliOutput.Time(seen) : null,
     };
 
-    public static string PresenceHuman(PresenceChanged change) => $"{change.UserId:D} is {StatusName(change.Status)}";
+    public static string PresenceHuman(PresenceChanged change, string name) =>
+        $"{name} is {StatusName(change.Status)}{(change.LastSeen is { } seen ? " (last seen " + CliOutput.Time(seen) + ")" : string.Empty)}";
 
     private static string StatusName(PresenceStatus status) => status switch
     {

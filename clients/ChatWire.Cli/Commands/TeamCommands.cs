@@ -70,9 +70,9 @@ internal static class TeamCommands
     public static async Task<int> LeaveAsync(CommandContext context)
     {
         using var api = context.CreateApi(context.RequireLogin());
-        var teamId = await NameResolver.ResolveTeamIdAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
-        await api.LeaveTeamAsync(teamId, context.Cancellation).ConfigureAwait(false);
-        await context.Output.WriteAsync(new JsonObject { ["team_id"] = teamId.ToString("D"), ["left"] = true }, $"Left team {teamId:D}.").ConfigureAwait(false);
+        var team = await NameResolver.ResolveTeamAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        await api.LeaveTeamAsync(team.TeamId, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(new JsonObject { ["team_id"] = team.TeamId.ToString("D"), ["left"] = true }, $"Left team {team.Name}.").ConfigureAwait(false);
         return 0;
     }
 
@@ -100,7 +100,8 @@ internal static class TeamCommands
     private static async Task<int> SetMutedAsync(CommandContext context, bool muted)
     {
         using var api = context.CreateApi(context.RequireLogin());
-        var teamId = await NameResolver.ResolveTeamIdAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var team = await NameResolver.ResolveTeamAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var teamId = team.TeamId;
         if (muted)
         {
             await api.MuteTeamAsync(teamId, context.Cancellation).ConfigureAwait(false);
@@ -110,9 +111,12 @@ internal static class TeamCommands
             await api.UnmuteTeamAsync(teamId, context.Cancellation).ConfigureAwait(false);
         }
 
+        // What muting does, said where it is done: the server flags the team's conversations as muted in SYNC.
         await context.Output.WriteAsync(
             new JsonObject { ["team_id"] = teamId.ToString("D"), ["muted"] = muted },
-            $"{(muted ? "Muted" : "Unmuted")} team {teamId:D}.").ConfigureAwait(false);
+            muted
+                ? $"Muted {team.Name}: its conversations still count unread messages, quietly; unread marks them muted and notifications skip them."
+                : $"Unmuted {team.Name}.").ConfigureAwait(false);
         return 0;
     }
 

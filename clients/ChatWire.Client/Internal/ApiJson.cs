@@ -76,3 +76,5 @@ internal sealed record ChannelMemberList(IReadOnlyList<ChannelMember> Members, s
 {
     public IReadOnlyList<ChannelMember>? Items => Members;
 }
+
+internal sealed record UserNameList(IReadOnlyList<UserName> Users);
