@@ -61,10 +61,19 @@ public static class CliApp
         try
         {
             var line = CommandLine.Parse(args);
-            if (line.Help || line.Words is ["help"])
+            if (line.Help || line.Words is ["help"] or ["help", ..])
             {
-                await context.Stdout.WriteLineAsync(CliUsage.Text).ConfigureAwait(false);
+                // "send --help", "help send", "team --help": the verb's own lines; otherwise everything.
+                var words = line.Words is ["help", .. var rest] ? rest : line.Words;
+                var help = CliUsage.For(words) ?? CliUsage.Text;
+                await context.Stdout.WriteLineAsync(help).ConfigureAwait(false);
                 await context.Stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
+                return ExitOk;
+            }
+
+            if (line.Has("--version"))
+            {
+                await context.Stdout.WriteLineAsync($"chatwire {CommandContext.Version} (protocol {Protocol.ProtocolLimits.CurrentVersion})").ConfigureAwait(false);
                 return ExitOk;
             }
 
@@ -82,9 +91,11 @@ public static class CliApp
         }
         catch (CliUsageException ex)
         {
+            // Two lines, not the whole help: what is wrong, and how the verb is used (or where to look).
+            var words = args.TakeWhile(arg => arg != "--").Where(arg => !arg.StartsWith('-')).ToList();
+            var usage = CliUsage.For(words) ?? CliUsage.Synopsis + Environment.NewLine + "Run chatwire --help for every command.";
             await context.Stderr.WriteLineAsync($"chatwire: {ex.Message}").ConfigureAwait(false);
-            await context.Stderr.WriteLineAsync().ConfigureAwait(false);
-            await context.Stderr.WriteLineAsync(CliUsage.Text).ConfigureAwait(false);
+            await context.Stderr.WriteLineAsync(usage).ConfigureAwait(false);
             await context.Stderr.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             return ExitUsage;
         }
@@ -127,7 +138,9 @@ public static class CliApp
     // (CONNECTION_FAILED, BAD_RESPONSE, CLIENT_ERROR) when the failure never reached a server answer.
     private static (int Code, string Name, string Message, JsonObject? Extra)? Describe(Exception ex) => ex switch
     {
-        ChatWireException server => ((int)server.Code, server.Name, server.Message, server.RetryAfter is { } wait
+        ChatWireException server => ((int)server.Code, server.Name, server.RetryAfter is { } after
+            ? $"{server.Message} Retry in {Math.Ceiling(after.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture)} s."
+            : server.Message, server.RetryAfter is { } wait
             ? new JsonObject { ["retry_after_seconds"] = Math.Ceiling(wait.TotalSeconds) }
             : null),
         CliException cli => ((int)cli.Code, Protocol.ErrorCodes.Name(cli.Code), cli.Message, cli.Candidates.Count == 0 ? null : new JsonObject
@@ -139,6 +152,9 @@ public static class CliApp
                 ["detail"] = candidate.Detail,
             })]),
         }),
+        AuthenticationException or IOException or HttpRequestException when Flatten(ex).Contains("Untrusted", StringComparison.OrdinalIgnoreCase)
+            || Flatten(ex).Contains("RemoteCertificate", StringComparison.OrdinalIgnoreCase)
+            => (0, "CONNECTION_FAILED", Flatten(ex) + " The server's TLS certificate is not trusted here; for a development server (its own self-signed certificate), add --insecure.", null),
         HttpRequestException or IOException or SocketException or TimeoutException or AuthenticationException
             => (0, "CONNECTION_FAILED", Flatten(ex), null),
         JsonException or InvalidDataException => (0, "BAD_RESPONSE", "The server's answer was not understood: " + ex.Message, null),

@@ -5,6 +5,37 @@ internal sealed class CliUsageException(string message) : Exception(message);
 
 internal static class CliUsage
 {
+    /// <summary>The first line of the usage text: how every command line is shaped.</summary>
+    public static string Synopsis => Text[..Text.IndexOf('\n', StringComparison.Ordinal)];
+
+    /// <summary>
+    /// The usage lines of the verb (or family of verbs, as "team") the words start with, the first as
+    /// "Usage: chatwire …"; null when no verb starts so.
+    /// </summary>
+    public static string? For(IReadOnlyList<string> words)
+    {
+        if (words.Count == 0)
+        {
+            return null;
+        }
+
+        // Longest prefix of the words that starts some usage line.
+        for (var n = Math.Min(words.Count, 3); n > 0; n--)
+        {
+            var prefix = string.Join(' ', words.Take(n));
+            var lines = Text.Split('\n')
+                .Select(line => line.Trim())
+                .Where(line => line == prefix || line.StartsWith(prefix + " ", StringComparison.Ordinal))
+                .ToList();
+            if (lines.Count > 0)
+            {
+                return string.Join(Environment.NewLine, lines.Select((line, i) => (i == 0 ? "Usage: chatwire " : "       chatwire ") + line));
+            }
+        }
+
+        return null;
+    }
+
     public const string Text = """
         Usage: chatwire [--profile NAME] [--json] [--insecure] [--plaintext] COMMAND [ARGS...]
 
@@ -53,10 +84,12 @@ internal static class CliUsage
           --insecure        accept an untrusted TLS certificate (a development server's own)
           --plaintext       allow plain TCP to a server that is not on this machine (no TLS)
           --password-stdin  read the password from the first line of stdin (otherwise a prompt on a terminal)
-          -h, --help        print this help
+          -h, --help        print this help (after a verb: that verb's usage)
+          --version         print the CLI's version
 
         TEAM is a team id or name; CHANNEL a conversation id, a channel name or TEAM/CHANNEL;
-        CONVERSATION a conversation id or a channel name; USER a user id or username;
+        CONVERSATION a conversation id, a channel name, or @USER for the DM with USER (@a,b a group);
+        USER a user id or username;
         MESSAGE a message id (history --json prints them as message_id).
         Exit status: 0 done, 1 failed (the server's error code is printed), 2 usage error.
         """;

@@ -7,8 +7,11 @@ namespace ChatWire.Cli;
 // What a command runs with: its arguments, the output, the selected profile and the ways to reach the server.
 internal sealed class CommandContext(CliContext io, CommandLine line, IReadOnlyList<string> arguments, CliOutput output, ProfileStore profiles, string profileName, CancellationToken cancellation)
 {
-    private static readonly string ClientName = "chatwire-cli/" +
-        (typeof(CommandContext).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0");
+    /// <summary>The CLI's version, as its assembly says.</summary>
+    public static readonly string Version =
+        typeof(CommandContext).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
+
+    private static readonly string ClientName = "chatwire-cli/" + Version;
 
     public CliContext Io { get; } = io;
 

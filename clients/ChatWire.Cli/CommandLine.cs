@@ -7,7 +7,7 @@ internal sealed class CommandLine
 {
     public static readonly IReadOnlySet<string> GlobalOptions = new HashSet<string>(StringComparer.Ordinal)
     {
-        "--profile", "--json", "--help", "--insecure", "--plaintext",
+        "--profile", "--json", "--help", "--insecure", "--plaintext", "--version",
     };
 
     private static readonly HashSet<string> ValuedOptions = new(StringComparer.Ordinal)
@@ -17,7 +17,7 @@ internal sealed class CommandLine
 
     private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal)
     {
-        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all",
+        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version",
     };
 
     private CommandLine()

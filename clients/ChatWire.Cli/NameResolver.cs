@@ -75,9 +75,18 @@ internal static class NameResolver
         };
     }
 
-    // A conversation: a conversation id or a channel name.
-    public static Task<Guid> ResolveConversationAsync(ChatWireApiClient api, string nameOrId, CancellationToken cancellationToken) =>
-        ResolveChannelAsync(api, nameOrId, cancellationToken);
+    // A conversation: a conversation id, a channel name, or @USER (the DM with that team-mate, opened on
+    // first use; @alice,bob for a group DM).
+    public static async Task<Guid> ResolveConversationAsync(ChatWireApiClient api, string nameOrId, CancellationToken cancellationToken)
+    {
+        if (nameOrId.StartsWith('@') && nameOrId.Length > 1)
+        {
+            var users = nameOrId[1..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => u.TrimStart('@'));
+            return (await api.OpenDirectConversationAsync(users, cancellationToken).ConfigureAwait(false)).ConversationId;
+        }
+
+        return await ResolveChannelAsync(api, nameOrId, cancellationToken).ConfigureAwait(false);
+    }
 
     // A user: a user id, or a username among the members of the team (or of any team of mine).
     public static async Task<Guid> ResolveUserAsync(ChatWireApiClient api, string nameOrId, Guid? teamId, CancellationToken cancellationToken)

@@ -58,6 +58,31 @@ public sealed class CliArgumentTests : IDisposable
     }
 
     [Fact]
+    public async Task UsageError_IsTwoLines_TheProblemAndTheVerbsUsage()
+    {
+        var result = await _cli.RunAsync("react", "only-one-argument");
+        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.Equal(CliApp.ExitUsage, result.Exit);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("chatwire: react needs 2 arguments", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("Usage: chatwire react MESSAGE EMOJI", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FamilyHelp_ListsItsVerbs_AndVersionPrintsTheVersion()
+    {
+        var team = await _cli.RunAsync("team", "--help");
+        var version = await _cli.RunAsync("--version");
+
+        Assert.Equal(CliApp.ExitOk, team.Exit);
+        Assert.StartsWith("Usage: chatwire team create NAME", team.Stdout, StringComparison.Ordinal);
+        Assert.Contains("chatwire team promote TEAM USER", team.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("send CONVERSATION", team.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"^chatwire \S+ \(protocol 1\)", version.Stdout);
+    }
+
+    [Fact]
     public async Task RunAsync_HelpAfterCommand_StillHelps()
     {
         var result = await _cli.RunAsync("send", "--help");

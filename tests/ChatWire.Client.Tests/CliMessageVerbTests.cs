@@ -109,6 +109,22 @@ public sealed class CliMessageVerbTests : IClassFixture<ServerFixture>, IDisposa
     }
 
     [Fact]
+    public async Task Send_ToAtUser_GoesToTheirDm()
+    {
+        var crew = await Crew.CreateAsync(_server);
+        _cli.LogIn(crew.Alice);
+        _cli.LogIn(crew.Bob, "bob");
+
+        var sent = Single(await _cli.RunAsync("--json", "send", "@" + crew.Bob.Username, "psst"));
+        var bobsView = await _cli.RunAsync("--json", "--profile", "bob", "history", "@" + crew.Alice.Username);
+        var label = await _cli.RunAsync("--profile", "bob", "unread");
+
+        Assert.Equal("psst", bobsView.JsonLines[^1].GetProperty("text").GetString());
+        Assert.Equal(sent.GetProperty("conversation_id").GetGuid(), bobsView.JsonLines[^1].GetProperty("conversation_id").GetGuid());
+        Assert.Contains($"DM with {crew.Alice.Username}: 1 unread, 0 mentions", label.Lines);
+    }
+
+    [Fact]
     public async Task History_Before_PagesOlder_AndMessageVerbsCheckTheirArguments()
     {
         var crew = await Crew.CreateAsync(_server);

@@ -6,7 +6,8 @@ namespace ChatWire.Cli.Commands;
 
 internal static class AccountCommands
 {
-    private const string DefaultDeviceName = "chatwire-cli";
+    // The device as its owner would recognise it in "sessions": this machine's name.
+    private static string DefaultDeviceName => "chatwire on " + (string.IsNullOrWhiteSpace(Environment.MachineName) ? "this machine" : Environment.MachineName);
 
     public static Task<int> SignupAsync(CommandContext context) => LogInAsync(context, signup: true);
 
