@@ -55,12 +55,14 @@ internal static class CliUsage
           team mute TEAM | team unmute TEAM | team leave TEAM
           team invites TEAM | team invite revoke TEAM INVITE
           team promote TEAM USER | team demote TEAM USER   (admin / plain member; owners only)
+          team transfer TEAM USER              (USER becomes an owner, you an admin)
           members TEAM [--prefix P] [--limit N]
         Channels and conversations:
           channel create TEAM NAME [--private]
           channels TEAM
           channel join CHANNEL | channel leave CHANNEL
           channel add CHANNEL USER | channel members CHANNEL
+          channel rename CHANNEL NAME | channel archive CHANNEL | channel unarchive CHANNEL
           conversations
           dm USER...
         Messages (over TCP):

@@ -122,7 +122,8 @@ public sealed record ChannelInfo(Guid ConversationId, Guid TeamId, string Name, 
 /// <param name="Name">Its name.</param>
 /// <param name="Type"><c>public</c> or <c>private</c>.</param>
 /// <param name="Member">Whether I am a member of it.</param>
-public sealed record ChannelSummary(Guid ConversationId, Guid TeamId, string Name, string Type, bool Member);
+/// <param name="Archived">The channel is archived: readable, not writable.</param>
+public sealed record ChannelSummary(Guid ConversationId, Guid TeamId, string Name, string Type, bool Member, bool Archived = false);
 
 /// <summary>A direct conversation (<c>POST /v1/dms</c>).</summary>
 /// <param name="ConversationId">The conversation; the same set of people always gets the same one.</param>

@@ -299,6 +299,21 @@ public sealed class ChatWireApiClient : IDisposable
         return found;
     }
 
+    /// <summary><c>PATCH /v1/channels/{conversation_id}</c>: renames a channel, or archives or unarchives it.</summary>
+    /// <param name="conversationId">The channel.</param>
+    /// <param name="name">The new name; null keeps it.</param>
+    /// <param name="archived">True archives, false unarchives; null leaves it.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ChannelSummary> UpdateChannelAsync(Guid conversationId, string? name = null, bool? archived = null, CancellationToken cancellationToken = default) =>
+        SendAsync<ChannelSummary>(HttpMethod.Patch, $"v1/channels/{conversationId:D}", new UpdateChannelBody(name, archived), authenticated: true, cancellationToken);
+
+    /// <summary><c>POST /v1/teams/{team_id}/transfer</c>: hands the team to another member (they become an owner, I an admin).</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="userId">The new owner.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task TransferTeamAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, $"v1/teams/{teamId:D}/transfer", new TransferTeamBody(userId), cancellationToken);
+
     /// <summary><c>POST /v1/channels/{conversation_id}/leave</c>: leaves a channel (not a team's #general).</summary>
     /// <param name="conversationId">The channel.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -30,6 +30,8 @@ internal sealed record UpdateTeamRequest(string? Name, bool? MembersCanInvite);
 
 internal sealed record SetRoleRequest(string? Role);
 
+internal sealed record TransferTeamRequest(string? UserId);
+
 internal sealed record TeamListResponse(IReadOnlyList<TeamInfo> Teams, string? NextCursor);
 
 internal sealed record CreateInviteRequest(long? ExpiresInSeconds);
@@ -50,7 +52,9 @@ internal sealed record MemberListResponse(IReadOnlyList<MemberInfo> Members);
 
 internal sealed record CreateChannelRequest(string? Name, bool? Private);
 
-internal sealed record ChannelInfo(Guid ConversationId, Guid TeamId, string Name, string Type, bool Member);
+internal sealed record ChannelInfo(Guid ConversationId, Guid TeamId, string Name, string Type, bool Member, bool Archived);
+
+internal sealed record UpdateChannelRequest(string? Name, bool? Archived);
 
 internal sealed record ChannelCreatedResponse(Guid ConversationId, Guid TeamId, string Name, string Type);
 

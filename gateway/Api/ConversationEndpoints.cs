@@ -23,6 +23,9 @@ internal static class ConversationEndpoints
         authenticated.MapPost("/channels/{conversationId}/members", AddChannelMemberAsync)
             .Describe("addChannelMember", "Add a team-mate to a channel I am in", Tag)
             .ReturnsNoContent().Refuses(400, 403, 404, 415);
+        authenticated.MapPatch("/channels/{conversationId}", UpdateChannelAsync)
+            .Describe("updateChannel", "Rename a channel, or archive or unarchive it", Tag)
+            .Returns<ChannelInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPost("/channels/{conversationId}/leave", LeaveChannelAsync)
             .Describe("leaveChannel", "Leave a channel (not #general)", Tag)
             .ReturnsNoContent().Refuses(400, 403);
@@ -65,7 +68,7 @@ internal static class ConversationEndpoints
         await conversations.RequireTeamMemberAsync(team, me.UserId, ct);
         var mine = (await directory.ListConversationsForUserAsync(me.UserId, ct)).Select(c => c.Id).ToHashSet();
         var (page, next) = Paging.Page(await directory.ListChannelsAsync(team, me.UserId, ct), c => c.Id, limit, cursor);
-        return new ChannelListResponse(page.Select(c => new ChannelInfo(c.Id, team, c.Name!, Validation.TypeName(c.Kind), mine.Contains(c.Id))).ToList(), next);
+        return new ChannelListResponse(page.Select(c => new ChannelInfo(c.Id, team, c.Name!, Validation.TypeName(c.Kind), mine.Contains(c.Id), c.ArchivedAt is not null)).ToList(), next);
     }
 
     private static async Task<IResult> JoinChannelAsync(string conversationId, HttpContext http, ConversationService conversations, CancellationToken ct)
@@ -80,6 +83,21 @@ internal static class ConversationEndpoints
         var userId = Ids.Parse("user_id", Validation.Required("user_id", body.UserId));
         await conversations.AddChannelMemberAsync(http.Identity(), channel, userId, ct);
         return Results.NoContent();
+    }
+
+    private static async Task<ChannelInfo> UpdateChannelAsync(
+        string conversationId, UpdateChannelRequest body, HttpContext http, IDirectoryStore directory, ConversationService conversations, CancellationToken ct)
+    {
+        var id = Ids.Parse("conversation_id", conversationId);
+        if (body.Name is null && body.Archived is null)
+        {
+            throw RequestRefusedException.Validation("name", "Give a new name, archived, or both.");
+        }
+
+        var name = body.Name is null ? null : Validation.ChannelName(body.Name);
+        var channel = await conversations.UpdateChannelAsync(http.Identity(), id, name, body.Archived, ct);
+        var member = await directory.IsConversationMemberAsync(channel.Id, http.Identity().UserId, ct);
+        return new ChannelInfo(channel.Id, channel.TeamId!.Value, channel.Name!, Validation.TypeName(channel.Kind), member, channel.ArchivedAt is not null);
     }
 
     private static async Task<IResult> LeaveChannelAsync(string conversationId, HttpContext http, ConversationService conversations, CancellationToken ct)

@@ -53,6 +53,9 @@ internal static class TeamEndpoints
         authenticated.MapGet("/teams/{teamId}/members", ListMembersAsync)
             .Describe("listTeamMembers", "Mention candidates: a team's members by name prefix", Tag)
             .Returns<MemberListResponse>().Refuses(400, 403);
+        authenticated.MapPost("/teams/{teamId}/transfer", TransferAsync)
+            .Describe("transferTeam", "Hand the team to another member (they become an owner, I an admin)", Tag)
+            .ReturnsNoContent().Refuses(400, 403, 404, 415);
         authenticated.MapGet("/teams/{teamId}/presence", ListPresenceAsync)
             .Describe("listTeamPresence", "A team's members with their presence, a page at a time", Tag)
             .Returns<TeamPresenceResponse>().Refuses(400, 403);
@@ -232,6 +235,14 @@ internal static class TeamEndpoints
 
         var members = await directory.ListTeamMembersAsync(team, string.IsNullOrEmpty(prefix) ? null : prefix, take, ct);
         return new MemberListResponse(members.Select(m => new MemberInfo(m.UserId, m.Username, m.DisplayName, Validation.RoleName(m.Role))).ToList());
+    }
+
+    private static async Task<IResult> TransferAsync(string teamId, TransferTeamRequest body, HttpContext http, ConversationService conversations, CancellationToken ct)
+    {
+        var team = Ids.Parse("team_id", teamId);
+        var userId = Ids.Parse("user_id", Validation.Required("user_id", body.UserId));
+        await conversations.TransferOwnershipAsync(http.Identity(), team, userId, ct);
+        return Results.NoContent();
     }
 
     // A page of members in id order with their presence: for a roster, not for live updates (a client

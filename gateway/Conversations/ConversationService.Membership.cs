@@ -61,6 +61,11 @@ internal sealed partial class ConversationService
             throw new RequestRefusedException(ErrorCode.Forbidden, "Private channels are joined by being added by a member.");
         }
 
+        if (channel.ArchivedAt is not null)
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "This channel is archived; nobody joins it any more.");
+        }
+
         await AddMemberAsync(actor, channel.Id, actor.UserId, ct);
     }
 
@@ -117,6 +122,57 @@ internal sealed partial class ConversationService
         }
 
         return members;
+    }
+
+    /// <summary>
+    /// Renames and/or archives (or unarchives) a channel: its team's admins and owners, and whoever created it,
+    /// may. The team's #general is neither renamed nor archived.
+    /// </summary>
+    public async Task<ConversationRecord> UpdateChannelAsync(SessionIdentity actor, Guid conversationId, string? name, bool? archived, CancellationToken ct)
+    {
+        var channel = await RequireChannelOfMyTeamAsync(conversationId, actor.UserId, ct);
+        var role = (await RequireTeamMemberAsync(channel.TeamId!.Value, actor.UserId, ct)).Role;
+        if (role < TeamRole.Admin && channel.CreatedBy != actor.UserId)
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "Only the channel's creator and the team's admins and owners may rename or archive it.");
+        }
+
+        if (channel.Kind == ConversationKind.PublicChannel && string.Equals(channel.Name, GeneralChannelName, StringComparison.Ordinal))
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "The team's #general is neither renamed nor archived.");
+        }
+
+        if (channel.Kind != ConversationKind.PublicChannel && !await directory.IsConversationMemberAsync(channel.Id, actor.UserId, ct))
+        {
+            throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel.");
+        }
+
+        DateTimeOffset? archivedAt = archived switch
+        {
+            true when channel.ArchivedAt is null => time.GetUtcNow(),
+            false => DateTimeOffset.MinValue,
+            _ => null,
+        };
+        try
+        {
+            await directory.UpdateChannelAsync(channel.Id, name, archivedAt, ct);
+        }
+        catch (DuplicateKeyException)
+        {
+            throw new RequestRefusedException(ErrorCode.AlreadyExists, $"The team already has a channel named '{name}'.");
+        }
+
+        // Who may send changes with the archive flag: this node forgets what it cached at once; other nodes
+        // within the cache's lifetime.
+        if (archivedAt is not null)
+        {
+            foreach (var member in await directory.ListConversationMembersAsync(channel.Id, ct))
+            {
+                membership.Forget(channel.Id, member);
+            }
+        }
+
+        return await directory.GetConversationAsync(channel.Id, ct) ?? channel;
     }
 
     /// <summary>The name of the public channel every team has and every member of it is in.</summary>
@@ -281,6 +337,18 @@ internal sealed partial class ConversationService
                 await directory.RevokeInvitesCreatedByAsync(teamId, userId, time.GetUtcNow(), ct);
             }
         }
+    }
+
+    /// <summary>An owner hands the team to another member: they become an owner, the caller an admin.</summary>
+    public async Task TransferOwnershipAsync(SessionIdentity actor, Guid teamId, Guid userId, CancellationToken ct)
+    {
+        if (userId == actor.UserId)
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "You own the team already: name another member.");
+        }
+
+        await SetTeamRoleAsync(actor, teamId, userId, TeamRole.Owner, ct);
+        await SetTeamRoleAsync(actor, teamId, actor.UserId, TeamRole.Admin, ct);
     }
 
     // Under the subject's user lock. MEMBER_LEFT in each of the team's channels first, then the directory.

@@ -43,6 +43,8 @@ internal sealed partial class ConversationService(
 {
     private const string NotAMemberMessage = "You are not a member of this conversation.";
 
+    private const string ArchivedMessage = "This channel is archived: its history stays readable, but nothing can be sent to it.";
+
     private const string ReadOnlyMessage = "You no longer share a team with everyone in this conversation: its history stays readable, but nothing can be sent to it.";
 
     /// <summary>
@@ -170,9 +172,12 @@ internal sealed partial class ConversationService(
     }
 
     // A conversation that does not exist answers like one the caller is not in: existence does not leak.
-    private static SendOutcome Denied(ConversationAccess access) => access == ConversationAccess.ReadOnly
-        ? SendOutcome.Refused(ErrorCode.Forbidden, ReadOnlyMessage)
-        : SendOutcome.Refused(ErrorCode.NotAMember, NotAMemberMessage);
+    private static SendOutcome Denied(ConversationAccess access) => access switch
+    {
+        ConversationAccess.ReadOnly => SendOutcome.Refused(ErrorCode.Forbidden, ReadOnlyMessage),
+        ConversationAccess.Archived => SendOutcome.Refused(ErrorCode.Forbidden, ArchivedMessage),
+        _ => SendOutcome.Refused(ErrorCode.NotAMember, NotAMemberMessage),
+    };
 
     // Each step completes synchronously when its answer is cached or the queue has room, and then nothing
     // is allocated; a store or directory failure at any step is STORAGE_UNAVAILABLE.

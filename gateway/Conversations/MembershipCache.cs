@@ -14,6 +14,9 @@ internal enum ConversationAccess
 
     /// <summary>A member who may send.</summary>
     Send = 2,
+
+    /// <summary>A member of an archived channel: its history stays readable; nothing can be sent to it.</summary>
+    Archived = 3,
 }
 
 /// <summary>A user's access to a conversation, with the conversation's team (null for DMs) for quotas.</summary>
@@ -73,7 +76,9 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
 
         var conversation = await directory.GetConversationAsync(conversationId, cancellationToken);
         var access = new MemberAccess(
-            await MaySendAsync(conversation, userId, cancellationToken) ? ConversationAccess.Send : ConversationAccess.ReadOnly,
+            conversation?.ArchivedAt is not null ? ConversationAccess.Archived
+            : await MaySendAsync(conversation, userId, cancellationToken) ? ConversationAccess.Send
+            : ConversationAccess.ReadOnly,
             conversation?.TeamId);
         if (Interlocked.Increment(ref _added) > MaxEntries)
         {

@@ -66,4 +66,8 @@ public sealed record ConversationRecord(
     string? Name,
     string? DirectKey,
     Guid CreatedBy,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>For an archived channel, when it was archived: readable, not writable. Null otherwise.</summary>
+    public DateTimeOffset? ArchivedAt { get; init; }
+}

@@ -120,6 +120,14 @@ public interface IDirectoryStore
     /// <summary>Adds a member; false when already a member.</summary>
     Task<bool> AddConversationMemberAsync(Guid conversationId, Guid userId, DateTimeOffset joinedAt, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Renames a channel (when <paramref name="name"/> is given) and archives or unarchives it (when
+    /// <paramref name="archivedAt"/> is given: a time archives, <see cref="DateTimeOffset.MinValue"/> unarchives);
+    /// false when there is no such channel.
+    /// </summary>
+    /// <exception cref="DuplicateKeyException">Another public channel of the team has the name.</exception>
+    Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, CancellationToken cancellationToken = default);
+
     /// <summary>Removes the user from the conversation; false when they were not in it.</summary>
     Task<bool> RemoveConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default);
 

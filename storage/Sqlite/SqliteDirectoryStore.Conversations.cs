@@ -5,7 +5,7 @@ namespace ChatWire.Storage.Sqlite;
 
 public sealed partial class SqliteDirectoryStore
 {
-    private const string ConversationColumns = "c.id, c.kind, c.team_id, c.name, c.direct_key, c.created_by, c.created_at";
+    private const string ConversationColumns = "c.id, c.kind, c.team_id, c.name, c.direct_key, c.created_by, c.created_at, c.archived_at";
 
     public async Task CreateConversationAsync(ConversationRecord conversation, IReadOnlyCollection<Guid> memberIds, CancellationToken cancellationToken = default)
     {
@@ -142,6 +142,30 @@ public sealed partial class SqliteDirectoryStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
+    public async Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE conversations SET
+                name = coalesce($name, name),
+                archived_at = CASE WHEN $change_archive = 0 THEN archived_at WHEN $archived_at = 0 THEN NULL ELSE $archived_at END
+            WHERE id = $id AND team_id IS NOT NULL;
+            """;
+        command.Parameters.AddText("$name", name);
+        command.Parameters.AddInteger("$change_archive", archivedAt is null ? 0 : 1);
+        command.Parameters.AddInteger("$archived_at", archivedAt is not { } at || at == DateTimeOffset.MinValue ? 0 : SqliteValues.ToUnixMilliseconds(at));
+        command.Parameters.AddGuid("$id", conversationId);
+        try
+        {
+            return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        }
+        catch (SqliteException ex) when (SqliteConnections.IsUniqueViolation(ex))
+        {
+            throw new DuplicateKeyException("A public channel of the team already has this name.", ex);
+        }
+    }
+
     public async Task<bool> RemoveConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
@@ -172,5 +196,8 @@ public sealed partial class SqliteDirectoryStore
         reader.ReadNullableString(3),
         reader.ReadNullableString(4),
         reader.ReadGuid(5),
-        reader.ReadTime(6));
+        reader.ReadTime(6))
+    {
+        ArchivedAt = reader.ReadNullableTime(7),
+    };
 }

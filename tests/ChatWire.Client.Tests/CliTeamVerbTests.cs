@@ -69,6 +69,29 @@ public sealed class CliTeamVerbTests : IClassFixture<ServerFixture>, IDisposable
     }
 
     [Fact]
+    public async Task Channel_RenameArchiveUnarchive_AndTeamTransfer()
+    {
+        var crew = await Crew.CreateAsync(_server, "Studio");
+        _cli.LogIn(crew.Alice);
+        await Ok("channel", "create", "Studio", "drafts");
+
+        await Ok("channel", "rename", "drafts", "final");
+        var archived = Assert.Single((await Ok("--json", "channel", "archive", "final")).JsonLines);
+        var refused = await _cli.RunAsync("--json", "send", "final", "too late");
+        var listed = await Ok("channels", "Studio");
+        await Ok("channel", "unarchive", "final");
+        await Ok("send", "final", "back again");
+        var transferred = await Ok("team", "transfer", "Studio", crew.Bob.Username);
+        var teams = await Ok("--json", "teams");
+
+        Assert.True(archived.GetProperty("archived").GetBoolean());
+        Assert.Equal("FORBIDDEN", Assert.Single(refused.JsonLines).GetProperty("error").GetProperty("name").GetString());
+        Assert.Contains(listed.Lines, l => l.Contains("final", StringComparison.Ordinal) && l.EndsWith("(archived)", StringComparison.Ordinal));
+        Assert.Equal($"{crew.Bob.Username} now owns Studio; you are an admin.", Assert.Single(transferred.Lines));
+        Assert.Equal("admin", teams.JsonLines.Single(t => t.GetProperty("team_id").GetGuid() == crew.TeamId).GetProperty("role").GetString());
+    }
+
+    [Fact]
     public async Task Password_FromStdin_ChangesIt_AndTheOldOneStopsWorking()
     {
         var alice = await _server.SignupAsync();

@@ -207,6 +207,54 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     [Fact]
+    public async Task ArchivedChannel_IsReadableNotWritable_UntilUnarchived_RenameAndRightsChecked()
+    {
+        var (alice, bob, carol, teamId) = await TeamOfThreeAsync();
+        var channel = (await bob.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "launch" })).GetProperty("conversation_id").GetGuid();
+        await carol.CallAsync(HttpMethod.Post, $"v1/channels/{channel}/join");
+        var general = (await alice.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels")).GetProperty("channels").EnumerateArray()
+            .Single(c => c.GetProperty("name").GetString() == "general").GetProperty("conversation_id").GetGuid();
+        await using var carolClient = await RawClient.ConnectAuthenticatedAsync(carol);
+        await carolClient.SendTextAsync(channel, "before");
+
+        await AssertProblemAsync(await carol.SendAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { archived = true }), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { archived = true }), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { name = "general" }), HttpStatusCode.Conflict, 4004, "ALREADY_EXISTS");
+        var renamed = await bob.CallAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { name = "launched" });
+        var archived = await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { archived = true });
+
+        await carolClient.SendAsync(new Send(77, channel, Guid.CreateVersion7(), "text/plain", "after"u8.ToArray()));
+        var refused = await carolClient.ExpectErrorAsync();
+        await carolClient.SendAsync(new History(78, channel, 0, HistoryDirection.After, 50));
+        var page = await carolClient.ExpectAsync<HistoryPage>();
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Post, $"v1/channels/{channel}/join"), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        var listed = (await carol.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels")).GetProperty("channels").EnumerateArray().Single(c => c.GetProperty("conversation_id").GetGuid() == channel);
+        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { archived = false });
+        var afterUnarchive = await carolClient.SendTextAsync(channel, "back");
+
+        Assert.Equal("launched", renamed.GetProperty("name").GetString());
+        Assert.True(archived.GetProperty("archived").GetBoolean());
+        Assert.Equal((77u, ErrorCode.Forbidden), (refused.RequestId, refused.Code));
+        Assert.Contains("archived", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(page.Events, e => e.Kind == EventKind.Message);
+        Assert.True(listed.GetProperty("archived").GetBoolean());
+        Assert.NotEqual(0UL, afterUnarchive.Seq);
+    }
+
+    [Fact]
+    public async Task Transfer_MakesTheMemberAnOwnerAndTheOwnerAnAdmin()
+    {
+        var (alice, bob, carol, teamId) = await TeamOfThreeAsync();
+
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/transfer", new { user_id = carol.UserId.ToString() }), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/transfer", new { user_id = bob.UserId.ToString() })).StatusCode);
+        var roles = (await bob.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/members")).GetProperty("members").EnumerateArray()
+            .ToDictionary(m => m.GetProperty("user_id").GetGuid(), m => m.GetProperty("role").GetString());
+
+        Assert.Equal(("owner", "admin", "member"), (roles[bob.UserId], roles[alice.UserId], roles[carol.UserId]));
+    }
+
+    [Fact]
     public async Task Users_ByIds_NamesOnlyMeAndMyTeammates()
     {
         var (alice, bob, _, _) = await TeamOfThreeAsync();

@@ -35,8 +35,9 @@ internal static class ConversationCommands
                     ["name"] = channel.Name,
                     ["type"] = channel.Type,
                     ["member"] = channel.Member,
+                    ["archived"] = channel.Archived,
                 },
-                $"{channel.ConversationId:D}  {channel.Name}  {channel.Type}{(channel.Member ? "  (member)" : string.Empty)}").ConfigureAwait(false);
+                $"{channel.ConversationId:D}  {channel.Name}  {channel.Type}{(channel.Member ? "  (member)" : string.Empty)}{(channel.Archived ? "  (archived)" : string.Empty)}").ConfigureAwait(false);
         }
 
         return 0;
@@ -134,4 +135,37 @@ internal static class ConversationCommands
 
         return 0;
     }
+
+    public static async Task<int> RenameChannelAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var id = await NameResolver.ResolveChannelAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var channel = await api.UpdateChannelAsync(id, name: context.Arguments[1], cancellationToken: context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(ChannelJson(channel), $"Renamed {context.Arguments[0]} to {channel.Name}.").ConfigureAwait(false);
+        return 0;
+    }
+
+    public static Task<int> ArchiveChannelAsync(CommandContext context) => SetArchivedAsync(context, archived: true);
+
+    public static Task<int> UnarchiveChannelAsync(CommandContext context) => SetArchivedAsync(context, archived: false);
+
+    private static async Task<int> SetArchivedAsync(CommandContext context, bool archived)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var id = await NameResolver.ResolveChannelAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var channel = await api.UpdateChannelAsync(id, archived: archived, cancellationToken: context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            ChannelJson(channel),
+            archived ? $"Archived {channel.Name}: its history stays readable; nothing more can be sent to it." : $"Unarchived {channel.Name}.").ConfigureAwait(false);
+        return 0;
+    }
+
+    private static JsonObject ChannelJson(ChatWire.Client.ChannelSummary channel) => new()
+    {
+        ["conversation_id"] = channel.ConversationId.ToString("D"),
+        ["team_id"] = channel.TeamId.ToString("D"),
+        ["name"] = channel.Name,
+        ["type"] = channel.Type,
+        ["archived"] = channel.Archived,
+    };
 }

@@ -187,4 +187,16 @@ internal static class TeamCommands
             $"{context.Arguments[1]} is now {(role == "admin" ? "an admin" : "a member")} of {team.Name}.").ConfigureAwait(false);
         return 0;
     }
+
+    public static async Task<int> TransferAsync(CommandContext context)
+    {
+        using var api = context.CreateApi(context.RequireLogin());
+        var team = await NameResolver.ResolveTeamAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var user = await NameResolver.ResolveUserAsync(api, context.Arguments[1], team.TeamId, context.Cancellation).ConfigureAwait(false);
+        await api.TransferTeamAsync(team.TeamId, user, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject { ["team_id"] = team.TeamId.ToString("D"), ["owner"] = user.ToString("D"), ["role"] = "admin" },
+            $"{context.Arguments[1]} now owns {team.Name}; you are an admin.").ConfigureAwait(false);
+        return 0;
+    }
 }

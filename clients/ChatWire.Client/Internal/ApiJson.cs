@@ -78,3 +78,7 @@ internal sealed record ChannelMemberList(IReadOnlyList<ChannelMember> Members, s
 }
 
 internal sealed record UserNameList(IReadOnlyList<UserName> Users);
+
+internal sealed record UpdateChannelBody(string? Name, bool? Archived);
+
+internal sealed record TransferTeamBody(Guid UserId);

@@ -158,6 +158,28 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
+    public async Task UpdateChannelAsync_RenamesArchivesAndUnarchives_ANameTakenIsADuplicate()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+        var general = await AddChannelAsync(team, alice, "general", ConversationKind.PublicChannel, alice.Id);
+        var channel = await AddChannelAsync(team, alice, "random", ConversationKind.PublicChannel, alice.Id);
+
+        Assert.True(await Store.UpdateChannelAsync(channel.Id, "watercooler", null));
+        Assert.True(await Store.UpdateChannelAsync(channel.Id, null, T0.AddDays(1)));
+        var archived = await Store.GetConversationAsync(channel.Id);
+        await Assert.ThrowsAsync<DuplicateKeyException>(() => Store.UpdateChannelAsync(channel.Id, "general", null));
+        Assert.True(await Store.UpdateChannelAsync(channel.Id, null, DateTimeOffset.MinValue));
+        var unarchived = await Store.GetConversationAsync(channel.Id);
+
+        Assert.Equal(("watercooler", T0.AddDays(1)), (archived!.Name, archived.ArchivedAt));
+        Assert.Null(unarchived!.ArchivedAt);
+        Assert.Equal("watercooler", unarchived.Name);
+        Assert.Null((await Store.GetConversationAsync(general.Id))!.ArchivedAt);
+        Assert.False(await Store.UpdateChannelAsync(Guid.NewGuid(), "x", null));
+    }
+
+    [Fact]
     public async Task RemoveConversationMemberAsync_RemovesOnce_AndTheConversationLeavesTheirList()
     {
         var alice = await AddUserAsync("alice");
