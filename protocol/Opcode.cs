@@ -77,6 +77,9 @@ public enum Opcode : byte
 
     /// <summary>Server → client: presence of watched users; the answer to PRESENCE_WATCH, then pushed (request id 0) on each change.</summary>
     Presence = 0x21,
+
+    /// <summary>Client → server: this device holds every event up to these seqs (its delivery cursors).</summary>
+    Received = 0x22,
 }
 
 /// <summary>The stable names of the opcodes, as <c>docs/protocol.md</c> §4 writes them.</summary>
@@ -111,6 +114,7 @@ public static class Opcodes
         Opcode.SetStatus => "SET_STATUS",
         Opcode.PresenceWatch => "PRESENCE_WATCH",
         Opcode.Presence => "PRESENCE",
+        Opcode.Received => "RECEIVED",
         _ => "UNKNOWN",
     };
 }

@@ -19,9 +19,11 @@ public sealed partial class ChatWireConnection
         while (true)
         {
             var heartbeat = HeartbeatAsync(link);
+            var acknowledging = AcknowledgeAsync(link);
             var reason = await ReadLoopAsync(link).ConfigureAwait(false);
             Unpublish(link, reason);
             await heartbeat.ConfigureAwait(false);
+            await acknowledging.ConfigureAwait(false);
             await caughtUp.ConfigureAwait(false);
             await link.DisposeAsync().ConfigureAwait(false);
             if (IsDisposing)
@@ -270,6 +272,47 @@ public sealed partial class ChatWireConnection
         }
     }
 
+    // Every AcknowledgeInterval, the watermarks that moved go to the server as RECEIVED, up to 500 a frame.
+    // What fails to go (the link dropped) is sent by the next link, since it still differs from what was acked.
+    private async Task AcknowledgeAsync(FrameLink link)
+    {
+        var interval = _options.AcknowledgeInterval;
+        if (interval <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        try
+        {
+            while (!link.Lifetime.IsCancellationRequested)
+            {
+                await Task.Delay(interval, link.Lifetime).ConfigureAwait(false);
+                var moved = _streams.Snapshot().Where(w => w.Value > 0 && (!_acknowledged.TryGetValue(w.Key, out var acked) || acked < w.Value)).ToList();
+                foreach (var chunk in moved.Chunk(500))
+                {
+                    try
+                    {
+                        await RequestAsync<Received, Ok>(link, requestId => new Received(requestId, [.. chunk.Select(w => (w.Key, w.Value))]), link.Lifetime).ConfigureAwait(false);
+                    }
+                    catch (ChatWireException)
+                    {
+                        // Refused for now (RATE_LIMITED, STORAGE_UNAVAILABLE): the next round sends it again.
+                        break;
+                    }
+
+                    foreach (var (conversation, seq) in chunk)
+                    {
+                        _acknowledged[conversation] = seq;
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The link ended: the next link acknowledges what is still unacknowledged.
+        }
+    }
+
     // A watch ends with its link: the new link watches the same users again, and what changed meanwhile is
     // reported as PresenceChanged.
     private async Task RewatchAsync(FrameLink link)
@@ -297,7 +340,10 @@ public sealed partial class ChatWireConnection
         var backlog = (ulong)Math.Max(0, _options.NewConversationBacklog);
         foreach (var state in states)
         {
-            _streams.Start(state.ConversationId, firstLink ? state.LastSeq : state.LastSeq - Math.Min(state.LastSeq, backlog));
+            var start = firstLink
+                ? (_options.ResumeFromDeviceCursor && state.DeviceCursor > 0 ? state.DeviceCursor : state.LastSeq)
+                : state.LastSeq - Math.Min(state.LastSeq, backlog);
+            _streams.Start(state.ConversationId, start);
         }
 
         foreach (var state in states)

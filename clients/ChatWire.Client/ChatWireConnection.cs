@@ -36,6 +36,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     private readonly ChatWireConnectionOptions _options;
     private readonly Channel<ChatWireEvent> _events = Channel.CreateUnbounded<ChatWireEvent>();
     private Guid[] _watched = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, ulong> _acknowledged = new();
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<object>> _pending = new();
     private readonly ConversationStreams _streams;
     private readonly CancellationTokenSource _lifetime = new();

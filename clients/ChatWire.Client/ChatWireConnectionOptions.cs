@@ -68,6 +68,20 @@ public sealed record ChatWireConnectionOptions
     public IReadOnlyDictionary<Guid, ulong>? ResumeWatermarks { get; init; }
 
     /// <summary>
+    /// How often the connection tells the server how far this device has received each conversation
+    /// (RECEIVED, only for conversations whose watermark moved); <see cref="TimeSpan.Zero"/> never does. The
+    /// server keeps these cursors per device: SYNC returns them, and notifications use them.
+    /// </summary>
+    public TimeSpan AcknowledgeInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Start each conversation where this device's cursor on the server says it stopped (the last RECEIVED),
+    /// so a restarted app delivers what it missed, instead of starting at the newest event. Watermarks in
+    /// <see cref="ResumeWatermarks"/> win over it.
+    /// </summary>
+    public bool ResumeFromDeviceCursor { get; init; }
+
+    /// <summary>
     /// How many of its newest events a conversation first seen on a reconnect (joined while disconnected)
     /// replays; older ones are a <see cref="ChatWireConnection.GetHistoryAsync"/> away.
     /// </summary>

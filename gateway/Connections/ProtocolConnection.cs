@@ -231,6 +231,9 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
             case (ProtocolState.Authenticated, Opcode.SetStatus):
                 var status = FrameCodec.ReadBody<SetStatus>(ref reader, header, limits);
                 return OnChangeAsync(status.RequestId, SetStatusAsync(status));
+            case (ProtocolState.Authenticated, Opcode.Received):
+                var received = FrameCodec.ReadBody<Received>(ref reader, header, limits);
+                return OnChangeAsync(received.RequestId, _services.Conversations.MarkReceivedAsync(Identity!, received));
             case (ProtocolState.Authenticated, Opcode.PresenceWatch):
                 return OnPresenceWatchAsync(FrameCodec.ReadBody<PresenceWatch>(ref reader, header, limits));
             case (ProtocolState.Authenticated, Opcode.Hello or Opcode.Auth):

@@ -126,6 +126,36 @@ internal sealed partial class ConversationService
     }
 
     /// <summary>
+    /// RECEIVED: the device's delivery cursors. Conversations the user is not in are passed over (a leave may
+    /// have crossed the frame); one frame of up to 500 cursors counts once against the sending rate.
+    /// </summary>
+    /// <exception cref="RequestRefusedException">RATE_LIMITED, or the store is unavailable.</exception>
+    public async Task<ChangeOutcome> MarkReceivedAsync(SessionIdentity actor, Received received)
+    {
+        TakeRate(actor, 0);
+        var mine = new List<(Guid, ulong)>(received.Cursors.Count);
+        try
+        {
+            foreach (var (conversation, seq) in received.Cursors)
+            {
+                if (await membership.IsMemberAsync(conversation, actor.UserId, CancellationToken.None))
+                {
+                    mine.Add((conversation, seq));
+                }
+            }
+
+            await store.SetDeviceCursorsAsync(actor.DeviceId, mine);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The cursors could not be stored; retry.");
+        }
+
+        return default;
+    }
+
+    /// <summary>
     /// TYPING: tells the other members' connections that the actor types. Not stored. One notice per device
     /// and conversation per <see cref="TypingInterval"/> goes out; more often is answered the same and dropped.
     /// </summary>

@@ -130,14 +130,14 @@ internal sealed partial class ConversationService(
                 page.RemoveAt(page.Count - 1);
             }
 
-            var stats = await store.GetStatsAsync(actor.UserId, page);
+            var stats = await store.GetStatsAsync(actor.UserId, page, actor.DeviceId);
             var muted = (await directory.ListTeamsForUserAsync(actor.UserId)).Where(t => t.Muted).Select(t => t.Team.Id).ToHashSet();
             var teams = conversations.ToDictionary(c => c.Id, c => c.TeamId);
             var states = page.Select(id =>
             {
                 var s = stats[id];
                 var isMuted = teams[id] is { } team && muted.Contains(team);
-                return new ConversationState(id, s.LastSeq, s.ReadSeq, (uint)s.UnreadCount, (uint)s.MentionCount, isMuted);
+                return new ConversationState(id, s.LastSeq, s.ReadSeq, (uint)s.UnreadCount, (uint)s.MentionCount, isMuted, DeviceCursor: s.DeviceCursor);
             }).ToArray();
             return new SyncPage(sync.RequestId, states, hasMore);
         }

@@ -210,3 +210,57 @@ public readonly record struct ReadState(Guid ConversationId, ulong ReadSeq, uint
         writer.Write(MentionCount);
     }
 }
+
+/// <summary>
+/// RECEIVED <c>[0x22, request_id, cursors]</c>, each cursor <c>[conversation_id, seq]</c>: this device holds every
+/// event of the conversation up to <c>seq</c> (its contiguous watermark). At most 500 per frame. Answered with
+/// OK (seq 0).
+/// </summary>
+/// <param name="RequestId">Echoed in OK or ERROR.</param>
+/// <param name="Cursors">Conversations and the seq up to which this device holds everything.</param>
+public readonly record struct Received(uint RequestId, IReadOnlyList<(Guid ConversationId, ulong Seq)> Cursors) : IFrame<Received>
+{
+    /// <inheritdoc/>
+    public static Opcode Opcode => Opcode.Received;
+
+    /// <inheritdoc/>
+    public static int RequiredFields => 1;
+
+    /// <inheritdoc/>
+    public int FieldCount => RequiredFields;
+
+    /// <inheritdoc/>
+    public static Received ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)
+    {
+        var count = MessagePackFields.ReadArrayHeader(ref reader, limits.MaxSyncLimit, requestId, "cursors");
+        var cursors = new (Guid, ulong)[count];
+        for (var i = 0; i < count; i++)
+        {
+            var fields = MessagePackFields.ReadArrayHeader(ref reader, int.MaxValue, requestId, "cursors[]");
+            if (fields < 2)
+            {
+                ThrowHelper.Malformed($"cursors[{i}] has {fields} fields; 2 are required.", requestId);
+            }
+
+            cursors[i] = (MessagePackFields.ReadUuid(ref reader, requestId, "conversation_id"), reader.ReadUInt64());
+            for (var extra = 2; extra < fields; extra++)
+            {
+                MessagePackFields.SkipBounded(ref reader, 1, limits.MaxSkipDepth, requestId);
+            }
+        }
+
+        return new Received(requestId, cursors);
+    }
+
+    /// <inheritdoc/>
+    public void WriteFields(ref MessagePackWriter writer)
+    {
+        writer.WriteArrayHeader(Cursors.Count);
+        foreach (var (conversation, seq) in Cursors)
+        {
+            writer.WriteArrayHeader(2);
+            MessagePackFields.WriteUuid(ref writer, conversation);
+            writer.Write(seq);
+        }
+    }
+}

@@ -50,14 +50,16 @@ public readonly record struct Sync(uint RequestId, Guid AfterConversationId, uin
 /// <param name="MentionCount">Of those, the ones that mention the user, @channel or @here, or reply in a thread the user takes part in; at most 1000.</param>
 /// <param name="Muted">The user muted the conversation's team.</param>
 /// <param name="E2e">The conversation is end-to-end encrypted (reserved: false until the server supports it).</param>
-public readonly record struct ConversationState(Guid ConversationId, ulong LastSeq, ulong ReadSeq = 0, uint UnreadCount = 0, uint MentionCount = 0, bool Muted = false, bool E2e = false)
+/// <param name="DeviceCursor">The asking device's delivery cursor (RECEIVED): it holds every event up to here.</param>
+public readonly record struct ConversationState(
+    Guid ConversationId, ulong LastSeq, ulong ReadSeq = 0, uint UnreadCount = 0, uint MentionCount = 0, bool Muted = false, bool E2e = false, ulong DeviceCursor = 0)
 {
     internal const int RequiredFields = 2;
-    internal const int KnownFields = 7;
+    internal const int KnownFields = 8;
 
     // Trailing fields at their defaults are left off (docs/protocol.md §2.4).
     internal int FieldCount =>
-        E2e ? 7 : Muted ? 6 : MentionCount != 0 ? 5 : UnreadCount != 0 ? 4 : ReadSeq != 0 ? 3 : RequiredFields;
+        DeviceCursor != 0 ? 8 : E2e ? 7 : Muted ? 6 : MentionCount != 0 ? 5 : UnreadCount != 0 ? 4 : ReadSeq != 0 ? 3 : RequiredFields;
 
     internal static ConversationState Read(ref MessagePackReader reader, int present, uint requestId) => new(
         MessagePackFields.ReadUuid(ref reader, requestId, "conversation_id"),
@@ -66,7 +68,8 @@ public readonly record struct ConversationState(Guid ConversationId, ulong LastS
         present > 3 ? reader.ReadUInt32() : 0,
         present > 4 ? reader.ReadUInt32() : 0,
         present > 5 && reader.ReadBoolean(),
-        present > 6 && reader.ReadBoolean());
+        present > 6 && reader.ReadBoolean(),
+        present > 7 ? reader.ReadUInt64() : 0);
 
     internal void Write(ref MessagePackWriter writer)
     {
@@ -98,12 +101,17 @@ public readonly record struct ConversationState(Guid ConversationId, ulong LastS
         {
             writer.Write(E2e);
         }
+
+        if (count > 7)
+        {
+            writer.Write(DeviceCursor);
+        }
     }
 }
 
 /// <summary>
 /// SYNC_PAGE <c>[0x16, request_id, conversations, has_more]</c>, each conversation an array
-/// <c>[conversation_id, last_seq, read_seq?, unread_count?, mention_count?, muted?, e2e?]</c>, ascending by conversation id.
+/// <c>[conversation_id, last_seq, read_seq?, unread_count?, mention_count?, muted?, e2e?, device_cursor?]</c>, ascending by conversation id.
 /// </summary>
 /// <param name="RequestId">The SYNC's request id.</param>
 /// <param name="Conversations">The page, ascending by conversation id.</param>

@@ -138,7 +138,11 @@ public sealed record MessageDetails(int ReplyCount, DateTimeOffset? LastReplyAt,
 /// after that position from other people (unread) and those that mention the user (both counted up to
 /// <see cref="IMessageStore.MaxCountedUnread"/>).
 /// </summary>
-public readonly record struct ConversationStats(ulong LastSeq, ulong ReadSeq, int UnreadCount, int MentionCount);
+public readonly record struct ConversationStats(ulong LastSeq, ulong ReadSeq, int UnreadCount, int MentionCount)
+{
+    /// <summary>The asking device's delivery cursor (0 when it acknowledged nothing, or no device was named).</summary>
+    public ulong DeviceCursor { get; init; }
+}
 
 /// <summary>Why an append was refused (<see cref="AppendOutcome.Refused"/>).</summary>
 public enum AppendRefusal
@@ -249,8 +253,17 @@ public interface IMessageStore
     /// </summary>
     Task<ConversationStats> MarkReadAsync(Guid userId, Guid conversationId, ulong seq, CancellationToken cancellationToken = default);
 
-    /// <summary>Where the user stands in each conversation named (a conversation without events has LastSeq 0).</summary>
-    Task<IReadOnlyDictionary<Guid, ConversationStats>> GetStatsAsync(Guid userId, IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Where the user stands in each conversation named (a conversation without events has LastSeq 0), with
+    /// <paramref name="deviceId"/>'s delivery cursor when given.
+    /// </summary>
+    Task<IReadOnlyDictionary<Guid, ConversationStats>> GetStatsAsync(Guid userId, IReadOnlyCollection<Guid> conversationIds, Guid? deviceId = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Moves each device cursor up to the seq given (never down, never past the conversation's newest event):
+    /// the device holds every event up to there.
+    /// </summary>
+    Task SetDeviceCursorsAsync(Guid deviceId, IReadOnlyCollection<(Guid ConversationId, ulong Seq)> cursors, CancellationToken cancellationToken = default);
 
     /// <summary>The seq of each conversation's newest event; a conversation with none is left out.</summary>
     Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default);

@@ -228,10 +228,43 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        return (await GetStatsAsync(userId, [conversationId], cancellationToken))[conversationId];
+        return (await GetStatsAsync(userId, [conversationId], cancellationToken: cancellationToken))[conversationId];
     }
 
-    public async Task<IReadOnlyDictionary<Guid, ConversationStats>> GetStatsAsync(Guid userId, IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default)
+    public async Task SetDeviceCursorsAsync(Guid deviceId, IReadOnlyCollection<(Guid ConversationId, ulong Seq)> cursors, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(cursors);
+        if (cursors.Count == 0)
+        {
+            return;
+        }
+
+        // Like read positions, outside the group commit: a lost cursor costs a re-delivery, not a message.
+        await using var connection = await OpenReadConnectionAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO device_cursors (device_id, conversation_id, seq)
+            SELECT $device, $c, min($seq, coalesce((SELECT last_seq FROM conversation_heads WHERE conversation_id = $c), 0))
+            WHERE true
+            ON CONFLICT (device_id, conversation_id) DO UPDATE SET seq = max(seq, excluded.seq);
+            """;
+        command.Parameters.AddGuid("$device", deviceId);
+        var conversation = command.Parameters.AddBlob("$c", new byte[SqliteValues.GuidLength]);
+        var seq = command.Parameters.AddInteger("$seq", 0);
+        foreach (var (conversationId, at) in cursors)
+        {
+            conversation.Value = SqliteValues.ToBlob(conversationId);
+            seq.Value = at > long.MaxValue ? long.MaxValue : (long)at;
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyDictionary<Guid, ConversationStats>> GetStatsAsync(
+        Guid userId, IReadOnlyCollection<Guid> conversationIds, Guid? deviceId = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(conversationIds);
         var stats = new Dictionary<Guid, ConversationStats>(conversationIds.Count);
@@ -245,6 +278,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
             SELECT h.last_seq, r.read_seq,
+              coalesce((SELECT seq FROM device_cursors WHERE device_id = $device AND conversation_id = $c), 0),
               (SELECT count(*) FROM (SELECT 1 FROM events e
                  WHERE e.conversation_id = $c AND e.seq > r.read_seq AND e.kind = 0 AND e.deleted_at IS NULL AND e.sender_user_id <> $user
                  LIMIT {IMessageStore.MaxCountedUnread})),
@@ -255,6 +289,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
                  (SELECT coalesce((SELECT read_seq FROM read_positions WHERE user_id = $user AND conversation_id = $c), 0) AS read_seq) r;
             """;
         command.Parameters.AddGuid("$user", userId);
+        command.Parameters.AddGuid("$device", deviceId ?? Guid.Empty);
         command.Parameters.AddGuid("$everyone", Guid.Empty);
         var conversation = command.Parameters.AddBlob("$c", new byte[SqliteValues.GuidLength]);
         command.Prepare();
@@ -263,7 +298,10 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
             conversation.Value = SqliteValues.ToBlob(id);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            stats[id] = new ConversationStats((ulong)reader.GetInt64(0), (ulong)reader.GetInt64(1), Math.Min(reader.GetInt32(2), IMessageStore.MaxCountedUnread), Math.Min(reader.GetInt32(3), IMessageStore.MaxCountedUnread));
+            stats[id] = new ConversationStats((ulong)reader.GetInt64(0), (ulong)reader.GetInt64(1), Math.Min(reader.GetInt32(3), IMessageStore.MaxCountedUnread), Math.Min(reader.GetInt32(4), IMessageStore.MaxCountedUnread))
+            {
+                DeviceCursor = (ulong)reader.GetInt64(2),
+            };
         }
 
         return stats;

@@ -202,6 +202,39 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task DeviceCursor_IsAcknowledged_AndARestartedDeviceResumesFromIt()
+    {
+        var crew = await Crew.CreateAsync(Server);
+        await using var bob = await Sdk.ConnectAsync(crew.Bob);
+        var options = Sdk.Options(crew.Alice) with { AcknowledgeInterval = TimeSpan.FromMilliseconds(50), ResumeFromDeviceCursor = true };
+        ulong acked;
+        await using (var alice = await ChatWireConnection.ConnectAsync(options).WaitAsync(Patience.Default))
+        {
+            var log = new EventLog(alice);
+            var sent = await bob.SendTextAsync(crew.GeneralId, "seen before the restart");
+            Assert.Equal(sent.Seq, (await log.NextOfAsync<MessageReceived>()).Message.Seq);
+            acked = 0;
+            for (var i = 0; i < 100 && acked < sent.Seq; i++)
+            {
+                await Task.Delay(50);
+                acked = (await alice.GetConversationStatesAsync()).Single(s => s.ConversationId == crew.GeneralId).DeviceCursor;
+            }
+
+            Assert.Equal(sent.Seq, acked);
+        }
+
+        // While the app is closed, two more; the restarted app delivers exactly those, from its cursor.
+        var missed1 = await bob.SendTextAsync(crew.GeneralId, "missed 1");
+        var missed2 = await bob.SendTextAsync(crew.GeneralId, "missed 2");
+        await using var restarted = await ChatWireConnection.ConnectAsync(options).WaitAsync(Patience.Default);
+        var restartedLog = new EventLog(restarted);
+
+        Assert.Equal(missed1.Seq, (await restartedLog.NextOfAsync<MessageReceived>()).Message.Seq);
+        Assert.Equal(missed2.Seq, (await restartedLog.NextOfAsync<MessageReceived>()).Message.Seq);
+        Assert.Equal(acked + 1, missed1.Seq);
+    }
+
+    [Fact]
     public async Task SameMessageId_Resent100TimesAtOnce_FromFourConnectionsOfOneDevice_StoredOnce()
     {
         // The sending rate is lifted so every resend reaches the store's idempotency check at once.

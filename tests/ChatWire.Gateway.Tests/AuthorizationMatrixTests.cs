@@ -35,6 +35,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         [Opcode.Sync] = "lists the caller's own conversations only",
         [Opcode.SetStatus] = "sets the caller's own status",
         [Opcode.PresenceWatch] = "watches team-mates only; anyone else reads as offline (PresenceTests)",
+        [Opcode.Received] = "cursors of conversations the caller is not in are passed over, not stored",
     };
 
     // Server-to-client opcodes: a client sending one gets INVALID_STATE (checked below).

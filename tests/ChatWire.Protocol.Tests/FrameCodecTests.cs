@@ -505,12 +505,12 @@ public partial class FrameCodecTests
     [Fact]
     public void ReadBody_SyncPageEntryWithTrailingFields_Skipped()
     {
-        var entry = Raw.Array(Raw.Id(Conversation), Raw.UInt(42), Raw.UInt(40), Raw.UInt(2), Raw.UInt(1), [0xc2], [0xc2], Raw.Str("future"), Raw.NestedMaps(2));
+        var entry = Raw.Array(Raw.Id(Conversation), Raw.UInt(42), Raw.UInt(40), Raw.UInt(2), Raw.UInt(1), [0xc2], [0xc2], Raw.UInt(41), Raw.Str("future"), Raw.NestedMaps(2));
         var body = Raw.Array(Raw.UInt(0x16), Raw.UInt(12), [.. Raw.ArrayHeader(1), .. entry], [0xc3]);
 
         var decoded = FrameCodec.Decode<SyncPage>(new ReadOnlySequence<byte>(body), ProtocolLimits.Default);
 
-        Assert.Equal(new ConversationState(Conversation, 42, 40, 2, 1), Assert.Single(decoded.Conversations));
+        Assert.Equal(new ConversationState(Conversation, 42, 40, 2, 1, DeviceCursor: 41), Assert.Single(decoded.Conversations));
     }
 
     [Theory]

@@ -149,10 +149,14 @@ internal sealed class FakeMessageStore : IMessageStore
             _readPositions[(userId, conversationId)] = Math.Max(_readPositions.GetValueOrDefault((userId, conversationId)), Math.Min(seq, last));
         }
 
-        return (await GetStatsAsync(userId, [conversationId], cancellationToken))[conversationId];
+        return (await GetStatsAsync(userId, [conversationId], cancellationToken: cancellationToken))[conversationId];
     }
 
-    public Task<IReadOnlyDictionary<Guid, ConversationStats>> GetStatsAsync(Guid userId, IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default)
+    /// <summary>The fake keeps no device cursors.</summary>
+    public Task SetDeviceCursorsAsync(Guid deviceId, IReadOnlyCollection<(Guid ConversationId, ulong Seq)> cursors, CancellationToken cancellationToken = default) =>
+        Task.CompletedTask;
+
+    public Task<IReadOnlyDictionary<Guid, ConversationStats>> GetStatsAsync(Guid userId, IReadOnlyCollection<Guid> conversationIds, Guid? deviceId = null, CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {

@@ -63,6 +63,7 @@ internal static class ServerDecoder
             case Opcode.SetStatus: FrameCodec.ReadBody<SetStatus>(ref reader, header, limits); break;
             case Opcode.PresenceWatch: FrameCodec.ReadBody<PresenceWatch>(ref reader, header, limits); break;
             case Opcode.Presence: FrameCodec.ReadBody<PresenceFrame>(ref reader, header, limits); break;
+            case Opcode.Received: FrameCodec.ReadBody<Received>(ref reader, header, limits); break;
             default: throw new InvalidOperationException($"No frame type for {header.Opcode}; add it here.");
         }
     }

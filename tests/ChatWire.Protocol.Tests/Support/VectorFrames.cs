@@ -121,7 +121,8 @@ internal static class VectorFrames
                 ("unread_count", c.UnreadCount == 0 ? null : c.UnreadCount),
                 ("mention_count", c.MentionCount == 0 ? null : c.MentionCount),
                 ("muted", c.Muted ? true : null),
-                ("e2e", c.E2e ? true : null)))]),
+                ("e2e", c.E2e ? true : null),
+                ("device_cursor", c.DeviceCursor == 0 ? null : c.DeviceCursor)))]),
             ["has_more"] = f.HasMore,
         }),
         Opcode.Ok => Run<Ok>(body, f => new JsonObject
@@ -184,6 +185,11 @@ internal static class VectorFrames
                 ["status"] = (int)e.Status,
                 ["last_seen_ms"] = e.LastSeenUnixMs,
             })]),
+        }),
+        Opcode.Received => Run<Received>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["cursors"] = new JsonArray([.. f.Cursors.Select(c => (JsonNode?)new JsonObject { ["conversation_id"] = Id(c.ConversationId), ["seq"] = c.Seq })]),
         }),
         _ => throw new InvalidOperationException($"No vector mapping for {opcode}; add it here."),
     };
@@ -248,6 +254,8 @@ internal static class VectorFrames
             Opcode.Presence => FrameCodec.ToArray(new PresenceFrame(
                 rid,
                 [.. Node(fields, "entries").AsArray().Select(e => new PresenceEntry(Guid(e!.AsObject(), "user_id"), (PresenceStatus)U32(e.AsObject(), "status"), I64(e.AsObject(), "last_seen_ms")))])),
+            Opcode.Received => FrameCodec.ToArray(new Received(
+                rid, [.. Node(fields, "cursors").AsArray().Select(c => (Guid(c!.AsObject(), "conversation_id"), U64(c.AsObject(), "seq")))])),
             _ => throw new InvalidOperationException($"No vector mapping for {opcode}; add it here."),
         };
     }
@@ -318,7 +326,8 @@ internal static class VectorFrames
         c["unread_count"]?.GetValue<uint>() ?? 0,
         c["mention_count"]?.GetValue<uint>() ?? 0,
         c["muted"]?.GetValue<bool>() ?? false,
-        c["e2e"]?.GetValue<bool>() ?? false);
+        c["e2e"]?.GetValue<bool>() ?? false,
+        c["device_cursor"]?.GetValue<ulong>() ?? 0);
 
     // Adds each optional field that holds something (a non-null value).
     private static JsonObject WithOptional(JsonObject fields, params (string Key, JsonNode? Value)[] optional)

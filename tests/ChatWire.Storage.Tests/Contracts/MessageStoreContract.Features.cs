@@ -207,6 +207,29 @@ public abstract partial class MessageStoreContract
     }
 
     [Fact]
+    public async Task DeviceCursors_MoveForwardOnly_NeverPastTheNewest_PerDevice()
+    {
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+        for (var i = 0; i < 3; i++)
+        {
+            await SendAsync(first, Alice, AliceDevice, $"m{i}");
+        }
+
+        await SendAsync(second, Alice, AliceDevice, "one");
+        var phone = Guid.NewGuid();
+
+        await Store.SetDeviceCursorsAsync(phone, [(first, 2), (second, 9)]);
+        await Store.SetDeviceCursorsAsync(phone, [(first, 1)]);
+        var stats = await Store.GetStatsAsync(Bob, [first, second], phone);
+        var otherDevice = await Store.GetStatsAsync(Bob, [first], Guid.NewGuid());
+
+        Assert.Equal((2UL, 1UL), (stats[first].DeviceCursor, stats[second].DeviceCursor));
+        Assert.Equal(0UL, otherDevice[first].DeviceCursor);
+        Assert.Equal(0UL, (await Store.GetStatsAsync(Bob, [first]))[first].DeviceCursor);
+    }
+
+    [Fact]
     public async Task LocateMessage_FindsEachConversationHoldingTheId_MessagesOnly()
     {
         var first = Guid.NewGuid();

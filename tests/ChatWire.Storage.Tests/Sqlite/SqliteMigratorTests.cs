@@ -39,7 +39,7 @@ public sealed class SqliteMigratorTests : IDisposable
             await new SqliteMigrator(SqliteMigrator.MessagesScope).MigrateAsync(connection);
         }
 
-        Assert.Equal(["conversation_heads", "events", "mentions", "reactions", "read_positions", "schema_migrations", "storage_usage", "thread_participants", "threads"], await SqliteTestDatabase.TablesAsync(path));
+        Assert.Equal(["conversation_heads", "device_cursors", "events", "mentions", "reactions", "read_positions", "schema_migrations", "storage_usage", "thread_participants", "threads"], await SqliteTestDatabase.TablesAsync(path));
     }
 
     [Theory]
