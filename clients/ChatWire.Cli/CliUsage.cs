@@ -68,7 +68,7 @@ internal static class CliUsage
         Messages (over TCP):
           send CONVERSATION TEXT [--message-id ID]   (TEXT "-" reads stdin; @name, @channel, @here mention)
           history CONVERSATION [--limit N] [--before SEQ]   (oldest first; default 20)
-          listen                                     (every event, until Ctrl+C)
+          listen [--skip-muted]                      (every event, until Ctrl+C; --skip-muted leaves out muted teams)
           reply MESSAGE TEXT                         (in MESSAGE's thread)
           thread MESSAGE                             (the thread's root and replies)
           edit MESSAGE TEXT | delete MESSAGE

@@ -182,6 +182,39 @@ public sealed class CliMessageVerbTests : IClassFixture<ServerFixture>, IDisposa
         }
     }
 
+    [Fact]
+    public async Task Listen_SkipMuted_LeavesOutTheMutedTeamsConversations()
+    {
+        var crew = await Crew.CreateAsync(_server, "Noisy");
+        _cli.LogIn(crew.Alice);
+        _cli.LogIn(crew.Bob, "bob");
+        await SendAsync("--json", "send", "@" + crew.Bob.Username, "hello");
+        await _cli.RunAsync("team", "mute", "Noisy");
+        var stdout = new LineWriter();
+        using var stop = new CancellationTokenSource();
+        var running = CliApp.RunAsync(["--json", "listen", "--skip-muted"], _cli.Context(string.Empty, stdout, new StringWriter()), stop.Token);
+        try
+        {
+            Assert.Equal("""{"type":"ready"}""", await stdout.NextLineAsync());
+            await SendAsync("--json", "--profile", "bob", "send", "general", "in the muted team");
+            await SendAsync("--json", "--profile", "bob", "send", "@" + crew.Alice.Username, "direct");
+
+            JsonElement line;
+            do
+            {
+                line = JsonDocument.Parse(await stdout.NextLineAsync()).RootElement.Clone();
+            }
+            while (line.GetProperty("type").GetString() != "message");
+
+            Assert.Equal("direct", line.GetProperty("text").GetString());
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            Assert.Equal(CliApp.ExitOk, await running.WaitAsync(Patience.Default));
+        }
+    }
+
     private async Task<string> SendAsync(params string[] args)
     {
         var result = await _cli.RunAsync(args);

@@ -45,7 +45,7 @@ internal static class CommandTable
         new("dm", 1, 7, [], ConversationCommands.OpenDirectAsync),
         new("send", 2, CommandSpec.Unbounded, ["--message-id"], MessageCommands.SendAsync),
         new("history", 1, 1, ["--limit", "--before"], MessageCommands.HistoryAsync),
-        new("listen", 0, 0, [], MessageCommands.ListenAsync),
+        new("listen", 0, 0, ["--skip-muted"], MessageCommands.ListenAsync),
         new("reply", 2, CommandSpec.Unbounded, [], ChangeCommands.ReplyAsync),
         new("thread", 1, 1, [], ChangeCommands.ThreadAsync),
         new("edit", 2, CommandSpec.Unbounded, [], ChangeCommands.EditAsync),

@@ -128,7 +128,7 @@ internal static class MessageCommands
         ChatWireConnection connection;
         try
         {
-            (connection, _) = await context.ConnectAsync(api, profile, reconnect: true).ConfigureAwait(false);
+            connection = await ConnectRetryingAsync(context, api, profile).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.Cancellation.IsCancellationRequested)
         {
@@ -149,9 +149,18 @@ internal static class MessageCommands
                 await connection.WatchPresenceAsync(people, context.Cancellation).ConfigureAwait(false);
             }
 
-            await context.Output.WriteAsync(
-                new JsonObject { ["type"] = "ready" },
-                $"Listening as user {connection.UserId:D} on device {connection.DeviceId:D}; Ctrl+C stops.").ConfigureAwait(false);
+            var skipMuted = context.Flag("--skip-muted");
+            var muted = skipMuted ? await MutedConversationsAsync(api, context.Cancellation).ConfigureAwait(false) : [];
+            if (context.Output.Json)
+            {
+                await context.Output.WriteAsync(new JsonObject { ["type"] = "ready" }, string.Empty).ConfigureAwait(false);
+            }
+            else
+            {
+                await context.Io.Stderr.WriteLineAsync(
+                    $"chatwire: listening as {profile.Username ?? connection.UserId.ToString("D")}{(skipMuted ? ", muted teams skipped" : string.Empty)}; Ctrl+C stops").ConfigureAwait(false);
+            }
+
             try
             {
                 var first = true;
@@ -163,8 +172,14 @@ internal static class MessageCommands
                         case MessageReceived or MembershipChanged or MessageEdited or MessageDeleted or ReactionChanged when Stored(item) is { } e:
                             if (e.Kind == EventKind.MemberJoined && e.SubjectId == connection.UserId)
                             {
-                                // A conversation of mine I may not know the name of yet.
+                                // A conversation of mine I may not know the name (or mute) of yet.
                                 names.ForgetConversations();
+                                muted = skipMuted ? await MutedConversationsAsync(api, context.Cancellation).ConfigureAwait(false) : muted;
+                            }
+
+                            if (muted.Contains(e.ConversationId))
+                            {
+                                break;
                             }
 
                             await names.LearnAsync([e], context.Cancellation).ConfigureAwait(false);
@@ -209,6 +224,38 @@ internal static class MessageCommands
         return 0;
     }
 
+    // The conversations of my muted teams, which listen --skip-muted leaves out.
+    private static async Task<HashSet<Guid>> MutedConversationsAsync(ChatWireApiClient api, CancellationToken ct)
+    {
+        var mutedTeams = (await api.ListTeamsAsync(ct).ConfigureAwait(false)).Where(t => t.Muted).Select(t => t.TeamId).ToHashSet();
+        return mutedTeams.Count == 0
+            ? []
+            : [.. (await api.ListConversationsAsync(ct).ConfigureAwait(false)).Where(c => c.TeamId is { } team && mutedTeams.Contains(team)).Select(c => c.ConversationId)];
+    }
+
+    // listen's first connect retries as its reconnects do (jittered backoff up to 30 s), with a status line on
+    // stderr each time, while the failure is one that may pass: the server unreachable or busy. A refused
+    // session (INVALID_TOKEN, SESSION_REVOKED, …) fails at once.
+    private static async Task<ChatWireConnection> ConnectRetryingAsync(CommandContext context, ChatWireApiClient api, CliProfile profile)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                return (await context.ConnectAsync(api, profile, reconnect: true).ConfigureAwait(false)).Connection;
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or HttpRequestException or TimeoutException
+                || (ex is ChatWireException server && !ChatWireException.IsTerminalCode(server.Code) && server.Code is not (Protocol.ErrorCode.NotAuthenticated or Protocol.ErrorCode.InvalidToken)))
+            {
+                var wait = delay * (0.5 + Random.Shared.NextDouble());
+                await context.Io.Stderr.WriteLineAsync($"chatwire: cannot connect yet ({ex.Message}); retrying in {wait.TotalSeconds:0.#} s").ConfigureAwait(false);
+                await Task.Delay(wait, context.Cancellation).ConfigureAwait(false);
+                delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 2));
+            }
+        }
+    }
+
     // The stored event behind an event of the stream.
     private static ConversationEvent? Stored(ChatWireEvent item) => item switch
     {
@@ -234,9 +281,14 @@ internal static class MessageCommands
             }
         }
 
-        var human = change.State == ConnectionState.Connected
-            ? "Reconnected."
-            : $"Connection lost ({change.Error?.Message ?? "unknown reason"}); reconnecting…";
-        return context.Output.WriteAsync(json, human);
+        // Status, not an event: on stderr for people (stdout stays the events), a JSON line for scripts.
+        if (!context.Output.Json)
+        {
+            return context.Io.Stderr.WriteLineAsync(change.State == ConnectionState.Connected
+                ? "chatwire: reconnected"
+                : $"chatwire: connection lost ({change.Error?.Message ?? "unknown reason"}); reconnecting…");
+        }
+
+        return context.Output.WriteAsync(json, string.Empty);
     }
 }
