@@ -92,7 +92,7 @@ public static class CliApp
         catch (CliUsageException ex)
         {
             // Two lines, not the whole help: what is wrong, and how the verb is used (or where to look).
-            var words = args.TakeWhile(arg => arg != "--").Where(arg => !arg.StartsWith('-')).ToList();
+            var words = WordsOf(args);
             var usage = CliUsage.For(words) ?? CliUsage.Synopsis + Environment.NewLine + "Run chatwire --help for every command.";
             await context.Stderr.WriteLineAsync($"chatwire: {ex.Message}").ConfigureAwait(false);
             await context.Stderr.WriteLineAsync(usage).ConfigureAwait(false);
@@ -108,6 +108,19 @@ public static class CliApp
         {
             await output.WriteErrorAsync(error.Code, error.Name, error.Message, error.Extra).ConfigureAwait(false);
             return ExitFailed;
+        }
+    }
+
+    // The command's words as parsed (option values are not words); none when the line does not parse.
+    private static List<string> WordsOf(string[] args)
+    {
+        try
+        {
+            return CommandLine.Parse(args).Words;
+        }
+        catch (CliUsageException)
+        {
+            return [];
         }
     }
 

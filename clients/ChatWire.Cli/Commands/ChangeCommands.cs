@@ -201,7 +201,16 @@ internal static partial class ChangeCommands
         if (names.Count > 0)
         {
             var conversation = (await api.ListConversationsAsync(context.Cancellation).ConfigureAwait(false)).FirstOrDefault(c => c.ConversationId == conversationId);
-            if (conversation?.TeamId is { } teamId)
+            if (conversation is { TeamId: null, Members: { } dmMembers })
+            {
+                // A DM or group DM: the names of the people in it.
+                var people = await api.GetUsersAsync(dmMembers, context.Cancellation).ConfigureAwait(false);
+                users.AddRange(names
+                    .Select(name => people.FirstOrDefault(p => string.Equals(p.Username, name, StringComparison.OrdinalIgnoreCase))?.UserId)
+                    .OfType<Guid>()
+                    .Distinct());
+            }
+            else if (conversation?.TeamId is { } teamId)
             {
                 foreach (var name in names.Distinct(StringComparer.OrdinalIgnoreCase).Take(50))
                 {
