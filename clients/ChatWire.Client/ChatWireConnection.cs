@@ -236,21 +236,13 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// <param name="direction">Which way to page.</param>
     /// <param name="limit">1 to <see cref="ProtocolLimits.MaxHistoryLimit"/> (200) messages.</param>
     /// <param name="cancellationToken">Stops waiting.</param>
-    public async Task<HistoryPageResult> GetHistoryAsync(
+    public Task<HistoryPageResult> GetHistoryAsync(
         Guid conversationId,
         ulong fromSeq,
         HistoryDirection direction,
         int limit = 50,
-        CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, Limits.MaxHistoryLimit);
-        var page = await RequestAsync<History, HistoryPage>(
-            link: null,
-            requestId => new History(requestId, conversationId, fromSeq, direction, (uint)limit),
-            cancellationToken).ConfigureAwait(false);
-        return new HistoryPageResult(page.ConversationId, page.Events, page.HasMore);
-    }
+        CancellationToken cancellationToken = default) =>
+        PageAsync(conversationId, Guid.Empty, fromSeq, direction, limit, cancellationToken);
 
     /// <summary>Pages one thread (HISTORY with a thread root): the root message and its replies, oldest first.</summary>
     /// <param name="conversationId">The conversation.</param>
@@ -259,19 +251,23 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// <param name="direction">Which way to page.</param>
     /// <param name="limit">1 to 200 events.</param>
     /// <param name="cancellationToken">Stops waiting.</param>
-    public async Task<HistoryPageResult> GetThreadAsync(
+    public Task<HistoryPageResult> GetThreadAsync(
         Guid conversationId,
         Guid rootMessageId,
         ulong fromSeq = 0,
         HistoryDirection direction = HistoryDirection.After,
         int limit = 50,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        PageAsync(conversationId, rootMessageId, fromSeq, direction, limit, cancellationToken);
+
+    // HISTORY, of the whole conversation or (with a root) of one thread.
+    private async Task<HistoryPageResult> PageAsync(Guid conversationId, Guid threadRootId, ulong fromSeq, HistoryDirection direction, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, Limits.MaxHistoryLimit);
         var page = await RequestAsync<History, HistoryPage>(
             link: null,
-            requestId => new History(requestId, conversationId, fromSeq, direction, (uint)limit) { ThreadRootId = rootMessageId },
+            requestId => new History(requestId, conversationId, fromSeq, direction, (uint)limit) { ThreadRootId = threadRootId },
             cancellationToken).ConfigureAwait(false);
         return new HistoryPageResult(page.ConversationId, page.Events, page.HasMore);
     }

@@ -214,26 +214,19 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
             case (ProtocolState.Authenticated, Opcode.Sync):
                 return OnSyncAsync(FrameCodec.ReadBody<Sync>(ref reader, header, limits));
             case (ProtocolState.Authenticated, Opcode.Edit):
-                var edit = FrameCodec.ReadBody<Edit>(ref reader, header, limits);
-                return OnChangeAsync(edit.RequestId, _services.Conversations.EditAsync(Identity!, edit));
+                return OnChange<Edit>(ref reader, header, _services.Conversations.EditAsync);
             case (ProtocolState.Authenticated, Opcode.Delete):
-                var delete = FrameCodec.ReadBody<Delete>(ref reader, header, limits);
-                return OnChangeAsync(delete.RequestId, _services.Conversations.DeleteAsync(Identity!, delete));
+                return OnChange<Delete>(ref reader, header, _services.Conversations.DeleteAsync);
             case (ProtocolState.Authenticated, Opcode.React):
-                var react = FrameCodec.ReadBody<React>(ref reader, header, limits);
-                return OnChangeAsync(react.RequestId, _services.Conversations.ReactAsync(Identity!, react));
+                return OnChange<React>(ref reader, header, _services.Conversations.ReactAsync);
             case (ProtocolState.Authenticated, Opcode.Read):
-                var read = FrameCodec.ReadBody<MarkRead>(ref reader, header, limits);
-                return OnChangeAsync(read.RequestId, _services.Conversations.MarkReadAsync(Identity!, read));
+                return OnChange<MarkRead>(ref reader, header, _services.Conversations.MarkReadAsync);
             case (ProtocolState.Authenticated, Opcode.Typing):
-                var typing = FrameCodec.ReadBody<Typing>(ref reader, header, limits);
-                return OnChangeAsync(typing.RequestId, _services.Conversations.TypingAsync(Identity!, typing));
+                return OnChange<Typing>(ref reader, header, _services.Conversations.TypingAsync);
             case (ProtocolState.Authenticated, Opcode.SetStatus):
-                var status = FrameCodec.ReadBody<SetStatus>(ref reader, header, limits);
-                return OnChangeAsync(status.RequestId, SetStatusAsync(status));
+                return OnChange<SetStatus>(ref reader, header, SetStatusAsync);
             case (ProtocolState.Authenticated, Opcode.Received):
-                var received = FrameCodec.ReadBody<Received>(ref reader, header, limits);
-                return OnChangeAsync(received.RequestId, _services.Conversations.MarkReceivedAsync(Identity!, received));
+                return OnChange<Received>(ref reader, header, _services.Conversations.MarkReceivedAsync);
             case (ProtocolState.Authenticated, Opcode.PresenceWatch):
                 return OnPresenceWatchAsync(FrameCodec.ReadBody<PresenceWatch>(ref reader, header, limits));
             case (ProtocolState.Authenticated, Opcode.Hello or Opcode.Auth):
@@ -412,6 +405,14 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         }
     }
 
+    // Reads a change's frame and runs its command; see OnChangeAsync.
+    private ValueTask OnChange<T>(ref MessagePackReader reader, in FrameHeader header, Func<SessionIdentity, T, Task<ChangeOutcome>> command)
+        where T : struct, IFrame<T>
+    {
+        var frame = FrameCodec.ReadBody<T>(ref reader, header, _services.Limits);
+        return OnChangeAsync(frame.RequestId, command(Identity!, frame));
+    }
+
     // A change is answered when it is stored, like a SEND, but not pipelined: changes are rare, and the
     // next frame is read once this one is answered.
     private async ValueTask OnChangeAsync(uint requestId, Task<ChangeOutcome> change)
@@ -433,18 +434,18 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     }
 
     // Counted against the sending rate like a change: a status change notifies every watcher.
-    private Task<ChangeOutcome> SetStatusAsync(SetStatus status)
+    private Task<ChangeOutcome> SetStatusAsync(SessionIdentity actor, SetStatus status)
     {
         try
         {
-            _services.Conversations.TakeRate(Identity!, 0);
+            _services.Conversations.TakeRate(actor, 0);
         }
         catch (RequestRefusedException ex)
         {
             return Task.FromException<ChangeOutcome>(ex);
         }
 
-        _services.Presence.SetStatus(UserId, status.Status);
+        _services.Presence.SetStatus(actor.UserId, status.Status);
         return Task.FromResult(default(ChangeOutcome));
     }
 

@@ -88,7 +88,7 @@ internal sealed partial class ConversationService(
     /// <exception cref="RequestRefusedException">Not a member, or the store is unavailable.</exception>
     public async Task<HistoryPage> ReadHistoryAsync(SessionIdentity actor, History history, int maxPageBytes)
     {
-        await RequireMemberAsync(history.ConversationId, actor.UserId);
+        await RequireAccessAsync(history.ConversationId, actor.UserId, toWrite: false);
         var direction = history.Direction == HistoryDirection.After ? ReadDirection.After : ReadDirection.Before;
         IReadOnlyList<StoredEvent> events;
         IReadOnlyDictionary<Guid, MessageDetails> details;
@@ -151,25 +151,6 @@ internal sealed partial class ConversationService(
     /// <summary>The seq of each conversation's newest event (0 when none), for listings.</summary>
     public Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds) =>
         store.GetLatestSeqsAsync(conversationIds);
-
-    private async Task RequireMemberAsync(Guid conversationId, Guid userId)
-    {
-        bool isMember;
-        try
-        {
-            isMember = await membership.IsMemberAsync(conversationId, userId, CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            GatewayLog.StoreFailed(logger, ex);
-            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "Membership could not be checked; retry.");
-        }
-
-        if (!isMember)
-        {
-            throw new RequestRefusedException(ErrorCode.NotAMember, NotAMemberMessage);
-        }
-    }
 
     // A conversation that does not exist answers like one the caller is not in: existence does not leak.
     private static SendOutcome Denied(ConversationAccess access) => access switch

@@ -1,4 +1,3 @@
-using System.Globalization;
 using ChatWire.Storage.Directory;
 using Microsoft.Data.Sqlite;
 
@@ -290,16 +289,11 @@ public sealed partial class SqliteDirectoryStore
         foreach (var chunk in others.Distinct().Chunk(500))
         {
             await using var command = connection.CreateCommand();
-            var names = chunk.Select((id, i) => "$id" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
-            for (var i = 0; i < chunk.Length; i++)
-            {
-                command.Parameters.AddGuid(names[i], chunk[i]);
-            }
-
+            var list = command.BindIds(chunk);
             command.Parameters.AddGuid("$user", userId);
             command.CommandText = $"""
                 SELECT DISTINCT b.user_id FROM team_members a JOIN team_members b ON b.team_id = a.team_id
-                WHERE a.user_id = $user AND b.user_id IN ({string.Join(", ", names)});
+                WHERE a.user_id = $user AND b.user_id IN ({list});
                 """;
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -334,13 +328,7 @@ public sealed partial class SqliteDirectoryStore
         foreach (var chunk in userIds.Distinct().Chunk(500))
         {
             await using var command = connection.CreateCommand();
-            var names = chunk.Select((id, i) => "$id" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
-            for (var i = 0; i < chunk.Length; i++)
-            {
-                command.Parameters.AddGuid(names[i], chunk[i]);
-            }
-
-            command.CommandText = $"SELECT id, last_seen_at FROM users WHERE last_seen_at IS NOT NULL AND id IN ({string.Join(", ", names)});";
+            command.CommandText = $"SELECT id, last_seen_at FROM users WHERE last_seen_at IS NOT NULL AND id IN ({command.BindIds(chunk)});";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {

@@ -141,7 +141,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         foreach (var chunk in messageIds.Distinct().Chunk(IdsPerStatement / 2))
         {
             await using var command = connection.CreateCommand();
-            var list = BindIds(command, chunk);
+            var list = command.BindIds(chunk);
             command.Parameters.AddGuid("$c", conversationId);
             command.Parameters.AddGuid("$reader", readerUserId);
             command.CommandText = $"""
@@ -329,7 +329,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         foreach (var chunk in ids.Chunk(IdsPerStatement))
         {
             await using var command = connection.CreateCommand();
-            command.CommandText = string.Format(System.Globalization.CultureInfo.InvariantCulture, sql, BindIds(command, chunk));
+            command.CommandText = string.Format(System.Globalization.CultureInfo.InvariantCulture, sql, command.BindIds(chunk));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -338,19 +338,6 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         }
 
         return found;
-    }
-
-    // Binds $id0, $id1, … and returns them as an IN list.
-    private static string BindIds(SqliteCommand command, Guid[] ids)
-    {
-        var names = new string[ids.Length];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            names[i] = "$id" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            command.Parameters.AddGuid(names[i], ids[i]);
-        }
-
-        return string.Join(", ", names);
     }
 
     /// <summary>Stops accepting appends, commits and acknowledges what is queued, then closes every connection.</summary>

@@ -78,6 +78,19 @@ internal static class SqliteValues
 
     public static DateTimeOffset FromUnixMilliseconds(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
 
+    /// <summary>Binds the ids as $id0, $id1, … and returns them as the text of an IN list.</summary>
+    public static string BindIds(this SqliteCommand command, IReadOnlyList<Guid> ids)
+    {
+        var names = new string[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            names[i] = "$id" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            command.Parameters.AddGuid(names[i], ids[i]);
+        }
+
+        return string.Join(", ", names);
+    }
+
     public static SqliteParameter AddGuid(this SqliteParameterCollection parameters, string name, Guid value) =>
         parameters.Add(name, SqliteType.Blob).WithValue(ToBlob(value));
 

@@ -135,6 +135,9 @@ public sealed class DeliveryFanoutTests
         gate.SetResult();
         await registering;
 
+        // The replay is written by the delivery lanes, after the registration returns.
+        await fanout.DeliveredAsync();
+
         // Joined second, left first (in the list, but the leave came after): routed to second only.
         Assert.Equal([1ul, 5ul], bob.Seqs);
         await PublishAsync(bus, fanout, Message(first, 6));
