@@ -56,6 +56,7 @@ internal static class CliUsage
           team invites TEAM | team invite revoke TEAM INVITE
           team promote TEAM USER | team demote TEAM USER   (admin / plain member; owners only)
           team transfer TEAM USER              (USER becomes an owner, you an admin)
+          team delete TEAM --yes               (owners; everyone leaves; no undo)
           members TEAM [--prefix P] [--limit N]
         Channels and conversations:
           channel create TEAM NAME [--private]

@@ -307,6 +307,12 @@ public sealed class ChatWireApiClient : IDisposable
     public Task<ChannelSummary> UpdateChannelAsync(Guid conversationId, string? name = null, bool? archived = null, CancellationToken cancellationToken = default) =>
         SendAsync<ChannelSummary>(HttpMethod.Patch, $"v1/channels/{conversationId:D}", new UpdateChannelBody(name, archived), authenticated: true, cancellationToken);
 
+    /// <summary><c>DELETE /v1/teams/{team_id}</c>: deletes a team (owners); everyone leaves it and its channels.</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task DeleteTeamAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, $"v1/teams/{teamId:D}", body: null, cancellationToken);
+
     /// <summary><c>POST /v1/teams/{team_id}/transfer</c>: hands the team to another member (they become an owner, I an admin).</summary>
     /// <param name="teamId">The team.</param>
     /// <param name="userId">The new owner.</param>

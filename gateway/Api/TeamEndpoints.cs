@@ -53,6 +53,9 @@ internal static class TeamEndpoints
         authenticated.MapGet("/teams/{teamId}/members", ListMembersAsync)
             .Describe("listTeamMembers", "Mention candidates: a team's members by name prefix", Tag)
             .Returns<MemberListResponse>().Refuses(400, 403);
+        authenticated.MapDelete("/teams/{teamId}", DeleteTeamAsync)
+            .Describe("deleteTeam", "Delete a team (owners): everyone leaves it and its channels", Tag)
+            .ReturnsNoContent().Refuses(400, 403);
         authenticated.MapPost("/teams/{teamId}/transfer", TransferAsync)
             .Describe("transferTeam", "Hand the team to another member (they become an owner, I an admin)", Tag)
             .ReturnsNoContent().Refuses(400, 403, 404, 415);
@@ -235,6 +238,12 @@ internal static class TeamEndpoints
 
         var members = await directory.ListTeamMembersAsync(team, string.IsNullOrEmpty(prefix) ? null : prefix, take, ct);
         return new MemberListResponse(members.Select(m => new MemberInfo(m.UserId, m.Username, m.DisplayName, Validation.RoleName(m.Role))).ToList());
+    }
+
+    private static async Task<IResult> DeleteTeamAsync(string teamId, HttpContext http, ConversationService conversations, CancellationToken ct)
+    {
+        await conversations.DeleteTeamAsync(http.Identity(), Ids.Parse("team_id", teamId), ct);
+        return Results.NoContent();
     }
 
     private static async Task<IResult> TransferAsync(string teamId, TransferTeamRequest body, HttpContext http, ConversationService conversations, CancellationToken ct)

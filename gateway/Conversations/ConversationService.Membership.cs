@@ -339,6 +339,40 @@ internal sealed partial class ConversationService
         }
     }
 
+    /// <summary>Teams with more members than this are not deleted in one request: remove members first.</summary>
+    public const int MaxMembersToDelete = 1_000;
+
+    /// <summary>
+    /// An owner deletes the team: every member leaves every channel (MEMBER_LEFT, so each device stops
+    /// receiving at once), then the team, its channels and invites go from the directory. The channels'
+    /// history stays stored (the retention period applies) but nobody can read it any more.
+    /// </summary>
+    public async Task DeleteTeamAsync(SessionIdentity actor, Guid teamId, CancellationToken ct)
+    {
+        var mine = await RequireTeamMemberAsync(teamId, actor.UserId, ct);
+        if (mine.Role != TeamRole.Owner)
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "Only the team's owners may delete it.");
+        }
+
+        var (count, _) = await directory.CountTeamMembersAsync(teamId, ct);
+        if (count > MaxMembersToDelete)
+        {
+            throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"The team has {count} members; a team with more than {MaxMembersToDelete} is deleted after its members are removed.");
+        }
+
+        // Everyone else first, the owner who deletes it last.
+        foreach (var member in (await directory.ListTeamMembersAsync(teamId, null, MaxMembersToDelete + 1, ct)).OrderBy(m => m.UserId == actor.UserId))
+        {
+            using (await userLocks.LockAsync(member.UserId, ct))
+            {
+                await RemoveFromTeamAsync(teamId, member.UserId, actor, ct);
+            }
+        }
+
+        await directory.DeleteTeamAsync(teamId, ct);
+    }
+
     /// <summary>An owner hands the team to another member: they become an owner, the caller an admin.</summary>
     public async Task TransferOwnershipAsync(SessionIdentity actor, Guid teamId, Guid userId, CancellationToken ct)
     {

@@ -128,6 +128,9 @@ public interface IDirectoryStore
     /// <exception cref="DuplicateKeyException">Another public channel of the team has the name.</exception>
     Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, CancellationToken cancellationToken = default);
 
+    /// <summary>Deletes a team with its channels, memberships and invites; false when there is no such team.</summary>
+    Task<bool> DeleteTeamAsync(Guid teamId, CancellationToken cancellationToken = default);
+
     /// <summary>Removes the user from the conversation; false when they were not in it.</summary>
     Task<bool> RemoveConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default);
 

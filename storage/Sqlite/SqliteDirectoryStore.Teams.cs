@@ -242,6 +242,27 @@ public sealed partial class SqliteDirectoryStore
         (TeamRole)reader.GetInt32(3),
         reader.GetInt64(4) != 0);
 
+    public async Task<bool> DeleteTeamAsync(Guid teamId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+
+        // Spelled out rather than left to ON DELETE CASCADE, so it does not depend on the connection's
+        // foreign_keys setting: channel memberships, channels, invites, team memberships, the team.
+        command.CommandText = """
+            BEGIN IMMEDIATE;
+            DELETE FROM conversation_members WHERE conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);
+            DELETE FROM conversations WHERE team_id = $team_id;
+            DELETE FROM invites WHERE team_id = $team_id;
+            DELETE FROM team_members WHERE team_id = $team_id;
+            DELETE FROM teams WHERE id = $team_id;
+            SELECT changes();
+            COMMIT;
+            """;
+        command.Parameters.AddGuid("$team_id", teamId);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) == 1;
+    }
+
     public async Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersByIdAsync(Guid teamId, Guid? afterUserId, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);

@@ -255,6 +255,31 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     [Fact]
+    public async Task DeleteTeam_ByAnOwner_EveryoneLeavesEveryChannelAtOnce_OthersRefused()
+    {
+        var (alice, bob, _, teamId) = await TeamOfThreeAsync();
+        var general = (await alice.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels")).GetProperty("channels").EnumerateArray().Single().GetProperty("conversation_id").GetGuid();
+        await using var bobClient = await RawClient.ConnectAuthenticatedAsync(bob);
+
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}"), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}")).StatusCode);
+
+        // Bob's device hears that he left #general, and can neither send there nor find the team.
+        ConversationEvent left;
+        do
+        {
+            left = await bobClient.ExpectEventAsync();
+        }
+        while (left.Kind != EventKind.MemberLeft || left.SubjectId != bob.UserId);
+
+        Assert.Equal(general, left.ConversationId);
+        await bobClient.SendAsync(new Send(5, general, Guid.CreateVersion7(), "text/plain", "anyone?"u8.ToArray()));
+        Assert.Equal(ErrorCode.NotAMember, (await bobClient.ExpectErrorAsync()).Code);
+        Assert.Equal(0, (await bob.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").GetArrayLength());
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels"), HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER");
+    }
+
+    [Fact]
     public async Task Users_ByIds_NamesOnlyMeAndMyTeammates()
     {
         var (alice, bob, _, _) = await TeamOfThreeAsync();

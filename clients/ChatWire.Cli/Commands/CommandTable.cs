@@ -31,6 +31,7 @@ internal static class CommandTable
         new("team promote", 2, 2, [], TeamCommands.PromoteAsync),
         new("team demote", 2, 2, [], TeamCommands.DemoteAsync),
         new("team transfer", 2, 2, [], TeamCommands.TransferAsync),
+        new("team delete", 1, 1, ["--yes"], TeamCommands.DeleteAsync),
         new("members", 1, 1, ["--prefix", "--limit"], TeamCommands.MembersAsync),
         new("channel create", 2, 2, ["--private"], ConversationCommands.CreateChannelAsync),
         new("channels", 1, 1, [], ConversationCommands.ListChannelsAsync),

@@ -199,4 +199,19 @@ internal static class TeamCommands
             $"{context.Arguments[1]} now owns {team.Name}; you are an admin.").ConfigureAwait(false);
         return 0;
     }
+
+    // team delete TEAM --yes: the confirmation flag, because there is no undo.
+    public static async Task<int> DeleteAsync(CommandContext context)
+    {
+        if (!context.Flag("--yes"))
+        {
+            throw new CliUsageException("team delete removes everyone from the team and its channels, for good: add --yes to confirm.");
+        }
+
+        using var api = context.CreateApi(context.RequireLogin());
+        var team = await NameResolver.ResolveTeamAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        await api.DeleteTeamAsync(team.TeamId, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(new JsonObject { ["team_id"] = team.TeamId.ToString("D"), ["deleted"] = true }, $"Deleted team {team.Name}.").ConfigureAwait(false);
+        return 0;
+    }
 }

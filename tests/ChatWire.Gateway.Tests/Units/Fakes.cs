@@ -393,6 +393,8 @@ internal sealed class FakeDirectory : IDirectoryStore
     public Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default) =>
         Task.FromResult(_teams.Keys.Any(a => a.User == userA && _teams.ContainsKey((a.Team, userB))));
 
+    public Task<bool> DeleteTeamAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
     public Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, CancellationToken cancellationToken = default) =>
         throw new NotSupportedException();
 

@@ -242,6 +242,25 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
+    public async Task DeleteTeamAsync_RemovesItsChannelsMembersAndInvites_NotOtherTeams()
+    {
+        var alice = await AddUserAsync("alice");
+        var doomed = await AddTeamAsync(alice, "Doomed");
+        var kept = await AddTeamAsync(alice, "Kept");
+        var channel = await AddChannelAsync(doomed, alice, "general", ConversationKind.PublicChannel, alice.Id);
+        var keptChannel = await AddChannelAsync(kept, alice, "general", ConversationKind.PublicChannel, alice.Id);
+
+        Assert.True(await Store.DeleteTeamAsync(doomed.Id));
+        Assert.False(await Store.DeleteTeamAsync(doomed.Id));
+
+        Assert.Null(await Store.GetTeamAsync(doomed.Id));
+        Assert.Null(await Store.GetConversationAsync(channel.Id));
+        Assert.Equal([kept.Id], (await Store.ListTeamsForUserAsync(alice.Id)).Select(t => t.Team.Id));
+        Assert.Equal([keptChannel.Id], (await Store.ListConversationsForUserAsync(alice.Id)).Select(c => c.Id));
+        Assert.Empty(await Store.ListTeamMembersAsync(doomed.Id, null, 10));
+    }
+
+    [Fact]
     public async Task ListTeamMembersByIdAsync_PagesInIdOrder()
     {
         var owner = await AddUserAsync("owner");
