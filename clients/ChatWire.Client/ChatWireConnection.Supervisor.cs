@@ -272,7 +272,9 @@ public sealed partial class ChatWireConnection
         }
     }
 
-    // Every AcknowledgeInterval, the watermarks that moved go to the server as RECEIVED, up to 500 a frame.
+    // Every AcknowledgeInterval, how far the app has read each conversation (not merely how far this
+    // connection has received: a crash must not lose what was queued but unread) goes to the server as
+    // RECEIVED, up to 500 a frame.
     // What fails to go (the link dropped) is sent by the next link, since it still differs from what was acked.
     private async Task AcknowledgeAsync(FrameLink link)
     {
@@ -287,7 +289,7 @@ public sealed partial class ChatWireConnection
             while (!link.Lifetime.IsCancellationRequested)
             {
                 await Task.Delay(interval, link.Lifetime).ConfigureAwait(false);
-                var moved = _streams.Snapshot().Where(w => w.Value > 0 && (!_acknowledged.TryGetValue(w.Key, out var acked) || acked < w.Value)).ToList();
+                var moved = _consumed.Where(w => w.Value > 0 && (!_acknowledged.TryGetValue(w.Key, out var acked) || acked < w.Value)).ToList();
                 foreach (var chunk in moved.Chunk(500))
                 {
                     try

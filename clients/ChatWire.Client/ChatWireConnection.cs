@@ -37,6 +37,19 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     private readonly Channel<ChatWireEvent> _events = Channel.CreateUnbounded<ChatWireEvent>();
     private Guid[] _watched = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, ulong> _acknowledged = new();
+
+    // The highest seq per conversation the app has read from ReadEventsAsync: what RECEIVED acknowledges.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, ulong> _consumed = new();
+
+    private static ConversationEvent? StoredEventOf(ChatWireEvent item) => item switch
+    {
+        MessageReceived received => received.Message,
+        MembershipChanged change => change.Event,
+        MessageEdited edited => edited.Event,
+        MessageDeleted deleted => deleted.Event,
+        ReactionChanged reaction => reaction.Event,
+        _ => null,
+    };
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<object>> _pending = new();
     private readonly ConversationStreams _streams;
     private readonly CancellationTokenSource _lifetime = new();
@@ -408,6 +421,12 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
             while (reader.TryRead(out var item))
             {
                 yield return item;
+
+                // Back from the app: it has this event, so the device cursor (RECEIVED) may pass it.
+                if (StoredEventOf(item) is { } e)
+                {
+                    _consumed.AddOrUpdate(e.ConversationId, e.Seq, (_, seen) => Math.Max(seen, e.Seq));
+                }
             }
         }
     }

@@ -68,8 +68,8 @@ public sealed record ChatWireConnectionOptions
     public IReadOnlyDictionary<Guid, ulong>? ResumeWatermarks { get; init; }
 
     /// <summary>
-    /// How often the connection tells the server how far this device has received each conversation
-    /// (RECEIVED, only for conversations whose watermark moved); <see cref="TimeSpan.Zero"/> never does. The
+    /// How often the connection tells the server how far the app has read each conversation's events from
+    /// <see cref="ChatWireConnection.ReadEventsAsync"/> (RECEIVED, only where that moved); <see cref="TimeSpan.Zero"/> never does. The
     /// server keeps these cursors per device: SYNC returns them, and notifications use them.
     /// </summary>
     public TimeSpan AcknowledgeInterval { get; init; } = TimeSpan.FromSeconds(2);

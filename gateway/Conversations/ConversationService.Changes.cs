@@ -80,7 +80,9 @@ internal sealed partial class ConversationService
     /// <exception cref="RequestRefusedException">Why it was refused.</exception>
     public async Task<ChangeOutcome> ReactAsync(SessionIdentity actor, React react)
     {
-        if (!IsEmoji(react.Emoji))
+        // Checked as stored: NFC can lengthen a string, and what is stored must fit every reader's limit.
+        var normalized = react.Emoji.IsNormalized(NormalizationForm.FormC) ? react.Emoji : react.Emoji.Normalize(NormalizationForm.FormC);
+        if (!IsEmoji(normalized))
         {
             throw new RequestRefusedException(ErrorCode.InvalidField, "emoji must be 1 to 64 bytes of UTF-8 without white space or control characters, such as 👍 or :shipit:.");
         }
@@ -88,7 +90,7 @@ internal sealed partial class ConversationService
         TakeRate(actor, 0);
         await RequireAccessAsync(react.ConversationId, actor.UserId, toWrite: true);
         var kind = react.Remove ? StoredKind.ReactionRemoved : StoredKind.ReactionAdded;
-        var emoji = Encoding.UTF8.GetBytes(react.Emoji.Normalize(NormalizationForm.FormC));
+        var emoji = Encoding.UTF8.GetBytes(normalized);
         return await AppendChangeAsync(NewEvent.Change(react.ConversationId, kind, react.MessageId, actor.UserId, actor.DeviceId, string.Empty, emoji));
     }
 
@@ -133,17 +135,11 @@ internal sealed partial class ConversationService
     public async Task<ChangeOutcome> MarkReceivedAsync(SessionIdentity actor, Received received)
     {
         TakeRate(actor, 0);
-        var mine = new List<(Guid, ulong)>(received.Cursors.Count);
         try
         {
-            foreach (var (conversation, seq) in received.Cursors)
-            {
-                if (await membership.IsMemberAsync(conversation, actor.UserId, CancellationToken.None))
-                {
-                    mine.Add((conversation, seq));
-                }
-            }
-
+            // One directory read for the whole frame, whatever ids it names.
+            var member = (await directory.ListConversationsForUserAsync(actor.UserId)).Select(c => c.Id).ToHashSet();
+            var mine = received.Cursors.Where(c => member.Contains(c.ConversationId)).ToList();
             await store.SetDeviceCursorsAsync(actor.DeviceId, mine);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)

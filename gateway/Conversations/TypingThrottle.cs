@@ -15,6 +15,9 @@ internal sealed class TypingThrottle
 
     private readonly ConcurrentDictionary<(Guid Device, Guid Conversation), long> _last = new();
 
+    // Pairs added since the last reset, counted here: the dictionary's own Count takes every bucket lock.
+    private int _added;
+
     /// <summary>True when a notice from this device in this conversation may go out at <paramref name="nowMs"/> (a tick count).</summary>
     public bool TryPass(Guid deviceId, Guid conversationId, long nowMs)
     {
@@ -24,12 +27,18 @@ internal sealed class TypingThrottle
             return false;
         }
 
-        if (_last.Count >= MaxTracked)
+        if (_last.TryAdd(key, nowMs))
         {
-            _last.Clear();
+            if (Interlocked.Increment(ref _added) > MaxTracked)
+            {
+                Volatile.Write(ref _added, 0);
+                _last.Clear();
+            }
         }
-
-        _last[key] = nowMs;
+        else
+        {
+            _last[key] = nowMs;
+        }
         return true;
     }
 }

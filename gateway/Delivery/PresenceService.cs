@@ -44,7 +44,6 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
     /// <summary>A device of the user connected (after AUTH).</summary>
     public void Connected(IDeliveryTarget target)
     {
-        PresenceEntry? changed = null;
         lock (_lock)
         {
             if (_online.TryGetValue(target.UserId, out var state))
@@ -55,21 +54,16 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
             {
                 _lastSeen.Remove(target.UserId);
                 _online[target.UserId] = new UserState { Connections = 1 };
-                changed = new PresenceEntry(target.UserId, PresenceStatus.Online, 0);
+                NotifyLocked(new PresenceEntry(target.UserId, PresenceStatus.Online, 0));
             }
-        }
-
-        if (changed is { } entry)
-        {
-            Notify(entry);
         }
     }
 
     /// <summary>A device's connection closed: its watches end, and the user goes offline with their last device.</summary>
     public void Disconnected(IDeliveryTarget target)
     {
-        PresenceEntry? changed = null;
         var now = time.GetUtcNow();
+        var wentOffline = false;
         lock (_lock)
         {
             Unwatch(target);
@@ -82,13 +76,13 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
                 }
 
                 _lastSeen[target.UserId] = now.ToUnixTimeMilliseconds();
-                changed = new PresenceEntry(target.UserId, PresenceStatus.Offline, now.ToUnixTimeMilliseconds());
+                NotifyLocked(new PresenceEntry(target.UserId, PresenceStatus.Offline, now.ToUnixTimeMilliseconds()));
+                wentOffline = true;
             }
         }
 
-        if (changed is { } entry)
+        if (wentOffline)
         {
-            Notify(entry);
             _ = RecordLastSeenAsync(target.UserId, now);
         }
     }
@@ -96,19 +90,13 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
     /// <summary>SET_STATUS: the user's chosen status, for all their devices, while any is connected.</summary>
     public void SetStatus(Guid userId, PresenceStatus status)
     {
-        PresenceEntry? changed = null;
         lock (_lock)
         {
             if (_online.TryGetValue(userId, out var state) && state.Status != status)
             {
                 state.Status = status;
-                changed = new PresenceEntry(userId, status, 0);
+                NotifyLocked(new PresenceEntry(userId, status, 0));
             }
-        }
-
-        if (changed is { } entry)
-        {
-            Notify(entry);
         }
     }
 
@@ -194,23 +182,19 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
         }
     }
 
-    // One PRESENCE frame per change, the same bytes to every watcher; outside the lock.
-    private void Notify(PresenceEntry entry)
+    // Called under _lock, so a user's changes reach every watcher in the order they happened (a device
+    // leaving while another connects must not read as offline last). One PRESENCE frame per change, the same
+    // bytes to every watcher; Deliver only copies into the connection's buffer, it never waits.
+    private void NotifyLocked(PresenceEntry entry)
     {
-        IDeliveryTarget[] targets;
-        lock (_lock)
+        if (!_watchers.TryGetValue(entry.UserId, out var set) || set.Count == 0)
         {
-            if (!_watchers.TryGetValue(entry.UserId, out var set) || set.Count == 0)
-            {
-                return;
-            }
-
-            targets = [.. set];
+            return;
         }
 
         var encoded = new ArrayBufferWriter<byte>(64);
         FrameCodec.Write(encoded, new PresenceFrame(0, [entry]));
-        foreach (var target in targets)
+        foreach (var target in set)
         {
             target.Deliver(encoded.WrittenSpan);
         }

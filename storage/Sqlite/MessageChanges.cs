@@ -143,7 +143,7 @@ internal sealed class MessageChanges(SqliteConnection connection, Func<SqliteTra
                 // reactions. The seq stays, as a tombstone.
                 Execute(
                     """
-                    UPDATE events SET content_type = '', content = x'', deleted_at = $now WHERE conversation_id = $c AND seq = $seq;
+                    UPDATE events SET content_type = '', content = x'', mentions = NULL, group_mentions = 0, deleted_at = $now WHERE conversation_id = $c AND seq = $seq;
                     UPDATE events SET content = x'', deleted_at = $now WHERE conversation_id = $c AND kind = 3 AND subject_id = $message;
                     DELETE FROM mentions WHERE conversation_id = $c AND seq = $seq;
                     DELETE FROM reactions WHERE conversation_id = $c AND message_id = $message;

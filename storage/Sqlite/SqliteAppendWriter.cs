@@ -13,8 +13,9 @@ namespace ChatWire.Storage.Sqlite;
 /// </summary>
 internal sealed class SqliteAppendWriter : IAsyncDisposable
 {
+    // The event's columns, then the original digest (column 15).
     private const string FindSql = $"""
-        SELECT {SqliteMessageStore.EventColumns} FROM events
+        SELECT {SqliteMessageStore.EventColumns}, original_digest FROM events
         WHERE conversation_id = $conversation_id AND event_id = $event_id;
         """;
 
@@ -27,9 +28,9 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
 
     private const string InsertSql = """
         INSERT INTO events (conversation_id, seq, kind, event_id, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id,
-                            thread_root_id, group_mentions, mentions)
+                            thread_root_id, group_mentions, mentions, original_digest)
         VALUES ($conversation_id, $seq, $kind, $event_id, $sender_user_id, $sender_device_id, $stored_at, $content_type, $content, $subject_id,
-                $thread_root_id, $group_mentions, $mentions);
+                $thread_root_id, $group_mentions, $mentions, $original_digest);
         """;
 
     private const string AddUsageSql = """
@@ -66,6 +67,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
     private readonly SqliteParameter _threadRoot;
     private readonly SqliteParameter _groupMentions;
     private readonly SqliteParameter _mentions;
+    private readonly SqliteParameter _originalDigest;
     private readonly MessageChanges _changes;
     private SqliteTransaction? _transaction;
 
@@ -105,6 +107,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         _threadRoot = _insert.Parameters.AddBlob("$thread_root_id", []);
         _groupMentions = _insert.Parameters.AddInteger("$group_mentions", 0);
         _mentions = _insert.Parameters.AddBlob("$mentions", []);
+        _originalDigest = _insert.Parameters.AddBlob("$original_digest", []);
         _changes = new MessageChanges(connection, () => _transaction);
 
         _addUsage = CreateCommand(AddUsageSql);
@@ -384,7 +387,8 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             if (existing.Read())
             {
                 var original = SqliteMessageStore.ReadEvent(existing);
-                return IsSameEvent(original, e)
+                var digest = existing.IsDBNull(15) ? null : existing.GetFieldValue<byte[]>(15);
+                return IsSameEvent(original, digest, e)
                     ? new AppendResult(AppendOutcome.Duplicate, original)
                     : new AppendResult(AppendOutcome.Conflict, null);
             }
@@ -417,6 +421,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         _threadRoot.Value = e.ThreadRootId is { } root ? SqliteValues.ToBlob(root) : DBNull.Value;
         _groupMentions.Value = (long)e.GroupMentions;
         _mentions.Value = e.Mentions.Count > 0 ? SqliteValues.ToBlob(e.Mentions) : DBNull.Value;
+        _originalDigest.Value = e.Kind == EventKind.Message ? Digest(e.ContentType, e.Content.Span) : DBNull.Value;
         _insert.ExecuteNonQuery();
         if (e.Kind == EventKind.Message && (e.ThreadRootId is not null || e.Mentions.Count > 0 || e.GroupMentions != GroupMentions.None))
         {
@@ -450,14 +455,26 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         }
     }
 
-    // A resend is the same event only from the same device with the same kind, subject and body.
-    private static bool IsSameEvent(StoredEvent original, NewEvent e) =>
+    // A resend is the same event only from the same device with the same kind, subject and body. A message's
+    // body is compared as it was sent (its digest), since an edit or a deletion may have changed it since.
+    private static bool IsSameEvent(StoredEvent original, byte[]? originalDigest, NewEvent e) =>
         original.SenderDeviceId == e.SenderDeviceId
         && original.Kind == e.Kind
         && original.SubjectId == e.SubjectId
         && original.ThreadRootId == e.ThreadRootId
-        && string.Equals(original.ContentType, e.ContentType, StringComparison.Ordinal)
-        && original.Content.Span.SequenceEqual(e.Content.Span);
+        && (originalDigest is not null
+            ? originalDigest.AsSpan().SequenceEqual(Digest(e.ContentType, e.Content.Span))
+            : string.Equals(original.ContentType, e.ContentType, StringComparison.Ordinal) && original.Content.Span.SequenceEqual(e.Content.Span));
+
+    // SHA-256 of the content type's UTF-8, a zero byte, then the content.
+    private static byte[] Digest(string contentType, ReadOnlySpan<byte> content)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes(contentType));
+        hash.AppendData([0]);
+        hash.AppendData(content);
+        return hash.GetHashAndReset();
+    }
 
     private static void TryRollback(SqliteTransaction? transaction)
     {

@@ -78,23 +78,30 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
 
         await using var connection = await OpenReadConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        // One thread is its root and its replies: the replies along the thread index, the root by its id.
-        var filter = threadRootId is null ? string.Empty : "AND (thread_root_id = $root OR event_id = $root)";
-        command.CommandText = direction switch
+        // One thread is its root and its replies: the replies along the thread index (a range that stops at
+        // the limit), the root by its id, merged.
+        var (compare, order) = direction switch
         {
-            // The newest `limit` below the start, read backwards along the primary key, then reversed.
-            ReadDirection.Before => $"""
-                SELECT {EventColumns} FROM events
-                WHERE conversation_id = $conversation_id AND seq < $from {filter}
-                ORDER BY seq DESC LIMIT $limit;
-                """,
-            ReadDirection.After => $"""
-                SELECT {EventColumns} FROM events
-                WHERE conversation_id = $conversation_id AND seq > $from {filter}
-                ORDER BY seq LIMIT $limit;
-                """,
+            ReadDirection.Before => ("<", "DESC"),
+            ReadDirection.After => (">", "ASC"),
             _ => throw new ArgumentOutOfRangeException(nameof(direction), direction, "Unknown read direction."),
         };
+        command.CommandText = threadRootId is null
+            ? $"""
+              SELECT {EventColumns} FROM events
+              WHERE conversation_id = $conversation_id AND seq {compare} $from
+              ORDER BY seq {order} LIMIT $limit;
+              """
+            : $"""
+              SELECT {EventColumns} FROM (
+                  SELECT {EventColumns} FROM events
+                  WHERE conversation_id = $conversation_id AND thread_root_id = $root AND seq {compare} $from
+                  ORDER BY seq {order} LIMIT $limit)
+              UNION ALL
+              SELECT {EventColumns} FROM events
+              WHERE conversation_id = $conversation_id AND event_id = $root AND seq {compare} $from
+              ORDER BY seq {order} LIMIT $limit;
+              """;
         command.Parameters.AddGuid("$conversation_id", conversationId);
         if (threadRootId is { } root)
         {

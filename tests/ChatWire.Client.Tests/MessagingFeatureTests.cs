@@ -160,6 +160,10 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
         var removedNothing = await bob.ReactAsync(general, message.MessageId, ":taco:", remove: true);
         var badEmoji = await Assert.ThrowsAsync<ChatWireException>(() => bob.ReactAsync(general, message.MessageId, "a b"));
 
+        // 64 bytes as sent, 128 once normalized (U+1D15E decomposes under NFC): refused, since it is stored normalized.
+        var growsUnderNfc = await Assert.ThrowsAsync<ChatWireException>(() => bob.ReactAsync(general, message.MessageId, string.Concat(Enumerable.Repeat("\U0001D15E", 16))));
+        Assert.Equal(ErrorCode.InvalidField, growsUnderNfc.Code);
+
         var forBob = (await bob.GetHistoryAsync(general, 0, HistoryDirection.After)).Events.Single(e => e.EventId == message.MessageId);
 
         Assert.NotEqual(0UL, first.Seq);

@@ -111,6 +111,30 @@ public abstract partial class MessageStoreContract
     }
 
     [Fact]
+    public async Task Resend_AfterAnEditOrADeletion_IsStillRecognised_AndADeletionDropsTheMentions()
+    {
+        var conversation = Guid.NewGuid();
+        var sent = Message(conversation, Alice, AliceDevice, "@bob hi") with { Mentions = [Bob], GroupMentions = GroupMentions.Here };
+        var deletedSend = Message(conversation, Alice, AliceDevice, "oops @bob") with { Mentions = [Bob] };
+        var original = (await Store.AppendAsync(sent)).Event!;
+        var deletedOriginal = (await Store.AppendAsync(deletedSend)).Event!;
+        await Store.AppendAsync(Change(conversation, EventKind.MessageEdited, original.EventId, Alice, AliceDevice, "@bob hello"));
+        await Store.AppendAsync(Change(conversation, EventKind.MessageDeleted, deletedOriginal.EventId, Alice, AliceDevice, null));
+
+        // The acknowledgements were lost; the device sends both again, as they were.
+        var resentEdited = await Store.AppendAsync(sent);
+        var resentDeleted = await Store.AppendAsync(deletedSend);
+        var changedBody = await Store.AppendAsync(sent with { Content = "@bob something else"u8.ToArray() });
+
+        Assert.Equal((AppendOutcome.Duplicate, original.Seq), (resentEdited.Outcome, resentEdited.Event!.Seq));
+        Assert.Equal((AppendOutcome.Duplicate, deletedOriginal.Seq), (resentDeleted.Outcome, resentDeleted.Event!.Seq));
+        Assert.Equal(AppendOutcome.Conflict, changedBody.Outcome);
+        var tombstone = (await Store.ReadAsync(conversation, 0, ReadDirection.After, 10)).Single(e => e.EventId == deletedOriginal.EventId);
+        Assert.Empty(tombstone.Mentions);
+        Assert.Equal(GroupMentions.None, tombstone.GroupMentions);
+    }
+
+    [Fact]
     public async Task Delete_SomeoneElsesMessage_OnlyAsAModerator()
     {
         var conversation = Guid.NewGuid();
