@@ -25,7 +25,13 @@ internal static class ConversationCommands
     {
         using var api = context.CreateApi(context.RequireLogin());
         var teamId = await NameResolver.ResolveTeamIdAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
-        foreach (var channel in await api.ListChannelsAsync(teamId, context.Cancellation).ConfigureAwait(false))
+        var channelList = await api.ListChannelsAsync(teamId, context.Cancellation).ConfigureAwait(false);
+        if (channelList.Count == 0 && !context.Output.Json)
+        {
+            await context.Io.Stdout.WriteLineAsync("No channels you can see.").ConfigureAwait(false);
+        }
+
+        foreach (var channel in channelList)
         {
             await context.Output.WriteAsync(
                 new JsonObject
@@ -57,7 +63,13 @@ internal static class ConversationCommands
     public static async Task<int> ListConversationsAsync(CommandContext context)
     {
         using var api = context.CreateApi(context.RequireLogin());
-        foreach (var conversation in await api.ListConversationsAsync(context.Cancellation).ConfigureAwait(false))
+        var conversationList = await api.ListConversationsAsync(context.Cancellation).ConfigureAwait(false);
+        if (conversationList.Count == 0 && !context.Output.Json)
+        {
+            await context.Io.Stdout.WriteLineAsync("No conversations yet.").ConfigureAwait(false);
+        }
+
+        foreach (var conversation in conversationList)
         {
             var members = conversation.Members is { } ids ? new JsonArray([.. ids.Select(id => (JsonNode?)id.ToString("D"))]) : null;
             var label = conversation.Name ?? string.Join(", ", conversation.Members?.Select(id => id.ToString("D")) ?? []);

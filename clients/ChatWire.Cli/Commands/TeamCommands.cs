@@ -38,7 +38,13 @@ internal static class TeamCommands
     public static async Task<int> ListAsync(CommandContext context)
     {
         using var api = context.CreateApi(context.RequireLogin());
-        foreach (var team in await api.ListTeamsAsync(context.Cancellation).ConfigureAwait(false))
+        var teamList = await api.ListTeamsAsync(context.Cancellation).ConfigureAwait(false);
+        if (teamList.Count == 0 && !context.Output.Json)
+        {
+            await context.Io.Stdout.WriteLineAsync("No teams yet: team create NAME makes one, team join INVITE joins one.").ConfigureAwait(false);
+        }
+
+        foreach (var team in teamList)
         {
             await context.Output.WriteAsync(TeamJson(team), $"{team.TeamId:D}  {team.Name}  {team.Role}{(team.Muted ? "  (muted)" : string.Empty)}").ConfigureAwait(false);
         }
@@ -81,7 +87,13 @@ internal static class TeamCommands
         var limit = context.IntOption("--limit", 1, 100);
         using var api = context.CreateApi(context.RequireLogin());
         var teamId = await NameResolver.ResolveTeamIdAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
-        foreach (var member in await api.ListMembersAsync(teamId, context.Option("--prefix"), limit, context.Cancellation).ConfigureAwait(false))
+        var memberList = await api.ListMembersAsync(teamId, context.Option("--prefix"), limit, context.Cancellation).ConfigureAwait(false);
+        if (memberList.Count == 0 && !context.Output.Json)
+        {
+            await context.Io.Stdout.WriteLineAsync("No member matches.").ConfigureAwait(false);
+        }
+
+        foreach (var member in memberList)
         {
             await context.Output.WriteAsync(
                 new JsonObject
