@@ -167,7 +167,7 @@ public static class CliApp
         }),
         AuthenticationException or IOException or HttpRequestException when Flatten(ex).Contains("Untrusted", StringComparison.OrdinalIgnoreCase)
             || Flatten(ex).Contains("RemoteCertificate", StringComparison.OrdinalIgnoreCase)
-            => (0, "CONNECTION_FAILED", Flatten(ex) + " The server's TLS certificate is not trusted here; for a development server (its own self-signed certificate), add --insecure.", null),
+            => (0, "CONNECTION_FAILED", Flatten(ex) + " The server's TLS certificate is not trusted here: for a development server (its own self-signed certificate) add --insecure; for a private CA, --ca-file CA.pem. Either is saved in the profile.", null),
         HttpRequestException or IOException or SocketException or TimeoutException or AuthenticationException
             => (0, "CONNECTION_FAILED", Flatten(ex), null),
         JsonException or InvalidDataException => (0, "BAD_RESPONSE", "The server's answer was not understood: " + ex.Message, null),

@@ -37,7 +37,7 @@ internal static class CliUsage
     }
 
     public const string Text = """
-        Usage: chatwire [--profile NAME] [--json] [--insecure] [--plaintext] COMMAND [ARGS...]
+        Usage: chatwire [--profile NAME] [--json] [--insecure | --ca-file PEM] [--plaintext] COMMAND [ARGS...]
 
         Accounts:
           signup --server URL --user NAME [--password-stdin] [--display-name NAME] [--device-name NAME]
@@ -84,7 +84,8 @@ internal static class CliUsage
         Options:
           --profile NAME    profile in $XDG_CONFIG_HOME/chatwire (default ~/.config/chatwire), "default" if absent
           --json            print one JSON object per line
-          --insecure        accept an untrusted TLS certificate (a development server's own)
+          --insecure        accept an untrusted TLS certificate (a development server's own); saved in the profile
+          --ca-file PEM     trust the server's certificate when issued by this CA; saved in the profile
           --plaintext       allow plain TCP to a server that is not on this machine (no TLS)
           --password-stdin  read the password from the first line of stdin (otherwise a prompt on a terminal)
           -h, --help        print this help (after a verb: that verb's usage)

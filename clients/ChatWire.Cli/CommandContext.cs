@@ -93,14 +93,53 @@ internal sealed class CommandContext(CliContext io, CommandLine line, IReadOnlyL
             throw new CliException(ErrorCode.NotFound, "The server announces neither a TCP nor a TLS endpoint in /v1/server-info.");
         }
 
+        // --insecure and --ca-file are remembered in the profile once they got a connection, so a development
+        // server's certificate is accepted (or its CA trusted) without repeating the flag.
+        var caFile = Option("--ca-file") ?? profile.CaFile;
         var options = ChatWireConnectionOptions.FromServerInfo(info, profile.SessionToken!, profile.DeviceId!.Value) with
         {
-            AllowUntrustedCertificate = Flag("--insecure"),
+            AllowUntrustedCertificate = Flag("--insecure") || profile.Insecure,
+            RemoteCertificateValidationCallback = caFile is null ? null : TrustOnly(caFile),
             AllowPlaintext = Flag("--plaintext"),
             ClientName = ClientName,
             Reconnect = reconnect ? ReconnectPolicy.Default : ReconnectPolicy.Disabled,
         };
-        return (await ChatWireConnection.ConnectAsync(options, Cancellation).ConfigureAwait(false), info);
+        var connection = await ChatWireConnection.ConnectAsync(options, Cancellation).ConfigureAwait(false);
+        if ((Flag("--insecure") && !profile.Insecure) || (Option("--ca-file") is { } given && given != profile.CaFile))
+        {
+            Profiles.Save(ProfileName, profile with { Insecure = profile.Insecure || Flag("--insecure"), CaFile = caFile });
+        }
+
+        return (connection, info);
+    }
+
+    // A server certificate is trusted when it chains to the CA in the PEM file and names the host.
+    private static System.Net.Security.RemoteCertificateValidationCallback TrustOnly(string caFile)
+    {
+        System.Security.Cryptography.X509Certificates.X509Certificate2 authority;
+        try
+        {
+            authority = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(caFile));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new CliUsageException($"--ca-file: \"{caFile}\" is not a readable PEM certificate ({ex.Message}).");
+        }
+
+        return (_, certificate, _, errors) =>
+        {
+            if (certificate is null || errors.HasFlag(System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch))
+            {
+                return false;
+            }
+
+            using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+            chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.Add(authority);
+            chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+            using var leaf = new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate);
+            return chain.Build(leaf);
+        };
     }
 
     // --password-stdin reads one line; otherwise a prompt with echo off, on a terminal only.

@@ -7,12 +7,12 @@ internal sealed class CommandLine
 {
     public static readonly IReadOnlySet<string> GlobalOptions = new HashSet<string>(StringComparer.Ordinal)
     {
-        "--profile", "--json", "--help", "--insecure", "--plaintext", "--version",
+        "--profile", "--json", "--help", "--insecure", "--plaintext", "--version", "--ca-file",
     };
 
     private static readonly HashSet<string> ValuedOptions = new(StringComparer.Ordinal)
     {
-        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before",
+        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file",
     };
 
     private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal)

@@ -9,7 +9,9 @@ namespace ChatWire.Cli;
 /// <param name="Username">The username.</param>
 /// <param name="DeviceId">This device; null after logout.</param>
 /// <param name="SessionToken">The device's session token; null after logout.</param>
-internal sealed record CliProfile(string Server, Guid? UserId, string? Username, Guid? DeviceId, string? SessionToken);
+/// <param name="Insecure">Accept the server's untrusted TLS certificate (saved once <c>--insecure</c> connected).</param>
+/// <param name="CaFile">A PEM file of the certificate authority to trust for the server (saved once <c>--ca-file</c> connected).</param>
+internal sealed record CliProfile(string Server, Guid? UserId, string? Username, Guid? DeviceId, string? SessionToken, bool Insecure = false, string? CaFile = null);
 
 // One JSON file per profile under $XDG_CONFIG_HOME/chatwire (default ~/.config/chatwire), mode 0600
 // because it holds a session token; the directory is 0700.
