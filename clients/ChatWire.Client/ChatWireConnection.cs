@@ -40,16 +40,6 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
 
     // The highest seq per conversation the app has read from ReadEventsAsync: what RECEIVED acknowledges.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, ulong> _consumed = new();
-
-    private static ConversationEvent? StoredEventOf(ChatWireEvent item) => item switch
-    {
-        MessageReceived received => received.Message,
-        MembershipChanged change => change.Event,
-        MessageEdited edited => edited.Event,
-        MessageDeleted deleted => deleted.Event,
-        ReactionChanged reaction => reaction.Event,
-        _ => null,
-    };
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<object>> _pending = new();
     private readonly ConversationStreams _streams;
     private readonly CancellationTokenSource _lifetime = new();
@@ -423,7 +413,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
                 yield return item;
 
                 // Back from the app: it has this event, so the device cursor (RECEIVED) may pass it.
-                if (StoredEventOf(item) is { } e)
+                if (item.Stored is { } e)
                 {
                     _consumed.AddOrUpdate(e.ConversationId, e.Seq, (_, seen) => Math.Max(seen, e.Seq));
                 }

@@ -3,14 +3,22 @@ using ChatWire.Protocol.Frames;
 namespace ChatWire.Client;
 
 /// <summary>Something that happened on a <see cref="ChatWireConnection"/>, read from <see cref="ChatWireConnection.ReadEventsAsync"/>.</summary>
-public abstract record ChatWireEvent;
+public abstract record ChatWireEvent
+{
+    /// <summary>The stored conversation event behind this one (messages, membership changes, edits, deletions, reactions); null for the others.</summary>
+    public virtual ConversationEvent? Stored => null;
+}
 
 /// <summary>
 /// A message stored in a conversation I am in: pushed live, or fetched to fill what was missed (after a
 /// reconnect, or a gap). Each conversation's events come once each, in seq order.
 /// </summary>
 /// <param name="Message">The message; its content is opaque bytes of <see cref="ConversationEvent.ContentType"/>, its id <see cref="ConversationEvent.EventId"/>.</param>
-public sealed record MessageReceived(ConversationEvent Message) : ChatWireEvent;
+public sealed record MessageReceived(ConversationEvent Message) : ChatWireEvent
+{
+    /// <inheritdoc/>
+    public override ConversationEvent? Stored => Message;
+}
 
 /// <summary>
 /// Someone joined or left a conversation I am in, or I joined or left one (then <see cref="UserId"/> is mine):
@@ -19,6 +27,9 @@ public sealed record MessageReceived(ConversationEvent Message) : ChatWireEvent;
 /// <param name="Event">The stored event: <see cref="EventKind.MemberJoined"/> or <see cref="EventKind.MemberLeft"/>; its sender is who made the change.</param>
 public sealed record MembershipChanged(ConversationEvent Event) : ChatWireEvent
 {
+    /// <inheritdoc/>
+    public override ConversationEvent? Stored => Event;
+
     /// <summary>The conversation.</summary>
     public Guid ConversationId => Event.ConversationId;
 
@@ -36,6 +47,9 @@ public sealed record MembershipChanged(ConversationEvent Event) : ChatWireEvent
 /// <param name="Event">The stored edit; its <see cref="ConversationEvent.SubjectId"/> is the edited message.</param>
 public sealed record MessageEdited(ConversationEvent Event) : ChatWireEvent
 {
+    /// <inheritdoc/>
+    public override ConversationEvent? Stored => Event;
+
     /// <summary>The edited message's id.</summary>
     public Guid MessageId => Event.SubjectId;
 }
@@ -44,6 +58,9 @@ public sealed record MessageEdited(ConversationEvent Event) : ChatWireEvent
 /// <param name="Event">The stored deletion; its <see cref="ConversationEvent.SubjectId"/> is the deleted message.</param>
 public sealed record MessageDeleted(ConversationEvent Event) : ChatWireEvent
 {
+    /// <inheritdoc/>
+    public override ConversationEvent? Stored => Event;
+
     /// <summary>The deleted message's id.</summary>
     public Guid MessageId => Event.SubjectId;
 }
@@ -52,6 +69,9 @@ public sealed record MessageDeleted(ConversationEvent Event) : ChatWireEvent
 /// <param name="Event">The stored reaction event.</param>
 public sealed record ReactionChanged(ConversationEvent Event) : ChatWireEvent
 {
+    /// <inheritdoc/>
+    public override ConversationEvent? Stored => Event;
+
     /// <summary>The message reacted to.</summary>
     public Guid MessageId => Event.SubjectId;
 

@@ -169,7 +169,7 @@ internal static class MessageCommands
                 {
                     switch (item)
                     {
-                        case MessageReceived or MembershipChanged or MessageEdited or MessageDeleted or ReactionChanged when Stored(item) is { } e:
+                        case MessageReceived or MembershipChanged or MessageEdited or MessageDeleted or ReactionChanged when item.Stored is { } e:
                             if (e.Kind == EventKind.MemberJoined && e.SubjectId == connection.UserId)
                             {
                                 // A conversation of mine I may not know the name (or mute) of yet.
@@ -255,17 +255,6 @@ internal static class MessageCommands
             }
         }
     }
-
-    // The stored event behind an event of the stream.
-    private static ConversationEvent? Stored(ChatWireEvent item) => item switch
-    {
-        MessageReceived received => received.Message,
-        MembershipChanged change => change.Event,
-        MessageEdited edited => edited.Event,
-        MessageDeleted deleted => deleted.Event,
-        ReactionChanged reaction => reaction.Event,
-        _ => null,
-    };
 
     private static Task WriteStateAsync(CommandContext context, ConnectionStateChanged change)
     {
