@@ -45,9 +45,17 @@ internal static class AllocationCheck
             }
 
             workloads.Run(budget.Name, budgets.WarmupIterations);
-            var before = GC.GetAllocatedBytesForCurrentThread();
-            workloads.Run(budget.Name, budgets.Iterations);
-            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+            // The least of three rounds: an allocation made once (the runtime promoting a method to its
+            // optimized tier in the middle of a round, say) shows in one round, while a real per-operation
+            // allocation shows in every round and still fails the budget.
+            var allocated = long.MaxValue;
+            for (var round = 0; round < 3 && allocated > budget.MaxBytesPerOperation * budgets.Iterations; round++)
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                workloads.Run(budget.Name, budgets.Iterations);
+                allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
 
             var perOperation = (double)allocated / budgets.Iterations;
             var pass = allocated <= budget.MaxBytesPerOperation * budgets.Iterations;
