@@ -137,9 +137,26 @@ internal sealed partial class ConversationService
         TakeRate(actor, 0);
         try
         {
-            // One directory read for the whole frame, whatever ids it names.
-            var member = (await directory.ListConversationsForUserAsync(actor.UserId)).Select(c => c.Id).ToHashSet();
-            var mine = received.Cursors.Where(c => member.Contains(c.ConversationId)).ToList();
+            // A few cursors (the usual frame: the conversations that moved in the last seconds) go through the
+            // membership cache, which answers them from memory; a large frame is checked against one read of the
+            // user's conversation list, so no frame costs more than a bounded number of directory reads.
+            var mine = new List<(Guid, ulong)>(received.Cursors.Count);
+            if (received.Cursors.Count <= CursorsCheckedOneByOne)
+            {
+                foreach (var cursor in received.Cursors)
+                {
+                    if (await membership.IsMemberAsync(cursor.ConversationId, actor.UserId, CancellationToken.None))
+                    {
+                        mine.Add(cursor);
+                    }
+                }
+            }
+            else
+            {
+                var member = (await directory.ListConversationsForUserAsync(actor.UserId)).Select(c => c.Id).ToHashSet();
+                mine.AddRange(received.Cursors.Where(c => member.Contains(c.ConversationId)));
+            }
+
             await store.SetDeviceCursorsAsync(actor.DeviceId, mine);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -177,6 +194,9 @@ internal sealed partial class ConversationService
 
         return default;
     }
+
+    // RECEIVED frames with at most this many cursors check each against the membership cache.
+    private const int CursorsCheckedOneByOne = 16;
 
     /// <summary>How often one device's typing in one conversation reaches the others.</summary>
     public static readonly TimeSpan TypingInterval = TimeSpan.FromSeconds(2);

@@ -109,10 +109,10 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
     {
         var wanted = userIds.Distinct().ToArray();
         var allowed = wanted.Length == 0 ? new HashSet<Guid>() : await directory.FilterTeammatesAsync(target.UserId, wanted, ct);
+        var watched = wanted.Where(allowed.Contains).ToArray();
         lock (_lock)
         {
             Unwatch(target);
-            var watched = wanted.Where(allowed.Contains).ToArray();
             if (watched.Length > 0)
             {
                 _watching[target] = watched;
@@ -128,7 +128,7 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
             }
         }
 
-        var entries = await GetAsync(wanted.Where(allowed.Contains).ToArray(), ct);
+        var entries = await GetAsync(watched, ct);
         return [.. wanted.Select(user => allowed.Contains(user) ? entries[user] : new PresenceEntry(user, PresenceStatus.Offline, 0))];
     }
 

@@ -218,49 +218,39 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
 
     public async Task<ConversationStats> MarkReadAsync(Guid userId, Guid conversationId, ulong seq, CancellationToken cancellationToken = default)
     {
-        // Not through the group-commit writer: a read position is the user's own, and losing the last one on
-        // power loss costs a badge, not a message. WAL lets this write wait its turn with the writer's.
-        await using (var connection = await OpenReadConnectionAsync(cancellationToken))
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText = """
-                INSERT INTO read_positions (user_id, conversation_id, read_seq)
-                SELECT $user, $c, min($seq, coalesce((SELECT last_seq FROM conversation_heads WHERE conversation_id = $c), 0))
-                WHERE true
-                ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_seq = max(read_seq, excluded.read_seq);
-                """;
-            command.Parameters.AddGuid("$user", userId);
-            command.Parameters.AddGuid("$c", conversationId);
-            command.Parameters.AddInteger("$seq", seq > long.MaxValue ? long.MaxValue : (long)seq);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-
+        await MoveForwardAsync("read_positions", "user_id", "read_seq", userId, [(conversationId, seq)], cancellationToken);
         return (await GetStatsAsync(userId, [conversationId], cancellationToken: cancellationToken))[conversationId];
     }
 
-    public async Task SetDeviceCursorsAsync(Guid deviceId, IReadOnlyCollection<(Guid ConversationId, ulong Seq)> cursors, CancellationToken cancellationToken = default)
+    public Task SetDeviceCursorsAsync(Guid deviceId, IReadOnlyCollection<(Guid ConversationId, ulong Seq)> cursors, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(cursors);
-        if (cursors.Count == 0)
-        {
-            return;
-        }
+        return cursors.Count == 0
+            ? Task.CompletedTask
+            : MoveForwardAsync("device_cursors", "device_id", "seq", deviceId, cursors, cancellationToken);
+    }
 
-        // Like read positions, outside the group commit: a lost cursor costs a re-delivery, not a message.
+    // Read positions and device cursors: per owner (a user, a device) and conversation, a seq that only moves
+    // forward and never past the conversation's newest event. Not through the group-commit writer: losing
+    // the last one on power loss costs a badge or a re-delivery, not a message; WAL lets these short
+    // transactions take their turn with the writer's.
+    private async Task MoveForwardAsync(
+        string table, string ownerColumn, string seqColumn, Guid owner, IReadOnlyCollection<(Guid ConversationId, ulong Seq)> positions, CancellationToken cancellationToken)
+    {
         await using var connection = await OpenReadConnectionAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = """
-            INSERT INTO device_cursors (device_id, conversation_id, seq)
-            SELECT $device, $c, min($seq, coalesce((SELECT last_seq FROM conversation_heads WHERE conversation_id = $c), 0))
+        command.CommandText = $"""
+            INSERT INTO {table} ({ownerColumn}, conversation_id, {seqColumn})
+            SELECT $owner, $c, min($seq, coalesce((SELECT last_seq FROM conversation_heads WHERE conversation_id = $c), 0))
             WHERE true
-            ON CONFLICT (device_id, conversation_id) DO UPDATE SET seq = max(seq, excluded.seq);
+            ON CONFLICT ({ownerColumn}, conversation_id) DO UPDATE SET {seqColumn} = max({seqColumn}, excluded.{seqColumn});
             """;
-        command.Parameters.AddGuid("$device", deviceId);
+        command.Parameters.AddGuid("$owner", owner);
         var conversation = command.Parameters.AddBlob("$c", new byte[SqliteValues.GuidLength]);
         var seq = command.Parameters.AddInteger("$seq", 0);
-        foreach (var (conversationId, at) in cursors)
+        foreach (var (conversationId, at) in positions)
         {
             conversation.Value = SqliteValues.ToBlob(conversationId);
             seq.Value = at > long.MaxValue ? long.MaxValue : (long)at;

@@ -96,7 +96,6 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.All(acked, a => Assert.Equal(a.Value, stored.Single(m => m.EventId == a.Key).Seq));
             Assert.Equal(stored.Count, stored.Select(m => m.EventId).Distinct().Count());
             Assert.All(stored, m => Assert.Contains(m.EventId, sent));
-            Assert.True(acked.Count >= 300, $"{acked.Count} acknowledged");
         }
         finally
         {

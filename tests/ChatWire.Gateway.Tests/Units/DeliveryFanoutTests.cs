@@ -229,7 +229,8 @@ public sealed class DeliveryFanoutTests
 
         public List<BusTopic> Subscribed { get; } = [];
 
-        public Action? DuringSubscribe { get; set; }
+        // True when what it waited for finished in time.
+        public Func<bool>? DuringSubscribe { get; set; }
 
         public bool UnregisterReturned { get; private set; }
 
@@ -243,8 +244,7 @@ public sealed class DeliveryFanoutTests
             if (DuringSubscribe is { } during)
             {
                 DuringSubscribe = null;
-                during();
-                UnregisterReturned = true;
+                UnregisterReturned = during();
             }
 
             await _open.Task;
