@@ -23,10 +23,21 @@ step() { printf '\n== %s\n' "$*"; }
 redocly_version=2.77.0
 redocly="$root/.tools/redocly/node_modules/.bin/redocly"
 
-# Services: the embedded mode needs none. The distributed adapters (Redis, MariaDB, s3rver) add
-# their install-and-start steps here, on free loopback ports, and push their pids to started_pids.
+# Services: the distributed adapters' tests talk to a real Redis and MariaDB (a primary and a replica),
+# installed from Debian packages when missing and started here on free loopback ports in a temporary
+# directory (scripts/services.sh), then stopped on exit.
+services_dir=$(mktemp -d "${TMPDIR:-/tmp}/chatwire-services.XXXXXX")
+stop_services() { "$root/scripts/services.sh" stop "$services_dir" || true; rm -rf "$services_dir"; }
+trap 'cleanup; stop_services' EXIT
+step "services (Redis, MariaDB primary and replica)"
+if ! "$root/scripts/services.sh" start "$services_dir"; then
+  echo "the backing services could not be started (scripts/services.sh)"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+export CHATWIRE_SERVICES_DIR="$services_dir"
 if [ -z "${CHATWIRE_TEST_MONGO_URI:-}" ]; then
-  echo "MongoDB: skipped. The distributed MongoDB message store is not built yet; its contract suite will run only when CHATWIRE_TEST_MONGO_URI is set (no MongoDB server can be installed here)."
+  echo "MongoDB: skipped. The MongoDB message store's contract suite runs only when CHATWIRE_TEST_MONGO_URI is set (no MongoDB server can be installed on this machine); its golden tests of the rendered commands run always."
 fi
 
 step "format (whitespace)"

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Starts and stops the real backing services of the distributed mode on loopback, for the test suite
+# and for scripts/cluster.sh: Redis, and MariaDB as a primary with a replica replicating from it.
+#
+#   scripts/services.sh start DIR   installs what is missing (Debian packages), starts everything on free
+#                                   ports with its data under DIR, and writes DIR/env: shell assignments
+#                                   (CHATWIRE_SERVICES_*) that say where each service listens
+#   scripts/services.sh stop DIR    stops what DIR/env names (SIGTERM, by pid file, never by name)
+#
+# Nothing here touches a service that another program started: every server gets its own directory,
+# port and pid file.
+set -euo pipefail
+
+command=${1:-}
+dir=${2:-}
+if [ -z "$command" ] || [ -z "$dir" ]; then
+  echo "usage: scripts/services.sh start|stop DIR" >&2
+  exit 2
+fi
+
+log() { printf 'services: %s\n' "$*" >&2; }
+
+# A loopback port nothing listens on (checked by connecting; a refused connection means free).
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$(( 20000 + RANDOM % 30000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  log "no free port found"
+  return 1
+}
+
+install_missing() {
+  local packages=()
+  command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
+  command -v mariadbd >/dev/null 2>&1 || packages+=(mariadb-server)
+  if [ ${#packages[@]} -gt 0 ]; then
+    log "installing ${packages[*]} (Debian packages)"
+    local sudo=()
+    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${packages[@]}" >/dev/null
+  fi
+}
+
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 1 150); do
+    if "$@" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "$what did not become ready"
+  return 1
+}
+
+mariadb_exec() {
+  local port=$1; shift
+  mariadb --no-defaults -h127.0.0.1 -P"$port" -uroot -e "$*"
+}
+
+start_mariadb() {
+  local name=$1 port=$2 server_id=$3; shift 3
+  mariadbd --no-defaults --datadir="$dir/$name" --socket="$dir/$name.sock" --port="$port" \
+    --bind-address=127.0.0.1 --user="$(id -un)" --log-error="$dir/$name.err" --pid-file="$dir/$name.pid" \
+    --server-id="$server_id" --max-connections=1000 --innodb-buffer-pool-size=128M \
+    --innodb-flush-log-at-trx-commit=1 --skip-name-resolve "$@" >/dev/null 2>&1 &
+  wait_for "MariaDB ($name)" mariadb_exec "$port" "select 1"
+}
+
+start() {
+  install_missing
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+
+  local redis_port mysql_port replica_port
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+  wait_for "Redis" redis-cli -p "$redis_port" ping
+
+  # One data directory is initialised and copied for the replica: both start empty and identical.
+  mariadb-install-db --no-defaults --datadir="$dir/primary" --auth-root-authentication-method=normal \
+    --skip-test-db --user="$(id -un)" >"$dir/install.log" 2>&1
+  cp -a "$dir/primary" "$dir/replica"
+  mysql_port=$(free_port)
+  start_mariadb primary "$mysql_port" 1 --log-bin="$dir/primary-bin" --binlog-format=ROW
+  replica_port=$(free_port)
+  while [ "$replica_port" = "$mysql_port" ]; do replica_port=$(free_port); done
+  start_mariadb replica "$replica_port" 2 --read-only=1 --relay-log="$dir/replica-relay" --log-bin="$dir/replica-bin" --binlog-format=ROW --log-slave-updates=1
+
+  mariadb_exec "$mysql_port" "CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'replica-secret'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';"
+  mariadb_exec "$replica_port" "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$mysql_port, MASTER_USER='repl', MASTER_PASSWORD='replica-secret', MASTER_USE_GTID=slave_pos; START SLAVE;"
+  wait_for "replication" bash -c "mariadb --no-defaults -h127.0.0.1 -P$replica_port -uroot -e 'SHOW SLAVE STATUS\\G' | grep -q 'Slave_SQL_Running: Yes'"
+
+  cat >"$dir/env" <<EOF
+CHATWIRE_SERVICES_DIR='$dir'
+CHATWIRE_SERVICES_REDIS='127.0.0.1:$redis_port'
+CHATWIRE_SERVICES_REDIS_PID='$dir/redis.pid'
+CHATWIRE_SERVICES_MYSQL='Server=127.0.0.1;Port=$mysql_port;User ID=root'
+CHATWIRE_SERVICES_MYSQL_PORT='$mysql_port'
+CHATWIRE_SERVICES_MYSQL_PID='$dir/primary.pid'
+CHATWIRE_SERVICES_MYSQL_REPLICA='Server=127.0.0.1;Port=$replica_port;User ID=root'
+CHATWIRE_SERVICES_MYSQL_REPLICA_PORT='$replica_port'
+CHATWIRE_SERVICES_MYSQL_REPLICA_PID='$dir/replica.pid'
+EOF
+  log "Redis on 127.0.0.1:$redis_port, MariaDB primary on 127.0.0.1:$mysql_port, replica on 127.0.0.1:$replica_port ($dir)"
+}
+
+stop_pid_file() {
+  local file=$1 pid
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file" 2>/dev/null || true)
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+stop() {
+  [ -d "$dir" ] || return 0
+  stop_pid_file "$dir/redis.pid"
+  stop_pid_file "$dir/replica.pid"
+  stop_pid_file "$dir/primary.pid"
+}
+
+case "$command" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: scripts/services.sh start|stop DIR" >&2; exit 2 ;;
+esac
