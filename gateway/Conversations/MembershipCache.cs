@@ -30,21 +30,39 @@ internal readonly record struct MemberAccess(ConversationAccess Access, Guid? Te
 /// event), so the cache never outlives a leave by more than the event's trip; the lifetime bounds what a
 /// lost event could cost. Bounded in size: past the cap it starts over.
 /// </summary>
-internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider time)
+/// <remarks>
+/// In the distributed mode a shared tier sits between this cache and the directory
+/// (<see cref="IMembershipBackplane"/>, Redis): a miss here asks it before the directory, and a change
+/// made on any node (<see cref="Forget"/>) is broadcast so every node forgets its answer at once.
+/// </remarks>
+internal sealed class MembershipCache
 {
     /// <summary>How long a positive answer is trusted without asking the directory again.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(1);
 
     private const int MaxEntries = 1_000_000;
 
+    private readonly IDirectoryStore directory;
+    private readonly TimeProvider time;
+    private readonly IMembershipBackplane _backplane;
     private readonly ConcurrentDictionary<(Guid Conversation, Guid User), Entry> _members = new();
-    private readonly long _lifetimeTicks = (long)(Lifetime.TotalSeconds * time.TimestampFrequency);
+    private readonly long _lifetimeTicks;
 
     // Bumped by every Forget: a lookup that began before a removal must not re-add what was removed.
     private long _generation;
 
     // Entries added since the last reset, counted here: the dictionary's own Count takes every bucket lock.
     private int _added;
+
+    public MembershipCache(IDirectoryStore directory, TimeProvider time, IMembershipBackplane backplane)
+    {
+        this.directory = directory;
+        this.time = time;
+        _backplane = backplane;
+        _lifetimeTicks = (long)(Lifetime.TotalSeconds * time.TimestampFrequency);
+        backplane.Invalidated += ForgetLocal;
+        backplane.Reconnected += ForgetAll;
+    }
 
     public async ValueTask<bool> IsMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken) =>
         (await GetAccessAsync(conversationId, userId, cancellationToken)).Access != ConversationAccess.None;
@@ -59,15 +77,36 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
         return LookUpAsync(conversationId, userId, cancellationToken);
     }
 
+    /// <summary>This node changed the membership (or what the member may do): every node forgets the answer.</summary>
     public void Forget(Guid conversationId, Guid userId)
+    {
+        ForgetLocal(conversationId, userId);
+        _backplane.Invalidate(conversationId, userId);
+    }
+
+    /// <summary>Forgets this node's answer only (the change is known elsewhere, e.g. from a MEMBER_LEFT event).</summary>
+    public void ForgetLocal(Guid conversationId, Guid userId)
     {
         Interlocked.Increment(ref _generation);
         _members.TryRemove((conversationId, userId), out _);
     }
 
+    /// <summary>Forgets every answer (invalidations may have been missed, e.g. while Redis was unreachable).</summary>
+    public void ForgetAll()
+    {
+        Interlocked.Increment(ref _generation);
+        _members.Clear();
+    }
+
     private async ValueTask<MemberAccess> LookUpAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
         var generation = Volatile.Read(ref _generation);
+        if (await _backplane.GetAsync(conversationId, userId) is { } shared)
+        {
+            Remember(conversationId, userId, shared, generation);
+            return shared;
+        }
+
         if (!await directory.IsConversationMemberAsync(conversationId, userId, cancellationToken))
         {
             _members.TryRemove((conversationId, userId), out _);
@@ -80,18 +119,30 @@ internal sealed class MembershipCache(IDirectoryStore directory, TimeProvider ti
             : await MaySendAsync(conversation, userId, cancellationToken) ? ConversationAccess.Send
             : ConversationAccess.ReadOnly,
             conversation?.TeamId);
+        if (Remember(conversationId, userId, access, generation))
+        {
+            _backplane.Offer(conversationId, userId, access);
+        }
+
+        return access;
+    }
+
+    // Keeps an answer unless a change was forgotten since the lookup began; whether it was kept.
+    private bool Remember(Guid conversationId, Guid userId, MemberAccess access, long generation)
+    {
         if (Interlocked.Increment(ref _added) > MaxEntries)
         {
             Volatile.Write(ref _added, 0);
             _members.Clear();
         }
 
-        if (generation == Volatile.Read(ref _generation))
+        if (generation != Volatile.Read(ref _generation))
         {
-            _members[(conversationId, userId)] = new Entry(time.GetTimestamp() + _lifetimeTicks, access);
+            return false;
         }
 
-        return access;
+        _members[(conversationId, userId)] = new Entry(time.GetTimestamp() + _lifetimeTicks, access);
+        return true;
     }
 
     // A channel's members may send; a DM's or group DM's only while they share a team with every other person in it.

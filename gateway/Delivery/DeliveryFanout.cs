@@ -228,7 +228,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
         if (header.EventKind == EventKind.MemberLeft)
         {
-            _membership.Forget(header.ConversationId, header.SubjectId);
+            _membership.ForgetLocal(header.ConversationId, header.SubjectId);
         }
 
         Dispatch(recipients, frame);
@@ -286,7 +286,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         else if (header.EventKind == EventKind.MemberLeft)
         {
             LeaveLocked(route, header.ConversationId);
-            _membership.Forget(header.ConversationId, route.UserId);
+            _membership.ForgetLocal(header.ConversationId, route.UserId);
         }
     }
 

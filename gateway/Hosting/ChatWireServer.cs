@@ -15,6 +15,9 @@ public sealed class ChatWireServer : IAsyncDisposable
     private readonly ChatWireStorage _storage;
     private int _disposed;
 
+    private StackExchange.Redis.IConnectionMultiplexer? _redis;
+    private Admission.ListenerHealth _health = null!;
+
     private ChatWireServer(WebApplication app, ChatWireStorage storage, string dataDirectory)
     {
         App = app;
@@ -29,7 +32,8 @@ public sealed class ChatWireServer : IAsyncDisposable
     public ListenerEndpoints Endpoints => App.Services.GetRequiredService<ListenerEndpoints>();
 
     /// <summary>What the process should exit with once the host has stopped: 0, or 3 when a listener failed.</summary>
-    public int ExitCode => App.Services.GetRequiredService<Admission.ListenerHealth>().ExitCode;
+    // Resolved while the host lives: RunAsync disposes the host (and its services) before it returns.
+    public int ExitCode => _health.ExitCode;
 
     /// <summary>Builds the host from appsettings.json (next to the binary), <c>CHATWIRE_</c> environment variables, arguments and <paramref name="overrides"/>.</summary>
     public static async Task<ChatWireServer> CreateAsync(string[] args, IReadOnlyDictionary<string, string?>? overrides = null, CancellationToken cancellationToken = default)
@@ -77,10 +81,14 @@ public sealed class ChatWireServer : IAsyncDisposable
         var report = new AdapterReport();
         var storage = await ServiceComposition.OpenStorageAsync(storageOptions, dataDirectory, report, cancellationToken);
 
+        // A node's id lasts one process: a restarted node is a new node (its presence lease is new).
+        var nodeId = Guid.CreateVersion7();
+        var redis = await ServiceComposition.ConnectRoutingAsync(routingOptions, nodeId);
+
         var services = builder.Services;
         services.AddSingleton(report);
         services.AddChatWireStorage(storage);
-        services.AddChatWireRouting(routingOptions, report);
+        services.AddChatWireRouting(routingOptions, redis, nodeId, report);
         services.AddChatWireGateway();
         services.Configure<JsonOptions>(o =>
         {
@@ -96,7 +104,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel => KestrelListeners.Configure(kestrel, gateway, certificate, endpoints));
 
         var app = builder.Build();
-        var server = new ChatWireServer(app, storage, dataDirectory);
+        var server = new ChatWireServer(app, storage, dataDirectory) { _redis = redis, _health = app.Services.GetRequiredService<Admission.ListenerHealth>() };
         HttpPipeline.Map(app);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ChatWire");
@@ -167,5 +175,9 @@ public sealed class ChatWireServer : IAsyncDisposable
 
         await App.DisposeAsync();
         await _storage.DisposeAsync();
+        if (_redis is not null)
+        {
+            await _redis.DisposeAsync();
+        }
     }
 }

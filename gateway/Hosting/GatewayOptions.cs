@@ -192,16 +192,47 @@ public sealed class LimitsOptions
     public int MaxActiveInvitesPerTeam { get; set; } = 100;
 }
 
-/// <summary>Which adapter serves each storage port; section <c>Storage</c>.</summary>
+/// <summary>Which adapter serves each storage port; section <c>Storage</c> (docs/configuration.md).</summary>
 public sealed class StorageOptions
 {
     public const string Section = "Storage";
 
-    /// <summary>Users, devices, teams, channels: <c>sqlite</c> (a file in the data directory).</summary>
+    /// <summary>Users, devices, teams, channels: <c>sqlite</c> (a file in the data directory) or <c>mysql</c>.</summary>
     public string Directory { get; set; } = "sqlite";
 
-    /// <summary>Every conversation's events: <c>sqlite</c> (a file in the data directory).</summary>
+    /// <summary>Every conversation's events: <c>sqlite</c>, <c>mysql</c> or <c>mongodb</c>.</summary>
     public string Messages { get; set; } = "sqlite";
+
+    /// <summary>The MySQL (or MariaDB) server of the <c>mysql</c> adapters.</summary>
+    public MySqlSettings MySql { get; set; } = new();
+
+    /// <summary>The MongoDB deployment of the <c>mongodb</c> message store.</summary>
+    public MongoDbSettings MongoDb { get; set; } = new();
+}
+
+/// <summary><c>Storage:MySql</c>.</summary>
+public sealed class MySqlSettings
+{
+    /// <summary>
+    /// MySqlConnector connection string of the primary, with the database (created and migrated at start);
+    /// several hosts with <c>LoadBalance=FailOver</c> give a failover list.
+    /// </summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>Optional: a read replica, for the directory's reads where staleness is harmless.</summary>
+    public string ReplicaConnectionString { get; set; } = "";
+}
+
+/// <summary><c>Storage:MongoDb</c>.</summary>
+public sealed class MongoDbSettings
+{
+    /// <summary>A MongoDB connection string (a replica set or a sharded cluster: the store uses transactions).</summary>
+    public string ConnectionString { get; set; } = "";
+
+    public string Database { get; set; } = "chatwire";
+
+    /// <summary>How long events are kept (a TTL index); 3653 days = 10 years.</summary>
+    public int RetentionDays { get; set; } = 3653;
 }
 
 /// <summary>Which adapter carries events between gateway nodes; section <c>Routing</c>.</summary>
@@ -209,6 +240,16 @@ public sealed class RoutingOptions
 {
     public const string Section = "Routing";
 
-    /// <summary><c>in-process</c>: one node, no network.</summary>
+    /// <summary><c>in-process</c>: one node, no network; <c>redis</c>: Redis pub/sub between nodes, presence in Redis.</summary>
     public string Bus { get; set; } = "in-process";
+
+    /// <summary>The Redis server of the <c>redis</c> bus.</summary>
+    public RedisSettings Redis { get; set; } = new();
+}
+
+/// <summary><c>Routing:Redis</c>.</summary>
+public sealed class RedisSettings
+{
+    /// <summary>A StackExchange.Redis configuration string, e.g. <c>redis1:6379,password=…</c>.</summary>
+    public string Configuration { get; set; } = "";
 }

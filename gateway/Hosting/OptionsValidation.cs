@@ -205,20 +205,68 @@ internal sealed class AdapterOptionsValidation
 {
     public static IEnumerable<string> Validate(StorageOptions storage, RoutingOptions routing)
     {
-        // The distributed adapters (MySQL, MongoDB, Redis) are not built into this version yet.
-        if (!string.Equals(storage.Directory, "sqlite", StringComparison.Ordinal))
+        if (storage.Directory is not ("sqlite" or "mysql"))
         {
-            yield return $"Storage:Directory must be 'sqlite' (the only directory adapter in this version); got '{storage.Directory}'.";
+            yield return $"Storage:Directory must be 'sqlite' or 'mysql'; got '{storage.Directory}'.";
         }
 
-        if (!string.Equals(storage.Messages, "sqlite", StringComparison.Ordinal))
+        if (storage.Messages is not ("sqlite" or "mysql" or "mongodb"))
         {
-            yield return $"Storage:Messages must be 'sqlite' (the only message store in this version); got '{storage.Messages}'.";
+            yield return $"Storage:Messages must be 'sqlite', 'mysql' or 'mongodb'; got '{storage.Messages}'.";
         }
 
-        if (!string.Equals(routing.Bus, "in-process", StringComparison.Ordinal))
+        if ((storage.Directory == "mysql" || storage.Messages == "mysql") && string.IsNullOrWhiteSpace(storage.MySql.ConnectionString))
         {
-            yield return $"Routing:Bus must be 'in-process' (the only bus in this version); got '{routing.Bus}'.";
+            yield return "Storage:MySql:ConnectionString is required when Storage:Directory or Storage:Messages is 'mysql'.";
+        }
+
+        foreach (var (key, value) in new[] { ("ConnectionString", storage.MySql.ConnectionString), ("ReplicaConnectionString", storage.MySql.ReplicaConnectionString) })
+        {
+            if (!string.IsNullOrWhiteSpace(value) && !IsValidMySql(value, out var problem))
+            {
+                yield return $"Storage:MySql:{key} is not a valid MySQL connection string: {problem}";
+            }
+        }
+
+        if (storage.Messages == "mongodb")
+        {
+            if (string.IsNullOrWhiteSpace(storage.MongoDb.ConnectionString))
+            {
+                yield return "Storage:MongoDb:ConnectionString is required when Storage:Messages is 'mongodb'.";
+            }
+            else if (!storage.MongoDb.ConnectionString.StartsWith("mongodb://", StringComparison.Ordinal) && !storage.MongoDb.ConnectionString.StartsWith("mongodb+srv://", StringComparison.Ordinal))
+            {
+                yield return "Storage:MongoDb:ConnectionString must start with mongodb:// or mongodb+srv://.";
+            }
+
+            if (storage.MongoDb.RetentionDays < 1)
+            {
+                yield return $"Storage:MongoDb:RetentionDays must be at least 1; got {storage.MongoDb.RetentionDays}.";
+            }
+        }
+
+        if (routing.Bus is not ("in-process" or "redis"))
+        {
+            yield return $"Routing:Bus must be 'in-process' or 'redis'; got '{routing.Bus}'.";
+        }
+        else if (routing.Bus == "redis" && string.IsNullOrWhiteSpace(routing.Redis.Configuration))
+        {
+            yield return "Routing:Redis:Configuration is required when Routing:Bus is 'redis' (e.g. 127.0.0.1:6379).";
+        }
+    }
+
+    private static bool IsValidMySql(string connectionString, out string problem)
+    {
+        try
+        {
+            _ = new MySqlConnector.MySqlConnectionStringBuilder(connectionString);
+            problem = "";
+            return true;
+        }
+        catch (ArgumentException ex)
+        {
+            problem = ex.Message;
+            return false;
         }
     }
 }

@@ -8,6 +8,8 @@ using ChatWire.Routing;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Messages;
 using ChatWire.Storage.Sqlite;
+using ChatWire.Routing.Redis;
+using StackExchange.Redis;
 
 namespace ChatWire.Gateway.Hosting;
 
@@ -76,10 +78,43 @@ internal static class ServiceComposition
         return services;
     }
 
-    public static IServiceCollection AddChatWireRouting(this IServiceCollection services, RoutingOptions options, AdapterReport report)
+    /// <summary>
+    /// Connects to Redis when the bus is <c>redis</c> (null for the in-process bus). The connection does not
+    /// fail the start when Redis is briefly away: it keeps retrying, and meanwhile the node serves its own
+    /// connections (publishes to other nodes fail fast and are counted).
+    /// </summary>
+    public static async Task<IConnectionMultiplexer?> ConnectRoutingAsync(RoutingOptions options, Guid nodeId)
     {
-        services.AddSingleton<IMessageBus, InProcessMessageBus>();
-        report.Add("bus", options.Bus);
+        if (options.Bus != "redis")
+        {
+            return null;
+        }
+
+        var configuration = ConfigurationOptions.Parse(options.Redis.Configuration);
+        configuration.AbortOnConnectFail = false;
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
+        configuration.ClientName = $"chatwire-{nodeId:N}";
+        configuration.ReconnectRetryPolicy = new ExponentialRetry(250, 5000);
+        return await ConnectionMultiplexer.ConnectAsync(configuration);
+    }
+
+    public static IServiceCollection AddChatWireRouting(this IServiceCollection services, RoutingOptions options, IConnectionMultiplexer? redis, Guid nodeId, AdapterReport report)
+    {
+        if (redis is null)
+        {
+            services.AddSingleton<IMessageBus, InProcessMessageBus>();
+            services.AddSingleton<IMembershipBackplane, NoMembershipBackplane>();
+            report.Add("bus", options.Bus);
+            report.Add("membership cache", "in-process");
+            return services;
+        }
+
+        services.AddSingleton(redis);
+        services.AddSingleton<IMessageBus>(_ => new RedisMessageBus(redis, nodeId));
+        services.AddSingleton<IMembershipBackplane>(_ => new RedisMembershipBackplane(redis));
+        var endpoints = string.Join(",", redis.GetEndPoints().Select(e => e.ToString()));
+        report.Add("bus", $"redis ({endpoints}), node {nodeId}");
+        report.Add("membership cache", $"in-process, then redis ({endpoints})");
         return services;
     }
 

@@ -24,7 +24,7 @@ public sealed class ConversationServiceTests : IDisposable
 
     public ConversationServiceTests()
     {
-        _membership = new MembershipCache(_directory, TimeProvider.System);
+        _membership = new MembershipCache(_directory, TimeProvider.System, new NoMembershipBackplane());
         _service = NewService(new LimitsOptions { StorageBytesPerUser = 0, StorageBytesPerTeam = 0 });
     }
 

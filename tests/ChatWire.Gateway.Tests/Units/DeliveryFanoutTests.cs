@@ -80,7 +80,7 @@ public sealed class DeliveryFanoutTests
     public async Task MemberLeft_SubjectGetsItOnceThenNothing_AndItsMembershipIsForgotten()
     {
         var bus = new InProcessMessageBus();
-        var membership = new MembershipCache(_directory, TimeProvider.System);
+        var membership = new MembershipCache(_directory, TimeProvider.System, new NoMembershipBackplane());
         var fanout = Fanout(bus, membership: membership);
         var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
         var alice = new RecordingTarget(_alice, Guid.CreateVersion7());
@@ -189,7 +189,7 @@ public sealed class DeliveryFanoutTests
     }
 
     private DeliveryFanout Fanout(IMessageBus bus, MembershipCache? membership = null) =>
-        new(bus, _directory, membership ?? new MembershipCache(_directory, TimeProvider.System), NullLogger<DeliveryFanout>.Instance);
+        new(bus, _directory, membership ?? new MembershipCache(_directory, TimeProvider.System, new NoMembershipBackplane()), NullLogger<DeliveryFanout>.Instance);
 
     private StoredEvent Message(Guid conversation, ulong seq) =>
         new(conversation, Guid.CreateVersion7(), seq, StorageKind.Message, _alice, Guid.CreateVersion7(), DateTimeOffset.UnixEpoch, "text/plain", "hi"u8.ToArray());

@@ -1,0 +1,169 @@
+using StackExchange.Redis;
+
+namespace ChatWire.Gateway.Conversations;
+
+/// <summary>
+/// The tier behind the in-process membership cache that every node shares, and the way a membership change
+/// made on one node reaches the caches of all the others (docs/architecture.md, "Membership cache").
+/// </summary>
+internal interface IMembershipBackplane
+{
+    /// <summary>The shared tier's answer, or null when it has none (the directory must be asked).</summary>
+    ValueTask<MemberAccess?> GetAsync(Guid conversationId, Guid userId);
+
+    /// <summary>Offers the directory's answer to the shared tier; it keeps it unless a change came first.</summary>
+    void Offer(Guid conversationId, Guid userId, MemberAccess access);
+
+    /// <summary>A change was made: drop the shared answer and tell every node to forget its own.</summary>
+    void Invalidate(Guid conversationId, Guid userId);
+
+    /// <summary>Another node changed the membership of (conversation, user): forget the local answer.</summary>
+    event Action<Guid, Guid>? Invalidated;
+
+    /// <summary>Invalidations may have been missed (the shared tier was unreachable): forget every local answer.</summary>
+    event Action? Reconnected;
+}
+
+/// <summary>The embedded mode: one node, no shared tier.</summary>
+internal sealed class NoMembershipBackplane : IMembershipBackplane
+{
+    public event Action<Guid, Guid>? Invalidated
+    {
+        add { }
+        remove { }
+    }
+
+    public event Action? Reconnected
+    {
+        add { }
+        remove { }
+    }
+
+    public ValueTask<MemberAccess?> GetAsync(Guid conversationId, Guid userId) => ValueTask.FromResult<MemberAccess?>(null);
+
+    public void Offer(Guid conversationId, Guid userId, MemberAccess access)
+    {
+    }
+
+    public void Invalidate(Guid conversationId, Guid userId)
+    {
+    }
+}
+
+/// <summary>
+/// The distributed mode's shared tier, in Redis: look-aside entries <c>chatwire:member:{conversation}:{user}</c>
+/// (the access byte and the team id, for <see cref="EntryLifetime"/>), and invalidations on the channel
+/// <c>chatwire:membership</c>, which every node subscribes to.
+/// </summary>
+/// <remarks>
+/// A change replaces the entry with a tombstone for <see cref="TombstoneLifetime"/> rather than deleting it,
+/// and answers are offered with <c>SET NX</c>: a lookup that read the directory before the change and offers
+/// its (now stale) answer after it finds the tombstone and stores nothing. A tombstone reads as "ask the
+/// directory". While Redis is unreachable every call falls through to the directory (and nodes hear of
+/// changes through the <c>member_left</c> events and the local cache's one-minute lifetime); when the
+/// connection comes back every node drops its whole local cache, since invalidations may have been missed.
+/// </remarks>
+internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposable
+{
+    public static readonly TimeSpan EntryLifetime = TimeSpan.FromMinutes(10);
+    public static readonly TimeSpan TombstoneLifetime = TimeSpan.FromMinutes(2);
+
+    private static readonly RedisChannel Channel = RedisChannel.Literal("chatwire:membership");
+    private static readonly byte[] Tombstone = [0xff];
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly IDatabase _database;
+    private readonly ISubscriber _subscriber;
+    private readonly ChannelMessageQueue _invalidations;
+
+    public RedisMembershipBackplane(IConnectionMultiplexer redis)
+    {
+        _redis = redis;
+        _database = redis.GetDatabase();
+        _subscriber = redis.GetSubscriber();
+        _invalidations = _subscriber.Subscribe(Channel);
+        _invalidations.OnMessage(OnInvalidation);
+        redis.ConnectionRestored += OnConnectionRestored;
+    }
+
+    public event Action<Guid, Guid>? Invalidated;
+
+    public event Action? Reconnected;
+
+    public async ValueTask<MemberAccess?> GetAsync(Guid conversationId, Guid userId)
+    {
+        try
+        {
+            var value = (byte[]?)await _database.StringGetAsync(Key(conversationId, userId));
+            if (value is not { Length: 17 })
+            {
+                return null;
+            }
+
+            var teamId = new Guid(value.AsSpan(1, 16), bigEndian: true);
+            return new MemberAccess((ConversationAccess)value[0], teamId == Guid.Empty ? null : teamId);
+        }
+        catch (RedisException)
+        {
+            return null;
+        }
+    }
+
+    public void Offer(Guid conversationId, Guid userId, MemberAccess access)
+    {
+        var value = new byte[17];
+        value[0] = (byte)access.Access;
+        (access.TeamId ?? Guid.Empty).TryWriteBytes(value.AsSpan(1), bigEndian: true, out _);
+        try
+        {
+            _database.StringSet(Key(conversationId, userId), value, EntryLifetime, When.NotExists, CommandFlags.FireAndForget);
+        }
+        catch (RedisException)
+        {
+        }
+    }
+
+    public void Invalidate(Guid conversationId, Guid userId)
+    {
+        var message = new byte[32];
+        conversationId.TryWriteBytes(message.AsSpan(0, 16), bigEndian: true, out _);
+        userId.TryWriteBytes(message.AsSpan(16, 16), bigEndian: true, out _);
+        try
+        {
+            _database.StringSet(Key(conversationId, userId), Tombstone, TombstoneLifetime, When.Always, CommandFlags.FireAndForget);
+            _subscriber.Publish(Channel, message, CommandFlags.FireAndForget);
+        }
+        catch (RedisException)
+        {
+            // Unreachable: the other nodes drop their caches when it comes back.
+        }
+    }
+
+    public void Dispose()
+    {
+        _redis.ConnectionRestored -= OnConnectionRestored;
+        _invalidations.Unsubscribe();
+    }
+
+    private void OnInvalidation(ChannelMessage message)
+    {
+        var bytes = (byte[]?)message.Message;
+        if (bytes is { Length: 32 })
+        {
+            Invalidated?.Invoke(new Guid(bytes.AsSpan(0, 16), bigEndian: true), new Guid(bytes.AsSpan(16, 16), bigEndian: true));
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => Reconnected?.Invoke();
+
+    private static RedisKey Key(Guid conversationId, Guid userId)
+    {
+        // The prefix, then the two ids as 32 raw bytes (Redis keys are binary-safe).
+        var prefix = "chatwire:member:"u8;
+        Span<byte> key = stackalloc byte[prefix.Length + 32];
+        prefix.CopyTo(key);
+        conversationId.TryWriteBytes(key.Slice(prefix.Length, 16), bigEndian: true, out _);
+        userId.TryWriteBytes(key.Slice(prefix.Length + 16, 16), bigEndian: true, out _);
+        return key.ToArray();
+    }
+}
