@@ -33,10 +33,13 @@ public interface IBusSubscriber
 /// <remarks>
 /// Ordering, which every adapter keeps and the gateway relies on: payloads one publisher publishes (in the
 /// order of its <see cref="PublishAsync"/> calls, whether or not it awaited the previous one) reach each
-/// subscriber in that order, across topics too; and a subscriber gets one <see cref="IBusSubscriber.OnPublished"/>
-/// call at a time, never two at once. Payloads from different publishers (other nodes) may interleave.
-/// Delivery is best effort: the store is the truth and clients catch up by seq, so a lost payload costs
-/// latency, never a message. Adapters: in-process (embedded), Redis pub/sub (distributed).
+/// subscriber of a topic in that order; a subscriber on the publisher's own node gets them in that order
+/// across topics too; and a subscriber gets one <see cref="IBusSubscriber.OnPublished"/> call at a time,
+/// never two at once. Payloads from different publishers (other nodes) may interleave, and a remote
+/// node may get one publisher's payloads on two topics in either order (Redis reads each channel in its
+/// own loop). Delivery is best effort: the store is the truth and clients catch up by seq, so a lost or
+/// late payload costs latency, never a message. Adapters: in-process (embedded), Redis pub/sub
+/// (distributed, <c>Redis/RedisMessageBus</c>).
 /// </remarks>
 public interface IMessageBus
 {

@@ -1,0 +1,232 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using StackExchange.Redis;
+
+namespace ChatWire.Routing.Redis;
+
+/// <summary>
+/// The distributed mode's bus: Redis pub/sub through StackExchange.Redis, one Redis channel per topic
+/// (<c>chatwire:conv:{id}</c>, <c>chatwire:user:{id}</c>).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Interest: the node subscribes to a topic's Redis channel when its first local subscriber arrives and
+/// unsubscribes when the last leaves (the gateway already subscribes once per topic; several local
+/// subscribers of one topic still share one Redis subscription). A publish is one <c>PUBLISH</c>, whatever
+/// the number of nodes or recipients: Redis hands it to each subscribed node once, and the node writes the
+/// same bytes to every local recipient.
+/// </para>
+/// <para>
+/// Local first: a publish reaches this node's own subscribers at once, in the publisher's call, as the
+/// in-process bus does; the copy Redis echoes back is recognised by the node id it carries (every payload
+/// on the wire is prefixed with its origin node's 16-byte id) and dropped. So a node keeps delivering to
+/// its own connections while Redis is down or restarting, and a local recipient does not pay a round trip.
+/// </para>
+/// <para>
+/// Ordering: one publisher's payloads reach a local subscriber in publish order across topics. Across
+/// nodes Redis keeps one connection's publishes in order, and each topic's channel is read by one
+/// sequential loop, so a remote subscriber gets one publisher's payloads in order per topic; payloads on
+/// different topics from one remote publisher may be handed over in either order (see
+/// <see cref="IMessageBus"/>). A subscriber never gets two calls at once.
+/// </para>
+/// <para>
+/// Best effort, never blocking: a publish is fire-and-forget, and fails fast while Redis is unreachable
+/// (nothing is queued for later, so an outage costs remote nodes latency, never memory). The store is the
+/// truth; clients catch up by seq. StackExchange.Redis re-subscribes every channel when the connection
+/// comes back; <see cref="Reconnected"/> tells the gateway, so it can re-check what it may have missed.
+/// </para>
+/// </remarks>
+public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
+{
+    private const string ChannelPrefix = "chatwire:";
+    private const int OriginLength = 16;
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly ISubscriber _subscriber;
+    private readonly byte[] _origin = new byte[OriginLength];
+    private readonly ConcurrentDictionary<BusTopic, Interest> _interests = new();
+    private readonly SemaphoreSlim _subscriptionChanges = new(1, 1);
+    private readonly Lock _delivery = new();
+    private long _published;
+    private long _received;
+    private long _publishFailures;
+
+    /// <param name="redis">The node's Redis connection (shared with presence).</param>
+    /// <param name="nodeId">This node's id; payloads carrying it are this node's own and are not delivered twice.</param>
+    public RedisMessageBus(IConnectionMultiplexer redis, Guid nodeId)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        _redis = redis;
+        _subscriber = redis.GetSubscriber();
+        nodeId.TryWriteBytes(_origin, bigEndian: true, out _);
+        redis.ConnectionRestored += OnConnectionRestored;
+    }
+
+    /// <summary>Raised (on a thread-pool thread) when the connection to Redis is back after a failure.</summary>
+    public event Action? Reconnected;
+
+    /// <summary>PUBLISH commands sent.</summary>
+    public long Published => Interlocked.Read(ref _published);
+
+    /// <summary>Payloads received from other nodes through Redis.</summary>
+    public long Received => Interlocked.Read(ref _received);
+
+    /// <summary>Publishes that could not be sent (Redis unreachable).</summary>
+    public long PublishFailures => Interlocked.Read(ref _publishFailures);
+
+    /// <summary>Topics this node holds a Redis subscription for.</summary>
+    public int SubscribedTopics => _interests.Count;
+
+    public ValueTask PublishAsync(BusTopic topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        if (_interests.TryGetValue(topic, out var interest))
+        {
+            Deliver(topic, interest, payload);
+        }
+
+        var wire = new byte[OriginLength + payload.Length];
+        _origin.CopyTo(wire, 0);
+        payload.Span.CopyTo(wire.AsSpan(OriginLength));
+        try
+        {
+            _subscriber.Publish(ChannelOf(topic), wire, CommandFlags.FireAndForget);
+            Interlocked.Increment(ref _published);
+        }
+        catch (RedisException)
+        {
+            // Unreachable (fail-fast backlog policy): remote nodes catch up by seq.
+            Interlocked.Increment(ref _publishFailures);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask<IAsyncDisposable> SubscribeAsync(BusTopic topic, IBusSubscriber subscriber, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(subscriber);
+        await _subscriptionChanges.WaitAsync(cancellationToken);
+        try
+        {
+            if (_interests.TryGetValue(topic, out var interest))
+            {
+                interest.Subscribers = interest.Subscribers.Add(subscriber);
+            }
+            else
+            {
+                interest = new Interest { Subscribers = [subscriber] };
+                var queue = await _subscriber.SubscribeAsync(ChannelOf(topic));
+                interest.Queue = queue;
+                _interests[topic] = interest;
+                queue.OnMessage(message => OnRemote(topic, message));
+            }
+        }
+        finally
+        {
+            _subscriptionChanges.Release();
+        }
+
+        return new Subscription(this, topic, subscriber);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _redis.ConnectionRestored -= OnConnectionRestored;
+        foreach (var interest in _interests.Values)
+        {
+            try
+            {
+                await (interest.Queue?.UnsubscribeAsync() ?? Task.CompletedTask);
+            }
+            catch (RedisException)
+            {
+            }
+        }
+
+        _interests.Clear();
+    }
+
+    private void OnRemote(BusTopic topic, ChannelMessage message)
+    {
+        var bytes = (byte[]?)message.Message;
+        if (bytes is null || bytes.Length < OriginLength || bytes.AsSpan(0, OriginLength).SequenceEqual(_origin))
+        {
+            // Our own publish, already delivered locally (or not a ChatWire payload).
+            return;
+        }
+
+        Interlocked.Increment(ref _received);
+        if (_interests.TryGetValue(topic, out var interest))
+        {
+            Deliver(topic, interest, bytes.AsMemory(OriginLength));
+        }
+    }
+
+    private void Deliver(BusTopic topic, Interest interest, ReadOnlyMemory<byte> payload)
+    {
+        // Re-entrant: a subscriber may publish or subscribe from within its callback.
+        lock (_delivery)
+        {
+            foreach (var subscriber in interest.Subscribers)
+            {
+                subscriber.OnPublished(topic, payload);
+            }
+        }
+    }
+
+    private async ValueTask UnsubscribeAsync(BusTopic topic, IBusSubscriber subscriber)
+    {
+        await _subscriptionChanges.WaitAsync();
+        try
+        {
+            if (!_interests.TryGetValue(topic, out var interest))
+            {
+                return;
+            }
+
+            interest.Subscribers = interest.Subscribers.Remove(subscriber);
+            if (interest.Subscribers.IsEmpty)
+            {
+                _interests.TryRemove(topic, out _);
+                try
+                {
+                    await (interest.Queue?.UnsubscribeAsync() ?? Task.CompletedTask);
+                }
+                catch (RedisException)
+                {
+                    // Unreachable: the subscription died with the connection and is not restored for a
+                    // channel that StackExchange.Redis no longer tracks.
+                }
+            }
+        }
+        finally
+        {
+            _subscriptionChanges.Release();
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType == ConnectionType.Subscription)
+        {
+            Reconnected?.Invoke();
+        }
+    }
+
+    private static RedisChannel ChannelOf(BusTopic topic) => RedisChannel.Literal(ChannelPrefix + topic.ToString());
+
+    private sealed class Interest
+    {
+        // Replaced, never mutated, so a delivery reads a consistent list without the subscription lock.
+        public ImmutableArray<IBusSubscriber> Subscribers { get; set; }
+
+        public ChannelMessageQueue? Queue { get; set; }
+    }
+
+    private sealed class Subscription(RedisMessageBus bus, BusTopic topic, IBusSubscriber subscriber) : IAsyncDisposable
+    {
+        private int _disposed;
+
+        public ValueTask DisposeAsync() =>
+            Interlocked.Exchange(ref _disposed, 1) == 0 ? bus.UnsubscribeAsync(topic, subscriber) : ValueTask.CompletedTask;
+    }
+}
