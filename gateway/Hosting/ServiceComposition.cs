@@ -7,6 +7,7 @@ using ChatWire.Gateway.Observability;
 using ChatWire.Routing;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Messages;
+using ChatWire.Storage.MySql;
 using ChatWire.Storage.Sqlite;
 using ChatWire.Routing.Redis;
 using StackExchange.Redis;
@@ -43,32 +44,85 @@ internal sealed class ChatWireStorage(IDirectoryStore directory, IMessageStore m
 /// </summary>
 internal static class ServiceComposition
 {
-    /// <summary>Opens the storage adapters <paramref name="options"/> names, under <paramref name="dataDirectory"/>.</summary>
+    /// <summary>
+    /// Opens the storage adapters <paramref name="options"/> names (SQLite files under
+    /// <paramref name="dataDirectory"/>, or the shared MySQL / MongoDB databases, created and migrated here).
+    /// </summary>
     public static async Task<ChatWireStorage> OpenStorageAsync(StorageOptions options, string dataDirectory, AdapterReport report, CancellationToken cancellationToken)
     {
-        // Validation has already refused anything but the adapters built into this version.
-        var paths = SqliteStorage.PrepareDataDirectory(dataDirectory);
-        var directory = await SqliteDirectoryStore.OpenAsync(paths.DirectoryDatabase, cancellationToken);
-        SqliteMessageStore messages;
+        var closers = new Stack<Func<ValueTask>>();
         try
         {
-            messages = await SqliteMessageStore.OpenAsync(paths.MessagesDatabase, cancellationToken: cancellationToken);
+            SqliteStoragePaths? paths = null;
+            if (options.Directory == "sqlite" || options.Messages == "sqlite")
+            {
+                paths = SqliteStorage.PrepareDataDirectory(dataDirectory);
+                report.TooOpen.AddRange(paths.TooOpen);
+            }
+
+            IDirectoryStore directory;
+            if (options.Directory == "mysql")
+            {
+                var store = await MySqlDirectoryStore.OpenAsync(
+                    new MySqlDirectoryOptions(options.MySql.ConnectionString)
+                    {
+                        ReplicaConnectionString = string.IsNullOrWhiteSpace(options.MySql.ReplicaConnectionString) ? null : options.MySql.ReplicaConnectionString,
+                    },
+                    cancellationToken);
+                closers.Push(store.DisposeAsync);
+                directory = store;
+                report.Add("directory", $"mysql ({Describe(options.MySql.ConnectionString)}{(string.IsNullOrWhiteSpace(options.MySql.ReplicaConnectionString) ? "" : ", replica " + Describe(options.MySql.ReplicaConnectionString))})");
+            }
+            else
+            {
+                var store = await SqliteDirectoryStore.OpenAsync(paths!.DirectoryDatabase, cancellationToken);
+                closers.Push(() =>
+                {
+                    store.Dispose();
+                    return ValueTask.CompletedTask;
+                });
+                directory = store;
+                report.Add("directory", $"sqlite ({paths.DirectoryDatabase})");
+            }
+
+            IMessageStore messages;
+            switch (options.Messages)
+            {
+                default:
+                {
+                    var store = await SqliteMessageStore.OpenAsync(paths!.MessagesDatabase, cancellationToken: cancellationToken);
+                    closers.Push(store.DisposeAsync);
+                    messages = store;
+                    report.Add("messages", $"sqlite ({paths.MessagesDatabase})");
+                    break;
+                }
+            }
+
+            return new ChatWireStorage(directory, messages, async () =>
+            {
+                // The message writer drains and commits what was queued before anything closes.
+                while (closers.TryPop(out var close))
+                {
+                    await close();
+                }
+            });
         }
         catch
         {
-            directory.Dispose();
+            while (closers.TryPop(out var close))
+            {
+                await close();
+            }
+
             throw;
         }
+    }
 
-        report.TooOpen.AddRange(paths.TooOpen);
-        report.Add("directory", $"{options.Directory} ({paths.DirectoryDatabase})");
-        report.Add("messages", $"{options.Messages} ({paths.MessagesDatabase})");
-        return new ChatWireStorage(directory, messages, async () =>
-        {
-            // The writer drains and commits what was queued before the files close.
-            await messages.DisposeAsync();
-            directory.Dispose();
-        });
+    // Host, port and database of a MySQL connection string, never its password.
+    private static string Describe(string mySqlConnectionString)
+    {
+        var builder = new MySqlConnector.MySqlConnectionStringBuilder(mySqlConnectionString);
+        return $"{builder.Server}:{builder.Port}/{builder.Database}";
     }
 
     public static IServiceCollection AddChatWireStorage(this IServiceCollection services, ChatWireStorage storage)
