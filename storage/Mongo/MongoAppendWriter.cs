@@ -27,7 +27,7 @@ namespace ChatWire.Storage.Mongo;
 /// </para>
 /// <para>
 /// This needs multi-document transactions, so a replica set or a sharded cluster, which every production
-/// MongoDB is; a standalone server refuses the first batch. A duplicate key (a racing writer stored the
+/// MongoDB is; the store refuses a standalone server at start-up. A duplicate key (a racing writer stored the
 /// same key first and the server reported that rather than a write conflict) also runs the batch again, at
 /// most <see cref="MongoMessageStoreOptions.MaxBatchAttempts"/> times. A commit whose outcome stays unknown
 /// after the driver's retries fails the batch's waiters; a client resend then answers Duplicate or stores it.

@@ -67,6 +67,13 @@ internal static partial class MongoCommands
     public static bool IsShardedCluster(BsonDocument helloReply) =>
         helloReply.TryGetValue("msg", out var msg) && msg is BsonString { Value: "isdbgrid" };
 
+    /// <summary>
+    /// Whether the deployment runs multi-document transactions: a replica set member (it names its set) or a
+    /// mongos. A standalone server does not, and every batch would fail.
+    /// </summary>
+    public static bool SupportsTransactions(BsonDocument helloReply) =>
+        IsShardedCluster(helloReply) || helloReply.Contains("setName");
+
     /// <summary><c>create</c>, for a collection that may already exist (<see cref="NamespaceExistsCode"/> is then expected).</summary>
     public static BsonDocument CreateCollection(string collection) => new("create", collection);
 

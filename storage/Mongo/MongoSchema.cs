@@ -14,6 +14,12 @@ internal static class MongoSchema
     {
         var admin = client.GetDatabase("admin");
         var hello = await admin.RunCommandAsync<BsonDocument>(MongoCommands.Hello(), cancellationToken: cancellationToken);
+        if (!MongoCommands.SupportsTransactions(hello))
+        {
+            throw new InvalidOperationException(
+                "The MongoDB message store needs a replica set or a sharded cluster (every batch is a transaction); the server named is a standalone server. A single-node replica set will do for development.");
+        }
+
         var sharded = MongoCommands.IsShardedCluster(hello);
 
         foreach (var collection in MongoCommands.Collections)

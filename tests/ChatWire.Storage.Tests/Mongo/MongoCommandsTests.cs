@@ -135,6 +135,9 @@ public sealed class MongoCommandsTests
         Rendered.AssertJson("""{ "hello" : 1 }""", MongoCommands.Hello());
         Assert.True(MongoCommands.IsShardedCluster(BsonDocument.Parse("""{ "isWritablePrimary" : true, "msg" : "isdbgrid", "ok" : 1.0 }""")));
         Assert.False(MongoCommands.IsShardedCluster(BsonDocument.Parse("""{ "isWritablePrimary" : true, "setName" : "rs0", "ok" : 1.0 }""")));
+        Assert.True(MongoCommands.SupportsTransactions(BsonDocument.Parse("""{ "isWritablePrimary" : true, "setName" : "rs0", "ok" : 1.0 }""")));
+        Assert.True(MongoCommands.SupportsTransactions(BsonDocument.Parse("""{ "isWritablePrimary" : true, "msg" : "isdbgrid", "ok" : 1.0 }""")));
+        Assert.False(MongoCommands.SupportsTransactions(BsonDocument.Parse("""{ "isWritablePrimary" : true, "maxWireVersion" : 25, "ok" : 1.0 }""")));
         Rendered.AssertJson("""{ "shardCollection" : "chatwire.events", "key" : { "conversationId" : "hashed" } }""", MongoCommands.ShardCollection("chatwire", "events", "conversationId"));
         Rendered.AssertJson("""{ "key" : { "conversationId" : "hashed" }, "name" : "conversationId_hashed" }""", MongoCommands.ShardKeyIndex("conversationId"));
         Rendered.AssertJson("""{ "create" : "events" }""", MongoCommands.CreateCollection("events"));
