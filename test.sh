@@ -36,7 +36,10 @@ if ! "$root/scripts/services.sh" start "$services_dir"; then
   exit 1
 fi
 export CHATWIRE_SERVICES_DIR="$services_dir"
+# Without a MongoDB server the contract suite's category is left out (its tests would fail loudly, not pass).
+mongo_filter=()
 if [ -z "${CHATWIRE_TEST_MONGO_URI:-}" ]; then
+  mongo_filter=(--filter "Category!=MongoContract")
   echo "MongoDB: skipped. The MongoDB message store's contract suite runs only when CHATWIRE_TEST_MONGO_URI is set (no MongoDB server can be installed on this machine); its golden tests of the rendered commands run always."
 fi
 
@@ -69,7 +72,7 @@ fi
 step "test"
 # The HTTP suite writes the served OpenAPI document here for the lint below.
 export CHATWIRE_OPENAPI_OUT="$results/openapi.json"
-dotnet test ChatWire.sln -c Release --no-build -nologo \
+dotnet test ChatWire.sln -c Release --no-build -nologo "${mongo_filter[@]}" \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
 status=$?
 

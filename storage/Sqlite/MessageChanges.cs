@@ -12,10 +12,10 @@ namespace ChatWire.Storage.Sqlite;
 internal sealed class MessageChanges(SqliteConnection connection, Func<SqliteTransaction?> transaction)
 {
     /// <summary>Distinct emoji one message may gather.</summary>
-    public const int MaxEmojiPerMessage = 50;
+    public const int MaxEmojiPerMessage = MessageRules.MaxEmojiPerMessage;
 
     /// <summary>Reactions one user may put on one message.</summary>
-    public const int MaxReactionsPerUser = 20;
+    public const int MaxReactionsPerUser = MessageRules.MaxReactionsPerUser;
 
     private static readonly byte[] Everyone = new byte[SqliteValues.GuidLength];
 

@@ -1,7 +1,6 @@
 using ChatWire.Storage.Messages;
-using ChatWire.Storage.Sqlite;
 
-namespace ChatWire.Storage.Tests.Sqlite;
+namespace ChatWire.Storage.Tests.Common;
 
 // The writer's queue: bounded in count and bytes, one FIFO per sending user served in turn, producers
 // waiting in arrival order when it is full.
