@@ -7,6 +7,7 @@ using ChatWire.Gateway.Observability;
 using ChatWire.Routing;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Messages;
+using ChatWire.Storage.Mongo;
 using ChatWire.Storage.MySql;
 using ChatWire.Storage.Sqlite;
 using ChatWire.Routing.Redis;
@@ -88,6 +89,17 @@ internal static class ServiceComposition
             IMessageStore messages;
             switch (options.Messages)
             {
+                case "mongodb":
+                {
+                    var store = await MongoMessageStore.OpenAsync(
+                        new MongoMessageStoreOptions(options.MongoDb.ConnectionString, options.MongoDb.Database) { RetentionDays = options.MongoDb.RetentionDays },
+                        cancellationToken);
+                    closers.Push(store.DisposeAsync);
+                    messages = store;
+                    report.Add("messages", $"mongodb (database {options.MongoDb.Database}, retention {options.MongoDb.RetentionDays} days)");
+                    break;
+                }
+
                 default:
                 {
                     var store = await SqliteMessageStore.OpenAsync(paths!.MessagesDatabase, cancellationToken: cancellationToken);
