@@ -7,6 +7,15 @@
 #                                   (CHATWIRE_SERVICES_*) that say where each service listens
 #   scripts/services.sh stop DIR    stops what DIR/env names (SIGTERM, by pid file, never by name)
 #
+# Options (environment):
+#   CHATWIRE_SERVICES_SKIP_REDIS=1              start MariaDB only
+#   CHATWIRE_SERVICES_MYSQL_ADDRESSES="A B"     bind the primary to loopback address A and the replica to B,
+#                                               on one port: a MySqlConnector failover list
+#                                               (Server=A,B;LoadBalance=FailOver) needs one port for all hosts
+#
+# The primary replicates semi-synchronously (AFTER_SYNC): a commit is acknowledged only once the replica
+# has the transaction in its relay log, so a failover to the replica loses nothing acknowledged.
+#
 # Nothing here touches a service that another program started: every server gets its own directory,
 # port and pid file.
 set -euo pipefail
@@ -60,17 +69,17 @@ wait_for() {
 }
 
 mariadb_exec() {
-  local port=$1; shift
-  mariadb --no-defaults -h127.0.0.1 -P"$port" -uroot -e "$*"
+  local name=$1; shift
+  mariadb --no-defaults --socket="$dir/$name.sock" -uroot -e "$*"
 }
 
 start_mariadb() {
-  local name=$1 port=$2 server_id=$3; shift 3
+  local name=$1 address=$2 port=$3 server_id=$4; shift 4
   mariadbd --no-defaults --datadir="$dir/$name" --socket="$dir/$name.sock" --port="$port" \
-    --bind-address=127.0.0.1 --user="$(id -un)" --log-error="$dir/$name.err" --pid-file="$dir/$name.pid" \
+    --bind-address="$address" --user="$(id -un)" --log-error="$dir/$name.err" --pid-file="$dir/$name.pid" \
     --server-id="$server_id" --max-connections=1000 --innodb-buffer-pool-size=128M \
     --innodb-flush-log-at-trx-commit=1 --skip-name-resolve "$@" >/dev/null 2>&1 &
-  wait_for "MariaDB ($name)" mariadb_exec "$port" "select 1"
+  wait_for "MariaDB ($name)" mariadb_exec "$name" "select 1"
 }
 
 start() {
@@ -78,38 +87,61 @@ start() {
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
 
-  local redis_port mysql_port replica_port
-  redis_port=$(free_port)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
-    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
-  wait_for "Redis" redis-cli -p "$redis_port" ping
+  local redis_port="" mysql_port replica_port
+  if [ -z "${CHATWIRE_SERVICES_SKIP_REDIS:-}" ]; then
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
+      --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+    wait_for "Redis" redis-cli -p "$redis_port" ping
+  fi
 
-  # One data directory is initialised and copied for the replica: both start empty and identical.
+  local addresses primary_address replica_address
+  read -r -a addresses <<<"${CHATWIRE_SERVICES_MYSQL_ADDRESSES:-127.0.0.1 127.0.0.1}"
+  primary_address=${addresses[0]}
+  replica_address=${addresses[1]:-$primary_address}
+
+  # One data directory is initialised and copied for the replica: both start empty and identical. Root
+  # may connect from any loopback address (a client's source address is the one it connects to).
   mariadb-install-db --no-defaults --datadir="$dir/primary" --auth-root-authentication-method=normal \
     --skip-test-db --user="$(id -un)" >"$dir/install.log" 2>&1
   cp -a "$dir/primary" "$dir/replica"
   mysql_port=$(free_port)
-  start_mariadb primary "$mysql_port" 1 --log-bin="$dir/primary-bin" --binlog-format=ROW
-  replica_port=$(free_port)
-  while [ "$replica_port" = "$mysql_port" ]; do replica_port=$(free_port); done
-  start_mariadb replica "$replica_port" 2 --read-only=1 --relay-log="$dir/replica-relay" --log-bin="$dir/replica-bin" --binlog-format=ROW --log-slave-updates=1
+  start_mariadb primary "$primary_address" "$mysql_port" 1 --log-bin="$dir/primary-bin" --binlog-format=ROW \
+    --rpl-semi-sync-master-enabled=ON --rpl-semi-sync-master-wait-point=AFTER_SYNC --rpl-semi-sync-master-timeout=5000 \
+    --rpl-semi-sync-slave-enabled=ON
+  if [ "$replica_address" = "$primary_address" ]; then
+    replica_port=$(free_port)
+    while [ "$replica_port" = "$mysql_port" ]; do replica_port=$(free_port); done
+  else
+    replica_port=$mysql_port
+  fi
+  start_mariadb replica "$replica_address" "$replica_port" 2 --read-only=1 --relay-log="$dir/replica-relay" \
+    --log-bin="$dir/replica-bin" --binlog-format=ROW --log-slave-updates=1 \
+    --rpl-semi-sync-slave-enabled=ON --rpl-semi-sync-master-wait-point=AFTER_SYNC --rpl-semi-sync-master-timeout=5000
 
-  mariadb_exec "$mysql_port" "CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'replica-secret'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';"
-  mariadb_exec "$replica_port" "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$mysql_port, MASTER_USER='repl', MASTER_PASSWORD='replica-secret', MASTER_USE_GTID=slave_pos; START SLAVE;"
-  wait_for "replication" bash -c "mariadb --no-defaults -h127.0.0.1 -P$replica_port -uroot -e 'SHOW SLAVE STATUS\\G' | grep -q 'Slave_SQL_Running: Yes'"
+  for name in primary replica; do
+    mariadb_exec "$name" "CREATE USER IF NOT EXISTS 'root'@'127.%'; GRANT ALL ON *.* TO 'root'@'127.%' WITH GRANT OPTION;"
+  done
+  mariadb_exec primary "CREATE USER 'repl'@'127.%' IDENTIFIED BY 'replica-secret'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.%';"
+  mariadb_exec replica "CHANGE MASTER TO MASTER_HOST='$primary_address', MASTER_PORT=$mysql_port, MASTER_USER='repl', MASTER_PASSWORD='replica-secret', MASTER_USE_GTID=slave_pos; START SLAVE;"
+  wait_for "replication" bash -c "mariadb --no-defaults --socket='$dir/replica.sock' -uroot -e 'SHOW SLAVE STATUS\G' | grep -q 'Slave_SQL_Running: Yes'"
+  wait_for "semi-synchronous replication" bash -c "mariadb --no-defaults --socket='$dir/primary.sock' -uroot -N -e \"SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'\" | grep -q '[[:space:]]1$'"
 
   cat >"$dir/env" <<EOF
 CHATWIRE_SERVICES_DIR='$dir'
 CHATWIRE_SERVICES_REDIS='127.0.0.1:$redis_port'
 CHATWIRE_SERVICES_REDIS_PID='$dir/redis.pid'
-CHATWIRE_SERVICES_MYSQL='Server=127.0.0.1;Port=$mysql_port;User ID=root'
+CHATWIRE_SERVICES_MYSQL='Server=$primary_address;Port=$mysql_port;User ID=root'
+CHATWIRE_SERVICES_MYSQL_SOCKET='$dir/primary.sock'
+CHATWIRE_SERVICES_MYSQL_FAILOVER='Server=$primary_address,$replica_address;Port=$mysql_port;User ID=root;LoadBalance=FailOver'
 CHATWIRE_SERVICES_MYSQL_PORT='$mysql_port'
 CHATWIRE_SERVICES_MYSQL_PID='$dir/primary.pid'
-CHATWIRE_SERVICES_MYSQL_REPLICA='Server=127.0.0.1;Port=$replica_port;User ID=root'
+CHATWIRE_SERVICES_MYSQL_REPLICA='Server=$replica_address;Port=$replica_port;User ID=root'
+CHATWIRE_SERVICES_MYSQL_REPLICA_SOCKET='$dir/replica.sock'
 CHATWIRE_SERVICES_MYSQL_REPLICA_PORT='$replica_port'
 CHATWIRE_SERVICES_MYSQL_REPLICA_PID='$dir/replica.pid'
 EOF
-  log "Redis on 127.0.0.1:$redis_port, MariaDB primary on 127.0.0.1:$mysql_port, replica on 127.0.0.1:$replica_port ($dir)"
+  log "Redis on 127.0.0.1:${redis_port:-(not started)}, MariaDB primary on $primary_address:$mysql_port, replica on $replica_address:$replica_port ($dir)"
 }
 
 stop_pid_file() {

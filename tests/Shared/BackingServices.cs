@@ -42,6 +42,9 @@ internal static class BackingServices
     private static string Get(string key) =>
         Values.Value.TryGetValue(key, out var value) ? value : throw new InvalidOperationException($"The services environment has no {key}.");
 
+    /// <summary>scripts/services.sh, found above the test assembly.</summary>
+    public static string Script => FindScript();
+
     private static Dictionary<string, string> Load()
     {
         var directory = Environment.GetEnvironmentVariable("CHATWIRE_SERVICES_DIR");
@@ -50,6 +53,12 @@ internal static class BackingServices
             directory = StartOwn();
         }
 
+        return ReadEnv(directory);
+    }
+
+    /// <summary>The assignments scripts/services.sh wrote to <paramref name="directory"/>/env.</summary>
+    public static Dictionary<string, string> ReadEnv(string directory)
+    {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var line in File.ReadAllLines(Path.Combine(directory, "env")))
         {

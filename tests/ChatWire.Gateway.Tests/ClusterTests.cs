@@ -1,0 +1,280 @@
+using System.Text.Json;
+using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.Gateway.Tests;
+
+/// <summary>
+/// The distributed mode end to end: three gateway processes on the real MariaDB (directory and messages) and
+/// Redis (bus, membership invalidations), with clients spread across them. Every message semantic must hold
+/// whichever node a device is connected to.
+/// </summary>
+[Collection(RunAlone.Name)]
+public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Send_OnOneNode_ReachesEveryDeviceOnEveryNode_InSeqOrder()
+    {
+        await using var cluster = await Cluster.StartAsync(3);
+        var team = await TeamAsync(cluster[0], "alice", "bob");
+        var (aliceToken, aliceDevice) = team.Users["alice"];
+        var (bobToken, bobDevice) = team.Users["bob"];
+        var (_, alicePhone) = await LoginAsync(cluster[1], "alice");
+
+        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
+        await using var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
+        await using var phone = await ConnectAsync(cluster[2], team.PhoneToken(alicePhone), alicePhone);
+
+        var acks = new List<SendAck>();
+        for (var i = 0; i < 30; i++)
+        {
+            acks.Add(await alice.SendTextAsync(team.General, $"hello {i}"));
+        }
+
+        foreach (var receiver in new[] { bob, phone })
+        {
+            var seen = new List<ulong>();
+            while (seen.Count < acks.Count)
+            {
+                seen.Add((await receiver.ExpectMessageAsync(Patience)).Seq);
+            }
+
+            Assert.Equal(acks.Select(a => a.Seq), seen);
+        }
+    }
+
+    [Fact]
+    public async Task ConcurrentSenders_ThroughAllThreeNodes_GetUniqueGapFreeSeqs()
+    {
+        await using var cluster = await Cluster.StartAsync(3);
+        var team = await TeamAsync(cluster[0], "alice", "bob", "carol");
+        var names = new[] { "alice", "bob", "carol" };
+        var clients = new List<RawClient>();
+        for (var i = 0; i < 3; i++)
+        {
+            var (token, device) = team.Users[names[i]];
+            clients.Add(await ConnectAsync(cluster[i], token, device));
+        }
+
+        try
+        {
+            // Each pipelines 200 SENDs without waiting, all at once, into one conversation.
+            var results = await Task.WhenAll(clients.Select(client => Task.Run(async () =>
+            {
+                var ids = Enumerable.Range(0, 200).Select(_ => Guid.CreateVersion7()).ToList();
+                foreach (var id in ids)
+                {
+                    await client.SendAsync(new Send(client.NextRequestId(), team.General, id, "text/plain", "x"u8.ToArray()));
+                }
+
+                var acks = new List<SendAck>();
+                while (acks.Count < ids.Count)
+                {
+                    acks.Add(await client.ExpectAsync<SendAck>(Patience));
+                }
+
+                return acks;
+            })));
+
+            var seqs = results.SelectMany(a => a).Select(a => a.Seq).OrderBy(s => s).ToList();
+            Assert.Equal(600, seqs.Distinct().Count());
+
+            // Gap-free: with the member_joined events before them, the conversation holds 1..N and nothing else.
+            var history = await HistoryAsync(clients[0], team.General);
+            Assert.Equal(Enumerable.Range(1, history.Count).Select(n => (ulong)n), history.Select(e => e.Seq));
+            Assert.Superset(seqs.ToHashSet(), history.Where(e => e.Kind == EventKind.Message).Select(e => e.Seq).ToHashSet());
+            Assert.Equal(600, history.Count(e => e.Kind == EventKind.Message));
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Resend_ThroughAnotherNode_IsAcknowledgedWithTheOriginalSeq()
+    {
+        await using var cluster = await Cluster.StartAsync(2);
+        var team = await TeamAsync(cluster[0], "alice", "bob");
+        var (token, device) = team.Users["alice"];
+        var id = Guid.CreateVersion7();
+
+        SendAck first;
+        await using (var onFirst = await ConnectAsync(cluster[0], token, device))
+        {
+            first = await onFirst.SendTextAsync(team.General, "once", id);
+        }
+
+        await using var onSecond = await ConnectAsync(cluster[1], token, device);
+        var again = await onSecond.SendTextAsync(team.General, "once", id);
+
+        Assert.Equal(first.Seq, again.Seq);
+        Assert.Single(await HistoryAsync(onSecond, team.General), e => e.EventId == id);
+    }
+
+    [Fact]
+    public async Task Sync_AfterReconnectingToAnotherNode_FindsWhatWasMissed()
+    {
+        await using var cluster = await Cluster.StartAsync(3);
+        var team = await TeamAsync(cluster[0], "alice", "bob");
+        var (aliceToken, aliceDevice) = team.Users["alice"];
+        var (bobToken, bobDevice) = team.Users["bob"];
+        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
+
+        ulong last = 0;
+        await using (var bob = await ConnectAsync(cluster[1], bobToken, bobDevice))
+        {
+            last = (await alice.SendTextAsync(team.General, "before")).Seq;
+            Assert.Equal(last, (await bob.ExpectMessageAsync(Patience)).Seq);
+        }
+
+        var missed = new List<ulong>();
+        for (var i = 0; i < 5; i++)
+        {
+            missed.Add((await alice.SendTextAsync(team.General, $"missed {i}")).Seq);
+        }
+
+        await using var again = await ConnectAsync(cluster[2], bobToken, bobDevice);
+        await again.SendAsync(new Sync(again.NextRequestId(), Guid.Empty, 100));
+        var state = (await again.ExpectAsync<SyncPage>()).Conversations.Single(c => c.ConversationId == team.General);
+        Assert.Equal(missed[^1], state.LastSeq);
+
+        await again.SendAsync(new History(again.NextRequestId(), team.General, last, HistoryDirection.After, 100));
+        var page = await again.ExpectAsync<HistoryPage>();
+        Assert.Equal(missed, page.Events.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public async Task RemovedMember_StopsReceivingAndSendingOnEveryNode()
+    {
+        await using var cluster = await Cluster.StartAsync(3);
+        var team = await TeamAsync(cluster[0], "alice", "bob");
+        var (aliceToken, aliceDevice) = team.Users["alice"];
+        var (bobToken, bobDevice) = team.Users["bob"];
+        var (_, bobPhone) = await LoginAsync(cluster[2], "bob");
+        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
+        await using var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
+        await using var phone = await ConnectAsync(cluster[2], team.PhoneToken(bobPhone), bobPhone);
+
+        // Both of bob's nodes have routed #general and cached that bob may send there.
+        await bob.SendTextAsync(team.General, "hi from the laptop");
+        await phone.SendTextAsync(team.General, "hi from the phone");
+        await alice.SendTextAsync(team.General, "welcome");
+        foreach (var device in new[] { bob, phone })
+        {
+            while ((await device.ExpectMessageAsync(Patience)).SenderUserId != team.UserIds["alice"])
+            {
+            }
+        }
+
+        await cluster[0].CallAsync(aliceToken, HttpMethod.Delete, $"v1/teams/{team.TeamId}/members/{team.UserIds["bob"]}");
+        await alice.SendTextAsync(team.General, "after the removal");
+
+        foreach (var device in new[] { bob, phone })
+        {
+            // The removal itself may arrive; no message after it does.
+            await DrainUntilSilentAsync(device, e => Assert.NotEqual(EventKind.Message, e.Kind));
+            await device.SendAsync(new Send(device.NextRequestId(), team.General, Guid.CreateVersion7(), "text/plain", "still here?"u8.ToArray()));
+            Assert.Equal(ErrorCode.NotAMember, (ErrorCode)(await device.ExpectErrorAsync(Patience)).Code);
+        }
+    }
+
+    private static async Task DrainUntilSilentAsync(RawClient client, Action<ConversationEvent> check)
+    {
+        try
+        {
+            while (true)
+            {
+                check(await client.ExpectEventAsync(TimeSpan.FromSeconds(2)));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static async Task<List<ConversationEvent>> HistoryAsync(RawClient client, Guid conversation)
+    {
+        var events = new List<ConversationEvent>();
+        var more = true;
+        while (more)
+        {
+            await client.SendAsync(new History(client.NextRequestId(), conversation, events.Count == 0 ? 0 : events[^1].Seq, HistoryDirection.After, 200));
+            var page = await client.ExpectAsync<HistoryPage>(Patience);
+            events.AddRange(page.Events);
+            more = page.HasMore;
+        }
+
+        return events;
+    }
+
+    private static async Task<RawClient> ConnectAsync(GatewayChild node, string token, Guid device)
+    {
+        var client = await RawClient.ConnectAsync(node.Tcp);
+        await client.HandshakeAsync(token, device);
+        return client;
+    }
+
+    // A second device of the user, signed in on another node.
+    private async Task<(string Token, Guid DeviceId)> LoginAsync(GatewayChild node, string username)
+    {
+        var response = await node.Api.PostAsJsonAsyncCompat("v1/accounts/login", new { username, password = "correct horse battery", device_name = "phone" });
+        var body = JsonDocument.Parse(response).RootElement;
+        var token = body.GetProperty("session_token").GetString()!;
+        var device = body.GetProperty("device_id").GetGuid();
+        _phoneTokens[device] = token;
+        return (token, device);
+    }
+
+    private readonly Dictionary<Guid, string> _phoneTokens = [];
+
+    private async Task<TeamSetup> TeamAsync(GatewayChild node, params string[] usernames)
+    {
+        var users = new Dictionary<string, (string Token, Guid DeviceId)>();
+        var ids = new Dictionary<string, Guid>();
+        foreach (var name in usernames)
+        {
+            users[name] = await node.SignupAsync(name);
+            ids[name] = (await node.CallAsync(users[name].Token, HttpMethod.Get, "v1/me")).GetProperty("user_id").GetGuid();
+        }
+
+        var owner = users[usernames[0]].Token;
+        var team = await node.CallAsync(owner, HttpMethod.Post, "v1/teams", new { name = "Acme" });
+        var teamId = team.GetProperty("team_id").GetGuid();
+        foreach (var name in usernames.Skip(1))
+        {
+            var invite = await node.CallAsync(owner, HttpMethod.Post, $"v1/teams/{teamId}/invites", new { });
+            await node.CallAsync(users[name].Token, HttpMethod.Post, $"v1/invites/{invite.GetProperty("invite_code").GetString()}/join");
+        }
+
+        output.WriteLine($"team {teamId} on {node.Http}");
+        return new TeamSetup(teamId, team.GetProperty("general_channel_id").GetGuid(), users, ids, _phoneTokens);
+    }
+
+    private sealed record TeamSetup(
+        Guid TeamId,
+        Guid General,
+        Dictionary<string, (string Token, Guid DeviceId)> Users,
+        Dictionary<string, Guid> UserIds,
+        Dictionary<Guid, string> Phones)
+    {
+        public string PhoneToken(Guid device) => Phones[device];
+    }
+}
+
+internal static class HttpCompat
+{
+    public static async Task<string> PostAsJsonAsyncCompat(this HttpClient client, string path, object body)
+    {
+        var response = await System.Net.Http.Json.HttpClientJsonExtensions.PostAsJsonAsync(client, path, body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"POST {path}: {(int)response.StatusCode} {text}");
+        return text;
+    }
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+
+namespace ChatWire.Tests.Shared;
+
+/// <summary>
+/// A MariaDB primary and replica of one test's own (scripts/services.sh without Redis), the primary on
+/// 127.0.0.2 and the replica on 127.0.0.3 with one port, so that a MySqlConnector failover list
+/// (<see cref="FailoverConnectionString"/>) can name both: for the failover test, which stops the primary.
+/// </summary>
+internal sealed class PrivateMySql : IAsyncDisposable
+{
+    private readonly string _script;
+    private readonly string _directory;
+    private readonly Dictionary<string, string> _values;
+
+    private PrivateMySql(string script, string directory, Dictionary<string, string> values)
+    {
+        _script = script;
+        _directory = directory;
+        _values = values;
+    }
+
+    /// <summary>Both servers, primary first, <c>LoadBalance=FailOver</c>, without a database.</summary>
+    public string FailoverConnectionString => _values["CHATWIRE_SERVICES_MYSQL_FAILOVER"];
+
+    public static async Task<PrivateMySql> StartAsync()
+    {
+        var script = BackingServices.Script;
+        var directory = Path.Combine(Path.GetTempPath(), "chatwire-mysql", Guid.NewGuid().ToString("N"));
+        await RunAsync(script, new Dictionary<string, string>
+        {
+            ["CHATWIRE_SERVICES_SKIP_REDIS"] = "1",
+            ["CHATWIRE_SERVICES_MYSQL_ADDRESSES"] = "127.0.0.2 127.0.0.3",
+        }, "start", directory);
+        return new PrivateMySql(script, directory, BackingServices.ReadEnv(directory));
+    }
+
+    /// <summary>Stops the primary (SIGTERM, by its pid file) and waits until it is gone.</summary>
+    public Task StopPrimaryAsync() => RunAsync("bash", [], "-c", $"pid=$(cat '{_values["CHATWIRE_SERVICES_MYSQL_PID"]}'); kill -TERM $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done");
+
+    /// <summary>Makes the replica a primary that takes writes (the operator's failover).</summary>
+    public Task PromoteReplicaAsync() =>
+        RunAsync("mariadb", [], "--no-defaults", $"--socket={_values["CHATWIRE_SERVICES_MYSQL_REPLICA_SOCKET"]}", "-uroot", "-e", "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0;");
+
+    public async ValueTask DisposeAsync()
+    {
+        await RunAsync(_script, [], "stop", _directory);
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static async Task RunAsync(string file, Dictionary<string, string> environment, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(file == BackingServices.Script ? "bash" : file)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        if (file == BackingServices.Script)
+        {
+            start.ArgumentList.Add(file);
+        }
+
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start.");
+        var error = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} failed ({process.ExitCode}): {await error}");
+        }
+    }
+}
