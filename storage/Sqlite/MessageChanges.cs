@@ -11,12 +11,6 @@ namespace ChatWire.Storage.Sqlite;
 /// </summary>
 internal sealed class MessageChanges(SqliteConnection connection, Func<SqliteTransaction?> transaction)
 {
-    /// <summary>Distinct emoji one message may gather.</summary>
-    public const int MaxEmojiPerMessage = 50;
-
-    /// <summary>Reactions one user may put on one message.</summary>
-    public const int MaxReactionsPerUser = 20;
-
     private static readonly byte[] Everyone = new byte[SqliteValues.GuidLength];
 
     private readonly record struct Target(long Seq, Guid SenderUserId, Guid? ThreadRootId, bool Deleted);
@@ -184,7 +178,7 @@ internal sealed class MessageChanges(SqliteConnection connection, Func<SqliteTra
             }
 
             var newEmoji = reader.GetInt64(1) == 0;
-            if ((newEmoji && reader.GetInt64(2) >= MaxEmojiPerMessage) || reader.GetInt64(3) >= MaxReactionsPerUser)
+            if ((newEmoji && reader.GetInt64(2) >= ReactionLimits.MaxEmojiPerMessage) || reader.GetInt64(3) >= ReactionLimits.MaxReactionsPerUser)
             {
                 return Refused(AppendRefusal.TooManyReactions);
             }

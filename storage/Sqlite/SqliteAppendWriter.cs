@@ -392,7 +392,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             {
                 var original = SqliteMessageStore.ReadEvent(existing);
                 var digest = existing.IsDBNull(15) ? null : existing.GetFieldValue<byte[]>(15);
-                return IsSameEvent(original, digest, e, _digest)
+                return EventIdentity.IsSameEvent(original, digest, e, _digest)
                     ? new AppendResult(AppendOutcome.Duplicate, original)
                     : new AppendResult(AppendOutcome.Conflict, null);
             }
@@ -425,7 +425,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         _threadRoot.Value = e.ThreadRootId is { } root ? SqliteValues.ToBlob(root) : DBNull.Value;
         _groupMentions.Value = (long)e.GroupMentions;
         _mentions.Value = e.Mentions.Count > 0 ? SqliteValues.ToBlob(e.Mentions) : DBNull.Value;
-        _originalDigest.Value = e.Kind == EventKind.Message ? Digest(_digest, e.ContentType, e.Content.Span) : DBNull.Value;
+        _originalDigest.Value = e.Kind == EventKind.Message ? EventIdentity.Digest(_digest, e.ContentType, e.Content.Span) : DBNull.Value;
         _insert.ExecuteNonQuery();
         if (e.Kind == EventKind.Message && (e.ThreadRootId is not null || e.Mentions.Count > 0 || e.GroupMentions != GroupMentions.None))
         {
@@ -457,30 +457,6 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         {
             _batchUsage[team] = _batchUsage.GetValueOrDefault(team) + e.Content.Length;
         }
-    }
-
-    // A resend is the same event only from the same device with the same kind, subject and body. A message's
-    // body is compared as it was sent (its digest), since an edit or a deletion may have changed it since.
-    private static bool IsSameEvent(StoredEvent original, byte[]? originalDigest, NewEvent e, System.Security.Cryptography.IncrementalHash hash) =>
-        original.SenderDeviceId == e.SenderDeviceId
-        && original.Kind == e.Kind
-        && original.SubjectId == e.SubjectId
-        && original.ThreadRootId == e.ThreadRootId
-        && (originalDigest is not null
-            ? originalDigest.AsSpan().SequenceEqual(Digest(hash, e.ContentType, e.Content.Span))
-            : string.Equals(original.ContentType, e.ContentType, StringComparison.Ordinal) && original.Content.Span.SequenceEqual(e.Content.Span));
-
-    // SHA-256 of the content type's UTF-8, a zero byte, then the content.
-    private static byte[] Digest(System.Security.Cryptography.IncrementalHash hash, string contentType, ReadOnlySpan<byte> content)
-    {
-        // Content types are at most 128 bytes (docs/protocol.md §3.1): on the stack, not a new array per message.
-        var length = System.Text.Encoding.UTF8.GetByteCount(contentType);
-        Span<byte> type = length <= 256 ? stackalloc byte[length] : new byte[length];
-        System.Text.Encoding.UTF8.GetBytes(contentType, type);
-        hash.AppendData(type);
-        hash.AppendData([0]);
-        hash.AppendData(content);
-        return hash.GetHashAndReset();
     }
 
     private static void TryRollback(SqliteTransaction? transaction)

@@ -1,5 +1,4 @@
 using ChatWire.Storage.Messages;
-using ChatWire.Storage.Sqlite;
 
 namespace ChatWire.Storage.Tests.Sqlite;
 

@@ -1,4 +1,4 @@
-namespace ChatWire.Storage.Sqlite;
+namespace ChatWire.Storage.Messages;
 
 /// <summary>
 /// The appends waiting for the writer, bounded in count and in content bytes, and handed out fairly: one

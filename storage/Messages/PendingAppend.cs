@@ -1,6 +1,4 @@
-using ChatWire.Storage.Messages;
-
-namespace ChatWire.Storage.Sqlite;
+namespace ChatWire.Storage.Messages;
 
 /// <summary>
 /// One queued append and its waiter in one object. The result is parked here until the batch commits:
