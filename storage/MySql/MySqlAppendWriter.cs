@@ -59,6 +59,7 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
     // Per batch: the locked heads (read inside the transaction, never kept across batches) and the bytes per owner.
     private readonly SortedDictionary<Guid, long> _heads = new(MySqlValues.KeyOrder);
     private readonly HashSet<Guid> _advanced = [];
+    private readonly HashSet<(Guid ConversationId, Guid EventId)> _storedIds = [];
     private readonly SortedDictionary<Guid, long> _batchUsage = new(MySqlValues.KeyOrder);
 
     // Reused for every message: the writer is one thread.
@@ -293,6 +294,7 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         _find.Transaction = _insert.Transaction = _transaction;
 
         LockHeads(batch);
+        FindStoredIds(batch);
         var storedAt = MySqlValues.FromUnixMilliseconds(MySqlValues.ToUnixMilliseconds(DateTimeOffset.UtcNow));
         _batchUsage.Clear();
         foreach (var pending in batch)
@@ -347,6 +349,22 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
             }
         }
         while (reader.NextResult());
+    }
+
+    // Which of the batch's event ids are stored already, in one statement along the event id index: only
+    // those need the full lookup. The others are new, and the head locks keep any node from storing them
+    // before this batch commits. (The same id in another conversation adds a pair nobody asks about.)
+    private void FindStoredIds(List<PendingAppend> batch)
+    {
+        _storedIds.Clear();
+        using var command = new MySqlCommand(string.Empty, _connection, _transaction);
+        var events = command.BindIds([.. batch.Select(p => p.Event.EventId).Distinct()], "e");
+        command.CommandText = $"SELECT conversation_id, event_id FROM events WHERE event_id IN ({events});";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            _storedIds.Add((reader.ReadGuid(0), reader.ReadGuid(1)));
+        }
     }
 
     private void WriteHeads()
@@ -411,8 +429,9 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
 
         // Inside the batch's transaction and under the head's lock, so the same id stored by an earlier append
         // of this batch, or by any node before, is seen.
-        using (var existing = _find.ExecuteReader())
+        if (_storedIds.Contains((e.ConversationId, e.EventId)))
         {
+            using var existing = _find.ExecuteReader();
             if (existing.Read())
             {
                 var original = MySqlMessageStore.ReadEvent(existing);
@@ -445,6 +464,7 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         _mentions.Value = e.Mentions.Count > 0 ? MySqlValues.ToBinary(e.Mentions) : DBNull.Value;
         _originalDigest.Value = e.Kind == EventKind.Message ? EventIdentity.Digest(_digest, e.ContentType, e.Content.Span) : DBNull.Value;
         _insert.ExecuteNonQuery();
+        _storedIds.Add((e.ConversationId, e.EventId));
         if (MySqlMessageChanges.Records(e))
         {
             _changes.RecordMessage(e, seq, storedAt);
