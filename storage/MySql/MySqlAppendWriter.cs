@@ -23,12 +23,9 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         WHERE conversation_id = @conversation_id AND event_id = @event_id;
         """;
 
-    private const string InsertSql = """
-        INSERT INTO events (conversation_id, seq, kind, event_id, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id,
-                            thread_root_id, group_mentions, mentions, original_digest)
-        VALUES (@conversation_id, @seq, @kind, @event_id, @sender_user_id, @sender_device_id, @stored_at, @content_type, @content, @subject_id,
-                @thread_root_id, @group_mentions, @mentions, @original_digest);
-        """;
+    // Content bytes per multi-row INSERT, at most (a larger single event goes alone): far below MariaDB's
+    // default max_allowed_packet (16 MiB), however the driver escapes the bytes.
+    private const long MaxInsertBytes = 1L << 20;
 
     private readonly string _connectionString;
     private readonly FairAppendQueue _queue;
@@ -37,24 +34,17 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
     private readonly int _maxAttempts;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // Built once, rebound per event: MySqlConnector writes parameter values into the statement at
-    // execution, so the Guid buffers are overwritten in place and an event costs no Guid arrays.
+    // Built once, rebound per lookup: MySqlConnector writes parameter values into the statement at
+    // execution, so the Guid buffers are overwritten in place.
     private readonly MySqlCommand _find;
-    private readonly MySqlCommand _insert;
     private readonly byte[] _conversationId = new byte[MySqlValues.GuidLength];
     private readonly byte[] _eventId = new byte[MySqlValues.GuidLength];
-    private readonly byte[] _senderUserId = new byte[MySqlValues.GuidLength];
-    private readonly byte[] _senderDeviceId = new byte[MySqlValues.GuidLength];
-    private readonly MySqlParameter _seq;
-    private readonly MySqlParameter _kind;
-    private readonly MySqlParameter _storedAt;
-    private readonly MySqlParameter _contentType;
-    private readonly MySqlParameter _content;
-    private readonly MySqlParameter _subject;
-    private readonly MySqlParameter _threadRoot;
-    private readonly MySqlParameter _groupMentions;
-    private readonly MySqlParameter _mentions;
-    private readonly MySqlParameter _originalDigest;
+
+    // New events not yet sent: inserted together, one multi-row INSERT per run of plain events, and before
+    // anything that reads the events table (a lookup, a change's rule check, a reply's thread).
+    private readonly List<(NewEvent Event, long Seq, byte[]? Digest)> _rows = [];
+    private long _rowBytes;
+    private long _storedAt;
 
     // Per batch: the locked heads (read inside the transaction, never kept across batches) and the bytes per owner.
     private readonly SortedDictionary<Guid, long> _heads = new(MySqlValues.KeyOrder);
@@ -87,22 +77,6 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         _find = new MySqlCommand(FindSql);
         _find.Parameters.AddBinary("@conversation_id", _conversationId);
         _find.Parameters.AddBinary("@event_id", _eventId);
-
-        _insert = new MySqlCommand(InsertSql);
-        _insert.Parameters.AddBinary("@conversation_id", _conversationId);
-        _seq = _insert.Parameters.AddInteger("@seq", 0);
-        _kind = _insert.Parameters.AddInteger("@kind", 0);
-        _insert.Parameters.AddBinary("@event_id", _eventId);
-        _insert.Parameters.AddBinary("@sender_user_id", _senderUserId);
-        _insert.Parameters.AddBinary("@sender_device_id", _senderDeviceId);
-        _storedAt = _insert.Parameters.AddInteger("@stored_at", 0);
-        _contentType = _insert.Parameters.AddText("@content_type", string.Empty);
-        _content = _insert.Parameters.AddBinary("@content", []);
-        _subject = _insert.Parameters.AddBinary("@subject_id", []);
-        _threadRoot = _insert.Parameters.AddBinary("@thread_root_id", []);
-        _groupMentions = _insert.Parameters.AddInteger("@group_mentions", 0);
-        _mentions = _insert.Parameters.AddBinary("@mentions", []);
-        _originalDigest = _insert.Parameters.AddBinary("@original_digest", []);
 
         _changes = new MySqlMessageChanges(() => _connection, () => _transaction);
     }
@@ -174,7 +148,6 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         finally
         {
             await _find.DisposeAsync();
-            await _insert.DisposeAsync();
             await _connection.DisposeAsync();
             _digest.Dispose();
         }
@@ -290,12 +263,15 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         // READ COMMITTED: once a head is locked, the plain reads that follow see everything the node that held
         // it before committed (under REPEATABLE READ they could read an older snapshot).
         _transaction = _connection.BeginTransaction(IsolationLevel.ReadCommitted);
-        _find.Connection = _insert.Connection = _connection;
-        _find.Transaction = _insert.Transaction = _transaction;
+        _find.Connection = _connection;
+        _find.Transaction = _transaction;
+        _rows.Clear();
+        _rowBytes = 0;
 
         LockHeads(batch);
         FindStoredIds(batch);
-        var storedAt = MySqlValues.FromUnixMilliseconds(MySqlValues.ToUnixMilliseconds(DateTimeOffset.UtcNow));
+        _storedAt = MySqlValues.ToUnixMilliseconds(DateTimeOffset.UtcNow);
+        var storedAt = MySqlValues.FromUnixMilliseconds(_storedAt);
         _batchUsage.Clear();
         foreach (var pending in batch)
         {
@@ -306,6 +282,7 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
             }
         }
 
+        InsertRows();
         WriteHeads();
         AddUsage();
         _transaction.Commit();
@@ -367,6 +344,47 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         }
     }
 
+    private void InsertRows()
+    {
+        if (_rows.Count == 0)
+        {
+            return;
+        }
+
+        using var command = new MySqlCommand(string.Empty, _connection, _transaction);
+        var sql = new StringBuilder("""
+            INSERT INTO events (conversation_id, seq, kind, event_id, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id,
+                                thread_root_id, group_mentions, mentions, original_digest) VALUES
+            """);
+        command.Parameters.AddInteger("@t", _storedAt);
+        for (var i = 0; i < _rows.Count; i++)
+        {
+            var (e, seq, digest) = _rows[i];
+            var n = i.ToString(CultureInfo.InvariantCulture);
+            sql.Append(i == 0 ? " " : ", ")
+                .Append(CultureInfo.InvariantCulture, $"(@c{n}, @s{n}, @k{n}, @e{n}, @u{n}, @d{n}, @t, @ct{n}, @b{n}, @sj{n}, @r{n}, @g{n}, @m{n}, @o{n})");
+            var p = command.Parameters;
+            p.AddGuid("@c" + n, e.ConversationId);
+            p.AddInteger("@s" + n, seq);
+            p.AddInteger("@k" + n, (long)e.Kind);
+            p.AddGuid("@e" + n, e.EventId);
+            p.AddGuid("@u" + n, e.SenderUserId);
+            p.AddGuid("@d" + n, e.SenderDeviceId);
+            p.AddText("@ct" + n, e.ContentType);
+            p.AddBinary("@b" + n, MySqlValues.ToBinary(e.Content));
+            p.AddNullable("@sj" + n, e.SubjectId is { } subject ? MySqlValues.ToBinary(subject) : null);
+            p.AddNullable("@r" + n, e.ThreadRootId is { } root ? MySqlValues.ToBinary(root) : null);
+            p.AddInteger("@g" + n, (long)e.GroupMentions);
+            p.AddNullable("@m" + n, e.Mentions.Count > 0 ? MySqlValues.ToBinary(e.Mentions) : null);
+            p.AddNullable("@o" + n, digest);
+        }
+
+        command.CommandText = sql.Append(';').ToString();
+        command.ExecuteNonQuery();
+        _rows.Clear();
+        _rowBytes = 0;
+    }
+
     private void WriteHeads()
     {
         if (_advanced.Count == 0)
@@ -422,15 +440,13 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
 
     private AppendResult Append(NewEvent e, DateTimeOffset storedAt)
     {
-        MySqlValues.WriteGuid(e.ConversationId, _conversationId);
-        MySqlValues.WriteGuid(e.EventId, _eventId);
-        MySqlValues.WriteGuid(e.SenderUserId, _senderUserId);
-        MySqlValues.WriteGuid(e.SenderDeviceId, _senderDeviceId);
-
         // Inside the batch's transaction and under the head's lock, so the same id stored by an earlier append
         // of this batch, or by any node before, is seen.
         if (_storedIds.Contains((e.ConversationId, e.EventId)))
         {
+            InsertRows();
+            MySqlValues.WriteGuid(e.ConversationId, _conversationId);
+            MySqlValues.WriteGuid(e.EventId, _eventId);
             using var existing = _find.ExecuteReader();
             if (existing.Read())
             {
@@ -444,6 +460,11 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
 
         // What the event changes (a message edited, a reaction added, …) is checked and applied first, in the
         // same transaction: a refused or no-op change takes no seq.
+        if (MySqlMessageChanges.Touches(e))
+        {
+            InsertRows();
+        }
+
         var change = _changes.Apply(e, storedAt);
         if (change.Outcome != AppendOutcome.Stored)
         {
@@ -453,21 +474,17 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         var seq = _heads[e.ConversationId] + 1;
         _heads[e.ConversationId] = seq;
         _advanced.Add(e.ConversationId);
-        _seq.Value = seq;
-        _kind.Value = (long)e.Kind;
-        _storedAt.Value = MySqlValues.ToUnixMilliseconds(storedAt);
-        _contentType.Value = e.ContentType;
-        _content.Value = MySqlValues.ToBinary(e.Content);
-        _subject.Value = e.SubjectId is { } subject ? MySqlValues.ToBinary(subject) : DBNull.Value;
-        _threadRoot.Value = e.ThreadRootId is { } root ? MySqlValues.ToBinary(root) : DBNull.Value;
-        _groupMentions.Value = (long)e.GroupMentions;
-        _mentions.Value = e.Mentions.Count > 0 ? MySqlValues.ToBinary(e.Mentions) : DBNull.Value;
-        _originalDigest.Value = e.Kind == EventKind.Message ? EventIdentity.Digest(_digest, e.ContentType, e.Content.Span) : DBNull.Value;
-        _insert.ExecuteNonQuery();
+        _rows.Add((e, seq, e.Kind == EventKind.Message ? EventIdentity.Digest(_digest, e.ContentType, e.Content.Span) : null));
+        _rowBytes += e.Content.Length;
         _storedIds.Add((e.ConversationId, e.EventId));
         if (MySqlMessageChanges.Records(e))
         {
+            InsertRows();
             _changes.RecordMessage(e, seq, storedAt);
+        }
+        else if (_rowBytes >= MaxInsertBytes)
+        {
+            InsertRows();
         }
 
         return new AppendResult(AppendOutcome.Stored, new StoredEvent(

@@ -12,9 +12,10 @@ namespace ChatWire.Storage.MySql;
 /// Seqs: every conversation has a head row, <c>conversation_heads(conversation_id, last_seq)</c>. Each node's
 /// group-commit writer stores a batch of appends in one READ COMMITTED transaction that first locks the
 /// heads of the batch's conversations (an upsert, so a new conversation's head is created, then
-/// <c>SELECT … FOR UPDATE</c>) in key order, then per append: looks the event id up, applies the change's
-/// rules (edits, deletions, reactions, threads), takes <c>last_seq + 1</c>, inserts the event; then writes
-/// the heads and the storage usage (owners in key order) and commits. The head lock makes every node's
+/// <c>SELECT … FOR UPDATE</c>) in key order, finds which of the batch's event ids are stored already (one
+/// query), then per append: answers a stored id Duplicate or Conflict, applies the change's rules (edits,
+/// deletions, reactions, threads), takes <c>last_seq + 1</c> and queues the row (runs of rows go in one
+/// multi-row INSERT); then writes the heads and the storage usage (owners in key order) and commits. The head lock makes every node's
 /// batches in one conversation take turns, so each one reads the last seq the previous one committed:
 /// seqs are unique and gap-free, and nothing about a seq is remembered between transactions. Locking in
 /// one order everywhere avoids deadlocks between batches; a deadlock or lock wait timeout that happens

@@ -93,6 +93,9 @@ internal static class MySqlValues
     public static MySqlParameter AddBinary(this MySqlParameterCollection parameters, string name, byte[] value) =>
         parameters.Add(new MySqlParameter(name, MySqlDbType.VarBinary) { Value = value });
 
+    public static MySqlParameter AddNullable(this MySqlParameterCollection parameters, string name, byte[]? value) =>
+        parameters.Add(new MySqlParameter(name, MySqlDbType.VarBinary) { Value = value is null ? DBNull.Value : value });
+
     public static MySqlParameter AddText(this MySqlParameterCollection parameters, string name, string value) =>
         parameters.Add(new MySqlParameter(name, MySqlDbType.VarChar) { Value = value });
 
