@@ -89,6 +89,15 @@ internal static class ServiceComposition
             IMessageStore messages;
             switch (options.Messages)
             {
+                case "mysql":
+                {
+                    var store = await MySqlMessageStore.OpenAsync(new MySqlMessageStoreOptions(options.MySql.ConnectionString), cancellationToken);
+                    closers.Push(store.DisposeAsync);
+                    messages = store;
+                    report.Add("messages", $"mysql ({Describe(options.MySql.ConnectionString)})");
+                    break;
+                }
+
                 case "mongodb":
                 {
                     var store = await MongoMessageStore.OpenAsync(

@@ -1,16 +1,152 @@
 using System.Globalization;
+using System.Text;
 using MySqlConnector;
 
 namespace ChatWire.Storage.MySql;
 
 /// <summary>
-/// How .NET values are stored, as on SQLite: Guids as BINARY(16) big-endian (so byte order sorts like the
-/// Guid), times as BIGINT Unix milliseconds. Names that compare case-insensitively are folded here
-/// (<see cref="FoldCase"/>) and stored in *_key columns.
+/// How .NET values are stored on MySQL, as on SQLite, by both MySQL stores: Guids as BINARY(16) big-endian
+/// (so byte order sorts like the Guid), times as BIGINT Unix milliseconds. Names that compare
+/// case-insensitively are folded here (<see cref="FoldCase"/>) and stored in *_key columns.
 /// </summary>
 internal static class MySqlValues
 {
     public const int GuidLength = 16;
+
+    /// <summary>Orders Guids as their stored keys sort: the writer takes row locks in this order.</summary>
+    public static IComparer<Guid> KeyOrder { get; } = Comparer<Guid>.Create(CompareKeys);
+
+    public static byte[] ToBinary(Guid value)
+    {
+        var bytes = new byte[GuidLength];
+        WriteGuid(value, bytes);
+        return bytes;
+    }
+
+    /// <summary>
+    /// Overwrites a reused parameter buffer. MySqlConnector writes a parameter's value into the statement when
+    /// the command executes, so a buffer may be rebound and overwritten between executions.
+    /// </summary>
+    public static void WriteGuid(Guid value, byte[] destination)
+    {
+        if (!value.TryWriteBytes(destination, bigEndian: true, out _))
+        {
+            throw new ArgumentException("The buffer is shorter than a Guid.", nameof(destination));
+        }
+    }
+
+    /// <summary>Ids one after another, 16 bytes each, big-endian.</summary>
+    public static byte[] ToBinary(IReadOnlyList<Guid> values)
+    {
+        var bytes = new byte[values.Count * GuidLength];
+        for (var i = 0; i < values.Count; i++)
+        {
+            values[i].TryWriteBytes(bytes.AsSpan(i * GuidLength, GuidLength), bigEndian: true, out _);
+        }
+
+        return bytes;
+    }
+
+    /// <summary>
+    /// The bytes to bind for a body: the backing array itself when the memory spans all of it, else a copy
+    /// (a MySqlParameter takes a byte[] or a ReadOnlyMemory, and the array is the cheapest to write out).
+    /// </summary>
+    public static byte[] ToBinary(ReadOnlyMemory<byte> value) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(value, out var segment)
+        && segment.Array is { } array && segment.Offset == 0 && segment.Count == array.Length
+            ? array
+            : value.ToArray();
+
+    public static long ToUnixMilliseconds(DateTimeOffset value) => value.ToUnixTimeMilliseconds();
+
+    public static DateTimeOffset FromUnixMilliseconds(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
+
+    /// <summary>
+    /// The connection string every connection of a store uses: BINARY(16) columns are read as bytes whatever
+    /// the operator's string says about Guids (this code converts them itself).
+    /// </summary>
+    public static string Normalize(string connectionString)
+    {
+        var builder = new MySqlConnectionStringBuilder(connectionString)
+        {
+            GuidFormat = MySqlGuidFormat.None,
+            OldGuids = false,
+        };
+        return builder.ConnectionString;
+    }
+
+    /// <summary>Binds the ids as @{prefix}0, @{prefix}1, … and returns them as the text of an IN or VALUES list.</summary>
+    public static string BindIds(this MySqlCommand command, IReadOnlyList<Guid> ids, string prefix = "id")
+    {
+        var names = new string[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            names[i] = "@" + prefix + i.ToString(CultureInfo.InvariantCulture);
+            command.Parameters.AddGuid(names[i], ids[i]);
+        }
+
+        return string.Join(", ", names);
+    }
+
+    public static MySqlParameter AddGuid(this MySqlParameterCollection parameters, string name, Guid value) =>
+        parameters.AddBinary(name, ToBinary(value));
+
+    public static MySqlParameter AddBinary(this MySqlParameterCollection parameters, string name, byte[] value) =>
+        parameters.Add(new MySqlParameter(name, MySqlDbType.VarBinary) { Value = value });
+
+    public static MySqlParameter AddNullable(this MySqlParameterCollection parameters, string name, byte[]? value) =>
+        parameters.Add(new MySqlParameter(name, MySqlDbType.VarBinary) { Value = value is null ? DBNull.Value : value });
+
+    public static MySqlParameter AddText(this MySqlParameterCollection parameters, string name, string? value) =>
+        parameters.Add(new MySqlParameter(name, MySqlDbType.VarChar) { Value = value is null ? DBNull.Value : value });
+
+    public static MySqlParameter AddInteger(this MySqlParameterCollection parameters, string name, long value) =>
+        parameters.Add(new MySqlParameter(name, MySqlDbType.Int64) { Value = value });
+
+    public static MySqlParameter AddTime(this MySqlParameterCollection parameters, string name, DateTimeOffset value) =>
+        parameters.AddInteger(name, ToUnixMilliseconds(value));
+
+    /// <summary>The emoji of a reaction event, as stored: its UTF-8 bytes.</summary>
+    public static string ReadUtf8(this MySqlDataReader reader, int ordinal) =>
+        Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(ordinal));
+
+    public static Guid ReadGuid(this MySqlDataReader reader, int ordinal)
+    {
+        var bytes = reader.GetFieldValue<byte[]>(ordinal);
+        if (bytes.Length != GuidLength)
+        {
+            throw new InvalidDataException($"Column {reader.GetName(ordinal)} holds {bytes.Length} bytes, not a {GuidLength}-byte Guid.");
+        }
+
+        return new Guid(bytes, bigEndian: true);
+    }
+
+    public static Guid? ReadNullableGuid(this MySqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.ReadGuid(ordinal);
+
+    /// <summary>The ids <see cref="ToBinary(IReadOnlyList{Guid})"/> wrote; none for NULL.</summary>
+    public static Guid[] ReadGuids(this MySqlDataReader reader, int ordinal)
+    {
+        if (reader.IsDBNull(ordinal))
+        {
+            return [];
+        }
+
+        var bytes = reader.GetFieldValue<byte[]>(ordinal);
+        var ids = new Guid[bytes.Length / GuidLength];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = new Guid(bytes.AsSpan(i * GuidLength, GuidLength), bigEndian: true);
+        }
+
+        return ids;
+    }
+
+    public static DateTimeOffset ReadTime(this MySqlDataReader reader, int ordinal) =>
+        FromUnixMilliseconds(reader.GetInt64(ordinal));
+
+    public static DateTimeOffset? ReadNullableTime(this MySqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.ReadTime(ordinal);
 
     /// <summary>
     /// Above every character a name can hold: a prefix's range ends at prefix + this. UTF-8 byte order is
@@ -18,14 +154,7 @@ internal static class MySqlValues
     /// </summary>
     public const string HighestCharacter = "\U0010FFFF";
 
-    public static byte[] ToBytes(Guid value)
-    {
-        var bytes = new byte[GuidLength];
-        value.TryWriteBytes(bytes, bigEndian: true, out _);
-        return bytes;
-    }
-
-    public static long ToUnixMilliseconds(DateTimeOffset value) => value.ToUnixTimeMilliseconds();
+    public static byte[] ToBytes(Guid value) => ToBinary(value);
 
     /// <summary>
     /// Folds ASCII letters to lower case and leaves every other character as it is: SQLite's NOCASE, which
@@ -49,69 +178,26 @@ internal static class MySqlValues
         });
     }
 
-    /// <summary>Binds the ids as @id0, @id1, … and returns them as the text of an IN list.</summary>
-    public static string BindIds(this MySqlCommand command, IReadOnlyList<Guid> ids)
-    {
-        var names = new string[ids.Count];
-        for (var i = 0; i < ids.Count; i++)
-        {
-            names[i] = "@id" + i.ToString(CultureInfo.InvariantCulture);
-            command.Parameters.AddGuid(names[i], ids[i]);
-        }
-
-        return string.Join(", ", names);
-    }
-
-    public static MySqlParameter AddGuid(this MySqlParameterCollection parameters, string name, Guid value) =>
-        parameters.Add(name, MySqlDbType.Binary).WithValue(ToBytes(value));
-
     public static MySqlParameter AddNullableGuid(this MySqlParameterCollection parameters, string name, Guid? value) =>
-        parameters.Add(name, MySqlDbType.Binary).WithValue(value is { } guid ? ToBytes(guid) : DBNull.Value);
+        parameters.Add(new MySqlParameter(name, MySqlDbType.VarBinary) { Value = value is { } guid ? ToBinary(guid) : DBNull.Value });
 
-    public static MySqlParameter AddBytes(this MySqlParameterCollection parameters, string name, byte[] value) =>
-        parameters.Add(name, MySqlDbType.VarBinary).WithValue(value);
-
-    public static MySqlParameter AddText(this MySqlParameterCollection parameters, string name, string? value) =>
-        parameters.Add(name, MySqlDbType.VarChar).WithValue(value is null ? DBNull.Value : value);
-
-    public static MySqlParameter AddInteger(this MySqlParameterCollection parameters, string name, long value) =>
-        parameters.Add(name, MySqlDbType.Int64).WithValue(value);
+    public static MySqlParameter AddBytes(this MySqlParameterCollection parameters, string name, byte[] value) => parameters.AddBinary(name, value);
 
     public static MySqlParameter AddNullableInteger(this MySqlParameterCollection parameters, string name, long? value) =>
-        parameters.Add(name, MySqlDbType.Int64).WithValue(value is { } integer ? integer : DBNull.Value);
-
-    public static MySqlParameter AddTime(this MySqlParameterCollection parameters, string name, DateTimeOffset value) =>
-        parameters.Add(name, MySqlDbType.Int64).WithValue(ToUnixMilliseconds(value));
+        parameters.Add(new MySqlParameter(name, MySqlDbType.Int64) { Value = value is { } integer ? integer : DBNull.Value });
 
     public static MySqlParameter AddNullableTime(this MySqlParameterCollection parameters, string name, DateTimeOffset? value) =>
-        parameters.Add(name, MySqlDbType.Int64).WithValue(value is { } time ? ToUnixMilliseconds(time) : DBNull.Value);
-
-    public static Guid ReadGuid(this MySqlDataReader reader, int ordinal)
-    {
-        var bytes = reader.GetFieldValue<byte[]>(ordinal);
-        if (bytes.Length != GuidLength)
-        {
-            throw new InvalidDataException($"Column {reader.GetName(ordinal)} holds {bytes.Length} bytes, not a {GuidLength}-byte Guid.");
-        }
-
-        return new Guid(bytes, bigEndian: true);
-    }
-
-    public static Guid? ReadNullableGuid(this MySqlDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : reader.ReadGuid(ordinal);
-
-    public static DateTimeOffset ReadTime(this MySqlDataReader reader, int ordinal) =>
-        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal));
-
-    public static DateTimeOffset? ReadNullableTime(this MySqlDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : reader.ReadTime(ordinal);
+        parameters.Add(new MySqlParameter(name, MySqlDbType.Int64) { Value = value is { } time ? ToUnixMilliseconds(time) : DBNull.Value });
 
     public static string? ReadNullableString(this MySqlDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
-    private static MySqlParameter WithValue(this MySqlParameter parameter, object value)
+    private static int CompareKeys(Guid a, Guid b)
     {
-        parameter.Value = value;
-        return parameter;
+        Span<byte> left = stackalloc byte[GuidLength];
+        Span<byte> right = stackalloc byte[GuidLength];
+        a.TryWriteBytes(left, bigEndian: true, out _);
+        b.TryWriteBytes(right, bigEndian: true, out _);
+        return left.SequenceCompareTo(right);
     }
 }
