@@ -90,33 +90,33 @@ internal static class ServiceComposition
             switch (options.Messages)
             {
                 case "mysql":
-                {
-                    var store = await MySqlMessageStore.OpenAsync(new MySqlMessageStoreOptions(options.MySql.ConnectionString), cancellationToken);
-                    closers.Push(store.DisposeAsync);
-                    messages = store;
-                    report.Add("messages", $"mysql ({Describe(options.MySql.ConnectionString)})");
-                    break;
-                }
+                    {
+                        var store = await MySqlMessageStore.OpenAsync(new MySqlMessageStoreOptions(options.MySql.ConnectionString), cancellationToken);
+                        closers.Push(store.DisposeAsync);
+                        messages = store;
+                        report.Add("messages", $"mysql ({Describe(options.MySql.ConnectionString)})");
+                        break;
+                    }
 
                 case "mongodb":
-                {
-                    var store = await MongoMessageStore.OpenAsync(
-                        new MongoMessageStoreOptions(options.MongoDb.ConnectionString, options.MongoDb.Database) { RetentionDays = options.MongoDb.RetentionDays },
-                        cancellationToken);
-                    closers.Push(store.DisposeAsync);
-                    messages = store;
-                    report.Add("messages", $"mongodb (database {options.MongoDb.Database}, retention {options.MongoDb.RetentionDays} days)");
-                    break;
-                }
+                    {
+                        var store = await MongoMessageStore.OpenAsync(
+                            new MongoMessageStoreOptions(options.MongoDb.ConnectionString, options.MongoDb.Database) { RetentionDays = options.MongoDb.RetentionDays },
+                            cancellationToken);
+                        closers.Push(store.DisposeAsync);
+                        messages = store;
+                        report.Add("messages", $"mongodb (database {options.MongoDb.Database}, retention {options.MongoDb.RetentionDays} days)");
+                        break;
+                    }
 
                 default:
-                {
-                    var store = await SqliteMessageStore.OpenAsync(paths!.MessagesDatabase, cancellationToken: cancellationToken);
-                    closers.Push(store.DisposeAsync);
-                    messages = store;
-                    report.Add("messages", $"sqlite ({paths.MessagesDatabase})");
-                    break;
-                }
+                    {
+                        var store = await SqliteMessageStore.OpenAsync(paths!.MessagesDatabase, cancellationToken: cancellationToken);
+                        closers.Push(store.DisposeAsync);
+                        messages = store;
+                        report.Add("messages", $"sqlite ({paths.MessagesDatabase})");
+                        break;
+                    }
             }
 
             return new ChatWireStorage(directory, messages, async () =>
