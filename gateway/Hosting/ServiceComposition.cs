@@ -60,6 +60,18 @@ internal static class ServiceComposition
                 paths = SqliteStorage.PrepareDataDirectory(dataDirectory);
                 report.TooOpen.AddRange(paths.TooOpen);
             }
+            else if (!System.IO.Directory.Exists(dataDirectory))
+            {
+                // Still the home of the development certificate: owner-only, as in the embedded mode.
+                if (OperatingSystem.IsWindows())
+                {
+                    System.IO.Directory.CreateDirectory(dataDirectory);
+                }
+                else
+                {
+                    System.IO.Directory.CreateDirectory(dataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                }
+            }
 
             IDirectoryStore directory;
             if (options.Directory == "mysql")

@@ -60,7 +60,7 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
             acknowledged[id] = ack.Seq;
         }
 
-        await bob.SendAsync(new History(bob.NextRequestId(), general, 0, HistoryDirection.After, 500));
+        await bob.SendAsync(new History(bob.NextRequestId(), general, 0, HistoryDirection.After, 200));
         var events = (await bob.ExpectAsync<HistoryPage>()).Events;
         output.WriteLine($"{acknowledged.Count} acknowledged, {events.Count} events after the failover");
         Assert.Equal(Enumerable.Range(1, events.Count).Select(n => (ulong)n), events.Select(e => e.Seq));
