@@ -5,6 +5,7 @@ using ChatWire.Gateway.Conversations;
 using ChatWire.Gateway.Delivery;
 using ChatWire.Gateway.Observability;
 using ChatWire.Routing;
+using ChatWire.Routing.Presence;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Messages;
 using ChatWire.Storage.Sqlite;
@@ -79,6 +80,7 @@ internal static class ServiceComposition
     public static IServiceCollection AddChatWireRouting(this IServiceCollection services, RoutingOptions options, AdapterReport report)
     {
         services.AddSingleton<IMessageBus, InProcessMessageBus>();
+        services.AddSingleton<IPresenceRegistry, InProcessPresenceRegistry>();
         report.Add("bus", options.Bus);
         return services;
     }
