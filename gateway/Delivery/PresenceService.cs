@@ -1,33 +1,46 @@
 using System.Buffers;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using ChatWire.Routing.Presence;
 using ChatWire.Storage.Directory;
 
 namespace ChatWire.Gateway.Delivery;
 
 /// <summary>
 /// Who is online, and who wants to know (docs/protocol.md §4.22–§4.24). A user is online while any of their
-/// devices is connected, with the status they chose (online, away, do not disturb; back to online when
-/// their last device goes); when the last device goes the user is offline and "last seen" is recorded, in
-/// memory and in the directory. A connection watches the presence of a bounded set of users (at most 200,
-/// never a whole team) and is pushed a PRESENCE frame, encoded once per change, when one of them changes.
+/// devices is connected, on any node, with the status they chose (online, away, do not disturb; back to online
+/// when their last device goes); when the last device goes the user is offline and "last seen" is recorded, in
+/// the registry and in the directory. A connection watches the presence of a bounded set of users (at most
+/// 200, never a whole team) and is pushed a PRESENCE frame, encoded once per change, when one of them changes.
 /// </summary>
 /// <remarks>
-/// This is the embedded mode's presence: one process knows every connection. The distributed mode keeps
-/// the same rules with each node's connections counted in Redis under a lease (docs/architecture.md).
-/// Watches are allowed for users who share a team with the watcher; others read as offline.
+/// This service counts this node's connections per user and keeps which local connection watches whom; the
+/// cluster-wide state is the <see cref="IPresenceRegistry"/>'s: it hears only a user's first device arriving
+/// here and last device leaving here, and reports back every change of a watched user, from any node
+/// (embedded: <see cref="InProcessPresenceRegistry"/>, inside the call that made the change; distributed:
+/// Redis under a lease per node, so a dead node's users go offline when its lease expires). The registry is
+/// called under <c>_lock</c>, so one user's changes reach it, and from it the watchers, in the order they
+/// happened here. Watches are allowed for users who share a team with the watcher; others read as offline.
 /// </remarks>
-internal sealed class PresenceService(IDirectoryStore directory, TimeProvider time, ILogger<PresenceService> logger)
+internal sealed class PresenceService : IPresenceObserver
 {
-    // Last-seen times kept in memory for users who went offline here; past this many the oldest knowledge
-    // is dropped (the directory keeps every one).
-    private const int MaxRememberedLastSeen = 100_000;
-
+    private readonly IPresenceRegistry _registry;
+    private readonly IDirectoryStore _directory;
+    private readonly TimeProvider _time;
+    private readonly ILogger<PresenceService> _logger;
     private readonly Lock _lock = new();
-    private readonly Dictionary<Guid, UserState> _online = [];
-    private readonly Dictionary<Guid, long> _lastSeen = [];
+    private readonly Dictionary<Guid, int> _connections = [];
     private readonly Dictionary<Guid, HashSet<IDeliveryTarget>> _watchers = [];
     private readonly Dictionary<IDeliveryTarget, Guid[]> _watching = new(ReferenceEqualityComparer.Instance);
+
+    public PresenceService(IPresenceRegistry registry, IDirectoryStore directory, TimeProvider time, ILogger<PresenceService> logger)
+    {
+        _registry = registry;
+        _directory = directory;
+        _time = time;
+        _logger = logger;
+        registry.Observe(this);
+    }
 
     /// <summary>Users with at least one device connected here.</summary>
     public int OnlineUsers
@@ -36,7 +49,7 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
         {
             lock (_lock)
             {
-                return _online.Count;
+                return _connections.Count;
             }
         }
     }
@@ -46,44 +59,37 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
     {
         lock (_lock)
         {
-            if (_online.TryGetValue(target.UserId, out var state))
+            if (_connections.TryGetValue(target.UserId, out var count))
             {
-                state.Connections++;
+                _connections[target.UserId] = count + 1;
             }
             else
             {
-                _lastSeen.Remove(target.UserId);
-                _online[target.UserId] = new UserState { Connections = 1 };
-                NotifyLocked(new PresenceEntry(target.UserId, PresenceStatus.Online, 0));
+                _connections[target.UserId] = 1;
+                _registry.MarkPresent(target.UserId);
             }
         }
     }
 
-    /// <summary>A device's connection closed: its watches end, and the user goes offline with their last device.</summary>
+    /// <summary>A device's connection closed: its watches end, and the user leaves this node with their last device here.</summary>
     public void Disconnected(IDeliveryTarget target)
     {
-        var now = time.GetUtcNow();
-        var wentOffline = false;
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         lock (_lock)
         {
             Unwatch(target);
-            if (_online.TryGetValue(target.UserId, out var state) && --state.Connections == 0)
+            if (_connections.TryGetValue(target.UserId, out var count))
             {
-                _online.Remove(target.UserId);
-                if (_lastSeen.Count >= MaxRememberedLastSeen)
+                if (count > 1)
                 {
-                    _lastSeen.Clear();
+                    _connections[target.UserId] = count - 1;
                 }
-
-                _lastSeen[target.UserId] = now.ToUnixTimeMilliseconds();
-                NotifyLocked(new PresenceEntry(target.UserId, PresenceStatus.Offline, now.ToUnixTimeMilliseconds()));
-                wentOffline = true;
+                else
+                {
+                    _connections.Remove(target.UserId);
+                    _registry.MarkAbsent(target.UserId, now);
+                }
             }
-        }
-
-        if (wentOffline)
-        {
-            _ = RecordLastSeenAsync(target.UserId, now);
         }
     }
 
@@ -92,10 +98,9 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
     {
         lock (_lock)
         {
-            if (_online.TryGetValue(userId, out var state) && state.Status != status)
+            if (_connections.ContainsKey(userId))
             {
-                state.Status = status;
-                NotifyLocked(new PresenceEntry(userId, status, 0));
+                _registry.SetStatus(userId, (UserStatus)status);
             }
         }
     }
@@ -108,8 +113,9 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
     public async Task<IReadOnlyList<PresenceEntry>> WatchAsync(IDeliveryTarget target, IReadOnlyList<Guid> userIds, CancellationToken ct)
     {
         var wanted = userIds.Distinct().ToArray();
-        var allowed = wanted.Length == 0 ? new HashSet<Guid>() : await directory.FilterTeammatesAsync(target.UserId, wanted, ct);
+        var allowed = wanted.Length == 0 ? new HashSet<Guid>() : await _directory.FilterTeammatesAsync(target.UserId, wanted, ct);
         var watched = wanted.Where(allowed.Contains).ToArray();
+        ValueTask listening;
         lock (_lock)
         {
             Unwatch(target);
@@ -126,37 +132,40 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
                     set.Add(target);
                 }
             }
+
+            // Counted here, in order with the Unwatch above; with Redis, the subscriptions complete below.
+            listening = watched.Length > 0 ? _registry.WatchAsync(watched, ct) : ValueTask.CompletedTask;
         }
 
+        // Listening before reading: a change after the read is pushed, none falls between the two.
+        await listening;
         var entries = await GetAsync(watched, ct);
         return [.. wanted.Select(user => allowed.Contains(user) ? entries[user] : new PresenceEntry(user, PresenceStatus.Offline, 0))];
     }
 
-    /// <summary>The presence of each user now; last seen from memory, else from the directory.</summary>
+    /// <summary>The presence of each user now; last seen from the registry, else from the directory.</summary>
     public async Task<IReadOnlyDictionary<Guid, PresenceEntry>> GetAsync(IReadOnlyCollection<Guid> userIds, CancellationToken ct)
     {
         var entries = new Dictionary<Guid, PresenceEntry>(userIds.Count);
-        var unknown = new List<Guid>();
-        lock (_lock)
+        if (userIds.Count == 0)
         {
-            foreach (var user in userIds)
+            return entries;
+        }
+
+        var unknown = new List<Guid>();
+        foreach (var (user, presence) in await _registry.ReadAsync(userIds, ct))
+        {
+            if (presence.Status == UserStatus.Offline && presence.LastSeenUnixMs == 0)
             {
-                if (_online.TryGetValue(user, out var state))
-                {
-                    entries[user] = new PresenceEntry(user, state.Status, 0);
-                }
-                else if (_lastSeen.TryGetValue(user, out var seen))
-                {
-                    entries[user] = new PresenceEntry(user, PresenceStatus.Offline, seen);
-                }
-                else
-                {
-                    unknown.Add(user);
-                }
+                unknown.Add(user);
+            }
+            else
+            {
+                entries[user] = new PresenceEntry(user, (PresenceStatus)presence.Status, presence.LastSeenUnixMs);
             }
         }
 
-        var stored = unknown.Count == 0 ? null : await directory.GetLastSeenAsync(unknown, ct);
+        var stored = unknown.Count == 0 ? null : await _directory.GetLastSeenAsync(unknown, ct);
         foreach (var user in unknown)
         {
             entries[user] = new PresenceEntry(user, PresenceStatus.Offline, stored!.TryGetValue(user, out var seen) ? seen.ToUnixTimeMilliseconds() : 0);
@@ -164,6 +173,31 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
 
         return entries;
     }
+
+    // From the registry, one call at a time per user and in order (embedded: inside the call that made the
+    // change, on this thread, under _lock already). One PRESENCE frame per change, the same bytes to every
+    // watcher; Deliver only copies into the connection's buffer, it never waits.
+    void IPresenceObserver.PresenceChanged(UserPresence presence)
+    {
+        lock (_lock)
+        {
+            if (!_watchers.TryGetValue(presence.UserId, out var set) || set.Count == 0)
+            {
+                return;
+            }
+
+            var encoded = new ArrayBufferWriter<byte>(64);
+            FrameCodec.Write(encoded, new PresenceFrame(0, [new PresenceEntry(presence.UserId, (PresenceStatus)presence.Status, presence.LastSeenUnixMs)]));
+            foreach (var target in set)
+            {
+                target.Deliver(encoded.WrittenSpan);
+            }
+        }
+    }
+
+    // Off the caller's thread: the embedded registry calls this under _lock, and the directory write may take a while.
+    void IPresenceObserver.WentOffline(Guid userId, long lastSeenUnixMs) =>
+        _ = Task.Run(() => RecordLastSeenAsync(userId, DateTimeOffset.FromUnixTimeMilliseconds(lastSeenUnixMs)));
 
     // Called under _lock.
     private void Unwatch(IDeliveryTarget target)
@@ -180,43 +214,20 @@ internal sealed class PresenceService(IDirectoryStore directory, TimeProvider ti
                 _watchers.Remove(user);
             }
         }
-    }
 
-    // Called under _lock, so a user's changes reach every watcher in the order they happened (a device
-    // leaving while another connects must not read as offline last). One PRESENCE frame per change, the same
-    // bytes to every watcher; Deliver only copies into the connection's buffer, it never waits.
-    private void NotifyLocked(PresenceEntry entry)
-    {
-        if (!_watchers.TryGetValue(entry.UserId, out var set) || set.Count == 0)
-        {
-            return;
-        }
-
-        var encoded = new ArrayBufferWriter<byte>(64);
-        FrameCodec.Write(encoded, new PresenceFrame(0, [entry]));
-        foreach (var target in set)
-        {
-            target.Deliver(encoded.WrittenSpan);
-        }
+        _registry.Unwatch(watched);
     }
 
     private async Task RecordLastSeenAsync(Guid userId, DateTimeOffset at)
     {
         try
         {
-            await directory.SetLastSeenAsync(userId, at);
+            await _directory.SetLastSeenAsync(userId, at);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // Memory still has it; the directory's copy is for after a restart.
-            GatewayLog.StoreFailed(logger, ex);
+            // The registry still has it; the directory's copy is for after it forgets (restart, retention).
+            GatewayLog.StoreFailed(_logger, ex);
         }
-    }
-
-    private sealed class UserState
-    {
-        public int Connections { get; set; }
-
-        public PresenceStatus Status { get; set; } = PresenceStatus.Online;
     }
 }

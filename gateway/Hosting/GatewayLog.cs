@@ -58,4 +58,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 16, Level = LogLevel.Critical, Message = "Delivery lane {Lane} stopped; the process exits so that a supervisor restarts it")]
     public static partial void LaneFailed(ILogger logger, int lane, Exception exception);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Presence could not be written to or read from Redis; it is re-synchronised at the next lease renewal")]
+    public static partial void PresenceFailed(ILogger logger, Exception exception);
 }

@@ -252,4 +252,10 @@ public sealed class RedisSettings
 {
     /// <summary>A StackExchange.Redis configuration string, e.g. <c>redis1:6379,password=…</c>.</summary>
     public string Configuration { get; set; } = "";
+
+    /// <summary>How long a node's presence lease lasts: a node that dies takes its users offline this long after its last renewal.</summary>
+    public int PresenceLeaseMs { get; set; } = 15_000;
+
+    /// <summary>How often a node renews its lease and reaps the leases of dead nodes; under a third of the lease.</summary>
+    public int PresenceRefreshMs { get; set; } = 5_000;
 }

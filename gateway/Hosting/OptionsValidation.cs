@@ -253,6 +253,11 @@ internal sealed class AdapterOptionsValidation
         {
             yield return "Routing:Redis:Configuration is required when Routing:Bus is 'redis' (e.g. 127.0.0.1:6379).";
         }
+
+        if (routing.Redis.PresenceLeaseMs < 1000 || routing.Redis.PresenceRefreshMs < 100 || routing.Redis.PresenceRefreshMs * 3 > routing.Redis.PresenceLeaseMs)
+        {
+            yield return $"Routing:Redis:PresenceLeaseMs must be at least 1000 and PresenceRefreshMs at least 100 and at most a third of it; got {routing.Redis.PresenceLeaseMs} and {routing.Redis.PresenceRefreshMs}.";
+        }
     }
 
     private static bool IsValidMySql(string connectionString, out string problem)

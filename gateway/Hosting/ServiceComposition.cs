@@ -5,12 +5,13 @@ using ChatWire.Gateway.Conversations;
 using ChatWire.Gateway.Delivery;
 using ChatWire.Gateway.Observability;
 using ChatWire.Routing;
+using ChatWire.Routing.Presence;
+using ChatWire.Routing.Redis;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Messages;
 using ChatWire.Storage.Mongo;
 using ChatWire.Storage.MySql;
 using ChatWire.Storage.Sqlite;
-using ChatWire.Routing.Redis;
 using StackExchange.Redis;
 
 namespace ChatWire.Gateway.Hosting;
@@ -191,17 +192,30 @@ internal static class ServiceComposition
         {
             services.AddSingleton<IMessageBus, InProcessMessageBus>();
             services.AddSingleton<IMembershipBackplane, NoMembershipBackplane>();
+            services.AddSingleton<IPresenceRegistry, InProcessPresenceRegistry>();
             report.Add("bus", options.Bus);
             report.Add("membership cache", "in-process");
+            report.Add("presence", "in-process");
             return services;
         }
 
         services.AddSingleton(redis);
         services.AddSingleton<IMessageBus>(_ => new RedisMessageBus(redis, nodeId));
         services.AddSingleton<IMembershipBackplane>(_ => new RedisMembershipBackplane(redis));
+        var lease = new RedisPresenceOptions
+        {
+            LeaseTtl = TimeSpan.FromMilliseconds(options.Redis.PresenceLeaseMs),
+            LeaseRefresh = TimeSpan.FromMilliseconds(options.Redis.PresenceRefreshMs),
+        };
+        services.AddSingleton<IPresenceRegistry>(sp =>
+        {
+            var logger = sp.GetRequiredService<ILogger<RedisPresenceRegistry>>();
+            return new RedisPresenceRegistry(redis, nodeId.ToString("N"), lease with { OnError = ex => GatewayLog.PresenceFailed(logger, ex) });
+        });
         var endpoints = string.Join(",", redis.GetEndPoints().Select(e => e.ToString()));
         report.Add("bus", $"redis ({endpoints}), node {nodeId}");
         report.Add("membership cache", $"in-process, then redis ({endpoints})");
+        report.Add("presence", $"redis ({endpoints}), lease {options.Redis.PresenceLeaseMs} ms renewed every {options.Redis.PresenceRefreshMs} ms");
         return services;
     }
 

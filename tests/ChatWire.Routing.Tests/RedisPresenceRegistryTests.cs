@@ -1,0 +1,332 @@
+using System.Collections.Concurrent;
+using ChatWire.Routing.Presence;
+using ChatWire.Routing.Redis;
+using ChatWire.Tests.Shared;
+using StackExchange.Redis;
+
+namespace ChatWire.Routing.Tests;
+
+/// <summary>
+/// The Redis presence adapter against the real Redis, each registry a "node" with a multiplexer of its own.
+/// A fresh key prefix per test keeps tests apart, and stands for a cluster of its own: "Redis lost its data"
+/// deletes that prefix's keys, not FLUSHALL, which would pull the data from under the other test assemblies
+/// that test.sh runs in parallel against the same Redis.
+/// </summary>
+public sealed class RedisPresenceRegistryTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
+
+    private readonly string _prefix = $"cwtest:presence:{Guid.NewGuid():N}:";
+    private readonly List<Node> _nodes = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            await node.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Read_UserPresentOnAnotherNode_IsOnlineThere_AndOfflineWithLastSeenAfter()
+    {
+        var a = await StartAsync();
+        var b = await StartAsync();
+        var user = Guid.NewGuid();
+
+        b.Registry.MarkPresent(user);
+        await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.Online);
+
+        b.Registry.MarkAbsent(user, 1_700_000_000_123);
+        await EventuallyAsync(async () => await ReadAsync(a, user) == new UserPresence(user, UserStatus.Offline, 1_700_000_000_123));
+        await EventuallyAsync(() => Task.FromResult(b.Observer.Offline.Contains((user, 1_700_000_000_123))));
+        Assert.Empty(a.Observer.Offline);
+    }
+
+    [Fact]
+    public async Task Read_NeverSeenUser_IsOfflineWithoutLastSeen()
+    {
+        var a = await StartAsync();
+        var user = Guid.NewGuid();
+
+        Assert.Equal(new UserPresence(user, UserStatus.Offline, 0), await ReadAsync(a, user));
+    }
+
+    [Fact]
+    public async Task SetStatus_IsTheUsersOnEveryNode_AndBackToOnlineAfterOffline()
+    {
+        var a = await StartAsync();
+        var b = await StartAsync();
+        var user = Guid.NewGuid();
+        a.Registry.MarkPresent(user);
+        b.Registry.MarkPresent(user);
+
+        b.Registry.SetStatus(user, UserStatus.Away);
+        await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.Away);
+
+        // One status for all the user's devices (§4.23): the last one set, on whichever node.
+        a.Registry.SetStatus(user, UserStatus.DoNotDisturb);
+        await EventuallyAsync(async () => (await ReadAsync(b, user)).Status == UserStatus.DoNotDisturb);
+
+        // Still connected through A when B's device leaves: the status stays.
+        b.Registry.MarkAbsent(user, 1);
+        await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.DoNotDisturb && !await IsHeldByAsync(b, user));
+
+        a.Registry.MarkAbsent(user, 2);
+        await EventuallyAsync(async () => (await ReadAsync(b, user)).Status == UserStatus.Offline);
+        a.Registry.MarkPresent(user);
+        await EventuallyAsync(async () => (await ReadAsync(b, user)).Status == UserStatus.Online);
+    }
+
+    [Fact]
+    public async Task SetStatus_ByANodeNotHoldingTheUser_ChangesNothing()
+    {
+        var a = await StartAsync();
+        var b = await StartAsync();
+        var user = Guid.NewGuid();
+        await a.Registry.WatchAsync([user], CancellationToken.None);
+        b.Registry.MarkPresent(user);
+        await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.Online);
+
+        a.Registry.SetStatus(user, UserStatus.Away);
+        b.Registry.SetStatus(user, UserStatus.DoNotDisturb);
+
+        await EventuallyAsync(() => Task.FromResult(a.Observer.ChangesOf(user).Length >= 2));
+        Assert.Equal([new(user, UserStatus.Online, 0), new(user, UserStatus.DoNotDisturb, 0)], a.Observer.ChangesOf(user));
+    }
+
+    [Fact]
+    public async Task Watch_ChangesOnAnotherNode_ReachTheWatcherInOrder()
+    {
+        var a = await StartAsync();
+        var b = await StartAsync();
+        var user = Guid.NewGuid();
+        await a.Registry.WatchAsync([user], CancellationToken.None);
+
+        b.Registry.MarkPresent(user);
+        b.Registry.SetStatus(user, UserStatus.Away);
+        b.Registry.SetStatus(user, UserStatus.DoNotDisturb);
+        b.Registry.MarkAbsent(user, 1_700_000_000_456);
+
+        UserPresence[] expected =
+        [
+            new(user, UserStatus.Online, 0),
+            new(user, UserStatus.Away, 0),
+            new(user, UserStatus.DoNotDisturb, 0),
+            new(user, UserStatus.Offline, 1_700_000_000_456),
+        ];
+        await EventuallyAsync(() => Task.FromResult(a.Observer.ChangesOf(user).Length >= expected.Length));
+        Assert.Equal(expected, a.Observer.ChangesOf(user));
+    }
+
+    [Fact]
+    public async Task Watch_SecondDeviceOnAnotherNode_IsNoChange()
+    {
+        var a = await StartAsync();
+        var b = await StartAsync();
+        var user = Guid.NewGuid();
+        await b.Registry.WatchAsync([user], CancellationToken.None);
+
+        a.Registry.MarkPresent(user);
+        b.Registry.MarkPresent(user);
+
+        // Two nodes write on two connections: A's leaving could overtake B's arrival unless B's is in first.
+        await EventuallyAsync(() => IsHeldByAsync(b, user));
+        a.Registry.MarkAbsent(user, 5);
+        b.Registry.SetStatus(user, UserStatus.Away);
+
+        // The status change after them shows that the second device's arrival and the first one's leaving
+        // published nothing.
+        await EventuallyAsync(() => Task.FromResult(b.Observer.ChangesOf(user).Length >= 2));
+        Assert.Equal([new(user, UserStatus.Online, 0), new(user, UserStatus.Away, 0)], b.Observer.ChangesOf(user));
+        Assert.Empty(a.Observer.Offline);
+    }
+
+    [Fact]
+    public async Task Unwatch_LastWatcher_StopsListening_WhileAnotherWatcherKeepsIt()
+    {
+        var a = await StartAsync();
+        var b = await StartAsync();
+        var user = Guid.NewGuid();
+        var marker = Guid.NewGuid();
+        await a.Registry.WatchAsync([user], CancellationToken.None);
+        await a.Registry.WatchAsync([user, marker], CancellationToken.None);
+
+        a.Registry.Unwatch([user, marker]);
+        b.Registry.MarkPresent(user);
+        await EventuallyAsync(() => Task.FromResult(a.Observer.ChangesOf(user).Length == 1));
+
+        a.Registry.Unwatch([user]);
+        await EventuallyAsync(async () => await SubscribersAsync(a, user) == 0);
+        b.Registry.SetStatus(user, UserStatus.Away);
+        await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.Away);
+        Assert.Single(a.Observer.ChangesOf(user));
+    }
+
+    [Fact]
+    public async Task Lease_NodeKilled_ItsUsersGoOfflineWhenItExpires_AndAReaperTellsTheWatchers()
+    {
+        var options = ShortLease();
+        var a = await StartAsync(options);
+        var b = await StartAsync(options);
+        var user = Guid.NewGuid();
+        var elsewhere = Guid.NewGuid();
+        await a.Registry.WatchAsync([user, elsewhere], CancellationToken.None);
+        b.Registry.MarkPresent(user);
+        b.Registry.MarkPresent(elsewhere);
+        a.Registry.MarkPresent(elsewhere);
+        await EventuallyAsync(() => Task.FromResult(a.Observer.ChangesOf(user).Length == 1));
+
+        // kill -9: B's connection to Redis is gone without a word; its lease is left to expire.
+        b.Kill();
+
+        await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.Offline);
+        await EventuallyAsync(() => Task.FromResult(a.Observer.ChangesOf(user).Length == 2));
+        var offline = a.Observer.ChangesOf(user)[1];
+        Assert.Equal(UserStatus.Offline, offline.Status);
+        Assert.True(offline.LastSeenUnixMs > 0);
+        await EventuallyAsync(() => Task.FromResult(a.Observer.Offline.Contains((user, offline.LastSeenUnixMs))));
+
+        // A user A still holds stays online through B's death.
+        Assert.Equal(UserStatus.Online, (await ReadAsync(a, elsewhere)).Status);
+        Assert.Single(a.Observer.ChangesOf(elsewhere));
+        await EventuallyAsync(async () => !await a.Database.KeyExistsAsync(_prefix + "node:" + b.Registry.NodeId));
+    }
+
+    [Fact]
+    public async Task Lease_DeadNodeReapedOnce_WhenSeveralNodesReap()
+    {
+        var options = ShortLease();
+        var reapers = new[] { await StartAsync(options), await StartAsync(options), await StartAsync(options) };
+        var dying = await StartAsync(options);
+        var users = Enumerable.Range(0, 20).Select(_ => Guid.NewGuid()).ToArray();
+        foreach (var user in users)
+        {
+            dying.Registry.MarkPresent(user);
+        }
+
+        await EventuallyAsync(async () => (await reapers[0].Registry.ReadAsync(users, CancellationToken.None)).Values.All(p => p.Status == UserStatus.Online));
+        dying.Kill();
+
+        await EventuallyAsync(() => Task.FromResult(reapers.Sum(r => r.Observer.Offline.Count) >= users.Length));
+        await Task.Delay(options.LeaseRefresh * 3);
+        Assert.Equal(users.Order(), reapers.SelectMany(r => r.Observer.Offline).Select(o => o.UserId).Order());
+    }
+
+    [Fact]
+    public async Task DataLost_NodesRegisterAndWriteTheirUsersAgain()
+    {
+        var options = ShortLease();
+        var a = await StartAsync(options);
+        var b = await StartAsync(options);
+        var user = Guid.NewGuid();
+        b.Registry.MarkPresent(user);
+        b.Registry.SetStatus(user, UserStatus.Away);
+        await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.Away);
+
+        var server = a.Multiplexer.GetServer(a.Multiplexer.GetEndPoints()[0]);
+        var keys = await server.KeysAsync(pattern: _prefix + "*").ToArrayAsync();
+        Assert.NotEmpty(keys);
+        await a.Database.KeyDeleteAsync(keys);
+        Assert.Equal(UserStatus.Offline, (await ReadAsync(a, user)).Status);
+
+        await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.Away);
+        await EventuallyAsync(async () =>
+            await a.Database.SortedSetScoreAsync(_prefix + "leases", a.Registry.NodeId) is not null
+            && await a.Database.SortedSetScoreAsync(_prefix + "leases", b.Registry.NodeId) is not null);
+    }
+
+    [Fact]
+    public async Task Dispose_LeavesCleanly_UsersOfflineAtOnceAndLeaseGone()
+    {
+        var a = await StartAsync();
+        var b = await StartAsync();
+        var user = Guid.NewGuid();
+        await a.Registry.WatchAsync([user], CancellationToken.None);
+        b.Registry.MarkPresent(user);
+        await EventuallyAsync(() => Task.FromResult(a.Observer.ChangesOf(user).Length == 1));
+
+        await b.DisposeAsync();
+
+        // The default lease is 15 s: going offline sooner than that is the clean leave, not the lease.
+        await EventuallyAsync(() => Task.FromResult(a.Observer.ChangesOf(user).Length == 2), TimeSpan.FromSeconds(5));
+        Assert.Equal(UserStatus.Offline, a.Observer.ChangesOf(user)[1].Status);
+        Assert.Null(await a.Database.SortedSetScoreAsync(_prefix + "leases", b.Registry.NodeId));
+    }
+
+    private static RedisPresenceOptions ShortLease() => new()
+    {
+        LeaseTtl = TimeSpan.FromSeconds(1),
+        LeaseRefresh = TimeSpan.FromMilliseconds(300),
+    };
+
+    private static async Task<UserPresence> ReadAsync(Node node, Guid user) =>
+        (await node.Registry.ReadAsync([user], CancellationToken.None))[user];
+
+    private async Task<bool> IsHeldByAsync(Node node, Guid user) =>
+        await node.Database.SetContainsAsync(_prefix + "node:" + node.Registry.NodeId, user.ToString("D"));
+
+    private async Task<long> SubscribersAsync(Node node, Guid user)
+    {
+        var result = await node.Database.ExecuteAsync("PUBSUB", "NUMSUB", _prefix + user.ToString("D"));
+        return (long)((RedisResult[])result!)[1];
+    }
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? Patience);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not hold in time.");
+            await Task.Delay(50);
+        }
+    }
+
+    private async Task<Node> StartAsync(RedisPresenceOptions? options = null)
+    {
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(BackingServices.Redis);
+        var errors = new ConcurrentQueue<Exception>();
+        var registry = new RedisPresenceRegistry(
+            multiplexer,
+            $"test-{Guid.NewGuid():N}",
+            (options ?? new RedisPresenceOptions()) with { KeyPrefix = _prefix, OnError = errors.Enqueue });
+        var node = new Node(multiplexer, registry, new Recorder());
+        registry.Observe(node.Observer);
+        _nodes.Add(node);
+        return node;
+    }
+
+    private sealed class Node(ConnectionMultiplexer multiplexer, RedisPresenceRegistry registry, Recorder observer) : IAsyncDisposable
+    {
+        public ConnectionMultiplexer Multiplexer { get; } = multiplexer;
+
+        public RedisPresenceRegistry Registry { get; } = registry;
+
+        public Recorder Observer { get; } = observer;
+
+        public IDatabase Database => Multiplexer.GetDatabase();
+
+        public void Kill() => Multiplexer.Dispose();
+
+        public async ValueTask DisposeAsync()
+        {
+            await Registry.DisposeAsync();
+            await Multiplexer.DisposeAsync();
+        }
+    }
+
+    private sealed class Recorder : IPresenceObserver
+    {
+        private readonly ConcurrentQueue<UserPresence> _changes = new();
+
+        public ConcurrentQueue<(Guid UserId, long LastSeenUnixMs)> Offline { get; } = new();
+
+        public UserPresence[] ChangesOf(Guid user) => [.. _changes.Where(c => c.UserId == user)];
+
+        public void PresenceChanged(UserPresence presence) => _changes.Enqueue(presence);
+
+        public void WentOffline(Guid userId, long lastSeenUnixMs) => Offline.Enqueue((userId, lastSeenUnixMs));
+    }
+}
