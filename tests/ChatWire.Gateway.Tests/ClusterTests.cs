@@ -2,6 +2,7 @@ using System.Text.Json;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using ChatWire.Tests.Shared;
 
 namespace ChatWire.Gateway.Tests;
 
@@ -182,6 +183,154 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
             await DrainUntilSilentAsync(device, e => Assert.NotEqual(EventKind.Message, e.Kind));
             await device.SendAsync(new Send(device.NextRequestId(), team.General, Guid.CreateVersion7(), "text/plain", "still here?"u8.ToArray()));
             Assert.Equal(ErrorCode.NotAMember, (ErrorCode)(await device.ExpectErrorAsync(Patience)).Code);
+        }
+    }
+
+    [Fact]
+    public async Task NodeKilledMidLoad_ClientsMoveAndSync_NothingLostNothingTwice_UsersGoOfflineAfterTheLease()
+    {
+        await using var cluster = await Cluster.StartAsync(3, extra: new Dictionary<string, string>
+        {
+            ["Routing:Redis:PresenceLeaseMs"] = "3000",
+            ["Routing:Redis:PresenceRefreshMs"] = "500",
+        });
+        var team = await TeamAsync(cluster[0], "alice", "bob", "carol");
+        var (aliceToken, aliceDevice) = team.Users["alice"];
+        var (bobToken, bobDevice) = team.Users["bob"];
+        var (carolToken, carolDevice) = team.Users["carol"];
+        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
+        var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
+        await using var carol = await ConnectAsync(cluster[2], carolToken, carolDevice);
+
+        await carol.SendAsync(new PresenceWatch(carol.NextRequestId(), [team.UserIds["bob"]]));
+        Assert.Equal(PresenceStatus.Online, (await carol.ExpectAsync<PresenceFrame>(Patience)).Entries.Single().Status);
+
+        // Bob's laptop displays what reaches it, by seq; a second copy of a seq would be a message shown twice.
+        var displayed = new Dictionary<ulong, Guid>();
+        var receiving = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    var e = await bob.ExpectMessageAsync(Patience);
+                    Assert.True(displayed.TryAdd(e.Seq, e.EventId) || displayed[e.Seq] == e.EventId);
+                }
+            }
+            catch (Xunit.Sdk.XunitException)
+            {
+                // The node died under the connection.
+            }
+        });
+
+        var acknowledged = new Dictionary<Guid, ulong>();
+        for (var i = 0; i < 300; i++)
+        {
+            var ack = await alice.SendTextAsync(team.General, $"load {i}");
+            acknowledged[ack.MessageId] = ack.Seq;
+            if (i == 100)
+            {
+                await cluster[1].KillAsync();
+            }
+        }
+
+        await receiving;
+        await bob.DisposeAsync();
+
+        // Nobody told anyone bob's node died: its lease ran out, and a surviving node's reaper said so.
+        var offline = await ExpectPresenceAsync(carol, team.UserIds["bob"], PresenceStatus.Offline);
+        Assert.NotEqual(0, offline.LastSeenUnixMs);
+
+        await using var moved = await ConnectAsync(cluster[2], bobToken, bobDevice);
+        await moved.SendAsync(new Sync(moved.NextRequestId(), Guid.Empty, 100));
+        var state = (await moved.ExpectAsync<SyncPage>(Patience)).Conversations.Single(c => c.ConversationId == team.General);
+        var from = displayed.Count == 0 ? 0 : displayed.Keys.Max();
+        foreach (var e in (await HistoryAsync(moved, team.General)).Where(e => e.Kind == EventKind.Message && e.Seq > from))
+        {
+            Assert.True(displayed.TryAdd(e.Seq, e.EventId));
+        }
+
+        output.WriteLine($"{acknowledged.Count} acknowledged; bob displayed {displayed.Count} (last seq {state.LastSeq})");
+        Assert.All(acknowledged, a => Assert.Equal(a.Key, displayed[a.Value]));
+        Assert.Equal(acknowledged.Count, displayed.Count);
+        Assert.Equal(PresenceStatus.Online, (await ExpectPresenceAsync(carol, team.UserIds["bob"], PresenceStatus.Online)).Status);
+    }
+
+    [Fact]
+    public async Task RedisRestartedEmptyMidLoad_NoAcknowledgedMessageLost_NoSeqTwice_DeliveryResumes()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        await using var cluster = await Cluster.StartAsync(2, redis.Configuration);
+        var team = await TeamAsync(cluster[0], "alice", "bob");
+        var (aliceToken, aliceDevice) = team.Users["alice"];
+        var (bobToken, bobDevice) = team.Users["bob"];
+        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
+        await using var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
+
+        var acknowledged = new Dictionary<Guid, ulong>();
+        for (var i = 0; i < 100; i++)
+        {
+            var ack = await alice.SendTextAsync(team.General, $"before {i}");
+            acknowledged[ack.MessageId] = ack.Seq;
+        }
+
+        // Redis goes away and comes back empty (no persistence): every subscription, presence lease and
+        // cached membership answer is gone. SENDs go on meanwhile: the store, not Redis, hands out seqs.
+        await redis.StopAsync();
+        for (var i = 0; i < 100; i++)
+        {
+            var ack = await alice.SendTextAsync(team.General, $"during {i}");
+            acknowledged[ack.MessageId] = ack.Seq;
+        }
+
+        await redis.StartAgainAsync();
+
+        // Delivery across nodes resumes once both nodes have re-subscribed.
+        Guid? arrived = null;
+        var seen = new HashSet<Guid>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (arrived is null)
+        {
+            var ack = await alice.SendTextAsync(team.General, "after");
+            acknowledged[ack.MessageId] = ack.Seq;
+            try
+            {
+                while (true)
+                {
+                    var e = await bob.ExpectMessageAsync(TimeSpan.FromMilliseconds(500));
+                    seen.Add(e.EventId);
+                    if (e.EventId == ack.MessageId)
+                    {
+                        arrived = e.EventId;
+                        break;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                timeout.Token.ThrowIfCancellationRequested();
+            }
+        }
+
+        var history = await HistoryAsync(bob, team.General);
+        Assert.Equal(Enumerable.Range(1, history.Count).Select(n => (ulong)n), history.Select(e => e.Seq));
+        Assert.All(acknowledged, a => Assert.Equal(a.Key, history.Single(e => e.Seq == a.Value).EventId));
+        output.WriteLine($"{acknowledged.Count} acknowledged, {seen.Count} delivered live to the other node, {history.Count} events stored");
+    }
+
+    private static async Task<PresenceEntry> ExpectPresenceAsync(RawClient client, Guid userId, PresenceStatus status)
+    {
+        using var timeout = new CancellationTokenSource(Patience);
+        while (true)
+        {
+            timeout.Token.ThrowIfCancellationRequested();
+            foreach (var entry in (await client.ExpectAsync<PresenceFrame>(Patience)).Entries)
+            {
+                if (entry.UserId == userId && entry.Status == status)
+                {
+                    return entry;
+                }
+            }
         }
     }
 
