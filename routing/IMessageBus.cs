@@ -50,4 +50,11 @@ public interface IMessageBus
     /// task completes reach it, until the returned handle is disposed. May take a network round trip.
     /// </summary>
     ValueTask<IAsyncDisposable> SubscribeAsync(BusTopic topic, IBusSubscriber subscriber, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Raised (on any thread) when payloads from other nodes may have been lost: the link between nodes broke
+    /// and is back. A subscriber that keeps state from payloads (routes, caches) should re-check it. The
+    /// in-process bus never raises it.
+    /// </summary>
+    event Action? Reconnected;
 }

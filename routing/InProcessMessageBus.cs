@@ -13,6 +13,13 @@ public sealed class InProcessMessageBus : IMessageBus
     private readonly ConcurrentDictionary<BusTopic, ImmutableArray<IBusSubscriber>> _subscribers = new();
     private readonly Lock _delivery = new();
 
+    /// <summary>Never raised: nothing lies between publisher and subscriber.</summary>
+    public event Action? Reconnected
+    {
+        add { }
+        remove { }
+    }
+
     public ValueTask PublishAsync(BusTopic topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
         if (_subscribers.TryGetValue(topic, out var subscribers))

@@ -41,6 +41,60 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         _membership = membership;
         _subscriptions = new TopicSubscriptions(bus, this, logger);
         _lanes = new DeliveryLanes(Environment.ProcessorCount, logger);
+        _logger = logger;
+        bus.Reconnected += () => _ = ReconcileAsync();
+    }
+
+    private readonly ILogger<DeliveryFanout> _logger;
+
+    /// <summary>
+    /// Re-reads every local user's conversations from the directory and corrects their routes: joins and
+    /// leaves whose events were lost while the bus was down (a removed member must not go on receiving
+    /// here). Run when the bus is back after an outage; a few directory reads at a time.
+    /// </summary>
+    public async Task ReconcileAsync()
+    {
+        List<UserRoute> routes;
+        lock (_lock)
+        {
+            routes = [.. _users.Values.Where(r => r.Pending is null)];
+        }
+
+        var corrected = 0;
+        await Parallel.ForEachAsync(routes, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (route, ct) =>
+        {
+            try
+            {
+                var conversations = (await _directory.ListConversationsForUserAsync(route.UserId, ct)).Select(c => c.Id).ToHashSet();
+                lock (_lock)
+                {
+                    if (!_users.TryGetValue(route.UserId, out var current) || current != route)
+                    {
+                        return;
+                    }
+
+                    foreach (var gone in route.Conversations.Where(c => !conversations.Contains(c)).ToArray())
+                    {
+                        LeaveLocked(route, gone);
+                        _membership.ForgetLocal(gone, route.UserId);
+                        Interlocked.Increment(ref corrected);
+                    }
+
+                    foreach (var added in conversations.Where(c => !route.Conversations.Contains(c)))
+                    {
+                        JoinLocked(route, added);
+                        Interlocked.Increment(ref corrected);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                GatewayLog.StoreFailed(_logger, ex);
+            }
+        });
+
+        await _subscriptions.ApplyAsync();
+        GatewayLog.RoutesReconciled(_logger, routes.Count, corrected);
     }
 
     /// <summary>Bus topics this node is subscribed to.</summary>

@@ -61,4 +61,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Presence could not be written to or read from Redis; it is re-synchronised at the next lease renewal")]
     public static partial void PresenceFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "The bus is back: the routes of {Users} local users were re-read, {Corrected} corrected")]
+    public static partial void RoutesReconciled(ILogger logger, int users, int corrected);
 }

@@ -318,6 +318,62 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         output.WriteLine($"{acknowledged.Count} acknowledged, {seen.Count} delivered live to the other node, {history.Count} events stored");
     }
 
+    [Fact]
+    public async Task MemberRemovedWhileRedisIsDown_StopsReceivingAndSendingOnOtherNodesOnceItIsBack()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        await using var cluster = await Cluster.StartAsync(2, redis.Configuration);
+        var team = await TeamAsync(cluster[0], "alice", "bob");
+        var (aliceToken, aliceDevice) = team.Users["alice"];
+        var (bobToken, bobDevice) = team.Users["bob"];
+        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
+        await using var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
+        await bob.SendTextAsync(team.General, "hello");
+        await alice.SendTextAsync(team.General, "hi bob");
+        while ((await bob.ExpectMessageAsync(Patience)).SenderUserId != team.UserIds["alice"])
+        {
+        }
+
+        // The removal's MEMBER_LEFT and the cache invalidation are published while Redis is down: bob's node
+        // never hears of them.
+        await redis.StopAsync();
+        await cluster[0].CallAsync(aliceToken, HttpMethod.Delete, $"v1/teams/{team.TeamId}/members/{team.UserIds["bob"]}");
+        await redis.StartAgainAsync();
+
+        // Once the bus is back, bob's node re-reads its users' conversations: a message sent after that
+        // does not reach him, and his SEND is refused.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            await bob.SendAsync(new Send(bob.NextRequestId(), team.General, Guid.CreateVersion7(), "text/plain", "still here?"u8.ToArray()));
+            var frame = await bob.ReadFrameAsync(Patience) ?? throw new Xunit.Sdk.XunitException("closed");
+            if (frame.Header.Opcode == Opcode.Error)
+            {
+                break;
+            }
+
+            await Task.Delay(250, timeout.Token);
+        }
+
+        await alice.SendTextAsync(team.General, "after the removal");
+
+        // Whatever bob's device still gets (answers to the SENDs above, events from before), it is not that.
+        try
+        {
+            while (await bob.ReadFrameAsync(TimeSpan.FromSeconds(2)) is { } frame)
+            {
+                if (frame.Header.Opcode == Opcode.Event)
+                {
+                    var e = FrameCodec.Decode<EventFrame>(new System.Buffers.ReadOnlySequence<byte>(frame.Body), ProtocolLimits.Default).Event;
+                    Assert.NotEqual("after the removal", System.Text.Encoding.UTF8.GetString(e.Content.Span));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     private static async Task<PresenceEntry> ExpectPresenceAsync(RawClient client, Guid userId, PresenceStatus status)
     {
         using var timeout = new CancellationTokenSource(Patience);

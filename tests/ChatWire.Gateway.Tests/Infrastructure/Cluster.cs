@@ -49,8 +49,10 @@ internal sealed class Cluster : IAsyncDisposable
         var nodes = new List<GatewayChild> { await GatewayChild.StartAsync(4096, settings) };
         try
         {
-            var others = await Task.WhenAll(Enumerable.Range(1, count - 1).Select(_ => GatewayChild.StartAsync(4096, settings)));
-            nodes.AddRange(others);
+            for (var i = 1; i < count; i++)
+            {
+                nodes.Add(await GatewayChild.StartAsync(4096, settings));
+            }
         }
         catch
         {

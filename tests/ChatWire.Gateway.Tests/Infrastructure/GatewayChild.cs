@@ -67,6 +67,22 @@ internal sealed class GatewayChild : IAsyncDisposable
     /// </summary>
     public static async Task<GatewayChild> StartAsync(int openFiles, IReadOnlyDictionary<string, string> settings, string? dataDirectory = null)
     {
+        // The free ports are found by binding and releasing them, so another process may take one before the
+        // child binds it; then the child exits at once, and a second choice of ports is as good as the first.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(openFiles, settings, dataDirectory);
+            }
+            catch (InvalidOperationException ex) when (attempt < 3 && ex.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
+    private static async Task<GatewayChild> StartOnceAsync(int openFiles, IReadOnlyDictionary<string, string> settings, string? dataDirectory)
+    {
         var data = dataDirectory ?? Path.Combine(Path.GetTempPath(), "chatwire-child-" + Guid.NewGuid().ToString("N"));
         var ports = FreePorts(4);
         var start = StartInfo(openFiles, data, ports, settings, []);

@@ -229,6 +229,12 @@ public sealed class DeliveryFanoutTests
 
         public List<BusTopic> Subscribed { get; } = [];
 
+        public event Action? Reconnected
+        {
+            add { }
+            remove { }
+        }
+
         // True when what it waited for finished in time.
         public Func<bool>? DuringSubscribe { get; set; }
 
