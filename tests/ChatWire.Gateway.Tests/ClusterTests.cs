@@ -48,6 +48,72 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task EditsReactionsReadStateTypingAndPresence_CrossNodes()
+    {
+        await using var cluster = await Cluster.StartAsync(3);
+        var team = await TeamAsync(cluster[0], "alice", "bob");
+        var (aliceToken, aliceDevice) = team.Users["alice"];
+        var (bobToken, bobDevice) = team.Users["bob"];
+        var (_, alicePhone) = await LoginAsync(cluster[2], "alice");
+        await using var laptop = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
+        await using var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
+        await using var phone = await ConnectAsync(cluster[2], team.PhoneToken(alicePhone), alicePhone);
+
+        // Presence: bob, on another node than both of alice's devices, sees the status she sets on one.
+        await bob.SendAsync(new PresenceWatch(bob.NextRequestId(), [team.UserIds["alice"]]));
+        Assert.Equal(PresenceStatus.Online, (await bob.ExpectAsync<PresenceFrame>(Patience)).Entries.Single().Status);
+        await laptop.SendAsync(new SetStatus(laptop.NextRequestId(), PresenceStatus.Away));
+        await ExpectPresenceAsync(bob, team.UserIds["alice"], PresenceStatus.Away);
+
+        var message = await laptop.SendTextAsync(team.General, "first draft");
+        Assert.Equal(message.Seq, (await bob.ExpectMessageAsync(Patience)).Seq);
+        Assert.Equal(message.Seq, (await phone.ExpectMessageAsync(Patience)).Seq);
+
+        // An edit from the phone reaches bob and the laptop, each on its own node.
+        await phone.SendAsync(new Edit(phone.NextRequestId(), team.General, message.MessageId, "text/plain", "final"u8.ToArray()));
+        await phone.ExpectAsync<Ok>(Patience);
+        foreach (var device in new[] { bob, laptop })
+        {
+            var edited = await ExpectKindAsync(device, EventKind.MessageEdited);
+            Assert.Equal(message.MessageId, edited.SubjectId);
+            Assert.Equal("final", System.Text.Encoding.UTF8.GetString(edited.Content.Span));
+        }
+
+        // Bob's reaction reaches both of alice's devices.
+        await bob.SendAsync(new React(bob.NextRequestId(), team.General, message.MessageId, "👍", Remove: false));
+        var last = (await bob.ExpectAsync<Ok>(Patience)).Seq;
+        foreach (var device in new[] { laptop, phone })
+        {
+            var reacted = await ExpectKindAsync(device, EventKind.ReactionAdded);
+            Assert.Equal(message.MessageId, reacted.SubjectId);
+        }
+
+        // Read state set on the laptop reaches the phone (the user's topic, across nodes).
+        await laptop.SendAsync(new MarkRead(laptop.NextRequestId(), team.General, last));
+        var state = await phone.ExpectAsync<ReadState>(Patience);
+        Assert.Equal(team.General, state.ConversationId);
+        Assert.Equal(last, state.ReadSeq);
+
+        // Typing on bob's node shows on alice's phone.
+        await bob.SendAsync(new Typing(bob.NextRequestId(), team.General));
+        var typing = await phone.ExpectAsync<UserTyping>(Patience);
+        Assert.Equal(team.UserIds["bob"], typing.UserId);
+    }
+
+    // The next event of this kind (others, and other frames, are kept or skipped).
+    private static async Task<ConversationEvent> ExpectKindAsync(RawClient client, EventKind kind)
+    {
+        while (true)
+        {
+            var e = await client.ExpectEventAsync(Patience);
+            if (e.Kind == kind)
+            {
+                return e;
+            }
+        }
+    }
+
+    [Fact]
     public async Task ConcurrentSenders_ThroughAllThreeNodes_GetUniqueGapFreeSeqs()
     {
         await using var cluster = await Cluster.StartAsync(3);
