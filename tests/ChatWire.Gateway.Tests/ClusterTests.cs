@@ -21,13 +21,11 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         await using var cluster = await Cluster.StartAsync(3);
         var team = await TeamAsync(cluster[0], "alice", "bob");
-        var (aliceToken, aliceDevice) = team.Users["alice"];
-        var (bobToken, bobDevice) = team.Users["bob"];
-        var (_, alicePhone) = await LoginAsync(cluster[1], "alice");
+        var alicePhone = await LoginAsync(cluster[1], "alice");
 
-        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
-        await using var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
-        await using var phone = await ConnectAsync(cluster[2], team.PhoneToken(alicePhone), alicePhone);
+        await using var alice = await team.ConnectAsync(cluster[0], "alice");
+        await using var bob = await team.ConnectAsync(cluster[1], "bob");
+        await using var phone = await ConnectAsync(cluster[2], alicePhone.Token, alicePhone.DeviceId);
 
         var acks = new List<SendAck>();
         for (var i = 0; i < 30; i++)
@@ -52,12 +50,10 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         await using var cluster = await Cluster.StartAsync(3);
         var team = await TeamAsync(cluster[0], "alice", "bob");
-        var (aliceToken, aliceDevice) = team.Users["alice"];
-        var (bobToken, bobDevice) = team.Users["bob"];
-        var (_, alicePhone) = await LoginAsync(cluster[2], "alice");
-        await using var laptop = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
-        await using var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
-        await using var phone = await ConnectAsync(cluster[2], team.PhoneToken(alicePhone), alicePhone);
+        var alicePhone = await LoginAsync(cluster[2], "alice");
+        await using var laptop = await team.ConnectAsync(cluster[0], "alice");
+        await using var bob = await team.ConnectAsync(cluster[1], "bob");
+        await using var phone = await ConnectAsync(cluster[2], alicePhone.Token, alicePhone.DeviceId);
 
         // Presence: bob, on another node than both of alice's devices, sees the status she sets on one.
         await bob.SendAsync(new PresenceWatch(bob.NextRequestId(), [team.UserIds["alice"]]));
@@ -190,12 +186,10 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         await using var cluster = await Cluster.StartAsync(3);
         var team = await TeamAsync(cluster[0], "alice", "bob");
-        var (aliceToken, aliceDevice) = team.Users["alice"];
-        var (bobToken, bobDevice) = team.Users["bob"];
-        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
+        await using var alice = await team.ConnectAsync(cluster[0], "alice");
 
         ulong last = 0;
-        await using (var bob = await ConnectAsync(cluster[1], bobToken, bobDevice))
+        await using (var bob = await team.ConnectAsync(cluster[1], "bob"))
         {
             last = (await alice.SendTextAsync(team.General, "before")).Seq;
             Assert.Equal(last, (await bob.ExpectMessageAsync(Patience)).Seq);
@@ -207,7 +201,7 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
             missed.Add((await alice.SendTextAsync(team.General, $"missed {i}")).Seq);
         }
 
-        await using var again = await ConnectAsync(cluster[2], bobToken, bobDevice);
+        await using var again = await team.ConnectAsync(cluster[2], "bob");
         await again.SendAsync(new Sync(again.NextRequestId(), Guid.Empty, 100));
         var state = (await again.ExpectAsync<SyncPage>()).Conversations.Single(c => c.ConversationId == team.General);
         Assert.Equal(missed[^1], state.LastSeq);
@@ -222,12 +216,11 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         await using var cluster = await Cluster.StartAsync(3);
         var team = await TeamAsync(cluster[0], "alice", "bob");
-        var (aliceToken, aliceDevice) = team.Users["alice"];
-        var (bobToken, bobDevice) = team.Users["bob"];
-        var (_, bobPhone) = await LoginAsync(cluster[2], "bob");
-        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
-        await using var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
-        await using var phone = await ConnectAsync(cluster[2], team.PhoneToken(bobPhone), bobPhone);
+        var aliceToken = team.Users["alice"].Token;
+        var bobPhone = await LoginAsync(cluster[2], "bob");
+        await using var alice = await team.ConnectAsync(cluster[0], "alice");
+        await using var bob = await team.ConnectAsync(cluster[1], "bob");
+        await using var phone = await ConnectAsync(cluster[2], bobPhone.Token, bobPhone.DeviceId);
 
         // Both of bob's nodes have routed #general and cached that bob may send there.
         await bob.SendTextAsync(team.General, "hi from the laptop");
@@ -261,12 +254,9 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
             ["Routing:Redis:PresenceRefreshMs"] = "500",
         });
         var team = await TeamAsync(cluster[0], "alice", "bob", "carol");
-        var (aliceToken, aliceDevice) = team.Users["alice"];
-        var (bobToken, bobDevice) = team.Users["bob"];
-        var (carolToken, carolDevice) = team.Users["carol"];
-        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
-        var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
-        await using var carol = await ConnectAsync(cluster[2], carolToken, carolDevice);
+        await using var alice = await team.ConnectAsync(cluster[0], "alice");
+        var bob = await team.ConnectAsync(cluster[1], "bob");
+        await using var carol = await team.ConnectAsync(cluster[2], "carol");
 
         await carol.SendAsync(new PresenceWatch(carol.NextRequestId(), [team.UserIds["bob"]]));
         Assert.Equal(PresenceStatus.Online, (await carol.ExpectAsync<PresenceFrame>(Patience)).Entries.Single().Status);
@@ -307,7 +297,7 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         var offline = await ExpectPresenceAsync(carol, team.UserIds["bob"], PresenceStatus.Offline);
         Assert.NotEqual(0, offline.LastSeenUnixMs);
 
-        await using var moved = await ConnectAsync(cluster[2], bobToken, bobDevice);
+        await using var moved = await team.ConnectAsync(cluster[2], "bob");
         await moved.SendAsync(new Sync(moved.NextRequestId(), Guid.Empty, 100));
         var state = (await moved.ExpectAsync<SyncPage>(Patience)).Conversations.Single(c => c.ConversationId == team.General);
         var from = displayed.Count == 0 ? 0 : displayed.Keys.Max();
@@ -328,10 +318,8 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var redis = await PrivateRedis.StartAsync();
         await using var cluster = await Cluster.StartAsync(2, redis.Configuration);
         var team = await TeamAsync(cluster[0], "alice", "bob");
-        var (aliceToken, aliceDevice) = team.Users["alice"];
-        var (bobToken, bobDevice) = team.Users["bob"];
-        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
-        await using var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
+        await using var alice = await team.ConnectAsync(cluster[0], "alice");
+        await using var bob = await team.ConnectAsync(cluster[1], "bob");
 
         var acknowledged = new Dictionary<Guid, ulong>();
         for (var i = 0; i < 100; i++)
@@ -390,10 +378,9 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var redis = await PrivateRedis.StartAsync();
         await using var cluster = await Cluster.StartAsync(2, redis.Configuration);
         var team = await TeamAsync(cluster[0], "alice", "bob");
-        var (aliceToken, aliceDevice) = team.Users["alice"];
-        var (bobToken, bobDevice) = team.Users["bob"];
-        await using var alice = await ConnectAsync(cluster[0], aliceToken, aliceDevice);
-        await using var bob = await ConnectAsync(cluster[1], bobToken, bobDevice);
+        var aliceToken = team.Users["alice"].Token;
+        await using var alice = await team.ConnectAsync(cluster[0], "alice");
+        await using var bob = await team.ConnectAsync(cluster[1], "bob");
         await bob.SendTextAsync(team.General, "hello");
         await alice.SendTextAsync(team.General, "hi bob");
         while ((await bob.ExpectMessageAsync(Patience)).SenderUserId != team.UserIds["alice"])
@@ -493,17 +480,12 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     // A second device of the user, signed in on another node.
-    private async Task<(string Token, Guid DeviceId)> LoginAsync(GatewayChild node, string username)
+    private static async Task<(string Token, Guid DeviceId)> LoginAsync(GatewayChild node, string username)
     {
         var response = await node.Api.PostAsJsonAsyncCompat("v1/accounts/login", new { username, password = "correct horse battery", device_name = "phone" });
         var body = JsonDocument.Parse(response).RootElement;
-        var token = body.GetProperty("session_token").GetString()!;
-        var device = body.GetProperty("device_id").GetGuid();
-        _phoneTokens[device] = token;
-        return (token, device);
+        return (body.GetProperty("session_token").GetString()!, body.GetProperty("device_id").GetGuid());
     }
-
-    private readonly Dictionary<Guid, string> _phoneTokens = [];
 
     private async Task<TeamSetup> TeamAsync(GatewayChild node, params string[] usernames)
     {
@@ -525,17 +507,18 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         }
 
         output.WriteLine($"team {teamId} on {node.Http}");
-        return new TeamSetup(teamId, team.GetProperty("general_channel_id").GetGuid(), users, ids, _phoneTokens);
+        return new TeamSetup(teamId, team.GetProperty("general_channel_id").GetGuid(), users, ids);
     }
 
     private sealed record TeamSetup(
         Guid TeamId,
         Guid General,
         Dictionary<string, (string Token, Guid DeviceId)> Users,
-        Dictionary<string, Guid> UserIds,
-        Dictionary<Guid, string> Phones)
+        Dictionary<string, Guid> UserIds)
     {
-        public string PhoneToken(Guid device) => Phones[device];
+        /// <summary>The user's first device (the one they signed up with), connected and authenticated on <paramref name="node"/>.</summary>
+        public Task<RawClient> ConnectAsync(GatewayChild node, string username) =>
+            ClusterTests.ConnectAsync(node, Users[username].Token, Users[username].DeviceId);
     }
 }
 
