@@ -74,16 +74,16 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
     private readonly IConnectionMultiplexer _redis;
     private readonly IDatabase _database;
     private readonly ISubscriber _subscriber;
-    private readonly ChannelMessageQueue _invalidations;
+    private readonly Lock _subscribing = new();
+    private ChannelMessageQueue? _invalidations;
 
     public RedisMembershipBackplane(IConnectionMultiplexer redis)
     {
         _redis = redis;
         _database = redis.GetDatabase();
         _subscriber = redis.GetSubscriber();
-        _invalidations = _subscriber.Subscribe(Channel);
-        _invalidations.OnMessage(OnInvalidation);
         redis.ConnectionRestored += OnConnectionRestored;
+        TrySubscribe();
     }
 
     public event Action<Guid, Guid>? Invalidated;
@@ -142,7 +142,34 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
     public void Dispose()
     {
         _redis.ConnectionRestored -= OnConnectionRestored;
-        _invalidations.Unsubscribe();
+        try
+        {
+            _invalidations?.Unsubscribe();
+        }
+        catch (RedisException)
+        {
+        }
+    }
+
+    // Redis may be unreachable when the node starts: then the channel is subscribed when it is back.
+    private void TrySubscribe()
+    {
+        lock (_subscribing)
+        {
+            if (_invalidations is not null)
+            {
+                return;
+            }
+
+            try
+            {
+                _invalidations = _subscriber.Subscribe(Channel);
+                _invalidations.OnMessage(OnInvalidation);
+            }
+            catch (RedisException)
+            {
+            }
+        }
     }
 
     private void OnInvalidation(ChannelMessage message)
@@ -154,7 +181,11 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
         }
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => Reconnected?.Invoke();
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        TrySubscribe();
+        Reconnected?.Invoke();
+    }
 
     private static RedisKey Key(Guid conversationId, Guid userId)
     {

@@ -50,6 +50,7 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
     private long _published;
     private long _received;
     private long _publishFailures;
+    private long _subscribeFailures;
 
     /// <param name="redis">The node's Redis connection (shared with presence).</param>
     /// <param name="nodeId">This node's id; payloads carrying it are this node's own and are not delivered twice.</param>
@@ -73,6 +74,9 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
 
     /// <summary>Publishes that could not be sent (Redis unreachable).</summary>
     public long PublishFailures => Interlocked.Read(ref _publishFailures);
+
+    /// <summary>Subscriptions that could not be made at once (Redis unreachable); each is retried on reconnection.</summary>
+    public long SubscribeFailures => Interlocked.Read(ref _subscribeFailures);
 
     /// <summary>Topics this node holds a Redis subscription for.</summary>
     public int SubscribedTopics => _interests.Count;
@@ -114,10 +118,8 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
             else
             {
                 interest = new Interest { Subscribers = [subscriber] };
-                var queue = await _subscriber.SubscribeAsync(ChannelOf(topic));
-                interest.Queue = queue;
                 _interests[topic] = interest;
-                queue.OnMessage(message => OnRemote(topic, message));
+                await SubscribeChannelAsync(topic, interest);
             }
         }
         finally
@@ -126,6 +128,42 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         }
 
         return new Subscription(this, topic, subscriber);
+    }
+
+    // Called under _subscriptionChanges. While Redis is unreachable the interest is kept without its channel
+    // (local subscribers are served all the same) and subscribed when the connection is back.
+    private async Task SubscribeChannelAsync(BusTopic topic, Interest interest)
+    {
+        try
+        {
+            var queue = await _subscriber.SubscribeAsync(ChannelOf(topic));
+            interest.Queue = queue;
+            queue.OnMessage(message => OnRemote(topic, message));
+        }
+        catch (RedisException)
+        {
+            Interlocked.Increment(ref _subscribeFailures);
+        }
+    }
+
+    // After a reconnection: the channels that could not be subscribed while Redis was away.
+    private async Task SubscribeMissingAsync()
+    {
+        await _subscriptionChanges.WaitAsync();
+        try
+        {
+            foreach (var (topic, interest) in _interests)
+            {
+                if (interest.Queue is null)
+                {
+                    await SubscribeChannelAsync(topic, interest);
+                }
+            }
+        }
+        finally
+        {
+            _subscriptionChanges.Release();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -207,6 +245,18 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
         if (e.ConnectionType == ConnectionType.Subscription)
+        {
+            _ = RestoreAsync();
+        }
+    }
+
+    private async Task RestoreAsync()
+    {
+        try
+        {
+            await SubscribeMissingAsync();
+        }
+        finally
         {
             Reconnected?.Invoke();
         }

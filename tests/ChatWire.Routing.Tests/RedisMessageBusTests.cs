@@ -111,6 +111,34 @@ public sealed class RedisMessageBusTests : MessageBusContract
         Assert.All(local.Payloads, p => Assert.Contains(p[0], new byte[] { 1, 2, 3 }));
     }
 
+    [Fact]
+    public async Task Subscribe_WhileRedisIsDown_ServesLocallyAndSubscribesWhenRedisIsBack()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        var publisher = await NodeAsync(redis.Configuration);
+        var subscriber = await NodeAsync(redis.Configuration);
+        var topic = BusTopic.User(Guid.CreateVersion7());
+        await redis.StopAsync();
+
+        var local = new Recorder();
+        var remote = new Recorder();
+        await using var a = await publisher.SubscribeAsync(topic, local);
+        await using var b = await subscriber.SubscribeAsync(topic, remote);
+        await publisher.PublishAsync(topic, new byte[] { 1 });
+        Assert.Single(local.Payloads);
+        Assert.True(subscriber.SubscribeFailures > 0);
+
+        await redis.StartAgainAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (remote.Payloads.Count == 0)
+        {
+            await publisher.PublishAsync(topic, new byte[] { 2 });
+            await Task.Delay(100, timeout.Token);
+        }
+
+        Assert.All(remote.Payloads, p => Assert.Equal(2, p[0]));
+    }
+
     private async Task<RedisMessageBus> NodeAsync(string configuration)
     {
         var connection = await ConnectAsync(configuration);
