@@ -79,13 +79,14 @@ internal static class AllocationCheck
     /// <summary>The workloads the budgets name; each runs one operation per iteration on state built once.</summary>
     private sealed class AllocationWorkloads
     {
-        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping"];
+        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit"];
 
         private readonly ArrayBufferWriter<byte> _output = new(4 * 1024);
         private readonly Send _send = SampleFrames.Send();
         private readonly ReadOnlySequence<byte> _pingBody = SampleFrames.Body(new Ping(7));
         private readonly ReadOnlySequence<byte> _singleSegment;
         private readonly ReadOnlySequence<byte> _multiSegment;
+        private readonly MembershipFixture _membership = new();
 
         public AllocationWorkloads()
         {
@@ -109,6 +110,9 @@ internal static class AllocationCheck
                     break;
                 case "decode-ping":
                     DecodePing(iterations);
+                    break;
+                case "membership-hit":
+                    CheckMembership(iterations);
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown workload.");
@@ -139,6 +143,25 @@ internal static class AllocationCheck
                 {
                     buffer = stream;
                 }
+            }
+        }
+
+        // One operation is one check of a cached (conversation, user) pair, cycling through the fixture's pairs.
+        // The directory must not be asked: that would be the miss path, not the hit path the budget is for.
+        private void CheckMembership(int iterations)
+        {
+            var directoryCalls = _membership.DirectoryCalls;
+            for (var i = 0; i < iterations; i++)
+            {
+                if (!_membership.MaySend(i % MembershipFixture.Keys))
+                {
+                    throw new InvalidOperationException("A cached member was refused.");
+                }
+            }
+
+            if (_membership.DirectoryCalls != directoryCalls)
+            {
+                throw new InvalidOperationException("The membership check reached the directory: it measured misses, not hits.");
             }
         }
 

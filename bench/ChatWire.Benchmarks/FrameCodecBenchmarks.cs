@@ -9,7 +9,7 @@ namespace ChatWire.Benchmarks;
 
 /// <summary>
 /// Encoding and decoding single frame bodies. The baseline writes the same SEND bytes by hand with a
-/// <see cref="MessagePackWriter"/> straight into the output, so the ratio of <see cref="WriteSend"/> is the
+/// <c>MessagePackWriter</c> straight into the output, so the ratio of <see cref="WriteSend"/> is the
 /// price of the codec's generic path and its scratch-buffer copy. Decode ratios are against the same
 /// encode baseline and only give a sense of scale.
 /// </summary>

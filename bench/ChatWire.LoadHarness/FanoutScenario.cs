@@ -96,7 +96,7 @@ internal static class FanoutScenario
         };
     }
 
-    private static async Task WaitAllAsync(Task[] receivers)
+    internal static async Task WaitAllAsync(Task[] receivers)
     {
         var all = Task.WhenAll(receivers);
         if (await Task.WhenAny(all, Task.Delay(TimeSpan.FromMinutes(5))) != all)
@@ -109,7 +109,7 @@ internal static class FanoutScenario
 
     // The sender: a window of SENDs in flight, refilled as SEND_ACKs arrive. MESSAGE frames the sender's
     // own connection may receive are ignored.
-    private static async Task SendAllAsync(LoadConnection sender, Guid channel, int count, int window, int contentBytes)
+    internal static async Task SendAllAsync(LoadConnection sender, Guid channel, int count, int window, int contentBytes)
     {
         using var slots = new SemaphoreSlim(window);
         var reader = Task.Run(async () =>
@@ -147,7 +147,7 @@ internal static class FanoutScenario
 
     // A lean receive loop: walks length prefixes in place and reads the send time at the end of each
     // MESSAGE (its content is the frame's last bytes), so the harness costs little next to the gateway.
-    private static async Task ReceiveAsync(LoadConnection connection, int count, int contentBytes, float[]? latencies)
+    internal static async Task ReceiveAsync(LoadConnection connection, int count, int contentBytes, float[]? latencies)
     {
         var buffer = new byte[64 * 1024];
         var buffered = 0;
@@ -195,6 +195,6 @@ internal static class FanoutScenario
         }
     }
 
-    private static double Percentile(float[] sorted, double p) =>
+    internal static double Percentile(float[] sorted, double p) =>
         sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 }

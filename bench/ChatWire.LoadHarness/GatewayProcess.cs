@@ -53,7 +53,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("conversation_id").GetGuid();
     }
 
-    public static async Task<GatewayProcess> StartAsync(string gatewayDll, string gcMode, IReadOnlyDictionary<string, string> settings)
+    // name prefixes the gateway's output lines on this process's stderr; healthTimeout bounds the wait for
+    // /health (20 s by default; a node that migrates a fresh MySQL database may need longer).
+    public static async Task<GatewayProcess> StartAsync(
+        string gatewayDll, string gcMode, IReadOnlyDictionary<string, string> settings, string name = "gateway", TimeSpan? healthTimeout = null)
     {
         if (!File.Exists(gatewayDll))
         {
@@ -104,12 +107,14 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("[gateway] " + e.Data); } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("[gateway] " + e.Data); } };
+        var prefix = $"[{name}] ";
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine(prefix + e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine(prefix + e.Data); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var gateway = new GatewayProcess(process, data, tcp, http, management);
-        for (var attempt = 0; attempt < 100; attempt++)
+        var attempts = (int)((healthTimeout ?? TimeSpan.FromSeconds(20)) / TimeSpan.FromMilliseconds(200));
+        for (var attempt = 0; attempt < attempts; attempt++)
         {
             try
             {
@@ -192,6 +197,28 @@ internal sealed class GatewayProcess : IAsyncDisposable
             body.GetProperty("managed_bytes").GetInt64(),
             body.GetProperty("rss_bytes").GetInt64(),
             body.GetProperty("gc_server").GetBoolean());
+    }
+
+    /// <summary>Reads /metrics and returns the samples without labels (name → value).</summary>
+    public async Task<Dictionary<string, double>> ReadUnlabelledMetricsAsync()
+    {
+        var text = await Management.GetStringAsync("metrics");
+        var samples = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n'))
+        {
+            var space = line.IndexOf(' ', StringComparison.Ordinal);
+            if (line.StartsWith('#') || space <= 0 || line.AsSpan(0, space).Contains('{'))
+            {
+                continue;
+            }
+
+            if (double.TryParse(line.AsSpan(space + 1), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value))
+            {
+                samples[line[..space]] = value;
+            }
+        }
+
+        return samples;
     }
 
     public async ValueTask DisposeAsync()

@@ -32,8 +32,16 @@ internal sealed record HarnessOptions
 
     public int CeilingBatch { get; init; } = 1_000;
 
+    public int Nodes { get; init; } = 3;
+
+    public int LocalRecipients { get; init; }
+
+    public int ContentionMessages { get; init; } = 6_000;
+
+    public int ContentionWindow { get; init; } = 16;
+
     public const string Usage = """
-        usage: ChatWire.LoadHarness idle|send|fanout [options]
+        usage: ChatWire.LoadHarness idle|send|fanout|sync|cluster [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
           idle:    --counts 7500,15000   --per-user 50   --sources 4
@@ -42,19 +50,28 @@ internal sealed record HarnessOptions
           sync:    --connections 1000 (conversations of the syncing user)   --messages 5 (per conversation)
           fanout:  --recipients 1000   --per-user 50   --sources 4   --messages 2000   --window 50
                    --content-bytes 200
+          cluster: starts Redis and MariaDB (scripts/services.sh) and N nodes on them; then 1 sender on node 1
+                   → recipients on the other nodes, then one sender per node into the same conversation
+                   --nodes 3   --recipients 100   --local-recipients 0 (of them on node 1)   --per-user 10
+                   --sources 4   --messages 20000   --window 50   --content-bytes 200
+                   --contention-messages 6000 (all senders together)   --contention-window 16 (each)
         """;
 
     public static HarnessOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("idle" or "send" or "fanout" or "sync"))
+        if (args.Length == 0 || args[0] is not ("idle" or "send" or "fanout" or "sync" or "cluster"))
         {
-            throw new ArgumentException("The first argument is the scenario: idle, send, fanout or sync.");
+            throw new ArgumentException("The first argument is the scenario: idle, send, fanout, sync or cluster.");
         }
 
         var options = new HarnessOptions { Scenario = args[0] };
         if (options.Scenario == "fanout")
         {
             options = options with { Messages = 2_000, Window = 50 };
+        }
+        else if (options.Scenario == "cluster")
+        {
+            options = options with { Messages = 20_000, Window = 50, Recipients = 100, ConnectionsPerUser = 10 };
         }
         else if (options.Scenario == "sync")
         {
@@ -79,6 +96,10 @@ internal sealed record HarnessOptions
                 "--recipients" => options with { Recipients = Int(value) },
                 "--ceiling-rows" => options with { CeilingRows = Int(value) },
                 "--ceiling-batch" => options with { CeilingBatch = Int(value) },
+                "--nodes" => options with { Nodes = Int(value) },
+                "--local-recipients" => options with { LocalRecipients = value == "0" ? 0 : Int(value) },
+                "--contention-messages" => options with { ContentionMessages = Int(value) },
+                "--contention-window" => options with { ContentionWindow = Int(value) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };
             i++;
@@ -95,7 +116,8 @@ internal sealed record HarnessOptions
     private static int Int(string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new ArgumentException($"'{value}' is not a positive number.");
 
-    private static string DefaultGatewayDll()
+    /// <summary>The checkout this harness was built in (the directory holding ChatWire.sln).</summary>
+    public static string RepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ChatWire.sln")))
@@ -103,6 +125,9 @@ internal sealed record HarnessOptions
             directory = directory.Parent;
         }
 
-        return Path.Combine(directory?.FullName ?? ".", "gateway", "bin", "Release", "net10.0", "ChatWire.Gateway.dll");
+        return directory?.FullName ?? ".";
     }
+
+    private static string DefaultGatewayDll() =>
+        Path.Combine(RepositoryRoot(), "gateway", "bin", "Release", "net10.0", "ChatWire.Gateway.dll");
 }

@@ -18,6 +18,7 @@ var result = options.Scenario switch
     "idle" => await IdleScenario.RunAsync(options),
     "fanout" => await FanoutScenario.RunAsync(options),
     "sync" => await SyncScenario.RunAsync(options),
+    "cluster" => await ClusterScenario.RunAsync(options),
     _ => await SendScenario.RunAsync(options),
 };
 var report = new

@@ -70,7 +70,7 @@ internal static class SendScenario
         }
     }
 
-    private static async Task DriveAsync(LoadConnection connection, Guid conversation, int count, int window, byte[] content, ConcurrentBag<double>? latencies)
+    internal static async Task DriveAsync(LoadConnection connection, Guid conversation, int count, int window, byte[] content, ConcurrentBag<double>? latencies)
     {
         var sentAt = new ConcurrentDictionary<uint, long>();
         using var slots = new SemaphoreSlim(window);

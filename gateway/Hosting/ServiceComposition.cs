@@ -200,7 +200,12 @@ internal static class ServiceComposition
         }
 
         services.AddSingleton(redis);
-        services.AddSingleton<IMessageBus>(_ => new RedisMessageBus(redis, nodeId));
+        services.AddSingleton<IMessageBus>(sp =>
+        {
+            var bus = new RedisMessageBus(redis, nodeId);
+            sp.GetRequiredService<GatewayMetrics>().ObserveBus(bus);
+            return bus;
+        });
         services.AddSingleton<IMembershipBackplane>(_ => new RedisMembershipBackplane(redis));
         var lease = new RedisPresenceOptions
         {

@@ -1,4 +1,5 @@
 using ChatWire.Protocol;
+using ChatWire.Routing.Redis;
 using Prometheus;
 
 namespace ChatWire.Gateway.Observability;
@@ -67,6 +68,28 @@ internal sealed class GatewayMetrics
     public void UnknownFrameIn() => _unknownOpcodeIn.Inc();
 
     public void FrameOut(Opcode opcode, int count = 1) => _framesOut[(byte)opcode]?.Inc(count);
+
+    /// <summary>
+    /// Exports the Redis bus's counters (distributed mode only). They are read when /metrics is collected,
+    /// so the publish path keeps its one Interlocked increment and pays nothing for the export.
+    /// </summary>
+    public void ObserveBus(RedisMessageBus bus)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        var factory = Metrics.WithCustomRegistry(Registry);
+        var published = factory.CreateCounter(
+            "chatwire_bus_published_total", "PUBLISH commands sent to Redis by the bus: one per event or frame published, whatever the number of nodes or recipients.");
+        var received = factory.CreateCounter("chatwire_bus_received_total", "Bus payloads received from other nodes through Redis (this node's own echoes not counted).");
+        var failures = factory.CreateCounter("chatwire_bus_publish_failures_total", "Bus publishes that could not be sent (Redis unreachable).");
+        var topics = factory.CreateGauge("chatwire_bus_subscribed_topics", "Topics (conversations and users) this node holds a Redis subscription for.");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            published.IncTo(bus.Published);
+            received.IncTo(bus.Received);
+            failures.IncTo(bus.PublishFailures);
+            topics.Set(bus.SubscribedTopics);
+        });
+    }
 
     public void Error(ErrorCode code)
     {

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+
+namespace ChatWire.LoadHarness;
+
+/// <summary>
+/// Redis and a MariaDB primary with its replica, started through the repository's scripts/services.sh into a
+/// temporary directory of their own and stopped (by their pid files) on dispose: nothing another program
+/// started is touched.
+/// </summary>
+internal sealed class BackingServices : IAsyncDisposable
+{
+    private readonly string _script;
+    private readonly string _directory;
+
+    private BackingServices(string script, string directory, IReadOnlyDictionary<string, string> env)
+    {
+        _script = script;
+        _directory = directory;
+        Redis = env["CHATWIRE_SERVICES_REDIS"];
+        MySql = env["CHATWIRE_SERVICES_MYSQL"];
+        MySqlReplica = env["CHATWIRE_SERVICES_MYSQL_REPLICA"];
+    }
+
+    /// <summary>host:port of Redis.</summary>
+    public string Redis { get; }
+
+    /// <summary>The primary's connection string, without a database.</summary>
+    public string MySql { get; }
+
+    /// <summary>The replica's connection string, without a database.</summary>
+    public string MySqlReplica { get; }
+
+    public static async Task<BackingServices> StartAsync(string repositoryRoot)
+    {
+        var script = Path.Combine(repositoryRoot, "scripts", "services.sh");
+        var directory = Path.Combine(Path.GetTempPath(), "chatwire-load-services-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await RunAsync(script, "start", directory);
+            return new BackingServices(script, directory, ReadEnv(Path.Combine(directory, "env")));
+        }
+        catch
+        {
+            await StopAsync(script, directory);
+            throw;
+        }
+    }
+
+    public ValueTask DisposeAsync() => new(StopAsync(_script, _directory));
+
+    private static async Task StopAsync(string script, string directory)
+    {
+        try
+        {
+            await RunAsync(script, "stop", directory);
+        }
+        catch (InvalidOperationException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+        }
+
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static async Task RunAsync(string script, string command, string directory)
+    {
+        var start = new ProcessStartInfo("bash", [script, command, directory]) { UseShellExecute = false, RedirectStandardError = true };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
+        var errors = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"scripts/services.sh {command} failed ({process.ExitCode}): {errors}");
+        }
+    }
+
+    // DIR/env holds shell assignments of single-quoted values: KEY='value'.
+    private static Dictionary<string, string> ReadEnv(string path)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in File.ReadAllLines(path))
+        {
+            var equals = line.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                env[line[..equals]] = line[(equals + 1)..].Trim('\'');
+            }
+        }
+
+        return env;
+    }
+}
