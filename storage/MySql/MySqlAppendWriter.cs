@@ -362,22 +362,7 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
             InsertRows();
         }
 
-        return new AppendResult(AppendOutcome.Stored, new StoredEvent(
-            e.ConversationId,
-            e.EventId,
-            (ulong)seq,
-            e.Kind,
-            e.SenderUserId,
-            e.SenderDeviceId,
-            storedAt,
-            e.ContentType,
-            e.Content,
-            e.SubjectId)
-        {
-            ThreadRootId = e.ThreadRootId,
-            Mentions = e.Mentions,
-            GroupMentions = e.GroupMentions,
-        });
+        return new AppendResult(AppendOutcome.Stored, e.ToStored((ulong)seq, storedAt));
     }
 
     private void CountUsage(NewEvent e)
