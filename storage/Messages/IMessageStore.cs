@@ -85,6 +85,15 @@ public sealed record NewEvent(
     /// <summary>For a deletion: the actor may delete other people's messages (a team admin or owner).</summary>
     public bool ActorModerates { get; init; }
 
+    /// <summary>The event as an adapter stored it, under <paramref name="seq"/> at <paramref name="storedAt"/>.</summary>
+    internal StoredEvent ToStored(ulong seq, DateTimeOffset storedAt) =>
+        new(ConversationId, EventId, seq, Kind, SenderUserId, SenderDeviceId, storedAt, ContentType, Content, SubjectId)
+        {
+            ThreadRootId = ThreadRootId,
+            Mentions = Mentions,
+            GroupMentions = GroupMentions,
+        };
+
     /// <summary>A message from a device.</summary>
     public static NewEvent Message(Guid conversationId, Guid messageId, Guid senderUserId, Guid senderDeviceId, string contentType, ReadOnlyMemory<byte> content) =>
         new(conversationId, messageId, EventKind.Message, senderUserId, senderDeviceId, contentType, content);

@@ -101,12 +101,7 @@ internal sealed class MongoEventBatch(IClientSessionHandle session, MongoCollect
         var head = _heads[e.ConversationId];
         var seq = head.Last + 1;
         _heads[e.ConversationId] = (head.Read, seq);
-        var stored = new StoredEvent(e.ConversationId, e.EventId, (ulong)seq, e.Kind, e.SenderUserId, e.SenderDeviceId, storedAt, e.ContentType, e.Content, e.SubjectId)
-        {
-            ThreadRootId = e.ThreadRootId,
-            Mentions = e.Mentions,
-            GroupMentions = e.GroupMentions,
-        };
+        var stored = e.ToStored((ulong)seq, storedAt);
         var digest = e.Kind == EventKind.Message ? EventIdentity.Digest(hash, e.ContentType, e.Content.Span) : null;
         _unflushed.Add(MongoCommands.InsertEvent(MongoDocuments.ToDocument(stored, digest)));
         _inserted.Add((e.ConversationId, e.EventId));

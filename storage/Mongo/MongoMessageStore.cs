@@ -82,27 +82,20 @@ public sealed class MongoMessageStore : IMessageStore, IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         ThrowIfDisposed();
-        var from = MongoDocuments.Seq(fromSeq);
-        if (direction == ReadDirection.Before && from == 0)
-        {
-            from = long.MaxValue;
-        }
+        var from = EventPage.StartSeq(fromSeq, direction);
 
         var (filter, options) = MongoCommands.ReadEvents(conversationId, from, direction, limit, threadRootId);
 
-        // Documents come nearest-first, so stopping at the byte budget keeps the events nearest the start.
-        var events = new List<StoredEvent>(Math.Min(limit, 256));
-        long bytes = 0;
+        // Documents come nearest-first: the page stops at the byte budget (EventPage).
+        var page = new EventPage(limit, maxContentBytes);
         using (var cursor = await _collections.Events.FindAsync(filter, options, cancellationToken))
         {
-            while (bytes < maxContentBytes && events.Count < limit && await cursor.MoveNextAsync(cancellationToken))
+            while (page.HasRoom && page.Count < limit && await cursor.MoveNextAsync(cancellationToken))
             {
                 foreach (var document in cursor.Current)
                 {
-                    var e = MongoDocuments.ToStoredEvent(document);
-                    bytes += e.Content.Length;
-                    events.Add(e);
-                    if (bytes >= maxContentBytes)
+                    page.Add(MongoDocuments.ToStoredEvent(document));
+                    if (!page.HasRoom)
                     {
                         break;
                     }
@@ -110,12 +103,7 @@ public sealed class MongoMessageStore : IMessageStore, IAsyncDisposable
             }
         }
 
-        if (direction == ReadDirection.Before)
-        {
-            events.Reverse();
-        }
-
-        return events;
+        return page.InSeqOrder(direction);
     }
 
     public async Task<IReadOnlyDictionary<Guid, MessageDetails>> GetMessageDetailsAsync(
@@ -123,53 +111,29 @@ public sealed class MongoMessageStore : IMessageStore, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(messageIds);
         ThrowIfDisposed();
-        var threads = new Dictionary<Guid, (int Count, DateTimeOffset Last)>();
-        var participants = new Dictionary<Guid, List<Guid>>();
-        var reactions = new Dictionary<Guid, List<ReactionCount>>();
+        var details = new MessageDetailsBuilder();
         foreach (var chunk in messageIds.Distinct().Chunk(IdsPerQuery))
         {
             var roots = MongoCommands.ThreadsOf(conversationId, chunk);
             foreach (var thread in await _collections.Threads.Find(roots).ToListAsync(cancellationToken))
             {
-                threads[MongoDocuments.ToGuid(thread[Fields.RootId])] = (thread[Fields.ReplyCount].ToInt32(), MongoDocuments.ToTime(thread[Fields.LastReplyAt]));
+                details.AddThread(MongoDocuments.ToGuid(thread[Fields.RootId]), thread[Fields.ReplyCount].ToInt32(), MongoDocuments.ToTime(thread[Fields.LastReplyAt]));
             }
 
             foreach (var participant in await _collections.ThreadParticipants.Find(roots).Sort(MongoCommands.ByJoinedSeq).ToListAsync(cancellationToken))
             {
-                ListFor(participants, MongoDocuments.ToGuid(participant[Fields.RootId])).Add(MongoDocuments.ToGuid(participant[Fields.UserId]));
+                details.AddParticipant(MongoDocuments.ToGuid(participant[Fields.RootId]), MongoDocuments.ToGuid(participant[Fields.UserId]));
             }
 
             var counts = await _collections.Reactions.AggregateAsync(MongoCommands.ReactionCounts(conversationId, chunk, readerUserId), cancellationToken: cancellationToken);
             foreach (var row in await counts.ToListAsync(cancellationToken))
             {
                 var key = row["_id"].AsBsonDocument;
-                ListFor(reactions, MongoDocuments.ToGuid(key[Fields.MessageId]))
-                    .Add(new ReactionCount(key[Fields.Emoji].AsString, row["count"].ToInt32(), row["mine"].ToBoolean()));
+                details.AddReaction(MongoDocuments.ToGuid(key[Fields.MessageId]), new ReactionCount(key[Fields.Emoji].AsString, row["count"].ToInt32(), row["mine"].ToBoolean()));
             }
         }
 
-        var details = new Dictionary<Guid, MessageDetails>();
-        foreach (var id in threads.Keys.Union(reactions.Keys))
-        {
-            var thread = threads.GetValueOrDefault(id);
-            details[id] = new MessageDetails(
-                thread.Count,
-                thread.Count > 0 ? thread.Last : null,
-                participants.GetValueOrDefault(id) ?? [],
-                reactions.GetValueOrDefault(id) ?? []);
-        }
-
-        return details;
-
-        static List<T> ListFor<T>(Dictionary<Guid, List<T>> lists, Guid id)
-        {
-            if (!lists.TryGetValue(id, out var list))
-            {
-                lists[id] = list = [];
-            }
-
-            return list;
-        }
+        return details.Build();
     }
 
     public async Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(Guid messageId, CancellationToken cancellationToken = default)
@@ -241,10 +205,7 @@ public sealed class MongoMessageStore : IMessageStore, IAsyncDisposable
                 mentions = counted?["count"].ToInt32() ?? 0;
             }
 
-            stats[id] = new ConversationStats(last, read, Math.Min(unread, IMessageStore.MaxCountedUnread), Math.Min(mentions, IMessageStore.MaxCountedUnread))
-            {
-                DeviceCursor = cursors.GetValueOrDefault(id),
-            };
+            stats[id] = UnreadCounts.Stats(last, read, unread, mentions, cursors.GetValueOrDefault(id));
         }
 
         return stats;

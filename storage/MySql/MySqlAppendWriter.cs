@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Data;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -9,13 +8,12 @@ using MySqlConnector;
 namespace ChatWire.Storage.MySql;
 
 /// <summary>
-/// The MySQL group-commit writer: one thread owns one connection, takes the first queued append plus
-/// whatever else is already waiting (<see cref="FairAppendQueue"/>) and stores them in one transaction
-/// that locks the batch's conversation heads first (see <see cref="MySqlMessageStore"/> for why that makes
-/// seqs safe with several nodes). After COMMIT returns, this writer's observers are told of the batch, then
+/// The MySQL group-commit writer (<see cref="GroupCommitWriter"/>): its thread owns one connection and stores
+/// each batch in one transaction that locks the batch's conversation heads first (see
+/// <see cref="MySqlMessageStore"/> for why that makes seqs safe with several nodes). After COMMIT returns, this writer's observers are told of the batch, then
 /// the waiters complete.
 /// </summary>
-internal sealed class MySqlAppendWriter : IAsyncDisposable
+internal sealed class MySqlAppendWriter : GroupCommitWriter
 {
     // The event's columns, then the original digest (column 15).
     private const string FindSql = $"""
@@ -28,11 +26,7 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
     private const long MaxInsertBytes = 1L << 20;
 
     private readonly string _connectionString;
-    private readonly FairAppendQueue _queue;
-    private readonly int _maxBatchSize;
-    private readonly long _maxBatchBytes;
     private readonly int _maxAttempts;
-    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // Built once, rebound per lookup: MySqlConnector writes parameter values into the statement at
     // execution, so the Guid buffers are overwritten in place.
@@ -58,21 +52,14 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
     private MySqlConnection _connection;
     private MySqlTransaction? _transaction;
 
-    private ImmutableArray<ICommitObserver> _observers = [];
-    private long _batchesStarted;
-    private long _batchesCommitted;
     private long _batchesRetried;
-    private long _messagesCommitted;
-    private int _disposed;
 
     private MySqlAppendWriter(MySqlConnection connection, string connectionString, MySqlMessageStoreOptions options)
+        : base("ChatWire MySQL writer", options.MaxBatchSize, options.MaxBatchBytes, options.QueueCapacity, options.QueueByteCapacity)
     {
         _connection = connection;
         _connectionString = connectionString;
-        _maxBatchSize = options.MaxBatchSize;
-        _maxBatchBytes = options.MaxBatchBytes;
         _maxAttempts = options.MaxBatchAttempts;
-        _queue = new FairAppendQueue(options.QueueCapacity, options.QueueByteCapacity);
 
         _find = new MySqlCommand(FindSql);
         _find.Parameters.AddBinary("@conversation_id", _conversationId);
@@ -80,13 +67,6 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
 
         _changes = new MySqlMessageChanges(() => _connection, () => _transaction);
     }
-
-    public long BatchesCommitted => Interlocked.Read(ref _batchesCommitted);
-
-    public long MessagesCommitted => Interlocked.Read(ref _messagesCommitted);
-
-    /// <summary>Batches the writer has closed (taken from the queue) and begun to commit.</summary>
-    public long BatchesStarted => Interlocked.Read(ref _batchesStarted);
 
     /// <summary>Batch attempts rolled back for a deadlock or lock wait timeout and tried again.</summary>
     public long BatchesRetried => Interlocked.Read(ref _batchesRetried);
@@ -110,111 +90,21 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         return writer;
     }
 
-    /// <summary>Queues the append; the returned task completes once queued and yields the commit's task.</summary>
-    public ValueTask<Task<AppendResult>> EnqueueAsync(NewEvent newEvent, CancellationToken cancellationToken)
+    protected override async ValueTask CloseAsync()
     {
-        var pending = new PendingAppend(newEvent);
-        var queued = _queue.EnqueueAsync(pending, cancellationToken);
-        if (!queued.IsCompletedSuccessfully)
-        {
-            return EnqueueSlowAsync(queued, pending, cancellationToken);
-        }
-
-        return new ValueTask<Task<AppendResult>>(Committed(pending, cancellationToken));
+        await _find.DisposeAsync();
+        await _connection.DisposeAsync();
+        _digest.Dispose();
     }
 
-    /// <summary>Tells <paramref name="observer"/> of every batch this writer commits from now on, until disposed.</summary>
-    public IDisposable Observe(ICommitObserver observer)
-    {
-        ArgumentNullException.ThrowIfNull(observer);
-        ImmutableInterlocked.Update(ref _observers, static (list, o) => list.Add(o), observer);
-        return new Observation(this, observer);
-    }
-
-    /// <summary>Stops accepting appends, commits everything already queued, then closes the connection.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            await _stopped.Task;
-            return;
-        }
-
-        _queue.Complete();
-        try
-        {
-            await _stopped.Task;
-        }
-        finally
-        {
-            await _find.DisposeAsync();
-            await _connection.DisposeAsync();
-            _digest.Dispose();
-        }
-    }
-
-    private static async ValueTask<Task<AppendResult>> EnqueueSlowAsync(ValueTask queued, PendingAppend pending, CancellationToken cancellationToken)
-    {
-        // The queue is full: waiting here is the backpressure, and the caller does not queue its next
-        // append before this one is in (which keeps its order).
-        await queued;
-        return Committed(pending, cancellationToken);
-    }
-
-    // Cancelling stops the wait, not the write: an event already queued may still be stored, and a resend
-    // with the same id then answers Duplicate.
-    private static Task<AppendResult> Committed(PendingAppend pending, CancellationToken cancellationToken) =>
-        cancellationToken.CanBeCanceled ? pending.Task.WaitAsync(cancellationToken) : pending.Task;
-
-    private void Start()
-    {
-        // A thread of its own rather than a pool task: the writer blocks on the queue, on row locks other
-        // nodes hold and on each commit's redo-log flush, and must not park pool threads there.
-        var thread = new Thread(Run)
-        {
-            IsBackground = true,
-            Name = "ChatWire MySQL writer",
-        };
-        thread.Start();
-    }
-
-    private void Run()
-    {
-        var batch = new List<PendingAppend>(_maxBatchSize);
-        try
-        {
-            // Blocking is right here: this thread exists only to wait for and write appends.
-            while (_queue.TakeBatch(batch, _maxBatchSize, _maxBatchBytes))
-            {
-                Interlocked.Increment(ref _batchesStarted);
-                CommitBatch(batch);
-                batch.Clear();
-            }
-
-            _stopped.TrySetResult();
-        }
-#pragma warning disable CA1031 // The writer must not die silently: whatever stops it fails every waiter.
-        catch (Exception exception)
-#pragma warning restore CA1031
-        {
-            _queue.Complete(exception);
-            foreach (var pending in batch.Concat(_queue.DrainQueued()))
-            {
-                pending.TrySetException(exception);
-            }
-
-            _stopped.TrySetException(exception);
-        }
-    }
-
-    private void CommitBatch(List<PendingAppend> batch)
+    protected override void StoreBatch(List<PendingAppend> batch)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                StoreBatch(batch);
-                break;
+                StoreOnce(batch);
+                return;
             }
             catch (MySqlException exception) when (MySqlCommands.IsRetryable(exception) && attempt < _maxAttempts)
             {
@@ -224,33 +114,18 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
                 Interlocked.Increment(ref _batchesRetried);
                 Thread.Sleep(Random.Shared.Next(1, 1 + (5 << Math.Min(attempt, 6))));
             }
-#pragma warning disable CA1031 // Any failure fails the batch's waiters; the writer goes on with the next batch.
-            catch (Exception exception)
-#pragma warning restore CA1031
+            catch
             {
                 // Rolling back returns every seq this batch allocated, so the sequence stays gap-free. When the
                 // connection broke during COMMIT the batch may have committed after all: the waiters fail, and
                 // a resend with the same event ids answers Duplicate.
                 Abandon();
-                foreach (var pending in batch)
-                {
-                    pending.TrySetException(exception);
-                }
-
-                return;
+                throw;
             }
-        }
-
-        Interlocked.Increment(ref _batchesCommitted);
-        Interlocked.Add(ref _messagesCommitted, batch.Count);
-        NotifyObservers(batch);
-        foreach (var pending in batch)
-        {
-            pending.TrySetResult(pending.Result!);
         }
     }
 
-    private void StoreBatch(List<PendingAppend> batch)
+    private void StoreOnce(List<PendingAppend> batch)
     {
         if (_connection.State != ConnectionState.Open)
         {
@@ -487,22 +362,7 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
             InsertRows();
         }
 
-        return new AppendResult(AppendOutcome.Stored, new StoredEvent(
-            e.ConversationId,
-            e.EventId,
-            (ulong)seq,
-            e.Kind,
-            e.SenderUserId,
-            e.SenderDeviceId,
-            storedAt,
-            e.ContentType,
-            e.Content,
-            e.SubjectId)
-        {
-            ThreadRootId = e.ThreadRootId,
-            Mentions = e.Mentions,
-            GroupMentions = e.GroupMentions,
-        });
+        return new AppendResult(AppendOutcome.Stored, e.ToStored((ulong)seq, storedAt));
     }
 
     private void CountUsage(NewEvent e)
@@ -511,43 +371,6 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         if (e.UsageTeamId is { } team)
         {
             _batchUsage[team] = _batchUsage.GetValueOrDefault(team) + e.Content.Length;
-        }
-    }
-
-    // Before the waiters complete: an event is in the observers' hands before its sender can learn it is stored.
-    private void NotifyObservers(List<PendingAppend> batch)
-    {
-        var observers = _observers;
-        if (observers.IsEmpty)
-        {
-            return;
-        }
-
-        var stored = new List<StoredEvent>(batch.Count);
-        foreach (var pending in batch)
-        {
-            if (pending.Result is { Outcome: AppendOutcome.Stored, Event: { } e })
-            {
-                stored.Add(e);
-            }
-        }
-
-        if (stored.Count == 0)
-        {
-            return;
-        }
-
-        foreach (var observer in observers)
-        {
-            try
-            {
-                observer.OnCommitted(stored);
-            }
-#pragma warning disable CA1031 // An observer's failure must not fail a committed batch or stop the writer.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-            }
         }
     }
 
@@ -576,19 +399,6 @@ internal sealed class MySqlAppendWriter : IAsyncDisposable
         finally
         {
             transaction.Dispose();
-        }
-    }
-
-    private sealed class Observation(MySqlAppendWriter writer, ICommitObserver observer) : IDisposable
-    {
-        private int _disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                ImmutableInterlocked.Update(ref writer._observers, static (list, o) => list.Remove(o), observer);
-            }
         }
     }
 }

@@ -96,12 +96,7 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
 
-        // Seqs are stored as signed 64-bit integers and never come near long.MaxValue.
-        var from = fromSeq > long.MaxValue ? long.MaxValue : (long)fromSeq;
-        if (direction == ReadDirection.Before && from == 0)
-        {
-            from = long.MaxValue;
-        }
+        var from = EventPage.StartSeq(fromSeq, direction);
 
         var (compare, order) = direction switch
         {
@@ -138,39 +133,29 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
         command.Parameters.AddInteger("@from", from);
         command.Parameters.AddInteger("@limit", limit);
 
-        // Rows come nearest-first, so stopping at the byte budget keeps the events nearest the start.
-        var events = new List<StoredEvent>(Math.Min(limit, 256));
-        long bytes = 0;
+        // Rows come nearest-first: the page stops at the byte budget (EventPage).
+        var page = new EventPage(limit, maxContentBytes);
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            while (bytes < maxContentBytes && await reader.ReadAsync(cancellationToken))
+            while (page.HasRoom && await reader.ReadAsync(cancellationToken))
             {
-                var e = ReadEvent(reader);
-                bytes += e.Content.Length;
-                events.Add(e);
+                page.Add(ReadEvent(reader));
             }
         }
 
-        if (direction == ReadDirection.Before)
-        {
-            events.Reverse();
-        }
-
-        return events;
+        return page.InSeqOrder(direction);
     }
 
     public async Task<IReadOnlyDictionary<Guid, MessageDetails>> GetMessageDetailsAsync(
         Guid conversationId, IReadOnlyCollection<Guid> messageIds, Guid readerUserId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messageIds);
-        var threads = new Dictionary<Guid, (int Count, DateTimeOffset Last)>();
-        var participants = new Dictionary<Guid, List<Guid>>();
-        var reactions = new Dictionary<Guid, List<ReactionCount>>();
         if (messageIds.Count == 0)
         {
             return new Dictionary<Guid, MessageDetails>();
         }
 
+        var details = new MessageDetailsBuilder();
         await using var connection = await OpenConnectionAsync(cancellationToken);
         foreach (var chunk in messageIds.Distinct().Chunk(IdsPerStatement))
         {
@@ -188,44 +173,23 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                threads[reader.ReadGuid(0)] = ((int)reader.GetInt64(1), reader.ReadTime(2));
+                details.AddThread(reader.ReadGuid(0), (int)reader.GetInt64(1), reader.ReadTime(2));
             }
 
             await reader.NextResultAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                ListFor(participants, reader.ReadGuid(0)).Add(reader.ReadGuid(1));
+                details.AddParticipant(reader.ReadGuid(0), reader.ReadGuid(1));
             }
 
             await reader.NextResultAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                ListFor(reactions, reader.ReadGuid(0)).Add(new ReactionCount(reader.ReadUtf8(1), (int)reader.GetInt64(2), reader.GetInt64(3) != 0));
+                details.AddReaction(reader.ReadGuid(0), new ReactionCount(reader.ReadUtf8(1), (int)reader.GetInt64(2), reader.GetInt64(3) != 0));
             }
         }
 
-        var details = new Dictionary<Guid, MessageDetails>();
-        foreach (var id in threads.Keys.Union(reactions.Keys))
-        {
-            var thread = threads.GetValueOrDefault(id);
-            details[id] = new MessageDetails(
-                thread.Count,
-                thread.Count > 0 ? thread.Last : null,
-                participants.GetValueOrDefault(id) ?? [],
-                reactions.GetValueOrDefault(id) ?? []);
-        }
-
-        return details;
-
-        static List<T> ListFor<T>(Dictionary<Guid, List<T>> lists, Guid id)
-        {
-            if (!lists.TryGetValue(id, out var list))
-            {
-                lists[id] = list = [];
-            }
-
-            return list;
-        }
+        return details.Build();
     }
 
     public async Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(Guid messageId, CancellationToken cancellationToken = default)
@@ -367,10 +331,7 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
                 mentions = (int)reader.GetInt64(1);
             }
 
-            stats[id] = new ConversationStats((ulong)last, (ulong)readSeq, Math.Min(unread, IMessageStore.MaxCountedUnread), Math.Min(mentions, IMessageStore.MaxCountedUnread))
-            {
-                DeviceCursor = (ulong)cursor,
-            };
+            stats[id] = UnreadCounts.Stats((ulong)last, (ulong)readSeq, unread, mentions, (ulong)cursor);
         }
 
         return stats;

@@ -1,10 +1,7 @@
-using System.Text.RegularExpressions;
+using ChatWire.Storage.Schema;
 using MySqlConnector;
 
 namespace ChatWire.Storage.MySql;
-
-/// <summary>One embedded migration script: <c>&lt;version&gt;_&lt;scope&gt;_&lt;description&gt;.sql</c>.</summary>
-internal sealed record MySqlMigration(string Version, string Scope, string Name, string Sql);
 
 /// <summary>
 /// Applies the embedded MySQL migrations of one scope ("directory" or "messages") in version order. The
@@ -16,7 +13,7 @@ internal sealed record MySqlMigration(string Version, string Scope, string Name,
 /// nodes starting at once apply each version once), and scripts are written to be re-runnable
 /// (<c>IF NOT EXISTS</c>): a crash between a script and its history row is repaired by the next start.
 /// </remarks>
-internal sealed partial class MySqlMigrator
+internal sealed class MySqlMigrator
 {
     public const string DirectoryScope = "directory";
     public const string MessagesScope = "messages";
@@ -37,7 +34,7 @@ internal sealed partial class MySqlMigrator
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(scope);
         Scope = scope;
-        Migrations = LoadEmbedded(scope);
+        Migrations = EmbeddedMigrations.Load(ResourcePrefix, scope);
         if (Migrations.Count == 0)
         {
             throw new InvalidOperationException($"No embedded MySQL migration has the scope '{scope}'.");
@@ -47,7 +44,7 @@ internal sealed partial class MySqlMigrator
     public string Scope { get; }
 
     /// <summary>This scope's migrations, in the order they are applied.</summary>
-    public IReadOnlyList<MySqlMigration> Migrations { get; }
+    public IReadOnlyList<EmbeddedMigration> Migrations { get; }
 
     /// <summary>Applies the migrations not yet recorded; returns how many it applied.</summary>
     public async Task<int> MigrateAsync(MySqlConnection connection, CancellationToken cancellationToken = default)
@@ -113,48 +110,4 @@ internal sealed partial class MySqlMigrator
 
         return versions;
     }
-
-    private static List<MySqlMigration> LoadEmbedded(string scope)
-    {
-        var assembly = typeof(MySqlMigrator).Assembly;
-        var migrations = new List<MySqlMigration>();
-        foreach (var resource in assembly.GetManifestResourceNames())
-        {
-            if (!resource.StartsWith(ResourcePrefix, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var name = resource[ResourcePrefix.Length..];
-            var match = MigrationName().Match(name);
-            if (!match.Success)
-            {
-                throw new InvalidOperationException($"The migration '{name}' is not named <14-digit version>_<scope>_<description>.sql.");
-            }
-
-            if (!string.Equals(match.Groups["scope"].Value, scope, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            using var stream = assembly.GetManifestResourceStream(resource)
-                ?? throw new InvalidOperationException($"The migration resource '{resource}' cannot be read.");
-            using var reader = new StreamReader(stream);
-            migrations.Add(new MySqlMigration(match.Groups["version"].Value, scope, name, reader.ReadToEnd()));
-        }
-
-        migrations.Sort((a, b) => string.CompareOrdinal(a.Version, b.Version));
-        for (var i = 1; i < migrations.Count; i++)
-        {
-            if (migrations[i].Version == migrations[i - 1].Version)
-            {
-                throw new InvalidOperationException($"The migrations '{migrations[i - 1].Name}' and '{migrations[i].Name}' share a version.");
-            }
-        }
-
-        return migrations;
-    }
-
-    [GeneratedRegex(@"^(?<version>[0-9]{14})_(?<scope>[a-z]+)_[a-z0-9_]+\.sql$", RegexOptions.CultureInvariant)]
-    private static partial Regex MigrationName();
 }

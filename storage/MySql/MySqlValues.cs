@@ -11,55 +11,31 @@ namespace ChatWire.Storage.MySql;
 /// </summary>
 internal static class MySqlValues
 {
-    public const int GuidLength = 16;
+    public const int GuidLength = StoredValues.GuidLength;
 
     /// <summary>Orders Guids as their stored keys sort: the writer takes row locks in this order.</summary>
     public static IComparer<Guid> KeyOrder { get; } = Comparer<Guid>.Create(CompareKeys);
 
-    public static byte[] ToBinary(Guid value)
-    {
-        var bytes = new byte[GuidLength];
-        WriteGuid(value, bytes);
-        return bytes;
-    }
+    public static byte[] ToBinary(Guid value) => StoredValues.ToBytes(value);
 
     /// <summary>
     /// Overwrites a reused parameter buffer. MySqlConnector writes a parameter's value into the statement when
     /// the command executes, so a buffer may be rebound and overwritten between executions.
     /// </summary>
-    public static void WriteGuid(Guid value, byte[] destination)
-    {
-        if (!value.TryWriteBytes(destination, bigEndian: true, out _))
-        {
-            throw new ArgumentException("The buffer is shorter than a Guid.", nameof(destination));
-        }
-    }
+    public static void WriteGuid(Guid value, byte[] destination) => StoredValues.WriteGuid(value, destination);
 
     /// <summary>Ids one after another, 16 bytes each, big-endian.</summary>
-    public static byte[] ToBinary(IReadOnlyList<Guid> values)
-    {
-        var bytes = new byte[values.Count * GuidLength];
-        for (var i = 0; i < values.Count; i++)
-        {
-            values[i].TryWriteBytes(bytes.AsSpan(i * GuidLength, GuidLength), bigEndian: true, out _);
-        }
-
-        return bytes;
-    }
+    public static byte[] ToBinary(IReadOnlyList<Guid> values) => StoredValues.ToBytes(values);
 
     /// <summary>
     /// The bytes to bind for a body: the backing array itself when the memory spans all of it, else a copy
     /// (a MySqlParameter takes a byte[] or a ReadOnlyMemory, and the array is the cheapest to write out).
     /// </summary>
-    public static byte[] ToBinary(ReadOnlyMemory<byte> value) =>
-        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(value, out var segment)
-        && segment.Array is { } array && segment.Offset == 0 && segment.Count == array.Length
-            ? array
-            : value.ToArray();
+    public static byte[] ToBinary(ReadOnlyMemory<byte> value) => StoredValues.ArrayOf(value);
 
-    public static long ToUnixMilliseconds(DateTimeOffset value) => value.ToUnixTimeMilliseconds();
+    public static long ToUnixMilliseconds(DateTimeOffset value) => StoredValues.ToUnixMilliseconds(value);
 
-    public static DateTimeOffset FromUnixMilliseconds(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
+    public static DateTimeOffset FromUnixMilliseconds(long value) => StoredValues.FromUnixMilliseconds(value);
 
     /// <summary>
     /// The connection string every connection of a store uses: BINARY(16) columns are read as bytes whatever
@@ -110,44 +86,6 @@ internal static class MySqlValues
     public static string ReadUtf8(this MySqlDataReader reader, int ordinal) =>
         Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(ordinal));
 
-    public static Guid ReadGuid(this MySqlDataReader reader, int ordinal)
-    {
-        var bytes = reader.GetFieldValue<byte[]>(ordinal);
-        if (bytes.Length != GuidLength)
-        {
-            throw new InvalidDataException($"Column {reader.GetName(ordinal)} holds {bytes.Length} bytes, not a {GuidLength}-byte Guid.");
-        }
-
-        return new Guid(bytes, bigEndian: true);
-    }
-
-    public static Guid? ReadNullableGuid(this MySqlDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : reader.ReadGuid(ordinal);
-
-    /// <summary>The ids <see cref="ToBinary(IReadOnlyList{Guid})"/> wrote; none for NULL.</summary>
-    public static Guid[] ReadGuids(this MySqlDataReader reader, int ordinal)
-    {
-        if (reader.IsDBNull(ordinal))
-        {
-            return [];
-        }
-
-        var bytes = reader.GetFieldValue<byte[]>(ordinal);
-        var ids = new Guid[bytes.Length / GuidLength];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            ids[i] = new Guid(bytes.AsSpan(i * GuidLength, GuidLength), bigEndian: true);
-        }
-
-        return ids;
-    }
-
-    public static DateTimeOffset ReadTime(this MySqlDataReader reader, int ordinal) =>
-        FromUnixMilliseconds(reader.GetInt64(ordinal));
-
-    public static DateTimeOffset? ReadNullableTime(this MySqlDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : reader.ReadTime(ordinal);
-
     /// <summary>
     /// Above every character a name can hold: a prefix's range ends at prefix + this. UTF-8 byte order is
     /// code point order, which utf8mb4_nopad_bin compares.
@@ -188,9 +126,6 @@ internal static class MySqlValues
 
     public static MySqlParameter AddNullableTime(this MySqlParameterCollection parameters, string name, DateTimeOffset? value) =>
         parameters.Add(new MySqlParameter(name, MySqlDbType.Int64) { Value = value is { } time ? ToUnixMilliseconds(time) : DBNull.Value });
-
-    public static string? ReadNullableString(this MySqlDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     private static int CompareKeys(Guid a, Guid b)
     {

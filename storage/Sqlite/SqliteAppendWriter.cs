@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Globalization;
 using ChatWire.Storage.Messages;
 using Microsoft.Data.Sqlite;
@@ -6,12 +5,11 @@ using Microsoft.Data.Sqlite;
 namespace ChatWire.Storage.Sqlite;
 
 /// <summary>
-/// The group-commit writer: one thread owns the one write connection, takes the first queued append
-/// plus whatever else is already waiting (up to the batch's count and bytes, one sending user at a time in
-/// turn: <see cref="FairAppendQueue"/>) and commits them in one transaction, so N appends cost one fsync. After COMMIT returns, the commit observers are told of the batch (in
-/// commit order, so each conversation's events reach them in seq order), then the waiters complete.
+/// The SQLite group-commit writer (<see cref="GroupCommitWriter"/>): its thread owns the one write connection
+/// and commits each batch in one transaction, so N appends cost one fsync. After COMMIT returns, the commit
+/// observers are told of the batch, then the waiters complete.
 /// </summary>
-internal sealed class SqliteAppendWriter : IAsyncDisposable
+internal sealed class SqliteAppendWriter : GroupCommitWriter
 {
     // The event's columns, then the original digest (column 15).
     private const string FindSql = $"""
@@ -39,10 +37,6 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         """;
 
     private readonly SqliteConnection _connection;
-    private readonly FairAppendQueue _queue;
-    private readonly int _maxBatchSize;
-    private readonly long _maxBatchBytes;
-    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // Prepared once, rebound per message. The Guid parameters share buffers that are overwritten in
     // place: SQLite copies a bound blob, so reuse is safe and a message costs no Guid arrays.
@@ -74,20 +68,12 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
     private readonly MessageChanges _changes;
     private SqliteTransaction? _transaction;
 
-    private ImmutableArray<ICommitObserver> _observers = [];
-    private long _batchesStarted;
-    private long _batchesCommitted;
-    private long _messagesCommitted;
-    private int _disposed;
-
     private SqliteAppendWriter(SqliteConnection connection, SqliteMessageStoreOptions options, string journalMode, long synchronous)
+        : base("ChatWire SQLite writer", options.MaxBatchSize, options.MaxBatchBytes, options.QueueCapacity, options.QueueByteCapacity)
     {
         _connection = connection;
-        _maxBatchSize = options.MaxBatchSize;
-        _maxBatchBytes = options.MaxBatchBytes;
         JournalMode = journalMode;
         Synchronous = synchronous;
-        _queue = new FairAppendQueue(options.QueueCapacity, options.QueueByteCapacity);
 
         _find = CreateCommand(FindSql);
         _find.Parameters.AddBlob("$conversation_id", _conversationId);
@@ -129,13 +115,6 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
     /// <summary>PRAGMA synchronous on the write connection: 2 = FULL.</summary>
     public long Synchronous { get; }
 
-    public long BatchesCommitted => Interlocked.Read(ref _batchesCommitted);
-
-    public long MessagesCommitted => Interlocked.Read(ref _messagesCommitted);
-
-    /// <summary>Batches the writer has closed (taken from the queue) and begun to commit.</summary>
-    public long BatchesStarted => Interlocked.Read(ref _batchesStarted);
-
     /// <summary>
     /// Opens the dedicated write connection, migrates the messages schema and starts the writer thread.
     /// </summary>
@@ -169,114 +148,17 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Queues the append; the returned task completes once queued and yields the commit's task.</summary>
-    public ValueTask<Task<AppendResult>> EnqueueAsync(NewEvent newEvent, CancellationToken cancellationToken)
+    protected override async ValueTask CloseAsync()
     {
-        var pending = new PendingAppend(newEvent);
-        var queued = _queue.EnqueueAsync(pending, cancellationToken);
-        if (!queued.IsCompletedSuccessfully)
-        {
-            return EnqueueSlowAsync(queued, pending, cancellationToken);
-        }
-
-        return new ValueTask<Task<AppendResult>>(Committed(pending, cancellationToken));
+        await _find.DisposeAsync();
+        await _allocateSeq.DisposeAsync();
+        await _insert.DisposeAsync();
+        await _addUsage.DisposeAsync();
+        await _connection.DisposeAsync();
+        _digest.Dispose();
     }
 
-    /// <summary>Tells <paramref name="observer"/> of every batch committed from now on, until disposed.</summary>
-    public IDisposable Observe(ICommitObserver observer)
-    {
-        ArgumentNullException.ThrowIfNull(observer);
-        ImmutableInterlocked.Update(ref _observers, static (list, o) => list.Add(o), observer);
-        return new Observation(this, observer);
-    }
-
-    /// <summary>Stops accepting appends, commits everything already queued, then closes the connection.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            await _stopped.Task;
-            return;
-        }
-
-        _queue.Complete();
-        try
-        {
-            await _stopped.Task;
-        }
-        finally
-        {
-            await _find.DisposeAsync();
-            await _allocateSeq.DisposeAsync();
-            await _insert.DisposeAsync();
-            await _addUsage.DisposeAsync();
-            await _connection.DisposeAsync();
-            _digest.Dispose();
-        }
-    }
-
-    private static async ValueTask<Task<AppendResult>> EnqueueSlowAsync(ValueTask queued, PendingAppend pending, CancellationToken cancellationToken)
-    {
-        // The queue is full: waiting here is the backpressure, and the caller does not queue its next
-        // append before this one is in (which keeps its order).
-        await queued;
-        return Committed(pending, cancellationToken);
-    }
-
-    // Cancelling stops the wait, not the write: an event already queued may still be stored, and a resend
-    // with the same id then answers Duplicate.
-    private static Task<AppendResult> Committed(PendingAppend pending, CancellationToken cancellationToken) =>
-        cancellationToken.CanBeCanceled ? pending.Task.WaitAsync(cancellationToken) : pending.Task;
-
-    private SqliteCommand CreateCommand(string sql)
-    {
-        var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        return command;
-    }
-
-    private void Start()
-    {
-        // A thread of its own rather than a pool task: every commit blocks in fsync, and parking a
-        // thread-pool thread there for each batch would starve the gateway's async work.
-        var thread = new Thread(Run)
-        {
-            IsBackground = true,
-            Name = "ChatWire SQLite writer",
-        };
-        thread.Start();
-    }
-
-    private void Run()
-    {
-        var batch = new List<PendingAppend>(_maxBatchSize);
-        try
-        {
-            // Blocking is right here: this thread exists only to wait for and write appends.
-            while (_queue.TakeBatch(batch, _maxBatchSize, _maxBatchBytes))
-            {
-                Interlocked.Increment(ref _batchesStarted);
-                CommitBatch(batch);
-                batch.Clear();
-            }
-
-            _stopped.TrySetResult();
-        }
-#pragma warning disable CA1031 // The writer must not die silently: whatever stops it fails every waiter.
-        catch (Exception exception)
-#pragma warning restore CA1031
-        {
-            _queue.Complete(exception);
-            foreach (var pending in batch.Concat(_queue.DrainQueued()))
-            {
-                pending.TrySetException(exception);
-            }
-
-            _stopped.TrySetException(exception);
-        }
-    }
-
-    private void CommitBatch(List<PendingAppend> batch)
+    protected override void StoreBatch(List<PendingAppend> batch)
     {
         SqliteTransaction? transaction = null;
         try
@@ -309,18 +191,12 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
 
             transaction.Commit();
         }
-#pragma warning disable CA1031 // Any failure fails the batch's waiters; the writer goes on with the next batch.
-        catch (Exception exception)
-#pragma warning restore CA1031
+        catch
         {
-            // Rolling back also returns every seq this batch allocated, so the sequence stays gap-free.
+            // Rolling back also returns every seq this batch allocated, so the sequence stays gap-free. The
+            // batch's waiters then fail with the exception, and the writer goes on with the next batch.
             TryRollback(transaction);
-            foreach (var pending in batch)
-            {
-                pending.TrySetException(exception);
-            }
-
-            return;
+            throw;
         }
         finally
         {
@@ -331,51 +207,13 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             _transaction = null;
             transaction?.Dispose();
         }
-
-        Interlocked.Increment(ref _batchesCommitted);
-        Interlocked.Add(ref _messagesCommitted, batch.Count);
-        NotifyObservers(batch);
-        foreach (var pending in batch)
-        {
-            pending.TrySetResult(pending.Result!);
-        }
     }
 
-    // Before the waiters complete: an event is in the observers' hands before its sender can learn it is stored.
-    private void NotifyObservers(List<PendingAppend> batch)
+    private SqliteCommand CreateCommand(string sql)
     {
-        var observers = _observers;
-        if (observers.IsEmpty)
-        {
-            return;
-        }
-
-        var stored = new List<StoredEvent>(batch.Count);
-        foreach (var pending in batch)
-        {
-            if (pending.Result is { Outcome: AppendOutcome.Stored, Event: { } e })
-            {
-                stored.Add(e);
-            }
-        }
-
-        if (stored.Count == 0)
-        {
-            return;
-        }
-
-        foreach (var observer in observers)
-        {
-            try
-            {
-                observer.OnCommitted(stored);
-            }
-#pragma warning disable CA1031 // An observer's failure must not fail a committed batch or stop the writer.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-            }
-        }
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        return command;
     }
 
     private AppendResult Append(NewEvent e, DateTimeOffset storedAt)
@@ -432,22 +270,7 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
             _changes.RecordMessage(e, seq, storedAt);
         }
 
-        return new AppendResult(AppendOutcome.Stored, new StoredEvent(
-            e.ConversationId,
-            e.EventId,
-            (ulong)seq,
-            e.Kind,
-            e.SenderUserId,
-            e.SenderDeviceId,
-            storedAt,
-            e.ContentType,
-            e.Content,
-            e.SubjectId)
-        {
-            ThreadRootId = e.ThreadRootId,
-            Mentions = e.Mentions,
-            GroupMentions = e.GroupMentions,
-        });
+        return new AppendResult(AppendOutcome.Stored, e.ToStored((ulong)seq, storedAt));
     }
 
     private void CountUsage(NewEvent e)
@@ -474,19 +297,6 @@ internal sealed class SqliteAppendWriter : IAsyncDisposable
         catch (Exception)
 #pragma warning restore CA1031
         {
-        }
-    }
-
-    private sealed class Observation(SqliteAppendWriter writer, ICommitObserver observer) : IDisposable
-    {
-        private int _disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                ImmutableInterlocked.Update(ref writer._observers, static (list, o) => list.Remove(o), observer);
-            }
         }
     }
 }

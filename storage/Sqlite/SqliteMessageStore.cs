@@ -69,12 +69,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
 
-        // Seqs are stored as signed 64-bit integers and never come near long.MaxValue.
-        var from = fromSeq > long.MaxValue ? long.MaxValue : (long)fromSeq;
-        if (direction == ReadDirection.Before && from == 0)
-        {
-            from = long.MaxValue;
-        }
+        var from = EventPage.StartSeq(fromSeq, direction);
 
         await using var connection = await OpenReadConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -111,39 +106,29 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         command.Parameters.AddInteger("$from", from);
         command.Parameters.AddInteger("$limit", limit);
 
-        // Rows come nearest-first, so stopping at the byte budget keeps the events nearest the start.
-        var events = new List<StoredEvent>(Math.Min(limit, 256));
-        long bytes = 0;
+        // Rows come nearest-first: the page stops at the byte budget (EventPage).
+        var page = new EventPage(limit, maxContentBytes);
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            while (bytes < maxContentBytes && await reader.ReadAsync(cancellationToken))
+            while (page.HasRoom && await reader.ReadAsync(cancellationToken))
             {
-                var e = ReadEvent(reader);
-                bytes += e.Content.Length;
-                events.Add(e);
+                page.Add(ReadEvent(reader));
             }
         }
 
-        if (direction == ReadDirection.Before)
-        {
-            events.Reverse();
-        }
-
-        return events;
+        return page.InSeqOrder(direction);
     }
 
     public async Task<IReadOnlyDictionary<Guid, MessageDetails>> GetMessageDetailsAsync(
         Guid conversationId, IReadOnlyCollection<Guid> messageIds, Guid readerUserId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messageIds);
-        var threads = new Dictionary<Guid, (int Count, DateTimeOffset Last)>();
-        var participants = new Dictionary<Guid, List<Guid>>();
-        var reactions = new Dictionary<Guid, List<ReactionCount>>();
         if (messageIds.Count == 0)
         {
             return new Dictionary<Guid, MessageDetails>();
         }
 
+        var details = new MessageDetailsBuilder();
         await using var connection = await OpenReadConnectionAsync(cancellationToken);
         foreach (var chunk in messageIds.Distinct().Chunk(IdsPerStatement / 2))
         {
@@ -160,44 +145,23 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                threads[reader.ReadGuid(0)] = (reader.GetInt32(1), reader.ReadTime(2));
+                details.AddThread(reader.ReadGuid(0), reader.GetInt32(1), reader.ReadTime(2));
             }
 
             await reader.NextResultAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                ListFor(participants, reader.ReadGuid(0)).Add(reader.ReadGuid(1));
+                details.AddParticipant(reader.ReadGuid(0), reader.ReadGuid(1));
             }
 
             await reader.NextResultAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                ListFor(reactions, reader.ReadGuid(0)).Add(new ReactionCount(reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3) != 0));
+                details.AddReaction(reader.ReadGuid(0), new ReactionCount(reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3) != 0));
             }
         }
 
-        var details = new Dictionary<Guid, MessageDetails>();
-        foreach (var id in threads.Keys.Union(reactions.Keys))
-        {
-            var thread = threads.GetValueOrDefault(id);
-            details[id] = new MessageDetails(
-                thread.Count,
-                thread.Count > 0 ? thread.Last : null,
-                participants.GetValueOrDefault(id) ?? [],
-                reactions.GetValueOrDefault(id) ?? []);
-        }
-
-        return details;
-
-        static List<T> ListFor<T>(Dictionary<Guid, List<T>> lists, Guid id)
-        {
-            if (!lists.TryGetValue(id, out var list))
-            {
-                lists[id] = list = [];
-            }
-
-            return list;
-        }
+        return details.Build();
     }
 
     public async Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(Guid messageId, CancellationToken cancellationToken = default)
@@ -295,10 +259,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
             conversation.Value = SqliteValues.ToBlob(id);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            stats[id] = new ConversationStats((ulong)reader.GetInt64(0), (ulong)reader.GetInt64(1), Math.Min(reader.GetInt32(3), IMessageStore.MaxCountedUnread), Math.Min(reader.GetInt32(4), IMessageStore.MaxCountedUnread))
-            {
-                DeviceCursor = (ulong)reader.GetInt64(2),
-            };
+            stats[id] = UnreadCounts.Stats((ulong)reader.GetInt64(0), (ulong)reader.GetInt64(1), reader.GetInt32(3), reader.GetInt32(4), (ulong)reader.GetInt64(2));
         }
 
         return stats;

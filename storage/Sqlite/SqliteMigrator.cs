@@ -1,18 +1,15 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
+using ChatWire.Storage.Schema;
 using Microsoft.Data.Sqlite;
 
 namespace ChatWire.Storage.Sqlite;
-
-/// <summary>One embedded migration script: <c>&lt;version&gt;_&lt;scope&gt;_&lt;description&gt;.sql</c>.</summary>
-internal sealed record SqliteMigration(string Version, string Scope, string Name, string Sql);
 
 /// <summary>
 /// Applies the embedded migrations of one scope ("directory" or "messages": each database file gets only
 /// its own) in version order, each in its own transaction together with its schema_migrations row, so a
 /// crash leaves every migration either fully applied and recorded or not at all.
 /// </summary>
-internal sealed partial class SqliteMigrator
+internal sealed class SqliteMigrator
 {
     public const string DirectoryScope = "directory";
     public const string MessagesScope = "messages";
@@ -35,7 +32,7 @@ internal sealed partial class SqliteMigrator
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(scope);
         Scope = scope;
-        Migrations = LoadEmbedded(scope);
+        Migrations = EmbeddedMigrations.Load(ResourcePrefix, scope);
         if (Migrations.Count == 0)
         {
             throw new InvalidOperationException($"No embedded migration has the scope '{scope}'.");
@@ -45,7 +42,7 @@ internal sealed partial class SqliteMigrator
     public string Scope { get; }
 
     /// <summary>This scope's migrations, in the order they are applied.</summary>
-    public IReadOnlyList<SqliteMigration> Migrations { get; }
+    public IReadOnlyList<EmbeddedMigration> Migrations { get; }
 
     /// <summary>Applies the migrations not yet recorded; returns how many it applied.</summary>
     public async Task<int> MigrateAsync(SqliteConnection connection, CancellationToken cancellationToken = default)
@@ -95,49 +92,4 @@ internal sealed partial class SqliteMigrator
         command.Parameters.AddText("$version", version);
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) != 0;
     }
-
-    private static List<SqliteMigration> LoadEmbedded(string scope)
-    {
-        var assembly = typeof(SqliteMigrator).Assembly;
-        var migrations = new List<SqliteMigration>();
-        foreach (var resource in assembly.GetManifestResourceNames())
-        {
-            if (!resource.StartsWith(ResourcePrefix, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var name = resource[ResourcePrefix.Length..];
-            var match = MigrationName().Match(name);
-            if (!match.Success)
-            {
-                // A misnamed file would otherwise be skipped silently and its schema never applied.
-                throw new InvalidOperationException($"The migration '{name}' is not named <14-digit version>_<scope>_<description>.sql.");
-            }
-
-            if (!string.Equals(match.Groups["scope"].Value, scope, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            using var stream = assembly.GetManifestResourceStream(resource)
-                ?? throw new InvalidOperationException($"The migration resource '{resource}' cannot be read.");
-            using var reader = new StreamReader(stream);
-            migrations.Add(new SqliteMigration(match.Groups["version"].Value, scope, name, reader.ReadToEnd()));
-        }
-
-        migrations.Sort((a, b) => string.CompareOrdinal(a.Version, b.Version));
-        for (var i = 1; i < migrations.Count; i++)
-        {
-            if (migrations[i].Version == migrations[i - 1].Version)
-            {
-                throw new InvalidOperationException($"The migrations '{migrations[i - 1].Name}' and '{migrations[i].Name}' share a version.");
-            }
-        }
-
-        return migrations;
-    }
-
-    [GeneratedRegex(@"^(?<version>[0-9]{14})_(?<scope>[a-z]+)_[a-z0-9_]+\.sql$", RegexOptions.CultureInvariant)]
-    private static partial Regex MigrationName();
 }

@@ -1,82 +1,32 @@
-using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 
 namespace ChatWire.Storage.Sqlite;
 
 /// <summary>
-/// How .NET values are stored: Guids as 16-byte big-endian BLOBs (so byte order sorts like the Guid's
-/// text), times as INTEGER Unix milliseconds.
+/// How .NET values are stored: as <see cref="StoredValues"/> says (Guids as 16-byte big-endian BLOBs, times as
+/// INTEGER Unix milliseconds), bound as SQLite parameters; rows are read with <see cref="StoredValues"/>' readers.
 /// </summary>
 internal static class SqliteValues
 {
-    public const int GuidLength = 16;
+    public const int GuidLength = StoredValues.GuidLength;
 
-    public static byte[] ToBlob(Guid value)
-    {
-        var bytes = new byte[GuidLength];
-        WriteGuid(value, bytes);
-        return bytes;
-    }
+    public static byte[] ToBlob(Guid value) => StoredValues.ToBytes(value);
 
     /// <summary>Overwrites a reused parameter buffer; SQLite copies bound blobs, so reuse is safe.</summary>
-    public static void WriteGuid(Guid value, byte[] destination)
-    {
-        if (!value.TryWriteBytes(destination, bigEndian: true, out _))
-        {
-            throw new ArgumentException("The buffer is shorter than a Guid.", nameof(destination));
-        }
-    }
+    public static void WriteGuid(Guid value, byte[] destination) => StoredValues.WriteGuid(value, destination);
 
     /// <summary>Ids one after another, 16 bytes each, big-endian.</summary>
-    public static byte[] ToBlob(IReadOnlyList<Guid> values)
-    {
-        var blob = new byte[values.Count * GuidLength];
-        for (var i = 0; i < values.Count; i++)
-        {
-            values[i].TryWriteBytes(blob.AsSpan(i * GuidLength, GuidLength), bigEndian: true, out _);
-        }
-
-        return blob;
-    }
-
-    /// <summary>The ids <see cref="ToBlob(IReadOnlyList{Guid})"/> wrote; none for NULL.</summary>
-    public static Guid[] ReadGuids(this SqliteDataReader reader, int ordinal)
-    {
-        if (reader.IsDBNull(ordinal))
-        {
-            return [];
-        }
-
-        var blob = reader.GetFieldValue<byte[]>(ordinal);
-        var ids = new Guid[blob.Length / GuidLength];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            ids[i] = new Guid(blob.AsSpan(i * GuidLength, GuidLength), bigEndian: true);
-        }
-
-        return ids;
-    }
+    public static byte[] ToBlob(IReadOnlyList<Guid> values) => StoredValues.ToBytes(values);
 
     /// <summary>
     /// The bytes to bind for a body: the backing array itself when the memory spans all of it, else a copy
     /// (SqliteParameter takes a byte[]).
     /// </summary>
-    public static byte[] ToBlob(ReadOnlyMemory<byte> value)
-    {
-        if (MemoryMarshal.TryGetArray(value, out var segment)
-            && segment.Array is { } array
-            && segment.Offset == 0
-            && segment.Count == array.Length)
-        {
-            return array;
-        }
+    public static byte[] ToBlob(ReadOnlyMemory<byte> value) => StoredValues.ArrayOf(value);
 
-        return value.ToArray();
-    }
+    public static long ToUnixMilliseconds(DateTimeOffset value) => StoredValues.ToUnixMilliseconds(value);
 
-    public static long ToUnixMilliseconds(DateTimeOffset value) => value.ToUnixTimeMilliseconds();
-
-    public static DateTimeOffset FromUnixMilliseconds(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
+    public static DateTimeOffset FromUnixMilliseconds(long value) => StoredValues.FromUnixMilliseconds(value);
 
     /// <summary>Binds the ids as $id0, $id1, … and returns them as the text of an IN list.</summary>
     public static string BindIds(this SqliteCommand command, IReadOnlyList<Guid> ids)
@@ -114,29 +64,6 @@ internal static class SqliteValues
 
     public static SqliteParameter AddNullableTime(this SqliteParameterCollection parameters, string name, DateTimeOffset? value) =>
         parameters.Add(name, SqliteType.Integer).WithValue(value is { } time ? ToUnixMilliseconds(time) : DBNull.Value);
-
-    public static Guid ReadGuid(this SqliteDataReader reader, int ordinal)
-    {
-        var bytes = reader.GetFieldValue<byte[]>(ordinal);
-        if (bytes.Length != GuidLength)
-        {
-            throw new InvalidDataException($"Column {reader.GetName(ordinal)} holds {bytes.Length} bytes, not a {GuidLength}-byte Guid.");
-        }
-
-        return new Guid(bytes, bigEndian: true);
-    }
-
-    public static Guid? ReadNullableGuid(this SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : reader.ReadGuid(ordinal);
-
-    public static DateTimeOffset ReadTime(this SqliteDataReader reader, int ordinal) =>
-        FromUnixMilliseconds(reader.GetInt64(ordinal));
-
-    public static DateTimeOffset? ReadNullableTime(this SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : reader.ReadTime(ordinal);
-
-    public static string? ReadNullableString(this SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     private static SqliteParameter WithValue(this SqliteParameter parameter, object value)
     {
