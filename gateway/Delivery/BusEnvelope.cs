@@ -37,6 +37,17 @@ internal static class BusEnvelope
     public const int EventHeaderLength = 2 + 1 + 16 + 16 + 8;
     private const int RevocationLength = 2 + 16;
 
+    /// <summary>
+    /// Whether a payload is worth publishing again after a bus outage (docs/architecture.md): stored events,
+    /// which devices de-duplicate by seq, and revocations, which must arrive. Not membership events (a
+    /// replayed join arriving after a later leave would route a former member again; the routes are re-read
+    /// from the directory instead), nor read states or typing, which are stale by then.
+    /// </summary>
+    public static bool IsWorthReplaying(ReadOnlySpan<byte> payload) =>
+        payload.Length >= 3 && payload[0] == Version
+        && ((payload[1] == (byte)EnvelopeKind.Event && payload[2] is not ((byte)EventKind.MemberJoined or (byte)EventKind.MemberLeft))
+            || payload[1] == (byte)EnvelopeKind.DeviceRevoked);
+
     /// <summary>The envelope of <paramref name="stored"/> around its encoded <paramref name="frame"/>.</summary>
     public static byte[] ForEvent(StoredEvent stored, ReadOnlySpan<byte> frame)
     {

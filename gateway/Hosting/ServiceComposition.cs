@@ -202,7 +202,7 @@ internal static class ServiceComposition
         services.AddSingleton(redis);
         services.AddSingleton<IMessageBus>(sp =>
         {
-            var bus = new RedisMessageBus(redis, nodeId);
+            var bus = new RedisMessageBus(redis, nodeId) { ReplayAfterOutage = BusEnvelope.IsWorthReplaying };
             sp.GetRequiredService<GatewayMetrics>().ObserveBus(bus);
             return bus;
         });

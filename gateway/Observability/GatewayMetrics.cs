@@ -82,12 +82,14 @@ internal sealed class GatewayMetrics
         var received = factory.CreateCounter("chatwire_bus_received_total", "Bus payloads received from other nodes through Redis (this node's own echoes not counted).");
         var failures = factory.CreateCounter("chatwire_bus_publish_failures_total", "Bus publishes that could not be sent (Redis unreachable).");
         var topics = factory.CreateGauge("chatwire_bus_subscribed_topics", "Topics (conversations and users) this node holds a Redis subscription for.");
+        var replayed = factory.CreateCounter("chatwire_bus_replayed_total", "Bus payloads published again after a Redis outage, for the nodes that may have missed them.");
         Registry.AddBeforeCollectCallback(() =>
         {
             published.IncTo(bus.Published);
             received.IncTo(bus.Received);
             failures.IncTo(bus.PublishFailures);
             topics.Set(bus.SubscribedTopics);
+            replayed.IncTo(bus.Replayed);
         });
     }
 

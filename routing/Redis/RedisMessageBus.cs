@@ -30,10 +30,12 @@ namespace ChatWire.Routing.Redis;
 /// <see cref="IMessageBus"/>). A subscriber never gets two calls at once.
 /// </para>
 /// <para>
-/// Best effort, never blocking: a publish is fire-and-forget, and fails fast while Redis is unreachable
-/// (nothing is queued for later, so an outage costs remote nodes latency, never memory). The store is the
-/// truth; clients catch up by seq. StackExchange.Redis re-subscribes every channel when the connection
-/// comes back; <see cref="Reconnected"/> tells the gateway, so it can re-check what it may have missed.
+/// Best effort, never blocking: a publish is fire-and-forget and fails fast while Redis is unreachable.
+/// The node keeps its last minute of publishes (bounded: 10,000 payloads, 16 MiB) and, when the connection
+/// comes back, publishes again those from shortly before the outage on, so other nodes' devices get what
+/// they missed without waiting for their next event; receivers drop duplicates by seq. The store is the
+/// truth either way. StackExchange.Redis re-subscribes every channel when the connection comes back;
+/// <see cref="Reconnected"/> tells the gateway, so it can re-check what it may have missed.
 /// </para>
 /// </remarks>
 public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
@@ -51,6 +53,9 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
     private long _received;
     private long _publishFailures;
     private long _subscribeFailures;
+    private long _replayed;
+    private long _failedAt = long.MaxValue;
+    private readonly RecentPublishes _recent = new();
 
     /// <param name="redis">The node's Redis connection (shared with presence).</param>
     /// <param name="nodeId">This node's id; payloads carrying it are this node's own and are not delivered twice.</param>
@@ -61,6 +66,7 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         _subscriber = redis.GetSubscriber();
         nodeId.TryWriteBytes(_origin, bigEndian: true, out _);
         redis.ConnectionRestored += OnConnectionRestored;
+        redis.ConnectionFailed += OnConnectionFailed;
     }
 
     /// <summary>Raised (on a thread-pool thread) when the connection to Redis is back after a failure.</summary>
@@ -91,19 +97,41 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         var wire = new byte[OriginLength + payload.Length];
         _origin.CopyTo(wire, 0);
         payload.Span.CopyTo(wire.AsSpan(OriginLength));
+        var channel = ChannelOf(topic);
+        if (ReplayAfterOutage?.Invoke(payload.Span) ?? true)
+        {
+            _recent.Add(topic, wire);
+        }
+
         try
         {
-            _subscriber.Publish(ChannelOf(topic), wire, CommandFlags.FireAndForget);
+            if (!_subscriber.IsConnected(channel))
+            {
+                // A fire-and-forget command to an unreachable server is dropped without a word: count it here.
+                Interlocked.Increment(ref _publishFailures);
+                return ValueTask.CompletedTask;
+            }
+
+            _subscriber.Publish(channel, wire, CommandFlags.FireAndForget);
             Interlocked.Increment(ref _published);
         }
         catch (RedisException)
         {
-            // Unreachable (fail-fast backlog policy): remote nodes catch up by seq.
+            // Unreachable (fail-fast backlog policy): replayed when the connection is back.
             Interlocked.Increment(ref _publishFailures);
         }
 
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>
+    /// Which payloads are worth publishing again after an outage (default: all). Ephemeral ones, such as a
+    /// typing indicator, are stale by then; the gateway says so here.
+    /// </summary>
+    public Func<ReadOnlySpan<byte>, bool>? ReplayAfterOutage { get; set; }
+
+    /// <summary>Payloads published again after an outage.</summary>
+    public long Replayed => Interlocked.Read(ref _replayed);
 
     public async ValueTask<IAsyncDisposable> SubscribeAsync(BusTopic topic, IBusSubscriber subscriber, CancellationToken cancellationToken = default)
     {
@@ -169,6 +197,7 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _redis.ConnectionRestored -= OnConnectionRestored;
+        _redis.ConnectionFailed -= OnConnectionFailed;
         foreach (var interest in _interests.Values)
         {
             try
@@ -250,6 +279,23 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         }
     }
 
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        // The first failure of an outage: what was published from a little before it on may be lost.
+        var now = Environment.TickCount64;
+        var current = Interlocked.Read(ref _failedAt);
+        while (now < current)
+        {
+            var seen = Interlocked.CompareExchange(ref _failedAt, now, current);
+            if (seen == current)
+            {
+                break;
+            }
+
+            current = seen;
+        }
+    }
+
     private async Task RestoreAsync()
     {
         try
@@ -259,6 +305,75 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         finally
         {
             Reconnected?.Invoke();
+        }
+
+        // Publish again what other nodes may have missed: from shortly before the failure was noticed (a
+        // dead connection is noticed late) until now. Twice, because other nodes re-subscribe on their own
+        // schedule after the same outage; receivers drop what they already have (by seq).
+        var since = Interlocked.Exchange(ref _failedAt, long.MaxValue);
+        if (since == long.MaxValue)
+        {
+            return;
+        }
+
+        since -= (long)ReplayMargin.TotalMilliseconds;
+        foreach (var delay in ReplayDelays)
+        {
+            await Task.Delay(delay);
+            foreach (var (topic, wire) in _recent.Since(since))
+            {
+                try
+                {
+                    _subscriber.Publish(ChannelOf(topic), wire, CommandFlags.FireAndForget);
+                    Interlocked.Increment(ref _replayed);
+                }
+                catch (RedisException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>How long before a noticed connection failure publishes may already have been lost.</summary>
+    public static readonly TimeSpan ReplayMargin = TimeSpan.FromSeconds(10);
+
+    private static readonly TimeSpan[] ReplayDelays = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
+
+    /// <summary>
+    /// The payloads this node published in the last minute, at most 10,000 of them and 16 MiB, for replay after
+    /// an outage; older ones are dropped (their devices catch up by seq at the next event or SYNC).
+    /// </summary>
+    private sealed class RecentPublishes
+    {
+        private const int MaxCount = 10_000;
+        private const long MaxBytes = 16L << 20;
+        private const long MaxAgeMs = 60_000;
+
+        private readonly Lock _lock = new();
+        private readonly Queue<(long At, BusTopic Topic, byte[] Wire)> _entries = new();
+        private long _bytes;
+
+        public void Add(BusTopic topic, byte[] wire)
+        {
+            var now = Environment.TickCount64;
+            lock (_lock)
+            {
+                _entries.Enqueue((now, topic, wire));
+                _bytes += wire.Length;
+                while (_entries.Count > MaxCount || _bytes > MaxBytes || (_entries.Count > 0 && now - _entries.Peek().At > MaxAgeMs))
+                {
+                    _bytes -= _entries.Dequeue().Wire.Length;
+                }
+            }
+        }
+
+        public List<(BusTopic Topic, byte[] Wire)> Since(long at)
+        {
+            lock (_lock)
+            {
+                return [.. _entries.Where(e => e.At >= at).Select(e => (e.Topic, e.Wire))];
+            }
         }
     }
 
