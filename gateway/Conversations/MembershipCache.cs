@@ -42,8 +42,8 @@ internal sealed class MembershipCache
 
     private const int MaxEntries = 1_000_000;
 
-    private readonly IDirectoryStore directory;
-    private readonly TimeProvider time;
+    private readonly IDirectoryStore _directory;
+    private readonly TimeProvider _time;
     private readonly IMembershipBackplane _backplane;
     private readonly ConcurrentDictionary<(Guid Conversation, Guid User), Entry> _members = new();
     private readonly long _lifetimeTicks;
@@ -56,8 +56,8 @@ internal sealed class MembershipCache
 
     public MembershipCache(IDirectoryStore directory, TimeProvider time, IMembershipBackplane backplane)
     {
-        this.directory = directory;
-        this.time = time;
+        _directory = directory;
+        _time = time;
         _backplane = backplane;
         _lifetimeTicks = (long)(Lifetime.TotalSeconds * time.TimestampFrequency);
         backplane.Invalidated += ForgetLocal;
@@ -69,7 +69,7 @@ internal sealed class MembershipCache
 
     public ValueTask<MemberAccess> GetAccessAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
-        if (_members.TryGetValue((conversationId, userId), out var entry) && time.GetTimestamp() < entry.Expires)
+        if (_members.TryGetValue((conversationId, userId), out var entry) && _time.GetTimestamp() < entry.Expires)
         {
             return ValueTask.FromResult(entry.Access);
         }
@@ -107,13 +107,13 @@ internal sealed class MembershipCache
             return shared;
         }
 
-        if (!await directory.IsConversationMemberAsync(conversationId, userId, cancellationToken))
+        if (!await _directory.IsConversationMemberAsync(conversationId, userId, cancellationToken))
         {
             _members.TryRemove((conversationId, userId), out _);
             return new MemberAccess(ConversationAccess.None, null);
         }
 
-        var conversation = await directory.GetConversationAsync(conversationId, cancellationToken);
+        var conversation = await _directory.GetConversationAsync(conversationId, cancellationToken);
         var access = new MemberAccess(
             conversation?.ArchivedAt is not null ? ConversationAccess.Archived
             : await MaySendAsync(conversation, userId, cancellationToken) ? ConversationAccess.Send
@@ -141,7 +141,7 @@ internal sealed class MembershipCache
             return false;
         }
 
-        _members[(conversationId, userId)] = new Entry(time.GetTimestamp() + _lifetimeTicks, access);
+        _members[(conversationId, userId)] = new Entry(_time.GetTimestamp() + _lifetimeTicks, access);
         return true;
     }
 
@@ -153,9 +153,9 @@ internal sealed class MembershipCache
             return conversation is not null;
         }
 
-        foreach (var other in await directory.ListConversationMembersAsync(conversation.Id, cancellationToken))
+        foreach (var other in await _directory.ListConversationMembersAsync(conversation.Id, cancellationToken))
         {
-            if (other != userId && !await directory.ShareTeamAsync(userId, other, cancellationToken))
+            if (other != userId && !await _directory.ShareTeamAsync(userId, other, cancellationToken))
             {
                 return false;
             }

@@ -34,6 +34,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private readonly MembershipCache _membership;
     private readonly TopicSubscriptions _subscriptions;
     private readonly DeliveryLanes _lanes;
+    private readonly ILogger<DeliveryFanout> _logger;
 
     public DeliveryFanout(IMessageBus bus, IDirectoryStore directory, MembershipCache membership, ILogger<DeliveryFanout> logger)
     {
@@ -44,8 +45,6 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         _logger = logger;
         bus.Reconnected += () => _ = ReconcileAsync();
     }
-
-    private readonly ILogger<DeliveryFanout> _logger;
 
     /// <summary>
     /// Re-reads every local user's conversations from the directory and corrects their routes: joins and

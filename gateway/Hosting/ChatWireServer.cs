@@ -15,13 +15,17 @@ public sealed class ChatWireServer : IAsyncDisposable
     private readonly ChatWireStorage _storage;
     private int _disposed;
 
-    private StackExchange.Redis.IConnectionMultiplexer? _redis;
-    private Admission.ListenerHealth _health = null!;
+    private readonly StackExchange.Redis.IConnectionMultiplexer? _redis;
 
-    private ChatWireServer(WebApplication app, ChatWireStorage storage, string dataDirectory)
+    // Resolved while the host lives: RunAsync disposes the host (and its services) before it returns.
+    private readonly Admission.ListenerHealth _health;
+
+    private ChatWireServer(WebApplication app, ChatWireStorage storage, StackExchange.Redis.IConnectionMultiplexer? redis, string dataDirectory)
     {
         App = app;
         _storage = storage;
+        _redis = redis;
+        _health = app.Services.GetRequiredService<Admission.ListenerHealth>();
         DataDirectory = dataDirectory;
     }
 
@@ -32,7 +36,6 @@ public sealed class ChatWireServer : IAsyncDisposable
     public ListenerEndpoints Endpoints => App.Services.GetRequiredService<ListenerEndpoints>();
 
     /// <summary>What the process should exit with once the host has stopped: 0, or 3 when a listener failed.</summary>
-    // Resolved while the host lives: RunAsync disposes the host (and its services) before it returns.
     public int ExitCode => _health.ExitCode;
 
     /// <summary>Builds the host from appsettings.json (next to the binary), <c>CHATWIRE_</c> environment variables, arguments and <paramref name="overrides"/>.</summary>
@@ -104,7 +107,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel => KestrelListeners.Configure(kestrel, gateway, certificate, endpoints));
 
         var app = builder.Build();
-        var server = new ChatWireServer(app, storage, dataDirectory) { _redis = redis, _health = app.Services.GetRequiredService<Admission.ListenerHealth>() };
+        var server = new ChatWireServer(app, storage, redis, dataDirectory);
         HttpPipeline.Map(app);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ChatWire");
