@@ -226,11 +226,12 @@ internal static class ClusterScenario
         var delivered = Stopwatch.GetElapsedTime(started);
 
         var sorted = latencies.Order().ToArray();
-        var p50 = sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(0.50 * sorted.Length) - 1)];
-        var p99 = sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(0.99 * sorted.Length) - 1)];
+        var p50 = SendScenario.Percentile(sorted, 0.50);
+        var p99 = SendScenario.Percentile(sorted, 0.99);
+        var max = sorted.Length == 0 ? 0 : sorted[^1];
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"contention: {total} messages acked in {acked.TotalSeconds:F2} s: {total / acked.TotalSeconds:F0} acked SEND/s; SEND→ACK p50 {p50:F1} ms, p99 {p99:F1} ms, max {sorted[^1]:F1} ms; all delivered after {delivered.TotalSeconds:F2} s"));
+            $"contention: {total} messages acked in {acked.TotalSeconds:F2} s: {total / acked.TotalSeconds:F0} acked SEND/s; SEND→ACK p50 {p50:F1} ms, p99 {p99:F1} ms, max {max:F1} ms; all delivered after {delivered.TotalSeconds:F2} s"));
         return new
         {
             senders = senders.Length,
@@ -240,7 +241,7 @@ internal static class ClusterScenario
             acked_per_second = total / acked.TotalSeconds,
             ack_p50_ms = p50,
             ack_p99_ms = p99,
-            ack_max_ms = sorted[^1],
+            ack_max_ms = max,
             seconds_to_last_delivery = delivered.TotalSeconds,
         };
     }

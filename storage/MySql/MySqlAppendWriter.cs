@@ -145,8 +145,8 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
 
         LockHeads(batch);
         FindStoredIds(batch);
-        _storedAt = MySqlValues.ToUnixMilliseconds(DateTimeOffset.UtcNow);
-        var storedAt = MySqlValues.FromUnixMilliseconds(_storedAt);
+        _storedAt = StoredValues.ToUnixMilliseconds(DateTimeOffset.UtcNow);
+        var storedAt = StoredValues.FromUnixMilliseconds(_storedAt);
         _batchUsage.Clear();
         foreach (var pending in batch)
         {
@@ -246,11 +246,11 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
             p.AddGuid("@u" + n, e.SenderUserId);
             p.AddGuid("@d" + n, e.SenderDeviceId);
             p.AddText("@ct" + n, e.ContentType);
-            p.AddBinary("@b" + n, MySqlValues.ToBinary(e.Content));
-            p.AddNullable("@sj" + n, e.SubjectId is { } subject ? MySqlValues.ToBinary(subject) : null);
-            p.AddNullable("@r" + n, e.ThreadRootId is { } root ? MySqlValues.ToBinary(root) : null);
+            p.AddBinary("@b" + n, StoredValues.ArrayOf(e.Content));
+            p.AddNullable("@sj" + n, e.SubjectId is { } subject ? StoredValues.ToBytes(subject) : null);
+            p.AddNullable("@r" + n, e.ThreadRootId is { } root ? StoredValues.ToBytes(root) : null);
             p.AddInteger("@g" + n, (long)e.GroupMentions);
-            p.AddNullable("@m" + n, e.Mentions.Count > 0 ? MySqlValues.ToBinary(e.Mentions) : null);
+            p.AddNullable("@m" + n, e.Mentions.Count > 0 ? StoredValues.ToBytes(e.Mentions) : null);
             p.AddNullable("@o" + n, digest);
         }
 
@@ -320,8 +320,8 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
         if (_storedIds.Contains((e.ConversationId, e.EventId)))
         {
             InsertRows();
-            MySqlValues.WriteGuid(e.ConversationId, _conversationId);
-            MySqlValues.WriteGuid(e.EventId, _eventId);
+            StoredValues.WriteGuid(e.ConversationId, _conversationId);
+            StoredValues.WriteGuid(e.EventId, _eventId);
             using var existing = _find.ExecuteReader();
             if (existing.Read())
             {

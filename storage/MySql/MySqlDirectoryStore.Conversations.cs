@@ -178,7 +178,7 @@ public sealed partial class MySqlDirectoryStore
             command.Parameters.AddText("@name", name);
             command.Parameters.AddText("@name_key", name is null ? null : MySqlValues.FoldCase(name));
             command.Parameters.AddInteger("@change_archive", archivedAt is null ? 0 : 1);
-            command.Parameters.AddInteger("@archived_at", archivedAt is not { } at || at == DateTimeOffset.MinValue ? 0 : MySqlValues.ToUnixMilliseconds(at));
+            command.Parameters.AddInteger("@archived_at", archivedAt is not { } at || at == DateTimeOffset.MinValue ? 0 : StoredValues.ToUnixMilliseconds(at));
             command.Parameters.AddGuid("@id", conversationId);
             try
             {

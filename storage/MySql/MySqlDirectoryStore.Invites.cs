@@ -20,7 +20,7 @@ public sealed partial class MySqlDirectoryStore
                 connection);
             command.Parameters.AddGuid("@id", invite.Id);
             command.Parameters.AddGuid("@team_id", invite.TeamId);
-            command.Parameters.AddBytes("@code_hash", invite.CodeHash);
+            command.Parameters.AddBinary("@code_hash", invite.CodeHash);
             command.Parameters.AddGuid("@created_by", invite.CreatedBy);
             command.Parameters.AddTime("@created_at", invite.CreatedAt);
             command.Parameters.AddTime("@expires_at", invite.ExpiresAt);
@@ -38,7 +38,7 @@ public sealed partial class MySqlDirectoryStore
         return ReadPrimaryAsync(async (connection, ct) =>
         {
             await using var command = new MySqlCommand($"SELECT {InviteColumns} FROM invites WHERE code_hash = @code_hash;", connection);
-            command.Parameters.AddBytes("@code_hash", codeHash);
+            command.Parameters.AddBinary("@code_hash", codeHash);
             return await ReadSingleAsync(command, ReadInvite, ct);
         }, cancellationToken);
     }

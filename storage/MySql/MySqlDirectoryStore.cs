@@ -135,7 +135,7 @@ public sealed partial class MySqlDirectoryStore : IDirectoryStore, IAsyncDisposa
             command.Parameters.AddGuid("@device_id", session.DeviceId);
             command.Parameters.AddGuid("@user_id", session.UserId);
             command.Parameters.AddText("@device_name", session.DeviceName);
-            command.Parameters.AddBytes("@token_hash", session.TokenHash);
+            command.Parameters.AddBinary("@token_hash", session.TokenHash);
             command.Parameters.AddTime("@created_at", session.CreatedAt);
             command.Parameters.AddTime("@last_used_at", session.LastUsedAt);
             command.Parameters.AddNullableTime("@revoked_at", session.RevokedAt);
@@ -150,7 +150,7 @@ public sealed partial class MySqlDirectoryStore : IDirectoryStore, IAsyncDisposa
         return ReadPrimaryAsync(async (connection, ct) =>
         {
             await using var command = new MySqlCommand($"SELECT {SessionColumns} FROM device_sessions WHERE token_hash = @token_hash;", connection);
-            command.Parameters.AddBytes("@token_hash", tokenHash);
+            command.Parameters.AddBinary("@token_hash", tokenHash);
             return await ReadSingleAsync(command, ReadSession, ct);
         }, cancellationToken);
     }

@@ -91,7 +91,7 @@ internal sealed class MySqlMessageChanges(Func<MySqlConnection> connection, Func
                 });
         }
 
-        var mentioned = e.Mentions.Where(u => u != e.SenderUserId).Distinct().Select(MySqlValues.ToBinary);
+        var mentioned = e.Mentions.Where(u => u != e.SenderUserId).Distinct().Select(StoredValues.ToBytes);
         if (e.GroupMentions != GroupMentions.None)
         {
             mentioned = mentioned.Append(Everyone);
@@ -128,7 +128,7 @@ internal sealed class MySqlMessageChanges(Func<MySqlConnection> connection, Func
             p =>
             {
                 p.AddText("@type", e.ContentType);
-                p.AddBinary("@content", MySqlValues.ToBinary(e.Content));
+                p.AddBinary("@content", StoredValues.ArrayOf(e.Content));
                 p.AddTime("@now", now);
                 p.AddGuid("@c", e.ConversationId);
                 p.AddInteger("@seq", target.Seq);
@@ -216,7 +216,7 @@ internal sealed class MySqlMessageChanges(Func<MySqlConnection> connection, Func
     {
         parameters.AddGuid("@c", e.ConversationId);
         parameters.AddGuid("@m", e.SubjectId!.Value);
-        parameters.AddBinary("@emoji", MySqlValues.ToBinary(e.Content));
+        parameters.AddBinary("@emoji", StoredValues.ArrayOf(e.Content));
         parameters.AddGuid("@user", e.SenderUserId);
     }
 

@@ -246,7 +246,7 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
         var seq = command.Parameters.AddInteger("@seq", 0);
         foreach (var (conversationId, at) in positions.OrderBy(p => p.ConversationId, MySqlValues.KeyOrder))
         {
-            conversation.Value = MySqlValues.ToBinary(conversationId);
+            conversation.Value = StoredValues.ToBytes(conversationId);
             seq.Value = at > long.MaxValue ? long.MaxValue : (long)at;
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -323,7 +323,7 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
             int unread = 0, mentions = 0;
             if (last > readSeq)
             {
-                conversation.Value = MySqlValues.ToBinary(id);
+                conversation.Value = StoredValues.ToBytes(id);
                 read.Value = readSeq;
                 await using var reader = await counts.ExecuteReaderAsync(cancellationToken);
                 await reader.ReadAsync(cancellationToken);

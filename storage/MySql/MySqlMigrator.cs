@@ -96,18 +96,4 @@ internal sealed class MySqlMigrator
         }
     }
 
-    /// <summary>The versions recorded as applied in this scope, ascending.</summary>
-    public async Task<IReadOnlyList<string>> AppliedVersionsAsync(MySqlConnection connection, CancellationToken cancellationToken = default)
-    {
-        var versions = new List<string>();
-        await using var command = new MySqlCommand("SELECT version FROM schema_migrations WHERE scope = @scope ORDER BY version;", connection);
-        command.Parameters.AddWithValue("@scope", Scope);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            versions.Add(reader.GetString(0));
-        }
-
-        return versions;
-    }
 }

@@ -16,27 +16,6 @@ internal static class MySqlValues
     /// <summary>Orders Guids as their stored keys sort: the writer takes row locks in this order.</summary>
     public static IComparer<Guid> KeyOrder { get; } = Comparer<Guid>.Create(CompareKeys);
 
-    public static byte[] ToBinary(Guid value) => StoredValues.ToBytes(value);
-
-    /// <summary>
-    /// Overwrites a reused parameter buffer. MySqlConnector writes a parameter's value into the statement when
-    /// the command executes, so a buffer may be rebound and overwritten between executions.
-    /// </summary>
-    public static void WriteGuid(Guid value, byte[] destination) => StoredValues.WriteGuid(value, destination);
-
-    /// <summary>Ids one after another, 16 bytes each, big-endian.</summary>
-    public static byte[] ToBinary(IReadOnlyList<Guid> values) => StoredValues.ToBytes(values);
-
-    /// <summary>
-    /// The bytes to bind for a body: the backing array itself when the memory spans all of it, else a copy
-    /// (a MySqlParameter takes a byte[] or a ReadOnlyMemory, and the array is the cheapest to write out).
-    /// </summary>
-    public static byte[] ToBinary(ReadOnlyMemory<byte> value) => StoredValues.ArrayOf(value);
-
-    public static long ToUnixMilliseconds(DateTimeOffset value) => StoredValues.ToUnixMilliseconds(value);
-
-    public static DateTimeOffset FromUnixMilliseconds(long value) => StoredValues.FromUnixMilliseconds(value);
-
     /// <summary>
     /// The connection string every connection of a store uses: BINARY(16) columns are read as bytes whatever
     /// the operator's string says about Guids (this code converts them itself).
@@ -65,7 +44,7 @@ internal static class MySqlValues
     }
 
     public static MySqlParameter AddGuid(this MySqlParameterCollection parameters, string name, Guid value) =>
-        parameters.AddBinary(name, ToBinary(value));
+        parameters.AddBinary(name, StoredValues.ToBytes(value));
 
     public static MySqlParameter AddBinary(this MySqlParameterCollection parameters, string name, byte[] value) =>
         parameters.Add(new MySqlParameter(name, MySqlDbType.VarBinary) { Value = value });
@@ -80,7 +59,7 @@ internal static class MySqlValues
         parameters.Add(new MySqlParameter(name, MySqlDbType.Int64) { Value = value });
 
     public static MySqlParameter AddTime(this MySqlParameterCollection parameters, string name, DateTimeOffset value) =>
-        parameters.AddInteger(name, ToUnixMilliseconds(value));
+        parameters.AddInteger(name, StoredValues.ToUnixMilliseconds(value));
 
     /// <summary>The emoji of a reaction event, as stored: its UTF-8 bytes.</summary>
     public static string ReadUtf8(this MySqlDataReader reader, int ordinal) =>
@@ -91,8 +70,6 @@ internal static class MySqlValues
     /// code point order, which utf8mb4_nopad_bin compares.
     /// </summary>
     public const string HighestCharacter = "\U0010FFFF";
-
-    public static byte[] ToBytes(Guid value) => ToBinary(value);
 
     /// <summary>
     /// Folds ASCII letters to lower case and leaves every other character as it is: SQLite's NOCASE, which
@@ -117,15 +94,14 @@ internal static class MySqlValues
     }
 
     public static MySqlParameter AddNullableGuid(this MySqlParameterCollection parameters, string name, Guid? value) =>
-        parameters.Add(new MySqlParameter(name, MySqlDbType.VarBinary) { Value = value is { } guid ? ToBinary(guid) : DBNull.Value });
+        parameters.Add(new MySqlParameter(name, MySqlDbType.VarBinary) { Value = value is { } guid ? StoredValues.ToBytes(guid) : DBNull.Value });
 
-    public static MySqlParameter AddBytes(this MySqlParameterCollection parameters, string name, byte[] value) => parameters.AddBinary(name, value);
 
     public static MySqlParameter AddNullableInteger(this MySqlParameterCollection parameters, string name, long? value) =>
         parameters.Add(new MySqlParameter(name, MySqlDbType.Int64) { Value = value is { } integer ? integer : DBNull.Value });
 
     public static MySqlParameter AddNullableTime(this MySqlParameterCollection parameters, string name, DateTimeOffset? value) =>
-        parameters.Add(new MySqlParameter(name, MySqlDbType.Int64) { Value = value is { } time ? ToUnixMilliseconds(time) : DBNull.Value });
+        parameters.Add(new MySqlParameter(name, MySqlDbType.Int64) { Value = value is { } time ? StoredValues.ToUnixMilliseconds(time) : DBNull.Value });
 
     private static int CompareKeys(Guid a, Guid b)
     {

@@ -11,12 +11,6 @@ namespace ChatWire.Storage.Sqlite;
 /// </summary>
 internal sealed class MessageChanges(SqliteConnection connection, Func<SqliteTransaction?> transaction)
 {
-    /// <summary>Distinct emoji one message may gather.</summary>
-    public const int MaxEmojiPerMessage = MessageRules.MaxEmojiPerMessage;
-
-    /// <summary>Reactions one user may put on one message.</summary>
-    public const int MaxReactionsPerUser = MessageRules.MaxReactionsPerUser;
-
     private static readonly byte[] Everyone = new byte[SqliteValues.GuidLength];
 
     private readonly record struct Target(long Seq, Guid SenderUserId, Guid? ThreadRootId, bool Deleted);
@@ -79,7 +73,7 @@ internal sealed class MessageChanges(SqliteConnection connection, Func<SqliteTra
                 });
         }
 
-        var mentioned = e.Mentions.Where(u => u != e.SenderUserId).Select(u => SqliteValues.ToBlob(u));
+        var mentioned = e.Mentions.Where(u => u != e.SenderUserId).Select(u => StoredValues.ToBytes(u));
         if (e.GroupMentions != GroupMentions.None)
         {
             mentioned = mentioned.Append(Everyone);
@@ -120,7 +114,7 @@ internal sealed class MessageChanges(SqliteConnection connection, Func<SqliteTra
             p =>
             {
                 p.AddText("$type", e.ContentType);
-                p.AddBlob("$content", SqliteValues.ToBlob(e.Content));
+                p.AddBlob("$content", StoredValues.ArrayOf(e.Content));
                 p.AddTime("$now", now);
                 p.AddGuid("$c", e.ConversationId);
                 p.AddInteger("$seq", target.Seq);
@@ -184,7 +178,7 @@ internal sealed class MessageChanges(SqliteConnection connection, Func<SqliteTra
             }
 
             var newEmoji = reader.GetInt64(1) == 0;
-            if ((newEmoji && reader.GetInt64(2) >= MaxEmojiPerMessage) || reader.GetInt64(3) >= MaxReactionsPerUser)
+            if ((newEmoji && reader.GetInt64(2) >= MessageRules.MaxEmojiPerMessage) || reader.GetInt64(3) >= MessageRules.MaxReactionsPerUser)
             {
                 return Refused(AppendRefusal.TooManyReactions);
             }

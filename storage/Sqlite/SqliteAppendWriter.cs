@@ -170,7 +170,7 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
             _insert.Transaction = transaction;
             _addUsage.Transaction = transaction;
 
-            var storedAt = SqliteValues.FromUnixMilliseconds(SqliteValues.ToUnixMilliseconds(DateTimeOffset.UtcNow));
+            var storedAt = StoredValues.FromUnixMilliseconds(StoredValues.ToUnixMilliseconds(DateTimeOffset.UtcNow));
             _batchUsage.Clear();
             foreach (var pending in batch)
             {
@@ -184,7 +184,7 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
             // One update per owner per batch, in the batch's transaction: the counts match the events.
             foreach (var (owner, bytes) in _batchUsage)
             {
-                SqliteValues.WriteGuid(owner, _ownerId);
+                StoredValues.WriteGuid(owner, _ownerId);
                 _usageBytes.Value = bytes;
                 _addUsage.ExecuteNonQuery();
             }
@@ -218,10 +218,10 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
 
     private AppendResult Append(NewEvent e, DateTimeOffset storedAt)
     {
-        SqliteValues.WriteGuid(e.ConversationId, _conversationId);
-        SqliteValues.WriteGuid(e.EventId, _eventId);
-        SqliteValues.WriteGuid(e.SenderUserId, _senderUserId);
-        SqliteValues.WriteGuid(e.SenderDeviceId, _senderDeviceId);
+        StoredValues.WriteGuid(e.ConversationId, _conversationId);
+        StoredValues.WriteGuid(e.EventId, _eventId);
+        StoredValues.WriteGuid(e.SenderUserId, _senderUserId);
+        StoredValues.WriteGuid(e.SenderDeviceId, _senderDeviceId);
 
         // Inside the batch's transaction, so an earlier append of this batch with the same id is seen.
         using (var existing = _find.ExecuteReader())
@@ -247,12 +247,12 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
         var seq = Convert.ToInt64(_allocateSeq.ExecuteScalar(), CultureInfo.InvariantCulture);
         _seq.Value = seq;
         _kind.Value = (long)e.Kind;
-        _storedAt.Value = SqliteValues.ToUnixMilliseconds(storedAt);
+        _storedAt.Value = StoredValues.ToUnixMilliseconds(storedAt);
         _contentType.Value = e.ContentType;
-        _content.Value = SqliteValues.ToBlob(e.Content);
+        _content.Value = StoredValues.ArrayOf(e.Content);
         if (e.SubjectId is { } subject)
         {
-            SqliteValues.WriteGuid(subject, _subjectId);
+            StoredValues.WriteGuid(subject, _subjectId);
             _subject.Value = _subjectId;
         }
         else
@@ -260,9 +260,9 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
             _subject.Value = DBNull.Value;
         }
 
-        _threadRoot.Value = e.ThreadRootId is { } root ? SqliteValues.ToBlob(root) : DBNull.Value;
+        _threadRoot.Value = e.ThreadRootId is { } root ? StoredValues.ToBytes(root) : DBNull.Value;
         _groupMentions.Value = (long)e.GroupMentions;
-        _mentions.Value = e.Mentions.Count > 0 ? SqliteValues.ToBlob(e.Mentions) : DBNull.Value;
+        _mentions.Value = e.Mentions.Count > 0 ? StoredValues.ToBytes(e.Mentions) : DBNull.Value;
         _originalDigest.Value = e.Kind == EventKind.Message ? EventIdentity.Digest(_digest, e.ContentType, e.Content.Span) : DBNull.Value;
         _insert.ExecuteNonQuery();
         if (e.Kind == EventKind.Message && (e.ThreadRootId is not null || e.Mentions.Count > 0 || e.GroupMentions != GroupMentions.None))

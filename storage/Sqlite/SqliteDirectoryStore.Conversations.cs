@@ -44,7 +44,7 @@ public sealed partial class SqliteDirectoryStore
             insertMember.Parameters.AddTime("$joined_at", conversation.CreatedAt);
             foreach (var memberId in memberIds)
             {
-                userId.Value = SqliteValues.ToBlob(memberId);
+                userId.Value = StoredValues.ToBytes(memberId);
                 await insertMember.ExecuteNonQueryAsync(cancellationToken);
             }
         }
@@ -154,7 +154,7 @@ public sealed partial class SqliteDirectoryStore
             """;
         command.Parameters.AddText("$name", name);
         command.Parameters.AddInteger("$change_archive", archivedAt is null ? 0 : 1);
-        command.Parameters.AddInteger("$archived_at", archivedAt is not { } at || at == DateTimeOffset.MinValue ? 0 : SqliteValues.ToUnixMilliseconds(at));
+        command.Parameters.AddInteger("$archived_at", archivedAt is not { } at || at == DateTimeOffset.MinValue ? 0 : StoredValues.ToUnixMilliseconds(at));
         command.Parameters.AddGuid("$id", conversationId);
         try
         {

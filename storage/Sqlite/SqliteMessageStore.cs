@@ -216,7 +216,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         var seq = command.Parameters.AddInteger("$seq", 0);
         foreach (var (conversationId, at) in positions)
         {
-            conversation.Value = SqliteValues.ToBlob(conversationId);
+            conversation.Value = StoredValues.ToBytes(conversationId);
             seq.Value = at > long.MaxValue ? long.MaxValue : (long)at;
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -256,7 +256,7 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         command.Prepare();
         foreach (var id in conversationIds)
         {
-            conversation.Value = SqliteValues.ToBlob(id);
+            conversation.Value = StoredValues.ToBytes(id);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             stats[id] = UnreadCounts.Stats((ulong)reader.GetInt64(0), (ulong)reader.GetInt64(1), reader.GetInt32(3), reader.GetInt32(4), (ulong)reader.GetInt64(2));

@@ -10,24 +10,6 @@ internal static class SqliteValues
 {
     public const int GuidLength = StoredValues.GuidLength;
 
-    public static byte[] ToBlob(Guid value) => StoredValues.ToBytes(value);
-
-    /// <summary>Overwrites a reused parameter buffer; SQLite copies bound blobs, so reuse is safe.</summary>
-    public static void WriteGuid(Guid value, byte[] destination) => StoredValues.WriteGuid(value, destination);
-
-    /// <summary>Ids one after another, 16 bytes each, big-endian.</summary>
-    public static byte[] ToBlob(IReadOnlyList<Guid> values) => StoredValues.ToBytes(values);
-
-    /// <summary>
-    /// The bytes to bind for a body: the backing array itself when the memory spans all of it, else a copy
-    /// (SqliteParameter takes a byte[]).
-    /// </summary>
-    public static byte[] ToBlob(ReadOnlyMemory<byte> value) => StoredValues.ArrayOf(value);
-
-    public static long ToUnixMilliseconds(DateTimeOffset value) => StoredValues.ToUnixMilliseconds(value);
-
-    public static DateTimeOffset FromUnixMilliseconds(long value) => StoredValues.FromUnixMilliseconds(value);
-
     /// <summary>Binds the ids as $id0, $id1, … and returns them as the text of an IN list.</summary>
     public static string BindIds(this SqliteCommand command, IReadOnlyList<Guid> ids)
     {
@@ -42,10 +24,10 @@ internal static class SqliteValues
     }
 
     public static SqliteParameter AddGuid(this SqliteParameterCollection parameters, string name, Guid value) =>
-        parameters.Add(name, SqliteType.Blob).WithValue(ToBlob(value));
+        parameters.Add(name, SqliteType.Blob).WithValue(StoredValues.ToBytes(value));
 
     public static SqliteParameter AddNullableGuid(this SqliteParameterCollection parameters, string name, Guid? value) =>
-        parameters.Add(name, SqliteType.Blob).WithValue(value is { } guid ? ToBlob(guid) : DBNull.Value);
+        parameters.Add(name, SqliteType.Blob).WithValue(value is { } guid ? StoredValues.ToBytes(guid) : DBNull.Value);
 
     public static SqliteParameter AddBlob(this SqliteParameterCollection parameters, string name, byte[] value) =>
         parameters.Add(name, SqliteType.Blob).WithValue(value);
@@ -57,13 +39,13 @@ internal static class SqliteValues
         parameters.Add(name, SqliteType.Integer).WithValue(value);
 
     public static SqliteParameter AddTime(this SqliteParameterCollection parameters, string name, DateTimeOffset value) =>
-        parameters.Add(name, SqliteType.Integer).WithValue(ToUnixMilliseconds(value));
+        parameters.Add(name, SqliteType.Integer).WithValue(StoredValues.ToUnixMilliseconds(value));
 
     public static SqliteParameter AddNullableInteger(this SqliteParameterCollection parameters, string name, long? value) =>
         parameters.Add(name, SqliteType.Integer).WithValue(value is { } integer ? integer : DBNull.Value);
 
     public static SqliteParameter AddNullableTime(this SqliteParameterCollection parameters, string name, DateTimeOffset? value) =>
-        parameters.Add(name, SqliteType.Integer).WithValue(value is { } time ? ToUnixMilliseconds(time) : DBNull.Value);
+        parameters.Add(name, SqliteType.Integer).WithValue(value is { } time ? StoredValues.ToUnixMilliseconds(time) : DBNull.Value);
 
     private static SqliteParameter WithValue(this SqliteParameter parameter, object value)
     {

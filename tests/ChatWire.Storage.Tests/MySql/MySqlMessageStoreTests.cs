@@ -30,10 +30,7 @@ public sealed class MySqlMessageStoreTests : MessageStoreContract
         }
         finally
         {
-            await using var connection = new MySqlConnection(BackingServices.MySql);
-            await connection.OpenAsync();
-            await using var drop = new MySqlCommand($"DROP DATABASE IF EXISTS `{_database}`;", connection);
-            await drop.ExecuteNonQueryAsync();
+            await MySqlTestDatabase.DropAsync(_database);
         }
     }
 
@@ -208,15 +205,13 @@ public sealed class MySqlMessageStoreTests : MessageStoreContract
             await using var versions = new MySqlCommand("SELECT count(*), count(DISTINCT version) FROM schema_migrations WHERE scope = 'messages';", connection);
             await using var reader = await versions.ExecuteReaderAsync();
             await reader.ReadAsync();
-            Assert.Equal(7L, reader.GetInt64(0));
-            Assert.Equal(7L, reader.GetInt64(1));
+            var expected = (long)new MySqlMigrator(MySqlMigrator.MessagesScope).Migrations.Count;
+            Assert.Equal(expected, reader.GetInt64(0));
+            Assert.Equal(expected, reader.GetInt64(1));
         }
         finally
         {
-            await using var connection = new MySqlConnection(BackingServices.MySql);
-            await connection.OpenAsync();
-            await using var drop = new MySqlCommand($"DROP DATABASE IF EXISTS `{database}`;", connection);
-            await drop.ExecuteNonQueryAsync();
+            await MySqlTestDatabase.DropAsync(database);
         }
     }
 
