@@ -65,7 +65,11 @@ internal sealed class NoMembershipBackplane : IMembershipBackplane
 /// </remarks>
 internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposable
 {
-    public static readonly TimeSpan EntryLifetime = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// As long as the in-process tier's: an invalidation lost while Redis was unreachable (fire-and-forget
+    /// commands are dropped then) must not outlive the bound the cache promises.
+    /// </summary>
+    public static readonly TimeSpan EntryLifetime = MembershipCache.Lifetime;
     public static readonly TimeSpan TombstoneLifetime = TimeSpan.FromMinutes(2);
 
     private static readonly RedisChannel Channel = RedisChannel.Literal("chatwire:membership");
@@ -168,6 +172,8 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
             }
             catch (RedisException)
             {
+                // The client registered the queue before SUBSCRIBE failed: drop it, or it would fill unread.
+                _subscriber.Unsubscribe(Channel, null, CommandFlags.FireAndForget);
             }
         }
     }
@@ -183,6 +189,11 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
+        if (e.ConnectionType != ConnectionType.Subscription)
+        {
+            return;
+        }
+
         TrySubscribe();
         Reconnected?.Invoke();
     }

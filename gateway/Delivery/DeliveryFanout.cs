@@ -35,6 +35,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private readonly TopicSubscriptions _subscriptions;
     private readonly DeliveryLanes _lanes;
     private readonly ILogger<DeliveryFanout> _logger;
+    private int _reconciling;
 
     public DeliveryFanout(IMessageBus bus, IDirectoryStore directory, MembershipCache membership, ILogger<DeliveryFanout> logger)
     {
@@ -53,47 +54,62 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     /// </summary>
     public async Task ReconcileAsync()
     {
-        List<UserRoute> routes;
-        lock (_lock)
+        // One run at a time: outages close together would otherwise re-read every user several times over.
+        if (Interlocked.Exchange(ref _reconciling, 1) != 0)
         {
-            routes = [.. _users.Values.Where(r => r.Pending is null)];
+            return;
         }
 
-        var corrected = 0;
-        await Parallel.ForEachAsync(routes, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (route, ct) =>
+        try
         {
-            try
+            List<(UserRoute Route, long Version)> routes;
+            lock (_lock)
             {
-                var conversations = (await _directory.ListConversationsForUserAsync(route.UserId, ct)).Select(c => c.Id).ToHashSet();
-                lock (_lock)
+                routes = [.. _users.Values.Where(r => r.Pending is null).Select(r => (r, r.Version))];
+            }
+
+            var corrected = 0;
+            await Parallel.ForEachAsync(routes, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (entry, ct) =>
+            {
+                var (route, version) = entry;
+                try
                 {
-                    if (!_users.TryGetValue(route.UserId, out var current) || current != route)
+                    var conversations = (await _directory.ListConversationsForUserAsync(route.UserId, ct)).Select(c => c.Id).ToHashSet();
+                    lock (_lock)
                     {
-                        return;
-                    }
+                        // A membership event applied meanwhile is newer than what was read: it stands.
+                        if (!_users.TryGetValue(route.UserId, out var current) || current != route || route.Version != version)
+                        {
+                            return;
+                        }
 
-                    foreach (var gone in route.Conversations.Where(c => !conversations.Contains(c)).ToArray())
-                    {
-                        LeaveLocked(route, gone);
-                        _membership.ForgetLocal(gone, route.UserId);
-                        Interlocked.Increment(ref corrected);
-                    }
+                        foreach (var gone in route.Conversations.Where(c => !conversations.Contains(c)).ToArray())
+                        {
+                            LeaveLocked(route, gone);
+                            _membership.ForgetLocal(gone, route.UserId);
+                            Interlocked.Increment(ref corrected);
+                        }
 
-                    foreach (var added in conversations.Where(c => !route.Conversations.Contains(c)))
-                    {
-                        JoinLocked(route, added);
-                        Interlocked.Increment(ref corrected);
+                        foreach (var added in conversations.Where(c => !route.Conversations.Contains(c)))
+                        {
+                            JoinLocked(route, added);
+                            Interlocked.Increment(ref corrected);
+                        }
                     }
                 }
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                GatewayLog.StoreFailed(_logger, ex);
-            }
-        });
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    GatewayLog.StoreFailed(_logger, ex);
+                }
+            });
 
-        await _subscriptions.ApplyAsync();
-        GatewayLog.RoutesReconciled(_logger, routes.Count, corrected);
+            await _subscriptions.ApplyAsync();
+            GatewayLog.RoutesReconciled(_logger, routes.Count, corrected);
+        }
+        finally
+        {
+            Volatile.Write(ref _reconciling, 0);
+        }
     }
 
     /// <summary>Bus topics this node is subscribed to.</summary>
@@ -332,6 +348,9 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             return;
         }
 
+        // Even when it changes nothing here (a leave of a conversation not routed yet): a re-read of the
+        // directory that began before it is older than it.
+        route.Version++;
         if (header.EventKind == EventKind.MemberJoined)
         {
             JoinLocked(route, header.ConversationId);
@@ -471,6 +490,8 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             return;
         }
 
+        user.Version++;
+
         if (!_conversations.TryGetValue(conversationId, out var route))
         {
             route = new ConversationRoute();
@@ -489,6 +510,8 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             return false;
         }
 
+        user.Version++;
+
         route.Users.Remove(user);
         if (route.Users.Count == 0)
         {
@@ -506,6 +529,9 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         public List<IDeliveryTarget> Targets { get; } = [];
 
         public HashSet<Guid> Conversations { get; } = [];
+
+        /// <summary>Bumped by every change of <see cref="Conversations"/> (under the fan-out's lock).</summary>
+        public long Version { get; set; }
 
         /// <summary>What arrived on the user's topic while the conversation list loaded; null once loaded.</summary>
         public List<byte[]>? Pending { get; set; } = [];

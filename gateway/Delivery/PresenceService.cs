@@ -42,18 +42,6 @@ internal sealed class PresenceService : IPresenceObserver
         registry.Observe(this);
     }
 
-    /// <summary>Users with at least one device connected here.</summary>
-    public int OnlineUsers
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _connections.Count;
-            }
-        }
-    }
-
     /// <summary>A device of the user connected (after AUTH).</summary>
     public void Connected(IDeliveryTarget target)
     {

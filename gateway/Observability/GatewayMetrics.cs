@@ -81,7 +81,7 @@ internal sealed class GatewayMetrics
             "chatwire_bus_published_total", "PUBLISH commands sent to Redis by the bus: one per event or frame published, whatever the number of nodes or recipients.");
         var received = factory.CreateCounter("chatwire_bus_received_total", "Bus payloads received from other nodes through Redis (this node's own echoes not counted).");
         var failures = factory.CreateCounter("chatwire_bus_publish_failures_total", "Bus publishes that could not be sent (Redis unreachable).");
-        var topics = factory.CreateGauge("chatwire_bus_subscribed_topics", "Topics (conversations and users) this node holds a Redis subscription for.");
+        var topics = factory.CreateGauge("chatwire_bus_subscribed_topics", "Topics (conversations and users) this node has local subscribers for, each subscribed in Redis or waiting for Redis to come back.");
         var replayed = factory.CreateCounter("chatwire_bus_replayed_total", "Bus payloads published again after a Redis outage, for the nodes that may have missed them.");
         Registry.AddBeforeCollectCallback(() =>
         {

@@ -84,7 +84,7 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
     /// <summary>Subscriptions that could not be made at once (Redis unreachable); each is retried on reconnection.</summary>
     public long SubscribeFailures => Interlocked.Read(ref _subscribeFailures);
 
-    /// <summary>Topics this node holds a Redis subscription for.</summary>
+    /// <summary>Topics this node has local subscribers for (each with its Redis subscription, or waiting for Redis to come back).</summary>
     public int SubscribedTopics => _interests.Count;
 
     public ValueTask PublishAsync(BusTopic topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
@@ -170,6 +170,9 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         }
         catch (RedisException)
         {
+            // The client registered the queue before SUBSCRIBE failed: drop it, or it would fill unread and
+            // keep the channel subscribed after this node lost interest. Subscribed again on reconnection.
+            _subscriber.Unsubscribe(ChannelOf(topic), null, CommandFlags.FireAndForget);
             Interlocked.Increment(ref _subscribeFailures);
         }
     }
@@ -271,13 +274,11 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         }
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
-    {
-        if (e.ConnectionType == ConnectionType.Subscription)
-        {
-            _ = RestoreAsync();
-        }
-    }
+    // PUBLISH goes over the interactive connection and SUBSCRIBE over the subscription one: either may fail
+    // alone. Subscriptions are restored (and the gateway told) when the subscription connection is back; the
+    // replay runs once per outage, when either is back (it waits for the other nodes anyway).
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) =>
+        _ = RestoreAsync(e.ConnectionType == ConnectionType.Subscription);
 
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
@@ -296,15 +297,18 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         }
     }
 
-    private async Task RestoreAsync()
+    private async Task RestoreAsync(bool subscriptions)
     {
-        try
+        if (subscriptions)
         {
-            await SubscribeMissingAsync();
-        }
-        finally
-        {
-            Reconnected?.Invoke();
+            try
+            {
+                await SubscribeMissingAsync();
+            }
+            finally
+            {
+                Reconnected?.Invoke();
+            }
         }
 
         // Publish again what other nodes may have missed: from shortly before the failure was noticed (a

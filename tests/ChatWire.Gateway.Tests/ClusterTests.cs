@@ -262,7 +262,10 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(PresenceStatus.Online, (await carol.ExpectAsync<PresenceFrame>(Patience)).Entries.Single().Status);
 
         // Bob's laptop displays what reaches it, by seq; a second copy of a seq would be a message shown twice.
+        // A seq pushed twice with the same message is shown once (at-least-once delivery); a seq carrying two
+        // different messages would be a message shown wrongly, and is collected to fail the test below.
         var displayed = new Dictionary<ulong, Guid>();
+        var contradictions = new List<ulong>();
         var receiving = Task.Run(async () =>
         {
             try
@@ -270,7 +273,10 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
                 while (true)
                 {
                     var e = await bob.ExpectMessageAsync(Patience);
-                    Assert.True(displayed.TryAdd(e.Seq, e.EventId) || displayed[e.Seq] == e.EventId);
+                    if (!displayed.TryAdd(e.Seq, e.EventId) && displayed[e.Seq] != e.EventId)
+                    {
+                        contradictions.Add(e.Seq);
+                    }
                 }
             }
             catch (Xunit.Sdk.XunitException)
@@ -292,6 +298,7 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
 
         await receiving;
         await bob.DisposeAsync();
+        Assert.Empty(contradictions);
 
         // Nobody told anyone bob's node died: its lease ran out, and a surviving node's reaper said so.
         var offline = await ExpectPresenceAsync(carol, team.UserIds["bob"], PresenceStatus.Offline);
@@ -419,6 +426,8 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
             var frame = await bob.ReadFrameAsync(Patience) ?? throw new Xunit.Sdk.XunitException("closed");
             if (frame.Header.Opcode == Opcode.Error)
             {
+                var error = FrameCodec.Decode<ErrorFrame>(new System.Buffers.ReadOnlySequence<byte>(frame.Body), ProtocolLimits.Default);
+                Assert.Equal(ErrorCode.NotAMember, (ErrorCode)error.Code);
                 break;
             }
 

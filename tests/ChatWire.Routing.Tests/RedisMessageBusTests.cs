@@ -117,7 +117,8 @@ public sealed class RedisMessageBusTests : MessageBusContract
             await Task.Delay(100, timeout.Token);
         }
 
-        Assert.All(local.Payloads, p => Assert.Contains(p[0], new byte[] { 1, 2, 3 }));
+        // The replay is for other nodes: the local subscriber had payload 2 once, at once, and not again.
+        Assert.Single(local.Payloads, p => p[0] == 2);
     }
 
     [Fact]

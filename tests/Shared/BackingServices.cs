@@ -15,8 +15,6 @@ internal static class BackingServices
     /// <summary>Redis, as <c>host:port</c>.</summary>
     public static string Redis => Get("CHATWIRE_SERVICES_REDIS");
 
-    /// <summary>Redis's pid file (the restart tests stop and start it).</summary>
-    public static string RedisPidFile => Get("CHATWIRE_SERVICES_REDIS_PID");
 
     /// <summary>The MariaDB primary, as a connection string without a database.</summary>
     public static string MySql => Get("CHATWIRE_SERVICES_MYSQL");
@@ -24,11 +22,8 @@ internal static class BackingServices
     /// <summary>The MariaDB replica (read-only, replicating from the primary), without a database.</summary>
     public static string MySqlReplica => Get("CHATWIRE_SERVICES_MYSQL_REPLICA");
 
-    public static string MySqlPort => Get("CHATWIRE_SERVICES_MYSQL_PORT");
 
-    public static string MySqlReplicaPort => Get("CHATWIRE_SERVICES_MYSQL_REPLICA_PORT");
 
-    public static string Directory => Get("CHATWIRE_SERVICES_DIR");
 
     /// <summary>A connection string to a database of its own on the primary (created by the store on open).</summary>
     public static string MySqlDatabase(string database) => $"{MySql};Database={database}";

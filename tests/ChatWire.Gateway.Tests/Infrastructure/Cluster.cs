@@ -11,16 +11,13 @@ internal sealed class Cluster : IAsyncDisposable
 {
     private readonly string _database;
 
-    private Cluster(string database, IReadOnlyDictionary<string, string> settings, List<GatewayChild> nodes)
+    private Cluster(string database, List<GatewayChild> nodes)
     {
         _database = database;
-        Settings = settings;
         Nodes = nodes;
     }
 
     public List<GatewayChild> Nodes { get; }
-
-    public IReadOnlyDictionary<string, string> Settings { get; }
 
     public GatewayChild this[int index] => Nodes[index];
 
@@ -64,16 +61,9 @@ internal sealed class Cluster : IAsyncDisposable
             throw;
         }
 
-        return new Cluster(database, settings, nodes);
+        return new Cluster(database, nodes);
     }
 
-    /// <summary>Starts one more node on the same backends.</summary>
-    public async Task<GatewayChild> AddNodeAsync()
-    {
-        var node = await GatewayChild.StartAsync(4096, Settings);
-        Nodes.Add(node);
-        return node;
-    }
 
     public async ValueTask DisposeAsync()
     {
