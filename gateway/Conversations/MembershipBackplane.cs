@@ -172,8 +172,7 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
             }
             catch (RedisException)
             {
-                // The client registered the queue before SUBSCRIBE failed: drop it, or it would fill unread.
-                _subscriber.Unsubscribe(Channel, null, CommandFlags.FireAndForget);
+                // Subscribed when the connection is back.
             }
         }
     }

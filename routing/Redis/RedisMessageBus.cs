@@ -170,9 +170,7 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         }
         catch (RedisException)
         {
-            // The client registered the queue before SUBSCRIBE failed: drop it, or it would fill unread and
-            // keep the channel subscribed after this node lost interest. Subscribed again on reconnection.
-            _subscriber.Unsubscribe(ChannelOf(topic), null, CommandFlags.FireAndForget);
+            // Subscribed again on reconnection.
             Interlocked.Increment(ref _subscribeFailures);
         }
     }
