@@ -100,7 +100,10 @@ internal sealed class IdentityState
     public List<OneTimePrekeyState> OneTimePrekeys { get; set; } = [];
     public uint NextPrekeyId { get; set; } = 1;
     public Dictionary<Guid, ulong> DeviceListVersions { get; set; } = [];
+    public Dictionary<Guid, AccountKeyState> AccountKeys { get; set; } = [];
 }
+
+internal sealed record AccountKeyState(byte[] PublicKey, bool Verified);
 
 internal sealed record HistoryKeyState(uint Generation, byte[] PrivateKey);
 
