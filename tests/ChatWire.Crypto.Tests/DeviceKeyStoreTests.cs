@@ -99,6 +99,25 @@ public sealed class DeviceKeyStoreTests : IDisposable
     }
 
     [Fact]
+    public void CreateDeviceKeys_OnUnix_FilesReadableByOwnerOnly()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var alice = NewStore("alice");
+        alice.EncryptMessage(Message(1));
+
+        var mode = File.GetUnixFileMode(Path.Combine(_root, "alice", "identity.json"));
+        var outbound = Directory.GetFiles(Path.Combine(_root, "alice", "outbound")).Single();
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, mode);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(outbound));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(_root, "alice")));
+    }
+
+    [Fact]
     public void Open_SameProfileTwice_Throws()
     {
         using var alice = NewStore("alice");
