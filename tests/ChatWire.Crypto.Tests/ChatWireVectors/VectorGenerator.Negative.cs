@@ -238,7 +238,7 @@ internal static partial class VectorGenerator
         ];
     }
 
-    /// <summary>Applies a named alteration to the two-chunk ciphertext (see docs/e2e-vectors.md).</summary>
+    /// <summary>Applies a named alteration to the two-chunk ciphertext (see docs/e2e.md, "Test vectors").</summary>
     public static byte[] AlterAttachment(string operation)
     {
         var chunks = TwoChunkCiphertext();
