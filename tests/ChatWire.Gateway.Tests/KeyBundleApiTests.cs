@@ -162,6 +162,25 @@ public sealed class KeyBundleApiTests
     }
 
     [Fact]
+    public async Task Upload_TwoHundredKilobyteSeeds_AboveTheGeneral64KiB_IsReadAndChecked()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (alice, _, _, general) = await ChannelAsync(server);
+        var epoch = (await StateAsync(alice, general)).GetProperty("epoch").GetInt64();
+        var outsiders = Enumerable.Range(0, 200).Select(_ => Guid.CreateVersion7()).ToList();
+
+        var response = await alice.SendAsync(HttpMethod.Post, $"v1/conversations/{general}/key-bundles", new
+        {
+            chain_id = Guid.CreateVersion7(),
+            epoch,
+            entries = outsiders.Select(u => new Dictionary<string, object> { ["user_id"] = u, ["history_key_generation"] = 1, ["sealed"] = B64(new byte[1024]) }).ToArray(),
+        });
+
+        var mismatch = await AssertProblemAsync(response, HttpStatusCode.Conflict, 4013, "DISTRIBUTION_MISMATCH");
+        Assert.Equal(outsiders.Order(), mismatch.GetProperty("extra").EnumerateArray().Select(e => e.GetProperty("user_id").GetGuid()).Order());
+    }
+
+    [Fact]
     public async Task List_EntriesAddressedToMe_InPositionOrder_PagedWithNextAfter()
     {
         await using var server = await TestServer.StartAsync();

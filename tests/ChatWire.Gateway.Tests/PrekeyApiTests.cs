@@ -41,6 +41,28 @@ public sealed class PrekeyApiTests
     }
 
     [Fact]
+    public async Task SignedPrekey_WrongLengthsOrZeroId_ValidationFailed_BeforeDeviceKeys_NotFound()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        using var keys = new E2eKeys(alice);
+
+        var noKeys = await alice.SendAsync(HttpMethod.Put, "v1/keys/devices/me/signed-prekey", new { prekey_id = 1, public_key = B64(new byte[32]), signature = B64(new byte[64]) });
+        await alice.CallAsync(HttpMethod.Put, "v1/keys/devices/me", keys.DeviceKeysBody());
+        var shortKey = await alice.SendAsync(HttpMethod.Put, "v1/keys/devices/me/signed-prekey", new { prekey_id = 1, public_key = B64(new byte[31]), signature = B64(new byte[64]) });
+        var longSignature = await alice.SendAsync(HttpMethod.Put, "v1/keys/devices/me/signed-prekey", new { prekey_id = 1, public_key = B64(new byte[32]), signature = B64(new byte[65]) });
+        var zeroId = await alice.SendAsync(HttpMethod.Put, "v1/keys/devices/me/signed-prekey", new { prekey_id = 0, public_key = B64(new byte[32]), signature = B64(new byte[64]) });
+
+        await AssertProblemAsync(noKeys, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        foreach (var refused in new[] { shortKey, longSignature, zeroId })
+        {
+            await AssertProblemAsync(refused, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        }
+
+        Assert.Equal(JsonValueKind.Null, (await alice.CallAsync(HttpMethod.Get, "v1/keys/devices/me")).GetProperty("signed_prekey_id").ValueKind);
+    }
+
+    [Fact]
     public async Task Upload_PastOneThousandHeld_QuotaExceeded()
     {
         await using var server = await TestServer.StartAsync();
