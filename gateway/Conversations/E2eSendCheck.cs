@@ -33,20 +33,18 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
     }
 
     /// <summary>
-    /// The refusal of an end-to-end SEND, or null when it may be stored. Two point reads by key (the key state, the
-    /// distribution); a third (the roster's size) only when the distribution is another device's, which only an
-    /// epoch-secret conversation allows.
+    /// The refusal of an end-to-end SEND, or null when it may be stored. One read of the key directory (the key
+    /// state and the distribution's head); a second (the roster's size) only when the distribution is another
+    /// device's, which only an epoch-secret conversation allows.
     /// </summary>
     public async ValueTask<(ErrorCode Code, string Message)?> CheckSendAsync(Guid conversationId, Guid senderDeviceId, ulong epoch, ReadOnlyMemory<byte> distributionId)
     {
-        var state = await keys.GetConversationKeyStateAsync(conversationId);
+        var (state, distribution) = await keys.GetSendStateAsync(conversationId, new Guid(distributionId.Span, bigEndian: true));
         if (epoch != (ulong)state.Epoch)
         {
             return (ErrorCode.StaleEpoch, $"membership_epoch is not the conversation's current epoch ({state.Epoch}): read GET /v1/conversations/{conversationId}/e2e, start a new sender chain for it and distribute it.");
         }
 
-        var chainId = new Guid(distributionId.Span, bigEndian: true);
-        var distribution = await keys.GetDistributionAsync(conversationId, chainId);
         if (distribution is null || distribution.Epoch != state.Epoch)
         {
             return Mismatch(conversationId, "distribution_id names no distribution of this conversation for the current epoch");

@@ -123,6 +123,20 @@ public interface IKeyDirectoryStore
         DateTimeOffset at,
         CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// What every end-to-end SEND is checked against: the conversation's key state and the chain's distribution
+    /// without its recipients (null when the chain is not in the conversation). On the message path, so an adapter
+    /// should answer it with one indexed read; this default makes two and reads the recipients too.
+    /// </summary>
+    async Task<(ConversationKeyState State, DistributionHead? Distribution)> GetSendStateAsync(Guid conversationId, Guid chainId, CancellationToken cancellationToken = default)
+    {
+        var state = await GetConversationKeyStateAsync(conversationId, cancellationToken).ConfigureAwait(false);
+        var distribution = await GetDistributionAsync(conversationId, chainId, cancellationToken).ConfigureAwait(false);
+        return (state, distribution is null
+            ? null
+            : new DistributionHead(distribution.ChainId, distribution.SenderUserId, distribution.SenderDeviceId, distribution.Epoch, distribution.CompleteForRosterVersion));
+    }
+
     /// <summary>Records that the distribution was found complete for <paramref name="rosterVersion"/>.</summary>
     Task MarkDistributionCompleteAsync(Guid conversationId, Guid chainId, long rosterVersion, CancellationToken cancellationToken = default);
 

@@ -92,6 +92,9 @@ public sealed record DistributionRecord(
     IReadOnlySet<KeyRecipient> Recipients,
     long CompleteForRosterVersion);
 
+/// <summary>A distribution without its recipients: what an end-to-end SEND is checked against.</summary>
+public sealed record DistributionHead(Guid ChainId, Guid SenderUserId, Guid SenderDeviceId, long Epoch, long CompleteForRosterVersion);
+
 /// <summary>
 /// What a complete distribution in a conversation must cover now: the key state and, per member, the current
 /// history-key generation (null while the member has none usable: no keys yet, or a device was revoked and no new
