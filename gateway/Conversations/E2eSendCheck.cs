@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ChatWire.Protocol;
 using ChatWire.Storage.Keys;
 
@@ -12,6 +13,12 @@ namespace ChatWire.Gateway.Conversations;
 /// </summary>
 internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
 {
+    // Whether a conversation uses the epoch secret, by roster version: the member count changes only with the
+    // roster version, so an answer is exact for as long as the version holds, and the roster (every member) is
+    // read once per version instead of on every SEND. Holds only conversations where a SEND named another
+    // device's distribution.
+    private readonly ConcurrentDictionary<Guid, (long RosterVersion, bool EpochSecret)> _epochSecret = new();
+
     /// <summary>The content type of an end-to-end envelope; the server never parses the content.</summary>
     public const string ContentType = "application/vnd.chatwire.e2e";
 
@@ -34,8 +41,8 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
 
     /// <summary>
     /// The refusal of an end-to-end SEND, or null when it may be stored. One read of the key directory (the key
-    /// state and the distribution's head); a second (the roster's size) only when the distribution is another
-    /// device's, which only an epoch-secret conversation allows.
+    /// state and the distribution's head); when the distribution is another device's, which only an epoch-secret
+    /// conversation allows, the roster's size too, read once per roster version.
     /// </summary>
     public async ValueTask<(ErrorCode Code, string Message)?> CheckSendAsync(Guid conversationId, Guid senderDeviceId, ulong epoch, ReadOnlyMemory<byte> distributionId)
     {
@@ -50,7 +57,7 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
             return Mismatch(conversationId, "distribution_id names no distribution of this conversation for the current epoch");
         }
 
-        if (distribution.SenderDeviceId != senderDeviceId && !await UsesEpochSecretAsync(conversationId))
+        if (distribution.SenderDeviceId != senderDeviceId && !await UsesEpochSecretAsync(conversationId, state.RosterVersion))
         {
             return Mismatch(conversationId, "distribution_id names another device's sender chain");
         }
@@ -61,8 +68,18 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
     }
 
     /// <summary>Whether the conversation has more members than sender chains serve (the epoch secret keys it).</summary>
-    public async ValueTask<bool> UsesEpochSecretAsync(Guid conversationId) =>
-        (await keys.GetDistributionRosterAsync(conversationId)).Members.Count > MaxSenderChainMembers;
+    private async ValueTask<bool> UsesEpochSecretAsync(Guid conversationId, long rosterVersion)
+    {
+        if (_epochSecret.TryGetValue(conversationId, out var known) && known.RosterVersion == rosterVersion)
+        {
+            return known.EpochSecret;
+        }
+
+        var roster = await keys.GetDistributionRosterAsync(conversationId);
+        var epochSecret = roster.Members.Count > MaxSenderChainMembers;
+        _epochSecret[conversationId] = (roster.State.RosterVersion, epochSecret);
+        return epochSecret;
+    }
 
     private static (ErrorCode, string) Mismatch(Guid conversationId, string why) =>
         (ErrorCode.DistributionMismatch, $"{why}: read GET /v1/conversations/{conversationId}/e2e, upload the missing seeds (POST /v1/conversations/{conversationId}/key-bundles) and send again.");
