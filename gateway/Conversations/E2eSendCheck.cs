@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using ChatWire.Gateway.Hosting;
 using ChatWire.Protocol;
 using ChatWire.Storage.Keys;
+using Microsoft.Extensions.Options;
 
 namespace ChatWire.Gateway.Conversations;
 
@@ -11,7 +13,7 @@ namespace ChatWire.Gateway.Conversations;
 /// given the chain's seed from receiving messages they cannot read (the Matrix "unable to decrypt" class).
 /// Plaintext content never reaches this class: it costs nothing there.
 /// </summary>
-internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
+internal sealed class E2eSendCheck(IKeyDirectoryStore keys, IOptions<LimitsOptions> limits)
 {
     // Whether a conversation uses the epoch secret, by roster version: the member count changes only with the
     // roster version, so an answer is exact for as long as the version holds, and the roster (every member) is
@@ -23,10 +25,11 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
     public const string ContentType = "application/vnd.chatwire.e2e";
 
     /// <summary>
-    /// Above this many members a conversation keys its messages with one epoch secret per epoch (docs/e2e.md, option
-    /// L2): one distribution by any member serves every sender, instead of one per sender device.
+    /// Above this many members (<c>Limits:MaxSenderChainMembers</c>, 1000) a conversation keys its messages with one
+    /// epoch secret per epoch (docs/e2e.md, option L2): one distribution by any member serves every sender,
+    /// instead of one per sender device.
     /// </summary>
-    public const int MaxSenderChainMembers = 1000;
+    public int MaxSenderChainMembers { get; } = limits.Value.MaxSenderChainMembers;
 
     /// <summary>Length of a distribution id (a chain id) in SEND.</summary>
     public const int DistributionIdLength = 16;
@@ -76,10 +79,13 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
         }
 
         var roster = await keys.GetDistributionRosterAsync(conversationId);
-        var epochSecret = roster.Members.Count > MaxSenderChainMembers;
+        var epochSecret = UsesEpochSecret(roster);
         _epochSecret[conversationId] = (roster.State.RosterVersion, epochSecret);
         return epochSecret;
     }
+
+    /// <summary>Whether the conversation of <paramref name="roster"/> has more members than sender chains serve.</summary>
+    public bool UsesEpochSecret(DistributionRoster roster) => roster.Members.Count > MaxSenderChainMembers;
 
     private static (ErrorCode, string) Mismatch(Guid conversationId, string why) =>
         (ErrorCode.DistributionMismatch, $"{why}: read GET /v1/conversations/{conversationId}/e2e, upload the missing seeds (POST /v1/conversations/{conversationId}/key-bundles) and send again.");

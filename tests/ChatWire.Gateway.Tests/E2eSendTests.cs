@@ -126,6 +126,23 @@ public sealed class E2eSendTests
     }
 
     [Fact]
+    public async Task Send_AboveMaxSenderChainMembers_AnyMembersEpochSecretDistributionAccepted()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Limits:MaxSenderChainMembers"] = "2" });
+        var (alice, bob, carol, general) = await ChannelAsync(server);
+        await PublishAsync(alice, bob, carol);
+        var state = await StateAsync(bob, general);
+        var epoch = state.GetProperty("epoch").GetInt64();
+        var epochSecret = await DistributeAsync(alice, general, epoch, alice, bob, carol);
+        await using var client = await RawClient.ConnectAuthenticatedAsync(bob);
+
+        var ack = await SendE2eAsync(client, general, epoch, epochSecret);
+
+        Assert.Equal((2, true), (state.GetProperty("max_sender_chain_members").GetInt32(), state.GetProperty("epoch_secret").GetBoolean()));
+        Assert.True(ack.Seq > 0);
+    }
+
+    [Fact]
     public async Task Edit_E2eContent_OfE2eMessageAccepted_OfPlaintextMessageInvalidField()
     {
         await using var server = await TestServer.StartAsync();
