@@ -161,6 +161,8 @@ internal static class LimitsOptionsValidation
             (nameof(limits.MaxTeamsOwnedPerUser), limits.MaxTeamsOwnedPerUser),
             (nameof(limits.MaxChannelsPerTeam), limits.MaxChannelsPerTeam),
             (nameof(limits.MaxActiveInvitesPerTeam), limits.MaxActiveInvitesPerTeam),
+            (nameof(limits.PrekeyClaimsPerMinutePerUser), limits.PrekeyClaimsPerMinutePerUser),
+            (nameof(limits.MaxSenderChainMembers), limits.MaxSenderChainMembers),
         })
         {
             if (value <= 0)

@@ -8,6 +8,7 @@ using ChatWire.Routing;
 using ChatWire.Routing.Presence;
 using ChatWire.Routing.Redis;
 using ChatWire.Storage.Directory;
+using ChatWire.Storage.Keys;
 using ChatWire.Storage.Messages;
 using ChatWire.Storage.Mongo;
 using ChatWire.Storage.MySql;
@@ -162,6 +163,10 @@ internal static class ServiceComposition
     public static IServiceCollection AddChatWireStorage(this IServiceCollection services, ChatWireStorage storage)
     {
         services.AddSingleton(storage.Directory);
+
+        // The directory adapter is also the key directory: key state moves with membership in its transactions.
+        services.AddSingleton((IKeyDirectoryStore)storage.Directory);
+
         services.AddSingleton(storage.Messages);
         return services;
     }
@@ -237,6 +242,8 @@ internal static class ServiceComposition
         services.AddSingleton<SendRateLimiter>();
         services.AddSingleton<TypingThrottle>();
         services.AddSingleton<StorageQuota>();
+        services.AddSingleton<E2eSendCheck>();
+        services.AddSingleton<Keys.PrekeyClaimThrottle>();
         services.AddSingleton<ConversationService>();
         services.AddSingleton<DeliveryFanout>();
         services.AddSingleton<PresenceService>();
