@@ -98,6 +98,9 @@ public enum ErrorCode : ushort
     /// <summary>A cap or quota is reached (teams owned, channels in a team, active invites); deleting or revoking something makes room.</summary>
     QuotaExceeded = 4011,
 
+    /// <summary>HTTP: the uploaded attachment is not the declared size (or SHA-256); the upload was deleted (422).</summary>
+    UploadMismatch = 4016,
+
     /// <summary>Unexpected server fault; the request may be retried.</summary>
     InternalError = 5000,
 
@@ -144,6 +147,7 @@ public static class ErrorCodes
         ErrorCode.UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
         ErrorCode.MethodNotAllowed => "METHOD_NOT_ALLOWED",
         ErrorCode.QuotaExceeded => "QUOTA_EXCEEDED",
+        ErrorCode.UploadMismatch => "UPLOAD_MISMATCH",
         ErrorCode.InternalError => "INTERNAL_ERROR",
         ErrorCode.StorageUnavailable => "STORAGE_UNAVAILABLE",
         _ => "UNKNOWN",

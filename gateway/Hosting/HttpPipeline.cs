@@ -105,5 +105,6 @@ internal static class HttpPipeline
         AccountEndpoints.Map(anonymous, authenticated);
         TeamEndpoints.Map(authenticated);
         ConversationEndpoints.Map(authenticated);
+        AttachmentEndpoints.Map(anonymous, authenticated, app.Services.GetService<Storage.Blobs.LocalBlobStore>() is not null);
     }
 }
