@@ -169,6 +169,26 @@ public sealed class AttachmentApiTests
     }
 
     [Fact]
+    public async Task BlobUpload_ChunkedWithoutContentLength_RefusedAndNothingStored()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var created = await AttachmentClient.CreateForAsync(alice, general, new byte[100]);
+        var url = created.GetProperty("upload").GetProperty("url").GetString()!;
+        using var http = new HttpClient();
+        var chunked = new StreamContent(new MemoryStream(new byte[100]));
+        chunked.Headers.ContentLength = null;
+        using var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = chunked };
+        request.Headers.TransferEncodingChunked = true;
+
+        var response = await http.SendAsync(request);
+
+        await HttpApiTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", created.GetProperty("attachment_id").GetGuid().ToString())));
+    }
+
+    [Fact]
     public async Task BlobUrls_Expired_Forbidden()
     {
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
