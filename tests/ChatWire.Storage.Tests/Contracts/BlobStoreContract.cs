@@ -90,7 +90,7 @@ public abstract class BlobStoreContract : IAsyncLifetime
     {
         var key = await NewKeyAsync();
         var bytes = RandomNumberGenerator.GetBytes(100);
-        var grant = await Store.CreateUploadGrantAsync(key, bytes.Length, DateTimeOffset.UtcNow.AddMinutes(-1));
+        var grant = await Store.CreateUploadGrantAsync(key, bytes.Length, DateTimeOffset.UtcNow - BlobUploads.LateWriteTolerance - TimeSpan.FromMinutes(1));
 
         var status = await UploadAsync(grant, bytes);
 
