@@ -132,8 +132,9 @@ public interface IKeyDirectoryStore
 
     /// <summary>
     /// What every end-to-end SEND is checked against: the conversation's key state and the chain's distribution
-    /// without its recipients (null when the chain is not in the conversation). On the message path, so an adapter
-    /// should answer it with one indexed read; this default makes two and reads the recipients too.
+    /// without its recipients (null when the chain is not in the conversation; for an unknown conversation, the
+    /// initial state and null). On the message path, so an adapter should answer it with one indexed read, as the
+    /// SQLite and MySQL adapters do; this default makes two reads (not one snapshot) and reads every recipient too.
     /// </summary>
     async Task<(ConversationKeyState State, DistributionHead? Distribution)> GetSendStateAsync(Guid conversationId, Guid chainId, CancellationToken cancellationToken = default)
     {

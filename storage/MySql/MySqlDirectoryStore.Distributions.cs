@@ -96,6 +96,31 @@ public sealed partial class MySqlDirectoryStore
             return distribution;
         }, cancellationToken);
 
+    public Task<(ConversationKeyState State, DistributionHead? Distribution)> GetSendStateAsync(
+        Guid conversationId,
+        Guid chainId,
+        CancellationToken cancellationToken = default) =>
+        ReadPrimaryAsync<(ConversationKeyState State, DistributionHead? Distribution)>(async (connection, ct) =>
+        {
+            // Two primary key lookups in one statement (one snapshot), no recipients. No row: the conversation does not
+            // exist, so neither can a distribution in it (foreign key), and the state is the initial one, as
+            // GetConversationKeyStateAsync answers.
+            await using var command = new MySqlCommand(
+                $"""
+                SELECT {KeyRows.SendStateColumns}
+                FROM conversations c
+                LEFT JOIN key_distributions d ON d.conversation_id = c.id AND d.chain_id = @chain_id
+                WHERE c.id = @conversation_id;
+                """,
+                connection);
+            command.Parameters.AddGuid("@conversation_id", conversationId);
+            command.Parameters.AddGuid("@chain_id", chainId);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            return await reader.ReadAsync(ct)
+                ? KeyRows.ReadSendState(conversationId, reader)
+                : (KeyRows.InitialState(conversationId), null);
+        }, cancellationToken);
+
     public Task<KeyBundleAppendOutcome> AppendKeyBundleAsync(
         Guid conversationId,
         Guid chainId,
