@@ -20,6 +20,9 @@ internal sealed class RequestRefusedException(ErrorCode code, string detail, int
     /// <summary>Field-level failures (HTTP <c>errors</c>), keyed by the request field's name.</summary>
     public IReadOnlyDictionary<string, string[]>? Errors { get; } = errors;
 
+    /// <summary>For DISTRIBUTION_MISMATCH over HTTP: the <c>missing</c>, <c>extra</c> and <c>stale</c> recipient lists.</summary>
+    public Api.DistributionMismatch? Mismatch { get; init; }
+
     public static RequestRefusedException Validation(string field, string message) =>
         new(ErrorCode.ValidationFailed, message, errors: new Dictionary<string, string[]> { [field] = [message] });
 }

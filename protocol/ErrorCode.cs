@@ -98,6 +98,18 @@ public enum ErrorCode : ushort
     /// <summary>A cap or quota is reached (teams owned, channels in a team, active invites); deleting or revoking something makes room.</summary>
     QuotaExceeded = 4011,
 
+    /// <summary>An end-to-end request named a membership epoch that is not the conversation's current one: re-read the key state and reseal.</summary>
+    StaleEpoch = 4012,
+
+    /// <summary>A sender-chain distribution does not match the conversation's current recipients (missing, extra or stale ones), or a SEND names one that is not complete.</summary>
+    DistributionMismatch = 4013,
+
+    /// <summary>A versioned key record (history key generation, signed device list) was not above the stored version: a rollback or a lost race.</summary>
+    KeyVersionConflict = 4014,
+
+    /// <summary>Different keys are already registered (account key without reset, device keys, a sender chain id used by another device or epoch).</summary>
+    KeyConflict = 4015,
+
     /// <summary>Unexpected server fault; the request may be retried.</summary>
     InternalError = 5000,
 
@@ -144,6 +156,10 @@ public static class ErrorCodes
         ErrorCode.UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
         ErrorCode.MethodNotAllowed => "METHOD_NOT_ALLOWED",
         ErrorCode.QuotaExceeded => "QUOTA_EXCEEDED",
+        ErrorCode.StaleEpoch => "STALE_EPOCH",
+        ErrorCode.DistributionMismatch => "DISTRIBUTION_MISMATCH",
+        ErrorCode.KeyVersionConflict => "KEY_VERSION_CONFLICT",
+        ErrorCode.KeyConflict => "KEY_CONFLICT",
         ErrorCode.InternalError => "INTERNAL_ERROR",
         ErrorCode.StorageUnavailable => "STORAGE_UNAVAILABLE",
         _ => "UNKNOWN",

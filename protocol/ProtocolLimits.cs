@@ -69,8 +69,8 @@ public sealed record ProtocolLimits
     /// <summary>Most users one connection may watch the presence of (PRESENCE_WATCH).</summary>
     public int MaxPresenceWatch { get; init; } = 200;
 
-    /// <summary>Longest reserved end-to-end <c>distribution_hash</c> in SEND, in bytes.</summary>
-    public int MaxDistributionHashLength { get; init; } = 64;
+    /// <summary>Longest end-to-end <c>distribution_id</c> in SEND, in bytes (16 for a chain id; the wire allows up to this).</summary>
+    public int MaxDistributionIdLength { get; init; } = 64;
 
     /// <summary>Deepest nesting accepted in trailing fields a reader skips.</summary>
     public int MaxSkipDepth { get; init; } = 16;

@@ -8,7 +8,23 @@ namespace ChatWire.Gateway.Api;
 /// <param name="Code">The number from the shared error table (docs/protocol.md §6).</param>
 /// <param name="Name">The code's stable name, e.g. NOT_A_MEMBER.</param>
 /// <param name="Errors">For VALIDATION_FAILED: messages by request field; absent otherwise.</param>
-internal sealed record ApiProblem(string Type, string Title, int Status, string Detail, int Code, string Name, IReadOnlyDictionary<string, string[]>? Errors);
+/// <param name="Missing">For DISTRIBUTION_MISMATCH: recipients a complete distribution still needs a seed for; absent otherwise.</param>
+/// <param name="Extra">For DISTRIBUTION_MISMATCH: recipients that are not current members (or not devices on a member's signed list).</param>
+/// <param name="Stale">For DISTRIBUTION_MISMATCH: recipients named at a history key generation that is not their current one.</param>
+internal sealed record ApiProblem(
+    string Type,
+    string Title,
+    int Status,
+    string Detail,
+    int Code,
+    string Name,
+    IReadOnlyDictionary<string, string[]>? Errors,
+    IReadOnlyList<KeyRecipientInfo>? Missing = null,
+    IReadOnlyList<KeyRecipientInfo>? Extra = null,
+    IReadOnlyList<KeyRecipientInfo>? Stale = null);
+
+/// <summary>The recipient lists of a DISTRIBUTION_MISMATCH refusal (problem+json extension members).</summary>
+internal sealed record DistributionMismatch(IReadOnlyList<KeyRecipientInfo> Missing, IReadOnlyList<KeyRecipientInfo> Extra, IReadOnlyList<KeyRecipientInfo> Stale);
 
 /// <summary>OpenAPI metadata for the endpoints, so <c>/openapi/v1.json</c> says what each one answers.</summary>
 internal static class ApiDocs

@@ -18,6 +18,7 @@ internal static class OpenApiDocumentation
         ["Accounts"] = "Sign-up, login, password, and the device sessions a user holds.",
         ["Teams"] = "Teams, their members (mention candidates), invites and per-member mute.",
         ["Conversations"] = "Channels, direct and group messages, and the list of conversations a user is in. Messages themselves travel over the TCP protocol (docs/protocol.md).",
+        ["Keys"] = "The end-to-end key directory: public keys, signed device lists, prekeys, device linking, recovery backups, and each conversation's key state and sealed sender-chain seeds (docs/e2e.md). The server stores public or sealed material only.",
     };
 
     public static void Configure(OpenApiOptions options)

@@ -38,7 +38,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         }
         catch (RequestRefusedException ex) when (!context.Response.HasStarted)
         {
-            await WriteAsync(context, ex.Code, ex.Message, ex.RetryAfterSeconds, ex.Errors);
+            await WriteAsync(context, ex.Code, ex.Message, ex.RetryAfterSeconds, ex.Errors, ex.Mismatch);
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
@@ -62,7 +62,8 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         ErrorCode.NotAMember or ErrorCode.Forbidden or ErrorCode.QuotaExceeded => StatusCodes.Status403Forbidden,
         ErrorCode.NotFound => StatusCodes.Status404NotFound,
         ErrorCode.MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
-        ErrorCode.AlreadyExists or ErrorCode.IdempotencyConflict => StatusCodes.Status409Conflict,
+        ErrorCode.AlreadyExists or ErrorCode.IdempotencyConflict or ErrorCode.StaleEpoch or ErrorCode.DistributionMismatch
+            or ErrorCode.KeyVersionConflict or ErrorCode.KeyConflict => StatusCodes.Status409Conflict,
         ErrorCode.InviteInvalid => StatusCodes.Status410Gone,
         ErrorCode.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ErrorCode.RateLimited => StatusCodes.Status429TooManyRequests,
@@ -73,7 +74,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
 
     private const string UnsupportedMediaTypeDetail = "Send the request body as JSON, with the header Content-Type: application/json.";
 
-    public static async Task WriteAsync(HttpContext context, ErrorCode code, string detail, int? retryAfterSeconds, IReadOnlyDictionary<string, string[]>? errors)
+    public static async Task WriteAsync(HttpContext context, ErrorCode code, string detail, int? retryAfterSeconds, IReadOnlyDictionary<string, string[]>? errors, DistributionMismatch? mismatch = null)
     {
         var status = StatusFor(code);
         var name = ErrorCodes.Name(code);
@@ -91,7 +92,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
             context.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
         }
 
-        var problem = new ApiProblem("urn:chatwire:error:" + name, Title(name), status, detail, (int)code, name, errors);
+        var problem = new ApiProblem("urn:chatwire:error:" + name, Title(name), status, detail, (int)code, name, errors, mismatch?.Missing, mismatch?.Extra, mismatch?.Stale);
         await context.Response.WriteAsync(JsonSerializer.Serialize(problem, ProblemJson), context.RequestAborted);
     }
 

@@ -41,6 +41,11 @@ internal sealed partial class ConversationService
             throw new RequestRefusedException(ErrorCode.QuotaExceeded, refusal);
         }
 
+        if (E2eSendCheck.IsE2e(edit.ContentType))
+        {
+            await RequireE2eTargetAsync(edit.ConversationId, edit.MessageId);
+        }
+
         var change = NewEvent.Change(edit.ConversationId, StoredKind.MessageEdited, edit.MessageId, actor.UserId, actor.DeviceId, edit.ContentType, edit.Content) with
         {
             UsageTeamId = access.TeamId,
@@ -267,6 +272,31 @@ internal sealed partial class ConversationService
         }
 
         return access;
+    }
+
+    // EDIT carries no epoch fields, so an end-to-end edit is checked only for what it replaces: an end-to-end
+    // message (whose readers hold the author's chain seeds), never a plaintext one; that the editor may still send
+    // there was checked before. A message not found is left to the append, which answers NOT_FOUND.
+    private async Task RequireE2eTargetAsync(Guid conversationId, Guid messageId)
+    {
+        StoredEvent? target;
+        try
+        {
+            var places = await store.LocateMessageAsync(messageId);
+            var seq = places.FirstOrDefault(p => p.ConversationId == conversationId).Seq;
+            var events = seq == 0 ? [] : await store.ReadAsync(conversationId, seq - 1, ReadDirection.After, 1);
+            target = events.FirstOrDefault(e => e.EventId == messageId);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(logger, ex);
+            throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The message could not be read; nothing was changed. Retry.");
+        }
+
+        if (target is { DeletedAt: null } && !E2eSendCheck.IsE2e(target.ContentType))
+        {
+            throw new RequestRefusedException(ErrorCode.InvalidField, "Only an end-to-end encrypted message can be edited with end-to-end content (content_type application/vnd.chatwire.e2e).");
+        }
     }
 
     private async Task<T> ReadDirectoryAsync<T>(Func<Task<T>> read)

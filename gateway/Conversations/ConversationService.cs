@@ -37,6 +37,7 @@ internal sealed partial class ConversationService(
     IOptions<LimitsOptions> limits,
     Delivery.EventPublisher publisher,
     TypingThrottle typingThrottle,
+    E2eSendCheck e2e,
     GatewayMetrics metrics,
     TimeProvider time,
     ILogger<ConversationService> logger)
@@ -73,6 +74,11 @@ internal sealed partial class ConversationService(
         if (send.ThreadRootId == send.MessageId)
         {
             return Refuse(ErrorCode.InvalidField, "thread_root_id must name another message: a message cannot reply to itself.");
+        }
+
+        if (E2eSendCheck.IsE2e(send.ContentType) && send.DistributionId.Length != E2eSendCheck.DistributionIdLength)
+        {
+            return Refuse(ErrorCode.InvalidField, "End-to-end content must name its distribution: distribution_id must be the 16-byte chain id the content was sealed under.");
         }
 
         // Before any lookup: a flood is shed as cheaply as possible.
@@ -177,8 +183,14 @@ internal sealed partial class ConversationService(
                 return Task.FromResult(SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
             }
 
-            // membership_epoch and distribution_hash are reserved for end-to-end encrypted conversations, which
-            // this server does not have yet: they are read and not used.
+            // End-to-end content must be sealed for the current epoch under a complete distribution: two point reads
+            // of the key directory. Other content skips them (membership_epoch and distribution_id are not used).
+            if (E2eSendCheck.IsE2e(send.ContentType)
+                && await e2e.CheckSendAsync(send.ConversationId, actor.DeviceId, send.MembershipEpoch, send.DistributionId) is { } e2eRefusal)
+            {
+                return Task.FromResult(SendOutcome.Refused(e2eRefusal.Code, e2eRefusal.Message));
+            }
+
             var message = new NewEvent(send.ConversationId, send.MessageId, Storage.Messages.EventKind.Message, actor.UserId, actor.DeviceId, send.ContentType, send.Content)
             {
                 UsageTeamId = access.TeamId,

@@ -190,6 +190,9 @@ public sealed class LimitsOptions
 
     /// <summary>Invites of one team neither revoked nor expired at once.</summary>
     public int MaxActiveInvitesPerTeam { get; set; } = 100;
+
+    /// <summary>One-time prekeys one user may claim per minute (key directory): draining a device's prekeys is an attack.</summary>
+    public int PrekeyClaimsPerMinutePerUser { get; set; } = 60;
 }
 
 /// <summary>Which adapter serves each storage port; section <c>Storage</c> (docs/configuration.md).</summary>

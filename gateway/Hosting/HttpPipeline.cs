@@ -50,6 +50,7 @@ internal static class HttpPipeline
         });
 
         app.Use(Api.AccountRequestGate.InvokeAsync);
+        app.Use(Api.ConversationKeyEndpoints.RaiseUploadLimitAsync);
 
         var metrics = app.Services.GetRequiredService<GatewayMetrics>();
         app.MapGet("/metrics", async (HttpContext context) =>
@@ -105,5 +106,7 @@ internal static class HttpPipeline
         AccountEndpoints.Map(anonymous, authenticated);
         TeamEndpoints.Map(authenticated);
         ConversationEndpoints.Map(authenticated);
+        KeyEndpoints.Map(authenticated);
+        ConversationKeyEndpoints.Map(authenticated);
     }
 }

@@ -161,6 +161,7 @@ internal static class LimitsOptionsValidation
             (nameof(limits.MaxTeamsOwnedPerUser), limits.MaxTeamsOwnedPerUser),
             (nameof(limits.MaxChannelsPerTeam), limits.MaxChannelsPerTeam),
             (nameof(limits.MaxActiveInvitesPerTeam), limits.MaxActiveInvitesPerTeam),
+            (nameof(limits.PrekeyClaimsPerMinutePerUser), limits.PrekeyClaimsPerMinutePerUser),
         })
         {
             if (value <= 0)

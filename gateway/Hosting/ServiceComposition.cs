@@ -237,6 +237,8 @@ internal static class ServiceComposition
         services.AddSingleton<SendRateLimiter>();
         services.AddSingleton<TypingThrottle>();
         services.AddSingleton<StorageQuota>();
+        services.AddSingleton<E2eSendCheck>();
+        services.AddSingleton<Keys.PrekeyClaimThrottle>();
         services.AddSingleton<ConversationService>();
         services.AddSingleton<DeliveryFanout>();
         services.AddSingleton<PresenceService>();

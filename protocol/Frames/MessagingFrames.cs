@@ -6,7 +6,7 @@ namespace ChatWire.Protocol.Frames;
 
 /// <summary>
 /// SEND <c>[0x10, request_id, conversation_id, message_id, content_type, content, thread_root_id?, mentions?,
-/// group_mentions?, membership_epoch?, distribution_hash?]</c>: store a message. The client generates
+/// group_mentions?, membership_epoch?, distribution_id?]</c>: store a message. The client generates
 /// <paramref name="MessageId"/> (UUIDv7); resending the same id is answered with the original seq.
 /// </summary>
 /// <param name="RequestId">Echoed in SEND_ACK or ERROR.</param>
@@ -28,11 +28,18 @@ public readonly record struct Send(uint RequestId, Guid ConversationId, Guid Mes
     /// <summary>Bit 0: @channel; bit 1: @here.</summary>
     public GroupMentions GroupMentions { get; init; }
 
-    /// <summary>Reserved for end-to-end encrypted conversations: the membership epoch the content was sealed for.</summary>
+    /// <summary>
+    /// For end-to-end content (<c>application/vnd.chatwire.e2e</c>): the conversation's membership epoch the content was
+    /// sealed for; the server refuses any other than the current one (STALE_EPOCH). Ignored for other content.
+    /// </summary>
     public ulong MembershipEpoch { get; init; }
 
-    /// <summary>Reserved for end-to-end encrypted conversations: the hash of the recipient device list.</summary>
-    public ReadOnlyMemory<byte> DistributionHash { get; init; }
+    /// <summary>
+    /// For end-to-end content: the 16-byte chain id of the sender-chain distribution the content was sealed under,
+    /// which must be complete for the conversation's current recipients (DISTRIBUTION_MISMATCH). At most
+    /// <see cref="ProtocolLimits.MaxDistributionIdLength"/> bytes on the wire; ignored for other content.
+    /// </summary>
+    public ReadOnlyMemory<byte> DistributionId { get; init; }
 
     /// <inheritdoc/>
     public static Opcode Opcode => Opcode.Send;
@@ -45,7 +52,7 @@ public readonly record struct Send(uint RequestId, Guid ConversationId, Guid Mes
 
     /// <inheritdoc/>
     public int FieldCount =>
-        !DistributionHash.IsEmpty ? 9
+        !DistributionId.IsEmpty ? 9
         : MembershipEpoch != 0 ? 8
         : GroupMentions != GroupMentions.None ? 7
         : Mentions.Count > 0 ? 6
@@ -69,8 +76,8 @@ public readonly record struct Send(uint RequestId, Guid ConversationId, Guid Mes
         var mentions = present > 5 ? MessagePackFields.ReadUuids(ref reader, limits.MaxMentions, requestId, "mentions") : [];
         var groups = present > 6 ? ReadGroupMentions(ref reader, requestId) : GroupMentions.None;
         var epoch = present > 7 ? reader.ReadUInt64() : 0;
-        var hash = present > 8 ? ReadDistributionHash(ref reader, limits, requestId) : default;
-        return send with { ThreadRootId = threadRoot, Mentions = mentions, GroupMentions = groups, MembershipEpoch = epoch, DistributionHash = hash };
+        var distribution = present > 8 ? ReadDistributionId(ref reader, limits, requestId) : default;
+        return send with { ThreadRootId = threadRoot, Mentions = mentions, GroupMentions = groups, MembershipEpoch = epoch, DistributionId = distribution };
     }
 
     /// <inheritdoc/>
@@ -103,7 +110,7 @@ public readonly record struct Send(uint RequestId, Guid ConversationId, Guid Mes
 
         if (count > 8)
         {
-            writer.Write(DistributionHash.Span);
+            writer.Write(DistributionId.Span);
         }
     }
 
@@ -118,12 +125,12 @@ public readonly record struct Send(uint RequestId, Guid ConversationId, Guid Mes
         return (GroupMentions)value;
     }
 
-    private static ReadOnlyMemory<byte> ReadDistributionHash(ref MessagePackReader reader, ProtocolLimits limits, uint requestId)
+    private static ReadOnlyMemory<byte> ReadDistributionId(ref MessagePackReader reader, ProtocolLimits limits, uint requestId)
     {
         var bytes = reader.ReadBytes();
-        if (bytes is not { } seq || seq.Length > limits.MaxDistributionHashLength)
+        if (bytes is not { } seq || seq.Length > limits.MaxDistributionIdLength)
         {
-            ThrowHelper.InvalidField($"distribution_hash must be a bin of at most {limits.MaxDistributionHashLength} bytes.", requestId);
+            ThrowHelper.InvalidField($"distribution_id must be a bin of at most {limits.MaxDistributionIdLength} bytes.", requestId);
             return default;
         }
 

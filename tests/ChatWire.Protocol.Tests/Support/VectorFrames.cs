@@ -66,7 +66,7 @@ internal static class VectorFrames
             ("mentions", f.Mentions.Count == 0 ? null : Ids(f.Mentions)),
             ("group_mentions", f.GroupMentions == GroupMentions.None ? null : (int)f.GroupMentions),
             ("membership_epoch", f.MembershipEpoch == 0 ? null : f.MembershipEpoch),
-            ("distribution_hash_hex", f.DistributionHash.IsEmpty ? null : Hex(f.DistributionHash)))),
+            ("distribution_id_hex", f.DistributionId.IsEmpty ? null : Hex(f.DistributionId)))),
         Opcode.SendAck => Run<SendAck>(body, f => new JsonObject
         {
             ["request_id"] = f.RequestId,
@@ -219,7 +219,7 @@ internal static class VectorFrames
                 Mentions = OptionalIds(fields, "mentions"),
                 GroupMentions = (GroupMentions)(fields["group_mentions"]?.GetValue<int>() ?? 0),
                 MembershipEpoch = fields["membership_epoch"]?.GetValue<ulong>() ?? 0,
-                DistributionHash = Convert.FromHexString(fields["distribution_hash_hex"]?.GetValue<string>() ?? string.Empty),
+                DistributionId = Convert.FromHexString(fields["distribution_id_hex"]?.GetValue<string>() ?? string.Empty),
             }),
             Opcode.SendAck => FrameCodec.ToArray(new SendAck(
                 rid, Guid(fields, "conversation_id"), Guid(fields, "message_id"), U64(fields, "seq"), I64(fields, "server_time_ms"))),

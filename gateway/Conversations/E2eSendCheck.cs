@@ -1,0 +1,71 @@
+using ChatWire.Protocol;
+using ChatWire.Storage.Keys;
+
+namespace ChatWire.Gateway.Conversations;
+
+/// <summary>
+/// What the server enforces on end-to-end content (docs/e2e.md, docs/protocol.md §4.8): a SEND of
+/// <c>application/vnd.chatwire.e2e</c> must be sealed for the conversation's current membership epoch, under a
+/// sender-chain distribution that is complete for the current roster. This is what keeps a member who was never
+/// given the chain's seed from receiving messages they cannot read (the Matrix "unable to decrypt" class).
+/// Plaintext content never reaches this class: it costs nothing there.
+/// </summary>
+internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
+{
+    /// <summary>The content type of an end-to-end envelope; the server never parses the content.</summary>
+    public const string ContentType = "application/vnd.chatwire.e2e";
+
+    /// <summary>
+    /// Above this many members a conversation keys its messages with one epoch secret per epoch (docs/e2e.md, option
+    /// L2): one distribution by any member serves every sender, instead of one per sender device.
+    /// </summary>
+    public const int MaxSenderChainMembers = 1000;
+
+    /// <summary>Length of a distribution id (a chain id) in SEND.</summary>
+    public const int DistributionIdLength = 16;
+
+    /// <summary>Whether a content type (any case, parameters ignored) is the end-to-end envelope's.</summary>
+    public static bool IsE2e(string contentType)
+    {
+        var parameters = contentType.IndexOf(';', StringComparison.Ordinal);
+        var essence = (parameters < 0 ? contentType.AsSpan() : contentType.AsSpan(0, parameters)).Trim();
+        return essence.Equals(ContentType, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// The refusal of an end-to-end SEND, or null when it may be stored. Two point reads by key (the key state, the
+    /// distribution); a third (the roster's size) only when the distribution is another device's, which only an
+    /// epoch-secret conversation allows.
+    /// </summary>
+    public async ValueTask<(ErrorCode Code, string Message)?> CheckSendAsync(Guid conversationId, Guid senderDeviceId, ulong epoch, ReadOnlyMemory<byte> distributionId)
+    {
+        var state = await keys.GetConversationKeyStateAsync(conversationId);
+        if (epoch != (ulong)state.Epoch)
+        {
+            return (ErrorCode.StaleEpoch, $"membership_epoch is not the conversation's current epoch ({state.Epoch}): read GET /v1/conversations/{conversationId}/e2e, start a new sender chain for it and distribute it.");
+        }
+
+        var chainId = new Guid(distributionId.Span, bigEndian: true);
+        var distribution = await keys.GetDistributionAsync(conversationId, chainId);
+        if (distribution is null || distribution.Epoch != state.Epoch)
+        {
+            return Mismatch(conversationId, "distribution_id names no distribution of this conversation for the current epoch");
+        }
+
+        if (distribution.SenderDeviceId != senderDeviceId && !await UsesEpochSecretAsync(conversationId))
+        {
+            return Mismatch(conversationId, "distribution_id names another device's sender chain");
+        }
+
+        return distribution.CompleteForRosterVersion == state.RosterVersion
+            ? null
+            : Mismatch(conversationId, "the distribution is not complete for the conversation's current members and keys");
+    }
+
+    /// <summary>Whether the conversation has more members than sender chains serve (the epoch secret keys it).</summary>
+    public async ValueTask<bool> UsesEpochSecretAsync(Guid conversationId) =>
+        (await keys.GetDistributionRosterAsync(conversationId)).Members.Count > MaxSenderChainMembers;
+
+    private static (ErrorCode, string) Mismatch(Guid conversationId, string why) =>
+        (ErrorCode.DistributionMismatch, $"{why}: read GET /v1/conversations/{conversationId}/e2e, upload the missing seeds (POST /v1/conversations/{conversationId}/key-bundles) and send again.");
+}
