@@ -12,13 +12,13 @@ public sealed partial class ChatWireApiClient
     /// <param name="signingKey">The Ed25519 public key.</param>
     /// <param name="reset">Replaces an existing different key (account reset); otherwise that is <c>KEY_CONFLICT</c>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public Task<AccountKey> PutAccountKeyAsync(byte[] signingKey, bool reset = false, CancellationToken cancellationToken = default) =>
-        SendAsync<AccountKey>(HttpMethod.Put, "v1/keys/account", new AccountKeyBody(signingKey, reset ? true : null), authenticated: true, cancellationToken);
+    public Task<AccountKeyInfo> PutAccountKeyAsync(byte[] signingKey, bool reset = false, CancellationToken cancellationToken = default) =>
+        SendAsync<AccountKeyInfo>(HttpMethod.Put, "v1/keys/account", new AccountKeyBody(signingKey, reset ? true : null), authenticated: true, cancellationToken);
 
     /// <summary><c>PUT /v1/keys/history-key</c>: publishes a new history key generation (above the highest, else <c>KEY_VERSION_CONFLICT</c>).</summary>
     /// <param name="historyKey">The generation, public key and account-key signature.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public Task PutHistoryKeyAsync(HistoryKey historyKey, CancellationToken cancellationToken = default)
+    public Task PutHistoryKeyAsync(HistoryKeyInfo historyKey, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(historyKey);
         return SendAsync(HttpMethod.Put, "v1/keys/history-key", historyKey, cancellationToken);
@@ -41,7 +41,7 @@ public sealed partial class ChatWireApiClient
     /// <summary><c>PUT /v1/keys/devices/me/signed-prekey</c>: replaces this device's signed prekey.</summary>
     /// <param name="prekey">The signed prekey.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public Task PutSignedPrekeyAsync(SignedPrekey prekey, CancellationToken cancellationToken = default)
+    public Task PutSignedPrekeyAsync(SignedPrekeyInfo prekey, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prekey);
         return SendAsync(HttpMethod.Put, "v1/keys/devices/me/signed-prekey", prekey, cancellationToken);
@@ -50,7 +50,7 @@ public sealed partial class ChatWireApiClient
     /// <summary><c>POST /v1/keys/devices/me/one-time-prekeys</c>: adds up to 100 one-time prekeys; returns how many the server holds.</summary>
     /// <param name="prekeys">1–100 prekeys.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<int> UploadOneTimePrekeysAsync(IReadOnlyList<OneTimePrekey> prekeys, CancellationToken cancellationToken = default)
+    public async Task<int> UploadOneTimePrekeysAsync(IReadOnlyList<OneTimePrekeyInfo> prekeys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prekeys);
         var result = await SendAsync<RemainingPrekeys>(HttpMethod.Post, "v1/keys/devices/me/one-time-prekeys", new OneTimePrekeysBody(prekeys), authenticated: true, cancellationToken).ConfigureAwait(false);
@@ -78,7 +78,7 @@ public sealed partial class ChatWireApiClient
     /// <summary><c>PUT /v1/keys/device-list</c>: publishes my signed device list (version above the current, else <c>KEY_VERSION_CONFLICT</c>).</summary>
     /// <param name="deviceList">The list and its signature.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public Task PutDeviceListAsync(SignedDeviceList deviceList, CancellationToken cancellationToken = default)
+    public Task PutDeviceListAsync(DeviceListInfo deviceList, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(deviceList);
         return SendAsync(HttpMethod.Put, "v1/keys/device-list", deviceList, cancellationToken);

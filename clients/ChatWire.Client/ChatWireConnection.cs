@@ -205,7 +205,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
                         Mentions = options?.Mentions ?? [],
                         GroupMentions = options?.GroupMentions ?? GroupMentions.None,
                         MembershipEpoch = options?.MembershipEpoch ?? 0,
-                        DistributionHash = options?.DistributionId is { } chain ? chain.ToByteArray(bigEndian: true) : default,
+                        DistributionId = options?.DistributionId is { } chain ? chain.ToByteArray(bigEndian: true) : default,
                     },
                     cancellationToken).ConfigureAwait(false);
                 return new SendResult(ack.MessageId, ack.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ack.ServerTimeUnixMs));

@@ -7,13 +7,13 @@ namespace ChatWire.Client;
 /// <summary>A user's account signing key (<c>PUT /v1/keys/account</c>, <c>GET /v1/keys/users/{user_id}</c>).</summary>
 /// <param name="SigningKey">The Ed25519 public key (32 bytes).</param>
 /// <param name="Version">Its version: 1, raised by each reset.</param>
-public sealed record AccountKey(byte[] SigningKey, ulong Version);
+public sealed record AccountKeyInfo(byte[] SigningKey, ulong Version);
 
 /// <summary>A user's history key generation, signed by the account key.</summary>
 /// <param name="Generation">The generation (starts at 1).</param>
 /// <param name="PublicKey">The X25519 public key (32 bytes).</param>
 /// <param name="Signature">Ed25519 signature by the account key over <c>"CW-hk-v1" || user_id || u32 generation || public_key</c>.</param>
-public sealed record HistoryKey(uint Generation, byte[] PublicKey, byte[] Signature);
+public sealed record HistoryKeyInfo(uint Generation, byte[] PublicKey, byte[] Signature);
 
 /// <summary>The keys of this device (<c>PUT /v1/keys/devices/me</c>).</summary>
 /// <param name="SigningKey">The device signing key, Ed25519 public (32 bytes).</param>
@@ -40,12 +40,12 @@ public sealed record DeviceKeyStatus(Guid DeviceId, string LinkCode, bool Approv
 /// <param name="PrekeyId">Its id.</param>
 /// <param name="PublicKey">The X25519 public key.</param>
 /// <param name="Signature">Ed25519 signature by the device signing key over <c>"CW-spk-v1" || device_id || u32 prekey_id || public_key</c>.</param>
-public sealed record SignedPrekey(uint PrekeyId, byte[] PublicKey, byte[] Signature);
+public sealed record SignedPrekeyInfo(uint PrekeyId, byte[] PublicKey, byte[] Signature);
 
 /// <summary>A one-time prekey.</summary>
 /// <param name="PrekeyId">Its id.</param>
 /// <param name="PublicKey">The X25519 public key.</param>
-public sealed record OneTimePrekey(uint PrekeyId, byte[] PublicKey);
+public sealed record OneTimePrekeyInfo(uint PrekeyId, byte[] PublicKey);
 
 /// <summary><c>GET /v1/keys/link/{code}</c>: a pending device of mine, waiting for approval.</summary>
 /// <param name="DeviceId">The device.</param>
@@ -60,13 +60,13 @@ public sealed record PendingDevice(Guid DeviceId, string? DeviceName, byte[] Sig
 /// <summary>One device on a signed device list.</summary>
 /// <param name="DeviceId">The device.</param>
 /// <param name="CertificateHash">SHA-256 of its certificate body and account signature.</param>
-public sealed record DeviceListEntry(Guid DeviceId, byte[] CertificateHash);
+public sealed record DeviceListEntryInfo(Guid DeviceId, byte[] CertificateHash);
 
 /// <summary>A user's device list, signed by the account key (<c>PUT /v1/keys/device-list</c>).</summary>
 /// <param name="Version">Monotonic version; clients refuse a lower one than they saw.</param>
 /// <param name="Devices">The approved devices.</param>
 /// <param name="Signature">Ed25519 signature by the account key over the list body.</param>
-public sealed record SignedDeviceList(ulong Version, IReadOnlyList<DeviceListEntry> Devices, byte[] Signature);
+public sealed record DeviceListInfo(ulong Version, IReadOnlyList<DeviceListEntryInfo> Devices, byte[] Signature);
 
 /// <summary>A device's public keys as the directory serves them.</summary>
 /// <param name="DeviceId">The device.</param>
@@ -77,7 +77,7 @@ public sealed record SignedDeviceList(ulong Version, IReadOnlyList<DeviceListEnt
 /// <param name="SelfSignature">The device's signature over the certificate body.</param>
 /// <param name="AccountSignature">The account key's signature over it; <see langword="null"/> while pending.</param>
 /// <param name="SignedPrekey">Its current signed prekey, if any.</param>
-public sealed record DeviceKeys(
+public sealed record DeviceKeysInfo(
     Guid DeviceId,
     byte[] SigningKey,
     byte[] DhKey,
@@ -85,7 +85,7 @@ public sealed record DeviceKeys(
     uint CertificateVersion,
     byte[] SelfSignature,
     byte[]? AccountSignature,
-    SignedPrekey? SignedPrekey);
+    SignedPrekeyInfo? SignedPrekey);
 
 /// <summary><c>GET /v1/keys/users/{user_id}</c>: everything public about a user's keys.</summary>
 /// <param name="UserId">The user.</param>
@@ -93,12 +93,12 @@ public sealed record DeviceKeys(
 /// <param name="HistoryKey">The newest history key generation.</param>
 /// <param name="DeviceList">The signed device list.</param>
 /// <param name="Devices">Every device with keys registered (pending ones included).</param>
-public sealed record UserKeys(Guid UserId, AccountKey? AccountKey, HistoryKey? HistoryKey, SignedDeviceList? DeviceList, IReadOnlyList<DeviceKeys> Devices);
+public sealed record UserKeys(Guid UserId, AccountKeyInfo? AccountKey, HistoryKeyInfo? HistoryKey, DeviceListInfo? DeviceList, IReadOnlyList<DeviceKeysInfo> Devices);
 
 /// <summary><c>POST /v1/keys/users/{user_id}/devices/{device_id}/claim-prekey</c>: what X3DH to that device needs.</summary>
 /// <param name="SignedPrekey">The device's signed prekey.</param>
 /// <param name="OneTimePrekey">A one-time prekey, handed out once; <see langword="null"/> when none is left.</param>
-public sealed record ClaimedPrekeys(SignedPrekey SignedPrekey, OneTimePrekey? OneTimePrekey);
+public sealed record ClaimedPrekeys(SignedPrekeyInfo SignedPrekey, OneTimePrekeyInfo? OneTimePrekey);
 
 /// <summary><c>GET /v1/keys/link-payload</c>: what the approving device sealed to this one.</summary>
 /// <param name="FromDeviceId">The approving device.</param>
@@ -117,8 +117,9 @@ public sealed record E2eMember(Guid UserId, uint? HistoryKeyGeneration, IReadOnl
 /// <param name="RosterVersion">Changes when a member's history key or device list changes.</param>
 /// <param name="Mode"><c>history</c> or <c>strict</c>.</param>
 /// <param name="MaxSenderChainMembers">Above this member count the conversation uses one epoch secret.</param>
+/// <param name="EpochSecret">Whether it is above that count: one distribution per epoch, by any member.</param>
 /// <param name="Members">Every member.</param>
-public sealed record ConversationE2e(Guid ConversationId, ulong Epoch, ulong RosterVersion, string Mode, int MaxSenderChainMembers, IReadOnlyList<E2eMember> Members);
+public sealed record ConversationE2e(Guid ConversationId, ulong Epoch, ulong RosterVersion, string Mode, int MaxSenderChainMembers, bool EpochSecret, IReadOnlyList<E2eMember> Members);
 
 /// <summary>One sealed chain seed of a key-bundle upload.</summary>
 /// <param name="UserId">The recipient user.</param>

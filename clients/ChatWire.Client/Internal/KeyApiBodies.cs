@@ -5,7 +5,7 @@ internal sealed record AccountKeyBody(byte[] SigningKey, bool? Reset);
 
 internal sealed record CertificateBody(uint CertificateVersion, byte[] AccountSignature);
 
-internal sealed record OneTimePrekeysBody(IReadOnlyList<OneTimePrekey> Prekeys);
+internal sealed record OneTimePrekeysBody(IReadOnlyList<OneTimePrekeyInfo> Prekeys);
 
 internal sealed record RemainingPrekeys(int Remaining);
 
