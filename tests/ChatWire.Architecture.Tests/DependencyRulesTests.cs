@@ -78,6 +78,27 @@ public sealed class DependencyRulesTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(ProjectFiles))]
+    public void ServerProjects_NeverReferenceClientCrypto(string project)
+    {
+        // docs/e2e.md: the server never holds or parses end-to-end key material, so it cannot link the code that does.
+        string[] server = ["protocol/", "routing/", "storage/", "gateway/"];
+        if (!server.Any(prefix => project.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            return;
+        }
+
+        Assert.DoesNotContain("clients/ChatWire.Crypto/ChatWire.Crypto.csproj", References(project));
+    }
+
+    [Fact]
+    public void ClientCrypto_ReferencesNoOtherChatWireProject()
+    {
+        Assert.True(File.Exists(Path.Combine(Root, "clients/ChatWire.Crypto/ChatWire.Crypto.csproj")));
+        Assert.Empty(References("clients/ChatWire.Crypto/ChatWire.Crypto.csproj"));
+    }
+
     [Fact]
     public void Layout_HasOneProjectFileDirectlyInEachServerFolder()
     {
