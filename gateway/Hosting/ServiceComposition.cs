@@ -8,6 +8,7 @@ using ChatWire.Routing;
 using ChatWire.Routing.Presence;
 using ChatWire.Routing.Redis;
 using ChatWire.Storage.Directory;
+using ChatWire.Storage.Keys;
 using ChatWire.Storage.Messages;
 using ChatWire.Storage.Mongo;
 using ChatWire.Storage.MySql;
@@ -162,6 +163,13 @@ internal static class ServiceComposition
     public static IServiceCollection AddChatWireStorage(this IServiceCollection services, ChatWireStorage storage)
     {
         services.AddSingleton(storage.Directory);
+
+        // The directory adapter is also the key directory: key state moves with membership in its transactions.
+        if (storage.Directory is IKeyDirectoryStore keys)
+        {
+            services.AddSingleton(keys);
+        }
+
         services.AddSingleton(storage.Messages);
         return services;
     }

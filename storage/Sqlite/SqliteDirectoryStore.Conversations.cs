@@ -127,20 +127,27 @@ public sealed partial class SqliteDirectoryStore
         return await ReadBooleanAsync(command, cancellationToken);
     }
 
-    public async Task<bool> AddConversationMemberAsync(Guid conversationId, Guid userId, DateTimeOffset joinedAt, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            INSERT INTO conversation_members (conversation_id, user_id, joined_at)
-            VALUES ($conversation_id, $user_id, $joined_at)
-            ON CONFLICT (conversation_id, user_id) DO NOTHING;
-            """;
-        command.Parameters.AddGuid("$conversation_id", conversationId);
-        command.Parameters.AddGuid("$user_id", userId);
-        command.Parameters.AddTime("$joined_at", joinedAt);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-    }
+    public Task<bool> AddConversationMemberAsync(Guid conversationId, Guid userId, DateTimeOffset joinedAt, CancellationToken cancellationToken = default) =>
+        InTransactionAsync(async (connection, transaction, ct) =>
+        {
+            await using var command = Command(connection, transaction, """
+                INSERT INTO conversation_members (conversation_id, user_id, joined_at)
+                VALUES ($conversation_id, $user_id, $joined_at)
+                ON CONFLICT (conversation_id, user_id) DO NOTHING;
+                """);
+            command.Parameters.AddGuid("$conversation_id", conversationId);
+            command.Parameters.AddGuid("$user_id", userId);
+            command.Parameters.AddTime("$joined_at", joinedAt);
+            if (await command.ExecuteNonQueryAsync(ct) != 1)
+            {
+                return false;
+            }
+
+            // A member joined: a distribution must now cover them too.
+            command.CommandText = NewRosterSql;
+            await command.ExecuteNonQueryAsync(ct);
+            return true;
+        }, cancellationToken);
 
     public async Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, CancellationToken cancellationToken = default)
     {
@@ -166,15 +173,22 @@ public sealed partial class SqliteDirectoryStore
         }
     }
 
-    public async Task<bool> RemoveConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "DELETE FROM conversation_members WHERE conversation_id = $conversation_id AND user_id = $user_id;";
-        command.Parameters.AddGuid("$conversation_id", conversationId);
-        command.Parameters.AddGuid("$user_id", userId);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-    }
+    public Task<bool> RemoveConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default) =>
+        InTransactionAsync(async (connection, transaction, ct) =>
+        {
+            await using var command = Command(connection, transaction, "DELETE FROM conversation_members WHERE conversation_id = $conversation_id AND user_id = $user_id;");
+            command.Parameters.AddGuid("$conversation_id", conversationId);
+            command.Parameters.AddGuid("$user_id", userId);
+            if (await command.ExecuteNonQueryAsync(ct) != 1)
+            {
+                return false;
+            }
+
+            // A member left: what is sent from now on must be keyed so that they cannot read it.
+            command.CommandText = NewEpochSql;
+            await command.ExecuteNonQueryAsync(ct);
+            return true;
+        }, cancellationToken);
 
     public async Task<IReadOnlyList<Guid>> ListConversationMembersAsync(Guid conversationId, CancellationToken cancellationToken = default)
     {

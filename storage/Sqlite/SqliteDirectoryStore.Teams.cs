@@ -110,8 +110,12 @@ public sealed partial class SqliteDirectoryStore
 
         await using (var leaveChannels = connection.CreateCommand())
         {
+            // The channels the member leaves get a new epoch, in the same transaction.
             leaveChannels.Transaction = transaction;
             leaveChannels.CommandText = """
+                UPDATE conversations SET key_epoch = key_epoch + 1, key_roster_version = key_roster_version + 1
+                WHERE team_id = $team_id
+                  AND id IN (SELECT conversation_id FROM conversation_members WHERE user_id = $user_id);
                 DELETE FROM conversation_members
                 WHERE user_id = $user_id
                   AND conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);
@@ -248,9 +252,12 @@ public sealed partial class SqliteDirectoryStore
         await using var command = connection.CreateCommand();
 
         // Spelled out rather than left to ON DELETE CASCADE, so it does not depend on the connection's
-        // foreign_keys setting: channel memberships, channels, invites, team memberships, the team.
+        // foreign_keys setting: channel memberships, the channels' key distributions, channels, invites, team
+        // memberships, the team. The channels' key state goes with their rows.
         command.CommandText = """
             BEGIN IMMEDIATE;
+            DELETE FROM key_bundle_entries WHERE conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);
+            DELETE FROM key_distributions WHERE conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);
             DELETE FROM conversation_members WHERE conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);
             DELETE FROM conversations WHERE team_id = $team_id;
             DELETE FROM invites WHERE team_id = $team_id;

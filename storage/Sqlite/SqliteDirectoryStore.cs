@@ -7,6 +7,8 @@ namespace ChatWire.Storage.Sqlite;
 /// The directory port over one SQLite file (WAL, foreign keys on). Each call takes a pooled connection;
 /// multi-statement changes run in one BEGIN IMMEDIATE transaction so they never fail half-way on a lock
 /// upgrade. Not for in-memory databases: every pooled connection would see a different one.
+/// Also the key directory port (<see cref="Keys.IKeyDirectoryStore"/>): a membership change or a session
+/// revocation moves the conversations' key state in its own transaction.
 /// </summary>
 public sealed partial class SqliteDirectoryStore : IDirectoryStore, IDisposable
 {
@@ -161,35 +163,46 @@ public sealed partial class SqliteDirectoryStore : IDirectoryStore, IDisposable
         return await ReadListAsync(command, ReadSession, cancellationToken);
     }
 
-    public async Task<bool> RevokeDeviceSessionAsync(Guid userId, Guid deviceId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            UPDATE device_sessions SET revoked_at = $revoked_at
-            WHERE device_id = $device_id AND user_id = $user_id AND revoked_at IS NULL;
-            """;
-        command.Parameters.AddTime("$revoked_at", revokedAt);
-        command.Parameters.AddGuid("$device_id", deviceId);
-        command.Parameters.AddGuid("$user_id", userId);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-    }
+    public Task<bool> RevokeDeviceSessionAsync(Guid userId, Guid deviceId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) =>
+        InTransactionAsync(async (connection, transaction, ct) =>
+        {
+            await using var command = Command(connection, transaction, """
+                UPDATE device_sessions SET revoked_at = $revoked_at
+                WHERE device_id = $device_id AND user_id = $user_id AND revoked_at IS NULL;
+                """);
+            command.Parameters.AddTime("$revoked_at", revokedAt);
+            command.Parameters.AddGuid("$device_id", deviceId);
+            command.Parameters.AddGuid("$user_id", userId);
+            if (await command.ExecuteNonQueryAsync(ct) != 1)
+            {
+                return false;
+            }
 
-    public async Task<IReadOnlyList<Guid>> RevokeAllDeviceSessionsAsync(Guid userId, Guid? exceptDeviceId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            UPDATE device_sessions SET revoked_at = $revoked_at
-            WHERE user_id = $user_id AND revoked_at IS NULL
-              AND ($except_device_id IS NULL OR device_id <> $except_device_id)
-            RETURNING device_id;
-            """;
-        command.Parameters.AddTime("$revoked_at", revokedAt);
-        command.Parameters.AddGuid("$user_id", userId);
-        command.Parameters.AddNullableGuid("$except_device_id", exceptDeviceId);
-        return await ReadListAsync(command, static reader => reader.ReadGuid(0), cancellationToken);
-    }
+            // The device's keys go with its session, in the same transaction (IKeyDirectoryStore.RevokeDeviceKeysAsync).
+            await RevokeKeysAsync(connection, transaction, userId, [deviceId], onlyWithKeys: true, ct);
+            return true;
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<Guid>> RevokeAllDeviceSessionsAsync(Guid userId, Guid? exceptDeviceId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) =>
+        InTransactionAsync(async (connection, transaction, ct) =>
+        {
+            IReadOnlyList<Guid> revoked;
+            await using (var command = Command(connection, transaction, """
+                UPDATE device_sessions SET revoked_at = $revoked_at
+                WHERE user_id = $user_id AND revoked_at IS NULL
+                  AND ($except_device_id IS NULL OR device_id <> $except_device_id)
+                RETURNING device_id;
+                """))
+            {
+                command.Parameters.AddTime("$revoked_at", revokedAt);
+                command.Parameters.AddGuid("$user_id", userId);
+                command.Parameters.AddNullableGuid("$except_device_id", exceptDeviceId);
+                revoked = await ReadListAsync(command, static reader => reader.ReadGuid(0), ct);
+            }
+
+            await RevokeKeysAsync(connection, transaction, userId, revoked, onlyWithKeys: true, ct);
+            return revoked;
+        }, cancellationToken);
 
     private static UserRecord ReadUser(SqliteDataReader reader) => new(
         reader.ReadGuid(0),
