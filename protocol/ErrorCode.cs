@@ -110,6 +110,9 @@ public enum ErrorCode : ushort
     /// <summary>Different keys are already registered (account key without reset, device keys, a sender chain id used by another device or epoch).</summary>
     KeyConflict = 4015,
 
+    /// <summary>HTTP: the uploaded attachment is not the declared size (or SHA-256); the upload was deleted (422).</summary>
+    UploadMismatch = 4016,
+
     /// <summary>Unexpected server fault; the request may be retried.</summary>
     InternalError = 5000,
 
@@ -160,6 +163,7 @@ public static class ErrorCodes
         ErrorCode.DistributionMismatch => "DISTRIBUTION_MISMATCH",
         ErrorCode.KeyVersionConflict => "KEY_VERSION_CONFLICT",
         ErrorCode.KeyConflict => "KEY_CONFLICT",
+        ErrorCode.UploadMismatch => "UPLOAD_MISMATCH",
         ErrorCode.InternalError => "INTERNAL_ERROR",
         ErrorCode.StorageUnavailable => "STORAGE_UNAVAILABLE",
         _ => "UNKNOWN",

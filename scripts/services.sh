@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops the real backing services of the distributed mode on loopback, for the test suite
-# and for scripts/cluster.sh: Redis, and MariaDB as a primary with a replica replicating from it.
+# and for scripts/cluster.sh: Redis, MariaDB as a primary with a replica replicating from it, and an
+# S3-compatible object store (s3rver, from the npm registry, installed into .tools/) with one bucket.
 #
 #   scripts/services.sh start DIR   installs what is missing (Debian packages), starts everything on free
 #                                   ports with its data under DIR, and writes DIR/env: shell assignments
@@ -8,7 +9,8 @@
 #   scripts/services.sh stop DIR    stops what DIR/env names (SIGTERM, by pid file, never by name)
 #
 # Options (environment):
-#   CHATWIRE_SERVICES_SKIP_REDIS=1              start MariaDB only
+#   CHATWIRE_SERVICES_SKIP_REDIS=1              do not start Redis
+#   CHATWIRE_SERVICES_SKIP_S3=1                 do not start s3rver
 #   CHATWIRE_SERVICES_MYSQL_ADDRESSES="A B"     bind the primary to loopback address A and the replica to B,
 #                                               on one port: a MySqlConnector failover list
 #                                               (Server=A,B;LoadBalance=FailOver) needs one port for all hosts
@@ -29,6 +31,14 @@ fi
 
 log() { printf 'services: %s\n' "$*" >&2; }
 
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# s3rver: an S3-compatible server in Node.js (pinned: docs/configuration.md says what it does and does not
+# enforce). Its bucket is the one the S3 blob store tests use.
+s3rver_version=3.7.1
+s3rver="$root/.tools/s3rver/node_modules/.bin/s3rver"
+s3_bucket=chatwire
+
 # A loopback port nothing listens on (checked by connecting; a refused connection means free).
 free_port() {
   local port
@@ -47,6 +57,10 @@ install_missing() {
   local packages=()
   command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
   command -v mariadbd >/dev/null 2>&1 || packages+=(mariadb-server)
+  if [ -z "${CHATWIRE_SERVICES_SKIP_S3:-}" ] && [ ! -x "$s3rver" ]; then
+    command -v node >/dev/null 2>&1 || packages+=(nodejs)
+    command -v npm >/dev/null 2>&1 || packages+=(npm)
+  fi
   if [ ${#packages[@]} -gt 0 ]; then
     log "installing ${packages[*]} (Debian packages)"
     local sudo=()
@@ -54,6 +68,15 @@ install_missing() {
     "${sudo[@]}" apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${packages[@]}" >/dev/null
   fi
+  if [ -z "${CHATWIRE_SERVICES_SKIP_S3:-}" ] && [ ! -x "$s3rver" ]; then
+    log "installing s3rver $s3rver_version (npm registry) into .tools/"
+    npm install --silent --no-audit --no-fund --prefix "$root/.tools/s3rver" "s3rver@$s3rver_version" >/dev/null
+  fi
+}
+
+# The bucket answers (s3rver creates it before it listens; an unknown bucket is a 404).
+s3_ready() {
+  curl -sf -o /dev/null "http://127.0.0.1:$1/$s3_bucket"
 }
 
 wait_for() {
@@ -93,6 +116,16 @@ start() {
     redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
       --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
     wait_for "Redis" redis-cli -p "$redis_port" ping
+  fi
+
+  local s3_port="" s3_url=""
+  if [ -z "${CHATWIRE_SERVICES_SKIP_S3:-}" ]; then
+    s3_port=$(free_port)
+    mkdir -p "$dir/s3"
+    "$s3rver" -d "$dir/s3" -p "$s3_port" --address 127.0.0.1 --configure-bucket "$s3_bucket" >"$dir/s3rver.log" 2>&1 &
+    echo $! >"$dir/s3rver.pid"
+    wait_for "s3rver" s3_ready "$s3_port"
+    s3_url="http://127.0.0.1:$s3_port"
   fi
 
   local addresses primary_address replica_address
@@ -140,8 +173,11 @@ CHATWIRE_SERVICES_MYSQL_REPLICA='Server=$replica_address;Port=$replica_port;User
 CHATWIRE_SERVICES_MYSQL_REPLICA_SOCKET='$dir/replica.sock'
 CHATWIRE_SERVICES_MYSQL_REPLICA_PORT='$replica_port'
 CHATWIRE_SERVICES_MYSQL_REPLICA_PID='$dir/replica.pid'
+CHATWIRE_SERVICES_S3='$s3_url'
+CHATWIRE_SERVICES_S3_BUCKET='$s3_bucket'
+CHATWIRE_SERVICES_S3_PID='$dir/s3rver.pid'
 EOF
-  log "Redis on 127.0.0.1:${redis_port:-(not started)}, MariaDB primary on $primary_address:$mysql_port, replica on $replica_address:$replica_port ($dir)"
+  log "Redis on 127.0.0.1:${redis_port:-(not started)}, MariaDB primary on $primary_address:$mysql_port, replica on $replica_address:$replica_port, s3rver on ${s3_url:-(not started)} ($dir)"
 }
 
 stop_pid_file() {
@@ -160,6 +196,7 @@ stop_pid_file() {
 stop() {
   [ -d "$dir" ] || return 0
   stop_pid_file "$dir/redis.pid"
+  stop_pid_file "$dir/s3rver.pid"
   stop_pid_file "$dir/replica.pid"
   stop_pid_file "$dir/primary.pid"
 }

@@ -42,9 +42,11 @@ internal static class ApiAuthentication
 
     public const string LoginPath = "/v1/accounts/login";
 
-    /// <summary>The endpoints that take no session token.</summary>
+    /// <summary>The endpoints that take no session token (the blob endpoints are authorised by their URL's token).</summary>
     public static bool IsAnonymous(PathString path) =>
-        IsPath(path, "/v1/server-info") || IsPath(path, SignupPath) || IsPath(path, LoginPath);
+        IsPath(path, "/v1/server-info") || IsPath(path, SignupPath) || IsPath(path, LoginPath) || path.StartsWithSegments(BlobsPath, StringComparison.OrdinalIgnoreCase);
+
+    public const string BlobsPath = "/v1/blobs";
 
     /// <summary>Whether <paramref name="path"/> is the route <paramref name="route"/> as routing matches it: any case, a trailing slash or not.</summary>
     public static bool IsPath(PathString path, string route) =>

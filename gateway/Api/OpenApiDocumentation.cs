@@ -17,6 +17,7 @@ internal static class OpenApiDocumentation
         ["Server"] = "What a client needs to know before it connects.",
         ["Accounts"] = "Sign-up, login, password, and the device sessions a user holds.",
         ["Teams"] = "Teams, their members (mention candidates), invites and per-member mute.",
+        ["Attachments"] = "End-to-end encrypted attachments: an upload grant for the ciphertext, the server's check of what was uploaded, and short-lived download URLs for the conversation's members. The server never sees the plaintext.",
         ["Conversations"] = "Channels, direct and group messages, and the list of conversations a user is in. Messages themselves travel over the TCP protocol (docs/protocol.md).",
         ["Keys"] = "The end-to-end key directory: public keys, signed device lists, prekeys, device linking, recovery backups, and each conversation's key state and sealed sender-chain seeds (docs/e2e.md). The server stores public or sealed material only.",
     };

@@ -66,6 +66,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
             or ErrorCode.KeyVersionConflict or ErrorCode.KeyConflict => StatusCodes.Status409Conflict,
         ErrorCode.InviteInvalid => StatusCodes.Status410Gone,
         ErrorCode.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
+        ErrorCode.UploadMismatch => StatusCodes.Status422UnprocessableEntity,
         ErrorCode.RateLimited => StatusCodes.Status429TooManyRequests,
         ErrorCode.ServerBusy or ErrorCode.StorageUnavailable or ErrorCode.ShuttingDown => StatusCodes.Status503ServiceUnavailable,
         ErrorCode.InternalError => StatusCodes.Status500InternalServerError,

@@ -60,6 +60,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         builder.Services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section));
         builder.Services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section));
         builder.Services.AddOptions<LimitsOptions>().Bind(configuration.GetSection(LimitsOptions.Section));
+        builder.Services.AddOptions<AttachmentsOptions>().Bind(configuration.GetSection(AttachmentsOptions.Section));
 
         // Validated here, once, from the same configuration the options above bind: before touching the disk
         // or binding sockets, with every problem in one message.
@@ -69,11 +70,13 @@ public sealed class ChatWireServer : IAsyncDisposable
         var limits = ConfigurationChecks.Bind<LimitsOptions>(configuration, LimitsOptions.Section, failures);
         var storageOptions = ConfigurationChecks.Bind<StorageOptions>(configuration, StorageOptions.Section, failures);
         var routingOptions = ConfigurationChecks.Bind<RoutingOptions>(configuration, RoutingOptions.Section, failures);
+        var attachments = ConfigurationChecks.Bind<AttachmentsOptions>(configuration, AttachmentsOptions.Section, failures);
         var unknownKeys = ConfigurationChecks.UnknownKeys(configuration).ToList();
         failures.AddRange(new GatewayOptionsValidation().Validate(null, gateway).Failures ?? []);
         failures.AddRange(new AuthOptionsValidation().Validate(null, auth).Failures ?? []);
         failures.AddRange(LimitsOptionsValidation.Validate(limits, gateway));
         failures.AddRange(AdapterOptionsValidation.Validate(storageOptions, routingOptions));
+        failures.AddRange(AttachmentsOptionsValidation.Validate(attachments));
         if (failures.Count > 0)
         {
             throw new OptionsValidationException("ChatWire", typeof(GatewayOptions), failures);

@@ -16,6 +16,7 @@ internal static partial class ConfigurationChecks
         [LimitsOptions.Section] = typeof(LimitsOptions),
         [StorageOptions.Section] = typeof(StorageOptions),
         [RoutingOptions.Section] = typeof(RoutingOptions),
+        [AttachmentsOptions.Section] = typeof(AttachmentsOptions),
     };
 
     /// <summary>Binds a section; a value that does not convert adds a failure and leaves the defaults.</summary>

@@ -211,6 +211,55 @@ public sealed class StorageOptions
 
     /// <summary>The MongoDB deployment of the <c>mongodb</c> message store.</summary>
     public MongoDbSettings MongoDb { get; set; } = new();
+
+    /// <summary>Attachment bytes: <c>local</c> (files under the data directory's <c>blobs</c>, served by the gateway) or <c>s3</c>.</summary>
+    public string Blobs { get; set; } = "local";
+
+    /// <summary>The bucket of the <c>s3</c> blob store.</summary>
+    public S3Settings S3 { get; set; } = new();
+}
+
+/// <summary><c>Storage:S3</c>.</summary>
+public sealed class S3Settings
+{
+    /// <summary>The S3 endpoint URL; empty = AWS S3 in <see cref="Region"/>.</summary>
+    public string ServiceUrl { get; set; } = "";
+
+    /// <summary>An existing bucket; the server does not create it.</summary>
+    public string Bucket { get; set; } = "";
+
+    /// <summary>The signing region.</summary>
+    public string Region { get; set; } = "us-east-1";
+
+    /// <summary>Empty = the AWS SDK's default credentials (environment, instance role).</summary>
+    public string AccessKey { get; set; } = "";
+
+    /// <summary>Never logged.</summary>
+    public string SecretKey { get; set; } = "";
+
+    /// <summary>Path-style URLs (<c>host/bucket/key</c>), as most S3-compatible servers want.</summary>
+    public bool ForcePathStyle { get; set; }
+}
+
+/// <summary>Encrypted attachments: sizes, quota and how long grants last; section <c>Attachments</c>.</summary>
+public sealed class AttachmentsOptions
+{
+    public const string Section = "Attachments";
+
+    /// <summary>The largest attachment (ciphertext bytes, tags included).</summary>
+    public long MaxBytes { get; set; } = 25L << 20;
+
+    /// <summary>Bytes one user's attachments (pending and ready) may take; 0 = no quota.</summary>
+    public long QuotaBytes { get; set; } = 1L << 30;
+
+    /// <summary>How long an upload grant lasts.</summary>
+    public int UploadExpirySeconds { get; set; } = 900;
+
+    /// <summary>How long a download URL lasts.</summary>
+    public int DownloadExpirySeconds { get; set; } = 3600;
+
+    /// <summary>How often uploads never completed (older than their grant plus an hour) are deleted.</summary>
+    public int SweepIntervalSeconds { get; set; } = 300;
 }
 
 /// <summary><c>Storage:MySql</c>.</summary>

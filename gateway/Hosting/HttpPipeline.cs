@@ -108,5 +108,6 @@ internal static class HttpPipeline
         ConversationEndpoints.Map(authenticated);
         KeyEndpoints.Map(authenticated);
         ConversationKeyEndpoints.Map(authenticated);
+        AttachmentEndpoints.Map(anonymous, authenticated, app.Services.GetService<Storage.Blobs.LocalBlobStore>() is not null);
     }
 }

@@ -246,6 +246,34 @@ internal sealed class AdapterOptionsValidation
             }
         }
 
+        if (storage.Blobs is not ("local" or "s3"))
+        {
+            yield return $"Storage:Blobs must be 'local' or 's3'; got '{storage.Blobs}'.";
+        }
+        else if (storage.Blobs == "s3")
+        {
+            if (string.IsNullOrWhiteSpace(storage.S3.Bucket))
+            {
+                yield return "Storage:S3:Bucket is required when Storage:Blobs is 's3'.";
+            }
+
+            if (string.IsNullOrWhiteSpace(storage.S3.Region))
+            {
+                yield return "Storage:S3:Region is required when Storage:Blobs is 's3' (e.g. us-east-1).";
+            }
+
+            if (!string.IsNullOrWhiteSpace(storage.S3.ServiceUrl)
+                && !(Uri.TryCreate(storage.S3.ServiceUrl, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"))
+            {
+                yield return $"Storage:S3:ServiceUrl must be an http:// or https:// URL; got '{storage.S3.ServiceUrl}'.";
+            }
+
+            if (string.IsNullOrEmpty(storage.S3.AccessKey) != string.IsNullOrEmpty(storage.S3.SecretKey))
+            {
+                yield return "Storage:S3:AccessKey and Storage:S3:SecretKey go together: set both, or neither for the SDK's default credentials.";
+            }
+        }
+
         if (routing.Bus is not ("in-process" or "redis"))
         {
             yield return $"Routing:Bus must be 'in-process' or 'redis'; got '{routing.Bus}'.";
@@ -273,6 +301,36 @@ internal sealed class AdapterOptionsValidation
         {
             problem = ex.Message;
             return false;
+        }
+    }
+}
+
+internal static class AttachmentsOptionsValidation
+{
+    public static IEnumerable<string> Validate(AttachmentsOptions options)
+    {
+        if (options.MaxBytes < 1)
+        {
+            yield return $"Attachments:MaxBytes must be at least 1; got {options.MaxBytes}.";
+        }
+
+        if (options.QuotaBytes < 0)
+        {
+            yield return $"Attachments:QuotaBytes must be 0 (no quota) or positive; got {options.QuotaBytes}.";
+        }
+
+        // S3 refuses presigned URLs that last longer than 7 days.
+        foreach (var (key, value) in new[] { ("UploadExpirySeconds", options.UploadExpirySeconds), ("DownloadExpirySeconds", options.DownloadExpirySeconds) })
+        {
+            if (value is < 1 or > 7 * 24 * 3600)
+            {
+                yield return $"Attachments:{key} must be between 1 and 604800 (7 days); got {value}.";
+            }
+        }
+
+        if (options.SweepIntervalSeconds < 1)
+        {
+            yield return $"Attachments:SweepIntervalSeconds must be at least 1; got {options.SweepIntervalSeconds}.";
         }
     }
 }

@@ -7,6 +7,8 @@ using ChatWire.Gateway.Observability;
 using ChatWire.Routing;
 using ChatWire.Routing.Presence;
 using ChatWire.Routing.Redis;
+using ChatWire.Storage.Attachments;
+using ChatWire.Storage.Blobs;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Keys;
 using ChatWire.Storage.Messages;
@@ -31,11 +33,16 @@ internal sealed class AdapterReport
 }
 
 /// <summary>The opened storage adapters and how to close them.</summary>
-internal sealed class ChatWireStorage(IDirectoryStore directory, IMessageStore messages, Func<ValueTask> close) : IAsyncDisposable
+internal sealed class ChatWireStorage(IDirectoryStore directory, IMessageStore messages, IBlobStore blobs, Func<ValueTask> close) : IAsyncDisposable
 {
     public IDirectoryStore Directory { get; } = directory;
 
     public IMessageStore Messages { get; } = messages;
+
+    /// <summary>Attachment metadata: both directory adapters hold it in the directory database.</summary>
+    public IAttachmentStore Attachments { get; } = (IAttachmentStore)directory;
+
+    public IBlobStore Blobs { get; } = blobs;
 
     public ValueTask DisposeAsync() => close();
 }
@@ -133,7 +140,31 @@ internal static class ServiceComposition
                     }
             }
 
-            return new ChatWireStorage(directory, messages, async () =>
+            IBlobStore blobs;
+            if (options.Blobs == "s3")
+            {
+                var s3 = options.S3;
+                var store = new S3BlobStore(new S3BlobStoreOptions(s3.ServiceUrl, s3.Bucket, s3.Region, s3.AccessKey, s3.SecretKey, s3.ForcePathStyle));
+                closers.Push(() =>
+                {
+                    store.Dispose();
+                    return ValueTask.CompletedTask;
+                });
+                blobs = store;
+
+                // Where and as whom, never the secret key.
+                var where = string.IsNullOrWhiteSpace(s3.ServiceUrl) ? $"AWS {s3.Region}" : $"{s3.ServiceUrl}, region {s3.Region}";
+                var credentials = string.IsNullOrEmpty(s3.AccessKey) ? "default credentials" : $"access key {s3.AccessKey}";
+                report.Add("blobs", $"s3 (bucket {s3.Bucket} at {where}{(s3.ForcePathStyle ? ", path-style" : "")}, {credentials})");
+            }
+            else
+            {
+                var store = LocalBlobStore.Open(Path.Combine(dataDirectory, "blobs"));
+                blobs = store;
+                report.Add("blobs", $"local ({store.Root})");
+            }
+
+            return new ChatWireStorage(directory, messages, blobs, async () =>
             {
                 // The message writer drains and commits what was queued before anything closes.
                 while (closers.TryPop(out var close))
@@ -171,6 +202,13 @@ internal static class ServiceComposition
         }
 
         services.AddSingleton(storage.Messages);
+        services.AddSingleton(storage.Attachments);
+        services.AddSingleton(storage.Blobs);
+        if (storage.Blobs is LocalBlobStore local)
+        {
+            services.AddSingleton(local);
+        }
+
         return services;
     }
 
@@ -259,6 +297,8 @@ internal static class ServiceComposition
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<ConnectionServices>();
         services.AddHostedService<ConnectionSweeper>();
+        services.AddSingleton<Attachments.AttachmentService>();
+        services.AddHostedService<Attachments.AttachmentSweeper>();
         return services;
     }
 }

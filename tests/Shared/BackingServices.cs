@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace ChatWire.Tests.Shared;
 
 /// <summary>
-/// Where the real Redis and MariaDB (primary and replica) of the distributed-mode tests listen. <c>test.sh</c>
+/// Where the real Redis, MariaDB (primary and replica) and S3-compatible store (s3rver) of the distributed-mode tests listen. <c>test.sh</c>
 /// starts them once through <c>scripts/services.sh</c> and exports <c>CHATWIRE_SERVICES_DIR</c>; a test run
 /// without it (an IDE, <c>dotnet test</c> alone) starts its own set on first use and stops it when the test
 /// process exits. Never a fake: these are the servers a deployment runs.
@@ -21,6 +21,20 @@ internal static class BackingServices
 
     /// <summary>The MariaDB replica (read-only, replicating from the primary), without a database.</summary>
     public static string MySqlReplica => Get("CHATWIRE_SERVICES_MYSQL_REPLICA");
+
+    /// <summary>
+    /// The S3-compatible server (s3rver), as a service URL such as <c>http://127.0.0.1:41234</c>. A services
+    /// directory started with CHATWIRE_SERVICES_SKIP_S3 has none: the S3 tests then fail, they never skip.
+    /// </summary>
+    public static string S3 => Get("CHATWIRE_SERVICES_S3") is { Length: > 0 } url ? url : throw new InvalidOperationException("The services environment has no S3 server (started with CHATWIRE_SERVICES_SKIP_S3?).");
+
+    /// <summary>The bucket s3rver was started with.</summary>
+    public static string S3Bucket => Get("CHATWIRE_SERVICES_S3_BUCKET");
+
+    /// <summary>s3rver accepts this key pair (any signature; it does not check SigV4).</summary>
+    public const string S3AccessKey = "S3RVER";
+
+    public const string S3SecretKey = "S3RVER";
 
 
 

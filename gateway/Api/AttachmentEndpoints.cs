@@ -1,0 +1,129 @@
+using ChatWire.Gateway.Attachments;
+using ChatWire.Protocol;
+using ChatWire.Storage.Blobs;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace ChatWire.Gateway.Api;
+
+// Encrypted attachments: the client uploads ciphertext straight to the blob store with a grant, then completes;
+// members download with a short-lived URL. With the local store, the gateway itself serves the grant URLs
+// (/v1/blobs/{id}?token=…), authorised by the token alone.
+internal static class AttachmentEndpoints
+{
+    private const string Tag = "Attachments";
+
+    public static void Map(RouteGroupBuilder anonymous, RouteGroupBuilder authenticated, bool localBlobs)
+    {
+        authenticated.MapPost("/attachments", CreateAsync)
+            .Describe("createAttachment", "Declare an attachment (its ciphertext's size and SHA-256) and get an upload grant", Tag)
+            .Returns<AttachmentCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 404, 415);
+        authenticated.MapPost("/attachments/{attachmentId}/complete", CompleteAsync)
+            .Describe("completeAttachment", "Check the uploaded blob against the declaration and make the attachment downloadable", Tag)
+            .Returns<AttachmentCompletedResponse>().Refuses(400, 404, 422);
+        authenticated.MapGet("/attachments/{attachmentId}", GetAsync)
+            .Describe("getAttachment", "An attachment of a conversation I am in, with a download URL", Tag)
+            .Returns<AttachmentResponse>().Refuses(400, 404);
+        if (localBlobs)
+        {
+            anonymous.MapPut("/blobs/{attachmentId}", UploadBlobAsync)
+                .Describe("uploadBlob", "Upload an attachment's bytes to the embedded blob store (the URL of an upload grant)", Tag)
+                .ReturnsNoContent().Refuses(400, 403, 404, 409);
+            anonymous.MapGet("/blobs/{attachmentId}", DownloadBlob)
+                .Describe("downloadBlob", "Download an attachment's bytes from the embedded blob store (the download URL)", Tag)
+                .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").Refuses(400, 403, 404);
+        }
+    }
+
+    private static async Task<IResult> CreateAsync(CreateAttachmentRequest body, HttpContext http, AttachmentService attachments, CancellationToken ct)
+    {
+        var conversationId = Ids.Parse("conversation_id", Validation.Required("conversation_id", body.ConversationId));
+        if (body.Size is not ({ } size and > 0))
+        {
+            throw RequestRefusedException.Validation("size", "size must be the ciphertext's length in bytes, at least 1.");
+        }
+
+        var sha256 = Sha256("sha256", body.Sha256);
+        var (attachment, grant) = await attachments.CreateAsync(http.Identity().UserId, conversationId, size, sha256, ct);
+        var upload = new UploadInstructions(grant.Method, Absolute(http, grant.Url), grant.Headers, grant.Fields);
+        return Results.Json(new AttachmentCreatedResponse(attachment.Id, upload, grant.ExpiresAt.UtcDateTime), statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<AttachmentCompletedResponse> CompleteAsync(string attachmentId, HttpContext http, AttachmentService attachments, CancellationToken ct)
+    {
+        var attachment = await attachments.CompleteAsync(http.Identity().UserId, Ids.Parse("attachment_id", attachmentId), ct);
+        return new AttachmentCompletedResponse(attachment.Id, attachment.Size, Convert.ToBase64String(attachment.Sha256), "ready");
+    }
+
+    private static async Task<AttachmentResponse> GetAsync(string attachmentId, HttpContext http, AttachmentService attachments, CancellationToken ct)
+    {
+        var (attachment, url, expiresAt) = await attachments.GetAsync(http.Identity().UserId, Ids.Parse("attachment_id", attachmentId), ct);
+        return new AttachmentResponse(
+            attachment.Id, attachment.ConversationId, attachment.Size, Convert.ToBase64String(attachment.Sha256), Absolute(http, url), expiresAt.UtcDateTime);
+    }
+
+    // Content-Length is required and may not pass the grant: a longer body is refused before it is read, and
+    // the store stops at the granted size should more arrive anyway. Nothing of a refused body is kept.
+    private static async Task<IResult> UploadBlobAsync(string attachmentId, string? token, HttpContext http, LocalBlobStore store, AttachmentService attachments, CancellationToken ct)
+    {
+        var id = Ids.Parse("attachment_id", attachmentId);
+        var key = AttachmentService.KeyOf(id);
+        var granted = CheckToken(store, key, "PUT", token);
+        if (http.Request.ContentLength is not { } length)
+        {
+            throw new RequestRefusedException(ErrorCode.ValidationFailed, "Send the upload with a Content-Length header (not chunked).");
+        }
+
+        if (length > granted)
+        {
+            throw new RequestRefusedException(ErrorCode.ContentTooLarge, $"The upload grant is for {granted} bytes; this body has {length}.");
+        }
+
+        if (!await attachments.AwaitsUploadAsync(id, ct))
+        {
+            throw new RequestRefusedException(ErrorCode.NotFound, "No attachment awaits an upload under this id.");
+        }
+
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = granted;
+        }
+
+        return await store.WriteAsync(key, granted, http.Request.Body, ct) switch
+        {
+            BlobWriteResult.Stored => Results.NoContent(),
+            BlobWriteResult.TooLong => throw new RequestRefusedException(ErrorCode.ContentTooLarge, $"The upload grant is for {granted} bytes; nothing was kept."),
+            _ => throw new RequestRefusedException(ErrorCode.AlreadyExists, "This attachment was uploaded already; complete it, or create another."),
+        };
+    }
+
+    private static IResult DownloadBlob(string attachmentId, string? token, LocalBlobStore store)
+    {
+        var key = AttachmentService.KeyOf(Ids.Parse("attachment_id", attachmentId));
+        CheckToken(store, key, "GET", token);
+        var stream = store.OpenRead(key) ?? throw new RequestRefusedException(ErrorCode.NotFound, "No such blob.");
+        return Results.Stream(stream, "application/octet-stream");
+    }
+
+    private static long CheckToken(LocalBlobStore store, string key, string method, string? token) =>
+        store.CheckToken(key, method, token, out var size) switch
+        {
+            BlobTokenCheck.Valid => size,
+            BlobTokenCheck.Expired => throw new RequestRefusedException(ErrorCode.Forbidden, "This blob URL has expired; ask the API for a new one."),
+            _ => throw new RequestRefusedException(ErrorCode.Forbidden, "This blob URL's token is not valid for this blob and method."),
+        };
+
+    private static byte[] Sha256(string field, string? value)
+    {
+        var bytes = new byte[32];
+        if (value is null || !Convert.TryFromBase64String(value, bytes, out var written) || written != 32)
+        {
+            throw RequestRefusedException.Validation(field, $"{field} must be the ciphertext's SHA-256: 32 bytes in standard base64 (44 characters).");
+        }
+
+        return bytes;
+    }
+
+    // The local store's URLs are relative to the API: made absolute with the address this request came to.
+    private static string Absolute(HttpContext http, Uri url) =>
+        url.IsAbsoluteUri ? url.ToString() : new Uri(new Uri($"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}/"), url).ToString();
+}

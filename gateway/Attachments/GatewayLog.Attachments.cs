@@ -1,0 +1,11 @@
+namespace ChatWire.Gateway;
+
+// Event ids 40-49: attachments.
+internal static partial class GatewayLog
+{
+    [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "Deleted {Count} attachment uploads never completed (older than their grant and an hour)")]
+    public static partial void AttachmentsSwept(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "The sweep of uncompleted attachment uploads failed; it runs again at its next interval")]
+    public static partial void AttachmentSweepFailed(ILogger logger, Exception exception);
+}
