@@ -47,6 +47,11 @@ internal static class CliUsage
           sessions
           sessions revoke DEVICE | --all
           password [--password-stdin]          (current, then new: two lines on stdin; other sessions end)
+        Encryption (on by default; docs/cli.md "Encryption"):
+          devices                              my devices: approved, pending or without keys
+          devices approve CODE                 approve my new device showing CODE (XXXXX-XXXXX) after its login
+          devices revoke DEVICE                end a device's session; it gets no keys from now on
+          verify USER                          the safety number to compare with USER
         Teams:
           team create NAME                     creates the team and an invite (team_id, invite_code)
           team join INVITE
