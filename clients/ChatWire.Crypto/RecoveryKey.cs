@@ -69,13 +69,7 @@ public static class RecoveryBackup
         ArgumentNullException.ThrowIfNull(recoveryKey);
         ArgumentNullException.ThrowIfNull(accountKey);
         ArgumentNullException.ThrowIfNull(historyKeys);
-        var writer = new ByteWriter(40 + (historyKeys.Count * 36)).Bytes(accountKey.PrivateKey).U16(checked((ushort)historyKeys.Count));
-        foreach (var historyKey in historyKeys.OrderBy(key => key.Generation))
-        {
-            writer.U32(historyKey.Generation).Bytes(historyKey.PrivateKey);
-        }
-
-        var plaintext = writer.ToArray();
+        var plaintext = KeyBundleCodec.Encode(accountKey, historyKeys);
         var key = DeriveKey(recoveryKey, userId);
         var nonce = Primitives.Random(Primitives.GcmNonceSize);
         try
@@ -105,18 +99,7 @@ public static class RecoveryBackup
         {
             plaintext = Primitives.Open(key, backup.Slice(1, Primitives.GcmNonceSize), AssociatedData(userId), backup[(1 + Primitives.GcmNonceSize)..])
                 ?? throw new ChatWireCryptoException(CryptoError.DecryptionFailed, "The recovery backup does not open with this recovery key.");
-            var reader = new ByteReader(plaintext);
-            var accountKey = AccountSigningKey.FromPrivateKey(reader.Bytes(32));
-            var count = reader.U16();
-            var historyKeys = new List<HistoryKey>(count);
-            for (var i = 0; i < count; i++)
-            {
-                var generation = reader.U32();
-                historyKeys.Add(HistoryKey.FromPrivateKey(generation, reader.Bytes(32)));
-            }
-
-            reader.EnsureEnd("The recovery backup");
-            return (accountKey, historyKeys);
+            return KeyBundleCodec.Decode(plaintext);
         }
         finally
         {
