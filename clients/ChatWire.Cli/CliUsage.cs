@@ -73,6 +73,9 @@ internal static class CliUsage
           dm USER...
         Messages (over TCP):
           send CONVERSATION TEXT [--message-id ID]   (TEXT "-" reads stdin; @name, @channel, @here mention)
+          send CONVERSATION TEXT --plaintext-content (not end-to-end encrypted: for members without keys)
+          send CONVERSATION --file PATH              (encrypted attachment; image metadata removed first)
+          download MESSAGE --out PATH                (an attachment: hash checked, decrypted)
           history CONVERSATION [--limit N] [--before SEQ]   (oldest first; default 20)
           listen [--skip-muted]                      (every event, until Ctrl+C; --skip-muted leaves out muted teams)
           reply MESSAGE TEXT                         (in MESSAGE's thread)

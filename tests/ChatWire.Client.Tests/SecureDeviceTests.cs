@@ -124,6 +124,6 @@ public sealed class SecureDeviceTests(ServerFixture fixture) : IClassFixture<Ser
     private SecureClient Device(TestUser user, out ChatWireApiClient api)
     {
         api = new ChatWireApiClient(Server.ApiBaseAddress) { SessionToken = user.Token };
-        return new SecureClient(api, Path.Combine(_keyDirectory, user.DeviceId.ToString("N") + ".json"));
+        return new SecureClient(api, Path.Combine(_keyDirectory, user.DeviceId.ToString("N")));
     }
 }

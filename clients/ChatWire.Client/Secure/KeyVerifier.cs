@@ -24,7 +24,7 @@ public sealed record VerifiedUser(Guid UserId, byte[] AccountKey, SignedHistoryK
 // device that fails is left out (it never gets keys); a list or account key that fails fails the whole user.
 internal static class KeyVerifier
 {
-    public static VerifiedUser Verify(UserKeys keys, SecureDeviceState state)
+    public static VerifiedUser Verify(UserKeys keys, TrustState state)
     {
         var account = keys.AccountKey?.SigningKey
             ?? throw new SecureMessagingException(SecureFailure.NoKeys, $"User {keys.UserId} has not set up end-to-end encryption yet (no account key).");

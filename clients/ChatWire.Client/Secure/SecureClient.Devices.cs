@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Security.Cryptography;
 using ChatWire.Crypto;
 
@@ -9,8 +8,6 @@ namespace ChatWire.Client.Secure;
 // new device with one-shot X3DH; a revocation sends the new history key the same way to the devices that stay.
 public sealed partial class SecureClient
 {
-    private const byte LinkPayloadVersion = 1;
-
     /// <summary>
     /// Approves my pending device with this link code (shown on it after login): checks that the code is the one
     /// its keys give, signs its certificate, publishes the device list with it, and seals the account and history
@@ -19,13 +16,12 @@ public sealed partial class SecureClient
     /// <param name="linkCode">The code, <c>XXXXX-XXXXX</c> (dash and case optional).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <exception cref="SecureMessagingException"><c>LinkCodeMismatch</c> when no pending device shows this code or its keys do not give it.</exception>
-    public async Task<PendingDevice> ApproveDeviceAsync(string linkCode, CancellationToken cancellationToken = default)
+    public Task<PendingDevice> ApproveDeviceAsync(string linkCode, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(linkCode);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        return WithStoreAsync(async (store, trust) =>
         {
-            var state = RequireApproved();
+            RequireApproved(store);
             var normalized = LinkCode.Normalize(linkCode)
                 ?? throw new SecureMessagingException(SecureFailure.LinkCodeMismatch, $"\"{linkCode}\" is not a link code (ten letters and digits, XXXXX-XXXXX).");
             PendingDevice pending;
@@ -41,27 +37,22 @@ public sealed partial class SecureClient
             // The server found the device by the code; the code must also follow from the keys it serves, or the
             // server swapped keys and the person comparing codes would approve the wrong ones.
             var certificate = new DeviceCertificate(
-                state.UserId, pending.DeviceId, pending.SigningKey, pending.DhKey, pending.CreatedAtMs, pending.CertificateVersion, pending.SelfSignature, null);
+                store.UserId, pending.DeviceId, pending.SigningKey, pending.DhKey, pending.CreatedAtMs, pending.CertificateVersion, pending.SelfSignature, null);
             if (!LinkCode.Matches(certificate.LinkCode(), normalized) || !certificate.VerifySelf())
             {
                 throw new SecureMessagingException(SecureFailure.LinkCodeMismatch, "The keys the server shows for this device do not give this link code; it was not approved.");
             }
 
-            var accountKey = state.AccountKey()!;
+            var accountKey = HeldAccountKey(store)!;
             var approved = certificate.ApproveWith(accountKey);
             await _api.PutDeviceCertificateAsync(pending.DeviceId, pending.CertificateVersion, approved.AccountSignature!, cancellationToken).ConfigureAwait(false);
-            var me = await VerifiedUserCoreAsync(state, state.UserId, cancellationToken).ConfigureAwait(false);
-            var keys = await _api.GetUserKeysAsync(state.UserId, cancellationToken).ConfigureAwait(false);
+            var keys = await _api.GetUserKeysAsync(store.UserId, cancellationToken).ConfigureAwait(false);
+            var me = KeyVerifier.Verify(keys, trust);
             var entries = CurrentEntries(keys, me).Where(entry => entry.DeviceId != pending.DeviceId).Append(new DeviceListEntry(pending.DeviceId, approved.Hash()));
-            await PublishDeviceListAsync(state, accountKey, me.DeviceListVersion + 1, entries, cancellationToken).ConfigureAwait(false);
-            await SendLinkPayloadAsync(state, pending.DeviceId, pending.SigningKey, pending.DhKey, cancellationToken).ConfigureAwait(false);
-            SaveState(state);
+            await PublishDeviceListAsync(store, trust, accountKey, me.DeviceListVersion + 1, entries, cancellationToken).ConfigureAwait(false);
+            await SendLinkPayloadAsync(store, pending.DeviceId, pending.SigningKey, pending.DhKey, cancellationToken).ConfigureAwait(false);
             return pending;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        }, cancellationToken);
     }
 
     /// <summary>
@@ -71,13 +62,11 @@ public sealed partial class SecureClient
     /// </summary>
     /// <param name="deviceId">The device to revoke (not this one: log out instead).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task RevokeDeviceAsync(Guid deviceId, CancellationToken cancellationToken = default)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+    public Task RevokeDeviceAsync(Guid deviceId, CancellationToken cancellationToken = default) =>
+        WithStoreAsync(async (store, trust) =>
         {
-            var state = RequireApproved();
-            if (deviceId == state.DeviceId)
+            RequireApproved(store);
+            if (deviceId == store.DeviceId)
             {
                 throw new ArgumentException("This device cannot revoke itself; log out instead.", nameof(deviceId));
             }
@@ -91,103 +80,60 @@ public sealed partial class SecureClient
                 // Already logged out: its keys may still be listed, so the list and history key change anyway.
             }
 
-            var accountKey = state.AccountKey()!;
-            var me = await VerifiedUserCoreAsync(state, state.UserId, cancellationToken).ConfigureAwait(false);
-            var keys = await _api.GetUserKeysAsync(state.UserId, cancellationToken).ConfigureAwait(false);
+            var accountKey = HeldAccountKey(store)!;
+            var keys = await _api.GetUserKeysAsync(store.UserId, cancellationToken).ConfigureAwait(false);
+            var me = KeyVerifier.Verify(keys, trust);
             var remaining = CurrentEntries(keys, me).Where(entry => entry.DeviceId != deviceId).ToList();
-            await PublishDeviceListAsync(state, accountKey, me.DeviceListVersion + 1, remaining, cancellationToken).ConfigureAwait(false);
+            await PublishDeviceListAsync(store, trust, accountKey, me.DeviceListVersion + 1, remaining, cancellationToken).ConfigureAwait(false);
 
-            var generation = state.HistoryKeys.Keys.Max() + 1;
-            var historyKey = HistoryKey.Generate(generation);
-            state.HistoryKeys[generation] = historyKey.PrivateKey;
-            SaveState(state);
-            var signed = accountKey.SignHistoryKey(state.UserId, historyKey);
+            var signed = store.CreateHistoryKey();
             await _api.PutHistoryKeyAsync(new HistoryKeyInfo(signed.Generation, signed.PublicKey, signed.Signature), cancellationToken).ConfigureAwait(false);
-            foreach (var device in me.Devices.Where(device => device.DeviceId != deviceId && device.DeviceId != state.DeviceId))
+            foreach (var device in me.Devices.Where(device => device.DeviceId != deviceId && device.DeviceId != store.DeviceId))
             {
-                await SendLinkPayloadAsync(state, device.DeviceId, device.SigningKey, device.DhKey, cancellationToken).ConfigureAwait(false);
+                await SendLinkPayloadAsync(store, device.DeviceId, device.SigningKey, device.DhKey, cancellationToken).ConfigureAwait(false);
             }
 
-            SaveState(state);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+            return true;
+        }, cancellationToken);
 
-    private async Task<SecureDeviceState> RegisterNewDeviceAsync(Guid userId, Guid deviceId, CancellationToken cancellationToken)
+    private async Task RegisterNewDeviceAsync(DeviceKeyStore store, Guid userId, Guid deviceId, CancellationToken cancellationToken)
     {
-        var keys = DeviceKeys.Generate();
-        var state = new SecureDeviceState
-        {
-            UserId = userId,
-            DeviceId = deviceId,
-            DeviceSigningPrivate = keys.Signing.PrivateKey,
-            DeviceDhPrivate = keys.Dh.PrivateKey,
-            CreatedAtMs = NowMs(),
-            CertificateVersion = 1,
-        };
-        var certificate = state.Certificate();
-
-        // Saved before the server hears of the keys: a crash after registering must not lose the private halves.
-        SaveState(state);
+        // The store writes the private halves before the server hears of the public ones.
+        var certificate = store.CreateDeviceKeys(userId, deviceId);
         await _api.PutMyDeviceKeysAsync(
             new DeviceKeysRequest(certificate.SigningKey, certificate.DhKey, certificate.CreatedAtMs, certificate.CertificateVersion, certificate.SelfSignature),
             cancellationToken).ConfigureAwait(false);
-        var signedPrekey = SignedPrekey.Generate(keys, deviceId, 1, out var signedPrekeyPrivate);
-        state.SignedPrekeys[1] = signedPrekeyPrivate;
-        state.CurrentSignedPrekeyId = 1;
-        var oneTime = NewOneTimePrekeys(state, InitialOneTimePrekeys);
-        SaveState(state);
+        var signedPrekey = store.RotateSignedPrekey();
         await _api.PutSignedPrekeyAsync(new SignedPrekeyInfo(signedPrekey.PrekeyId, signedPrekey.PublicKey, signedPrekey.Signature), cancellationToken).ConfigureAwait(false);
-        await _api.UploadOneTimePrekeysAsync(oneTime, cancellationToken).ConfigureAwait(false);
-        return state;
-    }
-
-    private static List<OneTimePrekeyInfo> NewOneTimePrekeys(SecureDeviceState state, int count)
-    {
-        var prekeys = new List<OneTimePrekeyInfo>(count);
-        for (var i = 0; i < count; i++)
-        {
-            // DeviceKeys.Generate is the library's public way to a fresh X25519 pair; its signing half is dropped.
-            var pair = DeviceKeys.Generate().Dh;
-            var id = state.NextOneTimePrekeyId++;
-            state.OneTimePrekeys[id] = pair.PrivateKey;
-            prekeys.Add(new OneTimePrekeyInfo(id, pair.PublicKey));
-        }
-
-        return prekeys;
+        var oneTime = store.GenerateOneTimePrekeys(InitialOneTimePrekeys);
+        await _api.UploadOneTimePrekeysAsync([.. oneTime.Select(prekey => new OneTimePrekeyInfo(prekey.PrekeyId, prekey.PublicKey))], cancellationToken).ConfigureAwait(false);
     }
 
     // First device of the user: account key, history key 1, self-approved certificate, device list, recovery backup.
-    private async Task<string> CreateAccountAsync(SecureDeviceState state, UserKeys mine, CancellationToken cancellationToken)
+    private async Task<string> CreateAccountAsync(DeviceKeyStore store, TrustState trust, UserKeys mine, CancellationToken cancellationToken)
     {
         var accountKey = AccountSigningKey.Generate();
-        var historyKey = HistoryKey.Generate(1);
-        var recoveryKey = RecoveryKey.Generate();
-        state.AccountPrivate = accountKey.PrivateKey;
-        state.HistoryKeys[1] = historyKey.PrivateKey;
-        SaveState(state);
-
+        store.ImportAccountKey(accountKey);
         await _api.PutAccountKeyAsync(accountKey.PublicKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var signed = accountKey.SignHistoryKey(state.UserId, historyKey);
+        var signed = store.CreateHistoryKey();
         await _api.PutHistoryKeyAsync(new HistoryKeyInfo(signed.Generation, signed.PublicKey, signed.Signature), cancellationToken).ConfigureAwait(false);
-        var certificate = state.Certificate().ApproveWith(accountKey);
-        await _api.PutDeviceCertificateAsync(state.DeviceId, certificate.CertificateVersion, certificate.AccountSignature!, cancellationToken).ConfigureAwait(false);
-        await PublishDeviceListAsync(state, accountKey, (mine.DeviceList?.Version ?? 0) + 1, [new DeviceListEntry(state.DeviceId, certificate.Hash())], cancellationToken).ConfigureAwait(false);
-        await _api.PutRecoveryBackupAsync(RecoveryBackup.Seal(recoveryKey, state.UserId, accountKey, state.AllHistoryKeys().ToList()), cancellationToken).ConfigureAwait(false);
-        SaveState(state);
+        var certificate = store.Certificate.ApproveWith(accountKey);
+        store.SetAccountSignature(certificate.AccountSignature!, accountKey.PublicKey);
+        await _api.PutDeviceCertificateAsync(store.DeviceId, certificate.CertificateVersion, certificate.AccountSignature!, cancellationToken).ConfigureAwait(false);
+        await PublishDeviceListAsync(store, trust, accountKey, (mine.DeviceList?.Version ?? 0) + 1, [new DeviceListEntry(store.DeviceId, certificate.Hash())], cancellationToken).ConfigureAwait(false);
+        var recoveryKey = RecoveryKey.Generate();
+        await _api.PutRecoveryBackupAsync(store.CreateRecoveryBackup(recoveryKey), cancellationToken).ConfigureAwait(false);
         return recoveryKey.Format();
     }
 
-    private async Task PublishDeviceListAsync(SecureDeviceState state, AccountSigningKey accountKey, ulong version, IEnumerable<DeviceListEntry> entries, CancellationToken cancellationToken)
+    private async Task PublishDeviceListAsync(
+        DeviceKeyStore store, TrustState trust, AccountSigningKey accountKey, ulong version, IEnumerable<DeviceListEntry> entries, CancellationToken cancellationToken)
     {
-        var list = SignedDeviceList.Create(accountKey, state.UserId, version, entries);
+        var list = SignedDeviceList.Create(accountKey, store.UserId, version, entries);
         await _api.PutDeviceListAsync(
             new DeviceListInfo(list.Version, [.. list.Devices.Select(d => new DeviceListEntryInfo(d.DeviceId, d.CertificateHash))], list.Signature),
             cancellationToken).ConfigureAwait(false);
-        state.Pins[state.UserId] = new PinnedUser(accountKey.PublicKey, version, Verified: true);
+        trust.Pins[store.UserId] = new PinnedUser(accountKey.PublicKey, version, Verified: true);
     }
 
     // The entries of my current verified list (certificate hashes as the directory holds them).
@@ -199,29 +145,25 @@ public sealed partial class SecureClient
             .Select(entry => new DeviceListEntry(entry.DeviceId, entry.CertificateHash));
     }
 
-    private async Task SendLinkPayloadAsync(SecureDeviceState state, Guid deviceId, byte[] signingKey, byte[] dhKey, CancellationToken cancellationToken)
+    private async Task SendLinkPayloadAsync(DeviceKeyStore store, Guid deviceId, byte[] signingKey, byte[] dhKey, CancellationToken cancellationToken)
     {
-        var claimed = await _api.ClaimPrekeyAsync(state.UserId, deviceId, cancellationToken).ConfigureAwait(false);
-        var bundle = new PrekeyBundle(
-            state.UserId,
+        var bundle = await ClaimBundleAsync(store.UserId, deviceId, signingKey, dhKey, cancellationToken).ConfigureAwait(false);
+        await _api.PutLinkPayloadAsync(deviceId, store.SealLinkPayload(bundle), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<PrekeyBundle> ClaimBundleAsync(Guid userId, Guid deviceId, byte[] signingKey, byte[] dhKey, CancellationToken cancellationToken)
+    {
+        var claimed = await _api.ClaimPrekeyAsync(userId, deviceId, cancellationToken).ConfigureAwait(false);
+        return new PrekeyBundle(
+            userId,
             deviceId,
             signingKey,
             dhKey,
             new SignedPrekey(claimed.SignedPrekey.PrekeyId, claimed.SignedPrekey.PublicKey, claimed.SignedPrekey.Signature),
             claimed.OneTimePrekey is { } opk ? new OneTimePrekey(opk.PrekeyId, opk.PublicKey) : null);
-        var plaintext = EncodeLinkPayload(state);
-        try
-        {
-            var sealedPayload = X3dh.Seal(state.UserId, state.DeviceId, state.DeviceKeys(), bundle, plaintext);
-            await _api.PutLinkPayloadAsync(deviceId, sealedPayload, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(plaintext);
-        }
     }
 
-    private async Task SyncOwnKeysCoreAsync(SecureDeviceState state, CancellationToken cancellationToken)
+    private async Task SyncOwnKeysCoreAsync(DeviceKeyStore store, TrustState trust, CancellationToken cancellationToken)
     {
         var payload = await _api.GetLinkPayloadAsync(cancellationToken).ConfigureAwait(false);
         if (payload is null)
@@ -229,100 +171,40 @@ public sealed partial class SecureClient
             return;
         }
 
-        // The sender must be a device of mine whose certificate verifies against the account key in the payload,
-        // and that key must be the one the directory publishes for me (the person compared the link code).
-        var keys = await _api.GetUserKeysAsync(state.UserId, cancellationToken).ConfigureAwait(false);
-        var sender = keys.Devices.FirstOrDefault(device => device.DeviceId == payload.FromDeviceId)
-            ?? throw new SecureMessagingException(SecureFailure.BadSignature, $"The link payload comes from device {payload.FromDeviceId}, which has no keys.");
-        var (signedPrekeyId, oneTimePrekeyId) = X3dh.ReadPrekeyIds(payload.Payload);
-        if (!state.SignedPrekeys.TryGetValue(signedPrekeyId, out var signedPrekeyPrivate))
+        // The sender must be a device of mine whose certificate verifies against my published account key (the
+        // person compared the link code, so that key is the one they approved with), and after opening, the
+        // account key in the payload must be that same key.
+        var keys = await _api.GetUserKeysAsync(store.UserId, cancellationToken).ConfigureAwait(false);
+        var published = keys.AccountKey?.SigningKey
+            ?? throw new SecureMessagingException(SecureFailure.NoKeys, "My account has no published account key.");
+        var sender = keys.Devices.FirstOrDefault(device => device.DeviceId == payload.FromDeviceId);
+        var senderCertificate = sender is null ? null : new DeviceCertificate(
+            store.UserId, sender.DeviceId, sender.SigningKey, sender.DhKey, sender.CreatedAtMs, sender.CertificateVersion, sender.SelfSignature, sender.AccountSignature);
+        if (senderCertificate is null || !senderCertificate.Verify(published))
         {
-            throw new SecureMessagingException(SecureFailure.NoKeys, $"The link payload names signed prekey {signedPrekeyId}, which this device does not hold.");
+            throw new SecureMessagingException(SecureFailure.BadSignature, $"The link payload comes from device {payload.FromDeviceId}, which my account key did not approve.");
         }
 
-        byte[] oneTimePrivate = [];
-        if (oneTimePrekeyId != 0 && !state.OneTimePrekeys.TryGetValue(oneTimePrekeyId, out oneTimePrivate!))
-        {
-            throw new SecureMessagingException(SecureFailure.NoKeys, $"The link payload names one-time prekey {oneTimePrekeyId}, already used or never held.");
-        }
-
-        byte[] plaintext;
         try
         {
-            plaintext = X3dh.Open(state.UserId, state.DeviceId, state.DeviceKeys(), signedPrekeyPrivate, oneTimePrivate, state.UserId, sender.DeviceId, sender.DhKey, payload.Payload);
+            store.OpenLinkPayload(payload.Payload, sender!.DeviceId, sender.DhKey);
         }
         catch (ChatWireCryptoException ex)
         {
             throw new SecureMessagingException(SecureFailure.BadSignature, "The link payload does not open: " + ex.Message, ex);
         }
 
-        var (accountPrivate, historyKeys) = DecodeLinkPayload(plaintext);
-        CryptographicOperations.ZeroMemory(plaintext);
-        var accountKey = AccountSigningKey.FromPrivateKey(accountPrivate);
-        var senderCertificate = new DeviceCertificate(
-            state.UserId, sender.DeviceId, sender.SigningKey, sender.DhKey, sender.CreatedAtMs, sender.CertificateVersion, sender.SelfSignature, sender.AccountSignature);
-        if (keys.AccountKey is not { } published
-            || !CryptographicOperations.FixedTimeEquals(published.SigningKey, accountKey.PublicKey)
-            || !senderCertificate.Verify(accountKey.PublicKey))
+        if (!CryptographicOperations.FixedTimeEquals(HeldAccountKey(store)!.PublicKey, published))
         {
-            throw new SecureMessagingException(SecureFailure.BadSignature, "The link payload's account key is not my published one, or its sender is not a device it approved.");
+            throw new SecureMessagingException(SecureFailure.BadSignature, "The link payload's account key is not my published one.");
         }
 
-        state.AccountPrivate = accountPrivate;
-        foreach (var (generation, privateKey) in historyKeys)
+        if (keys.Devices.FirstOrDefault(device => device.DeviceId == store.DeviceId)?.AccountSignature is { } mySignature && store.Certificate.AccountSignature is not { Length: > 0 })
         {
-            state.HistoryKeys[generation] = privateKey;
+            store.SetAccountSignature(mySignature, published);
         }
 
-        if (oneTimePrekeyId != 0)
-        {
-            state.OneTimePrekeys.Remove(oneTimePrekeyId);
-        }
-
-        state.Pins[state.UserId] = new PinnedUser(accountKey.PublicKey, keys.DeviceList?.Version ?? 0, Verified: true);
-        SaveState(state);
+        trust.Pins[store.UserId] = new PinnedUser(published, keys.DeviceList?.Version ?? 0, Verified: true);
         await _api.DeleteLinkPayloadAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    // u8 version || ASK private (32) || u32 count || count × (u32 generation || HK private (32)).
-    private static byte[] EncodeLinkPayload(SecureDeviceState state)
-    {
-        var keys = state.HistoryKeys.OrderBy(pair => pair.Key).ToList();
-        var bytes = new byte[1 + 32 + 4 + (keys.Count * 36)];
-        bytes[0] = LinkPayloadVersion;
-        state.AccountPrivate!.CopyTo(bytes, 1);
-        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(33), (uint)keys.Count);
-        var offset = 37;
-        foreach (var (generation, privateKey) in keys)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(offset), generation);
-            privateKey.CopyTo(bytes, offset + 4);
-            offset += 36;
-        }
-
-        return bytes;
-    }
-
-    private static (byte[] AccountPrivate, List<(uint Generation, byte[] PrivateKey)> HistoryKeys) DecodeLinkPayload(ReadOnlySpan<byte> bytes)
-    {
-        if (bytes.Length < 37 || bytes[0] != LinkPayloadVersion)
-        {
-            throw new SecureMessagingException(SecureFailure.BadSignature, "The link payload is not one this version reads.");
-        }
-
-        var count = BinaryPrimitives.ReadUInt32BigEndian(bytes[33..]);
-        if (count > 10_000 || bytes.Length != 37 + (count * 36))
-        {
-            throw new SecureMessagingException(SecureFailure.BadSignature, "The link payload's length does not match its history key count.");
-        }
-
-        var keys = new List<(uint, byte[])>((int)count);
-        for (var i = 0; i < count; i++)
-        {
-            var offset = 37 + (i * 36);
-            keys.Add((BinaryPrimitives.ReadUInt32BigEndian(bytes[offset..]), bytes.Slice(offset + 4, 32).ToArray()));
-        }
-
-        return (bytes.Slice(1, 32).ToArray(), keys);
     }
 }

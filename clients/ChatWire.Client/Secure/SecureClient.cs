@@ -18,34 +18,37 @@ public sealed record DeviceStatus(Guid DeviceId, string? DeviceName, string Stat
 
 /// <summary>
 /// End-to-end encryption for one device of one user (docs/e2e.md): sets the device up, links and revokes
-/// devices, and encrypts and decrypts messages. The keys live in one file (<c>statePath</c>, mode 0600); the
-/// server only ever sees public keys and ciphertext. One instance per device; calls are serialised.
+/// devices, and encrypts and decrypts messages. The keys live in the crypto library's key store in
+/// <c>storeDirectory</c>; the server only ever sees public keys and ciphertext. The store is opened for each call
+/// and closed after it, so several processes of one profile (a <c>listen</c> and a <c>send</c>) take turns.
 /// </summary>
 public sealed partial class SecureClient : IDisposable
 {
     private const int InitialOneTimePrekeys = 100;
 
+    // Another process of the same profile holds the store's lock for the length of one call: wait that out.
+    private static readonly TimeSpan StoreLockWait = TimeSpan.FromSeconds(15);
+
     private readonly ChatWireApiClient _api;
-    private readonly string _statePath;
+    private readonly string _directory;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly TimeProvider _time;
-    private SecureDeviceState? _state;
 
     /// <summary>Creates the client over an authenticated API client.</summary>
     /// <param name="api">The API client with this device's session token.</param>
-    /// <param name="statePath">The file this device's keys are kept in (created on setup).</param>
+    /// <param name="storeDirectory">The directory this device's keys are kept in (created on setup).</param>
     /// <param name="timeProvider">The clock; the system clock when null.</param>
-    public SecureClient(ChatWireApiClient api, string statePath, TimeProvider? timeProvider = null)
+    public SecureClient(ChatWireApiClient api, string storeDirectory, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(api);
-        ArgumentException.ThrowIfNullOrEmpty(statePath);
+        ArgumentException.ThrowIfNullOrEmpty(storeDirectory);
         _api = api;
-        _statePath = statePath;
+        _directory = storeDirectory;
         _time = timeProvider ?? TimeProvider.System;
     }
 
-    /// <summary>Whether a key file exists for this device (set up before).</summary>
-    public bool HasKeys => _state is not null || File.Exists(_statePath);
+    /// <summary>Whether this device was set up before (its key store exists).</summary>
+    public bool HasKeys => Directory.Exists(_directory);
 
     /// <summary>
     /// Sets this device up after signup or login. The user's first device creates the account key, history key
@@ -61,24 +64,38 @@ public sealed partial class SecureClient : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var state = LoadState();
-            if (state is null || state.UserId != userId || state.DeviceId != deviceId)
+            var store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
+            if (store.HasDeviceKeys && (store.UserId != userId || store.DeviceId != deviceId))
             {
-                state = await RegisterNewDeviceAsync(userId, deviceId, cancellationToken).ConfigureAwait(false);
+                // A new login of this profile is a new device: the old device's keys go with its session.
+                store.Dispose();
+                Directory.Delete(_directory, recursive: true);
+                store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            if (!state.IsApproved)
+            using (store)
             {
-                var mine = await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false);
-                if (mine.AccountKey is null)
+                var trust = TrustState.Load(TrustPath);
+                if (!store.HasDeviceKeys)
                 {
-                    var recovery = await CreateAccountAsync(state, mine, cancellationToken).ConfigureAwait(false);
-                    return new DeviceSetupResult(true, true, FormatLinkCode(state.Certificate().LinkCode()), recovery);
+                    await RegisterNewDeviceAsync(store, userId, deviceId, cancellationToken).ConfigureAwait(false);
                 }
-            }
 
-            await SyncOwnKeysCoreAsync(state, cancellationToken).ConfigureAwait(false);
-            return new DeviceSetupResult(state.IsApproved, false, FormatLinkCode(state.Certificate().LinkCode()), null);
+                if (HeldAccountKey(store) is null)
+                {
+                    var mine = await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false);
+                    if (mine.AccountKey is null)
+                    {
+                        var recovery = await CreateAccountAsync(store, trust, mine, cancellationToken).ConfigureAwait(false);
+                        trust.Save(TrustPath);
+                        return new DeviceSetupResult(true, true, FormatLinkCode(store.Certificate.LinkCode()), recovery);
+                    }
+                }
+
+                await SyncOwnKeysCoreAsync(store, trust, cancellationToken).ConfigureAwait(false);
+                trust.Save(TrustPath);
+                return new DeviceSetupResult(HeldAccountKey(store) is not null, false, FormatLinkCode(store.Certificate.LinkCode()), null);
+            }
         }
         finally
         {
@@ -91,67 +108,41 @@ public sealed partial class SecureClient : IDisposable
     /// key after a revocation). Returns whether this device is approved.
     /// </summary>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<bool> SyncOwnKeysAsync(CancellationToken cancellationToken = default)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+    public Task<bool> SyncOwnKeysAsync(CancellationToken cancellationToken = default) =>
+        WithStoreAsync(async (store, trust) =>
         {
-            var state = RequireState();
-            await SyncOwnKeysCoreAsync(state, cancellationToken).ConfigureAwait(false);
-            return state.IsApproved;
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+            await SyncOwnKeysCoreAsync(store, trust, cancellationToken).ConfigureAwait(false);
+            return HeldAccountKey(store) is not null;
+        }, cancellationToken);
 
     /// <summary>The safety number of me and <paramref name="userId"/> (E2E.md §8), from the account keys: 60 digits in groups of five.</summary>
     /// <param name="userId">The other user.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<string> SafetyNumberAsync(Guid userId, CancellationToken cancellationToken = default)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+    public Task<string> SafetyNumberAsync(Guid userId, CancellationToken cancellationToken = default) =>
+        WithStoreAsync(async (store, trust) =>
         {
-            var state = RequireState();
-            var me = await VerifiedUserCoreAsync(state, state.UserId, cancellationToken).ConfigureAwait(false);
-            var other = await VerifiedUserCoreAsync(state, userId, cancellationToken).ConfigureAwait(false);
-            SaveState(state);
-            return SafetyNumber.Format(SafetyNumber.Compute(state.UserId, me.AccountKey, userId, other.AccountKey));
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+            var me = await VerifiedUserCoreAsync(trust, store.UserId, cancellationToken).ConfigureAwait(false);
+            var other = await VerifiedUserCoreAsync(trust, userId, cancellationToken).ConfigureAwait(false);
+            return SafetyNumber.Format(SafetyNumber.Compute(store.UserId, me.AccountKey, userId, other.AccountKey));
+        }, cancellationToken);
 
     /// <summary>My devices: each session's device, approved (on my signed list), pending or without keys.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<DeviceStatus>> ListDevicesAsync(CancellationToken cancellationToken = default)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+    public Task<IReadOnlyList<DeviceStatus>> ListDevicesAsync(CancellationToken cancellationToken = default) =>
+        WithStoreAsync<IReadOnlyList<DeviceStatus>>(async (store, trust) =>
         {
-            var state = RequireState();
             var sessions = await _api.ListSessionsAsync(cancellationToken).ConfigureAwait(false);
-            var keys = await _api.GetUserKeysAsync(state.UserId, cancellationToken).ConfigureAwait(false);
+            var keys = await _api.GetUserKeysAsync(store.UserId, cancellationToken).ConfigureAwait(false);
             var approved = keys.AccountKey is null
                 ? []
-                : KeyVerifier.Verify(keys, state).Devices.Select(device => device.DeviceId).ToHashSet();
-            SaveState(state);
+                : KeyVerifier.Verify(keys, trust).Devices.Select(device => device.DeviceId).ToHashSet();
             var registered = keys.Devices.Select(device => device.DeviceId).ToHashSet();
             return [.. sessions.Select(session => new DeviceStatus(
                 session.DeviceId,
                 session.DeviceName,
                 approved.Contains(session.DeviceId) ? "approved" : registered.Contains(session.DeviceId) ? "pending" : "no-keys",
-                session.DeviceId == state.DeviceId))];
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+                session.DeviceId == store.DeviceId))];
+        }, cancellationToken);
 
     /// <summary>Releases the lock object.</summary>
     public void Dispose() => _gate.Dispose();
@@ -165,27 +156,86 @@ public sealed partial class SecureClient : IDisposable
         return bare.Length == 10 ? $"{bare[..5]}-{bare[5..]}" : bare;
     }
 
-    private async Task<VerifiedUser> VerifiedUserCoreAsync(SecureDeviceState state, Guid userId, CancellationToken cancellationToken) =>
-        KeyVerifier.Verify(await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false), state);
+    private string TrustPath => Path.Combine(_directory, "trust.json");
 
-    private SecureDeviceState? LoadState() => _state ??= SecureDeviceStateFile.Load(_statePath);
+    private async Task<VerifiedUser> VerifiedUserCoreAsync(TrustState trust, Guid userId, CancellationToken cancellationToken) =>
+        KeyVerifier.Verify(await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false), trust);
 
-    private SecureDeviceState RequireState() =>
-        LoadState() ?? throw new SecureMessagingException(SecureFailure.NoKeys, "This device has no keys: log in again to set it up.");
-
-    private void SaveState(SecureDeviceState state)
+    // One call's use of the store: opened (waiting for another process of the profile), the trust pins loaded,
+    // both saved and the store closed after.
+    private async Task<T> WithStoreAsync<T>(Func<DeviceKeyStore, TrustState, Task<T>> action, CancellationToken cancellationToken)
     {
-        SecureDeviceStateFile.Save(_statePath, state);
-        _state = state;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!HasKeys)
+            {
+                throw new SecureMessagingException(SecureFailure.NoKeys, "This device has no keys: log in again to set it up.");
+            }
+
+            using var store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
+            if (!store.HasDeviceKeys)
+            {
+                throw new SecureMessagingException(SecureFailure.NoKeys, "This device has no keys: log in again to set it up.");
+            }
+
+            var trust = TrustState.Load(TrustPath);
+            try
+            {
+                return await action(store, trust).ConfigureAwait(false);
+            }
+            finally
+            {
+                trust.Save(TrustPath);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
-    private SecureDeviceState RequireApproved()
+    private async Task<DeviceKeyStore> OpenStoreAsync(CancellationToken cancellationToken)
     {
-        var state = RequireState();
-        return state.IsApproved
-            ? state
-            : throw new SecureMessagingException(SecureFailure.NotApproved, "This device is not approved yet: approve it from a trusted device (chatwire devices approve CODE).");
+        var deadline = _time.GetUtcNow() + StoreLockWait;
+        while (true)
+        {
+            try
+            {
+                var store = DeviceKeyStore.Open(_directory, _time);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(_directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                }
+
+                return store;
+            }
+            catch (IOException) when (_time.GetUtcNow() < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
-    private long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+    // The account key this device holds, or null. Works around the key store reading an absent key back as an
+    // empty array after its first update (AccountKey then throws "An account signing key is 32 bytes").
+    private static AccountSigningKey? HeldAccountKey(DeviceKeyStore store)
+    {
+        try
+        {
+            return store.AccountKey;
+        }
+        catch (ChatWireCryptoException)
+        {
+            return null;
+        }
+    }
+
+    private static void RequireApproved(DeviceKeyStore store)
+    {
+        if (HeldAccountKey(store) is null)
+        {
+            throw new SecureMessagingException(SecureFailure.NotApproved, "This device is not approved yet: approve it from a trusted device (chatwire devices approve CODE).");
+        }
+    }
 }
