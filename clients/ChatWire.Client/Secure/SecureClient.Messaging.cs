@@ -124,17 +124,26 @@ public sealed partial class SecureClient
 
         return WithStoreAsync(async (store, trust) =>
         {
-            if (HeldAccountKey(store) is null)
-            {
-                // A pending device: its approval may have come meanwhile.
-                await SyncOwnKeysCoreAsync(store, trust, cancellationToken).ConfigureAwait(false);
-            }
-
             var result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId);
             string? mode = null;
             if (result.Error == CryptoError.NoKeyForChain)
             {
-                mode = await ImportSeedsAsync(store, trust, message.ConversationId, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    if (HeldAccountKey(store) is null)
+                    {
+                        // A pending device: its approval may have come meanwhile.
+                        await SyncOwnKeysCoreAsync(store, trust, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    mode = await ImportSeedsAsync(store, trust, message.ConversationId, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ChatWireException ex)
+                {
+                    // Not a member any more, or this device's session was revoked: no seeds to be had.
+                    return new DecryptedContent(null, true, $"no key for this chain (the server gave no key bundles: {ex.Name})");
+                }
+
                 result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId);
             }
 
