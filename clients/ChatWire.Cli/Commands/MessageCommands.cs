@@ -41,7 +41,19 @@ internal static class MessageCommands
         using var api = context.CreateApi(profile);
         var conversationId = await NameResolver.ResolveConversationAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
         var mentions = file is null ? await ChangeCommands.MentionsAsync(context, api, conversationId, text, threadRootId: null).ConfigureAwait(false) : null;
-        using var secure = plaintextContent ? null : await DeviceCommands.RequireSecureAsync(context, api).ConfigureAwait(false);
+        // A profile that never went through signup or login here (written by hand, or from before encryption) has no
+        // keys: its text goes as before, with a warning; every login sets keys up, so that is the exception.
+        using var secure = plaintextContent ? null : await E2eView.OpenAsync(context, api).ConfigureAwait(false);
+        if (secure is null && !plaintextContent)
+        {
+            if (file is not null)
+            {
+                throw new CliException(Protocol.ErrorCode.InvalidState, "This device has no encryption keys, and files are sent only encrypted; log in again to set them up.");
+            }
+
+            await context.Output.Stderr.WriteLineAsync("chatwire: warning: not end-to-end encrypted: this device has no keys (log in again to set them up).").ConfigureAwait(false);
+        }
+
         var (connection, _) = await context.ConnectAsync(api, profile, reconnect: false).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
