@@ -162,6 +162,34 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(ErrorCode.DistributionMismatch, refused.Code);
     }
 
+    [Fact]
+    public async Task SendFile_JpegWithExif_ArrivesWithoutItAndDecryptsForTheOtherMember()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        byte[] exif = [0xFF, 0xE1, 0x00, 0x12, .. "Exif\0\0GPS 52N 4E"u8];
+        byte[] image = [0xFF, 0xDB, 0x00, 0x04, 0x01, 0x02, 0xFF, 0xDA, 0x00, 0x04, 0x00, 0x00, 0x12, 0x34, 0xFF, 0xD9];
+        byte[] jpeg = [0xFF, 0xD8, .. exif, .. image];
+
+        SecureFileResult sent;
+        await using (var connection = await Sdk.ConnectAsync(alice.Devices[0].User))
+        {
+            sent = await alice.Devices[0].Secure.SendFileAsync(connection, general, "holiday.jpg", jpeg);
+        }
+
+        var message = (await MessagesAsync(bob.Devices[0], general)).Single(e => e.EventId == sent.Send.Sent.MessageId);
+        var (attachment, content) = await bob.Devices[0].Secure.DownloadFileAsync(message);
+        var stored = await bob.Devices[0].Api.GetAttachmentAsync(sent.AttachmentId);
+
+        Assert.True(sent.MetadataStripped);
+        Assert.Equal([0xFF, 0xD8, .. image], content);
+        Assert.Equal(("holiday.jpg", "image/jpeg"), (attachment.FileName, attachment.Descriptor.MimeType));
+        Assert.Equal(attachment.Descriptor.Keys.Sha256, stored.Sha256);
+        Assert.NotEqual(content.Length, stored.Size);
+    }
+
     public void Dispose()
     {
         foreach (var owned in _owned)
