@@ -51,6 +51,14 @@ public sealed class CliE2eTests : IClassFixture<ServerFixture>, IDisposable
         Assert.True(message.GetProperty("encrypted").GetBoolean());
         Assert.Equal(verifyAlice.GetProperty("safety_number").GetString(), verifyBob.GetProperty("safety_number").GetString());
 
+        // An encrypted edit, and history read twice (each message is decrypted once, then kept).
+        await Ok("bob", null, "edit", sent.GetProperty("message_id").GetString()!, "secret", "plans", "v2");
+        var edited = await Ok("alice", null, "--json", "history", general);
+        var again = await Ok("alice", null, "--json", "history", general);
+        Assert.Contains(edited.JsonLines, line => line.GetProperty("type").GetString() == "message" && line.GetProperty("text").GetString() == "secret plans v2" && line.TryGetProperty("encrypted", out _));
+        Assert.Equal(edited.Stdout, again.Stdout);
+        Assert.DoesNotContain("cannot decrypt", again.Stdout, StringComparison.Ordinal);
+
         // A file: metadata stripped, encrypted, and back whole.
         var path = Path.Combine(_cli.ConfigHome, "note.txt");
         await File.WriteAllTextAsync(path, "attached words");

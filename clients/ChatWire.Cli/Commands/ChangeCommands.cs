@@ -94,9 +94,26 @@ internal static partial class ChangeCommands
     public static async Task<int> EditAsync(CommandContext context)
     {
         var text = await MessageCommands.ReadTextAsync(context, context.Arguments.Skip(1)).ConfigureAwait(false);
+        using var api = context.CreateApi(context.RequireLogin());
+        using var secure = await E2eView.OpenAsync(context, api).ConfigureAwait(false);
         return await ChangeAsync(
             context,
-            (connection, conversationId, messageId) => connection.EditAsync(conversationId, messageId, Encoding.UTF8.GetBytes(text), "text/plain", context.Cancellation),
+            async (connection, conversationId, messageId) =>
+            {
+                if (secure is not null)
+                {
+                    try
+                    {
+                        return await secure.EditTextAsync(connection, conversationId, messageId, text, context.Cancellation).ConfigureAwait(false);
+                    }
+                    catch (ChatWireException ex) when (ex.Code == Protocol.ErrorCode.InvalidField)
+                    {
+                        // The message was sent as plaintext: its edit stays plaintext too (the server refuses a mix).
+                    }
+                }
+
+                return await connection.EditAsync(conversationId, messageId, Encoding.UTF8.GetBytes(text), "text/plain", context.Cancellation).ConfigureAwait(false);
+            },
             (json, _) => json["text"] = text,
             (messageId, result) => $"Edited {messageId:D} (seq {result.Seq.ToString(CultureInfo.InvariantCulture)}).").ConfigureAwait(false);
     }

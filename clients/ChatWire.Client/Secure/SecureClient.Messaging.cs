@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using ChatWire.Crypto;
 using ChatWire.Protocol;
@@ -69,7 +70,47 @@ public sealed partial class SecureClient
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(plaintext);
         var id = messageId ?? Guid.CreateVersion7();
-        return WithStoreAsync(async (store, trust) =>
+        return EncryptAndDeliverAsync(conversationId, id, kind, plaintext, options, null, async (encrypted, state) =>
+        {
+            var sendOptions = (options ?? new MessageOptions()) with { MembershipEpoch = state.Epoch, DistributionId = encrypted.ChainId };
+            return await connection.SendAsync(conversationId, encrypted.Envelope, ContentType, id, sendOptions, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Edits one of my encrypted messages: the new text goes as an encrypted edit envelope (its target bound in the
+    /// authenticated header), on my chain in the conversation, distributed first when the chain is new.
+    /// </summary>
+    /// <param name="connection">The connection to EDIT on.</param>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="messageId">The message to edit.</param>
+    /// <param name="text">The new text.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<ChangeResult> EditTextAsync(ChatWireConnection connection, Guid conversationId, Guid messageId, string text, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(text);
+        ChangeResult changed = default;
+        await EncryptAndDeliverAsync(conversationId, Guid.CreateVersion7(), EnvelopeContentType.Edit, Encoding.UTF8.GetBytes(text), null, messageId, async (encrypted, _) =>
+        {
+            changed = await connection.EditAsync(conversationId, messageId, encrypted.Envelope, ContentType, cancellationToken).ConfigureAwait(false);
+            return default;
+        }, cancellationToken).ConfigureAwait(false);
+        return changed;
+    }
+
+    // Reads the conversation's epoch and members, encrypts on this device's chain (distributing a new chain's seed
+    // first), then delivers; STALE_EPOCH or DISTRIBUTION_MISMATCH once makes it start over on a new chain.
+    private Task<SecureSendResult> EncryptAndDeliverAsync(
+        Guid conversationId,
+        Guid envelopeId,
+        EnvelopeContentType kind,
+        byte[] plaintext,
+        MessageOptions? options,
+        Guid? targetMessageId,
+        Func<EncryptedMessage, ConversationE2e, Task<SendResult>> deliver,
+        CancellationToken cancellationToken) =>
+        WithStoreAsync(async (store, trust) =>
         {
             RequireApproved(store);
             for (var attempt = 0; ; attempt++)
@@ -82,9 +123,10 @@ public sealed partial class SecureClient
                         SecureFailure.DistributionRefused, $"This conversation has more than {state.MaxSenderChainMembers} members (epoch-secret mode), which this client does not support yet.");
                 }
 
-                var encrypted = store.EncryptMessage(new OutgoingMessage(conversationId, state.Epoch, id, kind, plaintext)
+                var encrypted = store.EncryptMessage(new OutgoingMessage(conversationId, state.Epoch, envelopeId, kind, plaintext)
                 {
                     ThreadRootId = options?.ThreadRootId,
+                    TargetMessageId = targetMessageId,
                     Mentions = options?.Mentions ?? [],
                     MentionsChannel = (options?.GroupMentions ?? GroupMentions.None).HasFlag(GroupMentions.Channel),
                     MentionsHere = (options?.GroupMentions ?? GroupMentions.None).HasFlag(GroupMentions.Here),
@@ -96,9 +138,7 @@ public sealed partial class SecureClient
                         await DistributeAsync(store, trust, state, seed, warnings, cancellationToken).ConfigureAwait(false);
                     }
 
-                    var sendOptions = (options ?? new MessageOptions()) with { MembershipEpoch = state.Epoch, DistributionId = encrypted.ChainId };
-                    var sent = await connection.SendAsync(conversationId, encrypted.Envelope, ContentType, id, sendOptions, cancellationToken).ConfigureAwait(false);
-                    return new SecureSendResult(sent, warnings);
+                    return new SecureSendResult(await deliver(encrypted, state).ConfigureAwait(false), warnings);
                 }
                 catch (ChatWireException ex) when (attempt == 0 && ex.Code is ErrorCode.StaleEpoch or ErrorCode.DistributionMismatch)
                 {
@@ -107,7 +147,6 @@ public sealed partial class SecureClient
                 }
             }
         }, cancellationToken);
-    }
 
     /// <summary>
     /// Decrypts a stored or delivered event's content. Plaintext content comes back as is (<see cref="DecryptedContent.Encrypted"/>
@@ -124,6 +163,15 @@ public sealed partial class SecureClient
 
         return WithStoreAsync(async (store, trust) =>
         {
+            // A message is decrypted once (the store refuses a replayed chain iteration); reading it again (history
+            // run twice, a delivery and then a history page) takes the plaintext kept the first time.
+            var cachePath = Path.Combine(_directory, "plaintexts", Convert.ToHexStringLower(SHA256.HashData(message.Content.Span)));
+            if (File.Exists(cachePath))
+            {
+                var cached = await File.ReadAllBytesAsync(cachePath, cancellationToken).ConfigureAwait(false);
+                return new DecryptedContent(cached[1..], true, null, (EnvelopeContentType)cached[0]);
+            }
+
             var result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId);
             string? mode = null;
             if (result.Error == CryptoError.NoKeyForChain)
@@ -149,11 +197,36 @@ public sealed partial class SecureClient
 
             if (result.Succeeded)
             {
-                return new DecryptedContent(result.Plaintext, true, null, result.Header!.ContentType);
+                KeepPlaintext(cachePath, result.Header!.ContentType, result.Plaintext!);
+                return new DecryptedContent(result.Plaintext, true, null, result.Header.ContentType);
             }
 
             return new DecryptedContent(null, true, Reason(result, store, mode));
         }, cancellationToken);
+    }
+
+    // Owner-only, like the key store: these are the decrypted messages.
+    private static void KeepPlaintext(string path, EnvelopeContentType kind, byte[] plaintext)
+    {
+        var directory = Path.GetDirectoryName(path)!;
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var stream = new FileStream(path, options);
+        stream.WriteByte((byte)kind);
+        stream.Write(plaintext);
     }
 
     private static string Reason(DecryptResult result, DeviceKeyStore store, string? mode) => result.Error switch
