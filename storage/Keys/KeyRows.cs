@@ -16,6 +16,11 @@ internal static class KeyRows
     public const string SignedPrekeyColumns = "device_id, prekey_id, public_key, signature, created_at";
     public const string DistributionColumns = "conversation_id, chain_id, sender_user_id, sender_device_id, epoch, mode, complete_for_roster_version";
 
+    // GetSendStateAsync: the conversation's key state (c), then its distribution's head (d, all NULL when the chain is
+    // not in the conversation).
+    public const string SendStateColumns =
+        "c.key_epoch, c.key_roster_version, c.key_mode, d.chain_id, d.sender_user_id, d.sender_device_id, d.epoch, d.complete_for_roster_version";
+
     // The entry's columns, then its distribution's sender and epoch.
     public const string StoredEntryColumns =
         "e.position, e.conversation_id, e.chain_id, d.sender_user_id, d.sender_device_id, d.epoch, "
@@ -79,6 +84,13 @@ internal static class KeyRows
         (E2eMode)reader.GetInt32(5),
         recipients,
         reader.GetInt64(6));
+
+    /// <summary>A send state from a <see cref="SendStateColumns"/> row.</summary>
+    public static (ConversationKeyState State, DistributionHead? Distribution) ReadSendState(Guid conversationId, DbDataReader reader) => (
+        ReadState(conversationId, reader, 0),
+        reader.IsDBNull(3)
+            ? null
+            : new DistributionHead(reader.ReadGuid(3), reader.ReadGuid(4), reader.ReadGuid(5), reader.GetInt64(6), reader.GetInt64(7)));
 
     /// <summary>A recipient from (user, device or NULL, generation) at <paramref name="first"/>.</summary>
     public static KeyRecipient ReadRecipient(DbDataReader reader, int first) => new(

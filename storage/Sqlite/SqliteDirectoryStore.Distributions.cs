@@ -75,7 +75,7 @@ public sealed partial class SqliteDirectoryStore
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         using var transaction = connection.BeginTransaction(deferred: true);
-        await using var command = Command(connection, transaction, $"""
+        await using var command = Command(connection, transaction, """
             SELECT recipient_user_id, recipient_device_id, history_key_generation FROM key_bundle_entries
             WHERE conversation_id = $conversation_id AND chain_id = $chain_id;
             """);
@@ -85,6 +85,31 @@ public sealed partial class SqliteDirectoryStore
 
         command.CommandText = $"SELECT {KeyRows.DistributionColumns} FROM key_distributions WHERE conversation_id = $conversation_id AND chain_id = $chain_id;";
         return await ReadSingleAsync(command, reader => KeyRows.ReadDistribution(reader, recipients), cancellationToken);
+    }
+
+    public async Task<(ConversationKeyState State, DistributionHead? Distribution)> GetSendStateAsync(
+        Guid conversationId,
+        Guid chainId,
+        CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+
+        // Two primary key lookups in one statement (one snapshot), no recipients. No row: the conversation does not
+        // exist, so neither can a distribution in it (foreign key), and the state is the initial one, as
+        // GetConversationKeyStateAsync answers.
+        command.CommandText = $"""
+            SELECT {KeyRows.SendStateColumns}
+            FROM conversations c
+            LEFT JOIN key_distributions d ON d.conversation_id = c.id AND d.chain_id = $chain_id
+            WHERE c.id = $conversation_id;
+            """;
+        command.Parameters.AddGuid("$conversation_id", conversationId);
+        command.Parameters.AddGuid("$chain_id", chainId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? KeyRows.ReadSendState(conversationId, reader)
+            : (KeyRows.InitialState(conversationId), null);
     }
 
     public Task<KeyBundleAppendOutcome> AppendKeyBundleAsync(
