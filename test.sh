@@ -29,7 +29,7 @@ redocly="$root/.tools/redocly/node_modules/.bin/redocly"
 services_dir=$(mktemp -d "${TMPDIR:-/tmp}/chatwire-services.XXXXXX")
 stop_services() { "$root/scripts/services.sh" stop "$services_dir" || true; rm -rf "$services_dir"; }
 trap 'cleanup; stop_services' EXIT
-step "services (Redis, MariaDB primary and replica)"
+step "services (Redis, MariaDB primary and replica, s3rver)"
 if ! "$root/scripts/services.sh" start "$services_dir"; then
   echo "the backing services could not be started (scripts/services.sh)"
   echo "0 passed, 1 failed, 0 skipped"

@@ -2,7 +2,7 @@
 # A local ChatWire cluster on one machine, in one command (docs/deploy.md):
 #
 #   scripts/cluster.sh up [--nodes N] [--base-port P]   builds the gateway (once, or when a source changed),
-#                        starts Redis and MariaDB (a primary and a replica) through scripts/services.sh,
+#                        starts Redis, MariaDB (a primary and a replica) and s3rver through scripts/services.sh,
 #                        then N gateway nodes (default 3) on the distributed adapters: MySQL directory,
 #                        MySQL messages, Redis bus. Node 1 listens on P, P+43, P+80, P+81 (7400, 7443,
 #                        7480, 7481 by default), node k on the same plus 10·(k-1), up to 8 nodes.
@@ -155,6 +155,17 @@ start_node() { # node
       "CHATWIRE_Routing__Bus=redis"
       "CHATWIRE_Routing__Redis__Configuration=$redis"
     )
+    # Attachments in the shared S3-compatible store: the local blob store is one node's files.
+    if [ -n "${CHATWIRE_SERVICES_S3:-}" ]; then
+      env+=(
+        "CHATWIRE_Storage__Blobs=s3"
+        "CHATWIRE_Storage__S3__ServiceUrl=$CHATWIRE_SERVICES_S3"
+        "CHATWIRE_Storage__S3__Bucket=$CHATWIRE_SERVICES_S3_BUCKET"
+        "CHATWIRE_Storage__S3__AccessKey=S3RVER"
+        "CHATWIRE_Storage__S3__SecretKey=S3RVER"
+        "CHATWIRE_Storage__S3__ForcePathStyle=true"
+      )
+    fi
   fi
   # Its own session (setsid): a Ctrl+C in this terminal does not reach it; `down` stops it with SIGTERM.
   # The working directory is the node's, so nothing relative lands in the repository.
@@ -272,7 +283,7 @@ up() {
 
   build
 
-  say "starting Redis and MariaDB (primary and replica) in $state/services…"
+  say "starting Redis, MariaDB (primary and replica) and s3rver in $state/services…"
   if ! "$root/scripts/services.sh" start "$state/services"; then
     "$root/scripts/services.sh" stop "$state/services" || true
     fail "the backing services did not start (scripts/services.sh; logs under $state/services)"

@@ -31,7 +31,9 @@ public sealed record OutgoingMessage(Guid ConversationId, ulong Epoch, Guid Mess
 /// <param name="Envelope">The envelope bytes (SEND content, content type application/vnd.chatwire.e2e).</param>
 /// <param name="ChainId">The chain it was encrypted on: SEND's distribution_id (16 bytes, <c>TryWriteBytes(…, bigEndian: true)</c>).</param>
 /// <param name="NewChainSeed">When this message started a new chain: its seed, to seal to every recipient and upload with
-/// POST /v1/conversations/{id}/key-bundles before the SEND. Null when the chain was already distributed.</param>
+/// POST /v1/conversations/{id}/key-bundles before the SEND. Null when the chain was already distributed. Keep it until the
+/// distribution is complete: a recipient the server reports missing needs the seed from the chain's start to read this
+/// message (<see cref="DeviceKeyStore.CurrentOutboundSeed"/> starts at the next message).</param>
 public sealed record EncryptedMessage(byte[] Envelope, Guid ChainId, SeedPayload? NewChainSeed);
 
 public sealed partial class DeviceKeyStore

@@ -35,9 +35,9 @@ public sealed partial class DeviceKeyStore : IDisposable
     public static DeviceKeyStore Open(string directory, TimeProvider? time = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        Directory.CreateDirectory(directory);
-        Directory.CreateDirectory(Path.Combine(directory, "outbound"));
-        Directory.CreateDirectory(Path.Combine(directory, "inbound"));
+        StoreFiles.CreatePrivateDirectory(directory);
+        StoreFiles.CreatePrivateDirectory(Path.Combine(directory, "outbound"));
+        StoreFiles.CreatePrivateDirectory(Path.Combine(directory, "inbound"));
         var lockFile = new FileStream(Path.Combine(directory, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         var store = new DeviceKeyStore(directory, time ?? TimeProvider.System, lockFile);
         try

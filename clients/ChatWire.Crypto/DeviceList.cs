@@ -60,6 +60,25 @@ public sealed record SignedDeviceList(Guid UserId, ulong Version, IReadOnlyList<
         return Devices.Any(entry => entry.DeviceId == certificate.DeviceId && DeviceKeys.KeyEquals(entry.CertificateHash, hash));
     }
 
+    /// <summary>
+    /// The devices that may be given keys: certificates whose both signatures verify under the account key and that
+    /// this list names with the same certificate hash. Call after <see cref="VerifyNotRolledBack"/>.
+    /// </summary>
+    public IReadOnlyList<DeviceCertificate> TrustedDevices(IEnumerable<DeviceCertificate> certificates, ReadOnlySpan<byte> accountSigningPublicKey)
+    {
+        ArgumentNullException.ThrowIfNull(certificates);
+        var trusted = new List<DeviceCertificate>();
+        foreach (var certificate in certificates)
+        {
+            if (certificate.Verify(accountSigningPublicKey) && Lists(certificate))
+            {
+                trusted.Add(certificate);
+            }
+        }
+
+        return trusted;
+    }
+
     private static List<DeviceListEntry> Sort(IEnumerable<DeviceListEntry> devices)
     {
         ArgumentNullException.ThrowIfNull(devices);

@@ -81,6 +81,12 @@ internal static class Envelope
         Guid? thread = (flags & FlagThread) != 0 ? reader.Id() : null;
         Guid? target = (flags & FlagTarget) != 0 ? reader.Id() : null;
         var mentionCount = reader.U16();
+        if (mentionCount * 16 > reader.Remaining)
+        {
+            // Checked before allocating: a lying count must not cost more memory than the envelope itself.
+            throw ChatWireCryptoException.Malformed("The envelope's mention count does not fit its size.");
+        }
+
         var mentions = new Guid[mentionCount];
         for (var i = 0; i < mentionCount; i++)
         {

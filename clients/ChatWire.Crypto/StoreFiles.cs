@@ -10,11 +10,17 @@ namespace ChatWire.Crypto;
 /// </summary>
 internal static partial class StoreFiles
 {
+    // Private keys live in these files: owner read/write only (the mode is ignored on Windows).
+    private static readonly FileStreamOptions CreateOptions = OperatingSystem.IsWindows()
+        ? new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None }
+        : new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+
     public static void WriteAtomically<T>(string path, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
     {
         var directory = Path.GetDirectoryName(path)!;
         var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.None))
+        File.Delete(temporary);
+        using (var stream = new FileStream(temporary, CreateOptions))
         {
             JsonSerializer.Serialize(stream, value, typeInfo);
             stream.Flush(flushToDisk: true);
@@ -22,6 +28,19 @@ internal static partial class StoreFiles
 
         File.Move(temporary, path, overwrite: true);
         FlushDirectory(directory);
+    }
+
+    /// <summary>Creates <paramref name="path"/> readable by the owner only (it holds private keys).</summary>
+    public static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
     }
 
     public static T? Read<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
@@ -100,7 +119,10 @@ internal sealed class IdentityState
     public List<OneTimePrekeyState> OneTimePrekeys { get; set; } = [];
     public uint NextPrekeyId { get; set; } = 1;
     public Dictionary<Guid, ulong> DeviceListVersions { get; set; } = [];
+    public Dictionary<Guid, AccountKeyState> AccountKeys { get; set; } = [];
 }
+
+internal sealed record AccountKeyState(byte[] PublicKey, bool Verified);
 
 internal sealed record HistoryKeyState(uint Generation, byte[] PrivateKey);
 

@@ -51,15 +51,15 @@ internal static class ConversationKeyEndpoints
         await next(context);
     }
 
-    private static async Task<ConversationE2eResponse> GetStateAsync(string conversationId, HttpContext http, IKeyDirectoryStore keys, IDirectoryStore directory, CancellationToken ct)
+    private static async Task<ConversationE2eResponse> GetStateAsync(string conversationId, HttpContext http, IKeyDirectoryStore keys, IDirectoryStore directory, E2eSendCheck e2e, CancellationToken ct)
     {
         var id = Ids.Parse("conversation_id", conversationId);
         await RequireMemberAsync(directory, id, http.Identity().UserId, ct);
-        return ToResponse(await keys.GetDistributionRosterAsync(id, ct));
+        return ToResponse(await keys.GetDistributionRosterAsync(id, ct), e2e);
     }
 
     private static async Task<ConversationE2eResponse> SetModeAsync(
-        string conversationId, SetE2eModeRequest body, HttpContext http, IKeyDirectoryStore keys, IDirectoryStore directory, CancellationToken ct)
+        string conversationId, SetE2eModeRequest body, HttpContext http, IKeyDirectoryStore keys, IDirectoryStore directory, E2eSendCheck e2e, CancellationToken ct)
     {
         var id = Ids.Parse("conversation_id", conversationId);
         var mode = body.Mode switch
@@ -79,7 +79,7 @@ internal static class ConversationKeyEndpoints
         }
 
         await keys.SetConversationModeAsync(id, mode, ct);
-        return ToResponse(await keys.GetDistributionRosterAsync(id, ct));
+        return ToResponse(await keys.GetDistributionRosterAsync(id, ct), e2e);
     }
 
     private static async Task<KeyBundleUploadResponse> UploadAsync(
@@ -221,13 +221,13 @@ internal static class ConversationKeyEndpoints
             ? conversation
             : throw Validation.NotAMember("conversation");
 
-    private static ConversationE2eResponse ToResponse(DistributionRoster roster) => new(
+    private static ConversationE2eResponse ToResponse(DistributionRoster roster, E2eSendCheck e2e) => new(
         roster.State.ConversationId,
         roster.State.Epoch,
         roster.State.RosterVersion,
         roster.State.Mode == E2eMode.Strict ? "strict" : "history",
-        E2eSendCheck.MaxSenderChainMembers,
-        roster.Members.Count > E2eSendCheck.MaxSenderChainMembers,
+        e2e.MaxSenderChainMembers,
+        e2e.UsesEpochSecret(roster),
         roster.Members.Select(m => new E2eMemberInfo(m.UserId, m.HistoryKeyGeneration, m.ListedDevices)).ToList());
 
     private static KeyRecipientInfo ToInfo(KeyRecipient r) =>

@@ -6,6 +6,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "Deleted {Count} attachment uploads never completed (older than their grant and an hour)")]
     public static partial void AttachmentsSwept(ILogger logger, int count);
 
+    [LoggerMessage(EventId = 42, Level = LogLevel.Warning, Message = "Storage:Blobs is 'local' on the Redis bus: attachments live in this node's data directory and the other nodes cannot serve them; use 's3' (docs/deploy.md)")]
+    public static partial void LocalBlobsInCluster(ILogger logger);
+
     [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "The sweep of uncompleted attachment uploads failed; it runs again at its next interval")]
     public static partial void AttachmentSweepFailed(ILogger logger, Exception exception);
 }

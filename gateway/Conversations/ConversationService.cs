@@ -183,8 +183,8 @@ internal sealed partial class ConversationService(
                 return Task.FromResult(SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
             }
 
-            // End-to-end content must be sealed for the current epoch under a complete distribution: two point reads
-            // of the key directory. Other content skips them (membership_epoch and distribution_id are not used).
+            // End-to-end content must be sealed for the current epoch under a complete distribution: one read of the
+            // key directory. Other content skips it (membership_epoch and distribution_id are not used).
             if (E2eSendCheck.IsE2e(send.ContentType)
                 && await e2e.CheckSendAsync(send.ConversationId, actor.DeviceId, send.MembershipEpoch, send.DistributionId) is { } e2eRefusal)
             {

@@ -1,5 +1,8 @@
+using System.Collections.Concurrent;
+using ChatWire.Gateway.Hosting;
 using ChatWire.Protocol;
 using ChatWire.Storage.Keys;
+using Microsoft.Extensions.Options;
 
 namespace ChatWire.Gateway.Conversations;
 
@@ -10,16 +13,23 @@ namespace ChatWire.Gateway.Conversations;
 /// given the chain's seed from receiving messages they cannot read (the Matrix "unable to decrypt" class).
 /// Plaintext content never reaches this class: it costs nothing there.
 /// </summary>
-internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
+internal sealed class E2eSendCheck(IKeyDirectoryStore keys, IOptions<LimitsOptions> limits)
 {
+    // Whether a conversation uses the epoch secret, by roster version: the member count changes only with the
+    // roster version, so an answer is exact for as long as the version holds, and the roster (every member) is
+    // read once per version instead of on every SEND. Holds only conversations where a SEND named another
+    // device's distribution.
+    private readonly ConcurrentDictionary<Guid, (long RosterVersion, bool EpochSecret)> _epochSecret = new();
+
     /// <summary>The content type of an end-to-end envelope; the server never parses the content.</summary>
     public const string ContentType = "application/vnd.chatwire.e2e";
 
     /// <summary>
-    /// Above this many members a conversation keys its messages with one epoch secret per epoch (docs/e2e.md, option
-    /// L2): one distribution by any member serves every sender, instead of one per sender device.
+    /// Above this many members (<c>Limits:MaxSenderChainMembers</c>, 1000) a conversation keys its messages with one
+    /// epoch secret per epoch (docs/e2e.md, option L2): one distribution by any member serves every sender,
+    /// instead of one per sender device.
     /// </summary>
-    public const int MaxSenderChainMembers = 1000;
+    public int MaxSenderChainMembers { get; } = limits.Value.MaxSenderChainMembers;
 
     /// <summary>Length of a distribution id (a chain id) in SEND.</summary>
     public const int DistributionIdLength = 16;
@@ -33,26 +43,24 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
     }
 
     /// <summary>
-    /// The refusal of an end-to-end SEND, or null when it may be stored. Two point reads by key (the key state, the
-    /// distribution); a third (the roster's size) only when the distribution is another device's, which only an
-    /// epoch-secret conversation allows.
+    /// The refusal of an end-to-end SEND, or null when it may be stored. One read of the key directory (the key
+    /// state and the distribution's head); when the distribution is another device's, which only an epoch-secret
+    /// conversation allows, the roster's size too, read once per roster version.
     /// </summary>
     public async ValueTask<(ErrorCode Code, string Message)?> CheckSendAsync(Guid conversationId, Guid senderDeviceId, ulong epoch, ReadOnlyMemory<byte> distributionId)
     {
-        var state = await keys.GetConversationKeyStateAsync(conversationId);
+        var (state, distribution) = await keys.GetSendStateAsync(conversationId, new Guid(distributionId.Span, bigEndian: true));
         if (epoch != (ulong)state.Epoch)
         {
             return (ErrorCode.StaleEpoch, $"membership_epoch is not the conversation's current epoch ({state.Epoch}): read GET /v1/conversations/{conversationId}/e2e, start a new sender chain for it and distribute it.");
         }
 
-        var chainId = new Guid(distributionId.Span, bigEndian: true);
-        var distribution = await keys.GetDistributionAsync(conversationId, chainId);
         if (distribution is null || distribution.Epoch != state.Epoch)
         {
             return Mismatch(conversationId, "distribution_id names no distribution of this conversation for the current epoch");
         }
 
-        if (distribution.SenderDeviceId != senderDeviceId && !await UsesEpochSecretAsync(conversationId))
+        if (distribution.SenderDeviceId != senderDeviceId && !await UsesEpochSecretAsync(conversationId, state.RosterVersion))
         {
             return Mismatch(conversationId, "distribution_id names another device's sender chain");
         }
@@ -63,8 +71,21 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys)
     }
 
     /// <summary>Whether the conversation has more members than sender chains serve (the epoch secret keys it).</summary>
-    public async ValueTask<bool> UsesEpochSecretAsync(Guid conversationId) =>
-        (await keys.GetDistributionRosterAsync(conversationId)).Members.Count > MaxSenderChainMembers;
+    private async ValueTask<bool> UsesEpochSecretAsync(Guid conversationId, long rosterVersion)
+    {
+        if (_epochSecret.TryGetValue(conversationId, out var known) && known.RosterVersion == rosterVersion)
+        {
+            return known.EpochSecret;
+        }
+
+        var roster = await keys.GetDistributionRosterAsync(conversationId);
+        var epochSecret = UsesEpochSecret(roster);
+        _epochSecret[conversationId] = (roster.State.RosterVersion, epochSecret);
+        return epochSecret;
+    }
+
+    /// <summary>Whether the conversation of <paramref name="roster"/> has more members than sender chains serve.</summary>
+    public bool UsesEpochSecret(DistributionRoster roster) => roster.Members.Count > MaxSenderChainMembers;
 
     private static (ErrorCode, string) Mismatch(Guid conversationId, string why) =>
         (ErrorCode.DistributionMismatch, $"{why}: read GET /v1/conversations/{conversationId}/e2e, upload the missing seeds (POST /v1/conversations/{conversationId}/key-bundles) and send again.");

@@ -132,6 +132,11 @@ public sealed class ChatWireServer : IAsyncDisposable
                 GatewayLog.Adapter(logger, port, adapter);
             }
 
+            if (storageOptions.Blobs == "local" && routingOptions.Bus == "redis")
+            {
+                GatewayLog.LocalBlobsInCluster(logger);
+            }
+
             if (certificateCreated)
             {
                 GatewayLog.DevelopmentCertificateCreated(logger, Path.Combine(dataDirectory, DevelopmentCertificate.FileName));

@@ -193,6 +193,12 @@ public sealed class LimitsOptions
 
     /// <summary>One-time prekeys one user may claim per minute (key directory): draining a device's prekeys is an attack.</summary>
     public int PrekeyClaimsPerMinutePerUser { get; set; } = 60;
+
+    /// <summary>
+    /// Members up to which a conversation keys end-to-end messages with one sender chain per device; above it, one
+    /// epoch secret per epoch (docs/e2e.md, option L2), since a removal would cost every sender that many seals.
+    /// </summary>
+    public int MaxSenderChainMembers { get; set; } = 1000;
 }
 
 /// <summary>Which adapter serves each storage port; section <c>Storage</c> (docs/configuration.md).</summary>

@@ -162,6 +162,7 @@ internal static class LimitsOptionsValidation
             (nameof(limits.MaxChannelsPerTeam), limits.MaxChannelsPerTeam),
             (nameof(limits.MaxActiveInvitesPerTeam), limits.MaxActiveInvitesPerTeam),
             (nameof(limits.PrekeyClaimsPerMinutePerUser), limits.PrekeyClaimsPerMinutePerUser),
+            (nameof(limits.MaxSenderChainMembers), limits.MaxSenderChainMembers),
         })
         {
             if (value <= 0)

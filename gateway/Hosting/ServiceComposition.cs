@@ -196,10 +196,7 @@ internal static class ServiceComposition
         services.AddSingleton(storage.Directory);
 
         // The directory adapter is also the key directory: key state moves with membership in its transactions.
-        if (storage.Directory is IKeyDirectoryStore keys)
-        {
-            services.AddSingleton(keys);
-        }
+        services.AddSingleton((IKeyDirectoryStore)storage.Directory);
 
         services.AddSingleton(storage.Messages);
         services.AddSingleton(storage.Attachments);

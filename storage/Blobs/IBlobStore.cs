@@ -53,8 +53,12 @@ public enum BlobUploadCheck
 /// <summary>The one check every adapter's upload goes through, whatever the store enforced on its own.</summary>
 public static class BlobUploads
 {
-    // Object stores keep write times to the second (HTTP dates): allow that much rounding.
-    private static readonly TimeSpan WriteTimeResolution = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long after its grant expired an object may have been written and still pass. A store checks the expiry
+    /// when the upload starts and records the write time when it ends, so a large upload begun in time ends
+    /// later; a store that never checks lets later uploads through, and those are refused.
+    /// </summary>
+    public static readonly TimeSpan LateWriteTolerance = TimeSpan.FromMinutes(5);
 
     /// <summary>Reads the object under <paramref name="key"/> and judges it against the grant it was given (size and expiry).</summary>
     public static async Task<BlobUploadCheck> CheckAsync(IBlobStore store, string key, long size, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
@@ -63,7 +67,7 @@ public static class BlobUploads
         var info = await store.GetInfoAsync(key, cancellationToken);
         return info is null ? BlobUploadCheck.Missing
             : info.Size != size ? BlobUploadCheck.WrongSize
-            : info.WrittenAt > expiresAt + WriteTimeResolution ? BlobUploadCheck.Late
+            : info.WrittenAt > expiresAt + LateWriteTolerance ? BlobUploadCheck.Late
             : BlobUploadCheck.Accepted;
     }
 

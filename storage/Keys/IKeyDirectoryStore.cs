@@ -14,7 +14,8 @@ public interface IKeyDirectoryStore
     /// <summary>
     /// Sets the account key. Absent: stored as version 1. The same key again: nothing changes. Another key: refused
     /// (returns the stored record unchanged) unless <paramref name="reset"/>, which stores it as the next version and,
-    /// in one transaction, drops the user's history keys and device list (they were signed by the old key), clears
+    /// in one transaction, drops the user's history keys (no longer usable; a new generation must still be above every
+    /// one the user had) and device list (they were signed by the old key; a new list may start at any version), clears
     /// every device certificate's account signature (all devices pending again) and bumps the epoch of every
     /// conversation the user is in. Returns the record as stored after the call.
     /// </summary>
@@ -32,7 +33,8 @@ public interface IKeyDirectoryStore
     // Device keys
     /// <summary>
     /// Registers a device's public keys, once: true when stored or when the same keys were stored before; false when
-    /// the device already has other keys.
+    /// the device already has other keys, or its session is revoked (a registration racing the revocation).
+    /// The link code is stored and matched without its dash, in upper case.
     /// </summary>
     Task<bool> SetDeviceKeysAsync(DeviceKeysRecord keys, CancellationToken cancellationToken = default);
 
@@ -58,12 +60,15 @@ public interface IKeyDirectoryStore
     Task<bool> SetDeviceListAsync(DeviceListRecord list, CancellationToken cancellationToken = default);
 
     // Prekeys
-    /// <summary>Stores the device's current signed prekey (replacing the previous one).</summary>
+    /// <summary>Stores the device's current signed prekey (replacing the previous one); nothing for a device without keys.</summary>
     Task SetSignedPrekeyAsync(SignedPrekeyRecord prekey, CancellationToken cancellationToken = default);
 
     Task<SignedPrekeyRecord?> GetSignedPrekeyAsync(Guid deviceId, CancellationToken cancellationToken = default);
 
-    /// <summary>Adds one-time prekeys (an id already stored for the device is ignored); returns how many the device now has.</summary>
+    /// <summary>
+    /// Adds one-time prekeys (an id already stored for the device is ignored; nothing for a device without keys);
+    /// returns how many the device now has.
+    /// </summary>
     Task<int> AddOneTimePrekeysAsync(Guid deviceId, IReadOnlyList<OneTimePrekeyRecord> prekeys, CancellationToken cancellationToken = default);
 
     Task<int> CountOneTimePrekeysAsync(Guid deviceId, CancellationToken cancellationToken = default);
@@ -97,7 +102,9 @@ public interface IKeyDirectoryStore
     /// <summary>
     /// Marks a device revoked for key purposes, in one transaction: its keys, prekeys and pending link payload are
     /// deleted, the user's history keys stop being usable until a newer generation is added, and every conversation
-    /// the user is in gets a new epoch. The session itself is revoked through the directory port.
+    /// the user is in gets a new epoch. The session itself is revoked through the directory port, whose
+    /// RevokeDeviceSession and RevokeAllDeviceSessions do this too, in their transaction, for each revoked device that
+    /// had keys or a pending link payload (one that never registered keys never held any; one epoch bump per call).
     /// </summary>
     Task RevokeDeviceKeysAsync(Guid userId, Guid deviceId, CancellationToken cancellationToken = default);
 
@@ -122,6 +129,20 @@ public interface IKeyDirectoryStore
         IReadOnlyList<KeyBundleEntry> entries,
         DateTimeOffset at,
         CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// What every end-to-end SEND is checked against: the conversation's key state and the chain's distribution
+    /// without its recipients (null when the chain is not in the conversation). On the message path, so an adapter
+    /// should answer it with one indexed read; this default makes two and reads the recipients too.
+    /// </summary>
+    async Task<(ConversationKeyState State, DistributionHead? Distribution)> GetSendStateAsync(Guid conversationId, Guid chainId, CancellationToken cancellationToken = default)
+    {
+        var state = await GetConversationKeyStateAsync(conversationId, cancellationToken).ConfigureAwait(false);
+        var distribution = await GetDistributionAsync(conversationId, chainId, cancellationToken).ConfigureAwait(false);
+        return (state, distribution is null
+            ? null
+            : new DistributionHead(distribution.ChainId, distribution.SenderUserId, distribution.SenderDeviceId, distribution.Epoch, distribution.CompleteForRosterVersion));
+    }
 
     /// <summary>Records that the distribution was found complete for <paramref name="rosterVersion"/>.</summary>
     Task MarkDistributionCompleteAsync(Guid conversationId, Guid chainId, long rosterVersion, CancellationToken cancellationToken = default);

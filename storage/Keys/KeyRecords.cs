@@ -53,7 +53,8 @@ public sealed record OneTimePrekeyRecord(int PrekeyId, byte[] PublicKey);
 /// A conversation's key state. <see cref="Epoch"/> grows when a member leaves or is removed, when a member's device
 /// is revoked or account reset, and when the mode changes: a send must be sealed for the current epoch.
 /// <see cref="RosterVersion"/> grows on every change of who (or which keys) a distribution must cover: each epoch
-/// change, a member joining, a member's history key or device list changing.
+/// change, a member joining, a member's history key or device list changing. A conversation starts at epoch 1,
+/// roster version 1 with the members it was created with; its state is deleted with it.
 /// </summary>
 public sealed record ConversationKeyState(Guid ConversationId, long Epoch, long RosterVersion, E2eMode Mode);
 
@@ -91,6 +92,9 @@ public sealed record DistributionRecord(
     E2eMode Mode,
     IReadOnlySet<KeyRecipient> Recipients,
     long CompleteForRosterVersion);
+
+/// <summary>A distribution without its recipients: what an end-to-end SEND is checked against.</summary>
+public sealed record DistributionHead(Guid ChainId, Guid SenderUserId, Guid SenderDeviceId, long Epoch, long CompleteForRosterVersion);
 
 /// <summary>
 /// What a complete distribution in a conversation must cover now: the key state and, per member, the current

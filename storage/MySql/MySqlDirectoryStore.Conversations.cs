@@ -140,26 +140,32 @@ public sealed partial class MySqlDirectoryStore
         }, cancellationToken);
 
     public Task<bool> AddConversationMemberAsync(Guid conversationId, Guid userId, DateTimeOffset joinedAt, CancellationToken cancellationToken = default) =>
-        WriteAsync(async (connection, ct) =>
+        InTransactionAsync(async (connection, transaction, ct) =>
         {
             await using var command = new MySqlCommand(
                 """
                 INSERT INTO conversation_members (conversation_id, user_id, joined_at)
                 VALUES (@conversation_id, @user_id, @joined_at);
                 """,
-                connection);
+                connection,
+                transaction);
             command.Parameters.AddGuid("@conversation_id", conversationId);
             command.Parameters.AddGuid("@user_id", userId);
             command.Parameters.AddTime("@joined_at", joinedAt);
             try
             {
-                return await command.ExecuteNonQueryAsync(ct) == 1;
+                await command.ExecuteNonQueryAsync(ct);
             }
             catch (MySqlException exception) when (MySqlCommands.IsDuplicateKey(exception))
             {
                 // Already a member (INSERT IGNORE would also swallow a missing conversation or user).
                 return false;
             }
+
+            // A member joined: a distribution must now cover them too.
+            command.CommandText = NewRosterSql;
+            await command.ExecuteNonQueryAsync(ct);
+            return true;
         }, cancellationToken);
 
     public Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, CancellationToken cancellationToken = default) =>
@@ -191,14 +197,23 @@ public sealed partial class MySqlDirectoryStore
         }, cancellationToken);
 
     public Task<bool> RemoveConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default) =>
-        WriteAsync(async (connection, ct) =>
+        InTransactionAsync(async (connection, transaction, ct) =>
         {
             await using var command = new MySqlCommand(
                 "DELETE FROM conversation_members WHERE conversation_id = @conversation_id AND user_id = @user_id;",
-                connection);
+                connection,
+                transaction);
             command.Parameters.AddGuid("@conversation_id", conversationId);
             command.Parameters.AddGuid("@user_id", userId);
-            return await command.ExecuteNonQueryAsync(ct) == 1;
+            if (await command.ExecuteNonQueryAsync(ct) != 1)
+            {
+                return false;
+            }
+
+            // A member left: what is sent from now on must be keyed so that they cannot read it.
+            command.CommandText = NewEpochSql;
+            await command.ExecuteNonQueryAsync(ct);
+            return true;
         }, cancellationToken);
 
     public Task<IReadOnlyList<Guid>> ListConversationMembersAsync(Guid conversationId, CancellationToken cancellationToken = default) =>

@@ -114,8 +114,12 @@ public sealed partial class MySqlDirectoryStore
         WriteAsync(async (connection, ct) =>
         {
             await using var transaction = await connection.BeginTransactionAsync(ct);
+            // The channels the member leaves get a new epoch, in the same transaction.
             await using (var leaveChannels = new MySqlCommand(
                 """
+                UPDATE conversations c JOIN conversation_members cm ON cm.conversation_id = c.id
+                SET c.key_epoch = c.key_epoch + 1, c.key_roster_version = c.key_roster_version + 1
+                WHERE cm.user_id = @user_id AND c.team_id = @team_id;
                 DELETE cm FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
                 WHERE cm.user_id = @user_id AND c.team_id = @team_id;
                 """,
@@ -260,10 +264,13 @@ public sealed partial class MySqlDirectoryStore
         WriteAsync(async (connection, ct) =>
         {
             // Spelled out rather than left to ON DELETE CASCADE, as on SQLite, and member_names has no foreign
-            // key: channel memberships, channels, invites, member names, team memberships, the team.
+            // key: channel memberships, the channels' key distributions, channels, invites, member names, team
+            // memberships, the team. The channels' key state goes with their rows.
             await using var transaction = await connection.BeginTransactionAsync(ct);
             await using (var deleteContents = new MySqlCommand(
                 """
+                DELETE e FROM key_bundle_entries e JOIN conversations c ON c.id = e.conversation_id WHERE c.team_id = @team_id;
+                DELETE d FROM key_distributions d JOIN conversations c ON c.id = d.conversation_id WHERE c.team_id = @team_id;
                 DELETE cm FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id WHERE c.team_id = @team_id;
                 DELETE FROM conversations WHERE team_id = @team_id;
                 DELETE FROM invites WHERE team_id = @team_id;

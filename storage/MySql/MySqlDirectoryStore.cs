@@ -23,6 +23,8 @@ namespace ChatWire.Storage.MySql;
 /// <item><see cref="GetLastSeenAsync"/>: "last seen at" of offline users.</item>
 /// <item><see cref="ListInvitesAsync"/>: the invite list admins look at (codes are not stored).</item>
 /// </list>
+/// The store is also the key directory port (<see cref="Keys.IKeyDirectoryStore"/>), read from the primary only:
+/// a membership change or a session revocation moves the conversations' key state in its own transaction.
 /// </remarks>
 public sealed partial class MySqlDirectoryStore : IDirectoryStore, IAsyncDisposable
 {
@@ -190,18 +192,26 @@ public sealed partial class MySqlDirectoryStore : IDirectoryStore, IAsyncDisposa
         }, cancellationToken);
 
     public Task<bool> RevokeDeviceSessionAsync(Guid userId, Guid deviceId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) =>
-        WriteAsync(async (connection, ct) =>
+        InTransactionAsync(async (connection, transaction, ct) =>
         {
             await using var command = new MySqlCommand(
                 """
                 UPDATE device_sessions SET revoked_at = @revoked_at
                 WHERE device_id = @device_id AND user_id = @user_id AND revoked_at IS NULL;
                 """,
-                connection);
+                connection,
+                transaction);
             command.Parameters.AddTime("@revoked_at", revokedAt);
             command.Parameters.AddGuid("@device_id", deviceId);
             command.Parameters.AddGuid("@user_id", userId);
-            return await command.ExecuteNonQueryAsync(ct) == 1;
+            if (await command.ExecuteNonQueryAsync(ct) != 1)
+            {
+                return false;
+            }
+
+            // The device's keys go with its session, in the same transaction (IKeyDirectoryStore.RevokeDeviceKeysAsync).
+            await RevokeKeysAsync(connection, transaction, userId, [deviceId], onlyWithKeys: true, ct);
+            return true;
         }, cancellationToken);
 
     public Task<IReadOnlyList<Guid>> RevokeAllDeviceSessionsAsync(Guid userId, Guid? exceptDeviceId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) =>
@@ -226,6 +236,8 @@ public sealed partial class MySqlDirectoryStore : IDirectoryStore, IAsyncDisposa
                 await update.ExecuteNonQueryAsync(ct);
             }
 
+            // The devices' keys go with their sessions, in the same transaction.
+            await RevokeKeysAsync(connection, transaction, userId, revoked, onlyWithKeys: true, ct);
             await transaction.CommitAsync(ct);
             return revoked;
         }, cancellationToken);

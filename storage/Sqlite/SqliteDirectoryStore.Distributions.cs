@@ -75,7 +75,7 @@ public sealed partial class SqliteDirectoryStore
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         using var transaction = connection.BeginTransaction(deferred: true);
-        await using var command = Command(connection, transaction, $"""
+        await using var command = Command(connection, transaction, """
             SELECT recipient_user_id, recipient_device_id, history_key_generation FROM key_bundle_entries
             WHERE conversation_id = $conversation_id AND chain_id = $chain_id;
             """);

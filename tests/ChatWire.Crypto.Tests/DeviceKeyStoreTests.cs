@@ -99,6 +99,25 @@ public sealed class DeviceKeyStoreTests : IDisposable
     }
 
     [Fact]
+    public void CreateDeviceKeys_OnUnix_FilesReadableByOwnerOnly()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var alice = NewStore("alice");
+        alice.EncryptMessage(Message(1));
+
+        var mode = File.GetUnixFileMode(Path.Combine(_root, "alice", "identity.json"));
+        var outbound = Directory.GetFiles(Path.Combine(_root, "alice", "outbound")).Single();
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, mode);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(outbound));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(_root, "alice")));
+    }
+
+    [Fact]
     public void Open_SameProfileTwice_Throws()
     {
         using var alice = NewStore("alice");
@@ -205,6 +224,52 @@ public sealed class DeviceKeyStoreTests : IDisposable
         Assert.Equal(prekeys[^1].PrekeyId, store.CurrentSignedPrekey!.PrekeyId);
         Assert.All(prekeys, prekey => Assert.True(prekey.Verify(store.DeviceId, store.Certificate.SigningKey)));
         Assert.Equal(5, prekeys.Select(prekey => prekey.PrekeyId).Distinct().Count());
+    }
+
+    [Fact]
+    public void EncryptMessage_StateCannotBeWritten_ThrowsAndNextMessageStartsNewChain()
+    {
+        using var alice = NewStore("alice");
+        var first = alice.EncryptMessage(Message(1));
+        var file = Path.Combine(_root, "alice", "outbound", _conversation.ToString("N") + ".json");
+        File.Delete(file);
+        Directory.CreateDirectory(file);
+
+        Assert.ThrowsAny<IOException>(() => alice.EncryptMessage(Message(1)));
+        Directory.Delete(file);
+        var next = alice.EncryptMessage(Message(1));
+
+        Assert.NotNull(next.NewChainSeed);
+        Assert.NotEqual(first.ChainId, next.ChainId);
+    }
+
+    [Fact]
+    public void ImportSeed_SameChainOtherSigningKey_WrongSender()
+    {
+        using var bob = NewStore("bob");
+        var seed = SeedSealTests.Seed();
+        bob.ImportSeed(seed);
+
+        var error = Assert.Throws<ChatWireCryptoException>(() => bob.ImportSeed(seed with { SigningPublicKey = Primitives.GenerateEd25519().PublicKey }));
+
+        Assert.Equal(CryptoError.WrongSender, error.Error);
+        Assert.False(bob.ImportSeed(seed));
+    }
+
+    [Fact]
+    public void TryDecrypt_SameMessageIdOnNewChain_Replay()
+    {
+        using var alice = NewStore("alice");
+        using var bob = NewStore("bob");
+        var message = Message(1);
+        var first = alice.EncryptMessage(message);
+        alice.RetireOutboundChain(_conversation);
+        var second = alice.EncryptMessage(message);
+        bob.ImportSeed(first.NewChainSeed!);
+        bob.ImportSeed(second.NewChainSeed!);
+
+        Assert.True(bob.TryDecrypt(first.Envelope, _conversation).Succeeded);
+        Assert.Equal(CryptoError.Replay, bob.TryDecrypt(second.Envelope, _conversation).Error);
     }
 
     private DeviceKeyStore NewStore(string name, Guid? userId = null)

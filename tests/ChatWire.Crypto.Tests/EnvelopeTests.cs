@@ -170,6 +170,16 @@ public sealed class EnvelopeTests
     }
 
     [Fact]
+    public void Parse_MentionCountBeyondSize_Malformed()
+    {
+        var (outbound, _) = SenderChainTests.Pair();
+        var envelope = MessageCipher.Encrypt(outbound, Template(outbound), "x"u8);
+        BinaryPrimitives.WriteUInt16BigEndian(envelope.AsSpan(120), ushort.MaxValue);
+
+        Assert.Equal(CryptoError.Malformed, Assert.Throws<ChatWireCryptoException>(() => Envelope.Parse(envelope)).Error);
+    }
+
+    [Fact]
     public void Parse_EveryTruncation_Malformed()
     {
         var (outbound, _) = SenderChainTests.Pair();

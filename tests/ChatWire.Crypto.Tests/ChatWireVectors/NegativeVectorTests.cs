@@ -10,11 +10,12 @@ public sealed class NegativeVectorTests
     private const int X3dhMessages = 2;
     private const int PrekeyBundles = 2;
     private const int DeviceLists = 4;
+    private const int Attachments = 3;
 
     [Fact]
-    public void Negative_EveryVector_RefusedForItsReason()
+    public async Task Negative_EveryVector_RefusedForItsReason()
     {
-        var items = VectorFile.Items(VectorFile.Load("negative.json"), "vectors", Envelopes + Seals + X3dhMessages + PrekeyBundles + DeviceLists);
+        var items = VectorFile.Items(VectorFile.Load("negative.json"), "vectors", Envelopes + Seals + X3dhMessages + PrekeyBundles + DeviceLists + Attachments);
         var failures = new List<string>();
         var kinds = new Dictionary<string, int>();
 
@@ -32,6 +33,7 @@ public sealed class NegativeVectorTests
                     "x3dh" => X3dhMessage(vector),
                     "prekey-bundle" => PrekeyBundle(vector),
                     "device-list" => DeviceList(vector),
+                    "attachment" => await AttachmentAsync(vector),
                     _ => $"unknown kind {kind}",
                 };
             }
@@ -52,6 +54,7 @@ public sealed class NegativeVectorTests
         Assert.Equal(X3dhMessages, kinds["x3dh"]);
         Assert.Equal(PrekeyBundles, kinds["prekey-bundle"]);
         Assert.Equal(DeviceLists, kinds["device-list"]);
+        Assert.Equal(Attachments, kinds["attachment"]);
     }
 
     // The receiver holds envelope.json's chain from its seed, accepted "received_before" first, then gets the envelope.
@@ -149,6 +152,21 @@ public sealed class NegativeVectorTests
             return nameof(CryptoError.BadSignature);
         }
 
-        return signed.Lists(certificate) ? null : "NotOnDeviceList";
+        return signed.TrustedDevices([certificate], accountPublic).Count == 1 ? null : "NotOnDeviceList";
+    }
+
+    // The receiver has the two-chunk file's descriptor (key, prefix, file id, size and hash of the real ciphertext) and
+    // the server serves an altered ciphertext; the vector's hash pins exactly which bytes.
+    private static async Task<string?> AttachmentAsync(JsonNode vector)
+    {
+        var document = VectorFile.Load("attachment.json");
+        var original = document["vectors"]!.AsArray().Single(v => v!.Str("name") == "two-chunks")!;
+        var altered = VectorGenerator.AlterAttachment(vector.Str("operation"));
+        Assert.Equal(vector.Bytes("ciphertext_sha256"), System.Security.Cryptography.SHA256.HashData(altered));
+        var keys = new AttachmentKeys(
+            document.Id("file_id"), document.Bytes("file_key"), document.Bytes("nonce_prefix"), original.Bytes("ciphertext_sha256"),
+            (long)original["ciphertext_length"]!, (long)original["plaintext_length"]!);
+        await AttachmentCipher.DecryptAsync(new MemoryStream(altered), new MemoryStream(), keys);
+        return null;
     }
 }

@@ -9,7 +9,7 @@ internal static partial class VectorGenerator
 
     private static JsonObject Negatives()
     {
-        JsonArray items = [.. EnvelopeNegatives(), .. SealNegatives(), .. X3dhNegatives(), .. DeviceListNegatives()];
+        JsonArray items = [.. EnvelopeNegatives(), .. SealNegatives(), .. X3dhNegatives(), .. DeviceListNegatives(), .. AttachmentNegatives()];
         return Document(
             "Inputs that must be refused, each with the reason (a ChatWire.Crypto CryptoError name, or NotOnDeviceList). \"base\" names the positive vector whose keys and context apply.",
             "vectors",
@@ -223,5 +223,55 @@ internal static partial class VectorGenerator
         }
 
         return node;
+    }
+
+    /// <summary>The chunks of attachment.json's "two-chunks" vector, as the server could serve them altered.</summary>
+    public static IReadOnlyList<byte[]> TwoChunkCiphertext()
+    {
+        var fileKey = Fixed.Secret("attachment/file-key");
+        var prefix = Fixed.Secret("attachment/nonce-prefix")[..7];
+        var plaintext = Spec.AttachmentPlaintext(Spec.ChunkSize + 1000);
+        return
+        [
+            Spec.Gcm(fileKey, Spec.AttachmentNonce(prefix, 0, false), Spec.AttachmentAad(Fixed.FileId, 0, false), plaintext[..Spec.ChunkSize]),
+            Spec.Gcm(fileKey, Spec.AttachmentNonce(prefix, 1, true), Spec.AttachmentAad(Fixed.FileId, 1, true), plaintext[Spec.ChunkSize..]),
+        ];
+    }
+
+    /// <summary>Applies a named alteration to the two-chunk ciphertext (see docs/e2e.md, "Test vectors").</summary>
+    public static byte[] AlterAttachment(string operation)
+    {
+        var chunks = TwoChunkCiphertext();
+        return operation switch
+        {
+            "drop-last-chunk" => chunks[0],
+            "swap-chunks" => [.. chunks[1], .. chunks[0]],
+            "flip-first-bit" => [(byte)(chunks[0][0] ^ 0x01), .. chunks[0][1..], .. chunks[1]],
+            _ => throw new ArgumentOutOfRangeException(nameof(operation)),
+        };
+    }
+
+    private static IEnumerable<JsonObject> AttachmentNegatives()
+    {
+        (string Operation, string Reason)[] cases =
+        [
+            ("drop-last-chunk", "The server serves the first chunk only: it was encrypted with last = 0, so it does not decrypt as the last one."),
+            ("swap-chunks", "The chunks in the wrong order: each chunk's index is in its nonce and associated data."),
+            ("flip-first-bit", "One bit of the first chunk's ciphertext flipped."),
+        ];
+        foreach (var (operation, reason) in cases)
+        {
+            yield return new JsonObject
+            {
+                ["name"] = "attachment-" + operation,
+                ["kind"] = "attachment",
+                ["base"] = "attachment.json#two-chunks",
+                ["error"] = "AttachmentMismatch",
+                ["reason"] = reason,
+                ["operation"] = operation,
+                ["ciphertext_length"] = AlterAttachment(operation).Length,
+                ["ciphertext_sha256"] = Hex(System.Security.Cryptography.SHA256.HashData(AlterAttachment(operation))),
+            };
+        }
     }
 }

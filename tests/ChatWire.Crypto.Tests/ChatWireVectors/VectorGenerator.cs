@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 namespace ChatWire.Crypto.Tests.ChatWireVectors;
 
 /// <summary>
-/// Makes ChatWire's own test vectors (ChatWireVectors/*.json, described in docs/e2e-vectors.md) from fixed keys and
+/// Makes ChatWire's own test vectors (ChatWireVectors/*.json, described in docs/e2e.md, "Test vectors") from fixed keys and
 /// fixed "randomness" (<see cref="Fixed.Secret"/>), with the constructions of <see cref="Spec"/>. Deterministic: the
 /// committed files must equal what this produces (VectorGenerationTests checks it).
 /// </summary>

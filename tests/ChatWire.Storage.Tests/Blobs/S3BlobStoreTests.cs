@@ -40,7 +40,7 @@ public sealed class S3BlobStoreTests : BlobStoreContract
     [Fact]
     public async Task CreateUploadGrantAsync_Any_PresignedPostToTheBucket()
     {
-        var key = NewKey();
+        var key = await NewKeyAsync();
 
         var grant = await Store.CreateUploadGrantAsync(key, 42, DateTimeOffset.UtcNow.AddMinutes(5));
 

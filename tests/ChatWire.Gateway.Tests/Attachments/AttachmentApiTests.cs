@@ -1,0 +1,250 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using ChatWire.Gateway.Attachments;
+using ChatWire.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ChatWire.Gateway.Tests.Attachments;
+
+// The attachments API (docs/http-api.md, "Attachments") on the embedded (local) blob store.
+public sealed class AttachmentApiTests
+{
+    [Fact]
+    public async Task Attachment_UploadCompleteDownload_MemberGetsExactlyTheUploadedBytes()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var bob = await server.SignupAsync("bob");
+        var (team, general) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(team));
+        var ciphertext = RandomNumberGenerator.GetBytes(200_000);
+
+        var created = await AttachmentClient.CreateForAsync(alice, general, ciphertext);
+        var id = created.GetProperty("attachment_id").GetGuid();
+        Assert.Equal("PUT", created.GetProperty("upload").GetProperty("method").GetString());
+        Assert.StartsWith($"{server.ApiUrl}/v1/blobs/{id}?token=", created.GetProperty("upload").GetProperty("url").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NoContent, await AttachmentClient.UploadAsync(created, ciphertext));
+        var completed = await (await AttachmentClient.CompleteAsync(alice, id)).Content.ReadFromJsonAsync<JsonElement>();
+        var got = await AttachmentClient.GetAsync(bob, id);
+
+        Assert.Equal("ready", completed.GetProperty("state").GetString());
+        Assert.Equal(ciphertext.Length, completed.GetProperty("size").GetInt64());
+        Assert.Equal(HttpStatusCode.OK, got.StatusCode);
+        var body = await got.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(general, body.GetProperty("conversation_id").GetGuid());
+        Assert.Equal(Convert.ToBase64String(SHA256.HashData(ciphertext)), body.GetProperty("sha256").GetString());
+        var download = await AttachmentClient.DownloadAsync(body.GetProperty("download_url").GetString()!);
+        Assert.Equal(ciphertext, await download.Content.ReadAsByteArrayAsync());
+        Assert.Equal(ciphertext, await File.ReadAllBytesAsync(Path.Combine(server.DataDirectory, "blobs", id.ToString())));
+    }
+
+    [Fact]
+    public async Task Create_OverMaxBytes_ContentTooLarge()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Attachments:MaxBytes"] = "1000" });
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+
+        Assert.Equal(HttpStatusCode.Created, (await AttachmentClient.CreateAsync(alice, general, 1000, new byte[32])).StatusCode);
+        await HttpApiTests.AssertProblemAsync(await AttachmentClient.CreateAsync(alice, general, 1001, new byte[32]), HttpStatusCode.BadRequest, 4008, "CONTENT_TOO_LARGE");
+    }
+
+    [Fact]
+    public async Task Create_PastQuotaCountingPendingUploads_QuotaExceeded()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Attachments:QuotaBytes"] = "1000" });
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        await AttachmentClient.UploadReadyAsync(alice, general, RandomNumberGenerator.GetBytes(500));
+        Assert.Equal(HttpStatusCode.Created, (await AttachmentClient.CreateAsync(alice, general, 300, new byte[32])).StatusCode);
+
+        var over = await AttachmentClient.CreateAsync(alice, general, 201, new byte[32]);
+
+        await HttpApiTests.AssertProblemAsync(over, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
+        Assert.Equal(HttpStatusCode.Created, (await AttachmentClient.CreateAsync(alice, general, 200, new byte[32])).StatusCode);
+    }
+
+    [Fact]
+    public async Task NonMember_CreateOrGet_NotFound()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var mallory = await server.SignupAsync("mallory");
+        var (_, general) = await alice.CreateTeamAsync();
+        var id = await AttachmentClient.UploadReadyAsync(alice, general, RandomNumberGenerator.GetBytes(100));
+
+        await HttpApiTests.AssertProblemAsync(await AttachmentClient.CreateAsync(mallory, general, 10, new byte[32]), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        await HttpApiTests.AssertProblemAsync(await AttachmentClient.GetAsync(mallory, id), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        await HttpApiTests.AssertProblemAsync(await AttachmentClient.CompleteAsync(mallory, id), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        Assert.Equal(HttpStatusCode.OK, (await AttachmentClient.GetAsync(alice, id)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Complete_ShorterUpload_UploadMismatchAndBlobAndAttachmentGone()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var ciphertext = RandomNumberGenerator.GetBytes(1000);
+        var created = await AttachmentClient.CreateForAsync(alice, general, ciphertext);
+        var id = created.GetProperty("attachment_id").GetGuid();
+        Assert.Equal(HttpStatusCode.NoContent, await AttachmentClient.UploadAsync(created, ciphertext[..999]));
+
+        await HttpApiTests.AssertProblemAsync(await AttachmentClient.CompleteAsync(alice, id), (HttpStatusCode)422, 4016, "UPLOAD_MISMATCH");
+
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", id.ToString())));
+        await HttpApiTests.AssertProblemAsync(await AttachmentClient.GetAsync(alice, id), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+    }
+
+    [Fact]
+    public async Task Complete_OtherHash_UploadMismatchAndBlobGone()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var ciphertext = RandomNumberGenerator.GetBytes(1000);
+        var response = await AttachmentClient.CreateAsync(alice, general, ciphertext.Length, SHA256.HashData(ciphertext[..999]));
+        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var id = created.GetProperty("attachment_id").GetGuid();
+        Assert.Equal(HttpStatusCode.NoContent, await AttachmentClient.UploadAsync(created, ciphertext));
+
+        await HttpApiTests.AssertProblemAsync(await AttachmentClient.CompleteAsync(alice, id), (HttpStatusCode)422, 4016, "UPLOAD_MISMATCH");
+
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", id.ToString())));
+    }
+
+    [Fact]
+    public async Task Complete_NothingUploaded_UploadMismatchButUploadStillPossible()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var ciphertext = RandomNumberGenerator.GetBytes(10);
+        var created = await AttachmentClient.CreateForAsync(alice, general, ciphertext);
+        var id = created.GetProperty("attachment_id").GetGuid();
+
+        await HttpApiTests.AssertProblemAsync(await AttachmentClient.CompleteAsync(alice, id), (HttpStatusCode)422, 4016, "UPLOAD_MISMATCH");
+
+        Assert.Equal(HttpStatusCode.NoContent, await AttachmentClient.UploadAsync(created, ciphertext));
+        Assert.Equal(HttpStatusCode.OK, (await AttachmentClient.CompleteAsync(alice, id)).StatusCode);
+    }
+
+    [Fact]
+    public async Task BlobUpload_LongerThanGrant_RefusedAndNothingStored()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var created = await AttachmentClient.CreateForAsync(alice, general, new byte[1000]);
+        var id = created.GetProperty("attachment_id").GetGuid();
+
+        Assert.Equal(HttpStatusCode.BadRequest, await AttachmentClient.UploadAsync(created, new byte[1001]));
+
+        // Neither the object nor a temporary file: only the token secret is there.
+        Assert.Equal([".token-key"], Directory.EnumerateFiles(Path.Combine(server.DataDirectory, "blobs")).Select(Path.GetFileName));
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", id.ToString())));
+    }
+
+    [Fact]
+    public async Task BlobUpload_TamperedTokenOrOtherAttachment_Forbidden()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var bytes = new byte[100];
+        var first = await AttachmentClient.CreateForAsync(alice, general, bytes);
+        var second = await AttachmentClient.CreateForAsync(alice, general, bytes);
+        var secondId = second.GetProperty("attachment_id").GetGuid().ToString();
+
+        var tampered = await AttachmentClient.UploadAsync(first, bytes, url => url[..^2] + (url[^2] == 'A' ? "BA" : "AA"));
+        var elsewhere = await AttachmentClient.UploadAsync(first, bytes, url => url.Replace(first.GetProperty("attachment_id").GetGuid().ToString(), secondId, StringComparison.Ordinal));
+        var none = await AttachmentClient.UploadAsync(first, bytes, url => url[..url.IndexOf('?', StringComparison.Ordinal)]);
+
+        Assert.Equal(HttpStatusCode.Forbidden, tampered);
+        Assert.Equal(HttpStatusCode.Forbidden, elsewhere);
+        Assert.Equal(HttpStatusCode.Forbidden, none);
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", secondId)));
+    }
+
+    [Fact]
+    public async Task BlobUpload_ChunkedWithoutContentLength_RefusedAndNothingStored()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var created = await AttachmentClient.CreateForAsync(alice, general, new byte[100]);
+        var url = created.GetProperty("upload").GetProperty("url").GetString()!;
+        using var http = new HttpClient();
+        var chunked = new StreamContent(new MemoryStream(new byte[100]));
+        chunked.Headers.ContentLength = null;
+        using var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = chunked };
+        request.Headers.TransferEncodingChunked = true;
+
+        var response = await http.SendAsync(request);
+
+        await HttpApiTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", created.GetProperty("attachment_id").GetGuid().ToString())));
+    }
+
+    [Fact]
+    public async Task BlobUrls_Expired_Forbidden()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Attachments:UploadExpirySeconds"] = "1",
+            ["Attachments:DownloadExpirySeconds"] = "1",
+        });
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var bytes = RandomNumberGenerator.GetBytes(100);
+        var id = await AttachmentClient.UploadReadyAsync(alice, general, bytes);
+        var late = await AttachmentClient.CreateForAsync(alice, general, bytes);
+        var downloadUrl = (await (await AttachmentClient.GetAsync(alice, id)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("download_url").GetString()!;
+
+        await Task.Delay(1500);
+
+        Assert.Equal(HttpStatusCode.Forbidden, await AttachmentClient.UploadAsync(late, bytes));
+        Assert.Equal(HttpStatusCode.Forbidden, (await AttachmentClient.DownloadAsync(downloadUrl)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Sweep_PendingPastGrantAndAnHour_BlobAndAttachmentDeletedQuotaFreed()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Attachments:QuotaBytes"] = "1000" });
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var bytes = RandomNumberGenerator.GetBytes(600);
+        var abandoned = await AttachmentClient.CreateForAsync(alice, general, bytes);
+        Assert.Equal(HttpStatusCode.NoContent, await AttachmentClient.UploadAsync(abandoned, bytes));
+        var ready = await AttachmentClient.UploadReadyAsync(alice, general, RandomNumberGenerator.GetBytes(300));
+        var service = server.Server.App.Services.GetRequiredService<AttachmentService>();
+
+        Assert.Equal(0, await service.SweepAsync(DateTimeOffset.UtcNow.AddMinutes(15 + 59), CancellationToken.None));
+        Assert.Equal(1, await service.SweepAsync(DateTimeOffset.UtcNow.AddMinutes(15 + 61), CancellationToken.None));
+
+        var id = abandoned.GetProperty("attachment_id").GetGuid();
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", id.ToString())));
+        await HttpApiTests.AssertProblemAsync(await AttachmentClient.CompleteAsync(alice, id), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        Assert.Equal(HttpStatusCode.OK, (await AttachmentClient.GetAsync(alice, ready)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await AttachmentClient.CreateAsync(alice, general, 700, new byte[32])).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("{\"size\":10,\"sha256\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}")]
+    [InlineData("{\"conversation_id\":\"C\",\"sha256\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}")]
+    [InlineData("{\"conversation_id\":\"C\",\"size\":0,\"sha256\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}")]
+    [InlineData("{\"conversation_id\":\"C\",\"size\":10,\"sha256\":\"AAAA\"}")]
+    [InlineData("{\"conversation_id\":\"C\",\"size\":10}")]
+    public async Task Create_InvalidBody_ValidationFailed(string json)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+
+        var response = await alice.SendRawAsync(HttpMethod.Post, "v1/attachments", new StringContent(json.Replace("\"C\"", $"\"{general}\"", StringComparison.Ordinal), System.Text.Encoding.UTF8, "application/json"));
+
+        await HttpApiTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+}
