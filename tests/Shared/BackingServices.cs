@@ -12,6 +12,9 @@ internal static class BackingServices
 {
     private static readonly Lazy<IReadOnlyDictionary<string, string>> Values = new(Load, LazyThreadSafetyMode.ExecutionAndPublication);
 
+    /// <summary>The directory every service keeps its data, logs and pid files under (scripts/services.sh's DIR).</summary>
+    public static string ServicesDirectory => Get("CHATWIRE_SERVICES_DIR");
+
     /// <summary>Redis, as <c>host:port</c>.</summary>
     public static string Redis => Get("CHATWIRE_SERVICES_REDIS");
 
