@@ -153,12 +153,9 @@ internal static partial class KeyEndpoints
         }
 
         await RequireOwnKeysAsync(keys, me.DeviceId, ct);
-        if (await keys.CountOneTimePrekeysAsync(me.DeviceId, ct) + prekeys.Count > MaxPrekeysHeld)
-        {
-            throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"A device holds at most {MaxPrekeysHeld} one-time prekeys; upload more when it runs low.");
-        }
-
-        return new PrekeysRemainingResponse(await keys.AddOneTimePrekeysAsync(me.DeviceId, prekeys, ct));
+        return await keys.AddOneTimePrekeysAsync(me.DeviceId, prekeys, MaxPrekeysHeld, ct) is { } remaining
+            ? new PrekeysRemainingResponse(remaining)
+            : throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"A device holds at most {MaxPrekeysHeld} one-time prekeys; upload more when it runs low.");
     }
 
     // Only the caller's own devices that are still pending: the code identifies a device to approve, not a user.
