@@ -1,3 +1,4 @@
+using ChatWire.Gateway.Accounts;
 using ChatWire.Gateway.Keys;
 using ChatWire.Protocol;
 using ChatWire.Storage.Directory;
@@ -29,7 +30,7 @@ internal static partial class KeyEndpoints
             .Returns<AccountKeyInfo>().Refuses(400, 409, 415);
         authenticated.MapPut("/keys/history-key", AddHistoryKeyAsync)
             .Describe("addHistoryKey", "Publish a new generation of my history key", Tag)
-            .Returns<HistoryKeyInfo>().Refuses(400, 409, 415);
+            .Returns<HistoryKeyInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPut("/keys/devices/me", RegisterDeviceKeysAsync)
             .Describe("registerDeviceKeys", "Register this device's public keys (once)", Tag)
             .Returns<DeviceKeysRegisteredResponse>().Refuses(400, 409, 415);
@@ -47,13 +48,13 @@ internal static partial class KeyEndpoints
             .Returns<PendingDeviceResponse>().Refuses(404);
         authenticated.MapPut("/keys/devices/{deviceId}/certificate", CertifyDeviceAsync)
             .Describe("certifyDevice", "Store the account signature of one of my devices' certificate", Tag)
-            .Returns<DeviceKeysInfo>().Refuses(400, 404, 415);
+            .Returns<DeviceKeysInfo>().Refuses(400, 403, 404, 415);
         authenticated.MapPut("/keys/device-list", SetDeviceListAsync)
             .Describe("setDeviceList", "Replace my signed device list (its version only grows)", Tag)
-            .Returns<DeviceListInfo>().Refuses(400, 409, 415);
+            .Returns<DeviceListInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPut("/keys/devices/{deviceId}/link-payload", SetLinkPayloadAsync)
             .Describe("setLinkPayload", "Leave the sealed link payload for one of my new devices", Tag)
-            .ReturnsNoContent().Refuses(400, 404, 415);
+            .ReturnsNoContent().Refuses(400, 403, 404, 415);
         authenticated.MapGet("/keys/link-payload", GetLinkPayloadAsync)
             .Describe("getLinkPayload", "The sealed link payload left for this device", Tag)
             .Returns<LinkPayloadResponse>().Refuses(404);
@@ -62,7 +63,7 @@ internal static partial class KeyEndpoints
             .ReturnsNoContent();
         authenticated.MapPut("/keys/recovery-backup", SetRecoveryBackupAsync)
             .Describe("setRecoveryBackup", "Store my recovery backup (private keys sealed under my recovery key)", Tag)
-            .ReturnsNoContent().Refuses(400, 415);
+            .ReturnsNoContent().Refuses(400, 403, 415);
         authenticated.MapGet("/keys/recovery-backup", GetRecoveryBackupAsync)
             .Describe("getRecoveryBackup", "My recovery backup", Tag)
             .Returns<RecoveryBackupResponse>().Refuses(404);
@@ -80,6 +81,7 @@ internal static partial class KeyEndpoints
 
     private static async Task<HistoryKeyInfo> AddHistoryKeyAsync(AddHistoryKeyRequest body, HttpContext http, IKeyDirectoryStore keys, TimeProvider time, CancellationToken ct)
     {
+        await RequireApprovedAsync(keys, http.Identity(), ct);
         var record = new HistoryKeyRecord(
             http.Identity().UserId,
             Positive("generation", body.Generation),
@@ -151,12 +153,9 @@ internal static partial class KeyEndpoints
         }
 
         await RequireOwnKeysAsync(keys, me.DeviceId, ct);
-        if (await keys.CountOneTimePrekeysAsync(me.DeviceId, ct) + prekeys.Count > MaxPrekeysHeld)
-        {
-            throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"A device holds at most {MaxPrekeysHeld} one-time prekeys; upload more when it runs low.");
-        }
-
-        return new PrekeysRemainingResponse(await keys.AddOneTimePrekeysAsync(me.DeviceId, prekeys, ct));
+        return await keys.AddOneTimePrekeysAsync(me.DeviceId, prekeys, MaxPrekeysHeld, ct) is { } remaining
+            ? new PrekeysRemainingResponse(remaining)
+            : throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"A device holds at most {MaxPrekeysHeld} one-time prekeys; upload more when it runs low.");
     }
 
     // Only the caller's own devices that are still pending: the code identifies a device to approve, not a user.
@@ -179,7 +178,9 @@ internal static partial class KeyEndpoints
         var id = Ids.Parse("device_id", deviceId);
         var version = Positive("certificate_version", body.CertificateVersion);
         var signature = Exact("account_signature", body.AccountSignature, SignatureLength);
-        var device = await RequireUsersDeviceAsync(keys, http.Identity().UserId, id, ct);
+        var me = http.Identity();
+        var device = await RequireUsersDeviceAsync(keys, me.UserId, id, ct);
+        await RequireApprovedAsync(keys, me, ct);
         if (version != device.CertificateVersion)
         {
             throw RequestRefusedException.Validation("certificate_version", $"certificate_version must be the one the device registered ({device.CertificateVersion}).");
@@ -198,6 +199,7 @@ internal static partial class KeyEndpoints
         var me = http.Identity();
         var version = Positive("version", body.Version);
         var signature = Exact("signature", body.Signature, SignatureLength);
+        await RequireApprovedAsync(keys, me, ct);
         if (body.Devices is not { Count: <= MaxListedDevices } items)
         {
             throw RequestRefusedException.Validation("devices", $"devices must list 0 to {MaxListedDevices} devices.");
@@ -236,6 +238,12 @@ internal static partial class KeyEndpoints
         var id = Ids.Parse("device_id", deviceId);
         var payload = Bounded("payload", body.Payload, MaxLinkPayloadLength);
         await RequireUsersDeviceAsync(keys, me.UserId, id, ct);
+        if (id == me.DeviceId)
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "A link payload is left by another, approved device of yours for the new one.");
+        }
+
+        await RequireApprovedAsync(keys, me, ct);
         await keys.SetLinkPayloadAsync(id, me.DeviceId, payload, time.GetUtcNow(), ct);
         return Results.NoContent();
     }
@@ -254,6 +262,7 @@ internal static partial class KeyEndpoints
     private static async Task<IResult> SetRecoveryBackupAsync(RecoveryBackupRequest body, HttpContext http, IKeyDirectoryStore keys, TimeProvider time, CancellationToken ct)
     {
         var backup = Bounded("backup", body.Backup, MaxRecoveryBackupLength);
+        await RequireApprovedAsync(keys, http.Identity(), ct);
         await keys.SetRecoveryBackupAsync(http.Identity().UserId, backup, time.GetUtcNow(), ct);
         return Results.NoContent();
     }
@@ -269,6 +278,20 @@ internal static partial class KeyEndpoints
 
     private static async Task<DeviceKeysRecord> RequireUsersDeviceAsync(IKeyDirectoryStore keys, Guid userId, Guid deviceId, CancellationToken ct) =>
         await keys.GetDeviceKeysAsync(deviceId, ct) is { } device && device.UserId == userId ? device : throw NoSuchDevice();
+
+    // While the user has an approved device, only approved devices manage the user's keys. A pending device needs
+    // no more than the password to exist; left free it could approve itself, overwrite the recovery backup, or
+    // push the device list version or history key generation to the top of their range so that every later
+    // real one is refused as not above it. Signatures would not stop it: the server checks none. Before any
+    // device is approved (the first device, or after an account reset made every device pending) any may.
+    private static async Task RequireApprovedAsync(IKeyDirectoryStore keys, SessionIdentity me, CancellationToken ct)
+    {
+        var devices = await keys.ListDeviceKeysAsync(me.UserId, ct);
+        if (devices.Any(d => d.AccountSignature is not null) && !devices.Any(d => d.DeviceId == me.DeviceId && d.AccountSignature is not null))
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "This device is pending approval: approve it from one of your approved devices first.");
+        }
+    }
 
     private static RequestRefusedException NoSuchDevice() =>
         new(ErrorCode.NotFound, "No such device with registered keys (or it was revoked).");

@@ -18,6 +18,12 @@ internal sealed class AttachmentService(
     /// <summary>How long after its grant expired an upload never completed is deleted.</summary>
     public static readonly TimeSpan SweepGrace = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// Uploads one user may have declared and not completed. The byte quota alone would let a user declare a
+    /// billion 1-byte attachments (a row each); a client sends a few files at a time and completes them.
+    /// </summary>
+    public const int MaxPendingUploads = 100;
+
     private readonly AttachmentsOptions _options = options.Value;
 
     /// <summary>The blob store key of an attachment: its id, as in the API.</summary>
@@ -39,10 +45,11 @@ internal sealed class AttachmentService(
         // Millisecond precision: what the stores keep.
         var now = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
         var attachment = new AttachmentRecord(Guid.CreateVersion7(now), conversationId, userId, size, sha256, AttachmentState.Pending, now);
-        if (!await attachments.CreateAttachmentAsync(attachment, _options.QuotaBytes, ct))
+        if (!await attachments.CreateAttachmentAsync(attachment, _options.QuotaBytes, MaxPendingUploads, ct))
         {
             throw new RequestRefusedException(
-                ErrorCode.QuotaExceeded, $"Your attachments would take more than {_options.QuotaBytes} bytes; uploads not completed count until they expire.");
+                ErrorCode.QuotaExceeded,
+                $"Your attachments would take more than {_options.QuotaBytes} bytes, or you have {MaxPendingUploads} uploads not completed; uploads not completed count until an hour after their grant expired.");
         }
 
         var grant = await blobs.CreateUploadGrantAsync(KeyOf(attachment.Id), size, GrantExpiry(attachment), ct);

@@ -42,6 +42,14 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys, IOptions<LimitsOptio
         return essence.Equals(ContentType, StringComparison.OrdinalIgnoreCase);
     }
 
+    // The epoch is read here and the SEND appended later, by the message store (another database, in batches):
+    // a removal that commits in between lets a SEND of the old epoch be stored after the removal event. Left
+    // open on purpose. The removed member holds that chain's seed, but the server no longer serves them the
+    // conversation (membership is checked on every read and delivery), and the sender sealed the message before
+    // it could know of the removal: it is the message it would have been a moment earlier. Closing the window
+    // would mean comparing the epoch inside the append transaction, across the directory and message stores.
+    // Clients see the removal event and the new epoch; their next SEND under the old one is STALE_EPOCH.
+
     /// <summary>
     /// The refusal of an end-to-end SEND, or null when it may be stored. One read of the key directory (the key
     /// state and the distribution's head); when the distribution is another device's, which only an epoch-secret

@@ -32,9 +32,10 @@ public interface IAttachmentStore
 {
     /// <summary>
     /// Stores a new attachment when the owner's attachments (pending and ready) plus this one stay within
-    /// <paramref name="quotaBytes"/> (0 = no quota); false (nothing stored) otherwise.
+    /// <paramref name="quotaBytes"/> (0 = no quota) and the owner has fewer than <paramref name="maxPending"/>
+    /// pending ones (0 = no limit); false (nothing stored) otherwise.
     /// </summary>
-    Task<bool> CreateAttachmentAsync(AttachmentRecord attachment, long quotaBytes, CancellationToken cancellationToken = default);
+    Task<bool> CreateAttachmentAsync(AttachmentRecord attachment, long quotaBytes, int maxPending = 0, CancellationToken cancellationToken = default);
 
     Task<AttachmentRecord?> GetAttachmentAsync(Guid attachmentId, CancellationToken cancellationToken = default);
 

@@ -19,6 +19,9 @@ public sealed record S3BlobStoreOptions(string ServiceUrl, string Bucket, string
 /// size (<c>content-length-range</c>) and the expiry, so S3 refuses anything else; after the client says it is
 /// done the server reads the object's size with a HEAD (<see cref="GetInfoAsync"/>), because not every
 /// S3-compatible server enforces the policy. Downloads are presigned GETs.
+/// A presigned POST is not write-once: until the grant expires its holder (the uploader) can replace the object
+/// with other bytes of the same size, also after completing. Receivers check the SHA-256 that the encrypted
+/// message carries, so that is a failed download, as a message naming a wrong hash would be, never other content.
 /// </summary>
 public sealed class S3BlobStore : IBlobStore, IDisposable
 {

@@ -67,9 +67,11 @@ public interface IKeyDirectoryStore
 
     /// <summary>
     /// Adds one-time prekeys (an id already stored for the device is ignored; nothing for a device without keys);
-    /// returns how many the device now has.
+    /// returns how many the device now has, or null (nothing stored) when the device's count plus
+    /// <paramref name="prekeys"/> would pass <paramref name="maxHeld"/> (0 = no limit). The count and the insert
+    /// are one transaction, so concurrent uploads cannot pass the limit together.
     /// </summary>
-    Task<int> AddOneTimePrekeysAsync(Guid deviceId, IReadOnlyList<OneTimePrekeyRecord> prekeys, CancellationToken cancellationToken = default);
+    Task<int?> AddOneTimePrekeysAsync(Guid deviceId, IReadOnlyList<OneTimePrekeyRecord> prekeys, int maxHeld = 0, CancellationToken cancellationToken = default);
 
     Task<int> CountOneTimePrekeysAsync(Guid deviceId, CancellationToken cancellationToken = default);
 

@@ -9,21 +9,29 @@ public sealed partial class MySqlDirectoryStore : IAttachmentStore
 {
     private const string AttachmentColumns = "id, conversation_id, owner_user_id, size, sha256, state, created_at";
 
-    public Task<bool> CreateAttachmentAsync(AttachmentRecord attachment, long quotaBytes, CancellationToken cancellationToken = default)
+    public Task<bool> CreateAttachmentAsync(AttachmentRecord attachment, long quotaBytes, int maxPending = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(attachment);
         return WriteAsync(async (connection, ct) =>
         {
             await using var transaction = await connection.BeginTransactionAsync(ct);
-            if (quotaBytes > 0)
+            if (quotaBytes > 0 || maxPending > 0)
             {
                 // FOR UPDATE locks the owner's rows and the gap after them: a concurrent create for the same owner
-                // waits here (or deadlocks and is retried by WriteAsync), so two cannot both pass the quota.
+                // waits here (or deadlocks and is retried by WriteAsync), so two cannot both pass the limits.
                 await using var sum = new MySqlCommand(
-                    "SELECT COALESCE(SUM(size), 0) FROM attachments WHERE owner_user_id = @owner FOR UPDATE;", connection, transaction);
+                    "SELECT COALESCE(SUM(size), 0), COALESCE(SUM(state = @pending), 0) FROM attachments WHERE owner_user_id = @owner FOR UPDATE;", connection, transaction);
                 sum.Parameters.AddGuid("@owner", attachment.OwnerUserId);
-                var used = Convert.ToInt64(await sum.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
-                if (used + attachment.Size > quotaBytes)
+                sum.Parameters.AddInteger("@pending", (long)AttachmentState.Pending);
+                long used, pending;
+                await using (var reader = await sum.ExecuteReaderAsync(ct))
+                {
+                    await reader.ReadAsync(ct);
+                    used = Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
+                    pending = Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture);
+                }
+
+                if ((quotaBytes > 0 && used + attachment.Size > quotaBytes) || (maxPending > 0 && pending >= maxPending))
                 {
                     return false;
                 }

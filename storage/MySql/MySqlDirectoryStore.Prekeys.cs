@@ -38,13 +38,24 @@ public sealed partial class MySqlDirectoryStore
             return await ReadSingleAsync(command, KeyRows.ReadSignedPrekey, ct);
         }, cancellationToken);
 
-    public Task<int> AddOneTimePrekeysAsync(Guid deviceId, IReadOnlyList<OneTimePrekeyRecord> prekeys, CancellationToken cancellationToken = default)
+    public Task<int?> AddOneTimePrekeysAsync(Guid deviceId, IReadOnlyList<OneTimePrekeyRecord> prekeys, int maxHeld = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prekeys);
-        return InTransactionAsync(async (connection, transaction, ct) =>
+        return InTransactionAsync<int?>(async (connection, transaction, ct) =>
         {
             await using var command = new MySqlCommand { Connection = connection, Transaction = transaction };
             command.Parameters.AddGuid("@device_id", deviceId);
+            if (maxHeld > 0)
+            {
+                // A locking read (the device's rows and the gap after them): a concurrent upload for the device waits
+                // here (or deadlocks and is retried), so two cannot both pass the limit.
+                command.CommandText = "SELECT COUNT(*) FROM one_time_prekeys WHERE device_id = @device_id FOR UPDATE;";
+                if (await ReadCountAsync(command, ct) + prekeys.Count > maxHeld)
+                {
+                    return null;
+                }
+            }
+
             command.CommandText = "SELECT COUNT(*) FROM one_time_prekeys WHERE device_id = @device_id;";
             if (prekeys.Count > 0)
             {

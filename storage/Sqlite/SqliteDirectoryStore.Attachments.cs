@@ -8,21 +8,28 @@ public sealed partial class SqliteDirectoryStore : IAttachmentStore
 {
     private const string AttachmentColumns = "id, conversation_id, owner_user_id, size, sha256, state, created_at";
 
-    public async Task<bool> CreateAttachmentAsync(AttachmentRecord attachment, long quotaBytes, CancellationToken cancellationToken = default)
+    public async Task<bool> CreateAttachmentAsync(AttachmentRecord attachment, long quotaBytes, int maxPending = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(attachment);
         await using var connection = await OpenConnectionAsync(cancellationToken);
 
-        // BEGIN IMMEDIATE: the sum and the insert see no other writer between them.
+        // BEGIN IMMEDIATE: the sums and the insert see no other writer between them.
         using var transaction = connection.BeginTransaction(deferred: false);
-        if (quotaBytes > 0)
+        if (quotaBytes > 0 || maxPending > 0)
         {
             await using var sum = connection.CreateCommand();
             sum.Transaction = transaction;
-            sum.CommandText = "SELECT COALESCE(SUM(size), 0) FROM attachments WHERE owner_user_id = $owner;";
+            sum.CommandText = "SELECT COALESCE(SUM(size), 0), COALESCE(SUM(state = $pending), 0) FROM attachments WHERE owner_user_id = $owner;";
             sum.Parameters.AddGuid("$owner", attachment.OwnerUserId);
-            var used = (long)(await sum.ExecuteScalarAsync(cancellationToken))!;
-            if (used + attachment.Size > quotaBytes)
+            sum.Parameters.AddInteger("$pending", (long)AttachmentState.Pending);
+            long used, pending;
+            await using (var reader = await sum.ExecuteReaderAsync(cancellationToken))
+            {
+                await reader.ReadAsync(cancellationToken);
+                (used, pending) = (reader.GetInt64(0), reader.GetInt64(1));
+            }
+
+            if ((quotaBytes > 0 && used + attachment.Size > quotaBytes) || (maxPending > 0 && pending >= maxPending))
             {
                 return false;
             }

@@ -36,11 +36,22 @@ public sealed partial class SqliteDirectoryStore
         return await ReadSingleAsync(command, KeyRows.ReadSignedPrekey, cancellationToken);
     }
 
-    public Task<int> AddOneTimePrekeysAsync(Guid deviceId, IReadOnlyList<OneTimePrekeyRecord> prekeys, CancellationToken cancellationToken = default)
+    public Task<int?> AddOneTimePrekeysAsync(Guid deviceId, IReadOnlyList<OneTimePrekeyRecord> prekeys, int maxHeld = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prekeys);
-        return InTransactionAsync(async (connection, transaction, ct) =>
+        return InTransactionAsync<int?>(async (connection, transaction, ct) =>
         {
+            // BEGIN IMMEDIATE: no other writer between this count and the insert.
+            if (maxHeld > 0)
+            {
+                await using var held = Command(connection, transaction, "SELECT count(*) FROM one_time_prekeys WHERE device_id = $device_id;");
+                held.Parameters.AddGuid("$device_id", deviceId);
+                if (await ReadCountAsync(held, ct) + prekeys.Count > maxHeld)
+                {
+                    return null;
+                }
+            }
+
             await using (var insert = Command(connection, transaction, """
                 INSERT INTO one_time_prekeys (device_id, prekey_id, public_key)
                 SELECT $device_id, $prekey_id, $public_key

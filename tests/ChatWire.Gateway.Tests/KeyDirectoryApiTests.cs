@@ -156,6 +156,45 @@ public sealed class KeyDirectoryApiTests
         await AssertProblemAsync(gone, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
     }
 
+    // Regression: a pending device (a password is all it takes) could approve itself, overwrite the recovery
+    // backup, and push the device list version and history key generation to their maximum, after which the
+    // user's real ones were refused for ever as not above them.
+    [Fact]
+    public async Task PendingDevice_WhileAnotherIsApproved_ManagesNoKeys_Forbidden()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var intruder = await server.LoginAsync(alice);
+        using var keys = new E2eKeys(alice);
+        await keys.PublishAsync();
+        await alice.CallAsync(HttpMethod.Put, "v1/keys/recovery-backup", new { backup = B64([1]) });
+        using var intruderKeys = keys.Linked(intruder);
+        await intruder.CallAsync(HttpMethod.Put, "v1/keys/devices/me", intruderKeys.DeviceKeysBody());
+
+        var selfApproval = await intruder.SendAsync(HttpMethod.Put, $"v1/keys/devices/{intruder.DeviceId}/certificate", new { certificate_version = 1, account_signature = B64(new byte[64]) });
+        var list = await intruder.SendAsync(HttpMethod.Put, "v1/keys/device-list", new { version = long.MaxValue, devices = new[] { new { device_id = intruder.DeviceId, certificate_hash = B64(new byte[32]) } }, signature = B64(new byte[64]) });
+        var history = await intruder.SendAsync(HttpMethod.Put, "v1/keys/history-key", new { generation = int.MaxValue, public_key = B64(new byte[32]), signature = B64(new byte[64]) });
+        var backup = await intruder.SendAsync(HttpMethod.Put, "v1/keys/recovery-backup", new { backup = B64([2]) });
+        var payload = await intruder.SendAsync(HttpMethod.Put, $"v1/keys/devices/{alice.DeviceId}/link-payload", new { payload = B64([3]) });
+        var ownPayload = await alice.SendAsync(HttpMethod.Put, $"v1/keys/devices/{alice.DeviceId}/link-payload", new { payload = B64([4]) });
+        var stillPending = await intruder.CallAsync(HttpMethod.Get, "v1/keys/devices/me");
+        var seen = await alice.CallAsync(HttpMethod.Get, $"v1/keys/users/{alice.UserId}");
+        var storedBackup = await alice.CallAsync(HttpMethod.Get, "v1/keys/recovery-backup");
+        var nextList = await alice.SendAsync(HttpMethod.Put, "v1/keys/device-list", keys.DeviceListBody(2, keys));
+        var noPayload = await alice.SendAsync(HttpMethod.Get, "v1/keys/link-payload");
+
+        foreach (var refused in new[] { selfApproval, list, history, backup, payload, ownPayload })
+        {
+            await AssertProblemAsync(refused, HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        }
+
+        Assert.False(stillPending.GetProperty("approved").GetBoolean());
+        Assert.Equal((1L, 1), (seen.GetProperty("device_list").GetProperty("version").GetInt64(), seen.GetProperty("history_key").GetProperty("generation").GetInt32()));
+        Assert.Equal(B64([1]), storedBackup.GetProperty("backup").GetString());
+        Assert.Equal(HttpStatusCode.OK, nextList.StatusCode);
+        await AssertProblemAsync(noPayload, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+    }
+
     [Fact]
     public async Task Certificate_AnotherUsersDevice_NotFound()
     {

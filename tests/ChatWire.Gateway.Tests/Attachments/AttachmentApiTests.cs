@@ -67,6 +67,22 @@ public sealed class AttachmentApiTests
     }
 
     [Fact]
+    public async Task Create_PastMaxPendingUploads_QuotaExceeded()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        for (var i = 0; i < AttachmentService.MaxPendingUploads; i++)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await AttachmentClient.CreateAsync(alice, general, 1, new byte[32])).StatusCode);
+        }
+
+        var over = await AttachmentClient.CreateAsync(alice, general, 1, new byte[32]);
+
+        await HttpApiTests.AssertProblemAsync(over, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
+    }
+
+    [Fact]
     public async Task NonMember_CreateOrGet_NotFound()
     {
         await using var server = await TestServer.StartAsync();

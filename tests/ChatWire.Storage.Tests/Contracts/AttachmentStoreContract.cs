@@ -119,6 +119,28 @@ public abstract class AttachmentStoreContract : IAsyncLifetime
         Assert.Equal([oldest], await Store.ListPendingAttachmentsAsync(T0.AddHours(1), 1));
     }
 
+    // Regression: only bytes were counted, so one user could declare a billion 1-byte uploads (a row each).
+    [Fact]
+    public async Task CreateAttachmentAsync_AtPendingLimit_RefusedUntilOneIsReady()
+    {
+        var owner = Guid.NewGuid();
+        var first = NewAttachment(owner, 1);
+        Assert.True(await Store.CreateAttachmentAsync(first, quotaBytes: 0, maxPending: 3));
+        Assert.True(await Store.CreateAttachmentAsync(NewAttachment(owner, 1), quotaBytes: 0, maxPending: 3));
+        Assert.True(await Store.CreateAttachmentAsync(NewAttachment(owner, 1), quotaBytes: 1000, maxPending: 3));
+        var fourth = NewAttachment(owner, 1);
+
+        var refused = await Store.CreateAttachmentAsync(fourth, quotaBytes: 1000, maxPending: 3);
+        var othersStillFree = await Store.CreateAttachmentAsync(NewAttachment(Guid.NewGuid(), 1), quotaBytes: 1000, maxPending: 3);
+        await Store.MarkAttachmentReadyAsync(first.Id);
+        var afterReady = await Store.CreateAttachmentAsync(fourth, quotaBytes: 1000, maxPending: 3);
+
+        Assert.False(refused);
+        Assert.True(othersStillFree);
+        Assert.True(afterReady);
+        Assert.Equal(4, await Store.GetAttachmentBytesAsync(owner));
+    }
+
     private static AttachmentRecord NewAttachment(Guid owner, long size, DateTimeOffset? createdAt = null) =>
         new(Guid.CreateVersion7(), Guid.NewGuid(), owner, size, RandomNumberGenerator.GetBytes(32), AttachmentState.Pending, createdAt ?? T0);
 }

@@ -38,6 +38,23 @@ public abstract partial class KeyDirectoryStoreContract
         Assert.Equal(0, await Keys.CountOneTimePrekeysAsync(Guid.NewGuid()));
     }
 
+    // Regression: the endpoint counted, then added, in two transactions; concurrent uploads all passed the count.
+    [Fact]
+    public async Task AddOneTimePrekeysAsync_ConcurrentUploadsAtMaxHeld_NeverPassItTogether()
+    {
+        var alice = await AddUserAsync("alice");
+        var phone = await AddDeviceAsync(alice, "phone");
+        Assert.Equal(2, await Keys.AddOneTimePrekeysAsync(phone.DeviceId, [new OneTimePrekeyRecord(1, Bytes()), new OneTimePrekeyRecord(2, Bytes())], maxHeld: 20));
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(batch => Keys.AddOneTimePrekeysAsync(
+            phone.DeviceId, Enumerable.Range(100 + (batch * 10), 5).Select(id => new OneTimePrekeyRecord(id, Bytes())).ToList(), maxHeld: 20)));
+
+        Assert.Equal(3, results.Count(r => r is not null));
+        Assert.Equal(17, await Keys.CountOneTimePrekeysAsync(phone.DeviceId));
+        Assert.Null(await Keys.AddOneTimePrekeysAsync(phone.DeviceId, [new OneTimePrekeyRecord(3, Bytes()), new OneTimePrekeyRecord(4, Bytes()), new OneTimePrekeyRecord(5, Bytes()), new OneTimePrekeyRecord(6, Bytes())], maxHeld: 20));
+        Assert.Equal(17, await Keys.CountOneTimePrekeysAsync(phone.DeviceId));
+    }
+
     [Fact]
     public async Task ClaimOneTimePrekeyAsync_ThreeKeys_LowestIdFirstEachOnceThenNull()
     {
