@@ -14,50 +14,78 @@ public sealed partial class MySqlDirectoryStore : IAttachmentStore
         ArgumentNullException.ThrowIfNull(attachment);
         return WriteAsync(async (connection, ct) =>
         {
-            await using var transaction = await connection.BeginTransactionAsync(ct);
-            if (quotaBytes > 0 || maxPending > 0)
+            // Creates for one owner take turns under a named lock on the primary (every node writes there), taken
+            // before the transaction so its snapshot sees the previous holder's insert. A FOR UPDATE over the
+            // owner's rows locked the gap after them too, and concurrent creates deadlocked on it more often than
+            // a retry could absorb.
+            var lockName = "chatwire-attachments-" + attachment.OwnerUserId.ToString("N");
+            await AcquireNamedLockAsync(connection, lockName, ct);
+            try
             {
-                // FOR UPDATE locks the owner's rows and the gap after them: a concurrent create for the same owner
-                // waits here (or deadlocks and is retried by WriteAsync), so two cannot both pass the limits.
-                await using var sum = new MySqlCommand(
-                    "SELECT COALESCE(SUM(size), 0), COALESCE(SUM(state = @pending), 0) FROM attachments WHERE owner_user_id = @owner FOR UPDATE;", connection, transaction);
-                sum.Parameters.AddGuid("@owner", attachment.OwnerUserId);
-                sum.Parameters.AddInteger("@pending", (long)AttachmentState.Pending);
-                long used, pending;
-                await using (var reader = await sum.ExecuteReaderAsync(ct))
-                {
-                    await reader.ReadAsync(ct);
-                    used = Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
-                    pending = Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture);
-                }
-
-                if ((quotaBytes > 0 && used + attachment.Size > quotaBytes) || (maxPending > 0 && pending >= maxPending))
-                {
-                    return false;
-                }
+                return await InsertAttachmentAsync(connection, attachment, quotaBytes, maxPending, ct);
             }
-
-            await using (var insert = new MySqlCommand(
-                $"""
-                INSERT INTO attachments ({AttachmentColumns})
-                VALUES (@id, @conversation_id, @owner_user_id, @size, @sha256, @state, @created_at);
-                """,
-                connection,
-                transaction))
+            finally
             {
-                insert.Parameters.AddGuid("@id", attachment.Id);
-                insert.Parameters.AddGuid("@conversation_id", attachment.ConversationId);
-                insert.Parameters.AddGuid("@owner_user_id", attachment.OwnerUserId);
-                insert.Parameters.AddInteger("@size", attachment.Size);
-                insert.Parameters.AddBinary("@sha256", attachment.Sha256);
-                insert.Parameters.AddInteger("@state", (long)attachment.State);
-                insert.Parameters.AddTime("@created_at", attachment.CreatedAt);
-                await ExecuteInsertAsync(insert, "The attachment id is taken.", ct);
+                await using var release = new MySqlCommand("SELECT RELEASE_LOCK(@name);", connection);
+                release.Parameters.AddWithValue("@name", lockName);
+                await release.ExecuteScalarAsync(CancellationToken.None);
             }
-
-            await transaction.CommitAsync(ct);
-            return true;
         }, cancellationToken);
+    }
+
+    private static async Task AcquireNamedLockAsync(MySqlConnection connection, string name, CancellationToken cancellationToken)
+    {
+        await using var acquire = new MySqlCommand("SELECT GET_LOCK(@name, 10);", connection);
+        acquire.Parameters.AddWithValue("@name", name);
+        if (Convert.ToInt64(await acquire.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) != 1)
+        {
+            throw new TimeoutException($"The lock {name} was not granted within 10 s.");
+        }
+    }
+
+    private static async Task<bool> InsertAttachmentAsync(MySqlConnection connection, AttachmentRecord attachment, long quotaBytes, int maxPending, CancellationToken ct)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (quotaBytes > 0 || maxPending > 0)
+        {
+            await using var sum = new MySqlCommand(
+                "SELECT COALESCE(SUM(size), 0), COALESCE(SUM(state = @pending), 0) FROM attachments WHERE owner_user_id = @owner;", connection, transaction);
+            sum.Parameters.AddGuid("@owner", attachment.OwnerUserId);
+            sum.Parameters.AddInteger("@pending", (long)AttachmentState.Pending);
+            long used, pending;
+            await using (var reader = await sum.ExecuteReaderAsync(ct))
+            {
+                await reader.ReadAsync(ct);
+                used = Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
+                pending = Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            if ((quotaBytes > 0 && used + attachment.Size > quotaBytes) || (maxPending > 0 && pending >= maxPending))
+            {
+                return false;
+            }
+        }
+
+        await using (var insert = new MySqlCommand(
+            $"""
+            INSERT INTO attachments ({AttachmentColumns})
+            VALUES (@id, @conversation_id, @owner_user_id, @size, @sha256, @state, @created_at);
+            """,
+            connection,
+            transaction))
+        {
+            insert.Parameters.AddGuid("@id", attachment.Id);
+            insert.Parameters.AddGuid("@conversation_id", attachment.ConversationId);
+            insert.Parameters.AddGuid("@owner_user_id", attachment.OwnerUserId);
+            insert.Parameters.AddInteger("@size", attachment.Size);
+            insert.Parameters.AddBinary("@sha256", attachment.Sha256);
+            insert.Parameters.AddInteger("@state", (long)attachment.State);
+            insert.Parameters.AddTime("@created_at", attachment.CreatedAt);
+            await ExecuteInsertAsync(insert, "The attachment id is taken.", ct);
+        }
+
+        await transaction.CommitAsync(ct);
+        return true;
     }
 
     public Task<AttachmentRecord?> GetAttachmentAsync(Guid attachmentId, CancellationToken cancellationToken = default) =>
