@@ -109,6 +109,7 @@ public enum ErrorCode : ushort
 
     /// <summary>Different keys are already registered (account key without reset, device keys, a sender chain id used by another device or epoch).</summary>
     KeyConflict = 4015,
+
     /// <summary>HTTP: the uploaded attachment is not the declared size (or SHA-256); the upload was deleted (422).</summary>
     UploadMismatch = 4016,
 

@@ -170,6 +170,16 @@ public static class CliApp
             => (0, "CONNECTION_FAILED", Flatten(ex) + " The server's TLS certificate is not trusted here: for a development server (its own self-signed certificate) add --insecure; for a private CA, --ca-file CA.pem. Either is saved in the profile.", null),
         HttpRequestException or IOException or SocketException or TimeoutException or AuthenticationException
             => (0, "CONNECTION_FAILED", Flatten(ex), null),
+        Client.Secure.SecureMessagingException secure => (0, "E2E_" + secure.Failure switch
+        {
+            Client.Secure.SecureFailure.NoKeys => "NO_KEYS",
+            Client.Secure.SecureFailure.NotApproved => "NOT_APPROVED",
+            Client.Secure.SecureFailure.BadSignature => "BAD_SIGNATURE",
+            Client.Secure.SecureFailure.KeyChanged => "KEY_CHANGED",
+            Client.Secure.SecureFailure.LinkCodeMismatch => "LINK_CODE_MISMATCH",
+            Client.Secure.SecureFailure.DistributionRefused => "DISTRIBUTION_REFUSED",
+            _ => "ATTACHMENT_MISMATCH",
+        }, secure.Message, null),
         JsonException or InvalidDataException => (0, "BAD_RESPONSE", "The server's answer was not understood: " + ex.Message, null),
 
         // Not the caller's cancellation (that is handled above): an HTTP timeout.

@@ -47,6 +47,11 @@ internal static class CliUsage
           sessions
           sessions revoke DEVICE | --all
           password [--password-stdin]          (current, then new: two lines on stdin; other sessions end)
+        Encryption (on by default; docs/cli.md "Encryption"):
+          devices                              my devices: approved, pending or without keys
+          devices approve CODE                 approve my new device showing CODE (XXXXX-XXXXX) after its login
+          devices revoke DEVICE                end a device's session; it gets no keys from now on
+          verify USER                          the safety number to compare with USER
         Teams:
           team create NAME                     creates the team and an invite (team_id, invite_code)
           team join INVITE
@@ -68,6 +73,9 @@ internal static class CliUsage
           dm USER...
         Messages (over TCP):
           send CONVERSATION TEXT [--message-id ID]   (TEXT "-" reads stdin; @name, @channel, @here mention)
+          send CONVERSATION TEXT --plaintext-content (not end-to-end encrypted: for members without keys)
+          send CONVERSATION --file PATH              (encrypted attachment; image metadata removed first)
+          download MESSAGE --out PATH                (an attachment: hash checked, decrypted)
           history CONVERSATION [--limit N] [--before SEQ]   (oldest first; default 20)
           listen [--skip-muted]                      (every event, until Ctrl+C; --skip-muted leaves out muted teams)
           reply MESSAGE TEXT                         (in MESSAGE's thread)

@@ -1,5 +1,6 @@
 using System.Reflection;
 using ChatWire.Client;
+using ChatWire.Client.Secure;
 using ChatWire.Protocol;
 
 namespace ChatWire.Cli;
@@ -80,6 +81,11 @@ internal sealed class CommandContext(CliContext io, CommandLine line, IReadOnlyL
     }
 
     public ChatWireApiClient CreateApi(CliProfile profile) => CreateApi(profile.Server, profile.SessionToken);
+
+    // This device's end-to-end keys live next to the profile, in their own 0700 directory (docs/cli.md, "Encryption").
+    public string KeyDirectory => Path.Combine(Profiles.Directory, ProfileName + ".keys");
+
+    public SecureClient CreateSecure(ChatWireApiClient api) => new(api, KeyDirectory);
 
     // Connects to the endpoint server-info announces: TLS when there is one, except on loopback where plain
     // TCP is taken when announced (an untrusted certificate only with --insecure; plain TCP off loopback only

@@ -12,12 +12,12 @@ internal sealed class CommandLine
 
     private static readonly HashSet<string> ValuedOptions = new(StringComparer.Ordinal)
     {
-        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file",
+        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file", "--file", "--out",
     };
 
     private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal)
     {
-        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version", "--skip-muted", "--yes",
+        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version", "--skip-muted", "--yes", "--plaintext-content",
     };
 
     private CommandLine()

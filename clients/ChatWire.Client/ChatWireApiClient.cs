@@ -11,7 +11,7 @@ namespace ChatWire.Client;
 /// <see cref="ChatWireException"/>; a server that cannot be reached throws <see cref="HttpRequestException"/>.
 /// Safe for concurrent calls; do not change <see cref="SessionToken"/> while calls are in flight.
 /// </summary>
-public sealed class ChatWireApiClient : IDisposable
+public sealed partial class ChatWireApiClient : IDisposable
 {
     /// <summary>Items asked for per page when a list is read whole (the server's maximum).</summary>
     private const int MaxPageSize = 500;

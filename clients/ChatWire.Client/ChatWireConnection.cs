@@ -204,6 +204,8 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
                         ThreadRootId = options?.ThreadRootId ?? Guid.Empty,
                         Mentions = options?.Mentions ?? [],
                         GroupMentions = options?.GroupMentions ?? GroupMentions.None,
+                        MembershipEpoch = options?.MembershipEpoch ?? 0,
+                        DistributionId = options?.DistributionId is { } chain ? chain.ToByteArray(bigEndian: true) : default,
                     },
                     cancellationToken).ConfigureAwait(false);
                 return new SendResult(ack.MessageId, ack.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ack.ServerTimeUnixMs));

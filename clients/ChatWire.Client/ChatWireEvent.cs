@@ -110,7 +110,14 @@ public sealed record PresenceChanged(Guid UserId, PresenceStatus Status, DateTim
 /// <param name="ThreadRootId">Reply in this message's thread (a message that is not itself a reply).</param>
 /// <param name="Mentions">Users the message mentions by id; they count it as a mention.</param>
 /// <param name="GroupMentions">@channel and @here.</param>
-public sealed record MessageOptions(Guid? ThreadRootId = null, IReadOnlyList<Guid>? Mentions = null, GroupMentions GroupMentions = GroupMentions.None);
+/// <param name="MembershipEpoch">End-to-end content: the conversation epoch it was sealed for (SEND position 9); 0 for none.</param>
+/// <param name="DistributionId">End-to-end content: the chain id of its key distribution (SEND position 10).</param>
+public sealed record MessageOptions(
+    Guid? ThreadRootId = null,
+    IReadOnlyList<Guid>? Mentions = null,
+    GroupMentions GroupMentions = GroupMentions.None,
+    ulong MembershipEpoch = 0,
+    Guid? DistributionId = null);
 
 /// <summary>What a change (edit, delete, reaction, read position) came to.</summary>
 /// <param name="Seq">The seq the change was stored as; 0 when nothing needed storing (it was already so). For a read position, the position now in force.</param>

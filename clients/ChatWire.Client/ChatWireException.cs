@@ -1,3 +1,4 @@
+using System.Text.Json;
 using ChatWire.Protocol;
 
 namespace ChatWire.Client;
@@ -45,6 +46,12 @@ public sealed class ChatWireException : Exception
 
     /// <summary>How long the server asked the client to wait before retrying (<c>RATE_LIMITED</c>, <c>SERVER_BUSY</c>).</summary>
     public TimeSpan? RetryAfter { get; }
+
+    /// <summary>
+    /// The whole problem+json object of an HTTP API error, for the extension members some codes carry
+    /// (e.g. <c>DISTRIBUTION_MISMATCH</c>'s <c>missing</c>, <c>extra</c> and <c>stale</c>); <see langword="null"/> otherwise.
+    /// </summary>
+    public JsonElement? Problem { get; init; }
 
     /// <summary>
     /// Whether a connection closed with this code must not reconnect: the session is gone

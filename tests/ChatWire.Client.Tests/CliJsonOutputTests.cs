@@ -31,7 +31,8 @@ public sealed class CliJsonOutputTests : IClassFixture<ServerFixture>, IDisposab
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
         var line = Assert.Single(result.JsonLines);
-        Assert.Equal(["user_id", "username", "display_name", "device_id", "server", "profile"], CliResult.Keys(line));
+        Assert.Equal(["user_id", "username", "display_name", "device_id", "server", "profile", "e2e"], CliResult.Keys(line));
+        Assert.True(line.GetProperty("e2e").GetProperty("approved").GetBoolean());
         Assert.Equal((username, "Alice", _server.ApiUrl, "p1"), (line.GetProperty("username").GetString(), line.GetProperty("display_name").GetString(), line.GetProperty("server").GetString(), line.GetProperty("profile").GetString()));
         var profile = _cli.Profiles.Load("p1")!;
         Assert.Equal((line.GetProperty("user_id").GetGuid(), line.GetProperty("device_id").GetGuid()), (profile.UserId!.Value, profile.DeviceId!.Value));

@@ -30,8 +30,12 @@ public sealed class CliTcpCommandTests : IClassFixture<ServerFixture>, IDisposab
 
         Assert.Equal(CliApp.ExitOk, result.Exit);
         var line = Assert.Single(result.JsonLines);
-        Assert.Equal(["conversation_id", "message_id", "seq", "sent_at"], CliResult.Keys(line));
+        Assert.Equal(["conversation_id", "message_id", "seq", "sent_at", "encrypted"], CliResult.Keys(line));
         Assert.Equal(crew.GeneralId, line.GetProperty("conversation_id").GetGuid());
+
+        // A profile written without signup or login here has no keys: plaintext, as before, with a warning.
+        Assert.False(line.GetProperty("encrypted").GetBoolean());
+        Assert.Contains("not end-to-end encrypted", result.Stderr, StringComparison.Ordinal);
         Assert.Equal(Crew.FirstMessageSeq, line.GetProperty("seq").GetUInt64());
 
         // The CLI hangs up once done; what it sent is stored as the profile's user and device.

@@ -160,6 +160,7 @@ internal static class AccountCommands
             : await api.LoginAsync(new LoginRequest(user, password, deviceName), context.Cancellation).ConfigureAwait(false);
 
         context.Profiles.Save(context.ProfileName, new CliProfile(server, result.UserId, result.Username, result.DeviceId, result.SessionToken));
+        var e2e = await DeviceCommands.SetUpAfterLoginAsync(context, api, result).ConfigureAwait(false);
         await context.Output.WriteAsync(
             new JsonObject
             {
@@ -169,6 +170,7 @@ internal static class AccountCommands
                 ["device_id"] = result.DeviceId.ToString("D"),
                 ["server"] = server,
                 ["profile"] = context.ProfileName,
+                ["e2e"] = e2e,
             },
             $"{(signup ? "Signed up" : "Logged in")} as {result.Username} (user_id {result.UserId:D}, device_id {result.DeviceId:D}); profile \"{context.ProfileName}\" saved.")
             .ConfigureAwait(false);

@@ -28,7 +28,12 @@ internal static partial class ChangeCommands
             // Threads are one level deep: a reply to a reply goes to its root, as a person means it.
             var root = await ThreadRootOfAsync(context, connection, conversationId, messageId).ConfigureAwait(false);
             var options = await MentionsAsync(context, api, conversationId, text, root).ConfigureAwait(false);
-            var sent = await connection.SendAsync(conversationId, Encoding.UTF8.GetBytes(text), "text/plain", null, options, context.Cancellation).ConfigureAwait(false);
+
+            // Encrypted when this device has keys, as send is.
+            using var secure = await E2eView.OpenAsync(context, api).ConfigureAwait(false);
+            var sent = secure is null
+                ? await connection.SendAsync(conversationId, Encoding.UTF8.GetBytes(text), "text/plain", null, options, context.Cancellation).ConfigureAwait(false)
+                : (await secure.SendAsync(connection, conversationId, Encoding.UTF8.GetBytes(text), Crypto.EnvelopeContentType.ThreadReply, null, options, context.Cancellation).ConfigureAwait(false)).Sent;
             await context.Output.WriteAsync(
                 new JsonObject
                 {
@@ -55,6 +60,7 @@ internal static partial class ChangeCommands
         {
             var root = await ThreadRootOfAsync(context, connection, conversationId, messageId).ConfigureAwait(false);
             var names = new NameBook(api, connection.UserId);
+            using var secure = await E2eView.OpenAsync(context, api).ConfigureAwait(false);
             ulong after = 0;
             var printed = 0;
             while (true)
@@ -64,7 +70,7 @@ internal static partial class ChangeCommands
                 await names.LearnAsync(page.Events, context.Cancellation).ConfigureAwait(false);
                 foreach (var e in page.Events)
                 {
-                    await context.Output.WriteAsync(CliOutput.EventJson(e, names), CliOutput.EventHuman(e, names, conversation: null)).ConfigureAwait(false);
+                    await E2eView.WriteEventAsync(context, secure, e, names, conversation: null).ConfigureAwait(false);
                     printed++;
                 }
 
@@ -88,9 +94,26 @@ internal static partial class ChangeCommands
     public static async Task<int> EditAsync(CommandContext context)
     {
         var text = await MessageCommands.ReadTextAsync(context, context.Arguments.Skip(1)).ConfigureAwait(false);
+        using var api = context.CreateApi(context.RequireLogin());
+        using var secure = await E2eView.OpenAsync(context, api).ConfigureAwait(false);
         return await ChangeAsync(
             context,
-            (connection, conversationId, messageId) => connection.EditAsync(conversationId, messageId, Encoding.UTF8.GetBytes(text), "text/plain", context.Cancellation),
+            async (connection, conversationId, messageId) =>
+            {
+                if (secure is not null)
+                {
+                    try
+                    {
+                        return await secure.EditTextAsync(connection, conversationId, messageId, text, context.Cancellation).ConfigureAwait(false);
+                    }
+                    catch (ChatWireException ex) when (ex.Code == Protocol.ErrorCode.InvalidField)
+                    {
+                        // The message was sent as plaintext: its edit stays plaintext too (the server refuses a mix).
+                    }
+                }
+
+                return await connection.EditAsync(conversationId, messageId, Encoding.UTF8.GetBytes(text), "text/plain", context.Cancellation).ConfigureAwait(false);
+            },
             (json, _) => json["text"] = text,
             (messageId, result) => $"Edited {messageId:D} (seq {result.Seq.ToString(CultureInfo.InvariantCulture)}).").ConfigureAwait(false);
     }

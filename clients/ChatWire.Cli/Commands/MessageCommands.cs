@@ -12,6 +12,8 @@ internal static class MessageCommands
     private const int DefaultHistoryLimit = 20;
     private const int MaxHistoryLimit = 10_000;
 
+    // send encrypts by default (docs/cli.md, "Encryption"); --plaintext-content sends the text as text/plain for a
+    // conversation whose other members have no keys; --file sends an encrypted attachment.
     public static async Task<int> SendAsync(CommandContext context)
     {
         Guid? messageId = null;
@@ -22,27 +24,118 @@ internal static class MessageCommands
                 : throw new CliUsageException($"--message-id must be a UUID; got \"{idText}\".");
         }
 
-        var text = await ReadTextAsync(context, context.Arguments.Skip(1)).ConfigureAwait(false);
+        var file = context.Option("--file");
+        if ((file is null) == (context.Arguments.Count < 2))
+        {
+            throw new CliUsageException(file is null ? "send needs a TEXT (or --file PATH)." : "send --file takes no TEXT.");
+        }
+
+        var plaintextContent = context.Flag("--plaintext-content");
+        if (plaintextContent && file is not null)
+        {
+            throw new CliUsageException("--file is always encrypted; drop --plaintext-content.");
+        }
+
+        var text = file is null ? await ReadTextAsync(context, context.Arguments.Skip(1)).ConfigureAwait(false) : string.Empty;
         var profile = context.RequireLogin();
         using var api = context.CreateApi(profile);
         var conversationId = await NameResolver.ResolveConversationAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
-        var mentions = await ChangeCommands.MentionsAsync(context, api, conversationId, text, threadRootId: null).ConfigureAwait(false);
+        var mentions = file is null ? await ChangeCommands.MentionsAsync(context, api, conversationId, text, threadRootId: null).ConfigureAwait(false) : null;
+        // A profile that never went through signup or login here (written by hand, or from before encryption) has no
+        // keys: its text goes as before, with a warning; every login sets keys up, so that is the exception.
+        using var secure = plaintextContent ? null : await E2eView.OpenAsync(context, api).ConfigureAwait(false);
+        if (secure is null && !plaintextContent)
+        {
+            if (file is not null)
+            {
+                throw new CliException(Protocol.ErrorCode.InvalidState, "This device has no encryption keys, and files are sent only encrypted; log in again to set them up.");
+            }
+
+            await context.Output.Stderr.WriteLineAsync("chatwire: warning: not end-to-end encrypted: this device has no keys (log in again to set them up).").ConfigureAwait(false);
+        }
+
         var (connection, _) = await context.ConnectAsync(api, profile, reconnect: false).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var sent = await connection.SendAsync(conversationId, System.Text.Encoding.UTF8.GetBytes(text), "text/plain", messageId, mentions, context.Cancellation).ConfigureAwait(false);
-            await context.Output.WriteAsync(
-                new JsonObject
-                {
-                    ["conversation_id"] = conversationId.ToString("D"),
-                    ["message_id"] = sent.MessageId.ToString("D"),
-                    ["seq"] = sent.Seq,
-                    ["sent_at"] = CliOutput.Time(sent.ServerTime),
-                },
-                $"Sent message_id {sent.MessageId:D} seq {sent.Seq.ToString(CultureInfo.InvariantCulture)}.").ConfigureAwait(false);
+            SendResult sent;
+            var json = new JsonObject { ["conversation_id"] = conversationId.ToString("D") };
+            if (secure is null)
+            {
+                sent = await connection.SendAsync(conversationId, System.Text.Encoding.UTF8.GetBytes(text), "text/plain", messageId, mentions, context.Cancellation).ConfigureAwait(false);
+            }
+            else if (file is not null)
+            {
+                var bytes = await File.ReadAllBytesAsync(file, context.Cancellation).ConfigureAwait(false);
+                var result = await secure.SendFileAsync(connection, conversationId, Path.GetFileName(file), bytes, null, messageId, context.Cancellation).ConfigureAwait(false);
+                sent = result.Send.Sent;
+                json["attachment_id"] = result.AttachmentId.ToString("D");
+                json["metadata_stripped"] = result.MetadataStripped;
+                await WarnAsync(context, result.Send.Warnings).ConfigureAwait(false);
+            }
+            else
+            {
+                var result = await secure.SendTextAsync(connection, conversationId, text, messageId, mentions, context.Cancellation).ConfigureAwait(false);
+                sent = result.Sent;
+                await WarnAsync(context, result.Warnings).ConfigureAwait(false);
+            }
+
+            json["message_id"] = sent.MessageId.ToString("D");
+            json["seq"] = sent.Seq;
+            json["sent_at"] = CliOutput.Time(sent.ServerTime);
+            json["encrypted"] = secure is not null;
+            await context.Output.WriteAsync(json, $"Sent message_id {sent.MessageId:D} seq {sent.Seq.ToString(CultureInfo.InvariantCulture)}.").ConfigureAwait(false);
         }
 
         return 0;
+    }
+
+    // download MESSAGE --out PATH: the attachment an encrypted message carries, its hash checked, decrypted.
+    public static async Task<int> DownloadAsync(CommandContext context)
+    {
+        var outPath = context.Option("--out") ?? throw new CliUsageException("download needs --out PATH.");
+        if (!Guid.TryParse(context.Arguments[0], out var messageId))
+        {
+            throw new CliUsageException($"MESSAGE must be a message id; got \"{context.Arguments[0]}\".");
+        }
+
+        var profile = context.RequireLogin();
+        using var api = context.CreateApi(profile);
+        var location = (await api.LocateMessageAsync(messageId, context.Cancellation).ConfigureAwait(false))[0];
+        using var secure = await DeviceCommands.RequireSecureAsync(context, api).ConfigureAwait(false);
+        var (connection, _) = await context.ConnectAsync(api, profile, reconnect: false).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var page = await connection.GetHistoryAsync(location.ConversationId, location.Seq + 1, HistoryDirection.Before, 1, context.Cancellation).ConfigureAwait(false);
+            var message = page.Events.FirstOrDefault(e => e.EventId == messageId && e.Kind == EventKind.Message);
+            if (message.EventId != messageId)
+            {
+                throw new CliException(Protocol.ErrorCode.NotFound, $"Message {messageId:D} is not in its conversation's history (deleted?).");
+            }
+
+            var (attachment, content) = await secure.DownloadFileAsync(message, context.Cancellation).ConfigureAwait(false);
+            await File.WriteAllBytesAsync(outPath, content, context.Cancellation).ConfigureAwait(false);
+            await context.Output.WriteAsync(
+                new JsonObject
+                {
+                    ["message_id"] = messageId.ToString("D"),
+                    ["attachment_id"] = attachment.Descriptor.AttachmentId.ToString("D"),
+                    ["file_name"] = attachment.FileName,
+                    ["mime_type"] = attachment.Descriptor.MimeType,
+                    ["size"] = content.Length,
+                    ["out"] = outPath,
+                },
+                $"Saved {attachment.FileName} ({content.Length.ToString(CultureInfo.InvariantCulture)} bytes, {attachment.Descriptor.MimeType}) to {outPath}.").ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    private static async Task WarnAsync(CommandContext context, IReadOnlyList<string> warnings)
+    {
+        foreach (var warning in warnings)
+        {
+            await context.Output.Stderr.WriteLineAsync("chatwire: warning: " + warning).ConfigureAwait(false);
+        }
     }
 
     // The words of TEXT joined by spaces; a lone "-" reads stdin (one trailing line break dropped).
@@ -103,11 +196,12 @@ internal static class MessageCommands
 
             var names = new NameBook(api, connection.UserId);
             await names.LearnAsync(pages.SelectMany(p => p), context.Cancellation).ConfigureAwait(false);
+            using var secure = await E2eView.OpenAsync(context, api).ConfigureAwait(false);
             for (var i = pages.Count - 1; i >= 0; i--)
             {
                 foreach (var message in pages[i])
                 {
-                    await context.Output.WriteAsync(CliOutput.EventJson(message, names), CliOutput.EventHuman(message, names, conversation: null)).ConfigureAwait(false);
+                    await E2eView.WriteEventAsync(context, secure, message, names, conversation: null).ConfigureAwait(false);
                 }
             }
 
@@ -149,6 +243,7 @@ internal static class MessageCommands
                 await connection.WatchPresenceAsync(people, context.Cancellation).ConfigureAwait(false);
             }
 
+            using var secure = await E2eView.OpenAsync(context, api).ConfigureAwait(false);
             var skipMuted = context.Flag("--skip-muted");
             var muted = skipMuted ? await MutedConversationsAsync(api, context.Cancellation).ConfigureAwait(false) : [];
             if (context.Output.Json)
@@ -184,7 +279,7 @@ internal static class MessageCommands
 
                             await names.LearnAsync([e], context.Cancellation).ConfigureAwait(false);
                             var label = await names.ConversationAsync(e.ConversationId, context.Cancellation).ConfigureAwait(false);
-                            await context.Output.WriteAsync(CliOutput.EventJson(e, names), CliOutput.EventHuman(e, names, label)).ConfigureAwait(false);
+                            await E2eView.WriteEventAsync(context, secure, e, names, label).ConfigureAwait(false);
                             break;
                         case TypingStarted typing:
                             await names.LearnUsersAsync([typing.UserId], context.Cancellation).ConfigureAwait(false);

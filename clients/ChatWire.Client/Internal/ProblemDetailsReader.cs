@@ -24,6 +24,7 @@ internal static class ProblemDetailsReader
         string? name = null;
         string? detail = null;
         string? title = null;
+        JsonElement? problem = null;
         if (LooksLikeJson(response.Content.Headers.ContentType, body))
         {
             try
@@ -32,6 +33,7 @@ internal static class ProblemDetailsReader
                 var root = document.RootElement;
                 if (root.ValueKind == JsonValueKind.Object)
                 {
+                    problem = root.Clone();
                     if (root.TryGetProperty("code", out var codeElement) && codeElement.TryGetUInt16(out var number))
                     {
                         code = (ErrorCode)number;
@@ -50,7 +52,7 @@ internal static class ProblemDetailsReader
 
         var effectiveCode = code ?? CodeForStatus(response.StatusCode);
         var message = detail ?? title ?? DescribeStatus(response, body);
-        return new ChatWireException(effectiveCode, message, name, status, retryAfter, innerException: null);
+        return new ChatWireException(effectiveCode, message, name, status, retryAfter, innerException: null) { Problem = problem };
     }
 
     public static TimeSpan? ReadRetryAfter(RetryConditionHeaderValue? header, DateTimeOffset now)

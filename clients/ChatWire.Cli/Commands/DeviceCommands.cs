@@ -1,0 +1,119 @@
+using System.Text.Json.Nodes;
+using ChatWire.Client;
+using ChatWire.Client.Secure;
+
+namespace ChatWire.Cli.Commands;
+
+// End-to-end device management (docs/cli.md, "Encryption"): which of my devices hold the keys, approving a new
+// one by the code it shows, revoking one, and the safety number to compare with another user.
+internal static class DeviceCommands
+{
+    // After signup or login: set this device's keys up. The first device of a user becomes its key holder (and
+    // shows the recovery key once); a later device waits for approval and says how to give it.
+    public static async Task<JsonObject> SetUpAfterLoginAsync(CommandContext context, ChatWireApiClient api, AuthResult result)
+    {
+        using var secure = context.CreateSecure(api);
+        try
+        {
+            var setup = await secure.SetUpDeviceAsync(result.UserId, result.DeviceId, context.Cancellation).ConfigureAwait(false);
+            if (setup.RecoveryKey is { } recovery)
+            {
+                await context.Output.Stderr.WriteLineAsync(
+                    $"Encryption is set up. Your recovery key (write it down; it is shown only now): {recovery}").ConfigureAwait(false);
+            }
+            else if (!setup.Approved)
+            {
+                await context.Output.Stderr.WriteLineAsync(
+                    $"This device is pending approval. On a trusted device run: chatwire devices approve {setup.LinkCode}").ConfigureAwait(false);
+            }
+
+            return new JsonObject { ["approved"] = setup.Approved, ["link_code"] = setup.LinkCode, ["recovery_key"] = setup.RecoveryKey };
+        }
+        catch (Exception ex) when (ex is SecureMessagingException or ChatWireException)
+        {
+            // Logged in all the same: messaging will say what is missing.
+            await context.Output.Stderr.WriteLineAsync($"chatwire: warning: could not set up encryption keys: {ex.Message}").ConfigureAwait(false);
+            return new JsonObject { ["approved"] = false, ["e2e_error"] = ex.Message };
+        }
+    }
+
+    public static async Task<int> ListAsync(CommandContext context)
+    {
+        var profile = context.RequireLogin();
+        using var api = context.CreateApi(profile);
+        using var secure = await RequireSecureAsync(context, api).ConfigureAwait(false);
+        foreach (var device in await secure.ListDevicesAsync(context.Cancellation).ConfigureAwait(false))
+        {
+            await context.Output.WriteAsync(
+                new JsonObject
+                {
+                    ["device_id"] = device.DeviceId.ToString("D"),
+                    ["device_name"] = device.DeviceName,
+                    ["state"] = device.State,
+                    ["current"] = device.Current,
+                },
+                $"{device.DeviceId:D}  {device.DeviceName ?? "(unnamed)"}  {device.State}{(device.Current ? "  (this device)" : string.Empty)}").ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    public static async Task<int> ApproveAsync(CommandContext context)
+    {
+        var profile = context.RequireLogin();
+        using var api = context.CreateApi(profile);
+        using var secure = await RequireSecureAsync(context, api).ConfigureAwait(false);
+        var device = await secure.ApproveDeviceAsync(context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject { ["device_id"] = device.DeviceId.ToString("D"), ["device_name"] = device.DeviceName, ["approved"] = true },
+            $"Approved device {device.DeviceId:D} ({device.DeviceName ?? "unnamed"}); it gets the keys the next time it connects.").ConfigureAwait(false);
+        return 0;
+    }
+
+    public static async Task<int> RevokeAsync(CommandContext context)
+    {
+        var profile = context.RequireLogin();
+        using var api = context.CreateApi(profile);
+        using var secure = await RequireSecureAsync(context, api).ConfigureAwait(false);
+        var deviceId = Guid.TryParse(context.Arguments[0], out var parsed)
+            ? parsed
+            : (await NameResolver.ResolveSessionAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false)).DeviceId;
+        if (deviceId == profile.DeviceId)
+        {
+            throw new CliUsageException("A device cannot revoke itself; run logout on it, or devices revoke from another device.");
+        }
+
+        await secure.RevokeDeviceAsync(deviceId, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject { ["device_id"] = deviceId.ToString("D"), ["revoked"] = true },
+            $"Revoked device {deviceId:D}: its session ended and it gets no keys from now on.").ConfigureAwait(false);
+        return 0;
+    }
+
+    public static async Task<int> VerifyAsync(CommandContext context)
+    {
+        var profile = context.RequireLogin();
+        using var api = context.CreateApi(profile);
+        using var secure = await RequireSecureAsync(context, api).ConfigureAwait(false);
+        var user = await NameResolver.ResolveUserAsync(api, context.Arguments[0], teamId: null, context.Cancellation).ConfigureAwait(false);
+        var number = await secure.SafetyNumberAsync(user, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject { ["user_id"] = user.ToString("D"), ["safety_number"] = number },
+            $"Safety number with {context.Arguments[0]}:\n{number}\nCompare it with theirs in person or on a call; if it matches, nobody is in between.").ConfigureAwait(false);
+        return 0;
+    }
+
+    // The key file of this profile, synced with what other devices left for it (approval, a new history key).
+    public static async Task<SecureClient> RequireSecureAsync(CommandContext context, ChatWireApiClient api)
+    {
+        var secure = context.CreateSecure(api);
+        if (!secure.HasKeys)
+        {
+            secure.Dispose();
+            throw new CliException(ChatWire.Protocol.ErrorCode.InvalidState, "This device has no encryption keys; log in again to set them up.");
+        }
+
+        await secure.SyncOwnKeysAsync(context.Cancellation).ConfigureAwait(false);
+        return secure;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Security.Cryptography;
+using ChatWire.Crypto;
+
+namespace ChatWire.Client.Secure;
+
+/// <summary>A device whose certificate verified up to its user's account key and is on the signed list.</summary>
+/// <param name="DeviceId">The device.</param>
+/// <param name="SigningKey">Its device signing key.</param>
+/// <param name="DhKey">Its device DH key.</param>
+/// <param name="SignedPrekey">Its signed prekey, when one is published and its signature verified.</param>
+public sealed record VerifiedDevice(Guid DeviceId, byte[] SigningKey, byte[] DhKey, SignedPrekey? SignedPrekey);
+
+/// <summary>A user's keys after every signature was checked up to the account key this device trusts.</summary>
+/// <param name="UserId">The user.</param>
+/// <param name="AccountKey">The account signing public key (pinned on first use).</param>
+/// <param name="HistoryKey">The newest history key, its signature verified; null when the user published none.</param>
+/// <param name="DeviceListVersion">The signed device list's version.</param>
+/// <param name="Devices">The devices on the signed list whose certificates verified.</param>
+/// <param name="KeyChanged">The account key differs from the one pinned before (shown as a warning).</param>
+public sealed record VerifiedUser(Guid UserId, byte[] AccountKey, SignedHistoryKey? HistoryKey, ulong DeviceListVersion, IReadOnlyList<VerifiedDevice> Devices, bool KeyChanged);
+
+// Checks what the key directory served (E2E.md §1, §10.3-4): the account key against the pin, the device
+// list's signature and version, each listed device's certificate, each signed prekey, the history key. A
+// device that fails is left out (it never gets keys); a list or account key that fails fails the whole user.
+internal static class KeyVerifier
+{
+    public static VerifiedUser Verify(UserKeys keys, TrustState state)
+    {
+        var account = keys.AccountKey?.SigningKey
+            ?? throw new SecureMessagingException(SecureFailure.NoKeys, $"User {keys.UserId} has not set up end-to-end encryption yet (no account key).");
+        var keyChanged = false;
+        state.Pins.TryGetValue(keys.UserId, out var pin);
+        if (pin is not null && !CryptographicOperations.FixedTimeEquals(pin.AccountKey, account))
+        {
+            if (pin.Verified)
+            {
+                throw new SecureMessagingException(
+                    SecureFailure.KeyChanged,
+                    $"The account key of user {keys.UserId}, whom you verified, changed. Compare safety numbers again (chatwire verify) before sending.");
+            }
+
+            // Unverified: a warning, and the new key becomes the pin (the version history starts over with it).
+            keyChanged = true;
+            pin = null;
+        }
+
+        var list = keys.DeviceList ?? throw new SecureMessagingException(SecureFailure.NoKeys, $"User {keys.UserId} has no signed device list.");
+        var signedList = new SignedDeviceList(keys.UserId, list.Version, [.. list.Devices.Select(d => new DeviceListEntry(d.DeviceId, d.CertificateHash))], list.Signature);
+        try
+        {
+            signedList.VerifyNotRolledBack(account, pin?.DeviceListVersion);
+        }
+        catch (ChatWireCryptoException ex)
+        {
+            throw new SecureMessagingException(SecureFailure.BadSignature, ex.Message, ex);
+        }
+
+        SignedHistoryKey? historyKey = null;
+        if (keys.HistoryKey is { } hk)
+        {
+            historyKey = new SignedHistoryKey(hk.Generation, hk.PublicKey, hk.Signature);
+            if (!historyKey.Verify(keys.UserId, account))
+            {
+                throw new SecureMessagingException(SecureFailure.BadSignature, $"The history key of user {keys.UserId} is not signed by their account key.");
+            }
+        }
+
+        var devices = new List<VerifiedDevice>();
+        foreach (var device in keys.Devices)
+        {
+            if (device.AccountSignature is null)
+            {
+                continue;
+            }
+
+            var certificate = new DeviceCertificate(
+                keys.UserId, device.DeviceId, device.SigningKey, device.DhKey, device.CreatedAtMs, device.CertificateVersion, device.SelfSignature, device.AccountSignature);
+            if (!certificate.Verify(account) || !signedList.Lists(certificate))
+            {
+                continue;
+            }
+
+            var prekey = device.SignedPrekey is { } spk ? new SignedPrekey(spk.PrekeyId, spk.PublicKey, spk.Signature) : null;
+            devices.Add(new VerifiedDevice(device.DeviceId, device.SigningKey, device.DhKey, prekey is not null && prekey.Verify(device.DeviceId, device.SigningKey) ? prekey : null));
+        }
+
+        state.Pins[keys.UserId] = new PinnedUser(account, Math.Max(list.Version, pin?.DeviceListVersion ?? 0), pin?.Verified ?? false);
+        return new VerifiedUser(keys.UserId, account, historyKey, list.Version, devices, keyChanged);
+    }
+}

@@ -1,0 +1,361 @@
+using System.Security.Cryptography;
+using System.Text;
+using ChatWire.Crypto;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.Client.Secure;
+
+/// <summary>What an encrypted send came to.</summary>
+/// <param name="Sent">The server's acknowledgement.</param>
+/// <param name="Warnings">Key changes noticed while verifying the members (TOFU: the new key is now pinned).</param>
+public sealed record SecureSendResult(SendResult Sent, IReadOnlyList<string> Warnings);
+
+/// <summary>A message's content after decryption, or why it could not be decrypted.</summary>
+/// <param name="Plaintext">The decrypted content; null when it could not be decrypted.</param>
+/// <param name="Encrypted">Whether the stored content was end-to-end encrypted.</param>
+/// <param name="FailureReason">Why it could not be decrypted (e.g. "device not approved yet"); null on success.</param>
+/// <param name="Kind">The envelope's content type (message, edit, …) when it decrypted.</param>
+public sealed record DecryptedContent(byte[]? Plaintext, bool Encrypted, string? FailureReason, EnvelopeContentType? Kind = null)
+{
+    /// <summary>The plaintext as UTF-8 text, or null.</summary>
+    public string? Text => Plaintext is null ? null : Encoding.UTF8.GetString(Plaintext);
+}
+
+// Encrypted sending and receiving (E2E.md §3-4): a sender chain per conversation, its seed sealed to every
+// member's history key (history mode) or every listed device (strict mode) and uploaded before the SEND, which
+// names the epoch and the chain. Receiving fetches the sealed seeds addressed to me when a chain is unknown.
+public sealed partial class SecureClient
+{
+    /// <summary>The content type of end-to-end encrypted SEND and EDIT content.</summary>
+    public const string ContentType = "application/vnd.chatwire.e2e";
+
+    private const int KeyBundleChunk = 200;
+
+    /// <summary>
+    /// Encrypts <paramref name="text"/> and sends it: reads the conversation's epoch and members, verifies their keys,
+    /// distributes a new chain's seed when needed, then SENDs. A <c>STALE_EPOCH</c> or <c>DISTRIBUTION_MISMATCH</c>
+    /// answer makes it read the state again and retry once on a new chain.
+    /// </summary>
+    /// <param name="connection">The connection to SEND on.</param>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="text">The text.</param>
+    /// <param name="messageId">The message id; a new UUIDv7 when null.</param>
+    /// <param name="options">Thread and mentions (the epoch and distribution id are filled in here).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<SecureSendResult> SendTextAsync(
+        ChatWireConnection connection, Guid conversationId, string text, Guid? messageId = null, MessageOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return SendAsync(connection, conversationId, Encoding.UTF8.GetBytes(text), EnvelopeContentType.Message, messageId, options, cancellationToken);
+    }
+
+    /// <summary>Encrypts and sends <paramref name="plaintext"/> as an envelope of <paramref name="kind"/>; see <see cref="SendTextAsync"/>.</summary>
+    /// <param name="connection">The connection to SEND on.</param>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="plaintext">The content to encrypt.</param>
+    /// <param name="kind">The envelope content type.</param>
+    /// <param name="messageId">The message id; a new UUIDv7 when null.</param>
+    /// <param name="options">Thread and mentions.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<SecureSendResult> SendAsync(
+        ChatWireConnection connection,
+        Guid conversationId,
+        byte[] plaintext,
+        EnvelopeContentType kind,
+        Guid? messageId = null,
+        MessageOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(plaintext);
+        var id = messageId ?? Guid.CreateVersion7();
+        return EncryptAndDeliverAsync(conversationId, id, kind, plaintext, options, null, async (encrypted, state) =>
+        {
+            var sendOptions = (options ?? new MessageOptions()) with { MembershipEpoch = state.Epoch, DistributionId = encrypted.ChainId };
+            return await connection.SendAsync(conversationId, encrypted.Envelope, ContentType, id, sendOptions, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Edits one of my encrypted messages: the new text goes as an encrypted edit envelope (its target bound in the
+    /// authenticated header), on my chain in the conversation, distributed first when the chain is new.
+    /// </summary>
+    /// <param name="connection">The connection to EDIT on.</param>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="messageId">The message to edit.</param>
+    /// <param name="text">The new text.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<ChangeResult> EditTextAsync(ChatWireConnection connection, Guid conversationId, Guid messageId, string text, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(text);
+        ChangeResult changed = default;
+        await EncryptAndDeliverAsync(conversationId, Guid.CreateVersion7(), EnvelopeContentType.Edit, Encoding.UTF8.GetBytes(text), null, messageId, async (encrypted, _) =>
+        {
+            changed = await connection.EditAsync(conversationId, messageId, encrypted.Envelope, ContentType, cancellationToken).ConfigureAwait(false);
+            return default;
+        }, cancellationToken).ConfigureAwait(false);
+        return changed;
+    }
+
+    // Reads the conversation's epoch and members, encrypts on this device's chain (distributing a new chain's seed
+    // first), then delivers; STALE_EPOCH or DISTRIBUTION_MISMATCH once makes it start over on a new chain.
+    private Task<SecureSendResult> EncryptAndDeliverAsync(
+        Guid conversationId,
+        Guid envelopeId,
+        EnvelopeContentType kind,
+        byte[] plaintext,
+        MessageOptions? options,
+        Guid? targetMessageId,
+        Func<EncryptedMessage, ConversationE2e, Task<SendResult>> deliver,
+        CancellationToken cancellationToken) =>
+        WithStoreAsync(async (store, trust) =>
+        {
+            RequireApproved(store);
+            for (var attempt = 0; ; attempt++)
+            {
+                var warnings = new List<string>();
+                var state = await _api.GetConversationE2eAsync(conversationId, cancellationToken).ConfigureAwait(false);
+                if (state.EpochSecret)
+                {
+                    throw new SecureMessagingException(
+                        SecureFailure.DistributionRefused, $"This conversation has more than {state.MaxSenderChainMembers} members (epoch-secret mode), which this client does not support yet.");
+                }
+
+                var encrypted = store.EncryptMessage(new OutgoingMessage(conversationId, state.Epoch, envelopeId, kind, plaintext)
+                {
+                    ThreadRootId = options?.ThreadRootId,
+                    TargetMessageId = targetMessageId,
+                    Mentions = options?.Mentions ?? [],
+                    MentionsChannel = (options?.GroupMentions ?? GroupMentions.None).HasFlag(GroupMentions.Channel),
+                    MentionsHere = (options?.GroupMentions ?? GroupMentions.None).HasFlag(GroupMentions.Here),
+                });
+                try
+                {
+                    if (encrypted.NewChainSeed is { } seed)
+                    {
+                        await DistributeAsync(store, trust, state, seed, warnings, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    return new SecureSendResult(await deliver(encrypted, state).ConfigureAwait(false), warnings);
+                }
+                catch (ChatWireException ex) when (attempt == 0 && ex.Code is ErrorCode.StaleEpoch or ErrorCode.DistributionMismatch)
+                {
+                    // The roster moved under us: read it again and start a chain for it.
+                    store.RetireOutboundChain(conversationId);
+                }
+            }
+        }, cancellationToken);
+
+    /// <summary>
+    /// Decrypts a stored or delivered event's content. Plaintext content comes back as is (<see cref="DecryptedContent.Encrypted"/>
+    /// false). An unknown chain makes it fetch the seeds sealed to me in that conversation first.
+    /// </summary>
+    /// <param name="message">The event (a message or an edit).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<DecryptedContent> DecryptAsync(ConversationEvent message, CancellationToken cancellationToken = default)
+    {
+        if (message.ContentType != ContentType)
+        {
+            return Task.FromResult(new DecryptedContent(message.Content.ToArray(), false, null));
+        }
+
+        return WithStoreAsync(async (store, trust) =>
+        {
+            // A message is decrypted once (the store refuses a replayed chain iteration); reading it again (history
+            // run twice, a delivery and then a history page) takes the plaintext kept the first time.
+            var cachePath = Path.Combine(_directory, "plaintexts", Convert.ToHexStringLower(SHA256.HashData(message.Content.Span)));
+            if (File.Exists(cachePath))
+            {
+                var cached = await File.ReadAllBytesAsync(cachePath, cancellationToken).ConfigureAwait(false);
+                return new DecryptedContent(cached[1..], true, null, (EnvelopeContentType)cached[0]);
+            }
+
+            var result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId);
+            string? mode = null;
+            if (result.Error == CryptoError.NoKeyForChain)
+            {
+                try
+                {
+                    if (HeldAccountKey(store) is null)
+                    {
+                        // A pending device: its approval may have come meanwhile.
+                        await SyncOwnKeysCoreAsync(store, trust, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    mode = await ImportSeedsAsync(store, trust, message.ConversationId, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ChatWireException ex)
+                {
+                    // Not a member any more, or this device's session was revoked: no seeds to be had.
+                    return new DecryptedContent(null, true, $"no key for this chain (the server gave no key bundles: {ex.Name})");
+                }
+
+                result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId);
+            }
+
+            if (result.Succeeded)
+            {
+                KeepPlaintext(cachePath, result.Header!.ContentType, result.Plaintext!);
+                return new DecryptedContent(result.Plaintext, true, null, result.Header.ContentType);
+            }
+
+            return new DecryptedContent(null, true, Reason(result, store, mode));
+        }, cancellationToken);
+    }
+
+    // Owner-only, like the key store: these are the decrypted messages.
+    private static void KeepPlaintext(string path, EnvelopeContentType kind, byte[] plaintext)
+    {
+        var directory = Path.GetDirectoryName(path)!;
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var stream = new FileStream(path, options);
+        stream.WriteByte((byte)kind);
+        stream.Write(plaintext);
+    }
+
+    private static string Reason(DecryptResult result, DeviceKeyStore store, string? mode) => result.Error switch
+    {
+        CryptoError.NoKeyForChain when HeldAccountKey(store) is null => "device not approved yet",
+        CryptoError.NoKeyForChain when mode == "strict" => "no key for this chain (sent before this device joined, strict mode)",
+        CryptoError.NoKeyForChain => "no key for this chain (not sealed to this user or device)",
+        CryptoError.BadSignature => "bad signature",
+        CryptoError.Replay => "replayed message",
+        _ => result.Reason ?? result.Error?.ToString() ?? "unknown",
+    };
+
+    // Seals the new chain's seed to every recipient the server requires and uploads it in chunks; the last chunk
+    // asks the server to check completeness.
+    private async Task DistributeAsync(DeviceKeyStore store, TrustState trust, ConversationE2e state, SeedPayload seed, List<string> warnings, CancellationToken cancellationToken)
+    {
+        var strict = state.Mode == "strict";
+        var entries = new List<KeyBundleEntry>();
+        foreach (var member in state.Members)
+        {
+            if (strict ? member.Devices.Count == 0 : member.HistoryKeyGeneration is null)
+            {
+                continue;
+            }
+
+            var user = await VerifiedUserCoreAsync(trust, member.UserId, cancellationToken).ConfigureAwait(false);
+            if (user.KeyChanged)
+            {
+                warnings.Add($"The account key of user {member.UserId} changed since you last saw it; compare safety numbers (chatwire verify).");
+            }
+
+            if (!strict)
+            {
+                var historyKey = user.HistoryKey;
+                if (historyKey is null || historyKey.Generation != member.HistoryKeyGeneration)
+                {
+                    throw new SecureMessagingException(SecureFailure.BadSignature, $"User {member.UserId}'s history key generation {member.HistoryKeyGeneration} is not the signed one the directory serves.");
+                }
+
+                entries.Add(new KeyBundleEntry(member.UserId, null, historyKey.Generation, store.SealSeedToHistoryKey(seed, member.UserId, historyKey.Generation, historyKey.PublicKey)));
+                continue;
+            }
+
+            foreach (var deviceId in member.Devices)
+            {
+                // A device the signed list and its certificate do not vouch for never gets a key (E2E.md §1).
+                if (user.Devices.FirstOrDefault(device => device.DeviceId == deviceId) is not { } device)
+                {
+                    continue;
+                }
+
+                var bundle = await ClaimBundleAsync(member.UserId, deviceId, device.SigningKey, device.DhKey, cancellationToken).ConfigureAwait(false);
+                entries.Add(new KeyBundleEntry(member.UserId, deviceId, null, store.SealSeedToDevice(seed, bundle)));
+            }
+        }
+
+        var chunks = entries.Chunk(KeyBundleChunk).ToList();
+        if (chunks.Count == 0)
+        {
+            chunks.Add([]);
+        }
+
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            await _api.UploadKeyBundlesAsync(state.ConversationId, new KeyBundleUpload(seed.ChainId, state.Epoch, i == chunks.Count - 1, chunks[i]), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // Every seed addressed to me in the conversation, opened and kept; a seed that does not open is skipped (its
+    // messages then say why). Returns the conversation's mode, for the failure reason.
+    private async Task<string> ImportSeedsAsync(DeviceKeyStore store, TrustState trust, Guid conversationId, CancellationToken cancellationToken)
+    {
+        var state = await _api.GetConversationE2eAsync(conversationId, cancellationToken).ConfigureAwait(false);
+        var senders = new Dictionary<Guid, VerifiedUser?>();
+        long after = 0;
+        while (true)
+        {
+            var page = await _api.GetKeyBundlesAsync(conversationId, after, cancellationToken: cancellationToken).ConfigureAwait(false);
+            foreach (var entry in page.Entries)
+            {
+                if (!senders.TryGetValue(entry.SenderUserId, out var sender))
+                {
+                    try
+                    {
+                        sender = await VerifiedUserCoreAsync(trust, entry.SenderUserId, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is SecureMessagingException or ChatWireException)
+                    {
+                        sender = null;
+                    }
+
+                    senders[entry.SenderUserId] = sender;
+                }
+
+                // The sealer must be a device on the sender's signed list; a revoked device's old seeds still verify
+                // by the certificate it had, which the directory no longer serves, so those are skipped.
+                if (sender?.Devices.FirstOrDefault(device => device.DeviceId == entry.SenderDeviceId) is not { } device)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    if (entry.DeviceId is null && entry.HistoryKeyGeneration is { } generation)
+                    {
+                        if (store.HistoryKeys.Any(key => key.Generation == generation))
+                        {
+                            store.OpenHistorySeal(entry.Sealed, generation, conversationId, entry.Epoch, entry.ChainId, entry.SenderUserId, entry.SenderDeviceId, device.SigningKey);
+                        }
+                    }
+                    else if (entry.DeviceId == store.DeviceId)
+                    {
+                        store.OpenDeviceSeal(entry.Sealed, conversationId, entry.Epoch, entry.ChainId, entry.SenderUserId, entry.SenderDeviceId, device.DhKey);
+                    }
+                }
+                catch (ChatWireCryptoException)
+                {
+                    // Kept out: the message on this chain reports the failure when it is read.
+                }
+            }
+
+            if (page.NextAfter is not { } next || page.Entries.Count == 0)
+            {
+                break;
+            }
+
+            after = next;
+        }
+
+        return state.Mode;
+    }
+}

@@ -1,0 +1,241 @@
+using ChatWire.Crypto;
+
+namespace ChatWire.Client.Secure;
+
+/// <summary>What setting a device up came to.</summary>
+/// <param name="Approved">Whether the device holds the account and history keys (it can read and send).</param>
+/// <param name="FirstDevice">Whether this call created the user's account key (the first device).</param>
+/// <param name="LinkCode">The device's link code, <c>XXXXX-XXXXX</c>, to approve it from a trusted device.</param>
+/// <param name="RecoveryKey">On the first device only: the recovery key, shown once; null otherwise.</param>
+public sealed record DeviceSetupResult(bool Approved, bool FirstDevice, string LinkCode, string? RecoveryKey);
+
+/// <summary>One of my devices and where it stands.</summary>
+/// <param name="DeviceId">The device.</param>
+/// <param name="DeviceName">Its name from its session, if it has one.</param>
+/// <param name="State"><c>approved</c> (on my signed device list), <c>pending</c> (keys registered, not approved) or <c>no-keys</c>.</param>
+/// <param name="Current">Whether it is this device.</param>
+public sealed record DeviceStatus(Guid DeviceId, string? DeviceName, string State, bool Current);
+
+/// <summary>
+/// End-to-end encryption for one device of one user (docs/e2e.md): sets the device up, links and revokes
+/// devices, and encrypts and decrypts messages. The keys live in the crypto library's key store in
+/// <c>storeDirectory</c>; the server only ever sees public keys and ciphertext. The store is opened for each call
+/// and closed after it, so several processes of one profile (a <c>listen</c> and a <c>send</c>) take turns.
+/// </summary>
+public sealed partial class SecureClient : IDisposable
+{
+    private const int InitialOneTimePrekeys = 100;
+
+    // Another process of the same profile holds the store's lock for the length of one call: wait that out.
+    private static readonly TimeSpan StoreLockWait = TimeSpan.FromSeconds(15);
+
+    private readonly ChatWireApiClient _api;
+    private readonly string _directory;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the client over an authenticated API client.</summary>
+    /// <param name="api">The API client with this device's session token.</param>
+    /// <param name="storeDirectory">The directory this device's keys are kept in (created on setup).</param>
+    /// <param name="timeProvider">The clock; the system clock when null.</param>
+    public SecureClient(ChatWireApiClient api, string storeDirectory, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        ArgumentException.ThrowIfNullOrEmpty(storeDirectory);
+        _api = api;
+        _directory = storeDirectory;
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>Whether this device was set up before (its key store exists).</summary>
+    public bool HasKeys => Directory.Exists(_directory);
+
+    /// <summary>
+    /// Sets this device up after signup or login. The user's first device creates the account key, history key
+    /// generation 1, a recovery key and a device list with itself; a later device registers its keys and waits
+    /// for approval (<see cref="DeviceSetupResult.LinkCode"/>). Calling it again is harmless: it picks up a link
+    /// payload left meanwhile.
+    /// </summary>
+    /// <param name="userId">The logged-in user.</param>
+    /// <param name="deviceId">This device (the session's device id).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<DeviceSetupResult> SetUpDeviceAsync(Guid userId, Guid deviceId, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
+            if (store.HasDeviceKeys && (store.UserId != userId || store.DeviceId != deviceId))
+            {
+                // A new login of this profile is a new device: the old device's keys go with its session.
+                store.Dispose();
+                Directory.Delete(_directory, recursive: true);
+                store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            using (store)
+            {
+                var trust = TrustState.Load(TrustPath);
+                if (!store.HasDeviceKeys)
+                {
+                    await RegisterNewDeviceAsync(store, userId, deviceId, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (HeldAccountKey(store) is null)
+                {
+                    var mine = await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false);
+                    if (mine.AccountKey is null)
+                    {
+                        var recovery = await CreateAccountAsync(store, trust, mine, cancellationToken).ConfigureAwait(false);
+                        trust.Save(TrustPath);
+                        return new DeviceSetupResult(true, true, FormatLinkCode(store.Certificate.LinkCode()), recovery);
+                    }
+                }
+
+                await SyncOwnKeysCoreAsync(store, trust, cancellationToken).ConfigureAwait(false);
+                trust.Save(TrustPath);
+                return new DeviceSetupResult(HeldAccountKey(store) is not null, false, FormatLinkCode(store.Certificate.LinkCode()), null);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Picks up keys another device of mine left for this one (the link payload after approval, or a new history
+    /// key after a revocation). Returns whether this device is approved.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<bool> SyncOwnKeysAsync(CancellationToken cancellationToken = default) =>
+        WithStoreAsync(async (store, trust) =>
+        {
+            await SyncOwnKeysCoreAsync(store, trust, cancellationToken).ConfigureAwait(false);
+            return HeldAccountKey(store) is not null;
+        }, cancellationToken);
+
+    /// <summary>The safety number of me and <paramref name="userId"/> (E2E.md §8), from the account keys: 60 digits in groups of five.</summary>
+    /// <param name="userId">The other user.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<string> SafetyNumberAsync(Guid userId, CancellationToken cancellationToken = default) =>
+        WithStoreAsync(async (store, trust) =>
+        {
+            var me = await VerifiedUserCoreAsync(trust, store.UserId, cancellationToken).ConfigureAwait(false);
+            var other = await VerifiedUserCoreAsync(trust, userId, cancellationToken).ConfigureAwait(false);
+            return SafetyNumber.Format(SafetyNumber.Compute(store.UserId, me.AccountKey, userId, other.AccountKey));
+        }, cancellationToken);
+
+    /// <summary>My devices: each session's device, approved (on my signed list), pending or without keys.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<IReadOnlyList<DeviceStatus>> ListDevicesAsync(CancellationToken cancellationToken = default) =>
+        WithStoreAsync<IReadOnlyList<DeviceStatus>>(async (store, trust) =>
+        {
+            var sessions = await _api.ListSessionsAsync(cancellationToken).ConfigureAwait(false);
+            var keys = await _api.GetUserKeysAsync(store.UserId, cancellationToken).ConfigureAwait(false);
+            var approved = keys.AccountKey is null
+                ? []
+                : KeyVerifier.Verify(keys, trust).Devices.Select(device => device.DeviceId).ToHashSet();
+            var registered = keys.Devices.Select(device => device.DeviceId).ToHashSet();
+            return [.. sessions.Select(session => new DeviceStatus(
+                session.DeviceId,
+                session.DeviceName,
+                approved.Contains(session.DeviceId) ? "approved" : registered.Contains(session.DeviceId) ? "pending" : "no-keys",
+                session.DeviceId == store.DeviceId))];
+        }, cancellationToken);
+
+    /// <summary>Releases the lock object.</summary>
+    public void Dispose() => _gate.Dispose();
+
+    /// <summary>A link code as people read it: <c>XXXXX-XXXXX</c>.</summary>
+    /// <param name="code">Ten characters, with or without the dash.</param>
+    public static string FormatLinkCode(string code)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        var bare = code.Replace("-", string.Empty, StringComparison.Ordinal).ToUpperInvariant();
+        return bare.Length == 10 ? $"{bare[..5]}-{bare[5..]}" : bare;
+    }
+
+    private string TrustPath => Path.Combine(_directory, "trust.json");
+
+    private async Task<VerifiedUser> VerifiedUserCoreAsync(TrustState trust, Guid userId, CancellationToken cancellationToken) =>
+        KeyVerifier.Verify(await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false), trust);
+
+    // One call's use of the store: opened (waiting for another process of the profile), the trust pins loaded,
+    // both saved and the store closed after.
+    private async Task<T> WithStoreAsync<T>(Func<DeviceKeyStore, TrustState, Task<T>> action, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!HasKeys)
+            {
+                throw new SecureMessagingException(SecureFailure.NoKeys, "This device has no keys: log in again to set it up.");
+            }
+
+            using var store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
+            if (!store.HasDeviceKeys)
+            {
+                throw new SecureMessagingException(SecureFailure.NoKeys, "This device has no keys: log in again to set it up.");
+            }
+
+            var trust = TrustState.Load(TrustPath);
+            try
+            {
+                return await action(store, trust).ConfigureAwait(false);
+            }
+            finally
+            {
+                trust.Save(TrustPath);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<DeviceKeyStore> OpenStoreAsync(CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetUtcNow() + StoreLockWait;
+        while (true)
+        {
+            try
+            {
+                var store = DeviceKeyStore.Open(_directory, _time);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(_directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                }
+
+                return store;
+            }
+            catch (IOException) when (_time.GetUtcNow() < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    // The account key this device holds, or null. Works around the key store reading an absent key back as an
+    // empty array after its first update (AccountKey then throws "An account signing key is 32 bytes").
+    private static AccountSigningKey? HeldAccountKey(DeviceKeyStore store)
+    {
+        try
+        {
+            return store.AccountKey;
+        }
+        catch (ChatWireCryptoException)
+        {
+            return null;
+        }
+    }
+
+    private static void RequireApproved(DeviceKeyStore store)
+    {
+        if (HeldAccountKey(store) is null)
+        {
+            throw new SecureMessagingException(SecureFailure.NotApproved, "This device is not approved yet: approve it from a trusted device (chatwire devices approve CODE).");
+        }
+    }
+}

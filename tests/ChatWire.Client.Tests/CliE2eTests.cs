@@ -1,0 +1,83 @@
+using ChatWire.Client.Tests.Infrastructure;
+using ChatWire.Testing;
+
+namespace ChatWire.Client.Tests;
+
+// The CLI's encryption verbs against the real gateway: signup and login set keys up, a second device is pending
+// until approved by its code, send encrypts, history decrypts (or says why not), files go encrypted.
+public sealed class CliE2eTests : IClassFixture<ServerFixture>, IDisposable
+{
+    private const string Password = "correct horse battery";
+
+    private readonly TestServer _server;
+    private readonly CliHarness _cli;
+
+    public CliE2eTests(ServerFixture fixture)
+    {
+        _server = fixture.Server;
+        _cli = new CliHarness(_server);
+    }
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task SecondDevice_PendingUntilApproved_ThenReadsHistory_AndEveryVerbWorks()
+    {
+        var alice = "a" + Guid.NewGuid().ToString("N")[..12];
+        var bob = "b" + Guid.NewGuid().ToString("N")[..12];
+        var signup = await Ok("alice", Password, "signup", "--server", _server.ApiUrl, "--user", alice, "--password-stdin");
+        await Ok("bob", Password, "signup", "--server", _server.ApiUrl, "--user", bob, "--password-stdin");
+        var team = (await Ok("alice", null, "--json", "team", "create", "Crypto")).JsonLines[0];
+        await Ok("bob", null, "team", "join", team.GetProperty("invite_code").GetString()!);
+        var general = team.GetProperty("general_channel_id").GetString()!;
+
+        var sent = (await Ok("bob", null, "--json", "send", general, "secret", "plans")).JsonLines[0];
+        var login = await Ok("laptop", Password, "login", "--server", _server.ApiUrl, "--user", alice, "--password-stdin", "--device-name", "laptop");
+        var pendingHistory = await Ok("laptop", null, "--json", "history", general);
+        var code = System.Text.RegularExpressions.Regex.Match(login.Stderr, "devices approve ([A-Z2-7]{5}-[A-Z2-7]{5})").Groups[1].Value;
+        var devicesBefore = await Ok("alice", null, "--json", "devices");
+        await Ok("alice", null, "devices", "approve", code);
+        var history = await Ok("laptop", null, "--json", "history", general);
+        var verifyAlice = (await Ok("alice", null, "--json", "verify", bob)).JsonLines[0];
+        var verifyBob = (await Ok("bob", null, "--json", "verify", alice)).JsonLines[0];
+
+        Assert.Contains("recovery key", signup.Stderr, StringComparison.Ordinal);
+        Assert.True(sent.GetProperty("encrypted").GetBoolean());
+        Assert.Contains("This device is pending approval. On a trusted device run: chatwire devices approve " + code, login.Stderr, StringComparison.Ordinal);
+        Assert.Equal("[cannot decrypt: device not approved yet]", pendingHistory.JsonLines.Single(l => l.GetProperty("type").GetString() == "message").GetProperty("text").GetString());
+        Assert.Contains(devicesBefore.JsonLines, line => line.GetProperty("state").GetString() == "pending");
+        var message = history.JsonLines.Single(l => l.GetProperty("type").GetString() == "message");
+        Assert.Equal("secret plans", message.GetProperty("text").GetString());
+        Assert.True(message.GetProperty("encrypted").GetBoolean());
+        Assert.Equal(verifyAlice.GetProperty("safety_number").GetString(), verifyBob.GetProperty("safety_number").GetString());
+
+        // An encrypted edit, and history read twice (each message is decrypted once, then kept).
+        await Ok("bob", null, "edit", sent.GetProperty("message_id").GetString()!, "secret", "plans", "v2");
+        var edited = await Ok("alice", null, "--json", "history", general);
+        var again = await Ok("alice", null, "--json", "history", general);
+        Assert.Contains(edited.JsonLines, line => line.GetProperty("type").GetString() == "message" && line.GetProperty("text").GetString() == "secret plans v2" && line.TryGetProperty("encrypted", out _));
+        Assert.Equal(edited.Stdout, again.Stdout);
+        Assert.DoesNotContain("cannot decrypt", again.Stdout, StringComparison.Ordinal);
+
+        // A file: metadata stripped, encrypted, and back whole.
+        var path = Path.Combine(_cli.ConfigHome, "note.txt");
+        await File.WriteAllTextAsync(path, "attached words");
+        var file = (await Ok("alice", null, "--json", "send", general, "--file", path)).JsonLines[0];
+        var outPath = Path.Combine(_cli.ConfigHome, "note.out");
+        await Ok("bob", null, "download", file.GetProperty("message_id").GetString()!, "--out", outPath);
+        Assert.Equal("attached words", await File.ReadAllTextAsync(outPath));
+
+        // Revoked: the laptop's session ends.
+        var laptopId = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_cli.ConfigHome, "chatwire", "laptop.json"))).RootElement.GetProperty("device_id").GetString()!;
+        await Ok("alice", null, "devices", "revoke", laptopId);
+        var after = await _cli.RunAsync("--profile", "laptop", "history", general);
+        Assert.Equal(1, after.Exit);
+    }
+
+    private async Task<CliResult> Ok(string profile, string? stdin, params string[] args)
+    {
+        var result = await _cli.RunWithStdinAsync(stdin is null ? string.Empty : stdin + "\n", ["--profile", profile, .. args]);
+        Assert.True(result.Exit == 0, $"chatwire {string.Join(' ', args)} exited {result.Exit}: {result.Stdout} {result.Stderr}");
+        return result;
+    }
+}

@@ -1,0 +1,129 @@
+using ChatWire.Client.Secure;
+using ChatWire.Testing;
+
+namespace ChatWire.Client.Tests;
+
+// Device setup, linking, revocation and safety numbers through the SDK's Secure layer against the real gateway
+// and its key directory: every key the tests see was published, fetched and verified over HTTP.
+public sealed class SecureDeviceTests(ServerFixture fixture) : IClassFixture<ServerFixture>, IDisposable
+{
+    private readonly string _keyDirectory = Path.Combine(Path.GetTempPath(), "chatwire-keys-" + Guid.NewGuid().ToString("N"));
+
+    private TestServer Server => fixture.Server;
+
+    [Fact]
+    public async Task SetUpDevice_FirstDevice_IsApprovedWithRecoveryKey()
+    {
+        var alice = await Server.SignupAsync();
+        using var device = Device(alice, out var api);
+
+        var result = await device.SetUpDeviceAsync(alice.UserId, alice.DeviceId);
+        var keys = await api.GetUserKeysAsync(alice.UserId);
+
+        Assert.True(result.Approved);
+        Assert.True(result.FirstDevice);
+        Assert.NotNull(result.RecoveryKey);
+        Assert.Matches("^[A-Z2-7]{5}-[A-Z2-7]{5}$", result.LinkCode);
+        Assert.Equal(alice.DeviceId, Assert.Single(keys.DeviceList!.Devices).DeviceId);
+        Assert.Equal(1u, keys.HistoryKey!.Generation);
+        Assert.NotNull(await api.GetRecoveryBackupAsync());
+    }
+
+    [Fact]
+    public async Task ApproveDevice_ByItsCode_SecondDeviceGetsTheKeys()
+    {
+        var alice = await Server.SignupAsync();
+        using var first = Device(alice, out _);
+        await first.SetUpDeviceAsync(alice.UserId, alice.DeviceId);
+        var laptop = await Server.LoginAsync(alice, "laptop");
+        using var second = Device(laptop, out _);
+
+        var pending = await second.SetUpDeviceAsync(laptop.UserId, laptop.DeviceId);
+        var approvedBefore = await second.SyncOwnKeysAsync();
+        var approvedDevice = await first.ApproveDeviceAsync(pending.LinkCode.ToLowerInvariant());
+        var approvedAfter = await second.SyncOwnKeysAsync();
+        var devices = await first.ListDevicesAsync();
+
+        Assert.False(pending.Approved);
+        Assert.False(pending.FirstDevice);
+        Assert.False(approvedBefore);
+        Assert.Equal(laptop.DeviceId, approvedDevice.DeviceId);
+        Assert.True(approvedAfter);
+        Assert.All(devices, device => Assert.Equal("approved", device.State));
+        Assert.True(Assert.Single(devices, device => device.Current).DeviceId == alice.DeviceId);
+    }
+
+    [Fact]
+    public async Task ApproveDevice_WrongCode_ThrowsLinkCodeMismatch()
+    {
+        var alice = await Server.SignupAsync();
+        using var first = Device(alice, out _);
+        await first.SetUpDeviceAsync(alice.UserId, alice.DeviceId);
+        var laptop = await Server.LoginAsync(alice, "laptop");
+        using var second = Device(laptop, out _);
+        await second.SetUpDeviceAsync(laptop.UserId, laptop.DeviceId);
+
+        var ex = await Assert.ThrowsAsync<SecureMessagingException>(() => first.ApproveDeviceAsync("AAAAA-AAAAA"));
+
+        Assert.Equal(SecureFailure.LinkCodeMismatch, ex.Failure);
+        Assert.Contains((await first.ListDevicesAsync()), device => device.DeviceId == laptop.DeviceId && device.State == "pending");
+    }
+
+    [Fact]
+    public async Task RevokeDevice_LeavesTheListAndBumpsTheHistoryKey()
+    {
+        var alice = await Server.SignupAsync();
+        using var first = Device(alice, out var api);
+        await first.SetUpDeviceAsync(alice.UserId, alice.DeviceId);
+        var laptop = await Server.LoginAsync(alice, "laptop");
+        var phone = await Server.LoginAsync(alice, "phone");
+        using var second = Device(laptop, out _);
+        using var third = Device(phone, out _);
+        await first.ApproveDeviceAsync((await second.SetUpDeviceAsync(laptop.UserId, laptop.DeviceId)).LinkCode);
+        await first.ApproveDeviceAsync((await third.SetUpDeviceAsync(phone.UserId, phone.DeviceId)).LinkCode);
+        await second.SyncOwnKeysAsync();
+
+        await first.RevokeDeviceAsync(phone.DeviceId);
+        var keys = await api.GetUserKeysAsync(alice.UserId);
+        var secondStillApproved = await second.SyncOwnKeysAsync();
+
+        Assert.DoesNotContain(keys.DeviceList!.Devices, entry => entry.DeviceId == phone.DeviceId);
+        Assert.Equal(2, keys.DeviceList.Devices.Count);
+        Assert.Equal(2u, keys.HistoryKey!.Generation);
+        Assert.True(secondStillApproved);
+        Assert.DoesNotContain(await first.ListDevicesAsync(), device => device.DeviceId == phone.DeviceId);
+    }
+
+    [Fact]
+    public async Task SafetyNumber_BothSides_SeeTheSameNumber()
+    {
+        var alice = await Server.SignupAsync();
+        var bob = await Server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        using var aliceDevice = Device(alice, out _);
+        using var bobDevice = Device(bob, out _);
+        await aliceDevice.SetUpDeviceAsync(alice.UserId, alice.DeviceId);
+        await bobDevice.SetUpDeviceAsync(bob.UserId, bob.DeviceId);
+
+        var seenByAlice = await aliceDevice.SafetyNumberAsync(bob.UserId);
+        var seenByBob = await bobDevice.SafetyNumberAsync(alice.UserId);
+
+        Assert.Equal(seenByAlice, seenByBob);
+        Assert.Equal(60, seenByAlice.Count(char.IsAsciiDigit));
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_keyDirectory))
+        {
+            Directory.Delete(_keyDirectory, recursive: true);
+        }
+    }
+
+    private SecureClient Device(TestUser user, out ChatWireApiClient api)
+    {
+        api = new ChatWireApiClient(Server.ApiBaseAddress) { SessionToken = user.Token };
+        return new SecureClient(api, Path.Combine(_keyDirectory, user.DeviceId.ToString("N")));
+    }
+}

@@ -1,0 +1,262 @@
+using System.Text;
+using ChatWire.Client.Secure;
+using ChatWire.Client.Tests.Infrastructure;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using ChatWire.Testing;
+
+namespace ChatWire.Client.Tests;
+
+// End-to-end encryption through the real in-process gateway: users with several devices set up and linked by the
+// SDK, messages encrypted, distributed, stored and decrypted; what the server stores is only ciphertext.
+public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<ServerFixture>, IDisposable
+{
+    private readonly string _keyDirectory = Path.Combine(Path.GetTempPath(), "chatwire-e2e-" + Guid.NewGuid().ToString("N"));
+    private readonly List<IDisposable> _owned = [];
+
+    private TestServer Server => fixture.Server;
+
+    [Fact]
+    public async Task ThreeUsersTwoDevicesEach_ExchangeEncryptedMessages_EveryDeviceReadsAll()
+    {
+        var alice = await NewUserAsync(devices: 2);
+        var bob = await NewUserAsync(devices: 2);
+        var carol = await NewUserAsync(devices: 2);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        foreach (var member in new[] { bob, carol })
+        {
+            await member.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        }
+
+        var sent = new Dictionary<Guid, string>
+        {
+            [await SendAsync(alice.Devices[0], general, "from alice's first device")] = "from alice's first device",
+            [await SendAsync(bob.Devices[1], general, "from bob's second device")] = "from bob's second device",
+            [await SendAsync(carol.Devices[0], general, "from carol")] = "from carol",
+            [await SendAsync(alice.Devices[1], general, "alice again, other device")] = "alice again, other device",
+        };
+
+        var stored = await MessagesAsync(alice.Devices[0], general);
+        Assert.All(stored, e => Assert.Equal(SecureClient.ContentType, e.ContentType));
+        Assert.All(stored, e => Assert.DoesNotContain("from", Encoding.UTF8.GetString(e.Content.Span), StringComparison.Ordinal));
+        foreach (var device in new[] { alice, bob, carol }.SelectMany(u => u.Devices))
+        {
+            foreach (var message in await MessagesAsync(device, general))
+            {
+                var content = await device.Secure.DecryptAsync(message);
+                Assert.True(content.Text == sent[message.EventId], $"{device.User.Username}/{device.User.DeviceId}: {content.FailureReason}");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task RemovedMember_CannotReadWhatFollows()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var carol = await NewUserAsync(devices: 1);
+        var (teamId, _) = await alice.Devices[0].User.CreateTeamAsync();
+        await carol.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var channel = await CreateChannelAsync(alice.Devices[0], teamId, carol.Devices[0]);
+        var before = await SendAsync(alice.Devices[0], channel, "carol may read this");
+        var beforeEvent = (await MessagesAsync(carol.Devices[0], channel)).Single(e => e.EventId == before);
+        Assert.Equal("carol may read this", (await carol.Devices[0].Secure.DecryptAsync(beforeEvent)).Text);
+
+        await carol.Devices[0].Api.LeaveChannelAsync(channel);
+        var after = await SendAsync(alice.Devices[0], channel, "after carol left");
+        var afterEvent = (await MessagesAsync(alice.Devices[0], channel)).Single(e => e.EventId == after);
+        var seenByCarol = await carol.Devices[0].Secure.DecryptAsync(afterEvent);
+
+        Assert.Null(seenByCarol.Plaintext);
+        Assert.StartsWith("no key for this chain", seenByCarol.FailureReason, StringComparison.Ordinal);
+        Assert.Equal("after carol left", (await alice.Devices[0].Secure.DecryptAsync(afterEvent)).Text);
+    }
+
+    [Fact]
+    public async Task RevokedDevice_CannotReadWhatFollows()
+    {
+        var alice = await NewUserAsync(devices: 2);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var before = await SendAsync(bob.Devices[0], general, "both of alice's devices read this");
+        var beforeEvent = (await MessagesAsync(alice.Devices[1], general)).Single(e => e.EventId == before);
+        Assert.NotNull((await alice.Devices[1].Secure.DecryptAsync(beforeEvent)).Plaintext);
+
+        await alice.Devices[0].Secure.RevokeDeviceAsync(alice.Devices[1].User.DeviceId);
+        var after = await SendAsync(bob.Devices[0], general, "not for the revoked device");
+        var afterEvent = (await MessagesAsync(bob.Devices[0], general)).Single(e => e.EventId == after);
+        var seenByRevoked = await alice.Devices[1].Secure.DecryptAsync(afterEvent);
+
+        Assert.Null(seenByRevoked.Plaintext);
+        Assert.StartsWith("no key for this chain", seenByRevoked.FailureReason, StringComparison.Ordinal);
+        Assert.Equal("not for the revoked device", (await alice.Devices[0].Secure.DecryptAsync(afterEvent)).Text);
+    }
+
+    [Fact]
+    public async Task NewlyLinkedDevice_HistoryMode_ReadsEarlierMessages()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var first = await SendAsync(bob.Devices[0], general, "sent before the new device existed");
+        await SendAsync(alice.Devices[0], general, "mine, also before");
+
+        var laptop = await LinkDeviceAsync(alice);
+        var messages = await MessagesAsync(laptop, general);
+        var texts = new List<string?>();
+        foreach (var message in messages)
+        {
+            texts.Add((await laptop.Secure.DecryptAsync(message)).Text);
+        }
+
+        Assert.Equal(["sent before the new device existed", "mine, also before"], texts);
+        Assert.Contains(messages, e => e.EventId == first);
+    }
+
+    [Fact]
+    public async Task NewlyLinkedDevice_StrictMode_GetsNoHistory()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var channel = await CreateChannelAsync(alice.Devices[0], teamId, bob.Devices[0]);
+        await alice.Devices[0].Api.SetConversationE2eModeAsync(channel, "strict");
+        await SendAsync(bob.Devices[0], channel, "strict: before the new device");
+        var bobEvent = Assert.Single(await MessagesAsync(alice.Devices[0], channel));
+        Assert.Equal("strict: before the new device", (await alice.Devices[0].Secure.DecryptAsync(bobEvent)).Text);
+
+        var laptop = await LinkDeviceAsync(alice);
+        var seenByLaptop = await laptop.Secure.DecryptAsync(bobEvent);
+        var later = await SendAsync(bob.Devices[0], channel, "strict: after the new device");
+        var laterEvent = (await MessagesAsync(laptop, channel)).Single(e => e.EventId == later);
+
+        Assert.Null(seenByLaptop.Plaintext);
+        Assert.Equal("no key for this chain (sent before this device joined, strict mode)", seenByLaptop.FailureReason);
+        Assert.Equal("strict: after the new device", (await laptop.Secure.DecryptAsync(laterEvent)).Text);
+    }
+
+    [Fact]
+    public async Task Server_RefusesAnIncompleteDistribution_AndASendOnIt()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var api = alice.Devices[0].Api;
+        var state = await api.GetConversationE2eAsync(general);
+        var chainId = Guid.CreateVersion7();
+        var mine = state.Members.Single(m => m.UserId == alice.Devices[0].User.UserId);
+
+        // Sealed to alice only (the bytes are not checked by the server, only who they are for).
+        var ex = await Assert.ThrowsAsync<ChatWireException>(() => api.UploadKeyBundlesAsync(
+            general, new KeyBundleUpload(chainId, state.Epoch, true, [new KeyBundleEntry(mine.UserId, null, mine.HistoryKeyGeneration, new byte[160])])));
+        var mismatch = ChatWireApiClient.ReadDistributionMismatch(ex);
+        await using var connection = await Sdk.ConnectAsync(alice.Devices[0].User);
+        var refused = await Assert.ThrowsAsync<ChatWireException>(() => connection.SendAsync(
+            general, new byte[200], SecureClient.ContentType, null, new MessageOptions(MembershipEpoch: state.Epoch, DistributionId: chainId)));
+
+        Assert.Equal(ErrorCode.DistributionMismatch, ex.Code);
+        Assert.Equal(bob.Devices[0].User.UserId, Assert.Single(mismatch.Missing).UserId);
+        Assert.Equal(ErrorCode.DistributionMismatch, refused.Code);
+    }
+
+    [Fact]
+    public async Task SendFile_JpegWithExif_ArrivesWithoutItAndDecryptsForTheOtherMember()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        byte[] exif = [0xFF, 0xE1, 0x00, 0x12, .. "Exif\0\0GPS 52N 4E"u8];
+        byte[] image = [0xFF, 0xDB, 0x00, 0x04, 0x01, 0x02, 0xFF, 0xDA, 0x00, 0x04, 0x00, 0x00, 0x12, 0x34, 0xFF, 0xD9];
+        byte[] jpeg = [0xFF, 0xD8, .. exif, .. image];
+
+        SecureFileResult sent;
+        await using (var connection = await Sdk.ConnectAsync(alice.Devices[0].User))
+        {
+            sent = await alice.Devices[0].Secure.SendFileAsync(connection, general, "holiday.jpg", jpeg);
+        }
+
+        var message = (await MessagesAsync(bob.Devices[0], general)).Single(e => e.EventId == sent.Send.Sent.MessageId);
+        var (attachment, content) = await bob.Devices[0].Secure.DownloadFileAsync(message);
+        var stored = await bob.Devices[0].Api.GetAttachmentAsync(sent.AttachmentId);
+
+        Assert.True(sent.MetadataStripped);
+        Assert.Equal([0xFF, 0xD8, .. image], content);
+        Assert.Equal(("holiday.jpg", "image/jpeg"), (attachment.FileName, attachment.Descriptor.MimeType));
+        Assert.Equal(attachment.Descriptor.Keys.Sha256, stored.Sha256);
+        Assert.NotEqual(content.Length, stored.Size);
+    }
+
+    public void Dispose()
+    {
+        foreach (var owned in _owned)
+        {
+            owned.Dispose();
+        }
+
+        if (Directory.Exists(_keyDirectory))
+        {
+            Directory.Delete(_keyDirectory, recursive: true);
+        }
+    }
+
+    private static async Task<Guid> SendAsync(Device device, Guid conversationId, string text)
+    {
+        await using var connection = await Sdk.ConnectAsync(device.User);
+        var result = await device.Secure.SendTextAsync(connection, conversationId, text);
+        return result.Sent.MessageId;
+    }
+
+    private static async Task<IReadOnlyList<ConversationEvent>> MessagesAsync(Device device, Guid conversationId)
+    {
+        await using var connection = await Sdk.ConnectAsync(device.User);
+        return Sdk.Messages(await connection.GetHistoryAsync(conversationId, 0, HistoryDirection.Before, 200));
+    }
+
+    private static async Task<Guid> CreateChannelAsync(Device owner, Guid teamId, Device member)
+    {
+        var channel = await owner.Api.CreateChannelAsync(teamId, "c" + Guid.NewGuid().ToString("N")[..10], isPrivate: true);
+        await owner.Api.AddChannelMemberAsync(channel.ConversationId, member.User.UserId);
+        return channel.ConversationId;
+    }
+
+    private async Task<SecureUser> NewUserAsync(int devices)
+    {
+        var first = NewDevice(await Server.SignupAsync());
+        await first.Secure.SetUpDeviceAsync(first.User.UserId, first.User.DeviceId);
+        var user = new SecureUser([first]);
+        for (var i = 1; i < devices; i++)
+        {
+            await LinkDeviceAsync(user);
+        }
+
+        return user;
+    }
+
+    // A new login of the user, approved by its first device by the code it shows, keys picked up.
+    private async Task<Device> LinkDeviceAsync(SecureUser user)
+    {
+        var device = NewDevice(await Server.LoginAsync(user.Devices[0].User, "device " + user.Devices.Count));
+        var pending = await device.Secure.SetUpDeviceAsync(device.User.UserId, device.User.DeviceId);
+        await user.Devices[0].Secure.ApproveDeviceAsync(pending.LinkCode);
+        Assert.True(await device.Secure.SyncOwnKeysAsync());
+        user.Devices.Add(device);
+        return device;
+    }
+
+    private Device NewDevice(TestUser user)
+    {
+        var api = new ChatWireApiClient(Server.ApiBaseAddress) { SessionToken = user.Token };
+        var secure = new SecureClient(api, Path.Combine(_keyDirectory, user.DeviceId.ToString("N")));
+        _owned.Add(secure);
+        _owned.Add(api);
+        return new Device(user, api, secure);
+    }
+
+    private sealed record Device(TestUser User, ChatWireApiClient Api, SecureClient Secure);
+
+    private sealed record SecureUser(List<Device> Devices);
+}
