@@ -16,6 +16,20 @@ public sealed partial class DeviceKeyStore
     }
 
     /// <summary>
+    /// The epoch secret the next <see cref="EncryptMessage"/> in the conversation and epoch would send with, or null
+    /// when none is held (it would make one): a caller fetches the secrets other members distributed first, so that
+    /// it does not make a second one needlessly.
+    /// </summary>
+    public Guid? SendingEpochSecret(Guid conversationId, ulong epoch)
+    {
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            return SendingSecret(conversationId, epoch)?.SecretId;
+        }
+    }
+
+    /// <summary>
     /// Stops sending with an epoch secret (its distribution is incomplete and this device cannot complete it: another
     /// device uploaded it). The next message in its conversation uses another held secret or makes a new one. Envelopes
     /// on it still decrypt.
