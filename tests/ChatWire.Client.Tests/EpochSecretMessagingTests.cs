@@ -65,6 +65,38 @@ public sealed class EpochSecretMessagingTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task MemberJoinsSameEpoch_UploaderResealsOthersMakeTheirOwn_NewMemberReadsBoth()
+    {
+        var alice = await NewDeviceAsync();
+        var bob = await NewDeviceAsync();
+        var carol = await NewDeviceAsync();
+        var dave = await NewDeviceAsync();
+        var (teamId, general) = await alice.User.CreateTeamAsync();
+        foreach (var member in new[] { bob, carol })
+        {
+            await member.User.JoinAsync(await alice.User.InviteAsync(teamId));
+        }
+
+        await SendAsync(alice, general, "before dave");
+        await SendAsync(bob, general, "also before dave");
+        var epoch = (await alice.Api.GetConversationE2eAsync(general)).Epoch;
+
+        // Joining moves the roster, not the epoch: alice's distribution lacks dave, and only alice may add to it.
+        await dave.User.JoinAsync(await alice.User.InviteAsync(teamId));
+        Assert.Equal(epoch, (await alice.Api.GetConversationE2eAsync(general)).Epoch);
+        var fromBob = await SendAsync(bob, general, "bob after dave joined");
+        var fromAlice = await SendAsync(alice, general, "alice after dave joined");
+
+        Assert.Equal("bob after dave joined", (await dave.Secure.DecryptAsync(await EventAsync(dave, general, fromBob))).Text);
+        Assert.Equal("alice after dave joined", (await dave.Secure.DecryptAsync(await EventAsync(dave, general, fromAlice))).Text);
+        Assert.Equal("bob after dave joined", (await carol.Secure.DecryptAsync(await EventAsync(carol, general, fromBob))).Text);
+        var distributions = (await dave.Api.GetKeyBundlesAsync(general)).Entries.Select(entry => (entry.ChainId, entry.SenderDeviceId)).Distinct().ToList();
+
+        // Alice's secret, resealed to dave, and the one bob made when he could not complete hers.
+        Assert.Equal(new[] { alice.User.DeviceId, bob.User.DeviceId }.Order(), distributions.Select(d => d.SenderDeviceId).Order());
+    }
+
+    [Fact]
     public async Task RemovedMember_NewEpochSecret_CannotReadWhatFollows()
     {
         var alice = await NewDeviceAsync();
