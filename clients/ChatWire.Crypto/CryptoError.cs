@@ -38,6 +38,12 @@ public enum CryptoError
 
     /// <summary>An attachment's ciphertext does not match its declared hash or size, or its chunks are truncated or reordered.</summary>
     AttachmentMismatch,
+
+    /// <summary>
+    /// An envelope on an epoch-secret chain names a sender device whose signing key the caller does not know as verified
+    /// (not on the sender's account-signed device list, or not fetched yet).
+    /// </summary>
+    UnknownSenderDevice,
 }
 
 /// <summary>A cryptographic check failed; <see cref="Error"/> says which.</summary>

@@ -25,6 +25,12 @@ public sealed record OutgoingMessage(Guid ConversationId, ulong Epoch, Guid Mess
 
     /// <summary>The client timestamp to put in the header; null means now.</summary>
     public long? ClientTimestampMs { get; init; }
+
+    /// <summary>
+    /// Whether the conversation uses an epoch secret (GET /v1/conversations/{id}/e2e says <c>epoch_secret: true</c>):
+    /// the chain is then derived from the epoch secret, made here when none usable is held.
+    /// </summary>
+    public bool EpochSecret { get; init; }
 }
 
 /// <summary>An encrypted message, ready for SEND once its chain's distribution is complete.</summary>
@@ -34,7 +40,20 @@ public sealed record OutgoingMessage(Guid ConversationId, ulong Epoch, Guid Mess
 /// POST /v1/conversations/{id}/key-bundles before the SEND. Null when the chain was already distributed. Keep it until the
 /// distribution is complete: a recipient the server reports missing needs the seed from the chain's start to read this
 /// message (<see cref="DeviceKeyStore.CurrentOutboundSeed"/> starts at the next message).</param>
-public sealed record EncryptedMessage(byte[] Envelope, Guid ChainId, SeedPayload? NewChainSeed);
+public sealed record EncryptedMessage(byte[] Envelope, Guid ChainId, SeedPayload? NewChainSeed)
+{
+    /// <summary>The epoch secret the chain derives from, when the conversation uses one; then it is SEND's distribution_id.</summary>
+    public Guid? EpochSecretId { get; init; }
+
+    /// <summary>
+    /// When this message made a new epoch secret: its payload, to seal to every member (like a chain seed, with chain_id =
+    /// the secret id) before the SEND. Null when the secret was already held.
+    /// </summary>
+    public SeedPayload? NewEpochSecret { get; init; }
+
+    /// <summary>SEND's distribution_id: the epoch secret id in an epoch-secret conversation, else the chain id.</summary>
+    public Guid DistributionId => EpochSecretId ?? ChainId;
+}
 
 public sealed partial class DeviceKeyStore
 {
@@ -51,11 +70,30 @@ public sealed partial class DeviceKeyStore
             var identity = Identity();
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             SeedPayload? newSeed = null;
-            if (!_outbound.TryGetValue(message.ConversationId, out var chain) || chain.NeedsRotation(message.Epoch, now))
+            EpochSecretState? newSecret = null;
+            var secret = message.EpochSecret ? SendingSecret(message.ConversationId, message.Epoch) : null;
+            if (message.EpochSecret && secret is null)
             {
-                chain = OutboundChain.Start(message.ConversationId, message.Epoch, identity.UserId, identity.DeviceId, now);
-                newSeed = chain.Seed();
-                SaveInbound(InboundChain.FromSeed(newSeed));
+                // Written before any chain uses it: a secret lost in a crash must not leave envelopes nobody can read.
+                newSecret = secret = EpochSecretState.Create(message.ConversationId, message.Epoch, identity.UserId, identity.DeviceId);
+                SaveSecret(secret);
+            }
+
+            if (!_outbound.TryGetValue(message.ConversationId, out var chain) || chain.NeedsRotation(message.Epoch, now)
+                || chain.EpochSecretId != secret?.SecretId)
+            {
+                if (secret is null)
+                {
+                    chain = OutboundChain.Start(message.ConversationId, message.Epoch, identity.UserId, identity.DeviceId, now);
+                    newSeed = chain.Seed();
+                    SaveInbound(InboundChain.FromSeed(newSeed));
+                }
+                else
+                {
+                    chain = OutboundChain.StartFromEpochSecret(secret, identity.UserId, identity.DeviceId, now);
+                    SaveInbound(InboundChain.FromEpochSecret(secret, identity.UserId, identity.DeviceId, chain.ChainId));
+                }
+
                 _outbound[message.ConversationId] = chain;
             }
 
@@ -79,9 +117,9 @@ public sealed partial class DeviceKeyStore
             };
             try
             {
-                var envelope = MessageCipher.Encrypt(chain, template, message.Plaintext);
+                var envelope = MessageCipher.Encrypt(chain, template, message.Plaintext, identity.DeviceSigningPrivateKey);
                 StoreFiles.WriteAtomically(OutboundPath(chain.ConversationId), chain, StoreJsonContext.Default.OutboundChain);
-                return new EncryptedMessage(envelope, chain.ChainId, newSeed);
+                return new EncryptedMessage(envelope, chain.ChainId, newSeed) { EpochSecretId = chain.EpochSecretId, NewEpochSecret = newSecret?.Seed() };
             }
             catch
             {
@@ -101,7 +139,7 @@ public sealed partial class DeviceKeyStore
         lock (_gate)
         {
             ThrowIfDisposed();
-            return _outbound.TryGetValue(conversationId, out var chain) && !chain.DoNotResume ? chain.Seed() : null;
+            return _outbound.TryGetValue(conversationId, out var chain) && !chain.DoNotResume && chain.EpochSecretId is null ? chain.Seed() : null;
         }
     }
 
@@ -120,12 +158,17 @@ public sealed partial class DeviceKeyStore
 
     /// <summary>
     /// Keeps a received chain seed so envelopes on that chain can be decrypted. A seed for a chain already held is
-    /// accepted only with the same signing key; one starting earlier adds the earlier iterations. Returns whether
-    /// anything changed.
+    /// accepted only with the same signing key; one starting earlier adds the earlier iterations. A payload carrying an
+    /// epoch secret (<see cref="SeedPayload.IsEpochSecret"/>) is kept as the secret. Returns whether anything changed.
     /// </summary>
     public bool ImportSeed(SeedPayload seed)
     {
         ArgumentNullException.ThrowIfNull(seed);
+        if (seed.IsEpochSecret)
+        {
+            return ImportEpochSecret(seed);
+        }
+
         lock (_gate)
         {
             ThrowIfDisposed();
@@ -190,11 +233,27 @@ public sealed partial class DeviceKeyStore
     /// Decrypts an envelope delivered in <paramref name="conversationId"/> (by <paramref name="deliveredSenderUserId"/>,
     /// when the delivery says). On failure the result says why; the receiving state changes only on success.
     /// </summary>
-    public DecryptResult TryDecrypt(ReadOnlySpan<byte> envelope, Guid conversationId, Guid? deliveredSenderUserId = null)
+    public DecryptResult TryDecrypt(ReadOnlySpan<byte> envelope, Guid conversationId, Guid? deliveredSenderUserId = null) =>
+        TryDecrypt(envelope, conversationId, deliveredSenderUserId, senderSigningKey: null);
+
+    /// <summary>
+    /// Decrypts an envelope as <see cref="TryDecrypt(ReadOnlySpan{byte}, Guid, Guid?)"/> does; an envelope on an
+    /// epoch-secret chain is verified with <paramref name="senderSigningKey"/>(user, device): the sender device's DSK_pub
+    /// from a certificate the caller verified up to the user's account key and found on the user's signed device list,
+    /// or null when it has none (<see cref="CryptoError.UnknownSenderDevice"/>: fetch the list and try again). This
+    /// device's own key needs no lookup.
+    /// </summary>
+    public DecryptResult TryDecrypt(ReadOnlySpan<byte> envelope, Guid conversationId, Guid? deliveredSenderUserId, Func<Guid, Guid, byte[]?>? senderSigningKey)
     {
         lock (_gate)
         {
             ThrowIfDisposed();
+            var identity = _identity;
+            var epochSecrets = new EpochSecretKeys(
+                id => _secrets.GetValueOrDefault(id),
+                (user, device) => identity is not null && user == identity.UserId && device == identity.DeviceId
+                    ? Primitives.Ed25519PublicKey(identity.DeviceSigningPrivateKey)
+                    : senderSigningKey?.Invoke(user, device));
             var result = MessageCipher.Decrypt(
                 envelope,
                 conversationId,
@@ -202,7 +261,8 @@ public sealed partial class DeviceKeyStore
                 chainId => LoadInbound(chainId) is { } chain ? Clone(chain) : null,
                 header => _inbound.Values.Any(chain => chain.ChainId != header.ChainId && chain.SenderDeviceId == header.SenderDeviceId
                     && chain.ConversationId == header.ConversationId && chain.SeenMessageIds.Contains(header.MessageId)),
-                out var changed);
+                out var changed,
+                epochSecrets);
             if (changed is not null)
             {
                 SaveInbound(changed);

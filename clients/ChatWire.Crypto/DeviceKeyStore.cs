@@ -18,6 +18,7 @@ public sealed partial class DeviceKeyStore : IDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<Guid, OutboundChain> _outbound = [];
     private readonly Dictionary<Guid, InboundChain> _inbound = [];
+    private readonly Dictionary<Guid, EpochSecretState> _secrets = [];
     private IdentityState? _identity;
     private bool _disposed;
 
@@ -38,6 +39,7 @@ public sealed partial class DeviceKeyStore : IDisposable
         StoreFiles.CreatePrivateDirectory(directory);
         StoreFiles.CreatePrivateDirectory(Path.Combine(directory, "outbound"));
         StoreFiles.CreatePrivateDirectory(Path.Combine(directory, "inbound"));
+        StoreFiles.CreatePrivateDirectory(Path.Combine(directory, "secrets"));
         var lockFile = new FileStream(Path.Combine(directory, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         var store = new DeviceKeyStore(directory, time ?? TimeProvider.System, lockFile);
         try
@@ -248,6 +250,12 @@ public sealed partial class DeviceKeyStore : IDisposable
             var chain = StoreFiles.Read(path, StoreJsonContext.Default.OutboundChain)!;
             chain.DoNotResume = true;
             _outbound[chain.ConversationId] = chain;
+        }
+
+        foreach (var path in Directory.EnumerateFiles(Path.Combine(_directory, "secrets"), "*.json"))
+        {
+            var secret = StoreFiles.Read(path, StoreJsonContext.Default.EpochSecretState)!;
+            _secrets[secret.SecretId] = secret;
         }
     }
 

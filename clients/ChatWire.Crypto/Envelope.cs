@@ -2,7 +2,7 @@ namespace ChatWire.Crypto;
 
 /// <summary>
 /// The envelope codec (docs/e2e.md "Envelope"): header || u32 ct_len || ct || Ed25519 signature(64) by the chain's
-/// SigK over "CW-sig-v1" || header || body. AAD = "ChatWire/env/v1" || header.
+/// SigK (or, on an epoch-secret chain, the sender's DSK) over "CW-sig-v1" || header || body. AAD = "ChatWire/env/v1" || header.
 /// </summary>
 internal static class Envelope
 {
@@ -10,6 +10,7 @@ internal static class Envelope
     private const byte FlagTarget = 0x02;
     private const byte FlagChannel = 0x04;
     private const byte FlagHere = 0x08;
+    private const byte FlagEpochSecret = 0x10;
 
     /// <summary>The fixed part of the header: 4 bytes, 4 ids, u64 epoch, chain id, u32 iteration, u64 timestamp.</summary>
     private const int FixedHeaderSize = 4 + (16 * 4) + 8 + 16 + 4 + 8;
@@ -18,11 +19,17 @@ internal static class Envelope
     {
         Validate(header);
         var flags = (byte)((header.ThreadRootId is null ? 0 : FlagThread) | (header.TargetMessageId is null ? 0 : FlagTarget)
-            | (header.MentionsChannel ? FlagChannel : 0) | (header.MentionsHere ? FlagHere : 0));
+            | (header.MentionsChannel ? FlagChannel : 0) | (header.MentionsHere ? FlagHere : 0) | (header.EpochSecretId is null ? 0 : FlagEpochSecret));
         var writer = new ByteWriter(FixedHeaderSize + 64 + (header.Mentions.Count * 16))
             .U8(EnvelopeHeader.Version).U8(EnvelopeHeader.Suite).U8((byte)header.ContentType).U8(flags)
             .Id(header.ConversationId).Id(header.MessageId).Id(header.SenderUserId).Id(header.SenderDeviceId)
-            .U64(header.Epoch).Id(header.ChainId).U32(header.Iteration).U64((ulong)header.ClientTimestampMs);
+            .U64(header.Epoch).Id(header.ChainId);
+        if (header.EpochSecretId is { } secret)
+        {
+            writer.Id(secret);
+        }
+
+        writer.U32(header.Iteration).U64((ulong)header.ClientTimestampMs);
         if (header.ThreadRootId is { } thread)
         {
             writer.Id(thread);
@@ -65,7 +72,7 @@ internal static class Envelope
 
         var contentType = (EnvelopeContentType)reader.U8();
         var flags = reader.U8();
-        if ((flags & ~(FlagThread | FlagTarget | FlagChannel | FlagHere)) != 0)
+        if ((flags & ~(FlagThread | FlagTarget | FlagChannel | FlagHere | FlagEpochSecret)) != 0)
         {
             throw ChatWireCryptoException.Malformed("Unknown envelope flags.");
         }
@@ -76,6 +83,7 @@ internal static class Envelope
         var senderDevice = reader.Id();
         var epoch = reader.U64();
         var chain = reader.Id();
+        Guid? epochSecret = (flags & FlagEpochSecret) != 0 ? reader.Id() : null;
         var iteration = reader.U32();
         var timestamp = (long)reader.U64();
         Guid? thread = (flags & FlagThread) != 0 ? reader.Id() : null;
@@ -115,6 +123,7 @@ internal static class Envelope
             SenderDeviceId = senderDevice,
             Epoch = epoch,
             ChainId = chain,
+            EpochSecretId = epochSecret,
             Iteration = iteration,
             ClientTimestampMs = timestamp,
             ThreadRootId = thread,
@@ -128,7 +137,7 @@ internal static class Envelope
         return new ParsedEnvelope(header, headerLength, ciphertextStart, (int)ciphertextLength);
     }
 
-    /// <summary>Whether the trailing signature verifies under the chain's SigK_pub.</summary>
+    /// <summary>Whether the trailing signature verifies under the chain's SigK_pub (or the sender's DSK on an epoch-secret chain).</summary>
     public static bool VerifySignature(ReadOnlySpan<byte> envelope, ReadOnlySpan<byte> signingPublicKey)
     {
         var signedLength = envelope.Length - Primitives.SignatureSize;

@@ -55,6 +55,13 @@ public sealed record EnvelopeHeader
     /// <summary>The sender chain (SEND's distribution_id).</summary>
     public required Guid ChainId { get; init; }
 
+    /// <summary>
+    /// The epoch secret the chain is derived from (flags bit 4, 0x10; docs/e2e.md "Large conversations"), else null.
+    /// When set, the envelope is signed with the sender's device signing key, not a per-chain key, and it is SEND's
+    /// distribution_id.
+    /// </summary>
+    public Guid? EpochSecretId { get; init; }
+
     /// <summary>The chain iteration whose key encrypted the body.</summary>
     public required uint Iteration { get; init; }
 

@@ -16,6 +16,11 @@ internal sealed class InboundChain
     public required Guid SenderUserId { get; init; }
     public required Guid SenderDeviceId { get; init; }
     public required Guid ChainId { get; init; }
+
+    /// <summary>The epoch secret the chain is derived from, or null for a chain received as a seed (with its SigK).</summary>
+    public Guid? EpochSecretId { get; init; }
+
+    /// <summary>SigK_pub; empty on an epoch-secret chain, whose envelopes the sender's device key signs.</summary>
     public required byte[] SigningPublicKey { get; init; }
 
     /// <summary>The next iteration not yet derived; <see cref="ChainKey"/> is its chain key.</summary>
@@ -44,9 +49,23 @@ internal sealed class InboundChain
         ChainKey = seed.ChainKey.ToArray(),
     };
 
+    /// <summary>The receiving state of a sender's chain derived from an epoch secret, at iteration 0.</summary>
+    public static InboundChain FromEpochSecret(EpochSecretState secret, Guid senderUserId, Guid senderDeviceId, Guid chainId) => new()
+    {
+        ConversationId = secret.ConversationId,
+        Epoch = secret.Epoch,
+        SenderUserId = senderUserId,
+        SenderDeviceId = senderDeviceId,
+        ChainId = chainId,
+        EpochSecretId = secret.SecretId,
+        SigningPublicKey = [],
+        NextIteration = 0,
+        ChainKey = ChainKdf.FromEpochSecret(secret.Secret, senderDeviceId, chainId),
+    };
+
     /// <summary>Whether <paramref name="seed"/> describes this chain (same ids, epoch and signing key).</summary>
     public bool SameChainAs(SeedPayload seed) =>
-        seed.ChainId == ChainId && seed.ConversationId == ConversationId && seed.Epoch == Epoch
+        EpochSecretId is null && seed.ChainId == ChainId && seed.ConversationId == ConversationId && seed.Epoch == Epoch
         && seed.SenderUserId == SenderUserId && seed.SenderDeviceId == SenderDeviceId
         && CryptographicOperations.FixedTimeEquals(seed.SigningPublicKey, SigningPublicKey);
 

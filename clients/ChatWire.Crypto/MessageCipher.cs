@@ -7,10 +7,13 @@ internal static class MessageCipher
 {
     /// <summary>
     /// Encrypts <paramref name="plaintext"/> at the chain's current iteration and advances the chain. The header's
-    /// sender, epoch, chain, iteration and nonce fields are taken from the chain, whatever the template says.
+    /// sender, epoch, chain, epoch secret, iteration and nonce fields are taken from the chain, whatever the template
+    /// says. An epoch-secret chain signs with <paramref name="deviceSigningPrivateKey"/> (the sender's DSK).
     /// </summary>
-    public static byte[] Encrypt(OutboundChain chain, EnvelopeHeader template, ReadOnlySpan<byte> plaintext)
+    public static byte[] Encrypt(OutboundChain chain, EnvelopeHeader template, ReadOnlySpan<byte> plaintext, byte[]? deviceSigningPrivateKey = null)
     {
+        var signingKey = chain.EpochSecretId is null ? chain.SigningPrivateKey
+            : deviceSigningPrivateKey ?? throw new ArgumentException("An epoch-secret chain signs with the device signing key.", nameof(deviceSigningPrivateKey));
         if (template.ConversationId != chain.ConversationId)
         {
             throw new ArgumentException("The message is for another conversation than the chain.", nameof(template));
@@ -27,12 +30,13 @@ internal static class MessageCipher
                 SenderDeviceId = chain.SenderDeviceId,
                 Epoch = chain.Epoch,
                 ChainId = chain.ChainId,
+                EpochSecretId = chain.EpochSecretId,
                 Iteration = iteration,
                 Nonce = okm[32..44],
             };
             var headerBytes = Envelope.EncodeHeader(header);
             var ciphertext = Primitives.Seal(okm.AsSpan(0, 32), header.Nonce, Envelope.AssociatedData(headerBytes), padded);
-            return Envelope.Assemble(headerBytes, ciphertext, chain.SigningPrivateKey);
+            return Envelope.Assemble(headerBytes, ciphertext, signingKey);
         }
         finally
         {
@@ -45,7 +49,9 @@ internal static class MessageCipher
     /// Decrypts an envelope delivered in <paramref name="conversationId"/>. The order of checks matters: nothing that is
     /// not signed by the chain's SigK can move the chain, and the chain moves only once the ciphertext authenticated.
     /// <paramref name="chainLookup"/> finds the receiving state by chain id; <paramref name="isDuplicateMessageId"/> says
-    /// whether the message id was already accepted on another chain of the same sender device.
+    /// whether the message id was already accepted on another chain of the same sender device. An envelope on an
+    /// epoch-secret chain (flag 0x10) needs <paramref name="epochSecrets"/>: the secret it names, from which a chain not
+    /// yet held is derived, and the sender device's verified signing key.
     /// </summary>
     public static DecryptResult Decrypt(
         ReadOnlySpan<byte> envelope,
@@ -53,7 +59,8 @@ internal static class MessageCipher
         Guid? deliveredSenderUserId,
         Func<Guid, InboundChain?> chainLookup,
         Func<EnvelopeHeader, bool> isDuplicateMessageId,
-        out InboundChain? changedChain)
+        out InboundChain? changedChain,
+        EpochSecretKeys? epochSecrets = null)
     {
         changedChain = null;
         ParsedEnvelope parsed;
@@ -78,9 +85,41 @@ internal static class MessageCipher
         }
 
         var chain = chainLookup(header.ChainId);
-        if (chain is null)
+        byte[]? signingPublicKey;
+        if (header.EpochSecretId is { } secretId)
+        {
+            var secret = epochSecrets?.Secret(secretId);
+            if (secret is null)
+            {
+                return DecryptResult.Failure(header, CryptoError.NoKeyForChain, $"No epoch secret {secretId} is held (it has not arrived from the member who made it).");
+            }
+
+            if (secret.ConversationId != header.ConversationId || secret.Epoch != header.Epoch)
+            {
+                return DecryptResult.Failure(header, CryptoError.WrongConversation, "The message names an epoch secret of another conversation or epoch.");
+            }
+
+            chain ??= InboundChain.FromEpochSecret(secret, header.SenderUserId, header.SenderDeviceId, header.ChainId);
+            if (chain.EpochSecretId != secretId)
+            {
+                return DecryptResult.Failure(header, CryptoError.WrongSender, "The message names a chain that is not derived from its epoch secret.");
+            }
+
+            signingPublicKey = header.SenderUserId == chain.SenderUserId && header.SenderDeviceId == chain.SenderDeviceId
+                ? epochSecrets!.DeviceSigningKey(header.SenderUserId, header.SenderDeviceId) : [];
+            if (signingPublicKey is null)
+            {
+                return DecryptResult.Failure(header, CryptoError.UnknownSenderDevice, $"The signing key of device {header.SenderDeviceId} of {header.SenderUserId} is not known from their signed device list.");
+            }
+        }
+        else if (chain is null)
         {
             return DecryptResult.Failure(header, CryptoError.NoKeyForChain, $"No key for sender chain {header.ChainId} (its key has not arrived from the sender).");
+        }
+        else
+        {
+            // An epoch-secret chain has no SigK (empty): an envelope naming one without its flag cannot verify.
+            signingPublicKey = chain.SigningPublicKey;
         }
 
         if (chain.ConversationId != header.ConversationId || chain.Epoch != header.Epoch)
@@ -93,9 +132,11 @@ internal static class MessageCipher
             return DecryptResult.Failure(header, CryptoError.WrongSender, "The message names a chain of another sender device.");
         }
 
-        if (!Envelope.VerifySignature(envelope, chain.SigningPublicKey))
+        if (signingPublicKey.Length != Primitives.KeySize || !Envelope.VerifySignature(envelope, signingPublicKey))
         {
-            return DecryptResult.Failure(header, CryptoError.BadSignature, "The message is not signed by its sender chain's key.");
+            return DecryptResult.Failure(header, CryptoError.BadSignature, header.EpochSecretId is null
+                ? "The message is not signed by its sender chain's key."
+                : "The message is not signed by its sender device's key.");
         }
 
         if (chain.SeenMessageIds.Contains(header.MessageId) || isDuplicateMessageId(header))
@@ -143,3 +184,8 @@ internal static class MessageCipher
         return DecryptResult.Success(header, plaintext);
     }
 }
+
+/// <summary>What decrypting an epoch-secret envelope needs besides the chain state.</summary>
+/// <param name="Secret">The held epoch secret with this id, or null.</param>
+/// <param name="DeviceSigningKey">The DSK_pub of (user, device), verified up to the user's account key and on their signed device list, or null.</param>
+internal sealed record EpochSecretKeys(Func<Guid, EpochSecretState?> Secret, Func<Guid, Guid, byte[]?> DeviceSigningKey);

@@ -26,6 +26,21 @@ public sealed record SeedPayload(
     /// <summary>The encoded size in bytes.</summary>
     public const int Size = 16 + 8 + 16 + 16 + 16 + 4 + 32 + 32;
 
+    /// <summary>
+    /// Whether this payload carries a conversation epoch secret rather than a sender chain's seed (docs/e2e.md "Large
+    /// conversations"): then <see cref="ChainId"/> is the secret id, <see cref="ChainKey"/> the secret, the sender is
+    /// the device that made it, and <see cref="SigningPublicKey"/> is 32 zero bytes (no Ed25519 key of a real chain
+    /// is, and an epoch secret has no SigK: its senders sign with their device keys).
+    /// </summary>
+    public bool IsEpochSecret => SigningPublicKey.Length == 32 && !SigningPublicKey.AsSpan().ContainsAnyExcept((byte)0);
+
+    /// <summary>The payload that distributes an epoch secret: chain_id = secret_id, start_iteration = 0, CK_start = the secret, SigK_pub = 32 zero bytes.</summary>
+    public static SeedPayload ForEpochSecret(Guid conversationId, ulong epoch, Guid creatorUserId, Guid creatorDeviceId, Guid secretId, byte[] secret)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        return new SeedPayload(conversationId, epoch, creatorUserId, creatorDeviceId, secretId, 0, secret.ToArray(), new byte[32]);
+    }
+
     /// <summary>The 140-byte encoding.</summary>
     public byte[] Encode()
     {

@@ -13,12 +13,16 @@ internal static class ChainKdf
     /// <summary>CK_{i+1} = HKDF-Expand(PRK = CK_i, "CW-sk-chain-v1", 32).</summary>
     public static void Next(ReadOnlySpan<byte> chainKey, Span<byte> next) => Primitives.HkdfExpand(chainKey, Labels.ChainKey, next[..32]);
 
-    /// <summary>CK_0 of a sender chain in an epoch-secret conversation: HKDF(salt = empty, epoch_secret, "CW-sender" || device_id || chain_id, 32).</summary>
+    /// <summary>
+    /// CK_0 of a sender chain in an epoch-secret conversation: HKDF-Expand(PRK = epoch_secret, "CW-sender" ||
+    /// sender_device_id || sender_chain_id, 32). The secret is 32 uniformly random bytes, so it is a PRK as it stands
+    /// (RFC 5869 §3.3), like a chain key; the device and chain ids make every sender's chain distinct.
+    /// </summary>
     public static byte[] FromEpochSecret(ReadOnlySpan<byte> epochSecret, Guid senderDeviceId, Guid chainId)
     {
-        var info = new ByteWriter(48).Bytes(Labels.EpochSecretSender).Id(senderDeviceId).Id(chainId).ToArray();
+        var info = new ByteWriter(41).Bytes(Labels.EpochSecretSender).Id(senderDeviceId).Id(chainId).ToArray();
         var chainKey = new byte[32];
-        Primitives.Hkdf([], epochSecret, info, chainKey);
+        Primitives.HkdfExpand(epochSecret, info, chainKey);
         return chainKey;
     }
 }
@@ -34,6 +38,11 @@ internal sealed class OutboundChain
     public required Guid SenderUserId { get; init; }
     public required Guid SenderDeviceId { get; init; }
     public required Guid ChainId { get; init; }
+
+    /// <summary>The epoch secret the chain derives from, or null for a chain with its own random CK_0 and SigK.</summary>
+    public Guid? EpochSecretId { get; init; }
+
+    /// <summary>SigK (empty on an epoch-secret chain: its envelopes are signed with the device signing key).</summary>
     public required byte[] SigningPrivateKey { get; init; }
     public required byte[] SigningPublicKey { get; init; }
     public required long CreatedAtMs { get; init; }
@@ -61,6 +70,29 @@ internal sealed class OutboundChain
             CreatedAtMs = nowMs,
             Iteration = 0,
             ChainKey = Primitives.Random(32),
+        };
+    }
+
+    /// <summary>
+    /// Starts a chain derived from an epoch secret: a fresh random chain id, so a restored or cloned device that starts
+    /// again derives a new chain (never a chain key it may already have used). No SigK: the device key signs.
+    /// </summary>
+    public static OutboundChain StartFromEpochSecret(EpochSecretState secret, Guid senderUserId, Guid senderDeviceId, long nowMs)
+    {
+        var chainId = new Guid(Primitives.Random(16), bigEndian: true);
+        return new OutboundChain
+        {
+            ConversationId = secret.ConversationId,
+            Epoch = secret.Epoch,
+            SenderUserId = senderUserId,
+            SenderDeviceId = senderDeviceId,
+            ChainId = chainId,
+            EpochSecretId = secret.SecretId,
+            SigningPrivateKey = [],
+            SigningPublicKey = [],
+            CreatedAtMs = nowMs,
+            Iteration = 0,
+            ChainKey = ChainKdf.FromEpochSecret(secret.Secret, senderDeviceId, chainId),
         };
     }
 

@@ -134,4 +134,5 @@ internal sealed record OneTimePrekeyState(uint PrekeyId, byte[] PrivateKey);
 [JsonSerializable(typeof(IdentityState))]
 [JsonSerializable(typeof(OutboundChain))]
 [JsonSerializable(typeof(InboundChain))]
+[JsonSerializable(typeof(EpochSecretState))]
 internal sealed partial class StoreJsonContext : JsonSerializerContext;

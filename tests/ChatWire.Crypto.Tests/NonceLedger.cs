@@ -12,6 +12,7 @@ internal sealed class NonceLedger
     public const string DuplicateChainIteration = "duplicate (chain_id, iteration)";
 
     private readonly Dictionary<Guid, SeedPayload> _seeds = [];
+    private readonly Dictionary<Guid, SeedPayload> _epochSecrets = [];
     private readonly Dictionary<Guid, (uint Iteration, byte[] ChainKey)> _cursors = [];
     private readonly HashSet<string> _keyNonces = [];
     private readonly HashSet<(Guid ChainId, uint Iteration)> _chainIterations = [];
@@ -31,6 +32,19 @@ internal sealed class NonceLedger
         _seeds[seed.ChainId] = seed;
     }
 
+    /// <summary>Keeps an epoch secret the sender holds; chains derived from it are added as their envelopes arrive.</summary>
+    public void AddEpochSecret(SeedPayload secret)
+    {
+        Assert.True(secret.IsEpochSecret);
+        if (_epochSecrets.TryGetValue(secret.ChainId, out var held))
+        {
+            Assert.True(held.ChainKey.AsSpan().SequenceEqual(secret.ChainKey), $"epoch secret {secret.ChainId} reported twice with different secrets");
+            return;
+        }
+
+        _epochSecrets[secret.ChainId] = secret;
+    }
+
     /// <summary>Checks one envelope and records its pairs; returns the problems found (empty when all is well).</summary>
     public List<string> Check(byte[] envelope)
     {
@@ -38,6 +52,18 @@ internal sealed class NonceLedger
         var problems = new List<string>();
         var parsed = Envelope.Parse(envelope);
         var header = parsed.Header;
+        if (!_seeds.ContainsKey(header.ChainId) && header.EpochSecretId is { } secretId && _epochSecrets.TryGetValue(secretId, out var secret))
+        {
+            // CK_0 = HKDF-Expand(ES, "CW-sender" || sender_device_id || chain_id), derived here without the library's ChainKdf.
+            var info = new byte[41];
+            "CW-sender"u8.CopyTo(info);
+            header.SenderDeviceId.TryWriteBytes(info.AsSpan(9), bigEndian: true, out _);
+            header.ChainId.TryWriteBytes(info.AsSpan(25), bigEndian: true, out _);
+            var chainKey = new byte[32];
+            Primitives.HkdfExpand(secret.ChainKey, info, chainKey);
+            _seeds[header.ChainId] = new SeedPayload(secret.ConversationId, secret.Epoch, header.SenderUserId, header.SenderDeviceId, header.ChainId, 0, chainKey, new byte[32]);
+        }
+
         if (!_seeds.TryGetValue(header.ChainId, out var seed))
         {
             problems.Add($"no seed was reported for chain {header.ChainId}");

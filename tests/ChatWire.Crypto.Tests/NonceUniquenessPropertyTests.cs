@@ -16,15 +16,20 @@ public sealed class NonceUniquenessPropertyTests(ITestOutputHelper output) : IDi
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
+    // Epoch-secret rows: every chain derives from the conversation's epoch secret, which a restore or a clone keeps,
+    // so only the random chain id of each new chain keeps two chains (and their nonces) apart.
     [Theory]
-    [InlineData(1, true)]
-    [InlineData(7, false)]
-    [InlineData(42, false)]
-    [InlineData(1234, true)]
-    [InlineData(99991, false)]
-    public void EncryptMessage_RandomCrashesRestoresAndRotations_NoKeyNonceOrIterationUsedTwice(int seed, bool sendPastRotation)
+    [InlineData(1, true, false)]
+    [InlineData(7, false, false)]
+    [InlineData(42, false, false)]
+    [InlineData(1234, true, false)]
+    [InlineData(99991, false, false)]
+    [InlineData(5, false, true)]
+    [InlineData(77, true, true)]
+    [InlineData(2024, false, true)]
+    public void EncryptMessage_RandomCrashesRestoresAndRotations_NoKeyNonceOrIterationUsedTwice(int seed, bool sendPastRotation, bool epochSecret)
     {
-        using var driver = new SenderDriver(_root, seed);
+        using var driver = new SenderDriver(_root, seed, epochSecret);
 
         driver.Run(Operations, sendPastRotation);
 
@@ -33,7 +38,8 @@ public sealed class NonceUniquenessPropertyTests(ITestOutputHelper output) : IDi
         // Every envelope produced went through the checker, and each kind of trouble really happened.
         Assert.Equal(driver.Sent.Count, driver.Ledger.Checked);
         Assert.True(driver.Sent.Count >= Operations, $"only {driver.Sent.Count} envelopes");
-        foreach (var kind in new[] { "crash", "power cut", "backup", "restore", "clone", "failed write", "epoch", "rotation:new", "rotation:epoch", "rotation:age" })
+        string[] secretKinds = epochSecret ? ["new secret", "retire secret"] : [];
+        foreach (var kind in new[] { "crash", "power cut", "backup", "restore", "clone", "failed write", "epoch", "rotation:new", "rotation:epoch", "rotation:age" }.Concat(secretKinds))
         {
             Assert.True(driver.Events.GetValueOrDefault(kind) > 0, $"seed {seed}: no {kind} happened");
         }
@@ -94,6 +100,7 @@ internal sealed class SenderDriver : IDisposable
 
     private readonly string _root;
     private readonly int _seed;
+    private readonly bool _epochSecret;
     private readonly SettableClock _clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly Guid[] _conversations = [Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7()];
     private readonly ulong[] _epochs = [1, 1, 1];
@@ -102,10 +109,11 @@ internal sealed class SenderDriver : IDisposable
     private int _operation;
     private int _directories;
 
-    public SenderDriver(string root, int seed)
+    public SenderDriver(string root, int seed, bool epochSecret = false)
     {
         _root = root;
         _seed = seed;
+        _epochSecret = epochSecret;
         Random = new Random(seed);
         _live = Open(NewDirectory());
         _live.Store.CreateDeviceKeys(Guid.CreateVersion7(), Guid.CreateVersion7());
@@ -191,6 +199,13 @@ internal sealed class SenderDriver : IDisposable
                 Count("retire");
                 var retired = Random.Next(_conversations.Length);
                 _live.Store.RetireOutboundChain(_conversations[retired]);
+                if (_epochSecret && _live.Chains.GetValueOrDefault(_conversations[retired])?.EpochSecretId is { } secretId)
+                {
+                    // The distribution could not be completed: the next message needs another secret (and a new chain).
+                    Count("retire secret");
+                    _live.Store.RetireEpochSecret(secretId);
+                }
+
                 _live.Chains.Remove(_conversations[retired]);
                 break;
             default:
@@ -214,7 +229,7 @@ internal sealed class SenderDriver : IDisposable
             : now < model.CreatedAtMs ? "clock"
             : null;
 
-        var sent = device.Store.EncryptMessage(new OutgoingMessage(conversation, epoch, Guid.CreateVersion7(), EnvelopeContentType.Message, plaintext));
+        var sent = device.Store.EncryptMessage(new OutgoingMessage(conversation, epoch, Guid.CreateVersion7(), EnvelopeContentType.Message, plaintext) { EpochSecret = _epochSecret });
 
         Sent.Add(sent.Envelope);
         if (sent.NewChainSeed is { } seed)
@@ -222,20 +237,34 @@ internal sealed class SenderDriver : IDisposable
             Ledger.AddSeed(seed);
         }
 
+        if (sent.NewEpochSecret is not null)
+        {
+            Count("new secret");
+        }
+
+        if (sent.EpochSecretId is { } secretId)
+        {
+            // Also a secret made in a call whose write failed: the SDK fetches it the same way when the server says
+            // the secret's distribution is missing.
+            Ledger.AddEpochSecret(device.Store.EpochSecretSeed(secretId)!);
+        }
+
         var problems = Ledger.Check(sent.Envelope);
         Assert.True(problems.Count == 0, $"{Where()}: {string.Join("; ", problems)}");
         var header = Envelope.Parse(sent.Envelope).Header;
         Assert.Equal(epoch, header.Epoch);
+        Assert.Equal(_epochSecret, header.EpochSecretId is not null);
+        var newChain = _epochSecret ? header.ChainId != model?.ChainId : sent.NewChainSeed is not null;
         if (rotation is null)
         {
-            Assert.True(sent.NewChainSeed is null && header.ChainId == model!.ChainId && header.Iteration == model.Next, $"{Where()}: expected chain {model?.ChainId} iteration {model?.Next}");
+            Assert.True(!newChain && header.ChainId == model!.ChainId && header.Iteration == model.Next, $"{Where()}: expected chain {model?.ChainId} iteration {model?.Next}");
             model!.Next++;
         }
         else
         {
-            Assert.True(sent.NewChainSeed is not null && header.Iteration == 0, $"{Where()}: expected a new chain ({rotation})");
+            Assert.True(newChain && header.Iteration == 0, $"{Where()}: expected a new chain ({rotation})");
             Count("rotation:" + rotation);
-            device.Chains[conversation] = new ChainModel(header.ChainId, epoch, now) { Next = 1 };
+            device.Chains[conversation] = new ChainModel(header.ChainId, epoch, now) { Next = 1, EpochSecretId = header.EpochSecretId };
         }
     }
 
@@ -334,6 +363,8 @@ internal sealed class SenderDriver : IDisposable
     private sealed record ChainModel(Guid ChainId, ulong Epoch, long CreatedAtMs)
     {
         public uint Next { get; set; }
+
+        public Guid? EpochSecretId { get; init; }
     }
 }
 

@@ -72,7 +72,7 @@ public sealed partial class SecureClient
         var id = messageId ?? Guid.CreateVersion7();
         return EncryptAndDeliverAsync(conversationId, id, kind, plaintext, options, null, async (encrypted, state) =>
         {
-            var sendOptions = (options ?? new MessageOptions()) with { MembershipEpoch = state.Epoch, DistributionId = encrypted.ChainId };
+            var sendOptions = (options ?? new MessageOptions()) with { MembershipEpoch = state.Epoch, DistributionId = encrypted.DistributionId };
             return await connection.SendAsync(conversationId, encrypted.Envelope, ContentType, id, sendOptions, cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
     }
@@ -117,10 +117,10 @@ public sealed partial class SecureClient
             {
                 var warnings = new List<string>();
                 var state = await _api.GetConversationE2eAsync(conversationId, cancellationToken).ConfigureAwait(false);
-                if (state.EpochSecret)
+                if (state.EpochSecret && store.SendingEpochSecret(conversationId, state.Epoch) is null)
                 {
-                    throw new SecureMessagingException(
-                        SecureFailure.DistributionRefused, $"This conversation has more than {state.MaxSenderChainMembers} members (epoch-secret mode), which this client does not support yet.");
+                    // Another member may have made this epoch's secret already: one secret serves every sender.
+                    await ImportSeedsAsync(store, trust, conversationId, cancellationToken).ConfigureAwait(false);
                 }
 
                 var encrypted = store.EncryptMessage(new OutgoingMessage(conversationId, state.Epoch, envelopeId, kind, plaintext)
@@ -130,6 +130,7 @@ public sealed partial class SecureClient
                     Mentions = options?.Mentions ?? [],
                     MentionsChannel = (options?.GroupMentions ?? GroupMentions.None).HasFlag(GroupMentions.Channel),
                     MentionsHere = (options?.GroupMentions ?? GroupMentions.None).HasFlag(GroupMentions.Here),
+                    EpochSecret = state.EpochSecret,
                 });
                 try
                 {
@@ -138,12 +139,21 @@ public sealed partial class SecureClient
                         await DistributeAsync(store, trust, state, seed, warnings, cancellationToken).ConfigureAwait(false);
                     }
 
+                    if (encrypted.NewEpochSecret is { } secret)
+                    {
+                        await DistributeAsync(store, trust, state, secret, warnings, cancellationToken).ConfigureAwait(false);
+                    }
+
                     return new SecureSendResult(await deliver(encrypted, state).ConfigureAwait(false), warnings);
                 }
                 catch (ChatWireException ex) when (attempt == 0 && ex.Code is ErrorCode.StaleEpoch or ErrorCode.DistributionMismatch)
                 {
                     // The roster moved under us: read it again and start a chain for it.
                     store.RetireOutboundChain(conversationId);
+                    if (encrypted.EpochSecretId is { } secretId)
+                    {
+                        await RepairEpochSecretAsync(store, trust, conversationId, secretId, ex.Code, warnings, cancellationToken).ConfigureAwait(false);
+                    }
                 }
             }
         }, cancellationToken);
@@ -172,7 +182,7 @@ public sealed partial class SecureClient
                 return new DecryptedContent(cached[1..], true, null, (EnvelopeContentType)cached[0]);
             }
 
-            var result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId);
+            var result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId, SenderDeviceKey);
             string? mode = null;
             if (result.Error == CryptoError.NoKeyForChain)
             {
@@ -192,7 +202,22 @@ public sealed partial class SecureClient
                     return new DecryptedContent(null, true, $"no key for this chain (the server gave no key bundles: {ex.Name})");
                 }
 
-                result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId);
+                result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId, SenderDeviceKey);
+            }
+
+            if (result.Error == CryptoError.UnknownSenderDevice && result.Header is { } header)
+            {
+                // An epoch-secret chain is signed by its sender's device key: fetch and verify that user's devices.
+                try
+                {
+                    RememberDevices(await VerifiedUserCoreAsync(trust, header.SenderUserId, cancellationToken).ConfigureAwait(false));
+                }
+                catch (Exception ex) when (ex is SecureMessagingException or ChatWireException)
+                {
+                    return new DecryptedContent(null, true, $"the sender's device keys could not be verified ({ex.Message})");
+                }
+
+                result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId, SenderDeviceKey);
             }
 
             if (result.Succeeded)
@@ -236,10 +261,11 @@ public sealed partial class SecureClient
         CryptoError.NoKeyForChain => "no key for this chain (not sealed to this user or device)",
         CryptoError.BadSignature => "bad signature",
         CryptoError.Replay => "replayed message",
+        CryptoError.UnknownSenderDevice => "the sender's device is not on their signed device list",
         _ => result.Reason ?? result.Error?.ToString() ?? "unknown",
     };
 
-    // Seals the new chain's seed to every recipient the server requires and uploads it in chunks; the last chunk
+    // Seals the new chain's seed (or epoch secret) to every recipient the server requires and uploads it in chunks; the last chunk
     // asks the server to check completeness.
     private async Task DistributeAsync(DeviceKeyStore store, TrustState trust, ConversationE2e state, SeedPayload seed, List<string> warnings, CancellationToken cancellationToken)
     {

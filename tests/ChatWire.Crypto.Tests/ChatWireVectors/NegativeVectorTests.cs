@@ -11,11 +11,12 @@ public sealed class NegativeVectorTests
     private const int PrekeyBundles = 2;
     private const int DeviceLists = 4;
     private const int Attachments = 3;
+    private const int EpochSecretEnvelopes = 5;
 
     [Fact]
     public async Task Negative_EveryVector_RefusedForItsReason()
     {
-        var items = VectorFile.Items(VectorFile.Load("negative.json"), "vectors", Envelopes + Seals + X3dhMessages + PrekeyBundles + DeviceLists + Attachments);
+        var items = VectorFile.Items(VectorFile.Load("negative.json"), "vectors", Envelopes + Seals + X3dhMessages + PrekeyBundles + DeviceLists + Attachments + EpochSecretEnvelopes);
         var failures = new List<string>();
         var kinds = new Dictionary<string, int>();
 
@@ -34,6 +35,7 @@ public sealed class NegativeVectorTests
                     "prekey-bundle" => PrekeyBundle(vector),
                     "device-list" => DeviceList(vector),
                     "attachment" => await AttachmentAsync(vector),
+                    "epoch-secret-envelope" => EpochSecretEnvelope(vector),
                     _ => $"unknown kind {kind}",
                 };
             }
@@ -55,6 +57,25 @@ public sealed class NegativeVectorTests
         Assert.Equal(PrekeyBundles, kinds["prekey-bundle"]);
         Assert.Equal(DeviceLists, kinds["device-list"]);
         Assert.Equal(Attachments, kinds["attachment"]);
+        Assert.Equal(EpochSecretEnvelopes, kinds["epoch-secret-envelope"]);
+    }
+
+    // The receiver holds epoch-secret.json's secret, accepted "received_before" first; the directory gives
+    // "sender_signing_public" (null: no verified key) as the sender device's DSK.
+    private static string? EpochSecretEnvelope(JsonNode vector)
+    {
+        var document = VectorFile.Load("epoch-secret.json");
+        var receiver = new EpochSecretVectorTests.Receiver(document);
+        var byName = document["vectors"]!.AsArray().ToDictionary(v => v!.Str("name"), v => v!);
+        foreach (var before in vector["received_before"]!.AsArray())
+        {
+            var positive = byName[(string)before!];
+            var accepted = receiver.Decrypt(positive.Bytes("envelope"), positive.Id("sender_user_id"), positive.Bytes("sender_signing_public"));
+            Assert.True(accepted.Succeeded, $"{vector.Str("name")}: {before} was not accepted first ({accepted.Error})");
+        }
+
+        var key = vector["sender_signing_public"] is null ? null : vector.Bytes("sender_signing_public");
+        return receiver.Decrypt(vector.Bytes("envelope"), vector.Id("delivered_sender_user_id"), key, vector.Id("delivered_conversation_id")).Error?.ToString();
     }
 
     // The receiver holds envelope.json's chain from its seed, accepted "received_before" first, then gets the envelope.

@@ -91,6 +91,9 @@ internal static class Spec
     public static byte[] SeedPayload(Guid conversation, ulong epoch, Guid senderUser, Guid senderDevice, Guid chain, uint start, byte[] chainKey, byte[] signingPublic) =>
         new SpecBytes().Id(conversation).U64(epoch).Id(senderUser).Id(senderDevice).Id(chain).U32(start).Raw(chainKey).Raw(signingPublic).ToArray();
 
+    /// <summary>CK_0 of a sender's chain from an epoch secret: HKDF-Expand(PRK = ES, "CW-sender" || sender_device_id || chain_id, 32).</summary>
+    public static byte[] EpochSecretChainInfo(Guid senderDevice, Guid chain) => SpecBytes.Of("CW-sender").Id(senderDevice).Id(chain).ToArray();
+
     /// <summary>One sender-chain step: okm = Expand(CK_i, "CW-sk-msg-v1", 44), CK_{i+1} = Expand(CK_i, "CW-sk-chain-v1", 32).</summary>
     public static (byte[] Key, byte[] Nonce, byte[] Next) ChainStep(byte[] chainKey)
     {
@@ -112,10 +115,17 @@ internal static class Spec
 
     public static byte[] Header(HeaderFields h)
     {
-        var flags = (h.ThreadRoot is null ? 0 : 1) | (h.Target is null ? 0 : 2) | (h.MentionsChannel ? 4 : 0) | (h.MentionsHere ? 8 : 0);
+        var flags = (h.ThreadRoot is null ? 0 : 1) | (h.Target is null ? 0 : 2) | (h.MentionsChannel ? 4 : 0) | (h.MentionsHere ? 8 : 0)
+            | (h.EpochSecret is null ? 0 : 0x10);
         var writer = new SpecBytes().U8(1).U8(1).U8(h.ContentType).U8(flags)
             .Id(h.Conversation).Id(h.MessageId).Id(h.SenderUser).Id(h.SenderDevice)
-            .U64(h.Epoch).Id(h.Chain).U32(h.Iteration).U64((ulong)h.ClientTimestampMs);
+            .U64(h.Epoch).Id(h.Chain);
+        if (h.EpochSecret is { } secret)
+        {
+            writer.Id(secret);
+        }
+
+        writer.U32(h.Iteration).U64((ulong)h.ClientTimestampMs);
         if (h.ThreadRoot is { } thread)
         {
             writer.Id(thread);
@@ -210,4 +220,8 @@ internal sealed record HeaderFields(
     IReadOnlyList<Guid> Mentions,
     bool MentionsChannel,
     bool MentionsHere,
-    byte[] Nonce);
+    byte[] Nonce)
+{
+    /// <summary>The epoch secret id (flags bit 4), written right after the chain id; null for a chain with its own seed.</summary>
+    public Guid? EpochSecret { get; init; }
+}

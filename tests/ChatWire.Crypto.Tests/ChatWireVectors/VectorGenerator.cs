@@ -28,6 +28,7 @@ internal static partial class VectorGenerator
         ["safety-number.json"] = SafetyNumbers(),
         ["attachment.json"] = Attachments(),
         ["negative.json"] = Negatives(),
+        ["epoch-secret.json"] = EpochSecretVectors(),
     };
 
     public static string Serialize(JsonObject document) => document.ToJsonString(Options) + "\n";
