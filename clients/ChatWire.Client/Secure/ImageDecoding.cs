@@ -74,8 +74,8 @@ public static class ImageDecoding
     /// </summary>
     public const int ThumbnailMaxBytes = 24 * 1024;
 
-    // Tried in order until the thumbnail fits its byte budget: smaller sides first keep the quality, then lower
-    // quality. The last step (80 px, quality 30) of any image is far below 24 KiB.
+    // Tried in order until the thumbnail fits its byte budget: lower quality at the same size first, then smaller
+    // sides. The last step (80 px, quality 30) of any image is a few KiB.
     private static readonly (int Side, int Quality)[] ThumbnailSteps =
         [(320, 70), (320, 55), (240, 60), (240, 45), (160, 55), (120, 45), (80, 30)];
 
