@@ -17,7 +17,7 @@ internal sealed class CommandLine
 
     private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal)
     {
-        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version", "--skip-muted", "--yes", "--plaintext-content",
+        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version", "--skip-muted", "--yes", "--plaintext-content", "--thumbnail", "--force",
     };
 
     private CommandLine()

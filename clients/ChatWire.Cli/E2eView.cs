@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using ChatWire.Client;
 using ChatWire.Client.Secure;
@@ -51,8 +52,24 @@ internal static class E2eView
         return (e with { ContentType = "text/plain", Content = Encoding.UTF8.GetBytes(text) }, true);
     }
 
-    private static string Describe(ConversationEvent e, AttachmentMessage file) =>
-        $"[file {file.FileName}, {file.Descriptor.MimeType}, {file.Descriptor.Keys.PlaintextSize.ToString(System.Globalization.CultureInfo.InvariantCulture)} bytes: chatwire download {e.EventId:D} --out PATH]";
+    // "[image pic.jpg, 1024×768, 83 KB: chatwire download ID --out PATH]" for an image with dimensions, else
+    // "[file NAME, MIME, SIZE: …]".
+    private static string Describe(ConversationEvent e, AttachmentMessage file)
+    {
+        var d = file.Descriptor;
+        var size = Size(d.Keys.PlaintextSize);
+        return d.MimeType.StartsWith("image/", StringComparison.Ordinal) && d.Width > 0 && d.Height > 0
+            ? $"[image {file.FileName}, {d.Width.ToString(CultureInfo.InvariantCulture)}×{d.Height.ToString(CultureInfo.InvariantCulture)}, {size}: chatwire download {e.EventId:D} --out PATH]"
+            : $"[file {file.FileName}, {d.MimeType}, {size}: chatwire download {e.EventId:D} --out PATH]";
+    }
+
+    // Bytes under 1 KB, then KB and MB (1000s, rounded), as a person reads a file size.
+    private static string Size(long bytes) => bytes switch
+    {
+        < 1000 => bytes.ToString(CultureInfo.InvariantCulture) + " bytes",
+        < 1_000_000 => Math.Round(bytes / 1000.0).ToString(CultureInfo.InvariantCulture) + " KB",
+        _ => (bytes / 1_000_000.0).ToString("0.#", CultureInfo.InvariantCulture) + " MB",
+    };
 
     // The key store of this profile when the device was set up (null otherwise: plaintext-only use keeps working).
     public static async Task<SecureClient?> OpenAsync(CommandContext context, ChatWireApiClient api)

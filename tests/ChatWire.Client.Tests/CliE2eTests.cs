@@ -74,6 +74,47 @@ public sealed class CliE2eTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Equal(1, after.Exit);
     }
 
+    [Fact]
+    public async Task SendImage_HistoryShowsDimensions_ThumbnailDownloads_CorruptImageRefused()
+    {
+        var alice = "a" + Guid.NewGuid().ToString("N")[..12];
+        var bob = "b" + Guid.NewGuid().ToString("N")[..12];
+        await Ok("alice", Password, "signup", "--server", _server.ApiUrl, "--user", alice, "--password-stdin");
+        await Ok("bob", Password, "signup", "--server", _server.ApiUrl, "--user", bob, "--password-stdin");
+        var team = (await Ok("alice", null, "--json", "team", "create", "Pictures")).JsonLines[0];
+        await Ok("bob", null, "team", "join", team.GetProperty("invite_code").GetString()!);
+        var general = team.GetProperty("general_channel_id").GetString()!;
+        var photo = Path.Combine(_cli.ConfigHome, "photo.jpg");
+        await File.WriteAllBytesAsync(photo, TestImages.Jpeg(1024, 768));
+        var broken = Path.Combine(_cli.ConfigHome, "broken.jpg");
+        await File.WriteAllBytesAsync(broken, TestImages.Jpeg(1024, 768)[..300]);
+
+        var sent = (await Ok("alice", null, "--json", "send", general, "--file", photo)).JsonLines[0];
+        var id = sent.GetProperty("message_id").GetString()!;
+        var history = await Ok("bob", null, "history", general);
+        var thumbPath = Path.Combine(_cli.ConfigHome, "thumb.jpg");
+        await Ok("bob", null, "download", id, "--out", thumbPath, "--thumbnail");
+        var fullPath = Path.Combine(_cli.ConfigHome, "full.jpg");
+        await Ok("bob", null, "download", id, "--out", fullPath);
+        var refused = await _cli.RunAsync("--profile", "alice", "send", general, "--file", broken);
+
+        Assert.True(sent.GetProperty("metadata_stripped").GetBoolean());
+        Assert.Contains($"[image photo.jpg, 1024×768, ", history.Stdout, StringComparison.Ordinal);
+        Assert.Contains($" KB: chatwire download {id} --out PATH]", history.Stdout, StringComparison.Ordinal);
+        var thumbnail = await File.ReadAllBytesAsync(thumbPath);
+        using (var decoded = SkiaSharp.SKBitmap.Decode(thumbnail))
+        {
+            Assert.Equal((320, 240), (decoded.Width, decoded.Height));
+        }
+
+        Assert.Equal("image/jpeg", Client.Secure.ImageMetadata.SniffImageType(thumbnail));
+        Assert.False(TestImages.ContainsSecret(thumbnail));
+        Assert.False(TestImages.ContainsSecret(await File.ReadAllBytesAsync(fullPath)));
+        Assert.Equal(1, refused.Exit);
+        Assert.Contains(broken + " is not a valid JPEG image: ", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("BAD_RESPONSE", refused.Stderr, StringComparison.Ordinal);
+    }
+
     private async Task<CliResult> Ok(string profile, string? stdin, params string[] args)
     {
         var result = await _cli.RunWithStdinAsync(stdin is null ? string.Empty : stdin + "\n", ["--profile", profile, .. args]);

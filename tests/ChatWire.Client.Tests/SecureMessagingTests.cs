@@ -162,32 +162,75 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(ErrorCode.DistributionMismatch, refused.Code);
     }
 
-    [Fact]
-    public async Task SendFile_JpegWithExif_ArrivesWithoutItAndDecryptsForTheOtherMember()
+    [Theory]
+    [InlineData("holiday.jpg", "image/jpeg", 1024, 768)]
+    [InlineData("diagram.png", "image/png", 300, 500)]
+    public async Task SendFile_RealImageWithMetadata_ArrivesCleanWithDimensionsAndThumbnail(string name, string mime, int width, int height)
     {
         var alice = await NewUserAsync(devices: 1);
         var bob = await NewUserAsync(devices: 1);
         var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
         await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
-        byte[] exif = [0xFF, 0xE1, 0x00, 0x12, .. "Exif\0\0GPS 52N 4E"u8];
-        byte[] image = [0xFF, 0xDB, 0x00, 0x04, 0x01, 0x02, 0xFF, 0xDA, 0x00, 0x04, 0x00, 0x00, 0x12, 0x34, 0xFF, 0xD9];
-        byte[] jpeg = [0xFF, 0xD8, .. exif, .. image];
+        var image = mime == "image/png" ? TestImages.Png(width, height) : TestImages.Jpeg(width, height);
 
         SecureFileResult sent;
         await using (var connection = await Sdk.ConnectAsync(alice.Devices[0].User))
         {
-            sent = await alice.Devices[0].Secure.SendFileAsync(connection, general, "holiday.jpg", jpeg);
+            sent = await alice.Devices[0].Secure.SendFileAsync(connection, general, name, image);
         }
 
         var message = (await MessagesAsync(bob.Devices[0], general)).Single(e => e.EventId == sent.Send.Sent.MessageId);
         var (attachment, content) = await bob.Devices[0].Secure.DownloadFileAsync(message);
         var stored = await bob.Devices[0].Api.GetAttachmentAsync(sent.AttachmentId);
+        var descriptor = attachment.Descriptor;
+        using var thumbnail = SkiaSharp.SKBitmap.Decode(descriptor.Thumbnail);
 
         Assert.True(sent.MetadataStripped);
-        Assert.Equal([0xFF, 0xD8, .. image], content);
-        Assert.Equal(("holiday.jpg", "image/jpeg"), (attachment.FileName, attachment.Descriptor.MimeType));
-        Assert.Equal(attachment.Descriptor.Keys.Sha256, stored.Sha256);
-        Assert.NotEqual(content.Length, stored.Size);
+        Assert.True(TestImages.ContainsSecret(image));
+        Assert.False(TestImages.ContainsSecret(content));
+        Assert.False(TestImages.ContainsSecret(descriptor.Thumbnail));
+        Assert.Equal(ImageMetadata.Strip(image), content);
+        Assert.Equal((name, mime, (uint)width, (uint)height), (attachment.FileName, descriptor.MimeType, descriptor.Width, descriptor.Height));
+        Assert.Equal(new ImageHeader(mime, width, height), ImageDecoding.ReadHeader(content));
+        Assert.Equal("image/jpeg", ImageMetadata.SniffImageType(descriptor.Thumbnail));
+        Assert.Equal(320, Math.Max(thumbnail.Width, thumbnail.Height));
+        Assert.InRange(descriptor.Thumbnail!.Length, 1, ImageDecoding.ThumbnailMaxBytes);
+        Assert.Equal(descriptor.Keys.Sha256, stored.Sha256);
+    }
+
+    [Fact]
+    public async Task SendFile_CorruptJpeg_IsRefusedBeforeUpload()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var (_, general) = await alice.Devices[0].User.CreateTeamAsync();
+        var jpeg = TestImages.Jpeg(64, 64)[..200];
+
+        await using var connection = await Sdk.ConnectAsync(alice.Devices[0].User);
+        var ex = await Assert.ThrowsAsync<InvalidImageException>(() => alice.Devices[0].Secure.SendFileAsync(connection, general, "broken.jpg", jpeg));
+
+        Assert.Equal("JPEG", ex.Format);
+        Assert.Empty(await MessagesAsync(alice.Devices[0], general));
+    }
+
+    [Fact]
+    public async Task DownloadFile_ImageUnlikeItsDescriptor_IsRefusedUnlessAccepted()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var (_, general) = await alice.Devices[0].User.CreateTeamAsync();
+        // A sender that declares a PNG but uploads text: the hash matches (it is what was uploaded), the type does not.
+        SecureFileResult sent;
+        await using (var connection = await Sdk.ConnectAsync(alice.Devices[0].User))
+        {
+            sent = await alice.Devices[0].Secure.SendFileAsync(connection, general, "fake.png", "not a png"u8.ToArray(), "image/png");
+        }
+
+        var message = (await MessagesAsync(alice.Devices[0], general)).Single(e => e.EventId == sent.Send.Sent.MessageId);
+        var refused = await Assert.ThrowsAsync<SecureMessagingException>(() => alice.Devices[0].Secure.DownloadFileAsync(message));
+        var (_, content) = await alice.Devices[0].Secure.DownloadFileAsync(message, acceptImageMismatch: true);
+
+        Assert.Equal(SecureFailure.AttachmentMismatch, refused.Failure);
+        Assert.Contains("fake.png is not the image its message describes", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("not a png"u8.ToArray(), content);
     }
 
     public void Dispose()

@@ -49,7 +49,7 @@ internal static class CommandTable
         new("conversations", 0, 0, [], ConversationCommands.ListConversationsAsync),
         new("dm", 1, 7, [], ConversationCommands.OpenDirectAsync),
         new("send", 1, CommandSpec.Unbounded, ["--message-id", "--plaintext-content", "--file"], MessageCommands.SendAsync),
-        new("download", 1, 1, ["--out"], MessageCommands.DownloadAsync),
+        new("download", 1, 1, ["--out", "--thumbnail", "--force"], MessageCommands.DownloadAsync),
         new("history", 1, 1, ["--limit", "--before"], MessageCommands.HistoryAsync),
         new("listen", 0, 0, ["--skip-muted"], MessageCommands.ListenAsync),
         new("reply", 2, CommandSpec.Unbounded, [], ChangeCommands.ReplyAsync),

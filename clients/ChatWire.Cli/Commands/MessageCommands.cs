@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using ChatWire.Client;
+using ChatWire.Client.Secure;
 using ChatWire.Protocol.Frames;
 
 namespace ChatWire.Cli.Commands;
@@ -66,7 +67,17 @@ internal static class MessageCommands
             else if (file is not null)
             {
                 var bytes = await File.ReadAllBytesAsync(file, context.Cancellation).ConfigureAwait(false);
-                var result = await secure.SendFileAsync(connection, conversationId, Path.GetFileName(file), bytes, null, messageId, context.Cancellation).ConfigureAwait(false);
+                SecureFileResult result;
+                try
+                {
+                    result = await secure.SendFileAsync(connection, conversationId, Path.GetFileName(file), bytes, null, messageId, context.Cancellation).ConfigureAwait(false);
+                }
+                catch (InvalidImageException ex)
+                {
+                    // Refused before anything was uploaded: the file itself is wrong, not the server's answer.
+                    throw new CliException(Protocol.ErrorCode.ValidationFailed, $"{file} is {ex.Message}.");
+                }
+
                 sent = result.Send.Sent;
                 json["attachment_id"] = result.AttachmentId.ToString("D");
                 json["metadata_stripped"] = result.MetadataStripped;
@@ -89,13 +100,22 @@ internal static class MessageCommands
         return 0;
     }
 
-    // download MESSAGE --out PATH: the attachment an encrypted message carries, its hash checked, decrypted.
+    // download MESSAGE --out PATH [--force | --thumbnail]: the attachment an encrypted message carries, its hash
+    // checked, decrypted; an image must also decode as the type and dimensions its message gave, else it is refused
+    // unless --force (then saved as it is, with a warning). --thumbnail writes the image's thumbnail instead.
     public static async Task<int> DownloadAsync(CommandContext context)
     {
         var outPath = context.Option("--out") ?? throw new CliUsageException("download needs --out PATH.");
         if (!Guid.TryParse(context.Arguments[0], out var messageId))
         {
             throw new CliUsageException($"MESSAGE must be a message id; got \"{context.Arguments[0]}\".");
+        }
+
+        var thumbnailOnly = context.Flag("--thumbnail");
+        var force = context.Flag("--force");
+        if (thumbnailOnly && force)
+        {
+            throw new CliUsageException("--force applies to the file, not to --thumbnail.");
         }
 
         var profile = context.RequireLogin();
@@ -112,7 +132,26 @@ internal static class MessageCommands
                 throw new CliException(Protocol.ErrorCode.NotFound, $"Message {messageId:D} is not in its conversation's history (deleted?).");
             }
 
-            var (attachment, content) = await secure.DownloadFileAsync(message, context.Cancellation).ConfigureAwait(false);
+            AttachmentMessage attachment;
+            byte[] content;
+            string mimeType;
+            if (thumbnailOnly)
+            {
+                attachment = await secure.ReadAttachmentAsync(message, context.Cancellation).ConfigureAwait(false);
+                content = attachment.Descriptor.Thumbnail
+                    ?? throw new CliException(Protocol.ErrorCode.NotFound, $"{attachment.FileName} has no thumbnail (only JPEG and PNG images get one).");
+                mimeType = CheckThumbnail(attachment, content);
+            }
+            else
+            {
+                (attachment, content) = await secure.DownloadFileAsync(message, force, context.Cancellation).ConfigureAwait(false);
+                mimeType = attachment.Descriptor.MimeType;
+                if (force && ImageDecoding.Verify(attachment.Descriptor, content) is { } problem)
+                {
+                    await context.Output.Stderr.WriteLineAsync($"chatwire: warning: {attachment.FileName} is not the image its message describes ({problem}); saved as it is (--force).").ConfigureAwait(false);
+                }
+            }
+
             await File.WriteAllBytesAsync(outPath, content, context.Cancellation).ConfigureAwait(false);
             await context.Output.WriteAsync(
                 new JsonObject
@@ -120,14 +159,35 @@ internal static class MessageCommands
                     ["message_id"] = messageId.ToString("D"),
                     ["attachment_id"] = attachment.Descriptor.AttachmentId.ToString("D"),
                     ["file_name"] = attachment.FileName,
-                    ["mime_type"] = attachment.Descriptor.MimeType,
+                    ["mime_type"] = mimeType,
                     ["size"] = content.Length,
+                    ["thumbnail"] = thumbnailOnly,
                     ["out"] = outPath,
                 },
-                $"Saved {attachment.FileName} ({content.Length.ToString(CultureInfo.InvariantCulture)} bytes, {attachment.Descriptor.MimeType}) to {outPath}.").ConfigureAwait(false);
+                $"Saved {(thumbnailOnly ? "the thumbnail of " : string.Empty)}{attachment.FileName} ({content.Length.ToString(CultureInfo.InvariantCulture)} bytes, {mimeType}) to {outPath}.").ConfigureAwait(false);
         }
 
         return 0;
+    }
+
+    // The thumbnail came from the sender: decoded by the restricted decoder before it is written, and refused unless
+    // it is the small JPEG the descriptor rule says.
+    private static string CheckThumbnail(AttachmentMessage attachment, byte[] thumbnail)
+    {
+        try
+        {
+            var header = ImageDecoding.ReadHeader(thumbnail);
+            if (header.MimeType == "image/jpeg" && Math.Max(header.Width, header.Height) <= ImageDecoding.ThumbnailMaxSide)
+            {
+                return header.MimeType;
+            }
+
+            throw new CliException(Protocol.ErrorCode.ValidationFailed, $"The thumbnail of {attachment.FileName} is a {header.Width}×{header.Height} {header.MimeType}, not a JPEG of at most {ImageDecoding.ThumbnailMaxSide} px.");
+        }
+        catch (InvalidImageException ex)
+        {
+            throw new CliException(Protocol.ErrorCode.ValidationFailed, $"The thumbnail of {attachment.FileName} is {ex.Message}.");
+        }
     }
 
     private static async Task WarnAsync(CommandContext context, IReadOnlyList<string> warnings)

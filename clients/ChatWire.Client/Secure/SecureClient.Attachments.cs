@@ -6,7 +6,7 @@ namespace ChatWire.Client.Secure;
 /// <summary>What sending a file came to.</summary>
 /// <param name="Send">The encrypted message carrying the file's descriptor.</param>
 /// <param name="AttachmentId">The server's attachment id.</param>
-/// <param name="MetadataStripped">Whether the file was a JPEG or PNG whose metadata was removed before encryption.</param>
+/// <param name="MetadataStripped">Whether the file was a JPEG or PNG whose metadata was removed before encryption (and which got dimensions and a thumbnail).</param>
 public sealed record SecureFileResult(SecureSendResult Send, Guid AttachmentId, bool MetadataStripped);
 
 // Encrypted attachments (E2E.md §6): metadata stripped from images, the file encrypted in 64 KiB chunks under a fresh
@@ -20,15 +20,17 @@ public sealed partial class SecureClient
     /// <param name="fileName">The file name to show (no path).</param>
     /// <param name="content">The file's bytes.</param>
     /// <param name="mimeType">Its media type; sniffed for JPEG and PNG, else <c>application/octet-stream</c>, when null.</param>
+    /// <exception cref="InvalidImageException">The file starts as a JPEG or PNG but does not decode (or is too large).</exception>
     /// <param name="messageId">The message id; a new UUIDv7 when null.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     public async Task<SecureFileResult> SendFileAsync(
         ChatWireConnection connection, Guid conversationId, string fileName, byte[] content, string? mimeType = null, Guid? messageId = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(connection);
         ArgumentException.ThrowIfNullOrEmpty(fileName);
         var sniffed = ImageMetadata.SniffImageType(content);
-        var plaintext = sniffed is null ? content : ImageMetadata.Strip(content);
+        var (plaintext, width, height, thumbnail) = sniffed is null ? (content, 0u, 0u, (byte[]?)null) : PrepareImage(content, sniffed, connection.Limits.MaxContentLength);
         using var ciphertext = new MemoryStream();
         AttachmentKeys keys;
         using (var input = new MemoryStream(plaintext, writable: false))
@@ -39,7 +41,7 @@ public sealed partial class SecureClient
         var grant = await _api.CreateAttachmentAsync(conversationId, keys.CiphertextSize, keys.Sha256, cancellationToken).ConfigureAwait(false);
         await _api.UploadBlobAsync(grant.Upload, ciphertext.GetBuffer().AsMemory(0, (int)ciphertext.Length), cancellationToken).ConfigureAwait(false);
         await _api.CompleteAttachmentAsync(grant.AttachmentId, cancellationToken).ConfigureAwait(false);
-        var descriptor = new AttachmentDescriptor(grant.AttachmentId, keys, mimeType ?? sniffed ?? "application/octet-stream", 0, 0, null);
+        var descriptor = new AttachmentDescriptor(grant.AttachmentId, keys, mimeType ?? sniffed ?? "application/octet-stream", width, height, thumbnail);
         var body = new AttachmentMessage(Path.GetFileName(fileName), descriptor).Encode();
         var sent = await SendAsync(connection, conversationId, body, EnvelopeContentType.Message, messageId, null, cancellationToken).ConfigureAwait(false);
         return new SecureFileResult(sent, grant.AttachmentId, sniffed is not null);
@@ -47,25 +49,28 @@ public sealed partial class SecureClient
 
     /// <summary>
     /// Downloads and decrypts the attachment an encrypted message carries, after checking the ciphertext's size and
-    /// SHA-256 against the descriptor. Returns the attachment and its plaintext.
+    /// SHA-256 against the descriptor; a JPEG or PNG is then checked by <see cref="ImageDecoding.Verify"/> (its header
+    /// decodes as the declared type and dimensions). Returns the attachment and its plaintext.
     /// </summary>
     /// <param name="message">The message event (as history or delivery gave it).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <exception cref="SecureMessagingException">The message is not an attachment, does not decrypt, or the file does not match.</exception>
-    public async Task<(AttachmentMessage Attachment, byte[] Content)> DownloadFileAsync(ConversationEvent message, CancellationToken cancellationToken = default)
+    public Task<(AttachmentMessage Attachment, byte[] Content)> DownloadFileAsync(ConversationEvent message, CancellationToken cancellationToken = default) =>
+        DownloadFileAsync(message, acceptImageMismatch: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="DownloadFileAsync(ConversationEvent, CancellationToken)"/>; with <paramref name="acceptImageMismatch"/>
+    /// an image that is not what its descriptor says is returned anyway (the hash still matched: it is the file the
+    /// sender uploaded), for a caller that checks <see cref="ImageDecoding.Verify"/> itself and warns.
+    /// </summary>
+    /// <param name="message">The message event (as history or delivery gave it).</param>
+    /// <param name="acceptImageMismatch">Return an image whose type or dimensions differ from the descriptor's.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="SecureMessagingException">The message is not an attachment, does not decrypt, or the file does not match.</exception>
+    public async Task<(AttachmentMessage Attachment, byte[] Content)> DownloadFileAsync(ConversationEvent message, bool acceptImageMismatch, CancellationToken cancellationToken = default)
     {
-        var decrypted = await DecryptAsync(message, cancellationToken).ConfigureAwait(false);
-        if (decrypted.Plaintext is null)
-        {
-            throw new SecureMessagingException(SecureFailure.NoKeys, $"The message cannot be decrypted: {decrypted.FailureReason}.");
-        }
-
-        if (!AttachmentMessage.TryDecode(decrypted.Plaintext, out var attachment))
-        {
-            throw new SecureMessagingException(SecureFailure.AttachmentMismatch, "The message carries no attachment.");
-        }
-
-        var info = await _api.GetAttachmentAsync(attachment!.Descriptor.AttachmentId, cancellationToken).ConfigureAwait(false);
+        var attachment = await ReadAttachmentAsync(message, cancellationToken).ConfigureAwait(false);
+        var info = await _api.GetAttachmentAsync(attachment.Descriptor.AttachmentId, cancellationToken).ConfigureAwait(false);
         var ciphertext = await _api.DownloadBlobAsync(info.DownloadUrl, cancellationToken).ConfigureAwait(false);
         using var output = new MemoryStream();
         try
@@ -78,6 +83,57 @@ public sealed partial class SecureClient
             throw new SecureMessagingException(SecureFailure.AttachmentMismatch, ex.Message, ex);
         }
 
-        return (attachment, output.ToArray());
+        var content = output.ToArray();
+        if (!acceptImageMismatch && ImageDecoding.Verify(attachment.Descriptor, content) is { } problem)
+        {
+            throw new SecureMessagingException(SecureFailure.AttachmentMismatch, $"{attachment.FileName} is not the image its message describes: {problem}.");
+        }
+
+        return (attachment, content);
+    }
+
+    /// <summary>Decrypts an attachment message and reads its descriptor (name, keys, size, type, thumbnail) without downloading the file.</summary>
+    /// <param name="message">The message event (as history or delivery gave it).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="SecureMessagingException">The message does not decrypt or carries no attachment.</exception>
+    public async Task<AttachmentMessage> ReadAttachmentAsync(ConversationEvent message, CancellationToken cancellationToken = default)
+    {
+        var decrypted = await DecryptAsync(message, cancellationToken).ConfigureAwait(false);
+        if (decrypted.Plaintext is null)
+        {
+            throw new SecureMessagingException(SecureFailure.NoKeys, $"The message cannot be decrypted: {decrypted.FailureReason}.");
+        }
+
+        return AttachmentMessage.TryDecode(decrypted.Plaintext, out var attachment)
+            ? attachment!
+            : throw new SecureMessagingException(SecureFailure.AttachmentMismatch, "The message carries no attachment.");
+    }
+
+    // An image to send: its metadata stripped (the pixels' bytes untouched), then its header and pixels decoded by
+    // the restricted decoder for the dimensions and a thumbnail. Both come from the stripped bytes, which is what the
+    // receiver gets: EXIF orientation goes with the rest of the EXIF, so dimensions and thumbnail are as stored.
+    private static (byte[] Plaintext, uint Width, uint Height, byte[]? Thumbnail) PrepareImage(byte[] content, string mimeType, long maxContentLength)
+    {
+        var format = mimeType == "image/png" ? "PNG" : "JPEG";
+        byte[] stripped;
+        try
+        {
+            stripped = ImageMetadata.Strip(content);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new InvalidImageException(format, ex.Message, ex);
+        }
+
+        var header = ImageDecoding.ReadHeader(stripped);
+        if (header.MimeType != mimeType)
+        {
+            throw new InvalidImageException(format, $"it decodes as {header.MimeType}");
+        }
+
+        // The thumbnail rides in the SEND content: a server with a small content limit gets a smaller one (half its
+        // limit leaves room for the rest of the descriptor and the envelope).
+        var budget = (int)Math.Min(ImageDecoding.ThumbnailMaxBytes, maxContentLength / 2);
+        return (stripped, (uint)header.Width, (uint)header.Height, ImageDecoding.CreateThumbnail(stripped, budget));
     }
 }
