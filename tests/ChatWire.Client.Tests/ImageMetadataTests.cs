@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
 using System.Text;
 using ChatWire.Client.Secure;
+using ChatWire.Client.Tests.Infrastructure;
 
 namespace ChatWire.Client.Tests;
 
@@ -11,9 +11,9 @@ public sealed class ImageMetadataTests
     [Fact]
     public void Strip_JpegWithExifAndComment_KeepsOnlyImageSegments()
     {
-        var quantTable = Segment(0xDB, [0, 1, 2, 3]);
+        var quantTable = TestImages.Segment(0xDB, [0, 1, 2, 3]);
         var scan = new byte[] { 0xFF, 0xDA, 0x00, 0x04, 0x01, 0x02, 0x11, 0x22, 0xFF, 0x00, 0x33, 0xFF, 0xD9 };
-        byte[] jpeg = [0xFF, 0xD8, .. Segment(0xE0, "JFIF\0"u8), .. Segment(0xE1, "Exif\0\0GPS 52.1N"u8), .. quantTable, .. Segment(0xFE, "secret comment"u8), .. scan];
+        byte[] jpeg = [0xFF, 0xD8, .. TestImages.Segment(0xE0, "JFIF\0"u8), .. TestImages.Segment(0xE1, "Exif\0\0GPS 52.1N"u8), .. quantTable, .. TestImages.Segment(0xFE, "secret comment"u8), .. scan];
 
         var stripped = ImageMetadata.Strip(jpeg);
 
@@ -24,10 +24,10 @@ public sealed class ImageMetadataTests
     [Fact]
     public void Strip_PngWithTextAndExif_DropsThoseChunks()
     {
-        var header = Chunk("IHDR", new byte[13]);
-        var data = Chunk("IDAT", [1, 2, 3]);
-        var end = Chunk("IEND", []);
-        byte[] png = [.. PngSignature, .. header, .. Chunk("tEXt", "Author\0me"u8.ToArray()), .. Chunk("eXIf", [9, 9]), .. data, .. Chunk("iTXt", [7]), .. end];
+        var header = TestImages.Chunk("IHDR", new byte[13]);
+        var data = TestImages.Chunk("IDAT", [1, 2, 3]);
+        var end = TestImages.Chunk("IEND", []);
+        byte[] png = [.. PngSignature, .. header, .. TestImages.Chunk("tEXt", "Author\0me"u8.ToArray()), .. TestImages.Chunk("eXIf", [9, 9]), .. data, .. TestImages.Chunk("iTXt", [7]), .. end];
 
         var stripped = ImageMetadata.Strip(png);
 
@@ -49,25 +49,5 @@ public sealed class ImageMetadataTests
         byte[] jpeg = [0xFF, 0xD8, 0xFF, 0xE1, 0x10, 0x00, 0x01];
 
         Assert.Throws<InvalidDataException>(() => ImageMetadata.Strip(jpeg));
-    }
-
-    private static byte[] Segment(byte marker, ReadOnlySpan<byte> payload)
-    {
-        var segment = new byte[4 + payload.Length];
-        segment[0] = 0xFF;
-        segment[1] = marker;
-        BinaryPrimitives.WriteUInt16BigEndian(segment.AsSpan(2), (ushort)(payload.Length + 2));
-        payload.CopyTo(segment.AsSpan(4));
-        return segment;
-    }
-
-    // The CRC is not checked by the stripper, so zeros stand in for it.
-    private static byte[] Chunk(string type, byte[] payload)
-    {
-        var chunk = new byte[12 + payload.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(chunk, (uint)payload.Length);
-        Encoding.ASCII.GetBytes(type, chunk.AsSpan(4));
-        payload.CopyTo(chunk.AsSpan(8));
-        return chunk;
     }
 }

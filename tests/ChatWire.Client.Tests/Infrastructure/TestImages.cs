@@ -43,7 +43,8 @@ internal static class TestImages
         return data.ToArray();
     }
 
-    private static byte[] Segment(byte marker, ReadOnlySpan<byte> payload)
+    /// <summary>A JPEG marker segment: FF, marker, length, payload.</summary>
+    public static byte[] Segment(byte marker, ReadOnlySpan<byte> payload)
     {
         var segment = new byte[4 + payload.Length];
         segment[0] = 0xFF;
@@ -54,7 +55,7 @@ internal static class TestImages
     }
 
     // With a correct CRC, so that the decoder reads the chunk as a real one.
-    private static byte[] Chunk(string type, byte[] payload)
+    public static byte[] Chunk(string type, byte[] payload)
     {
         var chunk = new byte[12 + payload.Length];
         BinaryPrimitives.WriteUInt32BigEndian(chunk, (uint)payload.Length);
