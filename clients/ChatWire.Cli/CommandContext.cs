@@ -85,7 +85,8 @@ internal sealed class CommandContext(CliContext io, CommandLine line, IReadOnlyL
     // This device's end-to-end keys live next to the profile, in their own 0700 directory (docs/cli.md, "Encryption").
     public string KeyDirectory => Path.Combine(Profiles.Directory, ProfileName + ".keys");
 
-    public SecureClient CreateSecure(ChatWireApiClient api) => new(api, KeyDirectory);
+    // Not held: each command is its own process, and a running `listen` must not lock `send` out of the store.
+    public SecureClient CreateSecure(ChatWireApiClient api) => new(api, KeyDirectory, options: new SecureClientOptions { HoldStore = false });
 
     // Connects to the endpoint server-info announces: TLS when there is one, except on loopback where plain
     // TCP is taken when announced (an untrusted certificate only with --insecure; plain TCP off loopback only

@@ -19,8 +19,10 @@ public sealed record DeviceStatus(Guid DeviceId, string? DeviceName, string Stat
 /// <summary>
 /// End-to-end encryption for one device of one user (docs/e2e.md): sets the device up, links and revokes
 /// devices, and encrypts and decrypts messages. The keys live in the crypto library's key store in
-/// <c>storeDirectory</c>; the server only ever sees public keys and ciphertext. The store is opened for each call
-/// and closed after it, so several processes of one profile (a <c>listen</c> and a <c>send</c>) take turns.
+/// <c>storeDirectory</c>; the server only ever sees public keys and ciphertext. By default the store is opened on the
+/// first call and held (locked) until <see cref="Dispose"/>, so a long-lived process keeps one sender chain per
+/// conversation; with <see cref="SecureClientOptions.HoldStore"/> off it is opened for each call and closed after
+/// it, so several processes of one profile (a <c>listen</c> and a <c>send</c>) take turns.
 /// </summary>
 public sealed partial class SecureClient : IDisposable
 {
@@ -33,18 +35,24 @@ public sealed partial class SecureClient : IDisposable
     private readonly string _directory;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly TimeProvider _time;
+    private readonly bool _holdStore;
+
+    // The held store (HoldStore), opened by the first call; only touched under _gate.
+    private DeviceKeyStore? _held;
 
     /// <summary>Creates the client over an authenticated API client.</summary>
     /// <param name="api">The API client with this device's session token.</param>
     /// <param name="storeDirectory">The directory this device's keys are kept in (created on setup).</param>
     /// <param name="timeProvider">The clock; the system clock when null.</param>
-    public SecureClient(ChatWireApiClient api, string storeDirectory, TimeProvider? timeProvider = null)
+    /// <param name="options">How the key store is used; the defaults (the store held open) when null.</param>
+    public SecureClient(ChatWireApiClient api, string storeDirectory, TimeProvider? timeProvider = null, SecureClientOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(api);
         ArgumentException.ThrowIfNullOrEmpty(storeDirectory);
         _api = api;
         _directory = storeDirectory;
         _time = timeProvider ?? TimeProvider.System;
+        _holdStore = (options ?? new SecureClientOptions()).HoldStore;
     }
 
     /// <summary>Whether this device was set up before (its key store exists).</summary>
@@ -64,16 +72,18 @@ public sealed partial class SecureClient : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
+            var store = await AcquireStoreAsync(cancellationToken).ConfigureAwait(false);
             if (store.HasDeviceKeys && (store.UserId != userId || store.DeviceId != deviceId))
             {
-                // A new login of this profile is a new device: the old device's keys go with its session.
+                // A new login of this profile is a new device: the old device's keys go with its session, and a
+                // held store goes with them (it is reopened on the new directory).
                 store.Dispose();
+                _held = null;
                 Directory.Delete(_directory, recursive: true);
-                store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
+                store = await AcquireStoreAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            using (store)
+            try
             {
                 var trust = TrustState.Load(TrustPath);
                 if (!store.HasDeviceKeys)
@@ -95,6 +105,10 @@ public sealed partial class SecureClient : IDisposable
                 await SyncOwnKeysCoreAsync(store, trust, cancellationToken).ConfigureAwait(false);
                 trust.Save(TrustPath);
                 return new DeviceSetupResult(HeldAccountKey(store) is not null, false, FormatLinkCode(store.Certificate.LinkCode()), null);
+            }
+            finally
+            {
+                ReleaseStore(store);
             }
         }
         finally
@@ -144,8 +158,13 @@ public sealed partial class SecureClient : IDisposable
                 session.DeviceId == store.DeviceId))];
         }, cancellationToken);
 
-    /// <summary>Releases the lock object.</summary>
-    public void Dispose() => _gate.Dispose();
+    /// <summary>Closes a held key store (releasing its lock for other processes) and the lock object.</summary>
+    public void Dispose()
+    {
+        _held?.Dispose();
+        _held = null;
+        _gate.Dispose();
+    }
 
     /// <summary>A link code as people read it: <c>XXXXX-XXXXX</c>.</summary>
     /// <param name="code">Ten characters, with or without the dash.</param>
@@ -161,8 +180,8 @@ public sealed partial class SecureClient : IDisposable
     private async Task<VerifiedUser> VerifiedUserCoreAsync(TrustState trust, Guid userId, CancellationToken cancellationToken) =>
         KeyVerifier.Verify(await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false), trust);
 
-    // One call's use of the store: opened (waiting for another process of the profile), the trust pins loaded,
-    // both saved and the store closed after.
+    // One call's use of the store: opened (waiting for another process of the profile) or the held one taken, the
+    // trust pins loaded, both saved and a store that is not held closed after.
     private async Task<T> WithStoreAsync<T>(Func<DeviceKeyStore, TrustState, Task<T>> action, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -173,25 +192,58 @@ public sealed partial class SecureClient : IDisposable
                 throw new SecureMessagingException(SecureFailure.NoKeys, "This device has no keys: log in again to set it up.");
             }
 
-            using var store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
-            if (!store.HasDeviceKeys)
-            {
-                throw new SecureMessagingException(SecureFailure.NoKeys, "This device has no keys: log in again to set it up.");
-            }
-
-            var trust = TrustState.Load(TrustPath);
+            var store = await AcquireStoreAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                return await action(store, trust).ConfigureAwait(false);
+                if (!store.HasDeviceKeys)
+                {
+                    throw new SecureMessagingException(SecureFailure.NoKeys, "This device has no keys: log in again to set it up.");
+                }
+
+                var trust = TrustState.Load(TrustPath);
+                try
+                {
+                    return await action(store, trust).ConfigureAwait(false);
+                }
+                finally
+                {
+                    trust.Save(TrustPath);
+                }
             }
             finally
             {
-                trust.Save(TrustPath);
+                ReleaseStore(store);
             }
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    // Under _gate: the held store (opened the first time), or a store for this call only.
+    private async Task<DeviceKeyStore> AcquireStoreAsync(CancellationToken cancellationToken)
+    {
+        if (_held is not null)
+        {
+            return _held;
+        }
+
+        var store = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
+        if (_holdStore)
+        {
+            _held = store;
+        }
+
+        return store;
+    }
+
+    // Closes a store opened for one call; the held one stays open until Dispose.
+    private void ReleaseStore(DeviceKeyStore store)
+    {
+        if (!ReferenceEquals(store, _held))
+        {
+            store.Dispose();
         }
     }
 
