@@ -51,6 +51,7 @@ internal static class CliUsage
           devices                              my devices: approved, pending or without keys
           devices approve CODE                 approve my new device showing CODE (XXXXX-XXXXX) after its login
           devices revoke DEVICE                end a device's session; it gets no keys from now on
+          recover [--recovery-key-stdin]       after losing every device: restore the keys with the recovery key
           verify USER                          the safety number to compare with USER
         Teams:
           team create NAME                     creates the team and an invite (team_id, invite_code)

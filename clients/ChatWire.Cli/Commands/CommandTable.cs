@@ -21,6 +21,7 @@ internal static class CommandTable
         new("devices", 0, 0, [], DeviceCommands.ListAsync),
         new("devices approve", 1, 1, [], DeviceCommands.ApproveAsync),
         new("devices revoke", 1, 1, [], DeviceCommands.RevokeAsync),
+        new("recover", 0, 0, ["--recovery-key-stdin"], DeviceCommands.RecoverAsync),
         new("verify", 1, 1, [], DeviceCommands.VerifyAsync),
         new("password", 0, 0, ["--password-stdin"], AccountCommands.PasswordAsync),
         new("team create", 1, 1, [], TeamCommands.CreateAsync),

@@ -104,6 +104,40 @@ internal static class DeviceCommands
     }
 
     // The key file of this profile, synced with what other devices left for it (approval, a new history key).
+    // recover: on a new login after every device was lost, restores the keys with the recovery key printed at
+    // signup (one line on stdin with --recovery-key-stdin, else a hidden prompt; never an argument, which would
+    // land in the shell history). The other devices' sessions end: see docs/cli.md "Encryption".
+    public static async Task<int> RecoverAsync(CommandContext context)
+    {
+        var profile = context.RequireLogin();
+        string recoveryKey;
+        if (context.Flag("--recovery-key-stdin"))
+        {
+            recoveryKey = await context.Io.Stdin.ReadLineAsync(context.Cancellation).ConfigureAwait(false) ?? string.Empty;
+        }
+        else if (context.Io.StdinIsTerminal && context.Io.PasswordPrompt is { } prompt)
+        {
+            recoveryKey = prompt("Recovery key: ") ?? string.Empty;
+        }
+        else
+        {
+            throw new CliUsageException("The recovery key is needed: pass --recovery-key-stdin with it on stdin, or run in a terminal to be prompted.");
+        }
+
+        if (string.IsNullOrWhiteSpace(recoveryKey))
+        {
+            throw new CliUsageException("The recovery key is empty.");
+        }
+
+        using var api = context.CreateApi(profile);
+        using var secure = context.CreateSecure(api);
+        await secure.RecoverAsync(profile.UserId!.Value, profile.DeviceId!.Value, recoveryKey, context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            new JsonObject { ["device_id"] = profile.DeviceId.Value.ToString("D"), ["recovered"] = true },
+            "Keys recovered: this device is now your only approved device; your other sessions were ended.").ConfigureAwait(false);
+        return 0;
+    }
+
     public static async Task<SecureClient> RequireSecureAsync(CommandContext context, ChatWireApiClient api)
     {
         var secure = context.CreateSecure(api);

@@ -23,6 +23,9 @@ public enum SecureFailure
 
     /// <summary>An attachment's ciphertext did not match its hash, or did not decrypt.</summary>
     AttachmentMismatch,
+
+    /// <summary>The recovery key is malformed, or does not open my recovery backup (or there is none).</summary>
+    RecoveryKeyMismatch,
 }
 
 /// <summary>An end-to-end operation failed on this side (a key that did not verify, a device not approved yet).</summary>
