@@ -145,34 +145,11 @@ internal sealed class SecretConversation : IDisposable
         return result.Sent.MessageId;
     }
 
-    // The SDK has no encrypted edit yet (SecureClient sends, it does not edit): the edit envelope is made with the
-    // device's own key store, its new chain sealed to every member's history key as SecureClient does for a send,
-    // and sent as an EDIT with the end-to-end content type.
+    // The SDK's encrypted edit: the new text as an edit envelope, its chain sealed to every member if it is new.
     private static async Task EditAsync(Device device, Guid conversationId, Guid messageId, string text)
     {
-        var state = await device.Api.GetConversationE2eAsync(conversationId);
-        EncryptedMessage encrypted;
-        using (var store = DeviceKeyStore.Open(device.StorePath))
-        {
-            encrypted = store.EncryptMessage(new OutgoingMessage(conversationId, state.Epoch, Guid.CreateVersion7(), EnvelopeContentType.Edit, Encoding.UTF8.GetBytes(text))
-            {
-                TargetMessageId = messageId,
-            });
-            if (encrypted.NewChainSeed is { } seed)
-            {
-                var entries = new List<KeyBundleEntry>();
-                foreach (var member in state.Members.Where(m => m.HistoryKeyGeneration is not null))
-                {
-                    var historyKey = (await device.Api.GetUserKeysAsync(member.UserId)).HistoryKey!;
-                    entries.Add(new KeyBundleEntry(member.UserId, null, historyKey.Generation, store.SealSeedToHistoryKey(seed, member.UserId, historyKey.Generation, historyKey.PublicKey)));
-                }
-
-                await device.Api.UploadKeyBundlesAsync(conversationId, new KeyBundleUpload(seed.ChainId, state.Epoch, true, entries));
-            }
-        }
-
         await using var connection = await Sdk.ConnectAsync(device.User);
-        await connection.EditAsync(conversationId, messageId, encrypted.Envelope, SecureClient.ContentType);
+        await device.Secure.EditTextAsync(connection, conversationId, messageId, text);
     }
 
     private static async Task<HistoryPageResult> HistoryAsync(Device device, Guid conversationId)
