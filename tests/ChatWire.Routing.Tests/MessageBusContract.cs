@@ -8,7 +8,7 @@ namespace ChatWire.Routing.Tests;
 /// </summary>
 public abstract class MessageBusContract : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     /// <summary>Where the tests publish.</summary>
     protected IMessageBus Publisher { get; private set; } = null!;

@@ -139,7 +139,7 @@ public sealed class RedisMessageBusTests : MessageBusContract
         Assert.True(subscriber.SubscribeFailures > 0);
 
         await redis.StartAgainAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         while (remote.Payloads.Count == 0)
         {
             await publisher.PublishAsync(topic, new byte[] { 2 });
