@@ -18,7 +18,6 @@ internal static class BackingServices
     /// <summary>Redis, as <c>host:port</c>.</summary>
     public static string Redis => Get("CHATWIRE_SERVICES_REDIS");
 
-
     /// <summary>The MariaDB primary, as a connection string without a database.</summary>
     public static string MySql => Get("CHATWIRE_SERVICES_MYSQL");
 
@@ -38,9 +37,6 @@ internal static class BackingServices
     public const string S3AccessKey = "S3RVER";
 
     public const string S3SecretKey = "S3RVER";
-
-
-
 
     /// <summary>A connection string to a database of its own on the primary (created by the store on open).</summary>
     public static string MySqlDatabase(string database) => $"{MySql};Database={database}";
