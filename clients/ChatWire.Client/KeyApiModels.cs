@@ -93,7 +93,35 @@ public sealed record DeviceKeysInfo(
 /// <param name="HistoryKey">The newest history key generation.</param>
 /// <param name="DeviceList">The signed device list.</param>
 /// <param name="Devices">Every device with keys registered (pending ones included).</param>
-public sealed record UserKeys(Guid UserId, AccountKeyInfo? AccountKey, HistoryKeyInfo? HistoryKey, DeviceListInfo? DeviceList, IReadOnlyList<DeviceKeysInfo> Devices);
+/// <param name="HighestHistoryKeyGeneration">The highest history key generation ever published, usable or not (0: none); a new one must be above it.</param>
+/// <param name="FormerDevices">Revoked devices that had been approved, most recently revoked first: what they sent before the revocation stays readable.</param>
+public sealed record UserKeys(
+    Guid UserId,
+    AccountKeyInfo? AccountKey,
+    HistoryKeyInfo? HistoryKey,
+    DeviceListInfo? DeviceList,
+    IReadOnlyList<DeviceKeysInfo> Devices,
+    int HighestHistoryKeyGeneration = 0,
+    IReadOnlyList<FormerDeviceKeysInfo>? FormerDevices = null);
+
+/// <summary>A revoked device that had been approved, as the directory keeps it (never sealed to, never given prekeys).</summary>
+/// <param name="DeviceId">The device.</param>
+/// <param name="SigningKey">Device signing key.</param>
+/// <param name="DhKey">Device DH key.</param>
+/// <param name="CreatedAtMs">Certificate body field.</param>
+/// <param name="CertificateVersion">Certificate body field.</param>
+/// <param name="SelfSignature">The device's signature over the certificate body.</param>
+/// <param name="AccountSignature">The account key's signature over it.</param>
+/// <param name="RevokedAt">When the server revoked it (the server's clock).</param>
+public sealed record FormerDeviceKeysInfo(
+    Guid DeviceId,
+    byte[] SigningKey,
+    byte[] DhKey,
+    long CreatedAtMs,
+    uint CertificateVersion,
+    byte[] SelfSignature,
+    byte[] AccountSignature,
+    DateTimeOffset RevokedAt);
 
 /// <summary><c>POST /v1/keys/users/{user_id}/devices/{device_id}/claim-prekey</c>: what X3DH to that device needs.</summary>
 /// <param name="SignedPrekey">The device's signed prekey.</param>

@@ -98,6 +98,17 @@ public sealed partial class DeviceKeyStore
         return RecoveryBackup.Seal(recoveryKey, UserId, accountKey, HistoryKeys.ToList());
     }
 
+    /// <summary>
+    /// Seals the account key and every history key held anew to the backup key of <paramref name="previous"/> (the
+    /// stored backup), without the recovery key; <see cref="CryptoError.BadSignature"/> when that backup's key is not
+    /// signed by my account key.
+    /// </summary>
+    public byte[] RefreshRecoveryBackup(ReadOnlySpan<byte> previous)
+    {
+        var accountKey = AccountKey ?? throw new InvalidOperationException("Only a device holding the account key can refresh the recovery backup.");
+        return RecoveryBackup.Reseal(previous, UserId, accountKey, HistoryKeys.ToList());
+    }
+
     /// <summary>Opens a recovery backup and keeps its account key and history keys.</summary>
     public void RestoreFromRecoveryBackup(RecoveryKey recoveryKey, ReadOnlySpan<byte> backup)
     {

@@ -158,10 +158,12 @@ public sealed partial class DeviceKeyStore : IDisposable
         Identity().HistoryKeys.OrderBy(key => key.Generation).Select(key => HistoryKey.FromPrivateKey(key.Generation, key.PrivateKey)).ToList();
 
     /// <summary>Makes the next history key generation and signs it with the account key this device holds.</summary>
-    public SignedHistoryKey CreateHistoryKey()
+    /// <param name="aboveGeneration">A generation the new one must be above besides those held (the highest the
+    /// directory has seen, which a recovering device whose backup missed the newest ones would not hold).</param>
+    public SignedHistoryKey CreateHistoryKey(uint aboveGeneration = 0)
     {
         var accountKey = AccountKey ?? throw new InvalidOperationException("Only a device holding the account key can make a history key.");
-        var generation = checked((Identity().HistoryKeys.Select(key => key.Generation).DefaultIfEmpty(0u).Max()) + 1);
+        var generation = checked(Math.Max(aboveGeneration, Identity().HistoryKeys.Select(key => key.Generation).DefaultIfEmpty(0u).Max()) + 1);
         var historyKey = HistoryKey.Generate(generation);
         ImportHistoryKeys([historyKey]);
         return accountKey.SignHistoryKey(UserId, historyKey);

@@ -21,5 +21,6 @@ internal static class Labels
     public static ReadOnlySpan<byte> EnvelopeAssociatedData => "ChatWire/env/v1"u8;
     public static ReadOnlySpan<byte> EnvelopeSignature => "CW-sig-v1"u8;
     public static ReadOnlySpan<byte> Attachment => "CW-att-v1"u8;
-    public static ReadOnlySpan<byte> Recovery => "CW-recovery-v1"u8;
+    public static ReadOnlySpan<byte> Recovery => "CW-recovery-v2"u8;
+    public static ReadOnlySpan<byte> RecoveryPublicKey => "CW-recovery-pk-v1"u8;
 }

@@ -1,10 +1,9 @@
-using System.Security.Cryptography;
-
 namespace ChatWire.Crypto;
 
 /// <summary>
-/// The recovery key: 32 random bytes the user writes down, shown as 52 base32 characters in 13 groups of 4. It seals
-/// the account signing key and the history keys into the recovery backup the server stores.
+/// The recovery key: 32 random bytes the user writes down, shown as 52 base32 characters in 13 groups of 4. The
+/// recovery backup's key pair is derived from it (<see cref="RecoveryBackup"/>), so any device holding the account key
+/// can refresh the backup without it, and only the recovery key opens the backup.
 /// </summary>
 public sealed class RecoveryKey
 {
@@ -51,72 +50,4 @@ public sealed class RecoveryKey
 
     /// <summary>Never prints the key; use <see cref="Format"/> deliberately.</summary>
     public override string ToString() => "RecoveryKey(…)";
-}
-
-/// <summary>
-/// The recovery backup: the account signing key and every history key generation, sealed under the recovery key.
-/// backup = u8 version(1) || nonce(12) || AES-256-GCM(key, nonce, plaintext, AAD = "CW-recovery-v1" || user_id || u8 version),
-/// key = HKDF(salt = empty, ikm = recovery key, info = "CW-recovery-v1" || user_id, 32),
-/// plaintext = ASK private(32) || u16 count || count × (u32 generation || HK private(32)).
-/// </summary>
-public static class RecoveryBackup
-{
-    private const byte Version = 1;
-
-    /// <summary>Seals the keys of <paramref name="userId"/> under <paramref name="recoveryKey"/>.</summary>
-    public static byte[] Seal(RecoveryKey recoveryKey, Guid userId, AccountSigningKey accountKey, IReadOnlyCollection<HistoryKey> historyKeys)
-    {
-        ArgumentNullException.ThrowIfNull(recoveryKey);
-        ArgumentNullException.ThrowIfNull(accountKey);
-        ArgumentNullException.ThrowIfNull(historyKeys);
-        var plaintext = KeyBundleCodec.Encode(accountKey, historyKeys);
-        var key = DeriveKey(recoveryKey, userId);
-        var nonce = Primitives.Random(Primitives.GcmNonceSize);
-        try
-        {
-            var ciphertext = Primitives.Seal(key, nonce, AssociatedData(userId), plaintext);
-            return [Version, .. nonce, .. ciphertext];
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(plaintext);
-            CryptographicOperations.ZeroMemory(key);
-        }
-    }
-
-    /// <summary>Opens a backup; a wrong recovery key or user is <see cref="CryptoError.DecryptionFailed"/>.</summary>
-    public static (AccountSigningKey AccountKey, IReadOnlyList<HistoryKey> HistoryKeys) Open(RecoveryKey recoveryKey, Guid userId, ReadOnlySpan<byte> backup)
-    {
-        ArgumentNullException.ThrowIfNull(recoveryKey);
-        if (backup.Length < 1 + Primitives.GcmNonceSize + Primitives.GcmTagSize || backup[0] != Version)
-        {
-            throw ChatWireCryptoException.Malformed("Not a recovery backup of a known version.");
-        }
-
-        var key = DeriveKey(recoveryKey, userId);
-        byte[]? plaintext = null;
-        try
-        {
-            plaintext = Primitives.Open(key, backup.Slice(1, Primitives.GcmNonceSize), AssociatedData(userId), backup[(1 + Primitives.GcmNonceSize)..])
-                ?? throw new ChatWireCryptoException(CryptoError.DecryptionFailed, "The recovery backup does not open with this recovery key.");
-            return KeyBundleCodec.Decode(plaintext);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
-            if (plaintext is not null)
-            {
-                CryptographicOperations.ZeroMemory(plaintext);
-            }
-        }
-    }
-
-    private static byte[] DeriveKey(RecoveryKey recoveryKey, Guid userId)
-    {
-        var key = new byte[32];
-        Primitives.Hkdf([], recoveryKey.Bytes, new ByteWriter(32).Bytes(Labels.Recovery).Id(userId).WrittenSpan, key);
-        return key;
-    }
-
-    private static byte[] AssociatedData(Guid userId) => new ByteWriter(32).Bytes(Labels.Recovery).Id(userId).U8(Version).ToArray();
 }

@@ -59,7 +59,25 @@ internal sealed record DeviceKeysInfo(
     string? AccountSignature,
     SignedPrekeyInfo? SignedPrekey);
 
-internal sealed record UserKeysResponse(Guid UserId, AccountKeyInfo? AccountKey, HistoryKeyInfo? HistoryKey, DeviceListInfo? DeviceList, IReadOnlyList<DeviceKeysInfo> Devices);
+// A revoked device that had been approved: its certificate, for reading what it sent before the revocation.
+internal sealed record FormerDeviceKeysInfo(
+    Guid DeviceId,
+    string SigningKey,
+    string DhKey,
+    long CreatedAtMs,
+    int CertificateVersion,
+    string SelfSignature,
+    string AccountSignature,
+    DateTimeOffset RevokedAt);
+
+internal sealed record UserKeysResponse(
+    Guid UserId,
+    AccountKeyInfo? AccountKey,
+    HistoryKeyInfo? HistoryKey,
+    int HighestHistoryKeyGeneration,
+    DeviceListInfo? DeviceList,
+    IReadOnlyList<DeviceKeysInfo> Devices,
+    IReadOnlyList<FormerDeviceKeysInfo> FormerDevices);
 
 internal sealed record ClaimedPrekeysResponse(SignedPrekeyInfo SignedPrekey, OneTimePrekeyInfo? OneTimePrekey);
 

@@ -10,6 +10,9 @@ namespace ChatWire.Gateway.Api;
 // may see their name (GET /v1/users). Anyone else gets 404, whether or not the user exists.
 internal static partial class KeyEndpoints
 {
+    /// <summary>Revoked devices served per user, the most recently revoked first.</summary>
+    public const int MaxFormerDevices = 100;
+
     private static void MapDirectory(RouteGroupBuilder authenticated)
     {
         authenticated.MapGet("/keys/users/{userId}", GetUserKeysAsync)
@@ -33,12 +36,15 @@ internal static partial class KeyEndpoints
             devices.Add(ToInfo(device, await keys.GetSignedPrekeyAsync(device.DeviceId, ct)));
         }
 
+        var former = await keys.ListFormerDeviceKeysAsync(id, MaxFormerDevices, ct);
         return new UserKeysResponse(
             id,
             account is null ? null : new AccountKeyInfo(Encode(account.SigningKey), account.Version),
             history is null ? null : ToInfo(history),
+            await keys.GetHighestHistoryKeyGenerationAsync(id, ct),
             list is null ? null : ToInfo(list),
-            devices);
+            devices,
+            former.Select(ToInfo).ToList());
     }
 
     private static async Task<ClaimedPrekeysResponse> ClaimPrekeyAsync(
@@ -69,6 +75,16 @@ internal static partial class KeyEndpoints
             throw new RequestRefusedException(ErrorCode.NotFound, "No team-mate with this id.");
         }
     }
+
+    private static FormerDeviceKeysInfo ToInfo(FormerDeviceKeysRecord former) => new(
+        former.Keys.DeviceId,
+        Encode(former.Keys.SigningKey),
+        Encode(former.Keys.DhKey),
+        former.Keys.CreatedAtMs,
+        former.Keys.CertificateVersion,
+        Encode(former.Keys.SelfSignature),
+        Encode(former.Keys.AccountSignature!),
+        former.RevokedAt);
 
     private static HistoryKeyInfo ToInfo(HistoryKeyRecord key) => new(key.Generation, Encode(key.PublicKey), Encode(key.Signature));
 

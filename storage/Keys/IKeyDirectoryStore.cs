@@ -25,6 +25,12 @@ public interface IKeyDirectoryStore
     Task<HistoryKeyRecord?> GetHistoryKeyAsync(Guid userId, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The highest history key generation the user ever published, usable or not (0 for none): a new generation must
+    /// be above it, which a recovering device that lost the newest generations needs to know.
+    /// </summary>
+    Task<int> GetHighestHistoryKeyGenerationAsync(Guid userId, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Adds a history key generation; false (nothing stored) when its generation is not above every generation the
     /// user had. Bumps the roster version of every conversation the user is in.
     /// </summary>
@@ -46,6 +52,13 @@ public interface IKeyDirectoryStore
 
     /// <summary>The user's devices that registered keys and are not revoked, oldest first.</summary>
     Task<IReadOnlyList<DeviceKeysRecord>> ListDeviceKeysAsync(Guid userId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The user's revoked devices that had been approved (their certificate carried an account signature), newest
+    /// revocation first, at most <paramref name="limit"/>: kept so that what they sent before the revocation stays
+    /// readable on devices linked later. Nothing is sealed to them and they get no prekeys.
+    /// </summary>
+    Task<IReadOnlyList<FormerDeviceKeysRecord>> ListFormerDeviceKeysAsync(Guid userId, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Stores the account signature of a device's certificate; false when the device has no keys or is revoked.</summary>
     Task<bool> SetDeviceCertificateAsync(Guid deviceId, int certificateVersion, byte[] accountSignature, CancellationToken cancellationToken = default);
@@ -102,13 +115,14 @@ public interface IKeyDirectoryStore
     Task<ConversationKeyState> SetConversationModeAsync(Guid conversationId, E2eMode mode, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Marks a device revoked for key purposes, in one transaction: its keys, prekeys and pending link payload are
-    /// deleted, the user's history keys stop being usable until a newer generation is added, and every conversation
+    /// Marks a device revoked for key purposes at <paramref name="at"/>, in one transaction: its keys, prekeys and
+    /// pending link payload are deleted (the keys of an approved device are kept as a former device, see
+    /// <see cref="ListFormerDeviceKeysAsync"/>), the user's history keys stop being usable until a newer generation is added, and every conversation
     /// the user is in gets a new epoch. The session itself is revoked through the directory port, whose
     /// RevokeDeviceSession and RevokeAllDeviceSessions do this too, in their transaction, for each revoked device that
     /// had keys or a pending link payload (one that never registered keys never held any; one epoch bump per call).
     /// </summary>
-    Task RevokeDeviceKeysAsync(Guid userId, Guid deviceId, CancellationToken cancellationToken = default);
+    Task RevokeDeviceKeysAsync(Guid userId, Guid deviceId, DateTimeOffset at, CancellationToken cancellationToken = default);
 
     /// <summary>The state and members a complete distribution of the conversation must cover now.</summary>
     Task<DistributionRoster> GetDistributionRosterAsync(Guid conversationId, CancellationToken cancellationToken = default);

@@ -37,6 +37,9 @@ public sealed record DeviceKeysRecord(
     int CertificateVersion,
     byte[]? AccountSignature);
 
+/// <summary>A revoked device's keys as they were when it was revoked (always approved: <c>AccountSignature</c> is set).</summary>
+public sealed record FormerDeviceKeysRecord(DeviceKeysRecord Keys, DateTimeOffset RevokedAt);
+
 /// <summary>One device of a signed device list and the SHA-256 of its certificate.</summary>
 public sealed record DeviceListEntry(Guid DeviceId, byte[] CertificateHash);
 

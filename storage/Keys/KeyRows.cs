@@ -13,6 +13,13 @@ internal static class KeyRows
     public const string DeviceKeyColumns =
         "k.device_id, k.user_id, k.signing_key, k.dh_key, k.created_at_ms, k.self_signature, k.link_code, k.certificate_version, k.account_signature";
 
+    /// <summary>The device key columns, then the revocation time (ordinal 9), of former_device_keys k.</summary>
+    public const string FormerDeviceKeyColumns = DeviceKeyColumns + ", k.revoked_at";
+
+    /// <summary>The columns a revoked, approved device keeps in former_device_keys, in the order of device_keys.</summary>
+    public const string KeptDeviceColumns =
+        "device_id, user_id, signing_key, dh_key, created_at_ms, self_signature, link_code, certificate_version, account_signature";
+
     public const string SignedPrekeyColumns = "device_id, prekey_id, public_key, signature, created_at";
     public const string DistributionColumns = "conversation_id, chain_id, sender_user_id, sender_device_id, epoch, mode, complete_for_roster_version";
 
@@ -59,6 +66,8 @@ internal static class KeyRows
         reader.GetString(6),
         reader.GetInt32(7),
         reader.IsDBNull(8) ? null : reader.GetFieldValue<byte[]>(8));
+
+    public static FormerDeviceKeysRecord ReadFormerDeviceKeys(DbDataReader reader) => new(ReadDeviceKeys(reader), reader.ReadTime(9));
 
     public static SignedPrekeyRecord ReadSignedPrekey(DbDataReader reader) => new(
         reader.ReadGuid(0),

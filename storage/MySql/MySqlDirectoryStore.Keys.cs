@@ -95,6 +95,14 @@ public sealed partial class MySqlDirectoryStore : IKeyDirectoryStore
             return await ReadSingleAsync(command, KeyRows.ReadHistoryKey, ct);
         }, cancellationToken);
 
+    public Task<int> GetHighestHistoryKeyGenerationAsync(Guid userId, CancellationToken cancellationToken = default) =>
+        ReadPrimaryAsync(async (connection, ct) =>
+        {
+            await using var command = new MySqlCommand("SELECT COALESCE(MAX(generation), 0) FROM history_keys WHERE user_id = @user_id;", connection);
+            command.Parameters.AddGuid("@user_id", userId);
+            return await ReadCountAsync(command, ct);
+        }, cancellationToken);
+
     public Task<bool> AddHistoryKeyAsync(HistoryKeyRecord key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -204,6 +212,17 @@ public sealed partial class MySqlDirectoryStore : IKeyDirectoryStore
             return await ReadListAsync(command, KeyRows.ReadDeviceKeys, ct);
         }, cancellationToken);
 
+    public Task<IReadOnlyList<FormerDeviceKeysRecord>> ListFormerDeviceKeysAsync(Guid userId, int limit, CancellationToken cancellationToken = default) =>
+        ReadPrimaryAsync(async (connection, ct) =>
+        {
+            await using var command = new MySqlCommand(
+                $"SELECT {KeyRows.FormerDeviceKeyColumns} FROM former_device_keys k WHERE k.user_id = @user_id ORDER BY k.revoked_at DESC, k.device_id LIMIT @limit;",
+                connection);
+            command.Parameters.AddGuid("@user_id", userId);
+            command.Parameters.AddInteger("@limit", limit);
+            return await ReadListAsync(command, KeyRows.ReadFormerDeviceKeys, ct);
+        }, cancellationToken);
+
     public Task<bool> SetDeviceCertificateAsync(Guid deviceId, int certificateVersion, byte[] accountSignature, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(accountSignature);
@@ -291,21 +310,22 @@ public sealed partial class MySqlDirectoryStore : IKeyDirectoryStore
         }, cancellationToken);
     }
 
-    public Task RevokeDeviceKeysAsync(Guid userId, Guid deviceId, CancellationToken cancellationToken = default) =>
+    public Task RevokeDeviceKeysAsync(Guid userId, Guid deviceId, DateTimeOffset at, CancellationToken cancellationToken = default) =>
         InTransactionAsync(async (connection, transaction, ct) =>
         {
-            await RevokeKeysAsync(connection, transaction, userId, [deviceId], onlyWithKeys: false, ct);
+            await RevokeKeysAsync(connection, transaction, userId, [deviceId], onlyWithKeys: false, at, ct);
             return true;
         }, cancellationToken);
 
     /// <summary>
-    /// Deletes the devices' keys, prekeys and link payloads, retires the user's history keys and gives each of the
+    /// Deletes the devices' keys (an approved device's are kept in former_device_keys, revoked at <paramref name="at"/>),
+    /// prekeys and link payloads, retires the user's history keys and gives each of the
     /// user's conversations a new epoch. <paramref name="onlyWithKeys"/>: only when one of the devices had keys
     /// or a link payload (a device that never registered keys never held one, and a revoked session that did not
     /// take part in encryption costs its user nothing).
     /// </summary>
     private static async Task RevokeKeysAsync(
-        MySqlConnection connection, MySqlTransaction transaction, Guid userId, IReadOnlyList<Guid> deviceIds, bool onlyWithKeys, CancellationToken cancellationToken)
+        MySqlConnection connection, MySqlTransaction transaction, Guid userId, IReadOnlyList<Guid> deviceIds, bool onlyWithKeys, DateTimeOffset at, CancellationToken cancellationToken)
     {
         if (deviceIds.Count == 0)
         {
@@ -315,6 +335,7 @@ public sealed partial class MySqlDirectoryStore : IKeyDirectoryStore
         await using var command = new MySqlCommand { Connection = connection, Transaction = transaction };
         var list = command.BindIds(deviceIds);
         command.Parameters.AddGuid("@user_id", userId);
+        command.Parameters.AddTime("@revoked_at", at);
 
         // The user's devices among them: by their keys or their sessions.
         var owned = $"""
@@ -331,6 +352,9 @@ public sealed partial class MySqlDirectoryStore : IKeyDirectoryStore
             DELETE FROM one_time_prekeys WHERE {owned};
             DELETE FROM signed_prekeys WHERE {owned};
             DELETE FROM link_payloads WHERE {owned};
+            REPLACE INTO former_device_keys ({KeyRows.KeptDeviceColumns}, revoked_at)
+                SELECT {KeyRows.KeptDeviceColumns}, @revoked_at FROM device_keys
+                WHERE user_id = @user_id AND device_id IN ({list}) AND account_signature IS NOT NULL;
             DELETE FROM device_keys WHERE user_id = @user_id AND device_id IN ({list});
             """;
         if (hadKeys || !onlyWithKeys)

@@ -86,6 +86,15 @@ public sealed partial class SqliteDirectoryStore : IKeyDirectoryStore
         return await ReadSingleAsync(command, KeyRows.ReadHistoryKey, cancellationToken);
     }
 
+    public async Task<int> GetHighestHistoryKeyGenerationAsync(Guid userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT coalesce(max(generation), 0) FROM history_keys WHERE user_id = $user_id;";
+        command.Parameters.AddGuid("$user_id", userId);
+        return await ReadCountAsync(command, cancellationToken);
+    }
+
     public Task<bool> AddHistoryKeyAsync(HistoryKeyRecord key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -183,6 +192,16 @@ public sealed partial class SqliteDirectoryStore : IKeyDirectoryStore
         return await ReadListAsync(command, KeyRows.ReadDeviceKeys, cancellationToken);
     }
 
+    public async Task<IReadOnlyList<FormerDeviceKeysRecord>> ListFormerDeviceKeysAsync(Guid userId, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {KeyRows.FormerDeviceKeyColumns} FROM former_device_keys k WHERE k.user_id = $user_id ORDER BY k.revoked_at DESC, k.device_id LIMIT $limit;";
+        command.Parameters.AddGuid("$user_id", userId);
+        command.Parameters.AddInteger("$limit", limit);
+        return await ReadListAsync(command, KeyRows.ReadFormerDeviceKeys, cancellationToken);
+    }
+
     public async Task<bool> SetDeviceCertificateAsync(Guid deviceId, int certificateVersion, byte[] accountSignature, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(accountSignature);
@@ -249,21 +268,22 @@ public sealed partial class SqliteDirectoryStore : IKeyDirectoryStore
         }, cancellationToken);
     }
 
-    public Task RevokeDeviceKeysAsync(Guid userId, Guid deviceId, CancellationToken cancellationToken = default) =>
+    public Task RevokeDeviceKeysAsync(Guid userId, Guid deviceId, DateTimeOffset at, CancellationToken cancellationToken = default) =>
         InTransactionAsync(async (connection, transaction, ct) =>
         {
-            await RevokeKeysAsync(connection, transaction, userId, [deviceId], onlyWithKeys: false, ct);
+            await RevokeKeysAsync(connection, transaction, userId, [deviceId], onlyWithKeys: false, at, ct);
             return true;
         }, cancellationToken);
 
     /// <summary>
-    /// Deletes the devices' keys, prekeys and link payloads, retires the user's history keys and gives each of the
+    /// Deletes the devices' keys (an approved device's are kept in former_device_keys, revoked at <paramref name="at"/>),
+    /// prekeys and link payloads, retires the user's history keys and gives each of the
     /// user's conversations a new epoch. <paramref name="onlyWithKeys"/>: only when one of the devices had keys
     /// or a link payload (a device that never registered keys never held one, and a revoked session that did not
     /// take part in encryption costs its user nothing).
     /// </summary>
     private static async Task RevokeKeysAsync(
-        SqliteConnection connection, SqliteTransaction transaction, Guid userId, IReadOnlyList<Guid> deviceIds, bool onlyWithKeys, CancellationToken cancellationToken)
+        SqliteConnection connection, SqliteTransaction transaction, Guid userId, IReadOnlyList<Guid> deviceIds, bool onlyWithKeys, DateTimeOffset at, CancellationToken cancellationToken)
     {
         if (deviceIds.Count == 0)
         {
@@ -273,6 +293,7 @@ public sealed partial class SqliteDirectoryStore : IKeyDirectoryStore
         await using var command = Command(connection, transaction, string.Empty);
         var list = command.BindIds(deviceIds);
         command.Parameters.AddGuid("$user_id", userId);
+        command.Parameters.AddTime("$revoked_at", at);
 
         // The user's devices among them: by their keys or their sessions.
         var owned = $"""
@@ -288,6 +309,9 @@ public sealed partial class SqliteDirectoryStore : IKeyDirectoryStore
             DELETE FROM one_time_prekeys WHERE {owned};
             DELETE FROM signed_prekeys WHERE {owned};
             DELETE FROM link_payloads WHERE {owned};
+            INSERT OR REPLACE INTO former_device_keys ({KeyRows.KeptDeviceColumns}, revoked_at)
+                SELECT {KeyRows.KeptDeviceColumns}, $revoked_at FROM device_keys
+                WHERE user_id = $user_id AND device_id IN ({list}) AND account_signature IS NOT NULL;
             DELETE FROM device_keys WHERE user_id = $user_id AND device_id IN ({list});
             """;
         if (hadKeys || !onlyWithKeys)

@@ -179,7 +179,7 @@ public sealed partial class SqliteDirectoryStore : IDirectoryStore, IDisposable
             }
 
             // The device's keys go with its session, in the same transaction (IKeyDirectoryStore.RevokeDeviceKeysAsync).
-            await RevokeKeysAsync(connection, transaction, userId, [deviceId], onlyWithKeys: true, ct);
+            await RevokeKeysAsync(connection, transaction, userId, [deviceId], onlyWithKeys: true, revokedAt, ct);
             return true;
         }, cancellationToken);
 
@@ -200,7 +200,7 @@ public sealed partial class SqliteDirectoryStore : IDirectoryStore, IDisposable
                 revoked = await ReadListAsync(command, static reader => reader.ReadGuid(0), ct);
             }
 
-            await RevokeKeysAsync(connection, transaction, userId, revoked, onlyWithKeys: true, ct);
+            await RevokeKeysAsync(connection, transaction, userId, revoked, onlyWithKeys: true, revokedAt, ct);
             return revoked;
         }, cancellationToken);
 

@@ -95,6 +95,50 @@ public sealed class SecureDeviceTests(ServerFixture fixture) : IClassFixture<Ser
     }
 
     [Fact]
+    public async Task TopUpPrekeys_StockBelowTheLowWaterMark_UploadsANewBatch()
+    {
+        var alice = await Server.SignupAsync();
+        var bob = await Server.SignupAsync();
+        var carol = await Server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        await carol.JoinAsync(await alice.InviteAsync(teamId));
+        using var device = Device(alice, out var api);
+        await device.SetUpDeviceAsync(alice.UserId, alice.DeviceId);
+        using var bobApi = new ChatWireApiClient(Server.ApiBaseAddress) { SessionToken = bob.Token };
+        using var carolApi = new ChatWireApiClient(Server.ApiBaseAddress) { SessionToken = carol.Token };
+
+        // 81 of the first 100 claimed, by two team-mates (each may claim 60 a minute): 19 left.
+        for (var i = 0; i < 81; i++)
+        {
+            await (i < 50 ? bobApi : carolApi).ClaimPrekeyAsync(alice.UserId, alice.DeviceId);
+        }
+
+        var beforeTopUp = (await api.GetMyDeviceKeysAsync()).OneTimePrekeysRemaining;
+        var afterTopUp = await device.TopUpPrekeysAsync();
+        var unchanged = await device.TopUpPrekeysAsync();
+
+        Assert.Equal(19, beforeTopUp);
+        Assert.Equal(119, afterTopUp);
+        Assert.Equal(119, unchanged);
+        Assert.Equal(119, (await api.GetMyDeviceKeysAsync()).OneTimePrekeysRemaining);
+    }
+
+    [Fact]
+    public void DeviceFor_FormerDevice_OnlyForEpochsBeforeTheCurrentOne()
+    {
+        var listed = new VerifiedDevice(Guid.NewGuid(), [1], [2], null);
+        var former = new VerifiedFormerDevice(Guid.NewGuid(), [3], [4], DateTimeOffset.UnixEpoch);
+        var user = new VerifiedUser(Guid.NewGuid(), [0], null, 2, [listed], KeyChanged: false, [former]);
+
+        Assert.Equal([3], user.DeviceFor(former.DeviceId, epoch: 4, currentEpoch: 5)!.Value.SigningKey);
+        Assert.Null(user.DeviceFor(former.DeviceId, epoch: 5, currentEpoch: 5));
+        Assert.Null(user.DeviceFor(former.DeviceId, epoch: 6, currentEpoch: 5));
+        Assert.Equal([2], user.DeviceFor(listed.DeviceId, epoch: 5, currentEpoch: 5)!.Value.DhKey);
+        Assert.Null(user.DeviceFor(Guid.NewGuid(), epoch: 1, currentEpoch: 5));
+    }
+
+    [Fact]
     public async Task SafetyNumber_BothSides_SeeTheSameNumber()
     {
         var alice = await Server.SignupAsync();

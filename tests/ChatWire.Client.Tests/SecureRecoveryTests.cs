@@ -5,8 +5,9 @@ using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests;
 
-// Recovery through the real in-process gateway: a user who lost her only device restores her keys on a new login
-// with the recovery key from signup, reads the old history and is read by others again.
+// Recovery and revocation through the real in-process gateway: a user who lost her only device restores her keys on
+// a new login with the recovery key from signup, reads the old history and is read by others again; what a device
+// sent before it was revoked or lost stays readable on devices that come later.
 public sealed class SecureRecoveryTests(ServerFixture fixture) : IClassFixture<ServerFixture>, IDisposable
 {
     private readonly string _keyDirectory = Path.Combine(Path.GetTempPath(), "chatwire-recover-" + Guid.NewGuid().ToString("N"));
@@ -31,12 +32,72 @@ public sealed class SecureRecoveryTests(ServerFixture fixture) : IClassFixture<S
 
         Assert.Equal(newLogin.User.DeviceId, Assert.Single(keys.DeviceList!.Devices).DeviceId);
         Assert.Equal(2u, keys.HistoryKey!.Generation);
-        // The lost device's own seeds were sealed by a device the directory no longer serves, so, as after a
-        // revocation, what it sent is not readable any more (docs/e2e.md "Recovery").
-        Assert.Null((await newLogin.Secure.DecryptAsync(old.Single(e => e.EventId == fromAlice))).Text);
+        // The lost device is a former device now: its certificate still verifies, for epochs before the current one.
+        Assert.Equal(alice.User.DeviceId, Assert.Single(keys.FormerDevices!).DeviceId);
+        Assert.Equal("alice before losing her phone", (await newLogin.Secure.DecryptAsync(old.Single(e => e.EventId == fromAlice))).Text);
         Assert.Equal("bob before alice lost her phone", (await newLogin.Secure.DecryptAsync(old.Single(e => e.EventId == fromBob))).Text);
         Assert.Equal("alice is back", (await bob.Secure.DecryptAsync(seenByBob)).Text);
         Assert.DoesNotContain(await newLogin.Api.ListSessionsAsync(), session => session.DeviceId == alice.User.DeviceId);
+    }
+
+    [Fact]
+    public async Task RevokeDevice_ThenLinkANewDevice_NewDeviceReadsWhatTheRevokedDeviceSent()
+    {
+        var (alice, bob, general, _) = await TwoUsersAsync();
+        var phone = await LinkDeviceAsync(alice, "phone");
+        var fromPhone = await SendAsync(phone, general, "sent from the phone before it was stolen");
+
+        await alice.Secure.RevokeDeviceAsync(phone.User.DeviceId);
+        var afterRevocation = await SendAsync(alice, general, "after the revocation");
+        var tablet = await LinkDeviceAsync(alice, "tablet");
+        var history = await MessagesAsync(tablet, general);
+
+        Assert.Equal("sent from the phone before it was stolen", (await tablet.Secure.DecryptAsync(history.Single(e => e.EventId == fromPhone))).Text);
+        Assert.Equal("after the revocation", (await tablet.Secure.DecryptAsync(history.Single(e => e.EventId == afterRevocation))).Text);
+        Assert.Equal("sent from the phone before it was stolen", (await bob.Secure.DecryptAsync(history.Single(e => e.EventId == fromPhone))).Text);
+        var keys = await tablet.Api.GetUserKeysAsync(alice.User.UserId);
+        Assert.Equal(phone.User.DeviceId, Assert.Single(keys.FormerDevices!).DeviceId);
+        Assert.DoesNotContain(keys.DeviceList!.Devices, entry => entry.DeviceId == phone.User.DeviceId);
+    }
+
+    [Fact]
+    public async Task Recover_AfterARevocation_BackupWasRefreshedWithTheNewHistoryKey()
+    {
+        var (alice, bob, general, recoveryKey) = await TwoUsersAsync();
+        var phone = await LinkDeviceAsync(alice, "phone");
+        await alice.Secure.RevokeDeviceAsync(phone.User.DeviceId);
+
+        // Sealed to alice's history key generation 2, which only the backup refreshed at the revocation holds.
+        var fromBob = await SendAsync(bob, general, "bob, sealed to generation 2");
+        var newLogin = NewDevice(await Server.LoginAsync(alice.User, "new phone"));
+        await newLogin.Secure.RecoverAsync(newLogin.User.UserId, newLogin.User.DeviceId, recoveryKey);
+        var keys = await newLogin.Api.GetUserKeysAsync(alice.User.UserId);
+        var history = await MessagesAsync(newLogin, general);
+
+        Assert.Equal("bob, sealed to generation 2", (await newLogin.Secure.DecryptAsync(history.Single(e => e.EventId == fromBob))).Text);
+        Assert.Equal(3u, keys.HistoryKey!.Generation);
+    }
+
+    [Fact]
+    public async Task Recover_BackupMissingTheNewestGeneration_CompletesAboveIt()
+    {
+        var (alice, bob, general, recoveryKey) = await TwoUsersAsync();
+        var stale = (await alice.Api.GetRecoveryBackupAsync())!;
+        var phone = await LinkDeviceAsync(alice, "phone");
+        await alice.Secure.RevokeDeviceAsync(phone.User.DeviceId);
+        var fromBob = await SendAsync(bob, general, "bob, sealed to generation 2");
+
+        // As if the refresh after the revocation never reached the server: the backup holds generation 1 only.
+        await alice.Api.PutRecoveryBackupAsync(stale);
+        var newLogin = NewDevice(await Server.LoginAsync(alice.User, "new phone"));
+        await newLogin.Secure.RecoverAsync(newLogin.User.UserId, newLogin.User.DeviceId, recoveryKey);
+        var keys = await newLogin.Api.GetUserKeysAsync(alice.User.UserId);
+        var afterRecovery = await SendAsync(bob, general, "bob, after the recovery");
+        var history = await MessagesAsync(newLogin, general);
+
+        Assert.Equal(3u, keys.HistoryKey!.Generation);
+        Assert.Null((await newLogin.Secure.DecryptAsync(history.Single(e => e.EventId == fromBob))).Text);
+        Assert.Equal("bob, after the recovery", (await newLogin.Secure.DecryptAsync(history.Single(e => e.EventId == afterRecovery))).Text);
     }
 
     [Fact]
@@ -86,6 +147,15 @@ public sealed class SecureRecoveryTests(ServerFixture fixture) : IClassFixture<S
         var (teamId, general) = await alice.User.CreateTeamAsync();
         await bob.User.JoinAsync(await alice.User.InviteAsync(teamId));
         return (alice, bob, general, setUp.RecoveryKey!);
+    }
+
+    // A second device of the user, approved by the first.
+    private async Task<Device> LinkDeviceAsync(Device trusted, string name)
+    {
+        var device = NewDevice(await Server.LoginAsync(trusted.User, name));
+        await trusted.Secure.ApproveDeviceAsync((await device.Secure.SetUpDeviceAsync(device.User.UserId, device.User.DeviceId)).LinkCode);
+        Assert.True(await device.Secure.SyncOwnKeysAsync());
+        return device;
     }
 
     private static async Task<Guid> SendAsync(Device device, Guid conversationId, string text)

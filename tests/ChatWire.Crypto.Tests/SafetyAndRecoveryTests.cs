@@ -84,4 +84,58 @@ public sealed class SafetyAndRecoveryTests
         Assert.Equal(CryptoError.DecryptionFailed, Assert.Throws<ChatWireCryptoException>(() => RecoveryBackup.Open(RecoveryKey.Generate(), user, backup)).Error);
         Assert.Equal(CryptoError.DecryptionFailed, Assert.Throws<ChatWireCryptoException>(() => RecoveryBackup.Open(recoveryKey, Guid.CreateVersion7(), backup)).Error);
     }
+
+    [Fact]
+    public void RecoveryBackup_ResealWithoutTheRecoveryKey_OpensWithItAndHoldsTheNewGeneration()
+    {
+        var user = Guid.CreateVersion7();
+        var recoveryKey = RecoveryKey.Generate();
+        var ask = AccountSigningKey.Generate();
+        var first = RecoveryBackup.Seal(recoveryKey, user, ask, [HistoryKey.Generate(1)]);
+
+        var refreshed = RecoveryBackup.Reseal(first, user, ask, [HistoryKey.Generate(1), HistoryKey.Generate(2)]);
+        var again = RecoveryBackup.Reseal(first, user, ask, [HistoryKey.Generate(1), HistoryKey.Generate(2)]);
+        var (openedAsk, openedHistory) = RecoveryBackup.Open(recoveryKey, user, refreshed);
+
+        Assert.Equal(ask.PrivateKey, openedAsk.PrivateKey);
+        Assert.Equal([1u, 2u], openedHistory.Select(key => key.Generation));
+        // The same header (the backup key pair and its signature), a new ephemeral key and ciphertext each time.
+        Assert.Equal(first.AsSpan(0, 97).ToArray(), refreshed.AsSpan(0, 97).ToArray());
+        Assert.NotEqual(refreshed.AsSpan(97, 32).ToArray(), again.AsSpan(97, 32).ToArray());
+        Assert.Equal(CryptoError.DecryptionFailed, Assert.Throws<ChatWireCryptoException>(() => RecoveryBackup.Open(RecoveryKey.Generate(), user, refreshed)).Error);
+    }
+
+    [Fact]
+    public void RecoveryBackup_ResealOverAKeyPairNotSignedByMyAccountKey_BadSignature()
+    {
+        var user = Guid.CreateVersion7();
+        var ask = AccountSigningKey.Generate();
+
+        // A server that swapped in a backup of its own (another recovery key, signed by another account key) would
+        // receive the next refresh sealed to a key it holds; the signature check refuses it.
+        var substituted = RecoveryBackup.Seal(RecoveryKey.Generate(), user, AccountSigningKey.Generate(), []);
+        var forOtherUser = RecoveryBackup.Seal(RecoveryKey.Generate(), Guid.CreateVersion7(), ask, []);
+
+        Assert.Equal(CryptoError.BadSignature, Assert.Throws<ChatWireCryptoException>(() => RecoveryBackup.Reseal(substituted, user, ask, [HistoryKey.Generate(1)])).Error);
+        Assert.Equal(CryptoError.BadSignature, Assert.Throws<ChatWireCryptoException>(() => RecoveryBackup.Reseal(forOtherUser, user, ask, [HistoryKey.Generate(1)])).Error);
+        Assert.Equal(CryptoError.Malformed, Assert.Throws<ChatWireCryptoException>(() => RecoveryBackup.Reseal(substituted.AsSpan(0, 100), user, ask, [])).Error);
+    }
+
+    [Theory]
+    [InlineData(0, CryptoError.Malformed)]
+    [InlineData(1, CryptoError.DecryptionFailed)]
+    [InlineData(40, CryptoError.DecryptionFailed)]
+    [InlineData(100, CryptoError.DecryptionFailed)]
+    [InlineData(140, CryptoError.DecryptionFailed)]
+    public void RecoveryBackup_AnyByteAltered_Refused(int offset, CryptoError expected)
+    {
+        var user = Guid.CreateVersion7();
+        var recoveryKey = RecoveryKey.Generate();
+        var backup = RecoveryBackup.Seal(recoveryKey, user, AccountSigningKey.Generate(), [HistoryKey.Generate(1)]);
+        backup[offset] ^= 0x01;
+
+        // The version byte; then the backup public key, its signature (both in the associated data), the ephemeral
+        // key and the ciphertext, none of which survive decryption altered.
+        Assert.Equal(expected, Assert.Throws<ChatWireCryptoException>(() => RecoveryBackup.Open(recoveryKey, user, backup)).Error);
+    }
 }

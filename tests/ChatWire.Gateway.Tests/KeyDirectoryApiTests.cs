@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
+using System.Text.Json;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Testing;
 using static ChatWire.Gateway.Tests.HttpApiTests;
@@ -305,6 +306,36 @@ public sealed class KeyDirectoryApiTests
         Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
         Assert.Equal(alice.DeviceId, Assert.Single(seen.GetProperty("devices").EnumerateArray()).GetProperty("device_id").GetGuid());
         Assert.True(after > before, $"epoch {before} → {after}");
+    }
+
+    [Fact]
+    public async Task RevokeSession_ApprovedDevice_ServedAsFormerDeviceWithItsCertificate()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var laptop = await server.LoginAsync(alice);
+        var pending = await server.LoginAsync(alice);
+        using var keys = new E2eKeys(alice);
+        await keys.PublishAsync();
+        using var laptopKeys = keys.Linked(laptop);
+        using var pendingKeys = keys.Linked(pending);
+        await laptop.CallAsync(HttpMethod.Put, "v1/keys/devices/me", laptopKeys.DeviceKeysBody());
+        await pending.CallAsync(HttpMethod.Put, "v1/keys/devices/me", pendingKeys.DeviceKeysBody());
+        await alice.CallAsync(HttpMethod.Put, $"v1/keys/devices/{laptop.DeviceId}/certificate", new { certificate_version = 1, account_signature = B64(laptopKeys.AccountSignature()) });
+
+        await alice.SendAsync(HttpMethod.Delete, $"v1/sessions/{laptop.DeviceId}");
+        await alice.SendAsync(HttpMethod.Delete, $"v1/sessions/{pending.DeviceId}");
+        var seen = await alice.CallAsync(HttpMethod.Get, $"v1/keys/users/{alice.UserId}");
+
+        // Only the approved one: a device never approved could not have sent anything anyone could read.
+        var former = Assert.Single(seen.GetProperty("former_devices").EnumerateArray());
+        Assert.Equal(laptop.DeviceId, former.GetProperty("device_id").GetGuid());
+        Assert.Equal(B64(Public(laptopKeys.DeviceSigning)), former.GetProperty("signing_key").GetString());
+        Assert.Equal(B64(laptopKeys.AccountSignature()), former.GetProperty("account_signature").GetString());
+        Assert.True(former.GetProperty("revoked_at").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-5));
+        Assert.DoesNotContain(seen.GetProperty("devices").EnumerateArray(), device => device.GetProperty("device_id").GetGuid() == laptop.DeviceId);
+        Assert.Equal(1, seen.GetProperty("highest_history_key_generation").GetInt32());
+        Assert.Equal(JsonValueKind.Null, seen.GetProperty("history_key").ValueKind);
     }
 
     // The contract's formula, written out another way (a bit string) than the server's shifts.

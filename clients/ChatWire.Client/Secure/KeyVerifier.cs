@@ -10,6 +10,17 @@ namespace ChatWire.Client.Secure;
 /// <param name="SignedPrekey">Its signed prekey, when one is published and its signature verified.</param>
 public sealed record VerifiedDevice(Guid DeviceId, byte[] SigningKey, byte[] DhKey, SignedPrekey? SignedPrekey);
 
+/// <summary>
+/// A revoked device whose certificate verified up to its user's account key: what it sealed or signed in an epoch
+/// before the conversation's current one (every revocation starts a new epoch in each of the user's conversations)
+/// is still accepted, so devices linked later read its history; nothing is ever sealed to it.
+/// </summary>
+/// <param name="DeviceId">The device.</param>
+/// <param name="SigningKey">Its device signing key.</param>
+/// <param name="DhKey">Its device DH key.</param>
+/// <param name="RevokedAt">When the server says it was revoked (informational: the server's clock).</param>
+public sealed record VerifiedFormerDevice(Guid DeviceId, byte[] SigningKey, byte[] DhKey, DateTimeOffset RevokedAt);
+
 /// <summary>A user's keys after every signature was checked up to the account key this device trusts.</summary>
 /// <param name="UserId">The user.</param>
 /// <param name="AccountKey">The account signing public key (pinned on first use).</param>
@@ -17,7 +28,27 @@ public sealed record VerifiedDevice(Guid DeviceId, byte[] SigningKey, byte[] DhK
 /// <param name="DeviceListVersion">The signed device list's version.</param>
 /// <param name="Devices">The devices on the signed list whose certificates verified.</param>
 /// <param name="KeyChanged">The account key differs from the one pinned before (shown as a warning).</param>
-public sealed record VerifiedUser(Guid UserId, byte[] AccountKey, SignedHistoryKey? HistoryKey, ulong DeviceListVersion, IReadOnlyList<VerifiedDevice> Devices, bool KeyChanged);
+/// <param name="FormerDevices">Revoked devices whose certificates verified and that are not on the signed list.</param>
+public sealed record VerifiedUser(
+    Guid UserId, byte[] AccountKey, SignedHistoryKey? HistoryKey, ulong DeviceListVersion, IReadOnlyList<VerifiedDevice> Devices, bool KeyChanged, IReadOnlyList<VerifiedFormerDevice> FormerDevices)
+{
+    /// <summary>The device that sealed or signed something in <paramref name="epoch"/>, given the conversation is now at <paramref name="currentEpoch"/>: a listed device, or a former one for an earlier epoch only.</summary>
+    /// <param name="deviceId">The sealing or signing device.</param>
+    /// <param name="epoch">The epoch of what it sealed or signed.</param>
+    /// <param name="currentEpoch">The conversation's epoch now.</param>
+    /// <returns>Its signing and DH keys, or null when it may not be trusted for that epoch.</returns>
+    public (byte[] SigningKey, byte[] DhKey)? DeviceFor(Guid deviceId, ulong epoch, ulong currentEpoch)
+    {
+        if (Devices.FirstOrDefault(device => device.DeviceId == deviceId) is { } current)
+        {
+            return (current.SigningKey, current.DhKey);
+        }
+
+        return epoch < currentEpoch && FormerDevices.FirstOrDefault(device => device.DeviceId == deviceId) is { } former
+            ? (former.SigningKey, former.DhKey)
+            : null;
+    }
+}
 
 // Checks what the key directory served (E2E.md §1, §10.3-4): the account key against the pin, the device
 // list's signature and version, each listed device's certificate, each signed prekey, the history key. A
@@ -84,7 +115,19 @@ internal static class KeyVerifier
             devices.Add(new VerifiedDevice(device.DeviceId, device.SigningKey, device.DhKey, prekey is not null && prekey.Verify(device.DeviceId, device.SigningKey) ? prekey : null));
         }
 
+        // A revoked device counts only when the account key certified it and the signed list no longer names it.
+        var former = new List<VerifiedFormerDevice>();
+        foreach (var device in keys.FormerDevices ?? [])
+        {
+            var certificate = new DeviceCertificate(
+                keys.UserId, device.DeviceId, device.SigningKey, device.DhKey, device.CreatedAtMs, device.CertificateVersion, device.SelfSignature, device.AccountSignature);
+            if (certificate.Verify(account) && signedList.Devices.All(entry => entry.DeviceId != device.DeviceId))
+            {
+                former.Add(new VerifiedFormerDevice(device.DeviceId, device.SigningKey, device.DhKey, device.RevokedAt));
+            }
+        }
+
         state.Pins[keys.UserId] = new PinnedUser(account, Math.Max(list.Version, pin?.DeviceListVersion ?? 0), pin?.Verified ?? false);
-        return new VerifiedUser(keys.UserId, account, historyKey, list.Version, devices, keyChanged);
+        return new VerifiedUser(keys.UserId, account, historyKey, list.Version, devices, keyChanged, former);
     }
 }

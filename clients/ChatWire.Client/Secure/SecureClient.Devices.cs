@@ -58,7 +58,8 @@ public sealed partial class SecureClient
     /// <summary>
     /// Revokes one of my other devices: ends its session, publishes a device list without it, and makes a new
     /// history key generation that only the remaining devices get (E2E.md §5). The server bumps the epoch of my
-    /// conversations, so the next message of every member starts a new chain the revoked device cannot read.
+    /// conversations, so the next message of every member starts a new chain the revoked device cannot read. The
+    /// recovery backup is sealed anew with the new generation (to its own key, without the recovery key).
     /// </summary>
     /// <param name="deviceId">The device to revoke (not this one: log out instead).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
@@ -93,6 +94,7 @@ public sealed partial class SecureClient
                 await SendLinkPayloadAsync(store, device.DeviceId, device.SigningKey, device.DhKey, cancellationToken).ConfigureAwait(false);
             }
 
+            await RefreshRecoveryBackupAsync(store, cancellationToken).ConfigureAwait(false);
             return true;
         }, cancellationToken);
 

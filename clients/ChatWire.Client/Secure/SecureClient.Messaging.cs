@@ -207,17 +207,26 @@ public sealed partial class SecureClient
 
             if (result.Error == CryptoError.UnknownSenderDevice && result.Header is { } header)
             {
-                // An epoch-secret chain is signed by its sender's device key: fetch and verify that user's devices.
+                // An epoch-secret chain is signed by its sender's device key: fetch and verify that user's devices; a
+                // revoked one counts for an epoch before the current one (what it signed before the revocation).
+                Func<Guid, Guid, byte[]?> signingKey = SenderDeviceKey;
                 try
                 {
-                    RememberDevices(await VerifiedUserCoreAsync(trust, header.SenderUserId, cancellationToken).ConfigureAwait(false));
+                    var sender = await VerifiedUserCoreAsync(trust, header.SenderUserId, cancellationToken).ConfigureAwait(false);
+                    RememberDevices(sender);
+                    if (SenderDeviceKey(header.SenderUserId, header.SenderDeviceId) is null && sender.FormerDevices.Count > 0)
+                    {
+                        var current = (await _api.GetConversationE2eAsync(message.ConversationId, cancellationToken).ConfigureAwait(false)).Epoch;
+                        var former = sender.DeviceFor(header.SenderDeviceId, header.Epoch, current)?.SigningKey;
+                        signingKey = (userId, deviceId) => userId == header.SenderUserId && deviceId == header.SenderDeviceId ? former : SenderDeviceKey(userId, deviceId);
+                    }
                 }
                 catch (Exception ex) when (ex is SecureMessagingException or ChatWireException)
                 {
                     return new DecryptedContent(null, true, $"the sender's device keys could not be verified ({ex.Message})");
                 }
 
-                result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId, SenderDeviceKey);
+                result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId, signingKey);
             }
 
             if (result.Succeeded)
@@ -327,6 +336,7 @@ public sealed partial class SecureClient
     {
         var state = await _api.GetConversationE2eAsync(conversationId, cancellationToken).ConfigureAwait(false);
         var senders = new Dictionary<Guid, VerifiedUser?>();
+        var openedDeviceSeal = false;
         long after = 0;
         while (true)
         {
@@ -347,9 +357,10 @@ public sealed partial class SecureClient
                     senders[entry.SenderUserId] = sender;
                 }
 
-                // The sealer must be a device on the sender's signed list; a revoked device's old seeds still verify
-                // by the certificate it had, which the directory no longer serves, so those are skipped.
-                if (sender?.Devices.FirstOrDefault(device => device.DeviceId == entry.SenderDeviceId) is not { } device)
+                // The sealer must be a device on the sender's signed list, or a revoked one (still certified by the
+                // account key) for a chain of an epoch before the current one: every revocation starts a new epoch, so
+                // that is what it sealed before it was revoked.
+                if (sender?.DeviceFor(entry.SenderDeviceId, entry.Epoch, state.Epoch) is not { } device)
                 {
                     continue;
                 }
@@ -366,6 +377,7 @@ public sealed partial class SecureClient
                     else if (entry.DeviceId == store.DeviceId)
                     {
                         store.OpenDeviceSeal(entry.Sealed, conversationId, entry.Epoch, entry.ChainId, entry.SenderUserId, entry.SenderDeviceId, device.DhKey);
+                        openedDeviceSeal = true;
                     }
                 }
                 catch (ChatWireCryptoException)
@@ -380,6 +392,12 @@ public sealed partial class SecureClient
             }
 
             after = next;
+        }
+
+        if (openedDeviceSeal)
+        {
+            // Each seed sealed to this device took one of its one-time prekeys.
+            await TopUpPrekeysCoreAsync(store, cancellationToken).ConfigureAwait(false);
         }
 
         return state.Mode;

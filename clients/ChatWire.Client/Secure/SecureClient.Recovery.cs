@@ -73,11 +73,38 @@ public sealed partial class SecureClient
             await PublishDeviceListAsync(
                 store, trust, accountKey, (keys.DeviceList?.Version ?? 0) + 1, [new DeviceListEntry(store.DeviceId, certificate.Hash())], cancellationToken).ConfigureAwait(false);
 
-            // A generation the lost devices never had; the server bumps the epochs as on a revocation.
-            var signed = store.CreateHistoryKey();
+            // A generation the lost devices never had; the server bumps the epochs as on a revocation. Above every
+            // generation ever published: a backup left stale by a crash may lack the newest ones.
+            var signed = store.CreateHistoryKey(checked((uint)keys.HighestHistoryKeyGeneration));
             await _api.PutHistoryKeyAsync(new HistoryKeyInfo(signed.Generation, signed.PublicKey, signed.Signature), cancellationToken).ConfigureAwait(false);
             await _api.PutRecoveryBackupAsync(store.CreateRecoveryBackup(recoveryKey), cancellationToken).ConfigureAwait(false);
             return true;
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    // After a new history key generation on a device without the recovery key: the stored backup is sealed anew to
+    // its own key pair, so a recovery finds every generation.
+    private async Task RefreshRecoveryBackupAsync(DeviceKeyStore store, CancellationToken cancellationToken)
+    {
+        if (await _api.GetRecoveryBackupAsync(cancellationToken).ConfigureAwait(false) is not { } previous)
+        {
+            // No backup to refresh: the account never stored one.
+            return;
+        }
+
+        byte[] refreshed;
+        try
+        {
+            refreshed = store.RefreshRecoveryBackup(previous);
+        }
+        catch (ChatWireCryptoException ex)
+        {
+            throw new SecureMessagingException(
+                SecureFailure.BadSignature,
+                "The stored recovery backup is not one my account key made, so it was not refreshed with the new history key (everything else is done).",
+                ex);
+        }
+
+        await _api.PutRecoveryBackupAsync(refreshed, cancellationToken).ConfigureAwait(false);
     }
 }

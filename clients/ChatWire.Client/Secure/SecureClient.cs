@@ -103,6 +103,7 @@ public sealed partial class SecureClient : IDisposable
                 }
 
                 await SyncOwnKeysCoreAsync(store, trust, cancellationToken).ConfigureAwait(false);
+                await TopUpPrekeysCoreAsync(store, cancellationToken).ConfigureAwait(false);
                 trust.Save(TrustPath);
                 return new DeviceSetupResult(HeldAccountKey(store) is not null, false, FormatLinkCode(store.Certificate.LinkCode()), null);
             }

@@ -112,7 +112,7 @@ public abstract partial class KeyDirectoryStoreContract
         var direct = await AddDirectAsync(alice, bob);
         var before = await Keys.GetConversationKeyStateAsync(direct.Id);
 
-        await Keys.RevokeDeviceKeysAsync(alice.Id, phone.DeviceId);
+        await Keys.RevokeDeviceKeysAsync(alice.Id, phone.DeviceId, T0.AddHours(1));
 
         await AssertRevokedAsync(phone);
         Assert.NotNull(await Keys.GetDeviceKeysAsync(laptop.DeviceId));
@@ -142,6 +142,53 @@ public abstract partial class KeyDirectoryStoreContract
         var roster = await Keys.GetDistributionRosterAsync(direct.Id);
         Assert.Equal([laptop.DeviceId], roster.Members.Single(m => m.UserId == alice.Id).ListedDevices);
         Assert.False(await Keys.SetDeviceKeysAsync(phone));
+    }
+
+    [Fact]
+    public async Task RevokeDeviceSessionAsync_ApprovedDevice_KeptAsFormerDeviceWithItsRevocationTime()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var laptop = await AddDeviceAsync(alice, "laptop", approved: true);
+        var phone = await AddDeviceAsync(alice, "phone", approved: true);
+        var tablet = await AddDeviceAsync(alice, "tablet", approved: true);
+        var pending = await AddDeviceAsync(alice, "pending");
+        await AddDeviceAsync(bob, "bob-phone", approved: true);
+
+        Assert.True(await Directory.RevokeDeviceSessionAsync(alice.Id, phone.DeviceId, T0.AddHours(1)));
+        await Keys.RevokeDeviceKeysAsync(alice.Id, tablet.DeviceId, T0.AddHours(2));
+        Assert.True(await Directory.RevokeDeviceSessionAsync(alice.Id, pending.DeviceId, T0.AddHours(3)));
+
+        // Newest revocation first; a device never approved never sent anything anyone could read, so it is not kept.
+        var former = await Keys.ListFormerDeviceKeysAsync(alice.Id, limit: 10);
+        Assert.Equal([tablet.DeviceId, phone.DeviceId], former.Select(f => f.Keys.DeviceId));
+        AssertDeviceKeys(phone, former[1].Keys);
+        Assert.Equal(T0.AddHours(1), former[1].RevokedAt);
+        Assert.Equal(T0.AddHours(2), former[0].RevokedAt);
+        Assert.Equal([tablet.DeviceId], (await Keys.ListFormerDeviceKeysAsync(alice.Id, limit: 1)).Select(f => f.Keys.DeviceId));
+        Assert.Empty(await Keys.ListFormerDeviceKeysAsync(bob.Id, limit: 10));
+
+        // Still revoked everywhere else: not listed, no keys, no prekeys.
+        Assert.Null(await Keys.GetDeviceKeysAsync(phone.DeviceId));
+        Assert.Equal([laptop.DeviceId], (await Keys.ListDeviceKeysAsync(alice.Id)).Select(k => k.DeviceId));
+        Assert.Equal(0, await Keys.AddOneTimePrekeysAsync(phone.DeviceId, [new OneTimePrekeyRecord(1, Bytes())]));
+    }
+
+    [Fact]
+    public async Task GetHighestHistoryKeyGenerationAsync_AfterRevocation_StillTheHighestEverPublished()
+    {
+        var alice = await AddUserAsync("alice");
+        var laptop = await AddDeviceAsync(alice, "laptop", approved: true);
+        var phone = await AddDeviceAsync(alice, "phone", approved: true);
+        Assert.Equal(0, await Keys.GetHighestHistoryKeyGenerationAsync(alice.Id));
+        await AddHistoryKeyAsync(alice, 1);
+        await AddHistoryKeyAsync(alice, 3);
+
+        await Keys.RevokeDeviceKeysAsync(alice.Id, phone.DeviceId, T0.AddHours(1));
+
+        Assert.Null(await Keys.GetHistoryKeyAsync(alice.Id));
+        Assert.Equal(3, await Keys.GetHighestHistoryKeyGenerationAsync(alice.Id));
+        Assert.NotNull(await Keys.GetDeviceKeysAsync(laptop.DeviceId));
     }
 
     [Fact]
