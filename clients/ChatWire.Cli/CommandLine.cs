@@ -17,7 +17,7 @@ internal sealed class CommandLine
 
     private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal)
     {
-        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version", "--skip-muted", "--yes", "--plaintext-content", "--thumbnail", "--force",
+        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version", "--skip-muted", "--yes", "--plaintext-content", "--thumbnail", "--force", "--recovery-key-stdin",
     };
 
     private CommandLine()
@@ -29,6 +29,9 @@ internal sealed class CommandLine
     public Dictionary<string, string?> Options { get; } = new(StringComparer.Ordinal);
 
     public bool Json => Has("--json");
+
+    /// <summary>Whether the parser accepts <paramref name="name"/> (with a value or as a flag).</summary>
+    public static bool IsKnownOption(string name) => ValuedOptions.Contains(name) || FlagOptions.Contains(name);
 
     public bool Help => Has("--help");
 

@@ -158,4 +158,18 @@ public sealed class CliArgumentTests : IDisposable
     {
         Assert.Throws<CliUsageException>(() => CommandLine.Parse(["login", "--user", "--password-stdin"]));
     }
+
+    // Regression: recover declared --recovery-key-stdin, which the parser did not know, so `chatwire recover
+    // --recovery-key-stdin` failed with "Unknown option".
+    [Fact]
+    public void Parse_EveryOptionACommandDeclares_IsKnownToTheParser()
+    {
+        foreach (var spec in ChatWire.Cli.Commands.CommandTable.All)
+        {
+            foreach (var option in spec.Options)
+            {
+                Assert.True(CommandLine.IsKnownOption(option), $"{spec.Name} {option}");
+            }
+        }
+    }
 }

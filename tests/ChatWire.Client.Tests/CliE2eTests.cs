@@ -115,6 +115,35 @@ public sealed class CliE2eTests : IClassFixture<ServerFixture>, IDisposable
         Assert.DoesNotContain("BAD_RESPONSE", refused.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Recover_OnANewLogin_WithTheKeyFromSignup_ReadsEverythingAgain()
+    {
+        var alice = "a" + Guid.NewGuid().ToString("N")[..12];
+        var bob = "b" + Guid.NewGuid().ToString("N")[..12];
+        var signup = await Ok("alice", Password, "signup", "--server", _server.ApiUrl, "--user", alice, "--password-stdin");
+        var recoveryKey = System.Text.RegularExpressions.Regex.Match(signup.Stderr, "recovery key [^:]*: ([A-Z2-7-]+)").Groups[1].Value;
+        await Ok("bob", Password, "signup", "--server", _server.ApiUrl, "--user", bob, "--password-stdin");
+        var team = (await Ok("alice", null, "--json", "team", "create", "Lost")).JsonLines[0];
+        await Ok("bob", null, "team", "join", team.GetProperty("invite_code").GetString()!);
+        var general = team.GetProperty("general_channel_id").GetString()!;
+        await Ok("alice", null, "send", general, "alice", "before");
+        await Ok("bob", null, "send", general, "bob", "before");
+
+        // The "alice" profile and its keys are gone; a new login is pending, and a wrong key changes nothing.
+        await Ok("alice-new", Password, "login", "--server", _server.ApiUrl, "--user", alice, "--password-stdin", "--device-name", "new phone");
+        var wrong = await _cli.RunWithStdinAsync((recoveryKey[0] == 'A' ? "B" : "A") + recoveryKey[1..] + "\n", ["--profile", "alice-new", "recover", "--recovery-key-stdin"]);
+        var recovered = await Ok("alice-new", recoveryKey, "--json", "recover", "--recovery-key-stdin");
+        await Ok("bob", null, "send", general, "bob", "after");
+        var history = await Ok("alice-new", null, "--json", "history", general);
+        var oldDevice = await _cli.RunAsync("--profile", "alice", "history", general);
+
+        Assert.NotEqual(0, wrong.Exit);
+        Assert.True(recovered.JsonLines[0].GetProperty("recovered").GetBoolean());
+        var texts = history.JsonLines.Where(l => l.GetProperty("type").GetString() == "message").Select(l => l.GetProperty("text").GetString()).ToList();
+        Assert.Equal(["alice before", "bob before", "bob after"], texts);
+        Assert.Equal(1, oldDevice.Exit);
+    }
+
     private async Task<CliResult> Ok(string profile, string? stdin, params string[] args)
     {
         var result = await _cli.RunWithStdinAsync(stdin is null ? string.Empty : stdin + "\n", ["--profile", profile, .. args]);
