@@ -50,6 +50,9 @@ public enum ErrorCode : ushort
     /// <summary>A frame started but did not complete within the frame read deadline (slowloris).</summary>
     FrameTimeout = 2008,
 
+    /// <summary>Login refused: the server's operator disabled this account.</summary>
+    AccountDisabled = 2009,
+
     /// <summary>Too many requests; retry after the advertised delay.</summary>
     RateLimited = 3001,
 
@@ -141,6 +144,7 @@ public static class ErrorCodes
         ErrorCode.SessionExpired => "SESSION_EXPIRED",
         ErrorCode.SessionRevoked => "SESSION_REVOKED",
         ErrorCode.InvalidCredentials => "INVALID_CREDENTIALS",
+        ErrorCode.AccountDisabled => "ACCOUNT_DISABLED",
         ErrorCode.HeartbeatTimeout => "HEARTBEAT_TIMEOUT",
         ErrorCode.FrameTimeout => "FRAME_TIMEOUT",
         ErrorCode.RateLimited => "RATE_LIMITED",

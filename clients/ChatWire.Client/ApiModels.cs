@@ -161,5 +161,6 @@ public sealed record ChannelMember(Guid UserId, string Username, string DisplayN
 /// <summary>A user's names (<c>GET /v1/users</c>).</summary>
 /// <param name="UserId">The user.</param>
 /// <param name="Username">Their username.</param>
-/// <param name="DisplayName">Their display name.</param>
-public sealed record UserName(Guid UserId, string Username, string DisplayName);
+/// <param name="DisplayName">Their display name ("Deleted account" for a deleted one).</param>
+/// <param name="Deleted">The account was deleted by the server's operator; its messages stay.</param>
+public sealed record UserName(Guid UserId, string Username, string DisplayName, bool Deleted = false);

@@ -78,7 +78,7 @@ internal static class AccountEndpoints
     }
 
     private static async Task<SessionCreatedResponse> LoginAsync(
-        LoginRequest body, HttpContext http, IDirectoryStore directory, PasswordHasher hasher, AttemptThrottle throttle,
+        LoginRequest body, HttpContext http, IDirectoryStore directory, IAccountAdminStore admin, PasswordHasher hasher, AttemptThrottle throttle,
         IOptions<AuthOptions> options, TimeProvider time, CancellationToken ct)
     {
         var username = Validation.Required("username", body.Username).Trim().ToLowerInvariant();
@@ -91,9 +91,11 @@ internal static class AccountEndpoints
         throttle.CheckAccount("login", http.ClientAddress(), username);
         var deviceName = body.DeviceName is null ? "device" : Validation.DisplayText("device_name", body.DeviceName);
 
-        // Unknown user and wrong password answer alike, after the same work.
+        // Unknown user and wrong password answer alike, after the same work; a deleted account (a tombstone, its
+        // password hash empty) is unknown.
         var user = await directory.FindUserByNameAsync(username, ct);
-        if (user is null)
+        var state = user is null ? null : await admin.GetUserAdminAsync(user.Id, ct);
+        if (user is null || state?.DeletedAt is not null)
         {
             await hasher.BurnAsync(password, http.ClientKey(), ct);
             throw InvalidCredentials();
@@ -103,6 +105,12 @@ internal static class AccountEndpoints
         if (!valid)
         {
             throw InvalidCredentials();
+        }
+
+        // Only to someone who knows the password: that the account exists and is disabled.
+        if (state?.DisabledAt is not null)
+        {
+            throw new RequestRefusedException(ErrorCode.AccountDisabled, "This account is disabled by the server's operator.");
         }
 
         if (needsRehash)
@@ -122,7 +130,7 @@ internal static class AccountEndpoints
 
     // Names for the ids a client shows (senders, members): mine and my team-mates'; other ids are left out,
     // the same whether or not they exist, so the directory does not leak.
-    private static async Task<UserListResponse> GetUsersAsync(string? ids, HttpContext http, IDirectoryStore directory, CancellationToken ct)
+    private static async Task<UserListResponse> GetUsersAsync(string? ids, HttpContext http, IDirectoryStore directory, IAccountAdminStore admin, CancellationToken ct)
     {
         const int MaxIds = 100;
         var wanted = (ids ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -135,11 +143,20 @@ internal static class AccountEndpoints
         var me = http.Identity();
         var visible = await directory.FilterTeammatesAsync(me.UserId, parsed, ct);
         var users = new List<UserInfo>(visible.Count + 1);
-        foreach (var id in parsed.Where(id => id == me.UserId || visible.Contains(id)))
+        foreach (var id in parsed)
         {
-            if (await directory.GetUserAsync(id, ct) is { } user)
+            if (id == me.UserId || visible.Contains(id))
             {
-                users.Add(new UserInfo(user.Id, user.Username, user.DisplayName));
+                if (await directory.GetUserAsync(id, ct) is { } user)
+                {
+                    users.Add(new UserInfo(user.Id, user.Username, user.DisplayName, Deleted: false));
+                }
+            }
+            else if (await admin.GetUserAdminAsync(id, ct) is { DeletedAt: not null } deleted)
+            {
+                // A deleted account shares no team with anyone, yet its messages stay: anyone may learn it is a
+                // tombstone, which says nothing about the person.
+                users.Add(new UserInfo(deleted.User.Id, deleted.User.Username, deleted.User.DisplayName, Deleted: true));
             }
         }
 

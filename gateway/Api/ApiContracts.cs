@@ -12,7 +12,7 @@ internal sealed record SessionCreatedResponse(Guid UserId, string Username, stri
 
 internal sealed record MeResponse(Guid UserId, string Username, string DisplayName, Guid DeviceId);
 
-internal sealed record UserInfo(Guid UserId, string Username, string DisplayName);
+internal sealed record UserInfo(Guid UserId, string Username, string DisplayName, bool Deleted);
 
 internal sealed record UserListResponse(IReadOnlyList<UserInfo> Users);
 

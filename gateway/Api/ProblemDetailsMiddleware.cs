@@ -59,7 +59,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
     {
         ErrorCode.InvalidToken or ErrorCode.SessionExpired or ErrorCode.SessionRevoked or ErrorCode.NotAuthenticated
             or ErrorCode.InvalidCredentials => StatusCodes.Status401Unauthorized,
-        ErrorCode.NotAMember or ErrorCode.Forbidden or ErrorCode.QuotaExceeded => StatusCodes.Status403Forbidden,
+        ErrorCode.NotAMember or ErrorCode.Forbidden or ErrorCode.QuotaExceeded or ErrorCode.AccountDisabled => StatusCodes.Status403Forbidden,
         ErrorCode.NotFound => StatusCodes.Status404NotFound,
         ErrorCode.MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
         ErrorCode.AlreadyExists or ErrorCode.IdempotencyConflict or ErrorCode.StaleEpoch or ErrorCode.DistributionMismatch

@@ -61,6 +61,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         builder.Services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section));
         builder.Services.AddOptions<LimitsOptions>().Bind(configuration.GetSection(LimitsOptions.Section));
         builder.Services.AddOptions<AttachmentsOptions>().Bind(configuration.GetSection(AttachmentsOptions.Section));
+        builder.Services.AddOptions<Admin.AdminOptions>().Bind(configuration.GetSection(Admin.AdminOptions.Section));
 
         // Validated here, once, from the same configuration the options above bind: before touching the disk
         // or binding sockets, with every problem in one message.
@@ -71,12 +72,17 @@ public sealed class ChatWireServer : IAsyncDisposable
         var storageOptions = ConfigurationChecks.Bind<StorageOptions>(configuration, StorageOptions.Section, failures);
         var routingOptions = ConfigurationChecks.Bind<RoutingOptions>(configuration, RoutingOptions.Section, failures);
         var attachments = ConfigurationChecks.Bind<AttachmentsOptions>(configuration, AttachmentsOptions.Section, failures);
+        var adminOptions = ConfigurationChecks.Bind<Admin.AdminOptions>(configuration, Admin.AdminOptions.Section, failures);
         var unknownKeys = ConfigurationChecks.UnknownKeys(configuration).ToList();
         failures.AddRange(new GatewayOptionsValidation().Validate(null, gateway).Failures ?? []);
         failures.AddRange(new AuthOptionsValidation().Validate(null, auth).Failures ?? []);
         failures.AddRange(LimitsOptionsValidation.Validate(limits, gateway));
         failures.AddRange(AdapterOptionsValidation.Validate(storageOptions, routingOptions));
         failures.AddRange(AttachmentsOptionsValidation.Validate(attachments));
+        if (adminOptions.Token.Length is > 0 and < Admin.AdminOptions.MinTokenLength)
+        {
+            failures.Add($"Admin:Token must be empty (the management API off) or at least {Admin.AdminOptions.MinTokenLength} characters (e.g. openssl rand -hex 32).");
+        }
         if (failures.Count > 0)
         {
             throw new OptionsValidationException("ChatWire", typeof(GatewayOptions), failures);

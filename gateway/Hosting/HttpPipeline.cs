@@ -35,12 +35,14 @@ internal static class HttpPipeline
 
         app.UseMiddleware<ProblemDetailsMiddleware>();
 
-        // /metrics and /health live on the management listener only; the API listener never serves them.
+        // /metrics, /health and the operator's /admin live on the management listener only; the API listener never
+        // serves them.
         app.Use(async (context, next) =>
         {
             var listener = context.Features.Get<IConnectionItemsFeature>()?.Items[ListenerEndpoints.ListenerItem] as string;
             var path = context.Request.Path;
-            var isManagementPath = path.StartsWithSegments("/metrics") || path.StartsWithSegments("/health") || path.StartsWithSegments("/debug");
+            var isManagementPath = path.StartsWithSegments("/metrics") || path.StartsWithSegments("/health") || path.StartsWithSegments("/debug")
+                || path.StartsWithSegments("/admin");
             if ((listener == "management") != isManagementPath)
             {
                 throw new RequestRefusedException(ErrorCode.NotFound, "No such endpoint on this listener.");
@@ -75,6 +77,7 @@ internal static class HttpPipeline
             MapDebugMemory(app);
         }
 
+        Admin.AdminEndpoints.Map(app);
         app.MapOpenApi();
         MapApi(app);
     }

@@ -197,6 +197,7 @@ internal static class ServiceComposition
 
         // The directory adapter is also the key directory: key state moves with membership in its transactions.
         services.AddSingleton((IKeyDirectoryStore)storage.Directory);
+        services.AddSingleton((IAccountAdminStore)storage.Directory);
 
         services.AddSingleton(storage.Messages);
         services.AddSingleton(storage.Attachments);
@@ -283,6 +284,8 @@ internal static class ServiceComposition
         services.AddSingleton<E2eSendCheck>();
         services.AddSingleton<Keys.PrekeyClaimThrottle>();
         services.AddSingleton<ConversationService>();
+        services.AddSingleton<Admin.AdminService>();
+        services.AddSingleton<Admin.EmbeddedBackup>();
         services.AddSingleton<DeliveryFanout>();
         services.AddSingleton<PresenceService>();
         services.AddSingleton<EventPublisher>();

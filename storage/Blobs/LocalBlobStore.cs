@@ -17,7 +17,8 @@ public sealed class LocalBlobStore : IBlobStore
     public const string RoutePrefix = "v1/blobs/";
 
     private const string SecretFileName = ".token-key";
-    private const string TemporaryPrefix = ".upload-";
+    /// <summary>Uploads in progress are written under this prefix, then renamed into place.</summary>
+    public const string TemporaryPrefix = ".upload-";
     private const int MacLength = 32;
     private const int TokenLength = 8 + 8 + MacLength;
 

@@ -1,0 +1,122 @@
+using System.Security.Cryptography;
+using System.Text;
+using ChatWire.Gateway.Api;
+using ChatWire.Protocol;
+using ChatWire.Storage.Directory;
+using Microsoft.Extensions.Options;
+
+namespace ChatWire.Gateway.Admin;
+
+/// <summary>
+/// The operator's management API under <c>/admin/v1/</c> on the management listener only, never the public API
+/// listener (docs/deploy.md, "Administration"). Every request carries <c>Authorization: Bearer</c> with
+/// <c>Admin:Token</c>; without a configured token the paths do not exist (404).
+/// </summary>
+internal static class AdminEndpoints
+{
+    private const int DefaultLimit = 100;
+    private const int MaxLimit = 1000;
+
+    public static void Map(WebApplication app)
+    {
+        var group = app.MapGroup("/admin/v1").AddEndpointFilter(RequireTokenAsync).ExcludeFromDescription();
+        group.MapGet("/users", ListUsersAsync);
+        group.MapGet("/users/{user}", GetUserAsync);
+        group.MapPost("/users/{user}/disable", DisableAsync);
+        group.MapPost("/users/{user}/enable", EnableAsync);
+        group.MapPost("/users/{user}/password", ResetPasswordAsync);
+        group.MapPost("/users/{user}/revoke-sessions", RevokeSessionsAsync);
+        group.MapDelete("/users/{user}", DeleteUserAsync);
+        group.MapGet("/teams", ListTeamsAsync);
+        group.MapDelete("/teams/{teamId}", DeleteTeamAsync);
+        group.MapPost("/backup", BackupAsync);
+    }
+
+    // Compared as SHA-256 digests in constant time: neither the token's length nor a prefix leaks through timing.
+    private static async ValueTask<object?> RequireTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var configured = http.RequestServices.GetRequiredService<IOptions<AdminOptions>>().Value.Token;
+        if (string.IsNullOrEmpty(configured))
+        {
+            throw new RequestRefusedException(ErrorCode.NotFound, "The management API is off: set Admin:Token to turn it on.");
+        }
+
+        var header = http.Request.Headers.Authorization.ToString();
+        var presented = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
+        if (presented is null || !CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(configured))))
+        {
+            GatewayLog.AdminTokenRefused(http.RequestServices.GetRequiredService<ILogger<AdminService>>(), http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+            throw new RequestRefusedException(presented is null ? ErrorCode.NotAuthenticated : ErrorCode.InvalidToken, "The management API needs Authorization: Bearer with the server's Admin:Token.");
+        }
+
+        return await next(context);
+    }
+
+    private static async Task<AdminUserListResponse> ListUsersAsync(string? after, string? limit, IAccountAdminStore admin, CancellationToken ct)
+    {
+        var count = Limit(limit);
+        var users = await admin.ListUsersAsync(after, count + 1, ct);
+        var page = users.Take(count).Select(ToInfo).ToList();
+        return new AdminUserListResponse(page, users.Count > count ? page[^1].Username : null);
+    }
+
+    private static async Task<AdminUserInfo> GetUserAsync(string user, AdminService service, CancellationToken ct) =>
+        ToInfo(await service.ResolveUserAsync(user, ct));
+
+    private static async Task<AdminUserInfo> DisableAsync(string user, AdminService service, IAccountAdminStore admin, CancellationToken ct)
+    {
+        var found = await service.ResolveUserAsync(user, ct);
+        await service.DisableAsync(found, ct);
+        return ToInfo((await admin.GetUserAdminAsync(found.User.Id, ct))!);
+    }
+
+    private static async Task<AdminUserInfo> EnableAsync(string user, AdminService service, IAccountAdminStore admin, CancellationToken ct)
+    {
+        var found = await service.ResolveUserAsync(user, ct);
+        await service.EnableAsync(found, ct);
+        return ToInfo((await admin.GetUserAdminAsync(found.User.Id, ct))!);
+    }
+
+    private static async Task<AdminSessionsRevokedResponse> ResetPasswordAsync(string user, AdminPasswordRequest body, HttpContext http, AdminService service, CancellationToken ct)
+    {
+        var found = await service.ResolveUserAsync(user, ct);
+        return new AdminSessionsRevokedResponse(await service.ResetPasswordAsync(found, body.Password, http.ClientKey(), ct));
+    }
+
+    private static async Task<AdminSessionsRevokedResponse> RevokeSessionsAsync(string user, AdminService service, CancellationToken ct) =>
+        new(await service.RevokeSessionsAsync(await service.ResolveUserAsync(user, ct), ct));
+
+    private static async Task<AdminUserDeletedResponse> DeleteUserAsync(string user, AdminService service, CancellationToken ct) =>
+        await service.DeleteUserAsync(await service.ResolveUserAsync(user, ct), ct);
+
+    private static async Task<AdminTeamListResponse> ListTeamsAsync(string? after, string? limit, IAccountAdminStore admin, CancellationToken ct)
+    {
+        var count = Limit(limit);
+        var teams = await admin.ListTeamsAsync(after is null ? null : Ids.Parse("after", after), count + 1, ct);
+        var page = teams.Take(count).Select(t => new AdminTeamInfo(t.Team.Id, t.Team.Name, t.Team.CreatedBy, t.Team.CreatedAt, t.Members)).ToList();
+        return new AdminTeamListResponse(page, teams.Count > count ? page[^1].TeamId : null);
+    }
+
+    private static async Task<AdminTeamDeletedResponse> DeleteTeamAsync(string teamId, AdminService service, CancellationToken ct) =>
+        await service.DeleteTeamAsync(Ids.Parse("team_id", teamId), ct);
+
+    private static Task<AdminBackupResponse> BackupAsync(AdminBackupRequest body, EmbeddedBackup backup, CancellationToken ct) =>
+        backup.RunAsync(body.Directory, ct);
+
+    private static int Limit(string? limit) =>
+        limit is null ? DefaultLimit
+        : int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is >= 1 and <= MaxLimit ? value
+        : throw RequestRefusedException.Validation("limit", $"limit must be 1 to {MaxLimit}.");
+
+    private static AdminUserInfo ToInfo(UserAdminRecord user) => new(
+        user.User.Id,
+        user.User.Username,
+        user.User.DisplayName,
+        user.User.CreatedAt,
+        user.DisabledAt is not null,
+        user.DisabledAt,
+        user.DeletedAt is not null,
+        user.DeletedAt,
+        user.ActiveSessions);
+}

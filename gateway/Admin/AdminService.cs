@@ -1,0 +1,132 @@
+using ChatWire.Gateway.Accounts;
+using ChatWire.Gateway.Api;
+using ChatWire.Gateway.Conversations;
+using ChatWire.Gateway.Delivery;
+using ChatWire.Protocol;
+using ChatWire.Storage.Directory;
+
+namespace ChatWire.Gateway.Admin;
+
+/// <summary>
+/// What the operator does to accounts and teams (docs/deploy.md, "Administration"), each an audit line. Ending
+/// sessions also closes the devices' open connections (SESSION_REVOKED), on every node.
+/// </summary>
+internal sealed class AdminService(
+    IDirectoryStore directory,
+    IAccountAdminStore admin,
+    ConversationService conversations,
+    EventPublisher events,
+    PasswordHasher hasher,
+    TimeProvider time,
+    ILogger<AdminService> logger)
+{
+    /// <summary>A user by id or by username (a deleted one only by id), or NOT_FOUND.</summary>
+    public async Task<UserAdminRecord> ResolveUserAsync(string idOrName, CancellationToken ct)
+    {
+        var id = Guid.TryParse(idOrName, out var parsed) ? parsed : (await directory.FindUserByNameAsync(idOrName.Trim().ToLowerInvariant(), ct))?.Id;
+        return (id is { } userId ? await admin.GetUserAdminAsync(userId, ct) : null)
+            ?? throw new RequestRefusedException(ErrorCode.NotFound, "No user with this id or username.");
+    }
+
+    public async Task DisableAsync(UserAdminRecord user, CancellationToken ct)
+    {
+        RequireLive(user);
+        await admin.SetUserDisabledAsync(user.User.Id, time.GetUtcNow(), ct);
+        GatewayLog.AdminUserDisabled(logger, user.User.Id, await RevokeAllAsync(user.User.Id, ct));
+    }
+
+    public async Task EnableAsync(UserAdminRecord user, CancellationToken ct)
+    {
+        RequireLive(user);
+        await admin.SetUserDisabledAsync(user.User.Id, null, ct);
+        GatewayLog.AdminUserEnabled(logger, user.User.Id);
+    }
+
+    public async Task<int> RevokeSessionsAsync(UserAdminRecord user, CancellationToken ct)
+    {
+        var revoked = await RevokeAllAsync(user.User.Id, ct);
+        GatewayLog.AdminSessionsRevoked(logger, user.User.Id, revoked);
+        return revoked;
+    }
+
+    /// <summary>Sets a new password (the signup rules apply) and ends every session.</summary>
+    public async Task<int> ResetPasswordAsync(UserAdminRecord user, string? password, string clientKey, CancellationToken ct)
+    {
+        RequireLive(user);
+        var checkedPassword = Validation.Password("password", password, user.User.Username);
+        await directory.UpdatePasswordHashAsync(user.User.Id, await hasher.HashAsync(checkedPassword, clientKey, ct), ct);
+        var revoked = await RevokeAllAsync(user.User.Id, ct);
+        GatewayLog.AdminPasswordReset(logger, user.User.Id, revoked);
+        return revoked;
+    }
+
+    /// <summary>
+    /// Deletes the account: refused while it is the last owner of a team others are in (transfer or delete that team
+    /// first). Its sessions end, it leaves every team (a team it was alone in is deleted), and the account becomes a
+    /// tombstone: its messages stay, from "Deleted account".
+    /// </summary>
+    public async Task<AdminUserDeletedResponse> DeleteUserAsync(UserAdminRecord user, CancellationToken ct)
+    {
+        RequireLive(user);
+        var memberships = await directory.ListTeamsForUserAsync(user.User.Id, ct);
+        var alone = new List<Guid>();
+        foreach (var membership in memberships)
+        {
+            var (members, owners) = await directory.CountTeamMembersAsync(membership.Team.Id, ct);
+            if (members == 1)
+            {
+                alone.Add(membership.Team.Id);
+            }
+            else if (membership.Role == TeamRole.Owner && owners == 1)
+            {
+                throw new RequestRefusedException(
+                    ErrorCode.Forbidden,
+                    $"The user is the last owner of team {membership.Team.Id} ('{membership.Team.Name}'), which has other members: make another member an owner, or delete the team, first.");
+            }
+        }
+
+        await RevokeAllAsync(user.User.Id, ct);
+        foreach (var membership in memberships)
+        {
+            if (alone.Contains(membership.Team.Id))
+            {
+                await conversations.DeleteTeamByOperatorAsync(membership.Team.Id, ct);
+            }
+            else
+            {
+                await conversations.RemoveFromTeamByOperatorAsync(membership.Team.Id, user.User.Id, ct);
+            }
+        }
+
+        await admin.MarkUserDeletedAsync(user.User.Id, time.GetUtcNow(), ct);
+        GatewayLog.AdminUserDeleted(logger, user.User.Id, memberships.Count - alone.Count, alone.Count);
+        return new AdminUserDeletedResponse(user.User.Id, memberships.Count - alone.Count, alone.Count);
+    }
+
+    public async Task<AdminTeamDeletedResponse> DeleteTeamAsync(Guid teamId, CancellationToken ct)
+    {
+        _ = await directory.GetTeamAsync(teamId, ct) ?? throw new RequestRefusedException(ErrorCode.NotFound, "No team with this id.");
+        var members = await conversations.DeleteTeamByOperatorAsync(teamId, ct);
+        GatewayLog.AdminTeamDeleted(logger, teamId, members);
+        return new AdminTeamDeletedResponse(teamId, members);
+    }
+
+    private static void RequireLive(UserAdminRecord user)
+    {
+        if (user.DeletedAt is not null)
+        {
+            throw new RequestRefusedException(ErrorCode.NotFound, "This account was deleted.");
+        }
+    }
+
+    private async Task<int> RevokeAllAsync(Guid userId, CancellationToken ct)
+    {
+        var revoked = await directory.RevokeAllDeviceSessionsAsync(userId, exceptDeviceId: null, time.GetUtcNow(), ct);
+        foreach (var device in revoked)
+        {
+            await events.PublishRevocationAsync(userId, device);
+        }
+
+        return revoked.Count;
+    }
+}

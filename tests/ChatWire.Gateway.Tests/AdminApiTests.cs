@@ -1,0 +1,152 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using ChatWire.Testing;
+using static ChatWire.Gateway.Tests.HttpApiTests;
+
+namespace ChatWire.Gateway.Tests;
+
+// The operator's management API (/admin/v1 on the management listener, Admin:Token): accounts and teams.
+public sealed class AdminApiTests
+{
+    private const string Token = "admin-token-for-tests-0123456789abcdef";
+
+    private static readonly Dictionary<string, string?> WithToken = new() { ["Admin:Token"] = Token };
+
+    [Fact]
+    public async Task AdminApi_WithoutToken_Off_WrongToken_Refused_OnApiListener_NotFound()
+    {
+        await using var off = await TestServer.StartAsync();
+        await using var on = await TestServer.StartAsync(WithToken);
+
+        var whenOff = await off.Management.SendAsync(Request(HttpMethod.Get, "admin/v1/users", Token));
+        var missing = await on.Management.SendAsync(Request(HttpMethod.Get, "admin/v1/users", token: null));
+        var wrong = await on.Management.SendAsync(Request(HttpMethod.Get, "admin/v1/users", Token + "x"));
+        var onApiListener = await on.Http.SendAsync(Request(HttpMethod.Get, "admin/v1/users", Token));
+
+        await AssertProblemAsync(whenOff, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        await AssertProblemAsync(missing, HttpStatusCode.Unauthorized, 2001, "NOT_AUTHENTICATED");
+        await AssertProblemAsync(wrong, HttpStatusCode.Unauthorized, 2003, "INVALID_TOKEN");
+        await AssertProblemAsync(onApiListener, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+    }
+
+    [Fact]
+    public async Task DisableThenEnable_LoginRefusedAndSessionsEnded_ThenLoginWorks()
+    {
+        await using var server = await TestServer.StartAsync(WithToken);
+        var alice = await server.SignupAsync();
+
+        var disabled = await AdminAsync(server, HttpMethod.Post, $"admin/v1/users/{alice.Username}/disable");
+        var oldSession = await alice.SendAsync(HttpMethod.Get, "v1/me");
+        var login = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = alice.Username, password = alice.Password });
+        var wrongPassword = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = alice.Username, password = "not the password at all" });
+        await AdminAsync(server, HttpMethod.Post, $"admin/v1/users/{alice.UserId}/enable");
+        var again = await server.LoginAsync(alice);
+
+        Assert.True(disabled.GetProperty("disabled").GetBoolean());
+        Assert.Equal(0, disabled.GetProperty("active_sessions").GetInt32());
+        await AssertProblemAsync(oldSession, HttpStatusCode.Unauthorized, 2005, "SESSION_REVOKED");
+        await AssertProblemAsync(login, HttpStatusCode.Forbidden, 2009, "ACCOUNT_DISABLED");
+        await AssertProblemAsync(wrongPassword, HttpStatusCode.Unauthorized, 2006, "INVALID_CREDENTIALS");
+        Assert.Equal(HttpStatusCode.OK, (await again.SendAsync(HttpMethod.Get, "v1/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ResetPassword_OldOneFails_NewOneWorks_WeakOneRefused_SessionsEnded()
+    {
+        await using var server = await TestServer.StartAsync(WithToken);
+        var alice = await server.SignupAsync();
+        const string NewPassword = "a fresh long passphrase";
+
+        var weak = await server.Management.SendAsync(Request(HttpMethod.Post, $"admin/v1/users/{alice.UserId}/password", Token, new { password = "short" }));
+        var reset = await AdminAsync(server, HttpMethod.Post, $"admin/v1/users/{alice.UserId}/password", new { password = NewPassword });
+        var oldPassword = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = alice.Username, password = alice.Password });
+        var newLogin = await server.LoginAsync(alice with { Password = NewPassword });
+
+        await AssertProblemAsync(weak, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.Equal(1, reset.GetProperty("revoked").GetInt32());
+        await AssertProblemAsync(oldPassword, HttpStatusCode.Unauthorized, 2006, "INVALID_CREDENTIALS");
+        Assert.Equal(HttpStatusCode.OK, (await newLogin.SendAsync(HttpMethod.Get, "v1/me")).StatusCode);
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/me"), HttpStatusCode.Unauthorized, 2005, "SESSION_REVOKED");
+    }
+
+    [Fact]
+    public async Task DeleteUser_LastOwnerRefused_ThenTombstone_NameFree_ShownAsDeleted()
+    {
+        await using var server = await TestServer.StartAsync(WithToken);
+        var alice = await server.SignupAsync(displayName: "Alice Liddell");
+        var bob = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        var (soloTeam, _) = await alice.CreateTeamAsync("Alone");
+
+        var refused = await server.Management.SendAsync(Request(HttpMethod.Delete, $"admin/v1/users/{alice.UserId}", Token));
+        await alice.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/transfer", new { user_id = bob.UserId });
+        var deleted = await AdminAsync(server, HttpMethod.Delete, $"admin/v1/users/{alice.UserId}");
+        var seenByBob = await bob.CallAsync(HttpMethod.Get, $"v1/users?ids={alice.UserId}");
+        var members = await bob.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/members");
+        var sameName = await server.SignupAsync(alice.Username);
+        var state = await AdminAsync(server, HttpMethod.Get, $"admin/v1/users/{alice.UserId}");
+        var teams = await AdminAsync(server, HttpMethod.Get, "admin/v1/teams");
+
+        await AssertProblemAsync(refused, HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        Assert.Equal((1, 1), (deleted.GetProperty("teams_left").GetInt32(), deleted.GetProperty("teams_deleted").GetInt32()));
+        var shown = Assert.Single(seenByBob.GetProperty("users").EnumerateArray());
+        Assert.True(shown.GetProperty("deleted").GetBoolean());
+        Assert.Equal("Deleted account", shown.GetProperty("display_name").GetString());
+        Assert.Equal("deleted-" + alice.UserId.ToString("N"), shown.GetProperty("username").GetString());
+        Assert.DoesNotContain(members.GetProperty("members").EnumerateArray(), m => m.GetProperty("user_id").GetGuid() == alice.UserId);
+        Assert.NotEqual(alice.UserId, sameName.UserId);
+        Assert.True(state.GetProperty("deleted").GetBoolean());
+        Assert.DoesNotContain(teams.GetProperty("teams").EnumerateArray(), t => t.GetProperty("team_id").GetGuid() == soloTeam);
+        Assert.Contains(teams.GetProperty("teams").EnumerateArray(), t => t.GetProperty("team_id").GetGuid() == teamId && t.GetProperty("members").GetInt32() == 1);
+    }
+
+    [Fact]
+    public async Task ListUsers_PagesByUsername_AndRevokeSessions_CountsThem()
+    {
+        await using var server = await TestServer.StartAsync(WithToken);
+        var users = new List<TestUser>();
+        for (var i = 0; i < 3; i++)
+        {
+            users.Add(await server.SignupAsync("pager" + i));
+        }
+
+        await server.LoginAsync(users[0]);
+
+        var first = await AdminAsync(server, HttpMethod.Get, "admin/v1/users?limit=2");
+        var second = await AdminAsync(server, HttpMethod.Get, $"admin/v1/users?limit=2&after={first.GetProperty("next_after").GetString()}");
+        var revoked = await AdminAsync(server, HttpMethod.Post, $"admin/v1/users/{users[0].Username}/revoke-sessions");
+        var unknown = await server.Management.SendAsync(Request(HttpMethod.Post, "admin/v1/users/nobody-here/revoke-sessions", Token));
+
+        Assert.Equal(["pager0", "pager1"], first.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("username").GetString()));
+        Assert.Equal(["pager2"], second.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("username").GetString()));
+        Assert.Equal(JsonValueKind.Null, second.GetProperty("next_after").ValueKind);
+        Assert.Equal(2, revoked.GetProperty("revoked").GetInt32());
+        await AssertProblemAsync(unknown, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+    }
+
+    private static async Task<JsonElement> AdminAsync(TestServer server, HttpMethod method, string path, object? body = null)
+    {
+        var response = await server.Management.SendAsync(Request(method, path, Token, body));
+        Assert.True(response.IsSuccessStatusCode, $"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private static HttpRequestMessage Request(HttpMethod method, string path, string? token, object? body = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        return request;
+    }
+}
