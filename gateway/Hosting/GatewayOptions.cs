@@ -16,6 +16,12 @@ public sealed class GatewayOptions
     /// <summary>HTTP API listener, <c>host:port</c>.</summary>
     public string HttpEndpoint { get; set; } = "127.0.0.1:7480";
 
+    /// <summary>
+    /// HTTPS on the API listener, with the TLS listener's certificate (<see cref="TlsCertificatePath"/>, or the
+    /// development certificate); off, the API speaks plain HTTP, for loopback or behind a TLS-terminating proxy.
+    /// </summary>
+    public bool HttpTls { get; set; }
+
     /// <summary>Management listener (<c>/metrics</c>, <c>/health</c>), <c>host:port</c>; never the API listener.</summary>
     public string ManagementEndpoint { get; set; } = "127.0.0.1:7481";
 

@@ -44,7 +44,7 @@ internal static class KestrelListeners
             kestrel.Listen(tls, listen =>
             {
                 listen.Use(next => admission.For(ListenerKind.Tls, next));
-                listen.UseHttps(TlsOptions(certificate, gateway));
+                listen.UseHttps(TlsOptions(certificate, gateway, Alpn));
                 listen.UseConnectionHandler<ChatWireConnectionHandler>();
                 endpoints.Tls = listen;
             });
@@ -54,6 +54,12 @@ internal static class KestrelListeners
         {
             listen.Protocols = HttpProtocols.Http1;
             listen.Use(next => admission.For(ListenerKind.Http, next));
+            if (gateway.HttpTls && certificate is not null)
+            {
+                // HTTPS on the API listener itself (Gateway:HttpTls), with the TLS listener's certificate and policy.
+                listen.UseHttps(TlsOptions(certificate, gateway, SslApplicationProtocol.Http11));
+            }
+
             listen.Use(next => Tag(next, "api"));
             endpoints.Http = listen;
         });
@@ -100,7 +106,7 @@ internal static class KestrelListeners
     public static X509Certificate2? LoadCertificate(GatewayOptions options, string dataDirectory, out bool created)
     {
         created = false;
-        if (string.IsNullOrEmpty(options.TlsEndpoint))
+        if (string.IsNullOrEmpty(options.TlsEndpoint) && !options.HttpTls)
         {
             return null;
         }
@@ -116,7 +122,7 @@ internal static class KestrelListeners
     /// </summary>
     public static readonly SslApplicationProtocol Alpn = new("chatwire/1");
 
-    private static HttpsConnectionAdapterOptions TlsOptions(X509Certificate2 certificate, GatewayOptions options)
+    private static HttpsConnectionAdapterOptions TlsOptions(X509Certificate2 certificate, GatewayOptions options, SslApplicationProtocol alpn)
     {
         var https = new HttpsConnectionAdapterOptions
         {
@@ -143,12 +149,12 @@ internal static class KestrelListeners
             https.OnAuthenticate = (_, ssl) =>
             {
                 ssl.CipherSuitesPolicy = policy;
-                ssl.ApplicationProtocols = [Alpn];
+                ssl.ApplicationProtocols = [alpn];
             };
         }
         else
         {
-            https.OnAuthenticate = (_, ssl) => ssl.ApplicationProtocols = [Alpn];
+            https.OnAuthenticate = (_, ssl) => ssl.ApplicationProtocols = [alpn];
         }
 
         return https;

@@ -27,6 +27,30 @@ public sealed class TlsTests
     }
 
     [Fact]
+    public async Task HttpTls_ApiOverHttpsWithTheServersCertificate_PlainHttpRefused()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:HttpTls"] = "true" });
+        var expected = server.DevelopmentCertificateSha256;
+        string? seen = null;
+        using var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, certificate, _, _) =>
+            {
+                seen = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(certificate!.RawData));
+                return seen == expected;
+            },
+        };
+        using var https = new HttpClient(handler) { BaseAddress = new Uri(server.ApiUrl.Replace("http://", "https://", StringComparison.Ordinal)) };
+
+        var info = await https.GetAsync("v1/server-info");
+        var plain = await Record.ExceptionAsync(() => server.Http.GetAsync("v1/server-info"));
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, info.StatusCode);
+        Assert.Equal(expected, seen);
+        Assert.NotNull(plain);
+    }
+
+    [Fact]
     public async Task Alpn_ChatwireIsNegotiated_HttpOnlyOffersAreRefused()
     {
         await using var server = await TestServer.StartAsync();
