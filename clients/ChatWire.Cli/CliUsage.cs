@@ -91,6 +91,17 @@ internal static class CliUsage
           presence TEAM                              (every member: online, away, dnd or offline)
           status online|away|dnd                     (kept while a device of yours is connected)
 
+        Administration (the server's operator; the token from CHATWIRE_ADMIN_TOKEN, docs/deploy.md):
+          admin users [--limit N] [--after USERNAME]          every account, by username
+          admin user USER                                     one account (USER: a username or a user id)
+          admin user disable USER | admin user enable USER    disabled: no login, sessions ended
+          admin user password USER [--password-stdin]         a new password; sessions ended
+          admin user revoke-sessions USER
+          admin user delete USER --yes                        the account goes; its messages stay
+          admin teams [--limit N] [--after TEAM_ID] | admin team delete TEAM_ID --yes
+          admin backup DIRECTORY                              online backup into DIRECTORY on the server's host
+          (--management URL: the management listener, default http://127.0.0.1:7481 or CHATWIRE_MANAGEMENT_URL)
+
         Options:
           --profile NAME    profile in $XDG_CONFIG_HOME/chatwire (default ~/.config/chatwire), "default" if absent
           --json            print one JSON object per line

@@ -12,7 +12,7 @@ internal sealed class CommandLine
 
     private static readonly HashSet<string> ValuedOptions = new(StringComparer.Ordinal)
     {
-        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file", "--file", "--out",
+        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file", "--file", "--out", "--management", "--after",
     };
 
     private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal)

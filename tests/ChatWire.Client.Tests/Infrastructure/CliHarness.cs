@@ -25,6 +25,9 @@ internal sealed class CliHarness : IDisposable
 
     public RecordingHandler Http { get; } = new();
 
+    /// <summary>More environment variables for every run (e.g. CHATWIRE_ADMIN_TOKEN).</summary>
+    public Dictionary<string, string?> ExtraEnvironment { get; } = [];
+
     public ProfileStore Profiles => new(Path.Combine(ConfigHome, "chatwire"));
 
     // A saved profile holding a real session of user, as "chatwire login" leaves it.
@@ -50,7 +53,7 @@ internal sealed class CliHarness : IDisposable
         Stdin = new StringReader(stdin),
         Stdout = stdout,
         Stderr = stderr,
-        Environment = new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = ConfigHome, ["HOME"] = ConfigHome },
+        Environment = new Dictionary<string, string?>(ExtraEnvironment) { ["XDG_CONFIG_HOME"] = ConfigHome, ["HOME"] = ConfigHome },
         HttpHandler = Http,
     };
 
