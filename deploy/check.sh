@@ -3,7 +3,8 @@
 #   - deploy/kubernetes/*.yaml against the Kubernetes API schemas of the kubernetes-models npm package
 #     (types and required fields; installed pinned into .tools/ on first use),
 #   - deploy/compose.yaml with `docker-compose config` (schema and interpolation), when installed,
-#   - deploy/haproxy.cfg with `haproxy -c`, when installed (names it cannot resolve are only warnings).
+#   - deploy/haproxy.cfg with `haproxy -c`, when installed (names it cannot resolve are only warnings),
+#   - deploy/systemd/chatwire.service with `systemd-analyze verify`, when installed.
 # Debian: apt-get install haproxy docker-compose. Prints one line per check; exits 1 if one failed.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -61,5 +62,15 @@ if command -v haproxy >/dev/null 2>&1; then
   fi
 else
   echo "SKIP deploy/haproxy.cfg (haproxy is not installed)"
+fi
+
+if command -v systemd-analyze >/dev/null 2>&1; then
+  if out=$(systemd-analyze verify "$root/deploy/systemd/chatwire.service" 2>&1) && [ -z "$out" ]; then
+    echo "OK   deploy/systemd/chatwire.service (systemd-analyze verify)"
+  else
+    echo "FAIL deploy/systemd/chatwire.service: $out"; failed=1
+  fi
+else
+  echo "SKIP deploy/systemd/chatwire.service (systemd-analyze is not installed)"
 fi
 exit "$failed"
