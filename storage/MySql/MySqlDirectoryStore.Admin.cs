@@ -3,7 +3,7 @@ using MySqlConnector;
 
 namespace ChatWire.Storage.MySql;
 
-// The operator's view of accounts and teams (migration 20261202130000_directory_account_state). Reads go to the
+// The operator's view of accounts and teams (migration 20261202150000_directory_account_state). Reads go to the
 // primary: an operator acting on what they just listed must see their own last change.
 public sealed partial class MySqlDirectoryStore : IAccountAdminStore
 {

@@ -2,7 +2,7 @@ using ChatWire.Storage.Directory;
 
 namespace ChatWire.Storage.Sqlite;
 
-// The operator's view of accounts and teams (migration 20261202130000_directory_account_state).
+// The operator's view of accounts and teams (migration 20261202150000_directory_account_state).
 public sealed partial class SqliteDirectoryStore : IAccountAdminStore
 {
     public async Task<IReadOnlyList<UserAdminRecord>> ListUsersAsync(string? afterUsername, int limit, CancellationToken cancellationToken = default)
