@@ -41,10 +41,7 @@ internal sealed partial class ConversationService
             throw new RequestRefusedException(ErrorCode.QuotaExceeded, refusal);
         }
 
-        if (E2eSendCheck.IsE2e(edit.ContentType))
-        {
-            await RequireE2eTargetAsync(edit.ConversationId, edit.MessageId);
-        }
+        await RequireSameEncryptionAsync(edit.ConversationId, edit.MessageId, E2eSendCheck.IsE2e(edit.ContentType));
 
         var change = NewEvent.Change(edit.ConversationId, StoredKind.MessageEdited, edit.MessageId, actor.UserId, actor.DeviceId, edit.ContentType, edit.Content) with
         {
@@ -274,10 +271,12 @@ internal sealed partial class ConversationService
         return access;
     }
 
-    // EDIT carries no epoch fields, so an end-to-end edit is checked only for what it replaces: an end-to-end
-    // message (whose readers hold the author's chain seeds), never a plaintext one; that the editor may still send
-    // there was checked before. A message not found is left to the append, which answers NOT_FOUND.
-    private async Task RequireE2eTargetAsync(Guid conversationId, Guid messageId)
+    // EDIT carries no epoch fields, so an edit is checked only for what it replaces: end-to-end content replaces
+    // only an end-to-end message (whose readers hold the author's chain seeds), and plaintext only a plaintext
+    // one, so the server never stores a readable edit of an encrypted message (it costs a read per edit, and edits
+    // are rare). That the editor may still send there was checked before. A message not found is left to the
+    // append, which answers NOT_FOUND.
+    private async Task RequireSameEncryptionAsync(Guid conversationId, Guid messageId, bool e2e)
     {
         StoredEvent? target;
         try
@@ -293,9 +292,13 @@ internal sealed partial class ConversationService
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The message could not be read; nothing was changed. Retry.");
         }
 
-        if (target is { DeletedAt: null } && !E2eSendCheck.IsE2e(target.ContentType))
+        if (target is { DeletedAt: null } && E2eSendCheck.IsE2e(target.ContentType) != e2e)
         {
-            throw new RequestRefusedException(ErrorCode.InvalidField, "Only an end-to-end encrypted message can be edited with end-to-end content (content_type application/vnd.chatwire.e2e).");
+            throw new RequestRefusedException(
+                ErrorCode.InvalidField,
+                e2e
+                    ? "Only an end-to-end encrypted message can be edited with end-to-end content (content_type application/vnd.chatwire.e2e)."
+                    : "An end-to-end encrypted message is edited only with end-to-end content (content_type application/vnd.chatwire.e2e), never in plaintext.");
         }
     }
 

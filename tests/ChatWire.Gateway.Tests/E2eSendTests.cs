@@ -143,7 +143,7 @@ public sealed class E2eSendTests
     }
 
     [Fact]
-    public async Task Edit_E2eContent_OfE2eMessageAccepted_OfPlaintextMessageInvalidField()
+    public async Task Edit_EncryptionMustMatch_E2eOfE2eAndPlainOfPlainAccepted_AnyMixInvalidField()
     {
         await using var server = await TestServer.StartAsync();
         var (alice, bob, _, general) = await ChannelAsync(server);
@@ -158,11 +158,19 @@ public sealed class E2eSendTests
 
         await client.SendAsync(new Edit(client.NextRequestId(), general, encrypted, ContentType, Envelope()));
         var edited = await client.ExpectAsync<Ok>();
+        await client.SendAsync(new Edit(client.NextRequestId(), general, plain, "text/plain", "plain, edited"u8.ToArray()));
+        var plainEdited = await client.ExpectAsync<Ok>();
         await client.SendAsync(new Edit(client.NextRequestId(), general, plain, ContentType, Envelope()));
-        var refused = await client.ExpectErrorAsync();
+        var e2eOfPlain = await client.ExpectErrorAsync();
+
+        // Regression: a plaintext edit of an encrypted message was stored, readable by the server.
+        await client.SendAsync(new Edit(client.NextRequestId(), general, encrypted, "text/plain", "readable"u8.ToArray()));
+        var plainOfE2e = await client.ExpectErrorAsync();
 
         Assert.True(edited.Seq > 0);
-        Assert.Equal(ErrorCode.InvalidField, refused.Code);
+        Assert.True(plainEdited.Seq > edited.Seq);
+        Assert.Equal(ErrorCode.InvalidField, e2eOfPlain.Code);
+        Assert.Equal(ErrorCode.InvalidField, plainOfE2e.Code);
     }
 
     private static async Task PublishAsync(params TestUser[] users)
