@@ -89,6 +89,21 @@ internal sealed partial class ProtocolConnection
         Send(new ErrorFrame(requestId, code, message, retryAfterMs));
     }
 
+    /// <summary>
+    /// Asks an authenticated client to move to another node (GO_AWAY, the drain); false for a connection that
+    /// has not authenticated, which has nothing to resume and is closed instead.
+    /// </summary>
+    public bool GoAway(uint reconnectWindowMs, string message)
+    {
+        if (_state != ProtocolState.Authenticated)
+        {
+            return false;
+        }
+
+        Send(new GoAway(reconnectWindowMs, message));
+        return true;
+    }
+
     /// <summary>Sends ERROR (request id as given, 0 for server-initiated closes), then closes the connection.</summary>
     public void CloseWithError(ErrorCode code, string message, uint requestId = 0)
     {

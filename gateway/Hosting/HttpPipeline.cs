@@ -40,7 +40,7 @@ internal static class HttpPipeline
         {
             var listener = context.Features.Get<IConnectionItemsFeature>()?.Items[ListenerEndpoints.ListenerItem] as string;
             var path = context.Request.Path;
-            var isManagementPath = path.StartsWithSegments("/metrics") || path.StartsWithSegments("/health") || path.StartsWithSegments("/debug");
+            var isManagementPath = path.StartsWithSegments("/metrics") || path.StartsWithSegments("/health") || path.StartsWithSegments("/ready") || path.StartsWithSegments("/debug");
             if ((listener == "management") != isManagementPath)
             {
                 throw new RequestRefusedException(ErrorCode.NotFound, "No such endpoint on this listener.");
@@ -67,6 +67,22 @@ internal static class HttpPipeline
             return health.IsHealthy
                 ? Results.Json(new { status = "ok", connections })
                 : Results.Json(new { status = "failing", failed_listeners = health.Failures, connections }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }).ExcludeFromDescription();
+
+        // Whether to send this node traffic: not while draining, not with a dead listener or a backend that does
+        // not answer. A load balancer polls it; /health stays 200 during a drain (the process is alive).
+        app.MapGet("/ready", async (ReadinessProbe probe, CancellationToken cancellationToken) =>
+        {
+            var readiness = await probe.CheckAsync(cancellationToken);
+            var body = new
+            {
+                status = readiness.Ready ? "ready" : readiness.Draining ? "draining" : "not_ready",
+                listeners = readiness.ListenersOpen ? "open" : "failing",
+                backends = readiness.Backends.ToDictionary(
+                    b => b.Backend,
+                    b => new { status = b.Ok ? "ok" : "failing", duration_ms = Math.Round(b.Seconds * 1000, 1), error = b.Error }),
+            };
+            return Results.Json(body, statusCode: readiness.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         }).ExcludeFromDescription();
 
         // Forcing full GCs is a way to stall the server, so the endpoint exists only when configured.

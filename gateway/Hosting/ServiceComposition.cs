@@ -294,6 +294,10 @@ internal static class ServiceComposition
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<ConnectionServices>();
         services.AddHostedService<ConnectionSweeper>();
+        services.AddSingleton<GatewayDrain>();
+        services.AddHostedService(sp => sp.GetRequiredService<GatewayDrain>());
+        services.AddSingleton<ReadinessProbe>();
+        services.AddHostedService<ReadinessSampler>();
         services.AddSingleton<Attachments.AttachmentService>();
         services.AddHostedService<Attachments.AttachmentSweeper>();
         return services;

@@ -44,11 +44,28 @@ internal sealed class GatewayMetrics
             "SEND received to SEND_ACK written (durable store included).",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
         Rejected = factory.CreateCounter("chatwire_connections_rejected_total", "Connections refused at accept, by reason.", "reason");
+        Draining = factory.CreateGauge("chatwire_draining", "1 while this node drains (told to stop: GO_AWAY sent, /ready answers 503), else 0.");
+        _backendUp = factory.CreateGauge("chatwire_backend_up", "1 when the backend answered the last readiness check, 0 when it did not.", "backend");
+        _backendCheck = factory.CreateHistogram(
+            "chatwire_backend_check_duration_seconds",
+            "Round trip of a readiness check to a backend (directory and message stores, Redis), answered or not.",
+            new HistogramConfiguration { LabelNames = ["backend"], Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
         _ephemeralDropped = factory.CreateCounter(
             "chatwire_ephemeral_dropped_total", "Typing and presence frames not written to a connection that was behind (or typing over its rate).");
     }
 
     private readonly Counter _ephemeralDropped;
+    private readonly Gauge _backendUp;
+    private readonly Histogram _backendCheck;
+
+    public Gauge Draining { get; }
+
+    /// <summary>A readiness check's outcome; <paramref name="backend"/> is one of a fixed few names.</summary>
+    public void BackendChecked(string backend, bool ok, double seconds)
+    {
+        _backendUp.WithLabels(backend).Set(ok ? 1 : 0);
+        _backendCheck.WithLabels(backend).Observe(seconds);
+    }
 
     public void EphemeralDropped() => _ephemeralDropped.Inc();
 
