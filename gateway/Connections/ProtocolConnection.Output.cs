@@ -29,6 +29,9 @@ internal sealed partial class ProtocolConnection
 
     private bool IsClosing => Volatile.Read(ref _closing);
 
+    /// <summary>Bytes written and not yet flushed to the socket (read without the lock, for metrics).</summary>
+    public long OutboundBytes => Volatile.Read(ref _outboundBytes);
+
     public void Send<T>(in T frame)
         where T : struct, IFrame<T>
     {
@@ -240,6 +243,7 @@ internal sealed partial class ProtocolConnection
         _backlog = null;
         _held = null;
         _services.Metrics.Error(ErrorCode.SlowConsumer);
+        _services.Metrics.SlowConsumerDisconnects.Inc();
         GatewayLog.ConnectionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(ErrorCode.SlowConsumer), $"{_outboundBytes} bytes queued");
         _input.CancelPendingRead();
         Abort("slow consumer");

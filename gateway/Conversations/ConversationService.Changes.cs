@@ -116,6 +116,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The read position could not be stored; retry.");
         }
 
@@ -167,6 +168,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The cursors could not be stored; retry.");
         }
 
@@ -218,6 +220,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "Messages could not be searched; retry.");
         }
 
@@ -262,6 +265,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "Membership could not be checked; retry.");
         }
 
@@ -290,6 +294,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The message could not be read; nothing was changed. Retry.");
         }
 
@@ -308,6 +313,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The directory could not be read; retry.");
         }
     }
@@ -322,6 +328,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The change could not be stored; nothing was changed. Retry.");
         }
 

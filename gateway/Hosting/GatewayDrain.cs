@@ -52,6 +52,7 @@ internal sealed class GatewayDrain(
         }
 
         var sent = registry.BeginDrain(ReconnectWindowMs, "This node is restarting; reconnect to another node.");
+        metrics.GoAwaySent.Inc(sent);
         GatewayLog.DrainStarted(logger, sent, options.Value.DrainTimeoutMs);
     }
 

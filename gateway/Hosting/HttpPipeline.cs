@@ -33,6 +33,9 @@ internal static class HttpPipeline
             app.UseForwardedHeaders(forwarded);
         }
 
+        var metrics = app.Services.GetRequiredService<GatewayMetrics>();
+        metrics.ObserveRuntime(app.Services.GetRequiredService<ConnectionRegistry>());
+        app.Use((context, next) => CountAsync(context, next, metrics));
         app.UseMiddleware<ProblemDetailsMiddleware>();
 
         // /metrics and /health live on the management listener only; the API listener never serves them.
@@ -52,7 +55,6 @@ internal static class HttpPipeline
         app.Use(Api.AccountRequestGate.InvokeAsync);
         app.Use(Api.ConversationKeyEndpoints.RaiseUploadLimitAsync);
 
-        var metrics = app.Services.GetRequiredService<GatewayMetrics>();
         app.MapGet("/metrics", async (HttpContext context) =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -93,6 +95,26 @@ internal static class HttpPipeline
 
         app.MapOpenApi();
         MapApi(app);
+    }
+
+    // Outermost, so it sees the status the problem+json middleware settled on. The route is the matched
+    // endpoint's template (routing runs before this middleware), never the path: ids stay out of labels.
+    private static async Task CountAsync(HttpContext context, RequestDelegate next, GatewayMetrics metrics)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+            metrics.HttpRequest(context.Request.Method, route, context.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            if (context.Items.TryGetValue(ProblemDetailsMiddleware.ErrorCodeItem, out var code) && code is ErrorCode answered)
+            {
+                metrics.HttpError(answered);
+            }
+        }
     }
 
     // For load tests (bench/ChatWire.LoadHarness): a blocking compacting GC, then the retained managed heap

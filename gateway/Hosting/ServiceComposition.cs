@@ -198,7 +198,13 @@ internal static class ServiceComposition
         // The directory adapter is also the key directory: key state moves with membership in its transactions.
         services.AddSingleton((IKeyDirectoryStore)storage.Directory);
 
-        services.AddSingleton(storage.Messages);
+        // Timed for the metrics; the group-commit writer reports its batches to them as well.
+        services.AddSingleton<IMessageStore>(sp =>
+        {
+            var metrics = sp.GetRequiredService<GatewayMetrics>();
+            storage.Messages.ObserveCommits(metrics);
+            return new TimedMessageStore(storage.Messages, metrics);
+        });
         services.AddSingleton(storage.Attachments);
         services.AddSingleton(storage.Blobs);
         if (storage.Blobs is LocalBlobStore local)
@@ -246,7 +252,7 @@ internal static class ServiceComposition
         services.AddSingleton<IMessageBus>(sp =>
         {
             var bus = new RedisMessageBus(redis, nodeId) { ReplayAfterOutage = BusEnvelope.IsWorthReplaying };
-            sp.GetRequiredService<GatewayMetrics>().ObserveBus(bus);
+            sp.GetRequiredService<GatewayMetrics>().ObserveBus(bus, redis);
             return bus;
         });
         services.AddSingleton<IMembershipBackplane>(_ => new RedisMembershipBackplane(redis));
