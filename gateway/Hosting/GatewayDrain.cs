@@ -26,6 +26,7 @@ internal sealed class GatewayDrain(
     ILogger<GatewayDrain> logger) : IHostedLifecycleService
 {
     private int _draining;
+    private int _waited;
 
     /// <summary>Whether to wait for clients to leave when the host stops; set by <see cref="ChatWireServer.RunAsync"/>.</summary>
     public bool Enabled { get; set; }
@@ -59,7 +60,9 @@ internal sealed class GatewayDrain(
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         Begin();
-        if (!Enabled || options.Value.DrainTimeoutMs == 0)
+
+        // The host is stopped twice on the way out (RunAsync, then DisposeAsync): the drain runs once.
+        if (!Enabled || options.Value.DrainTimeoutMs == 0 || Interlocked.Exchange(ref _waited, 1) != 0)
         {
             return;
         }
