@@ -28,6 +28,14 @@ public sealed class ChatWireServer : IAsyncDisposable
         DataDirectory = dataDirectory;
     }
 
+    private static readonly Dictionary<string, string?> LoggingDefaults = new()
+    {
+        ["Logging:Console:FormatterName"] = "simple",
+        ["Logging:Console:FormatterOptions:TimestampFormat"] = "yyyy-MM-ddTHH:mm:ss.fffZ ",
+        ["Logging:Console:FormatterOptions:UseUtcTimestamp"] = "true",
+        ["Logging:Console:FormatterOptions:SingleLine"] = "true",
+    };
+
     public WebApplication App { get; }
 
     public string DataDirectory { get; }
@@ -48,6 +56,9 @@ public sealed class ChatWireServer : IAsyncDisposable
             // wherever the server is started; data goes under the working directory.
             ContentRootPath = AppContext.BaseDirectory,
         });
+        // Under every other source, so appsettings.json, CHATWIRE_ variables and arguments override them: console
+        // lines carry a UTC timestamp and fit on one line (docs/operations.md, "Logs").
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = LoggingDefaults });
         builder.Configuration.AddEnvironmentVariables("CHATWIRE_");
         builder.Configuration.AddCommandLine(args);
         if (overrides is not null)
@@ -91,6 +102,9 @@ public sealed class ChatWireServer : IAsyncDisposable
         var redis = await ServiceComposition.ConnectRoutingAsync(routingOptions, nodeId);
 
         var services = builder.Services;
+
+        // The one timestamp format serves both formatters; the simple one needs the space before the level.
+        services.PostConfigure<Microsoft.Extensions.Logging.Console.JsonConsoleFormatterOptions>(o => o.TimestampFormat = o.TimestampFormat?.TrimEnd());
 
         // The drain gets its whole deadline; 5 s more for closing what is left and the stores' final commit.
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(gateway.DrainTimeoutMs) + TimeSpan.FromSeconds(5));

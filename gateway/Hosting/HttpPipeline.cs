@@ -35,7 +35,8 @@ internal static class HttpPipeline
 
         var metrics = app.Services.GetRequiredService<GatewayMetrics>();
         metrics.ObserveRuntime(app.Services.GetRequiredService<ConnectionRegistry>());
-        app.Use((context, next) => CountAsync(context, next, metrics));
+        var audit = app.Services.GetRequiredService<AuditLog>();
+        app.Use((context, next) => CountAsync(context, next, metrics, audit));
         app.UseMiddleware<ProblemDetailsMiddleware>();
 
         // /metrics and /health live on the management listener only; the API listener never serves them.
@@ -99,7 +100,7 @@ internal static class HttpPipeline
 
     // Outermost, so it sees the status the problem+json middleware settled on. The route is the matched
     // endpoint's template (routing runs before this middleware), never the path: ids stay out of labels.
-    private static async Task CountAsync(HttpContext context, RequestDelegate next, GatewayMetrics metrics)
+    private static async Task CountAsync(HttpContext context, RequestDelegate next, GatewayMetrics metrics, AuditLog audit)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
@@ -113,6 +114,10 @@ internal static class HttpPipeline
             if (context.Items.TryGetValue(ProblemDetailsMiddleware.ErrorCodeItem, out var code) && code is ErrorCode answered)
             {
                 metrics.HttpError(answered);
+                if (answered == ErrorCode.RateLimited)
+                {
+                    audit.RateLimited(route, context.ClientAddress());
+                }
             }
         }
     }

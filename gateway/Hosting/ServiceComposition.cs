@@ -278,6 +278,7 @@ internal static class ServiceComposition
     {
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<AuditLog>();
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton<AttemptThrottle>();
         services.AddSingleton<SessionAuthenticator>();
