@@ -16,7 +16,7 @@ public sealed class GatewayOptions
     /// <summary>HTTP API listener, <c>host:port</c>.</summary>
     public string HttpEndpoint { get; set; } = "127.0.0.1:7480";
 
-    /// <summary>Management listener (<c>/metrics</c>, <c>/health</c>), <c>host:port</c>; never the API listener.</summary>
+    /// <summary>Management listener (<c>/metrics</c>, <c>/health</c>, <c>/ready</c>), <c>host:port</c>; never the API listener.</summary>
     public string ManagementEndpoint { get; set; } = "127.0.0.1:7481";
 
     /// <summary>Host name clients are told to connect to in server-info; empty = the host the request used.</summary>

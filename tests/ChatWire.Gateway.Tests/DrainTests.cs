@@ -21,7 +21,11 @@ public sealed class DrainTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public async Task Sigterm_WhileMessagesAreSent_EveryClientResumesOnTheOtherNode_NoAcknowledgedMessageLost()
     {
-        await using var cluster = await Cluster.StartAsync(2, extra: new Dictionary<string, string> { ["Gateway:DrainTimeoutMs"] = "20000" });
+        await using var cluster = await Cluster.StartAsync(2, extra: new Dictionary<string, string>
+        {
+            ["Gateway:DrainTimeoutMs"] = "20000",
+            ["Logging:LogLevel:ChatWire.Gateway.Hosting.GatewayDrain"] = "Information",
+        });
         var (a, b) = (cluster[0], cluster[1]);
         var (general, users) = await TeamAsync(b, "alice", "bob", "carol");
 
@@ -90,9 +94,19 @@ public sealed class DrainTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.Equal(0, await a.WaitForExitAsync(Patience));
             Assert.Equal(300, acknowledged.Count);
 
-            // Every client is on node B, connected.
+            // The clients left on their own, on GO_AWAY, before the deadline would have closed them.
+            Assert.Contains("Draining: 3 connections were asked to move", a.Output, StringComparison.Ordinal);
+            Assert.Contains("0 connections still open were closed", a.Output, StringComparison.Ordinal);
+
+            // Every client is on node B, connected (a reader may still be finishing its reconnect: A closed it at the latest at its deadline).
             foreach (var (name, connection) in connections)
             {
+                using var wait = new CancellationTokenSource(Patience);
+                while (!(connection.State == ConnectionState.Connected && connection.CurrentEndpoint.Port == b.Tcp.Port) && !wait.IsCancellationRequested)
+                {
+                    await Task.Delay(100, CancellationToken.None);
+                }
+
                 Assert.Equal(b.Tcp.Port, connection.CurrentEndpoint.Port);
                 Assert.Equal(ConnectionState.Connected, connection.State);
                 output.WriteLine($"{name}: on port {connection.CurrentEndpoint.Port}");
