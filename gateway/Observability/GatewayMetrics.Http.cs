@@ -24,9 +24,22 @@ internal sealed partial class GatewayMetrics
 
     public void HttpRequest(string method, string route, int status, double seconds)
     {
-        _httpRequests.WithLabels(method, route, StatusText(status)).Inc();
-        _httpDuration.WithLabels(method, route).Observe(seconds);
+        var known = MethodLabel(method);
+        _httpRequests.WithLabels(known, route, StatusText(status)).Inc();
+        _httpDuration.WithLabels(known, route).Observe(seconds);
     }
+
+    // A client may send any method name; only the standard ones become label values, or a scan could
+    // create series without bound.
+    private static string MethodLabel(string method) =>
+        HttpMethods.IsGet(method) ? "GET"
+        : HttpMethods.IsPost(method) ? "POST"
+        : HttpMethods.IsPut(method) ? "PUT"
+        : HttpMethods.IsPatch(method) ? "PATCH"
+        : HttpMethods.IsDelete(method) ? "DELETE"
+        : HttpMethods.IsHead(method) ? "HEAD"
+        : HttpMethods.IsOptions(method) ? "OPTIONS"
+        : "OTHER";
 
     // Status codes as label values without formatting one per request.
     private static string StatusText(int status) => status switch

@@ -27,6 +27,12 @@ public sealed class MetricsTests
         Assert.Equal(statuses.Count(s => s == HttpStatusCode.Unauthorized), await server.ReadMetricAsync("chatwire_errors_total", "name=\"INVALID_CREDENTIALS\",transport=\"http\""));
         Assert.Equal(statuses.Count(s => s == HttpStatusCode.TooManyRequests), await server.ReadMetricAsync("chatwire_http_requests_total", "method=\"POST\",route=\"/v1/accounts/login\",status=\"429\""));
         Assert.Equal(1, await server.ReadMetricAsync("chatwire_http_requests_total", "route=\"/v1/me\",status=\"401\""));
+
+        // A made-up method becomes OTHER, not a label value of its own.
+        using var odd = new HttpRequestMessage(new HttpMethod("SCAN1234"), "v1/me");
+        await server.Http.SendAsync(odd);
+        Assert.DoesNotContain("SCAN1234", await server.Management.GetStringAsync("metrics"), StringComparison.Ordinal);
+        Assert.Equal(1, await server.ReadMetricAsync("chatwire_http_requests_total", "method=\"OTHER\""));
     }
 
     [Fact]
