@@ -39,7 +39,16 @@ else
   failed=1
 fi
 
-if out=$(python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$root/deploy/grafana/chatwire.json" 2>&1); then
+# Whichever of Python and Node.js is here (the test script installs Node.js for its npm tools).
+check_json() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$1"
+  else
+    node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$1"
+  fi
+}
+
+if out=$(check_json "$root/deploy/grafana/chatwire.json" 2>&1); then
   echo "ok   deploy/grafana/chatwire.json is JSON"
 else
   echo "FAIL deploy/grafana/chatwire.json: $out"
