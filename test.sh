@@ -95,7 +95,12 @@ else
   [ "$lint_status" -eq 0 ] || lint_failed=1
 fi
 
-passed=$((alloc_passed + 1 - lint_failed)); failed=$((alloc_failed + lint_failed)); skipped=0
+step "monitoring (promtool check rules and test rules, scripts/check-monitoring.sh)"
+# promtool comes from Debian's prometheus package, which the script installs when missing.
+monitoring_failed=0
+"$root/scripts/check-monitoring.sh" || monitoring_failed=1
+
+passed=$((alloc_passed + 1 - lint_failed + 1 - monitoring_failed)); failed=$((alloc_failed + lint_failed + monitoring_failed)); skipped=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)

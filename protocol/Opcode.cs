@@ -80,6 +80,12 @@ public enum Opcode : byte
 
     /// <summary>Client → server: this device holds every event up to these seqs (its delivery cursors).</summary>
     Received = 0x22,
+
+    /// <summary>
+    /// Server → client, pushed (request id 0): this node is draining; reconnect, to another node if there is
+    /// one, within the announced window. The connection keeps working until then.
+    /// </summary>
+    GoAway = 0x23,
 }
 
 /// <summary>The stable names of the opcodes, as <c>docs/protocol.md</c> §4 writes them.</summary>
@@ -115,6 +121,7 @@ public static class Opcodes
         Opcode.PresenceWatch => "PRESENCE_WATCH",
         Opcode.Presence => "PRESENCE",
         Opcode.Received => "RECEIVED",
+        Opcode.GoAway => "GO_AWAY",
         _ => "UNKNOWN",
     };
 }

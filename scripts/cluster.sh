@@ -199,7 +199,7 @@ wait_healthy() { # node
 stop_node() { # node
   local k=$1 pid
   pid=$(node_pid "$k") || { rm -f "$(node_dir "$k")/pid"; return 0; }
-  # SIGTERM: the gateway stops accepting, tells every connection SHUTTING_DOWN, commits what is queued.
+  # SIGTERM: the gateway drains (GO_AWAY, at most Gateway:DrainTimeoutMs + 5 s), then commits what is queued.
   kill -TERM "$pid" 2>/dev/null || return 0
   local deadline=$((SECONDS + stop_timeout_s))
   while kill -0 "$pid" 2>/dev/null; do

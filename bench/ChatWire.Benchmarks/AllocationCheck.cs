@@ -1,7 +1,10 @@
+extern alias gateway;
+
 using System.Buffers;
 using System.Globalization;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using gateway::ChatWire.Gateway.Observability;
 using MessagePack;
 
 namespace ChatWire.Benchmarks;
@@ -79,7 +82,7 @@ internal static class AllocationCheck
     /// <summary>The workloads the budgets name; each runs one operation per iteration on state built once.</summary>
     private sealed class AllocationWorkloads
     {
-        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit"];
+        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit", "delivery-latency"];
 
         private readonly ArrayBufferWriter<byte> _output = new(4 * 1024);
         private readonly Send _send = SampleFrames.Send();
@@ -87,6 +90,8 @@ internal static class AllocationCheck
         private readonly ReadOnlySequence<byte> _singleSegment;
         private readonly ReadOnlySequence<byte> _multiSegment;
         private readonly MembershipFixture _membership = new();
+        private readonly byte[] _event = FrameCodec.ToArray(SampleFrames.Message());
+        private readonly GatewayMetrics _metrics = new();
 
         public AllocationWorkloads()
         {
@@ -113,6 +118,9 @@ internal static class AllocationCheck
                     break;
                 case "membership-hit":
                     CheckMembership(iterations);
+                    break;
+                case "delivery-latency":
+                    ObserveDeliveryLatency(iterations);
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown workload.");
@@ -162,6 +170,20 @@ internal static class AllocationCheck
             if (_membership.DirectoryCalls != directoryCalls)
             {
                 throw new InvalidOperationException("The membership check reached the directory: it measured misses, not hits.");
+            }
+        }
+
+        // What the fan-out does once per event and node: the EVENT's server time read in place, and observed.
+        private void ObserveDeliveryLatency(int iterations)
+        {
+            for (var i = 0; i < iterations; i++)
+            {
+                if (!EventTiming.TryReadServerTime(_event, out var storedAt))
+                {
+                    throw new InvalidOperationException("The sample EVENT's server time could not be read.");
+                }
+
+                _metrics.DeliveryLatency.Observe((1_764_000_000_500 - storedAt) / 1000.0);
             }
         }
 

@@ -44,7 +44,13 @@ public sealed partial class ChatWireConnection
             }
 
             SetReconnecting(reason);
-            var next = await ReconnectAsync(reason).ConfigureAwait(false);
+            if (link.MovedAway)
+            {
+                // The node drains: the next node in the list first, at once (MoveAwayAsync already waited its jittered delay).
+                NextEndpoint();
+            }
+
+            var next = await ReconnectAsync(reason, immediately: link.MovedAway).ConfigureAwait(false);
             if (next is null)
             {
                 return;
@@ -129,6 +135,14 @@ public sealed partial class ChatWireConnection
                 }
 
                 break;
+            case GoAway goAway when requestId == 0:
+                if (!link.MovedAway)
+                {
+                    link.MovedAway = true;
+                    _ = MoveAwayAsync(link, goAway.ReconnectWindowMs);
+                }
+
+                break;
             case ErrorFrame error when requestId == 0 && ErrorCodes.ClosesConnection(error.Code):
                 link.CloseCode = error.Code;
                 link.Abort(new ChatWireException(error.Code, error.Message));
@@ -201,11 +215,17 @@ public sealed partial class ChatWireConnection
 
     // Opens a new link after the policy's delay, until one authenticates, the close turns terminal,
     // the attempts run out or the connection is disposed (null in the last three cases).
-    private async Task<FrameLink?> ReconnectAsync(Exception lastError)
+    private async Task<FrameLink?> ReconnectAsync(Exception lastError, bool immediately)
     {
         var policy = _options.Reconnect;
         for (var attempt = 0; ; attempt++)
         {
+            if (attempt > 0)
+            {
+                // A node that does not answer: the next one of the list, if there is a list.
+                NextEndpoint();
+            }
+
             if (policy.MaxAttempts is { } max && attempt >= max)
             {
                 Close(new IOException($"Reconnecting gave up after {attempt} attempts.", lastError));
@@ -214,8 +234,12 @@ public sealed partial class ChatWireConnection
 
             try
             {
-                await Task.Delay(policy.GetDelay(attempt, Random.Shared), _lifetime.Token).ConfigureAwait(false);
-                var link = await FrameLink.OpenAsync(_options, NextRequestId, _lifetime.Token).ConfigureAwait(false);
+                if (!immediately || attempt > 0)
+                {
+                    await Task.Delay(policy.GetDelay(attempt, Random.Shared), _lifetime.Token).ConfigureAwait(false);
+                }
+
+                var link = await FrameLink.OpenAsync(CurrentEndpointOptions(), NextRequestId, _lifetime.Token).ConfigureAwait(false);
                 if (IsDisposing)
                 {
                     await link.DisposeAsync().ConfigureAwait(false);

@@ -30,6 +30,12 @@ namespace ChatWire.Client;
 /// drops fail with <see cref="IOException"/>; retrying a SEND with the same message id is safe (the server
 /// is idempotent). Requests made while reconnecting wait for the next link.
 /// </para>
+/// <para>
+/// A node that drains sends GO_AWAY (docs/protocol.md §4.27): after a random delay within the window it
+/// announces, the connection stops using that link, lets the answers it still expects arrive, and reconnects
+/// at once to the next of <see cref="ChatWireConnectionOptions.FallbackEndpoints"/> (or the same host, a
+/// balancer's), catching up as after any reconnect.
+/// </para>
 /// </remarks>
 public sealed partial class ChatWireConnection : IAsyncDisposable
 {

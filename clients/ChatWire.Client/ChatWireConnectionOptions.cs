@@ -51,6 +51,15 @@ public sealed record ChatWireConnectionOptions
     /// <summary>Optional protocol features this client supports, sent in HELLO.</summary>
     public IReadOnlyList<string> Capabilities { get; init; } = [];
 
+    /// <summary>
+    /// Other nodes of the same service, tried in turn after <see cref="Host"/>:<see cref="Port"/> when a
+    /// reconnect attempt fails, and first when a node asks its clients to move (GO_AWAY, it is draining).
+    /// Empty: every reconnect goes to <see cref="Host"/> (a load balancer's address, which stops sending
+    /// connections to a draining node). Each entry uses this record's TLS settings; its host is also the TLS
+    /// name unless <see cref="TlsTargetHost"/> is set.
+    /// </summary>
+    public IReadOnlyList<System.Net.DnsEndPoint> FallbackEndpoints { get; init; } = [];
+
     /// <summary>How to reconnect after a drop; enabled by default.</summary>
     public ReconnectPolicy Reconnect { get; init; } = ReconnectPolicy.Default;
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using ChatWire.Gateway.Api;
+using ChatWire.Gateway.Observability;
 using ChatWire.Protocol;
 using ChatWire.Storage.Directory;
 using Microsoft.Extensions.Options;
@@ -46,7 +47,7 @@ internal static class AdminEndpoints
         var presented = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
         if (presented is null || !CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(configured))))
         {
-            GatewayLog.AdminTokenRefused(http.RequestServices.GetRequiredService<ILogger<AdminService>>(), http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+            GatewayLog.AdminTokenRefused(http.RequestServices.GetRequiredService<ILogger<AdminOptions>>(), http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
             throw new RequestRefusedException(presented is null ? ErrorCode.NotAuthenticated : ErrorCode.InvalidToken, "The management API needs Authorization: Bearer with the server's Admin:Token.");
         }
 
@@ -64,31 +65,45 @@ internal static class AdminEndpoints
     private static async Task<AdminUserInfo> GetUserAsync(string user, AdminService service, CancellationToken ct) =>
         ToInfo(await service.ResolveUserAsync(user, ct));
 
-    private static async Task<AdminUserInfo> DisableAsync(string user, AdminService service, IAccountAdminStore admin, CancellationToken ct)
+    private static async Task<AdminUserInfo> DisableAsync(string user, HttpContext http, AdminService service, IAccountAdminStore admin, AuditLog audit, CancellationToken ct)
     {
         var found = await service.ResolveUserAsync(user, ct);
         await service.DisableAsync(found, ct);
+        audit.AdminAction("disable-user", found.User.Id.ToString(), http.ClientAddress());
         return ToInfo((await admin.GetUserAdminAsync(found.User.Id, ct))!);
     }
 
-    private static async Task<AdminUserInfo> EnableAsync(string user, AdminService service, IAccountAdminStore admin, CancellationToken ct)
+    private static async Task<AdminUserInfo> EnableAsync(string user, HttpContext http, AdminService service, IAccountAdminStore admin, AuditLog audit, CancellationToken ct)
     {
         var found = await service.ResolveUserAsync(user, ct);
         await service.EnableAsync(found, ct);
+        audit.AdminAction("enable-user", found.User.Id.ToString(), http.ClientAddress());
         return ToInfo((await admin.GetUserAdminAsync(found.User.Id, ct))!);
     }
 
-    private static async Task<AdminSessionsRevokedResponse> ResetPasswordAsync(string user, AdminPasswordRequest body, HttpContext http, AdminService service, CancellationToken ct)
+    private static async Task<AdminSessionsRevokedResponse> ResetPasswordAsync(string user, AdminPasswordRequest body, HttpContext http, AdminService service, AuditLog audit, CancellationToken ct)
     {
         var found = await service.ResolveUserAsync(user, ct);
-        return new AdminSessionsRevokedResponse(await service.ResetPasswordAsync(found, body.Password, http.ClientKey(), ct));
+        var revoked = await service.ResetPasswordAsync(found, body.Password, http.ClientKey(), ct);
+        audit.AdminAction("reset-password", found.User.Id.ToString(), http.ClientAddress());
+        return new AdminSessionsRevokedResponse(revoked);
     }
 
-    private static async Task<AdminSessionsRevokedResponse> RevokeSessionsAsync(string user, AdminService service, CancellationToken ct) =>
-        new(await service.RevokeSessionsAsync(await service.ResolveUserAsync(user, ct), ct));
+    private static async Task<AdminSessionsRevokedResponse> RevokeSessionsAsync(string user, HttpContext http, AdminService service, AuditLog audit, CancellationToken ct)
+    {
+        var found = await service.ResolveUserAsync(user, ct);
+        var revoked = await service.RevokeSessionsAsync(found, ct);
+        audit.AdminAction("revoke-sessions", found.User.Id.ToString(), http.ClientAddress());
+        return new AdminSessionsRevokedResponse(revoked);
+    }
 
-    private static async Task<AdminUserDeletedResponse> DeleteUserAsync(string user, AdminService service, CancellationToken ct) =>
-        await service.DeleteUserAsync(await service.ResolveUserAsync(user, ct), ct);
+    private static async Task<AdminUserDeletedResponse> DeleteUserAsync(string user, HttpContext http, AdminService service, AuditLog audit, CancellationToken ct)
+    {
+        var found = await service.ResolveUserAsync(user, ct);
+        var deleted = await service.DeleteUserAsync(found, ct);
+        audit.AdminAction("delete-user", found.User.Id.ToString(), http.ClientAddress());
+        return deleted;
+    }
 
     private static async Task<AdminTeamListResponse> ListTeamsAsync(string? after, string? limit, IAccountAdminStore admin, CancellationToken ct)
     {
@@ -98,11 +113,19 @@ internal static class AdminEndpoints
         return new AdminTeamListResponse(page, teams.Count > count ? page[^1].TeamId : null);
     }
 
-    private static async Task<AdminTeamDeletedResponse> DeleteTeamAsync(string teamId, AdminService service, CancellationToken ct) =>
-        await service.DeleteTeamAsync(Ids.Parse("team_id", teamId), ct);
+    private static async Task<AdminTeamDeletedResponse> DeleteTeamAsync(string teamId, HttpContext http, AdminService service, AuditLog audit, CancellationToken ct)
+    {
+        var deleted = await service.DeleteTeamAsync(Ids.Parse("team_id", teamId), ct);
+        audit.AdminAction("delete-team", deleted.TeamId.ToString(), http.ClientAddress());
+        return deleted;
+    }
 
-    private static Task<AdminBackupResponse> BackupAsync(AdminBackupRequest body, EmbeddedBackup backup, CancellationToken ct) =>
-        backup.RunAsync(body.Directory, ct);
+    private static async Task<AdminBackupResponse> BackupAsync(AdminBackupRequest body, HttpContext http, EmbeddedBackup backup, AuditLog audit, CancellationToken ct)
+    {
+        var result = await backup.RunAsync(body.Directory, ct);
+        audit.AdminAction("backup", result.Directory, http.ClientAddress());
+        return result;
+    }
 
     private static int Limit(string? limit) =>
         limit is null ? DefaultLimit

@@ -8,8 +8,8 @@ using ChatWire.Storage.Directory;
 namespace ChatWire.Gateway.Admin;
 
 /// <summary>
-/// What the operator does to accounts and teams (docs/deploy.md, "Administration"), each an audit line. Ending
-/// sessions also closes the devices' open connections (SESSION_REVOKED), on every node.
+/// What the operator does to accounts and teams (docs/deploy.md, "Administration"); the endpoints write the audit
+/// line of each. Ending sessions also closes the devices' open connections (SESSION_REVOKED), on every node.
 /// </summary>
 internal sealed class AdminService(
     IDirectoryStore directory,
@@ -17,8 +17,7 @@ internal sealed class AdminService(
     ConversationService conversations,
     EventPublisher events,
     PasswordHasher hasher,
-    TimeProvider time,
-    ILogger<AdminService> logger)
+    TimeProvider time)
 {
     /// <summary>A user by id or by username (a deleted one only by id), or NOT_FOUND.</summary>
     public async Task<UserAdminRecord> ResolveUserAsync(string idOrName, CancellationToken ct)
@@ -32,22 +31,16 @@ internal sealed class AdminService(
     {
         RequireLive(user);
         await admin.SetUserDisabledAsync(user.User.Id, time.GetUtcNow(), ct);
-        GatewayLog.AdminUserDisabled(logger, user.User.Id, await RevokeAllAsync(user.User.Id, ct));
+        await RevokeAllAsync(user.User.Id, ct);
     }
 
     public async Task EnableAsync(UserAdminRecord user, CancellationToken ct)
     {
         RequireLive(user);
         await admin.SetUserDisabledAsync(user.User.Id, null, ct);
-        GatewayLog.AdminUserEnabled(logger, user.User.Id);
     }
 
-    public async Task<int> RevokeSessionsAsync(UserAdminRecord user, CancellationToken ct)
-    {
-        var revoked = await RevokeAllAsync(user.User.Id, ct);
-        GatewayLog.AdminSessionsRevoked(logger, user.User.Id, revoked);
-        return revoked;
-    }
+    public Task<int> RevokeSessionsAsync(UserAdminRecord user, CancellationToken ct) => RevokeAllAsync(user.User.Id, ct);
 
     /// <summary>Sets a new password (the signup rules apply) and ends every session.</summary>
     public async Task<int> ResetPasswordAsync(UserAdminRecord user, string? password, string clientKey, CancellationToken ct)
@@ -55,9 +48,7 @@ internal sealed class AdminService(
         RequireLive(user);
         var checkedPassword = Validation.Password("password", password, user.User.Username);
         await directory.UpdatePasswordHashAsync(user.User.Id, await hasher.HashAsync(checkedPassword, clientKey, ct), ct);
-        var revoked = await RevokeAllAsync(user.User.Id, ct);
-        GatewayLog.AdminPasswordReset(logger, user.User.Id, revoked);
-        return revoked;
+        return await RevokeAllAsync(user.User.Id, ct);
     }
 
     /// <summary>
@@ -99,7 +90,6 @@ internal sealed class AdminService(
         }
 
         await admin.MarkUserDeletedAsync(user.User.Id, time.GetUtcNow(), ct);
-        GatewayLog.AdminUserDeleted(logger, user.User.Id, memberships.Count - alone.Count, alone.Count);
         return new AdminUserDeletedResponse(user.User.Id, memberships.Count - alone.Count, alone.Count);
     }
 
@@ -107,7 +97,6 @@ internal sealed class AdminService(
     {
         _ = await directory.GetTeamAsync(teamId, ct) ?? throw new RequestRefusedException(ErrorCode.NotFound, "No team with this id.");
         var members = await conversations.DeleteTeamByOperatorAsync(teamId, ct);
-        GatewayLog.AdminTeamDeleted(logger, teamId, members);
         return new AdminTeamDeletedResponse(teamId, members);
     }
 

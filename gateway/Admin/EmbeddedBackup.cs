@@ -15,7 +15,7 @@ namespace ChatWire.Gateway.Admin;
 /// on, is in the directory copy, and every blob a copied attachment row names was written before the copy began.
 /// Restoring is copying the files into an empty data directory before the server starts.
 /// </summary>
-internal sealed class EmbeddedBackup(IDirectoryStore directory, IMessageStore messages, IBlobStore blobs, IOptions<GatewayOptions> options, TimeProvider time, ILogger<EmbeddedBackup> logger)
+internal sealed class EmbeddedBackup(IDirectoryStore directory, IMessageStore messages, IBlobStore blobs, IOptions<GatewayOptions> options, TimeProvider time)
 {
     // One backup at a time per node (1 while one runs).
     private int _running;
@@ -62,7 +62,6 @@ internal sealed class EmbeddedBackup(IDirectoryStore directory, IMessageStore me
 
             // Off the request thread: the copies are synchronous file work.
             var files = await Task.Run(() => Copy(dataDirectory, full), ct);
-            GatewayLog.AdminBackup(logger, full, files.Count, files.Sum(f => f.Bytes));
             return new AdminBackupResponse(full, created, files, notIncluded);
         }
         finally

@@ -44,7 +44,7 @@ internal static class AccountEndpoints
 
     private static async Task<IResult> SignupAsync(
         SignupRequest body, HttpContext http, IDirectoryStore directory, PasswordHasher hasher,
-        IOptions<AuthOptions> options, TimeProvider time, CancellationToken ct)
+        IOptions<AuthOptions> options, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
     {
         // The address's attempt was counted before the body was read (AccountRequestGate).
         var username = Validation.Username(body.Username);
@@ -74,12 +74,13 @@ internal static class AccountEndpoints
         }
 
         var created = await CreateSessionAsync(directory, user, deviceName, options.Value, time, ct);
+        audit.SignedUp(user.Id, created.DeviceId, http.ClientAddress());
         return Results.Json(created, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<SessionCreatedResponse> LoginAsync(
         LoginRequest body, HttpContext http, IDirectoryStore directory, IAccountAdminStore admin, PasswordHasher hasher, AttemptThrottle throttle,
-        IOptions<AuthOptions> options, TimeProvider time, CancellationToken ct)
+        IOptions<AuthOptions> options, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
     {
         var username = Validation.Required("username", body.Username).Trim().ToLowerInvariant();
         var password = Validation.PasswordToCheck("password", body.Password);
@@ -98,12 +99,14 @@ internal static class AccountEndpoints
         if (user is null || state?.DeletedAt is not null)
         {
             await hasher.BurnAsync(password, http.ClientKey(), ct);
+            audit.LoginFailed(null, http.ClientAddress());
             throw InvalidCredentials();
         }
 
         var (valid, needsRehash) = await hasher.VerifyAsync(password, user.PasswordHash, http.ClientKey(), ct);
         if (!valid)
         {
+            audit.LoginFailed(user.Id, http.ClientAddress());
             throw InvalidCredentials();
         }
 
@@ -118,7 +121,9 @@ internal static class AccountEndpoints
             await directory.UpdatePasswordHashAsync(user.Id, await hasher.HashAsync(password, http.ClientKey(), ct), ct);
         }
 
-        return await CreateSessionAsync(directory, user, deviceName, options.Value, time, ct);
+        var session = await CreateSessionAsync(directory, user, deviceName, options.Value, time, ct);
+        audit.LoggedIn(user.Id, session.DeviceId, http.ClientAddress());
+        return session;
     }
 
     private static async Task<MeResponse> GetMeAsync(HttpContext http, IDirectoryStore directory, CancellationToken ct)
@@ -163,17 +168,18 @@ internal static class AccountEndpoints
         return new UserListResponse(users);
     }
 
-    private static async Task<IResult> LogoutAsync(HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> LogoutAsync(HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
     {
         var me = http.Identity();
         await directory.RevokeDeviceSessionAsync(me.UserId, me.DeviceId, time.GetUtcNow(), ct);
+        audit.SessionRevoked(me.UserId, me.DeviceId, "logout", me.DeviceId, http.ClientAddress());
         await events.PublishRevocationAsync(me.UserId, me.DeviceId);
         return Results.NoContent();
     }
 
     private static async Task<IResult> ChangePasswordAsync(
         ChangePasswordRequest body, HttpContext http, IDirectoryStore directory, PasswordHasher hasher, AttemptThrottle throttle,
-        EventPublisher events, TimeProvider time, CancellationToken ct)
+        EventPublisher events, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
     {
         var me = http.Identity();
         throttle.Check("password", http.ClientAddress(), me.UserId.ToString());
@@ -186,8 +192,10 @@ internal static class AccountEndpoints
         }
 
         await directory.UpdatePasswordHashAsync(user.Id, await hasher.HashAsync(next, http.ClientKey(), ct), ct);
+        audit.PasswordChanged(user.Id, me.DeviceId, http.ClientAddress());
         foreach (var device in await directory.RevokeAllDeviceSessionsAsync(user.Id, me.DeviceId, time.GetUtcNow(), ct))
         {
+            audit.SessionRevoked(user.Id, device, "password changed", me.DeviceId, http.ClientAddress());
             await events.PublishRevocationAsync(user.Id, device);
         }
 
@@ -203,7 +211,7 @@ internal static class AccountEndpoints
             next);
     }
 
-    private static async Task<IResult> RevokeSessionAsync(string deviceId, HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> RevokeSessionAsync(string deviceId, HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
     {
         var me = http.Identity();
         var device = Ids.Parse("device_id", deviceId);
@@ -212,15 +220,17 @@ internal static class AccountEndpoints
             throw Validation.NotFound("session");
         }
 
+        audit.SessionRevoked(me.UserId, device, "revoked by the user", me.DeviceId, http.ClientAddress());
         await events.PublishRevocationAsync(me.UserId, device);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> RevokeAllSessionsAsync(HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> RevokeAllSessionsAsync(HttpContext http, IDirectoryStore directory, EventPublisher events, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
     {
         var me = http.Identity();
         foreach (var device in await directory.RevokeAllDeviceSessionsAsync(me.UserId, exceptDeviceId: null, time.GetUtcNow(), ct))
         {
+            audit.SessionRevoked(me.UserId, device, "all sessions revoked by the user", me.DeviceId, http.ClientAddress());
             await events.PublishRevocationAsync(me.UserId, device);
         }
 

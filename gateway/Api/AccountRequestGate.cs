@@ -25,6 +25,12 @@ internal static class AccountRequestGate
 
             if (HttpMethods.IsPost(context.Request.Method) && Action(path) is { } action)
             {
+                // A draining node takes no new sessions: the client logs in on another node (docs/operations.md).
+                if (context.RequestServices.GetRequiredService<Hosting.GatewayDrain>().IsDraining)
+                {
+                    throw new RequestRefusedException(Protocol.ErrorCode.ShuttingDown, "This node is shutting down; sign up or log in on another node.", retryAfterSeconds: 1);
+                }
+
                 context.RequestServices.GetRequiredService<AttemptThrottle>().CheckAddress(action, context.ClientAddress());
             }
         }

@@ -75,8 +75,12 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
 
     private const string UnsupportedMediaTypeDetail = "Send the request body as JSON, with the header Content-Type: application/json.";
 
+    /// <summary>The <see cref="HttpContext.Items"/> key under which the answered error code is left for the metrics.</summary>
+    public const string ErrorCodeItem = "chatwire.error_code";
+
     public static async Task WriteAsync(HttpContext context, ErrorCode code, string detail, int? retryAfterSeconds, IReadOnlyDictionary<string, string[]>? errors, DistributionMismatch? mismatch = null)
     {
+        context.Items[ErrorCodeItem] = code;
         var status = StatusFor(code);
         var name = ErrorCodes.Name(code);
         var allow = context.Response.Headers.Allow;

@@ -96,9 +96,11 @@ internal static class TeamEndpoints
         return ToInfo(await RequireMemberAsync(directory, team, me.UserId, ct));
     }
 
-    private static async Task<IResult> RemoveMemberAsync(string teamId, string userId, HttpContext http, ConversationService conversations, CancellationToken ct)
+    private static async Task<IResult> RemoveMemberAsync(string teamId, string userId, HttpContext http, ConversationService conversations, Observability.AuditLog audit, CancellationToken ct)
     {
-        await conversations.RemoveTeamMemberAsync(http.Identity(), Ids.Parse("team_id", teamId), Ids.Parse("user_id", userId), ct);
+        var (team, user) = (Ids.Parse("team_id", teamId), Ids.Parse("user_id", userId));
+        await conversations.RemoveTeamMemberAsync(http.Identity(), team, user, ct);
+        audit.MemberRemoved(team, user, http.Identity().UserId);
         return Results.NoContent();
     }
 

@@ -37,6 +37,29 @@ internal sealed class ConnectionRegistry
     }
 
     /// <summary>
+    /// Stops taking connections in and asks every authenticated connection to move (GO_AWAY); connections
+    /// that have not authenticated are closed with SHUTTING_DOWN. Returns how many were sent GO_AWAY.
+    /// </summary>
+    public int BeginDrain(uint reconnectWindowMs, string message)
+    {
+        Volatile.Write(ref _shuttingDown, true);
+        var sent = 0;
+        foreach (var connection in Connections)
+        {
+            if (connection.GoAway(reconnectWindowMs, message))
+            {
+                sent++;
+            }
+            else
+            {
+                connection.CloseWithError(Protocol.ErrorCode.ShuttingDown, "The server is shutting down; reconnect later.");
+            }
+        }
+
+        return sent;
+    }
+
+    /// <summary>
     /// Stops taking connections in and closes every open one. A connection added concurrently either is
     /// in the walk below or sees the flag afterwards (the handler checks it after <see cref="Add"/>).
     /// </summary>

@@ -29,6 +29,9 @@ internal sealed partial class ProtocolConnection
 
     private bool IsClosing => Volatile.Read(ref _closing);
 
+    /// <summary>Bytes written and not yet flushed to the socket (read without the lock, for metrics).</summary>
+    public long OutboundBytes => Volatile.Read(ref _outboundBytes);
+
     public void Send<T>(in T frame)
         where T : struct, IFrame<T>
     {
@@ -87,6 +90,21 @@ internal sealed partial class ProtocolConnection
     {
         _services.Metrics.Error(code);
         Send(new ErrorFrame(requestId, code, message, retryAfterMs));
+    }
+
+    /// <summary>
+    /// Asks an authenticated client to move to another node (GO_AWAY, the drain); false for a connection that
+    /// has not authenticated, which has nothing to resume and is closed instead.
+    /// </summary>
+    public bool GoAway(uint reconnectWindowMs, string message)
+    {
+        if (_state != ProtocolState.Authenticated)
+        {
+            return false;
+        }
+
+        Send(new GoAway(reconnectWindowMs, message));
+        return true;
     }
 
     /// <summary>Sends ERROR (request id as given, 0 for server-initiated closes), then closes the connection.</summary>
@@ -225,6 +243,7 @@ internal sealed partial class ProtocolConnection
         _backlog = null;
         _held = null;
         _services.Metrics.Error(ErrorCode.SlowConsumer);
+        _services.Metrics.SlowConsumerDisconnects.Inc();
         GatewayLog.ConnectionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(ErrorCode.SlowConsumer), $"{_outboundBytes} bytes queued");
         _input.CancelPendingRead();
         Abort("slow consumer");

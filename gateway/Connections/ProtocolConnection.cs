@@ -464,6 +464,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(_services.Logger, ex);
+            _services.Metrics.StoreFailed();
             SendError(watch.RequestId, ErrorCode.StorageUnavailable, "Presence could not be looked up; retry.");
         }
     }

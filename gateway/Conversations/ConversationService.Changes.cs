@@ -113,6 +113,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The read position could not be stored; retry.");
         }
 
@@ -164,6 +165,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The cursors could not be stored; retry.");
         }
 
@@ -215,6 +217,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "Messages could not be searched; retry.");
         }
 
@@ -259,6 +262,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "Membership could not be checked; retry.");
         }
 
@@ -289,6 +293,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The message could not be read; nothing was changed. Retry.");
         }
 
@@ -311,6 +316,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The directory could not be read; retry.");
         }
     }
@@ -325,6 +331,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The change could not be stored; nothing was changed. Retry.");
         }
 

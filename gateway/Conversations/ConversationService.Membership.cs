@@ -443,6 +443,7 @@ internal sealed partial class ConversationService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The change could not be stored; nothing changed. Retry shortly.");
         }
     }

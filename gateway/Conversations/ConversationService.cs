@@ -110,6 +110,7 @@ internal sealed partial class ConversationService(
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "History could not be read; retry.");
         }
 
@@ -150,6 +151,7 @@ internal sealed partial class ConversationService(
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "Conversations could not be listed; retry.");
         }
     }
@@ -204,6 +206,7 @@ internal sealed partial class ConversationService(
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             return Task.FromResult(Unavailable);
         }
     }
@@ -218,6 +221,7 @@ internal sealed partial class ConversationService(
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
             return Unavailable;
         }
 

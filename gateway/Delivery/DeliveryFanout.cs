@@ -37,8 +37,11 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private readonly ILogger<DeliveryFanout> _logger;
     private int _reconciling;
 
-    public DeliveryFanout(IMessageBus bus, IDirectoryStore directory, MembershipCache membership, ILogger<DeliveryFanout> logger)
+    private readonly Observability.GatewayMetrics? _metrics;
+
+    public DeliveryFanout(IMessageBus bus, IDirectoryStore directory, MembershipCache membership, ILogger<DeliveryFanout> logger, Observability.GatewayMetrics? metrics = null)
     {
+        _metrics = metrics;
         _directory = directory;
         _membership = membership;
         _subscriptions = new TopicSubscriptions(bus, this, logger);
@@ -466,6 +469,12 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             {
                 _lanes.Enqueue(lane, copy ??= frame.ToArray(), targets, recipients.Counts[lane]);
             }
+        }
+
+        // Once per event and node, not per recipient: how long after it was stored it reached this node's connections.
+        if (copy is not null && _metrics is not null && Observability.EventTiming.TryReadServerTime(copy, out var storedAt))
+        {
+            _metrics.DeliveryLatency.Observe(Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - storedAt) / 1000.0);
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using ChatWire.Gateway.Connections;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
@@ -29,6 +28,14 @@ public sealed class ChatWireServer : IAsyncDisposable
         DataDirectory = dataDirectory;
     }
 
+    private static readonly Dictionary<string, string?> LoggingDefaults = new()
+    {
+        ["Logging:Console:FormatterName"] = "simple",
+        ["Logging:Console:FormatterOptions:TimestampFormat"] = "yyyy-MM-ddTHH:mm:ss.fffZ ",
+        ["Logging:Console:FormatterOptions:UseUtcTimestamp"] = "true",
+        ["Logging:Console:FormatterOptions:SingleLine"] = "true",
+    };
+
     public WebApplication App { get; }
 
     public string DataDirectory { get; }
@@ -49,6 +56,9 @@ public sealed class ChatWireServer : IAsyncDisposable
             // wherever the server is started; data goes under the working directory.
             ContentRootPath = AppContext.BaseDirectory,
         });
+        // Under every other source, so appsettings.json, CHATWIRE_ variables and arguments override them: console
+        // lines carry a UTC timestamp and fit on one line (docs/operations.md, "Logs").
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = LoggingDefaults });
         builder.Configuration.AddEnvironmentVariables("CHATWIRE_");
         builder.Configuration.AddCommandLine(args);
         if (overrides is not null)
@@ -98,6 +108,12 @@ public sealed class ChatWireServer : IAsyncDisposable
         var redis = await ServiceComposition.ConnectRoutingAsync(routingOptions, nodeId);
 
         var services = builder.Services;
+
+        // The one timestamp format serves both formatters; the simple one needs the space before the level.
+        services.PostConfigure<Microsoft.Extensions.Logging.Console.JsonConsoleFormatterOptions>(o => o.TimestampFormat = o.TimestampFormat?.TrimEnd());
+
+        // The drain gets its whole deadline; 5 s more for closing what is left and the stores' final commit.
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(gateway.DrainTimeoutMs) + TimeSpan.FromSeconds(5));
         services.AddSingleton(report);
         services.AddChatWireStorage(storage);
         services.AddChatWireRouting(routingOptions, redis, nodeId, report);
@@ -164,16 +180,22 @@ public sealed class ChatWireServer : IAsyncDisposable
 
         app.Lifetime.ApplicationStopped.Register(() => GatewayLog.Stopped(logger));
 
-        // Idle connections would otherwise hold shutdown open until Kestrel's timeout: tell them and close.
-        // Resolved now: when the host fails to start, it is disposed before the stopping callbacks run.
-        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
-        app.Lifetime.ApplicationStopping.Register(registry.BeginShutdown);
+        // The drain starts the moment stopping is requested (readiness goes false, GO_AWAY goes out); its wait
+        // is GatewayDrain.StoppingAsync. Resolved now: when the host fails to start, it is disposed before the
+        // stopping callbacks run.
+        var drain = app.Services.GetRequiredService<GatewayDrain>();
+        app.Lifetime.ApplicationStopping.Register(drain.Begin);
         return server;
     }
 
     public Task StartAsync(CancellationToken cancellationToken = default) => App.StartAsync(cancellationToken);
 
-    public Task RunAsync() => App.RunAsync();
+    /// <summary>Runs until told to stop (SIGTERM, Ctrl+C), then drains (<see cref="GatewayDrain"/>) before stopping.</summary>
+    public Task RunAsync()
+    {
+        App.Services.GetRequiredService<GatewayDrain>().Enabled = true;
+        return App.RunAsync();
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -191,6 +213,8 @@ public sealed class ChatWireServer : IAsyncDisposable
         }
 
         await App.DisposeAsync();
+
+        // The group-commit writer commits everything already queued before the message store closes.
         await _storage.DisposeAsync();
         if (_redis is not null)
         {

@@ -64,4 +64,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "The bus is back: the routes of {Users} local users were re-read, {Corrected} corrected")]
     public static partial void RoutesReconciled(ILogger logger, int users, int corrected);
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Draining: {Connections} connections were asked to move to another node (GO_AWAY); the rest are closed after {DrainTimeoutMs} ms")]
+    public static partial void DrainStarted(ILogger logger, int connections, int drainTimeoutMs);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Drained after {ElapsedMs} ms; {Left} connections still open were closed with SHUTTING_DOWN")]
+    public static partial void DrainFinished(ILogger logger, long elapsedMs, int left);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Readiness check of {Backend} failed: {Reason}")]
+    public static partial void ProbeFailed(ILogger logger, string backend, string reason);
 }

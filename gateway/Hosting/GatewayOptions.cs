@@ -22,7 +22,7 @@ public sealed class GatewayOptions
     /// </summary>
     public bool HttpTls { get; set; }
 
-    /// <summary>Management listener (<c>/metrics</c>, <c>/health</c>), <c>host:port</c>; never the API listener.</summary>
+    /// <summary>Management listener (<c>/metrics</c>, <c>/health</c>, <c>/ready</c>, <c>/admin</c>), <c>host:port</c>; never the API listener.</summary>
     public string ManagementEndpoint { get; set; } = "127.0.0.1:7481";
 
     /// <summary>Host name clients are told to connect to in server-info; empty = the host the request used.</summary>
@@ -98,6 +98,16 @@ public sealed class GatewayOptions
     /// the client that throttles and caps count; they are also exempt from the per-address connection cap.
     /// </summary>
     public string[] TrustedProxies { get; set; } = [];
+
+    /// <summary>
+    /// How long a node told to stop waits for its clients to move to other nodes (GO_AWAY) before it closes
+    /// the rest; 0 = close every connection at once. The host's shutdown timeout is this plus 5 s, for the
+    /// final commit and closing the stores.
+    /// </summary>
+    public int DrainTimeoutMs { get; set; } = 30_000;
+
+    /// <summary>How long each backend check of <c>/ready</c> may take before the backend counts as unreachable.</summary>
+    public int ReadinessTimeoutMs { get; set; } = 2_000;
 
     /// <summary>Serve <c>POST /debug/memory</c> on the management listener (load tests only: it forces full garbage collections).</summary>
     public bool EnableDebugEndpoints { get; set; }

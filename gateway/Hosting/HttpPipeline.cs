@@ -33,6 +33,10 @@ internal static class HttpPipeline
             app.UseForwardedHeaders(forwarded);
         }
 
+        var metrics = app.Services.GetRequiredService<GatewayMetrics>();
+        metrics.ObserveRuntime(app.Services.GetRequiredService<ConnectionRegistry>());
+        var audit = app.Services.GetRequiredService<AuditLog>();
+        app.Use((context, next) => CountAsync(context, next, metrics, audit));
         app.UseMiddleware<ProblemDetailsMiddleware>();
 
         // /metrics, /health and the operator's /admin live on the management listener only; the API listener never
@@ -41,8 +45,8 @@ internal static class HttpPipeline
         {
             var listener = context.Features.Get<IConnectionItemsFeature>()?.Items[ListenerEndpoints.ListenerItem] as string;
             var path = context.Request.Path;
-            var isManagementPath = path.StartsWithSegments("/metrics") || path.StartsWithSegments("/health") || path.StartsWithSegments("/debug")
-                || path.StartsWithSegments("/admin");
+            var isManagementPath = path.StartsWithSegments("/metrics") || path.StartsWithSegments("/health") || path.StartsWithSegments("/ready")
+                || path.StartsWithSegments("/debug") || path.StartsWithSegments("/admin");
             if ((listener == "management") != isManagementPath)
             {
                 throw new RequestRefusedException(ErrorCode.NotFound, "No such endpoint on this listener.");
@@ -54,7 +58,6 @@ internal static class HttpPipeline
         app.Use(Api.AccountRequestGate.InvokeAsync);
         app.Use(Api.ConversationKeyEndpoints.RaiseUploadLimitAsync);
 
-        var metrics = app.Services.GetRequiredService<GatewayMetrics>();
         app.MapGet("/metrics", async (HttpContext context) =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -71,6 +74,22 @@ internal static class HttpPipeline
                 : Results.Json(new { status = "failing", failed_listeners = health.Failures, connections }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }).ExcludeFromDescription();
 
+        // Whether to send this node traffic: not while draining, not with a dead listener or a backend that does
+        // not answer. A load balancer polls it; /health stays 200 during a drain (the process is alive).
+        app.MapGet("/ready", async (ReadinessProbe probe, CancellationToken cancellationToken) =>
+        {
+            var readiness = await probe.CheckAsync(cancellationToken);
+            var body = new
+            {
+                status = readiness.Ready ? "ready" : readiness.Draining ? "draining" : "not_ready",
+                listeners = readiness.ListenersOpen ? "open" : "failing",
+                backends = readiness.Backends.ToDictionary(
+                    b => b.Backend,
+                    b => new { status = b.Ok ? "ok" : "failing", duration_ms = Math.Round(b.Seconds * 1000, 1), error = b.Error }),
+            };
+            return Results.Json(body, statusCode: readiness.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        }).ExcludeFromDescription();
+
         // Forcing full GCs is a way to stall the server, so the endpoint exists only when configured.
         if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.EnableDebugEndpoints)
         {
@@ -80,6 +99,30 @@ internal static class HttpPipeline
         Admin.AdminEndpoints.Map(app);
         app.MapOpenApi();
         MapApi(app);
+    }
+
+    // Outermost, so it sees the status the problem+json middleware settled on. The route is the matched
+    // endpoint's template (routing runs before this middleware), never the path: ids stay out of labels.
+    private static async Task CountAsync(HttpContext context, RequestDelegate next, GatewayMetrics metrics, AuditLog audit)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+            metrics.HttpRequest(context.Request.Method, route, context.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            if (context.Items.TryGetValue(ProblemDetailsMiddleware.ErrorCodeItem, out var code) && code is ErrorCode answered)
+            {
+                metrics.HttpError(answered);
+                if (answered == ErrorCode.RateLimited)
+                {
+                    audit.RateLimited(route, context.ClientAddress());
+                }
+            }
+        }
     }
 
     // For load tests (bench/ChatWire.LoadHarness): a blocking compacting GC, then the retained managed heap

@@ -51,6 +51,12 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
         Positive(failures, nameof(options.MaxManagementConnections), options.MaxManagementConnections);
         Positive(failures, nameof(options.HttpKeepAliveTimeoutMs), options.HttpKeepAliveTimeoutMs);
         Positive(failures, nameof(options.HttpRequestHeadersTimeoutMs), options.HttpRequestHeadersTimeoutMs);
+        Positive(failures, nameof(options.ReadinessTimeoutMs), options.ReadinessTimeoutMs);
+        if (options.DrainTimeoutMs is < 0 or > 3_600_000)
+        {
+            failures.Add($"Gateway:DrainTimeoutMs must be 0 (close at once) to 3600000 (an hour); got {options.DrainTimeoutMs}.");
+        }
+
         if (options.MaxHttpConnections < 0)
         {
             failures.Add("Gateway:MaxHttpConnections must be 0 (a quarter of the process budget) or positive.");

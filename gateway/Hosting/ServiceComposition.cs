@@ -199,7 +199,13 @@ internal static class ServiceComposition
         services.AddSingleton((IKeyDirectoryStore)storage.Directory);
         services.AddSingleton((IAccountAdminStore)storage.Directory);
 
-        services.AddSingleton(storage.Messages);
+        // Timed for the metrics; the group-commit writer reports its batches to them as well.
+        services.AddSingleton<IMessageStore>(sp =>
+        {
+            var metrics = sp.GetRequiredService<GatewayMetrics>();
+            storage.Messages.ObserveCommits(metrics);
+            return new TimedMessageStore(storage.Messages, metrics);
+        });
         services.AddSingleton(storage.Attachments);
         services.AddSingleton(storage.Blobs);
         if (storage.Blobs is LocalBlobStore local)
@@ -247,7 +253,7 @@ internal static class ServiceComposition
         services.AddSingleton<IMessageBus>(sp =>
         {
             var bus = new RedisMessageBus(redis, nodeId) { ReplayAfterOutage = BusEnvelope.IsWorthReplaying };
-            sp.GetRequiredService<GatewayMetrics>().ObserveBus(bus);
+            sp.GetRequiredService<GatewayMetrics>().ObserveBus(bus, redis);
             return bus;
         });
         services.AddSingleton<IMembershipBackplane>(_ => new RedisMembershipBackplane(redis));
@@ -273,6 +279,7 @@ internal static class ServiceComposition
     {
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<AuditLog>();
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton<AttemptThrottle>();
         services.AddSingleton<SessionAuthenticator>();
@@ -297,6 +304,10 @@ internal static class ServiceComposition
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<ConnectionServices>();
         services.AddHostedService<ConnectionSweeper>();
+        services.AddSingleton<GatewayDrain>();
+        services.AddHostedService(sp => sp.GetRequiredService<GatewayDrain>());
+        services.AddSingleton<ReadinessProbe>();
+        services.AddHostedService<ReadinessSampler>();
         services.AddSingleton<Attachments.AttachmentService>();
         services.AddHostedService<Attachments.AttachmentSweeper>();
         return services;

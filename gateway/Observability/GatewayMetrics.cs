@@ -1,5 +1,4 @@
 using ChatWire.Protocol;
-using ChatWire.Routing.Redis;
 using Prometheus;
 
 namespace ChatWire.Gateway.Observability;
@@ -7,20 +6,32 @@ namespace ChatWire.Gateway.Observability;
 /// <summary>
 /// The gateway's Prometheus metrics, in a registry of its own (one per host, so in-process test hosts do
 /// not share counters). Labelled children are created once up front: the hot path does an array index,
-/// not a label lookup.
+/// not a label lookup, and allocates nothing. Names follow Prometheus conventions (base units in the name,
+/// <c>_total</c> on counters); labels take a fixed, small set of values (an opcode, an error code, a route
+/// template, a backend), never a user, device or conversation id. docs/operations.md lists every metric.
 /// </summary>
-internal sealed class GatewayMetrics
+/// <remarks>
+/// One partial per area: this file the protocol, <c>GatewayMetrics.Storage.cs</c> the stores and Redis,
+/// <c>GatewayMetrics.Http.cs</c> the HTTP API, <c>GatewayMetrics.Runtime.cs</c> the process. Push
+/// notifications define their <c>chatwire_push_*</c> metrics in <c>GatewayMetrics.Push.cs</c>, through
+/// <see cref="CreatePushMetrics"/>.
+/// </remarks>
+internal sealed partial class GatewayMetrics
 {
+    private static readonly double[] LatencyBuckets = Histogram.ExponentialBuckets(0.0005, 2, 14);
+
     private readonly Counter.Child?[] _framesIn = new Counter.Child?[256];
     private readonly Counter.Child?[] _framesOut = new Counter.Child?[256];
     private readonly Dictionary<ErrorCode, Counter.Child> _errors = [];
+    private readonly Dictionary<ErrorCode, Counter.Child> _httpErrors = [];
     private readonly Counter.Child _unknownOpcodeIn;
+    private readonly Counter _ephemeralDropped;
 
     public GatewayMetrics()
     {
         Registry = Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
-        var connections = factory.CreateGauge("chatwire_connections", "Open protocol connections.", "state");
+        var connections = factory.CreateGauge("chatwire_connections", "Open protocol connections, by state (unauthenticated: before AUTH_OK).", "state");
         Authenticated = connections.WithLabels("authenticated");
         Unauthenticated = connections.WithLabels("unauthenticated");
         var framesIn = factory.CreateCounter("chatwire_frames_received_total", "Frames received, by opcode.", "opcode");
@@ -33,24 +44,38 @@ internal sealed class GatewayMetrics
         }
 
         _unknownOpcodeIn = framesIn.WithLabels("UNKNOWN");
-        var errors = factory.CreateCounter("chatwire_errors_total", "Error replies and closes, by code.", "code", "name");
+        var errors = factory.CreateCounter(
+            "chatwire_errors_total",
+            "Errors answered, by code: ERROR frames and closes on the protocol listeners (transport tcp), problem+json answers of the HTTP API (transport http).",
+            "code",
+            "name",
+            "transport");
         foreach (var code in ErrorCodes.All)
         {
-            _errors[code] = errors.WithLabels(((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture), ErrorCodes.Name(code));
+            var number = ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            _errors[code] = errors.WithLabels(number, ErrorCodes.Name(code), "tcp");
+            _httpErrors[code] = errors.WithLabels(number, ErrorCodes.Name(code), "http");
         }
 
         SendDuration = factory.CreateHistogram(
             "chatwire_send_duration_seconds",
             "SEND received to SEND_ACK written (durable store included).",
-            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
+            new HistogramConfiguration { Buckets = LatencyBuckets });
+        DeliveryLatency = factory.CreateHistogram(
+            "chatwire_delivery_latency_seconds",
+            "An event's server time (when it was stored) to its hand-off to this node's recipient connections; through another node it includes the Redis hop and the clocks' skew.",
+            new HistogramConfiguration { Buckets = LatencyBuckets });
+        SlowConsumerDisconnects = factory.CreateCounter(
+            "chatwire_slow_consumer_disconnects_total", "Connections closed because their outbound queue stayed over its bound (SLOW_CONSUMER).");
         Rejected = factory.CreateCounter("chatwire_connections_rejected_total", "Connections refused at accept, by reason.", "reason");
+        Draining = factory.CreateGauge("chatwire_draining", "1 while this node drains (told to stop: GO_AWAY sent, /ready answers 503), else 0.");
+        GoAwaySent = factory.CreateCounter("chatwire_goaway_sent_total", "GO_AWAY frames sent: connections asked to move to another node by a drain.");
         _ephemeralDropped = factory.CreateCounter(
             "chatwire_ephemeral_dropped_total", "Typing and presence frames not written to a connection that was behind (or typing over its rate).");
+        CreateStorageMetrics(factory);
+        CreateHttpMetrics(factory);
+        CreatePushMetrics(factory);
     }
-
-    private readonly Counter _ephemeralDropped;
-
-    public void EphemeralDropped() => _ephemeralDropped.Inc();
 
     public CollectorRegistry Registry { get; }
 
@@ -60,7 +85,17 @@ internal sealed class GatewayMetrics
 
     public Histogram SendDuration { get; }
 
+    public Histogram DeliveryLatency { get; }
+
+    public Counter SlowConsumerDisconnects { get; }
+
     public Counter Rejected { get; }
+
+    public Gauge Draining { get; }
+
+    public Counter GoAwaySent { get; }
+
+    public void EphemeralDropped() => _ephemeralDropped.Inc();
 
     public void FrameIn(in FrameHeader header) =>
         (header.IsKnown ? _framesIn[header.OpcodeValue] : null)?.Inc();
@@ -69,30 +104,7 @@ internal sealed class GatewayMetrics
 
     public void FrameOut(Opcode opcode, int count = 1) => _framesOut[(byte)opcode]?.Inc(count);
 
-    /// <summary>
-    /// Exports the Redis bus's counters (distributed mode only). They are read when /metrics is collected,
-    /// so the publish path keeps its one Interlocked increment and pays nothing for the export.
-    /// </summary>
-    public void ObserveBus(RedisMessageBus bus)
-    {
-        ArgumentNullException.ThrowIfNull(bus);
-        var factory = Metrics.WithCustomRegistry(Registry);
-        var published = factory.CreateCounter(
-            "chatwire_bus_published_total", "PUBLISH commands sent to Redis by the bus: one per event or frame published, whatever the number of nodes or recipients.");
-        var received = factory.CreateCounter("chatwire_bus_received_total", "Bus payloads received from other nodes through Redis (this node's own echoes not counted).");
-        var failures = factory.CreateCounter("chatwire_bus_publish_failures_total", "Bus publishes that could not be sent (Redis unreachable).");
-        var topics = factory.CreateGauge("chatwire_bus_subscribed_topics", "Topics (conversations and users) this node has local subscribers for, each subscribed in Redis or waiting for Redis to come back.");
-        var replayed = factory.CreateCounter("chatwire_bus_replayed_total", "Bus payloads published again after a Redis outage, for the nodes that may have missed them.");
-        Registry.AddBeforeCollectCallback(() =>
-        {
-            published.IncTo(bus.Published);
-            received.IncTo(bus.Received);
-            failures.IncTo(bus.PublishFailures);
-            topics.Set(bus.SubscribedTopics);
-            replayed.IncTo(bus.Replayed);
-        });
-    }
-
+    /// <summary>An ERROR frame or close on a protocol connection.</summary>
     public void Error(ErrorCode code)
     {
         if (_errors.TryGetValue(code, out var counter))
@@ -100,4 +112,18 @@ internal sealed class GatewayMetrics
             counter.Inc();
         }
     }
+
+    /// <summary>A problem+json answer of the HTTP API.</summary>
+    public void HttpError(ErrorCode code)
+    {
+        if (_httpErrors.TryGetValue(code, out var counter))
+        {
+            counter.Inc();
+        }
+    }
+
+    // Push notifications (chatwire_push_*): defined by the push module in GatewayMetrics.Push.cs. Nothing
+    // else defines chatwire_push_* metrics; deploy/grafana/chatwire.json and deploy/prometheus/alerts.yml use
+    // chatwire_push_notifications_total{provider,outcome} and chatwire_push_delivery_seconds.
+    partial void CreatePushMetrics(MetricFactory factory);
 }

@@ -152,6 +152,7 @@ internal abstract class GroupCommitWriter : IAsyncDisposable
 
     private void CommitBatch(List<PendingAppend> batch)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             StoreBatch(batch);
@@ -160,6 +161,7 @@ internal abstract class GroupCommitWriter : IAsyncDisposable
         catch (Exception exception)
 #pragma warning restore CA1031
         {
+            ReportBatch(batch.Count, started, committed: false);
             foreach (var pending in batch)
             {
                 pending.TrySetException(exception);
@@ -170,10 +172,20 @@ internal abstract class GroupCommitWriter : IAsyncDisposable
 
         Interlocked.Increment(ref _batchesCommitted);
         Interlocked.Add(ref _messagesCommitted, batch.Count);
+        ReportBatch(batch.Count, started, committed: true);
         NotifyObservers(batch);
         foreach (var pending in batch)
         {
             pending.TrySetResult(pending.Result!);
+        }
+    }
+
+    private void ReportBatch(int appends, long started, bool committed)
+    {
+        var duration = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        foreach (var observer in _observers)
+        {
+            observer.OnBatchWritten(appends, duration, committed);
         }
     }
 

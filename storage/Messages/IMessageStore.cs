@@ -210,6 +210,15 @@ public enum ReadDirection
 public interface ICommitObserver
 {
     void OnCommitted(IReadOnlyList<StoredEvent> events);
+
+    /// <summary>
+    /// Told of every batch the writer stored or failed to store: how many appends it held and how long the
+    /// adapter took to make it durable (the group commit's flush), for metrics. Called on the writer after
+    /// the attempt, before the batch's waiters complete; it must not throw and should return at once.
+    /// </summary>
+    void OnBatchWritten(int appends, TimeSpan duration, bool committed)
+    {
+    }
 }
 
 /// <summary>

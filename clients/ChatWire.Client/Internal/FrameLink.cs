@@ -50,6 +50,9 @@ internal sealed class FrameLink : IAsyncDisposable
     // The code of the ERROR with request id 0 the server sent before closing, if any.
     public ErrorCode? CloseCode { get; set; }
 
+    // Set when the server sent GO_AWAY (it drains): the client left on its own, and reconnects at once elsewhere.
+    public bool MovedAway { get; set; }
+
     public CancellationToken Lifetime => _lifetime.Token;
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
@@ -342,6 +345,7 @@ internal sealed class FrameLink : IAsyncDisposable
                 Opcode.ReadState => FrameCodec.ReadBody<ReadState>(ref reader, header, Limits),
                 Opcode.UserTyping => FrameCodec.ReadBody<UserTyping>(ref reader, header, Limits),
                 Opcode.Presence => FrameCodec.ReadBody<PresenceFrame>(ref reader, header, Limits),
+                Opcode.GoAway => FrameCodec.ReadBody<GoAway>(ref reader, header, Limits),
                 _ => null,
             };
             return new InboundFrame(header, payload, null);

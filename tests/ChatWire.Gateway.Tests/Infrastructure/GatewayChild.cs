@@ -138,6 +138,28 @@ internal sealed class GatewayChild : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends SIGTERM and returns at once: the gateway drains (GO_AWAY) and exits on its own.</summary>
+    public async Task TerminateAsync()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill!.WaitForExitAsync();
+    }
+
+    /// <summary>Waits for the gateway to exit on its own: its exit code, or null if it is still running after <paramref name="wait"/>.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan wait)
+    {
+        using var timeout = new CancellationTokenSource(wait);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+            return _process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Kills the gateway at once (SIGKILL, as <c>kill -9</c>): no shutdown code runs.</summary>
     public async Task KillAsync()
     {
@@ -238,6 +260,10 @@ internal sealed class GatewayChild : IAsyncDisposable
         start.Environment["CHATWIRE_Gateway__ManagementEndpoint"] = $"127.0.0.1:{ports[3]}";
         start.Environment["CHATWIRE_Gateway__DataDirectory"] = data;
         start.Environment["CHATWIRE_Logging__LogLevel__Default"] = "Warning";
+
+        // A short drain unless a test asks for another: a test's raw clients ignore GO_AWAY, and StopAsync
+        // should not wait out the production default for them.
+        start.Environment["CHATWIRE_Gateway__DrainTimeoutMs"] = "2000";
         foreach (var (key, value) in settings)
         {
             start.Environment["CHATWIRE_" + key.Replace(":", "__", StringComparison.Ordinal)] = value;

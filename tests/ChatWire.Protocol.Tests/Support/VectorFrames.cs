@@ -186,6 +186,12 @@ internal static class VectorFrames
                 ["last_seen_ms"] = e.LastSeenUnixMs,
             })]),
         }),
+        Opcode.GoAway => Run<GoAway>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["reconnect_window_ms"] = f.ReconnectWindowMs,
+            ["message"] = f.Message,
+        }),
         Opcode.Received => Run<Received>(body, f => new JsonObject
         {
             ["request_id"] = f.RequestId,
@@ -254,6 +260,7 @@ internal static class VectorFrames
             Opcode.Presence => FrameCodec.ToArray(new PresenceFrame(
                 rid,
                 [.. Node(fields, "entries").AsArray().Select(e => new PresenceEntry(Guid(e!.AsObject(), "user_id"), (PresenceStatus)U32(e.AsObject(), "status"), I64(e.AsObject(), "last_seen_ms")))])),
+            Opcode.GoAway => FrameCodec.ToArray(new GoAway(U32(fields, "reconnect_window_ms"), Str(fields, "message"))),
             Opcode.Received => FrameCodec.ToArray(new Received(
                 rid, [.. Node(fields, "cursors").AsArray().Select(c => (Guid(c!.AsObject(), "conversation_id"), U64(c.AsObject(), "seq")))])),
             _ => throw new InvalidOperationException($"No vector mapping for {opcode}; add it here."),
