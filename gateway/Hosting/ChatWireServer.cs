@@ -61,6 +61,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         builder.Services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section));
         builder.Services.AddOptions<LimitsOptions>().Bind(configuration.GetSection(LimitsOptions.Section));
         builder.Services.AddOptions<AttachmentsOptions>().Bind(configuration.GetSection(AttachmentsOptions.Section));
+        builder.Services.AddOptions<Push.PushOptions>().Bind(configuration.GetSection(Push.PushOptions.Section));
 
         // Validated here, once, from the same configuration the options above bind: before touching the disk
         // or binding sockets, with every problem in one message.
@@ -71,12 +72,14 @@ public sealed class ChatWireServer : IAsyncDisposable
         var storageOptions = ConfigurationChecks.Bind<StorageOptions>(configuration, StorageOptions.Section, failures);
         var routingOptions = ConfigurationChecks.Bind<RoutingOptions>(configuration, RoutingOptions.Section, failures);
         var attachments = ConfigurationChecks.Bind<AttachmentsOptions>(configuration, AttachmentsOptions.Section, failures);
+        var push = ConfigurationChecks.Bind<Push.PushOptions>(configuration, Push.PushOptions.Section, failures);
         var unknownKeys = ConfigurationChecks.UnknownKeys(configuration).ToList();
         failures.AddRange(new GatewayOptionsValidation().Validate(null, gateway).Failures ?? []);
         failures.AddRange(new AuthOptionsValidation().Validate(null, auth).Failures ?? []);
         failures.AddRange(LimitsOptionsValidation.Validate(limits, gateway));
         failures.AddRange(AdapterOptionsValidation.Validate(storageOptions, routingOptions));
         failures.AddRange(AttachmentsOptionsValidation.Validate(attachments));
+        failures.AddRange(Push.PushOptionsValidation.Validate(push, routingOptions.Bus));
         if (failures.Count > 0)
         {
             throw new OptionsValidationException("ChatWire", typeof(GatewayOptions), failures);
@@ -96,6 +99,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         services.AddChatWireStorage(storage);
         services.AddChatWireRouting(routingOptions, redis, nodeId, report);
         services.AddChatWireGateway();
+        Push.PushComposition.AddChatWirePush(services, push, storage.Push, report);
         services.Configure<JsonOptions>(o =>
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;

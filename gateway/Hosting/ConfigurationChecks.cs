@@ -17,6 +17,7 @@ internal static partial class ConfigurationChecks
         [StorageOptions.Section] = typeof(StorageOptions),
         [RoutingOptions.Section] = typeof(RoutingOptions),
         [AttachmentsOptions.Section] = typeof(AttachmentsOptions),
+        [Push.PushOptions.Section] = typeof(Push.PushOptions),
     };
 
     /// <summary>Binds a section; a value that does not convert adds a failure and leaves the defaults.</summary>
