@@ -13,6 +13,8 @@ internal static class PushComposition
         services.AddSingleton<PushMetrics>();
         services.AddSingleton<WebhookSender>(sp => new WebhookSender(options, sp.GetRequiredService<WebhookAddressPolicy>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IPushSender>(sp => sp.GetRequiredService<WebhookSender>());
+        services.AddSingleton<IPushSender>(sp => new ApnsSender(options, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IPushSender>(sp => new FcmSender(options, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<PushDelivery>();
         services.AddSingleton<PushDispatcher>();
 
@@ -50,6 +52,16 @@ internal static class PushComposition
         if (!string.IsNullOrEmpty(options.Webhook.SigningKey))
         {
             providers.Add("webhook");
+        }
+
+        if (!string.IsNullOrEmpty(options.Apns.PrivateKeyPath))
+        {
+            providers.Add($"apns ({options.Apns.Endpoint}, topic {options.Apns.Topic})");
+        }
+
+        if (!string.IsNullOrEmpty(options.Fcm.ServiceAccountPath))
+        {
+            providers.Add($"fcm ({options.Fcm.Endpoint})");
         }
 
         report.Add("push", options.Enabled
@@ -100,6 +112,21 @@ internal static class PushOptionsValidation
         if (!string.IsNullOrEmpty(options.Webhook.SigningKey) && !IsKey(options.Webhook.SigningKey))
         {
             yield return "Push:Webhook:SigningKey must be base64 of at least 32 bytes (e.g. openssl rand -base64 32).";
+        }
+
+        var apns = new[] { options.Apns.KeyId, options.Apns.TeamId, options.Apns.PrivateKeyPath, options.Apns.Topic };
+        if (apns.Any(string.IsNullOrEmpty) && !apns.All(string.IsNullOrEmpty))
+        {
+            yield return "Push:Apns needs all of KeyId, TeamId, PrivateKeyPath and Topic, or none of them.";
+        }
+        else if (!string.IsNullOrEmpty(options.Apns.PrivateKeyPath) && !File.Exists(options.Apns.PrivateKeyPath))
+        {
+            yield return $"Push:Apns:PrivateKeyPath names no file: {options.Apns.PrivateKeyPath}.";
+        }
+
+        if (!string.IsNullOrEmpty(options.Fcm.ServiceAccountPath) && !File.Exists(options.Fcm.ServiceAccountPath))
+        {
+            yield return $"Push:Fcm:ServiceAccountPath names no file: {options.Fcm.ServiceAccountPath}.";
         }
 
         if (!string.IsNullOrEmpty(options.TrustedCertificatePath) && !File.Exists(options.TrustedCertificatePath))
