@@ -10,15 +10,18 @@ namespace ChatWire.Gateway.Push;
 /// every node, so any node may send any notification. Each entry names a (user, conversation, seq) and its
 /// due time; the notification itself is a hash per (user, conversation) that folds a burst (the newest
 /// message and a count), so only the entry of the newest message sends, and older ones are acknowledged
-/// as covered. A node reads entries as they come and holds them (in the group's pending list) until due;
-/// entries a node took and did not acknowledge within <c>Push:Redis:ClaimIdleMs</c> (it crashed, or was
-/// cut off) are claimed by another with XAUTOCLAIM. A claimed entry may have been sent already: the sent
+/// as covered. A node reads entries as they come and holds them (in the group's pending list, touched
+/// while it waits) until due; entries a node took and did not touch or acknowledge within
+/// <c>Push:Redis:ClaimIdleMs</c> (it crashed, or was cut off) are claimed by another with XAUTOCLAIM. A claimed entry may have been sent already: the sent
 /// record in the directory (per device and message) keeps that from reaching the device twice.
 /// </summary>
 internal sealed class RedisPushQueue : BackgroundService, IPushQueue
 {
     private const string Group = "senders";
-    private const int BatchSize = 32;
+    private const int BatchSize = 200;
+
+    // Entries one node holds at once (waiting for their due time or being sent).
+    private const int MaxInFlight = 2000;
 
     // KEYS[1] fold hash, KEYS[2] stream. ARGV: user, conversation, message, seq, sender, reason, due ms, max fold ms, ttl ms.
     // An older message than the one folded changes nothing; the entry's due time is the fold's (bounded by first_due + max fold).
@@ -48,6 +51,7 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
     private readonly ILogger<RedisPushQueue> _logger;
     private readonly RedisKey _stream;
     private readonly string _consumer = "node-" + Guid.CreateVersion7().ToString("N");
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<RedisValue, Task> _inFlight = new();
 
     public RedisPushQueue(IConnectionMultiplexer redis, PushDispatcher dispatcher, IOptions<PushOptions> options, TimeProvider time, ILogger<RedisPushQueue> logger)
     {
@@ -81,7 +85,7 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var poll = TimeSpan.FromMilliseconds(_options.PollIntervalMs);
-        var claimEvery = TimeSpan.FromMilliseconds(Math.Max(_options.Redis.ClaimIdleMs / 2, _options.PollIntervalMs));
+        var claimEvery = TimeSpan.FromMilliseconds(Math.Max(_options.Redis.ClaimIdleMs / 3, _options.PollIntervalMs));
         var nextClaim = _time.GetUtcNow();
         var groupReady = false;
         while (!stoppingToken.IsCancellationRequested)
@@ -94,29 +98,26 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
                     groupReady = true;
                 }
 
-                var entries = new List<StreamEntry>();
                 if (_time.GetUtcNow() >= nextClaim)
                 {
-                    var claimed = await _redis.StreamAutoClaimAsync(_stream, Group, _consumer, _options.Redis.ClaimIdleMs, "0-0", BatchSize);
-                    if (claimed.ClaimedEntries.Length > 0)
-                    {
-                        GatewayLog.PushClaimed(_logger, claimed.ClaimedEntries.Length);
-                        entries.AddRange(claimed.ClaimedEntries.Where(e => !e.IsNull));
-                    }
-
+                    await ClaimAsync(stoppingToken);
                     nextClaim = _time.GetUtcNow() + claimEvery;
                 }
 
-                entries.AddRange(await _redis.StreamReadGroupAsync(_stream, Group, _consumer, StreamPosition.NewMessages, BatchSize));
-                if (entries.Count > 0)
+                var room = MaxInFlight - _inFlight.Count;
+                if (room > 0)
                 {
-                    await Parallel.ForEachAsync(entries, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = stoppingToken }, HandleAsync);
-                    continue;
+                    var entries = await _redis.StreamReadGroupAsync(_stream, Group, _consumer, StreamPosition.NewMessages, Math.Min(room, BatchSize));
+                    Start(entries, stoppingToken);
+                    if (entries.Length == Math.Min(room, BatchSize))
+                    {
+                        continue;
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
-                return;
+                break;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -130,12 +131,68 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
             }
             catch (OperationCanceledException)
             {
-                return;
+                break;
+            }
+        }
+
+        // What is still waiting stays in the group's pending list: another node claims it.
+        await Task.WhenAll(_inFlight.Values);
+    }
+
+    // Entries this node holds are touched (XCLAIM to itself, which resets their idle time) so that no other
+    // node claims them while they wait for their due time; then entries idle too long, whoever held them, are
+    // claimed (XAUTOCLAIM) and handled here. Entries already in hand are not started twice.
+    private async Task ClaimAsync(CancellationToken stoppingToken)
+    {
+        var held = _inFlight.Keys.ToArray();
+        if (held.Length > 0)
+        {
+            await _redis.StreamClaimIdsOnlyAsync(_stream, Group, _consumer, 0, held);
+        }
+
+        var claimed = await _redis.StreamAutoClaimAsync(_stream, Group, _consumer, _options.Redis.ClaimIdleMs, "0-0", BatchSize);
+        var taken = claimed.ClaimedEntries.Where(e => !e.IsNull && !_inFlight.ContainsKey(e.Id)).ToArray();
+        if (taken.Length > 0)
+        {
+            GatewayLog.PushClaimed(_logger, taken.Length);
+            Start(taken, stoppingToken);
+        }
+    }
+
+    private void Start(StreamEntry[] entries, CancellationToken stoppingToken)
+    {
+        foreach (var entry in entries)
+        {
+            var started = new TaskCompletionSource();
+            if (_inFlight.TryAdd(entry.Id, started.Task))
+            {
+                _ = RunAsync(entry, started, stoppingToken);
             }
         }
     }
 
-    private async ValueTask HandleAsync(StreamEntry entry, CancellationToken cancellationToken)
+    private async Task RunAsync(StreamEntry entry, TaskCompletionSource done, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await HandleAsync(entry, stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Left pending: claimed again (here or elsewhere) once idle.
+            GatewayLog.PushQueueFailed(_logger, ex);
+        }
+        finally
+        {
+            _inFlight.TryRemove(entry.Id, out _);
+            done.TrySetResult();
+        }
+    }
+
+    private async Task HandleAsync(StreamEntry entry, CancellationToken cancellationToken)
     {
         var user = Guid.ParseExact((string)entry["user"]!, "N");
         var conversation = Guid.ParseExact((string)entry["conv"]!, "N");
