@@ -65,36 +65,63 @@ internal sealed class PushPlanner : BackgroundService, ICommitObserver
         }
     }
 
+    /// <summary>How long a stopping node goes on planning what was committed before the stop.</summary>
+    public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly CancellationTokenSource _drain = new();
+
     public override void Dispose()
     {
         _observation.Dispose();
         _messages.Writer.TryComplete();
+        _drain.Dispose();
         base.Dispose();
+    }
+
+    // A stop plans what was committed before it (bounded by DrainTimeout and the host's own shutdown
+    // timeout), so a SIGTERM right after a SEND's acknowledgement does not lose its notifications.
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _messages.Writer.TryComplete();
+        if (ExecuteTask is { } running)
+        {
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bounded.CancelAfter(DrainTimeout);
+            try
+            {
+                await running.WaitAsync(bounded.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                await _drain.CancelAsync();
+            }
+        }
+
+        await base.StopAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        try
+        // Reads until the channel is completed (StopAsync), not until stoppingToken: see StopAsync.
+        await foreach (var message in _messages.Reader.ReadAllAsync(CancellationToken.None))
         {
-            await foreach (var message in _messages.Reader.ReadAllAsync(stoppingToken))
+            try
             {
-                try
+                var planned = await PlanAsync(message, _drain.Token);
+                if (planned.Count > 0)
                 {
-                    var planned = await PlanAsync(message, stoppingToken);
-                    if (planned.Count > 0)
-                    {
-                        await _queue.EnqueueAsync(planned, stoppingToken);
-                        _metrics.Queued(planned.Count);
-                    }
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
-                {
-                    GatewayLog.PushPlanFailed(_logger, message.ConversationId, message.EventId, ex);
+                    await _queue.EnqueueAsync(planned, _drain.Token);
+                    _metrics.Queued(planned.Count);
                 }
             }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
+            catch (OperationCanceledException) when (_drain.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                GatewayLog.PushPlanFailed(_logger, message.ConversationId, message.EventId, ex);
+            }
         }
     }
 
@@ -107,7 +134,10 @@ internal sealed class PushPlanner : BackgroundService, ICommitObserver
             return [];
         }
 
+        // Only members with a registered device: an @channel in a large channel queues nothing for the rest.
         var members = (await _directory.ListConversationMembersAsync(conversation.Id, cancellationToken)).Where(m => m != message.SenderUserId).ToList();
+        var reachable = members.Count == 0 ? new HashSet<Guid>() : await _pushes.FilterUsersWithPushTokensAsync(members, cancellationToken);
+        members.RemoveAll(m => !reachable.Contains(m));
         if (members.Count == 0)
         {
             return [];
@@ -118,6 +148,7 @@ internal sealed class PushPlanner : BackgroundService, ICommitObserver
         var now = _time.GetUtcNow();
         var dueAt = message.StoredAt.AddMilliseconds(_options.DelayMs);
         var planned = new List<PendingPush>();
+        var muted = conversation.TeamId is { } team ? await MutedAsync(team, members, cancellationToken) : null;
         foreach (var member in members)
         {
             var (level, dndUntil) = levels[member];
@@ -133,7 +164,7 @@ internal sealed class PushPlanner : BackgroundService, ICommitObserver
                 continue;
             }
 
-            if (conversation.TeamId is { } teamId && (await _directory.GetTeamMembershipAsync(teamId, member, cancellationToken))?.Muted != false)
+            if (muted?.Contains(member) == true)
             {
                 continue;
             }
@@ -142,6 +173,50 @@ internal sealed class PushPlanner : BackgroundService, ICommitObserver
         }
 
         return planned;
+    }
+
+    // Those of the members who muted the team, or are no longer in it: one read each for a few members, the
+    // team's member pages for many.
+    private async Task<HashSet<Guid>> MutedAsync(Guid teamId, List<Guid> members, CancellationToken cancellationToken)
+    {
+        var muted = new HashSet<Guid>();
+        if (members.Count <= 16)
+        {
+            foreach (var member in members)
+            {
+                if ((await _directory.GetTeamMembershipAsync(teamId, member, cancellationToken))?.Muted != false)
+                {
+                    muted.Add(member);
+                }
+            }
+
+            return muted;
+        }
+
+        var inTeam = new HashSet<Guid>();
+        Guid? after = null;
+        while (true)
+        {
+            var page = await _directory.ListTeamMembersByIdAsync(teamId, after, 1000, cancellationToken);
+            foreach (var member in page)
+            {
+                inTeam.Add(member.UserId);
+                if (member.Muted)
+                {
+                    muted.Add(member.UserId);
+                }
+            }
+
+            if (page.Count < 1000)
+            {
+                break;
+            }
+
+            after = page[^1].UserId;
+        }
+
+        muted.UnionWith(members.Where(m => !inTeam.Contains(m)));
+        return muted;
     }
 
     // Why each member is notified whatever their level (short of None); members absent have no such reason.

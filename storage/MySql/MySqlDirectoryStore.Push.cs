@@ -75,6 +75,30 @@ public sealed partial class MySqlDirectoryStore : IPushStore
             return await ReadListAsync(command, ReadPushToken, ct);
         }, cancellationToken);
 
+    public Task<IReadOnlySet<Guid>> FilterUsersWithPushTokensAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userIds);
+        return ReadPrimaryAsync<IReadOnlySet<Guid>>(async (connection, ct) =>
+        {
+            var found = new HashSet<Guid>();
+            foreach (var chunk in userIds.Distinct().Chunk(IdsPerQuery))
+            {
+                await using var command = new MySqlCommand { Connection = connection };
+                command.CommandText = $"""
+                    SELECT DISTINCT t.user_id FROM push_tokens t JOIN device_sessions s ON s.device_id = t.device_id
+                    WHERE s.revoked_at IS NULL AND t.user_id IN ({command.BindIds(chunk)});
+                    """;
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    found.Add(reader.ReadGuid(0));
+                }
+            }
+
+            return found;
+        }, cancellationToken);
+    }
+
     public Task<PushPreferences> GetPushPreferencesAsync(Guid userId, CancellationToken cancellationToken = default) =>
         ReadPrimaryAsync(async (connection, ct) =>
         {

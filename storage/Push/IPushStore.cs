@@ -93,6 +93,9 @@ public interface IPushStore
     /// <summary>The registrations of the user's devices whose sessions are not revoked.</summary>
     Task<IReadOnlyList<PushTokenRecord>> ListPushTokensAsync(Guid userId, CancellationToken cancellationToken = default);
 
+    /// <summary>Those of <paramref name="userIds"/> with at least one registered device whose session is not revoked.</summary>
+    Task<IReadOnlySet<Guid>> FilterUsersWithPushTokensAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default);
+
     /// <summary>The user's settings (<see cref="PushPreferences.Default"/> when never set).</summary>
     Task<PushPreferences> GetPushPreferencesAsync(Guid userId, CancellationToken cancellationToken = default);
 

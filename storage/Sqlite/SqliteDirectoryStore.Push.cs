@@ -74,6 +74,28 @@ public sealed partial class SqliteDirectoryStore : IPushStore
         return await ReadListAsync(command, ReadPushToken, cancellationToken);
     }
 
+    public async Task<IReadOnlySet<Guid>> FilterUsersWithPushTokensAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userIds);
+        var found = new HashSet<Guid>();
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        foreach (var chunk in userIds.Distinct().Chunk(IdsPerQuery))
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                SELECT DISTINCT t.user_id FROM push_tokens t JOIN device_sessions s ON s.device_id = t.device_id
+                WHERE s.revoked_at IS NULL AND t.user_id IN ({command.BindIds(chunk)});
+                """;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                found.Add(reader.ReadGuid(0));
+            }
+        }
+
+        return found;
+    }
+
     public async Task<PushPreferences> GetPushPreferencesAsync(Guid userId, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);

@@ -127,14 +127,14 @@ public sealed class PushNotificationTests
     }
 
     [Fact]
-    public async Task Send_MentionInABigChannel_OnlyTheMentionedNotified()
+    public async Task Send_MentionInABigChannel_OnlyTheMentionedWhoDidNotMuteNotified()
     {
         await using var receiver = await PushReceiver.StartAsync();
         await using var server = await PushFixture.StartServerAsync(receiver);
         var alice = await server.SignupAsync();
         var (team, general) = await alice.CreateTeamAsync("Big");
         var members = new List<TestUser>();
-        for (var i = 0; i < 12; i++)
+        for (var i = 0; i < 20; i++)
         {
             var member = await server.SignupAsync();
             await member.JoinAsync(await alice.InviteAsync(team));
@@ -143,10 +143,12 @@ public sealed class PushNotificationTests
         }
 
         var mentioned = members[5];
+        var muting = members[11];
+        await muting.CallAsync(HttpMethod.Put, $"v1/teams/{team}/mute");
         var dm = await alice.OpenDmAsync(members[0].Username);
         await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
 
-        await SendAsync(aliceDesk, new Send(1, general, Guid.CreateVersion7(), "text/plain", "hey"u8.ToArray()) { Mentions = [mentioned.UserId] });
+        await SendAsync(aliceDesk, new Send(1, general, Guid.CreateVersion7(), "text/plain", "hey"u8.ToArray()) { Mentions = [mentioned.UserId, muting.UserId] });
         await aliceDesk.SendTextAsync(general, "no mention: nobody is notified at the default level");
 
         var push = await receiver.NextAsync();

@@ -36,7 +36,16 @@ public sealed class PushRestartTests
             Assert.Empty(receiver.Drain());
             await using var second = await GatewayChild.StartAsync(4096, settings, data);
 
-            var push = await receiver.NextAsync(TimeSpan.FromSeconds(60));
+            ReceivedPush push;
+            try
+            {
+                push = await receiver.NextAsync(TimeSpan.FromSeconds(60));
+            }
+            catch (TimeoutException ex)
+            {
+                throw new TimeoutException(ex.Message + " The restarted gateway printed:\n" + second.Output, ex);
+            }
+
             var body = push.Json;
             Assert.Equal((dm, messageId, bobDevice), (body.GetProperty("conversation_id").GetGuid(), body.GetProperty("message_id").GetGuid(), body.GetProperty("device_id").GetGuid()));
         }

@@ -101,6 +101,22 @@ public abstract class PushStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FilterUsersWithPushTokensAsync_Mixed_OnlyUsersWithALiveRegistration()
+    {
+        var (registered, device) = await AddDeviceAsync();
+        var (revoked, revokedDevice) = await AddDeviceAsync();
+        var (unregistered, _) = await AddDeviceAsync();
+        await Store.SetPushTokenAsync(new PushTokenRecord(device, registered, PushProvider.Apns, "aa01", T0));
+        await Store.SetPushTokenAsync(new PushTokenRecord(await AddSessionAsync(registered), registered, PushProvider.Fcm, "f", T0));
+        await Store.SetPushTokenAsync(new PushTokenRecord(revokedDevice, revoked, PushProvider.Apns, "aa02", T0));
+        await Directory.RevokeDeviceSessionAsync(revoked, revokedDevice, T0);
+
+        var found = await Store.FilterUsersWithPushTokensAsync([registered, revoked, unregistered, Guid.NewGuid()]);
+
+        Assert.Equal([registered], found);
+    }
+
+    [Fact]
     public async Task GetPushPreferencesAsync_NeverSet_Default()
     {
         var preferences = await Store.GetPushPreferencesAsync(Guid.NewGuid());
