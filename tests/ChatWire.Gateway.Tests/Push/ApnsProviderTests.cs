@@ -42,16 +42,20 @@ public sealed class ApnsProviderTests : IDisposable
         await server.WaitForMetricAsync(Metric, "provider=\"apns\",outcome=\"delivered\"", v => v == 1);
     }
 
-    [Fact]
-    public async Task Send_ApnsAnswersUnregistered_RegistrationRemoved()
+    [Theory]
+    [InlineData(410, "Unregistered")]
+    [InlineData(400, "BadDeviceToken")]
+    public async Task Send_ApnsCallsTheTokenDead_RegistrationRemoved(int status, string reason)
     {
         await using var receiver = await PushReceiver.StartAsync();
         await using var server = await StartAsync(receiver);
         var (alice, bob, dm) = await RegisteredPairAsync(server);
         receiver.Answer = push => Check(push, dm) with
         {
-            Status = 410,
-            Body = $$"""{"reason":"Unregistered","timestamp":{{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}}}""",
+            Status = status,
+            Body = status == 410
+                ? $$"""{"reason":"{{reason}}","timestamp":{{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}}}"""
+                : $$"""{"reason":"{{reason}}"}""",
         };
         await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
 
