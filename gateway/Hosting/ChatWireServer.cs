@@ -99,7 +99,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         services.AddChatWireStorage(storage);
         services.AddChatWireRouting(routingOptions, redis, nodeId, report);
         services.AddChatWireGateway();
-        Push.PushComposition.AddChatWirePush(services, push, storage.Push, report);
+        Push.PushComposition.AddChatWirePush(services, push, routingOptions.Bus, storage.Push, report);
         services.Configure<JsonOptions>(o =>
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;

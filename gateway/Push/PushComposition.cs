@@ -6,8 +6,9 @@ namespace ChatWire.Gateway.Push;
 /// <summary>Registers the push services: providers, delivery, the dispatcher, the queue configured and the planner.</summary>
 internal static class PushComposition
 {
-    public static IServiceCollection AddChatWirePush(this IServiceCollection services, PushOptions options, IPushStore store, Hosting.AdapterReport report)
+    public static IServiceCollection AddChatWirePush(this IServiceCollection services, PushOptions options, string bus, IPushStore store, Hosting.AdapterReport report)
     {
+        var queue = options.QueueFor(bus);
         services.AddSingleton(store);
         services.AddSingleton(new WebhookAddressPolicy(options.AllowPrivateWebhooks));
         services.AddSingleton<PushMetrics>();
@@ -18,7 +19,7 @@ internal static class PushComposition
         services.AddSingleton<PushDelivery>();
         services.AddSingleton<PushDispatcher>();
 
-        if (options.Queue == "redis")
+        if (queue == "redis")
         {
             services.AddSingleton<RedisPushQueue>(sp => new RedisPushQueue(
                 sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(),
@@ -65,7 +66,7 @@ internal static class PushComposition
         }
 
         report.Add("push", options.Enabled
-            ? $"queue {options.Queue}, delay {options.DelayMs} ms, providers: {(providers.Count == 0 ? "none configured" : string.Join(", ", providers))}"
+            ? $"queue {queue}, delay {options.DelayMs} ms, providers: {(providers.Count == 0 ? "none configured" : string.Join(", ", providers))}"
             : "off (registrations kept, nothing sent)");
         return services;
     }
@@ -100,9 +101,9 @@ internal static class PushOptionsValidation
             yield return $"Push:MaxFoldMs must be 0 or positive; got {options.MaxFoldMs}.";
         }
 
-        if (options.Queue is not ("store" or "redis"))
+        if (options.Queue is not ("auto" or "store" or "redis"))
         {
-            yield return $"Push:Queue must be store or redis; got '{options.Queue}'.";
+            yield return $"Push:Queue must be auto, store or redis; got '{options.Queue}'.";
         }
         else if (options.Queue == "redis" && bus != "redis")
         {

@@ -17,8 +17,14 @@ public sealed class PushOptions
     /// </summary>
     public int MaxFoldMs { get; set; } = 15_000;
 
-    /// <summary>Where pending notifications wait: <c>store</c> (the directory database) or <c>redis</c> (a stream with a consumer group).</summary>
-    public string Queue { get; set; } = "store";
+    /// <summary>
+    /// Where pending notifications wait: <c>store</c> (the directory database; one node), <c>redis</c> (a stream
+    /// with a consumer group; any number of nodes), or <c>auto</c>: <c>redis</c> when the bus is Redis, else <c>store</c>.
+    /// </summary>
+    public string Queue { get; set; } = "auto";
+
+    /// <summary>The queue <see cref="Queue"/> names, with <c>auto</c> resolved for the bus in use.</summary>
+    public string QueueFor(string bus) => Queue == "auto" ? (bus == "redis" ? "redis" : "store") : Queue;
 
     /// <summary>How often the store queue is polled for due notifications.</summary>
     public int PollIntervalMs { get; set; } = 500;

@@ -88,6 +88,7 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
         var claimEvery = TimeSpan.FromMilliseconds(Math.Max(_options.Redis.ClaimIdleMs / 3, _options.PollIntervalMs));
         var nextClaim = _time.GetUtcNow();
         var groupReady = false;
+        var failing = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -104,6 +105,7 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
                     nextClaim = _time.GetUtcNow() + claimEvery;
                 }
 
+                failing = false;
                 var room = MaxInFlight - _inFlight.Count;
                 if (room > 0)
                 {
@@ -121,7 +123,13 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                GatewayLog.PushQueueFailed(_logger, ex);
+                // Once per outage, not once per poll.
+                if (!failing)
+                {
+                    GatewayLog.PushQueueFailed(_logger, ex);
+                }
+
+                failing = true;
                 groupReady = groupReady && ex is not RedisServerException;
             }
 

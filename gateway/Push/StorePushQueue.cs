@@ -28,6 +28,7 @@ internal sealed class StorePushQueue(
     {
         var interval = TimeSpan.FromMilliseconds(_options.PollIntervalMs);
         var nextPrune = DateTimeOffset.MinValue;
+        var failing = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -40,6 +41,7 @@ internal sealed class StorePushQueue(
                 }
 
                 var due = await store.ListDuePushesAsync(now, BatchSize, stoppingToken);
+                failing = false;
                 await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = stoppingToken }, async (pending, ct) =>
                 {
                     await dispatcher.DispatchAsync(pending, ct);
@@ -57,7 +59,13 @@ internal sealed class StorePushQueue(
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                GatewayLog.PushQueueFailed(logger, ex);
+                // Once per outage, not once per poll.
+                if (!failing)
+                {
+                    GatewayLog.PushQueueFailed(logger, ex);
+                }
+
+                failing = true;
             }
 
             try
