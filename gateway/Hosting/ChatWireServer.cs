@@ -72,6 +72,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         builder.Services.AddOptions<LimitsOptions>().Bind(configuration.GetSection(LimitsOptions.Section));
         builder.Services.AddOptions<AttachmentsOptions>().Bind(configuration.GetSection(AttachmentsOptions.Section));
         builder.Services.AddOptions<Admin.AdminOptions>().Bind(configuration.GetSection(Admin.AdminOptions.Section));
+        builder.Services.AddOptions<Push.PushOptions>().Bind(configuration.GetSection(Push.PushOptions.Section));
 
         // Validated here, once, from the same configuration the options above bind: before touching the disk
         // or binding sockets, with every problem in one message.
@@ -83,6 +84,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         var routingOptions = ConfigurationChecks.Bind<RoutingOptions>(configuration, RoutingOptions.Section, failures);
         var attachments = ConfigurationChecks.Bind<AttachmentsOptions>(configuration, AttachmentsOptions.Section, failures);
         var adminOptions = ConfigurationChecks.Bind<Admin.AdminOptions>(configuration, Admin.AdminOptions.Section, failures);
+        var push = ConfigurationChecks.Bind<Push.PushOptions>(configuration, Push.PushOptions.Section, failures);
         var unknownKeys = ConfigurationChecks.UnknownKeys(configuration).ToList();
         failures.AddRange(new GatewayOptionsValidation().Validate(null, gateway).Failures ?? []);
         failures.AddRange(new AuthOptionsValidation().Validate(null, auth).Failures ?? []);
@@ -93,6 +95,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         {
             failures.Add($"Admin:Token must be empty (the management API off) or at least {Admin.AdminOptions.MinTokenLength} characters (e.g. openssl rand -hex 32).");
         }
+        failures.AddRange(Push.PushOptionsValidation.Validate(push, routingOptions.Bus));
         if (failures.Count > 0)
         {
             throw new OptionsValidationException("ChatWire", typeof(GatewayOptions), failures);
@@ -118,6 +121,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         services.AddChatWireStorage(storage);
         services.AddChatWireRouting(routingOptions, redis, nodeId, report);
         services.AddChatWireGateway();
+        Push.PushComposition.AddChatWirePush(services, push, routingOptions.Bus, storage.Push, report);
         services.Configure<JsonOptions>(o =>
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;

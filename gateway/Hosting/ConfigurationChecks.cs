@@ -18,6 +18,7 @@ internal static partial class ConfigurationChecks
         [RoutingOptions.Section] = typeof(RoutingOptions),
         [AttachmentsOptions.Section] = typeof(AttachmentsOptions),
         [Admin.AdminOptions.Section] = typeof(Admin.AdminOptions),
+        [Push.PushOptions.Section] = typeof(Push.PushOptions),
     };
 
     /// <summary>Binds a section; a value that does not convert adds a failure and leaves the defaults.</summary>

@@ -154,6 +154,7 @@ internal static class HttpPipeline
         ConversationEndpoints.Map(authenticated);
         KeyEndpoints.Map(authenticated);
         ConversationKeyEndpoints.Map(authenticated);
+        PushEndpoints.Map(authenticated);
         AttachmentEndpoints.Map(anonymous, authenticated, app.Services.GetService<Storage.Blobs.LocalBlobStore>() is not null);
     }
 }

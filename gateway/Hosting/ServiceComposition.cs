@@ -44,6 +44,9 @@ internal sealed class ChatWireStorage(IDirectoryStore directory, IMessageStore m
 
     public IBlobStore Blobs { get; } = blobs;
 
+    /// <summary>Push registrations, preferences and the store queue: both directory adapters hold them.</summary>
+    public Storage.Push.IPushStore Push { get; } = (Storage.Push.IPushStore)directory;
+
     public ValueTask DisposeAsync() => close();
 }
 

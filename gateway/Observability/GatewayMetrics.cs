@@ -13,8 +13,7 @@ namespace ChatWire.Gateway.Observability;
 /// <remarks>
 /// One partial per area: this file the protocol, <c>GatewayMetrics.Storage.cs</c> the stores and Redis,
 /// <c>GatewayMetrics.Http.cs</c> the HTTP API, <c>GatewayMetrics.Runtime.cs</c> the process. Push
-/// notifications define their <c>chatwire_push_*</c> metrics in <c>GatewayMetrics.Push.cs</c>, through
-/// <see cref="CreatePushMetrics"/>.
+/// notifications define their <c>chatwire_push_*</c> metrics in <c>Push.PushMetrics</c>, on this registry.
 /// </remarks>
 internal sealed partial class GatewayMetrics
 {
@@ -74,7 +73,6 @@ internal sealed partial class GatewayMetrics
             "chatwire_ephemeral_dropped_total", "Typing and presence frames not written to a connection that was behind (or typing over its rate).");
         CreateStorageMetrics(factory);
         CreateHttpMetrics(factory);
-        CreatePushMetrics(factory);
     }
 
     public CollectorRegistry Registry { get; }
@@ -121,9 +119,4 @@ internal sealed partial class GatewayMetrics
             counter.Inc();
         }
     }
-
-    // Push notifications (chatwire_push_*): defined by the push module in GatewayMetrics.Push.cs. Nothing
-    // else defines chatwire_push_* metrics; deploy/grafana/chatwire.json and deploy/prometheus/alerts.yml use
-    // chatwire_push_notifications_total{provider,outcome} and chatwire_push_delivery_seconds.
-    partial void CreatePushMetrics(MetricFactory factory);
 }

@@ -211,6 +211,7 @@ public sealed partial class MySqlDirectoryStore : IDirectoryStore, IAsyncDisposa
 
             // The device's keys go with its session, in the same transaction (IKeyDirectoryStore.RevokeDeviceKeysAsync).
             await RevokeKeysAsync(connection, transaction, userId, [deviceId], onlyWithKeys: true, revokedAt, ct);
+            await DeletePushTokensAsync(connection, transaction, [deviceId], ct);
             return true;
         }, cancellationToken);
 
@@ -238,6 +239,7 @@ public sealed partial class MySqlDirectoryStore : IDirectoryStore, IAsyncDisposa
 
             // The devices' keys go with their sessions, in the same transaction.
             await RevokeKeysAsync(connection, transaction, userId, revoked, onlyWithKeys: true, revokedAt, ct);
+            await DeletePushTokensAsync(connection, transaction, revoked, ct);
             await transaction.CommitAsync(ct);
             return revoked;
         }, cancellationToken);

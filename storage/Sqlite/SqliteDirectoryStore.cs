@@ -180,6 +180,7 @@ public sealed partial class SqliteDirectoryStore : IDirectoryStore, IDisposable
 
             // The device's keys go with its session, in the same transaction (IKeyDirectoryStore.RevokeDeviceKeysAsync).
             await RevokeKeysAsync(connection, transaction, userId, [deviceId], onlyWithKeys: true, revokedAt, ct);
+            await DeletePushTokensAsync(connection, transaction, [deviceId], ct);
             return true;
         }, cancellationToken);
 
@@ -201,6 +202,7 @@ public sealed partial class SqliteDirectoryStore : IDirectoryStore, IDisposable
             }
 
             await RevokeKeysAsync(connection, transaction, userId, revoked, onlyWithKeys: true, revokedAt, ct);
+            await DeletePushTokensAsync(connection, transaction, revoked, ct);
             return revoked;
         }, cancellationToken);
 

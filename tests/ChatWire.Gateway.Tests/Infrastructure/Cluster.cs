@@ -10,10 +10,12 @@ namespace ChatWire.Gateway.Tests.Infrastructure;
 internal sealed class Cluster : IAsyncDisposable
 {
     private readonly string _database;
+    private readonly Dictionary<string, string> _settings;
 
-    private Cluster(string database, List<GatewayChild> nodes)
+    private Cluster(string database, Dictionary<string, string> settings, List<GatewayChild> nodes)
     {
         _database = database;
+        _settings = settings;
         Nodes = nodes;
     }
 
@@ -61,7 +63,15 @@ internal sealed class Cluster : IAsyncDisposable
             throw;
         }
 
-        return new Cluster(database, nodes);
+        return new Cluster(database, settings, nodes);
+    }
+
+    /// <summary>Starts one more node with the same settings (e.g. to take over from one that was killed).</summary>
+    public async Task<GatewayChild> AddNodeAsync()
+    {
+        var node = await GatewayChild.StartAsync(4096, _settings);
+        Nodes.Add(node);
+        return node;
     }
 
 

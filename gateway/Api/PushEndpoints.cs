@@ -1,0 +1,166 @@
+using System.Globalization;
+using ChatWire.Gateway.Push;
+using ChatWire.Storage.Directory;
+using ChatWire.Storage.Push;
+
+namespace ChatWire.Gateway.Api;
+
+// Push registration (one per device, replaced by a new one, gone with the session) and notification settings.
+internal static class PushEndpoints
+{
+    private const string Tag = "Push";
+
+    // APNs device tokens are 32 bytes today (64 hex digits); Apple says they may grow, so up to 100 bytes.
+    private const int MaxApnsTokenLength = 200;
+
+    private const int MaxFcmTokenLength = 4096;
+
+    public static void Map(RouteGroupBuilder authenticated)
+    {
+        authenticated.MapPut("/push/registration", RegisterAsync)
+            .Describe("registerPush", "Register this device's push token (apns, fcm, or an https webhook URL), replacing its earlier one", Tag)
+            .Returns<PushRegistrationResponse>().Refuses(400, 415);
+        authenticated.MapGet("/push/registration", GetRegistrationAsync)
+            .Describe("getPushRegistration", "This device's push registration", Tag)
+            .Returns<PushRegistrationResponse>().Refuses(404);
+        authenticated.MapDelete("/push/registration", UnregisterAsync)
+            .Describe("unregisterPush", "Remove this device's push registration", Tag)
+            .ReturnsNoContent().Refuses(404);
+        authenticated.MapGet("/push/preferences", GetPreferencesAsync)
+            .Describe("getPushPreferences", "My notification level, do-not-disturb end and per-conversation levels", Tag)
+            .Returns<PushPreferencesResponse>();
+        authenticated.MapPut("/push/preferences", SetPreferencesAsync)
+            .Describe("setPushPreferences", "Set my notification level and do-not-disturb end", Tag)
+            .Returns<PushPreferencesResponse>().Refuses(400, 415);
+        authenticated.MapPut("/conversations/{conversationId}/push", SetConversationLevelAsync)
+            .Describe("setConversationPushLevel", "Set or clear my notification level in one conversation", Tag)
+            .Returns<PushPreferencesResponse>().Refuses(400, 403, 404, 415);
+    }
+
+    private static async Task<PushRegistrationResponse> RegisterAsync(
+        RegisterPushRequest body, HttpContext http, IPushStore store, PushDelivery delivery, WebhookAddressPolicy policy, TimeProvider time, CancellationToken ct)
+    {
+        var me = http.Identity();
+        var provider = ParseProvider(Validation.Required("provider", body.Provider));
+        var token = Validation.Required("token", body.Token);
+        var problem = provider switch
+        {
+            PushProvider.Apns => token.Length is >= 64 and <= MaxApnsTokenLength && token.Length % 2 == 0 && token.All(char.IsAsciiHexDigit)
+                ? null : $"An APNs token is the device token in hex: 64 to {MaxApnsTokenLength} hex digits.",
+            PushProvider.Fcm => token.Length <= MaxFcmTokenLength && token.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or ':' or '.')
+                ? null : $"An FCM token is the registration token: at most {MaxFcmTokenLength} letters, digits and _-:.",
+            _ => await policy.CheckUrlAsync(token, ct),
+        };
+        if (problem is not null)
+        {
+            throw RequestRefusedException.Validation("token", problem);
+        }
+
+        if (delivery.SenderFor(provider) is not { IsConfigured: true } sender)
+        {
+            throw RequestRefusedException.Validation("provider", $"This server does not send {body.Provider} notifications.");
+        }
+
+        if (provider == PushProvider.Apns)
+        {
+            token = token.ToLowerInvariant();
+        }
+
+        var registration = new PushTokenRecord(me.DeviceId, me.UserId, provider, token, time.GetUtcNow());
+        await store.SetPushTokenAsync(registration, ct);
+        return Describe(registration, sender);
+    }
+
+    private static async Task<PushRegistrationResponse> GetRegistrationAsync(HttpContext http, IPushStore store, PushDelivery delivery, CancellationToken ct)
+    {
+        var registration = await store.GetPushTokenAsync(http.Identity().DeviceId, ct) ?? throw Validation.NotFound("push registration for this device");
+        return Describe(registration, delivery.SenderFor(registration.Provider));
+    }
+
+    private static async Task<IResult> UnregisterAsync(HttpContext http, IPushStore store, CancellationToken ct)
+    {
+        if (!await store.DeletePushTokenAsync(http.Identity().DeviceId, ct))
+        {
+            throw Validation.NotFound("push registration for this device");
+        }
+
+        return Results.NoContent();
+    }
+
+    private static async Task<PushPreferencesResponse> GetPreferencesAsync(HttpContext http, IPushStore store, CancellationToken ct) =>
+        Describe(await store.GetPushPreferencesAsync(http.Identity().UserId, ct));
+
+    private static async Task<PushPreferencesResponse> SetPreferencesAsync(PushPreferencesRequest body, HttpContext http, IPushStore store, CancellationToken ct)
+    {
+        var me = http.Identity();
+        var level = ParseLevel("level", Validation.Required("level", body.Level));
+        DateTimeOffset? until = null;
+        if (body.DoNotDisturbUntil is { } text)
+        {
+            if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+            {
+                throw RequestRefusedException.Validation("do_not_disturb_until", "do_not_disturb_until must be an ISO 8601 time, e.g. 2026-12-03T07:00:00.000Z, or null.");
+            }
+
+            until = DateTimeOffset.FromUnixTimeMilliseconds(parsed.ToUnixTimeMilliseconds());
+        }
+
+        await store.SetPushPreferencesAsync(me.UserId, level, until, ct);
+        return Describe(await store.GetPushPreferencesAsync(me.UserId, ct));
+    }
+
+    private static async Task<PushPreferencesResponse> SetConversationLevelAsync(
+        string conversationId, ConversationPushRequest body, HttpContext http, IDirectoryStore directory, IPushStore store, CancellationToken ct)
+    {
+        var me = http.Identity();
+        var conversation = Ids.Parse("conversation_id", conversationId);
+        var level = body.Level is null ? (PushLevel?)null : ParseLevel("level", body.Level);
+        if (await directory.GetConversationAsync(conversation, ct) is null)
+        {
+            throw Validation.NotFound("conversation");
+        }
+
+        if (!await directory.IsConversationMemberAsync(conversation, me.UserId, ct))
+        {
+            throw Validation.NotAMember("conversation");
+        }
+
+        await store.SetConversationPushLevelAsync(me.UserId, conversation, level, ct);
+        return Describe(await store.GetPushPreferencesAsync(me.UserId, ct));
+    }
+
+    private static PushProvider ParseProvider(string value) => value switch
+    {
+        "apns" => PushProvider.Apns,
+        "fcm" => PushProvider.Fcm,
+        "webhook" => PushProvider.Webhook,
+        _ => throw RequestRefusedException.Validation("provider", "provider must be apns, fcm or webhook."),
+    };
+
+    public static string LevelName(PushLevel level) => level switch
+    {
+        PushLevel.All => "all",
+        PushLevel.None => "none",
+        _ => "mentions",
+    };
+
+    private static PushLevel ParseLevel(string field, string value) => value switch
+    {
+        "all" => PushLevel.All,
+        "mentions" => PushLevel.MentionsAndDirect,
+        "none" => PushLevel.None,
+        _ => throw RequestRefusedException.Validation(field, $"{field} must be all, mentions (mentions, DMs and thread replies) or none."),
+    };
+
+    private static PushRegistrationResponse Describe(PushTokenRecord registration, IPushSender? sender) => new(
+        registration.DeviceId,
+        PushMetrics.Name(registration.Provider),
+        registration.Token,
+        registration.RegisteredAt.UtcDateTime,
+        sender is WebhookSender { IsConfigured: true } webhook ? Convert.ToBase64String(webhook.SecretFor(registration.DeviceId, registration.Token)) : null);
+
+    private static PushPreferencesResponse Describe(PushPreferences preferences) => new(
+        LevelName(preferences.Level),
+        preferences.DoNotDisturbUntil?.UtcDateTime,
+        preferences.Conversations.OrderBy(c => c.Key).Select(c => new ConversationPushLevel(c.Key, LevelName(c.Value))).ToList());
+}

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using ChatWire.Storage.Push;
+
+namespace ChatWire.Gateway.Push;
+
+/// <summary>
+/// Sends one notification to one device through its provider: at most once per (device, message) (the sent
+/// record is checked before and written after), a limited number of requests per provider at once, retries
+/// with exponential backoff and jitter (or the provider's Retry-After), and a registration the provider
+/// calls dead removed. Every outcome is counted.
+/// </summary>
+internal sealed class PushDelivery
+{
+    private readonly Dictionary<PushProvider, (IPushSender Sender, SemaphoreSlim Slots)> _senders;
+    private readonly IPushStore _store;
+    private readonly PushMetrics _metrics;
+    private readonly PushOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<PushDelivery> _logger;
+
+    public PushDelivery(IEnumerable<IPushSender> senders, IPushStore store, PushMetrics metrics, Microsoft.Extensions.Options.IOptions<PushOptions> options, TimeProvider time, ILogger<PushDelivery> logger)
+    {
+        _senders = senders.ToDictionary(s => s.Provider, s => (s, new SemaphoreSlim(Math.Max(1, s.MaxConcurrency))));
+        _store = store;
+        _metrics = metrics;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    public IPushSender? SenderFor(PushProvider provider) => _senders.TryGetValue(provider, out var entry) ? entry.Sender : null;
+
+    /// <summary>Sends <paramref name="notification"/> to <paramref name="device"/>; returns once it is delivered or given up.</summary>
+    public async Task SendAsync(PushTokenRecord device, PushNotification notification, CancellationToken cancellationToken)
+    {
+        if (!_senders.TryGetValue(device.Provider, out var entry) || !entry.Sender.IsConfigured)
+        {
+            _metrics.Count(device.Provider, "failed");
+            GatewayLog.PushFailed(_logger, PushMetrics.Name(device.Provider), device.DeviceId, 0, "the provider is not configured on this node");
+            return;
+        }
+
+        if (await _store.WasPushSentAsync(device.DeviceId, notification.MessageId, cancellationToken))
+        {
+            _metrics.Count(device.Provider, "duplicate");
+            return;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var maxAttempts = Math.Max(1, _options.MaxAttempts);
+        ProviderAnswer answer = default;
+        for (var attempt = 1; attempt <= maxAttempts; attempt++)
+        {
+            await entry.Slots.WaitAsync(cancellationToken);
+            try
+            {
+                answer = await entry.Sender.SendAsync(device, notification, cancellationToken);
+            }
+            finally
+            {
+                entry.Slots.Release();
+            }
+
+            switch (answer.Outcome)
+            {
+                case ProviderOutcome.Delivered:
+                    await _store.RecordPushSentAsync(device.DeviceId, notification.MessageId, _time.GetUtcNow(), CancellationToken.None);
+                    _metrics.Count(device.Provider, "delivered");
+                    _metrics.Delivered(device.Provider, Stopwatch.GetElapsedTime(started));
+                    return;
+
+                case ProviderOutcome.DeadToken:
+                    // Only the token that was refused: the device may have registered a new one meanwhile.
+                    await _store.DeletePushTokenIfAsync(device.DeviceId, device.Token, CancellationToken.None);
+                    _metrics.Count(device.Provider, "token_removed");
+                    GatewayLog.PushTokenRemoved(_logger, PushMetrics.Name(device.Provider), device.DeviceId, answer.Detail);
+                    return;
+
+                case ProviderOutcome.Rejected:
+                    attempt = maxAttempts;
+                    break;
+
+                case ProviderOutcome.Retry when attempt < maxAttempts:
+                    _metrics.Count(device.Provider, "retried");
+                    await Task.Delay(Backoff(attempt, answer.RetryAfter), _time, cancellationToken);
+                    break;
+            }
+        }
+
+        _metrics.Count(device.Provider, "failed");
+        GatewayLog.PushFailed(_logger, PushMetrics.Name(device.Provider), device.DeviceId, maxAttempts, answer.Detail);
+    }
+
+    // base · 2^(attempt-1), plus up to half of that at random so that retries after a provider's outage
+    // do not arrive together; a provider's own Retry-After wins when it asks for longer (capped at a minute).
+    private TimeSpan Backoff(int attempt, TimeSpan? retryAfter)
+    {
+        var exponential = _options.RetryBaseMs * Math.Pow(2, attempt - 1);
+        var delay = TimeSpan.FromMilliseconds(exponential + (Random.Shared.NextDouble() * exponential / 2));
+        if (retryAfter is { } asked && asked > delay)
+        {
+            delay = asked < TimeSpan.FromMinutes(1) ? asked : TimeSpan.FromMinutes(1);
+        }
+
+        return delay;
+    }
+}

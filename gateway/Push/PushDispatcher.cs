@@ -1,0 +1,81 @@
+using ChatWire.Routing.Presence;
+using ChatWire.Storage.Directory;
+using ChatWire.Storage.Messages;
+using ChatWire.Storage.Push;
+
+namespace ChatWire.Gateway.Push;
+
+/// <summary>
+/// Decides, at a notification's due time, whether it still goes out, and sends it. It does not when the
+/// user read the conversation up to the message on any device (a read elsewhere cancels what is pending),
+/// when any of their devices acknowledged receiving it (RECEIVED moved that device's cursor past it), when
+/// they are in do-not-disturb (their preference, or the DND presence status), or when no device is
+/// registered. Otherwise every registered device gets it, with the conversation's unread count and the
+/// badge (the unread count over all their conversations).
+/// </summary>
+internal sealed class PushDispatcher(
+    IPushStore pushes,
+    IDirectoryStore directory,
+    IMessageStore messages,
+    IPresenceRegistry presence,
+    PushDelivery delivery,
+    PushMetrics metrics,
+    TimeProvider time)
+{
+    /// <summary>Handles <paramref name="pending"/>; returns once every device's send is done or given up.</summary>
+    public async Task DispatchAsync(PendingPush pending, CancellationToken cancellationToken)
+    {
+        var devices = await pushes.ListPushTokensAsync(pending.UserId, cancellationToken);
+        if (devices.Count == 0)
+        {
+            metrics.Skipped("no_device");
+            return;
+        }
+
+        var stats = (await messages.GetStatsAsync(pending.UserId, [pending.ConversationId], cancellationToken: cancellationToken))[pending.ConversationId];
+        if (stats.ReadSeq >= pending.Seq)
+        {
+            metrics.Skipped("read");
+            return;
+        }
+
+        foreach (var session in await directory.ListDeviceSessionsAsync(pending.UserId, cancellationToken))
+        {
+            var cursor = (await messages.GetStatsAsync(pending.UserId, [pending.ConversationId], session.DeviceId, cancellationToken))[pending.ConversationId].DeviceCursor;
+            if (cursor >= pending.Seq)
+            {
+                metrics.Skipped("received");
+                return;
+            }
+        }
+
+        var preferences = await pushes.GetPushPreferencesAsync(pending.UserId, cancellationToken);
+        if (preferences.DoNotDisturbUntil > time.GetUtcNow()
+            || (await presence.ReadAsync([pending.UserId], cancellationToken)).GetValueOrDefault(pending.UserId).Status == UserStatus.DoNotDisturb)
+        {
+            metrics.Skipped("do_not_disturb");
+            return;
+        }
+
+        var notification = new PushNotification(
+            pending.ConversationId, pending.MessageId, pending.Seq, pending.Reason, pending.SenderId, pending.Count, stats.UnreadCount,
+            await BadgeAsync(pending.UserId, cancellationToken));
+        await Task.WhenAll(devices.Select(device => delivery.SendAsync(device, notification, cancellationToken)));
+    }
+
+    // The unread messages over every conversation of the user, each conversation counted up to the store's cap.
+    private async Task<int> BadgeAsync(Guid userId, CancellationToken cancellationToken)
+    {
+        var conversations = (await directory.ListConversationsForUserAsync(userId, cancellationToken)).Select(c => c.Id).ToList();
+        var total = 0;
+        foreach (var chunk in conversations.Chunk(500))
+        {
+            foreach (var stats in (await messages.GetStatsAsync(userId, chunk, cancellationToken: cancellationToken)).Values)
+            {
+                total += stats.UnreadCount;
+            }
+        }
+
+        return total;
+    }
+}

@@ -1,0 +1,149 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace ChatWire.Gateway.Push;
+
+/// <summary>
+/// Where a webhook may point: https only, no user info, and (unless the operator allows it) no loopback,
+/// private, shared (CGNAT), link-local, unique-local, multicast or unspecified address. Checked when the URL
+/// is registered and again at every connection, on the addresses DNS gives then (a name that resolved to a
+/// public address at registration may point inside later); the connection goes to a checked address, never
+/// to a name the socket layer resolves on its own. Redirects are not followed.
+/// </summary>
+internal sealed class WebhookAddressPolicy(bool allowPrivate)
+{
+    public const int MaxUrlLength = 2048;
+
+    public bool AllowPrivate { get; } = allowPrivate;
+
+    /// <summary>Why <paramref name="url"/> may not be registered, or null when it may.</summary>
+    public async Task<string?> CheckUrlAsync(string url, CancellationToken cancellationToken)
+    {
+        if (url.Length > MaxUrlLength || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            return $"token must be an absolute https URL of at most {MaxUrlLength} characters.";
+        }
+
+        if (uri.Scheme != Uri.UriSchemeHttps)
+        {
+            return "A webhook URL must use https.";
+        }
+
+        if (uri.UserInfo.Length > 0 || uri.Fragment.Length > 0)
+        {
+            return "A webhook URL may not carry user info or a fragment.";
+        }
+
+        try
+        {
+            await ResolveAllowedAsync(uri.IdnHost, cancellationToken);
+            return null;
+        }
+        catch (WebhookDestinationRefusedException ex)
+        {
+            return ex.Message;
+        }
+    }
+
+    /// <summary>The addresses of <paramref name="host"/>; throws when it has none or any of them is refused.</summary>
+    public async Task<IPAddress[]> ResolveAllowedAsync(string host, CancellationToken cancellationToken)
+    {
+        IPAddress[] addresses;
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var literal))
+        {
+            addresses = [literal];
+        }
+        else
+        {
+            try
+            {
+                addresses = await Dns.GetHostAddressesAsync(host, cancellationToken);
+            }
+            catch (SocketException)
+            {
+                throw new WebhookDestinationRefusedException($"The webhook host {host} does not resolve.");
+            }
+        }
+
+        if (addresses.Length == 0)
+        {
+            throw new WebhookDestinationRefusedException($"The webhook host {host} does not resolve.");
+        }
+
+        // Every address, not the first: a name with one public and one private address could reach either.
+        if (!AllowPrivate && addresses.FirstOrDefault(IsInternal) is { } refused)
+        {
+            throw new WebhookDestinationRefusedException($"The webhook host {host} resolves to {refused}, an internal address; webhooks must reach a public address.");
+        }
+
+        return addresses;
+    }
+
+    /// <summary>The SocketsHttpHandler connect step: resolves, checks, and connects to a checked address.</summary>
+    public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var addresses = await ResolveAllowedAsync(context.DnsEndPoint.Host, cancellationToken);
+        Exception? last = null;
+        foreach (var address in addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(address, context.DnsEndPoint.Port), cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                last = ex;
+            }
+        }
+
+        throw new HttpRequestException($"No address of {context.DnsEndPoint.Host} accepted the connection.", last);
+    }
+
+    /// <summary>Whether the address is not on the public internet (RFC 1918, 6598, 3927, 4193, 4291 and the special ranges).</summary>
+    public static bool IsInternal(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast))
+        {
+            return true;
+        }
+
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            Span<byte> b = stackalloc byte[4];
+            address.TryWriteBytes(b, out _);
+            return b[0] == 0 // this network
+                || b[0] == 10
+                || (b[0] == 100 && (b[1] & 0xC0) == 64) // 100.64.0.0/10, shared address space
+                || b[0] == 127
+                || (b[0] == 169 && b[1] == 254)
+                || (b[0] == 172 && (b[1] & 0xF0) == 16)
+                || (b[0] == 192 && b[1] == 168)
+                || (b[0] == 192 && b[1] == 0 && b[2] == 0) // IETF protocol assignments
+                || (b[0] == 198 && (b[1] & 0xFE) == 18) // benchmarking
+                || b[0] >= 224; // multicast, reserved
+        }
+
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            Span<byte> b = stackalloc byte[16];
+            address.TryWriteBytes(b, out _);
+            return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast
+                || (b[0] & 0xFE) == 0xFC // fc00::/7, unique local
+                || (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B) // 64:ff9b::/96 NAT64 can reach IPv4 internals
+                || (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0D && b[3] == 0xB8); // documentation
+        }
+
+        return true;
+    }
+}
+
+/// <summary>A webhook's destination is not allowed (or does not resolve).</summary>
+internal sealed class WebhookDestinationRefusedException(string message) : Exception(message);

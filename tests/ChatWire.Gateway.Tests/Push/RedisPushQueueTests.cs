@@ -1,0 +1,88 @@
+using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Tests.Shared;
+using StackExchange.Redis;
+
+namespace ChatWire.Gateway.Tests.Push;
+
+// Distributed mode: pending notifications in a Redis stream read through one consumer group. A node killed
+// (SIGKILL) while it holds a batch of entries waiting for their due time loses none: another node claims
+// them (XAUTOCLAIM) once they have been idle for Push:Redis:ClaimIdleMs, and sends each once.
+[Collection(RunAlone.Name)]
+public sealed class RedisPushQueueTests
+{
+    [Fact]
+    public async Task Node_KilledHoldingABatch_AnotherNodeDeliversEveryEntryOnce()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        var stream = "chatwire:push:test-" + Guid.NewGuid().ToString("N");
+        var extra = PushFixture.Settings(receiver, delayMs: 8000).ToDictionary(s => s.Key, s => s.Value!);
+        extra["Push:Queue"] = "redis";
+        extra["Push:Redis:Stream"] = stream;
+        extra["Push:Redis:ClaimIdleMs"] = "2000";
+        await using var cluster = await Cluster.StartAsync(1, extra: extra);
+        var first = cluster[0];
+
+        var (aliceToken, aliceDevice) = await first.SignupAsync("alice");
+        var team = await first.CallAsync(aliceToken, HttpMethod.Post, "v1/teams", new { name = "Acme" });
+        var dms = new Dictionary<Guid, string>();
+        foreach (var name in new[] { "bob", "carol", "dave" })
+        {
+            var (token, _) = await first.SignupAsync(name);
+            var invite = await first.CallAsync(aliceToken, HttpMethod.Post, $"v1/teams/{team.GetProperty("team_id").GetGuid()}/invites", new { });
+            await first.CallAsync(token, HttpMethod.Post, $"v1/invites/{invite.GetProperty("invite_code").GetString()}/join");
+            await first.CallAsync(token, HttpMethod.Put, "v1/push/registration", new { provider = "webhook", token = PushFixture.HookUrl(receiver, name) });
+            dms[(await first.CallAsync(aliceToken, HttpMethod.Post, "v1/dms", new { users = new[] { name } })).GetProperty("conversation_id").GetGuid()] = name;
+        }
+
+        var sent = new Dictionary<Guid, string>();
+        await using (var alice = await RawClient.ConnectAsync(first.Tcp))
+        {
+            await alice.HandshakeAsync(aliceToken, aliceDevice);
+            foreach (var (dm, name) in dms)
+            {
+                sent[(await alice.SendTextAsync(dm, "for " + name)).MessageId] = name;
+            }
+        }
+
+        // The first node has taken all three (they wait in its pending list for their due time): kill it.
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(BackingServices.Redis);
+        var db = redis.GetDatabase();
+        await WaitAsync(async () => (await db.StreamPendingAsync(stream, "senders")).PendingMessageCount == 3, "the first node to take the batch");
+        await first.KillAsync();
+        Assert.Empty(receiver.Drain());
+
+        var second = await cluster.AddNodeAsync();
+
+        var delivered = new Dictionary<Guid, string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var push = await receiver.NextAsync(TimeSpan.FromSeconds(60));
+            delivered.Add(push.Json.GetProperty("message_id").GetGuid(), push.Path["/hook/".Length..]);
+        }
+
+        Assert.Equal(sent.OrderBy(p => p.Key), delivered.OrderBy(p => p.Key));
+        await WaitAsync(async () => (await db.StreamPendingAsync(stream, "senders")).PendingMessageCount == 0, "the entries to be acknowledged");
+        Assert.Empty(receiver.Drain());
+        Assert.Empty(receiver.Faults);
+
+        // Each entry was handled once on the second node: never a second send caught by the sent record.
+        var metrics = await second.ManagementClient.GetStringAsync("metrics");
+        Assert.Contains("chatwire_push_notifications_total{provider=\"webhook\",outcome=\"delivered\"} 3", metrics, StringComparison.Ordinal);
+        Assert.Contains("chatwire_push_notifications_total{provider=\"webhook\",outcome=\"duplicate\"} 0", metrics, StringComparison.Ordinal);
+        await db.KeyDeleteAsync(stream);
+    }
+
+    private static async Task WaitAsync(Func<Task<bool>> condition, string what)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!await condition())
+        {
+            if (timeout.IsCancellationRequested)
+            {
+                throw new TimeoutException("Waited in vain for " + what + ".");
+            }
+
+            await Task.Delay(100, CancellationToken.None);
+        }
+    }
+}

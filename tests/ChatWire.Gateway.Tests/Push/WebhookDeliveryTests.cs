@@ -1,0 +1,103 @@
+using ChatWire.Gateway.Push;
+using ChatWire.Gateway.Tests.Infrastructure;
+
+namespace ChatWire.Gateway.Tests.Push;
+
+// How the webhook provider handles its receiver's answers: retries, dead registrations, redirects; and the
+// destination check at connect time.
+public sealed class WebhookDeliveryTests
+{
+    private const string Metric = "chatwire_push_notifications_total";
+
+    [Fact]
+    public async Task Send_ReceiverUnavailableTwice_RetriedThenDelivered()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        await using var server = await PushFixture.StartServerAsync(receiver);
+        var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
+        await PushFixture.RegisterWebhookAsync(bob, receiver);
+        var answers = new Queue<PushAnswer>([new PushAnswer(503), new PushAnswer(429, null, new Dictionary<string, string> { ["Retry-After"] = "1" }), PushAnswer.Ok]);
+        receiver.Answer = _ => answers.Dequeue();
+        await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        var ack = await aliceDesk.SendTextAsync(dm, "hello");
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(ack.MessageId, (await receiver.NextAsync()).Json.GetProperty("message_id").GetGuid());
+        }
+
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"delivered\"", v => v == 1);
+        Assert.Equal(2, await server.ReadMetricAsync(Metric, "provider=\"webhook\",outcome=\"retried\""));
+        Assert.Equal(1, await server.ReadMetricAsync("chatwire_push_delivery_seconds_count", "provider=\"webhook\""));
+    }
+
+    [Fact]
+    public async Task Send_ReceiverSaysGone_RegistrationRemoved()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        await using var server = await PushFixture.StartServerAsync(receiver);
+        var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
+        await PushFixture.RegisterWebhookAsync(bob, receiver);
+        receiver.Answer = _ => new PushAnswer(410);
+        await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        await aliceDesk.SendTextAsync(dm, "hello");
+
+        await receiver.NextAsync();
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"token_removed\"", v => v == 1);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await bob.SendAsync(HttpMethod.Get, "v1/push/registration")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Send_ReceiverRedirects_NotFollowedAndCountedFailed()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        await using var server = await PushFixture.StartServerAsync(receiver);
+        var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
+        await PushFixture.RegisterWebhookAsync(bob, receiver);
+        receiver.Answer = push => push.Path.StartsWith("/hook/", StringComparison.Ordinal)
+            ? new PushAnswer(307, null, new Dictionary<string, string> { ["Location"] = new Uri(receiver.BaseAddress, "elsewhere").ToString() })
+            : throw new InvalidOperationException("The redirect was followed to " + push.Path);
+        await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        await aliceDesk.SendTextAsync(dm, "hello");
+
+        Assert.StartsWith("/hook/", (await receiver.NextAsync()).Path, StringComparison.Ordinal);
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"failed\"", v => v == 1);
+        Assert.Empty(receiver.Drain());
+        Assert.Empty(receiver.Faults);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", true)]
+    [InlineData("10.0.0.5", true)]
+    [InlineData("172.16.3.4", true)]
+    [InlineData("172.32.0.1", false)]
+    [InlineData("192.168.1.1", true)]
+    [InlineData("169.254.169.254", true)]
+    [InlineData("100.64.0.1", true)]
+    [InlineData("0.0.0.0", true)]
+    [InlineData("224.0.0.1", true)]
+    [InlineData("8.8.8.8", false)]
+    [InlineData("::1", true)]
+    [InlineData("fe80::1", true)]
+    [InlineData("fd12:3456::1", true)]
+    [InlineData("::ffff:10.0.0.1", true)]
+    [InlineData("64:ff9b::a00:1", true)]
+    [InlineData("2606:4700::1111", false)]
+    public void IsInternal_Address_AsClassified(string address, bool expected) =>
+        Assert.Equal(expected, WebhookAddressPolicy.IsInternal(System.Net.IPAddress.Parse(address)));
+
+    [Fact]
+    public async Task ConnectAsync_LoopbackWhileNotAllowed_RefusedBeforeConnecting()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        using var http = PushHttp.Create(new PushOptions { TrustedCertificatePath = receiver.CertificatePath }, System.Net.HttpVersion.Version11, new WebhookAddressPolicy(allowPrivate: false).ConnectAsync);
+
+        var failure = await Assert.ThrowsAsync<HttpRequestException>(() => http.PostAsync(PushFixture.HookUrl(receiver, "x"), new StringContent("{}")));
+
+        Assert.IsType<WebhookDestinationRefusedException>(failure.InnerException);
+        Assert.Empty(receiver.Drain());
+    }
+}
