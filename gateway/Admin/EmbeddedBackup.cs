@@ -1,8 +1,6 @@
 using ChatWire.Gateway.Hosting;
 using ChatWire.Protocol;
 using ChatWire.Storage.Blobs;
-using ChatWire.Storage.Directory;
-using ChatWire.Storage.Messages;
 using ChatWire.Storage.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -15,7 +13,7 @@ namespace ChatWire.Gateway.Admin;
 /// on, is in the directory copy, and every blob a copied attachment row names was written before the copy began.
 /// Restoring is copying the files into an empty data directory before the server starts.
 /// </summary>
-internal sealed class EmbeddedBackup(IDirectoryStore directory, IMessageStore messages, IBlobStore blobs, IOptions<GatewayOptions> options, TimeProvider time)
+internal sealed class EmbeddedBackup(ChatWireStorage storage, IOptions<GatewayOptions> options, TimeProvider time)
 {
     // One backup at a time per node (1 while one runs).
     private int _running;
@@ -29,17 +27,17 @@ internal sealed class EmbeddedBackup(IDirectoryStore directory, IMessageStore me
 
         var dataDirectory = Path.GetFullPath(options.Value.DataDirectory);
         var notIncluded = new List<string>();
-        if (messages is not SqliteMessageStore)
+        if (storage.Messages is not SqliteMessageStore)
         {
             notIncluded.Add("messages (not in the embedded store: back up its database with its own tools)");
         }
 
-        if (directory is not SqliteDirectoryStore)
+        if (storage.Directory is not SqliteDirectoryStore)
         {
             notIncluded.Add("directory (not in the embedded store: back up its database with its own tools)");
         }
 
-        if (blobs is not LocalBlobStore)
+        if (storage.Blobs is not LocalBlobStore)
         {
             notIncluded.Add("attachments (in S3: use the bucket's versioning or replication)");
         }
@@ -73,17 +71,17 @@ internal sealed class EmbeddedBackup(IDirectoryStore directory, IMessageStore me
     private List<AdminBackupFile> Copy(string dataDirectory, string target)
     {
         var files = new List<AdminBackupFile>();
-        if (messages is SqliteMessageStore)
+        if (storage.Messages is SqliteMessageStore)
         {
             files.Add(new(SqliteStorage.MessagesFileName, SqliteBackup.Copy(Path.Combine(dataDirectory, SqliteStorage.MessagesFileName), Path.Combine(target, SqliteStorage.MessagesFileName))));
         }
 
-        if (directory is SqliteDirectoryStore)
+        if (storage.Directory is SqliteDirectoryStore)
         {
             files.Add(new(SqliteStorage.DirectoryFileName, SqliteBackup.Copy(Path.Combine(dataDirectory, SqliteStorage.DirectoryFileName), Path.Combine(target, SqliteStorage.DirectoryFileName))));
         }
 
-        if (blobs is LocalBlobStore local)
+        if (storage.Blobs is LocalBlobStore local)
         {
             var blobTarget = Path.Combine(target, Path.GetRelativePath(dataDirectory, local.Root));
             CreateOwnerOnly(blobTarget);

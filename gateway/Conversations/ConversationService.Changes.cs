@@ -244,6 +244,7 @@ internal sealed partial class ConversationService
     {
         if (rateLimiter.TryTake(actor.UserId, actor.DeviceId, bytes) is { } retryAfterMs)
         {
+            audit.RateLimited("EDIT, DELETE or REACT", actor.UserId);
             throw new RequestRefusedException(ErrorCode.RateLimited, "You are making changes too fast; nothing was changed. Retry after retry_after_ms.")
             {
                 RetryAfterMs = retryAfterMs,

@@ -39,6 +39,7 @@ internal sealed partial class ConversationService(
     TypingThrottle typingThrottle,
     E2eSendCheck e2e,
     GatewayMetrics metrics,
+    AuditLog audit,
     TimeProvider time,
     ILogger<ConversationService> logger)
 {
@@ -84,6 +85,7 @@ internal sealed partial class ConversationService(
         // Before any lookup: a flood is shed as cheaply as possible.
         if (rateLimiter.TryTake(actor.UserId, actor.DeviceId, send.Content.Length) is { } retryAfterMs)
         {
+            audit.RateLimited("SEND", actor.UserId);
             return ValueTask.FromResult(Task.FromResult(SendOutcome.Limited(retryAfterMs)));
         }
 

@@ -196,6 +196,8 @@ internal static class ServiceComposition
 
     public static IServiceCollection AddChatWireStorage(this IServiceCollection services, ChatWireStorage storage)
     {
+        // The adapters as opened, unwrapped (the online backup asks which are embedded); not disposed by the container.
+        services.AddSingleton(storage);
         services.AddSingleton(storage.Directory);
 
         // The directory adapter is also the key directory: key state moves with membership in its transactions.

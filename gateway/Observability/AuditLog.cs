@@ -50,22 +50,39 @@ internal sealed partial class AuditLog(ILoggerFactory loggerFactory, TimeProvide
     /// </summary>
     public void RateLimited(string route, string? clientAddress)
     {
-        long count;
+        if (TakeRateLimitedLine(out var count))
+        {
+            RateLimitedLine(_logger, route, clientAddress ?? "?", count);
+        }
+    }
+
+    /// <summary>A protocol frame (SEND, EDIT, …) refused as RATE_LIMITED; throttled together with the HTTP ones.</summary>
+    public void RateLimited(string frame, Guid userId)
+    {
+        if (TakeRateLimitedLine(out var count))
+        {
+            FrameRateLimitedLine(_logger, frame, userId, count);
+        }
+    }
+
+    // At most one rate-limit line a second; count: the refusals it stands for.
+    private bool TakeRateLimitedLine(out long count)
+    {
         lock (_rateLock)
         {
             _rateLimitedSince++;
+            count = 0;
             var now = time.GetTimestamp();
             if (_lastRateLimitedLine != long.MinValue && time.GetElapsedTime(_lastRateLimitedLine, now) < TimeSpan.FromSeconds(1))
             {
-                return;
+                return false;
             }
 
             _lastRateLimitedLine = now;
             count = _rateLimitedSince;
             _rateLimitedSince = 0;
+            return true;
         }
-
-        RateLimitedLine(_logger, route, clientAddress ?? "?", count);
     }
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Audit: sign-up of user {UserId}, device {DeviceId}, from {ClientAddress}")]
@@ -94,4 +111,7 @@ internal sealed partial class AuditLog(ILoggerFactory loggerFactory, TimeProvide
 
     [LoggerMessage(EventId = 208, Level = LogLevel.Warning, Message = "Audit: admin {Action} of {Subject} from {ClientAddress}")]
     private static partial void AdminActionLine(ILogger logger, string action, string subject, string clientAddress);
+
+    [LoggerMessage(EventId = 209, Level = LogLevel.Warning, Message = "Audit: {Frame} of user {UserId} over the protocol refused as RATE_LIMITED ({Count} refusals since the last such line)")]
+    private static partial void FrameRateLimitedLine(ILogger logger, string frame, Guid userId, long count);
 }

@@ -80,6 +80,8 @@ public sealed class AdminCliTests : IDisposable
         var restoredIds = history.Select(e => e.EventId).ToHashSet();
 
         Assert.Equal(0, result.Exit);
+        Assert.Empty(result.JsonLines[0].GetProperty("not_included").EnumerateArray());
+        Assert.Equal(["messages.db", "directory.db"], result.JsonLines[0].GetProperty("files").EnumerateArray().Take(2).Select(f => f.GetProperty("name").GetString()));
         Assert.All(acknowledged.Take(acknowledgedBeforeBackup), sent => Assert.Contains(sent.MessageId, restoredIds));
         // A consistent snapshot: a gap-free prefix of what was sent, in order.
         Assert.Equal(acknowledged.Take(history.Count).Select(s => s.MessageId), history.Select(e => e.EventId));

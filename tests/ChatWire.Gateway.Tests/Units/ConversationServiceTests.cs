@@ -32,7 +32,7 @@ public sealed class ConversationServiceTests : IDisposable
 
     // No test here sends end-to-end content, the only thing that reads the key directory (E2eSendTests do, on the real server).
     private ConversationService NewService(LimitsOptions quotas) =>
-        new(_store, _directory, _membership, new UserLocks(), _limiter, new StorageQuota(_store, Options.Create(quotas), TimeProvider.System), Options.Create(quotas), new Delivery.EventPublisher(_store, new Routing.InProcessMessageBus(), NullLogger<Delivery.EventPublisher>.Instance), new TypingThrottle(), new E2eSendCheck(null!, Options.Create(quotas)), new GatewayMetrics(), TimeProvider.System, NullLogger<ConversationService>.Instance);
+        new(_store, _directory, _membership, new UserLocks(), _limiter, new StorageQuota(_store, Options.Create(quotas), TimeProvider.System), Options.Create(quotas), new Delivery.EventPublisher(_store, new Routing.InProcessMessageBus(), NullLogger<Delivery.EventPublisher>.Instance), new TypingThrottle(), new E2eSendCheck(null!, Options.Create(quotas)), new GatewayMetrics(), new AuditLog(NullLoggerFactory.Instance, TimeProvider.System), TimeProvider.System, NullLogger<ConversationService>.Instance);
 
     [Fact]
     public async Task SubmitSend_FasterThanTheDevicesRate_RateLimitedWithRetryAfter_NothingStored()
