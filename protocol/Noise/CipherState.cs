@@ -25,6 +25,7 @@ public sealed unsafe class CipherState : IDisposable
 
     private Key32 _key;
     private bool _hasKey;
+    private bool _disposed;
 
     internal CipherState()
     {
@@ -59,6 +60,8 @@ public sealed unsafe class CipherState : IDisposable
     /// <exception cref="NoiseException"><see cref="NoiseError.NonceExhausted"/> when the nonce reached 2^64-1.</exception>
     public int EncryptWithAd(ReadOnlySpan<byte> ad, ReadOnlySpan<byte> plaintext, Span<byte> destination)
     {
+        // A disposed state must fail, never fall back to the keyless pass-through and send plaintext.
+        ThrowIfDisposed();
         if (!_hasKey)
         {
             plaintext.CopyTo(destination);
@@ -83,6 +86,8 @@ public sealed unsafe class CipherState : IDisposable
     /// </exception>
     public int DecryptWithAd(ReadOnlySpan<byte> ad, ReadOnlySpan<byte> ciphertext, Span<byte> destination)
     {
+        // A disposed state must fail, never fall back to the keyless pass-through and send plaintext.
+        ThrowIfDisposed();
         if (!_hasKey)
         {
             ciphertext.CopyTo(destination);
@@ -129,6 +134,7 @@ public sealed unsafe class CipherState : IDisposable
     /// </summary>
     public void Rekey()
     {
+        ThrowIfDisposed();
         if (!_hasKey)
         {
             throw new NoiseException(NoiseError.InvalidState, "Rekey needs a key.");
@@ -141,12 +147,20 @@ public sealed unsafe class CipherState : IDisposable
         CryptographicOperations.ZeroMemory(block);
     }
 
-    /// <summary>Zeroes the key; the state cannot be used afterwards.</summary>
+    /// <summary>Zeroes the key; every later use throws <see cref="NoiseError.InvalidState"/>.</summary>
     public void Dispose()
     {
         CryptographicOperations.ZeroMemory(_key);
         _hasKey = false;
-        Nonce = ReservedNonce;
+        _disposed = true;
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            throw new NoiseException(NoiseError.InvalidState, "The cipher state was disposed.");
+        }
     }
 
     private void ThrowIfExhausted()

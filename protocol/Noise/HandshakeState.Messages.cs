@@ -9,6 +9,12 @@ public sealed partial class HandshakeState
     {
         ArgumentOutOfRangeException.ThrowIfNegative(payloadLength);
         ThrowIfNotTurn(write: true);
+        return Overhead() + payloadLength;
+    }
+
+    // Bytes the current message has besides its payload: keys, and tags once a DH result has been mixed into the key.
+    private int Overhead()
+    {
         var hasKey = _symmetric.Cipher.HasKey;
         var length = 0;
         foreach (var token in _pattern.Messages[_messageIndex])
@@ -28,7 +34,7 @@ public sealed partial class HandshakeState
             }
         }
 
-        return length + payloadLength + (hasKey ? CipherState.TagSize : 0);
+        return length + (hasKey ? CipherState.TagSize : 0);
     }
 
     /// <summary>
@@ -103,6 +109,12 @@ public sealed partial class HandshakeState
             if (message.Length > MaxMessageLength)
             {
                 throw Malformed($"A Noise message is at most {MaxMessageLength} bytes.");
+            }
+
+            // Checked before any DH or decryption, so a short message costs the server no curve operation.
+            if (message.Length < Overhead())
+            {
+                throw Malformed($"The handshake message is shorter than the {Overhead()} bytes its pattern requires.");
             }
 
             var read = 0;
