@@ -28,7 +28,7 @@ internal static class AllocationCheck
             return 2;
         }
 
-        var workloads = new AllocationWorkloads();
+        using var workloads = new AllocationWorkloads();
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"Allocation budgets from {budgetsPath}: {budgets.Iterations:N0} operations each after {budgets.WarmupIterations:N0} warm-up."));
@@ -77,9 +77,9 @@ internal static class AllocationCheck
     }
 
     /// <summary>The workloads the budgets name; each runs one operation per iteration on state built once.</summary>
-    private sealed class AllocationWorkloads
+    private sealed class AllocationWorkloads : IDisposable
     {
-        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit"];
+        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit", "noise-record"];
 
         private readonly ArrayBufferWriter<byte> _output = new(4 * 1024);
         private readonly Send _send = SampleFrames.Send();
@@ -87,13 +87,17 @@ internal static class AllocationCheck
         private readonly ReadOnlySequence<byte> _singleSegment;
         private readonly ReadOnlySequence<byte> _multiSegment;
         private readonly MembershipFixture _membership = new();
+        private readonly NoiseBenchmarks _noise = new();
 
         public AllocationWorkloads()
         {
             var stream = SampleFrames.SendStream();
             _singleSegment = new ReadOnlySequence<byte>(stream);
             _multiSegment = BufferSegment.Split(stream, SampleFrames.SegmentSize);
+            _noise.Setup();
         }
+
+        public void Dispose() => _noise.Dispose();
 
         public void Run(string name, int iterations)
         {
@@ -113,6 +117,13 @@ internal static class AllocationCheck
                     break;
                 case "membership-hit":
                     CheckMembership(iterations);
+                    break;
+                case "noise-record":
+                    for (var i = 0; i < iterations; i++)
+                    {
+                        _noise.NoiseRecord1KiB();
+                    }
+
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown workload.");

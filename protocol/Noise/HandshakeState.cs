@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 
 namespace ChatWire.Protocol.Noise;
 
@@ -55,7 +54,7 @@ public sealed partial class HandshakeState : IDisposable
         _pattern = pattern;
         _initiator = initiator;
         _localStatic = localStatic;
-        _symmetric = new SymmetricState(Encoding.ASCII.GetBytes(pattern.ProtocolName));
+        _symmetric = new SymmetricState(pattern.ProtocolNameBytes);
         _symmetric.MixHash(prologue);
 
         if (needsRemoteStatic)

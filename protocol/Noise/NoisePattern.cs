@@ -36,6 +36,7 @@ internal sealed class PatternDefinition
     {
         Name = name;
         ProtocolName = "Noise_" + name + "_25519_AESGCM_SHA256";
+        ProtocolNameBytes = System.Text.Encoding.ASCII.GetBytes(ProtocolName);
         InitiatorStaticPreMessage = initiatorStaticPreMessage;
         ResponderStaticPreMessage = responderStaticPreMessage;
         Messages = messages;
@@ -44,6 +45,9 @@ internal sealed class PatternDefinition
     public string Name { get; }
 
     public string ProtocolName { get; }
+
+    // Encoded once: every handshake starts by hashing it.
+    public byte[] ProtocolNameBytes { get; }
 
     public bool InitiatorStaticPreMessage { get; }
 
