@@ -25,6 +25,18 @@ public class CipherStateTests
     }
 
     [Fact]
+    public void EncryptWithAd_InPlace_SameCiphertextAsSeparateBuffers()
+    {
+        using var cipher = Keyed();
+        var buffer = new byte[Plaintext.Length + CipherState.TagSize];
+        Plaintext.CopyTo(buffer, 0);
+
+        cipher.EncryptWithAd(Ad, buffer.AsSpan(0, Plaintext.Length), buffer);
+
+        Assert.Equal(BclEncrypt(Key, 0, Ad, Plaintext), buffer);
+    }
+
+    [Fact]
     public void DecryptWithAd_FlippedBitAnywhere_FailsAndKeepsNonce()
     {
         var ciphertext = BclEncrypt(Key, 0, Ad, Plaintext);
