@@ -31,7 +31,7 @@ internal static class AllocationCheck
             return 2;
         }
 
-        var workloads = new AllocationWorkloads();
+        using var workloads = new AllocationWorkloads();
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"Allocation budgets from {budgetsPath}: {budgets.Iterations:N0} operations each after {budgets.WarmupIterations:N0} warm-up."));
@@ -80,9 +80,9 @@ internal static class AllocationCheck
     }
 
     /// <summary>The workloads the budgets name; each runs one operation per iteration on state built once.</summary>
-    private sealed class AllocationWorkloads
+    private sealed class AllocationWorkloads : IDisposable
     {
-        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit", "delivery-latency"];
+        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit", "delivery-latency", "noise-record"];
 
         private readonly ArrayBufferWriter<byte> _output = new(4 * 1024);
         private readonly Send _send = SampleFrames.Send();
@@ -92,13 +92,17 @@ internal static class AllocationCheck
         private readonly MembershipFixture _membership = new();
         private readonly byte[] _event = FrameCodec.ToArray(SampleFrames.Message());
         private readonly GatewayMetrics _metrics = new();
+        private readonly NoiseBenchmarks _noise = new();
 
         public AllocationWorkloads()
         {
             var stream = SampleFrames.SendStream();
             _singleSegment = new ReadOnlySequence<byte>(stream);
             _multiSegment = BufferSegment.Split(stream, SampleFrames.SegmentSize);
+            _noise.Setup();
         }
+
+        public void Dispose() => _noise.Dispose();
 
         public void Run(string name, int iterations)
         {
@@ -121,6 +125,13 @@ internal static class AllocationCheck
                     break;
                 case "delivery-latency":
                     ObserveDeliveryLatency(iterations);
+                    break;
+                case "noise-record":
+                    for (var i = 0; i < iterations; i++)
+                    {
+                        _noise.NoiseRecord1KiB();
+                    }
+
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown workload.");
