@@ -7,9 +7,10 @@ namespace ChatWire.Storage.MySql;
 // primary: an operator acting on what they just listed must see their own last change.
 public sealed partial class MySqlDirectoryStore : IAccountAdminStore
 {
-    // The tombstone is lower case already, so it is its own case-folded key.
+    // The user's row locked as every key change locks it, then the rename; the tombstone is lower case already,
+    // so it is its own case-folded key.
     private static readonly string MarkDeletedSql =
-        "SELECT id FROM users WHERE id = @id FOR UPDATE;\n" + AdminRows.MarkDeleted('@', ", username_key = @tombstone, display_name_key = @display_name_key");
+        LockUserSql + "\n" + AdminRows.MarkDeleted('@', ", username_key = @tombstone, display_name_key = @display_name_key");
 
     public Task<IReadOnlyList<UserAdminRecord>> ListUsersAsync(string? afterUsername, int limit, CancellationToken cancellationToken = default) =>
         ReadPrimaryAsync(async (connection, ct) =>
@@ -41,6 +42,7 @@ public sealed partial class MySqlDirectoryStore : IAccountAdminStore
         InTransactionAsync(async (connection, transaction, ct) =>
         {
             await using var command = new MySqlCommand(MarkDeletedSql, connection, transaction);
+            command.Parameters.AddGuid("@user_id", userId);
             command.Parameters.AddGuid("@id", userId);
             command.Parameters.AddText("@tombstone", IAccountAdminStore.TombstoneName(userId));
             command.Parameters.AddText("@display_name", IAccountAdminStore.DeletedDisplayName);

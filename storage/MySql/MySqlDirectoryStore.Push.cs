@@ -8,8 +8,6 @@ namespace ChatWire.Storage.MySql;
 // notification is read right after it is written, and a replica may not have it yet.
 public sealed partial class MySqlDirectoryStore : IPushStore
 {
-    private const string TokenColumns = "device_id, user_id, provider, token, registered_at";
-    private const string PendingColumns = "user_id, conversation_id, message_id, seq, sender_id, reason, count, due_at";
     private const int IdsPerQuery = 500;
 
     public Task SetPushTokenAsync(PushTokenRecord token, CancellationToken cancellationToken = default)
@@ -19,7 +17,7 @@ public sealed partial class MySqlDirectoryStore : IPushStore
         {
             await using var command = new MySqlCommand(
                 $"""
-                INSERT INTO push_tokens ({TokenColumns}) VALUES (@device_id, @user_id, @provider, @token, @registered_at)
+                INSERT INTO push_tokens ({PushRows.TokenColumns}) VALUES (@device_id, @user_id, @provider, @token, @registered_at)
                 ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), provider = VALUES(provider), token = VALUES(token), registered_at = VALUES(registered_at);
                 """,
                 connection);
@@ -55,9 +53,9 @@ public sealed partial class MySqlDirectoryStore : IPushStore
     public Task<PushTokenRecord?> GetPushTokenAsync(Guid deviceId, CancellationToken cancellationToken = default) =>
         ReadPrimaryAsync(async (connection, ct) =>
         {
-            await using var command = new MySqlCommand($"SELECT {TokenColumns} FROM push_tokens WHERE device_id = @device_id;", connection);
+            await using var command = new MySqlCommand($"SELECT {PushRows.TokenColumns} FROM push_tokens WHERE device_id = @device_id;", connection);
             command.Parameters.AddGuid("@device_id", deviceId);
-            return await ReadSingleAsync(command, ReadPushToken, ct);
+            return await ReadSingleAsync(command, PushRows.ReadPushToken, ct);
         }, cancellationToken);
 
     public Task<IReadOnlyList<PushTokenRecord>> ListPushTokensAsync(Guid userId, CancellationToken cancellationToken = default) =>
@@ -72,7 +70,7 @@ public sealed partial class MySqlDirectoryStore : IPushStore
                 """,
                 connection);
             command.Parameters.AddGuid("@user_id", userId);
-            return await ReadListAsync(command, ReadPushToken, ct);
+            return await ReadListAsync(command, PushRows.ReadPushToken, ct);
         }, cancellationToken);
 
     public Task<IReadOnlySet<Guid>> FilterUsersWithPushTokensAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default)
@@ -217,7 +215,7 @@ public sealed partial class MySqlDirectoryStore : IPushStore
                 // changes nothing.
                 await using var command = new MySqlCommand(
                     $"""
-                    INSERT INTO push_pending ({PendingColumns}, first_at)
+                    INSERT INTO push_pending ({PushRows.PendingColumns}, first_at)
                     VALUES (@user_id, @conversation_id, @message_id, @seq, @sender_id, @reason, @count, @due_at, @due_at)
                     ON DUPLICATE KEY UPDATE
                         message_id = IF(VALUES(seq) > seq, VALUES(message_id), message_id),
@@ -250,10 +248,10 @@ public sealed partial class MySqlDirectoryStore : IPushStore
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         return ReadPrimaryAsync(async (connection, ct) =>
         {
-            await using var command = new MySqlCommand($"SELECT {PendingColumns} FROM push_pending WHERE due_at <= @now ORDER BY due_at LIMIT @limit;", connection);
+            await using var command = new MySqlCommand($"SELECT {PushRows.PendingColumns} FROM push_pending WHERE due_at <= @now ORDER BY due_at LIMIT @limit;", connection);
             command.Parameters.AddTime("@now", now);
             command.Parameters.AddInteger("@limit", limit);
-            return await ReadListAsync(command, ReadPending, ct);
+            return await ReadListAsync(command, PushRows.ReadPending, ct);
         }, cancellationToken);
     }
 
@@ -305,17 +303,4 @@ public sealed partial class MySqlDirectoryStore : IPushStore
             await command.ExecuteNonQueryAsync(ct);
         }
     }
-
-    private static PushTokenRecord ReadPushToken(MySqlDataReader reader) => new(
-        reader.ReadGuid(0), reader.ReadGuid(1), (PushProvider)reader.GetInt32(2), reader.GetString(3), reader.ReadTime(4));
-
-    private static PendingPush ReadPending(MySqlDataReader reader) => new(
-        reader.ReadGuid(0),
-        reader.ReadGuid(1),
-        reader.ReadGuid(2),
-        (ulong)reader.GetInt64(3),
-        reader.ReadGuid(4),
-        (PushReason)reader.GetInt32(5),
-        reader.GetInt32(6),
-        reader.ReadTime(7));
 }

@@ -7,9 +7,6 @@ namespace ChatWire.Storage.Sqlite;
 // database (migration 20261202120000_directory_push).
 public sealed partial class SqliteDirectoryStore : IPushStore
 {
-    private const string TokenColumns = "device_id, user_id, provider, token, registered_at";
-    private const string PendingColumns = "user_id, conversation_id, message_id, seq, sender_id, reason, count, due_at";
-
     // The IN lists of a batch read stay far below SQLite's 32,766 bound parameters.
     private const int IdsPerQuery = 500;
 
@@ -19,7 +16,7 @@ public sealed partial class SqliteDirectoryStore : IPushStore
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
-            INSERT INTO push_tokens ({TokenColumns}) VALUES ($device_id, $user_id, $provider, $token, $registered_at)
+            INSERT INTO push_tokens ({PushRows.TokenColumns}) VALUES ($device_id, $user_id, $provider, $token, $registered_at)
             ON CONFLICT (device_id) DO UPDATE SET
                 user_id = excluded.user_id, provider = excluded.provider, token = excluded.token, registered_at = excluded.registered_at;
             """;
@@ -55,9 +52,9 @@ public sealed partial class SqliteDirectoryStore : IPushStore
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {TokenColumns} FROM push_tokens WHERE device_id = $device_id;";
+        command.CommandText = $"SELECT {PushRows.TokenColumns} FROM push_tokens WHERE device_id = $device_id;";
         command.Parameters.AddGuid("$device_id", deviceId);
-        return await ReadSingleAsync(command, ReadPushToken, cancellationToken);
+        return await ReadSingleAsync(command, PushRows.ReadPushToken, cancellationToken);
     }
 
     public async Task<IReadOnlyList<PushTokenRecord>> ListPushTokensAsync(Guid userId, CancellationToken cancellationToken = default)
@@ -71,7 +68,7 @@ public sealed partial class SqliteDirectoryStore : IPushStore
             ORDER BY t.registered_at, t.device_id;
             """;
         command.Parameters.AddGuid("$user_id", userId);
-        return await ReadListAsync(command, ReadPushToken, cancellationToken);
+        return await ReadListAsync(command, PushRows.ReadPushToken, cancellationToken);
     }
 
     public async Task<IReadOnlySet<Guid>> FilterUsersWithPushTokensAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default)
@@ -208,7 +205,7 @@ public sealed partial class SqliteDirectoryStore : IPushStore
             foreach (var push in pushes)
             {
                 await using var command = Command(connection, transaction, $"""
-                    INSERT INTO push_pending ({PendingColumns}, first_at)
+                    INSERT INTO push_pending ({PushRows.PendingColumns}, first_at)
                     VALUES ($user_id, $conversation_id, $message_id, $seq, $sender_id, $reason, $count, $due_at, $due_at)
                     ON CONFLICT (user_id, conversation_id) DO UPDATE SET
                         message_id = excluded.message_id, seq = excluded.seq, sender_id = excluded.sender_id,
@@ -237,10 +234,10 @@ public sealed partial class SqliteDirectoryStore : IPushStore
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {PendingColumns} FROM push_pending WHERE due_at <= $now ORDER BY due_at LIMIT $limit;";
+        command.CommandText = $"SELECT {PushRows.PendingColumns} FROM push_pending WHERE due_at <= $now ORDER BY due_at LIMIT $limit;";
         command.Parameters.AddTime("$now", now);
         command.Parameters.AddInteger("$limit", limit);
-        return await ReadListAsync(command, ReadPending, cancellationToken);
+        return await ReadListAsync(command, PushRows.ReadPending, cancellationToken);
     }
 
     public async Task<bool> CompletePushAsync(Guid userId, Guid conversationId, Guid messageId, CancellationToken cancellationToken = default)
@@ -294,17 +291,4 @@ public sealed partial class SqliteDirectoryStore : IPushStore
             await command.ExecuteNonQueryAsync(ct);
         }
     }
-
-    private static PushTokenRecord ReadPushToken(SqliteDataReader reader) => new(
-        reader.ReadGuid(0), reader.ReadGuid(1), (PushProvider)reader.GetInt32(2), reader.GetString(3), reader.ReadTime(4));
-
-    private static PendingPush ReadPending(SqliteDataReader reader) => new(
-        reader.ReadGuid(0),
-        reader.ReadGuid(1),
-        reader.ReadGuid(2),
-        (ulong)reader.GetInt64(3),
-        reader.ReadGuid(4),
-        (PushReason)reader.GetInt32(5),
-        reader.GetInt32(6),
-        reader.ReadTime(7));
 }
