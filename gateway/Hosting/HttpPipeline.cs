@@ -65,13 +65,15 @@ internal static class HttpPipeline
         }).ExcludeFromDescription();
 
         // Tells the truth about the listeners: a failed accept loop is "failing" (503), and the process is
-        // already stopping with a non-zero exit code so that its supervisor restarts it.
+        // already stopping with a non-zero exit code so that its supervisor restarts it. The process id lets a
+        // supervisor that started the process on a port it chose know that this process answered, not another.
         app.MapGet("/health", (ListenerHealth health, ConnectionBudget budget) =>
         {
             var connections = new { open = budget.Open, budget = budget.Total, open_file_limit = budget.OpenFileLimit };
+            var pid = Environment.ProcessId;
             return health.IsHealthy
-                ? Results.Json(new { status = "ok", connections })
-                : Results.Json(new { status = "failing", failed_listeners = health.Failures, connections }, statusCode: StatusCodes.Status503ServiceUnavailable);
+                ? Results.Json(new { status = "ok", pid, connections })
+                : Results.Json(new { status = "failing", pid, failed_listeners = health.Failures, connections }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }).ExcludeFromDescription();
 
         // Whether to send this node traffic: not while draining, not with a dead listener or a backend that does

@@ -97,7 +97,11 @@ internal sealed class GatewayChild : IAsyncDisposable
         {
             try
             {
-                if ((await child.ManagementClient.GetAsync("health", timeout.Token)).IsSuccessStatusCode)
+                // Only this child's answer counts: the ports were free when chosen, but another test's gateway
+                // may bind one first, and then its /health answers here while this child exits refused.
+                using var health = await child.ManagementClient.GetAsync("health", timeout.Token);
+                if (health.IsSuccessStatusCode
+                    && (await health.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("pid").GetInt32() == process.Id)
                 {
                     return child;
                 }
