@@ -10,13 +10,16 @@ if (args.Any(a => a is "--help" or "-h"))
         usage: dotnet run --project gateway [-- --Section:Key=value ...]
                ChatWire.Gateway [--Section:Key=value ...]
 
-        With no settings it runs on embedded defaults: SQLite and a development certificate under ./data,
-        TCP 7400, TLS 7443, HTTP 7480 and management 127.0.0.1:7481, all on loopback. Settings come from
+        With no settings it runs on embedded defaults: SQLite, a development certificate and a Noise key under
+        ./data, TCP 7400, TLS 7443, Noise 7401, HTTP 7480 and management 127.0.0.1:7481, all on loopback. Settings come from
         appsettings.json next to the binary, CHATWIRE_Section__Key environment variables and --Section:Key=value
         arguments; docs/configuration.md lists them all.
 
           --help      this text
           --version   the version
+          --rotate-noise-key
+                      make a new Noise static key (the old one stays accepted for
+                      Gateway:NoisePreviousKeyAcceptedDays), print it, and exit
 
         Exit codes: 0 stopped on request; 2 the configuration is invalid or a port is in use;
         3 a listener failed while running (restart the server).
@@ -27,6 +30,15 @@ if (args.Any(a => a is "--help" or "-h"))
 if (args.Any(a => a is "--version"))
 {
     Console.WriteLine("ChatWire " + (typeof(ChatWireServer).Assembly.GetName().Version?.ToString(3) ?? "0.0.0") + ", protocol version 1");
+    return 0;
+}
+
+if (args.Any(a => a is "--rotate-noise-key"))
+{
+    var (path, publicKey) = ChatWireServer.RotateNoiseKey([.. args.Where(a => a is not "--rotate-noise-key")]);
+    Console.WriteLine($"New Noise static public key: {publicKey}");
+    Console.WriteLine($"Written to {path}; the previous key stays accepted from IK clients for Gateway:NoisePreviousKeyAcceptedDays after this.");
+    Console.WriteLine("Restart the gateway (every node, with this same file) for it to take effect.");
     return 0;
 }
 

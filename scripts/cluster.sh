@@ -60,7 +60,7 @@ done
 saved_base_port() { cat "$state/base-port" 2>/dev/null || echo "$base_port"; }
 node_port() { # node kind
   local offset
-  case "$2" in tcp) offset=0 ;; tls) offset=43 ;; http) offset=80 ;; management) offset=81 ;; esac
+  case "$2" in tcp) offset=0 ;; noise) offset=1 ;; tls) offset=43 ;; http) offset=80 ;; management) offset=81 ;; esac
   echo $(( $(saved_base_port) + 10 * ($1 - 1) + offset ))
 }
 node_dir() { echo "$state/nodes/$1"; }
@@ -142,6 +142,9 @@ start_node() { # node
   local env=(
     "CHATWIRE_Gateway__TcpEndpoint=127.0.0.1:$(node_port "$k" tcp)"
     "CHATWIRE_Gateway__TlsEndpoint=127.0.0.1:$(node_port "$k" tls)"
+    "CHATWIRE_Gateway__NoiseEndpoint=127.0.0.1:$(node_port "$k" noise)"
+    # One Noise key for the whole cluster: clients pin one key per service, whichever node they reach.
+    "CHATWIRE_Gateway__NoiseKeyPath=$state/noise-key.json"
     "CHATWIRE_Gateway__HttpEndpoint=127.0.0.1:$(node_port "$k" http)"
     "CHATWIRE_Gateway__ManagementEndpoint=127.0.0.1:$(node_port "$k" management)"
     "CHATWIRE_Gateway__DataDirectory=$dir/data"

@@ -75,6 +75,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         };
         start.Environment["CHATWIRE_Gateway__TcpEndpoint"] = $"127.0.0.1:{tcp}";
         start.Environment["CHATWIRE_Gateway__TlsEndpoint"] = string.Empty;
+        start.Environment["CHATWIRE_Gateway__NoiseEndpoint"] = string.Empty;
         start.Environment["CHATWIRE_Gateway__HttpEndpoint"] = $"127.0.0.1:{http}";
         start.Environment["CHATWIRE_Gateway__ManagementEndpoint"] = $"127.0.0.1:{management}";
         start.Environment["CHATWIRE_Gateway__DataDirectory"] = data;

@@ -13,6 +13,7 @@ internal enum ListenerKind
     Tls = 1,
     Http = 2,
     Management = 3,
+    Noise = 4,
 }
 
 /// <summary>
@@ -31,8 +32,8 @@ internal enum ListenerKind
 /// </summary>
 internal sealed class ConnectionBudget
 {
-    private readonly int[] _perListener = new int[4];
-    private readonly int[] _listenerCaps = new int[4];
+    private readonly int[] _perListener = new int[5];
+    private readonly int[] _listenerCaps = new int[5];
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private readonly HashSet<IPAddress> _exempt;
     private readonly string[] _listenerCapReasons;
@@ -53,6 +54,7 @@ internal sealed class ConnectionBudget
         Total = o.MaxConnections > 0 ? Math.Min(o.MaxConnections, derived) : derived;
         _listenerCaps[(int)ListenerKind.Tcp] = Total;
         _listenerCaps[(int)ListenerKind.Tls] = Total;
+        _listenerCaps[(int)ListenerKind.Noise] = Total;
         _listenerCaps[(int)ListenerKind.Http] = Math.Min(Total, o.MaxHttpConnections > 0 ? o.MaxHttpConnections : Math.Max(16, Total / 4));
         _listenerCaps[(int)ListenerKind.Management] = Math.Min(Total, o.MaxManagementConnections);
         _perAddressCap = o.MaxConnectionsPerIp;

@@ -12,7 +12,7 @@ internal static class ServerInfoEndpoints
             .Describe("getServerInfo", "Everything a client needs to connect: endpoints, protocol versions, limits", "Server")
             .Returns<ServerInfoResponse>();
 
-    private static ServerInfoResponse GetServerInfo(HttpContext http, ListenerEndpoints listeners, IOptions<GatewayOptions> options)
+    private static ServerInfoResponse GetServerInfo(HttpContext http, ListenerEndpoints listeners, IOptions<GatewayOptions> options, IServiceProvider services)
     {
         var o = options.Value;
         var host = string.IsNullOrEmpty(o.PublicHost) ? http.Request.Host.Host : o.PublicHost;
@@ -21,8 +21,8 @@ internal static class ServerInfoEndpoints
             "chatwire",
             typeof(ServerInfoEndpoints).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
             [ProtocolLimits.CurrentVersion],
-            new ServerEndpoints(Endpoint(host, listeners.TcpEndPoint), Endpoint(host, listeners.TlsEndPoint), null),
-            null,
+            new ServerEndpoints(Endpoint(host, listeners.TcpEndPoint), Endpoint(host, listeners.TlsEndPoint), Endpoint(host, listeners.NoiseEndPoint)),
+            listeners.NoiseEndPoint is null ? null : services.GetService<Noise.NoiseServerKeys>()?.CurrentPublicKeyHex,
             new ServerLimits(limits.MaxFrameLength, limits.MaxContentLength, limits.MaxHistoryLimit, o.HeartbeatIntervalMs, o.AuthDeadlineMs));
     }
 

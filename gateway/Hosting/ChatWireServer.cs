@@ -42,6 +42,9 @@ public sealed class ChatWireServer : IAsyncDisposable
 
     public ListenerEndpoints Endpoints => App.Services.GetRequiredService<ListenerEndpoints>();
 
+    /// <summary>The Noise listener's current static public key (32 bytes); null when the Noise listener is off.</summary>
+    public byte[]? NoiseStaticPublicKey => App.Services.GetService<Noise.NoiseServerKeys>()?.Current.PublicKey.ToArray();
+
     /// <summary>What the process should exit with once the host has stopped: 0, or 3 when a listener failed.</summary>
     public int ExitCode => _health.ExitCode;
 
@@ -133,7 +136,16 @@ public sealed class ChatWireServer : IAsyncDisposable
         var endpoints = new ListenerEndpoints();
         services.AddSingleton(endpoints);
         var certificate = KestrelListeners.LoadCertificate(gateway, dataDirectory, out var certificateCreated);
-        builder.WebHost.ConfigureKestrel(kestrel => KestrelListeners.Configure(kestrel, gateway, certificate, endpoints));
+        var noiseCreated = false;
+        var noiseKeys = string.IsNullOrEmpty(gateway.NoiseEndpoint)
+            ? null
+            : Noise.NoiseServerKeys.LoadOrCreate(NoiseKeyPath(gateway, dataDirectory), TimeSpan.FromDays(gateway.NoisePreviousKeyAcceptedDays), out noiseCreated);
+        if (noiseKeys is not null)
+        {
+            services.AddSingleton(noiseKeys);
+        }
+
+        builder.WebHost.ConfigureKestrel(kestrel => KestrelListeners.Configure(kestrel, gateway, certificate, noiseKeys, endpoints));
 
         var app = builder.Build();
         var server = new ChatWireServer(app, storage, redis, dataDirectory);
@@ -168,8 +180,18 @@ public sealed class ChatWireServer : IAsyncDisposable
                 GatewayLog.DevelopmentCertificateCreated(logger, Path.Combine(dataDirectory, DevelopmentCertificate.FileName));
             }
 
+            if (noiseKeys is not null)
+            {
+                GatewayLog.NoiseKey(logger, noiseKeys.CurrentPublicKeyHex, noiseKeys.Path, noiseCreated ? "created" : "loaded");
+                if (noiseKeys.Previous is not null)
+                {
+                    GatewayLog.NoisePreviousKey(logger, Convert.ToHexStringLower(noiseKeys.Previous.PublicKey), noiseKeys.PreviousAcceptedUntil!.Value);
+                }
+            }
+
             Log("tcp", endpoints.TcpEndPoint, "chatwire");
             Log("tls", endpoints.TlsEndPoint, "chatwire+tls");
+            Log("noise", endpoints.NoiseEndPoint, "chatwire+noise");
             Log("http", endpoints.HttpEndPoint, "http");
             Log("management", endpoints.ManagementEndPoint, "http");
 
@@ -193,6 +215,27 @@ public sealed class ChatWireServer : IAsyncDisposable
     }
 
     public Task StartAsync(CancellationToken cancellationToken = default) => App.StartAsync(cancellationToken);
+
+    /// <summary>Where the Noise key file is: <c>Gateway:NoiseKeyPath</c>, else <c>noise-key.json</c> in the data directory.</summary>
+    public static string NoiseKeyPath(GatewayOptions gateway, string dataDirectory) =>
+        string.IsNullOrEmpty(gateway.NoiseKeyPath) ? Path.Combine(dataDirectory, Noise.NoiseServerKeys.DefaultFileName) : Path.GetFullPath(gateway.NoiseKeyPath);
+
+    /// <summary>
+    /// <c>--rotate-noise-key</c>: a new current Noise key, the old one kept as previous (accepted from IK clients for
+    /// <c>Gateway:NoisePreviousKeyAcceptedDays</c>). Reads the same settings as the server; takes effect at the next start.
+    /// </summary>
+    public static (string Path, string PublicKeyHex) RotateNoiseKey(string[] args)
+    {
+        var configuration = new ConfigurationBuilder()
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables("CHATWIRE_")
+            .AddCommandLine(args)
+            .Build();
+        var gateway = configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+        var path = NoiseKeyPath(gateway, Path.GetFullPath(gateway.DataDirectory));
+        return (path, Convert.ToHexStringLower(Noise.NoiseServerKeys.Rotate(path)));
+    }
 
     /// <summary>Runs until told to stop (SIGTERM, Ctrl+C), then drains (<see cref="GatewayDrain"/>) before stopping.</summary>
     public Task RunAsync()

@@ -26,6 +26,12 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Generated a self-signed development certificate at {Path}")]
     public static partial void DevelopmentCertificateCreated(ILogger logger, string path);
 
+    [LoggerMessage(EventId = 22, Level = LogLevel.Information, Message = "Noise static public key {PublicKey} ({Action} {Path}); clients pin this key (docs/protocol.md §8)")]
+    public static partial void NoiseKey(ILogger logger, string publicKey, string path, string action);
+
+    [LoggerMessage(EventId = 23, Level = LogLevel.Information, Message = "Noise previous key {PublicKey} is still accepted from IK clients until {Until:u}")]
+    public static partial void NoisePreviousKey(ILogger logger, string publicKey, DateTimeOffset until);
+
     [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "ChatWire stopped")]
     public static partial void Stopped(ILogger logger);
 

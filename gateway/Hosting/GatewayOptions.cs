@@ -13,6 +13,18 @@ public sealed class GatewayOptions
     /// <summary>TLS protocol listener, <c>host:port</c>; empty disables it.</summary>
     public string TlsEndpoint { get; set; } = "127.0.0.1:7443";
 
+    /// <summary>
+    /// Noise protocol listener (docs/protocol.md §8), <c>host:port</c>; empty disables it. Its connections are
+    /// encrypted with a few hundred bytes of state each, where in-process TLS holds tens of kilobytes.
+    /// </summary>
+    public string NoiseEndpoint { get; set; } = "127.0.0.1:7401";
+
+    /// <summary>The Noise listener's static key file; empty = <c>noise-key.json</c> in the data directory (made on first start).</summary>
+    public string NoiseKeyPath { get; set; } = string.Empty;
+
+    /// <summary>How long after a rotation (<c>--rotate-noise-key</c>) IK clients may still use the previous key.</summary>
+    public int NoisePreviousKeyAcceptedDays { get; set; } = 30;
+
     /// <summary>HTTP API listener, <c>host:port</c>.</summary>
     public string HttpEndpoint { get; set; } = "127.0.0.1:7480";
 

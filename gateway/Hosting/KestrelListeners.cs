@@ -11,13 +11,13 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 namespace ChatWire.Gateway.Hosting;
 
 /// <summary>
-/// The four listeners (docs/architecture.md, "One process, four listeners"): the protocol over plain TCP and
-/// over TLS, the HTTP API, and management. Each HTTP connection is tagged with its listener so a management
+/// The listeners (docs/architecture.md, "One process, five listeners"): the protocol over plain TCP, over TLS
+/// and over Noise, the HTTP API, and management. Each HTTP connection is tagged with its listener so a management
 /// path is never served on the API listener, whatever the Host header says.
 /// </summary>
 internal static class KestrelListeners
 {
-    public static void Configure(KestrelServerOptions kestrel, GatewayOptions gateway, X509Certificate2? certificate, ListenerEndpoints endpoints)
+    public static void Configure(KestrelServerOptions kestrel, GatewayOptions gateway, X509Certificate2? certificate, Noise.NoiseServerKeys? noiseKeys, ListenerEndpoints endpoints)
     {
         kestrel.AddServerHeader = false;
 
@@ -50,6 +50,23 @@ internal static class KestrelListeners
             });
         }
 
+        if (noiseKeys is not null && EndpointParser.TryParse(gateway.NoiseEndpoint, out var noise))
+        {
+            var metrics = kestrel.ApplicationServices.GetRequiredService<Observability.GatewayMetrics>();
+            kestrel.Listen(noise, listen =>
+            {
+                // Admission first, as everywhere; then the Noise layer becomes the connection's transport.
+                listen.Use(next => admission.For(ListenerKind.Noise, next));
+                listen.Use(next => context =>
+                {
+                    context.Transport = new Noise.NoiseServerConnection(context.Transport, noiseKeys, metrics);
+                    return next(context);
+                });
+                listen.UseConnectionHandler<ChatWireConnectionHandler>();
+                endpoints.Noise = listen;
+            });
+        }
+
         kestrel.Listen(EndpointParser.Parse(gateway.HttpEndpoint), listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
@@ -78,7 +95,7 @@ internal static class KestrelListeners
     /// </summary>
     public static void CheckPortsFree(GatewayOptions gateway)
     {
-        foreach (var text in new[] { gateway.TcpEndpoint, gateway.TlsEndpoint, gateway.HttpEndpoint, gateway.ManagementEndpoint })
+        foreach (var text in new[] { gateway.TcpEndpoint, gateway.TlsEndpoint, gateway.NoiseEndpoint, gateway.HttpEndpoint, gateway.ManagementEndpoint })
         {
             if (!EndpointParser.TryParse(text, out var endpoint) || endpoint.Port == 0)
             {

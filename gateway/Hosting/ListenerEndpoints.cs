@@ -13,6 +13,8 @@ public sealed class ListenerEndpoints
 
     internal ListenOptions? Tls { get; set; }
 
+    internal ListenOptions? Noise { get; set; }
+
     internal ListenOptions? Http { get; set; }
 
     internal ListenOptions? Management { get; set; }
@@ -20,6 +22,8 @@ public sealed class ListenerEndpoints
     public IPEndPoint? TcpEndPoint => Tcp?.IPEndPoint;
 
     public IPEndPoint? TlsEndPoint => Tls?.IPEndPoint;
+
+    public IPEndPoint? NoiseEndPoint => Noise?.IPEndPoint;
 
     public IPEndPoint? HttpEndPoint => Http?.IPEndPoint;
 

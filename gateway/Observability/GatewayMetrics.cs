@@ -24,6 +24,7 @@ internal sealed partial class GatewayMetrics
     private readonly Dictionary<ErrorCode, Counter.Child> _errors = [];
     private readonly Dictionary<ErrorCode, Counter.Child> _httpErrors = [];
     private readonly Counter.Child _unknownOpcodeIn;
+    private readonly Counter _noiseHandshakes;
     private readonly Counter _ephemeralDropped;
 
     public GatewayMetrics()
@@ -69,6 +70,11 @@ internal sealed partial class GatewayMetrics
         Rejected = factory.CreateCounter("chatwire_connections_rejected_total", "Connections refused at accept, by reason.", "reason");
         Draining = factory.CreateGauge("chatwire_draining", "1 while this node drains (told to stop: GO_AWAY sent, /ready answers 503), else 0.");
         GoAwaySent = factory.CreateCounter("chatwire_goaway_sent_total", "GO_AWAY frames sent: connections asked to move to another node by a drain.");
+        _noiseHandshakes = factory.CreateCounter(
+            "chatwire_noise_handshakes_total",
+            "Noise handshakes on the Noise listener, by pattern (xx, ik, ik_previous: a key rotated out but still accepted, unknown: no valid selector) and result (ok, failed).",
+            "pattern",
+            "result");
         _ephemeralDropped = factory.CreateCounter(
             "chatwire_ephemeral_dropped_total", "Typing and presence frames not written to a connection that was behind (or typing over its rate).");
         CreateStorageMetrics(factory);
@@ -94,6 +100,8 @@ internal sealed partial class GatewayMetrics
     public Counter GoAwaySent { get; }
 
     public void EphemeralDropped() => _ephemeralDropped.Inc();
+
+    public void NoiseHandshake(string pattern, string result) => _noiseHandshakes.WithLabels(pattern, result).Inc();
 
     public void FrameIn(in FrameHeader header) =>
         (header.IsKnown ? _framesIn[header.OpcodeValue] : null)?.Inc();

@@ -30,4 +30,10 @@ public enum NoiseError
 
     /// <summary>The state was used after an earlier failure, or a handshake message arrived out of turn.</summary>
     InvalidState = 7,
+
+    /// <summary>
+    /// The peer closed the connection before the handshake completed. From a server after an IK first message this
+    /// usually means it does not hold the static key the client assumed (rotated out): try XX and compare keys.
+    /// </summary>
+    HandshakeRejected = 8,
 }

@@ -23,6 +23,14 @@ public sealed class NoiseTransport : IDisposable
     /// <summary>The most plaintext one record of <see cref="MaxRecordLength"/> carries.</summary>
     public const int MaxRecordPayload = MaxRecordLength - CipherState.TagSize;
 
+    /// <summary>
+    /// The rekey rule both peers apply (Noise §11.3, docs/protocol.md "Noise transport"): each direction's key is
+    /// replaced by REKEY after every 2^24 records it carried, that is whenever its nonce reaches a multiple of 2^24.
+    /// It bounds what one AES-GCM key encrypts (about 2^40 bytes) well below the cipher's limits; the nonce keeps
+    /// counting, and at 2^64-1 the connection closes.
+    /// </summary>
+    public const ulong RekeyInterval = 1UL << 24;
+
     private readonly CipherState _send;
     private readonly CipherState _receive;
     private readonly int _maxRecordLength;
@@ -209,6 +217,7 @@ public sealed class NoiseTransport : IDisposable
         {
             var ciphertextLength = _send.EncryptWithAd(default, chunk, destination[NoiseFraming.LengthPrefixSize..]);
             BinaryPrimitives.WriteUInt16BigEndian(destination, (ushort)ciphertextLength);
+            RekeyOnSchedule(_send);
             return NoiseFraming.LengthPrefixSize + ciphertextLength;
         }
         catch (NoiseException)
@@ -222,12 +231,22 @@ public sealed class NoiseTransport : IDisposable
     {
         try
         {
-            return _receive.DecryptWithAd(default, ciphertext, plaintext);
+            var written = _receive.DecryptWithAd(default, ciphertext, plaintext);
+            RekeyOnSchedule(_receive);
+            return written;
         }
         catch (NoiseException)
         {
             _failed = true;
             throw;
+        }
+    }
+
+    private static void RekeyOnSchedule(CipherState cipher)
+    {
+        if (cipher.Nonce % RekeyInterval == 0)
+        {
+            cipher.Rekey();
         }
     }
 

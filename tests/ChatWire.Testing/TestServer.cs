@@ -47,6 +47,11 @@ public sealed class TestServer : IAsyncDisposable
 
     public IPEndPoint TlsEndPoint => Server.Endpoints.TlsEndPoint!;
 
+    public IPEndPoint NoiseEndPoint => Server.Endpoints.NoiseEndPoint!;
+
+    /// <summary>The Noise listener's static public key, as the server publishes it in server-info.</summary>
+    public byte[] NoisePublicKey => Server.NoiseStaticPublicKey!;
+
     /// <summary>The SHA-256 (hex) of the DER bytes of the development certificate the TLS listener presents.</summary>
     public string DevelopmentCertificateSha256
     {
@@ -65,6 +70,7 @@ public sealed class TestServer : IAsyncDisposable
         {
             ["Gateway:TcpEndpoint"] = "127.0.0.1:0",
             ["Gateway:TlsEndpoint"] = "127.0.0.1:0",
+            ["Gateway:NoiseEndpoint"] = "127.0.0.1:0",
             ["Gateway:HttpEndpoint"] = "127.0.0.1:0",
             // Equal endpoint texts are refused (management must differ from the API), so port 0 is spelled another way.
             ["Gateway:ManagementEndpoint"] = "localhost:0",
@@ -113,11 +119,12 @@ public sealed class TestServer : IAsyncDisposable
     /// </summary>
     public static Dictionary<string, string?> FixedPortOverrides()
     {
-        var ports = PickPorts(4);
+        var ports = PickPorts(5);
         return new Dictionary<string, string?>
         {
             ["Gateway:TcpEndpoint"] = $"127.0.0.1:{ports[0]}",
             ["Gateway:TlsEndpoint"] = $"127.0.0.1:{ports[1]}",
+            ["Gateway:NoiseEndpoint"] = $"127.0.0.1:{ports[4]}",
             ["Gateway:HttpEndpoint"] = $"127.0.0.1:{ports[2]}",
             ["Gateway:ManagementEndpoint"] = $"127.0.0.1:{ports[3]}",
         };

@@ -84,7 +84,7 @@ internal sealed class GatewayChild : IAsyncDisposable
     private static async Task<GatewayChild> StartOnceAsync(int openFiles, IReadOnlyDictionary<string, string> settings, string? dataDirectory)
     {
         var data = dataDirectory ?? Path.Combine(Path.GetTempPath(), "chatwire-child-" + Guid.NewGuid().ToString("N"));
-        var ports = FreePorts(4);
+        var ports = FreePorts(5);
         var start = StartInfo(openFiles, data, ports, settings, []);
         var process = Process.Start(start) ?? throw new InvalidOperationException("prlimit did not start");
         var child = new GatewayChild(process, data, ports[0], ports[1], ports[2], ports[3]) { _ownsData = dataDirectory is null };
@@ -224,7 +224,7 @@ internal sealed class GatewayChild : IAsyncDisposable
         var data = Path.Combine(Path.GetTempPath(), "chatwire-child-" + Guid.NewGuid().ToString("N"));
         try
         {
-            using var process = Process.Start(StartInfo(openFiles: 4096, data, FreePorts(4), settings, args))!;
+            using var process = Process.Start(StartInfo(openFiles: 4096, data, FreePorts(5), settings, args))!;
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -260,6 +260,7 @@ internal sealed class GatewayChild : IAsyncDisposable
         };
         start.Environment["CHATWIRE_Gateway__TcpEndpoint"] = $"127.0.0.1:{ports[0]}";
         start.Environment["CHATWIRE_Gateway__TlsEndpoint"] = $"127.0.0.1:{ports[1]}";
+        start.Environment["CHATWIRE_Gateway__NoiseEndpoint"] = $"127.0.0.1:{ports[4]}";
         start.Environment["CHATWIRE_Gateway__HttpEndpoint"] = $"127.0.0.1:{ports[2]}";
         start.Environment["CHATWIRE_Gateway__ManagementEndpoint"] = $"127.0.0.1:{ports[3]}";
         start.Environment["CHATWIRE_Gateway__DataDirectory"] = data;

@@ -7,6 +7,14 @@ using MessagePack;
 
 namespace ChatWire.Gateway.Tests.Infrastructure;
 
+/// <summary>The protocol listeners a test client can reach.</summary>
+public enum WireTransport
+{
+    Tcp,
+    Tls,
+    Noise,
+}
+
 /// <summary>A protocol client that can send anything, byte for byte, and reads frames with a bounded wait.</summary>
 internal sealed class RawClient : IAsyncDisposable
 {
@@ -27,6 +35,39 @@ internal sealed class RawClient : IAsyncDisposable
     }
 
     public System.Net.Security.SslStream? Tls => _stream as System.Net.Security.SslStream;
+
+    public ChatWire.Protocol.Noise.NoiseClientStream? Noise => _stream as ChatWire.Protocol.Noise.NoiseClientStream;
+
+    /// <summary>
+    /// Connects to the Noise listener: IK with <paramref name="serverKey"/> when given, else XX. <paramref name="earlyData"/>
+    /// travels inside the handshake (one HELLO frame, or nothing).
+    /// </summary>
+    public static async Task<RawClient> ConnectNoiseAsync(System.Net.IPEndPoint endpoint, byte[]? serverKey = null, ReadOnlyMemory<byte> earlyData = default)
+    {
+        var tcp = new TcpClient { NoDelay = true };
+        await tcp.ConnectAsync(endpoint);
+        var noise = await ChatWire.Protocol.Noise.NoiseClientStream.ConnectAsync(
+            tcp.GetStream(),
+            new ChatWire.Protocol.Noise.NoiseClientOptions { ServerStaticKey = serverKey, EarlyData = earlyData });
+        return new RawClient(tcp, noise);
+    }
+
+    /// <summary>Connects to <paramref name="server"/> over <paramref name="transport"/>, pinning its certificate or Noise key.</summary>
+    public static Task<RawClient> ConnectAsync(TestServer server, WireTransport transport) => transport switch
+    {
+        WireTransport.Tcp => ConnectAsync(server),
+        WireTransport.Tls => ConnectTlsAsync(server, System.Security.Authentication.SslProtocols.Tls13),
+        WireTransport.Noise => ConnectNoiseAsync(server.NoiseEndPoint, server.NoisePublicKey),
+        _ => throw new ArgumentOutOfRangeException(nameof(transport)),
+    };
+
+    /// <summary>Connects over <paramref name="transport"/>, says HELLO and AUTH as <paramref name="user"/>, and checks AUTH_OK.</summary>
+    public static async Task<RawClient> ConnectAuthenticatedAsync(TestUser user, WireTransport transport)
+    {
+        var client = await ConnectAsync(user.Server, transport);
+        await client.HandshakeAsync(user.Token, user.DeviceId);
+        return client;
+    }
 
     /// <summary>Connects to the TLS listener, pinning the development certificate the server generated in its data directory.</summary>
     public static Task<RawClient> ConnectTlsAsync(TestServer server, System.Security.Authentication.SslProtocols protocols) =>
