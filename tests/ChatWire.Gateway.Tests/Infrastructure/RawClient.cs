@@ -27,6 +27,7 @@ internal sealed class RawClient : IAsyncDisposable
     private byte[] _buffer = new byte[64 * 1024];
     private int _buffered;
     private uint _nextRequestId = 1;
+    private NetworkStream? _network;
 
     private RawClient(TcpClient tcp, Stream? stream = null)
     {
@@ -144,6 +145,51 @@ internal sealed class RawClient : IAsyncDisposable
     }
 
     public async Task SendRawAsync(ReadOnlyMemory<byte> bytes) => await _stream.WriteAsync(bytes);
+
+    /// <summary>Writes bytes straight to the socket, under any TLS or Noise layer (to forge or replay records).</summary>
+    public async Task SendUnderneathAsync(ReadOnlyMemory<byte> bytes) => await Network.WriteAsync(bytes);
+
+    /// <summary>
+    /// Reads the socket itself (under any TLS or Noise layer) until the server closes it: how many bytes came before
+    /// the close. Fails when the connection is still open after <paramref name="wait"/>.
+    /// </summary>
+    public async Task<int> ReadUnderneathUntilClosedAsync(TimeSpan wait)
+    {
+        using var timeout = new CancellationTokenSource(wait);
+        var buffer = new byte[4096];
+        var total = 0;
+        try
+        {
+            while (true)
+            {
+                var read = await Network.ReadAsync(buffer, timeout.Token);
+                if (read == 0)
+                {
+                    return total;
+                }
+
+                total += read;
+            }
+        }
+        catch (IOException)
+        {
+            return total;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new Xunit.Sdk.XunitException($"The connection was still open after {wait.TotalSeconds} s ({total} bytes received).");
+        }
+    }
+
+    /// <summary>Half-closes the socket: the server reads end of stream.</summary>
+    public void ShutdownSend()
+    {
+        _ = Network;
+        _tcp.Client.Shutdown(SocketShutdown.Send);
+    }
+
+    // The socket's own stream, fetched once: TcpClient refuses GetStream after a half-close.
+    private NetworkStream Network => _network ??= _tcp.GetStream();
 
     public async Task<SendAck> SendTextAsync(Guid conversationId, string text, Guid? messageId = null)
     {

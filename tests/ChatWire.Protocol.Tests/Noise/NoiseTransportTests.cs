@@ -186,6 +186,30 @@ public class NoiseTransportTests
     }
 
     [Fact]
+    public void RekeySchedule_AtEveryMultipleOf2To24Records_BothSidesRekeyAndTheStreamContinues()
+    {
+        var (client, server) = NoisePair.Connect();
+        using (client)
+        using (server)
+        {
+            client.SendCipher.SetNonce(NoiseTransport.RekeyInterval - 1);
+            server.ReceiveCipher.SetNonce(NoiseTransport.RekeyInterval - 1);
+            var keyBefore = client.SendCipher.KeyForTest.ToArray();
+            var output = new ArrayBufferWriter<byte>();
+
+            // The record with nonce 2^24-1 is the last under the old key; the next one is under REKEY(old key).
+            client.Encode(Stream.AsSpan(0, 10), output);
+            var keyAfterFirst = client.SendCipher.KeyForTest.ToArray();
+            client.Encode(Stream.AsSpan(10, 10), output);
+
+            Assert.NotEqual(keyBefore, keyAfterFirst);
+            Assert.Equal(keyAfterFirst, client.SendCipher.KeyForTest.ToArray());
+            Assert.Equal(Stream[..20], DecodeAll(server, new ReadOnlySequence<byte>(output.WrittenMemory)));
+            Assert.Equal(keyAfterFirst, server.ReceiveCipher.KeyForTest.ToArray());
+        }
+    }
+
+    [Fact]
     public void Rekey_SenderAndReceiverInStep_StreamContinuesUnderNewKey()
     {
         var (client, server) = NoisePair.Connect(NoisePattern.IK);
