@@ -10,10 +10,11 @@ namespace ChatWire.Gateway.Tests;
 // over real sockets. A DM from DmPairAsync starts with its two MEMBER_JOINED events (seqs 1 and 2).
 public sealed class DeliveryTests
 {
-    [Fact]
-    public async Task Send_DirectMessage_AckedWithGapFreeSeqAndDeliveredToEveryOtherDevice()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Send_DirectMessage_AckedWithGapFreeSeqAndDeliveredToEveryOtherDevice(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (alice, bob, dm) = await DmPairAsync(server);
         var alicePhone = await server.LoginAsync(alice);
         var bobPhone = await server.LoginAsync(bob);
@@ -41,10 +42,11 @@ public sealed class DeliveryTests
         }
     }
 
-    [Fact]
-    public async Task Send_SameMessageIdTwice_OriginalSeqAndNoSecondDelivery()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Send_SameMessageIdTwice_OriginalSeqAndNoSecondDelivery(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (alice, bob, dm) = await DmPairAsync(server);
         await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
         await using var receiver = await RawClient.ConnectAuthenticatedAsync(bob);
@@ -61,10 +63,11 @@ public sealed class DeliveryTests
         Assert.Equal(next.MessageId, (await receiver.ExpectAsync<EventFrame>()).Event.EventId);
     }
 
-    [Fact]
-    public async Task Send_SameMessageIdOtherBody_IdempotencyConflict()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Send_SameMessageIdOtherBody_IdempotencyConflict(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (alice, _, dm) = await DmPairAsync(server);
         await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
         var id = Guid.CreateVersion7();
@@ -77,10 +80,11 @@ public sealed class DeliveryTests
         Assert.Equal(50u, error.RequestId);
     }
 
-    [Fact]
-    public async Task Send_ConversationNotMine_NotAMemberAndConnectionStays()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Send_ConversationNotMine_NotAMemberAndConnectionStays(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (_, _, dm) = await DmPairAsync(server);
         var mallory = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(mallory);
@@ -94,10 +98,11 @@ public sealed class DeliveryTests
         Assert.Equal((ErrorCode.NotAMember, 9u), (missing.Code, missing.RequestId));
     }
 
-    [Fact]
-    public async Task Send_EmptyContentType_InvalidField()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Send_EmptyContentType_InvalidField(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (alice, _, dm) = await DmPairAsync(server);
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -106,10 +111,11 @@ public sealed class DeliveryTests
         Assert.Equal(ErrorCode.InvalidField, (await client.ExpectErrorAsync()).Code);
     }
 
-    [Fact]
-    public async Task Send_ContentOverLimit_ContentTooLargeAndConnectionStays()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Send_ContentOverLimit_ContentTooLargeAndConnectionStays(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (alice, _, dm) = await DmPairAsync(server);
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -121,10 +127,11 @@ public sealed class DeliveryTests
         Assert.Equal(3ul, ack.Seq);
     }
 
-    [Fact]
-    public async Task History_BeforeAndAfter_PagesAscendingWithHasMore()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task History_BeforeAndAfter_PagesAscendingWithHasMore(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (alice, bob, dm) = await DmPairAsync(server);
         await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
         for (var i = 1; i <= 7; i++)
@@ -156,10 +163,11 @@ public sealed class DeliveryTests
         Assert.Equal("m6", Encoding.UTF8.GetString(newest.Events[1].Content.Span));
     }
 
-    [Fact]
-    public async Task History_ConversationNotMine_NotAMember()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task History_ConversationNotMine_NotAMember(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (_, _, dm) = await DmPairAsync(server);
         var mallory = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(mallory);
@@ -169,10 +177,11 @@ public sealed class DeliveryTests
         Assert.Equal(ErrorCode.NotAMember, (await client.ExpectErrorAsync()).Code);
     }
 
-    [Fact]
-    public async Task Channel_JoinedWhileConnected_StartsReceivingWithoutReconnect()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Channel_JoinedWhileConnected_StartsReceivingWithoutReconnect(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         var bob = await server.SignupAsync();
         var (teamId, _) = await alice.CreateTeamAsync();
@@ -194,10 +203,11 @@ public sealed class DeliveryTests
         Assert.Equal((EventKind.MemberJoined, bob.UserId), (seenByAlice.Kind, seenByAlice.SubjectId));
     }
 
-    [Fact]
-    public async Task Dm_OpenedWhileConnected_EveryMemberDeviceLearnsOfItInRealTime()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Dm_OpenedWhileConnected_EveryMemberDeviceLearnsOfItInRealTime(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         var bob = await server.SignupAsync();
         var carol = await server.SignupAsync();
@@ -228,10 +238,11 @@ public sealed class DeliveryTests
         Assert.Equal(ack.MessageId, (await carolClient.ExpectMessageAsync()).EventId);
     }
 
-    [Fact]
-    public async Task Team_LeftWhileConnected_StopsReceivingAndCannotSend()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Team_LeftWhileConnected_StopsReceivingAndCannotSend(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         var bob = await server.SignupAsync();
         var (teamId, general) = await alice.CreateTeamAsync();
@@ -278,10 +289,11 @@ public sealed class DeliveryTests
         Assert.Equal(bob.UserId, seen[1].SubjectId);
     }
 
-    [Fact]
-    public async Task Revoke_Device_ClosesItsConnectionWithSessionRevoked()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Revoke_Device_ClosesItsConnectionWithSessionRevoked(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         var phone = await server.LoginAsync(alice);
         await using var phoneClient = await RawClient.ConnectAuthenticatedAsync(phone);
@@ -297,8 +309,9 @@ public sealed class DeliveryTests
         Assert.Equal(5u, (await deskClient.ExpectAsync<Pong>()).RequestId);
     }
 
-    [Fact]
-    public async Task Restart_AcknowledgedMessages_AllThereAfterStart()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Restart_AcknowledgedMessages_AllThereAfterStart(string transport)
     {
         var data = Path.Combine(Path.GetTempPath(), "chatwire-restart-" + Guid.NewGuid().ToString("N"));
         try
@@ -306,7 +319,7 @@ public sealed class DeliveryTests
             TestUser bob;
             Guid dm;
             var acked = new List<SendAck>();
-            await using (var first = await TestServer.StartAsync(dataDirectory: data))
+            await using (var first = await ProtocolTransports.StartAsync(transport, dataDirectory: data))
             {
                 TestUser alice;
                 (alice, bob, dm) = await DmPairAsync(first);
@@ -317,7 +330,7 @@ public sealed class DeliveryTests
                 }
             }
 
-            await using var second = await TestServer.StartAsync(dataDirectory: data);
+            await using var second = await ProtocolTransports.StartAsync(transport, dataDirectory: data);
             await using var reader = await RawClient.ConnectAuthenticatedAsync(bob with { Server = second });
             await reader.SendAsync(new History(1, dm, 0, HistoryDirection.After, 200));
             var page = await reader.ExpectAsync<HistoryPage>();

@@ -2,7 +2,6 @@ using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using ChatWire.Protocol.Tests;
-using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
 
@@ -11,10 +10,11 @@ namespace ChatWire.Gateway.Tests;
 // nothing acknowledged is lost.
 public sealed class HostileInputTests
 {
-    [Fact]
-    public async Task HostileCorpus_AfterAuth_EachAnsweredWithItsCode_OthersUnaffected_NothingLost()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task HostileCorpus_AfterAuth_EachAnsweredWithItsCode_OthersUnaffected_NothingLost(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
         await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
         await using var bystander = await RawClient.ConnectAuthenticatedAsync(bob);
@@ -50,10 +50,11 @@ public sealed class HostileInputTests
         Assert.Equal([before.MessageId, after.MessageId], page.Events.Where(e => e.Kind == EventKind.Message).Select(m => m.EventId));
     }
 
-    [Fact]
-    public async Task HostileCorpus_BeforeAuth_EachClosesItsConnectionWithAnError()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task HostileCorpus_BeforeAuth_EachClosesItsConnectionWithAnError(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
 
         foreach (var (name, frame, _) in HostileCorpus.Cases.Take(40))
@@ -71,10 +72,11 @@ public sealed class HostileInputTests
         Assert.Equal(9u, (await healthy.ExpectAsync<Pong>()).RequestId);
     }
 
-    [Fact]
-    public async Task ByteByByte_ValidFrames_AreReassembled()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task ByteByByte_ValidFrames_AreReassembled(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (alice, _, dm) = await DeliveryTests.DmPairAsync(server);
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();

@@ -9,10 +9,11 @@ namespace ChatWire.Gateway.Tests;
 // The TCP protocol over real loopback sockets, driven by a raw frame client (docs/protocol.md §4–§5).
 public sealed class ProtocolSessionTests
 {
-    [Fact]
-    public async Task Handshake_ValidToken_AnswersWelcomeThenAuthOk()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Handshake_ValidToken_AnswersWelcomeThenAuthOk(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
@@ -28,10 +29,11 @@ public sealed class ProtocolSessionTests
         Assert.Equal(alice.DeviceId, ok.DeviceId);
     }
 
-    [Fact]
-    public async Task Ping_BeforeAndAfterAuth_AnsweredWithPongSameId()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Ping_BeforeAndAfterAuth_AnsweredWithPongSameId(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
@@ -42,10 +44,11 @@ public sealed class ProtocolSessionTests
         Assert.Equal(42u, (await client.ExpectAsync<Pong>()).RequestId);
     }
 
-    [Fact]
-    public async Task Send_BeforeAuth_NotAuthenticatedAndClosed()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Send_BeforeAuth_NotAuthenticatedAndClosed(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
 
@@ -57,10 +60,11 @@ public sealed class ProtocolSessionTests
         await client.ExpectClosedAsync();
     }
 
-    [Fact]
-    public async Task Auth_BeforeHello_NotAuthenticatedAndClosed()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Auth_BeforeHello_NotAuthenticatedAndClosed(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
@@ -88,10 +92,11 @@ public sealed class ProtocolSessionTests
         await client.ExpectClosedAsync();
     }
 
-    [Fact]
-    public async Task Auth_TokenOfAnotherDevice_InvalidToken()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Auth_TokenOfAnotherDevice_InvalidToken(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
@@ -102,10 +107,11 @@ public sealed class ProtocolSessionTests
         await client.ExpectClosedAsync();
     }
 
-    [Fact]
-    public async Task Hello_VersionZero_UnsupportedVersionAndClosed()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Hello_VersionZero_UnsupportedVersionAndClosed(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         await using var client = await RawClient.ConnectAsync(server);
 
         await client.SendAsync(new Hello(3, 0, "old", []));
@@ -114,10 +120,11 @@ public sealed class ProtocolSessionTests
         await client.ExpectClosedAsync();
     }
 
-    [Fact]
-    public async Task Connection_NoAuthWithinDeadline_AuthTimeoutAndClosed()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Connection_NoAuthWithinDeadline_AuthTimeoutAndClosed(string transport)
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:AuthDeadlineMs"] = "1500" });
+        await using var server = await ProtocolTransports.StartAsync(transport, new Dictionary<string, string?> { ["Gateway:AuthDeadlineMs"] = "1500" });
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
 
@@ -128,10 +135,11 @@ public sealed class ProtocolSessionTests
         await client.ExpectClosedAsync();
     }
 
-    [Fact]
-    public async Task Connection_SilentPeer_PingedThenClosedWithHeartbeatTimeout()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Connection_SilentPeer_PingedThenClosedWithHeartbeatTimeout(string transport)
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:HeartbeatIntervalMs"] = "1000" });
+        await using var server = await ProtocolTransports.StartAsync(transport, new Dictionary<string, string?> { ["Gateway:HeartbeatIntervalMs"] = "1000" });
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -143,10 +151,11 @@ public sealed class ProtocolSessionTests
         await client.ExpectClosedAsync();
     }
 
-    [Fact]
-    public async Task Connection_PartialFrameStalls_FrameTimeoutAndClosed()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Connection_PartialFrameStalls_FrameTimeoutAndClosed(string transport)
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:FrameTimeoutMs"] = "300" });
+        await using var server = await ProtocolTransports.StartAsync(transport, new Dictionary<string, string?> { ["Gateway:FrameTimeoutMs"] = "300" });
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -174,10 +183,11 @@ public sealed class ProtocolSessionTests
         await client.ExpectClosedAsync();
     }
 
-    [Fact]
-    public async Task Frame_OverPreAuthLimitBeforeAuth_FrameTooLarge()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Frame_OverPreAuthLimitBeforeAuth_FrameTooLarge(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         await using var client = await RawClient.ConnectAsync(server);
 
         await client.SendRawAsync(new byte[] { 0, 0, 0x10, 0x01 });
@@ -186,10 +196,11 @@ public sealed class ProtocolSessionTests
         await client.ExpectClosedAsync();
     }
 
-    [Fact]
-    public async Task UnknownOpcode_AfterAuth_ErrorAndConnectionStaysUsable()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task UnknownOpcode_AfterAuth_ErrorAndConnectionStaysUsable(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -202,10 +213,11 @@ public sealed class ProtocolSessionTests
         Assert.Equal(77u, (await client.ExpectAsync<Pong>()).RequestId);
     }
 
-    [Fact]
-    public async Task SecondHello_AfterAuth_InvalidStateAndConnectionStays()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task SecondHello_AfterAuth_InvalidStateAndConnectionStays(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -217,10 +229,11 @@ public sealed class ProtocolSessionTests
         Assert.Equal(13u, (await client.ExpectAsync<Pong>()).RequestId);
     }
 
-    [Fact]
-    public async Task ServerOnlyOpcode_FromClient_InvalidState()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task ServerOnlyOpcode_FromClient_InvalidState(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -271,10 +284,11 @@ public sealed class ProtocolSessionTests
         }
     }
 
-    [Fact]
-    public async Task Shutdown_OpenConnection_ToldShuttingDown()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Shutdown_OpenConnection_ToldShuttingDown(string transport)
     {
-        var server = await TestServer.StartAsync();
+        var server = await ProtocolTransports.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 

@@ -1,7 +1,6 @@
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
-using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
 
@@ -9,10 +8,11 @@ namespace ChatWire.Gateway.Tests;
 // receiving, and the slow device catches up from the store.
 public sealed class SlowConsumerTests
 {
-    [Fact]
-    public async Task Receiver_StopsReading_ClosedWhileOthersGetEverythingAndHistoryHasAll()
+    [Theory]
+    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    public async Task Receiver_StopsReading_ClosedWhileOthersGetEverythingAndHistoryHasAll(string transport)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await ProtocolTransports.StartAsync(transport);
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
         var bobPhone = await server.LoginAsync(bob);
         await using var stalled = await RawClient.ConnectAuthenticatedAsync(bob);

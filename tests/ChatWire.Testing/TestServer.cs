@@ -49,6 +49,9 @@ public sealed class TestServer : IAsyncDisposable
 
     public IPEndPoint NoiseEndPoint => Server.Endpoints.NoiseEndPoint!;
 
+    /// <summary>The listener test clients connect to by default (a parameterised protocol test sets it).</summary>
+    public WireTransport Wire { get; set; } = WireTransport.Tcp;
+
     /// <summary>The Noise listener's static public key, as the server publishes it in server-info.</summary>
     public byte[] NoisePublicKey => Server.NoiseStaticPublicKey!;
 
@@ -271,4 +274,17 @@ public sealed class TestServer : IAsyncDisposable
             DeleteDirectory(DataDirectory);
         }
     }
+}
+
+/// <summary>The protocol listeners a test client can reach.</summary>
+public enum WireTransport
+{
+    /// <summary>Plain TCP (7400).</summary>
+    Tcp,
+
+    /// <summary>TLS (7443), pinning the development certificate.</summary>
+    Tls,
+
+    /// <summary>Noise (7401), IK with the server's key.</summary>
+    Noise,
 }

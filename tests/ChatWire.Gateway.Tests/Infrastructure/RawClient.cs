@@ -7,14 +7,6 @@ using MessagePack;
 
 namespace ChatWire.Gateway.Tests.Infrastructure;
 
-/// <summary>The protocol listeners a test client can reach.</summary>
-public enum WireTransport
-{
-    Tcp,
-    Tls,
-    Noise,
-}
-
 /// <summary>A protocol client that can send anything, byte for byte, and reads frames with a bounded wait.</summary>
 internal sealed class RawClient : IAsyncDisposable
 {
@@ -90,9 +82,17 @@ internal sealed class RawClient : IAsyncDisposable
         return new RawClient(tcp, tls);
     }
 
-    /// <summary>Connects to the plain TCP listener, from <paramref name="source"/> (another loopback address, say) when given.</summary>
+    /// <summary>
+    /// Connects to the listener of the server's <see cref="TestServer.Wire"/> (plain TCP unless a parameterised test
+    /// chose another), or to the plain TCP listener from <paramref name="source"/> (another loopback address, say).
+    /// </summary>
     public static async Task<RawClient> ConnectAsync(TestServer server, System.Net.IPAddress? source = null)
     {
+        if (source is null && server.Wire != WireTransport.Tcp)
+        {
+            return await ConnectAsync(server, server.Wire);
+        }
+
         var tcp = source is null ? new TcpClient() : new TcpClient(new System.Net.IPEndPoint(source, 0));
         await tcp.ConnectAsync(server.TcpEndPoint);
         return new RawClient(tcp);
