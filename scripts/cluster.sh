@@ -4,8 +4,9 @@
 #   scripts/cluster.sh up [--nodes N] [--base-port P]   builds the gateway (once, or when a source changed),
 #                        starts Redis, MariaDB (a primary and a replica) and s3rver through scripts/services.sh,
 #                        then N gateway nodes (default 3) on the distributed adapters: MySQL directory,
-#                        MySQL messages, Redis bus. Node 1 listens on P, P+43, P+80, P+81 (7400, 7443,
-#                        7480, 7481 by default), node k on the same plus 10·(k-1), up to 8 nodes.
+#                        MySQL messages, Redis bus. Node 1 listens on P, P+1, P+43, P+80, P+81 (TCP 7400,
+#                        Noise 7401, TLS 7443, HTTP 7480, management 7481 by default), node k on the same
+#                        plus 10·(k-1), up to 8 nodes; all nodes share one Noise key file.
 #   scripts/cluster.sh status                           each node's pid and /health, and the services
 #   scripts/cluster.sh down                             SIGTERM to every node (by pid file), then the
 #                                                       services, then removes the state directory
@@ -232,8 +233,8 @@ print_nodes() {
   local k pid
   for k in $(seq 1 "$(node_count)"); do
     if pid=$(node_pid "$k"); then
-      printf 'node %d  pid %-7s protocol chatwire://127.0.0.1:%d  TLS chatwire+tls://127.0.0.1:%d  HTTP http://127.0.0.1:%d  health http://127.0.0.1:%d/health\n' \
-        "$k" "$pid" "$(node_port "$k" tcp)" "$(node_port "$k" tls)" "$(node_port "$k" http)" "$(node_port "$k" management)"
+      printf 'node %d  pid %-7s protocol chatwire://127.0.0.1:%d  Noise chatwire+noise://127.0.0.1:%d  TLS chatwire+tls://127.0.0.1:%d  HTTP http://127.0.0.1:%d  health http://127.0.0.1:%d/health\n' \
+        "$k" "$pid" "$(node_port "$k" tcp)" "$(node_port "$k" noise)" "$(node_port "$k" tls)" "$(node_port "$k" http)" "$(node_port "$k" management)"
     else
       printf 'node %d  not running (log: %s/node.log)\n' "$k" "$(node_dir "$k")"
     fi
@@ -275,7 +276,7 @@ up() {
   # Every node's ports must be free before anything starts (other gateways may run on this machine).
   local k kind busy=()
   for k in $(seq 1 "$nodes"); do
-    for kind in tcp tls http management; do
+    for kind in tcp noise tls http management; do
       port_in_use "$(node_port "$k" "$kind")" && busy+=("$(node_port "$k" "$kind") (node $k $kind)")
     done
   done

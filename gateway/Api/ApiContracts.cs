@@ -1,3 +1,5 @@
+using System.ComponentModel;
+
 namespace ChatWire.Gateway.Api;
 
 // Request and response bodies of the HTTP API (docs/http-api.md). Serialized snake_case; times are UTC.
@@ -80,14 +82,21 @@ internal sealed record ConversationListResponse(IReadOnlyList<ConversationInfo> 
 
 internal sealed record EndpointInfo(string Host, int Port);
 
-internal sealed record ServerEndpoints(EndpointInfo? Tcp, EndpointInfo? Tls, EndpointInfo? Noise);
+/// <summary>Where the protocol listeners are; a listener that is off is null.</summary>
+internal sealed record ServerEndpoints(
+    EndpointInfo? Tcp,
+    EndpointInfo? Tls,
+    [property: Description("The Noise listener: the protocol inside Noise encryption (docs/protocol.md §8), reached with the key in noise_static_public_key; null when it is off.")]
+    EndpointInfo? Noise);
 
 internal sealed record ServerLimits(uint MaxFrameLength, int MaxContentLength, int MaxHistoryLimit, int HeartbeatIntervalMs, int AuthDeadlineMs);
 
+/// <summary>What a client needs before it connects (docs/http-api.md, "Server").</summary>
 internal sealed record ServerInfoResponse(
     string Server,
     string Version,
     IReadOnlyList<uint> ProtocolVersions,
     ServerEndpoints Endpoints,
+    [property: Description("The Noise listener's static Curve25519 public key, 64 lowercase hex characters, the same on every node; null when the Noise listener is off. Trust it only from an answer fetched over HTTPS or on loopback: over plain HTTP from another host, whoever can change this answer can read the Noise connection.")]
     string? NoiseStaticPublicKey,
     ServerLimits Limits);

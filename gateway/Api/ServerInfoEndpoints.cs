@@ -9,7 +9,7 @@ internal static class ServerInfoEndpoints
 {
     public static void Map(RouteGroupBuilder anonymous) =>
         anonymous.MapGet("/server-info", GetServerInfo)
-            .Describe("getServerInfo", "Everything a client needs to connect: endpoints, protocol versions, limits", "Server")
+            .Describe("getServerInfo", "Everything a client needs to connect: endpoints, protocol versions, limits, the Noise static key", "Server")
             .Returns<ServerInfoResponse>();
 
     private static ServerInfoResponse GetServerInfo(HttpContext http, ListenerEndpoints listeners, IOptions<GatewayOptions> options, IServiceProvider services)

@@ -270,7 +270,8 @@ public sealed class HttpApiTests
 
         Assert.Equal(server.TcpEndPoint.Port, info.GetProperty("endpoints").GetProperty("tcp").GetProperty("port").GetInt32());
         Assert.Equal(server.TlsEndPoint.Port, info.GetProperty("endpoints").GetProperty("tls").GetProperty("port").GetInt32());
-        Assert.Equal(JsonValueKind.Null, info.GetProperty("endpoints").GetProperty("noise").ValueKind);
+        Assert.Equal(server.NoiseEndPoint.Port, info.GetProperty("endpoints").GetProperty("noise").GetProperty("port").GetInt32());
+        Assert.Equal(Convert.ToHexStringLower(server.NoisePublicKey), info.GetProperty("noise_static_public_key").GetString());
         Assert.Equal([1], info.GetProperty("protocol_versions").EnumerateArray().Select(v => v.GetInt32()));
         Assert.Equal(262_144, info.GetProperty("limits").GetProperty("max_frame_length").GetInt32());
     }
