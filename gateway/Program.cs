@@ -35,7 +35,17 @@ if (args.Any(a => a is "--version"))
 
 if (args.Any(a => a is "--rotate-noise-key"))
 {
-    var (path, publicKey) = ChatWireServer.RotateNoiseKey([.. args.Where(a => a is not "--rotate-noise-key")]);
+    string path, publicKey;
+    try
+    {
+        (path, publicKey) = ChatWireServer.RotateNoiseKey([.. args.Where(a => a is not "--rotate-noise-key")]);
+    }
+    catch (InvalidDataException ex)
+    {
+        Console.Error.WriteLine("ChatWire cannot rotate the Noise key: " + ex.Message);
+        return 2;
+    }
+
     Console.WriteLine($"New Noise static public key: {publicKey}");
     Console.WriteLine($"Written to {path}; the previous key stays accepted from IK clients for Gateway:NoisePreviousKeyAcceptedDays after this.");
     Console.WriteLine("Restart the gateway (every node, with this same file) for it to take effect.");
@@ -56,6 +66,12 @@ catch (OptionsValidationException ex)
         Console.Error.WriteLine("  - " + failure);
     }
 
+    return 2;
+}
+catch (InvalidDataException ex)
+{
+    // The Noise key file (or another file the server reads at start) is damaged: say which, do not guess.
+    Console.Error.WriteLine("ChatWire cannot start: " + ex.Message);
     return 2;
 }
 catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)

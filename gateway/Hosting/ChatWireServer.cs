@@ -183,9 +183,9 @@ public sealed class ChatWireServer : IAsyncDisposable
             if (noiseKeys is not null)
             {
                 GatewayLog.NoiseKey(logger, noiseKeys.CurrentPublicKeyHex, noiseKeys.Path, noiseCreated ? "created" : "loaded");
-                if (noiseKeys.Previous is not null)
+                if (noiseKeys.AcceptsPrevious(DateTimeOffset.UtcNow))
                 {
-                    GatewayLog.NoisePreviousKey(logger, Convert.ToHexStringLower(noiseKeys.Previous.PublicKey), noiseKeys.PreviousAcceptedUntil!.Value);
+                    GatewayLog.NoisePreviousKey(logger, Convert.ToHexStringLower(noiseKeys.Previous!.PublicKey), noiseKeys.PreviousAcceptedUntil!.Value);
                 }
             }
 

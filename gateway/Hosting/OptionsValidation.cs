@@ -11,6 +11,7 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
         {
             (nameof(options.TcpEndpoint), options.TcpEndpoint, false),
             (nameof(options.TlsEndpoint), options.TlsEndpoint, false),
+            (nameof(options.NoiseEndpoint), options.NoiseEndpoint, false),
             (nameof(options.HttpEndpoint), options.HttpEndpoint, true),
             (nameof(options.ManagementEndpoint), options.ManagementEndpoint, true),
         })
@@ -24,7 +25,7 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
         // Off loopback, GET /v1/server-info must not echo the request's Host header back as where to connect:
         // anyone able to set that header could send clients elsewhere.
         if (string.IsNullOrWhiteSpace(options.PublicHost)
-            && new[] { options.TcpEndpoint, options.TlsEndpoint, options.HttpEndpoint }.Any(e => EndpointParser.TryParse(e, out var ep) && !System.Net.IPAddress.IsLoopback(ep.Address)))
+            && new[] { options.TcpEndpoint, options.TlsEndpoint, options.NoiseEndpoint, options.HttpEndpoint }.Any(e => EndpointParser.TryParse(e, out var ep) && !System.Net.IPAddress.IsLoopback(ep.Address)))
         {
             failures.Add("Gateway:PublicHost must name the host clients connect to (e.g. chat.example.com) when a listener is off loopback.");
         }
@@ -55,6 +56,11 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
         if (options.DrainTimeoutMs is < 0 or > 3_600_000)
         {
             failures.Add($"Gateway:DrainTimeoutMs must be 0 (close at once) to 3600000 (an hour); got {options.DrainTimeoutMs}.");
+        }
+
+        if (options.NoisePreviousKeyAcceptedDays is < 0 or > 3650)
+        {
+            failures.Add($"Gateway:NoisePreviousKeyAcceptedDays must be 0 (refuse the previous key at once) to 3650; got {options.NoisePreviousKeyAcceptedDays}.");
         }
 
         if (options.MaxHttpConnections < 0)

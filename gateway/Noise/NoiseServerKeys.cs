@@ -80,12 +80,12 @@ internal sealed class NoiseServerKeys : IDisposable
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"The Noise key file {path} is not valid JSON: {ex.Message}", ex);
+            throw new InvalidDataException($"The Noise key file {path} is not valid JSON ({ex.Message}). Restore it from a backup; deleting it makes a new key, which every client that pinned the old one will refuse.", ex);
         }
 
         if (file is not { Version: 1, Current.PrivateKey.Length: NoiseKeyPair.KeySize } || file.Previous is { PrivateKey.Length: not NoiseKeyPair.KeySize })
         {
-            throw new InvalidDataException($"The Noise key file {path} is not a version 1 key file with 32-byte keys.");
+            throw new InvalidDataException($"The Noise key file {path} is not a version 1 key file with 32-byte keys. Restore it from a backup; deleting it makes a new key, which every client that pinned the old one will refuse.");
         }
 
         return file;

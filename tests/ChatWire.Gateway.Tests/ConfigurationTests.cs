@@ -22,6 +22,30 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task Start_NoiseSettingsOutOfRange_Refused()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:NoisePreviousKeyAcceptedDays"] = "-1",
+            ["Gateway:NoiseEndpoint"] = "nowhere",
+        }));
+
+        Assert.Contains(ex.Failures, f => f.Contains("Gateway:NoisePreviousKeyAcceptedDays must be 0", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.Contains("Gateway:NoiseEndpoint must be host:port", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Start_NoiseListenerOffLoopbackWithoutPublicHost_Refused()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:NoiseEndpoint"] = "0.0.0.0:0",
+        }));
+
+        Assert.Contains(ex.Failures, f => f.Contains("Gateway:PublicHost must name the host clients connect to", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Start_ListenerOffLoopbackWithoutPublicHost_Refused()
     {
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => TestServer.StartAsync(new Dictionary<string, string?>

@@ -35,6 +35,26 @@ public sealed class StartupTests
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task DamagedNoiseKeyFile_NamedWithWhatToDo_AndExitCode2()
+    {
+        var keyFile = Path.Combine(Path.GetTempPath(), "chatwire-noise-damaged-" + Guid.NewGuid().ToString("N") + ".json");
+        await File.WriteAllTextAsync(keyFile, "{\"version\": 1, \"current\": {\"private_key\": \"c2hvcnQ=\"");
+        try
+        {
+            var (code, output) = await GatewayChild.RunToExitAsync(new Dictionary<string, string> { ["Gateway:NoiseKeyPath"] = keyFile });
+
+            Assert.Equal(2, code);
+            Assert.Contains($"The Noise key file {keyFile} is not valid JSON", output, StringComparison.Ordinal);
+            Assert.Contains("Restore it from a backup", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
+    }
+
     [Theory]
     [InlineData("--help", "usage:")]
     [InlineData("--version", "protocol version 1")]
