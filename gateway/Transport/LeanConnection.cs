@@ -141,12 +141,11 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
 
     public override void Abort(ConnectionAbortedException abortReason)
     {
+        Interlocked.CompareExchange(ref _abortReason, abortReason, null);
         if ((Interlocked.Or(ref _state, Aborted) & Aborted) != 0)
         {
             return;
         }
-
-        _abortReason = abortReason;
 
         // As Kestrel's socket transport does: FIN after what the kernel already holds, then the socket is
         // closed; the pending receive ends with the abort reason, a pending flush completes as IsCompleted.
@@ -168,7 +167,7 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
 
         // Whatever is still being sent was given up by the application (it waited its close grace): the
         // socket closes now, with a FIN after the bytes the kernel holds.
-        _abortReason ??= new ConnectionAbortedException("The connection was disposed.");
+        Interlocked.CompareExchange(ref _abortReason, new ConnectionAbortedException("The connection was disposed."), null);
         CloseSocket();
         _writer.Fail(SocketError.Success);
         _reader.Dispose();
@@ -179,10 +178,11 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     /// <summary>The receiving side ended: FIN (success), a reset, or the socket closed under it.</summary>
     internal void ReceiveEnded(SocketError error)
     {
+        // After an abort, whatever the socket reports (the shutdown reads as an end of stream) is the abort.
         Exception? failure = error switch
         {
+            _ when (Volatile.Read(ref _state) & (Aborted | Disposed)) != 0 => Volatile.Read(ref _abortReason) ?? new ConnectionAbortedException(),
             SocketError.Success => null,
-            _ when (Volatile.Read(ref _state) & (Aborted | Disposed)) != 0 => _abortReason ?? new ConnectionAbortedException(),
             SocketError.ConnectionReset or SocketError.Shutdown => new ConnectionResetException("The peer reset the connection.", new SocketException((int)error)),
             SocketError.OperationAborted or SocketError.Interrupted or SocketError.InvalidArgument => new ConnectionAbortedException("The socket was closed.", new SocketException((int)error)),
             _ => new IOException($"Receive failed: {error}.", new SocketException((int)error)),

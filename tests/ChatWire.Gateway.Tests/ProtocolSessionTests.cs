@@ -1,18 +1,26 @@
 using System.Buffers.Binary;
+using ChatWire.Gateway.Hosting;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using ChatWire.Testing;
+using static ChatWire.Gateway.Tests.Infrastructure.TransportSettings;
 
 namespace ChatWire.Gateway.Tests;
 
 // The TCP protocol over real loopback sockets, driven by a raw frame client (docs/protocol.md §4–§5).
-public sealed class ProtocolSessionTests
+public class ProtocolSessionTests
 {
+    /// <summary>The transport under the protocol listeners (Gateway:ProtocolTransport); the subclass below runs every test on the other one.</summary>
+    protected virtual string ProtocolTransport => ProtocolTransports.Lean;
+
+    private Task<TestServer> StartServerAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? dataDirectory = null) =>
+        TestServer.StartAsync(TransportOverride(overrides, ProtocolTransport), dataDirectory);
+
     [Fact]
     public async Task Handshake_ValidToken_AnswersWelcomeThenAuthOk()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
@@ -31,7 +39,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Ping_BeforeAndAfterAuth_AnsweredWithPongSameId()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
@@ -45,7 +53,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Send_BeforeAuth_NotAuthenticatedAndClosed()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
 
@@ -60,7 +68,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Auth_BeforeHello_NotAuthenticatedAndClosed()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
@@ -75,7 +83,7 @@ public sealed class ProtocolSessionTests
     [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
     public async Task Auth_BadToken_InvalidTokenAndClosed(string token)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
@@ -91,7 +99,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Auth_TokenOfAnotherDevice_InvalidToken()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
@@ -105,7 +113,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Hello_VersionZero_UnsupportedVersionAndClosed()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
         await client.SendAsync(new Hello(3, 0, "old", []));
@@ -117,7 +125,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Connection_NoAuthWithinDeadline_AuthTimeoutAndClosed()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:AuthDeadlineMs"] = "1500" });
+        await using var server = await StartServerAsync(new Dictionary<string, string?> { ["Gateway:AuthDeadlineMs"] = "1500" });
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
 
@@ -131,7 +139,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Connection_SilentPeer_PingedThenClosedWithHeartbeatTimeout()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:HeartbeatIntervalMs"] = "1000" });
+        await using var server = await StartServerAsync(new Dictionary<string, string?> { ["Gateway:HeartbeatIntervalMs"] = "1000" });
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -146,7 +154,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Connection_PartialFrameStalls_FrameTimeoutAndClosed()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:FrameTimeoutMs"] = "300" });
+        await using var server = await StartServerAsync(new Dictionary<string, string?> { ["Gateway:FrameTimeoutMs"] = "300" });
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -162,7 +170,7 @@ public sealed class ProtocolSessionTests
     [InlineData(uint.MaxValue)]
     public async Task Frame_LengthOverLimit_FrameTooLargeAndClosedWithoutBody(uint length)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
         var prefix = new byte[4];
@@ -177,7 +185,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Frame_OverPreAuthLimitBeforeAuth_FrameTooLarge()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
         await client.SendRawAsync(new byte[] { 0, 0, 0x10, 0x01 });
@@ -189,7 +197,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task UnknownOpcode_AfterAuth_ErrorAndConnectionStaysUsable()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -205,7 +213,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task SecondHello_AfterAuth_InvalidStateAndConnectionStays()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -220,7 +228,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task ServerOnlyOpcode_FromClient_InvalidState()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -233,7 +241,7 @@ public sealed class ProtocolSessionTests
     public async Task Connection_OverPerAddressCap_TooManyConnectionsAndClosed_SlotFreedOnClose()
     {
         // From 127.0.0.9: the cap counts every listener, and the test's HTTP calls come from 127.0.0.1.
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:MaxConnectionsPerIp"] = "2" });
+        await using var server = await StartServerAsync(new Dictionary<string, string?> { ["Gateway:MaxConnectionsPerIp"] = "2" });
         var alice = await server.SignupAsync();
         await using var first = await RawClient.ConnectAuthenticatedAsync(alice, Elsewhere);
         var second = await RawClient.ConnectAuthenticatedAsync(alice, Elsewhere);
@@ -274,7 +282,7 @@ public sealed class ProtocolSessionTests
     [Fact]
     public async Task Shutdown_OpenConnection_ToldShuttingDown()
     {
-        var server = await TestServer.StartAsync();
+        var server = await StartServerAsync();
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -284,4 +292,10 @@ public sealed class ProtocolSessionTests
 
         Assert.Equal(ErrorCode.ShuttingDown, error.Code);
     }
+}
+
+/// <summary>Every test of <see cref="ProtocolSessionTests"/> again, with the protocol session on Kestrel's socket transport.</summary>
+public sealed class ProtocolSessionOnSocketsTests : ProtocolSessionTests
+{
+    protected override string ProtocolTransport => ProtocolTransports.Sockets;
 }

@@ -1,18 +1,26 @@
+using ChatWire.Gateway.Hosting;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using ChatWire.Testing;
+using static ChatWire.Gateway.Tests.Infrastructure.TransportSettings;
 
 namespace ChatWire.Gateway.Tests;
 
 // A connection that stops reading is closed at its outbound bound (docs/protocol.md §3.2); the others keep
 // receiving, and the slow device catches up from the store.
-public sealed class SlowConsumerTests
+public class SlowConsumerTests
 {
+    /// <summary>The transport under the protocol listeners (Gateway:ProtocolTransport); the subclass below runs every test on the other one.</summary>
+    protected virtual string ProtocolTransport => ProtocolTransports.Lean;
+
+    private Task<TestServer> StartServerAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? dataDirectory = null) =>
+        TestServer.StartAsync(TransportOverride(overrides, ProtocolTransport), dataDirectory);
+
     [Fact]
     public async Task Receiver_StopsReading_ClosedWhileOthersGetEverythingAndHistoryHasAll()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
         var bobPhone = await server.LoginAsync(bob);
         await using var stalled = await RawClient.ConnectAuthenticatedAsync(bob);
@@ -60,4 +68,10 @@ public sealed class SlowConsumerTests
         // The DM's two MEMBER_JOINED events, then every message.
         Assert.Equal(Enumerable.Range(1, Count + 2).Select(i => (ulong)i), seen);
     }
+}
+
+/// <summary>Every test of <see cref="SlowConsumerTests"/> again, with the slow-consumer bound on Kestrel's socket transport.</summary>
+public sealed class SlowConsumerOnSocketsTests : SlowConsumerTests
+{
+    protected override string ProtocolTransport => ProtocolTransports.Sockets;
 }
