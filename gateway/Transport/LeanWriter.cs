@@ -12,16 +12,18 @@ namespace ChatWire.Gateway.Transport;
 /// socket has taken the last byte, never earlier, so a caller that keeps one flush outstanding (the
 /// protocol's slow-consumer accounting) sees the peer's real pace.
 /// </summary>
-internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
+internal sealed class LeanWriter : PipeWriter
 {
     private readonly LeanConnection _connection;
-    private ManualResetValueTaskSourceCore<FlushResult> _source = new() { RunContinuationsAsynchronously = true };
-    private readonly Lock _lock = new();
+
+    // Made at the first flush that has to wait, so a connection whose sends complete at once carries none;
+    // it doubles as the lock of the sending state (no lock object per connection otherwise).
+    private FlushWaiter? _waiter;
     private LeanSegment? _head;
     private LeanSegment? _tail;
     private long _unflushed;
 
-    // Guarded by _lock.
+    // Guarded by Sync.
     private LeanSegment? _sending;
     private int _sendingOffset;
     private LeanSegment? _queued;
@@ -33,6 +35,11 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
 
     public LeanWriter(LeanConnection connection) => _connection = connection;
 
+    // The lock for the sending state: the connection's writer itself. Only this class locks on it.
+    private object Sync => this;
+
+    private FlushWaiter Waiter => _waiter ??= new FlushWaiter();
+
     public override bool CanGetUnflushedBytes => true;
 
     public override long UnflushedBytes => _unflushed;
@@ -42,7 +49,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
     {
         get
         {
-            lock (_lock)
+            lock (Sync)
             {
                 return _head is not null || _sending is not null || _queued is not null;
             }
@@ -89,7 +96,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
         var chain = _head;
         _head = _tail = null;
         _unflushed = 0;
-        lock (_lock)
+        lock (Sync)
         {
             if (_waiting)
             {
@@ -135,7 +142,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
         }
 
-        lock (_lock)
+        lock (Sync)
         {
             _sending = rest;
             _sendingOffset = offset;
@@ -148,7 +155,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
 
     public override void CancelPendingFlush()
     {
-        lock (_lock)
+        lock (Sync)
         {
             if (!_waiting)
             {
@@ -159,7 +166,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
             _waiting = false;
         }
 
-        _source.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
+        Waiter.Source.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
     }
 
     public override void Complete(Exception? exception = null)
@@ -175,7 +182,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
             _ = FlushAsync().AsTask();
         }
 
-        lock (_lock)
+        lock (Sync)
         {
             _completed = true;
             _connection.Pool.ReturnChain(_head);
@@ -187,7 +194,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
     internal void Fail(SocketError error)
     {
         bool wake;
-        lock (_lock)
+        lock (Sync)
         {
             _failed = true;
             wake = _waiting;
@@ -209,7 +216,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
 
         if (wake)
         {
-            _source.SetResult(new FlushResult(isCanceled: false, isCompleted: true));
+            Waiter.Source.SetResult(new FlushResult(isCanceled: false, isCompleted: true));
         }
     }
 
@@ -256,7 +263,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
         return (null, 0, SocketError.Success);
     }
 
-    // Called under _lock with _sending set and a sender taken: starts asynchronous sends until one is pending.
+    // Called under Sync with _sending set and a sender taken: starts asynchronous sends until one is pending.
     private void SendPending()
     {
         while (true)
@@ -284,7 +291,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
     /// <summary>The sender's completion callback.</summary>
     internal void OnSent(SocketError error, int bytes)
     {
-        lock (_lock)
+        lock (Sync)
         {
             if (Advanced(error, bytes))
             {
@@ -293,7 +300,7 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
     }
 
-    // Called under _lock after a send completed: true when more is to be sent. Finishing or failing wakes
+    // Called under Sync after a send completed: true when more is to be sent. Finishing or failing wakes
     // the waiting flush (outside the lock, through the thread pool: the source runs continuations so).
     private bool Advanced(SocketError error, int bytes)
     {
@@ -331,18 +338,19 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
         if (_waiting)
         {
             _waiting = false;
-            _source.SetResult(new FlushResult(isCanceled: false, isCompleted: false));
+            Waiter.Source.SetResult(new FlushResult(isCanceled: false, isCompleted: false));
         }
 
         return false;
     }
 
-    // Called under _lock.
+    // Called under Sync.
     private ValueTask<FlushResult> Wait()
     {
         _waiting = true;
-        _source.Reset();
-        return new ValueTask<FlushResult>(this, _source.Version);
+        var waiter = Waiter;
+        waiter.Source.Reset();
+        return new ValueTask<FlushResult>(waiter, waiter.Source.Version);
     }
 
     private static LeanSegment? Append(LeanSegment? chain, LeanSegment? more)
@@ -365,11 +373,17 @@ internal sealed class LeanWriter : PipeWriter, IValueTaskSource<FlushResult>
 
         return chain;
     }
+}
 
-    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _source.GetResult(token);
+/// <summary>What a flush that has to wait for the socket awaits.</summary>
+internal sealed class FlushWaiter : IValueTaskSource<FlushResult>
+{
+    public ManualResetValueTaskSourceCore<FlushResult> Source = new() { RunContinuationsAsynchronously = true };
 
-    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _source.GetStatus(token);
+    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => Source.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => Source.GetStatus(token);
 
     void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _source.OnCompleted(continuation, state, token, flags);
+        Source.OnCompleted(continuation, state, token, flags);
 }
