@@ -91,6 +91,8 @@ internal sealed class LeanWriter : PipeWriter
         _unflushed += bytes;
     }
 
+    // The token is not observed: a waiting flush ends when the socket takes the bytes, when the connection is
+    // aborted (IsCompleted), or on CancelPendingFlush; the protocol bounds it by its close grace and abort.
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
         var chain = _head;
