@@ -14,6 +14,12 @@ internal sealed record HarnessOptions
 
     public int[] Counts { get; init; } = [7_500, 15_000];
 
+    /// <summary>Gateway:ProtocolTransport for the gateway child (lean or sockets); empty leaves the gateway's default.</summary>
+    public string Transport { get; init; } = string.Empty;
+
+    /// <summary>Idle clients connect to the TLS listener instead of plain TCP.</summary>
+    public bool Tls { get; init; }
+
     public int ConnectionsPerUser { get; init; } = 50;
 
     public int SourceAddresses { get; init; } = 4;
@@ -44,7 +50,8 @@ internal sealed record HarnessOptions
         usage: ChatWire.LoadHarness idle|send|fanout|sync|cluster [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
-          idle:    --counts 7500,15000   --per-user 50   --sources 4
+                   --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
+          idle:    --counts 7500,15000   --per-user 50   --sources 4   --tls (connect over TLS 1.3)
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
                    --ceiling-rows 100000   --ceiling-batch 1000
           sync:    --connections 1000 (conversations of the syncing user)   --messages 5 (per conversation)
@@ -80,12 +87,19 @@ internal sealed record HarnessOptions
 
         for (var i = 1; i < args.Length; i++)
         {
+            if (args[i] == "--tls")
+            {
+                options = options with { Tls = true };
+                continue;
+            }
+
             var value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value.");
             options = args[i] switch
             {
                 "--gateway-dll" => options with { GatewayDll = Path.GetFullPath(value) },
                 "--out" => options with { Output = value },
                 "--gc" => value is "default" or "workstation" or "server" ? options with { Gc = value } : throw new ArgumentException("--gc takes default, workstation or server."),
+                "--transport" => value is "lean" or "sockets" ? options with { Transport = value } : throw new ArgumentException("--transport takes lean or sockets."),
                 "--counts" => options with { Counts = value.Split(',').Select(Int).ToArray() },
                 "--per-user" => options with { ConnectionsPerUser = Int(value) },
                 "--sources" => options with { SourceAddresses = Int(value) },

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 
 namespace ChatWire.LoadHarness;
 
@@ -11,13 +12,35 @@ internal static class IdleScenario
     public static async Task<object> RunAsync(HarnessOptions options)
     {
         var counts = options.Counts;
-        await using var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, new Dictionary<string, string>
+        var settings = new Dictionary<string, string>
         {
             // Idle means idle: no heartbeat traffic during the measurement.
             ["Gateway:HeartbeatIntervalMs"] = "3600000",
             ["Gateway:MaxConnectionsPerIp"] = "1000000",
-        });
-        Console.WriteLine($"gateway pid {gateway.ProcessId} on {gateway.TcpEndPoint}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses");
+        };
+        if (options.Transport.Length > 0)
+        {
+            settings["Gateway:ProtocolTransport"] = options.Transport;
+        }
+
+        var tlsEndPoint = new IPEndPoint(IPAddress.Loopback, GatewayProcess.FreePort());
+        if (options.Tls)
+        {
+            settings["Gateway:TlsEndpoint"] = tlsEndPoint.ToString();
+        }
+
+        await using var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, settings);
+        var endpoint = options.Tls ? tlsEndPoint : gateway.TcpEndPoint;
+
+        // The TLS listener presents the development certificate the gateway made in its data directory.
+        byte[]? pinned = null;
+        if (options.Tls)
+        {
+            using var certificate = X509CertificateLoader.LoadPkcs12FromFile(Path.Combine(gateway.DataDirectory, "dev-certificate.pfx"), password: null);
+            pinned = certificate.RawData;
+        }
+
+        Console.WriteLine($"gateway pid {gateway.ProcessId} on {endpoint}{(options.Tls ? " (TLS)" : string.Empty)}, transport {(options.Transport.Length > 0 ? options.Transport : "default")}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses");
 
         var users = new List<(Guid DeviceId, string Token)>();
         var needed = (counts.Max() + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
@@ -45,7 +68,7 @@ internal static class IdleScenario
                     {
                         var user = users[i / options.ConnectionsPerUser];
                         var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
-                        return await LoadConnection.ConnectAsync(source, gateway.TcpEndPoint, user.Token, user.DeviceId, CancellationToken.None);
+                        return await LoadConnection.ConnectAsync(source, endpoint, user.Token, user.DeviceId, CancellationToken.None, pinned);
                     }
                     finally
                     {
@@ -79,6 +102,8 @@ internal static class IdleScenario
         {
             scenario = "idle",
             gc = options.Gc,
+            transport = options.Transport.Length > 0 ? options.Transport : "default",
+            tls = options.Tls,
             server_gc = first.ServerGc,
             connections_per_user = options.ConnectionsPerUser,
             baseline,

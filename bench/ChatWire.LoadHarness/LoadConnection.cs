@@ -1,35 +1,61 @@
 using System.Buffers;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using MessagePack;
 
 namespace ChatWire.LoadHarness;
 
-/// <summary>A lean protocol client: a socket, a receive buffer while it reads, nothing while idle.</summary>
+/// <summary>A lean protocol client: a socket (plain, or under TLS), a receive buffer while it reads, nothing while idle.</summary>
 internal sealed class LoadConnection : IDisposable
 {
     private static readonly ProtocolLimits ClientLimits = ProtocolLimits.Default with { MaxContentLength = int.MaxValue };
 
     private readonly Socket _socket;
+    private readonly SslStream? _tls;
     private byte[] _buffer = [];
     private int _buffered;
 
-    private LoadConnection(Socket socket) => _socket = socket;
+    private LoadConnection(Socket socket, SslStream? tls)
+    {
+        _socket = socket;
+        _tls = tls;
+    }
 
-    public static async Task<LoadConnection> ConnectAsync(IPAddress source, IPEndPoint server, string token, Guid deviceId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects and authenticates; with <paramref name="pinnedCertificate"/> (the raw bytes of the gateway's
+    /// certificate), over TLS 1.3 to the gateway's TLS listener, accepting exactly that certificate.
+    /// </summary>
+    public static async Task<LoadConnection> ConnectAsync(IPAddress source, IPEndPoint server, string token, Guid deviceId, CancellationToken cancellationToken, byte[]? pinnedCertificate = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        SslStream? stream = null;
         try
         {
             socket.Bind(new IPEndPoint(source, 0));
             await socket.ConnectAsync(server, cancellationToken);
-            var connection = new LoadConnection(socket) { _buffer = new byte[4096] };
+            if (pinnedCertificate is not null)
+            {
+                stream = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+                await stream.AuthenticateAsClientAsync(
+                    new SslClientAuthenticationOptions
+                    {
+                        TargetHost = "localhost",
+                        EnabledSslProtocols = SslProtocols.Tls13,
+                        ApplicationProtocols = [new SslApplicationProtocol("chatwire/1")],
+                        RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.GetRawCertData().AsSpan().SequenceEqual(pinnedCertificate),
+                    },
+                    cancellationToken);
+            }
+
+            var connection = new LoadConnection(socket, stream) { _buffer = new byte[4096] };
             var output = new ArrayBufferWriter<byte>(256);
             FrameCodec.Write(output, new Hello(1, ProtocolLimits.CurrentVersion, "chatwire-loadharness", []));
             FrameCodec.Write(output, new Auth(2, token, deviceId));
-            await socket.SendAsync(output.WrittenMemory, cancellationToken);
+            await connection.SendAsync(output.WrittenMemory, cancellationToken);
             await connection.ExpectAsync(Opcode.Welcome, cancellationToken);
             await connection.ExpectAsync(Opcode.AuthOk, cancellationToken);
 
@@ -40,17 +66,27 @@ internal sealed class LoadConnection : IDisposable
         }
         catch
         {
+            stream?.Dispose();
             socket.Dispose();
             throw;
         }
     }
 
-    public async Task SendAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken) =>
-        await _socket.SendAsync(frames, cancellationToken);
+    public async Task SendAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
+    {
+        if (_tls is null)
+        {
+            await _socket.SendAsync(frames, cancellationToken);
+        }
+        else
+        {
+            await _tls.WriteAsync(frames, cancellationToken);
+        }
+    }
 
     /// <summary>Receives whatever bytes have arrived, into <paramref name="buffer"/>; 0 when the gateway closed.</summary>
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-        _socket.ReceiveAsync(buffer, cancellationToken);
+        _tls is null ? _socket.ReceiveAsync(buffer, cancellationToken) : _tls.ReadAsync(buffer, cancellationToken);
 
     /// <summary>Reads the next frame; returns its header and a copy of its body.</summary>
     public async Task<(FrameHeader Header, ReadOnlySequence<byte> Body)> ReadFrameAsync(CancellationToken cancellationToken)
@@ -78,7 +114,7 @@ internal sealed class LoadConnection : IDisposable
                 Array.Resize(ref _buffer, _buffer.Length * 2);
             }
 
-            var read = await _socket.ReceiveAsync(_buffer.AsMemory(_buffered), cancellationToken);
+            var read = await ReceiveAsync(_buffer.AsMemory(_buffered), cancellationToken);
             if (read == 0)
             {
                 throw new IOException("The gateway closed the connection.");
@@ -91,7 +127,11 @@ internal sealed class LoadConnection : IDisposable
     public static T Decode<T>(ReadOnlySequence<byte> body)
         where T : struct, IFrame<T> => FrameCodec.Decode<T>(body, ClientLimits);
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        _tls?.Dispose();
+        _socket.Dispose();
+    }
 
     private async Task ExpectAsync(Opcode opcode, CancellationToken cancellationToken)
     {

@@ -25,6 +25,13 @@ public sealed class GatewayOptions
     /// <summary>How long after a rotation (<c>--rotate-noise-key</c>) IK clients may still use the previous key.</summary>
     public int NoisePreviousKeyAcceptedDays { get; set; } = 30;
 
+    /// <summary>
+    /// The transport under the protocol listeners: <c>lean</c> (ChatWire's own, no buffer or pipe held by an idle
+    /// connection; docs/architecture.md, "Lean transport") or <c>sockets</c> (Kestrel's socket transport). The
+    /// HTTP API and management listeners always use Kestrel's.
+    /// </summary>
+    public string ProtocolTransport { get; set; } = ProtocolTransports.Lean;
+
     /// <summary>HTTP API listener, <c>host:port</c>.</summary>
     public string HttpEndpoint { get; set; } = "127.0.0.1:7480";
 
@@ -344,4 +351,12 @@ public sealed class RedisSettings
 
     /// <summary>How often a node renews its lease and reaps the leases of dead nodes; under a third of the lease.</summary>
     public int PresenceRefreshMs { get; set; } = 5_000;
+}
+
+/// <summary>The values of <see cref="GatewayOptions.ProtocolTransport"/>.</summary>
+public static class ProtocolTransports
+{
+    public const string Lean = "lean";
+
+    public const string Sockets = "sockets";
 }

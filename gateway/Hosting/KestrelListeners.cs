@@ -31,7 +31,7 @@ internal static class KestrelListeners
         var admission = kestrel.ApplicationServices.GetRequiredService<AdmissionMiddleware>();
         if (EndpointParser.TryParse(gateway.TcpEndpoint, out var tcp))
         {
-            kestrel.Listen(tcp, listen =>
+            kestrel.Listen(ProtocolEndPoint(tcp, gateway), listen =>
             {
                 listen.Use(next => admission.For(ListenerKind.Tcp, next));
                 listen.UseConnectionHandler<ChatWireConnectionHandler>();
@@ -41,7 +41,7 @@ internal static class KestrelListeners
 
         if (certificate is not null && EndpointParser.TryParse(gateway.TlsEndpoint, out var tls))
         {
-            kestrel.Listen(tls, listen =>
+            kestrel.Listen(ProtocolEndPoint(tls, gateway), listen =>
             {
                 listen.Use(next => admission.For(ListenerKind.Tls, next));
                 listen.UseHttps(TlsOptions(certificate, gateway, Alpn));
@@ -53,7 +53,7 @@ internal static class KestrelListeners
         if (noiseKeys is not null && EndpointParser.TryParse(gateway.NoiseEndpoint, out var noise))
         {
             var metrics = kestrel.ApplicationServices.GetRequiredService<Observability.GatewayMetrics>();
-            kestrel.Listen(noise, listen =>
+            kestrel.Listen(ProtocolEndPoint(noise, gateway), listen =>
             {
                 // Admission first, as everywhere; then the Noise layer becomes the connection's transport.
                 listen.Use(next => admission.For(ListenerKind.Noise, next));
@@ -113,6 +113,10 @@ internal static class KestrelListeners
             }
         }
     }
+
+    // A protocol listener's endpoint: marked for the lean transport unless Gateway:ProtocolTransport is sockets.
+    private static System.Net.IPEndPoint ProtocolEndPoint(System.Net.IPEndPoint endpoint, GatewayOptions gateway) =>
+        gateway.ProtocolTransport == ProtocolTransports.Lean ? new Transport.LeanEndPoint(endpoint) : endpoint;
 
     private static ConnectionDelegate Tag(ConnectionDelegate next, string listener) => context =>
     {

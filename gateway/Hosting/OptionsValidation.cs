@@ -35,6 +35,11 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
             failures.Add("Gateway:ManagementEndpoint must differ from Gateway:HttpEndpoint: /metrics is never served on the API listener.");
         }
 
+        if (options.ProtocolTransport is not (ProtocolTransports.Lean or ProtocolTransports.Sockets))
+        {
+            failures.Add($"Gateway:ProtocolTransport must be '{ProtocolTransports.Lean}' or '{ProtocolTransports.Sockets}'; got '{options.ProtocolTransport}'.");
+        }
+
         Positive(failures, nameof(options.AuthDeadlineMs), options.AuthDeadlineMs);
         Positive(failures, nameof(options.HeartbeatIntervalMs), options.HeartbeatIntervalMs);
         Positive(failures, nameof(options.FrameTimeoutMs), options.FrameTimeoutMs);

@@ -306,6 +306,11 @@ internal static class ServiceComposition
         services.AddSingleton<ListenerHealth>();
         services.AddSingleton<AdmissionMiddleware>();
         services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, GuardedListenerFactory>();
+
+        // Registered last, so Kestrel asks it first; it binds only the endpoints marked as LeanEndPoint.
+        services.AddSingleton<Transport.LeanBufferPool>(_ => new Transport.LeanBufferPool());
+        services.AddSingleton<Transport.LeanTransportFactory>();
+        services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(sp => sp.GetRequiredService<Transport.LeanTransportFactory>());
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<ConnectionServices>();
         services.AddHostedService<ConnectionSweeper>();

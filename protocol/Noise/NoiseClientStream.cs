@@ -185,9 +185,26 @@ public sealed class NoiseClientStream : Stream
     }
 
     /// <inheritdoc/>
+    /// <exception cref="IOException">
+    /// The connection failed: the stream ended inside a record, or a record failed authentication (its
+    /// <see cref="Exception.InnerException"/> is the <see cref="NoiseException"/>). As with TLS, a transport failure
+    /// after the handshake is an <see cref="IOException"/>.
+    /// </exception>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        try
+        {
+            return await ReadPlaintextAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NoiseException ex)
+        {
+            throw new IOException("The Noise connection failed: " + ex.Message, ex);
+        }
+    }
+
+    private async ValueTask<int> ReadPlaintextAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
 
         // Empty records are legal; read on until one carries bytes or the stream ends at a record boundary.
         while (_plainStart == _plainEnd)
@@ -235,7 +252,17 @@ public sealed class NoiseClientStream : Stream
         var encoded = ArrayPool<byte>.Shared.Rent(_transport.GetEncodedLength(buffer.Length));
         try
         {
-            var length = _transport.Encode(buffer.Span, encoded);
+            int length;
+            try
+            {
+                length = _transport.Encode(buffer.Span, encoded);
+            }
+            catch (NoiseException ex)
+            {
+                // Nonce exhaustion (or a transport already failed): the connection is over.
+                throw new IOException("The Noise connection cannot send any more: " + ex.Message, ex);
+            }
+
             await _inner.WriteAsync(encoded.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
         }
         finally

@@ -11,10 +11,10 @@ namespace ChatWire.Gateway.Tests;
 public sealed class DeliveryTests
 {
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Send_DirectMessage_AckedWithGapFreeSeqAndDeliveredToEveryOtherDevice(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (alice, bob, dm) = await DmPairAsync(server);
         var alicePhone = await server.LoginAsync(alice);
         var bobPhone = await server.LoginAsync(bob);
@@ -43,10 +43,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Send_SameMessageIdTwice_OriginalSeqAndNoSecondDelivery(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (alice, bob, dm) = await DmPairAsync(server);
         await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
         await using var receiver = await RawClient.ConnectAuthenticatedAsync(bob);
@@ -64,10 +64,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Send_SameMessageIdOtherBody_IdempotencyConflict(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (alice, _, dm) = await DmPairAsync(server);
         await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
         var id = Guid.CreateVersion7();
@@ -81,10 +81,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Send_ConversationNotMine_NotAMemberAndConnectionStays(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (_, _, dm) = await DmPairAsync(server);
         var mallory = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(mallory);
@@ -99,10 +99,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Send_EmptyContentType_InvalidField(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (alice, _, dm) = await DmPairAsync(server);
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -112,10 +112,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Send_ContentOverLimit_ContentTooLargeAndConnectionStays(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (alice, _, dm) = await DmPairAsync(server);
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -128,10 +128,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task History_BeforeAndAfter_PagesAscendingWithHasMore(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (alice, bob, dm) = await DmPairAsync(server);
         await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
         for (var i = 1; i <= 7; i++)
@@ -164,10 +164,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task History_ConversationNotMine_NotAMember(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (_, _, dm) = await DmPairAsync(server);
         var mallory = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(mallory);
@@ -178,10 +178,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Channel_JoinedWhileConnected_StartsReceivingWithoutReconnect(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         var bob = await server.SignupAsync();
         var (teamId, _) = await alice.CreateTeamAsync();
@@ -204,10 +204,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Dm_OpenedWhileConnected_EveryMemberDeviceLearnsOfItInRealTime(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         var bob = await server.SignupAsync();
         var carol = await server.SignupAsync();
@@ -239,10 +239,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Team_LeftWhileConnected_StopsReceivingAndCannotSend(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         var bob = await server.SignupAsync();
         var (teamId, general) = await alice.CreateTeamAsync();
@@ -290,10 +290,10 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Revoke_Device_ClosesItsConnectionWithSessionRevoked(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         var phone = await server.LoginAsync(alice);
         await using var phoneClient = await RawClient.ConnectAuthenticatedAsync(phone);
@@ -310,7 +310,7 @@ public sealed class DeliveryTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Restart_AcknowledgedMessages_AllThereAfterStart(string transport)
     {
         var data = Path.Combine(Path.GetTempPath(), "chatwire-restart-" + Guid.NewGuid().ToString("N"));
@@ -319,7 +319,7 @@ public sealed class DeliveryTests
             TestUser bob;
             Guid dm;
             var acked = new List<SendAck>();
-            await using (var first = await ProtocolTransports.StartAsync(transport, dataDirectory: data))
+            await using (var first = await TransportCases.StartAsync(transport, dataDirectory: data))
             {
                 TestUser alice;
                 (alice, bob, dm) = await DmPairAsync(first);
@@ -330,7 +330,7 @@ public sealed class DeliveryTests
                 }
             }
 
-            await using var second = await ProtocolTransports.StartAsync(transport, dataDirectory: data);
+            await using var second = await TransportCases.StartAsync(transport, dataDirectory: data);
             await using var reader = await RawClient.ConnectAuthenticatedAsync(bob with { Server = second });
             await reader.SendAsync(new History(1, dm, 0, HistoryDirection.After, 200));
             var page = await reader.ExpectAsync<HistoryPage>();

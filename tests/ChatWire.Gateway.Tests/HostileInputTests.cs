@@ -11,10 +11,10 @@ namespace ChatWire.Gateway.Tests;
 public sealed class HostileInputTests
 {
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task HostileCorpus_AfterAuth_EachAnsweredWithItsCode_OthersUnaffected_NothingLost(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
         await using var sender = await RawClient.ConnectAuthenticatedAsync(alice);
         await using var bystander = await RawClient.ConnectAuthenticatedAsync(bob);
@@ -51,10 +51,10 @@ public sealed class HostileInputTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task HostileCorpus_BeforeAuth_EachClosesItsConnectionWithAnError(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
 
         foreach (var (name, frame, _) in HostileCorpus.Cases.Take(40))
@@ -73,10 +73,10 @@ public sealed class HostileInputTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task ByteByByte_ValidFrames_AreReassembled(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (alice, _, dm) = await DeliveryTests.DmPairAsync(server);
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();

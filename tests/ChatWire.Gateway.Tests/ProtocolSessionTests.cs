@@ -10,10 +10,10 @@ namespace ChatWire.Gateway.Tests;
 public sealed class ProtocolSessionTests
 {
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Handshake_ValidToken_AnswersWelcomeThenAuthOk(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
@@ -30,10 +30,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Ping_BeforeAndAfterAuth_AnsweredWithPongSameId(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
@@ -45,10 +45,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Send_BeforeAuth_NotAuthenticatedAndClosed(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
 
@@ -61,10 +61,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Auth_BeforeHello_NotAuthenticatedAndClosed(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
 
@@ -93,10 +93,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Auth_TokenOfAnotherDevice_InvalidToken(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
@@ -108,10 +108,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Hello_VersionZero_UnsupportedVersionAndClosed(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         await using var client = await RawClient.ConnectAsync(server);
 
         await client.SendAsync(new Hello(3, 0, "old", []));
@@ -121,10 +121,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Connection_NoAuthWithinDeadline_AuthTimeoutAndClosed(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport, new Dictionary<string, string?> { ["Gateway:AuthDeadlineMs"] = "1500" });
+        await using var server = await TransportCases.StartAsync(transport, new Dictionary<string, string?> { ["Gateway:AuthDeadlineMs"] = "1500" });
         await using var client = await RawClient.ConnectAsync(server);
         await client.HelloAsync();
 
@@ -136,10 +136,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Connection_SilentPeer_PingedThenClosedWithHeartbeatTimeout(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport, new Dictionary<string, string?> { ["Gateway:HeartbeatIntervalMs"] = "1000" });
+        await using var server = await TransportCases.StartAsync(transport, new Dictionary<string, string?> { ["Gateway:HeartbeatIntervalMs"] = "1000" });
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -152,10 +152,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Connection_PartialFrameStalls_FrameTimeoutAndClosed(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport, new Dictionary<string, string?> { ["Gateway:FrameTimeoutMs"] = "300" });
+        await using var server = await TransportCases.StartAsync(transport, new Dictionary<string, string?> { ["Gateway:FrameTimeoutMs"] = "300" });
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -184,10 +184,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Frame_OverPreAuthLimitBeforeAuth_FrameTooLarge(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         await using var client = await RawClient.ConnectAsync(server);
 
         await client.SendRawAsync(new byte[] { 0, 0, 0x10, 0x01 });
@@ -197,10 +197,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task UnknownOpcode_AfterAuth_ErrorAndConnectionStaysUsable(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -214,10 +214,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task SecondHello_AfterAuth_InvalidStateAndConnectionStays(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -230,10 +230,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task ServerOnlyOpcode_FromClient_InvalidState(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 
@@ -285,10 +285,10 @@ public sealed class ProtocolSessionTests
     }
 
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Shutdown_OpenConnection_ToldShuttingDown(string transport)
     {
-        var server = await ProtocolTransports.StartAsync(transport);
+        var server = await TransportCases.StartAsync(transport);
         var alice = await server.SignupAsync();
         await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
 

@@ -9,10 +9,10 @@ namespace ChatWire.Gateway.Tests;
 public sealed class SlowConsumerTests
 {
     [Theory]
-    [MemberData(nameof(ProtocolTransports.All), MemberType = typeof(ProtocolTransports))]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
     public async Task Receiver_StopsReading_ClosedWhileOthersGetEverythingAndHistoryHasAll(string transport)
     {
-        await using var server = await ProtocolTransports.StartAsync(transport);
+        await using var server = await TransportCases.StartAsync(transport);
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
         var bobPhone = await server.LoginAsync(bob);
         await using var stalled = await RawClient.ConnectAuthenticatedAsync(bob);

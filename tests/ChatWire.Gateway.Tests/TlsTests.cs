@@ -1,19 +1,27 @@
 using System.Security.Authentication;
+using ChatWire.Gateway.Hosting;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol.Frames;
 using ChatWire.Testing;
+using static ChatWire.Gateway.Tests.Infrastructure.TransportSettings;
 
 namespace ChatWire.Gateway.Tests;
 
 // The TLS listener: the same protocol behind TLS 1.2 (AEAD suites only) and 1.3.
-public sealed class TlsTests
+public class TlsTests
 {
+    /// <summary>The transport under the protocol listeners (Gateway:ProtocolTransport); the subclass below runs every test on the other one.</summary>
+    protected virtual string ProtocolTransport => ProtocolTransports.Lean;
+
+    private Task<TestServer> StartServerAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? dataDirectory = null) =>
+        TestServer.StartAsync(TransportOverride(overrides, ProtocolTransport), dataDirectory);
+
     [Theory]
     [InlineData(SslProtocols.Tls13)]
     [InlineData(SslProtocols.Tls12)]
     public async Task Tls_HandshakeThenProtocol_AuthenticatesAndSends(SslProtocols protocol)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
         await using var receiver = await RawClient.ConnectAuthenticatedAsync(bob);
         await using var client = await RawClient.ConnectTlsAsync(server, protocol);
@@ -29,7 +37,7 @@ public sealed class TlsTests
     [Fact]
     public async Task HttpTls_ApiOverHttpsWithTheServersCertificate_PlainHttpRefused()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:HttpTls"] = "true" });
+        await using var server = await StartServerAsync(new Dictionary<string, string?> { ["Gateway:HttpTls"] = "true" });
         var expected = server.DevelopmentCertificateSha256;
         string? seen = null;
         using var handler = new HttpClientHandler
@@ -53,7 +61,7 @@ public sealed class TlsTests
     [Fact]
     public async Task Alpn_ChatwireIsNegotiated_HttpOnlyOffersAreRefused()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
 
         var chatwire = await HandshakeAsync(server, [new System.Net.Security.SslApplicationProtocol("chatwire/1"), System.Net.Security.SslApplicationProtocol.Http11]);
         var none = await HandshakeAsync(server, null);
@@ -67,7 +75,7 @@ public sealed class TlsTests
     [Fact]
     public async Task Tls12_NegotiatedSuite_IsEcdheWithAead()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await StartServerAsync();
         await using var client = await RawClient.ConnectTlsAsync(server, SslProtocols.Tls12);
 
         var suite = client.Tls!.NegotiatedCipherSuite.ToString();
@@ -83,13 +91,13 @@ public sealed class TlsTests
         try
         {
             string first;
-            await using (var server = await TestServer.StartAsync(dataDirectory: data))
+            await using (var server = await StartServerAsync(dataDirectory: data))
             await using (var client = await RawClient.ConnectTlsAsync(server, SslProtocols.Tls13))
             {
                 first = client.Tls!.RemoteCertificate!.GetCertHashString();
             }
 
-            await using var again = await TestServer.StartAsync(dataDirectory: data);
+            await using var again = await StartServerAsync(dataDirectory: data);
             await using var second = await RawClient.ConnectTlsAsync(again, SslProtocols.Tls13);
 
             Assert.Equal(first, second.Tls!.RemoteCertificate!.GetCertHashString());
@@ -117,4 +125,10 @@ public sealed class TlsTests
         });
         return tls.NegotiatedApplicationProtocol.ToString();
     }
+}
+
+/// <summary>Every test of <see cref="TlsTests"/> again, with the TLS listener on Kestrel's socket transport.</summary>
+public sealed class TlsOnSocketsTests : TlsTests
+{
+    protected override string ProtocolTransport => ProtocolTransports.Sockets;
 }

@@ -7,18 +7,15 @@ namespace ChatWire.Gateway.Tests.Infrastructure;
 /// transport, plain TCP on Kestrel's socket transport, TLS and Noise. A test takes the case's name, starts its server
 /// with <see cref="StartAsync"/>, and its <see cref="RawClient"/>s then connect over that transport.
 /// </summary>
-public static class ProtocolTransports
+public static class TransportCases
 {
     public static TheoryData<string> All => ["tcp", "tcp-sockets", "tls", "noise"];
 
     public static async Task<TestServer> StartAsync(string transport, IReadOnlyDictionary<string, string?>? overrides = null, string? dataDirectory = null)
     {
-        var settings = new Dictionary<string, string?>(overrides ?? new Dictionary<string, string?>());
-        if (transport == "tcp-sockets")
-        {
-            settings["Gateway:ProtocolTransport"] = "sockets";
-        }
-
+        var settings = transport == "tcp-sockets"
+            ? TransportSettings.TransportOverride(overrides, Hosting.ProtocolTransports.Sockets)
+            : overrides;
         var server = await TestServer.StartAsync(settings, dataDirectory);
         server.Wire = transport switch
         {

@@ -1,0 +1,281 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Threading.Tasks.Sources;
+
+namespace ChatWire.Gateway.Transport;
+
+/// <summary>
+/// The input of a lean connection, a <see cref="PipeReader"/> straight over the socket. While the consumer
+/// waits and nothing is buffered, the connection's only outstanding work is one zero-byte receive (no block
+/// taken). When it completes, the bytes the kernel holds are read synchronously into blocks from the pool;
+/// blocks go back as soon as <see cref="AdvanceTo(SequencePosition, SequencePosition)"/> consumes past them.
+/// </summary>
+internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResult>, IDisposable
+{
+    /// <summary>Bytes read from the kernel per wake-up at most; the rest waits for the next read.</summary>
+    private const int MaxBytesPerRead = 64 * 1024;
+
+    private readonly LeanConnection _connection;
+    private readonly LeanReceiver _receiver;
+    private ManualResetValueTaskSourceCore<ReadResult> _source = new() { RunContinuationsAsynchronously = true };
+    private CancellationTokenRegistration _cancellation;
+    private LeanSegment? _head;
+    private int _headStart;
+    private LeanSegment? _tail;
+    private Exception? _error;
+
+    // Guarded by _receiver (the lock object: no extra allocation for it).
+    private bool _examinedAll;
+    private bool _readPending;
+    private bool _receivePending;
+    private bool _filling;
+    private bool _dataSignalled;
+    private bool _cancelRequested;
+    private bool _ended;
+    private bool _completed;
+
+    public LeanReader(LeanConnection connection)
+    {
+        _connection = connection;
+        _receiver = new LeanReceiver(this);
+    }
+
+    /// <summary>True while the reader holds any block (for tests and the idle-memory check).</summary>
+    internal bool HoldsBuffer => Volatile.Read(ref _head) is not null;
+
+    private ReadOnlySequence<byte> Buffer => _head is null ? default : new ReadOnlySequence<byte>(_head, _headStart, _tail!, _tail!.End);
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        bool startReceive;
+        bool fillNow;
+        lock (_receiver)
+        {
+            ObjectDisposedException.ThrowIf(_completed, this);
+            if (_readPending)
+            {
+                throw new InvalidOperationException("A read is already pending.");
+            }
+
+            if (TryTakeResultLocked(out var ready))
+            {
+                return new ValueTask<ReadResult>(ready);
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+            }
+
+            _readPending = true;
+            _source.Reset();
+            fillNow = _dataSignalled;
+            _dataSignalled = false;
+            startReceive = !fillNow && !_receivePending;
+            if (startReceive)
+            {
+                _receivePending = true;
+            }
+
+            _filling = fillNow;
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((LeanReader)state!).CancelRead(token), this);
+        }
+
+        if (fillNow)
+        {
+            // A receive completed while no read was pending (after CancelPendingRead): the data is waiting.
+            FillAndComplete();
+        }
+        else if (startReceive)
+        {
+            StartReceive();
+        }
+
+        return new ValueTask<ReadResult>(this, _source.Version);
+    }
+
+    public override bool TryRead(out ReadResult result)
+    {
+        lock (_receiver)
+        {
+            ObjectDisposedException.ThrowIf(_completed, this);
+            return TryTakeResultLocked(out result);
+        }
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        lock (_receiver)
+        {
+            if (_head is null)
+            {
+                return;
+            }
+
+            var consumedSegment = consumed.GetObject() as LeanSegment ?? _head;
+            var consumedIndex = consumed.GetObject() is null ? _headStart : consumed.GetInteger();
+            _examinedAll = ReferenceEquals(examined.GetObject(), _tail) && examined.GetInteger() == _tail!.End;
+
+            // Blocks wholly before the consumed position go back to the pool now.
+            while (!ReferenceEquals(_head, consumedSegment) && _head is not null)
+            {
+                var next = _head.NextSegment;
+                _connection.Pool.Return(_head);
+                _head = next;
+            }
+
+            _headStart = consumedIndex;
+            if (_head is not null && _headStart == _head.End)
+            {
+                var next = _head.NextSegment;
+                if (next is null)
+                {
+                    // Everything consumed: the connection holds no block until bytes arrive again.
+                    _connection.Pool.Return(_head);
+                    _head = _tail = null;
+                    _headStart = 0;
+                    _examinedAll = true;
+                }
+                else
+                {
+                    _connection.Pool.Return(_head);
+                    _head = next;
+                    _headStart = 0;
+                }
+            }
+        }
+    }
+
+    public override void CancelPendingRead()
+    {
+        ReadResult result;
+        lock (_receiver)
+        {
+            _cancelRequested = true;
+            if (!_readPending || _filling)
+            {
+                // The next read (or the fill under way) reports the cancellation.
+                return;
+            }
+
+            _readPending = false;
+            _cancelRequested = false;
+            result = new ReadResult(Buffer, isCanceled: true, isCompleted: _ended);
+        }
+
+        _cancellation.Dispose();
+        _source.SetResult(result);
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        lock (_receiver)
+        {
+            if (_completed)
+            {
+                return;
+            }
+
+            _completed = true;
+            _connection.Pool.ReturnChain(_head);
+            _head = _tail = null;
+        }
+    }
+
+    /// <summary>Frees the receive's native state once the socket is closed (deferred by the socket while it completes).</summary>
+    public void Dispose() => _receiver.Dispose();
+
+    /// <summary>The receiving side has ended: FIN (<paramref name="error"/> null), a reset, or an abort.</summary>
+    internal void End(Exception? error)
+    {
+        lock (_receiver)
+        {
+            _ended = true;
+            _error ??= error;
+        }
+    }
+
+    // Called under the lock. A result is ready when something was cancelled, something failed, the peer
+    // finished, or bytes the consumer has not examined are buffered.
+    private bool TryTakeResultLocked(out ReadResult result)
+    {
+        if (_cancelRequested)
+        {
+            _cancelRequested = false;
+            result = new ReadResult(Buffer, isCanceled: true, isCompleted: _ended);
+            return true;
+        }
+
+        if (_error is not null)
+        {
+            throw _error;
+        }
+
+        if (_ended || (_head is not null && !_examinedAll))
+        {
+            result = new ReadResult(Buffer, isCanceled: false, isCompleted: _ended);
+            return true;
+        }
+
+        result = default;
+        return false;
+    }
+
+    private void CompletePendingRead()
+    {
+        ReadResult result;
+        Exception? error;
+        lock (_receiver)
+        {
+            _filling = false;
+            if (!_readPending)
+            {
+                return;
+            }
+
+            _readPending = false;
+            error = _error;
+            var canceled = _cancelRequested;
+            _cancelRequested = false;
+            result = new ReadResult(Buffer, canceled, _ended);
+        }
+
+        _cancellation.Dispose();
+        if (error is not null)
+        {
+            _source.SetException(error);
+        }
+        else
+        {
+            _source.SetResult(result);
+        }
+    }
+
+    private void CancelRead(CancellationToken token)
+    {
+        lock (_receiver)
+        {
+            if (!_readPending || _filling)
+            {
+                return;
+            }
+
+            _readPending = false;
+        }
+
+        _source.SetException(new OperationCanceledException(token));
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _source.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _source.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,309 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using ChatWire.Gateway.Transport;
+using Microsoft.AspNetCore.Connections;
+
+namespace ChatWire.Gateway.Tests.Transport;
+
+// The lean transport on its own: a real listening socket, a real client socket, the connection's reader and
+// writer driven the way Kestrel and ProtocolConnection drive them. Buffer ownership is checked through the
+// pool's counters, never through timings.
+public sealed class LeanTransportTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task ReadAsync_FrameSplitAcrossReceives_ReturnsEachPartAndKeepsTheUnconsumed()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var input = pair.Server.Transport.Input;
+
+        pair.Client.Send(new byte[] { 1, 2, 3 });
+        var first = await input.ReadAsync().AsTask().WaitAsync(Wait);
+        Assert.Equal(new byte[] { 1, 2, 3 }, first.Buffer.ToArray());
+        input.AdvanceTo(first.Buffer.Start, first.Buffer.End);
+
+        pair.Client.Send(new byte[] { 4, 5 });
+        var second = await input.ReadAsync().AsTask().WaitAsync(Wait);
+
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, second.Buffer.ToArray());
+        input.AdvanceTo(second.Buffer.End);
+        Assert.Equal(0, pair.Pool.Outstanding);
+    }
+
+    [Fact]
+    public async Task ReadAsync_LargeFrame_SpansBlocksAndReturnsThemAllWhenConsumed()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var payload = new byte[300 * 1024];
+        Random.Shared.NextBytes(payload);
+        var sending = Task.Run(() => pair.Client.Send(payload));
+
+        var buffer = await ReadAtLeastAsync(pair.Server.Transport.Input, payload.Length);
+
+        await sending.WaitAsync(Wait);
+        Assert.False(buffer.IsSingleSegment);
+        Assert.Equal(payload, buffer.ToArray());
+        Assert.True(pair.Pool.Outstanding >= payload.Length / pair.Pool.BlockSize);
+        pair.Server.Transport.Input.AdvanceTo(buffer.End);
+        Assert.Equal(0, pair.Pool.Outstanding);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ManySmallFramesInOneReceive_ConsumedOneByOneInOrder()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var frames = Enumerable.Range(0, 1000).SelectMany(i => new byte[] { 4, (byte)i, (byte)(i >> 8), 0xAA, 0x55 }).ToArray();
+        pair.Client.Send(frames);
+        var input = pair.Server.Transport.Input;
+
+        var seen = 0;
+        while (seen < 1000)
+        {
+            var result = await input.ReadAsync().AsTask().WaitAsync(Wait);
+            var buffer = result.Buffer;
+            while (buffer.Length >= 5)
+            {
+                var frame = buffer.Slice(0, 5).ToArray();
+                Assert.Equal(new byte[] { 4, (byte)seen, (byte)(seen >> 8), 0xAA, 0x55 }, frame);
+                seen++;
+                buffer = buffer.Slice(5);
+            }
+
+            input.AdvanceTo(buffer.Start, buffer.End);
+        }
+
+        Assert.Equal(0, pair.Pool.Outstanding);
+    }
+
+    [Fact]
+    public async Task ReadAsync_PeerHalfCloses_CompletesAfterTheDataAndTheServerCanStillAnswer()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        pair.Client.Send("bye"u8.ToArray());
+        pair.Client.Shutdown(SocketShutdown.Send);
+        var input = pair.Server.Transport.Input;
+
+        var buffer = await ReadAtLeastAsync(input, 3);
+        var data = buffer.ToArray();
+        input.AdvanceTo(buffer.End);
+        var end = await input.ReadAsync().AsTask().WaitAsync(Wait);
+        await pair.Server.Transport.Output.WriteAsync("ok"u8.ToArray());
+        var answer = new byte[2];
+        var got = await pair.Client.ReceiveAsync(answer.AsMemory()).AsTask().WaitAsync(Wait);
+
+        Assert.Equal("bye"u8.ToArray(), data);
+        Assert.True(end.IsCompleted);
+        Assert.True(end.Buffer.IsEmpty);
+        Assert.Equal(2, got);
+        Assert.Equal("ok"u8.ToArray(), answer);
+        Assert.True(pair.Server.ConnectionClosed.WaitHandle.WaitOne(Wait));
+    }
+
+    [Fact]
+    public async Task ReadAsync_PeerResets_ThrowsConnectionReset()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var pending = pair.Server.Transport.Input.ReadAsync().AsTask();
+
+        pair.Client.LingerState = new LingerOption(true, 0);
+        pair.Client.Close();
+
+        await Assert.ThrowsAsync<ConnectionResetException>(() => pending.WaitAsync(Wait));
+        Assert.Equal(0, pair.Pool.Outstanding);
+    }
+
+    [Fact]
+    public async Task CancelPendingRead_WhileWaiting_WakesTheReadAndLaterDataStillArrives()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var input = pair.Server.Transport.Input;
+        var pending = input.ReadAsync().AsTask();
+
+        input.CancelPendingRead();
+        var canceled = await pending.WaitAsync(Wait);
+        pair.Client.Send(new byte[] { 7 });
+        var next = await input.ReadAsync().AsTask().WaitAsync(Wait);
+
+        Assert.True(canceled.IsCanceled);
+        Assert.False(canceled.IsCompleted);
+        Assert.Equal(new byte[] { 7 }, next.Buffer.ToArray());
+        input.AdvanceTo(next.Buffer.End);
+    }
+
+    [Fact]
+    public async Task FlushAsync_PeerNotReading_PendsUntilThePeerReadsThenReturnsEveryBlock()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var output = pair.Server.Transport.Output;
+
+        var flush = await FillUntilFlushPendsAsync(output);
+        Assert.False(flush.IsCompleted);
+        Assert.True(pair.Pool.Outstanding > 0);
+
+        var drain = Task.Run(() => DrainAsync(pair.Client));
+        var result = await flush.AsTask().WaitAsync(Wait);
+
+        Assert.False(result.IsCompleted);
+        Assert.False(result.IsCanceled);
+        Assert.Equal(0, pair.Pool.Outstanding);
+        pair.Client.Shutdown(SocketShutdown.Both);
+        await drain.WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task Abort_DuringPendingFlush_CompletesTheFlushAndTheReadAndReturnsBlocks()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var read = pair.Server.Transport.Input.ReadAsync().AsTask();
+        var flush = await FillUntilFlushPendsAsync(pair.Server.Transport.Output);
+
+        pair.Server.Abort(new ConnectionAbortedException("test abort"));
+
+        var result = await flush.AsTask().WaitAsync(Wait);
+        var failure = await Assert.ThrowsAsync<ConnectionAbortedException>(() => read.WaitAsync(Wait));
+        Assert.True(result.IsCompleted);
+        Assert.Equal("test abort", failure.Message);
+        Assert.True(pair.Server.ConnectionClosed.WaitHandle.WaitOne(Wait));
+        await WaitUntilAsync(() => pair.Pool.Outstanding == 0);
+    }
+
+    [Fact]
+    public async Task IdleConnection_AfterTraffic_HoldsNoBlock()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var input = pair.Server.Transport.Input;
+        pair.Client.Send(new byte[100]);
+        var buffer = await ReadAtLeastAsync(input, 100);
+        input.AdvanceTo(buffer.End);
+        await pair.Server.Transport.Output.WriteAsync(new byte[5000]);
+        await ReceiveExactlyAsync(pair.Client, 5000);
+
+        // Idle: a read is pending, nothing is buffered either way.
+        var pending = input.ReadAsync().AsTask();
+
+        Assert.False(pending.IsCompleted);
+        Assert.False(pair.Server.HoldsBuffer);
+        Assert.Equal(0, pair.Pool.Outstanding);
+        Assert.True(pair.Pool.Taken > 0);
+    }
+
+    [Fact]
+    public async Task Features_AsKestrelSetsThem_StoredAndEndPointsKnown()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var features = pair.Server.Features;
+
+        features.Set<IDisposable>(pair);
+        features.Set<IComparable>("x");
+
+        Assert.Same(pair, features.Get<IDisposable>());
+        Assert.Equal("x", features.Get<IComparable>());
+        Assert.Same(pair.Server, features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeFeature>());
+        Assert.Equal(((IPEndPoint)pair.Client.LocalEndPoint!).Port, ((IPEndPoint)pair.Server.RemoteEndPoint!).Port);
+        Assert.Equal(pair.Listener.EndPoint, pair.Server.LocalEndPoint);
+        Assert.StartsWith("lean-", pair.Server.ConnectionId, StringComparison.Ordinal);
+    }
+
+    private static async Task<ReadOnlySequence<byte>> ReadAtLeastAsync(PipeReader input, int count)
+    {
+        while (true)
+        {
+            var result = await input.ReadAsync().AsTask().WaitAsync(Wait);
+            if (result.Buffer.Length >= count || result.IsCompleted)
+            {
+                return result.Buffer;
+            }
+
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+    }
+
+    // Writes 64 KiB flushes to a peer that does not read until one flush stays pending (the kernel's buffers are full).
+    private static async Task<ValueTask<FlushResult>> FillUntilFlushPendsAsync(PipeWriter output)
+    {
+        for (var i = 0; i < 10_000; i++)
+        {
+            output.Write(new byte[64 * 1024]);
+            var flush = output.FlushAsync();
+            if (!flush.IsCompleted)
+            {
+                return flush;
+            }
+
+            await Task.Yield();
+        }
+
+        throw new InvalidOperationException("Every flush completed: the peer's buffers never filled.");
+    }
+
+    private static async Task DrainAsync(Socket socket)
+    {
+        var buffer = new byte[64 * 1024];
+        while (await socket.ReceiveAsync(buffer) > 0)
+        {
+        }
+    }
+
+    private static async Task ReceiveExactlyAsync(Socket socket, int count)
+    {
+        var buffer = new byte[count];
+        var got = 0;
+        while (got < count)
+        {
+            got += await socket.ReceiveAsync(buffer.AsMemory(got)).AsTask().WaitAsync(Wait);
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not hold within the wait.");
+            await Task.Delay(20);
+        }
+    }
+
+    private sealed class Pair : IAsyncDisposable, IDisposable
+    {
+        private Pair(LeanListener listener, Socket client, LeanConnection server, LeanBufferPool pool)
+        {
+            Listener = listener;
+            Client = client;
+            Server = server;
+            Pool = pool;
+        }
+
+        public LeanListener Listener { get; }
+
+        public Socket Client { get; }
+
+        public LeanConnection Server { get; }
+
+        public LeanBufferPool Pool { get; }
+
+        public static async Task<Pair> ConnectAsync()
+        {
+            var pool = new LeanBufferPool();
+            var listener = LeanListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), pool, new LeanSenderPool());
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 16 * 1024 };
+            var accepted = listener.AcceptAsync().AsTask();
+            await client.ConnectAsync((IPEndPoint)listener.EndPoint);
+            var server = (LeanConnection)(await accepted.WaitAsync(Wait))!;
+            server.Socket.SendBufferSize = 16 * 1024;
+            return new Pair(listener, client, server, pool);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Server.DisposeAsync();
+            Client.Dispose();
+            await Listener.DisposeAsync();
+        }
+
+        public void Dispose() => Client.Dispose();
+    }
+}
