@@ -123,4 +123,61 @@ public sealed class CliNoiseTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Equal(CliApp.ExitOk, login.Exit);
         Assert.Equal(ServerKey, _cli.Profiles.Load(ProfileStore.DefaultProfile)!.NoisePins![Endpoint]);
     }
+
+    // listen over Noise across two restarts on the same data directory (same key): it reconnects each time, prints
+    // what is sent, and Ctrl+C still ends it with exit 0.
+    [Fact]
+    public async Task Listen_OverNoise_ReconnectsAcrossRestarts_AndStopsCleanly()
+    {
+        var dataDirectory = TestServer.NewDataDirectory();
+        var ports = TestServer.FixedPortOverrides();
+        using var stop = new CancellationTokenSource();
+        var stdout = new LineWriter();
+        var stderr = new StringWriter();
+        Task<int>? running = null;
+        TestServer? server = null;
+        try
+        {
+            server = await TestServer.StartAsync(ports, dataDirectory);
+            using var cli = new CliHarness(server);
+            var crew = await Crew.CreateAsync(server);
+            cli.LogIn(crew.Bob);
+            running = CliApp.RunAsync(["--json", "listen"], cli.Context(string.Empty, stdout, stderr), stop.Token);
+            Assert.Equal("""{"type":"ready"}""", await stdout.NextLineAsync());
+            for (var restart = 1; restart <= 2; restart++)
+            {
+                await server.DisposeAsync();
+                server = await TestServer.StartAsync(ports, dataDirectory);
+                await using var sender = await Sdk.ConnectAsync(crew.Alice with { Server = server }, ReconnectPolicy.Disabled);
+                await sender.SendTextAsync(crew.GeneralId, $"after restart {restart}").WaitAsync(Patience.Default);
+                string? text = null;
+                while (text is null)
+                {
+                    var line = System.Text.Json.JsonDocument.Parse(await stdout.NextLineAsync()).RootElement;
+                    text = line.GetProperty("type").GetString() == "message" ? line.GetProperty("text").GetString() : null;
+                }
+
+                Assert.Equal($"after restart {restart}", text);
+            }
+
+            await stop.CancelAsync();
+            Assert.True(await running.WaitAsync(Patience.Default) == CliApp.ExitOk, stderr.ToString());
+            Assert.Equal(NoiseKeys.ToHex(server.NoisePublicKey), cli.Profiles.Load(ProfileStore.DefaultProfile)!.NoisePins![NoiseKeys.PinName("127.0.0.1", server.NoiseEndPoint.Port)]);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            if (running is not null)
+            {
+                await Record.ExceptionAsync(() => running.WaitAsync(Patience.Default));
+            }
+
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+
+            TestServer.DeleteDirectory(dataDirectory);
+        }
+    }
 }
