@@ -77,6 +77,7 @@ public static class CliApp
                 return ExitOk;
             }
 
+            _ = CommandContext.ParseTransport(line.Value("--transport"));
             var (spec, arguments) = CommandTable.Find(line.Words);
             Validate(spec, line, arguments);
             var profileName = line.Value("--profile") ?? ProfileStore.DefaultProfile;
@@ -104,11 +105,38 @@ public static class CliApp
             await output.WriteErrorAsync(0, "INTERRUPTED", "Interrupted before the command finished.").ConfigureAwait(false);
             return ExitInterrupted;
         }
+        catch (Exception ex) when (KeyChange(ex) is { } change)
+        {
+            // The loud block goes to stderr whatever the output format: a person must see it.
+            var profileName = CommandLine.Parse(args).Value("--profile") ?? ProfileStore.DefaultProfile;
+            await context.Stderr.WriteLineAsync(ServerKeyWarning.Text(change, profileName)).ConfigureAwait(false);
+            await output.WriteErrorAsync(0, "SERVER_KEY_CHANGED", change.Message, new JsonObject
+            {
+                ["endpoint"] = Client.NoiseKeys.PinName(change.Host, change.Port),
+                ["trusted_key"] = change.TrustedKey,
+                ["presented_key"] = change.PresentedKey,
+            }).ConfigureAwait(false);
+            return ExitFailed;
+        }
         catch (Exception ex) when (Describe(ex) is { } error)
         {
             await output.WriteErrorAsync(error.Code, error.Name, error.Message, error.Extra).ConfigureAwait(false);
             return ExitFailed;
         }
+    }
+
+    // A refused Noise key, wherever it surfaced (a connect, or the end of listen's event stream).
+    private static Client.NoiseServerKeyChangedException? KeyChange(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is Client.NoiseServerKeyChangedException change)
+            {
+                return change;
+            }
+        }
+
+        return null;
     }
 
     // The command's words as parsed (option values are not words); none when the line does not parse.

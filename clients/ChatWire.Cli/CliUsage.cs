@@ -37,13 +37,14 @@ internal static class CliUsage
     }
 
     public const string Text = """
-        Usage: chatwire [--profile NAME] [--json] [--insecure | --ca-file PEM] [--plaintext] COMMAND [ARGS...]
+        Usage: chatwire [--profile NAME] [--json] [--transport noise|tls|tcp] [--insecure | --ca-file PEM] [--plaintext] COMMAND [ARGS...]
 
         Accounts:
           signup --server URL --user NAME [--password-stdin] [--display-name NAME] [--device-name NAME]
           login [--server URL] --user NAME [--password-stdin] [--device-name NAME]
           logout
           whoami
+          server-key [--accept-new-server-key | --noise-key HEX]   the server's Noise key, checked against the profile's pin
           sessions
           sessions revoke DEVICE | --all
           password [--password-stdin]          (current, then new: two lines on stdin; other sessions end)
@@ -108,6 +109,9 @@ internal static class CliUsage
           --insecure        accept an untrusted TLS certificate (a development server's own); saved in the profile
           --ca-file PEM     trust the server's certificate when issued by this CA; saved in the profile
           --plaintext       allow plain TCP to a server that is not on this machine (no TLS)
+          --transport T     noise, tls or tcp (default: noise when the server offers it, else tls off this machine, else tcp)
+          --noise-key HEX   connect only to a Noise server proving this key (64 hex digits); then pinned in the profile
+          --accept-new-server-key   take a Noise server key that changed since it was pinned (check it first)
           --password-stdin  read the password from the first line of stdin (otherwise a prompt on a terminal)
           -h, --help        print this help (after a verb: that verb's usage)
           --version         print the CLI's version

@@ -88,36 +88,92 @@ internal sealed class CommandContext(CliContext io, CommandLine line, IReadOnlyL
     // Not held: each command is its own process, and a running `listen` must not lock `send` out of the store.
     public SecureClient CreateSecure(ChatWireApiClient api) => new(api, KeyDirectory, options: new SecureClientOptions { HoldStore = false });
 
-    // Connects to the endpoint server-info announces: TLS when there is one, except on loopback where plain
-    // TCP is taken when announced (an untrusted certificate only with --insecure; plain TCP off loopback only
-    // with --plaintext).
-    public async Task<(ChatWireConnection Connection, ServerInfo Info)> ConnectAsync(ChatWireApiClient api, CliProfile profile, bool reconnect)
+    // Connects to the endpoint server-info announces (docs/cli.md, "Transports"): --transport when given; otherwise
+    // Noise when the server has a Noise listener, else TLS when there is one, except on loopback where plain TCP is
+    // taken when announced (an untrusted certificate only with --insecure; plain TCP off loopback only with
+    // --plaintext). Noise keys are pinned in the profile on first use; a changed key is refused unless
+    // --accept-new-server-key; --noise-key pins one explicitly.
+    public async Task<(ChatWireConnection Connection, ServerInfo Info)> ConnectAsync(ChatWireApiClient api, CliProfile profile, bool reconnect, ChatWireTransport? transport = null)
     {
+        transport ??= TransportOption();
+        var explicitKey = NoiseKeyOption();
         var info = await api.GetServerInfoAsync(Cancellation).ConfigureAwait(false);
-        var endpoints = info.Endpoints ?? new ServerEndpoints(null, null, null);
-        if (endpoints.Tcp is null && endpoints.Tls is null)
+        ChatWireConnectionOptions announced;
+        try
         {
-            throw new CliException(ErrorCode.NotFound, "The server announces neither a TCP nor a TLS endpoint in /v1/server-info.");
+            announced = ChatWireConnectionOptions.FromServerInfo(info, profile.SessionToken!, profile.DeviceId!.Value, transport: transport);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new CliException(ErrorCode.NotFound, ex.Message + " (GET /v1/server-info)");
         }
 
         // --insecure and --ca-file are remembered in the profile once they got a connection, so a development
         // server's certificate is accepted (or its CA trusted) without repeating the flag.
         var caFile = Option("--ca-file") ?? profile.CaFile;
-        var options = ChatWireConnectionOptions.FromServerInfo(info, profile.SessionToken!, profile.DeviceId!.Value) with
+        var pins = new ProfileNoisePins(Profiles, ProfileName);
+        var options = announced with
         {
             AllowUntrustedCertificate = Flag("--insecure") || profile.Insecure,
             RemoteCertificateValidationCallback = caFile is null ? null : TrustOnly(caFile),
             AllowPlaintext = Flag("--plaintext"),
             ClientName = ClientName,
             Reconnect = reconnect ? ReconnectPolicy.Default : ReconnectPolicy.Disabled,
+            NoiseServerKey = explicitKey,
+            NoiseKeyPins = pins,
+            AcceptChangedNoiseKey = Flag("--accept-new-server-key"),
         };
-        var connection = await ChatWireConnection.ConnectAsync(options, Cancellation).ConfigureAwait(false);
-        if ((Flag("--insecure") && !profile.Insecure) || (Option("--ca-file") is { } given && given != profile.CaFile))
+
+        // A key server-info may be believed (over HTTPS, or on this machine) saves the first XX: it becomes the pin.
+        if (options.Transport == ChatWireTransport.Noise && explicitKey is null && announced.NoiseServerKey is { } believed
+            && pins.Find(options.Host, options.Port) is null)
         {
-            Profiles.Save(ProfileName, profile with { Insecure = profile.Insecure || Flag("--insecure"), CaFile = caFile });
+            pins.Save(options.Host, options.Port, believed.Span);
+        }
+
+        var connection = await ChatWireConnection.ConnectAsync(options, Cancellation).ConfigureAwait(false);
+        if (explicitKey is { } given && options.Transport == ChatWireTransport.Noise)
+        {
+            // The server proved the given key: it is the profile's pin from now on.
+            pins.Save(options.Host, options.Port, given.Span);
+        }
+
+        if ((Flag("--insecure") && !profile.Insecure) || (Option("--ca-file") is { } file && file != profile.CaFile))
+        {
+            var current = Profiles.Load(ProfileName) ?? profile;
+            Profiles.Save(ProfileName, current with { Insecure = current.Insecure || Flag("--insecure"), CaFile = caFile });
         }
 
         return (connection, info);
+    }
+
+    // --transport noise|tls|tcp; null when not given.
+    public ChatWireTransport? TransportOption() => ParseTransport(Option("--transport"));
+
+    public static ChatWireTransport? ParseTransport(string? text) => text switch
+    {
+        null => null,
+        "noise" => ChatWireTransport.Noise,
+        "tls" => ChatWireTransport.Tls,
+        "tcp" => ChatWireTransport.Tcp,
+        _ => throw new CliUsageException($"--transport must be noise, tls or tcp; got \"{text}\"."),
+    };
+
+    private ReadOnlyMemory<byte>? NoiseKeyOption()
+    {
+        if (Option("--noise-key") is not { } hex)
+        {
+            return null;
+        }
+
+        try
+        {
+            return NoiseKeys.Parse(hex);
+        }
+        catch (ArgumentException)
+        {
+            throw new CliUsageException($"--noise-key must be the server's Noise key, 64 hex digits; got \"{hex}\".");
+        }
     }
 
     // A server certificate is trusted when it chains to the CA in the PEM file and names the host.

@@ -8,16 +8,17 @@ internal sealed class CommandLine
     public static readonly IReadOnlySet<string> GlobalOptions = new HashSet<string>(StringComparer.Ordinal)
     {
         "--profile", "--json", "--help", "--insecure", "--plaintext", "--version", "--ca-file",
+        "--transport", "--noise-key", "--accept-new-server-key",
     };
 
     private static readonly HashSet<string> ValuedOptions = new(StringComparer.Ordinal)
     {
-        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file", "--file", "--out", "--management", "--after",
+        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file", "--file", "--out", "--management", "--after", "--transport", "--noise-key",
     };
 
     private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal)
     {
-        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version", "--skip-muted", "--yes", "--plaintext-content", "--thumbnail", "--force", "--recovery-key-stdin",
+        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version", "--skip-muted", "--yes", "--plaintext-content", "--thumbnail", "--force", "--recovery-key-stdin", "--accept-new-server-key",
     };
 
     private CommandLine()

@@ -11,7 +11,8 @@ namespace ChatWire.Cli;
 /// <param name="SessionToken">The device's session token; null after logout.</param>
 /// <param name="Insecure">Accept the server's untrusted TLS certificate (saved once <c>--insecure</c> connected).</param>
 /// <param name="CaFile">A PEM file of the certificate authority to trust for the server (saved once <c>--ca-file</c> connected).</param>
-internal sealed record CliProfile(string Server, Guid? UserId, string? Username, Guid? DeviceId, string? SessionToken, bool Insecure = false, string? CaFile = null);
+/// <param name="NoisePins">The Noise server keys trusted, <c>host:port</c> to 64 hex digits (pinned on first use, by <c>--noise-key</c>, or moved by a rotation).</param>
+internal sealed record CliProfile(string Server, Guid? UserId, string? Username, Guid? DeviceId, string? SessionToken, bool Insecure = false, string? CaFile = null, IReadOnlyDictionary<string, string>? NoisePins = null);
 
 // One JSON file per profile under $XDG_CONFIG_HOME/chatwire (default ~/.config/chatwire), mode 0600
 // because it holds a session token; the directory is 0700.

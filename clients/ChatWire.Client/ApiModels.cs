@@ -13,7 +13,15 @@ public sealed record ServerInfo(
     IReadOnlyList<int> ProtocolVersions,
     ServerEndpoints Endpoints,
     string? NoiseStaticPublicKey,
-    ServerLimits Limits);
+    ServerLimits Limits)
+{
+    /// <summary>
+    /// Whether this answer came over HTTPS, so its <see cref="NoiseStaticPublicKey"/> is as trustworthy as the
+    /// server's certificate (set by <see cref="ChatWireApiClient.GetServerInfoAsync"/>; never read from the JSON).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool ReceivedOverHttps { get; init; }
+}
 
 /// <summary>The protocol listeners of a server.</summary>
 /// <param name="Tcp">Plain TCP, or <see langword="null"/> when disabled.</param>

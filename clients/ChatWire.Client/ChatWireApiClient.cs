@@ -67,8 +67,11 @@ public sealed partial class ChatWireApiClient : IDisposable
 
     /// <summary><c>GET /v1/server-info</c>: endpoints, limits and protocol versions (no authentication).</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public Task<ServerInfo> GetServerInfoAsync(CancellationToken cancellationToken = default) =>
-        SendAsync<ServerInfo>(HttpMethod.Get, "v1/server-info", body: null, authenticated: false, cancellationToken);
+    public async Task<ServerInfo> GetServerInfoAsync(CancellationToken cancellationToken = default)
+    {
+        var info = await SendAsync<ServerInfo>(HttpMethod.Get, "v1/server-info", body: null, authenticated: false, cancellationToken).ConfigureAwait(false);
+        return info with { ReceivedOverHttps = _baseAddress.Scheme == Uri.UriSchemeHttps };
+    }
 
     /// <summary><c>POST /v1/accounts/signup</c>: creates the account, logs in a new device and keeps its token.</summary>
     /// <param name="request">Username, password and optional names.</param>

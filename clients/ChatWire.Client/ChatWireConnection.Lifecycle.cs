@@ -16,7 +16,14 @@ public sealed partial class ChatWireConnection
             DeviceId = link.DeviceId;
             Limits = link.Limits;
             HeartbeatInterval = link.HeartbeatInterval;
+            NoisePattern = link.NoisePattern;
+            NoiseServerKey = link.NoiseServerKey;
             _events.Writer.TryWrite(new ConnectionStateChanged(ConnectionState.Connected, null));
+            if (link.NoiseRotatedFrom is { } previous && link.NoiseServerKey is { } current)
+            {
+                var endpoint = CurrentEndpoint;
+                _events.Writer.TryWrite(new NoiseServerKeyRotated(NoiseKeys.PinName(endpoint.Host, endpoint.Port), NoiseKeys.ToHex(previous), NoiseKeys.ToHex(current.Span)));
+            }
             _linkReady.TrySetResult(link);
         }
     }

@@ -239,7 +239,7 @@ public sealed partial class ChatWireConnection
                     await Task.Delay(policy.GetDelay(attempt, Random.Shared), _lifetime.Token).ConfigureAwait(false);
                 }
 
-                var link = await FrameLink.OpenAsync(CurrentEndpointOptions(), NextRequestId, _lifetime.Token).ConfigureAwait(false);
+                var link = await FrameLink.OpenAsync(CurrentEndpointOptions(), _noiseTrust, NextRequestId, _lifetime.Token).ConfigureAwait(false);
                 if (IsDisposing)
                 {
                     await link.DisposeAsync().ConfigureAwait(false);
@@ -255,6 +255,12 @@ public sealed partial class ChatWireConnection
             }
             catch (ChatWireException ex) when (ex.IsTerminal)
             {
+                Close(ex);
+                return null;
+            }
+            catch (NoiseServerKeyChangedException ex)
+            {
+                // Not a server that is down: one that must not get this session token until a person decides.
                 Close(ex);
                 return null;
             }

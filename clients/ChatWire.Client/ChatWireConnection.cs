@@ -10,7 +10,7 @@ using ChatWire.Protocol.Frames;
 namespace ChatWire.Client;
 
 /// <summary>
-/// A real-time connection to a ChatWire server over TCP or TLS (docs/protocol.md): HELLO/WELCOME and
+/// A real-time connection to a ChatWire server over TCP, TLS or Noise (docs/protocol.md): HELLO/WELCOME and
 /// AUTH/AUTH_OK, then requests (SEND, HISTORY) and pushed events (MESSAGE). One background loop reads
 /// frames and answers server PINGs; the client PINGs after a heartbeat interval of silence.
 /// </summary>
@@ -40,6 +40,7 @@ namespace ChatWire.Client;
 public sealed partial class ChatWireConnection : IAsyncDisposable
 {
     private readonly ChatWireConnectionOptions _options;
+    private readonly NoiseTrust _noiseTrust;
     private readonly Channel<ChatWireEvent> _events = Channel.CreateUnbounded<ChatWireEvent>();
     private Guid[] _watched = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, ulong> _acknowledged = new();
@@ -62,6 +63,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     private ChatWireConnection(ChatWireConnectionOptions options)
     {
         _options = options;
+        _noiseTrust = new NoiseTrust(options);
         _streams = new ConversationStreams(_events.Writer, options.ResumeWatermarks);
     }
 
@@ -82,6 +84,15 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>The transport of the links (<see cref="ChatWireConnectionOptions.Transport"/>).</summary>
+    public ChatWireTransport Transport => _options.Transport;
+
+    /// <summary>Noise: the handshake pattern of the current (or last) link, IK when it ran under a trusted key; otherwise <see langword="null"/>.</summary>
+    public ChatWire.Protocol.Noise.NoisePattern? NoisePattern { get; private set; }
+
+    /// <summary>Noise: the server's static key the current (or last) link trusts (after a rotation, the announced one); otherwise <see langword="null"/>.</summary>
+    public ReadOnlyMemory<byte>? NoiseServerKey { get; private set; }
 
     /// <summary>The limits the server announced in its last WELCOME (frame and content sizes).</summary>
     public ProtocolLimits Limits { get; private set; } = ProtocolLimits.Default;
@@ -111,6 +122,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// <exception cref="ChatWireException">The server refused HELLO or AUTH (e.g. <c>INVALID_TOKEN</c>).</exception>
     /// <exception cref="IOException">The connection failed or closed during the handshake.</exception>
     /// <exception cref="TimeoutException">The handshake took longer than <see cref="ChatWireConnectionOptions.ConnectTimeout"/>.</exception>
+    /// <exception cref="NoiseServerKeyChangedException">Noise: the server proved a key other than the trusted one.</exception>
     public static async Task<ChatWireConnection> ConnectAsync(ChatWireConnectionOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -124,7 +136,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         }
 
         var connection = new ChatWireConnection(options);
-        var link = await FrameLink.OpenAsync(options, connection.NextRequestId, cancellationToken).ConfigureAwait(false);
+        var link = await FrameLink.OpenAsync(options, connection._noiseTrust, connection.NextRequestId, cancellationToken).ConfigureAwait(false);
         connection.Publish(link);
         connection._supervisor = Task.Run(() => connection.SuperviseAsync(link), CancellationToken.None);
         try

@@ -8,18 +8,51 @@ public sealed record ChatWireConnectionOptions
     /// <summary>The server host name or address.</summary>
     public required string Host { get; init; }
 
-    /// <summary>The port: 7400 for plain TCP, 7443 for TLS by default.</summary>
+    /// <summary>The port: 7400 for plain TCP, 7443 for TLS, 7401 for Noise by default.</summary>
     public int Port { get; init; } = 7400;
 
-    /// <summary>Whether to speak TLS (1.2 or 1.3) on the connection.</summary>
-    public bool UseTls { get; init; }
+    /// <summary>How the frames travel: plain TCP (the default), TLS or Noise.</summary>
+    public ChatWireTransport Transport { get; init; }
 
     /// <summary>
-    /// Allow plain TCP (no <see cref="UseTls"/>) to a host that is not loopback. Off by default: without TLS
-    /// the session token and every message cross the network in the clear, so such a connection is refused
-    /// unless this says it is meant (a private network, a test rig).
+    /// Whether to speak TLS (1.2 or 1.3) on the connection: <see cref="Transport"/> is <see cref="ChatWireTransport.Tls"/>.
+    /// Setting it to <see langword="false"/> turns TLS into plain TCP and leaves Noise as it is.
+    /// </summary>
+    public bool UseTls
+    {
+        get => Transport == ChatWireTransport.Tls;
+        init => Transport = value ? ChatWireTransport.Tls : Transport == ChatWireTransport.Tls ? ChatWireTransport.Tcp : Transport;
+    }
+
+    /// <summary>
+    /// Allow plain TCP (<see cref="ChatWireTransport.Tcp"/>) to a host that is not loopback. Off by default: without
+    /// encryption the session token and every message cross the network in the clear, so such a connection is
+    /// refused unless this says it is meant (a private network, a test rig). TLS and Noise need no such consent.
     /// </summary>
     public bool AllowPlaintext { get; init; }
+
+    /// <summary>
+    /// The Noise server's static public key (32 bytes; <see cref="NoiseKeys.Parse"/> reads the hex form) when the
+    /// caller knows it out of band or from server-info fetched over HTTPS: every link runs IK under it, and a server
+    /// proving another key is refused (<see cref="NoiseServerKeyChangedException"/>). It applies to the
+    /// <see cref="FallbackEndpoints"/> too, which must then share the key. <see langword="null"/>: trust on first use
+    /// through <see cref="NoiseKeyPins"/>.
+    /// </summary>
+    public ReadOnlyMemory<byte>? NoiseServerKey { get; init; }
+
+    /// <summary>
+    /// Where the Noise keys trusted on first use are kept, per <c>host:port</c> (used when <see cref="NoiseServerKey"/>
+    /// is <see langword="null"/>; also told of rotations). <see langword="null"/>: a store in memory, for the
+    /// connection's lifetime, so reconnects still insist on the key the first link met.
+    /// </summary>
+    public INoiseKeyPins? NoiseKeyPins { get; init; }
+
+    /// <summary>
+    /// Trust on first use only: when the server proves a key other than the pinned one, pin the new key and connect
+    /// instead of throwing <see cref="NoiseServerKeyChangedException"/>. For one connection after the change was
+    /// checked out of band; never on by default.
+    /// </summary>
+    public bool AcceptChangedNoiseKey { get; init; }
 
     /// <summary>The name the server certificate must carry (and SNI); <see cref="Host"/> when <see langword="null"/>.</summary>
     public string? TlsTargetHost { get; init; }
@@ -108,38 +141,67 @@ public sealed record ChatWireConnectionOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Options for the endpoints a server announces in <c>GET /v1/server-info</c>: TLS when the server has a
-    /// TLS listener, except on a loopback host (the traffic never leaves the machine), where plain TCP is
-    /// taken when announced; plain TCP otherwise. Plain TCP to a host off loopback still needs
-    /// <see cref="AllowPlaintext"/> to connect.
+    /// Options for the endpoints a server announces in <c>GET /v1/server-info</c>. Unless <paramref name="transport"/>
+    /// says otherwise: Noise when the server has a Noise listener (and TLS was not asked for with
+    /// <paramref name="preferTls"/>); else TLS when the server has a TLS listener, except on a loopback host (the
+    /// traffic never leaves the machine), where plain TCP is taken when announced; plain TCP otherwise. Plain TCP to a
+    /// host off loopback still needs <see cref="AllowPlaintext"/> to connect. For Noise the announced key becomes
+    /// <see cref="NoiseServerKey"/> only where it can be believed: server-info came over HTTPS
+    /// (<see cref="ServerInfo.ReceivedOverHttps"/>) or the Noise host is loopback; otherwise the key is trusted on
+    /// first use, because anyone on the path could have written it into a plain HTTP answer.
     /// </summary>
     /// <param name="serverInfo">The server's answer to <see cref="ChatWireApiClient.GetServerInfoAsync"/>.</param>
     /// <param name="sessionToken">The device's session token.</param>
     /// <param name="deviceId">The device the token was issued to.</param>
-    /// <param name="preferTls">Whether to choose TLS when both listeners are enabled; <see langword="null"/>: off loopback only.</param>
-    /// <exception cref="InvalidOperationException">The server has neither a TCP nor a TLS listener.</exception>
-    public static ChatWireConnectionOptions FromServerInfo(ServerInfo serverInfo, string sessionToken, Guid deviceId, bool? preferTls = null)
+    /// <param name="preferTls">Whether to choose TLS when both TCP listeners are enabled; <see langword="true"/> also passes over Noise; <see langword="null"/>: TLS off loopback only.</param>
+    /// <param name="transport">The transport to use; <see langword="null"/> chooses as described.</param>
+    /// <exception cref="InvalidOperationException">The server announces no listener for the transport (or none at all).</exception>
+    public static ChatWireConnectionOptions FromServerInfo(ServerInfo serverInfo, string sessionToken, Guid deviceId, bool? preferTls = null, ChatWireTransport? transport = null)
     {
         ArgumentNullException.ThrowIfNull(serverInfo);
         ArgumentException.ThrowIfNullOrEmpty(sessionToken);
         var endpoints = serverInfo.Endpoints ?? new ServerEndpoints(null, null, null);
-        var host = (endpoints.Tls ?? endpoints.Tcp)?.Host;
-        var wantTls = preferTls ?? !IsLoopback(host);
-        var (endpoint, tls) = (wantTls, endpoints.Tcp, endpoints.Tls) switch
+        var chosen = transport ?? ChooseTransport(endpoints, preferTls);
+        var endpoint = chosen switch
         {
-            (true, _, { } secure) => (secure, true),
-            (_, { } plain, _) => (plain, false),
-            (_, null, { } secure) => (secure, true),
-            _ => throw new InvalidOperationException("The server announces neither a TCP nor a TLS endpoint."),
-        };
+            ChatWireTransport.Noise => endpoints.Noise,
+            ChatWireTransport.Tls => endpoints.Tls,
+            _ => endpoints.Tcp,
+        } ?? throw new InvalidOperationException($"The server announces no {chosen.ToString().ToUpperInvariant()} endpoint.");
+
+        ReadOnlyMemory<byte>? noiseKey = null;
+        if (chosen == ChatWireTransport.Noise && serverInfo.NoiseStaticPublicKey is { } announced
+            && (serverInfo.ReceivedOverHttps || IsLoopback(endpoint.Host)))
+        {
+            noiseKey = NoiseKeys.Parse(announced);
+        }
 
         return new ChatWireConnectionOptions
         {
             Host = endpoint.Host,
             Port = endpoint.Port,
-            UseTls = tls,
+            Transport = chosen,
+            NoiseServerKey = noiseKey,
             SessionToken = sessionToken,
             DeviceId = deviceId,
+        };
+    }
+
+    private static ChatWireTransport ChooseTransport(ServerEndpoints endpoints, bool? preferTls)
+    {
+        if (endpoints.Noise is not null && preferTls != true)
+        {
+            return ChatWireTransport.Noise;
+        }
+
+        var host = (endpoints.Tls ?? endpoints.Tcp)?.Host;
+        var wantTls = preferTls ?? !IsLoopback(host);
+        return (wantTls, endpoints.Tcp, endpoints.Tls) switch
+        {
+            (true, _, { }) => ChatWireTransport.Tls,
+            (_, { }, _) => ChatWireTransport.Tcp,
+            (_, null, { }) => ChatWireTransport.Tls,
+            _ => throw new InvalidOperationException("The server announces neither a Noise, a TCP nor a TLS endpoint."),
         };
     }
 

@@ -129,6 +129,16 @@ public readonly record struct ChangeResult(ulong Seq, DateTimeOffset ServerTime)
 /// <param name="Error">Why the connection dropped or closed; <see langword="null"/> when connected or closed by the caller.</param>
 public sealed record ConnectionStateChanged(ConnectionState State, Exception? Error) : ChatWireEvent;
 
+/// <summary>
+/// Noise: the server announced, in a handshake under the key this client trusted, that it rotated to a new key; the
+/// pin moved to it (<see cref="ChatWireConnectionOptions.NoiseKeyPins"/> was told). Follows the link's
+/// <see cref="ConnectionStateChanged"/>; informational, nothing to do.
+/// </summary>
+/// <param name="Endpoint">The Noise listener, <c>host:port</c>.</param>
+/// <param name="PreviousKey">The key trusted until now, in hex.</param>
+/// <param name="CurrentKey">The key trusted from now on, in hex.</param>
+public sealed record NoiseServerKeyRotated(string Endpoint, string PreviousKey, string CurrentKey) : ChatWireEvent;
+
 /// <summary>The life of a <see cref="ChatWireConnection"/>.</summary>
 public enum ConnectionState
 {

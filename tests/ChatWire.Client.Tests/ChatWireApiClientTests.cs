@@ -325,7 +325,8 @@ public sealed class ChatWireApiClientTests(ServerFixture fixture) : IClassFixtur
         Assert.Equal("chatwire", info.Server);
         Assert.Equal(new ServerEndpoint("127.0.0.1", Server.TcpEndPoint.Port), info.Endpoints.Tcp);
         Assert.Equal(new ServerEndpoint("127.0.0.1", Server.TlsEndPoint.Port), info.Endpoints.Tls);
-        Assert.Null(info.Endpoints.Noise);
+        Assert.Equal(new ServerEndpoint("127.0.0.1", Server.NoiseEndPoint.Port), info.Endpoints.Noise);
+        Assert.Equal(NoiseKeys.ToHex(Server.NoisePublicKey), info.NoiseStaticPublicKey);
         Assert.Equal(ProtocolLimits.Default.MaxHistoryLimit, info.Limits.MaxHistoryLimit);
         Assert.Equal(ProtocolLimits.DefaultMaxContentLength, info.Limits.MaxContentLength);
         Assert.Equal(30_000, info.Limits.HeartbeatIntervalMs);
@@ -333,16 +334,20 @@ public sealed class ChatWireApiClientTests(ServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
-    public async Task FromServerInfo_ChoosesTcp_UnlessTlsPreferredOrTheOnlyOne()
+    public async Task FromServerInfo_ChoosesNoise_ThenTcp_UnlessTlsPreferredOrTheOnlyOne()
     {
         using var api = new ChatWireApiClient(Server.ApiBaseAddress);
         var info = await api.GetServerInfoAsync();
         var deviceId = Guid.CreateVersion7();
 
+        var noise = ChatWireConnectionOptions.FromServerInfo(info, "tok", deviceId);
+        info = info with { Endpoints = info.Endpoints with { Noise = null } };
         var plain = ChatWireConnectionOptions.FromServerInfo(info, "tok", deviceId);
         var secure = ChatWireConnectionOptions.FromServerInfo(info, "tok", deviceId, preferTls: true);
         var tlsOnly = ChatWireConnectionOptions.FromServerInfo(info with { Endpoints = info.Endpoints with { Tcp = null } }, "tok", deviceId);
 
+        Assert.Equal((Server.NoiseEndPoint.Port, ChatWireTransport.Noise, false), (noise.Port, noise.Transport, info.ReceivedOverHttps));
+        Assert.Equal(Server.NoisePublicKey, noise.NoiseServerKey!.Value.ToArray());
         Assert.Equal(("127.0.0.1", Server.TcpEndPoint.Port, false), (plain.Host, plain.Port, plain.UseTls));
         Assert.Equal((Server.TlsEndPoint.Port, true), (secure.Port, secure.UseTls));
         Assert.Equal((Server.TlsEndPoint.Port, true), (tlsOnly.Port, tlsOnly.UseTls));

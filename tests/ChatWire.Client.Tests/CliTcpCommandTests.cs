@@ -181,7 +181,8 @@ public sealed class CliTcpCommandTests : IClassFixture<ServerFixture>, IDisposab
             }
 
             Assert.Equal("reconnecting", JsonDocument.Parse(await stdout.NextLineAsync()).RootElement.GetProperty("state").GetString());
-            var elsewhere = new Dictionary<string, string?>(ports) { ["Gateway:TcpEndpoint"] = "127.0.0.1:0" };
+            // The listener cannot get back in while this server runs: its TCP and Noise listeners are elsewhere.
+            var elsewhere = new Dictionary<string, string?>(ports) { ["Gateway:TcpEndpoint"] = "127.0.0.1:0", ["Gateway:NoiseEndpoint"] = "127.0.0.1:0" };
             Guid channel;
             await using (var second = await TestServer.StartAsync(elsewhere, dataDirectory))
             {

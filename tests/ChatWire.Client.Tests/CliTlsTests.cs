@@ -12,7 +12,8 @@ public sealed class CliTlsTests
     [Fact]
     public async Task UntrustedCertificate_SuggestsInsecure_WhichIsSavedInTheProfile_AndCaFileTrustsTheIssuer()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:TcpEndpoint"] = string.Empty });
+        // Neither plain TCP nor Noise: the CLI must take TLS, the transport under test.
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:TcpEndpoint"] = string.Empty, ["Gateway:NoiseEndpoint"] = string.Empty });
         var crew = await Crew.CreateAsync(server);
         using var cli = new CliHarness(server);
         cli.LogIn(crew.Alice);

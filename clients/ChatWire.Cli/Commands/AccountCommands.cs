@@ -159,7 +159,9 @@ internal static class AccountCommands
             ? await api.SignupAsync(new SignupRequest(user, password, context.Option("--display-name"), deviceName), context.Cancellation).ConfigureAwait(false)
             : await api.LoginAsync(new LoginRequest(user, password, deviceName), context.Cancellation).ConfigureAwait(false);
 
-        context.Profiles.Save(context.ProfileName, new CliProfile(server, result.UserId, result.Username, result.DeviceId, result.SessionToken));
+        // The Noise pins stay while the server does: logging in again must not turn a changed key into a first use.
+        var pins = existing?.Server == server ? existing.NoisePins : null;
+        context.Profiles.Save(context.ProfileName, new CliProfile(server, result.UserId, result.Username, result.DeviceId, result.SessionToken, NoisePins: pins));
         var e2e = await DeviceCommands.SetUpAfterLoginAsync(context, api, result).ConfigureAwait(false);
         await context.Output.WriteAsync(
             new JsonObject

@@ -16,6 +16,7 @@ internal static class CommandTable
         new("login", 0, 0, ["--server", "--user", "--password-stdin", "--display-name", "--device-name"], AccountCommands.LoginAsync),
         new("logout", 0, 0, [], AccountCommands.LogoutAsync),
         new("whoami", 0, 0, [], AccountCommands.WhoAmIAsync),
+        new("server-key", 0, 0, [], ServerCommands.ServerKeyAsync),
         new("sessions", 0, 0, [], AccountCommands.SessionsAsync),
         new("sessions revoke", 0, 1, ["--all"], AccountCommands.RevokeSessionAsync),
         new("devices", 0, 0, [], DeviceCommands.ListAsync),

@@ -313,7 +313,7 @@ internal static class MessageCommands
             else
             {
                 await context.Io.Stderr.WriteLineAsync(
-                    $"chatwire: listening as {profile.Username ?? connection.UserId.ToString("D")}{(skipMuted ? ", muted teams skipped" : string.Empty)}; Ctrl+C stops").ConfigureAwait(false);
+                    $"chatwire: listening as {profile.Username ?? connection.UserId.ToString("D")} over {connection.Transport.ToString().ToLowerInvariant()}{(skipMuted ? ", muted teams skipped" : string.Empty)}; Ctrl+C stops").ConfigureAwait(false);
             }
 
             try

@@ -5,11 +5,12 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using ChatWire.Protocol.Noise;
 using MessagePack;
 
 namespace ChatWire.Client.Internal;
 
-// One physical connection: socket, optional TLS, pipes, the HELLO/AUTH handshake, framed reads and
+// One physical connection: socket, optional TLS or Noise, pipes, the HELLO/AUTH handshake, framed reads and
 // locked writes. ChatWireConnection owns one at a time and replaces it on reconnect.
 internal sealed class FrameLink : IAsyncDisposable
 {
@@ -55,6 +56,15 @@ internal sealed class FrameLink : IAsyncDisposable
 
     public CancellationToken Lifetime => _lifetime.Token;
 
+    public ChatWireTransport Transport { get; private set; }
+
+    // Noise only: the handshake pattern, the key the server proved, and the key it rotated away from (pin moved).
+    public NoisePattern? NoisePattern { get; private set; }
+
+    public ReadOnlyMemory<byte>? NoiseServerKey { get; private set; }
+
+    public byte[]? NoiseRotatedFrom { get; private set; }
+
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     public Exception? AbortReason => Volatile.Read(ref _abortReason);
@@ -63,31 +73,51 @@ internal sealed class FrameLink : IAsyncDisposable
 
     public TimeSpan SinceLastRead => TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastReadTicks));
 
-    public static async Task<FrameLink> OpenAsync(ChatWireConnectionOptions options, Func<uint> nextRequestId, CancellationToken cancellationToken)
+    // trust: the connection's Noise key trust, shared by its links (used only when the transport is Noise).
+    public static async Task<FrameLink> OpenAsync(ChatWireConnectionOptions options, NoiseTrust trust, Func<uint> nextRequestId, CancellationToken cancellationToken)
     {
-        if (!options.UseTls && !options.AllowPlaintext && !ChatWireConnectionOptions.IsLoopback(options.Host))
+        if (options.Transport == ChatWireTransport.Tcp && !options.AllowPlaintext && !ChatWireConnectionOptions.IsLoopback(options.Host))
         {
             throw new InvalidOperationException(
                 $"Refusing plain TCP to {options.Host}: the session token and messages would cross the network in the clear. "
-                + "Connect with UseTls, or set AllowPlaintext when that is meant.");
+                + "Connect with TLS or Noise (Transport), or set AllowPlaintext when that is meant.");
         }
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(options.ConnectTimeout);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var hello = new Hello(nextRequestId(), ProtocolLimits.CurrentVersion, options.ClientName, options.Capabilities);
+        Socket? socket = null;
         Stream? stream = null;
         FrameLink? link = null;
         try
         {
-            await socket.ConnectAsync(options.Host, options.Port, deadline.Token).ConfigureAwait(false);
-            stream = new NetworkStream(socket, ownsSocket: true);
-            if (options.UseTls)
+            var helloSent = false;
+            NoiseOpened? noise = null;
+            if (options.Transport == ChatWireTransport.Noise)
             {
-                stream = await AuthenticateTlsAsync(stream, options, deadline.Token).ConfigureAwait(false);
+                noise = await NoiseConnector.ConnectAsync(options, trust, hello, deadline.Token).ConfigureAwait(false);
+                (socket, stream, helloSent) = (noise.Value.Socket, noise.Value.Stream, noise.Value.HelloSent);
+            }
+            else
+            {
+                socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await socket.ConnectAsync(options.Host, options.Port, deadline.Token).ConfigureAwait(false);
+                stream = new NetworkStream(socket, ownsSocket: true);
+                if (options.Transport == ChatWireTransport.Tls)
+                {
+                    stream = await AuthenticateTlsAsync(stream, options, deadline.Token).ConfigureAwait(false);
+                }
             }
 
-            link = new FrameLink(socket, stream);
-            await link.HandshakeAsync(options, nextRequestId, deadline.Token).ConfigureAwait(false);
+            link = new FrameLink(socket, stream) { Transport = options.Transport };
+            if (noise is { } opened)
+            {
+                link.NoisePattern = opened.Stream.Pattern;
+                link.NoiseServerKey = opened.Stream.AnnouncedServerKey ?? opened.Stream.ServerStaticKey;
+                link.NoiseRotatedFrom = opened.RotatedFrom;
+            }
+
+            await link.HandshakeAsync(options, hello, helloSent, nextRequestId, deadline.Token).ConfigureAwait(false);
             return link;
         }
         catch (Exception ex)
@@ -102,7 +132,7 @@ internal sealed class FrameLink : IAsyncDisposable
             }
             else
             {
-                socket.Dispose();
+                socket?.Dispose();
             }
 
             if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
@@ -256,11 +286,15 @@ internal sealed class FrameLink : IAsyncDisposable
         }
     }
 
-    private async Task HandshakeAsync(ChatWireConnectionOptions options, Func<uint> nextRequestId, CancellationToken cancellationToken)
+    // helloSent: HELLO already went as Noise early data (IK), so WELCOME is what comes first.
+    private async Task HandshakeAsync(ChatWireConnectionOptions options, Hello hello, bool helloSent, Func<uint> nextRequestId, CancellationToken cancellationToken)
     {
-        var helloId = nextRequestId();
-        await WriteAsync(new Hello(helloId, ProtocolLimits.CurrentVersion, options.ClientName, options.Capabilities), cancellationToken).ConfigureAwait(false);
-        var welcome = await ReadHandshakeReplyAsync<Welcome>(helloId, cancellationToken).ConfigureAwait(false);
+        if (!helloSent)
+        {
+            await WriteAsync(hello, cancellationToken).ConfigureAwait(false);
+        }
+
+        var welcome = await ReadHandshakeReplyAsync<Welcome>(hello.RequestId, cancellationToken).ConfigureAwait(false);
         if (welcome.ProtocolVersion != ProtocolLimits.CurrentVersion)
         {
             throw new ChatWireException(
