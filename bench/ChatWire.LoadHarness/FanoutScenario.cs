@@ -18,14 +18,23 @@ internal static class FanoutScenario
 {
     public static async Task<object> RunAsync(HarnessOptions options)
     {
-        await using var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, new Dictionary<string, string>
+        var settings = new Dictionary<string, string>
         {
             ["Gateway:HeartbeatIntervalMs"] = "3600000",
             ["Gateway:MaxConnectionsPerIp"] = "1000000",
-        });
+        };
+        if (options.Transport.Length > 0)
+        {
+            settings["Gateway:ProtocolTransport"] = options.Transport;
+        }
+
+        // Recipients and sender use the listener --tls or --noise asks for (plain TCP otherwise).
+        var security = HarnessSecurity.Configure(options, settings);
+        await using var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, settings);
+        await security.ReadTrustAsync(gateway);
         var recipients = options.Recipients;
         var contentBytes = Math.Max(options.ContentBytes, sizeof(long));
-        Console.WriteLine($"gateway pid {gateway.ProcessId}; 1 sender → {recipients} connections; {options.Messages} messages of {contentBytes} bytes, window {options.Window}");
+        Console.WriteLine($"gateway pid {gateway.ProcessId} ({security.Name}); 1 sender → {recipients} connections; {options.Messages} messages of {contentBytes} bytes, window {options.Window}");
 
         var (_, senderDevice, senderToken) = await gateway.SignupAsync("fanout-sender");
         var (teamId, channel) = await gateway.CreateTeamAsync(senderToken, "fanout");
@@ -43,10 +52,10 @@ internal static class FanoutScenario
         {
             var user = users[i / options.ConnectionsPerUser];
             var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
-            connections[i] = await LoadConnection.ConnectAsync(source, gateway.TcpEndPoint, user.Token, user.DeviceId, CancellationToken.None);
+            connections[i] = await security.ConnectAsync(gateway, source, user.Token, user.DeviceId, CancellationToken.None);
         }
 
-        using var sender = await LoadConnection.ConnectAsync(IPAddress.Loopback, gateway.TcpEndPoint, senderToken, senderDevice, CancellationToken.None);
+        using var sender = await security.ConnectAsync(gateway, IPAddress.Loopback, senderToken, senderDevice, CancellationToken.None);
         Console.WriteLine($"{recipients} recipients connected");
 
         // Warm-up (JIT, SQLite caches, the recipients' buffers), not measured.
@@ -82,6 +91,8 @@ internal static class FanoutScenario
         {
             scenario = "fanout",
             gc = options.Gc,
+            listener = security.Name,
+            transport = options.Transport.Length > 0 ? options.Transport : "default",
             recipients,
             window = options.Window,
             content_bytes = contentBytes,

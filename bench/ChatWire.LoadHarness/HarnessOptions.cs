@@ -20,6 +20,9 @@ internal sealed record HarnessOptions
     /// <summary>Idle clients connect to the TLS listener instead of plain TCP.</summary>
     public bool Tls { get; init; }
 
+    /// <summary>Load clients connect to the gateway's Noise listener (IK, the key from server-info) instead of plain TCP.</summary>
+    public bool Noise { get; init; }
+
     public int ConnectionsPerUser { get; init; } = 50;
 
     public int SourceAddresses { get; init; } = 4;
@@ -51,7 +54,7 @@ internal sealed record HarnessOptions
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
-          idle:    --counts 7500,15000   --per-user 50   --sources 4   --tls (connect over TLS 1.3)
+          idle:    --counts 7500,15000   --per-user 50   --sources 4   --tls (connect over TLS 1.3) | --noise (over Noise IK)
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
                    --ceiling-rows 100000   --ceiling-batch 1000
           sync:    --connections 1000 (conversations of the syncing user)   --messages 5 (per conversation)
@@ -90,6 +93,12 @@ internal sealed record HarnessOptions
             if (args[i] == "--tls")
             {
                 options = options with { Tls = true };
+                continue;
+            }
+
+            if (args[i] == "--noise")
+            {
+                options = options with { Noise = true };
                 continue;
             }
 

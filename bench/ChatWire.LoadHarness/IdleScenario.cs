@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
 
 namespace ChatWire.LoadHarness;
 
@@ -23,24 +22,12 @@ internal static class IdleScenario
             settings["Gateway:ProtocolTransport"] = options.Transport;
         }
 
-        var tlsEndPoint = new IPEndPoint(IPAddress.Loopback, GatewayProcess.FreePort());
-        if (options.Tls)
-        {
-            settings["Gateway:TlsEndpoint"] = tlsEndPoint.ToString();
-        }
-
+        var security = HarnessSecurity.Configure(options, settings);
         await using var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, settings);
-        var endpoint = options.Tls ? tlsEndPoint : gateway.TcpEndPoint;
+        var endpoint = security.EndPoint(gateway);
+        await security.ReadTrustAsync(gateway);
 
-        // The TLS listener presents the development certificate the gateway made in its data directory.
-        byte[]? pinned = null;
-        if (options.Tls)
-        {
-            using var certificate = X509CertificateLoader.LoadPkcs12FromFile(Path.Combine(gateway.DataDirectory, "dev-certificate.pfx"), password: null);
-            pinned = certificate.RawData;
-        }
-
-        Console.WriteLine($"gateway pid {gateway.ProcessId} on {endpoint}{(options.Tls ? " (TLS)" : string.Empty)}, transport {(options.Transport.Length > 0 ? options.Transport : "default")}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses");
+        Console.WriteLine($"gateway pid {gateway.ProcessId} on {endpoint} ({security.Name}), transport {(options.Transport.Length > 0 ? options.Transport : "default")}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses");
 
         var users = new List<(Guid DeviceId, string Token)>();
         var needed = (counts.Max() + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
@@ -68,7 +55,7 @@ internal static class IdleScenario
                     {
                         var user = users[i / options.ConnectionsPerUser];
                         var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
-                        return await LoadConnection.ConnectAsync(source, endpoint, user.Token, user.DeviceId, CancellationToken.None, pinned);
+                        return await security.ConnectAsync(gateway, source, user.Token, user.DeviceId, CancellationToken.None);
                     }
                     finally
                     {
@@ -104,6 +91,7 @@ internal static class IdleScenario
             gc = options.Gc,
             transport = options.Transport.Length > 0 ? options.Transport : "default",
             tls = options.Tls,
+            noise = options.Noise,
             server_gc = first.ServerGc,
             connections_per_user = options.ConnectionsPerUser,
             baseline,

@@ -15,32 +15,43 @@ internal sealed class LoadConnection : IDisposable
     private static readonly ProtocolLimits ClientLimits = ProtocolLimits.Default with { MaxContentLength = int.MaxValue };
 
     private readonly Socket _socket;
-    private readonly SslStream? _tls;
+    private readonly Stream? _secure;
     private byte[] _buffer = [];
     private int _buffered;
 
-    private LoadConnection(Socket socket, SslStream? tls)
+    private LoadConnection(Socket socket, Stream? secure)
     {
         _socket = socket;
-        _tls = tls;
+        _secure = secure;
     }
 
     /// <summary>
     /// Connects and authenticates; with <paramref name="pinnedCertificate"/> (the raw bytes of the gateway's
-    /// certificate), over TLS 1.3 to the gateway's TLS listener, accepting exactly that certificate.
+    /// certificate), over TLS 1.3 to the gateway's TLS listener, accepting exactly that certificate; with
+    /// <paramref name="noiseServerKey"/>, over Noise IK to the Noise listener, HELLO inside the handshake.
     /// </summary>
-    public static async Task<LoadConnection> ConnectAsync(IPAddress source, IPEndPoint server, string token, Guid deviceId, CancellationToken cancellationToken, byte[]? pinnedCertificate = null)
+    public static async Task<LoadConnection> ConnectAsync(IPAddress source, IPEndPoint server, string token, Guid deviceId, CancellationToken cancellationToken, byte[]? pinnedCertificate = null, byte[]? noiseServerKey = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        SslStream? stream = null;
+        Stream? stream = null;
+        var hello = new ArrayBufferWriter<byte>(64);
+        FrameCodec.Write(hello, new Hello(1, ProtocolLimits.CurrentVersion, "chatwire-loadharness", []));
         try
         {
             socket.Bind(new IPEndPoint(source, 0));
             await socket.ConnectAsync(server, cancellationToken);
-            if (pinnedCertificate is not null)
+            if (noiseServerKey is not null)
             {
-                stream = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-                await stream.AuthenticateAsClientAsync(
+                stream = await ChatWire.Protocol.Noise.NoiseClientStream.ConnectAsync(
+                    new NetworkStream(socket, ownsSocket: true),
+                    new ChatWire.Protocol.Noise.NoiseClientOptions { ServerStaticKey = noiseServerKey, EarlyData = hello.WrittenMemory },
+                    cancellationToken);
+            }
+            else if (pinnedCertificate is not null)
+            {
+                var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+                stream = tls;
+                await tls.AuthenticateAsClientAsync(
                     new SslClientAuthenticationOptions
                     {
                         TargetHost = "localhost",
@@ -53,7 +64,11 @@ internal sealed class LoadConnection : IDisposable
 
             var connection = new LoadConnection(socket, stream) { _buffer = new byte[4096] };
             var output = new ArrayBufferWriter<byte>(256);
-            FrameCodec.Write(output, new Hello(1, ProtocolLimits.CurrentVersion, "chatwire-loadharness", []));
+            if (noiseServerKey is null)
+            {
+                output.Write(hello.WrittenSpan);
+            }
+
             FrameCodec.Write(output, new Auth(2, token, deviceId));
             await connection.SendAsync(output.WrittenMemory, cancellationToken);
             await connection.ExpectAsync(Opcode.Welcome, cancellationToken);
@@ -74,19 +89,19 @@ internal sealed class LoadConnection : IDisposable
 
     public async Task SendAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
     {
-        if (_tls is null)
+        if (_secure is null)
         {
             await _socket.SendAsync(frames, cancellationToken);
         }
         else
         {
-            await _tls.WriteAsync(frames, cancellationToken);
+            await _secure.WriteAsync(frames, cancellationToken);
         }
     }
 
     /// <summary>Receives whatever bytes have arrived, into <paramref name="buffer"/>; 0 when the gateway closed.</summary>
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-        _tls is null ? _socket.ReceiveAsync(buffer, cancellationToken) : _tls.ReadAsync(buffer, cancellationToken);
+        _secure is null ? _socket.ReceiveAsync(buffer, cancellationToken) : _secure.ReadAsync(buffer, cancellationToken);
 
     /// <summary>Reads the next frame; returns its header and a copy of its body.</summary>
     public async Task<(FrameHeader Header, ReadOnlySequence<byte> Body)> ReadFrameAsync(CancellationToken cancellationToken)
@@ -129,7 +144,7 @@ internal sealed class LoadConnection : IDisposable
 
     public void Dispose()
     {
-        _tls?.Dispose();
+        _secure?.Dispose();
         _socket.Dispose();
     }
 
