@@ -242,12 +242,26 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
+    // A port free when asked, never one handed out before in this process: the kernel may give a port it just
+    // released to the next bind(0), and two listeners of one gateway on the same port stop its start.
     internal static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        lock (HandedOut)
+        {
+            while (true)
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, 0);
+                listener.Start();
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
+
+    private static readonly HashSet<int> HandedOut = [];
 }
 
 internal sealed record MemoryReading(int Connections, long ManagedBytes, long RssBytes, bool ServerGc);

@@ -82,7 +82,8 @@ internal sealed partial class NoiseServerConnection : IDuplexPipe, IDisposable
                 return null;
             }
 
-            var payload = new byte[HandshakeState.MaxMessageLength];
+            // A payload is never longer than its message: no 64 KiB buffer per handshake (a reconnect storm's garbage).
+            var payload = new byte[first.Length];
             byte[] serverPayload = [];
             int payloadLength;
             if (pattern == NoisePattern.IK)
@@ -116,6 +117,7 @@ internal sealed partial class NoiseServerConnection : IDuplexPipe, IDisposable
                     return null;
                 }
 
+                payload = new byte[third.Length];
                 payloadLength = handshake.ReadMessage(third, payload);
                 CheckInitiatorPayload(payload.AsSpan(0, payloadLength));
             }

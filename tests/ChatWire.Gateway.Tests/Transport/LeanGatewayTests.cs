@@ -15,7 +15,7 @@ public sealed class LeanGatewayTests
     [Fact]
     public async Task IdleAuthenticatedSessions_OnLean_HoldNoBlockAfterTraffic()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(TransportOverride(null, ProtocolTransports.Lean));
         var pool = server.Server.App.Services.GetRequiredService<LeanBufferPool>();
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
         await using var receiver = await RawClient.ConnectAuthenticatedAsync(bob);
