@@ -50,22 +50,7 @@ public static class NoiseKeys
     public static byte[] Parse(string hex)
     {
         ArgumentNullException.ThrowIfNull(hex);
-        var digits = hex.Replace(":", string.Empty, StringComparison.Ordinal)
-            .Replace(" ", string.Empty, StringComparison.Ordinal)
-            .Replace("-", string.Empty, StringComparison.Ordinal);
-        byte[] bytes;
-        try
-        {
-            bytes = Convert.FromHexString(digits);
-        }
-        catch (FormatException ex)
-        {
-            throw new ArgumentException("A Noise server key is 64 hex digits.", nameof(hex), ex);
-        }
-
-        return bytes.Length == KeyLength
-            ? bytes
-            : throw new ArgumentException($"A Noise server key is 32 bytes (64 hex digits); got {bytes.Length} bytes.", nameof(hex));
+        return Internal.PinnedHex.Parse(hex, KeyLength, "A Noise server key", nameof(hex));
     }
 
     /// <summary>The key as 64 lowercase hex digits: the form server-info and the server's log show, and the one to compare.</summary>

@@ -31,28 +31,7 @@ internal static class CertificateValidation
         return null;
     }
 
-    public static byte[] ParseSha256(string hex)
-    {
-        var digits = hex.Replace(":", string.Empty, StringComparison.Ordinal)
-            .Replace(" ", string.Empty, StringComparison.Ordinal)
-            .Replace("-", string.Empty, StringComparison.Ordinal);
-        byte[] bytes;
-        try
-        {
-            bytes = Convert.FromHexString(digits);
-        }
-        catch (FormatException ex)
-        {
-            throw new ArgumentException("PinnedCertificateSha256 must be a SHA-256 in hex.", nameof(hex), ex);
-        }
-
-        if (bytes.Length != Sha256Length)
-        {
-            throw new ArgumentException($"PinnedCertificateSha256 must be 32 bytes (64 hex digits); got {bytes.Length} bytes.", nameof(hex));
-        }
-
-        return bytes;
-    }
+    public static byte[] ParseSha256(string hex) => PinnedHex.Parse(hex, Sha256Length, "PinnedCertificateSha256", nameof(hex));
 
     public static bool Matches(X509Certificate certificate, byte[] expectedSha256) =>
         CryptographicOperations.FixedTimeEquals(SHA256.HashData(certificate.GetRawCertData()), expectedSha256);
