@@ -340,15 +340,42 @@ internal sealed partial class ProtocolConnection
         _input.CancelPendingRead();
     }
 
-    /// <summary>Marks the output closed; returns the flush still outstanding, if any, so the caller can bound its wait.</summary>
+    /// <summary>
+    /// The read loop has ended: returns the flush still outstanding, if any, so the caller can bound its wait. A
+    /// connection the peer left is closed for output at once. One the server is closing keeps its backlog (its last
+    /// ERROR may be there, behind a flush still under way) until <see cref="FinishClose"/>.
+    /// </summary>
     private Task? MarkClosed()
+    {
+        lock (_writeLock)
+        {
+            _held = null;
+            if (!_closing)
+            {
+                _closed = true;
+                _backlog = null;
+            }
+
+            return _pendingFlush;
+        }
+    }
+
+    /// <summary>The flush outstanding now (the backlog's, once the one before it completed), or null.</summary>
+    private Task? PendingFlush()
+    {
+        lock (_writeLock)
+        {
+            return _closed ? null : _pendingFlush;
+        }
+    }
+
+    /// <summary>Nothing more goes out.</summary>
+    private void FinishClose()
     {
         lock (_writeLock)
         {
             _closed = true;
             _backlog = null;
-            _held = null;
-            return _pendingFlush;
         }
     }
 }

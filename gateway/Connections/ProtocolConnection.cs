@@ -146,11 +146,18 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
                 _services.Presence.Disconnected(this);
             }
 
-            // A last ERROR may still be on its way out; give it a bounded moment, never an unbounded one.
+            // A last ERROR may still be on its way out, possibly behind a flush under way (then it follows from
+            // the backlog in a flush of its own); give it a bounded moment, never an unbounded one.
             if (pendingFlush is not null)
             {
-                await Task.WhenAny(pendingFlush, Task.Delay(CloseGraceMs));
+                var grace = Task.Delay(CloseGraceMs);
+                while (pendingFlush is not null && await Task.WhenAny(pendingFlush, grace) == pendingFlush)
+                {
+                    pendingFlush = PendingFlush();
+                }
             }
+
+            FinishClose();
 
             _services.Registry.Retire(this, closedByPeer: !IsClosing);
         }

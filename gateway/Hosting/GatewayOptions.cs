@@ -27,9 +27,9 @@ public sealed class GatewayOptions
 
     /// <summary>
     /// The transport under the protocol listeners: <c>sockets</c> (Kestrel's socket transport, the default) or
-    /// <c>lean</c> (ChatWire's own: no buffer or pipe held by an idle connection, 1.6 KB less per idle connection,
-    /// but each flush is sent inline, so fan-out is several times slower for now; docs/performance.md). The HTTP API
-    /// and management listeners always use Kestrel's.
+    /// <c>lean</c> (ChatWire's own: no buffer or pipe held by an idle connection, about 1.4 KB less per idle
+    /// connection, but plain-TCP fan-out about a third slower for now; docs/performance.md). The HTTP API and
+    /// management listeners always use Kestrel's.
     /// </summary>
     public string ProtocolTransport { get; set; } = ProtocolTransports.Sockets;
 

@@ -130,28 +130,51 @@ internal sealed class LeanWriter : PipeWriter
             _queued = null;
         }
 
-        // No send under way: try to hand everything to the kernel now.
-        var (rest, offset, error) = SendNow(chain);
-        if (error != SocketError.Success)
-        {
-            _connection.Pool.ReturnChain(rest);
-            Fail(error);
-            return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
-        }
-
-        if (rest is null)
+        if (chain is null)
         {
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
         }
 
+        // No send under way: the send is scheduled, not made here, and the flush completes when the socket has
+        // taken the bytes. The writer (a fan-out writing one event to thousands of connections) goes on at once;
+        // the session writes what comes meanwhile to its backlog and flushes it in one piece when this flush
+        // completes, so a busy connection's events leave together in few system calls, as on Kestrel's own
+        // transport.
+        ValueTask<FlushResult> flush;
         lock (Sync)
         {
-            _sending = rest;
-            _sendingOffset = offset;
+            _sending = chain;
+            _sendingOffset = 0;
             _sender = _connection.Senders.Take();
-            var flush = Wait();
+            flush = Wait();
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static writer => writer.SendScheduled(), this, preferLocal: false);
+        return flush;
+    }
+
+    // On the thread pool: sends what the scheduling flush left, with whatever was queued since.
+    private void SendScheduled()
+    {
+        lock (Sync)
+        {
+            if (_failed)
+            {
+                // Fail() woke the flush already; only the blocks and the sender are left to give back.
+                _connection.Senders.Return(_sender!);
+                _sender = null;
+                _connection.Pool.ReturnChain(_sending);
+                _sending = null;
+                return;
+            }
+
+            if (_queued is not null)
+            {
+                _sending = Append(_sending, _queued);
+                _queued = null;
+            }
+
             SendPending();
-            return flush;
         }
     }
 
