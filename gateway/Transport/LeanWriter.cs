@@ -245,49 +245,6 @@ internal sealed class LeanWriter : PipeWriter
         }
     }
 
-    // Sends without waiting; returns what the kernel did not take (the block and the offset in it).
-    private (LeanSegment? Remaining, int Offset, SocketError Error) SendNow(LeanSegment? segment)
-    {
-        var socket = _connection.Socket;
-        var offset = 0;
-        while (segment is not null)
-        {
-            if (offset == segment.End)
-            {
-                var next = segment.NextSegment;
-                _connection.Pool.Return(segment);
-                segment = next;
-                offset = 0;
-                continue;
-            }
-
-            int sent;
-            SocketError error;
-            try
-            {
-                sent = socket.Send(segment.Array.AsSpan(offset, segment.End - offset), SocketFlags.None, out error);
-            }
-            catch (ObjectDisposedException)
-            {
-                return (segment, offset, SocketError.OperationAborted);
-            }
-
-            if (error == SocketError.WouldBlock)
-            {
-                return (segment, offset, SocketError.Success);
-            }
-
-            if (error != SocketError.Success)
-            {
-                return (segment, offset, error);
-            }
-
-            offset += sent;
-        }
-
-        return (null, 0, SocketError.Success);
-    }
-
     // Called under Sync with _sending set and a sender taken: starts asynchronous sends until one is pending.
     private void SendPending()
     {

@@ -95,7 +95,7 @@ public sealed class NoiseHostileInputTests
     public async Task Handshake_Garbage_ClosedWithNothingSent_OthersUnaffected(string kind)
     {
         await using var server = await TestServer.StartAsync();
-        var (_, bob, dm) = await DeliveryTests.DmPairAsync(server);
+        var (_, bob, _) = await DeliveryTests.DmPairAsync(server);
         await using var bystander = await RawClient.ConnectAuthenticatedAsync(bob, WireTransport.Noise);
         var bytes = kind switch
         {
@@ -115,7 +115,6 @@ public sealed class NoiseHostileInputTests
         await bystander.SendAsync(new Ping(5));
         Assert.Equal(5u, (await bystander.ExpectAsync<Pong>()).RequestId);
         Assert.True(await server.WaitForMetricAsync("chatwire_noise_handshakes_total", "result=\"failed\"", v => v >= 1) >= 1);
-        _ = dm;
     }
 
     [Fact]
