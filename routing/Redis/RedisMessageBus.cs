@@ -34,7 +34,8 @@ namespace ChatWire.Routing.Redis;
 /// The node keeps its last minute of publishes (bounded: 10,000 payloads, 16 MiB) and, when the connection
 /// comes back, publishes again those from shortly before the outage on, so other nodes' devices get what
 /// they missed without waiting for their next event; receivers drop duplicates by seq. The store is the
-/// truth either way. StackExchange.Redis re-subscribes every channel when the connection comes back;
+/// truth either way. StackExchange.Redis re-subscribes every subscribed channel when the connection comes
+/// back, and the node keeps trying the channels it could not subscribe while Redis was away;
 /// <see cref="Reconnected"/> tells the gateway, so it can re-check what it may have missed.
 /// </para>
 /// </remarks>
@@ -56,6 +57,11 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
     private long _replayed;
     private long _failedAt = long.MaxValue;
     private readonly RecentPublishes _recent = new();
+
+    // Topics with local subscribers whose channel is not subscribed yet (Redis was away); under _subscriptionChanges.
+    private readonly HashSet<BusTopic> _unsubscribed = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private int _retryScheduled;
 
     /// <param name="redis">The node's Redis connection (shared with presence).</param>
     /// <param name="nodeId">This node's id; payloads carrying it are this node's own and are not delivered twice.</param>
@@ -81,7 +87,7 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
     /// <summary>Publishes that could not be sent (Redis unreachable).</summary>
     public long PublishFailures => Interlocked.Read(ref _publishFailures);
 
-    /// <summary>Subscriptions that could not be made at once (Redis unreachable); each is retried on reconnection.</summary>
+    /// <summary>SUBSCRIBE attempts that failed (Redis unreachable); each channel is tried again until it is subscribed.</summary>
     public long SubscribeFailures => Interlocked.Read(ref _subscribeFailures);
 
     /// <summary>Topics this node has local subscribers for (each with its Redis subscription, or waiting for Redis to come back).</summary>
@@ -159,35 +165,71 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
     }
 
     // Called under _subscriptionChanges. While Redis is unreachable the interest is kept without its channel
-    // (local subscribers are served all the same) and subscribed when the connection is back.
-    private async Task SubscribeChannelAsync(BusTopic topic, Interest interest)
+    // (local subscribers are served all the same) and subscribed again later: at once when the subscription
+    // connection is back, and every SubscribeRetryInterval until it works (a SUBSCRIBE can also fail in the
+    // moment between the connection coming back and being ready, and nothing else would try again).
+    private async Task<bool> SubscribeChannelAsync(BusTopic topic, Interest interest)
     {
+        var channel = ChannelOf(topic);
         try
         {
-            var queue = await _subscriber.SubscribeAsync(ChannelOf(topic));
+            var queue = await _subscriber.SubscribeAsync(channel);
             interest.Queue = queue;
             queue.OnMessage(message => OnRemote(topic, message));
+            _unsubscribed.Remove(topic);
+            return true;
         }
-        catch (RedisException)
+        catch (Exception e) when (e is RedisException or TimeoutException)
         {
-            // Subscribed again on reconnection.
             Interlocked.Increment(ref _subscribeFailures);
+
+            // StackExchange.Redis keeps the queue of a failed SUBSCRIBE registered and subscribes it again on
+            // reconnection, where nobody would read it (its messages would pile up unread): drop it. No other
+            // queue of this node's is on the channel, since the interest has none.
+            try
+            {
+                _subscriber.Unsubscribe(channel, null, CommandFlags.FireAndForget);
+            }
+            catch (RedisException)
+            {
+            }
+
+            _unsubscribed.Add(topic);
+            ScheduleSubscribeRetry();
+            return false;
         }
     }
 
-    // After a reconnection: the channels that could not be subscribed while Redis was away.
+    // The channels that could not be subscribed, one by one until one fails (Redis is likely away again:
+    // the rest wait for the next try rather than each failing on its own).
     private async Task SubscribeMissingAsync()
     {
-        await _subscriptionChanges.WaitAsync();
         try
         {
-            foreach (var (topic, interest) in _interests)
+            await _subscriptionChanges.WaitAsync(_stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var topic in _unsubscribed.ToArray())
             {
-                if (interest.Queue is null)
+                if (!_interests.TryGetValue(topic, out var interest) || interest.Queue is not null)
                 {
-                    await SubscribeChannelAsync(topic, interest);
+                    _unsubscribed.Remove(topic);
+                }
+                else if (!await SubscribeChannelAsync(topic, interest))
+                {
+                    break;
                 }
             }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection was closed under us: the node is stopping.
         }
         finally
         {
@@ -195,8 +237,35 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         }
     }
 
+    private void ScheduleSubscribeRetry()
+    {
+        if (Interlocked.Exchange(ref _retryScheduled, 1) == 0)
+        {
+            _ = RetrySubscribeAsync();
+        }
+    }
+
+    private async Task RetrySubscribeAsync()
+    {
+        try
+        {
+            await Task.Delay(SubscribeRetryInterval, _stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _retryScheduled, 0);
+        await SubscribeMissingAsync();
+    }
+
+    /// <summary>How often a channel that could not be subscribed is tried again while it still fails.</summary>
+    public static readonly TimeSpan SubscribeRetryInterval = TimeSpan.FromSeconds(1);
+
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync();
         _redis.ConnectionRestored -= OnConnectionRestored;
         _redis.ConnectionFailed -= OnConnectionFailed;
         foreach (var interest in _interests.Values)
@@ -255,6 +324,7 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
             if (interest.Subscribers.IsEmpty)
             {
                 _interests.TryRemove(topic, out _);
+                _unsubscribed.Remove(topic);
                 try
                 {
                     await (interest.Queue?.UnsubscribeAsync() ?? Task.CompletedTask);

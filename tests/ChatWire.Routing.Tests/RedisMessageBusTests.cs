@@ -149,6 +149,38 @@ public sealed class RedisMessageBusTests : MessageBusContract
         Assert.All(remote.Payloads, p => Assert.Equal(2, p[0]));
     }
 
+    [Fact]
+    public async Task Subscribe_RefusedOnALiveConnection_IsTriedAgainUntilItWorks()
+    {
+        // A SUBSCRIBE can fail while the connection stays up (in production: in the moment between a
+        // reconnection and the connection being ready; here: Redis refuses the channel to the node's user).
+        // No reconnection follows to try it again, so the node keeps trying on its own.
+        await using var redis = await PrivateRedis.StartAsync();
+        var admin = await ConnectAsync(redis.Configuration);
+        await admin.GetDatabase().ExecuteAsync(
+            "ACL", "SETUSER", "node", "on", ">node-secret", "~*", "+@all", "resetchannels", "&__Booksleeve_MasterChanged");
+        var publisher = await NodeAsync(redis.Configuration);
+        var subscriber = await NodeAsync(redis.Configuration + ",user=node,password=node-secret");
+        var reconnections = 0;
+        subscriber.Reconnected += () => Interlocked.Increment(ref reconnections);
+        var topic = BusTopic.User(Guid.CreateVersion7());
+        var remote = new Recorder();
+
+        await using var b = await subscriber.SubscribeAsync(topic, remote);
+        Assert.True(subscriber.SubscribeFailures > 0);
+        await admin.GetDatabase().ExecuteAsync("ACL", "SETUSER", "node", "allchannels");
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (remote.Payloads.Count == 0)
+        {
+            await publisher.PublishAsync(topic, new byte[] { 7 });
+            await Task.Delay(100, timeout.Token);
+        }
+
+        Assert.All(remote.Payloads, p => Assert.Equal(7, p[0]));
+        Assert.Equal(0, Volatile.Read(ref reconnections));
+    }
+
     private async Task<RedisMessageBus> NodeAsync(string configuration)
     {
         var connection = await ConnectAsync(configuration);
