@@ -25,6 +25,9 @@ internal sealed record HarnessOptions
 
     public int ConnectionsPerUser { get; init; } = 50;
 
+    /// <summary>Idle: seconds to hold the connections after the last reading (to inspect the gateway, e.g. with dotnet-gcdump).</summary>
+    public int HoldSeconds { get; init; }
+
     public int SourceAddresses { get; init; } = 4;
 
     public int Connections { get; init; } = 32;
@@ -55,6 +58,7 @@ internal sealed record HarnessOptions
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
           idle:    --counts 7500,15000   --per-user 50   --sources 4   --tls (connect over TLS 1.3) | --noise (over Noise IK)
+                   --hold SECONDS (keep the connections open after the last reading, e.g. for dotnet-gcdump)
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
                    --ceiling-rows 100000   --ceiling-batch 1000
           sync:    --connections 1000 (conversations of the syncing user)   --messages 5 (per conversation)
@@ -111,6 +115,7 @@ internal sealed record HarnessOptions
                 "--transport" => value is "lean" or "sockets" ? options with { Transport = value } : throw new ArgumentException("--transport takes lean or sockets."),
                 "--counts" => options with { Counts = value.Split(',').Select(Int).ToArray() },
                 "--per-user" => options with { ConnectionsPerUser = Int(value) },
+                "--hold" => options with { HoldSeconds = Int(value) },
                 "--sources" => options with { SourceAddresses = Int(value) },
                 "--connections" => options with { Connections = Int(value) },
                 "--window" => options with { Window = Int(value) },

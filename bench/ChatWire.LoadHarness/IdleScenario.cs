@@ -70,6 +70,12 @@ internal static class IdleScenario
                 readings.Add(reading);
                 Console.WriteLine($"{reading.Connections} connections: managed {Kb(reading.ManagedBytes)} KB, RSS {Kb(reading.RssBytes)} KB");
             }
+
+            if (options.HoldSeconds > 0)
+            {
+                Console.WriteLine($"holding {connections.Count} connections for {options.HoldSeconds} s (gateway pid {gateway.ProcessId})");
+                await Task.Delay(TimeSpan.FromSeconds(options.HoldSeconds));
+            }
         }
         finally
         {

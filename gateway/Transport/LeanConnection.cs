@@ -215,6 +215,7 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
         }
 
         Socket.Dispose();
+        _reader.SocketClosed();
     }
 
     private void FireClosed()

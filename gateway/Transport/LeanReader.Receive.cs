@@ -2,21 +2,44 @@ using System.Net.Sockets;
 
 namespace ChatWire.Gateway.Transport;
 
-// The receiving side of LeanReader: the zero-byte receive, and reading what the kernel holds once it completes.
+// The receiving side of LeanReader: waiting for the socket to be readable (armed in the epoll set, or a
+// zero-byte receive), and reading what the kernel holds once it is.
 internal sealed partial class LeanReader
 {
     private void StartReceive()
     {
+        if (_poller is not null)
+        {
+            var first = _pollKey == 0;
+            if (first)
+            {
+                Volatile.Write(ref _pollKey, _poller.Register(this));
+            }
+
+            if (!_poller.Arm(_connection.Socket, _pollKey, first))
+            {
+                lock (Gate)
+                {
+                    _receivePending = false;
+                }
+
+                _connection.ReceiveEnded(SocketError.OperationAborted);
+                CompletePendingRead();
+            }
+
+            return;
+        }
+
         while (true)
         {
             bool pending;
             try
             {
-                pending = _connection.Socket.ReceiveAsync(_receiver);
+                pending = _connection.Socket.ReceiveAsync(_receiver!);
             }
             catch (ObjectDisposedException)
             {
-                lock (_receiver)
+                lock (Gate)
                 {
                     _receivePending = false;
                 }
@@ -39,13 +62,21 @@ internal sealed partial class LeanReader
         }
     }
 
-    // The zero-byte receive completed (from the socket's callback or at once). True when another receive
-    // must be started by the caller (a spurious wake-up with a read still waiting).
+    // The socket is readable (the poller's wake-up) or the zero-byte receive completed (from the socket's
+    // callback or at once). True when another wait must be started by the caller (a spurious wake-up with a
+    // read still waiting).
     internal bool OnReceived()
     {
-        var error = _receiver.SocketError;
-        lock (_receiver)
+        // Readiness carries no error: a reset or an abort shows in the receive that follows.
+        var error = _receiver?.SocketError ?? SocketError.Success;
+        lock (Gate)
         {
+            if (!_receivePending)
+            {
+                // A second wake-up for one wait (the socket's own and the one SocketClosed adds): already handled.
+                return false;
+            }
+
             _receivePending = false;
             if (error == SocketError.Success && !_readPending)
             {
@@ -65,7 +96,7 @@ internal sealed partial class LeanReader
         }
 
         var gotData = Fill();
-        lock (_receiver)
+        lock (Gate)
         {
             if (!gotData && !_ended && _error is null && !_cancelRequested)
             {
@@ -80,6 +111,29 @@ internal sealed partial class LeanReader
         return false;
     }
 
+    /// <summary>
+    /// The socket was closed. Closing a descriptor takes it out of the epoll set without a wake-up, so a wait in the
+    /// set is ended here (the receive that follows finds the socket closed); a zero-byte receive ends by itself.
+    /// </summary>
+    internal void SocketClosed()
+    {
+        if (_poller is null)
+        {
+            return;
+        }
+
+        bool waiting;
+        lock (Gate)
+        {
+            waiting = _receivePending;
+        }
+
+        if (waiting)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
     internal void OnReceiveCallback()
     {
         if (OnReceived())
@@ -91,7 +145,7 @@ internal sealed partial class LeanReader
     private void FillAndComplete()
     {
         var gotData = Fill();
-        lock (_receiver)
+        lock (Gate)
         {
             if (!gotData && !_ended && _error is null && !_cancelRequested)
             {
@@ -133,7 +187,9 @@ internal sealed partial class LeanReader
             SocketError error;
             try
             {
-                received = socket.Receive(segment!.FreeMemory.Span, SocketFlags.None, out error);
+                received = _poller is not null
+                    ? LeanPoller.Receive(socket, segment!.FreeMemory.Span, out error)
+                    : socket.Receive(segment!.FreeMemory.Span, SocketFlags.None, out error);
             }
             catch (ObjectDisposedException)
             {
@@ -158,7 +214,7 @@ internal sealed partial class LeanReader
                 return true;
             }
 
-            lock (_receiver)
+            lock (Gate)
             {
                 if (fresh)
                 {

@@ -6,17 +6,20 @@ namespace ChatWire.Gateway.Transport;
 
 /// <summary>
 /// The input of a lean connection, a <see cref="PipeReader"/> straight over the socket. While the consumer
-/// waits and nothing is buffered, the connection's only outstanding work is one zero-byte receive (no block
-/// taken). When it completes, the bytes the kernel holds are read synchronously into blocks from the pool;
+/// waits and nothing is buffered, the connection's only outstanding work is its socket armed in the
+/// <see cref="LeanPoller"/>'s epoll set on Linux (elsewhere, one zero-byte receive); no block is taken. When the
+/// socket is readable, the bytes the kernel holds are read synchronously into blocks from the pool;
 /// blocks go back as soon as <see cref="AdvanceTo(SequencePosition, SequencePosition)"/> consumes past them.
 /// </summary>
-internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResult>, IDisposable
+internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem, IDisposable
 {
     /// <summary>Bytes read from the kernel per wake-up at most; the rest waits for the next read.</summary>
     private const int MaxBytesPerRead = 64 * 1024;
 
     private readonly LeanConnection _connection;
-    private readonly LeanReceiver _receiver;
+    private readonly LeanPoller? _poller;
+    private readonly LeanReceiver? _receiver;
+    private ulong _pollKey;
     private ManualResetValueTaskSourceCore<ReadResult> _source = new() { RunContinuationsAsynchronously = true };
     private CancellationTokenRegistration _cancellation;
     private LeanSegment? _head;
@@ -24,7 +27,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
     private LeanSegment? _tail;
     private Exception? _error;
 
-    // Guarded by _receiver (the lock object: no extra allocation for it).
+    // Guarded by lock (Gate): the reader itself, no extra allocation for it.
     private bool _examinedAll;
     private bool _readPending;
     private bool _receivePending;
@@ -37,8 +40,15 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
     public LeanReader(LeanConnection connection)
     {
         _connection = connection;
-        _receiver = new LeanReceiver(this);
+        _poller = LeanPoller.Shared;
+        if (_poller is null)
+        {
+            _receiver = new LeanReceiver(this);
+        }
     }
+
+    // The lock for the reader's state. Only this class locks on it.
+    private object Gate => this;
 
     /// <summary>True while the reader holds any block (for tests and the idle-memory check).</summary>
     internal bool HoldsBuffer => Volatile.Read(ref _head) is not null;
@@ -49,7 +59,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
     {
         bool startReceive;
         bool fillNow;
-        lock (_receiver)
+        lock (Gate)
         {
             ObjectDisposedException.ThrowIf(_completed, this);
             if (_readPending)
@@ -100,7 +110,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
 
     public override bool TryRead(out ReadResult result)
     {
-        lock (_receiver)
+        lock (Gate)
         {
             ObjectDisposedException.ThrowIf(_completed, this);
             return TryTakeResultLocked(out result);
@@ -111,7 +121,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
 
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
     {
-        lock (_receiver)
+        lock (Gate)
         {
             if (_head is null)
             {
@@ -155,7 +165,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
     public override void CancelPendingRead()
     {
         ReadResult result;
-        lock (_receiver)
+        lock (Gate)
         {
             _cancelRequested = true;
             if (!_readPending || _filling)
@@ -175,7 +185,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
 
     public override void Complete(Exception? exception = null)
     {
-        lock (_receiver)
+        lock (Gate)
         {
             if (_completed)
             {
@@ -188,13 +198,30 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
         }
     }
 
-    /// <summary>Frees the receive's native state once the socket is closed (deferred by the socket while it completes).</summary>
-    public void Dispose() => _receiver.Dispose();
+    /// <summary>Takes the socket out of the epoll set, or frees the zero-byte receive's native state.</summary>
+    public void Dispose()
+    {
+        if (_poller is not null)
+        {
+            var key = Volatile.Read(ref _pollKey);
+            if (key != 0)
+            {
+                _poller.Release(_connection.Socket, key);
+            }
+        }
+        else
+        {
+            _receiver!.Dispose();
+        }
+    }
+
+    // The socket became readable (the poller's wake-up, run on the thread pool).
+    void IThreadPoolWorkItem.Execute() => OnReceiveCallback();
 
     /// <summary>The receiving side has ended: FIN (<paramref name="error"/> null), a reset, or an abort.</summary>
     internal void End(Exception? error)
     {
-        lock (_receiver)
+        lock (Gate)
         {
             _ended = true;
             _error ??= error;
@@ -231,7 +258,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
     {
         ReadResult result;
         Exception? error;
-        lock (_receiver)
+        lock (Gate)
         {
             _filling = false;
             if (!_readPending)
@@ -259,7 +286,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
 
     private void CancelRead(CancellationToken token)
     {
-        lock (_receiver)
+        lock (Gate)
         {
             if (!_readPending || _filling)
             {

@@ -114,9 +114,13 @@ internal sealed class LeanListener : IConnectionListener
             {
                 accepted.NoDelay = true;
 
-                // Synchronous sends and receives return WouldBlock instead of waiting: the transport only ever
-                // waits through its zero-byte receive and its borrowed senders.
-                accepted.Blocking = false;
+                // The transport never waits in a send or receive: on Linux its calls ask for that one by one
+                // (LeanPoller.Receive and Send; making the socket non-blocking would give it the runtime's
+                // asynchronous state, ~0.15 KB for the connection's life); elsewhere the socket is non-blocking.
+                if (LeanPoller.Shared is null)
+                {
+                    accepted.Blocking = false;
+                }
                 return new LeanConnection(accepted, _pool, _senders);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)

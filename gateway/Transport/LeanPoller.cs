@@ -1,0 +1,309 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace ChatWire.Gateway.Transport;
+
+/// <summary>
+/// Read readiness for lean connections on Linux, without a pending receive per connection: one epoll set for the
+/// process and one thread waiting on it. A connection waiting for bytes is armed in the set (one-shot); when its
+/// socket becomes readable (bytes, FIN, reset) the thread hands the connection's reader to the thread pool, which
+/// reads what the kernel holds, and the reader arms the socket again when it wants more.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Why not <see cref="Socket.ReceiveAsync(SocketAsyncEventArgs)"/> with zero bytes: on Linux each pending receive
+/// keeps the socket's <c>SocketAsyncContext</c>, its receive operation, a completion delegate and the
+/// <see cref="SocketAsyncEventArgs"/> alive, about 0.6 KB per idle connection. Here an idle connection costs a slot
+/// in a table (12 bytes) and its registration in the kernel's epoll set. The runtime's own socket engine still
+/// serves the connection's rare asynchronous sends (a send that would block) and everything else in the process.
+/// </para>
+/// <para>
+/// The set holds a key per socket, never a pointer: slot index and a generation, so an event that arrives after
+/// its connection is gone (and its slot reused) is recognised and dropped. Every <c>epoll_ctl</c> on a socket holds
+/// a reference on its handle, so a closed socket's descriptor number, which the kernel may already have given to a
+/// new connection, is never touched.
+/// </para>
+/// </remarks>
+internal sealed unsafe partial class LeanPoller
+{
+    private const int EpollCtlAdd = 1;
+    private const int EpollCtlDel = 2;
+    private const int EpollCtlMod = 3;
+    private const uint EpollIn = 0x001;
+    private const uint EpollRdHup = 0x2000;
+    private const uint EpollOneShot = 1u << 30;
+    private const int EpollCloexec = 0x80000;
+    private const int Eintr = 4;
+    private const int MaxEvents = 256;
+
+    // struct epoll_event is packed on x86 and x86-64 (12 bytes: events, then the 64-bit data); 16 bytes elsewhere.
+    private static readonly int EventSize = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 ? 12 : 16;
+    private static readonly int DataOffset = EventSize == 12 ? 4 : 8;
+
+    private static readonly Lazy<LeanPoller?> SharedPoller = new(Create);
+
+    private readonly int _epoll;
+    private readonly Lock _slotsLock = new();
+    private LeanReader?[] _slots = new LeanReader?[1024];
+    private uint[] _generations = new uint[1024];
+    private int[] _free = new int[1024];
+    private int _freeCount;
+    private int _used;
+
+    private LeanPoller(int epoll)
+    {
+        _epoll = epoll;
+        var thread = new Thread(Run) { IsBackground = true, Name = "ChatWire lean epoll" };
+        thread.UnsafeStart();
+    }
+
+    /// <summary>The process's poller; null where epoll is not available (then readers use a zero-byte receive).</summary>
+    public static LeanPoller? Shared => SharedPoller.Value;
+
+    private static LeanPoller? Create()
+    {
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.Arm64))
+        {
+            return null;
+        }
+
+        var epoll = epoll_create1(EpollCloexec);
+        return epoll < 0 ? null : new LeanPoller(epoll);
+    }
+
+    /// <summary>Gives <paramref name="reader"/> a key of its own; <see cref="Release"/> gives it back.</summary>
+    public ulong Register(LeanReader reader)
+    {
+        lock (_slotsLock)
+        {
+            int index;
+            if (_freeCount > 0)
+            {
+                index = _free[--_freeCount];
+            }
+            else
+            {
+                if (_used == _slots.Length)
+                {
+                    Array.Resize(ref _slots, _slots.Length * 2);
+                    Array.Resize(ref _generations, _generations.Length * 2);
+                    Array.Resize(ref _free, _free.Length * 2);
+                }
+
+                index = _used++;
+            }
+
+            _slots[index] = reader;
+            return ((ulong)_generations[index] << 32) | (uint)(index + 1);
+        }
+    }
+
+    /// <summary>
+    /// Asks for one wake-up when <paramref name="socket"/> is readable (or already is). False when the socket is
+    /// closed: no wake-up will come.
+    /// </summary>
+    public bool Arm(Socket socket, ulong key, bool first)
+    {
+        var handle = socket.SafeHandle;
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var ev = stackalloc byte[16];
+            *(uint*)ev = EpollIn | EpollRdHup | EpollOneShot;
+            *(ulong*)(ev + DataOffset) = key;
+            return epoll_ctl(_epoll, first ? EpollCtlAdd : EpollCtlMod, (int)handle.DangerousGetHandle(), ev) == 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Takes <paramref name="socket"/> out of the set (if still open) and frees the key.</summary>
+    public void Release(Socket socket, ulong key)
+    {
+        var handle = socket.SafeHandle;
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var ev = stackalloc byte[16];
+            epoll_ctl(_epoll, EpollCtlDel, (int)handle.DangerousGetHandle(), ev);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed: the kernel has taken it out of the set.
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+
+        var index = (int)(uint)key - 1;
+        lock (_slotsLock)
+        {
+            if (_slots[index] is null || _generations[index] != (uint)(key >> 32))
+            {
+                return;
+            }
+
+            _slots[index] = null;
+            _generations[index]++;
+            _free[_freeCount++] = index;
+        }
+    }
+
+    /// <summary>
+    /// <c>recv</c> with <c>MSG_DONTWAIT</c>: what the kernel holds, without waiting. The socket stays in the runtime's
+    /// blocking mode: switching it to non-blocking, or a non-blocking receive through <see cref="Socket"/>, would
+    /// give it the runtime's asynchronous state for the rest of its life.
+    /// </summary>
+    public static int Receive(Socket socket, Span<byte> buffer, out SocketError error)
+    {
+        fixed (byte* bytes = buffer)
+        {
+            return Transfer(socket, bytes, buffer.Length, send: false, out error);
+        }
+    }
+
+    /// <summary><c>send</c> with <c>MSG_DONTWAIT | MSG_NOSIGNAL</c>: what the kernel's buffer has room for, without waiting.</summary>
+    public static int Send(Socket socket, ReadOnlySpan<byte> buffer, out SocketError error)
+    {
+        fixed (byte* bytes = buffer)
+        {
+            return Transfer(socket, bytes, buffer.Length, send: true, out error);
+        }
+    }
+
+    private static int Transfer(Socket socket, byte* bytes, int length, bool send, out SocketError error)
+    {
+        const int MsgDontWait = 0x40;
+        const int MsgNoSignal = 0x4000;
+        SafeSocketHandle handle;
+        try
+        {
+            handle = socket.SafeHandle;
+        }
+        catch (ObjectDisposedException)
+        {
+            error = SocketError.OperationAborted;
+            return 0;
+        }
+
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var fd = (int)handle.DangerousGetHandle();
+            while (true)
+            {
+                var result = send ? send_(fd, bytes, length, MsgDontWait | MsgNoSignal) : recv(fd, bytes, length, MsgDontWait);
+                if (result >= 0)
+                {
+                    error = SocketError.Success;
+                    return (int)result;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != Eintr)
+                {
+                    error = ErrorOf(errno);
+                    return 0;
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            error = SocketError.OperationAborted;
+            return 0;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    // Linux errno values of a stream socket's recv and send, as the runtime's own socket calls report them.
+    private static SocketError ErrorOf(int errno) => errno switch
+    {
+        11 => SocketError.WouldBlock, // EAGAIN, EWOULDBLOCK
+        104 => SocketError.ConnectionReset, // ECONNRESET
+        32 => SocketError.Shutdown, // EPIPE
+        107 => SocketError.NotConnected, // ENOTCONN
+        110 => SocketError.TimedOut, // ETIMEDOUT
+        9 => SocketError.OperationAborted, // EBADF
+        103 => SocketError.ConnectionAborted, // ECONNABORTED
+        113 => SocketError.HostUnreachable, // EHOSTUNREACH
+        101 => SocketError.NetworkUnreachable, // ENETUNREACH
+        105 => SocketError.NoBufferSpaceAvailable, // ENOBUFS
+        12 => SocketError.NoBufferSpaceAvailable, // ENOMEM
+        _ => SocketError.SocketError,
+    };
+
+    private void Run()
+    {
+        var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * EventSize));
+        while (true)
+        {
+            var count = epoll_wait(_epoll, events, MaxEvents, -1);
+            if (count < 0)
+            {
+                if (Marshal.GetLastPInvokeError() == Eintr)
+                {
+                    continue;
+                }
+
+                // The set itself failed (it is never closed): nothing can be waited for any more.
+                Environment.FailFast($"epoll_wait failed with errno {Marshal.GetLastPInvokeError()}.");
+            }
+
+            for (var i = 0; i < count; i++)
+            {
+                var key = *(ulong*)(events + (i * EventSize) + DataOffset);
+                var reader = Find(key);
+                if (reader is not null)
+                {
+                    ThreadPool.UnsafeQueueUserWorkItem(reader, preferLocal: false);
+                }
+            }
+        }
+    }
+
+    private LeanReader? Find(ulong key)
+    {
+        var index = (int)(uint)key - 1;
+        lock (_slotsLock)
+        {
+            return index >= 0 && index < _used && _generations[index] == (uint)(key >> 32) ? _slots[index] : null;
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_create1(int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_wait(int epfd, byte* events, int maxevents, int timeout);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint recv(int fd, byte* buffer, nint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    private static partial nint send_(int fd, byte* buffer, nint length, int flags);
+}
