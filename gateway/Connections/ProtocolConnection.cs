@@ -76,50 +76,16 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
 
     // One async method for the whole connection: an idle connection is one suspended state machine (its
     // pending zero-byte read), not a chain of them.
+    // An idle connection is suspended in this method's first await, so what it keeps across awaits is kept per
+    // idle connection: only the awaiters. What a read brings is handled in HandleReadAsync, whose state exists
+    // only while a frame's handling waits; the close's wait for a last flush is in FlushLastAsync.
     public async Task RunAsync()
     {
         _services.Metrics.Unauthenticated.Inc();
         try
         {
-            while (true)
+            while (await HandleReadAsync(await _input.ReadAsync()))
             {
-                var result = await _input.ReadAsync();
-                if (result.IsCanceled || IsClosing)
-                {
-                    return;
-                }
-
-                var buffer = result.Buffer;
-                var now = Environment.TickCount64;
-                _lastReceivedAt = now;
-                try
-                {
-                    while (!IsClosing && FrameReader.TryReadFrame(ref buffer, FrameLimit, out var body))
-                    {
-                        _partialFrameSince = 0;
-                        await HandleFrameAsync(body);
-                    }
-                }
-                catch (ProtocolException ex)
-                {
-                    // Only the framing throws here (FRAME_TOO_LARGE): the stream can no longer be trusted.
-                    CloseWithError(ex.Code, ex.Message, ex.RequestId);
-                }
-
-                if (buffer.IsEmpty)
-                {
-                    _partialFrameSince = 0;
-                }
-                else if (_partialFrameSince == 0)
-                {
-                    _partialFrameSince = now;
-                }
-
-                _input.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted || IsClosing)
-                {
-                    return;
-                }
             }
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException)
@@ -146,20 +112,63 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
                 _services.Presence.Disconnected(this);
             }
 
-            // A last ERROR may still be on its way out, possibly behind a flush under way (then it follows from
-            // the backlog in a flush of its own); give it a bounded moment, never an unbounded one.
             if (pendingFlush is not null)
             {
-                var grace = Task.Delay(CloseGraceMs);
-                while (pendingFlush is not null && await Task.WhenAny(pendingFlush, grace) == pendingFlush)
-                {
-                    pendingFlush = PendingFlush();
-                }
+                await FlushLastAsync(pendingFlush);
             }
 
             FinishClose();
 
             _services.Registry.Retire(this, closedByPeer: !IsClosing);
+        }
+    }
+
+    // The frames one read brought; false when the connection is done reading.
+    private async ValueTask<bool> HandleReadAsync(ReadResult result)
+    {
+        if (result.IsCanceled || IsClosing)
+        {
+            return false;
+        }
+
+        var buffer = result.Buffer;
+        var now = Environment.TickCount64;
+        _lastReceivedAt = now;
+        try
+        {
+            while (!IsClosing && FrameReader.TryReadFrame(ref buffer, FrameLimit, out var body))
+            {
+                _partialFrameSince = 0;
+                await HandleFrameAsync(body);
+            }
+        }
+        catch (ProtocolException ex)
+        {
+            // Only the framing throws here (FRAME_TOO_LARGE): the stream can no longer be trusted.
+            CloseWithError(ex.Code, ex.Message, ex.RequestId);
+        }
+
+        if (buffer.IsEmpty)
+        {
+            _partialFrameSince = 0;
+        }
+        else if (_partialFrameSince == 0)
+        {
+            _partialFrameSince = now;
+        }
+
+        _input.AdvanceTo(buffer.Start, buffer.End);
+        return !result.IsCompleted && !IsClosing;
+    }
+
+    // A last ERROR may still be on its way out, possibly behind a flush under way (then it follows from the
+    // backlog in a flush of its own); give it a bounded moment, never an unbounded one.
+    private async Task FlushLastAsync(Task? pendingFlush)
+    {
+        var grace = Task.Delay(CloseGraceMs);
+        while (pendingFlush is not null && await Task.WhenAny(pendingFlush, grace) == pendingFlush)
+        {
+            pendingFlush = PendingFlush();
         }
     }
 
