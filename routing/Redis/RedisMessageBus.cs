@@ -114,7 +114,7 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
             if (!_subscriber.IsConnected(channel))
             {
                 // A fire-and-forget command to an unreachable server is dropped without a word: count it here.
-                Interlocked.Increment(ref _publishFailures);
+                OnPublishFailed();
                 return ValueTask.CompletedTask;
             }
 
@@ -124,7 +124,7 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         catch (RedisException)
         {
             // Unreachable (fail-fast backlog policy): replayed when the connection is back.
-            Interlocked.Increment(ref _publishFailures);
+            OnPublishFailed();
         }
 
         return ValueTask.CompletedTask;
@@ -348,7 +348,19 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) =>
         _ = RestoreAsync(e.ConnectionType == ConnectionType.Subscription);
 
-    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) => NoteFailure();
+
+    // A publish dropped with no connection failure reported: the connection was not ready yet (the first one
+    // still being established: ConnectAsync without AbortOnConnectFail returns after its timeout, connected or
+    // not) or is not ready again. StackExchange.Redis raises ConnectionRestored when it becomes ready, first
+    // connection included, and the replay then publishes this one too.
+    private void OnPublishFailed()
+    {
+        Interlocked.Increment(ref _publishFailures);
+        NoteFailure();
+    }
+
+    private void NoteFailure()
     {
         // The first failure of an outage: what was published from a little before it on may be lost.
         var now = Environment.TickCount64;

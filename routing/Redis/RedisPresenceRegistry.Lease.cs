@@ -3,10 +3,13 @@ using StackExchange.Redis;
 
 namespace ChatWire.Routing.Redis;
 
-// The lease loop: refresh this node's lease, re-write the local truth when Redis lost it, reap dead nodes.
+// The lease loop (refresh this node's lease, re-write the local truth when Redis lost it) and the reaper loop
+// (reap dead nodes).
 public sealed partial class RedisPresenceRegistry
 {
-    private async Task RunAsync(CancellationToken ct)
+    // The lease and the reaper run apart: reaping a dead node is one round trip per user it held, and a lease
+    // refresh that waited behind it would let this node's own lease lapse while it reaps a large node.
+    private async Task RunLeaseAsync(CancellationToken ct)
     {
         using var timer = new PeriodicTimer(_options.LeaseRefresh);
         do
@@ -14,7 +17,6 @@ public sealed partial class RedisPresenceRegistry
             try
             {
                 await RefreshAsync();
-                await ReapAsync(ct);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException && !ct.IsCancellationRequested)
             {
@@ -25,6 +27,23 @@ public sealed partial class RedisPresenceRegistry
             }
         }
         while (await WaitForTickAsync(timer, ct));
+    }
+
+    private async Task RunReaperAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(_options.LeaseRefresh);
+        while (await WaitForTickAsync(timer, ct))
+        {
+            try
+            {
+                await ReapAsync(ct);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException && !ct.IsCancellationRequested)
+            {
+                // A claim this node could not finish expires and another reaper (or this one) takes it again.
+                _options.OnError?.Invoke(ex);
+            }
+        }
     }
 
     private static async Task<bool> WaitForTickAsync(PeriodicTimer timer, CancellationToken ct)
@@ -41,7 +60,7 @@ public sealed partial class RedisPresenceRegistry
 
     private async Task RefreshAsync()
     {
-        var lost = (int)await _db.ScriptEvaluateAsync(RefreshScript, [_leases], [_node, (long)_options.LeaseTtl.TotalMilliseconds]) == 1;
+        var lost = (int)await _db.ScriptEvaluateAsync(RefreshScript, [_leases, _reaping], [_node, (long)_options.LeaseTtl.TotalMilliseconds]) == 1;
         if (Interlocked.Exchange(ref _resyncNeeded, 0) == 1 || lost)
         {
             await ResyncAsync();
@@ -105,7 +124,7 @@ public sealed partial class RedisPresenceRegistry
         var claimMs = (long)_options.LeaseTtl.TotalMilliseconds;
         while (!ct.IsCancellationRequested)
         {
-            var claimed = (RedisValue[])(await _db.ScriptEvaluateAsync(ClaimScript, [_leases, _reaping], [claimMs, ClaimBatch]))!;
+            var claimed = (RedisValue[])(await _db.ScriptEvaluateAsync(ClaimScript, [_leases, _reaping], [claimMs, ClaimBatch, _node]))!;
             if (claimed.Length == 0)
             {
                 return;

@@ -99,27 +99,33 @@ public sealed partial class RedisPresenceRegistry
         return out
         """;
 
-    // KEYS: leases. ARGV: node, lease ms. Returns 1 when the node had no live lease before (first start, lease
-    // expired or reaped, data lost): its users must be written again.
+    // KEYS: leases, reaping. ARGV: node, lease ms. Returns 1 when the node had no live lease before (first start,
+    // lease expired or reaped, data lost): its users must be written again. A claim another node holds on this
+    // one is dropped: the node is alive and re-writes its users itself (a reaper still at work stops at the
+    // lease it finds again).
     private const string RefreshScript = Common + """
         local now = now_ms()
         local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
         redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
         if previous and tonumber(previous) > now then return 0 end
+        redis.call('ZREM', KEYS[2], ARGV[1])
         return 1
         """;
 
-    // KEYS: leases, reaping. ARGV: claim ms, at most this many per set. Moves every expired lease, and every
-    // reaping claim whose reaper died (its claim expired), into 'reaping' under a fresh claim: only the caller
-    // of this atomic script reaps those nodes.
+    // KEYS: leases, reaping. ARGV: claim ms, at most this many per set, the caller's node. Moves every expired
+    // lease, and every reaping claim whose reaper died (its claim expired), into 'reaping' under a fresh claim:
+    // only the caller of this atomic script reaps those nodes. Never the caller's own: a node that runs this is
+    // alive, however late its last refresh was, and its next refresh finds the lapse and re-writes its users.
     private const string ClaimScript = Common + """
         local now = now_ms()
         local claimed = {}
         for k = 1, 2 do
           for _, node in ipairs(redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))) do
-            redis.call('ZREM', KEYS[k], node)
-            redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), node)
-            claimed[#claimed + 1] = node
+            if node ~= ARGV[3] then
+              redis.call('ZREM', KEYS[k], node)
+              redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), node)
+              claimed[#claimed + 1] = node
+            end
           end
         end
         return claimed

@@ -27,9 +27,11 @@ namespace ChatWire.Routing.Redis;
 /// carries each change once, in order. This node subscribes to a user's channel only while a local
 /// connection watches them (reference-counted), and one <see cref="ChannelMessageQueue"/> per user hands the
 /// changes to the observer one at a time, in order.</para>
-/// <para>Every node runs the same loop each refresh: refresh the lease, then reap. Reaping claims expired
-/// leases atomically (moved into <c>P reaping</c>, so exactly one node reaps each; a reaper that dies leaves a
-/// claim that expires and is claimed again), then removes the dead node's field from each of its users,
+/// <para>Every node runs the same two loops, each every refresh period: one refreshes the lease, the other
+/// reaps, so that reaping a large dead node (a round trip per user) never holds up this node's own refresh.
+/// Reaping claims expired leases atomically (moved into <c>P reaping</c>, so exactly one node reaps each; a
+/// reaper that dies leaves a claim that expires and is claimed again; a node never claims its own lease, since
+/// it is alive if it is reaping), then removes the dead node's field from each of its users,
 /// publishing those who thereby go offline and reporting them through <see cref="IPresenceObserver.WentOffline"/>
 /// so that node records last seen. A node that comes back (lease found missing or expired on refresh), whose
 /// Redis restarted or lost its data, or whose write failed, re-writes its local truth: what this node holds
@@ -55,7 +57,8 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
     private readonly Dictionary<Guid, UserStatus> _local = [];
     private readonly Dictionary<Guid, Watch> _watches = [];
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
+    private readonly Task _lease;
+    private readonly Task _reaper;
     private IPresenceObserver? _observer;
     private int _resyncNeeded;
     private int _disposed;
@@ -85,7 +88,8 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
 
         // The first refresh is sent from here, before any other command of this node: the lease is in place
         // before the node's first user is written.
-        _loop = RunAsync(_stop.Token);
+        _lease = RunLeaseAsync(_stop.Token);
+        _reaper = RunReaperAsync(_stop.Token);
     }
 
     /// <summary>This node's id in the lease set.</summary>
@@ -209,7 +213,7 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
 
         _redis.ConnectionRestored -= OnConnectionRestored;
         await _stop.CancelAsync();
-        await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_lease, _reaper).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         try
         {
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();

@@ -20,6 +20,9 @@ public abstract class MessageBusContract : IAsyncLifetime
 
     protected virtual Task DisposeBusesAsync() => Task.CompletedTask;
 
+    /// <summary>What the adapter can say about its state, for a failure message (counters, connections).</summary>
+    protected virtual string Describe() => "";
+
     /// <summary>
     /// Whether one publisher's payloads on different topics reach <see cref="Subscriber"/> in publish order
     /// (the in-process bus: yes; a remote subscriber of Redis pub/sub: per topic only).
@@ -101,7 +104,7 @@ public abstract class MessageBusContract : IAsyncLifetime
         }
 
         await Task.WhenAll(publishes);
-        await recorder.WaitForAsync(1_000);
+        await recorder.WaitForAsync(1_000, Describe);
         var received = recorder.Payloads.Select(p => BitConverter.ToInt32(p)).ToList();
         if (OrdersAcrossTopics)
         {
@@ -129,7 +132,7 @@ public abstract class MessageBusContract : IAsyncLifetime
             }
         })));
 
-        await recorder.WaitForAsync(1_600);
+        await recorder.WaitForAsync(1_600, Describe);
         Assert.Equal(1, recorder.MostAtOnce);
     }
 
@@ -187,12 +190,15 @@ public abstract class MessageBusContract : IAsyncLifetime
             Interlocked.Decrement(ref _inside);
         }
 
-        public async Task WaitForAsync(int count)
+        public async Task WaitForAsync(int count, Func<string>? describe = null)
         {
-            using var timeout = new CancellationTokenSource(Patience);
+            var deadline = DateTime.UtcNow + Patience;
             while (Payloads.Count < count)
             {
-                await Task.Delay(10, timeout.Token);
+                Assert.True(
+                    DateTime.UtcNow < deadline,
+                    $"{Payloads.Count} of {count} payloads within {Patience}. {describe?.Invoke()}");
+                await Task.Delay(10);
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using ChatWire.Routing.Presence;
 using ChatWire.Routing.Redis;
 using ChatWire.Tests.Shared;
@@ -177,7 +178,7 @@ public sealed class RedisPresenceRegistryTests : IAsyncLifetime
         b.Registry.MarkPresent(user);
         b.Registry.MarkPresent(elsewhere);
         a.Registry.MarkPresent(elsewhere);
-        await EventuallyAsync(() => Task.FromResult(a.Observer.ChangesOf(user).Length == 1));
+        await EventuallyAsync(() => Task.FromResult(a.Observer.ChangesOf(user).Length == 1 && a.Observer.ChangesOf(elsewhere).Length == 1));
 
         // kill -9: B's connection to Redis is gone without a word; its lease is left to expire.
         b.Kill();
@@ -193,6 +194,33 @@ public sealed class RedisPresenceRegistryTests : IAsyncLifetime
         Assert.Equal(UserStatus.Online, (await ReadAsync(a, elsewhere)).Status);
         Assert.Single(a.Observer.ChangesOf(elsewhere));
         await EventuallyAsync(async () => !await a.Database.KeyExistsAsync(_prefix + "node:" + b.Registry.NodeId));
+    }
+
+    [Fact]
+    public async Task Lease_OwnLeaseLapsed_NodeRenewsItAndNeverReapsItself()
+    {
+        // A node whose refresh came late (a stalled process) finds its lease expired while its reaper runs: it is
+        // alive, so it must renew the lease, not reap its own users and report them gone.
+        var options = ShortLease();
+        var a = await StartAsync(options);
+        var user = Guid.NewGuid();
+        await a.Registry.WatchAsync([user], CancellationToken.None);
+        a.Registry.MarkPresent(user);
+        await EventuallyAsync(() => Task.FromResult(a.Observer.ChangesOf(user).Length == 1));
+
+        // The lease is expired again right after each refresh, so the node's reaper finds it expired nearly
+        // every time it looks, for several reaper periods.
+        var until = DateTime.UtcNow + (options.LeaseRefresh * 16);
+        while (DateTime.UtcNow < until)
+        {
+            await a.Database.SortedSetAddAsync(_prefix + "leases", a.Registry.NodeId, 1);
+            await Task.Delay(20);
+        }
+
+        // While the lease is expired the user reads (and may be published) offline: that is the lease at work.
+        // What must not happen is the node reaping itself: taking its own user out and reporting them gone.
+        await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.Online && await IsHeldByAsync(a, user));
+        Assert.Empty(a.Observer.Offline);
     }
 
     [Fact]
@@ -256,10 +284,14 @@ public sealed class RedisPresenceRegistryTests : IAsyncLifetime
         Assert.Null(await a.Database.SortedSetScoreAsync(_prefix + "leases", b.Registry.NodeId));
     }
 
+    // Short, so that a dead node's users go offline within a test, but not shorter than a loaded test machine
+    // may leave a live node without CPU: the tests that say a live node's users stay online through another's
+    // death need the live node's own lease never to lapse, and a lapse is what a lease is for (with 1 s, a
+    // 0.7 s stall of the test process was enough to expire the survivor too).
     private static RedisPresenceOptions ShortLease() => new()
     {
-        LeaseTtl = TimeSpan.FromSeconds(1),
-        LeaseRefresh = TimeSpan.FromMilliseconds(300),
+        LeaseTtl = TimeSpan.FromSeconds(4),
+        LeaseRefresh = TimeSpan.FromMilliseconds(250),
     };
 
     private static async Task<UserPresence> ReadAsync(Node node, Guid user) =>
@@ -274,12 +306,13 @@ public sealed class RedisPresenceRegistryTests : IAsyncLifetime
         return (long)((RedisResult[])result!)[1];
     }
 
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, TimeSpan? within = null)
+    private static async Task EventuallyAsync(
+        Func<Task<bool>> condition, TimeSpan? within = null, [CallerArgumentExpression(nameof(condition))] string? what = null)
     {
         var deadline = DateTime.UtcNow + (within ?? Patience);
         while (!await condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, "The condition did not hold in time.");
+            Assert.True(DateTime.UtcNow < deadline, $"Not within {within ?? Patience}: {what}");
             await Task.Delay(50);
         }
     }
