@@ -54,9 +54,11 @@ internal sealed class GatewayProcess : IAsyncDisposable
     }
 
     // name prefixes the gateway's output lines on this process's stderr; healthTimeout bounds the wait for
-    // /health (20 s by default; a node that migrates a fresh MySQL database may need longer).
+    // /health (20 s by default; a node that migrates a fresh MySQL database may need longer); prepare runs on
+    // the fresh data directory before the gateway starts (the storm scenarios seed its directory database).
     public static async Task<GatewayProcess> StartAsync(
-        string gatewayDll, string gcMode, IReadOnlyDictionary<string, string> settings, string name = "gateway", TimeSpan? healthTimeout = null)
+        string gatewayDll, string gcMode, IReadOnlyDictionary<string, string> settings, string name = "gateway", TimeSpan? healthTimeout = null,
+        Func<string, Task>? prepare = null)
     {
         if (!File.Exists(gatewayDll))
         {
@@ -65,6 +67,11 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
         var data = Path.Combine(Path.GetTempPath(), "chatwire-load-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(data);
+        if (prepare is not null)
+        {
+            await prepare(data);
+        }
+
         var (tcp, http, management) = (FreePort(), FreePort(), FreePort());
         var start = new ProcessStartInfo("dotnet", [gatewayDll])
         {

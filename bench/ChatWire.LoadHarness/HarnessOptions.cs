@@ -52,8 +52,28 @@ internal sealed record HarnessOptions
 
     public int ContentionWindow { get; init; } = 16;
 
+    /// <summary>Storms: connections being set up (TCP connect to AUTH_OK) at once.</summary>
+    public int InFlight { get; init; } = 500;
+
+    /// <summary>Storms: the bound on each storm phase; connections not done by then count as TIMEOUT.</summary>
+    public int TimeoutSeconds { get; init; } = 120;
+
+    /// <summary>resume-storm and seed: channels each user is a member of.</summary>
+    public int Conversations { get; init; } = 10;
+
+    /// <summary>resume-storm and seed: members per channel.</summary>
+    public int Members { get; init; } = 50;
+
+    /// <summary>seed: the data directory to seed (a temporary one when empty).</summary>
+    public string DataDirectory { get; init; } = string.Empty;
+
+    /// <summary>The most connections a storm or seed takes: the machine's open-file limit is 20,000.</summary>
+    public const int MaxStormConnections = 16_000;
+
+    private static readonly string[] Scenarios = ["idle", "send", "fanout", "sync", "cluster", "seed", "connect-storm", "resume-storm"];
+
     public const string Usage = """
-        usage: ChatWire.LoadHarness idle|send|fanout|sync|cluster [options]
+        usage: ChatWire.LoadHarness idle|send|fanout|sync|cluster|seed|connect-storm|resume-storm [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
@@ -69,13 +89,27 @@ internal sealed record HarnessOptions
                    --nodes 3   --recipients 100   --local-recipients 0 (of them on node 1)   --per-user 10
                    --sources 4   --messages 20000   --window 50   --content-bytes 200
                    --contention-messages 6000 (all senders together)   --contention-window 16 (each)
+          seed:    writes users, device sessions and tokens straight into a data directory's directory.db (no
+                   password hashing; the storms seed the same way into their gateway's fresh directory), plus one
+                   team whose channels each hold --members users, each user in --conversations channels (0: none);
+                   writes DIR/loadharness-credentials.csv (user_id,device_id,session_token; owner-only)
+                   --connections 5000 (devices)   --per-user 1   --conversations 10   --members 50
+                   --data-dir DIR (default: a new temporary directory; a gateway serves it with Gateway:DataDirectory)
+          connect-storm: N seeded devices connect and AUTH at once, as fast as the gateway admits them
+                   --connections 5000 (at most 16000)   --per-user 1   --in-flight 500 (set-ups at once)
+                   --sources 4   --timeout-seconds 120   --tls | --noise
+          resume-storm: N seeded devices connect and SYNC, all drop, a writer stores --messages in every channel,
+                   all reconnect at once, SYNC and fetch what they missed (HISTORY); time until all caught up
+                   --connections 5000 (at most 16000)   --per-user 1   --conversations 10   --members 50
+                   --messages 10 (per channel)   --content-bytes 200   --in-flight 500   --sources 4
+                   --timeout-seconds 120   --tls | --noise
         """;
 
     public static HarnessOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("idle" or "send" or "fanout" or "sync" or "cluster"))
+        if (args.Length == 0 || !Scenarios.Contains(args[0]))
         {
-            throw new ArgumentException("The first argument is the scenario: idle, send, fanout, sync or cluster.");
+            throw new ArgumentException($"The first argument is the scenario: {string.Join(", ", Scenarios)}.");
         }
 
         var options = new HarnessOptions { Scenario = args[0] };
@@ -90,6 +124,10 @@ internal sealed record HarnessOptions
         else if (options.Scenario == "sync")
         {
             options = options with { Messages = 5, Connections = 1_000 };
+        }
+        else if (options.Scenario is "seed" or "connect-storm" or "resume-storm")
+        {
+            options = options with { Connections = 5_000, ConnectionsPerUser = 1, Messages = 10 };
         }
 
         for (var i = 1; i < args.Length; i++)
@@ -128,6 +166,11 @@ internal sealed record HarnessOptions
                 "--local-recipients" => options with { LocalRecipients = value == "0" ? 0 : Int(value) },
                 "--contention-messages" => options with { ContentionMessages = Int(value) },
                 "--contention-window" => options with { ContentionWindow = Int(value) },
+                "--in-flight" => options with { InFlight = Int(value) },
+                "--timeout-seconds" => options with { TimeoutSeconds = Int(value) },
+                "--conversations" => options with { Conversations = value == "0" ? 0 : Int(value) },
+                "--members" => options with { Members = Int(value) },
+                "--data-dir" => options with { DataDirectory = Path.GetFullPath(value) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };
             i++;
@@ -136,6 +179,11 @@ internal sealed record HarnessOptions
         if (options.Counts.Length < 2 || options.Counts.Zip(options.Counts.Skip(1)).Any(p => p.First >= p.Second))
         {
             throw new ArgumentException("--counts needs at least two increasing counts.");
+        }
+
+        if (options.Scenario is "seed" or "connect-storm" or "resume-storm" && options.Connections > MaxStormConnections)
+        {
+            throw new ArgumentException($"--connections is at most {MaxStormConnections} for {options.Scenario} (the open-file limit).");
         }
 
         return options;

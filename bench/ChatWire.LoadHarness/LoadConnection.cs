@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -30,7 +31,8 @@ internal sealed class LoadConnection : IDisposable
     /// certificate), over TLS 1.3 to the gateway's TLS listener, accepting exactly that certificate; with
     /// <paramref name="noiseServerKey"/>, over Noise IK to the Noise listener, HELLO inside the handshake.
     /// </summary>
-    public static async Task<LoadConnection> ConnectAsync(IPAddress source, IPEndPoint server, string token, Guid deviceId, CancellationToken cancellationToken, byte[]? pinnedCertificate = null, byte[]? noiseServerKey = null)
+    /// With <paramref name="timing"/>, records when the TCP connection was made and when AUTH_OK came.
+    public static async Task<LoadConnection> ConnectAsync(IPAddress source, IPEndPoint server, string token, Guid deviceId, CancellationToken cancellationToken, byte[]? pinnedCertificate = null, byte[]? noiseServerKey = null, ConnectTiming? timing = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         Stream? stream = null;
@@ -40,6 +42,7 @@ internal sealed class LoadConnection : IDisposable
         {
             socket.Bind(new IPEndPoint(source, 0));
             await socket.ConnectAsync(server, cancellationToken);
+            timing?.Connected = Stopwatch.GetTimestamp();
             if (noiseServerKey is not null)
             {
                 stream = await ChatWire.Protocol.Noise.NoiseClientStream.ConnectAsync(
@@ -73,10 +76,15 @@ internal sealed class LoadConnection : IDisposable
             await connection.SendAsync(output.WrittenMemory, cancellationToken);
             await connection.ExpectAsync(Opcode.Welcome, cancellationToken);
             await connection.ExpectAsync(Opcode.AuthOk, cancellationToken);
+            timing?.Authenticated = Stopwatch.GetTimestamp();
 
-            // Idle from here on: drop the receive buffer so the client side stays small too.
-            connection._buffer = [];
-            connection._buffered = 0;
+            // Idle from here on: drop the receive buffer so the client side stays small too (unless frames
+            // pushed after AUTH_OK are already in it).
+            if (connection._buffered == 0)
+            {
+                connection._buffer = [];
+            }
+
             return connection;
         }
         catch
@@ -153,8 +161,7 @@ internal sealed class LoadConnection : IDisposable
         var (header, body) = await ReadFrameAsync(cancellationToken);
         if (header.OpcodeValue == (uint)Opcode.Error)
         {
-            var error = Decode<ErrorFrame>(body);
-            throw new InvalidOperationException($"Gateway answered {error.Name}: {error.Message}");
+            throw new GatewayErrorException(Decode<ErrorFrame>(body));
         }
 
         if (header.OpcodeValue != (uint)opcode)
@@ -162,4 +169,23 @@ internal sealed class LoadConnection : IDisposable
             throw new InvalidOperationException($"Expected {opcode}, got opcode {header.OpcodeValue}.");
         }
     }
+}
+
+/// <summary>Stopwatch timestamps of one connection's set-up.</summary>
+internal sealed class ConnectTiming
+{
+    /// <summary>When the harness began to connect (set by the caller).</summary>
+    public long Started { get; set; }
+
+    public long Connected { get; set; }
+
+    public long Authenticated { get; set; }
+}
+
+/// <summary>The gateway answered with ERROR where the harness expected something else.</summary>
+internal sealed class GatewayErrorException(ErrorFrame error) : Exception($"Gateway answered {error.Name}: {error.Message}")
+{
+    public ErrorCode Code { get; } = error.Code;
+
+    public string Name { get; } = error.Name;
 }

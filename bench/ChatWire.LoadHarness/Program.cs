@@ -19,6 +19,9 @@ var result = options.Scenario switch
     "fanout" => await FanoutScenario.RunAsync(options),
     "sync" => await SyncScenario.RunAsync(options),
     "cluster" => await ClusterScenario.RunAsync(options),
+    "seed" => await SeedScenario.RunAsync(options),
+    "connect-storm" => await ConnectStormScenario.RunAsync(options),
+    "resume-storm" => await ResumeStormScenario.RunAsync(options),
     _ => await SendScenario.RunAsync(options),
 };
 var report = new

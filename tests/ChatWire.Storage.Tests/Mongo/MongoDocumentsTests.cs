@@ -75,6 +75,23 @@ public sealed class MongoDocumentsTests
         Assert.Equal(truncated, MongoDocuments.ToTime(MongoDocuments.Time(truncated)));
     }
 
+    // docs/capacity.md ("Message store: bytes per message") computes storage per year from these sizes: a
+    // change to the events document's layout changes them, and the capacity model must be redone with it.
+    // The insert carries the document with the _id the driver adds (an ObjectId) and, for a message, the
+    // 32-byte SHA-256 of its original body (the idempotency check).
+    [Theory]
+    [InlineData("application/vnd.chatwire.e2e", 458, 773)]
+    [InlineData("text/plain", 100, 397)]
+    public void ToDocument_PlainMessage_HasTheSizeTheCapacityModelCounts(string contentType, int contentBytes, int expectedBsonBytes)
+    {
+        var message = new StoredEvent(Guid.NewGuid(), Guid.CreateVersion7(), 1_234_567, EventKind.Message, Guid.NewGuid(), Guid.NewGuid(),
+            MongoDocuments.Truncate(DateTimeOffset.UtcNow), contentType, new byte[contentBytes]);
+        var document = MongoDocuments.ToDocument(message, new byte[32]);
+        document.InsertAt(0, new BsonElement("_id", ObjectId.GenerateNewId()));
+
+        Assert.Equal(expectedBsonBytes, document.ToBson().Length);
+    }
+
     private static BsonDocument RoundTrip(BsonDocument document) => BsonSerializer.Deserialize<BsonDocument>(document.ToBson());
 
     private static void AssertSame(StoredEvent expected, StoredEvent actual)
