@@ -6,13 +6,14 @@ using System.Text;
 // Measures a Redis pub/sub server started by scripts/peers.sh with the same idle and fan-out shapes the
 // ChatWire load harness uses: idle = N subscribed connections, server RSS slope between two counts;
 // fan-out = 1 publisher, R subscribers on one channel, M messages, deliveries/s and latency p50/p99.
-// usage: ChatWire.Peers redis PORT SERVER_PID [--counts 2000,6000] [--recipients 1000] [--messages 2000] [--content-bytes 200]
-if (args.Length < 3 || args[0] != "redis")
+// usage: ChatWire.Peers redis|nats PORT SERVER_PID [--counts 2000,6000] [--recipients 1000] [--messages 2000] [--content-bytes 200]
+if (args.Length < 3 || args[0] is not ("redis" or "nats"))
 {
-    Console.Error.WriteLine("usage: ChatWire.Peers redis PORT SERVER_PID [--counts 2000,6000] [--recipients 1000] [--messages 2000] [--content-bytes 200]");
+    Console.Error.WriteLine("usage: ChatWire.Peers redis|nats PORT SERVER_PID [--counts 2000,6000] [--recipients 1000] [--messages 2000] [--content-bytes 200]");
     return 2;
 }
 
+var kind = args[0];
 var port = int.Parse(args[1], CultureInfo.InvariantCulture);
 var pid = int.Parse(args[2], CultureInfo.InvariantCulture);
 int[] counts = [2_000, 6_000];
@@ -38,19 +39,16 @@ foreach (var target in counts)
 {
     while (idle.Count < target)
     {
-        var socket = await ConnectAsync(port);
-        await SendAsync(socket, Resp.Command("SUBSCRIBE", $"idle{idle.Count}"));
-        await ReadReplyAsync(socket, new byte[4096]);
-        idle.Add(socket);
+        idle.Add(await SubscribeAsync(kind, port, $"idle{idle.Count}"));
     }
 
     await Task.Delay(2_000);
     readings.Add((target, ReadRss(pid)));
-    Console.WriteLine($"redis idle {target} connections: RSS {readings[^1].Rss / 1024} KB");
+    Console.WriteLine($"{kind} idle {target} connections: RSS {readings[^1].Rss / 1024} KB");
 }
 
 var slope = (readings[^1].Rss - readings[0].Rss) / (double)(readings[^1].Count - readings[0].Count);
-Console.WriteLine($"redis idle slope: {slope / 1024:F2} KB/connection");
+Console.WriteLine($"{kind} idle slope: {slope / 1024:F2} KB/connection");
 foreach (var socket in idle)
 {
     socket.Dispose();
@@ -60,33 +58,30 @@ foreach (var socket in idle)
 var best = (Rate: 0.0, P50: 0.0, P99: 0.0);
 for (var run = 0; run < 3; run++)
 {
-    var result = await FanoutAsync(port, recipients, messages, contentBytes);
-    Console.WriteLine($"redis fanout run {run + 1}: {result.Rate:F0} deliveries/s, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms");
+    var result = await FanoutAsync(kind, port, recipients, messages, contentBytes);
+    Console.WriteLine($"{kind} fanout run {run + 1}: {result.Rate:F0} deliveries/s, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms");
     if (result.Rate > best.Rate)
     {
         best = result;
     }
 }
 
-Console.WriteLine(FormattableString.Invariant($"RESULT redis idle_kb_per_connection={slope / 1024:F2} deliveries_per_s={best.Rate:F0} p50_ms={best.P50:F2} p99_ms={best.P99:F2}"));
+Console.WriteLine(FormattableString.Invariant($"RESULT {kind} idle_kb_per_connection={slope / 1024:F2} deliveries_per_s={best.Rate:F0} p50_ms={best.P50:F2} p99_ms={best.P99:F2}"));
 return 0;
 
-static async Task<(double Rate, double P50, double P99)> FanoutAsync(int port, int recipients, int messages, int contentBytes)
+static async Task<(double Rate, double P50, double P99)> FanoutAsync(string kind, int port, int recipients, int messages, int contentBytes)
 {
     var subscribers = new List<Socket>();
     for (var i = 0; i < recipients; i++)
     {
-        var socket = await ConnectAsync(port);
-        await SendAsync(socket, Resp.Command("SUBSCRIBE", "fanout"));
-        await ReadReplyAsync(socket, new byte[4096]);
-        subscribers.Add(socket);
+        subscribers.Add(await SubscribeAsync(kind, port, "fanout"));
     }
 
     var latencies = new double[recipients * (long)messages];
     var filled = 0L;
     var readers = subscribers.Select((socket, index) => Task.Run(async () =>
     {
-        var parser = new RespMessageReader();
+        IMessageReader parser = kind == "redis" ? new RespMessageReader() : new NatsMessageReader();
         var buffer = new byte[64 * 1024];
         var received = 0;
         while (received < messages)
@@ -107,14 +102,27 @@ static async Task<(double Rate, double P50, double P99)> FanoutAsync(int port, i
     })).ToList();
 
     var publisher = await ConnectAsync(port);
+    if (kind == "nats")
+    {
+        await ReadReplyAsync(publisher, new byte[4096]);
+        await SendAsync(publisher, Encoding.ASCII.GetBytes("CONNECT {\"verbose\":false,\"pedantic\":false}\r\n"));
+    }
+
     var padding = new string('x', contentBytes);
     var replyBuffer = new byte[64 * 1024];
     var start = Stopwatch.GetTimestamp();
     for (var m = 0; m < messages; m++)
     {
         var body = Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture) + " " + padding;
-        await SendAsync(publisher, Resp.Command("PUBLISH", "fanout", body[..contentBytes]));
-        await ReadReplyAsync(publisher, replyBuffer);
+        if (kind == "redis")
+        {
+            await SendAsync(publisher, Resp.Command("PUBLISH", "fanout", body[..contentBytes]));
+            await ReadReplyAsync(publisher, replyBuffer);
+        }
+        else
+        {
+            await SendAsync(publisher, Encoding.ASCII.GetBytes($"PUB fanout {contentBytes}\r\n{body[..contentBytes]}\r\n"));
+        }
     }
 
     var all = Task.WhenAll(readers);
@@ -129,6 +137,25 @@ static async Task<(double Rate, double P50, double P99)> FanoutAsync(int port, i
     var done = latencies.AsSpan(0, (int)Math.Min(filled, latencies.Length)).ToArray();
     Array.Sort(done);
     return (done.Length / elapsed, Percentile(done, 0.50), Percentile(done, 0.99));
+}
+
+static async Task<Socket> SubscribeAsync(string kind, int port, string channel)
+{
+    var socket = await ConnectAsync(port);
+    var buffer = new byte[4096];
+    if (kind == "redis")
+    {
+        await SendAsync(socket, Resp.Command("SUBSCRIBE", channel));
+    }
+    else
+    {
+        // INFO first, then CONNECT, SUB and a PING whose PONG confirms the subscription is in place.
+        await ReadReplyAsync(socket, buffer);
+        await SendAsync(socket, Encoding.ASCII.GetBytes($"CONNECT {{\"verbose\":false,\"pedantic\":false}}\r\nSUB {channel} 1\r\nPING\r\n"));
+    }
+
+    await ReadReplyAsync(socket, buffer);
+    return socket;
 }
 
 static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
@@ -185,7 +212,7 @@ internal static class Resp
 /// Extracts the payloads of pub/sub pushes (*3 $7 message $channel $payload) from a RESP byte stream
 /// that arrives in arbitrary pieces.
 /// </summary>
-internal sealed class RespMessageReader
+internal sealed class RespMessageReader : IMessageReader
 {
     private readonly List<byte> pending = [];
 
@@ -260,5 +287,57 @@ internal sealed class RespMessageReader
         line = Encoding.ASCII.GetString(span.Slice(start, end));
         next = start + end + 2;
         return true;
+    }
+}
+
+/// <summary>Extracts message payloads from a server's byte stream that arrives in arbitrary pieces.</summary>
+internal interface IMessageReader
+{
+    List<string> Feed(ReadOnlySpan<byte> data);
+}
+
+/// <summary>
+/// Extracts the payloads of NATS MSG frames ("MSG subject sid [reply] size" CRLF payload CRLF); other
+/// server lines (PING, PONG, +OK, INFO) are skipped.
+/// </summary>
+internal sealed class NatsMessageReader : IMessageReader
+{
+    private readonly List<byte> pending = [];
+
+    public List<string> Feed(ReadOnlySpan<byte> data)
+    {
+        pending.AddRange(data);
+        var payloads = new List<string>();
+        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pending);
+        var consumed = 0;
+        while (true)
+        {
+            var rest = span[consumed..];
+            var end = rest.IndexOf("\r\n"u8);
+            if (end < 0)
+            {
+                break;
+            }
+
+            var line = Encoding.ASCII.GetString(rest[..end]);
+            if (!line.StartsWith("MSG ", StringComparison.Ordinal))
+            {
+                consumed += end + 2;
+                continue;
+            }
+
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var size = int.Parse(fields[^1], CultureInfo.InvariantCulture);
+            if (end + 2 + size + 2 > rest.Length)
+            {
+                break;
+            }
+
+            payloads.Add(Encoding.UTF8.GetString(rest.Slice(end + 2, size)));
+            consumed += end + 2 + size + 2;
+        }
+
+        pending.RemoveRange(0, consumed);
+        return payloads;
     }
 }
