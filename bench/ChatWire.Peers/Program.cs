@@ -111,17 +111,32 @@ static async Task<(double Rate, double P50, double P99)> FanoutAsync(string kind
     var padding = new string('x', contentBytes);
     var replyBuffer = new byte[64 * 1024];
     var start = Stopwatch.GetTimestamp();
-    for (var m = 0; m < messages; m++)
+    // Both publishers keep at most Window messages unconfirmed, like the harness's ChatWire sender: Redis
+    // pipelines a batch of PUBLISHes and reads their integer replies; NATS follows a batch of PUBs with a PING
+    // and waits for the PONG.
+    const int Window = 50;
+    for (var m = 0; m < messages; m += Window)
     {
-        var body = Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture) + " " + padding;
-        if (kind == "redis")
+        var batch = Math.Min(Window, messages - m);
+        var frames = new StringBuilder();
+        for (var k = 0; k < batch; k++)
         {
-            await SendAsync(publisher, Resp.Command("PUBLISH", "fanout", body[..contentBytes]));
-            await ReadReplyAsync(publisher, replyBuffer);
+            var body = (Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture) + " " + padding)[..contentBytes];
+            frames.Append(kind == "redis" ? Encoding.UTF8.GetString(Resp.Command("PUBLISH", "fanout", body)) : $"PUB fanout {contentBytes}\r\n{body}\r\n");
         }
-        else
+
+        if (kind == "nats")
         {
-            await SendAsync(publisher, Encoding.ASCII.GetBytes($"PUB fanout {contentBytes}\r\n{body[..contentBytes]}\r\n"));
+            frames.Append("PING\r\n");
+        }
+
+        await SendAsync(publisher, Encoding.UTF8.GetBytes(frames.ToString()));
+        var lines = 0;
+        var expected = kind == "redis" ? batch : 1;
+        while (lines < expected)
+        {
+            var n = await publisher.ReceiveAsync(replyBuffer, SocketFlags.None);
+            lines += replyBuffer.AsSpan(0, n).Count((byte)'\n');
         }
     }
 
