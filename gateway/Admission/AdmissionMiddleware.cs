@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Text;
 using ChatWire.Gateway.Observability;
+using ChatWire.Gateway.Transport;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using Microsoft.AspNetCore.Connections;
@@ -20,7 +21,63 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
     private long _lastRefusalLogged;
     private long _refusedSinceLog;
 
-    public ConnectionDelegate For(ListenerKind listener, ConnectionDelegate next) => context => RunAsync(context, listener, next);
+    public ConnectionDelegate For(ListenerKind listener, ConnectionDelegate next) => context => Run(context, listener, next);
+
+    /// <summary>Gives back an admitted connection's slots (called once, when its lean transport disposes it).</summary>
+    public void Release(ConnectionContext context, ListenerKind listener)
+    {
+        try
+        {
+            budget.Release(listener, (context.RemoteEndPoint as IPEndPoint)?.Address);
+        }
+        finally
+        {
+            budget.ReleaseSlot();
+        }
+    }
+
+    private Task Run(ConnectionContext context, ListenerKind listener, ConnectionDelegate next)
+    {
+        if (context is not LeanConnection lean)
+        {
+            return RunAsync(context, listener, next);
+        }
+
+        // On the lean transport the connection gives its slots back when it is disposed, so nothing waits here
+        // for each connection's whole life (an idle connection would carry this method's suspended state).
+        var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
+        string? reason;
+        try
+        {
+            reason = budget.TryAdmit(listener, address);
+        }
+        catch
+        {
+            budget.ReleaseSlot();
+            throw;
+        }
+
+        if (reason is not null)
+        {
+            return RefusedAsync(context, listener, address, reason);
+        }
+
+        lean.ReleaseOnDispose(this, listener);
+        return next(context);
+    }
+
+    private async Task RefusedAsync(ConnectionContext context, ListenerKind listener, IPAddress? address, string reason)
+    {
+        try
+        {
+            Refused(address, reason);
+            await RefuseAsync(context, listener, reason);
+        }
+        finally
+        {
+            budget.ReleaseSlot();
+        }
+    }
 
     private async Task RunAsync(ConnectionContext context, ListenerKind listener, ConnectionDelegate next)
     {

@@ -9,7 +9,7 @@ namespace ChatWire.Gateway.Connections;
 internal sealed class ConnectionRegistry
 {
     private readonly ConcurrentDictionary<Guid, ProtocolConnection> _connections = new();
-    private readonly ConcurrentDictionary<ProtocolConnection, long> _retiring = new();
+    private readonly ConcurrentDictionary<ProtocolConnection, long> _retiring = new(RetiringComparer.Instance);
     private int _count;
     private bool _shuttingDown;
 
@@ -101,4 +101,14 @@ internal sealed class ConnectionRegistry
             }
         }
     }
+}
+
+/// <summary>Retiring sessions by reference, hashed by connection id (not the identity hash: see DeliveryTargetComparer).</summary>
+internal sealed class RetiringComparer : IEqualityComparer<ProtocolConnection>
+{
+    public static readonly RetiringComparer Instance = new();
+
+    public bool Equals(ProtocolConnection? x, ProtocolConnection? y) => ReferenceEquals(x, y);
+
+    public int GetHashCode(ProtocolConnection obj) => obj.ConnectionId.GetHashCode();
 }

@@ -15,8 +15,11 @@ namespace ChatWire.Gateway.Connections;
 // (docs/protocol.md §3.2). The grace is checked by the shared sweep (CheckDeadlines).
 internal sealed partial class ProtocolConnection
 {
-    private readonly PipeWriter _output;
-    private readonly Lock _writeLock = new();
+    private PipeWriter Output => _connection.Transport.Output;
+
+    // The output's lock is the session itself (no lock object per connection; an idle session carries enough).
+    // Nothing outside this class locks on a session.
+    private object WriteLock => this;
     private ArrayBufferWriter<byte>? _backlog;
     private ArrayBufferWriter<byte>? _held;
     private bool _holding;
@@ -35,7 +38,7 @@ internal sealed partial class ProtocolConnection
     public void Send<T>(in T frame)
         where T : struct, IFrame<T>
     {
-        lock (_writeLock)
+        lock (WriteLock)
         {
             if (_closing || _closed)
             {
@@ -49,7 +52,7 @@ internal sealed partial class ProtocolConnection
     /// <summary>Writes an already-encoded frame (an event serialized once for every recipient).</summary>
     public void SendEncoded(ReadOnlySpan<byte> frame, Opcode opcode)
     {
-        lock (_writeLock)
+        lock (WriteLock)
         {
             if (_closing || _closed)
             {
@@ -69,7 +72,7 @@ internal sealed partial class ProtocolConnection
     /// </summary>
     public void SendEphemeral(ReadOnlySpan<byte> frame, Opcode opcode)
     {
-        lock (_writeLock)
+        lock (WriteLock)
         {
             if (_closing || _closed || _holding || _flushing || _outboundBytes > EphemeralBacklogBytes)
             {
@@ -110,7 +113,7 @@ internal sealed partial class ProtocolConnection
     /// <summary>Sends ERROR (request id as given, 0 for server-initiated closes), then closes the connection.</summary>
     public void CloseWithError(ErrorCode code, string message, uint requestId = 0)
     {
-        lock (_writeLock)
+        lock (WriteLock)
         {
             if (_closing || _closed)
             {
@@ -125,7 +128,7 @@ internal sealed partial class ProtocolConnection
         }
 
         GatewayLog.ConnectionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(code), message);
-        _input.CancelPendingRead();
+        Input.CancelPendingRead();
     }
 
     private void WriteLocked<T>(in T frame)
@@ -136,7 +139,7 @@ internal sealed partial class ProtocolConnection
         AfterWrite(written);
     }
 
-    // Called under _writeLock. Where the next frame goes: held back during AUTH, the backlog while a flush
+    // Called under WriteLock. Where the next frame goes: held back during AUTH, the backlog while a flush
     // is outstanding (the transport's writer is not to be touched then), else the transport's writer.
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "Returns an ArrayBufferWriter or the PipeWriter; no single concrete type fits.")]
     private IBufferWriter<byte> Target(int sizeHint)
@@ -151,13 +154,13 @@ internal sealed partial class ProtocolConnection
             return _backlog ??= new ArrayBufferWriter<byte>(sizeHint);
         }
 
-        return _output;
+        return Output;
     }
 
     /// <summary>From now on frames are held back (counted, not sent) until <see cref="ReleaseHeld"/>.</summary>
     private void HoldOutput()
     {
-        lock (_writeLock)
+        lock (WriteLock)
         {
             _holding = true;
         }
@@ -167,7 +170,7 @@ internal sealed partial class ProtocolConnection
     private void ReleaseHeld<T>(in T first)
         where T : struct, IFrame<T>
     {
-        lock (_writeLock)
+        lock (WriteLock)
         {
             _holding = false;
             var held = _held;
@@ -190,7 +193,7 @@ internal sealed partial class ProtocolConnection
         }
     }
 
-    // Called under _writeLock.
+    // Called under WriteLock.
     private void AfterWrite(int written)
     {
         _outboundBytes += written;
@@ -224,7 +227,7 @@ internal sealed partial class ProtocolConnection
             return false;
         }
 
-        lock (_writeLock)
+        lock (WriteLock)
         {
             if (_overOutboundSince == 0 || _closing || now - _overOutboundSince <= _services.Options.SlowConsumerGraceMs)
             {
@@ -236,7 +239,7 @@ internal sealed partial class ProtocolConnection
         }
     }
 
-    // Called under _writeLock. No ERROR: the queue ahead of it is what the peer is not reading.
+    // Called under WriteLock. No ERROR: the queue ahead of it is what the peer is not reading.
     private void CloseAsSlowConsumerLocked()
     {
         _closing = true;
@@ -245,11 +248,11 @@ internal sealed partial class ProtocolConnection
         _services.Metrics.Error(ErrorCode.SlowConsumer);
         _services.Metrics.SlowConsumerDisconnects.Inc();
         GatewayLog.ConnectionClosed(_services.Logger, ConnectionId, ErrorCodes.Name(ErrorCode.SlowConsumer), $"{_outboundBytes} bytes queued");
-        _input.CancelPendingRead();
+        Input.CancelPendingRead();
         Abort("slow consumer");
     }
 
-    // Called under _writeLock with no flush outstanding.
+    // Called under WriteLock with no flush outstanding.
     private void StartFlush()
     {
         while (_outboundBytes > 0 && !_closed)
@@ -257,7 +260,7 @@ internal sealed partial class ProtocolConnection
             var bytes = _outboundBytes;
             try
             {
-                var flush = _output.FlushAsync();
+                var flush = Output.FlushAsync();
                 if (!flush.IsCompleted)
                 {
                     _flushing = true;
@@ -292,7 +295,7 @@ internal sealed partial class ProtocolConnection
             completed = true;
         }
 
-        lock (_writeLock)
+        lock (WriteLock)
         {
             _flushing = false;
             _pendingFlush = null;
@@ -308,7 +311,7 @@ internal sealed partial class ProtocolConnection
             {
                 try
                 {
-                    _output.Write(backlog.WrittenSpan);
+                    Output.Write(backlog.WrittenSpan);
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
@@ -322,7 +325,7 @@ internal sealed partial class ProtocolConnection
         }
     }
 
-    // Called under _writeLock.
+    // Called under WriteLock.
     private void ClearOutboundGraceIfDrained()
     {
         if (_outboundBytes <= _services.Options.MaxOutboundBytes)
@@ -331,13 +334,13 @@ internal sealed partial class ProtocolConnection
         }
     }
 
-    // Called under _writeLock.
+    // Called under WriteLock.
     private void FailOutput()
     {
         _closed = true;
         _closing = true;
         _backlog = null;
-        _input.CancelPendingRead();
+        Input.CancelPendingRead();
     }
 
     /// <summary>
@@ -347,7 +350,7 @@ internal sealed partial class ProtocolConnection
     /// </summary>
     private Task? MarkClosed()
     {
-        lock (_writeLock)
+        lock (WriteLock)
         {
             _held = null;
             if (!_closing)
@@ -363,7 +366,7 @@ internal sealed partial class ProtocolConnection
     /// <summary>The flush outstanding now (the backlog's, once the one before it completed), or null.</summary>
     private Task? PendingFlush()
     {
-        lock (_writeLock)
+        lock (WriteLock)
         {
             return _closed ? null : _pendingFlush;
         }
@@ -372,7 +375,7 @@ internal sealed partial class ProtocolConnection
     /// <summary>Nothing more goes out.</summary>
     private void FinishClose()
     {
-        lock (_writeLock)
+        lock (WriteLock)
         {
             _closed = true;
             _backlog = null;

@@ -28,7 +28,6 @@ internal enum ProtocolState
 internal sealed partial class ProtocolConnection : IDeliveryTarget
 {
     private readonly ConnectionContext _connection;
-    private readonly PipeReader _input;
     private readonly ConnectionServices _services;
     private readonly long _openedAt;
     private volatile ProtocolState _state;
@@ -52,14 +51,15 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     public ProtocolConnection(ConnectionContext connection, ConnectionServices services)
     {
         _connection = connection;
-        _input = connection.Transport.Input;
-        _output = connection.Transport.Output;
         _services = services;
         ConnectionId = Guid.CreateVersion7();
         _openedAt = _lastReceivedAt = Environment.TickCount64;
     }
 
     public Guid ConnectionId { get; }
+
+    // Read from the connection each time rather than kept: two fields fewer in every idle session.
+    private PipeReader Input => _connection.Transport.Input;
 
     public SessionIdentity? Identity { get; private set; }
 
@@ -84,7 +84,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         _services.Metrics.Unauthenticated.Inc();
         try
         {
-            while (await HandleReadAsync(await _input.ReadAsync()))
+            while (await HandleReadAsync(await Input.ReadAsync()))
             {
             }
         }
@@ -98,29 +98,36 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         }
         finally
         {
-            var wasAuthenticated = _state == ProtocolState.Authenticated;
-            _state = ProtocolState.Closed;
-            var pendingFlush = MarkClosed();
-            (wasAuthenticated ? _services.Metrics.Authenticated : _services.Metrics.Unauthenticated).Dec();
-            if (wasAuthenticated)
-            {
-                _services.Fanout.Unregister(this);
-            }
-
-            if (_countedPresent)
-            {
-                _services.Presence.Disconnected(this);
-            }
-
-            if (pendingFlush is not null)
-            {
-                await FlushLastAsync(pendingFlush);
-            }
-
-            FinishClose();
-
-            _services.Registry.Retire(this, closedByPeer: !IsClosing);
+            await CloseAsync();
         }
+    }
+
+    // After the read loop: out of the fan-out and presence, a last flush given its grace, then retired. A method of
+    // its own so the read loop's suspended state (kept by every idle session) holds none of this.
+    private async Task CloseAsync()
+    {
+        var wasAuthenticated = _state == ProtocolState.Authenticated;
+        _state = ProtocolState.Closed;
+        var pendingFlush = MarkClosed();
+        (wasAuthenticated ? _services.Metrics.Authenticated : _services.Metrics.Unauthenticated).Dec();
+        if (wasAuthenticated)
+        {
+            _services.Fanout.Unregister(this);
+        }
+
+        if (_countedPresent)
+        {
+            _services.Presence.Disconnected(this);
+        }
+
+        if (pendingFlush is not null)
+        {
+            await FlushLastAsync(pendingFlush);
+        }
+
+        FinishClose();
+
+        _services.Registry.Retire(this, closedByPeer: !IsClosing);
     }
 
     // The frames one read brought; false when the connection is done reading.
@@ -157,7 +164,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
             _partialFrameSince = now;
         }
 
-        _input.AdvanceTo(buffer.Start, buffer.End);
+        Input.AdvanceTo(buffer.Start, buffer.End);
         return !result.IsCompleted && !IsClosing;
     }
 

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
 namespace ChatWire.Gateway.Delivery;
@@ -54,8 +53,8 @@ internal sealed class DeliveryLanes : IDisposable
 
     public int Count => _lanes.Length;
 
-    /// <summary>The lane of <paramref name="target"/>: stable for the object's life.</summary>
-    public int LaneOf(IDeliveryTarget target) => (int)((uint)RuntimeHelpers.GetHashCode(target) % (uint)_lanes.Length);
+    /// <summary>The lane of <paramref name="target"/>: its device's (fixed once the session is authenticated).</summary>
+    public int LaneOf(IDeliveryTarget target) => (int)((uint)DeliveryTargetComparer.Instance.GetHashCode(target) % (uint)_lanes.Length);
 
     /// <summary>
     /// Queues <paramref name="frame"/> for the first <paramref name="count"/> targets of <paramref name="targets"/>

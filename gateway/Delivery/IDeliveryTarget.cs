@@ -16,3 +16,17 @@ internal interface IDeliveryTarget
     /// <summary>The device's session was revoked: close with SESSION_REVOKED.</summary>
     void Revoke();
 }
+
+/// <summary>
+/// Targets compared by reference, hashed by their device id rather than by the runtime's identity hash: an
+/// identity hash lives in the object's header, and a session that also locks on itself would then carry a
+/// sync block for its whole life.
+/// </summary>
+internal sealed class DeliveryTargetComparer : IEqualityComparer<IDeliveryTarget>
+{
+    public static readonly DeliveryTargetComparer Instance = new();
+
+    public bool Equals(IDeliveryTarget? x, IDeliveryTarget? y) => ReferenceEquals(x, y);
+
+    public int GetHashCode(IDeliveryTarget obj) => obj.DeviceId.GetHashCode();
+}

@@ -31,7 +31,7 @@ internal sealed class PresenceService : IPresenceObserver
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, int> _connections = [];
     private readonly Dictionary<Guid, HashSet<IDeliveryTarget>> _watchers = [];
-    private readonly Dictionary<IDeliveryTarget, Guid[]> _watching = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<IDeliveryTarget, Guid[]> _watching = new(DeliveryTargetComparer.Instance);
 
     public PresenceService(IPresenceRegistry registry, IDirectoryStore directory, TimeProvider time, ILogger<PresenceService> logger)
     {
@@ -114,7 +114,7 @@ internal sealed class PresenceService : IPresenceObserver
                 {
                     if (!_watchers.TryGetValue(user, out var set))
                     {
-                        _watchers[user] = set = new HashSet<IDeliveryTarget>(ReferenceEqualityComparer.Instance);
+                        _watchers[user] = set = new HashSet<IDeliveryTarget>(DeliveryTargetComparer.Instance);
                     }
 
                     set.Add(target);

@@ -34,6 +34,18 @@ public sealed class ChatWireServer : IAsyncDisposable
         ["Logging:Console:FormatterOptions:TimestampFormat"] = "yyyy-MM-ddTHH:mm:ss.fffZ ",
         ["Logging:Console:FormatterOptions:UseUtcTimestamp"] = "true",
         ["Logging:Console:FormatterOptions:SingleLine"] = "true",
+
+        // Kestrel opens a logging scope for every connection while its general category is enabled at any level,
+        // and an idle connection keeps it (about 0.2 KB: docs/performance.md). That category's messages (the
+        // slow-heartbeat warning, errors escaping the HTTP pipeline, which ChatWire's own middleware logs first)
+        // are off unless configured; Kestrel's connection, bad-request and protocol categories stay at Warning.
+        ["Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel"] = "None",
+        ["Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel.BadRequests"] = "Warning",
+        ["Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel.Connections"] = "Warning",
+        ["Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel.Http2"] = "Warning",
+        ["Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel.Http3"] = "Warning",
+        ["Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel.Transport"] = "Warning",
+        ["Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel.Core"] = "Warning",
     };
 
     public WebApplication App { get; }

@@ -26,12 +26,12 @@ public sealed class GatewayOptions
     public int NoisePreviousKeyAcceptedDays { get; set; } = 30;
 
     /// <summary>
-    /// The transport under the protocol listeners: <c>sockets</c> (Kestrel's socket transport, the default) or
-    /// <c>lean</c> (ChatWire's own: no buffer or pipe held by an idle connection, about 1.4 KB less per idle
-    /// connection, but plain-TCP fan-out about a third slower for now; docs/performance.md). The HTTP API and
-    /// management listeners always use Kestrel's.
+    /// The transport under the protocol listeners: <c>lean</c> (ChatWire's own, the default: no buffer, pipe or
+    /// pending receive held by an idle connection, about 2.6 KB less per idle connection than Kestrel's; plain-TCP
+    /// fan-out about a fifth slower; docs/performance.md) or <c>sockets</c> (Kestrel's socket transport). The HTTP
+    /// API and management listeners always use Kestrel's.
     /// </summary>
-    public string ProtocolTransport { get; set; } = ProtocolTransports.Sockets;
+    public string ProtocolTransport { get; set; } = ProtocolTransports.Lean;
 
     /// <summary>HTTP API listener, <c>host:port</c>.</summary>
     public string HttpEndpoint { get; set; } = "127.0.0.1:7480";

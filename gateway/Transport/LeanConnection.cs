@@ -21,6 +21,9 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
 {
     private static long s_lastId;
 
+    /// <summary>How long a disposed connection waits for its queued bytes to leave before closing its socket.</summary>
+    internal const int DrainGraceMs = 2_000;
+
     private readonly long _number;
     private readonly LeanReader _reader;
     private readonly LeanWriter _writer;
@@ -28,22 +31,24 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     private IDuplexPipe _transport;
     private IDictionary<object, object?>? _items;
     private EndPoint? _remote;
-    private EndPoint? _local;
     private CancellationTokenSource? _closed;
     private object?[]? _features;
     private int _featureRevision;
     private ConnectionAbortedException? _abortReason;
     private int _state;
+    private Admission.AdmissionMiddleware? _admission;
 
     private const int ClosedFired = 1;
     private const int Aborted = 2;
     private const int Disposed = 4;
 
-    public LeanConnection(Socket socket, LeanBufferPool pool, LeanSenderPool senders)
+    // The listener kind whose admission slots the connection holds, in _state above the flags.
+    private const int AdmittedShift = 8;
+
+    public LeanConnection(Socket socket, LeanBufferPool pool)
     {
         Socket = socket;
         Pool = pool;
-        Senders = senders;
         _number = Interlocked.Increment(ref s_lastId);
         _remote = socket.RemoteEndPoint;
         _reader = new LeanReader(this);
@@ -55,7 +60,9 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
 
     public LeanBufferPool Pool { get; }
 
-    public LeanSenderPool Senders { get; }
+    /// <summary>The connection's number on its listener (its id, and its send queue).</summary>
+    public long Number => _number;
+
 
     /// <summary>True while the connection holds any block of the pool (tests: an idle connection holds none).</summary>
     internal bool HoldsBuffer => _reader.HoldsBuffer || _writer.HoldsBuffer;
@@ -91,26 +98,28 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
         set => _remote = value;
     }
 
+    // Not kept per connection: the socket keeps its own once asked.
     public override EndPoint? LocalEndPoint
     {
         get
         {
-            if (_local is null && (Volatile.Read(ref _state) & Disposed) == 0)
+            if ((Volatile.Read(ref _state) & Disposed) != 0)
             {
-                try
-                {
-                    _local = Socket.LocalEndPoint;
-                }
-                catch (ObjectDisposedException)
-                {
-                    // Closed meanwhile: no local address to give.
-                }
+                return null;
             }
 
-            return _local;
+            try
+            {
+                return Socket.LocalEndPoint;
+            }
+            catch (ObjectDisposedException)
+            {
+                // Closed meanwhile: no local address to give.
+                return null;
+            }
         }
 
-        set => _local = value;
+        set => throw new NotSupportedException("The lean transport's local end point is its socket's.");
     }
 
     public override CancellationToken ConnectionClosed
@@ -155,24 +164,44 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
         FireClosed();
     }
 
-    public override ValueTask DisposeAsync()
+    /// <summary>The admission's slots this connection holds, given back when it is disposed.</summary>
+    internal void ReleaseOnDispose(Admission.AdmissionMiddleware admission, Admission.ListenerKind listener)
+    {
+        _admission = admission;
+        Interlocked.Or(ref _state, (int)listener << AdmittedShift);
+    }
+
+    public override async ValueTask DisposeAsync()
     {
         if ((Interlocked.Or(ref _state, Disposed) & Disposed) != 0)
         {
-            return default;
+            return;
         }
 
         _reader.Complete();
         _writer.Complete();
 
-        // Whatever is still being sent was given up by the application (it waited its close grace): the
-        // socket closes now, with a FIN after the bytes the kernel holds.
+        // A flush completes before its bytes leave: what is still queued (a last ERROR, say) gets a bounded
+        // moment to go out before the socket closes, as the protocol gives its last flush.
+        var drain = _writer.DrainAsync();
+        if (!drain.IsCompleted)
+        {
+            await Task.WhenAny(drain.AsTask(), Task.Delay(DrainGraceMs));
+        }
+
+        // Whatever is still being sent was given up: the socket closes now, with a FIN after the bytes the kernel
+        // holds.
         Interlocked.CompareExchange(ref _abortReason, new ConnectionAbortedException("The connection was disposed."), null);
         CloseSocket();
         _writer.Fail(SocketError.Success);
         _reader.Dispose();
         FireClosed();
-        return base.DisposeAsync();
+        if (Interlocked.Exchange(ref _admission, null) is { } admission)
+        {
+            admission.Release(this, (Admission.ListenerKind)(Volatile.Read(ref _state) >> AdmittedShift));
+        }
+
+        await base.DisposeAsync();
     }
 
     /// <summary>The receiving side ended: FIN (success), a reset, or the socket closed under it.</summary>

@@ -8,15 +8,15 @@ internal sealed partial class LeanReader
 {
     private void StartReceive()
     {
-        if (_poller is not null)
+        if (Poller is not null)
         {
             var first = _pollKey == 0;
             if (first)
             {
-                Volatile.Write(ref _pollKey, _poller.Register(this));
+                Volatile.Write(ref _pollKey, Poller.Register(this));
             }
 
-            if (!_poller.Arm(_connection.Socket, _pollKey, first))
+            if (!Poller.Arm(_connection.Socket, _pollKey, first))
             {
                 lock (Gate)
                 {
@@ -117,7 +117,7 @@ internal sealed partial class LeanReader
     /// </summary>
     internal void SocketClosed()
     {
-        if (_poller is null)
+        if (Poller is null)
         {
             return;
         }
@@ -187,7 +187,7 @@ internal sealed partial class LeanReader
             SocketError error;
             try
             {
-                received = _poller is not null
+                received = Poller is not null
                     ? LeanPoller.Receive(socket, segment!.FreeMemory.Span, out error)
                     : socket.Receive(segment!.FreeMemory.Span, SocketFlags.None, out error);
             }

@@ -17,11 +17,14 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
     private const int MaxBytesPerRead = 64 * 1024;
 
     private readonly LeanConnection _connection;
-    private readonly LeanPoller? _poller;
     private readonly LeanReceiver? _receiver;
     private ulong _pollKey;
-    private ManualResetValueTaskSourceCore<ReadResult> _source = new() { RunContinuationsAsynchronously = true };
-    private CancellationTokenRegistration _cancellation;
+    // The completed read's flags only (ReadCanceled, ReadCompleted): GetResult makes the ReadResult from the
+    // buffer, which cannot change until the next read, so an idle reader does not carry a ReadResult's 32 bytes.
+    private ManualResetValueTaskSourceCore<byte> _source = new() { RunContinuationsAsynchronously = true };
+    // A boxed CancellationTokenRegistration, only while a read given a cancellable token waits (the session's
+    // reads take none, so an idle session's reader carries no registration).
+    private object? _cancellation;
     private LeanSegment? _head;
     private int _headStart;
     private LeanSegment? _tail;
@@ -40,12 +43,14 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
     public LeanReader(LeanConnection connection)
     {
         _connection = connection;
-        _poller = LeanPoller.Shared;
-        if (_poller is null)
+        if (Poller is null)
         {
             _receiver = new LeanReceiver(this);
         }
     }
+
+    // The process's epoll set (Linux x64/arm64), or null where the reader keeps a zero-byte receive instead.
+    private static LeanPoller? Poller => LeanPoller.Shared;
 
     // The lock for the reader's state. Only this class locks on it.
     private object Gate => this;
@@ -162,9 +167,12 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
         }
     }
 
+    private const byte ReadCanceled = 1;
+    private const byte ReadCompleted = 2;
+
     public override void CancelPendingRead()
     {
-        ReadResult result;
+        byte result;
         lock (Gate)
         {
             _cancelRequested = true;
@@ -176,10 +184,10 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
 
             _readPending = false;
             _cancelRequested = false;
-            result = new ReadResult(Buffer, isCanceled: true, isCompleted: _ended);
+            result = ResultFlags(canceled: true, _ended);
         }
 
-        _cancellation.Dispose();
+        DisposeCancellation();
         _source.SetResult(result);
     }
 
@@ -201,12 +209,12 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
     /// <summary>Takes the socket out of the epoll set, or frees the zero-byte receive's native state.</summary>
     public void Dispose()
     {
-        if (_poller is not null)
+        if (Poller is not null)
         {
             var key = Volatile.Read(ref _pollKey);
             if (key != 0)
             {
-                _poller.Release(_connection.Socket, key);
+                Poller.Release(_connection.Socket, key);
             }
         }
         else
@@ -256,7 +264,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
 
     private void CompletePendingRead()
     {
-        ReadResult result;
+        byte result;
         Exception? error;
         lock (Gate)
         {
@@ -270,10 +278,10 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
             error = _error;
             var canceled = _cancelRequested;
             _cancelRequested = false;
-            result = new ReadResult(Buffer, canceled, _ended);
+            result = ResultFlags(canceled, _ended);
         }
 
-        _cancellation.Dispose();
+        DisposeCancellation();
         if (error is not null)
         {
             _source.SetException(error);
@@ -299,7 +307,24 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
         _source.SetException(new OperationCanceledException(token));
     }
 
-    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
+    private void DisposeCancellation()
+    {
+        if (Interlocked.Exchange(ref _cancellation, null) is CancellationTokenRegistration registration)
+        {
+            registration.Dispose();
+        }
+    }
+
+    private static byte ResultFlags(bool canceled, bool completed) => (byte)((canceled ? ReadCanceled : 0) | (completed ? ReadCompleted : 0));
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
+    {
+        var flags = _source.GetResult(token);
+        lock (Gate)
+        {
+            return new ReadResult(Buffer, (flags & ReadCanceled) != 0, (flags & ReadCompleted) != 0);
+        }
+    }
 
     ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _source.GetStatus(token);
 

@@ -50,6 +50,9 @@ internal sealed class LeanSenderPool
 {
     private const int MaxRetained = 256;
 
+    /// <summary>The process's senders: only connections whose kernel send buffer is full hold one, briefly.</summary>
+    public static readonly LeanSenderPool Shared = new();
+
     private readonly System.Collections.Concurrent.ConcurrentQueue<LeanSender> _free = new();
     private int _retained;
 

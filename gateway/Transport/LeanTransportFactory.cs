@@ -27,15 +27,13 @@ internal sealed class LeanEndPoint(IPAddress address, int port) : IPEndPoint(add
 internal sealed class LeanTransportFactory(LeanBufferPool pool, ConnectionBudget budget, ListenerHealth health, GatewayMetrics metrics)
     : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
-    private readonly LeanSenderPool _senders = new();
-
     public LeanBufferPool Pool => pool;
 
     public bool CanBind(EndPoint endpoint) => endpoint is LeanEndPoint;
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
-        var listener = LeanListener.Bind((IPEndPoint)endpoint, pool, _senders);
+        var listener = LeanListener.Bind((IPEndPoint)endpoint, pool);
         return new ValueTask<IConnectionListener>(new GuardedListener(listener, budget, health, metrics));
     }
 }
@@ -47,19 +45,17 @@ internal sealed class LeanListener : IConnectionListener
 
     private readonly Socket _socket;
     private readonly LeanBufferPool _pool;
-    private readonly LeanSenderPool _senders;
 
-    private LeanListener(Socket socket, LeanBufferPool pool, LeanSenderPool senders)
+    private LeanListener(Socket socket, LeanBufferPool pool)
     {
         _socket = socket;
         _pool = pool;
-        _senders = senders;
         EndPoint = new LeanEndPoint((IPEndPoint)socket.LocalEndPoint!);
     }
 
     public EndPoint EndPoint { get; }
 
-    public static LeanListener Bind(IPEndPoint endpoint, LeanBufferPool pool, LeanSenderPool senders)
+    public static LeanListener Bind(IPEndPoint endpoint, LeanBufferPool pool)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         if (endpoint.Address.Equals(IPAddress.IPv6Any))
@@ -83,7 +79,7 @@ internal sealed class LeanListener : IConnectionListener
             throw;
         }
 
-        return new LeanListener(socket, pool, senders);
+        return new LeanListener(socket, pool);
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
@@ -121,7 +117,7 @@ internal sealed class LeanListener : IConnectionListener
                 {
                     accepted.Blocking = false;
                 }
-                return new LeanConnection(accepted, _pool, _senders);
+                return new LeanConnection(accepted, _pool);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {

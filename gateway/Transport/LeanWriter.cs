@@ -6,28 +6,39 @@ namespace ChatWire.Gateway.Transport;
 
 /// <summary>
 /// The output of a lean connection, a <see cref="PipeWriter"/> straight over the socket. Blocks are taken
-/// when the writer asks for memory; <see cref="FlushAsync"/> sends them without waiting where the socket
-/// takes them at once (the usual case) and gives them back. Only when the kernel's send buffer is full does
-/// a send go asynchronous, through a sender borrowed from a shared pool; the flush then completes when the
-/// socket has taken the last byte, never earlier, so a caller that keeps one flush outstanding (the
-/// protocol's slow-consumer accounting) sees the peer's real pace.
+/// when the writer asks for memory and given back once sent. <see cref="FlushAsync"/> hands the bytes to a send
+/// scheduled on the thread pool and completes at once; what is flushed while that send is under way joins it.
+/// The send tries the socket without waiting (the usual case); only when the kernel's send buffer is full does
+/// it go asynchronous, through a sender borrowed from a shared pool. A flush waits only while more than
+/// <see cref="PauseThreshold"/> bytes are queued behind a send, and then until the socket has taken the last
+/// byte, so a caller that keeps one flush outstanding (the protocol's slow-consumer accounting) sees the
+/// peer's real pace, as through a Pipe with a pause threshold.
 /// </summary>
 internal sealed class LeanWriter : PipeWriter
 {
+    /// <summary>Bytes queued behind a send under way above which a flush waits, as a Pipe's pause threshold.</summary>
+    internal const int PauseThreshold = 64 * 1024;
+
     private readonly LeanConnection _connection;
 
-    // Made at the first flush that has to wait, so a connection whose sends complete at once carries none;
-    // it doubles as the lock of the sending state (no lock object per connection otherwise).
+    // Made at the first flush that has to wait, so a connection that never backs up carries none.
     private FlushWaiter? _waiter;
     private LeanSegment? _head;
     private LeanSegment? _tail;
-    private long _unflushed;
+    private int _unflushed;
 
-    // Guarded by Sync.
+    // Set and cleared under Sync; while set, its blocks, _sendingOffset and _sender belong to the sending side
+    // (the scheduled send, then the socket's completions), which alone touches them.
     private LeanSegment? _sending;
     private int _sendingOffset;
-    private LeanSegment? _queued;
     private LeanSender? _sender;
+
+    // Guarded by Sync. A send is scheduled or under way while _sendScheduled is set; until it starts, all
+    // flushed bytes wait in _queued, afterwards what comes meanwhile.
+    private bool _sendScheduled;
+    private LeanSegment? _queued;
+    private LeanSegment? _queuedTail;
+    private int _queuedBytes;
     private bool _waiting;
     private bool _cancelNext;
     private bool _failed;
@@ -96,6 +107,7 @@ internal sealed class LeanWriter : PipeWriter
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
         var chain = _head;
+        var bytes = _unflushed;
         _head = _tail = null;
         _unflushed = 0;
         lock (Sync)
@@ -115,67 +127,94 @@ internal sealed class LeanWriter : PipeWriter
             if (_cancelNext)
             {
                 _cancelNext = false;
-                _queued = Append(_queued, chain);
+                Queue(chain, bytes);
                 return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
             }
 
-            if (_sending is not null)
+            if (chain is null && _queued is null)
             {
-                // The previous send is still under way (its flush was cancelled): this one follows it.
-                _queued = Append(_queued, chain);
-                return Wait();
+                return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
             }
 
-            chain = Append(_queued, chain);
-            _queued = null;
+            Queue(chain, bytes);
+            if (_sendScheduled)
+            {
+                // A send is scheduled or under way: these bytes go with it, or right after it in one system call
+                // with whatever else comes meanwhile. The flush waits only when more than the pause threshold is
+                // queued, so a peer that does not read holds back its own writer (the protocol's slow-consumer
+                // accounting).
+                return _queuedBytes > PauseThreshold ? Wait() : default;
+            }
+
+            // No send under way: the send is scheduled, not made here, and the flush completes at once. The writer
+            // (a fan-out writing one event to thousands of connections) goes on; events written to this connection
+            // before the send runs join it, so a busy connection's events leave together in few system calls.
+            _sendScheduled = true;
         }
 
-        if (chain is null)
-        {
-            return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
-        }
-
-        // No send under way: the send is scheduled, not made here, and the flush completes when the socket has
-        // taken the bytes. The writer (a fan-out writing one event to thousands of connections) goes on at once;
-        // the session writes what comes meanwhile to its backlog and flushes it in one piece when this flush
-        // completes, so a busy connection's events leave together in few system calls, as on Kestrel's own
-        // transport.
-        ValueTask<FlushResult> flush;
-        lock (Sync)
-        {
-            _sending = chain;
-            _sendingOffset = 0;
-            _sender = _connection.Senders.Take();
-            flush = Wait();
-        }
-
-        ThreadPool.UnsafeQueueUserWorkItem(static writer => writer.SendScheduled(), this, preferLocal: false);
-        return flush;
+        LeanSendQueue.Schedule(this, _connection.Number);
+        return default;
     }
 
-    // On the thread pool: sends what the scheduling flush left, with whatever was queued since.
-    private void SendScheduled()
+    /// <summary>From <see cref="LeanSendQueue"/>: sends what was queued when it was scheduled and since.</summary>
+    internal void SendScheduled()
     {
         lock (Sync)
         {
             if (_failed)
             {
-                // Fail() woke the flush already; only the blocks and the sender are left to give back.
-                _connection.Senders.Return(_sender!);
-                _sender = null;
-                _connection.Pool.ReturnChain(_sending);
-                _sending = null;
+                // Fail() gave back the queue.
+                _sendScheduled = false;
                 return;
             }
 
-            if (_queued is not null)
-            {
-                _sending = Append(_sending, _queued);
-                _queued = null;
-            }
-
-            SendPending();
+            _sendingOffset = 0;
+            TakeQueued();
         }
+
+        SendPending();
+    }
+
+    // Called under Sync. A small flush is copied into the free end of the queue's last block (and its block given
+    // back), so a busy connection's events queue up contiguously and leave in few system calls, not a block each.
+    private void Queue(LeanSegment? chain, int bytes)
+    {
+        if (chain is null)
+        {
+            return;
+        }
+
+        _queuedBytes += bytes;
+        if (_queuedTail is not null && chain.NextSegment is null && chain.End <= _queuedTail.Free)
+        {
+            chain.Array.AsSpan(0, chain.End).CopyTo(_queuedTail.FreeMemory.Span);
+            _queuedTail.Grow(chain.End);
+            _connection.Pool.Return(chain);
+            return;
+        }
+
+        if (_queuedTail is null)
+        {
+            _queued = chain;
+        }
+        else
+        {
+            _queuedTail.Link(chain);
+        }
+
+        _queuedTail = chain;
+        while (_queuedTail.NextSegment is not null)
+        {
+            _queuedTail = _queuedTail.NextSegment;
+        }
+    }
+
+    // Called under Sync: the queue joins the send under way (or becomes it).
+    private void TakeQueued()
+    {
+        _sending = Append(_sending, _queued);
+        _queued = _queuedTail = null;
+        _queuedBytes = 0;
     }
 
     public override void CancelPendingFlush()
@@ -215,6 +254,23 @@ internal sealed class LeanWriter : PipeWriter
         }
     }
 
+    /// <summary>
+    /// Completes when everything flushed has been sent (or the socket failed): flushes complete before their bytes
+    /// leave, so the connection waits here before closing its socket, as Kestrel's transport drains its pipe.
+    /// </summary>
+    internal ValueTask<FlushResult> DrainAsync()
+    {
+        lock (Sync)
+        {
+            if (_failed || _waiting || (!_sendScheduled && _queued is null))
+            {
+                return default;
+            }
+
+            return Wait();
+        }
+    }
+
     /// <summary>The socket is gone: nothing more can be sent, and blocks still queued go back to the pool.</summary>
     internal void Fail(SocketError error)
     {
@@ -224,14 +280,12 @@ internal sealed class LeanWriter : PipeWriter
             _failed = true;
             wake = _waiting;
             _waiting = false;
-            if (_sender is null)
-            {
-                _connection.Pool.ReturnChain(_sending);
-                _sending = null;
-            }
 
+            // The blocks being sent belong to the send under way, which gives them back when it next looks
+            // (a scheduled send, a send returning, or an asynchronous send completing with the socket closed).
             _connection.Pool.ReturnChain(_queued);
-            _queued = null;
+            _queued = _queuedTail = null;
+            _queuedBytes = 0;
         }
 
         if (error != SocketError.Success)
@@ -245,8 +299,8 @@ internal sealed class LeanWriter : PipeWriter
         }
     }
 
-    // Called under Sync with _sending set and a sender taken: sends until the socket would block, then starts
-    // asynchronous sends until one is pending.
+    // Called by the sending side alone, outside the lock (the fanning writer's flushes only queue behind it while
+    // _sending is set): sends until the socket would block, then starts asynchronous sends until one is pending.
     private void SendPending()
     {
         while (true)
@@ -272,29 +326,33 @@ internal sealed class LeanWriter : PipeWriter
                 error = SocketError.OperationAborted;
             }
 
-            if (error != SocketError.WouldBlock)
+            if (error == SocketError.WouldBlock)
             {
-                if (!Advanced(error, sent))
+                // The kernel's buffer is full: an asynchronous send, through a sender borrowed until this flush's
+                // bytes are all gone.
+                _sender ??= LeanSenderPool.Shared.Take();
+                _sender.Start(this, bytes);
+                bool pending;
+                try
+                {
+                    pending = _connection.Socket.SendAsync(_sender);
+                }
+                catch (ObjectDisposedException)
+                {
+                    ThreadPool.UnsafeQueueUserWorkItem(static w => w.OnSent(SocketError.OperationAborted, 0), this, preferLocal: false);
+                    return;
+                }
+
+                if (pending)
                 {
                     return;
                 }
 
-                continue;
+                error = _sender.SocketError;
+                sent = _sender.BytesTransferred;
             }
 
-            _sender!.Start(this, bytes);
-            bool pending;
-            try
-            {
-                pending = _connection.Socket.SendAsync(_sender);
-            }
-            catch (ObjectDisposedException)
-            {
-                ThreadPool.UnsafeQueueUserWorkItem(static w => w.OnSent(SocketError.OperationAborted, 0), this, preferLocal: false);
-                return;
-            }
-
-            if (pending || !Advanced(_sender.SocketError, _sender.BytesTransferred))
+            if (!Advanced(error, sent))
             {
                 return;
             }
@@ -304,57 +362,76 @@ internal sealed class LeanWriter : PipeWriter
     /// <summary>The sender's completion callback.</summary>
     internal void OnSent(SocketError error, int bytes)
     {
-        lock (Sync)
+        if (Advanced(error, bytes))
         {
-            if (Advanced(error, bytes))
-            {
-                SendPending();
-            }
+            SendPending();
         }
     }
 
-    // Called under Sync after a send completed: true when more is to be sent. Finishing or failing wakes
-    // the waiting flush (outside the lock, through the thread pool: the source runs continuations so).
+    // By the sending side after a send returned: true when more is to be sent. Finishing or failing wakes the
+    // waiting flush (the source runs its continuation on the thread pool).
     private bool Advanced(SocketError error, int bytes)
     {
-        if (error != SocketError.Success || _failed)
+        var remaining = _sending;
+        if (error == SocketError.Success)
         {
-            _connection.Senders.Return(_sender!);
-            _sender = null;
-            _connection.Pool.ReturnChain(_sending);
-            _sending = null;
-            ThreadPool.UnsafeQueueUserWorkItem(static s => s.writer.Fail(s.error), (writer: this, error), preferLocal: false);
-            return false;
-        }
-
-        _sendingOffset += bytes;
-        while (_sending is not null && _sendingOffset == _sending.End)
-        {
-            var next = _sending.NextSegment;
-            _connection.Pool.Return(_sending);
-            _sending = next;
-            _sendingOffset = 0;
-            if (_sending is null && _queued is not null)
+            _sendingOffset += bytes;
+            while (remaining is not null && _sendingOffset == remaining.End)
             {
-                _sending = _queued;
-                _queued = null;
+                var next = remaining.NextSegment;
+                _connection.Pool.Return(remaining);
+                remaining = next;
+                _sendingOffset = 0;
             }
         }
 
-        if (_sending is not null)
+        lock (Sync)
         {
-            return true;
-        }
+            _sending = remaining;
+            if (error != SocketError.Success || _failed)
+            {
+                ReturnSender();
+                _connection.Pool.ReturnChain(_sending);
+                _sending = null;
+                _sendScheduled = false;
+                if (!_failed)
+                {
+                    ThreadPool.UnsafeQueueUserWorkItem(static s => s.writer.Fail(s.error), (writer: this, error), preferLocal: false);
+                }
 
-        _connection.Senders.Return(_sender!);
-        _sender = null;
-        if (_waiting)
+                return false;
+            }
+
+            if (_sending is null && _queued is not null)
+            {
+                TakeQueued();
+            }
+
+            if (_sending is not null)
+            {
+                return true;
+            }
+
+            ReturnSender();
+            _sendScheduled = false;
+            if (_waiting)
+            {
+                _waiting = false;
+                Waiter.Source.SetResult(new FlushResult(isCanceled: false, isCompleted: false));
+            }
+
+            return false;
+        }
+    }
+
+    // Called under Sync.
+    private void ReturnSender()
+    {
+        if (_sender is not null)
         {
-            _waiting = false;
-            Waiter.Source.SetResult(new FlushResult(isCanceled: false, isCompleted: false));
+            LeanSenderPool.Shared.Return(_sender);
+            _sender = null;
         }
-
-        return false;
     }
 
     // Called under Sync.

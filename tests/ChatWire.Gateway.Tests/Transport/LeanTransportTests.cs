@@ -333,7 +333,7 @@ public sealed class LeanTransportTests
         public static async Task<Pair> ConnectAsync()
         {
             var pool = new LeanBufferPool();
-            var listener = LeanListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), pool, new LeanSenderPool());
+            var listener = LeanListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), pool);
             var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 16 * 1024 };
             var accepted = listener.AcceptAsync().AsTask();
             await client.ConnectAsync((IPEndPoint)listener.EndPoint);
