@@ -154,6 +154,63 @@ public sealed class LeanTransportTests
     }
 
     [Fact]
+    public async Task FlushAsync_SmallWrites_CompleteAtOnceAndArriveInOrder()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var output = pair.Server.Transport.Output;
+        var expected = new byte[300 * 101];
+        for (var i = 0; i < 300; i++)
+        {
+            var chunk = expected.AsSpan(i * 101, 101);
+            chunk.Fill((byte)i);
+            chunk.CopyTo(output.GetSpan(101));
+            output.Advance(101);
+
+            // Below the pause threshold a flush never waits for the socket: the bytes queue behind the send under way.
+            var flush = output.FlushAsync();
+            Assert.True(flush.IsCompletedSuccessfully);
+            Assert.False((await flush).IsCompleted);
+        }
+
+        var received = new byte[expected.Length];
+        var got = 0;
+        while (got < received.Length)
+        {
+            got += await pair.Client.ReceiveAsync(received.AsMemory(got)).AsTask().WaitAsync(Wait);
+        }
+
+        Assert.Equal(expected, received);
+        await WaitUntilAsync(() => pair.Pool.Outstanding == 0);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WithBytesStillQueued_SendsThemBeforeClosing()
+    {
+        var pair = await Pair.ConnectAsync();
+        using (pair)
+        {
+            var output = pair.Server.Transport.Output;
+            var expected = new byte[60 * 1024];
+            Random.Shared.NextBytes(expected);
+            await output.WriteAsync(expected);
+
+            // The flush completed before the peer read anything; the peer starts reading only after the dispose began.
+            var dispose = pair.Server.DisposeAsync().AsTask();
+            var received = new MemoryStream();
+            var buffer = new byte[4096];
+            int n;
+            while ((n = await pair.Client.ReceiveAsync(buffer.AsMemory()).AsTask().WaitAsync(Wait)) > 0)
+            {
+                received.Write(buffer, 0, n);
+            }
+
+            await dispose.WaitAsync(Wait);
+            Assert.Equal(expected, received.ToArray());
+            await pair.Listener.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Abort_DuringPendingFlush_CompletesTheFlushAndTheReadAndReturnsBlocks()
     {
         await using var pair = await Pair.ConnectAsync();
