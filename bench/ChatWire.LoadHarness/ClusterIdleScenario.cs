@@ -29,11 +29,26 @@ internal static class ClusterIdleScenario
     /// <summary>The open-file limit each gateway node is started under.</summary>
     public const int NodeFileLimit = 20_000;
 
+    /// <summary>Refuses (ArgumentException) a run that would pass a node's or a client's file limit or a source address's ports.</summary>
+    public static void Validate(HarnessOptions options)
+    {
+        var total = options.Counts[^1];
+        var children = ClientProcesses(options);
+        var ports = ReadPortRange();
+        Check((total + options.Nodes - 1) / options.Nodes <= MaxPerNode, $"{total} connections on {options.Nodes} nodes is more than {MaxPerNode} a node: add --nodes.");
+        Check((total + children - 1) / children <= MaxPerClient, $"{total} connections over {children} client processes is more than {MaxPerClient} each: add --client-processes.");
+        Check(options.SourceAddresses <= 254, "--sources is at most 254 (127.0.0.1–254).");
+        Check(ports == 0 || (total + options.SourceAddresses - 1) / options.SourceAddresses < ports * 9 / 10, $"{total} connections from {options.SourceAddresses} source addresses would use more than 90 % of the {ports} ephemeral ports of each: add --sources.");
+    }
+
+    private static int ClientProcesses(HarnessOptions options) =>
+        options.ClientProcesses > 0 ? options.ClientProcesses : (options.Counts[^1] + 14_999) / 15_000;
+
     public static async Task<object> RunAsync(HarnessOptions options)
     {
         var counts = options.Counts;
         var total = counts[^1];
-        var children = options.ClientProcesses > 0 ? options.ClientProcesses : (total + 14_999) / 15_000;
+        var children = ClientProcesses(options);
         var ports = ReadPortRange();
         var settingsRead = new
         {
@@ -45,9 +60,6 @@ internal static class ClusterIdleScenario
             harness_nofile = ReadLimit("Max open files"),
         };
         Console.WriteLine($"kernel: somaxconn {settingsRead.somaxconn}, ip_local_port_range {settingsRead.ip_local_port_range} ({ports} ports per source address), tcp_max_syn_backlog {settingsRead.tcp_max_syn_backlog}, file-max {settingsRead.file_max}, nr_open {settingsRead.nr_open}; harness open files {settingsRead.harness_nofile}");
-        Check((total + options.Nodes - 1) / options.Nodes <= MaxPerNode, $"{total} connections on {options.Nodes} nodes is more than {MaxPerNode} a node: add --nodes.");
-        Check((total + children - 1) / children <= MaxPerClient, $"{total} connections over {children} client processes is more than {MaxPerClient} each: add --client-processes.");
-        Check(ports == 0 || (total + options.SourceAddresses - 1) / options.SourceAddresses < ports * 9 / 10, $"{total} connections from {options.SourceAddresses} source addresses would use more than 90 % of the {ports} ephemeral ports of each: add --sources.");
 
         await using var services = await BackingServices.StartOrAttachAsync(HarnessOptions.RepositoryRoot());
         var database = "chatwire_idle_" + Guid.NewGuid().ToString("N")[..12];

@@ -211,6 +211,11 @@ internal sealed record HarnessOptions
             throw new ArgumentException($"--connections is at most {MaxStormConnections} for {options.Scenario} (the open-file limit).");
         }
 
+        if (options.Scenario == "cluster-idle")
+        {
+            ClusterIdleScenario.Validate(options);
+        }
+
         return options;
     }
 
