@@ -11,11 +11,13 @@ internal sealed class BackingServices : IAsyncDisposable
 {
     private readonly string _script;
     private readonly string _directory;
+    private readonly bool _owned;
 
-    private BackingServices(string script, string directory, IReadOnlyDictionary<string, string> env)
+    private BackingServices(string script, string directory, IReadOnlyDictionary<string, string> env, bool owned = true)
     {
         _script = script;
         _directory = directory;
+        _owned = owned;
         Redis = env["CHATWIRE_SERVICES_REDIS"];
         MySql = env["CHATWIRE_SERVICES_MYSQL"];
         MySqlReplica = env["CHATWIRE_SERVICES_MYSQL_REPLICA"];
@@ -46,7 +48,28 @@ internal sealed class BackingServices : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => new(StopAsync(_script, _directory));
+    /// <summary>
+    /// Services someone else started with <c>scripts/services.sh start DIR</c> (CHATWIRE_SERVICES_DIR): read from
+    /// DIR/env and left running on dispose.
+    /// </summary>
+    public static BackingServices Attach(string repositoryRoot, string directory) =>
+        new(Path.Combine(repositoryRoot, "scripts", "services.sh"), directory, ReadEnv(Path.Combine(directory, "env")), owned: false);
+
+    /// <summary>Starts the services, or attaches to the ones CHATWIRE_SERVICES_DIR names.</summary>
+    public static async Task<BackingServices> StartOrAttachAsync(string repositoryRoot)
+    {
+        var existing = Environment.GetEnvironmentVariable("CHATWIRE_SERVICES_DIR");
+        if (!string.IsNullOrEmpty(existing))
+        {
+            Console.WriteLine($"using the services in {existing} (CHATWIRE_SERVICES_DIR)");
+            return Attach(repositoryRoot, existing);
+        }
+
+        Console.WriteLine("starting Redis and MariaDB (scripts/services.sh)…");
+        return await StartAsync(repositoryRoot);
+    }
+
+    public ValueTask DisposeAsync() => _owned ? new(StopAsync(_script, _directory)) : ValueTask.CompletedTask;
 
     private static async Task StopAsync(string script, string directory)
     {

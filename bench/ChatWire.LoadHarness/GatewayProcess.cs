@@ -55,10 +55,12 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     // name prefixes the gateway's output lines on this process's stderr; healthTimeout bounds the wait for
     // /health (20 s by default; a node that migrates a fresh MySQL database may need longer); prepare runs on
-    // the fresh data directory before the gateway starts (the storm scenarios seed its directory database).
+    // the fresh data directory before the gateway starts (the storm scenarios seed its directory database);
+    // openFileLimit, when set, starts the gateway under `prlimit --nofile=N:N` (soft and hard) when prlimit is
+    // installed, so the process holds at most N open files whatever the harness's own limit is.
     public static async Task<GatewayProcess> StartAsync(
         string gatewayDll, string gcMode, IReadOnlyDictionary<string, string> settings, string name = "gateway", TimeSpan? healthTimeout = null,
-        Func<string, Task>? prepare = null)
+        Func<string, Task>? prepare = null, int openFileLimit = 0)
     {
         if (!File.Exists(gatewayDll))
         {
@@ -73,7 +75,11 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
 
         var (tcp, http, management) = (FreePort(), FreePort(), FreePort());
-        var start = new ProcessStartInfo("dotnet", [gatewayDll])
+        // prlimit sets the limit on itself and then execs dotnet: the pid stays the gateway's.
+        var prlimit = openFileLimit > 0 ? FindOnPath("prlimit") : null;
+        var start = new ProcessStartInfo(
+            prlimit ?? "dotnet",
+            prlimit is null ? [gatewayDll] : [$"--nofile={openFileLimit}:{openFileLimit}", "dotnet", gatewayDll])
         {
             WorkingDirectory = data,
             UseShellExecute = false,
@@ -228,6 +234,65 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
         return samples;
     }
+
+    /// <summary>
+    /// Stops the gateway the way an operator does: SIGTERM (it drains, sending GO_AWAY), then waits up to
+    /// <paramref name="grace"/>; <see cref="DisposeAsync"/> kills it if it is still running after that.
+    /// </summary>
+    public async Task TerminateAsync(TimeSpan grace)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false }))
+        {
+            if (kill is not null)
+            {
+                await kill.WaitForExitAsync();
+            }
+        }
+
+        using var timeout = new CancellationTokenSource(grace);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine($"gateway pid {_process.Id} still running {grace.TotalSeconds:F0} s after SIGTERM; killing it");
+        }
+    }
+
+    /// <summary>The gateway's resident set from /proc/PID/status (VmRSS), in bytes; 0 where there is no /proc.</summary>
+    public long ReadProcRss() => ProcStatusBytes(_process.Id, "VmRSS:");
+
+    internal static long ProcStatusBytes(int pid, string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith(field, StringComparison.Ordinal))
+                {
+                    // "VmRSS:\t  123456 kB"
+                    var kb = line[field.Length..].Trim().Split(' ')[0];
+                    return long.Parse(kb, System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return 0;
+    }
+
+    internal static string? FindOnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, program))
+            .FirstOrDefault(File.Exists);
 
     public async ValueTask DisposeAsync()
     {

@@ -46,6 +46,9 @@ internal sealed record HarnessOptions
 
     public int Nodes { get; init; } = 3;
 
+    /// <summary>cluster-idle: client child processes holding the connections (0: one per 15,000).</summary>
+    public int ClientProcesses { get; init; }
+
     public int LocalRecipients { get; init; }
 
     public int ContentionMessages { get; init; } = 6_000;
@@ -70,10 +73,10 @@ internal sealed record HarnessOptions
     /// <summary>The most connections a storm or seed takes: the machine's open-file limit is 20,000.</summary>
     public const int MaxStormConnections = 16_000;
 
-    private static readonly string[] Scenarios = ["idle", "send", "fanout", "sync", "cluster", "seed", "connect-storm", "resume-storm"];
+    private static readonly string[] Scenarios = ["idle", "send", "fanout", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm"];
 
     public const string Usage = """
-        usage: ChatWire.LoadHarness idle|send|fanout|sync|cluster|seed|connect-storm|resume-storm [options]
+        usage: ChatWire.LoadHarness idle|send|fanout|sync|cluster|cluster-idle|seed|connect-storm|resume-storm [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
@@ -89,6 +92,13 @@ internal sealed record HarnessOptions
                    --nodes 3   --recipients 100   --local-recipients 0 (of them on node 1)   --per-user 10
                    --sources 4   --messages 20000   --window 50   --content-bytes 200
                    --contention-messages 6000 (all senders together)   --contention-window 16 (each)
+          cluster-idle: Redis and MariaDB (or the ones CHATWIRE_SERVICES_DIR names), a fresh MySQL database seeded
+                   with users, devices and tokens, N nodes each under prlimit --nofile=20000, and idle authenticated
+                   connections held by client child processes; reads every node's AUTH_OK count, managed heap and
+                   RSS and the kernel's slab at each count; SIGTERM to everything at the end
+                   --nodes 7   --counts 25000,50000,100000 (or --connections N: N/4, N/2, N)   --client-processes 0
+                   (0: one per 15,000 connections)   --per-user 10   --sources 16   --in-flight 64 (per client process)
+                   --hold 10   --timeout-seconds 900 (each ramp)
           seed:    writes users, device sessions and tokens straight into a data directory's directory.db (no
                    password hashing; the storms seed the same way into their gateway's fresh directory), plus one
                    team whose channels each hold --members users, each user in --conversations channels (0: none);
@@ -120,6 +130,19 @@ internal sealed record HarnessOptions
         else if (options.Scenario == "cluster")
         {
             options = options with { Messages = 20_000, Window = 50, Recipients = 100, ConnectionsPerUser = 10 };
+        }
+        else if (options.Scenario == "cluster-idle")
+        {
+            options = options with
+            {
+                Nodes = 7,
+                Counts = [25_000, 50_000, 100_000],
+                ConnectionsPerUser = 10,
+                SourceAddresses = 16,
+                InFlight = 64,
+                HoldSeconds = 10,
+                TimeoutSeconds = 900,
+            };
         }
         else if (options.Scenario == "sync")
         {
@@ -155,7 +178,9 @@ internal sealed record HarnessOptions
                 "--per-user" => options with { ConnectionsPerUser = Int(value) },
                 "--hold" => options with { HoldSeconds = Int(value) },
                 "--sources" => options with { SourceAddresses = Int(value) },
+                "--connections" when options.Scenario == "cluster-idle" => options with { Connections = Int(value), Counts = [Int(value) / 4, Int(value) / 2, Int(value)] },
                 "--connections" => options with { Connections = Int(value) },
+                "--client-processes" => options with { ClientProcesses = Int(value) },
                 "--window" => options with { Window = Int(value) },
                 "--messages" => options with { Messages = Int(value) },
                 "--content-bytes" => options with { ContentBytes = Int(value) },
@@ -184,6 +209,11 @@ internal sealed record HarnessOptions
         if (options.Scenario is "seed" or "connect-storm" or "resume-storm" && options.Connections > MaxStormConnections)
         {
             throw new ArgumentException($"--connections is at most {MaxStormConnections} for {options.Scenario} (the open-file limit).");
+        }
+
+        if (options.Scenario == "cluster-idle")
+        {
+            ClusterIdleScenario.Validate(options);
         }
 
         return options;

@@ -1,6 +1,12 @@
 using System.Text.Json;
 using ChatWire.LoadHarness;
 
+// A client child of the cluster-idle scenario: it talks to its parent over stdin and stdout, writes no result.
+if (args.Length > 0 && args[0] == ClusterIdleClient.Scenario)
+{
+    return await ClusterIdleClient.RunAsync(args);
+}
+
 HarnessOptions options;
 try
 {
@@ -19,6 +25,7 @@ var result = options.Scenario switch
     "fanout" => await FanoutScenario.RunAsync(options),
     "sync" => await SyncScenario.RunAsync(options),
     "cluster" => await ClusterScenario.RunAsync(options),
+    "cluster-idle" => await ClusterIdleScenario.RunAsync(options),
     "seed" => await SeedScenario.RunAsync(options),
     "connect-storm" => await ConnectStormScenario.RunAsync(options),
     "resume-storm" => await ResumeStormScenario.RunAsync(options),
