@@ -127,14 +127,15 @@ internal static class HttpPipeline
         }
     }
 
-    // For load tests (bench/ChatWire.LoadHarness): a blocking compacting GC, then the retained managed heap
-    // and the process RSS, so memory per connection can be read as a slope between two counts.
+    // For load tests (bench/ChatWire.LoadHarness): a blocking compacting GC, then an aggressive one (which also
+    // gives the GC's free memory back to the system), then the retained managed heap and the process RSS, so
+    // memory per connection can be read as a slope between counts without the GC's slack of the moment.
     private static void MapDebugMemory(WebApplication app) =>
         app.MapPost("/debug/memory", (ConnectionRegistry registry) =>
         {
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
             GC.WaitForPendingFinalizers();
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             using var process = System.Diagnostics.Process.GetCurrentProcess();
             return Results.Json(new
             {
