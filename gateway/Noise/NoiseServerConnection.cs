@@ -29,6 +29,13 @@ internal sealed partial class NoiseServerConnection : IDuplexPipe, IDisposable
     public NoiseServerConnection(IDuplexPipe inner, NoiseServerKeys keys, GatewayMetrics metrics)
     {
         _inner = inner;
+        if (inner.Output is Transport.LeanWriter lean)
+        {
+            // Each flush becomes one record: flushes that wait until sent let the session put what comes meanwhile
+            // into the next record (about twice the encrypted fan-out of one record per event; docs/performance.md).
+            lean.FlushWaitsForSend = true;
+        }
+
         _keys = keys;
         _metrics = metrics;
         _reader = new Reader(this);

@@ -51,6 +51,13 @@ internal sealed class LeanWriter : PipeWriter
 
     private FlushWaiter Waiter => _waiter ??= new FlushWaiter();
 
+    /// <summary>
+    /// When set, every flush completes only once the socket has taken its bytes (not at once). For a layer that
+    /// makes each flush one encrypted record (the Noise transport): while its flush waits, the session gathers what
+    /// comes meanwhile and flushes it as one record, instead of one record (and one AEAD call) per event.
+    /// </summary>
+    internal bool FlushWaitsForSend { get; set; }
+
     public override bool CanGetUnflushedBytes => true;
 
     public override long UnflushedBytes => _unflushed;
@@ -106,6 +113,7 @@ internal sealed class LeanWriter : PipeWriter
     // aborted (IsCompleted), or on CancelPendingFlush; the protocol bounds it by its close grace and abort.
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
+        ValueTask<FlushResult> flush;
         var chain = _head;
         var bytes = _unflushed;
         _head = _tail = null;
@@ -143,17 +151,18 @@ internal sealed class LeanWriter : PipeWriter
                 // with whatever else comes meanwhile. The flush waits only when more than the pause threshold is
                 // queued, so a peer that does not read holds back its own writer (the protocol's slow-consumer
                 // accounting).
-                return _queuedBytes > PauseThreshold ? Wait() : default;
+                return FlushWaitsForSend || _queuedBytes > PauseThreshold ? Wait() : default;
             }
 
             // No send under way: the send is scheduled, not made here, and the flush completes at once. The writer
             // (a fan-out writing one event to thousands of connections) goes on; events written to this connection
             // before the send runs join it, so a busy connection's events leave together in few system calls.
             _sendScheduled = true;
+            flush = FlushWaitsForSend ? Wait() : default;
         }
 
         LeanSendQueue.Schedule(this, _connection.Number);
-        return default;
+        return flush;
     }
 
     /// <summary>From <see cref="LeanSendQueue"/>: sends what was queued when it was scheduled and since.</summary>
