@@ -1,27 +1,42 @@
 #!/usr/bin/env bash
 # Runs the idle-connection and fan-out shapes against ChatWire (the load harness) and against Redis
-# pub/sub and a NATS server, each started here on a free loopback port, on the same machine in the same run.
+# pub/sub, a NATS server, Mosquitto (MQTT) and a minimal ASP.NET Core SignalR hub (bench/ChatWire.SignalRPeer),
+# each started here on a free loopback port, on the same machine in the same run; ends with a table of
+# ratios ChatWire ÷ peer (also written to OUT_DIR/ratios.md and ratios.json).
+# The whole run holds /tmp/chatwire-build.lock, so builds and other measurements on this machine wait for it.
 # usage: scripts/peers.sh [OUT_DIR]   (default: ./peers-out)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/peers-out}"
 mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+# -o: the lock is held by flock itself, not inherited by the servers and build nodes started below.
+[ -n "${CHATWIRE_PEERS_LOCKED:-}" ] || CHATWIRE_PEERS_LOCKED=1 exec flock -o /tmp/chatwire-build.lock bash "$0" "$out"
+rm -f "$out"/peer-*.json "$out"/chatwire-*.json "$out"/ratios.*
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=()
 command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 command -v nats-server >/dev/null 2>&1 || packages+=(nats-server)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || packages+=(mosquitto)
 if [ ${#packages[@]} -gt 0 ]; then as_root apt-get update -q && as_root apt-get install -y -q "${packages[@]}"; fi
+
+mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
+wait_port() { until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do sleep 0.2; done; }
+stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+peers_dll="$root/bench/ChatWire.Peers/bin/Release/net10.0/ChatWire.Peers.dll"
+shape=(--counts 2000,6000 --recipients 1000 --messages 2000 --content-bytes 200)
 
-flock /tmp/chatwire-build.lock dotnet build "$root/ChatWire.sln" -c Release -v q -nologo >/dev/null
+dotnet build "$root/ChatWire.sln" -c Release -v q -nologo >/dev/null
 
-echo "== machine: nproc $(nproc), RAM $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), dotnet $(dotnet --version)"
+echo "== machine: nproc $(nproc), RAM $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), dotnet $(dotnet --version)" | tee "$out/machine.txt"
+{ redis-server --version; nats-server --version; "$mosquitto_bin" -h | head -1; } | tee -a "$out/machine.txt" || true
 
 echo "== ChatWire idle"
 (cd "$root" && dotnet bench/ChatWire.LoadHarness/bin/Release/net10.0/ChatWire.LoadHarness.dll idle --counts 2000,6000 --out "$out/chatwire-idle.json")
@@ -38,7 +53,7 @@ pids+=($!)
 redis_pid=$!
 sleep 1
 dotnet "$root/bench/ChatWire.Peers/bin/Release/net10.0/ChatWire.Peers.dll" redis "$redis_port" "$redis_pid" \
-  --counts 2000,6000 --recipients 1000 --messages 2000 --content-bytes 200 | tee "$out/redis.txt"
+  --counts 2000,6000 --recipients 1000 --messages 2000 --content-bytes 200 --out "$out/peer-redis.json" | tee "$out/redis.txt"
 
 echo "== NATS"
 nats_port="$(free_port)"
@@ -47,4 +62,36 @@ pids+=($!)
 nats_pid=$!
 sleep 1
 dotnet "$root/bench/ChatWire.Peers/bin/Release/net10.0/ChatWire.Peers.dll" nats "$nats_port" "$nats_pid" \
-  --counts 2000,6000 --recipients 1000 --messages 2000 --content-bytes 200 | tee "$out/nats.txt"
+  --counts 2000,6000 --recipients 1000 --messages 2000 --content-bytes 200 --out "$out/peer-nats.json" | tee "$out/nats.txt"
+
+echo "== Mosquitto"
+mqtt_port="$(free_port)"
+mqtt_dir="$(mktemp -d)"
+# No persistence (like Redis and NATS here); max_queued_messages 0 lifts the default cap of 1,000 queued
+# messages per client, above which Mosquitto drops QoS 0 messages for a subscriber that is behind.
+cat >"$mqtt_dir/mosquitto.conf" <<CONF
+listener $mqtt_port 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages 0
+connection_messages false
+log_dest stderr
+CONF
+"$mosquitto_bin" -c "$mqtt_dir/mosquitto.conf" >"$out/mosquitto.log" 2>&1 &
+pids+=($!)
+mqtt_pid=$!
+wait_port "$mqtt_port"
+dotnet "$peers_dll" mqtt "$mqtt_port" "$mqtt_pid" "${shape[@]}" --out "$out/peer-mqtt.json" | tee "$out/mqtt.txt"
+stop "$mqtt_pid"
+
+echo "== ASP.NET Core SignalR hub"
+signalr_port="$(free_port)"
+dotnet "$root/bench/ChatWire.SignalRPeer/bin/Release/net10.0/ChatWire.SignalRPeer.dll" --urls "http://127.0.0.1:$signalr_port" >"$out/signalr.log" 2>&1 &
+pids+=($!)
+signalr_pid=$!
+wait_port "$signalr_port"
+dotnet "$peers_dll" signalr "$signalr_port" "$signalr_pid" "${shape[@]}" --out "$out/peer-signalr.json" | tee "$out/signalr.txt"
+stop "$signalr_pid"
+
+echo "== ChatWire ÷ peer (fan-out: each side's best of three by deliveries/s)"
+dotnet "$peers_dll" ratios "$out"

@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace ChatWire.Peers;
+
+/// <summary>
+/// Reads one scripts/peers.sh run's results (the load harness's chatwire-idle.json and chatwire-fanout-*.json,
+/// this tool's peer-*.json) and prints, then writes as ratios.md and ratios.json, each side's figures and the
+/// ratios ChatWire ÷ peer. Fan-out figures are each side's best run by deliveries/s, latencies from that run.
+/// </summary>
+internal static class RatioTable
+{
+    private static readonly (string Kind, string Name)[] Peers =
+    [
+        ("redis", "Redis pub/sub"),
+        ("nats", "NATS"),
+        ("mqtt", "Mosquitto (MQTT 3.1.1, QoS 0)"),
+        ("signalr", "ASP.NET Core SignalR hub"),
+    ];
+
+    internal static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static void Write(string directory)
+    {
+        var idle = Load(Path.Combine(directory, "chatwire-idle.json")).GetProperty("result");
+        var chatWireRuns = Directory.GetFiles(directory, "chatwire-fanout-*.json").Order(StringComparer.Ordinal)
+            .Select(file => Load(file).GetProperty("result"))
+            .Select(r => new Run(r.GetProperty("deliveries_per_second").GetDouble(), r.GetProperty("p50_ms").GetDouble(), r.GetProperty("p99_ms").GetDouble()))
+            .ToList();
+        var chatWireName = idle.TryGetProperty("managed_bytes_per_connection", out var managed)
+            ? Invariant($"ChatWire (managed heap {managed.GetDouble() / 1024:F2} KB per idle connection)")
+            : "ChatWire";
+        var chatWire = new Side(chatWireName, idle.GetProperty("rss_bytes_per_connection").GetDouble(), chatWireRuns);
+
+        var peers = new List<Side>();
+        foreach (var (kind, name) in Peers)
+        {
+            var file = Path.Combine(directory, $"peer-{kind}.json");
+            if (!File.Exists(file))
+            {
+                continue;
+            }
+
+            var result = Load(file);
+            var runs = result.GetProperty("fanout").GetProperty("runs").EnumerateArray()
+                .Select(r => new Run(r.GetProperty("deliveries_per_second").GetDouble(), r.GetProperty("p50_ms").GetDouble(), r.GetProperty("p99_ms").GetDouble()))
+                .ToList();
+            peers.Add(new Side(name, result.GetProperty("idle").GetProperty("rss_bytes_per_connection").GetDouble(), runs));
+        }
+
+        var markdown = new StringBuilder();
+        markdown.AppendLine("| | RSS per idle connection | fan-out deliveries/s (best; all runs) | p50 of the best run | p99 of the best run |");
+        markdown.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (var side in peers.Prepend(chatWire))
+        {
+            var runs = string.Join(", ", side.Runs.Select(r => $"{r.Rate / 1000:F0}k"));
+            markdown.AppendLine(Invariant($"| {side.Name} | {side.RssPerConnection / 1024:F2} KB | {side.Best.Rate:N0} ({runs}) | {side.Best.P50:F1} ms | {side.Best.P99:F1} ms |"));
+        }
+
+        markdown.AppendLine();
+        markdown.AppendLine("| ChatWire ÷ peer | RSS per idle connection | deliveries/s | p50 latency | p99 latency |");
+        markdown.AppendLine("|---|---:|---:|---:|---:|");
+        var ratios = new List<object>();
+        foreach (var side in peers)
+        {
+            var rss = chatWire.RssPerConnection / side.RssPerConnection;
+            var rate = chatWire.Best.Rate / side.Best.Rate;
+            var p50 = chatWire.Best.P50 / side.Best.P50;
+            var p99 = chatWire.Best.P99 / side.Best.P99;
+            markdown.AppendLine(Invariant($"| ÷ {side.Name} | {rss:F2} | {rate:F2} | {p50:F2} | {p99:F2} |"));
+            ratios.Add(new { peer = side.Name, rss_per_idle_connection = rss, deliveries_per_second = rate, p50_latency = p50, p99_latency = p99 });
+        }
+
+        Console.Write(markdown);
+        File.WriteAllText(Path.Combine(directory, "ratios.md"), markdown.ToString());
+        var json = new
+        {
+            sides = peers.Prepend(chatWire).Select(s => new
+            {
+                name = s.Name,
+                rss_bytes_per_idle_connection = s.RssPerConnection,
+                best = new { deliveries_per_second = s.Best.Rate, p50_ms = s.Best.P50, p99_ms = s.Best.P99 },
+                runs_deliveries_per_second = s.Runs.Select(r => r.Rate),
+            }),
+            ratios_chatwire_over_peer = ratios,
+        };
+        File.WriteAllText(Path.Combine(directory, "ratios.json"), JsonSerializer.Serialize(json, Indented));
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private static JsonElement Load(string file) => JsonDocument.Parse(File.ReadAllText(file)).RootElement;
+
+    private sealed record Run(double Rate, double P50, double P99);
+
+    private sealed record Side(string Name, double RssPerConnection, List<Run> Runs)
+    {
+        public Run Best { get; } = Runs.MaxBy(r => r.Rate) ?? new Run(double.NaN, double.NaN, double.NaN);
+    }
+}
