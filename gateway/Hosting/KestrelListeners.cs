@@ -44,6 +44,18 @@ internal static class KestrelListeners
             kestrel.Listen(ProtocolEndPoint(tls, gateway), listen =>
             {
                 listen.Use(next => admission.For(ListenerKind.Tls, next));
+
+                // TLS makes each write of its pump one record, as the Noise layer does each flush: on the lean
+                // transport, flushes that wait until sent let what comes meanwhile go into the next record.
+                listen.Use(next => context =>
+                {
+                    if (context.Transport.Output is Transport.LeanWriter lean)
+                    {
+                        lean.FlushWaitsForSend = true;
+                    }
+
+                    return next(context);
+                });
                 listen.UseHttps(TlsOptions(certificate, gateway, Alpn));
                 listen.UseConnectionHandler<ChatWireConnectionHandler>();
                 endpoints.Tls = listen;
