@@ -82,7 +82,7 @@ internal static class AllocationCheck
     /// <summary>The workloads the budgets name; each runs one operation per iteration on state built once.</summary>
     private sealed class AllocationWorkloads : IDisposable
     {
-        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit", "delivery-latency", "noise-record"];
+        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit", "delivery-latency", "noise-record", "dispatch-ping", "dispatch-typing", "event-delivery"];
 
         private readonly ArrayBufferWriter<byte> _output = new(4 * 1024);
         private readonly Send _send = SampleFrames.Send();
@@ -93,6 +93,7 @@ internal static class AllocationCheck
         private readonly byte[] _event = FrameCodec.ToArray(SampleFrames.Message());
         private readonly GatewayMetrics _metrics = new();
         private readonly NoiseBenchmarks _noise = new();
+        private GatewayWorkloads? _gateway;
 
         public AllocationWorkloads()
         {
@@ -102,7 +103,14 @@ internal static class AllocationCheck
             _noise.Setup();
         }
 
-        public void Dispose() => _noise.Dispose();
+        public void Dispose()
+        {
+            _noise.Dispose();
+            _gateway?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        // Started on first use: the whole gateway in process, with 100 authenticated connections.
+        private GatewayWorkloads Gateway => _gateway ??= GatewayWorkloads.StartAsync().GetAwaiter().GetResult();
 
         public void Run(string name, int iterations)
         {
@@ -132,6 +140,15 @@ internal static class AllocationCheck
                         _noise.NoiseRecord1KiB();
                     }
 
+                    break;
+                case "dispatch-ping":
+                    Gateway.DispatchPing(iterations);
+                    break;
+                case "dispatch-typing":
+                    Gateway.DispatchTyping(iterations);
+                    break;
+                case "event-delivery":
+                    Gateway.DeliverEvent(iterations);
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown workload.");

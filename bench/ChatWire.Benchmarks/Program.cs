@@ -4,6 +4,13 @@ using ChatWire.Benchmarks;
 
 // dotnet run -c Release --project bench/ChatWire.Benchmarks -- --filter '*'   (BenchmarkDotNet suites)
 // dotnet run -c Release --project bench/ChatWire.Benchmarks -- --check-allocations   (budget check, exit 1 on failure)
+// dotnet run -c Release --project bench/ChatWire.Benchmarks -- --idle-memory 2000 4000   (retained bytes per idle session)
+if (args.Length > 0 && args[0] == "--idle-memory")
+{
+    int[] counts = args.Length > 1 ? [.. args.Skip(1).Select(int.Parse)] : [2_000, 4_000];
+    return await IdleSessionMemory.RunAsync(counts);
+}
+
 if (args.Contains("--check-allocations"))
 {
     return AllocationCheck.Run(Path.Combine(AppContext.BaseDirectory, AllocationCheck.BudgetsFileName));

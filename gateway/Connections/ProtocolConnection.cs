@@ -237,19 +237,19 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
             case (ProtocolState.Authenticated, Opcode.Sync):
                 return OnSyncAsync(FrameCodec.ReadBody<Sync>(ref reader, header, limits));
             case (ProtocolState.Authenticated, Opcode.Edit):
-                return OnChange<Edit>(ref reader, header, _services.Conversations.EditAsync);
+                return OnChange<Edit>(ref reader, header, static (c, actor, frame) => c._services.Conversations.EditAsync(actor, frame));
             case (ProtocolState.Authenticated, Opcode.Delete):
-                return OnChange<Delete>(ref reader, header, _services.Conversations.DeleteAsync);
+                return OnChange<Delete>(ref reader, header, static (c, actor, frame) => c._services.Conversations.DeleteAsync(actor, frame));
             case (ProtocolState.Authenticated, Opcode.React):
-                return OnChange<React>(ref reader, header, _services.Conversations.ReactAsync);
+                return OnChange<React>(ref reader, header, static (c, actor, frame) => c._services.Conversations.ReactAsync(actor, frame));
             case (ProtocolState.Authenticated, Opcode.Read):
-                return OnChange<MarkRead>(ref reader, header, _services.Conversations.MarkReadAsync);
+                return OnChange<MarkRead>(ref reader, header, static (c, actor, frame) => c._services.Conversations.MarkReadAsync(actor, frame));
             case (ProtocolState.Authenticated, Opcode.Typing):
-                return OnChange<Typing>(ref reader, header, _services.Conversations.TypingAsync);
+                return OnChange<Typing>(ref reader, header, static (c, actor, frame) => c._services.Conversations.TypingAsync(actor, frame));
             case (ProtocolState.Authenticated, Opcode.SetStatus):
-                return OnChange<SetStatus>(ref reader, header, SetStatusAsync);
+                return OnChange<SetStatus>(ref reader, header, static (c, actor, frame) => c.SetStatusAsync(actor, frame));
             case (ProtocolState.Authenticated, Opcode.Received):
-                return OnChange<Received>(ref reader, header, _services.Conversations.MarkReceivedAsync);
+                return OnChange<Received>(ref reader, header, static (c, actor, frame) => c._services.Conversations.MarkReceivedAsync(actor, frame));
             case (ProtocolState.Authenticated, Opcode.PresenceWatch):
                 return OnPresenceWatchAsync(FrameCodec.ReadBody<PresenceWatch>(ref reader, header, limits));
             case (ProtocolState.Authenticated, Opcode.Hello or Opcode.Auth):
@@ -428,12 +428,14 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         }
     }
 
-    // Reads a change's frame and runs its command; see OnChangeAsync.
-    private ValueTask OnChange<T>(ref MessagePackReader reader, in FrameHeader header, Func<SessionIdentity, T, Task<ChangeOutcome>> command)
+    // Reads a change's frame and runs its command; see OnChangeAsync. The command is a static lambda given the
+    // connection: a method group of an instance would be a new delegate per frame (64 B, unless the JIT's
+    // escape analysis happens to remove it, which it does not before the method's optimized tier).
+    private ValueTask OnChange<T>(ref MessagePackReader reader, in FrameHeader header, Func<ProtocolConnection, SessionIdentity, T, Task<ChangeOutcome>> command)
         where T : struct, IFrame<T>
     {
         var frame = FrameCodec.ReadBody<T>(ref reader, header, _services.Limits);
-        return OnChangeAsync(frame.RequestId, command(Identity!, frame));
+        return OnChangeAsync(frame.RequestId, command(this, Identity!, frame));
     }
 
     // A change is answered when it is stored, like a SEND, but not pipelined: changes are rare, and the
