@@ -23,12 +23,18 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
 
     public ConnectionDelegate For(ListenerKind listener, ConnectionDelegate next) => context => Run(context, listener, next);
 
-    /// <summary>Gives back an admitted connection's slots (called once, when its lean transport disposes it).</summary>
-    public void Release(ConnectionContext context, ListenerKind listener)
+    /// <summary>
+    /// Gives back a lean connection's slots, called once when its transport has disposed it: the process slot, and
+    /// the listener's and address's when it was admitted.
+    /// </summary>
+    public void Release(ConnectionContext context, ListenerKind listener, bool admitted)
     {
         try
         {
-            budget.Release(listener, (context.RemoteEndPoint as IPEndPoint)?.Address);
+            if (admitted)
+            {
+                budget.Release(listener, (context.RemoteEndPoint as IPEndPoint)?.Address);
+            }
         }
         finally
         {
@@ -57,26 +63,17 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
             throw;
         }
 
+        // Either way the process slot goes back only when the connection is disposed, after its socket is closed:
+        // a refused connection may still be sending its ERROR for a moment, and its descriptor is still open.
         if (reason is not null)
         {
-            return RefusedAsync(context, listener, address, reason);
-        }
-
-        lean.ReleaseOnDispose(this, listener);
-        return next(context);
-    }
-
-    private async Task RefusedAsync(ConnectionContext context, ListenerKind listener, IPAddress? address, string reason)
-    {
-        try
-        {
+            lean.ReleaseOnDispose(this, listener, admitted: false);
             Refused(address, reason);
-            await RefuseAsync(context, listener, reason);
+            return RefuseAsync(context, listener, reason);
         }
-        finally
-        {
-            budget.ReleaseSlot();
-        }
+
+        lean.ReleaseOnDispose(this, listener, admitted: true);
+        return next(context);
     }
 
     private async Task RunAsync(ConnectionContext context, ListenerKind listener, ConnectionDelegate next)

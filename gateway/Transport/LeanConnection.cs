@@ -41,9 +41,10 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     private const int ClosedFired = 1;
     private const int Aborted = 2;
     private const int Disposed = 4;
+    private const int Admitted = 8;
 
     // The listener kind whose admission slots the connection holds, in _state above the flags.
-    private const int AdmittedShift = 8;
+    private const int AdmittedShift = 16;
 
     public LeanConnection(Socket socket, LeanBufferPool pool)
     {
@@ -164,11 +165,14 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
         FireClosed();
     }
 
-    /// <summary>The admission's slots this connection holds, given back when it is disposed.</summary>
-    internal void ReleaseOnDispose(Admission.AdmissionMiddleware admission, Admission.ListenerKind listener)
+    /// <summary>
+    /// The admission's slots this connection holds (the process slot; the listener's and address's too when
+    /// <paramref name="admitted"/>), given back when it is disposed, after its socket is closed.
+    /// </summary>
+    internal void ReleaseOnDispose(Admission.AdmissionMiddleware admission, Admission.ListenerKind listener, bool admitted)
     {
         _admission = admission;
-        Interlocked.Or(ref _state, (int)listener << AdmittedShift);
+        Interlocked.Or(ref _state, ((int)listener << AdmittedShift) | (admitted ? Admitted : 0));
     }
 
     public override async ValueTask DisposeAsync()
@@ -198,7 +202,8 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
         FireClosed();
         if (Interlocked.Exchange(ref _admission, null) is { } admission)
         {
-            admission.Release(this, (Admission.ListenerKind)(Volatile.Read(ref _state) >> AdmittedShift));
+            var state = Volatile.Read(ref _state);
+            admission.Release(this, (Admission.ListenerKind)(state >> AdmittedShift), (state & Admitted) != 0);
         }
 
         await base.DisposeAsync();

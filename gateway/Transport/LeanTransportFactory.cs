@@ -43,6 +43,8 @@ internal sealed class LeanListener : IConnectionListener
 {
     private const int Backlog = 512;
 
+    private const int AcceptRetryDelayMs = 10;
+
     private readonly Socket _socket;
     private readonly LeanBufferPool _pool;
 
@@ -100,9 +102,17 @@ internal sealed class LeanListener : IConnectionListener
                 // Unbound.
                 return null;
             }
-            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
             {
                 // The peer gave up before it was accepted: take the next one.
+                continue;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            {
+                // Out of descriptors or memory for a moment (the process budget keeps a margin, but sockets being
+                // closed still hold theirs): the listener is fine, so wait a little and accept again, as Kestrel's
+                // socket transport does, rather than fail the listener and stop the process.
+                await Task.Delay(AcceptRetryDelayMs, cancellationToken);
                 continue;
             }
 
