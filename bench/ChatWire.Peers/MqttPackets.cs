@@ -100,15 +100,10 @@ internal static class MqttPackets
 /// Extracts the payloads of MQTT PUBLISH packets (QoS 0 or higher) from a broker's byte stream that arrives in
 /// arbitrary pieces; other packets (SUBACK, PINGRESP) are skipped.
 /// </summary>
-internal sealed class MqttMessageReader : IMessageReader
+internal sealed class MqttMessageReader : MessageReader
 {
-    private readonly List<byte> _pending = [];
-
-    public List<string> Feed(ReadOnlySpan<byte> data)
+    protected override int Parse(ReadOnlySpan<byte> span, List<string> payloads)
     {
-        _pending.AddRange(data);
-        var payloads = new List<string>();
-        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending);
         var consumed = 0;
         while (consumed < span.Length)
         {
@@ -136,7 +131,6 @@ internal sealed class MqttMessageReader : IMessageReader
             consumed += headerLength + length;
         }
 
-        _pending.RemoveRange(0, consumed);
-        return payloads;
+        return consumed;
     }
 }

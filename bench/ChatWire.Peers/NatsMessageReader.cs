@@ -7,15 +7,10 @@ namespace ChatWire.Peers;
 /// Extracts the payloads of NATS MSG frames ("MSG subject sid [reply] size" CRLF payload CRLF); other
 /// server lines (PING, PONG, +OK, INFO) are skipped.
 /// </summary>
-internal sealed class NatsMessageReader : IMessageReader
+internal sealed class NatsMessageReader : MessageReader
 {
-    private readonly List<byte> _pending = [];
-
-    public List<string> Feed(ReadOnlySpan<byte> data)
+    protected override int Parse(ReadOnlySpan<byte> span, List<string> payloads)
     {
-        _pending.AddRange(data);
-        var payloads = new List<string>();
-        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending);
         var consumed = 0;
         while (true)
         {
@@ -44,7 +39,6 @@ internal sealed class NatsMessageReader : IMessageReader
             consumed += end + 2 + size + 2;
         }
 
-        _pending.RemoveRange(0, consumed);
-        return payloads;
+        return consumed;
     }
 }

@@ -23,15 +23,10 @@ internal static class Resp
 /// Extracts the payloads of pub/sub pushes (*3 $7 message $channel $payload) from a RESP byte stream
 /// that arrives in arbitrary pieces.
 /// </summary>
-internal sealed class RespMessageReader : IMessageReader
+internal sealed class RespMessageReader : MessageReader
 {
-    private readonly List<byte> _pending = [];
-
-    public List<string> Feed(ReadOnlySpan<byte> data)
+    protected override int Parse(ReadOnlySpan<byte> span, List<string> payloads)
     {
-        _pending.AddRange(data);
-        var payloads = new List<string>();
-        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending);
         var consumed = 0;
         while (TryReadPush(span[consumed..], out var length, out var payload))
         {
@@ -42,8 +37,7 @@ internal sealed class RespMessageReader : IMessageReader
             }
         }
 
-        _pending.RemoveRange(0, consumed);
-        return payloads;
+        return consumed;
     }
 
     private static bool TryReadPush(ReadOnlySpan<byte> span, out int length, out string? payload)

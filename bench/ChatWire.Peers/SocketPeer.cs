@@ -32,7 +32,7 @@ internal abstract class SocketPeer(int port) : IPeer
 
     protected abstract Task AwaitConfirmationAsync(Socket socket, int batch, byte[] buffer);
 
-    protected abstract IMessageReader CreateReader();
+    protected abstract MessageReader CreateReader();
 
     public static async Task SendAsync(Socket socket, byte[] data)
     {
@@ -83,7 +83,7 @@ internal abstract class SocketPeer(int port) : IPeer
         return socket;
     }
 
-    private sealed class Subscription(Socket socket, IMessageReader reader) : IPeerSubscription
+    private sealed class Subscription(Socket socket, MessageReader reader) : IPeerSubscription
     {
         public async Task ReceiveAsync(int count, Action<string> onPayload)
         {
@@ -154,7 +154,7 @@ internal sealed class RedisPeer(int port) : SocketPeer(port)
 
     protected override Task AwaitConfirmationAsync(Socket socket, int batch, byte[] buffer) => ReadLinesAsync(socket, buffer, batch);
 
-    protected override IMessageReader CreateReader() => new RespMessageReader();
+    protected override MessageReader CreateReader() => new RespMessageReader();
 }
 
 /// <summary>NATS text protocol: INFO, CONNECT, SUB; a batch of PUBs is followed by a PING whose PONG confirms it.</summary>
@@ -191,7 +191,7 @@ internal sealed class NatsPeer(int port) : SocketPeer(port)
 
     protected override Task AwaitConfirmationAsync(Socket socket, int batch, byte[] buffer) => ReadLinesAsync(socket, buffer, 1);
 
-    protected override IMessageReader CreateReader() => new NatsMessageReader();
+    protected override MessageReader CreateReader() => new NatsMessageReader();
 }
 
 /// <summary>
@@ -230,5 +230,5 @@ internal sealed class MqttPeer(int port) : SocketPeer(port)
 
     protected override Task AwaitConfirmationAsync(Socket socket, int batch, byte[] buffer) => ReadBytesAsync(socket, buffer, MqttPackets.PingRespLength);
 
-    protected override IMessageReader CreateReader() => new MqttMessageReader();
+    protected override MessageReader CreateReader() => new MqttMessageReader();
 }
