@@ -111,7 +111,9 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
 
         try
         {
-            if (!_subscriber.IsConnected(channel))
+            // PUBLISH goes over the interactive connection; the subscription connection is checked too, since a
+            // node whose subscriptions are down is in an outage either way and replays when they are back.
+            if (!_redis.IsConnected || !_subscriber.IsConnected(channel))
             {
                 // A fire-and-forget command to an unreachable server is dropped without a word: count it here.
                 OnPublishFailed();

@@ -44,8 +44,8 @@ public abstract class MessageBusContract : IAsyncLifetime
 
         await Publisher.PublishAsync(topic, new byte[] { 1, 2, 3 });
 
-        await a.WaitForAsync(1);
-        await b.WaitForAsync(1);
+        await a.WaitForAsync(1, Describe);
+        await b.WaitForAsync(1, Describe);
         await Settle();
         Assert.Equal([new byte[] { 1, 2, 3 }], a.Payloads);
         Assert.Equal([new byte[] { 1, 2, 3 }], b.Payloads);
@@ -62,7 +62,7 @@ public abstract class MessageBusContract : IAsyncLifetime
         await Publisher.PublishAsync(BusTopic.Conversation(user.Id), new byte[] { 9 });
         await Publisher.PublishAsync(user, new byte[] { 1 });
 
-        await recorder.WaitForAsync(1);
+        await recorder.WaitForAsync(1, Describe);
         await Settle();
         Assert.Equal([new byte[] { 1 }], recorder.Payloads);
     }
@@ -80,7 +80,7 @@ public abstract class MessageBusContract : IAsyncLifetime
         await drop.DisposeAsync();
         await Publisher.PublishAsync(topic, new byte[] { 7 });
 
-        await kept.WaitForAsync(1);
+        await kept.WaitForAsync(1, Describe);
         await Settle();
         Assert.Empty(dropped.Payloads);
     }

@@ -46,8 +46,8 @@ public sealed class RedisMessageBusTests : MessageBusContract
 
         await bus.PublishAsync(topic, new byte[] { 4, 2 });
 
-        await far.WaitForAsync(1);
-        await farther.WaitForAsync(1);
+        await far.WaitForAsync(1, Describe);
+        await farther.WaitForAsync(1, Describe);
         await Settle();
         Assert.Equal([new byte[] { 4, 2 }], local.Payloads);
         Assert.Equal([new byte[] { 4, 2 }], far.Payloads);
@@ -90,7 +90,7 @@ public sealed class RedisMessageBusTests : MessageBusContract
         subscriber.Reconnected += () => reconnected.TrySetResult();
 
         await publisher.PublishAsync(topic, new byte[] { 1 });
-        await remote.WaitForAsync(1);
+        await remote.WaitForAsync(1, Describe);
 
         await redis.StopAsync();
         await publisher.PublishAsync(topic, new byte[] { 2 });
@@ -203,9 +203,13 @@ public sealed class RedisMessageBusTests : MessageBusContract
 
         // Without AbortOnConnectFail, ConnectAsync returns after its connect timeout whether or not the
         // connection is up, and a loaded machine can take that long: every test starts from nodes that are
-        // connected (a bus that is not yet connected drops publishes, by design).
+        // connected (a bus that is not yet connected drops publishes, by design). IsConnected speaks only of
+        // the interactive connection (PUBLISH); SUBSCRIBE goes over a second one that connects on its own
+        // schedule, and a SUBSCRIBE sent before it is up fails fast and is retried a second later, after the
+        // test's publish has gone by: wait for both.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!connection.IsConnected)
+        var subscriber = connection.GetSubscriber();
+        while (!connection.IsConnected || !subscriber.IsConnected())
         {
             await Task.Delay(50, timeout.Token);
         }
