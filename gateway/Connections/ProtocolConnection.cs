@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using ChatWire.Gateway.Accounts;
 using ChatWire.Gateway.Conversations;
 using ChatWire.Gateway.Delivery;
+using ChatWire.Gateway.Transport;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using Microsoft.AspNetCore.Connections;
@@ -61,6 +62,8 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     // Read from the connection each time rather than kept: two fields fewer in every idle session.
     private PipeReader Input => _connection.Transport.Input;
 
+    private LeanReader LeanInput => (LeanReader)Input;
+
     public SessionIdentity? Identity { get; private set; }
 
     /// <inheritdoc/>
@@ -74,31 +77,58 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
 
     private uint FrameLimit => _state == ProtocolState.Authenticated ? _services.Limits.MaxFrameLength : _services.Limits.MaxPreAuthFrameLength;
 
-    // One async method for the whole connection: an idle connection is one suspended state machine (its
-    // pending zero-byte read), not a chain of them.
-    // An idle connection is suspended in this method's first await, so what it keeps across awaits is kept per
-    // idle connection: only the awaiters. What a read brings is handled in HandleReadAsync, whose state exists
-    // only while a frame's handling waits; the close's wait for a last flush is in FlushLastAsync.
-    public async Task RunAsync()
+    // An idle connection is one suspended state machine: its read loop's, waiting for bytes. What the loop keeps
+    // across its awaits is kept per idle connection, so it keeps little: what a read brings is handled in
+    // HandleReadAsync, whose state exists only while a frame's handling waits, and the close is CloseAsync's.
+    public Task RunAsync()
     {
         _services.Metrics.Unauthenticated.Inc();
+        return Input is LeanReader ? RunLeanAsync() : RunPipeAsync();
+    }
+
+    // The lean transport's two-step read: suspended in ReadReadyAsync, the loop keeps a ValueTask<bool>, not the
+    // 48-byte ValueTask<ReadResult> a ReadAsync would leave in every idle session (nor the reader: it is read from
+    // the connection each time). All exceptions are caught, so the close after the try runs whatever happened, as
+    // a finally would, without keeping a finally's state.
+    private async Task RunLeanAsync()
+    {
+        try
+        {
+            while (await LeanInput.ReadReadyAsync() && await HandleReadAsync(LeanInput.TakeResult()))
+            {
+            }
+        }
+        catch (Exception ex)
+        {
+            OnReadLoopFault(ex);
+        }
+
+        await CloseAsync();
+    }
+
+    // Any other input (Kestrel's socket transport, TLS, Noise, a test's pipe).
+    private async Task RunPipeAsync()
+    {
         try
         {
             while (await HandleReadAsync(await Input.ReadAsync()))
             {
             }
         }
-        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException)
-        {
-            // The peer went away or the transport was aborted: nothing to answer.
-        }
         catch (Exception ex)
         {
-            GatewayLog.ConnectionFault(_services.Logger, ConnectionId, ex);
+            OnReadLoopFault(ex);
         }
-        finally
+
+        await CloseAsync();
+    }
+
+    private void OnReadLoopFault(Exception ex)
+    {
+        // The peer went away or the transport was aborted: nothing to answer; anything else is a fault.
+        if (ex is not (IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException))
         {
-            await CloseAsync();
+            GatewayLog.ConnectionFault(_services.Logger, ConnectionId, ex);
         }
     }
 

@@ -12,9 +12,12 @@ namespace ChatWire.Gateway.Transport;
 /// <summary>
 /// One connection of the lean transport (docs/architecture.md, "Lean transport"): the socket, its
 /// <see cref="LeanReader"/> and <see cref="LeanWriter"/>, and the connection's features. It is its own
-/// feature collection: the features it serves are fields, and the few Kestrel sets (heartbeat, completion,
-/// metrics; TLS's on the TLS listener) go to a small array, so no dictionary is made per connection. The
-/// connection id, the items and the ConnectionClosed token are made only when something asks for them.
+/// feature collection: the features it serves are fields; the four Kestrel sets (heartbeat, completion,
+/// lifetime notification, metrics) all point at Kestrel's own per-connection object, kept as one reference
+/// and a bit per feature; anything else (TLS's features on the TLS listener) goes to a small array. So no
+/// dictionary or array is made for an ordinary connection. The connection id, the items, the ConnectionClosed
+/// token, a replaced transport and the abort reason live in a second object made only when something needs
+/// one of them (<see cref="Rare"/>).
 /// </summary>
 internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureCollection,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature, IConnectionEndPointFeature
@@ -27,14 +30,9 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     private readonly long _number;
     private readonly LeanReader _reader;
     private readonly LeanWriter _writer;
-    private string? _connectionId;
-    private IDuplexPipe _transport;
-    private IDictionary<object, object?>? _items;
-    private EndPoint? _remote;
-    private CancellationTokenSource? _closed;
-    private object?[]? _features;
+    private object? _shared;
+    private Rare? _rare;
     private int _featureRevision;
-    private ConnectionAbortedException? _abortReason;
     private int _state;
     private Admission.AdmissionMiddleware? _admission;
 
@@ -43,18 +41,25 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     private const int Disposed = 4;
     private const int Admitted = 8;
 
+    // Which feature types point at _shared: bit SharedShift + i for the type in s_sharedTypes[i].
+    private const int SharedShift = 8;
+    private const int SharedTypeCount = 8;
+
     // The listener kind whose admission slots the connection holds, in _state above the flags.
     private const int AdmittedShift = 16;
+
+    // The feature types ever set to a connection's shared instance, each given its bit on first use (process-wide:
+    // Kestrel sets the same four types on every connection). A ninth type would go to the array instead.
+    private static readonly Type?[] s_sharedTypes = new Type?[SharedTypeCount];
 
     public LeanConnection(Socket socket, LeanBufferPool pool)
     {
         Socket = socket;
         Pool = pool;
         _number = Interlocked.Increment(ref s_lastId);
-        _remote = socket.RemoteEndPoint;
+        RemoteEndPoint = socket.RemoteEndPoint;
         _reader = new LeanReader(this);
         _writer = new LeanWriter(this);
-        _transport = this;
     }
 
     public Socket Socket { get; }
@@ -71,33 +76,33 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     public override string ConnectionId
     {
         // Made on demand and not kept: an idle connection does not carry its id string.
-        get => _connectionId ?? "lean-" + _number.ToString("x", CultureInfo.InvariantCulture);
-        set => _connectionId = value;
+        get => Volatile.Read(ref _rare)?.ConnectionId ?? "lean-" + _number.ToString("x", CultureInfo.InvariantCulture);
+        set => RareState.ConnectionId = value;
     }
 
     public override IFeatureCollection Features => this;
 
     public override IDictionary<object, object?> Items
     {
-        get => _items ??= new ConnectionItems();
-        set => _items = value;
+        get
+        {
+            var rare = RareState;
+            return Volatile.Read(ref rare.Items) ?? Interlocked.CompareExchange(ref rare.Items, new ConnectionItems(), null) ?? rare.Items;
+        }
+
+        set => RareState.Items = value;
     }
 
+    // A middleware may put its own pipe in front (the TLS listener's stream); otherwise the connection is its transport.
     public override IDuplexPipe Transport
     {
-        get => _transport;
-        set => _transport = value;
+        get => Volatile.Read(ref _rare)?.Transport ?? this;
+        set => RareState.Transport = ReferenceEquals(value, this) ? null : value;
     }
 
     PipeReader IDuplexPipe.Input => _reader;
 
     PipeWriter IDuplexPipe.Output => _writer;
-
-    public override EndPoint? RemoteEndPoint
-    {
-        get => _remote;
-        set => _remote = value;
-    }
 
     // Not kept per connection: the socket keeps its own once asked.
     public override EndPoint? LocalEndPoint
@@ -127,11 +132,12 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     {
         get
         {
-            var source = Volatile.Read(ref _closed);
+            var rare = RareState;
+            var source = Volatile.Read(ref rare.Closed);
             if (source is null)
             {
                 source = new CancellationTokenSource();
-                var existing = Interlocked.CompareExchange(ref _closed, source, null);
+                var existing = Interlocked.CompareExchange(ref rare.Closed, source, null);
                 if (existing is not null)
                 {
                     source.Dispose();
@@ -151,7 +157,7 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
 
     public override void Abort(ConnectionAbortedException abortReason)
     {
-        Interlocked.CompareExchange(ref _abortReason, abortReason, null);
+        Interlocked.CompareExchange(ref RareState.AbortReason, abortReason, null);
         if ((Interlocked.Or(ref _state, Aborted) & Aborted) != 0)
         {
             return;
@@ -195,7 +201,7 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
 
         // Whatever is still being sent was given up: the socket closes now, with a FIN after the bytes the kernel
         // holds.
-        Interlocked.CompareExchange(ref _abortReason, new ConnectionAbortedException("The connection was disposed."), null);
+        Interlocked.CompareExchange(ref RareState.AbortReason, new ConnectionAbortedException("The connection was disposed."), null);
         CloseSocket();
         _writer.Fail(SocketError.Success);
         _reader.Dispose();
@@ -215,7 +221,7 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
         // After an abort, whatever the socket reports (the shutdown reads as an end of stream) is the abort.
         Exception? failure = error switch
         {
-            _ when (Volatile.Read(ref _state) & (Aborted | Disposed)) != 0 => Volatile.Read(ref _abortReason) ?? new ConnectionAbortedException(),
+            _ when (Volatile.Read(ref _state) & (Aborted | Disposed)) != 0 => Volatile.Read(ref RareState.AbortReason) ?? new ConnectionAbortedException(),
             SocketError.Success => null,
             SocketError.ConnectionReset or SocketError.Shutdown => new ConnectionResetException("The peer reset the connection.", new SocketException((int)error)),
             SocketError.OperationAborted or SocketError.Interrupted or SocketError.InvalidArgument => new ConnectionAbortedException("The socket was closed.", new SocketException((int)error)),
@@ -259,15 +265,16 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
             return;
         }
 
-        if (Volatile.Read(ref _closed) is { } source)
+        if (Volatile.Read(ref _rare) is { } rare && Volatile.Read(ref rare.Closed) is { } source)
         {
             // Off this thread: the token's callbacks are the application's.
             ThreadPool.UnsafeQueueUserWorkItem(static s => s.Cancel(), source, preferLocal: false);
         }
     }
 
-    // The feature collection. Served from fields: the connection's own features; kept in _features (type,
-    // instance pairs): whatever Kestrel and its middleware set.
+    // The feature collection. Served from fields: the connection's own features, and the features set to the
+    // connection's first feature instance (_shared: Kestrel's per-connection object, which serves four); kept in
+    // Rare.Features as (type, instance) pairs: whatever else Kestrel and its middleware set.
     bool IFeatureCollection.IsReadOnly => false;
 
     int IFeatureCollection.Revision => _featureRevision;
@@ -286,7 +293,7 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
 
     private object? GetFeature(Type key)
     {
-        var features = _features;
+        var features = Volatile.Read(ref _rare)?.Features;
         if (features is not null)
         {
             for (var i = 0; i < features.Length; i += 2)
@@ -298,7 +305,43 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
             }
         }
 
+        if (Volatile.Read(ref _shared) is { } shared && HasSharedFeature(key))
+        {
+            return shared;
+        }
+
         return IsOwnFeature(key) ? this : null;
+    }
+
+    private bool HasSharedFeature(Type key)
+    {
+        var index = SharedTypeIndex(key, add: false);
+        return index >= 0 && (Volatile.Read(ref _state) & (1 << (SharedShift + index))) != 0;
+    }
+
+    // The bit of a feature type that may point at the shared instance; -1 when it has none (and, with add, none is free).
+    private static int SharedTypeIndex(Type key, bool add)
+    {
+        for (var i = 0; i < SharedTypeCount; i++)
+        {
+            var type = Volatile.Read(ref s_sharedTypes[i]);
+            if (type is null)
+            {
+                if (!add)
+                {
+                    return -1;
+                }
+
+                type = Interlocked.CompareExchange(ref s_sharedTypes[i], key, null) ?? key;
+            }
+
+            if (ReferenceEquals(type, key))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static bool IsOwnFeature(Type key) =>
@@ -308,7 +351,25 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     private void SetFeature(Type key, object? instance)
     {
         _featureRevision++;
-        var features = _features;
+        var rare = Volatile.Read(ref _rare);
+        var features = rare?.Features;
+        if (features is null || Array.IndexOf(features, key) < 0)
+        {
+            var index = SharedTypeIndex(key, add: instance is not null);
+            if (index >= 0)
+            {
+                var bit = 1 << (SharedShift + index);
+                if (instance is not null && ReferenceEquals(Interlocked.CompareExchange(ref _shared, instance, null) ?? instance, instance))
+                {
+                    Interlocked.Or(ref _state, bit);
+                    return;
+                }
+
+                // Another instance, or a removal: the array below answers for this type from now on.
+                Interlocked.And(ref _state, ~bit);
+            }
+        }
+
         var free = -1;
         if (features is not null)
         {
@@ -331,7 +392,7 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
         {
             free = features?.Length ?? 0;
             Array.Resize(ref features, free + 8);
-            _features = features;
+            (rare ?? RareState).Features = features;
         }
 
         features![free] = key;
@@ -340,12 +401,20 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
 
     IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
     {
-        var features = _features ?? [];
+        var features = Volatile.Read(ref _rare)?.Features ?? [];
         for (var i = 0; i < features.Length; i += 2)
         {
             if (features[i] is Type key && features[i + 1] is { } value)
             {
                 yield return new KeyValuePair<Type, object>(key, value);
+            }
+        }
+
+        for (var i = 0; i < SharedTypeCount; i++)
+        {
+            if (Volatile.Read(ref s_sharedTypes[i]) is { } type && !IsOwnFeature(type) && Array.IndexOf(features, type) < 0 && GetFeature(type) is { } value)
+            {
+                yield return new KeyValuePair<Type, object>(type, value);
             }
         }
 
@@ -359,4 +428,19 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     }
 
     IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable<KeyValuePair<Type, object>>)this).GetEnumerator();
+
+    private Rare RareState => Volatile.Read(ref _rare) ?? Interlocked.CompareExchange(ref _rare, new Rare(), null) ?? _rare!;
+
+    /// <summary>What few connections need, made on first use: an idle connection does not carry these fields.</summary>
+    private sealed class Rare
+    {
+        public string? ConnectionId;
+        public IDictionary<object, object?>? Items;
+        public CancellationTokenSource? Closed;
+        public IDuplexPipe? Transport;
+        public ConnectionAbortedException? AbortReason;
+
+        // (type, instance) pairs of the features set on the connection that are neither its own nor shared.
+        public object?[]? Features;
+    }
 }

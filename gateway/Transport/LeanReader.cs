@@ -11,7 +11,7 @@ namespace ChatWire.Gateway.Transport;
 /// socket is readable, the bytes the kernel holds are read synchronously into blocks from the pool;
 /// blocks go back as soon as <see cref="AdvanceTo(SequencePosition, SequencePosition)"/> consumes past them.
 /// </summary>
-internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem, IDisposable
+internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResult>, IValueTaskSource<bool>, IThreadPoolWorkItem, IDisposable
 {
     /// <summary>Bytes read from the kernel per wake-up at most; the rest waits for the next read.</summary>
     private const int MaxBytesPerRead = 64 * 1024;
@@ -40,6 +40,9 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
     private bool _ended;
     private bool _completed;
 
+    // The flags of the read ReadReadyAsync completed, for TakeResult.
+    private byte _readyFlags;
+
     public LeanReader(LeanConnection connection)
     {
         _connection = connection;
@@ -62,6 +65,48 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
+        return StartRead(cancellationToken, out var ready) switch
+        {
+            ReadReady => new ValueTask<ReadResult>(ready),
+            ReadNotStarted => ValueTask.FromCanceled<ReadResult>(cancellationToken),
+            _ => new ValueTask<ReadResult>(this, _source.Version),
+        };
+    }
+
+    /// <summary>
+    /// A read in two steps, for a consumer that waits long (the session's read loop): true when what
+    /// <see cref="ReadAsync"/> would have returned is ready, which <see cref="TakeResult"/> then gives. An async
+    /// method suspended on it keeps a <c>ValueTask&lt;bool&gt;</c> (16 bytes) where one suspended on
+    /// <see cref="ReadAsync"/> keeps a <c>ValueTask&lt;ReadResult&gt;</c> (48 bytes) for the whole wait.
+    /// </summary>
+    public ValueTask<bool> ReadReadyAsync()
+    {
+        if (StartRead(CancellationToken.None, out var ready) == ReadReady)
+        {
+            _readyFlags = ResultFlags(ready.IsCanceled, ready.IsCompleted);
+            return new ValueTask<bool>(true);
+        }
+
+        return new ValueTask<bool>(this, _source.Version);
+    }
+
+    /// <summary>The result of the read <see cref="ReadReadyAsync"/> completed.</summary>
+    public ReadResult TakeResult()
+    {
+        lock (Gate)
+        {
+            return new ReadResult(Buffer, (_readyFlags & ReadCanceled) != 0, (_readyFlags & ReadCompleted) != 0);
+        }
+    }
+
+    private const int ReadPending = 0;
+    private const int ReadReady = 1;
+    private const int ReadNotStarted = 2;
+
+    // ReadReady with the result when one is ready at once; ReadPending when a read now waits on _source;
+    // ReadNotStarted when the token was already cancelled.
+    private int StartRead(CancellationToken cancellationToken, out ReadResult ready)
+    {
         bool startReceive;
         bool fillNow;
         lock (Gate)
@@ -72,14 +117,14 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
                 throw new InvalidOperationException("A read is already pending.");
             }
 
-            if (TryTakeResultLocked(out var ready))
+            if (TryTakeResultLocked(out ready))
             {
-                return new ValueTask<ReadResult>(ready);
+                return ReadReady;
             }
 
             if (cancellationToken.IsCancellationRequested)
             {
-                return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+                return ReadNotStarted;
             }
 
             _readPending = true;
@@ -110,7 +155,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
             StartReceive();
         }
 
-        return new ValueTask<ReadResult>(this, _source.Version);
+        return ReadPending;
     }
 
     public override bool TryRead(out ReadResult result)
@@ -329,5 +374,16 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
     ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _source.GetStatus(token);
 
     void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _source.OnCompleted(continuation, state, token, flags);
+
+    bool IValueTaskSource<bool>.GetResult(short token)
+    {
+        _readyFlags = _source.GetResult(token);
+        return true;
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _source.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _source.OnCompleted(continuation, state, token, flags);
 }

@@ -309,6 +309,43 @@ public sealed class LeanTransportTests
         Assert.StartsWith("lean-", pair.Server.ConnectionId, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Features_SharedInstanceReplacedOrRemoved_AnswerAsAnyCollectionWould()
+    {
+        await using var pair = await Pair.ConnectAsync();
+        var features = pair.Server.Features;
+        var host = new object();
+        var other = new object();
+
+        // Several features set to one instance (as Kestrel sets its four), then one of them set elsewhere and one removed.
+        features[typeof(IDisposable)] = host;
+        features[typeof(IComparable)] = host;
+        features[typeof(ICloneable)] = host;
+        features[typeof(IComparable)] = other;
+        features[typeof(ICloneable)] = null;
+        pair.Server.ConnectionId = "renamed";
+        pair.Server.Items["k"] = "v";
+        var revision = features.Revision;
+        features[typeof(IFormattable)] = host;
+
+        Assert.Same(host, features[typeof(IDisposable)]);
+        Assert.Same(other, features[typeof(IComparable)]);
+        Assert.Null(features[typeof(ICloneable)]);
+        Assert.Same(host, features[typeof(IFormattable)]);
+        Assert.Null(features[typeof(IServiceProvider)]);
+        Assert.True(features.Revision > revision);
+        Assert.Equal("renamed", pair.Server.ConnectionId);
+        Assert.Equal("v", pair.Server.Items["k"]);
+        Assert.Same(pair.Server, features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionIdFeature>());
+
+        var listed = features.ToList();
+        Assert.Equal(listed.Count, listed.Select(f => f.Key).Distinct().Count());
+        Assert.Contains(listed, f => f.Key == typeof(IDisposable) && ReferenceEquals(f.Value, host));
+        Assert.Contains(listed, f => f.Key == typeof(IComparable) && ReferenceEquals(f.Value, other));
+        Assert.DoesNotContain(listed, f => f.Key == typeof(ICloneable));
+        Assert.Contains(listed, f => f.Key == typeof(Microsoft.AspNetCore.Connections.Features.IConnectionTransportFeature));
+    }
+
     private static async Task<ReadOnlySequence<byte>> ReadAtLeastAsync(PipeReader input, int count)
     {
         while (true)
