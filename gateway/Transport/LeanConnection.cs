@@ -32,6 +32,10 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     private readonly LeanWriter _writer;
     private object? _shared;
     private Rare? _rare;
+
+    // An IPv4 peer's address (low 32 bits, in network order), port (bits 32-47) and RemoteV4Present; 0 otherwise.
+    private long _remoteV4;
+    private const long RemoteV4Present = 1L << 62;
     private int _featureRevision;
     private int _state;
     private Admission.AdmissionMiddleware? _admission;
@@ -52,17 +56,66 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     // Kestrel sets the same four types on every connection). A ninth type would go to the array instead.
     private static readonly Type?[] s_sharedTypes = new Type?[SharedTypeCount];
 
+    /// <summary>A connection accepted by the runtime (where the lean transport has no epoll set): its socket is kept.</summary>
     public LeanConnection(Socket socket, LeanBufferPool pool)
+        : this(socket.SafeHandle, socket.RemoteEndPoint, pool)
     {
-        Socket = socket;
+        RareState.Socket = socket;
+    }
+
+    /// <summary>A connection accepted with <c>accept4</c> (<see cref="LeanPoller.Accept"/>): only its handle.</summary>
+    public LeanConnection(SafeSocketHandle handle, EndPoint? remote, LeanBufferPool pool)
+    {
+        Handle = handle;
         Pool = pool;
         _number = Interlocked.Increment(ref s_lastId);
-        RemoteEndPoint = socket.RemoteEndPoint;
+        if (remote is IPEndPoint { AddressFamily: AddressFamily.InterNetwork } v4)
+        {
+            // Packed into a field, an IPv4 peer's address costs no objects; RemoteEndPoint makes one when asked.
+            Span<byte> bytes = stackalloc byte[4];
+            v4.Address.TryWriteBytes(bytes, out _);
+            _remoteV4 = RemoteV4Present | ((long)v4.Port << 32) | BitConverter.ToUInt32(bytes);
+        }
+        else
+        {
+            base.RemoteEndPoint = remote;
+        }
+
         _reader = new LeanReader(this);
         _writer = new LeanWriter(this);
     }
 
-    public Socket Socket { get; }
+    /// <summary>The connection's socket handle: what the poller, the receives and the sends use.</summary>
+    public SafeSocketHandle Handle { get; }
+
+    /// <summary>
+    /// A <see cref="System.Net.Sockets.Socket"/> over <see cref="Handle"/>, for what only the runtime's socket does
+    /// (an asynchronous send once the kernel's buffer is full, a socket option). On Linux it is made on first use and
+    /// kept, so a connection that never needs one carries none.
+    /// </summary>
+    public Socket Socket
+    {
+        get
+        {
+            var rare = RareState;
+            if (Volatile.Read(ref rare.Socket) is { } socket)
+            {
+                return socket;
+            }
+
+            try
+            {
+                socket = new Socket(Handle);
+            }
+            catch (Exception ex) when (ex is SocketException or ArgumentException)
+            {
+                // The handle was closed under us (the connection is closing).
+                throw new ObjectDisposedException(nameof(LeanConnection), ex);
+            }
+
+            return Interlocked.CompareExchange(ref rare.Socket, socket, null) ?? socket;
+        }
+    }
 
     public LeanBufferPool Pool { get; }
 
@@ -104,7 +157,29 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
 
     PipeWriter IDuplexPipe.Output => _writer;
 
-    // Not kept per connection: the socket keeps its own once asked.
+    public override EndPoint? RemoteEndPoint
+    {
+        get
+        {
+            var packed = Volatile.Read(ref _remoteV4);
+            if (packed == 0)
+            {
+                return base.RemoteEndPoint;
+            }
+
+            Span<byte> bytes = stackalloc byte[4];
+            BitConverter.TryWriteBytes(bytes, (uint)packed);
+            return new IPEndPoint(new IPAddress(bytes), (int)(packed >> 32) & 0xFFFF);
+        }
+
+        set
+        {
+            base.RemoteEndPoint = value;
+            Volatile.Write(ref _remoteV4, 0);
+        }
+    }
+
+    // Not kept per connection: asked of the socket each time.
     public override EndPoint? LocalEndPoint
     {
         get
@@ -116,7 +191,7 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
 
             try
             {
-                return Socket.LocalEndPoint;
+                return Volatile.Read(ref _rare)?.Socket is { } socket ? socket.LocalEndPoint : LeanPoller.LocalEndPointOf(Handle);
             }
             catch (ObjectDisposedException)
             {
@@ -243,18 +318,34 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
         FireClosed();
     }
 
+    // The close goes through a Socket over the handle even when the connection never needed one: a handle
+    // disposed on its own closes a TCP socket abortively (a reset, which can overtake the last bytes still in
+    // the kernel's buffer) unless the runtime saw it shut down, which only Socket.Shutdown tells it.
     private void CloseSocket()
     {
+        Socket socket;
         try
         {
-            Socket.Shutdown(SocketShutdown.Both);
+            socket = Socket;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed already (or the runtime could not take the handle: it is closed as it is).
+            Handle.Dispose();
+            _reader.SocketClosed();
+            return;
+        }
+
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             // Already reset or closed.
         }
 
-        Socket.Dispose();
+        socket.Dispose();
         _reader.SocketClosed();
     }
 
@@ -439,6 +530,9 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
         public CancellationTokenSource? Closed;
         public IDuplexPipe? Transport;
         public ConnectionAbortedException? AbortReason;
+
+        // The runtime's socket, where it accepted the connection or once something needed it (see Socket).
+        public Socket? Socket;
 
         // (type, instance) pairs of the features set on the connection that are neither its own nor shared.
         public object?[]? Features;

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
@@ -7,7 +8,8 @@ namespace ChatWire.Gateway.Transport;
 /// Read readiness for lean connections on Linux, without a pending receive per connection: one epoll set for the
 /// process and one thread waiting on it. A connection waiting for bytes is armed in the set (one-shot); when its
 /// socket becomes readable (bytes, FIN, reset) the thread hands the connection's reader to the thread pool, which
-/// reads what the kernel holds, and the reader arms the socket again when it wants more.
+/// reads what the kernel holds, and the reader arms the socket again when it wants more. The lean listeners wait
+/// for connections to accept the same way, and accept them with <c>accept4</c> themselves (<see cref="Accept"/>).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -44,7 +46,7 @@ internal sealed unsafe partial class LeanPoller
 
     private readonly int _epoll;
     private readonly Lock _slotsLock = new();
-    private LeanReader?[] _slots = new LeanReader?[1024];
+    private IThreadPoolWorkItem?[] _slots = new IThreadPoolWorkItem?[1024];
     private uint[] _generations = new uint[1024];
     private int[] _free = new int[1024];
     private int _freeCount;
@@ -71,8 +73,11 @@ internal sealed unsafe partial class LeanPoller
         return epoll < 0 ? null : new LeanPoller(epoll);
     }
 
-    /// <summary>Gives <paramref name="reader"/> a key of its own; <see cref="Release"/> gives it back.</summary>
-    public ulong Register(LeanReader reader)
+    /// <summary>
+    /// Gives <paramref name="waiter"/> (a connection's reader, or a listener) a key of its own: it is queued to the
+    /// thread pool when its socket, armed with the key, is readable. <see cref="Release"/> gives the key back.
+    /// </summary>
+    public ulong Register(IThreadPoolWorkItem waiter)
     {
         lock (_slotsLock)
         {
@@ -93,18 +98,17 @@ internal sealed unsafe partial class LeanPoller
                 index = _used++;
             }
 
-            _slots[index] = reader;
+            _slots[index] = waiter;
             return ((ulong)_generations[index] << 32) | (uint)(index + 1);
         }
     }
 
     /// <summary>
-    /// Asks for one wake-up when <paramref name="socket"/> is readable (or already is). False when the socket is
+    /// Asks for one wake-up when the socket of <paramref name="handle"/> is readable (or already is). False when the socket is
     /// closed: no wake-up will come.
     /// </summary>
-    public bool Arm(Socket socket, ulong key, bool first)
+    public bool Arm(SafeSocketHandle handle, ulong key, bool first)
     {
-        var handle = socket.SafeHandle;
         var added = false;
         try
         {
@@ -127,10 +131,9 @@ internal sealed unsafe partial class LeanPoller
         }
     }
 
-    /// <summary>Takes <paramref name="socket"/> out of the set (if still open) and frees the key.</summary>
-    public void Release(Socket socket, ulong key)
+    /// <summary>Takes the socket out of the set (if still open) and frees the key.</summary>
+    public void Release(SafeSocketHandle handle, ulong key)
     {
-        var handle = socket.SafeHandle;
         var added = false;
         try
         {
@@ -169,38 +172,27 @@ internal sealed unsafe partial class LeanPoller
     /// blocking mode: switching it to non-blocking, or a non-blocking receive through <see cref="Socket"/>, would
     /// give it the runtime's asynchronous state for the rest of its life.
     /// </summary>
-    public static int Receive(Socket socket, Span<byte> buffer, out SocketError error)
+    public static int Receive(SafeSocketHandle handle, Span<byte> buffer, out SocketError error)
     {
         fixed (byte* bytes = buffer)
         {
-            return Transfer(socket, bytes, buffer.Length, send: false, out error);
+            return Transfer(handle, bytes, buffer.Length, send: false, out error);
         }
     }
 
     /// <summary><c>send</c> with <c>MSG_DONTWAIT | MSG_NOSIGNAL</c>: what the kernel's buffer has room for, without waiting.</summary>
-    public static int Send(Socket socket, ReadOnlySpan<byte> buffer, out SocketError error)
+    public static int Send(SafeSocketHandle handle, ReadOnlySpan<byte> buffer, out SocketError error)
     {
         fixed (byte* bytes = buffer)
         {
-            return Transfer(socket, bytes, buffer.Length, send: true, out error);
+            return Transfer(handle, bytes, buffer.Length, send: true, out error);
         }
     }
 
-    private static int Transfer(Socket socket, byte* bytes, int length, bool send, out SocketError error)
+    private static int Transfer(SafeSocketHandle handle, byte* bytes, int length, bool send, out SocketError error)
     {
         const int MsgDontWait = 0x40;
         const int MsgNoSignal = 0x4000;
-        SafeSocketHandle handle;
-        try
-        {
-            handle = socket.SafeHandle;
-        }
-        catch (ObjectDisposedException)
-        {
-            error = SocketError.OperationAborted;
-            return 0;
-        }
-
         var added = false;
         try
         {
@@ -236,6 +228,117 @@ internal sealed unsafe partial class LeanPoller
             }
         }
     }
+
+    /// <summary>
+    /// <c>accept4</c> on a non-blocking listening socket: the next connection waiting in its backlog as a handle the
+    /// caller owns (close-on-exec, in blocking mode as the runtime's own accept leaves it, with Nagle's algorithm
+    /// off) and its peer's address; null with the error when there is none (<see cref="SocketError.WouldBlock"/>)
+    /// or the accept failed. No <see cref="Socket"/> is made: a lean connection on Linux needs only the handle, and
+    /// a <see cref="Socket"/> would keep 0.18 KB more per connection (itself and the addresses it caches).
+    /// </summary>
+    public static SafeSocketHandle? Accept(SafeSocketHandle listener, out EndPoint? remote, out SocketError error)
+    {
+        const int SockCloexec = 0x80000;
+        const int IpProtoTcp = 6;
+        const int TcpNoDelay = 1;
+        remote = null;
+        var added = false;
+        try
+        {
+            listener.DangerousAddRef(ref added);
+            var address = stackalloc byte[128];
+            while (true)
+            {
+                var length = 128;
+                var fd = accept4((int)listener.DangerousGetHandle(), address, &length, SockCloexec);
+                if (fd < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == Eintr)
+                    {
+                        continue;
+                    }
+
+                    error = AcceptErrorOf(errno);
+                    return null;
+                }
+
+                var handle = new SafeSocketHandle(fd, ownsHandle: true);
+                var one = 1;
+                setsockopt(fd, IpProtoTcp, TcpNoDelay, &one, sizeof(int));
+                remote = EndPointOf(address, length);
+                error = SocketError.Success;
+                return handle;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            error = SocketError.OperationAborted;
+            return null;
+        }
+        finally
+        {
+            if (added)
+            {
+                listener.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>The socket's local address (<c>getsockname</c>), made when asked; null when the socket is closed.</summary>
+    public static EndPoint? LocalEndPointOf(SafeSocketHandle handle)
+    {
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var address = stackalloc byte[128];
+            var length = 128;
+            return getsockname((int)handle.DangerousGetHandle(), address, &length) == 0 ? EndPointOf(address, length) : null;
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    // struct sockaddr_in (AF_INET 2: family, port in network order, 4 address bytes) or sockaddr_in6 (AF_INET6 10:
+    // family, port, flow info, 16 address bytes, scope id); the family is in host order.
+    private static IPEndPoint? EndPointOf(byte* address, int length)
+    {
+        var family = *(ushort*)address;
+        var port = (address[2] << 8) | address[3];
+        if (family == 2 && length >= 8)
+        {
+            return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(address + 4, 4)), port);
+        }
+
+        if (family == 10 && length >= 28)
+        {
+            return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(address + 8, 16), *(uint*)(address + 24)), port);
+        }
+
+        return null;
+    }
+
+    // Linux errno values of accept4, as the runtime's own accept reports them.
+    private static SocketError AcceptErrorOf(int errno) => errno switch
+    {
+        11 => SocketError.WouldBlock, // EAGAIN, EWOULDBLOCK
+        103 => SocketError.ConnectionAborted, // ECONNABORTED
+        71 => SocketError.ConnectionAborted, // EPROTO (the peer gave up during the handshake)
+        24 or 23 => SocketError.TooManyOpenSockets, // EMFILE, ENFILE
+        105 or 12 => SocketError.NoBufferSpaceAvailable, // ENOBUFS, ENOMEM
+        9 or 22 => SocketError.OperationAborted, // EBADF, EINVAL (closed or no longer listening)
+        _ => SocketError.SocketError,
+    };
 
     // Linux errno values of a stream socket's recv and send, as the runtime's own socket calls report them.
     private static SocketError ErrorOf(int errno) => errno switch
@@ -274,16 +377,16 @@ internal sealed unsafe partial class LeanPoller
             for (var i = 0; i < count; i++)
             {
                 var key = *(ulong*)(events + (i * EventSize) + DataOffset);
-                var reader = Find(key);
-                if (reader is not null)
+                var waiter = Find(key);
+                if (waiter is not null)
                 {
-                    ThreadPool.UnsafeQueueUserWorkItem(reader, preferLocal: false);
+                    ThreadPool.UnsafeQueueUserWorkItem(waiter, preferLocal: false);
                 }
             }
         }
     }
 
-    private LeanReader? Find(ulong key)
+    private IThreadPoolWorkItem? Find(ulong key)
     {
         var index = (int)(uint)key - 1;
         lock (_slotsLock)
@@ -306,4 +409,13 @@ internal sealed unsafe partial class LeanPoller
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     private static partial nint send_(int fd, byte* buffer, nint length, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int accept4(int fd, byte* address, int* length, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getsockname(int fd, byte* address, int* length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setsockopt(int fd, int level, int name, void* value, int length);
 }

@@ -16,7 +16,7 @@ internal sealed partial class LeanReader
                 Volatile.Write(ref _pollKey, Poller.Register(this));
             }
 
-            if (!Poller.Arm(_connection.Socket, _pollKey, first))
+            if (!Poller.Arm(_connection.Handle, _pollKey, first))
             {
                 lock (Gate)
                 {
@@ -172,7 +172,6 @@ internal sealed partial class LeanReader
     // while a read is pending and marked as filling, so the consumer is not looking at the blocks.
     private bool Fill()
     {
-        var socket = _connection.Socket;
         var total = 0;
         while (total < MaxBytesPerRead)
         {
@@ -188,8 +187,8 @@ internal sealed partial class LeanReader
             try
             {
                 received = Poller is not null
-                    ? LeanPoller.Receive(socket, segment!.FreeMemory.Span, out error)
-                    : socket.Receive(segment!.FreeMemory.Span, SocketFlags.None, out error);
+                    ? LeanPoller.Receive(_connection.Handle, segment!.FreeMemory.Span, out error)
+                    : _connection.Socket.Receive(segment!.FreeMemory.Span, SocketFlags.None, out error);
             }
             catch (ObjectDisposedException)
             {

@@ -259,7 +259,7 @@ internal sealed partial class LeanReader : PipeReader, IValueTaskSource<ReadResu
             var key = Volatile.Read(ref _pollKey);
             if (key != 0)
             {
-                Poller.Release(_connection.Socket, key);
+                Poller.Release(_connection.Handle, key);
             }
         }
         else

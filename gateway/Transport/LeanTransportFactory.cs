@@ -38,21 +38,41 @@ internal sealed class LeanTransportFactory(LeanBufferPool pool, ConnectionBudget
     }
 }
 
-/// <summary>One listening socket of the lean transport; its accepted sockets become <see cref="LeanConnection"/>s.</summary>
-internal sealed class LeanListener : IConnectionListener
+/// <summary>
+/// One listening socket of the lean transport; its accepted sockets become <see cref="LeanConnection"/>s. On Linux
+/// (where the <see cref="LeanPoller"/> runs) the listener waits for connections in the poller's epoll set and
+/// accepts them with <c>accept4</c> itself, so a connection is its socket handle with no runtime
+/// <see cref="Socket"/> object; elsewhere the runtime accepts.
+/// </summary>
+internal sealed class LeanListener : IConnectionListener, IThreadPoolWorkItem
 {
     private const int Backlog = 512;
 
     private const int AcceptRetryDelayMs = 10;
 
     private readonly Socket _socket;
+    private readonly SafeSocketHandle _handle;
     private readonly LeanBufferPool _pool;
+    private readonly LeanPoller? _poller;
+    private readonly ulong _pollKey;
+    private readonly Lock _lock = new();
+    private TaskCompletionSource? _readable;
+    private bool _armed;
+    private bool _unbound;
 
     private LeanListener(Socket socket, LeanBufferPool pool)
     {
         _socket = socket;
+        _handle = socket.SafeHandle;
         _pool = pool;
         EndPoint = new LeanEndPoint((IPEndPoint)socket.LocalEndPoint!);
+        _poller = LeanPoller.Shared;
+        if (_poller is not null)
+        {
+            // accept4 must not wait: the poller says when a connection is there.
+            socket.Blocking = false;
+            _pollKey = _poller.Register(this);
+        }
     }
 
     public EndPoint EndPoint { get; }
@@ -88,64 +108,149 @@ internal sealed class LeanListener : IConnectionListener
     {
         while (true)
         {
-            Socket accepted;
-            try
+            SafeSocketHandle? handle = null;
+            Socket? accepted = null;
+            EndPoint? remote = null;
+            SocketError error;
+            if (_poller is not null)
             {
-                accepted = await _socket.AcceptAsync(cancellationToken);
-            }
-            catch (ObjectDisposedException)
-            {
-                return null;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.OperationAborted)
-            {
-                // Unbound.
-                return null;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
-            {
-                // The peer gave up before it was accepted: take the next one.
-                continue;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
-            {
-                // Out of descriptors or memory for a moment (the process budget keeps a margin, but sockets being
-                // closed still hold theirs): the listener is fine, so wait a little and accept again, as Kestrel's
-                // socket transport does, rather than fail the listener and stop the process.
-                await Task.Delay(AcceptRetryDelayMs, cancellationToken);
-                continue;
-            }
-
-            try
-            {
-                accepted.NoDelay = true;
-
-                // The transport never waits in a send or receive: on Linux its calls ask for that one by one
-                // (LeanPoller.Receive and Send; making the socket non-blocking would give it the runtime's
-                // asynchronous state, ~0.15 KB for the connection's life); elsewhere the socket is non-blocking.
-                if (LeanPoller.Shared is null)
+                handle = LeanPoller.Accept(_handle, out remote, out error);
+                if (error == SocketError.WouldBlock)
                 {
-                    accepted.Blocking = false;
+                    if (!await WaitForConnectionAsync(cancellationToken))
+                    {
+                        return null;
+                    }
+
+                    continue;
                 }
+            }
+            else
+            {
+                try
+                {
+                    accepted = await _socket.AcceptAsync(cancellationToken);
+                    error = SocketError.Success;
+                }
+                catch (ObjectDisposedException)
+                {
+                    error = SocketError.OperationAborted;
+                }
+                catch (SocketException ex)
+                {
+                    error = ex.SocketErrorCode;
+                }
+            }
+
+            switch (error)
+            {
+                case SocketError.Success:
+                    break;
+                case SocketError.OperationAborted:
+                    // Unbound.
+                    return null;
+                case SocketError.ConnectionReset or SocketError.ConnectionAborted:
+                    // The peer gave up before it was accepted: take the next one.
+                    continue;
+                case SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable:
+                    // Out of descriptors or memory for a moment (the process budget keeps a margin, but sockets being
+                    // closed still hold theirs): the listener is fine, so wait a little and accept again, as Kestrel's
+                    // socket transport does, rather than fail the listener and stop the process.
+                    await Task.Delay(AcceptRetryDelayMs, cancellationToken);
+                    continue;
+                default:
+                    throw new SocketException((int)error);
+            }
+
+            if (handle is not null)
+            {
+                return new LeanConnection(handle, remote, _pool);
+            }
+
+            try
+            {
+                accepted!.NoDelay = true;
+
+                // The transport never waits in a send or receive: elsewhere than Linux the socket is non-blocking.
+                accepted.Blocking = false;
                 return new LeanConnection(accepted, _pool);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
                 // Reset between accept and set-up.
-                accepted.Dispose();
+                accepted!.Dispose();
             }
+        }
+    }
+
+    // Until the listening socket is readable (a connection waits in its backlog): false once unbound.
+    private async ValueTask<bool> WaitForConnectionAsync(CancellationToken cancellationToken)
+    {
+        TaskCompletionSource readable;
+        lock (_lock)
+        {
+            if (_unbound)
+            {
+                return false;
+            }
+
+            readable = _readable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var first = !_armed;
+            _armed = true;
+            if (!_poller!.Arm(_handle, _pollKey, first))
+            {
+                return false;
+            }
+        }
+
+        await readable.Task.WaitAsync(cancellationToken);
+        lock (_lock)
+        {
+            return !_unbound;
+        }
+    }
+
+    // The poller's wake-up: the listening socket is readable.
+    void IThreadPoolWorkItem.Execute()
+    {
+        lock (_lock)
+        {
+            _readable?.TrySetResult();
         }
     }
 
     public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
     {
-        _socket.Dispose();
+        Close();
         return default;
     }
 
     public ValueTask DisposeAsync()
     {
-        _socket.Dispose();
+        Close();
         return default;
+    }
+
+    private void Close()
+    {
+        lock (_lock)
+        {
+            if (_unbound)
+            {
+                return;
+            }
+
+            _unbound = true;
+
+            // Closing a socket takes it out of the epoll set without a word: the waiting accept is woken here.
+            _readable?.TrySetResult();
+        }
+
+        if (_poller is not null)
+        {
+            _poller.Release(_handle, _pollKey);
+        }
+
+        _socket.Dispose();
     }
 }

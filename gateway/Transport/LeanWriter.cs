@@ -320,13 +320,14 @@ internal sealed class LeanWriter : PipeWriter
             // First without waiting: a socket with room in its kernel buffer takes the bytes at once. A connection
             // that never backs up so never makes an asynchronous socket call, which would give its socket the
             // runtime's asynchronous state (about 0.15 KB, kept for the connection's life). On Linux the call is the
-            // poller's (see LeanPoller.Send), which leaves the socket in the runtime's blocking mode for the same reason.
+            // poller's (see LeanPoller.Send), which leaves the socket in the runtime's blocking mode for the same reason
+            // and needs no Socket object: the connection makes one (LeanConnection.Socket) only for the send below.
             int sent;
             SocketError error;
             try
             {
                 sent = LeanPoller.Shared is not null
-                    ? LeanPoller.Send(_connection.Socket, bytes.Span, out error)
+                    ? LeanPoller.Send(_connection.Handle, bytes.Span, out error)
                     : _connection.Socket.Send(bytes.Span, SocketFlags.None, out error);
             }
             catch (ObjectDisposedException)

@@ -183,10 +183,14 @@ public sealed class LeanTransportTests
         await WaitUntilAsync(() => pair.Pool.Outstanding == 0);
     }
 
-    [Fact]
-    public async Task DisposeAsync_WithBytesStillQueued_SendsThemBeforeClosing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task DisposeAsync_WithBytesStillQueued_SendsThemBeforeClosing(bool smallSendBuffer)
     {
-        var pair = await Pair.ConnectAsync();
+        // Without the small send buffer the connection never makes a runtime Socket (its close must still be a FIN
+        // after the last byte, not a reset that would throw away what the kernel still holds).
+        var pair = await Pair.ConnectAsync(smallSendBuffer);
         using (pair)
         {
             var output = pair.Server.Transport.Output;
@@ -424,7 +428,7 @@ public sealed class LeanTransportTests
 
         public LeanBufferPool Pool { get; }
 
-        public static async Task<Pair> ConnectAsync()
+        public static async Task<Pair> ConnectAsync(bool smallSendBuffer = true)
         {
             var pool = new LeanBufferPool();
             var listener = LeanListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), pool);
@@ -432,7 +436,11 @@ public sealed class LeanTransportTests
             var accepted = listener.AcceptAsync().AsTask();
             await client.ConnectAsync((IPEndPoint)listener.EndPoint);
             var server = (LeanConnection)(await accepted.WaitAsync(Wait))!;
-            server.Socket.SendBufferSize = 16 * 1024;
+            if (smallSendBuffer)
+            {
+                server.Socket.SendBufferSize = 16 * 1024;
+            }
+
             return new Pair(listener, client, server, pool);
         }
 
