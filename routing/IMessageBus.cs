@@ -36,8 +36,8 @@ public interface IBusSubscriber
 /// subscriber of a topic in that order; a subscriber on the publisher's own node gets them in that order
 /// across topics too; and a subscriber gets one <see cref="IBusSubscriber.OnPublished"/> call at a time,
 /// never two at once. Payloads from different publishers (other nodes) may interleave, and a remote
-/// node may get one publisher's payloads on two topics in either order (Redis reads each channel in its
-/// own loop). Delivery is best effort: the store is the truth and clients catch up by seq, so a lost or
+/// node may get one publisher's payloads on two topics in either order (Redis pub/sub keeps each
+/// channel's messages in order, not one node's across channels). Delivery is best effort: the store is the truth and clients catch up by seq, so a lost or
 /// late payload costs latency, never a message. Adapters: in-process (embedded), Redis pub/sub
 /// (distributed, <c>Redis/RedisMessageBus</c>).
 /// </remarks>
