@@ -39,7 +39,7 @@ internal static class BusSubscriptionMemory
         // Everything that is created once (the bus's and the connection's first-use state) before the first reading.
         await SubscribeAsync(bus, subscriber, handler, sink, mode, 0, held);
         subscribed = 1;
-        readings.Add((1, await SettledHeapAsync()));
+        readings.Add((1, await HeapSlopes.SettledHeapAsync(TimeSpan.FromSeconds(1))));
         foreach (var count in counts.Order())
         {
             // Not all at once: a few hundred SUBSCRIBEs in flight keep the connection busy without a backlog.
@@ -50,7 +50,7 @@ internal static class BusSubscriptionMemory
                 subscribed += batch;
             }
 
-            var bytes = await SettledHeapAsync();
+            var bytes = await HeapSlopes.SettledHeapAsync(TimeSpan.FromSeconds(1));
             readings.Add((count, bytes));
             var server = connection.GetServer(connection.GetEndPoints()[0]);
             var channels = (await server.ExecuteAsync("PUBSUB", "CHANNELS", mode == "bus" ? "chatwire:*" : "bench:*")).Length;
@@ -59,15 +59,7 @@ internal static class BusSubscriptionMemory
                 $"{count} topics: {bytes / 1024.0:N0} KiB managed, bus topics {bus.SubscribedTopics}, subscribe failures {bus.SubscribeFailures}, Redis channels {channels}"));
         }
 
-        for (var i = 2; i < readings.Count; i++)
-        {
-            var (n1, b1) = readings[i - 1];
-            var (n2, b2) = readings[i];
-            var slope = (double)(b2 - b1) / (n2 - n1);
-            Console.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"slope {n1}..{n2}: {slope:N0} B ({slope / 1024:N2} KiB) managed per subscribed topic ({mode})"));
-        }
+        HeapSlopes.Print(readings, $"subscribed topic ({mode})");
 
         GC.KeepAlive(held);
         await subscriber.UnsubscribeAllAsync();
@@ -214,19 +206,6 @@ internal static class BusSubscriptionMemory
         }
 
         return connection;
-    }
-
-    private static async Task<long> SettledHeapAsync()
-    {
-        await Task.Delay(1_000);
-        var bytes = GC.GetTotalMemory(forceFullCollection: true);
-        for (var i = 0; i < 3; i++)
-        {
-            await Task.Delay(200);
-            bytes = Math.Min(bytes, GC.GetTotalMemory(forceFullCollection: true));
-        }
-
-        return bytes;
     }
 
     private sealed class Sink : IBusSubscriber

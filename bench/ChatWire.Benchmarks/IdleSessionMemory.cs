@@ -21,7 +21,7 @@ internal static class IdleSessionMemory
         Console.WriteLine($"idle sessions: seeding {max} users with one device each, all in one channel");
         await using var gateway = await InProcessGateway.StartAsync(max);
         var sessions = new List<PipeSession>(max);
-        var readings = new List<(int Sessions, long Bytes)> { (0, await SettledHeapAsync()) };
+        var readings = new List<(int Sessions, long Bytes)> { (0, await HeapSlopes.SettledHeapAsync(TimeSpan.FromSeconds(2))) };
         Console.WriteLine($"0 sessions: {readings[0].Bytes / 1024.0:N0} KiB managed");
         foreach (var count in counts.Order())
         {
@@ -36,36 +36,17 @@ internal static class IdleSessionMemory
                 session.Drain();
             }
 
-            var bytes = await SettledHeapAsync();
+            var bytes = await HeapSlopes.SettledHeapAsync(TimeSpan.FromSeconds(2));
             readings.Add((count, bytes));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{count} sessions: {bytes / 1024.0:N0} KiB managed, {gateway.Services.Metrics.Authenticated.Value} authenticated"));
         }
 
-        for (var i = 2; i < readings.Count; i++)
-        {
-            var (n1, b1) = readings[i - 1];
-            var (n2, b2) = readings[i];
-            var slope = (double)(b2 - b1) / (n2 - n1);
-            Console.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"slope {n1}..{n2}: {slope:N0} B ({slope / 1024:N2} KiB) managed per idle session; x 1,000,000 sessions = {slope * 1_000_000 / (1L << 30):N2} GiB managed"));
-        }
+        HeapSlopes.Print(
+            readings,
+            "idle session",
+            slope => string.Create(CultureInfo.InvariantCulture, $"; x 1,000,000 sessions = {slope * 1_000_000 / (1L << 30):N2} GiB managed"));
 
         GC.KeepAlive(sessions);
         return 0;
-    }
-
-    private static async Task<long> SettledHeapAsync()
-    {
-        // Let pending flushes and the fan-out's subscription work finish, then collect until it stops shrinking.
-        await Task.Delay(2_000);
-        var bytes = GC.GetTotalMemory(forceFullCollection: true);
-        for (var i = 0; i < 3; i++)
-        {
-            await Task.Delay(200);
-            bytes = Math.Min(bytes, GC.GetTotalMemory(forceFullCollection: true));
-        }
-
-        return bytes;
     }
 }
