@@ -17,18 +17,22 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
         WHERE conversation_id = $conversation_id AND event_id = $event_id;
         """;
 
-    // Upsert + RETURNING (SQLite 3.35+): the seq is allocated by the same transaction that stores the row.
-    private const string AllocateSeqSql = """
-        INSERT INTO conversation_heads (conversation_id, last_seq) VALUES ($conversation_id, 1)
-        ON CONFLICT (conversation_id) DO UPDATE SET last_seq = last_seq + 1
-        RETURNING last_seq;
+    // A conversation's last seq is read once per batch (at its first event there) and written once per batch
+    // (before COMMIT), in the batch's transaction: a rolled-back batch gives its seqs back, and the sequence
+    // stays gap-free. In between, the writer (the only one) counts on from what it read.
+    private const string ReadHeadSql = "SELECT last_seq FROM conversation_heads WHERE conversation_id = $conversation_id;";
+
+    private const string WriteHeadSql = """
+        INSERT INTO conversation_heads (conversation_id, last_seq) VALUES ($conversation_id, $last_seq)
+        ON CONFLICT (conversation_id) DO UPDATE SET last_seq = excluded.last_seq;
         """;
 
     private const string InsertSql = """
         INSERT INTO events (conversation_id, seq, kind, event_id, sender_user_id, sender_device_id, stored_at, content_type, content, subject_id,
                             thread_root_id, group_mentions, mentions, original_digest)
         VALUES ($conversation_id, $seq, $kind, $event_id, $sender_user_id, $sender_device_id, $stored_at, $content_type, $content, $subject_id,
-                $thread_root_id, $group_mentions, $mentions, $original_digest);
+                $thread_root_id, $group_mentions, $mentions, $original_digest)
+        ON CONFLICT (conversation_id, event_id) DO NOTHING;
         """;
 
     private const string AddUsageSql = """
@@ -41,7 +45,12 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
     // Prepared once, rebound per message. The Guid parameters share buffers that are overwritten in
     // place: SQLite copies a bound blob, so reuse is safe and a message costs no Guid arrays.
     private readonly SqliteCommand _find;
-    private readonly SqliteCommand _allocateSeq;
+    private readonly SqliteCommand _readHead;
+    private readonly SqliteCommand _writeHead;
+    private readonly SqliteParameter _headSeq;
+
+    // Per batch: each conversation's last seq as read at its first event, and as last taken.
+    private readonly Dictionary<Guid, (long Read, long Taken)> _heads = [];
     private readonly SqliteCommand _insert;
     private readonly SqliteCommand _addUsage;
     private readonly byte[] _ownerId = new byte[SqliteValues.GuidLength];
@@ -79,8 +88,11 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
         _find.Parameters.AddBlob("$conversation_id", _conversationId);
         _find.Parameters.AddBlob("$event_id", _eventId);
 
-        _allocateSeq = CreateCommand(AllocateSeqSql);
-        _allocateSeq.Parameters.AddBlob("$conversation_id", _conversationId);
+        _readHead = CreateCommand(ReadHeadSql);
+        _readHead.Parameters.AddBlob("$conversation_id", _conversationId);
+        _writeHead = CreateCommand(WriteHeadSql);
+        _writeHead.Parameters.AddBlob("$conversation_id", _conversationId);
+        _headSeq = _writeHead.Parameters.AddInteger("$last_seq", 0);
 
         _insert = CreateCommand(InsertSql);
         _insert.Parameters.AddBlob("$conversation_id", _conversationId);
@@ -104,7 +116,8 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
         _usageBytes = _addUsage.Parameters.AddInteger("$bytes", 0);
 
         _find.Prepare();
-        _allocateSeq.Prepare();
+        _readHead.Prepare();
+        _writeHead.Prepare();
         _insert.Prepare();
         _addUsage.Prepare();
     }
@@ -151,7 +164,8 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
     protected override async ValueTask CloseAsync()
     {
         await _find.DisposeAsync();
-        await _allocateSeq.DisposeAsync();
+        await _readHead.DisposeAsync();
+        await _writeHead.DisposeAsync();
         await _insert.DisposeAsync();
         await _addUsage.DisposeAsync();
         await _connection.DisposeAsync();
@@ -166,18 +180,30 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
             transaction = _connection.BeginTransaction(deferred: false);
             _transaction = transaction;
             _find.Transaction = transaction;
-            _allocateSeq.Transaction = transaction;
+            _readHead.Transaction = transaction;
+            _writeHead.Transaction = transaction;
             _insert.Transaction = transaction;
             _addUsage.Transaction = transaction;
 
             var storedAt = StoredValues.FromUnixMilliseconds(StoredValues.ToUnixMilliseconds(DateTimeOffset.UtcNow));
             _batchUsage.Clear();
+            _heads.Clear();
             foreach (var pending in batch)
             {
                 pending.Result = Append(pending.Event, storedAt);
                 if (pending.Result.Outcome == AppendOutcome.Stored && pending.Event.Content.Length > 0)
                 {
                     CountUsage(pending.Event);
+                }
+            }
+
+            foreach (var (conversation, head) in _heads)
+            {
+                if (head.Taken != head.Read)
+                {
+                    StoredValues.WriteGuid(conversation, _conversationId);
+                    _headSeq.Value = head.Taken;
+                    _writeHead.ExecuteNonQuery();
                 }
             }
 
@@ -201,7 +227,8 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
         finally
         {
             _find.Transaction = null;
-            _allocateSeq.Transaction = null;
+            _readHead.Transaction = null;
+            _writeHead.Transaction = null;
             _insert.Transaction = null;
             _addUsage.Transaction = null;
             _transaction = null;
@@ -223,17 +250,17 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
         StoredValues.WriteGuid(e.SenderUserId, _senderUserId);
         StoredValues.WriteGuid(e.SenderDeviceId, _senderDeviceId);
 
-        // Inside the batch's transaction, so an earlier append of this batch with the same id is seen.
-        using (var existing = _find.ExecuteReader())
+        // A plain message changes nothing else: it is inserted straight away, and only when its id is taken
+        // already (the insert did nothing) is the earlier event read. Other events are checked against what
+        // they change first, and that check must not run for a resend.
+        if (e.Kind == EventKind.Message && e.ThreadRootId is null)
         {
-            if (existing.Read())
-            {
-                var original = SqliteMessageStore.ReadEvent(existing);
-                var digest = existing.IsDBNull(15) ? null : existing.GetFieldValue<byte[]>(15);
-                return EventIdentity.IsSameEvent(original, digest, e, _digest)
-                    ? new AppendResult(AppendOutcome.Duplicate, original)
-                    : new AppendResult(AppendOutcome.Conflict, null);
-            }
+            return Insert(e, storedAt) ?? FindExisting(e) ?? throw new InvalidOperationException("The event was not inserted, yet no event holds its id.");
+        }
+
+        if (FindExisting(e) is { } existing)
+        {
+            return existing;
         }
 
         // What the event changes (a message edited, a reaction added, …) is checked and applied first, in the
@@ -244,7 +271,35 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
             return change;
         }
 
-        var seq = Convert.ToInt64(_allocateSeq.ExecuteScalar(), CultureInfo.InvariantCulture);
+        return Insert(e, storedAt) ?? throw new InvalidOperationException("The event's id was taken within its own transaction.");
+    }
+
+    // Inside the batch's transaction, so an earlier append of this batch with the same id is seen.
+    private AppendResult? FindExisting(NewEvent e)
+    {
+        using var existing = _find.ExecuteReader();
+        if (!existing.Read())
+        {
+            return null;
+        }
+
+        var original = SqliteMessageStore.ReadEvent(existing);
+        var digest = existing.IsDBNull(15) ? null : existing.GetFieldValue<byte[]>(15);
+        return EventIdentity.IsSameEvent(original, digest, e, _digest)
+            ? new AppendResult(AppendOutcome.Duplicate, original)
+            : new AppendResult(AppendOutcome.Conflict, null);
+    }
+
+    // Stores the event under the conversation's next seq; null (and no seq taken) when its id is taken already.
+    private AppendResult? Insert(NewEvent e, DateTimeOffset storedAt)
+    {
+        if (!_heads.TryGetValue(e.ConversationId, out var head))
+        {
+            var read = _readHead.ExecuteScalar() is { } last ? Convert.ToInt64(last, CultureInfo.InvariantCulture) : 0;
+            head = (read, read);
+        }
+
+        var seq = head.Taken + 1;
         _seq.Value = seq;
         _kind.Value = (long)e.Kind;
         _storedAt.Value = StoredValues.ToUnixMilliseconds(storedAt);
@@ -264,7 +319,13 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
         _groupMentions.Value = (long)e.GroupMentions;
         _mentions.Value = e.Mentions.Count > 0 ? StoredValues.ToBytes(e.Mentions) : DBNull.Value;
         _originalDigest.Value = e.Kind == EventKind.Message ? EventIdentity.Digest(_digest, e.ContentType, e.Content.Span) : DBNull.Value;
-        _insert.ExecuteNonQuery();
+        if (_insert.ExecuteNonQuery() == 0)
+        {
+            _heads[e.ConversationId] = head;
+            return null;
+        }
+
+        _heads[e.ConversationId] = (head.Read, seq);
         if (e.Kind == EventKind.Message && (e.ThreadRootId is not null || e.Mentions.Count > 0 || e.GroupMentions != GroupMentions.None))
         {
             _changes.RecordMessage(e, seq, storedAt);
