@@ -11,7 +11,9 @@ namespace ChatWire.Benchmarks;
 /// distributed-mode bus, as the slope of <see cref="GC.GetTotalMemory(bool)"/> (after full collections) between
 /// two topic counts, against a real Redis (<c>host:port</c>, e.g. from <c>scripts/services.sh</c>). MODE:
 /// <c>bus</c> (default) subscribes through <see cref="RedisMessageBus"/>, one subscriber per topic as the
-/// gateway does; the others subscribe the same channels straight through StackExchange.Redis, to tell its part
+/// gateway does; <c>presence</c> watches one user per topic through <see cref="RedisPresenceRegistry"/> (a
+/// presence channel each, as a node watching users for its connections); the others subscribe the same channels
+/// straight through StackExchange.Redis, to tell its part
 /// from ChatWire's: <c>queue-loop</c> (a <see cref="ChannelMessageQueue"/> per channel read by
 /// <c>OnMessage</c>), <c>queue</c> (the queue, nobody reading it), <c>handler</c> (one shared handler for every
 /// channel). The subscriber object itself is one shared instance, so only the bus's cost is counted.
@@ -29,6 +31,7 @@ internal static class BusSubscriptionMemory
         Console.WriteLine($"bus subscriptions ({mode}) against {redis}, counts {string.Join(", ", counts)}");
         await using var connection = await ConnectAsync(redis);
         await using var bus = new RedisMessageBus(connection, Guid.NewGuid());
+        await using var presence = new RedisPresenceRegistry(connection, "bench-" + Guid.NewGuid().ToString("N"));
         var subscriber = connection.GetSubscriber();
         var sink = new Sink();
         Action<RedisChannel, RedisValue> handler = sink.OnMessage;
@@ -37,7 +40,7 @@ internal static class BusSubscriptionMemory
         var readings = new List<(int Topics, long Bytes)>();
 
         // Everything that is created once (the bus's and the connection's first-use state) before the first reading.
-        await SubscribeAsync(bus, subscriber, handler, sink, mode, 0, held);
+        await SubscribeAsync(bus, presence, subscriber, handler, sink, mode, 0, held);
         subscribed = 1;
         readings.Add((1, await HeapSlopes.SettledHeapAsync(TimeSpan.FromSeconds(1))));
         foreach (var count in counts.Order())
@@ -46,14 +49,14 @@ internal static class BusSubscriptionMemory
             while (subscribed < count)
             {
                 var batch = Math.Min(256, count - subscribed);
-                await Task.WhenAll(Enumerable.Range(subscribed, batch).Select(i => SubscribeAsync(bus, subscriber, handler, sink, mode, i, held)));
+                await Task.WhenAll(Enumerable.Range(subscribed, batch).Select(i => SubscribeAsync(bus, presence, subscriber, handler, sink, mode, i, held)));
                 subscribed += batch;
             }
 
             var bytes = await HeapSlopes.SettledHeapAsync(TimeSpan.FromSeconds(1));
             readings.Add((count, bytes));
             var server = connection.GetServer(connection.GetEndPoints()[0]);
-            var channels = (await server.ExecuteAsync("PUBSUB", "CHANNELS", mode == "bus" ? "chatwire:*" : "bench:*")).Length;
+            var channels = (await server.ExecuteAsync("PUBSUB", "CHANNELS", mode is "bus" or "presence" ? "chatwire:*" : "bench:*")).Length;
             Console.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"{count} topics: {bytes / 1024.0:N0} KiB managed, bus topics {bus.SubscribedTopics}, subscribe failures {bus.SubscribeFailures}, Redis channels {channels}"));
@@ -67,7 +70,14 @@ internal static class BusSubscriptionMemory
     }
 
     private static async Task SubscribeAsync(
-        RedisMessageBus bus, ISubscriber subscriber, Action<RedisChannel, RedisValue> handler, Sink sink, string mode, int index, List<object> held)
+        RedisMessageBus bus,
+        RedisPresenceRegistry presence,
+        ISubscriber subscriber,
+        Action<RedisChannel, RedisValue> handler,
+        Sink sink,
+        string mode,
+        int index,
+        List<object> held)
     {
         var id = new Guid(index, 0, 0, new byte[8]);
         var channel = RedisChannel.Literal($"bench:user:{id:D}");
@@ -76,6 +86,10 @@ internal static class BusSubscriptionMemory
         {
             case "bus":
                 handle = await bus.SubscribeAsync(BusTopic.User(id), sink);
+                break;
+            case "presence":
+                await presence.WatchAsync([id], CancellationToken.None);
+                handle = id;
                 break;
             case "queue-loop":
                 var loop = await subscriber.SubscribeAsync(channel);
@@ -90,7 +104,7 @@ internal static class BusSubscriptionMemory
                 handle = channel;
                 break;
             default:
-                throw new ArgumentException($"unknown mode {mode}: bus, queue-loop, queue or handler");
+                throw new ArgumentException($"unknown mode {mode}: bus, presence, queue-loop, queue or handler");
         }
 
         lock (held)

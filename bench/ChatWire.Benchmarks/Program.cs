@@ -6,7 +6,7 @@ using ChatWire.Benchmarks;
 // dotnet run -c Release --project bench/ChatWire.Benchmarks -- --filter '*'   (BenchmarkDotNet suites)
 // dotnet run -c Release --project bench/ChatWire.Benchmarks -- --check-allocations   (budget check, exit 1 on failure)
 // dotnet run -c Release --project bench/ChatWire.Benchmarks -- --idle-memory 2000 4000   (retained bytes per idle session)
-// dotnet run -c Release --project bench/ChatWire.Benchmarks -- --bus-memory HOST:PORT [bus|queue-loop|queue|handler] 10000 20000
+// dotnet run -c Release --project bench/ChatWire.Benchmarks -- --bus-memory HOST:PORT [bus|presence|queue-loop|queue|handler] 10000 20000
 //   (retained bytes per subscribed topic of the Redis bus; --handler-order HOST:PORT [channels] [messages] and
 //   --bus-throughput HOST:PORT [topics] [messages]: see BusSubscriptionMemory)
 if (args.Length > 0 && args[0] == "--idle-memory")

@@ -188,12 +188,13 @@ public sealed class RedisMessageBus : IMessageBus, IAsyncDisposable
         var channel = ChannelOf(topic);
         try
         {
-            // The doorbell first: it is registered before its SUBSCRIBE goes out, so every message the
-            // channel brings has a doorbell, queued after the library wrote the message into the channel's
-            // queues. Then the queue (no second SUBSCRIBE while the channel is subscribed). A doorbell that
-            // came before the queue was known here found nothing to drain; the drain below takes what it missed.
+            // The queue first: its SUBSCRIBE is confirmed before it returns, and from then on the library writes
+            // every message of the channel into it. Then the doorbell (no second SUBSCRIBE): every message after
+            // it rings it. What arrived in between, and whatever a doorbell rang before the queue was known here,
+            // the drain below takes, so nothing that came after the SUBSCRIBE is left unread.
+            var queue = await _subscriber.SubscribeAsync(channel);
             await _subscriber.SubscribeAsync(channel, _doorbell);
-            interest.Queue = await _subscriber.SubscribeAsync(channel);
+            interest.Queue = queue;
             _unsubscribed.Remove(topic);
             Drain(topic, interest);
             return true;

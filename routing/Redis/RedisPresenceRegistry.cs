@@ -25,8 +25,10 @@ namespace ChatWire.Routing.Redis;
 /// any live node holds them, else offline. Every write is a Lua script that updates the hash, recomputes the
 /// status and publishes it when it differs from the last published one (<c>p</c>), atomically: the channel
 /// carries each change once, in order. This node subscribes to a user's channel only while a local
-/// connection watches them (reference-counted), and one <see cref="ChannelMessageQueue"/> per user hands the
-/// changes to the observer one at a time, in order.</para>
+/// connection watches them (reference-counted). StackExchange.Redis fills one <see cref="ChannelMessageQueue"/>
+/// per watched user in arrival order; one handler shared by every channel (the library calls handlers on the
+/// thread pool, in no promised order) is only the doorbell that drains the user's queue, under the user's watch,
+/// so the observer hears a user's changes one at a time, in order, without a reading loop per user.</para>
 /// <para>Every node runs the same two loops, each every refresh period: one refreshes the lease, the other
 /// reaps, so that reaping a large dead node (a round trip per user) never holds up this node's own refresh.
 /// Reaping claims expired leases atomically (moved into <c>P reaping</c>, so exactly one node reaps each; a
@@ -59,6 +61,9 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _lease;
     private readonly Task _reaper;
+
+    // One delegate for every watched user's channel: the user is read back from the channel's name.
+    private readonly Action<RedisChannel, RedisValue> _doorbell;
     private IPresenceObserver? _observer;
     private int _resyncNeeded;
     private int _disposed;
@@ -77,6 +82,7 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
         }
 
         _redis = redis;
+        _doorbell = OnDoorbell;
         _db = redis.GetDatabase();
         _subscriber = redis.GetSubscriber();
         _node = nodeId;
@@ -162,19 +168,20 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
 
     public async ValueTask WatchAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken)
     {
-        var pending = new List<Task<ChannelMessageQueue>>(userIds.Count);
+        var pending = new List<Task>(userIds.Count);
         lock (_lock)
         {
             foreach (var user in userIds)
             {
                 if (!_watches.TryGetValue(user, out var watch))
                 {
-                    _watches[user] = watch = new Watch(SubscribeAsync(user));
+                    _watches[user] = watch = new Watch();
+                    watch.Subscribing = SubscribeAsync(user, watch);
                 }
                 else if (watch.Subscribing.IsFaulted || watch.Subscribing.IsCanceled)
                 {
                     // A subscription that failed (Redis was away) is tried again by the next watcher.
-                    watch.Subscribing = SubscribeAsync(user);
+                    watch.Subscribing = SubscribeAsync(user, watch);
                 }
 
                 watch.Count++;
@@ -183,6 +190,17 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
         }
 
         await Task.WhenAll(pending).WaitAsync(cancellationToken);
+        lock (_lock)
+        {
+            // A finished subscription's task (its method's state) is not kept for the watch's life.
+            foreach (var user in userIds)
+            {
+                if (_watches.TryGetValue(user, out var watch) && watch.Subscribing.IsCompletedSuccessfully)
+                {
+                    watch.Subscribing = Task.CompletedTask;
+                }
+            }
+        }
     }
 
     public void Unwatch(IReadOnlyCollection<Guid> userIds)
@@ -194,7 +212,7 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
                 if (_watches.TryGetValue(user, out var watch) && --watch.Count == 0)
                 {
                     _watches.Remove(user);
-                    _ = UnsubscribeAsync(watch.Subscribing);
+                    _ = UnsubscribeAsync(user, watch);
                 }
             }
         }
@@ -288,26 +306,95 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => Volatile.Write(ref _resyncNeeded, 1);
 
-    private async Task<ChannelMessageQueue> SubscribeAsync(Guid userId)
+    // The queue first: from its confirmed SUBSCRIBE on, the library writes every message of the channel into it.
+    // Then the doorbell (no second SUBSCRIBE), which every later message rings. What arrived in between, and
+    // whatever a doorbell rang before the queue was known here, the drain at the end takes.
+    private async Task SubscribeAsync(Guid userId, Watch watch)
     {
-        var queue = await _subscriber.SubscribeAsync(RedisChannel.Literal(ChannelName(userId)));
+        var channel = RedisChannel.Literal(ChannelName(userId));
+        ChannelMessageQueue? queue = null;
+        try
+        {
+            queue = await _subscriber.SubscribeAsync(channel);
+            await _subscriber.SubscribeAsync(channel, _doorbell);
+        }
+        catch
+        {
+            // The queue, if this attempt got it, comes out again (another watch's of the same user, if any, stays).
+            // The doorbell is added only once the queue's SUBSCRIBE is confirmed, and adding it sends no command.
+            try
+            {
+                await (queue?.UnsubscribeAsync() ?? Task.CompletedTask);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                _options.OnError?.Invoke(ex);
+            }
 
-        // One queue per watched user, read one message at a time: the observer hears a user's changes in order.
-        queue.OnMessage(message => OnChanged(userId, message.Message));
-        return queue;
+            throw;
+        }
+
+        lock (watch)
+        {
+            watch.Queue = queue;
+        }
+
+        Drain(userId, watch);
     }
 
-    private async Task UnsubscribeAsync(Task<ChannelMessageQueue> subscribing)
+    private async Task UnsubscribeAsync(Guid userId, Watch watch)
     {
         try
         {
-            var queue = await subscribing;
-            await queue.UnsubscribeAsync();
+            await watch.Subscribing;
+            ChannelMessageQueue? queue;
+            lock (watch)
+            {
+                queue = watch.Queue;
+                watch.Queue = null;
+            }
+
+            // This watch's queue and one doorbell: a new watch of the same user made meanwhile keeps its own.
+            await (queue?.UnsubscribeAsync() ?? Task.CompletedTask);
+            await _subscriber.UnsubscribeAsync(RedisChannel.Literal(ChannelName(userId)), _doorbell);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The subscription never came, or the connection is gone (and its subscriptions with it).
             _options.OnError?.Invoke(ex);
+        }
+    }
+
+    private void OnDoorbell(RedisChannel channel, RedisValue message)
+    {
+        var name = channel.ToString();
+        if (!name.StartsWith(_options.KeyPrefix, StringComparison.Ordinal)
+            || !Guid.TryParseExact(name.AsSpan(_options.KeyPrefix.Length), "D", out var userId))
+        {
+            return;
+        }
+
+        Watch? watch;
+        lock (_lock)
+        {
+            _watches.TryGetValue(userId, out watch);
+        }
+
+        if (watch is not null)
+        {
+            Drain(userId, watch);
+        }
+    }
+
+    // Under the watch, so one user's changes reach the observer one at a time and in the queue's (arrival) order.
+    private void Drain(Guid userId, Watch watch)
+    {
+        lock (watch)
+        {
+            while (watch.Queue is { } queue && queue.TryRead(out var message))
+            {
+                OnChanged(userId, message.Message);
+            }
         }
     }
 
@@ -330,10 +417,13 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
         }
     }
 
-    private sealed class Watch(Task<ChannelMessageQueue> subscribing)
+    private sealed class Watch
     {
         public int Count { get; set; }
 
-        public Task<ChannelMessageQueue> Subscribing { get; set; } = subscribing;
+        public Task Subscribing { get; set; } = Task.CompletedTask;
+
+        // Set once subscribed; read and changed under the watch itself.
+        public ChannelMessageQueue? Queue { get; set; }
     }
 }

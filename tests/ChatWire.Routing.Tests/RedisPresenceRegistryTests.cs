@@ -123,6 +123,39 @@ public sealed class RedisPresenceRegistryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Watch_ManyUsersChangingAtOnceOnAnotherNode_EachUsersChangesReachTheWatcherInOrder()
+    {
+        // The library hands a channel's messages to handlers on the thread pool in no promised order; the
+        // watcher must still hear each user's changes in the order they were made.
+        var a = await StartAsync();
+        var b = await StartAsync();
+        var users = Enumerable.Range(0, 16).Select(_ => Guid.NewGuid()).ToArray();
+        await a.Registry.WatchAsync(users, CancellationToken.None);
+        UserStatus[] cycle = [UserStatus.Away, UserStatus.DoNotDisturb, UserStatus.Online];
+        const int Rounds = 60;
+
+        foreach (var user in users)
+        {
+            b.Registry.MarkPresent(user);
+        }
+
+        for (var round = 0; round < Rounds; round++)
+        {
+            foreach (var user in users)
+            {
+                b.Registry.SetStatus(user, cycle[round % cycle.Length]);
+            }
+        }
+
+        UserStatus[] expected = [UserStatus.Online, .. Enumerable.Range(0, Rounds).Select(round => cycle[round % cycle.Length])];
+        await EventuallyAsync(() => Task.FromResult(users.All(user => a.Observer.ChangesOf(user).Length >= expected.Length)));
+        foreach (var user in users)
+        {
+            Assert.Equal(expected, a.Observer.ChangesOf(user).Select(change => change.Status));
+        }
+    }
+
+    [Fact]
     public async Task Watch_SecondDeviceOnAnotherNode_IsNoChange()
     {
         var a = await StartAsync();
