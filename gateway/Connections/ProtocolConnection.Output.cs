@@ -27,6 +27,7 @@ internal sealed partial class ProtocolConnection
     private long _outboundBytes;
     private long _overOutboundSince;
     private bool _flushing;
+    private bool _deliveriesUnflushed;
     private bool _closing;
     private bool _closed;
 
@@ -62,6 +63,52 @@ internal sealed partial class ProtocolConnection
             Target(frame.Length).Write(frame);
             _services.Metrics.FrameOut(opcode);
             AfterWrite(frame.Length);
+        }
+    }
+
+    /// <summary>
+    /// Writes an already-encoded frame for the fan-out without flushing it (see <see cref="Delivery.IDeliveryTarget.DeliverUnflushed"/>):
+    /// the frame waits in the transport's writer, counted like any other, until <see cref="FlushDeliveries"/> or any
+    /// other write's flush takes it. True when this write owes the caller a <see cref="FlushDeliveries"/> call.
+    /// </summary>
+    public bool DeliverUnflushed(ReadOnlySpan<byte> frame)
+    {
+        var opcode = FrameCodec.PeekOpcode(frame);
+        lock (WriteLock)
+        {
+            if (_closing || _closed)
+            {
+                return false;
+            }
+
+            if (opcode is Opcode.UserTyping or Opcode.Presence && (_holding || _flushing || _outboundBytes > EphemeralBacklogBytes))
+            {
+                _services.Metrics.EphemeralDropped();
+                return false;
+            }
+
+            Target(frame.Length).Write(frame);
+            _services.Metrics.FrameOut(opcode);
+            if (!Count(frame.Length) || _deliveriesUnflushed)
+            {
+                return false;
+            }
+
+            _deliveriesUnflushed = true;
+            return true;
+        }
+    }
+
+    /// <summary>Flushes what <see cref="DeliverUnflushed"/> left in the writer (unless a flush under way will take it).</summary>
+    public void FlushDeliveries()
+    {
+        lock (WriteLock)
+        {
+            _deliveriesUnflushed = false;
+            if (!_closed && !_flushing && !_holding)
+            {
+                StartFlush();
+            }
         }
     }
 
@@ -196,11 +243,21 @@ internal sealed partial class ProtocolConnection
     // Called under WriteLock.
     private void AfterWrite(int written)
     {
+        if (Count(written) && !_flushing && !_holding)
+        {
+            StartFlush();
+        }
+    }
+
+    // Called under WriteLock: counts written bytes against the outbound limits; false when that closed the
+    // connection as a slow consumer.
+    private bool Count(int written)
+    {
         _outboundBytes += written;
         if (_outboundBytes > _services.Options.MaxOutboundBurstBytes)
         {
             CloseAsSlowConsumerLocked();
-            return;
+            return false;
         }
 
         if (_outboundBytes > _services.Options.MaxOutboundBytes && _overOutboundSince == 0)
@@ -208,10 +265,7 @@ internal sealed partial class ProtocolConnection
             _overOutboundSince = Math.Max(1, Environment.TickCount64);
         }
 
-        if (!_flushing && !_holding)
-        {
-            StartFlush();
-        }
+        return true;
     }
 
     /// <summary>

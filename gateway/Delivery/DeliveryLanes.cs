@@ -20,6 +20,12 @@ internal sealed class DeliveryLanes : IDisposable
     /// <summary>Frame bytes one lane may hold before enqueuing waits.</summary>
     public const long LaneBytes = 8L * 1024 * 1024;
 
+    /// <summary>
+    /// Deliveries a lane writes before it flushes the connections written to (it flushes sooner when it runs out
+    /// of queued events). At 1,000 recipients on two lanes, up to about 32 events per connection leave together.
+    /// </summary>
+    public const long BatchDeliveries = 16 * 1024;
+
     // A hard cap on queued items besides the two bounds above (which a stream of tiny events never reaches).
     private const int LaneCapacity = 4096;
 
@@ -120,38 +126,57 @@ internal sealed class DeliveryLanes : IDisposable
     private bool IsFull(int lane) =>
         Interlocked.Read(ref _queuedBytes[lane]) > LaneBytes || Interlocked.Read(ref _queuedDeliveries[lane]) > LaneDeliveries;
 
+    // Writes what the lane holds the way an event loop does: every event at hand is written to its targets
+    // unflushed, then each target written to is flushed once. A connection that gets several events of one batch
+    // sends them in one system call (one encrypted record under Noise or TLS) instead of one each; the per-lane
+    // FIFO order, hence each connection's order, is unchanged. A batch ends when the lane is empty, at a marker,
+    // or after BatchDeliveries, so a connection's first event of a batch waits at most one batch's writing.
     private async Task DrainAsync(int index)
     {
+        var reader = _lanes[index].Reader;
+        var owed = new List<IDeliveryTarget>();
         try
         {
-            await foreach (var work in _lanes[index].Reader.ReadAllAsync())
+            while (await reader.WaitToReadAsync())
             {
-                if (work.Marker is { } marker)
+                long written = 0;
+                while (written < BatchDeliveries && reader.TryRead(out var work))
                 {
-                    marker.TrySetResult();
-                    continue;
+                    if (work.Marker is { } marker)
+                    {
+                        FlushOwed(owed);
+                        marker.TrySetResult();
+                        continue;
+                    }
+
+                    for (var i = 0; i < work.Count; i++)
+                    {
+                        var target = work.Targets![i];
+                        try
+                        {
+                            if (target.DeliverUnflushed(work.Frame))
+                            {
+                                owed.Add(target);
+                            }
+                        }
+                        catch (Exception ex) when (ex is not OutOfMemoryException)
+                        {
+                            // A broken recipient is its own problem; the others still get the event.
+                            GatewayLog.DeliveryFailed(_logger, target.DeviceId, ex);
+                        }
+                    }
+
+                    written += work.Count;
+                    ArrayPool<IDeliveryTarget>.Shared.Return(work.Targets!, clearArray: true);
+                    Interlocked.Add(ref _queuedBytes[index], -work.Frame!.Length);
+                    Interlocked.Add(ref _queuedDeliveries[index], -work.Count);
+                    if (!IsFull(index))
+                    {
+                        _room[index].Set();
+                    }
                 }
 
-                for (var i = 0; i < work.Count; i++)
-                {
-                    try
-                    {
-                        work.Targets![i].Deliver(work.Frame);
-                    }
-                    catch (Exception ex) when (ex is not OutOfMemoryException)
-                    {
-                        // A broken recipient is its own problem; the others still get the event.
-                        GatewayLog.DeliveryFailed(_logger, work.Targets![i].DeviceId, ex);
-                    }
-                }
-
-                ArrayPool<IDeliveryTarget>.Shared.Return(work.Targets!, clearArray: true);
-                Interlocked.Add(ref _queuedBytes[index], -work.Frame!.Length);
-                Interlocked.Add(ref _queuedDeliveries[index], -work.Count);
-                if (!IsFull(index))
-                {
-                    _room[index].Set();
-                }
+                FlushOwed(owed);
             }
         }
 #pragma warning disable CA1031 // A lane that stopped would stall every connection on it and, through the backpressure, the node.
@@ -162,6 +187,23 @@ internal sealed class DeliveryLanes : IDisposable
             GatewayLog.LaneFailed(_logger, index, ex);
             Environment.FailFast("A ChatWire delivery lane stopped: " + ex.GetType().Name, ex);
         }
+    }
+
+    private void FlushOwed(List<IDeliveryTarget> owed)
+    {
+        foreach (var target in owed)
+        {
+            try
+            {
+                target.FlushDeliveries();
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                GatewayLog.DeliveryFailed(_logger, target.DeviceId, ex);
+            }
+        }
+
+        owed.Clear();
     }
 
     private readonly record struct Work(byte[]? Frame, IDeliveryTarget[]? Targets, int Count, TaskCompletionSource? Marker);

@@ -13,6 +13,17 @@ internal interface IDeliveryTarget
     /// <summary>Writes one encoded EVENT frame. Never blocks: a target that cannot keep up closes itself.</summary>
     void Deliver(ReadOnlySpan<byte> frame);
 
+    /// <summary>
+    /// Writes one encoded frame like <see cref="Deliver"/> but leaves it in the target's buffer, so several events
+    /// for one connection leave together in one system call (and, encrypted, one record). True when the target
+    /// had nothing waiting before: the caller then owes it exactly one <see cref="FlushDeliveries"/>, which it
+    /// makes as soon as the events at hand are written. Never blocks.
+    /// </summary>
+    bool DeliverUnflushed(ReadOnlySpan<byte> frame);
+
+    /// <summary>Sends what <see cref="DeliverUnflushed"/> left waiting.</summary>
+    void FlushDeliveries();
+
     /// <summary>The device's session was revoked: close with SESSION_REVOKED.</summary>
     void Revoke();
 }

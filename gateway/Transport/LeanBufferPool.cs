@@ -16,6 +16,10 @@ internal sealed class LeanSegment : ReadOnlySequenceSegment<byte>
         Pooled = pooled;
     }
 
+    /// <summary>
+    /// The block's bytes, allocated on the pinned object heap: the transport hands their addresses to the kernel
+    /// (a gathering send of a whole chain) without pinning each block for each call.
+    /// </summary>
     public byte[] Array { get; }
 
     /// <summary>False for an oversized block made for one large write: dropped on return, not kept.</summary>
@@ -63,8 +67,11 @@ internal sealed class LeanBufferPool(int blockSize = LeanBufferPool.DefaultBlock
 {
     public const int DefaultBlockSize = 4096;
 
-    /// <summary>Free blocks kept for reuse (4 MiB at the default block size); more are left to the GC.</summary>
-    public const int DefaultMaxRetained = 1024;
+    /// <summary>
+    /// Free blocks kept for reuse (16 MiB at the default block size); more are left to the GC. A fan-out batch to a
+    /// few thousand connections has a few blocks out per connection at once; fewer kept would be made again each batch.
+    /// </summary>
+    public const int DefaultMaxRetained = 4096;
 
     private readonly ConcurrentQueue<LeanSegment> _free = new();
     private long _taken;
@@ -86,7 +93,7 @@ internal sealed class LeanBufferPool(int blockSize = LeanBufferPool.DefaultBlock
         Interlocked.Increment(ref _taken);
         if (minimum > blockSize)
         {
-            return new LeanSegment(GC.AllocateUninitializedArray<byte>(minimum), pooled: false);
+            return new LeanSegment(GC.AllocateUninitializedArray<byte>(minimum, pinned: true), pooled: false);
         }
 
         if (_free.TryDequeue(out var segment))
@@ -95,7 +102,7 @@ internal sealed class LeanBufferPool(int blockSize = LeanBufferPool.DefaultBlock
             return segment;
         }
 
-        return new LeanSegment(GC.AllocateUninitializedArray<byte>(blockSize), pooled: true);
+        return new LeanSegment(GC.AllocateUninitializedArray<byte>(blockSize, pinned: true), pooled: true);
     }
 
     public void Return(LeanSegment segment)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace ChatWire.Gateway.Transport;
@@ -168,7 +169,7 @@ internal sealed unsafe partial class LeanPoller
     }
 
     /// <summary>
-    /// <c>recv</c> with <c>MSG_DONTWAIT</c>: what the kernel holds, without waiting. The socket stays in the runtime's
+    /// <c>recvmsg</c> with <c>MSG_DONTWAIT</c>: what the kernel holds, without waiting. The socket stays in the runtime's
     /// blocking mode: switching it to non-blocking, or a non-blocking receive through <see cref="Socket"/>, would
     /// give it the runtime's asynchronous state for the rest of its life.
     /// </summary>
@@ -176,20 +177,50 @@ internal sealed unsafe partial class LeanPoller
     {
         fixed (byte* bytes = buffer)
         {
-            return Transfer(handle, bytes, buffer.Length, send: false, out error);
+            var vector = new IoVector { Base = bytes, Length = (nuint)buffer.Length };
+            var message = new MessageHeader { Vectors = &vector, VectorCount = 1 };
+            return Transfer(handle, &message, send: false, out error);
         }
     }
 
-    /// <summary><c>send</c> with <c>MSG_DONTWAIT | MSG_NOSIGNAL</c>: what the kernel's buffer has room for, without waiting.</summary>
-    public static int Send(SafeSocketHandle handle, ReadOnlySpan<byte> buffer, out SocketError error)
+    /// <summary>Blocks one gathering send hands to the kernel at most (256 KiB at the default block size).</summary>
+    public const int MaxGather = 64;
+
+    /// <summary>
+    /// <c>sendmsg</c> with <c>MSG_DONTWAIT | MSG_NOSIGNAL</c> over a chain of blocks, from <paramref name="offset"/> in
+    /// <paramref name="first"/> on (at most <see cref="MaxGather"/> blocks): the events queued for a connection leave
+    /// in one system call however many blocks they fill. Returns the bytes the kernel took, which may end inside any
+    /// block. The blocks' arrays are on the pinned object heap (<see cref="LeanSegment.Array"/>), so their addresses
+    /// stay valid without pinning.
+    /// </summary>
+    public static int SendChain(SafeSocketHandle handle, LeanSegment first, int offset, out SocketError error)
     {
-        fixed (byte* bytes = buffer)
+        var vectors = stackalloc IoVector[MaxGather];
+        var count = 0;
+        for (var segment = first; segment is not null && count < MaxGather; segment = segment.NextSegment)
         {
-            return Transfer(handle, bytes, buffer.Length, send: true, out error);
+            var start = ReferenceEquals(segment, first) ? offset : 0;
+            if (segment.End > start)
+            {
+                vectors[count].Base = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(segment.Array)) + start;
+                vectors[count].Length = (nuint)(segment.End - start);
+                count++;
+            }
         }
+
+        error = SocketError.Success;
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        var message = new MessageHeader { Vectors = vectors, VectorCount = (nuint)count };
+        return Transfer(handle, &message, send: true, out error);
     }
 
-    private static int Transfer(SafeSocketHandle handle, byte* bytes, int length, bool send, out SocketError error)
+    // sendmsg or recvmsg without waiting, retried on EINTR, with a reference held on the handle for the call (a
+    // handle closed meanwhile is never used by number).
+    private static int Transfer(SafeSocketHandle handle, MessageHeader* message, bool send, out SocketError error)
     {
         const int MsgDontWait = 0x40;
         const int MsgNoSignal = 0x4000;
@@ -200,7 +231,7 @@ internal sealed unsafe partial class LeanPoller
             var fd = (int)handle.DangerousGetHandle();
             while (true)
             {
-                var result = send ? send_(fd, bytes, length, MsgDontWait | MsgNoSignal) : recv(fd, bytes, length, MsgDontWait);
+                var result = send ? sendmsg(fd, message, MsgDontWait | MsgNoSignal) : recvmsg(fd, message, MsgDontWait);
                 if (result >= 0)
                 {
                     error = SocketError.Success;
@@ -405,10 +436,30 @@ internal sealed unsafe partial class LeanPoller
     private static partial int epoll_wait(int epfd, byte* events, int maxevents, int timeout);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static partial nint recv(int fd, byte* buffer, nint length, int flags);
+    private static partial nint recvmsg(int fd, MessageHeader* message, int flags);
 
-    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
-    private static partial nint send_(int fd, byte* buffer, nint length, int flags);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint sendmsg(int fd, MessageHeader* message, int flags);
+
+    // struct iovec and struct msghdr of the LP64 Linux ABI (x64 and arm64, the only systems the poller runs on).
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVector
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MessageHeader
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVector* Vectors;
+        public nuint VectorCount;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int accept4(int fd, byte* address, int* length, int flags);

@@ -320,14 +320,15 @@ internal sealed class LeanWriter : PipeWriter
             // First without waiting: a socket with room in its kernel buffer takes the bytes at once. A connection
             // that never backs up so never makes an asynchronous socket call, which would give its socket the
             // runtime's asynchronous state (about 0.15 KB, kept for the connection's life). On Linux the call is the
-            // poller's (see LeanPoller.Send), which leaves the socket in the runtime's blocking mode for the same reason
-            // and needs no Socket object: the connection makes one (LeanConnection.Socket) only for the send below.
+            // poller's gathering send (LeanPoller.SendChain: the whole chain, up to 64 blocks, in one system call),
+            // which leaves the socket in the runtime's blocking mode for the same reason and needs no Socket object:
+            // the connection makes one (LeanConnection.Socket) only for the send below, of the first block alone.
             int sent;
             SocketError error;
             try
             {
                 sent = LeanPoller.Shared is not null
-                    ? LeanPoller.Send(_connection.Handle, bytes.Span, out error)
+                    ? LeanPoller.SendChain(_connection.Handle, segment, _sendingOffset, out error)
                     : _connection.Socket.Send(bytes.Span, SocketFlags.None, out error);
             }
             catch (ObjectDisposedException)
@@ -385,12 +386,18 @@ internal sealed class LeanWriter : PipeWriter
         var remaining = _sending;
         if (error == SocketError.Success)
         {
+            // A gathering send may end in any block of the chain: give back every block it finished.
             _sendingOffset += bytes;
-            while (remaining is not null && _sendingOffset == remaining.End)
+            while (remaining is not null && _sendingOffset >= remaining.End)
             {
                 var next = remaining.NextSegment;
+                _sendingOffset -= remaining.End;
                 _connection.Pool.Return(remaining);
                 remaining = next;
+            }
+
+            if (remaining is null)
+            {
                 _sendingOffset = 0;
             }
         }

@@ -224,11 +224,11 @@ public sealed class DeliveryTests
         var bobFirst = bob.UserId.CompareTo(carol.UserId) < 0;
         var (first, second) = bobFirst ? (bobClient, carolClient) : (carolClient, bobClient);
         var (firstUser, secondUser) = bobFirst ? (bob, carol) : (carol, bob);
-        var own = await first.ExpectEventAsync();
-        var other = await first.ExpectEventAsync();
+        var own = await first.ExpectEventInAsync(group);
+        var other = await first.ExpectEventInAsync(group);
         Assert.Equal((group, 2ul, EventKind.MemberJoined, firstUser.UserId, alice.UserId), (own.ConversationId, own.Seq, own.Kind, own.SubjectId, own.SenderUserId));
         Assert.Equal((group, 3ul, EventKind.MemberJoined, secondUser.UserId), (other.ConversationId, other.Seq, other.Kind, other.SubjectId));
-        var last = await second.ExpectEventAsync();
+        var last = await second.ExpectEventInAsync(group);
         Assert.Equal((group, 3ul, EventKind.MemberJoined, secondUser.UserId), (last.ConversationId, last.Seq, last.Kind, last.SubjectId));
 
         // And it is routed: a message into it reaches them without a reconnect.

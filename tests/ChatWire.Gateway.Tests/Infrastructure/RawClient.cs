@@ -293,6 +293,22 @@ internal sealed class RawClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Reads frames until the next EVENT of one conversation; skips events of others (a team channel's join that
+    /// was committed before this connection registered may still be fanned out to it).
+    /// </summary>
+    public async Task<ConversationEvent> ExpectEventInAsync(Guid conversationId, TimeSpan? wait = null)
+    {
+        while (true)
+        {
+            var e = (await ExpectAsync<EventFrame>(wait)).Event;
+            if (e.ConversationId == conversationId)
+            {
+                return e;
+            }
+        }
+    }
+
     /// <summary>Reads frames until the next EVENT; fails on ERROR or close.</summary>
     public async Task<ConversationEvent> ExpectEventAsync(TimeSpan? wait = null) => (await ExpectAsync<EventFrame>(wait)).Event;
 

@@ -183,6 +183,49 @@ public sealed class LeanTransportTests
         await WaitUntilAsync(() => pair.Pool.Outstanding == 0);
     }
 
+    [Fact]
+    public async Task FlushAsync_ChainsOfManyBlocksTakenInPieces_ArriveIntactAndEveryBlockComesBack()
+    {
+        // Writes of every size, flushed a few at a time, so each flush is a chain of blocks (some starting inside a
+        // block, some oversized); a small send buffer and a slow reader make the socket take each chain in pieces
+        // that end anywhere in it.
+        await using var pair = await Pair.ConnectAsync();
+        var output = pair.Server.Transport.Output;
+        var random = new Random(12);
+        var expected = new MemoryStream();
+        var receiving = Task.Run(async () =>
+        {
+            var received = new MemoryStream();
+            var buffer = new byte[1500];
+            int n;
+            while ((n = await pair.Client.ReceiveAsync(buffer.AsMemory(0, random.Next(1, buffer.Length)))) > 0)
+            {
+                received.Write(buffer, 0, n);
+            }
+
+            return received.ToArray();
+        });
+
+        for (var flushNumber = 0; flushNumber < 200; flushNumber++)
+        {
+            for (var writes = random.Next(1, 12); writes > 0; writes--)
+            {
+                var size = random.Next(10) == 0 ? random.Next(4097, 9000) : random.Next(1, 3000);
+                var bytes = new byte[size];
+                random.NextBytes(bytes);
+                bytes.CopyTo(output.GetSpan(size));
+                output.Advance(size);
+                expected.Write(bytes);
+            }
+
+            await output.FlushAsync().AsTask().WaitAsync(Wait);
+        }
+
+        await pair.Server.DisposeAsync();
+        Assert.Equal(expected.ToArray(), await receiving.WaitAsync(Wait));
+        Assert.Equal(0, pair.Pool.Outstanding);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

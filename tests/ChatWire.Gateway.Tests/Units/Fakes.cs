@@ -454,6 +454,7 @@ internal sealed class FakeDirectory : IDirectoryStore
 internal sealed class RecordingTarget(Guid userId, Guid deviceId) : IDeliveryTarget
 {
     private readonly List<byte[]> _frames = [];
+    private readonly List<byte[]> _unflushed = [];
 
     public Guid UserId { get; } = userId;
 
@@ -483,6 +484,25 @@ internal sealed class RecordingTarget(Guid userId, Guid deviceId) : IDeliveryTar
         lock (_frames)
         {
             _frames.Add(frame.ToArray());
+        }
+    }
+
+    // Like a connection: frames written unflushed are seen (in Frames) only once flushed.
+    public bool DeliverUnflushed(ReadOnlySpan<byte> frame)
+    {
+        lock (_frames)
+        {
+            _unflushed.Add(frame.ToArray());
+            return _unflushed.Count == 1;
+        }
+    }
+
+    public void FlushDeliveries()
+    {
+        lock (_frames)
+        {
+            _frames.AddRange(_unflushed);
+            _unflushed.Clear();
         }
     }
 

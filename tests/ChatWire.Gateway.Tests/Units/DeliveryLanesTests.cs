@@ -1,0 +1,129 @@
+using System.Buffers;
+using ChatWire.Gateway.Delivery;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ChatWire.Gateway.Tests.Units;
+
+// The lanes write what they hold as one batch: every event at hand unflushed, then one flush per target.
+public sealed class DeliveryLanesTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task EventsQueuedBehindABusyLane_ReachEachTargetInOrderWithOneFlush()
+    {
+        using var lanes = new DeliveryLanes(1, NullLogger.Instance);
+        var gate = new CountingTarget { Gate = new ManualResetEventSlim() };
+        var first = new CountingTarget();
+        var second = new CountingTarget();
+
+        Enqueue(lanes, Frame(0), gate, first, second);
+        Assert.True(gate.Entered.Wait(Wait));
+
+        // The lane is inside event 0 (held by the gate): these queue behind it and join its batch.
+        for (byte i = 1; i <= 20; i++)
+        {
+            Enqueue(lanes, Frame(i), first, second);
+        }
+
+        Assert.Equal(0, first.Flushes);
+        gate.Gate!.Set();
+        await lanes.DeliveredAsync().WaitAsync(Wait);
+
+        foreach (var target in new[] { first, second })
+        {
+            Assert.Equal(Enumerable.Range(0, 21).Select(i => (byte)i), target.Flushed.Select(f => f[0]));
+            Assert.Equal(1, target.Flushes);
+        }
+
+        Assert.Equal(1, gate.Flushes);
+    }
+
+    [Fact]
+    public async Task TargetThatThrows_OthersOfTheBatchAreStillWrittenAndFlushed()
+    {
+        using var lanes = new DeliveryLanes(1, NullLogger.Instance);
+        var before = new CountingTarget();
+        var broken = new CountingTarget { Throws = true };
+        var after = new CountingTarget();
+
+        Enqueue(lanes, Frame(7), before, broken, after);
+        Enqueue(lanes, Frame(8), before, broken, after);
+        await lanes.DeliveredAsync().WaitAsync(Wait);
+
+        Assert.Equal(new byte[] { 7, 8 }, before.Flushed.Select(f => f[0]));
+        Assert.Equal(new byte[] { 7, 8 }, after.Flushed.Select(f => f[0]));
+        Assert.Empty(broken.Flushed);
+    }
+
+    private static byte[] Frame(byte marker) => [marker, 1, 2, 3];
+
+    private static void Enqueue(DeliveryLanes lanes, byte[] frame, params CountingTarget[] targets)
+    {
+        var rented = ArrayPool<IDeliveryTarget>.Shared.Rent(targets.Length);
+        targets.CopyTo(rented, 0);
+        lanes.Enqueue(0, frame, rented, targets.Length);
+    }
+
+    private sealed class CountingTarget : IDeliveryTarget
+    {
+        private readonly List<byte[]> _unflushed = [];
+        private readonly List<byte[]> _flushed = [];
+        private int _flushes;
+
+        public ManualResetEventSlim? Gate { get; init; }
+
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public bool Throws { get; init; }
+
+        public Guid UserId { get; } = Guid.CreateVersion7();
+
+        public Guid DeviceId { get; } = Guid.CreateVersion7();
+
+        public int Flushes => Volatile.Read(ref _flushes);
+
+        public IReadOnlyList<byte[]> Flushed
+        {
+            get
+            {
+                lock (_flushed)
+                {
+                    return [.. _flushed];
+                }
+            }
+        }
+
+        public void Deliver(ReadOnlySpan<byte> frame) => throw new InvalidOperationException("The lanes write unflushed.");
+
+        public bool DeliverUnflushed(ReadOnlySpan<byte> frame)
+        {
+            Entered.Set();
+            Gate?.Wait(Wait);
+            if (Throws)
+            {
+                throw new InvalidOperationException("broken target");
+            }
+
+            lock (_flushed)
+            {
+                _unflushed.Add(frame.ToArray());
+                return _unflushed.Count == 1;
+            }
+        }
+
+        public void FlushDeliveries()
+        {
+            Interlocked.Increment(ref _flushes);
+            lock (_flushed)
+            {
+                _flushed.AddRange(_unflushed);
+                _unflushed.Clear();
+            }
+        }
+
+        public void Revoke()
+        {
+        }
+    }
+}
