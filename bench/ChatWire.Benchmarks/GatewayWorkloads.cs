@@ -74,7 +74,12 @@ internal sealed class GatewayWorkloads : IAsyncDisposable
         for (var i = 0; i < iterations; i++)
         {
             var session = _sessions[i % Recipients];
-            session.Connection.Deliver(_event);
+            // As a delivery lane writes: unflushed, then one flush for the batch (here a batch of one).
+            if (session.Connection.DeliverUnflushed(_event))
+            {
+                session.Connection.FlushDeliveries();
+            }
+
             if (session.Drain() is var drained && drained != _event.Length)
             {
                 throw new InvalidOperationException($"{drained} bytes written to the connection's output; the EVENT is {_event.Length}.");

@@ -20,6 +20,9 @@ internal readonly record struct ChangeOutcome(ulong Seq, long ServerTimeUnixMs);
 /// </summary>
 internal sealed partial class ConversationService
 {
+    // The answer to a change that stores nothing (a TYPING), made once.
+    private static readonly Task<ChangeOutcome> NothingStored = Task.FromResult(default(ChangeOutcome));
+
     /// <summary>EDIT: the author replaces a message's content.</summary>
     /// <exception cref="RequestRefusedException">Why it was refused.</exception>
     public async Task<ChangeOutcome> EditAsync(SessionIdentity actor, Edit edit)
@@ -177,15 +180,39 @@ internal sealed partial class ConversationService
     /// and conversation per <see cref="TypingInterval"/> goes out; more often is answered the same and dropped.
     /// </summary>
     /// <exception cref="RequestRefusedException">Not a member who may send, or the store is unavailable.</exception>
-    public async Task<ChangeOutcome> TypingAsync(SessionIdentity actor, Typing typing)
+    public Task<ChangeOutcome> TypingAsync(SessionIdentity actor, Typing typing)
     {
-        await RequireAccessAsync(typing.ConversationId, actor.UserId, toWrite: true);
+        // A notice every keystroke or so: with the membership cached and the notice throttled, nothing is allocated
+        // (no task is made for a check or an answer that completed at once).
+        var access = RequireAccessAsync(typing.ConversationId, actor.UserId, toWrite: true);
+        if (!access.IsCompletedSuccessfully)
+        {
+            return TypingAfterAccessAsync(access, actor, typing);
+        }
+
+        _ = access.Result;
+        return AnnounceTyping(actor, typing);
+    }
+
+    private async Task<ChangeOutcome> TypingAfterAccessAsync(ValueTask<MemberAccess> access, SessionIdentity actor, Typing typing)
+    {
+        await access;
+        return await AnnounceTyping(actor, typing);
+    }
+
+    private Task<ChangeOutcome> AnnounceTyping(SessionIdentity actor, Typing typing)
+    {
         if (!typingThrottle.TryPass(actor.DeviceId, typing.ConversationId, Environment.TickCount64))
         {
             metrics.EphemeralDropped();
-            return default;
+            return NothingStored;
         }
 
+        return PublishTypingAsync(actor, typing);
+    }
+
+    private async Task<ChangeOutcome> PublishTypingAsync(SessionIdentity actor, Typing typing)
+    {
         try
         {
             await publisher.PublishToConversationAsync(typing.ConversationId, actor.UserId, new UserTyping(typing.ConversationId, actor.UserId));
@@ -253,7 +280,7 @@ internal sealed partial class ConversationService
     }
 
     // Members read; only members who may send (in a DM: who still share a team with everyone) write.
-    private async Task<MemberAccess> RequireAccessAsync(Guid conversationId, Guid userId, bool toWrite)
+    private async ValueTask<MemberAccess> RequireAccessAsync(Guid conversationId, Guid userId, bool toWrite)
     {
         MemberAccess access;
         try
