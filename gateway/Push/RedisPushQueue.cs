@@ -38,9 +38,15 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
         return count
         """;
 
-    // KEYS[1] fold hash. ARGV[1] the seq that was sent: removes the fold only if nothing newer came in meanwhile.
+    // KEYS[1] fold hash. ARGV[1] the seq that was sent, ARGV[2] the count it announced: removes the fold if
+    // nothing newer came in meanwhile; otherwise the newer entry stays, counting only what came after.
     private const string CompleteScript = """
-        if redis.call('HGET', KEYS[1], 'seq') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        local current = redis.call('HGET', KEYS[1], 'seq')
+        if current == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        if current then
+            local left = tonumber(redis.call('HGET', KEYS[1], 'count')) - tonumber(ARGV[2])
+            redis.call('HSET', KEYS[1], 'count', math.max(left, 1))
+        end
         return 0
         """;
 
@@ -228,7 +234,7 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
                 int.Parse(fold["count"], CultureInfo.InvariantCulture),
                 due);
             await _dispatcher.DispatchAsync(pending, cancellationToken);
-            await _redis.ScriptEvaluateAsync(CompleteScript, [key], [seq]);
+            await _redis.ScriptEvaluateAsync(CompleteScript, [key], [seq, pending.Count]);
         }
 
         await _redis.StreamAcknowledgeAsync(_stream, Group, entry.Id);

@@ -6,8 +6,9 @@ namespace ChatWire.Gateway.Push;
 /// <summary>
 /// The queue in the directory database (<c>Push:Queue = store</c>, the embedded mode): pending notifications
 /// are rows, so a restart loses none; every poll interval the due ones are dispatched, then removed unless
-/// another message was folded into them meanwhile (that one is then due at its own time). A crash between
-/// the send and the removal sends again at the next start, which the sent record turns into a no-op. One
+/// another message was folded into them meanwhile (that one is then due at its own time, counting only the
+/// messages after the ones just announced). A crash between the send and the removal sends again at the
+/// next start, which the sent record turns into a no-op. One
 /// node polls one database: with several nodes use the Redis queue.
 /// </summary>
 internal sealed class StorePushQueue(
@@ -45,7 +46,7 @@ internal sealed class StorePushQueue(
                 await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = stoppingToken }, async (pending, ct) =>
                 {
                     await dispatcher.DispatchAsync(pending, ct);
-                    await store.CompletePushAsync(pending.UserId, pending.ConversationId, pending.MessageId, ct);
+                    await store.CompletePushAsync(pending.UserId, pending.ConversationId, pending.MessageId, pending.Count, ct);
                 });
 
                 if (due.Count == BatchSize)

@@ -255,7 +255,7 @@ public sealed partial class MySqlDirectoryStore : IPushStore
         }, cancellationToken);
     }
 
-    public Task<bool> CompletePushAsync(Guid userId, Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+    public Task<bool> CompletePushAsync(Guid userId, Guid conversationId, Guid messageId, int sentCount, CancellationToken cancellationToken = default) =>
         WriteAsync(async (connection, ct) =>
         {
             await using var command = new MySqlCommand(
@@ -263,7 +263,16 @@ public sealed partial class MySqlDirectoryStore : IPushStore
             command.Parameters.AddGuid("@user_id", userId);
             command.Parameters.AddGuid("@conversation_id", conversationId);
             command.Parameters.AddGuid("@message_id", messageId);
-            return await command.ExecuteNonQueryAsync(ct) == 1;
+            if (await command.ExecuteNonQueryAsync(ct) == 1)
+            {
+                return true;
+            }
+
+            // Folded over while it was being sent: what stays counts only the messages after the sent ones.
+            command.CommandText = "UPDATE push_pending SET count = GREATEST(count - @sent, 1) WHERE user_id = @user_id AND conversation_id = @conversation_id;";
+            command.Parameters.AddInteger("@sent", sentCount);
+            await command.ExecuteNonQueryAsync(ct);
+            return false;
         }, cancellationToken);
 
     public Task<bool> RecordPushSentAsync(Guid deviceId, Guid messageId, DateTimeOffset sentAt, CancellationToken cancellationToken = default) =>

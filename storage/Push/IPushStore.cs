@@ -124,9 +124,11 @@ public interface IPushStore
 
     /// <summary>
     /// Removes the notification of (<paramref name="userId"/>, <paramref name="conversationId"/>) if it still
-    /// names <paramref name="messageId"/>; one folded over since then stays. False when nothing was removed.
+    /// names <paramref name="messageId"/>. One folded over since it was read stays, due at its own time, with
+    /// the <paramref name="sentCount"/> messages the sent notification already announced taken off its count
+    /// (never below 1): the next notification counts only what came after. False when nothing was removed.
     /// </summary>
-    Task<bool> CompletePushAsync(Guid userId, Guid conversationId, Guid messageId, CancellationToken cancellationToken = default);
+    Task<bool> CompletePushAsync(Guid userId, Guid conversationId, Guid messageId, int sentCount, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Records that the device was sent the message's notification; false when that was recorded before (the

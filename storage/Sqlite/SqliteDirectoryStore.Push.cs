@@ -240,7 +240,7 @@ public sealed partial class SqliteDirectoryStore : IPushStore
         return await ReadListAsync(command, PushRows.ReadPending, cancellationToken);
     }
 
-    public async Task<bool> CompletePushAsync(Guid userId, Guid conversationId, Guid messageId, CancellationToken cancellationToken = default)
+    public async Task<bool> CompletePushAsync(Guid userId, Guid conversationId, Guid messageId, int sentCount, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -248,7 +248,16 @@ public sealed partial class SqliteDirectoryStore : IPushStore
         command.Parameters.AddGuid("$user_id", userId);
         command.Parameters.AddGuid("$conversation_id", conversationId);
         command.Parameters.AddGuid("$message_id", messageId);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 1)
+        {
+            return true;
+        }
+
+        // Folded over while it was being sent: what stays counts only the messages after the sent ones.
+        command.CommandText = "UPDATE push_pending SET count = MAX(count - $sent, 1) WHERE user_id = $user_id AND conversation_id = $conversation_id;";
+        command.Parameters.AddInteger("$sent", sentCount);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return false;
     }
 
     public async Task<bool> RecordPushSentAsync(Guid deviceId, Guid messageId, DateTimeOffset sentAt, CancellationToken cancellationToken = default)

@@ -51,6 +51,12 @@ internal sealed class PushReceiver : IAsyncDisposable
     /// <summary>How each request is answered; may check the request and throw to fail it (the failure becomes a 500 and is kept).</summary>
     public Func<ReceivedPush, PushAnswer> Answer { get; set; } = _ => PushAnswer.Ok;
 
+    /// <summary>
+    /// Awaited after a request is recorded (so <see cref="NextAsync"/> sees it) and before it is answered: a
+    /// test holds the sender mid-send with it. None by default.
+    /// </summary>
+    public Func<ReceivedPush, Task>? Hold { get; set; }
+
     /// <summary>Requests the answer function threw on: the test asserts there are none.</summary>
     public List<Exception> Faults { get; } = [];
 
@@ -126,6 +132,11 @@ internal sealed class PushReceiver : IAsyncDisposable
         }
 
         _received.Writer.TryWrite(push);
+        if (Hold is { } hold)
+        {
+            await hold(push);
+        }
+
         context.Response.StatusCode = answer.Status;
         foreach (var (name, value) in answer.Headers ?? new Dictionary<string, string>())
         {

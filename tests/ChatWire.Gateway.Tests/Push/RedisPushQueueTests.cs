@@ -72,6 +72,48 @@ public sealed class RedisPushQueueTests
         await db.KeyDeleteAsync(stream);
     }
 
+    [Fact]
+    public async Task Fold_NewMessageWhileItsNotificationIsBeingSent_NextNotificationCountsOnlyTheNewMessage()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        var stream = "chatwire:push:test-" + Guid.NewGuid().ToString("N");
+        var extra = PushFixture.Settings(receiver, delayMs: 3000).ToDictionary(s => s.Key, s => s.Value!);
+        extra["Push:Queue"] = "redis";
+        extra["Push:Redis:Stream"] = stream;
+        await using var cluster = await Cluster.StartAsync(1, extra: extra);
+        var node = cluster[0];
+        var (aliceToken, aliceDevice) = await node.SignupAsync("alice");
+        var (bobToken, _) = await node.SignupAsync("bob");
+        var team = await node.CallAsync(aliceToken, HttpMethod.Post, "v1/teams", new { name = "Acme" });
+        var invite = await node.CallAsync(aliceToken, HttpMethod.Post, $"v1/teams/{team.GetProperty("team_id").GetGuid()}/invites", new { });
+        await node.CallAsync(bobToken, HttpMethod.Post, $"v1/invites/{invite.GetProperty("invite_code").GetString()}/join");
+        await node.CallAsync(bobToken, HttpMethod.Put, "v1/push/registration", new { provider = "webhook", token = PushFixture.HookUrl(receiver, "bob") });
+        var dm = (await node.CallAsync(aliceToken, HttpMethod.Post, "v1/dms", new { users = new[] { "bob" } })).GetProperty("conversation_id").GetGuid();
+
+        // The fold's notification is held unanswered until one more message is queued: it folds into the
+        // entry while that is being sent.
+        var controlQueued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.Hold = push => push.Json.GetProperty("count").GetInt32() == 3 ? controlQueued.Task : Task.CompletedTask;
+        await using var alice = await RawClient.ConnectAsync(node.Tcp);
+        await alice.HandshakeAsync(aliceToken, aliceDevice);
+        for (var i = 0; i < 3; i++)
+        {
+            await alice.SendTextAsync(dm, "message " + i);
+        }
+
+        Assert.Equal(3, (await receiver.NextAsync()).Json.GetProperty("count").GetInt32());
+        var control = await alice.SendTextAsync(dm, "control");
+        await WaitAsync(async () => (await node.ManagementClient.GetStringAsync("metrics")).Contains("\nchatwire_push_queued_total 4", StringComparison.Ordinal), "the control message to be queued");
+        controlQueued.SetResult();
+
+        var next = (await receiver.NextAsync()).Json;
+        Assert.Equal((control.MessageId, 1, 4), (next.GetProperty("message_id").GetGuid(), next.GetProperty("count").GetInt32(), next.GetProperty("unread").GetInt32()));
+        Assert.Empty(receiver.Drain());
+        Assert.Empty(receiver.Faults);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(BackingServices.Redis);
+        await redis.GetDatabase().KeyDeleteAsync(stream);
+    }
+
     private static async Task WaitAsync(Func<Task<bool>> condition, string what)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -209,17 +209,18 @@ public abstract class PushStoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CompletePushAsync_FoldedOverSinceRead_KeptForTheNewMessage()
+    public async Task CompletePushAsync_FoldedOverSinceRead_KeptForTheNewMessageCountingOnlyIt()
     {
         var user = Guid.NewGuid();
         var conversation = Guid.NewGuid();
-        var read = Pending(user, conversation, 1, T0);
-        await Store.EnqueuePushesAsync([read], MaxDelay);
-        await Store.EnqueuePushesAsync([Pending(user, conversation, 2, T0.AddSeconds(1))], MaxDelay);
+        await Store.EnqueuePushesAsync([Pending(user, conversation, 1, T0), Pending(user, conversation, 2, T0)], MaxDelay);
+        var read = Assert.Single(await Store.ListDuePushesAsync(T0, 10));
+        await Store.EnqueuePushesAsync([Pending(user, conversation, 3, T0.AddSeconds(1))], MaxDelay);
 
-        Assert.False(await Store.CompletePushAsync(user, conversation, read.MessageId));
+        Assert.False(await Store.CompletePushAsync(user, conversation, read.MessageId, read.Count));
         var newest = Assert.Single(await Store.ListDuePushesAsync(T0.AddMinutes(1), 10));
-        Assert.True(await Store.CompletePushAsync(user, conversation, newest.MessageId));
+        Assert.Equal((3UL, 1), (newest.Seq, newest.Count));
+        Assert.True(await Store.CompletePushAsync(user, conversation, newest.MessageId, newest.Count));
         Assert.Empty(await Store.ListDuePushesAsync(T0.AddMinutes(1), 10));
     }
 
