@@ -1,3 +1,5 @@
+extern alias gateway;
+
 using System.Buffers;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
@@ -75,7 +77,7 @@ internal sealed class GatewayWorkloads : IAsyncDisposable
         {
             var session = _sessions[i % Recipients];
             // As a delivery lane writes: unflushed, then one flush for the batch (here a batch of one).
-            if (session.Connection.DeliverUnflushed(_event))
+            if (session.Connection.DeliverUnflushed(_event) == gateway::ChatWire.Gateway.Delivery.DeliveryWrite.WrittenFlushOwed)
             {
                 session.Connection.FlushDeliveries();
             }

@@ -68,34 +68,35 @@ internal sealed partial class ProtocolConnection
 
     /// <summary>
     /// Writes an already-encoded frame for the fan-out without flushing it (see <see cref="Delivery.IDeliveryTarget.DeliverUnflushed"/>):
-    /// the frame waits in the transport's writer, counted like any other, until <see cref="FlushDeliveries"/> or any
-    /// other write's flush takes it. True when this write owes the caller a <see cref="FlushDeliveries"/> call.
+    /// the frame waits in the transport's writer, its bytes counted like any other, until <see cref="FlushDeliveries"/>
+    /// or any other write's flush takes it. The caller counts the frame in <c>chatwire_frames_sent_total</c>: the
+    /// lanes add one figure per event, since a counter shared by every lane, moved once per recipient, costs more
+    /// than the write.
     /// </summary>
-    public bool DeliverUnflushed(ReadOnlySpan<byte> frame)
+    public Delivery.DeliveryWrite DeliverUnflushed(ReadOnlySpan<byte> frame)
     {
         var opcode = FrameCodec.PeekOpcode(frame);
         lock (WriteLock)
         {
             if (_closing || _closed)
             {
-                return false;
+                return Delivery.DeliveryWrite.Dropped;
             }
 
             if (opcode is Opcode.UserTyping or Opcode.Presence && (_holding || _flushing || _outboundBytes > EphemeralBacklogBytes))
             {
                 _services.Metrics.EphemeralDropped();
-                return false;
+                return Delivery.DeliveryWrite.Dropped;
             }
 
             Target(frame.Length).Write(frame);
-            _services.Metrics.FrameOut(opcode);
             if (!Count(frame.Length) || _deliveriesUnflushed)
             {
-                return false;
+                return Delivery.DeliveryWrite.Written;
             }
 
             _deliveriesUnflushed = true;
-            return true;
+            return Delivery.DeliveryWrite.WrittenFlushOwed;
         }
     }
 

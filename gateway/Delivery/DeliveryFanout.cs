@@ -45,7 +45,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         _directory = directory;
         _membership = membership;
         _subscriptions = new TopicSubscriptions(bus, this, logger);
-        _lanes = new DeliveryLanes(Environment.ProcessorCount, logger);
+        _lanes = new DeliveryLanes(Environment.ProcessorCount, logger, metrics);
         _logger = logger;
         bus.Reconnected += () => _ = ReconcileAsync();
     }

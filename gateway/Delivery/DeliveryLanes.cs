@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Threading.Channels;
+using ChatWire.Protocol;
 
 namespace ChatWire.Gateway.Delivery;
 
@@ -34,10 +35,12 @@ internal sealed class DeliveryLanes : IDisposable
     private readonly long[] _queuedDeliveries;
     private readonly ManualResetEventSlim[] _room;
     private readonly ILogger _logger;
+    private readonly Observability.GatewayMetrics? _metrics;
 
-    public DeliveryLanes(int count, ILogger logger)
+    public DeliveryLanes(int count, ILogger logger, Observability.GatewayMetrics? metrics = null)
     {
         _logger = logger;
+        _metrics = metrics;
         _lanes = new Channel<Work>[Math.Max(1, count)];
         _queuedBytes = new long[_lanes.Length];
         _queuedDeliveries = new long[_lanes.Length];
@@ -149,14 +152,20 @@ internal sealed class DeliveryLanes : IDisposable
                         continue;
                     }
 
+                    var sent = 0;
                     for (var i = 0; i < work.Count; i++)
                     {
                         var target = work.Targets![i];
                         try
                         {
-                            if (target.DeliverUnflushed(work.Frame))
+                            var write = target.DeliverUnflushed(work.Frame);
+                            if (write != DeliveryWrite.Dropped)
                             {
-                                owed.Add(target);
+                                sent++;
+                                if (write == DeliveryWrite.WrittenFlushOwed)
+                                {
+                                    owed.Add(target);
+                                }
                             }
                         }
                         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -164,6 +173,11 @@ internal sealed class DeliveryLanes : IDisposable
                             // A broken recipient is its own problem; the others still get the event.
                             GatewayLog.DeliveryFailed(_logger, target.DeviceId, ex);
                         }
+                    }
+
+                    if (sent > 0)
+                    {
+                        _metrics?.FrameOut(FrameCodec.PeekOpcode(work.Frame), sent);
                     }
 
                     written += work.Count;

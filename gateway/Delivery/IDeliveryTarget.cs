@@ -15,17 +15,32 @@ internal interface IDeliveryTarget
 
     /// <summary>
     /// Writes one encoded frame like <see cref="Deliver"/> but leaves it in the target's buffer, so several events
-    /// for one connection leave together in one system call (and, encrypted, one record). True when the target
-    /// had nothing waiting before: the caller then owes it exactly one <see cref="FlushDeliveries"/>, which it
-    /// makes as soon as the events at hand are written. Never blocks.
+    /// for one connection leave together in one system call (and, encrypted, one record). The caller counts the
+    /// frames written (<c>chatwire_frames_sent_total</c>), once per event rather than once per target. When the
+    /// target had nothing waiting before (<see cref="DeliveryWrite.WrittenFlushOwed"/>), the caller owes it
+    /// exactly one <see cref="FlushDeliveries"/>, which it makes as soon as the events at hand are written.
+    /// Never blocks.
     /// </summary>
-    bool DeliverUnflushed(ReadOnlySpan<byte> frame);
+    DeliveryWrite DeliverUnflushed(ReadOnlySpan<byte> frame);
 
     /// <summary>Sends what <see cref="DeliverUnflushed"/> left waiting.</summary>
     void FlushDeliveries();
 
     /// <summary>The device's session was revoked: close with SESSION_REVOKED.</summary>
     void Revoke();
+}
+
+/// <summary>What <see cref="IDeliveryTarget.DeliverUnflushed"/> did with a frame.</summary>
+internal enum DeliveryWrite : byte
+{
+    /// <summary>Not written: the target is closing, or the frame was an ephemeral one it was too far behind for.</summary>
+    Dropped,
+
+    /// <summary>Written behind frames that already owe a flush.</summary>
+    Written,
+
+    /// <summary>Written, and the caller owes the target one <see cref="IDeliveryTarget.FlushDeliveries"/>.</summary>
+    WrittenFlushOwed,
 }
 
 /// <summary>

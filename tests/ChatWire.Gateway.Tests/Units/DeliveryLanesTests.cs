@@ -56,6 +56,25 @@ public sealed class DeliveryLanesTests
         Assert.Empty(broken.Flushed);
     }
 
+    [Fact]
+    public async Task FramesWritten_CountedOncePerEventWithoutTheDropped()
+    {
+        var metrics = new Observability.GatewayMetrics();
+        using var lanes = new DeliveryLanes(1, NullLogger.Instance, metrics);
+        var closing = new CountingTarget { Drops = true };
+
+        // A length prefix, then a MessagePack array of three whose first element is the opcode.
+        byte[] frame = [0, 0, 0, 4, 0x93, (byte)Protocol.Opcode.Event, 0, 0];
+        Enqueue(lanes, frame, new CountingTarget(), closing, new CountingTarget());
+        Enqueue(lanes, frame, new CountingTarget());
+        await lanes.DeliveredAsync().WaitAsync(Wait);
+
+        using var text = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(text);
+        Assert.Contains("chatwire_frames_sent_total{opcode=\"EVENT\"} 3\n", System.Text.Encoding.UTF8.GetString(text.ToArray()), StringComparison.Ordinal);
+        Assert.Empty(closing.Flushed);
+    }
+
     private static byte[] Frame(byte marker) => [marker, 1, 2, 3];
 
     private static void Enqueue(DeliveryLanes lanes, byte[] frame, params CountingTarget[] targets)
@@ -77,6 +96,9 @@ public sealed class DeliveryLanesTests
 
         public bool Throws { get; init; }
 
+        // Like a closing connection: nothing is written.
+        public bool Drops { get; init; }
+
         public Guid UserId { get; } = Guid.CreateVersion7();
 
         public Guid DeviceId { get; } = Guid.CreateVersion7();
@@ -96,7 +118,7 @@ public sealed class DeliveryLanesTests
 
         public void Deliver(ReadOnlySpan<byte> frame) => throw new InvalidOperationException("The lanes write unflushed.");
 
-        public bool DeliverUnflushed(ReadOnlySpan<byte> frame)
+        public DeliveryWrite DeliverUnflushed(ReadOnlySpan<byte> frame)
         {
             Entered.Set();
             Gate?.Wait(Wait);
@@ -105,10 +127,15 @@ public sealed class DeliveryLanesTests
                 throw new InvalidOperationException("broken target");
             }
 
+            if (Drops)
+            {
+                return DeliveryWrite.Dropped;
+            }
+
             lock (_flushed)
             {
                 _unflushed.Add(frame.ToArray());
-                return _unflushed.Count == 1;
+                return _unflushed.Count == 1 ? DeliveryWrite.WrittenFlushOwed : DeliveryWrite.Written;
             }
         }
 

@@ -488,12 +488,12 @@ internal sealed class RecordingTarget(Guid userId, Guid deviceId) : IDeliveryTar
     }
 
     // Like a connection: frames written unflushed are seen (in Frames) only once flushed.
-    public bool DeliverUnflushed(ReadOnlySpan<byte> frame)
+    public DeliveryWrite DeliverUnflushed(ReadOnlySpan<byte> frame)
     {
         lock (_frames)
         {
             _unflushed.Add(frame.ToArray());
-            return _unflushed.Count == 1;
+            return _unflushed.Count == 1 ? DeliveryWrite.WrittenFlushOwed : DeliveryWrite.Written;
         }
     }
 
