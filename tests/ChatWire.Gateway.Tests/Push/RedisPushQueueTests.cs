@@ -14,12 +14,8 @@ public sealed class RedisPushQueueTests
     public async Task Node_KilledHoldingABatch_AnotherNodeDeliversEveryEntryOnce()
     {
         await using var receiver = await PushReceiver.StartAsync();
-        var stream = "chatwire:push:test-" + Guid.NewGuid().ToString("N");
-        var extra = PushFixture.Settings(receiver, delayMs: 8000).ToDictionary(s => s.Key, s => s.Value!);
-        extra["Push:Queue"] = "redis";
-        extra["Push:Redis:Stream"] = stream;
-        extra["Push:Redis:ClaimIdleMs"] = "2000";
-        await using var cluster = await Cluster.StartAsync(1, extra: extra);
+        var stream = NewStream();
+        await using var cluster = await Cluster.StartAsync(1, extra: Settings(receiver, stream, delayMs: 8000, claimIdleMs: 2000));
         var first = cluster[0];
 
         var (aliceToken, aliceDevice) = await first.SignupAsync("alice");
@@ -76,11 +72,8 @@ public sealed class RedisPushQueueTests
     public async Task Fold_NewMessageWhileItsNotificationIsBeingSent_NextNotificationCountsOnlyTheNewMessage()
     {
         await using var receiver = await PushReceiver.StartAsync();
-        var stream = "chatwire:push:test-" + Guid.NewGuid().ToString("N");
-        var extra = PushFixture.Settings(receiver, delayMs: 3000).ToDictionary(s => s.Key, s => s.Value!);
-        extra["Push:Queue"] = "redis";
-        extra["Push:Redis:Stream"] = stream;
-        await using var cluster = await Cluster.StartAsync(1, extra: extra);
+        var stream = NewStream();
+        await using var cluster = await Cluster.StartAsync(1, extra: Settings(receiver, stream, delayMs: 3000));
         var node = cluster[0];
         var (aliceToken, aliceDevice) = await node.SignupAsync("alice");
         var (bobToken, _) = await node.SignupAsync("bob");
@@ -112,6 +105,22 @@ public sealed class RedisPushQueueTests
         Assert.Empty(receiver.Faults);
         await using var redis = await ConnectionMultiplexer.ConnectAsync(BackingServices.Redis);
         await redis.GetDatabase().KeyDeleteAsync(stream);
+    }
+
+    private static string NewStream() => "chatwire:push:test-" + Guid.NewGuid().ToString("N");
+
+    // The push settings of every test node, with the Redis queue on a stream of the test's own.
+    private static Dictionary<string, string> Settings(PushReceiver receiver, string stream, int delayMs, int? claimIdleMs = null)
+    {
+        var extra = PushFixture.Settings(receiver, delayMs).ToDictionary(s => s.Key, s => s.Value!);
+        extra["Push:Queue"] = "redis";
+        extra["Push:Redis:Stream"] = stream;
+        if (claimIdleMs is { } idle)
+        {
+            extra["Push:Redis:ClaimIdleMs"] = idle.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return extra;
     }
 
     private static async Task WaitAsync(Func<Task<bool>> condition, string what)
