@@ -83,9 +83,8 @@ internal sealed partial class ProtocolConnection
                 return Delivery.DeliveryWrite.Dropped;
             }
 
-            if (opcode is Opcode.UserTyping or Opcode.Presence && (_holding || _flushing || _outboundBytes > EphemeralBacklogBytes))
+            if (IsEphemeral(opcode) && DropsEphemeralLocked())
             {
-                _services.Metrics.EphemeralDropped();
                 return Delivery.DeliveryWrite.Dropped;
             }
 
@@ -122,9 +121,8 @@ internal sealed partial class ProtocolConnection
     {
         lock (WriteLock)
         {
-            if (_closing || _closed || _holding || _flushing || _outboundBytes > EphemeralBacklogBytes)
+            if (_closing || _closed || DropsEphemeralLocked())
             {
-                _services.Metrics.EphemeralDropped();
                 return;
             }
 
@@ -136,6 +134,21 @@ internal sealed partial class ProtocolConnection
 
     /// <summary>Unflushed bytes past which ephemeral frames are dropped for a connection.</summary>
     public const long EphemeralBacklogBytes = 64 * 1024;
+
+    private static bool IsEphemeral(Opcode opcode) => opcode is Opcode.UserTyping or Opcode.Presence;
+
+    // Called under WriteLock, for an ephemeral frame of an open connection: true (and counted) when it is dropped
+    // because the connection is behind (see SendEphemeral).
+    private bool DropsEphemeralLocked()
+    {
+        if (!_holding && !_flushing && _outboundBytes <= EphemeralBacklogBytes)
+        {
+            return false;
+        }
+
+        _services.Metrics.EphemeralDropped();
+        return true;
+    }
 
     public void SendError(uint requestId, ErrorCode code, string message, uint retryAfterMs = 0)
     {

@@ -8,8 +8,8 @@ namespace ChatWire.Gateway.Push;
 /// are rows, so a restart loses none; every poll interval the due ones are dispatched, then removed unless
 /// another message was folded into them meanwhile (that one is then due at its own time, counting only the
 /// messages after the ones just announced). A crash between the send and the removal sends again at the
-/// next start, which the sent record turns into a no-op. One
-/// node polls one database: with several nodes use the Redis queue.
+/// next start, which the sent record turns into a no-op. One node polls one database: with several nodes use
+/// the Redis queue.
 /// </summary>
 internal sealed class StorePushQueue(
     IPushStore store, PushDispatcher dispatcher, IOptions<PushOptions> options, TimeProvider time, ILogger<StorePushQueue> logger)

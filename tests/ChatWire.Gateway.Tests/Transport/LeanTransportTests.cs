@@ -195,10 +195,12 @@ public sealed class LeanTransportTests
         var expected = new MemoryStream();
         var receiving = Task.Run(async () =>
         {
+            // Its own generator: Random is not safe to share with the writing loop.
+            var sizes = new Random(13);
             var received = new MemoryStream();
             var buffer = new byte[1500];
             int n;
-            while ((n = await pair.Client.ReceiveAsync(buffer.AsMemory(0, random.Next(1, buffer.Length)))) > 0)
+            while ((n = await pair.Client.ReceiveAsync(buffer.AsMemory(0, sizes.Next(1, buffer.Length)))) > 0)
             {
                 received.Write(buffer, 0, n);
             }
