@@ -75,28 +75,61 @@ internal sealed partial class ProtocolConnection
     /// </summary>
     public Delivery.DeliveryWrite DeliverUnflushed(ReadOnlySpan<byte> frame)
     {
-        var opcode = FrameCodec.PeekOpcode(frame);
         lock (WriteLock)
         {
-            if (_closing || _closed)
-            {
-                return Delivery.DeliveryWrite.Dropped;
-            }
-
-            if (IsEphemeral(opcode) && DropsEphemeralLocked())
-            {
-                return Delivery.DeliveryWrite.Dropped;
-            }
-
-            Target(frame.Length).Write(frame);
-            if (!Count(frame.Length) || _deliveriesUnflushed)
-            {
-                return Delivery.DeliveryWrite.Written;
-            }
-
-            _deliveriesUnflushed = true;
-            return Delivery.DeliveryWrite.WrittenFlushOwed;
+            return DeliverLocked(frame);
         }
+    }
+
+    /// <summary>
+    /// Writes a run of encoded frames for the fan-out under one acquisition of the lock (see
+    /// <see cref="Delivery.IDeliveryTarget.DeliverRunUnflushed"/>); each frame is treated as by <see cref="DeliverUnflushed"/>.
+    /// </summary>
+    public Delivery.DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, Span<int> written)
+    {
+        var result = Delivery.DeliveryWrite.Dropped;
+        lock (WriteLock)
+        {
+            for (var i = 0; i < frames.Length; i++)
+            {
+                var write = DeliverLocked(frames[i]);
+                if (write == Delivery.DeliveryWrite.Dropped)
+                {
+                    continue;
+                }
+
+                written[i]++;
+                if (result != Delivery.DeliveryWrite.WrittenFlushOwed)
+                {
+                    result = write;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    // Called under WriteLock: one fan-out frame, unflushed.
+    private Delivery.DeliveryWrite DeliverLocked(ReadOnlySpan<byte> frame)
+    {
+        if (_closing || _closed)
+        {
+            return Delivery.DeliveryWrite.Dropped;
+        }
+
+        if (IsEphemeral(FrameCodec.PeekOpcode(frame)) && DropsEphemeralLocked())
+        {
+            return Delivery.DeliveryWrite.Dropped;
+        }
+
+        Target(frame.Length).Write(frame);
+        if (!Count(frame.Length) || _deliveriesUnflushed)
+        {
+            return Delivery.DeliveryWrite.Written;
+        }
+
+        _deliveriesUnflushed = true;
+        return Delivery.DeliveryWrite.WrittenFlushOwed;
     }
 
     /// <summary>Flushes what <see cref="DeliverUnflushed"/> left in the writer (unless a flush under way will take it).</summary>

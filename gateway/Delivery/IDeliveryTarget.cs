@@ -23,6 +23,32 @@ internal interface IDeliveryTarget
     /// </summary>
     DeliveryWrite DeliverUnflushed(ReadOnlySpan<byte> frame);
 
+    /// <summary>
+    /// Writes several encoded frames, in order, as <see cref="DeliverUnflushed"/> would one by one, for events that
+    /// follow each other in the fan-out with the same recipients: a connection takes its lock once for the run
+    /// rather than once per event. Adds 1 to <c>written[i]</c> for each frame <c>frames[i]</c> it wrote, and returns
+    /// <see cref="DeliveryWrite.WrittenFlushOwed"/> when the caller owes it one <see cref="FlushDeliveries"/>,
+    /// <see cref="DeliveryWrite.Written"/> when it wrote without owing one, <see cref="DeliveryWrite.Dropped"/> when
+    /// it wrote nothing. Never blocks.
+    /// </summary>
+    DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, Span<int> written)
+    {
+        var result = DeliveryWrite.Dropped;
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var write = DeliverUnflushed(frames[i]);
+            if (write != DeliveryWrite.Dropped)
+            {
+                written[i]++;
+                result = write == DeliveryWrite.WrittenFlushOwed || result == DeliveryWrite.WrittenFlushOwed
+                    ? DeliveryWrite.WrittenFlushOwed
+                    : DeliveryWrite.Written;
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>Sends what <see cref="DeliverUnflushed"/> left waiting.</summary>
     void FlushDeliveries();
 

@@ -75,6 +75,64 @@ public sealed class DeliveryLanesTests
         Assert.Empty(closing.Flushed);
     }
 
+    [Fact]
+    public async Task EventsWithTheSameTargets_EachTargetTakesThemAsOneRunInOrder()
+    {
+        using var lanes = new DeliveryLanes(1, NullLogger.Instance);
+        var gate = new CountingTarget { Gate = new ManualResetEventSlim() };
+        var first = new CountingTarget();
+        var second = new CountingTarget();
+
+        Enqueue(lanes, Frame(0), gate, first, second);
+        Assert.True(gate.Entered.Wait(Wait));
+
+        // Queued behind event 0: runs of the same target list, cut where the list differs.
+        Enqueue(lanes, Frame(1), first, second);
+        Enqueue(lanes, Frame(2), first, second);
+        Enqueue(lanes, Frame(3), second);
+        Enqueue(lanes, Frame(4), first, second);
+        Enqueue(lanes, Frame(5), first, second);
+        Enqueue(lanes, Frame(6), first, second);
+        Enqueue(lanes, Frame(7), second, first);
+        gate.Gate!.Set();
+        await lanes.DeliveredAsync().WaitAsync(Wait);
+
+        Assert.Equal(new byte[] { 0, 1, 2, 4, 5, 6, 7 }, first.Flushed.Select(f => f[0]));
+        Assert.Equal(new byte[] { 0, 1, 2, 3, 4, 5, 6, 7 }, second.Flushed.Select(f => f[0]));
+        Assert.Equal([2, 3], first.Runs);
+        Assert.Equal([2, 3], second.Runs);
+        Assert.Equal(1, first.Flushes);
+        Assert.Equal(1, second.Flushes);
+    }
+
+    [Fact]
+    public async Task Run_FramesCountedPerEventWithoutATargetThatDropsThem()
+    {
+        var metrics = new Observability.GatewayMetrics();
+        using var lanes = new DeliveryLanes(1, NullLogger.Instance, metrics);
+        var gate = new CountingTarget { Gate = new ManualResetEventSlim() };
+        var closing = new CountingTarget { Drops = true };
+        var open = new CountingTarget();
+
+        byte[] frame = [0, 0, 0, 4, 0x93, (byte)Protocol.Opcode.Event, 0, 0];
+        Enqueue(lanes, Frame(0), gate);
+        Assert.True(gate.Entered.Wait(Wait));
+        for (var i = 0; i < 5; i++)
+        {
+            Enqueue(lanes, frame, open, closing);
+        }
+
+        gate.Gate!.Set();
+        await lanes.DeliveredAsync().WaitAsync(Wait);
+
+        using var text = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(text);
+        Assert.Contains("chatwire_frames_sent_total{opcode=\"EVENT\"} 5\n", System.Text.Encoding.UTF8.GetString(text.ToArray()), StringComparison.Ordinal);
+        Assert.Equal([5], open.Runs);
+        Assert.Equal(5, open.Flushed.Count);
+        Assert.Empty(closing.Flushed);
+    }
+
     private static byte[] Frame(byte marker) => [marker, 1, 2, 3];
 
     private static void Enqueue(DeliveryLanes lanes, byte[] frame, params CountingTarget[] targets)
@@ -137,6 +195,26 @@ public sealed class DeliveryLanesTests
                 _unflushed.Add(frame.ToArray());
                 return _unflushed.Count == 1 ? DeliveryWrite.WrittenFlushOwed : DeliveryWrite.Written;
             }
+        }
+
+        // The length of each run it was given (DeliverRunUnflushed), in order.
+        public List<int> Runs { get; } = [];
+
+        public DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, Span<int> written)
+        {
+            Runs.Add(frames.Length);
+            var result = DeliveryWrite.Dropped;
+            for (var i = 0; i < frames.Length; i++)
+            {
+                var write = DeliverUnflushed(frames[i]);
+                if (write != DeliveryWrite.Dropped)
+                {
+                    written[i]++;
+                    result = result == DeliveryWrite.WrittenFlushOwed ? result : write;
+                }
+            }
+
+            return result;
         }
 
         public void FlushDeliveries()
