@@ -31,6 +31,9 @@ trap cleanup EXIT
 wait_port() { until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do sleep 0.2; done; }
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 peers_dll="$root/bench/ChatWire.Peers/bin/Release/net10.0/ChatWire.Peers.dll"
+# 12,000 messages (12 million deliveries, several seconds a run) for ChatWire, Redis and NATS; the two slow peers
+# (Mosquitto, the SignalR hub) get 2,000, which already takes them tens of seconds a run.
+fast=(--counts 2000,6000 --recipients 1000 --messages 12000 --content-bytes 200)
 shape=(--counts 2000,6000 --recipients 1000 --messages 2000 --content-bytes 200)
 
 dotnet build "$root/ChatWire.sln" -c Release -v q -nologo >/dev/null
@@ -42,7 +45,7 @@ echo "== ChatWire idle"
 (cd "$root" && dotnet bench/ChatWire.LoadHarness/bin/Release/net10.0/ChatWire.LoadHarness.dll idle --counts 2000,6000 --out "$out/chatwire-idle.json")
 for run in 1 2 3; do
   echo "== ChatWire fanout run $run"
-  (cd "$root" && dotnet bench/ChatWire.LoadHarness/bin/Release/net10.0/ChatWire.LoadHarness.dll fanout --recipients 1000 --messages 2000 --content-bytes 200 --out "$out/chatwire-fanout-$run.json")
+  (cd "$root" && dotnet bench/ChatWire.LoadHarness/bin/Release/net10.0/ChatWire.LoadHarness.dll fanout --recipients 1000 --messages 12000 --content-bytes 200 --out "$out/chatwire-fanout-$run.json")
 done
 
 echo "== Redis"
@@ -52,8 +55,7 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --d
 pids+=($!)
 redis_pid=$!
 sleep 1
-dotnet "$root/bench/ChatWire.Peers/bin/Release/net10.0/ChatWire.Peers.dll" redis "$redis_port" "$redis_pid" \
-  --counts 2000,6000 --recipients 1000 --messages 2000 --content-bytes 200 --out "$out/peer-redis.json" | tee "$out/redis.txt"
+dotnet "$peers_dll" redis "$redis_port" "$redis_pid" "${fast[@]}" --out "$out/peer-redis.json" | tee "$out/redis.txt"
 
 echo "== NATS"
 nats_port="$(free_port)"
@@ -61,8 +63,7 @@ nats-server -a 127.0.0.1 -p "$nats_port" >"$out/nats.log" 2>&1 &
 pids+=($!)
 nats_pid=$!
 sleep 1
-dotnet "$root/bench/ChatWire.Peers/bin/Release/net10.0/ChatWire.Peers.dll" nats "$nats_port" "$nats_pid" \
-  --counts 2000,6000 --recipients 1000 --messages 2000 --content-bytes 200 --out "$out/peer-nats.json" | tee "$out/nats.txt"
+dotnet "$peers_dll" nats "$nats_port" "$nats_pid" "${fast[@]}" --out "$out/peer-nats.json" | tee "$out/nats.txt"
 
 echo "== Mosquitto"
 mqtt_port="$(free_port)"

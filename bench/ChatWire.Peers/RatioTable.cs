@@ -24,14 +24,16 @@ internal static class RatioTable
     public static void Write(string directory)
     {
         var idle = Load(Path.Combine(directory, "chatwire-idle.json")).GetProperty("result");
-        var chatWireRuns = Directory.GetFiles(directory, "chatwire-fanout-*.json").Order(StringComparer.Ordinal)
+        var chatWireResults = Directory.GetFiles(directory, "chatwire-fanout-*.json").Order(StringComparer.Ordinal)
             .Select(file => Load(file).GetProperty("result"))
-            .Select(r => new Run(r.GetProperty("deliveries_per_second").GetDouble(), r.GetProperty("p50_ms").GetDouble(), r.GetProperty("p99_ms").GetDouble()))
+            .ToList();
+        var chatWireRuns = chatWireResults.Select(r => new Run(r.GetProperty("deliveries_per_second").GetDouble(), r.GetProperty("p50_ms").GetDouble(), r.GetProperty("p99_ms").GetDouble()))
             .ToList();
         var chatWireName = idle.TryGetProperty("managed_bytes_per_connection", out var managed)
             ? Invariant($"ChatWire (managed heap {managed.GetDouble() / 1024:F2} KB per idle connection)")
             : "ChatWire";
-        var chatWire = new Side(chatWireName, idle.GetProperty("rss_bytes_per_connection").GetDouble(), chatWireRuns);
+        var chatWireMessages = chatWireResults.Count > 0 ? chatWireResults[0].GetProperty("messages").GetInt32() : 0;
+        var chatWire = new Side(chatWireName, idle.GetProperty("rss_bytes_per_connection").GetDouble(), chatWireRuns, chatWireMessages);
 
         var peers = new List<Side>();
         foreach (var (kind, name) in Peers)
@@ -46,16 +48,17 @@ internal static class RatioTable
             var runs = result.GetProperty("fanout").GetProperty("runs").EnumerateArray()
                 .Select(r => new Run(r.GetProperty("deliveries_per_second").GetDouble(), r.GetProperty("p50_ms").GetDouble(), r.GetProperty("p99_ms").GetDouble()))
                 .ToList();
-            peers.Add(new Side(name, result.GetProperty("idle").GetProperty("rss_bytes_per_connection").GetDouble(), runs));
+            var messages = result.GetProperty("fanout").GetProperty("messages").GetInt32();
+            peers.Add(new Side(name, result.GetProperty("idle").GetProperty("rss_bytes_per_connection").GetDouble(), runs, messages));
         }
 
         var markdown = new StringBuilder();
-        markdown.AppendLine("| | RSS per idle connection | fan-out deliveries/s (best; all runs) | p50 of the best run | p99 of the best run |");
-        markdown.AppendLine("|---|---:|---:|---:|---:|");
+        markdown.AppendLine("| | RSS per idle connection | fan-out messages per run | fan-out deliveries/s (best; all runs) | p50 of the best run | p99 of the best run |");
+        markdown.AppendLine("|---|---:|---:|---:|---:|---:|");
         foreach (var side in peers.Prepend(chatWire))
         {
             var runs = string.Join(", ", side.Runs.Select(r => $"{r.Rate / 1000:F0}k"));
-            markdown.AppendLine(Invariant($"| {side.Name} | {side.RssPerConnection / 1024:F2} KB | {side.Best.Rate:N0} ({runs}) | {side.Best.P50:F1} ms | {side.Best.P99:F1} ms |"));
+            markdown.AppendLine(Invariant($"| {side.Name} | {side.RssPerConnection / 1024:F2} KB | {side.Messages:N0} | {side.Best.Rate:N0} ({runs}) | {side.Best.P50:F1} ms | {side.Best.P99:F1} ms |"));
         }
 
         markdown.AppendLine();
@@ -80,6 +83,7 @@ internal static class RatioTable
             {
                 name = s.Name,
                 rss_bytes_per_idle_connection = s.RssPerConnection,
+                fanout_messages_per_run = s.Messages,
                 best = new { deliveries_per_second = s.Best.Rate, p50_ms = s.Best.P50, p99_ms = s.Best.P99 },
                 runs_deliveries_per_second = s.Runs.Select(r => r.Rate),
             }),
@@ -94,7 +98,7 @@ internal static class RatioTable
 
     private sealed record Run(double Rate, double P50, double P99);
 
-    private sealed record Side(string Name, double RssPerConnection, List<Run> Runs)
+    private sealed record Side(string Name, double RssPerConnection, List<Run> Runs, int Messages)
     {
         public Run Best { get; } = Runs.MaxBy(r => r.Rate) ?? new Run(double.NaN, double.NaN, double.NaN);
     }
