@@ -83,13 +83,38 @@ internal sealed partial class ProtocolConnection
 
     /// <summary>
     /// Writes a run of encoded frames for the fan-out under one acquisition of the lock (see
-    /// <see cref="Delivery.IDeliveryTarget.DeliverRunUnflushed"/>); each frame is treated as by <see cref="DeliverUnflushed"/>.
+    /// <see cref="Delivery.IDeliveryTarget.DeliverRunUnflushed"/>); each frame is treated as by <see cref="DeliverUnflushed"/>,
+    /// and a joined run (no ephemeral frame in it) is copied in one piece and counted against the outbound limits
+    /// once: a connection the run takes past the burst limit is closed as a slow consumer, as by the frame that
+    /// would have crossed it.
     /// </summary>
-    public Delivery.DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, Span<int> written)
+    public Delivery.DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, ReadOnlySpan<byte> joined, Span<int> written)
     {
         var result = Delivery.DeliveryWrite.Dropped;
         lock (WriteLock)
         {
+            if (!joined.IsEmpty)
+            {
+                if (_closing || _closed)
+                {
+                    return result;
+                }
+
+                Target(joined.Length).Write(joined);
+                for (var i = 0; i < written.Length; i++)
+                {
+                    written[i]++;
+                }
+
+                if (!Count(joined.Length) || _deliveriesUnflushed)
+                {
+                    return Delivery.DeliveryWrite.Written;
+                }
+
+                _deliveriesUnflushed = true;
+                return Delivery.DeliveryWrite.WrittenFlushOwed;
+            }
+
             for (var i = 0; i < frames.Length; i++)
             {
                 var write = DeliverLocked(frames[i]);
@@ -117,7 +142,7 @@ internal sealed partial class ProtocolConnection
             return Delivery.DeliveryWrite.Dropped;
         }
 
-        if (IsEphemeral(FrameCodec.PeekOpcode(frame)) && DropsEphemeralLocked())
+        if (Delivery.DeliveryFrames.IsEphemeral(FrameCodec.PeekOpcode(frame)) && DropsEphemeralLocked())
         {
             return Delivery.DeliveryWrite.Dropped;
         }
@@ -168,7 +193,7 @@ internal sealed partial class ProtocolConnection
     /// <summary>Unflushed bytes past which ephemeral frames are dropped for a connection.</summary>
     public const long EphemeralBacklogBytes = 64 * 1024;
 
-    private static bool IsEphemeral(Opcode opcode) => opcode is Opcode.UserTyping or Opcode.Presence;
+    private static bool IsEphemeral(Opcode opcode) => Delivery.DeliveryFrames.IsEphemeral(opcode);
 
     // Called under WriteLock, for an ephemeral frame of an open connection: true (and counted) when it is dropped
     // because the connection is behind (see SendEphemeral).

@@ -193,7 +193,8 @@ internal sealed class DeliveryLanes : IDisposable
 
     // Writes the events taken off the lane, in order. Consecutive events with the same targets (a burst into one
     // conversation) form a run that each target takes under one acquisition of its lock (DeliverRunUnflushed)
-    // rather than one per event; each target still receives the events in lane order.
+    // rather than one per event, and, unless a frame of it is ephemeral, as one copy of the frames joined back to
+    // back here once; each target still receives the events in lane order.
     private void WriteTaken(int index, List<Work> taken, List<IDeliveryTarget> owed, RunBuffers run)
     {
         for (var start = 0; start < taken.Count;)
@@ -206,20 +207,26 @@ internal sealed class DeliveryLanes : IDisposable
             }
 
             var length = end - start;
+            var joinable = length > 1;
+            var joinedLength = 0;
             for (var k = 0; k < length; k++)
             {
-                run.Frames[k] = taken[start + k].Frame!;
+                var frame = taken[start + k].Frame!;
+                run.Frames[k] = frame;
                 run.Written[k] = 0;
+                joinedLength += frame.Length;
+                joinable &= !DeliveryFrames.IsEphemeral(FrameCodec.PeekOpcode(frame));
             }
 
             var frames = run.Frames.AsSpan(0, length);
             var counts = run.Written.AsSpan(0, length);
+            var joined = joinable && joinedLength <= RunBuffers.MaxJoined ? run.Join(frames, joinedLength) : default;
             for (var i = 0; i < first.Count; i++)
             {
                 var target = first.Targets![i];
                 try
                 {
-                    var write = length == 1 ? WriteOne(target, frames[0], counts) : target.DeliverRunUnflushed(frames, counts);
+                    var write = length == 1 ? WriteOne(target, frames[0], counts) : target.DeliverRunUnflushed(frames, joined, counts);
                     if (write == DeliveryWrite.WrittenFlushOwed)
                     {
                         owed.Add(target);
@@ -309,14 +316,41 @@ internal sealed class DeliveryLanes : IDisposable
 
     private readonly record struct Work(byte[]? Frame, IDeliveryTarget[]? Targets, int Count, TaskCompletionSource? Marker);
 
-    // One lane's scratch for a run: its frames and, per frame, how many targets wrote it.
+    // One lane's scratch for a run: its frames, the frames joined back to back, and, per frame, how many targets
+    // wrote it.
     private sealed class RunBuffers
     {
         /// <summary>Events one run may hold (a run is also cut at the batch's end).</summary>
         public const int MaxRun = 64;
 
+        /// <summary>
+        /// Bytes of the longest run joined (64 events of about 1 KB); a run of bigger frames is written frame by frame,
+        /// where the copy, not the call per frame, is the cost.
+        /// </summary>
+        public const int MaxJoined = 64 * 1024;
+
+        private byte[] _joined = [];
+
         public byte[][] Frames { get; } = new byte[MaxRun][];
 
         public int[] Written { get; } = new int[MaxRun];
+
+        public ReadOnlySpan<byte> Join(ReadOnlySpan<byte[]> frames, int length)
+        {
+            if (_joined.Length < length)
+            {
+                // Grows to the largest run joined (at most MaxJoined), kept for the lane's life.
+                _joined = GC.AllocateUninitializedArray<byte>(Math.Min(MaxJoined, Math.Max(length, 2 * _joined.Length)));
+            }
+
+            var offset = 0;
+            foreach (var frame in frames)
+            {
+                frame.CopyTo(_joined.AsSpan(offset));
+                offset += frame.Length;
+            }
+
+            return _joined.AsSpan(0, length);
+        }
     }
 }

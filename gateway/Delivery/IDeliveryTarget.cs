@@ -26,12 +26,14 @@ internal interface IDeliveryTarget
     /// <summary>
     /// Writes several encoded frames, in order, as <see cref="DeliverUnflushed"/> would one by one, for events that
     /// follow each other in the fan-out with the same recipients: a connection takes its lock once for the run
-    /// rather than once per event. Adds 1 to <c>written[i]</c> for each frame <c>frames[i]</c> it wrote, and returns
+    /// rather than once per event. <paramref name="joined"/> is either empty or the same frames back to back, given
+    /// only when none of them is ephemeral (<see cref="DeliveryFrames.IsEphemeral"/>), so that a target may write
+    /// the run in one piece. Adds 1 to <c>written[i]</c> for each frame <c>frames[i]</c> it wrote, and returns
     /// <see cref="DeliveryWrite.WrittenFlushOwed"/> when the caller owes it one <see cref="FlushDeliveries"/>,
     /// <see cref="DeliveryWrite.Written"/> when it wrote without owing one, <see cref="DeliveryWrite.Dropped"/> when
     /// it wrote nothing. Never blocks.
     /// </summary>
-    DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, Span<int> written)
+    DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, ReadOnlySpan<byte> joined, Span<int> written)
     {
         var result = DeliveryWrite.Dropped;
         for (var i = 0; i < frames.Length; i++)
@@ -54,6 +56,16 @@ internal interface IDeliveryTarget
 
     /// <summary>The device's session was revoked: close with SESSION_REVOKED.</summary>
     void Revoke();
+}
+
+/// <summary>Facts about encoded frames that the fan-out and its targets share.</summary>
+internal static class DeliveryFrames
+{
+    /// <summary>
+    /// Typing and presence notices: a connection that is behind drops them rather than queue them (a late "is typing"
+    /// is worse than none), so they are never written as part of a joined run.
+    /// </summary>
+    public static bool IsEphemeral(Protocol.Opcode opcode) => opcode is Protocol.Opcode.UserTyping or Protocol.Opcode.Presence;
 }
 
 /// <summary>What <see cref="IDeliveryTarget.DeliverUnflushed"/> did with a frame.</summary>

@@ -133,6 +133,39 @@ public sealed class DeliveryLanesTests
         Assert.Empty(closing.Flushed);
     }
 
+    [Fact]
+    public async Task Run_JoinedBackToBackUnlessAFrameIsEphemeral()
+    {
+        using var lanes = new DeliveryLanes(1, NullLogger.Instance);
+        var gate = new CountingTarget { Gate = new ManualResetEventSlim() };
+        var target = new CountingTarget();
+
+        // Length prefix, then a MessagePack array of opcode, request id and a marker (as FrameCodec.PeekOpcode reads it).
+        static byte[] Encoded(Protocol.Opcode opcode, byte marker) => [0, 0, 0, 4, 0x93, (byte)opcode, 0, marker];
+        Enqueue(lanes, Frame(0), gate);
+        Assert.True(gate.Entered.Wait(Wait));
+        Enqueue(lanes, Encoded(Protocol.Opcode.Event, 1), target);
+        Enqueue(lanes, Encoded(Protocol.Opcode.Event, 2), target);
+        Enqueue(lanes, Encoded(Protocol.Opcode.ReadState, 3), target);
+        gate.Gate!.Set();
+        await lanes.DeliveredAsync().WaitAsync(Wait);
+
+        var second = new CountingTarget { Gate = new ManualResetEventSlim() };
+        Enqueue(lanes, Frame(0), second);
+        Assert.True(second.Entered.Wait(Wait));
+        Enqueue(lanes, Encoded(Protocol.Opcode.Event, 4), target);
+        Enqueue(lanes, Encoded(Protocol.Opcode.UserTyping, 5), target);
+        second.Gate!.Set();
+        await lanes.DeliveredAsync().WaitAsync(Wait);
+
+        Assert.Equal([3, 2], target.Runs);
+        Assert.Equal(
+            [.. Encoded(Protocol.Opcode.Event, 1), .. Encoded(Protocol.Opcode.Event, 2), .. Encoded(Protocol.Opcode.ReadState, 3)],
+            target.Joined[0]);
+        Assert.Empty(target.Joined[1]);
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, target.Flushed.Select(f => f[^1]));
+    }
+
     private static byte[] Frame(byte marker) => [marker, 1, 2, 3];
 
     private static void Enqueue(DeliveryLanes lanes, byte[] frame, params CountingTarget[] targets)
@@ -197,12 +230,15 @@ public sealed class DeliveryLanesTests
             }
         }
 
-        // The length of each run it was given (DeliverRunUnflushed), in order.
+        // The length of each run it was given (DeliverRunUnflushed), in order, and the joined form of each.
         public List<int> Runs { get; } = [];
 
-        public DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, Span<int> written)
+        public List<byte[]> Joined { get; } = [];
+
+        public DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, ReadOnlySpan<byte> joined, Span<int> written)
         {
             Runs.Add(frames.Length);
+            Joined.Add(joined.ToArray());
             var result = DeliveryWrite.Dropped;
             for (var i = 0; i < frames.Length; i++)
             {
