@@ -13,12 +13,9 @@ public sealed class DeliveryLanesTests
     public async Task EventsQueuedBehindABusyLane_ReachEachTargetInOrderWithOneFlush()
     {
         using var lanes = new DeliveryLanes(1, NullLogger.Instance);
-        var gate = new CountingTarget { Gate = new ManualResetEventSlim() };
         var first = new CountingTarget();
         var second = new CountingTarget();
-
-        Enqueue(lanes, Frame(0), gate, first, second);
-        Assert.True(gate.Entered.Wait(Wait));
+        var gate = HoldLane(lanes, first, second);
 
         // The lane is inside event 0 (held by the gate): these queue behind it and join its batch.
         for (byte i = 1; i <= 20; i++)
@@ -79,12 +76,9 @@ public sealed class DeliveryLanesTests
     public async Task EventsWithTheSameTargets_EachTargetTakesThemAsOneRunInOrder()
     {
         using var lanes = new DeliveryLanes(1, NullLogger.Instance);
-        var gate = new CountingTarget { Gate = new ManualResetEventSlim() };
         var first = new CountingTarget();
         var second = new CountingTarget();
-
-        Enqueue(lanes, Frame(0), gate, first, second);
-        Assert.True(gate.Entered.Wait(Wait));
+        var gate = HoldLane(lanes, first, second);
 
         // Queued behind event 0: runs of the same target list, cut where the list differs.
         Enqueue(lanes, Frame(1), first, second);
@@ -110,13 +104,11 @@ public sealed class DeliveryLanesTests
     {
         var metrics = new Observability.GatewayMetrics();
         using var lanes = new DeliveryLanes(1, NullLogger.Instance, metrics);
-        var gate = new CountingTarget { Gate = new ManualResetEventSlim() };
         var closing = new CountingTarget { Drops = true };
         var open = new CountingTarget();
 
         byte[] frame = [0, 0, 0, 4, 0x93, (byte)Protocol.Opcode.Event, 0, 0];
-        Enqueue(lanes, Frame(0), gate);
-        Assert.True(gate.Entered.Wait(Wait));
+        var gate = HoldLane(lanes);
         for (var i = 0; i < 5; i++)
         {
             Enqueue(lanes, frame, open, closing);
@@ -137,22 +129,18 @@ public sealed class DeliveryLanesTests
     public async Task Run_JoinedBackToBackUnlessAFrameIsEphemeral()
     {
         using var lanes = new DeliveryLanes(1, NullLogger.Instance);
-        var gate = new CountingTarget { Gate = new ManualResetEventSlim() };
         var target = new CountingTarget();
 
         // Length prefix, then a MessagePack array of opcode, request id and a marker (as FrameCodec.PeekOpcode reads it).
         static byte[] Encoded(Protocol.Opcode opcode, byte marker) => [0, 0, 0, 4, 0x93, (byte)opcode, 0, marker];
-        Enqueue(lanes, Frame(0), gate);
-        Assert.True(gate.Entered.Wait(Wait));
+        var gate = HoldLane(lanes);
         Enqueue(lanes, Encoded(Protocol.Opcode.Event, 1), target);
         Enqueue(lanes, Encoded(Protocol.Opcode.Event, 2), target);
         Enqueue(lanes, Encoded(Protocol.Opcode.ReadState, 3), target);
         gate.Gate!.Set();
         await lanes.DeliveredAsync().WaitAsync(Wait);
 
-        var second = new CountingTarget { Gate = new ManualResetEventSlim() };
-        Enqueue(lanes, Frame(0), second);
-        Assert.True(second.Entered.Wait(Wait));
+        var second = HoldLane(lanes);
         Enqueue(lanes, Encoded(Protocol.Opcode.Event, 4), target);
         Enqueue(lanes, Encoded(Protocol.Opcode.UserTyping, 5), target);
         second.Gate!.Set();
@@ -167,6 +155,16 @@ public sealed class DeliveryLanesTests
     }
 
     private static byte[] Frame(byte marker) => [marker, 1, 2, 3];
+
+    // Queues event 0 for a target that holds the lane inside its write (with others after it) until its Gate is set,
+    // so that what is queued next joins one batch.
+    private static CountingTarget HoldLane(DeliveryLanes lanes, params CountingTarget[] others)
+    {
+        var gate = new CountingTarget { Gate = new ManualResetEventSlim() };
+        Enqueue(lanes, Frame(0), [gate, .. others]);
+        Assert.True(gate.Entered.Wait(Wait));
+        return gate;
+    }
 
     private static void Enqueue(DeliveryLanes lanes, byte[] frame, params CountingTarget[] targets)
     {
