@@ -93,40 +93,28 @@ internal sealed partial class ProtocolConnection
         var result = Delivery.DeliveryWrite.Dropped;
         lock (WriteLock)
         {
+            if (_closing || _closed)
+            {
+                return result;
+            }
+
             if (!joined.IsEmpty)
             {
-                if (_closing || _closed)
-                {
-                    return result;
-                }
-
-                Target(joined.Length).Write(joined);
                 for (var i = 0; i < written.Length; i++)
                 {
                     written[i]++;
                 }
 
-                if (!Count(joined.Length) || _deliveriesUnflushed)
-                {
-                    return Delivery.DeliveryWrite.Written;
-                }
-
-                _deliveriesUnflushed = true;
-                return Delivery.DeliveryWrite.WrittenFlushOwed;
+                return AppendDeliveryLocked(joined);
             }
 
             for (var i = 0; i < frames.Length; i++)
             {
                 var write = DeliverLocked(frames[i]);
-                if (write == Delivery.DeliveryWrite.Dropped)
+                if (write != Delivery.DeliveryWrite.Dropped)
                 {
-                    continue;
-                }
-
-                written[i]++;
-                if (result != Delivery.DeliveryWrite.WrittenFlushOwed)
-                {
-                    result = write;
+                    written[i]++;
+                    result = write > result ? write : result;
                 }
             }
         }
@@ -147,8 +135,15 @@ internal sealed partial class ProtocolConnection
             return Delivery.DeliveryWrite.Dropped;
         }
 
-        Target(frame.Length).Write(frame);
-        if (!Count(frame.Length) || _deliveriesUnflushed)
+        return AppendDeliveryLocked(frame);
+    }
+
+    // Called under WriteLock for an open connection: appends fan-out bytes (one frame or a joined run), unflushed,
+    // and counts them against the outbound limits.
+    private Delivery.DeliveryWrite AppendDeliveryLocked(ReadOnlySpan<byte> bytes)
+    {
+        Target(bytes.Length).Write(bytes);
+        if (!Count(bytes.Length) || _deliveriesUnflushed)
         {
             return Delivery.DeliveryWrite.Written;
         }
@@ -192,8 +187,6 @@ internal sealed partial class ProtocolConnection
 
     /// <summary>Unflushed bytes past which ephemeral frames are dropped for a connection.</summary>
     public const long EphemeralBacklogBytes = 64 * 1024;
-
-    private static bool IsEphemeral(Opcode opcode) => Delivery.DeliveryFrames.IsEphemeral(opcode);
 
     // Called under WriteLock, for an ephemeral frame of an open connection: true (and counted) when it is dropped
     // because the connection is behind (see SendEphemeral).

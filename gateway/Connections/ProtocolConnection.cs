@@ -528,7 +528,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     public void Deliver(ReadOnlySpan<byte> frame)
     {
         var opcode = FrameCodec.PeekOpcode(frame);
-        if (IsEphemeral(opcode))
+        if (DeliveryFrames.IsEphemeral(opcode))
         {
             SendEphemeral(frame, opcode);
         }

@@ -42,9 +42,7 @@ internal interface IDeliveryTarget
             if (write != DeliveryWrite.Dropped)
             {
                 written[i]++;
-                result = write == DeliveryWrite.WrittenFlushOwed || result == DeliveryWrite.WrittenFlushOwed
-                    ? DeliveryWrite.WrittenFlushOwed
-                    : DeliveryWrite.Written;
+                result = write > result ? write : result;
             }
         }
 
@@ -68,7 +66,10 @@ internal static class DeliveryFrames
     public static bool IsEphemeral(Protocol.Opcode opcode) => opcode is Protocol.Opcode.UserTyping or Protocol.Opcode.Presence;
 }
 
-/// <summary>What <see cref="IDeliveryTarget.DeliverUnflushed"/> did with a frame.</summary>
+/// <summary>
+/// What <see cref="IDeliveryTarget.DeliverUnflushed"/> did with a frame. Ordered: what a run did is the greatest of
+/// what its frames did.
+/// </summary>
 internal enum DeliveryWrite : byte
 {
     /// <summary>Not written: the target is closing, or the frame was an ephemeral one it was too far behind for.</summary>

@@ -244,7 +244,7 @@ public sealed class DeliveryLanesTests
                 if (write != DeliveryWrite.Dropped)
                 {
                     written[i]++;
-                    result = result == DeliveryWrite.WrittenFlushOwed ? result : write;
+                    result = write > result ? write : result;
                 }
             }
 
