@@ -33,21 +33,8 @@ internal interface IDeliveryTarget
     /// <see cref="DeliveryWrite.Written"/> when it wrote without owing one, <see cref="DeliveryWrite.Dropped"/> when
     /// it wrote nothing. Never blocks.
     /// </summary>
-    DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, ReadOnlySpan<byte> joined, Span<int> written)
-    {
-        var result = DeliveryWrite.Dropped;
-        for (var i = 0; i < frames.Length; i++)
-        {
-            var write = DeliverUnflushed(frames[i]);
-            if (write != DeliveryWrite.Dropped)
-            {
-                written[i]++;
-                result = write > result ? write : result;
-            }
-        }
-
-        return result;
-    }
+    DeliveryWrite DeliverRunUnflushed(ReadOnlySpan<byte[]> frames, ReadOnlySpan<byte> joined, Span<int> written) =>
+        DeliveryFrames.DeliverEach(this, frames, written);
 
     /// <summary>Sends what <see cref="DeliverUnflushed"/> left waiting.</summary>
     void FlushDeliveries();
@@ -64,6 +51,23 @@ internal static class DeliveryFrames
     /// is worse than none), so they are never written as part of a joined run.
     /// </summary>
     public static bool IsEphemeral(Protocol.Opcode opcode) => opcode is Protocol.Opcode.UserTyping or Protocol.Opcode.Presence;
+
+    /// <summary>A run written one <see cref="IDeliveryTarget.DeliverUnflushed"/> at a time (what a target without a faster way does).</summary>
+    public static DeliveryWrite DeliverEach(IDeliveryTarget target, ReadOnlySpan<byte[]> frames, Span<int> written)
+    {
+        var result = DeliveryWrite.Dropped;
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var write = target.DeliverUnflushed(frames[i]);
+            if (write != DeliveryWrite.Dropped)
+            {
+                written[i]++;
+                result = write > result ? write : result;
+            }
+        }
+
+        return result;
+    }
 }
 
 /// <summary>

@@ -237,18 +237,7 @@ public sealed class DeliveryLanesTests
         {
             Runs.Add(frames.Length);
             Joined.Add(joined.ToArray());
-            var result = DeliveryWrite.Dropped;
-            for (var i = 0; i < frames.Length; i++)
-            {
-                var write = DeliverUnflushed(frames[i]);
-                if (write != DeliveryWrite.Dropped)
-                {
-                    written[i]++;
-                    result = write > result ? write : result;
-                }
-            }
-
-            return result;
+            return DeliveryFrames.DeliverEach(this, frames, written);
         }
 
         public void FlushDeliveries()
