@@ -12,8 +12,11 @@ internal interface IPeer
 
 internal interface IPeerSubscription : IAsyncDisposable
 {
-    /// <summary>Hands each payload received to <paramref name="onPayload"/> until <paramref name="count"/> arrived or the connection closed.</summary>
-    Task ReceiveAsync(int count, Action<string> onPayload);
+    /// <summary>
+    /// Receives until <paramref name="count"/> messages arrived or the connection closed, and writes the latency of
+    /// the i-th (from the send time its payload starts with) to <paramref name="latencies"/>[i].
+    /// </summary>
+    Task ReceiveAsync(int count, float[] latencies);
 }
 
 internal interface IPeerPublisher : IAsyncDisposable

@@ -114,19 +114,16 @@ static async Task<FanoutResult> FanoutAsync(IPeer peer, int recipients, int mess
         subscribers.Add(await peer.SubscribeAsync("fanout"));
     }
 
-    var latencies = new double[recipients * (long)messages];
-    var filled = 0L;
-    void Record(string payload)
+    // One latency array per subscriber (as the ChatWire harness keeps): no shared counter between receive loops.
+    // A message that never arrived leaves its NaN.
+    var latencies = new float[recipients][];
+    for (var i = 0; i < recipients; i++)
     {
-        var sent = long.Parse(payload.AsSpan(0, payload.IndexOf(' ')), CultureInfo.InvariantCulture);
-        var slot = Interlocked.Increment(ref filled) - 1;
-        if (slot < latencies.Length)
-        {
-            latencies[slot] = (Stopwatch.GetTimestamp() - sent) * 1000.0 / Stopwatch.Frequency;
-        }
+        latencies[i] = new float[messages];
+        Array.Fill(latencies[i], float.NaN);
     }
 
-    var readers = subscribers.Select(s => Task.Run(() => s.ReceiveAsync(messages, Record))).ToList();
+    var readers = subscribers.Select((s, i) => s.ReceiveAsync(messages, latencies[i])).ToArray();
     var publisher = await peer.ConnectPublisherAsync();
     var padding = new string('x', contentBytes);
     var start = Stopwatch.GetTimestamp();
@@ -151,12 +148,12 @@ static async Task<FanoutResult> FanoutAsync(IPeer peer, int recipients, int mess
     await publisher.DisposeAsync();
     await Task.WhenAll(subscribers.Select(s => s.DisposeAsync().AsTask()));
 
-    var done = latencies.AsSpan(0, (int)Math.Min(Interlocked.Read(ref filled), latencies.Length)).ToArray();
-    Array.Sort(done);
-    return new FanoutResult(done.Length / elapsed, Percentile(done, 0.50), Percentile(done, 0.99), done.Length, latencies.Length);
+    var sorted = latencies.SelectMany(l => l).Where(l => !float.IsNaN(l)).ToArray();
+    Array.Sort(sorted);
+    return new FanoutResult(sorted.Length / elapsed, Percentile(sorted, 0.50), Percentile(sorted, 0.99), sorted.Length, (long)recipients * messages);
 }
 
-static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+static double Percentile(float[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 
 static long ReadRss(int pid)
 {

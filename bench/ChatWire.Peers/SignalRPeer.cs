@@ -34,25 +34,26 @@ internal sealed class SignalRPeer(int port) : IPeer
     private sealed class Subscription : IPeerSubscription
     {
         private readonly HubConnection _connection;
-        private Action<string>? _onPayload;
-        private int _remaining;
+        private float[]? _latencies;
+        private int _count;
+        private int _received;
         private TaskCompletionSource? _done;
 
         public Subscription(HubConnection connection)
         {
             _connection = connection;
-            // The client calls one connection's handlers one at a time, so the counter needs no lock.
+            // The client calls one connection's handlers one at a time, so the counters need no lock.
             connection.On<string>("m", payload =>
             {
-                if (_onPayload is null)
+                if (_done is null || _received >= _count)
                 {
                     return;
                 }
 
-                _onPayload(payload);
-                if (--_remaining == 0)
+                _latencies![_received] = PushParser.LatencyMs(System.Text.Encoding.ASCII.GetBytes(payload));
+                if (++_received == _count)
                 {
-                    _done!.TrySetResult();
+                    _done.TrySetResult();
                 }
             });
             connection.Closed += _ =>
@@ -62,11 +63,12 @@ internal sealed class SignalRPeer(int port) : IPeer
             };
         }
 
-        public Task ReceiveAsync(int count, Action<string> onPayload)
+        public Task ReceiveAsync(int count, float[] latencies)
         {
+            _received = 0;
+            _latencies = latencies;
+            _count = count;
             _done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _remaining = count;
-            _onPayload = onPayload;
             return _done.Task;
         }
 

@@ -13,7 +13,7 @@ internal abstract class SocketPeer(int port) : IPeer
     {
         var socket = await ConnectAsync(port);
         await HandshakeSubscriberAsync(socket, topic);
-        return new Subscription(socket, CreateReader());
+        return new Subscription(socket, CreateParser());
     }
 
     public async Task<IPeerPublisher> ConnectPublisherAsync()
@@ -32,7 +32,7 @@ internal abstract class SocketPeer(int port) : IPeer
 
     protected abstract Task AwaitConfirmationAsync(Socket socket, int batch, byte[] buffer);
 
-    protected abstract MessageReader CreateReader();
+    protected abstract PushParser CreateParser();
 
     public static async Task SendAsync(Socket socket, byte[] data)
     {
@@ -83,24 +83,40 @@ internal abstract class SocketPeer(int port) : IPeer
         return socket;
     }
 
-    private sealed class Subscription(Socket socket, MessageReader reader) : IPeerSubscription
+    private sealed class Subscription(Socket socket, PushParser parser) : IPeerSubscription
     {
-        public async Task ReceiveAsync(int count, Action<string> onPayload)
+        // Like the ChatWire harness's receive loop: one buffer per connection, pushes read where they lie, the
+        // unread tail moved to the front; the only per-message work is reading the payload's send time.
+        public async Task ReceiveAsync(int count, float[] latencies)
         {
             var buffer = new byte[64 * 1024];
+            var buffered = 0;
             var received = 0;
             while (received < count)
             {
-                var n = await socket.ReceiveAsync(buffer, SocketFlags.None);
+                var n = await socket.ReceiveAsync(buffer.AsMemory(buffered), SocketFlags.None);
                 if (n == 0)
                 {
                     break;
                 }
 
-                foreach (var payload in reader.Feed(buffer.AsSpan(0, n)))
+                buffered += n;
+                var offset = 0;
+                while (parser.TryRead(buffer.AsSpan(offset, buffered - offset), out var length, out var payloadStart, out var payloadLength))
                 {
-                    onPayload(payload);
-                    received++;
+                    if (payloadStart >= 0 && received < latencies.Length)
+                    {
+                        latencies[received++] = PushParser.LatencyMs(buffer.AsSpan(offset + payloadStart, payloadLength));
+                    }
+
+                    offset += length;
+                }
+
+                Buffer.BlockCopy(buffer, offset, buffer, 0, buffered - offset);
+                buffered -= offset;
+                if (buffered == buffer.Length)
+                {
+                    Array.Resize(ref buffer, buffer.Length * 2);
                 }
             }
         }
@@ -130,6 +146,22 @@ internal abstract class SocketPeer(int port) : IPeer
     }
 }
 
+/// <summary>RESP encoding of client commands (arrays of bulk strings).</summary>
+internal static class Resp
+{
+    public static byte[] Command(params string[] parts)
+    {
+        var builder = new System.Text.StringBuilder();
+        builder.Append('*').Append(parts.Length).Append("\r\n");
+        foreach (var part in parts)
+        {
+            builder.Append('$').Append(System.Text.Encoding.UTF8.GetByteCount(part)).Append("\r\n").Append(part).Append("\r\n");
+        }
+
+        return System.Text.Encoding.UTF8.GetBytes(builder.ToString());
+    }
+}
+
 /// <summary>Redis pub/sub in RESP: SUBSCRIBE; a pipelined batch of PUBLISHes is confirmed by their integer replies.</summary>
 internal sealed class RedisPeer(int port) : SocketPeer(port)
 {
@@ -154,7 +186,7 @@ internal sealed class RedisPeer(int port) : SocketPeer(port)
 
     protected override Task AwaitConfirmationAsync(Socket socket, int batch, byte[] buffer) => ReadLinesAsync(socket, buffer, batch);
 
-    protected override MessageReader CreateReader() => new RespMessageReader();
+    protected override PushParser CreateParser() => new RespPushParser();
 }
 
 /// <summary>NATS text protocol: INFO, CONNECT, SUB; a batch of PUBs is followed by a PING whose PONG confirms it.</summary>
@@ -191,7 +223,7 @@ internal sealed class NatsPeer(int port) : SocketPeer(port)
 
     protected override Task AwaitConfirmationAsync(Socket socket, int batch, byte[] buffer) => ReadLinesAsync(socket, buffer, 1);
 
-    protected override MessageReader CreateReader() => new NatsMessageReader();
+    protected override PushParser CreateParser() => new NatsPushParser();
 }
 
 /// <summary>
@@ -230,5 +262,5 @@ internal sealed class MqttPeer(int port) : SocketPeer(port)
 
     protected override Task AwaitConfirmationAsync(Socket socket, int batch, byte[] buffer) => ReadBytesAsync(socket, buffer, MqttPackets.PingRespLength);
 
-    protected override MessageReader CreateReader() => new MqttMessageReader();
+    protected override PushParser CreateParser() => new MqttPushParser();
 }
