@@ -27,6 +27,12 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     // How long routing a join may wait for its subscription before going on (the event is then fetched by gap fill).
     private static readonly TimeSpan SubscriptionWait = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Local targets from which a conversation keeps its recipient list between events (8 bytes a target) instead
+    /// of listing them again for each: a big channel's burst then costs no per-recipient routing work per event.
+    /// </summary>
+    internal const int SharedRecipientsFrom = 16;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, UserRoute> _users = [];
     private readonly Dictionary<Guid, ConversationRoute> _conversations = [];
@@ -136,6 +142,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             if (_users.TryGetValue(target.UserId, out var existing))
             {
                 existing.Targets.Add(target);
+                TargetsChangedLocked(existing);
                 route = existing;
             }
             else
@@ -168,8 +175,14 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     {
         lock (_lock)
         {
-            if (!_users.TryGetValue(target.UserId, out var route) || !route.Targets.Remove(target) || route.Targets.Count > 0)
+            if (!_users.TryGetValue(target.UserId, out var route) || !route.Targets.Remove(target))
             {
+                return;
+            }
+
+            if (route.Targets.Count > 0)
+            {
+                TargetsChangedLocked(route);
                 return;
             }
 
@@ -295,7 +308,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 changed = LeaveLocked(leaving, header.ConversationId);
             }
 
-            recipients = CollectLocked(route.Users, except: isMembership ? header.SubjectId : null);
+            recipients = isMembership ? CollectLocked(route.Users, except: header.SubjectId) : RecipientsLocked(route);
         }
 
         if (header.EventKind == EventKind.MemberLeft)
@@ -425,11 +438,44 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         }
     }
 
-    // Called under _lock: the recipients grouped by lane, in arrays rented here and returned by the lanes.
-    private Recipients CollectLocked(IEnumerable<UserRoute> users, Guid? except)
+    // Called under _lock: every local target of the conversation's members, by lane. Kept on the route from
+    // SharedRecipientsFrom targets on, until a member or a member's target comes or goes (the lanes may still
+    // be writing an earlier list: a list is never changed, only replaced).
+    private Recipients RecipientsLocked(ConversationRoute route)
+    {
+        if (route.Recipients is { } kept)
+        {
+            return kept;
+        }
+
+        var recipients = CollectLocked(route.Users, except: null, share: true);
+        if (recipients.Shared)
+        {
+            route.Recipients = recipients;
+        }
+
+        return recipients;
+    }
+
+    // Called under _lock: a user's targets changed, so their conversations' kept lists are out of date.
+    private void TargetsChangedLocked(UserRoute user)
+    {
+        foreach (var conversationId in user.Conversations)
+        {
+            if (_conversations.TryGetValue(conversationId, out var route))
+            {
+                route.Recipients = null;
+            }
+        }
+    }
+
+    // Called under _lock: the recipients grouped by lane, in arrays rented here and returned by the lanes; with
+    // share, from SharedRecipientsFrom targets on, in arrays of their own that the lanes leave alone.
+    private Recipients CollectLocked(IEnumerable<UserRoute> users, Guid? except, bool share = false)
     {
         var lanes = _lanes.Count;
         var counts = new int[lanes];
+        var total = 0;
         foreach (var user in users)
         {
             if (user.UserId != except)
@@ -437,10 +483,12 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 foreach (var target in user.Targets)
                 {
                     counts[_lanes.LaneOf(target)]++;
+                    total++;
                 }
             }
         }
 
+        share &= total >= SharedRecipientsFrom;
         var byLane = new IDeliveryTarget[]?[lanes];
         var filled = new int[lanes];
         foreach (var user in users)
@@ -450,12 +498,12 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 foreach (var target in user.Targets)
                 {
                     var lane = _lanes.LaneOf(target);
-                    (byLane[lane] ??= ArrayPool<IDeliveryTarget>.Shared.Rent(counts[lane]))[filled[lane]++] = target;
+                    (byLane[lane] ??= share ? new IDeliveryTarget[counts[lane]] : ArrayPool<IDeliveryTarget>.Shared.Rent(counts[lane]))[filled[lane]++] = target;
                 }
             }
         }
 
-        return new Recipients(byLane, filled);
+        return new Recipients(byLane, filled, share);
     }
 
     // Hands the event to the lanes: its bytes copied once (the bus payload lives only during its call), and
@@ -467,7 +515,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         {
             if (recipients.ByLane[lane] is { } targets)
             {
-                _lanes.Enqueue(lane, copy ??= frame.ToArray(), targets, recipients.Counts[lane]);
+                _lanes.Enqueue(lane, copy ??= frame.ToArray(), targets, recipients.Counts[lane], pooled: !recipients.Shared);
             }
         }
 
@@ -509,6 +557,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         }
 
         route.Users.Add(user);
+        route.Recipients = null;
     }
 
     // Called under _lock; true when the conversation's route changed.
@@ -522,6 +571,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         user.Version++;
 
         route.Users.Remove(user);
+        route.Recipients = null;
         if (route.Users.Count == 0)
         {
             _conversations.Remove(conversationId);
@@ -552,7 +602,11 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private sealed class ConversationRoute
     {
         public HashSet<UserRoute> Users { get; } = [];
+
+        /// <summary>The members' targets as the last event found them, while nothing changed since (big conversations only).</summary>
+        public Recipients? Recipients { get; set; }
     }
 
-    private readonly record struct Recipients(IDeliveryTarget[]?[] ByLane, int[] Counts);
+    /// <summary>Targets by lane; <see cref="Shared"/> lists are kept on a route and never returned to the pool.</summary>
+    private readonly record struct Recipients(IDeliveryTarget[]?[] ByLane, int[] Counts, bool Shared);
 }

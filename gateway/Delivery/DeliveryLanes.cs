@@ -68,9 +68,10 @@ internal sealed class DeliveryLanes : IDisposable
 
     /// <summary>
     /// Queues <paramref name="frame"/> for the first <paramref name="count"/> targets of <paramref name="targets"/>
-    /// (all of one lane, rented from <see cref="ArrayPool{T}.Shared"/>; the lane returns the array).
+    /// (all of one lane). A <paramref name="pooled"/> array was rented from <see cref="ArrayPool{T}.Shared"/> and
+    /// the lane returns it; otherwise it is a list the caller shares between events and never changes.
     /// </summary>
-    public void Enqueue(int lane, byte[] frame, IDeliveryTarget[] targets, int count)
+    public void Enqueue(int lane, byte[] frame, IDeliveryTarget[] targets, int count, bool pooled = true)
     {
         // Only when this lane is behind does the bus callback wait: that is the backpressure.
         while (IsFull(lane))
@@ -84,7 +85,7 @@ internal sealed class DeliveryLanes : IDisposable
 
         Interlocked.Add(ref _queuedBytes[lane], frame.Length);
         Interlocked.Add(ref _queuedDeliveries[lane], count);
-        var work = new Work(frame, targets, count, null);
+        var work = new Work(frame, targets, count, pooled, null);
         var writer = _lanes[lane].Writer;
         if (!writer.TryWrite(work))
         {
@@ -95,7 +96,10 @@ internal sealed class DeliveryLanes : IDisposable
             catch (ChannelClosedException)
             {
                 // Stopping: nothing is written any more.
-                ArrayPool<IDeliveryTarget>.Shared.Return(targets, clearArray: true);
+                if (pooled)
+                {
+                    ArrayPool<IDeliveryTarget>.Shared.Return(targets, clearArray: true);
+                }
             }
         }
     }
@@ -108,7 +112,7 @@ internal sealed class DeliveryLanes : IDisposable
         {
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             markers[i] = done.Task;
-            _lanes[i].Writer.WriteAsync(new Work(null, null, 0, done)).AsTask().GetAwaiter().GetResult();
+            _lanes[i].Writer.WriteAsync(new Work(null, null, 0, false, done)).AsTask().GetAwaiter().GetResult();
         }
 
         return Task.WhenAll(markers);
@@ -247,7 +251,11 @@ internal sealed class DeliveryLanes : IDisposable
                     _metrics?.FrameOut(FrameCodec.PeekOpcode(work.Frame), counts[k]);
                 }
 
-                ArrayPool<IDeliveryTarget>.Shared.Return(work.Targets!, clearArray: true);
+                if (work.Pooled)
+                {
+                    ArrayPool<IDeliveryTarget>.Shared.Return(work.Targets!, clearArray: true);
+                }
+
                 Interlocked.Add(ref _queuedBytes[index], -work.Frame!.Length);
                 Interlocked.Add(ref _queuedDeliveries[index], -work.Count);
             }
@@ -286,6 +294,12 @@ internal sealed class DeliveryLanes : IDisposable
 
         var x = a.Targets!;
         var y = b.Targets!;
+        if (ReferenceEquals(x, y))
+        {
+            // A conversation's shared list: the same targets by construction.
+            return true;
+        }
+
         for (var i = 0; i < a.Count; i++)
         {
             if (!ReferenceEquals(x[i], y[i]))
@@ -314,7 +328,7 @@ internal sealed class DeliveryLanes : IDisposable
         owed.Clear();
     }
 
-    private readonly record struct Work(byte[]? Frame, IDeliveryTarget[]? Targets, int Count, TaskCompletionSource? Marker);
+    private readonly record struct Work(byte[]? Frame, IDeliveryTarget[]? Targets, int Count, bool Pooled, TaskCompletionSource? Marker);
 
     // One lane's scratch for a run: its frames, the frames joined back to back, and, per frame, how many targets
     // wrote it.

@@ -188,6 +188,44 @@ public sealed class DeliveryFanoutTests
         Assert.All(targets, t => Assert.Equal(Enumerable.Range(1, 100).Select(n => (ulong)n), t.Seqs));
     }
 
+    [Fact]
+    public async Task BigConversation_KeptRecipientList_FollowsEveryTargetAndMemberChange()
+    {
+        // Enough targets that the conversation keeps its recipient list between events.
+        var bus = new InProcessMessageBus();
+        var fanout = Fanout(bus);
+        var users = Enumerable.Range(0, DeliveryFanout.SharedRecipientsFrom).Select(_ => Guid.CreateVersion7()).ToArray();
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), [.. users, _bob]);
+        var targets = users.Select(u => new RecordingTarget(u, Guid.CreateVersion7())).ToList();
+        foreach (var target in targets)
+        {
+            await fanout.RegisterAsync(target);
+        }
+
+        await PublishAsync(bus, fanout, Message(channel, 1));
+        await PublishAsync(bus, fanout, Message(channel, 2));
+
+        // A second device of a member, and a member's first one.
+        var second = new RecordingTarget(users[0], Guid.CreateVersion7());
+        await fanout.RegisterAsync(second);
+        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
+        await fanout.RegisterAsync(bob);
+        await PublishAsync(bus, fanout, Message(channel, 3));
+
+        // A device goes (its user keeps another), then a member leaves.
+        fanout.Unregister(targets[0]);
+        await PublishAsync(bus, fanout, Message(channel, 4));
+        _directory.RemoveMember(channel, users[1]);
+        await PublishAsync(bus, fanout, Membership(channel, 5, StorageKind.MemberLeft, users[1]));
+        await PublishAsync(bus, fanout, Message(channel, 6));
+
+        Assert.Equal([1ul, 2ul, 3ul], targets[0].Seqs);
+        Assert.Equal([3ul, 4ul, 5ul, 6ul], second.Seqs);
+        Assert.Equal([3ul, 4ul, 5ul, 6ul], bob.Seqs);
+        Assert.Equal([1ul, 2ul, 3ul, 4ul, 5ul], targets[1].Seqs);
+        Assert.All(targets.Skip(2), t => Assert.Equal([1ul, 2ul, 3ul, 4ul, 5ul, 6ul], t.Seqs));
+    }
+
     private DeliveryFanout Fanout(IMessageBus bus, MembershipCache? membership = null) =>
         new(bus, _directory, membership ?? new MembershipCache(_directory, TimeProvider.System, new NoMembershipBackplane()), NullLogger<DeliveryFanout>.Instance);
 
