@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The gateway's CPU per delivery in the load harness's fan-out shape (1 sender, 1,000 recipients, 200-byte
+# messages, 50 in flight), counted by the kernel rather than timed: `perf stat` follows the gateway process from
+# "recipients connected" to its exit, which covers the 2,000-message warm-up and the measured messages.
+# Prints deliveries/s and latency (as the harness does), CPU ns per delivery, sendmsg calls and deliveries per call.
+# Needs perf (Debian: apt-get install linux-perf) and permission to attach to the gateway (root, or
+# kernel.perf_event_paranoid ≤ 1). Build first: dotnet build ChatWire.sln -c Release.
+# usage: scripts/fanout-cpu.sh [GATEWAY_DLL] [MESSAGES]   (defaults: this tree's Release gateway, 12000)
+# Alternate two builds (copy one's gateway/bin/Release/net10.0 aside) to compare them: runs move by ±5 %.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+gateway="${1:-$root/gateway/bin/Release/net10.0/ChatWire.Gateway.dll}"
+messages="${2:-12000}"
+harness="$root/bench/ChatWire.LoadHarness/bin/Release/net10.0/ChatWire.LoadHarness.dll"
+command -v perf >/dev/null || { echo "perf not found: apt-get install linux-perf" >&2; exit 2; }
+[ -f "$harness" ] || { echo "build first: dotnet build $root/ChatWire.sln -c Release" >&2; exit 2; }
+log="$(mktemp)"; stats="$(mktemp)"
+trap 'rm -f "$log" "$stats"' EXIT
+(cd "$root" && dotnet "$harness" fanout --recipients 1000 --messages "$messages" --content-bytes 200 --gateway-dll "$gateway") >"$log" 2>&1 &
+harness_pid=$!
+pid=""
+until grep -q "recipients connected" "$log"; do
+  kill -0 "$harness_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+  sleep 0.02
+done
+pid="$(grep -oP 'gateway pid \K[0-9]+' "$log")"
+perf stat -x, -e task-clock,syscalls:sys_enter_sendmsg -p "$pid" -o "$stats" >/dev/null 2>&1 &
+perf_pid=$!
+wait "$harness_pid"
+wait "$perf_pid" || true
+cpu_ms="$(grep task-clock "$stats" | cut -d, -f1)"
+calls="$(grep sendmsg "$stats" | cut -d, -f1)"
+warmup=$(( messages < 2000 ? messages : 2000 ))
+deliveries=$(( (messages + warmup) * 1000 ))
+rate="$(grep -oP '[0-9]+ deliveries/s; latency p50 [0-9.]+ ms, p99 [0-9.]+ ms' "$log")"
+awk -v r="$rate" -v c="$cpu_ms" -v n="$calls" -v d="$deliveries" 'BEGIN {
+  printf "%s | gateway CPU %.0f ms for %d deliveries: %.0f ns each | %d sendmsg, %.1f deliveries each\n", r, c, d, c * 1e6 / d, n, d / n }'
