@@ -181,6 +181,16 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return (body.GetProperty("team_id").GetGuid(), body.GetProperty("general_channel_id").GetGuid());
     }
 
+    /// <summary>Opens (or finds) the direct-message conversation of the caller and <paramref name="otherUserId"/>.</summary>
+    public async Task<Guid> CreateDmAsync(string token, Guid otherUserId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/dms") { Content = JsonContent.Create(new { users = new[] { otherUserId.ToString() } }) };
+        request.Headers.Authorization = new("Bearer", token);
+        var response = await Api.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("conversation_id").GetGuid();
+    }
+
     /// <summary>Creates an invite to the team and returns its code.</summary>
     public async Task<string> CreateInviteAsync(string token, Guid teamId)
     {

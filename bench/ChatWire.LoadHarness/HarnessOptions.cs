@@ -73,10 +73,10 @@ internal sealed record HarnessOptions
     /// <summary>The most connections a storm or seed takes: the machine's open-file limit is 20,000.</summary>
     public const int MaxStormConnections = 16_000;
 
-    private static readonly string[] Scenarios = ["idle", "send", "fanout", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm"];
+    private static readonly string[] Scenarios = ["idle", "send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm"];
 
     public const string Usage = """
-        usage: ChatWire.LoadHarness idle|send|fanout|sync|cluster|cluster-idle|seed|connect-storm|resume-storm [options]
+        usage: ChatWire.LoadHarness idle|send|dm|fanout|channel|sync|cluster|cluster-idle|seed|connect-storm|resume-storm [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
@@ -85,7 +85,10 @@ internal sealed record HarnessOptions
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
                    --ceiling-rows 100000   --ceiling-batch 1000
           sync:    --connections 1000 (conversations of the syncing user)   --messages 5 (per conversation)
-          fanout:  --recipients 1000   --per-user 50   --sources 4   --messages 2000   --window 50
+          dm:      --connections 32 (users, in pairs; each pair in its own DM)   --window 8   --messages 40000 (all users)
+                   --content-bytes 200
+          fanout (or channel): one sender into a channel of --recipients connections
+                   --recipients 1000   --per-user 50   --sources 4   --messages 2000   --window 50
                    --content-bytes 200
           cluster: starts Redis and MariaDB (scripts/services.sh) and N nodes on them; then 1 sender on node 1
                    → recipients on the other nodes, then one sender per node into the same conversation
@@ -122,7 +125,8 @@ internal sealed record HarnessOptions
             throw new ArgumentException($"The first argument is the scenario: {string.Join(", ", Scenarios)}.");
         }
 
-        var options = new HarnessOptions { Scenario = args[0] };
+        // "channel" is the fan-out into a channel of a chosen size under the name the scenario list uses.
+        var options = new HarnessOptions { Scenario = args[0] == "channel" ? "fanout" : args[0] };
         if (options.Scenario == "fanout")
         {
             options = options with { Messages = 2_000, Window = 50 };

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
@@ -72,8 +71,7 @@ internal static class SendScenario
 
     internal static async Task DriveAsync(LoadConnection connection, Guid conversation, int count, int window, byte[] content, ConcurrentBag<double>? latencies)
     {
-        var sentAt = new ConcurrentDictionary<uint, long>();
-        using var slots = new SemaphoreSlim(window);
+        using var sends = new SendWindow(window);
         var reader = Task.Run(async () =>
         {
             for (var received = 0; received < count;)
@@ -81,13 +79,8 @@ internal static class SendScenario
                 var (header, body) = await connection.ReadFrameAsync(CancellationToken.None);
                 if (header.OpcodeValue == (uint)Opcode.SendAck)
                 {
-                    if (sentAt.TryRemove(header.RequestId, out var at))
-                    {
-                        latencies?.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
-                    }
-
+                    sends.Acked(header.RequestId, latencies);
                     received++;
-                    slots.Release();
                 }
                 else if (header.OpcodeValue == (uint)Opcode.Error)
                 {
@@ -97,15 +90,10 @@ internal static class SendScenario
             }
         });
 
-        var output = new ArrayBufferWriter<byte>(content.Length + 128);
         for (var i = 0; i < count; i++)
         {
-            await slots.WaitAsync();
-            var requestId = (uint)(i + 1);
-            output.ResetWrittenCount();
-            FrameCodec.Write(output, new Send(requestId, conversation, Guid.CreateVersion7(), "application/octet-stream", content));
-            sentAt[requestId] = Stopwatch.GetTimestamp();
-            await connection.SendAsync(output.WrittenMemory, CancellationToken.None);
+            await sends.WaitForRoomAsync();
+            await sends.SendAsync(connection, new Send((uint)(i + 1), conversation, Guid.CreateVersion7(), "application/octet-stream", content));
         }
 
         await reader;

@@ -1,0 +1,167 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+
+namespace ChatWire.LoadHarness;
+
+/// <summary>
+/// One-to-one chat: N users in pairs, each pair in its own direct-message conversation (POST /v1/dms), one
+/// connection each. Every user keeps a window of SENDs in flight to its partner; measured are the durable
+/// SEND → SEND_ACK rate and latency and the time from a SEND leaving the sender to its EVENT arriving at the
+/// partner's connection (the send time travels in the content's first 8 bytes).
+/// </summary>
+internal static class DmScenario
+{
+    private const int WarmUpPerUser = 100;
+
+    public static async Task<object> RunAsync(HarnessOptions options)
+    {
+        if (options.Connections % 2 != 0)
+        {
+            throw new ArgumentException("dm: --connections (users) must be even: they talk in pairs.");
+        }
+
+        await using var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, new Dictionary<string, string>());
+        var pairs = options.Connections / 2;
+        var perUser = options.Messages / options.Connections;
+        var contentBytes = Math.Max(options.ContentBytes, sizeof(long));
+        Console.WriteLine($"gateway pid {gateway.ProcessId}; {pairs} pairs in DMs × window {options.Window}; {perUser * options.Connections} messages of {contentBytes} bytes");
+
+        // Users must share a team to open a DM: one team, everyone joins it.
+        var users = new List<(Guid UserId, Guid DeviceId, string Token)>();
+        for (var i = 0; i < options.Connections; i++)
+        {
+            users.Add(await gateway.SignupAsync($"dm{i:D5}"));
+        }
+
+        var (teamId, _) = await gateway.CreateTeamAsync(users[0].Token, "dm-load");
+        var invite = await gateway.CreateInviteAsync(users[0].Token, teamId);
+        foreach (var user in users.Skip(1))
+        {
+            await gateway.JoinAsync(user.Token, invite);
+        }
+
+        var clients = new Client[options.Connections];
+        for (var p = 0; p < pairs; p++)
+        {
+            var (a, b) = (users[2 * p], users[(2 * p) + 1]);
+            var dm = await gateway.CreateDmAsync(a.Token, b.UserId);
+            clients[2 * p] = new Client(await Connect(a), dm, b.UserId);
+            clients[(2 * p) + 1] = new Client(await Connect(b), dm, a.UserId);
+        }
+
+        var content = new byte[contentBytes];
+        Random.Shared.NextBytes(content);
+
+        // Warm-up, not measured: JIT, SQLite caches.
+        await Task.WhenAll(clients.Select(c => DriveAsync(c, Math.Min(WarmUpPerUser, perUser), options.Window, content, null, null)));
+
+        var acks = new ConcurrentBag<double>();
+        var deliveries = new ConcurrentBag<double>();
+        var cpuBefore = gateway.CpuTime;
+        var started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(clients.Select(c => DriveAsync(c, perUser, options.Window, content, acks, deliveries)));
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var cpu = gateway.CpuTime - cpuBefore;
+        foreach (var client in clients)
+        {
+            client.Connection.Dispose();
+        }
+
+        var ackSorted = acks.Order().ToArray();
+        var deliverySorted = deliveries.Order().ToArray();
+        var total = perUser * options.Connections;
+        var throughput = total / elapsed.TotalSeconds;
+        var cpuMicros = cpu.TotalMicroseconds / total;
+        Console.WriteLine($"{total} acked and delivered in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; ACK p50 {P(ackSorted, 0.50):F2} ms, p99 {P(ackSorted, 0.99):F2} ms; "
+            + $"to the partner p50 {P(deliverySorted, 0.50):F2} ms, p99 {P(deliverySorted, 0.99):F2} ms; gateway CPU {cpuMicros:F1} µs per message");
+        return new
+        {
+            scenario = "dm",
+            gc = options.Gc,
+            pairs,
+            window = options.Window,
+            content_bytes = contentBytes,
+            messages = total,
+            seconds = elapsed.TotalSeconds,
+            messages_per_second = throughput,
+            ack_p50_ms = P(ackSorted, 0.50),
+            ack_p99_ms = P(ackSorted, 0.99),
+            delivery_p50_ms = P(deliverySorted, 0.50),
+            delivery_p99_ms = P(deliverySorted, 0.99),
+            delivery_max_ms = deliverySorted.Length > 0 ? deliverySorted[^1] : 0,
+            gateway_cpu_seconds = cpu.TotalSeconds,
+            gateway_cpu_microseconds_per_message = cpuMicros,
+        };
+
+        Task<LoadConnection> Connect((Guid UserId, Guid DeviceId, string Token) user) =>
+            LoadConnection.ConnectAsync(IPAddress.Loopback, gateway.TcpEndPoint, user.Token, user.DeviceId, CancellationToken.None);
+    }
+
+    // Sends `count` messages with at most `window` unacknowledged, and returns once it has every ACK and the
+    // partner's `count` messages (the partner sends as many). Its own messages come back as EVENTs too and are
+    // skipped, as are events of other kinds.
+    private static async Task DriveAsync(Client client, int count, int window, byte[] content, ConcurrentBag<double>? acks, ConcurrentBag<double>? deliveries)
+    {
+        using var sends = new SendWindow(window);
+        var reader = Task.Run(async () =>
+        {
+            var acked = 0;
+            var fromPartner = 0;
+            while (acked < count || fromPartner < count)
+            {
+                var (header, body) = await client.Connection.ReadFrameAsync(CancellationToken.None);
+                if (header.OpcodeValue == (uint)Opcode.SendAck)
+                {
+                    sends.Acked(header.RequestId, acks);
+                    acked++;
+                }
+                else if (header.OpcodeValue == (uint)Opcode.Event)
+                {
+                    var e = LoadConnection.Decode<EventFrame>(body).Event;
+                    if (e.Kind == EventKind.Message && e.SenderUserId == client.Partner && e.Content.Length >= sizeof(long))
+                    {
+                        deliveries?.Add(Stopwatch.GetElapsedTime(BinaryPrimitives.ReadInt64LittleEndian(e.Content.Span)).TotalMilliseconds);
+                        fromPartner++;
+                    }
+                }
+                else if (header.OpcodeValue == (uint)Opcode.Error)
+                {
+                    var error = LoadConnection.Decode<ErrorFrame>(body);
+                    throw new InvalidOperationException($"SEND failed: {error.Name} {error.Message}");
+                }
+            }
+        });
+
+        var own = (byte[])content.Clone();
+        for (var i = 0; i < count; i++)
+        {
+            await sends.WaitForRoomAsync();
+            BinaryPrimitives.WriteInt64LittleEndian(own, Stopwatch.GetTimestamp());
+            await sends.SendAsync(client.Connection, new Send(client.NextRequestId++, client.Conversation, Guid.CreateVersion7(), "application/octet-stream", own));
+        }
+
+        if (await Task.WhenAny(reader, Task.Delay(TimeSpan.FromMinutes(5))) != reader)
+        {
+            throw new TimeoutException("A DM pair did not get every ACK and message within 5 minutes.");
+        }
+
+        await reader;
+    }
+
+    private static double P(double[] sorted, double p) => SendScenario.Percentile(sorted, p);
+
+    private sealed class Client(LoadConnection connection, Guid conversation, Guid partner)
+    {
+        public LoadConnection Connection { get; } = connection;
+
+        public Guid Conversation { get; } = conversation;
+
+        public Guid Partner { get; } = partner;
+
+        public uint NextRequestId { get; set; } = 1;
+    }
+}
