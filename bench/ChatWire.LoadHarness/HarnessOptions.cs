@@ -42,6 +42,9 @@ internal sealed record HarnessOptions
 
     public int CeilingRows { get; init; } = 100_000;
 
+    /// <summary>send: the message and directory store of the gateway, sqlite (embedded) or mysql (through scripts/services.sh).</summary>
+    public string Store { get; init; } = "sqlite";
+
     public int CeilingBatch { get; init; } = 1_000;
 
     public int Nodes { get; init; } = 3;
@@ -84,6 +87,8 @@ internal sealed record HarnessOptions
                    --hold SECONDS (keep the connections open after the last reading, e.g. for dotnet-gcdump)
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
                    --ceiling-rows 100000   --ceiling-batch 1000
+                   --store sqlite|mysql (mysql: MariaDB from scripts/services.sh, or CHATWIRE_SERVICES_DIR's; the
+                   ceiling is then multi-row INSERTs of --ceiling-batch rows into the same database)
           sync:    --connections 1000 (conversations of the syncing user)   --messages 5 (per conversation)
           dm:      --connections 32 (users, in pairs; each pair in its own DM)   --window 8   --messages 40000 (all users)
                    --content-bytes 200
@@ -191,6 +196,7 @@ internal sealed record HarnessOptions
                 "--recipients" => options with { Recipients = Int(value) },
                 "--ceiling-rows" => options with { CeilingRows = Int(value) },
                 "--ceiling-batch" => options with { CeilingBatch = Int(value) },
+                "--store" => value is "sqlite" or "mysql" ? options with { Store = value } : throw new ArgumentException("--store takes sqlite or mysql."),
                 "--nodes" => options with { Nodes = Int(value) },
                 "--local-recipients" => options with { LocalRecipients = value == "0" ? 0 : Int(value) },
                 "--contention-messages" => options with { ContentionMessages = Int(value) },

@@ -15,9 +15,25 @@ internal static class SendScenario
     public static async Task<object> RunAsync(HarnessOptions options)
     {
         object ceiling;
-        await using (var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, new Dictionary<string, string>()))
+        var settings = new Dictionary<string, string>();
+        BackingServices? services = null;
+        var database = string.Empty;
+        if (options.Store == "mysql")
         {
-            Console.WriteLine($"gateway pid {gateway.ProcessId}; {options.Connections} connections × window {options.Window}; {options.Messages} messages of {options.ContentBytes} bytes");
+            // One node on the MySQL directory and message store (a fresh database; the primary's commits wait
+            // for the semi-synchronous replica that scripts/services.sh sets up), the bus in-process.
+            services = await BackingServices.StartOrAttachAsync(HarnessOptions.RepositoryRoot());
+            database = "chatwire_send_" + Guid.NewGuid().ToString("N")[..12];
+            settings["Storage:Directory"] = "mysql";
+            settings["Storage:Messages"] = "mysql";
+            settings["Storage:MySql:ConnectionString"] = $"{services.MySql};Database={database}";
+            settings["Storage:MySql:ReplicaConnectionString"] = $"{services.MySqlReplica};Database={database}";
+        }
+
+        await using var stopServices = services;
+        await using (var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, settings, healthTimeout: TimeSpan.FromSeconds(90)))
+        {
+            Console.WriteLine($"gateway pid {gateway.ProcessId} ({options.Store} store); {options.Connections} connections × window {options.Window}; {options.Messages} messages of {options.ContentBytes} bytes");
             var clients = new List<(LoadConnection Connection, Guid Conversation)>();
             for (var i = 0; i < options.Connections; i++)
             {
@@ -48,10 +64,13 @@ internal static class SendScenario
             var throughput = total / elapsed.TotalSeconds;
             var cpuMicrosPerMessage = cpu.TotalMicroseconds / total;
             Console.WriteLine($"{total} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {Percentile(sorted, 0.50):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms; gateway CPU {cpuMicrosPerMessage:F1} µs per message ({cpu.TotalSeconds:F2} s over {elapsed.TotalSeconds:F2} s)");
-            ceiling = await InsertCeiling.RunAsync(options.CeilingRows, options.CeilingBatch, options.ContentBytes);
+            ceiling = services is null
+                ? await InsertCeiling.RunAsync(options.CeilingRows, options.CeilingBatch, options.ContentBytes)
+                : await MySqlInsertCeiling.RunAsync($"{services.MySql};Database={database}", options.CeilingRows, options.CeilingBatch, options.ContentBytes);
             return new
             {
                 scenario = "send",
+                store = options.Store,
                 gc = options.Gc,
                 connections = options.Connections,
                 window = options.Window,
