@@ -139,7 +139,7 @@ internal static class DmScenario
         var own = (byte[])content.Clone();
         for (var i = 0; i < count; i++)
         {
-            await sends.WaitForRoomAsync();
+            await sends.WaitForRoomAsync(reader);
             BinaryPrimitives.WriteInt64LittleEndian(own, Stopwatch.GetTimestamp());
             await sends.SendAsync(client.Connection, new Send(client.NextRequestId++, client.Conversation, Guid.CreateVersion7(), "application/octet-stream", own));
         }

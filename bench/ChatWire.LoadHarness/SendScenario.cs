@@ -111,7 +111,7 @@ internal static class SendScenario
 
         for (var i = 0; i < count; i++)
         {
-            await sends.WaitForRoomAsync();
+            await sends.WaitForRoomAsync(reader);
             await sends.SendAsync(connection, new Send((uint)(i + 1), conversation, Guid.CreateVersion7(), "application/octet-stream", content));
         }
 

@@ -16,7 +16,21 @@ internal sealed class SendWindow(int window) : IDisposable
     private readonly SemaphoreSlim _slots = new(window);
     private readonly ArrayBufferWriter<byte> _output = new(512);
 
-    public Task WaitForRoomAsync() => _slots.WaitAsync();
+    /// <summary>
+    /// Waits until fewer than the window are unacknowledged; throws what stopped <paramref name="reader"/> (the loop
+    /// reading the ACKs: an ERROR frame, the connection closed) instead of waiting for ACKs that will not come.
+    /// </summary>
+    public async Task WaitForRoomAsync(Task reader)
+    {
+        var room = _slots.WaitAsync();
+        if (!room.IsCompleted && await Task.WhenAny(room, reader) == reader)
+        {
+            await reader;
+            throw new InvalidOperationException("The reading loop ended before every SEND was acknowledged.");
+        }
+
+        await room;
+    }
 
     public Task SendAsync(LoadConnection connection, in Send send)
     {
