@@ -11,12 +11,18 @@ namespace ChatWire.Peers;
 internal abstract class PushParser
 {
     /// <summary>
-    /// Reads the push at the start of <paramref name="span"/>: its <paramref name="length"/> in bytes and, for a
-    /// published message, where its payload starts and how long it is (<paramref name="payloadStart"/> is -1
-    /// for any other push: a subscription confirmation, a PONG, a PINGRESP).
+    /// A whole push: its <see cref="Length"/> in bytes and, for a published message, where its payload starts and
+    /// how long it is (<see cref="PayloadStart"/> is -1 for any other push: a subscription confirmation, a PONG, a
+    /// PINGRESP).
     /// </summary>
+    public readonly record struct Push(int Length, int PayloadStart = -1, int PayloadLength = 0)
+    {
+        public bool IsMessage => PayloadStart >= 0;
+    }
+
+    /// <summary>Reads the push at the start of <paramref name="span"/>.</summary>
     /// <returns>false when the span holds less than a whole push.</returns>
-    public abstract bool TryRead(ReadOnlySpan<byte> span, out int length, out int payloadStart, out int payloadLength);
+    public abstract bool TryRead(ReadOnlySpan<byte> span, out Push push);
 
     /// <summary>Reads ASCII decimal digits up to the first other byte (the payload's leading send time).</summary>
     public static long ReadLeadingNumber(ReadOnlySpan<byte> digits) =>
@@ -40,11 +46,9 @@ internal abstract class PushParser
 /// </summary>
 internal sealed class RespPushParser : PushParser
 {
-    public override bool TryRead(ReadOnlySpan<byte> span, out int length, out int payloadStart, out int payloadLength)
+    public override bool TryRead(ReadOnlySpan<byte> span, out Push push)
     {
-        length = 0;
-        payloadStart = -1;
-        payloadLength = 0;
+        push = default;
         var end = LineEnd(span, 0);
         if (end < 0)
         {
@@ -58,6 +62,7 @@ internal sealed class RespPushParser : PushParser
 
         var position = end + 2;
         var isMessage = false;
+        var (payloadStart, payloadLength) = (-1, 0);
         for (var i = 0; i < items; i++)
         {
             end = LineEnd(span, position);
@@ -96,7 +101,7 @@ internal sealed class RespPushParser : PushParser
             position = start + size + 2;
         }
 
-        length = position;
+        push = new Push(position, payloadStart, payloadLength);
         return true;
     }
 }
@@ -107,11 +112,9 @@ internal sealed class RespPushParser : PushParser
 /// </summary>
 internal sealed class NatsPushParser : PushParser
 {
-    public override bool TryRead(ReadOnlySpan<byte> span, out int length, out int payloadStart, out int payloadLength)
+    public override bool TryRead(ReadOnlySpan<byte> span, out Push push)
     {
-        length = 0;
-        payloadStart = -1;
-        payloadLength = 0;
+        push = default;
         var end = LineEnd(span, 0);
         if (end < 0)
         {
@@ -121,7 +124,7 @@ internal sealed class NatsPushParser : PushParser
         var line = span[..end];
         if (!line.StartsWith("MSG "u8))
         {
-            length = end + 2;
+            push = new Push(end + 2);
             return true;
         }
 
@@ -135,9 +138,7 @@ internal sealed class NatsPushParser : PushParser
             return false;
         }
 
-        payloadStart = end + 2;
-        payloadLength = size;
-        length = end + 2 + size + 2;
+        push = new Push(end + 2 + size + 2, end + 2, size);
         return true;
     }
 }
@@ -148,11 +149,9 @@ internal sealed class NatsPushParser : PushParser
 /// </summary>
 internal sealed class MqttPushParser : PushParser
 {
-    public override bool TryRead(ReadOnlySpan<byte> span, out int length, out int payloadStart, out int payloadLength)
+    public override bool TryRead(ReadOnlySpan<byte> span, out Push push)
     {
-        length = 0;
-        payloadStart = -1;
-        payloadLength = 0;
+        push = default;
         if (span.Length < 2 || !MqttPackets.TryReadRemainingLength(span[1..], out var remaining, out var lengthBytes))
         {
             return false;
@@ -164,14 +163,16 @@ internal sealed class MqttPushParser : PushParser
             return false;
         }
 
-        if (span[0] >> 4 == 3)
+        var length = headerLength + remaining;
+        if (span[0] >> 4 != 3)
         {
-            var topicLength = (span[headerLength] << 8) | span[headerLength + 1];
-            payloadStart = headerLength + 2 + topicLength + ((span[0] & 0x06) != 0 ? 2 : 0);
-            payloadLength = headerLength + remaining - payloadStart;
+            push = new Push(length);
+            return true;
         }
 
-        length = headerLength + remaining;
+        var topicLength = (span[headerLength] << 8) | span[headerLength + 1];
+        var payloadStart = headerLength + 2 + topicLength + ((span[0] & 0x06) != 0 ? 2 : 0);
+        push = new Push(length, payloadStart, length - payloadStart);
         return true;
     }
 }

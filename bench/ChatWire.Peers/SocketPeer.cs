@@ -102,14 +102,14 @@ internal abstract class SocketPeer(int port) : IPeer
 
                 buffered += n;
                 var offset = 0;
-                while (parser.TryRead(buffer.AsSpan(offset, buffered - offset), out var length, out var payloadStart, out var payloadLength))
+                while (parser.TryRead(buffer.AsSpan(offset, buffered - offset), out var push))
                 {
-                    if (payloadStart >= 0 && received < latencies.Length)
+                    if (push.IsMessage && received < latencies.Length)
                     {
-                        latencies[received++] = PushParser.LatencyMs(buffer.AsSpan(offset + payloadStart, payloadLength));
+                        latencies[received++] = PushParser.LatencyMs(buffer.AsSpan(offset + push.PayloadStart, push.PayloadLength));
                     }
 
-                    offset += length;
+                    offset += push.Length;
                 }
 
                 Buffer.BlockCopy(buffer, offset, buffer, 0, buffered - offset);

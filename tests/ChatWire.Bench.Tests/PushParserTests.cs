@@ -68,16 +68,16 @@ public sealed class PushParserTests
     {
         var payloads = new List<string>();
         var offset = 0;
-        while (parser.TryRead(stream[offset..], out var length, out var payloadStart, out var payloadLength))
+        while (parser.TryRead(stream[offset..], out var push))
         {
-            Assert.True(length > 0);
-            if (payloadStart >= 0)
+            Assert.True(push.Length > 0);
+            if (push.IsMessage)
             {
-                Assert.InRange(payloadStart + payloadLength, payloadStart, length);
-                payloads.Add(Encoding.ASCII.GetString(stream.Slice(offset + payloadStart, payloadLength)));
+                Assert.InRange(push.PayloadStart + push.PayloadLength, push.PayloadStart, push.Length);
+                payloads.Add(Encoding.ASCII.GetString(stream.Slice(offset + push.PayloadStart, push.PayloadLength)));
             }
 
-            offset += length;
+            offset += push.Length;
         }
 
         Assert.Equal(stream.Length, offset);
@@ -90,13 +90,13 @@ public sealed class PushParserTests
         var offset = 0;
         while (offset < stream.Length)
         {
-            Assert.True(parser.TryRead(stream.AsSpan(offset), out var length, out _, out _));
-            for (var cut = 0; cut < length; cut++)
+            Assert.True(parser.TryRead(stream.AsSpan(offset), out var push));
+            for (var cut = 0; cut < push.Length; cut++)
             {
-                Assert.False(parser.TryRead(stream.AsSpan(offset, cut), out _, out _, out _), $"a push of {length} bytes at {offset} read from its first {cut}");
+                Assert.False(parser.TryRead(stream.AsSpan(offset, cut), out _), $"a push of {push.Length} bytes at {offset} read from its first {cut}");
             }
 
-            offset += length;
+            offset += push.Length;
         }
     }
 }
