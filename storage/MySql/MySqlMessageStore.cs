@@ -23,7 +23,7 @@ namespace ChatWire.Storage.MySql;
 /// append completes only after COMMIT, which with innodb_flush_log_at_trx_commit=1 is durable.
 /// </para>
 /// <para>
-/// Idempotency: the unique key (conversation_id, event_id) names an event across nodes, and the lookup runs
+/// Idempotency: the unique key (event_id, conversation_id) names an event across nodes, and the lookup runs
 /// under the head lock, so a resend reaching another node finds the original row and is answered Duplicate
 /// (same device, kind, subject and original body, compared through the SHA-256 kept in original_digest) or
 /// Conflict. One conversation's history is one range of the primary key (conversation_id, seq).

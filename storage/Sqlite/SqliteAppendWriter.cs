@@ -32,7 +32,7 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
                             thread_root_id, group_mentions, mentions, original_digest)
         VALUES ($conversation_id, $seq, $kind, $event_id, $sender_user_id, $sender_device_id, $stored_at, $content_type, $content, $subject_id,
                 $thread_root_id, $group_mentions, $mentions, $original_digest)
-        ON CONFLICT (conversation_id, event_id) DO NOTHING;
+        ON CONFLICT (event_id, conversation_id) DO NOTHING;
         """;
 
     private const string AddUsageSql = """

@@ -186,6 +186,21 @@ public sealed class MySqlMessageStoreTests : MessageStoreContract
     }
 
     [Fact]
+    public async Task OpenAsync_EventsTable_FindsEventIdsThroughOneUniqueIndexOnEventIdAndConversation()
+    {
+        // Version 8 replaced (conversation_id, event_id) and (event_id) with this one index.
+        await Store.AppendAsync(NewMessage(Guid.NewGuid(), "indexed"));
+
+        Assert.Equal(
+            ["PRIMARY:0:conversation_id,seq", "ix_events_subject:1:conversation_id,subject_id", "ix_events_thread:1:conversation_id,thread_root_id,seq", "ux_events_event_id:0:event_id,conversation_id"],
+            (await MySqlTestDatabase.ListAsync(ConnectionString, """
+                SELECT CONCAT(index_name, ':', non_unique, ':', GROUP_CONCAT(column_name ORDER BY seq_in_index))
+                FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'events'
+                GROUP BY index_name, non_unique;
+                """)).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task OpenAsync_TwoNodesAtOnce_MigrateOnceAndBothWork()
     {
         var database = BackingServices.NewDatabaseName("msg");

@@ -26,7 +26,7 @@ internal static class SqliteTestDatabase
     public static async Task<IReadOnlyList<string>> TablesAsync(string path) =>
         await ListAsync(path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name;");
 
-    private static async Task<IReadOnlyList<string>> ListAsync(string path, string sql)
+    public static async Task<IReadOnlyList<string>> ListAsync(string path, string sql)
     {
         await using var connection = Open(path);
         await using var command = connection.CreateCommand();
