@@ -77,11 +77,13 @@ internal static class FanoutScenario
             receivers[i] = ReceiveAsync(connections[i], options.Messages, contentBytes, latencies[i]);
         }
 
+        var cpuBefore = gateway.CpuSplit;
         var started = Stopwatch.GetTimestamp();
         await SendAllAsync(sender, channel, options.Messages, options.Window, contentBytes);
         var acked = Stopwatch.GetElapsedTime(started);
         await WaitAllAsync(receivers);
         var elapsed = Stopwatch.GetElapsedTime(started);
+        var cpuAfter = gateway.CpuSplit;
         foreach (var connection in connections)
         {
             connection.Dispose();
@@ -91,7 +93,9 @@ internal static class FanoutScenario
         Array.Sort(all);
         var deliveries = (long)options.Messages * recipients;
         var perSecond = deliveries / elapsed.TotalSeconds;
-        Console.WriteLine($"{options.Messages} messages acked in {acked.TotalSeconds:F2} s; {deliveries} deliveries in {elapsed.TotalSeconds:F2} s: {perSecond:F0} deliveries/s; latency p50 {Percentile(all, 0.50):F1} ms, p99 {Percentile(all, 0.99):F1} ms, max {all[^1]:F1} ms");
+        var userNs = (cpuAfter.User - cpuBefore.User).TotalNanoseconds / deliveries;
+        var kernelNs = (cpuAfter.Kernel - cpuBefore.Kernel).TotalNanoseconds / deliveries;
+        Console.WriteLine($"{options.Messages} messages acked in {acked.TotalSeconds:F2} s; {deliveries} deliveries in {elapsed.TotalSeconds:F2} s: {perSecond:F0} deliveries/s; latency p50 {Percentile(all, 0.50):F1} ms, p99 {Percentile(all, 0.99):F1} ms, max {all[^1]:F1} ms; gateway CPU per delivery: user {userNs:F0} ns, kernel {kernelNs:F0} ns");
         return new
         {
             scenario = "fanout",
@@ -109,6 +113,8 @@ internal static class FanoutScenario
             p50_ms = Percentile(all, 0.50),
             p99_ms = Percentile(all, 0.99),
             max_ms = (double)all[^1],
+            gateway_user_ns_per_delivery = userNs,
+            gateway_kernel_ns_per_delivery = kernelNs,
         };
     }
 

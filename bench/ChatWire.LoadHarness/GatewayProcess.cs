@@ -43,6 +43,16 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The part of <see cref="CpuTime"/> spent in user space and the part in the kernel (/proc/PID/stat's utime and stime, 10 ms ticks).</summary>
+    public (TimeSpan User, TimeSpan Kernel) CpuSplit
+    {
+        get
+        {
+            _process.Refresh();
+            return (_process.UserProcessorTime, _process.PrivilegedProcessorTime);
+        }
+    }
+
     /// <summary>Creates a channel in the team; returns its conversation id.</summary>
     public async Task<Guid> CreateChannelAsync(string token, Guid teamId, string name)
     {

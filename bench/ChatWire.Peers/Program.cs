@@ -72,13 +72,14 @@ await Task.WhenAll(idle.Select(s => s.DisposeAsync().AsTask()));
 
 // Fan-out: a warm-up run (this process's receive loops are compiled and tiered up, as the ChatWire harness
 // warms up before it measures), then best of three runs.
-await FanoutAsync(peer, recipients, Math.Min(Fanout.WarmUp, messages), contentBytes);
+using var server = Process.GetProcessById(pid);
+await FanoutAsync(peer, server, recipients, Math.Min(Fanout.WarmUp, messages), contentBytes);
 var runs = new List<FanoutResult>();
 for (var run = 0; run < 3; run++)
 {
-    var result = await FanoutAsync(peer, recipients, messages, contentBytes);
+    var result = await FanoutAsync(peer, server, recipients, messages, contentBytes);
     runs.Add(result);
-    Console.WriteLine($"{kind} fanout run {run + 1}: {result.Rate:F0} deliveries/s, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms"
+    Console.WriteLine($"{kind} fanout run {run + 1}: {result.Rate:F0} deliveries/s, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms; server CPU per delivery: user {result.UserNs:F0} ns, kernel {result.KernelNs:F0} ns"
         + (result.Delivered < result.Expected ? $" ({result.Delivered} of {result.Expected} delivered)" : ""));
 }
 
@@ -98,7 +99,7 @@ if (output.Length > 0)
             messages,
             content_bytes = contentBytes,
             window = Fanout.Window,
-            runs = runs.Select(r => new { deliveries_per_second = r.Rate, p50_ms = r.P50, p99_ms = r.P99, delivered = r.Delivered, expected = r.Expected }),
+            runs = runs.Select(r => new { deliveries_per_second = r.Rate, p50_ms = r.P50, p99_ms = r.P99, delivered = r.Delivered, expected = r.Expected, server_user_ns_per_delivery = r.UserNs, server_kernel_ns_per_delivery = r.KernelNs }),
         },
     };
     await File.WriteAllTextAsync(output, JsonSerializer.Serialize(report, RatioTable.Indented));
@@ -106,7 +107,7 @@ if (output.Length > 0)
 
 return 0;
 
-static async Task<FanoutResult> FanoutAsync(IPeer peer, int recipients, int messages, int contentBytes)
+static async Task<FanoutResult> FanoutAsync(IPeer peer, Process server, int recipients, int messages, int contentBytes)
 {
     var subscribers = new List<IPeerSubscription>();
     for (var i = 0; i < recipients; i++)
@@ -126,6 +127,8 @@ static async Task<FanoutResult> FanoutAsync(IPeer peer, int recipients, int mess
     var readers = subscribers.Select((s, i) => s.ReceiveAsync(messages, latencies[i])).ToArray();
     var publisher = await peer.ConnectPublisherAsync();
     var padding = new string('x', contentBytes);
+    server.Refresh();
+    var (user, kernel) = (server.UserProcessorTime, server.PrivilegedProcessorTime);
     var start = Stopwatch.GetTimestamp();
     // Every publisher keeps at most Window messages unconfirmed, like the harness's ChatWire sender: it sends a
     // batch and waits for the server to confirm it (Redis: the PUBLISH replies; NATS: PING → PONG; MQTT:
@@ -145,12 +148,16 @@ static async Task<FanoutResult> FanoutAsync(IPeer peer, int recipients, int mess
     var all = Task.WhenAll(readers);
     await Task.WhenAny(all, Task.Delay(60_000));
     var elapsed = (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency;
+    server.Refresh();
+    (user, kernel) = (server.UserProcessorTime - user, server.PrivilegedProcessorTime - kernel);
     await publisher.DisposeAsync();
     await Task.WhenAll(subscribers.Select(s => s.DisposeAsync().AsTask()));
 
     var sorted = latencies.SelectMany(l => l).Where(l => !float.IsNaN(l)).ToArray();
     Array.Sort(sorted);
-    return new FanoutResult(sorted.Length / elapsed, Percentile(sorted, 0.50), Percentile(sorted, 0.99), sorted.Length, (long)recipients * messages);
+    var perDelivery = Math.Max(1, sorted.Length);
+    return new FanoutResult(sorted.Length / elapsed, Percentile(sorted, 0.50), Percentile(sorted, 0.99), sorted.Length, (long)recipients * messages,
+        user.TotalNanoseconds / perDelivery, kernel.TotalNanoseconds / perDelivery);
 }
 
 static double Percentile(float[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
@@ -168,7 +175,8 @@ static long ReadRss(int pid)
     throw new InvalidOperationException($"no VmRSS for pid {pid}");
 }
 
-internal sealed record FanoutResult(double Rate, double P50, double P99, long Delivered, long Expected);
+/// <summary>One fan-out run; UserNs and KernelNs are the server process's CPU per delivery (/proc/PID/stat, 10 ms ticks).</summary>
+internal sealed record FanoutResult(double Rate, double P50, double P99, long Delivered, long Expected, double UserNs, double KernelNs);
 
 internal static class Fanout
 {

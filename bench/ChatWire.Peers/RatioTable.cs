@@ -19,7 +19,7 @@ internal static class RatioTable
         ("signalr", "ASP.NET Core SignalR hub"),
     ];
 
-    internal static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    internal static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     public static void Write(string directory)
     {
@@ -27,8 +27,7 @@ internal static class RatioTable
         var chatWireResults = Directory.GetFiles(directory, "chatwire-fanout-*.json").Order(StringComparer.Ordinal)
             .Select(file => Load(file).GetProperty("result"))
             .ToList();
-        var chatWireRuns = chatWireResults.Select(r => new Run(r.GetProperty("deliveries_per_second").GetDouble(), r.GetProperty("p50_ms").GetDouble(), r.GetProperty("p99_ms").GetDouble()))
-            .ToList();
+        var chatWireRuns = chatWireResults.Select(r => ReadRun(r, "gateway")).ToList();
         var chatWireName = idle.TryGetProperty("managed_bytes_per_connection", out var managed)
             ? Invariant($"ChatWire (managed heap {managed.GetDouble() / 1024:F2} KB per idle connection)")
             : "ChatWire";
@@ -45,20 +44,19 @@ internal static class RatioTable
             }
 
             var result = Load(file);
-            var runs = result.GetProperty("fanout").GetProperty("runs").EnumerateArray()
-                .Select(r => new Run(r.GetProperty("deliveries_per_second").GetDouble(), r.GetProperty("p50_ms").GetDouble(), r.GetProperty("p99_ms").GetDouble()))
-                .ToList();
+            var runs = result.GetProperty("fanout").GetProperty("runs").EnumerateArray().Select(r => ReadRun(r, "server")).ToList();
             var messages = result.GetProperty("fanout").GetProperty("messages").GetInt32();
             peers.Add(new Side(name, result.GetProperty("idle").GetProperty("rss_bytes_per_connection").GetDouble(), runs, messages));
         }
 
         var markdown = new StringBuilder();
-        markdown.AppendLine("| | RSS per idle connection | fan-out messages per run | fan-out deliveries/s (best; all runs) | p50 of the best run | p99 of the best run |");
-        markdown.AppendLine("|---|---:|---:|---:|---:|---:|");
+        markdown.AppendLine("| | RSS per idle connection | fan-out messages per run | fan-out deliveries/s (best; all runs) | p50 of the best run | p99 of the best run | server CPU per delivery in the best run (user + kernel) |");
+        markdown.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var side in peers.Prepend(chatWire))
         {
             var runs = string.Join(", ", side.Runs.Select(r => $"{r.Rate / 1000:F0}k"));
-            markdown.AppendLine(Invariant($"| {side.Name} | {side.RssPerConnection / 1024:F2} KB | {side.Messages:N0} | {side.Best.Rate:N0} ({runs}) | {side.Best.P50:F1} ms | {side.Best.P99:F1} ms |"));
+            var cpu = double.IsNaN(side.Best.UserNs) ? "not recorded" : Invariant($"{side.Best.UserNs:F0} + {side.Best.KernelNs:F0} ns");
+            markdown.AppendLine(Invariant($"| {side.Name} | {side.RssPerConnection / 1024:F2} KB | {side.Messages:N0} | {side.Best.Rate:N0} ({runs}) | {side.Best.P50:F1} ms | {side.Best.P99:F1} ms | {cpu} |"));
         }
 
         markdown.AppendLine();
@@ -84,7 +82,7 @@ internal static class RatioTable
                 name = s.Name,
                 rss_bytes_per_idle_connection = s.RssPerConnection,
                 fanout_messages_per_run = s.Messages,
-                best = new { deliveries_per_second = s.Best.Rate, p50_ms = s.Best.P50, p99_ms = s.Best.P99 },
+                best = new { deliveries_per_second = s.Best.Rate, p50_ms = s.Best.P50, p99_ms = s.Best.P99, server_user_ns_per_delivery = s.Best.UserNs, server_kernel_ns_per_delivery = s.Best.KernelNs },
                 runs_deliveries_per_second = s.Runs.Select(r => r.Rate),
             }),
             ratios_chatwire_over_peer = ratios,
@@ -96,10 +94,18 @@ internal static class RatioTable
 
     private static JsonElement Load(string file) => JsonDocument.Parse(File.ReadAllText(file)).RootElement;
 
-    private sealed record Run(double Rate, double P50, double P99);
+    // The server's CPU per delivery is NaN in results written before it was recorded.
+    private static Run ReadRun(JsonElement run, string cpuPrefix) => new(
+        run.GetProperty("deliveries_per_second").GetDouble(),
+        run.GetProperty("p50_ms").GetDouble(),
+        run.GetProperty("p99_ms").GetDouble(),
+        run.TryGetProperty(cpuPrefix + "_user_ns_per_delivery", out var user) ? user.GetDouble() : double.NaN,
+        run.TryGetProperty(cpuPrefix + "_kernel_ns_per_delivery", out var kernel) ? kernel.GetDouble() : double.NaN);
+
+    private sealed record Run(double Rate, double P50, double P99, double UserNs, double KernelNs);
 
     private sealed record Side(string Name, double RssPerConnection, List<Run> Runs, int Messages)
     {
-        public Run Best { get; } = Runs.MaxBy(r => r.Rate) ?? new Run(double.NaN, double.NaN, double.NaN);
+        public Run Best { get; } = Runs.MaxBy(r => r.Rate) ?? new Run(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
     }
 }
