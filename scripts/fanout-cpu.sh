@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The gateway's CPU per delivery in the load harness's fan-out shape (1 sender, 1,000 recipients, 200-byte
 # messages, 50 in flight), counted by the kernel rather than timed: `perf stat` follows the gateway process from
-# "recipients connected" to its exit, which covers the 2,000-message warm-up and the measured messages.
+# the end of the harness's warm-up (rounds until the gateway's JIT is quiet) to its exit.
 # Prints deliveries/s and latency (as the harness does), CPU ns per delivery, sendmsg calls and deliveries per call.
 # Needs perf (Debian: apt-get install linux-perf) and permission to attach to the gateway (root, or
 # kernel.perf_event_paranoid ≤ 1). Build first: dotnet build ChatWire.sln -c Release.
@@ -19,8 +19,8 @@ trap 'rm -f "$log" "$stats" "$perf_err"' EXIT
 fail() { echo "fanout-cpu: $1" >&2; sed 's/^/  /' "$log" >&2; exit 1; }
 (cd "$root" && dotnet "$harness" fanout --recipients 1000 --messages "$messages" --content-bytes 200 --gateway-dll "$gateway") >"$log" 2>&1 &
 harness_pid=$!
-until grep -q "recipients connected" "$log"; do
-  kill -0 "$harness_pid" 2>/dev/null || fail "the harness stopped before its recipients connected:"
+until grep -q "; measuring" "$log"; do
+  kill -0 "$harness_pid" 2>/dev/null || fail "the harness stopped before it finished warming up:"
   sleep 0.02
 done
 pid="$(grep -oP 'gateway pid \K[0-9]+' "$log" || true)"
@@ -37,8 +37,7 @@ if ! [[ "$cpu_ms" =~ ^[0-9.]+$ && "$calls" =~ ^[0-9]+$ && "$calls" -gt 0 ]]; the
   cat "$perf_err" "$stats" >&2
   exit 1
 fi
-warmup=$(( messages < 2000 ? messages : 2000 ))
-deliveries=$(( (messages + warmup) * 1000 ))
+deliveries=$(( messages * 1000 ))
 rate="$(grep -oP '[0-9]+ deliveries/s; latency p50 [0-9.,]+ ms, p99 [0-9.,]+ ms' "$log" || true)"
 [ -n "$rate" ] || fail "no result line in the harness's output:"
 awk -v r="$rate" -v c="$cpu_ms" -v n="$calls" -v d="$deliveries" 'BEGIN {

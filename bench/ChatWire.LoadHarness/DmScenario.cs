@@ -56,16 +56,19 @@ internal static class DmScenario
         var content = new byte[contentBytes];
         Random.Shared.NextBytes(content);
 
-        // Warm-up, not measured: JIT, SQLite caches.
-        await Task.WhenAll(clients.Select(c => DriveAsync(c, Math.Min(WarmUpPerUser, perUser), options.Window, content, null, null)));
+        // Warm-up, not measured: the JIT's tiering, SQLite's caches.
+        var warmUp = await JitWarmUp.RunAsync(gateway, () => Task.WhenAll(clients.Select(c => DriveAsync(c, Math.Min(WarmUpPerUser, perUser), options.Window, content, null, null))));
+        Console.WriteLine($"{warmUp}; measuring");
 
         var acks = new ConcurrentBag<double>();
         var deliveries = new ConcurrentBag<double>();
+        var jitBefore = await JitWarmUp.ReadJitSecondsAsync(gateway);
         var cpuBefore = gateway.CpuTime;
         var started = Stopwatch.GetTimestamp();
         await Task.WhenAll(clients.Select(c => DriveAsync(c, perUser, options.Window, content, acks, deliveries)));
         var elapsed = Stopwatch.GetElapsedTime(started);
         var cpu = gateway.CpuTime - cpuBefore;
+        var jitMs = (await JitWarmUp.ReadJitSecondsAsync(gateway) - jitBefore) * 1000;
         foreach (var client in clients)
         {
             client.Connection.Dispose();
@@ -77,7 +80,7 @@ internal static class DmScenario
         var throughput = total / elapsed.TotalSeconds;
         var cpuMicros = cpu.TotalMicroseconds / total;
         Console.WriteLine($"{total} acked and delivered in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; ACK p50 {P(ackSorted, 0.50):F2} ms, p99 {P(ackSorted, 0.99):F2} ms; "
-            + $"to the partner p50 {P(deliverySorted, 0.50):F2} ms, p99 {P(deliverySorted, 0.99):F2} ms; gateway CPU {cpuMicros:F1} µs per message");
+            + $"to the partner p50 {P(deliverySorted, 0.50):F2} ms, p99 {P(deliverySorted, 0.99):F2} ms; gateway CPU {cpuMicros:F1} µs per message, {jitMs:F0} ms of it in the JIT");
         return new
         {
             scenario = "dm",
@@ -95,6 +98,8 @@ internal static class DmScenario
             delivery_max_ms = deliverySorted.Length > 0 ? deliverySorted[^1] : 0,
             gateway_cpu_seconds = cpu.TotalSeconds,
             gateway_cpu_microseconds_per_message = cpuMicros,
+            gateway_jit_ms_while_measured = jitMs,
+            warm_up = warmUp.ToJson(),
         };
 
         Task<LoadConnection> Connect((Guid UserId, Guid DeviceId, string Token) user) =>

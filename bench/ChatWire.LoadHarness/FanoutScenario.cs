@@ -16,7 +16,7 @@ namespace ChatWire.LoadHarness;
 /// </summary>
 internal static class FanoutScenario
 {
-    /// <summary>Messages sent before the measured ones (at most as many as measured).</summary>
+    /// <summary>Messages of each warm-up round (at most as many as measured); rounds go on until the gateway's JIT is quiet.</summary>
     public const int WarmUpMessages = 2000;
 
     public static async Task<object> RunAsync(HarnessOptions options)
@@ -61,13 +61,17 @@ internal static class FanoutScenario
         using var sender = await security.ConnectAsync(gateway, IPAddress.Loopback, senderToken, senderDevice, CancellationToken.None);
         Console.WriteLine($"{recipients} recipients connected");
 
-        // Warm-up, not measured: the gateway's and this process's code is compiled and tiered up (a profile of a
-        // 200-message warm-up still showed a fifth of the gateway's CPU in the JIT for the first seconds), and the
-        // SQLite caches and the recipients' buffers are warm.
-        var warmup = Math.Min(WarmUpMessages, options.Messages);
-        var warmReceivers = connections.Select(c => ReceiveAsync(c, warmup, contentBytes, null)).ToArray();
-        await SendAllAsync(sender, channel, warmup, options.Window, contentBytes);
-        await WaitAllAsync(warmReceivers);
+        // Warm-up, not measured: rounds until the gateway's JIT is quiet (JitWarmUp; a profile of a 200-message
+        // warm-up showed a fifth of the gateway's CPU in the JIT for the first seconds), which also tiers up this
+        // process's receive loops and warms the SQLite caches and the recipients' buffers.
+        var perRound = Math.Min(WarmUpMessages, options.Messages);
+        var warmUp = await JitWarmUp.RunAsync(gateway, async () =>
+        {
+            var warmReceivers = connections.Select(c => ReceiveAsync(c, perRound, contentBytes, null)).ToArray();
+            await SendAllAsync(sender, channel, perRound, options.Window, contentBytes);
+            await WaitAllAsync(warmReceivers);
+        });
+        Console.WriteLine($"{warmUp}; measuring");
 
         var latencies = new float[recipients][];
         var receivers = new Task[recipients];
@@ -77,6 +81,7 @@ internal static class FanoutScenario
             receivers[i] = ReceiveAsync(connections[i], options.Messages, contentBytes, latencies[i]);
         }
 
+        var jitBefore = await JitWarmUp.ReadJitSecondsAsync(gateway);
         var cpuBefore = gateway.CpuSplit;
         var started = Stopwatch.GetTimestamp();
         await SendAllAsync(sender, channel, options.Messages, options.Window, contentBytes);
@@ -84,6 +89,7 @@ internal static class FanoutScenario
         await WaitAllAsync(receivers);
         var elapsed = Stopwatch.GetElapsedTime(started);
         var cpuAfter = gateway.CpuSplit;
+        var jitMs = (await JitWarmUp.ReadJitSecondsAsync(gateway) - jitBefore) * 1000;
         foreach (var connection in connections)
         {
             connection.Dispose();
@@ -95,7 +101,7 @@ internal static class FanoutScenario
         var perSecond = deliveries / elapsed.TotalSeconds;
         var userNs = (cpuAfter.User - cpuBefore.User).TotalNanoseconds / deliveries;
         var kernelNs = (cpuAfter.Kernel - cpuBefore.Kernel).TotalNanoseconds / deliveries;
-        Console.WriteLine($"{options.Messages} messages acked in {acked.TotalSeconds:F2} s; {deliveries} deliveries in {elapsed.TotalSeconds:F2} s: {perSecond:F0} deliveries/s; latency p50 {Percentile(all, 0.50):F1} ms, p99 {Percentile(all, 0.99):F1} ms, max {all[^1]:F1} ms; gateway CPU per delivery: user {userNs:F0} ns, kernel {kernelNs:F0} ns");
+        Console.WriteLine($"{options.Messages} messages acked in {acked.TotalSeconds:F2} s; {deliveries} deliveries in {elapsed.TotalSeconds:F2} s: {perSecond:F0} deliveries/s; latency p50 {Percentile(all, 0.50):F1} ms, p99 {Percentile(all, 0.99):F1} ms, max {all[^1]:F1} ms; gateway CPU per delivery: user {userNs:F0} ns, kernel {kernelNs:F0} ns; {jitMs:F0} ms in the JIT");
         return new
         {
             scenario = "fanout",
@@ -115,6 +121,8 @@ internal static class FanoutScenario
             max_ms = (double)all[^1],
             gateway_user_ns_per_delivery = userNs,
             gateway_kernel_ns_per_delivery = kernelNs,
+            gateway_jit_ms_while_measured = jitMs,
+            warm_up = warmUp.ToJson(),
         };
     }
 

@@ -47,13 +47,16 @@ internal static class SendScenario
             var content = new byte[options.ContentBytes];
             Random.Shared.NextBytes(content);
 
-            // Warm-up: JIT and SQLite caches, not measured.
-            await Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, Math.Min(200, perConnection), options.Window, content, null)));
+            // Warm-up, not measured: the JIT's tiering, SQLite's caches.
+            var warmUp = await JitWarmUp.RunAsync(gateway, () => Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, Math.Min(200, perConnection), options.Window, content, null))));
+            Console.WriteLine($"{warmUp}; measuring");
+            var jitBefore = await JitWarmUp.ReadJitSecondsAsync(gateway);
             var cpuBefore = gateway.CpuTime;
             var started = Stopwatch.GetTimestamp();
             await Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, perConnection, options.Window, content, latencies)));
             var elapsed = Stopwatch.GetElapsedTime(started);
             var cpu = gateway.CpuTime - cpuBefore;
+            var jitMs = (await JitWarmUp.ReadJitSecondsAsync(gateway) - jitBefore) * 1000;
             foreach (var (connection, _) in clients)
             {
                 connection.Dispose();
@@ -63,7 +66,7 @@ internal static class SendScenario
             var total = perConnection * options.Connections;
             var throughput = total / elapsed.TotalSeconds;
             var cpuMicrosPerMessage = cpu.TotalMicroseconds / total;
-            Console.WriteLine($"{total} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {Percentile(sorted, 0.50):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms; gateway CPU {cpuMicrosPerMessage:F1} µs per message ({cpu.TotalSeconds:F2} s over {elapsed.TotalSeconds:F2} s)");
+            Console.WriteLine($"{total} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {Percentile(sorted, 0.50):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms; gateway CPU {cpuMicrosPerMessage:F1} µs per message ({cpu.TotalSeconds:F2} s over {elapsed.TotalSeconds:F2} s, {jitMs:F0} ms of it in the JIT)");
             ceiling = services is null
                 ? await InsertCeiling.RunAsync(options.CeilingRows, options.CeilingBatch, options.ContentBytes)
                 : await MySqlInsertCeiling.RunAsync($"{services.MySql};Database={database}", options.CeilingRows, options.CeilingBatch, options.ContentBytes);
@@ -83,6 +86,8 @@ internal static class SendScenario
                 max_ms = sorted[^1],
                 gateway_cpu_seconds = cpu.TotalSeconds,
                 gateway_cpu_microseconds_per_message = cpuMicrosPerMessage,
+                gateway_jit_ms_while_measured = jitMs,
+                warm_up = warmUp.ToJson(),
                 insert_ceiling = ceiling,
             };
         }

@@ -27,6 +27,9 @@ internal sealed partial class GatewayMetrics
             started = process.StartTime.ToUniversalTime();
         }
 
+        // Still rising under a steady load: the code is still tiering up (a benchmark's warm-up waits for it to level off).
+        var jitMethods = factory.CreateCounter("chatwire_jit_compiled_methods_total", "Methods compiled by the JIT since the process started, each tier of a method counted.");
+        var jitSeconds = factory.CreateCounter("chatwire_jit_compilation_seconds_total", "Time spent in the JIT since the process started, over all threads.");
         var queued = factory.CreateGauge("chatwire_outbound_queue_bytes", "Bytes written to protocol connections and not yet flushed to their sockets, over all connections.");
         var largest = factory.CreateGauge("chatwire_outbound_queue_max_bytes", "The largest unflushed outbound queue of one protocol connection.");
         Registry.AddBeforeCollectCallback(() =>
@@ -34,6 +37,8 @@ internal sealed partial class GatewayMetrics
             var info = GC.GetGCMemoryInfo();
             heap.Set(info.HeapSizeBytes);
             pause.Set(GC.GetTotalPauseDuration().TotalSeconds / Math.Max(1e-3, (DateTime.UtcNow - started).TotalSeconds));
+            jitMethods.IncTo(System.Runtime.JitInfo.GetCompiledMethodCount());
+            jitSeconds.IncTo(System.Runtime.JitInfo.GetCompilationTime().TotalSeconds);
             long total = 0;
             long max = 0;
             foreach (var connection in registry.Connections)

@@ -54,6 +54,8 @@ public sealed class MetricsTests
         await server.WaitForMetricAsync("chatwire_delivery_latency_seconds_count", null, count => count >= 1);
         Assert.True(await server.ReadMetricAsync("chatwire_store_operation_duration_seconds_count", "operation=\"read\"") >= 1);
         Assert.Equal(2, await server.ReadMetricAsync("chatwire_connections", "state=\"authenticated\""));
+        Assert.True(await server.ReadMetricAsync("chatwire_jit_compiled_methods_total") > 0);
+        Assert.True(await server.ReadMetricAsync("chatwire_jit_compilation_seconds_total") > 0);
 
         var text = await server.Management.GetStringAsync("metrics");
         foreach (var id in new[] { alice.UserId, bob.UserId, alice.DeviceId, bob.DeviceId, dm })
