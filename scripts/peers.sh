@@ -2,7 +2,8 @@
 # Runs the idle-connection and fan-out shapes against ChatWire (the load harness) and against Redis
 # pub/sub, a NATS server, Mosquitto (MQTT) and a minimal ASP.NET Core SignalR hub (bench/ChatWire.SignalRPeer),
 # each started here on a free loopback port, on the same machine in the same run; ends with a table of
-# ratios ChatWire ÷ peer (also written to OUT_DIR/ratios.md and ratios.json).
+# ratios ChatWire ÷ peer (also written to OUT_DIR/ratios.md and ratios.json). The fan-out runs of ChatWire,
+# Redis and NATS take turns (three rounds); Mosquitto and the SignalR hub, an order of magnitude slower, follow.
 # The whole run holds /tmp/chatwire-build.lock, so builds and other measurements on this machine wait for it.
 # usage: scripts/peers.sh [OUT_DIR]   (default: ./peers-out)
 set -euo pipefail
@@ -43,27 +44,34 @@ echo "== machine: nproc $(nproc), RAM $(free -g | awk '/Mem:/{print $2}') GiB, k
 
 echo "== ChatWire idle"
 (cd "$root" && dotnet bench/ChatWire.LoadHarness/bin/Release/net10.0/ChatWire.LoadHarness.dll idle --counts 2000,6000 --out "$out/chatwire-idle.json")
-for run in 1 2 3; do
-  echo "== ChatWire fanout run $run"
-  (cd "$root" && dotnet bench/ChatWire.LoadHarness/bin/Release/net10.0/ChatWire.LoadHarness.dll fanout --recipients 1000 --messages 12000 --content-bytes 200 --out "$out/chatwire-fanout-$run.json")
-done
 
-echo "== Redis"
 redis_port="$(free_port)"
 redis_dir="$(mktemp -d)"
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$redis_dir" --maxclients 19000 >"$out/redis.log" 2>&1 &
 pids+=($!)
 redis_pid=$!
-sleep 1
-dotnet "$peers_dll" redis "$redis_port" "$redis_pid" "${fast[@]}" --out "$out/peer-redis.json" | tee "$out/redis.txt"
-
-echo "== NATS"
 nats_port="$(free_port)"
 nats-server -a 127.0.0.1 -p "$nats_port" >"$out/nats.log" 2>&1 &
 pids+=($!)
 nats_pid=$!
-sleep 1
-dotnet "$peers_dll" nats "$nats_port" "$nats_pid" "${fast[@]}" --out "$out/peer-nats.json" | tee "$out/nats.txt"
+wait_port "$redis_port"; wait_port "$nats_port"
+echo "== Redis idle"
+dotnet "$peers_dll" redis "$redis_port" "$redis_pid" "${fast[@]}" --phase idle --out "$out/peer-redis-idle.json" | tee "$out/redis.txt"
+echo "== NATS idle"
+dotnet "$peers_dll" nats "$nats_port" "$nats_pid" "${fast[@]}" --phase idle --out "$out/peer-nats-idle.json" | tee "$out/nats.txt"
+
+# The fan-out runs of ChatWire, Redis and NATS take turns, so that a slower minute of a shared machine falls on
+# all three rather than on one side's three runs.
+for run in 1 2 3; do
+  echo "== fan-out run $run: ChatWire"
+  (cd "$root" && dotnet bench/ChatWire.LoadHarness/bin/Release/net10.0/ChatWire.LoadHarness.dll fanout --recipients 1000 --messages 12000 --content-bytes 200 --out "$out/chatwire-fanout-$run.json")
+  echo "== fan-out run $run: Redis"
+  dotnet "$peers_dll" redis "$redis_port" "$redis_pid" "${fast[@]}" --phase fanout --runs 1 --out "$out/peer-redis-fanout-$run.json" | tee -a "$out/redis.txt"
+  echo "== fan-out run $run: NATS"
+  dotnet "$peers_dll" nats "$nats_port" "$nats_pid" "${fast[@]}" --phase fanout --runs 1 --out "$out/peer-nats-fanout-$run.json" | tee -a "$out/nats.txt"
+done
+stop "$redis_pid"
+stop "$nats_pid"
 
 echo "== Mosquitto"
 mqtt_port="$(free_port)"

@@ -83,6 +83,8 @@ internal sealed record HarnessOptions
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
+                   send, dm and fanout warm up in rounds of their own traffic until two rounds in a row spend under
+                   1 % of their time in the gateway's JIT and the harness's, then measure
           idle:    --counts 7500,15000   --per-user 50   --sources 4   --tls (connect over TLS 1.3) | --noise (over Noise IK)
                    --hold SECONDS (keep the connections open after the last reading, e.g. for dotnet-gcdump)
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200

@@ -26,7 +26,7 @@ internal sealed record WarmUpReport(int Rounds, double Seconds, double LastJitSh
 
 /// <summary>
 /// Warms the gateway, and this process's clients, up until their JIT has levelled off. Tiered compilation recompiles
-/// the hot code, optimized, in the background during the first seconds of traffic (8–20 s of it here), and a run
+/// the hot code, optimized, in the background during the first seconds of traffic (8–35 s of it here), and a run
 /// measured before that ends counts the JIT's CPU, and the slower code's, against its messages: on 2026-12-04 a
 /// 200,000-message SQLite <c>send</c> after one short round measured 43–44 µs of gateway CPU per message, with
 /// tiered compilation off 36–38 µs. Rounds of the scenario's own traffic run until two in a row each spend under

@@ -6,9 +6,10 @@ using ChatWire.Peers;
 // Measures a peer server started by scripts/peers.sh (Redis pub/sub, NATS, Mosquitto, the SignalR hub of
 // bench/ChatWire.SignalRPeer) with the same idle and fan-out shapes the ChatWire load harness uses:
 // idle = N subscribed connections, server RSS slope between two counts; fan-out = 1 publisher, R subscribers
-// on one topic, M messages, deliveries/s and latency p50/p99, best of three.
+// on one topic, M messages, deliveries/s and latency p50/p99, best of --runs (3). --phase idle or fanout runs one
+// of the two, so that scripts/peers.sh can alternate one fan-out run of each server with the ChatWire harness's.
 // `ratios OUT_DIR` reads the harness's and the peers' JSON results there and prints ChatWire ÷ peer.
-const string Usage = "usage: ChatWire.Peers redis|nats|mqtt|signalr PORT SERVER_PID [--counts 2000,6000] [--recipients 1000] [--messages 2000] [--content-bytes 200] [--out FILE]\n"
+const string Usage = "usage: ChatWire.Peers redis|nats|mqtt|signalr PORT SERVER_PID [--phase both|idle|fanout] [--counts 2000,6000] [--recipients 1000] [--messages 2000] [--runs 3] [--content-bytes 200] [--out FILE]\n"
     + "       ChatWire.Peers ratios OUT_DIR";
 if (args is ["ratios", var directory])
 {
@@ -30,10 +31,14 @@ var recipients = 1_000;
 var messages = 2_000;
 var contentBytes = 200;
 var output = "";
+var phase = "both";
+var runCount = 3;
 for (var i = 3; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
     {
+        case "--phase" when args[i + 1] is "both" or "idle" or "fanout": phase = args[i + 1]; break;
+        case "--runs": runCount = Math.Max(1, int.Parse(args[i + 1], CultureInfo.InvariantCulture)); break;
         case "--counts": counts = args[i + 1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
         case "--recipients": recipients = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
         case "--messages": messages = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
@@ -52,50 +57,57 @@ IPeer peer = kind switch
 };
 
 // Idle: each connection subscribed to its own topic.
-var idle = new List<IPeerSubscription>();
 var readings = new List<(int Count, long Rss)>();
-foreach (var target in counts)
+var slope = double.NaN;
+if (phase != "fanout")
 {
-    while (idle.Count < target)
+    var idle = new List<IPeerSubscription>();
+    foreach (var target in counts)
     {
-        idle.Add(await peer.SubscribeAsync($"idle{idle.Count}"));
+        while (idle.Count < target)
+        {
+            idle.Add(await peer.SubscribeAsync($"idle{idle.Count}"));
+        }
+
+        await Task.Delay(2_000);
+        readings.Add((target, ReadRss(pid)));
+        Console.WriteLine($"{kind} idle {target} connections: RSS {readings[^1].Rss / 1024} KB");
     }
 
-    await Task.Delay(2_000);
-    readings.Add((target, ReadRss(pid)));
-    Console.WriteLine($"{kind} idle {target} connections: RSS {readings[^1].Rss / 1024} KB");
+    slope = (readings[^1].Rss - readings[0].Rss) / (double)(readings[^1].Count - readings[0].Count);
+    Console.WriteLine($"{kind} idle slope: {slope / 1024:F2} KB/connection");
+    await Task.WhenAll(idle.Select(s => s.DisposeAsync().AsTask()));
 }
-
-var slope = (readings[^1].Rss - readings[0].Rss) / (double)(readings[^1].Count - readings[0].Count);
-Console.WriteLine($"{kind} idle slope: {slope / 1024:F2} KB/connection");
-await Task.WhenAll(idle.Select(s => s.DisposeAsync().AsTask()));
 
 // Fan-out: warm-up runs until this process's receive loops are compiled and tiered up (two runs in a row with under
-// 1 % of their wall time in its JIT, as the ChatWire harness waits for its own and the gateway's), then best of
-// three runs. The servers are native programs, except the SignalR hub, which gets the same warm-up traffic.
+// 1 % of their wall time in its JIT, as the ChatWire harness waits for its own and the gateway's), then the best of
+// --runs runs. The servers are native programs, except the SignalR hub, which gets the same warm-up traffic.
 using var server = Process.GetProcessById(pid);
-var warmUpStarted = Stopwatch.GetTimestamp();
-for (var (round, quiet) = (1, 0); quiet < 2 && round <= Fanout.MaxWarmUpRuns && Stopwatch.GetElapsedTime(warmUpStarted) < Fanout.MaxWarmUp; round++)
-{
-    var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
-    var warmStarted = Stopwatch.GetTimestamp();
-    await FanoutAsync(peer, server, recipients, Math.Min(Fanout.WarmUp, messages), contentBytes);
-    var jitShare = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore) / Stopwatch.GetElapsedTime(warmStarted);
-    quiet = jitShare < 0.01 ? quiet + 1 : 0;
-    Console.WriteLine($"{kind} warm-up run {round}: {jitShare:P1} of it in this process's JIT");
-}
-
 var runs = new List<FanoutResult>();
-for (var run = 0; run < 3; run++)
+if (phase != "idle")
 {
-    var result = await FanoutAsync(peer, server, recipients, messages, contentBytes);
-    runs.Add(result);
-    Console.WriteLine($"{kind} fanout run {run + 1}: {result.Rate:F0} deliveries/s, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms; server CPU per delivery: user {result.UserNs:F0} ns, kernel {result.KernelNs:F0} ns"
-        + (result.Delivered < result.Expected ? $" ({result.Delivered} of {result.Expected} delivered)" : ""));
+    var warmUpStarted = Stopwatch.GetTimestamp();
+    for (var (round, quiet) = (1, 0); quiet < 2 && round <= Fanout.MaxWarmUpRuns && Stopwatch.GetElapsedTime(warmUpStarted) < Fanout.MaxWarmUp; round++)
+    {
+        var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
+        var warmStarted = Stopwatch.GetTimestamp();
+        await FanoutAsync(peer, server, recipients, Math.Min(Fanout.WarmUp, messages), contentBytes);
+        var jitShare = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore) / Stopwatch.GetElapsedTime(warmStarted);
+        quiet = jitShare < 0.01 ? quiet + 1 : 0;
+        Console.WriteLine($"{kind} warm-up run {round}: {jitShare:P1} of it in this process's JIT");
+    }
+
+    for (var run = 0; run < runCount; run++)
+    {
+        var result = await FanoutAsync(peer, server, recipients, messages, contentBytes);
+        runs.Add(result);
+        Console.WriteLine($"{kind} fanout run {run + 1}: {result.Rate:F0} deliveries/s, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms; server CPU per delivery: user {result.UserNs:F0} ns, kernel {result.KernelNs:F0} ns"
+            + (result.Delivered < result.Expected ? $" ({result.Delivered} of {result.Expected} delivered)" : ""));
+    }
 }
 
-var best = runs.MaxBy(r => r.Rate)!;
-Console.WriteLine(FormattableString.Invariant($"RESULT {kind} idle_kb_per_connection={slope / 1024:F2} deliveries_per_s={best.Rate:F0} p50_ms={best.P50:F2} p99_ms={best.P99:F2}"));
+var best = runs.MaxBy(r => r.Rate);
+Console.WriteLine(FormattableString.Invariant($"RESULT {kind} idle_kb_per_connection={slope / 1024:F2} deliveries_per_s={best?.Rate ?? double.NaN:F0} p50_ms={best?.P50 ?? double.NaN:F2} p99_ms={best?.P99 ?? double.NaN:F2}"));
 if (output.Length > 0)
 {
     var report = new
@@ -103,8 +115,8 @@ if (output.Length > 0)
         peer = kind,
         date = DateTimeOffset.UtcNow,
         command = "ChatWire.Peers " + string.Join(' ', args),
-        idle = new { readings = readings.Select(r => new { connections = r.Count, rss_bytes = r.Rss }), rss_bytes_per_connection = slope },
-        fanout = new
+        idle = phase == "fanout" ? null : new { readings = readings.Select(r => new { connections = r.Count, rss_bytes = r.Rss }), rss_bytes_per_connection = slope },
+        fanout = phase == "idle" ? null : new
         {
             recipients,
             messages,

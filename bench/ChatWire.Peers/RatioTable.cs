@@ -6,7 +6,7 @@ namespace ChatWire.Peers;
 
 /// <summary>
 /// Reads one scripts/peers.sh run's results (the load harness's chatwire-idle.json and chatwire-fanout-*.json,
-/// this tool's peer-*.json) and prints, then writes as ratios.md and ratios.json, each side's figures and the
+/// this tool's peer-*.json, a peer's phases and runs possibly in files of their own) and prints, then writes as ratios.md and ratios.json, each side's figures and the
 /// ratios ChatWire ÷ peer. Fan-out figures are each side's best run by deliveries/s, latencies from that run.
 /// </summary>
 internal static class RatioTable
@@ -37,16 +37,21 @@ internal static class RatioTable
         var peers = new List<Side>();
         foreach (var (kind, name) in Peers)
         {
-            var file = Path.Combine(directory, $"peer-{kind}.json");
-            if (!File.Exists(file))
+            // peer-KIND.json holds both phases; peers.sh also writes peer-KIND-idle.json and one
+            // peer-KIND-fanout-N.json per run it alternates with ChatWire's.
+            var results = Directory.GetFiles(directory, $"peer-{kind}*.json").Order(StringComparer.Ordinal)
+                .Where(file => Path.GetFileName(file) == $"peer-{kind}.json" || Path.GetFileName(file).StartsWith($"peer-{kind}-", StringComparison.Ordinal))
+                .Select(Load)
+                .ToList();
+            var idles = results.Select(r => r.GetProperty("idle")).Where(i => i.ValueKind == JsonValueKind.Object).ToList();
+            var fanouts = results.Select(r => r.GetProperty("fanout")).Where(f => f.ValueKind == JsonValueKind.Object).ToList();
+            if (idles.Count == 0 || fanouts.Count == 0)
             {
                 continue;
             }
 
-            var result = Load(file);
-            var runs = result.GetProperty("fanout").GetProperty("runs").EnumerateArray().Select(r => ReadRun(r, "server")).ToList();
-            var messages = result.GetProperty("fanout").GetProperty("messages").GetInt32();
-            peers.Add(new Side(name, result.GetProperty("idle").GetProperty("rss_bytes_per_connection").GetDouble(), runs, messages));
+            var runs = fanouts.SelectMany(f => f.GetProperty("runs").EnumerateArray()).Select(r => ReadRun(r, "server")).ToList();
+            peers.Add(new Side(name, idles[0].GetProperty("rss_bytes_per_connection").GetDouble(), runs, fanouts[0].GetProperty("messages").GetInt32()));
         }
 
         var markdown = new StringBuilder();
