@@ -81,6 +81,14 @@ internal sealed class SqliteMigrator
             applied++;
         }
 
+        // A migration that rewrites a table (messages version 8 copies the events table) leaves a write-ahead log
+        // as large as what it wrote, and SQLite reuses that file without shrinking it: copy it into the database
+        // now and truncate it. Without a write-ahead log (an in-memory database) this does nothing.
+        if (applied > 0)
+        {
+            await SqliteConnections.ExecuteAsync(connection, "PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken);
+        }
+
         return applied;
     }
 

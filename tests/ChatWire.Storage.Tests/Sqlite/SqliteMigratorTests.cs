@@ -146,7 +146,16 @@ public sealed class SqliteMigratorTests : IDisposable
         var before = await SqliteTestDatabase.ListAsync(path, Rows);
         await using (var connection = SqliteTestDatabase.Open(path))
         {
+            await using (var wal = connection.CreateCommand())
+            {
+                wal.CommandText = "PRAGMA journal_mode = WAL;";
+                await wal.ExecuteNonQueryAsync();
+            }
+
             Assert.Equal(migrator.Migrations.Count - upgrade, await migrator.MigrateAsync(connection));
+
+            // The copy went through the write-ahead log, which the migrator then truncated.
+            Assert.Equal(0, new FileInfo(path + "-wal").Length);
         }
 
         Assert.Equal(4, before.Count);
