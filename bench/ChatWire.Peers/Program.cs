@@ -38,6 +38,7 @@ for (var i = 3; i + 1 < args.Length; i += 2)
     switch (args[i])
     {
         case "--phase" when args[i + 1] is "both" or "idle" or "fanout": phase = args[i + 1]; break;
+        case "--phase": Console.Error.WriteLine($"--phase takes both, idle or fanout, not {args[i + 1]}"); return 2;
         case "--runs": runCount = Math.Max(1, int.Parse(args[i + 1], CultureInfo.InvariantCulture)); break;
         case "--counts": counts = args[i + 1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
         case "--recipients": recipients = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;

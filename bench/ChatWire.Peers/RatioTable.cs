@@ -39,8 +39,8 @@ internal static class RatioTable
         {
             // peer-KIND.json holds both phases; peers.sh also writes peer-KIND-idle.json and one
             // peer-KIND-fanout-N.json per run it alternates with ChatWire's.
-            var results = Directory.GetFiles(directory, $"peer-{kind}*.json").Order(StringComparer.Ordinal)
-                .Where(file => Path.GetFileName(file) == $"peer-{kind}.json" || Path.GetFileName(file).StartsWith($"peer-{kind}-", StringComparison.Ordinal))
+            var results = Directory.GetFiles(directory, $"peer-{kind}.json")
+                .Concat(Directory.GetFiles(directory, $"peer-{kind}-*.json").Order(StringComparer.Ordinal))
                 .Select(Load)
                 .ToList();
             var idles = results.Select(r => r.GetProperty("idle")).Where(i => i.ValueKind == JsonValueKind.Object).ToList();
