@@ -91,6 +91,9 @@ internal sealed record HarnessOptions
                    --ceiling-rows 100000   --ceiling-batch 1000
                    --store sqlite|mysql (mysql: MariaDB from scripts/services.sh, or CHATWIRE_SERVICES_DIR's; the
                    ceiling is then multi-row INSERTs of --ceiling-batch rows into the same database)
+                   two raw insert ceilings follow the run: --ceiling-batch rows per transaction into one conversation
+                   (the store's best case), and the run's own shape (one conversation per connection, transactions
+                   of the group commit's mean batch in the run)
           sync:    --connections 1000 (conversations of the syncing user)   --messages 5 (per conversation)
           dm:      --connections 32 (users, in pairs; each pair in its own DM)   --window 8   --messages 40000 (all users)
                    --content-bytes 200

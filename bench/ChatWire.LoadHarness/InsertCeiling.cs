@@ -6,11 +6,14 @@ namespace ChatWire.LoadHarness;
 
 /// <summary>
 /// The raw ceiling of the message store's schema and settings: plain INSERTs in transactions of a fixed
-/// size on one connection with WAL and synchronous=FULL, no seq allocation and no idempotency lookup.
+/// size on one connection with WAL and synchronous=FULL, no seq allocation and no idempotency lookup. Rows go
+/// round-robin over <c>conversations</c> conversations: one gives the store's best case (every transaction
+/// appends to the same table leaf); the send scenario's own connection count and mean commit batch give the
+/// same shape of writes as the gateway's group commit had in the run.
 /// </summary>
 internal static class InsertCeiling
 {
-    public static async Task<object> RunAsync(int rows, int batch, int contentBytes)
+    public static async Task<InsertCeilingResult> RunAsync(int rows, int batch, int contentBytes, int conversations = 1)
     {
         var directory = Path.Combine(Path.GetTempPath(), "chatwire-ceiling-" + Guid.NewGuid().ToString("N"));
         try
@@ -38,7 +41,7 @@ internal static class InsertCeiling
             var content = new byte[contentBytes];
             Random.Shared.NextBytes(content);
             insert.Parameters.AddWithValue("$b", content);
-            conversation.Value = Guid.CreateVersion7().ToByteArray(bigEndian: true);
+            var conversationIds = Enumerable.Range(0, conversations).Select(_ => Guid.CreateVersion7().ToByteArray(bigEndian: true)).ToArray();
 
             var started = Stopwatch.GetTimestamp();
             for (var done = 0; done < rows;)
@@ -47,7 +50,8 @@ internal static class InsertCeiling
                 insert.Transaction = (SqliteTransaction)transaction;
                 for (var i = 0; i < batch && done < rows; i++, done++)
                 {
-                    seq.Value = done + 1;
+                    conversation.Value = conversationIds[done % conversations];
+                    seq.Value = (done / conversations) + 1;
                     message.Value = Guid.CreateVersion7().ToByteArray(bigEndian: true);
                     await insert.ExecuteNonQueryAsync();
                 }
@@ -57,8 +61,8 @@ internal static class InsertCeiling
 
             var elapsed = Stopwatch.GetElapsedTime(started);
             var perSecond = rows / elapsed.TotalSeconds;
-            Console.WriteLine($"raw insert ceiling: {rows} rows in batches of {batch}, synchronous=FULL: {perSecond:F0} rows/s");
-            return new { rows, batch, content_bytes = contentBytes, seconds = elapsed.TotalSeconds, rows_per_second = perSecond };
+            Console.WriteLine($"raw insert ceiling: {rows} rows in batches of {batch} over {conversations} conversation(s), synchronous=FULL: {perSecond:F0} rows/s");
+            return new InsertCeilingResult("sqlite", rows, batch, conversations, contentBytes, elapsed.TotalSeconds, perSecond);
         }
         finally
         {
@@ -67,3 +71,6 @@ internal static class InsertCeiling
         }
     }
 }
+
+/// <summary>One raw insert ceiling run, as the result JSON carries it.</summary>
+internal sealed record InsertCeilingResult(string Store, int Rows, int Batch, int Conversations, int ContentBytes, double Seconds, double RowsPerSecond);

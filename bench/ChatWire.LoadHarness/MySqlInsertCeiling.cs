@@ -9,15 +9,16 @@ namespace ChatWire.LoadHarness;
 /// The raw ceiling of the MySQL message store's schema on the same server: each transaction one multi-row
 /// INSERT of a fixed number of rows into <c>events</c> (as the store writes a batch), committed with the server's
 /// own durability (the redo log flushed, and the semi-synchronous replica's acknowledgement when one is set up);
-/// no seq allocation, no idempotency lookup, no head rows.
+/// no seq allocation, no idempotency lookup, no head rows. Rows go round-robin over <c>conversations</c>
+/// conversations (see <see cref="InsertCeiling"/>).
 /// </summary>
 internal static class MySqlInsertCeiling
 {
-    public static async Task<object> RunAsync(string connectionString, int rows, int batch, int contentBytes)
+    public static async Task<InsertCeilingResult> RunAsync(string connectionString, int rows, int batch, int contentBytes, int conversations = 1)
     {
         await using var connection = new MySqlConnection(connectionString);
         await connection.OpenAsync();
-        var conversation = Guid.CreateVersion7().ToByteArray(bigEndian: true);
+        var conversationIds = Enumerable.Range(0, conversations).Select(_ => Guid.CreateVersion7().ToByteArray(bigEndian: true)).ToArray();
         var user = Guid.CreateVersion7().ToByteArray(bigEndian: true);
         var device = Guid.CreateVersion7().ToByteArray(bigEndian: true);
         var content = new byte[contentBytes];
@@ -31,7 +32,6 @@ internal static class MySqlInsertCeiling
             await using var transaction = await connection.BeginTransactionAsync();
             await using var insert = new MySqlCommand(string.Empty, connection, transaction);
             var sql = new StringBuilder("INSERT INTO events (conversation_id, seq, kind, event_id, sender_user_id, sender_device_id, stored_at, content_type, content) VALUES ");
-            insert.Parameters.AddWithValue("@c", conversation);
             insert.Parameters.AddWithValue("@u", user);
             insert.Parameters.AddWithValue("@d", device);
             insert.Parameters.AddWithValue("@t", storedAt);
@@ -39,8 +39,9 @@ internal static class MySqlInsertCeiling
             for (var i = 0; i < count; i++)
             {
                 var n = i.ToString(CultureInfo.InvariantCulture);
-                sql.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@c, @s{n}, 0, @e{n}, @u, @d, @t, 'application/octet-stream', @b)");
-                insert.Parameters.AddWithValue("@s" + n, (long)(done + i + 1));
+                sql.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@c{n}, @s{n}, 0, @e{n}, @u, @d, @t, 'application/octet-stream', @b)");
+                insert.Parameters.AddWithValue("@c" + n, conversationIds[(done + i) % conversations]);
+                insert.Parameters.AddWithValue("@s" + n, (long)(((done + i) / conversations) + 1));
                 insert.Parameters.AddWithValue("@e" + n, Guid.CreateVersion7().ToByteArray(bigEndian: true));
             }
 
@@ -52,7 +53,7 @@ internal static class MySqlInsertCeiling
 
         var elapsed = Stopwatch.GetElapsedTime(started);
         var perSecond = rows / elapsed.TotalSeconds;
-        Console.WriteLine($"raw insert ceiling (MySQL): {rows} rows in multi-row INSERTs of {batch}, one transaction each: {perSecond:F0} rows/s");
-        return new { store = "mysql", rows, batch, content_bytes = contentBytes, seconds = elapsed.TotalSeconds, rows_per_second = perSecond };
+        Console.WriteLine($"raw insert ceiling (MySQL): {rows} rows in multi-row INSERTs of {batch} over {conversations} conversation(s), one transaction each: {perSecond:F0} rows/s");
+        return new InsertCeilingResult("mysql", rows, batch, conversations, contentBytes, elapsed.TotalSeconds, perSecond);
     }
 }

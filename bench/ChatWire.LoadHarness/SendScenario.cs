@@ -14,7 +14,7 @@ internal static class SendScenario
 {
     public static async Task<object> RunAsync(HarnessOptions options)
     {
-        object ceiling;
+        InsertCeilingResult ceiling;
         var settings = new Dictionary<string, string>();
         BackingServices? services = null;
         var database = string.Empty;
@@ -51,12 +51,14 @@ internal static class SendScenario
             var warmUp = await JitWarmUp.RunAsync(gateway, () => Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, Math.Min(200, perConnection), options.Window, content, null))));
             Console.WriteLine($"{warmUp}; measuring");
             var jitBefore = await JitWarmUp.ReadJitSecondsAsync(gateway);
+            var batchesBefore = await ReadCommitBatchesAsync(gateway);
             var cpuBefore = gateway.CpuTime;
             var started = Stopwatch.GetTimestamp();
             await Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, perConnection, options.Window, content, latencies)));
             var elapsed = Stopwatch.GetElapsedTime(started);
             var cpu = gateway.CpuTime - cpuBefore;
             var jitMs = (await JitWarmUp.ReadJitSecondsAsync(gateway) - jitBefore) * 1000;
+            var batchesAfter = await ReadCommitBatchesAsync(gateway);
             foreach (var (connection, _) in clients)
             {
                 connection.Dispose();
@@ -67,9 +69,22 @@ internal static class SendScenario
             var throughput = total / elapsed.TotalSeconds;
             var cpuMicrosPerMessage = cpu.TotalMicroseconds / total;
             Console.WriteLine($"{total} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {Percentile(sorted, 0.50):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms; gateway CPU {cpuMicrosPerMessage:F1} µs per message ({cpu.TotalSeconds:F2} s over {elapsed.TotalSeconds:F2} s, {jitMs:F0} ms of it in the JIT)");
-            ceiling = services is null
-                ? await InsertCeiling.RunAsync(options.CeilingRows, options.CeilingBatch, options.ContentBytes)
-                : await MySqlInsertCeiling.RunAsync($"{services.MySql};Database={database}", options.CeilingRows, options.CeilingBatch, options.ContentBytes);
+
+            // The group commit's mean batch over the measured phase: the second ceiling writes the same shape
+            // (as many conversations as connections, transactions of that many rows) with the bare INSERT.
+            var commits = batchesAfter.Count - batchesBefore.Count;
+            var appends = batchesAfter.Sum - batchesBefore.Sum;
+            var meanBatch = commits > 0 ? appends / commits : double.NaN;
+            var storeMicrosPerAppend = appends > 0 ? (batchesAfter.Seconds - batchesBefore.Seconds) * 1e6 / appends : double.NaN;
+            var writerBusy = (batchesAfter.Seconds - batchesBefore.Seconds) / elapsed.TotalSeconds;
+            Console.WriteLine($"group commit: {commits:F0} batches, {meanBatch:F1} appends each on average; the store took {storeMicrosPerAppend:F1} µs per append (the writer busy {writerBusy:P0} of the time)");
+            var shapedBatch = double.IsNaN(meanBatch) ? options.CeilingBatch : Math.Max(1, (int)Math.Round(meanBatch));
+            Task<InsertCeilingResult> Ceiling(int batch, int conversations) => services is null
+                ? InsertCeiling.RunAsync(options.CeilingRows, batch, options.ContentBytes, conversations)
+                : MySqlInsertCeiling.RunAsync($"{services.MySql};Database={database}", options.CeilingRows, batch, options.ContentBytes, conversations);
+            ceiling = await Ceiling(options.CeilingBatch, 1);
+            var shapedCeiling = await Ceiling(shapedBatch, options.Connections);
+            Console.WriteLine($"acked/s against the ceilings: {throughput / ceiling.RowsPerSecond:P1} of the one-conversation ceiling, {throughput / shapedCeiling.RowsPerSecond:P1} of the same-shape ceiling");
             return new
             {
                 scenario = "send",
@@ -88,7 +103,12 @@ internal static class SendScenario
                 gateway_cpu_microseconds_per_message = cpuMicrosPerMessage,
                 gateway_jit_ms_while_measured = jitMs,
                 warm_up = warmUp.ToJson(),
+                commit_batches = commits,
+                mean_commit_batch = meanBatch,
+                store_microseconds_per_append = storeMicrosPerAppend,
+                writer_busy_share = writerBusy,
                 insert_ceiling = ceiling,
+                same_shape_insert_ceiling = shapedCeiling,
             };
         }
     }
@@ -121,6 +141,14 @@ internal static class SendScenario
         }
 
         await reader;
+    }
+
+    // The group commit's totals so far: appends, batches, and the seconds the store took to make them durable.
+    private static async Task<(double Sum, double Count, double Seconds)> ReadCommitBatchesAsync(GatewayProcess gateway)
+    {
+        var metrics = await gateway.ReadUnlabelledMetricsAsync();
+        return (metrics.GetValueOrDefault("chatwire_commit_batch_size_sum"), metrics.GetValueOrDefault("chatwire_commit_batch_size_count"),
+            metrics.GetValueOrDefault("chatwire_commit_duration_seconds_sum"));
     }
 
     internal static double Percentile(double[] sorted, double p) =>

@@ -257,6 +257,30 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetUsageAsync_ManyOwnersAppendingAtOnce_CountsEveryOwnersBytes()
+    {
+        // 45 senders, each in a team of their own, append at once: the batches that take them hold more owners
+        // than any one usage statement of an adapter should, and a resend must still count nothing.
+        var senders = Enumerable.Range(0, 45).Select(_ => (User: Guid.NewGuid(), Team: Guid.NewGuid(), Channel: Guid.NewGuid())).ToArray();
+        var events = senders.SelectMany((s, i) => new[]
+        {
+            NewEvent.Message(s.Channel, Guid.CreateVersion7(), s.User, Guid.NewGuid(), "text/plain", new byte[10 + i]) with { UsageTeamId = s.Team },
+            NewEvent.Message(s.Channel, Guid.CreateVersion7(), s.User, Guid.NewGuid(), "text/plain", new byte[1000]) with { UsageTeamId = s.Team },
+        }).ToArray();
+
+        await Task.WhenAll(events.Select(e => Store.AppendAsync(e)));
+        await Task.WhenAll(events.Select(e => Store.AppendAsync(e)));
+
+        var usage = await Store.GetUsageAsync([.. senders.Select(s => s.User), .. senders.Select(s => s.Team)]);
+        Assert.Equal(90, usage.Count);
+        for (var i = 0; i < senders.Length; i++)
+        {
+            Assert.Equal(1010 + i, usage[senders[i].User]);
+            Assert.Equal(1010 + i, usage[senders[i].Team]);
+        }
+    }
+
+    [Fact]
     public async Task GetLatestSeqsAsync_ManyConversations_AnswersForAll()
     {
         // More than any one statement of an adapter should take at once.
