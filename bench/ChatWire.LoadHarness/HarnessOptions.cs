@@ -64,7 +64,7 @@ internal sealed record HarnessOptions
     /// <summary>Storms: the bound on each storm phase; connections not done by then count as TIMEOUT.</summary>
     public int TimeoutSeconds { get; init; } = 120;
 
-    /// <summary>resume-storm and seed: channels each user is a member of.</summary>
+    /// <summary>resume-storm and seed: channels each user is a member of; ceiling: conversations the rows go round-robin over.</summary>
     public int Conversations { get; init; } = 10;
 
     /// <summary>resume-storm and seed: members per channel.</summary>
@@ -76,7 +76,7 @@ internal sealed record HarnessOptions
     /// <summary>The most connections a storm or seed takes: the machine's open-file limit is 20,000.</summary>
     public const int MaxStormConnections = 16_000;
 
-    private static readonly string[] Scenarios = ["idle", "send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm"];
+    private static readonly string[] Scenarios = ["idle", "send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm", "ceiling"];
 
     public const string Usage = """
         usage: ChatWire.LoadHarness idle|send|dm|fanout|channel|sync|cluster|cluster-idle|seed|connect-storm|resume-storm [options]
@@ -94,6 +94,9 @@ internal sealed record HarnessOptions
                    two raw insert ceilings follow the run: --ceiling-batch rows per transaction into one conversation
                    (the store's best case), and the run's own shape (one conversation per connection, transactions
                    of the group commit's mean batch in the run)
+          ceiling: the SQLite store's raw insert ceiling alone, no gateway: --ceiling-rows 100000
+                   --ceiling-batch 1000 (rows per transaction)   --conversations 1 (rows round-robin over them)
+                   --content-bytes 200
           sync:    --connections 1000 (conversations of the syncing user)   --messages 5 (per conversation)
           dm:      --connections 32 (users, in pairs; each pair in its own DM)   --window 8   --messages 40000 (all users)
                    --content-bytes 200
@@ -161,6 +164,10 @@ internal sealed record HarnessOptions
         else if (options.Scenario == "sync")
         {
             options = options with { Messages = 5, Connections = 1_000 };
+        }
+        else if (options.Scenario == "ceiling")
+        {
+            options = options with { Conversations = 1 };
         }
         else if (options.Scenario is "seed" or "connect-storm" or "resume-storm")
         {
