@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 
 namespace ChatWire.Storage.Sqlite;
@@ -12,8 +13,14 @@ internal static class SqliteConnections
     private const int SqliteConstraintPrimaryKey = 1555;
     private const int SqliteConstraintUnique = 2067;
 
-    // busy_timeout and foreign_keys are per connection, not stored in the file, so every open sets them.
+    // busy_timeout and foreign_keys are per connection, not stored in the file, so every new connection gets them.
     private const string ConnectionPragmas = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+    // The native connections that have them already. A pooled SqliteConnection reuses its native connection, whose
+    // settings stay as they were (no code here changes either one), so only a connection's first open runs the
+    // PRAGMAs; an entry goes when the pool lets its connection go.
+    private static readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = [];
+    private static readonly object Marker = new();
 
     public static SqliteConnectionStringBuilder ForFile(string databasePath)
     {
@@ -45,7 +52,15 @@ internal static class SqliteConnections
         try
         {
             await connection.OpenAsync(cancellationToken);
-            await ExecuteAsync(connection, ConnectionPragmas, cancellationToken);
+            if (connection.Handle is not { } handle || !Configured.TryGetValue(handle, out _))
+            {
+                await ExecuteAsync(connection, ConnectionPragmas, cancellationToken);
+                if (connection.Handle is { } configured)
+                {
+                    Configured.AddOrUpdate(configured, Marker);
+                }
+            }
+
             return connection;
         }
         catch
