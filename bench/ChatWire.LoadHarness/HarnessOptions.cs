@@ -79,7 +79,7 @@ internal sealed record HarnessOptions
     private static readonly string[] Scenarios = ["idle", "send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm", "ceiling"];
 
     public const string Usage = """
-        usage: ChatWire.LoadHarness idle|send|dm|fanout|channel|sync|cluster|cluster-idle|seed|connect-storm|resume-storm [options]
+        usage: ChatWire.LoadHarness idle|send|dm|fanout|channel|sync|cluster|cluster-idle|seed|connect-storm|resume-storm|ceiling [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
@@ -236,6 +236,11 @@ internal sealed record HarnessOptions
         if (options.Scenario == "cluster-idle")
         {
             ClusterIdleScenario.Validate(options);
+        }
+
+        if (options.Scenario == "ceiling" && options.Conversations < 1)
+        {
+            throw new ArgumentException("--conversations is at least 1 for ceiling (the rows go round-robin over them).");
         }
 
         return options;
