@@ -89,11 +89,11 @@ internal sealed record HarnessOptions
                    --hold SECONDS (keep the connections open after the last reading, e.g. for dotnet-gcdump)
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
                    --ceiling-rows 100000   --ceiling-batch 1000
-                   --store sqlite|mysql (mysql: MariaDB from scripts/services.sh, or CHATWIRE_SERVICES_DIR's; the
-                   ceiling is then multi-row INSERTs of --ceiling-batch rows into the same database)
+                   --store sqlite|mysql (mysql: MariaDB from scripts/services.sh, or CHATWIRE_SERVICES_DIR's)
                    two raw insert ceilings follow the run: --ceiling-batch rows per transaction into one conversation
                    (the store's best case), and the run's own shape (one conversation per connection, transactions
-                   of the group commit's mean batch in the run)
+                   of the group commit's mean batch in the run); SQLite: each into a fresh file; MySQL: multi-row
+                   INSERTs into the run's database, one ceiling after the other
           ceiling: the SQLite store's raw insert ceiling alone, no gateway: --ceiling-rows 100000
                    --ceiling-batch 1000 (rows per transaction)   --conversations 1 (rows round-robin over them)
                    --content-bytes 200
@@ -241,6 +241,11 @@ internal sealed record HarnessOptions
         if (options.Scenario == "ceiling" && options.Conversations < 1)
         {
             throw new ArgumentException("--conversations is at least 1 for ceiling (the rows go round-robin over them).");
+        }
+
+        if (options.Scenario == "ceiling" && options.Store != "sqlite")
+        {
+            throw new ArgumentException("ceiling measures the SQLite store only; MySQL's ceilings run with send --store mysql.");
         }
 
         return options;

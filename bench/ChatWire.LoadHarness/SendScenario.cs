@@ -74,11 +74,12 @@ internal static class SendScenario
             // (as many conversations as connections, transactions of that many rows) with the bare INSERT.
             var commits = batchesAfter.Count - batchesBefore.Count;
             var appends = batchesAfter.Sum - batchesBefore.Sum;
-            var meanBatch = commits > 0 ? appends / commits : double.NaN;
-            var storeMicrosPerAppend = appends > 0 ? (batchesAfter.Seconds - batchesBefore.Seconds) * 1e6 / appends : double.NaN;
+            // Null (and the one-conversation batch for the second ceiling) when the gateway reported no commits.
+            double? meanBatch = commits > 0 ? appends / commits : null;
+            double? storeMicrosPerAppend = appends > 0 ? (batchesAfter.Seconds - batchesBefore.Seconds) * 1e6 / appends : null;
             var writerBusy = (batchesAfter.Seconds - batchesBefore.Seconds) / elapsed.TotalSeconds;
             Console.WriteLine($"group commit: {commits:F0} batches, {meanBatch:F1} appends each on average; the store took {storeMicrosPerAppend:F1} µs per append (the writer busy {writerBusy:P0} of the time)");
-            var shapedBatch = double.IsNaN(meanBatch) ? options.CeilingBatch : Math.Max(1, (int)Math.Round(meanBatch));
+            var shapedBatch = meanBatch is { } mean ? Math.Max(1, (int)Math.Round(mean)) : options.CeilingBatch;
             Task<InsertCeilingResult> Ceiling(int batch, int conversations) => services is null
                 ? InsertCeiling.RunAsync(options.CeilingRows, batch, options.ContentBytes, conversations)
                 : MySqlInsertCeiling.RunAsync($"{services.MySql};Database={database}", options.CeilingRows, batch, options.ContentBytes, conversations);

@@ -18,7 +18,7 @@ internal static class SqliteConnections
 
     // The native connections that have them already. A pooled SqliteConnection reuses its native connection, whose
     // settings stay as they were (no code here changes either one), so only a connection's first open runs the
-    // PRAGMAs; an entry goes when the pool lets its connection go.
+    // PRAGMAs. An entry goes once the pool has closed its native connection and the handle object is collected.
     private static readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = [];
     private static readonly object Marker = new();
 

@@ -259,8 +259,8 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
     [Fact]
     public async Task GetUsageAsync_ManyOwnersAppendingAtOnce_CountsEveryOwnersBytes()
     {
-        // 45 senders, each in a team of their own, append at once: the batches that take them hold more owners
-        // than any one usage statement of an adapter should, and a resend must still count nothing.
+        // 45 senders, each in a team of their own, append at once, so a batch of the group commit may count the
+        // bytes of up to 90 owners; a resend of every message must still count nothing.
         var senders = Enumerable.Range(0, 45).Select(_ => (User: Guid.NewGuid(), Team: Guid.NewGuid(), Channel: Guid.NewGuid())).ToArray();
         var events = senders.SelectMany((s, i) => new[]
         {
