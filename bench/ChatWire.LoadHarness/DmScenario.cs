@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using ChatWire.Bench;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 
@@ -57,18 +58,18 @@ internal static class DmScenario
         Random.Shared.NextBytes(content);
 
         // Warm-up, not measured: the JIT's tiering, SQLite's caches.
-        var warmUp = await JitWarmUp.RunAsync(gateway, () => Task.WhenAll(clients.Select(c => DriveAsync(c, Math.Min(WarmUpPerUser, perUser), options.Window, content, null, null))));
+        var warmUp = await JitWarmUp.RunAsync(() => Task.WhenAll(clients.Select(c => DriveAsync(c, Math.Min(WarmUpPerUser, perUser), options.Window, content, null, null))), gateway.ReadJitSecondsAsync);
         Console.WriteLine($"{warmUp}; measuring");
 
         var acks = new ConcurrentBag<double>();
         var deliveries = new ConcurrentBag<double>();
-        var jitBefore = await JitWarmUp.ReadJitSecondsAsync(gateway);
+        var jitBefore = await gateway.ReadJitSecondsAsync();
         var cpuBefore = gateway.CpuTime;
         var started = Stopwatch.GetTimestamp();
         await Task.WhenAll(clients.Select(c => DriveAsync(c, perUser, options.Window, content, acks, deliveries)));
         var elapsed = Stopwatch.GetElapsedTime(started);
         var cpu = gateway.CpuTime - cpuBefore;
-        var jitMs = (await JitWarmUp.ReadJitSecondsAsync(gateway) - jitBefore) * 1000;
+        var jitMs = (await gateway.ReadJitSecondsAsync() - jitBefore) * 1000;
         foreach (var client in clients)
         {
             client.Connection.Dispose();

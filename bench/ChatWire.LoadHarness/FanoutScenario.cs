@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
+using ChatWire.Bench;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 
@@ -65,12 +66,12 @@ internal static class FanoutScenario
         // warm-up showed a fifth of the gateway's CPU in the JIT for the first seconds), which also tiers up this
         // process's receive loops and warms the SQLite caches and the recipients' buffers.
         var perRound = Math.Min(WarmUpMessages, options.Messages);
-        var warmUp = await JitWarmUp.RunAsync(gateway, async () =>
+        var warmUp = await JitWarmUp.RunAsync(async () =>
         {
             var warmReceivers = connections.Select(c => ReceiveAsync(c, perRound, contentBytes, null)).ToArray();
             await SendAllAsync(sender, channel, perRound, options.Window, contentBytes);
             await WaitAllAsync(warmReceivers);
-        });
+        }, gateway.ReadJitSecondsAsync);
         Console.WriteLine($"{warmUp}; measuring");
 
         var latencies = new float[recipients][];
@@ -81,7 +82,7 @@ internal static class FanoutScenario
             receivers[i] = ReceiveAsync(connections[i], options.Messages, contentBytes, latencies[i]);
         }
 
-        var jitBefore = await JitWarmUp.ReadJitSecondsAsync(gateway);
+        var jitBefore = await gateway.ReadJitSecondsAsync();
         var cpuBefore = gateway.CpuSplit;
         var started = Stopwatch.GetTimestamp();
         await SendAllAsync(sender, channel, options.Messages, options.Window, contentBytes);
@@ -89,7 +90,7 @@ internal static class FanoutScenario
         await WaitAllAsync(receivers);
         var elapsed = Stopwatch.GetElapsedTime(started);
         var cpuAfter = gateway.CpuSplit;
-        var jitMs = (await JitWarmUp.ReadJitSecondsAsync(gateway) - jitBefore) * 1000;
+        var jitMs = (await gateway.ReadJitSecondsAsync() - jitBefore) * 1000;
         foreach (var connection in connections)
         {
             connection.Dispose();

@@ -233,6 +233,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
             body.GetProperty("gc_server").GetBoolean());
     }
 
+    /// <summary>The gateway's JIT time so far, in seconds; null when it does not export it (an older build).</summary>
+    public async Task<double?> ReadJitSecondsAsync() =>
+        (await ReadUnlabelledMetricsAsync()).TryGetValue("chatwire_jit_compilation_seconds_total", out var seconds) ? seconds : null;
+
     /// <summary>Reads /metrics and returns the samples without labels (name → value).</summary>
     public async Task<Dictionary<string, double>> ReadUnlabelledMetricsAsync()
     {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using ChatWire.Bench;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 
@@ -48,17 +49,17 @@ internal static class SendScenario
             Random.Shared.NextBytes(content);
 
             // Warm-up, not measured: the JIT's tiering, SQLite's caches.
-            var warmUp = await JitWarmUp.RunAsync(gateway, () => Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, Math.Min(200, perConnection), options.Window, content, null))));
+            var warmUp = await JitWarmUp.RunAsync(() => Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, Math.Min(200, perConnection), options.Window, content, null))), gateway.ReadJitSecondsAsync);
             Console.WriteLine($"{warmUp}; measuring");
-            var jitBefore = await JitWarmUp.ReadJitSecondsAsync(gateway);
-            var batchesBefore = await ReadCommitBatchesAsync(gateway);
+            var before = await gateway.ReadUnlabelledMetricsAsync();
             var cpuBefore = gateway.CpuTime;
             var started = Stopwatch.GetTimestamp();
             await Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, perConnection, options.Window, content, latencies)));
             var elapsed = Stopwatch.GetElapsedTime(started);
             var cpu = gateway.CpuTime - cpuBefore;
-            var jitMs = (await JitWarmUp.ReadJitSecondsAsync(gateway) - jitBefore) * 1000;
-            var batchesAfter = await ReadCommitBatchesAsync(gateway);
+            var after = await gateway.ReadUnlabelledMetricsAsync();
+            double? Delta(string metric) => after.TryGetValue(metric, out var a) && before.TryGetValue(metric, out var b) ? a - b : null;
+            var jitMs = Delta("chatwire_jit_compilation_seconds_total") * 1000;
             foreach (var (connection, _) in clients)
             {
                 connection.Dispose();
@@ -72,12 +73,13 @@ internal static class SendScenario
 
             // The group commit's mean batch over the measured phase: the second ceiling writes the same shape
             // (as many conversations as connections, transactions of that many rows) with the bare INSERT.
-            var commits = batchesAfter.Count - batchesBefore.Count;
-            var appends = batchesAfter.Sum - batchesBefore.Sum;
+            var commits = Delta("chatwire_commit_batch_size_count") ?? 0;
+            var appends = Delta("chatwire_commit_batch_size_sum") ?? 0;
+            var storeSeconds = Delta("chatwire_commit_duration_seconds_sum") ?? 0;
             // Null (and the one-conversation batch for the second ceiling) when the gateway reported no commits.
             double? meanBatch = commits > 0 ? appends / commits : null;
-            double? storeMicrosPerAppend = appends > 0 ? (batchesAfter.Seconds - batchesBefore.Seconds) * 1e6 / appends : null;
-            var writerBusy = (batchesAfter.Seconds - batchesBefore.Seconds) / elapsed.TotalSeconds;
+            double? storeMicrosPerAppend = appends > 0 ? storeSeconds * 1e6 / appends : null;
+            var writerBusy = storeSeconds / elapsed.TotalSeconds;
             Console.WriteLine($"group commit: {commits:F0} batches, {meanBatch:F1} appends each on average; the store took {storeMicrosPerAppend:F1} µs per append (the writer busy {writerBusy:P0} of the time)");
             var shapedBatch = meanBatch is { } mean ? Math.Max(1, (int)Math.Round(mean)) : options.CeilingBatch;
             Task<InsertCeilingResult> Ceiling(int batch, int conversations) => services is null
@@ -142,14 +144,6 @@ internal static class SendScenario
         }
 
         await reader;
-    }
-
-    // The group commit's totals so far: appends, batches, and the seconds the store took to make them durable.
-    private static async Task<(double Sum, double Count, double Seconds)> ReadCommitBatchesAsync(GatewayProcess gateway)
-    {
-        var metrics = await gateway.ReadUnlabelledMetricsAsync();
-        return (metrics.GetValueOrDefault("chatwire_commit_batch_size_sum"), metrics.GetValueOrDefault("chatwire_commit_batch_size_count"),
-            metrics.GetValueOrDefault("chatwire_commit_duration_seconds_sum"));
     }
 
     internal static double Percentile(double[] sorted, double p) =>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using ChatWire.Bench;
 using ChatWire.Peers;
 
 // Measures a peer server started by scripts/peers.sh (Redis pub/sub, NATS, Mosquitto, the SignalR hub of
@@ -80,23 +81,15 @@ if (phase != "fanout")
     await Task.WhenAll(idle.Select(s => s.DisposeAsync().AsTask()));
 }
 
-// Fan-out: warm-up runs until this process's receive loops are compiled and tiered up (two runs in a row with under
-// 1 % of their wall time in its JIT, as the ChatWire harness waits for its own and the gateway's), then the best of
-// --runs runs. The servers are native programs, except the SignalR hub, which gets the same warm-up traffic.
+// Fan-out: warm-up runs until this process's receive loops are compiled and tiered up (JitWarmUp, the load harness's
+// own rule: two runs in a row with under 1 % of their wall time in the JIT), then the best of --runs runs. The servers
+// are native programs, except the SignalR hub, which gets the same warm-up traffic.
 using var server = Process.GetProcessById(pid);
 var runs = new List<FanoutResult>();
 if (phase != "idle")
 {
-    var warmUpStarted = Stopwatch.GetTimestamp();
-    for (var (round, quiet) = (1, 0); quiet < 2 && round <= Fanout.MaxWarmUpRuns && Stopwatch.GetElapsedTime(warmUpStarted) < Fanout.MaxWarmUp; round++)
-    {
-        var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
-        var warmStarted = Stopwatch.GetTimestamp();
-        await FanoutAsync(peer, server, recipients, Math.Min(Fanout.WarmUp, messages), contentBytes);
-        var jitShare = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore) / Stopwatch.GetElapsedTime(warmStarted);
-        quiet = jitShare < 0.01 ? quiet + 1 : 0;
-        Console.WriteLine($"{kind} warm-up run {round}: {jitShare:P1} of it in this process's JIT");
-    }
+    var warmUp = await JitWarmUp.RunAsync(() => FanoutAsync(peer, server, recipients, Math.Min(Fanout.WarmUp, messages), contentBytes), JitWarmUp.NoJit, maxTime: Fanout.MaxWarmUp);
+    Console.WriteLine($"{kind} {warmUp}");
 
     for (var run = 0; run < runCount; run++)
     {
@@ -209,8 +202,6 @@ internal static class Fanout
     /// <summary>Messages of each unmeasured warm-up run (the ChatWire harness's warm-up rounds have as many).</summary>
     public const int WarmUp = 2000;
 
-    /// <summary>Most warm-up runs, and most warm-up time (Mosquitto's 2,000 messages take 40 s a run), should the JIT never quieten.</summary>
-    public const int MaxWarmUpRuns = 40;
-
+    /// <summary>Most warm-up time (Mosquitto's 2,000 messages take 40 s a run), should the JIT never quieten.</summary>
     public static readonly TimeSpan MaxWarmUp = TimeSpan.FromSeconds(60);
 }

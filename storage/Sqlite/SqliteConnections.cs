@@ -52,13 +52,11 @@ internal static class SqliteConnections
         try
         {
             await connection.OpenAsync(cancellationToken);
-            if (connection.Handle is not { } handle || !Configured.TryGetValue(handle, out _))
+            var handle = connection.Handle!;
+            if (!Configured.TryGetValue(handle, out _))
             {
                 await ExecuteAsync(connection, ConnectionPragmas, cancellationToken);
-                if (connection.Handle is { } configured)
-                {
-                    Configured.AddOrUpdate(configured, Marker);
-                }
+                Configured.AddOrUpdate(handle, Marker);
             }
 
             return connection;
