@@ -119,7 +119,7 @@ internal static class DmScenario
             var fromPartner = 0;
             while (acked < count || fromPartner < count)
             {
-                var (header, body) = await client.Connection.ReadFrameAsync(CancellationToken.None);
+                var (header, body) = await client.Connection.ReadFrameInPlaceAsync(CancellationToken.None);
                 if (header.OpcodeValue == (uint)Opcode.SendAck)
                 {
                     sends.Acked(header.RequestId, acks);

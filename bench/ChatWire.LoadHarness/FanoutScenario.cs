@@ -147,7 +147,7 @@ internal static class FanoutScenario
         {
             for (var acked = 0; acked < count;)
             {
-                var (header, body) = await sender.ReadFrameAsync(CancellationToken.None);
+                var (header, body) = await sender.ReadFrameInPlaceAsync(CancellationToken.None);
                 if (header.OpcodeValue == (uint)Opcode.SendAck)
                 {
                     acked++;

@@ -53,10 +53,12 @@ internal static class SendScenario
             Console.WriteLine($"{warmUp}; measuring");
             var before = await gateway.ReadUnlabelledMetricsAsync();
             var cpuBefore = gateway.CpuTime;
+            var clientCpuBefore = ClientCpuTime();
             var started = Stopwatch.GetTimestamp();
             await Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, perConnection, options.Window, content, latencies)));
             var elapsed = Stopwatch.GetElapsedTime(started);
             var cpu = gateway.CpuTime - cpuBefore;
+            var clientCpu = ClientCpuTime() - clientCpuBefore;
             var after = await gateway.ReadUnlabelledMetricsAsync();
             double? Delta(string metric) => after.TryGetValue(metric, out var a) && before.TryGetValue(metric, out var b) ? a - b : null;
             var jitMs = Delta("chatwire_jit_compilation_seconds_total") * 1000;
@@ -69,7 +71,8 @@ internal static class SendScenario
             var total = perConnection * options.Connections;
             var throughput = total / elapsed.TotalSeconds;
             var cpuMicrosPerMessage = cpu.TotalMicroseconds / total;
-            Console.WriteLine($"{total} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {Percentile(sorted, 0.50):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms; gateway CPU {cpuMicrosPerMessage:F1} µs per message ({cpu.TotalSeconds:F2} s over {elapsed.TotalSeconds:F2} s, {jitMs:F0} ms of it in the JIT)");
+            var clientCpuMicrosPerMessage = clientCpu.TotalMicroseconds / total;
+            Console.WriteLine($"{total} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {Percentile(sorted, 0.50):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms; gateway CPU {cpuMicrosPerMessage:F1} µs per message ({cpu.TotalSeconds:F2} s over {elapsed.TotalSeconds:F2} s, {jitMs:F0} ms of it in the JIT); the clients (this process) {clientCpuMicrosPerMessage:F1} µs ({clientCpu.TotalSeconds:F2} s)");
 
             // The group commit's mean batch over the measured phase: the second ceiling writes the same shape
             // (as many conversations as connections, transactions of that many rows) with the bare INSERT.
@@ -85,8 +88,22 @@ internal static class SendScenario
             Task<InsertCeilingResult> Ceiling(int batch, int conversations) => services is null
                 ? InsertCeiling.RunAsync(options.CeilingRows, batch, options.ContentBytes, conversations)
                 : MySqlInsertCeiling.RunAsync($"{services.MySql};Database={database}", options.CeilingRows, batch, options.ContentBytes, conversations);
-            ceiling = await Ceiling(options.CeilingBatch, 1);
-            var shapedCeiling = await Ceiling(shapedBatch, options.Connections);
+            // A ceiling is a best case: each is measured CeilingRuns times and the fastest run counts, so a slow
+            // moment of the machine during one run does not lower the bar.
+            async Task<InsertCeilingResult> Fastest(int batch, int conversations)
+            {
+                var fastest = await Ceiling(batch, conversations);
+                for (var run = 1; run < options.CeilingRuns; run++)
+                {
+                    var next = await Ceiling(batch, conversations);
+                    fastest = next.RowsPerSecond > fastest.RowsPerSecond ? next : fastest;
+                }
+
+                return fastest;
+            }
+
+            ceiling = await Fastest(options.CeilingBatch, 1);
+            var shapedCeiling = await Fastest(shapedBatch, options.Connections);
             Console.WriteLine($"acked/s against the ceilings: {throughput / ceiling.RowsPerSecond:P1} of the one-conversation ceiling, {throughput / shapedCeiling.RowsPerSecond:P1} of the same-shape ceiling");
             return new
             {
@@ -104,12 +121,14 @@ internal static class SendScenario
                 max_ms = sorted[^1],
                 gateway_cpu_seconds = cpu.TotalSeconds,
                 gateway_cpu_microseconds_per_message = cpuMicrosPerMessage,
+                client_cpu_microseconds_per_message = clientCpuMicrosPerMessage,
                 gateway_jit_ms_while_measured = jitMs,
                 warm_up = warmUp.ToJson(),
                 commit_batches = commits,
                 mean_commit_batch = meanBatch,
                 store_microseconds_per_append = storeMicrosPerAppend,
                 writer_busy_share = writerBusy,
+                ceiling_runs = options.CeilingRuns,
                 insert_ceiling = ceiling,
                 same_shape_insert_ceiling = shapedCeiling,
             };
@@ -123,7 +142,7 @@ internal static class SendScenario
         {
             for (var received = 0; received < count;)
             {
-                var (header, body) = await connection.ReadFrameAsync(CancellationToken.None);
+                var (header, body) = await connection.ReadFrameInPlaceAsync(CancellationToken.None);
                 if (header.OpcodeValue == (uint)Opcode.SendAck)
                 {
                     sends.Acked(header.RequestId, latencies);
@@ -144,6 +163,13 @@ internal static class SendScenario
         }
 
         await reader;
+    }
+
+    // The harness's own CPU (its clients share the machine's cores with the gateway).
+    private static TimeSpan ClientCpuTime()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
     }
 
     internal static double Percentile(double[] sorted, double p) =>

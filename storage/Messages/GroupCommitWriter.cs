@@ -7,8 +7,9 @@ namespace ChatWire.Storage.Messages;
 /// whatever else is already waiting (up to the batch's count and bytes, one sending user at a time in turn:
 /// <see cref="FairAppendQueue"/>) and hands the batch to <see cref="StoreBatch"/>, which stores it durably in
 /// one transaction. Once that returns, the commit observers are told of the batch (in commit order, so each
-/// conversation's events reach them in seq order), then the waiters complete. Nothing is acknowledged before
-/// it is durable.
+/// conversation's events reach them in seq order), then the waiters complete, then the writer waits for any
+/// observer that has fallen behind before it takes the next batch. Nothing is acknowledged before it is
+/// durable.
 /// </summary>
 internal abstract class GroupCommitWriter : IAsyncDisposable
 {
@@ -177,6 +178,26 @@ internal abstract class GroupCommitWriter : IAsyncDisposable
         foreach (var pending in batch)
         {
             pending.TrySetResult(pending.Result!);
+        }
+
+        // The backpressure comes after the acknowledgements: a publisher that has fallen behind holds the next
+        // commit, not the SEND_ACKs of a batch that is already durable.
+        WaitForObservers();
+    }
+
+    private void WaitForObservers()
+    {
+        foreach (var observer in _observers)
+        {
+            try
+            {
+                observer.WaitForRoom();
+            }
+#pragma warning disable CA1031 // An observer's failure must not stop the writer.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
         }
     }
 

@@ -202,14 +202,27 @@ public enum ReadDirection
 }
 
 /// <summary>
-/// Told of every batch of events as it commits. Called once per committed batch, in commit order, with the
-/// events stored by that batch (not duplicates or conflicts) in the order they were appended, which for one
-/// conversation is ascending seq. Called on the store's writer, before the batch's waiters complete: it
-/// must not throw, and it may block to push back (no further batch commits until it returns).
+/// Told of every batch of events as it commits. <see cref="OnCommitted"/> is called once per committed batch, in
+/// commit order, with the events stored by that batch (not duplicates or conflicts) in the order they were
+/// appended, which for one conversation is ascending seq.
 /// </summary>
 public interface ICommitObserver
 {
+    /// <summary>
+    /// Called on the store's writer right after the commit, before the batch's waiters complete (so an event is
+    /// in the observer's hands before its sender can learn it is stored). It must not throw and should return
+    /// at once: the acknowledgements of the batch wait for it. To push back, block in <see cref="WaitForRoom"/>.
+    /// </summary>
     void OnCommitted(IReadOnlyList<StoredEvent> events);
+
+    /// <summary>
+    /// Called on the store's writer after every committed batch's waiters have completed, before it takes its
+    /// next batch: an observer that has fallen behind may block here, and no further batch commits until it
+    /// returns. It must not throw.
+    /// </summary>
+    void WaitForRoom()
+    {
+    }
 
     /// <summary>
     /// Told of every batch the writer stored or failed to store: how many appends it held and how long the

@@ -248,6 +248,11 @@ internal sealed class FakeMessageStore : IMessageStore
         {
             batch[i].Done.TrySetResult(results[i]);
         }
+
+        foreach (var observer in observers)
+        {
+            observer.WaitForRoom();
+        }
     }
 
     private sealed class Unobserve(Action dispose) : IDisposable

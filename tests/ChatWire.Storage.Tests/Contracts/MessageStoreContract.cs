@@ -357,6 +357,35 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
         Assert.Single(observer.Events);
     }
 
+    [Fact]
+    public async Task ObserveCommits_ObserverFallenBehind_AcknowledgesTheCommittedBatchAndHoldsTheNext()
+    {
+        using var observer = new HoldingObserver();
+        using var observation = Store.ObserveCommits(observer);
+        var conversation = Guid.NewGuid();
+        try
+        {
+            // The observer blocks the writer after the first batch: that batch is acknowledged all the same.
+            var first = await Store.AppendAsync(NewMessage(conversation, "first")).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(AppendOutcome.Stored, first.Outcome);
+            Assert.True(observer.Waiting.Wait(TimeSpan.FromSeconds(30)));
+
+            // The next append is not committed while the observer holds the writer.
+            var second = Store.AppendAsync(NewMessage(conversation, "second"));
+            await Task.Delay(200);
+            Assert.False(second.IsCompleted);
+            Assert.Single(observer.Events);
+
+            observer.Release.Set();
+            Assert.Equal(2UL, (await second.WaitAsync(TimeSpan.FromSeconds(30))).Event!.Seq);
+            Assert.Equal(2, observer.Events.Count);
+        }
+        finally
+        {
+            observer.Release.Set();
+        }
+    }
+
     protected async Task<ulong> LatestSeqAsync(Guid conversationId) =>
         (await Store.GetLatestSeqsAsync([conversationId])).TryGetValue(conversationId, out var seq) ? seq : 0;
 
@@ -386,6 +415,32 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
         Assert.Equal(expected.SenderDeviceId, actual.SenderDeviceId);
         Assert.Equal(expected.ContentType, actual.ContentType);
         Assert.Equal(expected.Content.ToArray(), actual.Content.ToArray());
+    }
+
+    // Records events and, from the first batch on, holds the writer in WaitForRoom until released.
+    private sealed class HoldingObserver : ICommitObserver, IDisposable
+    {
+        private readonly RecordingObserver _recording = new();
+
+        public ManualResetEventSlim Waiting { get; } = new();
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public List<StoredEvent> Events => _recording.Events;
+
+        public void OnCommitted(IReadOnlyList<StoredEvent> events) => _recording.OnCommitted(events);
+
+        public void WaitForRoom()
+        {
+            Waiting.Set();
+            Release.Wait(TimeSpan.FromSeconds(60));
+        }
+
+        public void Dispose()
+        {
+            Waiting.Dispose();
+            Release.Dispose();
+        }
     }
 
     private sealed class RecordingObserver : ICommitObserver
