@@ -22,7 +22,7 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
     private readonly ILogger<EventPublisher> _logger;
     private readonly IDisposable _observation;
 
-    // Committed batches not yet published, bounded in events and bytes (see OnCommitted): when fan-out falls
+    // Committed batches not yet published, bounded in events and bytes (see WaitForRoom): when fan-out falls
     // behind, the store's writer waits before its next commit, so SENDs slow to the pace of delivery (their
     // queue is bounded too) and memory stays flat, instead of a backlog growing here and every delivery
     // coming later and later.
@@ -45,10 +45,11 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
 
     /// <summary>
     /// Committed events the publisher may hold before the store's writer waits for it: one whole writer batch
-    /// (at most 256), so the publisher works through one batch while the next commits, instead of the writer
-    /// stopping after every batch until most of it is published (with 64, the writer spent a tenth of its
-    /// time in that wait under a durable SEND load). The backlog of a large fan-out is not held here but in
-    /// the lanes, counted in deliveries. A batch is taken whole, then the writer waits before its next commit.
+    /// (the stores' default MaxBatchSize, 256), so the publisher works through one batch while the next
+    /// commits, instead of the writer stopping after every batch until all of it is published (with 64, the
+    /// writer spent about a tenth of its time in that wait under a durable SEND load). The backlog of a large
+    /// fan-out is not held here but in the lanes, counted in deliveries. A batch is taken whole, then the
+    /// writer waits before its next commit.
     /// </summary>
     public const int MaxEventsPending = 256;
 

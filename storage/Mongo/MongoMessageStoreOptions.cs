@@ -9,7 +9,11 @@ public sealed record MongoMessageStoreOptions(string ConnectionString, string Da
     /// <summary>Events older than this many days are removed by the store's TTL index (default ten years, 3653 days).</summary>
     public int RetentionDays { get; init; } = 3653;
 
-    /// <summary>The most appends committed in one transaction.</summary>
+    /// <summary>
+    /// The most appends committed in one transaction.
+    /// The gateway's publisher holds one whole batch of this default before the writer waits for it
+    /// (<c>EventPublisher.MaxEventsPending</c>): raise both together.
+    /// </summary>
     public int MaxBatchSize { get; init; } = 256;
 
     /// <summary>

@@ -6,7 +6,11 @@ namespace ChatWire.Storage.MySql;
 /// </param>
 public sealed record MySqlMessageStoreOptions(string ConnectionString)
 {
-    /// <summary>The most appends committed in one transaction (one redo-log flush).</summary>
+    /// <summary>
+    /// The most appends committed in one transaction (one redo-log flush).
+    /// The gateway's publisher holds one whole batch of this default before the writer waits for it
+    /// (<c>EventPublisher.MaxEventsPending</c>): raise both together.
+    /// </summary>
     public int MaxBatchSize { get; init; } = 256;
 
     /// <summary>

@@ -3,7 +3,11 @@ namespace ChatWire.Storage.Sqlite;
 /// <summary>Tuning for <see cref="SqliteMessageStore"/>'s group-commit writer.</summary>
 public sealed record SqliteMessageStoreOptions
 {
-    /// <summary>The most appends committed in one transaction (one fsync).</summary>
+    /// <summary>
+    /// The most appends committed in one transaction (one fsync).
+    /// The gateway's publisher holds one whole batch of this default before the writer waits for it
+    /// (<c>EventPublisher.MaxEventsPending</c>): raise both together.
+    /// </summary>
     public int MaxBatchSize { get; init; } = 256;
 
     /// <summary>
