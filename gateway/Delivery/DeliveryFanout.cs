@@ -56,6 +56,9 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         bus.Reconnected += () => _ = ReconcileAsync();
     }
 
+    /// <summary>Whether this node's deliveries are falling behind (<see cref="DeliveryLanes.IsBehind"/>).</summary>
+    public bool IsBehind => _lanes.IsBehind;
+
     /// <summary>
     /// Re-reads every local user's conversations from the directory and corrects their routes: joins and
     /// leaves whose events were lost while the bus was down (a removed member must not go on receiving

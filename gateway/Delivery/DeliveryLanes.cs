@@ -131,6 +131,26 @@ internal sealed class DeliveryLanes : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether any lane holds more than a quarter of its bound: deliveries are falling behind, and whatever feeds
+    /// the lanes should keep its own queue short, so that a delivery does not wait behind two queues.
+    /// </summary>
+    public bool IsBehind
+    {
+        get
+        {
+            for (var lane = 0; lane < _lanes.Length; lane++)
+            {
+                if (Interlocked.Read(ref _queuedDeliveries[lane]) > LaneDeliveries / 4 || Interlocked.Read(ref _queuedBytes[lane]) > LaneBytes / 4)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     private bool IsFull(int lane) =>
         Interlocked.Read(ref _queuedBytes[lane]) > LaneBytes || Interlocked.Read(ref _queuedDeliveries[lane]) > LaneDeliveries;
 

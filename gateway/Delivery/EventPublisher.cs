@@ -19,6 +19,7 @@ namespace ChatWire.Gateway.Delivery;
 internal sealed class EventPublisher : BackgroundService, ICommitObserver
 {
     private readonly IMessageBus _bus;
+    private readonly DeliveryFanout _fanout;
     private readonly ILogger<EventPublisher> _logger;
     private readonly IDisposable _observation;
 
@@ -36,22 +37,29 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
 
     private readonly ArrayBufferWriter<byte> _scratch = new(1024);
 
-    public EventPublisher(IMessageStore store, IMessageBus bus, ILogger<EventPublisher> logger)
+    public EventPublisher(IMessageStore store, IMessageBus bus, DeliveryFanout fanout, ILogger<EventPublisher> logger)
     {
         _bus = bus;
+        _fanout = fanout;
         _logger = logger;
         _observation = store.ObserveCommits(this);
     }
 
     /// <summary>
-    /// Committed events the publisher may hold before the store's writer waits for it: one whole writer batch
-    /// (the stores' default MaxBatchSize, 256), so the publisher works through one batch while the next
-    /// commits, instead of the writer stopping after every batch until all of it is published (with 64, the
-    /// writer spent about a tenth of its time in that wait under a durable SEND load). The backlog of a large
-    /// fan-out is not held here but in the lanes, counted in deliveries. A batch is taken whole, then the
-    /// writer waits before its next commit.
+    /// Committed events the publisher may hold before the store's writer waits for it, while this node's
+    /// deliveries keep up: one whole writer batch (the stores' default MaxBatchSize, 256), so the publisher
+    /// works through one batch while the next commits, instead of the writer stopping after every batch until
+    /// all of it is published (with 64, the writer spent about a tenth of its time in that wait under a durable
+    /// SEND load). A batch is taken whole, then the writer waits before its next commit.
     /// </summary>
     public const int MaxEventsPending = 256;
+
+    /// <summary>
+    /// The bound while the delivery lanes are behind (<see cref="DeliveryFanout.IsBehind"/>): the backlog of a
+    /// large fan-out is held in the lanes, counted in deliveries, and a long queue here as well would only add
+    /// its length to every delivery's wait.
+    /// </summary>
+    public const int MaxEventsPendingWhileDeliveryBehind = 64;
 
     /// <summary>Content bytes the publisher may hold before the store's writer waits for it.</summary>
     public const long MaxBytesPending = 8L * 1024 * 1024;
@@ -174,7 +182,9 @@ internal sealed class EventPublisher : BackgroundService, ICommitObserver
         }
     }
 
-    private bool IsFull() => Interlocked.Read(ref _pendingEvents) > MaxEventsPending || Interlocked.Read(ref _pendingBytes) > MaxBytesPending;
+    private bool IsFull() =>
+        Interlocked.Read(ref _pendingEvents) > (_fanout.IsBehind ? MaxEventsPendingWhileDeliveryBehind : MaxEventsPending)
+        || Interlocked.Read(ref _pendingBytes) > MaxBytesPending;
 
     private static long ContentBytes(IReadOnlyList<StoredEvent> events)
     {

@@ -19,20 +19,27 @@ public sealed class ConversationServiceTests : IDisposable
     private readonly MembershipCache _membership;
     private readonly SendRateLimiter _limiter = new(Options.Create(new LimitsOptions { SendMessageBurstPerDevice = 3, SendMessagesPerSecondPerDevice = 0.5 }));
     private readonly ConversationService _service;
+    private readonly Routing.InProcessMessageBus _bus = new();
+    private readonly Delivery.DeliveryFanout _fanout;
     private readonly SessionIdentity _alice = new(Guid.CreateVersion7(), Guid.CreateVersion7());
     private readonly SessionIdentity _bob = new(Guid.CreateVersion7(), Guid.CreateVersion7());
 
     public ConversationServiceTests()
     {
         _membership = new MembershipCache(_directory, TimeProvider.System, new NoMembershipBackplane());
+        _fanout = new Delivery.DeliveryFanout(_bus, _directory, _membership, NullLogger<Delivery.DeliveryFanout>.Instance);
         _service = NewService(new LimitsOptions { StorageBytesPerUser = 0, StorageBytesPerTeam = 0 });
     }
 
-    public void Dispose() => _limiter.Dispose();
+    public void Dispose()
+    {
+        _limiter.Dispose();
+        _fanout.Dispose();
+    }
 
     // No test here sends end-to-end content, the only thing that reads the key directory (E2eSendTests do, on the real server).
     private ConversationService NewService(LimitsOptions quotas) =>
-        new(_store, _directory, _membership, new UserLocks(), _limiter, new StorageQuota(_store, Options.Create(quotas), TimeProvider.System), Options.Create(quotas), new Delivery.EventPublisher(_store, new Routing.InProcessMessageBus(), NullLogger<Delivery.EventPublisher>.Instance), new TypingThrottle(), new E2eSendCheck(null!, Options.Create(quotas)), new GatewayMetrics(), new AuditLog(NullLoggerFactory.Instance, TimeProvider.System), TimeProvider.System, NullLogger<ConversationService>.Instance);
+        new(_store, _directory, _membership, new UserLocks(), _limiter, new StorageQuota(_store, Options.Create(quotas), TimeProvider.System), Options.Create(quotas), new Delivery.EventPublisher(_store, _bus, _fanout, NullLogger<Delivery.EventPublisher>.Instance), new TypingThrottle(), new E2eSendCheck(null!, Options.Create(quotas)), new GatewayMetrics(), new AuditLog(NullLoggerFactory.Instance, TimeProvider.System), TimeProvider.System, NullLogger<ConversationService>.Instance);
 
     [Fact]
     public async Task SubmitSend_FasterThanTheDevicesRate_RateLimitedWithRetryAfter_NothingStored()

@@ -154,6 +154,27 @@ public sealed class DeliveryLanesTests
         Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, target.Flushed.Select(f => f[^1]));
     }
 
+    // The publisher shortens its own queue while a lane is behind (EventPublisher.MaxEventsPendingWhileDeliveryBehind).
+    [Fact]
+    public async Task IsBehind_WhileALaneHoldsOverAQuarterOfItsBound_AndNotOnceWritten()
+    {
+        using var lanes = new DeliveryLanes(1, NullLogger.Instance);
+        var gate = HoldLane(lanes);
+        var many = Enumerable.Range(0, 1000).Select(_ => new CountingTarget()).ToArray();
+        Assert.False(lanes.IsBehind);
+
+        var events = (int)(DeliveryLanes.LaneDeliveries / 4 / many.Length) + 1;
+        for (var i = 0; i < events; i++)
+        {
+            Enqueue(lanes, Frame((byte)i), many);
+        }
+
+        Assert.True(lanes.IsBehind);
+        gate.Gate!.Set();
+        await lanes.DeliveredAsync().WaitAsync(Wait);
+        Assert.False(lanes.IsBehind);
+    }
+
     private static byte[] Frame(byte marker) => [marker, 1, 2, 3];
 
     // Queues event 0 for a target that holds the lane inside its write (with others after it) until its Gate is set,
