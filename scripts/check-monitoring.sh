@@ -2,7 +2,7 @@
 # Checks the monitoring files in deploy/ (docs/operations.md, "Dashboards and alerts"):
 #   - deploy/prometheus/alerts.yml with `promtool check rules`, and its unit tests
 #     (deploy/prometheus/alerts.test.yml) with `promtool test rules`;
-#   - deploy/grafana/chatwire.json is well-formed JSON.
+#   - deploy/grafana/chatwire.json is well-formed JSON, and every query in it parses as PromQL (promtool).
 # promtool comes from Debian's `prometheus` package, installed when missing (without starting its daemon:
 # only promtool is used). Prints one line per check; exits 1 if one failed.
 set -uo pipefail
@@ -54,5 +54,59 @@ else
   echo "FAIL deploy/grafana/chatwire.json: $out"
   failed=1
 fi
+
+# Every query of the dashboard is PromQL that Prometheus parses: each becomes a recording rule of a scratch
+# rules file (Grafana's variables replaced by values of their kind) that `promtool check rules` reads.
+dashboard_rules() {
+  local program='
+    const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const exprs = [];
+    const walk = o => {
+      if (Array.isArray(o)) { o.forEach(walk); return; }
+      if (o && typeof o === "object") {
+        for (const [k, v] of Object.entries(o)) { if (k === "expr" && typeof v === "string") exprs.push(v); else walk(v); }
+      }
+    };
+    walk(d);
+    const lines = ["groups:", "- name: dashboard", "  rules:"];
+    exprs.forEach((e, i) => {
+      e = e.replaceAll("$__rate_interval", "5m").replaceAll("$__interval", "1m").replace(/\$\{?\w+\}?/g, ".*");
+      lines.push(`  - record: dashboard_expr_${i}`, `    expr: ${JSON.stringify(e)}`);
+    });
+    console.log(lines.join("\n"));'
+  if command -v node >/dev/null 2>&1; then
+    node -e "$program" "$1"
+  else
+    python3 - "$1" <<'PY'
+import json, re, sys
+exprs = []
+def walk(o):
+    if isinstance(o, list):
+        for v in o:
+            walk(v)
+    elif isinstance(o, dict):
+        for k, v in o.items():
+            if k == "expr" and isinstance(v, str):
+                exprs.append(v)
+            else:
+                walk(v)
+walk(json.load(open(sys.argv[1])))
+print("groups:\n- name: dashboard\n  rules:")
+for i, e in enumerate(exprs):
+    e = re.sub(r"\$\{?\w+\}?", ".*", e.replace("$__rate_interval", "5m").replace("$__interval", "1m"))
+    print(f"  - record: dashboard_expr_{i}\n    expr: {json.dumps(e)}")
+PY
+  fi
+}
+
+scratch=$(mktemp --suffix=.yml)
+if dashboard_rules "$root/deploy/grafana/chatwire.json" > "$scratch" 2>&1 && out=$(promtool check rules "$scratch" 2>&1); then
+  echo "ok   deploy/grafana/chatwire.json: $(grep -c '^  - record:' "$scratch") queries parse as PromQL (promtool)"
+else
+  echo "FAIL deploy/grafana/chatwire.json: a query is not valid PromQL"
+  echo "${out:-$(cat "$scratch")}"
+  failed=1
+fi
+rm -f "$scratch"
 
 exit "$failed"
