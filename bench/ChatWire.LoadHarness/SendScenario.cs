@@ -83,7 +83,8 @@ internal static class SendScenario
             double? meanBatch = commits > 0 ? appends / commits : null;
             double? storeMicrosPerAppend = appends > 0 ? storeSeconds * 1e6 / appends : null;
             var writerBusy = storeSeconds / elapsed.TotalSeconds;
-            Console.WriteLine($"group commit: {commits:F0} batches, {meanBatch:F1} appends each on average; the store took {storeMicrosPerAppend:F1} µs per append (the writer busy {writerBusy:P0} of the time)");
+            var writerWaiting = (Delta("chatwire_commit_wait_seconds_total") ?? 0) / elapsed.TotalSeconds;
+            Console.WriteLine($"group commit: {commits:F0} batches, {meanBatch:F1} appends each on average; the store took {storeMicrosPerAppend:F1} µs per append (the writer busy {writerBusy:P0} of the time, waiting for the publisher {writerWaiting:P0})");
             var shapedBatch = meanBatch is { } mean ? Math.Max(1, (int)Math.Round(mean)) : options.CeilingBatch;
             Task<InsertCeilingResult> Ceiling(int batch, int conversations) => services is null
                 ? InsertCeiling.RunAsync(options.CeilingRows, batch, options.ContentBytes, conversations)
@@ -128,6 +129,7 @@ internal static class SendScenario
                 mean_commit_batch = meanBatch,
                 store_microseconds_per_append = storeMicrosPerAppend,
                 writer_busy_share = writerBusy,
+                writer_waiting_for_publisher_share = writerWaiting,
                 ceiling_runs = options.CeilingRuns,
                 insert_ceiling = ceiling,
                 same_shape_insert_ceiling = shapedCeiling,

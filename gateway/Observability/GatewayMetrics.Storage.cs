@@ -10,6 +10,7 @@ internal sealed partial class GatewayMetrics : ICommitObserver
     private Histogram _commitBatchSize = null!;
     private Histogram _commitDuration = null!;
     private Counter _commitFailures = null!;
+    private Counter _commitWait = null!;
     private Histogram _storeOperation = null!;
     private Counter _storeErrors = null!;
     private Counter _storeFailures = null!;
@@ -28,6 +29,9 @@ internal sealed partial class GatewayMetrics : ICommitObserver
             new HistogramConfiguration { Buckets = LatencyBuckets });
         _commitFailures = factory.CreateCounter(
             "chatwire_commit_failures_total", "Group-commit batches the message store could not make durable (every SEND of the batch answered STORAGE_UNAVAILABLE).");
+        _commitWait = factory.CreateCounter(
+            "chatwire_commit_wait_seconds_total",
+            "Time the message store's writer waited, after a batch's SEND_ACKs and before its next commit, for the event publisher to catch up (delivery falling behind).");
         _storeOperation = factory.CreateHistogram(
             "chatwire_store_operation_duration_seconds",
             "Message store reads and updates (history pages, sync states, read positions, cursors), by operation.",
@@ -59,6 +63,14 @@ internal sealed partial class GatewayMetrics : ICommitObserver
 
     void ICommitObserver.OnCommitted(IReadOnlyList<StoredEvent> events)
     {
+    }
+
+    void ICommitObserver.OnWaitedForRoom(TimeSpan waited)
+    {
+        if (waited > TimeSpan.Zero)
+        {
+            _commitWait.Inc(waited.TotalSeconds);
+        }
     }
 
     void ICommitObserver.OnBatchWritten(int appends, TimeSpan duration, bool committed)

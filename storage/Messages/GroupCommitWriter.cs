@@ -187,13 +187,34 @@ internal abstract class GroupCommitWriter : IAsyncDisposable
 
     private void WaitForObservers()
     {
-        foreach (var observer in _observers)
+        var observers = _observers;
+        if (observers.IsEmpty)
+        {
+            return;
+        }
+
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var observer in observers)
         {
             try
             {
                 observer.WaitForRoom();
             }
 #pragma warning disable CA1031 // An observer's failure must not stop the writer.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        }
+
+        var waited = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        foreach (var observer in observers)
+        {
+            try
+            {
+                observer.OnWaitedForRoom(waited);
+            }
+#pragma warning disable CA1031 // A metrics observer's failure must not stop the writer.
             catch (Exception)
 #pragma warning restore CA1031
             {

@@ -225,6 +225,14 @@ public interface ICommitObserver
     }
 
     /// <summary>
+    /// Told, after every committed batch, how long the writer spent in the observers' <see cref="WaitForRoom"/>
+    /// (zero when none had fallen behind), for metrics. It must not throw and should return at once.
+    /// </summary>
+    void OnWaitedForRoom(TimeSpan waited)
+    {
+    }
+
+    /// <summary>
     /// Told of every batch the writer stored or failed to store: how many appends it held and how long the
     /// adapter took to make it durable (the group commit's flush), for metrics. Called on the writer after
     /// the attempt, before the batch's waiters complete; it must not throw and should return at once.

@@ -50,6 +50,7 @@ public sealed class MetricsTests
 
         Assert.True(await server.ReadMetricAsync("chatwire_commit_batch_size_count") >= 1);
         Assert.True(await server.ReadMetricAsync("chatwire_commit_duration_seconds_count") >= 1);
+        Assert.Contains("# TYPE chatwire_commit_wait_seconds_total counter", await server.Management.GetStringAsync("metrics"), StringComparison.Ordinal);
         Assert.True(await server.ReadMetricAsync("chatwire_send_duration_seconds_count") >= 1);
         await server.WaitForMetricAsync("chatwire_delivery_latency_seconds_count", null, count => count >= 1);
         Assert.True(await server.ReadMetricAsync("chatwire_store_operation_duration_seconds_count", "operation=\"read\"") >= 1);

@@ -379,6 +379,9 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
             observer.Release.Set();
             Assert.Equal(2UL, (await second.WaitAsync(TimeSpan.FromSeconds(30))).Event!.Seq);
             Assert.Equal(2, observer.Events.Count);
+
+            // The writer reports the wait (for metrics): at least the 200 ms it was held above.
+            Assert.True(observer.LongestWait >= TimeSpan.FromMilliseconds(200), $"reported {observer.LongestWait}");
         }
         finally
         {
@@ -428,7 +431,11 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
 
         public List<StoredEvent> Events => _recording.Events;
 
+        public TimeSpan LongestWait { get; private set; }
+
         public void OnCommitted(IReadOnlyList<StoredEvent> events) => _recording.OnCommitted(events);
+
+        public void OnWaitedForRoom(TimeSpan waited) => LongestWait = waited > LongestWait ? waited : LongestWait;
 
         public void WaitForRoom()
         {
