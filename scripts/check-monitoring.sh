@@ -56,9 +56,10 @@ else
 fi
 
 # Every query of the dashboard is PromQL that Prometheus parses: each becomes a recording rule of a scratch
-# rules file (Grafana's variables replaced by values of their kind) that `promtool check rules` reads.
+# rules file (Grafana's variables replaced by values of their kind) that `promtool check rules` reads. Node.js
+# writes the file (scripts/services.sh, which the test script runs first, installs it when missing).
 dashboard_rules() {
-  local program='
+  node -e '
     const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const exprs = [];
     const walk = o => {
@@ -73,34 +74,14 @@ dashboard_rules() {
       e = e.replaceAll("$__rate_interval", "5m").replaceAll("$__interval", "1m").replace(/\$\{?\w+\}?/g, ".*");
       lines.push(`  - record: dashboard_expr_${i}`, `    expr: ${JSON.stringify(e)}`);
     });
-    console.log(lines.join("\n"));'
-  if command -v node >/dev/null 2>&1; then
-    node -e "$program" "$1"
-  else
-    python3 - "$1" <<'PY'
-import json, re, sys
-exprs = []
-def walk(o):
-    if isinstance(o, list):
-        for v in o:
-            walk(v)
-    elif isinstance(o, dict):
-        for k, v in o.items():
-            if k == "expr" and isinstance(v, str):
-                exprs.append(v)
-            else:
-                walk(v)
-walk(json.load(open(sys.argv[1])))
-print("groups:\n- name: dashboard\n  rules:")
-for i, e in enumerate(exprs):
-    e = re.sub(r"\$\{?\w+\}?", ".*", e.replace("$__rate_interval", "5m").replace("$__interval", "1m"))
-    print(f"  - record: dashboard_expr_{i}\n    expr: {json.dumps(e)}")
-PY
-  fi
+    console.log(lines.join("\n"));' "$1"
 }
 
 scratch=$(mktemp --suffix=.yml)
-if dashboard_rules "$root/deploy/grafana/chatwire.json" > "$scratch" 2>&1 && out=$(promtool check rules "$scratch" 2>&1); then
+if ! command -v node >/dev/null 2>&1; then
+  echo "FAIL deploy/grafana/chatwire.json: node is needed to read its queries (scripts/services.sh installs Node.js)"
+  failed=1
+elif dashboard_rules "$root/deploy/grafana/chatwire.json" > "$scratch" 2>&1 && out=$(promtool check rules "$scratch" 2>&1); then
   echo "ok   deploy/grafana/chatwire.json: $(grep -c '^  - record:' "$scratch") queries parse as PromQL (promtool)"
 else
   echo "FAIL deploy/grafana/chatwire.json: a query is not valid PromQL"

@@ -194,32 +194,8 @@ internal abstract class GroupCommitWriter : IAsyncDisposable
         }
 
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        foreach (var observer in observers)
-        {
-            try
-            {
-                observer.WaitForRoom();
-            }
-#pragma warning disable CA1031 // An observer's failure must not stop the writer.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-            }
-        }
-
-        var waited = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        foreach (var observer in observers)
-        {
-            try
-            {
-                observer.OnWaitedForRoom(waited);
-            }
-#pragma warning disable CA1031 // A metrics observer's failure must not stop the writer.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-            }
-        }
+        TellEach(observers, 0, static (observer, _) => observer.WaitForRoom());
+        TellEach(observers, System.Diagnostics.Stopwatch.GetElapsedTime(started), static (observer, waited) => observer.OnWaitedForRoom(waited));
     }
 
     private void ReportBatch(int appends, long started, bool committed)
@@ -254,13 +230,19 @@ internal abstract class GroupCommitWriter : IAsyncDisposable
             return;
         }
 
+        TellEach(observers, stored, static (observer, events) => observer.OnCommitted(events));
+    }
+
+    // Calls every observer in turn. An observer's failure must not fail a committed batch or stop the writer.
+    private static void TellEach<T>(ImmutableArray<ICommitObserver> observers, T argument, Action<ICommitObserver, T> call)
+    {
         foreach (var observer in observers)
         {
             try
             {
-                observer.OnCommitted(stored);
+                call(observer, argument);
             }
-#pragma warning disable CA1031 // An observer's failure must not fail a committed batch or stop the writer.
+#pragma warning disable CA1031 // See above: whatever an observer throws stays with it.
             catch (Exception)
 #pragma warning restore CA1031
             {

@@ -224,7 +224,17 @@ internal sealed class GatewayChild : IAsyncDisposable
         var data = Path.Combine(Path.GetTempPath(), "chatwire-child-" + Guid.NewGuid().ToString("N"));
         try
         {
-            using var process = Process.Start(StartInfo(openFiles: 4096, data, FreePorts(5), settings, args))!;
+            // Nothing connects to a child that is expected not to start, so every endpoint the settings do not name
+            // takes a port the kernel picks (0) as it binds: none can be taken by another test's gateway between
+            // choosing it and binding it, which would fail the start on the wrong port. The management endpoint is
+            // written as localhost (as TestServer does) because it must differ from the HTTP endpoint.
+            var start = StartInfo(openFiles: 4096, data, [0, 0, 0, 0, 0], settings, args);
+            if (!settings.ContainsKey("Gateway:ManagementEndpoint"))
+            {
+                start.Environment["CHATWIRE_Gateway__ManagementEndpoint"] = "localhost:0";
+            }
+
+            using var process = Process.Start(start)!;
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
