@@ -5,12 +5,16 @@ namespace ChatWire.Storage.Messages;
 
 /// <summary>
 /// How every adapter tells a resend from a conflict (docs/protocol.md §4.8, idempotency): the same event id
-/// is the same event only from the same device with the same kind, subject, thread and body. A message's
-/// body is compared as it was sent, through the digest kept with it, since an edit or a deletion may have
-/// changed the stored content since.
+/// is the same event only from the same device with the same kind, subject, thread and body. The body of a
+/// message or an edit is compared as it was sent, through the digest kept with it, since an edit or a
+/// deletion may have changed the stored content since (a deletion empties the message and its edits).
 /// </summary>
 internal static class EventIdentity
 {
+    /// <summary>The digest every adapter keeps with a new event: for the kinds whose stored content a later change rewrites, else null.</summary>
+    public static byte[]? OriginalDigest(IncrementalHash hash, NewEvent e) =>
+        e.Kind is EventKind.Message or EventKind.MessageEdited ? Digest(hash, e.ContentType, e.Content.Span) : null;
+
     /// <summary>Whether <paramref name="e"/> resends <paramref name="original"/>, whose original digest (null when none was kept) is given.</summary>
     public static bool IsSameEvent(StoredEvent original, byte[]? originalDigest, NewEvent e, IncrementalHash hash) =>
         original.SenderDeviceId == e.SenderDeviceId

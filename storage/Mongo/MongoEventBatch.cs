@@ -102,7 +102,7 @@ internal sealed class MongoEventBatch(IClientSessionHandle session, MongoCollect
         var seq = head.Last + 1;
         _heads[e.ConversationId] = (head.Read, seq);
         var stored = e.ToStored((ulong)seq, storedAt);
-        var digest = e.Kind == EventKind.Message ? EventIdentity.Digest(hash, e.ContentType, e.Content.Span) : null;
+        var digest = EventIdentity.OriginalDigest(hash, e);
         _unflushed.Add(MongoCommands.InsertEvent(MongoDocuments.ToDocument(stored, digest)));
         _inserted.Add((e.ConversationId, e.EventId));
         if (e.Kind == EventKind.Message && (e.ThreadRootId is not null || e.Mentions.Count > 0 || e.GroupMentions != GroupMentions.None))

@@ -25,6 +25,11 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
     // default max_allowed_packet (16 MiB), however the driver escapes the bytes.
     private const long MaxInsertBytes = 1L << 20;
 
+    // After a batch met an event id it had taken for new (a resend whose SEND_ACK was lost), this many batches
+    // look their ids up first: resends come in bursts (a device reconnecting sends its whole unacknowledged
+    // window), and each one found by the unique key instead costs its batch a second attempt.
+    private const int LookUpBatchesAfterDuplicate = 32;
+
     private readonly string _connectionString;
     private readonly int _maxAttempts;
 
@@ -53,6 +58,9 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
     private MySqlTransaction? _transaction;
 
     private long _batchesRetried;
+    private long _batchesLookedUpAgain;
+    private int _lookUpBatches;
+    private bool _lookedUp;
 
     private MySqlAppendWriter(MySqlConnection connection, string connectionString, MySqlMessageStoreOptions options)
         : base("ChatWire MySQL writer", options.MaxBatchSize, options.MaxBatchBytes, options.QueueCapacity, options.QueueByteCapacity)
@@ -70,6 +78,12 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
 
     /// <summary>Batch attempts rolled back for a deadlock or lock wait timeout and tried again.</summary>
     public long BatchesRetried => Interlocked.Read(ref _batchesRetried);
+
+    /// <summary>
+    /// Batches stored without looking their event ids up first that met a stored id in the INSERT and went again
+    /// with the lookup (see <see cref="StoreBatch"/>).
+    /// </summary>
+    public long BatchesLookedUpAgain => Interlocked.Read(ref _batchesLookedUpAgain);
 
     /// <summary>Opens the writer's connection (the schema is migrated already) and starts the writer thread.</summary>
     public static async Task<MySqlAppendWriter> StartAsync(string connectionString, MySqlMessageStoreOptions options, CancellationToken cancellationToken)
@@ -97,14 +111,32 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
         _digest.Dispose();
     }
 
+    // Most batches are all new events, and the INSERT checks every row against the unique key (event_id,
+    // conversation_id) anyway, so a batch normally skips the lookup of its ids: an id stored already makes the
+    // INSERT fail with a duplicate key, and the batch goes again from the start, this time looking its ids up
+    // first so that the resend is answered Duplicate (or Conflict). The head locks keep any other node from
+    // storing one of the batch's ids in between, so the unique key misses nothing the lookup would have found.
     protected override void StoreBatch(List<PendingAppend> batch)
     {
         for (var attempt = 1; ; attempt++)
         {
+            var lookUp = _lookUpBatches > 0;
             try
             {
-                StoreOnce(batch);
+                StoreOnce(batch, lookUp);
+                if (lookUp)
+                {
+                    _lookUpBatches--;
+                }
+
                 return;
+            }
+            catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.DuplicateKeyEntry && !lookUp)
+            {
+                Abandon();
+                Interlocked.Increment(ref _batchesLookedUpAgain);
+                _lookUpBatches = LookUpBatchesAfterDuplicate;
+                attempt--;
             }
             catch (MySqlException exception) when (MySqlCommands.IsRetryable(exception) && attempt < _maxAttempts)
             {
@@ -125,7 +157,7 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
         }
     }
 
-    private void StoreOnce(List<PendingAppend> batch)
+    private void StoreOnce(List<PendingAppend> batch, bool lookUp)
     {
         if (_connection.State != ConnectionState.Open)
         {
@@ -144,7 +176,13 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
         _rowBytes = 0;
 
         LockHeads(batch);
-        FindStoredIds(batch);
+        _storedIds.Clear();
+        _lookedUp = lookUp;
+        if (lookUp)
+        {
+            FindStoredIds(batch);
+        }
+
         _storedAt = StoredValues.ToUnixMilliseconds(DateTimeOffset.UtcNow);
         var storedAt = StoredValues.FromUnixMilliseconds(_storedAt);
         _batchUsage.Clear();
@@ -208,7 +246,6 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
     // before this batch commits. (The same id in another conversation adds a pair nobody asks about.)
     private void FindStoredIds(List<PendingAppend> batch)
     {
-        _storedIds.Clear();
         using var command = new MySqlCommand(string.Empty, _connection, _transaction);
         var events = command.BindIds([.. batch.Select(p => p.Event.EventId).Distinct()], "e");
         command.CommandText = $"SELECT conversation_id, event_id FROM events WHERE event_id IN ({events});";
@@ -316,8 +353,10 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
     private AppendResult Append(NewEvent e, DateTimeOffset storedAt)
     {
         // Inside the batch's transaction and under the head's lock, so the same id stored by an earlier append
-        // of this batch, or by any node before, is seen.
-        if (_storedIds.Contains((e.ConversationId, e.EventId)))
+        // of this batch, or by any node before, is seen. A change (an edit, a reaction, a reply) is looked up
+        // alone when the batch's ids were not: its rules could refuse a resend, or find it changes nothing,
+        // before any INSERT met the stored id.
+        if (_storedIds.Contains((e.ConversationId, e.EventId)) || (!_lookedUp && MySqlMessageChanges.Touches(e)))
         {
             InsertRows();
             StoredValues.WriteGuid(e.ConversationId, _conversationId);
@@ -349,7 +388,7 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
         var seq = _heads[e.ConversationId] + 1;
         _heads[e.ConversationId] = seq;
         _advanced.Add(e.ConversationId);
-        _rows.Add((e, seq, e.Kind == EventKind.Message ? EventIdentity.Digest(_digest, e.ContentType, e.Content.Span) : null));
+        _rows.Add((e, seq, EventIdentity.OriginalDigest(_digest, e)));
         _rowBytes += e.Content.Length;
         _storedIds.Add((e.ConversationId, e.EventId));
         if (MySqlMessageChanges.Records(e))

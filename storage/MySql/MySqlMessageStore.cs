@@ -12,8 +12,7 @@ namespace ChatWire.Storage.MySql;
 /// Seqs: every conversation has a head row, <c>conversation_heads(conversation_id, last_seq)</c>. Each node's
 /// group-commit writer stores a batch of appends in one READ COMMITTED transaction that first locks the
 /// heads of the batch's conversations (an upsert, so a new conversation's head is created, then
-/// <c>SELECT … FOR UPDATE</c>) in key order, finds which of the batch's event ids are stored already (one
-/// query), then per append: answers a stored id Duplicate or Conflict, applies the change's rules (edits,
+/// <c>SELECT … FOR UPDATE</c>) in key order, then per append: answers a stored id Duplicate or Conflict, applies the change's rules (edits,
 /// deletions, reactions, threads), takes <c>last_seq + 1</c> and queues the row (runs of rows go in one
 /// multi-row INSERT); then writes the heads and the storage usage (owners in key order) and commits. The head lock makes every node's
 /// batches in one conversation take turns, so each one reads the last seq the previous one committed:
@@ -23,10 +22,13 @@ namespace ChatWire.Storage.MySql;
 /// append completes only after COMMIT, which with innodb_flush_log_at_trx_commit=1 is durable.
 /// </para>
 /// <para>
-/// Idempotency: the unique key (event_id, conversation_id) names an event across nodes, and the lookup runs
+/// Idempotency: the unique key (event_id, conversation_id) names an event across nodes, and everything runs
 /// under the head lock, so a resend reaching another node finds the original row and is answered Duplicate
 /// (same device, kind, subject and original body, compared through the SHA-256 kept in original_digest) or
-/// Conflict. One conversation's history is one range of the primary key (conversation_id, seq).
+/// Conflict. A batch of plain messages leaves finding a stored id to that key: the INSERT fails with a
+/// duplicate key, and the batch goes again from the start, this time looking its ids up in one query first
+/// (and so do the next batches, as resends come in bursts). Changes are looked up one by one before their
+/// rules run. One conversation's history is one range of the primary key (conversation_id, seq).
 /// </para>
 /// <para>
 /// Reads, read positions and device cursors use pooled connections outside the writer. Commit observers are
@@ -60,6 +62,12 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
 
     /// <summary>Batch attempts rolled back for a deadlock or lock wait timeout and tried again.</summary>
     public long BatchesRetried => _writer.BatchesRetried;
+
+    /// <summary>
+    /// Batches that met a stored event id in their INSERT (a resend) and went again, looking their ids up first;
+    /// a batch normally leaves that lookup to the unique key.
+    /// </summary>
+    public long BatchesLookedUpAgain => _writer.BatchesLookedUpAgain;
 
     internal long BatchesStarted => _writer.BatchesStarted;
 

@@ -318,7 +318,7 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
         _threadRoot.Value = e.ThreadRootId is { } root ? StoredValues.ToBytes(root) : DBNull.Value;
         _groupMentions.Value = (long)e.GroupMentions;
         _mentions.Value = e.Mentions.Count > 0 ? StoredValues.ToBytes(e.Mentions) : DBNull.Value;
-        _originalDigest.Value = e.Kind == EventKind.Message ? EventIdentity.Digest(_digest, e.ContentType, e.Content.Span) : DBNull.Value;
+        _originalDigest.Value = (object?)EventIdentity.OriginalDigest(_digest, e) ?? DBNull.Value;
         if (_insert.ExecuteNonQuery() == 0)
         {
             _heads[e.ConversationId] = head;

@@ -135,6 +135,28 @@ public abstract partial class MessageStoreContract
     }
 
     [Fact]
+    public async Task Resend_OfAChange_IsAnsweredDuplicate_NotByTheChangesRules()
+    {
+        // Applied again, a reaction would change nothing (Unchanged) and a deletion would find its target gone
+        // (Unchanged): a resend of one whose SEND_ACK was lost must still get the original seq back.
+        var conversation = Guid.NewGuid();
+        var message = (await Store.AppendAsync(Message(conversation, Alice, AliceDevice, "hi"))).Event!;
+        var reaction = Change(conversation, EventKind.ReactionAdded, message.EventId, Bob, BobDevice, "👍");
+        var edit = Change(conversation, EventKind.MessageEdited, message.EventId, Alice, AliceDevice, "hello");
+        var deletion = Change(conversation, EventKind.MessageDeleted, message.EventId, Alice, AliceDevice, null);
+        var stored = new List<StoredEvent>();
+        foreach (var change in new[] { reaction, edit, deletion })
+        {
+            stored.Add((await Store.AppendAsync(change)).Event!);
+        }
+
+        var resent = await Task.WhenAll(new[] { reaction, edit, deletion }.Select(c => Store.AppendAsync(c)));
+
+        Assert.Equal(stored.Select(e => (AppendOutcome.Duplicate, e.Seq)), resent.Select(r => (r.Outcome, r.Event!.Seq)));
+        Assert.Equal(4UL, (await Store.ReadAsync(conversation, 0, ReadDirection.Before, 1)).Single().Seq);
+    }
+
+    [Fact]
     public async Task Delete_SomeoneElsesMessage_OnlyAsAModerator()
     {
         var conversation = Guid.NewGuid();

@@ -84,6 +84,37 @@ public sealed class MySqlMessageStoreTests : MessageStoreContract
     }
 
     [Fact]
+    public async Task AppendAsync_AResendAmongNewMessages_GoesAgainWithTheLookup_AnsweredDuplicateAndNoSeqLost()
+    {
+        // A batch takes its ids for new without looking them up; the INSERT meets the stored one through the
+        // unique key, and the batch goes again with the lookup. Only the resend is answered differently.
+        var conversation = Guid.NewGuid();
+        var first = NewMessage(conversation, "first");
+        var original = (await Store.AppendAsync(first)).Event!;
+        var before = MySql.BatchesLookedUpAgain;
+
+        var queued = new List<Task<AppendResult>>();
+        for (var i = 0; i < 40; i++)
+        {
+            queued.Add(await Store.EnqueueAsync(i == 20 ? first with { Content = first.Content.ToArray() } : NewMessage(conversation, $"m{i}")));
+        }
+
+        var results = await Task.WhenAll(queued);
+
+        Assert.Equal((AppendOutcome.Duplicate, original.Seq, original.StoredAt), (results[20].Outcome, results[20].Event!.Seq, results[20].Event!.StoredAt));
+        var fresh = results.Where((_, i) => i != 20).ToList();
+        Assert.All(fresh, r => Assert.Equal(AppendOutcome.Stored, r.Outcome));
+        Assert.Equal(Enumerable.Range(2, 39).Select(n => (ulong)n), fresh.Select(r => r.Event!.Seq).Order());
+        Assert.Equal(40UL, await LatestSeqAsync(conversation));
+        Assert.Equal(before + 1, MySql.BatchesLookedUpAgain);
+
+        // The batches after it look up first: another resend is answered without a second attempt.
+        var again = await Store.AppendAsync(first);
+        Assert.Equal((AppendOutcome.Duplicate, original.Seq), (again.Outcome, again.Event!.Seq));
+        Assert.Equal(before + 1, MySql.BatchesLookedUpAgain);
+    }
+
+    [Fact]
     public async Task AppendAsync_AnotherNodeStoresWhileTheBatchWaitsForTheHead_TakesTheNextSeqAfterIt()
     {
         // Another node is simulated by hand: it holds the conversation's head, stores seq 2 and commits, while
