@@ -32,6 +32,12 @@ internal sealed class BackingServices : IAsyncDisposable
     /// <summary>The replica's connection string, without a database.</summary>
     public string MySqlReplica { get; }
 
+    /// <summary>
+    /// CPU time the MariaDB primary and its replica have used so far (user and system), read through the pid
+    /// files scripts/services.sh writes; null for one whose pid file or process is missing.
+    /// </summary>
+    public (TimeSpan? Primary, TimeSpan? Replica) MySqlCpuTime => (CpuTimeOf("primary.pid"), CpuTimeOf("replica.pid"));
+
     public static async Task<BackingServices> StartAsync(string repositoryRoot)
     {
         var script = Path.Combine(repositoryRoot, "scripts", "services.sh");
@@ -100,6 +106,20 @@ internal sealed class BackingServices : IAsyncDisposable
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException($"scripts/services.sh {command} failed ({process.ExitCode}): {errors}");
+        }
+    }
+
+    private TimeSpan? CpuTimeOf(string pidFile)
+    {
+        try
+        {
+            var pid = int.Parse(File.ReadAllText(Path.Combine(_directory, pidFile)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            using var process = Process.GetProcessById(pid);
+            return process.TotalProcessorTime;
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or ArgumentException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

@@ -54,11 +54,13 @@ internal static class SendScenario
             var before = await gateway.ReadUnlabelledMetricsAsync();
             var cpuBefore = gateway.CpuTime;
             var clientCpuBefore = ClientCpuTime();
+            var mysqlCpuBefore = services?.MySqlCpuTime;
             var started = Stopwatch.GetTimestamp();
             await Task.WhenAll(clients.Select(c => DriveAsync(c.Connection, c.Conversation, perConnection, options.Window, content, latencies)));
             var elapsed = Stopwatch.GetElapsedTime(started);
             var cpu = gateway.CpuTime - cpuBefore;
             var clientCpu = ClientCpuTime() - clientCpuBefore;
+            var mysqlCpuAfter = services?.MySqlCpuTime;
             var after = await gateway.ReadUnlabelledMetricsAsync();
             double? Delta(string metric) => after.TryGetValue(metric, out var a) && before.TryGetValue(metric, out var b) ? a - b : null;
             var jitMs = Delta("chatwire_jit_compilation_seconds_total") * 1000;
@@ -73,6 +75,15 @@ internal static class SendScenario
             var cpuMicrosPerMessage = cpu.TotalMicroseconds / total;
             var clientCpuMicrosPerMessage = clientCpu.TotalMicroseconds / total;
             Console.WriteLine($"{total} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {Percentile(sorted, 0.50):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms; gateway CPU {cpuMicrosPerMessage:F1} µs per message ({cpu.TotalSeconds:F2} s over {elapsed.TotalSeconds:F2} s, {jitMs:F0} ms of it in the JIT); the clients (this process) {clientCpuMicrosPerMessage:F1} µs ({clientCpu.TotalSeconds:F2} s)");
+
+            // MariaDB's own CPU per acknowledged message over the measured phase (the primary's statements and
+            // commits, the replica applying them): the database's share of the cores the run shares.
+            double? mysqlPrimaryMicros = mysqlCpuBefore?.Primary is { } p0 && mysqlCpuAfter?.Primary is { } p1 ? (p1 - p0).TotalMicroseconds / total : null;
+            double? mysqlReplicaMicros = mysqlCpuBefore?.Replica is { } r0 && mysqlCpuAfter?.Replica is { } r1 ? (r1 - r0).TotalMicroseconds / total : null;
+            if (mysqlPrimaryMicros is not null)
+            {
+                Console.WriteLine($"MariaDB CPU: the primary {mysqlPrimaryMicros:F1} µs per message, the replica {mysqlReplicaMicros:F1} µs");
+            }
 
             // The group commit's mean batch over the measured phase: the second ceiling writes the same shape
             // (as many conversations as connections, transactions of that many rows) with the bare INSERT.
@@ -123,6 +134,8 @@ internal static class SendScenario
                 gateway_cpu_seconds = cpu.TotalSeconds,
                 gateway_cpu_microseconds_per_message = cpuMicrosPerMessage,
                 client_cpu_microseconds_per_message = clientCpuMicrosPerMessage,
+                mysql_primary_cpu_microseconds_per_message = mysqlPrimaryMicros,
+                mysql_replica_cpu_microseconds_per_message = mysqlReplicaMicros,
                 gateway_jit_ms_while_measured = jitMs,
                 warm_up = warmUp.ToJson(),
                 commit_batches = commits,

@@ -188,6 +188,8 @@ internal sealed partial class ConversationService
                 return false;
             }
 
+            // Every node drops what it kept of the conversation's members (the push planner's roster).
+            membership.Forget(conversationId, userId);
             await AnnounceJoinAsync(conversationId, userId, actor);
             return true;
         }

@@ -22,6 +22,9 @@ internal enum ConversationAccess
 /// <summary>A user's access to a conversation, with the conversation's team (null for DMs) for quotas.</summary>
 internal readonly record struct MemberAccess(ConversationAccess Access, Guid? TeamId);
 
+/// <summary>A conversation and its members, as the push planner reads them for every round of messages.</summary>
+internal sealed record ConversationRoster(ConversationRecord Conversation, IReadOnlyList<Guid> Members);
+
 /// <summary>
 /// Membership checks happen on every SEND, so positive answers are cached in process, each for a bounded
 /// lifetime (<see cref="Lifetime"/>), with whether the member may send: in a channel every member may; in a
@@ -31,6 +34,13 @@ internal readonly record struct MemberAccess(ConversationAccess Access, Guid? Te
 /// lost event could cost. Bounded in size: past the cap it starts over.
 /// </summary>
 /// <remarks>
+/// <para>
+/// It also keeps whole rosters (<see cref="GetRosterAsync"/>: the conversation and its member list) for the push
+/// planner, which needs them for every round of committed messages, for <see cref="RosterLifetime"/>. Any
+/// forgotten answer of a conversation (a join, a leave, an archive; on every node through the backplane) drops
+/// its roster too, so a member who left is never planned a notification from a kept roster; the lifetime bounds
+/// a rename and a lost invalidation.
+/// </para>
 /// In the distributed mode a shared tier sits between this cache and the directory
 /// (<see cref="IMembershipBackplane"/>, Redis): a miss here asks it before the directory, and a change
 /// made on any node (<see cref="Forget"/>) is broadcast so every node forgets its answer at once.
@@ -40,19 +50,28 @@ internal sealed class MembershipCache
     /// <summary>How long a positive answer is trusted without asking the directory again.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(1);
 
+    /// <summary>How long a conversation's roster is kept without asking the directory again.</summary>
+    public static readonly TimeSpan RosterLifetime = TimeSpan.FromSeconds(10);
+
     private const int MaxEntries = 1_000_000;
+
+    // Member ids held by all kept rosters together (16 bytes each), at most; past it they start over.
+    private const int MaxRosterMembers = 1_000_000;
 
     private readonly IDirectoryStore _directory;
     private readonly TimeProvider _time;
     private readonly IMembershipBackplane _backplane;
     private readonly ConcurrentDictionary<(Guid Conversation, Guid User), Entry> _members = new();
+    private readonly ConcurrentDictionary<Guid, RosterEntry> _rosters = new();
     private readonly long _lifetimeTicks;
+    private readonly long _rosterLifetimeTicks;
 
     // Bumped by every Forget: a lookup that began before a removal must not re-add what was removed.
     private long _generation;
 
     // Entries added since the last reset, counted here: the dictionary's own Count takes every bucket lock.
     private int _added;
+    private long _rosterMembers;
 
     public MembershipCache(IDirectoryStore directory, TimeProvider time, IMembershipBackplane backplane)
     {
@@ -60,6 +79,7 @@ internal sealed class MembershipCache
         _time = time;
         _backplane = backplane;
         _lifetimeTicks = (long)(Lifetime.TotalSeconds * time.TimestampFrequency);
+        _rosterLifetimeTicks = (long)(RosterLifetime.TotalSeconds * time.TimestampFrequency);
         backplane.Invalidated += ForgetLocal;
         backplane.Reconnected += ForgetAll;
     }
@@ -77,6 +97,17 @@ internal sealed class MembershipCache
         return LookUpAsync(conversationId, userId, cancellationToken);
     }
 
+    /// <summary>The conversation and its members (null when there is no such conversation), kept for <see cref="RosterLifetime"/>.</summary>
+    public ValueTask<ConversationRoster?> GetRosterAsync(Guid conversationId, CancellationToken cancellationToken)
+    {
+        if (_rosters.TryGetValue(conversationId, out var entry) && _time.GetTimestamp() < entry.Expires)
+        {
+            return ValueTask.FromResult<ConversationRoster?>(entry.Roster);
+        }
+
+        return LookUpRosterAsync(conversationId, cancellationToken);
+    }
+
     /// <summary>This node changed the membership (or what the member may do): every node forgets the answer.</summary>
     public void Forget(Guid conversationId, Guid userId)
     {
@@ -89,6 +120,7 @@ internal sealed class MembershipCache
     {
         Interlocked.Increment(ref _generation);
         _members.TryRemove((conversationId, userId), out _);
+        _rosters.TryRemove(conversationId, out _);
     }
 
     /// <summary>Forgets every answer (invalidations may have been missed, e.g. while Redis was unreachable).</summary>
@@ -96,6 +128,7 @@ internal sealed class MembershipCache
     {
         Interlocked.Increment(ref _generation);
         _members.Clear();
+        _rosters.Clear();
     }
 
     private async ValueTask<MemberAccess> LookUpAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
@@ -125,6 +158,36 @@ internal sealed class MembershipCache
         }
 
         return access;
+    }
+
+    private async ValueTask<ConversationRoster?> LookUpRosterAsync(Guid conversationId, CancellationToken cancellationToken)
+    {
+        var generation = Volatile.Read(ref _generation);
+        var conversation = await _directory.GetConversationAsync(conversationId, cancellationToken);
+        if (conversation is null)
+        {
+            return null;
+        }
+
+        var roster = new ConversationRoster(conversation, await _directory.ListConversationMembersAsync(conversationId, cancellationToken));
+        if (Interlocked.Add(ref _rosterMembers, roster.Members.Count + 1) > MaxRosterMembers)
+        {
+            Volatile.Write(ref _rosterMembers, 0);
+            _rosters.Clear();
+        }
+
+        // Kept unless a change was forgotten since the lookup began, also one forgotten while it is stored.
+        if (generation == Volatile.Read(ref _generation))
+        {
+            var entry = new RosterEntry(_time.GetTimestamp() + _rosterLifetimeTicks, roster);
+            _rosters[conversationId] = entry;
+            if (generation != Volatile.Read(ref _generation))
+            {
+                _rosters.TryRemove(KeyValuePair.Create(conversationId, entry));
+            }
+        }
+
+        return roster;
     }
 
     // Keeps an answer unless a change was forgotten since the lookup began; whether it was kept.
@@ -165,4 +228,6 @@ internal sealed class MembershipCache
     }
 
     private readonly record struct Entry(long Expires, MemberAccess Access);
+
+    private sealed record RosterEntry(long Expires, ConversationRoster Roster);
 }

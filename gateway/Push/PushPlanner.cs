@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using ChatWire.Gateway.Conversations;
 using ChatWire.Routing.Presence;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Messages;
@@ -32,6 +33,7 @@ internal sealed class PushPlanner : BackgroundService, ICommitObserver
 
     private readonly IDisposable _observation;
     private readonly IDirectoryStore _directory;
+    private readonly MembershipCache _membership;
     private readonly IMessageStore _store;
     private readonly IPushStore _pushes;
     private readonly IPresenceRegistry _presence;
@@ -42,11 +44,12 @@ internal sealed class PushPlanner : BackgroundService, ICommitObserver
     private readonly ILogger<PushPlanner> _logger;
 
     public PushPlanner(
-        IMessageStore store, IDirectoryStore directory, IPushStore pushes, IPresenceRegistry presence, IPushQueue queue,
-        PushMetrics metrics, IOptions<PushOptions> options, TimeProvider time, ILogger<PushPlanner> logger)
+        IMessageStore store, IDirectoryStore directory, MembershipCache membership, IPushStore pushes, IPresenceRegistry presence,
+        IPushQueue queue, PushMetrics metrics, IOptions<PushOptions> options, TimeProvider time, ILogger<PushPlanner> logger)
     {
         _store = store;
         _directory = directory;
+        _membership = membership;
         _pushes = pushes;
         _presence = presence;
         _queue = queue;
@@ -180,14 +183,18 @@ internal sealed class PushPlanner : BackgroundService, ICommitObserver
     /// </summary>
     public async Task<IReadOnlyList<PendingPush>> PlanAsync(IReadOnlyList<StoredEvent> messages, CancellationToken cancellationToken)
     {
-        var conversation = await _directory.GetConversationAsync(messages[0].ConversationId, cancellationToken);
-        if (conversation is null)
+        // The conversation and its members come from the membership cache's roster, which a join or a leave on any
+        // node drops at once: reading them from the directory for every round was most of the directory's work
+        // under a steady stream of SENDs.
+        var roster = await _membership.GetRosterAsync(messages[0].ConversationId, cancellationToken);
+        if (roster is null)
         {
             return [];
         }
 
+        var (conversation, members) = roster;
+
         // Never the sender: when every message has the same sender, that member is left out of every read below.
-        var members = await _directory.ListConversationMembersAsync(conversation.Id, cancellationToken);
         var soleSender = messages[0].SenderUserId;
         for (var i = 1; i < messages.Count; i++)
         {

@@ -89,6 +89,33 @@ public sealed class PushRulesTests
         Assert.Empty(receiver.Drain());
     }
 
+    [Fact]
+    public async Task Send_AtChannel_RightAfterAJoinAndALeave_PlansForTheChannelAsItIsNow()
+    {
+        // The planner keeps a conversation's members between rounds; a leave and a join must reach it at once.
+        await using var receiver = await PushReceiver.StartAsync();
+        await using var server = await PushFixture.StartServerAsync(receiver, delayMs: 200);
+        var (alice, bob, carol, dave, team, _) = await TeamOfFourAsync(server, receiver);
+        var ops = (await alice.CallAsync(HttpMethod.Post, $"v1/teams/{team}/channels", new { name = "ops" })).GetProperty("conversation_id").GetGuid();
+        await alice.CallAsync(HttpMethod.Post, $"v1/channels/{ops}/members", new { user_id = bob.UserId });
+        await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
+        await SendAsync(aliceDesk, new Send(aliceDesk.NextRequestId(), ops, Guid.CreateVersion7(), "text/plain", "@channel one"u8.ToArray()) { GroupMentions = GroupMentions.Channel });
+        Assert.Equal("/hook/" + bob.Username, (await receiver.NextAsync()).Path);
+
+        await carol.CallAsync(HttpMethod.Post, $"v1/channels/{ops}/join");
+        await SendAsync(aliceDesk, new Send(aliceDesk.NextRequestId(), ops, Guid.CreateVersion7(), "text/plain", "@channel two"u8.ToArray()) { GroupMentions = GroupMentions.Channel });
+        var notified = new[] { await receiver.NextAsync(), await receiver.NextAsync() };
+        Assert.Equal(new[] { bob, carol }.Select(u => "/hook/" + u.Username).Order(StringComparer.Ordinal), notified.Select(p => p.Path).Order(StringComparer.Ordinal));
+
+        await bob.CallAsync(HttpMethod.Post, $"v1/channels/{ops}/leave");
+        await SendAsync(aliceDesk, new Send(aliceDesk.NextRequestId(), ops, Guid.CreateVersion7(), "text/plain", "@channel three"u8.ToArray()) { GroupMentions = GroupMentions.Channel });
+
+        Assert.Equal("/hook/" + carol.Username, (await receiver.NextAsync()).Path);
+        await aliceDesk.SendTextAsync(await alice.OpenDmAsync(dave.Username), "control");
+        Assert.Equal("/hook/" + dave.Username, (await receiver.NextAsync()).Path);
+        Assert.Empty(receiver.Drain());
+    }
+
     // Alice's team with Bob, Carol and Dave, each with a webhook registration.
     private static async Task<(TestUser Alice, TestUser Bob, TestUser Carol, TestUser Dave, Guid Team, Guid General)> TeamOfFourAsync(TestServer server, PushReceiver receiver)
     {

@@ -356,8 +356,22 @@ internal sealed class FakeDirectory : IDirectoryStore
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<Guid>> ListConversationMembersAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<Guid>>(_members.Keys.Where(k => k.Conversation == conversationId).Select(k => k.User).ToList());
+    /// <summary>When set, member listings wait for it.</summary>
+    public TaskCompletionSource? MemberListGate { get; set; }
+
+    public int MemberListings;
+
+    public async Task<IReadOnlyList<Guid>> ListConversationMembersAsync(Guid conversationId, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref MemberListings);
+        var members = _members.Keys.Where(k => k.Conversation == conversationId).Select(k => k.User).ToList();
+        if (MemberListGate is { } gate)
+        {
+            await gate.Task;
+        }
+
+        return members;
+    }
 
     public Task CreateUserAsync(UserRecord user, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 

@@ -1,0 +1,108 @@
+using ChatWire.Gateway.Conversations;
+
+namespace ChatWire.Gateway.Tests.Units;
+
+// The rosters the membership cache keeps for the push planner: read once, dropped by any change forgotten in
+// their conversation, never kept from a read that a change overtook, and read again after their lifetime.
+public sealed class MembershipCacheTests
+{
+    private readonly FakeDirectory _directory = new();
+    private readonly SteppingClock _clock = new();
+    private readonly MembershipCache _cache;
+    private readonly Guid _alice = Guid.CreateVersion7();
+    private readonly Guid _bob = Guid.CreateVersion7();
+    private readonly Guid _carol = Guid.CreateVersion7();
+
+    public MembershipCacheTests() => _cache = new MembershipCache(_directory, _clock, new NoMembershipBackplane());
+
+    [Fact]
+    public async Task GetRosterAsync_Again_ReadsTheDirectoryOnce_UntilTheLifetimeEnds()
+    {
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+
+        var first = await _cache.GetRosterAsync(channel, CancellationToken.None);
+        _clock.Advance(MembershipCache.RosterLifetime - TimeSpan.FromSeconds(1));
+        var second = await _cache.GetRosterAsync(channel, CancellationToken.None);
+
+        Assert.Equal(channel, first!.Conversation.Id);
+        Assert.Equal(new[] { _alice, _bob }.Order(), first.Members.Order());
+        Assert.Same(first, second);
+        Assert.Equal(1, _directory.MemberListings);
+
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.NotSame(first, await _cache.GetRosterAsync(channel, CancellationToken.None));
+        Assert.Equal(2, _directory.MemberListings);
+    }
+
+    [Fact]
+    public async Task GetRosterAsync_AfterAJoinOrALeaveIsForgotten_ReadsTheMembersAsTheyAreNow()
+    {
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var other = _directory.AddConversation(Guid.CreateVersion7(), _alice);
+        await _cache.GetRosterAsync(channel, CancellationToken.None);
+        var otherRoster = await _cache.GetRosterAsync(other, CancellationToken.None);
+
+        _directory.RemoveMember(channel, _bob);
+        _cache.ForgetLocal(channel, _bob);
+        var afterLeave = await _cache.GetRosterAsync(channel, CancellationToken.None);
+        await _directory.AddConversationMemberAsync(channel, _carol, DateTimeOffset.UnixEpoch);
+        _cache.Forget(channel, _carol);
+        var afterJoin = await _cache.GetRosterAsync(channel, CancellationToken.None);
+
+        Assert.Equal([_alice], afterLeave!.Members);
+        Assert.Equal(new[] { _alice, _carol }.Order(), afterJoin!.Members.Order());
+        Assert.Same(otherRoster, await _cache.GetRosterAsync(other, CancellationToken.None));
+
+        _cache.ForgetAll();
+        Assert.NotSame(otherRoster, await _cache.GetRosterAsync(other, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task GetRosterAsync_ALeaveForgottenWhileItReads_ItsAnswerIsNotKept()
+    {
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        _directory.MemberListGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = _cache.GetRosterAsync(channel, CancellationToken.None).AsTask();
+        await WaitUntilAsync(() => _directory.MemberListings == 1);
+
+        _directory.RemoveMember(channel, _bob);
+        _cache.ForgetLocal(channel, _bob);
+        _directory.MemberListGate.SetResult();
+        _directory.MemberListGate = null;
+        Assert.Contains(_bob, (await reading)!.Members);
+
+        Assert.Equal([_alice], (await _cache.GetRosterAsync(channel, CancellationToken.None))!.Members);
+        Assert.Equal(2, _directory.MemberListings);
+    }
+
+    [Fact]
+    public async Task GetRosterAsync_NoSuchConversation_NullAndNothingKept()
+    {
+        var missing = Guid.CreateVersion7();
+
+        Assert.Null(await _cache.GetRosterAsync(missing, CancellationToken.None));
+        Assert.Equal(0, _directory.MemberListings);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the condition");
+            await Task.Delay(5);
+        }
+    }
+
+    // Monotonic time that moves only when a test moves it.
+    private sealed class SteppingClock : TimeProvider
+    {
+        private long _ticks = 1;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+        public void Advance(TimeSpan step) => Interlocked.Add(ref _ticks, step.Ticks);
+    }
+}
