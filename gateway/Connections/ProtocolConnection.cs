@@ -228,6 +228,36 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
                 SendError(ex.RequestId, ex.Code, ex.Message);
             }
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A fault no handler expected (a bug): this request fails with INTERNAL_ERROR and the connection goes
+            // on, as docs/protocol.md promises for any request; before AUTH it closes, as every error there does.
+            // The frame is still in the input buffer (it is released after this returns), so its id can be read.
+            GatewayLog.ConnectionFault(_services.Logger, ConnectionId, ex);
+            var requestId = RequestIdOf(body);
+            if (_state != ProtocolState.Authenticated)
+            {
+                CloseWithError(ErrorCode.InternalError, "The server failed to handle this request.", requestId);
+            }
+            else
+            {
+                SendError(requestId, ErrorCode.InternalError, "The server failed to handle this request; it may be retried.");
+            }
+        }
+    }
+
+    // The request id of a frame whose header was read once already (0 if it somehow cannot be read again).
+    private static uint RequestIdOf(ReadOnlySequence<byte> body)
+    {
+        try
+        {
+            var reader = new MessagePackReader(body);
+            return FrameCodec.ReadHeader(ref reader).RequestId;
+        }
+        catch (ProtocolException)
+        {
+            return 0;
+        }
     }
 
     private ValueTask DispatchAsync(ReadOnlySequence<byte> body)

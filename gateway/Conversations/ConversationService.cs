@@ -184,7 +184,7 @@ internal sealed partial class ConversationService(
 
             if (await quota.CheckAsync(actor.UserId, access.TeamId, send.Content.Length) is { } refusal)
             {
-                return Task.FromResult(SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
+                return Task.FromResult(await StoredAlreadyAsync(actor, send) ?? SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
             }
 
             // End-to-end content must be sealed for the current epoch under a complete distribution: one read of the
@@ -192,7 +192,7 @@ internal sealed partial class ConversationService(
             if (E2eSendCheck.IsE2e(send.ContentType)
                 && await e2e.CheckSendAsync(send.ConversationId, actor.DeviceId, send.MembershipEpoch, send.DistributionId) is { } e2eRefusal)
             {
-                return Task.FromResult(SendOutcome.Refused(e2eRefusal.Code, e2eRefusal.Message));
+                return Task.FromResult(await StoredAlreadyAsync(actor, send) ?? SendOutcome.Refused(e2eRefusal.Code, e2eRefusal.Message));
             }
 
             var message = new NewEvent(send.ConversationId, send.MessageId, Storage.Messages.EventKind.Message, actor.UserId, actor.DeviceId, send.ContentType, send.Content)
@@ -211,6 +211,35 @@ internal sealed partial class ConversationService(
             metrics.StoreFailed();
             return Task.FromResult(Unavailable);
         }
+    }
+
+    // A resend of a message stored before (its SEND_ACK lost) is answered with the original seq even when the
+    // conversation changed since in a way that refuses new messages: a member joined (a new epoch, so STALE_EPOCH),
+    // or the quota filled up. Asked only on those refusals, never on the way of a message that is let through:
+    // the same device, the same kind and the same body as sent (one that was edited or deleted since is
+    // refused as a new message would be).
+    private async Task<SendOutcome?> StoredAlreadyAsync(SessionIdentity actor, Send send)
+    {
+        foreach (var (conversation, seq) in await store.LocateMessageAsync(send.MessageId))
+        {
+            if (conversation != send.ConversationId)
+            {
+                continue;
+            }
+
+            var found = await store.ReadAsync(conversation, seq - 1, ReadDirection.After, 1);
+            if (found is [var e]
+                && e.EventId == send.MessageId
+                && e.SenderDeviceId == actor.DeviceId
+                && e.ThreadRootId == (send.ThreadRootId == Guid.Empty ? null : send.ThreadRootId)
+                && string.Equals(e.ContentType, send.ContentType, StringComparison.Ordinal)
+                && e.Content.Span.SequenceEqual(send.Content.Span))
+            {
+                return new SendOutcome(e.Seq, e.StoredAt.ToUnixTimeMilliseconds(), null, null);
+            }
+        }
+
+        return null;
     }
 
     private async Task<SendOutcome> CompleteAsync(Task<AppendResult> commit, long started, (Guid User, Guid? Team, long Bytes) usage)
@@ -299,7 +328,7 @@ internal sealed partial class ConversationService(
             }
 
             var detail = e.Kind == Storage.Messages.EventKind.Message ? details.GetValueOrDefault(e.EventId) : null;
-            var mapped = EventMapping.ToProtocol(e, detail);
+            var mapped = FitToFrame(EventMapping.ToProtocol(e, detail), maxBytes);
             bytes += mapped.EncodedLengthBound();
             if (bytes > maxBytes && taken.Count > 0)
             {
@@ -319,5 +348,29 @@ internal sealed partial class ConversationService(
         // client's next page is empty, which the protocol allows.
         var hasMore = taken.Count < events.Count || contentRead >= maxBytes;
         return (taken.ToArray(), hasMore);
+    }
+
+    // A message with a body near max_content_length and 50 long reactions and 50 thread participants can come out
+    // larger than a frame on its own (docs/protocol.md §4.11): its lists are shortened from the end, participants
+    // first, until it fits, so a page always fits in one frame. Anything smaller is returned as it is.
+    internal static ConversationEvent FitToFrame(ConversationEvent mapped, int maxBytes)
+    {
+        while (mapped.EncodedLengthBound() > maxBytes)
+        {
+            if (mapped.ThreadParticipants.Count > 0)
+            {
+                mapped = mapped with { ThreadParticipants = mapped.ThreadParticipants.Take(mapped.ThreadParticipants.Count - 1).ToArray() };
+            }
+            else if (mapped.Reactions.Count > 0)
+            {
+                mapped = mapped with { Reactions = mapped.Reactions.Take(mapped.Reactions.Count - 1).ToArray() };
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        return mapped;
     }
 }

@@ -556,6 +556,10 @@ public readonly record struct History(uint RequestId, Guid ConversationId, ulong
         var fromSeq = reader.ReadUInt64();
         var direction = reader.ReadUInt32();
         var limit = reader.ReadUInt32();
+
+        // Every field is decoded before the ranges are checked (docs/protocol.md §2.3): a malformed
+        // thread_root_id is MALFORMED_FRAME whatever direction and limit hold.
+        var thread = present > 4 ? MessagePackFields.ReadUuid(ref reader, requestId, "thread_root_id") : Guid.Empty;
         if (direction > (uint)HistoryDirection.After)
         {
             ThrowHelper.InvalidField($"direction must be 0 (before) or 1 (after); got {direction}.", requestId);
@@ -566,7 +570,6 @@ public readonly record struct History(uint RequestId, Guid ConversationId, ulong
             ThrowHelper.InvalidField($"limit must be 1 to {limits.MaxHistoryLimit}; got {limit}.", requestId);
         }
 
-        var thread = present > 4 ? MessagePackFields.ReadUuid(ref reader, requestId, "thread_root_id") : Guid.Empty;
         return new History(requestId, conversationId, fromSeq, (HistoryDirection)direction, limit) { ThreadRootId = thread };
     }
 

@@ -126,6 +126,42 @@ public sealed class E2eSendTests
     }
 
     [Fact]
+    public async Task Resend_OfAStoredMessage_AfterTheRosterChanged_AnsweredWithItsSeq_ANewMessageRefused()
+    {
+        // The SEND_ACK was lost; meanwhile Carol joined and Dave was removed, so the old chain and epoch no longer
+        // let a new message through. The resend, the same message as sent, still learns its seq.
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var carol = await server.SignupAsync();
+        var dave = await server.SignupAsync();
+        var (team, general) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(team));
+        await dave.JoinAsync(await alice.InviteAsync(team));
+        await PublishAsync(alice, bob, carol, dave);
+        var epoch = await EpochAsync(alice, general);
+        var chain = await DistributeAsync(alice, general, epoch, alice, bob, dave);
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+        var sent = E2eSend(client.NextRequestId(), general, epoch, chain, null);
+        await client.SendAsync(sent);
+        var ack = await client.ExpectAsync<SendAck>();
+
+        await carol.JoinAsync(await alice.InviteAsync(team));
+        var mismatch = sent with { RequestId = client.NextRequestId() };
+        await client.SendAsync(mismatch);
+        var afterJoin = await client.ExpectAsync<SendAck>();
+        await alice.CallAsync(HttpMethod.Delete, $"v1/teams/{team}/members/{dave.UserId}");
+        var stale = sent with { RequestId = client.NextRequestId() };
+        await client.SendAsync(stale);
+        var afterRemoval = await client.ExpectAsync<SendAck>();
+        var otherBody = await SendE2eRefusedAsync(client, general, epoch, chain);
+
+        Assert.Equal((mismatch.RequestId, ack.Seq), (afterJoin.RequestId, afterJoin.Seq));
+        Assert.Equal((stale.RequestId, ack.Seq, ack.ServerTimeUnixMs), (afterRemoval.RequestId, afterRemoval.Seq, afterRemoval.ServerTimeUnixMs));
+        Assert.Equal(ErrorCode.StaleEpoch, otherBody.Code);
+    }
+
+    [Fact]
     public async Task Send_AboveMaxSenderChainMembers_AnyMembersEpochSecretDistributionAccepted()
     {
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Limits:MaxSenderChainMembers"] = "2" });

@@ -302,6 +302,14 @@ public partial class FrameCodecTests
         AssertRejected<History>(body, ErrorCode.InvalidField, 7);
     }
 
+    [Fact]
+    public void History_DirectionOutOfRangeAndAThreadRootOfTheWrongType_MalformedFrame_TheFieldsAreDecodedFirst()
+    {
+        var body = Raw.Array(Raw.UInt(0x13), Raw.UInt(7), Raw.Id(Conversation), Raw.UInt(0), Raw.UInt(2), Raw.UInt(50), Raw.UInt(5));
+
+        AssertRejected<History>(body, ErrorCode.MalformedFrame, 7);
+    }
+
     [Theory]
     [InlineData(0u, 1u)]
     [InlineData(1u, 200u)]

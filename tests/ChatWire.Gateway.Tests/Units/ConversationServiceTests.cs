@@ -42,6 +42,38 @@ public sealed class ConversationServiceTests : IDisposable
         new(_store, _directory, _membership, new UserLocks(), _limiter, new StorageQuota(_store, Options.Create(quotas), TimeProvider.System), Options.Create(quotas), new Delivery.EventPublisher(_store, _bus, _fanout, NullLogger<Delivery.EventPublisher>.Instance), new TypingThrottle(), new E2eSendCheck(null!, Options.Create(quotas)), new GatewayMetrics(), new AuditLog(NullLoggerFactory.Instance, TimeProvider.System), TimeProvider.System, NullLogger<ConversationService>.Instance);
 
     [Fact]
+    public void FitToFrame_ALargestMessageWithEveryListFull_ShortensItsListsUntilTheHistoryPageFitsOneFrame()
+    {
+        // The largest body, 50 thread participants and 50 reactions of the longest emoji allowed: over a frame.
+        var limits = new ProtocolLimits();
+        var emoji = Enumerable.Range(0, 50).Select(i => new string('\u2764', limits.MaxEmojiLength / 3 - 1) + (char)('a' + (i % 26)) + (char)('a' + (i / 26))).ToArray();
+        var full = new ConversationEvent(
+            Guid.CreateVersion7(), Guid.CreateVersion7(), 7, _alice.UserId, _alice.DeviceId, 1, new string('t', 128), new byte[limits.MaxContentLength], EventKind.Message, Guid.Empty)
+        {
+            Mentions = Enumerable.Range(0, limits.MaxMentions).Select(_ => Guid.CreateVersion7()).ToArray(),
+            ReplyCount = 60,
+            LastReplyUnixMs = 2,
+            ThreadParticipants = Enumerable.Range(0, 50).Select(_ => Guid.CreateVersion7()).ToArray(),
+            Reactions = emoji.Select(e => new Reaction(e, 1_000_000, true)).ToArray(),
+        };
+        var maxBytes = (int)limits.MaxFrameLength - 1024;
+        Assert.True(full.EncodedLengthBound() > maxBytes, $"{full.EncodedLengthBound()} bytes fit already");
+
+        var fitted = ConversationService.FitToFrame(full, maxBytes);
+
+        Assert.InRange(fitted.EncodedLengthBound(), 0, maxBytes);
+        Assert.True(fitted.ThreadParticipants.Count < 50);
+        Assert.Equal(full.ThreadParticipants.Take(fitted.ThreadParticipants.Count), fitted.ThreadParticipants);
+        Assert.Equal(full.Reactions.Take(fitted.Reactions.Count), fitted.Reactions);
+        var page = FrameCodec.ToArray(new HistoryPage(uint.MaxValue, full.ConversationId, [fitted], true));
+        Assert.InRange(page.Length, 0, (int)limits.MaxFrameLength + 4);
+
+        // An event that fits is left as it is.
+        var small = full with { Content = new byte[100] };
+        Assert.Equal(50, ConversationService.FitToFrame(small, maxBytes).Reactions.Count);
+    }
+
+    [Fact]
     public async Task SubmitSend_FasterThanTheDevicesRate_RateLimitedWithRetryAfter_NothingStored()
     {
         var dm = _directory.AddConversation(null, _alice.UserId, _bob.UserId);
