@@ -18,7 +18,7 @@ internal static class AccountEndpoints
             .Returns<SessionCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 409, 415, 429, 503);
         anonymous.MapPost("/accounts/login", LoginAsync)
             .Describe("login", "Log a new device in", Tag)
-            .Returns<SessionCreatedResponse>().Refuses(400, 401, 415, 429, 503);
+            .Returns<SessionCreatedResponse>().Refuses(400, 401, 403, 415, 429, 503);
         authenticated.MapGet("/me", GetMeAsync)
             .Describe("getMe", "Who this token belongs to", Tag)
             .Returns<MeResponse>();

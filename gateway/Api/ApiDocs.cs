@@ -18,7 +18,7 @@ internal sealed record ApiProblem(
     string Detail,
     int Code,
     string Name,
-    IReadOnlyDictionary<string, string[]>? Errors,
+    IReadOnlyDictionary<string, string[]>? Errors = null,
     IReadOnlyList<KeyRecipientInfo>? Missing = null,
     IReadOnlyList<KeyRecipientInfo>? Extra = null,
     IReadOnlyList<KeyRecipientInfo>? Stale = null);

@@ -68,7 +68,7 @@ internal sealed record FormerDeviceKeysInfo(
     int CertificateVersion,
     string SelfSignature,
     string AccountSignature,
-    DateTimeOffset RevokedAt);
+    DateTime RevokedAt);
 
 internal sealed record UserKeysResponse(
     Guid UserId,
@@ -101,7 +101,7 @@ internal sealed record UploadKeyBundleRequest(string? ChainId, long? Epoch, bool
 internal sealed record KeyBundleUploadResponse(Guid ChainId, bool Complete, long RosterVersion);
 
 /// <summary>A recipient in a DISTRIBUTION_MISMATCH problem's <c>missing</c>, <c>extra</c> and <c>stale</c> lists.</summary>
-internal sealed record KeyRecipientInfo(Guid UserId, Guid? DeviceId, int? HistoryKeyGeneration);
+internal sealed record KeyRecipientInfo(Guid UserId, Guid? DeviceId = null, int? HistoryKeyGeneration = null);
 
 internal sealed record StoredKeyBundleInfo(
     long Position,

@@ -84,7 +84,7 @@ internal static partial class KeyEndpoints
         former.Keys.CertificateVersion,
         Encode(former.Keys.SelfSignature),
         Encode(former.Keys.AccountSignature!),
-        former.RevokedAt);
+        former.RevokedAt.UtcDateTime);
 
     private static HistoryKeyInfo ToInfo(HistoryKeyRecord key) => new(key.Generation, Encode(key.PublicKey), Encode(key.Signature));
 

@@ -24,16 +24,18 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
             await next(context);
 
             // Routing answers a path it does not know (404), a method the path does not take (405, with
-            // Allow) or a body type it does not accept (415) with a bare status: give it a body like every other error.
-            if (!context.Response.HasStarted && context.Response.StatusCode is 404 or 405 or 415 && context.Response.ContentType is null)
+            // Allow) or a body type it does not accept (415), and the body reader a body over the endpoint's
+            // limit (413), with a bare status: give it a body like every other error.
+            if (!context.Response.HasStarted && context.Response.StatusCode is 404 or 405 or 413 or 415 && context.Response.ContentType is null)
             {
                 var (code, detail) = context.Response.StatusCode switch
                 {
                     404 => (ErrorCode.NotFound, "No such endpoint."),
                     405 => (ErrorCode.MethodNotAllowed, "This path does not take this method; the Allow header lists the ones it takes."),
+                    413 => (ErrorCode.ValidationFailed, TooLargeDetail),
                     _ => (ErrorCode.UnsupportedMediaType, UnsupportedMediaTypeDetail),
                 };
-                await WriteAsync(context, code, detail, null, null);
+                await WriteAsync(context, code, detail, null, null, status: context.Response.StatusCode);
             }
         }
         catch (RequestRefusedException ex) when (!context.Response.HasStarted)
@@ -43,7 +45,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
             var (code, detail) = Describe(ex, context.Request);
-            await WriteAsync(context, code, detail, null, null);
+            await WriteAsync(context, code, detail, null, null, status: ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? ex.StatusCode : null);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -73,31 +75,34 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         _ => StatusCodes.Status400BadRequest,
     };
 
+    private const string TooLargeDetail = "The request body is larger than this endpoint takes (docs/http-api.md, \"Limits\").";
+
     private const string UnsupportedMediaTypeDetail = "Send the request body as JSON, with the header Content-Type: application/json.";
 
     /// <summary>The <see cref="HttpContext.Items"/> key under which the answered error code is left for the metrics.</summary>
     public const string ErrorCodeItem = "chatwire.error_code";
 
-    public static async Task WriteAsync(HttpContext context, ErrorCode code, string detail, int? retryAfterSeconds, IReadOnlyDictionary<string, string[]>? errors, DistributionMismatch? mismatch = null)
+    /// <summary>Writes the problem for <paramref name="code"/>, with its status (<see cref="StatusFor"/>) unless <paramref name="status"/> names another.</summary>
+    public static async Task WriteAsync(HttpContext context, ErrorCode code, string detail, int? retryAfterSeconds, IReadOnlyDictionary<string, string[]>? errors, DistributionMismatch? mismatch = null, int? status = null)
     {
         context.Items[ErrorCodeItem] = code;
-        var status = StatusFor(code);
+        var answered = status ?? StatusFor(code);
         var name = ErrorCodes.Name(code);
         var allow = context.Response.Headers.Allow;
         context.Response.Clear();
-        if (status == StatusCodes.Status405MethodNotAllowed)
+        if (answered == StatusCodes.Status405MethodNotAllowed)
         {
             context.Response.Headers.Allow = allow;
         }
 
-        context.Response.StatusCode = status;
+        context.Response.StatusCode = answered;
         context.Response.ContentType = ApiDocs.ProblemContentType;
         if (retryAfterSeconds is { } retry)
         {
             context.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
         }
 
-        var problem = new ApiProblem("urn:chatwire:error:" + name, Title(name), status, detail, (int)code, name, errors, mismatch?.Missing, mismatch?.Extra, mismatch?.Stale);
+        var problem = new ApiProblem("urn:chatwire:error:" + name, Title(name), answered, detail, (int)code, name, errors, mismatch?.Missing, mismatch?.Extra, mismatch?.Stale);
         await context.Response.WriteAsync(JsonSerializer.Serialize(problem, ProblemJson), context.RequestAborted);
     }
 
@@ -105,7 +110,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
     private static (ErrorCode Code, string Detail) Describe(BadHttpRequestException ex, HttpRequest request) => ex.StatusCode switch
     {
         StatusCodes.Status415UnsupportedMediaType => (ErrorCode.UnsupportedMediaType, UnsupportedMediaTypeDetail),
-        StatusCodes.Status413PayloadTooLarge => (ErrorCode.ValidationFailed, "The request body is too large."),
+        StatusCodes.Status413PayloadTooLarge => (ErrorCode.ValidationFailed, TooLargeDetail),
         _ when ex.InnerException is JsonException =>
             (ErrorCode.ValidationFailed, "The request body is not a JSON object with the fields this endpoint takes, each of its documented type."),
         _ when request.ContentLength is null or 0 && request.Headers.TransferEncoding.Count == 0 =>

@@ -16,7 +16,7 @@ internal static class TeamEndpoints
     {
         authenticated.MapPost("/teams", CreateTeamAsync)
             .Describe("createTeam", "Create a team, with its general channel", Tag)
-            .Returns<TeamCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 415);
+            .Returns<TeamCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 415);
         authenticated.MapGet("/teams", ListTeamsAsync)
             .Describe("listTeams", "List my teams", Tag)
             .Returns<TeamListResponse>().Refuses(400);

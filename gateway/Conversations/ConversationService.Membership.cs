@@ -83,6 +83,11 @@ internal sealed partial class ConversationService
             throw new RequestRefusedException(ErrorCode.NotFound, "That user is not a member of this channel's team.");
         }
 
+        if (channel.ArchivedAt is not null)
+        {
+            throw new RequestRefusedException(ErrorCode.Forbidden, "This channel is archived; nobody joins it any more.");
+        }
+
         await AddMemberAsync(actor, channel.Id, userId, ct);
     }
 

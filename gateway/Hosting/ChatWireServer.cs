@@ -141,6 +141,10 @@ public sealed class ChatWireServer : IAsyncDisposable
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.Converters.Add(new Api.ApiTimeConverter());
+
+            // Numbers are JSON numbers (docs/http-api.md): "5" is not read as 5, and the OpenAPI document says
+            // integer, not integer-or-string, which generated clients would turn into a union type.
+            o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         });
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi(Api.OpenApiDocumentation.Configure);

@@ -133,7 +133,7 @@ public sealed class AccountRulesTests(ServerFixture fixture) : IClassFixture<Ser
 
         var response = await Server.Http.PostAsync("v1/accounts/login", body);
 
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        await HttpApiTests.AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, 4007, "VALIDATION_FAILED");
     }
 
     [Fact]

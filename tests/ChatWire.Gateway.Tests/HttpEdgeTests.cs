@@ -135,6 +135,20 @@ public sealed class HttpEdgeTests
     }
 
     [Fact]
+    public async Task Body_ANumberSentAsAString_ValidationFailed_AsANumberAccepted()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var (team, _) = await alice.CreateTeamAsync();
+
+        var asString = await alice.SendAsync(HttpMethod.Post, $"v1/teams/{team}/invites", new { expires_in_seconds = "3600" });
+        var asNumber = await alice.SendAsync(HttpMethod.Post, $"v1/teams/{team}/invites", new { expires_in_seconds = 3600 });
+
+        await AssertProblemAsync(asString, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.True(asNumber.IsSuccessStatusCode, $"{(int)asNumber.StatusCode}");
+    }
+
+    [Fact]
     public async Task OpenApi_EveryOperationDescribed_NoManagementRoutes_BearerScheme()
     {
         await using var server = await TestServer.StartAsync();
@@ -163,5 +177,15 @@ public sealed class HttpEdgeTests
         Assert.Equal(0, signup.GetProperty("security").GetArrayLength());
         Assert.True(signup.GetProperty("responses").TryGetProperty("201", out _));
         Assert.True(document.GetProperty("paths").GetProperty("/v1/teams").GetProperty("get").GetProperty("responses").TryGetProperty("401", out _));
+
+        // What a generated client checks: a problem's optional members are not required; the answers the doc
+        // lists are declared; a blob upload takes its bytes.
+        var problem = document.GetProperty("components").GetProperty("schemas").GetProperty("ApiProblem");
+        Assert.DoesNotContain("errors", problem.GetProperty("required").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal("integer", problem.GetProperty("properties").GetProperty("code").GetProperty("type").GetString());
+        Assert.True(document.GetProperty("paths").GetProperty("/v1/accounts/login").GetProperty("post").GetProperty("responses").TryGetProperty("403", out _));
+        Assert.True(document.GetProperty("paths").GetProperty("/v1/teams").GetProperty("post").GetProperty("responses").TryGetProperty("403", out _));
+        var upload = document.GetProperty("paths").GetProperty("/v1/blobs/{attachmentId}").GetProperty("put");
+        Assert.True(upload.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/octet-stream", out _), upload.ToString());
     }
 }

@@ -333,6 +333,7 @@ public sealed class KeyDirectoryApiTests
         Assert.Equal(B64(Public(laptopKeys.DeviceSigning)), former.GetProperty("signing_key").GetString());
         Assert.Equal(B64(laptopKeys.AccountSignature()), former.GetProperty("account_signature").GetString());
         Assert.True(former.GetProperty("revoked_at").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-5));
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", former.GetProperty("revoked_at").GetString());
         Assert.DoesNotContain(seen.GetProperty("devices").EnumerateArray(), device => device.GetProperty("device_id").GetGuid() == laptop.DeviceId);
         Assert.Equal(1, seen.GetProperty("highest_history_key_generation").GetInt32());
         Assert.Equal(JsonValueKind.Null, seen.GetProperty("history_key").ValueKind);

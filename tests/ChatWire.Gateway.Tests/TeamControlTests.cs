@@ -228,6 +228,7 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         await carolClient.SendAsync(new History(78, channel, 0, HistoryDirection.After, 50));
         var page = await carolClient.ExpectAsync<HistoryPage>();
         await AssertProblemAsync(await alice.SendAsync(HttpMethod.Post, $"v1/channels/{channel}/join"), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        await AssertProblemAsync(await bob.SendAsync(HttpMethod.Post, $"v1/channels/{channel}/members", new { user_id = alice.UserId }), HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
         var listed = (await carol.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels")).GetProperty("channels").EnumerateArray().Single(c => c.GetProperty("conversation_id").GetGuid() == channel);
         await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { archived = false });
         var afterUnarchive = await carolClient.SendTextAsync(channel, "back");
