@@ -27,7 +27,6 @@ internal static class AttachmentEndpoints
         {
             anonymous.MapPut("/blobs/{attachmentId}", UploadBlobAsync)
                 .Describe("uploadBlob", "Upload an attachment's bytes to the embedded blob store (the URL of an upload grant)", Tag)
-                .Accepts<Stream>("application/octet-stream")
                 .ReturnsNoContent().Refuses(400, 403, 404, 409);
             anonymous.MapGet("/blobs/{attachmentId}", DownloadBlob)
                 .Describe("downloadBlob", "Download an attachment's bytes from the embedded blob store (the download URL)", Tag)

@@ -68,6 +68,21 @@ internal static class OpenApiDocumentation
                 };
             }
 
+            // The embedded blob store's upload reads the raw body, whatever its Content-Type (routing metadata
+            // such as Accepts would refuse other types): the document says what a client sends.
+            if (operation.OperationId == "uploadBlob")
+            {
+                operation.RequestBody = new OpenApiRequestBody
+                {
+                    Required = true,
+                    Description = "The attachment's ciphertext, exactly the size and SHA-256 the upload grant was made for.",
+                    Content = new Dictionary<string, OpenApiMediaType>
+                    {
+                        ["application/octet-stream"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" } },
+                    },
+                };
+            }
+
             foreach (var parameter in operation.Parameters ?? [])
             {
                 if (parameter is OpenApiParameter { In: ParameterLocation.Path } p && p.Name is { } name && name.EndsWith("Id", StringComparison.Ordinal))

@@ -228,7 +228,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
                 SendError(ex.RequestId, ex.Code, ex.Message);
             }
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException or ObjectDisposedException))
         {
             // A fault no handler expected (a bug): this request fails with INTERNAL_ERROR and the connection goes
             // on, as docs/protocol.md promises for any request; before AUTH it closes, as every error there does.

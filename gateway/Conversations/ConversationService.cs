@@ -220,23 +220,31 @@ internal sealed partial class ConversationService(
     // refused as a new message would be).
     private async Task<SendOutcome?> StoredAlreadyAsync(SessionIdentity actor, Send send)
     {
-        foreach (var (conversation, seq) in await store.LocateMessageAsync(send.MessageId))
+        try
         {
-            if (conversation != send.ConversationId)
+            foreach (var (conversation, seq) in await store.LocateMessageAsync(send.MessageId))
             {
-                continue;
-            }
+                if (conversation != send.ConversationId)
+                {
+                    continue;
+                }
 
-            var found = await store.ReadAsync(conversation, seq - 1, ReadDirection.After, 1);
-            if (found is [var e]
-                && e.EventId == send.MessageId
-                && e.SenderDeviceId == actor.DeviceId
-                && e.ThreadRootId == (send.ThreadRootId == Guid.Empty ? null : send.ThreadRootId)
-                && string.Equals(e.ContentType, send.ContentType, StringComparison.Ordinal)
-                && e.Content.Span.SequenceEqual(send.Content.Span))
-            {
-                return new SendOutcome(e.Seq, e.StoredAt.ToUnixTimeMilliseconds(), null, null);
+                var found = await store.ReadAsync(conversation, seq - 1, ReadDirection.After, 1);
+                if (found is [var e]
+                    && e.EventId == send.MessageId
+                    && e.SenderDeviceId == actor.DeviceId
+                    && e.ThreadRootId == (send.ThreadRootId == Guid.Empty ? null : send.ThreadRootId)
+                    && string.Equals(e.ContentType, send.ContentType, StringComparison.Ordinal)
+                    && e.Content.Span.SequenceEqual(send.Content.Span))
+                {
+                    return new SendOutcome(e.Seq, e.StoredAt.ToUnixTimeMilliseconds(), null, null);
+                }
             }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The refusal stands: it is true of a new message, and the client learns of the old one on its next try.
+            GatewayLog.StoreFailed(logger, ex);
         }
 
         return null;

@@ -38,8 +38,9 @@ internal sealed record ConversationRoster(ConversationRecord Conversation, IRead
 /// It also keeps whole rosters (<see cref="GetRosterAsync"/>: the conversation and its member list) for the push
 /// planner, which needs them for every round of committed messages, for <see cref="RosterLifetime"/>. Any
 /// forgotten answer of a conversation (a join, a leave, an archive; on every node through the backplane) drops
-/// its roster too, so a member who left is never planned a notification from a kept roster; the lifetime bounds
-/// a rename and a lost invalidation.
+/// its roster too, so a member who left is not planned a notification from a kept roster; the lifetime bounds
+/// a rename and an invalidation the backplane lost (while Redis is unreachable a leaver may be planned one for
+/// up to 10 s; the dispatcher still finds them gone from the team if they left it).
 /// </para>
 /// In the distributed mode a shared tier sits between this cache and the directory
 /// (<see cref="IMembershipBackplane"/>, Redis): a miss here asks it before the directory, and a change

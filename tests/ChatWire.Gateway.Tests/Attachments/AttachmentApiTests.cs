@@ -185,6 +185,24 @@ public sealed class AttachmentApiTests
     }
 
     [Fact]
+    public async Task BlobUpload_AnyContentType_Stored()
+    {
+        // The grant names application/octet-stream; a client that sends another type (or curl's default) is not refused for it.
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var bytes = new byte[100];
+        var created = await AttachmentClient.CreateForAsync(alice, general, bytes);
+        using var http = new HttpClient();
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+
+        var response = await http.PutAsync(created.GetProperty("upload").GetProperty("url").GetString(), content);
+
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    [Fact]
     public async Task BlobUpload_ChunkedWithoutContentLength_RefusedAndNothingStored()
     {
         await using var server = await TestServer.StartAsync();
