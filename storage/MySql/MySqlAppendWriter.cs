@@ -60,7 +60,9 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
     private long _batchesRetried;
     private long _batchesLookedUpAgain;
     private int _lookUpBatches;
-    private bool _lookedUp;
+
+    // Whether the batch being stored looked its ids up first (else the unique key finds a resend).
+    private bool _lookUp;
 
     private MySqlAppendWriter(MySqlConnection connection, string connectionString, MySqlMessageStoreOptions options)
         : base("ChatWire MySQL writer", options.MaxBatchSize, options.MaxBatchBytes, options.QueueCapacity, options.QueueByteCapacity)
@@ -120,18 +122,18 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
     {
         for (var attempt = 1; ; attempt++)
         {
-            var lookUp = _lookUpBatches > 0;
+            _lookUp = _lookUpBatches > 0;
             try
             {
-                StoreOnce(batch, lookUp);
-                if (lookUp)
+                StoreOnce(batch);
+                if (_lookUp)
                 {
                     _lookUpBatches--;
                 }
 
                 return;
             }
-            catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.DuplicateKeyEntry && !lookUp)
+            catch (MySqlException exception) when (exception.ErrorCode == MySqlErrorCode.DuplicateKeyEntry && !_lookUp)
             {
                 Abandon();
                 Interlocked.Increment(ref _batchesLookedUpAgain);
@@ -157,7 +159,7 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
         }
     }
 
-    private void StoreOnce(List<PendingAppend> batch, bool lookUp)
+    private void StoreOnce(List<PendingAppend> batch)
     {
         if (_connection.State != ConnectionState.Open)
         {
@@ -177,8 +179,7 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
 
         LockHeads(batch);
         _storedIds.Clear();
-        _lookedUp = lookUp;
-        if (lookUp)
+        if (_lookUp)
         {
             FindStoredIds(batch);
         }
@@ -356,7 +357,7 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
         // of this batch, or by any node before, is seen. A change (an edit, a reaction, a reply) is looked up
         // alone when the batch's ids were not: its rules could refuse a resend, or find it changes nothing,
         // before any INSERT met the stored id.
-        if (_storedIds.Contains((e.ConversationId, e.EventId)) || (!_lookedUp && MySqlMessageChanges.Touches(e)))
+        if (_storedIds.Contains((e.ConversationId, e.EventId)) || (!_lookUp && MySqlMessageChanges.Touches(e)))
         {
             InsertRows();
             StoredValues.WriteGuid(e.ConversationId, _conversationId);
