@@ -57,6 +57,7 @@ public sealed partial class ChatWireConnection
             }
 
             link = next;
+            _streams.BeginCatchUp();
             caughtUp = CatchUpOnReconnectAsync(link);
         }
     }
@@ -378,9 +379,16 @@ public sealed partial class ChatWireConnection
             _streams.Start(state.ConversationId, start);
         }
 
+        // Conversations SYNC did not list but an event arrived for meanwhile start at that event.
+        var gapped = _streams.EndCatchUp();
         foreach (var state in states)
         {
             await FillAsync(link, state.ConversationId, state.LastSeq).ConfigureAwait(false);
+        }
+
+        foreach (var conversationId in gapped)
+        {
+            await FillAsync(link, conversationId, target: 0).ConfigureAwait(false);
         }
     }
 

@@ -138,6 +138,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         var connection = new ChatWireConnection(options);
         var link = await FrameLink.OpenAsync(options, connection._noiseTrust, connection.NextRequestId, cancellationToken).ConfigureAwait(false);
         connection.Publish(link);
+        connection._streams.BeginCatchUp();
         connection._supervisor = Task.Run(() => connection.SuperviseAsync(link), CancellationToken.None);
         try
         {

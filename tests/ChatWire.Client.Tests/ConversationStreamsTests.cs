@@ -122,6 +122,66 @@ public sealed class ConversationStreamsTests
         Assert.Equal(8UL, Assert.IsType<MessageReceived>(events[1]).Message.Seq);
     }
 
+    // Regression: a device resuming from its cursor (3) got event 5 pushed live before its SYNC answer; the
+    // stream started at 5 and 4 was never delivered.
+    [Fact]
+    public void OnLive_BeforeTheSyncAnswer_HeldUntilStart_ThenTheGapIsFilledFromTheStart()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp();
+
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 5)));
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 3)));
+        Assert.Empty(Seqs());
+        Assert.Null(streams.Watermark(Conversation));
+        Assert.Empty(streams.Snapshot());
+
+        Assert.True(streams.Start(Conversation, 3));
+        Assert.Empty(streams.EndCatchUp());
+        Assert.True(streams.TryBeginFill(Conversation, target: 5, out var from));
+        Assert.Equal(3UL, from);
+        streams.OnFetched(Messages.Text(Conversation, 4));
+        streams.OnFetched(Messages.Text(Conversation, 5));
+
+        Assert.False(streams.ContinueFill(Conversation, pageWasEmpty: false, out _));
+        Assert.Equal([4UL, 5UL], Seqs());
+        Assert.Equal(0, streams.HeldCount);
+    }
+
+    [Fact]
+    public void OnLive_BeforeTheSyncAnswer_NextAfterTheStart_ComesOutAtStart()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp();
+
+        streams.OnLive(Messages.Text(Conversation, 8));
+        streams.Start(Conversation, 7);
+
+        Assert.Equal([8UL], Seqs());
+        Assert.Equal(8UL, streams.Watermark(Conversation));
+    }
+
+    [Fact]
+    public void EndCatchUp_ConversationSyncDidNotList_StartsAtItsFirstLiveEvent()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp();
+        var joined = Messages.Text(Other, 7) with { Kind = EventKind.MemberJoined, SubjectId = Messages.SenderId, ContentType = string.Empty, Content = Array.Empty<byte>() };
+
+        streams.OnLive(joined);
+        streams.OnLive(Messages.Text(Other, 9));
+        Assert.Empty(Drain());
+
+        Assert.Equal([Other], streams.EndCatchUp());
+        Assert.IsType<MembershipChanged>(Assert.Single(Drain()));
+        Assert.True(streams.TryBeginFill(Other, target: 0, out var from));
+        Assert.Equal(7UL, from);
+
+        // After the catch-up, a conversation never seen starts at its event at once.
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 30)));
+        Assert.Equal([30UL], Seqs());
+    }
+
     [Fact]
     public void Emit_UnknownKind_MovesTheWatermarkButIsNotSurfaced()
     {

@@ -9,12 +9,16 @@ namespace ChatWire.Client.Internal;
 // - an event at or below the watermark is a duplicate (delivery is at least once) and is dropped;
 // - an event past watermark + 1 is held, and the conversation needs a fill (HISTORY After the watermark);
 //   held events come out once the fill has closed the gap.
+// - between a link's AUTH_OK and its SYNC answer (a catch-up), a live event in a conversation without a
+//   watermark is held in an unstarted stream: SYNC, not the first event that happens to arrive, says where
+//   the conversation starts (a device resuming from its cursor must not skip what it missed).
 // The connection runs the fills; this class only keeps the books, under one lock.
 internal sealed class ConversationStreams
 {
     private readonly ChannelWriter<ChatWireEvent> _events;
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, Stream> _streams = [];
+    private bool _catchingUp;
 
     public ConversationStreams(ChannelWriter<ChatWireEvent> events, IReadOnlyDictionary<Guid, ulong>? resume = null)
     {
@@ -40,7 +44,7 @@ internal sealed class ConversationStreams
     {
         lock (_lock)
         {
-            return _streams.TryGetValue(conversationId, out var stream) ? stream.Watermark : null;
+            return _streams.TryGetValue(conversationId, out var stream) && !stream.Unstarted ? stream.Watermark : null;
         }
     }
 
@@ -48,17 +52,76 @@ internal sealed class ConversationStreams
     {
         lock (_lock)
         {
-            return _streams.ToDictionary(pair => pair.Key, pair => pair.Value.Watermark);
+            return _streams.Where(pair => !pair.Value.Unstarted).ToDictionary(pair => pair.Key, pair => pair.Value.Watermark);
         }
     }
 
-    // Where a conversation not seen before starts: events up to startAfter count as already seen. A
-    // conversation already known keeps its watermark. True when it was new.
+    // A link is authenticated and its SYNC not yet answered: from now until EndCatchUp, live events in
+    // conversations without a watermark wait for Start. Called before the link's read loop can see an event.
+    public void BeginCatchUp()
+    {
+        lock (_lock)
+        {
+            _catchingUp = true;
+        }
+    }
+
+    // Where a conversation not seen before starts: events up to startAfter count as already seen; what
+    // arrived live meanwhile and lies beyond comes out once the gap up to it is filled. A conversation
+    // already known keeps its watermark. True when it was new.
     public bool Start(Guid conversationId, ulong startAfter)
     {
         lock (_lock)
         {
-            return _streams.TryAdd(conversationId, new Stream { Watermark = startAfter });
+            if (!_streams.TryGetValue(conversationId, out var stream))
+            {
+                _streams[conversationId] = new Stream { Watermark = startAfter };
+                return true;
+            }
+
+            if (!stream.Unstarted)
+            {
+                return false;
+            }
+
+            stream.Unstarted = false;
+            stream.Watermark = startAfter;
+            foreach (var seq in stream.Held.Keys.Where(seq => seq <= startAfter).ToList())
+            {
+                stream.Held.Remove(seq);
+            }
+
+            EmitContiguous(stream);
+            return true;
+        }
+    }
+
+    // The catch-up's starts are made. A conversation that SYNC did not list but an event arrived for (joined
+    // after the SYNC was read) starts at its first held event, as a live event outside a catch-up would.
+    // Returns those still held behind a gap, for the caller to fill.
+    public List<Guid> EndCatchUp()
+    {
+        lock (_lock)
+        {
+            _catchingUp = false;
+            var gapped = new List<Guid>();
+            foreach (var (conversationId, stream) in _streams)
+            {
+                if (!stream.Unstarted)
+                {
+                    continue;
+                }
+
+                stream.Unstarted = false;
+                stream.Watermark = stream.Held.Keys.First() - 1;
+                EmitContiguous(stream);
+                if (stream.Held.Count > 0)
+                {
+                    gapped.Add(conversationId);
+                }
+            }
+
+            return gapped;
         }
     }
 
@@ -67,8 +130,21 @@ internal sealed class ConversationStreams
     {
         lock (_lock)
         {
+            if (!_streams.TryGetValue(e.ConversationId, out var stream) && _catchingUp)
+            {
+                // Held until the catch-up says where this conversation starts.
+                stream = new Stream { Unstarted = true };
+                _streams[e.ConversationId] = stream;
+            }
+
+            if (stream is { Unstarted: true })
+            {
+                stream.Held.TryAdd(e.Seq, e);
+                return false;
+            }
+
             // An event in a conversation not seen before (typically my own MEMBER_JOINED) starts it there.
-            var stream = StreamFor(e);
+            stream = StreamFor(e);
             return Accept(stream, e) && !stream.Filling;
         }
     }
@@ -89,6 +165,12 @@ internal sealed class ConversationStreams
         lock (_lock)
         {
             var stream = _streams.TryGetValue(conversationId, out var existing) ? existing : _streams[conversationId] = new Stream();
+            if (stream.Unstarted)
+            {
+                from = 0;
+                return false;
+            }
+
             stream.Target = Math.Max(stream.Target, target);
             from = stream.Watermark;
             if (stream.Filling || (stream.Watermark >= stream.Target && stream.Held.Count == 0))
@@ -174,12 +256,17 @@ internal sealed class ConversationStreams
         }
 
         Emit(stream, e);
+        EmitContiguous(stream);
+        return false;
+    }
+
+    // Called under _lock: emits the held events that now follow the watermark without a gap.
+    private void EmitContiguous(Stream stream)
+    {
         while (stream.Held.Remove(stream.Watermark + 1, out var next))
         {
             Emit(stream, next);
         }
-
-        return false;
     }
 
     // Called under _lock: emits what is held in seq order, skipping the gap.
@@ -221,6 +308,9 @@ internal sealed class ConversationStreams
         public ulong Target { get; set; }
 
         public bool Filling { get; set; }
+
+        // Created by a live event during a catch-up; its watermark means nothing until Start or EndCatchUp.
+        public bool Unstarted { get; set; }
 
         public SortedDictionary<ulong, ConversationEvent> Held { get; } = [];
     }
