@@ -182,19 +182,6 @@ internal sealed partial class ConversationService(
                 return Task.FromResult(Denied(access.Access));
             }
 
-            if (await quota.CheckAsync(actor.UserId, access.TeamId, send.Content.Length) is { } refusal)
-            {
-                return Task.FromResult(await StoredAlreadyAsync(actor, send) ?? SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
-            }
-
-            // End-to-end content must be sealed for the current epoch under a complete distribution: one read of the
-            // key directory. Other content skips it (membership_epoch and distribution_id are not used).
-            if (E2eSendCheck.IsE2e(send.ContentType)
-                && await e2e.CheckSendAsync(send.ConversationId, actor.DeviceId, send.MembershipEpoch, send.DistributionId) is { } e2eRefusal)
-            {
-                return Task.FromResult(await StoredAlreadyAsync(actor, send) ?? SendOutcome.Refused(e2eRefusal.Code, e2eRefusal.Message));
-            }
-
             var message = new NewEvent(send.ConversationId, send.MessageId, Storage.Messages.EventKind.Message, actor.UserId, actor.DeviceId, send.ContentType, send.Content)
             {
                 UsageTeamId = access.TeamId,
@@ -202,6 +189,19 @@ internal sealed partial class ConversationService(
                 Mentions = send.Mentions.Count == 0 ? [] : send.Mentions.Distinct().ToArray(),
                 GroupMentions = (Storage.Messages.GroupMentions)(byte)send.GroupMentions,
             };
+            if (await quota.CheckAsync(actor.UserId, access.TeamId, send.Content.Length) is { } refusal)
+            {
+                return Task.FromResult(await StoredAlreadyAsync(message) ?? SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
+            }
+
+            // End-to-end content must be sealed for the current epoch under a complete distribution: one read of the
+            // key directory. Other content skips it (membership_epoch and distribution_id are not used).
+            if (E2eSendCheck.IsE2e(send.ContentType)
+                && await e2e.CheckSendAsync(send.ConversationId, actor.DeviceId, send.MembershipEpoch, send.DistributionId) is { } e2eRefusal)
+            {
+                return Task.FromResult(await StoredAlreadyAsync(message) ?? SendOutcome.Refused(e2eRefusal.Code, e2eRefusal.Message));
+            }
+
             var commit = await store.EnqueueAsync(message);
             return CompleteAsync(commit, started, (actor.UserId, access.TeamId, send.Content.Length));
         }
@@ -215,30 +215,16 @@ internal sealed partial class ConversationService(
 
     // A resend of a message stored before (its SEND_ACK lost) is answered with the original seq even when the
     // conversation changed since in a way that refuses new messages: a member joined (a new epoch, so STALE_EPOCH),
-    // or the quota filled up. Asked only on those refusals, never on the way of a message that is let through:
-    // the same device, the same kind and the same body as sent (one that was edited or deleted since is
-    // refused as a new message would be).
-    private async Task<SendOutcome?> StoredAlreadyAsync(SessionIdentity actor, Send send)
+    // or the quota filled up. Asked only on those refusals, never on the way of a message that is let through. The
+    // store decides by the rule its writer follows (the same device, thread and body as first sent, even after an
+    // edit or a deletion); another event under the id leaves the refusal as it is.
+    private async Task<SendOutcome?> StoredAlreadyAsync(NewEvent message)
     {
         try
         {
-            foreach (var (conversation, seq) in await store.LocateMessageAsync(send.MessageId))
+            if (await store.FindStoredAsync(message) is { Outcome: AppendOutcome.Duplicate, Event: { } e })
             {
-                if (conversation != send.ConversationId)
-                {
-                    continue;
-                }
-
-                var found = await store.ReadAsync(conversation, seq - 1, ReadDirection.After, 1);
-                if (found is [var e]
-                    && e.EventId == send.MessageId
-                    && e.SenderDeviceId == actor.DeviceId
-                    && e.ThreadRootId == (send.ThreadRootId == Guid.Empty ? null : send.ThreadRootId)
-                    && string.Equals(e.ContentType, send.ContentType, StringComparison.Ordinal)
-                    && e.Content.Span.SequenceEqual(send.Content.Span))
-                {
-                    return new SendOutcome(e.Seq, e.StoredAt.ToUnixTimeMilliseconds(), null, null);
-                }
+                return new SendOutcome(e.Seq, e.StoredAt.ToUnixTimeMilliseconds(), null, null);
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)

@@ -15,6 +15,7 @@ internal sealed class TimedMessageStore : IMessageStore
     private readonly Operation _read;
     private readonly Operation _details;
     private readonly Operation _locate;
+    private readonly Operation _findStored;
     private readonly Operation _markRead;
     private readonly Operation _stats;
     private readonly Operation _cursors;
@@ -27,6 +28,7 @@ internal sealed class TimedMessageStore : IMessageStore
         _read = new Operation(metrics, "read");
         _details = new Operation(metrics, "message_details");
         _locate = new Operation(metrics, "locate_message");
+        _findStored = new Operation(metrics, "find_stored");
         _markRead = new Operation(metrics, "mark_read");
         _stats = new Operation(metrics, "stats");
         _cursors = new Operation(metrics, "set_device_cursors");
@@ -45,6 +47,9 @@ internal sealed class TimedMessageStore : IMessageStore
 
     public Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(Guid messageId, CancellationToken cancellationToken = default) =>
         _locate.TimeAsync(Stopwatch.GetTimestamp(), _inner.LocateMessageAsync(messageId, cancellationToken));
+
+    public Task<AppendResult?> FindStoredAsync(NewEvent newEvent, CancellationToken cancellationToken = default) =>
+        _findStored.TimeAsync(Stopwatch.GetTimestamp(), _inner.FindStoredAsync(newEvent, cancellationToken));
 
     public Task<ConversationStats> MarkReadAsync(Guid userId, Guid conversationId, ulong seq, CancellationToken cancellationToken = default) =>
         _markRead.TimeAsync(Stopwatch.GetTimestamp(), _inner.MarkReadAsync(userId, conversationId, seq, cancellationToken));

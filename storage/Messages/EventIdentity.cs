@@ -25,6 +25,19 @@ internal static class EventIdentity
             ? originalDigest.AsSpan().SequenceEqual(Digest(hash, e.ContentType, e.Content.Span))
             : string.Equals(original.ContentType, e.ContentType, StringComparison.Ordinal) && original.Content.Span.SequenceEqual(e.Content.Span));
 
+    /// <summary>The answer to <paramref name="e"/> when its id is taken by <paramref name="original"/>: Duplicate with it, or Conflict.</summary>
+    public static AppendResult AnswerTo(NewEvent e, StoredEvent original, byte[]? originalDigest, IncrementalHash hash) =>
+        IsSameEvent(original, originalDigest, e, hash)
+            ? new AppendResult(AppendOutcome.Duplicate, original)
+            : new AppendResult(AppendOutcome.Conflict, null);
+
+    /// <summary><see cref="AnswerTo(NewEvent, StoredEvent, byte[], IncrementalHash)"/> with a hash of its own, for a read outside a writer.</summary>
+    public static AppendResult AnswerTo(NewEvent e, StoredEvent original, byte[]? originalDigest)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        return AnswerTo(e, original, originalDigest, hash);
+    }
+
     /// <summary>SHA-256 of the content type's UTF-8, a zero byte, then the content; <paramref name="hash"/> is a reusable SHA-256.</summary>
     public static byte[] Digest(IncrementalHash hash, string contentType, ReadOnlySpan<byte> content)
     {

@@ -283,6 +283,17 @@ public interface IMessageStore
     /// </summary>
     Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(Guid messageId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// What an append of <paramref name="newEvent"/> would be answered if its id is stored in its conversation
+    /// already, read outside the writer: <see cref="AppendOutcome.Duplicate"/> with the stored event when it is
+    /// the same event by the rule every append follows (the same device, kind, subject and thread, and the same
+    /// content type and content as first sent, even after an edit or a deletion), <see cref="AppendOutcome.Conflict"/>
+    /// when the id names another event, and null when the conversation holds no event with this id (an append
+    /// of it not yet committed included). For a caller about to refuse an event for a reason that holds only
+    /// for new ones, so that a resend whose acknowledgement was lost still gets its original seq.
+    /// </summary>
+    Task<AppendResult?> FindStoredAsync(NewEvent newEvent, CancellationToken cancellationToken = default);
+
     /// <summary>The most unread messages or mentions counted per conversation; a badge shows more as "1000+".</summary>
     public const int MaxCountedUnread = 1000;
 

@@ -81,9 +81,7 @@ internal sealed class MongoEventBatch(IClientSessionHandle session, MongoCollect
         if (existing is not null)
         {
             var original = MongoDocuments.ToStoredEvent(existing);
-            return EventIdentity.IsSameEvent(original, MongoDocuments.OriginalDigest(existing), e, hash)
-                ? new AppendResult(AppendOutcome.Duplicate, original)
-                : new AppendResult(AppendOutcome.Conflict, null);
+            return EventIdentity.AnswerTo(e, original, MongoDocuments.OriginalDigest(existing), hash);
         }
 
         // What the event changes is checked and applied first: a refused or no-op change takes no seq.

@@ -146,6 +146,17 @@ public sealed class MongoMessageStore : IMessageStore, IAsyncDisposable
             .ToList();
     }
 
+    public async Task<AppendResult?> FindStoredAsync(NewEvent newEvent, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(newEvent);
+        ThrowIfDisposed();
+        using var cursor = await _collections.Events.FindAsync(MongoCommands.FindEvent(newEvent.ConversationId, newEvent.EventId), cancellationToken: cancellationToken);
+        var existing = await cursor.FirstOrDefaultAsync(cancellationToken);
+        return existing is null
+            ? null
+            : EventIdentity.AnswerTo(newEvent, MongoDocuments.ToStoredEvent(existing), MongoDocuments.OriginalDigest(existing));
+    }
+
     public async Task<ConversationStats> MarkReadAsync(Guid userId, Guid conversationId, ulong seq, CancellationToken cancellationToken = default)
     {
         await MoveForwardAsync(_collections.ReadPositions, Fields.UserId, Fields.ReadSeq, userId, [(conversationId, seq)], cancellationToken);

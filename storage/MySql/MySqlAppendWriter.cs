@@ -367,9 +367,7 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
             {
                 var original = MySqlMessageStore.ReadEvent(existing);
                 var digest = existing.IsDBNull(15) ? null : existing.GetFieldValue<byte[]>(15);
-                return EventIdentity.IsSameEvent(original, digest, e, _digest)
-                    ? new AppendResult(AppendOutcome.Duplicate, original)
-                    : new AppendResult(AppendOutcome.Conflict, null);
+                return EventIdentity.AnswerTo(e, original, digest, _digest);
             }
         }
 

@@ -216,6 +216,23 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
         return found;
     }
 
+    public async Task<AppendResult?> FindStoredAsync(NewEvent newEvent, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(newEvent);
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {EventColumns}, original_digest FROM events WHERE conversation_id = @c AND event_id = @e;";
+        command.Parameters.AddGuid("@c", newEvent.ConversationId);
+        command.Parameters.AddGuid("@e", newEvent.EventId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return EventIdentity.AnswerTo(newEvent, ReadEvent(reader), reader.IsDBNull(15) ? null : reader.GetFieldValue<byte[]>(15));
+    }
+
     public async Task<ConversationStats> MarkReadAsync(Guid userId, Guid conversationId, ulong seq, CancellationToken cancellationToken = default)
     {
         await MoveForwardAsync("read_positions", "user_id", "read_seq", userId, [(conversationId, seq)], cancellationToken);

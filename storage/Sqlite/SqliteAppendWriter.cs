@@ -285,9 +285,7 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
 
         var original = SqliteMessageStore.ReadEvent(existing);
         var digest = existing.IsDBNull(15) ? null : existing.GetFieldValue<byte[]>(15);
-        return EventIdentity.IsSameEvent(original, digest, e, _digest)
-            ? new AppendResult(AppendOutcome.Duplicate, original)
-            : new AppendResult(AppendOutcome.Conflict, null);
+        return EventIdentity.AnswerTo(e, original, digest, _digest);
     }
 
     // Stores the event under the conversation's next seq; null (and no seq taken) when its id is taken already.

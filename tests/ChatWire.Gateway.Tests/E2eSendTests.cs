@@ -162,6 +162,35 @@ public sealed class E2eSendTests
     }
 
     [Fact]
+    public async Task Resend_OfAMessageDeletedSince_AfterTheRosterChanged_StillAnsweredWithItsSeq()
+    {
+        // The store compares a resend with the message as first sent, so a deletion in between does not make the
+        // resend of a lost SEND_ACK a new message that the changed roster refuses.
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var carol = await server.SignupAsync();
+        var (team, general) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(team));
+        await PublishAsync(alice, bob, carol);
+        var epoch = await EpochAsync(alice, general);
+        var chain = await DistributeAsync(alice, general, epoch, alice, bob);
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+        var sent = E2eSend(client.NextRequestId(), general, epoch, chain, null);
+        await client.SendAsync(sent);
+        var ack = await client.ExpectAsync<SendAck>();
+        await client.SendAsync(new Delete(client.NextRequestId(), general, sent.MessageId));
+        await client.ExpectAsync<Ok>();
+
+        await carol.JoinAsync(await alice.InviteAsync(team));
+        var resent = sent with { RequestId = client.NextRequestId() };
+        await client.SendAsync(resent);
+        var answer = await client.ExpectAsync<SendAck>();
+
+        Assert.Equal((resent.RequestId, ack.Seq, ack.ServerTimeUnixMs), (answer.RequestId, answer.Seq, answer.ServerTimeUnixMs));
+    }
+
+    [Fact]
     public async Task Send_AboveMaxSenderChainMembers_AnyMembersEpochSecretDistributionAccepted()
     {
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Limits:MaxSenderChainMembers"] = "2" });

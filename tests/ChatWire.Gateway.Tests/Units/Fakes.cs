@@ -136,6 +136,23 @@ internal sealed class FakeMessageStore : IMessageStore
         }
     }
 
+    /// <summary>The real stores' rule, comparing with the stored content (the fake keeps no digest of the original).</summary>
+    public Task<AppendResult?> FindStoredAsync(NewEvent newEvent, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var stored = _events.FirstOrDefault(e => e.ConversationId == newEvent.ConversationId && e.EventId == newEvent.EventId);
+            if (stored is null)
+            {
+                return Task.FromResult<AppendResult?>(null);
+            }
+
+            var same = stored.SenderDeviceId == newEvent.SenderDeviceId && stored.Kind == newEvent.Kind && stored.SubjectId == newEvent.SubjectId
+                && stored.ThreadRootId == newEvent.ThreadRootId && stored.ContentType == newEvent.ContentType && stored.Content.Span.SequenceEqual(newEvent.Content.Span);
+            return Task.FromResult<AppendResult?>(same ? new AppendResult(AppendOutcome.Duplicate, stored) : new AppendResult(AppendOutcome.Conflict, null));
+        }
+    }
+
     /// <summary>The fake keeps no threads or reactions: no message has details.</summary>
     public Task<IReadOnlyDictionary<Guid, MessageDetails>> GetMessageDetailsAsync(Guid conversationId, IReadOnlyCollection<Guid> messageIds, Guid readerUserId, CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyDictionary<Guid, MessageDetails>>(new Dictionary<Guid, MessageDetails>());

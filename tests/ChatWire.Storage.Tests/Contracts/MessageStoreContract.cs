@@ -314,6 +314,31 @@ public abstract partial class MessageStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FindStoredAsync_AnswersAsAnAppendWould_EvenAfterTheMessageWasEditedAndDeleted()
+    {
+        var conversation = Guid.NewGuid();
+        var message = NewMessage(conversation, "as first sent");
+        Assert.Null(await Store.FindStoredAsync(message));
+        var stored = (await Store.AppendAsync(message)).Event!;
+
+        var same = await Store.FindStoredAsync(message with { Content = message.Content.ToArray() });
+        var otherBody = await Store.FindStoredAsync(NewMessage(conversation, "another body") with { EventId = message.EventId });
+        var otherDevice = await Store.FindStoredAsync(message with { SenderDeviceId = Guid.NewGuid() });
+        var otherConversation = await Store.FindStoredAsync(message with { ConversationId = Guid.NewGuid() });
+        await Store.AppendAsync(NewEvent.Change(conversation, EventKind.MessageEdited, message.EventId, message.SenderUserId, message.SenderDeviceId, "text/plain", "edited"u8.ToArray()));
+        var afterEdit = await Store.FindStoredAsync(message);
+        await Store.AppendAsync(NewEvent.Change(conversation, EventKind.MessageDeleted, message.EventId, message.SenderUserId, message.SenderDeviceId, string.Empty, Array.Empty<byte>()));
+        var afterDeletion = await Store.FindStoredAsync(message);
+
+        Assert.Equal((AppendOutcome.Duplicate, stored.Seq, stored.StoredAt), (same!.Outcome, same.Event!.Seq, same.Event.StoredAt));
+        Assert.Equal(AppendOutcome.Conflict, otherBody!.Outcome);
+        Assert.Equal(AppendOutcome.Conflict, otherDevice!.Outcome);
+        Assert.Null(otherConversation);
+        Assert.Equal((AppendOutcome.Duplicate, stored.Seq), (afterEdit!.Outcome, afterEdit.Event!.Seq));
+        Assert.Equal((AppendOutcome.Duplicate, stored.Seq), (afterDeletion!.Outcome, afterDeletion.Event!.Seq));
+    }
+
+    [Fact]
     public async Task ObserveCommits_ConcurrentAppends_SeesEveryStoredEventOnceInSeqOrderPerConversation()
     {
         var observer = new RecordingObserver();
