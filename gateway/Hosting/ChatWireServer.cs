@@ -61,7 +61,16 @@ public sealed class ChatWireServer : IAsyncDisposable
     public int ExitCode => _health.ExitCode;
 
     /// <summary>Builds the host from appsettings.json (next to the binary), <c>CHATWIRE_</c> environment variables, arguments and <paramref name="overrides"/>.</summary>
-    public static async Task<ChatWireServer> CreateAsync(string[] args, IReadOnlyDictionary<string, string?>? overrides = null, CancellationToken cancellationToken = default)
+    public static Task<ChatWireServer> CreateAsync(string[] args, IReadOnlyDictionary<string, string?>? overrides = null, CancellationToken cancellationToken = default) =>
+        CreateAsync(args, overrides, replaceServices: null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="CreateAsync(string[], IReadOnlyDictionary{string, string}, CancellationToken)"/>, with
+    /// <paramref name="replaceServices"/> run on the service collection last, before the host is built: for
+    /// tests that need a component to fail in a way no configuration produces (a fault a handler did not expect).
+    /// </summary>
+    internal static async Task<ChatWireServer> CreateAsync(
+        string[] args, IReadOnlyDictionary<string, string?>? overrides, Action<IServiceCollection>? replaceServices, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -163,6 +172,7 @@ public sealed class ChatWireServer : IAsyncDisposable
 
         builder.WebHost.ConfigureKestrel(kestrel => KestrelListeners.Configure(kestrel, gateway, certificate, noiseKeys, endpoints));
 
+        replaceServices?.Invoke(services);
         var app = builder.Build();
         var server = new ChatWireServer(app, storage, redis, dataDirectory);
         HttpPipeline.Map(app);

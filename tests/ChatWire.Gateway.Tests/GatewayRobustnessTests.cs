@@ -3,7 +3,9 @@ using System.Security.Authentication;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using ChatWire.Routing.Presence;
 using ChatWire.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ChatWire.Gateway.Tests;
 
@@ -11,6 +13,30 @@ namespace ChatWire.Gateway.Tests;
 // AUTH with tokens that were revoked or expired.
 public sealed class GatewayRobustnessTests
 {
+    // Rule: a fault no handler expected fails that request with INTERNAL_ERROR; the connection goes on, and
+    // nobody else notices. No configuration makes a component throw like that, so the presence registry is
+    // replaced by one whose SET_STATUS Away throws.
+    [Fact]
+    public async Task UnexpectedFault_InAHandler_AnsweredInternalError_TheConnectionAndOthersGoOn()
+    {
+        await using var server = await TestServer.StartAsync(replaceServices: services =>
+            services.AddSingleton<IPresenceRegistry>(_ => new AwayThrows(new InProcessPresenceRegistry())));
+        var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+        await using var other = await RawClient.ConnectAuthenticatedAsync(bob);
+
+        var faulting = client.NextRequestId();
+        await client.SendAsync(new SetStatus(faulting, PresenceStatus.Away));
+        var error = await client.ExpectErrorAsync();
+        await client.SendAsync(new SetStatus(client.NextRequestId(), PresenceStatus.DoNotDisturb));
+        await client.ExpectAsync<Ok>();
+        var sent = await client.SendTextAsync(dm, "still here");
+        var otherSent = await other.SendTextAsync(dm, "did not notice");
+
+        Assert.Equal((faulting, ErrorCode.InternalError), (error.RequestId, error.Code));
+        Assert.True(sent.Seq > 0 && otherSent.Seq == sent.Seq + 1);
+    }
+
     [Fact]
     public async Task Tls_LargeHistoryPageWhileEventsArrive_EveryFrameIntact()
     {
@@ -164,5 +190,31 @@ public sealed class GatewayRobustnessTests
         {
             return 0;
         }
+    }
+
+    private sealed class AwayThrows(IPresenceRegistry inner) : IPresenceRegistry
+    {
+        public void Observe(IPresenceObserver observer) => inner.Observe(observer);
+
+        public void MarkPresent(Guid userId) => inner.MarkPresent(userId);
+
+        public void MarkAbsent(Guid userId, long atUnixMs) => inner.MarkAbsent(userId, atUnixMs);
+
+        public void SetStatus(Guid userId, UserStatus status)
+        {
+            if (status == UserStatus.Away)
+            {
+                throw new InvalidOperationException("A fault no handler expects.");
+            }
+
+            inner.SetStatus(userId, status);
+        }
+
+        public ValueTask<IReadOnlyDictionary<Guid, UserPresence>> ReadAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken) =>
+            inner.ReadAsync(userIds, cancellationToken);
+
+        public ValueTask WatchAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken) => inner.WatchAsync(userIds, cancellationToken);
+
+        public void Unwatch(IReadOnlyCollection<Guid> userIds) => inner.Unwatch(userIds);
     }
 }

@@ -65,7 +65,11 @@ public sealed class TestServer : IAsyncDisposable
         }
     }
 
-    public static async Task<TestServer> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? dataDirectory = null)
+    /// <param name="overrides">Configuration over the test defaults.</param>
+    /// <param name="dataDirectory">An existing data directory (a restart); a fresh one, deleted on dispose, when null.</param>
+    /// <param name="replaceServices">Run on the gateway's services last: to put a failing component in place.</param>
+    public static async Task<TestServer> StartAsync(
+        IReadOnlyDictionary<string, string?>? overrides = null, string? dataDirectory = null, Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? replaceServices = null)
     {
         var owns = dataDirectory is null;
         dataDirectory ??= NewDataDirectory();
@@ -95,7 +99,7 @@ public sealed class TestServer : IAsyncDisposable
             settings[key] = value;
         }
 
-        var server = await ChatWireServer.CreateAsync([], settings);
+        var server = await ChatWireServer.CreateAsync([], settings, replaceServices, CancellationToken.None);
         await server.StartAsync();
         return new TestServer(server, dataDirectory, owns);
     }
