@@ -60,6 +60,9 @@ public sealed class GatewayRobustnessTests
         // several times while live events keep arriving for the same connection.
         const int Pages = 4;
         const int Live = 40;
+
+        // The DM's two MEMBER_JOINED events and the 160 seeded messages.
+        const int Seeded = 162;
         for (var i = 0; i < Pages; i++)
         {
             await reader.SendAsync(new History((uint)(100 + i), dm, 0, HistoryDirection.After, 200));
@@ -86,6 +89,14 @@ public sealed class GatewayRobustnessTests
                     break;
                 case Opcode.Event:
                     var message = FrameCodec.Decode<EventFrame>(body, limits);
+                    if (message.Event.Seq <= Seeded)
+                    {
+                        // A seeded message's delivery, which follows its SEND_ACK, may reach this connection once
+                        // it is authenticated: a live copy of an event the pages hold too (delivery is at least once).
+                        Assert.Equal("application/octet-stream", message.Event.ContentType);
+                        break;
+                    }
+
                     Assert.Equal("text/plain", message.Event.ContentType);
                     live.Add(message.Event.Seq);
                     break;
@@ -96,8 +107,7 @@ public sealed class GatewayRobustnessTests
             }
         }
 
-        // After the DM's two MEMBER_JOINED events and the 160 seeded messages.
-        Assert.Equal(Enumerable.Range(163, Live).Select(i => (ulong)i), live.Order());
+        Assert.Equal(Enumerable.Range(Seeded + 1, Live).Select(i => (ulong)i), live.Order());
     }
 
     [Fact]
