@@ -285,6 +285,9 @@ public sealed partial class ChatWireConnection
             catch (ChatWireException)
             {
                 // The server could not answer the sync right now (e.g. STORAGE_UNAVAILABLE): try again shortly.
+                // Live events of conversations without a watermark stay held meanwhile (ConversationStreams):
+                // let out before SYNC says where their conversation starts, they could skip events. The retries end
+                // with the link or when the server answers.
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
             {

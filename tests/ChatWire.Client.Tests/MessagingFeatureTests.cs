@@ -3,6 +3,7 @@ using ChatWire.Client.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using ChatWire.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ChatWire.Client.Tests;
 
@@ -238,6 +239,50 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
         Assert.Equal(acked + 1, missed1.Seq);
     }
 
+    // Regression (the race behind a flaky run of the test above, made certain): the server holds the restarted
+    // device's SYNC answer while a message arrives live on the new connection. The SDK started the conversation
+    // at that live event and never delivered the one between the device cursor and it.
+    [Fact]
+    public async Task DeviceCursor_ALiveEventBeforeTheSyncAnswer_DoesNotSkipWhatCameBetween()
+    {
+        var gate = new SyncGate();
+        await using var server = await TestServer.StartAsync(replaceServices: services =>
+        {
+            var original = services.Last(d => d.ServiceType == typeof(ChatWire.Storage.Messages.IMessageStore));
+            services.AddSingleton(sp => SyncGate.Wrap((ChatWire.Storage.Messages.IMessageStore)original.ImplementationFactory!(sp), gate));
+        });
+        var crew = await Crew.CreateAsync(server);
+        await using var bob = await Sdk.ConnectAsync(crew.Bob);
+        var options = Sdk.Options(crew.Alice) with { AcknowledgeInterval = TimeSpan.FromMilliseconds(50), ResumeFromDeviceCursor = true };
+        var seen = await bob.SendTextAsync(crew.GeneralId, "seen before the restart");
+        SendResult marker;
+        await using (var alice = await ChatWireConnection.ConnectAsync(options).WaitAsync(Patience.Default))
+        {
+            // A first connection starts at the newest event; its device cursor reaches the marker once read.
+            var log = new EventLog(alice);
+            marker = await bob.SendTextAsync(crew.GeneralId, "marker");
+            Assert.Equal(marker.Seq, (await log.NextOfAsync<MessageReceived>()).Message.Seq);
+            for (var i = 0; i < 100 && (await alice.GetConversationStatesAsync()).Single(s => s.ConversationId == crew.GeneralId).DeviceCursor < marker.Seq; i++)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        var missed = await bob.SendTextAsync(crew.GeneralId, "missed while closed");
+        gate.Close();
+        var connecting = ChatWireConnection.ConnectAsync(options);
+        await gate.Held.Task.WaitAsync(Patience.Default);
+        var live = await bob.SendTextAsync(crew.GeneralId, "pushed before the SYNC answer");
+        await Task.Delay(200);
+        gate.Open();
+        await using var restarted = await connecting.WaitAsync(Patience.Default);
+        var restartedLog = new EventLog(restarted);
+
+        Assert.True(seen.Seq < marker.Seq);
+        Assert.Equal(missed.Seq, (await restartedLog.NextOfAsync<MessageReceived>()).Message.Seq);
+        Assert.Equal(live.Seq, (await restartedLog.NextOfAsync<MessageReceived>()).Message.Seq);
+    }
+
     [Fact]
     public async Task SameMessageId_Resent100TimesAtOnce_FromFourConnectionsOfOneDevice_StoredOnce()
     {
@@ -287,4 +332,66 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
         ReactionChanged m => m.Event.Seq,
         _ => throw new InvalidOperationException(e.GetType().Name),
     };
+
+    // Holds the store's conversation stats (what SYNC reads) while closed; tells when a read is held.
+    // Not sealed: DispatchProxy derives the proxy type from it.
+#pragma warning disable CA1852
+    private class SyncGate : System.Reflection.DispatchProxy
+#pragma warning restore CA1852
+    {
+        private TaskCompletionSource _open = Opened();
+        private ChatWire.Storage.Messages.IMessageStore _inner = null!;
+        private SyncGate? _gate;
+
+        public TaskCompletionSource Held { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public static ChatWire.Storage.Messages.IMessageStore Wrap(ChatWire.Storage.Messages.IMessageStore inner, SyncGate gate)
+        {
+            var proxy = Create<ChatWire.Storage.Messages.IMessageStore, SyncGate>();
+            var self = (SyncGate)(object)proxy;
+            self._inner = inner;
+            self._gate = gate;
+            return proxy;
+        }
+
+        public void Close()
+        {
+            _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        public void Open() => _open.TrySetResult();
+
+        protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
+        {
+            if (targetMethod!.Name == nameof(ChatWire.Storage.Messages.IMessageStore.GetStatsAsync) && !_gate!._open.Task.IsCompleted)
+            {
+                return WhenOpenAsync(targetMethod, args);
+            }
+
+            try
+            {
+                return targetMethod.Invoke(_inner, args);
+            }
+            catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerException);
+                throw;
+            }
+        }
+
+        private static TaskCompletionSource Opened()
+        {
+            var open = new TaskCompletionSource();
+            open.SetResult();
+            return open;
+        }
+
+        private async Task<IReadOnlyDictionary<Guid, ChatWire.Storage.Messages.ConversationStats>> WhenOpenAsync(System.Reflection.MethodInfo method, object?[]? args)
+        {
+            _gate!.Held.TrySetResult();
+            await _gate._open.Task;
+            return await (Task<IReadOnlyDictionary<Guid, ChatWire.Storage.Messages.ConversationStats>>)method.Invoke(_inner, args)!;
+        }
+    }
 }
