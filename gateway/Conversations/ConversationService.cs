@@ -322,8 +322,8 @@ internal sealed partial class ConversationService(
             }
 
             var detail = e.Kind == Storage.Messages.EventKind.Message ? details.GetValueOrDefault(e.EventId) : null;
-            var mapped = FitToFrame(EventMapping.ToProtocol(e, detail), maxBytes);
-            bytes += mapped.EncodedLengthBound();
+            var (mapped, bound) = FitToFrame(EventMapping.ToProtocol(e, detail), maxBytes);
+            bytes += bound;
             if (bytes > maxBytes && taken.Count > 0)
             {
                 break;
@@ -346,10 +346,12 @@ internal sealed partial class ConversationService(
 
     // A message with a body near max_content_length and 50 long reactions and 50 thread participants can come out
     // larger than a frame on its own (docs/protocol.md §4.11): its lists are shortened from the end, participants
-    // first, until it fits, so a page always fits in one frame. Anything smaller is returned as it is.
-    internal static ConversationEvent FitToFrame(ConversationEvent mapped, int maxBytes)
+    // first, until it fits, so a page always fits in one frame. Anything smaller is returned as it is. With the
+    // bound of what is returned, which the page counts.
+    internal static (ConversationEvent Event, int Bound) FitToFrame(ConversationEvent mapped, int maxBytes)
     {
-        while (mapped.EncodedLengthBound() > maxBytes)
+        int bound;
+        while ((bound = mapped.EncodedLengthBound()) > maxBytes)
         {
             if (mapped.ThreadParticipants.Count > 0)
             {
@@ -365,6 +367,6 @@ internal sealed partial class ConversationService(
             }
         }
 
-        return mapped;
+        return (mapped, bound);
     }
 }

@@ -15,8 +15,8 @@ namespace ChatWire.Storage.MySql;
 /// </summary>
 internal sealed class MySqlAppendWriter : GroupCommitWriter
 {
-    // The event's columns, then the original digest (column 15).
-    private const string FindSql = $"""
+    // The event's columns, then the original digest (ReadOriginalDigest); also FindStoredAsync's.
+    internal const string FindSql = $"""
         SELECT {MySqlMessageStore.EventColumns}, original_digest FROM events
         WHERE conversation_id = @conversation_id AND event_id = @event_id;
         """;
@@ -366,8 +366,7 @@ internal sealed class MySqlAppendWriter : GroupCommitWriter
             if (existing.Read())
             {
                 var original = MySqlMessageStore.ReadEvent(existing);
-                var digest = existing.IsDBNull(15) ? null : existing.GetFieldValue<byte[]>(15);
-                return EventIdentity.AnswerTo(e, original, digest, _digest);
+                return EventIdentity.AnswerTo(e, original, MySqlMessageStore.ReadOriginalDigest(existing), _digest);
             }
         }
 

@@ -221,17 +221,20 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(newEvent);
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {EventColumns}, original_digest FROM events WHERE conversation_id = @c AND event_id = @e;";
-        command.Parameters.AddGuid("@c", newEvent.ConversationId);
-        command.Parameters.AddGuid("@e", newEvent.EventId);
+        command.CommandText = MySqlAppendWriter.FindSql;
+        command.Parameters.AddGuid("@conversation_id", newEvent.ConversationId);
+        command.Parameters.AddGuid("@event_id", newEvent.EventId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
             return null;
         }
 
-        return EventIdentity.AnswerTo(newEvent, ReadEvent(reader), reader.IsDBNull(15) ? null : reader.GetFieldValue<byte[]>(15));
+        return EventIdentity.AnswerTo(newEvent, ReadEvent(reader), ReadOriginalDigest(reader));
     }
+
+    /// <summary>The original digest that follows the event's columns in the writer's lookup (<see cref="MySqlAppendWriter.FindSql"/>).</summary>
+    internal static byte[]? ReadOriginalDigest(MySqlDataReader reader) => reader.IsDBNull(15) ? null : reader.GetFieldValue<byte[]>(15);
 
     public async Task<ConversationStats> MarkReadAsync(Guid userId, Guid conversationId, ulong seq, CancellationToken cancellationToken = default)
     {

@@ -11,8 +11,8 @@ namespace ChatWire.Storage.Sqlite;
 /// </summary>
 internal sealed class SqliteAppendWriter : GroupCommitWriter
 {
-    // The event's columns, then the original digest (column 15).
-    private const string FindSql = $"""
+    // The event's columns, then the original digest (ReadOriginalDigest); also FindStoredAsync's.
+    internal const string FindSql = $"""
         SELECT {SqliteMessageStore.EventColumns}, original_digest FROM events
         WHERE conversation_id = $conversation_id AND event_id = $event_id;
         """;
@@ -284,8 +284,7 @@ internal sealed class SqliteAppendWriter : GroupCommitWriter
         }
 
         var original = SqliteMessageStore.ReadEvent(existing);
-        var digest = existing.IsDBNull(15) ? null : existing.GetFieldValue<byte[]>(15);
-        return EventIdentity.AnswerTo(e, original, digest, _digest);
+        return EventIdentity.AnswerTo(e, original, SqliteMessageStore.ReadOriginalDigest(existing), _digest);
     }
 
     // Stores the event under the conversation's next seq; null (and no seq taken) when its id is taken already.

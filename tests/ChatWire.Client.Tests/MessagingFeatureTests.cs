@@ -249,7 +249,7 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
         await using var server = await TestServer.StartAsync(replaceServices: services =>
         {
             var original = services.Last(d => d.ServiceType == typeof(ChatWire.Storage.Messages.IMessageStore));
-            services.AddSingleton(sp => SyncGate.Wrap((ChatWire.Storage.Messages.IMessageStore)original.ImplementationFactory!(sp), gate));
+            services.AddSingleton(sp => GatedStore.Wrap((ChatWire.Storage.Messages.IMessageStore)original.ImplementationFactory!(sp), gate));
         });
         var crew = await Crew.CreateAsync(server);
         await using var bob = await Sdk.ConnectAsync(crew.Bob);
@@ -333,26 +333,16 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
         _ => throw new InvalidOperationException(e.GetType().Name),
     };
 
-    // Holds the store's conversation stats (what SYNC reads) while closed; tells when a read is held.
-    // Not sealed: DispatchProxy derives the proxy type from it.
-#pragma warning disable CA1852
-    private class SyncGate : System.Reflection.DispatchProxy
-#pragma warning restore CA1852
+    // While closed, holds the store's conversation stats (what SYNC reads); Held tells that a read waits.
+    private sealed class SyncGate
     {
-        private TaskCompletionSource _open = Opened();
-        private ChatWire.Storage.Messages.IMessageStore _inner = null!;
-        private SyncGate? _gate;
+        private TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public SyncGate() => _open.SetResult();
 
         public TaskCompletionSource Held { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public static ChatWire.Storage.Messages.IMessageStore Wrap(ChatWire.Storage.Messages.IMessageStore inner, SyncGate gate)
-        {
-            var proxy = Create<ChatWire.Storage.Messages.IMessageStore, SyncGate>();
-            var self = (SyncGate)(object)proxy;
-            self._inner = inner;
-            self._gate = gate;
-            return proxy;
-        }
+        public bool IsOpen => _open.Task.IsCompleted;
 
         public void Close()
         {
@@ -362,9 +352,34 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
 
         public void Open() => _open.TrySetResult();
 
+        public Task WaitOpenAsync()
+        {
+            Held.TrySetResult();
+            return _open.Task;
+        }
+    }
+
+    // The store with GetStatsAsync passing through the gate; every other call goes straight through.
+    // Not sealed: DispatchProxy derives the proxy type from it.
+#pragma warning disable CA1852
+    private class GatedStore : System.Reflection.DispatchProxy
+#pragma warning restore CA1852
+    {
+        private ChatWire.Storage.Messages.IMessageStore _inner = null!;
+        private SyncGate _gate = null!;
+
+        public static ChatWire.Storage.Messages.IMessageStore Wrap(ChatWire.Storage.Messages.IMessageStore inner, SyncGate gate)
+        {
+            var proxy = Create<ChatWire.Storage.Messages.IMessageStore, GatedStore>();
+            var self = (GatedStore)(object)proxy;
+            self._inner = inner;
+            self._gate = gate;
+            return proxy;
+        }
+
         protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
         {
-            if (targetMethod!.Name == nameof(ChatWire.Storage.Messages.IMessageStore.GetStatsAsync) && !_gate!._open.Task.IsCompleted)
+            if (targetMethod!.Name == nameof(ChatWire.Storage.Messages.IMessageStore.GetStatsAsync) && !_gate.IsOpen)
             {
                 return WhenOpenAsync(targetMethod, args);
             }
@@ -380,17 +395,9 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
             }
         }
 
-        private static TaskCompletionSource Opened()
-        {
-            var open = new TaskCompletionSource();
-            open.SetResult();
-            return open;
-        }
-
         private async Task<IReadOnlyDictionary<Guid, ChatWire.Storage.Messages.ConversationStats>> WhenOpenAsync(System.Reflection.MethodInfo method, object?[]? args)
         {
-            _gate!.Held.TrySetResult();
-            await _gate._open.Task;
+            await _gate.WaitOpenAsync();
             return await (Task<IReadOnlyDictionary<Guid, ChatWire.Storage.Messages.ConversationStats>>)method.Invoke(_inner, args)!;
         }
     }

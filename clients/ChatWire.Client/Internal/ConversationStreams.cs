@@ -130,21 +130,20 @@ internal sealed class ConversationStreams
     {
         lock (_lock)
         {
-            if (!_streams.TryGetValue(e.ConversationId, out var stream) && _catchingUp)
+            if (!_streams.TryGetValue(e.ConversationId, out var stream))
             {
-                // Held until the catch-up says where this conversation starts.
-                stream = new Stream { Unstarted = true };
+                // A conversation not seen before: during a catch-up it waits for where SYNC starts it; otherwise
+                // (typically my own MEMBER_JOINED) it starts at this event.
+                stream = _catchingUp ? new Stream { Unstarted = true } : new Stream { Watermark = e.Seq - 1 };
                 _streams[e.ConversationId] = stream;
             }
 
-            if (stream is { Unstarted: true })
+            if (stream.Unstarted)
             {
                 stream.Held.TryAdd(e.Seq, e);
                 return false;
             }
 
-            // An event in a conversation not seen before (typically my own MEMBER_JOINED) starts it there.
-            stream = StreamFor(e);
             return Accept(stream, e) && !stream.Filling;
         }
     }

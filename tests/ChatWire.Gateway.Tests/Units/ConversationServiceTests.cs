@@ -59,9 +59,10 @@ public sealed class ConversationServiceTests : IDisposable
         var maxBytes = (int)limits.MaxFrameLength - 1024;
         Assert.True(full.EncodedLengthBound() > maxBytes, $"{full.EncodedLengthBound()} bytes fit already");
 
-        var fitted = ConversationService.FitToFrame(full, maxBytes);
+        var (fitted, bound) = ConversationService.FitToFrame(full, maxBytes);
 
         Assert.InRange(fitted.EncodedLengthBound(), 0, maxBytes);
+        Assert.Equal(fitted.EncodedLengthBound(), bound);
         Assert.True(fitted.ThreadParticipants.Count < 50);
         Assert.Equal(full.ThreadParticipants.Take(fitted.ThreadParticipants.Count), fitted.ThreadParticipants);
         Assert.Equal(full.Reactions.Take(fitted.Reactions.Count), fitted.Reactions);
@@ -70,7 +71,7 @@ public sealed class ConversationServiceTests : IDisposable
 
         // An event that fits is left as it is.
         var small = full with { Content = new byte[100] };
-        Assert.Equal(50, ConversationService.FitToFrame(small, maxBytes).Reactions.Count);
+        Assert.Equal(50, ConversationService.FitToFrame(small, maxBytes).Event.Reactions.Count);
     }
 
     [Fact]
