@@ -31,7 +31,8 @@ internal sealed record ConversationRoster(ConversationRecord Conversation, IRead
 /// DM or group DM only while they share a team with each of its other people (history stays readable). A leave is forgotten at once on the node that made it (the
 /// conversation service) and on every node that routes the conversation (the fan-out, from the MEMBER_LEFT
 /// event), so the cache never outlives a leave by more than the event's trip; the lifetime bounds what a
-/// lost event could cost. Bounded in size: past the cap it starts over.
+/// lost event could cost. Bounded in size (what it holds, not what it has read): past the cap, answers whose
+/// lifetime ended are swept out, and only if the live ones alone still fill it does it start over.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -54,10 +55,13 @@ internal sealed class MembershipCache
     /// <summary>How long a conversation's roster is kept without asking the directory again.</summary>
     public static readonly TimeSpan RosterLifetime = TimeSpan.FromSeconds(10);
 
-    private const int MaxEntries = 1_000_000;
+    private const int DefaultMaxEntries = 1_000_000;
 
-    // Member ids held by all kept rosters together (16 bytes each), at most; past it they start over.
-    private const int MaxRosterMembers = 1_000_000;
+    // Member ids held by all kept rosters together (16 bytes each, plus one for the conversation), at most.
+    private const int DefaultMaxRosterMembers = 1_000_000;
+
+    // A forgotten change bumps its conversation's stripe only, so a lookup in another conversation is still kept.
+    private const int GenerationStripes = 64;
 
     private readonly IDirectoryStore _directory;
     private readonly TimeProvider _time;
@@ -66,19 +70,31 @@ internal sealed class MembershipCache
     private readonly ConcurrentDictionary<Guid, RosterEntry> _rosters = new();
     private readonly long _lifetimeTicks;
     private readonly long _rosterLifetimeTicks;
+    private readonly int _maxEntries;
+    private readonly int _maxRosterMembers;
 
-    // Bumped by every Forget: a lookup that began before a removal must not re-add what was removed.
-    private long _generation;
+    // Bumped by every Forget of a conversation in the stripe: a lookup that began before a removal must not
+    // re-add what was removed.
+    private readonly long[] _generations = new long[GenerationStripes];
 
-    // Entries added since the last reset, counted here: the dictionary's own Count takes every bucket lock.
-    private int _added;
+    // What the dictionaries hold, counted here (their own Count takes every bucket lock); approximate only
+    // while a reset races an addition.
+    private int _entryCount;
     private long _rosterMembers;
+    private int _sweeping;
 
     public MembershipCache(IDirectoryStore directory, TimeProvider time, IMembershipBackplane backplane)
+        : this(directory, time, backplane, DefaultMaxEntries, DefaultMaxRosterMembers)
+    {
+    }
+
+    internal MembershipCache(IDirectoryStore directory, TimeProvider time, IMembershipBackplane backplane, int maxEntries, int maxRosterMembers)
     {
         _directory = directory;
         _time = time;
         _backplane = backplane;
+        _maxEntries = maxEntries;
+        _maxRosterMembers = maxRosterMembers;
         _lifetimeTicks = (long)(Lifetime.TotalSeconds * time.TimestampFrequency);
         _rosterLifetimeTicks = (long)(RosterLifetime.TotalSeconds * time.TimestampFrequency);
         backplane.Invalidated += ForgetLocal;
@@ -119,22 +135,36 @@ internal sealed class MembershipCache
     /// <summary>Forgets this node's answer only (the change is known elsewhere, e.g. from a MEMBER_LEFT event).</summary>
     public void ForgetLocal(Guid conversationId, Guid userId)
     {
-        Interlocked.Increment(ref _generation);
-        _members.TryRemove((conversationId, userId), out _);
-        _rosters.TryRemove(conversationId, out _);
+        Interlocked.Increment(ref _generations[StripeOf(conversationId)]);
+        if (_members.TryRemove((conversationId, userId), out _))
+        {
+            Interlocked.Decrement(ref _entryCount);
+        }
+
+        if (_rosters.TryRemove(conversationId, out var roster))
+        {
+            Interlocked.Add(ref _rosterMembers, -roster.Size);
+        }
     }
 
     /// <summary>Forgets every answer (invalidations may have been missed, e.g. while Redis was unreachable).</summary>
     public void ForgetAll()
     {
-        Interlocked.Increment(ref _generation);
-        _members.Clear();
-        _rosters.Clear();
+        for (var stripe = 0; stripe < GenerationStripes; stripe++)
+        {
+            Interlocked.Increment(ref _generations[stripe]);
+        }
+
+        ClearMembers();
+        ClearRosters();
     }
+
+    /// <summary>The stripe of generations a conversation's lookups are checked against.</summary>
+    internal static int StripeOf(Guid conversationId) => (conversationId.GetHashCode() & int.MaxValue) % GenerationStripes;
 
     private async ValueTask<MemberAccess> LookUpAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
-        var generation = Volatile.Read(ref _generation);
+        var generation = Volatile.Read(ref _generations[StripeOf(conversationId)]);
         if (await _backplane.GetAsync(conversationId, userId) is { } shared)
         {
             Remember(conversationId, userId, shared, generation);
@@ -143,7 +173,11 @@ internal sealed class MembershipCache
 
         if (!await _directory.IsConversationMemberAsync(conversationId, userId, cancellationToken))
         {
-            _members.TryRemove((conversationId, userId), out _);
+            if (_members.TryRemove((conversationId, userId), out _))
+            {
+                Interlocked.Decrement(ref _entryCount);
+            }
+
             return new MemberAccess(ConversationAccess.None, null);
         }
 
@@ -163,7 +197,7 @@ internal sealed class MembershipCache
 
     private async ValueTask<ConversationRoster?> LookUpRosterAsync(Guid conversationId, CancellationToken cancellationToken)
     {
-        var generation = Volatile.Read(ref _generation);
+        var generation = Volatile.Read(ref _generations[StripeOf(conversationId)]);
         var conversation = await _directory.GetConversationAsync(conversationId, cancellationToken);
         if (conversation is null)
         {
@@ -171,20 +205,21 @@ internal sealed class MembershipCache
         }
 
         var roster = new ConversationRoster(conversation, await _directory.ListConversationMembersAsync(conversationId, cancellationToken));
-        if (Interlocked.Add(ref _rosterMembers, roster.Members.Count + 1) > MaxRosterMembers)
-        {
-            Volatile.Write(ref _rosterMembers, 0);
-            _rosters.Clear();
-        }
 
         // Kept unless a change was forgotten since the lookup began, also one forgotten while it is stored.
-        if (generation == Volatile.Read(ref _generation))
+        if (generation == Volatile.Read(ref _generations[StripeOf(conversationId)]))
         {
             var entry = new RosterEntry(_time.GetTimestamp() + _rosterLifetimeTicks, roster);
-            _rosters[conversationId] = entry;
-            if (generation != Volatile.Read(ref _generation))
+            if (Interlocked.Read(ref _rosterMembers) + entry.Size > _maxRosterMembers)
             {
-                _rosters.TryRemove(KeyValuePair.Create(conversationId, entry));
+                MakeRoom();
+            }
+
+            KeepRoster(conversationId, entry);
+            if (generation != Volatile.Read(ref _generations[StripeOf(conversationId)])
+                && _rosters.TryRemove(KeyValuePair.Create(conversationId, entry)))
+            {
+                Interlocked.Add(ref _rosterMembers, -entry.Size);
             }
         }
 
@@ -194,19 +229,102 @@ internal sealed class MembershipCache
     // Keeps an answer unless a change was forgotten since the lookup began; whether it was kept.
     private bool Remember(Guid conversationId, Guid userId, MemberAccess access, long generation)
     {
-        if (Interlocked.Increment(ref _added) > MaxEntries)
-        {
-            Volatile.Write(ref _added, 0);
-            _members.Clear();
-        }
-
-        if (generation != Volatile.Read(ref _generation))
+        if (generation != Volatile.Read(ref _generations[StripeOf(conversationId)]))
         {
             return false;
         }
 
-        _members[(conversationId, userId)] = new Entry(_time.GetTimestamp() + _lifetimeTicks, access);
+        var entry = new Entry(_time.GetTimestamp() + _lifetimeTicks, access);
+        if (_members.TryAdd((conversationId, userId), entry))
+        {
+            if (Interlocked.Increment(ref _entryCount) > _maxEntries)
+            {
+                MakeRoom();
+            }
+        }
+        else
+        {
+            _members[(conversationId, userId)] = entry;
+        }
+
         return true;
+    }
+
+    // Adds or replaces a conversation's roster, counting the member ids held.
+    private void KeepRoster(Guid conversationId, RosterEntry entry)
+    {
+        while (true)
+        {
+            if (_rosters.TryGetValue(conversationId, out var old))
+            {
+                if (_rosters.TryUpdate(conversationId, entry, old))
+                {
+                    Interlocked.Add(ref _rosterMembers, entry.Size - old.Size);
+                    return;
+                }
+            }
+            else if (_rosters.TryAdd(conversationId, entry))
+            {
+                Interlocked.Add(ref _rosterMembers, entry.Size);
+                return;
+            }
+        }
+    }
+
+    // Past a bound: sweeps out what has expired, and starts over only if what is live still fills it. One
+    // thread sweeps at a time; the others go on (the bound is soft by what they add meanwhile).
+    private void MakeRoom()
+    {
+        if (Interlocked.Exchange(ref _sweeping, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            var now = _time.GetTimestamp();
+            foreach (var member in _members)
+            {
+                if (member.Value.Expires <= now && _members.TryRemove(member))
+                {
+                    Interlocked.Decrement(ref _entryCount);
+                }
+            }
+
+            foreach (var roster in _rosters)
+            {
+                if (roster.Value.Expires <= now && _rosters.TryRemove(roster))
+                {
+                    Interlocked.Add(ref _rosterMembers, -roster.Value.Size);
+                }
+            }
+
+            if (Volatile.Read(ref _entryCount) > _maxEntries * 3L / 4)
+            {
+                ClearMembers();
+            }
+
+            if (Interlocked.Read(ref _rosterMembers) > _maxRosterMembers * 3L / 4)
+            {
+                ClearRosters();
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _sweeping, 0);
+        }
+    }
+
+    private void ClearMembers()
+    {
+        _members.Clear();
+        Volatile.Write(ref _entryCount, 0);
+    }
+
+    private void ClearRosters()
+    {
+        _rosters.Clear();
+        Interlocked.Exchange(ref _rosterMembers, 0);
     }
 
     // A channel's members may send; a DM's or group DM's only while they share a team with every other person in it.
@@ -230,5 +348,9 @@ internal sealed class MembershipCache
 
     private readonly record struct Entry(long Expires, MemberAccess Access);
 
-    private sealed record RosterEntry(long Expires, ConversationRoster Roster);
+    private sealed record RosterEntry(long Expires, ConversationRoster Roster)
+    {
+        // Member ids held, and one for the conversation itself.
+        public int Size => Roster.Members.Count + 1;
+    }
 }

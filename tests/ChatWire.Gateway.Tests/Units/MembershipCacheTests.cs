@@ -4,6 +4,7 @@ namespace ChatWire.Gateway.Tests.Units;
 
 // The rosters the membership cache keeps for the push planner: read once, dropped by any change forgotten in
 // their conversation, never kept from a read that a change overtook, and read again after their lifetime.
+// Both kinds of answer are bounded by what is held, not by how often it was read.
 public sealed class MembershipCacheTests
 {
     private readonly FakeDirectory _directory = new();
@@ -73,6 +74,99 @@ public sealed class MembershipCacheTests
 
         Assert.Equal([_alice], (await _cache.GetRosterAsync(channel, CancellationToken.None))!.Members);
         Assert.Equal(2, _directory.MemberListings);
+    }
+
+    [Fact]
+    public async Task GetRosterAsync_AChangeForgottenInAnotherConversationWhileItReads_ItsAnswerIsStillKept()
+    {
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var other = _directory.AddConversation(Guid.CreateVersion7(), _carol);
+        while (MembershipCache.StripeOf(other) == MembershipCache.StripeOf(channel))
+        {
+            other = _directory.AddConversation(Guid.CreateVersion7(), _carol);
+        }
+
+        _directory.MemberListGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = _cache.GetRosterAsync(channel, CancellationToken.None).AsTask();
+        await WaitUntilAsync(() => _directory.MemberListings == 1);
+
+        _cache.Forget(other, _carol);
+        _directory.MemberListGate.SetResult();
+        _directory.MemberListGate = null;
+
+        Assert.Same(await reading, await _cache.GetRosterAsync(channel, CancellationToken.None));
+        Assert.Equal(1, _directory.MemberListings);
+    }
+
+    [Fact]
+    public async Task Rosters_ReadAgainAndAgain_DoNotPushOutTheOthersHeld()
+    {
+        var cache = new MembershipCache(_directory, _clock, new NoMembershipBackplane(), maxEntries: 1_000, maxRosterMembers: 10);
+        var quiet = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var busy = _directory.AddConversation(Guid.CreateVersion7(), _alice, _carol);
+        var quietRoster = await cache.GetRosterAsync(quiet, CancellationToken.None);
+
+        // Each join forgets the busy roster and the next round reads it again: 3 ids each time, 30 read in all.
+        for (var round = 0; round < 10; round++)
+        {
+            cache.Forget(busy, _carol);
+            await cache.GetRosterAsync(busy, CancellationToken.None);
+        }
+
+        Assert.Same(quietRoster, await cache.GetRosterAsync(quiet, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Rosters_PastTheBound_TheExpiredGoFirst_TheLiveOnesStay()
+    {
+        var cache = new MembershipCache(_directory, _clock, new NoMembershipBackplane(), maxEntries: 1_000, maxRosterMembers: 8);
+        var old = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var kept = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var added = _directory.AddConversation(Guid.CreateVersion7(), _alice, _carol);
+        await cache.GetRosterAsync(old, CancellationToken.None);
+        _clock.Advance(MembershipCache.RosterLifetime + TimeSpan.FromSeconds(1));
+        var keptRoster = await cache.GetRosterAsync(kept, CancellationToken.None);
+
+        await cache.GetRosterAsync(added, CancellationToken.None);
+
+        Assert.Same(keptRoster, await cache.GetRosterAsync(kept, CancellationToken.None));
+        Assert.Equal(3, _directory.MemberListings);
+    }
+
+    [Fact]
+    public async Task Rosters_WhenTheLiveOnesFillTheBound_ItStartsOver()
+    {
+        var cache = new MembershipCache(_directory, _clock, new NoMembershipBackplane(), maxEntries: 1_000, maxRosterMembers: 10);
+        var first = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob, _carol);
+        var second = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob, _carol);
+        var third = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob, _carol);
+        var firstRoster = await cache.GetRosterAsync(first, CancellationToken.None);
+        await cache.GetRosterAsync(second, CancellationToken.None);
+
+        var thirdRoster = await cache.GetRosterAsync(third, CancellationToken.None);
+
+        Assert.NotSame(firstRoster, await cache.GetRosterAsync(first, CancellationToken.None));
+        Assert.Same(thirdRoster, await cache.GetRosterAsync(third, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Answers_ReadAgainAndAgain_DoNotPushOutTheOthersHeld()
+    {
+        var cache = new MembershipCache(_directory, _clock, new NoMembershipBackplane(), maxEntries: 3, maxRosterMembers: 1_000);
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob, _carol);
+        await cache.GetAccessAsync(channel, _alice, CancellationToken.None);
+        await cache.GetAccessAsync(channel, _bob, CancellationToken.None);
+        var lookups = _directory.MembershipLookups;
+
+        for (var round = 0; round < 10; round++)
+        {
+            cache.Forget(channel, _carol);
+            Assert.Equal(ConversationAccess.Send, (await cache.GetAccessAsync(channel, _carol, CancellationToken.None)).Access);
+        }
+
+        Assert.Equal(ConversationAccess.Send, (await cache.GetAccessAsync(channel, _alice, CancellationToken.None)).Access);
+        Assert.Equal(ConversationAccess.Send, (await cache.GetAccessAsync(channel, _bob, CancellationToken.None)).Access);
+        Assert.Equal(lookups + 10, _directory.MembershipLookups);
     }
 
     [Fact]
