@@ -29,7 +29,7 @@ public sealed class NoiseListenerTests
         Assert.Equal(server.NoisePublicKey, client.Noise.ServerStaticKey.ToArray());
         Assert.Equal(Convert.ToHexStringLower(server.NoisePublicKey), info.GetProperty("noise_static_public_key").GetString());
         Assert.Equal(server.NoiseEndPoint.Port, info.GetProperty("endpoints").GetProperty("noise").GetProperty("port").GetInt32());
-        Assert.Equal(ack.MessageId, (await receiver.ExpectAsync<EventFrame>()).Event.EventId);
+        Assert.Equal(ack.MessageId, (await receiver.ExpectMessageAsync()).EventId);
     }
 
     [Fact]

@@ -1,7 +1,6 @@
 using System.Security.Authentication;
 using ChatWire.Gateway.Hosting;
 using ChatWire.Gateway.Tests.Infrastructure;
-using ChatWire.Protocol.Frames;
 using ChatWire.Testing;
 using static ChatWire.Gateway.Tests.Infrastructure.TransportSettings;
 
@@ -31,7 +30,7 @@ public class TlsTests
 
         Assert.Equal(protocol, client.Tls!.SslProtocol);
         Assert.Equal(3ul, ack.Seq);
-        Assert.Equal(ack.MessageId, (await receiver.ExpectAsync<EventFrame>()).Event.EventId);
+        Assert.Equal(ack.MessageId, (await receiver.ExpectMessageAsync()).EventId);
     }
 
     [Fact]

@@ -297,12 +297,20 @@ internal sealed class RawClient : IAsyncDisposable
     /// Reads frames until the next EVENT of one conversation; skips events of others (a team channel's join that
     /// was committed before this connection registered may still be fanned out to it).
     /// </summary>
-    public async Task<ConversationEvent> ExpectEventInAsync(Guid conversationId, TimeSpan? wait = null)
+    public async Task<ConversationEvent> ExpectEventInAsync(Guid conversationId, TimeSpan? wait = null) =>
+        await ExpectEventInAsync(conversationId, afterSeq: 0, wait);
+
+    /// <summary>
+    /// Reads frames until the next EVENT of one conversation above a seq, as a client with that watermark would:
+    /// an event committed before this connection authenticated (a join made over HTTP just before, say) may
+    /// still be delivered to it live, and is passed over.
+    /// </summary>
+    public async Task<ConversationEvent> ExpectEventInAsync(Guid conversationId, ulong afterSeq, TimeSpan? wait = null)
     {
         while (true)
         {
             var e = (await ExpectAsync<EventFrame>(wait)).Event;
-            if (e.ConversationId == conversationId)
+            if (e.ConversationId == conversationId && e.Seq > afterSeq)
             {
                 return e;
             }
