@@ -45,14 +45,23 @@ public static class FrameCodec
             // than bytes remain before the opcode and request id are read, and the answer should carry the
             // request id whenever it can be read. The claimed count is never used to allocate: ReadBody's
             // reads and skips fail at the end of the bytes.
-            if (reader.End || reader.NextMessagePackType != MessagePackType.Array || !reader.TryReadArrayHeader(out count))
+            if (!reader.End && reader.NextCode == MessagePackCode.Array32)
+            {
+                // Read here: the library refuses an array32 count of 2^31 or more (it overflows an int), yet
+                // the opcode and request id after it may be readable. Such a count claims more elements than
+                // any frame holds, which ReadBody finds at the end of the bytes.
+                Span<byte> array32 = stackalloc byte[5];
+                reader.ReadRaw(array32.Length).CopyTo(array32);
+                count = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(array32[1..]), int.MaxValue);
+            }
+            else if (reader.End || reader.NextMessagePackType != MessagePackType.Array || !reader.TryReadArrayHeader(out count))
             {
                 throw new ProtocolException(ErrorCode.MalformedFrame, NotAnArray, 0);
             }
         }
         catch (Exception ex) when (IsDecodeFailure(ex))
         {
-            // An array32 count of 2^31 or more overflows.
+            // The header itself is cut short.
             throw new ProtocolException(ErrorCode.MalformedFrame, NotAnArray, 0, ex);
         }
 

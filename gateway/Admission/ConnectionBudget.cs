@@ -99,7 +99,7 @@ internal sealed class ConnectionBudget
             return _listenerCapReasons[(int)listener];
         }
 
-        if (CountedGroup(address) is { } group && _perAddress.AddOrUpdate(group, 1, static (_, n) => n + 1) > _perAddressCap)
+        if (CountedGroup(listener, address) is { } group && _perAddress.AddOrUpdate(group, 1, static (_, n) => n + 1) > _perAddressCap)
         {
             ReleaseAddress(group);
             Interlocked.Decrement(ref _perListener[(int)listener]);
@@ -113,7 +113,7 @@ internal sealed class ConnectionBudget
     public void Release(ListenerKind listener, IPAddress? address)
     {
         Interlocked.Decrement(ref _perListener[(int)listener]);
-        if (CountedGroup(address) is { } group)
+        if (CountedGroup(listener, address) is { } group)
         {
             ReleaseAddress(group);
         }
@@ -121,10 +121,11 @@ internal sealed class ConnectionBudget
 
     private static IPAddress Unmapped(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 
-    // The group an address counts under, or null when it is not counted: unknown, or a trusted proxy (that
-    // exact address, not its /64).
-    private IPAddress? CountedGroup(IPAddress? address) =>
-        address is null || _exempt.Contains(Unmapped(address)) ? null : ClientAddress.Group(address);
+    // The group an address counts under, or null when it is not counted: unknown, a trusted proxy (that
+    // exact address, not its /64), or on the management listener, which its own small cap bounds: a client
+    // address at its cap (a load generator on the monitoring host, say) must not make /health fail.
+    private IPAddress? CountedGroup(ListenerKind listener, IPAddress? address) =>
+        listener == ListenerKind.Management || address is null || _exempt.Contains(Unmapped(address)) ? null : ClientAddress.Group(address);
 
     private void ReleaseAddress(IPAddress group)
     {

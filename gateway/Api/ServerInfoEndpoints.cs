@@ -15,7 +15,9 @@ internal static class ServerInfoEndpoints
     private static ServerInfoResponse GetServerInfo(HttpContext http, ListenerEndpoints listeners, IOptions<GatewayOptions> options, IServiceProvider services)
     {
         var o = options.Value;
-        var host = string.IsNullOrEmpty(o.PublicHost) ? http.Request.Host.Host : o.PublicHost;
+        var host = !string.IsNullOrEmpty(o.PublicHost) ? o.PublicHost
+            : !string.IsNullOrEmpty(http.Request.Host.Host) ? http.Request.Host.Host
+            : LocalAddress(http);
         var limits = o.ToProtocolLimits();
         return new ServerInfoResponse(
             "chatwire",
@@ -25,6 +27,12 @@ internal static class ServerInfoEndpoints
             listeners.NoiseEndPoint is null ? null : services.GetService<Noise.NoiseServerKeys>()?.CurrentPublicKeyHex,
             new ServerLimits(limits.MaxFrameLength, limits.MaxContentLength, limits.MaxHistoryLimit, o.HeartbeatIntervalMs, o.AuthDeadlineMs));
     }
+
+    // An HTTP/1.0 request may carry no Host header: the address the connection reached is the next best answer.
+    private static string LocalAddress(HttpContext http) =>
+        http.Connection.LocalIpAddress is { } address
+            ? (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString()
+            : "127.0.0.1";
 
     private static EndpointInfo? Endpoint(string host, IPEndPoint? endPoint) => endPoint is null ? null : new EndpointInfo(host, endPoint.Port);
 }

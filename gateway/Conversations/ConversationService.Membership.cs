@@ -217,10 +217,15 @@ internal sealed partial class ConversationService
             throw RequestRefusedException.Validation("users", $"users may name at most {MaxGroupSize - 1} other people.");
         }
 
+        if (users.Any(string.IsNullOrWhiteSpace))
+        {
+            throw RequestRefusedException.Validation("users", "Each of users must be a username or a user id, not null or blank.");
+        }
+
         var members = new SortedSet<Guid> { actor.UserId };
         foreach (var name in users)
         {
-            var text = (name ?? string.Empty).Trim();
+            var text = name!.Trim();
             var user = Guid.TryParseExact(text, "D", out var id)
                 ? await directory.GetUserAsync(id, ct)
                 : await directory.FindUserByNameAsync(text.ToLowerInvariant(), ct);

@@ -220,6 +220,13 @@ internal sealed partial class NoiseServerConnection : IDuplexPipe, IDisposable
     // Exactly count bytes; null when cancelled; a stream that ends first fails the handshake.
     private static async ValueTask<byte[]?> ReadAsync(PipeReader input, int count, CancellationToken cancellationToken)
     {
+        // An empty message (a length prefix of 0) is read at once, not when more bytes come: it is refused as
+        // shorter than its pattern requires, and the connection closes then.
+        if (count == 0)
+        {
+            return [];
+        }
+
         while (true)
         {
             var result = await input.ReadAsync(cancellationToken);

@@ -127,7 +127,7 @@ public readonly record struct Send(uint RequestId, Guid ConversationId, Guid Mes
 
     private static ReadOnlyMemory<byte> ReadDistributionId(ref MessagePackReader reader, ProtocolLimits limits, uint requestId)
     {
-        var bytes = reader.ReadBytes();
+        var bytes = MessagePackFields.ReadBinOrNil(ref reader, requestId, "distribution_id");
         if (bytes is not { } seq || seq.Length > limits.MaxDistributionIdLength)
         {
             ThrowHelper.InvalidField($"distribution_id must be a bin of at most {limits.MaxDistributionIdLength} bytes.", requestId);

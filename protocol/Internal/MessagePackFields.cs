@@ -99,7 +99,7 @@ internal static class MessagePackFields
 
     // MessagePack-CSharp's ReadBytes also accepts a str (the old spec's raw type); ids and content are
     // bin only (docs/protocol.md §2), so a str there is a wrong type.
-    private static ReadOnlySequence<byte>? ReadBinOrNil(ref MessagePackReader reader, uint requestId, string field)
+    public static ReadOnlySequence<byte>? ReadBinOrNil(ref MessagePackReader reader, uint requestId, string field)
     {
         if (reader.NextMessagePackType == MessagePackType.String)
         {

@@ -168,7 +168,14 @@ internal sealed class MongoMessageChanges(IClientSessionHandle session, MongoCol
     private AppendResult RemoveReaction(NewEvent e)
     {
         var removed = collections.Reactions.DeleteOne(session, MongoCommands.Reaction(e.ConversationId, e.SubjectId!.Value, Encoding.UTF8.GetString(e.Content.Span), e.SenderUserId));
-        return removed.DeletedCount == 0 ? Unchanged : Stored;
+        if (removed.DeletedCount != 0)
+        {
+            return Stored;
+        }
+
+        // A reaction removed proves its message is there (a deletion takes its reactions); nothing removed is
+        // NOT_FOUND unless the message is there, not deleted.
+        return FindMessage(e.ConversationId, e.SubjectId) is { Deleted: false } ? Unchanged : Refused(AppendRefusal.TargetNotFound);
     }
 
     // The message (kind 0) with this id in the conversation; null when there is none.

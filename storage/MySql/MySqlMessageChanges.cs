@@ -208,7 +208,14 @@ internal sealed class MySqlMessageChanges(Func<MySqlConnection> connection, Func
     {
         using var delete = Command("DELETE FROM reactions WHERE conversation_id = @c AND message_id = @m AND emoji = @emoji AND user_id = @user;");
         AddReactionKey(delete.Parameters, e);
-        return delete.ExecuteNonQuery() == 0 ? Unchanged : Stored;
+        if (delete.ExecuteNonQuery() != 0)
+        {
+            return Stored;
+        }
+
+        // A reaction removed proves its message is there (a deletion takes its reactions); nothing removed is
+        // NOT_FOUND unless the message is there, not deleted.
+        return FindMessage(e.ConversationId, e.SubjectId) is { Deleted: false } ? Unchanged : Refused(AppendRefusal.TargetNotFound);
     }
 
     // The emoji is bound as the event's content bytes: the table keys reactions on the UTF-8 itself.

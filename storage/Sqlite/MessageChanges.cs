@@ -195,7 +195,14 @@ internal sealed class MessageChanges(SqliteConnection connection, Func<SqliteTra
     {
         using var delete = Command("DELETE FROM reactions WHERE conversation_id = $c AND message_id = $m AND emoji = $emoji AND user_id = $user;");
         AddReactionKey(delete.Parameters, e, System.Text.Encoding.UTF8.GetString(e.Content.Span));
-        return delete.ExecuteNonQuery() == 0 ? Unchanged : Stored;
+        if (delete.ExecuteNonQuery() != 0)
+        {
+            return Stored;
+        }
+
+        // A reaction removed proves its message is there (a deletion takes its reactions); nothing removed is
+        // NOT_FOUND unless the message is there, not deleted.
+        return FindMessage(e.ConversationId, e.SubjectId) is { Deleted: false } ? Unchanged : Refused(AppendRefusal.TargetNotFound);
     }
 
     private static void AddReactionKey(SqliteParameterCollection parameters, NewEvent e, string emoji)

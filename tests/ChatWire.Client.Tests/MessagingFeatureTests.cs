@@ -160,6 +160,7 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
         await alice.ReactAsync(general, message.MessageId, ":taco:");
         var removedNothing = await bob.ReactAsync(general, message.MessageId, ":taco:", remove: true);
         var badEmoji = await Assert.ThrowsAsync<ChatWireException>(() => bob.ReactAsync(general, message.MessageId, "a b"));
+        var removedFromNoMessage = await Assert.ThrowsAsync<ChatWireException>(() => bob.ReactAsync(general, Guid.CreateVersion7(), "👍", remove: true));
 
         // 64 bytes as sent, 128 once normalized (U+1D15E decomposes under NFC): refused, since it is stored normalized.
         var growsUnderNfc = await Assert.ThrowsAsync<ChatWireException>(() => bob.ReactAsync(general, message.MessageId, string.Concat(Enumerable.Repeat("\U0001D15E", 16))));
@@ -170,6 +171,7 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
         Assert.NotEqual(0UL, first.Seq);
         Assert.Equal((0UL, 0UL), (twice.Seq, removedNothing.Seq));
         Assert.Equal(ErrorCode.InvalidField, badEmoji.Code);
+        Assert.Equal(ErrorCode.NotFound, removedFromNoMessage.Code);
         Assert.Equal([new Reaction("👍", 2, true), new Reaction(":taco:", 1, false)], forBob.Reactions);
     }
 

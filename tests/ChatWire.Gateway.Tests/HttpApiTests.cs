@@ -277,6 +277,22 @@ public sealed class HttpApiTests
     }
 
     [Fact]
+    public async Task ServerInfo_AnHttp10RequestWithoutHost_GetsTheAddressItReached()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(System.Net.IPAddress.Loopback, server.Http.BaseAddress!.Port);
+        var stream = socket.GetStream();
+
+        await stream.WriteAsync("GET /v1/server-info HTTP/1.0\r\n\r\n"u8.ToArray());
+        var answer = await new StreamReader(stream).ReadToEndAsync();
+
+        Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+        var info = JsonDocument.Parse(answer[answer.IndexOf("\r\n\r\n", StringComparison.Ordinal)..]).RootElement;
+        Assert.Equal("127.0.0.1", info.GetProperty("endpoints").GetProperty("tcp").GetProperty("host").GetString());
+    }
+
+    [Fact]
     public async Task Metrics_OnlyOnManagementListener()
     {
         await using var server = await TestServer.StartAsync();

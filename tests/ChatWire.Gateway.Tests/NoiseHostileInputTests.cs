@@ -100,6 +100,8 @@ public sealed class NoiseHostileInputTests
     [InlineData("oversized_handshake_message")]
     [InlineData("short_ik_message")]
     [InlineData("xx_payload_in_the_clear")]
+    [InlineData("empty_xx_message")]
+    [InlineData("empty_ik_message")]
     public async Task Handshake_Garbage_ClosedWithNothingSent_OthersUnaffected(string kind)
     {
         await using var server = await TestServer.StartAsync();
@@ -113,6 +115,10 @@ public sealed class NoiseHostileInputTests
             "plain_chatwire_hello" => NoiseListenerTests.Frame(new Hello(1, ProtocolLimits.CurrentVersion, "plain", [])),
             "oversized_handshake_message" => [ChatWireNoise.SelectIK, 0xff, 0xff, .. System.Security.Cryptography.RandomNumberGenerator.GetBytes(65535)],
             "short_ik_message" => [ChatWireNoise.SelectIK, 0x00, 0x20, .. new byte[32]],
+
+            // Refused at once, not at the deadline: the handshake counts as failed only then.
+            "empty_xx_message" => [ChatWireNoise.SelectXX, 0x00, 0x00],
+            "empty_ik_message" => [ChatWireNoise.SelectIK, 0x00, 0x00],
             _ => XxFirstMessageWithPayload(),
         };
         await using var attacker = await RawClient.ConnectAsync(server.NoiseEndPoint);

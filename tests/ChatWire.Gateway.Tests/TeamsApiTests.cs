@@ -231,5 +231,7 @@ public sealed class TeamsApiTests
         await AssertProblemAsync(await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { alice.Username } }), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = Enumerable.Range(0, 8).Select(i => $"x{i}").ToArray() }), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { "no-such-user" } }), HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = new string?[] { null } }), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { " " } }), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
     }
 }

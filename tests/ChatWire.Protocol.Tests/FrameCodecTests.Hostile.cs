@@ -196,6 +196,23 @@ public partial class FrameCodecTests
         Assert.Equal(7u, requestId);
     }
 
+    // Regression: a fixstr passed as distribution_id (its reader used ReadBytes, which takes a str).
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("0123456789abcdef")]
+    public void ReadBody_StrAsDistributionId_Malformed_ABinOfTheSameBytesAccepted(string value)
+    {
+        byte[] Send(byte[] distributionId) => Raw.Array(
+            Raw.UInt(0x10), Raw.UInt(9), Raw.Id(Conversation), Raw.Id(Guid.CreateVersion7()), Raw.Str("text/plain"), Raw.Bin("x"u8.ToArray()),
+            Raw.Id(Guid.Empty), Raw.ArrayHeader(0), Raw.UInt(0), Raw.UInt(0), distributionId);
+
+        var asStr = ServerDecoder.Decode(new ReadOnlySequence<byte>(Send(Raw.Str(value))), ProtocolLimits.Default, out var requestId);
+        var asBin = FrameCodec.Decode<Send>(new ReadOnlySequence<byte>(Send(Raw.Bin(System.Text.Encoding.ASCII.GetBytes(value)))), ProtocolLimits.Default);
+
+        Assert.Equal((ErrorCode.MalformedFrame, 9u), (asStr, requestId));
+        Assert.Equal(value, System.Text.Encoding.ASCII.GetString(asBin.DistributionId.Span));
+    }
+
     [Fact]
     public void ReadBody_StrAsContent_Malformed()
     {
@@ -377,13 +394,28 @@ public partial class FrameCodecTests
         Assert.Equal(7u, requestId);
     }
 
-    [Fact]
-    public void ReadHeader_ArrayHeaderClaimingFourBillionElements_Malformed()
+    // A count of 2^31 or more overflows the library's int; the opcode and request id after it are still read.
+    [Theory]
+    [InlineData("ddffffffff")]
+    [InlineData("dd80000000")]
+    [InlineData("dd7fffffff")]
+    public void ReadHeader_ArrayHeaderClaimingBillionsOfElements_MalformedWithTheRequestId(string headerHex)
     {
-        var (error, _, crash) = DecodeCatchingEverything([0xdd, 0xff, 0xff, 0xff, 0xff, 0x05, 0x07]);
+        var (error, requestId, crash) = DecodeCatchingEverything([.. Convert.FromHexString(headerHex), 0x05, 0x07]);
 
         Assert.Null(crash);
-        Assert.Equal(ErrorCode.MalformedFrame, error);
+        Assert.Equal((ErrorCode.MalformedFrame, 7u), (error, requestId));
+    }
+
+    [Theory]
+    [InlineData("dd")]
+    [InlineData("dd8000")]
+    public void ReadHeader_Array32HeaderCutShort_MalformedWithRequestIdZero(string headerHex)
+    {
+        var (error, requestId, crash) = DecodeCatchingEverything(Convert.FromHexString(headerHex));
+
+        Assert.Null(crash);
+        Assert.Equal((ErrorCode.MalformedFrame, 0u), (error, requestId));
     }
 
     [Theory]

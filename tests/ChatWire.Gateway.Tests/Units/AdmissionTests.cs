@@ -95,6 +95,27 @@ public sealed class AdmissionTests
     }
 
     [Fact]
+    public void AnAddressAtItsCap_StillReachesTheManagementListener_WhichDoesNotCountTowardsIt()
+    {
+        var budget = Budget(new GatewayOptions { MaxConnections = 100, MaxManagementConnections = 4, MaxConnectionsPerIp = 2 });
+        var host = IPAddress.Parse("192.0.2.9");
+        Assert.Null(budget.TryAdmit(ListenerKind.Tcp, host));
+        Assert.Null(budget.TryAdmit(ListenerKind.Http, host));
+        Assert.Equal("per-address connection cap", budget.TryAdmit(ListenerKind.Tcp, host));
+
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Null(budget.TryAdmit(ListenerKind.Management, host));
+        }
+
+        Assert.Equal("management listener cap", budget.TryAdmit(ListenerKind.Management, host));
+        budget.Release(ListenerKind.Management, host);
+        budget.Release(ListenerKind.Tcp, host);
+        Assert.Null(budget.TryAdmit(ListenerKind.Tcp, host));
+        Assert.Equal("per-address connection cap", budget.TryAdmit(ListenerKind.Tls, host));
+    }
+
+    [Fact]
     public void ThePerAddressCap_CountsIpv6By64_AndMappedIpv4AsIpv4_AndExemptsTrustedProxies()
     {
         var budget = Budget(new GatewayOptions { MaxConnections = 100, MaxConnectionsPerIp = 2, TrustedProxies = ["10.0.0.5", "2001:db8:9:9::5"] });

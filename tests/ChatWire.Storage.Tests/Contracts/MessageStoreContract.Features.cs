@@ -97,10 +97,14 @@ public abstract partial class MessageStoreContract
         var deleted = await Store.AppendAsync(Change(conversation, EventKind.MessageDeleted, message.EventId, Alice, AliceDevice, null));
         var again = await Store.AppendAsync(Change(conversation, EventKind.MessageDeleted, message.EventId, Alice, AliceDevice, null));
         var reactToDeleted = await Store.AppendAsync(Change(conversation, EventKind.ReactionAdded, message.EventId, Bob, BobDevice, "🎉"));
+        var unreactToDeleted = await Store.AppendAsync(Change(conversation, EventKind.ReactionRemoved, message.EventId, Bob, BobDevice, "👍"));
+        var unreactToNone = await Store.AppendAsync(Change(conversation, EventKind.ReactionRemoved, Guid.CreateVersion7(), Bob, BobDevice, "👍"));
 
         Assert.Equal(AppendOutcome.Stored, deleted.Outcome);
         Assert.Equal(AppendOutcome.Unchanged, again.Outcome);
         Assert.Equal(AppendRefusal.TargetNotFound, reactToDeleted.Refusal);
+        Assert.Equal((AppendOutcome.Refused, AppendRefusal.TargetNotFound), (unreactToDeleted.Outcome, unreactToDeleted.Refusal));
+        Assert.Equal((AppendOutcome.Refused, AppendRefusal.TargetNotFound), (unreactToNone.Outcome, unreactToNone.Refusal));
         var events = await Store.ReadAsync(conversation, 0, ReadDirection.After, 10);
         Assert.Equal(4, events.Count);
         Assert.Equal(message.Seq, events[0].Seq);
