@@ -47,7 +47,7 @@ internal static class AdminEndpoints
         var presented = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
         if (presented is null || !CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(configured))))
         {
-            GatewayLog.AdminTokenRefused(http.RequestServices.GetRequiredService<ILogger<AdminOptions>>(), http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+            http.RequestServices.GetRequiredService<AuditLog>().AdminTokenRefused(http.Connection.RemoteIpAddress?.ToString());
             throw new RequestRefusedException(presented is null ? ErrorCode.NotAuthenticated : ErrorCode.InvalidToken, "The management API needs Authorization: Bearer with the server's Admin:Token.");
         }
 

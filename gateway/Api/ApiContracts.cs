@@ -4,9 +4,9 @@ namespace ChatWire.Gateway.Api;
 
 // Request and response bodies of the HTTP API (docs/http-api.md). Serialized snake_case; times are UTC.
 // Request fields are nullable so a missing field is a VALIDATION_FAILED answer, not a binder error.
-internal sealed record SignupRequest(string? Username, string? Password, string? DisplayName, string? DeviceName);
+internal sealed record SignupRequest(string? Username, string? Password, string? DisplayName = null, string? DeviceName = null);
 
-internal sealed record LoginRequest(string? Username, string? Password, string? DeviceName);
+internal sealed record LoginRequest(string? Username, string? Password, string? DeviceName = null);
 
 internal sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
 
@@ -28,7 +28,7 @@ internal sealed record TeamCreatedResponse(Guid TeamId, string Name, string Role
 
 internal sealed record TeamInfo(Guid TeamId, string Name, string Role, bool Muted, bool MembersCanInvite);
 
-internal sealed record UpdateTeamRequest(string? Name, bool? MembersCanInvite);
+internal sealed record UpdateTeamRequest(string? Name = null, bool? MembersCanInvite = null);
 
 internal sealed record SetRoleRequest(string? Role);
 
@@ -36,7 +36,7 @@ internal sealed record TransferTeamRequest(string? UserId);
 
 internal sealed record TeamListResponse(IReadOnlyList<TeamInfo> Teams, string? NextCursor);
 
-internal sealed record CreateInviteRequest(long? ExpiresInSeconds);
+internal sealed record CreateInviteRequest(long? ExpiresInSeconds = null);
 
 internal sealed record InviteCreatedResponse(Guid InviteId, string InviteCode, Guid TeamId, DateTime ExpiresAt);
 
@@ -52,11 +52,11 @@ internal sealed record TeamPresenceResponse(IReadOnlyList<MemberPresence> Member
 
 internal sealed record MemberListResponse(IReadOnlyList<MemberInfo> Members);
 
-internal sealed record CreateChannelRequest(string? Name, bool? Private);
+internal sealed record CreateChannelRequest(string? Name, bool? Private = null);
 
 internal sealed record ChannelInfo(Guid ConversationId, Guid TeamId, string Name, string Type, bool Member, bool Archived);
 
-internal sealed record UpdateChannelRequest(string? Name, bool? Archived);
+internal sealed record UpdateChannelRequest(string? Name = null, bool? Archived = null);
 
 internal sealed record ChannelCreatedResponse(Guid ConversationId, Guid TeamId, string Name, string Type);
 

@@ -3,7 +3,7 @@ namespace ChatWire.Gateway.Api;
 // Request and response bodies of the key directory (docs/http-api.md, "Key directory"). Keys, signatures and
 // sealed blobs are standard base64 with padding; request fields are nullable so that a missing one is a
 // VALIDATION_FAILED answer naming it.
-internal sealed record SetAccountKeyRequest(string? SigningKey, bool? Reset);
+internal sealed record SetAccountKeyRequest(string? SigningKey, bool? Reset = null);
 
 internal sealed record AccountKeyInfo(string SigningKey, int Version);
 
@@ -96,7 +96,7 @@ internal sealed record SetE2eModeRequest(string? Mode);
 
 internal sealed record KeyBundleEntryItem(string? UserId, string? DeviceId, int? HistoryKeyGeneration, string? Sealed);
 
-internal sealed record UploadKeyBundleRequest(string? ChainId, long? Epoch, bool? Final, IReadOnlyList<KeyBundleEntryItem?>? Entries);
+internal sealed record UploadKeyBundleRequest(string? ChainId, long? Epoch, IReadOnlyList<KeyBundleEntryItem?>? Entries, bool? Final = null);
 
 internal sealed record KeyBundleUploadResponse(Guid ChainId, bool Complete, long RosterVersion);
 

@@ -27,7 +27,7 @@ internal static partial class KeyEndpoints
     {
         authenticated.MapPut("/keys/account", SetAccountKeyAsync)
             .Describe("setAccountKey", "Register my account signing key, or replace it (an account reset)", Tag)
-            .Returns<AccountKeyInfo>().Refuses(400, 409, 415);
+            .Returns<AccountKeyInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPut("/keys/history-key", AddHistoryKeyAsync)
             .Describe("addHistoryKey", "Publish a new generation of my history key", Tag)
             .Returns<HistoryKeyInfo>().Refuses(400, 403, 409, 415);
@@ -73,6 +73,13 @@ internal static partial class KeyEndpoints
     private static async Task<AccountKeyInfo> SetAccountKeyAsync(SetAccountKeyRequest body, HttpContext http, IKeyDirectoryStore keys, TimeProvider time, CancellationToken ct)
     {
         var key = Exact("signing_key", body.SigningKey, KeyLength);
+        if (body.Reset == true)
+        {
+            // A reset makes every device pending: one that only knows the password must not be able to do it
+            // while an approved device exists (it would then certify itself).
+            await RequireApprovedAsync(keys, http.Identity(), ct);
+        }
+
         var stored = await keys.SetAccountKeyAsync(http.Identity().UserId, key, body.Reset == true, time.GetUtcNow(), ct);
         return stored.SigningKey.AsSpan().SequenceEqual(key)
             ? new AccountKeyInfo(Encode(stored.SigningKey), stored.Version)

@@ -6,7 +6,7 @@ internal sealed record RegisterPushRequest(string? Provider, string? Token);
 /// <summary>A device's registration; <c>webhook_secret</c> (base64) only for a webhook: the key its receiver checks signatures with.</summary>
 internal sealed record PushRegistrationResponse(Guid DeviceId, string Provider, string Token, DateTime RegisteredAt, string? WebhookSecret);
 
-internal sealed record PushPreferencesRequest(string? Level, string? DoNotDisturbUntil);
+internal sealed record PushPreferencesRequest(string? Level, string? DoNotDisturbUntil = null);
 
 internal sealed record ConversationPushLevel(Guid ConversationId, string Level);
 

@@ -34,7 +34,7 @@ internal static class PushEndpoints
             .Returns<PushPreferencesResponse>().Refuses(400, 415);
         authenticated.MapPut("/conversations/{conversationId}/push", SetConversationLevelAsync)
             .Describe("setConversationPushLevel", "Set or clear my notification level in one conversation", Tag)
-            .Returns<PushPreferencesResponse>().Refuses(400, 403, 404, 415);
+            .Returns<PushPreferencesResponse>().Refuses(400, 403, 415);
     }
 
     private static async Task<PushRegistrationResponse> RegisterAsync(
@@ -115,11 +115,7 @@ internal static class PushEndpoints
         var me = http.Identity();
         var conversation = Ids.Parse("conversation_id", conversationId);
         var level = body.Level is null ? (PushLevel?)null : ParseLevel("level", body.Level);
-        if (await directory.GetConversationAsync(conversation, ct) is null)
-        {
-            throw Validation.NotFound("conversation");
-        }
-
+        // No such conversation gets the same answer as someone else's: it tells nothing of what exists.
         if (!await directory.IsConversationMemberAsync(conversation, me.UserId, ct))
         {
             throw Validation.NotAMember("conversation");

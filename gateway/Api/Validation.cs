@@ -33,7 +33,8 @@ internal static partial class Validation
     public static string Password(string field, string? value, string username)
     {
         var password = PasswordToCheck(field, value);
-        if (password.Length < 8)
+        // Characters, not UTF-16 units: four emoji are four characters.
+        if (password.EnumerateRunes().Count() < 8)
         {
             throw RequestRefusedException.Validation(field, $"{field} must be at least 8 characters.");
         }
@@ -82,12 +83,24 @@ internal static partial class Validation
             text = text.Normalize(System.Text.NormalizationForm.FormC);
         }
 
-        if (text.Length == 0 || text.Length > max || text.Any(char.IsControl))
+        // Characters are Unicode scalar values (an emoji outside the BMP is one, not two UTF-16 units), and the
+        // formatting characters above the BMP (tag characters, musical formatting) are refused like those in it.
+        var characters = 0;
+        var control = false;
+        var formatting = false;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            characters++;
+            control |= System.Text.Rune.IsControl(rune);
+            formatting |= rune.Value != 0x200D && System.Text.Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.Format;
+        }
+
+        if (characters == 0 || characters > max || control)
         {
             throw RequestRefusedException.Validation(field, $"{field} must be 1-{max} characters without control characters.");
         }
 
-        if (text.Any(c => c != '\u200D' && char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format))
+        if (formatting)
         {
             throw RequestRefusedException.Validation(field, $"{field} must not hold invisible formatting characters such as direction overrides.");
         }

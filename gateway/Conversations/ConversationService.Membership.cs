@@ -137,6 +137,13 @@ internal sealed partial class ConversationService
     {
         var channel = await RequireChannelOfMyTeamAsync(conversationId, actor.UserId, ct);
         var role = (await RequireTeamMemberAsync(channel.TeamId!.Value, actor.UserId, ct)).Role;
+
+        // First: anyone outside a private channel, whatever their role, gets the one answer, which tells nothing more.
+        if (channel.Kind != ConversationKind.PublicChannel && !await directory.IsConversationMemberAsync(channel.Id, actor.UserId, ct))
+        {
+            throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel.");
+        }
+
         if (role < TeamRole.Admin && channel.CreatedBy != actor.UserId)
         {
             throw new RequestRefusedException(ErrorCode.Forbidden, "Only the channel's creator and the team's admins and owners may rename or archive it.");
@@ -145,11 +152,6 @@ internal sealed partial class ConversationService
         if (channel.Kind == ConversationKind.PublicChannel && string.Equals(channel.Name, GeneralChannelName, StringComparison.Ordinal))
         {
             throw new RequestRefusedException(ErrorCode.Forbidden, "The team's #general is neither renamed nor archived.");
-        }
-
-        if (channel.Kind != ConversationKind.PublicChannel && !await directory.IsConversationMemberAsync(channel.Id, actor.UserId, ct))
-        {
-            throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel.");
         }
 
         DateTimeOffset? archivedAt = archived switch

@@ -150,6 +150,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.Converters.Add(new Api.ApiTimeConverter());
+            o.SerializerOptions.Converters.Add(new Api.ApiTimeOffsetConverter());
 
             // Numbers are JSON numbers (docs/http-api.md): "5" is not read as 5, and the OpenAPI document says
             // integer, not integer-or-string, which generated clients would turn into a union type.

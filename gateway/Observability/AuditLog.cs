@@ -44,6 +44,9 @@ internal sealed partial class AuditLog(ILoggerFactory loggerFactory, TimeProvide
     /// </summary>
     public void AdminAction(string action, string subject, string? clientAddress) => AdminActionLine(_logger, action, subject, clientAddress ?? "?");
 
+    /// <summary>A management API request refused for its token: none, or not the configured one.</summary>
+    public void AdminTokenRefused(string? clientAddress) => AdminTokenRefusedLine(_logger, clientAddress ?? "?");
+
     /// <summary>
     /// A request answered RATE_LIMITED. A flood must not become a log flood: at most one line a second,
     /// carrying how many refusals it stands for.
@@ -111,6 +114,9 @@ internal sealed partial class AuditLog(ILoggerFactory loggerFactory, TimeProvide
 
     [LoggerMessage(EventId = 208, Level = LogLevel.Warning, Message = "Audit: admin {Action} of {Subject} from {ClientAddress}")]
     private static partial void AdminActionLine(ILogger logger, string action, string subject, string clientAddress);
+
+    [LoggerMessage(EventId = 210, Level = LogLevel.Warning, Message = "Audit: management API request with a missing or wrong admin token from {ClientAddress}")]
+    private static partial void AdminTokenRefusedLine(ILogger logger, string clientAddress);
 
     [LoggerMessage(EventId = 209, Level = LogLevel.Warning, Message = "Audit: {Frame} of user {UserId} over the protocol refused as RATE_LIMITED ({Count} refusals since the last such line)")]
     private static partial void FrameRateLimitedLine(ILogger logger, string frame, Guid userId, long count);

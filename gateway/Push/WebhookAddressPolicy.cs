@@ -127,7 +127,11 @@ internal sealed class WebhookAddressPolicy(bool allowPrivate)
                 || (b[0] == 172 && (b[1] & 0xF0) == 16)
                 || (b[0] == 192 && b[1] == 168)
                 || (b[0] == 192 && b[1] == 0 && b[2] == 0) // IETF protocol assignments
+                || (b[0] == 192 && b[1] == 0 && b[2] == 2) // documentation (TEST-NET-1)
+                || (b[0] == 192 && b[1] == 88 && b[2] == 99) // the former 6to4 relay anycast
                 || (b[0] == 198 && (b[1] & 0xFE) == 18) // benchmarking
+                || (b[0] == 198 && b[1] == 51 && b[2] == 100) // documentation (TEST-NET-2)
+                || (b[0] == 203 && b[1] == 0 && b[2] == 113) // documentation (TEST-NET-3)
                 || b[0] >= 224; // multicast, reserved
         }
 
@@ -135,10 +139,15 @@ internal sealed class WebhookAddressPolicy(bool allowPrivate)
         {
             Span<byte> b = stackalloc byte[16];
             address.TryWriteBytes(b, out _);
-            return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast
-                || (b[0] & 0xFE) == 0xFC // fc00::/7, unique local
-                || (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B) // 64:ff9b::/96 NAT64 can reach IPv4 internals
-                || (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0D && b[3] == 0xB8); // documentation
+            // Only global unicast (2000::/3) leaves the machine's networks; everything else is refused whole: the
+            // IPv4-compatible and -translated forms (::a.b.c.d, ::ffff:0:a.b.c.d), NAT64 (64:ff9b::/96), discard
+            // (100::/64), unique local, link local, multicast. Within it, the ranges that wrap an IPv4 address
+            // or are not routed are refused too.
+            return (b[0] & 0xE0) != 0x20
+                || (b[0] == 0x20 && b[1] == 0x01 && b[2] < 0x02) // 2001::/23 IETF protocol assignments, Teredo (2001::/32) among them
+                || (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0D && b[3] == 0xB8) // 2001:db8::/32 documentation
+                || (b[0] == 0x20 && b[1] == 0x02) // 2002::/16 6to4, which wraps any IPv4 address
+                || (b[0] == 0x3F && b[1] == 0xFF && (b[2] & 0xF0) == 0); // 3fff::/20 documentation
         }
 
         return true;

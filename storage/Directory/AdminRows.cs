@@ -18,7 +18,9 @@ internal static class AdminRows
 
     public static string GetUser(char p) => $"{SelectUsers} WHERE u.id = {p}id;";
 
-    public static string SetDisabled(char p) => $"UPDATE users SET disabled_at = {p}at WHERE id = {p}id AND deleted_at IS NULL;";
+    // Disabling an account already disabled keeps the time it was first disabled; enabling clears it.
+    public static string SetDisabled(char p) =>
+        $"UPDATE users SET disabled_at = CASE WHEN {p}at IS NULL THEN NULL ELSE COALESCE(disabled_at, {p}at) END WHERE id = {p}id AND deleted_at IS NULL;";
 
     public static string ListTeams(char p) => $"""
         SELECT t.id, t.name, t.created_by, t.created_at, t.members_can_invite,

@@ -49,7 +49,18 @@ public sealed partial class MySqlDirectoryStore
             {
                 // A locking read (the device's rows and the gap after them): a concurrent upload for the device waits
                 // here (or deadlocks and is retried), so two cannot both pass the limit.
-                command.CommandText = "SELECT COUNT(*) FROM one_time_prekeys WHERE device_id = @device_id FOR UPDATE;";
+                // Ids the device already holds are kept as they are, so a retried upload counts only what is new.
+                var ids = string.Join(", ", prekeys.Select((_, i) => "@held" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                command.CommandText = $"""
+                    SELECT COUNT(*) - COALESCE(SUM(prekey_id IN ({(ids.Length == 0 ? "NULL" : ids)})), 0)
+                    FROM one_time_prekeys WHERE device_id = @device_id FOR UPDATE;
+                    """;
+                for (var i = 0; i < prekeys.Count; i++)
+                {
+                    command.Parameters.AddInteger("@held" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), prekeys[i].PrekeyId);
+                }
+
+                // Held and not in this upload, plus everything in it.
                 if (await ReadCountAsync(command, ct) + prekeys.Count > maxHeld)
                 {
                     return null;

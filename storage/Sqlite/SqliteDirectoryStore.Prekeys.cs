@@ -44,9 +44,26 @@ public sealed partial class SqliteDirectoryStore
             // BEGIN IMMEDIATE: no other writer between this count and the insert.
             if (maxHeld > 0)
             {
-                await using var held = Command(connection, transaction, "SELECT count(*) FROM one_time_prekeys WHERE device_id = $device_id;");
+                // Ids the device already holds are ignored by the insert, so a retried upload counts only what is new.
+                var ids = string.Join(", ", prekeys.Select((_, i) => "$id" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                await using var held = Command(connection, transaction, $"""
+                    SELECT count(*), count(*) FILTER (WHERE prekey_id IN ({(ids.Length == 0 ? "NULL" : ids)}))
+                    FROM one_time_prekeys WHERE device_id = $device_id;
+                    """);
                 held.Parameters.AddGuid("$device_id", deviceId);
-                if (await ReadCountAsync(held, ct) + prekeys.Count > maxHeld)
+                for (var i = 0; i < prekeys.Count; i++)
+                {
+                    held.Parameters.AddInteger("$id" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), prekeys[i].PrekeyId);
+                }
+
+                long heldCount, heldAgain;
+                await using (var reader = await held.ExecuteReaderAsync(ct))
+                {
+                    await reader.ReadAsync(ct);
+                    (heldCount, heldAgain) = (reader.GetInt64(0), reader.GetInt64(1));
+                }
+
+                if (heldCount + prekeys.Count - heldAgain > maxHeld)
                 {
                     return null;
                 }

@@ -16,6 +16,7 @@ public sealed class AccountRulesTests(ServerFixture fixture) : IClassFixture<Ser
 
     [Theory]
     [InlineData("short1", "at least 8 characters")]
+    [InlineData("😀😀😀😀", "at least 8 characters")]
     [InlineData("          ", "only spaces")]
     [InlineData("tab\there is bad", "control characters")]
     [InlineData("my name is {user}!", "must not contain the username")]
@@ -65,6 +66,8 @@ public sealed class AccountRulesTests(ServerFixture fixture) : IClassFixture<Ser
     [InlineData("alice\u202Egnp.exe")]
     [InlineData("bob\u200Bby")]
     [InlineData("\u2066isolate\u2069")]
+    [InlineData("ab\U000E0041c")]
+    [InlineData("a\U0001D173b")]
     public async Task Names_WithInvisibleFormattingCharacters_Refused(string name)
     {
         var user = await Server.SignupAsync();
@@ -73,6 +76,18 @@ public sealed class AccountRulesTests(ServerFixture fixture) : IClassFixture<Ser
 
         await AssertProblemAsync(signup, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(team, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+
+    [Fact]
+    public async Task NameLengths_CountCharacters_NotUtf16Units()
+    {
+        var user = await Server.SignupAsync(displayName: string.Concat(Enumerable.Repeat("😀", 64)));
+        var tooLong = await user.SendAsync(HttpMethod.Post, "v1/teams", new { name = string.Concat(Enumerable.Repeat("😀", 65)) });
+        var team = await user.SendAsync(HttpMethod.Post, "v1/teams", new { name = string.Concat(Enumerable.Repeat("😀", 33)) });
+
+        Assert.Equal(64, (await user.CallAsync(HttpMethod.Get, "v1/me")).GetProperty("display_name").GetString()!.EnumerateRunes().Count());
+        await AssertProblemAsync(tooLong, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.Equal(HttpStatusCode.Created, team.StatusCode);
     }
 
     [Fact]

@@ -46,6 +46,10 @@ public sealed class AdminApiTests
 
         Assert.True(disabled.GetProperty("disabled").GetBoolean());
         Assert.Equal(0, disabled.GetProperty("active_sessions").GetInt32());
+
+        // Times as everywhere in the API: UTC with exactly three fraction digits.
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", disabled.GetProperty("created_at").GetString());
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", disabled.GetProperty("disabled_at").GetString());
         await AssertProblemAsync(oldSession, HttpStatusCode.Unauthorized, 2005, "SESSION_REVOKED");
         await AssertProblemAsync(login, HttpStatusCode.Forbidden, 2009, "ACCOUNT_DISABLED");
         await AssertProblemAsync(wrongPassword, HttpStatusCode.Unauthorized, 2006, "INVALID_CREDENTIALS");

@@ -178,18 +178,20 @@ public sealed class KeyDirectoryApiTests
         var backup = await intruder.SendAsync(HttpMethod.Put, "v1/keys/recovery-backup", new { backup = B64([2]) });
         var payload = await intruder.SendAsync(HttpMethod.Put, $"v1/keys/devices/{alice.DeviceId}/link-payload", new { payload = B64([3]) });
         var ownPayload = await alice.SendAsync(HttpMethod.Put, $"v1/keys/devices/{alice.DeviceId}/link-payload", new { payload = B64([4]) });
+        var accountReset = await intruder.SendAsync(HttpMethod.Put, "v1/keys/account", new { signing_key = B64(RandomNumberGenerator.GetBytes(32)), reset = true });
         var stillPending = await intruder.CallAsync(HttpMethod.Get, "v1/keys/devices/me");
         var seen = await alice.CallAsync(HttpMethod.Get, $"v1/keys/users/{alice.UserId}");
         var storedBackup = await alice.CallAsync(HttpMethod.Get, "v1/keys/recovery-backup");
         var nextList = await alice.SendAsync(HttpMethod.Put, "v1/keys/device-list", keys.DeviceListBody(2, keys));
         var noPayload = await alice.SendAsync(HttpMethod.Get, "v1/keys/link-payload");
 
-        foreach (var refused in new[] { selfApproval, list, history, backup, payload, ownPayload })
+        foreach (var refused in new[] { selfApproval, list, history, backup, payload, ownPayload, accountReset })
         {
             await AssertProblemAsync(refused, HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
         }
 
         Assert.False(stillPending.GetProperty("approved").GetBoolean());
+        Assert.Equal(1, seen.GetProperty("account_key").GetProperty("version").GetInt32());
         Assert.Equal((1L, 1), (seen.GetProperty("device_list").GetProperty("version").GetInt64(), seen.GetProperty("history_key").GetProperty("generation").GetInt32()));
         Assert.Equal(B64([1]), storedBackup.GetProperty("backup").GetString());
         Assert.Equal(HttpStatusCode.OK, nextList.StatusCode);

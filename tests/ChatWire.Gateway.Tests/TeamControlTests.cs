@@ -257,6 +257,19 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.NotEqual(0UL, afterUnarchive.Seq);
     }
 
+    // Regression: an owner outside a private channel got NOT_A_MEMBER and a plain member FORBIDDEN, so the
+    // answer differed by role; whoever is outside it now gets the one answer.
+    [Fact]
+    public async Task PrivateChannel_RenameOrArchiveFromOutside_NotAMember_WhateverTheRole()
+    {
+        var (alice, bob, carol, teamId) = await TeamOfThreeAsync();
+        var secret = (await bob.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "secret", @private = true })).GetProperty("conversation_id").GetGuid();
+
+        await AssertProblemAsync(await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{secret}", new { archived = true }), HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER");
+        await AssertProblemAsync(await carol.SendAsync(HttpMethod.Patch, $"v1/channels/{secret}", new { name = "mine" }), HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER");
+        Assert.True((await bob.CallAsync(HttpMethod.Patch, $"v1/channels/{secret}", new { archived = true })).GetProperty("archived").GetBoolean());
+    }
+
     [Fact]
     public async Task Transfer_MakesTheMemberAnOwnerAndTheOwnerAnAdmin()
     {

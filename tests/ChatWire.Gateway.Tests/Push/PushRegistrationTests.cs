@@ -145,7 +145,9 @@ public sealed class PushRegistrationTests
         var eve = await server.SignupAsync();
 
         await AssertProblemAsync(await eve.SendAsync(HttpMethod.Put, $"v1/conversations/{dm}/push", new { level = "all" }), HttpStatusCode.Forbidden, "NOT_A_MEMBER", null);
-        await AssertProblemAsync(await eve.SendAsync(HttpMethod.Put, $"v1/conversations/{Guid.NewGuid()}/push", new { level = "all" }), HttpStatusCode.NotFound, "NOT_FOUND", null);
+
+        // The same answer for a conversation that does not exist: it tells nothing of what exists.
+        await AssertProblemAsync(await eve.SendAsync(HttpMethod.Put, $"v1/conversations/{Guid.NewGuid()}/push", new { level = "all" }), HttpStatusCode.Forbidden, "NOT_A_MEMBER", null);
     }
 
     private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string name, string? field)

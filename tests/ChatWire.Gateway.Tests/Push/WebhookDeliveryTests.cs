@@ -86,6 +86,19 @@ public sealed class WebhookDeliveryTests
     [InlineData("::ffff:10.0.0.1", true)]
     [InlineData("64:ff9b::a00:1", true)]
     [InlineData("2606:4700::1111", false)]
+    [InlineData("192.0.2.1", true)]
+    [InlineData("198.51.100.1", true)]
+    [InlineData("203.0.113.1", true)]
+    [InlineData("2002:a00:1::", true)]
+    [InlineData("2002:7f00:1::", true)]
+    [InlineData("::127.0.0.1", true)]
+    [InlineData("::10.0.0.1", true)]
+    [InlineData("::ffff:0:7f00:1", true)]
+    [InlineData("100::1", true)]
+    [InlineData("2001::1", true)]
+    [InlineData("2001:db8::1", true)]
+    [InlineData("3fff::1", true)]
+    [InlineData("2a00:1450:4001::200e", false)]
     public void IsInternal_Address_AsClassified(string address, bool expected) =>
         Assert.Equal(expected, WebhookAddressPolicy.IsInternal(System.Net.IPAddress.Parse(address)));
 

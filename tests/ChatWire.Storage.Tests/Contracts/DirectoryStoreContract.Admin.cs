@@ -35,9 +35,12 @@ public abstract partial class DirectoryStoreContract
         var alice = await AddUserAsync("alice");
 
         Assert.True(await Admin.SetUserDisabledAsync(alice.Id, T0));
+        var disabledAgain = await Admin.SetUserDisabledAsync(alice.Id, T0.AddHours(1));
         var disabled = await Admin.GetUserAdminAsync(alice.Id);
         Assert.True(await Admin.SetUserDisabledAsync(alice.Id, null));
 
+        // Disabled twice: the first time stands.
+        Assert.True(disabledAgain);
         Assert.Equal(T0, disabled!.DisabledAt);
         Assert.Null((await Admin.GetUserAdminAsync(alice.Id))!.DisabledAt);
         Assert.False(await Admin.SetUserDisabledAsync(Guid.NewGuid(), T0));

@@ -38,6 +38,23 @@ public abstract partial class KeyDirectoryStoreContract
         Assert.Equal(0, await Keys.CountOneTimePrekeysAsync(Guid.NewGuid()));
     }
 
+    // Regression: the limit counted every id of an upload, so a retry of one that had filled the device failed.
+    [Fact]
+    public async Task AddOneTimePrekeysAsync_RetriedAtMaxHeld_IdsAlreadyHeldDoNotCount()
+    {
+        var alice = await AddUserAsync("alice");
+        var phone = await AddDeviceAsync(alice, "phone");
+        List<OneTimePrekeyRecord> Range(int from, int count) => Enumerable.Range(from, count).Select(id => new OneTimePrekeyRecord(id, Bytes())).ToList();
+        Assert.Equal(10, await Keys.AddOneTimePrekeysAsync(phone.DeviceId, Range(1, 10), maxHeld: 10));
+
+        var retried = await Keys.AddOneTimePrekeysAsync(phone.DeviceId, Range(1, 5), maxHeld: 10);
+        var oneNewAmongThem = await Keys.AddOneTimePrekeysAsync(phone.DeviceId, Range(9, 3), maxHeld: 10);
+
+        Assert.Equal(10, retried);
+        Assert.Null(oneNewAmongThem);
+        Assert.Equal(10, await Keys.CountOneTimePrekeysAsync(phone.DeviceId));
+    }
+
     // Regression: the endpoint counted, then added, in two transactions; concurrent uploads all passed the count.
     [Fact]
     public async Task AddOneTimePrekeysAsync_ConcurrentUploadsAtMaxHeld_NeverPassItTogether()
