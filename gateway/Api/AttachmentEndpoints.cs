@@ -30,7 +30,7 @@ internal static class AttachmentEndpoints
                 .ReturnsNoContent().Refuses(400, 403, 404, 409);
             anonymous.MapGet("/blobs/{attachmentId}", DownloadBlob)
                 .Describe("downloadBlob", "Download an attachment's bytes from the embedded blob store (the download URL)", Tag)
-                .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").Refuses(400, 403, 404);
+                .Produces<Stream>(StatusCodes.Status200OK, "application/octet-stream").Refuses(400, 403, 404);
         }
     }
 

@@ -83,6 +83,19 @@ internal static class OpenApiDocumentation
                 };
             }
 
+            // Every body is bounded (docs/http-api.md, "Body size"), so every operation that takes one may answer 413.
+            if (operation.RequestBody is not null && operation.OperationId != "uploadBlob" && !operation.Responses.ContainsKey("413"))
+            {
+                operation.Responses["413"] = new OpenApiResponse
+                {
+                    Description = "The body is larger than this endpoint takes (64 KiB; 16 KiB under /v1/accounts/; 512 KiB for a key bundle): VALIDATION_FAILED.",
+                    Content = new Dictionary<string, OpenApiMediaType>
+                    {
+                        [ApiDocs.ProblemContentType] = new OpenApiMediaType { Schema = new OpenApiSchemaReference(nameof(ApiProblem), context.Document) },
+                    },
+                };
+            }
+
             foreach (var parameter in operation.Parameters ?? [])
             {
                 if (parameter is OpenApiParameter { In: ParameterLocation.Path } p && p.Name is { } name && name.EndsWith("Id", StringComparison.Ordinal))
