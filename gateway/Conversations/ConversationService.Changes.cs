@@ -377,7 +377,9 @@ internal sealed partial class ConversationService
     }
 
     // An emoji is a short token shown as is: a Unicode emoji sequence or a :name:. White space and control
-    // or format characters (ZWJ inside an emoji sequence aside) are refused so one cannot spoof another.
+    // or format characters are refused so one cannot spoof another; the zero-width joiner only inside a sequence
+    // (between two characters that are not joiners themselves), and no combining mark first: an emoji that
+    // looks like another must not count apart from it.
     private static bool IsEmoji(string emoji)
     {
         if (emoji.Length == 0 || Encoding.UTF8.GetByteCount(emoji) > 64)
@@ -385,17 +387,25 @@ internal sealed partial class ConversationService
             return false;
         }
 
+        const int Zwj = 0x200D;
+        var previous = -1;
+        var first = true;
         foreach (var rune in emoji.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
             if (Rune.IsWhiteSpace(rune) || Rune.IsControl(rune)
-                || (category == UnicodeCategory.Format && rune.Value != 0x200D)
-                || category is UnicodeCategory.Surrogate or UnicodeCategory.OtherNotAssigned or UnicodeCategory.PrivateUse)
+                || (category == UnicodeCategory.Format && rune.Value != Zwj)
+                || category is UnicodeCategory.Surrogate or UnicodeCategory.OtherNotAssigned or UnicodeCategory.PrivateUse
+                || (first && (rune.Value == Zwj || category is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark))
+                || (rune.Value == Zwj && previous == Zwj))
             {
                 return false;
             }
+
+            previous = rune.Value;
+            first = false;
         }
 
-        return true;
+        return previous != Zwj;
     }
 }

@@ -177,11 +177,6 @@ internal sealed partial class ConversationService(
         try
         {
             var access = await membership.GetAccessAsync(send.ConversationId, actor.UserId, CancellationToken.None);
-            if (access.Access != ConversationAccess.Send)
-            {
-                return Task.FromResult(Denied(access.Access));
-            }
-
             var message = new NewEvent(send.ConversationId, send.MessageId, Storage.Messages.EventKind.Message, actor.UserId, actor.DeviceId, send.ContentType, send.Content)
             {
                 UsageTeamId = access.TeamId,
@@ -189,6 +184,15 @@ internal sealed partial class ConversationService(
                 Mentions = send.Mentions.Count == 0 ? [] : send.Mentions.Distinct().ToArray(),
                 GroupMentions = (Storage.Messages.GroupMentions)(byte)send.GroupMentions,
             };
+            if (access.Access != ConversationAccess.Send)
+            {
+                // A member who may still read (a DM whose people no longer share a team, an archived channel) is
+                // answered a resend's seq too; someone no longer in the conversation is not.
+                return Task.FromResult(access.Access is ConversationAccess.ReadOnly or ConversationAccess.Archived
+                    ? await StoredAlreadyAsync(message) ?? Denied(access.Access)
+                    : Denied(access.Access));
+            }
+
             if (await quota.CheckAsync(actor.UserId, access.TeamId, send.Content.Length) is { } refusal)
             {
                 return Task.FromResult(await StoredAlreadyAsync(message) ?? SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
@@ -215,7 +219,7 @@ internal sealed partial class ConversationService(
 
     // A resend of a message stored before (its SEND_ACK lost) is answered with the original seq even when the
     // conversation changed since in a way that refuses new messages: a member joined (a new epoch, so STALE_EPOCH),
-    // or the quota filled up. Asked only on those refusals, never on the way of a message that is let through. The
+    // the quota filled up, the channel was archived or the DM became read-only. Asked only on those refusals, never on the way of a message that is let through. The
     // store decides by the rule its writer follows (the same device, thread and body as first sent, even after an
     // edit or a deletion); another event under the id leaves the refusal as it is.
     private async Task<SendOutcome?> StoredAlreadyAsync(NewEvent message)

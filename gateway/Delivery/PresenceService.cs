@@ -128,7 +128,8 @@ internal sealed class PresenceService : IPresenceObserver
         // Listening before reading: a change after the read is pushed, none falls between the two.
         await listening;
         var entries = await GetAsync(watched, ct);
-        return [.. wanted.Select(user => allowed.Contains(user) ? entries[user] : new PresenceEntry(user, PresenceStatus.Offline, 0))];
+        // Every id asked for, in the order asked, a repeated one as often as it was asked: clients may match by position.
+        return [.. userIds.Select(user => allowed.Contains(user) ? entries[user] : new PresenceEntry(user, PresenceStatus.Offline, 0))];
     }
 
     /// <summary>The presence of each user now; last seen from the registry, else from the directory.</summary>

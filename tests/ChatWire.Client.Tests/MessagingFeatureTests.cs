@@ -166,6 +166,15 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
         var growsUnderNfc = await Assert.ThrowsAsync<ChatWireException>(() => bob.ReactAsync(general, message.MessageId, string.Concat(Enumerable.Repeat("\U0001D15E", 16))));
         Assert.Equal(ErrorCode.InvalidField, growsUnderNfc.Code);
 
+        // A joiner only inside a sequence, and no combining mark first: lookalikes of 👍 must not count apart.
+        foreach (var lookalike in new[] { "\u200D", "👍\u200D", "\u200D👍", "👍\u200D\u200D👍", "\u0301", "\u0301👍" })
+        {
+            Assert.Equal(ErrorCode.InvalidField, (await Assert.ThrowsAsync<ChatWireException>(() => bob.ReactAsync(general, message.MessageId, lookalike))).Code);
+        }
+
+        Assert.NotEqual(0UL, (await bob.ReactAsync(general, message.MessageId, "👩\u200D💻")).Seq);
+        await bob.ReactAsync(general, message.MessageId, "👩\u200D💻", remove: true);
+
         var forBob = (await bob.GetHistoryAsync(general, 0, HistoryDirection.After)).Events.Single(e => e.EventId == message.MessageId);
 
         Assert.NotEqual(0UL, first.Seq);

@@ -270,6 +270,26 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.True((await bob.CallAsync(HttpMethod.Patch, $"v1/channels/{secret}", new { archived = true })).GetProperty("archived").GetBoolean());
     }
 
+    // Regression: a resend whose SEND_ACK was lost got FORBIDDEN once the channel was archived, though the message
+    // was stored and delivered (protocol.md §4.8 step 7).
+    [Fact]
+    public async Task ArchivedChannel_AResendOfAStoredMessage_GetsItsSeq_ANewMessageForbidden()
+    {
+        var (alice, bob, _, teamId) = await TeamOfThreeAsync();
+        var channel = (await bob.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "wrapup" })).GetProperty("conversation_id").GetGuid();
+        await using var bobClient = await RawClient.ConnectAuthenticatedAsync(bob);
+        var id = Guid.CreateVersion7();
+        var sent = await bobClient.SendTextAsync(channel, "last words", id);
+        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { archived = true });
+
+        var resent = await bobClient.SendTextAsync(channel, "last words", id);
+        await bobClient.SendAsync(new Send(bobClient.NextRequestId(), channel, Guid.CreateVersion7(), "text/plain", "more"u8.ToArray()));
+        var refused = await bobClient.ExpectErrorAsync();
+
+        Assert.Equal((sent.Seq, sent.ServerTimeUnixMs), (resent.Seq, resent.ServerTimeUnixMs));
+        Assert.Equal(ErrorCode.Forbidden, refused.Code);
+    }
+
     [Fact]
     public async Task Transfer_MakesTheMemberAnOwnerAndTheOwnerAnAdmin()
     {
