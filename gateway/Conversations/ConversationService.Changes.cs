@@ -389,21 +389,19 @@ internal sealed partial class ConversationService
 
         const int Zwj = 0x200D;
         var previous = -1;
-        var first = true;
         foreach (var rune in emoji.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
             if (Rune.IsWhiteSpace(rune) || Rune.IsControl(rune)
                 || (category == UnicodeCategory.Format && rune.Value != Zwj)
                 || category is UnicodeCategory.Surrogate or UnicodeCategory.OtherNotAssigned or UnicodeCategory.PrivateUse
-                || (first && (rune.Value == Zwj || category is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark))
+                || (previous == -1 && (rune.Value == Zwj || category is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark))
                 || (rune.Value == Zwj && previous == Zwj))
             {
                 return false;
             }
 
             previous = rune.Value;
-            first = false;
         }
 
         return previous != Zwj;

@@ -136,11 +136,7 @@ internal sealed class MembershipCache
     public void ForgetLocal(Guid conversationId, Guid userId)
     {
         Interlocked.Increment(ref _generations[StripeOf(conversationId)]);
-        if (_members.TryRemove((conversationId, userId), out _))
-        {
-            Interlocked.Decrement(ref _entryCount);
-        }
-
+        DropMember(conversationId, userId);
         if (_rosters.TryRemove(conversationId, out var roster))
         {
             Interlocked.Add(ref _rosterMembers, -roster.Size);
@@ -173,11 +169,7 @@ internal sealed class MembershipCache
 
         if (!await _directory.IsConversationMemberAsync(conversationId, userId, cancellationToken))
         {
-            if (_members.TryRemove((conversationId, userId), out _))
-            {
-                Interlocked.Decrement(ref _entryCount);
-            }
-
+            DropMember(conversationId, userId);
             return new MemberAccess(ConversationAccess.None, null);
         }
 
@@ -216,10 +208,9 @@ internal sealed class MembershipCache
             }
 
             KeepRoster(conversationId, entry);
-            if (generation != Volatile.Read(ref _generations[StripeOf(conversationId)])
-                && _rosters.TryRemove(KeyValuePair.Create(conversationId, entry)))
+            if (generation != Volatile.Read(ref _generations[StripeOf(conversationId)]))
             {
-                Interlocked.Add(ref _rosterMembers, -entry.Size);
+                DropRoster(KeyValuePair.Create(conversationId, entry));
             }
         }
 
@@ -293,9 +284,9 @@ internal sealed class MembershipCache
 
             foreach (var roster in _rosters)
             {
-                if (roster.Value.Expires <= now && _rosters.TryRemove(roster))
+                if (roster.Value.Expires <= now)
                 {
-                    Interlocked.Add(ref _rosterMembers, -roster.Value.Size);
+                    DropRoster(roster);
                 }
             }
 
@@ -312,6 +303,24 @@ internal sealed class MembershipCache
         finally
         {
             Volatile.Write(ref _sweeping, 0);
+        }
+    }
+
+    // Removes an answer, and its count with it.
+    private void DropMember(Guid conversationId, Guid userId)
+    {
+        if (_members.TryRemove((conversationId, userId), out _))
+        {
+            Interlocked.Decrement(ref _entryCount);
+        }
+    }
+
+    // Removes this roster if it is still the one kept, and its member ids from the count.
+    private void DropRoster(KeyValuePair<Guid, RosterEntry> kept)
+    {
+        if (_rosters.TryRemove(kept))
+        {
+            Interlocked.Add(ref _rosterMembers, -kept.Value.Size);
         }
     }
 
