@@ -176,7 +176,7 @@ public static class CliApp
     }
 
     // The error a failed command reports: the server's code when it gave one; code 0 with a CLI name
-    // (CONNECTION_FAILED, BAD_RESPONSE, CLIENT_ERROR) when the failure never reached a server answer.
+    // (CONNECTION_FAILED, FILE_ERROR, BAD_RESPONSE, CLIENT_ERROR) when the failure never reached a server answer.
     private static (int Code, string Name, string Message, JsonObject? Extra)? Describe(Exception ex) => ex switch
     {
         ChatWireException server => ((int)server.Code, server.Name, server.RetryAfter is { } after
@@ -193,6 +193,7 @@ public static class CliApp
                 ["detail"] = candidate.Detail,
             })]),
         }),
+        CliFileException file => (0, "FILE_ERROR", file.Message, null),
         AuthenticationException or IOException or HttpRequestException when Flatten(ex).Contains("Untrusted", StringComparison.OrdinalIgnoreCase)
             || Flatten(ex).Contains("RemoteCertificate", StringComparison.OrdinalIgnoreCase)
             => (0, "CONNECTION_FAILED", Flatten(ex) + " The server's TLS certificate is not trusted here: for a development server (its own self-signed certificate) add --insecure; for a private CA, --ca-file CA.pem. Either is saved in the profile.", null),

@@ -15,3 +15,49 @@ internal sealed class CliException(ErrorCode code, string message, IReadOnlyList
 
     public IReadOnlyList<NameCandidate> Candidates { get; } = candidates ?? [];
 }
+
+/// <summary>
+/// A local file the command was given could not be read or written (missing, a directory, no permission): reported as
+/// <c>FILE_ERROR</c> with code 0 and exit status 1, since no server was involved.
+/// </summary>
+internal sealed class CliFileException(string message, Exception? inner) : Exception(message, inner)
+{
+    public static async Task<byte[]> ReadAllBytesAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliFileException($"Cannot read {path}: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Fails before any download when PATH could not be written: its folder is missing, or it is a folder.</summary>
+    public static void CheckWritable(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            throw new CliFileException($"Cannot write {path}: it is a directory.", null);
+        }
+
+        if (Path.GetDirectoryName(full) is { } folder && !Directory.Exists(folder))
+        {
+            throw new CliFileException($"Cannot write {path}: the directory {folder} does not exist.", null);
+        }
+    }
+
+    public static async Task WriteAllBytesAsync(string path, byte[] content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await File.WriteAllBytesAsync(path, content, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliFileException($"Cannot write {path}: {ex.Message}", ex);
+        }
+    }
+}

@@ -136,6 +136,30 @@ public sealed class CliArgumentTests : IDisposable
     }
 
     [Fact]
+    public async Task SendFile_Missing_AndDownloadIntoMissingFolder_FailWithFileError_BeforeAnyRequest()
+    {
+        _cli.LogInOffline();
+        var missing = Path.Combine(_cli.ConfigHome, "no-such-photo.jpg");
+        var intoMissingFolder = Path.Combine(_cli.ConfigHome, "no-such-folder", "photo.jpg");
+
+        var send = await _cli.RunAsync("--json", "send", Guid.NewGuid().ToString("D"), "--file", missing);
+        var download = await _cli.RunAsync("--json", "download", Guid.NewGuid().ToString("D"), "--out", intoMissingFolder);
+        var downloadOntoFolder = await _cli.RunAsync("--json", "download", Guid.NewGuid().ToString("D"), "--out", _cli.ConfigHome);
+
+        foreach (var (result, path) in new[] { (send, missing), (download, intoMissingFolder), (downloadOntoFolder, _cli.ConfigHome) })
+        {
+            Assert.Equal(CliApp.ExitFailed, result.Exit);
+            var error = Assert.Single(result.JsonLines).GetProperty("error");
+            Assert.Equal(0, error.GetProperty("code").GetInt32());
+            Assert.Equal("FILE_ERROR", error.GetProperty("name").GetString());
+            Assert.StartsWith("Cannot ", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.Contains(path, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Empty(_cli.Http.Requests);
+    }
+
+    [Fact]
     public void Parse_OptionsAnywhere_EqualsForm_AndDoubleDash()
     {
         var line = CommandLine.Parse(["send", "--profile=bob", "general", "--json", "--", "--not-an-option", "-1"]);

@@ -38,6 +38,9 @@ internal static class MessageCommands
         }
 
         var text = file is null ? await ReadTextAsync(context, context.Arguments.Skip(1)).ConfigureAwait(false) : string.Empty;
+
+        // Read before anything goes to the server: a missing file fails alone.
+        var fileBytes = file is null ? null : await CliFileException.ReadAllBytesAsync(file, context.Cancellation).ConfigureAwait(false);
         var profile = context.RequireLogin();
         using var api = context.CreateApi(profile);
         var conversationId = await NameResolver.ResolveConversationAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
@@ -66,11 +69,10 @@ internal static class MessageCommands
             }
             else if (file is not null)
             {
-                var bytes = await File.ReadAllBytesAsync(file, context.Cancellation).ConfigureAwait(false);
                 SecureFileResult result;
                 try
                 {
-                    result = await secure.SendFileAsync(connection, conversationId, Path.GetFileName(file), bytes, null, messageId, context.Cancellation).ConfigureAwait(false);
+                    result = await secure.SendFileAsync(connection, conversationId, Path.GetFileName(file), fileBytes!, null, messageId, context.Cancellation).ConfigureAwait(false);
                 }
                 catch (InvalidImageException ex)
                 {
@@ -118,6 +120,8 @@ internal static class MessageCommands
             throw new CliUsageException("--force applies to the file, not to --thumbnail.");
         }
 
+        CliFileException.CheckWritable(outPath);
+
         var profile = context.RequireLogin();
         using var api = context.CreateApi(profile);
         var location = (await api.LocateMessageAsync(messageId, context.Cancellation).ConfigureAwait(false))[0];
@@ -152,7 +156,7 @@ internal static class MessageCommands
                 }
             }
 
-            await File.WriteAllBytesAsync(outPath, content, context.Cancellation).ConfigureAwait(false);
+            await CliFileException.WriteAllBytesAsync(outPath, content, context.Cancellation).ConfigureAwait(false);
             await context.Output.WriteAsync(
                 new JsonObject
                 {
