@@ -78,7 +78,16 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
 
         var data = Path.Combine(Path.GetTempPath(), "chatwire-load-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(data);
+        // Owner-only, as the gateway asks of its data directory (it warns otherwise).
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(data);
+        }
+        else
+        {
+            Directory.CreateDirectory(data, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
         if (prepare is not null)
         {
             await prepare(data);
