@@ -120,7 +120,10 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// <param name="options">Where and how to connect.</param>
     /// <param name="cancellationToken">Cancels connecting (not the connection once it is made).</param>
     /// <exception cref="ChatWireException">The server refused HELLO or AUTH (e.g. <c>INVALID_TOKEN</c>).</exception>
-    /// <exception cref="IOException">The connection failed or closed during the handshake.</exception>
+    /// <exception cref="IOException">The connection closed during the handshake.</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">The server could not be reached (refused, no route, unknown host).</exception>
+    /// <exception cref="System.Security.Authentication.AuthenticationException">TLS: the server's certificate was not trusted.</exception>
+    /// <exception cref="InvalidOperationException">Plain TCP to a host off loopback without <see cref="ChatWireConnectionOptions.AllowPlaintext"/>.</exception>
     /// <exception cref="TimeoutException">The handshake took longer than <see cref="ChatWireConnectionOptions.ConnectTimeout"/>.</exception>
     /// <exception cref="NoiseServerKeyChangedException">Noise: the server proved a key other than the trusted one.</exception>
     public static async Task<ChatWireConnection> ConnectAsync(ChatWireConnectionOptions options, CancellationToken cancellationToken = default)
@@ -401,8 +404,10 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         await SyncAllAsync(link: null, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
-    /// Where each conversation's stream stands: the seq up to which every event was delivered. Store it to
-    /// resume a later connection where this one stopped (<see cref="ChatWireConnectionOptions.ResumeWatermarks"/>).
+    /// Where each conversation's stream stands: the seq up to which every event was put in the buffer that
+    /// <see cref="ReadEventsAsync"/> reads, whether the app has read it yet or not. To resume a later run exactly,
+    /// store the seqs the app has processed instead (each stored event's <see cref="ChatWireEvent.Stored"/>) and
+    /// pass them as <see cref="ChatWireConnectionOptions.ResumeWatermarks"/>; this snapshot may run ahead of them.
     /// </summary>
     public IReadOnlyDictionary<Guid, ulong> Watermarks => _streams.Snapshot();
 
@@ -417,8 +422,10 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// The connection's events in order: <see cref="MessageReceived"/>, <see cref="MembershipChanged"/> and
-    /// <see cref="ConnectionStateChanged"/>.
+    /// The connection's events: the stored ones (<see cref="MessageReceived"/>, <see cref="MembershipChanged"/>,
+    /// <see cref="MessageEdited"/>, <see cref="MessageDeleted"/>, <see cref="ReactionChanged"/>) once each and in seq
+    /// order per conversation; and as they come <see cref="ReadStateChanged"/>, <see cref="TypingStarted"/>,
+    /// <see cref="PresenceChanged"/>, <see cref="ConnectionStateChanged"/> and <see cref="NoiseServerKeyRotated"/>.
     /// Read by one consumer. The sequence ends when the connection is disposed; it ends by throwing when the
     /// server closed the session for good (a <see cref="ChatWireException"/> such as <c>SESSION_REVOKED</c>) or
     /// reconnecting gave up. Events are buffered until read.

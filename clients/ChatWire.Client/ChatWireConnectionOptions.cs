@@ -130,8 +130,9 @@ public sealed record ChatWireConnectionOptions
     public int NewConversationBacklog { get; init; } = 200;
 
     /// <summary>
-    /// How long one <see cref="ChatWireConnection.SendAsync(Guid, ReadOnlyMemory{byte}, string, Guid?, CancellationToken)"/> may spend waiting out <c>RATE_LIMITED</c>
-    /// answers: it waits each answer's <c>retry_after_ms</c> and sends the same message again, until this
+    /// How long one <see cref="ChatWireConnection.SendAsync(Guid, ReadOnlyMemory{byte}, string, Guid?, CancellationToken)"/>
+    /// (or edit, delete, reaction or read mark) may spend waiting out <c>RATE_LIMITED</c>
+    /// answers: it waits each answer's <c>retry_after_ms</c> and sends the same request again, until this
     /// much waiting has passed, then throws the <c>RATE_LIMITED</c> <see cref="ChatWireException"/>.
     /// <see cref="TimeSpan.Zero"/> throws at the first one.
     /// </summary>

@@ -47,10 +47,16 @@ public sealed partial class SecureClient
         ChatWireConnection connection, Guid conversationId, string text, Guid? messageId = null, MessageOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return SendAsync(connection, conversationId, Encoding.UTF8.GetBytes(text), EnvelopeContentType.Message, messageId, options, cancellationToken);
+        var kind = options?.ThreadRootId is null ? EnvelopeContentType.Message : EnvelopeContentType.ThreadReply;
+        return SendAsync(connection, conversationId, Encoding.UTF8.GetBytes(text), kind, messageId, options, cancellationToken);
     }
 
-    /// <summary>Encrypts and sends <paramref name="plaintext"/> as an envelope of <paramref name="kind"/>; see <see cref="SendTextAsync"/>.</summary>
+    /// <summary>
+    /// Encrypts and sends <paramref name="plaintext"/> as an envelope of <paramref name="kind"/>; see <see cref="SendTextAsync"/>.
+    /// A resend with the same <paramref name="messageId"/> and the same message (after an <see cref="IOException"/>, say)
+    /// while this client holds the first attempt's envelope unacknowledged sends those same bytes, so a message the
+    /// server stored already is answered with its original seq; the client holds the last 32 such envelopes.
+    /// </summary>
     /// <param name="connection">The connection to SEND on.</param>
     /// <param name="conversationId">The conversation.</param>
     /// <param name="plaintext">The content to encrypt.</param>
@@ -70,11 +76,64 @@ public sealed partial class SecureClient
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(plaintext);
         var id = messageId ?? Guid.CreateVersion7();
-        return EncryptAndDeliverAsync(conversationId, id, kind, plaintext, options, null, async (encrypted, state) =>
+        var digest = SentEnvelopes.Digest(conversationId, kind, plaintext, options);
+        return messageId is { } given && _sentEnvelopes.Find(given, digest) is { } earlier
+            ? ResendAsync(connection, conversationId, id, kind, plaintext, options, digest, earlier, cancellationToken)
+            : EncryptAndSendAsync(connection, conversationId, id, kind, plaintext, options, digest, cancellationToken);
+    }
+
+    private Task<SecureSendResult> EncryptAndSendAsync(
+        ChatWireConnection connection, Guid conversationId, Guid id, EnvelopeContentType kind, byte[] plaintext, MessageOptions? options, byte[] digest, CancellationToken cancellationToken) =>
+        EncryptAndDeliverAsync(conversationId, id, kind, plaintext, options, null, async (encrypted, state) =>
         {
             var sendOptions = (options ?? new MessageOptions()) with { MembershipEpoch = state.Epoch, DistributionId = encrypted.DistributionId };
-            return await connection.SendAsync(conversationId, encrypted.Envelope, ContentType, id, sendOptions, cancellationToken).ConfigureAwait(false);
+            // Kept until the server answers: a lost answer (IOException, cancellation) leaves it for a resend.
+            _sentEnvelopes.Remember(id, new SentEnvelopes.Entry(digest, encrypted.Envelope, state.Epoch, encrypted.DistributionId));
+            SendResult sent;
+            try
+            {
+                sent = await connection.SendAsync(conversationId, encrypted.Envelope, ContentType, id, sendOptions, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ChatWireException)
+            {
+                _sentEnvelopes.Forget(id);
+                throw;
+            }
+
+            _sentEnvelopes.Forget(id);
+            return sent;
         }, cancellationToken);
+
+    // The same bytes as the unacknowledged first attempt: stored already, the server answers with its seq. Not stored,
+    // and the members changed meanwhile (STALE_EPOCH, DISTRIBUTION_MISMATCH): it is encrypted anew for them.
+    private async Task<SecureSendResult> ResendAsync(
+        ChatWireConnection connection,
+        Guid conversationId,
+        Guid id,
+        EnvelopeContentType kind,
+        byte[] plaintext,
+        MessageOptions? options,
+        byte[] digest,
+        SentEnvelopes.Entry earlier,
+        CancellationToken cancellationToken)
+    {
+        var sendOptions = (options ?? new MessageOptions()) with { MembershipEpoch = earlier.Epoch, DistributionId = earlier.DistributionId };
+        try
+        {
+            var sent = await connection.SendAsync(conversationId, earlier.Envelope, ContentType, id, sendOptions, cancellationToken).ConfigureAwait(false);
+            _sentEnvelopes.Forget(id);
+            return new SecureSendResult(sent, []);
+        }
+        catch (ChatWireException ex)
+        {
+            _sentEnvelopes.Forget(id);
+            if (ex.Code is not (ErrorCode.StaleEpoch or ErrorCode.DistributionMismatch))
+            {
+                throw;
+            }
+        }
+
+        return await EncryptAndSendAsync(connection, conversationId, id, kind, plaintext, options, digest, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

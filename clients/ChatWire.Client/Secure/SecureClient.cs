@@ -34,6 +34,7 @@ public sealed partial class SecureClient : IDisposable
     private readonly ChatWireApiClient _api;
     private readonly string _directory;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SentEnvelopes _sentEnvelopes = new();
     private readonly TimeProvider _time;
     private readonly bool _holdStore;
 

@@ -1,0 +1,177 @@
+using ChatWire.Client.Secure;
+using ChatWire.Client.Tests.Infrastructure;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using ChatWire.Storage.Messages;
+using ChatWire.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ChatWire.Client.Tests;
+
+// An encrypted message whose SEND_ACK never reached the sender (stored, then the call gave up) and is sent again with
+// the same id: the SDK resends the first attempt's envelope, so the server answers with the original seq and stores
+// it once. A fresh encryption would carry other bytes and get IDEMPOTENCY_CONFLICT.
+public sealed class SecureResendTests : IDisposable
+{
+    private readonly string _keyDirectory = Path.Combine(Path.GetTempPath(), "chatwire-e2e-resend-" + Guid.NewGuid().ToString("N"));
+    private readonly List<IDisposable> _owned = [];
+
+    [Fact]
+    public async Task EncryptedSend_AckLost_ResentWithTheSameId_GetsTheOriginalSeq_StoredOnce()
+    {
+        var gate = new AckGate();
+        await using var server = await TestServer.StartAsync(replaceServices: services =>
+        {
+            var original = services.Last(d => d.ServiceType == typeof(IMessageStore));
+            services.AddSingleton(sp => AckGatedStore.Wrap((IMessageStore)original.ImplementationFactory!(sp), gate));
+        });
+        var (alice, aliceSecure) = await NewDeviceAsync(server);
+        var (bob, bobSecure) = await NewDeviceAsync(server);
+        var (teamId, general) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        await using var connection = await Sdk.ConnectAsync(alice);
+        await aliceSecure.SendTextAsync(connection, general, "first, so the chain is distributed");
+
+        // The SEND is stored; its acknowledgement is held until the sender has given up waiting.
+        var id = Guid.CreateVersion7();
+        gate.Hold(id);
+        using var giveUp = new CancellationTokenSource();
+        var lost = aliceSecure.SendTextAsync(connection, general, "sent once", id, cancellationToken: giveUp.Token);
+        var storedSeq = await gate.Stored.Task.WaitAsync(Patience.Default);
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => lost);
+        gate.Release();
+
+        var resent = await aliceSecure.SendTextAsync(connection, general, "sent once", id).WaitAsync(Patience.Default);
+        var different = await Assert.ThrowsAsync<ChatWireException>(() => aliceSecure.SendTextAsync(connection, general, "another text, same id", id));
+        await using var reader = await Sdk.ConnectAsync(bob);
+        var page = await reader.GetHistoryAsync(general, 0, HistoryDirection.Before, 50);
+
+        Assert.Equal((id, storedSeq), (resent.Sent.MessageId, resent.Sent.Seq));
+        Assert.Equal(ErrorCode.IdempotencyConflict, different.Code);
+        var stored = Assert.Single(Sdk.Messages(page), m => m.EventId == id);
+        Assert.Equal("sent once", (await bobSecure.DecryptAsync(stored)).Text);
+    }
+
+    [Fact]
+    public async Task EncryptedThreadReply_SentAsText_IsSealedAsAThreadReply()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (alice, aliceSecure) = await NewDeviceAsync(server);
+        var (bob, bobSecure) = await NewDeviceAsync(server);
+        var (teamId, general) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        await using var connection = await Sdk.ConnectAsync(alice);
+
+        var root = await aliceSecure.SendTextAsync(connection, general, "the root");
+        var reply = await aliceSecure.SendTextAsync(connection, general, "a reply", options: new MessageOptions(ThreadRootId: root.Sent.MessageId));
+        await using var reader = await Sdk.ConnectAsync(bob);
+        var thread = await reader.GetThreadAsync(general, root.Sent.MessageId);
+        var decrypted = await bobSecure.DecryptAsync(Assert.Single(Sdk.Messages(thread), m => m.EventId == reply.Sent.MessageId));
+
+        Assert.Equal(("a reply", (Crypto.EnvelopeContentType?)Crypto.EnvelopeContentType.ThreadReply), (decrypted.Text, decrypted.Kind));
+    }
+
+    private async Task<(TestUser User, SecureClient Secure)> NewDeviceAsync(TestServer server)
+    {
+        var user = await server.SignupAsync();
+        var api = new ChatWireApiClient(server.ApiBaseAddress) { SessionToken = user.Token };
+        var secure = new SecureClient(api, Path.Combine(_keyDirectory, user.DeviceId.ToString("N")));
+        _owned.Add(secure);
+        _owned.Add(api);
+        await secure.SetUpDeviceAsync(user.UserId, user.DeviceId);
+        return (user, secure);
+    }
+
+    public void Dispose()
+    {
+        foreach (var owned in _owned)
+        {
+            owned.Dispose();
+        }
+
+        if (Directory.Exists(_keyDirectory))
+        {
+            Directory.Delete(_keyDirectory, recursive: true);
+        }
+    }
+
+    // Holds the append result (and so the SEND_ACK) of one message id after it is stored, until released.
+    private sealed class AckGate
+    {
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _lock = new();
+        private Guid _held;
+
+        public TaskCompletionSource<ulong> Stored { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Hold(Guid eventId)
+        {
+            lock (_lock)
+            {
+                _held = eventId;
+            }
+        }
+
+        public void Release() => _released.TrySetResult();
+
+        public bool Holds(Guid eventId)
+        {
+            lock (_lock)
+            {
+                return eventId != Guid.Empty && eventId == _held;
+            }
+        }
+
+        public async Task<AppendResult> AfterStoredAsync(Task<AppendResult> append)
+        {
+            var result = await append;
+            Stored.TrySetResult(result.Event?.Seq ?? 0);
+            await _released.Task;
+            return result;
+        }
+    }
+
+    // The store with EnqueueAsync's result passing through the gate for the held id; every other call goes straight
+    // through. Not sealed: DispatchProxy derives the proxy type from it.
+#pragma warning disable CA1852
+    private class AckGatedStore : System.Reflection.DispatchProxy
+#pragma warning restore CA1852
+    {
+        private IMessageStore _inner = null!;
+        private AckGate _gate = null!;
+
+        public static IMessageStore Wrap(IMessageStore inner, AckGate gate)
+        {
+            var proxy = Create<IMessageStore, AckGatedStore>();
+            var self = (AckGatedStore)(object)proxy;
+            self._inner = inner;
+            self._gate = gate;
+            return proxy;
+        }
+
+        protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
+        {
+            if (targetMethod!.Name == nameof(IMessageStore.EnqueueAsync) && args![0] is NewEvent held && _gate.Holds(held.EventId))
+            {
+                // The proxy returns the ValueTask boxed, as the caller's interface call expects; it is awaited once there.
+#pragma warning disable CA2012
+                return EnqueueHeldAsync(held, (CancellationToken)args[1]!);
+#pragma warning restore CA2012
+            }
+
+            try
+            {
+                return targetMethod.Invoke(_inner, args);
+            }
+            catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerException);
+                throw;
+            }
+        }
+
+        private async ValueTask<Task<AppendResult>> EnqueueHeldAsync(NewEvent newEvent, CancellationToken cancellationToken) =>
+            _gate.AfterStoredAsync(await _inner.EnqueueAsync(newEvent, cancellationToken));
+    }
+}
