@@ -145,7 +145,8 @@ public sealed record DirectConversation(Guid ConversationId, string Type, IReadO
 /// <param name="TeamId">The team of a channel; <see langword="null"/> for direct conversations.</param>
 /// <param name="Name">The channel name; <see langword="null"/> for direct conversations.</param>
 /// <param name="Members">The members of a direct conversation; <see langword="null"/> for channels.</param>
-public sealed record ConversationSummary(Guid ConversationId, string Type, Guid? TeamId, string? Name, IReadOnlyList<Guid>? Members);
+/// <param name="LastSeq">The seq of the conversation's newest event (0 when it has none).</param>
+public sealed record ConversationSummary(Guid ConversationId, string Type, Guid? TeamId, string? Name, IReadOnlyList<Guid>? Members, ulong LastSeq = 0);
 
 /// <summary>Where a message is (<c>GET /v1/messages/{message_id}</c>).</summary>
 /// <param name="ConversationId">The conversation holding it.</param>

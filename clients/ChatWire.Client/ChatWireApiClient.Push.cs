@@ -16,6 +16,11 @@ public sealed partial class ChatWireApiClient
         return SendAsync<PushRegistration>(HttpMethod.Put, "v1/push/registration", new RegisterPushBody(provider, token), authenticated: true, cancellationToken);
     }
 
+    /// <summary><c>GET /v1/push/registration</c>: where this device's notifications go (<c>NOT_FOUND</c> when it has no registration).</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<PushRegistration> GetPushRegistrationAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<PushRegistration>(HttpMethod.Get, "v1/push/registration", body: null, authenticated: true, cancellationToken);
+
     /// <summary><c>DELETE /v1/push/registration</c>: stops notifications to this device (<c>NOT_FOUND</c> when it had no registration).</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     public Task UnregisterPushAsync(CancellationToken cancellationToken = default) =>

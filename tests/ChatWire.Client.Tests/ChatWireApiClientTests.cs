@@ -245,7 +245,9 @@ public sealed class ChatWireApiClientTests(ServerFixture fixture) : IClassFixtur
         Assert.Equal("group", group.Type);
         Assert.Equal(new[] { alice.UserId, bob.UserId, carol.UserId }.Order(), group.Members.Order());
         Assert.Equal((ErrorCode.NotFound, 404), (notFound.Code, notFound.HttpStatus));
-        Assert.Contains(conversations, conversation => conversation.ConversationId == dm.ConversationId && conversation.Type == "dm" && conversation.TeamId is null);
+        // A new DM holds its two members' joins (seq 1 and 2), a new group its three.
+        Assert.Contains(conversations, conversation => conversation.ConversationId == dm.ConversationId && conversation.Type == "dm" && conversation.TeamId is null && conversation.LastSeq == 2);
+        Assert.Contains(conversations, conversation => conversation.ConversationId == group.ConversationId && conversation.LastSeq == 3);
         Assert.Contains(conversations, conversation => conversation.ConversationId == group.ConversationId && conversation.Members!.Count == 3);
         Assert.Contains(conversations, conversation => conversation is { Type: "public", Name: "general" } && conversation.TeamId == teamId);
     }

@@ -20,10 +20,14 @@ public sealed class PushApiClientTests
         var me = await api.SignupAsync(new SignupRequest("u" + Guid.NewGuid().ToString("N")[..12], Password));
 
         var registration = await api.RegisterPushAsync("webhook", "https://127.0.0.1:9/hook");
+        var readBack = await api.GetPushRegistrationAsync();
         await api.UnregisterPushAsync();
+        var gone = await Assert.ThrowsAsync<ChatWireException>(() => api.GetPushRegistrationAsync());
 
         Assert.Equal((me.DeviceId, "webhook", "https://127.0.0.1:9/hook"), (registration.DeviceId, registration.Provider, registration.Token));
         Assert.Equal(32, registration.WebhookSecret?.Length);
+        Assert.Equal((me.DeviceId, "webhook", "https://127.0.0.1:9/hook"), (readBack.DeviceId, readBack.Provider, readBack.Token));
+        Assert.Equal(ErrorCode.NotFound, gone.Code);
         var again = await Assert.ThrowsAsync<ChatWireException>(() => api.UnregisterPushAsync());
         Assert.Equal(ErrorCode.NotFound, again.Code);
         var unconfigured = await Assert.ThrowsAsync<ChatWireException>(() => api.RegisterPushAsync("apns", new string('a', 64)));
