@@ -357,7 +357,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(status), status, "A status is online, away or do not disturb.");
         }
 
-        await RequestAsync<SetStatus, Ok>(link: null, requestId => new SetStatus(requestId, status), cancellationToken).ConfigureAwait(false);
+        await WaitingOutRateLimitAsync<SetStatus, Ok>(requestId => new SetStatus(requestId, status), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -372,11 +372,20 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(userIds);
         var users = userIds.ToArray();
         Volatile.Write(ref _watched, users);
-        var answer = await RequestAsync<PresenceWatch, PresenceFrame>(link: null, requestId => new PresenceWatch(requestId, users), cancellationToken).ConfigureAwait(false);
+        var answer = await WaitingOutRateLimitAsync<PresenceWatch, PresenceFrame>(requestId => new PresenceWatch(requestId, users), cancellationToken).ConfigureAwait(false);
         return answer.Entries;
     }
 
     private async Task<ChangeResult> ChangeAsync<TRequest>(Func<uint, TRequest> build, CancellationToken cancellationToken)
+        where TRequest : struct, IFrame<TRequest>
+    {
+        var ok = await WaitingOutRateLimitAsync<TRequest, Ok>(build, cancellationToken).ConfigureAwait(false);
+        return new ChangeResult(ok.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ok.ServerTimeUnixMs));
+    }
+
+    // A request the server's sending rate counts (docs/protocol.md §3.2): RATE_LIMITED answers are waited out and the
+    // request made again, up to MaxRateLimitWait in all.
+    private async Task<TReply> WaitingOutRateLimitAsync<TRequest, TReply>(Func<uint, TRequest> build, CancellationToken cancellationToken)
         where TRequest : struct, IFrame<TRequest>
     {
         var waited = TimeSpan.Zero;
@@ -384,8 +393,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         {
             try
             {
-                var ok = await RequestAsync<TRequest, Ok>(link: null, build, cancellationToken).ConfigureAwait(false);
-                return new ChangeResult(ok.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ok.ServerTimeUnixMs));
+                return await RequestAsync<TRequest, TReply>(link: null, build, cancellationToken).ConfigureAwait(false);
             }
             catch (ChatWireException ex) when (ex.Code == ErrorCode.RateLimited && ex.RetryAfter is { } after && waited + after <= _options.MaxRateLimitWait)
             {

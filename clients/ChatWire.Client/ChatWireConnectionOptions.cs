@@ -131,7 +131,7 @@ public sealed record ChatWireConnectionOptions
 
     /// <summary>
     /// How long one <see cref="ChatWireConnection.SendAsync(Guid, ReadOnlyMemory{byte}, string, Guid?, CancellationToken)"/>
-    /// (or edit, delete, reaction or read mark) may spend waiting out <c>RATE_LIMITED</c>
+    /// (or edit, delete, reaction, read mark, status or presence watch) may spend waiting out <c>RATE_LIMITED</c>
     /// answers: it waits each answer's <c>retry_after_ms</c> and sends the same request again, until this
     /// much waiting has passed, then throws the <c>RATE_LIMITED</c> <see cref="ChatWireException"/>.
     /// <see cref="TimeSpan.Zero"/> throws at the first one.

@@ -143,6 +143,33 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task StatusAndPresenceWatch_RateLimited_AreWaitedOutLikeSends_OrThrowWithRetryAfter()
+    {
+        // SET_STATUS and PRESENCE_WATCH count in the same per-device rate as SEND: two at once, then one every 200 ms.
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:SendMessagesPerSecondPerDevice"] = "5",
+            ["Limits:SendMessageBurstPerDevice"] = "2",
+        });
+        var crew = await Crew.CreateAsync(server);
+        await using var patient = await Sdk.ConnectAsync(crew.Alice);
+        await using var impatient = await ChatWireConnection.ConnectAsync(Sdk.Options(crew.Bob) with { MaxRateLimitWait = TimeSpan.Zero }).WaitAsync(Patience.Default);
+
+        await patient.SetStatusAsync(PresenceStatus.Away).WaitAsync(Patience.Default);
+        await patient.SetStatusAsync(PresenceStatus.DoNotDisturb).WaitAsync(Patience.Default);
+        await patient.SetStatusAsync(PresenceStatus.Online).WaitAsync(Patience.Default);
+        var watched = await patient.WatchPresenceAsync([crew.Bob.UserId]).WaitAsync(Patience.Default);
+        await impatient.SetStatusAsync(PresenceStatus.Away).WaitAsync(Patience.Default);
+        await impatient.SetStatusAsync(PresenceStatus.Online).WaitAsync(Patience.Default);
+        var refused = await Assert.ThrowsAsync<ChatWireException>(() => impatient.WatchPresenceAsync([crew.Alice.UserId]).WaitAsync(Patience.Default));
+
+        Assert.Equal(crew.Bob.UserId, Assert.Single(watched).UserId);
+        Assert.Equal(ErrorCode.RateLimited, refused.Code);
+        Assert.InRange(refused.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(200));
+        Assert.Equal(ConnectionState.Connected, impatient.State);
+    }
+
+    [Fact]
     public async Task SendAsync_NotAMember_FailsThatRequestOnly()
     {
         var crew = await Crew.CreateAsync(Server);
