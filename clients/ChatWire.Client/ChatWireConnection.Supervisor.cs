@@ -113,6 +113,7 @@ public sealed partial class ChatWireConnection
 
                 break;
             case ReadState state:
+                _readSeqs.AddOrUpdate(state.ConversationId, state.ReadSeq, (_, known) => Math.Max(known, state.ReadSeq));
                 _events.Writer.TryWrite(new ReadStateChanged(state.ConversationId, state.ReadSeq, (int)state.UnreadCount, (int)state.MentionCount));
                 break;
             case UserTyping typing:
@@ -376,6 +377,14 @@ public sealed partial class ChatWireConnection
         var backlog = (ulong)Math.Max(0, _options.NewConversationBacklog);
         foreach (var state in states)
         {
+            // Read on another device while this one had no link: no READ_STATE reached it, so say so now.
+            var known = _readSeqs.GetValueOrDefault(state.ConversationId);
+            _readSeqs.AddOrUpdate(state.ConversationId, state.ReadSeq, (_, current) => Math.Max(current, state.ReadSeq));
+            if (!firstLink && state.ReadSeq > known)
+            {
+                _events.Writer.TryWrite(new ReadStateChanged(state.ConversationId, state.ReadSeq, (int)state.UnreadCount, (int)state.MentionCount));
+            }
+
             var start = firstLink
                 ? (_options.ResumeFromDeviceCursor && state.DeviceCursor > 0 ? state.DeviceCursor : state.LastSeq)
                 : state.LastSeq - Math.Min(state.LastSeq, backlog);

@@ -49,6 +49,10 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, ulong> _consumed = new();
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<object>> _pending = new();
     private readonly ConversationStreams _streams;
+
+    // The read position last known per conversation (from SYNC and READ_STATE), so that one that moved while no link
+    // was up (read on another device) is announced after the reconnect's SYNC.
+    private readonly ConcurrentDictionary<Guid, ulong> _readSeqs = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Lock _stateLock = new();
     private TaskCompletionSource<FrameLink> _linkReady = NewLinkSignal();

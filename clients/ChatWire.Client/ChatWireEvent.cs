@@ -84,7 +84,8 @@ public sealed record ReactionChanged(ConversationEvent Event) : ChatWireEvent
 
 /// <summary>
 /// My read position in a conversation moved (from this device or another of mine): every device shows the
-/// same unread and mention badges. Not stored: a device that was away reads the same from SYNC.
+/// same unread and mention badges. Not stored: after a reconnect, a position that moved while the link was down is
+/// announced once from the reconnect's SYNC.
 /// </summary>
 /// <param name="ConversationId">The conversation.</param>
 /// <param name="ReadSeq">Read up to here.</param>

@@ -342,6 +342,59 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task Reconnect_ReadOnAnotherDeviceWhileAway_IsAnnouncedAsReadStateChanged()
+    {
+        var dataDirectory = TestServer.NewDataDirectory();
+        var ports = TestServer.FixedPortOverrides();
+        ChatWireConnection? listener = null;
+        TestServer? third = null;
+        try
+        {
+            Crew crew;
+            EventLog events;
+            SendResult sent;
+            await using (var first = await TestServer.StartAsync(ports, dataDirectory))
+            {
+                crew = await Crew.CreateAsync(first);
+                listener = await Sdk.ConnectAsync(crew.Bob, Sdk.RestartReconnect);
+                events = new EventLog(listener);
+                await using var sender = await Sdk.ConnectAsync(crew.Alice, ReconnectPolicy.Disabled);
+                sent = await sender.SendTextAsync(crew.GeneralId, "read elsewhere").WaitAsync(Patience.Default);
+                Assert.Equal(sent.Seq, (await events.NextOfAsync<MessageReceived>()).Message.Seq);
+            }
+
+            Assert.Equal(ConnectionState.Reconnecting, (await events.NextStateAsync()).State);
+
+            // Bob reads it on another device while the listener cannot get in (the TCP listener is elsewhere).
+            var elsewhere = new Dictionary<string, string?>(ports) { ["Gateway:TcpEndpoint"] = "127.0.0.1:0" };
+            await using (var second = await TestServer.StartAsync(elsewhere, dataDirectory))
+            {
+                await using var otherDevice = await Sdk.ConnectAsync(await second.LoginAsync(crew.Bob, "phone"), ReconnectPolicy.Disabled, port: second.TcpEndPoint.Port);
+                await otherDevice.MarkReadAsync(crew.GeneralId).WaitAsync(Patience.Default);
+            }
+
+            third = await TestServer.StartAsync(ports, dataDirectory);
+            var announced = await events.NextOfAsync<ReadStateChanged>();
+
+            Assert.Equal((crew.GeneralId, sent.Seq, 0, 0), (announced.ConversationId, announced.ReadSeq, announced.UnreadCount, announced.MentionCount));
+        }
+        finally
+        {
+            if (listener is not null)
+            {
+                await listener.DisposeAsync();
+            }
+
+            if (third is not null)
+            {
+                await third.DisposeAsync();
+            }
+
+            TestServer.DeleteDirectory(dataDirectory);
+        }
+    }
+
+    [Fact]
     public async Task Reconnect_AfterServerRestart_EmitsMissedMessagesInSeqOrderThenLiveOnes_NoDuplicates()
     {
         var dataDirectory = TestServer.NewDataDirectory();
