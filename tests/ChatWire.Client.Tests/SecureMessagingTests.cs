@@ -199,6 +199,36 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task SendFile_InAThread_WithAMention_ArrivesAsAThreadReplyThatDownloads()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var root = await SendAsync(alice.Devices[0], general, "the plan, see the file below");
+
+        SecureFileResult sent;
+        await using (var connection = await Sdk.ConnectAsync(alice.Devices[0].User))
+        {
+            sent = await alice.Devices[0].Secure.SendFileAsync(
+                connection, general, "plan.txt", "step one"u8.ToArray(), "text/plain", messageId: null, new MessageOptions(ThreadRootId: root, Mentions: [bob.Devices[0].User.UserId]));
+        }
+
+        await using var reader = await Sdk.ConnectAsync(bob.Devices[0].User);
+        var thread = Sdk.Messages(await reader.GetThreadAsync(general, root));
+        var reply = Assert.Single(thread, e => e.EventId == sent.Send.Sent.MessageId);
+        var decrypted = await bob.Devices[0].Secure.DecryptAsync(reply);
+        var (attachment, content) = await bob.Devices[0].Secure.DownloadFileAsync(reply);
+        var bobsGeneral = (await reader.GetConversationStatesAsync()).Single(s => s.ConversationId == general);
+
+        Assert.Equal(root, reply.ThreadRootId);
+        Assert.Equal(Crypto.EnvelopeContentType.ThreadReply, decrypted.Kind);
+        Assert.Equal("plan.txt", attachment.FileName);
+        Assert.Equal("step one"u8.ToArray(), content);
+        Assert.Equal(1u, bobsGeneral.MentionCount);
+    }
+
+    [Fact]
     public async Task SendFile_CorruptJpeg_IsRefusedBeforeUpload()
     {
         var alice = await NewUserAsync(devices: 1);

@@ -23,8 +23,22 @@ public sealed partial class SecureClient
     /// <exception cref="InvalidImageException">The file starts as a JPEG or PNG but does not decode (or is too large).</exception>
     /// <param name="messageId">The message id; a new UUIDv7 when null.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<SecureFileResult> SendFileAsync(
+        ChatWireConnection connection, Guid conversationId, string fileName, byte[] content, string? mimeType = null, Guid? messageId = null, CancellationToken cancellationToken = default) =>
+        SendFileAsync(connection, conversationId, fileName, content, mimeType, messageId, options: null, cancellationToken);
+
+    /// <summary>Encrypts a file, uploads it and sends its descriptor as an encrypted message in a thread or with mentions.</summary>
+    /// <param name="connection">The connection to SEND on.</param>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="fileName">The file name to show (no path).</param>
+    /// <param name="content">The file's bytes.</param>
+    /// <param name="mimeType">Its media type; sniffed for JPEG and PNG, else <c>application/octet-stream</c>, when null.</param>
+    /// <param name="messageId">The message id; a new UUIDv7 when null.</param>
+    /// <param name="options">Thread (the message is then sealed as a thread reply) and mentions.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="InvalidImageException">The file starts as a JPEG or PNG but does not decode (or is too large).</exception>
     public async Task<SecureFileResult> SendFileAsync(
-        ChatWireConnection connection, Guid conversationId, string fileName, byte[] content, string? mimeType = null, Guid? messageId = null, CancellationToken cancellationToken = default)
+        ChatWireConnection connection, Guid conversationId, string fileName, byte[] content, string? mimeType, Guid? messageId, MessageOptions? options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(connection);
@@ -43,7 +57,8 @@ public sealed partial class SecureClient
         await _api.CompleteAttachmentAsync(grant.AttachmentId, cancellationToken).ConfigureAwait(false);
         var descriptor = new AttachmentDescriptor(grant.AttachmentId, keys, mimeType ?? sniffed ?? "application/octet-stream", width, height, thumbnail);
         var body = new AttachmentMessage(Path.GetFileName(fileName), descriptor).Encode();
-        var sent = await SendAsync(connection, conversationId, body, EnvelopeContentType.Message, messageId, null, cancellationToken).ConfigureAwait(false);
+        var kind = options?.ThreadRootId is null ? EnvelopeContentType.Message : EnvelopeContentType.ThreadReply;
+        var sent = await SendAsync(connection, conversationId, body, kind, messageId, options, cancellationToken).ConfigureAwait(false);
         return new SecureFileResult(sent, grant.AttachmentId, sniffed is not null);
     }
 
