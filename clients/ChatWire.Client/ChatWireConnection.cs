@@ -218,32 +218,19 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
             throw new ChatWireException(ErrorCode.InvalidField, $"The content type is longer than {link.Limits.MaxContentTypeLength} bytes.");
         }
 
-        var waited = TimeSpan.Zero;
-        while (true)
-        {
-            try
+        // A RATE_LIMITED SEND stored nothing: the same message goes again after the delay the server asked for.
+        var ack = await WaitingOutRateLimitAsync<Send, SendAck>(
+            link,
+            requestId => new Send(requestId, conversationId, id, contentType, content)
             {
-                var ack = await RequestAsync<Send, SendAck>(
-                    link,
-                    requestId => new Send(requestId, conversationId, id, contentType, content)
-                    {
-                        ThreadRootId = options?.ThreadRootId ?? Guid.Empty,
-                        Mentions = options?.Mentions ?? [],
-                        GroupMentions = options?.GroupMentions ?? GroupMentions.None,
-                        MembershipEpoch = options?.MembershipEpoch ?? 0,
-                        DistributionId = options?.DistributionId is { } chain ? chain.ToByteArray(bigEndian: true) : default,
-                    },
-                    cancellationToken).ConfigureAwait(false);
-                return new SendResult(ack.MessageId, ack.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ack.ServerTimeUnixMs));
-            }
-            catch (ChatWireException ex) when (ex.Code == ErrorCode.RateLimited && ex.RetryAfter is { } after && waited + after <= _options.MaxRateLimitWait)
-            {
-                // Nothing was stored: the same message, after the delay the server asked for.
-                await Task.Delay(after, cancellationToken).ConfigureAwait(false);
-                waited += after;
-                link = null;
-            }
-        }
+                ThreadRootId = options?.ThreadRootId ?? Guid.Empty,
+                Mentions = options?.Mentions ?? [],
+                GroupMentions = options?.GroupMentions ?? GroupMentions.None,
+                MembershipEpoch = options?.MembershipEpoch ?? 0,
+                DistributionId = options?.DistributionId is { } chain ? chain.ToByteArray(bigEndian: true) : default,
+            },
+            cancellationToken).ConfigureAwait(false);
+        return new SendResult(ack.MessageId, ack.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ack.ServerTimeUnixMs));
     }
 
     /// <summary>Sends <paramref name="text"/> as UTF-8 <c>text/plain</c>; see <see cref="SendAsync(Guid, ReadOnlyMemory{byte}, string, Guid?, CancellationToken)"/>.</summary>
@@ -361,7 +348,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(status), status, "A status is online, away or do not disturb.");
         }
 
-        await WaitingOutRateLimitAsync<SetStatus, Ok>(requestId => new SetStatus(requestId, status), cancellationToken).ConfigureAwait(false);
+        await WaitingOutRateLimitAsync<SetStatus, Ok>(link: null, requestId => new SetStatus(requestId, status), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -376,20 +363,21 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(userIds);
         var users = userIds.ToArray();
         Volatile.Write(ref _watched, users);
-        var answer = await WaitingOutRateLimitAsync<PresenceWatch, PresenceFrame>(requestId => new PresenceWatch(requestId, users), cancellationToken).ConfigureAwait(false);
+        var answer = await WaitingOutRateLimitAsync<PresenceWatch, PresenceFrame>(link: null, requestId => new PresenceWatch(requestId, users), cancellationToken).ConfigureAwait(false);
         return answer.Entries;
     }
 
     private async Task<ChangeResult> ChangeAsync<TRequest>(Func<uint, TRequest> build, CancellationToken cancellationToken)
         where TRequest : struct, IFrame<TRequest>
     {
-        var ok = await WaitingOutRateLimitAsync<TRequest, Ok>(build, cancellationToken).ConfigureAwait(false);
+        var ok = await WaitingOutRateLimitAsync<TRequest, Ok>(link: null, build, cancellationToken).ConfigureAwait(false);
         return new ChangeResult(ok.Seq, DateTimeOffset.FromUnixTimeMilliseconds(ok.ServerTimeUnixMs));
     }
 
     // A request the server's sending rate counts (docs/protocol.md §3.2): RATE_LIMITED answers are waited out and the
-    // request made again, up to MaxRateLimitWait in all.
-    private async Task<TReply> WaitingOutRateLimitAsync<TRequest, TReply>(Func<uint, TRequest> build, CancellationToken cancellationToken)
+    // request made again, on whatever link is up then, up to MaxRateLimitWait in all. The first try goes on link when
+    // given (else the current one).
+    private async Task<TReply> WaitingOutRateLimitAsync<TRequest, TReply>(FrameLink? link, Func<uint, TRequest> build, CancellationToken cancellationToken)
         where TRequest : struct, IFrame<TRequest>
     {
         var waited = TimeSpan.Zero;
@@ -397,12 +385,13 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         {
             try
             {
-                return await RequestAsync<TRequest, TReply>(link: null, build, cancellationToken).ConfigureAwait(false);
+                return await RequestAsync<TRequest, TReply>(link, build, cancellationToken).ConfigureAwait(false);
             }
             catch (ChatWireException ex) when (ex.Code == ErrorCode.RateLimited && ex.RetryAfter is { } after && waited + after <= _options.MaxRateLimitWait)
             {
                 await Task.Delay(after, cancellationToken).ConfigureAwait(false);
                 waited += after;
+                link = null;
             }
         }
     }

@@ -257,11 +257,10 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
     public async Task DeviceCursor_ALiveEventBeforeTheSyncAnswer_DoesNotSkipWhatCameBetween()
     {
         var gate = new SyncGate();
-        await using var server = await TestServer.StartAsync(replaceServices: services =>
-        {
-            var original = services.Last(d => d.ServiceType == typeof(ChatWire.Storage.Messages.IMessageStore));
-            services.AddSingleton(sp => GatedStore.Wrap((ChatWire.Storage.Messages.IMessageStore)original.ImplementationFactory!(sp), gate));
-        });
+        // GetStatsAsync (what SYNC reads) passes through the gate; every other call goes straight through.
+        await using var server = await TestServer.StartAsync(replaceServices: services => MessageStoreProxy.Replace(services, (store, method, args) =>
+            method.Name == nameof(ChatWire.Storage.Messages.IMessageStore.GetStatsAsync) && !gate.IsOpen ? gate.ThenAsync(() => store.GetStatsAsync(
+                (Guid)args[0]!, (IReadOnlyCollection<Guid>)args[1]!, (Guid?)args[2], (CancellationToken)args[3]!)) : null));
         var crew = await Crew.CreateAsync(server);
         await using var bob = await Sdk.ConnectAsync(crew.Bob);
         var options = Sdk.Options(crew.Alice) with { AcknowledgeInterval = TimeSpan.FromMilliseconds(50), ResumeFromDeviceCursor = true };
@@ -363,53 +362,12 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
 
         public void Open() => _open.TrySetResult();
 
-        public Task WaitOpenAsync()
+        // Calls the store once the gate is open, telling Held that a call waits.
+        public async Task<T> ThenAsync<T>(Func<Task<T>> call)
         {
             Held.TrySetResult();
-            return _open.Task;
-        }
-    }
-
-    // The store with GetStatsAsync passing through the gate; every other call goes straight through.
-    // Not sealed: DispatchProxy derives the proxy type from it.
-#pragma warning disable CA1852
-    private class GatedStore : System.Reflection.DispatchProxy
-#pragma warning restore CA1852
-    {
-        private ChatWire.Storage.Messages.IMessageStore _inner = null!;
-        private SyncGate _gate = null!;
-
-        public static ChatWire.Storage.Messages.IMessageStore Wrap(ChatWire.Storage.Messages.IMessageStore inner, SyncGate gate)
-        {
-            var proxy = Create<ChatWire.Storage.Messages.IMessageStore, GatedStore>();
-            var self = (GatedStore)(object)proxy;
-            self._inner = inner;
-            self._gate = gate;
-            return proxy;
-        }
-
-        protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
-        {
-            if (targetMethod!.Name == nameof(ChatWire.Storage.Messages.IMessageStore.GetStatsAsync) && !_gate.IsOpen)
-            {
-                return WhenOpenAsync(targetMethod, args);
-            }
-
-            try
-            {
-                return targetMethod.Invoke(_inner, args);
-            }
-            catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerException);
-                throw;
-            }
-        }
-
-        private async Task<IReadOnlyDictionary<Guid, ChatWire.Storage.Messages.ConversationStats>> WhenOpenAsync(System.Reflection.MethodInfo method, object?[]? args)
-        {
-            await _gate.WaitOpenAsync();
-            return await (Task<IReadOnlyDictionary<Guid, ChatWire.Storage.Messages.ConversationStats>>)method.Invoke(_inner, args)!;
+            await _open.Task;
+            return await call();
         }
     }
 }

@@ -4,7 +4,6 @@ using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using ChatWire.Storage.Messages;
 using ChatWire.Testing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace ChatWire.Client.Tests;
 
@@ -20,11 +19,14 @@ public sealed class SecureResendTests : IDisposable
     public async Task EncryptedSend_AckLost_ResentWithTheSameId_GetsTheOriginalSeq_StoredOnce()
     {
         var gate = new AckGate();
-        await using var server = await TestServer.StartAsync(replaceServices: services =>
-        {
-            var original = services.Last(d => d.ServiceType == typeof(IMessageStore));
-            services.AddSingleton(sp => AckGatedStore.Wrap((IMessageStore)original.ImplementationFactory!(sp), gate));
-        });
+        // EnqueueAsync's result for the held id passes through the gate; every other call goes straight through. The
+        // proxy returns the ValueTask boxed, as the caller's interface call expects; it is awaited once there.
+#pragma warning disable CA2012
+        await using var server = await TestServer.StartAsync(replaceServices: services => MessageStoreProxy.Replace(services, (store, method, args) =>
+            method.Name == nameof(IMessageStore.EnqueueAsync) && args[0] is NewEvent held && gate.Holds(held.EventId)
+                ? gate.EnqueueAsync(store, held, (CancellationToken)args[1]!)
+                : null));
+#pragma warning restore CA2012
         var (alice, aliceSecure) = await NewDeviceAsync(server);
         var (bob, bobSecure) = await NewDeviceAsync(server);
         var (teamId, general) = await alice.CreateTeamAsync();
@@ -123,55 +125,15 @@ public sealed class SecureResendTests : IDisposable
             }
         }
 
-        public async Task<AppendResult> AfterStoredAsync(Task<AppendResult> append)
+        public async ValueTask<Task<AppendResult>> EnqueueAsync(IMessageStore store, NewEvent newEvent, CancellationToken cancellationToken) =>
+            AfterStoredAsync(await store.EnqueueAsync(newEvent, cancellationToken));
+
+        private async Task<AppendResult> AfterStoredAsync(Task<AppendResult> append)
         {
             var result = await append;
             Stored.TrySetResult(result.Event?.Seq ?? 0);
             await _released.Task;
             return result;
         }
-    }
-
-    // The store with EnqueueAsync's result passing through the gate for the held id; every other call goes straight
-    // through. Not sealed: DispatchProxy derives the proxy type from it.
-#pragma warning disable CA1852
-    private class AckGatedStore : System.Reflection.DispatchProxy
-#pragma warning restore CA1852
-    {
-        private IMessageStore _inner = null!;
-        private AckGate _gate = null!;
-
-        public static IMessageStore Wrap(IMessageStore inner, AckGate gate)
-        {
-            var proxy = Create<IMessageStore, AckGatedStore>();
-            var self = (AckGatedStore)(object)proxy;
-            self._inner = inner;
-            self._gate = gate;
-            return proxy;
-        }
-
-        protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
-        {
-            if (targetMethod!.Name == nameof(IMessageStore.EnqueueAsync) && args![0] is NewEvent held && _gate.Holds(held.EventId))
-            {
-                // The proxy returns the ValueTask boxed, as the caller's interface call expects; it is awaited once there.
-#pragma warning disable CA2012
-                return EnqueueHeldAsync(held, (CancellationToken)args[1]!);
-#pragma warning restore CA2012
-            }
-
-            try
-            {
-                return targetMethod.Invoke(_inner, args);
-            }
-            catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerException);
-                throw;
-            }
-        }
-
-        private async ValueTask<Task<AppendResult>> EnqueueHeldAsync(NewEvent newEvent, CancellationToken cancellationToken) =>
-            _gate.AfterStoredAsync(await _inner.EnqueueAsync(newEvent, cancellationToken));
     }
 }

@@ -84,25 +84,9 @@ public sealed partial class SecureClient
 
     private Task<SecureSendResult> EncryptAndSendAsync(
         ChatWireConnection connection, Guid conversationId, Guid id, EnvelopeContentType kind, byte[] plaintext, MessageOptions? options, byte[] digest, CancellationToken cancellationToken) =>
-        EncryptAndDeliverAsync(conversationId, id, kind, plaintext, options, null, async (encrypted, state) =>
-        {
-            var sendOptions = (options ?? new MessageOptions()) with { MembershipEpoch = state.Epoch, DistributionId = encrypted.DistributionId };
-            // Kept until the server answers: a lost answer (IOException, cancellation) leaves it for a resend.
-            _sentEnvelopes.Remember(id, new SentEnvelopes.Entry(digest, encrypted.Envelope, state.Epoch, encrypted.DistributionId));
-            SendResult sent;
-            try
-            {
-                sent = await connection.SendAsync(conversationId, encrypted.Envelope, ContentType, id, sendOptions, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ChatWireException)
-            {
-                _sentEnvelopes.Forget(id);
-                throw;
-            }
-
-            _sentEnvelopes.Forget(id);
-            return sent;
-        }, cancellationToken);
+        EncryptAndDeliverAsync(conversationId, id, kind, plaintext, options, null, (encrypted, state) =>
+            SendSealedAsync(connection, conversationId, id, options, new SentEnvelopes.Entry(digest, encrypted.Envelope, state.Epoch, encrypted.DistributionId), cancellationToken),
+            cancellationToken);
 
     // The same bytes as the unacknowledged first attempt: stored already, the server answers with its seq. Not stored,
     // and the members changed meanwhile (STALE_EPOCH, DISTRIBUTION_MISMATCH): it is encrypted anew for them.
@@ -117,23 +101,34 @@ public sealed partial class SecureClient
         SentEnvelopes.Entry earlier,
         CancellationToken cancellationToken)
     {
-        var sendOptions = (options ?? new MessageOptions()) with { MembershipEpoch = earlier.Epoch, DistributionId = earlier.DistributionId };
         try
         {
-            var sent = await connection.SendAsync(conversationId, earlier.Envelope, ContentType, id, sendOptions, cancellationToken).ConfigureAwait(false);
-            _sentEnvelopes.Forget(id);
-            return new SecureSendResult(sent, []);
+            return new SecureSendResult(await SendSealedAsync(connection, conversationId, id, options, earlier, cancellationToken).ConfigureAwait(false), []);
         }
-        catch (ChatWireException ex)
+        catch (ChatWireException ex) when (ex.Code is ErrorCode.StaleEpoch or ErrorCode.DistributionMismatch)
+        {
+            return await EncryptAndSendAsync(connection, conversationId, id, kind, plaintext, options, digest, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // SENDs a sealed envelope, kept under its message id until the server answers: an answer of any kind drops it,
+    // a lost one (IOException, cancellation) leaves it for a resend.
+    private async Task<SendResult> SendSealedAsync(
+        ChatWireConnection connection, Guid conversationId, Guid id, MessageOptions? options, SentEnvelopes.Entry sealedSend, CancellationToken cancellationToken)
+    {
+        _sentEnvelopes.Remember(id, sealedSend);
+        var sendOptions = (options ?? new MessageOptions()) with { MembershipEpoch = sealedSend.Epoch, DistributionId = sealedSend.DistributionId };
+        try
+        {
+            var sent = await connection.SendAsync(conversationId, sealedSend.Envelope, ContentType, id, sendOptions, cancellationToken).ConfigureAwait(false);
+            _sentEnvelopes.Forget(id);
+            return sent;
+        }
+        catch (ChatWireException)
         {
             _sentEnvelopes.Forget(id);
-            if (ex.Code is not (ErrorCode.StaleEpoch or ErrorCode.DistributionMismatch))
-            {
-                throw;
-            }
+            throw;
         }
-
-        return await EncryptAndSendAsync(connection, conversationId, id, kind, plaintext, options, digest, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -16,8 +16,8 @@ internal sealed class SentEnvelopes
     public const int Capacity = 32;
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<Guid, Entry> _byMessage = [];
-    private readonly Queue<Guid> _order = new();
+    // In the order remembered: the first entry is the oldest, dropped first past the capacity.
+    private readonly OrderedDictionary<Guid, Entry> _byMessage = [];
 
     /// <summary>One sealed SEND: the message it encrypts (by digest), and what went on the wire.</summary>
     /// <param name="Digest">SHA-256 over conversation, kind, thread, mentions and plaintext.</param>
@@ -63,26 +63,11 @@ internal sealed class SentEnvelopes
     {
         lock (_lock)
         {
-            if (!_byMessage.ContainsKey(messageId))
+            _byMessage.Remove(messageId);
+            _byMessage.Add(messageId, entry);
+            if (_byMessage.Count > Capacity)
             {
-                _order.Enqueue(messageId);
-            }
-
-            _byMessage[messageId] = entry;
-            while (_byMessage.Count > Capacity && _order.TryDequeue(out var oldest))
-            {
-                _byMessage.Remove(oldest);
-            }
-
-            // Ids already forgotten stay queued until they reach the front; keep the queue from growing past that.
-            if (_order.Count > 4 * Capacity)
-            {
-                var live = _order.Where(_byMessage.ContainsKey).ToList();
-                _order.Clear();
-                foreach (var id in live)
-                {
-                    _order.Enqueue(id);
-                }
+                _byMessage.RemoveAt(0);
             }
         }
     }
