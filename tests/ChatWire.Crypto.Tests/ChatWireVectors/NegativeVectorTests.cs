@@ -12,11 +12,12 @@ public sealed class NegativeVectorTests
     private const int DeviceLists = 4;
     private const int Attachments = 3;
     private const int EpochSecretEnvelopes = 5;
+    private const int RecoveryBackups = 7;
 
     [Fact]
     public async Task Negative_EveryVector_RefusedForItsReason()
     {
-        var items = VectorFile.Items(VectorFile.Load("negative.json"), "vectors", Envelopes + Seals + X3dhMessages + PrekeyBundles + DeviceLists + Attachments + EpochSecretEnvelopes);
+        var items = VectorFile.Items(VectorFile.Load("negative.json"), "vectors", Envelopes + Seals + X3dhMessages + PrekeyBundles + DeviceLists + Attachments + EpochSecretEnvelopes + RecoveryBackups);
         var failures = new List<string>();
         var kinds = new Dictionary<string, int>();
 
@@ -36,6 +37,7 @@ public sealed class NegativeVectorTests
                     "device-list" => DeviceList(vector),
                     "attachment" => await AttachmentAsync(vector),
                     "epoch-secret-envelope" => EpochSecretEnvelope(vector),
+                    "recovery-backup" => RecoveryBackupVector(vector),
                     _ => $"unknown kind {kind}",
                 };
             }
@@ -58,6 +60,23 @@ public sealed class NegativeVectorTests
         Assert.Equal(DeviceLists, kinds["device-list"]);
         Assert.Equal(Attachments, kinds["attachment"]);
         Assert.Equal(EpochSecretEnvelopes, kinds["epoch-secret-envelope"]);
+        Assert.Equal(RecoveryBackups, kinds["recovery-backup"]);
+    }
+
+    // "open": a new device opens the backup with the vector's recovery key as the vector's user. "refresh": Alice's
+    // device, holding her account key, seals her keys anew to the backup's key pair.
+    private static string? RecoveryBackupVector(JsonNode vector)
+    {
+        var alice = VectorFile.Load("recovery-backup.json")["vectors"]!.AsArray().Single(v => v!.Str("name") == "alice-one-generation")!;
+        if (vector.Str("operation") == "refresh")
+        {
+            var historyKeys = alice["history_keys"]!.AsArray().Select(k => HistoryKey.FromPrivateKey((uint)k!["generation"]!, k.Bytes("private"))).ToList();
+            RecoveryBackup.Reseal(vector.Bytes("backup"), vector.Id("user_id"), AccountSigningKey.FromPrivateKey(alice.Bytes("account_private")), historyKeys);
+            return null;
+        }
+
+        RecoveryBackup.Open(RecoveryKey.FromBytes(vector.Bytes("recovery_key")), vector.Id("user_id"), vector.Bytes("backup"));
+        return null;
     }
 
     // The receiver holds epoch-secret.json's secret, accepted "received_before" first; the directory gives

@@ -41,6 +41,13 @@ internal static class Spec
         return output;
     }
 
+    public static byte[] Hkdf(byte[] salt, byte[] ikm, byte[] info, int length)
+    {
+        var output = new byte[length];
+        Primitives.Hkdf(salt, ikm, info, output);
+        return output;
+    }
+
     public static byte[] Expand(byte[] prk, string info, int length)
     {
         var output = new byte[length];
@@ -178,6 +185,71 @@ internal static class Spec
 
     /// <summary>The plaintext of the attachment vectors: byte i is i mod 251 (a prime, so chunks differ).</summary>
     public static byte[] AttachmentPlaintext(int length) => [.. Enumerable.Range(0, length).Select(i => (byte)(i % 251))];
+
+    /// <summary>
+    /// The recovery key as shown: RFC 4648 base32 of the 32 bytes (alphabet A-Z 2-7, most significant bit first, the
+    /// last character padded with zero bits, no "="), in groups of 4 joined by dashes.
+    /// </summary>
+    public static string RecoveryKeyText(byte[] key)
+    {
+        const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        var bits = new StringBuilder();
+        foreach (var b in key)
+        {
+            bits.Append(Convert.ToString(b, 2).PadLeft(8, '0'));
+        }
+
+        while (bits.Length % 5 != 0)
+        {
+            bits.Append('0');
+        }
+
+        var text = new StringBuilder();
+        for (var i = 0; i < bits.Length; i += 5)
+        {
+            if (i > 0 && i / 5 % 4 == 0)
+            {
+                text.Append('-');
+            }
+
+            text.Append(Alphabet[Convert.ToInt32(bits.ToString(i, 5), 2)]);
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>The key bundle (recovery backup and device-link plaintext): ASK private || u16 count || count × (u32 generation || HK private), generations ascending.</summary>
+    public static byte[] KeyBundle(byte[] accountPrivate, IReadOnlyList<(uint Generation, byte[] Private)> historyKeys)
+    {
+        var writer = new SpecBytes().Raw(accountPrivate).U16(historyKeys.Count);
+        foreach (var (generation, key) in historyKeys.OrderBy(k => k.Generation))
+        {
+            writer.U32(generation).Raw(key);
+        }
+
+        return writer.ToArray();
+    }
+
+    /// <summary>
+    /// The attachment descriptor: u8 version(1) || attachment_id || file_id || file_key || nonce_prefix || sha256 ||
+    /// u64 ciphertext_size || u64 plaintext_size || u16 mime_len || mime || u32 width || u32 height || u32 thumbnail_len || thumbnail.
+    /// </summary>
+    public static byte[] AttachmentDescriptor(
+        int version, Guid attachmentId, Guid fileId, byte[] fileKey, byte[] noncePrefix, byte[] sha256, ulong ciphertextSize, ulong plaintextSize,
+        string mime, uint width, uint height, byte[] thumbnail)
+    {
+        var mimeBytes = Encoding.UTF8.GetBytes(mime);
+        return new SpecBytes().U8(version).Id(attachmentId).Id(fileId).Raw(fileKey).Raw(noncePrefix).Raw(sha256)
+            .U64(ciphertextSize).U64(plaintextSize).U16(mimeBytes.Length).Raw(mimeBytes).U32(width).U32(height)
+            .U32((uint)thumbnail.Length).Raw(thumbnail).ToArray();
+    }
+
+    /// <summary>The message plaintext that carries an attachment: "CW-file-v1" || 0x00 || u16 name_len || name (UTF-8) || descriptor.</summary>
+    public static byte[] AttachmentMessage(string fileName, byte[] descriptor)
+    {
+        var name = Encoding.UTF8.GetBytes(fileName);
+        return SpecBytes.Of("CW-file-v1").U8(0).U16(name.Length).Raw(name).Raw(descriptor).ToArray();
+    }
 
     /// <summary>Signal's fingerprint half with SHA-256: h = version(u16 0) || ASK || user_id; 5200 × h = SHA-256(h || ASK); 6 × (5 bytes mod 100000).</summary>
     public static string SafetyNumberHalf(Guid user, byte[] accountKey)

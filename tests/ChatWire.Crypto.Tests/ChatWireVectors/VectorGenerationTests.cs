@@ -18,7 +18,7 @@ public sealed class VectorGenerationTests
             File.WriteAllText(Path.Combine(directory, name), VectorGenerator.Serialize(document));
         }
 
-        Assert.Equal(9, Directory.GetFiles(directory, "*.json").Length);
+        Assert.Equal(13, Directory.GetFiles(directory, "*.json").Length);
     }
 
     [Fact]

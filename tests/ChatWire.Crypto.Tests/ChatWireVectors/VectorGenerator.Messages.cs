@@ -122,7 +122,25 @@ internal static partial class VectorGenerator
             "Envelopes of iterations 0..5 of one sender chain: header, AAD = \"ChatWire/env/v1\" || header, padded plaintext, AES-256-GCM ciphertext, signature by SigK over \"CW-sig-v1\" || header || body, and the envelope bytes.",
             "vectors",
             items,
-            ("chain", chain));
+            ("chain", chain),
+            ("window_edge", WindowEdge()));
+    }
+
+    // The furthest envelope a receiver that has accepted nothing on the chain still takes: MaxSkip ahead of the next
+    // iteration (0). negative.json's out-of-window-iteration is one further.
+    private static JsonObject WindowEdge()
+    {
+        var first = BuiltEnvelopes()[0].Envelope;
+        var edge = BuildEnvelope(first.Fields with { MessageId = Fixed.MessageId(94) }, MaxSkip, first.Plaintext);
+        return new JsonObject
+        {
+            ["iteration"] = MaxSkip,
+            ["received_before"] = new JsonArray(),
+            ["message_id"] = Text(edge.Fields.MessageId),
+            ["plaintext"] = Hex(edge.Plaintext),
+            ["chain_key"] = Hex(edge.ChainKey),
+            ["envelope"] = Hex(edge.Bytes),
+        };
     }
 
     private static JsonObject X3dhVectors()

@@ -9,7 +9,7 @@ internal static partial class VectorGenerator
 
     private static JsonObject Negatives()
     {
-        JsonArray items = [.. EnvelopeNegatives(), .. SealNegatives(), .. X3dhNegatives(), .. DeviceListNegatives(), .. AttachmentNegatives(), .. EpochSecretNegatives()];
+        JsonArray items = [.. EnvelopeNegatives(), .. SealNegatives(), .. X3dhNegatives(), .. DeviceListNegatives(), .. AttachmentNegatives(), .. EpochSecretNegatives(), .. RecoveryNegatives()];
         return Document(
             "Inputs that must be refused, each with the reason (a ChatWire.Crypto CryptoError name, or NotOnDeviceList). \"base\" names the positive vector whose keys and context apply.",
             "vectors",

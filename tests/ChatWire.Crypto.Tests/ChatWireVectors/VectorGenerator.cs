@@ -29,6 +29,10 @@ internal static partial class VectorGenerator
         ["attachment.json"] = Attachments(),
         ["negative.json"] = Negatives(),
         ["epoch-secret.json"] = EpochSecretVectors(),
+        ["recovery-key.json"] = RecoveryKeys(),
+        ["recovery-backup.json"] = RecoveryBackups(),
+        ["device-link.json"] = DeviceLinks(),
+        ["attachment-message.json"] = AttachmentMessages(),
     };
 
     public static string Serialize(JsonObject document) => document.ToJsonString(Options) + "\n";
