@@ -121,6 +121,12 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
         ["mention_count"] = state.MentionCount,
     };
 
+    public static JsonObject ConversationLeftJson(ConversationLeft left) => new()
+    {
+        ["type"] = "conversation_left",
+        ["conversation_id"] = left.ConversationId.ToString("D"),
+    };
+
     public static string ReadStateHuman(ReadStateChanged state, string conversation) =>
         $"{conversation} read up to #{state.ReadSeq.ToString(CultureInfo.InvariantCulture)}: {Counts(state.UnreadCount, state.MentionCount)}";
 

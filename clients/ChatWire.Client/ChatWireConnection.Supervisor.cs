@@ -57,7 +57,7 @@ public sealed partial class ChatWireConnection
             }
 
             link = next;
-            _streams.BeginCatchUp();
+            _streams.BeginCatchUp(link.UserId);
             caughtUp = CatchUpOnReconnectAsync(link);
         }
     }
@@ -390,6 +390,9 @@ public sealed partial class ChatWireConnection
                 : state.LastSeq - Math.Min(state.LastSeq, backlog);
             _streams.Start(state.ConversationId, start);
         }
+
+        // SYNC lists exactly my conversations: one I had a watermark for and it no longer lists, I left unseen.
+        _streams.EndMembership(states.Select(state => state.ConversationId).ToHashSet());
 
         // Conversations SYNC did not list but an event arrived for meanwhile start at that event.
         var gapped = _streams.EndCatchUp();

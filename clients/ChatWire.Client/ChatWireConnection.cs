@@ -145,7 +145,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         var connection = new ChatWireConnection(options);
         var link = await FrameLink.OpenAsync(options, connection._noiseTrust, connection.NextRequestId, cancellationToken).ConfigureAwait(false);
         connection.Publish(link);
-        connection._streams.BeginCatchUp();
+        connection._streams.BeginCatchUp(link.UserId);
         connection._supervisor = Task.Run(() => connection.SuperviseAsync(link), CancellationToken.None);
         try
         {
@@ -426,7 +426,8 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// The connection's events: the stored ones (<see cref="MessageReceived"/>, <see cref="MembershipChanged"/>,
     /// <see cref="MessageEdited"/>, <see cref="MessageDeleted"/>, <see cref="ReactionChanged"/>) once each and in seq
     /// order per conversation; and as they come <see cref="ReadStateChanged"/>, <see cref="TypingStarted"/>,
-    /// <see cref="PresenceChanged"/>, <see cref="ConnectionStateChanged"/> and <see cref="NoiseServerKeyRotated"/>.
+    /// <see cref="PresenceChanged"/>, <see cref="ConnectionStateChanged"/>, <see cref="NoiseServerKeyRotated"/> and,
+    /// after a reconnect's SYNC, <see cref="ConversationLeft"/>.
     /// Read by one consumer. The sequence ends when the connection is disposed; it ends by throwing when the
     /// server closed the session for good (a <see cref="ChatWireException"/> such as <c>SESSION_REVOKED</c>) or
     /// reconnecting gave up. Events are buffered until read.

@@ -41,6 +41,17 @@ public sealed record MembershipChanged(ConversationEvent Event) : ChatWireEvent
 }
 
 /// <summary>
+/// I am no longer a member of a conversation and could not be told by its <see cref="MembershipChanged"/>: I left it
+/// on another device, or was removed, while this connection had no link (or before a run that resumed its
+/// watermarks). A reconnect's SYNC no longer lists it, and its history is closed to me, so the SDK says so once,
+/// after what it still had from the conversation; nothing more arrives from it and it leaves
+/// <see cref="ChatWireConnection.Watermarks"/>. Not stored. A conversation I leave while connected ends with my own
+/// <see cref="MembershipChanged"/> instead, never with both.
+/// </summary>
+/// <param name="ConversationId">The conversation.</param>
+public sealed record ConversationLeft(Guid ConversationId) : ChatWireEvent;
+
+/// <summary>
 /// The author edited a message: <see cref="ConversationEvent.Content"/> of <see cref="Event"/> is its new
 /// content, which replaces the message's (a later HISTORY page shows the message already edited).
 /// </summary>

@@ -342,7 +342,7 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
     }
 
     [Fact]
-    public async Task Reconnect_ReadOnAnotherDeviceWhileAway_IsAnnouncedAsReadStateChanged()
+    public async Task Reconnect_ReadAndLeftOnAnotherDeviceWhileAway_AnnouncedAsReadStateChangedThenConversationLeft()
     {
         var dataDirectory = TestServer.NewDataDirectory();
         var ports = TestServer.FixedPortOverrides();
@@ -353,9 +353,12 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
             Crew crew;
             EventLog events;
             SendResult sent;
+            Guid random;
             await using (var first = await TestServer.StartAsync(ports, dataDirectory))
             {
                 crew = await Crew.CreateAsync(first);
+                random = (await crew.Alice.CallAsync(HttpMethod.Post, $"v1/teams/{crew.TeamId}/channels", new { name = "random" })).GetProperty("conversation_id").GetGuid();
+                await crew.Bob.CallAsync(HttpMethod.Post, $"v1/channels/{random}/join");
                 listener = await Sdk.ConnectAsync(crew.Bob, Sdk.RestartReconnect);
                 events = new EventLog(listener);
                 await using var sender = await Sdk.ConnectAsync(crew.Alice, ReconnectPolicy.Disabled);
@@ -365,18 +368,27 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
 
             Assert.Equal(ConnectionState.Reconnecting, (await events.NextStateAsync()).State);
 
-            // Bob reads it on another device while the listener cannot get in (the TCP listener is elsewhere).
+            Assert.Contains(random, listener.Watermarks.Keys);
+
+            // On another device, while the listener cannot get in (the TCP listener is elsewhere), Bob reads the
+            // message and leaves #random: neither reaches the listener as it happens.
             var elsewhere = new Dictionary<string, string?>(ports) { ["Gateway:TcpEndpoint"] = "127.0.0.1:0" };
             await using (var second = await TestServer.StartAsync(elsewhere, dataDirectory))
             {
-                await using var otherDevice = await Sdk.ConnectAsync(await second.LoginAsync(crew.Bob, "phone"), ReconnectPolicy.Disabled, port: second.TcpEndPoint.Port);
+                var phone = await second.LoginAsync(crew.Bob, "phone");
+                await using var otherDevice = await Sdk.ConnectAsync(phone, ReconnectPolicy.Disabled, port: second.TcpEndPoint.Port);
                 await otherDevice.MarkReadAsync(crew.GeneralId).WaitAsync(Patience.Default);
+                await phone.CallAsync(HttpMethod.Post, $"v1/channels/{random}/leave");
             }
 
             third = await TestServer.StartAsync(ports, dataDirectory);
             var announced = await events.NextOfAsync<ReadStateChanged>();
+            var left = await events.NextOfAsync<ConversationLeft>();
 
             Assert.Equal((crew.GeneralId, sent.Seq, 0, 0), (announced.ConversationId, announced.ReadSeq, announced.UnreadCount, announced.MentionCount));
+            Assert.Equal(random, left.ConversationId);
+            Assert.DoesNotContain(random, listener.Watermarks.Keys);
+            Assert.Contains(crew.GeneralId, listener.Watermarks.Keys);
         }
         finally
         {

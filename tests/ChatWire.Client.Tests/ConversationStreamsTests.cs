@@ -10,6 +10,7 @@ public sealed class ConversationStreamsTests
 {
     private static readonly Guid Conversation = Guid.CreateVersion7();
     private static readonly Guid Other = Guid.CreateVersion7();
+    private static readonly Guid Me = Guid.Parse("0190a0b2-0000-7000-8000-0000000000e1");
 
     private readonly Channel<ChatWireEvent> _events = Channel.CreateUnbounded<ChatWireEvent>();
 
@@ -128,7 +129,7 @@ public sealed class ConversationStreamsTests
     public void OnLive_BeforeTheSyncAnswer_HeldUntilStart_ThenTheGapIsFilledFromTheStart()
     {
         var streams = Streams();
-        streams.BeginCatchUp();
+        streams.BeginCatchUp(Me);
 
         Assert.False(streams.OnLive(Messages.Text(Conversation, 5)));
         Assert.False(streams.OnLive(Messages.Text(Conversation, 3)));
@@ -152,7 +153,7 @@ public sealed class ConversationStreamsTests
     public void OnLive_BeforeTheSyncAnswer_NextAfterTheStart_ComesOutAtStart()
     {
         var streams = Streams();
-        streams.BeginCatchUp();
+        streams.BeginCatchUp(Me);
 
         streams.OnLive(Messages.Text(Conversation, 8));
         streams.Start(Conversation, 7);
@@ -165,7 +166,7 @@ public sealed class ConversationStreamsTests
     public void EndCatchUp_ConversationSyncDidNotList_StartsAtItsFirstLiveEvent()
     {
         var streams = Streams();
-        streams.BeginCatchUp();
+        streams.BeginCatchUp(Me);
         var joined = Messages.Text(Other, 7) with { Kind = EventKind.MemberJoined, SubjectId = Messages.SenderId, ContentType = string.Empty, Content = Array.Empty<byte>() };
 
         streams.OnLive(joined);
@@ -215,6 +216,105 @@ public sealed class ConversationStreamsTests
         Assert.Equal(41UL, streams.Watermark(Conversation));
         Assert.Equal(41UL, streams.Snapshot()[Conversation]);
     }
+
+    [Fact]
+    public void EndMembership_AConversationSyncNoLongerLists_HeldEventsThenOneConversationLeft_AndOutOfTheSnapshot()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 4);
+        streams.Start(Other, 9);
+        Assert.True(streams.OnLive(Messages.Text(Other, 11)));
+
+        streams.EndMembership(new HashSet<Guid> { Conversation });
+        streams.EndCatchUp();
+
+        var events = Drain();
+        Assert.Equal(2, events.Count);
+        Assert.Equal(11UL, Assert.IsType<MessageReceived>(events[0]).Message.Seq);
+        Assert.Equal(Other, Assert.IsType<ConversationLeft>(events[1]).ConversationId);
+        Assert.Equal([Conversation], streams.Snapshot().Keys);
+
+        // The next reconnect's SYNC does not list it either: said once.
+        streams.BeginCatchUp(Me);
+        streams.EndMembership(new HashSet<Guid> { Conversation });
+        Assert.Empty(Drain());
+    }
+
+    [Fact]
+    public void MyOwnLeave_ComesAsMembershipChangedOnly_ItsDuplicateIsDropped_AndAJoinLaterStartsAfresh()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 4);
+        streams.EndCatchUp();
+
+        Assert.False(streams.OnLive(Membership(Conversation, 5, EventKind.MemberLeft, Me)));
+        Assert.False(streams.OnLive(Membership(Conversation, 5, EventKind.MemberLeft, Me)));
+        Assert.False(Assert.IsType<MembershipChanged>(Assert.Single(Drain())).Joined);
+        Assert.Empty(streams.Snapshot());
+
+        streams.BeginCatchUp(Me);
+        streams.EndMembership(new HashSet<Guid>());
+        streams.EndCatchUp();
+        Assert.Empty(Drain());
+
+        // Added again while connected: the conversation starts at my join, not after a fill from seq 5.
+        Assert.False(streams.OnLive(Membership(Conversation, 9, EventKind.MemberJoined, Me)));
+        var joined = Assert.IsType<MembershipChanged>(Assert.Single(Drain()));
+        Assert.Equal((9UL, true), (joined.Event.Seq, joined.Joined));
+        Assert.Equal(9UL, streams.Watermark(Conversation));
+    }
+
+    [Fact]
+    public void SomeoneElsesLeave_KeepsTheConversation()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 4);
+        streams.EndCatchUp();
+
+        streams.OnLive(Membership(Conversation, 5, EventKind.MemberLeft, Messages.SenderId));
+        streams.BeginCatchUp(Me);
+        streams.EndMembership(new HashSet<Guid> { Conversation });
+
+        Assert.IsType<MembershipChanged>(Assert.Single(Drain()));
+        Assert.Equal(5UL, streams.Snapshot()[Conversation]);
+    }
+
+    [Fact]
+    public void LeftWhileAway_ThenListedAgainOnALaterSync_StartsLikeAConversationNeverSeen()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Other, 9);
+        streams.EndMembership(new HashSet<Guid>());
+        streams.EndCatchUp();
+        Assert.IsType<ConversationLeft>(Assert.Single(Drain()));
+
+        streams.BeginCatchUp(Me);
+        Assert.True(streams.Start(Other, 20));
+        streams.EndMembership(new HashSet<Guid> { Other });
+
+        Assert.Equal(20UL, streams.Watermark(Other));
+        Assert.Empty(Drain());
+    }
+
+    [Fact]
+    public void Resume_AConversationLeftBeforeThisRun_IsAnnouncedAfterTheFirstSync()
+    {
+        var streams = new ConversationStreams(_events.Writer, new Dictionary<Guid, ulong> { [Conversation] = 41, [Other] = 7 });
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 99);
+
+        streams.EndMembership(new HashSet<Guid> { Conversation });
+
+        Assert.Equal(Other, Assert.IsType<ConversationLeft>(Assert.Single(Drain())).ConversationId);
+        Assert.Equal([Conversation], streams.Snapshot().Keys);
+    }
+
+    private static ConversationEvent Membership(Guid conversationId, ulong seq, EventKind kind, Guid subject) =>
+        Messages.Text(conversationId, seq) with { Kind = kind, SubjectId = subject, ContentType = string.Empty, Content = Array.Empty<byte>() };
 
     private ConversationStreams Streams() => new(_events.Writer);
 

@@ -205,6 +205,7 @@ public sealed class TestServer : IAsyncDisposable
         return new TestUser(this, username, password, body.GetProperty("user_id").GetGuid(), body.GetProperty("device_id").GetGuid(), body.GetProperty("session_token").GetString()!);
     }
 
+    /// <summary>A new device session of <paramref name="user"/> on this server; its HTTP helpers call this server.</summary>
     public async Task<TestUser> LoginAsync(TestUser user, string? deviceName = null)
     {
         var request = new Dictionary<string, string> { ["username"] = user.Username, ["password"] = user.Password };
@@ -216,7 +217,7 @@ public sealed class TestServer : IAsyncDisposable
         var response = await Http.PostAsJsonAsync("v1/accounts/login", request, Json);
         response.EnsureSuccessStatusCode();
         var body = await response.Content.ReadFromJsonAsync<JsonElement>(Json);
-        return user with { DeviceId = body.GetProperty("device_id").GetGuid(), Token = body.GetProperty("session_token").GetString()! };
+        return user with { Server = this, DeviceId = body.GetProperty("device_id").GetGuid(), Token = body.GetProperty("session_token").GetString()! };
     }
 
     /// <summary>

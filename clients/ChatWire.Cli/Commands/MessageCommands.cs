@@ -355,6 +355,12 @@ internal static class MessageCommands
                             await names.LearnUsersAsync([change.UserId], context.Cancellation).ConfigureAwait(false);
                             await context.Output.WriteAsync(PresenceCommands.PresenceJson(change), PresenceCommands.PresenceHuman(change, names.User(change.UserId))).ConfigureAwait(false);
                             break;
+                        case ConversationLeft left:
+                            // Its name may be gone with the membership: the label is the one known, else the id.
+                            await context.Output.WriteAsync(
+                                CliOutput.ConversationLeftJson(left),
+                                $"{await names.ConversationAsync(left.ConversationId, context.Cancellation).ConfigureAwait(false)}: you are no longer a member (left or removed while this device was away)").ConfigureAwait(false);
+                            break;
                         case ReadStateChanged state:
                             await context.Output.WriteAsync(
                                 CliOutput.ReadStateJson(state),

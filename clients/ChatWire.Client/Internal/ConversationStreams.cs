@@ -12,6 +12,10 @@ namespace ChatWire.Client.Internal;
 // - between a link's AUTH_OK and its SYNC answer (a catch-up), a live event in a conversation without a
 //   watermark is held in an unstarted stream: SYNC, not the first event that happens to arrive, says where
 //   the conversation starts (a device resuming from its cursor must not skip what it missed).
+// - a conversation I left (my own MEMBER_LEFT came out) is marked left; one with a watermark that a complete SYNC
+//   no longer lists was left while this connection could not see it, and gets a ConversationLeft instead (the
+//   MEMBER_LEFT cannot be fetched: HISTORY answers NOT_MEMBER). A left conversation that comes back (I joined it
+//   again) starts afresh, like one never seen.
 // The connection runs the fills; this class only keeps the books, under one lock.
 internal sealed class ConversationStreams
 {
@@ -19,6 +23,7 @@ internal sealed class ConversationStreams
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, Stream> _streams = [];
     private bool _catchingUp;
+    private Guid _me;
 
     public ConversationStreams(ChannelWriter<ChatWireEvent> events, IReadOnlyDictionary<Guid, ulong>? resume = null)
     {
@@ -52,17 +57,18 @@ internal sealed class ConversationStreams
     {
         lock (_lock)
         {
-            return _streams.Where(pair => !pair.Value.Unstarted).ToDictionary(pair => pair.Key, pair => pair.Value.Watermark);
+            return _streams.Where(pair => !pair.Value.Unstarted && !pair.Value.Left).ToDictionary(pair => pair.Key, pair => pair.Value.Watermark);
         }
     }
 
-    // A link is authenticated and its SYNC not yet answered: from now until EndCatchUp, live events in
+    // A link is authenticated as me and its SYNC not yet answered: from now until EndCatchUp, live events in
     // conversations without a watermark wait for Start. Called before the link's read loop can see an event.
-    public void BeginCatchUp()
+    public void BeginCatchUp(Guid me)
     {
         lock (_lock)
         {
             _catchingUp = true;
+            _me = me;
         }
     }
 
@@ -73,7 +79,7 @@ internal sealed class ConversationStreams
     {
         lock (_lock)
         {
-            if (!_streams.TryGetValue(conversationId, out var stream))
+            if (!_streams.TryGetValue(conversationId, out var stream) || stream.Left)
             {
                 _streams[conversationId] = new Stream { Watermark = startAfter };
                 return true;
@@ -125,11 +131,44 @@ internal sealed class ConversationStreams
         }
     }
 
+    // The conversations a complete SYNC listed, after their Start: every other conversation with a watermark
+    // that I have not seen myself leave is one I left, or was removed from, unseen. What it still holds comes out
+    // (nothing fills the gap now), then one ConversationLeft; it leaves the snapshot.
+    public void EndMembership(IReadOnlySet<Guid> listed)
+    {
+        lock (_lock)
+        {
+            foreach (var (conversationId, stream) in _streams)
+            {
+                if (stream.Unstarted || stream.Left || listed.Contains(conversationId))
+                {
+                    continue;
+                }
+
+                ReleaseHeld(stream);
+                stream.Left = true;
+                stream.Target = stream.Watermark;
+                _events.TryWrite(new ConversationLeft(conversationId));
+            }
+        }
+    }
+
     // A pushed event. True when it is held behind a gap that no running fill covers: the caller starts one.
     public bool OnLive(ConversationEvent e)
     {
         lock (_lock)
         {
+            if (_streams.TryGetValue(e.ConversationId, out var left) && left.Left)
+            {
+                if (e.Seq <= left.Watermark)
+                {
+                    return false;
+                }
+
+                // I joined it again: it starts afresh at this event (or where SYNC says, during a catch-up).
+                _streams.Remove(e.ConversationId);
+            }
+
             if (!_streams.TryGetValue(e.ConversationId, out var stream))
             {
                 // A conversation not seen before: during a catch-up it waits for where SYNC starts it; otherwise
@@ -282,6 +321,11 @@ internal sealed class ConversationStreams
     private void Emit(Stream stream, in ConversationEvent e)
     {
         stream.Watermark = e.Seq;
+        if (e.SubjectId == _me && e.Kind is EventKind.MemberJoined or EventKind.MemberLeft)
+        {
+            stream.Left = e.Kind == EventKind.MemberLeft;
+        }
+
         ChatWireEvent? item = e.Kind switch
         {
             EventKind.Message => new MessageReceived(e),
@@ -312,5 +356,9 @@ internal sealed class ConversationStreams
         public bool Unstarted { get; set; }
 
         public SortedDictionary<ulong, ConversationEvent> Held { get; } = [];
+
+        // I left (my MEMBER_LEFT came out, or SYNC stopped listing it): not in the snapshot, and an event that
+        // arrives later (I joined again) starts the conversation afresh.
+        public bool Left { get; set; }
     }
 }
