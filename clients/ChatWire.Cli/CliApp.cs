@@ -207,7 +207,10 @@ public static class CliApp
             Client.Secure.SecureFailure.KeyChanged => "KEY_CHANGED",
             Client.Secure.SecureFailure.LinkCodeMismatch => "LINK_CODE_MISMATCH",
             Client.Secure.SecureFailure.DistributionRefused => "DISTRIBUTION_REFUSED",
-            _ => "ATTACHMENT_MISMATCH",
+            Client.Secure.SecureFailure.AttachmentMismatch => "ATTACHMENT_MISMATCH",
+            Client.Secure.SecureFailure.RecoveryKeyMismatch => "RECOVERY_KEY_MISMATCH",
+            Client.Secure.SecureFailure.SafetyNumberMismatch => "SAFETY_NUMBER_MISMATCH",
+            _ => "FAILED",
         }, secure.Message, null),
         JsonException or InvalidDataException => (0, "BAD_RESPONSE", "The server's answer was not understood: " + ex.Message, null),
 

@@ -53,7 +53,9 @@ internal static class CliUsage
           devices approve CODE                 approve my new device showing CODE (XXXXX-XXXXX) after its login
           devices revoke DEVICE                end a device's session; it gets no keys from now on
           recover [--recovery-key-stdin]       after losing every device: restore the keys with the recovery key
-          verify USER                          the safety number to compare with USER
+          verify USER [--confirm NUMBER | --clear]
+                                               the safety number to compare with USER; --confirm marks
+                                               USER verified with the number that matched, --clear unmarks
         Teams:
           team create NAME                     creates the team and an invite (team_id, invite_code)
           team join INVITE

@@ -13,12 +13,12 @@ internal sealed class CommandLine
 
     private static readonly HashSet<string> ValuedOptions = new(StringComparer.Ordinal)
     {
-        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file", "--file", "--out", "--management", "--after", "--transport", "--noise-key",
+        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file", "--file", "--out", "--management", "--after", "--transport", "--noise-key", "--confirm",
     };
 
     private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal)
     {
-        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version", "--skip-muted", "--yes", "--plaintext-content", "--thumbnail", "--force", "--recovery-key-stdin", "--accept-new-server-key",
+        "--json", "--help", "--insecure", "--plaintext", "--password-stdin", "--private", "--all", "--version", "--skip-muted", "--yes", "--plaintext-content", "--thumbnail", "--force", "--recovery-key-stdin", "--accept-new-server-key", "--clear",
     };
 
     private CommandLine()

@@ -50,6 +50,16 @@ public sealed class CliE2eTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Equal("secret plans", message.GetProperty("text").GetString());
         Assert.True(message.GetProperty("encrypted").GetBoolean());
         Assert.Equal(verifyAlice.GetProperty("safety_number").GetString(), verifyBob.GetProperty("safety_number").GetString());
+        Assert.Equal("unverified", verifyAlice.GetProperty("verification").GetString());
+
+        // Alice marks Bob verified with the number they compared; a number that is not theirs marks nothing.
+        var number = verifyBob.GetProperty("safety_number").GetString()!;
+        var wrongNumber = await _cli.RunAsync("--profile", "alice", "--json", "verify", bob, "--confirm", (number[0] == '1' ? "2" : "1") + number[1..]);
+        Assert.Equal(1, wrongNumber.Exit);
+        Assert.Contains("E2E_SAFETY_NUMBER_MISMATCH", wrongNumber.Stdout + wrongNumber.Stderr, StringComparison.Ordinal);
+        var confirmed = (await Ok("alice", null, "--json", "verify", bob, "--confirm", number)).JsonLines[0];
+        Assert.Equal("verified", confirmed.GetProperty("verification").GetString());
+        Assert.Equal("unverified", (await Ok("alice", null, "--json", "verify", bob, "--clear")).JsonLines[0].GetProperty("verification").GetString());
 
         // An encrypted edit, and history read twice (each message is decrypted once, then kept).
         await Ok("bob", null, "edit", sent.GetProperty("message_id").GetString()!, "secret", "plans", "v2");

@@ -1,5 +1,6 @@
 using ChatWire.Client.Secure;
 using ChatWire.Testing;
+using ChatWire.Client.Tests.Infrastructure;
 
 namespace ChatWire.Client.Tests;
 
@@ -157,6 +158,66 @@ public sealed class SecureDeviceTests(ServerFixture fixture) : IClassFixture<Ser
         Assert.Equal(60, seenByAlice.Count(char.IsAsciiDigit));
     }
 
+    [Fact]
+    public async Task MarkVerified_WithTheNumberBothSee_ThenAChangedKeyRefusesSending_UntilVerifiedAgainOrCleared()
+    {
+        var alice = await Server.SignupAsync();
+        var bob = await Server.SignupAsync();
+        var (teamId, general) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        // Opened per call, as the CLI does: every send starts a chain and seals its key to the members anew.
+        using var aliceDevice = Device(alice, out _, new SecureClientOptions { HoldStore = false });
+        using var bobDevice = Device(bob, out _);
+        await aliceDevice.SetUpDeviceAsync(alice.UserId, alice.DeviceId);
+        await bobDevice.SetUpDeviceAsync(bob.UserId, bob.DeviceId);
+        await using var connection = await Sdk.ConnectAsync(alice);
+        var number = await bobDevice.SafetyNumberAsync(alice.UserId);
+
+        Assert.Equal(UserVerification.Unverified, await aliceDevice.VerificationAsync(bob.UserId));
+        var wrong = await Assert.ThrowsAsync<SecureMessagingException>(() => aliceDevice.MarkVerifiedAsync(bob.UserId, (number[0] == '1' ? "2" : "1") + number[1..]));
+        Assert.Equal(SecureFailure.SafetyNumberMismatch, wrong.Failure);
+        Assert.Equal(UserVerification.Unverified, await aliceDevice.VerificationAsync(bob.UserId));
+        await aliceDevice.MarkVerifiedAsync(bob.UserId, number.Replace(" ", string.Empty, StringComparison.Ordinal));
+        Assert.Equal(UserVerification.Verified, await aliceDevice.VerificationAsync(bob.UserId));
+        Assert.Empty((await aliceDevice.SendTextAsync(connection, general, "to bob, verified")).Warnings);
+        await Assert.ThrowsAsync<ArgumentException>(() => aliceDevice.MarkVerifiedAsync(alice.UserId, number));
+
+        // The key Alice verified is no longer the one the directory serves for Bob (an account reset, or a server
+        // substituting keys): no chain's key is sealed to it, so sending stops, every time; the number to compare is
+        // the one of the served key.
+        PinAnotherAccountKey(alice, bob.UserId);
+        Assert.Equal(UserVerification.KeyChangedSinceVerified, await aliceDevice.VerificationAsync(bob.UserId));
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var refused = await Assert.ThrowsAsync<SecureMessagingException>(() => aliceDevice.SendTextAsync(connection, general, "not to a changed key"));
+            Assert.Equal(SecureFailure.KeyChanged, refused.Failure);
+        }
+
+        var shownNow = await aliceDevice.SafetyNumberAsync(bob.UserId);
+        Assert.Equal(number, shownNow);
+        await aliceDevice.MarkVerifiedAsync(bob.UserId, shownNow);
+        Assert.Equal(UserVerification.Verified, await aliceDevice.VerificationAsync(bob.UserId));
+        Assert.Empty((await aliceDevice.SendTextAsync(connection, general, "verified again")).Warnings);
+
+        // Or the mark is cleared: the changed key is accepted at the next use, with a warning.
+        PinAnotherAccountKey(alice, bob.UserId);
+        await aliceDevice.ClearVerificationAsync(bob.UserId);
+        var accepted = await aliceDevice.SendTextAsync(connection, general, "accepted unverified");
+        Assert.Contains(accepted.Warnings, warning => warning.Contains(bob.UserId.ToString(), StringComparison.Ordinal));
+        Assert.Equal(UserVerification.Unverified, await aliceDevice.VerificationAsync(bob.UserId));
+    }
+
+    // What Alice's device pinned for the user becomes another account key, still marked as it was: as if the
+    // directory had served that key when she verified.
+    private void PinAnotherAccountKey(TestUser owner, Guid userId)
+    {
+        var path = Path.Combine(_keyDirectory, owner.DeviceId.ToString("N"), "trust.json");
+        var trust = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        var pin = trust["pins"]!.AsObject().Single(entry => Guid.Parse(entry.Key) == userId).Value!;
+        pin["account_key"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        File.WriteAllText(path, trust.ToJsonString());
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_keyDirectory))
@@ -165,9 +226,9 @@ public sealed class SecureDeviceTests(ServerFixture fixture) : IClassFixture<Ser
         }
     }
 
-    private SecureClient Device(TestUser user, out ChatWireApiClient api)
+    private SecureClient Device(TestUser user, out ChatWireApiClient api, SecureClientOptions? options = null)
     {
         api = new ChatWireApiClient(Server.ApiBaseAddress) { SessionToken = user.Token };
-        return new SecureClient(api, Path.Combine(_keyDirectory, user.DeviceId.ToString("N")));
+        return new SecureClient(api, Path.Combine(_keyDirectory, user.DeviceId.ToString("N")), options: options);
     }
 }

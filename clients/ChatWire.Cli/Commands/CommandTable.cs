@@ -23,7 +23,7 @@ internal static class CommandTable
         new("devices approve", 1, 1, [], DeviceCommands.ApproveAsync),
         new("devices revoke", 1, 1, [], DeviceCommands.RevokeAsync),
         new("recover", 0, 0, ["--recovery-key-stdin"], DeviceCommands.RecoverAsync),
-        new("verify", 1, 1, [], DeviceCommands.VerifyAsync),
+        new("verify", 1, 1, ["--confirm", "--clear"], DeviceCommands.VerifyAsync),
         new("admin users", 0, 0, ["--management", "--limit", "--after"], AdminCommands.UsersAsync),
         new("admin user", 1, 1, ["--management"], AdminCommands.ShowUserAsync),
         new("admin user disable", 1, 1, ["--management"], AdminCommands.DisableAsync),

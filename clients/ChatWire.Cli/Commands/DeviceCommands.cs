@@ -96,10 +96,40 @@ internal static class DeviceCommands
         using var api = context.CreateApi(profile);
         using var secure = await RequireSecureAsync(context, api).ConfigureAwait(false);
         var user = await NameResolver.ResolveUserAsync(api, context.Arguments[0], teamId: null, context.Cancellation).ConfigureAwait(false);
+        var confirm = context.Option("--confirm");
+        if (confirm is not null && context.Flag("--clear"))
+        {
+            throw new CliUsageException("verify takes --confirm NUMBER or --clear, not both.");
+        }
+
+        if (user == profile.UserId)
+        {
+            throw new CliUsageException("verify compares your account key with another user's; name someone else.");
+        }
+
+        if (context.Flag("--clear"))
+        {
+            await secure.ClearVerificationAsync(user, context.Cancellation).ConfigureAwait(false);
+        }
+
+        if (confirm is not null)
+        {
+            await secure.MarkVerifiedAsync(user, confirm, context.Cancellation).ConfigureAwait(false);
+        }
+
         var number = await secure.SafetyNumberAsync(user, context.Cancellation).ConfigureAwait(false);
+        var state = await secure.VerificationAsync(user, context.Cancellation).ConfigureAwait(false);
+        var who = context.Arguments[0];
+        var (name, advice) = state switch
+        {
+            UserVerification.Verified => ("verified", $"Verified: you compared this number with {who}. If their key changes, sending to them stops until you verify again."),
+            UserVerification.KeyChangedSinceVerified => ("key_changed",
+                $"{who}'s account key CHANGED since you verified it: new messages to them, and new ones from them, are refused. Compare this new number with theirs; if it matches: chatwire verify {who} --confirm \"{number}\". To accept the new key without comparing: chatwire verify {who} --clear."),
+            _ => ("unverified", $"Not verified. Compare it with theirs in person or on a call; if it matches, nobody is in between: chatwire verify {who} --confirm \"{number}\"."),
+        };
         await context.Output.WriteAsync(
-            new JsonObject { ["user_id"] = user.ToString("D"), ["safety_number"] = number },
-            $"Safety number with {context.Arguments[0]}:\n{number}\nCompare it with theirs in person or on a call; if it matches, nobody is in between.").ConfigureAwait(false);
+            new JsonObject { ["user_id"] = user.ToString("D"), ["safety_number"] = number, ["verification"] = name },
+            $"Safety number with {who}:\n{number}\n{advice}").ConfigureAwait(false);
         return 0;
     }
 

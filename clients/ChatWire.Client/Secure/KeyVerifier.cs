@@ -55,15 +55,20 @@ public sealed record VerifiedUser(
 // device that fails is left out (it never gets keys); a list or account key that fails fails the whole user.
 internal static class KeyVerifier
 {
-    public static VerifiedUser Verify(UserKeys keys, TrustState state)
+    // refuseVerifiedChange false: a verified user's changed key is reported (KeyChanged) and checked like a first
+    // sighting, but the verified pin stays, so sending to them stays refused until they are verified again; for
+    // showing the new safety number and for verifying it.
+    public static VerifiedUser Verify(UserKeys keys, TrustState state, bool refuseVerifiedChange = true)
     {
         var account = keys.AccountKey?.SigningKey
             ?? throw new SecureMessagingException(SecureFailure.NoKeys, $"User {keys.UserId} has not set up end-to-end encryption yet (no account key).");
         var keyChanged = false;
         state.Pins.TryGetValue(keys.UserId, out var pin);
+        var keepVerifiedPin = false;
         if (pin is not null && !CryptographicOperations.FixedTimeEquals(pin.AccountKey, account))
         {
-            if (pin.Verified)
+            keepVerifiedPin = pin.Verified && !refuseVerifiedChange;
+            if (pin.Verified && refuseVerifiedChange)
             {
                 throw new SecureMessagingException(
                     SecureFailure.KeyChanged,
@@ -127,7 +132,11 @@ internal static class KeyVerifier
             }
         }
 
-        state.Pins[keys.UserId] = new PinnedUser(account, Math.Max(list.Version, pin?.DeviceListVersion ?? 0), pin?.Verified ?? false);
+        if (!keepVerifiedPin)
+        {
+            state.Pins[keys.UserId] = new PinnedUser(account, Math.Max(list.Version, pin?.DeviceListVersion ?? 0), pin?.Verified ?? false);
+        }
+
         return new VerifiedUser(keys.UserId, account, historyKey, list.Version, devices, keyChanged, former);
     }
 }

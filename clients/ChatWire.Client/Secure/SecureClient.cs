@@ -131,16 +131,14 @@ public sealed partial class SecureClient : IDisposable
             return HeldAccountKey(store) is not null;
         }, cancellationToken);
 
-    /// <summary>The safety number of me and <paramref name="userId"/> (E2E.md §8), from the account keys: 60 digits in groups of five.</summary>
+    /// <summary>
+    /// The safety number of me and <paramref name="userId"/> (docs/e2e.md, "Safety numbers"), from our current account
+    /// keys: 60 digits in groups of five. Also after a verified user's key changed, so that it can be compared anew.
+    /// </summary>
     /// <param name="userId">The other user.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     public Task<string> SafetyNumberAsync(Guid userId, CancellationToken cancellationToken = default) =>
-        WithStoreAsync(async (store, trust) =>
-        {
-            var me = await VerifiedUserCoreAsync(trust, store.UserId, cancellationToken).ConfigureAwait(false);
-            var other = await VerifiedUserCoreAsync(trust, userId, cancellationToken).ConfigureAwait(false);
-            return SafetyNumber.Format(SafetyNumber.Compute(store.UserId, me.AccountKey, userId, other.AccountKey));
-        }, cancellationToken);
+        WithStoreAsync((store, trust) => CurrentSafetyNumberAsync(store, trust, userId, cancellationToken), cancellationToken);
 
     /// <summary>My devices: each session's device, approved (on my signed list), pending or without keys.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>

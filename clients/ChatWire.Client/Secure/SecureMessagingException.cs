@@ -26,6 +26,9 @@ public enum SecureFailure
 
     /// <summary>The recovery key is malformed, or does not open my recovery backup (or there is none).</summary>
     RecoveryKeyMismatch,
+
+    /// <summary>The safety number given is not the one of my and the other user's current account keys: they were not marked verified.</summary>
+    SafetyNumberMismatch,
 }
 
 /// <summary>An end-to-end operation failed on this side (a key that did not verify, a device not approved yet).</summary>
