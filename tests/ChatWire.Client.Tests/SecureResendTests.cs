@@ -15,8 +15,10 @@ public sealed class SecureResendTests : IDisposable
     private readonly string _keyDirectory = Path.Combine(Path.GetTempPath(), "chatwire-e2e-resend-" + Guid.NewGuid().ToString("N"));
     private readonly List<IDisposable> _owned = [];
 
-    [Fact]
-    public async Task EncryptedSend_AckLost_ResentWithTheSameId_GetsTheOriginalSeq_StoredOnce()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task EncryptedSend_AckLost_ResentWithTheSameId_GetsTheOriginalSeq_StoredOnce(bool appRestartedBeforeTheResend)
     {
         var gate = new AckGate();
         // EnqueueAsync's result for the held id passes through the gate; every other call goes straight through. The
@@ -43,6 +45,12 @@ public sealed class SecureResendTests : IDisposable
         await giveUp.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => lost);
         gate.Release();
+        if (appRestartedBeforeTheResend)
+        {
+            // A new process of the app: the envelope kept is the one on disk.
+            aliceSecure.Dispose();
+            aliceSecure = Reopen(server, alice);
+        }
 
         var resent = await aliceSecure.SendTextAsync(connection, general, "sent once", id).WaitAsync(Patience.Default);
         var different = await Assert.ThrowsAsync<ChatWireException>(() => aliceSecure.SendTextAsync(connection, general, "another text, same id", id));
@@ -72,6 +80,15 @@ public sealed class SecureResendTests : IDisposable
         var decrypted = await bobSecure.DecryptAsync(Assert.Single(Sdk.Messages(thread), m => m.EventId == reply.Sent.MessageId));
 
         Assert.Equal(("a reply", (Crypto.EnvelopeContentType?)Crypto.EnvelopeContentType.ThreadReply), (decrypted.Text, decrypted.Kind));
+    }
+
+    private SecureClient Reopen(TestServer server, TestUser user)
+    {
+        var api = new ChatWireApiClient(server.ApiBaseAddress) { SessionToken = user.Token };
+        var secure = new SecureClient(api, Path.Combine(_keyDirectory, user.DeviceId.ToString("N")));
+        _owned.Add(secure);
+        _owned.Add(api);
+        return secure;
     }
 
     private async Task<(TestUser User, SecureClient Secure)> NewDeviceAsync(TestServer server)

@@ -53,9 +53,10 @@ public sealed partial class SecureClient
 
     /// <summary>
     /// Encrypts and sends <paramref name="plaintext"/> as an envelope of <paramref name="kind"/>; see <see cref="SendTextAsync"/>.
-    /// A resend with the same <paramref name="messageId"/> and the same message (after an <see cref="IOException"/>, say)
-    /// while this client holds the first attempt's envelope unacknowledged sends those same bytes, so a message the
-    /// server stored already is answered with its original seq; the client holds the last 32 such envelopes.
+    /// A resend with the same <paramref name="messageId"/> and the same message (after an <see cref="IOException"/>, a
+    /// cancellation, or a restart of the app) sends the first attempt's bytes while that attempt is unanswered, so a
+    /// message the server stored already is answered with its original seq. The last 32 unanswered envelopes are kept,
+    /// in memory and in the key store's <c>unacknowledged/</c> directory.
     /// </summary>
     /// <param name="connection">The connection to SEND on.</param>
     /// <param name="conversationId">The conversation.</param>

@@ -34,7 +34,7 @@ public sealed partial class SecureClient : IDisposable
     private readonly ChatWireApiClient _api;
     private readonly string _directory;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly SentEnvelopes _sentEnvelopes = new();
+    private readonly SentEnvelopes _sentEnvelopes;
     private readonly TimeProvider _time;
     private readonly bool _holdStore;
 
@@ -54,6 +54,7 @@ public sealed partial class SecureClient : IDisposable
         _directory = storeDirectory;
         _time = timeProvider ?? TimeProvider.System;
         _holdStore = (options ?? new SecureClientOptions()).HoldStore;
+        _sentEnvelopes = new SentEnvelopes(Path.Combine(storeDirectory, "unacknowledged"));
     }
 
     /// <summary>Whether this device was set up before (its key store exists).</summary>

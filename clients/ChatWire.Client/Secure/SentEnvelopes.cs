@@ -1,17 +1,24 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using ChatWire.Crypto;
 
 namespace ChatWire.Client.Secure;
 
 /// <summary>
-/// The sealed envelopes of this process's recent encrypted SENDs that have no SEND_ACK yet, by message id, so that a
-/// resend with the same id and the same message carries the same bytes: the server then answers a message it stored
-/// already with its original seq (docs/protocol.md, SEND) instead of <c>IDEMPOTENCY_CONFLICT</c>, which a fresh
-/// encryption (other bytes) would get. An entry goes when its SEND is acknowledged; at most <see cref="Capacity"/> are
-/// kept, the oldest dropped first. Nothing is kept on disk: after a restart a resend is encrypted anew.
+/// The sealed envelopes of recent encrypted SENDs that have no SEND_ACK yet, by message id, so that a resend with the
+/// same id and the same message carries the same bytes: the server then answers a message it stored already with its
+/// original seq (docs/protocol.md, SEND) instead of <c>IDEMPOTENCY_CONFLICT</c>, which a fresh encryption (other
+/// bytes) would get. Each is also written to a file in the key store's <c>unacknowledged/</c> directory before its
+/// SEND leaves, so a resend after the app restarted (or from another process of the profile, such as the CLI's next
+/// command) finds it too. An entry and its file go when the SEND is answered; at most <see cref="Capacity"/> are kept,
+/// the oldest dropped first. The files hold ciphertext the server was about to receive anyway, and are owner-only.
 /// </summary>
-internal sealed class SentEnvelopes
+/// <param name="directory">Where the files go; null keeps them in memory only.</param>
+internal sealed class SentEnvelopes(string? directory = null)
 {
+    private const byte FileVersion = 1;
+    private const int HeaderSize = 1 + 32 + 8 + 16;
+
     /// <summary>How many unacknowledged envelopes are kept (each at most the protocol's content limit).</summary>
     public const int Capacity = 32;
 
@@ -49,16 +56,17 @@ internal sealed class SentEnvelopes
         return hash.GetHashAndReset();
     }
 
-    /// <summary>The envelope sent earlier under <paramref name="messageId"/> for the same message, if any.</summary>
+    /// <summary>The envelope sent earlier under <paramref name="messageId"/> for the same message, if any (in memory, else on disk).</summary>
     public Entry? Find(Guid messageId, byte[] digest)
     {
         lock (_lock)
         {
-            return _byMessage.TryGetValue(messageId, out var entry) && CryptographicOperations.FixedTimeEquals(entry.Digest, digest) ? entry : null;
+            var entry = _byMessage.TryGetValue(messageId, out var held) ? held : Read(messageId);
+            return entry is not null && CryptographicOperations.FixedTimeEquals(entry.Digest, digest) ? entry : null;
         }
     }
 
-    /// <summary>Keeps the envelope about to be sent under <paramref name="messageId"/> (replacing an earlier one).</summary>
+    /// <summary>Keeps the envelope about to be sent under <paramref name="messageId"/> (replacing an earlier one), on disk before it returns.</summary>
     public void Remember(Guid messageId, Entry entry)
     {
         lock (_lock)
@@ -69,6 +77,8 @@ internal sealed class SentEnvelopes
             {
                 _byMessage.RemoveAt(0);
             }
+
+            Write(messageId, entry);
         }
     }
 
@@ -78,6 +88,79 @@ internal sealed class SentEnvelopes
         lock (_lock)
         {
             _byMessage.Remove(messageId);
+            if (directory is not null)
+            {
+                File.Delete(PathOf(messageId));
+            }
         }
+    }
+
+    private string PathOf(Guid messageId) => Path.Combine(directory!, messageId.ToString("N") + ".envelope");
+
+    // u8 version || digest(32) || u64 epoch || distribution id(16) || envelope; written whole under a temporary name
+    // and moved into place, so a file is never half there. Older files past the capacity go (other processes' too).
+    private void Write(Guid messageId, Entry entry)
+    {
+        if (directory is null)
+        {
+            return;
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var bytes = new byte[HeaderSize + entry.Envelope.Length];
+        bytes[0] = FileVersion;
+        entry.Digest.CopyTo(bytes, 1);
+        BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(33), entry.Epoch);
+        entry.DistributionId.TryWriteBytes(bytes.AsSpan(41), bigEndian: true, out _);
+        entry.Envelope.CopyTo(bytes, HeaderSize);
+        var temporary = PathOf(messageId) + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var stream = new FileStream(temporary, options))
+        {
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, PathOf(messageId), overwrite: true);
+        foreach (var stale in new DirectoryInfo(directory).GetFiles("*.envelope").OrderByDescending(file => file.LastWriteTimeUtc).Skip(Capacity))
+        {
+            stale.Delete();
+        }
+    }
+
+    private Entry? Read(Guid messageId)
+    {
+        if (directory is null)
+        {
+            return null;
+        }
+
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(PathOf(messageId));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+
+        // A file this version cannot read is as good as none: the resend is encrypted anew.
+        return bytes.Length > HeaderSize && bytes[0] == FileVersion
+            ? new Entry(bytes[1..33], bytes[HeaderSize..], BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(33)), new Guid(bytes.AsSpan(41, 16), bigEndian: true))
+            : null;
     }
 }
