@@ -267,6 +267,20 @@ public sealed class ConversationStreamsTests
     }
 
     [Fact]
+    public void EndMembership_MyOwnLeaveHeldBehindAGap_ComesOutAsMembershipChanged_WithoutAConversationLeft()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 4);
+        Assert.True(streams.OnLive(Membership(Conversation, 6, EventKind.MemberLeft, Me)));
+
+        streams.EndMembership(new HashSet<Guid>());
+
+        Assert.False(Assert.IsType<MembershipChanged>(Assert.Single(Drain())).Joined);
+        Assert.Empty(streams.Snapshot());
+    }
+
+    [Fact]
     public void SomeoneElsesLeave_KeepsTheConversation()
     {
         var streams = Streams();

@@ -146,8 +146,14 @@ internal sealed class ConversationStreams
                 }
 
                 ReleaseHeld(stream);
-                stream.Left = true;
                 stream.Target = stream.Watermark;
+                if (stream.Left)
+                {
+                    // My own MEMBER_LEFT was among what it held: that said it.
+                    continue;
+                }
+
+                stream.Left = true;
                 _events.TryWrite(new ConversationLeft(conversationId));
             }
         }
