@@ -443,8 +443,8 @@ public sealed partial class ChatWireConnection
         }
         catch (ChatWireException ex) when (ex.Code == ErrorCode.NotAMember)
         {
-            // Left the conversation: nothing more to fetch there; what was held comes out as it is.
-            _streams.AbandonFill(conversationId, releaseHeld: true);
+            // Left the conversation: nothing more to fetch there; what was held comes out as it is, then ConversationLeft.
+            _streams.AbandonFill(conversationId, notAMember: true);
             finished = true;
         }
         catch (ChatWireException)
@@ -460,7 +460,7 @@ public sealed partial class ChatWireConnection
         {
             if (!finished)
             {
-                _streams.AbandonFill(conversationId, releaseHeld: false);
+                _streams.AbandonFill(conversationId, notAMember: false);
             }
         }
 

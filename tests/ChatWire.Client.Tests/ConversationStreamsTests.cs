@@ -42,7 +42,7 @@ public sealed class ConversationStreamsTests
         Assert.Empty(Seqs());
 
         // The link drops before the fill's page arrives; what is held stays held.
-        streams.AbandonFill(Conversation, releaseHeld: false);
+        streams.AbandonFill(Conversation, notAMember: false);
         Assert.Equal(9UL, streams.Watermark(Conversation));
         Assert.Equal(1, streams.HeldCount);
 
@@ -95,17 +95,43 @@ public sealed class ConversationStreamsTests
     }
 
     [Fact]
-    public void AbandonFill_Refused_HeldComeOutAndTheStreamGoesOn()
+    public void AbandonFill_NotAMember_HeldComeOutThenConversationLeft()
     {
         var streams = Streams();
+        streams.BeginCatchUp(Me);
         streams.Start(Conversation, 0);
+        streams.EndCatchUp();
         streams.OnLive(Messages.Text(Conversation, 2));
         streams.TryBeginFill(Conversation, 0, out _);
 
-        streams.AbandonFill(Conversation, releaseHeld: true);
-        streams.OnLive(Messages.Text(Conversation, 3));
+        streams.AbandonFill(Conversation, notAMember: true);
 
-        Assert.Equal([2UL, 3UL], Seqs());
+        var events = Drain();
+        Assert.Equal(2, events.Count);
+        Assert.Equal(2UL, Assert.IsType<MessageReceived>(events[0]).Message.Seq);
+        Assert.Equal(Conversation, Assert.IsType<ConversationLeft>(events[1]).ConversationId);
+        Assert.Empty(streams.Snapshot());
+    }
+
+    // With several nodes, my MEMBER_JOINED may be pushed before a fill asked while I was out is refused.
+    [Fact]
+    public void AbandonFill_NotAMember_MyJoinHeldBehindTheGap_ComesOutAndTheStreamGoesOn()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 4);
+        streams.EndCatchUp();
+        Assert.True(streams.OnLive(Membership(Conversation, 7, EventKind.MemberJoined, Me)));
+        Assert.True(streams.TryBeginFill(Conversation, 0, out _));
+
+        streams.AbandonFill(Conversation, notAMember: true);
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 8)));
+
+        var events = Drain();
+        Assert.Equal(2, events.Count);
+        Assert.True(Assert.IsType<MembershipChanged>(events[0]).Joined);
+        Assert.Equal(8UL, Assert.IsType<MessageReceived>(events[1]).Message.Seq);
+        Assert.Equal(8UL, streams.Snapshot()[Conversation]);
     }
 
     [Fact]
@@ -224,8 +250,11 @@ public sealed class ConversationStreamsTests
         streams.BeginCatchUp(Me);
         streams.Start(Conversation, 4);
         streams.Start(Other, 9);
-        Assert.True(streams.OnLive(Messages.Text(Other, 11)));
+        streams.EndCatchUp();
 
+        // 11 came before its link dropped, held behind a gap; the next link's SYNC no longer lists Other.
+        Assert.True(streams.OnLive(Messages.Text(Other, 11)));
+        streams.BeginCatchUp(Me);
         streams.EndMembership(new HashSet<Guid> { Conversation });
         streams.EndCatchUp();
 
@@ -272,11 +301,122 @@ public sealed class ConversationStreamsTests
         var streams = Streams();
         streams.BeginCatchUp(Me);
         streams.Start(Conversation, 4);
-        Assert.True(streams.OnLive(Membership(Conversation, 6, EventKind.MemberLeft, Me)));
+        streams.EndCatchUp();
 
+        // Held behind a gap when its link dropped; the next link's SYNC no longer lists the conversation.
+        Assert.True(streams.OnLive(Membership(Conversation, 6, EventKind.MemberLeft, Me)));
+        streams.BeginCatchUp(Me);
         streams.EndMembership(new HashSet<Guid>());
 
         Assert.False(Assert.IsType<MembershipChanged>(Assert.Single(Drain())).Joined);
+        Assert.Empty(streams.Snapshot());
+    }
+
+    // Removed while away and added again after the SYNC was read: the SYNC does not list it, but my join
+    // arrives live during the catch-up, and the conversation goes on.
+    [Fact]
+    public void EndMembership_AnEventArrivedDuringTheCatchUp_NoConversationLeft()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 4);
+        streams.EndCatchUp();
+
+        streams.BeginCatchUp(Me);
+        Assert.True(streams.OnLive(Membership(Conversation, 7, EventKind.MemberJoined, Me)));
+        streams.EndMembership(new HashSet<Guid>());
+        streams.EndCatchUp();
+        Assert.Empty(Drain());
+
+        // The fill reads what was missed (5, my leave at 6), then my join comes out.
+        Assert.True(streams.TryBeginFill(Conversation, 0, out var from));
+        Assert.Equal(4UL, from);
+        streams.OnFetched(Messages.Text(Conversation, 5));
+        streams.OnFetched(Membership(Conversation, 6, EventKind.MemberLeft, Me));
+        Assert.False(streams.ContinueFill(Conversation, pageWasEmpty: false, out _));
+
+        var events = Drain();
+        Assert.Equal(3, events.Count);
+        Assert.IsType<MessageReceived>(events[0]);
+        Assert.False(Assert.IsType<MembershipChanged>(events[1]).Joined);
+        Assert.True(Assert.IsType<MembershipChanged>(events[2]).Joined);
+        Assert.Equal(7UL, streams.Snapshot()[Conversation]);
+    }
+
+    // I left at 10 and was added again while away; the reconnect's SYNC starts the conversation at its
+    // newest events less the backlog, below 10: what came out before the leave does not come out again.
+    [Fact]
+    public void LeftThenJoinedAgainWhileAway_TheSyncStartsBelowTheOldWatermark_NothingComesOutTwice()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 8);
+        streams.EndCatchUp();
+        streams.OnLive(Messages.Text(Conversation, 9));
+        streams.OnLive(Membership(Conversation, 10, EventKind.MemberLeft, Me));
+        Assert.Equal(2, Drain().Count);
+
+        streams.BeginCatchUp(Me);
+        Assert.True(streams.Start(Conversation, 5));
+        streams.EndMembership(new HashSet<Guid> { Conversation });
+        streams.EndCatchUp();
+
+        Assert.Equal(10UL, streams.Watermark(Conversation));
+        Assert.True(streams.TryBeginFill(Conversation, 12, out var from));
+        Assert.Equal(10UL, from);
+        foreach (var seq in new ulong[] { 9, 10, 11, 12 })
+        {
+            streams.OnFetched(seq == 11 ? Membership(Conversation, seq, EventKind.MemberJoined, Me) : Messages.Text(Conversation, seq));
+        }
+
+        Assert.False(streams.ContinueFill(Conversation, pageWasEmpty: false, out _));
+        var events = Drain();
+        Assert.Equal(2, events.Count);
+        Assert.True(Assert.IsType<MembershipChanged>(events[0]).Joined);
+        Assert.Equal(12UL, Assert.IsType<MessageReceived>(events[1]).Message.Seq);
+    }
+
+    // The same, with my join pushed during the catch-up, before the SYNC answer starts the conversation.
+    [Fact]
+    public void LeftThenJoinedAgain_JoinArrivesDuringTheCatchUp_StartsNoLowerThanTheOldWatermark()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 9);
+        streams.EndCatchUp();
+        streams.OnLive(Membership(Conversation, 10, EventKind.MemberLeft, Me));
+        Drain();
+
+        streams.BeginCatchUp(Me);
+        Assert.False(streams.OnLive(Membership(Conversation, 12, EventKind.MemberJoined, Me)));
+        Assert.True(streams.Start(Conversation, 3));
+        streams.EndMembership(new HashSet<Guid> { Conversation });
+        streams.EndCatchUp();
+
+        Assert.Equal(10UL, streams.Watermark(Conversation));
+        Assert.True(streams.TryBeginFill(Conversation, 12, out var from));
+        Assert.Equal(10UL, from);
+    }
+
+    // A fill asked before my own leave came out answers after it: what it fetched is not put through.
+    [Fact]
+    public void OnFetched_AfterMyOwnLeaveCameOut_DroppedAndTheFillStops()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 4);
+        streams.EndCatchUp();
+        Assert.True(streams.OnLive(Messages.Text(Conversation, 6)));
+        Assert.True(streams.TryBeginFill(Conversation, 0, out _));
+
+        // Out of order across nodes: my leave at 7 is held, then 5 arrives live and everything comes out.
+        streams.OnLive(Membership(Conversation, 7, EventKind.MemberLeft, Me));
+        streams.OnLive(Messages.Text(Conversation, 5));
+        Assert.Equal(3, Drain().Count);
+
+        streams.OnFetched(Messages.Text(Conversation, 8));
+        Assert.False(streams.ContinueFill(Conversation, pageWasEmpty: false, out _));
+        Assert.Empty(Drain());
         Assert.Empty(streams.Snapshot());
     }
 

@@ -15,7 +15,10 @@ namespace ChatWire.Client.Internal;
 // - a conversation I left (my own MEMBER_LEFT came out) is marked left; one with a watermark that a complete SYNC
 //   no longer lists was left while this connection could not see it, and gets a ConversationLeft instead (the
 //   MEMBER_LEFT cannot be fetched: HISTORY answers NOT_MEMBER). A left conversation that comes back (I joined it
-//   again) starts afresh, like one never seen.
+//   again) starts afresh, like one never seen, except that what already came out never comes out again: its
+//   new watermark is at least the old one.
+// - a conversation an event arrived for during the catch-up is one I am in now (joined again after the SYNC was
+//   read, perhaps), whatever that SYNC listed: if I am removed again, my own MEMBER_LEFT says so.
 // The connection runs the fills; this class only keeps the books, under one lock.
 internal sealed class ConversationStreams
 {
@@ -69,6 +72,10 @@ internal sealed class ConversationStreams
         {
             _catchingUp = true;
             _me = me;
+            foreach (var stream in _streams.Values)
+            {
+                stream.LiveDuringCatchUp = false;
+            }
         }
     }
 
@@ -79,9 +86,15 @@ internal sealed class ConversationStreams
     {
         lock (_lock)
         {
-            if (!_streams.TryGetValue(conversationId, out var stream) || stream.Left)
+            if (!_streams.TryGetValue(conversationId, out var stream))
             {
                 _streams[conversationId] = new Stream { Watermark = startAfter };
+                return true;
+            }
+
+            if (stream.Left)
+            {
+                Replace(conversationId, stream, new Stream { Watermark = Math.Max(startAfter, stream.Watermark) });
                 return true;
             }
 
@@ -91,8 +104,8 @@ internal sealed class ConversationStreams
             }
 
             stream.Unstarted = false;
-            stream.Watermark = startAfter;
-            foreach (var seq in stream.Held.Keys.Where(seq => seq <= startAfter).ToList())
+            stream.Watermark = Math.Max(startAfter, stream.Floor);
+            foreach (var seq in stream.Held.Keys.Where(seq => seq <= stream.Watermark).ToList())
             {
                 stream.Held.Remove(seq);
             }
@@ -119,7 +132,7 @@ internal sealed class ConversationStreams
                 }
 
                 stream.Unstarted = false;
-                stream.Watermark = stream.Held.Keys.First() - 1;
+                stream.Watermark = Math.Max(stream.Held.Keys.First() - 1, stream.Floor);
                 EmitContiguous(stream);
                 if (stream.Held.Count > 0)
                 {
@@ -140,21 +153,12 @@ internal sealed class ConversationStreams
         {
             foreach (var (conversationId, stream) in _streams)
             {
-                if (stream.Unstarted || stream.Left || listed.Contains(conversationId))
+                if (stream.Unstarted || stream.Left || stream.LiveDuringCatchUp || listed.Contains(conversationId))
                 {
                     continue;
                 }
 
-                ReleaseHeld(stream);
-                stream.Target = stream.Watermark;
-                if (stream.Left)
-                {
-                    // My own MEMBER_LEFT was among what it held: that said it.
-                    continue;
-                }
-
-                stream.Left = true;
-                _events.TryWrite(new ConversationLeft(conversationId));
+                End(conversationId, stream, heldJoinCounts: false);
             }
         }
     }
@@ -172,20 +176,23 @@ internal sealed class ConversationStreams
                 }
 
                 // I joined it again: it starts afresh at this event (or where SYNC says, during a catch-up).
-                _streams.Remove(e.ConversationId);
+                Replace(e.ConversationId, left, NewStream(e.Seq, floor: left.Watermark));
             }
 
             if (!_streams.TryGetValue(e.ConversationId, out var stream))
             {
-                // A conversation not seen before: during a catch-up it waits for where SYNC starts it; otherwise
-                // (typically my own MEMBER_JOINED) it starts at this event.
-                stream = _catchingUp ? new Stream { Unstarted = true } : new Stream { Watermark = e.Seq - 1 };
+                stream = NewStream(e.Seq, floor: 0);
                 _streams[e.ConversationId] = stream;
             }
 
+            stream.LiveDuringCatchUp |= _catchingUp;
             if (stream.Unstarted)
             {
-                stream.Held.TryAdd(e.Seq, e);
+                if (e.Seq > stream.Floor)
+                {
+                    stream.Held.TryAdd(e.Seq, e);
+                }
+
                 return false;
             }
 
@@ -193,12 +200,18 @@ internal sealed class ConversationStreams
         }
     }
 
-    // An event fetched by a fill.
+    // An event fetched by a fill. One for a conversation I have left since, or that started afresh and waits
+    // for SYNC to say where, is dropped: the fill that fetched it was asked before, from a watermark that
+    // no longer holds.
     public void OnFetched(ConversationEvent e)
     {
         lock (_lock)
         {
-            Accept(StreamFor(e), e);
+            var stream = StreamFor(e);
+            if (!stream.Left && !stream.Unstarted)
+            {
+                Accept(stream, e);
+            }
         }
     }
 
@@ -236,6 +249,13 @@ internal sealed class ConversationStreams
         {
             var stream = _streams[conversationId];
             from = stream.Watermark;
+            if (stream.Left || stream.Unstarted)
+            {
+                // Left meanwhile (nothing to fetch), or started afresh during a catch-up, whose end fills it.
+                stream.Filling = false;
+                return false;
+            }
+
             var missing = stream.Held.Count > 0 || stream.Watermark < stream.Target;
             if (missing && !pageWasEmpty)
             {
@@ -252,9 +272,10 @@ internal sealed class ConversationStreams
         }
     }
 
-    // The fill stopped early. When the server refused it (no longer a member), what is held comes out as
-    // it is; when the link dropped, it stays held for the next catch-up.
-    public void AbandonFill(Guid conversationId, bool releaseHeld)
+    // The fill stopped early. When the server refused it because I am no longer a member, the conversation
+    // ends here as one SYNC stopped listing does; when the link dropped, what is held stays held for the next
+    // catch-up.
+    public void AbandonFill(Guid conversationId, bool notAMember)
     {
         lock (_lock)
         {
@@ -263,13 +284,11 @@ internal sealed class ConversationStreams
                 return;
             }
 
-            if (releaseHeld)
-            {
-                ReleaseHeld(stream);
-                stream.Target = stream.Watermark;
-            }
-
             stream.Filling = false;
+            if (notAMember && !stream.Unstarted && !stream.Left)
+            {
+                End(conversationId, stream, heldJoinCounts: true);
+            }
         }
     }
 
@@ -283,6 +302,20 @@ internal sealed class ConversationStreams
         }
 
         return stream;
+    }
+
+    // Called under _lock. A conversation first seen through a live event: during a catch-up it waits for where
+    // SYNC starts it; otherwise (typically my own MEMBER_JOINED) it starts at this event. Floor is where a
+    // conversation I left and joined again had come out up to.
+    private Stream NewStream(ulong seq, ulong floor) =>
+        _catchingUp ? new Stream { Unstarted = true, Floor = floor } : new Stream { Watermark = Math.Max(seq - 1, floor) };
+
+    // Called under _lock: a left conversation starts afresh. A fill still running for the old stream goes on
+    // as this one's (one fill per conversation), from this one's watermark.
+    private void Replace(Guid conversationId, Stream old, Stream fresh)
+    {
+        fresh.Filling = old.Filling;
+        _streams[conversationId] = fresh;
     }
 
     // Called under _lock; true when the event is held behind a gap.
@@ -302,6 +335,33 @@ internal sealed class ConversationStreams
         Emit(stream, e);
         EmitContiguous(stream);
         return false;
+    }
+
+    // Called under _lock: I am not a member of the conversation any more. What it holds comes out as it is
+    // (nothing can fill the gap), then one ConversationLeft unless my own MEMBER_LEFT was the last of my
+    // membership events among them (that said it). When the refusal may be older than what is held (a fill's
+    // NOT_A_MEMBER, with events of several nodes out of order), my own MEMBER_JOINED coming out last means I
+    // am in it again and it goes on; a complete SYNC that does not list it is newer than anything held before it.
+    private void End(Guid conversationId, Stream stream, bool heldJoinCounts)
+    {
+        var rejoined = false;
+        foreach (var e in stream.Held.Values)
+        {
+            if (e.SubjectId == _me && e.Kind is EventKind.MemberJoined or EventKind.MemberLeft)
+            {
+                rejoined = e.Kind == EventKind.MemberJoined;
+            }
+        }
+
+        ReleaseHeld(stream);
+        stream.Target = stream.Watermark;
+        if (stream.Left || (rejoined && heldJoinCounts))
+        {
+            return;
+        }
+
+        stream.Left = true;
+        _events.TryWrite(new ConversationLeft(conversationId));
     }
 
     // Called under _lock: emits the held events that now follow the watermark without a gap.
@@ -366,5 +426,11 @@ internal sealed class ConversationStreams
         // I left (my MEMBER_LEFT came out, or SYNC stopped listing it): not in the snapshot, and an event that
         // arrives later (I joined again) starts the conversation afresh.
         public bool Left { get; set; }
+
+        // Of a conversation I joined again: the watermark it had when I left. Nothing at or below it comes out again.
+        public ulong Floor { get; set; }
+
+        // An event arrived live for it since the current catch-up began: I am a member now, whatever SYNC listed.
+        public bool LiveDuringCatchUp { get; set; }
     }
 }
