@@ -1,4 +1,5 @@
 using ChatWire.Client.Secure;
+using ChatWire.Protocol.Frames;
 using ChatWire.Testing;
 using ChatWire.Client.Tests.Infrastructure;
 
@@ -171,6 +172,7 @@ public sealed class SecureDeviceTests(ServerFixture fixture) : IClassFixture<Ser
         await aliceDevice.SetUpDeviceAsync(alice.UserId, alice.DeviceId);
         await bobDevice.SetUpDeviceAsync(bob.UserId, bob.DeviceId);
         await using var connection = await Sdk.ConnectAsync(alice);
+        await using var bobConnection = await Sdk.ConnectAsync(bob);
         var number = await bobDevice.SafetyNumberAsync(alice.UserId);
 
         Assert.Equal(UserVerification.Unverified, await aliceDevice.VerificationAsync(bob.UserId));
@@ -193,15 +195,26 @@ public sealed class SecureDeviceTests(ServerFixture fixture) : IClassFixture<Ser
             Assert.Equal(SecureFailure.KeyChanged, refused.Failure);
         }
 
+        // A new chain of Bob's is not read either: its key is signed by the changed key, and the reason says so.
+        var fromBob = (await bobDevice.SendTextAsync(bobConnection, general, "from bob's new key")).Sent.Seq;
+        var sealedByBob = Sdk.Messages(await connection.GetHistoryAsync(general, 0, HistoryDirection.Before, 200)).Single(m => m.Seq == fromBob);
+        var unread = await aliceDevice.DecryptAsync(sealedByBob);
+        Assert.Null(unread.Plaintext);
+        Assert.Contains("E2E_KEY_CHANGED", unread.FailureReason, StringComparison.Ordinal);
+
         var shownNow = await aliceDevice.SafetyNumberAsync(bob.UserId);
         Assert.Equal(number, shownNow);
         await aliceDevice.MarkVerifiedAsync(bob.UserId, shownNow);
         Assert.Equal(UserVerification.Verified, await aliceDevice.VerificationAsync(bob.UserId));
         Assert.Empty((await aliceDevice.SendTextAsync(connection, general, "verified again")).Warnings);
+        Assert.Equal("from bob's new key", (await aliceDevice.DecryptAsync(sealedByBob)).Text);
 
-        // Or the mark is cleared: the changed key is accepted at the next use, with a warning.
+        // Or the mark is cleared: the changed key is accepted at the next use, with a warning. Looking at the
+        // number or the mark before that does not take the warning away.
         PinAnotherAccountKey(alice, bob.UserId);
         await aliceDevice.ClearVerificationAsync(bob.UserId);
+        await aliceDevice.SafetyNumberAsync(bob.UserId);
+        Assert.Equal(UserVerification.Unverified, await aliceDevice.VerificationAsync(bob.UserId));
         var accepted = await aliceDevice.SendTextAsync(connection, general, "accepted unverified");
         Assert.Contains(accepted.Warnings, warning => warning.Contains(bob.UserId.ToString(), StringComparison.Ordinal));
         Assert.Equal(UserVerification.Unverified, await aliceDevice.VerificationAsync(bob.UserId));

@@ -55,20 +55,19 @@ public sealed record VerifiedUser(
 // device that fails is left out (it never gets keys); a list or account key that fails fails the whole user.
 internal static class KeyVerifier
 {
-    // refuseVerifiedChange false: a verified user's changed key is reported (KeyChanged) and checked like a first
-    // sighting, but the verified pin stays, so sending to them stays refused until they are verified again; for
-    // showing the new safety number and for verifying it.
-    public static VerifiedUser Verify(UserKeys keys, TrustState state, bool refuseVerifiedChange = true)
+    // inspectOnly: for showing the safety number and where I stand, and for verifying it. A verified user's changed
+    // key is reported (KeyChanged) and checked like a first sighting instead of refused, and no pin is written: a
+    // verified pin stays (sending to them stays refused until they are verified again), and an unverified user's
+    // changed key is still new at the next send, which warns about it.
+    public static VerifiedUser Verify(UserKeys keys, TrustState state, bool inspectOnly = false)
     {
         var account = keys.AccountKey?.SigningKey
             ?? throw new SecureMessagingException(SecureFailure.NoKeys, $"User {keys.UserId} has not set up end-to-end encryption yet (no account key).");
         var keyChanged = false;
         state.Pins.TryGetValue(keys.UserId, out var pin);
-        var keepVerifiedPin = false;
         if (pin is not null && !CryptographicOperations.FixedTimeEquals(pin.AccountKey, account))
         {
-            keepVerifiedPin = pin.Verified && !refuseVerifiedChange;
-            if (pin.Verified && refuseVerifiedChange)
+            if (pin.Verified && !inspectOnly)
             {
                 throw new SecureMessagingException(
                     SecureFailure.KeyChanged,
@@ -132,7 +131,7 @@ internal static class KeyVerifier
             }
         }
 
-        if (!keepVerifiedPin)
+        if (!inspectOnly)
         {
             state.Pins[keys.UserId] = new PinnedUser(account, Math.Max(list.Version, pin?.DeviceListVersion ?? 0), pin?.Verified ?? false);
         }

@@ -239,6 +239,7 @@ public sealed partial class SecureClient
 
             var result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId, SenderDeviceKey);
             string? mode = null;
+            SecureMessagingException? senderRefused = null;
             if (result.Error == CryptoError.NoKeyForChain)
             {
                 try
@@ -249,7 +250,9 @@ public sealed partial class SecureClient
                         await SyncOwnKeysCoreAsync(store, trust, cancellationToken).ConfigureAwait(false);
                     }
 
-                    mode = await ImportSeedsAsync(store, trust, message.ConversationId, cancellationToken).ConfigureAwait(false);
+                    var refused = new Dictionary<Guid, SecureMessagingException>();
+                    mode = await ImportSeedsAsync(store, trust, message.ConversationId, cancellationToken, refused).ConfigureAwait(false);
+                    senderRefused = refused.GetValueOrDefault(message.SenderUserId);
                 }
                 catch (ChatWireException ex)
                 {
@@ -288,6 +291,12 @@ public sealed partial class SecureClient
             {
                 KeepPlaintext(cachePath, result.Header!.ContentType, result.Plaintext!);
                 return new DecryptedContent(result.Plaintext, true, null, result.Header.ContentType);
+            }
+
+            if (result.Error == CryptoError.NoKeyForChain && senderRefused is { Failure: SecureFailure.KeyChanged })
+            {
+                // A verified sender's new key: the seed is there, but nothing signed by that key is trusted yet.
+                return new DecryptedContent(null, true, "the sender's account key changed since you verified them (E2E_KEY_CHANGED): compare safety numbers again, or clear the mark");
             }
 
             return new DecryptedContent(null, true, Reason(result, store, mode));
@@ -386,8 +395,10 @@ public sealed partial class SecureClient
     }
 
     // Every seed addressed to me in the conversation, opened and kept; a seed that does not open is skipped (its
-    // messages then say why). Returns the conversation's mode, for the failure reason.
-    private async Task<string> ImportSeedsAsync(DeviceKeyStore store, TrustState trust, Guid conversationId, CancellationToken cancellationToken)
+    // messages then say why). Returns the conversation's mode, for the failure reason; senders whose keys were
+    // refused go in refused, when given.
+    private async Task<string> ImportSeedsAsync(
+        DeviceKeyStore store, TrustState trust, Guid conversationId, CancellationToken cancellationToken, Dictionary<Guid, SecureMessagingException>? refused = null)
     {
         var state = await _api.GetConversationE2eAsync(conversationId, cancellationToken).ConfigureAwait(false);
         var senders = new Dictionary<Guid, VerifiedUser?>();
@@ -407,6 +418,10 @@ public sealed partial class SecureClient
                     catch (Exception ex) when (ex is SecureMessagingException or ChatWireException)
                     {
                         sender = null;
+                        if (ex is SecureMessagingException secure && refused is not null)
+                        {
+                            refused[entry.SenderUserId] = secure;
+                        }
                     }
 
                     senders[entry.SenderUserId] = sender;

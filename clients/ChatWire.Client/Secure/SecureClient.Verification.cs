@@ -16,7 +16,8 @@ public enum UserVerification
     /// I verified them, and their account key has changed since. Until I verify the new number, or clear the mark to
     /// accept the key unverified, nothing is sealed to the new key: a send that starts a chain (the first in a
     /// conversation, after a membership change, after 1,000 messages or 7 days, or after the key store was reopened)
-    /// and reading a new chain of theirs are refused with <see cref="SecureFailure.KeyChanged"/>. A chain already
+    /// is refused with <see cref="SecureFailure.KeyChanged"/>, and a new chain of theirs is not read (its messages
+    /// decrypt to a failure reason naming E2E_KEY_CHANGED). A chain already
     /// sealed to the key I verified goes on: only holders of that key can read it.
     /// </summary>
     KeyChangedSinceVerified,
@@ -34,7 +35,7 @@ public sealed partial class SecureClient
         {
             RequireOtherUser(store, userId);
             var pinned = trust.Pins.GetValueOrDefault(userId);
-            var user = KeyVerifier.Verify(await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false), trust, refuseVerifiedChange: false);
+            var user = KeyVerifier.Verify(await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false), trust, inspectOnly: true);
             if (pinned is not { Verified: true })
             {
                 return UserVerification.Unverified;
@@ -61,7 +62,7 @@ public sealed partial class SecureClient
         {
             RequireOtherUser(store, userId);
             var me = await VerifiedUserCoreAsync(trust, store.UserId, cancellationToken).ConfigureAwait(false);
-            var other = KeyVerifier.Verify(await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false), trust, refuseVerifiedChange: false);
+            var other = KeyVerifier.Verify(await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false), trust, inspectOnly: true);
             if (!SafetyNumber.Matches(SafetyNumber.Compute(store.UserId, me.AccountKey, userId, other.AccountKey), safetyNumber))
             {
                 throw new SecureMessagingException(
@@ -69,9 +70,9 @@ public sealed partial class SecureClient
                     "That is not the safety number of your and their current keys; they were not marked verified. Compare the number shown now.");
             }
 
-            var pinned = trust.Pins[userId];
-            trust.Pins[userId] = CryptographicOperations.FixedTimeEquals(pinned.AccountKey, other.AccountKey)
-                ? pinned with { Verified = true }
+            var pinned = trust.Pins.GetValueOrDefault(userId);
+            trust.Pins[userId] = pinned is not null && CryptographicOperations.FixedTimeEquals(pinned.AccountKey, other.AccountKey)
+                ? pinned with { DeviceListVersion = Math.Max(pinned.DeviceListVersion, other.DeviceListVersion), Verified = true }
                 : new PinnedUser(other.AccountKey, other.DeviceListVersion, Verified: true);
             return true;
         }, cancellationToken);
@@ -98,7 +99,7 @@ public sealed partial class SecureClient
     private async Task<string> CurrentSafetyNumberAsync(DeviceKeyStore store, TrustState trust, Guid userId, CancellationToken cancellationToken)
     {
         var me = await VerifiedUserCoreAsync(trust, store.UserId, cancellationToken).ConfigureAwait(false);
-        var other = KeyVerifier.Verify(await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false), trust, refuseVerifiedChange: false);
+        var other = KeyVerifier.Verify(await _api.GetUserKeysAsync(userId, cancellationToken).ConfigureAwait(false), trust, inspectOnly: true);
         return SafetyNumber.Format(SafetyNumber.Compute(store.UserId, me.AccountKey, userId, other.AccountKey));
     }
 
