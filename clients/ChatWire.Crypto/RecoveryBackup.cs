@@ -22,7 +22,11 @@ public static class RecoveryBackup
     private const int MinimumSize = HeaderSize + 32 + Primitives.GcmTagSize;
 
     /// <summary>Seals the keys of <paramref name="userId"/> to the backup key pair of <paramref name="recoveryKey"/>.</summary>
-    public static byte[] Seal(RecoveryKey recoveryKey, Guid userId, AccountSigningKey accountKey, IReadOnlyCollection<HistoryKey> historyKeys)
+    public static byte[] Seal(RecoveryKey recoveryKey, Guid userId, AccountSigningKey accountKey, IReadOnlyCollection<HistoryKey> historyKeys) =>
+        SealWith(recoveryKey, userId, accountKey, historyKeys, Primitives.GenerateX25519());
+
+    // With a given ephemeral key (whose private half is wiped): the test vectors' backups, byte for byte.
+    internal static byte[] SealWith(RecoveryKey recoveryKey, Guid userId, AccountSigningKey accountKey, IReadOnlyCollection<HistoryKey> historyKeys, KeyPair ephemeral)
     {
         ArgumentNullException.ThrowIfNull(recoveryKey);
         ArgumentNullException.ThrowIfNull(accountKey);
@@ -31,7 +35,7 @@ public static class RecoveryBackup
         {
             var backupPublic = Primitives.X25519PublicKey(backupPrivate);
             var header = new ByteWriter(HeaderSize).U8(Version).Bytes(backupPublic).Bytes(accountKey.Sign(PublicKeyBody(userId, backupPublic))).ToArray();
-            return SealBody(header, userId, accountKey, historyKeys);
+            return SealBody(header, userId, accountKey, historyKeys, ephemeral);
         }
         finally
         {
@@ -53,7 +57,7 @@ public static class RecoveryBackup
             throw new ChatWireCryptoException(CryptoError.BadSignature, "The recovery backup's key is not signed by my account key.");
         }
 
-        return SealBody(header.ToArray(), userId, accountKey, historyKeys);
+        return SealBody(header.ToArray(), userId, accountKey, historyKeys, Primitives.GenerateX25519());
     }
 
     /// <summary>
@@ -97,10 +101,9 @@ public static class RecoveryBackup
         }
     }
 
-    private static byte[] SealBody(byte[] header, Guid userId, AccountSigningKey accountKey, IReadOnlyCollection<HistoryKey> historyKeys)
+    private static byte[] SealBody(byte[] header, Guid userId, AccountSigningKey accountKey, IReadOnlyCollection<HistoryKey> historyKeys, KeyPair ephemeral)
     {
         ArgumentNullException.ThrowIfNull(historyKeys);
-        var ephemeral = Primitives.GenerateX25519();
         var plaintext = KeyBundleCodec.Encode(accountKey, historyKeys);
         var (key, nonce) = DeriveBodyKey(ephemeral.PrivateKey, header.AsSpan(1, 32), ephemeral.PublicKey, header.AsSpan(1, 32), userId);
         try

@@ -12,11 +12,14 @@ public static class SeedSeal
     private const int Overhead = 32 + Primitives.GcmTagSize + Primitives.SignatureSize;
 
     /// <summary>Seals <paramref name="seed"/> to generation <paramref name="generation"/> of <paramref name="recipientUserId"/>'s history key.</summary>
-    public static byte[] SealToHistoryKey(SeedPayload seed, Guid recipientUserId, uint generation, ReadOnlySpan<byte> historyPublicKey, DeviceKeys senderKeys)
+    public static byte[] SealToHistoryKey(SeedPayload seed, Guid recipientUserId, uint generation, ReadOnlySpan<byte> historyPublicKey, DeviceKeys senderKeys) =>
+        SealToHistoryKeyWith(seed, recipientUserId, generation, historyPublicKey, senderKeys, Primitives.GenerateX25519());
+
+    // With a given ephemeral key (whose private half is wiped): the test vectors' seals, byte for byte.
+    internal static byte[] SealToHistoryKeyWith(SeedPayload seed, Guid recipientUserId, uint generation, ReadOnlySpan<byte> historyPublicKey, DeviceKeys senderKeys, KeyPair ephemeral)
     {
         ArgumentNullException.ThrowIfNull(seed);
         ArgumentNullException.ThrowIfNull(senderKeys);
-        var ephemeral = Primitives.GenerateX25519();
         var key = new byte[32];
         var plaintext = seed.Encode();
         try

@@ -23,7 +23,11 @@ public static class X3dh
     private const int HeaderSize = 1 + 32 + 4 + 4;
 
     /// <summary>Seals <paramref name="plaintext"/> from the sender device to <paramref name="recipient"/>, after checking its signed prekey.</summary>
-    public static byte[] Seal(Guid senderUserId, Guid senderDeviceId, DeviceKeys senderKeys, PrekeyBundle recipient, ReadOnlySpan<byte> plaintext)
+    public static byte[] Seal(Guid senderUserId, Guid senderDeviceId, DeviceKeys senderKeys, PrekeyBundle recipient, ReadOnlySpan<byte> plaintext) =>
+        SealWith(senderUserId, senderDeviceId, senderKeys, recipient, plaintext, Primitives.GenerateX25519());
+
+    // With a given ephemeral key (whose private half is wiped): the test vectors' seals, byte for byte.
+    internal static byte[] SealWith(Guid senderUserId, Guid senderDeviceId, DeviceKeys senderKeys, PrekeyBundle recipient, ReadOnlySpan<byte> plaintext, KeyPair ephemeral)
     {
         ArgumentNullException.ThrowIfNull(senderKeys);
         ArgumentNullException.ThrowIfNull(recipient);
@@ -37,7 +41,6 @@ public static class X3dh
             throw ChatWireCryptoException.Malformed("One-time prekey id 0 means none.");
         }
 
-        var ephemeral = Primitives.GenerateX25519();
         var dhCount = recipient.OneTimePrekey is null ? 3 : 4;
         var ikm = new byte[dhCount * 32];
         var sk = new byte[32];

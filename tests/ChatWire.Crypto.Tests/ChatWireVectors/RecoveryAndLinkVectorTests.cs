@@ -42,7 +42,8 @@ public sealed class RecoveryAndLinkVectorTests
             Assert.Equal(expectedKeys, historyKeys.Select(k => (k.Generation, Convert.ToHexStringLower(k.PrivateKey))).ToList());
             Assert.Equal(vector.Bytes("plaintext"), KeyBundleCodec.Encode(accountKey, historyKeys));
 
-            // Sealing again takes a fresh ephemeral key, so only the header (Ed25519 is deterministic) is byte for byte.
+            // Sealing again takes a fresh ephemeral key, so only the header (Ed25519 is deterministic) is byte for byte
+            // (SealVectorTests seals with the vector's ephemeral key).
             var sealedAgain = RecoveryBackup.Seal(recoveryKey, user, accountKey, historyKeys.ToList());
             Assert.Equal(vector.Bytes("header"), sealedAgain[..vector.Bytes("header").Length]);
             var refreshed = RecoveryBackup.Reseal(vector.Bytes("backup"), user, accountKey, historyKeys.ToList());
