@@ -26,6 +26,12 @@ internal static class E2eView
     {
         if (e.ContentType != SecureClient.ContentType)
         {
+            if (secure is not null && (e.Kind == EventKind.MessageDeleted || (e.Kind == EventKind.Message && e.DeletedAtUnixMs != 0)))
+            {
+                // A message deleted for everyone: its kept plaintext goes too.
+                await secure.DecryptAsync(e, context.Cancellation).ConfigureAwait(false);
+            }
+
             return (e, false);
         }
 

@@ -228,6 +228,44 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(1u, bobsGeneral.MentionCount);
     }
 
+    // Deleted for everyone: the text kept on this device goes with it (and a chain key works once, so it cannot be
+    // decrypted again from the original event either).
+    [Fact]
+    public async Task DecryptAsync_TheDeletedMessagesTombstone_ForgetsItsKeptPlaintext()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var kept = await SendAsync(alice.Devices[0], general, "kept");
+        var deleted = await SendAsync(alice.Devices[0], general, "delete me");
+        var history = await MessagesAsync(bob.Devices[0], general);
+        var bobsSecure = bob.Devices[0].Secure;
+        foreach (var message in history)
+        {
+            Assert.NotNull((await bobsSecure.DecryptAsync(message)).Plaintext);
+        }
+
+        Assert.Equal("delete me", (await bobsSecure.DecryptAsync(history.Single(e => e.EventId == deleted))).Text);
+        var messageDirectory = Path.Combine(_keyDirectory, bob.Devices[0].User.DeviceId.ToString("N"), "plaintexts", general.ToString("N"), deleted.ToString("N"));
+        Assert.Single(Directory.GetFiles(messageDirectory));
+
+        await using (var connection = await Sdk.ConnectAsync(alice.Devices[0].User))
+        {
+            await connection.DeleteAsync(general, deleted);
+        }
+
+        var tombstone = (await MessagesAsync(bob.Devices[0], general)).Single(e => e.EventId == deleted);
+        Assert.NotEqual(0, tombstone.DeletedAtUnixMs);
+        Assert.False((await bobsSecure.DecryptAsync(tombstone)).Encrypted);
+
+        Assert.False(Directory.Exists(messageDirectory));
+        var again = await bobsSecure.DecryptAsync(history.Single(e => e.EventId == deleted));
+        Assert.Null(again.Plaintext);
+        Assert.Equal("replayed message", again.FailureReason);
+        Assert.Equal("kept", (await bobsSecure.DecryptAsync(history.Single(e => e.EventId == kept))).Text);
+    }
+
     [Fact]
     public async Task SendFile_CorruptJpeg_IsRefusedBeforeUpload()
     {

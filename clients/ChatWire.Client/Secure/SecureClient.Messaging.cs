@@ -215,12 +215,24 @@ public sealed partial class SecureClient
 
     /// <summary>
     /// Decrypts a stored or delivered event's content. Plaintext content comes back as is (<see cref="DecryptedContent.Encrypted"/>
-    /// false). An unknown chain makes it fetch the seeds sealed to me in that conversation first.
+    /// false). An unknown chain makes it fetch the seeds sealed to me in that conversation first. What it decrypts is kept
+    /// in the key directory's <c>plaintexts/</c>, per message, until the message is deleted: passing the deletion
+    /// (a <see cref="MessageDeleted"/>'s event) or the message's tombstone from a history page forgets it, as
+    /// <see cref="ForgetMessage"/> does.
     /// </summary>
-    /// <param name="message">The event (a message or an edit).</param>
+    /// <param name="message">The event (a message, an edit, a deletion or a tombstone).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     public Task<DecryptedContent> DecryptAsync(ConversationEvent message, CancellationToken cancellationToken = default)
     {
+        if (message.Kind == EventKind.MessageDeleted)
+        {
+            ForgetMessage(message.ConversationId, message.SubjectId);
+        }
+        else if (message.Kind == EventKind.Message && message.DeletedAtUnixMs != 0)
+        {
+            ForgetMessage(message.ConversationId, message.EventId);
+        }
+
         if (message.ContentType != ContentType)
         {
             return Task.FromResult(new DecryptedContent(message.Content.ToArray(), false, null));
@@ -230,11 +242,18 @@ public sealed partial class SecureClient
         {
             // A message is decrypted once (the store refuses a replayed chain iteration); reading it again (history
             // run twice, a delivery and then a history page) takes the plaintext kept the first time.
-            var cachePath = Path.Combine(_directory, "plaintexts", Convert.ToHexStringLower(SHA256.HashData(message.Content.Span)));
-            if (File.Exists(cachePath))
+            var contentHash = Convert.ToHexStringLower(SHA256.HashData(message.Content.Span));
+            var messageId = message.Kind == EventKind.MessageEdited ? message.SubjectId : message.EventId;
+            var cachePath = Path.Combine(PlaintextDirectory(message.ConversationId, messageId), contentHash);
+
+            // Versions before 2026-12-05 kept every plaintext directly in plaintexts/, named by the hash alone.
+            foreach (var path in (string[])[cachePath, Path.Combine(_directory, "plaintexts", contentHash)])
             {
-                var cached = await File.ReadAllBytesAsync(cachePath, cancellationToken).ConfigureAwait(false);
-                return new DecryptedContent(cached[1..], true, null, (EnvelopeContentType)cached[0]);
+                if (File.Exists(path))
+                {
+                    var cached = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+                    return new DecryptedContent(cached[1..], true, null, (EnvelopeContentType)cached[0]);
+                }
             }
 
             var result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId, SenderDeviceKey);
@@ -302,6 +321,28 @@ public sealed partial class SecureClient
             return new DecryptedContent(null, true, Reason(result, store, mode));
         }, cancellationToken);
     }
+
+    /// <summary>
+    /// Deletes what this device kept of a message's decrypted content (the message and its edits): for a message
+    /// deleted for everyone, so its text does not outlive it on disk. Nothing kept is not an error.
+    /// </summary>
+    /// <param name="conversationId">The message's conversation.</param>
+    /// <param name="messageId">The message (its event id).</param>
+    public void ForgetMessage(Guid conversationId, Guid messageId)
+    {
+        var directory = PlaintextDirectory(conversationId, messageId);
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Never decrypted here, or forgotten already.
+        }
+    }
+
+    private string PlaintextDirectory(Guid conversationId, Guid messageId) =>
+        Path.Combine(_directory, "plaintexts", conversationId.ToString("N"), messageId.ToString("N"));
 
     // Owner-only, like the key store: these are the decrypted messages.
     private static void KeepPlaintext(string path, EnvelopeContentType kind, byte[] plaintext)
