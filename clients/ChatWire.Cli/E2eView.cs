@@ -45,6 +45,11 @@ internal static class E2eView
             try
             {
                 var content = await secure.DecryptAsync(e, context.Cancellation).ConfigureAwait(false);
+                foreach (var warning in content.Warnings)
+                {
+                    await context.Output.Stderr.WriteLineAsync("chatwire: warning: " + warning).ConfigureAwait(false);
+                }
+
                 text = content.Plaintext is { } plaintext
                     ? AttachmentMessage.TryDecode(plaintext, out var file) ? Describe(e, file!) : Encoding.UTF8.GetString(plaintext)
                     : $"[cannot decrypt: {content.FailureReason}]";

@@ -218,6 +218,16 @@ public sealed class SecureDeviceTests(ServerFixture fixture) : IClassFixture<Ser
         var accepted = await aliceDevice.SendTextAsync(connection, general, "accepted unverified");
         Assert.Contains(accepted.Warnings, warning => warning.Contains(bob.UserId.ToString(), StringComparison.Ordinal));
         Assert.Equal(UserVerification.Unverified, await aliceDevice.VerificationAsync(bob.UserId));
+
+        // An unverified key change first seen while reading is a warning there too, once.
+        PinAnotherAccountKey(alice, bob.UserId);
+        var dm = await bob.OpenDmAsync(alice.Username);
+        var inDm = (await bobDevice.SendTextAsync(bobConnection, dm, "a new chain, in our DM")).Sent.Seq;
+        var dmMessage = Sdk.Messages(await connection.GetHistoryAsync(dm, 0, HistoryDirection.Before, 200)).Single(m => m.Seq == inDm);
+        var read = await aliceDevice.DecryptAsync(dmMessage);
+        Assert.Equal("a new chain, in our DM", read.Text);
+        Assert.Contains(read.Warnings, warning => warning.Contains(bob.UserId.ToString(), StringComparison.Ordinal));
+        Assert.Empty((await aliceDevice.SendTextAsync(connection, dm, "no second warning")).Warnings);
     }
 
     // What Alice's device pinned for the user becomes another account key, still marked as it was: as if the

@@ -20,6 +20,12 @@ public sealed record DecryptedContent(byte[]? Plaintext, bool Encrypted, string?
 {
     /// <summary>The plaintext as UTF-8 text, or null.</summary>
     public string? Text => Plaintext is null ? null : Encoding.UTF8.GetString(Plaintext);
+
+    /// <summary>
+    /// Key changes noticed while verifying senders for this call (TOFU: the new key is now pinned, so each change is
+    /// reported once, by whichever send or decryption first sees it). Empty when nothing changed.
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 }
 
 // Encrypted sending and receiving (E2E.md §3-4): a sender chain per conversation, its seed sealed to every
@@ -259,6 +265,7 @@ public sealed partial class SecureClient
             var result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId, SenderDeviceKey);
             string? mode = null;
             SecureMessagingException? senderRefused = null;
+            var warnings = new List<string>();
             if (result.Error == CryptoError.NoKeyForChain)
             {
                 try
@@ -270,7 +277,7 @@ public sealed partial class SecureClient
                     }
 
                     var refused = new Dictionary<Guid, SecureMessagingException>();
-                    mode = await ImportSeedsAsync(store, trust, message.ConversationId, cancellationToken, refused).ConfigureAwait(false);
+                    mode = await ImportSeedsAsync(store, trust, message.ConversationId, cancellationToken, refused, warnings).ConfigureAwait(false);
                     senderRefused = refused.GetValueOrDefault(message.SenderUserId);
                 }
                 catch (ChatWireException ex)
@@ -290,6 +297,7 @@ public sealed partial class SecureClient
                 try
                 {
                     var sender = await VerifiedUserCoreAsync(trust, header.SenderUserId, cancellationToken).ConfigureAwait(false);
+                    WarnIfChanged(sender, warnings);
                     RememberDevices(sender);
                     if (SenderDeviceKey(header.SenderUserId, header.SenderDeviceId) is null && sender.FormerDevices.Count > 0)
                     {
@@ -309,16 +317,18 @@ public sealed partial class SecureClient
             if (result.Succeeded)
             {
                 KeepPlaintext(cachePath, result.Header!.ContentType, result.Plaintext!);
-                return new DecryptedContent(result.Plaintext, true, null, result.Header.ContentType);
+                return new DecryptedContent(result.Plaintext, true, null, result.Header.ContentType) { Warnings = warnings };
             }
 
             if (result.Error == CryptoError.NoKeyForChain && senderRefused is { Failure: SecureFailure.KeyChanged })
             {
                 // A verified sender's new key: the seed is there, but nothing signed by that key is trusted yet.
-                return new DecryptedContent(null, true, "the sender's account key changed since you verified them (E2E_KEY_CHANGED): compare safety numbers again, or clear the mark");
+                return new DecryptedContent(
+                    null, true, "the sender's account key changed since you verified them (E2E_KEY_CHANGED): compare safety numbers again, or clear the mark")
+                { Warnings = warnings };
             }
 
-            return new DecryptedContent(null, true, Reason(result, store, mode));
+            return new DecryptedContent(null, true, Reason(result, store, mode)) { Warnings = warnings };
         }, cancellationToken);
     }
 
@@ -368,6 +378,14 @@ public sealed partial class SecureClient
         stream.Write(plaintext);
     }
 
+    private static void WarnIfChanged(VerifiedUser user, List<string> warnings)
+    {
+        if (user.KeyChanged)
+        {
+            warnings.Add($"The account key of user {user.UserId} changed since you last saw it; compare safety numbers (chatwire verify).");
+        }
+    }
+
     private static string Reason(DecryptResult result, DeviceKeyStore store, string? mode) => result.Error switch
     {
         CryptoError.NoKeyForChain when HeldAccountKey(store) is null => "device not approved yet",
@@ -393,10 +411,7 @@ public sealed partial class SecureClient
             }
 
             var user = await VerifiedUserCoreAsync(trust, member.UserId, cancellationToken).ConfigureAwait(false);
-            if (user.KeyChanged)
-            {
-                warnings.Add($"The account key of user {member.UserId} changed since you last saw it; compare safety numbers (chatwire verify).");
-            }
+            WarnIfChanged(user, warnings);
 
             if (!strict)
             {
@@ -439,7 +454,12 @@ public sealed partial class SecureClient
     // messages then say why). Returns the conversation's mode, for the failure reason; senders whose keys were
     // refused go in refused, when given.
     private async Task<string> ImportSeedsAsync(
-        DeviceKeyStore store, TrustState trust, Guid conversationId, CancellationToken cancellationToken, Dictionary<Guid, SecureMessagingException>? refused = null)
+        DeviceKeyStore store,
+        TrustState trust,
+        Guid conversationId,
+        CancellationToken cancellationToken,
+        Dictionary<Guid, SecureMessagingException>? refused = null,
+        List<string>? warnings = null)
     {
         var state = await _api.GetConversationE2eAsync(conversationId, cancellationToken).ConfigureAwait(false);
         var senders = new Dictionary<Guid, VerifiedUser?>();
@@ -455,6 +475,10 @@ public sealed partial class SecureClient
                     try
                     {
                         sender = await VerifiedUserCoreAsync(trust, entry.SenderUserId, cancellationToken).ConfigureAwait(false);
+                        if (warnings is not null)
+                        {
+                            WarnIfChanged(sender, warnings);
+                        }
                     }
                     catch (Exception ex) when (ex is SecureMessagingException or ChatWireException)
                     {
