@@ -16,9 +16,11 @@ public sealed class SecureResendTests : IDisposable
     private readonly List<IDisposable> _owned = [];
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task EncryptedSend_AckLost_ResentWithTheSameId_GetsTheOriginalSeq_StoredOnce(bool appRestartedBeforeTheResend)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task EncryptedSend_AckLost_ResentWithTheSameId_GetsTheOriginalSeq_StoredOnce(bool appRestartedBeforeTheResend, bool aFile)
     {
         var gate = new AckGate();
         // EnqueueAsync's result for the held id passes through the gate; every other call goes straight through. The
@@ -40,7 +42,11 @@ public sealed class SecureResendTests : IDisposable
         var id = Guid.CreateVersion7();
         gate.Hold(id);
         using var giveUp = new CancellationTokenSource();
-        var lost = aliceSecure.SendTextAsync(connection, general, "sent once", id, cancellationToken: giveUp.Token);
+        // A file resent is not uploaded again: its first attempt's envelope names the attachment uploaded then.
+        async Task<SendResult> Send(SecureClient secure, string text, CancellationToken cancellationToken = default) => aFile
+            ? (await secure.SendFileAsync(connection, general, "notes.txt", System.Text.Encoding.UTF8.GetBytes(text), "text/plain", id, cancellationToken)).Send.Sent
+            : (await secure.SendTextAsync(connection, general, text, id, cancellationToken: cancellationToken)).Sent;
+        var lost = Send(aliceSecure, "sent once", giveUp.Token);
         var storedSeq = await gate.Stored.Task.WaitAsync(Patience.Default);
         await giveUp.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => lost);
@@ -52,15 +58,23 @@ public sealed class SecureResendTests : IDisposable
             aliceSecure = Reopen(server, alice);
         }
 
-        var resent = await aliceSecure.SendTextAsync(connection, general, "sent once", id).WaitAsync(Patience.Default);
-        var different = await Assert.ThrowsAsync<ChatWireException>(() => aliceSecure.SendTextAsync(connection, general, "another text, same id", id));
+        var resent = await Send(aliceSecure, "sent once").WaitAsync(Patience.Default);
+        var different = await Assert.ThrowsAsync<ChatWireException>(() => Send(aliceSecure, "another text, same id"));
         await using var reader = await Sdk.ConnectAsync(bob);
         var page = await reader.GetHistoryAsync(general, 0, HistoryDirection.Before, 50);
 
-        Assert.Equal((id, storedSeq), (resent.Sent.MessageId, resent.Sent.Seq));
+        Assert.Equal((id, storedSeq), (resent.MessageId, resent.Seq));
         Assert.Equal(ErrorCode.IdempotencyConflict, different.Code);
         var stored = Assert.Single(Sdk.Messages(page), m => m.EventId == id);
-        Assert.Equal("sent once", (await bobSecure.DecryptAsync(stored)).Text);
+        if (aFile)
+        {
+            var (attachment, content) = await bobSecure.DownloadFileAsync(stored);
+            Assert.Equal(("notes.txt", "sent once"), (attachment.FileName, System.Text.Encoding.UTF8.GetString(content)));
+        }
+        else
+        {
+            Assert.Equal("sent once", (await bobSecure.DecryptAsync(stored)).Text);
+        }
     }
 
     [Fact]

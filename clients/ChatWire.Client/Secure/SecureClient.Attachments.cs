@@ -1,4 +1,7 @@
+using System.Security.Cryptography;
+using System.Text;
 using ChatWire.Crypto;
+using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 
 namespace ChatWire.Client.Secure;
@@ -44,6 +47,24 @@ public sealed partial class SecureClient
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentException.ThrowIfNullOrEmpty(fileName);
         var sniffed = ImageMetadata.SniffImageType(content);
+        var kind = options?.ThreadRootId is null ? EnvelopeContentType.Message : EnvelopeContentType.ThreadReply;
+
+        // A resend (same id, same file, name, type, thread and mentions) of one whose SEND got no answer carries the
+        // first attempt's envelope, whose file is uploaded already: stored, the server answers with the original seq.
+        var digest = SentEnvelopes.Digest(conversationId, kind, FileIdentity(fileName, mimeType, content), options);
+        if (messageId is { } given && _sentEnvelopes.Find(given, digest) is { AttachmentId: var uploaded } earlier && uploaded != Guid.Empty)
+        {
+            try
+            {
+                var resent = await SendSealedAsync(connection, conversationId, given, options, earlier, cancellationToken).ConfigureAwait(false);
+                return new SecureFileResult(new SecureSendResult(resent, []), uploaded, sniffed is not null);
+            }
+            catch (ChatWireException ex) when (ex.Code is ErrorCode.StaleEpoch or ErrorCode.DistributionMismatch)
+            {
+                // Not stored, and the members changed meanwhile: encrypted and uploaded anew for them, below.
+            }
+        }
+
         var (plaintext, width, height, thumbnail) = sniffed is null ? (content, 0u, 0u, (byte[]?)null) : PrepareImage(content, sniffed, connection.Limits.MaxContentLength);
         using var ciphertext = new MemoryStream();
         AttachmentKeys keys;
@@ -57,9 +78,22 @@ public sealed partial class SecureClient
         await _api.CompleteAttachmentAsync(grant.AttachmentId, cancellationToken).ConfigureAwait(false);
         var descriptor = new AttachmentDescriptor(grant.AttachmentId, keys, mimeType ?? sniffed ?? "application/octet-stream", width, height, thumbnail);
         var body = new AttachmentMessage(Path.GetFileName(fileName), descriptor).Encode();
-        var kind = options?.ThreadRootId is null ? EnvelopeContentType.Message : EnvelopeContentType.ThreadReply;
-        var sent = await SendAsync(connection, conversationId, body, kind, messageId, options, cancellationToken).ConfigureAwait(false);
+        var sent = await EncryptAndSendAsync(
+            connection, conversationId, messageId ?? Guid.CreateVersion7(), kind, body, options, digest, cancellationToken, grant.AttachmentId).ConfigureAwait(false);
         return new SecureFileResult(sent, grant.AttachmentId, sniffed is not null);
+    }
+
+    // What makes two SendFileAsync calls the same file message (with the conversation, kind, thread and mentions):
+    // SHA-256 of the bytes, the name shown and the type asked for. The descriptor cannot be compared: each encryption
+    // takes a new file key.
+    private static byte[] FileIdentity(string fileName, string? mimeType, byte[] content)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(SHA256.HashData(content));
+        hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(fileName)));
+        hash.AppendData([0]);
+        hash.AppendData(Encoding.UTF8.GetBytes(mimeType ?? string.Empty));
+        return hash.GetHashAndReset();
     }
 
     /// <summary>

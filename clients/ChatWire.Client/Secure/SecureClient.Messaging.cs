@@ -89,10 +89,19 @@ public sealed partial class SecureClient
             : EncryptAndSendAsync(connection, conversationId, id, kind, plaintext, options, digest, cancellationToken);
     }
 
+    // attachmentId: of a file's descriptor message, kept with the envelope so a resend can name it without uploading again.
     private Task<SecureSendResult> EncryptAndSendAsync(
-        ChatWireConnection connection, Guid conversationId, Guid id, EnvelopeContentType kind, byte[] plaintext, MessageOptions? options, byte[] digest, CancellationToken cancellationToken) =>
+        ChatWireConnection connection,
+        Guid conversationId,
+        Guid id,
+        EnvelopeContentType kind,
+        byte[] plaintext,
+        MessageOptions? options,
+        byte[] digest,
+        CancellationToken cancellationToken,
+        Guid attachmentId = default) =>
         EncryptAndDeliverAsync(conversationId, id, kind, plaintext, options, null, (encrypted, state) =>
-            SendSealedAsync(connection, conversationId, id, options, new SentEnvelopes.Entry(digest, encrypted.Envelope, state.Epoch, encrypted.DistributionId), cancellationToken),
+            SendSealedAsync(connection, conversationId, id, options, new SentEnvelopes.Entry(digest, encrypted.Envelope, state.Epoch, encrypted.DistributionId, attachmentId), cancellationToken),
             cancellationToken);
 
     // The same bytes as the unacknowledged first attempt: stored already, the server answers with its seq. Not stored,

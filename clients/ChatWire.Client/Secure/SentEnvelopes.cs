@@ -16,8 +16,9 @@ namespace ChatWire.Client.Secure;
 /// <param name="directory">Where the files go; null keeps them in memory only.</param>
 internal sealed class SentEnvelopes(string? directory = null)
 {
-    private const byte FileVersion = 1;
-    private const int HeaderSize = 1 + 32 + 8 + 16;
+    private const byte FileVersion = 2;
+    private const int HeaderSizeV1 = 1 + 32 + 8 + 16;
+    private const int HeaderSize = HeaderSizeV1 + 16;
 
     /// <summary>How many unacknowledged envelopes are kept (each at most the protocol's content limit).</summary>
     public const int Capacity = 32;
@@ -27,11 +28,12 @@ internal sealed class SentEnvelopes(string? directory = null)
     private readonly OrderedDictionary<Guid, Entry> _byMessage = [];
 
     /// <summary>One sealed SEND: the message it encrypts (by digest), and what went on the wire.</summary>
-    /// <param name="Digest">SHA-256 over conversation, kind, thread, mentions and plaintext.</param>
+    /// <param name="Digest">SHA-256 over conversation, kind, thread, mentions and plaintext (for a file: the file, not the descriptor).</param>
     /// <param name="Envelope">The sealed content.</param>
     /// <param name="Epoch">The membership epoch it was sealed for.</param>
     /// <param name="DistributionId">Its chain's distribution id.</param>
-    public sealed record Entry(byte[] Digest, byte[] Envelope, ulong Epoch, Guid DistributionId);
+    /// <param name="AttachmentId">For a file, the attachment its descriptor names (uploaded already); empty otherwise.</param>
+    public sealed record Entry(byte[] Digest, byte[] Envelope, ulong Epoch, Guid DistributionId, Guid AttachmentId = default);
 
     /// <summary>What identifies the message a SEND carries, apart from its id: equal digests, equal messages.</summary>
     public static byte[] Digest(Guid conversationId, EnvelopeContentType kind, ReadOnlySpan<byte> plaintext, MessageOptions? options)
@@ -97,7 +99,8 @@ internal sealed class SentEnvelopes(string? directory = null)
 
     private string PathOf(Guid messageId) => Path.Combine(directory!, messageId.ToString("N") + ".envelope");
 
-    // u8 version || digest(32) || u64 epoch || distribution id(16) || envelope; written whole under a temporary name
+    // u8 version (2) || digest(32) || u64 epoch || distribution id(16) || attachment id(16) || envelope (version 1 had no
+    // attachment id; it is still read); written whole under a temporary name
     // and moved into place, so a file is never half there. Older files past the capacity go (other processes' too).
     private void Write(Guid messageId, Entry entry)
     {
@@ -120,6 +123,7 @@ internal sealed class SentEnvelopes(string? directory = null)
         entry.Digest.CopyTo(bytes, 1);
         BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(33), entry.Epoch);
         entry.DistributionId.TryWriteBytes(bytes.AsSpan(41), bigEndian: true, out _);
+        entry.AttachmentId.TryWriteBytes(bytes.AsSpan(HeaderSizeV1), bigEndian: true, out _);
         entry.Envelope.CopyTo(bytes, HeaderSize);
         var temporary = PathOf(messageId) + "." + Guid.NewGuid().ToString("N") + ".tmp";
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
@@ -159,8 +163,14 @@ internal sealed class SentEnvelopes(string? directory = null)
         }
 
         // A file this version cannot read is as good as none: the resend is encrypted anew.
-        return bytes.Length > HeaderSize && bytes[0] == FileVersion
-            ? new Entry(bytes[1..33], bytes[HeaderSize..], BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(33)), new Guid(bytes.AsSpan(41, 16), bigEndian: true))
+        var headerSize = bytes.Length == 0 ? 0 : bytes[0] switch { 1 => HeaderSizeV1, FileVersion => HeaderSize, _ => 0 };
+        return headerSize > 0 && bytes.Length > headerSize
+            ? new Entry(
+                bytes[1..33],
+                bytes[headerSize..],
+                BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(33)),
+                new Guid(bytes.AsSpan(41, 16), bigEndian: true),
+                headerSize == HeaderSize ? new Guid(bytes.AsSpan(HeaderSizeV1, 16), bigEndian: true) : Guid.Empty)
             : null;
     }
 }
