@@ -74,14 +74,21 @@ public sealed partial class DeviceKeyStore
 
     /// <summary>
     /// Opens a link payload from another device of this user and keeps the account key and history keys in it.
-    /// <paramref name="fromDhKey"/> is the sending device's DDK from its certificate, verified against the account key.
+    /// <paramref name="fromDhKey"/> is the sending device's DDK from its certificate, verified against
+    /// <paramref name="publishedAccountKey"/>, the account key the directory serves for this user: the payload's account
+    /// key must be that one (<see cref="CryptoError.BadSignature"/> otherwise), and nothing is kept unless it is.
     /// </summary>
-    public void OpenLinkPayload(ReadOnlySpan<byte> payload, Guid fromDeviceId, ReadOnlySpan<byte> fromDhKey)
+    public void OpenLinkPayload(ReadOnlySpan<byte> payload, Guid fromDeviceId, ReadOnlySpan<byte> fromDhKey, ReadOnlySpan<byte> publishedAccountKey)
     {
         var plaintext = OpenX3dh(payload, UserId, fromDeviceId, fromDhKey);
         try
         {
             var (accountKey, historyKeys) = KeyBundleCodec.Decode(plaintext);
+            if (!CryptographicOperations.FixedTimeEquals(accountKey.PublicKey, publishedAccountKey))
+            {
+                throw new ChatWireCryptoException(CryptoError.BadSignature, "The link payload's account key is not the published one.");
+            }
+
             ImportAccountKey(accountKey);
             ImportHistoryKeys(historyKeys);
         }

@@ -142,7 +142,7 @@ public sealed partial class DeviceKeyStore : IDisposable
         get
         {
             var key = Identity().AccountSigningPrivateKey;
-            return key is null ? null : AccountSigningKey.FromPrivateKey(key);
+            return key is null or { Length: 0 } ? null : AccountSigningKey.FromPrivateKey(key);
         }
     }
 

@@ -173,11 +173,32 @@ public sealed class DeviceKeyStoreTests : IDisposable
         var bundle = new PrekeyBundle(user, second.DeviceId, second.Certificate.SigningKey, second.Certificate.DhKey, second.RotateSignedPrekey(), null);
 
         var payload = first.SealLinkPayload(bundle);
-        second.OpenLinkPayload(payload, first.DeviceId, first.Certificate.DhKey);
+        second.OpenLinkPayload(payload, first.DeviceId, first.Certificate.DhKey, ask.PublicKey);
 
         Assert.Equal(ask.PublicKey, second.AccountKey!.PublicKey);
         Assert.Equal(first.HistoryKeys[0].PrivateKey, second.HistoryKeys[0].PrivateKey);
         Assert.True(first.Certificate.Verify(ask.PublicKey));
+    }
+
+    // A payload whose account key is not the one the directory publishes (a device of mine turned, or a server
+    // that published another key) is refused whole: nothing in it is kept.
+    [Fact]
+    public void OpenLinkPayload_AccountKeyNotThePublishedOne_RefusedAndNothingKept()
+    {
+        var user = Guid.CreateVersion7();
+        using var first = NewStore("first", user);
+        using var second = NewStore("second", user);
+        first.ImportAccountKey(AccountSigningKey.Generate());
+        first.CreateHistoryKey();
+        var bundle = new PrekeyBundle(user, second.DeviceId, second.Certificate.SigningKey, second.Certificate.DhKey, second.RotateSignedPrekey(), null);
+        var payload = first.SealLinkPayload(bundle);
+
+        var refused = Assert.Throws<ChatWireCryptoException>(() =>
+            second.OpenLinkPayload(payload, first.DeviceId, first.Certificate.DhKey, AccountSigningKey.Generate().PublicKey));
+
+        Assert.Equal(CryptoError.BadSignature, refused.Error);
+        Assert.Null(second.AccountKey);
+        Assert.Empty(second.HistoryKeys);
     }
 
     [Fact]

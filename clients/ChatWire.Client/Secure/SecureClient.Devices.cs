@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using ChatWire.Crypto;
 
 namespace ChatWire.Client.Secure;
@@ -189,16 +188,12 @@ public sealed partial class SecureClient
 
         try
         {
-            store.OpenLinkPayload(payload.Payload, sender!.DeviceId, sender.DhKey);
+            // The payload's account key is checked against the published one before anything in it is kept.
+            store.OpenLinkPayload(payload.Payload, sender!.DeviceId, sender.DhKey, published);
         }
         catch (ChatWireCryptoException ex)
         {
             throw new SecureMessagingException(SecureFailure.BadSignature, "The link payload does not open: " + ex.Message, ex);
-        }
-
-        if (!CryptographicOperations.FixedTimeEquals(HeldAccountKey(store)!.PublicKey, published))
-        {
-            throw new SecureMessagingException(SecureFailure.BadSignature, "The link payload's account key is not my published one.");
         }
 
         if (keys.Devices.FirstOrDefault(device => device.DeviceId == store.DeviceId)?.AccountSignature is { } mySignature && store.Certificate.AccountSignature is not { Length: > 0 })
