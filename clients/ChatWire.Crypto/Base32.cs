@@ -44,7 +44,7 @@ internal static class Base32
         var result = new byte[byteCount + 1];
         for (var i = 0; i < text.Length; i++)
         {
-            var value = Alphabet.IndexOf(char.ToUpperInvariant(text[i]));
+            var value = Alphabet.IndexOf(AsciiUpper(text[i]));
             if (value < 0)
             {
                 return false;
@@ -75,7 +75,7 @@ internal static class Base32
     {
         foreach (var c in text)
         {
-            if (!Alphabet.Contains(char.ToUpperInvariant(c), StringComparison.Ordinal))
+            if (!Alphabet.Contains(AsciiUpper(c), StringComparison.Ordinal))
             {
                 return false;
             }
@@ -95,4 +95,7 @@ internal static class Base32
 
         return value;
     }
+
+    // Only ASCII letters fold: char.ToUpperInvariant would also read 'ı' as 'I' and 'ſ' as 'S'.
+    private static char AsciiUpper(char c) => char.IsAsciiLetterLower(c) ? (char)(c - ('a' - 'A')) : c;
 }

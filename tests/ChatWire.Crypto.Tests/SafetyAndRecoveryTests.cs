@@ -62,6 +62,10 @@ public sealed class SafetyAndRecoveryTests
     [InlineData("AAAA")]
     [InlineData("AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAA1")]
     [InlineData("AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAB")]
+
+    // Non-ASCII letters whose upper case is an ASCII letter of the alphabet (dotless i, long s): not the alphabet.
+    [InlineData("\u0131AAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA")]
+    [InlineData("\u017FAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA")]
     public void TryParse_NotARecoveryKey_Null(string text)
     {
         Assert.Null(RecoveryKey.TryParse(text));
