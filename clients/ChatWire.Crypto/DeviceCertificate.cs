@@ -97,8 +97,9 @@ public static class LinkCode
     public static string? Normalize(string code)
     {
         ArgumentNullException.ThrowIfNull(code);
-        var compact = code.Replace("-", "", StringComparison.Ordinal).Trim().ToUpperInvariant();
-        return compact.Length == 10 && Base32.IsAlphabet(compact) ? compact : null;
+        // Checked before upper-casing, which would also turn 'ı' into 'I': only ASCII letters are the alphabet.
+        var compact = code.Replace("-", "", StringComparison.Ordinal).Trim();
+        return compact.Length == 10 && Base32.IsAlphabet(compact) ? compact.ToUpperInvariant() : null;
     }
 
     /// <summary>Whether two link codes are the same code (dash and case ignored), in constant time.</summary>
