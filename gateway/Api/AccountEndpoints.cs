@@ -14,31 +14,56 @@ internal static class AccountEndpoints
     public static void Map(RouteGroupBuilder anonymous, RouteGroupBuilder authenticated)
     {
         anonymous.MapPost("/accounts/signup", SignupAsync)
-            .Describe("signup", "Create an account and log this device in", Tag)
+            .Describe("signup", "Create an account and log this device in", Tag,
+                "No authentication. The username (3-32 characters of a-z 0-9 . _ -) is trimmed and folded to lower case, and a taken one is "
+                + "409 ALREADY_EXISTS; the password needs at least 8 characters, must not contain the username and must not be a common password. "
+                + "Throttled per client address (429 RATE_LIMITED); 429, 503 SERVER_BUSY and 503 SHUTTING_DOWN (a draining node) carry Retry-After.")
             .Returns<SessionCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 409, 415, 429, 503);
         anonymous.MapPost("/accounts/login", LoginAsync)
-            .Describe("login", "Log a new device in", Tag)
+            .Describe("login", "Log a new device in", Tag,
+                "No authentication; the username is matched case-insensitively, and every login creates a new device with its own session_token. An "
+                + "unknown user and a wrong password get the same 401 INVALID_CREDENTIALS, and an account the operator disabled is "
+                + "403 ACCOUNT_DISABLED (only after the password checked). Throttled per address and per account (429 RATE_LIMITED); 429 and 503 "
+                + "carry Retry-After, and 503 SHUTTING_DOWN means log in on another node.")
             .Returns<SessionCreatedResponse>().Refuses(400, 401, 403, 415, 429, 503);
         authenticated.MapGet("/me", GetMeAsync)
-            .Describe("getMe", "Who this token belongs to", Tag)
+            .Describe("getMe", "Who this token belongs to", Tag,
+                "The user and the device (session) the bearer token belongs to. A 401 here (NOT_AUTHENTICATED, INVALID_TOKEN, SESSION_EXPIRED or "
+                + "SESSION_REVOKED) means the stored token is no longer usable: log in again.")
             .Returns<MeResponse>();
         authenticated.MapGet("/users", GetUsersAsync)
-            .Describe("getUsers", "Names of users I share a team with, by id (at most 100)", Tag)
+            .Describe("getUsers", "Names of users I share a team with, by id (at most 100)", Tag,
+                "ids is a comma-separated list of 1 to 100 user ids; none, more, or one that is not a UUID is 400 VALIDATION_FAILED. Only the caller "
+                + "and people who share a team with the caller are listed, and other ids are left out whether or not they exist; a deleted account "
+                + "is listed to anyone with deleted: true (show it as 'Deleted account').")
             .Returns<UserListResponse>().Refuses(400);
         authenticated.MapPost("/accounts/logout", LogoutAsync)
-            .Describe("logout", "Revoke this device's session", Tag)
+            .Describe("logout", "Revoke this device's session", Tag,
+                "Revokes the session of the token used, and with it the device's end-to-end keys and push registration; the device's open TCP "
+                + "connections close with SESSION_REVOKED. Logging in again makes a new device.")
             .ReturnsNoContent();
         authenticated.MapPost("/accounts/password", ChangePasswordAsync)
-            .Describe("changePassword", "Change my password and revoke every other session", Tag)
+            .Describe("changePassword", "Change my password and revoke every other session", Tag,
+                "new_password follows the sign-up rules. A wrong current_password is 401 INVALID_CREDENTIALS, which leaves this session valid (do "
+                + "not log the user out on it). Every other session of the user is revoked, with its device's keys and push registration; throttled "
+                + "per address and per user (429 RATE_LIMITED with Retry-After).")
             .ReturnsNoContent().Refuses(400, 415, 429, 503);
         authenticated.MapGet("/sessions", ListSessionsAsync)
-            .Describe("listSessions", "List my device sessions", Tag)
+            .Describe("listSessions", "List my device sessions", Tag,
+                "The user's sessions that are not revoked, one per logged-in device; current marks the one making this call and last_used_at is kept "
+                + "to the minute. Paged in device id order: limit 1-500 (default 100), and next_cursor as cursor for the next page until it is null.")
             .Returns<SessionListResponse>().Refuses(400);
         authenticated.MapDelete("/sessions/{deviceId}", RevokeSessionAsync)
-            .Describe("revokeSession", "Revoke one of my device sessions", Tag)
+            .Describe("revokeSession", "Revoke one of my device sessions", Tag,
+                "Also deletes that device's end-to-end keys, prekeys, waiting link payload and push registration: the user's history key stops being "
+                + "usable until a newer generation is published, and every conversation of the user gets a new epoch. The device's open TCP "
+                + "connections close with SESSION_REVOKED within moments; a device that is not the caller's, or is already revoked, is "
+                + "404 NOT_FOUND.")
             .ReturnsNoContent().Refuses(400, 404);
         authenticated.MapDelete("/sessions", RevokeAllSessionsAsync)
-            .Describe("revokeAllSessions", "Revoke all my device sessions, this one included", Tag)
+            .Describe("revokeAllSessions", "Revoke all my device sessions, this one included", Tag,
+                "Every device of the user is signed out, the calling one included, and loses its end-to-end keys and push registration; their open "
+                + "TCP connections close with SESSION_REVOKED. This token stops working too: log in again.")
             .ReturnsNoContent();
     }
 

@@ -31,9 +31,12 @@ internal static class ApiDocs
 {
     public const string ProblemContentType = "application/problem+json";
 
-    /// <summary>Operation id, summary and tag.</summary>
-    public static RouteHandlerBuilder Describe(this RouteHandlerBuilder builder, string operationId, string summary, string tag) =>
-        builder.WithName(operationId).WithSummary(summary).WithTags(tag);
+    /// <summary>
+    /// Operation id, summary, tag and description: what a client developer needs beyond the summary (who may call
+    /// it, its rules and limits, what its error codes mean), from docs/http-api.md and the handler.
+    /// </summary>
+    public static RouteHandlerBuilder Describe(this RouteHandlerBuilder builder, string operationId, string summary, string tag, string description) =>
+        builder.WithName(operationId).WithSummary(summary).WithTags(tag).WithDescription(description);
 
     /// <summary>The success answer with a JSON body.</summary>
     public static RouteHandlerBuilder Returns<T>(this RouteHandlerBuilder builder, int status = StatusCodes.Status200OK) =>

@@ -15,21 +15,37 @@ internal static class AttachmentEndpoints
     public static void Map(RouteGroupBuilder anonymous, RouteGroupBuilder authenticated, bool localBlobs)
     {
         authenticated.MapPost("/attachments", CreateAsync)
-            .Describe("createAttachment", "Declare an attachment (its ciphertext's size and SHA-256) and get an upload grant", Tag)
+            .Describe("createAttachment", "Declare an attachment (its ciphertext's size and SHA-256) and get an upload grant", Tag,
+                "size is the ciphertext's length in bytes (at least 1) and sha256 its SHA-256 in standard base64; only members of the conversation "
+                + "may (anyone else, or no such conversation, is 404 NOT_FOUND). Before expires_at, PUT the bytes to upload.url with upload.headers "
+                + "(embedded store) or POST multipart/form-data with upload.fields and the bytes last, as file (S3). Over the size limit (25 MiB by "
+                + "default) is 400 CONTENT_TOO_LARGE; past the user's quota, or with 100 uploads not completed, 403 QUOTA_EXCEEDED.")
             .Returns<AttachmentCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 404, 415);
         authenticated.MapPost("/attachments/{attachmentId}/complete", CompleteAsync)
-            .Describe("completeAttachment", "Check the uploaded blob against the declaration and make the attachment downloadable", Tag)
+            .Describe("completeAttachment", "Check the uploaded blob against the declaration and make the attachment downloadable", Tag,
+                "The server checks the stored object's size (and, on the embedded store, its SHA-256) against the declaration; only the uploader may "
+                + "(404 NOT_FOUND otherwise), and repeating it on a ready attachment answers the same 200. A wrong size or hash, or an upload more "
+                + "than 5 minutes after the grant expired, is 422 UPLOAD_MISMATCH and deletes the object and the attachment (declare it again); "
+                + "nothing uploaded yet is 422 UPLOAD_MISMATCH too, but the attachment stays pending.")
             .Returns<AttachmentCompletedResponse>().Refuses(400, 404, 422);
         authenticated.MapGet("/attachments/{attachmentId}", GetAsync)
-            .Describe("getAttachment", "An attachment of a conversation I am in, with a download URL", Tag)
+            .Describe("getAttachment", "An attachment of a conversation I am in, with a download URL", Tag,
+                "Only for members of the attachment's conversation once it is ready; anyone else, or an attachment not ready, gets 404 NOT_FOUND. "
+                + "download_url is a plain GET without a session token until expires_at (an hour by default). The body is the ciphertext: check its "
+                + "size and SHA-256 against the message before decrypting.")
             .Returns<AttachmentResponse>().Refuses(400, 404);
         if (localBlobs)
         {
             anonymous.MapPut("/blobs/{attachmentId}", UploadBlobAsync)
-                .Describe("uploadBlob", "Upload an attachment's bytes to the embedded blob store (the URL of an upload grant)", Tag)
+                .Describe("uploadBlob", "Upload an attachment's bytes to the embedded blob store (the URL of an upload grant)", Tag,
+                    "No session token: the token in the grant's URL authorises this one upload. A Content-Length is required (not chunked: "
+                    + "400 VALIDATION_FAILED), and a body longer than the declared size is 400 CONTENT_TOO_LARGE with nothing kept. An invalid or "
+                    + "expired token is 403 FORBIDDEN, a second upload 409 ALREADY_EXISTS, an attachment completed or deleted 404 NOT_FOUND.")
                 .ReturnsNoContent().Refuses(400, 403, 404, 409);
             anonymous.MapGet("/blobs/{attachmentId}", DownloadBlob)
-                .Describe("downloadBlob", "Download an attachment's bytes from the embedded blob store (the download URL)", Tag)
+                .Describe("downloadBlob", "Download an attachment's bytes from the embedded blob store (the download URL)", Tag,
+                    "No session token: the token in the download URL from getAttachment authorises it until that answer's expires_at (403 FORBIDDEN "
+                    + "after, or for a token not made for this blob). The body is the ciphertext exactly as uploaded.")
                 .Produces<Stream>(StatusCodes.Status200OK, "application/octet-stream").Refuses(400, 403, 404);
         }
     }

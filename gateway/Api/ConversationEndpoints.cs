@@ -12,34 +12,62 @@ internal static class ConversationEndpoints
     public static void Map(RouteGroupBuilder authenticated)
     {
         authenticated.MapPost("/teams/{teamId}/channels", CreateChannelAsync)
-            .Describe("createChannel", "Create a channel in a team", Tag)
+            .Describe("createChannel", "Create a channel in a team", Tag,
+                "name is 1-64 characters of a-z 0-9 _ - after trimming, upper case folded; private is optional (default false). The caller is the "
+                + "first member. A public channel's name already used by another public channel is 409 ALREADY_EXISTS (private channels' names are "
+                + "not unique); a team has at most 1,000 channels (403 QUOTA_EXCEEDED), and non-members get 403 NOT_A_MEMBER.")
             .Returns<ChannelCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 409, 415);
         authenticated.MapGet("/teams/{teamId}/channels", ListChannelsAsync)
-            .Describe("listChannels", "List a team's public channels and the private ones I am in", Tag)
+            .Describe("listChannels", "List a team's public channels and the private ones I am in", Tag,
+                "member says whether the caller is in each channel, archived whether it is archived. Paged in id order: limit 1-500 (default 100), "
+                + "and next_cursor as cursor for the next page until it is null. Members of the team only (403 NOT_A_MEMBER).")
             .Returns<ChannelListResponse>().Refuses(400, 403);
         authenticated.MapPost("/channels/{conversationId}/join", JoinChannelAsync)
-            .Describe("joinChannel", "Join a public channel of one of my teams", Tag)
+            .Describe("joinChannel", "Join a public channel of one of my teams", Tag,
+                "No body. The channel gets a member_joined event and the caller's devices learn of it at once; a channel the caller is already in "
+                + "answers 204 too, unless it is archived. A private channel the caller is not in, or an archived channel, is 403 FORBIDDEN; a "
+                + "channel of a team the caller is not in, or no such channel, is 403 NOT_A_MEMBER.")
             .ReturnsNoContent().Refuses(400, 403);
         authenticated.MapPost("/channels/{conversationId}/members", AddChannelMemberAsync)
-            .Describe("addChannelMember", "Add a team-mate to a channel I am in", Tag)
+            .Describe("addChannelMember", "Add a team-mate to a channel I am in", Tag,
+                "For public and private channels: the caller must be in the channel (403 NOT_A_MEMBER otherwise) and user_id a member of the "
+                + "channel's team (404 NOT_FOUND otherwise). The channel gets a member_joined event; someone already in it is 204 too, and an "
+                + "archived channel is 403 FORBIDDEN.")
             .ReturnsNoContent().Refuses(400, 403, 404, 415);
         authenticated.MapPatch("/channels/{conversationId}", UpdateChannelAsync)
-            .Describe("updateChannel", "Rename a channel, or archive or unarchive it", Tag)
+            .Describe("updateChannel", "Rename a channel, or archive or unarchive it", Tag,
+                "Send name, archived, or both (neither is 400 VALIDATION_FAILED). The channel's creator and the team's owners and admins may (others "
+                + "in the team 403 FORBIDDEN, anyone outside a private channel 403 NOT_A_MEMBER), but not on the general channel (403 FORBIDDEN); a "
+                + "public channel's name taken by another is 409 ALREADY_EXISTS. An archived channel keeps its members and history, readable, but "
+                + "takes no SEND, EDIT, REACT or TYPING, and nobody joins it.")
             .Returns<ChannelInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPost("/channels/{conversationId}/leave", LeaveChannelAsync)
-            .Describe("leaveChannel", "Leave a channel (not #general)", Tag)
+            .Describe("leaveChannel", "Leave a channel (not #general)", Tag,
+                "The channel gets a member_left event and the caller's devices stop receiving it at once. Not being in it is 403 NOT_A_MEMBER; the "
+                + "team's general channel cannot be left (403 FORBIDDEN: leave the team instead).")
             .ReturnsNoContent().Refuses(400, 403);
         authenticated.MapGet("/channels/{conversationId}/members", ListChannelMembersAsync)
-            .Describe("listChannelMembers", "A channel's members, a page at a time", Tag)
+            .Describe("listChannelMembers", "A channel's members, a page at a time", Tag,
+                "Any member of the team may list a public channel's members; a private channel's only its members (403 NOT_A_MEMBER otherwise). "
+                + "Paged in user id order: limit 1-500 (default 100), and next_cursor as cursor for the next page until it is null.")
             .Returns<ChannelMemberListResponse>().Refuses(400, 403);
         authenticated.MapPost("/dms", OpenDirectAsync)
-            .Describe("openDirect", "Open the DM or group DM with these people", Tag)
+            .Describe("openDirect", "Open the DM or group DM with these people", Tag,
+                "users names 1 to 7 other people by username or user id (the caller is in it without being listed): one makes a dm, 2 to 7 a group. "
+                + "Each must share a team with the caller; anyone else, or a name nobody has, is 404 NOT_FOUND. The same set of people always gets "
+                + "the same conversation: 200 whether it was created (a member_joined event per member) or already existed.")
             .Returns<DirectConversationResponse>().Refuses(400, 404, 415);
         authenticated.MapGet("/conversations", ListConversationsAsync)
-            .Describe("listConversations", "List every conversation I am in, with its latest seq", Tag)
+            .Describe("listConversations", "List every conversation I am in, with its latest seq", Tag,
+                "type is public, private, dm or group; channels have team_id and name, dm and group conversations members. last_seq is the seq of "
+                + "the newest event (0 for none), so a client sees what it missed without a HISTORY per conversation. Paged in id order: limit 1-500 "
+                + "(default 100), and next_cursor as cursor for the next page until it is null.")
             .Returns<ConversationListResponse>().Refuses(400);
         authenticated.MapGet("/messages/{messageId}", LocateMessageAsync)
-            .Describe("locateMessage", "Find the conversation (and seq) of a message of mine by its id", Tag)
+            .Describe("locateMessage", "Find the conversation (and seq) of a message of mine by its id", Tag,
+                "For a client that has only a message id (to react to or edit it over TCP): the caller's conversations that hold a message with this "
+                + "id, with its seq there, usually one; deleted messages are found too, as tombstones. None of the caller's conversations holding it "
+                + "is 404 NOT_FOUND, whether or not it exists elsewhere.")
             .Returns<MessageLocationResponse>().Refuses(400, 404);
     }
 

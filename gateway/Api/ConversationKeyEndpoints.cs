@@ -25,16 +25,30 @@ internal static class ConversationKeyEndpoints
     public static void Map(RouteGroupBuilder authenticated)
     {
         authenticated.MapGet("/conversations/{conversationId}/e2e", GetStateAsync)
-            .Describe("getConversationE2e", "The conversation's epoch, roster version, mode and whom a distribution must cover", Tag)
+            .Describe("getConversationE2e", "The conversation's epoch, roster version, mode and whom a distribution must cover", Tag,
+                "Members only (403 NOT_A_MEMBER). A SEND of end-to-end content must name the current epoch; roster_version moves whenever whom a "
+                + "distribution must cover changes, and members says who that is (history mode: each member at history_key_generation; strict mode: "
+                + "each listed device). epoch_secret is true above max_sender_chain_members members: one epoch secret per epoch is distributed "
+                + "instead of a chain per sender.")
             .Returns<ConversationE2eResponse>().Refuses(400, 403);
         authenticated.MapPut("/conversations/{conversationId}/e2e/mode", SetModeAsync)
-            .Describe("setConversationE2eMode", "Switch between history and strict mode (a change starts a new epoch)", Tag)
+            .Describe("setConversationE2eMode", "Switch between history and strict mode (a change starts a new epoch)", Tag,
+                "mode is history or strict; a change starts a new epoch (the current mode again changes nothing), and the answer is the state after. "
+                + "In a channel only the team's owners and admins may (403 FORBIDDEN), in a DM or group DM any member; non-members get "
+                + "403 NOT_A_MEMBER.")
             .Returns<ConversationE2eResponse>().Refuses(400, 403, 415);
         authenticated.MapPost("/conversations/{conversationId}/key-bundles", UploadAsync)
-            .Describe("uploadKeyBundles", "Upload sealed seeds of one of my sender chains (up to 200 per call)", Tag)
+            .Describe("uploadKeyBundles", "Upload sealed seeds of one of my sender chains (up to 200 per call)", Tag,
+                "At most 200 entries per call, each recipient once, shaped for the mode (user_id with history_key_generation, or with device_id), "
+                + "sealed 1 byte to 2 KiB, the body at most 512 KiB. An epoch that is not the current one is 409 STALE_EPOCH, a recipient that is "
+                + "not current refuses the whole call with 409 DISTRIBUTION_MISMATCH (extra, stale), and a chain_id used by another device or epoch "
+                + "is 409 KEY_CONFLICT. With final: true, recipients still lacking are 409 DISTRIBUTION_MISMATCH in missing (this call's entries "
+                + "were stored), else the distribution is complete for roster_version.")
             .Returns<KeyBundleUploadResponse>().Refuses(400, 403, 409, 413, 415);
         authenticated.MapGet("/conversations/{conversationId}/key-bundles", ListAsync)
-            .Describe("listKeyBundles", "Sealed seeds addressed to me (history mode) or this device (strict mode)", Tag)
+            .Describe("listKeyBundles", "Sealed seeds addressed to me (history mode) or this device (strict mode)", Tag,
+                "In position order after after (default 0), at most limit (1-500, default 100). Pass next_after as after for the next page; null "
+                + "means nothing more for now, so keep the highest position seen and ask again later. Members only (403 NOT_A_MEMBER).")
             .Returns<KeyBundleListResponse>().Refuses(400, 403);
     }
 

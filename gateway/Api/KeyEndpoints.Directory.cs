@@ -16,10 +16,17 @@ internal static partial class KeyEndpoints
     private static void MapDirectory(RouteGroupBuilder authenticated)
     {
         authenticated.MapGet("/keys/users/{userId}", GetUserKeysAsync)
-            .Describe("getUserKeys", "A user's account key, history key, signed device list and devices (team-mates)", Tag)
+            .Describe("getUserKeys", "A user's account key, history key, signed device list and devices (team-mates)", Tag,
+                "Only the user and people who share a team with them may read it; anyone else gets 404 NOT_FOUND, whether or not the user exists. "
+                + "The server verifies no signature: trust only devices on the signed device_list whose certificates verify up to the account key. "
+                + "history_key is null after a device revocation until a newer generation is published, and a device in former_devices (up to 100) "
+                + "is accepted only as the sealer or signer of what belongs to an earlier epoch.")
             .Returns<UserKeysResponse>().Refuses(400, 404);
         authenticated.MapPost("/keys/users/{userId}/devices/{deviceId}/claim-prekey", ClaimPrekeyAsync)
-            .Describe("claimPrekey", "A device's signed prekey and one of its one-time prekeys, handed out once (team-mates)", Tag)
+            .Describe("claimPrekey", "A device's signed prekey and one of its one-time prekeys, handed out once (team-mates)", Tag,
+                "The one-time prekey is handed out once only, also to concurrent callers, or null when none is left. The user must be the caller or "
+                + "a team-mate, and the device theirs with keys and a signed prekey (404 NOT_FOUND otherwise). Claims are limited per calling user, "
+                + "60 a minute by default (429 RATE_LIMITED with Retry-After).")
             .Returns<ClaimedPrekeysResponse>().Refuses(400, 404, 429);
     }
 

@@ -26,46 +26,82 @@ internal static partial class KeyEndpoints
     public static void Map(RouteGroupBuilder authenticated)
     {
         authenticated.MapPut("/keys/account", SetAccountKeyAsync)
-            .Describe("setAccountKey", "Register my account signing key, or replace it (an account reset)", Tag)
+            .Describe("setAccountKey", "Register my account signing key, or replace it (an account reset)", Tag,
+                "signing_key is 32 bytes in base64; the same key again answers 200. Another key already registered is 409 KEY_CONFLICT unless reset "
+                + "is true, which stores it as the next version and at once drops the user's history keys and device list, makes every device "
+                + "pending and gives every conversation of the user a new epoch. reset from a pending device while another device is approved is "
+                + "403 FORBIDDEN.")
             .Returns<AccountKeyInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPut("/keys/history-key", AddHistoryKeyAsync)
-            .Describe("addHistoryKey", "Publish a new generation of my history key", Tag)
+            .Describe("addHistoryKey", "Publish a new generation of my history key", Tag,
+                "generation must be above every generation published before (409 KEY_VERSION_CONFLICT otherwise) and at most 2147483647; public_key "
+                + "is 32 bytes and signature 64, in base64, and the server verifies no signature. While the user has an approved device, only an "
+                + "approved device may publish (403 FORBIDDEN).")
             .Returns<HistoryKeyInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPut("/keys/devices/me", RegisterDeviceKeysAsync)
-            .Describe("registerDeviceKeys", "Register this device's public keys (once)", Tag)
+            .Describe("registerDeviceKeys", "Register this device's public keys (once)", Tag,
+                "signing_key and dh_key are 32 bytes and self_signature 64, in base64. A device's keys never change: other keys for this device are "
+                + "409 KEY_CONFLICT, the same keys again 200. The device is pending until an approved device of the user finds it by the answer's "
+                + "link_code (shown as XXXXX-XXXXX) and certifies it.")
             .Returns<DeviceKeysRegisteredResponse>().Refuses(400, 409, 415);
         authenticated.MapGet("/keys/devices/me", GetMyDeviceAsync)
-            .Describe("getMyDeviceKeys", "This device's link code, approval and prekey stock", Tag)
+            .Describe("getMyDeviceKeys", "This device's link code, approval and prekey stock", Tag,
+                "approved is true once the device's certificate carries an account signature; one_time_prekeys_remaining tells when to upload more, "
+                + "and signed_prekey_id which signed prekey is published. 404 NOT_FOUND when this device has registered no keys.")
             .Returns<MyDeviceKeysResponse>().Refuses(404);
         authenticated.MapPut("/keys/devices/me/signed-prekey", SetSignedPrekeyAsync)
-            .Describe("setSignedPrekey", "Replace this device's signed prekey", Tag)
+            .Describe("setSignedPrekey", "Replace this device's signed prekey", Tag,
+                "Replaces the device's previous signed prekey; public_key is 32 bytes and signature 64, in base64, and prekey_id a positive integer. "
+                + "404 NOT_FOUND when this device has registered no keys.")
             .Returns<SignedPrekeyInfo>().Refuses(400, 404, 415);
         authenticated.MapPost("/keys/devices/me/one-time-prekeys", AddOneTimePrekeysAsync)
-            .Describe("addOneTimePrekeys", "Upload up to 100 one-time prekeys for this device", Tag)
+            .Describe("addOneTimePrekeys", "Upload up to 100 one-time prekeys for this device", Tag,
+                "prekeys holds 1 to 100 entries, each prekey_id once; an id the device already holds is ignored, so a retried upload does not fail. "
+                + "Answers how many the device holds; an upload that would leave more than 1,000 is 403 QUOTA_EXCEEDED, and a device without keys "
+                + "404 NOT_FOUND.")
             .Returns<PrekeysRemainingResponse>().Refuses(400, 403, 404, 415);
         authenticated.MapGet("/keys/link/{code}", FindPendingDeviceAsync)
-            .Describe("findPendingDevice", "My pending device showing this link code, with its keys", Tag)
+            .Describe("findPendingDevice", "My pending device showing this link code, with its keys", Tag,
+                "code in any case, the dash optional. Only the caller's own devices still waiting for approval are found (404 NOT_FOUND otherwise); "
+                + "the caller recomputes the link code from the keys answered before it certifies the device, so substituted keys are caught.")
             .Returns<PendingDeviceResponse>().Refuses(404);
         authenticated.MapPut("/keys/devices/{deviceId}/certificate", CertifyDeviceAsync)
-            .Describe("certifyDevice", "Store the account signature of one of my devices' certificate", Tag)
+            .Describe("certifyDevice", "Store the account signature of one of my devices' certificate", Tag,
+                "certificate_version must be the one the device registered (400 VALIDATION_FAILED otherwise), account_signature 64 bytes in base64; "
+                + "the server does not verify it. The device must be one of the caller's with keys (404 NOT_FOUND otherwise), and while the user has "
+                + "an approved device, a pending caller is 403 FORBIDDEN.")
             .Returns<DeviceKeysInfo>().Refuses(400, 403, 404, 415);
         authenticated.MapPut("/keys/device-list", SetDeviceListAsync)
-            .Describe("setDeviceList", "Replace my signed device list (its version only grows)", Tag)
+            .Describe("setDeviceList", "Replace my signed device list (its version only grows)", Tag,
+                "version must be above the stored list's (409 KEY_VERSION_CONFLICT otherwise). devices lists at most 100 of the user's own devices "
+                + "with keys, each once with its 32-byte certificate_hash; someone else's device, a revoked one or one without keys is "
+                + "400 VALIDATION_FAILED. While the user has an approved device, only an approved device may publish it (403 FORBIDDEN).")
             .Returns<DeviceListInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPut("/keys/devices/{deviceId}/link-payload", SetLinkPayloadAsync)
-            .Describe("setLinkPayload", "Leave the sealed link payload for one of my new devices", Tag)
+            .Describe("setLinkPayload", "Leave the sealed link payload for one of my new devices", Tag,
+                "payload (1 byte to 32 KiB, base64) is the account and history private keys sealed to the new device; it replaces one still waiting. "
+                + "The device must be one of the caller's with keys (404 NOT_FOUND otherwise); to the calling device itself, or from a pending "
+                + "device while another is approved, is 403 FORBIDDEN.")
             .ReturnsNoContent().Refuses(400, 403, 404, 415);
         authenticated.MapGet("/keys/link-payload", GetLinkPayloadAsync)
-            .Describe("getLinkPayload", "The sealed link payload left for this device", Tag)
+            .Describe("getLinkPayload", "The sealed link payload left for this device", Tag,
+                "Left by an approved device of the user when it approved this one (from_device_id), sealed to this device with X3DH: open and check "
+                + "it as docs/e2e.md, 'Opening a device-link payload', says. 404 NOT_FOUND while none is waiting.")
             .Returns<LinkPayloadResponse>().Refuses(404);
         authenticated.MapDelete("/keys/link-payload", DeleteLinkPayloadAsync)
-            .Describe("deleteLinkPayload", "Drop the link payload left for this device", Tag)
+            .Describe("deleteLinkPayload", "Drop the link payload left for this device", Tag,
+                "Answers 204 whether or not a payload was waiting, so it is safe to repeat. A device's waiting payload is also deleted when its "
+                + "session is revoked.")
             .ReturnsNoContent();
         authenticated.MapPut("/keys/recovery-backup", SetRecoveryBackupAsync)
-            .Describe("setRecoveryBackup", "Store my recovery backup (private keys sealed under my recovery key)", Tag)
+            .Describe("setRecoveryBackup", "Store my recovery backup (private keys sealed under my recovery key)", Tag,
+                "backup (1 byte to 32 KiB, base64) is sealed under the user's recovery key, which the server never sees; it replaces an earlier one. "
+                + "While the user has an approved device, only an approved device may store it (403 FORBIDDEN).")
             .ReturnsNoContent().Refuses(400, 403, 415);
         authenticated.MapGet("/keys/recovery-backup", GetRecoveryBackupAsync)
-            .Describe("getRecoveryBackup", "My recovery backup", Tag)
+            .Describe("getRecoveryBackup", "My recovery backup", Tag,
+                "Any device of the user may read it, pending ones included: it opens only with the recovery key, and restores the account and "
+                + "history keys on a device that lost the others. 404 NOT_FOUND when none is stored.")
             .Returns<RecoveryBackupResponse>().Refuses(404);
         MapDirectory(authenticated);
     }

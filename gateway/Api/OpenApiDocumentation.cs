@@ -19,6 +19,10 @@ internal static class OpenApiDocumentation
         ["Teams"] = "Teams, their members (mention candidates), invites and per-member mute.",
         ["Attachments"] = "End-to-end encrypted attachments: an upload grant for the ciphertext, the server's check of what was uploaded, and short-lived download URLs for the conversation's members. The server never sees the plaintext.",
         ["Conversations"] = "Channels, direct and group messages, and the list of conversations a user is in. Messages themselves travel over the TCP protocol (docs/protocol.md).",
+        ["Push"] = "Where this device's push notifications go (APNs, FCM, or an https webhook whose requests are signed with HMAC-SHA256) and the "
+            + "user's notification settings: a level overall and per conversation, and do-not-disturb. A few seconds after a message is stored, "
+            + "each member whose level lets it through and who has neither received nor read it on any device is notified on every registered "
+            + "device; notifications carry ids and counts only, never message content.",
         ["Keys"] = "The end-to-end key directory: public keys, signed device lists, prekeys, device linking, recovery backups, and each conversation's key state and sealed sender-chain seeds (docs/e2e.md). The server stores public or sealed material only.",
     };
 
@@ -31,6 +35,9 @@ internal static class OpenApiDocumentation
                 Title = "ChatWire HTTP API",
                 Version = "v1",
                 Description = "Accounts, sessions, teams, channels and direct messages of a ChatWire server. Errors are application/problem+json carrying a code from one table shared with the TCP protocol. Real-time messaging is the TCP protocol of docs/protocol.md.",
+
+                // No address of ours is known: the server is run by its operator, and the documentation ships with it (docs/http-api.md).
+                Contact = new OpenApiContact { Name = "ChatWire" },
             };
 
             // Relative: the document is served by the API listener it describes, whatever name it was reached by.

@@ -18,22 +18,39 @@ internal static class PushEndpoints
     public static void Map(RouteGroupBuilder authenticated)
     {
         authenticated.MapPut("/push/registration", RegisterAsync)
-            .Describe("registerPush", "Register this device's push token (apns, fcm, or an https webhook URL), replacing its earlier one", Tag)
+            .Describe("registerPush", "Register this device's push token (apns, fcm, or an https webhook URL), replacing its earlier one", Tag,
+                "apns takes the device token in hex (64 to 200 hex digits), fcm the registration token (at most 4096 letters, digits and _-:.), "
+                + "webhook an https URL of at most 2048 characters whose host, by default, must not resolve to a loopback, private or otherwise "
+                + "special address. A malformed token is 400 VALIDATION_FAILED on token, a provider this server does not send to on provider. "
+                + "webhook_secret (webhook only, else null) is the key the receiver checks the ChatWire-Signature HMAC-SHA256 with.")
             .Returns<PushRegistrationResponse>().Refuses(400, 415);
         authenticated.MapGet("/push/registration", GetRegistrationAsync)
-            .Describe("getPushRegistration", "This device's push registration", Tag)
+            .Describe("getPushRegistration", "This device's push registration", Tag,
+                "The same body registerPush answered, webhook_secret included; 404 NOT_FOUND when this device has none. A registration the provider "
+                + "reported dead is deleted by the server: register again.")
             .Returns<PushRegistrationResponse>().Refuses(404);
         authenticated.MapDelete("/push/registration", UnregisterAsync)
-            .Describe("unregisterPush", "Remove this device's push registration", Tag)
+            .Describe("unregisterPush", "Remove this device's push registration", Tag,
+                "404 NOT_FOUND when this device had none. Logging out, or revoking the session (a password change included), deletes the "
+                + "registration too.")
             .ReturnsNoContent().Refuses(404);
         authenticated.MapGet("/push/preferences", GetPreferencesAsync)
-            .Describe("getPushPreferences", "My notification level, do-not-disturb end and per-conversation levels", Tag)
+            .Describe("getPushPreferences", "My notification level, do-not-disturb end and per-conversation levels", Tag,
+                "level is mentions (the default: DMs and group DMs, mentions of the user, @channel, @here while online, replies in threads the user "
+                + "started or replied in), all or none; conversations lists the conversations where the user set a level of their own. Nothing is "
+                + "pushed while do_not_disturb_until is in the future, while the user's status is do-not-disturb, or for a muted team.")
             .Returns<PushPreferencesResponse>();
         authenticated.MapPut("/push/preferences", SetPreferencesAsync)
-            .Describe("setPushPreferences", "Set my notification level and do-not-disturb end", Tag)
+            .Describe("setPushPreferences", "Set my notification level and do-not-disturb end", Tag,
+                "Replaces both: level (mentions, all or none) is required, and a body without do_not_disturb_until, or with null, ends "
+                + "do-not-disturb. do_not_disturb_until is an ISO 8601 time, read as UTC without an offset; a bad level or time is "
+                + "400 VALIDATION_FAILED. Per-conversation levels are kept.")
             .Returns<PushPreferencesResponse>().Refuses(400, 415);
         authenticated.MapPut("/conversations/{conversationId}/push", SetConversationLevelAsync)
-            .Describe("setConversationPushLevel", "Set or clear my notification level in one conversation", Tag)
+            .Describe("setConversationPushLevel", "Set or clear my notification level in one conversation", Tag,
+                "level is mentions, all or none; null, or no level at all, removes it, so the user's overall level applies there again. A "
+                + "conversation the caller is not in, or none such, is 403 NOT_A_MEMBER, the same answer either way; a bad level is "
+                + "400 VALIDATION_FAILED. Answers all the user's preferences after the change.")
             .Returns<PushPreferencesResponse>().Refuses(400, 403, 415);
     }
 

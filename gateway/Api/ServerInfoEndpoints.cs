@@ -9,7 +9,11 @@ internal static class ServerInfoEndpoints
 {
     public static void Map(RouteGroupBuilder anonymous) =>
         anonymous.MapGet("/server-info", GetServerInfo)
-            .Describe("getServerInfo", "Everything a client needs to connect: endpoints, protocol versions, limits, the Noise static key", "Server")
+            .Describe("getServerInfo", "Everything a client needs to connect: endpoints, protocol versions, limits, the Noise static key", "Server",
+                "No authentication. An endpoint is null when that listener is disabled, and its host is the configured public host "
+                + "(Gateway:PublicHost), else the host this request was addressed to. Trust noise_static_public_key (null when the Noise listener is "
+                + "off) only from an HTTPS or same-host loopback answer; otherwise pin it out of band, or on first contact through the Noise XX "
+                + "handshake.")
             .Returns<ServerInfoResponse>();
 
     private static ServerInfoResponse GetServerInfo(HttpContext http, ListenerEndpoints listeners, IOptions<GatewayOptions> options, IServiceProvider services)

@@ -15,52 +15,91 @@ internal static class TeamEndpoints
     public static void Map(RouteGroupBuilder authenticated)
     {
         authenticated.MapPost("/teams", CreateTeamAsync)
-            .Describe("createTeam", "Create a team, with its general channel", Tag)
+            .Describe("createTeam", "Create a team, with its general channel", Tag,
+                "The caller becomes the team's first owner, and the team gets a public general channel (general_channel_id) that every member joins. "
+                + "name is a readable name of 1-64 characters, not unique. One person may own at most 100 teams by default (403 QUOTA_EXCEEDED).")
             .Returns<TeamCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 415);
         authenticated.MapGet("/teams", ListTeamsAsync)
-            .Describe("listTeams", "List my teams", Tag)
+            .Describe("listTeams", "List my teams", Tag,
+                "The teams the caller is a member of, with the caller's role, mute setting and whether every member may invite. Paged in team id "
+                + "order: limit 1-500 (default 100), and next_cursor as cursor for the next page until it is null.")
             .Returns<TeamListResponse>().Refuses(400);
         authenticated.MapPatch("/teams/{teamId}", UpdateTeamAsync)
-            .Describe("updateTeam", "Rename a team or change its settings (owners and admins)", Tag)
+            .Describe("updateTeam", "Rename a team or change its settings (owners and admins)", Tag,
+                "name and members_can_invite are each optional; members_can_invite true lets every member create invites. Owners and admins only "
+                + "(others 403 FORBIDDEN, non-members 403 NOT_A_MEMBER). Answers the team as listTeams shows it.")
             .Returns<TeamInfo>().Refuses(400, 403, 415);
         authenticated.MapDelete("/teams/{teamId}/members/{userId}", RemoveMemberAsync)
-            .Describe("removeTeamMember", "Remove a member from a team and all its channels (owners and admins)", Tag)
+            .Describe("removeTeamMember", "Remove a member from a team and all its channels (owners and admins)", Tag,
+                "The member leaves every channel of the team (each gets a member_left event, so their devices stop receiving at once) and their "
+                + "invites are revoked. Admins remove members, owners remove anyone; removing yourself is 403 FORBIDDEN (use leaveTeam), and someone "
+                + "not in the team is 404 NOT_FOUND.")
             .ReturnsNoContent().Refuses(400, 403, 404);
         authenticated.MapPut("/teams/{teamId}/members/{userId}/role", SetRoleAsync)
-            .Describe("setTeamRole", "Make a member an owner, an admin or a member (owners)", Tag)
+            .Describe("setTeamRole", "Make a member an owner, an admin or a member (owners)", Tag,
+                "role is owner, admin or member. Only owners may (others 403 FORBIDDEN); someone not in the team is 404 NOT_FOUND, and the last "
+                + "owner making themselves anything else is 403 FORBIDDEN. A member made plain loses the invites they created, unless the team lets "
+                + "every member invite.")
             .ReturnsNoContent().Refuses(400, 403, 404, 415);
         authenticated.MapPost("/teams/{teamId}/invites", CreateInviteAsync)
-            .Describe("createInvite", "Create an invite code to a team (owners and admins, or any member if the team allows it)", Tag)
+            .Describe("createInvite", "Create an invite code to a team (owners and admins, or any member if the team allows it)", Tag,
+                "expires_in_seconds is optional: 1 to 2592000 (30 days), default 7 days. Owners and admins may, or any member when the team's "
+                + "members_can_invite is true (others 403 FORBIDDEN), and a team holds at most 100 active invites (403 QUOTA_EXCEEDED). invite_code "
+                + "is shown only in this answer: the server keeps only its hash.")
             .Returns<InviteCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 415);
         authenticated.MapGet("/teams/{teamId}/invites", ListInvitesAsync)
-            .Describe("listInvites", "List a team's invites (owners and admins)", Tag)
+            .Describe("listInvites", "List a team's invites (owners and admins)", Tag,
+                "Every invite of the team, revoked and expired ones included, with who created it; never the code itself. Owners and admins only "
+                + "(others 403 FORBIDDEN). Paged: limit 1-500 (default 100), and next_cursor as cursor for the next page until it is null.")
             .Returns<InviteListResponse>().Refuses(400, 403);
         authenticated.MapDelete("/teams/{teamId}/invites/{inviteId}", RevokeInviteAsync)
-            .Describe("revokeInvite", "Revoke an invite (owners and admins)", Tag)
+            .Describe("revokeInvite", "Revoke an invite (owners and admins)", Tag,
+                "The code stops working at once. Owners and admins only (others 403 FORBIDDEN); an invite that is not the team's, or is already "
+                + "revoked, is 404 NOT_FOUND.")
             .ReturnsNoContent().Refuses(400, 403, 404);
         authenticated.MapPost("/invites/{code}/join", JoinAsync)
-            .Describe("joinTeam", "Join a team with an invite code", Tag)
+            .Describe("joinTeam", "Join a team with an invite code", Tag,
+                "The caller joins as a member, and joins the team's general channel. An unknown, expired, revoked or malformed code is "
+                + "410 INVITE_INVALID; already being a member answers 200 with the same body. Throttled per address and per user (429 RATE_LIMITED "
+                + "with Retry-After).")
             .Returns<TeamInfo>().Refuses(400, 410, 429);
         authenticated.MapPost("/teams/{teamId}/leave", LeaveAsync)
-            .Describe("leaveTeam", "Leave a team and all its channels", Tag)
+            .Describe("leaveTeam", "Leave a team and all its channels", Tag,
+                "The caller leaves every channel of the team (each gets a member_left event) and their invites are revoked. The last owner of a team "
+                + "with other members is 403 FORBIDDEN: make another member an owner first. A team whose only member leaves stays, empty.")
             .ReturnsNoContent().Refuses(400, 403);
         authenticated.MapPut("/teams/{teamId}/mute", (string teamId, HttpContext http, IDirectoryStore d, CancellationToken ct) => SetMutedAsync(teamId, true, http, d, ct))
-            .Describe("muteTeam", "Mute a team (for me)", Tag)
+            .Describe("muteTeam", "Mute a team (for me)", Tag,
+                "For the caller only: the team's conversations carry muted: true in SYNC, so clients show their badges quietly, and no push "
+                + "notification is sent for them. Muting a muted team is 204 too; a team the caller is not in is 403 NOT_A_MEMBER.")
             .ReturnsNoContent().Refuses(400, 403);
         authenticated.MapDelete("/teams/{teamId}/mute", (string teamId, HttpContext http, IDirectoryStore d, CancellationToken ct) => SetMutedAsync(teamId, false, http, d, ct))
-            .Describe("unmuteTeam", "Unmute a team (for me)", Tag)
+            .Describe("unmuteTeam", "Unmute a team (for me)", Tag,
+                "For the caller only: the team's conversations badge and notify normally again. Unmuting a team that is not muted is 204 too; a team "
+                + "the caller is not in is 403 NOT_A_MEMBER.")
             .ReturnsNoContent().Refuses(400, 403);
         authenticated.MapGet("/teams/{teamId}/members", ListMembersAsync)
-            .Describe("listTeamMembers", "Mention candidates: a team's members by name prefix", Tag)
+            .Describe("listTeamMembers", "Mention candidates: a team's members by name prefix", Tag,
+                "A search, not a paged list: members whose username, display name, or the part of the display name after its first space starts with "
+                + "prefix (case-insensitive for ASCII letters, at most 64 characters; none lists everyone), ordered by username. limit is 1-100 "
+                + "(default 20) and there is no cursor; members of the team only (403 NOT_A_MEMBER).")
             .Returns<MemberListResponse>().Refuses(400, 403);
         authenticated.MapDelete("/teams/{teamId}", DeleteTeamAsync)
-            .Describe("deleteTeam", "Delete a team (owners): everyone leaves it and its channels", Tag)
+            .Describe("deleteTeam", "Delete a team (owners): everyone leaves it and its channels", Tag,
+                "Only owners may (others 403 FORBIDDEN). Every member leaves every channel first (a member_left event each), then the team, its "
+                + "channels and invites are gone; the messages stay stored for the retention period, but nobody can read them. A team of more than "
+                + "1,000 members is 403 QUOTA_EXCEEDED: remove members first.")
             .ReturnsNoContent().Refuses(400, 403);
         authenticated.MapPost("/teams/{teamId}/transfer", TransferAsync)
-            .Describe("transferTeam", "Hand the team to another member (they become an owner, I an admin)", Tag)
+            .Describe("transferTeam", "Hand the team to another member (they become an owner, I an admin)", Tag,
+                "Only owners may (others 403 FORBIDDEN); user_id must be another member of the team (404 NOT_FOUND for someone not in it, "
+                + "403 FORBIDDEN for yourself). The member becomes an owner and the caller an admin.")
             .ReturnsNoContent().Refuses(400, 403, 404, 415);
         authenticated.MapGet("/teams/{teamId}/presence", ListPresenceAsync)
-            .Describe("listTeamPresence", "A team's members with their presence, a page at a time", Tag)
+            .Describe("listTeamPresence", "A team's members with their presence, a page at a time", Tag,
+                "status is online, away, dnd or offline; last_seen_at is when an offline member's last device disconnected (null when online or "
+                + "never seen). Paged in user id order: limit 1-500 (default 100), next_cursor as cursor; members of the team only "
+                + "(403 NOT_A_MEMBER). A snapshot for a roster: for live presence of the people on screen use the protocol's PRESENCE_WATCH.")
             .Returns<TeamPresenceResponse>().Refuses(400, 403);
     }
 
