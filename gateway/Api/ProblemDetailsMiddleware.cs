@@ -75,7 +75,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         _ => StatusCodes.Status400BadRequest,
     };
 
-    private const string TooLargeDetail = "The request body is larger than this endpoint takes (docs/http-api.md, \"Limits\").";
+    private const string TooLargeDetail = "The request body is larger than this endpoint takes (docs/http-api.md, Conventions, \"Body size\").";
 
     private const string UnsupportedMediaTypeDetail = "Send the request body as JSON, with the header Content-Type: application/json.";
 
