@@ -22,6 +22,9 @@ step() { printf '\n== %s\n' "$*"; }
 # The OpenAPI linter, installed from the npm registry into .tools/ on first use (pinned: its rules change).
 redocly_version=2.77.0
 redocly="$root/.tools/redocly/node_modules/.bin/redocly"
+# And Stoplight Spectral with its OpenAPI ruleset, as a second opinion (warnings fail too).
+spectral_version=6.16.3
+spectral="$root/.tools/spectral/node_modules/.bin/spectral"
 
 # Services: the distributed adapters' tests talk to a real Redis and MariaDB (a primary and a replica),
 # installed from Debian packages when missing and started here on free loopback ports in a temporary
@@ -95,12 +98,29 @@ else
   [ "$lint_status" -eq 0 ] || lint_failed=1
 fi
 
+step "OpenAPI lint (@stoplight/spectral-cli $spectral_version, spectral:oas, warnings fail)"
+spectral_failed=0
+if [ ! -x "$spectral" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$root/.tools/spectral" "@stoplight/spectral-cli@$spectral_version" >/dev/null 2>&1 || true
+fi
+if [ ! -f "$CHATWIRE_OPENAPI_OUT" ]; then
+  echo "no OpenAPI document was written by the tests ($CHATWIRE_OPENAPI_OUT)"
+  spectral_failed=1
+elif [ ! -x "$spectral" ]; then
+  echo "@stoplight/spectral-cli could not be installed from the npm registry"
+  spectral_failed=1
+else
+  echo 'extends: ["spectral:oas"]' >"$results/spectral.yaml"
+  "$spectral" lint --ruleset "$results/spectral.yaml" --fail-severity warn "$CHATWIRE_OPENAPI_OUT" 2>&1 || spectral_failed=1
+fi
+
 step "monitoring (promtool check rules and test rules, scripts/check-monitoring.sh)"
 # promtool comes from Debian's prometheus package, which the script installs when missing.
 monitoring_failed=0
 "$root/scripts/check-monitoring.sh" || monitoring_failed=1
 
-passed=$((alloc_passed + 1 - lint_failed + 1 - monitoring_failed)); failed=$((alloc_failed + lint_failed + monitoring_failed)); skipped=0
+passed=$((alloc_passed + 1 - lint_failed + 1 - spectral_failed + 1 - monitoring_failed))
+failed=$((alloc_failed + lint_failed + spectral_failed + monitoring_failed)); skipped=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
