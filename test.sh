@@ -79,40 +79,37 @@ dotnet test ChatWire.sln -c Release --no-build -nologo "${mongo_filter[@]}" \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
 status=$?
 
+# An npm-installed linter of the served OpenAPI document: installed into .tools/NAME on first use, then run
+# with the remaining arguments and the document; any failure to install or lint fails the step.
+# Usage: openapi_lint NAME PACKAGE@VERSION BIN ARGS...   (prints nothing more than the linter does)
+openapi_lint() {
+  local name=$1 package=$2 bin=$3; shift 3
+  if [ ! -x "$bin" ]; then
+    npm install --silent --no-audit --no-fund --prefix "$root/.tools/$name" "$package" >/dev/null 2>&1 || true
+  fi
+  if [ ! -f "$CHATWIRE_OPENAPI_OUT" ]; then
+    echo "no OpenAPI document was written by the tests ($CHATWIRE_OPENAPI_OUT)"
+    return 1
+  elif [ ! -x "$bin" ]; then
+    echo "$package could not be installed from the npm registry"
+    return 1
+  fi
+  local out rc
+  out=$("$bin" "$@" "$CHATWIRE_OPENAPI_OUT" 2>&1)
+  rc=$?
+  # Node.js deprecation banners are noise here; the findings and the verdict stay.
+  grep -v -E '^\s*($|[╔╚║])' <<<"$out" || true
+  return "$rc"
+}
+
 step "OpenAPI lint (@redocly/cli $redocly_version, recommended rules)"
 lint_failed=0
-if [ ! -x "$redocly" ]; then
-  npm install --silent --no-audit --no-fund --prefix "$root/.tools/redocly" "@redocly/cli@$redocly_version" >/dev/null 2>&1 || true
-fi
-if [ ! -f "$CHATWIRE_OPENAPI_OUT" ]; then
-  echo "no OpenAPI document was written by the tests ($CHATWIRE_OPENAPI_OUT)"
-  lint_failed=1
-elif [ ! -x "$redocly" ]; then
-  echo "@redocly/cli could not be installed from the npm registry"
-  lint_failed=1
-else
-  lint_out=$("$redocly" lint --extends recommended --format stylish "$CHATWIRE_OPENAPI_OUT" 2>&1)
-  lint_status=$?
-  # Its Node.js deprecation banner is noise here; the findings and the verdict stay.
-  grep -v -E '^\s*($|[╔╚║])' <<<"$lint_out" || true
-  [ "$lint_status" -eq 0 ] || lint_failed=1
-fi
+openapi_lint redocly "@redocly/cli@$redocly_version" "$redocly" lint --extends recommended --format stylish || lint_failed=1
 
 step "OpenAPI lint (@stoplight/spectral-cli $spectral_version, spectral:oas, warnings fail)"
 spectral_failed=0
-if [ ! -x "$spectral" ]; then
-  npm install --silent --no-audit --no-fund --prefix "$root/.tools/spectral" "@stoplight/spectral-cli@$spectral_version" >/dev/null 2>&1 || true
-fi
-if [ ! -f "$CHATWIRE_OPENAPI_OUT" ]; then
-  echo "no OpenAPI document was written by the tests ($CHATWIRE_OPENAPI_OUT)"
-  spectral_failed=1
-elif [ ! -x "$spectral" ]; then
-  echo "@stoplight/spectral-cli could not be installed from the npm registry"
-  spectral_failed=1
-else
-  echo 'extends: ["spectral:oas"]' >"$results/spectral.yaml"
-  "$spectral" lint --ruleset "$results/spectral.yaml" --fail-severity warn "$CHATWIRE_OPENAPI_OUT" 2>&1 || spectral_failed=1
-fi
+echo 'extends: ["spectral:oas"]' >"$results/spectral.yaml"
+openapi_lint spectral "@stoplight/spectral-cli@$spectral_version" "$spectral" lint --ruleset "$results/spectral.yaml" --fail-severity warn || spectral_failed=1
 
 step "monitoring (promtool check rules and test rules, scripts/check-monitoring.sh)"
 # promtool comes from Debian's prometheus package, which the script installs when missing.
