@@ -52,6 +52,7 @@ internal static class CliUsage
           devices                              my devices: approved, pending or without keys
           devices approve CODE                 approve my new device showing CODE (XXXXX-XXXXX) after its login
           devices revoke DEVICE                end a device's session; it gets no keys from now on
+          devices wait [--timeout SECONDS]     wait until this device is approved (default 300 s)
           recover [--recovery-key-stdin]       after losing every device: restore the keys with the recovery key
           verify USER [--confirm NUMBER | --clear]
                                                the safety number to compare with USER; --confirm marks

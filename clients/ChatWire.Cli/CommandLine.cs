@@ -13,7 +13,7 @@ internal sealed class CommandLine
 
     private static readonly HashSet<string> ValuedOptions = new(StringComparer.Ordinal)
     {
-        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file", "--file", "--out", "--management", "--after", "--transport", "--noise-key", "--confirm",
+        "--profile", "--server", "--user", "--display-name", "--device-name", "--prefix", "--limit", "--message-id", "--before", "--ca-file", "--file", "--out", "--management", "--after", "--transport", "--noise-key", "--confirm", "--timeout",
     };
 
     private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal)

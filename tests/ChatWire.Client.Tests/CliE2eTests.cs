@@ -36,7 +36,9 @@ public sealed class CliE2eTests : IClassFixture<ServerFixture>, IDisposable
         var pendingHistory = await Ok("laptop", null, "--json", "history", general);
         var code = System.Text.RegularExpressions.Regex.Match(login.Stderr, "devices approve ([A-Z2-7]{5}-[A-Z2-7]{5})").Groups[1].Value;
         var devicesBefore = await Ok("alice", null, "--json", "devices");
+        var notYet = await _cli.RunAsync("--profile", "laptop", "devices", "wait", "--timeout", "1");
         await Ok("alice", null, "devices", "approve", code);
+        var approved = (await Ok("laptop", null, "--json", "devices", "wait")).JsonLines[0];
         var history = await Ok("laptop", null, "--json", "history", general);
         var verifyAlice = (await Ok("alice", null, "--json", "verify", bob)).JsonLines[0];
         var verifyBob = (await Ok("bob", null, "--json", "verify", alice)).JsonLines[0];
@@ -46,6 +48,9 @@ public sealed class CliE2eTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Contains("This device is pending approval. On a trusted device run: chatwire devices approve " + code, login.Stderr, StringComparison.Ordinal);
         Assert.Equal("[cannot decrypt: device not approved yet]", pendingHistory.JsonLines.Single(l => l.GetProperty("type").GetString() == "message").GetProperty("text").GetString());
         Assert.Contains(devicesBefore.JsonLines, line => line.GetProperty("state").GetString() == "pending");
+        Assert.Equal(1, notYet.Exit);
+        Assert.Contains("E2E_NOT_APPROVED", notYet.Stderr, StringComparison.Ordinal);
+        Assert.True(approved.GetProperty("approved").GetBoolean());
         var message = history.JsonLines.Single(l => l.GetProperty("type").GetString() == "message");
         Assert.Equal("secret plans", message.GetProperty("text").GetString());
         Assert.True(message.GetProperty("encrypted").GetBoolean());

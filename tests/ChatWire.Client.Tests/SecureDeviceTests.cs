@@ -56,6 +56,26 @@ public sealed class SecureDeviceTests(ServerFixture fixture) : IClassFixture<Ser
     }
 
     [Fact]
+    public async Task WaitForApproval_ReturnsOnceAnotherDeviceApproves()
+    {
+        var alice = await Server.SignupAsync();
+        using var first = Device(alice, out _);
+        await first.SetUpDeviceAsync(alice.UserId, alice.DeviceId);
+        var laptop = await Server.LoginAsync(alice, "laptop");
+        using var second = Device(laptop, out _);
+        var pending = await second.SetUpDeviceAsync(laptop.UserId, laptop.DeviceId);
+
+        var waiting = second.WaitForApprovalAsync(TimeSpan.FromMilliseconds(50));
+        await Task.Delay(200);
+        Assert.False(waiting.IsCompleted);
+        await first.ApproveDeviceAsync(pending.LinkCode);
+        await waiting.WaitAsync(Patience.Default);
+
+        Assert.True(await second.SyncOwnKeysAsync());
+        await second.WaitForApprovalAsync().WaitAsync(Patience.Default);
+    }
+
+    [Fact]
     public async Task ApproveDevice_WrongCode_ThrowsLinkCodeMismatch()
     {
         var alice = await Server.SignupAsync();

@@ -22,6 +22,7 @@ internal static class CommandTable
         new("devices", 0, 0, [], DeviceCommands.ListAsync),
         new("devices approve", 1, 1, [], DeviceCommands.ApproveAsync),
         new("devices revoke", 1, 1, [], DeviceCommands.RevokeAsync),
+        new("devices wait", 0, 0, ["--timeout"], DeviceCommands.WaitAsync),
         new("recover", 0, 0, ["--recovery-key-stdin"], DeviceCommands.RecoverAsync),
         new("verify", 1, 1, ["--confirm", "--clear"], DeviceCommands.VerifyAsync),
         new("admin users", 0, 0, ["--management", "--limit", "--after"], AdminCommands.UsersAsync),

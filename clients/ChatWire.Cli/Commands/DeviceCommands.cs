@@ -70,6 +70,30 @@ internal static class DeviceCommands
         return 0;
     }
 
+    // Blocks until this pending device is approved (polling every 2 s), for a script that logs in and then waits for
+    // the person to approve it; --timeout SECONDS (default 300) gives up with E2E_NOT_APPROVED.
+    public static async Task<int> WaitAsync(CommandContext context)
+    {
+        var timeout = context.IntOption("--timeout", 1, 86_400) ?? 300;
+        var profile = context.RequireLogin();
+        using var api = context.CreateApi(profile);
+        using var secure = await RequireSecureAsync(context, api).ConfigureAwait(false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
+        deadline.CancelAfter(TimeSpan.FromSeconds(timeout));
+        try
+        {
+            await secure.WaitForApprovalAsync(cancellationToken: deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !context.Cancellation.IsCancellationRequested)
+        {
+            throw new SecureMessagingException(
+                SecureFailure.NotApproved, $"This device was not approved within {timeout} s. On a trusted device run: chatwire devices approve CODE (the code login printed).");
+        }
+
+        await context.Output.WriteAsync(new JsonObject { ["approved"] = true }, "This device is approved: it reads what its user can.").ConfigureAwait(false);
+        return 0;
+    }
+
     public static async Task<int> RevokeAsync(CommandContext context)
     {
         var profile = context.RequireLogin();

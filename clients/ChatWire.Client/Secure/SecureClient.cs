@@ -133,6 +133,23 @@ public sealed partial class SecureClient : IDisposable
         }, cancellationToken);
 
     /// <summary>
+    /// Waits until another device of mine has approved this one and its keys are picked up (the server pushes no event
+    /// for that: this asks every <paramref name="pollInterval"/>, 2 seconds by default). Returns at once when approved
+    /// already. Cancel it to stop waiting.
+    /// </summary>
+    /// <param name="pollInterval">How often to ask; more than zero.</param>
+    /// <param name="cancellationToken">Stops the wait (<see cref="OperationCanceledException"/>).</param>
+    public async Task WaitForApprovalAsync(TimeSpan? pollInterval = null, CancellationToken cancellationToken = default)
+    {
+        var interval = pollInterval ?? TimeSpan.FromSeconds(2);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero, nameof(pollInterval));
+        while (!await SyncOwnKeysAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await Task.Delay(interval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// The safety number of me and <paramref name="userId"/> (docs/e2e.md, "Safety numbers"), from our current account
     /// keys: 60 digits in groups of five. Also after a verified user's key changed, so that it can be compared anew.
     /// </summary>
