@@ -72,6 +72,31 @@ public sealed partial class ChatWireApiClient
         }
     }
 
+    /// <summary>
+    /// Reads an attachment's ciphertext from its download URL as it arrives, handing the response body to
+    /// <paramref name="consume"/> (no session token: the URL carries its own grant). Nothing is buffered whole.
+    /// </summary>
+    /// <param name="downloadUrl">The URL from <see cref="GetAttachmentAsync"/>.</param>
+    /// <param name="consume">Reads the body; the response is disposed when it returns.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task DownloadBlobAsync(string downloadUrl, Func<Stream, Task> consume, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(downloadUrl);
+        ArgumentNullException.ThrowIfNull(consume);
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_baseAddress, downloadUrl));
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await ProblemDetailsReader.ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        }
+
+        var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (body.ConfigureAwait(false))
+        {
+            await consume(body).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Downloads an attachment's ciphertext from its download URL (no session token: the URL carries its own grant).</summary>
     /// <param name="downloadUrl">The URL from <see cref="GetAttachmentAsync"/>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

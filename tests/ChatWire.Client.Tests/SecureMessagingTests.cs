@@ -280,6 +280,30 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
         Assert.Empty(await MessagesAsync(alice.Devices[0], general));
     }
 
+    // Several chunks (64 KiB each), streamed from the download into the caller's stream.
+    [Fact]
+    public async Task DownloadFileTo_AFileOfSeveralChunks_StreamsIntoTheDestination()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var bytes = new byte[200_000];
+        new Random(7).NextBytes(bytes);
+        SecureFileResult sent;
+        await using (var connection = await Sdk.ConnectAsync(alice.Devices[0].User))
+        {
+            sent = await alice.Devices[0].Secure.SendFileAsync(connection, general, "data.bin", bytes, "application/octet-stream");
+        }
+
+        var message = (await MessagesAsync(bob.Devices[0], general)).Single(e => e.EventId == sent.Send.Sent.MessageId);
+        using var destination = new MemoryStream();
+        var attachment = await bob.Devices[0].Secure.DownloadFileToAsync(message, destination);
+
+        Assert.Equal("data.bin", attachment.FileName);
+        Assert.Equal(bytes, destination.ToArray());
+    }
+
     [Fact]
     public async Task DownloadFile_ImageUnlikeItsDescriptor_IsRefusedUnlessAccepted()
     {

@@ -108,6 +108,39 @@ public sealed partial class SecureClient
         DownloadFileAsync(message, acceptImageMismatch: false, cancellationToken);
 
     /// <summary>
+    /// Downloads and decrypts the attachment an encrypted message carries into <paramref name="destination"/> as the
+    /// ciphertext arrives, one 64 KiB chunk at a time, without holding the file in memory: for large files. Each chunk
+    /// is authenticated before its plaintext is written, and the whole ciphertext's size and SHA-256 are compared with
+    /// the descriptor at the end. When it throws, what was written is not the file: discard it (write to a temporary
+    /// file and move it into place on success). Images are not checked against their descriptor here (that needs the
+    /// whole file): use <see cref="DownloadFileAsync(ConversationEvent, CancellationToken)"/>, or <see cref="ImageDecoding.Verify"/> afterwards.
+    /// </summary>
+    /// <param name="message">The message event (as history or delivery gave it).</param>
+    /// <param name="destination">Where the plaintext goes.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The attachment (name, descriptor).</returns>
+    /// <exception cref="SecureMessagingException">The message is not an attachment, does not decrypt, or the file does not match.</exception>
+    public async Task<AttachmentMessage> DownloadFileToAsync(ConversationEvent message, Stream destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var attachment = await ReadAttachmentAsync(message, cancellationToken).ConfigureAwait(false);
+        var info = await _api.GetAttachmentAsync(attachment.Descriptor.AttachmentId, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _api.DownloadBlobAsync(
+                info.DownloadUrl,
+                body => AttachmentCipher.DecryptAsync(body, destination, attachment.Descriptor.Keys, cancellationToken),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChatWireCryptoException ex)
+        {
+            throw new SecureMessagingException(SecureFailure.AttachmentMismatch, ex.Message, ex);
+        }
+
+        return attachment;
+    }
+
+    /// <summary>
     /// As <see cref="DownloadFileAsync(ConversationEvent, CancellationToken)"/>; with <paramref name="acceptImageMismatch"/>
     /// an image that is not what its descriptor says is returned anyway (the hash still matched: it is the file the
     /// sender uploaded), for a caller that checks <see cref="ImageDecoding.Verify"/> itself and warns.
