@@ -132,7 +132,8 @@ internal static class MessagePackFields
     {
         if (depth > maxDepth)
         {
-            ThrowHelper.Malformed($"Nesting deeper than {maxDepth} levels.", requestId);
+            ThrowHelper.Malformed(
+                $"A skipped trailing element nests too deeply: at most {maxDepth} levels below an element of the frame, {maxDepth - 1} below one of a list entry.", requestId);
         }
 
         switch (reader.NextMessagePackType)
