@@ -413,7 +413,7 @@ public sealed partial class ChatWireConnection
     // them held and tries again shortly, on this link while it lasts, else on the next one's catch-up.
     private async Task FillAsync(FrameLink link, Guid conversationId, ulong target)
     {
-        if (!_streams.TryBeginFill(conversationId, target, out var from))
+        if (!_streams.TryBeginFill(conversationId, target, out var from, out var generation))
         {
             return;
         }
@@ -444,7 +444,8 @@ public sealed partial class ChatWireConnection
         catch (ChatWireException ex) when (ex.Code == ErrorCode.NotAMember)
         {
             // Left the conversation: nothing more to fetch there; what was held comes out as it is, then ConversationLeft.
-            _streams.AbandonFill(conversationId, notAMember: true);
+            // Unless the refusal may predate my joining again: then the gap is asked for once more.
+            retry = _streams.AbandonFill(conversationId, notAMember: true, generation);
             finished = true;
         }
         catch (ChatWireException)

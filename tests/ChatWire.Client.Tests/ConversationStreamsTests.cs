@@ -113,25 +113,73 @@ public sealed class ConversationStreamsTests
         Assert.Empty(streams.Snapshot());
     }
 
-    // With several nodes, my MEMBER_JOINED may be pushed before a fill asked while I was out is refused.
+    // With several nodes, my MEMBER_JOINED may be pushed before a fill asked while I was out is refused: as a
+    // member again I may read the gap, so it is asked for once more, and what it holds comes out in order.
     [Fact]
-    public void AbandonFill_NotAMember_MyJoinHeldBehindTheGap_ComesOutAndTheStreamGoesOn()
+    public void AbandonFill_NotAMember_MyJoinHeldBehindTheGap_TheGapIsFilledAgain()
     {
         var streams = Streams();
         streams.BeginCatchUp(Me);
         streams.Start(Conversation, 4);
         streams.EndCatchUp();
         Assert.True(streams.OnLive(Membership(Conversation, 7, EventKind.MemberJoined, Me)));
-        Assert.True(streams.TryBeginFill(Conversation, 0, out _));
+        Assert.True(streams.TryBeginFill(Conversation, 0, out _, out var generation));
 
-        streams.AbandonFill(Conversation, notAMember: true);
+        Assert.True(streams.AbandonFill(Conversation, notAMember: true, generation));
+        Assert.Empty(Drain());
+        Assert.True(streams.TryBeginFill(Conversation, 0, out var from));
+        Assert.Equal(4UL, from);
+        streams.OnFetched(Messages.Text(Conversation, 5));
+        streams.OnFetched(Membership(Conversation, 6, EventKind.MemberLeft, Me));
+        Assert.False(streams.ContinueFill(Conversation, pageWasEmpty: false, out _));
         Assert.False(streams.OnLive(Messages.Text(Conversation, 8)));
 
         var events = Drain();
-        Assert.Equal(2, events.Count);
-        Assert.True(Assert.IsType<MembershipChanged>(events[0]).Joined);
-        Assert.Equal(8UL, Assert.IsType<MessageReceived>(events[1]).Message.Seq);
+        Assert.Equal([5UL, 6UL, 7UL, 8UL], events.Select(e => e.Stored!.Value.Seq));
+        Assert.True(Assert.IsType<MembershipChanged>(events[2]).Joined);
         Assert.Equal(8UL, streams.Snapshot()[Conversation]);
+    }
+
+    // Refused a second time: what is held comes out as it is, and with my join last the stream goes on.
+    [Fact]
+    public void AbandonFill_NotAMember_Twice_WithMyJoinHeld_HeldComeOutAndTheStreamGoesOn()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 4);
+        streams.EndCatchUp();
+        Assert.True(streams.OnLive(Membership(Conversation, 7, EventKind.MemberJoined, Me)));
+        Assert.True(streams.TryBeginFill(Conversation, 0, out _, out var generation));
+        Assert.True(streams.AbandonFill(Conversation, notAMember: true, generation));
+        Assert.True(streams.TryBeginFill(Conversation, 0, out _, out generation));
+
+        Assert.False(streams.AbandonFill(Conversation, notAMember: true, generation));
+
+        Assert.True(Assert.IsType<MembershipChanged>(Assert.Single(Drain())).Joined);
+        Assert.Equal(7UL, streams.Snapshot()[Conversation]);
+    }
+
+    // A fill asked before my own leave came out is refused after I joined again (the stream started afresh):
+    // that refusal is about the old stream, so the new one goes on and its gap is filled.
+    [Fact]
+    public void AbandonFill_NotAMember_ForTheStreamBeforeARejoin_NoConversationLeft()
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 4);
+        streams.EndCatchUp();
+        Assert.True(streams.OnLive(Messages.Text(Conversation, 6)));
+        Assert.True(streams.TryBeginFill(Conversation, 0, out _, out var generation));
+        streams.OnLive(Membership(Conversation, 7, EventKind.MemberLeft, Me));
+        streams.OnLive(Messages.Text(Conversation, 5));
+        Assert.Equal(3, Drain().Count);
+        Assert.False(streams.OnLive(Membership(Conversation, 9, EventKind.MemberJoined, Me)));
+        Drain();
+
+        Assert.True(streams.AbandonFill(Conversation, notAMember: true, generation));
+
+        Assert.Empty(Drain());
+        Assert.Equal(9UL, streams.Snapshot()[Conversation]);
     }
 
     [Fact]

@@ -266,6 +266,35 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal("kept", (await bobsSecure.DecryptAsync(history.Single(e => e.EventId == kept))).Text);
     }
 
+    // A plaintext an earlier version kept directly in plaintexts/ (named by the content's hash) moves under its message
+    // when read, so that the message's deletion takes it too.
+    [Fact]
+    public async Task DecryptAsync_APlaintextKeptTheOldWay_MovesUnderItsMessage_AndGoesWithItsDeletion()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var id = await SendAsync(alice.Devices[0], general, "kept the old way");
+        var original = (await MessagesAsync(bob.Devices[0], general)).Single(e => e.EventId == id);
+        var bobsSecure = bob.Devices[0].Secure;
+        Assert.Equal("kept the old way", (await bobsSecure.DecryptAsync(original)).Text);
+        var plaintexts = Path.Combine(_keyDirectory, bob.Devices[0].User.DeviceId.ToString("N"), "plaintexts");
+        var messageDirectory = Path.Combine(plaintexts, general.ToString("N"), id.ToString("N"));
+        var kept = Assert.Single(Directory.GetFiles(messageDirectory));
+        var flat = Path.Combine(plaintexts, Path.GetFileName(kept));
+        File.Move(kept, flat);
+        Directory.Delete(messageDirectory);
+
+        Assert.Equal("kept the old way", (await bobsSecure.DecryptAsync(original)).Text);
+        Assert.False(File.Exists(flat));
+        Assert.Single(Directory.GetFiles(messageDirectory));
+
+        await bobsSecure.ForgetMessageAsync(general, id);
+        Assert.False(Directory.Exists(messageDirectory));
+        Assert.Equal("replayed message", (await bobsSecure.DecryptAsync(original)).FailureReason);
+    }
+
     [Fact]
     public async Task SendFile_CorruptJpeg_IsRefusedBeforeUpload()
     {

@@ -338,6 +338,12 @@ internal static class MessageCommands
 
                             if (muted.Contains(e.ConversationId))
                             {
+                                if (secure is not null && e.Kind == EventKind.MessageDeleted)
+                                {
+                                    // Not shown, but a deleted message's kept plaintext goes all the same.
+                                    await secure.ForgetMessageAsync(e.ConversationId, e.SubjectId, context.Cancellation).ConfigureAwait(false);
+                                }
+
                                 break;
                             }
 

@@ -217,11 +217,16 @@ internal sealed class ConversationStreams
 
     // Claims the conversation's fill up to at least target. False when one runs already (it is told the
     // new target) or nothing is missing; else from is where to page HISTORY After.
-    public bool TryBeginFill(Guid conversationId, ulong target, out ulong from)
+    public bool TryBeginFill(Guid conversationId, ulong target, out ulong from) => TryBeginFill(conversationId, target, out from, out _);
+
+    // As above; generation names the stream the fill was claimed for (a conversation I left and joined again is
+    // a new one), for AbandonFill.
+    public bool TryBeginFill(Guid conversationId, ulong target, out ulong from, out int generation)
     {
         lock (_lock)
         {
             var stream = _streams.TryGetValue(conversationId, out var existing) ? existing : _streams[conversationId] = new Stream();
+            generation = stream.Generation;
             if (stream.Unstarted)
             {
                 from = 0;
@@ -268,27 +273,44 @@ internal sealed class ConversationStreams
             }
 
             stream.Filling = false;
+            stream.RetriedAfterRejoin = false;
             return false;
         }
     }
 
-    // The fill stopped early. When the server refused it because I am no longer a member, the conversation
-    // ends here as one SYNC stopped listing does; when the link dropped, what is held stays held for the next
-    // catch-up.
-    public void AbandonFill(Guid conversationId, bool notAMember)
+    // The fill stopped early. When the link dropped, what is held stays held for the next catch-up. When the
+    // server refused it because I am not a member, the conversation ends here as one SYNC stopped listing does,
+    // except where the refusal may predate my being in it again: it was asked for the stream before a rejoin
+    // (generation), or my own MEMBER_JOINED is held behind the gap (events of several nodes out of order). Then
+    // true: fill again (once, for a held join), since as a member I may read the gap after all.
+    public bool AbandonFill(Guid conversationId, bool notAMember, int generation = -1)
     {
         lock (_lock)
         {
             if (!_streams.TryGetValue(conversationId, out var stream))
             {
-                return;
+                return false;
             }
 
             stream.Filling = false;
-            if (notAMember && !stream.Unstarted && !stream.Left)
+            if (!notAMember || stream.Unstarted || stream.Left)
             {
-                End(conversationId, stream, heldJoinCounts: true);
+                return false;
             }
+
+            if (generation >= 0 && generation != stream.Generation)
+            {
+                return true;
+            }
+
+            if (!stream.RetriedAfterRejoin && LastOwnMembershipHeldIsJoin(stream))
+            {
+                stream.RetriedAfterRejoin = true;
+                return true;
+            }
+
+            End(conversationId, stream, heldJoinCounts: true);
+            return false;
         }
     }
 
@@ -315,6 +337,7 @@ internal sealed class ConversationStreams
     private void Replace(Guid conversationId, Stream old, Stream fresh)
     {
         fresh.Filling = old.Filling;
+        fresh.Generation = old.Generation + 1;
         _streams[conversationId] = fresh;
     }
 
@@ -344,15 +367,7 @@ internal sealed class ConversationStreams
     // am in it again and it goes on; a complete SYNC that does not list it is newer than anything held before it.
     private void End(Guid conversationId, Stream stream, bool heldJoinCounts)
     {
-        var rejoined = false;
-        foreach (var e in stream.Held.Values)
-        {
-            if (e.SubjectId == _me && e.Kind is EventKind.MemberJoined or EventKind.MemberLeft)
-            {
-                rejoined = e.Kind == EventKind.MemberJoined;
-            }
-        }
-
+        var rejoined = LastOwnMembershipHeldIsJoin(stream);
         ReleaseHeld(stream);
         stream.Target = stream.Watermark;
         if (stream.Left || (rejoined && heldJoinCounts))
@@ -362,6 +377,21 @@ internal sealed class ConversationStreams
 
         stream.Left = true;
         _events.TryWrite(new ConversationLeft(conversationId));
+    }
+
+    // Called under _lock.
+    private bool LastOwnMembershipHeldIsJoin(Stream stream)
+    {
+        var rejoined = false;
+        foreach (var e in stream.Held.Values)
+        {
+            if (e.SubjectId == _me && e.Kind is EventKind.MemberJoined or EventKind.MemberLeft)
+            {
+                rejoined = e.Kind == EventKind.MemberJoined;
+            }
+        }
+
+        return rejoined;
     }
 
     // Called under _lock: emits the held events that now follow the watermark without a gap.
@@ -432,5 +462,11 @@ internal sealed class ConversationStreams
 
         // An event arrived live for it since the current catch-up began: I am a member now, whatever SYNC listed.
         public bool LiveDuringCatchUp { get; set; }
+
+        // Counts the restarts of a conversation I left and joined again (a fill claimed before one does not end the new one).
+        public int Generation { get; set; }
+
+        // A fill refused with NOT_A_MEMBER while my own join was held was tried again once; a second refusal ends it.
+        public bool RetriedAfterRejoin { get; set; }
     }
 }

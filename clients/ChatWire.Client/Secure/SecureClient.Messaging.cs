@@ -233,19 +233,18 @@ public sealed partial class SecureClient
     /// false). An unknown chain makes it fetch the seeds sealed to me in that conversation first. What it decrypts is kept
     /// in the key directory's <c>plaintexts/</c>, per message, until the message is deleted: passing the deletion
     /// (a <see cref="MessageDeleted"/>'s event) or the message's tombstone from a history page forgets it, as
-    /// <see cref="ForgetMessage"/> does.
+    /// <see cref="ForgetMessageAsync"/> does.
     /// </summary>
     /// <param name="message">The event (a message, an edit, a deletion or a tombstone).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     public Task<DecryptedContent> DecryptAsync(ConversationEvent message, CancellationToken cancellationToken = default)
     {
-        if (message.Kind == EventKind.MessageDeleted)
+        var deleted = message.Kind == EventKind.MessageDeleted ? message.SubjectId
+            : message.Kind == EventKind.Message && message.DeletedAtUnixMs != 0 ? message.EventId
+            : (Guid?)null;
+        if (deleted is { } deletedId && HasKeys)
         {
-            ForgetMessage(message.ConversationId, message.SubjectId);
-        }
-        else if (message.Kind == EventKind.Message && message.DeletedAtUnixMs != 0)
-        {
-            ForgetMessage(message.ConversationId, message.EventId);
+            return ForgetThenPassAsync(message, deletedId, cancellationToken);
         }
 
         if (message.ContentType != ContentType)
@@ -261,14 +260,19 @@ public sealed partial class SecureClient
             var messageId = message.Kind == EventKind.MessageEdited ? message.SubjectId : message.EventId;
             var cachePath = Path.Combine(PlaintextDirectory(message.ConversationId, messageId), contentHash);
 
-            // Versions before 2026-12-05 kept every plaintext directly in plaintexts/, named by the hash alone.
-            foreach (var path in (string[])[cachePath, Path.Combine(_directory, "plaintexts", contentHash)])
+            // Versions before 2026-12-05 kept every plaintext directly in plaintexts/, named by the hash alone: one
+            // found there moves to this message's directory, so that the message's deletion takes it too.
+            var flatPath = Path.Combine(_directory, "plaintexts", contentHash);
+            if (!File.Exists(cachePath) && File.Exists(flatPath))
             {
-                if (File.Exists(path))
-                {
-                    var cached = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-                    return new DecryptedContent(cached[1..], true, null, (EnvelopeContentType)cached[0]);
-                }
+                CreateOwnerOnlyDirectory(Path.GetDirectoryName(cachePath)!);
+                File.Move(flatPath, cachePath, overwrite: true);
+            }
+
+            if (File.Exists(cachePath))
+            {
+                var cached = await File.ReadAllBytesAsync(cachePath, cancellationToken).ConfigureAwait(false);
+                return new DecryptedContent(cached[1..], true, null, (EnvelopeContentType)cached[0]);
             }
 
             var result = store.TryDecrypt(message.Content.Span, message.ConversationId, message.SenderUserId, SenderDeviceKey);
@@ -343,16 +347,31 @@ public sealed partial class SecureClient
 
     /// <summary>
     /// Deletes what this device kept of a message's decrypted content (the message and its edits): for a message
-    /// deleted for everyone, so its text does not outlive it on disk. Nothing kept is not an error.
+    /// deleted for everyone, so its text does not outlive it on disk. Nothing kept is not an error. Runs under the
+    /// key store's lock, like decryption, so a decryption of the same message cannot write it back meanwhile.
     /// </summary>
     /// <param name="conversationId">The message's conversation.</param>
     /// <param name="messageId">The message (its event id).</param>
-    public void ForgetMessage(Guid conversationId, Guid messageId)
+    /// <param name="cancellationToken">Cancels the wait for the store.</param>
+    public Task ForgetMessageAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+        WithStoreAsync((_, _) =>
+        {
+            DeletePlaintexts(conversationId, messageId);
+            return Task.FromResult(true);
+        }, cancellationToken);
+
+    private Task<DecryptedContent> ForgetThenPassAsync(ConversationEvent message, Guid deletedId, CancellationToken cancellationToken) =>
+        WithStoreAsync((_, _) =>
+        {
+            DeletePlaintexts(message.ConversationId, deletedId);
+            return Task.FromResult(new DecryptedContent(message.Content.ToArray(), message.ContentType == ContentType, null));
+        }, cancellationToken);
+
+    private void DeletePlaintexts(Guid conversationId, Guid messageId)
     {
-        var directory = PlaintextDirectory(conversationId, messageId);
         try
         {
-            Directory.Delete(directory, recursive: true);
+            Directory.Delete(PlaintextDirectory(conversationId, messageId), recursive: true);
         }
         catch (DirectoryNotFoundException)
         {
@@ -363,10 +382,8 @@ public sealed partial class SecureClient
     private string PlaintextDirectory(Guid conversationId, Guid messageId) =>
         Path.Combine(_directory, "plaintexts", conversationId.ToString("N"), messageId.ToString("N"));
 
-    // Owner-only, like the key store: these are the decrypted messages.
-    private static void KeepPlaintext(string path, EnvelopeContentType kind, byte[] plaintext)
+    private static void CreateOwnerOnlyDirectory(string directory)
     {
-        var directory = Path.GetDirectoryName(path)!;
         if (OperatingSystem.IsWindows())
         {
             Directory.CreateDirectory(directory);
@@ -375,6 +392,12 @@ public sealed partial class SecureClient
         {
             Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
+    }
+
+    // Owner-only, like the key store: these are the decrypted messages.
+    private static void KeepPlaintext(string path, EnvelopeContentType kind, byte[] plaintext)
+    {
+        CreateOwnerOnlyDirectory(Path.GetDirectoryName(path)!);
 
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
