@@ -97,10 +97,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void AbandonFill_NotAMember_HeldComeOutThenConversationLeft()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 0);
-        streams.EndCatchUp();
+        var streams = StartedAt(0);
         streams.OnLive(Messages.Text(Conversation, 2));
         streams.TryBeginFill(Conversation, 0, out _);
 
@@ -118,10 +115,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void AbandonFill_NotAMember_MyJoinHeldBehindTheGap_TheGapIsFilledAgain()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 4);
-        streams.EndCatchUp();
+        var streams = StartedAt(4);
         Assert.True(streams.OnLive(Membership(Conversation, 7, EventKind.MemberJoined, Me)));
         Assert.True(streams.TryBeginFill(Conversation, 0, out _, out var generation));
 
@@ -144,10 +138,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void AbandonFill_NotAMember_Twice_WithMyJoinHeld_HeldComeOutAndTheStreamGoesOn()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 4);
-        streams.EndCatchUp();
+        var streams = StartedAt(4);
         Assert.True(streams.OnLive(Membership(Conversation, 7, EventKind.MemberJoined, Me)));
         Assert.True(streams.TryBeginFill(Conversation, 0, out _, out var generation));
         Assert.True(streams.AbandonFill(Conversation, notAMember: true, generation));
@@ -164,10 +155,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void AbandonFill_NotAMember_ForTheStreamBeforeARejoin_NoConversationLeft()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 4);
-        streams.EndCatchUp();
+        var streams = StartedAt(4);
         Assert.True(streams.OnLive(Messages.Text(Conversation, 6)));
         Assert.True(streams.TryBeginFill(Conversation, 0, out _, out var generation));
         streams.OnLive(Membership(Conversation, 7, EventKind.MemberLeft, Me));
@@ -321,10 +309,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void MyOwnLeave_ComesAsMembershipChangedOnly_ItsDuplicateIsDropped_AndAJoinLaterStartsAfresh()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 4);
-        streams.EndCatchUp();
+        var streams = StartedAt(4);
 
         Assert.False(streams.OnLive(Membership(Conversation, 5, EventKind.MemberLeft, Me)));
         Assert.False(streams.OnLive(Membership(Conversation, 5, EventKind.MemberLeft, Me)));
@@ -346,10 +331,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void EndMembership_MyOwnLeaveHeldBehindAGap_ComesOutAsMembershipChanged_WithoutAConversationLeft()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 4);
-        streams.EndCatchUp();
+        var streams = StartedAt(4);
 
         // Held behind a gap when its link dropped; the next link's SYNC no longer lists the conversation.
         Assert.True(streams.OnLive(Membership(Conversation, 6, EventKind.MemberLeft, Me)));
@@ -365,10 +347,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void EndMembership_AnEventArrivedDuringTheCatchUp_NoConversationLeft()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 4);
-        streams.EndCatchUp();
+        var streams = StartedAt(4);
 
         streams.BeginCatchUp(Me);
         Assert.True(streams.OnLive(Membership(Conversation, 7, EventKind.MemberJoined, Me)));
@@ -396,10 +375,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void LeftThenJoinedAgainWhileAway_TheSyncStartsBelowTheOldWatermark_NothingComesOutTwice()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 8);
-        streams.EndCatchUp();
+        var streams = StartedAt(8);
         streams.OnLive(Messages.Text(Conversation, 9));
         streams.OnLive(Membership(Conversation, 10, EventKind.MemberLeft, Me));
         Assert.Equal(2, Drain().Count);
@@ -428,10 +404,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void LeftThenJoinedAgain_JoinArrivesDuringTheCatchUp_StartsNoLowerThanTheOldWatermark()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 9);
-        streams.EndCatchUp();
+        var streams = StartedAt(9);
         streams.OnLive(Membership(Conversation, 10, EventKind.MemberLeft, Me));
         Drain();
 
@@ -450,10 +423,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void OnFetched_AfterMyOwnLeaveCameOut_DroppedAndTheFillStops()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 4);
-        streams.EndCatchUp();
+        var streams = StartedAt(4);
         Assert.True(streams.OnLive(Messages.Text(Conversation, 6)));
         Assert.True(streams.TryBeginFill(Conversation, 0, out _));
 
@@ -471,10 +441,7 @@ public sealed class ConversationStreamsTests
     [Fact]
     public void SomeoneElsesLeave_KeepsTheConversation()
     {
-        var streams = Streams();
-        streams.BeginCatchUp(Me);
-        streams.Start(Conversation, 4);
-        streams.EndCatchUp();
+        var streams = StartedAt(4);
 
         streams.OnLive(Membership(Conversation, 5, EventKind.MemberLeft, Messages.SenderId));
         streams.BeginCatchUp(Me);
@@ -519,6 +486,16 @@ public sealed class ConversationStreamsTests
         Messages.Text(conversationId, seq) with { Kind = kind, SubjectId = subject, ContentType = string.Empty, Content = Array.Empty<byte>() };
 
     private ConversationStreams Streams() => new(_events.Writer);
+
+    // After a first catch-up whose SYNC started Conversation at watermark.
+    private ConversationStreams StartedAt(ulong watermark)
+    {
+        var streams = Streams();
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, watermark);
+        streams.EndCatchUp();
+        return streams;
+    }
 
     private List<ChatWireEvent> Drain()
     {
