@@ -18,11 +18,11 @@ public sealed partial class ChatWireConnection
             HeartbeatInterval = link.HeartbeatInterval;
             NoisePattern = link.NoisePattern;
             NoiseServerKey = link.NoiseServerKey;
-            _events.Writer.TryWrite(new ConnectionStateChanged(ConnectionState.Connected, null));
+            _events.Write(new ConnectionStateChanged(ConnectionState.Connected, null));
             if (link.NoiseRotatedFrom is { } previous && link.NoiseServerKey is { } current)
             {
                 var endpoint = CurrentEndpoint;
-                _events.Writer.TryWrite(new NoiseServerKeyRotated(NoiseKeys.PinName(endpoint.Host, endpoint.Port), NoiseKeys.ToHex(previous), NoiseKeys.ToHex(current.Span)));
+                _events.Write(new NoiseServerKeyRotated(NoiseKeys.PinName(endpoint.Host, endpoint.Port), NoiseKeys.ToHex(previous), NoiseKeys.ToHex(current.Span)));
             }
             _linkReady.TrySetResult(link);
         }
@@ -74,7 +74,7 @@ public sealed partial class ChatWireConnection
             }
 
             _state = ConnectionState.Reconnecting;
-            _events.Writer.TryWrite(new ConnectionStateChanged(ConnectionState.Reconnecting, reason));
+            _events.Write(new ConnectionStateChanged(ConnectionState.Reconnecting, reason));
         }
     }
 
@@ -100,8 +100,8 @@ public sealed partial class ChatWireConnection
 
             // Nobody may be waiting; mark the fault observed.
             _ = _linkReady.Task.Exception;
-            _events.Writer.TryWrite(new ConnectionStateChanged(ConnectionState.Closed, error));
-            _events.Writer.TryComplete(error);
+            _events.Write(new ConnectionStateChanged(ConnectionState.Closed, error));
+            _events.Complete(error);
         }
     }
 

@@ -114,15 +114,15 @@ public sealed partial class ChatWireConnection
                 break;
             case ReadState state:
                 _readSeqs.AddOrUpdate(state.ConversationId, state.ReadSeq, (_, known) => Math.Max(known, state.ReadSeq));
-                _events.Writer.TryWrite(new ReadStateChanged(state.ConversationId, state.ReadSeq, (int)state.UnreadCount, (int)state.MentionCount));
+                _events.WriteReadState(new ReadStateChanged(state.ConversationId, state.ReadSeq, (int)state.UnreadCount, (int)state.MentionCount));
                 break;
             case UserTyping typing:
-                _events.Writer.TryWrite(new TypingStarted(typing.ConversationId, typing.UserId));
+                _events.WriteTyping(new TypingStarted(typing.ConversationId, typing.UserId));
                 break;
             case PresenceFrame presence when requestId == 0:
                 foreach (var entry in presence.Entries)
                 {
-                    _events.Writer.TryWrite(new PresenceChanged(entry.UserId, entry.Status, entry.LastSeenUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(entry.LastSeenUnixMs)));
+                    _events.WritePresence(new PresenceChanged(entry.UserId, entry.Status, entry.LastSeenUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(entry.LastSeenUnixMs)));
                 }
 
                 break;
@@ -363,7 +363,7 @@ public sealed partial class ChatWireConnection
         var answer = await RequestAsync<PresenceWatch, PresenceFrame>(link, requestId => new PresenceWatch(requestId, watched), link.Lifetime).ConfigureAwait(false);
         foreach (var entry in answer.Entries)
         {
-            _events.Writer.TryWrite(new PresenceChanged(entry.UserId, entry.Status, entry.LastSeenUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(entry.LastSeenUnixMs)));
+            _events.WritePresence(new PresenceChanged(entry.UserId, entry.Status, entry.LastSeenUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(entry.LastSeenUnixMs)));
         }
     }
 
@@ -382,7 +382,7 @@ public sealed partial class ChatWireConnection
             _readSeqs.AddOrUpdate(state.ConversationId, state.ReadSeq, (_, current) => Math.Max(current, state.ReadSeq));
             if (!firstLink && state.ReadSeq > known)
             {
-                _events.Writer.TryWrite(new ReadStateChanged(state.ConversationId, state.ReadSeq, (int)state.UnreadCount, (int)state.MentionCount));
+                _events.WriteReadState(new ReadStateChanged(state.ConversationId, state.ReadSeq, (int)state.UnreadCount, (int)state.MentionCount));
             }
 
             var start = firstLink
@@ -398,12 +398,12 @@ public sealed partial class ChatWireConnection
         var gapped = _streams.EndCatchUp();
         foreach (var state in states)
         {
-            await FillAsync(link, state.ConversationId, state.LastSeq).ConfigureAwait(false);
+            await FillAsync(link, state.ConversationId, state.LastSeq, detachWhenFull: true).ConfigureAwait(false);
         }
 
         foreach (var conversationId in gapped)
         {
-            await FillAsync(link, conversationId, target: 0).ConfigureAwait(false);
+            await FillAsync(link, conversationId, target: 0, detachWhenFull: true).ConfigureAwait(false);
         }
     }
 
@@ -411,33 +411,62 @@ public sealed partial class ChatWireConnection
     // is held behind a gap). One fill per conversation at a time; a fill already running takes the target.
     // Only a final refusal (no longer a member) lets held events out across a gap; any other failure keeps
     // them held and tries again shortly, on this link while it lasts, else on the next one's catch-up.
-    private async Task FillAsync(FrameLink link, Guid conversationId, ulong target)
+    // Each page waits for room in the event buffer (the app reading what came before); a catch-up's fill
+    // (detachWhenFull) goes on in the background instead of waiting, since ConnectAsync awaits the catch-up and
+    // the app cannot read before it returns.
+    private async Task FillAsync(FrameLink link, Guid conversationId, ulong target, bool detachWhenFull = false)
     {
         if (!_streams.TryBeginFill(conversationId, target, out var from, out var generation))
         {
             return;
         }
 
-        var pageSize = (uint)Math.Min(link.Limits.MaxHistoryLimit, ProtocolLimits.Default.MaxHistoryLimit);
+        await PageFillAsync(link, conversationId, target, from, generation, detachWhenFull).ConfigureAwait(false);
+    }
+
+    // The claimed fill of FillAsync, from where it stands.
+    private async Task PageFillAsync(FrameLink link, Guid conversationId, ulong target, ulong from, int generation, bool detachWhenFull)
+    {
+        var pageSize = Math.Min(Math.Min(link.Limits.MaxHistoryLimit, ProtocolLimits.Default.MaxHistoryLimit), _options.EventBufferCapacity);
         var finished = false;
         var retry = false;
         try
         {
             while (true)
             {
-                var page = await RequestAsync<History, HistoryPage>(
-                    link,
-                    requestId => new History(requestId, conversationId, from, HistoryDirection.After, pageSize),
-                    link.Lifetime).ConfigureAwait(false);
-                foreach (var e in page.Events)
+                if (!_events.TryReserve(pageSize))
                 {
-                    _streams.OnFetched(e);
+                    if (detachWhenFull)
+                    {
+                        // The fill stays claimed and goes on without the caller.
+                        finished = true;
+                        _ = PageFillAsync(link, conversationId, target, from, generation, detachWhenFull: false);
+                        return;
+                    }
+
+                    await _events.ReserveAsync(pageSize, link.Lifetime).ConfigureAwait(false);
                 }
 
-                if (!_streams.ContinueFill(conversationId, pageWasEmpty: page.Events.Count == 0, out from))
+                try
                 {
-                    finished = true;
-                    return;
+                    var page = await RequestAsync<History, HistoryPage>(
+                        link,
+                        requestId => new History(requestId, conversationId, from, HistoryDirection.After, (uint)pageSize),
+                        link.Lifetime).ConfigureAwait(false);
+                    foreach (var e in page.Events)
+                    {
+                        _streams.OnFetched(e);
+                    }
+
+                    if (!_streams.ContinueFill(conversationId, pageWasEmpty: page.Events.Count == 0, out from))
+                    {
+                        finished = true;
+                        return;
+                    }
+                }
+                finally
+                {
+                    _events.Release(pageSize);
                 }
             }
         }

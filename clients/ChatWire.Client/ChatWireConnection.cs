@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Threading.Channels;
 using ChatWire.Client.Internal;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
@@ -41,7 +40,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
 {
     private readonly ChatWireConnectionOptions _options;
     private readonly NoiseTrust _noiseTrust;
-    private readonly Channel<ChatWireEvent> _events = Channel.CreateUnbounded<ChatWireEvent>();
+    private readonly EventBuffer _events;
     private Guid[] _watched = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, ulong> _acknowledged = new();
 
@@ -68,7 +67,8 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     {
         _options = options;
         _noiseTrust = new NoiseTrust(options);
-        _streams = new ConversationStreams(_events.Writer, options.ResumeWatermarks);
+        _events = new EventBuffer(options.EventBufferCapacity);
+        _streams = new ConversationStreams(_events.Writer, options.ResumeWatermarks, () => _events.IsBehind);
     }
 
     /// <summary>The authenticated user (from AUTH_OK).</summary>
@@ -136,6 +136,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(options.Host);
         ArgumentException.ThrowIfNullOrEmpty(options.SessionToken);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Port, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.EventBufferCapacity, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.Port, 65535);
         if (options.PinnedCertificateSha256 is { } pin)
         {
@@ -412,6 +413,12 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// </summary>
     public IReadOnlyDictionary<Guid, ulong> Watermarks => _streams.Snapshot();
 
+    /// <summary>
+    /// How many events wait in <see cref="ReadEventsAsync"/> for the app to read them (at most about
+    /// <see cref="ChatWireConnectionOptions.EventBufferCapacity"/>).
+    /// </summary>
+    public int BufferedEventCount => _events.Count;
+
     /// <summary>Sends PING and waits for PONG.</summary>
     /// <param name="cancellationToken">Stops waiting.</param>
     /// <returns>The round-trip time.</returns>
@@ -430,7 +437,9 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// after a reconnect's SYNC, <see cref="ConversationLeft"/>.
     /// Read by one consumer. The sequence ends when the connection is disposed; it ends by throwing when the
     /// server closed the session for good (a <see cref="ChatWireException"/> such as <c>SESSION_REVOKED</c>) or
-    /// reconnecting gave up. Events are buffered until read.
+    /// reconnecting gave up. Events wait in a buffer until read, up to about
+    /// <see cref="ChatWireConnectionOptions.EventBufferCapacity"/>: an app that falls behind gets its conversations'
+    /// later events from history once it reads again, in order and none lost.
     /// </summary>
     /// <param name="cancellationToken">Stops the enumeration (not the connection).</param>
     public async IAsyncEnumerable<ChatWireEvent> ReadEventsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -440,6 +449,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         {
             while (reader.TryRead(out var item))
             {
+                _events.OnRead();
                 yield return item;
 
                 // Back from the app: it has this event, so the device cursor (RECEIVED) may pass it.

@@ -130,6 +130,16 @@ public sealed record ChatWireConnectionOptions
     public int NewConversationBacklog { get; init; } = 200;
 
     /// <summary>
+    /// About how many events <see cref="ChatWireConnection.ReadEventsAsync"/> may have waiting for the app before
+    /// the connection stops taking more in. Nothing stored is lost when the app falls behind: a conversation's new
+    /// events are then fetched from history, in order, once the app has read enough to make room for a page of
+    /// them (up to 200 events). While the buffer is full, only the newest read state per conversation and presence
+    /// per watched user is kept, and typing notices are dropped. Connection states and left conversations always
+    /// go in.
+    /// </summary>
+    public int EventBufferCapacity { get; init; } = 10_000;
+
+    /// <summary>
     /// How long one <see cref="ChatWireConnection.SendAsync(Guid, ReadOnlyMemory{byte}, string, Guid?, CancellationToken)"/>
     /// (or edit, delete, reaction, read mark, status or presence watch) may spend waiting out <c>RATE_LIMITED</c>
     /// answers: it waits each answer's <c>retry_after_ms</c> and sends the same request again, until this

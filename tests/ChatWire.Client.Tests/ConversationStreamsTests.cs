@@ -482,6 +482,59 @@ public sealed class ConversationStreamsTests
         Assert.Equal([Conversation], streams.Snapshot().Keys);
     }
 
+    // The app is behind (its event buffer full): live events are left to a fill, which fetches them in order once
+    // there is room; until that fill ends, later live events go the same way even if there is room again, so
+    // nothing is held meanwhile.
+    [Fact]
+    public void OnLive_AppBehind_EventsAreLeftToAFill_NotHeld_AndComeOutInOrderFromIt()
+    {
+        var behind = false;
+        var streams = new ConversationStreams(_events.Writer, appBehind: () => behind);
+        streams.Start(Conversation, 2);
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 3)));
+
+        behind = true;
+        Assert.True(streams.OnLive(Messages.Text(Conversation, 4)));
+        Assert.True(streams.TryBeginFill(Conversation, target: 0, out var from));
+        Assert.Equal(3UL, from);
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 5)));
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 3)));
+        Assert.Equal(0, streams.HeldCount);
+        Assert.Equal([3UL], Seqs());
+
+        behind = false;
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 6)));
+        Assert.Equal(0, streams.HeldCount);
+        Assert.Empty(Seqs());
+
+        streams.OnFetched(Messages.Text(Conversation, 4));
+        streams.OnFetched(Messages.Text(Conversation, 5));
+        Assert.True(streams.ContinueFill(Conversation, pageWasEmpty: false, out from));
+        Assert.Equal(5UL, from);
+        streams.OnFetched(Messages.Text(Conversation, 6));
+        Assert.False(streams.ContinueFill(Conversation, pageWasEmpty: false, out _));
+        Assert.Equal([4UL, 5UL, 6UL], Seqs());
+
+        // The fill is over: live events come out directly again.
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 7)));
+        Assert.Equal([7UL], Seqs());
+    }
+
+    // A conversation still waiting for its catch-up's SYNC keeps what arrives (SYNC says where it starts), full or not.
+    [Fact]
+    public void OnLive_AppBehindDuringACatchUp_AnUnstartedConversationStillHoldsItsEvents()
+    {
+        var streams = new ConversationStreams(_events.Writer, appBehind: () => true);
+        streams.BeginCatchUp(Me);
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 8)));
+        Assert.Equal(1, streams.HeldCount);
+
+        streams.Start(Conversation, 7);
+        streams.EndCatchUp();
+
+        Assert.Equal([8UL], Seqs());
+    }
+
     private static ConversationEvent Membership(Guid conversationId, ulong seq, EventKind kind, Guid subject) =>
         Messages.Text(conversationId, seq) with { Kind = kind, SubjectId = subject, ContentType = string.Empty, Content = Array.Empty<byte>() };
 

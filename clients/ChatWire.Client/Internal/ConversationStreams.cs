@@ -19,18 +19,23 @@ namespace ChatWire.Client.Internal;
 //   new watermark is at least the old one.
 // - a conversation an event arrived for during the catch-up is one I am in now (joined again after the SYNC was
 //   read, perhaps), whatever that SYNC listed: if I am removed again, my own MEMBER_LEFT says so.
+// - while the app is behind (the event buffer is full), a started conversation's live events are not kept: its
+//   fill target rises to them instead, and the fill fetches them from history once the app has read enough
+//   (EventBuffer); until that fill ends, the conversation's live events keep going that way, so nothing piles up.
 // The connection runs the fills; this class only keeps the books, under one lock.
 internal sealed class ConversationStreams
 {
     private readonly ChannelWriter<ChatWireEvent> _events;
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, Stream> _streams = [];
+    private readonly Func<bool> _appBehind;
     private bool _catchingUp;
     private Guid _me;
 
-    public ConversationStreams(ChannelWriter<ChatWireEvent> events, IReadOnlyDictionary<Guid, ulong>? resume = null)
+    public ConversationStreams(ChannelWriter<ChatWireEvent> events, IReadOnlyDictionary<Guid, ulong>? resume = null, Func<bool>? appBehind = null)
     {
         _events = events;
+        _appBehind = appBehind ?? (static () => false);
         foreach (var (conversationId, watermark) in resume ?? new Dictionary<Guid, ulong>())
         {
             _streams[conversationId] = new Stream { Watermark = watermark };
@@ -196,6 +201,19 @@ internal sealed class ConversationStreams
                 return false;
             }
 
+            if (stream.Deferring || _appBehind())
+            {
+                // The app is behind: the fill fetches this event when it has room.
+                if (e.Seq <= stream.Watermark)
+                {
+                    return false;
+                }
+
+                stream.Deferring = true;
+                stream.Target = Math.Max(stream.Target, e.Seq);
+                return !stream.Filling;
+            }
+
             return Accept(stream, e) && !stream.Filling;
         }
     }
@@ -258,6 +276,7 @@ internal sealed class ConversationStreams
             {
                 // Left meanwhile (nothing to fetch), or started afresh during a catch-up, whose end fills it.
                 stream.Filling = false;
+                stream.Deferring = false;
                 return false;
             }
 
@@ -273,6 +292,7 @@ internal sealed class ConversationStreams
             }
 
             stream.Filling = false;
+            stream.Deferring = false;
             stream.RetriedAfterRejoin = false;
             return false;
         }
@@ -468,5 +488,8 @@ internal sealed class ConversationStreams
 
         // A fill refused with NOT_A_MEMBER while my own join was held was tried again once; a second refusal ends it.
         public bool RetriedAfterRejoin { get; set; }
+
+        // Live events met a full event buffer: they are left to the fill (Target) until it ends.
+        public bool Deferring { get; set; }
     }
 }
