@@ -273,6 +273,43 @@ public sealed partial class ChatWireConnection
         }
     }
 
+    // ConnectAsync's first link under RetryFirstConnect: the reconnect's backoff, attempt count and endpoint
+    // rotation, but what a retry cannot cure is thrown to the caller at once (as without the option), and so is the
+    // last failure when the policy's attempts run out.
+    private async Task<FrameLink> OpenFirstLinkRetryingAsync(CancellationToken cancellationToken)
+    {
+        var policy = _options.Reconnect;
+        for (var attempt = 0; ; attempt++)
+        {
+            if (attempt > 0)
+            {
+                await Task.Delay(policy.GetDelay(attempt - 1, Random.Shared), cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                return await FrameLink.OpenAsync(CurrentEndpointOptions(), _noiseTrust, NextRequestId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsWorthRetrying(ex) && !cancellationToken.IsCancellationRequested && policy.Enabled
+                && (policy.MaxAttempts is not { } max || attempt + 1 < max))
+            {
+                NextEndpoint();
+            }
+        }
+    }
+
+    // A failure to open a link that trying again may cure: the server unreachable, slow, closing, busy or failing
+    // for now. Not a refused session, an untrusted certificate or Noise key, a setting that refuses plain TCP, or an
+    // answer that says this client sent something wrong (it would send it again).
+    private static bool IsWorthRetrying(Exception ex) => ex switch
+    {
+        ChatWireException chatWire => chatWire.Code is ErrorCode.RateLimited or ErrorCode.TooManyConnections or ErrorCode.ServerBusy
+            or ErrorCode.ShuttingDown or ErrorCode.SlowConsumer or ErrorCode.InternalError or ErrorCode.StorageUnavailable
+            or ErrorCode.AuthTimeout or ErrorCode.HeartbeatTimeout or ErrorCode.FrameTimeout,
+        System.Security.Authentication.AuthenticationException or InvalidOperationException or ArgumentException => false,
+        _ => true,
+    };
+
     private async Task CatchUpOnReconnectAsync(FrameLink link)
     {
         while (true)

@@ -118,7 +118,11 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
 
     /// <summary>
     /// Connects, says HELLO, authenticates and syncs (where each of the user's conversations stands). Fails
-    /// fast: the first link is not retried. The event stream starts with <see cref="ConnectionStateChanged"/>
+    /// fast unless <see cref="ChatWireConnectionOptions.RetryFirstConnect"/>: then a server that cannot be reached,
+    /// times out or is busy is tried again under <see cref="ChatWireConnectionOptions.Reconnect"/>'s backoff (and
+    /// <see cref="ChatWireConnectionOptions.FallbackEndpoints"/>), and only what retrying cannot cure (a refused token,
+    /// an untrusted certificate or Noise key, plain TCP off loopback) or <paramref name="cancellationToken"/> ends it.
+    /// The event stream starts with <see cref="ConnectionStateChanged"/>
     /// <see cref="ConnectionState.Connected"/>; events stored after this returns are all delivered.
     /// </summary>
     /// <param name="options">Where and how to connect.</param>
@@ -144,7 +148,9 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         }
 
         var connection = new ChatWireConnection(options);
-        var link = await FrameLink.OpenAsync(options, connection._noiseTrust, connection.NextRequestId, cancellationToken).ConfigureAwait(false);
+        var link = options.RetryFirstConnect
+            ? await connection.OpenFirstLinkRetryingAsync(cancellationToken).ConfigureAwait(false)
+            : await FrameLink.OpenAsync(options, connection._noiseTrust, connection.NextRequestId, cancellationToken).ConfigureAwait(false);
         connection.Publish(link);
         connection._streams.BeginCatchUp(link.UserId);
         connection._supervisor = Task.Run(() => connection.SuperviseAsync(link), CancellationToken.None);

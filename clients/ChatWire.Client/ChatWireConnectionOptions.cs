@@ -148,6 +148,17 @@ public sealed record ChatWireConnectionOptions
     /// </summary>
     public TimeSpan MaxRateLimitWait { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether <see cref="ChatWireConnection.ConnectAsync"/> keeps trying when the server cannot be reached, times out
+    /// or answers a code that means "later" (<c>TOO_MANY_CONNECTIONS</c>, <c>SERVER_BUSY</c>, <c>SHUTTING_DOWN</c>,
+    /// <c>RATE_LIMITED</c>, <c>STORAGE_UNAVAILABLE</c>, …: an app started offline, a server restarting), with <see cref="Reconnect"/>'s backoff, attempt
+    /// limit and <see cref="FallbackEndpoints"/>, until its cancellation token says stop. A refused token
+    /// (<c>INVALID_TOKEN</c>, <c>SESSION_REVOKED</c>, …), an untrusted TLS certificate or Noise key, and plain TCP off
+    /// loopback, and any other refusal, are thrown at once either way; so is the last failure when the attempts run
+    /// out. <see langword="false"/> (the default): the first failure is thrown.
+    /// </summary>
+    public bool RetryFirstConnect { get; init; }
+
     /// <summary>How long opening a link may take: TCP connect, TLS handshake, HELLO and AUTH.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
