@@ -17,9 +17,12 @@ if (args.Any(a => a is "--help" or "-h"))
 
           --help      this text
           --version   the version
+          --stage-noise-key
+                      make the next Noise static key and stage it: nodes accept it from
+                      IK clients once restarted with the file; print it, and exit
           --rotate-noise-key
-                      make a new Noise static key (the old one stays accepted for
-                      Gateway:NoisePreviousKeyAcceptedDays), print it, and exit
+                      make the staged key (else a new one) current; the old one stays
+                      accepted for Gateway:NoisePreviousKeyAcceptedDays; print it, and exit
 
         Exit codes: 0 stopped on request; 2 the configuration is invalid or a port is in use;
         3 a listener failed while running (restart the server).
@@ -33,22 +36,38 @@ if (args.Any(a => a is "--version"))
     return 0;
 }
 
-if (args.Any(a => a is "--rotate-noise-key"))
+if (args.Any(a => a is "--rotate-noise-key" or "--stage-noise-key"))
 {
-    string path, publicKey;
+    var staging = args.Contains("--stage-noise-key");
+    var settings = args.Where(a => a is not "--rotate-noise-key" and not "--stage-noise-key").ToArray();
     try
     {
-        (path, publicKey) = ChatWireServer.RotateNoiseKey([.. args.Where(a => a is not "--rotate-noise-key")]);
+        if (staging)
+        {
+            var (path, publicKey, replaced) = ChatWireServer.StageNoiseKey(settings);
+            Console.WriteLine($"Next Noise static public key: {publicKey}");
+            if (replaced is not null)
+            {
+                Console.WriteLine($"It replaces the key staged before, {replaced}.");
+            }
+
+            Console.WriteLine($"Written to {path}. Put this file on every node and restart them one at a time: they then accept it from");
+            Console.WriteLine("IK clients while the current key stays current. Publish it to your users; then --rotate-noise-key makes it current.");
+        }
+        else
+        {
+            var (path, publicKey, wasStaged) = ChatWireServer.RotateNoiseKey(settings);
+            Console.WriteLine($"New Noise static public key: {publicKey}{(wasStaged ? " (the staged one)" : string.Empty)}");
+            Console.WriteLine($"Written to {path}; the previous key stays accepted from IK clients for Gateway:NoisePreviousKeyAcceptedDays after this.");
+            Console.WriteLine("Restart the gateway (every node, with this same file) for it to take effect.");
+        }
     }
     catch (InvalidDataException ex)
     {
-        Console.Error.WriteLine("ChatWire cannot rotate the Noise key: " + ex.Message);
+        Console.Error.WriteLine($"ChatWire cannot {(staging ? "stage" : "rotate")} the Noise key: " + ex.Message);
         return 2;
     }
 
-    Console.WriteLine($"New Noise static public key: {publicKey}");
-    Console.WriteLine($"Written to {path}; the previous key stays accepted from IK clients for Gateway:NoisePreviousKeyAcceptedDays after this.");
-    Console.WriteLine("Restart the gateway (every node, with this same file) for it to take effect.");
     return 0;
 }
 

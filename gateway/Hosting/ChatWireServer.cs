@@ -214,6 +214,11 @@ public sealed class ChatWireServer : IAsyncDisposable
                 {
                     GatewayLog.NoisePreviousKey(logger, Convert.ToHexStringLower(noiseKeys.Previous!.PublicKey), noiseKeys.PreviousAcceptedUntil!.Value);
                 }
+
+                if (noiseKeys.Next is { } next)
+                {
+                    GatewayLog.NoiseNextKey(logger, Convert.ToHexStringLower(next.PublicKey));
+                }
             }
 
             Log("tcp", endpoints.TcpEndPoint, "chatwire");
@@ -248,10 +253,30 @@ public sealed class ChatWireServer : IAsyncDisposable
         string.IsNullOrEmpty(gateway.NoiseKeyPath) ? Path.Combine(dataDirectory, Noise.NoiseServerKeys.DefaultFileName) : Path.GetFullPath(gateway.NoiseKeyPath);
 
     /// <summary>
-    /// <c>--rotate-noise-key</c>: a new current Noise key, the old one kept as previous (accepted from IK clients for
-    /// <c>Gateway:NoisePreviousKeyAcceptedDays</c>). Reads the same settings as the server; takes effect at the next start.
+    /// <c>--rotate-noise-key</c>: the staged Noise key (<c>--stage-noise-key</c>) or else a new one becomes current, the
+    /// old current one kept as previous (accepted from IK clients for <c>Gateway:NoisePreviousKeyAcceptedDays</c>).
+    /// Reads the same settings as the server; takes effect at the next start.
     /// </summary>
-    public static (string Path, string PublicKeyHex) RotateNoiseKey(string[] args)
+    public static (string Path, string PublicKeyHex, bool WasStaged) RotateNoiseKey(string[] args)
+    {
+        var path = NoiseKeyPath(args);
+        var (publicKey, wasStaged) = Noise.NoiseServerKeys.Rotate(path);
+        return (path, Convert.ToHexStringLower(publicKey), wasStaged);
+    }
+
+    /// <summary>
+    /// <c>--stage-noise-key</c>: a new Noise key staged as the next one (replacing one staged before, whose public key
+    /// is returned), accepted from IK clients from the next start on and made current by the next rotation.
+    /// </summary>
+    public static (string Path, string PublicKeyHex, string? ReplacedHex) StageNoiseKey(string[] args)
+    {
+        var path = NoiseKeyPath(args);
+        var (publicKey, replaced) = Noise.NoiseServerKeys.Stage(path);
+        return (path, Convert.ToHexStringLower(publicKey), replaced is null ? null : Convert.ToHexStringLower(replaced));
+    }
+
+    // The key file the settings in args (and appsettings.json and CHATWIRE_ variables, as the server reads them) name.
+    private static string NoiseKeyPath(string[] args)
     {
         var configuration = new ConfigurationBuilder()
             .SetBasePath(AppContext.BaseDirectory)
@@ -260,8 +285,7 @@ public sealed class ChatWireServer : IAsyncDisposable
             .AddCommandLine(args)
             .Build();
         var gateway = configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
-        var path = NoiseKeyPath(gateway, Path.GetFullPath(gateway.DataDirectory));
-        return (path, Convert.ToHexStringLower(Noise.NoiseServerKeys.Rotate(path)));
+        return NoiseKeyPath(gateway, Path.GetFullPath(gateway.DataDirectory));
     }
 
     /// <summary>Runs until told to stop (SIGTERM, Ctrl+C), then drains (<see cref="GatewayDrain"/>) before stopping.</summary>

@@ -32,6 +32,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 23, Level = LogLevel.Information, Message = "Noise previous key {PublicKey} is still accepted from IK clients until {Until:u}")]
     public static partial void NoisePreviousKey(ILogger logger, string publicKey, DateTimeOffset until);
 
+    [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "Noise next key {PublicKey} is staged: accepted from IK clients, and current after the next --rotate-noise-key")]
+    public static partial void NoiseNextKey(ILogger logger, string publicKey);
+
     [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "ChatWire stopped")]
     public static partial void Stopped(ILogger logger);
 

@@ -95,14 +95,19 @@ internal sealed partial class NoiseServerConnection : IDuplexPipe, IDisposable
             int payloadLength;
             if (pattern == NoisePattern.IK)
             {
-                (handshake, payloadLength, var usedPrevious) = ReadInitiatorIK(prologue, first, payload);
+                (handshake, payloadLength, var keyUsed) = ReadInitiatorIK(prologue, first, payload);
 
                 // Checked before answering: a refused payload gets no handshake reply at all.
                 CheckInitiatorPayload(payload.AsSpan(0, payloadLength));
-                if (usedPrevious)
+                if (keyUsed < 0)
                 {
                     label = "ik_previous";
                     serverPayload = ChatWireNoise.EncodeServerPayload(_keys.Current.PublicKey);
+                }
+                else if (keyUsed > 0)
+                {
+                    // The client already holds the key that is about to become current: nothing to announce.
+                    label = "ik_next";
                 }
             }
             else
@@ -146,28 +151,37 @@ internal sealed partial class NoiseServerConnection : IDuplexPipe, IDisposable
         }
     }
 
-    // IK's first message under the current key, else (while it is still accepted) under the previous one.
-    private (HandshakeState Handshake, int PayloadLength, bool UsedPrevious) ReadInitiatorIK(byte[] prologue, byte[] message, byte[] payload)
+    // IK's first message under the current key, else under the staged next one, else (while it is still accepted)
+    // under the previous one. Which key it was: the current (0), the next (1) or the previous (-1).
+    private (HandshakeState Handshake, int PayloadLength, int KeyUsed) ReadInitiatorIK(byte[] prologue, byte[] message, byte[] payload)
     {
-        var current = HandshakeState.Create(NoisePattern.IK, initiator: false, prologue, _keys.Current);
-        try
+        var candidates = new List<(NoiseKeyPair Key, int Used)>(3) { (_keys.Current, 0) };
+        if (_keys.Next is { } next)
         {
-            return (current, current.ReadMessage(message, payload), false);
-        }
-        catch (NoiseException ex) when (ex.Error == NoiseError.DecryptionFailed && _keys.AcceptsPrevious(DateTimeOffset.UtcNow))
-        {
-            current.Dispose();
+            candidates.Add((next, 1));
         }
 
-        var previous = HandshakeState.Create(NoisePattern.IK, initiator: false, prologue, _keys.Previous!);
-        try
+        if (_keys.AcceptsPrevious(DateTimeOffset.UtcNow))
         {
-            return (previous, previous.ReadMessage(message, payload), true);
+            candidates.Add((_keys.Previous!, -1));
         }
-        catch
+
+        for (var i = 0; ; i++)
         {
-            previous.Dispose();
-            throw;
+            var handshake = HandshakeState.Create(NoisePattern.IK, initiator: false, prologue, candidates[i].Key);
+            try
+            {
+                return (handshake, handshake.ReadMessage(message, payload), candidates[i].Used);
+            }
+            catch (NoiseException ex) when (ex.Error == NoiseError.DecryptionFailed && i + 1 < candidates.Count)
+            {
+                handshake.Dispose();
+            }
+            catch
+            {
+                handshake.Dispose();
+                throw;
+            }
         }
     }
 

@@ -6,10 +6,13 @@ using ChatWire.Protocol.Noise;
 namespace ChatWire.Gateway.Noise;
 
 /// <summary>
-/// The Noise listener's static key pairs: the current one, and after a rotation the previous one, still accepted
-/// from IK clients until <see cref="PreviousAcceptedUntil"/> (they are told the current key inside the handshake).
-/// Kept in one JSON file (mode 0600): generated on first start, rotated by <c>ChatWire.Gateway --rotate-noise-key</c>.
-/// Every node of a cluster must hold the same file, since clients pin one key per service.
+/// The Noise listener's static key pairs: the current one; after a rotation the previous one, still accepted
+/// from IK clients until <see cref="PreviousAcceptedUntil"/> (they are told the current key inside the handshake);
+/// and a staged next one (<c>--stage-noise-key</c>), accepted from IK clients before it becomes current, so that
+/// during a rolling restart after the rotation a client that already learnt the new key may reach a node that has
+/// not restarted yet. Kept in one JSON file (mode 0600): generated on first start, rotated by
+/// <c>ChatWire.Gateway --rotate-noise-key</c> (which promotes a staged key when there is one). Every node of a
+/// cluster must hold the same file, since clients pin one key per service.
 /// </summary>
 internal sealed class NoiseServerKeys : IDisposable
 {
@@ -17,10 +20,11 @@ internal sealed class NoiseServerKeys : IDisposable
 
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 
-    private NoiseServerKeys(NoiseKeyPair current, NoiseKeyPair? previous, DateTimeOffset? previousAcceptedUntil, string path)
+    private NoiseServerKeys(NoiseKeyPair current, NoiseKeyPair? previous, DateTimeOffset? previousAcceptedUntil, NoiseKeyPair? next, string path)
     {
         Current = current;
         Previous = previous;
+        Next = next;
         PreviousAcceptedUntil = previousAcceptedUntil;
         Path = path;
     }
@@ -31,6 +35,9 @@ internal sealed class NoiseServerKeys : IDisposable
     public NoiseKeyPair? Previous { get; }
 
     public DateTimeOffset? PreviousAcceptedUntil { get; }
+
+    /// <summary>The key staged to become current at the next rotation; null when none is staged.</summary>
+    public NoiseKeyPair? Next { get; }
 
     public string Path { get; }
 
@@ -48,27 +55,63 @@ internal sealed class NoiseServerKeys : IDisposable
         if (file is null)
         {
             using var generated = NoiseKeyPair.Generate();
-            file = new KeyFile(1, new StoredKey(generated.PrivateKey.ToArray(), DateTimeOffset.UtcNow), null);
+            file = new KeyFile(1, new StoredKey(generated.PrivateKey.ToArray(), DateTimeOffset.UtcNow), null, null);
             Write(path, file);
             created = true;
         }
 
         var current = NoiseKeyPair.FromPrivateKey(file.Current.PrivateKey);
         var previous = file.Previous is { } p ? NoiseKeyPair.FromPrivateKey(p.PrivateKey) : null;
+        var next = file.Next is { } n ? NoiseKeyPair.FromPrivateKey(n.PrivateKey) : null;
 
-        // The previous key's grace runs from the rotation, which is when the current key was made.
+        // The previous key's grace runs from the rotation, which is when the current key became current.
         DateTimeOffset? until = previous is null ? null : file.Current.CreatedAt + previousAccepted;
-        return new NoiseServerKeys(current, previous, until, path);
+        return new NoiseServerKeys(current, previous, until, next, path);
     }
 
-    /// <summary>Makes a new current key and keeps the old one as previous (dropping an older previous); the new public key.</summary>
-    public static byte[] Rotate(string path)
+    /// <summary>
+    /// Makes the staged key current, or a new one when none is staged, and keeps the old current one as previous
+    /// (dropping an older previous); the new current public key, and whether it was the staged one.
+    /// </summary>
+    public static (byte[] PublicKey, bool WasStaged) Rotate(string path)
     {
         var file = File.Exists(path) ? Read(path) : null;
+        var now = DateTimeOffset.UtcNow;
+        if (file?.Next is { } staged)
+        {
+            // Its grace for the old key runs from now, when it becomes current, not from when it was staged.
+            Write(path, new KeyFile(1, staged with { CreatedAt = now }, file.Current, null));
+            using var promoted = NoiseKeyPair.FromPrivateKey(staged.PrivateKey);
+            return (promoted.PublicKey.ToArray(), true);
+        }
+
         using var generated = NoiseKeyPair.Generate();
-        var next = new KeyFile(1, new StoredKey(generated.PrivateKey.ToArray(), DateTimeOffset.UtcNow), file?.Current);
-        Write(path, next);
-        return generated.PublicKey.ToArray();
+        Write(path, new KeyFile(1, new StoredKey(generated.PrivateKey.ToArray(), now), file?.Current, null));
+        return (generated.PublicKey.ToArray(), false);
+    }
+
+    /// <summary>
+    /// Makes a new key and stages it as the next one (replacing a key staged before): accepted from IK clients at the
+    /// nodes' next start, current at the next <see cref="Rotate"/>. The staged public key, and the one it replaced.
+    /// </summary>
+    public static (byte[] PublicKey, byte[]? Replaced) Stage(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new InvalidDataException($"There is no Noise key file at {path} to stage a next key in: start the gateway once (it makes one), or point Gateway:NoiseKeyPath at the file.");
+        }
+
+        var file = Read(path);
+        byte[]? replaced = null;
+        if (file.Next is { } old)
+        {
+            using var oldPair = NoiseKeyPair.FromPrivateKey(old.PrivateKey);
+            replaced = oldPair.PublicKey.ToArray();
+        }
+
+        using var generated = NoiseKeyPair.Generate();
+        Write(path, file with { Next = new StoredKey(generated.PrivateKey.ToArray(), DateTimeOffset.UtcNow) });
+        return (generated.PublicKey.ToArray(), replaced);
     }
 
     private static KeyFile Read(string path)
@@ -83,7 +126,8 @@ internal sealed class NoiseServerKeys : IDisposable
             throw new InvalidDataException($"The Noise key file {path} is not valid JSON ({ex.Message}). Restore it from a backup; deleting it makes a new key, which every client that pinned the old one will refuse.", ex);
         }
 
-        if (file is not { Version: 1, Current.PrivateKey.Length: NoiseKeyPair.KeySize } || file.Previous is { PrivateKey.Length: not NoiseKeyPair.KeySize })
+        if (file is not { Version: 1, Current.PrivateKey.Length: NoiseKeyPair.KeySize }
+            || file.Previous is { PrivateKey.Length: not NoiseKeyPair.KeySize } || file.Next is { PrivateKey.Length: not NoiseKeyPair.KeySize })
         {
             throw new InvalidDataException($"The Noise key file {path} is not a version 1 key file with 32-byte keys. Restore it from a backup; deleting it makes a new key, which every client that pinned the old one will refuse.");
         }
@@ -126,9 +170,11 @@ internal sealed class NoiseServerKeys : IDisposable
     {
         Current.Dispose();
         Previous?.Dispose();
+        Next?.Dispose();
     }
 
-    private sealed record KeyFile(int Version, StoredKey Current, StoredKey? Previous);
+    // Next is absent from files written before staging existed, and from files with nothing staged.
+    private sealed record KeyFile(int Version, StoredKey Current, StoredKey? Previous, StoredKey? Next);
 
     private sealed record StoredKey(
         [property: JsonConverter(typeof(Base64Bytes))] byte[] PrivateKey,

@@ -72,7 +72,7 @@ internal sealed partial class GatewayMetrics
         GoAwaySent = factory.CreateCounter("chatwire_goaway_sent_total", "GO_AWAY frames sent: connections asked to move to another node by a drain.");
         _noiseHandshakes = factory.CreateCounter(
             "chatwire_noise_handshakes_total",
-            "Noise handshakes on the Noise listener, by pattern (xx, ik, ik_previous: a key rotated out but still accepted, unknown: no valid selector) and result (ok, failed).",
+            "Noise handshakes on the Noise listener, by pattern (xx, ik, ik_previous: a key rotated out but still accepted, ik_next: the staged next key, unknown: no valid selector) and result (ok, failed).",
             "pattern",
             "result");
         _ephemeralDropped = factory.CreateCounter(

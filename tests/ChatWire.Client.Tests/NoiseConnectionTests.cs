@@ -219,7 +219,7 @@ public sealed class NoiseConnectionTests(ServerFixture fixture) : IClassFixture<
                 await using var pinning = await ChatWireConnection.ConnectAsync(NoiseOptions(user, pins)).WaitAsync(Patience.Default);
             }
 
-            var (_, rotatedHex) = ChatWireServer.RotateNoiseKey(["--Gateway:DataDirectory=" + dataDirectory]);
+            var (_, rotatedHex, _) = ChatWireServer.RotateNoiseKey(["--Gateway:DataDirectory=" + dataDirectory]);
             await using var second = await TestServer.StartAsync(ports, dataDirectory);
             await using var moved = await ChatWireConnection.ConnectAsync(NoiseOptions(user with { Server = second }, pins)).WaitAsync(Patience.Default);
             var events = new EventLog(moved);

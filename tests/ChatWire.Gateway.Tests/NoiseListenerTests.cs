@@ -102,7 +102,7 @@ public sealed class NoiseListenerTests
 
             var keyFile = Path.Combine(data, "noise-key.json");
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
-            var (path, rotatedHex) = ChatWire.Gateway.Hosting.ChatWireServer.RotateNoiseKey([$"--Gateway:DataDirectory={data}"]);
+            var (path, rotatedHex, _) = ChatWire.Gateway.Hosting.ChatWireServer.RotateNoiseKey([$"--Gateway:DataDirectory={data}"]);
             Assert.Equal(keyFile, path);
 
             await using var rotated = await TestServer.StartAsync(dataDirectory: data);
@@ -115,6 +115,66 @@ public sealed class NoiseListenerTests
             Assert.Equal(first, pinnedOld.Noise!.ServerStaticKey.ToArray());
             Assert.Equal(rotated.NoisePublicKey, pinnedOld.Noise.AnnouncedServerKey!.Value.ToArray());
             Assert.Equal(1, await rotated.WaitForMetricAsync("chatwire_noise_handshakes_total", "pattern=\"ik_previous\",result=\"ok\"", v => v >= 1));
+        }
+        finally
+        {
+            TestServer.DeleteDirectory(data);
+        }
+    }
+
+    // A rolling rotation: the next key is staged and every node restarted with it (still presenting the old key),
+    // then promoted. A client that already learnt the new key (from a node restarted after the promotion) gets into
+    // a node that has not restarted since the staging, with nothing announced; after the promotion the staged key is
+    // the current one, and the old one is the previous one, still accepted and answered with the new key.
+    [Fact]
+    public async Task StagedNextKey_AcceptedFromIkClientsBeforeItIsCurrent_ThenPromotedByTheRotation()
+    {
+        var data = TestServer.NewDataDirectory();
+        try
+        {
+            byte[] first;
+            await using (var server = await TestServer.StartAsync(dataDirectory: data))
+            {
+                first = server.NoisePublicKey;
+            }
+
+            var settings = new[] { $"--Gateway:DataDirectory={data}" };
+            var (_, stagedHex, replaced) = ChatWire.Gateway.Hosting.ChatWireServer.StageNoiseKey(settings);
+            Assert.Null(replaced);
+            var (_, restagedHex, replacedNow) = ChatWire.Gateway.Hosting.ChatWireServer.StageNoiseKey(settings);
+            Assert.Equal(stagedHex, replacedNow);
+            var staged = Convert.FromHexString(restagedHex);
+
+            await using (var staging = await TestServer.StartAsync(dataDirectory: data))
+            {
+                Assert.Equal(first, staging.NoisePublicKey);
+                var alice = await staging.SignupAsync("alice");
+
+                await using var onNext = await RawClient.ConnectNoiseAsync(staging.NoiseEndPoint, staged);
+                await onNext.HandshakeAsync(alice.Token, alice.DeviceId);
+                Assert.Equal(staged, onNext.Noise!.ServerStaticKey.ToArray());
+                Assert.Null(onNext.Noise.AnnouncedServerKey);
+                Assert.Equal(1, await staging.WaitForMetricAsync("chatwire_noise_handshakes_total", "pattern=\"ik_next\",result=\"ok\"", v => v >= 1));
+
+                // The key staged first was replaced: no longer accepted.
+                var ex = await Assert.ThrowsAsync<NoiseException>(() => RawClient.ConnectNoiseAsync(staging.NoiseEndPoint, Convert.FromHexString(stagedHex)));
+                Assert.Equal(NoiseError.HandshakeRejected, ex.Error);
+            }
+
+            var (_, rotatedHex, wasStaged) = ChatWire.Gateway.Hosting.ChatWireServer.RotateNoiseKey(settings);
+            Assert.True(wasStaged);
+            Assert.Equal(restagedHex, rotatedHex);
+
+            await using var rotated = await TestServer.StartAsync(dataDirectory: data);
+            Assert.Equal(staged, rotated.NoisePublicKey);
+            var bob = await rotated.SignupAsync("bob");
+            await using var pinnedOld = await RawClient.ConnectNoiseAsync(rotated.NoiseEndPoint, first);
+            await pinnedOld.HandshakeAsync(bob.Token, bob.DeviceId);
+            Assert.Equal(staged, pinnedOld.Noise!.AnnouncedServerKey!.Value.ToArray());
+
+            // Nothing is staged now: the next rotation makes a key of its own.
+            var (_, _, stagedAgain) = ChatWire.Gateway.Hosting.ChatWireServer.RotateNoiseKey(settings);
+            Assert.False(stagedAgain);
         }
         finally
         {
