@@ -34,6 +34,19 @@ internal sealed class CliFileException(string message, Exception? inner) : Excep
         }
     }
 
+    /// <summary>PATH opened for reading (a file sent from it is streamed, not held whole).</summary>
+    public static FileStream OpenRead(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 64 * 1024, useAsync: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliFileException($"Cannot read {path}: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Fails before any download when PATH could not be written: its folder is missing, or it is a folder.</summary>
     public static void CheckWritable(string path)
     {

@@ -32,12 +32,29 @@ public sealed partial class ChatWireApiClient
     /// <param name="target">The grant's upload target.</param>
     /// <param name="ciphertext">The whole ciphertext.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task UploadBlobAsync(AttachmentUploadTarget target, ReadOnlyMemory<byte> ciphertext, CancellationToken cancellationToken = default)
+    public Task UploadBlobAsync(AttachmentUploadTarget target, ReadOnlyMemory<byte> ciphertext, CancellationToken cancellationToken = default) =>
+        UploadAsync(target, new ReadOnlyMemoryContent(ciphertext), cancellationToken);
+
+    /// <summary>
+    /// Uploads ciphertext as a grant says, written by <paramref name="writeBody"/> into the request as it goes out, so
+    /// that nothing holds it whole (<see cref="Secure.SecureClient"/> encrypts a file from a stream this way).
+    /// </summary>
+    /// <param name="target">The grant's upload target.</param>
+    /// <param name="length">Exactly how many bytes <paramref name="writeBody"/> writes (the size the grant was made for).</param>
+    /// <param name="writeBody">Writes the ciphertext into the stream it is given; it may be called again if the request is resent.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task UploadBlobAsync(AttachmentUploadTarget target, long length, Func<Stream, CancellationToken, Task> writeBody, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writeBody);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        return UploadAsync(target, new WrittenContent(length, writeBody), cancellationToken);
+    }
+
+    private async Task UploadAsync(AttachmentUploadTarget target, HttpContent bytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(target);
         var isPost = string.Equals(target.Method, "POST", StringComparison.OrdinalIgnoreCase);
         using var request = new HttpRequestMessage(isPost ? HttpMethod.Post : HttpMethod.Put, new Uri(_baseAddress, target.Url));
-        var bytes = new ReadOnlyMemoryContent(ciphertext);
         bytes.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         if (isPost)
         {
@@ -69,6 +86,22 @@ public sealed partial class ChatWireApiClient
         if (!response.IsSuccessStatusCode)
         {
             throw await ProblemDetailsReader.ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // A request body of a known length that a callback writes as the request goes out.
+    private sealed class WrittenContent(long length, Func<Stream, CancellationToken, Task> writeBody) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) =>
+            writeBody(stream, CancellationToken.None);
+
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken) =>
+            writeBody(stream, cancellationToken);
+
+        protected override bool TryComputeLength(out long length1)
+        {
+            length1 = length;
+            return true;
         }
     }
 

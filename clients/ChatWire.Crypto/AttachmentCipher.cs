@@ -33,13 +33,34 @@ public static class AttachmentCipher
     /// Encrypts <paramref name="plaintext"/> into <paramref name="ciphertext"/> under a fresh file key, and returns the
     /// keys, hash and sizes. The caller fills in the server's attachment id and the display fields of the descriptor.
     /// </summary>
-    public static async Task<AttachmentKeys> EncryptAsync(Stream plaintext, Stream ciphertext, CancellationToken cancellationToken = default)
+    public static Task<AttachmentKeys> EncryptAsync(Stream plaintext, Stream ciphertext, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plaintext);
         ArgumentNullException.ThrowIfNull(ciphertext);
-        var fileId = Guid.CreateVersion7();
-        var fileKey = Primitives.Random(FileKeySize);
-        var noncePrefix = Primitives.Random(NoncePrefixSize);
+        return EncryptWithAsync(plaintext, ciphertext, Guid.CreateVersion7(), Primitives.Random(FileKeySize), Primitives.Random(NoncePrefixSize), cancellationToken);
+    }
+
+    /// <summary>
+    /// Encrypts the same file again under the keys an earlier <see cref="EncryptAsync"/> returned, producing the same
+    /// ciphertext byte for byte: a sender that does not hold the file in memory encrypts once to learn the hash and size
+    /// it must declare, then again while it uploads. Throws <see cref="CryptoError.AttachmentMismatch"/> when what was
+    /// written differs from <paramref name="keys"/> (the file changed between the two passes); the upload must then be
+    /// abandoned, and the server refuses it anyway (its hash is checked).
+    /// </summary>
+    public static async Task EncryptAgainAsync(Stream plaintext, Stream ciphertext, AttachmentKeys keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(plaintext);
+        ArgumentNullException.ThrowIfNull(ciphertext);
+        ArgumentNullException.ThrowIfNull(keys);
+        var again = await EncryptWithAsync(plaintext, ciphertext, keys.FileId, keys.FileKey, keys.NoncePrefix, cancellationToken).ConfigureAwait(false);
+        if (again.CiphertextSize != keys.CiphertextSize || !CryptographicOperations.FixedTimeEquals(again.Sha256, keys.Sha256))
+        {
+            throw Mismatch("The file changed between the two encryptions of one upload.");
+        }
+    }
+
+    private static async Task<AttachmentKeys> EncryptWithAsync(Stream plaintext, Stream ciphertext, Guid fileId, byte[] fileKey, byte[] noncePrefix, CancellationToken cancellationToken)
+    {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var current = new byte[ChunkSize];
         var next = new byte[ChunkSize];

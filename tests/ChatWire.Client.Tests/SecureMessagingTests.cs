@@ -333,6 +333,66 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(bytes, destination.ToArray());
     }
 
+    // A file sent from a stream is encrypted as it is uploaded (read twice, never held whole); an image from a stream
+    // still has its metadata removed; a stream that cannot seek is refused before anything is sent.
+    [Fact]
+    public async Task SendFileFromAStream_UploadedAsItIsEncrypted_ReceivedWhole_ImagesStillStripped()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var bytes = new byte[300_000];
+        new Random(11).NextBytes(bytes);
+        var path = Path.Combine(Path.GetTempPath(), "chatwire-stream-" + Guid.NewGuid().ToString("N") + ".bin");
+        await File.WriteAllBytesAsync(path, bytes);
+        SecureFileResult sent, image;
+        try
+        {
+            await using var connection = await Sdk.ConnectAsync(alice.Devices[0].User);
+            await using (var file = File.OpenRead(path))
+            {
+                sent = await alice.Devices[0].Secure.SendFileAsync(connection, general, "big.bin", file);
+            }
+
+            image = await alice.Devices[0].Secure.SendFileAsync(connection, general, "photo.jpg", new MemoryStream(TestImages.Jpeg(40, 30)));
+            var unseekable = new ForwardOnlyStream(bytes);
+            await Assert.ThrowsAsync<ArgumentException>(() => alice.Devices[0].Secure.SendFileAsync(connection, general, "pipe.bin", unseekable));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        var messages = await MessagesAsync(bob.Devices[0], general);
+        var (attachment, content) = await bob.Devices[0].Secure.DownloadFileAsync(messages.Single(e => e.EventId == sent.Send.Sent.MessageId));
+        Assert.Equal(("big.bin", "application/octet-stream"), (attachment.FileName, attachment.Descriptor.MimeType));
+        Assert.Equal(bytes, content);
+        Assert.False(sent.MetadataStripped);
+
+        var (photo, photoContent) = await bob.Devices[0].Secure.DownloadFileAsync(messages.Single(e => e.EventId == image.Send.Sent.MessageId));
+        Assert.True(image.MetadataStripped);
+        Assert.Equal(("image/jpeg", 40u, 30u), (photo.Descriptor.MimeType, photo.Descriptor.Width, photo.Descriptor.Height));
+        Assert.False(TestImages.ContainsSecret(photoContent));
+    }
+
+    // The file changes between the reading that declared its hash and the one that uploads it: nothing is sent.
+    [Fact]
+    public async Task SendFileFromAStream_FileChangesWhileItIsSent_AttachmentMismatch_NothingSent()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var (_, general) = await alice.Devices[0].User.CreateTeamAsync();
+        var bytes = new byte[100_000];
+        new Random(12).NextBytes(bytes);
+        await using var connection = await Sdk.ConnectAsync(alice.Devices[0].User);
+        var before = (await MessagesAsync(alice.Devices[0], general)).Count;
+
+        var ex = await Assert.ThrowsAsync<SecureMessagingException>(() => alice.Devices[0].Secure.SendFileAsync(connection, general, "moving.bin", new ChangingStream(bytes, changeAtRewind: 3)));
+
+        Assert.Equal(SecureFailure.AttachmentMismatch, ex.Failure);
+        Assert.Equal(before, (await MessagesAsync(alice.Devices[0], general)).Count);
+    }
+
     [Fact]
     public async Task DownloadFile_ImageUnlikeItsDescriptor_IsRefusedUnlessAccepted()
     {
@@ -423,4 +483,29 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
     private sealed record Device(TestUser User, ChatWireApiClient Api, SecureClient Secure);
 
     private sealed record SecureUser(List<Device> Devices);
+
+    private sealed class ForwardOnlyStream(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
+    }
+
+    // A file whose last byte changes when it is rewound for the n-th time (the n-th reading from the start).
+    private sealed class ChangingStream(byte[] bytes, int changeAtRewind) : MemoryStream(bytes, 0, bytes.Length, writable: true, publiclyVisible: true)
+    {
+        private int _rewinds;
+
+        public override long Position
+        {
+            get => base.Position;
+            set
+            {
+                if (value == 0 && ++_rewinds == changeAtRewind)
+                {
+                    GetBuffer()[(int)Length - 1] ^= 1;
+                }
+
+                base.Position = value;
+            }
+        }
+    }
 }

@@ -21,6 +21,25 @@ public sealed class AttachmentTests
         Assert.Equal(System.Security.Cryptography.SHA256.HashData(ciphertext), keys.Sha256);
     }
 
+    // A sender streaming a file encrypts it twice: once for the hash and size it declares, once while uploading.
+    [Fact]
+    public async Task EncryptAgainAsync_SameFile_SameCiphertextByteForByte_ChangedFile_AttachmentMismatch()
+    {
+        var plaintext = Primitives.Random((2 * AttachmentCipher.ChunkSize) + 10);
+        var (keys, ciphertext) = await EncryptAsync(plaintext);
+
+        using var again = new MemoryStream();
+        await AttachmentCipher.EncryptAgainAsync(new MemoryStream(plaintext), again, keys);
+        Assert.Equal(ciphertext, again.ToArray());
+
+        var changed = (byte[])plaintext.Clone();
+        changed[^1] ^= 1;
+        var ex = await Assert.ThrowsAsync<ChatWireCryptoException>(() => AttachmentCipher.EncryptAgainAsync(new MemoryStream(changed), Stream.Null, keys));
+        Assert.Equal(CryptoError.AttachmentMismatch, ex.Error);
+        var shorter = await Assert.ThrowsAsync<ChatWireCryptoException>(() => AttachmentCipher.EncryptAgainAsync(new MemoryStream(plaintext[..^1]), Stream.Null, keys));
+        Assert.Equal(CryptoError.AttachmentMismatch, shorter.Error);
+    }
+
     [Fact]
     public async Task DecryptAsync_TruncatedAtChunkBoundary_AttachmentMismatch()
     {

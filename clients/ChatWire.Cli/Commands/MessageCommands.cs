@@ -40,7 +40,7 @@ internal static class MessageCommands
         var text = file is null ? await ReadTextAsync(context, context.Arguments.Skip(1)).ConfigureAwait(false) : string.Empty;
 
         // Read before anything goes to the server: a missing file fails alone.
-        var fileBytes = file is null ? null : await CliFileException.ReadAllBytesAsync(file, context.Cancellation).ConfigureAwait(false);
+        await using var fileStream = file is null ? null : CliFileException.OpenRead(file);
         var profile = context.RequireLogin();
         using var api = context.CreateApi(profile);
         var conversationId = await NameResolver.ResolveConversationAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
@@ -72,7 +72,7 @@ internal static class MessageCommands
                 SecureFileResult result;
                 try
                 {
-                    result = await secure.SendFileAsync(connection, conversationId, Path.GetFileName(file), fileBytes!, null, messageId, context.Cancellation).ConfigureAwait(false);
+                    result = await secure.SendFileAsync(connection, conversationId, Path.GetFileName(file), fileStream!, null, messageId, options: null, context.Cancellation).ConfigureAwait(false);
                 }
                 catch (InvalidImageException ex)
                 {

@@ -47,11 +47,114 @@ public sealed partial class SecureClient
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentException.ThrowIfNullOrEmpty(fileName);
         var sniffed = ImageMetadata.SniffImageType(content);
+        return await SendFileCoreAsync(
+            connection, conversationId, fileName, SHA256.HashData(content), mimeType, sniffed, messageId, options,
+            async ct =>
+            {
+                var (plaintext, width, height, thumbnail) = sniffed is null ? (content, 0u, 0u, (byte[]?)null) : PrepareImage(content, sniffed, connection.Limits.MaxContentLength);
+                using var ciphertext = new MemoryStream();
+                AttachmentKeys keys;
+                using (var input = new MemoryStream(plaintext, writable: false))
+                {
+                    keys = await AttachmentCipher.EncryptAsync(input, ciphertext, ct).ConfigureAwait(false);
+                }
+
+                var grant = await _api.CreateAttachmentAsync(conversationId, keys.CiphertextSize, keys.Sha256, ct).ConfigureAwait(false);
+                await _api.UploadBlobAsync(grant.Upload, ciphertext.GetBuffer().AsMemory(0, (int)ciphertext.Length), ct).ConfigureAwait(false);
+                return (grant.AttachmentId, keys, width, height, thumbnail);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Encrypts a file read from a stream and uploads it as it encrypts, without holding it in memory (for large
+    /// files), then sends its descriptor as an encrypted message. The stream is read from its position to its end
+    /// twice, once to learn the hash and size the upload declares and once while uploading, so it must be seekable
+    /// and must not change meanwhile (a file that changes fails the upload with <see cref="SecureFailure.AttachmentMismatch"/>).
+    /// A JPEG or PNG is read whole instead, since its metadata is removed and a thumbnail made first.
+    /// </summary>
+    /// <param name="connection">The connection to SEND on.</param>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="fileName">The file name to show (no path).</param>
+    /// <param name="content">The file, seekable (a <see cref="FileStream"/>).</param>
+    /// <param name="mimeType">Its media type; sniffed for JPEG and PNG, else <c>application/octet-stream</c>, when null.</param>
+    /// <param name="messageId">The message id; a new UUIDv7 when null.</param>
+    /// <param name="options">Thread and mentions; null for neither.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="InvalidImageException">The file starts as a JPEG or PNG but does not decode (or is too large).</exception>
+    /// <exception cref="SecureMessagingException">The file changed between its two readings.</exception>
+    public async Task<SecureFileResult> SendFileAsync(
+        ChatWireConnection connection, Guid conversationId, string fileName, Stream content, string? mimeType = null, Guid? messageId = null, MessageOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentException.ThrowIfNullOrEmpty(fileName);
+        if (!content.CanRead || !content.CanSeek)
+        {
+            throw new ArgumentException("The file must be a readable, seekable stream (it is read twice); send a byte array otherwise.", nameof(content));
+        }
+
+        var start = content.Position;
+        var head = new byte[8];
+        var headLength = await content.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        content.Position = start;
+        if (ImageMetadata.SniffImageType(head.AsSpan(0, headLength)) is not null)
+        {
+            using var whole = new MemoryStream();
+            await content.CopyToAsync(whole, cancellationToken).ConfigureAwait(false);
+            return await SendFileAsync(connection, conversationId, fileName, whole.ToArray(), mimeType, messageId, options, cancellationToken).ConfigureAwait(false);
+        }
+
+        var contentHash = await SHA256.HashDataAsync(content, cancellationToken).ConfigureAwait(false);
+        return await SendFileCoreAsync(
+            connection, conversationId, fileName, contentHash, mimeType, sniffed: null, messageId, options,
+            async ct =>
+            {
+                content.Position = start;
+                var keys = await AttachmentCipher.EncryptAsync(content, Stream.Null, ct).ConfigureAwait(false);
+                var grant = await _api.CreateAttachmentAsync(conversationId, keys.CiphertextSize, keys.Sha256, ct).ConfigureAwait(false);
+                try
+                {
+                    await _api.UploadBlobAsync(
+                        grant.Upload,
+                        keys.CiphertextSize,
+                        (body, writeCancellation) =>
+                        {
+                            content.Position = start;
+                            return AttachmentCipher.EncryptAgainAsync(content, body, keys, writeCancellation);
+                        },
+                        ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is ChatWireCryptoException || ex.InnerException is ChatWireCryptoException)
+                {
+                    throw new SecureMessagingException(SecureFailure.AttachmentMismatch, $"{fileName} changed while it was being sent; nothing was sent.", ex);
+                }
+
+                return (grant.AttachmentId, keys, 0u, 0u, (byte[]?)null);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    // The part of sending a file that does not depend on where its bytes come from: a resend answered from the first
+    // attempt's envelope, else encryptAndUpload (which returns the attachment, its keys and the image fields), the
+    // upload completed, and the descriptor sent.
+    private async Task<SecureFileResult> SendFileCoreAsync(
+        ChatWireConnection connection,
+        Guid conversationId,
+        string fileName,
+        byte[] contentHash,
+        string? mimeType,
+        string? sniffed,
+        Guid? messageId,
+        MessageOptions? options,
+        Func<CancellationToken, Task<(Guid AttachmentId, AttachmentKeys Keys, uint Width, uint Height, byte[]? Thumbnail)>> encryptAndUpload,
+        CancellationToken cancellationToken)
+    {
         var kind = options?.ThreadRootId is null ? EnvelopeContentType.Message : EnvelopeContentType.ThreadReply;
 
         // A resend (same id, same file, name, type, thread and mentions) of one whose SEND got no answer carries the
         // first attempt's envelope, whose file is uploaded already: stored, the server answers with the original seq.
-        var digest = SentEnvelopes.Digest(conversationId, kind, FileIdentity(fileName, mimeType, content), options);
+        var digest = SentEnvelopes.Digest(conversationId, kind, FileIdentity(fileName, mimeType, contentHash), options);
         if (messageId is { } given && _sentEnvelopes.Find(given, digest) is { AttachmentId: var uploaded } earlier && uploaded != Guid.Empty)
         {
             try
@@ -65,31 +168,22 @@ public sealed partial class SecureClient
             }
         }
 
-        var (plaintext, width, height, thumbnail) = sniffed is null ? (content, 0u, 0u, (byte[]?)null) : PrepareImage(content, sniffed, connection.Limits.MaxContentLength);
-        using var ciphertext = new MemoryStream();
-        AttachmentKeys keys;
-        using (var input = new MemoryStream(plaintext, writable: false))
-        {
-            keys = await AttachmentCipher.EncryptAsync(input, ciphertext, cancellationToken).ConfigureAwait(false);
-        }
-
-        var grant = await _api.CreateAttachmentAsync(conversationId, keys.CiphertextSize, keys.Sha256, cancellationToken).ConfigureAwait(false);
-        await _api.UploadBlobAsync(grant.Upload, ciphertext.GetBuffer().AsMemory(0, (int)ciphertext.Length), cancellationToken).ConfigureAwait(false);
-        await _api.CompleteAttachmentAsync(grant.AttachmentId, cancellationToken).ConfigureAwait(false);
-        var descriptor = new AttachmentDescriptor(grant.AttachmentId, keys, mimeType ?? sniffed ?? "application/octet-stream", width, height, thumbnail);
+        var (attachmentId, keys, width, height, thumbnail) = await encryptAndUpload(cancellationToken).ConfigureAwait(false);
+        await _api.CompleteAttachmentAsync(attachmentId, cancellationToken).ConfigureAwait(false);
+        var descriptor = new AttachmentDescriptor(attachmentId, keys, mimeType ?? sniffed ?? "application/octet-stream", width, height, thumbnail);
         var body = new AttachmentMessage(Path.GetFileName(fileName), descriptor).Encode();
         var sent = await EncryptAndSendAsync(
-            connection, conversationId, messageId ?? Guid.CreateVersion7(), kind, body, options, digest, cancellationToken, grant.AttachmentId).ConfigureAwait(false);
-        return new SecureFileResult(sent, grant.AttachmentId, sniffed is not null);
+            connection, conversationId, messageId ?? Guid.CreateVersion7(), kind, body, options, digest, cancellationToken, attachmentId).ConfigureAwait(false);
+        return new SecureFileResult(sent, attachmentId, sniffed is not null);
     }
 
     // What makes two SendFileAsync calls the same file message (with the conversation, kind, thread and mentions):
-    // SHA-256 of the bytes, the name shown and the type asked for. The descriptor cannot be compared: each encryption
-    // takes a new file key.
-    private static byte[] FileIdentity(string fileName, string? mimeType, byte[] content)
+    // SHA-256 of the bytes (contentHash), the name shown and the type asked for. The descriptor cannot be compared:
+    // each encryption takes a new file key.
+    private static byte[] FileIdentity(string fileName, string? mimeType, byte[] contentHash)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(SHA256.HashData(content));
+        hash.AppendData(contentHash);
         hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(fileName)));
         hash.AppendData([0]);
         hash.AppendData(Encoding.UTF8.GetBytes(mimeType ?? string.Empty));
