@@ -533,11 +533,12 @@ public sealed partial class ChatWireConnection
 
         if (retry)
         {
-            await RetryFillLaterAsync(link, conversationId, target).ConfigureAwait(false);
+            await RetryFillLaterAsync(link, conversationId, target, detachWhenFull).ConfigureAwait(false);
         }
     }
 
-    private async Task RetryFillLaterAsync(FrameLink link, Guid conversationId, ulong target)
+    // The retry of a catch-up's fill detaches when the buffer is full, as the first try does.
+    private async Task RetryFillLaterAsync(FrameLink link, Guid conversationId, ulong target, bool detachWhenFull)
     {
         try
         {
@@ -548,7 +549,7 @@ public sealed partial class ChatWireConnection
             return;
         }
 
-        await FillAsync(link, conversationId, target).ConfigureAwait(false);
+        await FillAsync(link, conversationId, target, detachWhenFull).ConfigureAwait(false);
     }
 
     // Every conversation of the user, SYNC page by page.

@@ -535,15 +535,130 @@ public sealed class ConversationStreamsTests
         Assert.Equal([8UL], Seqs());
     }
 
+    // Regression: while the app was behind, my own leave and my join again were left to a fill. The fill's page ended
+    // at my leave and the fill stopped there (the conversation looked left), what it fetched after my leave was
+    // dropped, and a live event between pages started the conversation afresh past them: my join and what followed
+    // were lost.
+    [Fact]
+    public void OnLive_AppBehind_MyLeaveAndJoinAgainLeftToAFill_EverythingComesOutInOrder()
+    {
+        var streams = StartedAt(2, appBehind: () => true);
+        Assert.True(streams.OnLive(Membership(Conversation, 3, EventKind.MemberLeft, Me)));
+        Assert.True(streams.TryBeginFill(Conversation, target: 0, out var from));
+        Assert.Equal(2UL, from);
+        Assert.False(streams.OnLive(Membership(Conversation, 5, EventKind.MemberJoined, Me)));
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 6)));
+
+        // The first page ends at my leave; the fill goes on.
+        streams.OnFetched(Membership(Conversation, 3, EventKind.MemberLeft, Me));
+        Assert.True(streams.ContinueFill(Conversation, pageWasEmpty: false, out from));
+        Assert.Equal(3UL, from);
+
+        // Another live event between pages, then the rest (4 was sent while I was out).
+        Assert.False(streams.OnLive(Messages.Text(Conversation, 7)));
+        streams.OnFetched(Messages.Text(Conversation, 4));
+        streams.OnFetched(Membership(Conversation, 5, EventKind.MemberJoined, Me));
+        streams.OnFetched(Messages.Text(Conversation, 6));
+        streams.OnFetched(Messages.Text(Conversation, 7));
+        Assert.False(streams.ContinueFill(Conversation, pageWasEmpty: false, out _));
+
+        var events = Drain();
+        Assert.Equal([3UL, 4UL, 5UL, 6UL, 7UL], events.Select(e => e.Stored!.Value.Seq));
+        Assert.True(Assert.IsType<MembershipChanged>(events[2]).Joined);
+        Assert.Equal(7UL, streams.Snapshot()[Conversation]);
+    }
+
+    // The same fill refused with NOT_A_MEMBER after my leave came out: I am out after all, and a later event (my
+    // join again) starts the conversation afresh, as without the app behind.
+    [Fact]
+    public void OnLive_AppBehind_FillPastMyLeaveRefused_ALaterJoinStartsAfresh()
+    {
+        var streams = StartedAt(2, appBehind: () => true);
+        Assert.True(streams.OnLive(Membership(Conversation, 3, EventKind.MemberLeft, Me)));
+        Assert.True(streams.TryBeginFill(Conversation, target: 0, out _, out var generation));
+        Assert.False(streams.OnLive(Membership(Conversation, 5, EventKind.MemberJoined, Me)));
+        streams.OnFetched(Membership(Conversation, 3, EventKind.MemberLeft, Me));
+        Assert.True(streams.ContinueFill(Conversation, pageWasEmpty: false, out _));
+        Assert.False(streams.AbandonFill(Conversation, notAMember: true, generation));
+        Assert.False(Assert.IsType<MembershipChanged>(Assert.Single(Drain())).Joined);
+        Assert.Empty(streams.Snapshot());
+
+        Assert.True(streams.OnLive(Membership(Conversation, 9, EventKind.MemberJoined, Me)));
+        Assert.True(streams.TryBeginFill(Conversation, target: 0, out var from));
+        Assert.Equal(8UL, from);
+    }
+
+    // Regression: a conversation with a gap whose fill waits for room (the buffer nearly full, the app not reading)
+    // held every later live event of it, outside the buffer and its bound, for as long as the app did not read.
+    [Fact]
+    public async Task OnLive_GapFillWaitingForRoom_LaterLiveEventsAreLeftToTheFill_NotHeldWithoutABound()
+    {
+        var buffer = new EventBuffer(300);
+        for (var i = 0; i < 150; i++)
+        {
+            buffer.Write(new ConnectionStateChanged(ConnectionState.Connected, null));
+        }
+
+        var streams = new ConversationStreams(buffer.Writer, appBehind: () => buffer.IsBehind);
+        streams.BeginCatchUp(Me);
+        streams.Start(Conversation, 2);
+        streams.EndCatchUp();
+        Assert.True(streams.OnLive(Messages.Text(Conversation, 4)));
+        Assert.True(streams.TryBeginFill(Conversation, target: 0, out var from));
+        using var cancel = new CancellationTokenSource();
+        var room = buffer.ReserveAsync(200, cancel.Token);
+        Assert.False(room.IsCompleted);
+
+        for (ulong seq = 5; seq < 5_005; seq++)
+        {
+            streams.OnLive(Messages.Text(Conversation, seq));
+        }
+
+        Assert.InRange(streams.HeldCount, 0, 300);
+        Assert.Equal(150, buffer.Count);
+
+        // Once the app reads, the fill gets its room and fetches everything in order.
+        while (buffer.Reader.TryRead(out _))
+        {
+            buffer.OnRead();
+        }
+
+        await room.WaitAsync(TimeSpan.FromSeconds(10));
+        for (var next = from + 1; ;)
+        {
+            for (var k = 0; k < 200 && next < 5_005; k++, next++)
+            {
+                streams.OnFetched(Messages.Text(Conversation, next));
+            }
+
+            if (!streams.ContinueFill(Conversation, pageWasEmpty: false, out from))
+            {
+                break;
+            }
+
+            Assert.Equal(next - 1, from);
+        }
+
+        buffer.Release(200);
+        var seqs = new List<ulong>();
+        while (buffer.Reader.TryRead(out var item))
+        {
+            seqs.Add(item.Stored!.Value.Seq);
+        }
+
+        Assert.Equal(Enumerable.Range(3, 5_002).Select(seq => (ulong)seq), seqs);
+        Assert.Equal(0, streams.HeldCount);
+    }
+
     private static ConversationEvent Membership(Guid conversationId, ulong seq, EventKind kind, Guid subject) =>
         Messages.Text(conversationId, seq) with { Kind = kind, SubjectId = subject, ContentType = string.Empty, Content = Array.Empty<byte>() };
 
-    private ConversationStreams Streams() => new(_events.Writer);
+    private ConversationStreams Streams(Func<bool>? appBehind = null) => new(_events.Writer, appBehind: appBehind);
 
     // After a first catch-up whose SYNC started Conversation at watermark.
-    private ConversationStreams StartedAt(ulong watermark)
+    private ConversationStreams StartedAt(ulong watermark, Func<bool>? appBehind = null)
     {
-        var streams = Streams();
+        var streams = Streams(appBehind);
         streams.BeginCatchUp(Me);
         streams.Start(Conversation, watermark);
         streams.EndCatchUp();

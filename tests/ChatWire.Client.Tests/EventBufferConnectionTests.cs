@@ -1,4 +1,5 @@
 using ChatWire.Client.Tests.Infrastructure;
+using ChatWire.Storage.Messages;
 using ChatWire.Testing;
 
 namespace ChatWire.Client.Tests;
@@ -91,5 +92,74 @@ public sealed class EventBufferConnectionTests(ServerFixture fixture) : IClassFi
         }
 
         Assert.Equal(Enumerable.Range((int)before + 1, Sent).Select(seq => (ulong)seq), seqs);
+    }
+
+    // Regression: a catch-up fill that the server refused for now (STORAGE_UNAVAILABLE) was tried again, still inside
+    // the catch-up ConnectAsync awaits, as a fill that waits for room; with the buffer filled by live events during the
+    // retry's delay, ConnectAsync never returned, and the app cannot read (make room) before it does.
+    [Fact]
+    public async Task ConnectAsync_ACatchUpFillRefusedOnce_WithTheBufferFullByTheRetry_StillReturns()
+    {
+        var refused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var armed = 0;
+        var general = Guid.Empty;
+        await using var server = await TestServer.StartAsync(replaceServices: services => MessageStoreProxy.Replace(services, (store, method, args) =>
+        {
+            if (method.Name == nameof(IMessageStore.ReadAsync) && (Guid)args[0]! == general && Interlocked.CompareExchange(ref armed, 0, 1) == 1)
+            {
+                refused.TrySetResult();
+                return Task.FromException<IReadOnlyList<StoredEvent>>(new IOException("The store is down for a moment."));
+            }
+
+            return null;
+        }));
+        var crew = await Crew.CreateAsync(server);
+        var dm = await crew.Alice.OpenDmAsync(crew.Bob.Username);
+        await using var alice = await Sdk.ConnectAsync(crew.Alice);
+        var before = (await alice.SendTextAsync(crew.GeneralId, "before")).Seq;
+        ulong last = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            last = (await alice.SendTextAsync(crew.GeneralId, $"missed {i}")).Seq;
+        }
+
+        // A page of 200 fits beside ConnectionStateChanged(Connected), not beside anything more.
+        var options = Sdk.Options(crew.Bob) with { EventBufferCapacity = 201, ResumeWatermarks = new Dictionary<Guid, ulong> { [crew.GeneralId] = before } };
+        general = crew.GeneralId;
+        Interlocked.Exchange(ref armed, 1);
+        var connecting = ChatWireConnection.ConnectAsync(options);
+
+        // The catch-up's first page of General is refused; before it is asked again (a second later), live messages
+        // of another conversation take the room a page needs.
+        await refused.Task.WaitAsync(Patience.Default);
+        var dmLast = 0UL;
+        for (var i = 0; i < 3; i++)
+        {
+            dmLast = (await alice.SendTextAsync(dm, $"live {i}")).Seq;
+        }
+
+        await using var bob = await connecting.WaitAsync(Patience.Default);
+
+        var seqs = new List<ulong>();
+        var dmSeen = false;
+        using var timeout = new CancellationTokenSource(Patience.Default);
+        await foreach (var item in bob.ReadEventsAsync(timeout.Token))
+        {
+            if (item is MessageReceived { Message: var m })
+            {
+                if (m.ConversationId == crew.GeneralId)
+                {
+                    seqs.Add(m.Seq);
+                }
+
+                dmSeen |= m.ConversationId == dm && m.Seq == dmLast;
+                if (dmSeen && seqs.LastOrDefault() == last)
+                {
+                    break;
+                }
+            }
+        }
+
+        Assert.Equal(Enumerable.Range((int)before + 1, 20).Select(seq => (ulong)seq), seqs);
     }
 }

@@ -173,7 +173,7 @@ internal sealed class ConversationStreams
     {
         lock (_lock)
         {
-            if (_streams.TryGetValue(e.ConversationId, out var left) && left.Left)
+            if (_streams.TryGetValue(e.ConversationId, out var left) && left.Left && !left.LeftByFill)
             {
                 if (e.Seq <= left.Watermark)
                 {
@@ -220,15 +220,17 @@ internal sealed class ConversationStreams
 
     // An event fetched by a fill. One for a conversation I have left since, or that started afresh and waits
     // for SYNC to say where, is dropped: the fill that fetched it was asked before, from a watermark that
-    // no longer holds.
+    // no longer holds. Unless the leave came out of this fill itself: what the same fill fetches after it is the
+    // history the server let me read (my join again comes with it).
     public void OnFetched(ConversationEvent e)
     {
         lock (_lock)
         {
             var stream = StreamFor(e);
-            if (!stream.Left && !stream.Unstarted)
+            if ((!stream.Left || stream.LeftByFill) && !stream.Unstarted)
             {
                 Accept(stream, e);
+                stream.LeftByFill = stream.Left;
             }
         }
     }
@@ -272,14 +274,17 @@ internal sealed class ConversationStreams
         {
             var stream = _streams[conversationId];
             from = stream.Watermark;
-            if (stream.Left || stream.Unstarted)
+            if ((stream.Left && !stream.LeftByFill) || stream.Unstarted)
             {
                 // Left meanwhile (nothing to fetch), or started afresh during a catch-up, whose end fills it.
                 stream.Filling = false;
                 stream.Deferring = false;
+                stream.LeftByFill = false;
                 return false;
             }
 
+            // Left by an event of this fill, with more held or wanted past it (my join again, left to the fill while
+            // the app was behind): the next page brings it, or a NOT_A_MEMBER refusal says I am out after all.
             var missing = stream.Held.Count > 0 || stream.Watermark < stream.Target;
             if (missing && !pageWasEmpty)
             {
@@ -293,6 +298,7 @@ internal sealed class ConversationStreams
 
             stream.Filling = false;
             stream.Deferring = false;
+            stream.LeftByFill = false;
             stream.RetriedAfterRejoin = false;
             return false;
         }
@@ -313,6 +319,7 @@ internal sealed class ConversationStreams
             }
 
             stream.Filling = false;
+            stream.LeftByFill = false;
             if (!notAMember || stream.Unstarted || stream.Left)
             {
                 return false;
@@ -491,5 +498,9 @@ internal sealed class ConversationStreams
 
         // Live events met a full event buffer: they are left to the fill (Target) until it ends.
         public bool Deferring { get; set; }
+
+        // Left by an event the running fill fetched: the fill goes on past it (and live events wait for it), since
+        // what it fetches next is history the server lets me read, my join again included.
+        public bool LeftByFill { get; set; }
     }
 }

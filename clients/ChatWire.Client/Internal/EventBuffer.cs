@@ -20,6 +20,7 @@ internal sealed class EventBuffer
     private readonly Dictionary<Guid, ChatWireEvent> _latestPresence = [];
     private TaskCompletionSource _room = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _reserved;
+    private int _roomWaiters;
     private bool _waiting;
 
     public EventBuffer(int capacity)
@@ -36,9 +37,10 @@ internal sealed class EventBuffer
 
     public bool IsFull => _channel.Reader.Count >= _capacity;
 
-    // Full, counting the room promised to fill pages in flight: live stored events wait for a fill from here on,
-    // so that a page that arrives finds the room it was promised.
-    public bool IsBehind => _channel.Reader.Count + Volatile.Read(ref _reserved) >= _capacity;
+    // Full, counting the room promised to fill pages in flight, or a fill waits for room: live stored events wait
+    // for a fill from here on, so that a page that arrives finds the room it was promised, and a conversation whose
+    // fill waits does not hold its live events meanwhile.
+    public bool IsBehind => Volatile.Read(ref _roomWaiters) > 0 || _channel.Reader.Count + Volatile.Read(ref _reserved) >= _capacity;
 
     // Waiting read states and presence changes, and the room reserved for fill pages in flight.
     public (int Coalesced, int Reserved) Pending
@@ -81,21 +83,29 @@ internal sealed class EventBuffer
 
     public async Task ReserveAsync(int size, CancellationToken cancellationToken)
     {
-        while (true)
+        Interlocked.Increment(ref _roomWaiters);
+        try
         {
-            Task room;
-            lock (_lock)
+            while (true)
             {
-                if (TryReserveLocked(size))
+                Task room;
+                lock (_lock)
                 {
-                    return;
+                    if (TryReserveLocked(size))
+                    {
+                        return;
+                    }
+
+                    _waiting = true;
+                    room = _room.Task;
                 }
 
-                _waiting = true;
-                room = _room.Task;
+                await room.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-
-            await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _roomWaiters);
         }
     }
 
