@@ -26,6 +26,9 @@ internal sealed class CommandContext(CliContext io, CommandLine line, IReadOnlyL
 
     public string ProfileName { get; } = profileName;
 
+    /// <summary>How to run this CLI as this profile in a hint a person copies: <c>chatwire</c>, with <c>--profile NAME</c> unless default.</summary>
+    public string Self => ProfileName == ProfileStore.DefaultProfile ? "chatwire" : $"chatwire --profile {ProfileName}";
+
     public CancellationToken Cancellation { get; } = cancellation;
 
     public string? Option(string name) => Line.Value(name);
@@ -54,7 +57,7 @@ internal sealed class CommandContext(CliContext io, CommandLine line, IReadOnlyL
         {
             throw new CliException(
                 ErrorCode.NotAuthenticated,
-                $"Not logged in (profile \"{ProfileName}\"); run: chatwire login --server URL --user NAME.");
+                $"Not logged in (profile \"{ProfileName}\"); run: {Self} login --server URL --user NAME.");
         }
 
         return profile;

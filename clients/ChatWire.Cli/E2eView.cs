@@ -51,7 +51,7 @@ internal static class E2eView
                 }
 
                 text = content.Plaintext is { } plaintext
-                    ? AttachmentMessage.TryDecode(plaintext, out var file) ? Describe(e, file!) : Encoding.UTF8.GetString(plaintext)
+                    ? AttachmentMessage.TryDecode(plaintext, out var file) ? Describe(context, e, file!) : Encoding.UTF8.GetString(plaintext)
                     : $"[cannot decrypt: {content.FailureReason}]";
             }
             catch (Exception ex) when (ex is SecureMessagingException or ChatWireException)
@@ -65,13 +65,13 @@ internal static class E2eView
 
     // "[image pic.jpg, 1024×768, 83 KB: chatwire download ID --out PATH]" for an image with dimensions, else
     // "[file NAME, MIME, SIZE: …]".
-    private static string Describe(ConversationEvent e, AttachmentMessage file)
+    private static string Describe(CommandContext context, ConversationEvent e, AttachmentMessage file)
     {
         var d = file.Descriptor;
         var size = Size(d.Keys.PlaintextSize);
         return d.MimeType.StartsWith("image/", StringComparison.Ordinal) && d.Width > 0 && d.Height > 0
-            ? $"[image {file.FileName}, {d.Width.ToString(CultureInfo.InvariantCulture)}×{d.Height.ToString(CultureInfo.InvariantCulture)}, {size}: chatwire download {e.EventId:D} --out PATH]"
-            : $"[file {file.FileName}, {d.MimeType}, {size}: chatwire download {e.EventId:D} --out PATH]";
+            ? $"[image {file.FileName}, {d.Width.ToString(CultureInfo.InvariantCulture)}×{d.Height.ToString(CultureInfo.InvariantCulture)}, {size}: {context.Self} download {e.EventId:D} --out PATH]"
+            : $"[file {file.FileName}, {d.MimeType}, {size}: {context.Self} download {e.EventId:D} --out PATH]";
     }
 
     // Bytes under 1 KB, then KB and MB (1000s, rounded), as a person reads a file size.

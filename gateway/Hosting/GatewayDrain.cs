@@ -25,6 +25,7 @@ internal sealed class GatewayDrain(
     TimeProvider time,
     ILogger<GatewayDrain> logger) : IHostedLifecycleService
 {
+    private readonly Lock _beginLock = new();
     private int _draining;
     private int _waited;
 
@@ -40,21 +41,27 @@ internal sealed class GatewayDrain(
     /// <summary>Marks the node as draining and refuses new connections; called from ApplicationStopping (synchronous, so it is immediate).</summary>
     public void Begin()
     {
-        if (Interlocked.Exchange(ref _draining, 1) != 0)
+        // Under a lock, so that a second caller (StoppingAsync, racing ApplicationStopping) returns only once the
+        // drain has begun and been logged: "Drained" can never be logged before "Draining".
+        lock (_beginLock)
         {
-            return;
-        }
+            if (Volatile.Read(ref _draining) != 0)
+            {
+                return;
+            }
 
-        metrics.Draining.Set(1);
-        if (!Enabled || options.Value.DrainTimeoutMs == 0)
-        {
-            registry.BeginShutdown();
-            return;
-        }
+            Volatile.Write(ref _draining, 1);
+            metrics.Draining.Set(1);
+            if (!Enabled || options.Value.DrainTimeoutMs == 0)
+            {
+                registry.BeginShutdown();
+                return;
+            }
 
-        var sent = registry.BeginDrain(ReconnectWindowMs, "This node is restarting; reconnect to another node.");
-        metrics.GoAwaySent.Inc(sent);
-        GatewayLog.DrainStarted(logger, sent, options.Value.DrainTimeoutMs);
+            var sent = registry.BeginDrain(ReconnectWindowMs, "This node is restarting; reconnect to another node.");
+            metrics.GoAwaySent.Inc(sent);
+            GatewayLog.DrainStarted(logger, sent, options.Value.DrainTimeoutMs);
+        }
     }
 
     public async Task StoppingAsync(CancellationToken cancellationToken)

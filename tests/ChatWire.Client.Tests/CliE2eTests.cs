@@ -115,7 +115,7 @@ public sealed class CliE2eTests : IClassFixture<ServerFixture>, IDisposable
 
         Assert.True(sent.GetProperty("metadata_stripped").GetBoolean());
         Assert.Contains($"[image photo.jpg, 1024×768, ", history.Stdout, StringComparison.Ordinal);
-        Assert.Contains($" KB: chatwire download {id} --out PATH]", history.Stdout, StringComparison.Ordinal);
+        Assert.Contains($" KB: chatwire --profile bob download {id} --out PATH]", history.Stdout, StringComparison.Ordinal);
         var thumbnail = await File.ReadAllBytesAsync(thumbPath);
         using (var decoded = SkiaSharp.SKBitmap.Decode(thumbnail))
         {

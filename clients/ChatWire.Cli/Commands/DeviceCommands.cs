@@ -148,8 +148,8 @@ internal static class DeviceCommands
         {
             UserVerification.Verified => ("verified", $"Verified: you compared this number with {who}. If their key changes, sending to them stops until you verify again."),
             UserVerification.KeyChangedSinceVerified => ("key_changed",
-                $"{who}'s account key CHANGED since you verified it: new messages to them, and new ones from them, are refused. Compare this new number with theirs; if it matches: chatwire verify {who} --confirm \"{number}\". To accept the new key without comparing: chatwire verify {who} --clear."),
-            _ => ("unverified", $"Not verified. Compare it with theirs in person or on a call; if it matches, nobody is in between: chatwire verify {who} --confirm \"{number}\"."),
+                $"{who}'s account key CHANGED since you verified it: new messages to them, and new ones from them, are refused. Compare this new number with theirs; if it matches: {context.Self} verify {who} --confirm \"{number}\". To accept the new key without comparing: {context.Self} verify {who} --clear."),
+            _ => ("unverified", $"Not verified. Compare it with theirs in person or on a call; if it matches, nobody is in between: {context.Self} verify {who} --confirm \"{number}\"."),
         };
         await context.Output.WriteAsync(
             new JsonObject { ["user_id"] = user.ToString("D"), ["safety_number"] = number, ["verification"] = name },
