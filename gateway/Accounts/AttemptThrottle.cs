@@ -1,13 +1,12 @@
 using System.Threading.RateLimiting;
 using ChatWire.Gateway.Hosting;
-using ChatWire.Protocol;
 using Microsoft.Extensions.Options;
 
 namespace ChatWire.Gateway.Accounts;
 
 /// <summary>
-/// Throttles guessing: login, sign-up, password-change and invite-join attempts, as token buckets refilled
-/// each minute, on three keys:
+/// Throttles guessing: login, sign-up, password-change and invite-join attempts, as token buckets of a
+/// minute's allowance that refill smoothly (<see cref="PerMinuteBuckets"/>), on three keys:
 /// <list type="bullet">
 /// <item>the client address (IPv6 by /64), whatever the account: one source cannot try many accounts;</item>
 /// <item>the account from that address: one source cannot guess one password for long, and an attacker
@@ -26,9 +25,9 @@ internal sealed class AttemptThrottle : IDisposable
     public AttemptThrottle(IOptions<AuthOptions> options)
     {
         var o = options.Value;
-        _perIp = Create(o.AttemptsPerIpPerMinute);
-        _perAccountAndIp = Create(o.AttemptsPerAccountPerMinute);
-        _perAccount = Create(o.AttemptsPerAccountFromAllAddressesPerMinute);
+        _perIp = PerMinuteBuckets.Create<string>(o.AttemptsPerIpPerMinute);
+        _perAccountAndIp = PerMinuteBuckets.Create<string>(o.AttemptsPerAccountPerMinute);
+        _perAccount = PerMinuteBuckets.Create<string>(o.AttemptsPerAccountFromAllAddressesPerMinute);
     }
 
     /// <summary>Throws RATE_LIMITED when the address, or the account from it or from everywhere, has used up its attempts.</summary>
@@ -57,28 +56,6 @@ internal sealed class AttemptThrottle : IDisposable
         _perAccount.Dispose();
     }
 
-    private static void Acquire(PartitionedRateLimiter<string> limiter, string key)
-    {
-        using var lease = limiter.AttemptAcquire(key);
-        if (!lease.IsAcquired)
-        {
-            throw Limited(lease);
-        }
-    }
-
-    private static RequestRefusedException Limited(RateLimitLease lease)
-    {
-        var retry = lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)) : 60;
-        return new RequestRefusedException(ErrorCode.RateLimited, "Too many attempts; retry later.", retryAfterSeconds: retry);
-    }
-
-    private static PartitionedRateLimiter<string> Create(int perMinute) =>
-        PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = perMinute,
-            TokensPerPeriod = perMinute,
-            ReplenishmentPeriod = TimeSpan.FromMinutes(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        }));
+    private static void Acquire(PartitionedRateLimiter<string> limiter, string key) =>
+        PerMinuteBuckets.Take(limiter, key, "Too many attempts; retry later.");
 }
