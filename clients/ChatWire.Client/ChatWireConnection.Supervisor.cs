@@ -553,14 +553,14 @@ public sealed partial class ChatWireConnection
     }
 
     // Every conversation of the user, SYNC page by page.
-    private async Task<List<ConversationState>> SyncAllAsync(FrameLink? link, CancellationToken cancellationToken)
+    private async Task<List<ConversationState>> SyncAllAsync(FrameLink? link, CancellationToken cancellationToken, bool timed = false)
     {
         var states = new List<ConversationState>();
         var after = Guid.Empty;
         var pageSize = (uint)ProtocolLimits.Default.MaxSyncLimit;
         while (true)
         {
-            var page = await RequestAsync<Sync, SyncPage>(link, requestId => new Sync(requestId, after, pageSize), cancellationToken).ConfigureAwait(false);
+            var page = await RequestAsync<Sync, SyncPage>(link, requestId => new Sync(requestId, after, pageSize), cancellationToken, timed).ConfigureAwait(false);
             states.AddRange(page.Conversations);
             if (!page.HasMore || page.Conversations.Count == 0)
             {

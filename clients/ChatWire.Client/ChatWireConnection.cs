@@ -182,6 +182,9 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// while one call waits, a concurrent call may store its message first.
     /// </exception>
     /// <exception cref="IOException">The link dropped before the acknowledgement; retry with the same message id.</exception>
+    /// <exception cref="TimeoutException">
+    /// No acknowledgement within <see cref="ChatWireConnectionOptions.RequestTimeout"/>; retry with the same message id.
+    /// </exception>
     public Task<SendResult> SendAsync(
         Guid conversationId,
         ReadOnlyMemory<byte> content,
@@ -293,7 +296,8 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         var page = await RequestAsync<History, HistoryPage>(
             link: null,
             requestId => new History(requestId, conversationId, fromSeq, direction, (uint)limit) { ThreadRootId = threadRootId },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            timed: true).ConfigureAwait(false);
         return new HistoryPageResult(page.ConversationId, page.Events, page.HasMore);
     }
 
@@ -343,7 +347,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// <param name="conversationId">Where I type.</param>
     /// <param name="cancellationToken">Stops waiting.</param>
     public async Task TypingAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
-        await RequestAsync<Typing, Ok>(link: null, requestId => new Typing(requestId, conversationId), cancellationToken).ConfigureAwait(false);
+        await RequestAsync<Typing, Ok>(link: null, requestId => new Typing(requestId, conversationId), cancellationToken, timed: true).ConfigureAwait(false);
 
     /// <summary>Sets my status for all my devices (SET_STATUS): online, away or do not disturb.</summary>
     /// <param name="status">Not <see cref="PresenceStatus.Offline"/>.</param>
@@ -392,7 +396,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         {
             try
             {
-                return await RequestAsync<TRequest, TReply>(link, build, cancellationToken).ConfigureAwait(false);
+                return await RequestAsync<TRequest, TReply>(link, build, cancellationToken, timed: true).ConfigureAwait(false);
             }
             catch (ChatWireException ex) when (ex.Code == ErrorCode.RateLimited && ex.RetryAfter is { } after && waited + after <= _options.MaxRateLimitWait)
             {
@@ -409,7 +413,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// </summary>
     /// <param name="cancellationToken">Stops waiting.</param>
     public async Task<IReadOnlyList<ConversationState>> GetConversationStatesAsync(CancellationToken cancellationToken = default) =>
-        await SyncAllAsync(link: null, cancellationToken).ConfigureAwait(false);
+        await SyncAllAsync(link: null, cancellationToken, timed: true).ConfigureAwait(false);
 
     /// <summary>
     /// Where each conversation's stream stands: the seq up to which every event was put in the buffer that
@@ -431,7 +435,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     public async Task<TimeSpan> PingAsync(CancellationToken cancellationToken = default)
     {
         var started = Stopwatch.GetTimestamp();
-        await RequestAsync<Ping, Pong>(link: null, requestId => new Ping(requestId), cancellationToken).ConfigureAwait(false);
+        await RequestAsync<Ping, Pong>(link: null, requestId => new Ping(requestId), cancellationToken, timed: true).ConfigureAwait(false);
         return Stopwatch.GetElapsedTime(started);
     }
 
@@ -517,7 +521,9 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
         }
     }
 
-    private async Task<TReply> RequestAsync<TRequest, TReply>(FrameLink? link, Func<uint, TRequest> build, CancellationToken cancellationToken)
+    // One request and its answer. The app's own calls are timed (RequestTimeout); the connection's own requests on a
+    // link (catch-up, acknowledgements, re-watching) live as long as the link and end with it.
+    private async Task<TReply> RequestAsync<TRequest, TReply>(FrameLink? link, Func<uint, TRequest> build, CancellationToken cancellationToken, bool timed = false)
         where TRequest : struct, IFrame<TRequest>
     {
         link ??= await WaitForLinkAsync(cancellationToken).ConfigureAwait(false);
@@ -534,7 +540,19 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
             }
 
             await link.WriteAsync(build(requestId), cancellationToken).ConfigureAwait(false);
-            var answer = await reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var timeout = timed ? _options.RequestTimeout : Timeout.InfiniteTimeSpan;
+            object answer;
+            try
+            {
+                answer = await reply.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (!reply.Task.IsCompleted)
+            {
+                throw new TimeoutException(
+                    $"The server did not answer {Opcodes.Name(TRequest.Opcode)} within {timeout.TotalSeconds:0.###} s (RequestTimeout); the connection stays up."
+                    + (TRequest.Opcode == Opcode.Send ? " The message may have been stored: send it again with the same message id." : ""));
+            }
+
             return answer is TReply typed
                 ? typed
                 : throw new ChatWireException(ErrorCode.MalformedFrame, $"The server answered {TRequest.Opcode} with {answer.GetType().Name}.");

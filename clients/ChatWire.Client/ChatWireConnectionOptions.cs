@@ -163,6 +163,18 @@ public sealed record ChatWireConnectionOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long one of the app's requests (send, edit, delete, reaction, read mark, typing, status, presence watch,
+    /// history, conversation states, ping) waits for the server's answer once it has gone out, each time it goes out:
+    /// past it the call throws <see cref="TimeoutException"/>, and the connection stays up (an answer that comes later
+    /// is dropped). A node that accepts requests but stalls (its store is stuck) then fails calls instead of holding
+    /// them; a dead link is found by the heartbeat and fails them with <see cref="IOException"/>. A send that timed
+    /// out may still have been stored: send it again with the same message id, which the server stores at most once.
+    /// Waiting for a link while reconnecting is not counted (the call's cancellation token bounds that), nor are the
+    /// waits of <see cref="MaxRateLimitWait"/>. <see cref="Timeout.InfiniteTimeSpan"/> waits as long as the link lives.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Options for the endpoints a server announces in <c>GET /v1/server-info</c>. Unless <paramref name="transport"/>
     /// says otherwise: Noise when the server has a Noise listener (and TLS was not asked for with
     /// <paramref name="preferTls"/>); else TLS when the server has a TLS listener, except on a loopback host (the
