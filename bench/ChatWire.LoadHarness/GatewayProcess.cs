@@ -239,7 +239,11 @@ internal sealed class GatewayProcess : IAsyncDisposable
             body.GetProperty("connections").GetInt32(),
             body.GetProperty("managed_bytes").GetInt64(),
             body.GetProperty("rss_bytes").GetInt64(),
-            body.GetProperty("gc_server").GetBoolean());
+            body.GetProperty("gc_server").GetBoolean())
+        {
+            // A gateway built before this field says nothing of it.
+            GcCommittedBytes = body.TryGetProperty("gc_committed_bytes", out var committed) ? committed.GetInt64() : 0,
+        };
     }
 
     /// <summary>The gateway's JIT time so far, in seconds; null when it does not export it (an older build).</summary>
@@ -369,4 +373,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
     private static readonly HashSet<int> HandedOut = [];
 }
 
-internal sealed record MemoryReading(int Connections, long ManagedBytes, long RssBytes, bool ServerGc);
+internal sealed record MemoryReading(int Connections, long ManagedBytes, long RssBytes, bool ServerGc)
+{
+    /// <summary>What the GC had committed after its collections (0 from a gateway that does not say).</summary>
+    public long GcCommittedBytes { get; init; }
+}

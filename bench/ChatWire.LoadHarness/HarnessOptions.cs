@@ -79,10 +79,16 @@ internal sealed record HarnessOptions
     /// <summary>The most connections a storm or seed takes: the machine's open-file limit is 20,000.</summary>
     public const int MaxStormConnections = 16_000;
 
-    private static readonly string[] Scenarios = ["idle", "send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm", "ceiling"];
+    /// <summary>churn: rounds of one session per device.</summary>
+    public int Rounds { get; init; } = 20;
+
+    /// <summary>churn: the first rounds left out of the slope (caches filling, the heap finding its size).</summary>
+    public int WarmRounds { get; init; } = 3;
+
+    private static readonly string[] Scenarios = ["idle", "send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm", "churn", "ceiling"];
 
     public const string Usage = """
-        usage: ChatWire.LoadHarness idle|send|dm|fanout|channel|sync|cluster|cluster-idle|seed|connect-storm|resume-storm|ceiling [options]
+        usage: ChatWire.LoadHarness idle|send|dm|fanout|channel|sync|cluster|cluster-idle|seed|connect-storm|resume-storm|churn|ceiling [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
@@ -133,6 +139,13 @@ internal sealed record HarnessOptions
                    --connections 5000 (at most 16000)   --per-user 1   --conversations 10   --members 50
                    --messages 10 (per channel)   --content-bytes 200   --in-flight 500   --sources 4
                    --timeout-seconds 120   --tls | --noise
+          churn:   the leak check: --rounds of one short session per device (connect, SYNC, PRESENCE_WATCH of ten
+                   team-mates, --messages SENDs, HISTORY, READ, hang up); the gateway's heap (after a forced full GC)
+                   and RSS after each round, with nothing connected, and their slope over the rounds after the first
+                   --warm-rounds, per round and per session
+                   --connections 5000 (at most 16000)   --per-user 1   --conversations 10   --members 50
+                   --rounds 20   --warm-rounds 3   --messages 2 (per session)   --content-bytes 200   --in-flight 500
+                   --sources 4   --timeout-seconds 120   --hold SECONDS (after the last round)   --tls | --noise
         """;
 
     public static HarnessOptions Parse(string[] args)
@@ -176,6 +189,10 @@ internal sealed record HarnessOptions
         else if (options.Scenario is "seed" or "connect-storm" or "resume-storm")
         {
             options = options with { Connections = 5_000, ConnectionsPerUser = 1, Messages = 10 };
+        }
+        else if (options.Scenario == "churn")
+        {
+            options = options with { Connections = 5_000, ConnectionsPerUser = 1, Messages = 2 };
         }
 
         for (var i = 1; i < args.Length; i++)
@@ -222,6 +239,8 @@ internal sealed record HarnessOptions
                 "--timeout-seconds" => options with { TimeoutSeconds = Int(value) },
                 "--conversations" => options with { Conversations = value == "0" ? 0 : Int(value) },
                 "--members" => options with { Members = Int(value) },
+                "--rounds" => options with { Rounds = Int(value) },
+                "--warm-rounds" => options with { WarmRounds = value == "0" ? 0 : Int(value) },
                 "--data-dir" => options with { DataDirectory = Path.GetFullPath(value) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };
@@ -233,7 +252,7 @@ internal sealed record HarnessOptions
             throw new ArgumentException("--counts needs at least two increasing counts.");
         }
 
-        if (options.Scenario is "seed" or "connect-storm" or "resume-storm" && options.Connections > MaxStormConnections)
+        if (options.Scenario is "seed" or "connect-storm" or "resume-storm" or "churn" && options.Connections > MaxStormConnections)
         {
             throw new ArgumentException($"--connections is at most {MaxStormConnections} for {options.Scenario} (the open-file limit).");
         }

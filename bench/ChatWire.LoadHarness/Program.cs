@@ -30,6 +30,7 @@ var result = options.Scenario switch
     "seed" => await SeedScenario.RunAsync(options),
     "connect-storm" => await ConnectStormScenario.RunAsync(options),
     "resume-storm" => await ResumeStormScenario.RunAsync(options),
+    "churn" => await ChurnScenario.RunAsync(options),
     "ceiling" => await InsertCeiling.RunAsync(options.CeilingRows, options.CeilingBatch, options.ContentBytes, options.Conversations),
     _ => await SendScenario.RunAsync(options),
 };

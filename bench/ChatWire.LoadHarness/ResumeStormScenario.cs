@@ -22,14 +22,9 @@ internal static class ResumeStormScenario
     public static async Task<object> RunAsync(HarnessOptions options)
     {
         var count = options.Connections;
-        var settings = ConnectStormScenario.StormSettings(options);
-        var security = HarnessSecurity.Configure(options, settings);
-        var users = (count + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
-        SeedResult? seed = null;
-        await using var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, settings, prepare: async data =>
-            seed = await DirectorySeed.RunAsync(data, users, options.ConnectionsPerUser, options.Conversations, options.Members));
-        await security.ReadTrustAsync(gateway);
-        var devices = seed!.Devices.Take(count).ToList();
+        var (seeded, security, seed, users) = await StartSeededAsync(options);
+        await using var gateway = seeded;
+        var devices = seed.Devices.Take(count).ToList();
         var deadline = TimeSpan.FromSeconds(options.TimeoutSeconds);
         Console.WriteLine($"gateway pid {gateway.ProcessId} ({security.Name}); {count} devices of {users} users, each user in {options.Conversations} of {seed.Channels.Count} channels; {options.Messages} messages per channel missed; {options.InFlight} in flight, deadline {options.TimeoutSeconds} s");
 
@@ -152,8 +147,33 @@ internal static class ResumeStormScenario
         };
     }
 
+    /// <summary>
+    /// A gateway with the storms' settings on a fresh directory seeded with <c>--connections</c> devices, each user in
+    /// <c>--conversations</c> channels of about <c>--members</c>, and the trust its listener asks of clients read.
+    /// </summary>
+    internal static async Task<(GatewayProcess Gateway, HarnessSecurity Security, SeedResult Seed, int Users)> StartSeededAsync(HarnessOptions options)
+    {
+        var settings = ConnectStormScenario.StormSettings(options);
+        var security = HarnessSecurity.Configure(options, settings);
+        var users = (options.Connections + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
+        SeedResult? seed = null;
+        var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, settings, prepare: async data =>
+            seed = await DirectorySeed.RunAsync(data, users, options.ConnectionsPerUser, options.Conversations, options.Members));
+        try
+        {
+            await security.ReadTrustAsync(gateway);
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+
+        return (gateway, security, seed!, users);
+    }
+
     // Every page of SYNC (500 a page), timing each round trip into latencies when given.
-    private static async IAsyncEnumerable<ConversationState> SyncAsync(LoadConnection connection, ConcurrentBag<double>? latencies)
+    internal static async IAsyncEnumerable<ConversationState> SyncAsync(LoadConnection connection, ConcurrentBag<double>? latencies)
     {
         var after = Guid.Empty;
         var output = new ArrayBufferWriter<byte>(64);
@@ -215,7 +235,7 @@ internal static class ResumeStormScenario
     }
 
     // The answer to requestId, skipping pushed frames; an ERROR answer throws.
-    private static async Task<ReadOnlySequence<byte>> AnswerAsync(LoadConnection connection, uint requestId, Opcode opcode)
+    internal static async Task<ReadOnlySequence<byte>> AnswerAsync(LoadConnection connection, uint requestId, Opcode opcode)
     {
         while (true)
         {
@@ -237,7 +257,7 @@ internal static class ResumeStormScenario
         }
     }
 
-    private static async Task WaitForConnectionsAsync(GatewayProcess gateway, int expected, TimeSpan patience)
+    internal static async Task WaitForConnectionsAsync(GatewayProcess gateway, int expected, TimeSpan patience)
     {
         var until = Stopwatch.GetTimestamp() + (long)(patience.TotalSeconds * Stopwatch.Frequency);
         while ((await gateway.ReadMemoryAsync()).Connections > expected)

@@ -128,8 +128,9 @@ internal static class HttpPipeline
     }
 
     // For load tests (bench/ChatWire.LoadHarness): a blocking compacting GC, then an aggressive one (which also
-    // gives the GC's free memory back to the system), then the retained managed heap and the process RSS, so
-    // memory per connection can be read as a slope between counts without the GC's slack of the moment.
+    // gives the GC's free memory back to the system), then the retained managed heap, the memory the GC still has
+    // committed (live objects, free space it keeps, pinned blocks it cannot move) and the process RSS, so memory per
+    // connection can be read as a slope between counts without the GC's slack of the moment.
     private static void MapDebugMemory(WebApplication app) =>
         app.MapPost("/debug/memory", (ConnectionRegistry registry) =>
         {
@@ -141,6 +142,7 @@ internal static class HttpPipeline
             {
                 connections = registry.Count,
                 managed_bytes = GC.GetTotalMemory(forceFullCollection: false),
+                gc_committed_bytes = GC.GetGCMemoryInfo().TotalCommittedBytes,
                 rss_bytes = process.WorkingSet64,
                 gc_server = System.Runtime.GCSettings.IsServerGC,
             });
