@@ -19,9 +19,10 @@ internal static class ChurnScenario
     public static async Task<object> RunAsync(HarnessOptions options)
     {
         var count = options.Connections;
-        var (seeded, security, seed, users) = await ResumeStormScenario.StartSeededAsync(options);
+        var (seeded, security, seed, users) = await StormClients.StartSeededGatewayAsync(options);
         await using var gateway = seeded;
         var devices = seed.Devices.Take(count).ToList();
+        // The seed lists devices grouped by user, so device i is user i / per-user's.
         var team = seed.Devices.Select(d => d.UserId).Distinct().ToArray();
         var deadline = TimeSpan.FromSeconds(options.TimeoutSeconds);
         var content = new byte[options.ContentBytes];
@@ -45,7 +46,7 @@ internal static class ChurnScenario
             {
                 await storm.RunAsync(devices, security, gateway, options.InFlight, options.SourceAddresses, deadline, async (i, connection, _) =>
                 {
-                    Interlocked.Add(ref sent, await SessionAsync(connection, devices[i], team, options.Messages, content));
+                    Interlocked.Add(ref sent, await SessionAsync(connection, i / options.ConnectionsPerUser, team, options.Messages, content));
                     Interlocked.Increment(ref done);
                     return false;
                 });
@@ -57,7 +58,7 @@ internal static class ChurnScenario
             }
 
             sessions += done;
-            await ResumeStormScenario.WaitForConnectionsAsync(gateway, 0, deadline);
+            await gateway.WaitForConnectionsAsync(0, deadline);
             var memory = await gateway.ReadMemoryAsync();
             heap.Add(memory.ManagedBytes);
             committed.Add(memory.GcCommittedBytes);
@@ -105,19 +106,18 @@ internal static class ChurnScenario
     }
 
     // One device's short session; returns the messages it sent.
-    private static async Task<int> SessionAsync(LoadConnection connection, SeededDevice device, Guid[] team, int messages, byte[] content)
+    private static async Task<int> SessionAsync(LoadConnection connection, int user, Guid[] team, int messages, byte[] content)
     {
         var channels = new List<ConversationState>();
-        await foreach (var state in ResumeStormScenario.SyncAsync(connection, null))
+        await foreach (var state in connection.SyncAsync(null))
         {
             channels.Add(state);
         }
 
         var output = new ArrayBufferWriter<byte>(256);
-        var at = Array.IndexOf(team, device.UserId);
-        var watched = Enumerable.Range(1, Math.Min(10, team.Length - 1)).Select(k => team[(at + k) % team.Length]).ToArray();
+        var watched = Enumerable.Range(1, Math.Min(10, team.Length - 1)).Select(k => team[(user + k) % team.Length]).ToArray();
         uint requestId = 1;
-        await RequestAsync(connection, output, new PresenceWatch(requestId, watched), requestId++, Opcode.Presence);
+        await connection.RequestAsync(output, new PresenceWatch(requestId, watched), requestId++, Opcode.Presence);
         if (channels.Count == 0)
         {
             return 0;
@@ -127,26 +127,17 @@ internal static class ChurnScenario
         ulong last = 0;
         for (var m = 0; m < messages; m++)
         {
-            var ack = LoadConnection.Decode<SendAck>(await RequestAsync(connection, output, new Send(requestId, channel, Guid.CreateVersion7(), "application/octet-stream", content), requestId++, Opcode.SendAck));
+            var ack = LoadConnection.Decode<SendAck>(await connection.RequestAsync(output, new Send(requestId, channel, Guid.CreateVersion7(), "application/octet-stream", content), requestId++, Opcode.SendAck));
             last = ack.Seq;
         }
 
-        await RequestAsync(connection, output, new History(requestId, channel, 0, HistoryDirection.Before, 50), requestId++, Opcode.HistoryPage);
+        await connection.RequestAsync(output, new History(requestId, channel, 0, HistoryDirection.Before, 50), requestId++, Opcode.HistoryPage);
         if (last > 0)
         {
-            await RequestAsync(connection, output, new MarkRead(requestId, channel, last), requestId++, Opcode.Ok);
+            await connection.RequestAsync(output, new MarkRead(requestId, channel, last), requestId++, Opcode.Ok);
         }
 
         return messages;
-    }
-
-    private static async Task<ReadOnlySequence<byte>> RequestAsync<TFrame>(LoadConnection connection, ArrayBufferWriter<byte> output, TFrame frame, uint requestId, Opcode answer)
-        where TFrame : struct, IFrame<TFrame>
-    {
-        output.ResetWrittenCount();
-        FrameCodec.Write(output, frame);
-        await connection.SendAsync(output.WrittenMemory, CancellationToken.None);
-        return await ResumeStormScenario.AnswerAsync(connection, requestId, answer);
     }
 
     // The least-squares slope of the readings against their index (bytes per round).

@@ -246,6 +246,21 @@ internal sealed class GatewayProcess : IAsyncDisposable
         };
     }
 
+    /// <summary>Waits until the gateway holds at most <paramref name="expected"/> connections (its /debug/memory count).</summary>
+    public async Task WaitForConnectionsAsync(int expected, TimeSpan patience)
+    {
+        var until = Stopwatch.GetTimestamp() + (long)(patience.TotalSeconds * Stopwatch.Frequency);
+        while ((await ReadMemoryAsync()).Connections > expected)
+        {
+            if (Stopwatch.GetTimestamp() > until)
+            {
+                throw new InvalidOperationException($"The gateway still held connections after {patience.TotalSeconds} s.");
+            }
+
+            await Task.Delay(500);
+        }
+    }
+
     /// <summary>The gateway's JIT time so far, in seconds; null when it does not export it (an older build).</summary>
     public async Task<double?> ReadJitSecondsAsync() =>
         (await ReadUnlabelledMetricsAsync()).TryGetValue("chatwire_jit_compilation_seconds_total", out var seconds) ? seconds : null;

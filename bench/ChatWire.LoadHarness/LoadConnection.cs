@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
@@ -109,6 +110,63 @@ internal sealed class LoadConnection : IDisposable
         else
         {
             await _secure.WriteAsync(frames, cancellationToken);
+        }
+    }
+
+    // Every page of SYNC (500 a page), timing each round trip into latencies when given.
+    public async IAsyncEnumerable<ConversationState> SyncAsync(ConcurrentBag<double>? latencies)
+    {
+        var after = Guid.Empty;
+        var output = new ArrayBufferWriter<byte>(64);
+        for (uint requestId = 100; ; requestId++)
+        {
+            var sent = Stopwatch.GetTimestamp();
+            var page = Decode<SyncPage>(await RequestAsync(output, new Sync(requestId, after, 500), requestId, Opcode.SyncPage));
+            latencies?.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+            foreach (var entry in page.Conversations)
+            {
+                yield return entry;
+            }
+
+            if (!page.HasMore || page.Conversations.Count == 0)
+            {
+                yield break;
+            }
+
+            after = page.Conversations[^1].ConversationId;
+        }
+    }
+
+    /// <summary>Writes <paramref name="frame"/> (through <paramref name="output"/>, reused) and waits for its answer.</summary>
+    public async Task<ReadOnlySequence<byte>> RequestAsync<TFrame>(ArrayBufferWriter<byte> output, TFrame frame, uint requestId, Opcode answer)
+        where TFrame : struct, IFrame<TFrame>
+    {
+        output.ResetWrittenCount();
+        FrameCodec.Write(output, frame);
+        await SendAsync(output.WrittenMemory, CancellationToken.None);
+        return await AnswerAsync(requestId, answer);
+    }
+
+    // The answer to requestId, skipping pushed frames; an ERROR answer throws.
+    public async Task<ReadOnlySequence<byte>> AnswerAsync(uint requestId, Opcode opcode)
+    {
+        while (true)
+        {
+            var (header, body) = await ReadFrameAsync(CancellationToken.None);
+            if (header.RequestId != requestId)
+            {
+                continue;
+            }
+
+            if (header.OpcodeValue == (uint)Opcode.Error)
+            {
+                throw new GatewayErrorException(Decode<ErrorFrame>(body));
+            }
+
+            if (header.OpcodeValue == (uint)opcode)
+            {
+                return body;
+            }
         }
     }
 

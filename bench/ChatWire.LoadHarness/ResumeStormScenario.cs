@@ -22,7 +22,7 @@ internal static class ResumeStormScenario
     public static async Task<object> RunAsync(HarnessOptions options)
     {
         var count = options.Connections;
-        var (seeded, security, seed, users) = await StartSeededAsync(options);
+        var (seeded, security, seed, users) = await StormClients.StartSeededGatewayAsync(options);
         await using var gateway = seeded;
         var devices = seed.Devices.Take(count).ToList();
         var deadline = TimeSpan.FromSeconds(options.TimeoutSeconds);
@@ -36,7 +36,7 @@ internal static class ResumeStormScenario
             var held = await first.RunAsync(devices, security, gateway, options.InFlight, options.SourceAddresses, deadline, async (i, connection, _) =>
             {
                 watermarks[i] = [];
-                await foreach (var entry in SyncAsync(connection, null))
+                await foreach (var entry in connection.SyncAsync(null))
                 {
                     watermarks[i][entry.ConversationId] = entry.LastSeq;
                 }
@@ -56,7 +56,7 @@ internal static class ResumeStormScenario
             throw new InvalidOperationException($"The first connect failed for {first.Failed} devices: {first.Describe(count)}");
         }
 
-        await WaitForConnectionsAsync(gateway, 0, deadline);
+        await gateway.WaitForConnectionsAsync(0, deadline);
 
         // 3. The writer fills every channel while they are away.
         var content = new byte[options.ContentBytes];
@@ -75,7 +75,7 @@ internal static class ResumeStormScenario
 
         var stored = seed.Channels.Count * options.Messages;
         Console.WriteLine($"stored {stored} messages in {Stopwatch.GetElapsedTime(writeStarted).TotalSeconds:F1} s");
-        await WaitForConnectionsAsync(gateway, 0, deadline);
+        await gateway.WaitForConnectionsAsync(0, deadline);
 
         // 4. All reconnect at once and catch up.
         var storm = new StormClients();
@@ -93,7 +93,7 @@ internal static class ResumeStormScenario
             {
                 setups.Add(StormClients.Ms(timing.Started, timing.Authenticated));
                 var behind = new List<(Guid Conversation, ulong From, ulong To)>();
-                await foreach (var entry in SyncAsync(connection, syncs))
+                await foreach (var entry in connection.SyncAsync(syncs))
                 {
                     var known = watermarks[i].GetValueOrDefault(entry.ConversationId);
                     if (entry.LastSeq > known)
@@ -147,58 +147,6 @@ internal static class ResumeStormScenario
         };
     }
 
-    /// <summary>
-    /// A gateway with the storms' settings on a fresh directory seeded with <c>--connections</c> devices, each user in
-    /// <c>--conversations</c> channels of about <c>--members</c>, and the trust its listener asks of clients read.
-    /// </summary>
-    internal static async Task<(GatewayProcess Gateway, HarnessSecurity Security, SeedResult Seed, int Users)> StartSeededAsync(HarnessOptions options)
-    {
-        var settings = ConnectStormScenario.StormSettings(options);
-        var security = HarnessSecurity.Configure(options, settings);
-        var users = (options.Connections + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
-        SeedResult? seed = null;
-        var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, settings, prepare: async data =>
-            seed = await DirectorySeed.RunAsync(data, users, options.ConnectionsPerUser, options.Conversations, options.Members));
-        try
-        {
-            await security.ReadTrustAsync(gateway);
-        }
-        catch
-        {
-            await gateway.DisposeAsync();
-            throw;
-        }
-
-        return (gateway, security, seed!, users);
-    }
-
-    // Every page of SYNC (500 a page), timing each round trip into latencies when given.
-    internal static async IAsyncEnumerable<ConversationState> SyncAsync(LoadConnection connection, ConcurrentBag<double>? latencies)
-    {
-        var after = Guid.Empty;
-        var output = new ArrayBufferWriter<byte>(64);
-        for (uint requestId = 100; ; requestId++)
-        {
-            output.ResetWrittenCount();
-            FrameCodec.Write(output, new Sync(requestId, after, 500));
-            var sent = Stopwatch.GetTimestamp();
-            await connection.SendAsync(output.WrittenMemory, CancellationToken.None);
-            var page = LoadConnection.Decode<SyncPage>(await AnswerAsync(connection, requestId, Opcode.SyncPage));
-            latencies?.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
-            foreach (var entry in page.Conversations)
-            {
-                yield return entry;
-            }
-
-            if (!page.HasMore || page.Conversations.Count == 0)
-            {
-                yield break;
-            }
-
-            after = page.Conversations[^1].ConversationId;
-        }
-    }
-
     // HISTORY After from the watermark until it reaches `to`; returns the events received, which must be exactly
     // the missing seqs (a conversation's seqs have no gaps).
     private static async Task<long> FillAsync(LoadConnection connection, Guid conversation, ulong from, ulong to, ConcurrentBag<double> latencies)
@@ -208,11 +156,9 @@ internal static class ResumeStormScenario
         long received = 0;
         for (uint requestId = 10_000; watermark < to; requestId++)
         {
-            output.ResetWrittenCount();
-            FrameCodec.Write(output, new History(requestId, conversation, watermark, HistoryDirection.After, HistoryLimit));
             var sent = Stopwatch.GetTimestamp();
-            await connection.SendAsync(output.WrittenMemory, CancellationToken.None);
-            var page = LoadConnection.Decode<HistoryPage>(await AnswerAsync(connection, requestId, Opcode.HistoryPage));
+            var request = new History(requestId, conversation, watermark, HistoryDirection.After, HistoryLimit);
+            var page = LoadConnection.Decode<HistoryPage>(await connection.RequestAsync(output, request, requestId, Opcode.HistoryPage));
             latencies.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
             foreach (var e in page.Events)
             {
@@ -232,42 +178,5 @@ internal static class ResumeStormScenario
         }
 
         return received;
-    }
-
-    // The answer to requestId, skipping pushed frames; an ERROR answer throws.
-    internal static async Task<ReadOnlySequence<byte>> AnswerAsync(LoadConnection connection, uint requestId, Opcode opcode)
-    {
-        while (true)
-        {
-            var (header, body) = await connection.ReadFrameAsync(CancellationToken.None);
-            if (header.RequestId != requestId)
-            {
-                continue;
-            }
-
-            if (header.OpcodeValue == (uint)Opcode.Error)
-            {
-                throw new GatewayErrorException(LoadConnection.Decode<ErrorFrame>(body));
-            }
-
-            if (header.OpcodeValue == (uint)opcode)
-            {
-                return body;
-            }
-        }
-    }
-
-    internal static async Task WaitForConnectionsAsync(GatewayProcess gateway, int expected, TimeSpan patience)
-    {
-        var until = Stopwatch.GetTimestamp() + (long)(patience.TotalSeconds * Stopwatch.Frequency);
-        while ((await gateway.ReadMemoryAsync()).Connections > expected)
-        {
-            if (Stopwatch.GetTimestamp() > until)
-            {
-                throw new InvalidOperationException($"The gateway still held connections after {patience.TotalSeconds} s.");
-            }
-
-            await Task.Delay(500);
-        }
     }
 }

@@ -116,4 +116,29 @@ internal sealed class StormClients
         var sorted = values.Order().ToArray();
         return $"p50 {SendScenario.Percentile(sorted, 0.50):F1} ms, p99 {SendScenario.Percentile(sorted, 0.99):F1} ms, max {(sorted.Length == 0 ? 0 : sorted[^1]):F1} ms";
     }
+
+    /// <summary>
+    /// A gateway with the storms' settings on a fresh directory seeded with <c>--connections</c> devices, each user in
+    /// <c>--conversations</c> channels of about <c>--members</c>, and the trust its listener asks of clients read.
+    /// </summary>
+    internal static async Task<(GatewayProcess Gateway, HarnessSecurity Security, SeedResult Seed, int Users)> StartSeededGatewayAsync(HarnessOptions options)
+    {
+        var settings = ConnectStormScenario.StormSettings(options);
+        var security = HarnessSecurity.Configure(options, settings);
+        var users = (options.Connections + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
+        SeedResult? seed = null;
+        var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, settings, prepare: async data =>
+            seed = await DirectorySeed.RunAsync(data, users, options.ConnectionsPerUser, options.Conversations, options.Members));
+        try
+        {
+            await security.ReadTrustAsync(gateway);
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+
+        return (gateway, security, seed!, users);
+    }
 }
