@@ -248,10 +248,10 @@ public sealed class TestServer : IAsyncDisposable
         return total;
     }
 
-    /// <summary>Polls <see cref="ReadMetricAsync"/> until <paramref name="condition"/> holds; fails after <paramref name="wait"/> (10 s by default).</summary>
+    /// <summary>Polls <see cref="ReadMetricAsync"/> until <paramref name="condition"/> holds; fails after <paramref name="wait"/> (30 s by default: a bound, not a speed check).</summary>
     public async Task<double> WaitForMetricAsync(string name, string? labels, Func<double, bool> condition, TimeSpan? wait = null)
     {
-        using var timeout = new CancellationTokenSource(wait ?? TimeSpan.FromSeconds(10));
+        using var timeout = new CancellationTokenSource(wait ?? TimeSpan.FromSeconds(30));
         while (true)
         {
             var value = await ReadMetricAsync(name, labels);

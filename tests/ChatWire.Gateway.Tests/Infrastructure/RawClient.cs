@@ -10,7 +10,10 @@ namespace ChatWire.Gateway.Tests.Infrastructure;
 /// <summary>A protocol client that can send anything, byte for byte, and reads frames with a bounded wait.</summary>
 internal sealed class RawClient : IAsyncDisposable
 {
-    private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(10);
+    // A bound on waits that should succeed, never a speed check: a frame or a close that is due arrives in
+    // milliseconds, so a generous bound costs nothing when it passes. 10 s was once too short for a TLS close
+    // while CI ran every test assembly at once on two cores.
+    private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(30);
 
     private readonly TcpClient _tcp;
     private readonly Stream _stream;
@@ -345,8 +348,18 @@ internal sealed class RawClient : IAsyncDisposable
     /// <summary>Asserts the server closes the connection (after any frames it still sends) within the wait.</summary>
     public async Task ExpectClosedAsync(TimeSpan? wait = null)
     {
-        while (await ReadFrameAsync(wait) is not null)
+        var frames = 0;
+        try
         {
+            while (await ReadFrameAsync(wait) is not null)
+            {
+                frames++;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new Xunit.Sdk.XunitException(
+                $"The server had not closed the connection after {(wait ?? DefaultWait).TotalSeconds} s with nothing more to read ({frames} frames read while waiting, {_buffered} bytes of a partial frame buffered).");
         }
     }
 

@@ -12,7 +12,7 @@ namespace ChatWire.Gateway.Tests.Transport;
 // pool's counters, never through timings.
 public sealed class LeanTransportTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     [Fact]
     public async Task ReadAsync_FrameSplitAcrossReceives_ReturnsEachPartAndKeepsTheUnconsumed()
