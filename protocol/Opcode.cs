@@ -86,6 +86,12 @@ public enum Opcode : byte
     /// one, within the announced window. The connection keeps working until then.
     /// </summary>
     GoAway = 0x23,
+
+    /// <summary>
+    /// Server → client, pushed (request id 0) to every connection of a user: something in the user's own keys
+    /// changed (a device registered or approved, keys left for a device, a new history key, the account key).
+    /// </summary>
+    KeysChanged = 0x24,
 }
 
 /// <summary>The stable names of the opcodes, as <c>docs/protocol.md</c> §4 writes them.</summary>
@@ -122,6 +128,7 @@ public static class Opcodes
         Opcode.Presence => "PRESENCE",
         Opcode.Received => "RECEIVED",
         Opcode.GoAway => "GO_AWAY",
+        Opcode.KeysChanged => "KEYS_CHANGED",
         _ => "UNKNOWN",
     };
 }

@@ -121,6 +121,34 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
         ["mention_count"] = state.MentionCount,
     };
 
+    // A change to my own keys (KEYS_CHANGED), as listen prints it.
+    public static JsonObject OwnKeysJson(OwnKeysChanged change) => new()
+    {
+        ["type"] = "keys_changed",
+        ["change"] = KeyChangeName(change.Change),
+        ["device_id"] = change.DeviceId?.ToString("D"),
+    };
+
+    public static string OwnKeysHuman(OwnKeysChanged change) => change.Change switch
+    {
+        KeyChange.DeviceRegistered => $"A device of yours ({change.DeviceId:D}) is waiting for approval: if it is yours, run chatwire devices approve CODE with the code it shows.",
+        KeyChange.DeviceList => "Your device list changed (a device was approved or removed).",
+        KeyChange.LinkPayload => $"Keys were left for your device {change.DeviceId:D} (it was approved).",
+        KeyChange.HistoryKey => "Your devices have a new history key.",
+        KeyChange.AccountKey => "Your account key was set or reset.",
+        _ => $"Your keys changed (change {(int)change.Change}).",
+    };
+
+    private static string KeyChangeName(KeyChange change) => change switch
+    {
+        KeyChange.DeviceRegistered => "device_registered",
+        KeyChange.DeviceList => "device_list",
+        KeyChange.LinkPayload => "link_payload",
+        KeyChange.HistoryKey => "history_key",
+        KeyChange.AccountKey => "account_key",
+        _ => ((int)change).ToString(CultureInfo.InvariantCulture),
+    };
+
     public static JsonObject ConversationLeftJson(ConversationLeft left) => new()
     {
         ["type"] = "conversation_left",

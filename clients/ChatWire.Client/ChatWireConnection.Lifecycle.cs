@@ -26,6 +26,27 @@ public sealed partial class ChatWireConnection
             }
             _linkReady.TrySetResult(link);
         }
+
+        // A change to this user's keys may have passed while no link was up.
+        SignalOwnKeys();
+    }
+
+    // Completes the current signal of NextOwnKeysChangeAsync and starts the next.
+    private void SignalOwnKeys()
+    {
+        var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var current = Volatile.Read(ref _ownKeys);
+        while (!current.Task.IsCompleted)
+        {
+            var seen = Interlocked.CompareExchange(ref _ownKeys, next, current);
+            if (ReferenceEquals(seen, current))
+            {
+                current.TrySetResult();
+                return;
+            }
+
+            current = seen;
+        }
     }
 
     // Takes the link out of service; requests made from now on wait for the next one.
@@ -100,6 +121,16 @@ public sealed partial class ChatWireConnection
 
             // Nobody may be waiting; mark the fault observed.
             _ = _linkReady.Task.Exception;
+
+            // Waiters for a key change learn it as requests do; the faulted signal stays, for later callers too.
+            var keysClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            keysClosed.SetException(closed);
+            _ = keysClosed.Task.Exception;
+            var keysWaiting = Interlocked.Exchange(ref _ownKeys, keysClosed);
+            if (keysWaiting.TrySetException(closed))
+            {
+                _ = keysWaiting.Task.Exception;
+            }
             _events.Write(new ConnectionStateChanged(ConnectionState.Closed, error));
             _events.Complete(error);
         }

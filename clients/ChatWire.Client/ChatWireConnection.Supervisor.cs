@@ -137,6 +137,10 @@ public sealed partial class ChatWireConnection
                 }
 
                 break;
+            case KeysChanged keys when requestId == 0:
+                _events.Write(new OwnKeysChanged(keys.Change, keys.DeviceId == Guid.Empty ? null : keys.DeviceId));
+                SignalOwnKeys();
+                break;
             case GoAway goAway when requestId == 0:
                 if (!link.MovedAway)
                 {

@@ -55,6 +55,9 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Lock _stateLock = new();
     private TaskCompletionSource<FrameLink> _linkReady = NewLinkSignal();
+
+    // Completed by KEYS_CHANGED and by each new link, then replaced (NextOwnKeysChangeAsync); faulted when closed.
+    private TaskCompletionSource _ownKeys = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private FrameLink? _link;
     private ConnectionState _state = ConnectionState.Connecting;
     private Exception? _closeError;
@@ -440,11 +443,24 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// Completes at the next KEYS_CHANGED this connection receives (this user's own keys changed: a device registered
+    /// or approved, keys left for a device, a new history key, the account key; docs/protocol.md §4.28) and each time a
+    /// link comes up, since a change may have passed while none was. To wait for something in the keys, take this task
+    /// first, then check (over the HTTP API), then await it, so that a change in between is not missed;
+    /// <see cref="Secure.SecureClient.WaitForApprovalAsync(ChatWireConnection, TimeSpan?, CancellationToken)"/> does
+    /// that. Read by any number of callers, beside <see cref="ReadEventsAsync"/>, which reports the same pushes as
+    /// <see cref="OwnKeysChanged"/>. Faults as requests do once the connection is closed for good.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public Task NextOwnKeysChangeAsync(CancellationToken cancellationToken = default) =>
+        Volatile.Read(ref _ownKeys).Task.WaitAsync(cancellationToken);
+
+    /// <summary>
     /// The connection's events: the stored ones (<see cref="MessageReceived"/>, <see cref="MembershipChanged"/>,
     /// <see cref="MessageEdited"/>, <see cref="MessageDeleted"/>, <see cref="ReactionChanged"/>) once each and in seq
     /// order per conversation; and as they come <see cref="ReadStateChanged"/>, <see cref="TypingStarted"/>,
-    /// <see cref="PresenceChanged"/>, <see cref="ConnectionStateChanged"/>, <see cref="NoiseServerKeyRotated"/> and,
-    /// after a reconnect's SYNC, <see cref="ConversationLeft"/>.
+    /// <see cref="PresenceChanged"/>, <see cref="ConnectionStateChanged"/>, <see cref="NoiseServerKeyRotated"/>,
+    /// <see cref="OwnKeysChanged"/> and, after a reconnect's SYNC, <see cref="ConversationLeft"/>.
     /// Read by one consumer. The sequence ends when the connection is disposed; it ends by throwing when the
     /// server closed the session for good (a <see cref="ChatWireException"/> such as <c>SESSION_REVOKED</c>) or
     /// reconnecting gave up. Events wait in a buffer until read, up to about

@@ -151,6 +151,17 @@ public sealed record ConnectionStateChanged(ConnectionState State, Exception? Er
 /// <param name="CurrentKey">The key trusted from now on, in hex.</param>
 public sealed record NoiseServerKeyRotated(string Endpoint, string PreviousKey, string CurrentKey) : ChatWireEvent;
 
+/// <summary>
+/// KEYS_CHANGED (docs/protocol.md §4.28): something in this user's own keys changed, on this device's request or
+/// another's. Not stored: a change made while the connection was down is not reported; the key directory has it.
+/// A pending device's <see cref="Secure.SecureClient.WaitForApprovalAsync(ChatWireConnection, TimeSpan?, CancellationToken)"/>
+/// wakes on these; another device may show "a new device is waiting for approval" on
+/// <see cref="KeyChange.DeviceRegistered"/>. <see cref="Change"/> may hold a value this version does not name: ignore it.
+/// </summary>
+/// <param name="Change">What changed.</param>
+/// <param name="DeviceId">The device it is about (the device that registered, or the one keys were left for); null when it is about no one device.</param>
+public sealed record OwnKeysChanged(KeyChange Change, Guid? DeviceId) : ChatWireEvent;
+
 /// <summary>The life of a <see cref="ChatWireConnection"/>.</summary>
 public enum ConnectionState
 {

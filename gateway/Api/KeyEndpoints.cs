@@ -1,6 +1,7 @@
 using ChatWire.Gateway.Accounts;
 using ChatWire.Gateway.Keys;
 using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Keys;
 using static ChatWire.Gateway.Api.KeyValidation;
@@ -106,7 +107,7 @@ internal static partial class KeyEndpoints
         MapDirectory(authenticated);
     }
 
-    private static async Task<AccountKeyInfo> SetAccountKeyAsync(SetAccountKeyRequest body, HttpContext http, IKeyDirectoryStore keys, TimeProvider time, CancellationToken ct)
+    private static async Task<AccountKeyInfo> SetAccountKeyAsync(SetAccountKeyRequest body, HttpContext http, IKeyDirectoryStore keys, KeyChangeAnnouncer announcer, TimeProvider time, CancellationToken ct)
     {
         var key = Exact("signing_key", body.SigningKey, KeyLength);
         if (body.Reset == true)
@@ -117,12 +118,16 @@ internal static partial class KeyEndpoints
         }
 
         var stored = await keys.SetAccountKeyAsync(http.Identity().UserId, key, body.Reset == true, time.GetUtcNow(), ct);
-        return stored.SigningKey.AsSpan().SequenceEqual(key)
-            ? new AccountKeyInfo(Encode(stored.SigningKey), stored.Version)
-            : throw new RequestRefusedException(ErrorCode.KeyConflict, "Another account key is registered. Replacing it is an account reset (send reset: true): every device becomes pending and every conversation gets a new epoch.");
+        if (!stored.SigningKey.AsSpan().SequenceEqual(key))
+        {
+            throw new RequestRefusedException(ErrorCode.KeyConflict, "Another account key is registered. Replacing it is an account reset (send reset: true): every device becomes pending and every conversation gets a new epoch.");
+        }
+
+        await announcer.AnnounceAsync(http.Identity().UserId, KeyChange.AccountKey);
+        return new AccountKeyInfo(Encode(stored.SigningKey), stored.Version);
     }
 
-    private static async Task<HistoryKeyInfo> AddHistoryKeyAsync(AddHistoryKeyRequest body, HttpContext http, IKeyDirectoryStore keys, TimeProvider time, CancellationToken ct)
+    private static async Task<HistoryKeyInfo> AddHistoryKeyAsync(AddHistoryKeyRequest body, HttpContext http, IKeyDirectoryStore keys, KeyChangeAnnouncer announcer, TimeProvider time, CancellationToken ct)
     {
         await RequireApprovedAsync(keys, http.Identity(), ct);
         var record = new HistoryKeyRecord(
@@ -131,12 +136,16 @@ internal static partial class KeyEndpoints
             Exact("public_key", body.PublicKey, KeyLength),
             Exact("signature", body.Signature, SignatureLength),
             time.GetUtcNow());
-        return await keys.AddHistoryKeyAsync(record, ct)
-            ? ToInfo(record)
-            : throw new RequestRefusedException(ErrorCode.KeyVersionConflict, "generation must be above every history key generation published before.");
+        if (!await keys.AddHistoryKeyAsync(record, ct))
+        {
+            throw new RequestRefusedException(ErrorCode.KeyVersionConflict, "generation must be above every history key generation published before.");
+        }
+
+        await announcer.AnnounceAsync(record.UserId, KeyChange.HistoryKey);
+        return ToInfo(record);
     }
 
-    private static async Task<DeviceKeysRegisteredResponse> RegisterDeviceKeysAsync(RegisterDeviceKeysRequest body, HttpContext http, IKeyDirectoryStore keys, CancellationToken ct)
+    private static async Task<DeviceKeysRegisteredResponse> RegisterDeviceKeysAsync(RegisterDeviceKeysRequest body, HttpContext http, IKeyDirectoryStore keys, KeyChangeAnnouncer announcer, CancellationToken ct)
     {
         var me = http.Identity();
         var signingKey = Exact("signing_key", body.SigningKey, KeyLength);
@@ -146,9 +155,13 @@ internal static partial class KeyEndpoints
         var selfSignature = Exact("self_signature", body.SelfSignature, SignatureLength);
         var code = LinkCode.Compute(me.UserId, me.DeviceId, signingKey, dhKey);
         var record = new DeviceKeysRecord(me.DeviceId, me.UserId, signingKey, dhKey, createdAt, selfSignature, code, version, AccountSignature: null);
-        return await keys.SetDeviceKeysAsync(record, ct)
-            ? new DeviceKeysRegisteredResponse(me.DeviceId, code)
-            : throw new RequestRefusedException(ErrorCode.KeyConflict, "This device already registered other keys; a device's keys never change (log in as a new device instead).");
+        if (!await keys.SetDeviceKeysAsync(record, ct))
+        {
+            throw new RequestRefusedException(ErrorCode.KeyConflict, "This device already registered other keys; a device's keys never change (log in as a new device instead).");
+        }
+
+        await announcer.AnnounceAsync(me.UserId, KeyChange.DeviceRegistered, me.DeviceId);
+        return new DeviceKeysRegisteredResponse(me.DeviceId, code);
     }
 
     private static async Task<MyDeviceKeysResponse> GetMyDeviceAsync(HttpContext http, IKeyDirectoryStore keys, CancellationToken ct)
@@ -237,7 +250,7 @@ internal static partial class KeyEndpoints
         return ToInfo(device with { AccountSignature = signature }, await keys.GetSignedPrekeyAsync(id, ct));
     }
 
-    private static async Task<DeviceListInfo> SetDeviceListAsync(SetDeviceListRequest body, HttpContext http, IKeyDirectoryStore keys, TimeProvider time, CancellationToken ct)
+    private static async Task<DeviceListInfo> SetDeviceListAsync(SetDeviceListRequest body, HttpContext http, IKeyDirectoryStore keys, KeyChangeAnnouncer announcer, TimeProvider time, CancellationToken ct)
     {
         var me = http.Identity();
         var version = Positive("version", body.Version);
@@ -270,12 +283,16 @@ internal static partial class KeyEndpoints
         }
 
         var list = new DeviceListRecord(me.UserId, version, entries, signature, time.GetUtcNow());
-        return await keys.SetDeviceListAsync(list, ct)
-            ? ToInfo(list)
-            : throw new RequestRefusedException(ErrorCode.KeyVersionConflict, "version must be above the stored device list's version.");
+        if (!await keys.SetDeviceListAsync(list, ct))
+        {
+            throw new RequestRefusedException(ErrorCode.KeyVersionConflict, "version must be above the stored device list's version.");
+        }
+
+        await announcer.AnnounceAsync(me.UserId, KeyChange.DeviceList);
+        return ToInfo(list);
     }
 
-    private static async Task<IResult> SetLinkPayloadAsync(string deviceId, LinkPayloadRequest body, HttpContext http, IKeyDirectoryStore keys, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> SetLinkPayloadAsync(string deviceId, LinkPayloadRequest body, HttpContext http, IKeyDirectoryStore keys, KeyChangeAnnouncer announcer, TimeProvider time, CancellationToken ct)
     {
         var me = http.Identity();
         var id = Ids.Parse("device_id", deviceId);
@@ -288,6 +305,7 @@ internal static partial class KeyEndpoints
 
         await RequireApprovedAsync(keys, me, ct);
         await keys.SetLinkPayloadAsync(id, me.DeviceId, payload, time.GetUtcNow(), ct);
+        await announcer.AnnounceAsync(me.UserId, KeyChange.LinkPayload, id);
         return Results.NoContent();
     }
 

@@ -32,6 +32,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 23, Level = LogLevel.Information, Message = "Noise previous key {PublicKey} is still accepted from IK clients until {Until:u}")]
     public static partial void NoisePreviousKey(ILogger logger, string publicKey, DateTimeOffset until);
 
+    [LoggerMessage(EventId = 24, Level = LogLevel.Warning, Message = "Announcing a key change ({Change}) of user {UserId} failed; their devices see it when they next read their keys")]
+    public static partial void KeyChangeAnnounceFailed(ILogger logger, Guid userId, string change, Exception exception);
+
     [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "Noise next key {PublicKey} is staged: accepted from IK clients, and current after the next --rotate-noise-key")]
     public static partial void NoiseNextKey(ILogger logger, string publicKey);
 

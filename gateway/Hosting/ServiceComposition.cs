@@ -295,6 +295,7 @@ internal static class ServiceComposition
         services.AddSingleton<StorageQuota>();
         services.AddSingleton<E2eSendCheck>();
         services.AddSingleton<Keys.PrekeyClaimThrottle>();
+        services.AddSingleton<Keys.KeyChangeAnnouncer>();
         services.AddSingleton<ConversationService>();
         services.AddSingleton<Admin.AdminService>();
         services.AddSingleton<Admin.EmbeddedBackup>();

@@ -76,6 +76,52 @@ public sealed class SecureDeviceTests(ServerFixture fixture) : IClassFixture<Ser
     }
 
     [Fact]
+    public async Task WaitForApproval_OverAConnection_WokenByTheServersPush()
+    {
+        var alice = await Server.SignupAsync();
+        using var first = Device(alice, out _);
+        await first.SetUpDeviceAsync(alice.UserId, alice.DeviceId);
+        await using var phoneConnection = await Sdk.ConnectAsync(alice);
+        var phoneEvents = new EventLog(phoneConnection);
+        var laptop = await Server.LoginAsync(alice, "laptop");
+        using var second = Device(laptop, out _);
+        await using var laptopConnection = await Sdk.ConnectAsync(laptop);
+        var laptopEvents = new EventLog(laptopConnection);
+        var pending = await second.SetUpDeviceAsync(laptop.UserId, laptop.DeviceId);
+
+        // A fallback check an hour away: within the test's bounds only a push can end the wait.
+        var waiting = second.WaitForApprovalAsync(laptopConnection, TimeSpan.FromHours(1));
+        var registered = await phoneEvents.NextOfAsync<OwnKeysChanged>();
+        Assert.False(waiting.IsCompleted);
+        await first.ApproveDeviceAsync(pending.LinkCode);
+        await waiting.WaitAsync(Patience.Default);
+
+        Assert.Equal(new OwnKeysChanged(KeyChange.DeviceRegistered, laptop.DeviceId), registered);
+        Assert.True(await second.SyncOwnKeysAsync());
+        var laptopSaw = new List<OwnKeysChanged>();
+        while (!laptopSaw.Contains(new OwnKeysChanged(KeyChange.LinkPayload, laptop.DeviceId)))
+        {
+            laptopSaw.Add(await laptopEvents.NextOfAsync<OwnKeysChanged>());
+        }
+
+        Assert.Contains(new OwnKeysChanged(KeyChange.DeviceRegistered, laptop.DeviceId), laptopSaw);
+        Assert.Contains(new OwnKeysChanged(KeyChange.DeviceList, null), laptopSaw);
+    }
+
+    [Fact]
+    public async Task NextOwnKeysChange_ConnectionDisposed_Faults()
+    {
+        var alice = await Server.SignupAsync();
+        var connection = await Sdk.ConnectAsync(alice);
+        var waiting = connection.NextOwnKeysChangeAsync();
+
+        await connection.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting.WaitAsync(Patience.Default));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => connection.NextOwnKeysChangeAsync());
+    }
+
+    [Fact]
     public async Task ApproveDevice_WrongCode_ThrowsLinkCodeMismatch()
     {
         var alice = await Server.SignupAsync();

@@ -40,7 +40,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
 
     // Server-to-client opcodes: a client sending one gets INVALID_STATE (checked below).
     private static readonly HashSet<Opcode> ServerOnly =
-        [Opcode.Welcome, Opcode.AuthOk, Opcode.Error, Opcode.SendAck, Opcode.Event, Opcode.HistoryPage, Opcode.SyncPage, Opcode.Ok, Opcode.ReadState, Opcode.UserTyping, Opcode.Presence, Opcode.GoAway];
+        [Opcode.Welcome, Opcode.AuthOk, Opcode.Error, Opcode.SendAck, Opcode.Event, Opcode.HistoryPage, Opcode.SyncPage, Opcode.Ok, Opcode.ReadState, Opcode.UserTyping, Opcode.Presence, Opcode.GoAway, Opcode.KeysChanged];
 
     public static TheoryData<string, string> Cases()
     {

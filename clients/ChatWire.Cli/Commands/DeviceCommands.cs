@@ -70,8 +70,9 @@ internal static class DeviceCommands
         return 0;
     }
 
-    // Blocks until this pending device is approved (polling every 2 s), for a script that logs in and then waits for
-    // the person to approve it; --timeout SECONDS (default 300) gives up with E2E_NOT_APPROVED.
+    // Blocks until this pending device is approved, for a script that logs in and then waits for the person to approve
+    // it: over a connection, woken by the server's KEYS_CHANGED push (and checking each minute anyway); --timeout
+    // SECONDS (default 300) gives up with E2E_NOT_APPROVED.
     public static async Task<int> WaitAsync(CommandContext context)
     {
         var timeout = context.IntOption("--timeout", 1, 86_400) ?? 300;
@@ -80,9 +81,11 @@ internal static class DeviceCommands
         using var secure = await RequireSecureAsync(context, api).ConfigureAwait(false);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
         deadline.CancelAfter(TimeSpan.FromSeconds(timeout));
+        var (connection, _) = await context.ConnectAsync(api, profile, reconnect: true).ConfigureAwait(false);
+        await using var connected = connection.ConfigureAwait(false);
         try
         {
-            await secure.WaitForApprovalAsync(cancellationToken: deadline.Token).ConfigureAwait(false);
+            await secure.WaitForApprovalAsync(connection, cancellationToken: deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !context.Cancellation.IsCancellationRequested)
         {

@@ -367,6 +367,9 @@ internal static class MessageCommands
                                 CliOutput.ConversationLeftJson(left),
                                 $"{await names.ConversationAsync(left.ConversationId, context.Cancellation).ConfigureAwait(false)}: you are no longer a member (left or removed while this device was away)").ConfigureAwait(false);
                             break;
+                        case OwnKeysChanged keys:
+                            await context.Output.WriteAsync(CliOutput.OwnKeysJson(keys), CliOutput.OwnKeysHuman(keys)).ConfigureAwait(false);
+                            break;
                         case ReadStateChanged state:
                             await context.Output.WriteAsync(
                                 CliOutput.ReadStateJson(state),

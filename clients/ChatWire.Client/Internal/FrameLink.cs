@@ -380,6 +380,7 @@ internal sealed class FrameLink : IAsyncDisposable
                 Opcode.UserTyping => FrameCodec.ReadBody<UserTyping>(ref reader, header, Limits),
                 Opcode.Presence => FrameCodec.ReadBody<PresenceFrame>(ref reader, header, Limits),
                 Opcode.GoAway => FrameCodec.ReadBody<GoAway>(ref reader, header, Limits),
+                Opcode.KeysChanged => FrameCodec.ReadBody<KeysChanged>(ref reader, header, Limits),
                 _ => null,
             };
             return new InboundFrame(header, payload, null);

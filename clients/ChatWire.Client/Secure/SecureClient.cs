@@ -133,9 +133,10 @@ public sealed partial class SecureClient : IDisposable
         }, cancellationToken);
 
     /// <summary>
-    /// Waits until another device of mine has approved this one and its keys are picked up (the server pushes no event
-    /// for that: this asks every <paramref name="pollInterval"/>, 2 seconds by default). Returns at once when approved
-    /// already. Cancel it to stop waiting.
+    /// Waits until another device of mine has approved this one and its keys are picked up, asking every
+    /// <paramref name="pollInterval"/> (2 seconds by default). Returns at once when approved already. Cancel it to stop
+    /// waiting. With a connection open, <see cref="WaitForApprovalAsync(ChatWireConnection, TimeSpan?, CancellationToken)"/>
+    /// learns of the approval from the server instead of asking.
     /// </summary>
     /// <param name="pollInterval">How often to ask; more than zero.</param>
     /// <param name="cancellationToken">Stops the wait (<see cref="OperationCanceledException"/>).</param>
@@ -146,6 +147,40 @@ public sealed partial class SecureClient : IDisposable
         while (!await SyncOwnKeysAsync(cancellationToken).ConfigureAwait(false))
         {
             await Task.Delay(interval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Waits until another device of mine has approved this one and its keys are picked up, checking when the server
+    /// pushes a change to my keys on <paramref name="connection"/> (KEYS_CHANGED) or the connection comes back after a
+    /// drop, and otherwise every <paramref name="fallbackInterval"/> (1 minute by default) as a safety net. Returns at
+    /// once when approved already. Cancel it to stop waiting.
+    /// </summary>
+    /// <param name="connection">An open connection of this device (of any user's session would not do: the pushes go to the user's own devices).</param>
+    /// <param name="fallbackInterval">How long to wait without a push before checking anyway; more than zero.</param>
+    /// <param name="cancellationToken">Stops the wait (<see cref="OperationCanceledException"/>).</param>
+    public async Task WaitForApprovalAsync(ChatWireConnection connection, TimeSpan? fallbackInterval = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var interval = fallbackInterval ?? TimeSpan.FromMinutes(1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero, nameof(fallbackInterval));
+        while (true)
+        {
+            // Taken before the check, so a change that lands during it still wakes the wait.
+            var changed = connection.NextOwnKeysChangeAsync(cancellationToken);
+            if (await SyncOwnKeysAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            try
+            {
+                await changed.WaitAsync(interval, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // No push within the interval: check anyway.
+            }
         }
     }
 

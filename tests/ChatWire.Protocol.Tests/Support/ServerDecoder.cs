@@ -65,6 +65,7 @@ internal static class ServerDecoder
             case Opcode.Presence: FrameCodec.ReadBody<PresenceFrame>(ref reader, header, limits); break;
             case Opcode.Received: FrameCodec.ReadBody<Received>(ref reader, header, limits); break;
             case Opcode.GoAway: FrameCodec.ReadBody<GoAway>(ref reader, header, limits); break;
+            case Opcode.KeysChanged: FrameCodec.ReadBody<KeysChanged>(ref reader, header, limits); break;
             default: throw new InvalidOperationException($"No frame type for {header.Opcode}; add it here.");
         }
     }

@@ -186,6 +186,12 @@ internal static class VectorFrames
                 ["last_seen_ms"] = e.LastSeenUnixMs,
             })]),
         }),
+        Opcode.KeysChanged => Run<KeysChanged>(body, f => new JsonObject
+        {
+            ["request_id"] = f.RequestId,
+            ["change"] = (uint)f.Change,
+            ["device_id"] = Id(f.DeviceId),
+        }),
         Opcode.GoAway => Run<GoAway>(body, f => new JsonObject
         {
             ["request_id"] = f.RequestId,
@@ -261,6 +267,7 @@ internal static class VectorFrames
                 rid,
                 [.. Node(fields, "entries").AsArray().Select(e => new PresenceEntry(Guid(e!.AsObject(), "user_id"), (PresenceStatus)U32(e.AsObject(), "status"), I64(e.AsObject(), "last_seen_ms")))])),
             Opcode.GoAway => FrameCodec.ToArray(new GoAway(U32(fields, "reconnect_window_ms"), Str(fields, "message"))),
+            Opcode.KeysChanged => FrameCodec.ToArray(new KeysChanged((KeyChange)U32(fields, "change"), Guid(fields, "device_id"))),
             Opcode.Received => FrameCodec.ToArray(new Received(
                 rid, [.. Node(fields, "cursors").AsArray().Select(c => (Guid(c!.AsObject(), "conversation_id"), U64(c.AsObject(), "seq")))])),
             _ => throw new InvalidOperationException($"No vector mapping for {opcode}; add it here."),
