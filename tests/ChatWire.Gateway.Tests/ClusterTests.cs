@@ -94,6 +94,20 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         await bob.SendAsync(new Typing(bob.NextRequestId(), team.General));
         var typing = await phone.ExpectAsync<UserTyping>(Patience);
         Assert.Equal(team.UserIds["bob"], typing.UserId);
+
+        // A change to alice's keys made through the phone's node reaches her laptop on another (the user's topic).
+        await cluster[2].CallAsync(alicePhone.Token, HttpMethod.Put, "v1/keys/devices/me", new
+        {
+            signing_key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+            dh_key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+            created_at_ms = 1_764_000_000_000,
+            certificate_version = 1,
+            self_signature = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(64)),
+        });
+        foreach (var device in new[] { laptop, phone })
+        {
+            Assert.Equal(new KeysChanged(KeyChange.DeviceRegistered, alicePhone.DeviceId), await device.ExpectAsync<KeysChanged>(Patience));
+        }
     }
 
     // The next event of this kind (others, and other frames, are kept or skipped).
