@@ -89,7 +89,7 @@ public enum Opcode : byte
 
     /// <summary>
     /// Server → client, pushed (request id 0) to every connection of a user: something in the user's own keys
-    /// changed (a device registered or approved, keys left for a device, a new history key, the account key).
+    /// changed (a device registered, approved or revoked, keys left for a device, a new history key, the account key).
     /// </summary>
     KeysChanged = 0x24,
 }

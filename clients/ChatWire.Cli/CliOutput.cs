@@ -133,9 +133,10 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
     {
         KeyChange.DeviceRegistered => $"A device of yours ({change.DeviceId:D}) is waiting for approval: if it is yours, run chatwire devices approve CODE with the code it shows.",
         KeyChange.DeviceList => "Your device list changed (a device was approved or removed).",
-        KeyChange.LinkPayload => $"Keys were left for your device {change.DeviceId:D} (it was approved).",
+        KeyChange.LinkPayload => $"Keys were left for your device {change.DeviceId:D} (after its approval, or a new history key).",
         KeyChange.HistoryKey => "Your devices have a new history key.",
         KeyChange.AccountKey => "Your account key was set or reset.",
+        KeyChange.DeviceRevoked => $"Your device {change.DeviceId:D} was signed out; its keys no longer count.",
         _ => $"Your keys changed (change {(int)change.Change}).",
     };
 
@@ -146,6 +147,7 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
         KeyChange.LinkPayload => "link_payload",
         KeyChange.HistoryKey => "history_key",
         KeyChange.AccountKey => "account_key",
+        KeyChange.DeviceRevoked => "device_revoked",
         _ => ((int)change).ToString(CultureInfo.InvariantCulture),
     };
 

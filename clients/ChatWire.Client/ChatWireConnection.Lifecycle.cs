@@ -131,6 +131,7 @@ public sealed partial class ChatWireConnection
             {
                 _ = keysWaiting.Task.Exception;
             }
+
             _events.Write(new ConnectionStateChanged(ConnectionState.Closed, error));
             _events.Complete(error);
         }

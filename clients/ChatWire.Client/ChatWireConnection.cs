@@ -443,8 +443,8 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Completes at the next KEYS_CHANGED this connection receives (this user's own keys changed: a device registered
-    /// or approved, keys left for a device, a new history key, the account key; docs/protocol.md §4.28) and each time a
+    /// Completes at the next KEYS_CHANGED this connection receives (this user's own keys changed: a device registered,
+    /// approved or revoked, keys left for a device, a new history key, the account key; docs/protocol.md §4.28) and each time a
     /// link comes up, since a change may have passed while none was. To wait for something in the keys, take this task
     /// first, then check (over the HTTP API), then await it, so that a change in between is not missed;
     /// <see cref="Secure.SecureClient.WaitForApprovalAsync(ChatWireConnection, TimeSpan?, CancellationToken)"/> does

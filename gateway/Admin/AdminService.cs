@@ -16,6 +16,7 @@ internal sealed class AdminService(
     IAccountAdminStore admin,
     ConversationService conversations,
     EventPublisher events,
+    Keys.KeyChangeAnnouncer keyChanges,
     PasswordHasher hasher,
     TimeProvider time)
 {
@@ -114,6 +115,7 @@ internal sealed class AdminService(
         foreach (var device in revoked)
         {
             await events.PublishRevocationAsync(userId, device);
+            await keyChanges.AnnounceAsync(userId, Protocol.Frames.KeyChange.DeviceRevoked, device);
         }
 
         return revoked.Count;

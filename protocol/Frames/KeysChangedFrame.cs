@@ -12,7 +12,7 @@ public enum KeyChange : byte
     /// <summary>The user's signed device list was replaced (a device approved or removed); the device id is nil.</summary>
     DeviceList = 2,
 
-    /// <summary>Another device left keys for the device of the device id (the link payload after an approval).</summary>
+    /// <summary>Another device left keys for the device of the device id (a link payload: after an approval, or the new history key after a revocation).</summary>
     LinkPayload = 3,
 
     /// <summary>A new history key was added (after a revocation, say); the device id is nil.</summary>
@@ -20,6 +20,12 @@ public enum KeyChange : byte
 
     /// <summary>The account key was registered or reset; the device id is nil.</summary>
     AccountKey = 5,
+
+    /// <summary>
+    /// A device's session ended (logout, revoked by the user or an administrator, a password change) and its keys,
+    /// if it had any, left the user's current devices; the device id is that device.
+    /// </summary>
+    DeviceRevoked = 6,
 }
 
 /// <summary>

@@ -79,6 +79,25 @@ public sealed class KeysChangedTests
         await phoneConnection.ExpectSilenceAsync(TimeSpan.FromMilliseconds(300));
     }
 
+    [Fact]
+    public async Task EndedSessions_AreAnnounced_AsRevokedDevices()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var laptop = await server.LoginAsync(alice, "laptop");
+        var tablet = await server.LoginAsync(alice, "tablet");
+        await using var phoneConnection = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        // One session revoked from another device, one ended by its own logout.
+        await alice.CallAsync(HttpMethod.Delete, $"v1/sessions/{laptop.DeviceId}");
+        await tablet.CallAsync(HttpMethod.Post, "v1/accounts/logout");
+
+        var seen = new List<KeysChanged> { await phoneConnection.ExpectAsync<KeysChanged>(), await phoneConnection.ExpectAsync<KeysChanged>() };
+        Assert.Equal(
+            Sorted([new(KeyChange.DeviceRevoked, laptop.DeviceId), new(KeyChange.DeviceRevoked, tablet.DeviceId)]),
+            Sorted(seen));
+    }
+
     private static List<KeysChanged> Sorted(IEnumerable<KeysChanged> changes) =>
         [.. changes.OrderBy(c => c.Change).ThenBy(c => c.DeviceId)];
 }

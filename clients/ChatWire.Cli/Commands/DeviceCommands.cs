@@ -71,8 +71,8 @@ internal static class DeviceCommands
     }
 
     // Blocks until this pending device is approved, for a script that logs in and then waits for the person to approve
-    // it: over a connection, woken by the server's KEYS_CHANGED push (and checking each minute anyway); --timeout
-    // SECONDS (default 300) gives up with E2E_NOT_APPROVED.
+    // it: over a connection, woken by the server's KEYS_CHANGED push (and checking each minute anyway), or asking every
+    // 2 s when no connection can be opened; --timeout SECONDS (default 300) gives up with E2E_NOT_APPROVED.
     public static async Task<int> WaitAsync(CommandContext context)
     {
         var timeout = context.IntOption("--timeout", 1, 86_400) ?? 300;
@@ -81,20 +81,48 @@ internal static class DeviceCommands
         using var secure = await RequireSecureAsync(context, api).ConfigureAwait(false);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
         deadline.CancelAfter(TimeSpan.FromSeconds(timeout));
-        var (connection, _) = await context.ConnectAsync(api, profile, reconnect: true).ConfigureAwait(false);
-        await using var connected = connection.ConfigureAwait(false);
+        ChatWireConnection? connection = null;
         try
         {
-            await secure.WaitForApprovalAsync(connection, cancellationToken: deadline.Token).ConfigureAwait(false);
+            if (!await secure.SyncOwnKeysAsync(deadline.Token).ConfigureAwait(false))
+            {
+                connection = await ConnectForPushesAsync(context, api, profile, deadline.Token).ConfigureAwait(false);
+                await (connection is null
+                    ? secure.WaitForApprovalAsync(cancellationToken: deadline.Token)
+                    : secure.WaitForApprovalAsync(connection, cancellationToken: deadline.Token)).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !context.Cancellation.IsCancellationRequested)
         {
             throw new SecureMessagingException(
                 SecureFailure.NotApproved, $"This device was not approved within {timeout} s. On a trusted device run: chatwire devices approve CODE (the code login printed).");
         }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
 
         await context.Output.WriteAsync(new JsonObject { ["approved"] = true }, "This device is approved: it reads what its user can.").ConfigureAwait(false);
         return 0;
+    }
+
+    // A connection whose KEYS_CHANGED pushes wake the wait; null (after a warning) when none can be opened, so the
+    // wait asks over HTTP instead, as it did before there were pushes.
+    private static async Task<ChatWireConnection?> ConnectForPushesAsync(CommandContext context, ChatWireApiClient api, CliProfile profile, CancellationToken deadline)
+    {
+        try
+        {
+            var (connection, _) = await context.ConnectAsync(api, profile, reconnect: true).WaitAsync(deadline).ConfigureAwait(false);
+            return connection;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+        {
+            await context.Output.Stderr.WriteLineAsync($"chatwire: warning: no connection for the server's pushes ({ex.Message}); asking every 2 s instead.").ConfigureAwait(false);
+            return null;
+        }
     }
 
     public static async Task<int> RevokeAsync(CommandContext context)

@@ -154,7 +154,10 @@ public sealed partial class SecureClient : IDisposable
     /// Waits until another device of mine has approved this one and its keys are picked up, checking when the server
     /// pushes a change to my keys on <paramref name="connection"/> (KEYS_CHANGED) or the connection comes back after a
     /// drop, and otherwise every <paramref name="fallbackInterval"/> (1 minute by default) as a safety net. Returns at
-    /// once when approved already. Cancel it to stop waiting.
+    /// once when approved already. Cancel it to stop waiting. When the connection closes for good meanwhile, it throws
+    /// what the connection's requests would (<see cref="ObjectDisposedException"/> after its disposal, a
+    /// <see cref="ChatWireException"/> such as <c>SESSION_REVOKED</c>, or an <see cref="IOException"/> when reconnecting
+    /// gave up).
     /// </summary>
     /// <param name="connection">An open connection of this device (of any user's session would not do: the pushes go to the user's own devices).</param>
     /// <param name="fallbackInterval">How long to wait without a push before checking anyway; more than zero.</param>
@@ -164,11 +167,25 @@ public sealed partial class SecureClient : IDisposable
         ArgumentNullException.ThrowIfNull(connection);
         var interval = fallbackInterval ?? TimeSpan.FromMinutes(1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero, nameof(fallbackInterval));
+        Task? changed = null;
         while (true)
         {
-            // Taken before the check, so a change that lands during it still wakes the wait.
-            var changed = connection.NextOwnKeysChangeAsync(cancellationToken);
-            if (await SyncOwnKeysAsync(cancellationToken).ConfigureAwait(false))
+            // Taken before the check, so a change that lands during it still wakes the wait (one still pending after a
+            // fallback check serves the next: it completes on the first change after it was taken).
+            changed = changed is { IsCompleted: false } ? changed : connection.NextOwnKeysChangeAsync(cancellationToken);
+            bool approved;
+            try
+            {
+                approved = await SyncOwnKeysAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The check's failure is the one to report; the signal's own fault, if it comes, is observed.
+                _ = changed.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                throw;
+            }
+
+            if (approved)
             {
                 return;
             }
