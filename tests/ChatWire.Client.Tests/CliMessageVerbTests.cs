@@ -185,6 +185,37 @@ public sealed class CliMessageVerbTests : IClassFixture<ServerFixture>, IDisposa
     }
 
     [Fact]
+    public async Task Listen_AnotherDeviceOfMineSignsOut_PrintsKeysChanged()
+    {
+        var crew = await Crew.CreateAsync(_server);
+        _cli.LogIn(crew.Alice);
+        var laptop = await _server.LoginAsync(crew.Alice, "laptop");
+        var stdout = new LineWriter();
+        using var stop = new CancellationTokenSource();
+        var running = CliApp.RunAsync(["--json", "listen"], _cli.Context(string.Empty, stdout, new StringWriter()), stop.Token);
+        try
+        {
+            Assert.Equal("""{"type":"ready"}""", await stdout.NextLineAsync());
+            await laptop.CallAsync(HttpMethod.Post, "v1/accounts/logout");
+
+            JsonElement line;
+            do
+            {
+                line = JsonDocument.Parse(await stdout.NextLineAsync()).RootElement;
+            }
+            while (line.GetProperty("type").GetString() != "keys_changed");
+
+            Assert.Equal("device_revoked", line.GetProperty("change").GetString());
+            Assert.Equal(laptop.DeviceId, line.GetProperty("device_id").GetGuid());
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            Assert.Equal(CliApp.ExitOk, await running.WaitAsync(Patience.Default));
+        }
+    }
+
+    [Fact]
     public async Task Listen_SkipMuted_LeavesOutTheMutedTeamsConversations()
     {
         var crew = await Crew.CreateAsync(_server, "Noisy");
