@@ -31,22 +31,22 @@ public sealed partial class ChatWireConnection
         SignalOwnKeys();
     }
 
-    // Completes the current signal of NextOwnKeysChangeAsync and starts the next.
+    // Completes the current signal of NextOwnKeysChangeAsync and starts the next; once closed, the faulted one stays.
     private void SignalOwnKeys()
     {
-        var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var current = Volatile.Read(ref _ownKeys);
-        while (!current.Task.IsCompleted)
+        TaskCompletionSource current;
+        lock (_stateLock)
         {
-            var seen = Interlocked.CompareExchange(ref _ownKeys, next, current);
-            if (ReferenceEquals(seen, current))
+            if (_state == ConnectionState.Closed)
             {
-                current.TrySetResult();
                 return;
             }
 
-            current = seen;
+            current = _ownKeys;
+            _ownKeys = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
+
+        current.TrySetResult();
     }
 
     // Takes the link out of service; requests made from now on wait for the next one.
@@ -123,14 +123,8 @@ public sealed partial class ChatWireConnection
             _ = _linkReady.Task.Exception;
 
             // Waiters for a key change learn it as requests do; the faulted signal stays, for later callers too.
-            var keysClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            keysClosed.SetException(closed);
-            _ = keysClosed.Task.Exception;
-            var keysWaiting = Interlocked.Exchange(ref _ownKeys, keysClosed);
-            if (keysWaiting.TrySetException(closed))
-            {
-                _ = keysWaiting.Task.Exception;
-            }
+            _ownKeys.TrySetException(closed);
+            _ = _ownKeys.Task.Exception;
 
             _events.Write(new ConnectionStateChanged(ConnectionState.Closed, error));
             _events.Complete(error);

@@ -56,7 +56,8 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     private readonly Lock _stateLock = new();
     private TaskCompletionSource<FrameLink> _linkReady = NewLinkSignal();
 
-    // Completed by KEYS_CHANGED and by each new link, then replaced (NextOwnKeysChangeAsync); faulted when closed.
+    // Completed by KEYS_CHANGED and by each new link, then replaced (NextOwnKeysChangeAsync); faulted when closed. Replaced
+    // and faulted under _stateLock.
     private TaskCompletionSource _ownKeys = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private FrameLink? _link;
     private ConnectionState _state = ConnectionState.Connecting;

@@ -1,7 +1,6 @@
 using ChatWire.Gateway.Accounts;
 using ChatWire.Gateway.Api;
 using ChatWire.Gateway.Conversations;
-using ChatWire.Gateway.Delivery;
 using ChatWire.Protocol;
 using ChatWire.Storage.Directory;
 
@@ -15,8 +14,7 @@ internal sealed class AdminService(
     IDirectoryStore directory,
     IAccountAdminStore admin,
     ConversationService conversations,
-    EventPublisher events,
-    Keys.KeyChangeAnnouncer keyChanges,
+    SessionRevocations revocations,
     PasswordHasher hasher,
     TimeProvider time)
 {
@@ -114,8 +112,7 @@ internal sealed class AdminService(
         var revoked = await directory.RevokeAllDeviceSessionsAsync(userId, exceptDeviceId: null, time.GetUtcNow(), ct);
         foreach (var device in revoked)
         {
-            await events.PublishRevocationAsync(userId, device);
-            await keyChanges.AnnounceAsync(userId, Protocol.Frames.KeyChange.DeviceRevoked, device);
+            await revocations.PublishAsync(userId, device);
         }
 
         return revoked.Count;

@@ -1,9 +1,6 @@
 using ChatWire.Gateway.Accounts;
-using ChatWire.Gateway.Delivery;
 using ChatWire.Gateway.Hosting;
-using ChatWire.Gateway.Keys;
 using ChatWire.Protocol;
-using ChatWire.Protocol.Frames;
 using ChatWire.Storage.Directory;
 using Microsoft.Extensions.Options;
 
@@ -195,23 +192,18 @@ internal static class AccountEndpoints
         return new UserListResponse(users);
     }
 
-    private static async Task<IResult> LogoutAsync(HttpContext http, IDirectoryStore directory, EventPublisher events, KeyChangeAnnouncer keyChanges, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
+    private static async Task<IResult> LogoutAsync(HttpContext http, IDirectoryStore directory, SessionRevocations revocations, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
     {
         var me = http.Identity();
         var ended = await directory.RevokeDeviceSessionAsync(me.UserId, me.DeviceId, time.GetUtcNow(), ct);
         audit.SessionRevoked(me.UserId, me.DeviceId, "logout", me.DeviceId, http.ClientAddress());
-        await events.PublishRevocationAsync(me.UserId, me.DeviceId);
-        if (ended)
-        {
-            // Not when another request revoked it first (that one announced it).
-            await keyChanges.AnnounceAsync(me.UserId, KeyChange.DeviceRevoked, me.DeviceId);
-        }
+        await revocations.PublishAsync(me.UserId, me.DeviceId, announce: ended);
         return Results.NoContent();
     }
 
     private static async Task<IResult> ChangePasswordAsync(
         ChangePasswordRequest body, HttpContext http, IDirectoryStore directory, PasswordHasher hasher, AttemptThrottle throttle,
-        EventPublisher events, KeyChangeAnnouncer keyChanges, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
+        SessionRevocations revocations, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
     {
         var me = http.Identity();
         throttle.Check("password", http.ClientAddress(), me.UserId.ToString());
@@ -228,8 +220,7 @@ internal static class AccountEndpoints
         foreach (var device in await directory.RevokeAllDeviceSessionsAsync(user.Id, me.DeviceId, time.GetUtcNow(), ct))
         {
             audit.SessionRevoked(user.Id, device, "password changed", me.DeviceId, http.ClientAddress());
-            await events.PublishRevocationAsync(user.Id, device);
-            await keyChanges.AnnounceAsync(user.Id, KeyChange.DeviceRevoked, device);
+            await revocations.PublishAsync(user.Id, device);
         }
 
         return Results.NoContent();
@@ -244,7 +235,7 @@ internal static class AccountEndpoints
             next);
     }
 
-    private static async Task<IResult> RevokeSessionAsync(string deviceId, HttpContext http, IDirectoryStore directory, EventPublisher events, KeyChangeAnnouncer keyChanges, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
+    private static async Task<IResult> RevokeSessionAsync(string deviceId, HttpContext http, IDirectoryStore directory, SessionRevocations revocations, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
     {
         var me = http.Identity();
         var device = Ids.Parse("device_id", deviceId);
@@ -254,19 +245,17 @@ internal static class AccountEndpoints
         }
 
         audit.SessionRevoked(me.UserId, device, "revoked by the user", me.DeviceId, http.ClientAddress());
-        await events.PublishRevocationAsync(me.UserId, device);
-        await keyChanges.AnnounceAsync(me.UserId, KeyChange.DeviceRevoked, device);
+        await revocations.PublishAsync(me.UserId, device);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> RevokeAllSessionsAsync(HttpContext http, IDirectoryStore directory, EventPublisher events, KeyChangeAnnouncer keyChanges, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
+    private static async Task<IResult> RevokeAllSessionsAsync(HttpContext http, IDirectoryStore directory, SessionRevocations revocations, TimeProvider time, Observability.AuditLog audit, CancellationToken ct)
     {
         var me = http.Identity();
         foreach (var device in await directory.RevokeAllDeviceSessionsAsync(me.UserId, exceptDeviceId: null, time.GetUtcNow(), ct))
         {
             audit.SessionRevoked(me.UserId, device, "all sessions revoked by the user", me.DeviceId, http.ClientAddress());
-            await events.PublishRevocationAsync(me.UserId, device);
-            await keyChanges.AnnounceAsync(me.UserId, KeyChange.DeviceRevoked, device);
+            await revocations.PublishAsync(me.UserId, device);
         }
 
         return Results.NoContent();

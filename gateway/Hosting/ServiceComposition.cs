@@ -296,6 +296,7 @@ internal static class ServiceComposition
         services.AddSingleton<E2eSendCheck>();
         services.AddSingleton<Keys.PrekeyClaimThrottle>();
         services.AddSingleton<Keys.KeyChangeAnnouncer>();
+        services.AddSingleton<Accounts.SessionRevocations>();
         services.AddSingleton<ConversationService>();
         services.AddSingleton<Admin.AdminService>();
         services.AddSingleton<Admin.EmbeddedBackup>();

@@ -50,16 +50,8 @@ public readonly record struct KeysChanged(KeyChange Change, Guid DeviceId) : IFr
     public uint RequestId => 0;
 
     /// <inheritdoc/>
-    public static KeysChanged ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits)
-    {
-        var change = reader.ReadUInt32();
-        if (change > byte.MaxValue)
-        {
-            ThrowHelper.InvalidField($"change must be 0 to 255; got {change}.", requestId);
-        }
-
-        return new((KeyChange)change, MessagePackFields.ReadUuid(ref reader, requestId, "device_id"));
-    }
+    public static KeysChanged ReadFields(ref MessagePackReader reader, uint requestId, int present, ProtocolLimits limits) =>
+        new((KeyChange)MessagePackFields.ReadByteValue(ref reader, requestId, "change"), MessagePackFields.ReadUuid(ref reader, requestId, "device_id"));
 
     /// <inheritdoc/>
     public void WriteFields(ref MessagePackWriter writer)

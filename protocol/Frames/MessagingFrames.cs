@@ -342,7 +342,7 @@ public readonly record struct ConversationEvent(
         var time = reader.ReadInt64();
         var contentType = MessagePackFields.ReadString(ref reader, limits.MaxContentTypeLength, requestId, "content_type");
         var content = MessagePackFields.ReadBin(ref reader, limits.MaxContentLength, requestId, "content");
-        var kind = present > 7 ? ReadKind(ref reader, requestId) : EventKind.Message;
+        var kind = present > 7 ? (EventKind)MessagePackFields.ReadByteValue(ref reader, requestId, "kind") : EventKind.Message;
         var subject = present > 8 ? MessagePackFields.ReadUuid(ref reader, requestId, "subject_id") : Guid.Empty;
         var e = new ConversationEvent(conversationId, eventId, seq, sender, device, time, contentType, content, kind, subject);
         if (present <= 9)
@@ -458,17 +458,6 @@ public readonly record struct ConversationEvent(
         }
 
         return reactions;
-    }
-
-    private static EventKind ReadKind(ref MessagePackReader reader, uint requestId)
-    {
-        var kind = reader.ReadUInt32();
-        if (kind > byte.MaxValue)
-        {
-            ThrowHelper.InvalidField($"kind must be 0 to 255; got {kind}.", requestId);
-        }
-
-        return (EventKind)kind;
     }
 }
 

@@ -26,6 +26,18 @@ internal static class MessagePackFields
         return new Guid(buffer, bigEndian: true);
     }
 
+    /// <summary>An unsigned int of 0 to 255 in any integer format (an enum's value, known to this version or not).</summary>
+    public static byte ReadByteValue(ref MessagePackReader reader, uint requestId, string field)
+    {
+        var value = reader.ReadUInt32();
+        if (value > byte.MaxValue)
+        {
+            ThrowHelper.InvalidField($"{field} must be 0 to 255; got {value}.", requestId);
+        }
+
+        return (byte)value;
+    }
+
     public static void WriteUuid(ref MessagePackWriter writer, Guid value)
     {
         writer.WriteBinHeader(UuidLength);
