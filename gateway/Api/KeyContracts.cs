@@ -94,7 +94,8 @@ internal sealed record ConversationE2eResponse(
 
 internal sealed record SetE2eModeRequest(string? Mode);
 
-internal sealed record KeyBundleEntryItem(string? UserId, string? DeviceId, int? HistoryKeyGeneration, string? Sealed);
+/// <summary>One sealed key in an upload: <c>device_id</c> in device mode, <c>history_key_generation</c> in history mode.</summary>
+internal sealed record KeyBundleEntryItem(string? UserId, string? Sealed, string? DeviceId = null, int? HistoryKeyGeneration = null);
 
 internal sealed record UploadKeyBundleRequest(string? ChainId, long? Epoch, IReadOnlyList<KeyBundleEntryItem?>? Entries, bool? Final = null);
 

@@ -13,4 +13,4 @@ internal sealed record ConversationPushLevel(Guid ConversationId, string Level);
 internal sealed record PushPreferencesResponse(string Level, DateTime? DoNotDisturbUntil, IReadOnlyList<ConversationPushLevel> Conversations);
 
 /// <summary>A level for one conversation; null removes it (the user's level applies there again).</summary>
-internal sealed record ConversationPushRequest(string? Level);
+internal sealed record ConversationPushRequest(string? Level = null);

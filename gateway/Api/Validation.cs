@@ -77,11 +77,8 @@ internal static partial class Validation
     /// </summary>
     public static string DisplayText(string field, string? value, int max = 64)
     {
-        var text = Required(field, value).Trim();
-        if (!text.IsNormalized(System.Text.NormalizationForm.FormC))
-        {
-            text = text.Normalize(System.Text.NormalizationForm.FormC);
-        }
+        var text = Conversations.UnicodeText.ToNfc(Required(field, value).Trim())
+            ?? throw RequestRefusedException.Validation(field, $"{field} must be Unicode text without noncharacters such as U+FFFE.");
 
         // Characters are Unicode scalar values (an emoji outside the BMP is one, not two UTF-16 units), and the
         // formatting characters above the BMP (tag characters, musical formatting) are refused like those in it.

@@ -55,8 +55,10 @@ internal static class HttpPipeline
             await next(context);
         });
 
+        app.Use(Api.RawPath.RefuseDotSegmentsAsync);
         app.Use(Api.AccountRequestGate.InvokeAsync);
         app.Use(Api.ConversationKeyEndpoints.RaiseUploadLimitAsync);
+        app.Use(Api.RequestLimits.RefuseUnreadBodyAsync);
 
         app.MapGet("/metrics", async (HttpContext context) =>
         {

@@ -24,6 +24,111 @@ public sealed class HttpEdgeTests
     }
 
     [Fact]
+    public async Task Body_JsonInACharsetWithNoDecoder_UnsupportedMediaType()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var content = new ByteArrayContent("{\"name\":\"Acme\"}"u8.ToArray());
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=bogus");
+
+        var problem = await AssertProblemAsync(await alice.SendRawAsync(HttpMethod.Post, "v1/teams", content), HttpStatusCode.UnsupportedMediaType, 4009, "UNSUPPORTED_MEDIA_TYPE");
+
+        Assert.Contains("UTF-8", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    // JSON can spell half of a UTF-16 surrogate pair on its own, which is no character: the body is refused as unreadable.
+    [Theory]
+    [InlineData("v1/teams", "{\"name\":\"Acme \\ud800\"}")]
+    [InlineData("v1/teams", "{\"name\":\"\\udc00Acme\"}")]
+    [InlineData("v1/accounts/signup", "{\"username\":\"zoe\",\"password\":\"plum orchard \\ud83d\"}")]
+    public async Task Body_LoneSurrogateEscape_ValidationFailed(string path, string body)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        await AssertProblemAsync(
+            await alice.SendRawAsync(HttpMethod.Post, path, new StringContent(body, Encoding.UTF8, "application/json")),
+            HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+
+    // Noncharacters (U+FFFE, U+FDD0, …) are not for interchange, and the platform's normalizer throws on some of them.
+    [Theory]
+    [InlineData("v1/teams", "{\"name\":\"\\uffff\\ufffe\"}", "name")]
+    [InlineData("v1/teams", "{\"name\":\"ab\\ufffe\"}", "name")]
+    [InlineData("v1/accounts/signup", "{\"username\":\"zoe\",\"password\":\"plum orchard 42\",\"device_name\":\"ab\\ufdd0\"}", "device_name")]
+    public async Task Body_ReadableNameWithANoncharacter_ValidationFailedNamingTheField(string path, string body, string field)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        var problem = await AssertProblemAsync(
+            await alice.SendRawAsync(HttpMethod.Post, path, new StringContent(body, Encoding.UTF8, "application/json")),
+            HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
+
+    // Kestrel resolves dot segments, percent-encoded ones too, before routing: DELETE …/invites/%2e%2e would
+    // delete the team. Such a target is refused before any route runs.
+    [Theory]
+    [InlineData("DELETE", "/v1/teams/{0}/invites/%2e%2e")]
+    [InlineData("DELETE", "/v1/teams/{0}/invites/%2E.")]
+    [InlineData("GET", "/v1/teams/{0}/channels/../../../me")]
+    [InlineData("GET", "/v1/./me")]
+    public async Task Path_DotSegment_ValidationFailed_NothingDone(string method, string target)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+
+        var (status, body) = await RawRequestAsync(server, $"{method} {string.Format(System.Globalization.CultureInfo.InvariantCulture, target, teamId)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice.Token}\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(400, status);
+        Assert.Contains("\"VALIDATION_FAILED\"", body, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await alice.SendAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels")).StatusCode);
+    }
+
+    [Fact]
+    public async Task PathId_WithSpacesAround_ValidationFailed()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+
+        var problem = await AssertProblemAsync(await alice.SendAsync(HttpMethod.Patch, $"v1/teams/%20{teamId}%20", new { name = "Renamed" }), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty("team_id", out _), problem.ToString());
+    }
+
+    // The body limit holds for endpoints that take no body too: logout with 70 KB is refused, and does nothing.
+    [Fact]
+    public async Task Body_OverTheLimit_OnAnEndpointWithoutABody_413_NothingDone()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        var response = await alice.SendRawAsync(HttpMethod.Post, "v1/accounts/logout", new StringContent(new string(' ', 70_000), Encoding.UTF8, "application/json"));
+
+        await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, 4007, "VALIDATION_FAILED");
+        Assert.Equal(HttpStatusCode.OK, (await alice.SendAsync(HttpMethod.Get, "v1/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.SendRawAsync(HttpMethod.Post, "v1/accounts/logout", new StringContent("{}", Encoding.UTF8, "application/json"))).StatusCode);
+    }
+
+    // One request over a socket of its own, written exactly as given (HttpClient would resolve dot segments).
+    private static async Task<(int Status, string Body)> RawRequestAsync(TestServer server, string request)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(server.ApiBaseAddress.Host, server.ApiBaseAddress.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var text = await reader.ReadToEndAsync(timeout.Token);
+        var status = int.Parse(text.Split(' ', 3)[1], System.Globalization.CultureInfo.InvariantCulture);
+        return (status, text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+    }
+
+    [Fact]
     public async Task Method_NotTakenByThePath_MethodNotAllowedWithAllow()
     {
         await using var server = await TestServer.StartAsync();
@@ -185,6 +290,10 @@ public sealed class HttpEdgeTests
         Assert.Equal("integer", problem.GetProperty("properties").GetProperty("code").GetProperty("type").GetString());
         Assert.True(document.GetProperty("paths").GetProperty("/v1/accounts/login").GetProperty("post").GetProperty("responses").TryGetProperty("403", out _));
         Assert.True(document.GetProperty("paths").GetProperty("/v1/teams").GetProperty("post").GetProperty("responses").TryGetProperty("403", out _));
+        // Fields the server takes as optional are not required in the schema either.
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        Assert.False(schemas.GetProperty("ConversationPushRequest").TryGetProperty("required", out var pushRequired) && pushRequired.GetArrayLength() > 0, pushRequired.ToString());
+        Assert.Equal(["sealed", "user_id"], schemas.GetProperty("KeyBundleEntryItem").GetProperty("required").EnumerateArray().Select(r => r.GetString()).Order());
         var upload = document.GetProperty("paths").GetProperty("/v1/blobs/{attachmentId}").GetProperty("put");
         Assert.True(upload.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/octet-stream", out _), upload.ToString());
     }
