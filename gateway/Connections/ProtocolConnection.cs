@@ -49,6 +49,9 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     /// <summary>How long a connection the server closed may take to drain before it is aborted.</summary>
     public const int CloseGraceMs = 2_000;
 
+    /// <summary>How long answers still owed to a peer that half-closed may take to be committed and sent.</summary>
+    public const int HalfCloseGraceMs = 10_000;
+
     public ProtocolConnection(ConnectionContext connection, ConnectionServices services)
     {
         _connection = connection;
@@ -136,6 +139,15 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     // its own so the read loop's suspended state (kept by every idle session) holds none of this.
     private async Task CloseAsync()
     {
+        // The peer half-closed (or went) while SENDs it pipelined wait for their commit, or while answers wait
+        // behind a flush: a client that shuts its sending side after its last request still reads the answers, so
+        // they are given a bounded moment to be answered and sent. Every other request was answered before the
+        // next frame was read.
+        if (!IsClosing && (Volatile.Read(ref _sendsInFlight) > 0 || PendingFlush() is not null))
+        {
+            await AwaitAnswersSentAsync();
+        }
+
         var wasAuthenticated = _state == ProtocolState.Authenticated;
         _state = ProtocolState.Closed;
         var pendingFlush = MarkClosed();
@@ -158,6 +170,21 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         FinishClose();
 
         _services.Registry.Retire(this, closedByPeer: !IsClosing);
+    }
+
+    private async Task AwaitAnswersSentAsync()
+    {
+        // Longer than the close grace: a commit may wait behind a busy store's batch.
+        var grace = Task.Delay(HalfCloseGraceMs);
+        while (Volatile.Read(ref _sendsInFlight) > 0 && !IsClosing && !grace.IsCompleted)
+        {
+            await Task.Delay(5);
+        }
+
+        // An answer written while a flush was under way waits in the backlog for a flush of its own.
+        while (!IsClosing && PendingFlush() is { } flush && await Task.WhenAny(flush, grace) == flush)
+        {
+        }
     }
 
     // The frames one read brought; false when the connection is done reading.

@@ -86,8 +86,8 @@ internal sealed partial class ConversationService
     public async Task<ChangeOutcome> ReactAsync(SessionIdentity actor, React react)
     {
         // Checked as stored: NFC can lengthen a string, and what is stored must fit every reader's limit.
-        var normalized = react.Emoji.IsNormalized(NormalizationForm.FormC) ? react.Emoji : react.Emoji.Normalize(NormalizationForm.FormC);
-        if (!IsEmoji(normalized))
+        var normalized = UnicodeText.ToNfc(react.Emoji);
+        if (normalized is null || !IsEmoji(normalized))
         {
             throw new RequestRefusedException(ErrorCode.InvalidField, "emoji must be 1 to 64 bytes of UTF-8 without white space or control characters, such as 👍 or :shipit:.");
         }

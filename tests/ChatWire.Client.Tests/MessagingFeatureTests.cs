@@ -172,6 +172,12 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
             Assert.Equal(ErrorCode.InvalidField, (await Assert.ThrowsAsync<ChatWireException>(() => bob.ReactAsync(general, message.MessageId, lookalike))).Code);
         }
 
+        // Noncharacters are no emoji (and the platform's normalizer throws on U+FFFE, which must not become INTERNAL_ERROR).
+        foreach (var noncharacter in new[] { "\uFFFE", "👍\uFFFE", "\uFDD0", "\U0010FFFF" })
+        {
+            Assert.Equal(ErrorCode.InvalidField, (await Assert.ThrowsAsync<ChatWireException>(() => bob.ReactAsync(general, message.MessageId, noncharacter))).Code);
+        }
+
         Assert.NotEqual(0UL, (await bob.ReactAsync(general, message.MessageId, "👩\u200D💻")).Seq);
         await bob.ReactAsync(general, message.MessageId, "👩\u200D💻", remove: true);
 

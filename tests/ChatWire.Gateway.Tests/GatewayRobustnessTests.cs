@@ -37,6 +37,41 @@ public sealed class GatewayRobustnessTests
         Assert.True(sent.Seq > 0 && otherSent.Seq == sent.Seq + 1);
     }
 
+    // A client that half-closes after its last SENDs still reads their SEND_ACKs before the server closes
+    // (docs/protocol.md §5): the SENDs were pipelined, waiting for their commit, when the end of stream came.
+    [Theory]
+    [InlineData(WireTransport.Tcp)]
+    [InlineData(WireTransport.Noise)]
+    [InlineData(WireTransport.Tls)]
+    public async Task Sends_ThenHalfClose_EveryAckArrives_ThenClosed(WireTransport transport)
+    {
+        await using var server = await TestServer.StartAsync();
+        var (alice, _, dm) = await DeliveryTests.DmPairAsync(server);
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice, transport);
+        var requests = new List<uint>();
+        for (var i = 0; i < 3; i++)
+        {
+            var requestId = client.NextRequestId();
+            requests.Add(requestId);
+            await client.SendAsync(new Send(requestId, dm, Guid.CreateVersion7(), "text/plain", "last words"u8.ToArray()));
+        }
+
+        client.ShutdownSend();
+
+        // SEND_ACKs of SENDs committed together may come in any order; the sender's own EVENTs may come too.
+        var acked = new List<uint>();
+        while (await client.ReadFrameAsync() is { } frame)
+        {
+            if (frame.Header.Opcode != Opcode.Event)
+            {
+                Assert.Equal(Opcode.SendAck, frame.Header.Opcode);
+                acked.Add(frame.Header.RequestId);
+            }
+        }
+
+        Assert.Equal(requests, acked.Order());
+    }
+
     [Fact]
     public async Task Tls_LargeHistoryPageWhileEventsArrive_EveryFrameIntact()
     {

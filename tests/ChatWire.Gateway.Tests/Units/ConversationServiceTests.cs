@@ -160,7 +160,15 @@ public sealed class ConversationServiceTests : IDisposable
     [InlineData("text/plain\r\nX-Injected: 1", ErrorCode.InvalidField)]
     [InlineData("text/pla\0in", ErrorCode.InvalidField)]
     [InlineData("/plain", ErrorCode.InvalidField)]
+    [InlineData("text/plain; charset", ErrorCode.InvalidField)]
+    [InlineData("text/plain; charset=", ErrorCode.InvalidField)]
+    [InlineData("text/plain; =utf-8", ErrorCode.InvalidField)]
+    [InlineData("text/plain; name=\"unterminated", ErrorCode.InvalidField)]
+    [InlineData("text/plain; a=b c=d", ErrorCode.InvalidField)]
     [InlineData("text/plain; charset=utf-8", null)]
+    [InlineData("text/plain;charset=utf-8;format=flowed", null)]
+    [InlineData("text/plain; name=\"a; b \\\" c\"; x=y", null)]
+    [InlineData("text/plain;", null)]
     [InlineData("application/vnd.chatwire.e2e+cbor", null)]
     public async Task SubmitSend_ContentType_MustBeAMediaType(string contentType, ErrorCode? expected)
     {
