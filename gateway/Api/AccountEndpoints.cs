@@ -108,7 +108,7 @@ internal static class AccountEndpoints
     {
         var username = Validation.Required("username", body.Username).Trim().ToLowerInvariant();
         var password = Validation.PasswordToCheck("password", body.Password);
-        if (username.Length > 64)
+        if (username.Length > 64 && username.EnumerateRunes().Count() > 64)
         {
             throw RequestRefusedException.Validation("username", "username must be at most 64 characters.");
         }
@@ -162,7 +162,7 @@ internal static class AccountEndpoints
     private static async Task<UserListResponse> GetUsersAsync(string? ids, HttpContext http, IDirectoryStore directory, IAccountAdminStore admin, CancellationToken ct)
     {
         const int MaxIds = 100;
-        var wanted = (ids ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var wanted = (ids ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries);
         if (wanted.Length is 0 or > MaxIds)
         {
             throw RequestRefusedException.Validation("ids", $"ids must list 1 to {MaxIds} user ids, separated by commas.");

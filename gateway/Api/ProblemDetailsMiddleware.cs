@@ -47,12 +47,6 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
             var (code, detail) = Describe(ex, context.Request);
             await WriteAsync(context, code, detail, null, null, status: ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? ex.StatusCode : null);
         }
-        catch (InvalidOperationException) when (!context.Response.HasStarted && NamesUnknownCharset(context.Request))
-        {
-            // The JSON body reader refuses a charset it has no decoder for (Content-Type: application/json;
-            // charset=bogus) with this exception type rather than as a bad request.
-            await WriteAsync(context, ErrorCode.UnsupportedMediaType, UnsupportedMediaTypeDetail, null, null);
-        }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
         }
@@ -83,7 +77,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
 
     private const string TooLargeDetail = "The request body is larger than this endpoint takes (docs/http-api.md, Conventions, \"Body size\").";
 
-    private const string UnsupportedMediaTypeDetail = "Send the request body as JSON, with the header Content-Type: application/json (UTF-8).";
+    public const string UnsupportedMediaTypeDetail = "Send the request body as JSON, with the header Content-Type: application/json (UTF-8).";
 
     /// <summary>The <see cref="HttpContext.Items"/> key under which the answered error code is left for the metrics.</summary>
     public const string ErrorCodeItem = "chatwire.error_code";
@@ -123,10 +117,6 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
             (ErrorCode.ValidationFailed, "The request body is missing; send a JSON object."),
         _ => (ErrorCode.ValidationFailed, "The request could not be read."),
     };
-
-    private static bool NamesUnknownCharset(HttpRequest request) =>
-        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
-        && type.Charset.HasValue && type.Charset.Length > 0 && type.Encoding is null;
 
     private static string Title(string name)
     {

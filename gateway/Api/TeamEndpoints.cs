@@ -272,7 +272,7 @@ internal static class TeamEndpoints
             throw RequestRefusedException.Validation("limit", "limit must be an integer from 1 to 100.");
         }
 
-        if (prefix is { Length: > 64 })
+        if (prefix is { Length: > 64 } && prefix.EnumerateRunes().Count() > 64)
         {
             throw RequestRefusedException.Validation("prefix", "prefix must be at most 64 characters.");
         }

@@ -75,7 +75,7 @@ internal sealed partial class ConversationService
         var channel = await RequireChannelOfMyTeamAsync(conversationId, actor.UserId, ct);
         if (!await directory.IsConversationMemberAsync(channel.Id, actor.UserId, ct))
         {
-            throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel.");
+            throw NotAChannelMember();
         }
 
         if (await directory.GetTeamMembershipAsync(channel.TeamId!.Value, userId, ct) is null)
@@ -107,7 +107,7 @@ internal sealed partial class ConversationService
         {
             if (!await directory.IsConversationMemberAsync(channel.Id, actor.UserId, ct))
             {
-                throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel.");
+                throw NotAChannelMember();
             }
 
             await AppendLeaveAsync(channel.Id, actor.UserId, actor);
@@ -123,7 +123,7 @@ internal sealed partial class ConversationService
         var members = await directory.ListConversationMembersAsync(channel.Id, ct);
         if (channel.Kind != ConversationKind.PublicChannel && !members.Contains(actor.UserId))
         {
-            throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel.");
+            throw NotAChannelMember();
         }
 
         return members;
@@ -141,7 +141,7 @@ internal sealed partial class ConversationService
         // First: anyone outside a private channel, whatever their role, gets the one answer, which tells nothing more.
         if (channel.Kind != ConversationKind.PublicChannel && !await directory.IsConversationMemberAsync(channel.Id, actor.UserId, ct))
         {
-            throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel.");
+            throw NotAChannelMember();
         }
 
         if (role < TeamRole.Admin && channel.CreatedBy != actor.UserId)
@@ -227,8 +227,9 @@ internal sealed partial class ConversationService
         var members = new SortedSet<Guid> { actor.UserId };
         foreach (var name in users)
         {
+            // An id only in its canonical form; anything else, trimmed, is a username.
             var text = name!.Trim();
-            var user = Guid.TryParseExact(text, "D", out var id)
+            var user = name.Length == 36 && Guid.TryParseExact(name, "D", out var id)
                 ? await directory.GetUserAsync(id, ct)
                 : await directory.FindUserByNameAsync(text.ToLowerInvariant(), ct);
 
@@ -434,6 +435,11 @@ internal sealed partial class ConversationService
         await directory.GetTeamMembershipAsync(teamId, userId, ct)
         ?? throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this team.");
 
+    // One answer, word for word, for a channel I am not in, one of a team I am not in, and none at all: a team-mate
+    // must not learn from the sentence that a private channel exists.
+    private static RequestRefusedException NotAChannelMember() =>
+        new(ErrorCode.NotAMember, "You are not a member of this channel (or of its team).");
+
     // A channel of a team the caller belongs to; anything else (a DM, another team's channel, nothing) is
     // answered alike so ids of other teams' channels reveal nothing.
     private async Task<ConversationRecord> RequireChannelOfMyTeamAsync(Guid conversationId, Guid userId, CancellationToken ct)
@@ -441,7 +447,7 @@ internal sealed partial class ConversationService
         var channel = await directory.GetConversationAsync(conversationId, ct);
         if (channel?.TeamId is not { } teamId || await directory.GetTeamMembershipAsync(teamId, userId, ct) is null)
         {
-            throw new RequestRefusedException(ErrorCode.NotAMember, "You are not a member of this channel's team.");
+            throw NotAChannelMember();
         }
 
         return channel;

@@ -55,10 +55,8 @@ internal static class HttpPipeline
             await next(context);
         });
 
-        app.Use(Api.RawPath.RefuseDotSegmentsAsync);
         app.Use(Api.AccountRequestGate.InvokeAsync);
         app.Use(Api.ConversationKeyEndpoints.RaiseUploadLimitAsync);
-        app.Use(Api.RequestLimits.RefuseUnreadBodyAsync);
 
         app.MapGet("/metrics", async (HttpContext context) =>
         {
@@ -153,6 +151,12 @@ internal static class HttpPipeline
     private static void MapApi(WebApplication app)
     {
         app.Use(ApiAuthentication.RequireSessionAsync);
+
+        // After the session check, which comes before anything else (docs/http-api.md, "Authentication"); on every
+        // path, the management listener's too.
+        app.Use(RawPath.RefuseDotSegmentsAsync);
+        app.Use(RequestLimits.RefuseUnreadBodyAsync);
+        app.Use(RequestLimits.RequireUtf8JsonAsync);
         var anonymous = app.MapGroup("/v1");
         var authenticated = app.MapGroup("/v1");
         ServerInfoEndpoints.Map(anonymous);

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using ChatWire.Gateway.Tests.Infrastructure;
@@ -23,17 +24,41 @@ public sealed class HttpEdgeTests
         Assert.Contains("application/json", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Body_JsonInACharsetWithNoDecoder_UnsupportedMediaType()
+    // JSON bodies are UTF-8; a charset the reader has no decoder for was a 500 (empty, unknown, UTF-7).
+    [Theory]
+    [InlineData("application/json; charset=bogus")]
+    [InlineData("application/json; charset=")]
+    [InlineData("application/json; charset=utf-7")]
+    [InlineData("application/merge-patch+json; charset=utf-16")]
+    public async Task Body_JsonInACharsetOtherThanUtf8_UnsupportedMediaType_AfterTheSessionCheck(string contentType)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        HttpContent Body()
+        {
+            var content = new ByteArrayContent("{\"name\":\"Acme\"}"u8.ToArray());
+            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            return content;
+        }
+
+        var problem = await AssertProblemAsync(await alice.SendRawAsync(HttpMethod.Post, "v1/teams", Body()), HttpStatusCode.UnsupportedMediaType, 4009, "UNSUPPORTED_MEDIA_TYPE");
+        var anonymous = await server.Http.PostAsync("v1/teams", Body());
+
+        Assert.Contains("UTF-8", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        await AssertProblemAsync(anonymous, HttpStatusCode.Unauthorized, 2001, "NOT_AUTHENTICATED");
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=\"utf-8\"")]
+    [InlineData("application/json; charset=UTF8")]
+    public async Task Body_Utf8CharsetQuotedOrNot_Accepted(string contentType)
     {
         await using var server = await TestServer.StartAsync();
         var alice = await server.SignupAsync();
         var content = new ByteArrayContent("{\"name\":\"Acme\"}"u8.ToArray());
-        content.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=bogus");
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
 
-        var problem = await AssertProblemAsync(await alice.SendRawAsync(HttpMethod.Post, "v1/teams", content), HttpStatusCode.UnsupportedMediaType, 4009, "UNSUPPORTED_MEDIA_TYPE");
-
-        Assert.Contains("UTF-8", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Created, (await alice.SendRawAsync(HttpMethod.Post, "v1/teams", content)).StatusCode);
     }
 
     // JSON can spell half of a UTF-16 surrogate pair on its own, which is no character: the body is refused as unreadable.
@@ -98,6 +123,55 @@ public sealed class HttpEdgeTests
         var problem = await AssertProblemAsync(await alice.SendAsync(HttpMethod.Patch, $"v1/teams/%20{teamId}%20", new { name = "Renamed" }), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
 
         Assert.True(problem.GetProperty("errors").TryGetProperty("team_id", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task UserIds_WithSpacesAround_ValidationFailed_InAQueryOrABody()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+
+        var query = await alice.SendAsync(HttpMethod.Get, $"v1/users?ids={alice.UserId},%20{bob.UserId}");
+        var dm = await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { $" {bob.UserId} " } });
+
+        await AssertProblemAsync(query, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(dm, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        Assert.Equal(HttpStatusCode.OK, (await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { bob.UserId.ToString() } })).StatusCode);
+    }
+
+    // Characters are code points: 33 emoji are 33 characters, within login's 64 (they were counted as 66 UTF-16 units).
+    [Fact]
+    public async Task Login_UsernameOfEmoji_CountedInCharacters()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var within = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = string.Concat(Enumerable.Repeat("😀", 33)), password = "whatever-pw" });
+        var over = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = string.Concat(Enumerable.Repeat("😀", 65)), password = "whatever-pw" });
+
+        await AssertProblemAsync(within, HttpStatusCode.Unauthorized, 2006, "INVALID_CREDENTIALS");
+        await AssertProblemAsync(over, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+
+    // A team-mate outside a private channel gets word for word the answer a channel id that does not exist gets.
+    [Fact]
+    public async Task PrivateChannel_NotAMember_SameAnswerAsNoChannel()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        var secret = (await alice.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "secret", @private = true })).GetProperty("conversation_id").GetGuid();
+
+        foreach (var (method, suffix) in new[] { (HttpMethod.Get, "/members"), (HttpMethod.Post, "/leave") })
+        {
+            var existing = await AssertProblemAsync(await bob.SendAsync(method, $"v1/channels/{secret}{suffix}"), HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER");
+            var none = await AssertProblemAsync(await bob.SendAsync(method, $"v1/channels/{Guid.CreateVersion7()}{suffix}"), HttpStatusCode.Forbidden, 4001, "NOT_A_MEMBER");
+            Assert.Equal(none.GetProperty("detail").GetString(), existing.GetProperty("detail").GetString());
+        }
     }
 
     // The body limit holds for endpoints that take no body too: logout with 70 KB is refused, and does nothing.
