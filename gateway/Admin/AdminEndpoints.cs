@@ -20,7 +20,10 @@ internal static class AdminEndpoints
 
     public static void Map(WebApplication app)
     {
-        var group = app.MapGroup("/admin/v1").AddEndpointFilter(RequireTokenAsync).ExcludeFromDescription();
+        // A middleware, not an endpoint filter: the token is checked before routing answers anything (an unknown
+        // path's 404, a wrong method's 405, a body's 413), so nobody without it learns which routes exist.
+        app.Use(RequireTokenAsync);
+        var group = app.MapGroup("/admin/v1").ExcludeFromDescription();
         group.MapGet("/users", ListUsersAsync);
         group.MapGet("/users/{user}", GetUserAsync);
         group.MapPost("/users/{user}/disable", DisableAsync);
@@ -34,9 +37,13 @@ internal static class AdminEndpoints
     }
 
     // Compared as SHA-256 digests in constant time: neither the token's length nor a prefix leaks through timing.
-    private static async ValueTask<object?> RequireTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    private static Task RequireTokenAsync(HttpContext http, RequestDelegate next)
     {
-        var http = context.HttpContext;
+        if (!http.Request.Path.StartsWithSegments("/admin"))
+        {
+            return next(http);
+        }
+
         var configured = http.RequestServices.GetRequiredService<IOptions<AdminOptions>>().Value.Token;
         if (string.IsNullOrEmpty(configured))
         {
@@ -51,7 +58,7 @@ internal static class AdminEndpoints
             throw new RequestRefusedException(presented is null ? ErrorCode.NotAuthenticated : ErrorCode.InvalidToken, "The management API needs Authorization: Bearer with the server's Admin:Token.");
         }
 
-        return await next(context);
+        return next(http);
     }
 
     private static async Task<AdminUserListResponse> ListUsersAsync(string? after, string? limit, IAccountAdminStore admin, CancellationToken ct)

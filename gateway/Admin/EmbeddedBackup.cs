@@ -25,6 +25,12 @@ internal sealed class EmbeddedBackup(ChatWireStorage storage, IOptions<GatewayOp
             throw RequestRefusedException.Validation("directory", "directory must be an absolute path on the server's host.");
         }
 
+        // NUL makes the path functions throw; CR, LF and the rest would go raw into the audit line.
+        if (target.Any(char.IsControl))
+        {
+            throw RequestRefusedException.Validation("directory", "directory must not hold control characters.");
+        }
+
         var dataDirectory = Path.GetFullPath(options.Value.DataDirectory);
         var notIncluded = new List<string>();
         if (storage.Messages is not SqliteMessageStore)
@@ -49,7 +55,7 @@ internal sealed class EmbeddedBackup(ChatWireStorage storage, IOptions<GatewayOp
 
         if (Interlocked.Exchange(ref _running, 1) == 1)
         {
-            throw new RequestRefusedException(ErrorCode.ServerBusy, "A backup is already running on this node.");
+            throw new RequestRefusedException(ErrorCode.ServerBusy, "A backup is already running on this node; retry when it has finished.", retryAfterSeconds: 5);
         }
 
         try

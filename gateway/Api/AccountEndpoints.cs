@@ -140,12 +140,27 @@ internal static class AccountEndpoints
             throw new RequestRefusedException(ErrorCode.AccountDisabled, "This account is disabled by the server's operator.");
         }
 
+        var verifiedHash = user.PasswordHash;
         if (needsRehash)
         {
-            await directory.UpdatePasswordHashAsync(user.Id, await hasher.HashAsync(password, http.ClientKey(), ct), ct);
+            verifiedHash = await hasher.HashAsync(password, http.ClientKey(), ct);
+            await directory.UpdatePasswordHashAsync(user.Id, verifiedHash, ct);
         }
 
         var session = await CreateSessionAsync(directory, user, deviceName, options.Value, time, ct);
+
+        // An operator's disable or delete, or a password change, may have run between the checks above and the new
+        // session: it ended the sessions that existed then, not this one. Read again from the primary; whatever
+        // ran after this read sees the new session and ends it too.
+        var now = await admin.GetUserAdminAsync(user.Id, ct);
+        if (now is null || now.DeletedAt is not null || now.DisabledAt is not null || now.User.PasswordHash != verifiedHash)
+        {
+            await directory.RevokeDeviceSessionAsync(user.Id, session.DeviceId, time.GetUtcNow(), CancellationToken.None);
+            throw now?.DisabledAt is not null && now.DeletedAt is null
+                ? new RequestRefusedException(ErrorCode.AccountDisabled, "This account is disabled by the server's operator.")
+                : InvalidCredentials();
+        }
+
         audit.LoggedIn(user.Id, session.DeviceId, http.ClientAddress());
         return session;
     }

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using ChatWire.Storage.Directory;
 using ChatWire.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using static ChatWire.Gateway.Tests.HttpApiTests;
 
 namespace ChatWire.Gateway.Tests;
@@ -129,6 +131,87 @@ public sealed class AdminApiTests
         Assert.Equal(JsonValueKind.Null, second.GetProperty("next_after").ValueKind);
         Assert.Equal(2, revoked.GetProperty("revoked").GetInt32());
         await AssertProblemAsync(unknown, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+    }
+
+    // Without the token nothing under /admin is answered but 401: not an unknown path's 404, a wrong method's 405
+    // or a body's 413, which would tell which routes exist.
+    [Fact]
+    public async Task AdminApi_WithoutToken_401_BeforeRoutingOrBody()
+    {
+        await using var server = await TestServer.StartAsync(WithToken);
+
+        var unknown = await server.Management.SendAsync(Request(HttpMethod.Get, "admin/v1/nonexistent", token: null));
+        var wrongMethod = await server.Management.SendAsync(Request(HttpMethod.Put, "admin/v1/backup", token: null));
+        var large = await server.Management.SendAsync(Request(HttpMethod.Post, "admin/v1/backup", token: null, new { directory = new string('x', 200_000) }));
+
+        await AssertProblemAsync(unknown, HttpStatusCode.Unauthorized, 2001, "NOT_AUTHENTICATED");
+        await AssertProblemAsync(wrongMethod, HttpStatusCode.Unauthorized, 2001, "NOT_AUTHENTICATED");
+        await AssertProblemAsync(large, HttpStatusCode.Unauthorized, 2001, "NOT_AUTHENTICATED");
+    }
+
+    [Theory]
+    [InlineData("/tmp/chatwire-backup-\u0000x")]
+    [InlineData("/tmp/chatwire-backup-\rforged")]
+    public async Task Backup_DirectoryWithAControlCharacter_ValidationFailed(string directory)
+    {
+        await using var server = await TestServer.StartAsync(WithToken);
+
+        var response = await server.Management.SendAsync(Request(HttpMethod.Post, "admin/v1/backup", Token, new { directory }));
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+
+    // An operator's disable that lands after login checked the account but before its session exists: the
+    // disable ends the sessions there are, not that one, so login reads the account again once its session is
+    // stored and ends it itself. The store below runs the disable right after login's first read.
+    [Fact]
+    public async Task Login_RacingADisable_NoSessionSurvives()
+    {
+        DisableAfterFirstRead? proxy = null;
+        await using var server = await TestServer.StartAsync(WithToken, replaceServices: services =>
+        {
+            var real = (IAccountAdminStore)services.Last(d => d.ServiceType == typeof(IAccountAdminStore)).ImplementationInstance!;
+            proxy = (DisableAfterFirstRead)(object)System.Reflection.DispatchProxy.Create<IAccountAdminStore, DisableAfterFirstRead>();
+            proxy.Inner = real;
+            services.AddSingleton((IAccountAdminStore)(object)proxy);
+        });
+        var alice = await server.SignupAsync();
+        proxy!.Arm();
+
+        var login = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = alice.Username, password = alice.Password });
+        var account = await AdminAsync(server, HttpMethod.Get, $"admin/v1/users/{alice.UserId}");
+
+        Assert.False(proxy.Armed);
+        await AssertProblemAsync(login, HttpStatusCode.Forbidden, 2009, "ACCOUNT_DISABLED");
+        Assert.True(account.GetProperty("disabled").GetBoolean());
+        Assert.Equal(0, account.GetProperty("active_sessions").GetInt32());
+    }
+
+    public class DisableAfterFirstRead : System.Reflection.DispatchProxy
+    {
+        public IAccountAdminStore Inner { get; set; } = null!;
+
+        private int _armed;
+
+        public bool Armed => Volatile.Read(ref _armed) == 1;
+
+        public void Arm() => Volatile.Write(ref _armed, 1);
+
+        protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
+        {
+            var result = targetMethod!.Invoke(Inner, args);
+            return targetMethod.Name == nameof(IAccountAdminStore.GetUserAdminAsync) && Interlocked.Exchange(ref _armed, 0) == 1
+                ? ThenDisableAsync((Task<UserAdminRecord?>)result!, (Guid)args![0]!)
+                : result;
+        }
+
+        private async Task<UserAdminRecord?> ThenDisableAsync(Task<UserAdminRecord?> read, Guid userId)
+        {
+            var record = await read;
+            await Inner.SetUserDisabledAsync(userId, DateTimeOffset.UtcNow);
+            await ((IDirectoryStore)Inner).RevokeAllDeviceSessionsAsync(userId, null, DateTimeOffset.UtcNow);
+            return record;
+        }
     }
 
     private static async Task<JsonElement> AdminAsync(TestServer server, HttpMethod method, string path, object? body = null)
