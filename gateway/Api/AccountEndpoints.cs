@@ -137,7 +137,7 @@ internal static class AccountEndpoints
         // Only to someone who knows the password: that the account exists and is disabled.
         if (state?.DisabledAt is not null)
         {
-            throw new RequestRefusedException(ErrorCode.AccountDisabled, "This account is disabled by the server's operator.");
+            throw AccountDisabled();
         }
 
         var verifiedHash = user.PasswordHash;
@@ -152,12 +152,12 @@ internal static class AccountEndpoints
         // An operator's disable or delete, or a password change, may have run between the checks above and the new
         // session: it ended the sessions that existed then, not this one. Read again from the primary; whatever
         // ran after this read sees the new session and ends it too.
-        var now = await admin.GetUserAdminAsync(user.Id, ct);
-        if (now is null || now.DeletedAt is not null || now.DisabledAt is not null || now.User.PasswordHash != verifiedHash)
+        var current = await admin.GetUserAdminAsync(user.Id, ct);
+        if (current is null || current.DeletedAt is not null || current.DisabledAt is not null || current.User.PasswordHash != verifiedHash)
         {
             await directory.RevokeDeviceSessionAsync(user.Id, session.DeviceId, time.GetUtcNow(), CancellationToken.None);
-            throw now?.DisabledAt is not null && now.DeletedAt is null
-                ? new RequestRefusedException(ErrorCode.AccountDisabled, "This account is disabled by the server's operator.")
+            throw current?.DisabledAt is not null && current.DeletedAt is null
+                ? AccountDisabled()
                 : InvalidCredentials();
         }
 
@@ -286,6 +286,9 @@ internal static class AccountEndpoints
         var expires = now + (options.SessionIdleTimeout < options.SessionMaxAge ? options.SessionIdleTimeout : options.SessionMaxAge);
         return new SessionCreatedResponse(user.Id, user.Username, user.DisplayName, session.DeviceId, token, expires.UtcDateTime);
     }
+
+    // Only to someone who knows the password.
+    private static RequestRefusedException AccountDisabled() => new(ErrorCode.AccountDisabled, "This account is disabled by the server's operator.");
 
     private static RequestRefusedException InvalidCredentials() => new(ErrorCode.InvalidCredentials, "Unknown username or wrong password.");
 }

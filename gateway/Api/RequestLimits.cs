@@ -11,52 +11,53 @@ internal static class RequestLimits
     public const long MaxBodyBytes = 64 * 1024;
 
     /// <summary>
-    /// A JSON body is UTF-8 (RFC 8259 §8.1). A <c>charset</c> parameter other than <c>utf-8</c> (or <c>utf8</c>,
-    /// quoted or not) is refused with 415 before the body is read: the framework's reader would otherwise fail on
-    /// one it has no decoder for (empty, unknown, UTF-7) with a server error. A quoted <c>"utf-8"</c> or <c>utf8</c>,
-    /// which the reader does not understand, is rewritten <c>utf-8</c>.
+    /// What a request's body must be, decided once per request from whether its endpoint reads one:
+    /// <list type="bullet">
+    /// <item>An endpoint that reads a JSON body takes it in UTF-8 (RFC 8259 §8.1): a <c>charset</c> other than
+    /// <c>utf-8</c> (or <c>utf8</c>, quoted or not) is refused with 415 before the body is read, since the
+    /// framework's reader fails with a server error on one it has no decoder for (empty, unknown, UTF-7); a quoted
+    /// <c>"utf-8"</c> or <c>utf8</c>, which that reader does not know, is rewritten <c>utf-8</c>.</item>
+    /// <item>The body limit is enforced as a body is read, so an endpoint that takes none would never see one over
+    /// it: such a body is read and dropped here, before the endpoint runs, and one over the limit is refused with
+    /// 413 like anywhere else. Blob uploads read their own bodies, under their own limit.</item>
+    /// </list>
     /// </summary>
-    public static Task RequireUtf8JsonAsync(HttpContext context, RequestDelegate next)
+    public static async Task CheckBodyAsync(HttpContext context, RequestDelegate next)
     {
         var request = context.Request;
-        if (request.ContentType is { } contentType
-            && context.GetEndpoint()?.Metadata.GetMetadata<IAcceptsMetadata>() is not null
-            && MediaTypeHeaderValue.TryParse(contentType, out var type)
-            && type.Charset.HasValue)
+        if (context.GetEndpoint() is { } endpoint)
         {
-            var charset = HeaderUtilities.RemoveQuotes(type.Charset);
-            if (!charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            if (endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is not null)
             {
-                throw new RequestRefusedException(ErrorCode.UnsupportedMediaType, ProblemDetailsMiddleware.UnsupportedMediaTypeDetail);
+                RequireUtf8(request);
             }
-
-            // The reader knows neither a quoted name nor "utf8".
-            if (!type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
+            else if ((request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
+                && !request.Path.StartsWithSegments(ApiAuthentication.BlobsPath, StringComparison.OrdinalIgnoreCase))
             {
-                type.Charset = "utf-8";
-                request.ContentType = type.ToString();
+                await request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
             }
-        }
-
-        return next(context);
-    }
-
-    /// <summary>
-    /// The body limit is enforced as a body is read, so an endpoint that takes no body would never see one over
-    /// it. Such a body is read and dropped here, before the endpoint runs: one over the limit is refused with 413
-    /// like anywhere else, and the endpoint does nothing. Blob uploads read their own bodies, under their own limit.
-    /// </summary>
-    public static async Task RefuseUnreadBodyAsync(HttpContext context, RequestDelegate next)
-    {
-        var request = context.Request;
-        if ((request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
-            && context.GetEndpoint() is { } endpoint
-            && endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is null
-            && !request.Path.StartsWithSegments(ApiAuthentication.BlobsPath, StringComparison.OrdinalIgnoreCase))
-        {
-            await request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
         }
 
         await next(context);
+    }
+
+    private static void RequireUtf8(HttpRequest request)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || !type.Charset.HasValue)
+        {
+            return;
+        }
+
+        var charset = HeaderUtilities.RemoveQuotes(type.Charset);
+        if (!charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new RequestRefusedException(ErrorCode.UnsupportedMediaType, ProblemDetailsMiddleware.UnsupportedMediaTypeDetail);
+        }
+
+        if (!type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
+        {
+            type.Charset = "utf-8";
+            request.ContentType = type.ToString();
+        }
     }
 }

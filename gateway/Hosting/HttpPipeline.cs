@@ -155,8 +155,7 @@ internal static class HttpPipeline
         // After the session check, which comes before anything else (docs/http-api.md, "Authentication"); on every
         // path, the management listener's too.
         app.Use(RawPath.RefuseDotSegmentsAsync);
-        app.Use(RequestLimits.RefuseUnreadBodyAsync);
-        app.Use(RequestLimits.RequireUtf8JsonAsync);
+        app.Use(RequestLimits.CheckBodyAsync);
         var anonymous = app.MapGroup("/v1");
         var authenticated = app.MapGroup("/v1");
         ServerInfoEndpoints.Map(anonymous);
