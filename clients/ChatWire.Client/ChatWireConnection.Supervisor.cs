@@ -294,9 +294,9 @@ public sealed partial class ChatWireConnection
             {
                 return await FrameLink.OpenAsync(CurrentEndpointOptions(), _noiseTrust, NextRequestId, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (IsWorthRetrying(ex) && !cancellationToken.IsCancellationRequested && policy.Enabled
-                && (policy.MaxAttempts is not { } max || attempt + 1 < max))
+            catch (Exception ex) when (IsWorthRetrying(ex) && policy.Enabled && (policy.MaxAttempts is not { } max || attempt + 1 < max))
             {
+                // Cancelled meanwhile: the next delay throws OperationCanceledException, not this attempt's error.
                 NextEndpoint();
             }
         }
