@@ -160,7 +160,15 @@ public sealed class HttpApiTests
         var slowStoredHash = "$argon2id$v=19$m=19456,t=1500,p=1$" + Convert.ToBase64String(new byte[16]).TrimEnd('=') + "$" + Convert.ToBase64String(new byte[32]).TrimEnd('=');
 
         var occupying = hasher.VerifyAsync("holds the only slot", slowStoredHash, "127.0.0.1", CancellationToken.None);
-        var busy = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "nobody", password = "some password" }, TestServer.Json);
+        // Connection: close, so the login after it opens a connection of its own: this one would sit idle while the slow
+        // hash runs, and on a busy machine that outlasts the server's 15 s keep-alive (the reused connection was closed
+        // under the request once: "the response ended prematurely").
+        using var busyRequest = new HttpRequestMessage(HttpMethod.Post, "v1/accounts/login")
+        {
+            Content = JsonContent.Create(new { username = "nobody", password = "some password" }, options: TestServer.Json),
+        };
+        busyRequest.Headers.ConnectionClose = true;
+        var busy = await server.Http.SendAsync(busyRequest);
 
         // Another address is let into the queue however full it is: it waits its turn, not refused.
         var otherAddress = hasher.VerifyAsync("another address", "$argon2id$v=19$m=19456,t=2,p=1$" + Convert.ToBase64String(new byte[16]).TrimEnd('=') + "$" + Convert.ToBase64String(new byte[32]).TrimEnd('='), "192.0.2.9", CancellationToken.None);
