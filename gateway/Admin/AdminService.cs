@@ -18,10 +18,15 @@ internal sealed class AdminService(
     PasswordHasher hasher,
     TimeProvider time)
 {
-    /// <summary>A user by id or by username (a deleted one only by id), or NOT_FOUND.</summary>
+    /// <summary>
+    /// A user by id (its canonical text form, as every response writes it) or by username (a deleted one only by id),
+    /// or NOT_FOUND. Anything else that is not a canonical id is looked up as a username, so finds nothing.
+    /// </summary>
     public async Task<UserAdminRecord> ResolveUserAsync(string idOrName, CancellationToken ct)
     {
-        var id = Guid.TryParse(idOrName, out var parsed) ? parsed : (await directory.FindUserByNameAsync(idOrName.Trim().ToLowerInvariant(), ct))?.Id;
+        var id = idOrName is { Length: 36 } && Guid.TryParseExact(idOrName, "D", out var parsed)
+            ? parsed
+            : (await directory.FindUserByNameAsync(idOrName.ToLowerInvariant(), ct))?.Id;
         return (id is { } userId ? await admin.GetUserAdminAsync(userId, ct) : null)
             ?? throw new RequestRefusedException(ErrorCode.NotFound, "No user with this id or username.");
     }
@@ -88,14 +93,19 @@ internal sealed class AdminService(
             }
         }
 
-        await admin.MarkUserDeletedAsync(user.User.Id, time.GetUtcNow(), ct);
+        // Two identical deletes may both get this far; only the one that turns the account into a tombstone succeeds.
+        if (!await admin.MarkUserDeletedAsync(user.User.Id, time.GetUtcNow(), ct))
+        {
+            throw Deleted();
+        }
+
         return new AdminUserDeletedResponse(user.User.Id, memberships.Count - alone.Count, alone.Count);
     }
 
     public async Task<AdminTeamDeletedResponse> DeleteTeamAsync(Guid teamId, CancellationToken ct)
     {
-        _ = await directory.GetTeamAsync(teamId, ct) ?? throw new RequestRefusedException(ErrorCode.NotFound, "No team with this id.");
-        var members = await conversations.DeleteTeamByOperatorAsync(teamId, ct);
+        _ = await directory.GetTeamAsync(teamId, ct) ?? throw NoTeam();
+        var members = await conversations.DeleteTeamByOperatorAsync(teamId, ct) ?? throw NoTeam();
         return new AdminTeamDeletedResponse(teamId, members);
     }
 
@@ -103,9 +113,13 @@ internal sealed class AdminService(
     {
         if (user.DeletedAt is not null)
         {
-            throw new RequestRefusedException(ErrorCode.NotFound, "This account was deleted.");
+            throw Deleted();
         }
     }
+
+    private static RequestRefusedException Deleted() => new(ErrorCode.NotFound, "This account was deleted.");
+
+    private static RequestRefusedException NoTeam() => new(ErrorCode.NotFound, "No team with this id.");
 
     private async Task<int> RevokeAllAsync(Guid userId, CancellationToken ct)
     {

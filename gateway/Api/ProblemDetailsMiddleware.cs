@@ -77,6 +77,8 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
 
     private const string TooLargeDetail = "The request body is larger than this endpoint takes (docs/http-api.md, Conventions, \"Body size\").";
 
+    public const string NotAJsonObjectDetail = "The request body is not a JSON object with the fields this endpoint takes, each of its documented type.";
+
     public const string UnsupportedMediaTypeDetail = "Send the request body as JSON, with the header Content-Type: application/json (UTF-8).";
 
     /// <summary>The <see cref="HttpContext.Items"/> key under which the answered error code is left for the metrics.</summary>
@@ -111,8 +113,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
     {
         StatusCodes.Status415UnsupportedMediaType => (ErrorCode.UnsupportedMediaType, UnsupportedMediaTypeDetail),
         StatusCodes.Status413PayloadTooLarge => (ErrorCode.ValidationFailed, TooLargeDetail),
-        _ when ex.InnerException is JsonException =>
-            (ErrorCode.ValidationFailed, "The request body is not a JSON object with the fields this endpoint takes, each of its documented type."),
+        _ when ex.InnerException is JsonException => (ErrorCode.ValidationFailed, NotAJsonObjectDetail),
         _ when request.ContentLength is null or 0 && request.Headers.TransferEncoding.Count == 0 =>
             (ErrorCode.ValidationFailed, "The request body is missing; send a JSON object."),
         _ => (ErrorCode.ValidationFailed, "The request could not be read."),

@@ -1,3 +1,4 @@
+using System.Text.Unicode;
 using ChatWire.Protocol;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Net.Http.Headers;
@@ -16,7 +17,10 @@ internal static class RequestLimits
     /// <item>An endpoint that reads a JSON body takes it in UTF-8 (RFC 8259 §8.1): a <c>charset</c> other than
     /// <c>utf-8</c> (or <c>utf8</c>, quoted or not) is refused with 415 before the body is read, since the
     /// framework's reader fails with a server error on one it has no decoder for (empty, unknown, UTF-7); a quoted
-    /// <c>"utf-8"</c> or <c>utf8</c>, which that reader does not know, is rewritten <c>utf-8</c>.</item>
+    /// <c>"utf-8"</c> or <c>utf8</c>, which that reader does not know, is rewritten <c>utf-8</c>. The body is then
+    /// read whole (it is under the limit) and must be valid UTF-8 throughout: the framework's reader checks only the
+    /// strings it decodes, not those of fields it skips, so a malformed byte inside an unknown field would otherwise
+    /// pass. It is a 400 like any other body that is not a JSON object.</item>
     /// <item>The body limit is enforced as a body is read, so an endpoint that takes none would never see one over
     /// it: such a body is read and dropped here, before the endpoint runs, and one over the limit is refused with
     /// 413 like anywhere else. Blob uploads read their own bodies, under their own limit.</item>
@@ -30,8 +34,12 @@ internal static class RequestLimits
             if (endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is not null)
             {
                 RequireUtf8(request);
+                if (HasBody(request))
+                {
+                    await RequireValidUtf8Async(context);
+                }
             }
-            else if ((request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
+            else if (HasBody(request)
                 && !request.Path.StartsWithSegments(ApiAuthentication.BlobsPath, StringComparison.OrdinalIgnoreCase))
             {
                 await request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
@@ -39,6 +47,22 @@ internal static class RequestLimits
         }
 
         await next(context);
+    }
+
+    private static bool HasBody(HttpRequest request) => request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0;
+
+    private static async Task RequireValidUtf8Async(HttpContext context)
+    {
+        var request = context.Request;
+        var body = new MemoryStream(request.ContentLength is { } length and <= MaxBodyBytes ? (int)length : 4096);
+        await request.Body.CopyToAsync(body, context.RequestAborted);
+        if (!Utf8.IsValid(body.GetBuffer().AsSpan(0, (int)body.Length)))
+        {
+            throw new RequestRefusedException(ErrorCode.ValidationFailed, ProblemDetailsMiddleware.NotAJsonObjectDetail);
+        }
+
+        body.Position = 0;
+        request.Body = body;
     }
 
     private static void RequireUtf8(HttpRequest request)

@@ -22,8 +22,8 @@ internal sealed partial class ConversationService
     }
 
     /// <summary>Deletes the team: every member leaves it and its channels, a page of members at a time, then the team goes.</summary>
-    /// <returns>How many members it had.</returns>
-    public async Task<int> DeleteTeamByOperatorAsync(Guid teamId, CancellationToken ct)
+    /// <returns>How many members it had, or null when the team was already gone (an identical request racing this one deleted it).</returns>
+    public async Task<int?> DeleteTeamByOperatorAsync(Guid teamId, CancellationToken ct)
     {
         var removed = 0;
         while (await directory.ListTeamMembersAsync(teamId, null, MaxMembersToDelete, ct) is { Count: > 0 } members)
@@ -35,7 +35,6 @@ internal sealed partial class ConversationService
             }
         }
 
-        await directory.DeleteTeamAsync(teamId, ct);
-        return removed;
+        return await directory.DeleteTeamAsync(teamId, ct) ? removed : null;
     }
 }

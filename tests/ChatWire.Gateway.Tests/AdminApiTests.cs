@@ -133,6 +133,34 @@ public sealed class AdminApiTests
         await AssertProblemAsync(unknown, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
     }
 
+    // Identical deletes at the same moment: each may pass the "not deleted yet" check before any finishes, so only
+    // the one whose tombstone or team deletion lands answers 200. An id in another form than the canonical one
+    // (no dashes, braces) is looked up as a username: 404.
+    [Fact]
+    public async Task IdenticalDeletesAtOnce_OneSucceeds_OthersNotFound_AndOnlyCanonicalIds()
+    {
+        await using var server = await TestServer.StartAsync(WithToken);
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var (teamId, _) = await bob.CreateTeamAsync();
+
+        var noDashes = await server.Management.SendAsync(Request(HttpMethod.Get, $"admin/v1/users/{alice.UserId:N}", Token));
+        var braces = await server.Management.SendAsync(Request(HttpMethod.Get, $"admin/v1/users/{alice.UserId:B}", Token));
+        var userDeletes = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => server.Management.SendAsync(Request(HttpMethod.Delete, $"admin/v1/users/{alice.UserId}", Token))));
+        var teamDeletes = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => server.Management.SendAsync(Request(HttpMethod.Delete, $"admin/v1/teams/{teamId}", Token))));
+
+        await AssertProblemAsync(noDashes, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        await AssertProblemAsync(braces, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        foreach (var deletes in new[] { userDeletes, teamDeletes })
+        {
+            Assert.Single(deletes, r => r.StatusCode == HttpStatusCode.OK);
+            foreach (var refused in deletes.Where(r => r.StatusCode != HttpStatusCode.OK))
+            {
+                await AssertProblemAsync(refused, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+            }
+        }
+    }
+
     // Without the token nothing under /admin is answered but 401: not an unknown path's 404, a wrong method's 405
     // or a body's 413, which would tell which routes exist.
     [Fact]

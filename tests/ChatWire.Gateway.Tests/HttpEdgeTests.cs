@@ -61,6 +61,27 @@ public sealed class HttpEdgeTests
         Assert.Equal(HttpStatusCode.Created, (await alice.SendRawAsync(HttpMethod.Post, "v1/teams", content)).StatusCode);
     }
 
+    // JSON is UTF-8 throughout: a malformed byte sequence is refused wherever it is, in a field the endpoint reads,
+    // in one it skips, or between fields, though the framework's reader decodes only the strings it reads.
+    [Theory]
+    [InlineData("{\"name\":\"Acme \xFF\"}")]
+    [InlineData("{\"name\":\"Acme\",\"unknown\":\"\xC3\x28\"}")]
+    [InlineData("{\"name\":\"Acme\",\"unknown\":[\"\xED\xA0\x80\"]}")]
+    [InlineData("{\"name\":\"Acme\",\"\xF8\x88\x80\x80\x80\":1}")]
+    public async Task Body_InvalidUtf8AnywhereInIt_ValidationFailed_AndNothingDone(string latin1Body)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var content = new ByteArrayContent(Encoding.Latin1.GetBytes(latin1Body));
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+
+        var problem = await AssertProblemAsync(await alice.SendRawAsync(HttpMethod.Post, "v1/teams", content), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        var teams = await alice.CallAsync(HttpMethod.Get, "v1/teams");
+
+        Assert.Contains("JSON object", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Empty(teams.GetProperty("teams").EnumerateArray());
+    }
+
     // JSON can spell half of a UTF-16 surrogate pair on its own, which is no character: the body is refused as unreadable.
     [Theory]
     [InlineData("v1/teams", "{\"name\":\"Acme \\ud800\"}")]
