@@ -85,4 +85,12 @@ public sealed record EnvelopeHeader
 
     /// <summary>The 12-byte AES-GCM nonce; must equal the nonce derived from the chain key.</summary>
     public required byte[] Nonce { get; init; }
+
+    /// <summary>
+    /// The header of an envelope, parsed but <b>not authenticated</b>: only for an envelope this device has already
+    /// decrypted (whose signature and tag it checked), to compare the header with what a later delivery says of it.
+    /// A malformed layout throws <see cref="ChatWireCryptoException"/> (<see cref="CryptoError.Malformed"/>).
+    /// </summary>
+    /// <param name="envelope">The whole envelope.</param>
+    public static EnvelopeHeader ReadUnauthenticated(ReadOnlySpan<byte> envelope) => Envelope.Parse(envelope).Header;
 }

@@ -228,6 +228,66 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(1u, bobsGeneral.MentionCount);
     }
 
+    // Decryption check 9: a server that shows a sealed message under another id, in another thread, with other
+    // mentions or from another device gets nothing shown, whether the device decrypts it then for the first time or
+    // kept its text from before; and the true delivery still reads, though a chain key works only once.
+    [Fact]
+    public async Task DecryptAsync_EventNotAsItsSenderSealedIt_NotShown_TheTrueOneStillReads()
+    {
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 1);
+        var bobId = bob.Devices[0].User.UserId;
+        var (teamId, general) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var root = await SendAsync(alice.Devices[0], general, "the plan");
+        Guid first, second;
+        await using (var connection = await Sdk.ConnectAsync(alice.Devices[0].User))
+        {
+            var inThread = new MessageOptions(ThreadRootId: root, Mentions: [bobId]);
+            first = (await alice.Devices[0].Secure.SendTextAsync(connection, general, "step one", options: inThread)).Sent.MessageId;
+            second = (await alice.Devices[0].Secure.SendTextAsync(connection, general, "step two", options: inThread)).Sent.MessageId;
+        }
+
+        await using var reader = await Sdk.ConnectAsync(bob.Devices[0].User);
+        var thread = Sdk.Messages(await reader.GetThreadAsync(general, root));
+        var one = thread.Single(e => e.EventId == first);
+        var two = thread.Single(e => e.EventId == second);
+        var secure = bob.Devices[0].Secure;
+
+        // The first sight of each is a lie: decrypted, checked against the event, not shown.
+        var underAnotherId = await secure.DecryptAsync(one with { EventId = Guid.CreateVersion7() });
+        var mentionDropped = await secure.DecryptAsync(two with { Mentions = [] });
+        var trueOne = await secure.DecryptAsync(one);
+        var trueTwo = await secure.DecryptAsync(two);
+
+        // Kept texts are checked again against whatever event comes with them.
+        var lies = new[]
+        {
+            one with { ThreadRootId = Guid.Empty },
+            one with { ThreadRootId = second },
+            one with { Mentions = [bobId, alice.Devices[0].User.UserId] },
+            one with { GroupMentions = GroupMentions.Channel },
+            one with { SenderDeviceId = Guid.CreateVersion7() },
+            one with { Kind = EventKind.MessageEdited, SubjectId = first },
+        };
+        var refused = new List<DecryptedContent>();
+        foreach (var lie in lies)
+        {
+            refused.Add(await secure.DecryptAsync(lie));
+        }
+
+        Assert.All(refused.Prepend(mentionDropped).Prepend(underAnotherId), seen =>
+        {
+            Assert.Null(seen.Plaintext);
+            Assert.Contains("E2E_NOT_AS_SEALED", seen.FailureReason, StringComparison.Ordinal);
+        });
+        Assert.Contains("a message id", underAnotherId.FailureReason, StringComparison.Ordinal);
+        Assert.Contains("mentions", mentionDropped.FailureReason, StringComparison.Ordinal);
+        Assert.Equal("step one", trueOne.Text);
+        Assert.Equal("step two", trueTwo.Text);
+        Assert.Equal("step one", (await secure.DecryptAsync(one)).Text);
+    }
+
     // Deleted for everyone: the text kept on this device goes with it (and a chain key works once, so it cannot be
     // decrypted again from the original event either).
     [Fact]

@@ -271,6 +271,12 @@ public sealed partial class SecureClient
 
             if (File.Exists(cachePath))
             {
+                // Decrypted before; the event around it is checked again, since a history page may tell it otherwise.
+                if (NotAsSealed(message, EnvelopeHeader.ReadUnauthenticated(message.Content.Span)) is { } differs)
+                {
+                    return new DecryptedContent(null, true, differs);
+                }
+
                 var cached = await File.ReadAllBytesAsync(cachePath, cancellationToken).ConfigureAwait(false);
                 return new DecryptedContent(cached[1..], true, null, (EnvelopeContentType)cached[0]);
             }
@@ -329,8 +335,13 @@ public sealed partial class SecureClient
 
             if (result.Succeeded)
             {
-                KeepPlaintext(cachePath, result.Header!.ContentType, result.Plaintext!);
-                return new DecryptedContent(result.Plaintext, true, null, result.Header.ContentType) { Warnings = warnings };
+                // Kept under the message the sender sealed it for, which a correct delivery names; a chain key works
+                // once, so a delivery that misnamed it must not cost the right one its text.
+                var sealedFor = result.Header!.ContentType == EnvelopeContentType.Edit ? result.Header.TargetMessageId!.Value : result.Header.MessageId;
+                KeepPlaintext(Path.Combine(PlaintextDirectory(message.ConversationId, sealedFor), contentHash), result.Header.ContentType, result.Plaintext!);
+                return NotAsSealed(message, result.Header) is { } differs
+                    ? new DecryptedContent(null, true, differs) { Warnings = warnings }
+                    : new DecryptedContent(result.Plaintext, true, null, result.Header.ContentType) { Warnings = warnings };
             }
 
             if (result.Error == CryptoError.NoKeyForChain && senderRefused is { Failure: SecureFailure.KeyChanged })
@@ -343,6 +354,36 @@ public sealed partial class SecureClient
 
             return new DecryptedContent(null, true, Reason(result, store, mode)) { Warnings = warnings };
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Decryption check 9 (docs/e2e.md, "Envelope"): what the server says around the envelope, which a client shows
+    /// and acts on, is what the sender sealed into its authenticated header. Null when it is; else the failure reason,
+    /// and the content is not shown: a server that moved a message into another thread, gave it another message id,
+    /// added or removed a mention or @channel / @here, or named another sending device is caught here. A history page
+    /// shows an edited message with its newest edit's envelope, which names the message as its target and carries
+    /// no thread or mentions (those stay the original's), and may come from another of the author's devices.
+    /// </summary>
+    internal static string? NotAsSealed(ConversationEvent message, EnvelopeHeader header)
+    {
+        static string Differs(string what) =>
+            $"the server delivered it with {what} other than its sender sealed into it (E2E_NOT_AS_SEALED): not shown";
+
+        if (message.Kind == EventKind.MessageEdited || (message.EditedAtUnixMs != 0 && header.ContentType == EnvelopeContentType.Edit))
+        {
+            var edited = message.Kind == EventKind.MessageEdited ? message.SubjectId : message.EventId;
+            return header.ContentType != EnvelopeContentType.Edit || header.TargetMessageId != edited ? Differs("a message to edit")
+                : message.Kind == EventKind.MessageEdited && header.SenderDeviceId != message.SenderDeviceId ? Differs("a sending device")
+                : null;
+        }
+
+        var groups = (header.MentionsChannel ? GroupMentions.Channel : GroupMentions.None) | (header.MentionsHere ? GroupMentions.Here : GroupMentions.None);
+        return message.Kind != EventKind.Message ? Differs("an event kind")
+            : header.MessageId != message.EventId ? Differs("a message id")
+            : header.SenderDeviceId != message.SenderDeviceId ? Differs("a sending device")
+            : (header.ThreadRootId ?? Guid.Empty) != message.ThreadRootId ? Differs("a thread")
+            : groups != message.GroupMentions || !header.Mentions.ToHashSet().SetEquals(message.Mentions) ? Differs("mentions")
+            : null;
     }
 
     /// <summary>
