@@ -469,12 +469,18 @@ internal sealed partial class ConversationService
     }
 
     // The directory already holds the join: if the event cannot be stored, the join stands and devices
-    // learn of it at their next SYNC, so the request still succeeds.
+    // learn of it at their next SYNC, so the request still succeeds. A new member has read everything up to
+    // their own member_joined: what was said before they came is history to them, not unread messages, and an
+    // @channel sent then was meant for the members of that time.
     private async Task AnnounceJoinAsync(Guid conversationId, Guid subject, SessionIdentity actor)
     {
         try
         {
-            await store.AppendAsync(NewEvent.Membership(conversationId, EventKind.MemberJoined, subject, actor.UserId, actor.DeviceId));
+            var joined = await store.AppendAsync(NewEvent.Membership(conversationId, EventKind.MemberJoined, subject, actor.UserId, actor.DeviceId));
+            if (joined.Event is { } stored)
+            {
+                await store.MarkReadAsync(subject, conversationId, stored.Seq);
+            }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -222,10 +222,13 @@ public sealed class CliTcpCommandTests : IClassFixture<ServerFixture>, IDisposab
             Assert.Equal("live again", next.GetProperty("text").GetString());
             Assert.Equal("while you were away", Assert.Single(lines, l => l.GetProperty("conversation_id").GetGuid() == quietDm).GetProperty("text").GetString());
             var news = lines.Where(l => l.GetProperty("conversation_id").GetGuid() == channel).ToList();
-            Assert.Equal(["member_joined", "member_joined", "message"], news.Select(l => l.GetProperty("type").GetString()));
-            Assert.Equal([1UL, 2UL, 3UL], news.Select(l => l.GetProperty("seq").GetUInt64()));
-            Assert.Equal(crew.Bob.UserId, news[1].GetProperty("user_id").GetGuid());
-            Assert.Equal("news!", news[2].GetProperty("text").GetString());
+
+            // First the read position bob has in a channel he was added to meanwhile: his own member_joined, seq 2.
+            Assert.Equal(["read", "member_joined", "member_joined", "message"], news.Select(l => l.GetProperty("type").GetString()));
+            Assert.Equal((2UL, 1), (news[0].GetProperty("read_seq").GetUInt64(), news[0].GetProperty("unread_count").GetInt32()));
+            Assert.Equal([1UL, 2UL, 3UL], news.Skip(1).Select(l => l.GetProperty("seq").GetUInt64()));
+            Assert.Equal(crew.Bob.UserId, news[2].GetProperty("user_id").GetGuid());
+            Assert.Equal("news!", news[3].GetProperty("text").GetString());
         }
         finally
         {

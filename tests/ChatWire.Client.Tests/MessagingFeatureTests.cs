@@ -215,12 +215,38 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
         await crew.Alice.CallAsync(HttpMethod.Put, $"v1/teams/{crew.TeamId}/mute");
         var after = (await phone.GetConversationStatesAsync()).Single(s => s.ConversationId == general);
 
-        Assert.Equal((0UL, 3u, 1u, false), (before.ReadSeq, before.UnreadCount, before.MentionCount, before.Muted));
+        // Alice's read position starts at her own member_joined, the channel's first event.
+        Assert.Equal((1UL, 3u, 1u, false), (before.ReadSeq, before.UnreadCount, before.MentionCount, before.Muted));
         Assert.Equal(second.Seq, read.Seq);
         Assert.Equal(new ReadStateChanged(general, second.Seq, 1, 0), onLaptop);
         Assert.Equal(onLaptop, onPhone);
         Assert.Equal(second.Seq, backwards.Seq);
         Assert.Equal((second.Seq, 1u, 0u, true), (after.ReadSeq, after.UnreadCount, after.MentionCount, after.Muted));
+    }
+
+    // A newcomer has read everything up to their own member_joined: the channel's past is history to them, not a
+    // badge, and an @channel or a mention sent before they came counts for nobody who joins later.
+    [Fact]
+    public async Task ReadPosition_OfANewMember_StartsAtTheirJoin_SoEarlierMessagesAndMentionsDoNotCount()
+    {
+        var crew = await Crew.CreateAsync(Server);
+        await using var alice = await Sdk.ConnectAsync(crew.Alice);
+        await alice.SendAsync(crew.GeneralId, "@channel meeting at 3"u8.ToArray(), "text/plain", null, new MessageOptions(GroupMentions: GroupMentions.Channel));
+        await alice.SendTextAsync(crew.GeneralId, "old news");
+        var carol = await Server.SignupAsync();
+        await carol.JoinAsync(await crew.Alice.InviteAsync(crew.TeamId));
+        await using var carols = await Sdk.ConnectAsync(carol);
+
+        var joined = (await carols.GetConversationStatesAsync()).Single(s => s.ConversationId == crew.GeneralId);
+        var history = (await carols.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.Before, 50)).Events;
+        var after = await alice.SendTextAsync(crew.GeneralId, "welcome, carol");
+        var later = (await carols.GetConversationStatesAsync()).Single(s => s.ConversationId == crew.GeneralId);
+
+        Assert.Equal((joined.LastSeq, 0u, 0u), (joined.ReadSeq, joined.UnreadCount, joined.MentionCount));
+        Assert.Equal(EventKind.MemberJoined, history[^1].Kind);
+        Assert.Equal(carol.UserId, history[^1].SubjectId);
+        Assert.Contains(history, e => e.Content.Span.SequenceEqual("old news"u8));
+        Assert.Equal((joined.LastSeq, 1u, 0u, after.Seq), (later.ReadSeq, later.UnreadCount, later.MentionCount, later.LastSeq));
     }
 
     [Fact]

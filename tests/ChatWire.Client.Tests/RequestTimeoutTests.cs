@@ -13,13 +13,15 @@ public sealed class RequestTimeoutTests
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var holdNext = 1;
-        // The first read mark's store call waits for the test; every other call goes straight to the store.
+        var holdNext = 0;
+        // Once armed, the next read mark's store call waits for the test; every other call goes straight to the store
+        // (joining a conversation marks the newcomer's read position too, so it is armed after the crew is set up).
         await using var server = await TestServer.StartAsync(replaceServices: services => MessageStoreProxy.Replace(services, (store, method, args) =>
             method.Name == nameof(IMessageStore.MarkReadAsync) && Interlocked.Exchange(ref holdNext, 0) == 1
                 ? HeldAsync(() => store.MarkReadAsync((Guid)args[0]!, (Guid)args[1]!, (ulong)args[2]!, (CancellationToken)args[3]!))
                 : null));
         var crew = await Crew.CreateAsync(server);
+        Volatile.Write(ref holdNext, 1);
         await using var alice = await ChatWireConnection.ConnectAsync(Sdk.Options(crew.Alice) with { RequestTimeout = TimeSpan.FromMilliseconds(300) })
             .WaitAsync(Patience.Default);
         var sent = await alice.SendTextAsync(crew.GeneralId, "read me");
