@@ -85,4 +85,10 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Readiness check of {Backend} failed: {Reason}")]
     public static partial void ProbeFailed(ILogger logger, string backend, string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Error, Message = "The MySQL primary stopped waiting for a replica (Rpl_semi_sync_master_status OFF): it replicates asynchronously, so a send acknowledged from now on is lost if the primary is lost before a replica catches up. Bring a replica back.")]
+    public static partial void SemiSyncFellBack(ILogger logger);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "The MySQL primary waits for a replica again (semi-synchronous replication resumed)")]
+    public static partial void SemiSyncResumed(ILogger logger);
 }

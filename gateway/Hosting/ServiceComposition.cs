@@ -35,6 +35,9 @@ internal sealed class AdapterReport
 /// <summary>The opened storage adapters and how to close them.</summary>
 internal sealed class ChatWireStorage(IDirectoryStore directory, IMessageStore messages, IBlobStore blobs, Func<ValueTask> close) : IAsyncDisposable
 {
+    /// <summary>The MySQL primary's connection string when either store is on MySQL, for the replication check; else null.</summary>
+    public string? MySqlPrimary { get; init; }
+
     public IDirectoryStore Directory { get; } = directory;
 
     public IMessageStore Messages { get; } = messages;
@@ -167,6 +170,7 @@ internal static class ServiceComposition
                 report.Add("blobs", $"local ({store.Root})");
             }
 
+            var mySqlPrimary = options.Directory == "mysql" || options.Messages == "mysql" ? options.MySql.ConnectionString : null;
             return new ChatWireStorage(directory, messages, blobs, async () =>
             {
                 // The message writer drains and commits what was queued before anything closes.
@@ -174,7 +178,10 @@ internal static class ServiceComposition
                 {
                     await close();
                 }
-            });
+            })
+            {
+                MySqlPrimary = mySqlPrimary,
+            };
         }
         catch
         {

@@ -16,6 +16,7 @@ internal sealed partial class GatewayMetrics : ICommitObserver
     private Counter _storeFailures = null!;
     private Gauge _backendUp = null!;
     private Histogram _backendCheck = null!;
+    private Gauge _semiSync = null!;
 
     private void CreateStorageMetrics(MetricFactory factory)
     {
@@ -44,6 +45,11 @@ internal sealed partial class GatewayMetrics : ICommitObserver
             "chatwire_backend_check_duration_seconds",
             "Round trip of a readiness check to a backend (directory and message stores, Redis), answered or not.",
             new HistogramConfiguration { LabelNames = ["backend"], Buckets = LatencyBuckets });
+        _semiSync = factory.CreateGauge(
+            "chatwire_mysql_semi_sync",
+            "The MySQL primary's replication at the last readiness check: 1 semi-synchronous (each commit waits for a replica), "
+            + "0 enabled but fallen back to asynchronous (acknowledged sends are on the primary alone), -1 not enabled or no MySQL store.");
+        _semiSync.Set(-1);
     }
 
     /// <summary>The timer of one message store operation; <paramref name="operation"/> is one of a fixed few names.</summary>
@@ -53,6 +59,9 @@ internal sealed partial class GatewayMetrics : ICommitObserver
 
     /// <summary>A request refused with STORAGE_UNAVAILABLE because a store failed.</summary>
     public void StoreFailed() => _storeFailures.Inc();
+
+    /// <summary>The MySQL primary's replication state (<c>Storage.MySql.SemiSyncState</c>: 1, 0 or -1).</summary>
+    public void SemiSyncSampled(int state) => _semiSync.Set(state);
 
     /// <summary>A readiness check's outcome; <paramref name="backend"/> is one of a fixed few names.</summary>
     public void BackendChecked(string backend, bool ok, double seconds)

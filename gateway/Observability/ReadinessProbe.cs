@@ -3,6 +3,7 @@ using ChatWire.Gateway.Admission;
 using ChatWire.Gateway.Hosting;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Messages;
+using ChatWire.Storage.MySql;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -37,6 +38,10 @@ internal sealed class ReadinessProbe(
 
     private readonly IConnectionMultiplexer? _redis = services.GetService<IConnectionMultiplexer>();
 
+    private readonly string? _mySqlPrimary = services.GetService<Hosting.ChatWireStorage>()?.MySqlPrimary;
+
+    private SemiSyncState? _semiSync;
+
     public async Task<Readiness> CheckAsync(CancellationToken cancellationToken)
     {
         var checks = new List<Task<BackendCheck>>
@@ -50,9 +55,50 @@ internal sealed class ReadinessProbe(
         }
 
         var backends = await Task.WhenAll(checks);
+        if (_mySqlPrimary is not null && backends.All(b => b.Ok))
+        {
+            await SampleSemiSyncAsync(_mySqlPrimary, cancellationToken);
+        }
+
         var listenersOpen = listeners.IsHealthy && lifetime.ApplicationStarted.IsCancellationRequested;
         var draining = drain.IsDraining;
         return new Readiness(!draining && listenersOpen && backends.All(b => b.Ok), draining, listenersOpen, backends);
+    }
+
+    /// <summary>
+    /// Whether the MySQL primary still waits for a replica on each commit (<c>chatwire_mysql_semi_sync</c>): not a
+    /// readiness condition (every node shares the primary, so failing them all would stop the service), but the
+    /// durability of what is acknowledged from now on. A fall back to asynchronous replication is logged (event id
+    /// 105) and alerted on (deploy/prometheus/alerts.yml); its end is logged too (106).
+    /// </summary>
+    private async Task SampleSemiSyncAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.ReadinessTimeoutMs);
+        SemiSyncState state;
+        try
+        {
+            state = await MySqlSemiSync.ReadAsync(connectionString, timeout.Token);
+        }
+#pragma warning disable CA1031 // The primary answered the store checks a moment ago; a failed read here keeps the last state.
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            GatewayLog.ProbeFailed(logger, "mysql-replication", ex.GetType().Name);
+            return;
+        }
+
+        metrics.SemiSyncSampled((int)state);
+        var previous = _semiSync;
+        _semiSync = state;
+        if (state == SemiSyncState.FellBack && previous != SemiSyncState.FellBack)
+        {
+            GatewayLog.SemiSyncFellBack(logger);
+        }
+        else if (previous == SemiSyncState.FellBack && state == SemiSyncState.Active)
+        {
+            GatewayLog.SemiSyncResumed(logger);
+        }
     }
 
     private async Task<BackendCheck> CheckAsync(string backend, Func<CancellationToken, Task> check, CancellationToken cancellationToken)

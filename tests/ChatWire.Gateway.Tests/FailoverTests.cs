@@ -67,6 +67,45 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.All(acknowledged, a => Assert.Equal(a.Value, events.Single(e => e.EventId == a.Key).Seq));
     }
 
+    // MariaDB stops waiting for a frozen replica after rpl_semi_sync_master_timeout (5 s in scripts/services.sh) and
+    // replicates asynchronously from then on, saying so only in a status variable: the gateway's readiness check reads
+    // it into chatwire_mysql_semi_sync (0, alerted on), and it is 1 again once the replica has caught up.
+    [Fact]
+    public async Task ReplicaFrozen_PrimaryFallsBackToAsync_TheMetricSaysSo_AndRecovers()
+    {
+        await using var mysql = await PrivateMySql.StartAsync();
+        await using var cluster = await Cluster.StartAsync(1, extra: new Dictionary<string, string>
+        {
+            ["Storage:MySql:ConnectionString"] = mysql.FailoverConnectionString + ";Database=chatwire_semisync;Connection Timeout=3",
+            ["Storage:MySql:ReplicaConnectionString"] = "",
+        });
+        var node = cluster[0];
+
+        var before = await SemiSyncAsync(node);
+        await mysql.PauseReplicaAsync();
+        await node.SignupAsync("carol");
+        var frozen = await SemiSyncAsync(node);
+        await mysql.ResumeReplicaAsync();
+        var after = before;
+        for (var i = 0; i < 60 && (after = await SemiSyncAsync(node)) != 1; i++)
+        {
+            // Each commit lets the primary see the replica's acknowledgements again.
+            await node.SignupAsync($"dave{i}");
+            await Task.Delay(500);
+        }
+
+        Assert.Equal((1, 0, 1), (before, frozen, after));
+    }
+
+    // GET /ready runs the checks now; the gauge then holds what it read.
+    private static async Task<int> SemiSyncAsync(GatewayChild node)
+    {
+        (await node.ManagementClient.GetAsync("ready")).Dispose();
+        var metrics = await node.ManagementClient.GetStringAsync("metrics");
+        var line = metrics.Split('\n').Single(l => l.StartsWith("chatwire_mysql_semi_sync ", StringComparison.Ordinal));
+        return int.Parse(line["chatwire_mysql_semi_sync ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private async Task<T> RetryAsync<T>(Func<Task<T>> attempt)
     {
         for (var i = 1; ; i++)

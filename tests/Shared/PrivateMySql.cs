@@ -38,12 +38,19 @@ internal sealed class PrivateMySql : IAsyncDisposable
     /// <summary>Stops the primary (SIGTERM, by its pid file) and waits until it is gone.</summary>
     public Task StopPrimaryAsync() => RunAsync("bash", [], "-c", $"pid=$(cat '{_values["CHATWIRE_SERVICES_MYSQL_PID"]}'); kill -TERM $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done");
 
+    /// <summary>Freezes the replica (SIGSTOP): connected, but it acknowledges nothing until <see cref="ResumeReplicaAsync"/>.</summary>
+    public Task PauseReplicaAsync() => RunAsync("bash", [], "-c", $"kill -STOP $(cat '{_values["CHATWIRE_SERVICES_MYSQL_REPLICA_PID"]}')");
+
+    /// <summary>Lets a paused replica run again (SIGCONT).</summary>
+    public Task ResumeReplicaAsync() => RunAsync("bash", [], "-c", $"kill -CONT $(cat '{_values["CHATWIRE_SERVICES_MYSQL_REPLICA_PID"]}')");
+
     /// <summary>Makes the replica a primary that takes writes (the operator's failover).</summary>
     public Task PromoteReplicaAsync() =>
         RunAsync("mariadb", [], "--no-defaults", $"--socket={_values["CHATWIRE_SERVICES_MYSQL_REPLICA_SOCKET"]}", "-uroot", "-e", "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0;");
 
     public async ValueTask DisposeAsync()
     {
+        await ResumeReplicaAsync();
         await RunAsync(_script, [], "stop", _directory);
         try
         {
