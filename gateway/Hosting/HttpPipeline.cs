@@ -37,6 +37,24 @@ internal static class HttpPipeline
         metrics.ObserveRuntime(app.Services.GetRequiredService<ConnectionRegistry>());
         var audit = app.Services.GetRequiredService<AuditLog>();
         app.Use((context, next) => CountAsync(context, next, metrics, audit));
+
+        // HSTS (RFC 6797) on every answer given over HTTPS (Gateway:HttpTls, or a trusted proxy's X-Forwarded-Proto):
+        // a browser or client that saw it once never again talks plain HTTP to this host for a year. Over plain
+        // HTTP the header means nothing and is not sent. Set as the headers go out, so an error answer, which starts
+        // from a cleared response, carries it too.
+        app.Use((context, next) =>
+        {
+            if (context.Request.IsHttps)
+            {
+                context.Response.OnStarting(static state =>
+                {
+                    ((HttpResponse)state).Headers.StrictTransportSecurity = "max-age=31536000";
+                    return Task.CompletedTask;
+                }, context.Response);
+            }
+
+            return next(context);
+        });
         app.UseMiddleware<ProblemDetailsMiddleware>();
 
         // /metrics, /health and the operator's /admin live on the management listener only; the API listener never

@@ -50,11 +50,17 @@ public class TlsTests
         using var https = new HttpClient(handler) { BaseAddress = new Uri(server.ApiUrl.Replace("http://", "https://", StringComparison.Ordinal)) };
 
         var info = await https.GetAsync("v1/server-info");
+        var refused = await https.GetAsync("v1/me");
         var plain = await Record.ExceptionAsync(() => server.Http.GetAsync("v1/server-info"));
 
         Assert.Equal(System.Net.HttpStatusCode.OK, info.StatusCode);
         Assert.Equal(expected, seen);
         Assert.NotNull(plain);
+
+        // HSTS on every HTTPS answer, errors included.
+        Assert.Equal(["max-age=31536000"], info.Headers.GetValues("Strict-Transport-Security"));
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal(["max-age=31536000"], refused.Headers.GetValues("Strict-Transport-Security"));
     }
 
     [Fact]
