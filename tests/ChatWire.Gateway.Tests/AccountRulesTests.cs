@@ -4,6 +4,7 @@ using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using ChatWire.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using static ChatWire.Gateway.Tests.HttpApiTests;
 
 namespace ChatWire.Gateway.Tests;
@@ -29,6 +30,38 @@ public sealed class AccountRulesTests(ServerFixture fixture) : IClassFixture<Ser
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         Assert.Contains(rule, problem.GetProperty("errors").GetProperty("password")[0].GetString(), StringComparison.Ordinal);
+    }
+
+    // Raising the Argon2id cost reaches stored passwords as their owners log in: a hash made with fewer passes is
+    // replaced by one with the current settings at the next successful login, and the password still works.
+    [Fact]
+    public async Task Login_HashMadeWithWeakerSettings_IsReplacedWithTheCurrentOnes()
+    {
+        var dataDirectory = TestServer.NewDataDirectory();
+        try
+        {
+            TestUser alice;
+            await using (var before = await TestServer.StartAsync(new Dictionary<string, string?> { ["Auth:Argon2Passes"] = "2" }, dataDirectory))
+            {
+                alice = await before.SignupAsync();
+            }
+
+            await using var after = await TestServer.StartAsync(new Dictionary<string, string?> { ["Auth:Argon2Passes"] = "3" }, dataDirectory);
+            var directory = after.Server.App.Services.GetRequiredService<ChatWire.Storage.Directory.IDirectoryStore>();
+            var stored = (await directory.FindUserByNameAsync(alice.Username))!.PasswordHash;
+            var loggedIn = await after.LoginAsync(alice);
+            var rehashed = (await directory.FindUserByNameAsync(alice.Username))!.PasswordHash;
+            var again = await after.LoginAsync(alice);
+
+            Assert.Contains("$m=19456,t=2,p=1$", stored, StringComparison.Ordinal);
+            Assert.Contains("$m=19456,t=3,p=1$", rehashed, StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.OK, (await again.SendAsync(HttpMethod.Get, "v1/me")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await loggedIn.SendAsync(HttpMethod.Get, "v1/me")).StatusCode);
+        }
+        finally
+        {
+            Directory.Delete(dataDirectory, recursive: true);
+        }
     }
 
     [Fact]

@@ -295,6 +295,23 @@ public partial class FrameCodecTests
         Assert.Equal(7u, requestId);
     }
 
+    // A SEND's mention list over 50 ids (51, or 10,000 in one frame) is INVALID_FIELD with the request id; 50 are taken.
+    [Theory]
+    [InlineData(50, null)]
+    [InlineData(51, ErrorCode.InvalidField)]
+    [InlineData(10_000, ErrorCode.InvalidField)]
+    public void Send_MentionsOverFifty_InvalidField(int count, ErrorCode? expected)
+    {
+        var send = ValidClientFrame("SEND").Select(e => e.Bytes).ToList();
+        send.Add(Raw.Id(Guid.Empty));
+        send.Add(Raw.Array([.. Enumerable.Range(0, count).Select(_ => Raw.Id(Guid.CreateVersion7()))]));
+
+        var error = ServerDecoder.Decode(new ReadOnlySequence<byte>(Raw.Array([.. send])), ProtocolLimits.Default, out var requestId);
+
+        Assert.Equal(expected, error);
+        Assert.Equal(7u, requestId);
+    }
+
     [Fact]
     public void ReadBody_ContentOverACustomLimit_ContentTooLarge()
     {
