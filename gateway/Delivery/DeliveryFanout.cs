@@ -62,7 +62,10 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     /// <summary>
     /// Re-reads every local user's conversations from the directory and corrects their routes: joins and
     /// leaves whose events were lost while the bus was down (a removed member must not go on receiving
-    /// here). Run when the bus is back after an outage; a few directory reads at a time.
+    /// here). Also re-reads the sessions of the devices connected here and closes those revoked meanwhile: a
+    /// revocation published while the bus was down reaches this node only from its publisher's replay buffer,
+    /// which a long outage outlasts and a publisher that died with it never sends. Run when the bus is back after
+    /// an outage; a few directory reads at a time.
     /// </summary>
     public async Task ReconcileAsync()
     {
@@ -90,24 +93,31 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                     lock (_lock)
                     {
                         // A membership event applied meanwhile is newer than what was read: it stands.
-                        if (!_users.TryGetValue(route.UserId, out var current) || current != route || route.Version != version)
+                        if (_users.TryGetValue(route.UserId, out var current) && current == route && route.Version == version)
                         {
-                            return;
-                        }
+                            foreach (var gone in route.Conversations.Where(c => !conversations.Contains(c)).ToArray())
+                            {
+                                LeaveLocked(route, gone);
+                                _membership.ForgetLocal(gone, route.UserId);
+                                Interlocked.Increment(ref corrected);
+                            }
 
-                        foreach (var gone in route.Conversations.Where(c => !conversations.Contains(c)).ToArray())
-                        {
-                            LeaveLocked(route, gone);
-                            _membership.ForgetLocal(gone, route.UserId);
-                            Interlocked.Increment(ref corrected);
-                        }
-
-                        foreach (var added in conversations.Where(c => !route.Conversations.Contains(c)))
-                        {
-                            JoinLocked(route, added);
-                            Interlocked.Increment(ref corrected);
+                            foreach (var added in conversations.Where(c => !route.Conversations.Contains(c)))
+                            {
+                                JoinLocked(route, added);
+                                Interlocked.Increment(ref corrected);
+                            }
                         }
                     }
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    GatewayLog.StoreFailed(_logger, ex);
+                }
+
+                try
+                {
+                    await CloseRevokedAsync(route, ct);
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
@@ -121,6 +131,24 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         finally
         {
             Volatile.Write(ref _reconciling, 0);
+        }
+    }
+
+    // The user's devices connected here whose session is revoked (or gone) now are closed as a revocation would.
+    private async Task CloseRevokedAsync(UserRoute route, CancellationToken ct)
+    {
+        Guid[] devices;
+        lock (_lock)
+        {
+            devices = [.. route.Targets.Select(t => t.DeviceId).Distinct()];
+        }
+
+        foreach (var device in devices)
+        {
+            if (await _directory.GetDeviceSessionAsync(device, ct) is not { RevokedAt: null })
+            {
+                OnRevoked(route.UserId, device);
+            }
         }
     }
 

@@ -468,6 +468,30 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         }
     }
 
+    // A logout on node 0 while Redis is down, and node 0 killed before Redis is back: its replay buffer, which would
+    // have carried the revocation, dies with it. Bob's connection on node 1 is still closed, once the bus is back,
+    // by node 1's own look at the sessions of the devices it holds.
+    [Fact]
+    public async Task DeviceRevokedWhileRedisIsDown_ItsPublisherDies_TheConnectionOnAnotherNodeIsClosedOnceRedisIsBack()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        await using var cluster = await Cluster.StartAsync(2, redis.Configuration);
+        var team = await TeamAsync(cluster[0], "alice", "bob");
+        await using var bob = await team.ConnectAsync(cluster[1], "bob");
+
+        await redis.StopAsync();
+        using (var logout = new HttpRequestMessage(HttpMethod.Post, "v1/accounts/logout"))
+        {
+            logout.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", team.Users["bob"].Token);
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, (await cluster[0].Api.SendAsync(logout)).StatusCode);
+        }
+
+        await cluster[0].KillAsync();
+        await redis.StartAgainAsync();
+
+        Assert.Equal(ErrorCode.SessionRevoked, (ErrorCode)(await bob.ExpectErrorAsync(TimeSpan.FromSeconds(60))).Code);
+    }
+
     private static async Task<PresenceEntry> ExpectPresenceAsync(RawClient client, Guid userId, PresenceStatus status)
     {
         using var timeout = new CancellationTokenSource(Patience);
