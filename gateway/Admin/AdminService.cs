@@ -104,7 +104,7 @@ internal sealed class AdminService(
 
     public async Task<AdminTeamDeletedResponse> DeleteTeamAsync(Guid teamId, CancellationToken ct)
     {
-        _ = await directory.GetTeamAsync(teamId, ct) ?? throw NoTeam();
+        // An unknown team has no members to remove and nothing to delete: null, like one an identical request deleted.
         var members = await conversations.DeleteTeamByOperatorAsync(teamId, ct) ?? throw NoTeam();
         return new AdminTeamDeletedResponse(teamId, members);
     }

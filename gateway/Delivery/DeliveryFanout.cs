@@ -134,21 +134,20 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         }
     }
 
-    // The user's devices connected here whose session is revoked (or gone) now are closed as a revocation would.
+    // The user's devices connected here without a live session now are closed as a revocation would: one read of
+    // the user's unrevoked sessions, however many of their devices are connected.
     private async Task CloseRevokedAsync(UserRoute route, CancellationToken ct)
     {
-        Guid[] devices;
+        var live = (await _directory.ListDeviceSessionsAsync(route.UserId, ct)).Select(s => s.DeviceId).ToHashSet();
+        Guid[] revoked;
         lock (_lock)
         {
-            devices = [.. route.Targets.Select(t => t.DeviceId).Distinct()];
+            revoked = [.. route.Targets.Select(t => t.DeviceId).Where(d => !live.Contains(d)).Distinct()];
         }
 
-        foreach (var device in devices)
+        foreach (var device in revoked)
         {
-            if (await _directory.GetDeviceSessionAsync(device, ct) is not { RevokedAt: null })
-            {
-                OnRevoked(route.UserId, device);
-            }
+            OnRevoked(route.UserId, device);
         }
     }
 
