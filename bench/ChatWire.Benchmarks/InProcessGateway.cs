@@ -66,6 +66,7 @@ internal sealed class InProcessGateway : IAsyncDisposable
             // Idle means idle, and a benchmark's thousands of frames are not a flood to be slowed down.
             ["Gateway:HeartbeatIntervalMs"] = "3600000",
             ["Gateway:MaxConnectionsPerIp"] = "1000000",
+            ["Gateway:MaxConnectionsPerUser"] = "0",
             ["Limits:SendMessagesPerSecondPerUser"] = "0",
             ["Limits:SendBytesPerSecondPerUser"] = "0",
             ["Limits:SendMessagesPerSecondPerDevice"] = "0",

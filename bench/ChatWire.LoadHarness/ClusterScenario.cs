@@ -32,6 +32,7 @@ internal static class ClusterScenario
         {
             ["Gateway:HeartbeatIntervalMs"] = "3600000",
             ["Gateway:MaxConnectionsPerIp"] = "1000000",
+            ["Gateway:MaxConnectionsPerUser"] = "0",
             ["Storage:Directory"] = "mysql",
             ["Storage:Messages"] = "mysql",
             ["Storage:MySql:ConnectionString"] = $"{services.MySql};Database={database}",

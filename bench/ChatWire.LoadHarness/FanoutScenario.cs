@@ -26,6 +26,7 @@ internal static class FanoutScenario
         {
             ["Gateway:HeartbeatIntervalMs"] = "3600000",
             ["Gateway:MaxConnectionsPerIp"] = "1000000",
+            ["Gateway:MaxConnectionsPerUser"] = "0",
         };
         if (options.Transport.Length > 0)
         {

@@ -16,6 +16,7 @@ internal static class IdleScenario
             // Idle means idle: no heartbeat traffic during the measurement.
             ["Gateway:HeartbeatIntervalMs"] = "3600000",
             ["Gateway:MaxConnectionsPerIp"] = "1000000",
+            ["Gateway:MaxConnectionsPerUser"] = "0",
         };
         if (options.Transport.Length > 0)
         {

@@ -399,14 +399,25 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         // Register for delivery before AUTH_OK is sent, holding output meanwhile: an event stored while
         // the connection registers is then neither lost nor sent ahead of AUTH_OK.
         HoldOutput();
+        bool registered;
         try
         {
-            await _services.Fanout.RegisterAsync(this);
+            registered = await _services.Fanout.RegisterAsync(this);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             GatewayLog.ConnectionFault(_services.Logger, ConnectionId, ex);
             CloseWithError(ErrorCode.StorageUnavailable, "The connection could not be set up; retry shortly.", auth.RequestId);
+            return;
+        }
+
+        if (!registered)
+        {
+            _services.Metrics.Rejected.WithLabels("per-user connection cap").Inc();
+            CloseWithError(
+                ErrorCode.TooManyConnections,
+                $"This account already holds {_services.Options.MaxConnectionsPerUser} connections on this server (Gateway:MaxConnectionsPerUser); close one first.",
+                auth.RequestId);
             return;
         }
 

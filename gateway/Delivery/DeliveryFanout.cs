@@ -41,13 +41,21 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private readonly TopicSubscriptions _subscriptions;
     private readonly DeliveryLanes _lanes;
     private readonly ILogger<DeliveryFanout> _logger;
+    private readonly int _maxTargetsPerUser;
     private int _reconciling;
 
     private readonly Observability.GatewayMetrics? _metrics;
 
-    public DeliveryFanout(IMessageBus bus, IDirectoryStore directory, MembershipCache membership, ILogger<DeliveryFanout> logger, Observability.GatewayMetrics? metrics = null)
+    public DeliveryFanout(
+        IMessageBus bus,
+        IDirectoryStore directory,
+        MembershipCache membership,
+        ILogger<DeliveryFanout> logger,
+        Observability.GatewayMetrics? metrics = null,
+        Microsoft.Extensions.Options.IOptions<Hosting.GatewayOptions>? options = null)
     {
         _metrics = metrics;
+        _maxTargetsPerUser = options?.Value.MaxConnectionsPerUser is > 0 and var cap ? cap : int.MaxValue;
         _directory = directory;
         _membership = membership;
         _subscriptions = new TopicSubscriptions(bus, this, logger);
@@ -160,10 +168,11 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     public void Dispose() => _lanes.Dispose();
 
     /// <summary>
-    /// Routes the user's conversations to <paramref name="target"/>. When the task completes, every event
-    /// published from then on reaches it: the topics are subscribed and the conversation list is loaded.
+    /// Routes the user's conversations to <paramref name="target"/>. When the task completes with true, every
+    /// event published from then on reaches it: the topics are subscribed and the conversation list is loaded.
+    /// False, with nothing registered, when the user already has <c>Gateway:MaxConnectionsPerUser</c> targets here.
     /// </summary>
-    public async Task RegisterAsync(IDeliveryTarget target)
+    public async Task<bool> RegisterAsync(IDeliveryTarget target)
     {
         UserRoute route;
         var loadHere = false;
@@ -171,6 +180,11 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         {
             if (_users.TryGetValue(target.UserId, out var existing))
             {
+                if (existing.Targets.Count >= _maxTargetsPerUser)
+                {
+                    return false;
+                }
+
                 existing.Targets.Add(target);
                 TargetsChangedLocked(existing);
                 route = existing;
@@ -199,6 +213,8 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             await route.Loaded.Task;
             await _subscriptions.ApplyAsync();
         }
+
+        return true;
     }
 
     public void Unregister(IDeliveryTarget target)

@@ -107,6 +107,12 @@ public sealed class GatewayOptions
     /// <summary>Connections per client address (IPv6 by /64) over every listener; trusted proxies are exempt.</summary>
     public int MaxConnectionsPerIp { get; set; } = 256;
 
+    /// <summary>
+    /// Authenticated protocol connections one user may hold on this node, over all of their devices; one more
+    /// is answered TOO_MANY_CONNECTIONS to its AUTH. 0 = no cap.
+    /// </summary>
+    public int MaxConnectionsPerUser { get; set; } = 256;
+
     /// <summary>HTTP API connections at once; 0 = a quarter of the process budget.</summary>
     public int MaxHttpConnections { get; set; }
 

@@ -86,6 +86,11 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
             failures.Add($"Gateway:MaxSendBytesInFlight must be at least MaxContentLength ({options.MaxContentLength}); got {options.MaxSendBytesInFlight}.");
         }
 
+        if (options.MaxConnectionsPerUser < 0)
+        {
+            failures.Add("Gateway:MaxConnectionsPerUser must be 0 (no cap) or positive.");
+        }
+
         if (options.MaxConnections < 0)
         {
             failures.Add("Gateway:MaxConnections must be 0 (derive from the open-file limit) or positive.");

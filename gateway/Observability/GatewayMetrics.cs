@@ -67,7 +67,7 @@ internal sealed partial class GatewayMetrics
             new HistogramConfiguration { Buckets = LatencyBuckets });
         SlowConsumerDisconnects = factory.CreateCounter(
             "chatwire_slow_consumer_disconnects_total", "Connections closed because their outbound queue stayed over its bound (SLOW_CONSUMER).");
-        Rejected = factory.CreateCounter("chatwire_connections_rejected_total", "Connections refused at accept, by reason.", "reason");
+        Rejected = factory.CreateCounter("chatwire_connections_rejected_total", "Connections refused by a cap, by reason: at accept (process budget, listener cap, per-address connection cap) or at AUTH (per-user connection cap).", "reason");
         Draining = factory.CreateGauge("chatwire_draining", "1 while this node drains (told to stop: GO_AWAY sent, /ready answers 503), else 0.");
         GoAwaySent = factory.CreateCounter("chatwire_goaway_sent_total", "GO_AWAY frames sent: connections asked to move to another node by a drain.");
         _noiseHandshakes = factory.CreateCounter(

@@ -22,6 +22,7 @@ public sealed class FloodTests
         {
             // The budget, not the per-address cap, is what this flood meets.
             ["Gateway:MaxConnectionsPerIp"] = "1000000",
+            ["Gateway:MaxConnectionsPerUser"] = "0",
             ["Auth:AttemptsPerIpPerMinute"] = "100000",
         });
         var health = await gateway.ManagementClient.GetFromJsonAsync<JsonElement>("health");

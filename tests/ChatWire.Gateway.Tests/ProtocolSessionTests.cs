@@ -263,6 +263,59 @@ public sealed class ProtocolSessionTests
         Assert.NotNull(third);
     }
 
+    [Fact]
+    public async Task Auth_OverPerUserCap_TooManyConnectionsToThatAuth_OthersUntouched_FreedOnClose()
+    {
+        // Two devices of one account hold its two connections; a third AUTH, of either device, is refused.
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:MaxConnectionsPerUser"] = "2" });
+        var alice = await server.SignupAsync();
+        var laptop = await server.LoginAsync(alice);
+        var bob = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        var dm = await alice.OpenDmAsync(bob.Username);
+        await using var phone = await RawClient.ConnectAuthenticatedAsync(alice);
+        var desk = await RawClient.ConnectAuthenticatedAsync(laptop);
+        await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
+        await using var refused = await RawClient.ConnectAsync(server);
+        await refused.HelloAsync();
+
+        await refused.SendAsync(new Auth(41, laptop.Token, laptop.DeviceId));
+        var error = await refused.ExpectErrorAsync();
+        await refused.ExpectClosedAsync();
+        await bobs.SendTextAsync(dm, "still here");
+        var onPhone = await phone.ExpectMessageAsync();
+        var onDesk = await desk.ExpectMessageAsync();
+        var rejected = await server.ReadMetricAsync("chatwire_connections_rejected_total", "reason=\"per-user connection cap\"");
+        await desk.DisposeAsync();
+        await using var again = await AuthWhenFreedAsync(laptop);
+
+        Assert.Equal((41u, ErrorCode.TooManyConnections), (error.RequestId, error.Code));
+        Assert.Contains("Gateway:MaxConnectionsPerUser", error.Message, StringComparison.Ordinal);
+        Assert.Equal((dm, dm), (onPhone.ConversationId, onDesk.ConversationId));
+        Assert.Equal(1, rejected);
+    }
+
+    // The cap's slot is given back when the server notices the close, which is asynchronous to our dispose.
+    private static async Task<RawClient> AuthWhenFreedAsync(TestUser user)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var client = await RawClient.ConnectAsync(user.Server);
+            await client.HelloAsync();
+            await client.SendAsync(new Auth(client.NextRequestId(), user.Token, user.DeviceId));
+            var (header, _) = await client.ReadFrameAsync() ?? throw new Xunit.Sdk.XunitException("Closed without an answer to AUTH.");
+            if (header.Opcode == Opcode.AuthOk)
+            {
+                return client;
+            }
+
+            await client.DisposeAsync();
+            Assert.True(attempt < 50, "The per-user slot of a closed connection was never given back.");
+            await Task.Delay(100);
+        }
+    }
+
     private static readonly System.Net.IPAddress Elsewhere = System.Net.IPAddress.Parse("127.0.0.9");
 
     // The freed slot is returned when the server notices the close, which is asynchronous to our dispose.
