@@ -89,7 +89,7 @@ internal sealed class AdminService(
             }
             else
             {
-                await conversations.RemoveFromTeamByOperatorAsync(membership.Team.Id, user.User.Id, ct);
+                await conversations.RemoveFromTeamByOperatorAsync(membership.Team.Id, user.User.Id, keepAnOwner: true, ct);
             }
         }
 

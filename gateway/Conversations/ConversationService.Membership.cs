@@ -283,12 +283,7 @@ internal sealed partial class ConversationService
         using (await userLocks.LockAsync(actor.UserId, ct))
         {
             var mine = await RequireTeamMemberAsync(teamId, actor.UserId, ct);
-            if (mine.Role == TeamRole.Owner && await directory.CountTeamMembersAsync(teamId, ct) is { Owners: 1, Members: > 1 })
-            {
-                throw new RequestRefusedException(ErrorCode.Forbidden, "You are this team's last owner: make another member an owner before you leave.");
-            }
-
-            await RemoveFromTeamAsync(teamId, actor.UserId, actor, ct);
+            await RemoveFromTeamAsync(teamId, actor.UserId, mine.Role, actor, keepAnOwner: true, ct);
         }
     }
 
@@ -319,7 +314,7 @@ internal sealed partial class ConversationService
                 throw new RequestRefusedException(ErrorCode.Forbidden, "Admins remove members; only owners remove admins and owners.");
             }
 
-            await RemoveFromTeamAsync(teamId, userId, actor, ct);
+            await RemoveFromTeamAsync(teamId, userId, theirs.Role, actor, keepAnOwner: true, ct);
         }
     }
 
@@ -334,17 +329,19 @@ internal sealed partial class ConversationService
 
         using (await userLocks.LockAsync(userId, ct))
         {
-            if (await directory.GetTeamMembershipAsync(teamId, userId, ct) is null)
+            // The store checks, in the same step as the change, that the caller is still an owner and that the team
+            // keeps one: two owners stepping down (or demoting each other) at once leave one of them an owner.
+            switch (await directory.SetTeamRoleAsync(teamId, userId, role, requiredOwner: actor.UserId, ct))
             {
-                throw new RequestRefusedException(ErrorCode.NotFound, "That user is not a member of this team.");
+                case TeamRoleChange.NotAMember:
+                    throw new RequestRefusedException(ErrorCode.NotFound, "That user is not a member of this team.");
+                case TeamRoleChange.NotAnOwner:
+                    throw new RequestRefusedException(ErrorCode.Forbidden, "Only the team's owners may change roles.");
+                case TeamRoleChange.LastOwner:
+                    throw new RequestRefusedException(
+                        ErrorCode.Forbidden,
+                        userId == actor.UserId ? "You are this team's last owner: make another member an owner first." : "That would leave the team without an owner: make another member an owner first.");
             }
-
-            if (userId == actor.UserId && role != TeamRole.Owner && (await directory.CountTeamMembersAsync(teamId, ct)).Owners == 1)
-            {
-                throw new RequestRefusedException(ErrorCode.Forbidden, "You are this team's last owner: make another member an owner first.");
-            }
-
-            await directory.SetTeamRoleAsync(teamId, userId, role, ct);
 
             // A member made plain loses the right to invite, unless the team gives it to everyone.
             if (role == TeamRole.Member && !mine.Team.MembersCanInvite)
@@ -381,7 +378,7 @@ internal sealed partial class ConversationService
         {
             using (await userLocks.LockAsync(member.UserId, ct))
             {
-                await RemoveFromTeamAsync(teamId, member.UserId, actor, ct);
+                await RemoveFromTeamAsync(teamId, member.UserId, member.Role, actor, keepAnOwner: false, ct);
             }
         }
 
@@ -400,8 +397,46 @@ internal sealed partial class ConversationService
         await SetTeamRoleAsync(actor, teamId, actor.UserId, TeamRole.Admin, ct);
     }
 
-    // Under the subject's user lock. MEMBER_LEFT in each of the team's channels first, then the directory.
-    private async Task RemoveFromTeamAsync(Guid teamId, Guid subject, SessionIdentity actor, CancellationToken ct)
+    // Under the subject's user lock. MEMBER_LEFT in each of the team's channels first, then the directory. With
+    // keepAnOwner, an owner who goes while others stay first steps down to admin through the store's atomic check,
+    // which refuses the last owner: the last-owner rule holds however many owners leave, remove each other or step
+    // down at the same moment, on any nodes. Should the removal then fail, the role is given back.
+    private async Task RemoveFromTeamAsync(Guid teamId, Guid subject, TeamRole subjectRole, SessionIdentity actor, bool keepAnOwner, CancellationToken ct)
+    {
+        var steppedDown = false;
+        if (keepAnOwner && subjectRole == TeamRole.Owner && (await directory.CountTeamMembersAsync(teamId, ct)).Members > 1)
+        {
+            // Removing another owner needs the remover to be an owner still (two owners removing each other).
+            var requiredOwner = subject == actor.UserId || actor.UserId == Operator.UserId ? (Guid?)null : actor.UserId;
+            switch (await directory.SetTeamRoleAsync(teamId, subject, TeamRole.Admin, requiredOwner, ct))
+            {
+                case TeamRoleChange.NotAMember:
+                    throw new RequestRefusedException(ErrorCode.NotFound, "That user is not a member of this team.");
+                case TeamRoleChange.NotAnOwner:
+                    throw new RequestRefusedException(ErrorCode.Forbidden, "Admins remove members; only owners remove admins and owners.");
+                case TeamRoleChange.LastOwner:
+                    throw new RequestRefusedException(
+                        ErrorCode.Forbidden,
+                        subject == actor.UserId
+                            ? "You are this team's last owner: make another member an owner before you leave."
+                            : "That is this team's last owner: make another member an owner first.");
+            }
+
+            steppedDown = true;
+        }
+
+        try
+        {
+            await LeaveTeamChannelsAndDirectoryAsync(teamId, subject, actor, ct);
+        }
+        catch (Exception) when (steppedDown)
+        {
+            await directory.SetTeamRoleAsync(teamId, subject, TeamRole.Owner, requiredOwner: null, CancellationToken.None);
+            throw;
+        }
+    }
+
+    private async Task LeaveTeamChannelsAndDirectoryAsync(Guid teamId, Guid subject, SessionIdentity actor, CancellationToken ct)
     {
         var conversations = await directory.ListConversationsForUserAsync(subject, ct);
         var channels = conversations.Where(c => c.TeamId == teamId).ToList();

@@ -9,14 +9,17 @@ internal sealed partial class ConversationService
     /// <summary>The actor of a change the server's operator made: user and device id all zeros.</summary>
     public static readonly SessionIdentity Operator = new(Guid.Empty, Guid.Empty, DateTimeOffset.MaxValue);
 
-    /// <summary>Removes <paramref name="userId"/> from the team (MEMBER_LEFT in each of its channels); nothing when not a member.</summary>
-    public async Task RemoveFromTeamByOperatorAsync(Guid teamId, Guid userId, CancellationToken ct)
+    /// <summary>
+    /// Removes <paramref name="userId"/> from the team (MEMBER_LEFT in each of its channels); nothing when not a member.
+    /// With <paramref name="keepAnOwner"/>, the team's last owner is not removed while others stay (FORBIDDEN).
+    /// </summary>
+    public async Task RemoveFromTeamByOperatorAsync(Guid teamId, Guid userId, bool keepAnOwner, CancellationToken ct)
     {
         using (await userLocks.LockAsync(userId, ct))
         {
-            if (await directory.GetTeamMembershipAsync(teamId, userId, ct) is not null)
+            if (await directory.GetTeamMembershipAsync(teamId, userId, ct) is { } membership)
             {
-                await RemoveFromTeamAsync(teamId, userId, Operator, ct);
+                await RemoveFromTeamAsync(teamId, userId, membership.Role, Operator, keepAnOwner, ct);
             }
         }
     }
@@ -30,7 +33,7 @@ internal sealed partial class ConversationService
         {
             foreach (var member in members)
             {
-                await RemoveFromTeamByOperatorAsync(teamId, member.UserId, ct);
+                await RemoveFromTeamByOperatorAsync(teamId, member.UserId, keepAnOwner: false, ct);
                 removed++;
             }
         }

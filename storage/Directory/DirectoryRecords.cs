@@ -23,6 +23,22 @@ public enum TeamRole
     Owner = 2,
 }
 
+/// <summary>What <see cref="IDirectoryStore.SetTeamRoleAsync"/> did.</summary>
+public enum TeamRoleChange
+{
+    /// <summary>The member has the new role.</summary>
+    Changed = 0,
+
+    /// <summary>Nothing changed: the user is not a member of the team.</summary>
+    NotAMember = 1,
+
+    /// <summary>Nothing changed: the one who asked is not (or no longer) an owner of the team.</summary>
+    NotAnOwner = 2,
+
+    /// <summary>Nothing changed: the team would have members and no owner.</summary>
+    LastOwner = 3,
+}
+
 /// <summary>A team.</summary>
 /// <param name="Id">The team's id.</param>
 /// <param name="Name">Its name, as people read it.</param>

@@ -56,8 +56,12 @@ public interface IDirectoryStore
     /// <summary>Renames the team and/or changes its settings (a null leaves that one as it is); false when there is no such team.</summary>
     Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken = default);
 
-    /// <summary>Changes a member's role; false when not a member.</summary>
-    Task<bool> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Changes a member's role, as one atomic step with two checks: <paramref name="requiredOwner"/> (when given) is
+    /// an owner of the team, and the team is not left with members but no owner. Either failing changes nothing. Two
+    /// owners who step down (or demote each other) at the same moment, on one node or two, leave one of them an owner.
+    /// </summary>
+    Task<TeamRoleChange> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, Guid? requiredOwner, CancellationToken cancellationToken = default);
 
     /// <summary>How many members the team has, and how many of them are owners.</summary>
     Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default);

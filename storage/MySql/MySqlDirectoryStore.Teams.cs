@@ -175,14 +175,58 @@ public sealed partial class MySqlDirectoryStore
             return await command.ExecuteNonQueryAsync(ct) == 1;
         }, cancellationToken);
 
-    public Task<bool> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, CancellationToken cancellationToken = default) =>
+    public Task<TeamRoleChange> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, Guid? requiredOwner, CancellationToken cancellationToken = default) =>
         WriteAsync(async (connection, ct) =>
         {
-            await using var command = new MySqlCommand("UPDATE team_members SET role = @role WHERE team_id = @team_id AND user_id = @user_id;", connection);
-            command.Parameters.AddInteger("@role", (long)role);
-            command.Parameters.AddGuid("@team_id", teamId);
-            command.Parameters.AddGuid("@user_id", userId);
-            return await command.ExecuteNonQueryAsync(ct) == 1;
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+
+            // The team's row, locked first, orders every role change of the team across nodes; the reads after it are
+            // locking reads, which see the latest committed rows (not the transaction's snapshot). Disposing the
+            // transaction without a commit rolls back.
+            await using (var lockTeam = new MySqlCommand("SELECT id FROM teams WHERE id = @team_id FOR UPDATE;", connection, transaction))
+            {
+                lockTeam.Parameters.AddGuid("@team_id", teamId);
+                await lockTeam.ExecuteScalarAsync(ct);
+            }
+
+            if (requiredOwner is { } owner)
+            {
+                await using var check = new MySqlCommand(
+                    "SELECT COUNT(*) FROM team_members WHERE team_id = @team_id AND user_id = @user_id AND role = @owner FOR UPDATE;", connection, transaction);
+                check.Parameters.AddGuid("@team_id", teamId);
+                check.Parameters.AddGuid("@user_id", owner);
+                check.Parameters.AddInteger("@owner", (long)TeamRole.Owner);
+                if (Convert.ToInt64(await check.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) == 0)
+                {
+                    return TeamRoleChange.NotAnOwner;
+                }
+            }
+
+            await using (var update = new MySqlCommand("UPDATE team_members SET role = @role WHERE team_id = @team_id AND user_id = @user_id;", connection, transaction))
+            {
+                update.Parameters.AddInteger("@role", (long)role);
+                update.Parameters.AddGuid("@team_id", teamId);
+                update.Parameters.AddGuid("@user_id", userId);
+
+                // Rows matched, not rows changed (UseAffectedRows = false): a member who already has the role counts.
+                if (await update.ExecuteNonQueryAsync(ct) == 0)
+                {
+                    return TeamRoleChange.NotAMember;
+                }
+            }
+
+            await using (var owners = new MySqlCommand("SELECT COUNT(*) FROM team_members WHERE team_id = @team_id AND role = @owner FOR UPDATE;", connection, transaction))
+            {
+                owners.Parameters.AddGuid("@team_id", teamId);
+                owners.Parameters.AddInteger("@owner", (long)TeamRole.Owner);
+                if (Convert.ToInt64(await owners.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) == 0)
+                {
+                    return TeamRoleChange.LastOwner;
+                }
+            }
+
+            await transaction.CommitAsync(ct);
+            return TeamRoleChange.Changed;
         }, cancellationToken);
 
     public Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default) =>

@@ -164,15 +164,54 @@ public sealed partial class SqliteDirectoryStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public async Task<bool> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, CancellationToken cancellationToken = default)
+    public async Task<TeamRoleChange> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, Guid? requiredOwner, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE team_members SET role = $role WHERE team_id = $team_id AND user_id = $user_id;";
-        command.Parameters.AddInteger("$role", (long)role);
-        command.Parameters.AddGuid("$team_id", teamId);
-        command.Parameters.AddGuid("$user_id", userId);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+
+        // An immediate transaction holds the database's write lock from its first statement: the checks and the
+        // change below see no other writer's work in between. Leaving without a commit rolls back.
+        using var transaction = connection.BeginTransaction(deferred: false);
+        if (requiredOwner is { } owner)
+        {
+            await using var check = connection.CreateCommand();
+            check.Transaction = transaction;
+            check.CommandText = "SELECT count(*) FROM team_members WHERE team_id = $team_id AND user_id = $user_id AND role = $owner;";
+            check.Parameters.AddGuid("$team_id", teamId);
+            check.Parameters.AddGuid("$user_id", owner);
+            check.Parameters.AddInteger("$owner", (long)TeamRole.Owner);
+            if (await ReadCountAsync(check, cancellationToken) == 0)
+            {
+                return TeamRoleChange.NotAnOwner;
+            }
+        }
+
+        await using (var update = connection.CreateCommand())
+        {
+            update.Transaction = transaction;
+            update.CommandText = "UPDATE team_members SET role = $role WHERE team_id = $team_id AND user_id = $user_id;";
+            update.Parameters.AddInteger("$role", (long)role);
+            update.Parameters.AddGuid("$team_id", teamId);
+            update.Parameters.AddGuid("$user_id", userId);
+            if (await update.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                return TeamRoleChange.NotAMember;
+            }
+        }
+
+        await using (var owners = connection.CreateCommand())
+        {
+            owners.Transaction = transaction;
+            owners.CommandText = "SELECT count(*) FROM team_members WHERE team_id = $team_id AND role = $owner;";
+            owners.Parameters.AddGuid("$team_id", teamId);
+            owners.Parameters.AddInteger("$owner", (long)TeamRole.Owner);
+            if (await ReadCountAsync(owners, cancellationToken) == 0)
+            {
+                return TeamRoleChange.LastOwner;
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return TeamRoleChange.Changed;
     }
 
     public async Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default)

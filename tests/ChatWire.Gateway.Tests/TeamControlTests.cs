@@ -60,6 +60,39 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal("owner", Assert.Single((await bob.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").EnumerateArray()).GetProperty("role").GetString());
     }
 
+    // Two owners act at the same moment: both leave, both step down, demote each other, remove each other, or one
+    // leaves while the other steps down. Exactly one request goes through, the other is FORBIDDEN, and the team
+    // (which has a third member) keeps an owner.
+    [Theory]
+    [InlineData("leave", "leave")]
+    [InlineData("step-down", "step-down")]
+    [InlineData("demote-other", "demote-other")]
+    [InlineData("remove-other", "remove-other")]
+    [InlineData("leave", "step-down")]
+    public async Task TwoOwnersAtOnce_ExactlyOneGoesThrough_TheTeamKeepsAnOwner(string first, string second)
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var (alice, bob, carol, teamId) = await TeamOfThreeAsync();
+            await alice.CallAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{bob.UserId}/role", new { role = "owner" });
+
+            var answers = await Task.WhenAll(Act(teamId, alice, bob, first), Act(teamId, bob, alice, second));
+            var owners = (await carol.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?limit=10")).GetProperty("members").EnumerateArray()
+                .Count(m => m.GetProperty("role").GetString() == "owner");
+
+            Assert.Equal([HttpStatusCode.NoContent, HttpStatusCode.Forbidden], answers.Select(a => a.StatusCode).Order());
+            Assert.Equal(1, owners);
+        }
+
+        static Task<HttpResponseMessage> Act(Guid teamId, TestUser actor, TestUser other, string what) => Task.Run(() => what switch
+        {
+            "leave" => actor.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/leave"),
+            "step-down" => actor.SendAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{actor.UserId}/role", new { role = "member" }),
+            "demote-other" => actor.SendAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{other.UserId}/role", new { role = "member" }),
+            _ => actor.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}/members/{other.UserId}"),
+        });
+    }
+
     [Fact]
     public async Task RemovingAMember_TellsEveryDeviceAtOnce_AndTheirSendsStop()
     {

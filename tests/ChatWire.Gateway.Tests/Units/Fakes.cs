@@ -461,7 +461,7 @@ internal sealed class FakeDirectory : IDirectoryStore
 
     public Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<bool> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    public Task<TeamRoleChange> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, Guid? requiredOwner, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
     public Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 

@@ -17,6 +17,53 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
+    public async Task SetTeamRoleAsync_EachRefusal_ChangesNothing_AndAChangeStands()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var carol = await AddUserAsync("carol");
+        var team = await AddTeamAsync(alice, "Acme");
+        Assert.True(await Store.AddTeamMemberAsync(team.Id, bob.Id, TeamRole.Member, T0));
+
+        var lastOwner = await Store.SetTeamRoleAsync(team.Id, alice.Id, TeamRole.Admin, requiredOwner: alice.Id);
+        var notAnOwner = await Store.SetTeamRoleAsync(team.Id, bob.Id, TeamRole.Owner, requiredOwner: bob.Id);
+        var notAMember = await Store.SetTeamRoleAsync(team.Id, carol.Id, TeamRole.Admin, requiredOwner: alice.Id);
+        var promoted = await Store.SetTeamRoleAsync(team.Id, bob.Id, TeamRole.Owner, requiredOwner: alice.Id);
+        var unchanged = await Store.SetTeamRoleAsync(team.Id, bob.Id, TeamRole.Owner, requiredOwner: null);
+        var steppedDown = await Store.SetTeamRoleAsync(team.Id, alice.Id, TeamRole.Member, requiredOwner: alice.Id);
+
+        Assert.Equal(
+            [TeamRoleChange.LastOwner, TeamRoleChange.NotAnOwner, TeamRoleChange.NotAMember, TeamRoleChange.Changed, TeamRoleChange.Changed, TeamRoleChange.Changed],
+            new[] { lastOwner, notAnOwner, notAMember, promoted, unchanged, steppedDown });
+        Assert.Equal(TeamRole.Member, (await Store.GetTeamMembershipAsync(team.Id, alice.Id))!.Role);
+        Assert.Equal(TeamRole.Owner, (await Store.GetTeamMembershipAsync(team.Id, bob.Id))!.Role);
+        Assert.Null(await Store.GetTeamMembershipAsync(team.Id, carol.Id));
+    }
+
+    // Two owners step down, or demote each other, at the same moment, through separate connections: the check and
+    // the change are one step, so exactly one of the two goes through and the team keeps an owner.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SetTeamRoleAsync_TwoOwnersAtOnce_ExactlyOneGoesThrough_TheTeamKeepsAnOwner(bool eachOther)
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        for (var round = 0; round < 10; round++)
+        {
+            var team = await AddTeamAsync(alice, $"Acme {round}");
+            Assert.True(await Store.AddTeamMemberAsync(team.Id, bob.Id, TeamRole.Owner, T0));
+
+            var results = await Task.WhenAll(
+                Task.Run(() => Store.SetTeamRoleAsync(team.Id, eachOther ? bob.Id : alice.Id, TeamRole.Member, requiredOwner: alice.Id)),
+                Task.Run(() => Store.SetTeamRoleAsync(team.Id, eachOther ? alice.Id : bob.Id, TeamRole.Member, requiredOwner: bob.Id)));
+
+            Assert.Single(results, r => r == TeamRoleChange.Changed);
+            Assert.Equal((2, 1), await Store.CountTeamMembersAsync(team.Id));
+        }
+    }
+
+    [Fact]
     public async Task GetTeamAsync_Unknown_ReturnsNull()
     {
         Assert.Null(await Store.GetTeamAsync(Guid.NewGuid()));
