@@ -177,7 +177,8 @@ internal static class AccountEndpoints
     private static async Task<UserListResponse> GetUsersAsync(string? ids, HttpContext http, IDirectoryStore directory, IAccountAdminStore admin, CancellationToken ct)
     {
         const int MaxIds = 100;
-        var wanted = (ids ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries);
+        // An empty entry (a stray comma) is not a user id: refused like any other, not skipped.
+        var wanted = string.IsNullOrEmpty(ids) ? [] : ids.Split(',');
         if (wanted.Length is 0 or > MaxIds)
         {
             throw RequestRefusedException.Validation("ids", $"ids must list 1 to {MaxIds} user ids, separated by commas.");

@@ -131,7 +131,7 @@ internal static class AttachmentEndpoints
     private static byte[] Sha256(string field, string? value)
     {
         var bytes = new byte[32];
-        if (value is null || !Convert.TryFromBase64String(value, bytes, out var written) || written != 32)
+        if (value is null || !KeyValidation.TryDecodeStrict(value, bytes, out var written) || written != 32)
         {
             throw RequestRefusedException.Validation(field, $"{field} must be the ciphertext's SHA-256: 32 bytes in standard base64 (44 characters).");
         }
@@ -140,6 +140,18 @@ internal static class AttachmentEndpoints
     }
 
     // The local store's URLs are relative to the API: made absolute with the address this request came to.
-    private static string Absolute(HttpContext http, Uri url) =>
-        url.IsAbsoluteUri ? url.ToString() : new Uri(new Uri($"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}/"), url).ToString();
+    // The local store's URLs are paths on this API. Their host is Gateway:PublicHost when set (never the request's
+    // Host header, which anyone can set; its port, if any, is kept), else the host the request was addressed to.
+    private static string Absolute(HttpContext http, Uri url)
+    {
+        if (url.IsAbsoluteUri)
+        {
+            return url.ToString();
+        }
+
+        var publicHost = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Hosting.GatewayOptions>>().Value.PublicHost;
+        var host = string.IsNullOrEmpty(publicHost) ? http.Request.Host
+            : http.Request.Host.Port is { } port ? new HostString(publicHost, port) : new HostString(publicHost);
+        return new Uri(new Uri($"{http.Request.Scheme}://{host}{http.Request.PathBase}/"), url).ToString();
+    }
 }

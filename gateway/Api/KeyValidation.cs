@@ -53,9 +53,18 @@ internal static class KeyValidation
         var text = Validation.Required(field, value);
         var buffer = new byte[(text.Length / 4 * 3) + 3];
 
-        // Strict: the whole string is base64 (TryFromBase64String also refuses a missing padding).
-        return Convert.TryFromBase64String(text, buffer, out var written)
+        return TryDecodeStrict(text, buffer, out var written)
             ? buffer.AsSpan(0, written).ToArray()
             : throw RequestRefusedException.Validation(field, $"{field} must be standard base64 with padding.");
+    }
+
+    /// <summary>
+    /// Standard base64 with its padding and nothing else: the runtime's decoder skips spaces, tabs and line breaks
+    /// anywhere in the text, so two different strings would stand for the same key.
+    /// </summary>
+    public static bool TryDecodeStrict(string text, Span<byte> bytes, out int written)
+    {
+        written = 0;
+        return !text.AsSpan().ContainsAny(" \t\r\n") && Convert.TryFromBase64String(text, bytes, out written);
     }
 }

@@ -60,20 +60,23 @@ internal static class PushEndpoints
         var me = http.Identity();
         var provider = ParseProvider(Validation.Required("provider", body.Provider));
         var token = Validation.Required("token", body.Token);
+        var sender = delivery.SenderFor(provider);
         var problem = provider switch
         {
             PushProvider.Apns => token.Length is >= 64 and <= MaxApnsTokenLength && token.Length % 2 == 0 && token.All(char.IsAsciiHexDigit)
                 ? null : $"An APNs token is the device token in hex: 64 to {MaxApnsTokenLength} hex digits.",
             PushProvider.Fcm => token.Length <= MaxFcmTokenLength && token.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or ':' or '.')
                 ? null : $"An FCM token is the registration token: at most {MaxFcmTokenLength} letters, digits and _-:.",
-            _ => await policy.CheckUrlAsync(token, ct),
+            // A webhook URL's name is looked up only on a server that sends webhooks: one that does not must not
+            // resolve names for its users (the provider is refused below).
+            _ => sender is { IsConfigured: true } ? await policy.CheckUrlAsync(token, ct) : null,
         };
         if (problem is not null)
         {
             throw RequestRefusedException.Validation("token", problem);
         }
 
-        if (delivery.SenderFor(provider) is not { IsConfigured: true } sender)
+        if (sender is not { IsConfigured: true })
         {
             throw RequestRefusedException.Validation("provider", $"This server does not send {body.Provider} notifications.");
         }

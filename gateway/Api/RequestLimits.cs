@@ -72,8 +72,10 @@ internal static class RequestLimits
             return;
         }
 
+        // Two charset parameters (utf-8 and another) are refused as well: which one a reader takes is anyone's guess.
         var charset = HeaderUtilities.RemoveQuotes(type.Charset);
-        if (!charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+        if ((!charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            || type.Parameters.Count(p => p.Name.Equals("charset", StringComparison.OrdinalIgnoreCase)) > 1)
         {
             throw new RequestRefusedException(ErrorCode.UnsupportedMediaType, ProblemDetailsMiddleware.UnsupportedMediaTypeDetail);
         }

@@ -155,6 +155,10 @@ public sealed class ChatWireServer : IAsyncDisposable
             // Numbers are JSON numbers (docs/http-api.md): "5" is not read as 5, and the OpenAPI document says
             // integer, not integer-or-string, which generated clients would turn into a union type.
             o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+
+            // A member named twice is refused, not settled by the last one: parsers disagree on which one wins (RFC
+            // 8259 §4), and a proxy or client that checked the first would have checked a different request.
+            o.SerializerOptions.AllowDuplicateProperties = false;
         });
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi(Api.OpenApiDocumentation.Configure);

@@ -24,6 +24,13 @@ internal sealed class WebhookAddressPolicy(bool allowPrivate)
             return $"token must be an absolute https URL of at most {MaxUrlLength} characters.";
         }
 
+        // Written as sent, a URL is printable ASCII (RFC 3986); a control or format character (a bidi override,
+        // say) would be escaped by the parser and make the stored URL read differently from the one requested.
+        if (url.Any(c => c is <= ' ' or >= '\x7f'))
+        {
+            return "A webhook URL is printable ASCII: percent-encode anything else.";
+        }
+
         if (uri.Scheme != Uri.UriSchemeHttps)
         {
             return "A webhook URL must use https.";
@@ -32,6 +39,11 @@ internal sealed class WebhookAddressPolicy(bool allowPrivate)
         if (uri.UserInfo.Length > 0 || uri.Fragment.Length > 0)
         {
             return "A webhook URL may not carry user info or a fragment.";
+        }
+
+        if (uri.Port == 0)
+        {
+            return "A webhook URL's port is 1 to 65535.";
         }
 
         try
@@ -70,10 +82,14 @@ internal sealed class WebhookAddressPolicy(bool allowPrivate)
             throw new WebhookDestinationRefusedException($"The webhook host {host} does not resolve.");
         }
 
-        // Every address, not the first: a name with one public and one private address could reach either.
-        if (!AllowPrivate && addresses.FirstOrDefault(IsInternal) is { } refused)
+        // Every address, not the first: a name with one public and one private address could reach either. The
+        // address itself is not named: that would tell any user what the server's DNS says about internal names.
+        if (addresses.Any(a => IsNeverADestination(a) || (!AllowPrivate && IsInternal(a))))
         {
-            throw new WebhookDestinationRefusedException($"The webhook host {host} resolves to {refused}, an internal address; webhooks must reach a public address.");
+            throw new WebhookDestinationRefusedException(
+                AllowPrivate
+                    ? $"The webhook host {host} resolves to a multicast, broadcast or unspecified address."
+                    : $"The webhook host {host} resolves to an internal address; webhooks must reach a public address.");
         }
 
         return addresses;
@@ -100,6 +116,27 @@ internal sealed class WebhookAddressPolicy(bool allowPrivate)
         }
 
         throw new HttpRequestException($"No address of {context.DnsEndPoint.Host} accepted the connection.", last);
+    }
+
+    /// <summary>
+    /// Addresses no webhook may reach even where internal ones are allowed: unspecified (0.0.0.0/8, ::), limited
+    /// broadcast, and multicast (224.0.0.0/4, ff00::/8). A request to one is never a request to one server.
+    /// </summary>
+    public static bool IsNeverADestination(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            Span<byte> b = stackalloc byte[4];
+            address.TryWriteBytes(b, out _);
+            return b[0] == 0 || b[0] >= 224;
+        }
+
+        return address.Equals(IPAddress.IPv6Any) || address.IsIPv6Multicast;
     }
 
     /// <summary>Whether the address is not on the public internet (RFC 1918, 6598, 3927, 4193, 4291 and the special ranges).</summary>

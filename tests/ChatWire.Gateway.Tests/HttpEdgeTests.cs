@@ -30,6 +30,7 @@ public sealed class HttpEdgeTests
     [InlineData("application/json; charset=")]
     [InlineData("application/json; charset=utf-7")]
     [InlineData("application/merge-patch+json; charset=utf-16")]
+    [InlineData("application/json; charset=utf-8; charset=latin1")]
     public async Task Body_JsonInACharsetOtherThanUtf8_UnsupportedMediaType_AfterTheSessionCheck(string contentType)
     {
         await using var server = await TestServer.StartAsync();
@@ -144,6 +145,53 @@ public sealed class HttpEdgeTests
         var problem = await AssertProblemAsync(await alice.SendAsync(HttpMethod.Patch, $"v1/teams/%20{teamId}%20", new { name = "Renamed" }), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
 
         Assert.True(problem.GetProperty("errors").TryGetProperty("team_id", out _), problem.ToString());
+    }
+
+    // A field named twice is refused: parsers disagree on which one wins.
+    [Theory]
+    [InlineData("{\"name\":\"Acme\",\"name\":\"Blue\"}")]
+    [InlineData("{\"name\":\"Acme\",\"name\":null}")]
+    public async Task Body_AFieldNamedTwice_ValidationFailed_AndNothingCreated(string json)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        var response = await alice.SendRawAsync(HttpMethod.Post, "v1/teams", new StringContent(json, Encoding.UTF8, "application/json"));
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.Empty((await alice.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").EnumerateArray());
+    }
+
+    // Base64 is the standard alphabet with padding and nothing else: the runtime's decoder would skip white space.
+    [Theory]
+    [InlineData(" {0}")]
+    [InlineData("{0}\n")]
+    [InlineData("{1} {2}")]
+    public async Task KeyField_Base64WithWhiteSpace_ValidationFailedNamingIt(string shape)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var text = string.Format(System.Globalization.CultureInfo.InvariantCulture, shape, key, key[..20], key[20..]);
+
+        var problem = await AssertProblemAsync(await alice.SendAsync(HttpMethod.Put, "v1/keys/account", new { signing_key = text }), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty("signing_key", out _), problem.ToString());
+        Assert.Equal(HttpStatusCode.OK, (await alice.SendAsync(HttpMethod.Put, "v1/keys/account", new { signing_key = key })).StatusCode);
+    }
+
+    [Fact]
+    public async Task UserIds_AnEmptyEntry_ValidationFailed()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        foreach (var ids in new[] { $"{alice.UserId},", $",{alice.UserId}", $"{alice.UserId},,{alice.UserId}", "," })
+        {
+            await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, $"v1/users?ids={ids}"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await alice.SendAsync(HttpMethod.Get, $"v1/users?ids={alice.UserId}")).StatusCode);
     }
 
     [Fact]

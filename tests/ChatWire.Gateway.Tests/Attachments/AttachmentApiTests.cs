@@ -40,6 +40,28 @@ public sealed class AttachmentApiTests
         Assert.Equal(ciphertext, await File.ReadAllBytesAsync(Path.Combine(server.DataDirectory, "blobs", id.ToString())));
     }
 
+    // The upload and download URLs name Gateway:PublicHost, never the host a request claims to be addressed to.
+    [Fact]
+    public async Task Urls_PublicHostSet_NameIt_NotTheRequestsHostHeader()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:PublicHost"] = "chat.example.test" });
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var ciphertext = RandomNumberGenerator.GetBytes(1_000);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/attachments")
+        {
+            Content = JsonContent.Create(new { conversation_id = general, size = ciphertext.Length, sha256 = Convert.ToBase64String(SHA256.HashData(ciphertext)) }),
+        };
+        request.Headers.Host = "evil.example";
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", alice.Token);
+
+        using var response = await server.Http.SendAsync(request);
+        var url = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("upload").GetProperty("url").GetString();
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.StartsWith("http://chat.example.test/v1/blobs/", url, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Create_OverMaxBytes_ContentTooLarge()
     {

@@ -109,7 +109,34 @@ public sealed class PushRegistrationTests
 
         var response = await alice.SendAsync(HttpMethod.Put, "v1/push/registration", new { provider = "webhook", token = PushFixture.HookUrl(receiver, "a") });
 
+        // Not resolved, so not refused as internal: a server that sends no webhooks looks no names up for its users.
+        var internalName = await alice.SendAsync(HttpMethod.Put, "v1/push/registration", new { provider = "webhook", token = "https://localhost/x" });
+
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "VALIDATION_FAILED", "provider");
+        await AssertProblemAsync(internalName, HttpStatusCode.BadRequest, "VALIDATION_FAILED", "provider");
+    }
+
+    // Push:AllowPrivateWebhooks opens internal addresses only: never one that is not one server, port 0, or a URL
+    // that is not printable ASCII as sent.
+    [Theory]
+    [InlineData("https://224.0.0.1/hook")]
+    [InlineData("https://255.255.255.255/hook")]
+    [InlineData("https://0/hook")]
+    [InlineData("https://0.0.0.0/hook")]
+    [InlineData("https://[::]/hook")]
+    [InlineData("https://[ff02::1]/hook")]
+    [InlineData("https://127.0.0.1:0/hook")]
+    [InlineData("https://127.0.0.1/ho\u202Eok")]
+    [InlineData("https://127.0.0.1/ho ok")]
+    public async Task RegisterPush_PrivateWebhooksAllowed_StillNotThese(string url)
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        await using var server = await PushFixture.StartServerAsync(receiver);
+        var alice = await server.SignupAsync();
+
+        var response = await alice.SendAsync(HttpMethod.Put, "v1/push/registration", new { provider = "webhook", token = url });
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "VALIDATION_FAILED", "token");
     }
 
     [Fact]
