@@ -16,6 +16,7 @@ internal sealed class ConnectionServices(
     DeliveryFanout fanout,
     PresenceService presence,
     ConnectionRegistry registry,
+    ReadGate reads,
     GatewayMetrics metrics,
     TimeProvider time,
     ILogger<ProtocolConnection> logger)
@@ -33,6 +34,8 @@ internal sealed class ConnectionServices(
     public PresenceService Presence { get; } = presence;
 
     public ConnectionRegistry Registry { get; } = registry;
+
+    public ReadGate Reads { get; } = reads;
 
     public GatewayMetrics Metrics { get; } = metrics;
 

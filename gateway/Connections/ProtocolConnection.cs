@@ -502,11 +502,18 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         }
     }
 
+    // HISTORY and SYNC read the store in turn with the user's other reads on this node (ReadGate).
     private async ValueTask OnHistoryAsync(History history)
     {
         try
         {
-            Send(await _services.Conversations.ReadHistoryAsync(Identity!, history, MaxPageBytes));
+            HistoryPage page;
+            using (await _services.Reads.EnterAsync(Identity!.UserId))
+            {
+                page = await _services.Conversations.ReadHistoryAsync(Identity!, history, MaxPageBytes);
+            }
+
+            Send(page);
         }
         catch (RequestRefusedException ex)
         {
@@ -518,7 +525,13 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     {
         try
         {
-            Send(await _services.Conversations.SyncAsync(Identity!, sync));
+            SyncPage page;
+            using (await _services.Reads.EnterAsync(Identity!.UserId))
+            {
+                page = await _services.Conversations.SyncAsync(Identity!, sync);
+            }
+
+            Send(page);
         }
         catch (RequestRefusedException ex)
         {

@@ -113,6 +113,12 @@ public sealed class GatewayOptions
     /// </summary>
     public int MaxConnectionsPerUser { get; set; } = 256;
 
+    /// <summary>
+    /// HISTORY and SYNC store reads running at once on this node (one per user at a time); more wait their turn. The
+    /// embedded store's reads block a thread each, so the thread pool is kept this many threads above the cores.
+    /// </summary>
+    public int MaxStoreReadsInFlight { get; set; } = 32;
+
     /// <summary>HTTP API connections at once; 0 = a quarter of the process budget.</summary>
     public int MaxHttpConnections { get; set; }
 

@@ -54,6 +54,7 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
 
         Positive(failures, nameof(options.MaxSendsInFlight), options.MaxSendsInFlight);
         Positive(failures, nameof(options.MaxConnectionsPerIp), options.MaxConnectionsPerIp);
+        Positive(failures, nameof(options.MaxStoreReadsInFlight), options.MaxStoreReadsInFlight);
         Positive(failures, nameof(options.MaxManagementConnections), options.MaxManagementConnections);
         Positive(failures, nameof(options.HttpKeepAliveTimeoutMs), options.HttpKeepAliveTimeoutMs);
         Positive(failures, nameof(options.HttpRequestHeadersTimeoutMs), options.HttpRequestHeadersTimeoutMs);

@@ -297,6 +297,7 @@ internal static class ServiceComposition
         services.AddSingleton<SessionAuthenticator>();
         services.AddSingleton<MembershipCache>();
         services.AddSingleton<UserLocks>();
+        services.AddSingleton<ReadGate>();
         services.AddSingleton<SendRateLimiter>();
         services.AddSingleton<TypingThrottle>();
         services.AddSingleton<StorageQuota>();
