@@ -232,6 +232,13 @@ internal static class TeamEndpoints
             throw new RequestRefusedException(ErrorCode.InviteInvalid, "This invite code is unknown, expired or revoked.");
         }
 
+        // Someone removed from the team comes back only with an invite made after the removal.
+        if (await directory.GetTeamRemovalAsync(invite.TeamId, me.UserId, ct) is { } removedAt && removedAt >= invite.CreatedAt
+            && await directory.GetTeamMembershipAsync(invite.TeamId, me.UserId, ct) is null)
+        {
+            throw new RequestRefusedException(ErrorCode.InviteInvalid, "You were removed from this team after this invite was made; ask for a new invite.");
+        }
+
         if (await directory.AddTeamMemberAsync(invite.TeamId, me.UserId, TeamRole.Member, now, ct))
         {
             var general = (await directory.ListChannelsAsync(invite.TeamId, me.UserId, ct))

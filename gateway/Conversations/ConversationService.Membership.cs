@@ -314,6 +314,9 @@ internal sealed partial class ConversationService
                 throw new RequestRefusedException(ErrorCode.Forbidden, "Admins remove members; only owners remove admins and owners.");
             }
 
+            // Noted first: from this moment no invite made before it lets them back in (the one they joined with, a
+            // multi-use code still in the team's chat), so the removal does not end at their next request.
+            await directory.RecordTeamRemovalAsync(teamId, userId, time.GetUtcNow(), ct);
             await RemoveFromTeamAsync(teamId, userId, theirs.Role, actor, keepAnOwner: true, ct);
         }
     }

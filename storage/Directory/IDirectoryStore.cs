@@ -63,6 +63,15 @@ public interface IDirectoryStore
     /// </summary>
     Task<TeamRoleChange> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, Guid? requiredOwner, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Notes that an owner or admin removed the user from the team at <paramref name="removedAt"/> (replacing an
+    /// earlier note): an invite made before then no longer lets them in. Gone with the team or the user.
+    /// </summary>
+    Task RecordTeamRemovalAsync(Guid teamId, Guid userId, DateTimeOffset removedAt, CancellationToken cancellationToken = default);
+
+    /// <summary>When the user was last removed from the team by someone else; null when never.</summary>
+    Task<DateTimeOffset?> GetTeamRemovalAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default);
+
     /// <summary>How many members the team has, and how many of them are owners.</summary>
     Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default);
 

@@ -244,6 +244,32 @@ public sealed partial class MySqlDirectoryStore
                 Convert.ToInt32(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture));
         }, cancellationToken);
 
+    public Task RecordTeamRemovalAsync(Guid teamId, Guid userId, DateTimeOffset removedAt, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (connection, ct) =>
+        {
+            await using var command = new MySqlCommand(
+                """
+                INSERT INTO team_removals (team_id, user_id, removed_at) VALUES (@team_id, @user_id, @removed_at)
+                ON DUPLICATE KEY UPDATE removed_at = VALUES(removed_at);
+                """,
+                connection);
+            command.Parameters.AddGuid("@team_id", teamId);
+            command.Parameters.AddGuid("@user_id", userId);
+            command.Parameters.AddTime("@removed_at", removedAt);
+            return await command.ExecuteNonQueryAsync(ct);
+        }, cancellationToken);
+
+    // From the primary: a removal just made on another node must already bar the old invite.
+    public Task<DateTimeOffset?> GetTeamRemovalAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default) =>
+        ReadPrimaryAsync(async (connection, ct) =>
+        {
+            await using var command = new MySqlCommand("SELECT removed_at FROM team_removals WHERE team_id = @team_id AND user_id = @user_id;", connection);
+            command.Parameters.AddGuid("@team_id", teamId);
+            command.Parameters.AddGuid("@user_id", userId);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            return await reader.ReadAsync(ct) ? reader.ReadTime(0) : (DateTimeOffset?)null;
+        }, cancellationToken);
+
     public Task<int> CountTeamsOwnedAsync(Guid userId, CancellationToken cancellationToken = default) =>
         ReadPrimaryAsync(async (connection, ct) =>
         {

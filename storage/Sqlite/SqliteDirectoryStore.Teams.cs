@@ -214,6 +214,31 @@ public sealed partial class SqliteDirectoryStore
         return TeamRoleChange.Changed;
     }
 
+    public async Task RecordTeamRemovalAsync(Guid teamId, Guid userId, DateTimeOffset removedAt, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO team_removals (team_id, user_id, removed_at) VALUES ($team_id, $user_id, $removed_at)
+            ON CONFLICT (team_id, user_id) DO UPDATE SET removed_at = excluded.removed_at;
+            """;
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddGuid("$user_id", userId);
+        command.Parameters.AddTime("$removed_at", removedAt);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<DateTimeOffset?> GetTeamRemovalAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT removed_at FROM team_removals WHERE team_id = $team_id AND user_id = $user_id;";
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddGuid("$user_id", userId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? reader.ReadTime(0) : null;
+    }
+
     public async Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);

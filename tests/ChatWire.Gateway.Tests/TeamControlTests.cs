@@ -44,6 +44,31 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         await AssertProblemAsync(await dave.SendAsync(HttpMethod.Post, $"v1/invites/{code}/join"), HttpStatusCode.Gone, 4005, "INVITE_INVALID");
     }
 
+    // A removal lasts: the invite the member joined with (or any made before the removal) no longer lets them in;
+    // one made afterwards does. Someone who left on their own may use the old one again.
+    [Fact]
+    public async Task ARemovedMember_CannotRejoinWithAnOldInvite_ButWithANewOne()
+    {
+        var alice = await Server.SignupAsync();
+        var bob = await Server.SignupAsync();
+        var carol = await Server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        var old = await alice.InviteAsync(teamId);
+        await bob.JoinAsync(old);
+        await carol.JoinAsync(old);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}/members/{bob.UserId}")).StatusCode);
+        var refused = await bob.SendAsync(HttpMethod.Post, $"v1/invites/{old}/join");
+        await carol.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/leave");
+        var carolBack = await carol.SendAsync(HttpMethod.Post, $"v1/invites/{old}/join");
+        var fresh = await alice.InviteAsync(teamId);
+        var bobBack = await bob.SendAsync(HttpMethod.Post, $"v1/invites/{fresh}/join");
+
+        await AssertProblemAsync(refused, HttpStatusCode.Gone, 4005, "INVITE_INVALID");
+        Assert.Equal(HttpStatusCode.OK, carolBack.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, bobBack.StatusCode);
+    }
+
     [Fact]
     public async Task TheLastOwner_CannotLeaveOrStepDown_UntilAnotherOwnerExists()
     {

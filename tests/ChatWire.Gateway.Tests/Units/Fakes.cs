@@ -463,6 +463,10 @@ internal sealed class FakeDirectory : IDirectoryStore
 
     public Task<TeamRoleChange> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, Guid? requiredOwner, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
+    public Task RecordTeamRemovalAsync(Guid teamId, Guid userId, DateTimeOffset removedAt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<DateTimeOffset?> GetTeamRemovalAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
     public Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
     public Task<int> CountTeamsOwnedAsync(Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();

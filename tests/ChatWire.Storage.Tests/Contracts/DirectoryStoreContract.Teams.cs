@@ -64,6 +64,26 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
+    public async Task TeamRemoval_RecordedThenReplaced_OnlyForThatTeamAndUser()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var acme = await AddTeamAsync(alice, "Acme");
+        var blue = await AddTeamAsync(alice, "Blue");
+
+        var never = await Store.GetTeamRemovalAsync(acme.Id, bob.Id);
+        await Store.RecordTeamRemovalAsync(acme.Id, bob.Id, T0.AddHours(1));
+        var first = await Store.GetTeamRemovalAsync(acme.Id, bob.Id);
+        await Store.RecordTeamRemovalAsync(acme.Id, bob.Id, T0.AddHours(2));
+
+        Assert.Null(never);
+        Assert.Equal(T0.AddHours(1), first);
+        Assert.Equal(T0.AddHours(2), await Store.GetTeamRemovalAsync(acme.Id, bob.Id));
+        Assert.Null(await Store.GetTeamRemovalAsync(blue.Id, bob.Id));
+        Assert.Null(await Store.GetTeamRemovalAsync(acme.Id, alice.Id));
+    }
+
+    [Fact]
     public async Task GetTeamAsync_Unknown_ReturnsNull()
     {
         Assert.Null(await Store.GetTeamAsync(Guid.NewGuid()));
