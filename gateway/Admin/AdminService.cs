@@ -44,7 +44,12 @@ internal sealed class AdminService(
         await admin.SetUserDisabledAsync(user.User.Id, null, ct);
     }
 
-    public Task<int> RevokeSessionsAsync(UserAdminRecord user, CancellationToken ct) => RevokeAllAsync(user.User.Id, ct);
+    /// <summary>Ends every session of the account; a deleted account is 404, as for the other changes.</summary>
+    public Task<int> RevokeSessionsAsync(UserAdminRecord user, CancellationToken ct)
+    {
+        RequireLive(user);
+        return RevokeAllAsync(user.User.Id, ct);
+    }
 
     /// <summary>Sets a new password (the signup rules apply) and ends every session.</summary>
     public async Task<int> ResetPasswordAsync(UserAdminRecord user, string? password, string clientKey, CancellationToken ct)

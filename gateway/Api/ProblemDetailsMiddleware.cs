@@ -45,7 +45,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
             var (code, detail) = Describe(ex, context.Request);
-            await WriteAsync(context, code, detail, null, null, status: ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? ex.StatusCode : null);
+            await WriteAsync(context, code, detail, null, FieldOf(ex), status: ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? ex.StatusCode : null);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -118,6 +118,17 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
             (ErrorCode.ValidationFailed, "The request body is missing; send a JSON object."),
         _ => (ErrorCode.ValidationFailed, "The request could not be read."),
     };
+
+    // The field a JSON body's value could not be read into (a number out of its type's range, a string where an
+    // object goes), from the reader's path: "$.prekey_id" names prekey_id, "$.entries[3].user_id" that entry's
+    // field. Null when the body as a whole is at fault (not JSON, not an object).
+    private static Dictionary<string, string[]>? FieldOf(BadHttpRequestException ex) =>
+        ex.InnerException is JsonException { Path: { Length: > 2 } path } && path.StartsWith("$.", StringComparison.Ordinal)
+            ? new Dictionary<string, string[]>(StringComparer.Ordinal)
+            {
+                [path[2..]] = ["This value is not of the field's documented type, or is out of its range."],
+            }
+            : null;
 
     private static string Title(string name)
     {

@@ -95,8 +95,10 @@ public sealed class AdminApiTests
         var sameName = await server.SignupAsync(alice.Username);
         var state = await AdminAsync(server, HttpMethod.Get, $"admin/v1/users/{alice.UserId}");
         var teams = await AdminAsync(server, HttpMethod.Get, "admin/v1/teams");
+        var revokeDeleted = await server.Management.SendAsync(Request(HttpMethod.Post, $"admin/v1/users/{alice.UserId}/revoke-sessions", Token));
 
         await AssertProblemAsync(refused, HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        await AssertProblemAsync(revokeDeleted, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
         Assert.Equal((1, 1), (deleted.GetProperty("teams_left").GetInt32(), deleted.GetProperty("teams_deleted").GetInt32()));
         var shown = Assert.Single(seenByBob.GetProperty("users").EnumerateArray());
         Assert.True(shown.GetProperty("deleted").GetBoolean());

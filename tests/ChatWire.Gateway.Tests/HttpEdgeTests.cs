@@ -162,6 +162,24 @@ public sealed class HttpEdgeTests
         Assert.Empty((await alice.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").EnumerateArray());
     }
 
+    // A value of the wrong type or out of its type's range names its field, as a failed rule does.
+    [Theory]
+    [InlineData("v1/teams", "{\"name\":12}", "name")]
+    [InlineData("v1/teams", "{\"name\":{\"a\":1}}", "name")]
+    [InlineData("v1/teams/{team}/invites", "{\"expires_in_seconds\":99999999999999999999}", "expires_in_seconds")]
+    [InlineData("v1/teams/{team}/invites", "{\"expires_in_seconds\":2147483648}", "expires_in_seconds")]
+    public async Task Body_AValueOfTheWrongTypeOrRange_ValidationFailedNamingTheField(string path, string json, string field)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+
+        var response = await alice.SendRawAsync(HttpMethod.Post, path.Replace("{team}", teamId.ToString(), StringComparison.Ordinal), new StringContent(json, Encoding.UTF8, "application/json"));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
+
     // Base64 is the standard alphabet with padding and nothing else: the runtime's decoder would skip white space.
     [Theory]
     [InlineData(" {0}")]
