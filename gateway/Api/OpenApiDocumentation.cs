@@ -103,6 +103,20 @@ internal static class OpenApiDocumentation
                 };
             }
 
+            // A refusal that says when to come back says it in Retry-After (docs/http-api.md, "Errors").
+            foreach (var (status, response) in operation.Responses)
+            {
+                if (status is "429" or "503" && response is OpenApiResponse concrete)
+                {
+                    concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                    concrete.Headers["Retry-After"] = new OpenApiHeader
+                    {
+                        Description = "Seconds to wait before trying again (RATE_LIMITED, SERVER_BUSY, a refused connection).",
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1" },
+                    };
+                }
+            }
+
             foreach (var parameter in operation.Parameters ?? [])
             {
                 if (parameter is OpenApiParameter { In: ParameterLocation.Path } p && p.Name is { } name && name.EndsWith("Id", StringComparison.Ordinal))
