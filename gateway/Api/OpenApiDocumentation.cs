@@ -131,6 +131,21 @@ internal static class OpenApiDocumentation
 
         options.AddSchemaTransformer((schema, context, _) =>
         {
+            // Request bodies are nullable in C# so that the server can name a missing field itself (VALIDATION_FAILED
+            // with errors), but a required field sent as null is refused like a missing one: the document says so.
+            // Responses keep their nulls (a next_cursor of null means the last page).
+            if (context.JsonTypeInfo.Type.Name.EndsWith("Request", StringComparison.Ordinal) && schema.Required is { Count: > 0 } required && schema.Properties is { } properties)
+            {
+                foreach (var name in required)
+                {
+                    if (properties.TryGetValue(name, out var property) && property is OpenApiSchema { Type: { } type } concrete
+                        && type.HasFlag(JsonSchemaType.Null) && type != JsonSchemaType.Null)
+                    {
+                        concrete.Type = type & ~JsonSchemaType.Null;
+                    }
+                }
+            }
+
             // ApiTimeConverter writes these; the schema exporter cannot see through a converter.
             if (context.JsonTypeInfo.Type == typeof(DateTime) || context.JsonTypeInfo.Type == typeof(DateTime?))
             {
