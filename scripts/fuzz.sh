@@ -32,7 +32,7 @@ if ! command -v afl-fuzz >/dev/null 2>&1; then
   sudo=()
   [ "$(id -u)" -ne 0 ] && sudo=(sudo)
   "${sudo[@]}" apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq afl++ >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq afl++ >/dev/null
 fi
 if [ ! -x "$sharpfuzz" ]; then
   log "installing SharpFuzz.CommandLine $sharpfuzz_version (NuGet) into .tools/"
@@ -53,7 +53,10 @@ for library in ChatWire.Protocol.dll ChatWire.Crypto.dll; do
   "$sharpfuzz" "$bin/$library" >/dev/null
 done
 
+shopt -s nullglob
 vectors=("$root"/tests/ChatWire.Crypto.Tests/ChatWireVectors/*.json)
+shopt -u nullglob
+[ ${#vectors[@]} -gt 0 ] || { echo "fuzz: no end-to-end test vectors under tests/ChatWire.Crypto.Tests/ChatWireVectors" >&2; exit 2; }
 found=0
 summary=()
 for target in "${targets[@]}"; do

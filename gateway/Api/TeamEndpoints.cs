@@ -232,9 +232,14 @@ internal static class TeamEndpoints
             throw new RequestRefusedException(ErrorCode.InviteInvalid, "This invite code is unknown, expired or revoked.");
         }
 
-        // Someone removed from the team comes back only with an invite made after the removal.
-        if (await directory.GetTeamRemovalAsync(invite.TeamId, me.UserId, ct) is { } removedAt && removedAt >= invite.CreatedAt
-            && await directory.GetTeamMembershipAsync(invite.TeamId, me.UserId, ct) is null)
+        // Already a member: the same answer as a join. Otherwise someone removed from the team comes back only with an
+        // invite made after the removal (the removal is noted before the membership goes, so one under way counts).
+        if (await directory.GetTeamMembershipAsync(invite.TeamId, me.UserId, ct) is { } already)
+        {
+            return ToInfo(already);
+        }
+
+        if (await directory.GetTeamRemovalAsync(invite.TeamId, me.UserId, ct) is { } removedAt && removedAt >= invite.CreatedAt)
         {
             throw new RequestRefusedException(ErrorCode.InviteInvalid, "You were removed from this team after this invite was made; ask for a new invite.");
         }

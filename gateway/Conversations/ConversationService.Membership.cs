@@ -314,10 +314,7 @@ internal sealed partial class ConversationService
                 throw new RequestRefusedException(ErrorCode.Forbidden, "Admins remove members; only owners remove admins and owners.");
             }
 
-            // Noted first: from this moment no invite made before it lets them back in (the one they joined with, a
-            // multi-use code still in the team's chat), so the removal does not end at their next request.
-            await directory.RecordTeamRemovalAsync(teamId, userId, time.GetUtcNow(), ct);
-            await RemoveFromTeamAsync(teamId, userId, theirs.Role, actor, keepAnOwner: true, ct);
+            await RemoveFromTeamAsync(teamId, userId, theirs.Role, actor, keepAnOwner: true, ct, noteRemoval: true);
         }
     }
 
@@ -404,7 +401,10 @@ internal sealed partial class ConversationService
     // keepAnOwner, an owner who goes while others stay first steps down to admin through the store's atomic check,
     // which refuses the last owner: the last-owner rule holds however many owners leave, remove each other or step
     // down at the same moment, on any nodes. Should the removal then fail, the role is given back.
-    private async Task RemoveFromTeamAsync(Guid teamId, Guid subject, TeamRole subjectRole, SessionIdentity actor, bool keepAnOwner, CancellationToken ct)
+    // With noteRemoval (someone else removes the subject), the removal is noted once the checks have passed and
+    // before the membership goes: from then on no invite made earlier lets them back in (the one they joined with, a
+    // multi-use code still in the team's chat), so the removal does not end at their next request.
+    private async Task RemoveFromTeamAsync(Guid teamId, Guid subject, TeamRole subjectRole, SessionIdentity actor, bool keepAnOwner, CancellationToken ct, bool noteRemoval = false)
     {
         var steppedDown = false;
         if (keepAnOwner && subjectRole == TeamRole.Owner && (await directory.CountTeamMembersAsync(teamId, ct)).Members > 1)
@@ -430,11 +430,25 @@ internal sealed partial class ConversationService
 
         try
         {
+            if (noteRemoval)
+            {
+                await directory.RecordTeamRemovalAsync(teamId, subject, time.GetUtcNow(), ct);
+            }
+
             await LeaveTeamChannelsAndDirectoryAsync(teamId, subject, actor, ct);
         }
         catch (Exception) when (steppedDown)
         {
-            await directory.SetTeamRoleAsync(teamId, subject, TeamRole.Owner, requiredOwner: null, CancellationToken.None);
+            try
+            {
+                await directory.SetTeamRoleAsync(teamId, subject, TeamRole.Owner, requiredOwner: null, CancellationToken.None);
+            }
+            catch (Exception restore) when (restore is not OutOfMemoryException)
+            {
+                // The removal's own failure is the one to report; the owner stays an admin (an owner can make them one again).
+                GatewayLog.StoreFailed(logger, restore);
+            }
+
             throw;
         }
     }

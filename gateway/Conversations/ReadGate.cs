@@ -11,7 +11,11 @@ namespace ChatWire.Gateway.Conversations;
 /// PINGs, SENDs and deliveries waited seconds behind them. With it, one account costs the node one blocked thread at
 /// most, and other users' reads wait behind at most one read of each account that is reading.
 /// </summary>
-internal sealed class ReadGate(IOptions<GatewayOptions> options) : IDisposable
+// The semaphores are never disposed: without a wait handle (nobody asks for one) they hold nothing to release, and a
+// lease given back while the host shuts down must still work.
+#pragma warning disable CA1001
+internal sealed class ReadGate(IOptions<GatewayOptions> options)
+#pragma warning restore CA1001
 {
     private readonly SemaphoreSlim _node = new(options.Value.MaxStoreReadsInFlight, options.Value.MaxStoreReadsInFlight);
     private readonly Dictionary<Guid, UserSlot> _users = [];
@@ -65,8 +69,6 @@ internal sealed class ReadGate(IOptions<GatewayOptions> options) : IDisposable
         }
     }
 
-    public void Dispose() => _node.Dispose();
-
     private void Exit(Guid userId, UserSlot slot)
     {
         _node.Release();
@@ -81,7 +83,6 @@ internal sealed class ReadGate(IOptions<GatewayOptions> options) : IDisposable
             if (--slot.Holders == 0)
             {
                 _users.Remove(userId);
-                slot.Turn.Dispose();
             }
         }
     }

@@ -69,6 +69,30 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal(HttpStatusCode.OK, bobBack.StatusCode);
     }
 
+    // Two owners remove each other at once: the one who stays was not removed, so an old invite still takes them
+    // back after they later leave on their own (a refused removal notes nothing).
+    [Fact]
+    public async Task OwnersRemovingEachOther_TheOneWhoStays_IsNotBarredFromOldInvites()
+    {
+        var (alice, bob, carol, teamId) = await TeamOfThreeAsync();
+        await alice.CallAsync(HttpMethod.Patch, $"v1/teams/{teamId}", new { members_can_invite = true });
+
+        // Carol's: a leaver's own invites are revoked, and either owner may be the one who leaves.
+        var old = await carol.InviteAsync(teamId);
+        await alice.CallAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{bob.UserId}/role", new { role = "owner" });
+
+        var answers = await Task.WhenAll(
+            Task.Run(() => alice.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}/members/{bob.UserId}")),
+            Task.Run(() => bob.SendAsync(HttpMethod.Delete, $"v1/teams/{teamId}/members/{alice.UserId}")));
+        var stayed = answers[0].StatusCode == HttpStatusCode.NoContent ? alice : bob;
+        await stayed.CallAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{carol.UserId}/role", new { role = "owner" });
+        await stayed.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/leave");
+        var back = await stayed.SendAsync(HttpMethod.Post, $"v1/invites/{old}/join");
+
+        Assert.Equal([HttpStatusCode.NoContent, HttpStatusCode.Forbidden], answers.Select(a => a.StatusCode).Order());
+        Assert.Equal(HttpStatusCode.OK, back.StatusCode);
+    }
+
     [Fact]
     public async Task TheLastOwner_CannotLeaveOrStepDown_UntilAnotherOwnerExists()
     {

@@ -10,7 +10,7 @@ public sealed class ReadGateTests
     [Fact]
     public async Task OneUser_SecondReadWaitsForTheFirst_AnotherUserDoesNot()
     {
-        using var gate = new ReadGate(Options.Create(new GatewayOptions { MaxStoreReadsInFlight = 8 }));
+        var gate = new ReadGate(Options.Create(new GatewayOptions { MaxStoreReadsInFlight = 8 }));
         var alice = Guid.CreateVersion7();
 
         var first = await gate.EnterAsync(alice);
@@ -28,7 +28,7 @@ public sealed class ReadGateTests
     [Fact]
     public async Task TheNode_AtItsBound_TheNextUserWaits_UntilOneIsDone()
     {
-        using var gate = new ReadGate(Options.Create(new GatewayOptions { MaxStoreReadsInFlight = 2 }));
+        var gate = new ReadGate(Options.Create(new GatewayOptions { MaxStoreReadsInFlight = 2 }));
 
         var one = await gate.EnterAsync(Guid.CreateVersion7());
         var two = await gate.EnterAsync(Guid.CreateVersion7());
