@@ -290,8 +290,9 @@ public sealed class RedisPresenceRegistryTests : IAsyncLifetime
         var server = a.Multiplexer.GetServer(a.Multiplexer.GetEndPoints()[0]);
         var keys = await server.KeysAsync(pattern: _prefix + "*").ToArrayAsync();
         Assert.NotEmpty(keys);
-        await a.Database.KeyDeleteAsync(keys);
-        Assert.Equal(UserStatus.Offline, (await ReadAsync(a, user)).Status);
+        // What was lost is not read back here: with the short lease a node may already have written its users again
+        // by the time a read would run (a test that asserted "offline" in between failed that way once).
+        Assert.True(await a.Database.KeyDeleteAsync(keys) > 0);
 
         await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.Away);
         await EventuallyAsync(async () =>
