@@ -30,6 +30,9 @@ internal sealed class PrivateMySql : IAsyncDisposable
         await RunAsync(script, new Dictionary<string, string>
         {
             ["CHATWIRE_SERVICES_SKIP_REDIS"] = "1",
+
+            // Nor an S3 server: nothing here uses one, and starting it under a busy suite once timed out the test.
+            ["CHATWIRE_SERVICES_SKIP_S3"] = "1",
             ["CHATWIRE_SERVICES_MYSQL_ADDRESSES"] = "127.0.0.2 127.0.0.3",
         }, "start", directory);
         return new PrivateMySql(script, directory, BackingServices.ReadEnv(directory));
