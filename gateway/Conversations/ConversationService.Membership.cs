@@ -331,17 +331,10 @@ internal sealed partial class ConversationService
         {
             // The store checks, in the same step as the change, that the caller is still an owner and that the team
             // keeps one: two owners stepping down (or demoting each other) at once leave one of them an owner.
-            switch (await directory.SetTeamRoleAsync(teamId, userId, role, requiredOwner: actor.UserId, ct))
-            {
-                case TeamRoleChange.NotAMember:
-                    throw new RequestRefusedException(ErrorCode.NotFound, "That user is not a member of this team.");
-                case TeamRoleChange.NotAnOwner:
-                    throw new RequestRefusedException(ErrorCode.Forbidden, "Only the team's owners may change roles.");
-                case TeamRoleChange.LastOwner:
-                    throw new RequestRefusedException(
-                        ErrorCode.Forbidden,
-                        userId == actor.UserId ? "You are this team's last owner: make another member an owner first." : "That would leave the team without an owner: make another member an owner first.");
-            }
+            ThrowIfRefused(
+                await directory.SetTeamRoleAsync(teamId, userId, role, requiredOwner: actor.UserId, ct),
+                "Only the team's owners may change roles.",
+                userId == actor.UserId ? "You are this team's last owner: make another member an owner first." : "That would leave the team without an owner: make another member an owner first.");
 
             // A member made plain loses the right to invite, unless the team gives it to everyone.
             if (role == TeamRole.Member && !mine.Team.MembersCanInvite)
@@ -411,19 +404,12 @@ internal sealed partial class ConversationService
         {
             // Removing another owner needs the remover to be an owner still (two owners removing each other).
             var requiredOwner = subject == actor.UserId || actor.UserId == Operator.UserId ? (Guid?)null : actor.UserId;
-            switch (await directory.SetTeamRoleAsync(teamId, subject, TeamRole.Admin, requiredOwner, ct))
-            {
-                case TeamRoleChange.NotAMember:
-                    throw new RequestRefusedException(ErrorCode.NotFound, "That user is not a member of this team.");
-                case TeamRoleChange.NotAnOwner:
-                    throw new RequestRefusedException(ErrorCode.Forbidden, "Admins remove members; only owners remove admins and owners.");
-                case TeamRoleChange.LastOwner:
-                    throw new RequestRefusedException(
-                        ErrorCode.Forbidden,
-                        subject == actor.UserId
-                            ? "You are this team's last owner: make another member an owner before you leave."
-                            : "That is this team's last owner: make another member an owner first.");
-            }
+            ThrowIfRefused(
+                await directory.SetTeamRoleAsync(teamId, subject, TeamRole.Admin, requiredOwner, ct),
+                "Admins remove members; only owners remove admins and owners.",
+                subject == actor.UserId
+                    ? "You are this team's last owner: make another member an owner before you leave."
+                    : "That is this team's last owner: make another member an owner first.");
 
             steppedDown = true;
         }
@@ -450,6 +436,20 @@ internal sealed partial class ConversationService
             }
 
             throw;
+        }
+    }
+
+    // A role change the store refused, as the caller's answer: 404 for a non-member, 403 for the other two.
+    private static void ThrowIfRefused(TeamRoleChange change, string notAnOwner, string lastOwner)
+    {
+        switch (change)
+        {
+            case TeamRoleChange.NotAMember:
+                throw new RequestRefusedException(ErrorCode.NotFound, "That user is not a member of this team.");
+            case TeamRoleChange.NotAnOwner:
+                throw new RequestRefusedException(ErrorCode.Forbidden, notAnOwner);
+            case TeamRoleChange.LastOwner:
+                throw new RequestRefusedException(ErrorCode.Forbidden, lastOwner);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using ChatWire.Crypto;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Noise;
@@ -34,7 +33,7 @@ internal static class FuzzTargets
             return;
         }
 
-        var buffer = Segments.Cut(input.AsMemory(1), input[0] + 1);
+        var buffer = Segments.Of([.. input.Skip(1).Chunk(input[0] + 1)]);
         try
         {
             while (FrameReader.TryReadFrame(ref buffer, ProtocolLimits.DefaultMaxFrameLength, out var body))
@@ -166,33 +165,4 @@ internal static class FuzzTargets
 internal static class Fixed
 {
     public static NoiseKeyPair ServerKey { get; } = NoiseKeyPair.FromPrivateKey([.. Enumerable.Repeat((byte)0x42, NoiseKeyPair.KeySize)]);
-}
-
-/// <summary>A byte array as a sequence of fixed-size segments, as a pipe hands over what several socket reads brought.</summary>
-internal sealed class Segments : ReadOnlySequenceSegment<byte>
-{
-    private Segments(ReadOnlyMemory<byte> memory, long runningIndex)
-    {
-        Memory = memory;
-        RunningIndex = runningIndex;
-    }
-
-    public static ReadOnlySequence<byte> Cut(ReadOnlyMemory<byte> bytes, int size)
-    {
-        if (bytes.Length <= size)
-        {
-            return new ReadOnlySequence<byte>(bytes);
-        }
-
-        var first = new Segments(bytes[..size], 0);
-        var last = first;
-        for (var start = size; start < bytes.Length; start += size)
-        {
-            var next = new Segments(bytes[start..Math.Min(start + size, bytes.Length)], start);
-            last.Next = next;
-            last = next;
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
 }
