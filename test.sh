@@ -24,6 +24,7 @@ redocly_version=2.77.0
 redocly="$root/.tools/redocly/node_modules/.bin/redocly"
 # And Stoplight Spectral with its OpenAPI ruleset, as a second opinion (warnings fail too).
 spectral_version=6.16.3
+owasp_ruleset_version=2.0.1
 spectral="$root/.tools/spectral/node_modules/.bin/spectral"
 
 # Services: the distributed adapters' tests talk to a real Redis and MariaDB (a primary and a replica),
@@ -111,13 +112,29 @@ spectral_failed=0
 echo 'extends: ["spectral:oas"]' >"$results/spectral.yaml"
 openapi_lint spectral "@stoplight/spectral-cli@$spectral_version" "$spectral" lint --ruleset "$results/spectral.yaml" --fail-severity warn || spectral_failed=1
 
+step "OpenAPI lint (@stoplight/spectral-owasp-ruleset $owasp_ruleset_version, OWASP API Security Top 10, errors fail)"
+# The ruleset package goes beside spectral-cli, and the ruleset file (scripts/openapi-owasp.yaml: the rules, and the
+# few places a rule does not apply, each with its reason) next to its node_modules, where spectral resolves it.
+owasp_failed=0
+owasp_package="$root/.tools/spectral/node_modules/@stoplight/spectral-owasp-ruleset"
+if [ -x "$spectral" ] && [ ! -d "$owasp_package" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$root/.tools/spectral" "@stoplight/spectral-owasp-ruleset@$owasp_ruleset_version" >/dev/null 2>&1 || true
+fi
+if [ -d "$owasp_package" ]; then
+  cp "$root/scripts/openapi-owasp.yaml" "$root/.tools/spectral/owasp.yaml"
+  openapi_lint spectral "@stoplight/spectral-cli@$spectral_version" "$spectral" lint --ruleset "$root/.tools/spectral/owasp.yaml" --fail-severity error || owasp_failed=1
+else
+  echo "@stoplight/spectral-owasp-ruleset@$owasp_ruleset_version could not be installed from the npm registry"
+  owasp_failed=1
+fi
+
 step "monitoring (promtool check rules and test rules, scripts/check-monitoring.sh)"
 # promtool comes from Debian's prometheus package, which the script installs when missing.
 monitoring_failed=0
 "$root/scripts/check-monitoring.sh" || monitoring_failed=1
 
-passed=$((alloc_passed + 1 - lint_failed + 1 - spectral_failed + 1 - monitoring_failed))
-failed=$((alloc_failed + lint_failed + spectral_failed + monitoring_failed)); skipped=0
+passed=$((alloc_passed + 1 - lint_failed + 1 - spectral_failed + 1 - owasp_failed + 1 - monitoring_failed))
+failed=$((alloc_failed + lint_failed + spectral_failed + owasp_failed + monitoring_failed)); skipped=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)

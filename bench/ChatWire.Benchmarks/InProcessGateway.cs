@@ -68,6 +68,8 @@ internal sealed class InProcessGateway : IAsyncDisposable
             ["Gateway:MaxConnectionsPerIp"] = "1000000",
             ["Gateway:MaxConnectionsPerUser"] = "0",
             ["Limits:SendMessagesPerSecondPerUser"] = "0",
+            ["Limits:ApiRequestsPerMinutePerUser"] = "0",
+            ["Limits:ApiRequestsPerMinutePerAddress"] = "0",
             ["Limits:SendBytesPerSecondPerUser"] = "0",
             ["Limits:SendMessagesPerSecondPerDevice"] = "0",
             ["Limits:SendBytesPerSecondPerDevice"] = "0",

@@ -121,6 +121,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
         // A load run is a few users sending as fast as the server takes it: the per-user SEND limits are off.
         start.Environment["CHATWIRE_Limits__SendMessagesPerSecondPerUser"] = "0";
+        start.Environment["CHATWIRE_Limits__ApiRequestsPerMinutePerUser"] = "0";
+        start.Environment["CHATWIRE_Limits__ApiRequestsPerMinutePerAddress"] = "0";
         start.Environment["CHATWIRE_Limits__SendBytesPerSecondPerUser"] = "0";
         start.Environment["CHATWIRE_Limits__SendMessagesPerSecondPerDevice"] = "0";
         start.Environment["CHATWIRE_Limits__SendBytesPerSecondPerDevice"] = "0";

@@ -10,6 +10,9 @@ internal static class AccountEndpoints
 {
     private const string Tag = "Accounts";
 
+    /// <summary>User ids one GET /v1/users may name.</summary>
+    public const int MaxUserIds = 100;
+
     public static void Map(RouteGroupBuilder anonymous, RouteGroupBuilder authenticated)
     {
         anonymous.MapPost("/accounts/signup", SignupAsync)
@@ -108,9 +111,9 @@ internal static class AccountEndpoints
     {
         var username = Validation.Required("username", body.Username).Trim().ToLowerInvariant();
         var password = Validation.PasswordToCheck("password", body.Password);
-        if (username.Length > 64 && username.EnumerateRunes().Count() > 64)
+        if (username.Length > Validation.MaxLoginUsernameLength && username.EnumerateRunes().Count() > Validation.MaxLoginUsernameLength)
         {
-            throw RequestRefusedException.Validation("username", "username must be at most 64 characters.");
+            throw RequestRefusedException.Validation("username", $"username must be at most {Validation.MaxLoginUsernameLength} characters.");
         }
 
         throttle.CheckAccount("login", http.ClientAddress(), username);
@@ -176,12 +179,11 @@ internal static class AccountEndpoints
     // the same whether or not they exist, so the directory does not leak.
     private static async Task<UserListResponse> GetUsersAsync(string? ids, HttpContext http, IDirectoryStore directory, IAccountAdminStore admin, CancellationToken ct)
     {
-        const int MaxIds = 100;
         // An empty entry (a stray comma) is not a user id: refused like any other, not skipped.
         var wanted = string.IsNullOrEmpty(ids) ? [] : ids.Split(',');
-        if (wanted.Length is 0 or > MaxIds)
+        if (wanted.Length is 0 or > MaxUserIds)
         {
-            throw RequestRefusedException.Validation("ids", $"ids must list 1 to {MaxIds} user ids, separated by commas.");
+            throw RequestRefusedException.Validation("ids", $"ids must list 1 to {MaxUserIds} user ids, separated by commas.");
         }
 
         var parsed = wanted.Select(id => Ids.Parse("ids", id)).Distinct().ToList();

@@ -10,12 +10,22 @@ internal static class ApiAuthentication
 
     /// <summary>
     /// Authenticates every <c>/v1/</c> request but the anonymous ones, before routing binds a body: a
-    /// request without a valid token is 401 whatever else is wrong with it.
+    /// request without a valid token is 401 whatever else is wrong with it (429 once its address has spent its
+    /// budget). Then charges the request to the account, or without a session to the client address
+    /// (<see cref="ApiRequestBudget"/>).
     /// </summary>
     public static async Task RequireSessionAsync(HttpContext http, RequestDelegate next)
     {
-        if (!http.Request.Path.StartsWithSegments("/v1") || IsAnonymous(http.Request.Path))
+        if (!http.Request.Path.StartsWithSegments("/v1"))
         {
+            await next(http);
+            return;
+        }
+
+        var budget = http.RequestServices.GetRequiredService<ApiRequestBudget>();
+        if (IsAnonymous(http.Request.Path))
+        {
+            budget.ChargeAddress(http);
             await next(http);
             return;
         }
@@ -24,6 +34,7 @@ internal static class ApiAuthentication
         const string Scheme = "Bearer ";
         if (!header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
         {
+            budget.ChargeAddress(http);
             throw new RequestRefusedException(ErrorCode.NotAuthenticated, "Send the session token as 'Authorization: Bearer <token>'.");
         }
 
@@ -31,9 +42,12 @@ internal static class ApiAuthentication
         var (identity, error) = await authenticator.AuthenticateAsync(header[Scheme.Length..].Trim(), deviceId: null, http.RequestAborted);
         if (identity is null)
         {
+            // A refused token is charged to the address, so that guessing tokens costs the guesser's budget.
+            budget.ChargeAddress(http);
             throw new RequestRefusedException(error, SessionAuthenticator.Describe(error));
         }
 
+        budget.ChargeAccount(http, identity.UserId);
         http.Items[IdentityKey] = identity;
         await next(http);
     }

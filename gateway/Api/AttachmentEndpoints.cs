@@ -12,6 +12,9 @@ internal static class AttachmentEndpoints
 {
     private const string Tag = "Attachments";
 
+    /// <summary>The <c>state</c> of a completed attachment: the only one an answer shows.</summary>
+    public const string ReadyState = "ready";
+
     public static void Map(RouteGroupBuilder anonymous, RouteGroupBuilder authenticated, bool localBlobs)
     {
         authenticated.MapPost("/attachments", CreateAsync)
@@ -67,7 +70,7 @@ internal static class AttachmentEndpoints
     private static async Task<AttachmentCompletedResponse> CompleteAsync(string attachmentId, HttpContext http, AttachmentService attachments, CancellationToken ct)
     {
         var attachment = await attachments.CompleteAsync(http.Identity().UserId, Ids.Parse("attachment_id", attachmentId), ct);
-        return new AttachmentCompletedResponse(attachment.Id, attachment.Size, Convert.ToBase64String(attachment.Sha256), "ready");
+        return new AttachmentCompletedResponse(attachment.Id, attachment.Size, Convert.ToBase64String(attachment.Sha256), ReadyState);
     }
 
     private static async Task<AttachmentResponse> GetAsync(string attachmentId, HttpContext http, AttachmentService attachments, CancellationToken ct)

@@ -239,10 +239,13 @@ internal static class ConversationKeyEndpoints
         roster.State.ConversationId,
         roster.State.Epoch,
         roster.State.RosterVersion,
-        roster.State.Mode == E2eMode.Strict ? "strict" : "history",
+        ModeName(roster.State.Mode),
         e2e.MaxSenderChainMembers,
         e2e.UsesEpochSecret(roster),
         roster.Members.Select(m => new E2eMemberInfo(m.UserId, m.HistoryKeyGeneration, m.ListedDevices)).ToList());
+
+    /// <summary>A mode as the API names it, in <c>mode</c> of the state and of setConversationE2eMode.</summary>
+    public static string ModeName(E2eMode mode) => mode == E2eMode.Strict ? "strict" : "history";
 
     private static KeyRecipientInfo ToInfo(KeyRecipient r) =>
         new(r.UserId, r.DeviceId == Guid.Empty ? null : r.DeviceId, r.HistoryKeyGeneration == 0 ? null : r.HistoryKeyGeneration);

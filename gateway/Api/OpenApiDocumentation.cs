@@ -26,6 +26,56 @@ internal static class OpenApiDocumentation
         ["Keys"] = "The end-to-end key directory: public keys, signed device lists, prekeys, device linking, recovery backups, and each conversation's key state and sealed sender-chain seeds (docs/e2e.md). The server stores public or sealed material only.",
     };
 
+    /// <summary>The response headers the API sends on many answers, defined once under components.headers.</summary>
+    private static readonly Dictionary<string, OpenApiHeader> SharedHeaders = new()
+    {
+        ["Retry-After"] = new OpenApiHeader
+        {
+            Description = "Seconds to wait before trying again (RATE_LIMITED, SERVER_BUSY, a refused connection).",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1", Maximum = "86400" },
+        },
+        ["Access-Control-Allow-Origin"] = new OpenApiHeader
+        {
+            Description = "Only to a browser's request from a web origin the operator allows (Gateway:CorsOrigins): that origin, or * when any is allowed; absent otherwise.",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 2048, Pattern = "^(\\*|https?://[^/]+)$" },
+        },
+        ["RateLimit-Policy"] = new OpenApiHeader
+        {
+            Description = "The request budget this request was charged to (IETF draft RateLimit header fields), e.g. \"account\";q=1200;w=60: "
+                + "q requests per w seconds, per account with a session, per client address without one; absent when the server's budget is off.",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 64, Pattern = "^\"(account|address)\";q=[0-9]{1,10};w=60$" },
+        },
+        ["RateLimit"] = new OpenApiHeader
+        {
+            Description = "Where that budget stands after this request, e.g. \"account\";r=1187;t=11: r requests left, t seconds until it is whole again.",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 64, Pattern = "^\"(account|address)\";r=[0-9]{1,10};t=[0-9]{1,10}$" },
+        },
+    };
+
+    /// <summary>Adds a reference to the shared header <paramref name="name"/> to <paramref name="response"/>, defining it on first use.</summary>
+    private static void AddHeader(OpenApiResponse response, string name, OpenApiDocument? document)
+    {
+        if (document is not null)
+        {
+            document.Components ??= new OpenApiComponents();
+            document.Components.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            document.Components.Headers.TryAdd(name, SharedHeaders[name]);
+        }
+
+        response.Headers ??= new Dictionary<string, IOpenApiHeader>();
+        response.Headers[name] = new OpenApiHeaderReference(name, document);
+    }
+
+    /// <summary>A problem+json answer with this description.</summary>
+    private static OpenApiResponse Problem(string description, OpenApiDocument? document) => new()
+    {
+        Description = description,
+        Content = new Dictionary<string, OpenApiMediaType>
+        {
+            [ApiDocs.ProblemContentType] = new OpenApiMediaType { Schema = new OpenApiSchemaReference(nameof(ApiProblem), document) },
+        },
+    };
+
     public static void Configure(OpenApiOptions options)
     {
         options.AddDocumentTransformer((document, _, _) =>
@@ -41,7 +91,17 @@ internal static class OpenApiDocumentation
             };
 
             // Relative: the document is served by the API listener it describes, whatever name it was reached by.
-            document.Servers = [new OpenApiServer { Url = "/", Description = "The API listener that served this document." }];
+            // Public (x-internal false): the API is meant for third-party clients, whatever environment the operator
+            // runs the node in.
+            document.Servers =
+            [
+                new OpenApiServer
+                {
+                    Url = "/",
+                    Description = "The API listener that served this document, in whichever environment its operator runs it (local, staging or production).",
+                    Extensions = new Dictionary<string, IOpenApiExtension> { ["x-internal"] = new JsonNodeExtension(System.Text.Json.Nodes.JsonValue.Create(false)) },
+                },
+            ];
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
             document.Components.SecuritySchemes[Bearer] = new OpenApiSecurityScheme
@@ -85,7 +145,10 @@ internal static class OpenApiDocumentation
                     Description = "The attachment's ciphertext, exactly the size and SHA-256 the upload grant was made for.",
                     Content = new Dictionary<string, OpenApiMediaType>
                     {
-                        ["application/octet-stream"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" } },
+                        ["application/octet-stream"] = new OpenApiMediaType
+                        {
+                            Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary", MaxLength = (int)Math.Min(OpenApiLimits.MaxAttachmentBytes(context.ApplicationServices), int.MaxValue) },
+                        },
                     },
                 };
             }
@@ -103,27 +166,61 @@ internal static class OpenApiDocumentation
                 };
             }
 
-            // A refusal that says when to come back says it in Retry-After (docs/http-api.md, "Errors").
+            // Every /v1/ request is charged to the API's request budget (docs/http-api.md, "Rate limits"), so any of
+            // them may be refused 429; and any may meet a fault of the server, answered 500 as problem+json.
+            if (path.StartsWith("/v1/", StringComparison.Ordinal))
+            {
+                operation.Responses.TryAdd("429", Problem("The request budget of the account (or, without a session, of the client address) is spent, or a throttle of this endpoint refused it: RATE_LIMITED, with Retry-After.", context.Document));
+            }
+
+            // An operation that takes nothing to validate still has the refusals every path has.
+            if (!operation.Responses.ContainsKey("400") && !operation.Responses.ContainsKey("422"))
+            {
+                operation.Responses.TryAdd("4XX", Problem("Any other refusal, as problem+json with its code: 404 NOT_FOUND for a path that matches nothing, 405 METHOD_NOT_ALLOWED with Allow, 413 for a body over the limit.", context.Document));
+            }
+
+            operation.Responses.TryAdd("500", Problem("The server failed to handle the request: INTERNAL_ERROR. The detail says nothing about why; the server's log does.", context.Document));
+
             foreach (var (status, response) in operation.Responses)
             {
-                if (status is "429" or "503" && response is OpenApiResponse concrete)
+                if (response is not OpenApiResponse concrete)
                 {
-                    concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
-                    concrete.Headers["Retry-After"] = new OpenApiHeader
-                    {
-                        Description = "Seconds to wait before trying again (RATE_LIMITED, SERVER_BUSY, a refused connection).",
-                        Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1" },
-                    };
+                    continue;
+                }
+
+                // A refusal that says when to come back says it in Retry-After (docs/http-api.md, "Errors"). The headers
+                // are components, referenced from each response: the same few definitions on hundreds of answers.
+                if (status is "429" or "503")
+                {
+                    AddHeader(concrete, "Retry-After", context.Document);
+                }
+
+                if (path.StartsWith("/v1/", StringComparison.Ordinal))
+                {
+                    AddHeader(concrete, "Access-Control-Allow-Origin", context.Document);
+                }
+
+                if (path.StartsWith("/v1/", StringComparison.Ordinal) && status.Length == 3 && status[0] is '2' or '4')
+                {
+                    AddHeader(concrete, "RateLimit-Policy", context.Document);
+                    AddHeader(concrete, "RateLimit", context.Document);
                 }
             }
 
             foreach (var parameter in operation.Parameters ?? [])
             {
-                if (parameter is OpenApiParameter { In: ParameterLocation.Path } p && p.Name is { } name && name.EndsWith("Id", StringComparison.Ordinal))
+                if (parameter is not OpenApiParameter p)
                 {
-                    p.Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uuid" };
+                    continue;
+                }
+
+                if (p is { In: ParameterLocation.Path, Name: { } name } && name.EndsWith("Id", StringComparison.Ordinal))
+                {
+                    p.Schema = new OpenApiSchema { Type = JsonSchemaType.String };
                     p.Description = "A UUID in its canonical text form; anything else is VALIDATION_FAILED (400).";
                 }
+
+                OpenApiLimits.ApplyToParameter(p, path);
             }
 
             return Task.CompletedTask;
@@ -153,6 +250,7 @@ internal static class OpenApiDocumentation
                 schema.Format = "date-time";
             }
 
+            OpenApiLimits.Apply(schema, context);
             return Task.CompletedTask;
         });
     }

@@ -15,6 +15,12 @@ internal static class Paging
 
     public const int MaxLimit = 500;
 
+    /// <summary>A cursor is the big-endian bytes of an id, in base64url without padding (22 characters).</summary>
+    public const int CursorBytes = 16;
+
+    /// <summary>The length of a cursor: a 16-byte id in base64url without padding.</summary>
+    public const int CursorLength = 22;
+
     /// <summary>The page of <paramref name="items"/> after <paramref name="cursor"/>, and the cursor of the page after it.</summary>
     /// <exception cref="RequestRefusedException">VALIDATION_FAILED: the limit is not 1 to 500, or the cursor is not one this server issued.</exception>
     public static (List<T> Page, string? NextCursor) Page<T>(IEnumerable<T> items, Func<T, Guid> id, string? limit, string? cursor)
@@ -56,17 +62,17 @@ internal static class Paging
     /// <summary>The <c>next_cursor</c> of a page whose last item has this id.</summary>
     public static string Encode(Guid id)
     {
-        Span<byte> bytes = stackalloc byte[16];
+        Span<byte> bytes = stackalloc byte[CursorBytes];
         id.TryWriteBytes(bytes, bigEndian: true, out _);
         return Base64Url.EncodeToString(bytes);
     }
 
     private static Guid Decode(string cursor)
     {
-        Span<byte> bytes = stackalloc byte[16];
+        Span<byte> bytes = stackalloc byte[CursorBytes];
         try
         {
-            if (cursor.Length == 22 && Base64Url.TryDecodeFromChars(cursor, bytes, out var written) && written == 16)
+            if (cursor.Length == CursorLength && Base64Url.TryDecodeFromChars(cursor, bytes, out var written) && written == 16)
             {
                 return new Guid(bytes, bigEndian: true);
             }

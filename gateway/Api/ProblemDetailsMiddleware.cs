@@ -75,6 +75,9 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         _ => StatusCodes.Status400BadRequest,
     };
 
+    /// <summary>What a problem's <c>type</c> starts with; the error's name follows.</summary>
+    public const string TypePrefix = "urn:chatwire:error:";
+
     private const string TooLargeDetail = "The request body is larger than this endpoint takes (docs/http-api.md, Conventions, \"Body size\").";
 
     public const string NotAJsonObjectDetail = "The request body is not a JSON object with the fields this endpoint takes, each of its documented type.";
@@ -104,7 +107,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
             context.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
         }
 
-        var problem = new ApiProblem("urn:chatwire:error:" + name, Title(name), answered, detail, (int)code, name, errors, mismatch?.Missing, mismatch?.Extra, mismatch?.Stale);
+        var problem = new ApiProblem(TypePrefix + name, Title(name), answered, detail, (int)code, name, errors, mismatch?.Missing, mismatch?.Extra, mismatch?.Stale);
         await context.Response.WriteAsync(JsonSerializer.Serialize(problem, ProblemJson), context.RequestAborted);
     }
 
@@ -130,7 +133,8 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
             }
             : null;
 
-    private static string Title(string name)
+    /// <summary>A problem's <c>title</c>: the error's name as words, e.g. "Not a member".</summary>
+    public static string Title(string name)
     {
         var words = name.ToLowerInvariant().Replace('_', ' ');
         return char.ToUpperInvariant(words[0]) + words[1..];

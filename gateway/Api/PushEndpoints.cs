@@ -11,9 +11,11 @@ internal static class PushEndpoints
     private const string Tag = "Push";
 
     // APNs device tokens are 32 bytes today (64 hex digits); Apple says they may grow, so up to 100 bytes.
-    private const int MaxApnsTokenLength = 200;
+    public const int MinApnsTokenLength = 64;
 
-    private const int MaxFcmTokenLength = 4096;
+    public const int MaxApnsTokenLength = 200;
+
+    public const int MaxFcmTokenLength = 4096;
 
     public static void Map(RouteGroupBuilder authenticated)
     {
@@ -63,8 +65,8 @@ internal static class PushEndpoints
         var sender = delivery.SenderFor(provider);
         var problem = provider switch
         {
-            PushProvider.Apns => token.Length is >= 64 and <= MaxApnsTokenLength && token.Length % 2 == 0 && token.All(char.IsAsciiHexDigit)
-                ? null : $"An APNs token is the device token in hex: 64 to {MaxApnsTokenLength} hex digits.",
+            PushProvider.Apns => token.Length is >= MinApnsTokenLength and <= MaxApnsTokenLength && token.Length % 2 == 0 && token.All(char.IsAsciiHexDigit)
+                ? null : $"An APNs token is the device token in hex: {MinApnsTokenLength} to {MaxApnsTokenLength} hex digits.",
             PushProvider.Fcm => token.Length <= MaxFcmTokenLength && token.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or ':' or '.')
                 ? null : $"An FCM token is the registration token: at most {MaxFcmTokenLength} letters, digits and _-:.",
             // A webhook URL's name is looked up only on a server that sends webhooks: one that does not must not

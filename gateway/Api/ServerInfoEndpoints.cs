@@ -7,6 +7,9 @@ namespace ChatWire.Gateway.Api;
 
 internal static class ServerInfoEndpoints
 {
+    /// <summary>What <c>server</c> always says: this is a ChatWire server.</summary>
+    public const string ServerName = "chatwire";
+
     public static void Map(RouteGroupBuilder anonymous) =>
         anonymous.MapGet("/server-info", GetServerInfo)
             .Describe("getServerInfo", "Everything a client needs to connect: endpoints, protocol versions, limits, the Noise static key", "Server",
@@ -24,7 +27,7 @@ internal static class ServerInfoEndpoints
             : LocalAddress(http);
         var limits = o.ToProtocolLimits();
         return new ServerInfoResponse(
-            "chatwire",
+            ServerName,
             typeof(ServerInfoEndpoints).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
             [ProtocolLimits.CurrentVersion],
             new ServerEndpoints(Endpoint(host, listeners.TcpEndPoint), Endpoint(host, listeners.TlsEndPoint), Endpoint(host, listeners.NoiseEndPoint)),

@@ -9,6 +9,13 @@ namespace ChatWire.Gateway.Api;
 
 internal static class TeamEndpoints
 {
+    /// <summary>The most mention candidates one GET /v1/teams/{teamId}/members answers: its limit's maximum.</summary>
+    public const int MaxMentionCandidates = 100;
+
+    private const int DefaultMentionCandidates = 20;
+
+    /// <summary>The longest name prefix a mention search takes, in characters.</summary>
+    public const int MaxMentionPrefixLength = 64;
 
     private const string Tag = "Teams";
 
@@ -252,6 +259,9 @@ internal static class TeamEndpoints
             {
                 await conversations.AddMemberAsync(me, general.Id, me.UserId, ct);
             }
+
+            // The team's last owner may have left it, alone, while this join was under way.
+            await conversations.EnsureAnOwnerAsync(invite.TeamId, ct);
         }
 
         var membership = await directory.GetTeamMembershipAsync(invite.TeamId, me.UserId, ct) ?? throw Validation.NotFound("team");
@@ -278,15 +288,15 @@ internal static class TeamEndpoints
     {
         var team = Ids.Parse("team_id", teamId);
         await RequireMemberAsync(directory, team, http.Identity().UserId, ct);
-        var take = 20;
-        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out take) || take is < 1 or > 100))
+        var take = DefaultMentionCandidates;
+        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out take) || take is < 1 or > MaxMentionCandidates))
         {
-            throw RequestRefusedException.Validation("limit", "limit must be an integer from 1 to 100.");
+            throw RequestRefusedException.Validation("limit", $"limit must be an integer from 1 to {MaxMentionCandidates}.");
         }
 
-        if (prefix is { Length: > 64 } && prefix.EnumerateRunes().Count() > 64)
+        if (prefix is { Length: > MaxMentionPrefixLength } && prefix.EnumerateRunes().Count() > MaxMentionPrefixLength)
         {
-            throw RequestRefusedException.Validation("prefix", "prefix must be at most 64 characters.");
+            throw RequestRefusedException.Validation("prefix", $"prefix must be at most {MaxMentionPrefixLength} characters.");
         }
 
         var members = await directory.ListTeamMembersAsync(team, string.IsNullOrEmpty(prefix) ? null : prefix, take, ct);

@@ -9,12 +9,33 @@ internal static partial class Validation
     /// <summary>The longest password accepted, in UTF-8 bytes: longer ones are refused before any hashing.</summary>
     public const int MaxPasswordBytes = 1024;
 
+    /// <summary>The shortest new password, in characters (Unicode scalar values).</summary>
+    public const int MinPasswordCharacters = 8;
+
+    public const int MinUsernameLength = 3;
+
+    public const int MaxUsernameLength = 32;
+
+    /// <summary>A username after trimming and folding to lower case; the OpenAPI document states it too.</summary>
+    public const string UsernamePatternText = "^[a-z0-9._-]{3,32}$";
+
+    /// <summary>The longest username a login looks up: longer ones are refused before any lookup or throttle.</summary>
+    public const int MaxLoginUsernameLength = 64;
+
+    /// <summary>The longest name people read (display, team, device names), in characters after NFC.</summary>
+    public const int MaxDisplayTextLength = 64;
+
+    public const int MaxChannelNameLength = 64;
+
+    /// <summary>A channel name after trimming and folding to lower case; the OpenAPI document states it too.</summary>
+    public const string ChannelPatternText = "^[a-z0-9_-]{1,64}$";
+
     public static string Username(string? value)
     {
         var name = Required("username", value).Trim().ToLowerInvariant();
         if (!UsernamePattern().IsMatch(name))
         {
-            throw RequestRefusedException.Validation("username", "username must be 3-32 characters of a-z, 0-9, '.', '_' or '-'.");
+            throw RequestRefusedException.Validation("username", $"username must be {MinUsernameLength}-{MaxUsernameLength} characters of a-z, 0-9, '.', '_' or '-'.");
         }
 
         // 32 hex digits parse as a UUID: such a name could be mistaken for a user id wherever both are accepted.
@@ -34,9 +55,9 @@ internal static partial class Validation
     {
         var password = PasswordToCheck(field, value);
         // Characters, not UTF-16 units: four emoji are four characters.
-        if (password.EnumerateRunes().Count() < 8)
+        if (password.EnumerateRunes().Count() < MinPasswordCharacters)
         {
-            throw RequestRefusedException.Validation(field, $"{field} must be at least 8 characters.");
+            throw RequestRefusedException.Validation(field, $"{field} must be at least {MinPasswordCharacters} characters.");
         }
 
         if (string.IsNullOrWhiteSpace(password) || password.Any(char.IsControl))
@@ -75,7 +96,7 @@ internal static partial class Validation
     /// (bidirectional overrides such as U+202E, zero-width spaces), which could make one name look like
     /// another. The zero-width joiner is kept: emoji sequences need it.
     /// </summary>
-    public static string DisplayText(string field, string? value, int max = 64)
+    public static string DisplayText(string field, string? value, int max = MaxDisplayTextLength)
     {
         var text = Conversations.UnicodeText.ToNfc(Required(field, value).Trim())
             ?? throw RequestRefusedException.Validation(field, $"{field} must be Unicode text without noncharacters such as U+FFFE.");
@@ -89,7 +110,7 @@ internal static partial class Validation
         {
             characters++;
             control |= System.Text.Rune.IsControl(rune);
-            formatting |= rune.Value != 0x200D && System.Text.Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.Format;
+            formatting |= IsInvisibleFormatting(rune);
         }
 
         if (characters == 0 || characters > max || control)
@@ -105,12 +126,19 @@ internal static partial class Validation
         return text;
     }
 
+    /// <summary>
+    /// An invisible formatting character a name people read may not hold: any of Unicode's format characters (Cf)
+    /// but the zero-width joiner, which emoji sequences need.
+    /// </summary>
+    public static bool IsInvisibleFormatting(System.Text.Rune rune) =>
+        rune.Value != 0x200D && System.Text.Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.Format;
+
     public static string ChannelName(string? value)
     {
         var name = Required("name", value).Trim().ToLowerInvariant();
         if (!ChannelPattern().IsMatch(name))
         {
-            throw RequestRefusedException.Validation("name", "name must be 1-64 characters of a-z, 0-9, '_' or '-'.");
+            throw RequestRefusedException.Validation("name", $"name must be 1-{MaxChannelNameLength} characters of a-z, 0-9, '_' or '-'.");
         }
 
         return name;
@@ -146,9 +174,9 @@ internal static partial class Validation
 
     public static RequestRefusedException NotFound(string what) => new(ErrorCode.NotFound, $"No such {what}.");
 
-    [GeneratedRegex("^[a-z0-9._-]{3,32}$")]
+    [GeneratedRegex(UsernamePatternText)]
     private static partial Regex UsernamePattern();
 
-    [GeneratedRegex("^[a-z0-9_-]{1,64}$")]
+    [GeneratedRegex(ChannelPatternText)]
     private static partial Regex ChannelPattern();
 }

@@ -224,6 +224,12 @@ internal sealed partial class ConversationService
             throw RequestRefusedException.Validation("users", "Each of users must be a username or a user id, not null or blank.");
         }
 
+        // As long as a login's username may be: no name or id is longer, and a refusal quotes the entry.
+        if (users.Any(u => u!.Length > Api.Validation.MaxLoginUsernameLength))
+        {
+            throw RequestRefusedException.Validation("users", $"Each of users must be a username or a user id of at most {Api.Validation.MaxLoginUsernameLength} characters.");
+        }
+
         var members = new SortedSet<Guid> { actor.UserId };
         foreach (var name in users)
         {
@@ -284,6 +290,30 @@ internal sealed partial class ConversationService
         {
             var mine = await RequireTeamMemberAsync(teamId, actor.UserId, ct);
             await RemoveFromTeamAsync(teamId, actor.UserId, mine.Role, actor, keepAnOwner: true, ct);
+        }
+
+        await EnsureAnOwnerAsync(teamId, ct);
+    }
+
+    /// <summary>
+    /// Gives a team that has members but no owner an owner: the first member the directory lists. Only a race
+    /// leaves a team so: its last owner, alone in it, leaves (which needs no successor) while someone joins with an
+    /// invite read a moment before. Both sides check once their own change is stored, so the check of whichever was
+    /// stored second sees both changes and repairs the team.
+    /// </summary>
+    public async Task EnsureAnOwnerAsync(Guid teamId, CancellationToken ct)
+    {
+        var (members, owners) = await directory.CountTeamMembersAsync(teamId, ct);
+        if (members == 0 || owners > 0)
+        {
+            return;
+        }
+
+        // Read from the primary, like the count: a replica a moment behind could still list the owner who left.
+        var first = await directory.ListTeamMembersAsync(teamId, prefix: null, limit: 1, ct);
+        if (first is [var heir] && await directory.SetTeamRoleAsync(teamId, heir.UserId, TeamRole.Owner, requiredOwner: null, ct) == TeamRoleChange.Changed)
+        {
+            GatewayLog.TeamOwnerRestored(logger, teamId, heir.UserId);
         }
     }
 

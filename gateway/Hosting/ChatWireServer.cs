@@ -172,6 +172,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         });
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi(Api.OpenApiDocumentation.Configure);
+        HttpCors.AddServices(services, gateway.CorsOrigins);
 
         var endpoints = new ListenerEndpoints();
         services.AddSingleton(endpoints);

@@ -91,4 +91,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "The MySQL primary waits for a replica again (semi-synchronous replication resumed)")]
     public static partial void SemiSyncResumed(ILogger logger);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Team {TeamId} had members but no owner (its last owner left as someone joined); member {UserId} is its owner now")]
+    public static partial void TeamOwnerRestored(ILogger logger, Guid teamId, Guid userId);
 }

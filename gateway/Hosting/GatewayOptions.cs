@@ -132,6 +132,13 @@ public sealed class GatewayOptions
     public string[] TrustedProxies { get; set; } = [];
 
     /// <summary>
+    /// Web origins (<c>https://chat.example.com</c>) whose pages may call the HTTP API from a browser (CORS), or
+    /// <c>*</c> for any; empty, no cross-origin answers. Sessions travel in the Authorization header, never in cookies,
+    /// so an allowed origin gets no ambient credentials (docs/http-api.md, "Browsers").
+    /// </summary>
+    public string[] CorsOrigins { get; set; } = [];
+
+    /// <summary>
     /// How long a node told to stop waits for its clients to move to other nodes (GO_AWAY) before it closes
     /// the rest; 0 = close every connection at once. The host's shutdown timeout is this plus 5 s, for the
     /// final commit and closing the stores.
@@ -238,6 +245,18 @@ public sealed class LimitsOptions
 
     /// <summary>Invites of one team neither revoked nor expired at once.</summary>
     public int MaxActiveInvitesPerTeam { get; set; } = 100;
+
+    /// <summary>
+    /// HTTP API requests (<c>/v1/</c>) one account may make per minute on one node, over all its devices: a burst of
+    /// this many, then one every 60/N seconds (docs/http-api.md, "Rate limits").
+    /// </summary>
+    public int ApiRequestsPerMinutePerUser { get; set; } = 1200;
+
+    /// <summary>
+    /// HTTP API requests per minute on one node from one client address (IPv6 by /64) that carry no valid session:
+    /// the anonymous endpoints (server info, sign-up, login, blob URLs) and requests whose token is refused.
+    /// </summary>
+    public int ApiRequestsPerMinutePerAddress { get; set; } = 1200;
 
     /// <summary>One-time prekeys one user may claim per minute (key directory): draining a device's prekeys is an attack.</summary>
     public int PrekeyClaimsPerMinutePerUser { get; set; } = 60;

@@ -13,7 +13,8 @@ internal static class HttpPipeline
     public static void Map(WebApplication app)
     {
         // From configured reverse proxies only, X-Forwarded-For names the client that throttles count.
-        var proxies = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.TrustedProxies;
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value;
+        var proxies = options.TrustedProxies;
         if (proxies.Length > 0)
         {
             // No forward limit: the entries are walked from the right while the hop that added them is a
@@ -73,6 +74,8 @@ internal static class HttpPipeline
             await next(context);
         });
 
+        // Before the session check and the request budget: a browser's preflight carries neither a token nor a body.
+        HttpCors.Use(app, options.CorsOrigins);
         app.Use(Api.AccountRequestGate.InvokeAsync);
         app.Use(Api.ConversationKeyEndpoints.RaiseUploadLimitAsync);
 
@@ -111,7 +114,7 @@ internal static class HttpPipeline
         }).ExcludeFromDescription();
 
         // Forcing full GCs is a way to stall the server, so the endpoint exists only when configured.
-        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.EnableDebugEndpoints)
+        if (options.EnableDebugEndpoints)
         {
             MapDebugMemory(app);
         }

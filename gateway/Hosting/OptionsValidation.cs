@@ -74,6 +74,14 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
             failures.Add("Gateway:MaxHttpConnections must be 0 (a quarter of the process budget) or positive.");
         }
 
+        foreach (var origin in options.CorsOrigins)
+        {
+            if (!HttpCors.IsOrigin(origin))
+            {
+                failures.Add($"Gateway:CorsOrigins must list origins such as https://chat.example.com (scheme, host and port only) or *; got '{origin}'.");
+            }
+        }
+
         foreach (var proxy in options.TrustedProxies)
         {
             if (!System.Net.IPAddress.TryParse(proxy, out _))
@@ -192,6 +200,11 @@ internal static class LimitsOptionsValidation
             {
                 yield return $"Limits:{key} must be positive; got {value}.";
             }
+        }
+
+        if (limits.ApiRequestsPerMinutePerUser < 0 || limits.ApiRequestsPerMinutePerAddress < 0)
+        {
+            yield return "Limits:ApiRequestsPerMinutePerUser and Limits:ApiRequestsPerMinutePerAddress must be 0 (no limit) or positive.";
         }
 
         if (limits.StorageBytesPerUser < 0 || limits.StorageBytesPerTeam < 0)

@@ -294,6 +294,7 @@ internal static class ServiceComposition
         services.AddSingleton<AuditLog>();
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton<AttemptThrottle>();
+        services.AddSingleton<Api.ApiRequestBudget>();
         services.AddSingleton<SessionAuthenticator>();
         services.AddSingleton<MembershipCache>();
         services.AddSingleton<UserLocks>();

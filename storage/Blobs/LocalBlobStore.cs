@@ -22,6 +22,9 @@ public sealed class LocalBlobStore : IBlobStore
     private const int MacLength = 32;
     private const int TokenLength = 8 + 8 + MacLength;
 
+    /// <summary>A token's length in a URL: its <see cref="TokenLength"/> bytes in base64url.</summary>
+    public const int TokenTextLength = 64;
+
     private readonly byte[] _secret;
     private readonly TimeProvider _time;
 
@@ -94,7 +97,7 @@ public sealed class LocalBlobStore : IBlobStore
     {
         size = 0;
         Span<byte> bytes = stackalloc byte[TokenLength];
-        if (!BlobUploads.IsValidKey(key) || token is null || token.Length != 64
+        if (!BlobUploads.IsValidKey(key) || token is null || token.Length != TokenTextLength
             || !Convert.TryFromBase64Chars(token.Replace('-', '+').Replace('_', '/'), bytes, out var written) || written != TokenLength)
         {
             return BlobTokenCheck.Invalid;

@@ -250,6 +250,9 @@ public interface ICommitObserver
 /// </summary>
 public interface IMessageStore
 {
+    /// <summary>The most places <see cref="LocateMessageAsync"/> answers, in conversation id order.</summary>
+    public const int MaxLocatedPlaces = 100;
+
     /// <summary>
     /// Queues an append. The returned task completes once the event is queued; the task it yields completes
     /// once the event is durable. Events one caller queues, awaiting each enqueue before the next, are stored
@@ -279,7 +282,8 @@ public interface IMessageStore
 
     /// <summary>
     /// Where a message with this id is: each conversation holding one (an id is unique only within its
-    /// conversation, so in principle several), with its seq. Only messages (kind 0), deleted ones included.
+    /// conversation, so in principle several), with its seq. Only messages (kind 0), deleted ones included; at most
+    /// <see cref="MaxLocatedPlaces"/>.
     /// </summary>
     Task<IReadOnlyList<(Guid ConversationId, ulong Seq)>> LocateMessageAsync(Guid messageId, CancellationToken cancellationToken = default);
 

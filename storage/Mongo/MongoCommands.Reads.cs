@@ -37,7 +37,7 @@ internal static partial class MongoCommands
          new FindOptions<BsonDocument>
          {
              Sort = Builders<BsonDocument>.Sort.Ascending(EventFields.ConversationId),
-             Limit = 100,
+             Limit = IMessageStore.MaxLocatedPlaces,
              Projection = Builders<BsonDocument>.Projection.Include(EventFields.ConversationId).Include(EventFields.Seq).Exclude(Fields.Id),
          });
 

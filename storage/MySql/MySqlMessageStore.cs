@@ -204,7 +204,7 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT conversation_id, seq FROM events WHERE event_id = @id AND kind = 0 ORDER BY conversation_id LIMIT 100;";
+        command.CommandText = $"SELECT conversation_id, seq FROM events WHERE event_id = @id AND kind = 0 ORDER BY conversation_id LIMIT {IMessageStore.MaxLocatedPlaces};";
         command.Parameters.AddGuid("@id", messageId);
         var found = new List<(Guid, ulong)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -333,6 +333,61 @@ public sealed class HttpApiTests
     }
 
     [Fact]
+    public async Task OpenApi_LimitsAreTheOnesTheServerEnforces()
+    {
+        await using var server = await TestServer.StartAsync();
+        var schemas = (await server.Http.GetFromJsonAsync<JsonElement>("openapi/v1.json")).GetProperty("components").GetProperty("schemas");
+        var signup = schemas.GetProperty("SignupRequest").GetProperty("properties");
+        var username = signup.GetProperty("username");
+        var displayName = signup.GetProperty("display_name");
+
+        // The document states the validator's rules...
+        Assert.Equal("^[a-z0-9._-]{3,32}$", username.GetProperty("pattern").GetString());
+        Assert.Equal(32, username.GetProperty("maxLength").GetInt32());
+        Assert.Equal(64, displayName.GetProperty("maxLength").GetInt32());
+        Assert.Equal(["admin", "member", "owner"], schemas.GetProperty("SetRoleRequest").GetProperty("properties").GetProperty("role").GetProperty("enum").EnumerateArray().Select(e => e.GetString()).Order());
+
+        // ... and the server holds to them: a value of exactly the documented length is taken, one character more refused.
+        var longestName = new string('u', username.GetProperty("maxLength").GetInt32());
+        var longestDisplay = new string('x', displayName.GetProperty("maxLength").GetInt32());
+        Assert.Equal(HttpStatusCode.Created, (await SignupAsync(longestName, longestDisplay)).StatusCode);
+        await AssertProblemAsync(await SignupAsync("limits-b", longestDisplay + "x"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(await SignupAsync(longestName + "u", "Limits C"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.Equal(HttpStatusCode.Created, (await SignupAsync("limits-d", "Limits D")).StatusCode);
+
+        // No field is left unbounded: a string has a length or its values, an integer its range, a list its size.
+        foreach (var schema in schemas.EnumerateObject())
+        {
+            AssertBounded(schema.Name, schema.Value);
+        }
+
+        Task<HttpResponseMessage> SignupAsync(string name, string display) =>
+            server.Http.PostAsJsonAsync("v1/accounts/signup", new { username = name, password = "correct horse battery", display_name = display }, TestServer.Json);
+
+        static void AssertBounded(string path, JsonElement schema)
+        {
+            var types = schema.TryGetProperty("type", out var type)
+                ? type.ValueKind == JsonValueKind.Array ? type.EnumerateArray().Select(t => t.GetString()).ToList() : [type.GetString()]
+                : [];
+            Assert.True(!types.Contains("string") || schema.TryGetProperty("maxLength", out _) || schema.TryGetProperty("enum", out _), $"{path}: a string without maxLength or enum");
+            Assert.True(!types.Contains("integer") || (schema.TryGetProperty("minimum", out _) && schema.TryGetProperty("maximum", out _)), $"{path}: an integer without minimum and maximum");
+            Assert.True(!types.Contains("array") || schema.TryGetProperty("maxItems", out _), $"{path}: a list without maxItems");
+            foreach (var (name, child) in new[] { "items", "additionalProperties" }.Where(n => schema.TryGetProperty(n, out var c) && c.ValueKind == JsonValueKind.Object).Select(n => (n, schema.GetProperty(n))))
+            {
+                AssertBounded($"{path}.{name}", child);
+            }
+
+            if (schema.TryGetProperty("properties", out var properties))
+            {
+                foreach (var property in properties.EnumerateObject())
+                {
+                    AssertBounded($"{path}.{property.Name}", property.Value);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public async Task UnknownPath_NotFoundForCallersUnauthorizedForStrangers()
     {
         await using var server = await TestServer.StartAsync();

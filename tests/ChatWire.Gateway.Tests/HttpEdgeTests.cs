@@ -229,6 +229,21 @@ public sealed class HttpEdgeTests
         Assert.Equal(HttpStatusCode.OK, (await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { bob.UserId.ToString() } })).StatusCode);
     }
 
+    // An entry no username or id could be is refused before any lookup, and never quoted back at length.
+    [Fact]
+    public async Task DirectUsers_EntryLongerThan64_ValidationFailed()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        var dm = await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { new string('b', 65) } });
+        var sixtyFour = await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { new string('b', 64) } });
+
+        var problem = await AssertProblemAsync(dm, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.DoesNotContain(new string('b', 65), problem.GetProperty("detail").GetString()!, StringComparison.Ordinal);
+        await AssertProblemAsync(sixtyFour, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+    }
+
     // Characters are code points: 33 emoji are 33 characters, within login's 64 (they were counted as 66 UTF-16 units).
     [Fact]
     public async Task Login_UsernameOfEmoji_CountedInCharacters()

@@ -3,6 +3,7 @@ using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 using ChatWire.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using static ChatWire.Gateway.Tests.HttpApiTests;
 
 namespace ChatWire.Gateway.Tests;
@@ -423,6 +424,33 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
             users.GetProperty("users").EnumerateArray().Select(u => (u.GetProperty("user_id").GetGuid(), u.GetProperty("username").GetString()!)));
         await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/users"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(await alice.SendAsync(HttpMethod.Get, "v1/users?ids=nope"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+
+    [Fact]
+    public async Task OwnerlessTeam_AsARaceLeavesIt_GetsAnOwnerBack_AtTheNextJoinOrLeave()
+    {
+        var directory = Server.Server.App.Services.GetRequiredService<ChatWire.Storage.Directory.IDirectoryStore>();
+
+        // What a last owner leaving, alone, as someone joins leaves behind: members and no owner. Made here with the
+        // store's own step, since the race itself cannot be timed from outside.
+        var (alice, _, _, joined) = await TeamOfThreeAsync();
+        var dave = await Server.SignupAsync();
+        var invite = await alice.InviteAsync(joined);
+        await directory.RemoveTeamMemberAsync(joined, alice.UserId);
+        Assert.Equal((2, 0), await directory.CountTeamMembersAsync(joined));
+
+        await dave.JoinAsync(invite);
+
+        Assert.Equal((3, 1), await directory.CountTeamMembersAsync(joined));
+
+        var (erin, frank, grace, left) = await TeamOfThreeAsync();
+        await directory.RemoveTeamMemberAsync(left, erin.UserId);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await grace.SendAsync(HttpMethod.Post, $"v1/teams/{left}/leave")).StatusCode);
+
+        var team = (await frank.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").EnumerateArray().Single(t => t.GetProperty("team_id").GetGuid() == left);
+        Assert.Equal("owner", team.GetProperty("role").GetString());
+        Assert.Equal((1, 1), await directory.CountTeamMembersAsync(left));
     }
 
     private async Task<(TestUser Alice, TestUser Bob, TestUser Carol, Guid TeamId)> TeamOfThreeAsync()

@@ -89,6 +89,9 @@ public sealed class TestServer : IAsyncDisposable
 
             // Tests pipeline thousands of SENDs from one user; the SEND limits have tests of their own.
             ["Limits:SendMessagesPerSecondPerUser"] = "0",
+            // Tests make many API requests from one user and one address; the API budget has tests of its own.
+            ["Limits:ApiRequestsPerMinutePerUser"] = "0",
+            ["Limits:ApiRequestsPerMinutePerAddress"] = "0",
             ["Limits:SendBytesPerSecondPerUser"] = "0",
             ["Limits:SendMessagesPerSecondPerDevice"] = "0",
             ["Limits:SendBytesPerSecondPerDevice"] = "0",

@@ -548,3 +548,15 @@ internal sealed class RecordingTarget(Guid userId, Guid deviceId) : IDeliveryTar
 
     public void Revoke() => Revoked = true;
 }
+
+/// <summary>Monotonic time that moves only when a test moves it.</summary>
+internal sealed class SteppingClock : TimeProvider
+{
+    private long _ticks = 1;
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+    public void Advance(TimeSpan step) => Interlocked.Add(ref _ticks, step.Ticks);
+}

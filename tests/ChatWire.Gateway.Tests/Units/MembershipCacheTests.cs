@@ -187,16 +187,4 @@ public sealed class MembershipCacheTests
             await Task.Delay(5);
         }
     }
-
-    // Monotonic time that moves only when a test moves it.
-    private sealed class SteppingClock : TimeProvider
-    {
-        private long _ticks = 1;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-        public void Advance(TimeSpan step) => Interlocked.Add(ref _ticks, step.Ticks);
-    }
 }

@@ -45,6 +45,18 @@ public abstract class PushStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetPushTokenAsync_TheLongestTokenTheApiTakes_StoredWhole()
+    {
+        // 4,096 characters: the longest FCM registration token the HTTP API accepts (docs/http-api.md, push).
+        var (user, device) = await AddDeviceAsync();
+        var token = new PushTokenRecord(device, user, PushProvider.Fcm, string.Concat(Enumerable.Repeat("aZ0_-:.9", 512)), T0);
+
+        await Store.SetPushTokenAsync(token);
+
+        Assert.Equal(token, await Store.GetPushTokenAsync(device));
+    }
+
+    [Fact]
     public async Task ListPushTokensAsync_SeveralDevices_OnlyTheUsersLiveOnes()
     {
         var (user, first) = await AddDeviceAsync();

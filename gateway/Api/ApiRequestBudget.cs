@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using ChatWire.Gateway.Hosting;
+using ChatWire.Protocol;
+using Microsoft.Extensions.Options;
+
+namespace ChatWire.Gateway.Api;
+
+/// <summary>
+/// The API's request budget (docs/http-api.md, "Rate limits"): every <c>/v1/</c> request is charged to its
+/// account, or, when it carries no valid session (the anonymous endpoints, a refused token), to its client address.
+/// Each key may make a minute's allowance at once and then one request every 60/N seconds (a token bucket that
+/// holds N and refills smoothly). Every answer says where its key stands in the draft IETF headers
+/// <c>RateLimit-Policy: "account";q=N;w=60</c> and <c>RateLimit: "account";r=REMAINING;t=SECONDS</c>, where
+/// <c>t</c> is the time until the budget is whole again; a refusal is 429 RATE_LIMITED with Retry-After.
+/// Counted on each node: behind a load balancer, N is per node.
+/// </summary>
+internal sealed class ApiRequestBudget : IDisposable
+{
+    private readonly KeyBudget? _accounts;
+    private readonly KeyBudget? _addresses;
+
+    public ApiRequestBudget(IOptions<LimitsOptions> options, TimeProvider time)
+    {
+        var o = options.Value;
+        _accounts = o.ApiRequestsPerMinutePerUser > 0 ? new KeyBudget("account", o.ApiRequestsPerMinutePerUser, time) : null;
+        _addresses = o.ApiRequestsPerMinutePerAddress > 0 ? new KeyBudget("address", o.ApiRequestsPerMinutePerAddress, time) : null;
+    }
+
+    /// <summary>Charges a request made with a valid session to its account.</summary>
+    /// <exception cref="RequestRefusedException">RATE_LIMITED: the account's budget is spent.</exception>
+    public void ChargeAccount(HttpContext http, Guid userId) =>
+        Charge(http, _accounts, userId.ToString("N"));
+
+    /// <summary>Charges a request without a valid session to its client address (IPv6 by /64).</summary>
+    /// <exception cref="RequestRefusedException">RATE_LIMITED: the address's budget is spent.</exception>
+    public void ChargeAddress(HttpContext http) =>
+        Charge(http, _addresses, http.ClientKey());
+
+    public void Dispose()
+    {
+        _accounts?.Dispose();
+        _addresses?.Dispose();
+    }
+
+    private static void Charge(HttpContext http, KeyBudget? budget, string key)
+    {
+        if (budget is null)
+        {
+            return;
+        }
+
+        var charge = budget.Take(key);
+
+        // Set as the headers go out: an error answer starts from a cleared response and must carry them too.
+        var policy = string.Create(CultureInfo.InvariantCulture, $"\"{budget.Name}\";q={budget.PerMinute};w=60");
+        var state = string.Create(CultureInfo.InvariantCulture, $"\"{budget.Name}\";r={charge.Remaining};t={charge.SecondsUntilWhole}");
+        http.Response.OnStarting(static s =>
+        {
+            var (response, policy, state) = ((HttpResponse, string, string))s;
+            response.Headers["RateLimit-Policy"] = policy;
+            response.Headers["RateLimit"] = state;
+            return Task.CompletedTask;
+        }, (http.Response, policy, state));
+
+        if (!charge.Allowed)
+        {
+            throw new RequestRefusedException(
+                ErrorCode.RateLimited, "Too many API requests; retry after the seconds in Retry-After.", retryAfterSeconds: charge.RetryAfterSeconds);
+        }
+    }
+}
+
+/// <summary>What one charge found: whether it was allowed, and the key's budget after it.</summary>
+internal readonly record struct BudgetCharge(bool Allowed, int Remaining, int SecondsUntilWhole, int RetryAfterSeconds);
+
+/// <summary>
+/// A token bucket per key, kept as one number: the generic cell rate algorithm's theoretical arrival time, the
+/// moment at which the key's bucket would be full again if nothing more came. A request at <c>now</c> moves it
+/// to <c>max(it, now) + interval</c>, and is refused when that would put it more than the window ahead of now.
+/// A key whose bucket is full is the same as one never seen, so a sweep drops those once a minute: memory follows
+/// the keys active in the last minute or two. Lock-free: a charge is one compare-and-swap.
+/// </summary>
+internal sealed class KeyBudget : IDisposable
+{
+    private static readonly TimeSpan SweepPeriod = TimeSpan.FromMinutes(1);
+
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _full = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+    private readonly long _interval;
+    private readonly long _window;
+    private readonly ITimer _sweep;
+
+    public KeyBudget(string name, int perMinute, TimeProvider time)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(perMinute, 1);
+        Name = name;
+        PerMinute = perMinute;
+        _time = time;
+        _window = time.TimestampFrequency * 60;
+        _interval = _window / perMinute;
+        _sweep = time.CreateTimer(static s => ((KeyBudget)s!).Sweep(), this, SweepPeriod, SweepPeriod);
+    }
+
+    /// <summary>The policy's name in the RateLimit headers.</summary>
+    public string Name { get; }
+
+    public int PerMinute { get; }
+
+    /// <summary>The number of keys whose budget is not whole (for tests and the sweep).</summary>
+    public int Count => _full.Count;
+
+    public BudgetCharge Take(string key)
+    {
+        var now = _time.GetTimestamp();
+        var box = _full.GetOrAdd(key, static _ => new StrongBox<long>(long.MinValue));
+        while (true)
+        {
+            var seen = Volatile.Read(ref box.Value);
+            var next = Math.Max(seen, now) + _interval;
+            if (next - now > _window)
+            {
+                return new BudgetCharge(false, 0, Seconds(seen - now), Math.Max(1, Seconds(next - _window - now)));
+            }
+
+            if (Interlocked.CompareExchange(ref box.Value, next, seen) == seen)
+            {
+                return new BudgetCharge(true, (int)Math.Min(PerMinute, (now + _window - next) / _interval), Seconds(next - now), 0);
+            }
+        }
+    }
+
+    public void Dispose() => _sweep.Dispose();
+
+    /// <summary>Drops the keys whose bucket has filled again. A charge racing the removal may be forgotten: at most one request more.</summary>
+    internal void Sweep()
+    {
+        var now = _time.GetTimestamp();
+        foreach (var (key, box) in _full)
+        {
+            if (Volatile.Read(ref box.Value) <= now)
+            {
+                _full.TryRemove(new KeyValuePair<string, StrongBox<long>>(key, box));
+            }
+        }
+    }
+
+    // Whole seconds, rounded up: a client that waits this long finds what was promised.
+    private int Seconds(long ticks) =>
+        ticks <= 0 ? 0 : (int)Math.Min(int.MaxValue, (ticks + _time.TimestampFrequency - 1) / _time.TimestampFrequency);
+}

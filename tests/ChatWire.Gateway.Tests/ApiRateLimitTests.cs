@@ -1,0 +1,86 @@
+using System.Net;
+using ChatWire.Testing;
+
+namespace ChatWire.Gateway.Tests;
+
+// docs/http-api.md, "Rate limits": every /v1/ request is charged to its account, or without a valid session to its
+// address; every answer carries RateLimit-Policy and RateLimit, a refusal 429 RATE_LIMITED with Retry-After.
+public sealed class ApiRateLimitTests
+{
+    [Fact]
+    public async Task Account_SpendsItsBudget_ThenRateLimited_WhileAnotherAccountIsNot()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:ApiRequestsPerMinutePerUser"] = "5",
+            ["Limits:ApiRequestsPerMinutePerAddress"] = "1000",
+        });
+        var alice = await server.SignupAsync("alice");
+        var bob = await server.SignupAsync("bob");
+
+        for (var remaining = 4; remaining >= 0; remaining--)
+        {
+            var ok = await alice.SendAsync(HttpMethod.Get, "v1/me");
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            Assert.Equal("\"account\";q=5;w=60", Header(ok, "RateLimit-Policy"));
+            Assert.StartsWith($"\"account\";r={remaining};t=", Header(ok, "RateLimit"), StringComparison.Ordinal);
+        }
+
+        var refused = await alice.SendAsync(HttpMethod.Get, "v1/teams");
+        await HttpApiTests.AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        Assert.Equal(TimeSpan.FromSeconds(12), refused.Headers.RetryAfter?.Delta);
+        Assert.StartsWith("\"account\";r=0;t=", Header(refused, "RateLimit"), StringComparison.Ordinal);
+
+        // Any answer under /v1/, a 404 for a path that matches nothing too, reports the budget.
+        var missing = await bob.SendAsync(HttpMethod.Get, "v1/no-such-endpoint");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.StartsWith("\"account\";r=4;t=", Header(missing, "RateLimit"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Address_AnonymousRequestsAndRefusedTokens_ShareItsBudget_ValidSessionsDoNot()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:ApiRequestsPerMinutePerUser"] = "1000",
+            ["Limits:ApiRequestsPerMinutePerAddress"] = "4",
+        });
+        var carol = await server.SignupAsync("carol"); // one of the address's four
+
+        var info = await server.Http.GetAsync("v1/server-info");
+        Assert.Equal(HttpStatusCode.OK, info.StatusCode);
+        Assert.Equal("\"address\";q=4;w=60", Header(info, "RateLimit-Policy"));
+        Assert.StartsWith("\"address\";r=2;t=", Header(info, "RateLimit"), StringComparison.Ordinal);
+
+        using var guess = new HttpRequestMessage(HttpMethod.Get, "v1/me");
+        guess.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", new string('A', 43));
+        var wrongToken = await server.Http.SendAsync(guess);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrongToken.StatusCode);
+        Assert.StartsWith("\"address\";r=1;t=", Header(wrongToken, "RateLimit"), StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await server.Http.GetAsync("v1/me")).StatusCode);
+        var refused = await server.Http.GetAsync("v1/server-info");
+        await HttpApiTests.AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        Assert.Equal(TimeSpan.FromSeconds(15), refused.Headers.RetryAfter?.Delta);
+
+        // The same address with a valid session is charged to the account instead.
+        var me = await carol.SendAsync(HttpMethod.Get, "v1/me");
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+        Assert.Equal("\"account\";q=1000;w=60", Header(me, "RateLimit-Policy"));
+    }
+
+    [Fact]
+    public async Task LimitsOff_NoRateLimitHeaders()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var info = await server.Http.GetAsync("v1/server-info");
+
+        Assert.Equal(HttpStatusCode.OK, info.StatusCode);
+        Assert.False(info.Headers.Contains("RateLimit"));
+        Assert.False(info.Headers.Contains("RateLimit-Policy"));
+    }
+
+    private static string Header(HttpResponseMessage response, string name) =>
+        Assert.Single(response.Headers.GetValues(name));
+}

@@ -1,0 +1,81 @@
+using System.Net;
+using ChatWire.Gateway.Hosting;
+using ChatWire.Testing;
+
+namespace ChatWire.Gateway.Tests;
+
+// docs/http-api.md, "Browsers": a page from an allowed origin may call the API; its preflight is answered before any
+// session check, and every answer to it, refusals too, names the origin and exposes the request budget's headers.
+public sealed class HttpCorsTests
+{
+    private const string Allowed = "https://chat.example.com";
+
+    [Fact]
+    public async Task Preflight_FromAnAllowedOrigin_AnsweredWithoutASession()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:CorsOrigins:0"] = Allowed });
+
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, "v1/teams");
+        preflight.Headers.Add("Origin", Allowed);
+        preflight.Headers.Add("Access-Control-Request-Method", "POST");
+        preflight.Headers.Add("Access-Control-Request-Headers", "authorization,content-type");
+        var response = await server.Http.SendAsync(preflight);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(Allowed, Single(response, "Access-Control-Allow-Origin"));
+        Assert.Contains("POST", Single(response, "Access-Control-Allow-Methods"), StringComparison.Ordinal);
+        Assert.Contains("authorization", Single(response, "Access-Control-Allow-Headers"), StringComparison.OrdinalIgnoreCase);
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Credentials"));
+    }
+
+    [Fact]
+    public async Task Refusal_ToAnAllowedOrigin_CarriesTheOrigin_AndExposesTheBudget()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:CorsOrigins:0"] = Allowed,
+            ["Limits:ApiRequestsPerMinutePerAddress"] = "100",
+        });
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/me");
+        request.Headers.Add("Origin", Allowed);
+        var response = await server.Http.SendAsync(request);
+
+        await HttpApiTests.AssertProblemAsync(response, HttpStatusCode.Unauthorized, 2001, "NOT_AUTHENTICATED");
+        Assert.Equal(Allowed, Single(response, "Access-Control-Allow-Origin"));
+        var exposed = Single(response, "Access-Control-Expose-Headers");
+        Assert.All(HttpCors.ExposedHeaders, h => Assert.Contains(h, exposed, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task OtherOrigin_OrNoneConfigured_NoCorsHeaders()
+    {
+        await using var configured = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:CorsOrigins:0"] = Allowed });
+        await using var plain = await TestServer.StartAsync();
+
+        foreach (var (server, origin) in new[] { (configured, "https://evil.example"), (plain, Allowed) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "v1/server-info");
+            request.Headers.Add("Origin", origin);
+            var response = await server.Http.SendAsync(request);
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+    }
+
+    [Theory]
+    [InlineData("*", true)]
+    [InlineData("https://chat.example.com", true)]
+    [InlineData("http://localhost:5173", true)]
+    [InlineData("https://chat.example.com/", false)]
+    [InlineData("https://chat.example.com/app", false)]
+    [InlineData("https://user@chat.example.com", false)]
+    [InlineData("ftp://chat.example.com", false)]
+    [InlineData("chat.example.com", false)]
+    public void Origins_AreSchemeHostAndPortOnly(string origin, bool valid) =>
+        Assert.Equal(valid, HttpCors.IsOrigin(origin));
+
+    private static string Single(HttpResponseMessage response, string name) =>
+        Assert.Single(response.Headers.GetValues(name));
+}
