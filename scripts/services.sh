@@ -46,7 +46,12 @@ free_port() {
   local port ephemeral_low
   ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   for _ in $(seq 1 200); do
-    port=$(( 10000 + RANDOM % (ephemeral_low - 10000) ))
+    if [ "$ephemeral_low" -gt 11024 ]; then
+      port=$(( 10000 + RANDOM % (ephemeral_low - 10000) ))
+    else
+      # An ephemeral range that starts this low leaves no room below it: anywhere, as before.
+      port=$(( 20000 + RANDOM % 30000 ))
+    fi
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0

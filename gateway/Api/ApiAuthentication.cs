@@ -10,9 +10,8 @@ internal static class ApiAuthentication
 
     /// <summary>
     /// Authenticates every <c>/v1/</c> request but the anonymous ones, before routing binds a body: a
-    /// request without a valid token is 401 whatever else is wrong with it (429 once its address has spent its
-    /// budget). Then charges the request to the account, or without a session to the client address
-    /// (<see cref="ApiRequestBudget"/>).
+    /// request without a valid token is 401 whatever else is wrong with it (429 once its address has sent too many
+    /// such requests). Then charges the request to the account (<see cref="ApiRequestBudget"/>).
     /// </summary>
     public static async Task RequireSessionAsync(HttpContext http, RequestDelegate next)
     {
@@ -22,19 +21,22 @@ internal static class ApiAuthentication
             return;
         }
 
-        var budget = http.RequestServices.GetRequiredService<ApiRequestBudget>();
         if (IsAnonymous(http.Request.Path))
         {
-            budget.ChargeAddress(http);
+            // Charged before the account endpoints' gate (ApiRequestBudget.ChargeAnonymousAsync), or not at all (blobs).
             await next(http);
             return;
         }
+
+        // An address that has sent too many bad tokens is refused before its next one reaches the store.
+        var budget = http.RequestServices.GetRequiredService<ApiRequestBudget>();
+        budget.ThrowIfTokensRefusedTooOften(http);
 
         var header = http.Request.Headers.Authorization.ToString();
         const string Scheme = "Bearer ";
         if (!header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
         {
-            budget.ChargeAddress(http);
+            budget.ChargeRefusedToken(http);
             throw new RequestRefusedException(ErrorCode.NotAuthenticated, "Send the session token as 'Authorization: Bearer <token>'.");
         }
 
@@ -42,8 +44,7 @@ internal static class ApiAuthentication
         var (identity, error) = await authenticator.AuthenticateAsync(header[Scheme.Length..].Trim(), deviceId: null, http.RequestAborted);
         if (identity is null)
         {
-            // A refused token is charged to the address, so that guessing tokens costs the guesser's budget.
-            budget.ChargeAddress(http);
+            budget.ChargeRefusedToken(http);
             throw new RequestRefusedException(error, SessionAuthenticator.Describe(error));
         }
 

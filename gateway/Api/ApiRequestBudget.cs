@@ -9,7 +9,12 @@ namespace ChatWire.Gateway.Api;
 
 /// <summary>
 /// The API's request budget (docs/http-api.md, "Rate limits"): every <c>/v1/</c> request is charged to its
-/// account, or, when it carries no valid session (the anonymous endpoints, a refused token), to its client address.
+/// account; one to an anonymous endpoint (server info, sign-up, login) to its client address; and one whose token is
+/// missing or refused to a second budget of the address. That one is checked before any token from the address is
+/// looked up, so that a flood of made-up tokens stops reaching the store once it is spent; while it is, requests
+/// from the address with valid tokens are refused too (as a fail2ban-style block would), which clients that keep
+/// their tokens valid never cause: spending it takes a minute's allowance of bad tokens. Blob URLs are signed,
+/// short-lived links checked without the store, and are not charged.
 /// Each key may make a minute's allowance at once and then one request every 60/N seconds (a token bucket that
 /// holds N and refills smoothly). Every answer says where its key stands in the draft IETF headers
 /// <c>RateLimit-Policy: "account";q=N;w=60</c> and <c>RateLimit: "account";r=REMAINING;t=SECONDS</c>, where
@@ -33,10 +38,38 @@ internal sealed class ApiRequestBudget : IDisposable
     public void ChargeAccount(HttpContext http, Guid userId) =>
         Charge(http, _accounts, userId.ToString("N"));
 
-    /// <summary>Charges a request without a valid session to its client address (IPv6 by /64).</summary>
-    /// <exception cref="RequestRefusedException">RATE_LIMITED: the address's budget is spent.</exception>
-    public void ChargeAddress(HttpContext http) =>
-        Charge(http, _addresses, http.ClientKey());
+    /// <summary>
+    /// Middleware, before the account endpoints' own gate: charges a request to an anonymous endpoint (not a blob
+    /// URL) to its client address (IPv6 by /64), so that the gate's refusals report the budget too.
+    /// </summary>
+    public static Task ChargeAnonymousAsync(HttpContext http, RequestDelegate next)
+    {
+        var path = http.Request.Path;
+        if (path.StartsWithSegments("/v1") && ApiAuthentication.IsAnonymous(path)
+            && !path.StartsWithSegments(ApiAuthentication.BlobsPath, StringComparison.OrdinalIgnoreCase))
+        {
+            var budget = http.RequestServices.GetRequiredService<ApiRequestBudget>();
+            Charge(http, budget._addresses, http.ClientKey());
+        }
+
+        return next(http);
+    }
+
+    /// <summary>Before a token is looked up: refuses it at once when its address has sent too many bad ones.</summary>
+    /// <exception cref="RequestRefusedException">RATE_LIMITED: the address's budget of refused tokens is spent.</exception>
+    public void ThrowIfTokensRefusedTooOften(HttpContext http)
+    {
+        if (_addresses?.Peek(RefusedKey(http)) is { Allowed: false } spent)
+        {
+            Report(http, _addresses, spent);
+            throw Refusal(spent);
+        }
+    }
+
+    /// <summary>Charges a request whose token is missing or refused to its address's budget of refused tokens.</summary>
+    /// <exception cref="RequestRefusedException">RATE_LIMITED: that budget is spent.</exception>
+    public void ChargeRefusedToken(HttpContext http) =>
+        Charge(http, _addresses, RefusedKey(http));
 
     public void Dispose()
     {
@@ -52,8 +85,22 @@ internal sealed class ApiRequestBudget : IDisposable
         }
 
         var charge = budget.Take(key);
+        Report(http, budget, charge);
+        if (!charge.Allowed)
+        {
+            throw Refusal(charge);
+        }
+    }
 
-        // Set as the headers go out: an error answer starts from a cleared response and must carry them too.
+    // The two budgets of an address are apart: "refused|" cannot begin an address key.
+    private static string RefusedKey(HttpContext http) => "refused|" + http.ClientKey();
+
+    private static RequestRefusedException Refusal(BudgetCharge charge) =>
+        new(ErrorCode.RateLimited, "Too many API requests; retry after the seconds in Retry-After.", retryAfterSeconds: charge.RetryAfterSeconds);
+
+    // Set as the headers go out: an error answer starts from a cleared response and must carry them too.
+    private static void Report(HttpContext http, KeyBudget budget, BudgetCharge charge)
+    {
         var policy = string.Create(CultureInfo.InvariantCulture, $"\"{budget.Name}\";q={budget.PerMinute};w=60");
         var state = string.Create(CultureInfo.InvariantCulture, $"\"{budget.Name}\";r={charge.Remaining};t={charge.SecondsUntilWhole}");
         http.Response.OnStarting(static s =>
@@ -63,12 +110,6 @@ internal sealed class ApiRequestBudget : IDisposable
             response.Headers["RateLimit"] = state;
             return Task.CompletedTask;
         }, (http.Response, policy, state));
-
-        if (!charge.Allowed)
-        {
-            throw new RequestRefusedException(
-                ErrorCode.RateLimited, "Too many API requests; retry after the seconds in Retry-After.", retryAfterSeconds: charge.RetryAfterSeconds);
-        }
     }
 }
 
@@ -110,6 +151,17 @@ internal sealed class KeyBudget : IDisposable
 
     /// <summary>The number of keys whose budget is not whole (for tests and the sweep).</summary>
     public int Count => _full.Count;
+
+    /// <summary>What a charge of <paramref name="key"/> would find now, without making it.</summary>
+    public BudgetCharge Peek(string key)
+    {
+        var now = _time.GetTimestamp();
+        var seen = _full.TryGetValue(key, out var box) ? Volatile.Read(ref box.Value) : long.MinValue;
+        var next = Math.Max(seen, now) + _interval;
+        return next - now > _window
+            ? new BudgetCharge(false, 0, Seconds(seen - now), Math.Max(1, Seconds(next - _window - now)))
+            : new BudgetCharge(true, (int)Math.Min(PerMinute, (now + _window - Math.Max(seen, now)) / _interval), Seconds(seen - now), 0);
+    }
 
     public BudgetCharge Take(string key)
     {

@@ -166,9 +166,10 @@ internal static class OpenApiDocumentation
                 };
             }
 
-            // Every /v1/ request is charged to the API's request budget (docs/http-api.md, "Rate limits"), so any of
-            // them may be refused 429; and any may meet a fault of the server, answered 500 as problem+json.
-            if (path.StartsWith("/v1/", StringComparison.Ordinal))
+            // Every /v1/ request but a blob URL's is charged to the API's request budget (docs/http-api.md, "Rate
+            // limits"), so any of them may be refused 429; and any may meet a fault of the server, answered 500.
+            var charged = path.StartsWith("/v1/", StringComparison.Ordinal) && !path.StartsWith(ApiAuthentication.BlobsPath + "/", StringComparison.Ordinal);
+            if (charged)
             {
                 operation.Responses.TryAdd("429", Problem("The request budget of the account (or, without a session, of the client address) is spent, or a throttle of this endpoint refused it: RATE_LIMITED, with Retry-After.", context.Document));
             }
@@ -200,7 +201,7 @@ internal static class OpenApiDocumentation
                     AddHeader(concrete, "Access-Control-Allow-Origin", context.Document);
                 }
 
-                if (path.StartsWith("/v1/", StringComparison.Ordinal) && status.Length == 3 && status[0] is '2' or '4')
+                if (charged && status.Length == 3 && status[0] is '2' or '4')
                 {
                     AddHeader(concrete, "RateLimit-Policy", context.Document);
                     AddHeader(concrete, "RateLimit", context.Document);

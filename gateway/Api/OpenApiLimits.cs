@@ -349,8 +349,9 @@ internal static class OpenApiLimits
         var type = Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) ?? context.JsonTypeInfo.Type;
         if (type == typeof(Stream))
         {
-            // The embedded store's download: the attachment's bytes, as many as its declared size.
-            schema.MaxLength = (int)Math.Min(Attachments(context.ApplicationServices).MaxBytes, int.MaxValue);
+            // The embedded store's download: the attachment's bytes, as many as its declared size, which an earlier
+            // setting may have allowed to be larger than today's.
+            schema.MaxLength = int.MaxValue;
             return;
         }
 
@@ -465,8 +466,12 @@ internal static class OpenApiLimits
     {
         switch (key)
         {
-            case "CreateAttachmentRequest.size" or "AttachmentCompletedResponse.size" or "AttachmentResponse.size":
+            // What an upload may declare is this server's setting today; an attachment stored under a larger setting
+            // (before an operator lowered it, or by another node mid-rollout) is answered with its own size.
+            case "CreateAttachmentRequest.size":
                 return Range(1, Attachments(services).MaxBytes);
+            case "AttachmentCompletedResponse.size" or "AttachmentResponse.size":
+                return Range(1, long.MaxValue);
             case "CreateInviteRequest.expires_in_seconds":
                 return Range(1, (long)(services.GetService<IOptions<AuthOptions>>()?.Value ?? new AuthOptions()).InviteMaxLifetime.TotalSeconds);
             case "EndpointInfo.host":

@@ -253,6 +253,9 @@ internal static class TeamEndpoints
 
         if (await directory.AddTeamMemberAsync(invite.TeamId, me.UserId, TeamRole.Member, now, ct))
         {
+            // The team's last owner may have left it, alone, while this join was under way. Checked at once, whatever
+            // happens next, and whether or not the client waits for the answer.
+            await conversations.EnsureAnOwnerAsync(invite.TeamId, CancellationToken.None);
             var general = (await directory.ListChannelsAsync(invite.TeamId, me.UserId, ct))
                 .FirstOrDefault(c => c.Kind == ConversationKind.PublicChannel && c.Name == ConversationService.GeneralChannelName);
             if (general is not null)
@@ -260,8 +263,6 @@ internal static class TeamEndpoints
                 await conversations.AddMemberAsync(me, general.Id, me.UserId, ct);
             }
 
-            // The team's last owner may have left it, alone, while this join was under way.
-            await conversations.EnsureAnOwnerAsync(invite.TeamId, ct);
         }
 
         var membership = await directory.GetTeamMembershipAsync(invite.TeamId, me.UserId, ct) ?? throw Validation.NotFound("team");

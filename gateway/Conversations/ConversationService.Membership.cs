@@ -225,7 +225,7 @@ internal sealed partial class ConversationService
         }
 
         // As long as a login's username may be: no name or id is longer, and a refusal quotes the entry.
-        if (users.Any(u => u!.Length > Api.Validation.MaxLoginUsernameLength))
+        if (users.Any(u => u!.Length > Api.Validation.MaxLoginUsernameLength && u.EnumerateRunes().Count() > Api.Validation.MaxLoginUsernameLength))
         {
             throw RequestRefusedException.Validation("users", $"Each of users must be a username or a user id of at most {Api.Validation.MaxLoginUsernameLength} characters.");
         }
@@ -292,7 +292,8 @@ internal sealed partial class ConversationService
             await RemoveFromTeamAsync(teamId, actor.UserId, mine.Role, actor, keepAnOwner: true, ct);
         }
 
-        await EnsureAnOwnerAsync(teamId, ct);
+        // Not the request's token: the leave is stored, and a client gone now must not leave the team ownerless.
+        await EnsureAnOwnerAsync(teamId, CancellationToken.None);
     }
 
     /// <summary>

@@ -22,6 +22,12 @@ internal sealed partial class ConversationService
                 await RemoveFromTeamAsync(teamId, userId, membership.Role, Operator, keepAnOwner, ct);
             }
         }
+
+        // A lone owner removed while someone joined: the same repair as a leave's.
+        if (keepAnOwner)
+        {
+            await EnsureAnOwnerAsync(teamId, CancellationToken.None);
+        }
     }
 
     /// <summary>Deletes the team: every member leaves it and its channels, a page of members at a time, then the team goes.</summary>

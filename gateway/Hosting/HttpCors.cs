@@ -37,12 +37,43 @@ internal static class HttpCors
         }));
     }
 
+    /// <summary>
+    /// On the API and its document only: the management listener's endpoints (metrics, health, admin) are for an
+    /// operator's tools, never for a page. An answer that depends on the request's Origin says so (Vary: Origin), for
+    /// any cache between the page and the server; the CORS middleware itself adds it only with several origins.
+    /// </summary>
     public static void Use(WebApplication app, IReadOnlyList<string> origins)
     {
-        if (origins.Count > 0)
+        if (origins.Count == 0)
         {
-            app.UseCors();
+            return;
         }
+
+        var any = origins.Contains("*");
+        app.UseWhen(
+            static context => context.Request.Path.StartsWithSegments("/v1") || context.Request.Path.StartsWithSegments("/openapi"),
+            branch =>
+            {
+                if (!any)
+                {
+                    branch.Use(static (context, next) =>
+                    {
+                        context.Response.OnStarting(static state =>
+                        {
+                            var headers = ((HttpResponse)state).Headers;
+                            if (!headers.Vary.Any(v => v?.Contains("Origin", StringComparison.OrdinalIgnoreCase) == true))
+                            {
+                                headers.Append("Vary", "Origin");
+                            }
+
+                            return Task.CompletedTask;
+                        }, context.Response);
+                        return next(context);
+                    });
+                }
+
+                branch.UseCors();
+            });
     }
 
     /// <summary>Whether <paramref name="origin"/> is <c>*</c> or an http(s) origin: scheme, host and optional port, nothing else.</summary>

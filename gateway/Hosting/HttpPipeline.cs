@@ -76,6 +76,7 @@ internal static class HttpPipeline
 
         // Before the session check and the request budget: a browser's preflight carries neither a token nor a body.
         HttpCors.Use(app, options.CorsOrigins);
+        app.Use(Api.ApiRequestBudget.ChargeAnonymousAsync);
         app.Use(Api.AccountRequestGate.InvokeAsync);
         app.Use(Api.ConversationKeyEndpoints.RaiseUploadLimitAsync);
 

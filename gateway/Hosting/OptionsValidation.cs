@@ -185,6 +185,9 @@ internal sealed class AuthOptionsValidation : IValidateOptions<AuthOptions>
 
 internal static class LimitsOptionsValidation
 {
+    /// <summary>A request budget's largest allowance: 1,000 requests a second, far from the clock's resolution.</summary>
+    public const int MaxApiRequestsPerMinute = 60_000;
+
     public static IEnumerable<string> Validate(LimitsOptions limits, GatewayOptions gateway)
     {
         foreach (var (key, value) in new[]
@@ -202,9 +205,9 @@ internal static class LimitsOptionsValidation
             }
         }
 
-        if (limits.ApiRequestsPerMinutePerUser < 0 || limits.ApiRequestsPerMinutePerAddress < 0)
+        if (limits.ApiRequestsPerMinutePerUser is < 0 or > MaxApiRequestsPerMinute || limits.ApiRequestsPerMinutePerAddress is < 0 or > MaxApiRequestsPerMinute)
         {
-            yield return "Limits:ApiRequestsPerMinutePerUser and Limits:ApiRequestsPerMinutePerAddress must be 0 (no limit) or positive.";
+            yield return $"Limits:ApiRequestsPerMinutePerUser and Limits:ApiRequestsPerMinutePerAddress must be 0 (no limit) or 1 to {MaxApiRequestsPerMinute}.";
         }
 
         if (limits.StorageBytesPerUser < 0 || limits.StorageBytesPerTeam < 0)

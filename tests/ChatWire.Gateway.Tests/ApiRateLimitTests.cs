@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
@@ -38,7 +39,7 @@ public sealed class ApiRateLimitTests
     }
 
     [Fact]
-    public async Task Address_AnonymousRequestsAndRefusedTokens_ShareItsBudget_ValidSessionsDoNot()
+    public async Task Address_AnonymousRequests_SpendItsBudget_ThenRateLimited_BlobUrlsAreNotCharged()
     {
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
         {
@@ -51,22 +52,53 @@ public sealed class ApiRateLimitTests
         Assert.Equal(HttpStatusCode.OK, info.StatusCode);
         Assert.Equal("\"address\";q=4;w=60", Header(info, "RateLimit-Policy"));
         Assert.StartsWith("\"address\";r=2;t=", Header(info, "RateLimit"), StringComparison.Ordinal);
+        var blob = await server.Http.GetAsync($"v1/blobs/{Guid.NewGuid()}?token=x");
+        Assert.False(blob.Headers.Contains("RateLimit"));
+        await server.Http.GetAsync("v1/server-info");
+        await server.Http.GetAsync("v1/server-info");
 
-        using var guess = new HttpRequestMessage(HttpMethod.Get, "v1/me");
-        guess.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", new string('A', 43));
-        var wrongToken = await server.Http.SendAsync(guess);
-        Assert.Equal(HttpStatusCode.Unauthorized, wrongToken.StatusCode);
-        Assert.StartsWith("\"address\";r=1;t=", Header(wrongToken, "RateLimit"), StringComparison.Ordinal);
-
-        Assert.Equal(HttpStatusCode.Unauthorized, (await server.Http.GetAsync("v1/me")).StatusCode);
         var refused = await server.Http.GetAsync("v1/server-info");
         await HttpApiTests.AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
         Assert.Equal(TimeSpan.FromSeconds(15), refused.Headers.RetryAfter?.Delta);
 
-        // The same address with a valid session is charged to the account instead.
+        // Sign-up and login are charged before their own gate and throttles.
+        var login = await server.Http.PostAsJsonAsync("v1/accounts/login", new { username = "carol", password = "whatever1" }, TestServer.Json);
+        Assert.Equal(HttpStatusCode.TooManyRequests, login.StatusCode);
+        Assert.StartsWith("\"address\";r=0;t=", Header(login, "RateLimit"), StringComparison.Ordinal);
+
+        // A valid session from the same address is charged to its account.
         var me = await carol.SendAsync(HttpMethod.Get, "v1/me");
         Assert.Equal(HttpStatusCode.OK, me.StatusCode);
         Assert.Equal("\"account\";q=1000;w=60", Header(me, "RateLimit-Policy"));
+    }
+
+    [Fact]
+    public async Task Address_TooManyRefusedTokens_ThenEveryTokenRefusedBeforeItIsLookedUp()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:ApiRequestsPerMinutePerUser"] = "1000",
+            ["Limits:ApiRequestsPerMinutePerAddress"] = "3",
+        });
+        var dave = await server.SignupAsync("dave");
+
+        for (var remaining = 2; remaining >= 0; remaining--)
+        {
+            using var guess = new HttpRequestMessage(HttpMethod.Get, "v1/me");
+            guess.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", new string('A', 43));
+            var wrong = await server.Http.SendAsync(guess);
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+            Assert.StartsWith($"\"address\";r={remaining};t=", Header(wrong, "RateLimit"), StringComparison.Ordinal);
+        }
+
+        // The anonymous budget is another: server info still answers.
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("v1/server-info")).StatusCode);
+
+        // Spent: a missing token and a valid one alike are refused before any lookup, until the budget refills.
+        await HttpApiTests.AssertProblemAsync(await server.Http.GetAsync("v1/me"), HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        var valid = await dave.SendAsync(HttpMethod.Get, "v1/me");
+        await HttpApiTests.AssertProblemAsync(valid, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        Assert.Equal(TimeSpan.FromSeconds(20), valid.Headers.RetryAfter?.Delta);
     }
 
     [Fact]

@@ -45,6 +45,20 @@ public sealed class HttpCorsTests
         Assert.Equal(Allowed, Single(response, "Access-Control-Allow-Origin"));
         var exposed = Single(response, "Access-Control-Expose-Headers");
         Assert.All(HttpCors.ExposedHeaders, h => Assert.Contains(h, exposed, StringComparison.OrdinalIgnoreCase));
+        Assert.Contains("Origin", response.Headers.Vary);
+    }
+
+    [Fact]
+    public async Task ManagementListener_NeverAnswersAPage()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:CorsOrigins:0"] = "*" });
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "metrics");
+        request.Headers.Add("Origin", Allowed);
+        var response = await server.Management.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
     }
 
     [Fact]

@@ -424,7 +424,11 @@ internal sealed class FakeDirectory : IDirectoryStore
 
     public Task<bool> SetTeamMutedAsync(Guid teamId, Guid userId, bool muted, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersAsync(Guid teamId, string? prefix, int limit, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    public Task<IReadOnlyList<TeamMemberRecord>> ListTeamMembersAsync(Guid teamId, string? prefix, int limit, CancellationToken cancellationToken = default) =>
+        prefix is not null
+            ? throw new NotSupportedException()
+            : Task.FromResult<IReadOnlyList<TeamMemberRecord>>(_teams.Where(t => t.Key.Team == teamId).OrderBy(t => t.Key.User)
+                .Take(limit).Select(t => new TeamMemberRecord(t.Key.User, t.Key.User.ToString("N"), "member", t.Value, false)).ToList());
 
     public Task<bool> ShareTeamAsync(Guid userA, Guid userB, CancellationToken cancellationToken = default) =>
         Task.FromResult(_teams.Keys.Any(a => a.User == userA && _teams.ContainsKey((a.Team, userB))));
@@ -461,13 +465,28 @@ internal sealed class FakeDirectory : IDirectoryStore
 
     public Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<TeamRoleChange> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, Guid? requiredOwner, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    // Enough for the service's repair of an ownerless team (no required owner, no last-owner rule).
+    public Task<TeamRoleChange> SetTeamRoleAsync(Guid teamId, Guid userId, TeamRole role, Guid? requiredOwner, CancellationToken cancellationToken = default)
+    {
+        if (requiredOwner is not null)
+        {
+            throw new NotSupportedException();
+        }
+
+        return Task.FromResult(_teams.TryGetValue((teamId, userId), out var had) && _teams.TryUpdate((teamId, userId), role, had)
+            ? TeamRoleChange.Changed
+            : TeamRoleChange.NotAMember);
+    }
 
     public Task RecordTeamRemovalAsync(Guid teamId, Guid userId, DateTimeOffset removedAt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
     public Task<DateTimeOffset?> GetTeamRemovalAsync(Guid teamId, Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    public Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default)
+    {
+        var roles = _teams.Where(t => t.Key.Team == teamId).Select(t => t.Value).ToList();
+        return Task.FromResult((roles.Count, roles.Count(r => r == TeamRole.Owner)));
+    }
 
     public Task<int> CountTeamsOwnedAsync(Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
