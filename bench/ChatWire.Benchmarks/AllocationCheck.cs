@@ -4,6 +4,7 @@ using System.Buffers;
 using System.Globalization;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using gateway::ChatWire.Gateway.Api;
 using gateway::ChatWire.Gateway.Observability;
 using MessagePack;
 
@@ -82,7 +83,7 @@ internal static class AllocationCheck
     /// <summary>The workloads the budgets name; each runs one operation per iteration on state built once.</summary>
     private sealed class AllocationWorkloads : IDisposable
     {
-        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit", "delivery-latency", "noise-record", "dispatch-ping", "dispatch-typing", "event-delivery"];
+        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit", "delivery-latency", "noise-record", "dispatch-ping", "dispatch-typing", "event-delivery", "api-budget-charge"];
 
         private readonly ArrayBufferWriter<byte> _output = new(4 * 1024);
         private readonly Send _send = SampleFrames.Send();
@@ -93,6 +94,8 @@ internal static class AllocationCheck
         private readonly byte[] _event = FrameCodec.ToArray(SampleFrames.Message());
         private readonly GatewayMetrics _metrics = new();
         private readonly NoiseBenchmarks _noise = new();
+        private readonly KeyBudget _budget = new("account", 1200, TimeProvider.System);
+        private readonly string[] _budgetKeys = Enumerable.Range(0, 100).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
         private GatewayWorkloads? _gateway;
 
         public AllocationWorkloads()
@@ -106,6 +109,7 @@ internal static class AllocationCheck
         public void Dispose()
         {
             _noise.Dispose();
+            _budget.Dispose();
             _gateway?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
 
@@ -130,6 +134,9 @@ internal static class AllocationCheck
                     break;
                 case "membership-hit":
                     CheckMembership(iterations);
+                    break;
+                case "api-budget-charge":
+                    ChargeBudget(iterations);
                     break;
                 case "delivery-latency":
                     ObserveDeliveryLatency(iterations);
@@ -184,6 +191,15 @@ internal static class AllocationCheck
 
         // One operation is one check of a cached (conversation, user) pair, cycling through the fixture's pairs.
         // The directory must not be asked: that would be the miss path, not the hit path the budget is for.
+        // What every /v1/ request pays for its budget: one charge of a key already known.
+        private void ChargeBudget(int iterations)
+        {
+            for (var i = 0; i < iterations; i++)
+            {
+                _budget.Take(_budgetKeys[i % _budgetKeys.Length]);
+            }
+        }
+
         private void CheckMembership(int iterations)
         {
             var directoryCalls = _membership.DirectoryCalls;
