@@ -25,12 +25,14 @@ internal sealed class ApiRequestBudget : IDisposable
 {
     private readonly KeyBudget? _accounts;
     private readonly KeyBudget? _addresses;
+    private readonly KeyBudget? _refused;
 
     public ApiRequestBudget(IOptions<LimitsOptions> options, TimeProvider time)
     {
         var o = options.Value;
         _accounts = o.ApiRequestsPerMinutePerUser > 0 ? new KeyBudget("account", o.ApiRequestsPerMinutePerUser, time) : null;
         _addresses = o.ApiRequestsPerMinutePerAddress > 0 ? new KeyBudget("address", o.ApiRequestsPerMinutePerAddress, time) : null;
+        _refused = o.ApiRequestsPerMinutePerAddress > 0 ? new KeyBudget("refused-token", o.ApiRequestsPerMinutePerAddress, time) : null;
     }
 
     /// <summary>Charges a request made with a valid session to its account.</summary>
@@ -45,7 +47,7 @@ internal sealed class ApiRequestBudget : IDisposable
     public static Task ChargeAnonymousAsync(HttpContext http, RequestDelegate next)
     {
         var path = http.Request.Path;
-        if (path.StartsWithSegments("/v1") && ApiAuthentication.IsAnonymous(path)
+        if (path.StartsWithSegments("/v1") && ApiAuthentication.IsAnonymous(path) && !http.Items.ContainsKey(ChargedItem)
             && !path.StartsWithSegments(ApiAuthentication.BlobsPath, StringComparison.OrdinalIgnoreCase))
         {
             var budget = http.RequestServices.GetRequiredService<ApiRequestBudget>();
@@ -55,13 +57,42 @@ internal sealed class ApiRequestBudget : IDisposable
         return next(http);
     }
 
+    /// <summary>
+    /// Middleware, before CORS answers a browser's preflight: charges the preflight of a <c>/v1/</c> request to its
+    /// client address's anonymous budget, like any other request without a session.
+    /// </summary>
+    public static Task ChargePreflightAsync(HttpContext http, RequestDelegate next)
+    {
+        if (HttpMethods.IsOptions(http.Request.Method) && http.Request.Headers.ContainsKey("Access-Control-Request-Method")
+            && http.Request.Path.StartsWithSegments("/v1"))
+        {
+            var budget = http.RequestServices.GetRequiredService<ApiRequestBudget>();
+            Charge(http, budget._addresses, http.ClientKey());
+        }
+
+        return next(http);
+    }
+
+    /// <summary>
+    /// Charges a request refused before anything charged it (a target whose dot segments climb out of <c>/v1/</c>,
+    /// which the server resolves before the budget sees it) to its address's anonymous budget.
+    /// </summary>
+    public static void ChargeIfNotYet(HttpContext http)
+    {
+        if (!http.Items.ContainsKey(ChargedItem))
+        {
+            var budget = http.RequestServices.GetRequiredService<ApiRequestBudget>();
+            Charge(http, budget._addresses, http.ClientKey());
+        }
+    }
+
     /// <summary>Before a token is looked up: refuses it at once when its address has sent too many bad ones.</summary>
     /// <exception cref="RequestRefusedException">RATE_LIMITED: the address's budget of refused tokens is spent.</exception>
     public void ThrowIfTokensRefusedTooOften(HttpContext http)
     {
-        if (_addresses?.Peek(RefusedKey(http)) is { Allowed: false } spent)
+        if (_refused?.Peek(http.ClientKey()) is { Allowed: false } spent)
         {
-            Report(http, _addresses, spent);
+            Report(http, _refused, spent);
             throw Refusal(spent);
         }
     }
@@ -69,12 +100,13 @@ internal sealed class ApiRequestBudget : IDisposable
     /// <summary>Charges a request whose token is missing or refused to its address's budget of refused tokens.</summary>
     /// <exception cref="RequestRefusedException">RATE_LIMITED: that budget is spent.</exception>
     public void ChargeRefusedToken(HttpContext http) =>
-        Charge(http, _addresses, RefusedKey(http));
+        Charge(http, _refused, http.ClientKey());
 
     public void Dispose()
     {
         _accounts?.Dispose();
         _addresses?.Dispose();
+        _refused?.Dispose();
     }
 
     private static void Charge(HttpContext http, KeyBudget? budget, string key)
@@ -84,6 +116,7 @@ internal sealed class ApiRequestBudget : IDisposable
             return;
         }
 
+        http.Items[ChargedItem] = budget;
         var charge = budget.Take(key);
         Report(http, budget, charge);
         if (!charge.Allowed)
@@ -92,8 +125,8 @@ internal sealed class ApiRequestBudget : IDisposable
         }
     }
 
-    // The two budgets of an address are apart: "refused|" cannot begin an address key.
-    private static string RefusedKey(HttpContext http) => "refused|" + http.ClientKey();
+    // Marks a request that one budget has charged, so that nothing charges it twice.
+    private const string ChargedItem = "chatwire.api_budget";
 
     private static RequestRefusedException Refusal(BudgetCharge charge) =>
         new(ErrorCode.RateLimited, "Too many API requests; retry after the seconds in Retry-After.", retryAfterSeconds: charge.RetryAfterSeconds);

@@ -42,13 +42,13 @@ internal static class OpenApiDocumentation
         ["RateLimit-Policy"] = new OpenApiHeader
         {
             Description = "The request budget this request was charged to (IETF draft RateLimit header fields), e.g. \"account\";q=1200;w=60: "
-                + "q requests per w seconds, per account with a session, per client address without one; absent when the server's budget is off.",
-            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 64, Pattern = "^\"(account|address)\";q=[0-9]{1,10};w=60$" },
+                + "q requests per w seconds: account with a session, address for the anonymous endpoints, refused-token for a missing or refused token (both per client address); absent when the server's budget is off.",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 64, Pattern = "^\"(account|address|refused-token)\";q=[0-9]{1,10};w=60$" },
         },
         ["RateLimit"] = new OpenApiHeader
         {
             Description = "Where that budget stands after this request, e.g. \"account\";r=1187;t=11: r requests left, t seconds until it is whole again.",
-            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 64, Pattern = "^\"(account|address)\";r=[0-9]{1,10};t=[0-9]{1,10}$" },
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 64, Pattern = "^\"(account|address|refused-token)\";r=[0-9]{1,10};t=[0-9]{1,10}$" },
         },
     };
 
@@ -153,12 +153,15 @@ internal static class OpenApiDocumentation
                 };
             }
 
-            // Every body is bounded (docs/http-api.md, "Body size"), so every operation that takes one may answer 413.
-            if (operation.RequestBody is not null && operation.OperationId != "uploadBlob" && !operation.Responses.ContainsKey("413"))
+            // Every body is bounded (docs/http-api.md, "Body size"), a body sent to an operation that takes none too, so
+            // every operation may answer 413.
+            if (operation.OperationId != "uploadBlob" && !operation.Responses.ContainsKey("413"))
             {
                 operation.Responses["413"] = new OpenApiResponse
                 {
-                    Description = "The body is larger than this endpoint takes (64 KiB; 16 KiB under /v1/accounts/; 512 KiB for a key bundle): VALIDATION_FAILED.",
+                    Description = operation.RequestBody is not null
+                        ? "The body is larger than this endpoint takes (64 KiB; 16 KiB under /v1/accounts/; 512 KiB for a key bundle): VALIDATION_FAILED."
+                        : "This endpoint takes no body, but one sent anyway is read and dropped; larger than 64 KiB (16 KiB under /v1/accounts/) it is refused: VALIDATION_FAILED.",
                     Content = new Dictionary<string, OpenApiMediaType>
                     {
                         [ApiDocs.ProblemContentType] = new OpenApiMediaType { Schema = new OpenApiSchemaReference(nameof(ApiProblem), context.Document) },

@@ -16,6 +16,12 @@ internal static class RawPath
         var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         if (!string.IsNullOrEmpty(target) && HasDotSegment(target))
         {
+            // Resolved out of /v1/ (e.g. /v1/../server-info), nothing charged it yet: the refusal costs the address.
+            if (target.StartsWith("/v1/", StringComparison.OrdinalIgnoreCase))
+            {
+                ApiRequestBudget.ChargeIfNotYet(context);
+            }
+
             throw new RequestRefusedException(ErrorCode.ValidationFailed, "The path holds a '.' or '..' segment (plain or percent-encoded); no path of this API has one.");
         }
 

@@ -75,6 +75,12 @@ internal static class HttpPipeline
         });
 
         // Before the session check and the request budget: a browser's preflight carries neither a token nor a body.
+        // CORS answers every preflight itself (an allowed origin's with its lists, any other's without): charged first.
+        if (options.CorsOrigins.Length > 0)
+        {
+            app.Use(Api.ApiRequestBudget.ChargePreflightAsync);
+        }
+
         HttpCors.Use(app, options.CorsOrigins);
         app.Use(Api.ApiRequestBudget.ChargeAnonymousAsync);
         app.Use(Api.AccountRequestGate.InvokeAsync);

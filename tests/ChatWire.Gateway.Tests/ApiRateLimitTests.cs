@@ -88,7 +88,7 @@ public sealed class ApiRateLimitTests
             guess.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", new string('A', 43));
             var wrong = await server.Http.SendAsync(guess);
             Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
-            Assert.StartsWith($"\"address\";r={remaining};t=", Header(wrong, "RateLimit"), StringComparison.Ordinal);
+            Assert.StartsWith($"\"refused-token\";r={remaining};t=", Header(wrong, "RateLimit"), StringComparison.Ordinal);
         }
 
         // The anonymous budget is another: server info still answers.
@@ -99,6 +99,21 @@ public sealed class ApiRateLimitTests
         var valid = await dave.SendAsync(HttpMethod.Get, "v1/me");
         await HttpApiTests.AssertProblemAsync(valid, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
         Assert.Equal(TimeSpan.FromSeconds(20), valid.Headers.RetryAfter?.Delta);
+    }
+
+    // A target whose dot segments climb out of /v1/ is resolved by the server before the budget sees the path; its
+    // refusal is charged all the same, once.
+    [Theory]
+    [InlineData("/v1/%2e%2e/server-info")]
+    [InlineData("/v1/../v2")]
+    public async Task DotSegments_OutOfV1_RefusedAndCharged(string target)
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Limits:ApiRequestsPerMinutePerAddress"] = "10" });
+
+        var (status, head) = await HttpEdgeTests.RawRequestAsync(server, $"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", headers: true);
+
+        Assert.Equal(400, status);
+        Assert.Contains("RateLimit: \"address\";r=9;", head, StringComparison.Ordinal);
     }
 
     [Fact]

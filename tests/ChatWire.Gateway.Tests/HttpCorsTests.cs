@@ -13,7 +13,11 @@ public sealed class HttpCorsTests
     [Fact]
     public async Task Preflight_FromAnAllowedOrigin_AnsweredWithoutASession()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:CorsOrigins:0"] = Allowed });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:CorsOrigins:0"] = Allowed,
+            ["Limits:ApiRequestsPerMinutePerAddress"] = "100",
+        });
 
         using var preflight = new HttpRequestMessage(HttpMethod.Options, "v1/teams");
         preflight.Headers.Add("Origin", Allowed);
@@ -26,6 +30,9 @@ public sealed class HttpCorsTests
         Assert.Contains("POST", Single(response, "Access-Control-Allow-Methods"), StringComparison.Ordinal);
         Assert.Contains("authorization", Single(response, "Access-Control-Allow-Headers"), StringComparison.OrdinalIgnoreCase);
         Assert.False(response.Headers.Contains("Access-Control-Allow-Credentials"));
+
+        // Charged once, to the address, like any request without a session.
+        Assert.StartsWith("\"address\";r=99;", Single(response, "RateLimit"), StringComparison.Ordinal);
     }
 
     [Fact]

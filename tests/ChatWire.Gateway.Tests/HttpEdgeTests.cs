@@ -291,7 +291,8 @@ public sealed class HttpEdgeTests
     }
 
     // One request over a socket of its own, written exactly as given (HttpClient would resolve dot segments).
-    private static async Task<(int Status, string Body)> RawRequestAsync(TestServer server, string request)
+    /// <summary>Sends <paramref name="request"/> as written; answers the status and the body, or with <paramref name="headers"/> the whole answer.</summary>
+    internal static async Task<(int Status, string Body)> RawRequestAsync(TestServer server, string request, bool headers = false)
     {
         using var client = new System.Net.Sockets.TcpClient();
         await client.ConnectAsync(server.ApiBaseAddress.Host, server.ApiBaseAddress.Port);
@@ -301,7 +302,7 @@ public sealed class HttpEdgeTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var text = await reader.ReadToEndAsync(timeout.Token);
         var status = int.Parse(text.Split(' ', 3)[1], System.Globalization.CultureInfo.InvariantCulture);
-        return (status, text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+        return (status, headers ? text : text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
     }
 
     [Fact]
