@@ -47,11 +47,10 @@ internal sealed class ApiRequestBudget : IDisposable
     public static Task ChargeAnonymousAsync(HttpContext http, RequestDelegate next)
     {
         var path = http.Request.Path;
-        if (path.StartsWithSegments("/v1") && ApiAuthentication.IsAnonymous(path) && !http.Items.ContainsKey(ChargedItem)
+        if (path.StartsWithSegments("/v1") && ApiAuthentication.IsAnonymous(path)
             && !path.StartsWithSegments(ApiAuthentication.BlobsPath, StringComparison.OrdinalIgnoreCase))
         {
-            var budget = http.RequestServices.GetRequiredService<ApiRequestBudget>();
-            Charge(http, budget._addresses, http.ClientKey());
+            ChargeAddressOnce(http);
         }
 
         return next(http);
@@ -66,23 +65,22 @@ internal sealed class ApiRequestBudget : IDisposable
         if (HttpMethods.IsOptions(http.Request.Method) && http.Request.Headers.ContainsKey("Access-Control-Request-Method")
             && http.Request.Path.StartsWithSegments("/v1"))
         {
-            var budget = http.RequestServices.GetRequiredService<ApiRequestBudget>();
-            Charge(http, budget._addresses, http.ClientKey());
+            ChargeAddressOnce(http);
         }
 
         return next(http);
     }
 
     /// <summary>
-    /// Charges a request refused before anything charged it (a target whose dot segments climb out of <c>/v1/</c>,
-    /// which the server resolves before the budget sees it) to its address's anonymous budget.
+    /// Charges a request to its client address's anonymous budget unless a budget has charged it already: an
+    /// anonymous endpoint's request, a browser's preflight, or a request refused before anything charged it (a target
+    /// whose dot segments climb out of <c>/v1/</c>, which the server resolves before the budget sees it).
     /// </summary>
-    public static void ChargeIfNotYet(HttpContext http)
+    public static void ChargeAddressOnce(HttpContext http)
     {
         if (!http.Items.ContainsKey(ChargedItem))
         {
-            var budget = http.RequestServices.GetRequiredService<ApiRequestBudget>();
-            Charge(http, budget._addresses, http.ClientKey());
+            Charge(http, http.RequestServices.GetRequiredService<ApiRequestBudget>()._addresses, http.ClientKey());
         }
     }
 

@@ -125,14 +125,8 @@ internal static class OpenApiDocumentation
             }
             else
             {
-                operation.Responses["401"] = new OpenApiResponse
-                {
-                    Description = "No usable session token: NOT_AUTHENTICATED (missing or malformed header), INVALID_TOKEN, SESSION_EXPIRED or SESSION_REVOKED.",
-                    Content = new Dictionary<string, OpenApiMediaType>
-                    {
-                        [ApiDocs.ProblemContentType] = new OpenApiMediaType { Schema = new OpenApiSchemaReference(nameof(ApiProblem), context.Document) },
-                    },
-                };
+                operation.Responses["401"] = Problem(
+                    "No usable session token: NOT_AUTHENTICATED (missing or malformed header), INVALID_TOKEN, SESSION_EXPIRED or SESSION_REVOKED.", context.Document);
             }
 
             // The embedded blob store's upload reads the raw body, whatever its Content-Type (routing metadata
@@ -157,16 +151,11 @@ internal static class OpenApiDocumentation
             // every operation may answer 413.
             if (operation.OperationId != "uploadBlob" && !operation.Responses.ContainsKey("413"))
             {
-                operation.Responses["413"] = new OpenApiResponse
-                {
-                    Description = operation.RequestBody is not null
+                operation.Responses["413"] = Problem(
+                    operation.RequestBody is not null
                         ? "The body is larger than this endpoint takes (64 KiB; 16 KiB under /v1/accounts/; 512 KiB for a key bundle): VALIDATION_FAILED."
                         : "This endpoint takes no body, but one sent anyway is read and dropped; larger than 64 KiB (16 KiB under /v1/accounts/) it is refused: VALIDATION_FAILED.",
-                    Content = new Dictionary<string, OpenApiMediaType>
-                    {
-                        [ApiDocs.ProblemContentType] = new OpenApiMediaType { Schema = new OpenApiSchemaReference(nameof(ApiProblem), context.Document) },
-                    },
-                };
+                    context.Document);
             }
 
             // Every /v1/ request but a blob URL's is charged to the API's request budget (docs/http-api.md, "Rate
@@ -180,7 +169,7 @@ internal static class OpenApiDocumentation
             // An operation that takes nothing to validate still has the refusals every path has.
             if (!operation.Responses.ContainsKey("400") && !operation.Responses.ContainsKey("422"))
             {
-                operation.Responses.TryAdd("4XX", Problem("Any other refusal, as problem+json with its code: 404 NOT_FOUND for a path that matches nothing, 405 METHOD_NOT_ALLOWED with Allow, 413 for a body over the limit.", context.Document));
+                operation.Responses.TryAdd("4XX", Problem("Any other refusal, as problem+json with its code: 404 NOT_FOUND for a path that matches nothing, 405 METHOD_NOT_ALLOWED with Allow.", context.Document));
             }
 
             operation.Responses.TryAdd("500", Problem("The server failed to handle the request: INTERNAL_ERROR. The detail says nothing about why; the server's log does.", context.Document));

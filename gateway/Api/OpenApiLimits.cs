@@ -197,7 +197,7 @@ internal static class OpenApiLimits
         ["webhook_secret"] = Base64Exact(HMACSHA256.HashSizeInBytes),
         ["session_token"] = UrlToken(SessionTokens.TokenBytes),
         ["invite_code"] = UrlToken(SessionTokens.InviteCodeBytes),
-        ["next_cursor"] = new() { MinLength = Paging.CursorLength, MaxLength = Paging.CursorLength, Pattern = $"^[A-Za-z0-9_-]{{{Paging.CursorLength}}}$" },
+        ["next_cursor"] = UrlToken(Paging.CursorBytes),
 
         // LinkCode: base32 (RFC 4648 alphabet) without the dash it is shown with.
         ["link_code"] = new() { MinLength = LinkCode.Length, MaxLength = LinkCode.Length, Pattern = $"^[A-Z2-7]{{{LinkCode.Length}}}$" },
@@ -272,10 +272,9 @@ internal static class OpenApiLimits
         ["SetDeviceListRequest.version"] = Range(1, long.MaxValue),
         ["PushPreferencesRequest.do_not_disturb_until"] = DoNotDisturbUntil,
 
-        // GatewayOptionsValidation: MaxFrameLength 1024 to 16 MiB, MaxContentLength at least 1024 below it; positive
-        // intervals; the history page is the protocol's, not configurable.
-        ["ServerLimits.max_frame_length"] = Range(1024, 16 * 1024 * 1024),
-        ["ServerLimits.max_content_length"] = Range(1, (16 * 1024 * 1024) - 1024),
+        // GatewayOptionsValidation's bounds; positive intervals; the history page is the protocol's, not configurable.
+        ["ServerLimits.max_frame_length"] = Range(GatewayOptionsValidation.MinMaxFrameLength, GatewayOptionsValidation.MaxMaxFrameLength),
+        ["ServerLimits.max_content_length"] = Range(1, GatewayOptionsValidation.MaxMaxFrameLength - GatewayOptionsValidation.FrameHeadroom),
         ["ServerLimits.max_history_limit"] = Range(1, ProtocolLimits.Default.MaxHistoryLimit),
         ["ServerLimits.heartbeat_interval_ms"] = Range(1, int.MaxValue),
         ["ServerLimits.auth_deadline_ms"] = Range(1, int.MaxValue),

@@ -18,8 +18,7 @@ internal static class Paging
     /// <summary>A cursor is the big-endian bytes of an id, in base64url without padding (22 characters).</summary>
     public const int CursorBytes = 16;
 
-    /// <summary>The length of a cursor: a 16-byte id in base64url without padding.</summary>
-    public const int CursorLength = 22;
+    private static readonly int CursorLength = Base64Url.GetEncodedLength(CursorBytes);
 
     /// <summary>The page of <paramref name="items"/> after <paramref name="cursor"/>, and the cursor of the page after it.</summary>
     /// <exception cref="RequestRefusedException">VALIDATION_FAILED: the limit is not 1 to 500, or the cursor is not one this server issued.</exception>
@@ -72,7 +71,7 @@ internal static class Paging
         Span<byte> bytes = stackalloc byte[CursorBytes];
         try
         {
-            if (cursor.Length == CursorLength && Base64Url.TryDecodeFromChars(cursor, bytes, out var written) && written == 16)
+            if (cursor.Length == CursorLength && Base64Url.TryDecodeFromChars(cursor, bytes, out var written) && written == CursorBytes)
             {
                 return new Guid(bytes, bigEndian: true);
             }

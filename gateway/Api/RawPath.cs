@@ -19,7 +19,7 @@ internal static class RawPath
             // Resolved out of /v1/ (e.g. /v1/../server-info), nothing charged it yet: the refusal costs the address.
             if (target.StartsWith("/v1/", StringComparison.OrdinalIgnoreCase))
             {
-                ApiRequestBudget.ChargeIfNotYet(context);
+                ApiRequestBudget.ChargeAddressOnce(context);
             }
 
             throw new RequestRefusedException(ErrorCode.ValidationFailed, "The path holds a '.' or '..' segment (plain or percent-encoded); no path of this API has one.");

@@ -291,9 +291,6 @@ internal sealed partial class ConversationService
             var mine = await RequireTeamMemberAsync(teamId, actor.UserId, ct);
             await RemoveFromTeamAsync(teamId, actor.UserId, mine.Role, actor, keepAnOwner: true, ct);
         }
-
-        // Not the request's token: the leave is stored, and a client gone now must not leave the team ownerless.
-        await EnsureAnOwnerAsync(teamId, CancellationToken.None);
     }
 
     /// <summary>
@@ -467,6 +464,13 @@ internal sealed partial class ConversationService
             }
 
             throw;
+        }
+
+        // Where the team must keep an owner, a lone owner's leave racing a join can still leave it without one (see
+        // EnsureAnOwnerAsync). With CancellationToken.None: the removal is stored, and a caller gone now must not skip it.
+        if (keepAnOwner)
+        {
+            await EnsureAnOwnerAsync(teamId, CancellationToken.None);
         }
     }
 

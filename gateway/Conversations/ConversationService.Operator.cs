@@ -23,11 +23,6 @@ internal sealed partial class ConversationService
             }
         }
 
-        // A lone owner removed while someone joined: the same repair as a leave's.
-        if (keepAnOwner)
-        {
-            await EnsureAnOwnerAsync(teamId, CancellationToken.None);
-        }
     }
 
     /// <summary>Deletes the team: every member leaves it and its channels, a page of members at a time, then the team goes.</summary>

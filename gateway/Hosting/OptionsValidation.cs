@@ -4,6 +4,15 @@ namespace ChatWire.Gateway.Hosting;
 
 internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions>
 {
+    /// <summary>The smallest Gateway:MaxFrameLength taken.</summary>
+    public const int MinMaxFrameLength = 1024;
+
+    /// <summary>The largest Gateway:MaxFrameLength taken: 16 MiB.</summary>
+    public const int MaxMaxFrameLength = 16 * 1024 * 1024;
+
+    /// <summary>How far below MaxFrameLength MaxContentLength must stay: room for a SEND's other fields.</summary>
+    public const int FrameHeadroom = 1024;
+
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
     {
         var failures = new List<string>();
@@ -105,14 +114,14 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
             failures.Add("Gateway:MaxConnections must be 0 (derive from the open-file limit) or positive.");
         }
 
-        if (options.MaxFrameLength < 1024 || options.MaxFrameLength > 16 * 1024 * 1024)
+        if (options.MaxFrameLength is < MinMaxFrameLength or > MaxMaxFrameLength)
         {
-            failures.Add($"Gateway:MaxFrameLength must be 1024 to 16777216; got {options.MaxFrameLength}.");
+            failures.Add($"Gateway:MaxFrameLength must be {MinMaxFrameLength} to {MaxMaxFrameLength}; got {options.MaxFrameLength}.");
         }
 
-        if (options.MaxContentLength <= 0 || options.MaxContentLength > options.MaxFrameLength - 1024)
+        if (options.MaxContentLength <= 0 || options.MaxContentLength > options.MaxFrameLength - FrameHeadroom)
         {
-            failures.Add($"Gateway:MaxContentLength must be positive and at least 1024 below MaxFrameLength; got {options.MaxContentLength}.");
+            failures.Add($"Gateway:MaxContentLength must be positive and at least {FrameHeadroom} below MaxFrameLength; got {options.MaxContentLength}.");
         }
 
         // One frame being written while the next is queued must fit, or a reader that keeps up would be
