@@ -4,7 +4,7 @@ using System.Buffers;
 using System.Globalization;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
-using gateway::ChatWire.Gateway.Api;
+using gateway::ChatWire.Gateway.Admission;
 using gateway::ChatWire.Gateway.Observability;
 using MessagePack;
 

@@ -70,9 +70,11 @@ internal sealed class InProcessGateway : IAsyncDisposable
             ["Limits:SendMessagesPerSecondPerUser"] = "0",
             ["Limits:ApiRequestsPerMinutePerUser"] = "0",
             ["Limits:ApiRequestsPerMinutePerAddress"] = "0",
+            ["Gateway:ConnectionsPerMinutePerIp"] = "0",
             ["Limits:SendBytesPerSecondPerUser"] = "0",
             ["Limits:SendMessagesPerSecondPerDevice"] = "0",
             ["Limits:SendBytesPerSecondPerDevice"] = "0",
+            ["Limits:SendMessagesPerSecondPerConversation"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         var server = await ChatWireServer.CreateAsync([], settings);

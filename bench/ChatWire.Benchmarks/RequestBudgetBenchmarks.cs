@@ -1,7 +1,7 @@
 extern alias gateway;
 
 using BenchmarkDotNet.Attributes;
-using gateway::ChatWire.Gateway.Api;
+using gateway::ChatWire.Gateway.Admission;
 
 namespace ChatWire.Benchmarks;
 

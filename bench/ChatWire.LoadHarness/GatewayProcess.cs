@@ -123,9 +123,11 @@ internal sealed class GatewayProcess : IAsyncDisposable
         start.Environment["CHATWIRE_Limits__SendMessagesPerSecondPerUser"] = "0";
         start.Environment["CHATWIRE_Limits__ApiRequestsPerMinutePerUser"] = "0";
         start.Environment["CHATWIRE_Limits__ApiRequestsPerMinutePerAddress"] = "0";
+        start.Environment["CHATWIRE_Gateway__ConnectionsPerMinutePerIp"] = "0";
         start.Environment["CHATWIRE_Limits__SendBytesPerSecondPerUser"] = "0";
         start.Environment["CHATWIRE_Limits__SendMessagesPerSecondPerDevice"] = "0";
         start.Environment["CHATWIRE_Limits__SendBytesPerSecondPerDevice"] = "0";
+        start.Environment["CHATWIRE_Limits__SendMessagesPerSecondPerConversation"] = "0";
         foreach (var (key, value) in settings)
         {
             start.Environment["CHATWIRE_" + key.Replace(":", "__", StringComparison.Ordinal)] = value;

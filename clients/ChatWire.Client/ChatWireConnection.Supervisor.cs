@@ -242,7 +242,7 @@ public sealed partial class ChatWireConnection
             {
                 if (!immediately || attempt > 0)
                 {
-                    await Task.Delay(policy.GetDelay(attempt, Random.Shared), _lifetime.Token).ConfigureAwait(false);
+                    await Task.Delay(DelayBefore(policy, attempt, lastError), _lifetime.Token).ConfigureAwait(false);
                 }
 
                 var link = await FrameLink.OpenAsync(CurrentEndpointOptions(), _noiseTrust, NextRequestId, _lifetime.Token).ConfigureAwait(false);
@@ -277,17 +277,26 @@ public sealed partial class ChatWireConnection
         }
     }
 
+    // The policy's delay, or longer when the server said how long to wait (an address over its rate of connections or
+    // of refused tokens is refused until then, so trying sooner only spends attempts).
+    private static TimeSpan DelayBefore(ReconnectPolicy policy, int attempt, Exception? lastError)
+    {
+        var delay = policy.GetDelay(attempt, Random.Shared);
+        return lastError is ChatWireException { RetryAfter: { } asked } && asked > delay ? asked : delay;
+    }
+
     // ConnectAsync's first link under RetryFirstConnect: the reconnect's backoff, attempt count and endpoint
     // rotation, but what a retry cannot cure is thrown to the caller at once (as without the option), and so is the
     // last failure when the policy's attempts run out.
     private async Task<FrameLink> OpenFirstLinkRetryingAsync(CancellationToken cancellationToken)
     {
         var policy = _options.Reconnect;
+        Exception? lastError = null;
         for (var attempt = 0; ; attempt++)
         {
             if (attempt > 0)
             {
-                await Task.Delay(policy.GetDelay(attempt - 1, Random.Shared), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(DelayBefore(policy, attempt - 1, lastError), cancellationToken).ConfigureAwait(false);
             }
 
             try
@@ -297,6 +306,7 @@ public sealed partial class ChatWireConnection
             catch (Exception ex) when (IsWorthRetrying(ex) && policy.Enabled && (policy.MaxAttempts is not { } max || attempt + 1 < max))
             {
                 // Cancelled meanwhile: the next delay throws OperationCanceledException, not this attempt's error.
+                lastError = ex;
                 NextEndpoint();
             }
         }

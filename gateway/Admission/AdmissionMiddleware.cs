@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Net;
 using System.Text;
 using ChatWire.Gateway.Observability;
@@ -16,7 +17,7 @@ namespace ChatWire.Gateway.Admission;
 /// </summary>
 internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetrics metrics, ILogger<AdmissionMiddleware> logger)
 {
-    private static readonly byte[] HttpRefusal = BuildHttpRefusal();
+    private static readonly byte[] HttpRefusal = BuildHttpRefusal(1);
 
     private long _lastRefusalLogged;
     private long _refusedSinceLog;
@@ -53,9 +54,10 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
         // for each connection's whole life (an idle connection would carry this method's suspended state).
         var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
         string? reason;
+        int retryAfterSeconds;
         try
         {
-            reason = budget.TryAdmit(listener, address);
+            reason = budget.TryAdmit(listener, address, out retryAfterSeconds);
         }
         catch
         {
@@ -69,7 +71,7 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
         {
             lean.ReleaseOnDispose(this, listener, admitted: false);
             Refused(address, reason);
-            return RefuseAsync(context, listener, reason);
+            return RefuseAsync(context, listener, reason, retryAfterSeconds);
         }
 
         lean.ReleaseOnDispose(this, listener, admitted: true);
@@ -81,10 +83,10 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
         try
         {
             var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
-            if (budget.TryAdmit(listener, address) is { } reason)
+            if (budget.TryAdmit(listener, address, out var retryAfterSeconds) is { } reason)
             {
                 Refused(address, reason);
-                await RefuseAsync(context, listener, reason);
+                await RefuseAsync(context, listener, reason, retryAfterSeconds);
                 return;
             }
 
@@ -103,18 +105,22 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
         }
     }
 
-    // Protocol peers get ERROR TOO_MANY_CONNECTIONS (docs/protocol.md §3.2), HTTP peers a 503 problem; a
-    // TLS peer nothing: no handshake has happened, so the connection just closes.
-    private static async Task RefuseAsync(ConnectionContext context, ListenerKind listener, string reason)
+    // Protocol peers get ERROR TOO_MANY_CONNECTIONS (docs/protocol.md §3.2), with retry_after_ms when the address
+    // is over its rate of new connections; HTTP peers a 503 problem with Retry-After; a TLS or Noise peer nothing:
+    // no handshake has happened, so the connection just closes.
+    private static async Task RefuseAsync(ConnectionContext context, ListenerKind listener, string reason, int retryAfterSeconds)
     {
         var output = context.Transport.Output;
         switch (listener)
         {
             case ListenerKind.Tcp:
-                FrameCodec.Write(output, new ErrorFrame(0, ErrorCode.TooManyConnections, $"Connection refused: {reason}."));
+                var message = retryAfterSeconds > 0
+                    ? $"Connection refused: {reason}; retry after retry_after_ms."
+                    : $"Connection refused: {reason}.";
+                FrameCodec.Write(output, new ErrorFrame(0, ErrorCode.TooManyConnections, message, (uint)retryAfterSeconds * 1000));
                 break;
             case ListenerKind.Http or ListenerKind.Management:
-                output.Write(HttpRefusal);
+                output.Write(retryAfterSeconds > 1 ? BuildHttpRefusal(retryAfterSeconds) : HttpRefusal);
                 break;
             default:
                 return;
@@ -139,11 +145,11 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
         }
     }
 
-    private static byte[] BuildHttpRefusal()
+    private static byte[] BuildHttpRefusal(int retryAfterSeconds)
     {
-        const string Body = """{"type":"urn:chatwire:error:TOO_MANY_CONNECTIONS","title":"Too many connections","status":503,"detail":"The server or this client address holds too many connections; retry shortly.","code":3003,"name":"TOO_MANY_CONNECTIONS"}""";
+        const string Body = """{"type":"urn:chatwire:error:TOO_MANY_CONNECTIONS","title":"Too many connections","status":503,"detail":"The server or this client address holds or opens too many connections; retry after the seconds in Retry-After.","code":3003,"name":"TOO_MANY_CONNECTIONS"}""";
         return Encoding.ASCII.GetBytes(
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\n"
+            string.Create(CultureInfo.InvariantCulture, $"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: {retryAfterSeconds}\r\nConnection: close\r\n")
             + $"Content-Length: {Body.Length}\r\n\r\n{Body}");
     }
 }

@@ -35,5 +35,9 @@ internal static class ClientAddress
 
     /// <summary>The group as text, for throttle keys: <c>203.0.113.7</c>, <c>2001:db8:1:2::/64</c>.</summary>
     public static string? Key(IPAddress? address) =>
-        Group(address) is not { } group ? null : group.AddressFamily == AddressFamily.InterNetworkV6 ? group + "/64" : group.ToString();
+        Group(address) is not { } group ? null : GroupKey(group);
+
+    /// <summary>The key of a group <see cref="Group"/> returned.</summary>
+    public static string GroupKey(IPAddress group) =>
+        group.AddressFamily == AddressFamily.InterNetworkV6 ? group + "/64" : group.ToString();
 }

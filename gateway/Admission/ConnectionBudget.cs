@@ -25,12 +25,14 @@ internal enum ListenerKind
 /// (<see cref="GuardedListenerFactory"/>); a connection over it is closed at once;</item>
 /// <item>the listener's own cap, so a flood of one listener (say, idle HTTP keep-alives) cannot take the
 /// slots of the others;</item>
-/// <item>the client address's cap (IPv6 by /64), across every listener; trusted proxies are exempt.</item>
+/// <item>the client address's cap (IPv6 by /64), across every listener, and its rate of new connections
+/// (<see cref="GatewayOptions.ConnectionsPerMinutePerIp"/>, a token bucket per address: a reconnect loop or a
+/// handshake flood from one address cannot spend the server's CPU faster than that); trusted proxies are exempt.</item>
 /// </list>
 /// The last two run as the first connection middleware of each listener, before the TLS handshake, and a
 /// connection's slots are released when it ends.
 /// </summary>
-internal sealed class ConnectionBudget
+internal sealed class ConnectionBudget : IDisposable
 {
     private readonly int[] _perListener = new int[5];
     private readonly int[] _listenerCaps = new int[5];
@@ -38,9 +40,10 @@ internal sealed class ConnectionBudget
     private readonly HashSet<IPAddress> _exempt;
     private readonly string[] _listenerCapReasons;
     private readonly int _perAddressCap;
+    private readonly KeyBudget? _perAddressRate;
     private int _open;
 
-    public ConnectionBudget(IOptions<GatewayOptions> options)
+    public ConnectionBudget(IOptions<GatewayOptions> options, TimeProvider time)
     {
         var o = options.Value;
         OpenFileLimit = ReadOpenFileLimit();
@@ -58,6 +61,9 @@ internal sealed class ConnectionBudget
         _listenerCaps[(int)ListenerKind.Http] = Math.Min(Total, o.MaxHttpConnections > 0 ? o.MaxHttpConnections : Math.Max(16, Total / 4));
         _listenerCaps[(int)ListenerKind.Management] = Math.Min(Total, o.MaxManagementConnections);
         _perAddressCap = o.MaxConnectionsPerIp;
+        PerAddressRate = o.ConnectionsPerMinutePerIp
+            ?? (int)Math.Min((long)o.MaxConnectionsPerIp * 4, GatewayOptionsValidation.MaxConnectionsPerMinutePerIp);
+        _perAddressRate = PerAddressRate > 0 ? new KeyBudget("connections", PerAddressRate, time) : null;
         _exempt = [.. o.TrustedProxies.Select(p => Unmapped(IPAddress.Parse(p)))];
         _listenerCapReasons = [.. Enum.GetValues<ListenerKind>().Select(l => l.ToString().ToLowerInvariant() + " listener cap")];
     }
@@ -70,6 +76,9 @@ internal sealed class ConnectionBudget
 
     /// <summary>Connections the process holds at most, over every listener.</summary>
     public int Total { get; }
+
+    /// <summary>New connections per minute one client address may open (0 = no limit).</summary>
+    public int PerAddressRate { get; }
 
     public int Open => Volatile.Read(ref _open);
 
@@ -91,25 +100,54 @@ internal sealed class ConnectionBudget
     public void ReleaseSlot() => Interlocked.Decrement(ref _open);
 
     /// <summary>The listener's and the address's checks; null when admitted, else the reason.</summary>
-    public string? TryAdmit(ListenerKind listener, IPAddress? address)
+    public string? TryAdmit(ListenerKind listener, IPAddress? address) => TryAdmit(listener, address, out _);
+
+    /// <summary>
+    /// The listener's and the address's checks; null when admitted, else the reason, with the seconds after which the
+    /// address may connect again when the reason is its rate (0 otherwise).
+    /// </summary>
+    public string? TryAdmit(ListenerKind listener, IPAddress? address, out int retryAfterSeconds)
     {
+        retryAfterSeconds = 0;
         if (Interlocked.Increment(ref _perListener[(int)listener]) > _listenerCaps[(int)listener])
         {
             Interlocked.Decrement(ref _perListener[(int)listener]);
             return _listenerCapReasons[(int)listener];
         }
 
-        if (CountedGroup(listener, address) is { } group && _perAddress.AddOrUpdate(group, 1, static (_, n) => n + 1) > _perAddressCap)
+        if (CountedGroup(listener, address) is not { } group)
+        {
+            return null;
+        }
+
+        string? reason = null;
+        if (_perAddress.AddOrUpdate(group, 1, static (_, n) => n + 1) > _perAddressCap)
+        {
+            reason = PerAddressCapReason;
+        }
+        else if (_perAddressRate?.Take(ClientAddress.GroupKey(group)) is { Allowed: false } spent)
+        {
+            retryAfterSeconds = spent.RetryAfterSeconds;
+            reason = PerAddressRateReason;
+        }
+
+        if (reason is not null)
         {
             ReleaseAddress(group);
             Interlocked.Decrement(ref _perListener[(int)listener]);
-            return "per-address connection cap";
         }
 
-        return null;
+        return reason;
     }
 
-    /// <summary>Gives back what <see cref="TryAdmit"/> took.</summary>
+    /// <summary>The reason (and metric label) of a connection refused for its address's rate of new connections.</summary>
+    public const string PerAddressRateReason = "per-address connection rate";
+
+    private const string PerAddressCapReason = "per-address connection cap";
+
+    public void Dispose() => _perAddressRate?.Dispose();
+
+    /// <summary>Gives back what <see cref="TryAdmit(ListenerKind, IPAddress?, out int)"/> took.</summary>
     public void Release(ListenerKind listener, IPAddress? address)
     {
         Interlocked.Decrement(ref _perListener[(int)listener]);

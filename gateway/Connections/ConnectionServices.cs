@@ -1,4 +1,5 @@
 using ChatWire.Gateway.Accounts;
+using ChatWire.Gateway.Admission;
 using ChatWire.Gateway.Conversations;
 using ChatWire.Gateway.Delivery;
 using ChatWire.Gateway.Hosting;
@@ -12,6 +13,7 @@ namespace ChatWire.Gateway.Connections;
 internal sealed class ConnectionServices(
     IOptions<GatewayOptions> options,
     SessionAuthenticator authenticator,
+    RefusedTokenBudget refusedTokens,
     ConversationService conversations,
     DeliveryFanout fanout,
     PresenceService presence,
@@ -26,6 +28,9 @@ internal sealed class ConnectionServices(
     public ProtocolLimits Limits { get; } = options.Value.ToProtocolLimits();
 
     public SessionAuthenticator Authenticator { get; } = authenticator;
+
+    /// <summary>Session tokens refused per client address, shared with the HTTP API.</summary>
+    public RefusedTokenBudget RefusedTokens { get; } = refusedTokens;
 
     public ConversationService Conversations { get; } = conversations;
 

@@ -222,8 +222,11 @@ internal sealed partial class ProtocolConnection
         return true;
     }
 
-    /// <summary>Sends ERROR (request id as given, 0 for server-initiated closes), then closes the connection.</summary>
-    public void CloseWithError(ErrorCode code, string message, uint requestId = 0)
+    /// <summary>
+    /// Sends ERROR (request id as given, 0 for server-initiated closes; <paramref name="retryAfterMs"/> when not 0),
+    /// then closes the connection.
+    /// </summary>
+    public void CloseWithError(ErrorCode code, string message, uint requestId = 0, uint retryAfterMs = 0)
     {
         lock (WriteLock)
         {
@@ -235,7 +238,7 @@ internal sealed partial class ProtocolConnection
             _services.Metrics.Error(code);
             _holding = false;
             _held = null;
-            WriteLocked(new ErrorFrame(requestId, code, message));
+            WriteLocked(new ErrorFrame(requestId, code, message, retryAfterMs));
             _closing = true;
         }
 

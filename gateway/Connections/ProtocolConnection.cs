@@ -370,6 +370,19 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
 
     private async ValueTask OnAuthAsync(Auth auth)
     {
+        // An address that has had too many tokens refused is answered before its next one reaches the store.
+        var refusedTokens = _services.RefusedTokens;
+        var address = refusedTokens.KeyOf(_connection.RemoteEndPoint);
+        if (refusedTokens.RefusedBeforeLookup(address) is { } spent)
+        {
+            CloseWithError(
+                ErrorCode.RateLimited,
+                "Too many refused session tokens from this address; retry after retry_after_ms.",
+                auth.RequestId,
+                (uint)spent.RetryAfterSeconds * 1000);
+            return;
+        }
+
         SessionIdentity? identity;
         ErrorCode error;
         try
@@ -385,6 +398,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
 
         if (identity is null)
         {
+            refusedTokens.Charge(address);
             CloseWithError(error, SessionAuthenticator.Describe(error), auth.RequestId);
             return;
         }

@@ -349,8 +349,18 @@ internal sealed partial class ConversationService
         }
     }
 
+    // Called once the actor's access to the conversation is checked: only members spend its budget.
     private async Task<ChangeOutcome> AppendChangeAsync(NewEvent change)
     {
+        if (rateLimiter.TryTakeConversation(change.ConversationId) is { } retryAfterMs)
+        {
+            audit.RateLimited("EDIT, DELETE or REACT in a busy conversation", change.SenderUserId);
+            throw new RequestRefusedException(ErrorCode.RateLimited, "This conversation is taking changes too fast; nothing was changed. Retry after retry_after_ms.")
+            {
+                RetryAfterMs = retryAfterMs,
+            };
+        }
+
         AppendResult result;
         try
         {

@@ -18,6 +18,9 @@ internal readonly record struct SendOutcome(ulong Seq, long ServerTimeUnixMs, Er
     /// <summary>RATE_LIMITED: nothing was stored; the same SEND passes after <paramref name="retryAfterMs"/>.</summary>
     public static SendOutcome Limited(uint retryAfterMs) =>
         new(0, 0, ErrorCode.RateLimited, "You are sending too fast; the message was not stored. Retry after retry_after_ms.", retryAfterMs);
+
+    public static SendOutcome ConversationBusy(uint retryAfterMs) =>
+        new(0, 0, ErrorCode.RateLimited, "This conversation is taking messages too fast; the message was not stored. Retry after retry_after_ms.", retryAfterMs);
 }
 
 /// <summary>
@@ -191,6 +194,13 @@ internal sealed partial class ConversationService(
                 return Task.FromResult(access.Access is ConversationAccess.ReadOnly or ConversationAccess.Archived
                     ? await StoredAlreadyAsync(message) ?? Denied(access.Access)
                     : Denied(access.Access));
+            }
+
+            // After the membership check: only the conversation's members spend its budget.
+            if (rateLimiter.TryTakeConversation(send.ConversationId) is { } conversationWaitMs)
+            {
+                audit.RateLimited("SEND into a busy conversation", actor.UserId);
+                return Task.FromResult(SendOutcome.ConversationBusy(conversationWaitMs));
             }
 
             if (await quota.CheckAsync(actor.UserId, access.TeamId, send.Content.Length) is { } refusal)

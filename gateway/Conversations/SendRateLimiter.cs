@@ -10,16 +10,20 @@ namespace ChatWire.Gateway.Conversations;
 /// content bytes (docs/security.md, "Sending"). A SEND passes only when all four have room, and then takes
 /// from all four; otherwise it is refused with how long until it would pass. Buckets refill lazily when
 /// used, so an idle user costs nothing; a bucket left alone long enough to be full again is forgotten by
-/// a sweep each minute, so memory follows the users who are sending.
+/// a sweep each minute, so memory follows the users who are sending. A third bucket, in messages only, is kept per
+/// conversation and taken after the membership check (<see cref="TryTakeConversation(Guid)"/>).
 /// </summary>
 internal sealed class SendRateLimiter : IDisposable
 {
     private readonly ConcurrentDictionary<Guid, Bucket> _users = new();
     private readonly ConcurrentDictionary<Guid, Bucket> _devices = new();
+    private readonly ConcurrentDictionary<Guid, Bucket> _conversations = new();
     private readonly Shape _user;
     private readonly Shape _device;
+    private readonly Shape _conversation;
     private readonly long _forgetUsersAfter;
     private readonly long _forgetDevicesAfter;
+    private readonly long _forgetConversationsAfter;
     private readonly Timer _sweep;
 
     public SendRateLimiter(IOptions<LimitsOptions> options)
@@ -27,13 +31,15 @@ internal sealed class SendRateLimiter : IDisposable
         var o = options.Value;
         _user = new Shape(o.SendMessagesPerSecondPerUser, o.SendMessageBurstPerUser, o.SendBytesPerSecondPerUser, o.SendByteBurstPerUser);
         _device = new Shape(o.SendMessagesPerSecondPerDevice, o.SendMessageBurstPerDevice, o.SendBytesPerSecondPerDevice, o.SendByteBurstPerDevice);
+        _conversation = new Shape(o.SendMessagesPerSecondPerConversation, o.SendMessageBurstPerConversation, 0, 0);
         _forgetUsersAfter = FullAfter(_user);
         _forgetDevicesAfter = FullAfter(_device);
+        _forgetConversationsAfter = FullAfter(_conversation);
         _sweep = new Timer(_ => Sweep(Stopwatch.GetTimestamp()), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
 
-    /// <summary>Buckets held now (users and devices), for tests and metrics.</summary>
-    public int Tracked => _users.Count + _devices.Count;
+    /// <summary>Buckets held now (users, devices and conversations), for tests and metrics.</summary>
+    public int Tracked => _users.Count + _devices.Count + _conversations.Count;
 
     /// <summary>Takes one SEND of <paramref name="bytes"/> content; null when it may go on, else the milliseconds until it would pass.</summary>
     public uint? TryTake(Guid userId, Guid deviceId, long bytes) => TryTake(userId, deviceId, bytes, Stopwatch.GetTimestamp());
@@ -69,12 +75,42 @@ internal sealed class SendRateLimiter : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes one request that every member of <paramref name="conversationId"/> will be sent (SEND, EDIT, DELETE,
+    /// REACT) from the conversation's bucket; null when it may go on, else the milliseconds until it would pass.
+    /// Call it only for a member who may send, so that nobody else can spend a conversation's budget.
+    /// </summary>
+    public uint? TryTakeConversation(Guid conversationId) => TryTakeConversation(conversationId, Stopwatch.GetTimestamp());
+
+    internal uint? TryTakeConversation(Guid conversationId, long now)
+    {
+        if (!_conversation.Limits)
+        {
+            return null;
+        }
+
+        var conversation = _conversations.GetOrAdd(conversationId, static (_, n) => new Bucket(n), now);
+        lock (conversation)
+        {
+            conversation.Refill(_conversation, now);
+            var wait = conversation.WaitFor(_conversation, 0);
+            if (wait > 0)
+            {
+                return (uint)Math.Clamp(Math.Ceiling(wait * 1000), 1, uint.MaxValue);
+            }
+
+            conversation.Take(0);
+            return null;
+        }
+    }
+
     public void Dispose() => _sweep.Dispose();
 
     internal void Sweep(long now)
     {
         Forget(_users, now, _forgetUsersAfter);
         Forget(_devices, now, _forgetDevicesAfter);
+        Forget(_conversations, now, _forgetConversationsAfter);
     }
 
     /// <summary>Ticks after which an untouched bucket is full again, so that a fresh one is the same: a minute at least.</summary>

@@ -108,6 +108,14 @@ public sealed class GatewayOptions
     public int MaxConnectionsPerIp { get; set; } = 256;
 
     /// <summary>
+    /// New connections per minute from one client address (IPv6 by /64) over every listener but the management one:
+    /// a minute's allowance at once, then one every 60/N seconds; one more is refused like a connection over
+    /// <see cref="MaxConnectionsPerIp"/>, with the delay until the next is allowed. Unset = four times
+    /// <see cref="MaxConnectionsPerIp"/> (1,024 at its default), at most 1,000,000; 0 = no limit. Trusted proxies are exempt.
+    /// </summary>
+    public int? ConnectionsPerMinutePerIp { get; set; }
+
+    /// <summary>
     /// Authenticated protocol connections one user may hold on this node, over all of their devices; one more
     /// is answered TOO_MANY_CONNECTIONS to its AUTH. 0 = no cap.
     /// </summary>
@@ -231,6 +239,17 @@ public sealed class LimitsOptions
     /// <summary>SEND content bytes one device may store at once after being quiet; at least Gateway:MaxContentLength.</summary>
     public long SendByteBurstPerDevice { get; set; } = 2L << 20;
 
+    /// <summary>
+    /// SENDs, EDITs, DELETEs and REACTs per second into one conversation, over all its members, on one node,
+    /// sustained: every one of them is delivered to every member's devices, so a few accounts flooding a large
+    /// channel together would otherwise multiply their own limits by its size. Counted after the membership check,
+    /// so that nobody outside a conversation can spend its budget.
+    /// </summary>
+    public double SendMessagesPerSecondPerConversation { get; set; } = 50;
+
+    /// <summary>Those a conversation may take at once after being quiet.</summary>
+    public int SendMessageBurstPerConversation { get; set; } = 250;
+
     /// <summary>Content bytes one user may have stored over all time (what they sent); 0 = no quota.</summary>
     public long StorageBytesPerUser { get; set; } = 10L << 30;
 
@@ -253,10 +272,17 @@ public sealed class LimitsOptions
     public int ApiRequestsPerMinutePerUser { get; set; } = 1200;
 
     /// <summary>
-    /// HTTP API requests per minute on one node from one client address (IPv6 by /64) that carry no valid session:
-    /// the anonymous endpoints (server info, sign-up, login, blob URLs) and requests whose token is refused.
+    /// HTTP API requests per minute on one node from one client address (IPv6 by /64) to the anonymous endpoints
+    /// (server info, sign-up, login) and browsers' preflights.
     /// </summary>
     public int ApiRequestsPerMinutePerAddress { get; set; } = 1200;
+
+    /// <summary>
+    /// Session tokens refused per minute on one node from one client address (IPv6 by /64), over the HTTP API and the
+    /// protocol's AUTH together; once spent, the address's next token is refused before it is looked up (HTTP 429,
+    /// AUTH RATE_LIMITED with retry_after_ms). 0 = no limit.
+    /// </summary>
+    public int RefusedTokensPerMinutePerAddress { get; set; } = 1200;
 
     /// <summary>One-time prekeys one user may claim per minute (key directory): draining a device's prekeys is an attack.</summary>
     public int PrekeyClaimsPerMinutePerUser { get; set; } = 60;

@@ -13,6 +13,9 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
     /// <summary>How far below MaxFrameLength MaxContentLength must stay: room for a SEND's other fields.</summary>
     public const int FrameHeadroom = 1024;
 
+    /// <summary>The largest Gateway:ConnectionsPerMinutePerIp taken, and the most its default grows to.</summary>
+    public const int MaxConnectionsPerMinutePerIp = 1_000_000;
+
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
     {
         var failures = new List<string>();
@@ -63,6 +66,11 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
 
         Positive(failures, nameof(options.MaxSendsInFlight), options.MaxSendsInFlight);
         Positive(failures, nameof(options.MaxConnectionsPerIp), options.MaxConnectionsPerIp);
+        if (options.ConnectionsPerMinutePerIp is < 0 or > MaxConnectionsPerMinutePerIp)
+        {
+            failures.Add($"Gateway:ConnectionsPerMinutePerIp must be 0 (no limit) or 1 to {MaxConnectionsPerMinutePerIp}; got {options.ConnectionsPerMinutePerIp}.");
+        }
+
         Positive(failures, nameof(options.MaxStoreReadsInFlight), options.MaxStoreReadsInFlight);
         Positive(failures, nameof(options.MaxManagementConnections), options.MaxManagementConnections);
         Positive(failures, nameof(options.HttpKeepAliveTimeoutMs), options.HttpKeepAliveTimeoutMs);
@@ -214,9 +222,11 @@ internal static class LimitsOptionsValidation
             }
         }
 
-        if (limits.ApiRequestsPerMinutePerUser is < 0 or > MaxApiRequestsPerMinute || limits.ApiRequestsPerMinutePerAddress is < 0 or > MaxApiRequestsPerMinute)
+        if (limits.ApiRequestsPerMinutePerUser is < 0 or > MaxApiRequestsPerMinute || limits.ApiRequestsPerMinutePerAddress is < 0 or > MaxApiRequestsPerMinute
+            || limits.RefusedTokensPerMinutePerAddress is < 0 or > MaxApiRequestsPerMinute)
         {
-            yield return $"Limits:ApiRequestsPerMinutePerUser and Limits:ApiRequestsPerMinutePerAddress must be 0 (no limit) or 1 to {MaxApiRequestsPerMinute}.";
+            yield return "Limits:ApiRequestsPerMinutePerUser, Limits:ApiRequestsPerMinutePerAddress and Limits:RefusedTokensPerMinutePerAddress "
+                + $"must be 0 (no limit) or 1 to {MaxApiRequestsPerMinute}.";
         }
 
         if (limits.StorageBytesPerUser < 0 || limits.StorageBytesPerTeam < 0)
@@ -228,6 +238,7 @@ internal static class LimitsOptionsValidation
         {
             ("User", limits.SendMessagesPerSecondPerUser, (double)limits.SendMessageBurstPerUser),
             ("Device", limits.SendMessagesPerSecondPerDevice, limits.SendMessageBurstPerDevice),
+            ("Conversation", limits.SendMessagesPerSecondPerConversation, limits.SendMessageBurstPerConversation),
         })
         {
             if (rate < 0 || (rate > 0 && burst < 1))

@@ -295,6 +295,7 @@ internal static class ServiceComposition
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton<AttemptThrottle>();
         services.AddSingleton<Api.ApiRequestBudget>();
+        services.AddSingleton<RefusedTokenBudget>();
         services.AddSingleton<SessionAuthenticator>();
         services.AddSingleton<MembershipCache>();
         services.AddSingleton<UserLocks>();

@@ -73,6 +73,32 @@ public sealed class FirstConnectRetryTests
     }
 
     [Fact]
+    public async Task RateLimitedAuth_CarriesTheServersDelay_AndTheRetryWaitsForIt()
+    {
+        // One refused token a minute from this address: the next AUTH, valid or not, is refused for about 60 s.
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Limits:RefusedTokensPerMinutePerAddress"] = "1" });
+        var user = await server.SignupAsync();
+        var options = Sdk.Options(user) with { Reconnect = ReconnectPolicy.Disabled };
+        var wrong = await Assert.ThrowsAsync<ChatWireException>(() => ChatWireConnection.ConnectAsync(options with { SessionToken = new string('A', 43) }).WaitAsync(Patience.Default));
+
+        var limited = await Assert.ThrowsAsync<ChatWireException>(() => ChatWireConnection.ConnectAsync(options).WaitAsync(Patience.Default));
+
+        // Retrying with a policy of 20-200 ms would try again at once; told to wait about a minute, it makes no second attempt.
+        using var cancel = new CancellationTokenSource();
+        var retrying = ChatWireConnection.ConnectAsync(options with { RetryFirstConnect = true, Reconnect = Sdk.FastReconnect }, cancel.Token);
+        await server.WaitForMetricAsync("chatwire_errors_total", "name=\"RATE_LIMITED\",transport=\"tcp\"", n => n >= 2);
+        await Task.Delay(1_000);
+        var attempts = await server.ReadMetricAsync("chatwire_errors_total", "name=\"RATE_LIMITED\",transport=\"tcp\"");
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => retrying.WaitAsync(Patience.Default));
+
+        Assert.Equal(ErrorCode.InvalidToken, wrong.Code);
+        Assert.Equal(ErrorCode.RateLimited, limited.Code);
+        Assert.InRange(limited.RetryAfter!.Value, TimeSpan.FromSeconds(59), TimeSpan.FromSeconds(60));
+        Assert.Equal(2, attempts);
+    }
+
+    [Fact]
     public async Task RefusedToken_IsThrownAtOnce_NotRetried()
     {
         await using var server = await TestServer.StartAsync();

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests;
@@ -78,7 +79,8 @@ public sealed class ApiRateLimitTests
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
         {
             ["Limits:ApiRequestsPerMinutePerUser"] = "1000",
-            ["Limits:ApiRequestsPerMinutePerAddress"] = "3",
+            ["Limits:ApiRequestsPerMinutePerAddress"] = "1000",
+            ["Limits:RefusedTokensPerMinutePerAddress"] = "3",
         });
         var dave = await server.SignupAsync("dave");
 
@@ -99,6 +101,14 @@ public sealed class ApiRateLimitTests
         var valid = await dave.SendAsync(HttpMethod.Get, "v1/me");
         await HttpApiTests.AssertProblemAsync(valid, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
         Assert.Equal(TimeSpan.FromSeconds(20), valid.Headers.RetryAfter?.Delta);
+
+        // The protocol's AUTH shares the budget: the same address's valid token is refused there too.
+        await using var tcp = await RawClient.ConnectAsync(server);
+        await tcp.HelloAsync();
+        await tcp.SendAsync(new Protocol.Frames.Auth(7, dave.Token, dave.DeviceId));
+        var error = await tcp.ExpectErrorAsync();
+        await tcp.ExpectClosedAsync();
+        Assert.Equal((7u, Protocol.ErrorCode.RateLimited, 20_000u), (error.RequestId, error.Code, error.RetryAfterMs));
     }
 
     // A target whose dot segments climb out of /v1/ is resolved by the server before the budget sees the path; its

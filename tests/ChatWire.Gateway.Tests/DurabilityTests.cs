@@ -16,6 +16,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         ["Limits:SendBytesPerSecondPerUser"] = "0",
         ["Limits:SendMessagesPerSecondPerDevice"] = "0",
         ["Limits:SendBytesPerSecondPerDevice"] = "0",
+        ["Limits:SendMessagesPerSecondPerConversation"] = "0",
     };
 
     [Theory]

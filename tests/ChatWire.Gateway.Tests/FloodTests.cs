@@ -96,6 +96,79 @@ public sealed class FloodTests
         Assert.Equal(ack.MessageId, (await bobTls.ExpectMessageAsync()).EventId);
     }
 
+    [Fact]
+    public async Task ConnectChurn_OneAddressMeetsItsRate_AThousandAddressesDoNot_AnotherClientUnaffected()
+    {
+        // Default connection limits: 256 open per address, 1,024 new ones a minute.
+        await using var gateway = await GatewayChild.StartAsync(4096, new Dictionary<string, string> { ["Auth:AttemptsPerIpPerMinute"] = "100000" });
+        var alice = await gateway.SignupAsync("alice");
+        await using var bystander = await RawClient.ConnectAsync(gateway.Tcp);
+        await bystander.HandshakeAsync(alice.Token, alice.DeviceId);
+
+        // One address opens 1,500 connections as fast as it can, 16 at a time, each saying HELLO and leaving.
+        var churning = System.Diagnostics.Stopwatch.StartNew();
+        var one = await ChurnAsync(gateway, Enumerable.Repeat(IPAddress.Parse("127.0.0.20"), 1_500));
+        var refilled = (int)Math.Ceiling(churning.Elapsed.TotalSeconds * 1_024 / 60);
+        await bystander.SendAsync(new ChatWire.Protocol.Frames.Ping(1));
+        await bystander.ExpectAsync<ChatWire.Protocol.Frames.Pong>();
+
+        // A thousand addresses open two each: none is near its own rate.
+        var many = await ChurnAsync(gateway, Enumerable.Range(0, 2_000).Select(i => IPAddress.Parse($"127.0.{1 + (i / 2 / 250)}.{1 + (i / 2 % 250)}")));
+        await bystander.SendAsync(new ChatWire.Protocol.Frames.Ping(2));
+        await bystander.ExpectAsync<ChatWire.Protocol.Frames.Pong>();
+        var metrics = await gateway.ManagementClient.GetStringAsync("metrics");
+
+        Assert.False(gateway.HasExited, gateway.Output);
+
+        // The burst of 1,024 and what refilled meanwhile (one every 60/1,024 s) are let in; every other one is refused,
+        // with the delay when the refusal could be read before the close.
+        Assert.InRange(one.Welcomed, 1_024, 1_024 + refilled + 1);
+        Assert.Equal(1_500, one.Welcomed + one.Refused + one.Reset);
+        Assert.True(one.Refused > 0, $"{one.Refused} refusals read, {one.Reset} resets");
+        Assert.All(one.RetryAfterMs, ms => Assert.InRange(ms, 1_000u, 60_000u));
+        var counted = System.Text.RegularExpressions.Regex.Match(metrics, "chatwire_connections_rejected_total\\{reason=\"per-address connection rate\"\\} (\\S+)");
+        Assert.Equal(one.Refused + one.Reset, double.Parse(counted.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal((2_000, 0, 0), (many.Welcomed, many.Refused, many.Reset));
+    }
+
+    private sealed record Churn(int Welcomed, int Refused, int Reset, IReadOnlyCollection<uint> RetryAfterMs);
+
+    private static async Task<Churn> ChurnAsync(GatewayChild gateway, IEnumerable<IPAddress> sources)
+    {
+        int welcomed = 0, refused = 0, reset = 0;
+        var delays = new System.Collections.Concurrent.ConcurrentBag<uint>();
+        await Parallel.ForEachAsync(sources, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (source, _) =>
+        {
+            await using var client = await RawClient.ConnectAsync(gateway.Tcp, source);
+            try
+            {
+                await client.SendAsync(new ChatWire.Protocol.Frames.Hello(1, ChatWire.Protocol.ProtocolLimits.CurrentVersion, "churn", []));
+                var frame = await client.ReadFrameAsync();
+                if (frame is { Header.OpcodeValue: (uint)ChatWire.Protocol.Opcode.Welcome })
+                {
+                    Interlocked.Increment(ref welcomed);
+                }
+                else if (frame is { Header.OpcodeValue: (uint)ChatWire.Protocol.Opcode.Error } error)
+                {
+                    var refusal = ChatWire.Protocol.FrameCodec.Decode<ChatWire.Protocol.Frames.ErrorFrame>(new System.Buffers.ReadOnlySequence<byte>(error.Body), ChatWire.Protocol.ProtocolLimits.Default);
+                    Assert.Equal(ChatWire.Protocol.ErrorCode.TooManyConnections, refusal.Code);
+                    delays.Add(refusal.RetryAfterMs);
+                    Interlocked.Increment(ref refused);
+                }
+                else
+                {
+                    Interlocked.Increment(ref reset);
+                }
+            }
+            catch (IOException)
+            {
+                // Refused and closed before our HELLO arrived: the kernel answered it with a reset.
+                Interlocked.Increment(ref reset);
+            }
+        });
+        return new Churn(welcomed, refused, reset, delays);
+    }
+
     private static async Task<bool> ClosedByServerWithinAsync(Socket socket)
     {
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(3));

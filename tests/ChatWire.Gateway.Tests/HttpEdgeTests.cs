@@ -292,9 +292,9 @@ public sealed class HttpEdgeTests
 
     // One request over a socket of its own, written exactly as given (HttpClient would resolve dot segments).
     /// <summary>Sends <paramref name="request"/> as written; answers the status and the body, or with <paramref name="headers"/> the whole answer.</summary>
-    internal static async Task<(int Status, string Body)> RawRequestAsync(TestServer server, string request, bool headers = false)
+    internal static async Task<(int Status, string Body)> RawRequestAsync(TestServer server, string request, bool headers = false, IPAddress? source = null)
     {
-        using var client = new System.Net.Sockets.TcpClient();
+        using var client = source is null ? new System.Net.Sockets.TcpClient() : new System.Net.Sockets.TcpClient(new IPEndPoint(source, 0));
         await client.ConnectAsync(server.ApiBaseAddress.Host, server.ApiBaseAddress.Port);
         var stream = client.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes(request));

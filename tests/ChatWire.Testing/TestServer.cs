@@ -92,9 +92,13 @@ public sealed class TestServer : IAsyncDisposable
             // Tests make many API requests from one user and one address; the API budget has tests of its own.
             ["Limits:ApiRequestsPerMinutePerUser"] = "0",
             ["Limits:ApiRequestsPerMinutePerAddress"] = "0",
+            // Tests connect, and present wrong tokens, many times a minute from one address; both budgets have tests of their own.
+            ["Limits:RefusedTokensPerMinutePerAddress"] = "0",
+            ["Gateway:ConnectionsPerMinutePerIp"] = "0",
             ["Limits:SendBytesPerSecondPerUser"] = "0",
             ["Limits:SendMessagesPerSecondPerDevice"] = "0",
             ["Limits:SendBytesPerSecondPerDevice"] = "0",
+            ["Limits:SendMessagesPerSecondPerConversation"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())

@@ -338,7 +338,9 @@ internal sealed class FrameLink : IAsyncDisposable
                 case T reply when frame.Header.RequestId == requestId:
                     return reply;
                 case ErrorFrame failure:
-                    throw new ChatWireException(failure.Code, failure.Message);
+                    throw new ChatWireException(
+                        failure.Code, failure.Message, name: null, httpStatus: null,
+                        failure.RetryAfterMs == 0 ? null : TimeSpan.FromMilliseconds(failure.RetryAfterMs), innerException: null);
                 case Ping ping:
                     await WriteAsync(new Pong(ping.RequestId), cancellationToken).ConfigureAwait(false);
                     break;

@@ -39,6 +39,7 @@ internal sealed class Cluster : IAsyncDisposable
             ["Limits:SendBytesPerSecondPerUser"] = "0",
             ["Limits:SendMessagesPerSecondPerDevice"] = "0",
             ["Limits:SendBytesPerSecondPerDevice"] = "0",
+            ["Limits:SendMessagesPerSecondPerConversation"] = "0",
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {

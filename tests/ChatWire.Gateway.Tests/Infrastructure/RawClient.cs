@@ -101,10 +101,10 @@ internal sealed class RawClient : IAsyncDisposable
         return new RawClient(tcp);
     }
 
-    /// <summary>Connects to a plain TCP listener (a child gateway's, say).</summary>
-    public static async Task<RawClient> ConnectAsync(System.Net.IPEndPoint endpoint)
+    /// <summary>Connects to a plain TCP listener (a child gateway's, say), from <paramref name="source"/> when given.</summary>
+    public static async Task<RawClient> ConnectAsync(System.Net.IPEndPoint endpoint, System.Net.IPAddress? source = null)
     {
-        var tcp = new TcpClient();
+        var tcp = source is null ? new TcpClient() : new TcpClient(new System.Net.IPEndPoint(source, 0));
         await tcp.ConnectAsync(endpoint);
         return new RawClient(tcp);
     }

@@ -147,6 +147,53 @@ public sealed class AdmissionTests
         Assert.Equal("per-address connection cap", budget.TryAdmit(ListenerKind.Tcp, IPAddress.Parse("2001:db8:9:9::8")));
     }
 
+    [Fact]
+    public void ThePerAddressRate_RefusesTheConnectionPastAMinutesAllowance_UntilTheBucketRefills()
+    {
+        var clock = new SteppingClock();
+        using var budget = new ConnectionBudget(
+            Options.Create(new GatewayOptions { MaxConnections = 100, MaxConnectionsPerIp = 100, ConnectionsPerMinutePerIp = 3, TrustedProxies = ["10.0.0.5"] }),
+            clock);
+        var host = IPAddress.Parse("192.0.2.9");
+
+        // Three at once, each closed again: the rate counts connections opened, not held.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Null(budget.TryAdmit(ListenerKind.Tcp, host));
+            budget.Release(ListenerKind.Tcp, host);
+        }
+
+        Assert.Equal(ConnectionBudget.PerAddressRateReason, budget.TryAdmit(ListenerKind.Tls, host, out var retryAfter));
+        Assert.Equal(20, retryAfter);
+        Assert.Equal(0, budget.OpenOn(ListenerKind.Tls));
+
+        // Other addresses, the management listener and trusted proxies are not charged to it.
+        Assert.Null(budget.TryAdmit(ListenerKind.Tcp, IPAddress.Parse("192.0.2.10")));
+        Assert.Null(budget.TryAdmit(ListenerKind.Management, host));
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Null(budget.TryAdmit(ListenerKind.Http, IPAddress.Parse("10.0.0.5")));
+        }
+
+        // One every 60/3 s after the burst.
+        clock.Advance(TimeSpan.FromSeconds(19));
+        Assert.NotNull(budget.TryAdmit(ListenerKind.Noise, host));
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Null(budget.TryAdmit(ListenerKind.Noise, host));
+        Assert.NotNull(budget.TryAdmit(ListenerKind.Noise, host));
+    }
+
+    [Theory]
+    [InlineData(256, null, 1024)]
+    [InlineData(1_000_000, null, 1_000_000)]
+    [InlineData(256, 0, 0)]
+    [InlineData(256, 60, 60)]
+    public void ThePerAddressRate_DefaultsToFourTimesThePerAddressCap(int cap, int? configured, int rate)
+    {
+        using var budget = new ConnectionBudget(Options.Create(new GatewayOptions { MaxConnectionsPerIp = cap, ConnectionsPerMinutePerIp = configured }), TimeProvider.System);
+        Assert.Equal(rate, budget.PerAddressRate);
+    }
+
     [Theory]
     [InlineData("203.0.113.7", "203.0.113.7")]
     [InlineData("::ffff:203.0.113.7", "203.0.113.7")]
@@ -168,7 +215,7 @@ public sealed class AdmissionTests
         Assert.Equal(10, Budget(new GatewayOptions { MaxConnections = 10 }).Total);
     }
 
-    private static ConnectionBudget Budget(GatewayOptions options) => new(Options.Create(options));
+    private static ConnectionBudget Budget(GatewayOptions options) => new(Options.Create(options), TimeProvider.System);
 
     private sealed class ScriptedListener : IConnectionListener
     {

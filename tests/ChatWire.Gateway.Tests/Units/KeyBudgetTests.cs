@@ -1,4 +1,4 @@
-using ChatWire.Gateway.Api;
+using ChatWire.Gateway.Admission;
 
 namespace ChatWire.Gateway.Tests.Units;
 

@@ -88,4 +88,41 @@ public sealed class SendRateLimiterTests : IDisposable
         Assert.Equal(0, _limiter.Tracked);
         Assert.Null(_limiter.TryTake(_user, _phone, 10, now + (61 * Second)));
     }
+
+    [Fact]
+    public void AConversation_GetsItsBurst_ThenWaitsForItsRate_OverEveryMember_AndOthersAreUntouched()
+    {
+        using var limiter = new SendRateLimiter(Options.Create(new LimitsOptions
+        {
+            SendMessagesPerSecondPerConversation = 4,
+            SendMessageBurstPerConversation = 3,
+        }));
+        var busy = Guid.NewGuid();
+        var now = 100 * Second;
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Null(limiter.TryTakeConversation(busy, now));
+        }
+
+        // Empty: one more in a quarter of a second at 4/s; another conversation has its own bucket.
+        Assert.Equal(250u, limiter.TryTakeConversation(busy, now));
+        Assert.Null(limiter.TryTakeConversation(Guid.NewGuid(), now));
+        Assert.Null(limiter.TryTakeConversation(busy, now + (Second / 4)));
+
+        // Forgotten once full again (a minute at least), like the others.
+        limiter.Sweep(now + (61 * Second));
+        Assert.Equal(0, limiter.Tracked);
+    }
+
+    [Fact]
+    public void AConversationLimitOfZero_KeepsNoBucket()
+    {
+        using var limiter = new SendRateLimiter(Options.Create(new LimitsOptions { SendMessagesPerSecondPerConversation = 0 }));
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.Null(limiter.TryTakeConversation(Guid.NewGuid(), Second));
+        }
+
+        Assert.Equal(0, limiter.Tracked);
+    }
 }

@@ -1,0 +1,64 @@
+using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using ChatWire.Testing;
+
+namespace ChatWire.Gateway.Tests;
+
+// docs/security.md, "Sending": one conversation takes Limits:SendMessagesPerSecondPerConversation SENDs, EDITs,
+// DELETEs and REACTs a second over all its members (bursts of SendMessageBurstPerConversation); past that, RATE_LIMITED
+// with retry_after_ms. Counted after the membership check, so outsiders cannot spend it.
+public sealed class ConversationRateTests
+{
+    [Fact]
+    public async Task ABusyConversation_RateLimitsItsMembersTogether_OutsidersSpendNothing_OtherConversationsUntouched()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            // One every 5 s: the connection's read pause after a refusal (at most 1 s) is over long before the next one.
+            ["Limits:SendMessagesPerSecondPerConversation"] = "0.2",
+            ["Limits:SendMessageBurstPerConversation"] = "3",
+        });
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var carol = await server.SignupAsync();
+        var (teamId, general) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        var dm = await alice.OpenDmAsync(bob.Username);
+        await using var alices = await RawClient.ConnectAuthenticatedAsync(alice);
+        await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
+        await using var carols = await RawClient.ConnectAuthenticatedAsync(carol);
+
+        // Carol is not in the team: her SENDs are refused before the conversation's budget is looked at.
+        for (var i = 0; i < 5; i++)
+        {
+            await carols.SendAsync(new Send(carols.NextRequestId(), general, Guid.CreateVersion7(), "text/plain", "let me in"u8.ToArray()));
+            Assert.Equal(ErrorCode.NotAMember, (await carols.ExpectErrorAsync()).Code);
+        }
+
+        // The burst of three is shared by the members.
+        var first = await alices.SendTextAsync(general, "one");
+        await alices.SendTextAsync(general, "two");
+        await bobs.SendTextAsync(general, "three");
+        var messageId = Guid.CreateVersion7();
+        await bobs.SendAsync(new Send(40, general, messageId, "text/plain", "four"u8.ToArray()));
+        var limited = await bobs.ExpectErrorAsync();
+        await bobs.SendAsync(new React(41, general, first.MessageId, "👍", Remove: false));
+        var reactLimited = await bobs.ExpectErrorAsync();
+
+        // Another conversation has a budget of its own.
+        var elsewhere = await alices.SendTextAsync(dm, "psst");
+
+        // After the delay, the same message is taken.
+        await Task.Delay(TimeSpan.FromMilliseconds(limited.RetryAfterMs));
+        var resent = await bobs.SendTextAsync(general, "four", messageId);
+
+        Assert.Equal((40u, ErrorCode.RateLimited), (limited.RequestId, limited.Code));
+        Assert.InRange(limited.RetryAfterMs, 4000u, 5000u);
+        Assert.Contains("conversation", limited.Message, StringComparison.Ordinal);
+        Assert.Equal((41u, ErrorCode.RateLimited), (reactLimited.RequestId, reactLimited.Code));
+        Assert.True(reactLimited.RetryAfterMs > 0);
+        Assert.True(elsewhere.Seq > 0);
+        Assert.Equal(4ul, resent.Seq - first.Seq + 1);
+    }
+}
