@@ -93,7 +93,8 @@ public sealed record CreatedTeam(Guid TeamId, string Name, string Role, bool Mut
 /// <param name="Role">My role: <c>owner</c>, <c>admin</c> or <c>member</c>.</param>
 /// <param name="Muted">Whether I muted it.</param>
 /// <param name="MembersCanInvite">Whether every member may create invites (otherwise owners and admins only).</param>
-public sealed record TeamSummary(Guid TeamId, string Name, string Role, bool Muted, bool MembersCanInvite);
+/// <param name="MembersCanMentionChannel">Whether every member may use @channel and @here (otherwise owners and admins only).</param>
+public sealed record TeamSummary(Guid TeamId, string Name, string Role, bool Muted, bool MembersCanInvite, bool MembersCanMentionChannel = true);
 
 /// <summary>A new invite (<c>POST /v1/teams/{team_id}/invites</c>).</summary>
 /// <param name="InviteId">The invite, for revoking it.</param>

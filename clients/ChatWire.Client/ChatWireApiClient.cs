@@ -142,13 +142,21 @@ public sealed partial class ChatWireApiClient : IDisposable
     public Task<IReadOnlyList<TeamSummary>> ListTeamsAsync(CancellationToken cancellationToken = default) =>
         ListAllAsync<TeamList, TeamSummary>("v1/teams", cancellationToken);
 
-    /// <summary><c>PATCH /v1/teams/{team_id}</c>: renames a team and/or changes who may invite (owner or admin).</summary>
+    /// <summary>
+    /// <c>PATCH /v1/teams/{team_id}</c>: renames a team and/or changes who may invite and who may use @channel and
+    /// @here (owner or admin).
+    /// </summary>
     /// <param name="teamId">The team.</param>
     /// <param name="name">The new name; unchanged when <see langword="null"/>.</param>
     /// <param name="membersCanInvite">Whether every member may create invites; unchanged when <see langword="null"/>.</param>
+    /// <param name="membersCanMentionChannel">
+    /// Whether every member may use @channel and @here (otherwise owners and admins only); unchanged when <see langword="null"/>.
+    /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public Task<TeamSummary> UpdateTeamAsync(Guid teamId, string? name = null, bool? membersCanInvite = null, CancellationToken cancellationToken = default) =>
-        SendAsync<TeamSummary>(HttpMethod.Patch, $"v1/teams/{teamId:D}", new UpdateTeamBody(name, membersCanInvite), authenticated: true, cancellationToken);
+    public Task<TeamSummary> UpdateTeamAsync(
+        Guid teamId, string? name = null, bool? membersCanInvite = null, bool? membersCanMentionChannel = null, CancellationToken cancellationToken = default) =>
+        SendAsync<TeamSummary>(
+            HttpMethod.Patch, $"v1/teams/{teamId:D}", new UpdateTeamBody(name, membersCanInvite, membersCanMentionChannel), authenticated: true, cancellationToken);
 
     /// <summary>
     /// <c>DELETE /v1/teams/{team_id}/members/{user_id}</c>: removes a member from the team and all its channels

@@ -26,9 +26,9 @@ internal sealed record CreateTeamRequest(string? Name);
 
 internal sealed record TeamCreatedResponse(Guid TeamId, string Name, string Role, bool Muted, Guid GeneralChannelId);
 
-internal sealed record TeamInfo(Guid TeamId, string Name, string Role, bool Muted, bool MembersCanInvite);
+internal sealed record TeamInfo(Guid TeamId, string Name, string Role, bool Muted, bool MembersCanInvite, bool MembersCanMentionChannel);
 
-internal sealed record UpdateTeamRequest(string? Name = null, bool? MembersCanInvite = null);
+internal sealed record UpdateTeamRequest(string? Name = null, bool? MembersCanInvite = null, bool? MembersCanMentionChannel = null);
 
 internal sealed record SetRoleRequest(string? Role);
 

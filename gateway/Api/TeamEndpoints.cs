@@ -28,12 +28,14 @@ internal static class TeamEndpoints
             .Returns<TeamCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 415);
         authenticated.MapGet("/teams", ListTeamsAsync)
             .Describe("listTeams", "List my teams", Tag,
-                "The teams the caller is a member of, with the caller's role, mute setting and whether every member may invite. Paged in team id "
+                "The teams the caller is a member of, with the caller's role, mute setting, whether every member may invite and whether every "
+                + "member may use @channel and @here. Paged in team id "
                 + "order: limit 1-500 (default 100), and next_cursor as cursor for the next page until it is null.")
             .Returns<TeamListResponse>().Refuses(400);
         authenticated.MapPatch("/teams/{teamId}", UpdateTeamAsync)
             .Describe("updateTeam", "Rename a team or change its settings (owners and admins)", Tag,
-                "name and members_can_invite are each optional; members_can_invite true lets every member create invites. Owners and admins only "
+                "name, members_can_invite and members_can_mention_channel are each optional; members_can_invite true lets every member create "
+                + "invites, members_can_mention_channel false keeps @channel and @here (group_mentions on SEND) to owners and admins. Owners and admins only "
                 + "(others 403 FORBIDDEN, non-members 403 NOT_A_MEMBER). Answers the team as listTeams shows it.")
             .Returns<TeamInfo>().Refuses(400, 403, 415);
         authenticated.MapDelete("/teams/{teamId}/members/{userId}", RemoveMemberAsync)
@@ -138,7 +140,7 @@ internal static class TeamEndpoints
         var team = Ids.Parse("team_id", teamId);
         await RequireAdminAsync(directory, team, me.UserId, ct);
         var name = body.Name is null ? null : Validation.DisplayText("name", body.Name);
-        await directory.UpdateTeamAsync(team, name, body.MembersCanInvite, ct);
+        await directory.UpdateTeamAsync(team, name, body.MembersCanInvite, body.MembersCanMentionChannel, ct);
         return ToInfo(await RequireMemberAsync(directory, team, me.UserId, ct));
     }
 
@@ -350,5 +352,6 @@ internal static class TeamEndpoints
         }
     }
 
-    private static TeamInfo ToInfo(TeamMembershipRecord m) => new(m.Team.Id, m.Team.Name, Validation.RoleName(m.Role), m.Muted, m.Team.MembersCanInvite);
+    private static TeamInfo ToInfo(TeamMembershipRecord m) =>
+        new(m.Team.Id, m.Team.Name, Validation.RoleName(m.Role), m.Muted, m.Team.MembersCanInvite, m.Team.MembersCanMentionChannel);
 }

@@ -196,6 +196,15 @@ internal sealed partial class ConversationService(
                     : Denied(access.Access));
             }
 
+            // @channel and @here notify every member: a team may keep them to its owners and admins. One directory read,
+            // only for a message that carries one.
+            if (send.GroupMentions != 0 && access.TeamId is { } teamId
+                && await directory.GetTeamMembershipAsync(teamId, actor.UserId) is { Team.MembersCanMentionChannel: false, Role: < TeamRole.Admin })
+            {
+                return Task.FromResult(await StoredAlreadyAsync(message) ?? SendOutcome.Refused(
+                    ErrorCode.Forbidden, "This team lets only its owners and admins use @channel and @here; send the message without group_mentions."));
+            }
+
             // After the membership check: only the conversation's members spend its budget.
             if (rateLimiter.TryTakeConversation(send.ConversationId) is { } conversationWaitMs)
             {

@@ -23,7 +23,7 @@ internal static class AdminRows
         $"UPDATE users SET disabled_at = CASE WHEN {p}at IS NULL THEN NULL ELSE COALESCE(disabled_at, {p}at) END WHERE id = {p}id AND deleted_at IS NULL;";
 
     public static string ListTeams(char p) => $"""
-        SELECT t.id, t.name, t.created_by, t.created_at, t.members_can_invite,
+        SELECT t.id, t.name, t.created_by, t.created_at, t.members_can_invite, t.members_can_mention_channel,
                (SELECT count(*) FROM team_members m WHERE m.team_id = t.id)
         FROM teams t WHERE t.id > {p}after ORDER BY t.id LIMIT {p}limit;
         """;
@@ -53,6 +53,12 @@ internal static class AdminRows
         Convert.ToInt32(reader.GetValue(7), System.Globalization.CultureInfo.InvariantCulture));
 
     public static TeamAdminRecord ReadTeam(DbDataReader reader) => new(
-        new TeamRecord(reader.ReadGuid(0), reader.GetString(1), reader.ReadGuid(2), reader.ReadTime(3), Convert.ToInt64(reader.GetValue(4), System.Globalization.CultureInfo.InvariantCulture) != 0),
-        Convert.ToInt32(reader.GetValue(5), System.Globalization.CultureInfo.InvariantCulture));
+        new TeamRecord(
+            reader.ReadGuid(0),
+            reader.GetString(1),
+            reader.ReadGuid(2),
+            reader.ReadTime(3),
+            Convert.ToInt64(reader.GetValue(4), System.Globalization.CultureInfo.InvariantCulture) != 0,
+            Convert.ToInt64(reader.GetValue(5), System.Globalization.CultureInfo.InvariantCulture) != 0),
+        Convert.ToInt32(reader.GetValue(6), System.Globalization.CultureInfo.InvariantCulture));
 }

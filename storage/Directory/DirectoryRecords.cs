@@ -45,7 +45,11 @@ public enum TeamRoleChange
 /// <param name="CreatedBy">The user who created it (its first owner).</param>
 /// <param name="CreatedAt">When.</param>
 /// <param name="MembersCanInvite">Whether every member may create invites; otherwise only owners and admins.</param>
-public sealed record TeamRecord(Guid Id, string Name, Guid CreatedBy, DateTimeOffset CreatedAt, bool MembersCanInvite = false);
+/// <param name="MembersCanMentionChannel">
+/// Whether every member may use @channel and @here (group mentions, which notify every member of a conversation) in
+/// the team's conversations; otherwise only owners and admins.
+/// </param>
+public sealed record TeamRecord(Guid Id, string Name, Guid CreatedBy, DateTimeOffset CreatedAt, bool MembersCanInvite = false, bool MembersCanMentionChannel = true);
 
 /// <summary>A team as one member sees it: with that member's role and mute flag.</summary>
 public sealed record TeamMembershipRecord(TeamRecord Team, TeamRole Role, bool Muted, DateTimeOffset JoinedAt);

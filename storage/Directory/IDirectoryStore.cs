@@ -54,7 +54,7 @@ public interface IDirectoryStore
     Task<bool> SetTeamMutedAsync(Guid teamId, Guid userId, bool muted, CancellationToken cancellationToken = default);
 
     /// <summary>Renames the team and/or changes its settings (a null leaves that one as it is); false when there is no such team.</summary>
-    Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken = default);
+    Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, bool? membersCanMentionChannel = null, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Changes a member's role, as one atomic step with two checks: <paramref name="requiredOwner"/> (when given) is

@@ -6,7 +6,7 @@ namespace ChatWire.Storage.MySql;
 public sealed partial class MySqlDirectoryStore
 {
     // ReadTeam reads these ordinals; ReadMembership the team's, then the member's.
-    private const string TeamColumns = "t.id, t.name, t.created_by, t.created_at, t.members_can_invite";
+    private const string TeamColumns = "t.id, t.name, t.created_by, t.created_at, t.members_can_invite, t.members_can_mention_channel";
     private const string MembershipColumns = TeamColumns + ", m.role, m.muted, m.joined_at";
     private const string MemberColumns = "u.id, u.username, u.display_name, m.role, m.muted";
 
@@ -30,8 +30,8 @@ public sealed partial class MySqlDirectoryStore
             await using var transaction = await connection.BeginTransactionAsync(ct);
             await using (var insertTeam = new MySqlCommand(
                 """
-                INSERT INTO teams (id, name, created_by, created_at, members_can_invite)
-                VALUES (@id, @name, @created_by, @created_at, @members_can_invite);
+                INSERT INTO teams (id, name, created_by, created_at, members_can_invite, members_can_mention_channel)
+                VALUES (@id, @name, @created_by, @created_at, @members_can_invite, @members_can_mention_channel);
                 """,
                 connection,
                 transaction))
@@ -41,6 +41,7 @@ public sealed partial class MySqlDirectoryStore
                 insertTeam.Parameters.AddGuid("@created_by", team.CreatedBy);
                 insertTeam.Parameters.AddTime("@created_at", team.CreatedAt);
                 insertTeam.Parameters.AddInteger("@members_can_invite", team.MembersCanInvite ? 1 : 0);
+                insertTeam.Parameters.AddInteger("@members_can_mention_channel", team.MembersCanMentionChannel ? 1 : 0);
                 await ExecuteInsertAsync(insertTeam, "The team id is taken.", ct);
             }
 
@@ -160,17 +161,19 @@ public sealed partial class MySqlDirectoryStore
             return await command.ExecuteNonQueryAsync(ct) == 1;
         }, cancellationToken);
 
-    public Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken = default) =>
+    public Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, bool? membersCanMentionChannel = null, CancellationToken cancellationToken = default) =>
         WriteAsync(async (connection, ct) =>
         {
             await using var command = new MySqlCommand(
                 """
-                UPDATE teams SET name = COALESCE(@name, name), members_can_invite = COALESCE(@members_can_invite, members_can_invite)
+                UPDATE teams SET name = COALESCE(@name, name), members_can_invite = COALESCE(@members_can_invite, members_can_invite),
+                    members_can_mention_channel = COALESCE(@members_can_mention_channel, members_can_mention_channel)
                 WHERE id = @id;
                 """,
                 connection);
             command.Parameters.AddText("@name", name);
             command.Parameters.AddNullableInteger("@members_can_invite", membersCanInvite is { } open ? (open ? 1 : 0) : null);
+            command.Parameters.AddNullableInteger("@members_can_mention_channel", membersCanMentionChannel is { } all ? (all ? 1 : 0) : null);
             command.Parameters.AddGuid("@id", teamId);
             return await command.ExecuteNonQueryAsync(ct) == 1;
         }, cancellationToken);
@@ -501,13 +504,14 @@ public sealed partial class MySqlDirectoryStore
         reader.GetString(1),
         reader.ReadGuid(2),
         reader.ReadTime(3),
-        reader.GetBoolean(4));
+        reader.GetBoolean(4),
+        reader.GetBoolean(5));
 
     private static TeamMembershipRecord ReadMembership(MySqlDataReader reader) => new(
         ReadTeam(reader),
-        (TeamRole)reader.GetInt32(5),
-        reader.GetBoolean(6),
-        reader.ReadTime(7));
+        (TeamRole)reader.GetInt32(6),
+        reader.GetBoolean(7),
+        reader.ReadTime(8));
 
     private static TeamMemberRecord ReadMember(MySqlDataReader reader) => new(
         reader.ReadGuid(0),

@@ -6,7 +6,7 @@ namespace ChatWire.Storage.Sqlite;
 public sealed partial class SqliteDirectoryStore
 {
     // ReadTeam reads these ordinals; ReadMembership the team's, then the member's.
-    private const string TeamColumns = "t.id, t.name, t.created_by, t.created_at, t.members_can_invite";
+    private const string TeamColumns = "t.id, t.name, t.created_by, t.created_at, t.members_can_invite, t.members_can_mention_channel";
     private const string MembershipColumns = TeamColumns + ", m.role, m.muted, m.joined_at";
     private const string InviteColumns = "id, team_id, code_hash, created_by, created_at, expires_at, revoked_at";
 
@@ -22,11 +22,12 @@ public sealed partial class SqliteDirectoryStore
         {
             insertTeam.Transaction = transaction;
             insertTeam.CommandText = """
-                INSERT INTO teams (id, name, created_by, created_at, members_can_invite)
-                VALUES ($id, $name, $created_by, $created_at, $members_can_invite);
+                INSERT INTO teams (id, name, created_by, created_at, members_can_invite, members_can_mention_channel)
+                VALUES ($id, $name, $created_by, $created_at, $members_can_invite, $members_can_mention_channel);
                 """;
             insertTeam.Parameters.AddGuid("$id", team.Id);
             insertTeam.Parameters.AddInteger("$members_can_invite", team.MembersCanInvite ? 1 : 0);
+            insertTeam.Parameters.AddInteger("$members_can_mention_channel", team.MembersCanMentionChannel ? 1 : 0);
             insertTeam.Parameters.AddText("$name", team.Name);
             insertTeam.Parameters.AddGuid("$created_by", team.CreatedBy);
             insertTeam.Parameters.AddTime("$created_at", team.CreatedAt);
@@ -150,16 +151,18 @@ public sealed partial class SqliteDirectoryStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public async Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken = default)
+    public async Task<bool> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, bool? membersCanMentionChannel = null, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            UPDATE teams SET name = coalesce($name, name), members_can_invite = coalesce($members_can_invite, members_can_invite)
+            UPDATE teams SET name = coalesce($name, name), members_can_invite = coalesce($members_can_invite, members_can_invite),
+                members_can_mention_channel = coalesce($members_can_mention_channel, members_can_mention_channel)
             WHERE id = $id;
             """;
         command.Parameters.AddText("$name", name);
         command.Parameters.AddNullableInteger("$members_can_invite", membersCanInvite is { } open ? (open ? 1 : 0) : null);
+        command.Parameters.AddNullableInteger("$members_can_mention_channel", membersCanMentionChannel is { } all ? (all ? 1 : 0) : null);
         command.Parameters.AddGuid("$id", teamId);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
@@ -514,13 +517,14 @@ public sealed partial class SqliteDirectoryStore
         reader.GetString(1),
         reader.ReadGuid(2),
         reader.ReadTime(3),
-        reader.GetInt64(4) != 0);
+        reader.GetInt64(4) != 0,
+        reader.GetInt64(5) != 0);
 
     private static TeamMembershipRecord ReadMembership(SqliteDataReader reader) => new(
         ReadTeam(reader),
-        (TeamRole)reader.GetInt32(5),
-        reader.GetInt64(6) != 0,
-        reader.ReadTime(7));
+        (TeamRole)reader.GetInt32(6),
+        reader.GetInt64(7) != 0,
+        reader.ReadTime(8));
 
     private static InviteRecord ReadInvite(SqliteDataReader reader) => new(
         reader.ReadGuid(0),

@@ -32,6 +32,43 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal(carol.UserId, list.Single(i => i.GetProperty("invite_id").GetGuid() == carols.GetProperty("invite_id").GetGuid()).GetProperty("created_by").GetGuid());
     }
 
+    // members_can_mention_channel false: @channel and @here (group_mentions) are for owners and admins; a plain member
+    // is refused FORBIDDEN and nothing is stored, while the same words without the group mention go through, and a
+    // group DM (no team) is never restricted.
+    [Fact]
+    public async Task GroupMentions_KeptToOwnersAndAdmins_WhenTheTeamSaysSo()
+    {
+        var (alice, bob, carol, teamId) = await TeamOfThreeAsync();
+        var general = (await alice.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels")).GetProperty("channels").EnumerateArray()
+            .Single(c => c.GetProperty("name").GetString() == "general").GetProperty("conversation_id").GetGuid();
+        var group = await alice.OpenDmAsync(bob.Username, carol.Username);
+        await alice.CallAsync(HttpMethod.Put, $"v1/teams/{teamId}/members/{bob.UserId}/role", new { role = "admin" });
+        await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
+        await using var carols = await RawClient.ConnectAuthenticatedAsync(carol);
+        await carols.SendAsync(new Send(carols.NextRequestId(), general, Guid.CreateVersion7(), "text/plain", "@here lunch?"u8.ToArray()) { GroupMentions = GroupMentions.Here });
+        await carols.ExpectAsync<SendAck>();
+
+        var refusedByCarol = await carol.SendAsync(HttpMethod.Patch, $"v1/teams/{teamId}", new { members_can_mention_channel = false });
+        var team = await alice.CallAsync(HttpMethod.Patch, $"v1/teams/{teamId}", new { members_can_mention_channel = false });
+        var listed = (await carol.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").EnumerateArray().Single(t => t.GetProperty("team_id").GetGuid() == teamId);
+
+        await carols.SendAsync(new Send(41, general, Guid.CreateVersion7(), "text/plain", "@channel deploy!"u8.ToArray()) { GroupMentions = GroupMentions.Channel });
+        var refused = await carols.ExpectErrorAsync();
+        var plain = await carols.SendTextAsync(general, "deploy, everyone?");
+        await bobs.SendAsync(new Send(42, general, Guid.CreateVersion7(), "text/plain", "@channel deploying"u8.ToArray()) { GroupMentions = GroupMentions.Channel });
+        var byAdmin = await bobs.ExpectAsync<SendAck>();
+        await carols.SendAsync(new Send(43, group, Guid.CreateVersion7(), "text/plain", "@here in the group"u8.ToArray()) { GroupMentions = GroupMentions.Here });
+        var inGroup = await carols.ExpectAsync<SendAck>();
+
+        await AssertProblemAsync(refusedByCarol, HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        Assert.False(listed.GetProperty("members_can_mention_channel").GetBoolean());
+        Assert.False(team.GetProperty("members_can_mention_channel").GetBoolean());
+        Assert.Equal((41u, ErrorCode.Forbidden), (refused.RequestId, refused.Code));
+        Assert.Contains("@channel", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(plain.Seq + 1, byAdmin.Seq);
+        Assert.Equal((42u, 43u), (byAdmin.RequestId, inGroup.RequestId));
+    }
+
     [Fact]
     public async Task ALeavingMembersInvites_AreRevoked()
     {

@@ -20,7 +20,7 @@ internal sealed record CreateTeamBody(string Name);
 
 internal sealed record CreateInviteBody(long? ExpiresInSeconds);
 
-internal sealed record UpdateTeamBody(string? Name, bool? MembersCanInvite);
+internal sealed record UpdateTeamBody(string? Name, bool? MembersCanInvite, bool? MembersCanMentionChannel);
 
 internal sealed record SetRoleBody(string Role);
 

@@ -17,6 +17,28 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
+    public async Task UpdateTeamAsync_EachSettingAlone_OthersUnchanged_SeenByEveryRead()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+        Assert.True(team.MembersCanMentionChannel);
+        Assert.False(team.MembersCanInvite);
+
+        Assert.True(await Store.UpdateTeamAsync(team.Id, name: null, membersCanInvite: null, membersCanMentionChannel: false));
+        var quiet = team with { MembersCanMentionChannel = false };
+        Assert.Equal(quiet, await Store.GetTeamAsync(team.Id));
+        Assert.Equal(quiet, (await Store.GetTeamMembershipAsync(team.Id, alice.Id))!.Team);
+        Assert.Equal(quiet, Assert.Single(await Store.ListTeamsForUserAsync(alice.Id)).Team);
+        Assert.Equal(quiet, Assert.Single(await ((IAccountAdminStore)Store).ListTeamsAsync(null, 10), t => t.Team.Id == team.Id).Team);
+
+        Assert.True(await Store.UpdateTeamAsync(team.Id, name: "Acme Inc", membersCanInvite: true));
+        Assert.Equal(quiet with { Name = "Acme Inc", MembersCanInvite = true }, await Store.GetTeamAsync(team.Id));
+        Assert.True(await Store.UpdateTeamAsync(team.Id, name: null, membersCanInvite: null, membersCanMentionChannel: true));
+        Assert.True((await Store.GetTeamAsync(team.Id))!.MembersCanMentionChannel);
+        Assert.False(await Store.UpdateTeamAsync(Guid.NewGuid(), name: "Nobody", membersCanInvite: null));
+    }
+
+    [Fact]
     public async Task SetTeamRoleAsync_EachRefusal_ChangesNothing_AndAChangeStands()
     {
         var alice = await AddUserAsync("alice");
