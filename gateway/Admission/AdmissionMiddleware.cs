@@ -54,10 +54,10 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
         // for each connection's whole life (an idle connection would carry this method's suspended state).
         var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
         string? reason;
-        int retryAfterSeconds;
+        uint retryAfterMs;
         try
         {
-            reason = budget.TryAdmit(listener, address, out retryAfterSeconds);
+            reason = budget.TryAdmit(listener, address, out retryAfterMs);
         }
         catch
         {
@@ -71,7 +71,7 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
         {
             lean.ReleaseOnDispose(this, listener, admitted: false);
             Refused(address, reason);
-            return RefuseAsync(context, listener, reason, retryAfterSeconds);
+            return RefuseAsync(context, listener, reason, retryAfterMs);
         }
 
         lean.ReleaseOnDispose(this, listener, admitted: true);
@@ -83,10 +83,10 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
         try
         {
             var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
-            if (budget.TryAdmit(listener, address, out var retryAfterSeconds) is { } reason)
+            if (budget.TryAdmit(listener, address, out var retryAfterMs) is { } reason)
             {
                 Refused(address, reason);
-                await RefuseAsync(context, listener, reason, retryAfterSeconds);
+                await RefuseAsync(context, listener, reason, retryAfterMs);
                 return;
             }
 
@@ -108,19 +108,21 @@ internal sealed class AdmissionMiddleware(ConnectionBudget budget, GatewayMetric
     // Protocol peers get ERROR TOO_MANY_CONNECTIONS (docs/protocol.md §3.2), with retry_after_ms when the address
     // is over its rate of new connections; HTTP peers a 503 problem with Retry-After; a TLS or Noise peer nothing:
     // no handshake has happened, so the connection just closes.
-    private static async Task RefuseAsync(ConnectionContext context, ListenerKind listener, string reason, int retryAfterSeconds)
+    private static async Task RefuseAsync(ConnectionContext context, ListenerKind listener, string reason, uint retryAfterMs)
     {
         var output = context.Transport.Output;
         switch (listener)
         {
             case ListenerKind.Tcp:
-                var message = retryAfterSeconds > 0
+                var message = retryAfterMs > 0
                     ? $"Connection refused: {reason}; retry after retry_after_ms."
                     : $"Connection refused: {reason}.";
-                FrameCodec.Write(output, new ErrorFrame(0, ErrorCode.TooManyConnections, message, (uint)retryAfterSeconds * 1000));
+                FrameCodec.Write(output, new ErrorFrame(0, ErrorCode.TooManyConnections, message, retryAfterMs));
                 break;
             case ListenerKind.Http or ListenerKind.Management:
-                output.Write(retryAfterSeconds > 1 ? BuildHttpRefusal(retryAfterSeconds) : HttpRefusal);
+                // Retry-After counts whole seconds: rounded up, at least 1.
+                var seconds = (int)Math.Max(1, (retryAfterMs + 999L) / 1000);
+                output.Write(seconds > 1 ? BuildHttpRefusal(seconds) : HttpRefusal);
                 break;
             default:
                 return;

@@ -33,6 +33,9 @@ internal static class ClientAddress
         return new IPAddress(bytes);
     }
 
+    /// <summary>An IPv4-mapped IPv6 address as its IPv4 address, any other as it is: how a trusted proxy's exact address is matched.</summary>
+    public static IPAddress Unmapped(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
     /// <summary>The group as text, for throttle keys: <c>203.0.113.7</c>, <c>2001:db8:1:2::/64</c>.</summary>
     public static string? Key(IPAddress? address) =>
         Group(address) is not { } group ? null : GroupKey(group);

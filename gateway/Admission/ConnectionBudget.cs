@@ -64,7 +64,7 @@ internal sealed class ConnectionBudget : IDisposable
         PerAddressRate = o.ConnectionsPerMinutePerIp
             ?? (int)Math.Min((long)o.MaxConnectionsPerIp * 4, GatewayOptionsValidation.MaxConnectionsPerMinutePerIp);
         _perAddressRate = PerAddressRate > 0 ? new KeyBudget("connections", PerAddressRate, time) : null;
-        _exempt = [.. o.TrustedProxies.Select(p => Unmapped(IPAddress.Parse(p)))];
+        _exempt = [.. o.TrustedProxies.Select(p => ClientAddress.Unmapped(IPAddress.Parse(p)))];
         _listenerCapReasons = [.. Enum.GetValues<ListenerKind>().Select(l => l.ToString().ToLowerInvariant() + " listener cap")];
     }
 
@@ -103,12 +103,12 @@ internal sealed class ConnectionBudget : IDisposable
     public string? TryAdmit(ListenerKind listener, IPAddress? address) => TryAdmit(listener, address, out _);
 
     /// <summary>
-    /// The listener's and the address's checks; null when admitted, else the reason, with the seconds after which the
-    /// address may connect again when the reason is its rate (0 otherwise).
+    /// The listener's and the address's checks; null when admitted, else the reason, with the milliseconds after which
+    /// the address may connect again when the reason is its rate (0 otherwise).
     /// </summary>
-    public string? TryAdmit(ListenerKind listener, IPAddress? address, out int retryAfterSeconds)
+    public string? TryAdmit(ListenerKind listener, IPAddress? address, out uint retryAfterMs)
     {
-        retryAfterSeconds = 0;
+        retryAfterMs = 0;
         if (Interlocked.Increment(ref _perListener[(int)listener]) > _listenerCaps[(int)listener])
         {
             Interlocked.Decrement(ref _perListener[(int)listener]);
@@ -127,7 +127,7 @@ internal sealed class ConnectionBudget : IDisposable
         }
         else if (_perAddressRate?.Take(ClientAddress.GroupKey(group)) is { Allowed: false } spent)
         {
-            retryAfterSeconds = spent.RetryAfterSeconds;
+            retryAfterMs = spent.RetryAfterMilliseconds;
             reason = PerAddressRateReason;
         }
 
@@ -147,7 +147,7 @@ internal sealed class ConnectionBudget : IDisposable
 
     public void Dispose() => _perAddressRate?.Dispose();
 
-    /// <summary>Gives back what <see cref="TryAdmit(ListenerKind, IPAddress?, out int)"/> took.</summary>
+    /// <summary>Gives back what <see cref="TryAdmit(ListenerKind, IPAddress?, out uint)"/> took.</summary>
     public void Release(ListenerKind listener, IPAddress? address)
     {
         Interlocked.Decrement(ref _perListener[(int)listener]);
@@ -157,13 +157,11 @@ internal sealed class ConnectionBudget : IDisposable
         }
     }
 
-    private static IPAddress Unmapped(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
-
     // The group an address counts under, or null when it is not counted: unknown, a trusted proxy (that
     // exact address, not its /64), or on the management listener, which its own small cap bounds: a client
     // address at its cap (a load generator on the monitoring host, say) must not make /health fail.
     private IPAddress? CountedGroup(ListenerKind listener, IPAddress? address) =>
-        listener == ListenerKind.Management || address is null || _exempt.Contains(Unmapped(address)) ? null : ClientAddress.Group(address);
+        listener == ListenerKind.Management || address is null || _exempt.Contains(ClientAddress.Unmapped(address)) ? null : ClientAddress.Group(address);
 
     private void ReleaseAddress(IPAddress group)
     {

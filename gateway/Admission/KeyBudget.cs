@@ -3,8 +3,12 @@ using System.Runtime.CompilerServices;
 
 namespace ChatWire.Gateway.Admission;
 
-/// <summary>What one charge found: whether it was allowed, and the key's budget after it.</summary>
-internal readonly record struct BudgetCharge(bool Allowed, int Remaining, int SecondsUntilWhole, int RetryAfterSeconds);
+/// <summary>
+/// What one charge found: whether it was allowed, and the key's budget after it. A refusal says when one more would be
+/// allowed, in whole seconds rounded up (HTTP's Retry-After) and in milliseconds rounded up (the protocol's
+/// retry_after_ms), each at least 1.
+/// </summary>
+internal readonly record struct BudgetCharge(bool Allowed, int Remaining, int SecondsUntilWhole, int RetryAfterSeconds, uint RetryAfterMilliseconds = 0);
 
 /// <summary>
 /// A token bucket per key, kept as one number: the generic cell rate algorithm's theoretical arrival time, the
@@ -49,7 +53,7 @@ internal sealed class KeyBudget : IDisposable
         var seen = _full.TryGetValue(key, out var box) ? Volatile.Read(ref box.Value) : long.MinValue;
         var next = Math.Max(seen, now) + _interval;
         return next - now > _window
-            ? new BudgetCharge(false, 0, Seconds(seen - now), Math.Max(1, Seconds(next - _window - now)))
+            ? Refusal(seen, next, now)
             : new BudgetCharge(true, (int)Math.Min(PerMinute, (now + _window - Math.Max(seen, now)) / _interval), Seconds(seen - now), 0);
     }
 
@@ -63,7 +67,7 @@ internal sealed class KeyBudget : IDisposable
             var next = Math.Max(seen, now) + _interval;
             if (next - now > _window)
             {
-                return new BudgetCharge(false, 0, Seconds(seen - now), Math.Max(1, Seconds(next - _window - now)));
+                return Refusal(seen, next, now);
             }
 
             if (Interlocked.CompareExchange(ref box.Value, next, seen) == seen)
@@ -86,6 +90,13 @@ internal sealed class KeyBudget : IDisposable
                 _full.TryRemove(new KeyValuePair<string, StrongBox<long>>(key, box));
             }
         }
+    }
+
+    private BudgetCharge Refusal(long seen, long next, long now)
+    {
+        var wait = next - _window - now;
+        var milliseconds = Math.Max(1, Math.Min(uint.MaxValue, ((wait * 1000) + _time.TimestampFrequency - 1) / _time.TimestampFrequency));
+        return new BudgetCharge(false, 0, Seconds(seen - now), Math.Max(1, Seconds(wait)), (uint)milliseconds);
     }
 
     // Whole seconds, rounded up: a client that waits this long finds what was promised.

@@ -21,7 +21,7 @@ internal sealed class RefusedTokenBudget : IDisposable
     {
         var perMinute = limits.Value.RefusedTokensPerMinutePerAddress;
         Budget = perMinute > 0 ? new KeyBudget("refused-token", perMinute, time) : null;
-        _exempt = [.. gateway.Value.TrustedProxies.Select(p => ClientAddress.Group(IPAddress.Parse(p))!)];
+        _exempt = [.. gateway.Value.TrustedProxies.Select(p => ClientAddress.Unmapped(IPAddress.Parse(p)))];
     }
 
     /// <summary>The budget, or null when it is off (0).</summary>
@@ -32,11 +32,15 @@ internal sealed class RefusedTokenBudget : IDisposable
     /// when it is unknown or a trusted proxy (whose connections carry many clients).
     /// </summary>
     public string? KeyOf(EndPoint? remote) =>
-        Budget is not null && ClientAddress.Group((remote as IPEndPoint)?.Address) is { } group && !_exempt.Contains(group)
-            ? ClientAddress.GroupKey(group)
+        Budget is not null && (remote as IPEndPoint)?.Address is { } address && !_exempt.Contains(ClientAddress.Unmapped(address))
+            ? ClientAddress.Key(address)
             : null;
 
-    /// <summary>Whether a token from <paramref name="key"/> may be looked up now; a charge that was not allowed when it may not.</summary>
+    /// <summary>
+    /// Whether a token from <paramref name="key"/> may be looked up now; a charge that was not allowed when it may not.
+    /// A peek, not a charge: AUTHs from one address racing each other may all pass it and each be charged once
+    /// refused, so the store may see up to the address's open connections' worth more than the budget at its edge.
+    /// </summary>
     public BudgetCharge? RefusedBeforeLookup(string? key) =>
         key is not null && Budget?.Peek(key) is { Allowed: false } spent ? spent : null;
 

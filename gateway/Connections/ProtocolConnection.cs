@@ -379,7 +379,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
                 ErrorCode.RateLimited,
                 "Too many refused session tokens from this address; retry after retry_after_ms.",
                 auth.RequestId,
-                (uint)spent.RetryAfterSeconds * 1000);
+                spent.RetryAfterMilliseconds);
             return;
         }
 

@@ -205,13 +205,6 @@ internal sealed partial class ConversationService(
                     ErrorCode.Forbidden, "This team lets only its owners and admins use @channel and @here; send the message without group_mentions."));
             }
 
-            // After the membership check: only the conversation's members spend its budget.
-            if (rateLimiter.TryTakeConversation(send.ConversationId) is { } conversationWaitMs)
-            {
-                audit.RateLimited("SEND into a busy conversation", actor.UserId);
-                return Task.FromResult(SendOutcome.ConversationBusy(conversationWaitMs));
-            }
-
             if (await quota.CheckAsync(actor.UserId, access.TeamId, send.Content.Length) is { } refusal)
             {
                 return Task.FromResult(await StoredAlreadyAsync(message) ?? SendOutcome.Refused(ErrorCode.QuotaExceeded, refusal));
@@ -223,6 +216,15 @@ internal sealed partial class ConversationService(
                 && await e2e.CheckSendAsync(send.ConversationId, actor.DeviceId, send.MembershipEpoch, send.DistributionId) is { } e2eRefusal)
             {
                 return Task.FromResult(await StoredAlreadyAsync(message) ?? SendOutcome.Refused(e2eRefusal.Code, e2eRefusal.Message));
+            }
+
+            // Last, once every check has passed: only the conversation's members spend its budget, and only with messages
+            // that are stored. A resend of a stored message refused here is answered its seq once retried (no store read
+            // per refusal: a flood is shed without one).
+            if (rateLimiter.TryTakeConversation(send.ConversationId) is { } conversationWaitMs)
+            {
+                audit.RateLimited("SEND into a busy conversation", actor.UserId);
+                return Task.FromResult(SendOutcome.ConversationBusy(conversationWaitMs));
             }
 
             var commit = await store.EnqueueAsync(message);

@@ -164,7 +164,7 @@ public sealed class AdmissionTests
         }
 
         Assert.Equal(ConnectionBudget.PerAddressRateReason, budget.TryAdmit(ListenerKind.Tls, host, out var retryAfter));
-        Assert.Equal(20, retryAfter);
+        Assert.Equal(20_000u, retryAfter);
         Assert.Equal(0, budget.OpenOn(ListenerKind.Tls));
 
         // Other addresses, the management listener and trusted proxies are not charged to it.
@@ -181,6 +181,39 @@ public sealed class AdmissionTests
         clock.Advance(TimeSpan.FromSeconds(1));
         Assert.Null(budget.TryAdmit(ListenerKind.Noise, host));
         Assert.NotNull(budget.TryAdmit(ListenerKind.Noise, host));
+    }
+
+    [Fact]
+    public void RefusedTokens_AreCountedByAddressGroup_TrustedProxiesExemptByTheirExactAddressOnly()
+    {
+        using var refused = new RefusedTokenBudget(
+            Options.Create(new LimitsOptions()), Options.Create(new GatewayOptions { TrustedProxies = ["10.0.0.5", "2001:db8:9:9::5"] }), TimeProvider.System);
+
+        Assert.Null(refused.KeyOf(new IPEndPoint(IPAddress.Parse("10.0.0.5"), 1)));
+        Assert.Null(refused.KeyOf(new IPEndPoint(IPAddress.Parse("::ffff:10.0.0.5"), 1)));
+        Assert.Null(refused.KeyOf(new IPEndPoint(IPAddress.Parse("2001:db8:9:9::5"), 1)));
+        Assert.Equal("2001:db8:9:9::/64", refused.KeyOf(new IPEndPoint(IPAddress.Parse("2001:db8:9:9::6"), 1)));
+        Assert.Equal("10.0.0.6", refused.KeyOf(new IPEndPoint(IPAddress.Parse("::ffff:10.0.0.6"), 1)));
+        Assert.Null(refused.KeyOf(null));
+    }
+
+    [Fact]
+    public void ARateRefusal_GivesBackTheAddresssCount()
+    {
+        var clock = new SteppingClock();
+        using var budget = new ConnectionBudget(
+            Options.Create(new GatewayOptions { MaxConnections = 100, MaxConnectionsPerIp = 2, ConnectionsPerMinutePerIp = 2 }), clock);
+        var host = IPAddress.Parse("192.0.2.9");
+        Assert.Null(budget.TryAdmit(ListenerKind.Tcp, host));
+        Assert.Null(budget.TryAdmit(ListenerKind.Tcp, host));
+        budget.Release(ListenerKind.Tcp, host);
+
+        Assert.Equal(ConnectionBudget.PerAddressRateReason, budget.TryAdmit(ListenerKind.Tcp, host));
+
+        // A leaked count would make this one the third the cap refuses.
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Null(budget.TryAdmit(ListenerKind.Tcp, host));
+        Assert.Equal("per-address connection cap", budget.TryAdmit(ListenerKind.Tcp, host));
     }
 
     [Theory]

@@ -24,11 +24,14 @@ public sealed class KeyBudgetTests
         Assert.False(refused.Allowed);
         Assert.Equal(0, refused.Remaining);
         Assert.Equal(1, refused.RetryAfterSeconds);
+        Assert.Equal(1000u, refused.RetryAfterMilliseconds);
         Assert.Equal(60, refused.SecondsUntilWhole);
         Assert.True(budget.Take("bob").Allowed);
 
         clock.Advance(TimeSpan.FromMilliseconds(999));
-        Assert.False(budget.Take("alice").Allowed);
+        var almost = budget.Take("alice");
+        Assert.False(almost.Allowed);
+        Assert.Equal((1, 1u), (almost.RetryAfterSeconds, almost.RetryAfterMilliseconds));
         clock.Advance(TimeSpan.FromMilliseconds(1));
         Assert.True(budget.Take("alice").Allowed);
         Assert.False(budget.Take("alice").Allowed);
