@@ -140,6 +140,9 @@ internal sealed class ConnectionBudget : IDisposable
         return reason;
     }
 
+    /// <summary>Whether <paramref name="address"/> is one of Gateway:TrustedProxies: that exact address, not its /64.</summary>
+    public bool IsTrustedProxy(IPAddress address) => _exempt.Contains(ClientAddress.Unmapped(address));
+
     /// <summary>The reason (and metric label) of a connection refused for its address's rate of new connections.</summary>
     public const string PerAddressRateReason = "per-address connection rate";
 
@@ -161,7 +164,7 @@ internal sealed class ConnectionBudget : IDisposable
     // exact address, not its /64), or on the management listener, which its own small cap bounds: a client
     // address at its cap (a load generator on the monitoring host, say) must not make /health fail.
     private IPAddress? CountedGroup(ListenerKind listener, IPAddress? address) =>
-        listener == ListenerKind.Management || address is null || _exempt.Contains(ClientAddress.Unmapped(address)) ? null : ClientAddress.Group(address);
+        listener == ListenerKind.Management || address is null || IsTrustedProxy(address) ? null : ClientAddress.Group(address);
 
     private void ReleaseAddress(IPAddress group)
     {

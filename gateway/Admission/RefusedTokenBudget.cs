@@ -15,13 +15,13 @@ namespace ChatWire.Gateway.Admission;
 /// </summary>
 internal sealed class RefusedTokenBudget : IDisposable
 {
-    private readonly HashSet<IPAddress> _exempt;
+    private readonly ConnectionBudget _connections;
 
-    public RefusedTokenBudget(IOptions<LimitsOptions> limits, IOptions<GatewayOptions> gateway, TimeProvider time)
+    public RefusedTokenBudget(IOptions<LimitsOptions> limits, ConnectionBudget connections, TimeProvider time)
     {
         var perMinute = limits.Value.RefusedTokensPerMinutePerAddress;
         Budget = perMinute > 0 ? new KeyBudget("refused-token", perMinute, time) : null;
-        _exempt = [.. gateway.Value.TrustedProxies.Select(p => ClientAddress.Unmapped(IPAddress.Parse(p)))];
+        _connections = connections;
     }
 
     /// <summary>The budget, or null when it is off (0).</summary>
@@ -32,7 +32,7 @@ internal sealed class RefusedTokenBudget : IDisposable
     /// when it is unknown or a trusted proxy (whose connections carry many clients).
     /// </summary>
     public string? KeyOf(EndPoint? remote) =>
-        Budget is not null && (remote as IPEndPoint)?.Address is { } address && !_exempt.Contains(ClientAddress.Unmapped(address))
+        Budget is not null && (remote as IPEndPoint)?.Address is { } address && !_connections.IsTrustedProxy(address)
             ? ClientAddress.Key(address)
             : null;
 

@@ -65,7 +65,7 @@ internal sealed class SendRateLimiter : IDisposable
                 var wait = Math.Max(device.WaitFor(_device, bytes), user.WaitFor(_user, bytes));
                 if (wait > 0)
                 {
-                    return (uint)Math.Clamp(Math.Ceiling(wait * 1000), 1, uint.MaxValue);
+                    return Milliseconds(wait);
                 }
 
                 device.Take(bytes);
@@ -96,7 +96,7 @@ internal sealed class SendRateLimiter : IDisposable
             var wait = conversation.WaitFor(_conversation, 0);
             if (wait > 0)
             {
-                return (uint)Math.Clamp(Math.Ceiling(wait * 1000), 1, uint.MaxValue);
+                return Milliseconds(wait);
             }
 
             conversation.Take(0);
@@ -112,6 +112,9 @@ internal sealed class SendRateLimiter : IDisposable
         Forget(_devices, now, _forgetDevicesAfter);
         Forget(_conversations, now, _forgetConversationsAfter);
     }
+
+    // A wait in whole milliseconds, rounded up and at least 1: a client that waits this long passes.
+    private static uint Milliseconds(double seconds) => (uint)Math.Clamp(Math.Ceiling(seconds * 1000), 1, uint.MaxValue);
 
     /// <summary>Ticks after which an untouched bucket is full again, so that a fresh one is the same: a minute at least.</summary>
     private static long FullAfter(Shape shape)

@@ -186,8 +186,8 @@ public sealed class AdmissionTests
     [Fact]
     public void RefusedTokens_AreCountedByAddressGroup_TrustedProxiesExemptByTheirExactAddressOnly()
     {
-        using var refused = new RefusedTokenBudget(
-            Options.Create(new LimitsOptions()), Options.Create(new GatewayOptions { TrustedProxies = ["10.0.0.5", "2001:db8:9:9::5"] }), TimeProvider.System);
+        using var connections = Budget(new GatewayOptions { TrustedProxies = ["10.0.0.5", "2001:db8:9:9::5"] });
+        using var refused = new RefusedTokenBudget(Options.Create(new LimitsOptions()), connections, TimeProvider.System);
 
         Assert.Null(refused.KeyOf(new IPEndPoint(IPAddress.Parse("10.0.0.5"), 1)));
         Assert.Null(refused.KeyOf(new IPEndPoint(IPAddress.Parse("::ffff:10.0.0.5"), 1)));
