@@ -74,6 +74,7 @@ internal static class CliUsage
           channel join CHANNEL | channel leave CHANNEL
           channel add CHANNEL USER | channel members CHANNEL
           channel rename CHANNEL NAME | channel archive CHANNEL | channel unarchive CHANNEL
+          channel slow-mode CHANNEL SECONDS   one message per SECONDS from each member (0 turns it off)
           conversations
           dm USER...
         Messages (over TCP):

@@ -35,11 +35,14 @@ internal static class ConversationEndpoints
                 + "archived channel is 403 FORBIDDEN.")
             .ReturnsNoContent().Refuses(400, 403, 404, 415);
         authenticated.MapPatch("/channels/{conversationId}", UpdateChannelAsync)
-            .Describe("updateChannel", "Rename a channel, or archive or unarchive it", Tag,
-                "Send name, archived, or both (neither is 400 VALIDATION_FAILED). The channel's creator and the team's owners and admins may (others "
-                + "in the team 403 FORBIDDEN, anyone outside a private channel 403 NOT_A_MEMBER), but not on the general channel (403 FORBIDDEN); a "
-                + "public channel's name taken by another is 409 ALREADY_EXISTS. An archived channel keeps its members and history, readable, but "
-                + "takes no SEND, EDIT, REACT or TYPING, and nobody joins it.")
+            .Describe("updateChannel", "Rename a channel, archive or unarchive it, or set its slow mode", Tag,
+                "Send name, archived, slow_mode_seconds, or any of them together (none is 400 VALIDATION_FAILED). The channel's creator and the "
+                + "team's owners and admins may (others in the team 403 FORBIDDEN, anyone outside a private channel 403 NOT_A_MEMBER); the general "
+                + "channel is neither renamed nor archived (403 FORBIDDEN), though its slow mode may be set; a public channel's name taken by another "
+                + "is 409 ALREADY_EXISTS. An archived channel keeps its members and history, readable, but takes no SEND, EDIT, REACT or TYPING, and "
+                + "nobody joins it. slow_mode_seconds (0 to 21600; 0 turns it off) lets each member SEND one message per that many seconds in the "
+                + "channel; a SEND sooner is refused RATE_LIMITED with retry_after_ms. Those who may set it (the creator, owners and admins) are "
+                + "not held by it. It takes effect at once on every node.")
             .Returns<ChannelInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPost("/channels/{conversationId}/leave", LeaveChannelAsync)
             .Describe("leaveChannel", "Leave a channel (not #general)", Tag,
@@ -96,7 +99,7 @@ internal static class ConversationEndpoints
         await conversations.RequireTeamMemberAsync(team, me.UserId, ct);
         var mine = (await directory.ListConversationsForUserAsync(me.UserId, ct)).Select(c => c.Id).ToHashSet();
         var (page, next) = Paging.Page(await directory.ListChannelsAsync(team, me.UserId, ct), c => c.Id, limit, cursor);
-        return new ChannelListResponse(page.Select(c => new ChannelInfo(c.Id, team, c.Name!, Validation.TypeName(c.Kind), mine.Contains(c.Id), c.ArchivedAt is not null)).ToList(), next);
+        return new ChannelListResponse(page.Select(c => new ChannelInfo(c.Id, team, c.Name!, Validation.TypeName(c.Kind), mine.Contains(c.Id), c.ArchivedAt is not null, c.SlowModeSeconds)).ToList(), next);
     }
 
     private static async Task<IResult> JoinChannelAsync(string conversationId, HttpContext http, ConversationService conversations, CancellationToken ct)
@@ -117,15 +120,21 @@ internal static class ConversationEndpoints
         string conversationId, UpdateChannelRequest body, HttpContext http, IDirectoryStore directory, ConversationService conversations, CancellationToken ct)
     {
         var id = Ids.Parse("conversation_id", conversationId);
-        if (body.Name is null && body.Archived is null)
+        if (body is { Name: null, Archived: null, SlowModeSeconds: null })
         {
-            throw RequestRefusedException.Validation("name", "Give a new name, archived, or both.");
+            throw RequestRefusedException.Validation("name", "Give a new name, archived, slow_mode_seconds, or any of them together.");
+        }
+
+        if (body.SlowModeSeconds is < 0 or > ConversationRecord.MaxSlowModeSeconds)
+        {
+            throw RequestRefusedException.Validation("slow_mode_seconds", $"slow_mode_seconds is 0 (off) to {ConversationRecord.MaxSlowModeSeconds} (six hours).");
         }
 
         var name = body.Name is null ? null : Validation.ChannelName(body.Name);
-        var channel = await conversations.UpdateChannelAsync(http.Identity(), id, name, body.Archived, ct);
+        var channel = await conversations.UpdateChannelAsync(http.Identity(), id, new ConversationService.ChannelChange(name, body.Archived, body.SlowModeSeconds), ct);
         var member = await directory.IsConversationMemberAsync(channel.Id, http.Identity().UserId, ct);
-        return new ChannelInfo(channel.Id, channel.TeamId!.Value, channel.Name!, Validation.TypeName(channel.Kind), member, channel.ArchivedAt is not null);
+        return new ChannelInfo(
+            channel.Id, channel.TeamId!.Value, channel.Name!, Validation.TypeName(channel.Kind), member, channel.ArchivedAt is not null, channel.SlowModeSeconds);
     }
 
     private static async Task<IResult> LeaveChannelAsync(string conversationId, HttpContext http, ConversationService conversations, CancellationToken ct)

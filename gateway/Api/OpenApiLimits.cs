@@ -230,6 +230,7 @@ internal static class OpenApiLimits
         ["remaining"] = Range(0, KeyEndpoints.MaxPrekeysHeld),
         ["one_time_prekeys_remaining"] = Range(0, KeyEndpoints.MaxPrekeysHeld),
         ["max_sender_chain_members"] = Range(1, int.MaxValue),
+        ["slow_mode_seconds"] = Range(0, ConversationRecord.MaxSlowModeSeconds),
 
         // Every message store keeps a seq as a signed 64-bit integer.
         ["last_seq"] = Range(0, long.MaxValue),

@@ -130,11 +130,12 @@ internal sealed partial class ConversationService
     }
 
     /// <summary>
-    /// Renames and/or archives (or unarchives) a channel: its team's admins and owners, and whoever created it,
-    /// may. The team's #general is neither renamed nor archived.
+    /// Renames a channel, archives (or unarchives) it and sets its slow mode, each when given: its team's admins and
+    /// owners, and whoever created it, may. The team's #general is neither renamed nor archived; its slow mode may be set.
     /// </summary>
-    public async Task<ConversationRecord> UpdateChannelAsync(SessionIdentity actor, Guid conversationId, string? name, bool? archived, CancellationToken ct)
+    public async Task<ConversationRecord> UpdateChannelAsync(SessionIdentity actor, Guid conversationId, ChannelChange change, CancellationToken ct)
     {
+        var (name, archived, slowModeSeconds) = change;
         var channel = await RequireChannelOfMyTeamAsync(conversationId, actor.UserId, ct);
         var role = (await RequireTeamMemberAsync(channel.TeamId!.Value, actor.UserId, ct)).Role;
 
@@ -146,10 +147,11 @@ internal sealed partial class ConversationService
 
         if (role < TeamRole.Admin && channel.CreatedBy != actor.UserId)
         {
-            throw new RequestRefusedException(ErrorCode.Forbidden, "Only the channel's creator and the team's admins and owners may rename or archive it.");
+            throw new RequestRefusedException(ErrorCode.Forbidden, "Only the channel's creator and the team's admins and owners may rename or archive it, or set its slow mode.");
         }
 
-        if (channel.Kind == ConversationKind.PublicChannel && string.Equals(channel.Name, GeneralChannelName, StringComparison.Ordinal))
+        if ((name is not null || archived is not null)
+            && channel.Kind == ConversationKind.PublicChannel && string.Equals(channel.Name, GeneralChannelName, StringComparison.Ordinal))
         {
             throw new RequestRefusedException(ErrorCode.Forbidden, "The team's #general is neither renamed nor archived.");
         }
@@ -162,16 +164,16 @@ internal sealed partial class ConversationService
         };
         try
         {
-            await directory.UpdateChannelAsync(channel.Id, name, archivedAt, ct);
+            await directory.UpdateChannelAsync(channel.Id, name, archivedAt, slowModeSeconds, ct);
         }
         catch (DuplicateKeyException)
         {
             throw new RequestRefusedException(ErrorCode.AlreadyExists, $"The team already has a channel named '{name}'.");
         }
 
-        // Who may send changes with the archive flag: this node forgets what it cached at once; other nodes
-        // within the cache's lifetime.
-        if (archivedAt is not null)
+        // Who may send, and how often, changes with the archive flag and the slow mode: every node forgets what it
+        // cached of the channel's members at once (the backplane; otherwise within the cache's lifetime).
+        if (archivedAt is not null || (slowModeSeconds is { } seconds && seconds != channel.SlowModeSeconds))
         {
             foreach (var member in await directory.ListConversationMembersAsync(channel.Id, ct))
             {
@@ -181,6 +183,12 @@ internal sealed partial class ConversationService
 
         return await directory.GetConversationAsync(channel.Id, ct) ?? channel;
     }
+
+    /// <summary>What PATCH /v1/channels/{id} changes: each part when not null.</summary>
+    /// <param name="Name">The new name, validated by the caller.</param>
+    /// <param name="Archived">True archives, false unarchives.</param>
+    /// <param name="SlowModeSeconds">0 (off) to <see cref="ConversationRecord.MaxSlowModeSeconds"/>, checked by the caller.</param>
+    public sealed record ChannelChange(string? Name, bool? Archived, int? SlowModeSeconds);
 
     /// <summary>The name of the public channel every team has and every member of it is in.</summary>
     public const string GeneralChannelName = "general";

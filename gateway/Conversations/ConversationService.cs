@@ -21,6 +21,10 @@ internal readonly record struct SendOutcome(ulong Seq, long ServerTimeUnixMs, Er
 
     public static SendOutcome ConversationBusy(uint retryAfterMs) =>
         new(0, 0, ErrorCode.RateLimited, "This conversation is taking messages too fast; the message was not stored. Retry after retry_after_ms.", retryAfterMs);
+
+    /// <summary>RATE_LIMITED: the channel is in slow mode and the member's turn has not ended.</summary>
+    public static SendOutcome SlowMode(int seconds, uint retryAfterMs) =>
+        new(0, 0, ErrorCode.RateLimited, $"This channel is in slow mode: one message every {seconds} s from each member; the message was not stored. Retry after retry_after_ms.", retryAfterMs);
 }
 
 /// <summary>
@@ -36,6 +40,7 @@ internal sealed partial class ConversationService(
     MembershipCache membership,
     UserLocks userLocks,
     SendRateLimiter rateLimiter,
+    ISlowModeGate slowMode,
     StorageQuota quota,
     IOptions<LimitsOptions> limits,
     Delivery.EventPublisher publisher,
@@ -218,17 +223,45 @@ internal sealed partial class ConversationService(
                 return Task.FromResult(await StoredAlreadyAsync(message) ?? SendOutcome.Refused(e2eRefusal.Code, e2eRefusal.Message));
             }
 
+            // Slow mode: the member's turn in the channel, taken once every check of the message has passed. Only a
+            // refusal asks who is exempt (a directory read); a resend of a stored message is answered its seq.
+            SlowModeTurn? turn = null;
+            if (access.SlowModeSeconds != 0)
+            {
+                var answer = await slowMode.TryTakeAsync(send.ConversationId, actor.UserId, access.SlowModeSeconds);
+                if (answer.Taken)
+                {
+                    turn = answer.Turn;
+                }
+                else if (!await IsSlowModeExemptAsync(send.ConversationId, access.TeamId, actor.UserId))
+                {
+                    audit.RateLimited("SEND in slow mode", actor.UserId);
+                    return Task.FromResult(await StoredAlreadyAsync(message) ?? SendOutcome.SlowMode(access.SlowModeSeconds, answer.WaitMs));
+                }
+            }
+
             // Last, once every check has passed: only the conversation's members spend its budget, and only with messages
             // that are stored. A resend of a stored message refused here is answered its seq once retried (no store read
             // per refusal: a flood is shed without one).
             if (rateLimiter.TryTakeConversation(send.ConversationId) is { } conversationWaitMs)
             {
+                GiveBack(turn);
                 audit.RateLimited("SEND into a busy conversation", actor.UserId);
                 return Task.FromResult(SendOutcome.ConversationBusy(conversationWaitMs));
             }
 
-            var commit = await store.EnqueueAsync(message);
-            return CompleteAsync(commit, started, (actor.UserId, access.TeamId, send.Content.Length));
+            Task<AppendResult> commit;
+            try
+            {
+                commit = await store.EnqueueAsync(message);
+            }
+            catch
+            {
+                GiveBack(turn);
+                throw;
+            }
+
+            return CompleteAsync(commit, started, (actor.UserId, access.TeamId, send.Content.Length), turn);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -261,7 +294,20 @@ internal sealed partial class ConversationService(
         return null;
     }
 
-    private async Task<SendOutcome> CompleteAsync(Task<AppendResult> commit, long started, (Guid User, Guid? Team, long Bytes) usage)
+    // Who may set a channel's slow mode is not held by it: the team's owners and admins and the channel's creator.
+    private async ValueTask<bool> IsSlowModeExemptAsync(Guid conversationId, Guid? teamId, Guid userId) =>
+        (teamId is { } team && await directory.GetTeamMembershipAsync(team, userId) is { Role: >= TeamRole.Admin })
+        || await directory.GetConversationAsync(conversationId) is { } channel && channel.CreatedBy == userId;
+
+    private void GiveBack(SlowModeTurn? turn)
+    {
+        if (turn is { } taken)
+        {
+            slowMode.GiveBack(taken);
+        }
+    }
+
+    private async Task<SendOutcome> CompleteAsync(Task<AppendResult> commit, long started, (Guid User, Guid? Team, long Bytes) usage, SlowModeTurn? turn)
     {
         AppendResult result;
         try
@@ -270,9 +316,16 @@ internal sealed partial class ConversationService(
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            GiveBack(turn);
             GatewayLog.StoreFailed(logger, ex);
             metrics.StoreFailed();
             return Unavailable;
+        }
+
+        // Only a message stored now spends the member's slow-mode turn (a resend was counted when first stored).
+        if (result.Outcome != AppendOutcome.Stored)
+        {
+            GiveBack(turn);
         }
 
         if (result is { Outcome: AppendOutcome.Refused, Refusal: var refusal })

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using StackExchange.Redis;
 
 namespace ChatWire.Gateway.Conversations;
@@ -52,7 +53,7 @@ internal sealed class NoMembershipBackplane : IMembershipBackplane
 
 /// <summary>
 /// The distributed mode's shared tier, in Redis: look-aside entries <c>chatwire:member:{conversation}:{user}</c>
-/// (the access byte and the team id, for <see cref="EntryLifetime"/>), and invalidations on the channel
+/// (the access byte, the team id and the slow mode, for <see cref="EntryLifetime"/>), and invalidations on the channel
 /// <c>chatwire:membership</c>, which every node subscribes to.
 /// </summary>
 /// <remarks>
@@ -73,6 +74,9 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
     public static readonly TimeSpan TombstoneLifetime = TimeSpan.FromMinutes(2);
 
     private static readonly RedisChannel Channel = RedisChannel.Literal("chatwire:membership");
+
+    // An answer: the access (1 byte), the team id (16, big-endian; zeros for none), the slow mode in seconds (2, big-endian).
+    private const int EntryLength = 19;
     private static readonly byte[] Tombstone = [0xff];
 
     private readonly IConnectionMultiplexer _redis;
@@ -99,13 +103,14 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
         try
         {
             var value = (byte[]?)await _database.StringGetAsync(Key(conversationId, userId));
-            if (value is not { Length: 17 })
+            // An answer in another layout (a node of another version) reads as "ask the directory".
+            if (value is not { Length: EntryLength })
             {
                 return null;
             }
 
             var teamId = new Guid(value.AsSpan(1, 16), bigEndian: true);
-            return new MemberAccess((ConversationAccess)value[0], teamId == Guid.Empty ? null : teamId);
+            return new MemberAccess((ConversationAccess)value[0], teamId == Guid.Empty ? null : teamId, BinaryPrimitives.ReadUInt16BigEndian(value.AsSpan(17)));
         }
         catch (RedisException)
         {
@@ -115,9 +120,10 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
 
     public void Offer(Guid conversationId, Guid userId, MemberAccess access)
     {
-        var value = new byte[17];
+        var value = new byte[EntryLength];
         value[0] = (byte)access.Access;
         (access.TeamId ?? Guid.Empty).TryWriteBytes(value.AsSpan(1), bigEndian: true, out _);
+        BinaryPrimitives.WriteUInt16BigEndian(value.AsSpan(17), access.SlowModeSeconds);
         try
         {
             _database.StringSet(Key(conversationId, userId), value, EntryLifetime, When.NotExists, CommandFlags.FireAndForget);

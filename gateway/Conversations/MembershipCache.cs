@@ -4,7 +4,7 @@ using ChatWire.Storage.Directory;
 namespace ChatWire.Gateway.Conversations;
 
 /// <summary>What a user may do in a conversation.</summary>
-internal enum ConversationAccess
+internal enum ConversationAccess : byte
 {
     /// <summary>Not a member (or no such conversation).</summary>
     None = 0,
@@ -19,8 +19,13 @@ internal enum ConversationAccess
     Archived = 3,
 }
 
-/// <summary>A user's access to a conversation, with the conversation's team (null for DMs) for quotas.</summary>
-internal readonly record struct MemberAccess(ConversationAccess Access, Guid? TeamId);
+/// <summary>
+/// A user's access to a conversation, with the conversation's team (null for DMs) for quotas and the channel's slow
+/// mode (0 when off). Laid out by the runtime so that it takes 24 bytes (a cached answer is one per member and
+/// conversation in use).
+/// </summary>
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Auto)]
+internal readonly record struct MemberAccess(ConversationAccess Access, Guid? TeamId, ushort SlowModeSeconds = 0);
 
 /// <summary>A conversation and its members, as the push planner reads them for every round of messages.</summary>
 internal sealed record ConversationRoster(ConversationRecord Conversation, IReadOnlyList<Guid> Members);
@@ -178,7 +183,8 @@ internal sealed class MembershipCache
             conversation?.ArchivedAt is not null ? ConversationAccess.Archived
             : await MaySendAsync(conversation, userId, cancellationToken) ? ConversationAccess.Send
             : ConversationAccess.ReadOnly,
-            conversation?.TeamId);
+            conversation?.TeamId,
+            (ushort)Math.Clamp(conversation?.SlowModeSeconds ?? 0, 0, ConversationRecord.MaxSlowModeSeconds));
         if (Remember(conversationId, userId, access, generation))
         {
             _backplane.Offer(conversationId, userId, access);

@@ -255,6 +255,7 @@ internal static class ServiceComposition
             services.AddSingleton<IMessageBus, InProcessMessageBus>();
             services.AddSingleton<IMembershipBackplane, NoMembershipBackplane>();
             services.AddSingleton<IPresenceRegistry, InProcessPresenceRegistry>();
+            services.AddSingleton<ISlowModeGate>(sp => sp.GetRequiredService<InProcessSlowModeGate>());
             report.Add("bus", options.Bus);
             report.Add("membership cache", "in-process");
             report.Add("presence", "in-process");
@@ -269,6 +270,7 @@ internal static class ServiceComposition
             return bus;
         });
         services.AddSingleton<IMembershipBackplane>(_ => new RedisMembershipBackplane(redis));
+        services.AddSingleton<ISlowModeGate>(sp => new RedisSlowModeGate(redis, sp.GetRequiredService<InProcessSlowModeGate>()));
         var lease = new RedisPresenceOptions
         {
             LeaseTtl = TimeSpan.FromMilliseconds(options.Redis.PresenceLeaseMs),
@@ -301,6 +303,7 @@ internal static class ServiceComposition
         services.AddSingleton<UserLocks>();
         services.AddSingleton<ReadGate>();
         services.AddSingleton<SendRateLimiter>();
+        services.AddSingleton<InProcessSlowModeGate>();
         services.AddSingleton<TypingThrottle>();
         services.AddSingleton<StorageQuota>();
         services.AddSingleton<E2eSendCheck>();

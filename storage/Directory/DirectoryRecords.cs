@@ -90,4 +90,13 @@ public sealed record ConversationRecord(
 {
     /// <summary>For an archived channel, when it was archived: readable, not writable. Null otherwise.</summary>
     public DateTimeOffset? ArchivedAt { get; init; }
+
+    /// <summary>
+    /// For a channel in slow mode, the seconds each member waits between two messages in it (the channel's creator
+    /// and the team's owners and admins do not); 0 when off, at most <see cref="MaxSlowModeSeconds"/>.
+    /// </summary>
+    public int SlowModeSeconds { get; init; }
+
+    /// <summary>The longest slow mode a channel may have: six hours.</summary>
+    public const int MaxSlowModeSeconds = 21_600;
 }

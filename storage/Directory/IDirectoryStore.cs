@@ -134,12 +134,13 @@ public interface IDirectoryStore
     Task<bool> AddConversationMemberAsync(Guid conversationId, Guid userId, DateTimeOffset joinedAt, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Renames a channel (when <paramref name="name"/> is given) and archives or unarchives it (when
-    /// <paramref name="archivedAt"/> is given: a time archives, <see cref="DateTimeOffset.MinValue"/> unarchives);
+    /// Renames a channel (when <paramref name="name"/> is given), archives or unarchives it (when
+    /// <paramref name="archivedAt"/> is given: a time archives, <see cref="DateTimeOffset.MinValue"/> unarchives)
+    /// and sets its slow mode (when <paramref name="slowModeSeconds"/> is given: 0 to 21,600 seconds, 0 off);
     /// false when there is no such channel.
     /// </summary>
     /// <exception cref="DuplicateKeyException">Another public channel of the team has the name.</exception>
-    Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, CancellationToken cancellationToken = default);
+    Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, int? slowModeSeconds = null, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes a team with its channels, memberships and invites; false when there is no such team.</summary>
     Task<bool> DeleteTeamAsync(Guid teamId, CancellationToken cancellationToken = default);

@@ -7,7 +7,7 @@ namespace ChatWire.Storage.MySql;
 // precede a write (opening a DM finds the existing one first).
 public sealed partial class MySqlDirectoryStore
 {
-    private const string ConversationColumns = "c.id, c.kind, c.team_id, c.name, c.direct_key, c.created_by, c.created_at, c.archived_at";
+    private const string ConversationColumns = "c.id, c.kind, c.team_id, c.name, c.direct_key, c.created_by, c.created_at, c.archived_at, c.slow_mode_seconds";
 
     // Members are inserted in batches of this many rows, one statement each.
     private const int MemberBatch = 500;
@@ -168,7 +168,7 @@ public sealed partial class MySqlDirectoryStore
             return true;
         }, cancellationToken);
 
-    public Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, CancellationToken cancellationToken = default) =>
+    public Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, int? slowModeSeconds = null, CancellationToken cancellationToken = default) =>
         WriteAsync(async (connection, ct) =>
         {
             // public_name_key follows name_key by itself (a generated column), and with it the uniqueness.
@@ -177,7 +177,8 @@ public sealed partial class MySqlDirectoryStore
                 UPDATE conversations SET
                     name = COALESCE(@name, name),
                     name_key = COALESCE(@name_key, name_key),
-                    archived_at = CASE WHEN @change_archive = 0 THEN archived_at WHEN @archived_at = 0 THEN NULL ELSE @archived_at END
+                    archived_at = CASE WHEN @change_archive = 0 THEN archived_at WHEN @archived_at = 0 THEN NULL ELSE @archived_at END,
+                    slow_mode_seconds = COALESCE(@slow_mode_seconds, slow_mode_seconds)
                 WHERE id = @id AND team_id IS NOT NULL;
                 """,
                 connection);
@@ -185,6 +186,7 @@ public sealed partial class MySqlDirectoryStore
             command.Parameters.AddText("@name_key", name is null ? null : MySqlValues.FoldCase(name));
             command.Parameters.AddInteger("@change_archive", archivedAt is null ? 0 : 1);
             command.Parameters.AddInteger("@archived_at", archivedAt is not { } at || at == DateTimeOffset.MinValue ? 0 : StoredValues.ToUnixMilliseconds(at));
+            command.Parameters.AddNullableInteger("@slow_mode_seconds", slowModeSeconds);
             command.Parameters.AddGuid("@id", conversationId);
             try
             {
@@ -240,5 +242,6 @@ public sealed partial class MySqlDirectoryStore
         reader.ReadTime(6))
     {
         ArchivedAt = reader.ReadNullableTime(7),
+        SlowModeSeconds = reader.GetInt32(8),
     };
 }

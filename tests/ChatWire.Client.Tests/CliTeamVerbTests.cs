@@ -92,6 +92,29 @@ public sealed class CliTeamVerbTests : IClassFixture<ServerFixture>, IDisposable
     }
 
     [Fact]
+    public async Task Channel_SlowMode_HoldsAMember_AndIsTurnedOffAgain()
+    {
+        var crew = await Crew.CreateAsync(_server, "Atelier");
+        _cli.LogIn(crew.Alice);
+        _cli.LogIn(crew.Bob, "bob");
+
+        var set = Assert.Single((await Ok("--json", "channel", "slow-mode", "general", "300")).JsonLines);
+        var listed = Assert.Single((await Ok("--json", "channels", "Atelier")).JsonLines, c => c.GetProperty("name").GetString() == "general");
+        await Ok("--profile", "bob", "send", "general", "first");
+        var second = await _cli.RunAsync("--json", "--profile", "bob", "send", "general", "second");
+        var off = await Ok("channel", "slow-mode", "general", "0");
+        var notANumber = await _cli.RunAsync("channel", "slow-mode", "general", "soon");
+        var tooLong = await _cli.RunAsync("channel", "slow-mode", "general", "21601");
+
+        Assert.Equal(300, set.GetProperty("slow_mode_seconds").GetInt32());
+        Assert.Equal(300, listed.GetProperty("slow_mode_seconds").GetInt32());
+        Assert.Equal(CliApp.ExitFailed, second.Exit);
+        Assert.Equal("RATE_LIMITED", Assert.Single(second.JsonLines).GetProperty("error").GetProperty("name").GetString());
+        Assert.Equal("Slow mode is off in general.", Assert.Single(off.Lines));
+        Assert.Equal((CliApp.ExitUsage, CliApp.ExitUsage), (notANumber.Exit, tooLong.Exit));
+    }
+
+    [Fact]
     public async Task Password_FromStdin_ChangesIt_AndTheOldOneStopsWorking()
     {
         var alice = await _server.SignupAsync();

@@ -226,6 +226,45 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SlowMode_SetOnOneNode_HoldsAMembersDevicesOnEveryNodeToOneTurn()
+    {
+        await using var cluster = await Cluster.StartAsync(2);
+        var team = await TeamAsync(cluster[0], "alice", "bob");
+        var aliceToken = team.Users["alice"].Token;
+        var bobPhone = await LoginAsync(cluster[1], "bob");
+        await using var laptop = await team.ConnectAsync(cluster[0], "bob");
+        await using var phone = await ConnectAsync(cluster[1], bobPhone.Token, bobPhone.DeviceId);
+
+        // The phone's node has cached that bob may send in #general, with no slow mode.
+        var before = await phone.SendTextAsync(team.General, "before");
+        await cluster[0].CallAsync(aliceToken, HttpMethod.Patch, $"v1/channels/{team.General}", new { slow_mode_seconds = 600 });
+
+        // The change reaches the phone's node through Redis ahead of the laptop's message, which the phone waits for.
+        var fromLaptop = await laptop.SendTextAsync(team.General, "one message");
+        await WaitForEventAsync(phone, fromLaptop.Seq);
+        await phone.SendAsync(new Send(70, team.General, Guid.CreateVersion7(), "text/plain", "and another"u8.ToArray()));
+        var refused = await phone.ExpectErrorAsync(Patience);
+
+        await cluster[0].CallAsync(aliceToken, HttpMethod.Patch, $"v1/channels/{team.General}", new { slow_mode_seconds = 0 });
+        var laptopAgain = await laptop.SendTextAsync(team.General, "off now");
+        await WaitForEventAsync(phone, laptopAgain.Seq);
+        var afterOff = await phone.SendTextAsync(team.General, "free again");
+
+        Assert.Equal(before.Seq + 1, fromLaptop.Seq);
+        Assert.Equal((70u, ErrorCode.RateLimited), (refused.RequestId, (ErrorCode)refused.Code));
+        Assert.InRange(refused.RetryAfterMs, 500_000u, 600_000u);
+        Assert.Equal(fromLaptop.Seq + 1, laptopAgain.Seq);
+        Assert.Equal(laptopAgain.Seq + 1, afterOff.Seq);
+    }
+
+    private static async Task WaitForEventAsync(RawClient device, ulong seq)
+    {
+        while ((await device.ExpectMessageAsync(Patience)).Seq != seq)
+        {
+        }
+    }
+
+    [Fact]
     public async Task RemovedMember_StopsReceivingAndSendingOnEveryNode()
     {
         await using var cluster = await Cluster.StartAsync(3);

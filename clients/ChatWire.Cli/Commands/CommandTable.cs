@@ -59,6 +59,7 @@ internal static class CommandTable
         new("channel rename", 2, 2, [], ConversationCommands.RenameChannelAsync),
         new("channel archive", 1, 1, [], ConversationCommands.ArchiveChannelAsync),
         new("channel unarchive", 1, 1, [], ConversationCommands.UnarchiveChannelAsync),
+        new("channel slow-mode", 2, 2, [], ConversationCommands.SetSlowModeAsync),
         new("conversations", 0, 0, [], ConversationCommands.ListConversationsAsync),
         new("dm", 1, 7, [], ConversationCommands.OpenDirectAsync),
         new("send", 1, CommandSpec.Unbounded, ["--message-id", "--plaintext-content", "--file"], MessageCommands.SendAsync),

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 
 namespace ChatWire.Cli.Commands;
@@ -42,6 +43,7 @@ internal static class ConversationCommands
                     ["type"] = channel.Type,
                     ["member"] = channel.Member,
                     ["archived"] = channel.Archived,
+                    ["slow_mode_seconds"] = channel.SlowModeSeconds,
                 },
                 $"{channel.ConversationId:D}  {channel.Name}  {channel.Type}{(channel.Member ? "  (member)" : string.Empty)}{(channel.Archived ? "  (archived)" : string.Empty)}").ConfigureAwait(false);
         }
@@ -172,6 +174,25 @@ internal static class ConversationCommands
         return 0;
     }
 
+    public static async Task<int> SetSlowModeAsync(CommandContext context)
+    {
+        // The server's bounds: 0 (off) to six hours.
+        if (!int.TryParse(context.Arguments[1], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds > 21_600)
+        {
+            throw new CliUsageException($"SECONDS must be a whole number from 0 (off) to 21600 (six hours); got \"{context.Arguments[1]}\".");
+        }
+
+        using var api = context.CreateApi(context.RequireLogin());
+        var id = await NameResolver.ResolveChannelAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var channel = await api.UpdateChannelAsync(id, slowModeSeconds: seconds, cancellationToken: context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            ChannelJson(channel),
+            channel.SlowModeSeconds == 0
+                ? $"Slow mode is off in {channel.Name}."
+                : $"Slow mode in {channel.Name}: each member may send one message every {channel.SlowModeSeconds} s.").ConfigureAwait(false);
+        return 0;
+    }
+
     private static JsonObject ChannelJson(ChatWire.Client.ChannelSummary channel) => new()
     {
         ["conversation_id"] = channel.ConversationId.ToString("D"),
@@ -179,5 +200,6 @@ internal static class ConversationCommands
         ["name"] = channel.Name,
         ["type"] = channel.Type,
         ["archived"] = channel.Archived,
+        ["slow_mode_seconds"] = channel.SlowModeSeconds,
     };
 }

@@ -18,6 +18,7 @@ public sealed class ConversationServiceTests : IDisposable
     private readonly FakeDirectory _directory = new();
     private readonly MembershipCache _membership;
     private readonly SendRateLimiter _limiter = new(Options.Create(new LimitsOptions { SendMessageBurstPerDevice = 3, SendMessagesPerSecondPerDevice = 0.5 }));
+    private readonly InProcessSlowModeGate _slowMode = new();
     private readonly ConversationService _service;
     private readonly Routing.InProcessMessageBus _bus = new();
     private readonly Delivery.DeliveryFanout _fanout;
@@ -34,12 +35,13 @@ public sealed class ConversationServiceTests : IDisposable
     public void Dispose()
     {
         _limiter.Dispose();
+        _slowMode.Dispose();
         _fanout.Dispose();
     }
 
     // No test here sends end-to-end content, the only thing that reads the key directory (E2eSendTests do, on the real server).
     private ConversationService NewService(LimitsOptions quotas) =>
-        new(_store, _directory, _membership, new UserLocks(), _limiter, new StorageQuota(_store, Options.Create(quotas), TimeProvider.System), Options.Create(quotas), new Delivery.EventPublisher(_store, _bus, _fanout, NullLogger<Delivery.EventPublisher>.Instance), new TypingThrottle(), new E2eSendCheck(null!, Options.Create(quotas)), new GatewayMetrics(), new AuditLog(NullLoggerFactory.Instance, TimeProvider.System), TimeProvider.System, NullLogger<ConversationService>.Instance);
+        new(_store, _directory, _membership, new UserLocks(), _limiter, _slowMode, new StorageQuota(_store, Options.Create(quotas), TimeProvider.System), Options.Create(quotas), new Delivery.EventPublisher(_store, _bus, _fanout, NullLogger<Delivery.EventPublisher>.Instance), new TypingThrottle(), new E2eSendCheck(null!, Options.Create(quotas)), new GatewayMetrics(), new AuditLog(NullLoggerFactory.Instance, TimeProvider.System), TimeProvider.System, NullLogger<ConversationService>.Instance);
 
     [Fact]
     public void FitToFrame_ALargestMessageWithEveryListFull_ShortensItsListsUntilTheHistoryPageFitsOneFrame()

@@ -180,6 +180,29 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
+    public async Task UpdateChannelAsync_SlowMode_IsSetAlone_KeptByOtherChanges_AndSeenByEveryRead()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+        var channel = await AddChannelAsync(team, alice, "random", ConversationKind.PublicChannel, alice.Id);
+        var other = await AddChannelAsync(team, alice, "quiet", ConversationKind.PublicChannel, alice.Id);
+
+        Assert.Equal(0, (await Store.GetConversationAsync(channel.Id))!.SlowModeSeconds);
+        Assert.True(await Store.UpdateChannelAsync(channel.Id, null, null, 30));
+        Assert.True(await Store.UpdateChannelAsync(channel.Id, "watercooler", T0.AddDays(1)));
+        var kept = await Store.GetConversationAsync(channel.Id);
+        Assert.True(await Store.UpdateChannelAsync(channel.Id, null, DateTimeOffset.MinValue, ConversationRecord.MaxSlowModeSeconds));
+
+        Assert.Equal((30, "watercooler"), (kept!.SlowModeSeconds, kept.Name));
+        Assert.Equal(ConversationRecord.MaxSlowModeSeconds, (await Store.GetConversationAsync(channel.Id))!.SlowModeSeconds);
+        Assert.Equal(ConversationRecord.MaxSlowModeSeconds, (await Store.ListChannelsAsync(team.Id, alice.Id)).Single(c => c.Id == channel.Id).SlowModeSeconds);
+        Assert.Equal(ConversationRecord.MaxSlowModeSeconds, (await Store.ListConversationsForUserAsync(alice.Id)).Single(c => c.Id == channel.Id).SlowModeSeconds);
+        Assert.Equal(0, (await Store.GetConversationAsync(other.Id))!.SlowModeSeconds);
+        Assert.True(await Store.UpdateChannelAsync(channel.Id, null, null, 0));
+        Assert.Equal(0, (await Store.GetConversationAsync(channel.Id))!.SlowModeSeconds);
+    }
+
+    [Fact]
     public async Task RemoveConversationMemberAsync_RemovesOnce_AndTheConversationLeavesTheirList()
     {
         var alice = await AddUserAsync("alice");

@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace ChatWire.Gateway.Conversations;
+
+/// <summary>A member's turn to send in a slow-mode channel, once taken: given back when its message is not stored.</summary>
+/// <param name="ConversationId">The channel.</param>
+/// <param name="UserId">The member.</param>
+/// <param name="Token">Tells this turn from a later one of the same member, so a late give-back cannot free the next.</param>
+/// <param name="Local">Taken from this node's own table (the embedded mode, or Redis unreachable) rather than from Redis.</param>
+internal readonly record struct SlowModeTurn(Guid ConversationId, Guid UserId, long Token, bool Local);
+
+/// <summary>The answer to asking for a turn: the turn taken, or the milliseconds until the member's next one.</summary>
+internal readonly record struct SlowModeAnswer(SlowModeTurn Turn, uint WaitMs)
+{
+    public bool Taken => WaitMs == 0;
+
+    public static SlowModeAnswer Wait(long milliseconds) => new(default, (uint)Math.Clamp(milliseconds, 1, uint.MaxValue));
+}
+
+/// <summary>
+/// Slow mode: in a channel whose <c>slow_mode_seconds</c> is above 0, each member's SEND takes a turn that lasts that
+/// long, and a SEND while the member's turn lasts is refused with the time left. One turn per member and channel,
+/// over all their devices. The conversation service asks only for channels in slow mode, only once every other check
+/// has passed, and gives the turn back when the message is then not stored (the conversation's own bucket refused
+/// it, the store refused it or failed, or it was a resend of a stored message).
+/// </summary>
+internal interface ISlowModeGate
+{
+    ValueTask<SlowModeAnswer> TryTakeAsync(Guid conversationId, Guid userId, int seconds);
+
+    void GiveBack(SlowModeTurn turn);
+}
+
+/// <summary>
+/// Turns held in this process: the embedded mode's gate, and the distributed mode's while Redis is unreachable.
+/// A turn is forgotten by a sweep each minute once it has ended, so memory follows the members who sent within
+/// their channels' slow mode, at about 100 bytes each.
+/// </summary>
+internal sealed class InProcessSlowModeGate : ISlowModeGate, IDisposable
+{
+    private readonly ConcurrentDictionary<(Guid Conversation, Guid User), Held> _turns = new();
+    private readonly Timer _sweep;
+    private long _tokens;
+
+    public InProcessSlowModeGate() =>
+        _sweep = new Timer(_ => Sweep(Stopwatch.GetTimestamp()), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+
+    /// <summary>Turns held now, ended or not (a sweep forgets the ended ones), for tests.</summary>
+    public int Tracked => _turns.Count;
+
+    public ValueTask<SlowModeAnswer> TryTakeAsync(Guid conversationId, Guid userId, int seconds) =>
+        ValueTask.FromResult(TryTake(conversationId, userId, seconds, Stopwatch.GetTimestamp()));
+
+    internal SlowModeAnswer TryTake(Guid conversationId, Guid userId, int seconds, long now)
+    {
+        var key = (conversationId, userId);
+        var mine = new Held(Interlocked.Increment(ref _tokens), now + (seconds * Stopwatch.Frequency));
+        while (true)
+        {
+            if (!_turns.TryGetValue(key, out var held))
+            {
+                if (_turns.TryAdd(key, mine))
+                {
+                    return new SlowModeAnswer(new SlowModeTurn(conversationId, userId, mine.Token, Local: true), 0);
+                }
+            }
+            else if (held.Until > now)
+            {
+                // Rounded up: a retry after exactly this long finds the turn ended.
+                return SlowModeAnswer.Wait(((held.Until - now) * 1_000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
+            }
+            else if (_turns.TryUpdate(key, mine, held))
+            {
+                return new SlowModeAnswer(new SlowModeTurn(conversationId, userId, mine.Token, Local: true), 0);
+            }
+        }
+    }
+
+    public void GiveBack(SlowModeTurn turn)
+    {
+        var key = (turn.ConversationId, turn.UserId);
+        if (_turns.TryGetValue(key, out var held) && held.Token == turn.Token)
+        {
+            _turns.TryRemove(KeyValuePair.Create(key, held));
+        }
+    }
+
+    internal void Sweep(long now)
+    {
+        foreach (var entry in _turns)
+        {
+            if (entry.Value.Until <= now)
+            {
+                _turns.TryRemove(entry);
+            }
+        }
+    }
+
+    public void Dispose() => _sweep.Dispose();
+
+    private readonly record struct Held(long Token, long Until);
+}
+
+/// <summary>
+/// The distributed mode's gate: each turn is a Redis key (<c>chatwire:slow:{conversation}:{user}</c>) set with
+/// <c>NX</c> and the slow mode's expiry by one script, which answers the time left when the key is there already, so
+/// one round trip takes a turn or refuses it, whichever node the member's devices are on. A turn is given back by
+/// deleting the key only if it still holds the turn's token. While Redis is unreachable each node keeps turns of its
+/// own (<see cref="InProcessSlowModeGate"/>), so slow mode still holds a member to one message per node per period.
+/// </summary>
+internal sealed class RedisSlowModeGate(IConnectionMultiplexer redis, InProcessSlowModeGate fallback) : ISlowModeGate
+{
+    // -1 when the turn was taken, else the milliseconds the key has left (0 when it is about to end).
+    private const string TakeScript = """
+        if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return -1 end
+        local left = redis.call('PTTL', KEYS[1])
+        if left < 0 then return 0 end
+        return left
+        """;
+
+    private const string GiveBackScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """;
+
+    private readonly IDatabase _database = redis.GetDatabase();
+
+    public async ValueTask<SlowModeAnswer> TryTakeAsync(Guid conversationId, Guid userId, int seconds)
+    {
+        var token = Random.Shared.NextInt64(1, long.MaxValue);
+        try
+        {
+            var left = (long)await _database.ScriptEvaluateAsync(TakeScript, [Key(conversationId, userId)], [token, seconds * 1_000L]);
+            return left < 0
+                ? new SlowModeAnswer(new SlowModeTurn(conversationId, userId, token, Local: false), 0)
+                : SlowModeAnswer.Wait(left);
+        }
+        catch (RedisException)
+        {
+            return await fallback.TryTakeAsync(conversationId, userId, seconds);
+        }
+    }
+
+    public void GiveBack(SlowModeTurn turn)
+    {
+        if (turn.Local)
+        {
+            fallback.GiveBack(turn);
+            return;
+        }
+
+        try
+        {
+            _database.ScriptEvaluate(GiveBackScript, [Key(turn.ConversationId, turn.UserId)], [turn.Token], CommandFlags.FireAndForget);
+        }
+        catch (RedisException)
+        {
+            // Unreachable: the turn ends by its expiry, as if the message had been stored.
+        }
+    }
+
+    private static RedisKey Key(Guid conversationId, Guid userId) => $"chatwire:slow:{conversationId:N}:{userId:N}";
+}

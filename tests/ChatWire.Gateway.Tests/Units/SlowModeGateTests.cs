@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using ChatWire.Gateway.Conversations;
+using ChatWire.Tests.Shared;
+using StackExchange.Redis;
+
+namespace ChatWire.Gateway.Tests.Units;
+
+// Slow mode's turns: one per member and channel, for the channel's period; given back only by the turn that took it.
+// In process (the embedded mode), and in the real Redis the suite started, as two gateway nodes share it.
+public sealed class SlowModeGateTests : IDisposable
+{
+    private static readonly long Second = Stopwatch.Frequency;
+
+    private readonly InProcessSlowModeGate _gate = new();
+    private readonly Guid _channel = Guid.CreateVersion7();
+    private readonly Guid _bob = Guid.CreateVersion7();
+
+    public void Dispose() => _gate.Dispose();
+
+    [Fact]
+    public void InProcess_ATurnLastsItsPeriod_PerMemberAndChannel_AndTheWaitIsRoundedUp()
+    {
+        var taken = _gate.TryTake(_channel, _bob, 10, 0);
+        var soon = _gate.TryTake(_channel, _bob, 10, (3 * Second) + 1);
+        var carol = _gate.TryTake(_channel, Guid.CreateVersion7(), 10, 1);
+        var otherChannel = _gate.TryTake(Guid.CreateVersion7(), _bob, 10, 1);
+        var ended = _gate.TryTake(_channel, _bob, 10, 10 * Second);
+        var next = _gate.TryTake(_channel, _bob, 10, 11 * Second);
+
+        Assert.True(taken.Taken);
+        Assert.Equal(7_000u, soon.WaitMs);
+        Assert.True(carol.Taken && otherChannel.Taken && ended.Taken);
+        Assert.Equal(9_000u, next.WaitMs);
+        Assert.NotEqual(taken.Turn.Token, ended.Turn.Token);
+    }
+
+    [Fact]
+    public void InProcess_GiveBack_FreesOnlyTheTurnThatWasTaken()
+    {
+        var old = _gate.TryTake(_channel, _bob, 10, 0);
+        var current = _gate.TryTake(_channel, _bob, 10, 10 * Second);
+
+        // A late give-back of the ended turn leaves the current one held.
+        _gate.GiveBack(old.Turn);
+        var stillHeld = _gate.TryTake(_channel, _bob, 10, 11 * Second);
+        _gate.GiveBack(current.Turn);
+        var freed = _gate.TryTake(_channel, _bob, 10, 11 * Second);
+
+        Assert.False(stillHeld.Taken);
+        Assert.True(freed.Taken);
+    }
+
+    [Fact]
+    public void InProcess_TheSweep_ForgetsEndedTurnsOnly()
+    {
+        _gate.TryTake(_channel, _bob, 10, 0);
+        _gate.TryTake(_channel, Guid.CreateVersion7(), 60, 0);
+
+        _gate.Sweep(30 * Second);
+
+        Assert.Equal(1, _gate.Tracked);
+    }
+
+    [Fact]
+    public void MemberAccess_WithTheSlowMode_StillTakes24Bytes()
+    {
+        // One cached answer per member and conversation in use: the slow mode fits in what the struct's padding left.
+        Assert.Equal(24, Unsafe.SizeOf<MemberAccess>());
+    }
+
+    [Fact]
+    public async Task Redis_TwoNodesShareEachTurn_TheWaitComesFromRedis_AndAGiveBackFreesIt()
+    {
+        await using var first = await ConnectionMultiplexer.ConnectAsync(BackingServices.Redis);
+        await using var second = await ConnectionMultiplexer.ConnectAsync(BackingServices.Redis);
+        var one = new RedisSlowModeGate(first, _gate);
+        using var fallback = new InProcessSlowModeGate();
+        var two = new RedisSlowModeGate(second, fallback);
+
+        var taken = await one.TryTakeAsync(_channel, _bob, 30);
+        var onTheOtherNode = await two.TryTakeAsync(_channel, _bob, 30);
+        var carol = await two.TryTakeAsync(_channel, Guid.CreateVersion7(), 30);
+        two.GiveBack(onTheOtherNode.Turn);
+        var stillHeld = await two.TryTakeAsync(_channel, _bob, 30);
+        one.GiveBack(taken.Turn);
+        var freed = await WaitTakenAsync(two, _channel, _bob);
+
+        Assert.True(taken.Taken);
+        Assert.False(taken.Turn.Local);
+        Assert.InRange(onTheOtherNode.WaitMs, 25_000u, 30_000u);
+        Assert.True(carol.Taken);
+        Assert.False(stillHeld.Taken);
+        Assert.True(freed);
+        Assert.Equal(0, _gate.Tracked + fallback.Tracked);
+    }
+
+    [Fact]
+    public async Task Redis_Unreachable_EachNodeKeepsTurnsOfItsOwn()
+    {
+        // A port nothing listens on, connected as the gateway connects (ConnectRoutingAsync): kept trying, and each
+        // command fails at once meanwhile.
+        var options = ConfigurationOptions.Parse("127.0.0.1:1");
+        options.AbortOnConnectFail = false;
+        options.BacklogPolicy = BacklogPolicy.FailFast;
+        options.ConnectTimeout = 200;
+        await using var unreachable = await ConnectionMultiplexer.ConnectAsync(options);
+        var gate = new RedisSlowModeGate(unreachable, _gate);
+
+        var taken = await gate.TryTakeAsync(_channel, _bob, 30);
+        var again = await gate.TryTakeAsync(_channel, _bob, 30);
+        gate.GiveBack(taken.Turn);
+        var afterGiveBack = await gate.TryTakeAsync(_channel, _bob, 30);
+
+        Assert.True(taken.Taken);
+        Assert.True(taken.Turn.Local);
+        Assert.InRange(again.WaitMs, 25_000u, 30_000u);
+        Assert.True(afterGiveBack.Taken);
+    }
+
+    // The give-back is sent without waiting for Redis's answer: the next take may reach Redis before it.
+    private static async Task<bool> WaitTakenAsync(RedisSlowModeGate gate, Guid channel, Guid user)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if ((await gate.TryTakeAsync(channel, user, 30)).Taken)
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return false;
+    }
+}
