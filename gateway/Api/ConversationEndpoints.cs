@@ -1,4 +1,5 @@
 using ChatWire.Gateway.Conversations;
+using ChatWire.Protocol;
 using ChatWire.Storage.Directory;
 
 namespace ChatWire.Gateway.Api;
@@ -122,7 +123,7 @@ internal static class ConversationEndpoints
         var id = Ids.Parse("conversation_id", conversationId);
         if (body is { Name: null, Archived: null, SlowModeSeconds: null })
         {
-            throw RequestRefusedException.Validation("name", "Give a new name, archived, slow_mode_seconds, or any of them together.");
+            throw new RequestRefusedException(ErrorCode.ValidationFailed, "Give a new name, archived, slow_mode_seconds, or any of them together.");
         }
 
         if (body.SlowModeSeconds is < 0 or > ConversationRecord.MaxSlowModeSeconds)

@@ -97,7 +97,9 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         context.Response.Clear();
         if (answered == StatusCodes.Status405MethodNotAllowed)
         {
-            context.Response.Headers.Allow = allow;
+            // Every path that takes GET takes HEAD too (HttpPipeline answers it as GET), which routing does not list.
+            var methods = allow.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            context.Response.Headers.Allow = methods.Any(HttpMethods.IsGet) && !methods.Any(HttpMethods.IsHead) ? string.Join(", ", [.. methods, HttpMethods.Head]) : allow;
         }
 
         context.Response.StatusCode = answered;

@@ -173,7 +173,8 @@ internal sealed partial class ConversationService
 
         // Who may send, and how often, changes with the archive flag and the slow mode: every node forgets what it
         // cached of the channel's members at once (the backplane; otherwise within the cache's lifetime).
-        if (archivedAt is not null || (slowModeSeconds is { } seconds && seconds != channel.SlowModeSeconds))
+        // Whenever asked, not only when it differs from what was read: a concurrent PATCH may have changed it meanwhile.
+        if (archivedAt is not null || slowModeSeconds is not null)
         {
             foreach (var member in await directory.ListConversationMembersAsync(channel.Id, ct))
             {

@@ -223,17 +223,18 @@ internal sealed partial class ConversationService(
                 return Task.FromResult(await StoredAlreadyAsync(message) ?? SendOutcome.Refused(e2eRefusal.Code, e2eRefusal.Message));
             }
 
-            // Slow mode: the member's turn in the channel, taken once every check of the message has passed. Only a
-            // refusal asks who is exempt (a directory read); a resend of a stored message is answered its seq.
+            // Slow mode: the member's turn in the channel, taken once every check of the message has passed. The channel's
+            // creator (known from the cached answer) takes none; only a refusal asks the directory whether the sender is
+            // an owner or admin, who are not held either. A resend of a stored message is answered its seq.
             SlowModeTurn? turn = null;
-            if (access.SlowModeSeconds != 0)
+            if (access is { SlowModeSeconds: > 0, Creator: false })
             {
                 var answer = await slowMode.TryTakeAsync(send.ConversationId, actor.UserId, access.SlowModeSeconds);
                 if (answer.Taken)
                 {
                     turn = answer.Turn;
                 }
-                else if (!await IsSlowModeExemptAsync(send.ConversationId, access.TeamId, actor.UserId))
+                else if (!await IsTeamAdminAsync(access.TeamId, actor.UserId))
                 {
                     audit.RateLimited("SEND in slow mode", actor.UserId);
                     return Task.FromResult(await StoredAlreadyAsync(message) ?? SendOutcome.SlowMode(access.SlowModeSeconds, answer.WaitMs));
@@ -294,10 +295,10 @@ internal sealed partial class ConversationService(
         return null;
     }
 
-    // Who may set a channel's slow mode is not held by it: the team's owners and admins and the channel's creator.
-    private async ValueTask<bool> IsSlowModeExemptAsync(Guid conversationId, Guid? teamId, Guid userId) =>
-        (teamId is { } team && await directory.GetTeamMembershipAsync(team, userId) is { Role: >= TeamRole.Admin })
-        || await directory.GetConversationAsync(conversationId) is { } channel && channel.CreatedBy == userId;
+    // Who may set a channel's slow mode is not held by it: the team's owners and admins (asked here, live, since roles
+    // change) and the channel's creator (in the cached answer).
+    private async ValueTask<bool> IsTeamAdminAsync(Guid? teamId, Guid userId) =>
+        teamId is { } team && await directory.GetTeamMembershipAsync(team, userId) is { Role: >= TeamRole.Admin };
 
     private void GiveBack(SlowModeTurn? turn)
     {

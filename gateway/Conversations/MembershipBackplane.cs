@@ -53,7 +53,7 @@ internal sealed class NoMembershipBackplane : IMembershipBackplane
 
 /// <summary>
 /// The distributed mode's shared tier, in Redis: look-aside entries <c>chatwire:member:{conversation}:{user}</c>
-/// (the access byte, the team id and the slow mode, for <see cref="EntryLifetime"/>), and invalidations on the channel
+/// (the access byte, the team id, the slow mode and whether the user created the channel, for <see cref="EntryLifetime"/>), and invalidations on the channel
 /// <c>chatwire:membership</c>, which every node subscribes to.
 /// </summary>
 /// <remarks>
@@ -75,8 +75,9 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
 
     private static readonly RedisChannel Channel = RedisChannel.Literal("chatwire:membership");
 
-    // An answer: the access (1 byte), the team id (16, big-endian; zeros for none), the slow mode in seconds (2, big-endian).
-    private const int EntryLength = 19;
+    // An answer: the access (1 byte), the team id (16, big-endian; zeros for none), the slow mode in seconds (2,
+    // big-endian), and 1 when the user created the channel, else 0.
+    private const int EntryLength = 20;
     private static readonly byte[] Tombstone = [0xff];
 
     private readonly IConnectionMultiplexer _redis;
@@ -110,7 +111,7 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
             }
 
             var teamId = new Guid(value.AsSpan(1, 16), bigEndian: true);
-            return new MemberAccess((ConversationAccess)value[0], teamId == Guid.Empty ? null : teamId, BinaryPrimitives.ReadUInt16BigEndian(value.AsSpan(17)));
+            return new MemberAccess((ConversationAccess)value[0], teamId == Guid.Empty ? null : teamId, BinaryPrimitives.ReadUInt16BigEndian(value.AsSpan(17)), value[19] == 1);
         }
         catch (RedisException)
         {
@@ -124,6 +125,7 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
         value[0] = (byte)access.Access;
         (access.TeamId ?? Guid.Empty).TryWriteBytes(value.AsSpan(1), bigEndian: true, out _);
         BinaryPrimitives.WriteUInt16BigEndian(value.AsSpan(17), access.SlowModeSeconds);
+        value[19] = access.Creator ? (byte)1 : (byte)0;
         try
         {
             _database.StringSet(Key(conversationId, userId), value, EntryLifetime, When.NotExists, CommandFlags.FireAndForget);

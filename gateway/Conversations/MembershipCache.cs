@@ -20,12 +20,12 @@ internal enum ConversationAccess : byte
 }
 
 /// <summary>
-/// A user's access to a conversation, with the conversation's team (null for DMs) for quotas and the channel's slow
-/// mode (0 when off). Laid out by the runtime so that it takes 24 bytes (a cached answer is one per member and
-/// conversation in use).
+/// A user's access to a conversation, with the conversation's team (null for DMs) for quotas, the channel's slow
+/// mode (0 when off) and whether the user created the channel (who is not held by its slow mode; that never changes).
+/// Laid out by the runtime so that it takes 24 bytes (a cached answer is one per member and conversation in use).
 /// </summary>
 [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Auto)]
-internal readonly record struct MemberAccess(ConversationAccess Access, Guid? TeamId, ushort SlowModeSeconds = 0);
+internal readonly record struct MemberAccess(ConversationAccess Access, Guid? TeamId, ushort SlowModeSeconds = 0, bool Creator = false);
 
 /// <summary>A conversation and its members, as the push planner reads them for every round of messages.</summary>
 internal sealed record ConversationRoster(ConversationRecord Conversation, IReadOnlyList<Guid> Members);
@@ -184,7 +184,8 @@ internal sealed class MembershipCache
             : await MaySendAsync(conversation, userId, cancellationToken) ? ConversationAccess.Send
             : ConversationAccess.ReadOnly,
             conversation?.TeamId,
-            (ushort)Math.Clamp(conversation?.SlowModeSeconds ?? 0, 0, ConversationRecord.MaxSlowModeSeconds));
+            (ushort)Math.Clamp(conversation?.SlowModeSeconds ?? 0, 0, ConversationRecord.MaxSlowModeSeconds),
+            conversation?.CreatedBy == userId);
         if (Remember(conversationId, userId, access, generation))
         {
             _backplane.Offer(conversationId, userId, access);

@@ -26,6 +26,11 @@ internal readonly record struct SlowModeAnswer(SlowModeTurn Turn, uint WaitMs)
 /// has passed, and gives the turn back when the message is then not stored (the conversation's own bucket refused
 /// it, the store refused it or failed, or it was a resend of a stored message).
 /// </summary>
+/// <remarks>
+/// A turn remembers when it was taken and the period it was taken under. It lasts the shorter of that period and
+/// the one asked with now, so a channel whose slow mode is shortened (or turned off, which asks nothing) frees its
+/// members at once, while a longer one holds each member from their next message on.
+/// </remarks>
 internal interface ISlowModeGate
 {
     ValueTask<SlowModeAnswer> TryTakeAsync(Guid conversationId, Guid userId, int seconds);
@@ -56,7 +61,8 @@ internal sealed class InProcessSlowModeGate : ISlowModeGate, IDisposable
     internal SlowModeAnswer TryTake(Guid conversationId, Guid userId, int seconds, long now)
     {
         var key = (conversationId, userId);
-        var mine = new Held(Interlocked.Increment(ref _tokens), now + (seconds * Stopwatch.Frequency));
+        var period = seconds * Stopwatch.Frequency;
+        var mine = new Held(Interlocked.Increment(ref _tokens), now, now + period);
         while (true)
         {
             if (!_turns.TryGetValue(key, out var held))
@@ -66,10 +72,10 @@ internal sealed class InProcessSlowModeGate : ISlowModeGate, IDisposable
                     return new SlowModeAnswer(new SlowModeTurn(conversationId, userId, mine.Token, Local: true), 0);
                 }
             }
-            else if (held.Until > now)
+            else if (Math.Min(held.Until, held.Taken + period) is var ends && ends > now)
             {
                 // Rounded up: a retry after exactly this long finds the turn ended.
-                return SlowModeAnswer.Wait(((held.Until - now) * 1_000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
+                return SlowModeAnswer.Wait(((ends - now) * 1_000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
             }
             else if (_turns.TryUpdate(key, mine, held))
             {
@@ -100,28 +106,39 @@ internal sealed class InProcessSlowModeGate : ISlowModeGate, IDisposable
 
     public void Dispose() => _sweep.Dispose();
 
-    private readonly record struct Held(long Token, long Until);
+    // Taken and Until are Stopwatch timestamps: when the turn was taken, and when it ends under the period it was taken with.
+    private readonly record struct Held(long Token, long Taken, long Until);
 }
 
 /// <summary>
-/// The distributed mode's gate: each turn is a Redis key (<c>chatwire:slow:{conversation}:{user}</c>) set with
-/// <c>NX</c> and the slow mode's expiry by one script, which answers the time left when the key is there already, so
-/// one round trip takes a turn or refuses it, whichever node the member's devices are on. A turn is given back by
-/// deleting the key only if it still holds the turn's token. While Redis is unreachable each node keeps turns of its
-/// own (<see cref="InProcessSlowModeGate"/>), so slow mode still holds a member to one message per node per period.
+/// The distributed mode's gate: each turn is a Redis key (<c>chatwire:slow:{conversation}:{user}</c>) holding the
+/// turn's token and when Redis took it (<c>{token}:{unix ms}</c>), expiring with the period it was taken under. One
+/// script takes the turn or answers the time left, so one round trip decides, whichever node the member's devices are
+/// on. A turn is given back by deleting the key only if it still holds the turn's token. While Redis is unreachable or
+/// slow each node keeps turns of its own (<see cref="InProcessSlowModeGate"/>), so slow mode still holds a member to
+/// one message per node per period.
 /// </summary>
 internal sealed class RedisSlowModeGate(IConnectionMultiplexer redis, InProcessSlowModeGate fallback) : ISlowModeGate
 {
-    // -1 when the turn was taken, else the milliseconds the key has left (0 when it is about to end).
+    // -1 when the turn was taken, else the milliseconds left: the shorter of the period asked now and what the key has
+    // left (the period it was taken under). Redis's own clock, so the nodes' clocks do not matter.
     private const string TakeScript = """
-        if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return -1 end
-        local left = redis.call('PTTL', KEYS[1])
-        if left < 0 then return 0 end
-        return left
+        local clock = redis.call('TIME')
+        local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+        local held = redis.call('GET', KEYS[1])
+        if held then
+          local taken = tonumber(string.match(held, ':(%d+)$'))
+          local left = redis.call('PTTL', KEYS[1])
+          if taken and taken + tonumber(ARGV[2]) - now < left then left = taken + tonumber(ARGV[2]) - now end
+          if left > 0 then return left end
+        end
+        redis.call('SET', KEYS[1], ARGV[1] .. ':' .. now, 'PX', ARGV[2])
+        return -1
         """;
 
     private const string GiveBackScript = """
-        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        local held = redis.call('GET', KEYS[1])
+        if held and string.sub(held, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ':' then return redis.call('DEL', KEYS[1]) end
         return 0
         """;
 
@@ -129,16 +146,20 @@ internal sealed class RedisSlowModeGate(IConnectionMultiplexer redis, InProcessS
 
     public async ValueTask<SlowModeAnswer> TryTakeAsync(Guid conversationId, Guid userId, int seconds)
     {
-        var token = Random.Shared.NextInt64(1, long.MaxValue);
+        var turn = new SlowModeTurn(conversationId, userId, Random.Shared.NextInt64(1, long.MaxValue), Local: false);
         try
         {
-            var left = (long)await _database.ScriptEvaluateAsync(TakeScript, [Key(conversationId, userId)], [token, seconds * 1_000L]);
-            return left < 0
-                ? new SlowModeAnswer(new SlowModeTurn(conversationId, userId, token, Local: false), 0)
-                : SlowModeAnswer.Wait(left);
+            var left = (long)await _database.ScriptEvaluateAsync(TakeScript, [Key(conversationId, userId)], [turn.Token, seconds * 1_000L]);
+            return left < 0 ? new SlowModeAnswer(turn, 0) : SlowModeAnswer.Wait(left);
         }
-        catch (RedisException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
+            // A timeout may come after the script ran: its turn, if taken, is given back, since this node decides alone now.
+            if (ex is TimeoutException)
+            {
+                GiveBack(turn);
+            }
+
             return await fallback.TryTakeAsync(conversationId, userId, seconds);
         }
     }
@@ -155,9 +176,9 @@ internal sealed class RedisSlowModeGate(IConnectionMultiplexer redis, InProcessS
         {
             _database.ScriptEvaluate(GiveBackScript, [Key(turn.ConversationId, turn.UserId)], [turn.Token], CommandFlags.FireAndForget);
         }
-        catch (RedisException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
-            // Unreachable: the turn ends by its expiry, as if the message had been stored.
+            // Unreachable, or the node is stopping: the turn ends by its expiry, as if the message had been stored.
         }
     }
 

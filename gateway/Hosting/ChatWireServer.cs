@@ -155,6 +155,7 @@ public sealed class ChatWireServer : IAsyncDisposable
         services.AddChatWireStorage(storage);
         services.AddChatWireRouting(routingOptions, redis, nodeId, report);
         services.AddChatWireGateway();
+        services.AddTransient<IStartupFilter, HttpPipeline.HeadAsGet>();
         Push.PushComposition.AddChatWirePush(services, push, routingOptions.Bus, storage.Push, report);
         services.Configure<JsonOptions>(o =>
         {

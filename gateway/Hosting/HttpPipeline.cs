@@ -133,6 +133,41 @@ internal static class HttpPipeline
 
     // Outermost, so it sees the status the problem+json middleware settled on. The route is the matched
     // endpoint's template (routing runs before this middleware), never the path: ids stay out of labels.
+    /// <summary>Marks a HEAD request that <see cref="HeadAsGet"/> turned into a GET (for the request metrics).</summary>
+    internal const string HeadItem = "chatwire.head";
+
+    /// <summary>
+    /// HEAD is answered as GET would be, headers and status alike, without the body (RFC 9110 §9.3.2): the method is
+    /// GET before routing (which WebApplication runs ahead of the pipeline above, so this comes in as a startup filter),
+    /// while Kestrel, which parsed the request as HEAD, still writes no body.
+    /// </summary>
+    internal sealed class HeadAsGet : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(static async (context, following) =>
+            {
+                if (!HttpMethods.IsHead(context.Request.Method))
+                {
+                    await following(context);
+                    return;
+                }
+
+                context.Items[HeadItem] = true;
+                context.Request.Method = HttpMethods.Get;
+                try
+                {
+                    await following(context);
+                }
+                finally
+                {
+                    context.Request.Method = HttpMethods.Head;
+                }
+            });
+            next(app);
+        };
+    }
+
     private static async Task CountAsync(HttpContext context, RequestDelegate next, GatewayMetrics metrics, AuditLog audit)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -143,7 +178,8 @@ internal static class HttpPipeline
         finally
         {
             var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
-            metrics.HttpRequest(context.Request.Method, route, context.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            var method = context.Items.ContainsKey(HeadItem) ? HttpMethods.Head : context.Request.Method;
+            metrics.HttpRequest(method, route, context.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             if (context.Items.TryGetValue(ProblemDetailsMiddleware.ErrorCodeItem, out var code) && code is ErrorCode answered)
             {
                 metrics.HttpError(answered);

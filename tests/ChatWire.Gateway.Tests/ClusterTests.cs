@@ -238,29 +238,35 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         // The phone's node has cached that bob may send in #general, with no slow mode.
         var before = await phone.SendTextAsync(team.General, "before");
         await cluster[0].CallAsync(aliceToken, HttpMethod.Patch, $"v1/channels/{team.General}", new { slow_mode_seconds = 600 });
-
-        // The change reaches the phone's node through Redis ahead of the laptop's message, which the phone waits for.
         var fromLaptop = await laptop.SendTextAsync(team.General, "one message");
-        await WaitForEventAsync(phone, fromLaptop.Seq);
-        await phone.SendAsync(new Send(70, team.General, Guid.CreateVersion7(), "text/plain", "and another"u8.ToArray()));
-        var refused = await phone.ExpectErrorAsync(Patience);
+
+        // The phone's node forgets its cached answer when the change reaches it over Redis, a moment after the PATCH:
+        // until then its SENDs pass. From then on they meet the laptop's turn.
+        var refused = await UntilAsync(async () => (await phone.TrySendTextAsync(team.General, "and another", Patience)).Error);
 
         await cluster[0].CallAsync(aliceToken, HttpMethod.Patch, $"v1/channels/{team.General}", new { slow_mode_seconds = 0 });
-        var laptopAgain = await laptop.SendTextAsync(team.General, "off now");
-        await WaitForEventAsync(phone, laptopAgain.Seq);
-        var afterOff = await phone.SendTextAsync(team.General, "free again");
+        var afterOff = await UntilAsync(async () => (await phone.TrySendTextAsync(team.General, "free again", Patience)).Ack);
 
         Assert.Equal(before.Seq + 1, fromLaptop.Seq);
-        Assert.Equal((70u, ErrorCode.RateLimited), (refused.RequestId, (ErrorCode)refused.Code));
+        Assert.Equal(ErrorCode.RateLimited, (ErrorCode)refused.Code);
         Assert.InRange(refused.RetryAfterMs, 500_000u, 600_000u);
-        Assert.Equal(fromLaptop.Seq + 1, laptopAgain.Seq);
-        Assert.Equal(laptopAgain.Seq + 1, afterOff.Seq);
+        Assert.True(afterOff.Seq > fromLaptop.Seq);
     }
 
-    private static async Task WaitForEventAsync(RawClient device, ulong seq)
+    // Tries until the attempt answers something, within Patience.
+    private static async Task<T> UntilAsync<T>(Func<Task<T?>> attempt)
+        where T : struct
     {
-        while ((await device.ExpectMessageAsync(Patience)).Seq != seq)
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
         {
+            if (await attempt() is { } answer)
+            {
+                return answer;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the change did not reach the other node in time");
+            await Task.Delay(50);
         }
     }
 

@@ -315,9 +315,9 @@ public sealed class HttpEdgeTests
         var anonymous = await server.Http.PutAsync("v1/server-info", null);
 
         await AssertProblemAsync(response, HttpStatusCode.MethodNotAllowed, 4010, "METHOD_NOT_ALLOWED");
-        Assert.Equal(["GET", "POST"], response.Content.Headers.Allow.Order());
+        Assert.Equal(["GET", "HEAD", "POST"], response.Content.Headers.Allow.Order());
         await AssertProblemAsync(anonymous, HttpStatusCode.MethodNotAllowed, 4010, "METHOD_NOT_ALLOWED");
-        Assert.Equal(["GET"], anonymous.Content.Headers.Allow);
+        Assert.Equal(["GET", "HEAD"], anonymous.Content.Headers.Allow);
     }
 
     [Theory]
@@ -428,6 +428,37 @@ public sealed class HttpEdgeTests
 
         await AssertProblemAsync(asString, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         Assert.True(asNumber.IsSuccessStatusCode, $"{(int)asNumber.StatusCode}");
+    }
+
+    // RFC 9110 §9.3.2: HEAD is GET without the body, the same status and headers, refusals included.
+    [Fact]
+    public async Task Head_AnsweredAsGet_WithoutTheBody()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        using var info = await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "v1/server-info"));
+        using var infoByGet = await server.Http.GetAsync(new Uri("v1/server-info", UriKind.Relative));
+        using var me = await alice.SendAsync(HttpMethod.Head, "v1/me");
+        using var anonymous = await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "v1/me"));
+        using var postOnly = await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "v1/accounts/login"));
+        using var nowhere = await alice.SendAsync(HttpMethod.Head, "v1/no-such-route");
+        using var deleteMe = await alice.SendAsync(HttpMethod.Delete, "v1/me");
+
+        Assert.Equal(HttpStatusCode.OK, info.StatusCode);
+        Assert.Equal(infoByGet.Content.Headers.ContentType?.MediaType, info.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await info.Content.ReadAsByteArrayAsync());
+        Assert.NotEmpty(await infoByGet.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+        Assert.Empty(await me.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal("application/problem+json", anonymous.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await anonymous.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, postOnly.StatusCode);
+        Assert.Contains("POST", postOnly.Content.Headers.Allow);
+        Assert.Equal(HttpStatusCode.NotFound, nowhere.StatusCode);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, deleteMe.StatusCode);
+        Assert.Equal(["GET", "HEAD"], deleteMe.Content.Headers.Allow.Order());
     }
 
     [Fact]

@@ -324,6 +324,31 @@ internal sealed class RawClient : IAsyncDisposable
     public async Task<ConversationEvent> ExpectEventAsync(TimeSpan? wait = null) => (await ExpectAsync<EventFrame>(wait)).Event;
 
     /// <summary>Reads frames until an ERROR (kept frames first); skips PING and events.</summary>
+    /// <summary>Sends a text SEND and reads its answer, SEND_ACK or ERROR; other frames are kept for later.</summary>
+    public async Task<(SendAck? Ack, ErrorFrame? Error)> TrySendTextAsync(Guid conversationId, string text, TimeSpan? wait = null)
+    {
+        var id = NextRequestId();
+        await SendAsync(new Send(id, conversationId, Guid.CreateVersion7(), "text/plain", System.Text.Encoding.UTF8.GetBytes(text)));
+        while (true)
+        {
+            var frame = await ReadFrameAsync(wait) ?? throw new Xunit.Sdk.XunitException("Connection closed while waiting for the SEND's answer.");
+            if (frame.Header.OpcodeValue == (uint)Opcode.SendAck && FrameCodec.Decode<SendAck>(new ReadOnlySequence<byte>(frame.Body), ProtocolLimits.Default) is var ack && ack.RequestId == id)
+            {
+                return (ack, null);
+            }
+
+            if (frame.Header.OpcodeValue == (uint)Opcode.Error && FrameCodec.Decode<ErrorFrame>(new ReadOnlySequence<byte>(frame.Body), ProtocolLimits.Default) is var error && error.RequestId == id)
+            {
+                return (null, error);
+            }
+
+            if (frame.Header.OpcodeValue != (uint)Opcode.Ping)
+            {
+                _kept.AddLast(frame);
+            }
+        }
+    }
+
     public async Task<ErrorFrame> ExpectErrorAsync(TimeSpan? wait = null)
     {
         for (var node = _kept.First; node is not null; node = node.Next)

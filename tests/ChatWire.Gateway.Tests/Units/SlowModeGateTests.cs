@@ -36,6 +36,24 @@ public sealed class SlowModeGateTests : IDisposable
     }
 
     [Fact]
+    public void InProcess_AShortenedPeriod_FreesAtOnce_ALongerOneHoldsFromTheNextMessage()
+    {
+        _gate.TryTake(_channel, _bob, 10, 0);
+
+        var longer = _gate.TryTake(_channel, _bob, 60, 4 * Second);
+        var shorter = _gate.TryTake(_channel, _bob, 5, 4 * Second);
+        var shortenedOut = _gate.TryTake(_channel, _bob, 3, 4 * Second);
+        var nextUnderTheLonger = _gate.TryTake(_channel, _bob, 60, 8 * Second);
+        var heldLonger = _gate.TryTake(_channel, _bob, 60, 30 * Second);
+
+        Assert.Equal(6_000u, longer.WaitMs);
+        Assert.Equal(1_000u, shorter.WaitMs);
+        Assert.True(shortenedOut.Taken);
+        Assert.True(nextUnderTheLonger.Taken);
+        Assert.Equal(38_000u, heldLonger.WaitMs);
+    }
+
+    [Fact]
     public void InProcess_GiveBack_FreesOnlyTheTurnThatWasTaken()
     {
         var old = _gate.TryTake(_channel, _bob, 10, 0);
@@ -81,8 +99,11 @@ public sealed class SlowModeGateTests : IDisposable
         var taken = await one.TryTakeAsync(_channel, _bob, 30);
         var onTheOtherNode = await two.TryTakeAsync(_channel, _bob, 30);
         var carol = await two.TryTakeAsync(_channel, Guid.CreateVersion7(), 30);
-        two.GiveBack(onTheOtherNode.Turn);
+
+        // A give-back with another token (a turn that ended and was taken again since) leaves the key as it is.
+        two.GiveBack(taken.Turn with { Token = taken.Turn.Token + 1 });
         var stillHeld = await two.TryTakeAsync(_channel, _bob, 30);
+        var shortened = await two.TryTakeAsync(_channel, _bob, 1);
         one.GiveBack(taken.Turn);
         var freed = await WaitTakenAsync(two, _channel, _bob);
 
@@ -90,7 +111,8 @@ public sealed class SlowModeGateTests : IDisposable
         Assert.False(taken.Turn.Local);
         Assert.InRange(onTheOtherNode.WaitMs, 25_000u, 30_000u);
         Assert.True(carol.Taken);
-        Assert.False(stillHeld.Taken);
+        Assert.InRange(stillHeld.WaitMs, 25_000u, 30_000u);
+        Assert.InRange(shortened.WaitMs, 1u, 1_000u);
         Assert.True(freed);
         Assert.Equal(0, _gate.Tracked + fallback.Tracked);
     }
