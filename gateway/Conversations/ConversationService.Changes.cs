@@ -349,7 +349,8 @@ internal sealed partial class ConversationService
         }
     }
 
-    // Called once the actor's access to the conversation is checked: only members spend its budget.
+    // Called once the actor's access to the conversation is checked: only members spend its budget, and only with
+    // changes that are stored (a refusal or a change to nothing gives it back).
     private async Task<ChangeOutcome> AppendChangeAsync(NewEvent change)
     {
         if (rateLimiter.TryTakeConversation(change.ConversationId) is { } retryAfterMs)
@@ -368,9 +369,15 @@ internal sealed partial class ConversationService
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            rateLimiter.ReturnConversation(change.ConversationId);
             GatewayLog.StoreFailed(logger, ex);
             metrics.StoreFailed();
             throw new RequestRefusedException(ErrorCode.StorageUnavailable, "The change could not be stored; nothing was changed. Retry.");
+        }
+
+        if (result.Outcome != AppendOutcome.Stored)
+        {
+            rateLimiter.ReturnConversation(change.ConversationId);
         }
 
         return result switch

@@ -258,11 +258,11 @@ internal sealed partial class ConversationService(
             }
             catch
             {
-                GiveBack(turn);
+                GiveBack(send.ConversationId, turn);
                 throw;
             }
 
-            return CompleteAsync(commit, started, (actor.UserId, access.TeamId, send.Content.Length), turn);
+            return CompleteAsync(commit, started, (actor.UserId, access.TeamId, send.Content.Length), send.ConversationId, turn);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -308,7 +308,15 @@ internal sealed partial class ConversationService(
         }
     }
 
-    private async Task<SendOutcome> CompleteAsync(Task<AppendResult> commit, long started, (Guid User, Guid? Team, long Bytes) usage, SlowModeTurn? turn)
+    // A SEND that passed the conversation's bucket and then stored nothing.
+    private void GiveBack(Guid conversationId, SlowModeTurn? turn)
+    {
+        rateLimiter.ReturnConversation(conversationId);
+        GiveBack(turn);
+    }
+
+    private async Task<SendOutcome> CompleteAsync(
+        Task<AppendResult> commit, long started, (Guid User, Guid? Team, long Bytes) usage, Guid conversationId, SlowModeTurn? turn)
     {
         AppendResult result;
         try
@@ -317,16 +325,17 @@ internal sealed partial class ConversationService(
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            GiveBack(turn);
+            GiveBack(conversationId, turn);
             GatewayLog.StoreFailed(logger, ex);
             metrics.StoreFailed();
             return Unavailable;
         }
 
-        // Only a message stored now spends the member's slow-mode turn (a resend was counted when first stored).
+        // Only a message stored now spends the conversation's budget and the member's slow-mode turn (a resend was
+        // counted when first stored).
         if (result.Outcome != AppendOutcome.Stored)
         {
-            GiveBack(turn);
+            GiveBack(conversationId, turn);
         }
 
         if (result is { Outcome: AppendOutcome.Refused, Refusal: var refusal })

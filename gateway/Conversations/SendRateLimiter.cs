@@ -104,6 +104,26 @@ internal sealed class SendRateLimiter : IDisposable
         }
     }
 
+    /// <summary>
+    /// Gives back what <see cref="TryTakeConversation(Guid)"/> took for a request that then changed nothing (the store
+    /// refused it or failed, or it was a resend of what was stored before): only stored events spend a conversation's budget.
+    /// </summary>
+    public void ReturnConversation(Guid conversationId) => ReturnConversation(conversationId, Stopwatch.GetTimestamp());
+
+    internal void ReturnConversation(Guid conversationId, long now)
+    {
+        if (!_conversation.Limits || !_conversations.TryGetValue(conversationId, out var conversation))
+        {
+            return;
+        }
+
+        lock (conversation)
+        {
+            conversation.Refill(_conversation, now);
+            conversation.Return(_conversation);
+        }
+    }
+
     public void Dispose() => _sweep.Dispose();
 
     internal void Sweep(long now)
@@ -187,5 +207,8 @@ internal sealed class SendRateLimiter : IDisposable
             _messages -= 1;
             _bytes -= bytes;
         }
+
+        /// <summary>One message back, never past the burst.</summary>
+        public void Return(Shape shape) => _messages = Math.Min(shape.MessageBurst, _messages + 1);
     }
 }

@@ -61,4 +61,41 @@ public sealed class ConversationRateTests
         Assert.True(elsewhere.Seq > 0);
         Assert.Equal(4ul, resent.Seq - first.Seq + 1);
     }
+
+    [Fact]
+    public async Task ChangesThatChangeNothing_AndResends_GiveTheConversationsBudgetBack()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:SendMessagesPerSecondPerConversation"] = "0.2",
+            ["Limits:SendMessageBurstPerConversation"] = "3",
+        });
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var (teamId, general) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        await using var alices = await RawClient.ConnectAuthenticatedAsync(alice);
+        await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
+        var first = await alices.SendTextAsync(general, "one");
+
+        // Each of these passes the bucket and stores nothing: a reaction taken back that was never there, an edit of
+        // someone else's message, a resend of a stored message.
+        for (var i = 0; i < 4; i++)
+        {
+            await bobs.SendAsync(new React(bobs.NextRequestId(), general, first.MessageId, "👍", Remove: true));
+            await bobs.ExpectAsync<Ok>();
+            await bobs.SendAsync(new Edit(bobs.NextRequestId(), general, first.MessageId, "text/plain", "mine now"u8.ToArray()));
+            Assert.Equal(ErrorCode.Forbidden, (await bobs.ExpectErrorAsync()).Code);
+            Assert.Equal(first.Seq, (await alices.SendTextAsync(general, "one", first.MessageId)).Seq);
+        }
+
+        // So the burst has its two other messages left, and then it is spent.
+        var second = await bobs.SendTextAsync(general, "two");
+        var third = await alices.SendTextAsync(general, "three");
+        await bobs.SendAsync(new Send(90, general, Guid.CreateVersion7(), "text/plain", "four"u8.ToArray()));
+        var limited = await bobs.ExpectErrorAsync();
+
+        Assert.Equal((first.Seq + 1, first.Seq + 2), (second.Seq, third.Seq));
+        Assert.Equal((90u, ErrorCode.RateLimited), (limited.RequestId, limited.Code));
+    }
 }

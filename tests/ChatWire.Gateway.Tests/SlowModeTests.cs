@@ -94,6 +94,9 @@ public sealed class SlowModeTests(ServerFixture fixture) : IClassFixture<ServerF
         var negative = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { slow_mode_seconds = -1 });
         var tooLong = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { slow_mode_seconds = 21_601 });
         var nothing = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { });
+        var asString = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { slow_mode_seconds = "30" });
+        var overflow = await alice.SendRawAsync(HttpMethod.Patch, $"v1/channels/{general}", Json("{\"slow_mode_seconds\": 4294967296}"));
+        var fraction = await alice.SendRawAsync(HttpMethod.Patch, $"v1/channels/{general}", Json("{\"slow_mode_seconds\": 1.5}"));
         var listed = await ChannelAsync(alice, teamId, general);
 
         Assert.Equal(21_600, set.GetProperty("slow_mode_seconds").GetInt32());
@@ -101,9 +104,14 @@ public sealed class SlowModeTests(ServerFixture fixture) : IClassFixture<ServerF
         await AssertProblemAsync(negative, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(tooLong, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(nothing, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(asString, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(overflow, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(fraction, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         Assert.Equal(21_600, listed.GetProperty("slow_mode_seconds").GetInt32());
         Assert.Equal("general", listed.GetProperty("name").GetString());
     }
+
+    private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
 
     private static async Task<Guid> CreateChannelAsync(TestUser creator, Guid teamId, string name) =>
         (await creator.CallAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name })).GetProperty("conversation_id").GetGuid();

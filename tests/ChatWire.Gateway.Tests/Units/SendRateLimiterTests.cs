@@ -115,6 +115,38 @@ public sealed class SendRateLimiterTests : IDisposable
     }
 
     [Fact]
+    public void AConversation_GetsBackWhatStoredNothing_NeverPastItsBurst()
+    {
+        using var limiter = new SendRateLimiter(Options.Create(new LimitsOptions
+        {
+            SendMessagesPerSecondPerConversation = 4,
+            SendMessageBurstPerConversation = 2,
+        }));
+        var busy = Guid.NewGuid();
+        var now = 100 * Second;
+        Assert.Null(limiter.TryTakeConversation(busy, now));
+        Assert.Null(limiter.TryTakeConversation(busy, now));
+        Assert.Equal(250u, limiter.TryTakeConversation(busy, now));
+
+        // One of the two changed nothing: the next one passes, the one after it waits again.
+        limiter.ReturnConversation(busy, now);
+        var afterReturn = limiter.TryTakeConversation(busy, now);
+        var thenEmpty = limiter.TryTakeConversation(busy, now);
+
+        // Returns to a full bucket are lost, and a conversation never asked keeps no bucket.
+        limiter.ReturnConversation(busy, now + (10 * Second));
+        limiter.ReturnConversation(busy, now + (10 * Second));
+        limiter.ReturnConversation(busy, now + (10 * Second));
+        var taken = Enumerable.Range(0, 3).Select(_ => limiter.TryTakeConversation(busy, now + (10 * Second))).ToArray();
+        limiter.ReturnConversation(Guid.NewGuid(), now);
+
+        Assert.Null(afterReturn);
+        Assert.Equal(250u, thenEmpty);
+        Assert.Equal([null, null, 250u], taken);
+        Assert.Equal(1, limiter.Tracked);
+    }
+
+    [Fact]
     public void AConversationLimitOfZero_KeepsNoBucket()
     {
         using var limiter = new SendRateLimiter(Options.Create(new LimitsOptions { SendMessagesPerSecondPerConversation = 0 }));
