@@ -75,6 +75,7 @@ internal static class CliUsage
           channel add CHANNEL USER | channel members CHANNEL
           channel rename CHANNEL NAME | channel archive CHANNEL | channel unarchive CHANNEL
           channel slow-mode CHANNEL SECONDS   one message per SECONDS from each member (0 turns it off)
+          channel topic CHANNEL [TEXT...]     set the line shown at the channel's head (no TEXT clears it)
           conversations
           dm USER...
         Messages (over TCP):

@@ -136,7 +136,9 @@ public sealed record ChannelInfo(Guid ConversationId, Guid TeamId, string Name, 
 /// Slow mode: each member may send one message per this many seconds in the channel (its creator and the team's owners
 /// and admins are not held by it); a SEND sooner is refused <c>RATE_LIMITED</c> with the wait. 0 when off.
 /// </param>
-public sealed record ChannelSummary(Guid ConversationId, Guid TeamId, string Name, string Type, bool Member, bool Archived = false, int SlowModeSeconds = 0);
+/// <param name="Topic">The line shown at the channel's head; empty when it has none.</param>
+public sealed record ChannelSummary(
+    Guid ConversationId, Guid TeamId, string Name, string Type, bool Member, bool Archived = false, int SlowModeSeconds = 0, string Topic = "");
 
 /// <summary>A direct conversation (<c>POST /v1/dms</c>).</summary>
 /// <param name="ConversationId">The conversation; the same set of people always gets the same one.</param>

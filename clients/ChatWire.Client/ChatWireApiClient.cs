@@ -310,16 +310,17 @@ public sealed partial class ChatWireApiClient : IDisposable
         return found;
     }
 
-    /// <summary><c>PATCH /v1/channels/{conversation_id}</c>: renames a channel, archives or unarchives it, or sets its slow mode.</summary>
+    /// <summary><c>PATCH /v1/channels/{conversation_id}</c>: renames a channel, archives or unarchives it, or sets its slow mode or topic.</summary>
     /// <param name="conversationId">The channel.</param>
     /// <param name="name">The new name; null keeps it.</param>
     /// <param name="archived">True archives, false unarchives; null leaves it.</param>
     /// <param name="slowModeSeconds">Slow mode, 0 (off) to 21,600 seconds; null leaves it.</param>
+    /// <param name="topic">The topic, at most 250 characters; empty clears it; null leaves it.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     public Task<ChannelSummary> UpdateChannelAsync(
-        Guid conversationId, string? name = null, bool? archived = null, int? slowModeSeconds = null, CancellationToken cancellationToken = default) =>
+        Guid conversationId, string? name = null, bool? archived = null, int? slowModeSeconds = null, string? topic = null, CancellationToken cancellationToken = default) =>
         SendAsync<ChannelSummary>(
-            HttpMethod.Patch, $"v1/channels/{conversationId:D}", new UpdateChannelBody(name, archived, slowModeSeconds), authenticated: true, cancellationToken);
+            HttpMethod.Patch, $"v1/channels/{conversationId:D}", new UpdateChannelBody(name, archived, slowModeSeconds, topic), authenticated: true, cancellationToken);
 
     /// <summary><c>DELETE /v1/teams/{team_id}</c>: deletes a team (owners); everyone leaves it and its channels.</summary>
     /// <param name="teamId">The team.</param>

@@ -54,9 +54,9 @@ internal sealed record MemberListResponse(IReadOnlyList<MemberInfo> Members);
 
 internal sealed record CreateChannelRequest(string? Name, bool? Private = null);
 
-internal sealed record ChannelInfo(Guid ConversationId, Guid TeamId, string Name, string Type, bool Member, bool Archived, int SlowModeSeconds);
+internal sealed record ChannelInfo(Guid ConversationId, Guid TeamId, string Name, string Type, bool Member, bool Archived, int SlowModeSeconds, string Topic);
 
-internal sealed record UpdateChannelRequest(string? Name = null, bool? Archived = null, int? SlowModeSeconds = null);
+internal sealed record UpdateChannelRequest(string? Name = null, bool? Archived = null, int? SlowModeSeconds = null, string? Topic = null);
 
 internal sealed record ChannelCreatedResponse(Guid ConversationId, Guid TeamId, string Name, string Type);
 

@@ -36,14 +36,15 @@ internal static class ConversationEndpoints
                 + "archived channel is 403 FORBIDDEN.")
             .ReturnsNoContent().Refuses(400, 403, 404, 415);
         authenticated.MapPatch("/channels/{conversationId}", UpdateChannelAsync)
-            .Describe("updateChannel", "Rename a channel, archive or unarchive it, or set its slow mode", Tag,
-                "Send name, archived, slow_mode_seconds, or any of them together (none is 400 VALIDATION_FAILED). The channel's creator and the "
+            .Describe("updateChannel", "Rename a channel, archive or unarchive it, or set its slow mode or topic", Tag,
+                "Send name, archived, slow_mode_seconds, topic, or any of them together (none is 400 VALIDATION_FAILED). The channel's creator and the "
                 + "team's owners and admins may (others in the team 403 FORBIDDEN, anyone outside a private channel 403 NOT_A_MEMBER); the general "
                 + "channel is neither renamed nor archived (403 FORBIDDEN), though its slow mode may be set; a public channel's name taken by another "
                 + "is 409 ALREADY_EXISTS. An archived channel keeps its members and history, readable, but takes no SEND, EDIT, REACT or TYPING, and "
                 + "nobody joins it. slow_mode_seconds (0 to 21600; 0 turns it off) lets each member SEND one message per that many seconds in the "
                 + "channel; a SEND sooner is refused RATE_LIMITED with retry_after_ms. Those who may set it (the creator, owners and admins) are "
-                + "not held by it. It takes effect at once on every node.")
+                + "not held by it. It takes effect at once on every node. topic is a line of at most 250 characters shown at the channel's head "
+                + "(no control or invisible formatting characters; trimmed and normalized to NFC); an empty one clears it.")
             .Returns<ChannelInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPost("/channels/{conversationId}/leave", LeaveChannelAsync)
             .Describe("leaveChannel", "Leave a channel (not #general)", Tag,
@@ -100,7 +101,7 @@ internal static class ConversationEndpoints
         await conversations.RequireTeamMemberAsync(team, me.UserId, ct);
         var mine = (await directory.ListConversationsForUserAsync(me.UserId, ct)).Select(c => c.Id).ToHashSet();
         var (page, next) = Paging.Page(await directory.ListChannelsAsync(team, me.UserId, ct), c => c.Id, limit, cursor);
-        return new ChannelListResponse(page.Select(c => new ChannelInfo(c.Id, team, c.Name!, Validation.TypeName(c.Kind), mine.Contains(c.Id), c.ArchivedAt is not null, c.SlowModeSeconds)).ToList(), next);
+        return new ChannelListResponse(page.Select(c => new ChannelInfo(c.Id, team, c.Name!, Validation.TypeName(c.Kind), mine.Contains(c.Id), c.ArchivedAt is not null, c.SlowModeSeconds, c.Topic)).ToList(), next);
     }
 
     private static async Task<IResult> JoinChannelAsync(string conversationId, HttpContext http, ConversationService conversations, CancellationToken ct)
@@ -121,9 +122,9 @@ internal static class ConversationEndpoints
         string conversationId, UpdateChannelRequest body, HttpContext http, IDirectoryStore directory, ConversationService conversations, CancellationToken ct)
     {
         var id = Ids.Parse("conversation_id", conversationId);
-        if (body is { Name: null, Archived: null, SlowModeSeconds: null })
+        if (body is { Name: null, Archived: null, SlowModeSeconds: null, Topic: null })
         {
-            throw new RequestRefusedException(ErrorCode.ValidationFailed, "Give a new name, archived, slow_mode_seconds, or any of them together.");
+            throw new RequestRefusedException(ErrorCode.ValidationFailed, "Give a new name, archived, slow_mode_seconds, topic, or any of them together.");
         }
 
         if (body.SlowModeSeconds is < 0 or > ConversationRecord.MaxSlowModeSeconds)
@@ -132,10 +133,19 @@ internal static class ConversationEndpoints
         }
 
         var name = body.Name is null ? null : Validation.ChannelName(body.Name);
-        var channel = await conversations.UpdateChannelAsync(http.Identity(), id, new ConversationService.ChannelChange(name, body.Archived, body.SlowModeSeconds), ct);
+
+        // An empty topic (or only white space) clears it.
+        var topic = body.Topic switch
+        {
+            null => null,
+            _ when string.IsNullOrWhiteSpace(body.Topic) => string.Empty,
+            _ => Validation.DisplayText("topic", body.Topic, ConversationRecord.MaxTopicLength),
+        };
+        var channel = await conversations.UpdateChannelAsync(
+            http.Identity(), id, new ConversationService.ChannelChange(name, body.Archived, body.SlowModeSeconds, topic), ct);
         var member = await directory.IsConversationMemberAsync(channel.Id, http.Identity().UserId, ct);
         return new ChannelInfo(
-            channel.Id, channel.TeamId!.Value, channel.Name!, Validation.TypeName(channel.Kind), member, channel.ArchivedAt is not null, channel.SlowModeSeconds);
+            channel.Id, channel.TeamId!.Value, channel.Name!, Validation.TypeName(channel.Kind), member, channel.ArchivedAt is not null, channel.SlowModeSeconds, channel.Topic);
     }
 
     private static async Task<IResult> LeaveChannelAsync(string conversationId, HttpContext http, ConversationService conversations, CancellationToken ct)

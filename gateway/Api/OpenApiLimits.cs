@@ -103,6 +103,19 @@ internal static class OpenApiLimits
         Note = $"Trimmed and normalized to NFC before it is checked; at most {Validation.MaxDisplayTextLength} characters after that.",
     };
 
+    /// <summary>A channel's topic as answered (Validation.DisplayText, up to ConversationRecord.MaxTopicLength), empty when none.</summary>
+    private static readonly Limit Topic = DisplayText with
+    {
+        MinLength = 0,
+        MaxLength = ConversationRecord.MaxTopicLength,
+        Pattern = DisplayText.Pattern!.Replace("]+$", "]*$", StringComparison.Ordinal),
+    };
+
+    private static readonly Limit RequestTopic = Topic with
+    {
+        Note = $"Trimmed and normalized to NFC before it is checked; at most {ConversationRecord.MaxTopicLength} characters after that. Empty (or only white space) clears it.",
+    };
+
     private static readonly Limit ChannelName = new()
     {
         MinLength = 1,
@@ -259,6 +272,8 @@ internal static class OpenApiLimits
         ["TeamCreatedResponse.name"] = DisplayText,
         ["CreateChannelRequest.name"] = RequestChannelName,
         ["UpdateChannelRequest.name"] = RequestChannelName,
+        ["UpdateChannelRequest.topic"] = RequestTopic,
+        ["ChannelInfo.topic"] = Topic,
         ["ChannelInfo.name"] = ChannelName,
         ["ChannelCreatedResponse.name"] = ChannelName,
         ["ConversationInfo.name"] = ChannelName,

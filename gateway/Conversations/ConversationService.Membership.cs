@@ -130,12 +130,13 @@ internal sealed partial class ConversationService
     }
 
     /// <summary>
-    /// Renames a channel, archives (or unarchives) it and sets its slow mode, each when given: its team's admins and
-    /// owners, and whoever created it, may. The team's #general is neither renamed nor archived; its slow mode may be set.
+    /// Renames a channel, archives (or unarchives) it and sets its slow mode and topic, each when given: its team's admins
+    /// and owners, and whoever created it, may. The team's #general is neither renamed nor archived; its slow mode and
+    /// topic may be set.
     /// </summary>
     public async Task<ConversationRecord> UpdateChannelAsync(SessionIdentity actor, Guid conversationId, ChannelChange change, CancellationToken ct)
     {
-        var (name, archived, slowModeSeconds) = change;
+        var (name, archived, slowModeSeconds, topic) = change;
         var channel = await RequireChannelOfMyTeamAsync(conversationId, actor.UserId, ct);
         var role = (await RequireTeamMemberAsync(channel.TeamId!.Value, actor.UserId, ct)).Role;
 
@@ -147,7 +148,7 @@ internal sealed partial class ConversationService
 
         if (role < TeamRole.Admin && channel.CreatedBy != actor.UserId)
         {
-            throw new RequestRefusedException(ErrorCode.Forbidden, "Only the channel's creator and the team's admins and owners may rename or archive it, or set its slow mode.");
+            throw new RequestRefusedException(ErrorCode.Forbidden, "Only the channel's creator and the team's admins and owners may rename or archive it, or set its slow mode or topic.");
         }
 
         if ((name is not null || archived is not null)
@@ -164,7 +165,7 @@ internal sealed partial class ConversationService
         };
         try
         {
-            await directory.UpdateChannelAsync(channel.Id, name, archivedAt, slowModeSeconds, ct);
+            await directory.UpdateChannelAsync(channel.Id, name, archivedAt, slowModeSeconds, topic, ct);
         }
         catch (DuplicateKeyException)
         {
@@ -189,7 +190,8 @@ internal sealed partial class ConversationService
     /// <param name="Name">The new name, validated by the caller.</param>
     /// <param name="Archived">True archives, false unarchives.</param>
     /// <param name="SlowModeSeconds">0 (off) to <see cref="ConversationRecord.MaxSlowModeSeconds"/>, checked by the caller.</param>
-    public sealed record ChannelChange(string? Name, bool? Archived, int? SlowModeSeconds);
+    /// <param name="Topic">The new topic, checked by the caller; empty clears it.</param>
+    public sealed record ChannelChange(string? Name, bool? Archived, int? SlowModeSeconds, string? Topic = null);
 
     /// <summary>The name of the public channel every team has and every member of it is in.</summary>
     public const string GeneralChannelName = "general";

@@ -99,4 +99,10 @@ public sealed record ConversationRecord(
 
     /// <summary>The longest slow mode a channel may have: six hours.</summary>
     public const int MaxSlowModeSeconds = 21_600;
+
+    /// <summary>A channel's topic, a line people read at its head; empty when it has none (and for DMs).</summary>
+    public string Topic { get; init; } = string.Empty;
+
+    /// <summary>The longest topic, in characters (Unicode scalar values).</summary>
+    public const int MaxTopicLength = 250;
 }

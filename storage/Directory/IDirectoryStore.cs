@@ -136,11 +136,11 @@ public interface IDirectoryStore
     /// <summary>
     /// Renames a channel (when <paramref name="name"/> is given), archives or unarchives it (when
     /// <paramref name="archivedAt"/> is given: a time archives, <see cref="DateTimeOffset.MinValue"/> unarchives)
-    /// and sets its slow mode (when <paramref name="slowModeSeconds"/> is given: 0 to 21,600 seconds, 0 off);
-    /// false when there is no such channel.
+    /// sets its slow mode (when <paramref name="slowModeSeconds"/> is given: 0 to 21,600 seconds, 0 off) and its topic
+    /// (when <paramref name="topic"/> is given: empty clears it); false when there is no such channel.
     /// </summary>
     /// <exception cref="DuplicateKeyException">Another public channel of the team has the name.</exception>
-    Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, int? slowModeSeconds = null, CancellationToken cancellationToken = default);
+    Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, int? slowModeSeconds = null, string? topic = null, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes a team with its channels, memberships and invites; false when there is no such team.</summary>
     Task<bool> DeleteTeamAsync(Guid teamId, CancellationToken cancellationToken = default);

@@ -7,7 +7,7 @@ namespace ChatWire.Storage.MySql;
 // precede a write (opening a DM finds the existing one first).
 public sealed partial class MySqlDirectoryStore
 {
-    private const string ConversationColumns = "c.id, c.kind, c.team_id, c.name, c.direct_key, c.created_by, c.created_at, c.archived_at, c.slow_mode_seconds";
+    private const string ConversationColumns = "c.id, c.kind, c.team_id, c.name, c.direct_key, c.created_by, c.created_at, c.archived_at, c.slow_mode_seconds, c.topic";
 
     // Members are inserted in batches of this many rows, one statement each.
     private const int MemberBatch = 500;
@@ -168,7 +168,7 @@ public sealed partial class MySqlDirectoryStore
             return true;
         }, cancellationToken);
 
-    public Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, int? slowModeSeconds = null, CancellationToken cancellationToken = default) =>
+    public Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, int? slowModeSeconds = null, string? topic = null, CancellationToken cancellationToken = default) =>
         WriteAsync(async (connection, ct) =>
         {
             // public_name_key follows name_key by itself (a generated column), and with it the uniqueness.
@@ -178,7 +178,8 @@ public sealed partial class MySqlDirectoryStore
                     name = COALESCE(@name, name),
                     name_key = COALESCE(@name_key, name_key),
                     archived_at = CASE WHEN @change_archive = 0 THEN archived_at WHEN @archived_at = 0 THEN NULL ELSE @archived_at END,
-                    slow_mode_seconds = COALESCE(@slow_mode_seconds, slow_mode_seconds)
+                    slow_mode_seconds = COALESCE(@slow_mode_seconds, slow_mode_seconds),
+                    topic = COALESCE(@topic, topic)
                 WHERE id = @id AND team_id IS NOT NULL;
                 """,
                 connection);
@@ -187,6 +188,7 @@ public sealed partial class MySqlDirectoryStore
             command.Parameters.AddInteger("@change_archive", archivedAt is null ? 0 : 1);
             command.Parameters.AddInteger("@archived_at", archivedAt is not { } at || at == DateTimeOffset.MinValue ? 0 : StoredValues.ToUnixMilliseconds(at));
             command.Parameters.AddNullableInteger("@slow_mode_seconds", slowModeSeconds);
+            command.Parameters.AddText("@topic", topic);
             command.Parameters.AddGuid("@id", conversationId);
             try
             {
@@ -243,5 +245,6 @@ public sealed partial class MySqlDirectoryStore
     {
         ArchivedAt = reader.ReadNullableTime(7),
         SlowModeSeconds = reader.GetInt32(8),
+        Topic = reader.GetString(9),
     };
 }

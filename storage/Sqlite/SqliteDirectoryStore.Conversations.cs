@@ -5,7 +5,7 @@ namespace ChatWire.Storage.Sqlite;
 
 public sealed partial class SqliteDirectoryStore
 {
-    private const string ConversationColumns = "c.id, c.kind, c.team_id, c.name, c.direct_key, c.created_by, c.created_at, c.archived_at, c.slow_mode_seconds";
+    private const string ConversationColumns = "c.id, c.kind, c.team_id, c.name, c.direct_key, c.created_by, c.created_at, c.archived_at, c.slow_mode_seconds, c.topic";
 
     public async Task CreateConversationAsync(ConversationRecord conversation, IReadOnlyCollection<Guid> memberIds, CancellationToken cancellationToken = default)
     {
@@ -149,7 +149,7 @@ public sealed partial class SqliteDirectoryStore
             return true;
         }, cancellationToken);
 
-    public async Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, int? slowModeSeconds = null, CancellationToken cancellationToken = default)
+    public async Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, int? slowModeSeconds = null, string? topic = null, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -157,13 +157,15 @@ public sealed partial class SqliteDirectoryStore
             UPDATE conversations SET
                 name = coalesce($name, name),
                 archived_at = CASE WHEN $change_archive = 0 THEN archived_at WHEN $archived_at = 0 THEN NULL ELSE $archived_at END,
-                slow_mode_seconds = coalesce($slow_mode_seconds, slow_mode_seconds)
+                slow_mode_seconds = coalesce($slow_mode_seconds, slow_mode_seconds),
+                topic = coalesce($topic, topic)
             WHERE id = $id AND team_id IS NOT NULL;
             """;
         command.Parameters.AddText("$name", name);
         command.Parameters.AddInteger("$change_archive", archivedAt is null ? 0 : 1);
         command.Parameters.AddInteger("$archived_at", archivedAt is not { } at || at == DateTimeOffset.MinValue ? 0 : StoredValues.ToUnixMilliseconds(at));
         command.Parameters.AddNullableInteger("$slow_mode_seconds", slowModeSeconds);
+        command.Parameters.AddText("$topic", topic);
         command.Parameters.AddGuid("$id", conversationId);
         try
         {
@@ -216,5 +218,6 @@ public sealed partial class SqliteDirectoryStore
     {
         ArchivedAt = reader.ReadNullableTime(7),
         SlowModeSeconds = reader.GetInt32(8),
+        Topic = reader.GetString(9),
     };
 }

@@ -153,7 +153,7 @@ public sealed class CliJsonOutputTests : IClassFixture<ServerFixture>, IDisposab
         Assert.Equal(["conversation_id", "team_id", "name", "type"], CliResult.Keys(line));
         Assert.Equal((teamId, "ops", "private"), (line.GetProperty("team_id").GetGuid(), line.GetProperty("name").GetString(), line.GetProperty("type").GetString()));
         Assert.Equal(CliApp.ExitOk, channels.Exit);
-        Assert.All(channels.JsonLines, channel => Assert.Equal(["conversation_id", "team_id", "name", "type", "member", "archived", "slow_mode_seconds"], CliResult.Keys(channel)));
+        Assert.All(channels.JsonLines, channel => Assert.Equal(["conversation_id", "team_id", "name", "type", "member", "archived", "slow_mode_seconds", "topic"], CliResult.Keys(channel)));
         Assert.Equal(
             [(generalId, "general", "public", true), (line.GetProperty("conversation_id").GetGuid(), "ops", "private", true)],
             channels.JsonLines.Select(channel => (channel.GetProperty("conversation_id").GetGuid(), channel.GetProperty("name").GetString(), channel.GetProperty("type").GetString(), channel.GetProperty("member").GetBoolean())));

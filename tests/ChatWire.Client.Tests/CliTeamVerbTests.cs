@@ -92,7 +92,7 @@ public sealed class CliTeamVerbTests : IClassFixture<ServerFixture>, IDisposable
     }
 
     [Fact]
-    public async Task Channel_SlowMode_HoldsAMember_AndIsTurnedOffAgain()
+    public async Task Channel_SlowModeAndTopic()
     {
         var crew = await Crew.CreateAsync(_server, "Atelier");
         _cli.LogIn(crew.Alice);
@@ -105,6 +105,8 @@ public sealed class CliTeamVerbTests : IClassFixture<ServerFixture>, IDisposable
         var off = await Ok("channel", "slow-mode", "general", "0");
         var notANumber = await _cli.RunAsync("channel", "slow-mode", "general", "soon");
         var tooLong = await _cli.RunAsync("channel", "slow-mode", "general", "21601");
+        var topic = Assert.Single((await Ok("--json", "channel", "topic", "general", "Say", "hello")).JsonLines);
+        var noTopic = await Ok("channel", "topic", "general");
 
         Assert.Equal(300, set.GetProperty("slow_mode_seconds").GetInt32());
         Assert.Equal(300, listed.GetProperty("slow_mode_seconds").GetInt32());
@@ -112,6 +114,8 @@ public sealed class CliTeamVerbTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Equal("RATE_LIMITED", Assert.Single(second.JsonLines).GetProperty("error").GetProperty("name").GetString());
         Assert.Equal("Slow mode is off in general.", Assert.Single(off.Lines));
         Assert.Equal((CliApp.ExitUsage, CliApp.ExitUsage), (notANumber.Exit, tooLong.Exit));
+        Assert.Equal("Say hello", topic.GetProperty("topic").GetString());
+        Assert.Equal("general has no topic now.", Assert.Single(noTopic.Lines));
     }
 
     [Fact]

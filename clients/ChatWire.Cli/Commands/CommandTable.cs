@@ -60,6 +60,7 @@ internal static class CommandTable
         new("channel archive", 1, 1, [], ConversationCommands.ArchiveChannelAsync),
         new("channel unarchive", 1, 1, [], ConversationCommands.UnarchiveChannelAsync),
         new("channel slow-mode", 2, 2, [], ConversationCommands.SetSlowModeAsync),
+        new("channel topic", 1, CommandSpec.Unbounded, [], ConversationCommands.SetTopicAsync),
         new("conversations", 0, 0, [], ConversationCommands.ListConversationsAsync),
         new("dm", 1, 7, [], ConversationCommands.OpenDirectAsync),
         new("send", 1, CommandSpec.Unbounded, ["--message-id", "--plaintext-content", "--file"], MessageCommands.SendAsync),

@@ -44,6 +44,7 @@ internal static class ConversationCommands
                     ["member"] = channel.Member,
                     ["archived"] = channel.Archived,
                     ["slow_mode_seconds"] = channel.SlowModeSeconds,
+                    ["topic"] = channel.Topic,
                 },
                 $"{channel.ConversationId:D}  {channel.Name}  {channel.Type}{(channel.Member ? "  (member)" : string.Empty)}{(channel.Archived ? "  (archived)" : string.Empty)}").ConfigureAwait(false);
         }
@@ -193,6 +194,18 @@ internal static class ConversationCommands
         return 0;
     }
 
+    public static async Task<int> SetTopicAsync(CommandContext context)
+    {
+        var topic = string.Join(' ', context.Arguments.Skip(1));
+        using var api = context.CreateApi(context.RequireLogin());
+        var id = await NameResolver.ResolveChannelAsync(api, context.Arguments[0], context.Cancellation).ConfigureAwait(false);
+        var channel = await api.UpdateChannelAsync(id, topic: topic, cancellationToken: context.Cancellation).ConfigureAwait(false);
+        await context.Output.WriteAsync(
+            ChannelJson(channel),
+            channel.Topic.Length == 0 ? $"{channel.Name} has no topic now." : $"Topic of {channel.Name}: {channel.Topic}").ConfigureAwait(false);
+        return 0;
+    }
+
     private static JsonObject ChannelJson(ChatWire.Client.ChannelSummary channel) => new()
     {
         ["conversation_id"] = channel.ConversationId.ToString("D"),
@@ -201,5 +214,6 @@ internal static class ConversationCommands
         ["type"] = channel.Type,
         ["archived"] = channel.Archived,
         ["slow_mode_seconds"] = channel.SlowModeSeconds,
+        ["topic"] = channel.Topic,
     };
 }

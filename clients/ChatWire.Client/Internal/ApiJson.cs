@@ -79,6 +79,6 @@ internal sealed record ChannelMemberList(IReadOnlyList<ChannelMember> Members, s
 
 internal sealed record UserNameList(IReadOnlyList<UserName> Users);
 
-internal sealed record UpdateChannelBody(string? Name, bool? Archived, int? SlowModeSeconds);
+internal sealed record UpdateChannelBody(string? Name, bool? Archived, int? SlowModeSeconds, string? Topic);
 
 internal sealed record TransferTeamBody(Guid UserId);

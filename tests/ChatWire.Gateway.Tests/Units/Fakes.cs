@@ -435,7 +435,7 @@ internal sealed class FakeDirectory : IDirectoryStore
 
     public Task<bool> DeleteTeamAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, int? slowModeSeconds = null, CancellationToken cancellationToken = default) =>
+    public Task<bool> UpdateChannelAsync(Guid conversationId, string? name, DateTimeOffset? archivedAt, int? slowModeSeconds = null, string? topic = null, CancellationToken cancellationToken = default) =>
         throw new NotSupportedException();
 
     public Task<bool> RemoveConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default) =>

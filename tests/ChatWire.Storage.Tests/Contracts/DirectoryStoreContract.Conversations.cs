@@ -203,6 +203,27 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
+    public async Task UpdateChannelAsync_Topic_IsSetAlone_KeptByOtherChanges_ClearedWhenEmpty()
+    {
+        var alice = await AddUserAsync("alice");
+        var team = await AddTeamAsync(alice, "Acme");
+        var channel = await AddChannelAsync(team, alice, "random", ConversationKind.PublicChannel, alice.Id);
+        var topic = "Deploys 🚀 and ünïcode, " + new string('x', ConversationRecord.MaxTopicLength - 23);
+
+        Assert.Equal(string.Empty, (await Store.GetConversationAsync(channel.Id))!.Topic);
+        Assert.True(await Store.UpdateChannelAsync(channel.Id, null, null, null, topic));
+        Assert.True(await Store.UpdateChannelAsync(channel.Id, "watercooler", null, 5));
+        var kept = await Store.GetConversationAsync(channel.Id);
+        var listed = (await Store.ListChannelsAsync(team.Id, alice.Id)).Single(c => c.Id == channel.Id);
+        var mine = (await Store.ListConversationsForUserAsync(alice.Id)).Single(c => c.Id == channel.Id);
+        Assert.True(await Store.UpdateChannelAsync(channel.Id, null, null, null, string.Empty));
+
+        Assert.Equal((topic, "watercooler", 5), (kept!.Topic, kept.Name, kept.SlowModeSeconds));
+        Assert.Equal((topic, topic), (listed.Topic, mine.Topic));
+        Assert.Equal(string.Empty, (await Store.GetConversationAsync(channel.Id))!.Topic);
+    }
+
+    [Fact]
     public async Task RemoveConversationMemberAsync_RemovesOnce_AndTheConversationLeavesTheirList()
     {
         var alice = await AddUserAsync("alice");

@@ -3,15 +3,16 @@ using System.Text.Json;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using ChatWire.Storage.Directory;
 using ChatWire.Testing;
 using static ChatWire.Gateway.Tests.HttpApiTests;
 
 namespace ChatWire.Gateway.Tests;
 
-// docs/http-api.md, PATCH /v1/channels/{id}: slow mode. Each member may SEND one message per slow_mode_seconds in the
-// channel, over all their devices; a SEND sooner is RATE_LIMITED with the time left. The channel's creator and the
-// team's owners and admins are not held by it; a resend of a stored message still gets its seq.
-public sealed class SlowModeTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+// docs/http-api.md, PATCH /v1/channels/{id}: slow mode and the topic. In slow mode each member may SEND one message
+// per slow_mode_seconds in the channel, over all their devices; a SEND sooner is RATE_LIMITED with the time left. The
+// channel's creator and the team's owners and admins are not held by it; a resend of a stored message gets its seq.
+public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
     private TestServer Server => fixture.Server;
 
@@ -109,6 +110,34 @@ public sealed class SlowModeTests(ServerFixture fixture) : IClassFixture<ServerF
         await AssertProblemAsync(fraction, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         Assert.Equal(21_600, listed.GetProperty("slow_mode_seconds").GetInt32());
         Assert.Equal("general", listed.GetProperty("name").GetString());
+    }
+
+    // The topic: a line people read, set by those who may set the other channel settings, on #general too.
+    [Fact]
+    public async Task Topic_SetByCreatorOrAdmins_Listed_CheckedAsTextPeopleRead_ClearedWhenEmpty()
+    {
+        var (alice, bob, carol, teamId, general) = await TeamOfThreeAsync();
+        var random = await CreateChannelAsync(carol, teamId, "random");
+        var longest = string.Concat(Enumerable.Repeat("🚀", ConversationRecord.MaxTopicLength));
+
+        var byCreator = await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{random}", new { topic = "  Deploys and incidents  " });
+        var byMember = await bob.SendAsync(HttpMethod.Patch, $"v1/channels/{random}", new { topic = "mine now" });
+        var onGeneral = await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = longest });
+        var tooLong = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = longest + "!" });
+        var control = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "bell\u0007" });
+        var overriding = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "abc\u202Edef" });
+        var listed = await ChannelAsync(bob, teamId, random);
+        var cleared = await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{random}", new { topic = "   " });
+
+        Assert.Equal("Deploys and incidents", byCreator.GetProperty("topic").GetString());
+        await AssertProblemAsync(byMember, HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        Assert.Equal(longest, onGeneral.GetProperty("topic").GetString());
+        await AssertProblemAsync(tooLong, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(control, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(overriding, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.Equal("Deploys and incidents", listed.GetProperty("topic").GetString());
+        Assert.Equal(string.Empty, cleared.GetProperty("topic").GetString());
+        Assert.Equal(0, cleared.GetProperty("slow_mode_seconds").GetInt32());
     }
 
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
