@@ -139,7 +139,7 @@ internal static class ConversationEndpoints
         {
             null => null,
             _ when string.IsNullOrWhiteSpace(body.Topic) => string.Empty,
-            _ => Validation.DisplayText("topic", body.Topic, ConversationRecord.MaxTopicLength),
+            _ => Validation.Topic(body.Topic, ConversationRecord.MaxTopicLength),
         };
         var channel = await conversations.UpdateChannelAsync(
             http.Identity(), id, new ConversationService.ChannelChange(name, body.Archived, body.SlowModeSeconds, topic), ct);

@@ -108,12 +108,13 @@ internal static class OpenApiLimits
     {
         MinLength = 0,
         MaxLength = ConversationRecord.MaxTopicLength,
-        Pattern = DisplayText.Pattern!.Replace("]+$", "]*$", StringComparison.Ordinal),
+        Pattern = $"^[^{CharacterClass(c => Rune.IsControl(c) || Validation.IsInvisibleFormatting(c) || c.Value is 0x2028 or 0x2029 or >= 0xFDD0 and <= 0xFDEF or >= 0xFFFE)}]*$",
     };
 
     private static readonly Limit RequestTopic = Topic with
     {
-        Note = $"Trimmed and normalized to NFC before it is checked; at most {ConversationRecord.MaxTopicLength} characters after that. Empty (or only white space) clears it.",
+        Note = $"Trimmed and normalized to NFC before it is checked; at most {ConversationRecord.MaxTopicLength} characters after that (NFC can lengthen a few "
+            + "characters), on one line, with something visible. Empty (or only white space) clears it.",
     };
 
     private static readonly Limit ChannelName = new()

@@ -133,6 +133,29 @@ internal static partial class Validation
     public static bool IsInvisibleFormatting(System.Text.Rune rune) =>
         rune.Value != 0x200D && System.Text.Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.Format;
 
+    /// <summary>
+    /// A channel's topic: <see cref="DisplayText"/> up to <paramref name="max"/> characters, on one line (no line or
+    /// paragraph separator) and with something visible in it (not only joiners, combining marks and spaces).
+    /// </summary>
+    public static string Topic(string value, int max)
+    {
+        var text = DisplayText("topic", value, max);
+        var visible = false;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            var category = System.Text.Rune.GetUnicodeCategory(rune);
+            if (category is System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator)
+            {
+                throw RequestRefusedException.Validation("topic", "topic must be one line: no line or paragraph separators.");
+            }
+
+            visible |= rune.Value != 0x200D && !System.Text.Rune.IsWhiteSpace(rune)
+                && category is not (System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.EnclosingMark);
+        }
+
+        return visible ? text : throw RequestRefusedException.Validation("topic", "topic must hold something visible, not only joiners and combining marks; send \"\" to clear it.");
+    }
+
     public static string ChannelName(string? value)
     {
         var name = Required("name", value).Trim().ToLowerInvariant();

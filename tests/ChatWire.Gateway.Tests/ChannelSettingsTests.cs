@@ -126,6 +126,11 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         var tooLong = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = longest + "!" });
         var control = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "bell\u0007" });
         var overriding = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "abc\u202Edef" });
+        var joinersOnly = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "\u200D\u200D\u0301" });
+        var twoLines = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "one\u2028two" });
+        var normalized = await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{random}", new { slow_mode_seconds = 5 });
+        var keptByOtherChanges = normalized.GetProperty("topic").GetString();
+        var nfc = await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{random}", new { topic = "Cafe\u0301" });
         var listed = await ChannelAsync(bob, teamId, random);
         var cleared = await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{random}", new { topic = "   " });
 
@@ -135,9 +140,13 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         await AssertProblemAsync(tooLong, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(control, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(overriding, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
-        Assert.Equal("Deploys and incidents", listed.GetProperty("topic").GetString());
+        await AssertProblemAsync(joinersOnly, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(twoLines, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.Equal("Deploys and incidents", keptByOtherChanges);
+        Assert.Equal("Caf\u00E9", nfc.GetProperty("topic").GetString());
+        Assert.Equal("Caf\u00E9", listed.GetProperty("topic").GetString());
         Assert.Equal(string.Empty, cleared.GetProperty("topic").GetString());
-        Assert.Equal(0, cleared.GetProperty("slow_mode_seconds").GetInt32());
+        Assert.Equal(5, cleared.GetProperty("slow_mode_seconds").GetInt32());
     }
 
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
