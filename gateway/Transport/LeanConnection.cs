@@ -309,7 +309,13 @@ internal sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureC
     /// <summary>A send failed: the connection is done (the reader learns it from the receive that fails next).</summary>
     internal void SendFailed(SocketError error)
     {
-        if (error is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted)
+        if ((Volatile.Read(ref _state) & (Aborted | Disposed)) != 0)
+        {
+            // The abort's own shutdown is what failed the send (EPIPE): the reader ends with the abort's reason,
+            // whichever of the two gets there first.
+            _reader.End(Volatile.Read(ref RareState.AbortReason) ?? new ConnectionAbortedException());
+        }
+        else if (error is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted)
         {
             _reader.End(new ConnectionResetException("The peer reset the connection.", new SocketException((int)error)));
         }
