@@ -386,7 +386,17 @@ internal sealed partial class ProtocolConnection
                 if (!flush.IsCompleted)
                 {
                     _flushing = true;
-                    _pendingFlush = AwaitFlushAsync(flush, bytes);
+
+                    // The flush may complete between the check above and AwaitFlushAsync's await: then that ran to its
+                    // end here, on this thread (the lock is re-entered), and cleared the flag, or started the next
+                    // flush and made that the pending one. A completed task kept as pending would be waited on
+                    // forever by a half-closed connection's last wait.
+                    var pending = AwaitFlushAsync(flush, bytes);
+                    if (!pending.IsCompleted)
+                    {
+                        _pendingFlush = pending;
+                    }
+
                     return;
                 }
 

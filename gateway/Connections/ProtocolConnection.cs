@@ -181,9 +181,12 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
             await Task.Delay(5);
         }
 
-        // An answer written while a flush was under way waits in the backlog for a flush of its own.
-        while (!IsClosing && PendingFlush() is { } flush && await Task.WhenAny(flush, grace) == flush)
+        // An answer written while a flush was under way waits in the backlog for a flush of its own. Each flush is
+        // waited on once: one that is still named pending after it completed has nothing more to send.
+        Task? waited = null;
+        while (!IsClosing && PendingFlush() is { } flush && !ReferenceEquals(flush, waited) && await Task.WhenAny(flush, grace) == flush)
         {
+            waited = flush;
         }
     }
 
@@ -232,7 +235,8 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         var grace = Task.Delay(CloseGraceMs);
         while (pendingFlush is not null && await Task.WhenAny(pendingFlush, grace) == pendingFlush)
         {
-            pendingFlush = PendingFlush();
+            var next = PendingFlush();
+            pendingFlush = ReferenceEquals(next, pendingFlush) ? null : next;
         }
     }
 

@@ -12,6 +12,18 @@ internal static class HttpPipeline
 {
     public static void Map(WebApplication app)
     {
+        // HeadAsGet showed routing a GET; from here on (routing is done) the request is a HEAD again, so a result that
+        // would stream a body (a blob) does not read it only for Kestrel to drop it.
+        app.Use(static (context, next) =>
+        {
+            if (context.Items.ContainsKey(HeadItem))
+            {
+                context.Request.Method = HttpMethods.Head;
+            }
+
+            return next(context);
+        });
+
         // From configured reverse proxies only, X-Forwarded-For names the client that throttles count.
         var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value;
         var proxies = options.TrustedProxies;
@@ -138,8 +150,9 @@ internal static class HttpPipeline
 
     /// <summary>
     /// HEAD is answered as GET would be, headers and status alike, without the body (RFC 9110 §9.3.2): the method is
-    /// GET before routing (which WebApplication runs ahead of the pipeline above, so this comes in as a startup filter),
-    /// while Kestrel, which parsed the request as HEAD, still writes no body.
+    /// GET for routing (which WebApplication runs ahead of the pipeline above, so this comes in as a startup filter)
+    /// and HEAD again once the endpoint is chosen (<see cref="Map"/>); Kestrel, which parsed the request as HEAD,
+    /// writes no body either way.
     /// </summary>
     internal sealed class HeadAsGet : IStartupFilter
     {

@@ -113,12 +113,12 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
     [Fact]
     public async Task SendAsync_RateLimited_WaitsTheServersDelayAndSendsAgain_OrThrowsWithRetryAfter()
     {
-        // Two SENDs at once, then one a second, per device: the impatient device's third SEND comes well inside that
-        // second even when the machine is busy and each SEND waits for its commit (at 5 a second, two slow commits
-        // once let a token come back before it).
+        // Two SENDs at once, then one every two seconds, per device: the impatient device's third SEND comes well inside
+        // those two seconds even when the machine is busy and each SEND waits for its commit (at 5 a second, two slow
+        // commits once let a token come back before it).
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
         {
-            ["Limits:SendMessagesPerSecondPerDevice"] = "1",
+            ["Limits:SendMessagesPerSecondPerDevice"] = "0.5",
             ["Limits:SendMessageBurstPerDevice"] = "2",
         });
         var crew = await Crew.CreateAsync(server);
@@ -137,7 +137,7 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
         var refused = await Assert.ThrowsAsync<ChatWireException>(() => impatient.SendTextAsync(crew.GeneralId, "b2").WaitAsync(Patience.Default));
 
         Assert.Equal(ErrorCode.RateLimited, refused.Code);
-        Assert.InRange(refused.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1000));
+        Assert.InRange(refused.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(2000));
         Assert.Equal(Enumerable.Range(0, 5).Select(i => Crew.FirstMessageSeq + (ulong)i), seqs);
         var page = await patient.GetHistoryAsync(crew.GeneralId, 0, HistoryDirection.After).WaitAsync(Patience.Default);
         Assert.Equal(["m0", "m1", "m2", "m3", "m4", "b0", "b1"], Sdk.Messages(page).Select(Sdk.Text));
@@ -147,10 +147,11 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
     [Fact]
     public async Task StatusAndPresenceWatch_RateLimited_AreWaitedOutLikeSends_OrThrowWithRetryAfter()
     {
-        // SET_STATUS and PRESENCE_WATCH count in the same per-device rate as SEND: two at once, then one a second.
+        // SET_STATUS and PRESENCE_WATCH count in the same per-device rate as SEND: two at once, then one every two
+        // seconds (room for two slow answers before the third request).
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
         {
-            ["Limits:SendMessagesPerSecondPerDevice"] = "1",
+            ["Limits:SendMessagesPerSecondPerDevice"] = "0.5",
             ["Limits:SendMessageBurstPerDevice"] = "2",
         });
         var crew = await Crew.CreateAsync(server);
@@ -167,7 +168,7 @@ public sealed class ChatWireConnectionTests(ServerFixture fixture) : IClassFixtu
 
         Assert.Equal(crew.Bob.UserId, Assert.Single(watched).UserId);
         Assert.Equal(ErrorCode.RateLimited, refused.Code);
-        Assert.InRange(refused.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1000));
+        Assert.InRange(refused.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(2000));
         Assert.Equal(ConnectionState.Connected, impatient.State);
     }
 

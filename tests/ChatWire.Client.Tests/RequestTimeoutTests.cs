@@ -22,14 +22,16 @@ public sealed class RequestTimeoutTests
                 : null));
         var crew = await Crew.CreateAsync(server);
         Volatile.Write(ref holdNext, 1);
-        await using var alice = await ChatWireConnection.ConnectAsync(Sdk.Options(crew.Alice) with { RequestTimeout = TimeSpan.FromMilliseconds(300) })
+        // Every request of this connection gets the timeout, the SENDs' durable commits too: long enough for those on a
+        // busy machine; the held READ waits for the test, however long it is.
+        await using var alice = await ChatWireConnection.ConnectAsync(Sdk.Options(crew.Alice) with { RequestTimeout = TimeSpan.FromSeconds(5) })
             .WaitAsync(Patience.Default);
         var sent = await alice.SendTextAsync(crew.GeneralId, "read me");
 
         var timedOut = await Assert.ThrowsAsync<TimeoutException>(() => alice.MarkReadAsync(crew.GeneralId, sent.Seq).WaitAsync(Patience.Default));
         await reached.Task.WaitAsync(Patience.Default);
 
-        Assert.Contains("did not answer READ within 0.3 s", timedOut.Message, StringComparison.Ordinal);
+        Assert.Contains("did not answer READ within 5 s", timedOut.Message, StringComparison.Ordinal);
         Assert.Equal(ConnectionState.Connected, alice.State);
         release.SetResult();
         await alice.PingAsync().WaitAsync(Patience.Default);

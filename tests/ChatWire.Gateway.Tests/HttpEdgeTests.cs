@@ -445,6 +445,15 @@ public sealed class HttpEdgeTests
         using var nowhere = await alice.SendAsync(HttpMethod.Head, "v1/no-such-route");
         using var deleteMe = await alice.SendAsync(HttpMethod.Delete, "v1/me");
 
+        // HttpClient reads no body after HEAD whatever comes, so on one raw connection: a HEAD, then a GET. Were a body
+        // written after the HEAD's headers, the GET's answer would not start right after them.
+        var (_, pipelined) = await RawRequestAsync(
+            server, "HEAD /v1/server-info HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/server-info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", headers: true);
+        var afterHeadHeaders = pipelined[(pipelined.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", pipelined, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", afterHeadHeaders, StringComparison.Ordinal);
+        Assert.Contains("\"version\"", afterHeadHeaders, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, info.StatusCode);
         Assert.Equal(infoByGet.Content.Headers.ContentType?.MediaType, info.Content.Headers.ContentType?.MediaType);
         Assert.Empty(await info.Content.ReadAsByteArrayAsync());

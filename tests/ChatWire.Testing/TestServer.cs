@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -133,7 +132,7 @@ public sealed class TestServer : IAsyncDisposable
     /// </summary>
     public static Dictionary<string, string?> FixedPortOverrides()
     {
-        var ports = PickPorts(5);
+        var ports = ChatWire.Tests.Shared.LoopbackPorts.PickBelowEphemeral(5);
         return new Dictionary<string, string?>
         {
             ["Gateway:TcpEndpoint"] = $"127.0.0.1:{ports[0]}",
@@ -142,54 +141,6 @@ public sealed class TestServer : IAsyncDisposable
             ["Gateway:HttpEndpoint"] = $"127.0.0.1:{ports[2]}",
             ["Gateway:ManagementEndpoint"] = $"127.0.0.1:{ports[3]}",
         };
-    }
-
-    private static List<int> PickPorts(int count)
-    {
-        var ephemeralStart = EphemeralRangeStart();
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            // Bound together, then released: distinct, and free at this moment.
-            var listeners = new List<TcpListener>();
-            try
-            {
-                for (var i = 0; i < count; i++)
-                {
-                    var port = ephemeralStart > 12_000 ? Random.Shared.Next(10_000, ephemeralStart) : 0;
-                    var listener = new TcpListener(IPAddress.Loopback, port);
-                    listeners.Add(listener);
-                    listener.Start();
-                }
-
-                return listeners.Select(listener => ((IPEndPoint)listener.LocalEndpoint).Port).ToList();
-            }
-            catch (SocketException)
-            {
-                // Taken (or picked twice); pick again.
-            }
-            finally
-            {
-                foreach (var listener in listeners)
-                {
-                    listener.Dispose();
-                }
-            }
-        }
-
-        throw new InvalidOperationException("No free loopback ports found.");
-    }
-
-    private static int EphemeralRangeStart()
-    {
-        try
-        {
-            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
-            return int.Parse(range[0], CultureInfo.InvariantCulture);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
-        {
-            return 0;
-        }
     }
 
     public async Task<TestUser> SignupAsync(string? username = null, string password = "correct horse battery", string? displayName = null, string? deviceName = null)

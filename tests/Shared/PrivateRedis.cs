@@ -1,11 +1,9 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace ChatWire.Tests.Shared;
 
 /// <summary>
-/// A Redis server of one test's own (the Debian <c>redis-server</c>, on a free loopback port, in a temporary
+/// A Redis server of one test's own (the Debian <c>redis-server</c>, on a free loopback port below the ephemeral range, in a temporary
 /// directory), for tests that stop, restart or flush Redis and so must not share the suite's. Stopped with
 /// SIGTERM by its pid, never by name.
 /// </summary>
@@ -28,7 +26,7 @@ internal sealed class PrivateRedis : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), "chatwire-redis", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
-        var redis = new PrivateRedis(directory, FreePort());
+        var redis = new PrivateRedis(directory, LoopbackPorts.PickBelowEphemeral(1)[0]);
         await redis.StartAgainAsync();
         return redis;
     }
@@ -79,13 +77,6 @@ internal sealed class PrivateRedis : IAsyncDisposable
     }
 
     private string PidFile => Path.Combine(_directory, "redis.pid");
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static int Run(string file, params string[] arguments)
     {

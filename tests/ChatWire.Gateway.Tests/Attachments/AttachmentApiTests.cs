@@ -247,10 +247,11 @@ public sealed class AttachmentApiTests
     [Fact]
     public async Task BlobUrls_Expired_Forbidden()
     {
+        // Three seconds: the first upload must be done within them, on a busy machine too.
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
         {
-            ["Attachments:UploadExpirySeconds"] = "1",
-            ["Attachments:DownloadExpirySeconds"] = "1",
+            ["Attachments:UploadExpirySeconds"] = "3",
+            ["Attachments:DownloadExpirySeconds"] = "3",
         });
         var alice = await server.SignupAsync("alice");
         var (_, general) = await alice.CreateTeamAsync();
@@ -259,7 +260,7 @@ public sealed class AttachmentApiTests
         var late = await AttachmentClient.CreateForAsync(alice, general, bytes);
         var downloadUrl = (await (await AttachmentClient.GetAsync(alice, id)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("download_url").GetString()!;
 
-        await Task.Delay(1500);
+        await Task.Delay(3500);
 
         Assert.Equal(HttpStatusCode.Forbidden, await AttachmentClient.UploadAsync(late, bytes));
         Assert.Equal(HttpStatusCode.Forbidden, (await AttachmentClient.DownloadAsync(downloadUrl)).StatusCode);

@@ -79,8 +79,9 @@ public sealed class PushNotificationTests
     [Fact]
     public async Task Send_MemberDeviceReceivedIt_NoNotification()
     {
+        // The RECEIVED must come before the push falls due: a delay that a busy machine does not outrun.
         await using var receiver = await PushReceiver.StartAsync();
-        await using var server = await PushFixture.StartServerAsync(receiver);
+        await using var server = await PushFixture.StartServerAsync(receiver, delayMs: 6000);
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
         await PushFixture.RegisterWebhookAsync(bob, receiver);
         var bobDesk = await server.LoginAsync(bob);
@@ -98,8 +99,9 @@ public sealed class PushNotificationTests
     [Fact]
     public async Task Send_ReadOnAnotherDevice_PendingNotificationCancelled()
     {
+        // The desk connects and reads before the push falls due: a delay that a busy machine does not outrun.
         await using var receiver = await PushReceiver.StartAsync();
-        await using var server = await PushFixture.StartServerAsync(receiver, delayMs: 3000);
+        await using var server = await PushFixture.StartServerAsync(receiver, delayMs: 6000);
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
         await PushFixture.RegisterWebhookAsync(bob, receiver);
         var bobDesk = await server.LoginAsync(bob);
