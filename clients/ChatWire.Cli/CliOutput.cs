@@ -74,6 +74,13 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
                 break;
             case EventKind.MessageDeleted:
                 break;
+            case EventKind.ChannelUpdated when ChannelUpdate.TryDecode(e.Content, out var update):
+                json["changed"] = new JsonArray([.. ChangeNames(update.Changed).Select(n => JsonValue.Create(n))]);
+                json["name"] = update.Name;
+                json["topic"] = update.Topic;
+                json["slow_mode_seconds"] = update.SlowModeSeconds;
+                json["archived"] = update.ArchivedAtUnixMs != 0;
+                break;
             default:
                 json["kind"] = (int)e.Kind;
                 break;
@@ -105,6 +112,7 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
             EventKind.MessageDeleted => $" deleted {e.SubjectId:D}",
             EventKind.ReactionAdded => $" reacted {Encoding.UTF8.GetString(e.Content.Span)} to {e.SubjectId:D}",
             EventKind.ReactionRemoved => $" took back {Encoding.UTF8.GetString(e.Content.Span)} on {e.SubjectId:D}",
+            EventKind.ChannelUpdated when ChannelUpdate.TryDecode(e.Content, out var update) => " changed the channel: " + ChannelChangeText(update),
             _ => $" [event kind {(int)e.Kind}]",
         };
         var where = conversation is null ? string.Empty : conversation + " ";
@@ -231,8 +239,59 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
         EventKind.MessageEdited => "edit",
         EventKind.MessageDeleted => "delete",
         EventKind.ReactionAdded or EventKind.ReactionRemoved => "reaction",
+        EventKind.ChannelUpdated => "channel_updated",
         _ => "event",
     };
+
+    private static IEnumerable<string> ChangeNames(ChannelChanges changed)
+    {
+        if (changed.HasFlag(ChannelChanges.Name))
+        {
+            yield return "name";
+        }
+
+        if (changed.HasFlag(ChannelChanges.Topic))
+        {
+            yield return "topic";
+        }
+
+        if (changed.HasFlag(ChannelChanges.SlowMode))
+        {
+            yield return "slow_mode_seconds";
+        }
+
+        if (changed.HasFlag(ChannelChanges.Archived))
+        {
+            yield return "archived";
+        }
+    }
+
+    // "renamed it #design; topic: Q3 launch; slow mode 30 s; archived it", each part only when it changed.
+    private static string ChannelChangeText(ChannelUpdate update)
+    {
+        var parts = new List<string>(4);
+        if (update.Changed.HasFlag(ChannelChanges.Name))
+        {
+            parts.Add($"renamed it #{update.Name}");
+        }
+
+        if (update.Changed.HasFlag(ChannelChanges.Topic))
+        {
+            parts.Add(update.Topic.Length == 0 ? "cleared the topic" : $"topic: {update.Topic}");
+        }
+
+        if (update.Changed.HasFlag(ChannelChanges.SlowMode))
+        {
+            parts.Add(update.SlowModeSeconds == 0 ? "slow mode off" : $"slow mode {update.SlowModeSeconds.ToString(CultureInfo.InvariantCulture)} s");
+        }
+
+        if (update.Changed.HasFlag(ChannelChanges.Archived))
+        {
+            parts.Add(update.ArchivedAtUnixMs != 0 ? "archived it" : "unarchived it");
+        }
+
+        return parts.Count == 0 ? "(nothing this version knows)" : string.Join("; ", parts);
+    }
 
     // The content as text when its type is text/plain (any parameters), else null.
     public static string? TextOf(ConversationEvent message)

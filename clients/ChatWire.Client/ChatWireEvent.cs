@@ -94,6 +94,26 @@ public sealed record ReactionChanged(ConversationEvent Event) : ChatWireEvent
 }
 
 /// <summary>
+/// A channel I am in was renamed, archived or unarchived, or had its topic or slow mode changed (by the event's
+/// sender). Stored, so a device that was away gets it too, in order with the channel's messages.
+/// </summary>
+/// <param name="Event">The stored event: <see cref="EventKind.ChannelUpdated"/>; its content is a <see cref="ChannelUpdate"/>.</param>
+public sealed record ChannelUpdated(ConversationEvent Event) : ChatWireEvent
+{
+    /// <inheritdoc/>
+    public override ConversationEvent? Stored => Event;
+
+    /// <summary>The channel.</summary>
+    public Guid ConversationId => Event.ConversationId;
+
+    /// <summary>
+    /// What changed and the channel's settings after the change; null when the content cannot be read (a server
+    /// that does not follow docs/protocol.md §4.10): read the channel listing then.
+    /// </summary>
+    public ChannelUpdate? Update => ChannelUpdate.TryDecode(Event.Content, out var update) ? update : null;
+}
+
+/// <summary>
 /// My read position in a conversation moved (from this device or another of mine): every device shows the
 /// same unread and mention badges. Not stored: after a reconnect, a position that moved while the link was down is
 /// announced once from the reconnect's SYNC.

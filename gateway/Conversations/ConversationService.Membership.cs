@@ -2,6 +2,7 @@ using ChatWire.Gateway.Accounts;
 using ChatWire.Protocol;
 using ChatWire.Storage.Directory;
 using ChatWire.Storage.Messages;
+using Wire = ChatWire.Protocol.Frames;
 
 namespace ChatWire.Gateway.Conversations;
 
@@ -183,8 +184,49 @@ internal sealed partial class ConversationService
             }
         }
 
-        return await directory.GetConversationAsync(channel.Id, ct) ?? channel;
+        var updated = await directory.GetConversationAsync(channel.Id, ct) ?? channel;
+        await AnnounceChannelChangeAsync(channel, updated, actor);
+        return updated;
     }
+
+    // Members learn of a change from a channel_updated event in the channel (docs/protocol.md §4.10), which holds
+    // the settings as read after it. Two PATCHes of one channel at once (on two nodes) may store their events in the
+    // other order than they wrote: so the settings are read again after each event, and while they differ from it
+    // another follows, which leaves the channel's newest such event with its settings. A PATCH that changed nothing
+    // announces nothing. The directory holds the change already, so a caller that is gone does not cancel this; an
+    // event that cannot be stored is logged, and the request still succeeds (the listing shows it).
+    private async Task AnnounceChannelChangeAsync(ConversationRecord before, ConversationRecord after, SessionIdentity actor)
+    {
+        const int MaxAnnouncements = 3;
+        for (var i = 0; i < MaxAnnouncements; i++)
+        {
+            var changed = ChannelDifference(before, after);
+            if (changed == Wire.ChannelChanges.None)
+            {
+                return;
+            }
+
+            var content = new Wire.ChannelUpdate(
+                changed, after.Name ?? string.Empty, after.Topic, (uint)after.SlowModeSeconds, after.ArchivedAt?.ToUnixTimeMilliseconds() ?? 0).Encode();
+            try
+            {
+                await store.AppendAsync(NewEvent.ChannelUpdated(after.Id, actor.UserId, actor.DeviceId, content), CancellationToken.None);
+                before = after;
+                after = await directory.GetConversationAsync(after.Id, CancellationToken.None) ?? after;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                GatewayLog.ChannelAnnounceFailed(logger, after.Id, ex);
+                return;
+            }
+        }
+    }
+
+    private static Wire.ChannelChanges ChannelDifference(ConversationRecord before, ConversationRecord after) =>
+        (string.Equals(before.Name, after.Name, StringComparison.Ordinal) ? 0 : Wire.ChannelChanges.Name)
+        | (string.Equals(before.Topic, after.Topic, StringComparison.Ordinal) ? 0 : Wire.ChannelChanges.Topic)
+        | (before.SlowModeSeconds == after.SlowModeSeconds ? 0 : Wire.ChannelChanges.SlowMode)
+        | (before.ArchivedAt == after.ArchivedAt ? 0 : Wire.ChannelChanges.Archived);
 
     /// <summary>What PATCH /v1/channels/{id} changes: each part when not null.</summary>
     /// <param name="Name">The new name, validated by the caller.</param>

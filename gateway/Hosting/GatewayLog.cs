@@ -47,6 +47,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "A membership change in conversation {ConversationId} was made but its event could not be stored; devices learn of it at their next SYNC")]
     public static partial void AnnounceFailed(ILogger logger, Guid conversationId, Exception exception);
 
+    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "Channel {ConversationId} was changed but its channel_updated event could not be stored; devices see the change in the channel listing")]
+    public static partial void ChannelAnnounceFailed(ILogger logger, Guid conversationId, Exception exception);
+
     [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Publishing event {Seq} of conversation {ConversationId} failed; clients fill the gap from the store")]
     public static partial void PublishFailed(ILogger logger, Guid conversationId, ulong seq, Exception exception);
 

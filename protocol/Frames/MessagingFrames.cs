@@ -219,6 +219,12 @@ public enum EventKind : byte
 
     /// <summary>A seq that holds nothing (a server lost the event it allocated the seq for): skip it.</summary>
     Skip = 7,
+
+    /// <summary>
+    /// A channel's name, topic, slow mode or archive state changed; the sender is who changed it, the content a
+    /// <see cref="ChannelUpdate"/> with the channel's settings after the change.
+    /// </summary>
+    ChannelUpdated = 8,
 }
 
 /// <summary>One emoji's reactions on a message: how many users, and whether the reader is one of them.</summary>

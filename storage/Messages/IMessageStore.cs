@@ -38,6 +38,12 @@ public enum EventKind : byte
     /// storing) fills it with this, so the sequence stays gap-free. The SQLite store never writes one.
     /// </summary>
     Skip = 7,
+
+    /// <summary>
+    /// A channel's settings changed (name, topic, slow mode, archive state); the sender is who changed them, the
+    /// content the settings after the change, as docs/protocol.md §4.10 encodes them. No subject.
+    /// </summary>
+    ChannelUpdated = 8,
 }
 
 /// <summary>Who a message mentions besides the users it names.</summary>
@@ -105,6 +111,10 @@ public sealed record NewEvent(
     /// <summary>A change to message <paramref name="messageId"/> (an edit, deletion or reaction), under an id the server chooses.</summary>
     public static NewEvent Change(Guid conversationId, EventKind kind, Guid messageId, Guid actorUserId, Guid actorDeviceId, string contentType, ReadOnlyMemory<byte> content) =>
         new(conversationId, Guid.CreateVersion7(), kind, actorUserId, actorDeviceId, contentType, content, messageId);
+
+    /// <summary>A change of a channel's settings, made by <paramref name="actorUserId"/>: <paramref name="content"/> holds them as they are now.</summary>
+    public static NewEvent ChannelUpdated(Guid conversationId, Guid actorUserId, Guid actorDeviceId, ReadOnlyMemory<byte> content) =>
+        new(conversationId, Guid.CreateVersion7(), EventKind.ChannelUpdated, actorUserId, actorDeviceId, string.Empty, content);
 }
 
 /// <summary>A stored event with its server-assigned seq and time.</summary>

@@ -307,6 +307,27 @@ public sealed class CliJsonOutputTests : IClassFixture<ServerFixture>, IDisposab
     }
 
     [Fact]
+    public void EventJson_ChannelUpdated_ListsWhatChangedAndTheSettingsAfter()
+    {
+        var content = new ChannelUpdate(ChannelChanges.Topic | ChannelChanges.SlowMode, "design", "Q3 launch", 30, 0).Encode();
+        var updated = Messages.Text(Guid.CreateVersion7(), 9) with { ContentType = string.Empty, Content = content, Kind = EventKind.ChannelUpdated };
+        using var api = new ChatWireApiClient(_server.ApiBaseAddress);
+
+        var line = JsonDocument.Parse(CliOutput.JsonLine(CliOutput.EventJson(updated))).RootElement;
+        var human = CliOutput.EventHuman(updated, new NameBook(api, Messages.SenderId), conversation: null);
+        var unreadable = JsonDocument.Parse(CliOutput.JsonLine(CliOutput.EventJson(updated with { Content = new byte[] { 0x90 } }))).RootElement;
+
+        Assert.Equal(
+            ["type", "conversation_id", "message_id", "seq", "sender", "sender_device", "changed", "name", "topic", "slow_mode_seconds", "archived", "sent_at"],
+            CliResult.Keys(line));
+        Assert.Equal("channel_updated", line.GetProperty("type").GetString());
+        Assert.Equal(["topic", "slow_mode_seconds"], line.GetProperty("changed").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal(("design", "Q3 launch", 30, false), (line.GetProperty("name").GetString(), line.GetProperty("topic").GetString(), line.GetProperty("slow_mode_seconds").GetInt32(), line.GetProperty("archived").GetBoolean()));
+        Assert.EndsWith(" changed the channel: topic: Q3 launch; slow mode 30 s", human, StringComparison.Ordinal);
+        Assert.Equal(("channel_updated", 8), (unreadable.GetProperty("type").GetString(), unreadable.GetProperty("kind").GetInt32()));
+    }
+
+    [Fact]
     public void MessageJson_BinaryContent_HasNullTextAndBase64()
     {
         var message = Messages.Text(Guid.CreateVersion7(), 1) with { ContentType = "application/octet-stream", Content = new byte[] { 1, 2, 3 } };

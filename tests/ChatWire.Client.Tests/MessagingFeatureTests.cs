@@ -82,6 +82,36 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
         }
     }
 
+    // A change of a channel's settings arrives as ChannelUpdated, in seq order with the messages, on live devices and on
+    // one that was away (through the reconnect's fill), with the settings after the change.
+    [Fact]
+    public async Task ChannelUpdated_ArrivesLiveAndAfterAReconnect_WithTheSettingsAfterTheChange()
+    {
+        var crew = await Crew.CreateAsync(Server);
+        await using var bob = await Sdk.ConnectAsync(crew.Bob);
+        var bobLog = new EventLog(bob);
+        var general = crew.GeneralId;
+        var before = await bob.SendTextAsync(general, "before");
+        await bobLog.NextOfAsync<MessageReceived>();
+
+        using var api = new ChatWireApiClient(Server.ApiBaseAddress) { SessionToken = crew.Alice.Token };
+        var summary = await api.UpdateChannelAsync(general, topic: "Standups at 9", slowModeSeconds: 10);
+        var live = await bobLog.NextOfAsync<ChannelUpdated>();
+
+        // A device that connects afterwards, resuming from before the change, gets it from the fill.
+        var options = Sdk.Options(await Server.LoginAsync(crew.Bob)) with { ResumeWatermarks = new Dictionary<Guid, ulong> { [general] = before.Seq } };
+        await using var later = await ChatWireConnection.ConnectAsync(options).WaitAsync(Patience.Default);
+        var filled = await new EventLog(later).NextOfAsync<ChannelUpdated>();
+
+        Assert.Equal(("Standups at 9", 10), (summary.Topic, summary.SlowModeSeconds));
+        foreach (var update in new[] { live, filled })
+        {
+            Assert.Equal((general, before.Seq + 1, crew.Alice.UserId), (update.ConversationId, update.Event.Seq, update.Event.SenderUserId));
+            Assert.Equal(new ChannelUpdate(ChannelChanges.Topic | ChannelChanges.SlowMode, "general", "Standups at 9", 10, 0), update.Update);
+            Assert.Equal(update.Event.Seq, update.Stored?.Seq);
+        }
+    }
+
     [Fact]
     public async Task Thread_RepliesPageAsOneThread_AndTheRootCarriesItsSummary()
     {

@@ -60,7 +60,8 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         Assert.True(elsewhere.Seq > 0);
         Assert.Equal(first.Seq + 4, ownerTwo.Seq);
         Assert.Equal(0, off.GetProperty("slow_mode_seconds").GetInt32());
-        Assert.Equal(ownerTwo.Seq + 1, afterOff.Seq);
+        // Between them, the channel_updated event of turning it off.
+        Assert.Equal(ownerTwo.Seq + 2, afterOff.Seq);
     }
 
     [Fact]
@@ -69,7 +70,8 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         var (alice, bob, _, teamId, _) = await TeamOfThreeAsync();
         var quick = await CreateChannelAsync(alice, teamId, "quick");
         await bob.CallAsync(HttpMethod.Post, $"v1/channels/{quick}/join");
-        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{quick}", new { slow_mode_seconds = 1 });
+        // Five seconds: the second SEND must come within the turn, after the first one's commit, on a busy machine too.
+        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{quick}", new { slow_mode_seconds = 5 });
         await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
 
         var first = await bobs.SendTextAsync(quick, "one");
@@ -81,7 +83,7 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         var second = await bobs.SendTextAsync(quick, "two", secondId);
 
         Assert.Equal((60u, ErrorCode.RateLimited), (refused.RequestId, refused.Code));
-        Assert.InRange(refused.RetryAfterMs, 1u, 1_000u);
+        Assert.InRange(refused.RetryAfterMs, 1u, 5_000u);
         Assert.Equal(first.Seq + 1, second.Seq);
     }
 
@@ -147,6 +149,45 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal("Caf\u00E9", listed.GetProperty("topic").GetString());
         Assert.Equal(string.Empty, cleared.GetProperty("topic").GetString());
         Assert.Equal(5, cleared.GetProperty("slow_mode_seconds").GetInt32());
+    }
+
+    // docs/protocol.md §4.10, kind 8: each PATCH that changes something stores one channel_updated event, pushed to the
+    // members' connected devices in order with the messages, holding the settings after the change. A PATCH that
+    // changes nothing stores none; neither does a refused one.
+    [Fact]
+    public async Task ChannelUpdated_PushedToMembers_WithTheSettingsAfterTheChange_NoneWhenNothingChanged()
+    {
+        var (alice, bob, carol, teamId, _) = await TeamOfThreeAsync();
+        var design = await CreateChannelAsync(carol, teamId, "design");
+        await bob.CallAsync(HttpMethod.Post, $"v1/channels/{design}/join");
+        await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
+        var before = await bobs.SendTextAsync(design, "before");
+
+        await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{design}", new { topic = "Q3 launch", slow_mode_seconds = 30 });
+        var both = await bobs.ExpectEventInAsync(design, before.Seq);
+        await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{design}", new { topic = "Q3 launch", slow_mode_seconds = 30 });
+        var refused = await bob.SendAsync(HttpMethod.Patch, $"v1/channels/{design}", new { topic = "mine" });
+        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{design}", new { name = "design-v2", archived = true });
+        var renamed = await bobs.ExpectEventInAsync(design, both.Seq);
+        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{design}", new { archived = false, topic = "" });
+        var unarchived = await bobs.ExpectEventInAsync(design, renamed.Seq);
+        var after = await bobs.SendTextAsync(design, "after");
+
+        Assert.Equal((EventKind.ChannelUpdated, before.Seq + 1, carol.UserId, Guid.Empty), (both.Kind, both.Seq, both.SenderUserId, both.SubjectId));
+        Assert.Equal(string.Empty, both.ContentType);
+        Assert.True(ChannelUpdate.TryDecode(both.Content, out var first));
+        Assert.Equal(new ChannelUpdate(ChannelChanges.Topic | ChannelChanges.SlowMode, "design", "Q3 launch", 30, 0), first);
+
+        // The repeated PATCH and Bob's refused one stored nothing: the rename is the next seq.
+        await AssertProblemAsync(refused, HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        Assert.Equal((EventKind.ChannelUpdated, both.Seq + 1, alice.UserId), (renamed.Kind, renamed.Seq, renamed.SenderUserId));
+        Assert.True(ChannelUpdate.TryDecode(renamed.Content, out var second));
+        Assert.Equal((ChannelChanges.Name | ChannelChanges.Archived, "design-v2", "Q3 launch", 30u), (second.Changed, second.Name, second.Topic, second.SlowModeSeconds));
+        Assert.InRange(second.ArchivedAtUnixMs, renamed.ServerTimeUnixMs - 60_000, renamed.ServerTimeUnixMs);
+
+        Assert.True(ChannelUpdate.TryDecode(unarchived.Content, out var third));
+        Assert.Equal(new ChannelUpdate(ChannelChanges.Topic | ChannelChanges.Archived, "design-v2", string.Empty, 30, 0), third);
+        Assert.Equal(unarchived.Seq + 1, after.Seq);
     }
 
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");

@@ -456,6 +456,7 @@ internal sealed class ConversationStreams
             EventKind.MessageEdited => new MessageEdited(e),
             EventKind.MessageDeleted => new MessageDeleted(e),
             EventKind.ReactionAdded or EventKind.ReactionRemoved => new ReactionChanged(e),
+            EventKind.ChannelUpdated => new ChannelUpdated(e),
 
             // A kind this version does not know still moves the watermark; it is not surfaced.
             _ => null,
