@@ -158,6 +158,15 @@ public sealed partial class ChatWireApiClient : IDisposable
         SendAsync<TeamSummary>(
             HttpMethod.Patch, $"v1/teams/{teamId:D}", new UpdateTeamBody(name, membersCanInvite, membersCanMentionChannel), authenticated: true, cancellationToken);
 
+    /// <summary>The signature before <c>membersCanMentionChannel</c>, kept so that code built against it, or passing the token by position, still works.</summary>
+    /// <param name="teamId">The team.</param>
+    /// <param name="name">The new name; unchanged when <see langword="null"/>.</param>
+    /// <param name="membersCanInvite">Whether every member may create invites; unchanged when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public Task<TeamSummary> UpdateTeamAsync(Guid teamId, string? name, bool? membersCanInvite, CancellationToken cancellationToken) =>
+        UpdateTeamAsync(teamId, name, membersCanInvite, membersCanMentionChannel: null, cancellationToken);
+
     /// <summary>
     /// <c>DELETE /v1/teams/{team_id}/members/{user_id}</c>: removes a member from the team and all its channels
     /// (admins remove members, owners anyone); their invites are revoked.
@@ -321,6 +330,15 @@ public sealed partial class ChatWireApiClient : IDisposable
         Guid conversationId, string? name = null, bool? archived = null, int? slowModeSeconds = null, string? topic = null, CancellationToken cancellationToken = default) =>
         SendAsync<ChannelSummary>(
             HttpMethod.Patch, $"v1/channels/{conversationId:D}", new UpdateChannelBody(name, archived, slowModeSeconds, topic), authenticated: true, cancellationToken);
+
+    /// <summary>The signature before slow mode and topics, kept so that code built against it, or passing the token by position, still works.</summary>
+    /// <param name="conversationId">The channel.</param>
+    /// <param name="name">The new name; null keeps it.</param>
+    /// <param name="archived">True archives, false unarchives; null leaves it.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public Task<ChannelSummary> UpdateChannelAsync(Guid conversationId, string? name, bool? archived, CancellationToken cancellationToken) =>
+        UpdateChannelAsync(conversationId, name, archived, slowModeSeconds: null, topic: null, cancellationToken);
 
     /// <summary><c>DELETE /v1/teams/{team_id}</c>: deletes a team (owners); everyone leaves it and its channels.</summary>
     /// <param name="teamId">The team.</param>

@@ -174,14 +174,12 @@ internal sealed partial class ConversationService
         }
 
         // Who may send, and how often, changes with the archive flag and the slow mode: every node forgets what it
-        // cached of the channel's members at once (the backplane; otherwise within the cache's lifetime).
-        // Whenever asked, not only when it differs from what was read: a concurrent PATCH may have changed it meanwhile.
+        // cached of the channel's members at once, with one broadcast (the backplane; otherwise within the cache's
+        // lifetime). Whenever asked, not only when it differs from what was read: a concurrent PATCH may have changed
+        // it meanwhile.
         if (archivedAt is not null || slowModeSeconds is not null)
         {
-            foreach (var member in await directory.ListConversationMembersAsync(channel.Id, ct))
-            {
-                membership.Forget(channel.Id, member);
-            }
+            membership.ForgetConversation(channel.Id, await directory.ListConversationMembersAsync(channel.Id, ct));
         }
 
         var updated = await directory.GetConversationAsync(channel.Id, ct) ?? channel;

@@ -18,7 +18,14 @@ internal interface IMembershipBackplane
     /// <summary>A change was made: drop the shared answer and tell every node to forget its own.</summary>
     void Invalidate(Guid conversationId, Guid userId);
 
-    /// <summary>Another node changed the membership of (conversation, user): forget the local answer.</summary>
+    /// <summary>
+    /// A change to every member's answer was made (an archive, a slow mode): drop the members' shared answers and tell
+    /// every node, in one message, to forget all of the conversation's (<see cref="Invalidated"/> with
+    /// <see cref="MembershipCache.AllMembers"/> as the user).
+    /// </summary>
+    void InvalidateConversation(Guid conversationId, IReadOnlyCollection<Guid> members);
+
+    /// <summary>Another node changed the membership of (conversation, user): forget the local answer (all of them for <see cref="MembershipCache.AllMembers"/>).</summary>
     event Action<Guid, Guid>? Invalidated;
 
     /// <summary>Invalidations may have been missed (the shared tier was unreachable): forget every local answer.</summary>
@@ -47,6 +54,10 @@ internal sealed class NoMembershipBackplane : IMembershipBackplane
     }
 
     public void Invalidate(Guid conversationId, Guid userId)
+    {
+    }
+
+    public void InvalidateConversation(Guid conversationId, IReadOnlyCollection<Guid> members)
     {
     }
 }
@@ -137,12 +148,44 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
 
     public void Invalidate(Guid conversationId, Guid userId)
     {
+        try
+        {
+            _database.StringSet(Key(conversationId, userId), Tombstone, TombstoneLifetime, When.Always, CommandFlags.FireAndForget);
+        }
+        catch (RedisException)
+        {
+            // Unreachable: the other nodes drop their caches when it comes back.
+        }
+
+        Publish(conversationId, userId);
+    }
+
+    // One tombstone per member (pipelined, not waited for: the connection sends them ahead of the message, so a node
+    // that hears it and asks again finds them), then one message for every node, not one per member.
+    public void InvalidateConversation(Guid conversationId, IReadOnlyCollection<Guid> members)
+    {
+        try
+        {
+            foreach (var member in members)
+            {
+                _database.StringSet(Key(conversationId, member), Tombstone, TombstoneLifetime, When.Always, CommandFlags.FireAndForget);
+            }
+        }
+        catch (RedisException)
+        {
+            // Unreachable: the other nodes drop their caches when it comes back.
+        }
+
+        Publish(conversationId, MembershipCache.AllMembers);
+    }
+
+    private void Publish(Guid conversationId, Guid userId)
+    {
         var message = new byte[32];
         conversationId.TryWriteBytes(message.AsSpan(0, 16), bigEndian: true, out _);
         userId.TryWriteBytes(message.AsSpan(16, 16), bigEndian: true, out _);
         try
         {
-            _database.StringSet(Key(conversationId, userId), Tombstone, TombstoneLifetime, When.Always, CommandFlags.FireAndForget);
             _subscriber.Publish(Channel, message, CommandFlags.FireAndForget);
         }
         catch (RedisException)

@@ -82,6 +82,12 @@ internal sealed class MembershipCache
     // re-add what was removed.
     private readonly long[] _generations = new long[GenerationStripes];
 
+    // Conversations whose every answer was forgotten at once (ForgetConversation), with when: an answer cached at
+    // or before that is not trusted. Kept for one lifetime (older answers have expired by then), so it holds the
+    // few conversations changed in the last minute; counted, so that the hot path skips it while it is empty.
+    private readonly ConcurrentDictionary<Guid, long> _forgottenConversations = new();
+    private int _forgottenConversationCount;
+
     // What the dictionaries hold, counted here (their own Count takes every bucket lock); approximate only
     // while a reset races an addition.
     private int _entryCount;
@@ -111,7 +117,8 @@ internal sealed class MembershipCache
 
     public ValueTask<MemberAccess> GetAccessAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
-        if (_members.TryGetValue((conversationId, userId), out var entry) && _time.GetTimestamp() < entry.Expires)
+        if (_members.TryGetValue((conversationId, userId), out var entry) && _time.GetTimestamp() < entry.Expires
+            && (Volatile.Read(ref _forgottenConversationCount) == 0 || !ForgottenSince(conversationId, entry)))
         {
             return ValueTask.FromResult(entry.Access);
         }
@@ -137,10 +144,30 @@ internal sealed class MembershipCache
         _backplane.Invalidate(conversationId, userId);
     }
 
-    /// <summary>Forgets this node's answer only (the change is known elsewhere, e.g. from a MEMBER_LEFT event).</summary>
+    /// <summary>
+    /// This node changed what every member of a conversation may do (archived it, set its slow mode): every node
+    /// forgets all of the conversation's answers at once, with one broadcast however many members it has.
+    /// </summary>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="members">Its members, whose answers in the shared tier are dropped.</param>
+    public void ForgetConversation(Guid conversationId, IReadOnlyCollection<Guid> members)
+    {
+        ForgetLocal(conversationId, AllMembers);
+        _backplane.InvalidateConversation(conversationId, members);
+    }
+
+    /// <summary>
+    /// Forgets this node's answer only (the change is known elsewhere, e.g. from a MEMBER_LEFT event); every answer of
+    /// the conversation when <paramref name="userId"/> is <see cref="AllMembers"/>.
+    /// </summary>
     public void ForgetLocal(Guid conversationId, Guid userId)
     {
         Interlocked.Increment(ref _generations[StripeOf(conversationId)]);
+        if (userId == AllMembers)
+        {
+            ForgetEveryAnswer(conversationId);
+        }
+
         DropMember(conversationId, userId);
         if (_rosters.TryRemove(conversationId, out var roster))
         {
@@ -159,6 +186,9 @@ internal sealed class MembershipCache
         ClearMembers();
         ClearRosters();
     }
+
+    /// <summary>Stands for every member of a conversation in <see cref="ForgetLocal"/> (no user has the nil id).</summary>
+    public static readonly Guid AllMembers = Guid.Empty;
 
     /// <summary>The stripe of generations a conversation's lookups are checked against.</summary>
     internal static int StripeOf(Guid conversationId) => (conversationId.GetHashCode() & int.MaxValue) % GenerationStripes;
@@ -222,6 +252,33 @@ internal sealed class MembershipCache
         }
 
         return roster;
+    }
+
+    // Whether the conversation's answers were all forgotten when or after this one was cached.
+    private bool ForgottenSince(Guid conversationId, Entry entry) =>
+        _forgottenConversations.TryGetValue(conversationId, out var forgottenAt) && entry.Expires - _lifetimeTicks <= forgottenAt;
+
+    // Marks every cached answer of the conversation untrusted (they stay until replaced or swept: dropping them would
+    // mean walking every answer of every conversation), and lets go of marks older than an answer's lifetime.
+    private void ForgetEveryAnswer(Guid conversationId)
+    {
+        var now = _time.GetTimestamp();
+        if (_forgottenConversations.TryAdd(conversationId, now))
+        {
+            Interlocked.Increment(ref _forgottenConversationCount);
+        }
+        else
+        {
+            _forgottenConversations[conversationId] = now;
+        }
+
+        foreach (var mark in _forgottenConversations)
+        {
+            if (mark.Value + _lifetimeTicks < now && _forgottenConversations.TryRemove(mark))
+            {
+                Interlocked.Decrement(ref _forgottenConversationCount);
+            }
+        }
     }
 
     // Keeps an answer unless a change was forgotten since the lookup began; whether it was kept.

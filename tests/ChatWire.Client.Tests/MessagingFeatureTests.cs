@@ -110,6 +110,12 @@ public sealed class MessagingFeatureTests(ServerFixture fixture) : IClassFixture
             Assert.Equal(new ChannelUpdate(ChannelChanges.Topic | ChannelChanges.SlowMode, "general", "Standups at 9", 10, 0), update.Update);
             Assert.Equal(update.Event.Seq, update.Stored?.Seq);
         }
+
+        // The signatures from before slow mode, topics and the @channel setting still bind, the token by position.
+        var renamed = await api.UpdateTeamAsync(crew.TeamId, "Renamed", null, CancellationToken.None);
+        var archived = await api.UpdateChannelAsync(
+            (await api.CreateChannelAsync(crew.TeamId, "old-api")).ConversationId, null, true, CancellationToken.None);
+        Assert.Equal(("Renamed", true), (renamed.Name, archived.Archived));
     }
 
     [Fact]

@@ -87,6 +87,29 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(first.Seq + 1, second.Seq);
     }
 
+    // The turn is spent only by a message that is stored: one the store refuses (a reply to no message) or a duplicate
+    // leaves it for the next, which is taken at once.
+    [Fact]
+    public async Task SlowMode_AMessageNotStored_DoesNotSpendTheTurn()
+    {
+        var (alice, bob, _, teamId, _) = await TeamOfThreeAsync();
+        var quiet = await CreateChannelAsync(alice, teamId, "quiet");
+        await bob.CallAsync(HttpMethod.Post, $"v1/channels/{quiet}/join");
+        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{quiet}", new { slow_mode_seconds = 600 });
+        await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
+
+        await bobs.SendAsync(new Send(70, quiet, Guid.CreateVersion7(), "text/plain", "a reply to nothing"u8.ToArray()) { ThreadRootId = Guid.CreateVersion7() });
+        var orphan = await bobs.ExpectErrorAsync();
+        var stored = await bobs.SendTextAsync(quiet, "the one message of the period");
+        await bobs.SendAsync(new Send(71, quiet, Guid.CreateVersion7(), "text/plain", "and one more"u8.ToArray()));
+        var held = await bobs.ExpectErrorAsync();
+
+        Assert.Equal((70u, ErrorCode.NotFound), (orphan.RequestId, orphan.Code));
+        Assert.True(stored.Seq > 0);
+        Assert.Equal((71u, ErrorCode.RateLimited), (held.RequestId, held.Code));
+        Assert.InRange(held.RetryAfterMs, 590_000u, 600_000u);
+    }
+
     [Fact]
     public async Task SlowMode_OnGeneral_MayBeSet_ItsBoundsAreChecked_AndItNeedsAChange()
     {

@@ -169,6 +169,72 @@ public sealed class MembershipCacheTests
         Assert.Equal(lookups + 10, _directory.MembershipLookups);
     }
 
+    // An archive or a slow mode changes every member's answer: one call forgets them all, with one broadcast however
+    // many members, and answers in other conversations stay.
+    [Fact]
+    public async Task ForgetConversation_EveryMembersAnswerIsAskedAgain_OneBroadcast_OtherConversationsKept()
+    {
+        var backplane = new RecordingBackplane();
+        var cache = new MembershipCache(_directory, _clock, backplane);
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var other = _directory.AddConversation(Guid.CreateVersion7(), _alice);
+        foreach (var (conversation, user) in new[] { (channel, _alice), (channel, _bob), (other, _alice) })
+        {
+            await cache.GetAccessAsync(conversation, user, CancellationToken.None);
+        }
+
+        var lookups = _directory.MembershipLookups;
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        cache.ForgetConversation(channel, [_alice, _bob]);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await cache.GetAccessAsync(channel, _alice, CancellationToken.None);
+        await cache.GetAccessAsync(channel, _bob, CancellationToken.None);
+        await cache.GetAccessAsync(other, _alice, CancellationToken.None);
+        var askedAgain = _directory.MembershipLookups - lookups;
+
+        // Asked again once each, then cached as before.
+        await cache.GetAccessAsync(channel, _alice, CancellationToken.None);
+        await cache.GetAccessAsync(channel, _bob, CancellationToken.None);
+
+        Assert.Equal(2, askedAgain);
+        Assert.Equal(lookups + 2, _directory.MembershipLookups);
+        Assert.Equal(new[] { (channel, 2) }, backplane.ConversationInvalidations);
+        Assert.Empty(backplane.MemberInvalidations);
+    }
+
+    // Another node's conversation-wide change arrives as one message naming no user.
+    [Fact]
+    public async Task ConversationInvalidated_ByAnotherNode_ForgetsEveryAnswerOfIt_AndALookupUnderWayIsNotKept()
+    {
+        var backplane = new RecordingBackplane();
+        var cache = new MembershipCache(_directory, _clock, backplane);
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        await cache.GetAccessAsync(channel, _alice, CancellationToken.None);
+        _directory.MembershipGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var underWay = cache.GetAccessAsync(channel, _bob, CancellationToken.None).AsTask();
+        await WaitUntilAsync(() => _directory.MembershipLookups == 2);
+
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        backplane.RaiseInvalidated(channel, MembershipCache.AllMembers);
+        _directory.MembershipGate.SetResult();
+        _directory.MembershipGate = null;
+        await underWay;
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await cache.GetAccessAsync(channel, _alice, CancellationToken.None);
+        await cache.GetAccessAsync(channel, _bob, CancellationToken.None);
+
+        Assert.Equal(4, _directory.MembershipLookups);
+
+        // Past an answer's lifetime the mark is let go; answers cached since are trusted.
+        _clock.Advance(MembershipCache.Lifetime);
+        var other = _directory.AddConversation(Guid.CreateVersion7(), _carol);
+        cache.ForgetConversation(other, [_carol]);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await cache.GetAccessAsync(channel, _alice, CancellationToken.None);
+        await cache.GetAccessAsync(channel, _alice, CancellationToken.None);
+        Assert.Equal(5, _directory.MembershipLookups);
+    }
+
     [Fact]
     public async Task GetRosterAsync_NoSuchConversation_NullAndNothingKept()
     {
@@ -176,6 +242,33 @@ public sealed class MembershipCacheTests
 
         Assert.Null(await _cache.GetRosterAsync(missing, CancellationToken.None));
         Assert.Equal(0, _directory.MemberListings);
+    }
+
+    private sealed class RecordingBackplane : IMembershipBackplane
+    {
+        public event Action<Guid, Guid>? Invalidated;
+
+        public event Action? Reconnected
+        {
+            add { }
+            remove { }
+        }
+
+        public List<(Guid Conversation, Guid User)> MemberInvalidations { get; } = [];
+
+        public List<(Guid Conversation, int Members)> ConversationInvalidations { get; } = [];
+
+        public ValueTask<MemberAccess?> GetAsync(Guid conversationId, Guid userId) => ValueTask.FromResult<MemberAccess?>(null);
+
+        public void Offer(Guid conversationId, Guid userId, MemberAccess access)
+        {
+        }
+
+        public void Invalidate(Guid conversationId, Guid userId) => MemberInvalidations.Add((conversationId, userId));
+
+        public void InvalidateConversation(Guid conversationId, IReadOnlyCollection<Guid> members) => ConversationInvalidations.Add((conversationId, members.Count));
+
+        public void RaiseInvalidated(Guid conversationId, Guid userId) => Invalidated?.Invoke(conversationId, userId);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
