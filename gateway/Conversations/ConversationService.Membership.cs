@@ -358,11 +358,12 @@ internal sealed partial class ConversationService
             return;
         }
 
-        // Read from the primary, like the count: a replica a moment behind could still list the owner who left.
-        var first = await directory.ListTeamMembersAsync(teamId, prefix: null, limit: 1, ct);
-        if (first is [var heir] && await directory.SetTeamRoleAsync(teamId, heir.UserId, TeamRole.Owner, requiredOwner: null, ct) == TeamRoleChange.Changed)
+        // The longest-standing admin, else the longest-standing member. From the primary, like the count: a replica a
+        // moment behind could still list the owner who left.
+        if (await directory.FindTeamHeirAsync(teamId, ct) is { } heir
+            && await directory.SetTeamRoleAsync(teamId, heir, TeamRole.Owner, requiredOwner: null, ct) == TeamRoleChange.Changed)
         {
-            GatewayLog.TeamOwnerRestored(logger, teamId, heir.UserId);
+            GatewayLog.TeamOwnerRestored(logger, teamId, heir);
         }
     }
 

@@ -75,6 +75,13 @@ public interface IDirectoryStore
     /// <summary>How many members the team has, and how many of them are owners.</summary>
     Task<(int Members, int Owners)> CountTeamMembersAsync(Guid teamId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Who should own a team left without an owner: its highest role first (an admin before a member), and among
+    /// those the one who joined first (then the smaller user id); null for a team without members. From the primary,
+    /// like <see cref="CountTeamMembersAsync"/>. Reads every member of the team: for the rare repair only.
+    /// </summary>
+    Task<Guid?> FindTeamHeirAsync(Guid teamId, CancellationToken cancellationToken = default);
+
     /// <summary>How many teams the user owns (for the cap on teams one user creates).</summary>
     Task<int> CountTeamsOwnedAsync(Guid userId, CancellationToken cancellationToken = default);
 

@@ -247,6 +247,17 @@ public sealed partial class MySqlDirectoryStore
                 Convert.ToInt32(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture));
         }, cancellationToken);
 
+    public Task<Guid?> FindTeamHeirAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        ReadPrimaryAsync(async (connection, ct) =>
+        {
+            await using var command = new MySqlCommand(
+                "SELECT user_id FROM team_members WHERE team_id = @team_id ORDER BY role DESC, joined_at, user_id LIMIT 1;",
+                connection);
+            command.Parameters.AddGuid("@team_id", teamId);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            return await reader.ReadAsync(ct) ? reader.ReadGuid(0) : (Guid?)null;
+        }, cancellationToken);
+
     public Task RecordTeamRemovalAsync(Guid teamId, Guid userId, DateTimeOffset removedAt, CancellationToken cancellationToken = default) =>
         WriteAsync(async (connection, ct) =>
         {

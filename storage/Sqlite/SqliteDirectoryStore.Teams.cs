@@ -256,6 +256,16 @@ public sealed partial class SqliteDirectoryStore
         return (reader.GetInt32(0), reader.GetInt32(1));
     }
 
+    public async Task<Guid?> FindTeamHeirAsync(Guid teamId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT user_id FROM team_members WHERE team_id = $team_id ORDER BY role DESC, joined_at, user_id LIMIT 1;";
+        command.Parameters.AddGuid("$team_id", teamId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? reader.ReadGuid(0) : null;
+    }
+
     public async Task<int> CountTeamsOwnedAsync(Guid userId, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);

@@ -470,15 +470,19 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
 
         // What a last owner leaving, alone, as someone joins leaves behind: members and no owner. Made here with the
         // store's own step, since the race itself cannot be timed from outside.
-        var (alice, _, _, joined) = await TeamOfThreeAsync();
+        // Carol, an admin, is preferred to Bob, who joined before her.
+        var (alice, bob, carol, joined) = await TeamOfThreeAsync();
         var dave = await Server.SignupAsync();
         var invite = await alice.InviteAsync(joined);
+        await alice.CallAsync(HttpMethod.Put, $"v1/teams/{joined}/members/{carol.UserId}/role", new { role = "admin" });
         await directory.RemoveTeamMemberAsync(joined, alice.UserId);
         Assert.Equal((2, 0), await directory.CountTeamMembersAsync(joined));
 
         await dave.JoinAsync(invite);
 
         Assert.Equal((3, 1), await directory.CountTeamMembersAsync(joined));
+        Assert.Equal(ChatWire.Storage.Directory.TeamRole.Owner, (await directory.GetTeamMembershipAsync(joined, carol.UserId))!.Role);
+        Assert.Equal(ChatWire.Storage.Directory.TeamRole.Member, (await directory.GetTeamMembershipAsync(joined, bob.UserId))!.Role);
 
         var (erin, frank, grace, left) = await TeamOfThreeAsync();
         await directory.RemoveTeamMemberAsync(left, erin.UserId);

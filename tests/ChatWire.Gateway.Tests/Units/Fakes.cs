@@ -488,6 +488,8 @@ internal sealed class FakeDirectory : IDirectoryStore
         return Task.FromResult((roles.Count, roles.Count(r => r == TeamRole.Owner)));
     }
 
+    public Task<Guid?> FindTeamHeirAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
     public Task<int> CountTeamsOwnedAsync(Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
     public Task<int> RevokeInvitesCreatedByAsync(Guid teamId, Guid createdBy, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => Task.FromResult(0);

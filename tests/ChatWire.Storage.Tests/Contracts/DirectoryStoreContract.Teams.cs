@@ -85,6 +85,32 @@ public abstract partial class DirectoryStoreContract
         }
     }
 
+    // A team a race left without an owner is given one: its longest-standing admin, else its longest-standing member.
+    [Fact]
+    public async Task FindTeamHeirAsync_TheFirstAdmin_ElseTheFirstMember_NullWhenEmpty()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var carol = await AddUserAsync("carol");
+        var dave = await AddUserAsync("dave");
+        var team = await AddTeamAsync(alice, "Acme");
+        Assert.True(await Store.AddTeamMemberAsync(team.Id, bob.Id, TeamRole.Member, T0.AddMinutes(1)));
+        Assert.True(await Store.AddTeamMemberAsync(team.Id, dave.Id, TeamRole.Admin, T0.AddMinutes(3)));
+        Assert.True(await Store.AddTeamMemberAsync(team.Id, carol.Id, TeamRole.Admin, T0.AddMinutes(2)));
+        var empty = await AddTeamAsync(alice, "Empty");
+        await Store.RemoveTeamMemberAsync(empty.Id, alice.Id);
+
+        Assert.Equal(alice.Id, await Store.FindTeamHeirAsync(team.Id));
+        await Store.RemoveTeamMemberAsync(team.Id, alice.Id);
+        Assert.Equal(carol.Id, await Store.FindTeamHeirAsync(team.Id));
+        await Store.RemoveTeamMemberAsync(team.Id, carol.Id);
+        Assert.Equal(dave.Id, await Store.FindTeamHeirAsync(team.Id));
+        await Store.RemoveTeamMemberAsync(team.Id, dave.Id);
+        Assert.Equal(bob.Id, await Store.FindTeamHeirAsync(team.Id));
+        Assert.Null(await Store.FindTeamHeirAsync(empty.Id));
+        Assert.Null(await Store.FindTeamHeirAsync(Guid.NewGuid()));
+    }
+
     [Fact]
     public async Task TeamRemoval_RecordedThenReplaced_OnlyForThatTeamAndUser()
     {
