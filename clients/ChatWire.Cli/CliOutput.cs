@@ -112,7 +112,7 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
             EventKind.MessageDeleted => $" deleted {e.SubjectId:D}",
             EventKind.ReactionAdded => $" reacted {Encoding.UTF8.GetString(e.Content.Span)} to {e.SubjectId:D}",
             EventKind.ReactionRemoved => $" took back {Encoding.UTF8.GetString(e.Content.Span)} on {e.SubjectId:D}",
-            EventKind.ChannelUpdated when ChannelUpdate.TryDecode(e.Content, out var update) => " changed the channel: " + ChannelChangeText(update),
+            EventKind.ChannelUpdated when ChannelUpdate.TryDecode(e.Content, out var update) => ChannelChangeText(update),
             _ => $" [event kind {(int)e.Kind}]",
         };
         var where = conversation is null ? string.Empty : conversation + " ";
@@ -266,7 +266,7 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
         }
     }
 
-    // "renamed it #design; topic: Q3 launch; slow mode 30 s; archived it", each part only when it changed.
+    // " changed the channel: renamed it #design; topic: Q3 launch; slow mode 30 s; archived it", each part only when it changed.
     private static string ChannelChangeText(ChannelUpdate update)
     {
         var parts = new List<string>(4);
@@ -290,7 +290,12 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
             parts.Add(update.ArchivedAtUnixMs != 0 ? "archived it" : "unarchived it");
         }
 
-        return parts.Count == 0 ? "(nothing this version knows)" : string.Join("; ", parts);
+        // None: a restatement of the settings after changes made at the same moment (each announced on its own).
+        return parts.Count == 0
+            ? $" restated the channel's settings: #{update.Name}, {(update.Topic.Length == 0 ? "no topic" : "topic: " + update.Topic)}, "
+                + (update.SlowModeSeconds == 0 ? "slow mode off" : $"slow mode {update.SlowModeSeconds.ToString(CultureInfo.InvariantCulture)} s")
+                + (update.ArchivedAtUnixMs != 0 ? ", archived" : string.Empty)
+            : " changed the channel: " + string.Join("; ", parts);
     }
 
     // The content as text when its type is text/plain (any parameters), else null.

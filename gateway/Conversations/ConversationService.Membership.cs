@@ -176,31 +176,44 @@ internal sealed partial class ConversationService
         // Who may send, and how often, changes with the archive flag and the slow mode: every node forgets what it
         // cached of the channel's members at once, with one broadcast (the backplane; otherwise within the cache's
         // lifetime). Whenever asked, not only when it differs from what was read: a concurrent PATCH may have changed
-        // it meanwhile.
+        // it meanwhile. From here on the change is stored: a caller who has gone does not cancel what follows it.
         if (archivedAt is not null || slowModeSeconds is not null)
         {
-            membership.ForgetConversation(channel.Id, await directory.ListConversationMembersAsync(channel.Id, ct));
+            membership.ForgetConversation(channel.Id, await directory.ListConversationMembersAsync(channel.Id, CancellationToken.None));
         }
 
-        var updated = await directory.GetConversationAsync(channel.Id, ct) ?? channel;
-        await AnnounceChannelChangeAsync(channel, updated, actor);
+        var updated = await directory.GetConversationAsync(channel.Id, CancellationToken.None) ?? channel;
+        var asked = (name is null ? 0 : Wire.ChannelChanges.Name)
+            | (topic is null ? 0 : Wire.ChannelChanges.Topic)
+            | (slowModeSeconds is null ? 0 : Wire.ChannelChanges.SlowMode)
+            | (archived is null ? 0 : Wire.ChannelChanges.Archived);
+        await AnnounceChannelChangeAsync(channel, updated, asked, actor);
         return updated;
     }
 
     // Members learn of a change from a channel_updated event in the channel (docs/protocol.md §4.10), which holds
-    // the settings as read after it. Two PATCHes of one channel at once (on two nodes) may store their events in the
-    // other order than they wrote: so the settings are read again after each event, and while they differ from it
-    // another follows, which leaves the channel's newest such event with its settings. A PATCH that changed nothing
-    // announces nothing. The directory holds the change already, so a caller that is gone does not cancel this; an
-    // event that cannot be stored is logged, and the request still succeeds (the listing shows it).
-    private async Task AnnounceChannelChangeAsync(ConversationRecord before, ConversationRecord after, SessionIdentity actor)
+    // the settings as read after it; its changed bits are what this request asked for and what differs. Two PATCHes
+    // of one channel at once (on two nodes) may store their events in the other order than they wrote: so the
+    // settings are read again after each event, and while they differ from it a restatement follows (changed bits
+    // none: the changes in it are the other requests', announced by them), which leaves the channel's newest such
+    // event with its settings. A PATCH that changed nothing announces nothing. The directory holds the change
+    // already, so a caller that is gone does not cancel this; an event that cannot be stored is logged, and the
+    // request still succeeds (the listing shows it).
+    private async Task AnnounceChannelChangeAsync(ConversationRecord before, ConversationRecord after, Wire.ChannelChanges asked, SessionIdentity actor)
     {
         const int MaxAnnouncements = 3;
         for (var i = 0; i < MaxAnnouncements; i++)
         {
-            var changed = ChannelDifference(before, after);
-            if (changed == Wire.ChannelChanges.None)
+            var differs = ChannelDifference(before, after);
+            if (differs == Wire.ChannelChanges.None)
             {
+                return;
+            }
+
+            var changed = i == 0 ? differs & asked : Wire.ChannelChanges.None;
+            if (i == 0 && changed == Wire.ChannelChanges.None)
+            {
+                // What this request asked for was set already; what differs is another's change, which it announces.
                 return;
             }
 

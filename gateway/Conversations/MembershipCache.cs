@@ -83,10 +83,14 @@ internal sealed class MembershipCache
     private readonly long[] _generations = new long[GenerationStripes];
 
     // Conversations whose every answer was forgotten at once (ForgetConversation), with when: an answer cached at
-    // or before that is not trusted. Kept for one lifetime (older answers have expired by then), so it holds the
-    // few conversations changed in the last minute; counted, so that the hot path skips it while it is empty.
+    // or before that is not trusted. A mark is let go once it is older than an answer's lifetime (every answer it
+    // distrusts has expired), at the next such forget or the next lookup after that; so the map holds the few
+    // conversations changed in the last minute or so. Changed only under _marksGate, which keeps the count exact:
+    // the hot path reads the count and skips the map while it is 0.
     private readonly ConcurrentDictionary<Guid, long> _forgottenConversations = new();
+    private readonly Lock _marksGate = new();
     private int _forgottenConversationCount;
+    private long _oldestMark = long.MaxValue;
 
     // What the dictionaries hold, counted here (their own Count takes every bucket lock); approximate only
     // while a reset races an addition.
@@ -152,8 +156,9 @@ internal sealed class MembershipCache
     /// <param name="members">Its members, whose answers in the shared tier are dropped.</param>
     public void ForgetConversation(Guid conversationId, IReadOnlyCollection<Guid> members)
     {
-        ForgetLocal(conversationId, AllMembers);
+        // The shared answers first: a lookup on this node after the local forget must not find one there.
         _backplane.InvalidateConversation(conversationId, members);
+        ForgetLocal(conversationId, AllMembers);
     }
 
     /// <summary>
@@ -195,6 +200,11 @@ internal sealed class MembershipCache
 
     private async ValueTask<MemberAccess> LookUpAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _forgottenConversationCount) != 0 && _time.GetTimestamp() - Volatile.Read(ref _oldestMark) > _lifetimeTicks)
+        {
+            LetGoOfOldMarks();
+        }
+
         var generation = Volatile.Read(ref _generations[StripeOf(conversationId)]);
         if (await _backplane.GetAsync(conversationId, userId) is { } shared)
         {
@@ -262,34 +272,58 @@ internal sealed class MembershipCache
     // mean walking every answer of every conversation), and lets go of marks older than an answer's lifetime.
     private void ForgetEveryAnswer(Guid conversationId)
     {
-        var now = _time.GetTimestamp();
-        if (_forgottenConversations.TryAdd(conversationId, now))
+        lock (_marksGate)
         {
-            Interlocked.Increment(ref _forgottenConversationCount);
-        }
-        else
-        {
+            var now = _time.GetTimestamp();
             _forgottenConversations[conversationId] = now;
-        }
-
-        foreach (var mark in _forgottenConversations)
-        {
-            if (mark.Value + _lifetimeTicks < now && _forgottenConversations.TryRemove(mark))
-            {
-                Interlocked.Decrement(ref _forgottenConversationCount);
-            }
+            Volatile.Write(ref _oldestMark, Math.Min(_oldestMark, now));
+            LetGoOfOldMarksLocked();
         }
     }
+
+    // Drops the marks older than an answer's lifetime.
+    private void LetGoOfOldMarks()
+    {
+        lock (_marksGate)
+        {
+            LetGoOfOldMarksLocked();
+        }
+    }
+
+    private void LetGoOfOldMarksLocked()
+    {
+        var now = _time.GetTimestamp();
+        var oldest = long.MaxValue;
+        foreach (var mark in _forgottenConversations)
+        {
+            if (now - mark.Value > _lifetimeTicks)
+            {
+                _forgottenConversations.TryRemove(mark);
+            }
+            else
+            {
+                oldest = Math.Min(oldest, mark.Value);
+            }
+        }
+
+        Volatile.Write(ref _oldestMark, oldest);
+        Volatile.Write(ref _forgottenConversationCount, _forgottenConversations.Count);
+    }
+
+    /// <summary>Conversations marked forgotten whose marks are still kept (for tests).</summary>
+    internal int ForgottenConversationMarks => Volatile.Read(ref _forgottenConversationCount);
 
     // Keeps an answer unless a change was forgotten since the lookup began; whether it was kept.
     private bool Remember(Guid conversationId, Guid userId, MemberAccess access, long generation)
     {
+        // Stamped before the check: a conversation-wide forget after it marks a time at or after the stamp, so the
+        // answer is distrusted; one before it changed the generation.
+        var entry = new Entry(_time.GetTimestamp() + _lifetimeTicks, access);
         if (generation != Volatile.Read(ref _generations[StripeOf(conversationId)]))
         {
             return false;
         }
 
-        var entry = new Entry(_time.GetTimestamp() + _lifetimeTicks, access);
         if (_members.TryAdd((conversationId, userId), entry))
         {
             if (Interlocked.Increment(ref _entryCount) > _maxEntries)
@@ -300,6 +334,17 @@ internal sealed class MembershipCache
         else
         {
             _members[(conversationId, userId)] = entry;
+        }
+
+        // A forget of this answer that came while it was stored (after the check) may have run its removal first.
+        if (generation != Volatile.Read(ref _generations[StripeOf(conversationId)]))
+        {
+            if (_members.TryRemove(KeyValuePair.Create((conversationId, userId), entry)))
+            {
+                Interlocked.Decrement(ref _entryCount);
+            }
+
+            return false;
         }
 
         return true;

@@ -238,6 +238,7 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         // The phone's node has cached that bob may send in #general, with no slow mode.
         var before = await phone.SendTextAsync(team.General, "before");
         await cluster[0].CallAsync(aliceToken, HttpMethod.Patch, $"v1/channels/{team.General}", new { slow_mode_seconds = 600 });
+        var announced = await phone.ExpectEventInAsync(team.General, before.Seq);
         var fromLaptop = await laptop.SendTextAsync(team.General, "one message");
 
         // The phone's node forgets its cached answer when the change reaches it over Redis, a moment after the PATCH:
@@ -247,7 +248,10 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         await cluster[0].CallAsync(aliceToken, HttpMethod.Patch, $"v1/channels/{team.General}", new { slow_mode_seconds = 0 });
         var afterOff = await UntilAsync(async () => (await phone.TrySendTextAsync(team.General, "free again", Patience)).Ack);
 
-        // Between them, the channel_updated event of the PATCH.
+        // Between them, the channel_updated event of the PATCH, which reached the phone on the other node.
+        Assert.Equal((EventKind.ChannelUpdated, before.Seq + 1), (announced.Kind, announced.Seq));
+        Assert.True(ChannelUpdate.TryDecode(announced.Content, out var update));
+        Assert.Equal((ChannelChanges.SlowMode, 600u), (update.Changed, update.SlowModeSeconds));
         Assert.Equal(before.Seq + 2, fromLaptop.Seq);
         Assert.Equal(ErrorCode.RateLimited, (ErrorCode)refused.Code);
         Assert.InRange(refused.RetryAfterMs, 500_000u, 600_000u);

@@ -446,7 +446,8 @@ public sealed class HttpEdgeTests
         using var deleteMe = await alice.SendAsync(HttpMethod.Delete, "v1/me");
 
         // HttpClient reads no body after HEAD whatever comes, so on one raw connection: a HEAD, then a GET. Were a body
-        // written after the HEAD's headers, the GET's answer would not start right after them.
+        // written after the HEAD's headers, the GET's answer would not start right after them. (Kestrel writes none
+        // for a request it parsed as HEAD; this holds the method rewrites to that.)
         var (_, pipelined) = await RawRequestAsync(
             server, "HEAD /v1/server-info HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/server-info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", headers: true);
         var afterHeadHeaders = pipelined[(pipelined.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];

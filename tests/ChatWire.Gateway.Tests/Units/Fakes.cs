@@ -488,7 +488,9 @@ internal sealed class FakeDirectory : IDirectoryStore
         return Task.FromResult((roles.Count, roles.Count(r => r == TeamRole.Owner)));
     }
 
-    public Task<Guid?> FindTeamHeirAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    // No join times here: the highest role, then the smallest user id.
+    public Task<Guid?> FindTeamHeirAsync(Guid teamId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_teams.Where(t => t.Key.Team == teamId).OrderByDescending(t => t.Value).ThenBy(t => t.Key.User).Select(t => (Guid?)t.Key.User).FirstOrDefault());
 
     public Task<int> CountTeamsOwnedAsync(Guid userId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
