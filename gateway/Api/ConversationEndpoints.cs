@@ -44,9 +44,9 @@ internal static class ConversationEndpoints
                 + "nobody joins it. slow_mode_seconds (0 to 21600; 0 turns it off) lets each member SEND one message per that many seconds in the "
                 + "channel; a SEND sooner is refused RATE_LIMITED with retry_after_ms. Those who may set it (the creator, owners and admins) are "
                 + "not held by it. It takes effect at once on every node. topic is a line of at most 250 characters shown at the channel's head "
-                + "(no control or invisible formatting characters; trimmed and normalized to NFC); an empty one clears it. A PATCH that changes "
-                + "something stores a channel_updated event (kind 8) in the channel with its settings after the change, which reaches every "
-                + "member's devices (docs/protocol.md 4.10); one that sets what is already set stores none.")
+                + "(no control or invisible formatting characters; trimmed and normalized to NFC); an empty one clears it. Each PATCH stores a "
+                + "channel_updated event (kind 8) in the channel, naming what it set, with the settings after it, which reaches every member's "
+                + "devices (docs/protocol.md 4.10).")
             .Returns<ChannelInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPost("/channels/{conversationId}/leave", LeaveChannelAsync)
             .Describe("leaveChannel", "Leave a channel (not #general)", Tag,

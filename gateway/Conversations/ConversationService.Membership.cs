@@ -187,43 +187,36 @@ internal sealed partial class ConversationService
             | (topic is null ? 0 : Wire.ChannelChanges.Topic)
             | (slowModeSeconds is null ? 0 : Wire.ChannelChanges.SlowMode)
             | (archived is null ? 0 : Wire.ChannelChanges.Archived);
-        await AnnounceChannelChangeAsync(channel, updated, asked, actor);
+        await AnnounceChannelChangeAsync(updated, asked, actor);
         return updated;
     }
 
-    // Members learn of a change from a channel_updated event in the channel (docs/protocol.md §4.10), which holds
-    // the settings as read after it; its changed bits are what this request asked for and what differs. Two PATCHes
-    // of one channel at once (on two nodes) may store their events in the other order than they wrote: so the
-    // settings are read again after each event, and while they differ from it a restatement follows (changed bits
-    // none: the changes in it are the other requests', announced by them), which leaves the channel's newest such
-    // event with its settings. A PATCH that changed nothing announces nothing. The directory holds the change
-    // already, so a caller that is gone does not cancel this; an event that cannot be stored is logged, and the
-    // request still succeeds (the listing shows it).
-    private async Task AnnounceChannelChangeAsync(ConversationRecord before, ConversationRecord after, Wire.ChannelChanges asked, SessionIdentity actor)
+    // Members learn of a change from a channel_updated event in the channel (docs/protocol.md §4.10): one per request,
+    // its changed bits what the request set, with the settings as read after the write. Two PATCHes of one channel
+    // at once (on two nodes) may store their events in the other order than they wrote: so every request that wrote
+    // reads the settings again after its event, and while they differ from it appends a restatement (changed bits
+    // none). Since every write is followed by its writer's event and check, the channel's newest such event holds
+    // its settings. The directory holds the change already, so a caller that is gone does not cancel this; an event
+    // that cannot be stored is logged, and the request still succeeds (the listing shows it).
+    private async Task AnnounceChannelChangeAsync(ConversationRecord after, Wire.ChannelChanges asked, SessionIdentity actor)
     {
         const int MaxAnnouncements = 3;
+        var changed = asked;
         for (var i = 0; i < MaxAnnouncements; i++)
         {
-            var differs = ChannelDifference(before, after);
-            if (differs == Wire.ChannelChanges.None)
-            {
-                return;
-            }
-
-            var changed = i == 0 ? differs & asked : Wire.ChannelChanges.None;
-            if (i == 0 && changed == Wire.ChannelChanges.None)
-            {
-                // What this request asked for was set already; what differs is another's change, which it announces.
-                return;
-            }
-
             var content = new Wire.ChannelUpdate(
                 changed, after.Name ?? string.Empty, after.Topic, (uint)after.SlowModeSeconds, after.ArchivedAt?.ToUnixTimeMilliseconds() ?? 0).Encode();
             try
             {
                 await store.AppendAsync(NewEvent.ChannelUpdated(after.Id, actor.UserId, actor.DeviceId, content), CancellationToken.None);
-                before = after;
-                after = await directory.GetConversationAsync(after.Id, CancellationToken.None) ?? after;
+                var now = await directory.GetConversationAsync(after.Id, CancellationToken.None) ?? after;
+                if (ChannelDifference(after, now) == Wire.ChannelChanges.None)
+                {
+                    return;
+                }
+
+                after = now;
+                changed = Wire.ChannelChanges.None;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {

@@ -121,8 +121,11 @@ internal sealed class MembershipCache
 
     public ValueTask<MemberAccess> GetAccessAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken)
     {
-        if (_members.TryGetValue((conversationId, userId), out var entry) && _time.GetTimestamp() < entry.Expires
-            && (Volatile.Read(ref _forgottenConversationCount) == 0 || !ForgottenSince(conversationId, entry)))
+        // The marks before the clock: a mark is let go only once every answer it distrusts has expired, so an answer
+        // that passed the mark check and then the clock check was trustworthy at both.
+        if (_members.TryGetValue((conversationId, userId), out var entry)
+            && (Volatile.Read(ref _forgottenConversationCount) == 0 || !ForgottenSince(conversationId, entry))
+            && _time.GetTimestamp() < entry.Expires)
         {
             return ValueTask.FromResult(entry.Access);
         }

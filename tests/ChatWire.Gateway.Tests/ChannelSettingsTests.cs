@@ -174,11 +174,11 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(5, cleared.GetProperty("slow_mode_seconds").GetInt32());
     }
 
-    // docs/protocol.md §4.10, kind 8: each PATCH that changes something stores one channel_updated event, pushed to the
-    // members' connected devices in order with the messages, holding the settings after the change. A PATCH that
-    // changes nothing stores none; neither does a refused one.
+    // docs/protocol.md §4.10, kind 8: each PATCH stores one channel_updated event, pushed to the members' connected
+    // devices in order with the messages, naming what it set and holding the settings after it; a refused one stores
+    // none.
     [Fact]
-    public async Task ChannelUpdated_PushedToMembers_WithTheSettingsAfterTheChange_NoneWhenNothingChanged()
+    public async Task ChannelUpdated_PushedToMembers_WithTheSettingsAfterTheChange_NoneWhenRefused()
     {
         var (alice, bob, carol, teamId, _) = await TeamOfThreeAsync();
         var design = await CreateChannelAsync(carol, teamId, "design");
@@ -188,10 +188,11 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
 
         await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{design}", new { topic = "Q3 launch", slow_mode_seconds = 30 });
         var both = await bobs.ExpectEventInAsync(design, before.Seq);
-        await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{design}", new { topic = "Q3 launch", slow_mode_seconds = 30 });
+        await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{design}", new { topic = "Q3 launch" });
+        var again = await bobs.ExpectEventInAsync(design, both.Seq);
         var refused = await bob.SendAsync(HttpMethod.Patch, $"v1/channels/{design}", new { topic = "mine" });
         await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{design}", new { name = "design-v2", archived = true });
-        var renamed = await bobs.ExpectEventInAsync(design, both.Seq);
+        var renamed = await bobs.ExpectEventInAsync(design, again.Seq);
         await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{design}", new { archived = false, topic = "" });
         var unarchived = await bobs.ExpectEventInAsync(design, renamed.Seq);
         var after = await bobs.SendTextAsync(design, "after");
@@ -201,9 +202,12 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         Assert.True(ChannelUpdate.TryDecode(both.Content, out var first));
         Assert.Equal(new ChannelUpdate(ChannelChanges.Topic | ChannelChanges.SlowMode, "design", "Q3 launch", 30, 0), first);
 
-        // The repeated PATCH and Bob's refused one stored nothing: the rename is the next seq.
+        // Setting the topic it has is announced too (as a chat app shows "set the topic" each time); Bob's refused PATCH
+        // stored nothing: the rename is the next seq.
+        Assert.True(ChannelUpdate.TryDecode(again.Content, out var repeated));
+        Assert.Equal((both.Seq + 1, ChannelChanges.Topic, "Q3 launch", 30u), (again.Seq, repeated.Changed, repeated.Topic, repeated.SlowModeSeconds));
         await AssertProblemAsync(refused, HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
-        Assert.Equal((EventKind.ChannelUpdated, both.Seq + 1, alice.UserId), (renamed.Kind, renamed.Seq, renamed.SenderUserId));
+        Assert.Equal((EventKind.ChannelUpdated, again.Seq + 1, alice.UserId), (renamed.Kind, renamed.Seq, renamed.SenderUserId));
         Assert.True(ChannelUpdate.TryDecode(renamed.Content, out var second));
         Assert.Equal((ChannelChanges.Name | ChannelChanges.Archived, "design-v2", "Q3 launch", 30u), (second.Changed, second.Name, second.Topic, second.SlowModeSeconds));
         Assert.InRange(second.ArchivedAtUnixMs, renamed.ServerTimeUnixMs - 60_000, renamed.ServerTimeUnixMs);
