@@ -75,7 +75,7 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
             case EventKind.MessageDeleted:
                 break;
             case EventKind.ChannelUpdated when ChannelUpdate.TryDecode(e.Content, out var update):
-                json["changed"] = new JsonArray([.. ChangeNames(update.Changed).Select(n => JsonValue.Create(n))]);
+                json["changed"] = new JsonArray([.. ChannelFields.Where(f => update.Changed.HasFlag(f.Flag)).Select(f => JsonValue.Create(f.Name))]);
                 json["name"] = update.Name;
                 json["topic"] = update.Topic;
                 json["slow_mode_seconds"] = update.SlowModeSeconds;
@@ -243,60 +243,29 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
         _ => "event",
     };
 
-    private static IEnumerable<string> ChangeNames(ChannelChanges changed)
-    {
-        if (changed.HasFlag(ChannelChanges.Name))
-        {
-            yield return "name";
-        }
+    // The settings a channel_updated event may name, in the order they are listed, with their JSON names.
+    private static readonly (ChannelChanges Flag, string Name)[] ChannelFields =
+        [(ChannelChanges.Name, "name"), (ChannelChanges.Topic, "topic"), (ChannelChanges.SlowMode, "slow_mode_seconds"), (ChannelChanges.Archived, "archived")];
 
-        if (changed.HasFlag(ChannelChanges.Topic))
-        {
-            yield return "topic";
-        }
-
-        if (changed.HasFlag(ChannelChanges.SlowMode))
-        {
-            yield return "slow_mode_seconds";
-        }
-
-        if (changed.HasFlag(ChannelChanges.Archived))
-        {
-            yield return "archived";
-        }
-    }
-
-    // " changed the channel: renamed it #design; topic: Q3 launch; slow mode 30 s; archived it", each part only when it changed.
+    // " changed the channel: renamed it #design; topic: Q3 launch; slow mode 30 s; archived it", each part only when
+    // it was set; a restatement (nothing named: the settings after changes made at the same moment, each announced on
+    // its own) lists them all.
     private static string ChannelChangeText(ChannelUpdate update)
     {
-        var parts = new List<string>(4);
-        if (update.Changed.HasFlag(ChannelChanges.Name))
+        var parts = ChannelFields.Where(f => update.Changed.HasFlag(f.Flag)).Select(f => f.Flag switch
         {
-            parts.Add($"renamed it #{update.Name}");
-        }
-
-        if (update.Changed.HasFlag(ChannelChanges.Topic))
-        {
-            parts.Add(update.Topic.Length == 0 ? "cleared the topic" : $"topic: {update.Topic}");
-        }
-
-        if (update.Changed.HasFlag(ChannelChanges.SlowMode))
-        {
-            parts.Add(update.SlowModeSeconds == 0 ? "slow mode off" : $"slow mode {update.SlowModeSeconds.ToString(CultureInfo.InvariantCulture)} s");
-        }
-
-        if (update.Changed.HasFlag(ChannelChanges.Archived))
-        {
-            parts.Add(update.ArchivedAtUnixMs != 0 ? "archived it" : "unarchived it");
-        }
-
-        // None: a restatement of the settings after changes made at the same moment (each announced on its own).
+            ChannelChanges.Name => $"renamed it #{update.Name}",
+            ChannelChanges.Topic => update.Topic.Length == 0 ? "cleared the topic" : $"topic: {update.Topic}",
+            ChannelChanges.SlowMode => SlowModeText(update.SlowModeSeconds),
+            _ => update.ArchivedAtUnixMs != 0 ? "archived it" : "unarchived it",
+        }).ToList();
         return parts.Count == 0
             ? $" restated the channel's settings: #{update.Name}, {(update.Topic.Length == 0 ? "no topic" : "topic: " + update.Topic)}, "
-                + (update.SlowModeSeconds == 0 ? "slow mode off" : $"slow mode {update.SlowModeSeconds.ToString(CultureInfo.InvariantCulture)} s")
-                + (update.ArchivedAtUnixMs != 0 ? ", archived" : string.Empty)
+                + SlowModeText(update.SlowModeSeconds) + (update.ArchivedAtUnixMs != 0 ? ", archived" : string.Empty)
             : " changed the channel: " + string.Join("; ", parts);
     }
+
+    private static string SlowModeText(uint seconds) => seconds == 0 ? "slow mode off" : $"slow mode {seconds.ToString(CultureInfo.InvariantCulture)} s";
 
     // The content as text when its type is text/plain (any parameters), else null.
     public static string? TextOf(ConversationEvent message)

@@ -210,7 +210,7 @@ internal sealed partial class ConversationService
             {
                 await store.AppendAsync(NewEvent.ChannelUpdated(after.Id, actor.UserId, actor.DeviceId, content), CancellationToken.None);
                 var now = await directory.GetConversationAsync(after.Id, CancellationToken.None) ?? after;
-                if (ChannelDifference(after, now) == Wire.ChannelChanges.None)
+                if (SameSettings(after, now))
                 {
                     return;
                 }
@@ -226,11 +226,10 @@ internal sealed partial class ConversationService
         }
     }
 
-    private static Wire.ChannelChanges ChannelDifference(ConversationRecord before, ConversationRecord after) =>
-        (string.Equals(before.Name, after.Name, StringComparison.Ordinal) ? 0 : Wire.ChannelChanges.Name)
-        | (string.Equals(before.Topic, after.Topic, StringComparison.Ordinal) ? 0 : Wire.ChannelChanges.Topic)
-        | (before.SlowModeSeconds == after.SlowModeSeconds ? 0 : Wire.ChannelChanges.SlowMode)
-        | (before.ArchivedAt == after.ArchivedAt ? 0 : Wire.ChannelChanges.Archived);
+    // The settings a channel_updated event carries, alike in both.
+    private static bool SameSettings(ConversationRecord a, ConversationRecord b) =>
+        string.Equals(a.Name, b.Name, StringComparison.Ordinal) && string.Equals(a.Topic, b.Topic, StringComparison.Ordinal)
+        && a.SlowModeSeconds == b.SlowModeSeconds && a.ArchivedAt == b.ArchivedAt;
 
     /// <summary>What PATCH /v1/channels/{id} changes: each part when not null.</summary>
     /// <param name="Name">The new name, validated by the caller.</param>

@@ -148,15 +148,7 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
 
     public void Invalidate(Guid conversationId, Guid userId)
     {
-        try
-        {
-            _database.StringSet(Key(conversationId, userId), Tombstone, TombstoneLifetime, When.Always, CommandFlags.FireAndForget);
-        }
-        catch (RedisException)
-        {
-            // Unreachable: the other nodes drop their caches when it comes back.
-        }
-
+        WriteTombstones(conversationId, [userId]);
         Publish(conversationId, userId);
     }
 
@@ -164,19 +156,23 @@ internal sealed class RedisMembershipBackplane : IMembershipBackplane, IDisposab
     // that hears it and asks again finds them), then one message for every node, not one per member.
     public void InvalidateConversation(Guid conversationId, IReadOnlyCollection<Guid> members)
     {
+        WriteTombstones(conversationId, members);
+        Publish(conversationId, MembershipCache.AllMembers);
+    }
+
+    private void WriteTombstones(Guid conversationId, IEnumerable<Guid> users)
+    {
         try
         {
-            foreach (var member in members)
+            foreach (var user in users)
             {
-                _database.StringSet(Key(conversationId, member), Tombstone, TombstoneLifetime, When.Always, CommandFlags.FireAndForget);
+                _database.StringSet(Key(conversationId, user), Tombstone, TombstoneLifetime, When.Always, CommandFlags.FireAndForget);
             }
         }
         catch (RedisException)
         {
             // Unreachable: the other nodes drop their caches when it comes back.
         }
-
-        Publish(conversationId, MembershipCache.AllMembers);
     }
 
     private void Publish(Guid conversationId, Guid userId)

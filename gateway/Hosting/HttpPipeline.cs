@@ -143,9 +143,7 @@ internal static class HttpPipeline
         MapApi(app);
     }
 
-    // Outermost, so it sees the status the problem+json middleware settled on. The route is the matched
-    // endpoint's template (routing runs before this middleware), never the path: ids stay out of labels.
-    /// <summary>Marks a HEAD request that <see cref="HeadAsGet"/> turned into a GET (for the request metrics).</summary>
+    /// <summary>Marks a HEAD request that <see cref="HeadAsGet"/> showed routing as a GET, to be a HEAD again after it.</summary>
     internal const string HeadItem = "chatwire.head";
 
     /// <summary>
@@ -168,19 +166,14 @@ internal static class HttpPipeline
 
                 context.Items[HeadItem] = true;
                 context.Request.Method = HttpMethods.Get;
-                try
-                {
-                    await following(context);
-                }
-                finally
-                {
-                    context.Request.Method = HttpMethods.Head;
-                }
+                await following(context);
             });
             next(app);
         };
     }
 
+    // Outermost after the method is HEAD again, so it sees the status the problem+json middleware settled on. The route
+    // is the matched endpoint's template (routing runs before this middleware), never the path: ids stay out of labels.
     private static async Task CountAsync(HttpContext context, RequestDelegate next, GatewayMetrics metrics, AuditLog audit)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -191,8 +184,7 @@ internal static class HttpPipeline
         finally
         {
             var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
-            var method = context.Items.ContainsKey(HeadItem) ? HttpMethods.Head : context.Request.Method;
-            metrics.HttpRequest(method, route, context.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            metrics.HttpRequest(context.Request.Method, route, context.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             if (context.Items.TryGetValue(ProblemDetailsMiddleware.ErrorCodeItem, out var code) && code is ErrorCode answered)
             {
                 metrics.HttpError(answered);

@@ -67,11 +67,8 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
     [Fact]
     public async Task SlowMode_TheTurnEnds_AndARefusedMessageIsTakenWhenRetriedAfterTheWait()
     {
-        var (alice, bob, _, teamId, _) = await TeamOfThreeAsync();
-        var quick = await CreateChannelAsync(alice, teamId, "quick");
-        await bob.CallAsync(HttpMethod.Post, $"v1/channels/{quick}/join");
         // Five seconds: the second SEND must come within the turn, after the first one's commit, on a busy machine too.
-        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{quick}", new { slow_mode_seconds = 5 });
+        var (bob, quick) = await SlowChannelWithBobAsync("quick", 5);
         await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
 
         var first = await bobs.SendTextAsync(quick, "one");
@@ -87,15 +84,12 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(first.Seq + 1, second.Seq);
     }
 
-    // The turn is spent only by a message that is stored: one the store refuses (a reply to no message) or a duplicate
-    // leaves it for the next, which is taken at once.
+    // The turn is spent only by a message that is stored: one the store refuses (a reply to no message) leaves it for
+    // the next, which is taken at once.
     [Fact]
     public async Task SlowMode_AMessageNotStored_DoesNotSpendTheTurn()
     {
-        var (alice, bob, _, teamId, _) = await TeamOfThreeAsync();
-        var quiet = await CreateChannelAsync(alice, teamId, "quiet");
-        await bob.CallAsync(HttpMethod.Post, $"v1/channels/{quiet}/join");
-        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{quiet}", new { slow_mode_seconds = 600 });
+        var (bob, quiet) = await SlowChannelWithBobAsync("quiet", 600);
         await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
 
         await bobs.SendAsync(new Send(70, quiet, Guid.CreateVersion7(), "text/plain", "a reply to nothing"u8.ToArray()) { ThreadRootId = Guid.CreateVersion7() });
@@ -225,6 +219,16 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
     private static async Task<JsonElement> ChannelAsync(TestUser reader, Guid teamId, Guid channel) =>
         (await reader.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels")).GetProperty("channels").EnumerateArray()
             .Single(c => c.GetProperty("conversation_id").GetGuid() == channel);
+
+    // A channel Alice created with this slow mode, Bob (a member of the team, not an admin) in it.
+    private async Task<(TestUser Bob, Guid Channel)> SlowChannelWithBobAsync(string name, int seconds)
+    {
+        var (alice, bob, _, teamId, _) = await TeamOfThreeAsync();
+        var channel = await CreateChannelAsync(alice, teamId, name);
+        await bob.CallAsync(HttpMethod.Post, $"v1/channels/{channel}/join");
+        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { slow_mode_seconds = seconds });
+        return (bob, channel);
+    }
 
     private async Task<(TestUser Alice, TestUser Bob, TestUser Carol, Guid TeamId, Guid General)> TeamOfThreeAsync()
     {
