@@ -83,7 +83,7 @@ internal static class FanoutScenario
             receivers[i] = ReceiveAsync(connections[i], options.Messages, contentBytes, latencies[i]);
         }
 
-        var jitBefore = await gateway.ReadJitSecondsAsync();
+        var metricsBefore = await gateway.ReadUnlabelledMetricsAsync();
         var cpuBefore = gateway.CpuSplit;
         var started = Stopwatch.GetTimestamp();
         await SendAllAsync(sender, channel, options.Messages, options.Window, contentBytes);
@@ -91,7 +91,15 @@ internal static class FanoutScenario
         await WaitAllAsync(receivers);
         var elapsed = Stopwatch.GetElapsedTime(started);
         var cpuAfter = gateway.CpuSplit;
-        var jitMs = (await gateway.ReadJitSecondsAsync() - jitBefore) * 1000;
+        var metricsAfter = await gateway.ReadUnlabelledMetricsAsync();
+        double? Delta(string metric) =>
+            metricsAfter.TryGetValue(metric, out var a) && metricsBefore.TryGetValue(metric, out var b) ? a - b : null;
+        var jitMs = Delta("chatwire_jit_compilation_seconds_total") * 1000;
+
+        // How the sender's pipelined SENDs reached the store: fewer, larger commits mean fewer publications and
+        // more events per write to each recipient.
+        var commits = Delta("chatwire_commit_batch_size_count");
+        double? meanBatch = commits > 0 ? Delta("chatwire_commit_batch_size_sum") / commits : null;
         foreach (var connection in connections)
         {
             connection.Dispose();
@@ -103,7 +111,7 @@ internal static class FanoutScenario
         var perSecond = deliveries / elapsed.TotalSeconds;
         var userNs = (cpuAfter.User - cpuBefore.User).TotalNanoseconds / deliveries;
         var kernelNs = (cpuAfter.Kernel - cpuBefore.Kernel).TotalNanoseconds / deliveries;
-        Console.WriteLine($"{options.Messages} messages acked in {acked.TotalSeconds:F2} s; {deliveries} deliveries in {elapsed.TotalSeconds:F2} s: {perSecond:F0} deliveries/s; latency p50 {Percentile(all, 0.50):F1} ms, p99 {Percentile(all, 0.99):F1} ms, max {all[^1]:F1} ms; gateway CPU per delivery: user {userNs:F0} ns, kernel {kernelNs:F0} ns; {jitMs:F0} ms in the JIT");
+        Console.WriteLine($"{options.Messages} messages acked in {acked.TotalSeconds:F2} s; {deliveries} deliveries in {elapsed.TotalSeconds:F2} s: {perSecond:F0} deliveries/s; latency p50 {Percentile(all, 0.50):F1} ms, p99 {Percentile(all, 0.99):F1} ms, max {all[^1]:F1} ms; gateway CPU per delivery: user {userNs:F0} ns, kernel {kernelNs:F0} ns; {jitMs:F0} ms in the JIT; {commits:F0} group commits of {meanBatch:F1} SENDs on average");
         return new
         {
             scenario = "fanout",
@@ -124,6 +132,8 @@ internal static class FanoutScenario
             gateway_user_ns_per_delivery = userNs,
             gateway_kernel_ns_per_delivery = kernelNs,
             gateway_jit_ms_while_measured = jitMs,
+            group_commits = commits,
+            mean_commit_batch = meanBatch,
             warm_up = warmUp.ToJson(),
         };
     }

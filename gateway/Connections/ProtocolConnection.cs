@@ -6,6 +6,7 @@ using ChatWire.Gateway.Delivery;
 using ChatWire.Gateway.Transport;
 using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
+using ChatWire.Storage.Messages;
 using Microsoft.AspNetCore.Connections;
 using MessagePack;
 
@@ -201,18 +202,34 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         var buffer = result.Buffer;
         var now = Environment.TickCount64;
         _lastReceivedAt = now;
+
+        // The SENDs of one read go to the group commit together: the writer is woken once they are all queued
+        // (or before this loop suspends), not at the first, which would commit it alone and the rest after.
+        var cork = AppendCork.Cork();
         try
         {
             while (!IsClosing && FrameReader.TryReadFrame(ref buffer, FrameLimit, out var body))
             {
                 _partialFrameSince = 0;
-                await HandleFrameAsync(body);
+                var handled = HandleFrameAsync(body);
+                if (!handled.IsCompletedSuccessfully)
+                {
+                    // The cork belongs to this thread, and the loop may go on on another.
+                    cork.Dispose();
+                    cork = default;
+                    await handled;
+                    cork = AppendCork.Cork();
+                }
             }
         }
         catch (ProtocolException ex)
         {
             // Only the framing throws here (FRAME_TOO_LARGE): the stream can no longer be trusted.
             CloseWithError(ex.Code, ex.Message, ex.RequestId);
+        }
+        finally
+        {
+            cork.Dispose();
         }
 
         if (buffer.IsEmpty)

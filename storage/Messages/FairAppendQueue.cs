@@ -20,6 +20,7 @@ internal sealed class FairAppendQueue(int capacity, long byteCapacity)
     private readonly Stack<Queue<PendingAppend>> _spareQueues = new();
     private int _count;
     private long _bytes;
+    private bool _wakeHeld;
     private bool _completed;
     private Exception? _failure;
 
@@ -87,6 +88,8 @@ internal sealed class FairAppendQueue(int capacity, long byteCapacity)
                 Monitor.Wait(_gate);
             }
 
+            // Whatever a cork held back is taken now (or on the next pass, without waiting).
+            _wakeHeld = false;
             long bytes = 0;
             while (batch.Count < maxCount && _turns.Count > 0)
             {
@@ -224,9 +227,28 @@ internal sealed class FairAppendQueue(int capacity, long byteCapacity)
         queue.Enqueue(pending);
         _count++;
         _bytes += SizeOf(pending);
-        if (_count == 1)
+        if (_count == 1 || _wakeHeld)
         {
-            Monitor.Pulse(_gate);
+            // A corked thread (AppendCork) wakes the writer when it uncorks; anyone else wakes it now, for the
+            // held appends too.
+            _wakeHeld = AppendCork.TryHold(this);
+            if (!_wakeHeld)
+            {
+                Monitor.Pulse(_gate);
+            }
+        }
+    }
+
+    /// <summary>Wakes the writer for appends a cork held back, unless it has taken them already.</summary>
+    internal void WakeIfHeld()
+    {
+        lock (_gate)
+        {
+            if (_wakeHeld)
+            {
+                _wakeHeld = false;
+                Monitor.Pulse(_gate);
+            }
         }
     }
 
