@@ -203,22 +203,32 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         var now = Environment.TickCount64;
         _lastReceivedAt = now;
 
-        // The SENDs of one read go to the group commit together: the writer is woken once they are all queued
-        // (or before this loop suspends), not at the first, which would commit it alone and the rest after.
-        var cork = AppendCork.Cork();
+        // The SENDs of one read go to the group commit together: the writer is woken once a run of them is queued,
+        // not at the first, which would commit it alone and the rest after. The cork is released before any other
+        // frame (a HISTORY may read the store synchronously) and before the loop waits for anything.
+        var cork = default(AppendCork.Scope);
         try
         {
             while (!IsClosing && FrameReader.TryReadFrame(ref buffer, FrameLimit, out var body))
             {
                 _partialFrameSince = 0;
+                if (IsSend(body))
+                {
+                    cork = cork.IsHeld ? cork : AppendCork.Cork();
+                }
+                else
+                {
+                    cork.Dispose();
+                    cork = default;
+                }
+
                 var handled = HandleFrameAsync(body);
                 if (!handled.IsCompletedSuccessfully)
                 {
-                    // The cork belongs to this thread, and the loop may go on on another.
+                    // The cork belongs to this thread, and the loop may go on on another: none is kept across.
                     cork.Dispose();
                     cork = default;
                     await handled;
-                    cork = AppendCork.Cork();
                 }
             }
         }
@@ -243,6 +253,21 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
 
         Input.AdvanceTo(buffer.Start, buffer.End);
         return !result.IsCompleted && !IsClosing;
+    }
+
+    // The opcode without decoding the frame: a fixarray or array16 header, then a positive fixint. A frame that is
+    // not so (or whose first bytes straddle two buffer segments) reads as not a SEND, which only wakes the
+    // writer earlier.
+    private static bool IsSend(in ReadOnlySequence<byte> body)
+    {
+        var head = body.FirstSpan;
+        var opcode = head.Length < 4 ? 0 : head[0] switch
+        {
+            >= 0x90 and <= 0x9f => head[1],
+            0xdc => head[3],
+            _ => 0,
+        };
+        return opcode == (byte)Opcode.Send;
     }
 
     // A last ERROR may still be on its way out, possibly behind a flush under way (then it follows from the

@@ -71,25 +71,50 @@ public sealed class AppendCorkTests
         Assert.True(writer.Taken.Wait(TimeSpan.FromSeconds(30)));
     }
 
-    // The cork belongs to the thread that took it: released anywhere else it stays (the gateway's read loop
-    // drops its scope before it may resume on another thread, so this is a guard, not a path).
+    // The cork belongs to the thread that took it: released anywhere else, that is refused and the cork stays
+    // (the gateway's read loop drops its scope before it may resume on another thread, so this is a guard).
     [Fact]
-    public void ReleasedOnAnotherThread_TheCorkHolds()
+    public void ReleasedOnAnotherThread_IsRefused_AndTheCorkHolds()
     {
         var queue = new FairAppendQueue(1000, long.MaxValue);
         using var writer = new Taker(queue);
 
+        Exception? refused = null;
         bool wokeFromElsewhere;
         using (var cork = AppendCork.Cork())
         {
             Enqueue(queue, 0);
-            var other = new Thread(() => cork.Dispose());
+            var other = new Thread(() => refused = Record.Exception(() => cork.Dispose()));
             other.Start();
             other.Join();
             wokeFromElsewhere = writer.Taken.Wait(Quiet);
         }
 
+        Assert.IsType<InvalidOperationException>(refused);
         Assert.False(wokeFromElsewhere);
+        Assert.True(writer.Taken.Wait(TimeSpan.FromSeconds(30)));
+    }
+
+    // A scope released twice does nothing the second time, even when the thread has taken a new cork since.
+    [Fact]
+    public void AScopeReleasedAgain_LeavesANewerCorkAlone()
+    {
+        var queue = new FairAppendQueue(1000, long.MaxValue);
+        using var writer = new Taker(queue);
+
+        var first = AppendCork.Cork();
+        first.Dispose();
+        bool wokeAtStaleRelease;
+        using (var second = AppendCork.Cork())
+        {
+            Enqueue(queue, 0);
+            first.Dispose();
+            wokeAtStaleRelease = writer.Taken.Wait(Quiet);
+            Assert.True(second.IsHeld);
+        }
+
+        Assert.False(first.IsHeld);
+        Assert.False(wokeAtStaleRelease);
         Assert.True(writer.Taken.Wait(TimeSpan.FromSeconds(30)));
     }
 
