@@ -19,15 +19,21 @@ public static class FrameCodec
     /// The opcode of a whole frame this library wrote (length prefix included), without decoding it: the
     /// array header is fixarray or array16, and the opcode a positive fixint.
     /// </summary>
-    public static Opcode PeekOpcode(ReadOnlySpan<byte> frame)
+    public static Opcode PeekOpcode(ReadOnlySpan<byte> frame) =>
+        frame.Length <= ProtocolLimits.LengthPrefixSize ? default : PeekBodyOpcode(frame[ProtocolLimits.LengthPrefixSize..]);
+
+    /// <summary>
+    /// As <see cref="PeekOpcode"/>, for a frame's body (after its length prefix): a guess from the first bytes, not
+    /// a check; <c>default</c> when there are too few of them.
+    /// </summary>
+    public static Opcode PeekBodyOpcode(ReadOnlySpan<byte> body)
     {
-        var at = ProtocolLimits.LengthPrefixSize;
-        if (frame.Length <= at + 3)
+        if (body.Length <= 3)
         {
             return default;
         }
 
-        return (Opcode)(frame[at] == 0xdc ? frame[at + 3] : frame[at + 1]);
+        return (Opcode)(body[0] == 0xdc ? body[3] : body[1]);
     }
 
     /// <summary>Reads the array header, opcode and request id.</summary>

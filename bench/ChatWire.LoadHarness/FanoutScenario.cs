@@ -92,8 +92,7 @@ internal static class FanoutScenario
         var elapsed = Stopwatch.GetElapsedTime(started);
         var cpuAfter = gateway.CpuSplit;
         var metricsAfter = await gateway.ReadUnlabelledMetricsAsync();
-        double? Delta(string metric) =>
-            metricsAfter.TryGetValue(metric, out var a) && metricsBefore.TryGetValue(metric, out var b) ? a - b : null;
+        double? Delta(string metric) => GatewayProcess.Change(metricsBefore, metricsAfter, metric);
         var jitMs = Delta("chatwire_jit_compilation_seconds_total") * 1000;
 
         // How the sender's pipelined SENDs reached the store: fewer, larger commits mean fewer publications and

@@ -269,6 +269,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
     public async Task<double?> ReadJitSecondsAsync() =>
         (await ReadUnlabelledMetricsAsync()).TryGetValue("chatwire_jit_compilation_seconds_total", out var seconds) ? seconds : null;
 
+    /// <summary>How much <paramref name="metric"/> moved between two <see cref="ReadUnlabelledMetricsAsync"/> readings; null when either lacks it.</summary>
+    public static double? Change(Dictionary<string, double> before, Dictionary<string, double> after, string metric) =>
+        after.TryGetValue(metric, out var a) && before.TryGetValue(metric, out var b) ? a - b : null;
+
     /// <summary>Reads /metrics and returns the samples without labels (name → value).</summary>
     public async Task<Dictionary<string, double>> ReadUnlabelledMetricsAsync()
     {

@@ -62,7 +62,7 @@ internal static class SendScenario
             var clientCpu = ClientCpuTime() - clientCpuBefore;
             var mysqlCpuAfter = services?.MySqlCpuTime;
             var after = await gateway.ReadUnlabelledMetricsAsync();
-            double? Delta(string metric) => after.TryGetValue(metric, out var a) && before.TryGetValue(metric, out var b) ? a - b : null;
+            double? Delta(string metric) => GatewayProcess.Change(before, after, metric);
             var jitMs = Delta("chatwire_jit_compilation_seconds_total") * 1000;
             foreach (var (connection, _) in clients)
             {

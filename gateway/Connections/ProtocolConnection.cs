@@ -255,20 +255,10 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         return !result.IsCompleted && !IsClosing;
     }
 
-    // The opcode without decoding the frame: a fixarray or array16 header, then a positive fixint. A frame that is
-    // not so (or whose first bytes straddle two buffer segments) reads as not a SEND, which only wakes the
-    // writer earlier.
-    private static bool IsSend(in ReadOnlySequence<byte> body)
-    {
-        var head = body.FirstSpan;
-        var opcode = head.Length < 4 ? 0 : head[0] switch
-        {
-            >= 0x90 and <= 0x9f => head[1],
-            0xdc => head[3],
-            _ => 0,
-        };
-        return opcode == (byte)Opcode.Send;
-    }
+    // Read from the first bytes without decoding. A frame that only looks like a SEND keeps the cork over its
+    // error answer, and one whose first bytes straddle two buffer segments reads as not a SEND: either only
+    // moves the writer's wake-up.
+    private static bool IsSend(in ReadOnlySequence<byte> body) => FrameCodec.PeekBodyOpcode(body.FirstSpan) == Opcode.Send;
 
     // A last ERROR may still be on its way out, possibly behind a flush under way (then it follows from the
     // backlog in a flush of its own); give it a bounded moment, never an unbounded one.
