@@ -405,7 +405,13 @@ internal static class OpenApiLimits
             "limit" when path.EndsWith("/members", StringComparison.Ordinal) && path.StartsWith("/v1/teams/", StringComparison.Ordinal) => Decimal(TeamEndpoints.MaxMentionCandidates),
             "limit" => Decimal(Paging.MaxLimit),
             "cursor" => UrlToken(Paging.CursorBytes),
-            "prefix" => new() { MinLength = 0, MaxLength = TeamEndpoints.MaxMentionPrefixLength },
+            "prefix" => new()
+            {
+                MinLength = 0,
+                MaxLength = TeamEndpoints.MaxMentionPrefixLength,
+                Pattern = NoControlCharacters,
+                Note = "A name prefix without control characters (no name holds one); empty or absent lists everyone.",
+            },
             "ids" => new()
             {
                 MinLength = Ids.TextLength,
@@ -424,6 +430,9 @@ internal static class OpenApiLimits
     private const string UuidCore = "[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}";
 
     private const string UuidPattern = "^" + UuidCore + "$";
+
+    /// <summary>Text without C0 or C1 control characters (what <see cref="char.IsControl(char)"/> finds).</summary>
+    private const string NoControlCharacters = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
 
     /// <summary>A positive decimal integer of at most <paramref name="maximum"/>, as a query parameter's text.</summary>
     private static Limit Decimal(int maximum) => new()

@@ -90,7 +90,7 @@ internal static class TeamEndpoints
         authenticated.MapGet("/teams/{teamId}/members", ListMembersAsync)
             .Describe("listTeamMembers", "Mention candidates: a team's members by name prefix", Tag,
                 "A search, not a paged list: members whose username, display name, or the part of the display name after its first space starts with "
-                + "prefix (case-insensitive for ASCII letters, at most 64 characters; none lists everyone), ordered by username. limit is 1-100 "
+                + "prefix (case-insensitive for ASCII letters, at most 64 characters, no control characters; none lists everyone), ordered by username. limit is 1-100 "
                 + "(default 20) and there is no cursor; members of the team only (403 NOT_A_MEMBER).")
             .Returns<MemberListResponse>().Refuses(400, 403);
         authenticated.MapDelete("/teams/{teamId}", DeleteTeamAsync)
@@ -300,6 +300,13 @@ internal static class TeamEndpoints
         if (prefix is { Length: > MaxMentionPrefixLength } && prefix.EnumerateRunes().Count() > MaxMentionPrefixLength)
         {
             throw RequestRefusedException.Validation("prefix", $"prefix must be at most {MaxMentionPrefixLength} characters.");
+        }
+
+        // No name holds a control character (display names refuse them; usernames are a-z, 0-9, '.', '_', '-'), so
+        // such a prefix is a client's mistake: refused, as the OpenAPI document's pattern says, not answered with [].
+        if (prefix is not null && prefix.Any(char.IsControl))
+        {
+            throw RequestRefusedException.Validation("prefix", "prefix must not hold control characters.");
         }
 
         var members = await directory.ListTeamMembersAsync(team, string.IsNullOrEmpty(prefix) ? null : prefix, take, ct);

@@ -146,6 +146,12 @@ public sealed class TeamsApiTests
         Assert.Equal(["alex", "alexandra"], al);
         Assert.Equal(2, limited);
         await AssertProblemAsync(await owner.SendAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?limit=0"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        foreach (var control in new[] { "%00", "al%07", "al%C2%85" })
+        {
+            await AssertProblemAsync(await owner.SendAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?prefix={control}"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        }
+
+        Assert.Empty((await owner.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?prefix=%C3%85")).GetProperty("members").EnumerateArray());
     }
 
     [Fact]
