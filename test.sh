@@ -133,8 +133,13 @@ step "monitoring (promtool check rules and test rules, scripts/check-monitoring.
 monitoring_failed=0
 "$root/scripts/check-monitoring.sh" || monitoring_failed=1
 
-passed=$((alloc_passed + 1 - lint_failed + 1 - spectral_failed + 1 - owasp_failed + 1 - monitoring_failed))
-failed=$((alloc_failed + lint_failed + spectral_failed + owasp_failed + monitoring_failed)); skipped=0
+step "TLS scan (testssl of the TLS listener, scripts/check-tls.sh)"
+# testssl comes from Debian's testssl.sh package, which the script installs when missing.
+tls_failed=0
+"$root/scripts/check-tls.sh" "$root/gateway/bin/Release/net10.0/ChatWire.Gateway.dll" || tls_failed=1
+
+passed=$((alloc_passed + 1 - lint_failed + 1 - spectral_failed + 1 - owasp_failed + 1 - monitoring_failed + 1 - tls_failed))
+failed=$((alloc_failed + lint_failed + spectral_failed + owasp_failed + monitoring_failed + tls_failed)); skipped=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
