@@ -85,10 +85,10 @@ internal sealed record HarnessOptions
     /// <summary>churn: the first rounds left out of the slope (caches filling, the heap finding its size).</summary>
     public int WarmRounds { get; init; } = 3;
 
-    private static readonly string[] Scenarios = ["idle", "send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm", "churn", "ceiling"];
+    private static readonly string[] Scenarios = ["idle", "send", "sdk-send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm", "churn", "ceiling"];
 
     public const string Usage = """
-        usage: ChatWire.LoadHarness idle|send|dm|fanout|channel|sync|cluster|cluster-idle|seed|connect-storm|resume-storm|churn|ceiling [options]
+        usage: ChatWire.LoadHarness idle|send|sdk-send|dm|fanout|channel|sync|cluster|cluster-idle|seed|connect-storm|resume-storm|churn|ceiling [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
@@ -104,6 +104,9 @@ internal sealed record HarnessOptions
                    of the group commit's mean batch in the run); SQLite: each into a fresh file; MySQL: multi-row
                    INSERTs into the run's database, one ceiling after the other; each ceiling is measured
                    --ceiling-runs times and the fastest run counts
+          sdk-send: one connection of the .NET SDK shared by --window callers, each awaiting SendAsync in turn, into
+                   one channel; the gateway's group commits show how many SENDs reached it together
+                   --window 16 (callers)   --messages 20000   --content-bytes 200
           ceiling: the SQLite store's raw insert ceiling alone, no gateway: --ceiling-rows 100000
                    --ceiling-batch 1000 (rows per transaction)   --conversations 1 (rows round-robin over them)
                    --content-bytes 200
@@ -177,6 +180,10 @@ internal sealed record HarnessOptions
                 HoldSeconds = 10,
                 TimeoutSeconds = 900,
             };
+        }
+        else if (options.Scenario == "sdk-send")
+        {
+            options = options with { Messages = 20_000, Window = 16 };
         }
         else if (options.Scenario == "sync")
         {

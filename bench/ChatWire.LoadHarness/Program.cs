@@ -24,6 +24,7 @@ var result = options.Scenario switch
     "idle" => await IdleScenario.RunAsync(options),
     "fanout" => await FanoutScenario.RunAsync(options),
     "dm" => await DmScenario.RunAsync(options),
+    "sdk-send" => await SdkSendScenario.RunAsync(options),
     "sync" => await SyncScenario.RunAsync(options),
     "cluster" => await ClusterScenario.RunAsync(options),
     "cluster-idle" => await ClusterIdleScenario.RunAsync(options),
