@@ -23,9 +23,10 @@ public sealed class PipelinedSendTests
 
         // One SEND first, so the membership is cached and nothing in the burst's path waits on a lookup; then a
         // moment for the writer to go back to sleep after that commit (a burst that found it awake could be
-        // taken in two batches whatever the cork does).
+        // taken in two batches whatever the cork does). A second, not less: the parallel test projects keep
+        // both cores busy, and the writer thread hands the commit on before it waits again.
         await client.SendTextAsync(dm, "warm");
-        await Task.Delay(200);
+        await Task.Delay(1_000);
         var batchesBefore = await server.ReadMetricAsync(Batches);
         var appendsBefore = await server.ReadMetricAsync(Appends);
 
