@@ -409,7 +409,7 @@ internal static class OpenApiLimits
             {
                 MinLength = 0,
                 MaxLength = TeamEndpoints.MaxMentionPrefixLength,
-                Pattern = NoControlCharacters,
+                Pattern = $"^[^{CharacterClass(Rune.IsControl)}]*$",
                 Note = "A name prefix without control characters (no name holds one); empty or absent lists everyone.",
             },
             "ids" => new()
@@ -431,8 +431,6 @@ internal static class OpenApiLimits
 
     private const string UuidPattern = "^" + UuidCore + "$";
 
-    /// <summary>Text without C0 or C1 control characters (what <see cref="char.IsControl(char)"/> finds).</summary>
-    private const string NoControlCharacters = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
 
     /// <summary>A positive decimal integer of at most <paramref name="maximum"/>, as a query parameter's text.</summary>
     private static Limit Decimal(int maximum) => new()
