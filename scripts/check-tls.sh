@@ -63,32 +63,18 @@ finish() {
 }
 trap finish EXIT
 
-# Sets port to a loopback port nothing listens on (a refused connection means free), below the kernel's ephemeral
-# range, and not one already handed out by this script. Runs in this shell (not in $(...)), so taken is kept.
-taken=" "
-port=
-free_port() {
-  local candidate ephemeral_low
-  ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  [ "$ephemeral_low" -gt 11024 ] || ephemeral_low=50000
-  for _ in $(seq 1 200); do
-    candidate=$((10000 + RANDOM % (ephemeral_low - 10000)))
-    if [[ "$taken" != *" $candidate "* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-      taken+="$candidate "
-      port=$candidate
-      return 0
-    fi
-  done
-  echo "FAIL no free loopback port"
-  exit 1
-}
+# free_port: a free loopback port below the ephemeral range.
+# shellcheck source=scripts/free-port.sh
+. "$root/scripts/free-port.sh"
 
 if [ -z "$target" ]; then
-  free_port; tcp=$port
-  free_port; tls=$port
-  free_port; noise=$port
-  free_port; http=$port
-  free_port; management=$port
+  # Five distinct ones: free_port checks each alone.
+  ports=()
+  while [ ${#ports[@]} -lt 5 ]; do
+    candidate=$(free_port) || { echo "FAIL no free loopback port"; exit 1; }
+    [[ " ${ports[*]} " == *" $candidate "* ]] || ports+=("$candidate")
+  done
+  read -r tcp tls noise http management <<<"${ports[*]}"
   CHATWIRE_Gateway__TcpEndpoint="127.0.0.1:$tcp" \
     CHATWIRE_Gateway__TlsEndpoint="127.0.0.1:$tls" \
     CHATWIRE_Gateway__NoiseEndpoint="127.0.0.1:$noise" \

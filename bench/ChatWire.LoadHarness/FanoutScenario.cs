@@ -92,13 +92,11 @@ internal static class FanoutScenario
         var elapsed = Stopwatch.GetElapsedTime(started);
         var cpuAfter = gateway.CpuSplit;
         var metricsAfter = await gateway.ReadUnlabelledMetricsAsync();
-        double? Delta(string metric) => GatewayProcess.Change(metricsBefore, metricsAfter, metric);
-        var jitMs = Delta("chatwire_jit_compilation_seconds_total") * 1000;
+        var jitMs = GatewayProcess.Change(metricsBefore, metricsAfter, "chatwire_jit_compilation_seconds_total") * 1000;
 
         // How the sender's pipelined SENDs reached the store: fewer, larger commits mean fewer publications and
         // more events per write to each recipient.
-        var commits = Delta("chatwire_commit_batch_size_count");
-        double? meanBatch = commits > 0 ? Delta("chatwire_commit_batch_size_sum") / commits : null;
+        var (commits, meanBatch) = GatewayProcess.GroupCommits(metricsBefore, metricsAfter);
         foreach (var connection in connections)
         {
             connection.Dispose();

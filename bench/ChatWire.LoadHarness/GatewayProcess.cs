@@ -273,6 +273,16 @@ internal sealed class GatewayProcess : IAsyncDisposable
     public static double? Change(Dictionary<string, double> before, Dictionary<string, double> after, string metric) =>
         after.TryGetValue(metric, out var a) && before.TryGetValue(metric, out var b) ? a - b : null;
 
+    /// <summary>
+    /// The group commits between two <see cref="ReadUnlabelledMetricsAsync"/> readings and their mean size in SENDs:
+    /// how SENDs reached the store together. The mean is null when there were none.
+    /// </summary>
+    public static (double? Commits, double? MeanBatch) GroupCommits(Dictionary<string, double> before, Dictionary<string, double> after)
+    {
+        var commits = Change(before, after, "chatwire_commit_batch_size_count");
+        return (commits, commits > 0 ? Change(before, after, "chatwire_commit_batch_size_sum") / commits : null);
+    }
+
     /// <summary>Reads /metrics and returns the samples without labels (name → value).</summary>
     public async Task<Dictionary<string, double>> ReadUnlabelledMetricsAsync()
     {

@@ -59,8 +59,7 @@ internal static class SdkSendScenario
         await stop.CancelAsync();
         await reading.ContinueWith(_ => { }, TaskScheduler.Default);
 
-        var commits = GatewayProcess.Change(metricsBefore, metricsAfter, "chatwire_commit_batch_size_count");
-        double? meanBatch = commits > 0 ? GatewayProcess.Change(metricsBefore, metricsAfter, "chatwire_commit_batch_size_sum") / commits : null;
+        var (commits, meanBatch) = GatewayProcess.GroupCommits(metricsBefore, metricsAfter);
         var sorted = acks.Order().ToArray();
         var throughput = options.Messages / elapsed.TotalSeconds;
         var cpuMicros = cpu.TotalMicroseconds / options.Messages;
