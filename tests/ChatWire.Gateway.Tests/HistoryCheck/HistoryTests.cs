@@ -1,0 +1,395 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Protocol;
+using ChatWire.Protocol.Frames;
+using ChatWire.Tests.Shared;
+
+namespace ChatWire.Gateway.Tests.HistoryCheck;
+
+/// <summary>
+/// A Jepsen-style run of the distributed mode: clients SEND to two channels through two gateway nodes on their
+/// own MariaDB (a semi-synchronous primary and replica) and Redis, while a nemesis kills a node with SIGKILL and
+/// starts another, freezes a node with SIGSTOP, restarts Redis, and kills the database primary with SIGKILL and
+/// promotes the replica. Every SEND is logged as ok, fail or info (no answer, or the store's failure), every EVENT
+/// a connection receives is logged, and afterwards the stored history is checked against the log
+/// (<see cref="HistoryChecker"/>). A client that gets no answer reconnects to a live node and resends the same
+/// message id, as the SDK does.
+/// One round runs in every <c>./test.sh</c>; <c>CHATWIRE_HISTORY_ROUNDS=100</c> runs a hundred (about a minute
+/// each), and <c>CHATWIRE_HISTORY_SEED</c> repeats a round's order of faults.
+/// </summary>
+[Collection(RunAlone.Name)]
+public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private const int Writers = 4;
+    private const int Readers = 2;
+    private static readonly TimeSpan Writing = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan AnswerWait = TimeSpan.FromSeconds(3);
+    private static readonly ProtocolLimits Limits = ProtocolLimits.Default with { MaxContentLength = int.MaxValue, MaxFrameLength = uint.MaxValue };
+
+    [Fact]
+    public async Task SendsThroughNodeKillsPausesARedisRestartAndAPrimaryKill_TheHistoryHoldsUp()
+    {
+        var rounds = int.Parse(Environment.GetEnvironmentVariable("CHATWIRE_HISTORY_ROUNDS") ?? "1", CultureInfo.InvariantCulture);
+        var seed = int.Parse(Environment.GetEnvironmentVariable("CHATWIRE_HISTORY_SEED") ?? Random.Shared.Next(1_000_000).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        var failures = new List<string>();
+        for (var round = 0; round < rounds; round++)
+        {
+            var (verdict, faults) = await RunRoundAsync(seed + round);
+            output.WriteLine($"round {round + 1} of {rounds}, seed {seed + round}: {faults}\n  {verdict}");
+            if (verdict.Anomalies.Count > 0)
+            {
+                failures.Add($"seed {seed + round}: {verdict}");
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    private static async Task<(HistoryVerdict Verdict, string Faults)> RunRoundAsync(int seed)
+    {
+        var random = new Random(seed);
+        await using var mysql = await PrivateMySql.StartAsync();
+        await using var redis = await PrivateRedis.StartAsync();
+        await using var cluster = await Cluster.StartAsync(2, redis.Configuration, new Dictionary<string, string>
+        {
+            ["Storage:MySql:ConnectionString"] = mysql.FailoverConnectionString + ";Database=chatwire_history;Connection Timeout=3",
+            ["Storage:MySql:ReplicaConnectionString"] = "",
+
+            // Readers only listen; the round is over long before a heartbeat is due.
+            ["Gateway:HeartbeatIntervalMs"] = "120000",
+        });
+
+        var (ownerToken, _) = await cluster[0].SignupAsync("owner");
+        var team = await cluster[0].CallAsync(ownerToken, HttpMethod.Post, "v1/teams", new { name = "Acme" });
+        var teamId = team.GetProperty("team_id").GetGuid();
+        var conversations = new[]
+        {
+            team.GetProperty("general_channel_id").GetGuid(),
+            (await cluster[0].CallAsync(ownerToken, HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "random" })).GetProperty("conversation_id").GetGuid(),
+        };
+        var invite = (await cluster[0].CallAsync(ownerToken, HttpMethod.Post, $"v1/teams/{teamId}/invites", new { })).GetProperty("invite_code").GetString();
+        var clients = new List<(string Name, string Token, Guid Device)>();
+        for (var i = 0; i < Writers + Readers; i++)
+        {
+            var name = i < Writers ? $"writer{i}" : $"reader{i - Writers}";
+            var (token, device) = await cluster[i % 2].SignupAsync(name);
+            await cluster[i % 2].CallAsync(token, HttpMethod.Post, $"v1/invites/{invite}/join");
+            await cluster[i % 2].CallAsync(token, HttpMethod.Post, $"v1/channels/{conversations[1]}/join");
+            clients.Add((name, token, device));
+        }
+
+        var attempts = new List<SendAttempt>();
+        var deliveries = new List<Delivery>();
+        using var stop = new CancellationTokenSource(Writing);
+        var tasks = new List<Task>();
+        for (var i = 0; i < clients.Count; i++)
+        {
+            var client = new HistoryClient(clients[i].Name, clients[i].Token, clients[i].Device, cluster, i % 2, deliveries);
+            tasks.Add(i < Writers
+                ? WriteAsync(client, i, conversations, new Random(seed * 31 + i), attempts, stop.Token)
+                : client.ListenAsync(stop.Token));
+        }
+
+        var faults = await NemesisAsync(random, cluster, mysql, redis);
+        await Task.WhenAll(tasks);
+
+        // Every node that is still there answers again; the history is read through one of them.
+        foreach (var node in cluster.Nodes.Where(n => !n.HasExited))
+        {
+            Signal(node, "CONT");
+        }
+
+        var stored = new Dictionary<Guid, IReadOnlyList<ConversationEvent>>();
+        var reader = new HistoryClient("checker", clients[0].Token, clients[0].Device, cluster, 0, []);
+        foreach (var conversation in conversations)
+        {
+            stored[conversation] = await reader.ReadAllAsync(conversation);
+        }
+
+        await reader.DisposeAsync();
+        lock (attempts)
+        {
+            lock (deliveries)
+            {
+                var sessions = deliveries.Select(d => d.Session).Distinct().Count();
+                return (HistoryChecker.Check(attempts, stored, deliveries, oneNode: false), $"{faults}; {sessions} connections received events");
+            }
+        }
+    }
+
+    // One writer: a new message at a time to a random channel; an attempt with no answer (or the store's failure) is
+    // resent with the same message id over a new connection, up to three attempts, then given up as indeterminate.
+    private static async Task WriteAsync(HistoryClient client, int index, Guid[] conversations, Random random, List<SendAttempt> attempts, CancellationToken stop)
+    {
+        await Task.Yield();
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var conversation = conversations[random.Next(conversations.Length)];
+                var id = Guid.CreateVersion7();
+                var content = System.Text.Encoding.UTF8.GetBytes($"{client.Name} {id}");
+                for (var attempt = 1; attempt <= 3; attempt++)
+                {
+                    var result = await client.SendAsync(index, conversation, id, content);
+                    if (result is null)
+                    {
+                        continue;
+                    }
+
+                    lock (attempts)
+                    {
+                        attempts.Add(result);
+                    }
+
+                    if (result.Outcome != AttemptOutcome.Info)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await client.DisposeAsync();
+        }
+    }
+
+    // The faults, in an order drawn from the seed, spread over the writing time; each ends before the next begins.
+    private static async Task<string> NemesisAsync(Random random, Cluster cluster, PrivateMySql mysql, PrivateRedis redis)
+    {
+        var log = new List<string>();
+        var clock = Stopwatch.StartNew();
+        var faults = new Dictionary<string, Func<Task<string>>>
+        {
+            ["node-kill"] = async () =>
+            {
+                var node = LiveNodes(cluster)[random.Next(LiveNodes(cluster).Count)];
+                await node.KillAsync();
+                await Task.Delay(500);
+                await cluster.AddNodeAsync();
+                return $"killed node :{node.Tcp.Port} (SIGKILL) and started another";
+            },
+            ["node-freeze"] = async () =>
+            {
+                var node = LiveNodes(cluster)[random.Next(LiveNodes(cluster).Count)];
+                Signal(node, "STOP");
+                await Task.Delay(4000);
+                Signal(node, "CONT");
+                return $"froze node :{node.Tcp.Port} for 4 s (SIGSTOP), longer than a client waits for an answer";
+            },
+            ["redis-restart"] = async () =>
+            {
+                await redis.StopAsync();
+                await Task.Delay(1000);
+                await redis.StartAgainAsync();
+                return "stopped Redis for 1 s and started it again, empty";
+            },
+            ["primary-kill"] = async () =>
+            {
+                await mysql.KillPrimaryAsync();
+                await mysql.PromoteReplicaAsync();
+                return "killed the MariaDB primary (SIGKILL) and promoted the replica";
+            },
+        };
+        await Task.Delay(1500);
+        var chosen = Environment.GetEnvironmentVariable("CHATWIRE_HISTORY_FAULTS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var (_, fault) in faults.Where(f => chosen is null || chosen.Contains(f.Key)).OrderBy(_ => random.Next()))
+        {
+            log.Add($"{clock.Elapsed.TotalSeconds:0.0} s: {await fault()}");
+            await Task.Delay(500 + random.Next(1500));
+        }
+
+        return log.Count == 0 ? "no faults" : string.Join("; ", log);
+    }
+
+    private static List<GatewayChild> LiveNodes(Cluster cluster) => [.. cluster.Nodes.Where(n => !n.HasExited)];
+
+    private static void Signal(GatewayChild node, string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", node.ProcessId.ToString(CultureInfo.InvariantCulture)]);
+        kill!.WaitForExit();
+    }
+
+    /// <summary>One device's connection, replaced by a new one (to a live node) whenever it fails.</summary>
+    private sealed class HistoryClient(string name, string token, Guid device, Cluster cluster, int preferredNode, List<Delivery> deliveries) : IAsyncDisposable
+    {
+        private RawClient? _connection;
+        private int _sessions;
+        private string _session = "";
+
+        public string Name => name;
+
+        // One SEND and its answer; null when no connection could be made (nothing was written).
+        public async Task<SendAttempt?> SendAsync(int index, Guid conversation, Guid id, byte[] content)
+        {
+            if (!await EnsureConnectedAsync())
+            {
+                await Task.Delay(200);
+                return null;
+            }
+
+            var connection = _connection!;
+            var requestId = connection.NextRequestId();
+            var invoked = Stopwatch.GetTimestamp();
+            using var deadline = new CancellationTokenSource(AnswerWait);
+            try
+            {
+                await connection.SendAsync(new Send(requestId, conversation, id, "text/plain", content)).WaitAsync(deadline.Token);
+                while (true)
+                {
+                    var frame = await connection.ReadFrameAsync(AnswerWait).WaitAsync(deadline.Token);
+                    if (frame is null)
+                    {
+                        break;
+                    }
+
+                    var body = new ReadOnlySequence<byte>(frame.Value.Body);
+                    switch (frame.Value.Header.Opcode)
+                    {
+                        case Opcode.SendAck when FrameCodec.Decode<SendAck>(body, Limits) is var ack && ack.RequestId == requestId:
+                            return new SendAttempt(index, conversation, id, invoked, Stopwatch.GetTimestamp(), AttemptOutcome.Ok, ack.Seq);
+                        case Opcode.Error when FrameCodec.Decode<ErrorFrame>(body, Limits) is var error && error.RequestId == requestId:
+                            var outcome = error.Code is ErrorCode.StorageUnavailable or ErrorCode.InternalError or ErrorCode.ShuttingDown ? AttemptOutcome.Info : AttemptOutcome.Fail;
+                            if (outcome == AttemptOutcome.Info)
+                            {
+                                await DropAsync();
+                            }
+
+                            return new SendAttempt(index, conversation, id, invoked, Stopwatch.GetTimestamp(), outcome, Error: error.Code.ToString());
+                        case Opcode.Event:
+                            Record(FrameCodec.Decode<EventFrame>(body, Limits).Event);
+                            break;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or TimeoutException or System.Net.Sockets.SocketException or ObjectDisposedException or Xunit.Sdk.XunitException)
+            {
+            }
+
+            await DropAsync();
+            return new SendAttempt(index, conversation, id, invoked, Stopwatch.GetTimestamp(), AttemptOutcome.Info, Error: "no answer");
+        }
+
+        // Records every EVENT until stopped, reconnecting whenever the connection fails.
+        public async Task ListenAsync(CancellationToken stop)
+        {
+            await Task.Yield();
+            using var registration = stop.Register(() => _connection?.DisposeAsync().AsTask());
+            while (!stop.IsCancellationRequested)
+            {
+                if (!await EnsureConnectedAsync())
+                {
+                    await Task.Delay(200, CancellationToken.None);
+                    continue;
+                }
+
+                try
+                {
+                    var frame = await _connection!.ReadFrameAsync(Writing * 2);
+                    if (frame is null)
+                    {
+                        await DropAsync();
+                    }
+                    else if (frame.Value.Header.Opcode == Opcode.Event)
+                    {
+                        Record(FrameCodec.Decode<EventFrame>(new ReadOnlySequence<byte>(frame.Value.Body), Limits).Event);
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException or NullReferenceException)
+                {
+                    await DropAsync();
+                }
+            }
+
+            await DisposeAsync();
+        }
+
+        // Every event of the conversation, as the store holds it, page by page (retried while the store recovers).
+        public async Task<IReadOnlyList<ConversationEvent>> ReadAllAsync(Guid conversation)
+        {
+            var events = new List<ConversationEvent>();
+            for (var failures = 0; ;)
+            {
+                try
+                {
+                    if (!await EnsureConnectedAsync())
+                    {
+                        throw new IOException("No node took the connection.");
+                    }
+
+                    await _connection!.SendAsync(new ChatWire.Protocol.Frames.History(_connection.NextRequestId(), conversation, events.Count == 0 ? 0 : events[^1].Seq, HistoryDirection.After, 200));
+                    var page = await _connection.ExpectAsync<HistoryPage>(TimeSpan.FromSeconds(10));
+                    events.AddRange(page.Events);
+                    if (!page.HasMore)
+                    {
+                        return events;
+                    }
+                }
+                catch (Exception ex) when (++failures < 20 && ex is IOException or OperationCanceledException or System.Net.Sockets.SocketException or Xunit.Sdk.XunitException)
+                {
+                    await DropAsync();
+                    await Task.Delay(500);
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync() => await DropAsync();
+
+        private void Record(ConversationEvent e)
+        {
+            lock (deliveries)
+            {
+                deliveries.Add(new Delivery(_session, e.ConversationId, e.Seq, e.EventId));
+            }
+        }
+
+        // A connection to the preferred node while it runs, else to another live one.
+        private async Task<bool> EnsureConnectedAsync()
+        {
+            if (_connection is not null)
+            {
+                return true;
+            }
+
+            var live = cluster.Nodes.Where(n => !n.HasExited).ToList();
+            if (live.Count == 0)
+            {
+                return false;
+            }
+
+            var node = live[(preferredNode + _sessions) % live.Count];
+            RawClient? connection = null;
+            try
+            {
+                connection = await RawClient.ConnectAsync(node.Tcp).WaitAsync(AnswerWait);
+                await connection.HandshakeAsync(token, device).WaitAsync(AnswerWait);
+                _connection = connection;
+                _session = $"{name}#{++_sessions}";
+                return true;
+            }
+            catch (Exception ex) when (ex is IOException or TimeoutException or System.Net.Sockets.SocketException or Xunit.Sdk.XunitException or ObjectDisposedException)
+            {
+                _sessions++;
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync();
+                }
+
+                return false;
+            }
+        }
+
+        private async Task DropAsync()
+        {
+            var connection = _connection;
+            _connection = null;
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+}
