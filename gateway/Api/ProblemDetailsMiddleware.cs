@@ -126,9 +126,10 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
 
     // The field a JSON body's value could not be read into (a number out of its type's range, a string where an
     // object goes), from the reader's path: "$.prekey_id" names prekey_id, "$.entries[3].user_id" that entry's
-    // field. Null when the body as a whole is at fault (not JSON, not an object).
+    // field. Null when the body as a whole is at fault: not an object, or not JSON at all, which the reader reports
+    // with the path it had reached (a body cut off after "{\"name\":" says "$.name") and the syntax error within.
     private static Dictionary<string, string[]>? FieldOf(BadHttpRequestException ex) =>
-        ex.InnerException is JsonException { Path: { Length: > 2 } path } && path.StartsWith("$.", StringComparison.Ordinal)
+        ex.InnerException is JsonException { Path: { Length: > 2 } path, InnerException: not JsonException } && path.StartsWith("$.", StringComparison.Ordinal)
             ? new Dictionary<string, string[]>(StringComparer.Ordinal)
             {
                 [path[2..]] = ["This value is not of the field's documented type, or is out of its range."],

@@ -47,6 +47,11 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
     /// <summary>The longest the read loop pauses after a RATE_LIMITED answer (docs/protocol.md §3.2).</summary>
     private const uint MaxRateLimitPauseMs = 1000;
 
+    // The pause after a rate-limit refusal: its delay (at most a second) and two milliseconds more, since the timer
+    // counts whole milliseconds and may fire early by up to one, and a frame read before the bucket has refilled
+    // would be refused again for the last millisecond.
+    private static Task PauseAfterRefusalAsync(uint retryAfterMs) => Task.Delay((int)Math.Min(retryAfterMs, MaxRateLimitPauseMs) + 2);
+
     /// <summary>How long a connection the server closed may take to drain before it is aborted.</summary>
     public const int CloseGraceMs = 2_000;
 
@@ -508,7 +513,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
                 // Over the sending rate: nothing more is read from this connection until the delay has passed
                 // (at most a second), so a flood costs the server a frame per delay, not a frame per packet,
                 // and TCP flow control pushes back on the sender.
-                await Task.Delay((int)Math.Min(retryAfter, MaxRateLimitPauseMs));
+                await PauseAfterRefusalAsync(retryAfter);
                 _lastReceivedAt = Environment.TickCount64;
             }
 
@@ -613,7 +618,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
             SendError(requestId, ex.Code, ex.Message, ex.RetryAfterMs);
             if (ex.RetryAfterMs > 0)
             {
-                await Task.Delay((int)Math.Min(ex.RetryAfterMs, MaxRateLimitPauseMs));
+                await PauseAfterRefusalAsync(ex.RetryAfterMs);
                 _lastReceivedAt = Environment.TickCount64;
             }
         }

@@ -225,10 +225,18 @@ internal sealed partial class ConversationService(
 
             // Slow mode: the member's turn in the channel, taken once every check of the message has passed. The channel's
             // creator (known from the cached answer) takes none; only a refusal asks the directory whether the sender is
-            // an owner or admin, who are not held either. A resend of a stored message is answered its seq.
+            // an owner or admin, who are not held either. A resend of a stored message is answered its seq, and is
+            // looked up before the turn: were it to take the turn until its append came back a duplicate, the member's
+            // next message, sent right behind it, would be refused for the whole period. One read per SEND, in a
+            // channel that takes one message per member per period.
             SlowModeTurn? turn = null;
             if (access is { SlowModeSeconds: > 0, Creator: false })
             {
+                if (await StoredAlreadyAsync(message) is { } resent)
+                {
+                    return Task.FromResult(resent);
+                }
+
                 var answer = await slowMode.TryTakeAsync(send.ConversationId, actor.UserId, access.SlowModeSeconds);
                 if (answer.Taken)
                 {
@@ -274,7 +282,8 @@ internal sealed partial class ConversationService(
 
     // A resend of a message stored before (its SEND_ACK lost) is answered with the original seq even when the
     // conversation changed since in a way that refuses new messages: a member joined (a new epoch, so STALE_EPOCH),
-    // the quota filled up, the channel was archived or the DM became read-only. Asked only on those refusals, never on the way of a message that is let through. The
+    // the quota filled up, the channel was archived or the DM became read-only. Asked on those refusals, and before a
+    // slow-mode turn; never on the way of any other message that is let through. The
     // store decides by the rule its writer follows (the same device, thread and body as first sent, even after an
     // edit or a deletion); another event under the id leaves the refusal as it is.
     private async Task<SendOutcome?> StoredAlreadyAsync(NewEvent message)

@@ -104,6 +104,30 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         Assert.InRange(held.RetryAfterMs, 590_000u, 600_000u);
     }
 
+    // A resend of a stored message is answered its seq without taking the turn, even for the moment the store takes to
+    // tell it is stored: the member's new message, written right behind it, is taken (it was refused for the whole
+    // period, found by a hostile-traffic review).
+    [Fact]
+    public async Task SlowMode_AResendPipelinedWithANewMessage_TheNewOneIsTaken()
+    {
+        var (alice, bob, _, teamId, _) = await TeamOfThreeAsync();
+        var quiet = await CreateChannelAsync(alice, teamId, "resends");
+        await bob.CallAsync(HttpMethod.Post, $"v1/channels/{quiet}/join");
+        await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
+        var first = Guid.CreateVersion7();
+        var before = await bobs.SendTextAsync(quiet, "before slow mode", first);
+        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{quiet}", new { slow_mode_seconds = 21_600 });
+
+        var resend = FrameCodec.ToArray(new Send(80, quiet, first, "text/plain", "before slow mode"u8.ToArray()));
+        var fresh = FrameCodec.ToArray(new Send(81, quiet, Guid.CreateVersion7(), "text/plain", "the one message of the period"u8.ToArray()));
+        await bobs.SendRawAsync(resend.Concat(fresh).ToArray());
+        var acks = new[] { await bobs.ExpectAsync<SendAck>(), await bobs.ExpectAsync<SendAck>() }.OrderBy(a => a.RequestId).ToArray();
+
+        Assert.Equal((80u, before.Seq), (acks[0].RequestId, acks[0].Seq));
+        Assert.Equal(81u, acks[1].RequestId);
+        Assert.True(acks[1].Seq > before.Seq);
+    }
+
     [Fact]
     public async Task SlowMode_OnGeneral_MayBeSet_ItsBoundsAreChecked_AndItNeedsAChange()
     {

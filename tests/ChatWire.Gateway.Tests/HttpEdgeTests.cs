@@ -180,6 +180,23 @@ public sealed class HttpEdgeTests
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
+    // A body that is not JSON at all fails as a whole, without naming a field, wherever the reader stopped.
+    [Theory]
+    [InlineData("{\"name\":")]
+    [InlineData("{\"name\":\"Acme\"")]
+    [InlineData("{\"name\":tru}")]
+    [InlineData("{\"name\":\"Acme\",}")]
+    public async Task Body_NotJson_ValidationFailedWithoutErrors(string json)
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+
+        var response = await alice.SendRawAsync(HttpMethod.Post, "v1/teams", new StringContent(json, Encoding.UTF8, "application/json"));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        Assert.False(problem.TryGetProperty("errors", out _), problem.ToString());
+    }
+
     // Base64 is the standard alphabet with padding and nothing else: the runtime's decoder would skip white space.
     [Theory]
     [InlineData(" {0}")]

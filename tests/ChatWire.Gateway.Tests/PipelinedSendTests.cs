@@ -87,6 +87,46 @@ public sealed class PipelinedSendTests
         Assert.Superset(before.Concat(after).ToHashSet(), answered);
     }
 
+    // Past the sending rate, the connection is not read again until the refusal's delay has passed, and then the
+    // bucket has refilled: the next frame is taken, never refused again for the last millisecond or two of the wait
+    // (the pause's timer counts whole milliseconds and may fire early). One a second with a burst of five: nine SENDs
+    // in one write are five acks, then refused (a second), acked, refused, acked.
+    [Fact]
+    public async Task PipelinedPastTheRate_AfterEachPause_TheNextIsTaken()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:SendMessagesPerSecondPerDevice"] = "1",
+            ["Limits:SendMessageBurstPerDevice"] = "5",
+        });
+        var (alice, _, dm) = await DeliveryTests.DmPairAsync(server);
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        var (requests, burst) = Burst(client, dm, 9);
+        await client.SendRawAsync(burst);
+        var answers = new List<(uint Request, uint RetryAfterMs)>();
+        while (answers.Count < requests.Count)
+        {
+            var frame = await client.ReadFrameAsync() ?? throw new InvalidOperationException("closed before every SEND was answered");
+            if (frame.Header.Opcode == Opcode.SendAck)
+            {
+                answers.Add((frame.Header.RequestId, 0));
+            }
+            else if (frame.Header.Opcode == Opcode.Error)
+            {
+                var error = FrameCodec.Decode<ErrorFrame>(new System.Buffers.ReadOnlySequence<byte>(frame.Body), ProtocolLimits.Default);
+                Assert.Equal(ErrorCode.RateLimited, error.Code);
+                answers.Add((error.RequestId, error.RetryAfterMs));
+            }
+        }
+
+        // A refusal is written at once, an ack once its commit is durable: matched by request id, not arrival.
+        answers.Sort((a, b) => a.Request.CompareTo(b.Request));
+        Assert.Equal(requests, answers.Select(a => a.Request));
+        Assert.Equal([false, false, false, false, false, true, false, true, false], answers.Select(a => a.RetryAfterMs > 0));
+        Assert.All(answers.Where(a => a.RetryAfterMs > 0), a => Assert.InRange(a.RetryAfterMs, 900u, 1000u));
+    }
+
     private static (List<uint> Requests, byte[] Frames) Burst(RawClient client, Guid conversation, int count)
     {
         var frames = new List<byte>();
