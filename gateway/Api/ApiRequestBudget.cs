@@ -57,15 +57,18 @@ internal sealed class ApiRequestBudget : IDisposable
     }
 
     /// <summary>
-    /// Middleware, before CORS answers a browser's preflight: charges the preflight of a <c>/v1/</c> request to its
-    /// client address's anonymous budget, like any other request without a session.
+    /// Middleware, before CORS answers a browser's preflight: counts the preflight of a <c>/v1/</c> request against its
+    /// client address's anonymous budget, like any other request without a session, but never refuses it. A browser
+    /// takes any preflight answer but a 2xx as a network error, so a page refused here could not read Retry-After;
+    /// the request the preflight announces is charged in its turn and refused, with the CORS headers and Retry-After
+    /// the page can read. Answering a preflight costs the server no more than refusing it would.
     /// </summary>
     public static Task ChargePreflightAsync(HttpContext http, RequestDelegate next)
     {
         if (HttpMethods.IsOptions(http.Request.Method) && http.Request.Headers.ContainsKey("Access-Control-Request-Method")
-            && http.Request.Path.StartsWithSegments("/v1"))
+            && http.Request.Path.StartsWithSegments("/v1") && !http.Items.ContainsKey(ChargedItem))
         {
-            ChargeAddressOnce(http);
+            Charge(http, http.RequestServices.GetRequiredService<ApiRequestBudget>()._addresses, http.ClientKey(), refuse: false);
         }
 
         return next(http);
@@ -106,7 +109,7 @@ internal sealed class ApiRequestBudget : IDisposable
         _addresses?.Dispose();
     }
 
-    private static void Charge(HttpContext http, KeyBudget? budget, string key)
+    private static void Charge(HttpContext http, KeyBudget? budget, string key, bool refuse = true)
     {
         if (budget is null)
         {
@@ -116,7 +119,7 @@ internal sealed class ApiRequestBudget : IDisposable
         http.Items[ChargedItem] = budget;
         var charge = budget.Take(key);
         Report(http, budget, charge);
-        if (!charge.Allowed)
+        if (!charge.Allowed && refuse)
         {
             throw Refusal(charge);
         }

@@ -291,6 +291,14 @@ internal static class TeamEndpoints
     {
         var team = Ids.Parse("team_id", teamId);
         await RequireMemberAsync(directory, team, http.Identity().UserId, ct);
+        foreach (var name in (string[])["prefix", "limit"])
+        {
+            if (http.Request.Query[name].Count > 1)
+            {
+                throw RequestRefusedException.Validation(name, $"{name} may be given once.");
+            }
+        }
+
         var take = DefaultMentionCandidates;
         if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out take) || take is < 1 or > MaxMentionCandidates))
         {
@@ -309,6 +317,9 @@ internal static class TeamEndpoints
             throw RequestRefusedException.Validation("prefix", "prefix must not hold control characters.");
         }
 
+        // Names are stored in NFC; a prefix typed in another form (an e and a combining accent) finds them too.
+        prefix = prefix is null ? null : Conversations.UnicodeText.ToNfc(prefix)
+            ?? throw RequestRefusedException.Validation("prefix", "prefix must be Unicode text without noncharacters such as U+FFFE.");
         var members = await directory.ListTeamMembersAsync(team, string.IsNullOrEmpty(prefix) ? null : prefix, take, ct);
         return new MemberListResponse(members.Select(m => new MemberInfo(m.UserId, m.Username, m.DisplayName, Validation.RoleName(m.Role))).ToList());
     }

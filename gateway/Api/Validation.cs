@@ -149,12 +149,16 @@ internal static partial class Validation
                 throw RequestRefusedException.Validation("topic", "topic must be one line: no line or paragraph separators.");
             }
 
-            visible |= rune.Value != 0x200D && !System.Text.Rune.IsWhiteSpace(rune)
+            visible |= rune.Value != 0x200D && !System.Text.Rune.IsWhiteSpace(rune) && !IsBlankLetter(rune)
                 && category is not (System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.EnclosingMark);
         }
 
         return visible ? text : throw RequestRefusedException.Validation("topic", "topic must hold something visible, not only joiners and combining marks; send \"\" to clear it.");
     }
+
+    // Letters and symbols that are drawn as nothing: the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0) and the blank
+    // braille pattern (U+2800), the usual ways to make text look empty without a space or a format character.
+    private static bool IsBlankLetter(System.Text.Rune rune) => rune.Value is 0x115F or 0x1160 or 0x3164 or 0xFFA0 or 0x2800;
 
     public static string ChannelName(string? value)
     {

@@ -170,6 +170,7 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         var control = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "bell\u0007" });
         var overriding = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "abc\u202Edef" });
         var joinersOnly = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "\u200D\u200D\u0301" });
+        var blankLetters = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "\u3164\u2800 \u115F" });
         var twoLines = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{general}", new { topic = "one\u2028two" });
         var normalized = await carol.CallAsync(HttpMethod.Patch, $"v1/channels/{random}", new { slow_mode_seconds = 5 });
         var keptByOtherChanges = normalized.GetProperty("topic").GetString();
@@ -184,6 +185,7 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         await AssertProblemAsync(control, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(overriding, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(joinersOnly, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(blankLetters, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         await AssertProblemAsync(twoLines, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
         Assert.Equal("Deploys and incidents", keptByOtherChanges);
         Assert.Equal("Caf\u00E9", nfc.GetProperty("topic").GetString());

@@ -35,6 +35,38 @@ public sealed class HttpCorsTests
         Assert.StartsWith("\"address\";r=99;", Single(response, "RateLimit"), StringComparison.Ordinal);
     }
 
+    // Past the address's budget a preflight is still answered 204 (a browser takes anything else as a network error);
+    // the request it announces is the one refused, with what the page needs to read why (found by a hostile review).
+    [Fact]
+    public async Task Preflight_PastTheBudget_StillAnswered_TheRequestIsRefusedReadably()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:CorsOrigins:0"] = Allowed,
+            ["Limits:ApiRequestsPerMinutePerAddress"] = "2",
+        });
+
+        var preflights = new List<HttpResponseMessage>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var preflight = new HttpRequestMessage(HttpMethod.Options, "v1/server-info");
+            preflight.Headers.Add("Origin", Allowed);
+            preflight.Headers.Add("Access-Control-Request-Method", "GET");
+            preflights.Add(await server.Http.SendAsync(preflight));
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/server-info");
+        request.Headers.Add("Origin", Allowed);
+        var refused = await server.Http.SendAsync(request);
+
+        Assert.All(preflights, p => Assert.Equal((HttpStatusCode.NoContent, Allowed), (p.StatusCode, Single(p, "Access-Control-Allow-Origin"))));
+        Assert.StartsWith("\"address\";r=0;", Single(preflights[2], "RateLimit"), StringComparison.Ordinal);
+        await HttpApiTests.AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        Assert.Equal(Allowed, Single(refused, "Access-Control-Allow-Origin"));
+        Assert.Contains("Retry-After", Single(refused, "Access-Control-Expose-Headers"), StringComparison.OrdinalIgnoreCase);
+        Assert.NotNull(refused.Headers.RetryAfter);
+    }
+
     [Fact]
     public async Task Refusal_ToAnAllowedOrigin_CarriesTheOrigin_AndExposesTheBudget()
     {

@@ -140,6 +140,8 @@ public sealed class TeamsApiTests
             await (await server.SignupAsync(name)).JoinAsync(code);
         }
 
+        await (await server.SignupAsync("ezola", displayName: "\u00C9mile Zola")).JoinAsync(code);
+
         var al = (await owner.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?prefix=AL")).GetProperty("members").EnumerateArray().Select(m => m.GetProperty("username").GetString()).ToList();
         var limited = (await owner.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?limit=2")).GetProperty("members").GetArrayLength();
 
@@ -152,6 +154,14 @@ public sealed class TeamsApiTests
         }
 
         Assert.Empty((await owner.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?prefix=%C3%85")).GetProperty("members").EnumerateArray());
+
+        // A prefix in another normal form than the names (E and a combining acute, where the name holds É) finds them.
+        var decomposed = (await owner.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?prefix=E%CC%81mi")).GetProperty("members").EnumerateArray().Select(m => m.GetProperty("username").GetString());
+        Assert.Equal(["ezola"], decomposed);
+
+        // Each parameter once: which of two a server would take is a guess.
+        await AssertProblemAsync(await owner.SendAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?prefix=al&prefix=bo"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(await owner.SendAsync(HttpMethod.Get, $"v1/teams/{teamId}/members?limit=2&limit=3"), HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
     }
 
     [Fact]
