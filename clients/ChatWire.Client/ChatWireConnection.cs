@@ -183,7 +183,9 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// <exception cref="ChatWireException">
     /// The server refused the message (e.g. <c>NOT_A_MEMBER</c>), or it is too large. <c>RATE_LIMITED</c> is
     /// waited out and the message sent again, up to <see cref="ChatWireConnectionOptions.MaxRateLimitWait"/>;
-    /// while one call waits, a concurrent call may store its message first.
+    /// while one call waits, a concurrent call may store its message first. With <c>STORAGE_UNAVAILABLE</c> or
+    /// <c>INTERNAL_ERROR</c> the message may have been stored all the same (the store failed while committing it):
+    /// retry with the same message id, as after an <see cref="IOException"/>.
     /// </exception>
     /// <exception cref="IOException">The link dropped before the acknowledgement; retry with the same message id.</exception>
     /// <exception cref="TimeoutException">

@@ -299,6 +299,7 @@ internal sealed partial class ConversationService(
         {
             // The refusal stands: it is true of a new message, and the client learns of the old one on its next try.
             GatewayLog.StoreFailed(logger, ex);
+            metrics.StoreFailed();
         }
 
         return null;

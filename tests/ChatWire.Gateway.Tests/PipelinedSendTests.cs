@@ -124,7 +124,9 @@ public sealed class PipelinedSendTests
         answers.Sort((a, b) => a.Request.CompareTo(b.Request));
         Assert.Equal(requests, answers.Select(a => a.Request));
         Assert.Equal([false, false, false, false, false, true, false, true, false], answers.Select(a => a.RetryAfterMs > 0));
-        Assert.All(answers.Where(a => a.RetryAfterMs > 0), a => Assert.InRange(a.RetryAfterMs, 900u, 1000u));
+        // The first refusal comes within the burst; the second's wait is shorter by however late the pause's timer woke.
+        Assert.InRange(answers[5].RetryAfterMs, 900u, 1000u);
+        Assert.InRange(answers[7].RetryAfterMs, 1u, 1000u);
     }
 
     private static (List<uint> Requests, byte[] Frames) Burst(RawClient client, Guid conversation, int count)

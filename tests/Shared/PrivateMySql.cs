@@ -50,9 +50,28 @@ internal sealed class PrivateMySql : IAsyncDisposable
     /// <summary>Lets a paused replica run again (SIGCONT).</summary>
     public Task ResumeReplicaAsync() => RunAsync("bash", [], "-c", $"kill -CONT $(cat '{_values["CHATWIRE_SERVICES_MYSQL_REPLICA_PID"]}')");
 
-    /// <summary>Makes the replica a primary that takes writes (the operator's failover).</summary>
-    public Task PromoteReplicaAsync() =>
-        RunAsync("mariadb", [], "--no-defaults", $"--socket={_values["CHATWIRE_SERVICES_MYSQL_REPLICA_SOCKET"]}", "-uroot", "-e", "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0;");
+    /// <summary>
+    /// Makes the replica a primary that takes writes (the operator's failover): it stops receiving, applies all it
+    /// received (semi-synchronous replication acknowledges a commit once it is in the replica's relay log, not yet
+    /// applied; resetting before it is applied would throw acknowledged commits away), then forgets its primary.
+    /// </summary>
+    public Task PromoteReplicaAsync()
+    {
+        var client = $"mariadb --no-defaults --socket='{_values["CHATWIRE_SERVICES_MYSQL_REPLICA_SOCKET"]}' -uroot";
+        return RunAsync("bash", [], "-c", $$"""
+            {{client}} -e 'STOP SLAVE IO_THREAD;'
+            for i in $(seq 200); do
+              status=$({{client}} -e 'SHOW SLAVE STATUS\G')
+              read_pos=$(printf '%s\n' "$status" | awk '/ Read_Master_Log_Pos:/ {print $2}')
+              exec_pos=$(printf '%s\n' "$status" | awk '/ Exec_Master_Log_Pos:/ {print $2}')
+              read_file=$(printf '%s\n' "$status" | awk '/ Master_Log_File:/ && !/Relay/ {print $2}')
+              exec_file=$(printf '%s\n' "$status" | awk '/ Relay_Master_Log_File:/ {print $2}')
+              [ "$read_pos" = "$exec_pos" ] && [ "$read_file" = "$exec_file" ] && break
+              sleep 0.05
+            done
+            {{client}} -e 'STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0;'
+            """);
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -95,9 +95,10 @@ internal static class HistoryChecker
                     anomalies.Add($"message {id} was acknowledged with seq {ok.Seq} but is stored with seq {message.Seq}");
                 }
             }
-            else if (tries.Any(a => a.Outcome == AttemptOutcome.Fail))
+            else if (tries.All(a => a.Outcome == AttemptOutcome.Fail))
             {
-                // A resend of a stored message is answered with its seq, so a refusal, first time or later, means it is not stored.
+                // Refused every time it was sent. After an attempt without an answer a refusal proves nothing: some
+                // refusals (the conversation's rate, NOT_A_MEMBER) do not look the message up.
                 failed++;
                 if (present)
                 {

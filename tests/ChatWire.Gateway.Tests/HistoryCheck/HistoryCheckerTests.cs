@@ -61,6 +61,13 @@ public sealed class HistoryCheckerTests
         stored.Add(Message(D, 5));
 
         Assert.Contains(Check(Attempts(), stored, []).Anomalies, a => a.Contains($"{D} was refused (FORBIDDEN) but is stored", StringComparison.Ordinal));
+
+        // Refused on a resend after an attempt without an answer, it may be stored: some refusals do not look it up.
+        var attempts = Attempts();
+        attempts.Add(attempts[3] with { InvokedAt = 55, CompletedAt = 58, Outcome = AttemptOutcome.Info, Error = "no answer" });
+        var verdict = Check(attempts, stored, []);
+        Assert.Empty(verdict.Anomalies);
+        Assert.Equal((0, 2), (verdict.Failed, verdict.Indeterminate));
     }
 
     [Fact]

@@ -71,7 +71,11 @@ internal sealed class Cluster : IAsyncDisposable
     public async Task<GatewayChild> AddNodeAsync()
     {
         var node = await GatewayChild.StartAsync(4096, _settings);
-        Nodes.Add(node);
+        lock (Nodes)
+        {
+            Nodes.Add(node);
+        }
+
         return node;
     }
 
