@@ -63,8 +63,9 @@ internal static class SdkSendScenario
         var sorted = acks.Order().ToArray();
         var throughput = options.Messages / elapsed.TotalSeconds;
         var cpuMicros = cpu.TotalMicroseconds / options.Messages;
-        Console.WriteLine($"{options.Messages} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {SendScenario.Percentile(sorted, 0.50):F2} ms, "
-            + $"p99 {SendScenario.Percentile(sorted, 0.99):F2} ms; {commits:F0} group commits of {meanBatch:F1} SENDs on average; gateway CPU {cpuMicros:F1} µs per message");
+        var (p50, p99) = (SendScenario.Percentile(sorted, 0.50), SendScenario.Percentile(sorted, 0.99));
+        Console.WriteLine($"{options.Messages} acked in {elapsed.TotalSeconds:F2} s: {throughput:F0} msg/s; p50 {p50:F2} ms, "
+            + $"p99 {p99:F2} ms; {commits:F0} group commits of {meanBatch:F1} SENDs on average; gateway CPU {cpuMicros:F1} µs per message");
         return new
         {
             scenario = "sdk-send",
@@ -74,8 +75,8 @@ internal static class SdkSendScenario
             messages = options.Messages,
             seconds = elapsed.TotalSeconds,
             messages_per_second = throughput,
-            p50_ms = SendScenario.Percentile(sorted, 0.50),
-            p99_ms = SendScenario.Percentile(sorted, 0.99),
+            p50_ms = p50,
+            p99_ms = p99,
             group_commits = commits,
             mean_commit_batch = meanBatch,
             gateway_cpu_microseconds_per_message = cpuMicros,

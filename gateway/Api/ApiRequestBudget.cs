@@ -66,9 +66,9 @@ internal sealed class ApiRequestBudget : IDisposable
     public static Task ChargePreflightAsync(HttpContext http, RequestDelegate next)
     {
         if (HttpMethods.IsOptions(http.Request.Method) && http.Request.Headers.ContainsKey("Access-Control-Request-Method")
-            && http.Request.Path.StartsWithSegments("/v1") && !http.Items.ContainsKey(ChargedItem))
+            && http.Request.Path.StartsWithSegments("/v1"))
         {
-            Charge(http, http.RequestServices.GetRequiredService<ApiRequestBudget>()._addresses, http.ClientKey(), refuse: false);
+            ChargeAddressOnce(http, refuse: false);
         }
 
         return next(http);
@@ -77,13 +77,14 @@ internal sealed class ApiRequestBudget : IDisposable
     /// <summary>
     /// Charges a request to its client address's anonymous budget unless a budget has charged it already: an
     /// anonymous endpoint's request, a browser's preflight, or a request refused before anything charged it (a target
-    /// whose dot segments climb out of <c>/v1/</c>, which the server resolves before the budget sees it).
+    /// whose dot segments climb out of <c>/v1/</c>, which the server resolves before the budget sees it). With
+    /// <paramref name="refuse"/> false the request is counted but never refused (a preflight).
     /// </summary>
-    public static void ChargeAddressOnce(HttpContext http)
+    public static void ChargeAddressOnce(HttpContext http, bool refuse = true)
     {
         if (!http.Items.ContainsKey(ChargedItem))
         {
-            Charge(http, http.RequestServices.GetRequiredService<ApiRequestBudget>()._addresses, http.ClientKey());
+            Charge(http, http.RequestServices.GetRequiredService<ApiRequestBudget>()._addresses, http.ClientKey(), refuse);
         }
     }
 

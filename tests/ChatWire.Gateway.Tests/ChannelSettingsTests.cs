@@ -110,9 +110,7 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
     [Fact]
     public async Task SlowMode_AResendPipelinedWithANewMessage_TheNewOneIsTaken()
     {
-        var (alice, bob, _, teamId, _) = await TeamOfThreeAsync();
-        var quiet = await CreateChannelAsync(alice, teamId, "resends");
-        await bob.CallAsync(HttpMethod.Post, $"v1/channels/{quiet}/join");
+        var (alice, bob, quiet) = await ChannelWithBobAsync("resends");
         await using var bobs = await RawClient.ConnectAuthenticatedAsync(bob);
         var first = Guid.CreateVersion7();
         var before = await bobs.SendTextAsync(quiet, "before slow mode", first);
@@ -249,11 +247,18 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
     // A channel Alice created with this slow mode, Bob (a member of the team, not an admin) in it.
     private async Task<(TestUser Bob, Guid Channel)> SlowChannelWithBobAsync(string name, int seconds)
     {
+        var (alice, bob, channel) = await ChannelWithBobAsync(name);
+        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { slow_mode_seconds = seconds });
+        return (bob, channel);
+    }
+
+    // A channel Alice created, Bob (a member of the team, not an admin) in it.
+    private async Task<(TestUser Alice, TestUser Bob, Guid Channel)> ChannelWithBobAsync(string name)
+    {
         var (alice, bob, _, teamId, _) = await TeamOfThreeAsync();
         var channel = await CreateChannelAsync(alice, teamId, name);
         await bob.CallAsync(HttpMethod.Post, $"v1/channels/{channel}/join");
-        await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { slow_mode_seconds = seconds });
-        return (bob, channel);
+        return (alice, bob, channel);
     }
 
     private async Task<(TestUser Alice, TestUser Bob, TestUser Carol, Guid TeamId, Guid General)> TeamOfThreeAsync()

@@ -39,10 +39,10 @@ internal sealed class PrivateMySql : IAsyncDisposable
     }
 
     /// <summary>Stops the primary (SIGTERM, by its pid file) and waits until it is gone.</summary>
-    public Task StopPrimaryAsync() => RunAsync("bash", [], "-c", $"pid=$(cat '{_values["CHATWIRE_SERVICES_MYSQL_PID"]}'); kill -TERM $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done");
+    public Task StopPrimaryAsync() => SignalPrimaryAndWaitAsync("TERM");
 
     /// <summary>Kills the primary at once (SIGKILL, as a crash or <c>kill -9</c>) and waits until it is gone.</summary>
-    public Task KillPrimaryAsync() => RunAsync("bash", [], "-c", $"pid=$(cat '{_values["CHATWIRE_SERVICES_MYSQL_PID"]}'); kill -KILL $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done");
+    public Task KillPrimaryAsync() => SignalPrimaryAndWaitAsync("KILL");
 
     /// <summary>Freezes the replica (SIGSTOP): connected, but it acknowledges nothing until <see cref="ResumeReplicaAsync"/>.</summary>
     public Task PauseReplicaAsync() => RunAsync("bash", [], "-c", $"kill -STOP $(cat '{_values["CHATWIRE_SERVICES_MYSQL_REPLICA_PID"]}')");
@@ -72,6 +72,9 @@ internal sealed class PrivateMySql : IAsyncDisposable
             {{client}} -e 'STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0;'
             """);
     }
+
+    private Task SignalPrimaryAndWaitAsync(string signal) =>
+        RunAsync("bash", [], "-c", $"pid=$(cat '{_values["CHATWIRE_SERVICES_MYSQL_PID"]}'); kill -{signal} $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done");
 
     public async ValueTask DisposeAsync()
     {

@@ -128,7 +128,7 @@ internal static class HistoryChecker
     private static void CheckRealTimeOrder(IReadOnlyCollection<SendAttempt> attempts, Dictionary<Guid, ConversationEvent> messages, List<string> anomalies)
     {
         var firstWritten = attempts.GroupBy(a => a.MessageId).ToDictionary(g => g.Key, g => g.Min(a => a.InvokedAt));
-        var acks = attempts.Where(a => a.Outcome == AttemptOutcome.Ok).GroupBy(a => a.MessageId).Select(g => g.MinBy(a => a.CompletedAt)!);
+        var acks = attempts.Where(a => a.Outcome == AttemptOutcome.Ok).GroupBy(a => a.MessageId).Select(g => g.MinBy(a => a.CompletedAt)!).ToList();
         foreach (var conversation in attempts.GroupBy(a => a.Conversation))
         {
             var acked = acks.Where(a => a.Conversation == conversation.Key).OrderBy(a => a.CompletedAt).ToList();

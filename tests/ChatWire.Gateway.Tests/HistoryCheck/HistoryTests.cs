@@ -181,7 +181,7 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
         {
             ["node-kill"] = async () =>
             {
-                var node = LiveNodes(cluster)[random.Next(LiveNodes(cluster).Count)];
+                var node = AnyLiveNode(cluster, random);
                 await node.KillAsync();
                 await Task.Delay(500);
                 await cluster.AddNodeAsync();
@@ -189,7 +189,7 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
             },
             ["node-freeze"] = async () =>
             {
-                var node = LiveNodes(cluster)[random.Next(LiveNodes(cluster).Count)];
+                var node = AnyLiveNode(cluster, random);
                 Signal(node, "STOP");
                 await Task.Delay(4000);
                 Signal(node, "CONT");
@@ -228,6 +228,17 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
             return [.. cluster.Nodes.Where(n => !n.HasExited)];
         }
     }
+
+    private static GatewayChild AnyLiveNode(Cluster cluster, Random random)
+    {
+        var live = LiveNodes(cluster);
+        return live[random.Next(live.Count)];
+    }
+
+    // What ends an attempt, a connection or a read without failing the round: the link broke, the node did not answer in
+    // time, or it answered a handshake or request with an ERROR (RawClient throws those as assertion failures).
+    private static bool IsLinkFailure(Exception ex) =>
+        ex is IOException or OperationCanceledException or TimeoutException or System.Net.Sockets.SocketException or ObjectDisposedException or Xunit.Sdk.XunitException;
 
     private static void Signal(GatewayChild node, string signal)
     {
@@ -287,7 +298,7 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
                     }
                 }
             }
-            catch (Exception ex) when (ex is IOException or OperationCanceledException or TimeoutException or System.Net.Sockets.SocketException or ObjectDisposedException or Xunit.Sdk.XunitException)
+            catch (Exception ex) when (IsLinkFailure(ex))
             {
             }
 
@@ -326,7 +337,7 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
                         Record(FrameCodec.Decode<EventFrame>(new ReadOnlySequence<byte>(frame.Value.Body), Limits).Event);
                     }
                 }
-                catch (Exception ex) when (ex is IOException or OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
+                catch (Exception ex) when (IsLinkFailure(ex))
                 {
                     await DropAsync();
                 }
@@ -356,7 +367,7 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
                         return events;
                     }
                 }
-                catch (Exception ex) when (++failures < 20 && ex is IOException or OperationCanceledException or System.Net.Sockets.SocketException or Xunit.Sdk.XunitException)
+                catch (Exception ex) when (++failures < 20 && IsLinkFailure(ex))
                 {
                     await DropAsync();
                     await Task.Delay(500);
@@ -398,7 +409,7 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
                 _session = $"{name}#{++_sessions}";
                 return true;
             }
-            catch (Exception ex) when (ex is IOException or TimeoutException or System.Net.Sockets.SocketException or Xunit.Sdk.XunitException or ObjectDisposedException)
+            catch (Exception ex) when (IsLinkFailure(ex))
             {
                 _sessions++;
                 if (connection is not null)
