@@ -294,8 +294,8 @@ up() {
   fi
   # shellcheck disable=SC1091
   . "$state/services/env"
-  mysql_primary="$CHATWIRE_SERVICES_MYSQL;Database=chatwire"
-  mysql_replica="$CHATWIRE_SERVICES_MYSQL_REPLICA;Database=chatwire"
+  mysql_primary="$CHATWIRE_SERVICES_MYSQL_APP;Database=chatwire"     # the nodes' user: no global privilege
+  mysql_replica="$CHATWIRE_SERVICES_MYSQL_APP_REPLICA;Database=chatwire"
   redis="$CHATWIRE_SERVICES_REDIS"
   if [ "$embedded" -eq 1 ]; then
     touch "$state/embedded"

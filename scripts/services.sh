@@ -18,6 +18,10 @@
 # The primary replicates semi-synchronously (AFTER_SYNC): a commit is acknowledged only once the replica
 # has the transaction in its relay log, so a failover to the replica loses nothing acknowledged.
 #
+# Gateways connect as the user "chatwire" (the CHATWIRE_SERVICES_MYSQL_APP* strings): every privilege on
+# databases, none global, so the replica's read_only refuses its writes until the replica is promoted, as
+# docs/deploy.md asks of production. Root (over the socket, or from 127.x) is for administration.
+#
 # Nothing here touches a service that another program started: every server gets its own directory,
 # port and pid file.
 set -euo pipefail
@@ -100,7 +104,7 @@ start() {
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
 
-  local redis_port="" mysql_port replica_port
+  local redis_port="" mysql_port replica_port app_password=chatwire-secret
   if [ -z "${CHATWIRE_SERVICES_SKIP_REDIS:-}" ]; then
     redis_port=$(free_port)
     redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
@@ -146,6 +150,8 @@ start() {
     mariadb_exec "$name" "CREATE USER IF NOT EXISTS 'root'@'127.%'; GRANT ALL ON *.* TO 'root'@'127.%' WITH GRANT OPTION;"
   done
   mariadb_exec primary "CREATE USER 'repl'@'127.%' IDENTIFIED BY 'replica-secret'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.%';"
+  # Replicated to the replica with the rest of the primary's binary log.
+  mariadb_exec primary "CREATE USER 'chatwire'@'127.%' IDENTIFIED BY '$app_password'; GRANT ALL PRIVILEGES ON \`%\`.* TO 'chatwire'@'127.%';"
   mariadb_exec replica "CHANGE MASTER TO MASTER_HOST='$primary_address', MASTER_PORT=$mysql_port, MASTER_USER='repl', MASTER_PASSWORD='replica-secret', MASTER_USE_GTID=slave_pos; START SLAVE;"
   wait_for "replication" bash -c "mariadb --no-defaults --socket='$dir/replica.sock' -uroot -e 'SHOW SLAVE STATUS\G' | grep -q 'Slave_SQL_Running: Yes'"
   wait_for "semi-synchronous replication" bash -c "mariadb --no-defaults --socket='$dir/primary.sock' -uroot -N -e \"SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'\" | grep -q '[[:space:]]1$'"
@@ -163,6 +169,9 @@ CHATWIRE_SERVICES_MYSQL_REPLICA='Server=$replica_address;Port=$replica_port;User
 CHATWIRE_SERVICES_MYSQL_REPLICA_SOCKET='$dir/replica.sock'
 CHATWIRE_SERVICES_MYSQL_REPLICA_PORT='$replica_port'
 CHATWIRE_SERVICES_MYSQL_REPLICA_PID='$dir/replica.pid'
+CHATWIRE_SERVICES_MYSQL_APP='Server=$primary_address;Port=$mysql_port;User ID=chatwire;Password=$app_password'
+CHATWIRE_SERVICES_MYSQL_APP_REPLICA='Server=$replica_address;Port=$replica_port;User ID=chatwire;Password=$app_password'
+CHATWIRE_SERVICES_MYSQL_APP_FAILOVER='Server=$primary_address,$replica_address;Port=$mysql_port;User ID=chatwire;Password=$app_password;LoadBalance=FailOver'
 CHATWIRE_SERVICES_S3='$s3_url'
 CHATWIRE_SERVICES_S3_BUCKET='$s3_bucket'
 CHATWIRE_SERVICES_S3_PID='$dir/s3rver.pid'

@@ -20,8 +20,12 @@ internal sealed class PrivateMySql : IAsyncDisposable
         _values = values;
     }
 
-    /// <summary>Both servers, primary first, <c>LoadBalance=FailOver</c>, without a database.</summary>
-    public string FailoverConnectionString => _values["CHATWIRE_SERVICES_MYSQL_FAILOVER"];
+    /// <summary>
+    /// Both servers, primary first, <c>LoadBalance=FailOver</c>, without a database, as the gateways' user: it has
+    /// no global privilege, so until <see cref="PromoteReplicaAsync"/> the replica's <c>read_only</c> refuses its
+    /// writes (root's would go through, beside replication).
+    /// </summary>
+    public string FailoverConnectionString => _values["CHATWIRE_SERVICES_MYSQL_APP_FAILOVER"];
 
     public static async Task<PrivateMySql> StartAsync()
     {

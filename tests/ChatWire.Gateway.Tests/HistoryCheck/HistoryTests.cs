@@ -135,7 +135,9 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     // One writer: a new message at a time to a random channel; an attempt with no answer (or the store's failure) is
-    // resent with the same message id over a new connection, up to three attempts, then given up as indeterminate.
+    // resent with the same message id over a new connection after a pause that doubles from 100 ms, as an app backs off,
+    // up to six attempts (3.1 s of pauses: longer than the replica refuses writes before its promotion), then given
+    // up as indeterminate.
     private static async Task WriteAsync(HistoryClient client, int index, Guid[] conversations, Random random, List<SendAttempt> attempts, CancellationToken stop)
     {
         await Task.Yield();
@@ -146,8 +148,13 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
                 var conversation = conversations[random.Next(conversations.Length)];
                 var id = Guid.CreateVersion7();
                 var content = System.Text.Encoding.UTF8.GetBytes($"{client.Name} {id}");
-                for (var attempt = 1; attempt <= 3; attempt++)
+                for (var attempt = 1; attempt <= 6; attempt++)
                 {
+                    if (attempt > 1)
+                    {
+                        await Task.Delay(100 << (attempt - 2), CancellationToken.None);
+                    }
+
                     var result = await client.SendAsync(index, conversation, id, content);
                     if (result is null)
                     {
