@@ -14,7 +14,10 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
     private readonly string _keyDirectory = Path.Combine(Path.GetTempPath(), "chatwire-e2e-" + Guid.NewGuid().ToString("N"));
     private readonly List<IDisposable> _owned = [];
 
-    private TestServer Server => fixture.Server;
+    // A test that needs other settings starts a server of its own and sets it here.
+    private TestServer? _ownServer;
+
+    private TestServer Server => _ownServer ?? fixture.Server;
 
     [Fact]
     public async Task ThreeUsersTwoDevicesEach_ExchangeEncryptedMessages_EveryDeviceReadsAll()
@@ -135,6 +138,32 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
         Assert.Null(seenByLaptop.Plaintext);
         Assert.Equal("no key for this chain (sent before this device joined, strict mode)", seenByLaptop.FailureReason);
         Assert.Equal("strict: after the new device", (await laptop.Secure.DecryptAsync(laterEvent)).Text);
+    }
+
+    // docs/e2e.md, "Limits of this version": a strict conversation with more recipient devices than the sender may
+    // claim prekeys for in a minute still gets its distribution; past the budget the SDK seals with the signed prekey
+    // the directory lists with each device (no one-time prekey) instead of failing the send.
+    [Fact]
+    public async Task StrictMode_MoreDevicesThanTheClaimBudget_SignedPrekeyAlone_EveryDeviceReads()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Limits:PrekeyClaimsPerMinutePerUser"] = "2" });
+        _ownServer = server;
+        var alice = await NewUserAsync(devices: 1);
+        var bob = await NewUserAsync(devices: 3);
+        var (teamId, _) = await alice.Devices[0].User.CreateTeamAsync();
+        await bob.Devices[0].User.JoinAsync(await alice.Devices[0].User.InviteAsync(teamId));
+        var channel = await CreateChannelAsync(alice.Devices[0], teamId, bob.Devices[0]);
+        await alice.Devices[0].Api.SetConversationE2eModeAsync(channel, "strict");
+
+        // Three of bob's devices to seal to, two claims a minute for alice.
+        var sent = await SendAsync(alice.Devices[0], channel, "three devices, two claims");
+
+        foreach (var device in bob.Devices)
+        {
+            var message = (await MessagesAsync(device, channel)).Single(e => e.EventId == sent);
+            var content = await device.Secure.DecryptAsync(message);
+            Assert.True(content.Text == "three devices, two claims", $"{device.User.DeviceId}: {content.FailureReason}");
+        }
     }
 
     [Fact]

@@ -506,7 +506,19 @@ public sealed partial class SecureClient
                     continue;
                 }
 
-                var bundle = await ClaimBundleAsync(member.UserId, deviceId, device.SigningKey, device.DhKey, cancellationToken).ConfigureAwait(false);
+                PrekeyBundle bundle;
+                try
+                {
+                    bundle = await ClaimBundleAsync(member.UserId, deviceId, device.SigningKey, device.DhKey, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ChatWireException ex) when (ex.Code == ErrorCode.RateLimited && device.SignedPrekey is { } signedPrekey)
+                {
+                    // Past this user's claim budget (a strict conversation with more devices than claims a minute): X3DH
+                    // with the signed prekey the directory listed with the device, and no one-time prekey (docs/e2e.md,
+                    // "Limits of this version"), rather than failing the send.
+                    bundle = new PrekeyBundle(member.UserId, deviceId, device.SigningKey, device.DhKey, signedPrekey, null);
+                }
+
                 entries.Add(new KeyBundleEntry(member.UserId, deviceId, null, store.SealSeedToDevice(seed, bundle)));
             }
         }
