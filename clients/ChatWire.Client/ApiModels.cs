@@ -21,6 +21,12 @@ public sealed record ServerInfo(
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool ReceivedOverHttps { get; init; }
+
+    /// <summary>
+    /// The push notification providers the server sends to (<c>apns</c>, <c>fcm</c>, <c>webhook</c>); registering with
+    /// another is refused. Empty when it sends none, and from a server older than this field.
+    /// </summary>
+    public IReadOnlyList<string> PushProviders { get; init; } = [];
 }
 
 /// <summary>The protocol listeners of a server.</summary>

@@ -99,4 +99,6 @@ internal sealed record ServerInfoResponse(
     ServerEndpoints Endpoints,
     [property: Description("The Noise listener's static Curve25519 public key, 64 lowercase hex characters, the same on every node; null when the Noise listener is off. Trust it only from an answer fetched over HTTPS or on loopback: over plain HTTP from another host, whoever can change this answer can read the Noise connection.")]
     string? NoiseStaticPublicKey,
-    ServerLimits Limits);
+    ServerLimits Limits,
+    [property: Description("The push notification providers this server sends to (apns, fcm, webhook), each configured by its operator; PUT /v1/push/registration with another provider is 400. Empty when it sends none.")]
+    IReadOnlyList<string> PushProviders);

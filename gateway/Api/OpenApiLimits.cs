@@ -284,6 +284,7 @@ internal static class OpenApiLimits
 
         ["ServerInfoResponse.version"] = ServerVersion,
         ["ServerInfoResponse.protocol_versions"] = Items(1, 1, Range(1, uint.MaxValue)),
+        ["ServerInfoResponse.push_providers"] = Items(Enum.GetValues<PushProvider>().Length, 0, Tokens(Enum.GetValues<PushProvider>().Select(PushMetrics.Name))),
         ["AccountKeyInfo.version"] = Range(1, int.MaxValue),
         ["DeviceListInfo.version"] = Range(1, long.MaxValue),
         ["SetDeviceListRequest.version"] = Range(1, long.MaxValue),

@@ -12,7 +12,7 @@ internal static class ServerInfoEndpoints
 
     public static void Map(RouteGroupBuilder anonymous) =>
         anonymous.MapGet("/server-info", GetServerInfo)
-            .Describe("getServerInfo", "Everything a client needs to connect: endpoints, protocol versions, limits, the Noise static key", "Server",
+            .Describe("getServerInfo", "Everything a client needs to connect: endpoints, protocol versions, limits, the Noise static key, the push providers", "Server",
                 "No authentication. An endpoint is null when that listener is disabled, and its host is the configured public host "
                 + "(Gateway:PublicHost), else the host this request was addressed to. Trust noise_static_public_key (null when the Noise listener is "
                 + "off) only from an HTTPS or same-host loopback answer; otherwise pin it out of band, or on first contact through the Noise XX "
@@ -32,8 +32,15 @@ internal static class ServerInfoEndpoints
             [ProtocolLimits.CurrentVersion],
             new ServerEndpoints(Endpoint(host, listeners.TcpEndPoint), Endpoint(host, listeners.TlsEndPoint), Endpoint(host, listeners.NoiseEndPoint)),
             listeners.NoiseEndPoint is null ? null : services.GetService<Noise.NoiseServerKeys>()?.CurrentPublicKeyHex,
-            new ServerLimits(limits.MaxFrameLength, limits.MaxContentLength, limits.MaxHistoryLimit, o.HeartbeatIntervalMs, o.AuthDeadlineMs));
+            new ServerLimits(limits.MaxFrameLength, limits.MaxContentLength, limits.MaxHistoryLimit, o.HeartbeatIntervalMs, o.AuthDeadlineMs),
+            PushProviders(services.GetService<Push.PushDelivery>()));
     }
+
+    // The providers a registration may name: those whose sender the operator configured, in a fixed order.
+    private static string[] PushProviders(Push.PushDelivery? delivery) =>
+        delivery is null
+            ? []
+            : [.. Enum.GetValues<ChatWire.Storage.Push.PushProvider>().Where(p => delivery.SenderFor(p) is { IsConfigured: true }).Select(Push.PushMetrics.Name)];
 
     // An HTTP/1.0 request may carry no Host header: the address the connection reached is the next best answer.
     private static string LocalAddress(HttpContext http) =>

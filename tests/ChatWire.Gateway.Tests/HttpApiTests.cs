@@ -282,6 +282,9 @@ public sealed class HttpApiTests
         Assert.Equal(Convert.ToHexStringLower(server.NoisePublicKey), info.GetProperty("noise_static_public_key").GetString());
         Assert.Equal([1], info.GetProperty("protocol_versions").EnumerateArray().Select(v => v.GetInt32()));
         Assert.Equal(262_144, info.GetProperty("limits").GetProperty("max_frame_length").GetInt32());
+
+        // No push provider is configured by default: a client learns not to register one.
+        Assert.Equal(0, info.GetProperty("push_providers").GetArrayLength());
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Testing;
@@ -23,6 +24,17 @@ public sealed class PushRegistrationTests
         Assert.Equal(alice.DeviceId, current.GetProperty("device_id").GetGuid());
         Assert.Equal(Convert.ToBase64String(second), current.GetProperty("webhook_secret").GetString());
         Assert.NotEqual(first, second);
+    }
+
+    [Fact]
+    public async Task ServerInfo_ListsTheConfiguredProviders_AndNotTheOthers()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        await using var server = await PushFixture.StartServerAsync(receiver);
+
+        var info = await server.Http.GetFromJsonAsync<JsonElement>("v1/server-info");
+
+        Assert.Equal(["webhook"], info.GetProperty("push_providers").EnumerateArray().Select(p => p.GetString()));
     }
 
     [Fact]
