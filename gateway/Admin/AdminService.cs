@@ -44,12 +44,11 @@ internal sealed class AdminService(
         await admin.SetUserDisabledAsync(user.User.Id, null, ct);
     }
 
-    /// <summary>Ends every session of the account; a deleted account is 404, as for the other changes.</summary>
-    public Task<int> RevokeSessionsAsync(UserAdminRecord user, CancellationToken ct)
-    {
-        RequireLive(user);
-        return RevokeAllAsync(user.User.Id, ct);
-    }
+    /// <summary>
+    /// Ends every session of the account. Also of a deleted account, which should have none (its deletion ended them
+    /// twice): the one change an operator can still make to it.
+    /// </summary>
+    public Task<int> RevokeSessionsAsync(UserAdminRecord user, CancellationToken ct) => RevokeAllAsync(user.User.Id, ct);
 
     /// <summary>Sets a new password (the signup rules apply) and ends every session.</summary>
     public async Task<int> ResetPasswordAsync(UserAdminRecord user, string? password, string clientKey, CancellationToken ct)
@@ -103,6 +102,11 @@ internal sealed class AdminService(
         {
             throw Deleted();
         }
+
+        // Again, now that the account is a tombstone: a login may have stored its session after the first revocation
+        // and read the account (its last check) before the tombstone. A login storing one from now on reads the
+        // tombstone and ends its own session.
+        await RevokeAllAsync(user.User.Id, CancellationToken.None);
 
         return new AdminUserDeletedResponse(user.User.Id, memberships.Count - alone.Count, alone.Count);
     }

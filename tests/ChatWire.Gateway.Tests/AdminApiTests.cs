@@ -98,7 +98,8 @@ public sealed class AdminApiTests
         var revokeDeleted = await server.Management.SendAsync(Request(HttpMethod.Post, $"admin/v1/users/{alice.UserId}/revoke-sessions", Token));
 
         await AssertProblemAsync(refused, HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
-        await AssertProblemAsync(revokeDeleted, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        Assert.Equal(HttpStatusCode.OK, revokeDeleted.StatusCode);
+        Assert.Equal(0, (await revokeDeleted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("revoked").GetInt32());
         Assert.Equal((1, 1), (deleted.GetProperty("teams_left").GetInt32(), deleted.GetProperty("teams_deleted").GetInt32()));
         var shown = Assert.Single(seenByBob.GetProperty("users").EnumerateArray());
         Assert.True(shown.GetProperty("deleted").GetBoolean());
@@ -215,6 +216,54 @@ public sealed class AdminApiTests
         await AssertProblemAsync(login, HttpStatusCode.Forbidden, 2009, "ACCOUNT_DISABLED");
         Assert.True(account.GetProperty("disabled").GetBoolean());
         Assert.Equal(0, account.GetProperty("active_sessions").GetInt32());
+    }
+
+    // A deletion ends the sessions, takes the account out of its teams, then makes it a tombstone. A login whose session
+    // is stored after the first and whose last read of the account comes before the tombstone passes every check of
+    // its own; the store below stores such a session just before the tombstone. It must not survive the deletion.
+    [Fact]
+    public async Task DeleteUser_ALoginBetweenTheRevocationAndTheTombstone_NoSessionSurvives()
+    {
+        SessionBeforeTombstone? proxy = null;
+        await using var server = await TestServer.StartAsync(WithToken, replaceServices: services =>
+        {
+            var real = (IAccountAdminStore)services.Last(d => d.ServiceType == typeof(IAccountAdminStore)).ImplementationInstance!;
+            proxy = (SessionBeforeTombstone)(object)System.Reflection.DispatchProxy.Create<IAccountAdminStore, SessionBeforeTombstone>();
+            proxy.Inner = real;
+            services.AddSingleton((IAccountAdminStore)(object)proxy);
+        });
+        var alice = await server.SignupAsync();
+
+        await AdminAsync(server, HttpMethod.Delete, $"admin/v1/users/{alice.UserId}");
+        using var me = new HttpRequestMessage(HttpMethod.Get, "v1/me");
+        me.Headers.Authorization = new AuthenticationHeaderValue("Bearer", proxy!.Token);
+        var answer = await server.Http.SendAsync(me);
+        var revoked = await AdminAsync(server, HttpMethod.Post, $"admin/v1/users/{alice.UserId}/revoke-sessions");
+
+        Assert.NotNull(proxy.Token);
+        Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
+        Assert.Equal(0, revoked.GetProperty("revoked").GetInt32());
+    }
+
+    public class SessionBeforeTombstone : System.Reflection.DispatchProxy
+    {
+        public IAccountAdminStore Inner { get; set; } = null!;
+
+        /// <summary>The session token stored just before the tombstone.</summary>
+        public string? Token { get; private set; }
+
+        protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args) =>
+            targetMethod!.Name == nameof(IAccountAdminStore.MarkUserDeletedAsync)
+                ? StoreSessionThenMarkAsync((Guid)args![0]!, (DateTimeOffset)args[1]!)
+                : targetMethod.Invoke(Inner, args);
+
+        private async Task<bool> StoreSessionThenMarkAsync(Guid userId, DateTimeOffset at)
+        {
+            Token = ChatWire.Gateway.Accounts.SessionTokens.NewToken();
+            var hash = ChatWire.Gateway.Accounts.SessionTokens.Hash(Token, ChatWire.Gateway.Accounts.SessionTokens.TokenBytes)!;
+            await ((IDirectoryStore)Inner).CreateDeviceSessionAsync(new DeviceSessionRecord(Guid.CreateVersion7(), userId, "late login", hash, at, at, null));
+            return await Inner.MarkUserDeletedAsync(userId, at);
+        }
     }
 
     public class DisableAfterFirstRead : System.Reflection.DispatchProxy
