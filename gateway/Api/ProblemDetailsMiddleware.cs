@@ -50,6 +50,11 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
         }
+        catch (Exception ex) when (!context.Response.HasStarted && ChatWire.Storage.StoreFaults.IsMissingReference(ex))
+        {
+            // A race the request's own checks could not see: what it refers to was deleted by another request meanwhile.
+            await WriteAsync(context, ErrorCode.NotFound, "What this request refers to (a team, channel or conversation) was deleted while it ran; nothing was changed.", null, null);
+        }
         catch (Exception ex) when (!context.Response.HasStarted)
         {
             GatewayLog.RequestFault(logger, context.Request.Method, context.Request.Path, ex);

@@ -253,22 +253,47 @@ internal static class TeamEndpoints
             throw new RequestRefusedException(ErrorCode.InviteInvalid, "You were removed from this team after this invite was made; ask for a new invite.");
         }
 
-        if (await directory.AddTeamMemberAsync(invite.TeamId, me.UserId, TeamRole.Member, now, ct))
+        // The team may be deleted while this runs (its invites go with it): the join then stores nothing and answers
+        // as for an invite that no longer exists.
+        try
+        {
+            await AddToTeamAsync(invite.TeamId, me, directory, conversations, now, ct);
+        }
+        catch (Exception ex) when (ChatWire.Storage.StoreFaults.IsMissingReference(ex))
+        {
+            throw TeamOfInviteGone();
+        }
+        catch (RequestRefusedException ex) when (ex.Code is ErrorCode.NotFound or ErrorCode.NotAMember)
+        {
+            // Its general channel went with it, after the membership was stored.
+            if (await directory.GetTeamMembershipAsync(invite.TeamId, me.UserId, CancellationToken.None) is null)
+            {
+                throw TeamOfInviteGone();
+            }
+
+            throw;
+        }
+
+        var membership = await directory.GetTeamMembershipAsync(invite.TeamId, me.UserId, ct) ?? throw TeamOfInviteGone();
+        return ToInfo(membership);
+    }
+
+    private static RequestRefusedException TeamOfInviteGone() => new(ErrorCode.InviteInvalid, "The team of this invite was deleted.");
+
+    private static async Task AddToTeamAsync(Guid teamId, SessionIdentity me, IDirectoryStore directory, ConversationService conversations, DateTimeOffset now, CancellationToken ct)
+    {
+        if (await directory.AddTeamMemberAsync(teamId, me.UserId, TeamRole.Member, now, ct))
         {
             // The team's last owner may have left it, alone, while this join was under way. Checked at once, whatever
             // happens next, and whether or not the client waits for the answer.
-            await conversations.EnsureAnOwnerAsync(invite.TeamId, CancellationToken.None);
-            var general = (await directory.ListChannelsAsync(invite.TeamId, me.UserId, ct))
+            await conversations.EnsureAnOwnerAsync(teamId, CancellationToken.None);
+            var general = (await directory.ListChannelsAsync(teamId, me.UserId, ct))
                 .FirstOrDefault(c => c.Kind == ConversationKind.PublicChannel && c.Name == ConversationService.GeneralChannelName);
             if (general is not null)
             {
                 await conversations.AddMemberAsync(me, general.Id, me.UserId, ct);
             }
-
         }
-
-        var membership = await directory.GetTeamMembershipAsync(invite.TeamId, me.UserId, ct) ?? throw Validation.NotFound("team");
-        return ToInfo(membership);
     }
 
     private static async Task<IResult> LeaveAsync(string teamId, HttpContext http, ConversationService conversations, CancellationToken ct)
