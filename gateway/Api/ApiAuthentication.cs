@@ -49,8 +49,22 @@ internal static class ApiAuthentication
         }
 
         budget.ChargeAccount(http, identity.UserId);
+        var inProgress = http.RequestServices.GetRequiredService<AccountRequestsInProgress>();
+        if (!inProgress.TryEnter(identity.UserId))
+        {
+            throw new RequestRefusedException(
+                ErrorCode.RateLimited, "Too many requests of this account are in progress at once; retry when one has finished.", retryAfterSeconds: 1);
+        }
+
         http.Items[IdentityKey] = identity;
-        await next(http);
+        try
+        {
+            await next(http);
+        }
+        finally
+        {
+            inProgress.Exit(identity.UserId);
+        }
     }
 
     public const string SignupPath = "/v1/accounts/signup";

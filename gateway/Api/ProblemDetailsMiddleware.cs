@@ -71,6 +71,7 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         ErrorCode.MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
         ErrorCode.AlreadyExists or ErrorCode.IdempotencyConflict or ErrorCode.StaleEpoch or ErrorCode.DistributionMismatch
             or ErrorCode.KeyVersionConflict or ErrorCode.KeyConflict => StatusCodes.Status409Conflict,
+        ErrorCode.FrameTimeout => StatusCodes.Status408RequestTimeout,
         ErrorCode.InviteInvalid => StatusCodes.Status410Gone,
         ErrorCode.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ErrorCode.UploadMismatch => StatusCodes.Status422UnprocessableEntity,
@@ -112,6 +113,12 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         if (retryAfterSeconds is { } retry)
         {
             context.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (code == ErrorCode.FrameTimeout)
+        {
+            // The rest of a body that did not arrive in time is not waited for: the connection ends with this answer.
+            context.Response.Headers.Connection = "close";
         }
 
         var problem = new ApiProblem(TypePrefix + name, Title(name), answered, detail, (int)code, name, errors, mismatch?.Missing, mismatch?.Extra, mismatch?.Stale);

@@ -1,6 +1,8 @@
 using System.Text.Unicode;
+using ChatWire.Gateway.Hosting;
 using ChatWire.Protocol;
 using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace ChatWire.Gateway.Api;
@@ -42,7 +44,7 @@ internal static class RequestLimits
             else if (HasBody(request)
                 && !request.Path.StartsWithSegments(ApiAuthentication.BlobsPath, StringComparison.OrdinalIgnoreCase))
             {
-                await request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+                await ReadBodyAsync(context, Stream.Null);
             }
         }
 
@@ -55,7 +57,7 @@ internal static class RequestLimits
     {
         var request = context.Request;
         var body = new MemoryStream(request.ContentLength is { } length and <= MaxBodyBytes ? (int)length : 4096);
-        await request.Body.CopyToAsync(body, context.RequestAborted);
+        await ReadBodyAsync(context, body);
         if (!Utf8.IsValid(body.GetBuffer().AsSpan(0, (int)body.Length)))
         {
             throw new RequestRefusedException(ErrorCode.ValidationFailed, ProblemDetailsMiddleware.NotAJsonObjectDetail);
@@ -63,6 +65,26 @@ internal static class RequestLimits
 
         body.Position = 0;
         request.Body = body;
+    }
+
+    // The whole body within Gateway:HttpRequestBodyTimeoutMs. Kestrel's own guard, a minimum average rate of 240 bytes a
+    // second, would let a body of 64 KiB take four and a half minutes, and one of 512 KiB (key bundles) half an hour,
+    // holding the connection and what was read. Past the deadline: 408 FRAME_TIMEOUT, as a protocol frame that does not
+    // complete in time, and the connection closes (the rest of the body is not waited for).
+    private static async Task ReadBodyAsync(HttpContext context, Stream into)
+    {
+        var timeout = context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.HttpRequestBodyTimeoutMs;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await context.Request.Body.CopyToAsync(into, deadline.Token);
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            throw new RequestRefusedException(
+                ErrorCode.FrameTimeout, $"The request body did not arrive within {timeout / 1000.0:0.###} s (Gateway:HttpRequestBodyTimeoutMs).");
+        }
     }
 
     private static void RequireUtf8(HttpRequest request)

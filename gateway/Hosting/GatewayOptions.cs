@@ -65,6 +65,13 @@ public sealed class GatewayOptions
     /// <summary>An HTTP request's headers must arrive within this long of its first byte.</summary>
     public int HttpRequestHeadersTimeoutMs { get; set; } = 10_000;
 
+    /// <summary>
+    /// An HTTP API request's body (a JSON body, or one an endpoint that takes none reads and drops) must arrive whole
+    /// within this long of its headers; otherwise 408 FRAME_TIMEOUT and the connection closes. Blob uploads and
+    /// downloads are not bound by it.
+    /// </summary>
+    public int HttpRequestBodyTimeoutMs { get; set; } = 30_000;
+
     public int AuthDeadlineMs { get; set; } = 10_000;
 
     public int HeartbeatIntervalMs { get; set; } = 30_000;
@@ -283,6 +290,12 @@ public sealed class LimitsOptions
     /// AUTH RATE_LIMITED with retry_after_ms). 0 = no limit.
     /// </summary>
     public int RefusedTokensPerMinutePerAddress { get; set; } = 1200;
+
+    /// <summary>
+    /// HTTP API requests (<c>/v1/</c>, with a session) one account may have in progress at once on one node, over all its
+    /// devices; one more is 429 RATE_LIMITED. 0 = no limit.
+    /// </summary>
+    public int ApiRequestsInProgressPerUser { get; set; } = 32;
 
     /// <summary>One-time prekeys one user may claim per minute (key directory): draining a device's prekeys is an attack.</summary>
     public int PrekeyClaimsPerMinutePerUser { get; set; } = 60;

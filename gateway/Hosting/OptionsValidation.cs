@@ -75,6 +75,7 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
         Positive(failures, nameof(options.MaxManagementConnections), options.MaxManagementConnections);
         Positive(failures, nameof(options.HttpKeepAliveTimeoutMs), options.HttpKeepAliveTimeoutMs);
         Positive(failures, nameof(options.HttpRequestHeadersTimeoutMs), options.HttpRequestHeadersTimeoutMs);
+        Positive(failures, nameof(options.HttpRequestBodyTimeoutMs), options.HttpRequestBodyTimeoutMs);
         Positive(failures, nameof(options.ReadinessTimeoutMs), options.ReadinessTimeoutMs);
         if (options.DrainTimeoutMs is < 0 or > 3_600_000)
         {
@@ -227,6 +228,11 @@ internal static class LimitsOptionsValidation
         {
             yield return "Limits:ApiRequestsPerMinutePerUser, Limits:ApiRequestsPerMinutePerAddress and Limits:RefusedTokensPerMinutePerAddress "
                 + $"must be 0 (no limit) or 1 to {MaxApiRequestsPerMinute}.";
+        }
+
+        if (limits.ApiRequestsInProgressPerUser < 0)
+        {
+            yield return $"Limits:ApiRequestsInProgressPerUser must be 0 (no limit) or positive; got {limits.ApiRequestsInProgressPerUser}.";
         }
 
         if (limits.StorageBytesPerUser < 0 || limits.StorageBytesPerTeam < 0)

@@ -297,6 +297,7 @@ internal static class ServiceComposition
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton<AttemptThrottle>();
         services.AddSingleton<Api.ApiRequestBudget>();
+        services.AddSingleton<Api.AccountRequestsInProgress>();
         services.AddSingleton<RefusedTokenBudget>();
         services.AddSingleton<SessionAuthenticator>();
         services.AddSingleton<MembershipCache>();

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using ChatWire.Gateway.Tests.Infrastructure;
 using ChatWire.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using static ChatWire.Gateway.Tests.HttpApiTests;
 
 namespace ChatWire.Gateway.Tests;
@@ -305,6 +306,68 @@ public sealed class HttpEdgeTests
         await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, 4007, "VALIDATION_FAILED");
         Assert.Equal(HttpStatusCode.OK, (await alice.SendAsync(HttpMethod.Get, "v1/me")).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await alice.SendRawAsync(HttpMethod.Post, "v1/accounts/logout", new StringContent("{}", Encoding.UTF8, "application/json"))).StatusCode);
+    }
+
+    // docs/security.md: a body sent slowly holds its request, and its connection, only until the body deadline, and an
+    // account holds only so many requests at once. Here the cap is 2 and the deadline 3 s.
+    [Fact]
+    public async Task SlowBodies_AccountCappedInProgress_ThenEachRefusedAtTheDeadline_ConnectionClosed()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:ApiRequestsInProgressPerUser"] = "2",
+            ["Gateway:HttpRequestBodyTimeoutMs"] = "3000",
+        });
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+
+        // Two team creations whose bodies stop after 9 of their 40 bytes.
+        var inProgress = server.Server.App.Services.GetRequiredService<Api.AccountRequestsInProgress>();
+        var held = new[] { await StartSlowBodyAsync(server, alice, inProgress, 1), await StartSlowBodyAsync(server, alice, inProgress, 2) };
+        var third = await alice.SendAsync(HttpMethod.Get, "v1/me");
+        var others = await bob.SendAsync(HttpMethod.Get, "v1/me");
+        var answers = await Task.WhenAll(held.Select(ReadAnswerAsync));
+        var afterwards = await alice.SendAsync(HttpMethod.Get, "v1/me");
+
+        await AssertProblemAsync(third, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        Assert.Equal("1", third.Headers.RetryAfter?.Delta?.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(HttpStatusCode.OK, others.StatusCode);
+        Assert.All(answers, answer =>
+        {
+            Assert.StartsWith("HTTP/1.1 408 ", answer, StringComparison.Ordinal);
+            Assert.Contains("\"name\":\"FRAME_TIMEOUT\"", answer, StringComparison.Ordinal);
+            Assert.Contains("Connection: close", answer, StringComparison.OrdinalIgnoreCase);
+        });
+        Assert.Equal(HttpStatusCode.OK, afterwards.StatusCode);
+        Assert.Equal(0, (await alice.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").GetArrayLength());
+    }
+
+    // A POST whose headers are sent whole and whose body stops part way; the socket stays open until its answer is read.
+    private static async Task<System.Net.Sockets.TcpClient> StartSlowBodyAsync(TestServer server, TestUser user, Api.AccountRequestsInProgress inProgress, int count)
+    {
+        var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(server.ApiBaseAddress.Host, server.ApiBaseAddress.Port);
+        await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /v1/teams HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {user.Token}\r\nContent-Type: application/json\r\n"
+            + "Content-Length: 40\r\n\r\n{\"name\":"));
+
+        // Until the server holds the request: it is counted in once its headers are read.
+        for (var i = 0; i < 1000 && inProgress.Count(user.UserId) < count; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        return client;
+    }
+
+    private static async Task<string> ReadAnswerAsync(System.Net.Sockets.TcpClient client)
+    {
+        using (client)
+        {
+            using var reader = new StreamReader(client.GetStream(), Encoding.UTF8);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            return await reader.ReadToEndAsync(timeout.Token);
+        }
     }
 
     // One request over a socket of its own, written exactly as given (HttpClient would resolve dot segments).
