@@ -20,6 +20,10 @@ internal sealed class AccountRequestsInProgress(IOptions<LimitsOptions> options)
     /// <summary>Accounts with a request in progress, for tests.</summary>
     public int Tracked => _counts.Count;
 
+    /// <summary>The refusal of one request more than the limit.</summary>
+    public static RequestRefusedException TooMany() =>
+        new(Protocol.ErrorCode.RateLimited, "Too many requests of this account are in progress at once; retry when one has finished.", retryAfterSeconds: 1);
+
     /// <summary>The account's requests in progress now, for tests.</summary>
     public int Count(Guid userId) => _counts.TryGetValue(userId, out var count) ? count : 0;
 

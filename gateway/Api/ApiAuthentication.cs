@@ -52,8 +52,7 @@ internal static class ApiAuthentication
         var inProgress = http.RequestServices.GetRequiredService<AccountRequestsInProgress>();
         if (!inProgress.TryEnter(identity.UserId))
         {
-            throw new RequestRefusedException(
-                ErrorCode.RateLimited, "Too many requests of this account are in progress at once; retry when one has finished.", retryAfterSeconds: 1);
+            throw AccountRequestsInProgress.TooMany();
         }
 
         http.Items[IdentityKey] = identity;

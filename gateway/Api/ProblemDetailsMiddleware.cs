@@ -53,6 +53,8 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         catch (Exception ex) when (!context.Response.HasStarted && ChatWire.Storage.StoreFaults.IsMissingReference(ex))
         {
             // A race the request's own checks could not see: what it refers to was deleted by another request meanwhile.
+            // Logged, since a write naming a wrong id would look the same.
+            GatewayLog.RequestRacedDeletion(logger, context.Request.Method, context.Request.Path, ex);
             await WriteAsync(context, ErrorCode.NotFound, "What this request refers to (a team, channel or conversation) was deleted while it ran; nothing was changed.", null, null);
         }
         catch (Exception ex) when (!context.Response.HasStarted)
@@ -130,6 +132,10 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
     {
         StatusCodes.Status415UnsupportedMediaType => (ErrorCode.UnsupportedMediaType, UnsupportedMediaTypeDetail),
         StatusCodes.Status413PayloadTooLarge => (ErrorCode.ValidationFailed, TooLargeDetail),
+
+        // Kestrel's minimum body rate (240 bytes a second on average, after 5 s): a body that stalls is cut off before
+        // the body deadline, and gets the same answer.
+        StatusCodes.Status408RequestTimeout => (ErrorCode.FrameTimeout, "The request body arrived too slowly (under 240 bytes a second); send it again, whole."),
         _ when ex.InnerException is JsonException => (ErrorCode.ValidationFailed, NotAJsonObjectDetail),
         _ when request.ContentLength is null or 0 && request.Headers.TransferEncoding.Count == 0 =>
             (ErrorCode.ValidationFailed, "The request body is missing; send a JSON object."),

@@ -118,8 +118,9 @@ internal sealed class AttachmentService(
     }
 
     /// <summary>Whether the local store may take an upload for <paramref name="attachmentId"/>: it is still pending.</summary>
-    public async Task<bool> AwaitsUploadAsync(Guid attachmentId, CancellationToken ct) =>
-        await attachments.GetAttachmentAsync(attachmentId, ct) is { State: AttachmentState.Pending };
+    /// <summary>Who created the attachment, while it awaits its upload; null once it is complete, or when there is none.</summary>
+    public async Task<Guid?> AwaitingUploadByAsync(Guid attachmentId, CancellationToken ct) =>
+        await attachments.GetAttachmentAsync(attachmentId, ct) is { State: AttachmentState.Pending } attachment ? attachment.OwnerUserId : null;
 
     /// <summary>Deletes the uploads never completed whose grant expired over <see cref="SweepGrace"/> before <paramref name="now"/>: blob, then row.</summary>
     public async Task<int> SweepAsync(DateTimeOffset now, CancellationToken ct)

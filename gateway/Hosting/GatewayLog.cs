@@ -35,6 +35,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 24, Level = LogLevel.Warning, Message = "Announcing a key change ({Change}) of user {UserId} failed; their devices see it when they next read their keys")]
     public static partial void KeyChangeAnnounceFailed(ILogger logger, Guid userId, string change, Exception exception);
 
+    [LoggerMessage(EventId = 25, Level = LogLevel.Information, Message = "{Method} {Path} wrote a row whose parent is gone (answered 404: deleted while the request ran; if no deletion can explain it, a bug)")]
+    public static partial void RequestRacedDeletion(ILogger logger, string method, string path, Exception exception);
+
     [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "Noise next key {PublicKey} is staged: accepted from IK clients, and current after the next --rotate-noise-key")]
     public static partial void NoiseNextKey(ILogger logger, string publicKey);
 

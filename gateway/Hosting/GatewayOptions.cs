@@ -67,8 +67,8 @@ public sealed class GatewayOptions
 
     /// <summary>
     /// An HTTP API request's body (a JSON body, or one an endpoint that takes none reads and drops) must arrive whole
-    /// within this long of its headers; otherwise 408 FRAME_TIMEOUT and the connection closes. Blob uploads and
-    /// downloads are not bound by it.
+    /// within this long of the server starting to read it (after the session check); otherwise 408 FRAME_TIMEOUT and
+    /// the connection closes. Blob uploads are not bound by it (they count among their creator's requests in progress).
     /// </summary>
     public int HttpRequestBodyTimeoutMs { get; set; } = 30_000;
 

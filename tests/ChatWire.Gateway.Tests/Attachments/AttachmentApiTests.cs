@@ -40,6 +40,44 @@ public sealed class AttachmentApiTests
         Assert.Equal(ciphertext, await File.ReadAllBytesAsync(Path.Combine(server.DataDirectory, "blobs", id.ToString())));
     }
 
+    // docs/security.md: an upload has no body deadline, so it counts among its creator's requests in progress; with a
+    // limit of 1, a slow upload leaves the creator no other request until it ends, and others are not held up.
+    [Fact]
+    public async Task SlowUpload_HoldsOneOfItsCreatorsRequestsInProgress_UntilItEnds()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Limits:ApiRequestsInProgressPerUser"] = "1" });
+        var alice = await server.SignupAsync("alice");
+        var bob = await server.SignupAsync("bob");
+        var (_, general) = await alice.CreateTeamAsync();
+        var ciphertext = RandomNumberGenerator.GetBytes(1_000);
+        var created = await AttachmentClient.CreateForAsync(alice, general, ciphertext);
+        var url = new Uri(created.GetProperty("upload").GetProperty("url").GetString()!);
+        var inProgress = server.Server.App.Services.GetRequiredService<Api.AccountRequestsInProgress>();
+
+        // The headers and half the body, then nothing until the other requests have been answered.
+        using var upload = new System.Net.Sockets.TcpClient();
+        await upload.ConnectAsync(url.Host, url.Port);
+        var stream = upload.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"PUT {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nContent-Length: {ciphertext.Length}\r\n\r\n"));
+        await stream.WriteAsync(ciphertext.AsMemory(0, 500));
+        for (var i = 0; i < 1000 && inProgress.Count(alice.UserId) == 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        var meanwhile = await alice.SendAsync(HttpMethod.Get, "v1/me");
+        var others = await bob.SendAsync(HttpMethod.Get, "v1/me");
+        await stream.WriteAsync(ciphertext.AsMemory(500));
+        using var reader = new StreamReader(stream);
+        var answer = await reader.ReadLineAsync();
+        var afterwards = await alice.SendAsync(HttpMethod.Get, "v1/me");
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, meanwhile.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, others.StatusCode);
+        Assert.Equal("HTTP/1.1 204 No Content", answer);
+        Assert.Equal(HttpStatusCode.OK, afterwards.StatusCode);
+    }
+
     // The upload and download URLs name Gateway:PublicHost, never the host a request claims to be addressed to.
     [Fact]
     public async Task Urls_PublicHostSet_NameIt_NotTheRequestsHostHeader()
