@@ -18,9 +18,10 @@
 # The primary replicates semi-synchronously (AFTER_SYNC): a commit is acknowledged only once the replica
 # has the transaction in its relay log, so a failover to the replica loses nothing acknowledged.
 #
-# Gateways connect as the user "chatwire" (the CHATWIRE_SERVICES_MYSQL_APP* strings): every privilege on
-# databases, none global, so the replica's read_only refuses its writes until the replica is promoted, as
-# docs/deploy.md asks of production. Root (over the socket, or from 127.x) is for administration.
+# Gateways connect as the user "chatwire" (the CHATWIRE_SERVICES_MYSQL_APP* strings): every privilege on the
+# databases named chatwire* (chatwire, chatwire_history, …), none global and none on the system schema, so the
+# replica's read_only refuses its writes until the replica is promoted, as docs/deploy.md asks of production.
+# Root (over the socket, or from 127.x) is for administration.
 #
 # Nothing here touches a service that another program started: every server gets its own directory,
 # port and pid file.
@@ -151,7 +152,7 @@ start() {
   done
   mariadb_exec primary "CREATE USER 'repl'@'127.%' IDENTIFIED BY 'replica-secret'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.%';"
   # Replicated to the replica with the rest of the primary's binary log.
-  mariadb_exec primary "CREATE USER 'chatwire'@'127.%' IDENTIFIED BY '$app_password'; GRANT ALL PRIVILEGES ON \`%\`.* TO 'chatwire'@'127.%';"
+  mariadb_exec primary "CREATE USER 'chatwire'@'127.%' IDENTIFIED BY '$app_password'; GRANT ALL PRIVILEGES ON \`chatwire%\`.* TO 'chatwire'@'127.%';"
   mariadb_exec replica "CHANGE MASTER TO MASTER_HOST='$primary_address', MASTER_PORT=$mysql_port, MASTER_USER='repl', MASTER_PASSWORD='replica-secret', MASTER_USE_GTID=slave_pos; START SLAVE;"
   wait_for "replication" bash -c "mariadb --no-defaults --socket='$dir/replica.sock' -uroot -e 'SHOW SLAVE STATUS\G' | grep -q 'Slave_SQL_Running: Yes'"
   wait_for "semi-synchronous replication" bash -c "mariadb --no-defaults --socket='$dir/primary.sock' -uroot -N -e \"SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'\" | grep -q '[[:space:]]1$'"

@@ -158,12 +158,20 @@ public sealed class SecureMessagingTests(ServerFixture fixture) : IClassFixture<
         // Three of bob's devices to seal to, two claims a minute for alice.
         var sent = await SendAsync(alice.Devices[0], channel, "three devices, two claims");
 
+        // The X3DH header of each of bob's seeds: u8 version, EK_pub (32), u32 spk_id, u32 opk_id (0: none).
+        var oneTimePrekeyIds = new List<uint>();
         foreach (var device in bob.Devices)
         {
             var message = (await MessagesAsync(device, channel)).Single(e => e.EventId == sent);
             var content = await device.Secure.DecryptAsync(message);
             Assert.True(content.Text == "three devices, two claims", $"{device.User.DeviceId}: {content.FailureReason}");
+            var seed = (await device.Api.GetKeyBundlesAsync(channel)).Entries.Single(e => e.DeviceId == device.User.DeviceId && e.SenderDeviceId == alice.Devices[0].User.DeviceId);
+            oneTimePrekeyIds.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(seed.Sealed.AsSpan(37, 4)));
         }
+
+        // Two claims went to the first two devices sealed to (alice's own may be one of them): the rest used none.
+        Assert.Contains(0u, oneTimePrekeyIds);
+        Assert.Contains(oneTimePrekeyIds, id => id != 0);
     }
 
     [Fact]

@@ -476,6 +476,7 @@ public sealed partial class SecureClient
     {
         var strict = state.Mode == "strict";
         var entries = new List<KeyBundleEntry>();
+        var claimsRefused = false;
         foreach (var member in state.Members)
         {
             if (strict ? member.Devices.Count == 0 : member.HistoryKeyGeneration is null)
@@ -506,18 +507,25 @@ public sealed partial class SecureClient
                     continue;
                 }
 
-                PrekeyBundle bundle;
-                try
+                // Past this user's claim budget (a strict conversation with more devices than claims a minute), the rest of
+                // this distribution uses X3DH with the signed prekey the directory listed with each device and no one-time
+                // prekey (docs/e2e.md, "One-shot X3DH"), rather than failing the send or asking again for each device.
+                PrekeyBundle? bundle = null;
+                if (!claimsRefused)
                 {
-                    bundle = await ClaimBundleAsync(member.UserId, deviceId, device.SigningKey, device.DhKey, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        bundle = await ClaimBundleAsync(member.UserId, deviceId, device.SigningKey, device.DhKey, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (ChatWireException ex) when (ex.Code == ErrorCode.RateLimited && device.SignedPrekey is not null)
+                    {
+                        claimsRefused = true;
+                    }
                 }
-                catch (ChatWireException ex) when (ex.Code == ErrorCode.RateLimited && device.SignedPrekey is { } signedPrekey)
-                {
-                    // Past this user's claim budget (a strict conversation with more devices than claims a minute): X3DH
-                    // with the signed prekey the directory listed with the device, and no one-time prekey (docs/e2e.md,
-                    // "Limits of this version"), rather than failing the send.
-                    bundle = new PrekeyBundle(member.UserId, deviceId, device.SigningKey, device.DhKey, signedPrekey, null);
-                }
+
+                bundle ??= device.SignedPrekey is { } signedPrekey
+                    ? new PrekeyBundle(member.UserId, deviceId, device.SigningKey, device.DhKey, signedPrekey, null)
+                    : await ClaimBundleAsync(member.UserId, deviceId, device.SigningKey, device.DhKey, cancellationToken).ConfigureAwait(false);
 
                 entries.Add(new KeyBundleEntry(member.UserId, deviceId, null, store.SealSeedToDevice(seed, bundle)));
             }
