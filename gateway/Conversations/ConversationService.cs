@@ -363,6 +363,10 @@ internal sealed partial class ConversationService(
         if (result.Outcome == AppendOutcome.Stored)
         {
             quota.Add(usage.User, usage.Team, usage.Bytes);
+            if (turn is { } taken)
+            {
+                await slowMode.ConfirmAsync(taken);
+            }
         }
 
         metrics.SendDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);

@@ -29,11 +29,22 @@ internal readonly record struct SlowModeAnswer(SlowModeTurn Turn, uint WaitMs)
 /// <remarks>
 /// A turn remembers when it was taken and the period it was taken under. It lasts the shorter of that period and
 /// the one asked with now, so a channel whose slow mode is shortened (or turned off, which asks nothing) frees its
-/// members at once, while a longer one holds each member from their next message on.
+/// members at once, while a longer one holds each member from their next message on. Until its message is stored
+/// (<see cref="ConfirmAsync"/>) a turn is pending: a SEND meeting it is told to retry within <see cref="PendingWaitMs"/>,
+/// not after the whole period, since the message holding the turn may yet be refused and give it back.
 /// </remarks>
 internal interface ISlowModeGate
 {
+    /// <summary>The longest wait answered while the turn's own message is still being stored.</summary>
+    const int PendingWaitMs = 1_000;
+
     ValueTask<SlowModeAnswer> TryTakeAsync(Guid conversationId, Guid userId, int seconds);
+
+    /// <summary>
+    /// The turn's message was stored: the turn holds for its whole period. Done before the SEND_ACK, so that a member's
+    /// next SEND, on any node, meets the whole period once the first was acknowledged.
+    /// </summary>
+    ValueTask ConfirmAsync(SlowModeTurn turn);
 
     void GiveBack(SlowModeTurn turn);
 }
@@ -62,7 +73,7 @@ internal sealed class InProcessSlowModeGate : ISlowModeGate, IDisposable
     {
         var key = (conversationId, userId);
         var period = seconds * Stopwatch.Frequency;
-        var mine = new Held(Interlocked.Increment(ref _tokens), now, now + period);
+        var mine = new Held(Interlocked.Increment(ref _tokens), now, now + period, Pending: true);
         while (true)
         {
             if (!_turns.TryGetValue(key, out var held))
@@ -75,12 +86,28 @@ internal sealed class InProcessSlowModeGate : ISlowModeGate, IDisposable
             else if (Math.Min(held.Until, held.Taken + period) is var ends && ends > now)
             {
                 // Rounded up: a retry after exactly this long finds the turn ended.
-                return SlowModeAnswer.Wait(((ends - now) * 1_000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
+                var waitMs = ((ends - now) * 1_000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency;
+                return SlowModeAnswer.Wait(held.Pending ? Math.Min(waitMs, ISlowModeGate.PendingWaitMs) : waitMs);
             }
             else if (_turns.TryUpdate(key, mine, held))
             {
                 return new SlowModeAnswer(new SlowModeTurn(conversationId, userId, mine.Token, Local: true), 0);
             }
+        }
+    }
+
+    public ValueTask ConfirmAsync(SlowModeTurn turn)
+    {
+        Confirm(turn);
+        return ValueTask.CompletedTask;
+    }
+
+    internal void Confirm(SlowModeTurn turn)
+    {
+        var key = (turn.ConversationId, turn.UserId);
+        if (_turns.TryGetValue(key, out var held) && held.Token == turn.Token && held.Pending)
+        {
+            _turns.TryUpdate(key, held with { Pending = false }, held);
         }
     }
 
@@ -106,34 +133,48 @@ internal sealed class InProcessSlowModeGate : ISlowModeGate, IDisposable
 
     public void Dispose() => _sweep.Dispose();
 
-    // Taken and Until are Stopwatch timestamps: when the turn was taken, and when it ends under the period it was taken with.
-    private readonly record struct Held(long Token, long Taken, long Until);
+    // Taken and Until are Stopwatch timestamps: when the turn was taken, and when it ends under the period it was taken
+    // with. Pending until its message is stored.
+    private readonly record struct Held(long Token, long Taken, long Until, bool Pending);
 }
 
 /// <summary>
 /// The distributed mode's gate: each turn is a Redis key (<c>chatwire:slow:{conversation}:{user}</c>) holding the
-/// turn's token and when Redis took it (<c>{token}:{unix ms}</c>), expiring with the period it was taken under. One
-/// script takes the turn or answers the time left, so one round trip decides, whichever node the member's devices are
-/// on. A turn is given back by deleting the key only if it still holds the turn's token. While Redis is unreachable or
+/// turn's token and when Redis took it (<c>{token}:{unix ms}</c>, with <c>:p</c> appended while its message is being
+/// stored), expiring with the period it was taken under. One script takes the turn or answers the time left, so one
+/// round trip decides, whichever node the member's devices are on. A turn is confirmed by dropping the <c>:p</c>, and
+/// given back by deleting the key, each only if the key still holds the turn's token. While Redis is unreachable or
 /// slow each node keeps turns of its own (<see cref="InProcessSlowModeGate"/>), so slow mode still holds a member to
 /// one message per node per period.
 /// </summary>
 internal sealed class RedisSlowModeGate(IConnectionMultiplexer redis, InProcessSlowModeGate fallback) : ISlowModeGate
 {
     // -1 when the turn was taken, else the milliseconds left: the shorter of the period asked now and what the key has
-    // left (the period it was taken under). Redis's own clock, so the nodes' clocks do not matter.
+    // left (the period it was taken under), and at most ARGV[3] while the turn is pending. Redis's own clock, so the
+    // nodes' clocks do not matter.
     private const string TakeScript = """
         local clock = redis.call('TIME')
         local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
         local held = redis.call('GET', KEYS[1])
         if held then
-          local taken = tonumber(string.match(held, ':(%d+)$'))
+          local taken = tonumber(string.match(held, '^[^:]+:(%d+)'))
           local left = redis.call('PTTL', KEYS[1])
           if taken and taken + tonumber(ARGV[2]) - now < left then left = taken + tonumber(ARGV[2]) - now end
-          if left > 0 then return left end
+          if left > 0 then
+            if string.sub(held, -2) == ':p' and left > tonumber(ARGV[3]) then left = tonumber(ARGV[3]) end
+            return left
+          end
         end
-        redis.call('SET', KEYS[1], ARGV[1] .. ':' .. now, 'PX', ARGV[2])
+        redis.call('SET', KEYS[1], ARGV[1] .. ':' .. now .. ':p', 'PX', ARGV[2])
         return -1
+        """;
+
+    private const string ConfirmScript = """
+        local held = redis.call('GET', KEYS[1])
+        if held and string.sub(held, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ':' and string.sub(held, -2) == ':p' then
+          return redis.call('SET', KEYS[1], string.sub(held, 1, -3), 'KEEPTTL')
+        end
+        return 0
         """;
 
     private const string GiveBackScript = """
@@ -149,7 +190,7 @@ internal sealed class RedisSlowModeGate(IConnectionMultiplexer redis, InProcessS
         var turn = new SlowModeTurn(conversationId, userId, Random.Shared.NextInt64(1, long.MaxValue), Local: false);
         try
         {
-            var left = (long)await _database.ScriptEvaluateAsync(TakeScript, [Key(conversationId, userId)], [turn.Token, seconds * 1_000L]);
+            var left = (long)await _database.ScriptEvaluateAsync(TakeScript, [Key(conversationId, userId)], [turn.Token, seconds * 1_000L, ISlowModeGate.PendingWaitMs]);
             return left < 0 ? new SlowModeAnswer(turn, 0) : SlowModeAnswer.Wait(left);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -161,6 +202,25 @@ internal sealed class RedisSlowModeGate(IConnectionMultiplexer redis, InProcessS
             }
 
             return await fallback.TryTakeAsync(conversationId, userId, seconds);
+        }
+    }
+
+    public async ValueTask ConfirmAsync(SlowModeTurn turn)
+    {
+        if (turn.Local)
+        {
+            fallback.Confirm(turn);
+            return;
+        }
+
+        try
+        {
+            await _database.ScriptEvaluateAsync(ConfirmScript, [Key(turn.ConversationId, turn.UserId)], [turn.Token]);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // Unreachable, or the node is stopping: the turn stays pending, so SENDs meeting it are told to retry within a
+            // second, and each retry is told so again until the turn ends: the member still sends no sooner.
         }
     }
 

@@ -21,11 +21,11 @@ public sealed class SlowModeGateTests : IDisposable
     [Fact]
     public void InProcess_ATurnLastsItsPeriod_PerMemberAndChannel_AndTheWaitIsRoundedUp()
     {
-        var taken = _gate.TryTake(_channel, _bob, 10, 0);
+        var taken = Stored(_gate.TryTake(_channel, _bob, 10, 0));
         var soon = _gate.TryTake(_channel, _bob, 10, (3 * Second) + 1);
         var carol = _gate.TryTake(_channel, Guid.CreateVersion7(), 10, 1);
         var otherChannel = _gate.TryTake(Guid.CreateVersion7(), _bob, 10, 1);
-        var ended = _gate.TryTake(_channel, _bob, 10, 10 * Second);
+        var ended = Stored(_gate.TryTake(_channel, _bob, 10, 10 * Second));
         var next = _gate.TryTake(_channel, _bob, 10, 11 * Second);
 
         Assert.True(taken.Taken);
@@ -38,12 +38,12 @@ public sealed class SlowModeGateTests : IDisposable
     [Fact]
     public void InProcess_AShortenedPeriod_FreesAtOnce_ALongerOneHoldsFromTheNextMessage()
     {
-        _gate.TryTake(_channel, _bob, 10, 0);
+        Stored(_gate.TryTake(_channel, _bob, 10, 0));
 
         var longer = _gate.TryTake(_channel, _bob, 60, 4 * Second);
         var shorter = _gate.TryTake(_channel, _bob, 5, 4 * Second);
-        var shortenedOut = _gate.TryTake(_channel, _bob, 3, 4 * Second);
-        var nextUnderTheLonger = _gate.TryTake(_channel, _bob, 60, 8 * Second);
+        var shortenedOut = Stored(_gate.TryTake(_channel, _bob, 3, 4 * Second));
+        var nextUnderTheLonger = Stored(_gate.TryTake(_channel, _bob, 60, 8 * Second));
         var heldLonger = _gate.TryTake(_channel, _bob, 60, 30 * Second);
 
         Assert.Equal(6_000u, longer.WaitMs);
@@ -51,6 +51,26 @@ public sealed class SlowModeGateTests : IDisposable
         Assert.True(shortenedOut.Taken);
         Assert.True(nextUnderTheLonger.Taken);
         Assert.Equal(38_000u, heldLonger.WaitMs);
+    }
+
+    // A turn whose message is still being stored may yet be given back (the store refuses the message): a SEND meeting
+    // it is told to retry within a second, not after the whole period; once the message is stored, the whole period.
+    [Fact]
+    public void InProcess_APendingTurn_AnswersASecondAtMost_ThenItsPeriodOnceStored_AndAGiveBackFreesIt()
+    {
+        var taken = _gate.TryTake(_channel, _bob, 600, 0);
+        var whileStoring = _gate.TryTake(_channel, _bob, 600, Second);
+        _gate.Confirm(taken.Turn);
+        var onceStored = _gate.TryTake(_channel, _bob, 600, Second);
+
+        var refusedByTheStore = _gate.TryTake(Guid.CreateVersion7(), Guid.CreateVersion7(), 600, 0);
+        _gate.GiveBack(refusedByTheStore.Turn);
+        var retried = _gate.TryTake(refusedByTheStore.Turn.ConversationId, refusedByTheStore.Turn.UserId, 600, Second);
+
+        Assert.True(taken.Taken);
+        Assert.Equal(1_000u, whileStoring.WaitMs);
+        Assert.Equal(599_000u, onceStored.WaitMs);
+        Assert.True(retried.Taken);
     }
 
     [Fact]
@@ -97,6 +117,7 @@ public sealed class SlowModeGateTests : IDisposable
         var two = new RedisSlowModeGate(second, fallback);
 
         var taken = await one.TryTakeAsync(_channel, _bob, 30);
+        await one.ConfirmAsync(taken.Turn);
         var onTheOtherNode = await two.TryTakeAsync(_channel, _bob, 30);
         var carol = await two.TryTakeAsync(_channel, Guid.CreateVersion7(), 30);
 
@@ -118,6 +139,30 @@ public sealed class SlowModeGateTests : IDisposable
     }
 
     [Fact]
+    public async Task Redis_APendingTurn_AnswersASecondAtMostOnEveryNode_ThenItsPeriodOnceConfirmed()
+    {
+        await using var first = await ConnectionMultiplexer.ConnectAsync(BackingServices.Redis);
+        await using var second = await ConnectionMultiplexer.ConnectAsync(BackingServices.Redis);
+        var one = new RedisSlowModeGate(first, _gate);
+        using var fallback = new InProcessSlowModeGate();
+        var two = new RedisSlowModeGate(second, fallback);
+
+        var taken = await one.TryTakeAsync(_channel, _bob, 600);
+        var whileStoring = await two.TryTakeAsync(_channel, _bob, 600);
+        await one.ConfirmAsync(taken.Turn with { Token = taken.Turn.Token + 1 });
+        var otherTokenConfirmed = await two.TryTakeAsync(_channel, _bob, 600);
+        await one.ConfirmAsync(taken.Turn);
+        var onceStored = await two.TryTakeAsync(_channel, _bob, 600);
+        var shortened = await two.TryTakeAsync(_channel, _bob, 5);
+
+        Assert.True(taken.Taken);
+        Assert.InRange(whileStoring.WaitMs, 1u, 1_000u);
+        Assert.InRange(otherTokenConfirmed.WaitMs, 1u, 1_000u);
+        Assert.InRange(onceStored.WaitMs, 590_000u, 600_000u);
+        Assert.InRange(shortened.WaitMs, 1u, 5_000u);
+    }
+
+    [Fact]
     public async Task Redis_Unreachable_EachNodeKeepsTurnsOfItsOwn()
     {
         // A port nothing listens on, connected as the gateway connects (ConnectRoutingAsync): kept trying, and each
@@ -130,6 +175,7 @@ public sealed class SlowModeGateTests : IDisposable
         var gate = new RedisSlowModeGate(unreachable, _gate);
 
         var taken = await gate.TryTakeAsync(_channel, _bob, 30);
+        await gate.ConfirmAsync(taken.Turn);
         var again = await gate.TryTakeAsync(_channel, _bob, 30);
         gate.GiveBack(taken.Turn);
         var afterGiveBack = await gate.TryTakeAsync(_channel, _bob, 30);
@@ -138,6 +184,13 @@ public sealed class SlowModeGateTests : IDisposable
         Assert.True(taken.Turn.Local);
         Assert.InRange(again.WaitMs, 25_000u, 30_000u);
         Assert.True(afterGiveBack.Taken);
+    }
+
+    // A turn taken and its message stored.
+    private SlowModeAnswer Stored(SlowModeAnswer answer)
+    {
+        _gate.Confirm(answer.Turn);
+        return answer;
     }
 
     // The give-back is sent without waiting for Redis's answer: the next take may reach Redis before it.
