@@ -125,6 +125,36 @@ public sealed class E2eSendTests
         Assert.True(ack.Seq > 0);
     }
 
+    // docs/http-api.md, "Sealed seeds": a distribution is complete for one roster version. A recipient publishing a
+    // new device list moves the roster although, in history mode, whom to seal to is the same: the chain is refused
+    // until the sender finalizes it again, with an empty chunk, since nobody is missing.
+    [Fact]
+    public async Task Send_AfterARecipientsNewDeviceList_MismatchUntilFinalizedAgain_WithNoNewSeed()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var (team, general) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(team));
+        await PublishAsync(alice);
+        using var bobKeys = new E2eKeys(bob);
+        await bobKeys.PublishAsync();
+        var epoch = await EpochAsync(alice, general);
+        var chain = await DistributeAsync(alice, general, epoch, alice, bob);
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+        var before = await SendE2eAsync(client, general, epoch, chain);
+
+        await bob.CallAsync(HttpMethod.Put, "v1/keys/device-list", bobKeys.DeviceListBody(2, bobKeys));
+        var refused = await SendE2eRefusedAsync(client, general, epoch, chain);
+        var finalized = await UploadAsync(alice, general, chain, epoch, true);
+        var after = await SendE2eAsync(client, general, epoch, chain);
+
+        Assert.Equal(epoch, await EpochAsync(alice, general));
+        Assert.Equal(ErrorCode.DistributionMismatch, refused.Code);
+        Assert.Equal(HttpStatusCode.OK, finalized.StatusCode);
+        Assert.True(after.Seq > before.Seq);
+    }
+
     [Fact]
     public async Task Resend_OfAStoredMessage_AfterTheRosterChanged_AnsweredWithItsSeq_ANewMessageRefused()
     {
