@@ -83,6 +83,9 @@ internal static class ApiAuthentication
     public static SessionIdentity Identity(this HttpContext http) =>
         http.Items[IdentityKey] as SessionIdentity ?? throw new InvalidOperationException("Endpoint is not in the authenticated group.");
 
+    /// <summary>The request's session, when it has one (checked before its body was read).</summary>
+    public static SessionIdentity? IdentityIfAny(this HttpContext http) => http.Items[IdentityKey] as SessionIdentity;
+
     /// <summary>The client's address as throttles count it (IPv6 by /64; behind a trusted proxy, from X-Forwarded-For).</summary>
     public static string? ClientAddress(this HttpContext http) => Admission.ClientAddress.Key(http.Connection.RemoteIpAddress);
 

@@ -50,6 +50,11 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
         }
+        catch (IOException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away while its request was read (a reset connection mid-body): nobody is left to answer,
+            // and it is no fault of the server's, so neither a 500 nor an error line.
+        }
         catch (Exception ex) when (!context.Response.HasStarted && ChatWire.Storage.StoreFaults.IsMissingReference(ex))
         {
             // A race the request's own checks could not see: what it refers to was deleted by another request meanwhile.

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Text.Unicode;
+using ChatWire.Gateway.Accounts;
 using ChatWire.Gateway.Hosting;
 using ChatWire.Protocol;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -71,9 +73,14 @@ internal static class RequestLimits
     // second, would let a body of 64 KiB take four and a half minutes, and one of 512 KiB (key bundles) half an hour,
     // holding the connection and what was read. Past the deadline: 408 FRAME_TIMEOUT, as a protocol frame that does not
     // complete in time, and the connection closes (the rest of the body is not waited for).
+    //
+    // The session was checked before the body: one whose body took a while is checked again, so that a request held
+    // open by a slow body cannot act after its session was revoked, its password changed or its account disabled or
+    // deleted meanwhile (one store read, for slow bodies only; a faster one races a revocation as any request in flight).
     private static async Task ReadBodyAsync(HttpContext context, Stream into)
     {
         var timeout = context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.HttpRequestBodyTimeoutMs;
+        var started = Stopwatch.GetTimestamp();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         deadline.CancelAfter(timeout);
         try
@@ -85,7 +92,16 @@ internal static class RequestLimits
             throw new RequestRefusedException(
                 ErrorCode.FrameTimeout, $"The request body did not arrive within {timeout / 1000.0:0.###} s (Gateway:HttpRequestBodyTimeoutMs).");
         }
+
+        if (Stopwatch.GetElapsedTime(started) >= SlowBody && context.IdentityIfAny() is { } identity
+            && !await context.RequestServices.GetRequiredService<SessionAuthenticator>().IsStillValidAsync(identity, context.RequestAborted))
+        {
+            throw new RequestRefusedException(ErrorCode.SessionRevoked, "The session was revoked while the request's body arrived; log in again.");
+        }
     }
+
+    /// <summary>A body that took at least this long to arrive has its session checked again before the request acts.</summary>
+    internal static readonly TimeSpan SlowBody = TimeSpan.FromMilliseconds(500);
 
     private static void RequireUtf8(HttpRequest request)
     {

@@ -15,6 +15,7 @@ public interface IDirectoryStore
 
     Task<UserRecord?> GetUserAsync(Guid userId, CancellationToken cancellationToken = default);
 
+    /// <summary>Sets the account's password hash; a deleted account (a tombstone) keeps its empty one.</summary>
     Task UpdatePasswordHashAsync(Guid userId, string passwordHash, CancellationToken cancellationToken = default);
 
     // Device sessions

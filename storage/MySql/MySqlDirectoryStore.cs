@@ -114,7 +114,7 @@ public sealed partial class MySqlDirectoryStore : IDirectoryStore, IAsyncDisposa
         ArgumentNullException.ThrowIfNull(passwordHash);
         return WriteAsync(async (connection, ct) =>
         {
-            await using var command = new MySqlCommand("UPDATE users SET password_hash = @password_hash WHERE id = @id;", connection);
+            await using var command = new MySqlCommand("UPDATE users SET password_hash = @password_hash WHERE id = @id AND deleted_at IS NULL;", connection);
             command.Parameters.AddText("@password_hash", passwordHash);
             command.Parameters.AddGuid("@id", userId);
             return await command.ExecuteNonQueryAsync(ct);

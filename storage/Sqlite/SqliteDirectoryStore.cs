@@ -92,7 +92,7 @@ public sealed partial class SqliteDirectoryStore : IDirectoryStore, IDisposable
         ArgumentNullException.ThrowIfNull(passwordHash);
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE users SET password_hash = $password_hash WHERE id = $id;";
+        command.CommandText = "UPDATE users SET password_hash = $password_hash WHERE id = $id AND deleted_at IS NULL;";
         command.Parameters.AddText("$password_hash", passwordHash);
         command.Parameters.AddGuid("$id", userId);
         await command.ExecuteNonQueryAsync(cancellationToken);

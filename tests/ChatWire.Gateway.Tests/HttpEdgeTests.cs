@@ -343,6 +343,29 @@ public sealed class HttpEdgeTests
         Assert.Equal(0, (await alice.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").GetArrayLength());
     }
 
+    // docs/security.md: a request held open by a slow body does not act once its session was revoked meanwhile (the
+    // session is checked again once a body that took a while has arrived). Found by a hostile-traffic review: a held
+    // request created a team after the account's deletion.
+    [Fact]
+    public async Task SlowBody_SessionRevokedWhileItArrives_Refused_NothingDone()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync();
+        var laptop = await server.LoginAsync(alice, "laptop");
+        var inProgress = server.Server.App.Services.GetRequiredService<Api.AccountRequestsInProgress>();
+
+        // Bound to create a team, from the phone, whose session the laptop then ends.
+        using var held = await StartSlowBodyAsync(server, alice, inProgress, 1);
+        await Task.Delay(Api.RequestLimits.SlowBody);
+        Assert.Equal(HttpStatusCode.NoContent, (await laptop.SendAsync(HttpMethod.Delete, $"v1/sessions/{alice.DeviceId}")).StatusCode);
+        await held.GetStream().WriteAsync(Encoding.ASCII.GetBytes("\"Acme\"}" + new string(' ', 40 - 8 - 7)));
+        var answer = await ReadAnswerAsync(held);
+
+        Assert.StartsWith("HTTP/1.1 401 ", answer, StringComparison.Ordinal);
+        Assert.Contains("\"name\":\"SESSION_REVOKED\"", answer, StringComparison.Ordinal);
+        Assert.Equal(0, (await laptop.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").GetArrayLength());
+    }
+
     // A POST whose headers are sent whole and whose body stops part way; the socket stays open until its answer is read.
     private static async Task<System.Net.Sockets.TcpClient> StartSlowBodyAsync(TestServer server, TestUser user, Api.AccountRequestsInProgress inProgress, int count)
     {

@@ -61,6 +61,10 @@ public abstract partial class DirectoryStoreContract
         var again = await Admin.MarkUserDeletedAsync(alice.Id, T0.AddDays(2));
         var newAlice = await AddUserAsync("alice");
 
+        // A password change (or an operator's reset) that raced the deletion gives the tombstone no password.
+        await Store.UpdatePasswordHashAsync(alice.Id, "a-late-hash");
+        Assert.Equal(string.Empty, (await Admin.GetUserAdminAsync(alice.Id))!.User.PasswordHash);
+
         Assert.Equal(IAccountAdminStore.TombstoneName(alice.Id), deleted!.User.Username);
         Assert.Equal(IAccountAdminStore.DeletedDisplayName, deleted.User.DisplayName);
         Assert.Equal(string.Empty, deleted.User.PasswordHash);
