@@ -20,9 +20,12 @@ internal sealed class AccountRequestsInProgress(IOptions<LimitsOptions> options)
     /// <summary>Accounts with a request in progress, for tests.</summary>
     public int Tracked => _counts.Count;
 
-    /// <summary>The refusal of one request more than the limit.</summary>
-    public static RequestRefusedException TooMany() =>
-        new(Protocol.ErrorCode.RateLimited, "Too many requests of this account are in progress at once; retry when one has finished.", retryAfterSeconds: 1);
+    /// <summary>Counts a request of the account in until the returned slot is disposed, or refuses it past the limit.</summary>
+    /// <exception cref="RequestRefusedException">RATE_LIMITED (Retry-After 1): the account has the limit's worth in progress.</exception>
+    public Slot Enter(Guid userId) => TryEnter(userId)
+        ? new Slot(this, userId)
+        : throw new RequestRefusedException(
+            Protocol.ErrorCode.RateLimited, "Too many requests of this account are in progress at once; retry when one has finished.", retryAfterSeconds: 1);
 
     /// <summary>The account's requests in progress now, for tests.</summary>
     public int Count(Guid userId) => _counts.TryGetValue(userId, out var count) ? count : 0;
@@ -72,5 +75,11 @@ internal sealed class AccountRequestsInProgress(IOptions<LimitsOptions> options)
                 return;
             }
         }
+    }
+
+    /// <summary>One request counted in by <see cref="Enter"/>; disposing it counts the request out.</summary>
+    public readonly struct Slot(AccountRequestsInProgress owner, Guid userId) : IDisposable
+    {
+        public void Dispose() => owner.Exit(userId);
     }
 }

@@ -49,21 +49,9 @@ internal static class ApiAuthentication
         }
 
         budget.ChargeAccount(http, identity.UserId);
-        var inProgress = http.RequestServices.GetRequiredService<AccountRequestsInProgress>();
-        if (!inProgress.TryEnter(identity.UserId))
-        {
-            throw AccountRequestsInProgress.TooMany();
-        }
-
+        using var slot = http.RequestServices.GetRequiredService<AccountRequestsInProgress>().Enter(identity.UserId);
         http.Items[IdentityKey] = identity;
-        try
-        {
-            await next(http);
-        }
-        finally
-        {
-            inProgress.Exit(identity.UserId);
-        }
+        await next(http);
     }
 
     public const string SignupPath = "/v1/accounts/signup";

@@ -110,25 +110,13 @@ internal static class AttachmentEndpoints
         // An upload may take long (a large file over a slow link), so it has no body deadline; it counts among its
         // creator's requests in progress instead, so that slow uploads hold no more of the API's connections than
         // slow requests of any other kind.
-        var inProgress = http.RequestServices.GetRequiredService<AccountRequestsInProgress>();
-        if (!inProgress.TryEnter(owner))
+        using var slot = http.RequestServices.GetRequiredService<AccountRequestsInProgress>().Enter(owner);
+        return await store.WriteAsync(key, granted, http.Request.Body, ct) switch
         {
-            throw AccountRequestsInProgress.TooMany();
-        }
-
-        try
-        {
-            return await store.WriteAsync(key, granted, http.Request.Body, ct) switch
-            {
-                BlobWriteResult.Stored => Results.NoContent(),
-                BlobWriteResult.TooLong => throw new RequestRefusedException(ErrorCode.ContentTooLarge, $"The upload grant is for {granted} bytes; nothing was kept."),
-                _ => throw new RequestRefusedException(ErrorCode.AlreadyExists, "This attachment was uploaded already; complete it, or create another."),
-            };
-        }
-        finally
-        {
-            inProgress.Exit(owner);
-        }
+            BlobWriteResult.Stored => Results.NoContent(),
+            BlobWriteResult.TooLong => throw new RequestRefusedException(ErrorCode.ContentTooLarge, $"The upload grant is for {granted} bytes; nothing was kept."),
+            _ => throw new RequestRefusedException(ErrorCode.AlreadyExists, "This attachment was uploaded already; complete it, or create another."),
+        };
     }
 
     private static IResult DownloadBlob(string attachmentId, string? token, LocalBlobStore store)

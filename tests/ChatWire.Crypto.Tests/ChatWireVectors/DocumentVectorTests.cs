@@ -11,7 +11,7 @@ namespace ChatWire.Crypto.Tests.ChatWireVectors;
 /// </summary>
 public sealed partial class DocumentVectorTests
 {
-    private static readonly List<DocumentVector> Blocks = Parse(File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "e2e.md")));
+    private static readonly List<DocumentVector> Blocks = Parse(File.ReadAllText(Path.Combine(VectorFile.ProjectDirectory(), "..", "..", "docs", "e2e.md")));
 
     public static TheoryData<string> Paths => [.. Blocks.Select(b => b.Key)];
 
@@ -92,19 +92,6 @@ public sealed partial class DocumentVectorTests
         }
 
         return blocks;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "ChatWire.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"No ChatWire.sln above {AppContext.BaseDirectory}.");
     }
 
     [GeneratedRegex(@"^([a-z_]+):\s?(.*)$")]

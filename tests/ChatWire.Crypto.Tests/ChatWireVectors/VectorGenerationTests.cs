@@ -47,19 +47,8 @@ public sealed class VectorGenerationTests
         }
     }
 
-    // tests/ChatWire.Crypto.Tests/ChatWireVectors, found from the test assembly's directory upwards.
-    private static string SourceDirectory()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "ChatWire.Crypto.Tests.csproj")))
-            {
-                return Path.Combine(directory.FullName, "ChatWireVectors");
-            }
-        }
-
-        throw new DirectoryNotFoundException("tests/ChatWire.Crypto.Tests was not found above the test assembly.");
-    }
+    // tests/ChatWire.Crypto.Tests/ChatWireVectors in the source tree.
+    private static string SourceDirectory() => Path.Combine(VectorFile.ProjectDirectory(), "ChatWireVectors");
 }
 
 /// <summary>A fact that runs only when CHATWIRE_GENERATE_VECTORS=1: it rewrites committed files.</summary>
@@ -78,6 +67,20 @@ internal sealed class VectorGenerationFactAttribute : FactAttribute
 internal static class VectorFile
 {
     public static string ReadText(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "ChatWireVectors", name));
+
+    /// <summary>tests/ChatWire.Crypto.Tests in the source tree, found from the test assembly's directory upwards.</summary>
+    public static string ProjectDirectory()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "ChatWire.Crypto.Tests.csproj")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("tests/ChatWire.Crypto.Tests was not found above the test assembly.");
+    }
 
     public static JsonObject Load(string name) => JsonNode.Parse(ReadText(name))!.AsObject();
 
