@@ -1,3 +1,4 @@
+using System.Buffers;
 using ChatWire.Gateway.Attachments;
 using ChatWire.Protocol;
 using ChatWire.Storage.Blobs;
@@ -45,10 +46,11 @@ internal static class AttachmentEndpoints
                     + "400 VALIDATION_FAILED), and a body longer than the declared size is 400 CONTENT_TOO_LARGE with nothing kept. An invalid or "
                     + "expired token is 403 FORBIDDEN, a second upload 409 ALREADY_EXISTS, an attachment completed or deleted 404 NOT_FOUND.")
                 .ReturnsNoContent().Refuses(400, 403, 404, 409);
-            anonymous.MapGet("/blobs/{attachmentId}", DownloadBlob)
+            anonymous.MapGet("/blobs/{attachmentId}", DownloadBlobAsync)
                 .Describe("downloadBlob", "Download an attachment's bytes from the embedded blob store (the download URL)", Tag,
                     "No session token: the token in the download URL from getAttachment authorises it until that answer's expires_at (403 FORBIDDEN "
-                    + "after, or for a token not made for this blob). The body is the ciphertext exactly as uploaded.")
+                    + "after, or for a token not made for this blob). The body is the ciphertext exactly as uploaded, sent in 64 KiB pieces: a "
+                    + "client that takes none of a piece for 20 s (Gateway:HttpResponseStallTimeoutMs) has its connection closed mid-body.")
                 .Produces<Stream>(StatusCodes.Status200OK, "application/octet-stream").Refuses(400, 403, 404);
         }
     }
@@ -119,13 +121,53 @@ internal static class AttachmentEndpoints
         };
     }
 
-    private static IResult DownloadBlob(string attachmentId, string? token, LocalBlobStore store)
+    // A download needs no session (its URL is signed), so nothing counts it per account; what bounds it is time. Each
+    // piece must be taken by the client within Gateway:HttpResponseStallTimeoutMs, as a proxy's send timeout would have
+    // it, else the connection is closed mid-body (the client sees fewer bytes than Content-Length). Kestrel's own
+    // minimum rate, 240 bytes a second per write, would allow a client that reads nothing over four minutes per piece.
+    private static async Task DownloadBlobAsync(string attachmentId, string? token, HttpContext http, LocalBlobStore store)
     {
         var key = AttachmentService.KeyOf(Ids.Parse("attachment_id", attachmentId));
         CheckToken(store, key, "GET", token);
-        var stream = store.OpenRead(key) ?? throw new RequestRefusedException(ErrorCode.NotFound, "No such blob.");
-        return Results.Stream(stream, "application/octet-stream");
+        await using var stream = store.OpenRead(key) ?? throw new RequestRefusedException(ErrorCode.NotFound, "No such blob.");
+        var stallMs = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Hosting.GatewayOptions>>().Value.HttpResponseStallTimeoutMs;
+        http.Response.ContentType = "application/octet-stream";
+        http.Response.ContentLength = stream.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(DownloadPieceBytes);
+        using var stall = new CancellationTokenSource();
+        long sent = 0;
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer.AsMemory(0, DownloadPieceBytes), http.RequestAborted)) > 0)
+            {
+                stall.CancelAfter(stallMs);
+                await http.Response.Body.WriteAsync(buffer.AsMemory(0, read), stall.Token);
+                sent += read;
+            }
+
+            stall.CancelAfter(Timeout.Infinite);
+        }
+        catch (OperationCanceledException) when (stall.IsCancellationRequested)
+        {
+            // Kestrel aborts the connection when a write's token is cancelled; the write, or the read after it, ends here.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        if (stall.IsCancellationRequested)
+        {
+            GatewayLog.BlobDownloadStalled(
+                http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AttachmentEndpoints)),
+                http.Connection.RemoteIpAddress?.ToString(), sent, stream.Length, stallMs);
+            http.Abort();
+        }
     }
+
+    /// <summary>The size of the pieces a blob download is sent in, each taken by the client within the stall timeout.</summary>
+    internal const int DownloadPieceBytes = 64 * 1024;
 
     private static long CheckToken(LocalBlobStore store, string key, string method, string? token) =>
         store.CheckToken(key, method, token, out var size) switch
@@ -146,7 +188,6 @@ internal static class AttachmentEndpoints
         return bytes;
     }
 
-    // The local store's URLs are relative to the API: made absolute with the address this request came to.
     // The local store's URLs are paths on this API. Their host is Gateway:PublicHost when set (never the request's
     // Host header, which anyone can set; its port, if any, is kept), else the host the request was addressed to.
     private static string Absolute(HttpContext http, Uri url)

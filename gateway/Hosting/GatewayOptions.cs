@@ -72,6 +72,13 @@ public sealed class GatewayOptions
     /// </summary>
     public int HttpRequestBodyTimeoutMs { get; set; } = 30_000;
 
+    /// <summary>
+    /// A blob download (the embedded store's <c>GET /v1/blobs/{id}</c>) is sent in 64 KiB pieces; one the client has
+    /// not taken within this long ends the download and closes the connection. Without it a client that reads nothing
+    /// holds its connection for minutes per piece, since Kestrel allows each write 240 bytes a second.
+    /// </summary>
+    public int HttpResponseStallTimeoutMs { get; set; } = 20_000;
+
     public int AuthDeadlineMs { get; set; } = 10_000;
 
     public int HeartbeatIntervalMs { get; set; } = 30_000;

@@ -76,6 +76,7 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
         Positive(failures, nameof(options.HttpKeepAliveTimeoutMs), options.HttpKeepAliveTimeoutMs);
         Positive(failures, nameof(options.HttpRequestHeadersTimeoutMs), options.HttpRequestHeadersTimeoutMs);
         Positive(failures, nameof(options.HttpRequestBodyTimeoutMs), options.HttpRequestBodyTimeoutMs);
+        Positive(failures, nameof(options.HttpResponseStallTimeoutMs), options.HttpResponseStallTimeoutMs);
         Positive(failures, nameof(options.ReadinessTimeoutMs), options.ReadinessTimeoutMs);
         if (options.DrainTimeoutMs is < 0 or > 3_600_000)
         {

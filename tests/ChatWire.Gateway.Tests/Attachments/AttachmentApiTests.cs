@@ -40,6 +40,45 @@ public sealed class AttachmentApiTests
         Assert.Equal(ciphertext, await File.ReadAllBytesAsync(Path.Combine(server.DataDirectory, "blobs", id.ToString())));
     }
 
+    // docs/security.md: a download needs no session, so what bounds it is time. A client that asks for a blob and then
+    // reads nothing has its connection closed once a piece has waited Gateway:HttpResponseStallTimeoutMs (1 s here):
+    // reading afterwards yields the bytes the kernel's buffers held, not the whole blob. (Before, Kestrel let each piece
+    // take minutes, and the client could read the whole blob after any wait.)
+    [Fact]
+    public async Task Download_ClientReadsNothing_IsCutOffAfterTheStallTimeout()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:HttpResponseStallTimeoutMs"] = "1000" });
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var ciphertext = RandomNumberGenerator.GetBytes(16 * 1024 * 1024);
+        var id = await AttachmentClient.UploadReadyAsync(alice, general, ciphertext);
+        var url = new Uri((await (await AttachmentClient.GetAsync(alice, id)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("download_url").GetString()!);
+
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync(url.Host, url.Port);
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes($"GET {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\n\r\n"));
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        long received = 0;
+        var buffer = new byte[64 * 1024];
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, bound.Token)) > 0)
+            {
+                received += read;
+            }
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // Reset by the server after the bytes already buffered: the end of the download either way.
+        }
+
+        Assert.InRange(received, 1, ciphertext.Length - 1);
+        var whole = await AttachmentClient.DownloadAsync(url.ToString());
+        Assert.Equal(ciphertext, await whole.Content.ReadAsByteArrayAsync());
+    }
+
     // docs/security.md: an upload has no body deadline, so it counts among its creator's requests in progress; with a
     // limit of 1, a slow upload leaves the creator no other request until it ends, and others are not held up.
     [Fact]
