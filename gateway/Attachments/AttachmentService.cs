@@ -63,7 +63,7 @@ internal sealed class AttachmentService(
     public async Task<AttachmentRecord> CompleteAsync(Guid userId, Guid attachmentId, CancellationToken ct)
     {
         var attachment = await attachments.GetAttachmentAsync(attachmentId, ct);
-        if (attachment is null || attachment.OwnerUserId != userId)
+        if (attachment is null || attachment.OwnerUserId != userId || attachment.State == AttachmentState.Orphaned)
         {
             throw NotFound();
         }
@@ -100,7 +100,22 @@ internal sealed class AttachmentService(
             throw new RequestRefusedException(ErrorCode.UploadMismatch, mismatch + "; it was deleted. Create the attachment again.");
         }
 
-        await attachments.MarkAttachmentReadyAsync(attachment.Id, ct);
+        // Not marked: a completion racing this one did it (the same answer), or the team's deletion orphaned it
+        // meanwhile. A conversation gone after it was marked ready: it was declared after the deletion had orphaned
+        // the others, so the sweep would never see it; it goes now.
+        if (!await attachments.MarkAttachmentReadyAsync(attachment.Id, ct)
+            && (await attachments.GetAttachmentAsync(attachment.Id, ct))?.State != AttachmentState.Ready)
+        {
+            throw NotFound();
+        }
+
+        if (await directory.GetConversationAsync(attachment.ConversationId, ct) is null)
+        {
+            await blobs.DeleteAsync(key, ct);
+            await attachments.DeleteAttachmentAsync(attachment.Id, ct);
+            throw NotFound();
+        }
+
         return attachment with { State = AttachmentState.Ready };
     }
 
@@ -117,19 +132,28 @@ internal sealed class AttachmentService(
         return (attachment, await blobs.CreateDownloadUrlAsync(KeyOf(attachment.Id), expiresAt, ct), expiresAt);
     }
 
-    /// <summary>Whether the local store may take an upload for <paramref name="attachmentId"/>: it is still pending.</summary>
     /// <summary>Who created the attachment, while it awaits its upload; null once it is complete, or when there is none.</summary>
     public async Task<Guid?> AwaitingUploadByAsync(Guid attachmentId, CancellationToken ct) =>
         await attachments.GetAttachmentAsync(attachmentId, ct) is { State: AttachmentState.Pending } attachment ? attachment.OwnerUserId : null;
 
-    /// <summary>Deletes the uploads never completed whose grant expired over <see cref="SweepGrace"/> before <paramref name="now"/>: blob, then row.</summary>
+    /// <summary>
+    /// Deletes, blob then row, the uploads never completed whose grant expired over <see cref="SweepGrace"/> before
+    /// <paramref name="now"/>, and the attachments of deleted teams' channels (orphaned by the team's deletion).
+    /// </summary>
     public async Task<int> SweepAsync(DateTimeOffset now, CancellationToken ct)
     {
         var cutoff = now - UploadLifetime - SweepGrace;
+        return await SweepAsync(limit => attachments.ListPendingAttachmentsAsync(cutoff, limit, ct), ct)
+            + await SweepAsync(limit => attachments.ListOrphanedAttachmentsAsync(limit, ct), ct);
+    }
+
+    private async Task<int> SweepAsync(Func<int, Task<IReadOnlyList<AttachmentRecord>>> list, CancellationToken ct)
+    {
+        const int Batch = 100;
         var deleted = 0;
         while (true)
         {
-            var batch = await attachments.ListPendingAttachmentsAsync(cutoff, 100, ct);
+            var batch = await list(Batch);
             foreach (var attachment in batch)
             {
                 await blobs.DeleteAsync(KeyOf(attachment.Id), ct);
@@ -137,7 +161,7 @@ internal sealed class AttachmentService(
                 deleted++;
             }
 
-            if (batch.Count < 100)
+            if (batch.Count < Batch)
             {
                 return deleted;
             }

@@ -5,7 +5,8 @@ namespace ChatWire.Gateway.Attachments;
 
 /// <summary>
 /// Deletes uploads never completed once their grant has been expired for an hour (blob and row), so that an
-/// abandoned upload neither keeps its bytes nor counts against its owner's quota for ever.
+/// abandoned upload neither keeps its bytes nor counts against its owner's quota for ever; and the attachments of
+/// deleted teams' channels, which nobody can read any more.
 /// </summary>
 internal sealed class AttachmentSweeper(AttachmentService attachments, IOptions<AttachmentsOptions> options, TimeProvider time, ILogger<AttachmentSweeper> logger)
     : BackgroundService

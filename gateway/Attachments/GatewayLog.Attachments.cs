@@ -3,7 +3,7 @@ namespace ChatWire.Gateway;
 // Event ids 40-49: attachments.
 internal static partial class GatewayLog
 {
-    [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "Deleted {Count} attachment uploads never completed (older than their grant and an hour)")]
+    [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "Deleted {Count} attachments: uploads never completed (older than their grant and an hour), and those of deleted teams")]
     public static partial void AttachmentsSwept(ILogger logger, int count);
 
     [LoggerMessage(EventId = 42, Level = LogLevel.Warning, Message = "Storage:Blobs is 'local' on the Redis bus: attachments live in this node's data directory and the other nodes cannot serve them; use 's3' (docs/deploy.md)")]

@@ -9,8 +9,9 @@ namespace ChatWire.Gateway.Push;
 /// Decides, at a notification's due time, whether it still goes out, and sends it. It does not when the
 /// user read the conversation up to the message on any device (a read elsewhere cancels what is pending),
 /// when any of their devices acknowledged receiving it (RECEIVED moved that device's cursor past it), when
-/// they are in do-not-disturb (their preference, or the DND presence status), or when no device is
-/// registered. Otherwise every registered device gets it, with the conversation's unread count and the
+/// they are in do-not-disturb (their preference, or the DND presence status), when no device is
+/// registered, or when they are no longer in the conversation (they left it, were removed, or its team was
+/// deleted while the notification waited). Otherwise every registered device gets it, with the conversation's unread count and the
 /// badge (the unread count over all their conversations).
 /// </summary>
 internal sealed class PushDispatcher(
@@ -29,6 +30,12 @@ internal sealed class PushDispatcher(
         if (devices.Count == 0)
         {
             metrics.Skipped("no_device");
+            return;
+        }
+
+        if (!await directory.IsConversationMemberAsync(pending.ConversationId, pending.UserId, cancellationToken))
+        {
+            metrics.Skipped("not_member");
             return;
         }
 

@@ -14,7 +14,7 @@ internal sealed class PushMetrics
     public static readonly string[] Outcomes = ["delivered", "retried", "failed", "token_removed", "duplicate"];
 
     /// <summary>Why a due notification was not sent (<c>chatwire_push_skipped_total</c>).</summary>
-    public static readonly string[] SkipReasons = ["received", "read", "do_not_disturb", "no_device"];
+    public static readonly string[] SkipReasons = ["received", "read", "do_not_disturb", "no_device", "not_member"];
 
     private readonly Counter _notifications;
     private readonly Histogram _delivery;

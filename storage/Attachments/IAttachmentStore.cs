@@ -8,6 +8,12 @@ public enum AttachmentState
 
     /// <summary>Uploaded and checked: members may download it.</summary>
     Ready = 1,
+
+    /// <summary>
+    /// Its conversation was deleted with its team: nobody may complete or download it, and the sweep deletes its
+    /// blob and row (it counts against the owner's quota until then).
+    /// </summary>
+    Orphaned = 2,
 }
 
 /// <summary>
@@ -50,4 +56,7 @@ public interface IAttachmentStore
 
     /// <summary>Pending attachments created before <paramref name="createdBefore"/>, oldest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<AttachmentRecord>> ListPendingAttachmentsAsync(DateTimeOffset createdBefore, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Orphaned attachments (their team was deleted), oldest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<AttachmentRecord>> ListOrphanedAttachmentsAsync(int limit, CancellationToken cancellationToken = default);
 }

@@ -141,6 +141,19 @@ public sealed partial class MySqlDirectoryStore : IAttachmentStore
         }, cancellationToken);
     }
 
+    public Task<IReadOnlyList<AttachmentRecord>> ListOrphanedAttachmentsAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return ReadPrimaryAsync(async (connection, ct) =>
+        {
+            await using var command = new MySqlCommand(
+                $"SELECT {AttachmentColumns} FROM attachments WHERE state = @orphaned ORDER BY created_at, id LIMIT @limit;", connection);
+            command.Parameters.AddInteger("@orphaned", (long)AttachmentState.Orphaned);
+            command.Parameters.AddInteger("@limit", limit);
+            return await ReadListAsync(command, ReadAttachment, ct);
+        }, cancellationToken);
+    }
+
     private static AttachmentRecord ReadAttachment(MySqlDataReader reader) => new(
         reader.ReadGuid(0),
         reader.ReadGuid(1),

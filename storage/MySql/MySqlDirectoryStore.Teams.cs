@@ -349,10 +349,13 @@ public sealed partial class MySqlDirectoryStore
         {
             // Spelled out rather than left to ON DELETE CASCADE, as on SQLite, and member_names has no foreign
             // key: channel memberships, the channels' key distributions, channels, invites, member names, team
-            // memberships, the team. The channels' key state goes with their rows.
+            // memberships, the team. The channels' key state goes with their rows. Their attachments become
+            // orphaned (the sweep deletes their blobs, then them) and their members' notification levels go.
             await using var transaction = await connection.BeginTransactionAsync(ct);
             await using (var deleteContents = new MySqlCommand(
                 """
+                UPDATE attachments a JOIN conversations c ON c.id = a.conversation_id SET a.state = 2 WHERE c.team_id = @team_id;
+                DELETE l FROM push_conversation_levels l JOIN conversations c ON c.id = l.conversation_id WHERE c.team_id = @team_id;
                 DELETE e FROM key_bundle_entries e JOIN conversations c ON c.id = e.conversation_id WHERE c.team_id = @team_id;
                 DELETE d FROM key_distributions d JOIN conversations c ON c.id = d.conversation_id WHERE c.team_id = @team_id;
                 DELETE cm FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id WHERE c.team_id = @team_id;

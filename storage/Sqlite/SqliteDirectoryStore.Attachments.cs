@@ -110,6 +110,17 @@ public sealed partial class SqliteDirectoryStore : IAttachmentStore
         return await ReadListAsync(command, ReadAttachment, cancellationToken);
     }
 
+    public async Task<IReadOnlyList<AttachmentRecord>> ListOrphanedAttachmentsAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {AttachmentColumns} FROM attachments WHERE state = $orphaned ORDER BY created_at, id LIMIT $limit;";
+        command.Parameters.AddInteger("$orphaned", (long)AttachmentState.Orphaned);
+        command.Parameters.AddInteger("$limit", limit);
+        return await ReadListAsync(command, ReadAttachment, cancellationToken);
+    }
+
     private static AttachmentRecord ReadAttachment(SqliteDataReader reader) => new(
         reader.ReadGuid(0),
         reader.ReadGuid(1),

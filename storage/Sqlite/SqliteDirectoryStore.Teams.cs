@@ -330,9 +330,12 @@ public sealed partial class SqliteDirectoryStore
 
         // Spelled out rather than left to ON DELETE CASCADE, so it does not depend on the connection's
         // foreign_keys setting: channel memberships, the channels' key distributions, channels, invites, team
-        // memberships, the team. The channels' key state goes with their rows.
+        // memberships, the team. The channels' key state goes with their rows. Their attachments become orphaned
+        // (the sweep deletes their blobs, then them) and their members' notification levels go.
         command.CommandText = """
             BEGIN IMMEDIATE;
+            UPDATE attachments SET state = 2 WHERE conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);
+            DELETE FROM push_conversation_levels WHERE conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);
             DELETE FROM key_bundle_entries WHERE conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);
             DELETE FROM key_distributions WHERE conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);
             DELETE FROM conversation_members WHERE conversation_id IN (SELECT id FROM conversations WHERE team_id = $team_id);

@@ -79,6 +79,42 @@ public sealed class AttachmentApiTests
         Assert.Equal(ciphertext, await whole.Content.ReadAsByteArrayAsync());
     }
 
+    // docs/http-api.md, deleting a team: its channels' attachments can no longer be read, completed or uploaded, and the
+    // sweep deletes their blobs and frees their owners' quota. A DM's attachment stays.
+    [Fact]
+    public async Task DeleteTeam_ItsChannelsAttachments_GoneWithTheirBlobsAndQuota_ADmsStays()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Attachments:QuotaBytes"] = "3000" });
+        var alice = await server.SignupAsync("alice");
+        var bob = await server.SignupAsync("bob");
+        var (team, general) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(team));
+        var direct = await alice.OpenDmAsync("bob");
+        var ready = await AttachmentClient.UploadReadyAsync(alice, general, RandomNumberGenerator.GetBytes(1_000));
+        var pendingBytes = RandomNumberGenerator.GetBytes(1_000);
+        var pending = await AttachmentClient.CreateForAsync(alice, general, pendingBytes);
+        var pendingId = pending.GetProperty("attachment_id").GetGuid();
+        Assert.Equal(HttpStatusCode.NoContent, await AttachmentClient.UploadAsync(pending, pendingBytes));
+        var kept = await AttachmentClient.UploadReadyAsync(alice, direct, RandomNumberGenerator.GetBytes(500));
+        var full = await AttachmentClient.CreateAsync(alice, direct, 1_000, new byte[32]);
+
+        await alice.CallAsync(HttpMethod.Delete, $"v1/teams/{team}");
+        var completeAfter = await AttachmentClient.CompleteAsync(alice, pendingId);
+        var getAfter = await AttachmentClient.GetAsync(alice, ready);
+        var swept = await server.Server.App.Services.GetRequiredService<AttachmentService>().SweepAsync(DateTimeOffset.UtcNow, CancellationToken.None);
+        var fits = await AttachmentClient.CreateAsync(alice, direct, 2_000, new byte[32]);
+
+        Assert.Equal(HttpStatusCode.Forbidden, full.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, completeAfter.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, getAfter.StatusCode);
+        Assert.Equal(2, swept);
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", ready.ToString())));
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", pendingId.ToString())));
+        Assert.True(File.Exists(Path.Combine(server.DataDirectory, "blobs", kept.ToString())));
+        Assert.Equal(HttpStatusCode.OK, (await AttachmentClient.GetAsync(bob, kept)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, fits.StatusCode);
+    }
+
     // docs/security.md: an upload has no body deadline, so it counts among its creator's requests in progress; with a
     // limit of 1, a slow upload leaves the creator no other request until it ends, and others are not held up.
     [Fact]

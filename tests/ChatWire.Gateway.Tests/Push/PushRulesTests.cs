@@ -116,6 +116,25 @@ public sealed class PushRulesTests
         Assert.Empty(receiver.Drain());
     }
 
+    // A notification waits for its due time; a member who is no longer in the conversation by then is not told of it.
+    // Here the whole team goes: nobody could open the channel the notification would lead to. Each of the three due
+    // notifications is counted as skipped for that reason, so none of them can still be sent.
+    [Fact]
+    public async Task Send_AtChannel_TeamDeletedBeforeItIsDue_NobodyIsNotified()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        await using var server = await PushFixture.StartServerAsync(receiver, delayMs: 3000);
+        var (alice, _, _, _, team, general) = await TeamOfFourAsync(server, receiver);
+        await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        await SendAsync(aliceDesk, new Send(aliceDesk.NextRequestId(), general, Guid.CreateVersion7(), "text/plain", "@channel bye"u8.ToArray()) { GroupMentions = GroupMentions.Channel });
+        await server.WaitForMetricAsync("chatwire_push_queued_total", null, v => v == 3);
+        await alice.CallAsync(HttpMethod.Delete, $"v1/teams/{team}");
+
+        await server.WaitForMetricAsync("chatwire_push_skipped_total", "reason=\"not_member\"", v => v == 3, TimeSpan.FromSeconds(30));
+        Assert.Empty(receiver.Drain());
+    }
+
     // Alice's team with Bob, Carol and Dave, each with a webhook registration.
     private static async Task<(TestUser Alice, TestUser Bob, TestUser Carol, TestUser Dave, Guid Team, Guid General)> TeamOfFourAsync(TestServer server, PushReceiver receiver)
     {

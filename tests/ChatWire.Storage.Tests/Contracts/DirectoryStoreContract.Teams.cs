@@ -1,4 +1,6 @@
+using ChatWire.Storage.Attachments;
 using ChatWire.Storage.Directory;
+using ChatWire.Storage.Push;
 
 namespace ChatWire.Storage.Tests.Contracts;
 
@@ -374,6 +376,45 @@ public abstract partial class DirectoryStoreContract
         Assert.Equal([keptChannel.Id], (await Store.ListConversationsForUserAsync(alice.Id)).Select(c => c.Id));
         Assert.Empty(await Store.ListTeamMembersAsync(doomed.Id, null, 10));
     }
+
+    // Attachments of the team's channels become orphaned (the sweep deletes them with their blobs), and the members'
+    // notification levels for those channels go; a direct conversation's are untouched.
+    [Fact]
+    public async Task DeleteTeamAsync_ChannelsWithAttachmentsAndPushLevels_OrphansTheAttachmentsAndDropsTheLevels()
+    {
+        var alice = await AddUserAsync("alice");
+        var bob = await AddUserAsync("bob");
+        var doomed = await AddTeamAsync(alice, "Doomed");
+        var channel = await AddChannelAsync(doomed, alice, "general", ConversationKind.PublicChannel, alice.Id);
+        var direct = await AddDirectAsync(alice, bob);
+        var attachments = (IAttachmentStore)Store;
+        var pushes = (IPushStore)Store;
+        var pending = Attachment(channel, alice);
+        var ready = Attachment(channel, alice);
+        var kept = Attachment(direct, alice);
+        foreach (var attachment in new[] { pending, ready, kept })
+        {
+            Assert.True(await attachments.CreateAttachmentAsync(attachment, quotaBytes: 0));
+        }
+
+        Assert.True(await attachments.MarkAttachmentReadyAsync(ready.Id));
+        await pushes.SetConversationPushLevelAsync(alice.Id, channel.Id, PushLevel.None);
+        await pushes.SetConversationPushLevelAsync(alice.Id, direct.Id, PushLevel.All);
+
+        Assert.True(await Store.DeleteTeamAsync(doomed.Id));
+
+        Assert.Equal(AttachmentState.Orphaned, (await attachments.GetAttachmentAsync(pending.Id))!.State);
+        Assert.Equal(AttachmentState.Orphaned, (await attachments.GetAttachmentAsync(ready.Id))!.State);
+        Assert.Equal(AttachmentState.Pending, (await attachments.GetAttachmentAsync(kept.Id))!.State);
+        Assert.Equal(new[] { pending.Id, ready.Id }.Order(), (await attachments.ListOrphanedAttachmentsAsync(10)).Select(a => a.Id).Order());
+        Assert.False(await attachments.MarkAttachmentReadyAsync(pending.Id));
+        var levels = (await pushes.GetPushPreferencesAsync(alice.Id)).Conversations;
+        Assert.Equal([direct.Id], levels.Keys);
+        Assert.Equal(PushLevel.All, levels[direct.Id]);
+    }
+
+    private static AttachmentRecord Attachment(ConversationRecord conversation, UserRecord owner) =>
+        new(Guid.CreateVersion7(), conversation.Id, owner.Id, 10, new byte[32], AttachmentState.Pending, DateTimeOffset.FromUnixTimeMilliseconds(1_795_000_000_000));
 
     [Fact]
     public async Task ListTeamMembersByIdAsync_PagesInIdOrder()
