@@ -55,6 +55,12 @@ internal sealed class ProblemDetailsMiddleware(RequestDelegate next, ILogger<Pro
             // The client went away while its request was read (a reset connection mid-body): nobody is left to answer,
             // and it is no fault of the server's, so neither a 500 nor an error line.
         }
+        catch (ChatWire.Storage.AccountDeletedException) when (!context.Response.HasStarted)
+        {
+            // The account was deleted while this request ran (after its session check): nothing was written, and the
+            // session is gone with the account, as the next request would be told.
+            await WriteAsync(context, ErrorCode.SessionRevoked, "The account was deleted while the request ran; nothing was changed.", null, null);
+        }
         catch (Exception ex) when (!context.Response.HasStarted && ChatWire.Storage.StoreFaults.IsMissingReference(ex))
         {
             // A race the request's own checks could not see: what it refers to was deleted by another request meanwhile.

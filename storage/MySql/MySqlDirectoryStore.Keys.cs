@@ -43,12 +43,12 @@ public sealed partial class MySqlDirectoryStore : IKeyDirectoryStore
         ArgumentNullException.ThrowIfNull(signingKey);
         return InTransactionAsync(async (connection, transaction, ct) =>
         {
+            await LockLiveUserAsync(connection, transaction, userId, ct);
             AccountKeyRecord? current;
-            await using (var select = new MySqlCommand($"{LockUserSql} SELECT {KeyRows.AccountKeyColumns} FROM account_keys WHERE user_id = @user_id;", connection, transaction))
+            await using (var select = new MySqlCommand($"SELECT {KeyRows.AccountKeyColumns} FROM account_keys WHERE user_id = @user_id;", connection, transaction))
             {
                 select.Parameters.AddGuid("@user_id", userId);
                 await using var reader = await select.ExecuteReaderAsync(ct);
-                await reader.NextResultAsync(ct);
                 current = await reader.ReadAsync(ct) ? KeyRows.ReadAccountKey(reader) : null;
             }
 
@@ -108,7 +108,8 @@ public sealed partial class MySqlDirectoryStore : IKeyDirectoryStore
         ArgumentNullException.ThrowIfNull(key);
         return InTransactionAsync(async (connection, transaction, ct) =>
         {
-            await using (var highest = new MySqlCommand($"{LockUserSql} SELECT COALESCE(MAX(generation), 0) FROM history_keys WHERE user_id = @user_id;", connection, transaction))
+            await LockLiveUserAsync(connection, transaction, key.UserId, ct);
+            await using (var highest = new MySqlCommand("SELECT COALESCE(MAX(generation), 0) FROM history_keys WHERE user_id = @user_id;", connection, transaction))
             {
                 highest.Parameters.AddGuid("@user_id", key.UserId);
                 if (key.Generation <= await ReadLastScalarAsync(highest, ct))
@@ -140,12 +141,11 @@ public sealed partial class MySqlDirectoryStore : IKeyDirectoryStore
         ArgumentNullException.ThrowIfNull(keys);
         return InTransactionAsync(async (connection, transaction, ct) =>
         {
-            await using (var select = new MySqlCommand($"{LockUserSql} SELECT {KeyRows.DeviceKeyColumns} FROM device_keys k WHERE k.device_id = @device_id FOR UPDATE;", connection, transaction))
+            await LockLiveUserAsync(connection, transaction, keys.UserId, ct);
+            await using (var select = new MySqlCommand($"SELECT {KeyRows.DeviceKeyColumns} FROM device_keys k WHERE k.device_id = @device_id FOR UPDATE;", connection, transaction))
             {
-                select.Parameters.AddGuid("@user_id", keys.UserId);
                 select.Parameters.AddGuid("@device_id", keys.DeviceId);
                 await using var reader = await select.ExecuteReaderAsync(ct);
-                await reader.NextResultAsync(ct);
                 if (await reader.ReadAsync(ct))
                 {
                     var stored = KeyRows.ReadDeviceKeys(reader);
@@ -269,7 +269,8 @@ public sealed partial class MySqlDirectoryStore : IKeyDirectoryStore
         ArgumentNullException.ThrowIfNull(list);
         return InTransactionAsync(async (connection, transaction, ct) =>
         {
-            await using (var version = new MySqlCommand($"{LockUserSql} SELECT COALESCE(MAX(version), 0) FROM device_lists WHERE user_id = @user_id;", connection, transaction))
+            await LockLiveUserAsync(connection, transaction, list.UserId, ct);
+            await using (var version = new MySqlCommand("SELECT COALESCE(MAX(version), 0) FROM device_lists WHERE user_id = @user_id;", connection, transaction))
             {
                 version.Parameters.AddGuid("@user_id", list.UserId);
                 if (list.Version <= await ReadLastScalarAsync(version, ct))
@@ -363,6 +364,18 @@ public sealed partial class MySqlDirectoryStore : IKeyDirectoryStore
         }
 
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    // Takes the user's row lock (as LockUserSql does) and refuses a deleted account: the deletion holds the same lock
+    // while it makes the tombstone and clears the account's keys, so a write waiting on it reads the tombstone after.
+    private static async Task LockLiveUserAsync(MySqlConnection connection, MySqlTransaction transaction, Guid userId, CancellationToken cancellationToken)
+    {
+        await using var command = new MySqlCommand("SELECT deleted_at IS NOT NULL FROM users WHERE id = @user_id FOR UPDATE;", connection, transaction);
+        command.Parameters.AddGuid("@user_id", userId);
+        if (Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken) ?? 0L, System.Globalization.CultureInfo.InvariantCulture) != 0)
+        {
+            throw new AccountDeletedException(userId);
+        }
     }
 
     /// <summary>Runs <paramref name="work"/> in one transaction on the primary, committed when it returns (again after a deadlock).</summary>

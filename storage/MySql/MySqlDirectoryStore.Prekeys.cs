@@ -166,14 +166,16 @@ public sealed partial class MySqlDirectoryStore
     public Task SetRecoveryBackupAsync(Guid userId, byte[] backup, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backup);
-        return WriteAsync(async (connection, ct) =>
+        return InTransactionAsync(async (connection, transaction, ct) =>
         {
+            await LockLiveUserAsync(connection, transaction, userId, ct);
             await using var command = new MySqlCommand(
                 """
                 INSERT INTO recovery_backups (user_id, backup, updated_at) VALUES (@user_id, @backup, @updated_at)
                 ON DUPLICATE KEY UPDATE backup = VALUES(backup), updated_at = VALUES(updated_at);
                 """,
-                connection);
+                connection,
+                transaction);
             command.Parameters.AddGuid("@user_id", userId);
             command.Parameters.AddBinary("@backup", backup);
             command.Parameters.AddTime("@updated_at", at);

@@ -37,6 +37,7 @@ public sealed partial class SqliteDirectoryStore : IKeyDirectoryStore
         ArgumentNullException.ThrowIfNull(signingKey);
         return InTransactionAsync(async (connection, transaction, ct) =>
         {
+            await RequireLiveUserAsync(connection, transaction, userId, ct);
             AccountKeyRecord? current;
             await using (var select = Command(connection, transaction, $"SELECT {KeyRows.AccountKeyColumns} FROM account_keys WHERE user_id = $user_id;"))
             {
@@ -100,6 +101,7 @@ public sealed partial class SqliteDirectoryStore : IKeyDirectoryStore
         ArgumentNullException.ThrowIfNull(key);
         return InTransactionAsync(async (connection, transaction, ct) =>
         {
+            await RequireLiveUserAsync(connection, transaction, key.UserId, ct);
             await using (var highest = Command(connection, transaction, "SELECT coalesce(max(generation), 0) FROM history_keys WHERE user_id = $user_id;"))
             {
                 highest.Parameters.AddGuid("$user_id", key.UserId);
@@ -129,6 +131,7 @@ public sealed partial class SqliteDirectoryStore : IKeyDirectoryStore
         ArgumentNullException.ThrowIfNull(keys);
         return InTransactionAsync(async (connection, transaction, ct) =>
         {
+            await RequireLiveUserAsync(connection, transaction, keys.UserId, ct);
             await using (var select = Command(connection, transaction, $"SELECT {KeyRows.DeviceKeyColumns} FROM device_keys k WHERE k.device_id = $device_id;"))
             {
                 select.Parameters.AddGuid("$device_id", keys.DeviceId);
@@ -226,6 +229,7 @@ public sealed partial class SqliteDirectoryStore : IKeyDirectoryStore
         ArgumentNullException.ThrowIfNull(list);
         return InTransactionAsync(async (connection, transaction, ct) =>
         {
+            await RequireLiveUserAsync(connection, transaction, list.UserId, ct);
             await using (var version = Command(connection, transaction, "SELECT coalesce(max(version), 0) FROM device_lists WHERE user_id = $user_id;"))
             {
                 version.Parameters.AddGuid("$user_id", list.UserId);
@@ -350,6 +354,18 @@ public sealed partial class SqliteDirectoryStore : IKeyDirectoryStore
         command.Transaction = transaction;
         command.CommandText = sql;
         return command;
+    }
+
+    // Inside a write transaction (SQLite has one writer at a time), so an account's deletion either came before,
+    // and this refuses, or comes after and clears what this writes.
+    private static async Task RequireLiveUserAsync(SqliteConnection connection, SqliteTransaction transaction, Guid userId, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, "SELECT deleted_at IS NOT NULL FROM users WHERE id = $user_id;");
+        command.Parameters.AddGuid("$user_id", userId);
+        if (await command.ExecuteScalarAsync(cancellationToken) is long and not 0)
+        {
+            throw new AccountDeletedException(userId);
+        }
     }
 
     /// <summary>Runs <paramref name="work"/> in one BEGIN IMMEDIATE transaction, committed when it returns.</summary>

@@ -152,19 +152,21 @@ public sealed partial class SqliteDirectoryStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public async Task SetRecoveryBackupAsync(Guid userId, byte[] backup, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public Task SetRecoveryBackupAsync(Guid userId, byte[] backup, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backup);
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            INSERT INTO recovery_backups (user_id, backup, updated_at) VALUES ($user_id, $backup, $updated_at)
-            ON CONFLICT (user_id) DO UPDATE SET backup = excluded.backup, updated_at = excluded.updated_at;
-            """;
-        command.Parameters.AddGuid("$user_id", userId);
-        command.Parameters.AddBlob("$backup", backup);
-        command.Parameters.AddTime("$updated_at", at);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        return InTransactionAsync(async (connection, transaction, ct) =>
+        {
+            await RequireLiveUserAsync(connection, transaction, userId, ct);
+            await using var command = Command(connection, transaction, """
+                INSERT INTO recovery_backups (user_id, backup, updated_at) VALUES ($user_id, $backup, $updated_at)
+                ON CONFLICT (user_id) DO UPDATE SET backup = excluded.backup, updated_at = excluded.updated_at;
+                """);
+            command.Parameters.AddGuid("$user_id", userId);
+            command.Parameters.AddBlob("$backup", backup);
+            command.Parameters.AddTime("$updated_at", at);
+            return await command.ExecuteNonQueryAsync(ct);
+        }, cancellationToken);
     }
 
     public async Task<byte[]?> GetRecoveryBackupAsync(Guid userId, CancellationToken cancellationToken = default)

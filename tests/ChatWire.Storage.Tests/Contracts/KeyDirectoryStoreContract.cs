@@ -282,6 +282,29 @@ public abstract partial class KeyDirectoryStoreContract : IAsyncLifetime
         Assert.Null(await Keys.GetRecoveryBackupAsync(Guid.NewGuid()));
     }
 
+    // An account's deletion clears its keys, device list and recovery backup. A write of any of them that arrives
+    // after it (in flight when the operator deleted the account) is refused, so nothing of the account is stored again.
+    [Fact]
+    public async Task KeyWrites_ForADeletedAccount_RefusedAndNothingStored()
+    {
+        var alice = await AddUserAsync("alice");
+        var laptop = await AddDeviceAsync(alice, "laptop");
+        var phone = await AddSessionAsync(alice, "phone");
+        Assert.True(await ((IAccountAdminStore)Directory).MarkUserDeletedAsync(alice.Id, T0));
+
+        await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.SetRecoveryBackupAsync(alice.Id, Bytes(100), T0));
+        await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.SetAccountKeyAsync(alice.Id, Bytes(), reset: false, T0));
+        await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.SetDeviceListAsync(DeviceList(alice, 1, laptop)));
+        await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.AddHistoryKeyAsync(HistoryKey(alice, 1)));
+        await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.SetDeviceKeysAsync(DeviceKeys(phone, "0123456789")));
+
+        Assert.Null(await Keys.GetRecoveryBackupAsync(alice.Id));
+        Assert.Null(await Keys.GetAccountKeyAsync(alice.Id));
+        Assert.Null(await Keys.GetDeviceListAsync(alice.Id));
+        Assert.Equal(0, await Keys.GetHighestHistoryKeyGenerationAsync(alice.Id));
+        Assert.Null(await Keys.GetDeviceKeysAsync(phone.DeviceId));
+    }
+
     protected async Task<UserRecord> AddUserAsync(string username)
     {
         var user = new UserRecord(Guid.NewGuid(), username, username, "$argon2id$" + username, T0);
