@@ -16,8 +16,9 @@ internal static class ConversationEndpoints
             .Describe("createChannel", "Create a channel in a team", Tag,
                 "name is 1-64 characters of a-z 0-9 _ - after trimming, upper case folded; private is optional (default false). The caller is the "
                 + "first member. A public channel's name already used by another public channel is 409 ALREADY_EXISTS (private channels' names are "
-                + "not unique); a team has at most 1,000 channels (403 QUOTA_EXCEEDED), and non-members get 403 NOT_A_MEMBER.")
-            .Returns<ChannelCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 409, 415);
+                + "not unique); a team has at most 1,000 channels (403 QUOTA_EXCEEDED), and non-members get 403 NOT_A_MEMBER. A team deleted "
+                + "while the channel is created is 404 NOT_FOUND (the channel went with it).")
+            .Returns<ChannelCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 404, 409, 415);
         authenticated.MapGet("/teams/{teamId}/channels", ListChannelsAsync)
             .Describe("listChannels", "List a team's public channels and the private ones I am in", Tag,
                 "member says whether the caller is in each channel, archived whether it is archived. Paged in id order: limit 1-500 (default 100), "

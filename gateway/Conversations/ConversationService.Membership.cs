@@ -50,6 +50,13 @@ internal sealed partial class ConversationService
             throw new RequestRefusedException(ErrorCode.AlreadyExists, $"The team already has a channel named '{name}'.");
         }
 
+        // The team's deletion may have taken the channel with it between the store's insert and now (it deletes the
+        // team's channels as they are when it runs): a 201 would name a channel that is not there.
+        if (await directory.GetConversationAsync(channel.Id, ct) is null)
+        {
+            throw new RequestRefusedException(ErrorCode.NotFound, "The team was deleted while the channel was created; nothing is left of either.");
+        }
+
         return channel;
     }
 

@@ -41,6 +41,21 @@ public sealed class TeamDeletionRaceTests
         await AssertProblemAsync(invite, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
     }
 
+    // The deletion lands just after the channel's row was stored, and takes it with the team.
+    [Fact]
+    public async Task CreateChannel_TeamDeletedJustAfterItIsStored_NotFound_NotCreated()
+    {
+        var (server, store) = await StartAsync(nameof(IDirectoryStore.CreateConversationAsync));
+        await using var _ = server;
+        var (alice, teamId) = await TeamAsync(server);
+        store.Arm(teamId);
+
+        var create = await alice.SendAsync(HttpMethod.Post, $"v1/teams/{teamId}/channels", new { name = "late" });
+
+        await AssertProblemAsync(create, HttpStatusCode.NotFound, 4002, "NOT_FOUND");
+        Assert.Equal(0, (await alice.CallAsync(HttpMethod.Get, "v1/teams")).GetProperty("teams").GetArrayLength());
+    }
+
     private static async Task<(TestServer Server, DeleteTeamFirst Store)> StartAsync(string method)
     {
         var proxy = DispatchProxy.Create<IDirectoryStore, DeleteTeamFirst>();
@@ -60,7 +75,7 @@ public sealed class TeamDeletionRaceTests
     }
 
     // Deletes the armed team once, just before the first call of the chosen method after arming (or, for the invite
-    // lookup, just after it answered), then behaves as the real store.
+    // lookup and the conversation's insert, just after it answered), then behaves as the real store.
     public class DeleteTeamFirst : DispatchProxy
     {
         private IDirectoryStore _inner = null!;
@@ -78,9 +93,18 @@ public sealed class TeamDeletionRaceTests
                 return targetMethod.Invoke(_inner, args);
             }
 
-            return targetMethod.Name == nameof(IDirectoryStore.FindInviteByCodeHashAsync)
-                ? ThenDeleteAsync((Task<InviteRecord?>)targetMethod.Invoke(_inner, args)!, teamId)
-                : DeleteThenAsync(targetMethod, args, teamId);
+            return targetMethod.Name switch
+            {
+                nameof(IDirectoryStore.FindInviteByCodeHashAsync) => ThenDeleteAsync((Task<InviteRecord?>)targetMethod.Invoke(_inner, args)!, teamId),
+                nameof(IDirectoryStore.CreateConversationAsync) => StoreThenDeleteAsync(targetMethod, args, teamId),
+                _ => DeleteThenAsync(targetMethod, args, teamId),
+            };
+        }
+
+        private async Task StoreThenDeleteAsync(MethodInfo method, object?[]? args, Guid teamId)
+        {
+            await (Task)method.Invoke(_inner, args)!;
+            Assert.True(await _inner.DeleteTeamAsync(teamId));
         }
 
         private async Task<InviteRecord?> ThenDeleteAsync(Task<InviteRecord?> read, Guid teamId)
