@@ -30,7 +30,8 @@ internal static class AttachmentEndpoints
                 "The server checks the stored object's size (and, on the embedded store, its SHA-256) against the declaration; only the uploader may "
                 + "(404 NOT_FOUND otherwise), and repeating it on a ready attachment answers the same 200. A wrong size or hash, or an upload more "
                 + "than 5 minutes after the grant expired, is 422 UPLOAD_MISMATCH and deletes the object and the attachment (declare it again); "
-                + "nothing uploaded yet is 422 UPLOAD_MISMATCH too, but the attachment stays pending.")
+                + "nothing uploaded yet is 422 UPLOAD_MISMATCH too, but the attachment stays pending. An attachment of a team deleted meanwhile "
+                + "is 404 NOT_FOUND.")
             .Returns<AttachmentCompletedResponse>().Refuses(400, 404, 422);
         authenticated.MapGet("/attachments/{attachmentId}", GetAsync)
             .Describe("getAttachment", "An attachment of a conversation I am in, with a download URL", Tag,
@@ -49,8 +50,9 @@ internal static class AttachmentEndpoints
             anonymous.MapGet("/blobs/{attachmentId}", DownloadBlobAsync)
                 .Describe("downloadBlob", "Download an attachment's bytes from the embedded blob store (the download URL)", Tag,
                     "No session token: the token in the download URL from getAttachment authorises it until that answer's expires_at (403 FORBIDDEN "
-                    + "after, or for a token not made for this blob). The body is the ciphertext exactly as uploaded, sent in 64 KiB pieces: a "
-                    + "client that takes none of a piece for 20 s (Gateway:HttpResponseStallTimeoutMs) has its connection closed mid-body.")
+                    + "after, or for a token not made for this blob); an attachment not ready, or of a team deleted since, is 404 NOT_FOUND. "
+                    + "The body is the ciphertext exactly as uploaded; a client that takes no byte of it for 20 s "
+                    + "(Gateway:HttpResponseStallTimeoutMs) has its connection closed mid-body. HEAD answers the headers alone.")
                 .Produces<Stream>(StatusCodes.Status200OK, "application/octet-stream").Refuses(400, 403, 404);
         }
     }
@@ -115,54 +117,117 @@ internal static class AttachmentEndpoints
         using var slot = http.RequestServices.GetRequiredService<AccountRequestsInProgress>().Enter(owner);
         return await store.WriteAsync(key, granted, http.Request.Body, ct) switch
         {
-            BlobWriteResult.Stored => Results.NoContent(),
+            BlobWriteResult.Stored => await StillAwaitedAsync(id, key, store, attachments),
             BlobWriteResult.TooLong => throw new RequestRefusedException(ErrorCode.ContentTooLarge, $"The upload grant is for {granted} bytes; nothing was kept."),
             _ => throw new RequestRefusedException(ErrorCode.AlreadyExists, "This attachment was uploaded already; complete it, or create another."),
         };
     }
 
-    // A download needs no session (its URL is signed), so nothing counts it per account; what bounds it is time. Each
-    // piece must be taken by the client within Gateway:HttpResponseStallTimeoutMs, as a proxy's send timeout would have
-    // it, else the connection is closed mid-body (the client sees fewer bytes than Content-Length). Kestrel's own
-    // minimum rate, 240 bytes a second per write, would allow a client that reads nothing over four minutes per piece.
-    private static async Task DownloadBlobAsync(string attachmentId, string? token, HttpContext http, LocalBlobStore store)
+    // An upload takes as long as it takes, and its attachment may meanwhile have been orphaned by its team's deletion
+    // or swept: then the bytes just stored would belong to nothing and count against no quota, so they go again.
+    private static async Task<IResult> StillAwaitedAsync(Guid id, string key, LocalBlobStore store, AttachmentService attachments)
     {
-        var key = AttachmentService.KeyOf(Ids.Parse("attachment_id", attachmentId));
+        if (await attachments.AwaitingUploadByAsync(id, CancellationToken.None) is null)
+        {
+            await store.DeleteAsync(key, CancellationToken.None);
+            throw new RequestRefusedException(ErrorCode.NotFound, "The attachment was deleted while its upload arrived (its team was deleted); nothing was kept.");
+        }
+
+        return Results.NoContent();
+    }
+
+    // A download needs no session (its URL is signed), so nothing counts it per account; what bounds it is time: a
+    // client that takes nothing of it for Gateway:HttpResponseStallTimeoutMs has its connection closed mid-body (it
+    // sees fewer bytes than Content-Length), as a proxy's send timeout would. "Takes" is read from the kernel: while a
+    // piece waits to be written, the socket's count of bytes the client acknowledged must grow within each period.
+    // How long a write waits says little by itself, since the kernel's send buffer (megabytes, on a fast path) frees
+    // room only in large steps; and Kestrel's own minimum rate, 240 bytes a second per write, would allow a client that
+    // reads nothing over four minutes per piece. A slow reader that keeps taking bytes is not cut off: it holds one of
+    // its address's connections (docs/security.md).
+    private static async Task DownloadBlobAsync(
+        string attachmentId, string? token, HttpContext http, LocalBlobStore store, AttachmentService attachments,
+        Microsoft.Extensions.Options.IOptions<Hosting.GatewayOptions> options, ILogger<AttachmentService> logger, CancellationToken ct)
+    {
+        var id = Ids.Parse("attachment_id", attachmentId);
+        var key = AttachmentService.KeyOf(id);
         CheckToken(store, key, "GET", token);
+
+        // A URL handed out before the attachment's team was deleted stops working with the team, not at its expiry.
+        if (!await attachments.IsDownloadableAsync(id, ct))
+        {
+            throw new RequestRefusedException(ErrorCode.NotFound, "No such blob.");
+        }
+
         await using var stream = store.OpenRead(key) ?? throw new RequestRefusedException(ErrorCode.NotFound, "No such blob.");
-        var stallMs = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Hosting.GatewayOptions>>().Value.HttpResponseStallTimeoutMs;
         http.Response.ContentType = "application/octet-stream";
         http.Response.ContentLength = stream.Length;
+        if (HttpMethods.IsHead(http.Request.Method))
+        {
+            return;
+        }
+
+        var stallMs = options.Value.HttpResponseStallTimeoutMs;
+        var socket = http.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket;
         var buffer = ArrayPool<byte>.Shared.Rent(DownloadPieceBytes);
-        using var stall = new CancellationTokenSource();
         long sent = 0;
+        var stalled = false;
         try
         {
             int read;
             while ((read = await stream.ReadAsync(buffer.AsMemory(0, DownloadPieceBytes), http.RequestAborted)) > 0)
             {
-                stall.CancelAfter(stallMs);
-                await http.Response.Body.WriteAsync(buffer.AsMemory(0, read), stall.Token);
+                var writing = http.Response.Body.WriteAsync(buffer.AsMemory(0, read), CancellationToken.None).AsTask();
+                if (!writing.IsCompleted && await StalledAsync(writing, socket, stallMs, http.RequestAborted))
+                {
+                    // The abort ends the write; it is not waited for long, nor its outcome looked at.
+                    stalled = true;
+                    http.Abort();
+                    await writing.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    break;
+                }
+
+                await writing;
                 sent += read;
             }
-
-            stall.CancelAfter(Timeout.Infinite);
-        }
-        catch (OperationCanceledException) when (stall.IsCancellationRequested)
-        {
-            // Kestrel aborts the connection when a write's token is cancelled; the write, or the read after it, ends here.
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        if (stall.IsCancellationRequested)
+        if (stalled)
         {
-            GatewayLog.BlobDownloadStalled(
-                http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AttachmentEndpoints)),
-                http.Connection.RemoteIpAddress?.ToString(), sent, stream.Length, stallMs);
-            http.Abort();
+            GatewayLog.BlobDownloadStalled(logger, http.Connection.RemoteIpAddress?.ToString(), sent, stream.Length, stallMs);
+        }
+    }
+
+    // Waits for a write the client holds up. Stalled: a whole period went by in which the client acknowledged no byte
+    // (or, where the socket cannot tell, in which the write did not finish).
+    private static async Task<bool> StalledAsync(Task writing, System.Net.Sockets.Socket? socket, int stallMs, CancellationToken aborted)
+    {
+        var acknowledged = SocketProgress.BytesAcknowledged(socket);
+        while (true)
+        {
+            try
+            {
+                await writing.WaitAsync(TimeSpan.FromMilliseconds(stallMs), aborted);
+                return false;
+            }
+            catch (TimeoutException)
+            {
+                var now = SocketProgress.BytesAcknowledged(socket);
+                if (now is null || now == acknowledged)
+                {
+                    return true;
+                }
+
+                acknowledged = now;
+            }
+            catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+            {
+                // The client went away: the write ends with the connection.
+                return false;
+            }
         }
     }
 

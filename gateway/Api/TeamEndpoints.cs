@@ -96,8 +96,9 @@ internal static class TeamEndpoints
         authenticated.MapDelete("/teams/{teamId}", DeleteTeamAsync)
             .Describe("deleteTeam", "Delete a team (owners): everyone leaves it and its channels", Tag,
                 "Only owners may (others 403 FORBIDDEN). Every member leaves every channel first (a member_left event each), then the team, its "
-                + "channels and invites are gone; the messages stay stored for the retention period, but nobody can read them. A team of more than "
-                + "1,000 members is 403 QUOTA_EXCEEDED: remove members first.")
+                + "channels and invites are gone; the messages stay stored for the retention period, but nobody can read them. The channels' "
+                + "attachments answer 404 NOT_FOUND from then on and are deleted by the attachment sweep; notifications still waiting are not sent. "
+                + "A team of more than 1,000 members is 403 QUOTA_EXCEEDED: remove members first.")
             .ReturnsNoContent().Refuses(400, 403);
         authenticated.MapPost("/teams/{teamId}/transfer", TransferAsync)
             .Describe("transferTeam", "Hand the team to another member (they become an owner, I an admin)", Tag,

@@ -102,7 +102,7 @@ internal sealed class AttachmentService(
 
         // Not marked: a completion racing this one did it (the same answer), or the team's deletion orphaned it
         // meanwhile. A conversation gone after it was marked ready: it was declared after the deletion had orphaned
-        // the others, so the sweep would never see it; it goes now.
+        // the others, so it is orphaned now, for the sweep (which waits until its grant cannot be used any more).
         if (!await attachments.MarkAttachmentReadyAsync(attachment.Id, ct)
             && (await attachments.GetAttachmentAsync(attachment.Id, ct))?.State != AttachmentState.Ready)
         {
@@ -111,8 +111,7 @@ internal sealed class AttachmentService(
 
         if (await directory.GetConversationAsync(attachment.ConversationId, ct) is null)
         {
-            await blobs.DeleteAsync(key, ct);
-            await attachments.DeleteAttachmentAsync(attachment.Id, ct);
+            await attachments.MarkAttachmentOrphanedAsync(attachment.Id, ct);
             throw NotFound();
         }
 
@@ -132,19 +131,28 @@ internal sealed class AttachmentService(
         return (attachment, await blobs.CreateDownloadUrlAsync(KeyOf(attachment.Id), expiresAt, ct), expiresAt);
     }
 
+    /// <summary>
+    /// Whether the attachment's blob may be served to a holder of a valid download token: it exists and was not
+    /// orphaned by its team's deletion (tokens are handed out for ready attachments only).
+    /// </summary>
+    public async Task<bool> IsDownloadableAsync(Guid attachmentId, CancellationToken ct) =>
+        await attachments.GetAttachmentAsync(attachmentId, ct) is { State: not AttachmentState.Orphaned };
+
     /// <summary>Who created the attachment, while it awaits its upload; null once it is complete, or when there is none.</summary>
     public async Task<Guid?> AwaitingUploadByAsync(Guid attachmentId, CancellationToken ct) =>
         await attachments.GetAttachmentAsync(attachmentId, ct) is { State: AttachmentState.Pending } attachment ? attachment.OwnerUserId : null;
 
     /// <summary>
-    /// Deletes, blob then row, the uploads never completed whose grant expired over <see cref="SweepGrace"/> before
-    /// <paramref name="now"/>, and the attachments of deleted teams' channels (orphaned by the team's deletion).
+    /// Deletes, blob then row, the uploads never completed and the attachments of deleted teams' channels (orphaned by
+    /// the team's deletion), once their grant expired over <see cref="SweepGrace"/> before <paramref name="now"/>. Not
+    /// sooner: an upload grant still usable (a presigned S3 POST can be replayed until it expires, and a local upload
+    /// under way finishes its file) would store bytes no row counts against a quota.
     /// </summary>
     public async Task<int> SweepAsync(DateTimeOffset now, CancellationToken ct)
     {
         var cutoff = now - UploadLifetime - SweepGrace;
         return await SweepAsync(limit => attachments.ListPendingAttachmentsAsync(cutoff, limit, ct), ct)
-            + await SweepAsync(limit => attachments.ListOrphanedAttachmentsAsync(limit, ct), ct);
+            + await SweepAsync(limit => attachments.ListOrphanedAttachmentsAsync(cutoff, limit, ct), ct);
     }
 
     private async Task<int> SweepAsync(Func<int, Task<IReadOnlyList<AttachmentRecord>>> list, CancellationToken ct)

@@ -73,9 +73,9 @@ public sealed class GatewayOptions
     public int HttpRequestBodyTimeoutMs { get; set; } = 30_000;
 
     /// <summary>
-    /// A blob download (the embedded store's <c>GET /v1/blobs/{id}</c>) is sent in 64 KiB pieces; one the client has
-    /// not taken within this long ends the download and closes the connection. Without it a client that reads nothing
-    /// holds its connection for minutes per piece, since Kestrel allows each write 240 bytes a second.
+    /// A blob download (the embedded store's <c>GET /v1/blobs/{id}</c>) whose client takes no byte of it for this long
+    /// (the kernel's count of bytes it acknowledged does not move) ends, and the connection closes. Without it a client
+    /// that reads nothing holds its connection for minutes per piece, since Kestrel allows each write 240 bytes a second.
     /// </summary>
     public int HttpResponseStallTimeoutMs { get; set; } = 20_000;
 

@@ -10,8 +10,9 @@ public enum AttachmentState
     Ready = 1,
 
     /// <summary>
-    /// Its conversation was deleted with its team: nobody may complete or download it, and the sweep deletes its
-    /// blob and row (it counts against the owner's quota until then).
+    /// Its conversation was deleted with its team: nobody may complete or download it (an S3 URL handed out before
+    /// works until it expires), and the sweep deletes its blob and row once its upload grant has been expired for
+    /// the sweep's grace (it counts against the owner's quota until then).
     /// </summary>
     Orphaned = 2,
 }
@@ -37,7 +38,7 @@ public sealed record AttachmentRecord(
 public interface IAttachmentStore
 {
     /// <summary>
-    /// Stores a new attachment when the owner's attachments (pending and ready) plus this one stay within
+    /// Stores a new attachment when the owner's attachments (pending, ready and orphaned) plus this one stay within
     /// <paramref name="quotaBytes"/> (0 = no quota) and the owner has fewer than <paramref name="maxPending"/>
     /// pending ones (0 = no limit); false (nothing stored) otherwise.
     /// </summary>
@@ -48,15 +49,21 @@ public interface IAttachmentStore
     /// <summary>Marks a pending attachment ready; false when there is no such pending attachment.</summary>
     Task<bool> MarkAttachmentReadyAsync(Guid attachmentId, CancellationToken cancellationToken = default);
 
+    /// <summary>Marks the attachment orphaned (its conversation is gone); false when there is no such attachment.</summary>
+    Task<bool> MarkAttachmentOrphanedAsync(Guid attachmentId, CancellationToken cancellationToken = default);
+
     /// <summary>Deletes the row; false when there was none.</summary>
     Task<bool> DeleteAttachmentAsync(Guid attachmentId, CancellationToken cancellationToken = default);
 
-    /// <summary>The bytes the user's attachments (pending and ready) take.</summary>
+    /// <summary>The bytes the user's attachments (pending, ready and orphaned) take.</summary>
     Task<long> GetAttachmentBytesAsync(Guid userId, CancellationToken cancellationToken = default);
 
     /// <summary>Pending attachments created before <paramref name="createdBefore"/>, oldest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<AttachmentRecord>> ListPendingAttachmentsAsync(DateTimeOffset createdBefore, int limit, CancellationToken cancellationToken = default);
 
-    /// <summary>Orphaned attachments (their team was deleted), oldest first, at most <paramref name="limit"/>.</summary>
-    Task<IReadOnlyList<AttachmentRecord>> ListOrphanedAttachmentsAsync(int limit, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Orphaned attachments (their team was deleted) created before <paramref name="createdBefore"/>, oldest first, at
+    /// most <paramref name="limit"/>.
+    /// </summary>
+    Task<IReadOnlyList<AttachmentRecord>> ListOrphanedAttachmentsAsync(DateTimeOffset createdBefore, int limit, CancellationToken cancellationToken = default);
 }

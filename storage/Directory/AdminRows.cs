@@ -44,6 +44,7 @@ internal static class AdminRows
         DELETE FROM device_lists WHERE user_id = {p}id;
         DELETE FROM former_device_keys WHERE user_id = {p}id;
         DELETE FROM recovery_backups WHERE user_id = {p}id;
+        DELETE FROM link_payloads WHERE device_id IN (SELECT device_id FROM device_sessions WHERE user_id = {p}id);
         """;
 
     public static UserAdminRecord ReadUser(DbDataReader reader) => new(

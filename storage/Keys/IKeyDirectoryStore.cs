@@ -95,7 +95,11 @@ public interface IKeyDirectoryStore
     Task<OneTimePrekeyRecord?> ClaimOneTimePrekeyAsync(Guid deviceId, CancellationToken cancellationToken = default);
 
     // Linking and recovery
-    /// <summary>Stores (replacing) the sealed link payload for a new device, from one of its user's trusted devices.</summary>
+    /// <summary>
+    /// Stores (replacing) the sealed link payload for a new device, from one of its user's trusted devices; nothing for a
+    /// device without keys (revoked meanwhile). <see cref="AccountDeletedException"/> when the device's account was
+    /// deleted meanwhile.
+    /// </summary>
     Task SetLinkPayloadAsync(Guid deviceId, Guid fromDeviceId, byte[] payload, DateTimeOffset at, CancellationToken cancellationToken = default);
 
     Task<(Guid FromDeviceId, byte[] Payload)?> GetLinkPayloadAsync(Guid deviceId, CancellationToken cancellationToken = default);

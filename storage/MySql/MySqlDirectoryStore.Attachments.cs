@@ -106,6 +106,15 @@ public sealed partial class MySqlDirectoryStore : IAttachmentStore
             return await command.ExecuteNonQueryAsync(ct) == 1;
         }, cancellationToken);
 
+    public Task<bool> MarkAttachmentOrphanedAsync(Guid attachmentId, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (connection, ct) =>
+        {
+            await using var command = new MySqlCommand("UPDATE attachments SET state = @orphaned WHERE id = @id;", connection);
+            command.Parameters.AddGuid("@id", attachmentId);
+            command.Parameters.AddInteger("@orphaned", (long)AttachmentState.Orphaned);
+            return await command.ExecuteNonQueryAsync(ct) == 1;
+        }, cancellationToken);
+
     public Task<bool> DeleteAttachmentAsync(Guid attachmentId, CancellationToken cancellationToken = default) =>
         WriteAsync(async (connection, ct) =>
         {
@@ -141,14 +150,15 @@ public sealed partial class MySqlDirectoryStore : IAttachmentStore
         }, cancellationToken);
     }
 
-    public Task<IReadOnlyList<AttachmentRecord>> ListOrphanedAttachmentsAsync(int limit, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<AttachmentRecord>> ListOrphanedAttachmentsAsync(DateTimeOffset createdBefore, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         return ReadPrimaryAsync(async (connection, ct) =>
         {
             await using var command = new MySqlCommand(
-                $"SELECT {AttachmentColumns} FROM attachments WHERE state = @orphaned ORDER BY created_at, id LIMIT @limit;", connection);
+                $"SELECT {AttachmentColumns} FROM attachments WHERE state = @orphaned AND created_at < @before ORDER BY created_at, id LIMIT @limit;", connection);
             command.Parameters.AddInteger("@orphaned", (long)AttachmentState.Orphaned);
+            command.Parameters.AddTime("@before", createdBefore);
             command.Parameters.AddInteger("@limit", limit);
             return await ReadListAsync(command, ReadAttachment, ct);
         }, cancellationToken);

@@ -130,14 +130,33 @@ public sealed partial class MySqlDirectoryStore
     public Task SetLinkPayloadAsync(Guid deviceId, Guid fromDeviceId, byte[] payload, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(payload);
-        return WriteAsync(async (connection, ct) =>
+        return InTransactionAsync(async (connection, transaction, ct) =>
         {
+            Guid? owner;
+            await using (var select = new MySqlCommand("SELECT user_id FROM device_keys WHERE device_id = @device_id;", connection, transaction))
+            {
+                select.Parameters.AddGuid("@device_id", deviceId);
+                await using var reader = await select.ExecuteReaderAsync(ct);
+                owner = await reader.ReadAsync(ct) ? reader.ReadGuid(0) : null;
+            }
+
+            if (owner is not { } userId)
+            {
+                return 0;
+            }
+
+            // The owner's row lock, then the device's keys again in the insert's own (locking) read: a revocation, which
+            // deletes them under the same lock, either came first and nothing is stored, or comes after and deletes this.
+            await LockLiveUserAsync(connection, transaction, userId, ct);
             await using var command = new MySqlCommand(
                 """
-                INSERT INTO link_payloads (device_id, from_device_id, payload, created_at) VALUES (@device_id, @from_device_id, @payload, @created_at)
+                INSERT INTO link_payloads (device_id, from_device_id, payload, created_at)
+                SELECT @device_id, @from_device_id, @payload, @created_at FROM DUAL
+                WHERE EXISTS (SELECT 1 FROM device_keys WHERE device_id = @device_id)
                 ON DUPLICATE KEY UPDATE from_device_id = VALUES(from_device_id), payload = VALUES(payload), created_at = VALUES(created_at);
                 """,
-                connection);
+                connection,
+                transaction);
             command.Parameters.AddGuid("@device_id", deviceId);
             command.Parameters.AddGuid("@from_device_id", fromDeviceId);
             command.Parameters.AddBinary("@payload", payload);

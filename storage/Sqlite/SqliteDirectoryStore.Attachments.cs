@@ -76,6 +76,16 @@ public sealed partial class SqliteDirectoryStore : IAttachmentStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
+    public async Task<bool> MarkAttachmentOrphanedAsync(Guid attachmentId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE attachments SET state = $orphaned WHERE id = $id;";
+        command.Parameters.AddGuid("$id", attachmentId);
+        command.Parameters.AddInteger("$orphaned", (long)AttachmentState.Orphaned);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
     public async Task<bool> DeleteAttachmentAsync(Guid attachmentId, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
@@ -110,13 +120,14 @@ public sealed partial class SqliteDirectoryStore : IAttachmentStore
         return await ReadListAsync(command, ReadAttachment, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<AttachmentRecord>> ListOrphanedAttachmentsAsync(int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<AttachmentRecord>> ListOrphanedAttachmentsAsync(DateTimeOffset createdBefore, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {AttachmentColumns} FROM attachments WHERE state = $orphaned ORDER BY created_at, id LIMIT $limit;";
+        command.CommandText = $"SELECT {AttachmentColumns} FROM attachments WHERE state = $orphaned AND created_at < $before ORDER BY created_at, id LIMIT $limit;";
         command.Parameters.AddInteger("$orphaned", (long)AttachmentState.Orphaned);
+        command.Parameters.AddTime("$before", createdBefore);
         command.Parameters.AddInteger("$limit", limit);
         return await ReadListAsync(command, ReadAttachment, cancellationToken);
     }

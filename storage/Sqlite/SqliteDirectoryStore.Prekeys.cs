@@ -117,20 +117,36 @@ public sealed partial class SqliteDirectoryStore
         return await ReadSingleAsync(command, static reader => new OneTimePrekeyRecord(reader.GetInt32(0), reader.GetFieldValue<byte[]>(1)), cancellationToken);
     }
 
-    public async Task SetLinkPayloadAsync(Guid deviceId, Guid fromDeviceId, byte[] payload, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public Task SetLinkPayloadAsync(Guid deviceId, Guid fromDeviceId, byte[] payload, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(payload);
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            INSERT INTO link_payloads (device_id, from_device_id, payload, created_at) VALUES ($device_id, $from_device_id, $payload, $created_at)
-            ON CONFLICT (device_id) DO UPDATE SET from_device_id = excluded.from_device_id, payload = excluded.payload, created_at = excluded.created_at;
-            """;
-        command.Parameters.AddGuid("$device_id", deviceId);
-        command.Parameters.AddGuid("$from_device_id", fromDeviceId);
-        command.Parameters.AddBlob("$payload", payload);
-        command.Parameters.AddTime("$created_at", at);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        return InTransactionAsync(async (connection, transaction, ct) =>
+        {
+            Guid? owner;
+            await using (var select = Command(connection, transaction, "SELECT user_id FROM device_keys WHERE device_id = $device_id;"))
+            {
+                select.Parameters.AddGuid("$device_id", deviceId);
+                await using var reader = await select.ExecuteReaderAsync(ct);
+                owner = await reader.ReadAsync(ct) ? reader.ReadGuid(0) : null;
+            }
+
+            // A device revoked meanwhile has no keys any more, and takes no payload.
+            if (owner is not { } userId)
+            {
+                return 0;
+            }
+
+            await RequireLiveUserAsync(connection, transaction, userId, ct);
+            await using var command = Command(connection, transaction, """
+                INSERT INTO link_payloads (device_id, from_device_id, payload, created_at) VALUES ($device_id, $from_device_id, $payload, $created_at)
+                ON CONFLICT (device_id) DO UPDATE SET from_device_id = excluded.from_device_id, payload = excluded.payload, created_at = excluded.created_at;
+                """);
+            command.Parameters.AddGuid("$device_id", deviceId);
+            command.Parameters.AddGuid("$from_device_id", fromDeviceId);
+            command.Parameters.AddBlob("$payload", payload);
+            command.Parameters.AddTime("$created_at", at);
+            return await command.ExecuteNonQueryAsync(ct);
+        }, cancellationToken);
     }
 
     public async Task<(Guid FromDeviceId, byte[] Payload)?> GetLinkPayloadAsync(Guid deviceId, CancellationToken cancellationToken = default)

@@ -79,8 +79,9 @@ public sealed class AttachmentApiTests
         Assert.Equal(ciphertext, await whole.Content.ReadAsByteArrayAsync());
     }
 
-    // docs/http-api.md, deleting a team: its channels' attachments can no longer be read, completed or uploaded, and the
-    // sweep deletes their blobs and frees their owners' quota. A DM's attachment stays.
+    // docs/http-api.md, deleting a team: its channels' attachments can no longer be read, completed or uploaded, a
+    // download URL handed out before stops working, and the sweep (once their grants cannot be used any more) deletes
+    // their blobs and frees their owners' quota. A DM's attachment stays.
     [Fact]
     public async Task DeleteTeam_ItsChannelsAttachments_GoneWithTheirBlobsAndQuota_ADmsStays()
     {
@@ -97,22 +98,100 @@ public sealed class AttachmentApiTests
         Assert.Equal(HttpStatusCode.NoContent, await AttachmentClient.UploadAsync(pending, pendingBytes));
         var kept = await AttachmentClient.UploadReadyAsync(alice, direct, RandomNumberGenerator.GetBytes(500));
         var full = await AttachmentClient.CreateAsync(alice, direct, 1_000, new byte[32]);
+        var urlBefore = (await (await AttachmentClient.GetAsync(bob, ready)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("download_url").GetString()!;
+        var sweeper = server.Server.App.Services.GetRequiredService<AttachmentService>();
 
         await alice.CallAsync(HttpMethod.Delete, $"v1/teams/{team}");
         var completeAfter = await AttachmentClient.CompleteAsync(alice, pendingId);
         var getAfter = await AttachmentClient.GetAsync(alice, ready);
-        var swept = await server.Server.App.Services.GetRequiredService<AttachmentService>().SweepAsync(DateTimeOffset.UtcNow, CancellationToken.None);
+        var downloadAfter = await AttachmentClient.DownloadAsync(urlBefore);
+        var sweptWhileGrantsLast = await sweeper.SweepAsync(DateTimeOffset.UtcNow, CancellationToken.None);
+        var stillFull = await AttachmentClient.CreateAsync(alice, direct, 2_000, new byte[32]);
+        var swept = await sweeper.SweepAsync(DateTimeOffset.UtcNow + TimeSpan.FromHours(2), CancellationToken.None);
         var fits = await AttachmentClient.CreateAsync(alice, direct, 2_000, new byte[32]);
 
         Assert.Equal(HttpStatusCode.Forbidden, full.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, completeAfter.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, getAfter.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, downloadAfter.StatusCode);
+        Assert.Equal(0, sweptWhileGrantsLast);
+        Assert.Equal(HttpStatusCode.Forbidden, stillFull.StatusCode);
         Assert.Equal(2, swept);
         Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", ready.ToString())));
         Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", pendingId.ToString())));
         Assert.True(File.Exists(Path.Combine(server.DataDirectory, "blobs", kept.ToString())));
         Assert.Equal(HttpStatusCode.OK, (await AttachmentClient.GetAsync(bob, kept)).StatusCode);
         Assert.Equal(HttpStatusCode.Created, fits.StatusCode);
+    }
+
+    // A slow but steady reader is not a stalled one: the send buffer frees room in large steps, so a write may wait
+    // longer than the stall timeout while the client keeps taking bytes. Here it takes 1 MiB a second of 6 MiB with a
+    // timeout of 1 s, and gets the whole blob. (Before, the wait of one write was the measure, and it was cut off.)
+    [Fact]
+    public async Task Download_SlowSteadyReader_IsNotCutOff()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Gateway:HttpResponseStallTimeoutMs"] = "1000" });
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var ciphertext = RandomNumberGenerator.GetBytes(6 * 1024 * 1024);
+        var id = await AttachmentClient.UploadReadyAsync(alice, general, ciphertext);
+        var url = (await (await AttachmentClient.GetAsync(alice, id)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("download_url").GetString()!;
+        using var client = new HttpClient();
+
+        using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        using var received = new MemoryStream();
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await body.ReadAsync(buffer)) > 0)
+        {
+            received.Write(buffer, 0, read);
+            await Task.Delay(16);
+        }
+
+        Assert.Equal(ciphertext, received.ToArray());
+    }
+
+    // An upload under way when its team is deleted: its bytes would belong to nothing and count against no quota, so
+    // the upload is refused once it has arrived and nothing is kept. (Before, it was answered 204 and the file stayed.)
+    [Fact]
+    public async Task Upload_TeamDeletedWhileItArrives_NotFound_NothingKept()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (team, general) = await alice.CreateTeamAsync();
+        var ciphertext = RandomNumberGenerator.GetBytes(100_000);
+        var created = await AttachmentClient.CreateForAsync(alice, general, ciphertext);
+        var id = created.GetProperty("attachment_id").GetGuid();
+        using var upload = new System.Net.Sockets.TcpClient();
+        var stream = await StartUploadAsync(server, alice, created, upload, ciphertext, 50_000);
+
+        await alice.CallAsync(HttpMethod.Delete, $"v1/teams/{team}");
+        await stream.WriteAsync(ciphertext.AsMemory(50_000));
+        using var reader = new StreamReader(stream);
+        var answer = await reader.ReadLineAsync();
+
+        Assert.Equal("HTTP/1.1 404 Not Found", answer);
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "blobs", id.ToString())));
+    }
+
+    // HEAD answers as GET would, without the body (and without reading the blob for it).
+    [Fact]
+    public async Task Download_Head_HeadersOfTheBlobWithoutTheBody()
+    {
+        await using var server = await TestServer.StartAsync();
+        var alice = await server.SignupAsync("alice");
+        var (_, general) = await alice.CreateTeamAsync();
+        var id = await AttachmentClient.UploadReadyAsync(alice, general, RandomNumberGenerator.GetBytes(300_000));
+        var url = (await (await AttachmentClient.GetAsync(alice, id)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("download_url").GetString()!;
+        using var client = new HttpClient();
+
+        using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, url));
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(300_000, head.Content.Headers.ContentLength);
+        Assert.Equal("application/octet-stream", head.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
     }
 
     // docs/security.md: an upload has no body deadline, so it counts among its creator's requests in progress; with a
@@ -126,19 +205,10 @@ public sealed class AttachmentApiTests
         var (_, general) = await alice.CreateTeamAsync();
         var ciphertext = RandomNumberGenerator.GetBytes(1_000);
         var created = await AttachmentClient.CreateForAsync(alice, general, ciphertext);
-        var url = new Uri(created.GetProperty("upload").GetProperty("url").GetString()!);
-        var inProgress = server.Server.App.Services.GetRequiredService<Api.AccountRequestsInProgress>();
 
         // The headers and half the body, then nothing until the other requests have been answered.
         using var upload = new System.Net.Sockets.TcpClient();
-        await upload.ConnectAsync(url.Host, url.Port);
-        var stream = upload.GetStream();
-        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"PUT {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nContent-Length: {ciphertext.Length}\r\n\r\n"));
-        await stream.WriteAsync(ciphertext.AsMemory(0, 500));
-        for (var i = 0; i < 1000 && inProgress.Count(alice.UserId) == 0; i++)
-        {
-            await Task.Delay(10);
-        }
+        var stream = await StartUploadAsync(server, alice, created, upload, ciphertext, 500);
 
         var meanwhile = await alice.SendAsync(HttpMethod.Get, "v1/me");
         var others = await bob.SendAsync(HttpMethod.Get, "v1/me");
@@ -416,5 +486,24 @@ public sealed class AttachmentApiTests
         var response = await alice.SendRawAsync(HttpMethod.Post, "v1/attachments", new StringContent(json.Replace("\"C\"", $"\"{general}\"", StringComparison.Ordinal), System.Text.Encoding.UTF8, "application/json"));
 
         await HttpApiTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+
+    // Opens the upload grant's PUT on client, sends its headers and the first sent bytes of body, and returns once the
+    // server counts it among the uploader's requests in progress (reading the body).
+    private static async Task<System.Net.Sockets.NetworkStream> StartUploadAsync(
+        TestServer server, TestUser uploader, JsonElement created, System.Net.Sockets.TcpClient client, byte[] body, int sent)
+    {
+        var url = new Uri(created.GetProperty("upload").GetProperty("url").GetString()!);
+        var inProgress = server.Server.App.Services.GetRequiredService<Api.AccountRequestsInProgress>();
+        await client.ConnectAsync(url.Host, url.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"PUT {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nContent-Length: {body.Length}\r\n\r\n"));
+        await stream.WriteAsync(body.AsMemory(0, sent));
+        for (var i = 0; i < 1000 && inProgress.Count(uploader.UserId) == 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        return stream;
     }
 }

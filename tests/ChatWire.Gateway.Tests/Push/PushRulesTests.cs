@@ -123,7 +123,7 @@ public sealed class PushRulesTests
     public async Task Send_AtChannel_TeamDeletedBeforeItIsDue_NobodyIsNotified()
     {
         await using var receiver = await PushReceiver.StartAsync();
-        await using var server = await PushFixture.StartServerAsync(receiver, delayMs: 3000);
+        await using var server = await PushFixture.StartServerAsync(receiver, delayMs: 8000);
         var (alice, _, _, _, team, general) = await TeamOfFourAsync(server, receiver);
         await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
 

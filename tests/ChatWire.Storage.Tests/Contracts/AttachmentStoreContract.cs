@@ -141,6 +141,33 @@ public abstract class AttachmentStoreContract : IAsyncLifetime
         Assert.Equal(4, await Store.GetAttachmentBytesAsync(owner));
     }
 
+    [Fact]
+    public async Task ListOrphanedAttachmentsAsync_OrphanedBeforeTheCutoff_OldestFirstUpToTheLimit()
+    {
+        var owner = Guid.NewGuid();
+        var oldest = NewAttachment(owner, 1, T0);
+        var middle = NewAttachment(owner, 1, T0.AddMinutes(1));
+        var newest = NewAttachment(owner, 1, T0.AddMinutes(2));
+        var live = NewAttachment(owner, 1, T0);
+        foreach (var attachment in new[] { newest, oldest, middle, live })
+        {
+            Assert.True(await Store.CreateAttachmentAsync(attachment, quotaBytes: 0));
+        }
+
+        Assert.True(await Store.MarkAttachmentReadyAsync(middle.Id));
+        foreach (var attachment in new[] { newest, oldest, middle })
+        {
+            Assert.True(await Store.MarkAttachmentOrphanedAsync(attachment.Id));
+        }
+
+        Assert.False(await Store.MarkAttachmentOrphanedAsync(Guid.NewGuid()));
+        Assert.Equal([oldest.Id, middle.Id], (await Store.ListOrphanedAttachmentsAsync(T0.AddMinutes(3), 2)).Select(a => a.Id));
+        Assert.Equal([oldest.Id], (await Store.ListOrphanedAttachmentsAsync(T0.AddMinutes(1), 10)).Select(a => a.Id));
+        Assert.Equal(AttachmentState.Orphaned, (await Store.GetAttachmentAsync(middle.Id))!.State);
+        Assert.False(await Store.MarkAttachmentReadyAsync(oldest.Id));
+        Assert.Equal(4, await Store.GetAttachmentBytesAsync(owner));
+    }
+
     private static AttachmentRecord NewAttachment(Guid owner, long size, DateTimeOffset? createdAt = null) =>
         new(Guid.CreateVersion7(), Guid.NewGuid(), owner, size, RandomNumberGenerator.GetBytes(32), AttachmentState.Pending, createdAt ?? T0);
 }

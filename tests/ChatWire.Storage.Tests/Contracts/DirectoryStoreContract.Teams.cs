@@ -406,7 +406,7 @@ public abstract partial class DirectoryStoreContract
         Assert.Equal(AttachmentState.Orphaned, (await attachments.GetAttachmentAsync(pending.Id))!.State);
         Assert.Equal(AttachmentState.Orphaned, (await attachments.GetAttachmentAsync(ready.Id))!.State);
         Assert.Equal(AttachmentState.Pending, (await attachments.GetAttachmentAsync(kept.Id))!.State);
-        Assert.Equal(new[] { pending.Id, ready.Id }.Order(), (await attachments.ListOrphanedAttachmentsAsync(10)).Select(a => a.Id).Order());
+        Assert.Equal(new[] { pending.Id, ready.Id }.Order(), (await attachments.ListOrphanedAttachmentsAsync(pending.CreatedAt.AddMilliseconds(1), 10)).Select(a => a.Id).Order());
         Assert.False(await attachments.MarkAttachmentReadyAsync(pending.Id));
         var levels = (await pushes.GetPushPreferencesAsync(alice.Id)).Conversations;
         Assert.Equal([direct.Id], levels.Keys);

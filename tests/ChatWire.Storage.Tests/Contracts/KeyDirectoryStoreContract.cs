@@ -289,20 +289,39 @@ public abstract partial class KeyDirectoryStoreContract : IAsyncLifetime
     {
         var alice = await AddUserAsync("alice");
         var laptop = await AddDeviceAsync(alice, "laptop");
+        var tablet = await AddDeviceAsync(alice, "tablet");
         var phone = await AddSessionAsync(alice, "phone");
+        await Keys.SetLinkPayloadAsync(tablet.DeviceId, laptop.DeviceId, Bytes(100), T0);
         Assert.True(await ((IAccountAdminStore)Directory).MarkUserDeletedAsync(alice.Id, T0));
+        Assert.Null(await Keys.GetLinkPayloadAsync(tablet.DeviceId));
 
         await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.SetRecoveryBackupAsync(alice.Id, Bytes(100), T0));
         await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.SetAccountKeyAsync(alice.Id, Bytes(), reset: false, T0));
         await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.SetDeviceListAsync(DeviceList(alice, 1, laptop)));
         await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.AddHistoryKeyAsync(HistoryKey(alice, 1)));
         await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.SetDeviceKeysAsync(DeviceKeys(phone, "0123456789")));
+        await Assert.ThrowsAsync<AccountDeletedException>(() => Keys.SetLinkPayloadAsync(tablet.DeviceId, laptop.DeviceId, Bytes(100), T0));
 
         Assert.Null(await Keys.GetRecoveryBackupAsync(alice.Id));
         Assert.Null(await Keys.GetAccountKeyAsync(alice.Id));
         Assert.Null(await Keys.GetDeviceListAsync(alice.Id));
         Assert.Equal(0, await Keys.GetHighestHistoryKeyGenerationAsync(alice.Id));
         Assert.Null(await Keys.GetDeviceKeysAsync(phone.DeviceId));
+        Assert.Null(await Keys.GetLinkPayloadAsync(tablet.DeviceId));
+    }
+
+    // A payload for a device revoked meanwhile (its keys went with its session) is not stored: nobody could take it.
+    [Fact]
+    public async Task SetLinkPayloadAsync_DeviceRevokedMeanwhile_NothingStored()
+    {
+        var alice = await AddUserAsync("alice");
+        var laptop = await AddDeviceAsync(alice, "laptop");
+        var tablet = await AddDeviceAsync(alice, "tablet");
+        await Keys.RevokeDeviceKeysAsync(alice.Id, tablet.DeviceId, T0);
+
+        await Keys.SetLinkPayloadAsync(tablet.DeviceId, laptop.DeviceId, Bytes(100), T0);
+
+        Assert.Null(await Keys.GetLinkPayloadAsync(tablet.DeviceId));
     }
 
     protected async Task<UserRecord> AddUserAsync(string username)
