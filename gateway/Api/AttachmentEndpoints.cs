@@ -117,17 +117,18 @@ internal static class AttachmentEndpoints
         using var slot = http.RequestServices.GetRequiredService<AccountRequestsInProgress>().Enter(owner);
         return await store.WriteAsync(key, granted, http.Request.Body, ct) switch
         {
-            BlobWriteResult.Stored => await StillAwaitedAsync(id, key, store, attachments),
+            BlobWriteResult.Stored => await StillWantedAsync(id, key, store, attachments),
             BlobWriteResult.TooLong => throw new RequestRefusedException(ErrorCode.ContentTooLarge, $"The upload grant is for {granted} bytes; nothing was kept."),
             _ => throw new RequestRefusedException(ErrorCode.AlreadyExists, "This attachment was uploaded already; complete it, or create another."),
         };
     }
 
     // An upload takes as long as it takes, and its attachment may meanwhile have been orphaned by its team's deletion
-    // or swept: then the bytes just stored would belong to nothing and count against no quota, so they go again.
-    private static async Task<IResult> StillAwaitedAsync(Guid id, string key, LocalBlobStore store, AttachmentService attachments)
+    // or swept: then the bytes just stored would belong to nothing and count against no quota, so they go again. (A
+    // completion that raced this upload and found its bytes already in place made it ready: those stay.)
+    private static async Task<IResult> StillWantedAsync(Guid id, string key, LocalBlobStore store, AttachmentService attachments)
     {
-        if (await attachments.AwaitingUploadByAsync(id, CancellationToken.None) is null)
+        if (!await attachments.IsLiveAsync(id, CancellationToken.None))
         {
             await store.DeleteAsync(key, CancellationToken.None);
             throw new RequestRefusedException(ErrorCode.NotFound, "The attachment was deleted while its upload arrived (its team was deleted); nothing was kept.");
@@ -153,7 +154,7 @@ internal static class AttachmentEndpoints
         CheckToken(store, key, "GET", token);
 
         // A URL handed out before the attachment's team was deleted stops working with the team, not at its expiry.
-        if (!await attachments.IsDownloadableAsync(id, ct))
+        if (!await attachments.IsLiveAsync(id, ct))
         {
             throw new RequestRefusedException(ErrorCode.NotFound, "No such blob.");
         }

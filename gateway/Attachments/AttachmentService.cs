@@ -132,10 +132,10 @@ internal sealed class AttachmentService(
     }
 
     /// <summary>
-    /// Whether the attachment's blob may be served to a holder of a valid download token: it exists and was not
-    /// orphaned by its team's deletion (tokens are handed out for ready attachments only).
+    /// Whether the attachment exists and was not orphaned by its team's deletion: its blob may be served to a holder
+    /// of a valid download token (handed out for ready attachments only), and bytes uploaded for it are kept.
     /// </summary>
-    public async Task<bool> IsDownloadableAsync(Guid attachmentId, CancellationToken ct) =>
+    public async Task<bool> IsLiveAsync(Guid attachmentId, CancellationToken ct) =>
         await attachments.GetAttachmentAsync(attachmentId, ct) is { State: not AttachmentState.Orphaned };
 
     /// <summary>Who created the attachment, while it awaits its upload; null once it is complete, or when there is none.</summary>
