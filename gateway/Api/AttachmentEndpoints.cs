@@ -52,8 +52,11 @@ internal static class AttachmentEndpoints
                     "No session token: the token in the download URL from getAttachment authorises it until that answer's expires_at (403 FORBIDDEN "
                     + "after, or for a token not made for this blob); an attachment not ready, or of a team deleted since, is 404 NOT_FOUND. "
                     + "The body is the ciphertext exactly as uploaded; a client that takes no byte of it for 20 s "
-                    + "(Gateway:HttpResponseStallTimeoutMs) has its connection closed mid-body. HEAD answers the headers alone.")
-                .Produces<Stream>(StatusCodes.Status200OK, "application/octet-stream").Refuses(400, 403, 404);
+                    + "(Gateway:HttpResponseStallTimeoutMs) has its connection closed mid-body. HEAD answers the headers alone. One byte range "
+                    + "(Range: bytes=start-end, start- or -suffix) is answered 206 with Content-Range, to resume a download; anything else in Range "
+                    + "gets the whole blob, 200.")
+                .Produces<Stream>(StatusCodes.Status200OK, "application/octet-stream")
+                .Produces<Stream>(StatusCodes.Status206PartialContent, "application/octet-stream").Refuses(400, 403, 404);
         }
     }
 
@@ -160,12 +163,16 @@ internal static class AttachmentEndpoints
         }
 
         await using var stream = store.OpenRead(key) ?? throw new RequestRefusedException(ErrorCode.NotFound, "No such blob.");
+        var (start, count) = Range(http, stream.Length);
         http.Response.ContentType = "application/octet-stream";
-        http.Response.ContentLength = stream.Length;
+        http.Response.ContentLength = count;
+        http.Response.Headers.AcceptRanges = "bytes";
         if (HttpMethods.IsHead(http.Request.Method))
         {
             return;
         }
+
+        stream.Position = start;
 
         var stallMs = options.Value.HttpResponseStallTimeoutMs;
         var socket = http.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket;
@@ -175,7 +182,7 @@ internal static class AttachmentEndpoints
         try
         {
             int read;
-            while ((read = await stream.ReadAsync(buffer.AsMemory(0, DownloadPieceBytes), http.RequestAborted)) > 0)
+            while (sent < count && (read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(DownloadPieceBytes, count - sent)), http.RequestAborted)) > 0)
             {
                 var writing = http.Response.Body.WriteAsync(buffer.AsMemory(0, read), CancellationToken.None).AsTask();
                 if (!writing.IsCompleted && await StalledAsync(writing, socket, stallMs, http.RequestAborted))
@@ -198,31 +205,58 @@ internal static class AttachmentEndpoints
 
         if (stalled)
         {
-            GatewayLog.BlobDownloadStalled(logger, http.Connection.RemoteIpAddress?.ToString(), sent, stream.Length, stallMs);
+            GatewayLog.BlobDownloadStalled(logger, http.Connection.RemoteIpAddress?.ToString(), sent, count, stallMs);
         }
     }
 
+    // One byte range (RFC 9110 §14), so that a client cut off mid-download resumes where it was: 206 with Content-Range.
+    // Anything else (no Range, several ranges, another unit, a range past the end) is answered with the whole blob, 200,
+    // as the RFC lets a server do; the blob under an id never changes, so there is no validator to check.
+    private static (long Start, long Count) Range(HttpContext http, long length)
+    {
+        if (http.Request.GetTypedHeaders().Range is not { Ranges.Count: 1 } header
+            || !string.Equals(header.Unit.Value, "bytes", StringComparison.OrdinalIgnoreCase))
+        {
+            return (0, length);
+        }
+
+        var range = header.Ranges.First();
+        if (range.From is { } from ? from >= length : range.To is not > 0)
+        {
+            return (0, length);
+        }
+
+        var start = range.From ?? Math.Max(0, length - range.To!.Value);
+        var end = range.From is null || range.To is null ? length - 1 : Math.Min(range.To.Value, length - 1);
+        http.Response.StatusCode = StatusCodes.Status206PartialContent;
+        http.Response.Headers.ContentRange = $"bytes {start}-{end}/{length}";
+        return (start, end - start + 1);
+    }
+
     // Waits for a write the client holds up. Stalled: a whole period went by in which the client acknowledged no byte
-    // (or, where the socket cannot tell, in which the write did not finish).
+    // (or, where the socket cannot tell, in which the write did not finish). A slow reader's window reopens, and its
+    // acknowledgements come, about one segment at a time, so the period is at least the time a reader of
+    // MinSteadyBytesPerSecond takes for a segment: on loopback a segment is 64 KiB, on the Internet about 1.4 KB.
     private static async Task<bool> StalledAsync(Task writing, System.Net.Sockets.Socket? socket, int stallMs, CancellationToken aborted)
     {
-        var acknowledged = SocketProgress.BytesAcknowledged(socket);
+        var progress = SocketProgress.Read(socket);
+        var period = TimeSpan.FromMilliseconds(Math.Max(stallMs, (progress?.SegmentBytes ?? 0) * 1000.0 / MinSteadyBytesPerSecond));
         while (true)
         {
             try
             {
-                await writing.WaitAsync(TimeSpan.FromMilliseconds(stallMs), aborted);
+                await writing.WaitAsync(period, aborted);
                 return false;
             }
             catch (TimeoutException)
             {
-                var now = SocketProgress.BytesAcknowledged(socket);
-                if (now is null || now == acknowledged)
+                var now = SocketProgress.Read(socket);
+                if (now is null || now.Value.Acknowledged == progress?.Acknowledged)
                 {
                     return true;
                 }
 
-                acknowledged = now;
+                progress = now;
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {
@@ -231,6 +265,9 @@ internal static class AttachmentEndpoints
             }
         }
     }
+
+    /// <summary>A download reader at least this fast is never taken for stalled, whatever its segment size.</summary>
+    internal const int MinSteadyBytesPerSecond = 2048;
 
     /// <summary>The size of the pieces a blob download is sent in, each taken by the client within the stall timeout.</summary>
     internal const int DownloadPieceBytes = 64 * 1024;
