@@ -24,19 +24,27 @@ namespace ChatWire.Gateway.Delivery;
 /// </remarks>
 internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 {
-    // How long routing a join may wait for its subscription before going on (the event is then fetched by gap fill).
-    private static readonly TimeSpan SubscriptionWait = TimeSpan.FromSeconds(5);
-
     /// <summary>
     /// Local targets from which a conversation keeps its recipient list between events (8 bytes a target) instead
     /// of listing them again for each: a big channel's burst then costs no per-recipient routing work per event.
     /// </summary>
     internal const int SharedRecipientsFrom = 16;
 
+    /// <summary>The newest events of a conversation pushed again after a bus outage, when this node missed any (<see cref="CatchUpAsync"/>).</summary>
+    internal const int CatchUpEvents = 10;
+
+    // How much earlier than a conversation's route was made an event's storing node may have stamped it (clocks of
+    // different nodes), and the event still be one the route's devices had not had from their SYNC.
+    private const long CatchUpClockMarginMs = 10_000;
+
+    // Conversations whose newest seq is read in one store call after an outage.
+    private const int CatchUpBatch = 500;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, UserRoute> _users = [];
     private readonly Dictionary<Guid, ConversationRoute> _conversations = [];
     private readonly IDirectoryStore _directory;
+    private readonly IMessageStore _messages;
     private readonly MembershipCache _membership;
     private readonly TopicSubscriptions _subscriptions;
     private readonly DeliveryLanes _lanes;
@@ -49,6 +57,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     public DeliveryFanout(
         IMessageBus bus,
         IDirectoryStore directory,
+        IMessageStore messages,
         MembershipCache membership,
         ILogger<DeliveryFanout> logger,
         Observability.GatewayMetrics? metrics = null,
@@ -57,6 +66,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         _metrics = metrics;
         _maxTargetsPerUser = options?.Value.MaxConnectionsPerUser is > 0 and var cap ? cap : int.MaxValue;
         _directory = directory;
+        _messages = messages;
         _membership = membership;
         _subscriptions = new TopicSubscriptions(bus, this, logger);
         _lanes = new DeliveryLanes(Environment.ProcessorCount, logger, metrics);
@@ -72,8 +82,9 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     /// leaves whose events were lost while the bus was down (a removed member must not go on receiving
     /// here). Also re-reads the sessions of the devices connected here and closes those revoked meanwhile: a
     /// revocation published while the bus was down reaches this node only from its publisher's replay buffer,
-    /// which a long outage outlasts and a publisher that died with it never sends. Run when the bus is back after
-    /// an outage; a few directory reads at a time.
+    /// which a long outage outlasts and a publisher that died with it never sends. Then pushes what this node's
+    /// conversations missed meanwhile (<see cref="CatchUpAsync"/>). Run when the bus is back after an outage; a
+    /// few store reads at a time.
     /// </summary>
     public async Task ReconcileAsync()
     {
@@ -135,6 +146,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
             await _subscriptions.ApplyAsync();
             GatewayLog.RoutesReconciled(_logger, routes.Count, corrected);
+            await CatchUpAsync();
         }
         finally
         {
@@ -144,6 +156,89 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
     // The user's devices connected here without a live session now are closed as a revocation would: one read of
     // the user's unrevoked sessions, however many of their devices are connected.
+    /// <summary>
+    /// Pushes to this node's connections the newest events of each conversation it routes that it has not heard
+    /// of: a node whose own link to Redis failed (while the other nodes kept theirs) misses what the others
+    /// published meanwhile, and they have no outage of their own to replay. For each conversation whose newest
+    /// stored seq is above the last one this node dispatched (for a conversation it has dispatched nothing in,
+    /// events stored since its route was made), up to <see cref="CatchUpEvents"/> of the newest go to its local
+    /// members' targets. A device that lacks the ones before them sees the gap and fetches it (docs/protocol.md
+    /// §4.10, rule 3), so no message waits unseen for the conversation's next event or the device's next
+    /// SYNC; a device that had them drops them by seq. One store call per 500 conversations, then one read per
+    /// conversation behind, a few at a time.
+    /// </summary>
+    internal async Task CatchUpAsync(CancellationToken ct = default)
+    {
+        List<(Guid Id, ulong LastSeq)> routed;
+        lock (_lock)
+        {
+            routed = [.. _conversations.Select(c => (c.Key, c.Value.LastSeq))];
+        }
+
+        var behind = new List<Guid>();
+        foreach (var chunk in routed.Chunk(CatchUpBatch))
+        {
+            try
+            {
+                var newest = await _messages.GetLatestSeqsAsync([.. chunk.Select(c => c.Id)], ct);
+                behind.AddRange(chunk.Where(c => newest.TryGetValue(c.Id, out var seq) && seq > c.LastSeq).Select(c => c.Id));
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+            {
+                GatewayLog.StoreFailed(_logger, ex);
+            }
+        }
+
+        var pushed = 0;
+        await Parallel.ForEachAsync(behind, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (conversationId, token) =>
+            Interlocked.Add(ref pushed, await PushMissedAsync(conversationId, token)));
+
+        GatewayLog.CaughtUpAfterOutage(_logger, routed.Count, behind.Count, pushed);
+    }
+
+    // The conversation's newest events (at most CatchUpEvents) that this node has not dispatched, to its local
+    // members' targets: those above its last dispatched seq, or, when it has dispatched none, those stored since its
+    // route was made. Returns how many were pushed.
+    private async Task<int> PushMissedAsync(Guid conversationId, CancellationToken ct)
+    {
+        IReadOnlyList<StoredEvent> newest;
+        try
+        {
+            newest = await _messages.ReadAsync(conversationId, 0, ReadDirection.Before, CatchUpEvents, cancellationToken: ct);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+        {
+            GatewayLog.StoreFailed(_logger, ex);
+            return 0;
+        }
+
+        var pushed = 0;
+        var frames = new ArrayBufferWriter<byte>(1024);
+        foreach (var stored in newest.OrderBy(e => e.Seq))
+        {
+            Recipients recipients;
+            lock (_lock)
+            {
+                if (!_conversations.TryGetValue(conversationId, out var route) || stored.Seq <= route.LastSeq
+                    || (route.LastSeq == 0 && stored.StoredAt.ToUnixTimeMilliseconds() < route.CreatedAtMs - CatchUpClockMarginMs))
+                {
+                    continue;
+                }
+
+                // Membership is not applied from here: routes follow the bus's membership events and the directory.
+                route.LastSeq = stored.Seq;
+                recipients = CollectLocked(route.Users, except: null);
+            }
+
+            frames.ResetWrittenCount();
+            ChatWire.Protocol.FrameCodec.Write(frames, new ChatWire.Protocol.Frames.EventFrame(EventMapping.ToProtocol(stored)));
+            Dispatch(recipients, frames.WrittenSpan);
+            pushed++;
+        }
+
+        return pushed;
+    }
+
     private async Task CloseRevokedAsync(UserRoute route, CancellationToken ct)
     {
         var live = (await _directory.ListDeviceSessionsAsync(route.UserId, ct)).Select(s => s.DeviceId).ToHashSet();
@@ -354,6 +449,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 changed = LeaveLocked(leaving, header.ConversationId);
             }
 
+            route.LastSeq = Math.Max(route.LastSeq, header.Seq);
             recipients = isMembership ? CollectLocked(route.Users, except: header.SubjectId) : RecipientsLocked(route);
         }
 
@@ -392,17 +488,26 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
         Dispatch(recipients, frame);
 
-        // A join must be in effect before the publisher goes on to the conversation's next event, or that
-        // event would find no subscription here. With the in-process bus this completes at once (another
-        // thread may be applying a queue that holds this topic; then this waits for it, bounded).
+        // A join's subscription is made after this call, never waited for in it: the bus delivers and subscribes
+        // under one lock, so waiting here would hold up every delivery of the node until a timeout. What the
+        // conversation publishes before the subscription is in place does not reach this node; once it is, the
+        // newest events this node has not dispatched are read from the store and pushed, so the joined device
+        // learns of them without waiting for the conversation's next event. The in-process bus subscribes at once.
         var applied = _subscriptions.ApplyAsync();
         if (header.EventKind == EventKind.MemberJoined && !applied.IsCompleted)
         {
-            applied.Wait(SubscriptionWait);
+            _ = PushMissedOnceSubscribedAsync(applied, header.ConversationId);
         }
     }
 
-    // Called under _lock: an event on the user's own topic about the user joins or drops the conversation.
+    private async Task PushMissedOnceSubscribedAsync(Task applied, Guid conversationId)
+    {
+        await applied;
+        await PushMissedAsync(conversationId, CancellationToken.None);
+    }
+
+    // Called under _lock: an event on the user's own topic about the user joins or drops the conversation. A join
+    // is the first event of the conversation the user's devices need from here on: the route's last seq is at least it.
     private void ApplyMembershipLocked(UserRoute route, in EnvelopeHeader header)
     {
         if (header.SubjectId != route.UserId)
@@ -416,6 +521,8 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         if (header.EventKind == EventKind.MemberJoined)
         {
             JoinLocked(route, header.ConversationId);
+            var conversation = _conversations[header.ConversationId];
+            conversation.LastSeq = Math.Max(conversation.LastSeq, header.Seq);
         }
         else if (header.EventKind == EventKind.MemberLeft)
         {
@@ -597,7 +704,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
         if (!_conversations.TryGetValue(conversationId, out var route))
         {
-            route = new ConversationRoute();
+            route = new ConversationRoute { CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
             _conversations[conversationId] = route;
             _subscriptions.Acquire(BusTopic.Conversation(conversationId));
         }
@@ -651,6 +758,12 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
         /// <summary>The members' targets as the last event found them, while nothing changed since (big conversations only).</summary>
         public Recipients? Recipients { get; set; }
+
+        /// <summary>The highest seq this node has dispatched in the conversation since the route was made; 0 for none yet.</summary>
+        public ulong LastSeq { get; set; }
+
+        /// <summary>When the route was made (Unix ms): its devices' SYNCs covered what was stored before.</summary>
+        public long CreatedAtMs { get; init; }
     }
 
     /// <summary>Targets by lane; <see cref="Shared"/> lists are kept on a route and never returned to the pool.</summary>

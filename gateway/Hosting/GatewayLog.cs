@@ -83,6 +83,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "The bus is back: the routes of {Users} local users were re-read, {Corrected} corrected")]
     public static partial void RoutesReconciled(ILogger logger, int users, int corrected);
 
+    [LoggerMessage(EventId = 26, Level = LogLevel.Information, Message = "The bus is back: of {Conversations} conversations routed here, {Behind} had events this node had not heard of; {Pushed} of their newest events were pushed to its connections")]
+    public static partial void CaughtUpAfterOutage(ILogger logger, int conversations, int behind, int pushed);
+
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Draining: {Connections} connections were asked to move to another node (GO_AWAY); the rest are closed after {DrainTimeoutMs} ms")]
     public static partial void DrainStarted(ILogger logger, int connections, int drainTimeoutMs);
 

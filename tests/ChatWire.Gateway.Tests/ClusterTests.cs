@@ -518,6 +518,45 @@ public sealed class ClusterTests(Xunit.Abstractions.ITestOutputHelper output)
         }
     }
 
+    // Node 0 alone loses Redis (its link refused, as by a firewall, while node 1 keeps it): bob's message, sent
+    // through node 1 meanwhile, never reaches node 0 over the bus, and node 1, which had no outage, replays
+    // nothing. Once node 0 is back on the bus it pushes the newest events it had not heard of, so alice's device
+    // learns of the message without waiting for the conversation's next event or its own next SYNC.
+    [Fact]
+    public async Task OneNodeCutOffFromRedis_AMessageSentMeanwhileThroughAnother_ReachesItsDevicesOnceItIsBack()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        await using var cluster = await Cluster.StartAsync(2, redis.Configuration, relayRedis: true);
+        var team = await TeamAsync(cluster[0], "alice", "bob");
+        await using var alice = await team.ConnectAsync(cluster[0], "alice");
+        await using var bob = await team.ConnectAsync(cluster[1], "bob");
+        var before = await bob.SendTextAsync(team.General, "before");
+        while ((await alice.ExpectMessageAsync(Patience)).Seq != before.Seq)
+        {
+        }
+
+        var link = cluster.RedisLink(cluster[0]);
+        link.Refuse();
+        using (var noticed = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            while (!(await cluster[0].ManagementClient.GetStringAsync("metrics", noticed.Token)).Contains("\nchatwire_redis_connected 0", StringComparison.Ordinal))
+            {
+                await Task.Delay(100, noticed.Token);
+            }
+        }
+
+        var meanwhile = await bob.SendTextAsync(team.General, "while node 0 was cut off");
+        link.Heal();
+
+        var e = await alice.ExpectMessageAsync(TimeSpan.FromSeconds(30));
+        while (e.Seq == before.Seq)
+        {
+            e = await alice.ExpectMessageAsync(TimeSpan.FromSeconds(30));
+        }
+
+        Assert.Equal((meanwhile.Seq, "while node 0 was cut off"), (e.Seq, System.Text.Encoding.UTF8.GetString(e.Content.Span)));
+    }
+
     // A logout on node 0 while Redis is down, and node 0 killed before Redis is back: its replay buffer, which would
     // have carried the revocation, dies with it. Bob's connection on node 1 is still closed, once the bus is back,
     // by node 1's own look at the sessions of the devices it holds.

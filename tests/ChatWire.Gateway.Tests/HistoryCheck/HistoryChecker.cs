@@ -25,12 +25,13 @@ internal sealed record SendAttempt(int Client, Guid Conversation, Guid MessageId
 internal readonly record struct Delivery(string Session, Guid Conversation, ulong Seq, Guid EventId);
 
 /// <summary>What a history check found: every anomaly in words, and the counts it worked from.</summary>
-internal sealed record HistoryVerdict(IReadOnlyList<string> Anomalies, int Messages, int Acknowledged, int Failed, int Indeterminate, int IndeterminateStored, int Attempts, int AttemptsUnanswered, int Deliveries, int DeliveredAgain)
+internal sealed record HistoryVerdict(IReadOnlyList<string> Anomalies, int Messages, int Acknowledged, int Failed, int Indeterminate, int IndeterminateStored, int Attempts, int AttemptsUnanswered, int Deliveries, int DeliveredAgain, int Followers = 0)
 {
     public override string ToString() =>
         $"{Messages} messages sent in {Attempts} attempts ({AttemptsUnanswered} without a definite answer): {Acknowledged} acknowledged, " +
         $"{Failed} refused, {Indeterminate} indeterminate ({IndeterminateStored} of them stored); {Deliveries} deliveries checked, " +
-        $"{DeliveredAgain} of them a second time to the same connection; {Anomalies.Count} anomalies" +
+        $"{DeliveredAgain} of them a second time to the same connection; {Followers} devices following the client's rules checked for every event; " +
+        $"{Anomalies.Count} anomalies" +
         (Anomalies.Count == 0 ? "" : ":\n  " + string.Join("\n  ", Anomalies.Take(40)));
 }
 
@@ -43,11 +44,13 @@ internal sealed record HistoryVerdict(IReadOnlyList<string> Anomalies, int Messa
 /// and, with <c>oneNode</c>, received once and in increasing seq order on that connection. Several nodes may push
 /// one conversation's events to a connection out of order, and push some twice (a node publishes the stored events
 /// of the minute before a Redis outage again afterwards): docs/protocol.md §4.11, where the client's watermark puts
-/// them back in order and drops the second copy. Those are counted, not failed.
+/// them back in order and drops the second copy. Those are counted, not failed. What is failed is a device that
+/// follows §4.10's rules (<see cref="DeviceTimeline"/>: watermarks, HISTORY for gaps, SYNC after every connect) and
+/// does not end up with every stored event of its conversations exactly once, in seq order.
 /// </summary>
 internal static class HistoryChecker
 {
-    public static HistoryVerdict Check(IReadOnlyCollection<SendAttempt> attempts, IReadOnlyDictionary<Guid, IReadOnlyList<ConversationEvent>> stored, IReadOnlyCollection<Delivery> deliveries, bool oneNode)
+    public static HistoryVerdict Check(IReadOnlyCollection<SendAttempt> attempts, IReadOnlyDictionary<Guid, IReadOnlyList<ConversationEvent>> stored, IReadOnlyCollection<Delivery> deliveries, bool oneNode, IReadOnlyCollection<DeviceTimeline>? followers = null)
     {
         var anomalies = new List<string>();
         var bySeq = new Dictionary<(Guid, ulong), ConversationEvent>();
@@ -119,7 +122,38 @@ internal static class HistoryChecker
 
         CheckRealTimeOrder(attempts, messages, anomalies);
         var deliveredAgain = CheckDeliveries(deliveries, bySeq, oneNode, anomalies);
-        return new HistoryVerdict(anomalies, sent.Count, acknowledged, failed, indeterminate, indeterminateStored, attempts.Count, attempts.Count(a => a.Outcome == AttemptOutcome.Info), deliveries.Count, deliveredAgain);
+        foreach (var follower in followers ?? [])
+        {
+            CheckTimeline(follower, stored, anomalies);
+        }
+
+        return new HistoryVerdict(anomalies, sent.Count, acknowledged, failed, indeterminate, indeterminateStored, attempts.Count, attempts.Count(a => a.Outcome == AttemptOutcome.Info), deliveries.Count, deliveredAgain, followers?.Count ?? 0);
+    }
+
+    // A device that follows the rules uses each of its conversations' stored events once, in seq order, and nothing else.
+    private static void CheckTimeline(DeviceTimeline device, IReadOnlyDictionary<Guid, IReadOnlyList<ConversationEvent>> stored, List<string> anomalies)
+    {
+        var used = device.Used.ToLookup(e => e.ConversationId);
+        foreach (var conversation in device.Conversations)
+        {
+            var expected = stored.TryGetValue(conversation, out var events) ? events : [];
+            var got = used[conversation].ToList();
+            for (var i = 0; i < Math.Max(expected.Count, got.Count); i++)
+            {
+                if (i >= got.Count)
+                {
+                    anomalies.Add($"{device.Name} holds {got.Count} of {conversation}'s {expected.Count} events: it never got seq {expected[i].Seq}");
+                    break;
+                }
+
+                if (i >= expected.Count || got[i].Seq != expected[i].Seq || got[i].EventId != expected[i].EventId)
+                {
+                    anomalies.Add($"{device.Name} used {got[i].EventId} as seq {got[i].Seq} of {conversation} in place {i + 1}, where the store holds " +
+                        (i < expected.Count ? $"{expected[i].EventId} at seq {expected[i].Seq}" : "nothing"));
+                    break;
+                }
+            }
+        }
     }
 
     // If A's acknowledgement arrived before B's first SEND was written, A was stored first: seq(A) < seq(B), for any

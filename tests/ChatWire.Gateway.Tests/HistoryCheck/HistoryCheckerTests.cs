@@ -135,6 +135,53 @@ public sealed class HistoryCheckerTests
         Assert.Contains(HistoryChecker.Check(Attempts(), Stores(Stored()), reordered, oneNode: false).Anomalies, a => a.Contains("which the store does not hold", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void ADeviceFollowingTheRules_UsesEachEventOnceInOrder_WhateverItIsPushed()
+    {
+        // Pushed 3, 1, 3, 4, 2: 3 waits past the gap, 1 is next, the second 3 is dropped, 4 waits, 2 lets 3 and 4 go.
+        var device = new DeviceTimeline("bob", [Channel]);
+        var stored = Stored();
+        foreach (var i in (int[])[2, 0, 2, 3, 1])
+        {
+            device.Offer(stored[i], fromHistory: false);
+        }
+
+        Assert.Equal([1UL, 2, 3, 4], device.Used.Select(e => e.Seq));
+        Assert.True(device.HasGap(Channel) is false && device.Watermark(Channel) == 4);
+        Assert.Empty(CheckFollower(device).Anomalies);
+        Assert.Equal(1, CheckFollower(device).Followers);
+
+        // With 2 never given, 3 and 4 stay held: the device has a gap to fill, and the checker finds what it lacks.
+        var missing = new DeviceTimeline("carol", [Channel]);
+        foreach (var i in (int[])[0, 2, 3])
+        {
+            missing.Offer(stored[i], fromHistory: false);
+        }
+
+        Assert.True(missing.HasGap(Channel));
+        Assert.Contains(CheckFollower(missing).Anomalies, a => a.Contains("carol holds 1 of", StringComparison.Ordinal) && a.Contains("never got seq 2", StringComparison.Ordinal));
+
+        // Given from HISTORY, the gap closes and the held events follow.
+        missing.Offer(stored[1], fromHistory: true);
+        Assert.Equal([1UL, 2, 3, 4], missing.Used.Select(e => e.Seq));
+        Assert.Equal(1, missing.UsedFromHistory);
+        Assert.Empty(CheckFollower(missing).Anomalies);
+    }
+
+    [Fact]
+    public void ADeviceGivenAnEventTheStoreDoesNotHold_IsFound()
+    {
+        var device = new DeviceTimeline("bob", [Channel]);
+        var stored = Stored();
+        device.Offer(stored[0], fromHistory: false);
+        device.Offer(Message(D, 2), fromHistory: false);
+
+        Assert.Contains(CheckFollower(device).Anomalies, a => a.Contains($"bob used {D} as seq 2", StringComparison.Ordinal) && a.Contains($"{A} at seq 2", StringComparison.Ordinal));
+    }
+
+    private static HistoryVerdict CheckFollower(DeviceTimeline device) =>
+        HistoryChecker.Check(Attempts(), Stores(Stored()), [], oneNode: true, [device]);
+
     private static HistoryVerdict Check(List<SendAttempt> attempts, List<ConversationEvent> stored, List<Delivery> deliveries) =>
         HistoryChecker.Check(attempts, Stores(stored), deliveries, oneNode: true);
 

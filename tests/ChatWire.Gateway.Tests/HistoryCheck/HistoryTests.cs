@@ -11,14 +11,15 @@ namespace ChatWire.Gateway.Tests.HistoryCheck;
 /// <summary>
 /// A Jepsen-style run of the distributed mode: clients SEND to two channels through two gateway nodes (or one, and
 /// its replacement once it is killed) on their own MariaDB (a semi-synchronous primary and replica) and Redis, while a nemesis kills a node with SIGKILL and
-/// starts another, freezes a node with SIGSTOP, restarts Redis, and kills the database primary with SIGKILL and
+/// starts another, freezes a node with SIGSTOP, cuts one node's link to Redis for a while (a <see cref="LinkProxy"/>
+/// stands between each node and Redis), restarts Redis, and kills the database primary with SIGKILL and
 /// promotes the replica. Every SEND is logged as ok, fail or info (no answer, or the store's failure), every EVENT
 /// a connection receives is logged, and afterwards the stored history is checked against the log
 /// (<see cref="HistoryChecker"/>). A client that gets no answer reconnects to a live node and resends the same
 /// message id, as docs/sdk.md tells an app to.
 /// One round of each runs in every <c>./test.sh</c>; <c>CHATWIRE_HISTORY_ROUNDS=100</c> runs a hundred (about a
 /// minute each), <c>CHATWIRE_HISTORY_SEED</c> repeats a round's order of faults, and <c>CHATWIRE_HISTORY_FAULTS</c>
-/// (node-kill, node-freeze, redis-restart, primary-kill, comma-separated) chooses among them.
+/// (node-kill, node-freeze, redis-partition, redis-restart, primary-kill, comma-separated) chooses among them.
 /// </summary>
 [Collection(RunAlone.Name)]
 public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
@@ -27,6 +28,12 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
     private const int Readers = 2;
     private static readonly TimeSpan AfterFaults = TimeSpan.FromSeconds(4);
     private static readonly TimeSpan AnswerWait = TimeSpan.FromSeconds(3);
+
+    // Longer than StackExchange.Redis waits for an answer (5 s), so the cut-off node's commands time out.
+    private static readonly TimeSpan PartitionTime = TimeSpan.FromSeconds(6);
+
+    // How long readers go on listening once the writers have stopped: the last events' pushes arrive meanwhile.
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
     private static readonly ProtocolLimits Limits = ProtocolLimits.Default with { MaxContentLength = int.MaxValue, MaxFrameLength = uint.MaxValue };
 
     // With one node (its replacement started after the kill) each connection must also receive every event once and
@@ -65,7 +72,7 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
 
             // Readers only listen; the round is over long before a heartbeat is due.
             ["Gateway:HeartbeatIntervalMs"] = "120000",
-        });
+        }, relayRedis: true);
 
         var (ownerToken, _) = await cluster[0].SignupAsync("owner");
         var team = await cluster[0].CallAsync(ownerToken, HttpMethod.Post, "v1/teams", new { name = "Acme" });
@@ -88,17 +95,27 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
 
         var attempts = new List<SendAttempt>();
         var deliveries = new List<Delivery>();
-        using var stop = new CancellationTokenSource();
-        var tasks = new List<Task>();
+        using var stopWriting = new CancellationTokenSource();
+        using var stopListening = new CancellationTokenSource();
+        var writing = new List<Task>();
+        var listening = new List<Task>();
+        var readers = new List<HistoryClient>();
         string faults;
         try
         {
             for (var i = 0; i < clients.Count; i++)
             {
-                var client = new HistoryClient(clients[i].Name, clients[i].Token, clients[i].Device, cluster, i % nodes, deliveries);
-                tasks.Add(i < Writers
-                    ? WriteAsync(client, i, conversations, new Random(seed * 31 + i), attempts, stop.Token)
-                    : client.ListenAsync(stop.Token));
+                if (i < Writers)
+                {
+                    var writer = new HistoryClient(clients[i].Name, clients[i].Token, clients[i].Device, cluster, i % nodes, deliveries);
+                    writing.Add(WriteAsync(writer, i, conversations, new Random(seed * 31 + i), attempts, stopWriting.Token));
+                }
+                else
+                {
+                    var reader = new HistoryClient(clients[i].Name, clients[i].Token, clients[i].Device, cluster, i % nodes, deliveries, new DeviceTimeline(clients[i].Name, conversations));
+                    readers.Add(reader);
+                    listening.Add(reader.ListenAsync(stopListening.Token));
+                }
             }
 
             // Writing goes on a while after the last fault, however long the faults took on a busy machine.
@@ -107,29 +124,51 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
         }
         finally
         {
-            await stop.CancelAsync();
+            await stopWriting.CancelAsync();
             foreach (var node in LiveNodes(cluster))
             {
                 Signal(node, "CONT");
             }
 
-            await Task.WhenAll(tasks);
+            await Task.WhenAll(writing);
+            await Task.Delay(Settle);
+            await stopListening.CancelAsync();
+            await Task.WhenAll(listening);
+        }
+
+        // Each reader connects once more and catches up, as an app does when it next starts: with one node, every
+        // event must have reached it before (pushed, or filled after a gap or a reconnect); with several, a node may
+        // have lost a push while the bus was down (docs/protocol.md §4.10), which only a later event or this SYNC reveals.
+        var filledAtTheEnd = 0;
+        foreach (var reader in readers)
+        {
+            var before = reader.Timeline!.Used.Count;
+            await reader.CatchUpOnceMoreAsync();
+            filledAtTheEnd += reader.Timeline.Used.Count - before;
         }
 
         var stored = new Dictionary<Guid, IReadOnlyList<ConversationEvent>>();
-        var reader = new HistoryClient("checker", clients[0].Token, clients[0].Device, cluster, 0, []);
+        var checker = new HistoryClient("checker", clients[0].Token, clients[0].Device, cluster, 0, []);
         foreach (var conversation in conversations)
         {
-            stored[conversation] = await reader.ReadAllAsync(conversation);
+            stored[conversation] = await checker.ReadAllAsync(conversation);
         }
 
-        await reader.DisposeAsync();
+        await checker.DisposeAsync();
         lock (attempts)
         {
             lock (deliveries)
             {
                 var sessions = deliveries.Select(d => d.Session).Distinct().Count();
-                return (HistoryChecker.Check(attempts, stored, deliveries, oneNode: nodes == 1), $"{faults}; {sessions} connections received events");
+                var timelines = readers.Select(r => r.Timeline!).ToList();
+                var verdict = HistoryChecker.Check(attempts, stored, deliveries, oneNode: nodes == 1, timelines);
+                if (nodes == 1 && filledAtTheEnd > 0)
+                {
+                    verdict = verdict with { Anomalies = [.. verdict.Anomalies, $"the readers found {filledAtTheEnd} events they had not been given only when they connected again after the run"] };
+                }
+
+                return (verdict, $"{faults}; {sessions} connections received events; the readers used {timelines.Sum(t => t.UsedFromHistory)} events from HISTORY " +
+                    $"(their first catch-up, gaps and reconnects), {filledAtTheEnd} of them only when they connected again after the run");
             }
         }
     }
@@ -202,6 +241,25 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
                 Signal(node, "CONT");
                 return $"froze node :{node.Tcp.Port} for 4 s (SIGSTOP), longer than a client waits for an answer";
             },
+            ["redis-partition"] = async () =>
+            {
+                var node = AnyLiveNode(cluster, random);
+                var link = cluster.RedisLink(node);
+                var silent = random.Next(2) == 0;
+                if (silent)
+                {
+                    link.Cut();
+                }
+                else
+                {
+                    link.Refuse();
+                }
+
+                await Task.Delay(PartitionTime);
+                link.Heal();
+                return $"cut node :{node.Tcp.Port} off from Redis for {PartitionTime.TotalSeconds:0} s " +
+                    (silent ? "(nothing passing either way)" : "(its connections closed, new ones refused)") + ", then healed";
+            },
             ["redis-restart"] = async () =>
             {
                 await redis.StopAsync();
@@ -253,14 +311,21 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
         kill!.WaitForExit();
     }
 
-    /// <summary>One device's connection, replaced by a new one (to a live node) whenever it fails.</summary>
-    private sealed class HistoryClient(string name, string token, Guid device, Cluster cluster, int preferredNode, List<Delivery> deliveries) : IAsyncDisposable
+    /// <summary>
+    /// One device's connection, replaced by a new one (to a live node) whenever it fails. A reader given a
+    /// <see cref="DeviceTimeline"/> follows docs/protocol.md §4.10 as an app would: SYNC after every connect, HISTORY
+    /// after the watermark for what it lacks, and for a gap between pushed events.
+    /// </summary>
+    private sealed class HistoryClient(string name, string token, Guid device, Cluster cluster, int preferredNode, List<Delivery> deliveries, DeviceTimeline? timeline = null) : IAsyncDisposable
     {
         private RawClient? _connection;
         private int _sessions;
         private string _session = "";
+        private bool _caughtUp;
 
         public string Name => name;
+
+        public DeviceTimeline? Timeline => timeline;
 
         // One SEND and its answer; null when no connection could be made (nothing was written).
         public async Task<SendAttempt?> SendAsync(int index, Guid conversation, Guid id, byte[] content)
@@ -334,6 +399,12 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
 
                 try
                 {
+                    if (timeline is not null && !_caughtUp)
+                    {
+                        await CatchUpAsync();
+                        _caughtUp = true;
+                    }
+
                     var frame = await _connection!.ReadFrameAsync(TimeSpan.FromMinutes(2));
                     if (frame is null)
                     {
@@ -342,6 +413,7 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
                     else if (frame.Value.Header.Opcode == Opcode.Event)
                     {
                         Record(FrameCodec.Decode<EventFrame>(new ReadOnlySequence<byte>(frame.Value.Body), Limits).Event);
+                        await FillGapsAsync();
                     }
                 }
                 catch (Exception ex) when (IsLinkFailure(ex))
@@ -382,6 +454,31 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
             }
         }
 
+        // A reader's next start after the run: one more connection and its catch-up (retried while the store recovers).
+        public async Task CatchUpOnceMoreAsync()
+        {
+            for (var failures = 0; ;)
+            {
+                try
+                {
+                    if (!await EnsureConnectedAsync())
+                    {
+                        throw new IOException("No node took the connection.");
+                    }
+
+                    await CatchUpAsync();
+                    break;
+                }
+                catch (Exception ex) when (++failures < 20 && IsLinkFailure(ex))
+                {
+                    await DropAsync();
+                    await Task.Delay(500);
+                }
+            }
+
+            await DropAsync();
+        }
+
         public async ValueTask DisposeAsync() => await DropAsync();
 
         private void Record(ConversationEvent e)
@@ -389,6 +486,93 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
             lock (deliveries)
             {
                 deliveries.Add(new Delivery(_session, e.ConversationId, e.Seq, e.EventId));
+            }
+
+            timeline?.Offer(e, fromHistory: false);
+        }
+
+        // §4.10 rule 4: SYNC, page by page, then HISTORY after the watermark wherever last_seq is above it.
+        private async Task CatchUpAsync()
+        {
+            var lastSeqs = new Dictionary<Guid, ulong>();
+            for (var after = Guid.Empty; ;)
+            {
+                var page = await RequestAsync<Sync, SyncPage>(id => new Sync(id, after, 500));
+                foreach (var conversation in page.Conversations)
+                {
+                    lastSeqs[conversation.ConversationId] = conversation.LastSeq;
+                }
+
+                if (!page.HasMore || page.Conversations.Count == 0)
+                {
+                    break;
+                }
+
+                after = page.Conversations[^1].ConversationId;
+            }
+
+            foreach (var conversation in timeline!.Conversations.ToList())
+            {
+                if (lastSeqs.TryGetValue(conversation, out var last) && last > timeline.Watermark(conversation))
+                {
+                    await FillAsync(conversation);
+                }
+            }
+        }
+
+        // §4.10 rule 3: events held past a gap wait for HISTORY after the watermark.
+        private async Task FillGapsAsync()
+        {
+            foreach (var conversation in timeline!.Conversations.Where(timeline.HasGap).ToList())
+            {
+                await FillAsync(conversation);
+            }
+        }
+
+        // HISTORY After the watermark, a page at a time, while pages follow and the watermark moves.
+        private async Task FillAsync(Guid conversation)
+        {
+            while (true)
+            {
+                var from = timeline!.Watermark(conversation);
+                var page = await RequestAsync<ChatWire.Protocol.Frames.History, HistoryPage>(id => new ChatWire.Protocol.Frames.History(id, conversation, from, HistoryDirection.After, 200));
+                foreach (var e in page.Events)
+                {
+                    timeline.Offer(e, fromHistory: true);
+                }
+
+                if (!page.HasMore || timeline.Watermark(conversation) == from)
+                {
+                    return;
+                }
+            }
+        }
+
+        // One request and its answer; EVENTs that arrive meanwhile are used as they come. A refusal (the store
+        // failing over, say) ends the connection as a broken link does: the reader connects again and catches up anew.
+        private async Task<TAnswer> RequestAsync<TRequest, TAnswer>(Func<uint, TRequest> request)
+            where TRequest : struct, IFrame<TRequest>
+            where TAnswer : struct, IFrame<TAnswer>
+        {
+            var connection = _connection ?? throw new IOException("Not connected.");
+            var requestId = connection.NextRequestId();
+            await connection.SendAsync(request(requestId));
+            while (true)
+            {
+                var frame = await connection.ReadFrameAsync(TimeSpan.FromSeconds(10)) ?? throw new IOException("The node closed the connection.");
+                var body = new ReadOnlySequence<byte>(frame.Body);
+                if (frame.Header.Opcode == Opcode.Event)
+                {
+                    Record(FrameCodec.Decode<EventFrame>(body, Limits).Event);
+                }
+                else if (frame.Header.RequestId == requestId && frame.Header.OpcodeValue == (uint)TAnswer.Opcode)
+                {
+                    return FrameCodec.Decode<TAnswer>(body, Limits);
+                }
+                else if (frame.Header.RequestId == requestId && frame.Header.Opcode == Opcode.Error)
+                {
+                    throw new IOException($"Refused: {FrameCodec.Decode<ErrorFrame>(body, Limits).Code}.");
+                }
             }
         }
 
@@ -432,6 +616,7 @@ public sealed class HistoryTests(Xunit.Abstractions.ITestOutputHelper output)
         {
             var connection = _connection;
             _connection = null;
+            _caughtUp = false;
             if (connection is not null)
             {
                 await connection.DisposeAsync();

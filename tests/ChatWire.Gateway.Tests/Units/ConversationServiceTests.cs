@@ -28,7 +28,7 @@ public sealed class ConversationServiceTests : IDisposable
     public ConversationServiceTests()
     {
         _membership = new MembershipCache(_directory, TimeProvider.System, new NoMembershipBackplane());
-        _fanout = new Delivery.DeliveryFanout(_bus, _directory, _membership, NullLogger<Delivery.DeliveryFanout>.Instance);
+        _fanout = new Delivery.DeliveryFanout(_bus, _directory, _store, _membership, NullLogger<Delivery.DeliveryFanout>.Instance);
         _service = NewService(new LimitsOptions { StorageBytesPerUser = 0, StorageBytesPerTeam = 0 });
     }
 

@@ -226,8 +226,8 @@ public sealed class DeliveryFanoutTests
         Assert.All(targets.Skip(2), t => Assert.Equal([1ul, 2ul, 3ul, 4ul, 5ul, 6ul], t.Seqs));
     }
 
-    private DeliveryFanout Fanout(IMessageBus bus, MembershipCache? membership = null) =>
-        new(bus, _directory, membership ?? new MembershipCache(_directory, TimeProvider.System, new NoMembershipBackplane()), NullLogger<DeliveryFanout>.Instance);
+    private DeliveryFanout Fanout(IMessageBus bus, MembershipCache? membership = null, FakeMessageStore? store = null) =>
+        new(bus, _directory, store ?? new FakeMessageStore(), membership ?? new MembershipCache(_directory, TimeProvider.System, new NoMembershipBackplane()), NullLogger<DeliveryFanout>.Instance);
 
     private StoredEvent Message(Guid conversation, ulong seq) =>
         new(conversation, Guid.CreateVersion7(), seq, StorageKind.Message, _alice, Guid.CreateVersion7(), DateTimeOffset.UnixEpoch, "text/plain", "hi"u8.ToArray());
@@ -237,6 +237,69 @@ public sealed class DeliveryFanoutTests
 
     // As EventPublisher does: the EVENT frame once, on the conversation's topic, and on the subject's for a
     // membership change. Then waits until the fan-out's lanes have written what it routed.
+    // What a node does once the bus is back after its own link was down: the newest events it had not dispatched go
+    // to its targets. In a conversation it has dispatched in, those above its last seq (the newest 10: a device
+    // fetches what lies before them); in one it has dispatched nothing in since its route was made, those stored
+    // since then, not the older history its devices' SYNC covered. A second catch-up pushes nothing again.
+    [Fact]
+    public async Task CatchUp_PushesTheNewestEventsThisNodeMissed_AndOnlyThose()
+    {
+        var bus = new InProcessMessageBus();
+        var store = new FakeMessageStore();
+        var fanout = Fanout(bus, store: store);
+        var dm = _directory.AddConversation(null, _alice, _bob);
+        var quiet = _directory.AddConversation(Guid.CreateVersion7(), _alice);
+        store.Add(Message(quiet, 1) with { StoredAt = DateTimeOffset.UtcNow.AddMinutes(-5) });
+        var alice = new RecordingTarget(_alice, Guid.CreateVersion7());
+        await fanout.RegisterAsync(alice);
+        store.Add(Message(dm, 1));
+        await PublishAsync(bus, fanout, store.Events[^1]);
+        for (var seq = 2ul; seq <= 14; seq++)
+        {
+            store.Add(Message(dm, seq));
+        }
+
+        store.Add(Message(quiet, 2) with { StoredAt = DateTimeOffset.UtcNow });
+
+        await fanout.CatchUpAsync();
+        await fanout.DeliveredAsync();
+        await fanout.CatchUpAsync();
+        await fanout.DeliveredAsync();
+
+        var received = alice.Frames.Select(RecordingTarget.Decode).ToList();
+        Assert.Equal([1ul, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], received.Where(e => e.ConversationId == dm).Select(e => e.Seq));
+        Assert.Equal([2ul], received.Where(e => e.ConversationId == quiet).Select(e => e.Seq));
+    }
+
+    // A join into a conversation this node has no subscription for yet: the bus's call does not wait for the
+    // subscription (it waited up to 5 s, holding up every delivery of the node, since the bus subscribes under the
+    // lock it delivers under), and what the conversation stored before the subscription was in place, which no
+    // publish brought here, is pushed from the store once it is.
+    [Fact]
+    public async Task MemberJoined_BeforeItsSubscriptionIsInPlace_WhatWasStoredMeanwhileIsPushedOnceItIs()
+    {
+        var bus = new GatedBus();
+        var store = new FakeMessageStore();
+        var fanout = Fanout(bus, store: store);
+        var channel = Guid.CreateVersion7();
+        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
+        await fanout.RegisterAsync(bob);
+
+        var joined = Membership(channel, 2, StorageKind.MemberJoined, _bob);
+        store.Add(Message(channel, 1));
+        store.Add(joined);
+        var payload = BusEnvelope.ForEvent(joined, FrameCodec.ToArray(new EventFrame(EventMapping.ToProtocol(joined))));
+        await bus.PublishAsync(BusTopic.Conversation(channel), payload);
+        await bus.PublishAsync(BusTopic.User(_bob), payload);
+        store.Add(Message(channel, 3));
+        store.Add(Message(channel, 4));
+        bus.Open();
+
+        await WaitUntilAsync(() => bob.Seqs.Count == 3);
+        await fanout.DeliveredAsync();
+        Assert.Equal([2ul, 3ul, 4ul], bob.Seqs);
+    }
+
     private static async Task PublishAsync(InProcessMessageBus bus, DeliveryFanout fanout, StoredEvent e)
     {
         var frame = FrameCodec.ToArray(new EventFrame(EventMapping.ToProtocol(e)));
@@ -248,6 +311,34 @@ public sealed class DeliveryFanoutTests
         }
 
         await fanout.DeliveredAsync();
+    }
+
+    // The in-process bus, whose conversation subscriptions are in place only once the test opens them.
+    private sealed class GatedBus : IMessageBus
+    {
+        private readonly InProcessMessageBus _inner = new();
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public event Action? Reconnected
+        {
+            add { }
+            remove { }
+        }
+
+        public void Open() => _open.TrySetResult();
+
+        public ValueTask PublishAsync(BusTopic topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+            _inner.PublishAsync(topic, payload, cancellationToken);
+
+        public async ValueTask<IAsyncDisposable> SubscribeAsync(BusTopic topic, IBusSubscriber subscriber, CancellationToken cancellationToken = default)
+        {
+            if (topic.Kind == BusTopicKind.Conversation)
+            {
+                await _open.Task.WaitAsync(cancellationToken);
+            }
+
+            return await _inner.SubscribeAsync(topic, subscriber, cancellationToken);
+        }
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -19,6 +19,15 @@ internal sealed class FakeMessageStore : IMessageStore
 
     public Exception? FailWith { get; set; }
 
+    /// <summary>An event stored as if another node had stored it: nothing is published.</summary>
+    public void Add(StoredEvent e)
+    {
+        lock (_lock)
+        {
+            _events.Add(e);
+        }
+    }
+
     public IReadOnlyList<StoredEvent> Events
     {
         get
