@@ -108,6 +108,7 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
                 + (e.Reactions.Count > 0 ? " " + string.Join(' ', e.Reactions.Select(r => $"{r.Emoji}{r.Count.ToString(CultureInfo.InvariantCulture)}")) : string.Empty),
             EventKind.MemberJoined => e.SubjectId == e.SenderUserId ? " joined" : $" added {names.User(e.SubjectId)}",
             EventKind.MemberLeft => e.SubjectId == e.SenderUserId ? " left" : $" removed {names.User(e.SubjectId)}",
+            EventKind.MessageEdited when e.DeletedAtUnixMs != 0 => $" edited {e.SubjectId:D}: [deleted]",
             EventKind.MessageEdited => $" edited {e.SubjectId:D}: " + Indent(ContentText(e)),
             EventKind.MessageDeleted => $" deleted {e.SubjectId:D}",
             EventKind.ReactionAdded => $" reacted {Encoding.UTF8.GetString(e.Content.Span)} to {e.SubjectId:D}",

@@ -125,6 +125,6 @@ internal static class CliUsage
         CONVERSATION a conversation id, a channel name, or @USER for the DM with USER (@a,b a group);
         USER a user id or username;
         MESSAGE a message id (history --json prints them as message_id).
-        Exit status: 0 done, 1 failed (the server's error code is printed), 2 usage error.
+        Exit status: 0 done, 1 failed (the server's error code is printed), 2 usage error, 130 interrupted (Ctrl+C).
         """;
 }

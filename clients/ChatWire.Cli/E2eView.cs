@@ -35,6 +35,12 @@ internal static class E2eView
             return (e, false);
         }
 
+        if (e.Kind == EventKind.MessageEdited && e.DeletedAtUnixMs != 0)
+        {
+            // An edit of a message deleted since: its content was erased with the message, there is nothing to open.
+            return (e, true);
+        }
+
         string text;
         if (secure is null)
         {

@@ -651,6 +651,13 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         catch (RequestRefusedException ex)
         {
             SendError(watch.RequestId, ex.Code, ex.Message, ex.RetryAfterMs);
+
+            // Like any RATE_LIMITED answer: nothing more is read until the delay has passed (docs/protocol.md §3.2).
+            if (ex.RetryAfterMs > 0)
+            {
+                await PauseAfterRefusalAsync(ex.RetryAfterMs);
+                _lastReceivedAt = Environment.TickCount64;
+            }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -128,6 +128,29 @@ public sealed class CliE2eTests : IClassFixture<ServerFixture>, IDisposable
         Assert.Equal(1, refused.Exit);
         Assert.Contains(broken + " is not a valid JPEG image: ", refused.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("BAD_RESPONSE", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("..", refused.Stderr, StringComparison.Ordinal);
+    }
+
+    // An edit of a message deleted since has its content erased with the message: history shows it as deleted,
+    // not as a decryption failure (it printed "[cannot decrypt: The input ends before its declared length.]").
+    [Fact]
+    public async Task History_AnEditOfADeletedMessage_ShowsDeleted_NotADecryptionFailure()
+    {
+        var alice = "a" + Guid.NewGuid().ToString("N")[..12];
+        await Ok("alice", Password, "signup", "--server", _server.ApiUrl, "--user", alice, "--password-stdin");
+        var team = (await Ok("alice", null, "--json", "team", "create", "Edits")).JsonLines[0];
+        var general = team.GetProperty("general_channel_id").GetString()!;
+        var id = (await Ok("alice", null, "--json", "send", general, "first")).JsonLines[0].GetProperty("message_id").GetString()!;
+        await Ok("alice", null, "edit", id, "first!");
+        await Ok("alice", null, "delete", id);
+
+        var json = await Ok("alice", null, "--json", "history", general);
+        var human = await Ok("alice", null, "history", general);
+
+        var edit = json.JsonLines.Single(l => l.GetProperty("type").GetString() == "edit");
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, edit.GetProperty("text").ValueKind);
+        Assert.DoesNotContain("cannot decrypt", json.Stdout + human.Stdout, StringComparison.Ordinal);
+        Assert.Contains($" edited {id}: [deleted]", human.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

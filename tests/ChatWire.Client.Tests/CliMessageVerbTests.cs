@@ -162,9 +162,10 @@ public sealed class CliMessageVerbTests : IClassFixture<ServerFixture>, IDisposa
             await _cli.RunAsync("edit", message, "hi bob!");
             await _cli.RunAsync("typing", "general");
             await _cli.RunAsync("delete", message);
+            Assert.Equal(CliApp.ExitOk, (await _cli.RunAsync("channel", "topic", "general", "launch week")).Exit);
 
             var types = new List<string>();
-            while (types.Count < 5)
+            while (types.Count < 6)
             {
                 var line = JsonDocument.Parse(await stdout.NextLineAsync()).RootElement;
                 var type = line.GetProperty("type").GetString()!;
@@ -175,7 +176,7 @@ public sealed class CliMessageVerbTests : IClassFixture<ServerFixture>, IDisposa
                 }
             }
 
-            Assert.Equal(["message", "reaction", "edit", "typing", "delete"], types);
+            Assert.Equal(["message", "reaction", "edit", "typing", "delete", "channel_updated"], types);
         }
         finally
         {

@@ -129,6 +129,43 @@ public sealed class PipelinedSendTests
         Assert.InRange(answers[7].RetryAfterMs, 1u, 1000u);
     }
 
+    // PRESENCE_WATCH counts against the same rate, and its refusal pauses reading the same way: nine watches in one
+    // write are five answers, refused, answered, refused, answered. Without the pause, every watch after the burst was
+    // refused at once (a hostile-traffic review read 9,000 refusals a second off one connection).
+    [Fact]
+    public async Task PresenceWatchesPipelinedPastTheRate_AfterEachPause_TheNextIsTaken()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:SendMessagesPerSecondPerDevice"] = "1",
+            ["Limits:SendMessageBurstPerDevice"] = "5",
+        });
+        var (alice, bob, _) = await DeliveryTests.DmPairAsync(server);
+        await using var client = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        var requests = new List<uint>();
+        var frames = new List<byte>();
+        for (var i = 0; i < 9; i++)
+        {
+            requests.Add(client.NextRequestId());
+            frames.AddRange(FrameCodec.ToArray(new PresenceWatch(requests[^1], [bob.UserId])));
+        }
+
+        await client.SendRawAsync(frames.ToArray());
+        var refused = new List<bool>();
+        while (refused.Count < requests.Count)
+        {
+            var frame = await client.ReadFrameAsync() ?? throw new InvalidOperationException("closed before every watch was answered");
+            if (frame.Header.Opcode is Opcode.Presence or Opcode.Error && requests.Contains(frame.Header.RequestId))
+            {
+                Assert.Equal(requests[refused.Count], frame.Header.RequestId);
+                refused.Add(frame.Header.Opcode == Opcode.Error);
+            }
+        }
+
+        Assert.Equal([false, false, false, false, false, true, false, true, false], refused);
+    }
+
     private static (List<uint> Requests, byte[] Frames) Burst(RawClient client, Guid conversation, int count)
     {
         var frames = new List<byte>();

@@ -72,10 +72,17 @@ internal static class ConversationCommands
             await context.Io.Stdout.WriteLineAsync("No conversations yet.").ConfigureAwait(false);
         }
 
+        // People read names: the members' usernames (an id only for someone no team is shared with any more).
+        var names = new NameBook(api, Guid.Empty);
+        if (!context.Output.Json)
+        {
+            await names.LearnUsersAsync(conversationList.SelectMany(c => c.Members ?? []), context.Cancellation).ConfigureAwait(false);
+        }
+
         foreach (var conversation in conversationList)
         {
             var members = conversation.Members is { } ids ? new JsonArray([.. ids.Select(id => (JsonNode?)id.ToString("D"))]) : null;
-            var label = conversation.Name ?? string.Join(", ", conversation.Members?.Select(id => id.ToString("D")) ?? []);
+            var label = conversation.Name ?? string.Join(", ", conversation.Members?.Select(names.User) ?? []);
             await context.Output.WriteAsync(
                 new JsonObject
                 {

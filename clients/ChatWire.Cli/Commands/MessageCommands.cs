@@ -77,7 +77,7 @@ internal static class MessageCommands
                 catch (InvalidImageException ex)
                 {
                     // Refused before anything was uploaded: the file itself is wrong, not the server's answer.
-                    throw new CliException(Protocol.ErrorCode.ValidationFailed, $"{file} is {ex.Message}.");
+                    throw new CliException(Protocol.ErrorCode.ValidationFailed, $"{file} is {ex.Message.TrimEnd('.')}.");
                 }
 
                 sent = result.Send.Sent;
@@ -190,7 +190,7 @@ internal static class MessageCommands
         }
         catch (InvalidImageException ex)
         {
-            throw new CliException(Protocol.ErrorCode.ValidationFailed, $"The thumbnail of {attachment.FileName} is {ex.Message}.");
+            throw new CliException(Protocol.ErrorCode.ValidationFailed, $"The thumbnail of {attachment.FileName} is {ex.Message.TrimEnd('.')}.");
         }
     }
 
@@ -328,7 +328,7 @@ internal static class MessageCommands
                 {
                     switch (item)
                     {
-                        case MessageReceived or MembershipChanged or MessageEdited or MessageDeleted or ReactionChanged when item.Stored is { } e:
+                        case MessageReceived or MembershipChanged or MessageEdited or MessageDeleted or ReactionChanged or ChannelUpdated when item.Stored is { } e:
                             if (e.Kind == EventKind.MemberJoined && e.SubjectId == connection.UserId)
                             {
                                 // A conversation of mine I may not know the name (or mute) of yet.
