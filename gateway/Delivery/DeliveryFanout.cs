@@ -40,6 +40,9 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     // Conversations whose newest seq is read in one store call after an outage.
     private const int CatchUpBatch = 500;
 
+    // The content read per conversation by the catch-up: the newest event at least, whatever its size.
+    private const long CatchUpContentBytes = 256 * 1024;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, UserRoute> _users = [];
     private readonly Dictionary<Guid, ConversationRoute> _conversations = [];
@@ -51,6 +54,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private readonly ILogger<DeliveryFanout> _logger;
     private readonly int _maxTargetsPerUser;
     private int _reconciling;
+    private int _reconcileWanted;
 
     private readonly Observability.GatewayMetrics? _metrics;
 
@@ -88,74 +92,80 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     /// </summary>
     public async Task ReconcileAsync()
     {
-        // One run at a time: outages close together would otherwise re-read every user several times over.
-        if (Interlocked.Exchange(ref _reconciling, 1) != 0)
+        // One run at a time: outages close together would otherwise re-read every user several times over. An
+        // outage that ends while a run is under way runs it once more afterwards: what that run read may predate it.
+        Volatile.Write(ref _reconcileWanted, 1);
+        while (Volatile.Read(ref _reconcileWanted) == 1 && Interlocked.CompareExchange(ref _reconciling, 1, 0) == 0)
         {
-            return;
-        }
-
-        try
-        {
-            List<(UserRoute Route, long Version)> routes;
-            lock (_lock)
+            try
             {
-                routes = [.. _users.Values.Where(r => r.Pending is null).Select(r => (r, r.Version))];
+                Volatile.Write(ref _reconcileWanted, 0);
+                await ReconcileOnceAsync();
             }
-
-            var corrected = 0;
-            await Parallel.ForEachAsync(routes, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (entry, ct) =>
+            finally
             {
-                var (route, version) = entry;
-                try
-                {
-                    var conversations = (await _directory.ListConversationsForUserAsync(route.UserId, ct)).Select(c => c.Id).ToHashSet();
-                    lock (_lock)
-                    {
-                        // A membership event applied meanwhile is newer than what was read: it stands.
-                        if (_users.TryGetValue(route.UserId, out var current) && current == route && route.Version == version)
-                        {
-                            foreach (var gone in route.Conversations.Where(c => !conversations.Contains(c)).ToArray())
-                            {
-                                LeaveLocked(route, gone);
-                                _membership.ForgetLocal(gone, route.UserId);
-                                Interlocked.Increment(ref corrected);
-                            }
-
-                            foreach (var added in conversations.Where(c => !route.Conversations.Contains(c)))
-                            {
-                                JoinLocked(route, added);
-                                Interlocked.Increment(ref corrected);
-                            }
-                        }
-                    }
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    GatewayLog.StoreFailed(_logger, ex);
-                }
-
-                try
-                {
-                    await CloseRevokedAsync(route, ct);
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    GatewayLog.StoreFailed(_logger, ex);
-                }
-            });
-
-            await _subscriptions.ApplyAsync();
-            GatewayLog.RoutesReconciled(_logger, routes.Count, corrected);
-            await CatchUpAsync();
-        }
-        finally
-        {
-            Volatile.Write(ref _reconciling, 0);
+                Volatile.Write(ref _reconciling, 0);
+            }
         }
     }
 
-    // The user's devices connected here without a live session now are closed as a revocation would: one read of
-    // the user's unrevoked sessions, however many of their devices are connected.
+    private async Task ReconcileOnceAsync()
+    {
+        List<(UserRoute Route, long Version)> routes;
+        lock (_lock)
+        {
+            routes = [.. _users.Values.Where(r => r.Pending is null).Select(r => (r, r.Version))];
+        }
+
+        var corrected = 0;
+        await Parallel.ForEachAsync(routes, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (entry, ct) =>
+        {
+            var (route, version) = entry;
+            try
+            {
+                var conversations = (await _directory.ListConversationsForUserAsync(route.UserId, ct)).Select(c => c.Id).ToHashSet();
+                lock (_lock)
+                {
+                    // A membership event applied meanwhile is newer than what was read: it stands.
+                    if (_users.TryGetValue(route.UserId, out var current) && current == route && route.Version == version)
+                    {
+                        foreach (var gone in route.Conversations.Where(c => !conversations.Contains(c)).ToArray())
+                        {
+                            LeaveLocked(route, gone);
+                            _membership.ForgetLocal(gone, route.UserId);
+                            Interlocked.Increment(ref corrected);
+                        }
+
+                        foreach (var added in conversations.Where(c => !route.Conversations.Contains(c)))
+                        {
+                            // Joined while the bus was away: the user's devices here missed it, and the catch-up
+                            // below pushes the conversation's newest events, however old, for a route made now.
+                            JoinLocked(route, added, createdAtMs: 0);
+                            Interlocked.Increment(ref corrected);
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                GatewayLog.StoreFailed(_logger, ex);
+            }
+
+            try
+            {
+                await CloseRevokedAsync(route, ct);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                GatewayLog.StoreFailed(_logger, ex);
+            }
+        });
+
+        await _subscriptions.ApplyAsync();
+        GatewayLog.RoutesReconciled(_logger, routes.Count, corrected);
+        await CatchUpAsync();
+    }
+
     /// <summary>
     /// Pushes to this node's connections the newest events of each conversation it routes that it has not heard
     /// of: a node whose own link to Redis failed (while the other nodes kept theirs) misses what the others
@@ -196,15 +206,19 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         GatewayLog.CaughtUpAfterOutage(_logger, routed.Count, behind.Count, pushed);
     }
 
-    // The conversation's newest events (at most CatchUpEvents) that this node has not dispatched, to its local
-    // members' targets: those above its last dispatched seq, or, when it has dispatched none, those stored since its
-    // route was made. Returns how many were pushed.
+    // The conversation's newest events (at most CatchUpEvents, and about one frame of content: the newest one is
+    // enough to show a device its gap) that this node has not dispatched, to its local members' targets: those above
+    // its last dispatched seq, or, when it has dispatched none, those stored since its route was made (any, for a
+    // route the outage's re-read made). Membership events among them are applied as they go, as the bus's own
+    // would be: a member_left reaches its subject's devices and is the last event they get. The route's last seq
+    // moves to the newest read even when the time rule skipped it, so an idle route is read once, not after every
+    // outage. Returns how many were pushed.
     private async Task<int> PushMissedAsync(Guid conversationId, CancellationToken ct)
     {
         IReadOnlyList<StoredEvent> newest;
         try
         {
-            newest = await _messages.ReadAsync(conversationId, 0, ReadDirection.Before, CatchUpEvents, cancellationToken: ct);
+            newest = await _messages.ReadAsync(conversationId, 0, ReadDirection.Before, CatchUpEvents, CatchUpContentBytes, cancellationToken: ct);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
         {
@@ -213,32 +227,76 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         }
 
         var pushed = 0;
-        var frames = new ArrayBufferWriter<byte>(1024);
-        foreach (var stored in newest.OrderBy(e => e.Seq))
+        var routesChanged = false;
+        try
         {
-            Recipients recipients;
-            lock (_lock)
+            var frames = new ArrayBufferWriter<byte>(1024);
+            foreach (var stored in newest.OrderBy(e => e.Seq))
             {
-                if (!_conversations.TryGetValue(conversationId, out var route) || stored.Seq <= route.LastSeq
-                    || (route.LastSeq == 0 && stored.StoredAt.ToUnixTimeMilliseconds() < route.CreatedAtMs - CatchUpClockMarginMs))
+                Recipients recipients;
+                lock (_lock)
                 {
-                    continue;
+                    if (!_conversations.TryGetValue(conversationId, out var route) || stored.Seq <= route.LastSeq)
+                    {
+                        continue;
+                    }
+
+                    var skipped = route.LastSeq == 0 && stored.StoredAt.ToUnixTimeMilliseconds() < route.CreatedAtMs - CatchUpClockMarginMs;
+                    route.LastSeq = stored.Seq;
+                    if (skipped)
+                    {
+                        continue;
+                    }
+
+                    recipients = MembershipChangeLocked(route, stored, ref routesChanged);
                 }
 
-                // Membership is not applied from here: routes follow the bus's membership events and the directory.
-                route.LastSeq = stored.Seq;
-                recipients = CollectLocked(route.Users, except: null);
+                frames.ResetWrittenCount();
+                ChatWire.Protocol.FrameCodec.Write(frames, new ChatWire.Protocol.Frames.EventFrame(EventMapping.ToProtocol(stored)));
+                Dispatch(recipients, frames.WrittenSpan);
+                pushed++;
             }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.PublishFailed(_logger, conversationId, 0, ex);
+        }
 
-            frames.ResetWrittenCount();
-            ChatWire.Protocol.FrameCodec.Write(frames, new ChatWire.Protocol.Frames.EventFrame(EventMapping.ToProtocol(stored)));
-            Dispatch(recipients, frames.WrittenSpan);
-            pushed++;
+        if (routesChanged)
+        {
+            _ = _subscriptions.ApplyAsync();
         }
 
         return pushed;
     }
 
+    // Called under _lock, for an event the catch-up pushes: who gets it, with its membership change applied. A join
+    // of a local user routes the conversation to them first (they get their own member_joined); a leave reaches the
+    // leaver's devices, then drops the conversation from their route (nothing after it reaches them).
+    private Recipients MembershipChangeLocked(ConversationRoute route, StoredEvent stored, ref bool routesChanged)
+    {
+        if (stored.Kind is not (Storage.Messages.EventKind.MemberJoined or Storage.Messages.EventKind.MemberLeft)
+            || stored.SubjectId is not { } subject || !_users.TryGetValue(subject, out var user) || user.Pending is not null)
+        {
+            return CollectLocked(route.Users, except: null);
+        }
+
+        user.Version++;
+        if (stored.Kind == Storage.Messages.EventKind.MemberJoined)
+        {
+            JoinLocked(user, stored.ConversationId);
+            routesChanged = true;
+            return CollectLocked(route.Users, except: null);
+        }
+
+        var recipients = CollectLocked(route.Users.Append(user).Distinct(), except: null);
+        routesChanged |= LeaveLocked(user, stored.ConversationId);
+        _membership.ForgetLocal(stored.ConversationId, subject);
+        return recipients;
+    }
+
+    // The user's devices connected here without a live session now are closed as a revocation would: one read of
+    // the user's unrevoked sessions, however many of their devices are connected.
     private async Task CloseRevokedAsync(UserRoute route, CancellationToken ct)
     {
         var live = (await _directory.ListDeviceSessionsAsync(route.UserId, ct)).Select(s => s.DeviceId).ToHashSet();
@@ -693,7 +751,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     }
 
     // Called under _lock.
-    private void JoinLocked(UserRoute user, Guid conversationId)
+    private void JoinLocked(UserRoute user, Guid conversationId, long? createdAtMs = null)
     {
         if (!user.Conversations.Add(conversationId))
         {
@@ -704,7 +762,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
         if (!_conversations.TryGetValue(conversationId, out var route))
         {
-            route = new ConversationRoute { CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+            route = new ConversationRoute { CreatedAtMs = createdAtMs ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
             _conversations[conversationId] = route;
             _subscriptions.Acquire(BusTopic.Conversation(conversationId));
         }

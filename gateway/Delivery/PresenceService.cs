@@ -9,8 +9,9 @@ namespace ChatWire.Gateway.Delivery;
 /// <summary>
 /// Who is online, and who wants to know (docs/protocol.md §4.22–§4.24). A user is online while any of their
 /// devices is connected, on any node, with the status they chose (online, away, do not disturb; back to online
-/// when their last device goes); when the last device goes the user is offline and "last seen" is recorded, in
-/// the registry and in the directory. A connection watches the presence of a bounded set of users (at most
+/// when their last device goes); when the last device goes, and none comes back within
+/// <see cref="Hosting.GatewayOptions.PresenceOfflineGraceMs"/>, the user is offline and "last seen" (when the last
+/// device went) is recorded, in the registry and in the directory. A connection watches the presence of a bounded set of users (at most
 /// 200, never a whole team) and is pushed a PRESENCE frame, encoded once per change, when one of them changes.
 /// </summary>
 /// <remarks>
@@ -30,11 +31,18 @@ internal sealed class PresenceService : IPresenceObserver
     private readonly ILogger<PresenceService> _logger;
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, int> _connections = [];
+
+    // Users whose last connection here closed, not yet marked absent: when it closed, and which closing it was
+    // (a user who comes back and goes again within the grace is marked absent by the later closing's timer only).
+    private readonly Dictionary<Guid, (long LastSeenUnixMs, long Closing)> _leaving = [];
+    private readonly TimeSpan _offlineGrace;
+    private long _closings;
     private readonly Dictionary<Guid, HashSet<IDeliveryTarget>> _watchers = [];
     private readonly Dictionary<IDeliveryTarget, Guid[]> _watching = new(DeliveryTargetComparer.Instance);
 
-    public PresenceService(IPresenceRegistry registry, IDirectoryStore directory, TimeProvider time, ILogger<PresenceService> logger)
+    public PresenceService(IPresenceRegistry registry, IDirectoryStore directory, TimeProvider time, ILogger<PresenceService> logger, Microsoft.Extensions.Options.IOptions<Hosting.GatewayOptions>? options = null)
     {
+        _offlineGrace = TimeSpan.FromMilliseconds(options?.Value.PresenceOfflineGraceMs ?? 0);
         _registry = registry;
         _directory = directory;
         _time = time;
@@ -49,7 +57,9 @@ internal sealed class PresenceService : IPresenceObserver
         {
             if (_connections.TryGetValue(target.UserId, out var count))
             {
+                // Back within the grace (count 0): still present in the registry, so watchers saw nothing.
                 _connections[target.UserId] = count + 1;
+                _leaving.Remove(target.UserId);
             }
             else
             {
@@ -72,10 +82,17 @@ internal sealed class PresenceService : IPresenceObserver
                 {
                     _connections[target.UserId] = count - 1;
                 }
-                else
+                else if (_offlineGrace <= TimeSpan.Zero)
                 {
                     _connections.Remove(target.UserId);
                     _registry.MarkAbsent(target.UserId, now);
+                }
+                else if (count == 1)
+                {
+                    _connections[target.UserId] = 0;
+                    var closing = ++_closings;
+                    _leaving[target.UserId] = (now, closing);
+                    _ = MarkAbsentAfterGraceAsync(target.UserId, closing);
                 }
             }
         }
@@ -86,7 +103,7 @@ internal sealed class PresenceService : IPresenceObserver
     {
         lock (_lock)
         {
-            if (_connections.ContainsKey(userId))
+            if (_connections.GetValueOrDefault(userId) > 0)
             {
                 _registry.SetStatus(userId, (UserStatus)status);
             }
@@ -187,6 +204,20 @@ internal sealed class PresenceService : IPresenceObserver
     // Off the caller's thread: the embedded registry calls this under _lock, and the directory write may take a while.
     void IPresenceObserver.WentOffline(Guid userId, long lastSeenUnixMs) =>
         _ = Task.Run(() => RecordLastSeenAsync(userId, DateTimeOffset.FromUnixTimeMilliseconds(lastSeenUnixMs)));
+
+    private async Task MarkAbsentAfterGraceAsync(Guid userId, long closing)
+    {
+        await Task.Delay(_offlineGrace, _time);
+        lock (_lock)
+        {
+            if (_leaving.TryGetValue(userId, out var leaving) && leaving.Closing == closing && _connections.GetValueOrDefault(userId, -1) == 0)
+            {
+                _leaving.Remove(userId);
+                _connections.Remove(userId);
+                _registry.MarkAbsent(userId, leaving.LastSeenUnixMs);
+            }
+        }
+    }
 
     // Called under _lock.
     private void Unwatch(IDeliveryTarget target)

@@ -83,6 +83,13 @@ public sealed class GatewayOptions
 
     public int HeartbeatIntervalMs { get; set; } = 30_000;
 
+    /// <summary>
+    /// How long after a user's last connection here closes they are shown offline, unless a device of theirs
+    /// connects again meanwhile (then watchers see nothing): a phone switching networks does not flicker, and
+    /// connecting and closing in a loop does not push a presence change per connection. 0 shows it at once.
+    /// </summary>
+    public int PresenceOfflineGraceMs { get; set; } = 3_000;
+
     /// <summary>A started frame must complete within this time (slowloris guard).</summary>
     public int FrameTimeoutMs { get; set; } = 30_000;
 

@@ -54,6 +54,11 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
 
         Positive(failures, nameof(options.AuthDeadlineMs), options.AuthDeadlineMs);
         Positive(failures, nameof(options.HeartbeatIntervalMs), options.HeartbeatIntervalMs);
+        if (options.PresenceOfflineGraceMs is < 0 or > 60_000)
+        {
+            failures.Add($"Gateway:PresenceOfflineGraceMs must be 0 to 60000; got {options.PresenceOfflineGraceMs}.");
+        }
+
         Positive(failures, nameof(options.FrameTimeoutMs), options.FrameTimeoutMs);
         Positive(failures, nameof(options.SweepIntervalMs), options.SweepIntervalMs);
         Positive(failures, nameof(options.TlsHandshakeTimeoutMs), options.TlsHandshakeTimeoutMs);

@@ -271,6 +271,53 @@ public sealed class DeliveryFanoutTests
         Assert.Equal([2ul], received.Where(e => e.ConversationId == quiet).Select(e => e.Seq));
     }
 
+    // The catch-up applies the membership changes it pushes, as the bus's own would be: bob, removed while this node
+    // could not hear of it, gets his member_left as his last event, and nothing after it; alice gets everything.
+    [Fact]
+    public async Task CatchUp_AMemberLeftAmongTheMissedEvents_IsTheLeaversLastEvent()
+    {
+        var bus = new InProcessMessageBus();
+        var store = new FakeMessageStore();
+        var fanout = Fanout(bus, store: store);
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var alice = new RecordingTarget(_alice, Guid.CreateVersion7());
+        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
+        await fanout.RegisterAsync(alice);
+        await fanout.RegisterAsync(bob);
+        store.Add(Message(channel, 1));
+        await PublishAsync(bus, fanout, store.Events[^1]);
+        store.Add(Message(channel, 2));
+        store.Add(Membership(channel, 3, StorageKind.MemberLeft, _bob));
+        store.Add(Message(channel, 4));
+
+        await fanout.CatchUpAsync();
+        await fanout.DeliveredAsync();
+        await PublishAsync(bus, fanout, Message(channel, 5));
+
+        Assert.Equal([1ul, 2, 3, 4, 5], alice.Seqs);
+        Assert.Equal([1ul, 2, 3], bob.Seqs);
+    }
+
+    // A conversation the outage's re-read adds to a connected user's route (they joined it while the bus was away)
+    // gets its newest events pushed however old they are: the user's devices here never had them from a SYNC.
+    [Fact]
+    public async Task Reconcile_AConversationJoinedWhileTheBusWasAway_ItsNewestEventsArePushed()
+    {
+        var bus = new InProcessMessageBus();
+        var store = new FakeMessageStore();
+        var fanout = Fanout(bus, store: store);
+        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
+        await fanout.RegisterAsync(bob);
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        store.Add(Membership(channel, 1, StorageKind.MemberJoined, _bob) with { StoredAt = DateTimeOffset.UtcNow.AddMinutes(-2) });
+        store.Add(Message(channel, 2) with { StoredAt = DateTimeOffset.UtcNow.AddMinutes(-1) });
+
+        await fanout.ReconcileAsync();
+        await fanout.DeliveredAsync();
+
+        Assert.Equal([1ul, 2], bob.Seqs);
+    }
+
     // A join into a conversation this node has no subscription for yet: the bus's call does not wait for the
     // subscription (it waited up to 5 s, holding up every delivery of the node, since the bus subscribes under the
     // lock it delivers under), and what the conversation stored before the subscription was in place, which no
