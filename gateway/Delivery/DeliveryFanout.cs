@@ -185,13 +185,13 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             routed = [.. _conversations.Select(c => (c.Key, c.Value.LastSeq))];
         }
 
-        var behind = new List<Guid>();
+        var behind = new List<(Guid Id, ulong Newest)>();
         foreach (var chunk in routed.Chunk(CatchUpBatch))
         {
             try
             {
                 var newest = await _messages.GetLatestSeqsAsync([.. chunk.Select(c => c.Id)], ct);
-                behind.AddRange(chunk.Where(c => newest.TryGetValue(c.Id, out var seq) && seq > c.LastSeq).Select(c => c.Id));
+                behind.AddRange(chunk.Where(c => newest.TryGetValue(c.Id, out var seq) && seq > c.LastSeq).Select(c => (c.Id, newest[c.Id])));
             }
             catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
             {
@@ -200,8 +200,8 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         }
 
         var pushed = 0;
-        await Parallel.ForEachAsync(behind, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (conversationId, token) =>
-            Interlocked.Add(ref pushed, await PushMissedAsync(conversationId, token)));
+        await Parallel.ForEachAsync(behind, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (conversation, token) =>
+            Interlocked.Add(ref pushed, await PushMissedAsync(conversation.Id, conversation.Newest, token)));
 
         GatewayLog.CaughtUpAfterOutage(_logger, routed.Count, behind.Count, pushed);
     }
@@ -209,16 +209,57 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     // The conversation's newest events (at most CatchUpEvents, and about one frame of content: the newest one is
     // enough to show a device its gap) that this node has not dispatched, to its local members' targets: those above
     // its last dispatched seq, or, when it has dispatched none, those stored since its route was made (any, for a
-    // route the outage's re-read made). Membership events among them are applied as they go, as the bus's own
-    // would be: a member_left reaches its subject's devices and is the last event they get. The route's last seq
-    // moves to the newest read even when the time rule skipped it, so an idle route is read once, not after every
-    // outage. Returns how many were pushed.
-    private async Task<int> PushMissedAsync(Guid conversationId, CancellationToken ct)
+    // route the outage's re-read made). The route's local users are first checked against the conversation's members
+    // as the directory holds them after the read (a removal whose member_left is older than what was read, and which
+    // this node did not hear of, must not let the removed member have what followed it); membership events among
+    // the events read are then applied as they go, as the bus's own would be: a member_left reaches its subject's
+    // devices and is the last event they get. The route's last seq moves to the newest read even when the time rule
+    // skipped it, so an idle route is read once, not after every outage. Returns how many were pushed.
+    private async Task<int> PushMissedAsync(Guid conversationId, ulong newestSeq, CancellationToken ct)
     {
+        ulong lastSeq;
+        long createdAtMs;
+        lock (_lock)
+        {
+            if (!_conversations.TryGetValue(conversationId, out var route))
+            {
+                return 0;
+            }
+
+            (lastSeq, createdAtMs) = (route.LastSeq, route.CreatedAtMs);
+        }
+
         IReadOnlyList<StoredEvent> newest;
+        IReadOnlyList<Guid> members;
         try
         {
-            newest = await _messages.ReadAsync(conversationId, 0, ReadDirection.Before, CatchUpEvents, CatchUpContentBytes, cancellationToken: ct);
+            // A route that has dispatched nothing: whether anything is newer than its making shows in the newest event.
+            if (lastSeq == 0 && createdAtMs > 0)
+            {
+                var first = await _messages.ReadAsync(conversationId, 0, ReadDirection.Before, 1, cancellationToken: ct);
+                if (first.Count == 0 || first[0].StoredAt.ToUnixTimeMilliseconds() < createdAtMs - CatchUpClockMarginMs)
+                {
+                    lock (_lock)
+                    {
+                        if (first.Count > 0 && _conversations.TryGetValue(conversationId, out var idle))
+                        {
+                            idle.LastSeq = Math.Max(idle.LastSeq, first[0].Seq);
+                        }
+                    }
+
+                    return 0;
+                }
+            }
+
+            // As many as were missed when that is known, at most CatchUpEvents.
+            var take = lastSeq > 0 && newestSeq > lastSeq ? (int)Math.Min(newestSeq - lastSeq, CatchUpEvents) : CatchUpEvents;
+            newest = await _messages.ReadAsync(conversationId, 0, ReadDirection.Before, take, CatchUpContentBytes, cancellationToken: ct);
+            if (newest.Count == 0 || newest.Max(e => e.Seq) <= lastSeq)
+            {
+                return 0;
+            }
+
+            members = await _directory.ListConversationMembersAsync(conversationId, ct);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
         {
@@ -230,6 +271,20 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         var routesChanged = false;
         try
         {
+            var current = members.ToHashSet();
+            lock (_lock)
+            {
+                if (_conversations.TryGetValue(conversationId, out var route))
+                {
+                    foreach (var gone in route.Users.Where(u => u.Pending is null && !current.Contains(u.UserId)).ToArray())
+                    {
+                        gone.Version++;
+                        routesChanged |= LeaveLocked(gone, conversationId);
+                        _membership.ForgetLocal(conversationId, gone.UserId);
+                    }
+                }
+            }
+
             var frames = new ArrayBufferWriter<byte>(1024);
             foreach (var stored in newest.OrderBy(e => e.Seq))
             {
@@ -561,7 +616,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private async Task PushMissedOnceSubscribedAsync(Task applied, Guid conversationId)
     {
         await applied;
-        await PushMissedAsync(conversationId, CancellationToken.None);
+        await PushMissedAsync(conversationId, newestSeq: 0, CancellationToken.None);
     }
 
     // Called under _lock: an event on the user's own topic about the user joins or drops the conversation. A join
