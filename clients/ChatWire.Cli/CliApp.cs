@@ -164,8 +164,8 @@ public static class CliApp
 
         if (arguments.Count < spec.MinArguments)
         {
-            throw new CliUsageException(spec.MinArguments == spec.MaxArguments || spec.MaxArguments == int.MaxValue
-                ? $"{spec.Name} needs {(spec.MaxArguments == int.MaxValue ? "at least " : string.Empty)}{spec.MinArguments} argument{(spec.MinArguments == 1 ? string.Empty : "s")}."
+            throw new CliUsageException(spec.MinArguments == spec.MaxArguments || spec.MaxArguments == CommandSpec.Unbounded
+                ? $"{spec.Name} needs {(spec.MaxArguments == CommandSpec.Unbounded ? "at least " : string.Empty)}{spec.MinArguments} argument{(spec.MinArguments == 1 ? string.Empty : "s")}."
                 : $"{spec.Name} needs {spec.MinArguments} to {spec.MaxArguments} arguments (see its usage below).");
         }
 

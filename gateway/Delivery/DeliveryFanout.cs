@@ -131,8 +131,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                     {
                         foreach (var gone in route.Conversations.Where(c => !conversations.Contains(c)).ToArray())
                         {
-                            LeaveLocked(route, gone);
-                            _membership.ForgetLocal(gone, route.UserId);
+                            DropLocked(route, gone);
                             Interlocked.Increment(ref corrected);
                         }
 
@@ -279,8 +278,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                     foreach (var gone in route.Users.Where(u => u.Pending is null && !current.Contains(u.UserId)).ToArray())
                     {
                         gone.Version++;
-                        routesChanged |= LeaveLocked(gone, conversationId);
-                        _membership.ForgetLocal(conversationId, gone.UserId);
+                        routesChanged |= DropLocked(gone, conversationId);
                     }
                 }
             }
@@ -330,24 +328,18 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     // leaver's devices, then drops the conversation from their route (nothing after it reaches them).
     private Recipients MembershipChangeLocked(ConversationRoute route, StoredEvent stored, ref bool routesChanged)
     {
-        if (stored.Kind is not (Storage.Messages.EventKind.MemberJoined or Storage.Messages.EventKind.MemberLeft)
+        if (stored.Kind is not (EventKind.MemberJoined or EventKind.MemberLeft)
             || stored.SubjectId is not { } subject || !_users.TryGetValue(subject, out var user) || user.Pending is not null)
         {
             return CollectLocked(route.Users, except: null);
         }
 
-        user.Version++;
-        if (stored.Kind == Storage.Messages.EventKind.MemberJoined)
-        {
-            JoinLocked(user, stored.ConversationId);
-            routesChanged = true;
-            return CollectLocked(route.Users, except: null);
-        }
-
-        var recipients = CollectLocked(route.Users.Append(user).Distinct(), except: null);
-        routesChanged |= LeaveLocked(user, stored.ConversationId);
-        _membership.ForgetLocal(stored.ConversationId, subject);
-        return recipients;
+        // The leaver's own devices are collected before the leave drops them; a joiner's once the join routes them.
+        var leaving = stored.Kind == EventKind.MemberLeft;
+        var recipients = leaving ? CollectLocked(route.Users.Append(user).Distinct(), except: null) : default;
+        ApplyMembershipLocked(user, new EnvelopeHeader(EnvelopeKind.Event, stored.Kind, stored.ConversationId, subject, stored.Seq, stored.SenderDeviceId));
+        routesChanged = true;
+        return leaving ? recipients : CollectLocked(route.Users, except: null);
     }
 
     // The user's devices connected here without a live session now are closed as a revocation would: one read of
@@ -639,9 +631,17 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         }
         else if (header.EventKind == EventKind.MemberLeft)
         {
-            LeaveLocked(route, header.ConversationId);
-            _membership.ForgetLocal(header.ConversationId, route.UserId);
+            DropLocked(route, header.ConversationId);
         }
+    }
+
+    // Called under _lock: the user's route no longer has the conversation, and this node forgets they were a member.
+    // True when the conversation's route changed.
+    private bool DropLocked(UserRoute user, Guid conversationId)
+    {
+        var changed = LeaveLocked(user, conversationId);
+        _membership.ForgetLocal(conversationId, user.UserId);
+        return changed;
     }
 
     // An ephemeral frame for the conversation's members but one (the one typing).

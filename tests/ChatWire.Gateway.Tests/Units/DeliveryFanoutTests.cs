@@ -276,16 +276,7 @@ public sealed class DeliveryFanoutTests
     [Fact]
     public async Task CatchUp_AMemberLeftAmongTheMissedEvents_IsTheLeaversLastEvent()
     {
-        var bus = new InProcessMessageBus();
-        var store = new FakeMessageStore();
-        var fanout = Fanout(bus, store: store);
-        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
-        var alice = new RecordingTarget(_alice, Guid.CreateVersion7());
-        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
-        await fanout.RegisterAsync(alice);
-        await fanout.RegisterAsync(bob);
-        store.Add(Message(channel, 1));
-        await PublishAsync(bus, fanout, store.Events[^1]);
+        var (bus, store, fanout, channel, alice, bob) = await ChannelOfAliceAndBobAsync();
         store.Add(Message(channel, 2));
         store.Add(Membership(channel, 3, StorageKind.MemberLeft, _bob));
         store.Add(Message(channel, 4));
@@ -304,16 +295,7 @@ public sealed class DeliveryFanoutTests
     [Fact]
     public async Task CatchUp_ARemovalOlderThanWhatIsRead_TheRemovedMemberGetsNothingAfterIt()
     {
-        var bus = new InProcessMessageBus();
-        var store = new FakeMessageStore();
-        var fanout = Fanout(bus, store: store);
-        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
-        var alice = new RecordingTarget(_alice, Guid.CreateVersion7());
-        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
-        await fanout.RegisterAsync(alice);
-        await fanout.RegisterAsync(bob);
-        store.Add(Message(channel, 1));
-        await PublishAsync(bus, fanout, store.Events[^1]);
+        var (bus, store, fanout, channel, alice, bob) = await ChannelOfAliceAndBobAsync();
         store.Add(Membership(channel, 2, StorageKind.MemberLeft, _bob));
         _directory.RemoveMember(channel, _bob);
         for (var seq = 3ul; seq <= 3 + DeliveryFanout.CatchUpEvents; seq++)
@@ -375,6 +357,22 @@ public sealed class DeliveryFanoutTests
         await WaitUntilAsync(() => bob.Seqs.Count == 3);
         await fanout.DeliveredAsync();
         Assert.Equal([2ul, 3ul, 4ul], bob.Seqs);
+    }
+
+    // A channel of alice and bob, each with a connection here, and its first message stored and delivered.
+    private async Task<(InProcessMessageBus Bus, FakeMessageStore Store, DeliveryFanout Fanout, Guid Channel, RecordingTarget Alice, RecordingTarget Bob)> ChannelOfAliceAndBobAsync()
+    {
+        var bus = new InProcessMessageBus();
+        var store = new FakeMessageStore();
+        var fanout = Fanout(bus, store: store);
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var alice = new RecordingTarget(_alice, Guid.CreateVersion7());
+        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
+        await fanout.RegisterAsync(alice);
+        await fanout.RegisterAsync(bob);
+        store.Add(Message(channel, 1));
+        await PublishAsync(bus, fanout, store.Events[^1]);
+        return (bus, store, fanout, channel, alice, bob);
     }
 
     private static async Task PublishAsync(InProcessMessageBus bus, DeliveryFanout fanout, StoredEvent e)
