@@ -65,14 +65,17 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         MembershipCache membership,
         ILogger<DeliveryFanout> logger,
         Observability.GatewayMetrics? metrics = null,
-        Microsoft.Extensions.Options.IOptions<Hosting.GatewayOptions>? options = null)
+        Microsoft.Extensions.Options.IOptions<Hosting.GatewayOptions>? options = null,
+        TimeProvider? time = null)
     {
         _metrics = metrics;
         _maxTargetsPerUser = options?.Value.MaxConnectionsPerUser is > 0 and var cap ? cap : int.MaxValue;
         _directory = directory;
         _messages = messages;
         _membership = membership;
-        _subscriptions = new TopicSubscriptions(bus, this, logger);
+        // Subscribing to the in-process bus costs nothing, so its topics do not linger.
+        var linger = bus is InProcessMessageBus ? TimeSpan.Zero : TimeSpan.FromMilliseconds(options?.Value.TopicLingerMs ?? 0);
+        _subscriptions = new TopicSubscriptions(bus, this, logger, linger, time);
         _lanes = new DeliveryLanes(Environment.ProcessorCount, logger, metrics);
         _logger = logger;
         bus.Reconnected += () => _ = ReconcileAsync();
@@ -362,10 +365,24 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     /// <summary>Bus topics this node is subscribed to.</summary>
     public int Subscriptions => _subscriptions.ActiveCount;
 
+    /// <summary>Of <see cref="Subscriptions"/>, those kept with no local user (<see cref="Hosting.GatewayOptions.TopicLingerMs"/>).</summary>
+    public int LingeringSubscriptions => _subscriptions.LingeringCount;
+
+    /// <summary>Unsubscribes the topics whose linger has ended now, as the once-a-second timer does; for tests.</summary>
+    internal Task EndLingersAsync()
+    {
+        _subscriptions.SweepLingering();
+        return _subscriptions.ApplyAsync();
+    }
+
     /// <summary>Completes when every event routed before the call has been written to its targets.</summary>
     public Task DeliveredAsync() => _lanes.DeliveredAsync();
 
-    public void Dispose() => _lanes.Dispose();
+    public void Dispose()
+    {
+        _subscriptions.Dispose();
+        _lanes.Dispose();
+    }
 
     /// <summary>
     /// Routes the user's conversations to <paramref name="target"/>. When the task completes with true, every

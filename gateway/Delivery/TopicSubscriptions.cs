@@ -9,14 +9,46 @@ namespace ChatWire.Gateway.Delivery;
 /// subscribe and the unsubscribe that follows it are never reordered). With the in-process bus everything
 /// completes synchronously inside the call.
 /// </summary>
-internal sealed class TopicSubscriptions(IMessageBus bus, IBusSubscriber subscriber, ILogger logger)
+/// <remarks>
+/// With a linger (the Redis bus: <see cref="Hosting.GatewayOptions.TopicLingerMs"/>), a topic whose last local
+/// interest goes stays subscribed for at least the linger and at most twice it, and is unsubscribed only if
+/// nothing acquired it again meanwhile. A device that reconnects, or a user who closes and opens the app, then
+/// costs the bus no SUBSCRIBE and UNSUBSCRIBE per conversation: an account in a thousand channels connecting in
+/// a loop would otherwise queue thousands of them a second ahead of every other user's. A lingering topic's
+/// payloads still arrive and are dropped by the fan-out, which has no route for them.
+/// </remarks>
+internal sealed class TopicSubscriptions : IDisposable
 {
+    private readonly IMessageBus _bus;
+    private readonly IBusSubscriber _subscriber;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _linger;
+    private readonly ITimer? _sweep;
     private readonly Lock _lock = new();
     private readonly Dictionary<BusTopic, Entry> _entries = [];
     private readonly Queue<BusTopic> _queued = new();
+
+    // Topics released with a linger, at most once each, in the order released (an entry released again while
+    // queued here goes to the back when its turn comes).
+    private readonly Queue<(BusTopic Topic, Entry Entry, long ReleasedAt)> _lingering = new();
     private TaskCompletionSource? _draining;
 
-    /// <summary>Topics with a live subscription (for tests and metrics).</summary>
+    public TopicSubscriptions(IMessageBus bus, IBusSubscriber subscriber, ILogger logger, TimeSpan linger = default, TimeProvider? time = null)
+    {
+        _bus = bus;
+        _subscriber = subscriber;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        _linger = linger > TimeSpan.Zero ? linger : TimeSpan.Zero;
+        if (_linger > TimeSpan.Zero)
+        {
+            var period = _linger < TimeSpan.FromSeconds(1) ? _linger : TimeSpan.FromSeconds(1);
+            _sweep = _time.CreateTimer(static state => ((TopicSubscriptions)state!).OnSweep(), this, period, period);
+        }
+    }
+
+    /// <summary>Topics with a live subscription, lingering ones included (for tests and metrics).</summary>
     public int ActiveCount
     {
         get
@@ -24,6 +56,18 @@ internal sealed class TopicSubscriptions(IMessageBus bus, IBusSubscriber subscri
             lock (_lock)
             {
                 return _entries.Values.Count(e => e.Subscription is not null);
+            }
+        }
+    }
+
+    /// <summary>Topics kept subscribed with no local interest, waiting for their linger to end.</summary>
+    public int LingeringCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _entries.Values.Count(e => e.Count == 0 && e.Subscription is not null);
             }
         }
     }
@@ -38,6 +82,8 @@ internal sealed class TopicSubscriptions(IMessageBus bus, IBusSubscriber subscri
                 _entries[topic] = entry;
             }
 
+            // Queued even when a lingering subscription is still in place: the drain may be unsubscribing it at
+            // this moment, and brings it back if so. Otherwise the drain finds nothing to do.
             if (entry.Count++ == 0)
             {
                 _queued.Enqueue(topic);
@@ -49,11 +95,59 @@ internal sealed class TopicSubscriptions(IMessageBus bus, IBusSubscriber subscri
     {
         lock (_lock)
         {
-            if (_entries.TryGetValue(topic, out var entry) && entry.Count > 0 && --entry.Count == 0)
+            if (!_entries.TryGetValue(topic, out var entry) || entry.Count == 0 || --entry.Count > 0)
+            {
+                return;
+            }
+
+            if (_linger == TimeSpan.Zero)
             {
                 _queued.Enqueue(topic);
+                return;
+            }
+
+            entry.ReleasedAt = _time.GetTimestamp();
+            if (!entry.Lingering)
+            {
+                entry.Lingering = true;
+                _lingering.Enqueue((topic, entry, entry.ReleasedAt));
             }
         }
+    }
+
+    /// <summary>
+    /// Queues the unsubscribe of every topic whose linger has ended with no interest taken again; returns how many.
+    /// Run by a timer every second (or every linger, if shorter), followed by <see cref="ApplyAsync"/>.
+    /// </summary>
+    internal int SweepLingering()
+    {
+        var ended = 0;
+        lock (_lock)
+        {
+            while (_lingering.TryPeek(out var head) && _time.GetElapsedTime(head.ReleasedAt) >= _linger)
+            {
+                _lingering.Dequeue();
+                var entry = head.Entry;
+                if (entry.Count > 0 || !_entries.TryGetValue(head.Topic, out var current) || current != entry)
+                {
+                    // Taken again, or gone without ever being subscribed: nothing to undo.
+                    entry.Lingering = false;
+                }
+                else if (entry.ReleasedAt != head.ReleasedAt && _time.GetElapsedTime(entry.ReleasedAt) < _linger)
+                {
+                    // Taken and released again since: its linger counts from then.
+                    _lingering.Enqueue((head.Topic, entry, entry.ReleasedAt));
+                }
+                else
+                {
+                    entry.Lingering = false;
+                    _queued.Enqueue(head.Topic);
+                    ended++;
+                }
+            }
+        }
+
+        return ended;
     }
 
     /// <summary>
@@ -83,6 +177,17 @@ internal sealed class TopicSubscriptions(IMessageBus bus, IBusSubscriber subscri
         return draining.Task;
     }
 
+    /// <summary>Stops the linger's timer. Subscriptions are left to the bus, which closes them with the node.</summary>
+    public void Dispose() => _sweep?.Dispose();
+
+    private void OnSweep()
+    {
+        if (SweepLingering() > 0)
+        {
+            _ = ApplyAsync();
+        }
+    }
+
     private async Task DrainAsync(TaskCompletionSource draining)
     {
         while (true)
@@ -105,7 +210,7 @@ internal sealed class TopicSubscriptions(IMessageBus bus, IBusSubscriber subscri
             {
                 // The store is the truth: a topic that could not be (un)subscribed costs its connections
                 // real-time delivery until the next change, never a message (they catch up by seq).
-                GatewayLog.SubscriptionFailed(logger, topic.ToString(), ex);
+                GatewayLog.SubscriptionFailed(_logger, topic.ToString(), ex);
             }
         }
 
@@ -125,6 +230,12 @@ internal sealed class TopicSubscriptions(IMessageBus bus, IBusSubscriber subscri
             }
 
             wanted = entry.Count > 0;
+            if (!wanted && entry.Lingering)
+            {
+                // Released again after the unsubscribe was queued: the sweep brings it back when the new linger ends.
+                return;
+            }
+
             if (!wanted && entry.Subscription is null)
             {
                 _entries.Remove(topic);
@@ -134,7 +245,7 @@ internal sealed class TopicSubscriptions(IMessageBus bus, IBusSubscriber subscri
 
         if (wanted && entry.Subscription is null)
         {
-            entry.Subscription = await bus.SubscribeAsync(topic, subscriber);
+            entry.Subscription = await _bus.SubscribeAsync(topic, _subscriber);
             return;
         }
 
@@ -158,5 +269,11 @@ internal sealed class TopicSubscriptions(IMessageBus bus, IBusSubscriber subscri
         public int Count { get; set; }
 
         public IAsyncDisposable? Subscription { get; set; }
+
+        /// <summary>Whether the entry is in the linger queue.</summary>
+        public bool Lingering { get; set; }
+
+        /// <summary>When the last interest went (<see cref="TimeProvider.GetTimestamp"/>).</summary>
+        public long ReleasedAt { get; set; }
     }
 }

@@ -90,6 +90,13 @@ public sealed class GatewayOptions
     /// </summary>
     public int PresenceOfflineGraceMs { get; set; } = 3_000;
 
+    /// <summary>
+    /// Distributed mode: how long a Redis subscription to a conversation's or user's topic is kept after the node's
+    /// last local user of it disconnects or leaves, so that reconnecting devices cost Redis no SUBSCRIBE and
+    /// UNSUBSCRIBE per conversation. 0 unsubscribes at once; 0 to 600000.
+    /// </summary>
+    public int TopicLingerMs { get; set; } = 30_000;
+
     /// <summary>A started frame must complete within this time (slowloris guard).</summary>
     public int FrameTimeoutMs { get; set; } = 30_000;
 

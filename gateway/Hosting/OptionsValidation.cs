@@ -59,6 +59,11 @@ internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions
             failures.Add($"Gateway:PresenceOfflineGraceMs must be 0 to 60000; got {options.PresenceOfflineGraceMs}.");
         }
 
+        if (options.TopicLingerMs is < 0 or > 600_000)
+        {
+            failures.Add($"Gateway:TopicLingerMs must be 0 to 600000; got {options.TopicLingerMs}.");
+        }
+
         Positive(failures, nameof(options.FrameTimeoutMs), options.FrameTimeoutMs);
         Positive(failures, nameof(options.SweepIntervalMs), options.SweepIntervalMs);
         Positive(failures, nameof(options.TlsHandshakeTimeoutMs), options.TlsHandshakeTimeoutMs);

@@ -105,7 +105,7 @@ internal sealed partial class GatewayMetrics : ICommitObserver
             "chatwire_bus_published_total", "PUBLISH commands sent to Redis by the bus: one per event or frame published, whatever the number of nodes or recipients.");
         var received = factory.CreateCounter("chatwire_bus_received_total", "Bus payloads received from other nodes through Redis (this node's own echoes not counted).");
         var failures = factory.CreateCounter("chatwire_bus_publish_failures_total", "Bus publishes that could not be sent (Redis unreachable).");
-        var topics = factory.CreateGauge("chatwire_bus_subscribed_topics", "Topics (conversations and users) this node has local subscribers for, each subscribed in Redis or waiting for Redis to come back.");
+        var topics = factory.CreateGauge("chatwire_bus_subscribed_topics", "Topics (conversations and users) this node is subscribed to in Redis, or waiting for Redis to come back: those with local subscribers, and those kept for Gateway:TopicLingerMs after their last one left.");
         var replayed = factory.CreateCounter("chatwire_bus_replayed_total", "Bus payloads published again after a Redis outage, for the nodes that may have missed them.");
         var connected = factory.CreateGauge("chatwire_redis_connected", "1 while the connection to Redis is up, 0 while it is being re-established.");
         Registry.AddBeforeCollectCallback(() =>

@@ -69,7 +69,9 @@ public sealed partial class RedisPresenceRegistry
 
     // Writes this node's memory to Redis again: every local user present (with the status last set here, taken
     // only if the user had gone offline meanwhile), and every user Redis holds for this node but memory does
-    // not, absent. Each chunk is sent under the lock, so a concurrent change is sent after, never overtaken.
+    // not, absent: last seen when they left, if this node saw them leave, else now (Redis held a user this node
+    // forgot, as after a restart). Each chunk is sent under the lock, so a concurrent change is sent after, never
+    // overtaken.
     private async Task ResyncAsync()
     {
         try
@@ -104,13 +106,24 @@ public sealed partial class RedisPresenceRegistry
                     {
                         if (!_local.ContainsKey(user))
                         {
-                            writes.Add(SendAbsentAsync(user, now));
+                            writes.Add(SendAbsentAsync(user, _leftAt.TryGetValue(user, out var leftAt) ? leftAt : now));
                         }
                     }
                 }
             }
 
             await Task.WhenAll(writes);
+            lock (_lock)
+            {
+                // Whoever left before this re-sync and is not in Redis's list for this node has nothing left to write.
+                foreach (var (user, leftAt) in _leftAt.ToArray())
+                {
+                    if (leftAt <= now)
+                    {
+                        _leftAt.Remove(user);
+                    }
+                }
+            }
         }
         catch
         {

@@ -57,6 +57,10 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
     private readonly RedisValue _retentionMs;
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, UserStatus> _local = [];
+
+    // When each user who left this node did, until Redis has it: a re-sync after an outage that swallowed the write
+    // then gives them the "last seen" of their leave, not the moment Redis came back.
+    private readonly Dictionary<Guid, long> _leftAt = [];
     private readonly Dictionary<Guid, Watch> _watches = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _lease;
@@ -109,6 +113,7 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
         {
             if (_local.TryAdd(userId, UserStatus.Online))
             {
+                _leftAt.Remove(userId);
                 Issue(static (self, user, _) => self.SendPresentAsync(user, UserStatus.Online), userId, 0);
             }
         }
@@ -120,6 +125,7 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
         {
             if (_local.Remove(userId))
             {
+                _leftAt[userId] = atUnixMs;
                 Issue(static (self, user, at) => self.SendAbsentAsync(user, at), userId, atUnixMs);
             }
         }
@@ -271,6 +277,14 @@ public sealed partial class RedisPresenceRegistry : IPresenceRegistry, IAsyncDis
             AbsentScript,
             [UserKey(userId), _nodeUsers, _leases],
             [_node, userId.ToString("D"), ChannelName(userId), atUnixMs, _retentionMs]);
+        lock (_lock)
+        {
+            if (_leftAt.TryGetValue(userId, out var leftAt) && leftAt == atUnixMs)
+            {
+                _leftAt.Remove(userId);
+            }
+        }
+
         if ((int)result == (int)UserStatus.Offline)
         {
             _observer?.WentOffline(userId, atUnixMs);

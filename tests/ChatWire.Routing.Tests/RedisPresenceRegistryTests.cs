@@ -300,6 +300,32 @@ public sealed class RedisPresenceRegistryTests : IAsyncLifetime
             && await a.Database.SortedSetScoreAsync(_prefix + "leases", b.Registry.NodeId) is not null);
     }
 
+    // A leave whose write Redis never got (the link was refused until the write gave up) is written when the link is
+    // back, with the moment the user left as their last seen, not the moment the link came back.
+    [Fact]
+    public async Task LeaveDuringAnOutage_IsWrittenAfterIt_WithTheLeavesOwnLastSeen()
+    {
+        var a = await StartAsync();
+        await using var link = LinkProxy.Start(System.Net.IPEndPoint.Parse(BackingServices.Redis));
+        var b = await StartAsync(configuration: $"{link.Endpoint},asyncTimeout=1000,connectTimeout=1000");
+        var user = Guid.NewGuid();
+        b.Registry.MarkPresent(user);
+        await EventuallyAsync(async () => (await ReadAsync(a, user)).Status == UserStatus.Online);
+
+        link.Refuse();
+        var leftAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 60_000;
+        b.Registry.MarkAbsent(user, leftAt);
+
+        // Long enough for the write, queued by the client while it reconnects, to give up (asyncTimeout, checked
+        // once a second): a shorter outage would pass without the fix, the queued write reaching Redis after it.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.NotEmpty(b.Errors);
+        Assert.Equal(UserStatus.Online, (await ReadAsync(a, user)).Status);
+
+        link.Heal();
+        await EventuallyAsync(async () => await ReadAsync(a, user) == new UserPresence(user, UserStatus.Offline, leftAt));
+    }
+
     [Fact]
     public async Task Dispose_LeavesCleanly_UsersOfflineAtOnceAndLeaseGone()
     {
@@ -351,22 +377,25 @@ public sealed class RedisPresenceRegistryTests : IAsyncLifetime
         }
     }
 
-    private async Task<Node> StartAsync(RedisPresenceOptions? options = null)
+    private async Task<Node> StartAsync(RedisPresenceOptions? options = null, string? configuration = null)
     {
-        var multiplexer = await ConnectionMultiplexer.ConnectAsync(BackingServices.Redis);
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration ?? BackingServices.Redis);
         var errors = new ConcurrentQueue<Exception>();
         var registry = new RedisPresenceRegistry(
             multiplexer,
             $"test-{Guid.NewGuid():N}",
             (options ?? new RedisPresenceOptions()) with { KeyPrefix = _prefix, OnError = errors.Enqueue });
-        var node = new Node(multiplexer, registry, new Recorder());
+        var node = new Node(multiplexer, registry, new Recorder(), errors);
         registry.Observe(node.Observer);
         _nodes.Add(node);
         return node;
     }
 
-    private sealed class Node(ConnectionMultiplexer multiplexer, RedisPresenceRegistry registry, Recorder observer) : IAsyncDisposable
+    private sealed class Node(ConnectionMultiplexer multiplexer, RedisPresenceRegistry registry, Recorder observer, ConcurrentQueue<Exception> errors) : IAsyncDisposable
     {
+        /// <summary>What the registry reported through <see cref="RedisPresenceOptions.OnError"/>.</summary>
+        public ConcurrentQueue<Exception> Errors { get; } = errors;
+
         public ConnectionMultiplexer Multiplexer { get; } = multiplexer;
 
         public RedisPresenceRegistry Registry { get; } = registry;

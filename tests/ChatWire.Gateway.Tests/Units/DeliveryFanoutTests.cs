@@ -11,7 +11,7 @@ namespace ChatWire.Gateway.Tests.Units;
 
 // The fan-out on fakes: delivery targets that record, an in-memory directory, the in-process bus (or one
 // that subscribes slowly), and events put on the bus as the publisher puts them.
-public sealed class DeliveryFanoutTests
+public sealed partial class DeliveryFanoutTests
 {
     private readonly FakeDirectory _directory = new();
     private readonly Guid _alice = Guid.CreateVersion7();
@@ -226,8 +226,15 @@ public sealed class DeliveryFanoutTests
         Assert.All(targets.Skip(2), t => Assert.Equal([1ul, 2ul, 3ul, 4ul, 5ul, 6ul], t.Seqs));
     }
 
-    private DeliveryFanout Fanout(IMessageBus bus, MembershipCache? membership = null, FakeMessageStore? store = null) =>
-        new(bus, _directory, store ?? new FakeMessageStore(), membership ?? new MembershipCache(_directory, TimeProvider.System, new NoMembershipBackplane()), NullLogger<DeliveryFanout>.Instance);
+    private DeliveryFanout Fanout(IMessageBus bus, MembershipCache? membership = null, FakeMessageStore? store = null, int lingerMs = 0, TimeProvider? time = null) =>
+        new(
+            bus,
+            _directory,
+            store ?? new FakeMessageStore(),
+            membership ?? new MembershipCache(_directory, TimeProvider.System, new NoMembershipBackplane()),
+            NullLogger<DeliveryFanout>.Instance,
+            options: Microsoft.Extensions.Options.Options.Create(new Hosting.GatewayOptions { TopicLingerMs = lingerMs }),
+            time: time);
 
     private StoredEvent Message(Guid conversation, ulong seq) =>
         new(conversation, Guid.CreateVersion7(), seq, StorageKind.Message, _alice, Guid.CreateVersion7(), DateTimeOffset.UnixEpoch, "text/plain", "hi"u8.ToArray());

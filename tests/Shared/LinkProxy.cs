@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace ChatWire.Gateway.Tests.Infrastructure;
+namespace ChatWire.Tests.Shared;
 
 /// <summary>
 /// A TCP relay on loopback between one gateway and one of its backends (the real server behind it), so that a test
