@@ -47,7 +47,8 @@ internal static class ConversationEndpoints
                 + "not held by it. It takes effect at once on every node. topic is a line of at most 250 characters shown at the channel's head "
                 + "(no control or invisible formatting characters; trimmed and normalized to NFC); an empty one clears it. Each PATCH stores a "
                 + "channel_updated event (kind 8) in the channel, naming what it set, with the settings after it, which reaches every member's "
-                + "devices (docs/protocol.md 4.10).")
+                + "devices (docs/protocol.md 4.10). A channel's settings change at most 10 times at once, then 20 times a minute, on each "
+                + "node (Limits:ChannelChangesPerMinutePerChannel); past that 429 RATE_LIMITED with Retry-After, and nothing changes.")
             .Returns<ChannelInfo>().Refuses(400, 403, 409, 415);
         authenticated.MapPost("/channels/{conversationId}/leave", LeaveChannelAsync)
             .Describe("leaveChannel", "Leave a channel (not #general)", Tag,

@@ -165,6 +165,19 @@ internal sealed partial class ConversationService
             throw new RequestRefusedException(ErrorCode.Forbidden, "The team's #general is neither renamed nor archived.");
         }
 
+        // Last, once the caller may: only those who may change the settings spend the channel's budget for changes.
+        if (rateLimiter.TryTakeChannelChange(channel.Id) is { } waitMs)
+        {
+            audit.RateLimited("channel settings changed too often", actor.UserId);
+            throw new RequestRefusedException(
+                ErrorCode.RateLimited,
+                "This channel's settings are being changed too often; nothing was changed. Retry after the seconds in Retry-After.",
+                retryAfterSeconds: (int)Math.Ceiling(waitMs / 1000.0))
+            {
+                RetryAfterMs = waitMs,
+            };
+        }
+
         DateTimeOffset? archivedAt = archived switch
         {
             true when channel.ArchivedAt is null => time.GetUtcNow(),
@@ -177,7 +190,13 @@ internal sealed partial class ConversationService
         }
         catch (DuplicateKeyException)
         {
+            rateLimiter.ReturnChannelChange(channel.Id);
             throw new RequestRefusedException(ErrorCode.AlreadyExists, $"The team already has a channel named '{name}'.");
+        }
+        catch
+        {
+            rateLimiter.ReturnChannelChange(channel.Id);
+            throw;
         }
 
         // Who may send, and how often, changes with the archive flag and the slow mode: every node forgets what it

@@ -11,19 +11,23 @@ namespace ChatWire.Gateway.Conversations;
 /// from all four; otherwise it is refused with how long until it would pass. Buckets refill lazily when
 /// used, so an idle user costs nothing; a bucket left alone long enough to be full again is forgotten by
 /// a sweep each minute, so memory follows the users who are sending. A third bucket, in messages only, is kept per
-/// conversation and taken after the membership check (<see cref="TryTakeConversation(Guid)"/>).
+/// conversation and taken after the membership check (<see cref="TryTakeConversation(Guid)"/>), and a fourth per
+/// channel for changes of its settings (<see cref="TryTakeChannelChange(Guid)"/>).
 /// </summary>
 internal sealed class SendRateLimiter : IDisposable
 {
     private readonly ConcurrentDictionary<Guid, Bucket> _users = new();
     private readonly ConcurrentDictionary<Guid, Bucket> _devices = new();
     private readonly ConcurrentDictionary<Guid, Bucket> _conversations = new();
+    private readonly ConcurrentDictionary<Guid, Bucket> _channelChanges = new();
     private readonly Shape _user;
     private readonly Shape _device;
     private readonly Shape _conversation;
+    private readonly Shape _channelChange;
     private readonly long _forgetUsersAfter;
     private readonly long _forgetDevicesAfter;
     private readonly long _forgetConversationsAfter;
+    private readonly long _forgetChannelChangesAfter;
     private readonly Timer _sweep;
 
     public SendRateLimiter(IOptions<LimitsOptions> options)
@@ -34,12 +38,14 @@ internal sealed class SendRateLimiter : IDisposable
         _conversation = new Shape(o.SendMessagesPerSecondPerConversation, o.SendMessageBurstPerConversation, 0, 0);
         _forgetUsersAfter = FullAfter(_user);
         _forgetDevicesAfter = FullAfter(_device);
+        _channelChange = new Shape(o.ChannelChangesPerMinutePerChannel / 60, o.ChannelChangeBurstPerChannel, 0, 0);
         _forgetConversationsAfter = FullAfter(_conversation);
+        _forgetChannelChangesAfter = FullAfter(_channelChange);
         _sweep = new Timer(_ => Sweep(Stopwatch.GetTimestamp()), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
 
-    /// <summary>Buckets held now (users, devices and conversations), for tests and metrics.</summary>
-    public int Tracked => _users.Count + _devices.Count + _conversations.Count;
+    /// <summary>Buckets held now (users, devices, conversations and channels' settings), for tests and metrics.</summary>
+    public int Tracked => _users.Count + _devices.Count + _conversations.Count + _channelChanges.Count;
 
     /// <summary>Takes one SEND of <paramref name="bytes"/> content; null when it may go on, else the milliseconds until it would pass.</summary>
     public uint? TryTake(Guid userId, Guid deviceId, long bytes) => TryTake(userId, deviceId, bytes, Stopwatch.GetTimestamp());
@@ -82,27 +88,16 @@ internal sealed class SendRateLimiter : IDisposable
     /// </summary>
     public uint? TryTakeConversation(Guid conversationId) => TryTakeConversation(conversationId, Stopwatch.GetTimestamp());
 
-    internal uint? TryTakeConversation(Guid conversationId, long now)
-    {
-        if (!_conversation.Limits)
-        {
-            return null;
-        }
+    internal uint? TryTakeConversation(Guid conversationId, long now) => TryTakeOne(_conversations, _conversation, conversationId, now);
 
-        var conversation = _conversations.GetOrAdd(conversationId, static (_, n) => new Bucket(n), now);
-        lock (conversation)
-        {
-            conversation.Refill(_conversation, now);
-            var wait = conversation.WaitFor(_conversation, 0);
-            if (wait > 0)
-            {
-                return Milliseconds(wait);
-            }
+    /// <summary>
+    /// Takes one accepted change of a channel's settings (PATCH) from the channel's bucket; null when it may go on, else
+    /// the milliseconds until it would pass. Call it only for a caller who may change them.
+    /// </summary>
+    public uint? TryTakeChannelChange(Guid channelId) => TryTakeOne(_channelChanges, _channelChange, channelId, Stopwatch.GetTimestamp());
 
-            conversation.Take(0);
-            return null;
-        }
-    }
+    /// <summary>Gives back what <see cref="TryTakeChannelChange(Guid)"/> took for a change that was then refused.</summary>
+    public void ReturnChannelChange(Guid channelId) => ReturnOne(_channelChanges, _channelChange, channelId, Stopwatch.GetTimestamp());
 
     /// <summary>
     /// Gives back what <see cref="TryTakeConversation(Guid)"/> took for a request that then changed nothing (the store
@@ -110,19 +105,7 @@ internal sealed class SendRateLimiter : IDisposable
     /// </summary>
     public void ReturnConversation(Guid conversationId) => ReturnConversation(conversationId, Stopwatch.GetTimestamp());
 
-    internal void ReturnConversation(Guid conversationId, long now)
-    {
-        if (!_conversation.Limits || !_conversations.TryGetValue(conversationId, out var conversation))
-        {
-            return;
-        }
-
-        lock (conversation)
-        {
-            conversation.Refill(_conversation, now);
-            conversation.Return(_conversation);
-        }
-    }
+    internal void ReturnConversation(Guid conversationId, long now) => ReturnOne(_conversations, _conversation, conversationId, now);
 
     public void Dispose() => _sweep.Dispose();
 
@@ -131,6 +114,44 @@ internal sealed class SendRateLimiter : IDisposable
         Forget(_users, now, _forgetUsersAfter);
         Forget(_devices, now, _forgetDevicesAfter);
         Forget(_conversations, now, _forgetConversationsAfter);
+        Forget(_channelChanges, now, _forgetChannelChangesAfter);
+    }
+
+    // A bucket counted in requests only, keyed by a conversation.
+    private static uint? TryTakeOne(ConcurrentDictionary<Guid, Bucket> buckets, Shape shape, Guid key, long now)
+    {
+        if (!shape.Limits)
+        {
+            return null;
+        }
+
+        var bucket = buckets.GetOrAdd(key, static (_, n) => new Bucket(n), now);
+        lock (bucket)
+        {
+            bucket.Refill(shape, now);
+            var wait = bucket.WaitFor(shape, 0);
+            if (wait > 0)
+            {
+                return Milliseconds(wait);
+            }
+
+            bucket.Take(0);
+            return null;
+        }
+    }
+
+    private static void ReturnOne(ConcurrentDictionary<Guid, Bucket> buckets, Shape shape, Guid key, long now)
+    {
+        if (!shape.Limits || !buckets.TryGetValue(key, out var bucket))
+        {
+            return;
+        }
+
+        lock (bucket)
+        {
+            bucket.Refill(shape, now);
+            bucket.Return(shape);
+        }
     }
 
     // A wait in whole milliseconds, rounded up and at least 1: a client that waits this long passes.

@@ -278,6 +278,16 @@ public sealed class LimitsOptions
     /// <summary>Those a conversation may take at once after being quiet.</summary>
     public int SendMessageBurstPerConversation { get; set; } = 250;
 
+    /// <summary>
+    /// Accepted PATCHes of one channel's settings per minute, on one node, sustained (0 = no limit): each stores an
+    /// event every member is sent, and a slow-mode or archive change drops every member's cached membership in
+    /// Redis, so a channel's creator scripting changes would otherwise cost work in proportion to its size.
+    /// </summary>
+    public double ChannelChangesPerMinutePerChannel { get; set; } = 20;
+
+    /// <summary>Those a channel may take at once after being left alone.</summary>
+    public int ChannelChangeBurstPerChannel { get; set; } = 10;
+
     /// <summary>Content bytes one user may have stored over all time (what they sent); 0 = no quota.</summary>
     public long StorageBytesPerUser { get; set; } = 10L << 30;
 

@@ -264,6 +264,11 @@ internal static class LimitsOptionsValidation
             }
         }
 
+        if (limits.ChannelChangesPerMinutePerChannel < 0 || (limits.ChannelChangesPerMinutePerChannel > 0 && limits.ChannelChangeBurstPerChannel < 1))
+        {
+            yield return "Limits:ChannelChangesPerMinutePerChannel must be 0 (off) or positive, with Limits:ChannelChangeBurstPerChannel at least 1.";
+        }
+
         foreach (var (key, rate, burst) in new[]
         {
             ("User", limits.SendBytesPerSecondPerUser, limits.SendByteBurstPerUser),

@@ -235,6 +235,42 @@ public sealed class ChannelSettingsTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(unarchived.Seq + 1, after.Seq);
     }
 
+    // Limits:ChannelChangesPerMinutePerChannel: a channel's settings change at most 10 times at once, then 20 a minute;
+    // past that a PATCH is 429 with Retry-After and changes nothing. Refused callers do not spend the budget, and
+    // each channel has its own.
+    [Fact]
+    public async Task Changes_PastTheChannelsBudget_AreRefused_NothingChanged_OtherChannelsFree()
+    {
+        var (alice, bob, _, teamId, _) = await TeamOfThreeAsync();
+        var channel = await CreateChannelAsync(alice, teamId, "busy");
+        var other = await CreateChannelAsync(alice, teamId, "calm");
+        var byMember = new List<HttpResponseMessage>();
+        for (var i = 0; i < 12; i++)
+        {
+            byMember.Add(await bob.SendAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { topic = $"bob {i}" }));
+        }
+
+        for (var i = 0; i < 10; i++)
+        {
+            await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { topic = $"topic {i}" });
+        }
+
+        var refused = await alice.SendAsync(HttpMethod.Patch, $"v1/channels/{channel}", new { topic = "one too many", slow_mode_seconds = 30 });
+        var elsewhere = await alice.CallAsync(HttpMethod.Patch, $"v1/channels/{other}", new { topic = "still free" });
+        var listed = await ChannelAsync(alice, teamId, channel);
+
+        foreach (var response in byMember)
+        {
+            await AssertProblemAsync(response, HttpStatusCode.Forbidden, 4003, "FORBIDDEN");
+        }
+
+        await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, 3001, "RATE_LIMITED");
+        Assert.InRange(refused.Headers.RetryAfter?.Delta?.TotalSeconds ?? 0, 1, 3);
+        Assert.Equal("still free", elsewhere.GetProperty("topic").GetString());
+        Assert.Equal("topic 9", listed.GetProperty("topic").GetString());
+        Assert.Equal(0, listed.GetProperty("slow_mode_seconds").GetInt32());
+    }
+
     private static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
 
     private static async Task<Guid> CreateChannelAsync(TestUser creator, Guid teamId, string name) =>
