@@ -40,6 +40,9 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     // Conversations whose newest seq is read in one store call after an outage.
     private const int CatchUpBatch = 500;
 
+    // How far back a removed member's own member_left is looked for when a re-read, not an event, found the removal.
+    private const int RemovalLookback = 50;
+
     // The content read per conversation by the catch-up: the newest event at least, whatever its size.
     private const long CatchUpContentBytes = 256 * 1024;
 
@@ -121,6 +124,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         }
 
         var corrected = 0;
+        var removed = new List<(Guid ConversationId, Guid UserId)>();
         await Parallel.ForEachAsync(routes, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (entry, ct) =>
         {
             var (route, version) = entry;
@@ -135,6 +139,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                         foreach (var gone in route.Conversations.Where(c => !conversations.Contains(c)).ToArray())
                         {
                             DropLocked(route, gone);
+                            removed.Add((gone, route.UserId));
                             Interlocked.Increment(ref corrected);
                         }
 
@@ -165,7 +170,60 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
         await _subscriptions.ApplyAsync();
         GatewayLog.RoutesReconciled(_logger, routes.Count, corrected);
+        await Parallel.ForEachAsync(
+            removed.GroupBy(r => r.ConversationId),
+            new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            async (conversation, ct) => await TellRemovedAsync(conversation.Key, [.. conversation.Select(r => r.UserId)], read: null, ct));
         await CatchUpAsync();
+    }
+
+    // Sends users that a re-read (not an event this node heard) dropped from a conversation their own member_left, read
+    // from the store, as the bus would have brought it: their devices here then leave the conversation now rather than
+    // at their next SYNC. It is looked for among the conversation's newest events (at most RemovalLookback, about
+    // 256 KiB); a leave older than those is not sent, and those devices learn of it at their next SYNC. Either way
+    // nothing of the conversation after the leave reaches them: their route no longer has it. Events the caller has
+    // read already (the newest ones) are looked in first.
+    private async Task TellRemovedAsync(Guid conversationId, IReadOnlyCollection<Guid> users, IReadOnlyList<StoredEvent>? read, CancellationToken ct)
+    {
+        var newest = read ?? [];
+        if (users.Any(user => !newest.Any(e => e.Kind == EventKind.MemberLeft && e.SubjectId == user)))
+        {
+            try
+            {
+                newest = await _messages.ReadAsync(conversationId, 0, ReadDirection.Before, RemovalLookback, CatchUpContentBytes, cancellationToken: ct);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+            {
+                GatewayLog.StoreFailed(_logger, ex);
+                return;
+            }
+        }
+
+        var frames = new ArrayBufferWriter<byte>(256);
+        foreach (var user in users)
+        {
+            var leave = newest.Where(e => e.Kind == EventKind.MemberLeft && e.SubjectId == user).MaxBy(e => e.Seq);
+            if (leave is null)
+            {
+                continue;
+            }
+
+            Recipients recipients;
+            lock (_lock)
+            {
+                // Gone from the node, still loading, or back in the conversation: nothing to tell.
+                if (!_users.TryGetValue(user, out var route) || route.Pending is not null || route.Conversations.Contains(conversationId))
+                {
+                    continue;
+                }
+
+                recipients = CollectLocked([route], except: null);
+            }
+
+            frames.ResetWrittenCount();
+            ChatWire.Protocol.FrameCodec.Write(frames, new ChatWire.Protocol.Frames.EventFrame(EventMapping.ToProtocol(leave)));
+            Dispatch(recipients, frames.WrittenSpan);
+        }
     }
 
     /// <summary>
@@ -271,6 +329,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
         var pushed = 0;
         var routesChanged = false;
+        List<Guid>? removed = null;
         try
         {
             var current = members.ToHashSet();
@@ -278,10 +337,22 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             {
                 if (_conversations.TryGetValue(conversationId, out var route))
                 {
-                    foreach (var gone in route.Users.Where(u => u.Pending is null && !current.Contains(u.UserId)).ToArray())
+                    var dropped = route.Users.Where(u => u.Pending is null && !current.Contains(u.UserId)).ToArray();
+                    foreach (var gone in dropped)
                     {
                         gone.Version++;
                         routesChanged |= DropLocked(gone, conversationId);
+                    }
+
+                    // A leave among the events read reaches its subject below, as the bus's would, while the route
+                    // stays (other local members); the others are told on their own.
+                    var routeGone = !_conversations.ContainsKey(conversationId);
+                    foreach (var gone in dropped)
+                    {
+                        if (routeGone || !newest.Any(e => e.Kind == EventKind.MemberLeft && e.SubjectId == gone.UserId))
+                        {
+                            (removed ??= []).Add(gone.UserId);
+                        }
                     }
                 }
             }
@@ -321,6 +392,11 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         if (routesChanged)
         {
             _ = _subscriptions.ApplyAsync();
+        }
+
+        if (removed is not null)
+        {
+            await TellRemovedAsync(conversationId, removed, newest, ct);
         }
 
         return pushed;

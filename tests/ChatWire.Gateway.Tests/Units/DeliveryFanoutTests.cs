@@ -298,7 +298,8 @@ public sealed partial class DeliveryFanoutTests
 
     // A removal older than what the catch-up reads (its member_left is not among the newest events, and the node never
     // heard of it): the route's users are checked against the directory's members first, so the removed member gets
-    // nothing that followed it (a re-test had bob receive ten messages sent after his removal).
+    // nothing that followed it (a re-test had bob receive ten messages sent after his removal), only their own
+    // member_left, looked for further back.
     [Fact]
     public async Task CatchUp_ARemovalOlderThanWhatIsRead_TheRemovedMemberGetsNothingAfterIt()
     {
@@ -313,8 +314,33 @@ public sealed partial class DeliveryFanoutTests
         await fanout.CatchUpAsync();
         await fanout.DeliveredAsync();
 
-        Assert.Equal([1ul], bob.Seqs);
+        Assert.Equal([1ul, 2], bob.Seqs);
         Assert.Equal(DeliveryFanout.CatchUpEvents + 1, alice.Seqs.Count);
+    }
+
+    // A removal only the outage's re-read finds, of a user who was the conversation's only member on this node (so the
+    // route goes with them, and the catch-up has nothing to push it through): their own member_left still reaches
+    // their devices here, and nothing after it.
+    [Fact]
+    public async Task Reconcile_AMemberRemovedWhileTheBusWasAway_GetsTheirOwnMemberLeft_AndNothingAfter()
+    {
+        var bus = new InProcessMessageBus();
+        var store = new FakeMessageStore();
+        var fanout = Fanout(bus, store: store);
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
+        await fanout.RegisterAsync(bob);
+        store.Add(Message(channel, 1));
+        await PublishAsync(bus, fanout, store.Events[^1]);
+
+        store.Add(Membership(channel, 2, StorageKind.MemberLeft, _bob));
+        _directory.RemoveMember(channel, _bob);
+        store.Add(Message(channel, 3));
+        await fanout.ReconcileAsync();
+        await fanout.DeliveredAsync();
+
+        Assert.Equal([1ul, 2], bob.Seqs);
+        Assert.Equal(1, fanout.Subscriptions);
     }
 
     // A conversation the outage's re-read adds to a connected user's route (they joined it while the bus was away)
