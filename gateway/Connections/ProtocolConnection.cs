@@ -356,7 +356,11 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
                 return default;
             case (ProtocolState.AwaitingAuth, Opcode.Auth):
                 return OnAuthAsync(FrameCodec.ReadBody<Auth>(ref reader, header, limits));
-            case (ProtocolState.AwaitingHello or ProtocolState.AwaitingAuth, _):
+            case (ProtocolState.AwaitingHello, _):
+                return Fail(header.RequestId, ErrorCode.NotAuthenticated, $"{Opcodes.Name(header.Opcode)} before HELLO: HELLO, then AUTH, must come first.");
+            case (ProtocolState.AwaitingAuth, Opcode.Hello):
+                return Fail(header.RequestId, ErrorCode.NotAuthenticated, "A second HELLO: AUTH must come next.");
+            case (ProtocolState.AwaitingAuth, _):
                 return Fail(header.RequestId, ErrorCode.NotAuthenticated, $"{Opcodes.Name(header.Opcode)} before AUTH: HELLO and AUTH must come first.");
             case (ProtocolState.Authenticated, Opcode.Send):
                 return OnSendAsync(FrameCodec.ReadBody<Send>(ref reader, header, limits));
@@ -723,7 +727,7 @@ internal sealed partial class ProtocolConnection : IDeliveryTarget
         }
         else if (now - _lastReceivedAt > 2L * options.HeartbeatIntervalMs)
         {
-            CloseWithError(ErrorCode.HeartbeatTimeout, $"Nothing received for {2L * options.HeartbeatIntervalMs} ms.");
+            CloseWithError(ErrorCode.HeartbeatTimeout, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Nothing received for {2L * options.HeartbeatIntervalMs / 1000.0:0.###} s."));
         }
         else if (now - _lastReceivedAt > options.HeartbeatIntervalMs && now - _lastPingSentAt > options.HeartbeatIntervalMs)
         {

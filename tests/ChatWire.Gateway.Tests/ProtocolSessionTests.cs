@@ -57,6 +57,7 @@ public sealed class ProtocolSessionTests
         var error = await client.ExpectErrorAsync();
         Assert.Equal(ErrorCode.NotAuthenticated, error.Code);
         Assert.Equal(5u, error.RequestId);
+        Assert.Equal("SEND before AUTH: HELLO and AUTH must come first.", error.Message);
         await client.ExpectClosedAsync();
     }
 
@@ -70,7 +71,9 @@ public sealed class ProtocolSessionTests
 
         await client.SendAsync(new Auth(1, alice.Token, alice.DeviceId));
 
-        Assert.Equal(ErrorCode.NotAuthenticated, (await client.ExpectErrorAsync()).Code);
+        var error = await client.ExpectErrorAsync();
+        Assert.Equal(ErrorCode.NotAuthenticated, error.Code);
+        Assert.Equal("AUTH before HELLO: HELLO, then AUTH, must come first.", error.Message);
         await client.ExpectClosedAsync();
     }
 
@@ -148,6 +151,7 @@ public sealed class ProtocolSessionTests
         var error = await client.ExpectErrorAsync();
 
         Assert.Equal(ErrorCode.HeartbeatTimeout, error.Code);
+        Assert.Equal("Nothing received for 2 s.", error.Message);
         await client.ExpectClosedAsync();
     }
 
@@ -211,6 +215,22 @@ public sealed class ProtocolSessionTests
         Assert.Equal(ErrorCode.UnknownOpcode, error.Code);
         Assert.Equal(0x11u, error.RequestId);
         Assert.Equal(77u, (await client.ExpectAsync<Pong>()).RequestId);
+    }
+
+    [Theory]
+    [MemberData(nameof(TransportCases.All), MemberType = typeof(TransportCases))]
+    public async Task SecondHello_BeforeAuth_NotAuthenticatedAndClosed(string transport)
+    {
+        await using var server = await TransportCases.StartAsync(transport);
+        await using var client = await RawClient.ConnectAsync(server);
+        await client.HelloAsync();
+
+        await client.SendAsync(new Hello(7, 1, "again", []));
+
+        var error = await client.ExpectErrorAsync();
+        Assert.Equal((7u, ErrorCode.NotAuthenticated), (error.RequestId, error.Code));
+        Assert.Equal("A second HELLO: AUTH must come next.", error.Message);
+        await client.ExpectClosedAsync();
     }
 
     [Theory]
