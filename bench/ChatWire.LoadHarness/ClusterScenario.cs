@@ -27,6 +27,16 @@ internal static class ClusterScenario
     {
         Console.WriteLine("starting Redis and MariaDB (scripts/services.sh)…");
         await using var services = await BackingServices.StartAsync(HarnessOptions.RepositoryRoot());
+        return await WithNodesAsync(options, services, new Dictionary<string, string>(), nodes => RunOnNodesAsync(options, nodes));
+    }
+
+    /// <summary>
+    /// Starts --nodes gateways on the services with the cluster's settings (plus <paramref name="extra"/>, then the
+    /// --setting ones), sharing one fresh database; runs <paramref name="run"/> on them and stops them.
+    /// </summary>
+    internal static async Task<object> WithNodesAsync(
+        HarnessOptions options, BackingServices services, Dictionary<string, string> extra, Func<List<GatewayProcess>, Task<object>> run)
+    {
         var database = "chatwire_load_" + Guid.NewGuid().ToString("N")[..12];
         var settings = new Dictionary<string, string>
         {
@@ -40,6 +50,10 @@ internal static class ClusterScenario
             ["Routing:Bus"] = "redis",
             ["Routing:Redis:Configuration"] = services.Redis,
         };
+        foreach (var (key, value) in extra.Concat(options.Settings))
+        {
+            settings[key] = value;
+        }
 
         var nodes = new List<GatewayProcess>();
         try
@@ -51,7 +65,7 @@ internal static class ClusterScenario
             }
 
             Console.WriteLine($"{options.Nodes} nodes up (pids {string.Join(", ", nodes.Select(n => n.ProcessId))}); Redis {services.Redis}; database {database}");
-            return await RunOnNodesAsync(options, nodes);
+            return await run(nodes);
         }
         finally
         {

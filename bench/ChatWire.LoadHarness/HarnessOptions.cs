@@ -85,10 +85,13 @@ internal sealed record HarnessOptions
     /// <summary>churn: the first rounds left out of the slope (caches filling, the heap finding its size).</summary>
     public int WarmRounds { get; init; } = 3;
 
-    private static readonly string[] Scenarios = ["idle", "send", "sdk-send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "seed", "connect-storm", "resume-storm", "churn", "ceiling"];
+    /// <summary>Gateway settings from --setting KEY=VALUE (cluster scenarios), applied after the scenario's own.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
+    private static readonly string[] Scenarios = ["idle", "send", "sdk-send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "cluster-churn", "seed", "connect-storm", "resume-storm", "churn", "ceiling"];
 
     public const string Usage = """
-        usage: ChatWire.LoadHarness idle|send|sdk-send|dm|fanout|channel|sync|cluster|cluster-idle|seed|connect-storm|resume-storm|churn|ceiling [options]
+        usage: ChatWire.LoadHarness idle|send|sdk-send|dm|fanout|channel|sync|cluster|cluster-idle|cluster-churn|seed|connect-storm|resume-storm|churn|ceiling [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
@@ -128,6 +131,13 @@ internal sealed record HarnessOptions
                    --nodes 7   --counts 25000,50000,100000 (or --connections N: N/4, N/2, N)   --client-processes 0
                    (0: one per 15,000 connections)   --per-user 10   --sources 16   --in-flight 64 (per client process)
                    --hold 10   --timeout-seconds 900 (each ramp)
+          cluster-churn: Redis and MariaDB (or CHATWIRE_SERVICES_DIR's) and N nodes; one account in --conversations
+                   channels connects and hangs up in a loop on node 1 from --connections tasks (one source address each)
+                   for --hold seconds, while another user connects and AUTHs there every 250 ms (alone first, for half
+                   as long: the baseline); that user's AUTH times, the churn's connects/s, Redis's SUBSCRIBE and
+                   UNSUBSCRIBE calls per second (INFO commandstats) and node 1's subscribed topics, in each phase
+                   --nodes 2   --conversations 1000   --connections 8   --hold 30
+                   --setting KEY=VALUE (any gateway setting, e.g. Gateway:TopicLingerMs=0; repeatable)
           seed:    writes users, device sessions and tokens straight into a data directory's directory.db (no
                    password hashing; the storms seed the same way into their gateway's fresh directory), plus one
                    team whose channels each hold --members users, each user in --conversations channels (0: none);
@@ -197,6 +207,10 @@ internal sealed record HarnessOptions
         {
             options = options with { Connections = 5_000, ConnectionsPerUser = 1, Messages = 10 };
         }
+        else if (options.Scenario == "cluster-churn")
+        {
+            options = options with { Nodes = 2, Conversations = 1_000, Connections = 8, HoldSeconds = 30 };
+        }
         else if (options.Scenario == "churn")
         {
             options = options with { Connections = 5_000, ConnectionsPerUser = 1, Messages = 2 };
@@ -249,6 +263,7 @@ internal sealed record HarnessOptions
                 "--rounds" => options with { Rounds = Int(value) },
                 "--warm-rounds" => options with { WarmRounds = value == "0" ? 0 : Int(value) },
                 "--data-dir" => options with { DataDirectory = Path.GetFullPath(value) },
+                "--setting" => options with { Settings = WithSetting(options.Settings, value) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };
             i++;
@@ -285,6 +300,17 @@ internal sealed record HarnessOptions
         }
 
         return options;
+    }
+
+    private static Dictionary<string, string> WithSetting(IReadOnlyDictionary<string, string> settings, string value)
+    {
+        var equals = value.IndexOf('=', StringComparison.Ordinal);
+        if (equals < 1)
+        {
+            throw new ArgumentException($"--setting takes KEY=VALUE; got '{value}'.");
+        }
+
+        return new Dictionary<string, string>(settings) { [value[..equals]] = value[(equals + 1)..] };
     }
 
     private static int Int(string value) =>

@@ -28,6 +28,7 @@ var result = options.Scenario switch
     "sync" => await SyncScenario.RunAsync(options),
     "cluster" => await ClusterScenario.RunAsync(options),
     "cluster-idle" => await ClusterIdleScenario.RunAsync(options),
+    "cluster-churn" => await ClusterChurnScenario.RunAsync(options),
     "seed" => await SeedScenario.RunAsync(options),
     "connect-storm" => await ConnectStormScenario.RunAsync(options),
     "resume-storm" => await ResumeStormScenario.RunAsync(options),
