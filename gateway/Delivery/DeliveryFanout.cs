@@ -56,6 +56,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private readonly DeliveryLanes _lanes;
     private readonly ILogger<DeliveryFanout> _logger;
     private readonly int _maxTargetsPerUser;
+    private readonly bool _busKeepsOrderAcrossTopics;
     private int _reconciling;
     private int _reconcileWanted;
 
@@ -76,8 +77,10 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         _directory = directory;
         _messages = messages;
         _membership = membership;
-        // Subscribing to the in-process bus costs nothing, so its topics do not linger.
-        var linger = bus is InProcessMessageBus ? TimeSpan.Zero : TimeSpan.FromMilliseconds(options?.Value.TopicLingerMs ?? 0);
+        // Subscribing to the in-process bus costs nothing, so its topics do not linger; it also hands over one publisher's
+        // payloads in order across topics, which Redis does not.
+        _busKeepsOrderAcrossTopics = bus is InProcessMessageBus;
+        var linger = _busKeepsOrderAcrossTopics ? TimeSpan.Zero : TimeSpan.FromMilliseconds(options?.Value.TopicLingerMs ?? 0);
         _subscriptions = new TopicSubscriptions(bus, this, logger, linger, time);
         _lanes = new DeliveryLanes(Environment.ProcessorCount, logger, metrics);
         _logger = logger;
@@ -344,15 +347,10 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                         routesChanged |= DropLocked(gone, conversationId);
                     }
 
-                    // A leave among the events read reaches its subject below, as the bus's would, while the route
-                    // stays (other local members); the others are told on their own.
-                    var routeGone = !_conversations.ContainsKey(conversationId);
-                    foreach (var gone in dropped)
+                    // Told their own leave after the pushes, from the events read when it is among them.
+                    if (dropped.Length > 0)
                     {
-                        if (routeGone || !newest.Any(e => e.Kind == EventKind.MemberLeft && e.SubjectId == gone.UserId))
-                        {
-                            (removed ??= []).Add(gone.UserId);
-                        }
+                        removed = [.. dropped.Select(u => u.UserId)];
                     }
                 }
             }
@@ -363,19 +361,35 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 Recipients recipients;
                 lock (_lock)
                 {
-                    if (!_conversations.TryGetValue(conversationId, out var route) || stored.Seq <= route.LastSeq)
+                    if (!_conversations.TryGetValue(conversationId, out var route))
                     {
-                        continue;
-                    }
+                        // A leave among these took the route with its last local member; their join after it brings
+                        // the route back, and them their join and what follows.
+                        if (!RejoinLocked(stored, out route))
+                        {
+                            continue;
+                        }
 
-                    var skipped = route.LastSeq == 0 && stored.StoredAt.ToUnixTimeMilliseconds() < route.CreatedAtMs - CatchUpClockMarginMs;
-                    route.LastSeq = stored.Seq;
-                    if (skipped)
+                        routesChanged = true;
+                        route.LastSeq = Math.Max(route.LastSeq, stored.Seq);
+                        recipients = CollectLocked(route.Users, except: null);
+                    }
+                    else
                     {
-                        continue;
-                    }
+                        if (stored.Seq <= route.LastSeq)
+                        {
+                            continue;
+                        }
 
-                    recipients = MembershipChangeLocked(route, stored, ref routesChanged);
+                        var skipped = route.LastSeq == 0 && stored.StoredAt.ToUnixTimeMilliseconds() < route.CreatedAtMs - CatchUpClockMarginMs;
+                        route.LastSeq = stored.Seq;
+                        if (skipped)
+                        {
+                            continue;
+                        }
+
+                        recipients = MembershipChangeLocked(route, stored, ref routesChanged);
+                    }
                 }
 
                 frames.ResetWrittenCount();
@@ -402,6 +416,23 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         return pushed;
     }
 
+    // Called under _lock, for an event the catch-up pushes while the conversation has no route here: a join of a local
+    // user routes it to them again; false for anything else.
+    private bool RejoinLocked(StoredEvent stored, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ConversationRoute? route)
+    {
+        route = null;
+        if (stored.Kind != EventKind.MemberJoined || stored.SubjectId is not { } joiner || !_users.TryGetValue(joiner, out var user) || user.Pending is not null)
+        {
+            return false;
+        }
+
+        ApplyMembershipLocked(user, Header(stored, joiner));
+        return _conversations.TryGetValue(stored.ConversationId, out route);
+    }
+
+    private static EnvelopeHeader Header(StoredEvent stored, Guid subject) =>
+        new(EnvelopeKind.Event, stored.Kind, stored.ConversationId, subject, stored.Seq, stored.SenderDeviceId);
+
     // Called under _lock, for an event the catch-up pushes: who gets it, with its membership change applied. A join
     // of a local user routes the conversation to them first (they get their own member_joined); a leave reaches the
     // leaver's devices, then drops the conversation from their route (nothing after it reaches them).
@@ -413,10 +444,11 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             return CollectLocked(route.Users, except: null);
         }
 
-        // The leaver's own devices are collected before the leave drops them; a joiner's once the join routes them.
+        // The leaver's own devices are collected before the leave drops them (one already dropped, by the outage's
+        // re-read or the member check, is told on its own: TellRemovedAsync); a joiner's once the join routes them.
         var leaving = stored.Kind == EventKind.MemberLeft;
-        var recipients = leaving ? CollectLocked(route.Users.Append(user).Distinct(), except: null) : default;
-        ApplyMembershipLocked(user, new EnvelopeHeader(EnvelopeKind.Event, stored.Kind, stored.ConversationId, subject, stored.Seq, stored.SenderDeviceId));
+        var recipients = leaving ? CollectLocked(route.Users, except: null) : default;
+        ApplyMembershipLocked(user, Header(stored, subject));
         routesChanged = true;
         return leaving ? recipients : CollectLocked(route.Users, except: null);
     }
@@ -691,10 +723,65 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         // conversation publishes before the subscription is in place does not reach this node; once it is, the
         // newest events this node has not dispatched are read from the store and pushed, so the joined device
         // learns of them without waiting for the conversation's next event. The in-process bus subscribes at once.
+        //
+        // With the subscription already in place (another local member, or a topic kept for its linger), a remote bus
+        // may still have brought what the conversation published just after the join ahead of the join itself: Redis
+        // keeps each channel's order, not one publisher's across the conversation's channel and the user's. Those
+        // events found no route to the joiner here (dropped, or dispatched to the other local members only), so the
+        // joiner's devices are sent the events after their join from the store once; what they had live comes again
+        // and is dropped by seq. The in-process bus keeps the order across topics and needs neither.
         var applied = _subscriptions.ApplyAsync();
-        if (header.EventKind == EventKind.MemberJoined && !applied.IsCompleted)
+        if (header.EventKind != EventKind.MemberJoined || header.SubjectId != userId)
+        {
+            return;
+        }
+
+        if (!applied.IsCompleted)
         {
             _ = PushMissedOnceSubscribedAsync(applied, header.ConversationId);
+        }
+        else if (!_busKeepsOrderAcrossTopics)
+        {
+            _ = PushSinceJoinAsync(userId, header.ConversationId, header.Seq);
+        }
+    }
+
+    // The conversation's events after the user's join (at most CatchUpEvents, about 256 KiB), read from the store, to
+    // the user's targets here while the conversation is still theirs; up to and including their own leave, if one follows.
+    private async Task PushSinceJoinAsync(Guid userId, Guid conversationId, ulong joinSeq)
+    {
+        IReadOnlyList<StoredEvent> since;
+        try
+        {
+            since = await _messages.ReadAsync(conversationId, joinSeq, ReadDirection.After, CatchUpEvents, CatchUpContentBytes);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            GatewayLog.StoreFailed(_logger, ex);
+            return;
+        }
+
+        var frames = new ArrayBufferWriter<byte>(1024);
+        foreach (var stored in since)
+        {
+            Recipients recipients;
+            lock (_lock)
+            {
+                if (!_users.TryGetValue(userId, out var route) || route.Pending is not null || !route.Conversations.Contains(conversationId))
+                {
+                    return;
+                }
+
+                recipients = CollectLocked([route], except: null);
+            }
+
+            frames.ResetWrittenCount();
+            ChatWire.Protocol.FrameCodec.Write(frames, new ChatWire.Protocol.Frames.EventFrame(EventMapping.ToProtocol(stored)));
+            Dispatch(recipients, frames.WrittenSpan);
+            if (stored.Kind == EventKind.MemberLeft && stored.SubjectId == userId)
+            {
+                return;
+            }
         }
     }
 

@@ -324,15 +324,7 @@ public sealed partial class DeliveryFanoutTests
     [Fact]
     public async Task Reconcile_AMemberRemovedWhileTheBusWasAway_GetsTheirOwnMemberLeft_AndNothingAfter()
     {
-        var bus = new InProcessMessageBus();
-        var store = new FakeMessageStore();
-        var fanout = Fanout(bus, store: store);
-        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
-        var bob = new RecordingTarget(_bob, Guid.CreateVersion7());
-        await fanout.RegisterAsync(bob);
-        store.Add(Message(channel, 1));
-        await PublishAsync(bus, fanout, store.Events[^1]);
-
+        var (_, store, fanout, channel, bob) = await OnlyLocalMemberAsync(_bob);
         store.Add(Membership(channel, 2, StorageKind.MemberLeft, _bob));
         _directory.RemoveMember(channel, _bob);
         store.Add(Message(channel, 3));
@@ -393,6 +385,20 @@ public sealed partial class DeliveryFanoutTests
     }
 
     // A channel of alice and bob, each with a connection here, and its first message stored and delivered.
+    // A channel of Alice and Bob in which only the given one is connected here, message 1 dispatched to them.
+    private async Task<(InProcessMessageBus Bus, FakeMessageStore Store, DeliveryFanout Fanout, Guid Channel, RecordingTarget Member)> OnlyLocalMemberAsync(Guid user)
+    {
+        var bus = new InProcessMessageBus();
+        var store = new FakeMessageStore();
+        var fanout = Fanout(bus, store: store);
+        var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
+        var member = new RecordingTarget(user, Guid.CreateVersion7());
+        await fanout.RegisterAsync(member);
+        store.Add(Message(channel, 1));
+        await PublishAsync(bus, fanout, store.Events[^1]);
+        return (bus, store, fanout, channel, member);
+    }
+
     private async Task<(InProcessMessageBus Bus, FakeMessageStore Store, DeliveryFanout Fanout, Guid Channel, RecordingTarget Alice, RecordingTarget Bob)> ChannelOfAliceAndBobAsync()
     {
         var bus = new InProcessMessageBus();

@@ -329,6 +329,8 @@ internal sealed class FakeDirectory : IDirectoryStore
 
     public void RemoveMember(Guid conversationId, Guid userId) => _members.TryRemove((conversationId, userId), out _);
 
+    public void AddMember(Guid conversationId, Guid userId) => _members[(conversationId, userId)] = 0;
+
     public async Task<bool> IsConversationMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref MembershipLookups);
