@@ -223,9 +223,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 recipients = CollectLocked([route], except: null);
             }
 
-            frames.ResetWrittenCount();
-            ChatWire.Protocol.FrameCodec.Write(frames, new ChatWire.Protocol.Frames.EventFrame(EventMapping.ToProtocol(leave)));
-            Dispatch(recipients, frames.WrittenSpan);
+            DispatchStored(recipients, leave, frames);
         }
     }
 
@@ -392,9 +390,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                     }
                 }
 
-                frames.ResetWrittenCount();
-                ChatWire.Protocol.FrameCodec.Write(frames, new ChatWire.Protocol.Frames.EventFrame(EventMapping.ToProtocol(stored)));
-                Dispatch(recipients, frames.WrittenSpan);
+                DispatchStored(recipients, stored, frames);
                 pushed++;
             }
         }
@@ -428,6 +424,14 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
         ApplyMembershipLocked(user, Header(stored, joiner));
         return _conversations.TryGetValue(stored.ConversationId, out route);
+    }
+
+    // An event read from the store, framed in the caller's buffer, to its recipients.
+    private void DispatchStored(Recipients recipients, StoredEvent stored, ArrayBufferWriter<byte> frames)
+    {
+        frames.ResetWrittenCount();
+        ChatWire.Protocol.FrameCodec.Write(frames, new ChatWire.Protocol.Frames.EventFrame(EventMapping.ToProtocol(stored)));
+        Dispatch(recipients, frames.WrittenSpan);
     }
 
     private static EnvelopeHeader Header(StoredEvent stored, Guid subject) =>
@@ -775,9 +779,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 recipients = CollectLocked([route], except: null);
             }
 
-            frames.ResetWrittenCount();
-            ChatWire.Protocol.FrameCodec.Write(frames, new ChatWire.Protocol.Frames.EventFrame(EventMapping.ToProtocol(stored)));
-            Dispatch(recipients, frames.WrittenSpan);
+            DispatchStored(recipients, stored, frames);
             if (stored.Kind == EventKind.MemberLeft && stored.SubjectId == userId)
             {
                 return;
