@@ -316,10 +316,12 @@ public sealed class RedisPresenceRegistryTests : IAsyncLifetime
         var leftAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 60_000;
         b.Registry.MarkAbsent(user, leftAt);
 
-        // Long enough for the write, queued by the client while it reconnects, to give up (asyncTimeout, checked
-        // once a second): a shorter outage would pass without the fix, the queued write reaching Redis after it.
-        await Task.Delay(TimeSpan.FromSeconds(3));
-        Assert.NotEmpty(b.Errors);
+        // Long enough for the write, queued by the client while it reconnects, to give up: a shorter outage would pass
+        // without the fix, the queued write reaching Redis after it. The client fails queued commands past asyncTimeout
+        // (1 s) at its next check, which a busy machine may delay: wait for the first failure it reports (the leave's
+        // write or the lease's renewal, whichever gives up first), then 2 s more, for the leave's to have given up too.
+        await EventuallyAsync(() => Task.FromResult(!b.Errors.IsEmpty));
+        await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(UserStatus.Online, (await ReadAsync(a, user)).Status);
 
         link.Heal();
