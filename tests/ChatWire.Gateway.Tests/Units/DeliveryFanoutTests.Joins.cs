@@ -14,7 +14,7 @@ public sealed partial class DeliveryFanoutTests
     {
         var bus = new CountingBus();
         var store = new FakeMessageStore();
-        var fanout = Fanout(bus, store: store, lingerMs: 60_000, time: new SteppingClock());
+        var fanout = Fanout(bus, store: store, lingerMs: 60_000, time: new ManualClock());
         var channel = _directory.AddConversation(Guid.CreateVersion7(), _alice, _bob);
         var alice = new RecordingTarget(_alice, Guid.CreateVersion7());
         await fanout.RegisterAsync(alice);

@@ -12,7 +12,7 @@ public sealed partial class DeliveryFanoutTests
     public async Task Reconnect_WithinTheLinger_SubscribesNothingAgain_AndTheTopicsGoWhenItEnds()
     {
         var bus = new CountingBus();
-        var clock = new SteppingClock();
+        var clock = new ManualClock();
         var fanout = Fanout(bus, lingerMs: 60_000, time: clock);
         var dm = _directory.AddConversation(null, _alice, _bob);
         var first = new RecordingTarget(_alice, Guid.CreateVersion7());
@@ -96,10 +96,10 @@ public sealed partial class DeliveryFanoutTests
     }
 
     // A topic subscribed, released, and past its linger of 1 s, not yet swept.
-    private static async Task<(CountingBus Bus, SteppingClock Clock, TopicSubscriptions Topics, BusTopic Topic)> LingerEndedAsync()
+    private static async Task<(CountingBus Bus, ManualClock Clock, TopicSubscriptions Topics, BusTopic Topic)> LingerEndedAsync()
     {
         var bus = new CountingBus();
-        var clock = new SteppingClock();
+        var clock = new ManualClock();
         var topics = new TopicSubscriptions(bus, new NoSubscriber(), NullLogger.Instance, TimeSpan.FromSeconds(1), clock);
         var topic = BusTopic.Conversation(Guid.CreateVersion7());
         topics.Acquire(topic);
@@ -107,6 +107,31 @@ public sealed partial class DeliveryFanoutTests
         topics.Release(topic);
         clock.Advance(TimeSpan.FromSeconds(2));
         return (bus, clock, topics, topic);
+    }
+
+    // A clock the test moves, whose timers never fire: the tests end lingers themselves, at the moments they choose.
+    private sealed class ManualClock : TimeProvider
+    {
+        private long _ticks = 1;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+        public void Advance(TimeSpan step) => Interlocked.Add(ref _ticks, step.Ticks);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => new NeverFires();
+
+        private sealed class NeverFires : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+
+            public void Dispose()
+            {
+            }
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
     }
 
     private sealed class NoSubscriber : IBusSubscriber
