@@ -189,7 +189,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private async Task TellRemovedAsync(Guid conversationId, IReadOnlyCollection<Guid> users, IReadOnlyList<StoredEvent>? read, CancellationToken ct)
     {
         var newest = read ?? [];
-        if (users.Any(user => !newest.Any(e => e.Kind == EventKind.MemberLeft && e.SubjectId == user)))
+        if (users.Any(user => OwnLeave(newest, user) is null))
         {
             try
             {
@@ -205,8 +205,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         var frames = new ArrayBufferWriter<byte>(256);
         foreach (var user in users)
         {
-            var leave = newest.Where(e => e.Kind == EventKind.MemberLeft && e.SubjectId == user).MaxBy(e => e.Seq);
-            if (leave is null)
+            if (OwnLeave(newest, user) is not { } leave)
             {
                 continue;
             }
@@ -425,6 +424,10 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         ApplyMembershipLocked(user, Header(stored, joiner));
         return _conversations.TryGetValue(stored.ConversationId, out route);
     }
+
+    // The user's newest member_left among the events, if any.
+    private static StoredEvent? OwnLeave(IReadOnlyList<StoredEvent> events, Guid user) =>
+        events.Where(e => e.Kind == EventKind.MemberLeft && e.SubjectId == user).MaxBy(e => e.Seq);
 
     // An event read from the store, framed in the caller's buffer, to its recipients.
     private void DispatchStored(Recipients recipients, StoredEvent stored, ArrayBufferWriter<byte> frames)
