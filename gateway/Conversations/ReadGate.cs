@@ -9,12 +9,13 @@ namespace ChatWire.Gateway.Conversations;
 /// waiting read holds no thread. The embedded SQLite store's calls block the thread that makes them: without a bound,
 /// one account pipelining SYNCs on a few dozen connections held every thread-pool thread, and every other client's
 /// PINGs, SENDs and deliveries waited seconds behind them. With it, one account costs the node one blocked thread at
-/// most, and other users' reads wait behind at most one read of each account that is reading.
+/// most, and other users' reads wait behind at most one read of each account that is reading. While a lease is held
+/// the thread pool's minimum counts its thread as taken (<see cref="StoreReadThreads"/>).
 /// </summary>
 // The semaphores are never disposed: without a wait handle (nobody asks for one) they hold nothing to release, and a
 // lease given back while the host shuts down must still work.
 #pragma warning disable CA1001
-internal sealed class ReadGate(IOptions<GatewayOptions> options)
+internal sealed class ReadGate(IOptions<GatewayOptions> options, StoreReadThreads? threads = null)
 #pragma warning restore CA1001
 {
     private readonly SemaphoreSlim _node = new(options.Value.MaxStoreReadsInFlight, options.Value.MaxStoreReadsInFlight);
@@ -54,6 +55,7 @@ internal sealed class ReadGate(IOptions<GatewayOptions> options)
             throw;
         }
 
+        threads?.Started();
         return new Lease(this, userId, slot);
     }
 
@@ -71,6 +73,7 @@ internal sealed class ReadGate(IOptions<GatewayOptions> options)
 
     private void Exit(Guid userId, UserSlot slot)
     {
+        threads?.Ended();
         _node.Release();
         slot.Turn.Release();
         Leave(userId, slot);

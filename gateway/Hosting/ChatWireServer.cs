@@ -130,16 +130,6 @@ public sealed class ChatWireServer : IAsyncDisposable
         var report = new AdapterReport();
         var storage = await ServiceComposition.OpenStorageAsync(storageOptions, dataDirectory, report, cancellationToken);
 
-        // The embedded store's calls block the thread that makes them (Microsoft.Data.Sqlite's async methods run
-        // synchronously). The pool starts as many threads as there are cores and adds more slowly once they are all
-        // busy; reads waiting on SQLite would hold them while sockets and timers waited. The pool's minimum is kept
-        // above the reads ReadGate lets run at once, so that much blocking never starves the rest.
-        if (storageOptions.Directory == "sqlite" || storageOptions.Messages == "sqlite")
-        {
-            ThreadPool.GetMinThreads(out var workers, out var io);
-            ThreadPool.SetMinThreads(Math.Max(workers, gateway.MaxStoreReadsInFlight + (4 * Environment.ProcessorCount)), io);
-        }
-
         // A node's id lasts one process: a restarted node is a new node (its presence lease is new).
         var nodeId = Guid.CreateVersion7();
         var redis = await ServiceComposition.ConnectRoutingAsync(routingOptions, nodeId);
@@ -155,6 +145,9 @@ public sealed class ChatWireServer : IAsyncDisposable
         services.AddChatWireStorage(storage);
         services.AddChatWireRouting(routingOptions, redis, nodeId, report);
         services.AddChatWireGateway();
+
+        // The embedded store's reads block a thread each; the pool's minimum follows them (StoreReadThreads).
+        services.AddSingleton(new Conversations.StoreReadThreads(storageOptions.Directory == "sqlite" || storageOptions.Messages == "sqlite"));
         services.AddTransient<IStartupFilter, HttpPipeline.HeadAsGet>();
         Push.PushComposition.AddChatWirePush(services, push, routingOptions.Bus, storage.Push, report);
         services.Configure<JsonOptions>(o =>
