@@ -247,7 +247,21 @@ internal sealed class GatewayProcess : IAsyncDisposable
         {
             // A gateway built before this field says nothing of it.
             GcCommittedBytes = body.TryGetProperty("gc_committed_bytes", out var committed) ? committed.GetInt64() : 0,
+            Threads = ReadThreads(ProcessId),
         };
+    }
+
+    private static int ReadThreads(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("Threads:", StringComparison.Ordinal));
+            return line is null ? 0 : int.Parse(line.AsSpan("Threads:".Length).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>Waits until the gateway holds at most <paramref name="expected"/> connections (its /debug/memory count).</summary>
@@ -410,4 +424,7 @@ internal sealed record MemoryReading(int Connections, long ManagedBytes, long Rs
 {
     /// <summary>What the GC had committed after its collections (0 from a gateway that does not say).</summary>
     public long GcCommittedBytes { get; init; }
+
+    /// <summary>The gateway process's threads (from /proc; 0 where that cannot be read).</summary>
+    public int Threads { get; init; }
 }

@@ -25,6 +25,9 @@ internal sealed record HarnessOptions
 
     public int ConnectionsPerUser { get; init; } = 50;
 
+    /// <summary>Idle: every connection SYNCs once after AUTH, as a client does on connecting, before it idles.</summary>
+    public bool SyncOnConnect { get; init; }
+
     /// <summary>Idle: seconds to hold the connections after the last reading (to inspect the gateway, e.g. with dotnet-gcdump).</summary>
     public int HoldSeconds { get; init; }
 
@@ -99,6 +102,7 @@ internal sealed record HarnessOptions
                    1 % of their time in the gateway's JIT and the harness's, then measure
           idle:    --counts 7500,15000   --per-user 50   --sources 4   --tls (connect over TLS 1.3) | --noise (over Noise IK)
                    --hold SECONDS (keep the connections open after the last reading, e.g. for dotnet-gcdump)
+                   --sync (each connection SYNCs once after AUTH, as a client does on connecting)
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
                    --ceiling-rows 100000   --ceiling-batch 1000   --ceiling-runs 2
                    --store sqlite|mysql (mysql: MariaDB from scripts/services.sh, or CHATWIRE_SERVICES_DIR's)
@@ -227,6 +231,12 @@ internal sealed record HarnessOptions
             if (args[i] == "--noise")
             {
                 options = options with { Noise = true };
+                continue;
+            }
+
+            if (args[i] == "--sync")
+            {
+                options = options with { SyncOnConnect = true };
                 continue;
             }
 

@@ -28,7 +28,7 @@ internal static class IdleScenario
         var endpoint = security.EndPoint(gateway);
         await security.ReadTrustAsync(gateway);
 
-        Console.WriteLine($"gateway pid {gateway.ProcessId} on {endpoint} ({security.Name}), transport {(options.Transport.Length > 0 ? options.Transport : "default")}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses");
+        Console.WriteLine($"gateway pid {gateway.ProcessId} on {endpoint} ({security.Name}), transport {(options.Transport.Length > 0 ? options.Transport : "default")}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses{(options.SyncOnConnect ? "; each SYNCs once after AUTH" : "")}");
 
         var users = new List<(Guid DeviceId, string Token)>();
         var needed = (counts.Max() + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
@@ -56,7 +56,15 @@ internal static class IdleScenario
                     {
                         var user = users[i / options.ConnectionsPerUser];
                         var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
-                        return await security.ConnectAsync(gateway, source, user.Token, user.DeviceId, CancellationToken.None);
+                        var connection = await security.ConnectAsync(gateway, source, user.Token, user.DeviceId, CancellationToken.None);
+                        if (options.SyncOnConnect)
+                        {
+                            await foreach (var _ in connection.SyncAsync(null))
+                            {
+                            }
+                        }
+
+                        return connection;
                     }
                     finally
                     {
@@ -69,7 +77,7 @@ internal static class IdleScenario
                 await Task.Delay(2_000);
                 var reading = await gateway.ReadMemoryAsync();
                 readings.Add(reading);
-                Console.WriteLine($"{reading.Connections} connections: managed {Kb(reading.ManagedBytes)} KB, RSS {Kb(reading.RssBytes)} KB");
+                Console.WriteLine($"{reading.Connections} connections: managed {Kb(reading.ManagedBytes)} KB, RSS {Kb(reading.RssBytes)} KB, {reading.Threads} threads");
             }
 
             if (options.HoldSeconds > 0)
@@ -101,6 +109,7 @@ internal static class IdleScenario
             noise = options.Noise,
             server_gc = first.ServerGc,
             connections_per_user = options.ConnectionsPerUser,
+            sync_on_connect = options.SyncOnConnect,
             baseline,
             readings,
             managed_bytes_per_connection = managedPerConnection,
