@@ -6,8 +6,9 @@ namespace ChatWire.Gateway.Conversations;
 /// starts threads at once only up to its minimum and slowly beyond it, so reads holding its few threads would make
 /// sockets, timers and other users' frames wait. While reads run, the minimum is the number running plus
 /// <see cref="Headroom"/> per core; when none runs it goes back to what it was, and threads the pool made meanwhile
-/// retire once idle. A floor held all the time instead (it was, until 2026-12-07) made every burst of work, such as a
-/// ramp of AUTHs, start that many threads at once and keep them: 40 more stacks on an idle node.
+/// retire once idle. A floor held all the time instead made every burst of work, such as a ramp of AUTHs, start that
+/// many threads at once and keep them: 40 more stacks on an idle node (docs/performance.md, "The floor follows the
+/// reads").
 /// </summary>
 /// <remarks>
 /// The thread pool is one per process, so the count is too: gateways sharing a process (the tests) add up. A node
@@ -35,8 +36,8 @@ internal sealed class StoreReadThreads(bool storeBlocks)
         }
     }
 
-    /// <summary>The pool's minimum while <paramref name="blocking"/> reads hold a thread each.</summary>
-    public static int MinimumWorkers(int baseWorkers, int blocking) =>
+    // The pool's minimum while `blocking` reads hold a thread each.
+    private static int MinimumWorkers(int baseWorkers, int blocking) =>
         blocking == 0 ? baseWorkers : Math.Max(baseWorkers, blocking + (Headroom * Environment.ProcessorCount));
 
     /// <summary>A read is about to block its thread; pair with <see cref="Ended"/>.</summary>

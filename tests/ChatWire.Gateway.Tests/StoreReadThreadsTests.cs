@@ -7,7 +7,7 @@ namespace ChatWire.Gateway.Tests;
 
 // The embedded store's reads block a thread each, so the thread pool's minimum counts them while they run, and only
 // then: a floor held all the time made every burst of work start that many threads and keep them on an idle node
-// (docs/performance.md, "An RSS rise from the thread-pool floor"). The pool is the process's, so this runs alone.
+// (docs/performance.md, "The floor follows the reads"). The pool is the process's, so this runs alone.
 [Collection(RunAlone.Name)]
 public sealed class StoreReadThreadsTests
 {
