@@ -172,6 +172,20 @@ internal static class OpenApiDocumentation
                 operation.Responses.TryAdd("4XX", Problem("Any other refusal, as problem+json with its code: 404 NOT_FOUND for a path that matches nothing, 405 METHOD_NOT_ALLOWED with Allow.", context.Document));
             }
 
+            // A body must arrive whole and in time (docs/http-api.md, "Request bodies"), so an operation that takes one may
+            // answer 408; and any request may meet a store that is down, or a connection refused before it was read.
+            if (operation.RequestBody is not null)
+            {
+                operation.Responses.TryAdd("408", Problem("The body did not arrive in time (whole within Gateway:HttpRequestBodyTimeoutMs, 30 s by default, and at 240 bytes a second or more after its first 5 s): FRAME_TIMEOUT, and the connection closes.", context.Document));
+            }
+
+            const string AnyRequest503 = "STORAGE_UNAVAILABLE (a store the request needs cannot be reached; retry later), or TOO_MANY_CONNECTIONS with Retry-After and Connection: close (the server or the client address holds or has opened too many connections; sent before the request is read).";
+            if (!operation.Responses.TryAdd("503", Problem(AnyRequest503, context.Document)) && operation.Responses["503"] is OpenApiResponse busy)
+            {
+                // The password endpoints' own 503s (SERVER_BUSY, SHUTTING_DOWN) are told in their descriptions.
+                busy.Description = "SERVER_BUSY or SHUTTING_DOWN, as this operation's description says, with Retry-After; or, as on every operation, " + AnyRequest503;
+            }
+
             operation.Responses.TryAdd("500", Problem("The server failed to handle the request: INTERNAL_ERROR. The detail says nothing about why; the server's log does.", context.Document));
 
             foreach (var (status, response) in operation.Responses)

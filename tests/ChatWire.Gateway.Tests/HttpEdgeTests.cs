@@ -598,6 +598,13 @@ public sealed class HttpEdgeTests
             Assert.False(string.IsNullOrEmpty(o.Value.GetProperty("operationId").GetString()));
             Assert.False(string.IsNullOrEmpty(o.Value.GetProperty("summary").GetString()));
             Assert.Contains(o.Value.GetProperty("responses").EnumerateObject(), r => r.Name.StartsWith('2'));
+
+            // Any request may meet a store that is down, or a connection refused before it is read (503); a body
+            // that does not arrive in time is 408 (docs/http-api.md, "Errors" and "Request bodies").
+            var responses = o.Value.GetProperty("responses");
+            Assert.True(responses.TryGetProperty("503", out var unavailable), o.Name);
+            Assert.Contains("STORAGE_UNAVAILABLE", unavailable.GetProperty("description").GetString(), StringComparison.Ordinal);
+            Assert.Equal(o.Value.TryGetProperty("requestBody", out _), responses.TryGetProperty("408", out _));
         });
         Assert.Equal("bearer", document.GetProperty("components").GetProperty("securitySchemes").GetProperty("bearer").GetProperty("scheme").GetString());
         var signup = document.GetProperty("paths").GetProperty("/v1/accounts/signup").GetProperty("post");
