@@ -100,7 +100,7 @@ internal static class OpenApiLimits
 
     private static readonly Limit RequestDisplayText = DisplayText with
     {
-        Note = $"Trimmed and normalized to NFC before it is checked; at most {Validation.MaxDisplayTextLength} characters after that.",
+        Note = $"Trimmed and normalized to NFC before it is checked; at most {Validation.MaxDisplayTextLength} characters after that, and something must show: not only combining marks, joiners or letters drawn as nothing (U+115F, U+1160, U+3164, U+FFA0, U+2800).",
     };
 
     /// <summary>A channel's topic as answered (Validation.DisplayText, up to ConversationRecord.MaxTopicLength), empty when none.</summary>

@@ -94,9 +94,17 @@ internal static partial class Validation
     /// A name people read (display, team, device names): trimmed, normalized to NFC, 1 to
     /// <paramref name="max"/> characters, without control characters or invisible formatting characters
     /// (bidirectional overrides such as U+202E, zero-width spaces), which could make one name look like
-    /// another. The zero-width joiner is kept: emoji sequences need it.
+    /// another. The zero-width joiner is kept: emoji sequences need it. A name must show something: not only
+    /// joiners, combining marks and letters drawn as nothing (a name of Hangul fillers reads as blank).
     /// </summary>
     public static string DisplayText(string field, string? value, int max = MaxDisplayTextLength)
+    {
+        var text = ReadableText(field, value, max);
+        return HasVisible(text) ? text : throw RequestRefusedException.Validation(field, $"{field} must show something: not only combining marks, joiners or blank letters such as U+3164.");
+    }
+
+    // DisplayText's rules but the visible one, which each caller words for its field.
+    private static string ReadableText(string field, string? value, int max)
     {
         var text = Conversations.UnicodeText.ToNfc(Required(field, value).Trim())
             ?? throw RequestRefusedException.Validation(field, $"{field} must be Unicode text without noncharacters such as U+FFFE.");
@@ -139,21 +147,31 @@ internal static partial class Validation
     /// </summary>
     public static string Topic(string value, int max)
     {
-        var text = DisplayText("topic", value, max);
-        var visible = false;
+        var text = ReadableText("topic", value, max);
         foreach (var rune in text.EnumerateRunes())
         {
-            var category = System.Text.Rune.GetUnicodeCategory(rune);
-            if (category is System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator)
+            if (System.Text.Rune.GetUnicodeCategory(rune) is System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator)
             {
                 throw RequestRefusedException.Validation("topic", "topic must be one line: no line or paragraph separators.");
             }
-
-            visible |= rune.Value != 0x200D && !System.Text.Rune.IsWhiteSpace(rune) && !IsBlankLetter(rune)
-                && category is not (System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.EnclosingMark);
         }
 
-        return visible ? text : throw RequestRefusedException.Validation("topic", "topic must hold something visible, not only joiners and combining marks; send \"\" to clear it.");
+        return HasVisible(text) ? text : throw RequestRefusedException.Validation("topic", "topic must hold something visible, not only joiners and combining marks; send \"\" to clear it.");
+    }
+
+    // Something drawn: not a space, a joiner, a combining mark alone or a blank letter.
+    private static bool HasVisible(string text)
+    {
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (rune.Value != 0x200D && !System.Text.Rune.IsWhiteSpace(rune) && !IsBlankLetter(rune)
+                && System.Text.Rune.GetUnicodeCategory(rune) is not (System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.EnclosingMark))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // Letters and symbols that are drawn as nothing: the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0) and the blank

@@ -96,6 +96,34 @@ public sealed class AccountRulesTests(ServerFixture fixture) : IClassFixture<Ser
     }
 
     [Theory]
+    [InlineData("\u3164\u3164\u3164")]
+    [InlineData("\u2800 \uFFA0")]
+    [InlineData("\u115F\u1160")]
+    [InlineData("\u0301\u0302")]
+    [InlineData("\u200D\u3164")]
+    public async Task Names_ThatShowNothing_Refused(string name)
+    {
+        var user = await Server.SignupAsync();
+        var signup = await Server.Http.PostAsJsonAsync("v1/accounts/signup", new { username = "u" + Guid.NewGuid().ToString("N")[..10], password = "correct horse battery", display_name = name, device_name = "phone" }, TestServer.Json);
+        var team = await user.SendAsync(HttpMethod.Post, "v1/teams", new { name });
+        var device = await Server.Http.PostAsJsonAsync("v1/accounts/signup", new { username = "u" + Guid.NewGuid().ToString("N")[..10], password = "correct horse battery", device_name = name }, TestServer.Json);
+
+        await AssertProblemAsync(signup, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(team, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+        await AssertProblemAsync(device, HttpStatusCode.BadRequest, 4007, "VALIDATION_FAILED");
+    }
+
+    [Fact]
+    public async Task Names_WithABlankLetterAmongOthers_Taken()
+    {
+        var user = await Server.SignupAsync();
+
+        var team = await user.SendAsync(HttpMethod.Post, "v1/teams", new { name = "a\u3164b" });
+
+        Assert.Equal(HttpStatusCode.Created, team.StatusCode);
+    }
+
+    [Theory]
     [InlineData("alice\u202Egnp.exe")]
     [InlineData("bob\u200Bby")]
     [InlineData("\u2066isolate\u2069")]
