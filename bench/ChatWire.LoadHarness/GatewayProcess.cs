@@ -247,21 +247,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
         {
             // A gateway built before this field says nothing of it.
             GcCommittedBytes = body.TryGetProperty("gc_committed_bytes", out var committed) ? committed.GetInt64() : 0,
-            Threads = ReadThreads(ProcessId),
+            Threads = (int)ProcStatusValue(ProcessId, "Threads:"),
         };
-    }
-
-    private static int ReadThreads(int pid)
-    {
-        try
-        {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("Threads:", StringComparison.Ordinal));
-            return line is null ? 0 : int.Parse(line.AsSpan("Threads:".Length).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
     }
 
     /// <summary>Waits until the gateway holds at most <paramref name="expected"/> connections (its /debug/memory count).</summary>
@@ -352,7 +339,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
     /// <summary>The gateway's resident set from /proc/PID/status (VmRSS), in bytes; 0 where there is no /proc.</summary>
     public long ReadProcRss() => ProcStatusBytes(_process.Id, "VmRSS:");
 
-    internal static long ProcStatusBytes(int pid, string field)
+    internal static long ProcStatusBytes(int pid, string field) => ProcStatusValue(pid, field) * 1024;
+
+    // The number a /proc/PID/status field starts with ("VmRSS:\t  123456 kB", "Threads:\t24"); 0 where there is no /proc.
+    private static long ProcStatusValue(int pid, string field)
     {
         try
         {
@@ -360,9 +350,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
             {
                 if (line.StartsWith(field, StringComparison.Ordinal))
                 {
-                    // "VmRSS:\t  123456 kB"
-                    var kb = line[field.Length..].Trim().Split(' ')[0];
-                    return long.Parse(kb, System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                    return long.Parse(line[field.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
                 }
             }
         }
