@@ -384,7 +384,6 @@ public sealed partial class DeliveryFanoutTests
         Assert.Equal([2ul, 3ul, 4ul], bob.Seqs);
     }
 
-    // A channel of alice and bob, each with a connection here, and its first message stored and delivered.
     // A channel of Alice and Bob in which only the given one is connected here, message 1 dispatched to them.
     private async Task<(InProcessMessageBus Bus, FakeMessageStore Store, DeliveryFanout Fanout, Guid Channel, RecordingTarget Member)> OnlyLocalMemberAsync(Guid user)
     {
@@ -399,6 +398,7 @@ public sealed partial class DeliveryFanoutTests
         return (bus, store, fanout, channel, member);
     }
 
+    // A channel of alice and bob, each with a connection here, and its first message stored and delivered.
     private async Task<(InProcessMessageBus Bus, FakeMessageStore Store, DeliveryFanout Fanout, Guid Channel, RecordingTarget Alice, RecordingTarget Bob)> ChannelOfAliceAndBobAsync()
     {
         var bus = new InProcessMessageBus();
