@@ -19,6 +19,7 @@ internal sealed class TimedMessageStore : IMessageStore
     private readonly Operation _markRead;
     private readonly Operation _stats;
     private readonly Operation _cursors;
+    private readonly Operation _furthestCursor;
     private readonly Operation _latest;
     private readonly Operation _usage;
 
@@ -32,6 +33,7 @@ internal sealed class TimedMessageStore : IMessageStore
         _markRead = new Operation(metrics, "mark_read");
         _stats = new Operation(metrics, "stats");
         _cursors = new Operation(metrics, "set_device_cursors");
+        _furthestCursor = new Operation(metrics, "furthest_device_cursor");
         _latest = new Operation(metrics, "latest_seqs");
         _usage = new Operation(metrics, "usage");
     }
@@ -56,6 +58,9 @@ internal sealed class TimedMessageStore : IMessageStore
 
     public Task<IReadOnlyDictionary<Guid, ConversationStats>> GetStatsAsync(Guid userId, IReadOnlyCollection<Guid> conversationIds, Guid? deviceId = null, CancellationToken cancellationToken = default) =>
         _stats.TimeAsync(Stopwatch.GetTimestamp(), _inner.GetStatsAsync(userId, conversationIds, deviceId, cancellationToken));
+
+    public Task<ulong> GetFurthestDeviceCursorAsync(Guid conversationId, IReadOnlyCollection<Guid> deviceIds, CancellationToken cancellationToken = default) =>
+        _furthestCursor.TimeAsync(Stopwatch.GetTimestamp(), _inner.GetFurthestDeviceCursorAsync(conversationId, deviceIds, cancellationToken));
 
     public Task SetDeviceCursorsAsync(Guid deviceId, IReadOnlyCollection<(Guid ConversationId, ulong Seq)> cursors, CancellationToken cancellationToken = default) =>
         _cursors.TimeAsync(Stopwatch.GetTimestamp(), _inner.SetDeviceCursorsAsync(deviceId, cursors, cancellationToken));

@@ -46,14 +46,12 @@ internal sealed class PushDispatcher(
             return;
         }
 
-        foreach (var session in await directory.ListDeviceSessionsAsync(pending.UserId, cancellationToken))
+        // Every device the user has a session on, in one read: has any of them acknowledged the message?
+        var sessions = await directory.ListDeviceSessionsAsync(pending.UserId, cancellationToken);
+        if (await messages.GetFurthestDeviceCursorAsync(pending.ConversationId, [.. sessions.Select(s => s.DeviceId)], cancellationToken) >= pending.Seq)
         {
-            var cursor = (await messages.GetStatsAsync(pending.UserId, [pending.ConversationId], session.DeviceId, cancellationToken))[pending.ConversationId].DeviceCursor;
-            if (cursor >= pending.Seq)
-            {
-                metrics.Skipped("received");
-                return;
-            }
+            metrics.Skipped("received");
+            return;
         }
 
         var preferences = await pushes.GetPushPreferencesAsync(pending.UserId, cancellationToken);

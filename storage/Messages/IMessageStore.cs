@@ -329,6 +329,13 @@ public interface IMessageStore
     /// </summary>
     Task SetDeviceCursorsAsync(Guid deviceId, IReadOnlyCollection<(Guid ConversationId, ulong Seq)> cursors, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The furthest seq any of <paramref name="deviceIds"/> holds in the conversation by its delivery cursor (0 when
+    /// none has a cursor there): one read for all of a user's devices, where a push decides whether one of them
+    /// has the message already.
+    /// </summary>
+    Task<ulong> GetFurthestDeviceCursorAsync(Guid conversationId, IReadOnlyCollection<Guid> deviceIds, CancellationToken cancellationToken = default);
+
     /// <summary>The seq of each conversation's newest event; a conversation with none is left out.</summary>
     Task<IReadOnlyDictionary<Guid, ulong>> GetLatestSeqsAsync(IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken = default);
 

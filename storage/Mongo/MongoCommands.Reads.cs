@@ -48,6 +48,13 @@ internal static partial class MongoCommands
     public static FilterDefinition<BsonDocument> Positions(string ownerField, Guid ownerId, IEnumerable<Guid> conversationIds) =>
         Filter.Eq(ownerField, Id(ownerId)) & Filter.In(Fields.ConversationId, conversationIds.Select(Id));
 
+    /// <summary>The delivery cursors that these devices hold in one conversation.</summary>
+    public static FilterDefinition<BsonDocument> CursorsOfDevices(Guid conversationId, IEnumerable<Guid> deviceIds) =>
+        Filter.Eq(Fields.ConversationId, Id(conversationId)) & Filter.In(Fields.DeviceId, deviceIds.Select(Id));
+
+    /// <summary>Positions (read positions, device cursors) furthest first.</summary>
+    public static SortDefinition<BsonDocument> HighestSeqFirst { get; } = Builders<BsonDocument>.Sort.Descending(Fields.Seq);
+
     /// <summary>
     /// Moves an owner's position in a conversation up to <paramref name="seq"/>, never down (<c>$max</c>),
     /// creating it when missing. The caller has already capped <paramref name="seq"/> at the conversation's head.

@@ -222,6 +222,24 @@ public sealed class MongoMessageStore : IMessageStore, IAsyncDisposable
         return stats;
     }
 
+    public async Task<ulong> GetFurthestDeviceCursorAsync(Guid conversationId, IReadOnlyCollection<Guid> deviceIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(deviceIds);
+        ThrowIfDisposed();
+        ulong furthest = 0;
+        foreach (var chunk in deviceIds.Distinct().Chunk(IdsPerQuery))
+        {
+            var top = await _collections.DeviceCursors.Find(MongoCommands.CursorsOfDevices(conversationId, chunk))
+                .Sort(MongoCommands.HighestSeqFirst).Limit(1).FirstOrDefaultAsync(cancellationToken);
+            if (top is not null)
+            {
+                furthest = Math.Max(furthest, (ulong)top[Fields.Seq].ToInt64());
+            }
+        }
+
+        return furthest;
+    }
+
     private static async Task<Dictionary<Guid, ulong>> ReadPositionsAsync(
         IMongoCollection<BsonDocument> collection, string ownerField, string seqField, Guid owner, IReadOnlyCollection<Guid> conversationIds, CancellationToken cancellationToken)
     {

@@ -250,6 +250,27 @@ public sealed class MySqlMessageStore : IMessageStore, IAsyncDisposable
             : MoveForwardAsync("device_cursors", "device_id", "seq", deviceId, cursors, cancellationToken);
     }
 
+    public async Task<ulong> GetFurthestDeviceCursorAsync(Guid conversationId, IReadOnlyCollection<Guid> deviceIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(deviceIds);
+        ulong furthest = 0;
+        if (deviceIds.Count == 0)
+        {
+            return furthest;
+        }
+
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        foreach (var chunk in deviceIds.Distinct().Chunk(IdsPerStatement))
+        {
+            await using var command = connection.CreateCommand();
+            command.Parameters.AddGuid("@conversation", conversationId);
+            command.CommandText = $"SELECT coalesce(max(seq), 0) FROM device_cursors WHERE conversation_id = @conversation AND device_id IN ({command.BindIds(chunk)});";
+            furthest = Math.Max(furthest, Convert.ToUInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return furthest;
+    }
+
     // Read positions and device cursors: per owner (a user, a device) and conversation, a seq that only moves
     // forward and never past the conversation's newest event. Not through the group-commit writer: losing
     // the last one costs a badge or a re-delivery, not a message. READ COMMITTED makes the head a plain

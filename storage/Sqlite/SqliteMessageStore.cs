@@ -285,6 +285,27 @@ public sealed class SqliteMessageStore : IMessageStore, IAsyncDisposable
         return stats;
     }
 
+    public async Task<ulong> GetFurthestDeviceCursorAsync(Guid conversationId, IReadOnlyCollection<Guid> deviceIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(deviceIds);
+        ulong furthest = 0;
+        if (deviceIds.Count == 0)
+        {
+            return furthest;
+        }
+
+        await using var connection = await OpenReadConnectionAsync(cancellationToken);
+        foreach (var chunk in deviceIds.Distinct().Chunk(IdsPerStatement))
+        {
+            await using var command = connection.CreateCommand();
+            command.Parameters.AddGuid("$c", conversationId);
+            command.CommandText = $"SELECT coalesce(max(seq), 0) FROM device_cursors WHERE conversation_id = $c AND device_id IN ({command.BindIds(chunk)});";
+            furthest = Math.Max(furthest, (ulong)(long)(await command.ExecuteScalarAsync(cancellationToken))!);
+        }
+
+        return furthest;
+    }
+
     public Task<IReadOnlyDictionary<Guid, long>> GetUsageAsync(IReadOnlyCollection<Guid> ownerIds, CancellationToken cancellationToken = default) =>
         ReadByIdsAsync(ownerIds, "SELECT owner_id, bytes FROM storage_usage WHERE owner_id IN ({0});", static reader => reader.GetInt64(1), cancellationToken);
 

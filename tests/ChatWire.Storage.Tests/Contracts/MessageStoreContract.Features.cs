@@ -280,6 +280,34 @@ public abstract partial class MessageStoreContract
     }
 
     [Fact]
+    public async Task FurthestDeviceCursor_IsTheHighestOfTheDevicesNamed_InThatConversationOnly()
+    {
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+        for (var i = 0; i < 5; i++)
+        {
+            await SendAsync(first, Alice, AliceDevice, $"m{i}");
+            await SendAsync(second, Alice, AliceDevice, $"n{i}");
+        }
+
+        var (phone, laptop, stranger) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        await Store.SetDeviceCursorsAsync(phone, [(first, 2), (second, 5)]);
+        await Store.SetDeviceCursorsAsync(laptop, [(first, 4)]);
+        await Store.SetDeviceCursorsAsync(stranger, [(first, 5)]);
+
+        Assert.Equal(4UL, await Store.GetFurthestDeviceCursorAsync(first, [phone, laptop]));
+        Assert.Equal(2UL, await Store.GetFurthestDeviceCursorAsync(first, [phone, phone]));
+        Assert.Equal(5UL, await Store.GetFurthestDeviceCursorAsync(second, [phone, laptop]));
+        Assert.Equal(0UL, await Store.GetFurthestDeviceCursorAsync(second, [laptop]));
+        Assert.Equal(0UL, await Store.GetFurthestDeviceCursorAsync(Guid.NewGuid(), [phone, laptop, stranger]));
+        Assert.Equal(0UL, await Store.GetFurthestDeviceCursorAsync(first, []));
+
+        // More devices than one statement takes: the furthest is in the first chunk, and stays the answer.
+        var many = Enumerable.Range(0, 1_200).Select(_ => Guid.NewGuid()).Prepend(stranger).Append(phone).ToList();
+        Assert.Equal(5UL, await Store.GetFurthestDeviceCursorAsync(first, many));
+    }
+
+    [Fact]
     public async Task LocateMessage_FindsEachConversationHoldingTheId_MessagesOnly()
     {
         var first = Guid.NewGuid();

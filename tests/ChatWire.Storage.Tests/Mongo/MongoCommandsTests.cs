@@ -305,6 +305,16 @@ public sealed class MongoCommandsTests
     }
 
     [Fact]
+    public void FurthestDeviceCursor_TheDevicesCursorsInOneConversation_HighestSeqFirst()
+    {
+        // The user's device ids stand in the same place as any other ids: User's bytes serve as one here.
+        Rendered.AssertJson(
+            $$"""{ "conversationId" : {{C}}, "deviceId" : { "$in" : [{{U}}] } }""",
+            Rendered.Of(MongoCommands.CursorsOfDevices(Conversation, [User])));
+        Rendered.AssertJson("""{ "seq" : -1 }""", Rendered.Of(MongoCommands.HighestSeqFirst));
+    }
+
+    [Fact]
     public void Stats_UnreadAndMentionCounts_StopAtTheCap()
     {
         Rendered.AssertJson(
