@@ -32,18 +32,7 @@ internal static class DmScenario
         Console.WriteLine($"gateway pid {gateway.ProcessId}; {pairs} pairs in DMs × window {options.Window}; {perUser * options.Connections} messages of {contentBytes} bytes");
 
         // Users must share a team to open a DM: one team, everyone joins it.
-        var users = new List<(Guid UserId, Guid DeviceId, string Token)>();
-        for (var i = 0; i < options.Connections; i++)
-        {
-            users.Add(await gateway.SignupAsync($"dm{i:D5}"));
-        }
-
-        var (teamId, _) = await gateway.CreateTeamAsync(users[0].Token, "dm-load");
-        var invite = await gateway.CreateInviteAsync(users[0].Token, teamId);
-        foreach (var user in users.Skip(1))
-        {
-            await gateway.JoinAsync(user.Token, invite);
-        }
+        var (users, _, _) = await gateway.SignupTeamAsync("dm", options.Connections);
 
         var clients = new Client[options.Connections];
         for (var p = 0; p < pairs; p++)

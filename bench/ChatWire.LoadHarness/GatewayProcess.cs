@@ -184,6 +184,25 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return (body.GetProperty("user_id").GetGuid(), body.GetProperty("device_id").GetGuid(), body.GetProperty("session_token").GetString()!);
     }
 
+    /// <summary>Signs up <paramref name="count"/> users (prefix00000, prefix00001, ...), all in one team the first creates.</summary>
+    public async Task<(List<(Guid UserId, Guid DeviceId, string Token)> Users, Guid TeamId, Guid General)> SignupTeamAsync(string prefix, int count)
+    {
+        var users = new List<(Guid UserId, Guid DeviceId, string Token)>();
+        for (var i = 0; i < count; i++)
+        {
+            users.Add(await SignupAsync($"{prefix}{i:D5}"));
+        }
+
+        var (teamId, general) = await CreateTeamAsync(users[0].Token, prefix + "-load");
+        var invite = await CreateInviteAsync(users[0].Token, teamId);
+        foreach (var user in users.Skip(1))
+        {
+            await JoinAsync(user.Token, invite);
+        }
+
+        return (users, teamId, general);
+    }
+
     public async Task<Guid> CreateTeamGeneralAsync(string token)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/teams") { Content = JsonContent.Create(new { name = "load" }) };
@@ -248,6 +267,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
             // A gateway built before this field says nothing of it.
             GcCommittedBytes = body.TryGetProperty("gc_committed_bytes", out var committed) ? committed.GetInt64() : 0,
             Threads = (int)ProcStatusValue(ProcessId, "Threads:"),
+            JitMethods = body.TryGetProperty("jit_methods", out var jit) ? jit.GetInt64() : 0,
         };
     }
 
@@ -415,4 +435,7 @@ internal sealed record MemoryReading(int Connections, long ManagedBytes, long Rs
 
     /// <summary>The gateway process's threads (from /proc; 0 where that cannot be read).</summary>
     public int Threads { get; init; }
+
+    /// <summary>Methods the gateway's JIT has compiled so far, tier-ups included (0 from a gateway that does not say).</summary>
+    public long JitMethods { get; init; }
 }

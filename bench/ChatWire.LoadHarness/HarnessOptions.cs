@@ -31,6 +31,15 @@ internal sealed record HarnessOptions
     /// <summary>Idle: seconds to hold the connections after the last reading (to inspect the gateway, e.g. with dotnet-gcdump).</summary>
     public int HoldSeconds { get; init; }
 
+    /// <summary>
+    /// Idle: connections opened (and SYNCed, with <see cref="SyncOnConnect"/>) and closed again before the first count,
+    /// so that what a node pays once (the JIT's tier-ups, thread-pool threads) is paid before the slope is read.
+    /// </summary>
+    public int Warmup { get; init; }
+
+    /// <summary>Idle: seconds between the last connection of a count and its reading.</summary>
+    public int SettleSeconds { get; init; } = 2;
+
     public int SourceAddresses { get; init; } = 4;
 
     public int Connections { get; init; } = 32;
@@ -88,13 +97,25 @@ internal sealed record HarnessOptions
     /// <summary>churn: the first rounds left out of the slope (caches filling, the heap finding its size).</summary>
     public int WarmRounds { get; init; } = 3;
 
+    /// <summary>soak: how long the traffic runs.</summary>
+    public int Minutes { get; init; } = 20;
+
+    /// <summary>soak: SENDs a second, all users together.</summary>
+    public int Rate { get; init; } = 200;
+
+    /// <summary>soak: each user's SENDs per session; then it hangs up, reconnects and SYNCs.</summary>
+    public int ReconnectEvery { get; init; } = 500;
+
+    /// <summary>soak: seconds between memory readings.</summary>
+    public int IntervalSeconds { get; init; } = 60;
+
     /// <summary>Gateway settings from --setting KEY=VALUE (cluster scenarios), applied after the scenario's own.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
-    private static readonly string[] Scenarios = ["idle", "send", "sdk-send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "cluster-churn", "seed", "connect-storm", "resume-storm", "churn", "ceiling"];
+    private static readonly string[] Scenarios = ["idle", "send", "sdk-send", "dm", "fanout", "channel", "sync", "cluster", "cluster-idle", "cluster-churn", "seed", "connect-storm", "resume-storm", "churn", "soak", "ceiling"];
 
     public const string Usage = """
-        usage: ChatWire.LoadHarness idle|send|sdk-send|dm|fanout|channel|sync|cluster|cluster-idle|cluster-churn|seed|connect-storm|resume-storm|churn|ceiling [options]
+        usage: ChatWire.LoadHarness idle|send|sdk-send|dm|fanout|channel|sync|cluster|cluster-idle|cluster-churn|seed|connect-storm|resume-storm|churn|soak|ceiling [options]
           common:  --gateway-dll PATH (default gateway/bin/Release/net10.0/ChatWire.Gateway.dll)
                    --gc default|workstation|server   --out FILE.json
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
@@ -103,6 +124,8 @@ internal sealed record HarnessOptions
           idle:    --counts 7500,15000   --per-user 50   --sources 4   --tls (connect over TLS 1.3) | --noise (over Noise IK)
                    --hold SECONDS (keep the connections open after the last reading, e.g. for dotnet-gcdump)
                    --sync (each connection SYNCs once after AUTH, as a client does on connecting)
+                   --warmup N (open and close N such connections first: the JIT's tier-ups and the pool's threads
+                   are paid before the slope)   --settle 2 (seconds from a count's last connection to its reading)
           send:    --connections 32   --window 8   --messages 40000   --content-bytes 200
                    --ceiling-rows 100000   --ceiling-batch 1000   --ceiling-runs 2
                    --store sqlite|mysql (mysql: MariaDB from scripts/services.sh, or CHATWIRE_SERVICES_DIR's)
@@ -163,6 +186,13 @@ internal sealed record HarnessOptions
                    --connections 5000 (at most 16000)   --per-user 1   --conversations 10   --members 50
                    --rounds 20   --warm-rounds 3   --messages 2 (per session)   --content-bytes 200   --in-flight 500
                    --sources 4   --timeout-seconds 120   --hold SECONDS (after the last round)   --tls | --noise
+          soak:    the leak check for sessions that stay: users in DM pairs and one shared channel talk at a steady
+                   rate (four SENDs in five to the partner, one to the channel; TYPING at most every 3 s; a REACT on
+                   every fifth message from the partner, a READ on every tenth); each user hangs up, reconnects and
+                   SYNCs after --reconnect-every SENDs; the gateway's heap (after a forced full GC) and RSS every
+                   --interval seconds, and their slope over the last two thirds, per minute and per 1,000 messages
+                   --connections 32 (users)   --rate 200 (SENDs/s, all users)   --minutes 20   --interval 60
+                   --reconnect-every 500   --window 8   --content-bytes 200
         """;
 
     public static HarnessOptions Parse(string[] args)
@@ -250,6 +280,12 @@ internal sealed record HarnessOptions
                 "--counts" => options with { Counts = value.Split(',').Select(Int).ToArray() },
                 "--per-user" => options with { ConnectionsPerUser = Int(value) },
                 "--hold" => options with { HoldSeconds = Int(value) },
+                "--minutes" => options with { Minutes = Int(value) },
+                "--rate" => options with { Rate = Int(value) },
+                "--reconnect-every" => options with { ReconnectEvery = Int(value) },
+                "--interval" => options with { IntervalSeconds = Int(value) },
+                "--warmup" => options with { Warmup = value == "0" ? 0 : Int(value) },
+                "--settle" => options with { SettleSeconds = value == "0" ? 0 : Int(value) },
                 "--sources" => options with { SourceAddresses = Int(value) },
                 "--connections" when options.Scenario == "cluster-idle" => options with { Connections = Int(value), Counts = [Int(value) / 4, Int(value) / 2, Int(value)] },
                 "--connections" => options with { Connections = Int(value) },
@@ -292,6 +328,11 @@ internal sealed record HarnessOptions
         if (options.Scenario == "cluster-idle")
         {
             ClusterIdleScenario.Validate(options);
+        }
+
+        if (options.Scenario == "soak" && options.Minutes * 60 / options.IntervalSeconds < 3)
+        {
+            throw new ArgumentException("soak: --minutes must cover at least three --interval readings.");
         }
 
         if (options.CeilingRuns < 1)

@@ -5,6 +5,9 @@ namespace ChatWire.LoadHarness;
 /// <summary>
 /// Holds authenticated idle connections and reads the gateway's retained memory at each count; the cost
 /// of one connection is the slope between two counts, so start-up cost neither flatters nor punishes it.
+/// With <c>--warmup N</c>, N connections are opened and closed first, so that what the node pays once while
+/// its first connections arrive (the JIT compiling the AUTH path again at its higher tier, threads the pool
+/// starts) is not read as the cost of the connections that follow.
 /// </summary>
 internal static class IdleScenario
 {
@@ -28,10 +31,10 @@ internal static class IdleScenario
         var endpoint = security.EndPoint(gateway);
         await security.ReadTrustAsync(gateway);
 
-        Console.WriteLine($"gateway pid {gateway.ProcessId} on {endpoint} ({security.Name}), transport {(options.Transport.Length > 0 ? options.Transport : "default")}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses{(options.SyncOnConnect ? "; each SYNCs once after AUTH" : "")}");
+        Console.WriteLine($"gateway pid {gateway.ProcessId} on {endpoint} ({security.Name}), transport {(options.Transport.Length > 0 ? options.Transport : "default")}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses{(options.SyncOnConnect ? "; each SYNCs once after AUTH" : "")}; warm-up {options.Warmup}; readings {options.SettleSeconds} s after each count");
 
         var users = new List<(Guid DeviceId, string Token)>();
-        var needed = (counts.Max() + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
+        var needed = (Math.Max(counts.Max(), options.Warmup) + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
         for (var i = 0; i < needed; i++)
         {
             var (_, device, token) = await gateway.SignupAsync($"idle{i:D6}");
@@ -42,42 +45,61 @@ internal static class IdleScenario
         var baseline = await gateway.ReadMemoryAsync();
         Console.WriteLine($"0 connections: managed {Kb(baseline.ManagedBytes)} KB, RSS {Kb(baseline.RssBytes)} KB (server GC: {baseline.ServerGc})");
 
+        // Connections from..to-1, as many as 64 at a time, each AUTHed (and SYNCed, with --sync).
+        async Task<LoadConnection[]> OpenAsync(int from, int to)
+        {
+            using var gate = new SemaphoreSlim(64);
+            return await Task.WhenAll(Enumerable.Range(from, to - from).Select(async i =>
+            {
+                await gate.WaitAsync();
+                try
+                {
+                    var user = users[i / options.ConnectionsPerUser];
+                    var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
+                    var connection = await security.ConnectAsync(gateway, source, user.Token, user.DeviceId, CancellationToken.None);
+                    if (options.SyncOnConnect)
+                    {
+                        await foreach (var _ in connection.SyncAsync(null))
+                        {
+                        }
+                    }
+
+                    return connection;
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }).ToList());
+        }
+
+        MemoryReading? warmed = null;
+        if (options.Warmup > 0)
+        {
+            foreach (var connection in await OpenAsync(0, options.Warmup))
+            {
+                connection.Dispose();
+            }
+
+            await gateway.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(60));
+            await Task.Delay(TimeSpan.FromSeconds(options.SettleSeconds));
+            warmed = await gateway.ReadMemoryAsync();
+            Console.WriteLine($"after a warm-up of {options.Warmup} connections, 0 connections: managed {Kb(warmed.ManagedBytes)} KB, RSS {Kb(warmed.RssBytes)} KB, {warmed.Threads} threads, {warmed.JitMethods} methods compiled");
+        }
+
         var connections = new List<LoadConnection>();
         var readings = new List<MemoryReading>();
         try
         {
             foreach (var target in counts)
             {
-                using var gate = new SemaphoreSlim(64);
-                var batch = Enumerable.Range(connections.Count, target - connections.Count).Select(async i =>
-                {
-                    await gate.WaitAsync();
-                    try
-                    {
-                        var user = users[i / options.ConnectionsPerUser];
-                        var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
-                        var connection = await security.ConnectAsync(gateway, source, user.Token, user.DeviceId, CancellationToken.None);
-                        if (options.SyncOnConnect)
-                        {
-                            await foreach (var _ in connection.SyncAsync(null))
-                            {
-                            }
-                        }
-
-                        return connection;
-                    }
-                    finally
-                    {
-                        gate.Release();
-                    }
-                }).ToList();
-                connections.AddRange(await Task.WhenAll(batch));
+                connections.AddRange(await OpenAsync(connections.Count, target));
 
                 // Let the transport settle (pending sends flushed, pool blocks returned) before reading.
-                await Task.Delay(2_000);
+                await Task.Delay(TimeSpan.FromSeconds(options.SettleSeconds));
                 var reading = await gateway.ReadMemoryAsync();
                 readings.Add(reading);
-                Console.WriteLine($"{reading.Connections} connections: managed {Kb(reading.ManagedBytes)} KB, RSS {Kb(reading.RssBytes)} KB, {reading.Threads} threads");
+                Console.WriteLine($"{reading.Connections} connections: managed {Kb(reading.ManagedBytes)} KB, RSS {Kb(reading.RssBytes)} KB, {reading.Threads} threads, {reading.JitMethods} methods compiled");
             }
 
             if (options.HoldSeconds > 0)
@@ -100,6 +122,8 @@ internal static class IdleScenario
         var managedPerConnection = (last.ManagedBytes - first.ManagedBytes) / (double)added;
         var rssPerConnection = (last.RssBytes - first.RssBytes) / (double)added;
         Console.WriteLine($"slope {first.Connections} → {last.Connections}: managed {managedPerConnection / 1024:F2} KB/connection, RSS {rssPerConnection / 1024:F2} KB/connection");
+        var steps = readings.Zip(readings.Skip(1), (a, b) => (b.RssBytes - a.RssBytes) / (double)(b.Connections - a.Connections)).ToArray();
+        Console.WriteLine($"RSS steps: {string.Join(", ", steps.Select(s => $"{s / 1024:F2}"))} KB/connection; largest {steps.Max() / 1024:F2}");
         return new
         {
             scenario = "idle",
@@ -110,10 +134,14 @@ internal static class IdleScenario
             server_gc = first.ServerGc,
             connections_per_user = options.ConnectionsPerUser,
             sync_on_connect = options.SyncOnConnect,
+            warmup = options.Warmup,
+            settle_seconds = options.SettleSeconds,
             baseline,
+            warmed,
             readings,
             managed_bytes_per_connection = managedPerConnection,
             rss_bytes_per_connection = rssPerConnection,
+            rss_bytes_per_connection_largest_step = steps.Max(),
         };
     }
 

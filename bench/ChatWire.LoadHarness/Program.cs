@@ -33,6 +33,7 @@ var result = options.Scenario switch
     "connect-storm" => await ConnectStormScenario.RunAsync(options),
     "resume-storm" => await ResumeStormScenario.RunAsync(options),
     "churn" => await ChurnScenario.RunAsync(options),
+    "soak" => await SoakScenario.RunAsync(options),
     "ceiling" => await InsertCeiling.RunAsync(options.CeilingRows, options.CeilingBatch, options.ContentBytes, options.Conversations),
     _ => await SendScenario.RunAsync(options),
 };

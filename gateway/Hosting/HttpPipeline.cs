@@ -199,7 +199,9 @@ internal static class HttpPipeline
     // For load tests (bench/ChatWire.LoadHarness): a blocking compacting GC, then an aggressive one (which also
     // gives the GC's free memory back to the system), then the retained managed heap, the memory the GC still has
     // committed (live objects, free space it keeps, pinned blocks it cannot move) and the process RSS, so memory per
-    // connection can be read as a slope between counts without the GC's slack of the moment.
+    // connection can be read as a slope between counts without the GC's slack of the moment. The JIT's counts say
+    // whether code was still being compiled between two readings (compiled code and the JIT's own memory are RSS
+    // outside the managed heap, paid once, not per connection).
     private static void MapDebugMemory(WebApplication app) =>
         app.MapPost("/debug/memory", (ConnectionRegistry registry) =>
         {
@@ -214,6 +216,8 @@ internal static class HttpPipeline
                 gc_committed_bytes = GC.GetGCMemoryInfo().TotalCommittedBytes,
                 rss_bytes = process.WorkingSet64,
                 gc_server = System.Runtime.GCSettings.IsServerGC,
+                jit_methods = System.Runtime.JitInfo.GetCompiledMethodCount(),
+                jit_il_bytes = System.Runtime.JitInfo.GetCompiledILBytes(),
             });
         }).ExcludeFromDescription();
 
