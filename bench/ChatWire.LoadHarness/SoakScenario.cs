@@ -47,11 +47,11 @@ internal static class SoakScenario
 
         var counters = new Counters();
         using var stop = new CancellationTokenSource();
-        var drivers = clients.Select(c => DriveAsync(c, gateway, perUser, options, content, counters, stop.Token)).ToArray();
-        var readings = new List<(double Minutes, long Sent, MemoryReading Memory)>();
-        var started = Stopwatch.GetTimestamp();
         var before = await gateway.ReadMemoryAsync();
         var cpuBefore = gateway.CpuTime;
+        var started = Stopwatch.GetTimestamp();
+        var drivers = clients.Select(c => DriveAsync(c, gateway, perUser, options, content, counters, stop.Token)).ToArray();
+        var readings = new List<(double Minutes, long Sent, MemoryReading Memory)>();
         try
         {
             for (var k = 1; k * options.IntervalSeconds <= options.Minutes * 60; k++)
