@@ -141,23 +141,26 @@ internal static class ChurnScenario
     }
 
     // The least-squares slope of the readings against their index (bytes per round).
-    internal static double Slope(IReadOnlyList<double> values)
+    internal static double Slope(IReadOnlyList<double> values) =>
+        Slope([.. Enumerable.Range(0, values.Count).Select(i => (double)i)], values);
+
+    // The least-squares slope of y against x; 0 with fewer than two distinct x.
+    internal static double Slope(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
-        var n = values.Count;
-        if (n < 2)
+        if (x.Count < 2)
         {
             return 0;
         }
 
-        var meanX = (n - 1) / 2.0;
-        var meanY = values.Average();
+        var meanX = x.Average();
+        var meanY = y.Average();
         double covariance = 0, variance = 0;
-        for (var i = 0; i < n; i++)
+        for (var i = 0; i < x.Count; i++)
         {
-            covariance += (i - meanX) * (values[i] - meanY);
-            variance += (i - meanX) * (i - meanX);
+            covariance += (x[i] - meanX) * (y[i] - meanY);
+            variance += (x[i] - meanX) * (x[i] - meanX);
         }
 
-        return covariance / variance;
+        return variance == 0 ? 0 : covariance / variance;
     }
 }

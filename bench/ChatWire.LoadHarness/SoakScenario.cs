@@ -91,10 +91,10 @@ internal static class SoakScenario
         // The first third is the store's caches and the heap finding their size; the slope is taken over the rest.
         var measured = readings.Skip(readings.Count / 3).ToList();
         var minutesX = measured.Select(r => r.Minutes).ToList();
-        var managedSlope = Slope(minutesX, measured.Select(r => (double)r.Memory.ManagedBytes).ToList());
-        var committedSlope = Slope(minutesX, measured.Select(r => (double)r.Memory.GcCommittedBytes).ToList());
-        var rssSlope = Slope(minutesX, measured.Select(r => (double)r.Memory.RssBytes).ToList());
-        var messagesPerMinute = Slope(minutesX, measured.Select(r => (double)r.Sent).ToList());
+        var managedSlope = ChurnScenario.Slope(minutesX, measured.Select(r => (double)r.Memory.ManagedBytes).ToList());
+        var committedSlope = ChurnScenario.Slope(minutesX, measured.Select(r => (double)r.Memory.GcCommittedBytes).ToList());
+        var rssSlope = ChurnScenario.Slope(minutesX, measured.Select(r => (double)r.Memory.RssBytes).ToList());
+        var messagesPerMinute = ChurnScenario.Slope(minutesX, measured.Select(r => (double)r.Sent).ToList());
         var acked = Volatile.Read(ref counters.Acked);
         Console.WriteLine($"{acked} SENDs acknowledged in {elapsed.TotalMinutes:F1} min ({acked / elapsed.TotalSeconds:F0}/s against {options.Rate}/s asked), {counters.Events} events, {counters.Reactions} reactions, {counters.Reads} reads, {counters.Typing} typing notices, {counters.Reconnects} reconnects; gateway CPU {cpu.TotalSeconds:F0} s");
         double? PerThousand(double slope) => messagesPerMinute > 0 ? slope / messagesPerMinute * 1000 : null;
@@ -209,21 +209,6 @@ internal static class SoakScenario
     }
 
     private static double Mib(long bytes) => Math.Round(bytes / 1024.0 / 1024, 1);
-
-    // The least-squares slope of y against x.
-    private static double Slope(List<double> x, List<double> y)
-    {
-        var meanX = x.Average();
-        var meanY = y.Average();
-        double covariance = 0, variance = 0;
-        for (var i = 0; i < x.Count; i++)
-        {
-            covariance += (x[i] - meanX) * (y[i] - meanY);
-            variance += (x[i] - meanX) * (x[i] - meanX);
-        }
-
-        return variance == 0 ? 0 : covariance / variance;
-    }
 
     private sealed class Counters
     {
