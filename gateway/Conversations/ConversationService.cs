@@ -85,6 +85,13 @@ internal sealed partial class ConversationService(
             return Refuse(ErrorCode.InvalidField, "thread_root_id must name another message: a message cannot reply to itself.");
         }
 
+        // The stores count a mention of the nil id as one of everyone (how @channel and @here are kept), so a nil id
+        // here would be an @channel that bypasses the team's rule on who may use one (step 4).
+        if (MentionsNilId(send.Mentions))
+        {
+            return Refuse(ErrorCode.InvalidField, "mentions must name users: the nil id is not a user (@channel and @here go in group_mentions).");
+        }
+
         if (E2eSendCheck.IsE2e(send.ContentType) && send.DistributionId.Length != E2eSendCheck.DistributionIdLength)
         {
             return Refuse(ErrorCode.InvalidField, "End-to-end content must name its distribution: distribution_id must be the 16-byte chain id the content was sealed under.");
@@ -375,6 +382,20 @@ internal sealed partial class ConversationService(
 
     // Empty content says nothing; nor does text of spaces and line breaks. Other media types are opaque
     // (an end-to-end encrypted envelope, say): only their emptiness is checked.
+    // By index: a foreach over the interface would allocate an enumerator on every SEND.
+    private static bool MentionsNilId(IReadOnlyList<Guid> mentions)
+    {
+        for (var i = 0; i < mentions.Count; i++)
+        {
+            if (mentions[i] == Guid.Empty)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static bool IsBlank(string contentType, ReadOnlySpan<byte> content)
     {
         if (content.IsEmpty)

@@ -14,6 +14,9 @@ internal sealed class WebhookAddressPolicy(bool allowPrivate)
 {
     public const int MaxUrlLength = 2048;
 
+    /// <summary>The longest host name DNS carries, in its text form (RFC 1035's 255 octets on the wire).</summary>
+    public const int MaxHostLength = 253;
+
     public bool AllowPrivate { get; } = allowPrivate;
 
     /// <summary>Why <paramref name="url"/> may not be registered, or null when it may.</summary>
@@ -46,6 +49,12 @@ internal sealed class WebhookAddressPolicy(bool allowPrivate)
             return "A webhook URL's port is 1 to 65535.";
         }
 
+        // DNS's own limit; the resolver throws on a longer name rather than saying it does not resolve.
+        if (uri.IdnHost.Length > MaxHostLength)
+        {
+            return $"A webhook URL's host name is at most {MaxHostLength} characters.";
+        }
+
         try
         {
             await ResolveAllowedAsync(uri.IdnHost, cancellationToken);
@@ -71,8 +80,9 @@ internal sealed class WebhookAddressPolicy(bool allowPrivate)
             {
                 addresses = await Dns.GetHostAddressesAsync(host, cancellationToken);
             }
-            catch (SocketException)
+            catch (Exception ex) when (ex is SocketException or ArgumentException)
             {
+                // ArgumentException: a name DNS cannot carry (over 255 characters, say).
                 throw new WebhookDestinationRefusedException($"The webhook host {host} does not resolve.");
             }
         }

@@ -69,6 +69,27 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal((42u, 43u), (byAdmin.RequestId, inGroup.RequestId));
     }
 
+    // The stores keep @channel and @here as a mention of the nil id, so a nil id among mentions would count for every
+    // member like an @channel, past the team's rule above: it is refused INVALID_FIELD, in any team, and nothing is stored.
+    [Fact]
+    public async Task AMentionOfTheNilId_IsRefused_NotAnAtChannelInDisguise()
+    {
+        var (alice, bob, carol, teamId) = await TeamOfThreeAsync();
+        var general = (await alice.CallAsync(HttpMethod.Get, $"v1/teams/{teamId}/channels")).GetProperty("channels").EnumerateArray()
+            .Single(c => c.GetProperty("name").GetString() == "general").GetProperty("conversation_id").GetGuid();
+        await alice.CallAsync(HttpMethod.Patch, $"v1/teams/{teamId}", new { members_can_mention_channel = false });
+        await using var carols = await RawClient.ConnectAuthenticatedAsync(carol);
+        var before = await carols.SendTextAsync(general, "before");
+
+        await carols.SendAsync(new Send(51, general, Guid.CreateVersion7(), "text/plain", "hey all"u8.ToArray()) { Mentions = [bob.UserId, Guid.Empty] });
+        var refused = await carols.ExpectErrorAsync();
+        var after = await carols.SendTextAsync(general, "after");
+
+        Assert.Equal((51u, ErrorCode.InvalidField), (refused.RequestId, refused.Code));
+        Assert.Contains("group_mentions", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before.Seq + 1, after.Seq);
+    }
+
     [Fact]
     public async Task ALeavingMembersInvites_AreRevoked()
     {

@@ -102,6 +102,21 @@ public sealed class WebhookDeliveryTests
     public void IsInternal_Address_AsClassified(string address, bool expected) =>
         Assert.Equal(expected, WebhookAddressPolicy.IsInternal(System.Net.IPAddress.Parse(address)));
 
+    // Each label within DNS's 63, the whole name over its 253: Uri takes it, the resolver would throw on it. The
+    // registration is refused with a reason (400 VALIDATION_FAILED on token), not a 500; so is a lookup at send time.
+    [Fact]
+    public async Task CheckUrlAsync_HostLongerThanDnsCarries_RefusedWithAReason()
+    {
+        var host = string.Join('.', Enumerable.Repeat(new string('a', 63), 5)) + ".com";
+        var policy = new WebhookAddressPolicy(allowPrivate: false);
+
+        var reason = await policy.CheckUrlAsync($"https://{host}/hook", CancellationToken.None);
+        var lookup = await Assert.ThrowsAsync<WebhookDestinationRefusedException>(() => policy.ResolveAllowedAsync(host, CancellationToken.None));
+
+        Assert.Equal($"A webhook URL's host name is at most {WebhookAddressPolicy.MaxHostLength} characters.", reason);
+        Assert.Contains("does not resolve", lookup.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ConnectAsync_LoopbackWhileNotAllowed_RefusedBeforeConnecting()
     {
