@@ -284,6 +284,24 @@ internal sealed partial class ConversationService
         }
     }
 
+    // Each person's list read whole: a new group is rare next to the reads of those lists (every AUTH and push), and the
+    // cap keeps them short. Two groups opened at the same moment may both pass; the cap is a bound, not an exact count.
+    // Who is at the cap is said only of the caller: the others' conversations are theirs.
+    private async Task RequireRoomForAnotherGroupAsync(Guid actorId, SortedSet<Guid> members, CancellationToken ct)
+    {
+        var cap = limits.Value.MaxGroupConversationsPerUser;
+        foreach (var member in members)
+        {
+            var groups = (await directory.ListConversationsForUserAsync(member, ct)).Count(c => c.Kind == ConversationKind.GroupMessage);
+            if (groups >= cap)
+            {
+                throw new RequestRefusedException(ErrorCode.QuotaExceeded, member == actorId
+                    ? $"You are in {cap} group conversations, the most one person may be in; leave one first."
+                    : $"Someone in this group is in {cap} group conversations, the most one person may be in.");
+            }
+        }
+    }
+
     /// <summary>
     /// The DM or group DM of the actor and <paramref name="users"/> (names or ids of team-mates), created on
     /// first use; the same set of people always gets the same conversation.
@@ -345,6 +363,11 @@ internal sealed partial class ConversationService
         var existing = await directory.FindDirectConversationAsync(key, ct);
         if (existing is null)
         {
+            if (kind == ConversationKind.GroupMessage)
+            {
+                await RequireRoomForAnotherGroupAsync(actor.UserId, members, ct);
+            }
+
             var conversation = new ConversationRecord(Guid.CreateVersion7(), kind, null, null, key, actor.UserId, time.GetUtcNow());
             try
             {

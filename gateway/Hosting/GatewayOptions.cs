@@ -304,6 +304,12 @@ public sealed class LimitsOptions
     public int MaxActiveInvitesPerTeam { get; set; } = 100;
 
     /// <summary>
+    /// Group DMs (three people or more) one user may be in: a new group is refused while any of its people is in this
+    /// many, so that team-mates cannot grow someone's conversation list (read whole at AUTH and for every push) without bound.
+    /// </summary>
+    public int MaxGroupConversationsPerUser { get; set; } = 1_000;
+
+    /// <summary>
     /// HTTP API requests (<c>/v1/</c>) one account may make per minute on one node, over all its devices: a burst of
     /// this many, then one every 60/N seconds (docs/http-api.md, "Rate limits").
     /// </summary>

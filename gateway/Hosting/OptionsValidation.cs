@@ -224,6 +224,7 @@ internal static class LimitsOptionsValidation
             (nameof(limits.MaxTeamsOwnedPerUser), limits.MaxTeamsOwnedPerUser),
             (nameof(limits.MaxChannelsPerTeam), limits.MaxChannelsPerTeam),
             (nameof(limits.MaxActiveInvitesPerTeam), limits.MaxActiveInvitesPerTeam),
+            (nameof(limits.MaxGroupConversationsPerUser), limits.MaxGroupConversationsPerUser),
             (nameof(limits.PrekeyClaimsPerMinutePerUser), limits.PrekeyClaimsPerMinutePerUser),
             (nameof(limits.MaxSenderChainMembers), limits.MaxSenderChainMembers),
         })

@@ -277,6 +277,39 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal(HttpStatusCode.Created, afterRevoking.StatusCode);
     }
 
+    // Team-mates cannot grow someone's list of group DMs without bound: a new group naming anyone already in the cap's
+    // worth is refused, and the answer tells the caller only about themselves. Groups that exist, and DMs, still open.
+    [Fact]
+    public async Task GroupConversations_CappedPerPerson_NewGroupsOnly()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Limits:MaxGroupConversationsPerUser"] = "2" });
+        var alice = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        var code = await alice.InviteAsync(teamId);
+        var (bob, carol, dave, erin) = (await server.SignupAsync(), await server.SignupAsync(), await server.SignupAsync(), await server.SignupAsync());
+        foreach (var user in new[] { bob, carol, dave, erin })
+        {
+            await user.JoinAsync(code);
+        }
+
+        var first = await alice.OpenDmAsync(bob.Username, carol.Username);
+        await alice.OpenDmAsync(bob.Username, dave.Username);
+
+        var byCarol = await carol.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { bob.Username, erin.Username } });
+        var byBob = await bob.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { carol.Username, erin.Username } });
+        var again = await carol.OpenDmAsync(alice.Username, bob.Username);
+        var dm = await carol.OpenDmAsync(bob.Username);
+        var withoutBob = await carol.OpenDmAsync(dave.Username, erin.Username);
+
+        var refusedCarol = await AssertProblemAsync(byCarol, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
+        var refusedBob = await AssertProblemAsync(byBob, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
+        Assert.StartsWith("Someone in this group is in 2 group conversations", refusedCarol.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("You are in 2 group conversations", refusedBob.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(first, again);
+        Assert.NotEqual(Guid.Empty, dm);
+        Assert.NotEqual(Guid.Empty, withoutBob);
+    }
+
     [Fact]
     public async Task Lists_ArePaged_WithACursor()
     {
