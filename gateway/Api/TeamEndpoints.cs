@@ -9,6 +9,9 @@ namespace ChatWire.Gateway.Api;
 
 internal static class TeamEndpoints
 {
+    /// <summary>How long a revoked or expired invite stays listed before it is deleted.</summary>
+    public static readonly TimeSpan DeadInviteRetention = TimeSpan.FromDays(1);
+
     /// <summary>The most mention candidates one GET /v1/teams/{teamId}/members answers: its limit's maximum.</summary>
     public const int MaxMentionCandidates = 100;
 
@@ -58,8 +61,8 @@ internal static class TeamEndpoints
             .Returns<InviteCreatedResponse>(StatusCodes.Status201Created).Refuses(400, 403, 415);
         authenticated.MapGet("/teams/{teamId}/invites", ListInvitesAsync)
             .Describe("listInvites", "List a team's invites (owners and admins)", Tag,
-                "Every invite of the team, revoked and expired ones included, with who created it; never the code itself. Owners and admins only "
-                + "(others 403 FORBIDDEN). Paged: limit 1-500 (default 100), and next_cursor as cursor for the next page until it is null.")
+                "Every invite of the team, revoked and expired ones included (until the team's next invite is made a day after they died), "
+                + "oldest first, with who created it; never the code itself. Owners and admins only (others 403 FORBIDDEN). Paged: limit 1-500 (default 100), and next_cursor as cursor for the next page until it is null.")
             .Returns<InviteListResponse>().Refuses(400, 403);
         authenticated.MapDelete("/teams/{teamId}/invites/{inviteId}", RevokeInviteAsync)
             .Describe("revokeInvite", "Revoke an invite (owners and admins)", Tag,
@@ -203,6 +206,10 @@ internal static class TeamEndpoints
 
         var code = SessionTokens.NewInviteCode();
         var now = time.GetUtcNow();
+
+        // The team's dead invites go once they are a day dead, so that making and revoking invites in a loop does not
+        // grow the team's rows without bound. Here, where rows are added: nothing else needs a sweep.
+        await directory.DeleteDeadInvitesAsync(team, now - DeadInviteRetention, ct);
         var invite = new InviteRecord(Guid.CreateVersion7(), team, SessionTokens.Hash(code, SessionTokens.InviteCodeBytes)!, me.UserId, now, now + lifetime, null);
         await directory.CreateInviteAsync(invite, ct);
         return Results.Json(new InviteCreatedResponse(invite.Id, code, team, invite.ExpiresAt.UtcDateTime), statusCode: StatusCodes.Status201Created);
@@ -212,7 +219,8 @@ internal static class TeamEndpoints
     {
         var team = Ids.Parse("team_id", teamId);
         await RequireAdminAsync(directory, team, http.Identity().UserId, ct);
-        var (page, next) = Paging.Page(await directory.ListInvitesAsync(team, ct), i => i.Id, limit, cursor);
+        var take = Paging.Limit(limit);
+        var (page, next) = Paging.Page(await directory.ListInvitesAsync(team, Paging.After(cursor), take + 1, ct), i => i.Id, limit, cursor);
         return new InviteListResponse(page.Select(i => new InviteInfo(i.Id, i.CreatedBy, i.CreatedAt.UtcDateTime, i.ExpiresAt.UtcDateTime, i.RevokedAt is not null)).ToList(), next);
     }
 

@@ -109,7 +109,14 @@ public interface IDirectoryStore
 
     Task<InviteRecord?> FindInviteByCodeHashAsync(byte[] codeHash, CancellationToken cancellationToken = default);
 
-    Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The team's invites, live and dead (revoked or expired), in id order: up to <paramref name="limit"/> of those
+    /// after <paramref name="afterId"/> (from the first when null).
+    /// </summary>
+    Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, Guid? afterId, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the team's invites revoked or expired before <paramref name="before"/>; how many.</summary>
+    Task<int> DeleteDeadInvitesAsync(Guid teamId, DateTimeOffset before, CancellationToken cancellationToken = default);
 
     Task<bool> RevokeInviteAsync(Guid teamId, Guid inviteId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
 

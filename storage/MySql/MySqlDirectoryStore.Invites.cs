@@ -43,13 +43,30 @@ public sealed partial class MySqlDirectoryStore
         }, cancellationToken);
     }
 
-    // The list admins look at: the replica.
-    public Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, CancellationToken cancellationToken = default) =>
-        ReadReplicaAsync(async (connection, ct) =>
+    // The list admins look at: the replica. A range scan of ix_invites_team_id, whose entries end with the primary key.
+    public Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, Guid? afterId, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return ReadReplicaAsync(async (connection, ct) =>
         {
-            await using var command = new MySqlCommand($"SELECT {InviteColumns} FROM invites WHERE team_id = @team_id ORDER BY created_at, id;", connection);
+            var after = afterId is null ? string.Empty : "AND id > @after";
+            await using var command = new MySqlCommand(
+                $"SELECT {InviteColumns} FROM invites WHERE team_id = @team_id {after} ORDER BY id LIMIT @limit;", connection);
             command.Parameters.AddGuid("@team_id", teamId);
+            command.Parameters.AddNullableGuid("@after", afterId);
+            command.Parameters.AddInteger("@limit", limit);
             return await ReadListAsync(command, ReadInvite, ct);
+        }, cancellationToken);
+    }
+
+    public Task<int> DeleteDeadInvitesAsync(Guid teamId, DateTimeOffset before, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (connection, ct) =>
+        {
+            await using var command = new MySqlCommand(
+                "DELETE FROM invites WHERE team_id = @team_id AND (revoked_at < @before OR expires_at < @before);", connection);
+            command.Parameters.AddGuid("@team_id", teamId);
+            command.Parameters.AddTime("@before", before);
+            return await command.ExecuteNonQueryAsync(ct);
         }, cancellationToken);
 
     public Task<bool> RevokeInviteAsync(Guid teamId, Guid inviteId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) =>

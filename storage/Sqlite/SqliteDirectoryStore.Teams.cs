@@ -478,13 +478,34 @@ public sealed partial class SqliteDirectoryStore
         return await ReadSingleAsync(command, ReadInvite, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, Guid? afterId, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+
+        // The team's rows through ix_invites_team_id, then a sort that keeps only the page (LIMIT): memory stays a
+        // page's, and the rows a team keeps are bounded by DeleteDeadInvitesAsync and the cap on live ones.
+        command.CommandText = $"""
+            SELECT {InviteColumns} FROM invites
+            WHERE team_id = $team_id AND ($after IS NULL OR id > $after)
+            ORDER BY id
+            LIMIT $limit;
+            """;
+        command.Parameters.AddGuid("$team_id", teamId);
+        command.Parameters.AddNullableGuid("$after", afterId);
+        command.Parameters.AddInteger("$limit", limit);
+        return await ReadListAsync(command, ReadInvite, cancellationToken);
+    }
+
+    public async Task<int> DeleteDeadInvitesAsync(Guid teamId, DateTimeOffset before, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {InviteColumns} FROM invites WHERE team_id = $team_id ORDER BY created_at, id;";
+        command.CommandText = "DELETE FROM invites WHERE team_id = $team_id AND (revoked_at < $before OR expires_at < $before);";
         command.Parameters.AddGuid("$team_id", teamId);
-        return await ReadListAsync(command, ReadInvite, cancellationToken);
+        command.Parameters.AddTime("$before", before);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<bool> RevokeInviteAsync(Guid teamId, Guid inviteId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)

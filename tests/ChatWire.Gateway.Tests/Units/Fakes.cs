@@ -518,7 +518,9 @@ internal sealed class FakeDirectory : IDirectoryStore
 
     public Task<InviteRecord?> FindInviteByCodeHashAsync(byte[] codeHash, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    public Task<IReadOnlyList<InviteRecord>> ListInvitesAsync(Guid teamId, Guid? afterId, int limit, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<int> DeleteDeadInvitesAsync(Guid teamId, DateTimeOffset before, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
     public Task<bool> RevokeInviteAsync(Guid teamId, Guid inviteId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 

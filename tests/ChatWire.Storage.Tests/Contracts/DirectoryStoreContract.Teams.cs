@@ -499,20 +499,65 @@ public abstract partial class DirectoryStoreContract
     }
 
     [Fact]
-    public async Task ListInvitesAsync_TwoTeams_ReturnsOnlyThatTeamsInvitesOldestFirst()
+    public async Task ListInvitesAsync_TwoTeams_ReturnsOnlyThatTeamsInvitesInIdOrder()
     {
         var alice = await AddUserAsync("alice");
         var acme = await AddTeamAsync(alice, "Acme");
         var blue = await AddTeamAsync(alice, "Blue");
-        var second = await AddInviteAsync(acme, alice, "code-2", T0.AddMinutes(2));
-        var first = await AddInviteAsync(acme, alice, "code-1", T0.AddMinutes(1));
+        var second = await AddInviteAsync(acme, alice, "code-2", T0.AddMinutes(2), Guid.Parse("01900000-0000-7000-8000-000000000002"));
+        var first = await AddInviteAsync(acme, alice, "code-1", T0.AddMinutes(1), Guid.Parse("01900000-0000-7000-8000-000000000001"));
         await AddInviteAsync(blue, alice, "code-3");
 
-        var invites = await Store.ListInvitesAsync(acme.Id);
+        var invites = await Store.ListInvitesAsync(acme.Id, null, 10);
 
         Assert.Equal(2, invites.Count);
         AssertInvite(first, invites[0]);
         AssertInvite(second, invites[1]);
+    }
+
+    // Pages by id, the limit applied in the store; ids are compared in their text order (the byte order they are kept in).
+    [Fact]
+    public async Task ListInvitesAsync_AfterAnId_TheNextPageOnly()
+    {
+        var alice = await AddUserAsync("alice");
+        var acme = await AddTeamAsync(alice, "Acme");
+        var made = new List<InviteRecord>();
+        foreach (var id in new[] { "01900000-0000-7000-8000-0000000000ff", "01900000-0000-7000-8000-000000000100", "01900000-0000-7001-8000-000000000000", "02000000-0000-7000-8000-000000000000" })
+        {
+            made.Add(await AddInviteAsync(acme, alice, "code-" + id, T0, Guid.Parse(id)));
+        }
+
+        var firstPage = await Store.ListInvitesAsync(acme.Id, null, 2);
+        var secondPage = await Store.ListInvitesAsync(acme.Id, firstPage[^1].Id, 2);
+        var past = await Store.ListInvitesAsync(acme.Id, made[^1].Id, 2);
+
+        Assert.Equal(made.Take(2).Select(i => i.Id), firstPage.Select(i => i.Id));
+        Assert.Equal(made.Skip(2).Select(i => i.Id), secondPage.Select(i => i.Id));
+        Assert.Empty(past);
+    }
+
+    // Dead before the cut: revoked before it, or expired before it. Live invites, the recently dead and other teams' stay.
+    [Fact]
+    public async Task DeleteDeadInvitesAsync_RevokedOrExpiredBeforeTheCut_OnlyThose()
+    {
+        var alice = await AddUserAsync("alice");
+        var acme = await AddTeamAsync(alice, "Acme");
+        var blue = await AddTeamAsync(alice, "Blue");
+        var live = await AddInviteAsync(acme, alice, "live", T0);
+        var revokedLongAgo = await AddInviteAsync(acme, alice, "revoked-long-ago", T0);
+        var revokedLately = await AddInviteAsync(acme, alice, "revoked-lately", T0);
+        var expiredLongAgo = await AddInviteAsync(acme, alice, "expired-long-ago", T0.AddDays(-30));
+        var otherTeams = await AddInviteAsync(blue, alice, "other-team", T0.AddDays(-30));
+        await Store.RevokeInviteAsync(acme.Id, revokedLongAgo.Id, T0.AddHours(1));
+        await Store.RevokeInviteAsync(acme.Id, revokedLately.Id, T0.AddDays(3));
+
+        var deleted = await Store.DeleteDeadInvitesAsync(acme.Id, T0.AddDays(2));
+        var left = await Store.ListInvitesAsync(acme.Id, null, 10);
+
+        Assert.Equal(2, deleted);
+        Assert.Equal(new[] { live.Id, revokedLately.Id }.Order(), left.Select(i => i.Id).Order());
+        Assert.Null(await Store.FindInviteByCodeHashAsync(expiredLongAgo.CodeHash));
+        Assert.NotNull(await Store.FindInviteByCodeHashAsync(otherTeams.CodeHash));
     }
 
     [Fact]
@@ -555,10 +600,10 @@ public abstract partial class DirectoryStoreContract
         return user;
     }
 
-    private async Task<InviteRecord> AddInviteAsync(TeamRecord team, UserRecord creator, string code, DateTimeOffset? createdAt = null)
+    private async Task<InviteRecord> AddInviteAsync(TeamRecord team, UserRecord creator, string code, DateTimeOffset? createdAt = null, Guid? id = null)
     {
         var time = createdAt ?? T0;
-        var invite = new InviteRecord(Guid.NewGuid(), team.Id, Hash(code), creator.Id, time, time.AddDays(7), null);
+        var invite = new InviteRecord(id ?? Guid.NewGuid(), team.Id, Hash(code), creator.Id, time, time.AddDays(7), null);
         await Store.CreateInviteAsync(invite);
         return invite;
     }
