@@ -83,10 +83,13 @@ internal static class AllocationCheck
     /// <summary>The workloads the budgets name; each runs one operation per iteration on state built once.</summary>
     private sealed class AllocationWorkloads : IDisposable
     {
-        public static readonly string[] Names = ["write-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit", "delivery-latency", "noise-record", "dispatch-ping", "dispatch-typing", "event-delivery", "api-budget-charge"];
+        public static readonly string[] Names = ["write-send", "write-event", "write-send-ack", "decode-send", "read-frame", "read-frame-multi-segment", "decode-ping", "membership-hit", "delivery-latency", "noise-record", "dispatch-ping", "dispatch-typing", "event-delivery", "api-budget-charge"];
 
         private readonly ArrayBufferWriter<byte> _output = new(4 * 1024);
         private readonly Send _send = SampleFrames.Send();
+        private readonly EventFrame _message = SampleFrames.Message();
+        private readonly SendAck _sendAck = new(42, SampleFrames.ConversationId, SampleFrames.MessageId, 1_234, 1_764_000_000_000);
+        private readonly ReadOnlySequence<byte> _sendBody = SampleFrames.Body(SampleFrames.Send());
         private readonly ReadOnlySequence<byte> _pingBody = SampleFrames.Body(new Ping(7));
         private readonly ReadOnlySequence<byte> _singleSegment;
         private readonly ReadOnlySequence<byte> _multiSegment;
@@ -122,6 +125,15 @@ internal static class AllocationCheck
             {
                 case "write-send":
                     WriteSend(iterations);
+                    break;
+                case "write-event":
+                    Write(_message, iterations);
+                    break;
+                case "write-send-ack":
+                    Write(_sendAck, iterations);
+                    break;
+                case "decode-send":
+                    DecodeSend(iterations);
                     break;
                 case "read-frame":
                     ReadFrames(_singleSegment, iterations);
@@ -228,6 +240,29 @@ internal static class AllocationCheck
                 }
 
                 _metrics.DeliveryLatency.Observe((1_764_000_000_500 - storedAt) / 1000.0);
+            }
+        }
+
+        // The EVENT as the publisher serializes it once per event, and the SEND_ACK every SEND is answered with.
+        private void Write<T>(in T frame, int iterations)
+            where T : struct, IFrame<T>
+        {
+            for (var i = 0; i < iterations; i++)
+            {
+                _output.ResetWrittenCount();
+                FrameCodec.Write(_output, frame);
+            }
+        }
+
+        // What must outlive the receive buffer is copied: the content (the store keeps it). The content type
+        // (text/plain here) is one of the common ones the decoder does not allocate a string for.
+        private void DecodeSend(int iterations)
+        {
+            for (var i = 0; i < iterations; i++)
+            {
+                var reader = new MessagePackReader(_sendBody);
+                var header = FrameCodec.ReadHeader(ref reader);
+                _ = FrameCodec.ReadBody<Send>(ref reader, header, ProtocolLimits.Default);
             }
         }
 

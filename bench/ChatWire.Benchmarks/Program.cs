@@ -5,6 +5,7 @@ using ChatWire.Benchmarks;
 
 // dotnet run -c Release --project bench/ChatWire.Benchmarks -- --filter '*'   (BenchmarkDotNet suites)
 // dotnet run -c Release --project bench/ChatWire.Benchmarks -- --check-allocations   (budget check, exit 1 on failure)
+// dotnet run -c Release --project bench/ChatWire.Benchmarks -- --allocation-profile 50000   (a SEND's allocations by type)
 // dotnet run -c Release --project bench/ChatWire.Benchmarks -- --idle-memory 2000 4000   (retained bytes per idle session)
 // dotnet run -c Release --project bench/ChatWire.Benchmarks -- --bus-memory HOST:PORT [bus|presence|queue-loop|queue|handler] 10000 20000
 //   (retained bytes per subscribed topic of the Redis bus; --handler-order HOST:PORT [channels] [messages] and
@@ -32,6 +33,11 @@ if (args.Length > 1 && args[0] == "--handler-order")
 {
     return await BusSubscriptionMemory.RunHandlerOrderAsync(
         args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 16, args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 200_000);
+}
+
+if (args.Length > 0 && args[0] == "--allocation-profile")
+{
+    return await SendAllocationProfile.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50_000);
 }
 
 if (args.Contains("--check-allocations"))

@@ -59,7 +59,7 @@ public readonly record struct Edit(uint RequestId, Guid ConversationId, Guid Mes
         new(requestId,
             MessagePackFields.ReadUuid(ref reader, requestId, "conversation_id"),
             MessagePackFields.ReadUuid(ref reader, requestId, "message_id"),
-            MessagePackFields.ReadString(ref reader, limits.MaxContentTypeLength, requestId, "content_type"),
+            MessagePackFields.ReadContentType(ref reader, limits.MaxContentTypeLength, requestId),
             MessagePackFields.ReadBin(ref reader, limits.MaxContentLength, requestId, "content"));
 
     /// <inheritdoc/>

@@ -65,7 +65,7 @@ public readonly record struct Send(uint RequestId, Guid ConversationId, Guid Mes
         var send = new Send(requestId,
             MessagePackFields.ReadUuid(ref reader, requestId, "conversation_id"),
             MessagePackFields.ReadUuid(ref reader, requestId, "message_id"),
-            MessagePackFields.ReadString(ref reader, limits.MaxContentTypeLength, requestId, "content_type"),
+            MessagePackFields.ReadContentType(ref reader, limits.MaxContentTypeLength, requestId),
             MessagePackFields.ReadBin(ref reader, limits.MaxContentLength, requestId, "content"));
         if (present <= 4)
         {
@@ -346,7 +346,7 @@ public readonly record struct ConversationEvent(
         var sender = MessagePackFields.ReadUuid(ref reader, requestId, "sender_user_id");
         var device = MessagePackFields.ReadUuid(ref reader, requestId, "sender_device_id");
         var time = reader.ReadInt64();
-        var contentType = MessagePackFields.ReadString(ref reader, limits.MaxContentTypeLength, requestId, "content_type");
+        var contentType = MessagePackFields.ReadContentType(ref reader, limits.MaxContentTypeLength, requestId);
         var content = MessagePackFields.ReadBin(ref reader, limits.MaxContentLength, requestId, "content");
         var kind = present > 7 ? (EventKind)MessagePackFields.ReadByteValue(ref reader, requestId, "kind") : EventKind.Message;
         var subject = present > 8 ? MessagePackFields.ReadUuid(ref reader, requestId, "subject_id") : Guid.Empty;

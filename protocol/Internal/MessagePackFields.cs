@@ -92,6 +92,30 @@ internal static class MessagePackFields
         }
     }
 
+    // The content types nearly every message carries (what the SDK sends: end-to-end content, or plain text where that
+    // is off), so that decoding a SEND or EDIT allocates no string for them.
+    private static readonly (byte[] Utf8, string Text)[] CommonContentTypes =
+        [.. new[] { "application/vnd.chatwire.e2e", "text/plain" }.Select(t => (Encoding.UTF8.GetBytes(t), t))];
+
+    /// <summary>A content type (a string field): one of the common ones without allocating, any other as <see cref="ReadString"/> reads it.</summary>
+    public static string ReadContentType(ref MessagePackReader reader, int maxBytes, uint requestId)
+    {
+        var peek = reader.CreatePeekReader();
+        if (reader.NextMessagePackType == MessagePackType.String && peek.ReadStringSequence() is { IsSingleSegment: true } seq && seq.Length <= maxBytes)
+        {
+            foreach (var (utf8, text) in CommonContentTypes)
+            {
+                if (seq.FirstSpan.SequenceEqual(utf8))
+                {
+                    reader = peek;
+                    return text;
+                }
+            }
+        }
+
+        return ReadString(ref reader, maxBytes, requestId, "content_type");
+    }
+
     public static ReadOnlyMemory<byte> ReadBin(ref MessagePackReader reader, int maxBytes, uint requestId, string field)
     {
         var bytes = ReadBinOrNil(ref reader, requestId, field);

@@ -112,6 +112,27 @@ public partial class FrameCodecTests
         Assert.True(decoded.Content.IsEmpty);
     }
 
+    // The common content types come back as one cached string (no allocation per frame); any other, a near miss in
+    // case or a prefix included, and a common one split across segments, is read as it was sent.
+    [Theory]
+    [InlineData("text/plain", true)]
+    [InlineData("application/vnd.chatwire.e2e", true)]
+    [InlineData("Text/Plain", false)]
+    [InlineData("text/plai", false)]
+    [InlineData("text/plain; charset=utf-8", false)]
+    public void Decode_CommonContentType_OneCachedString(string contentType, bool cached)
+    {
+        var body = FrameCodec.ToArray(new Send(7, Conversation, MessageId, contentType, "hi"u8.ToArray()))[4..];
+
+        var first = FrameCodec.Decode<Send>(new ReadOnlySequence<byte>(body), ProtocolLimits.Default).ContentType;
+        var second = FrameCodec.Decode<Send>(new ReadOnlySequence<byte>(body), ProtocolLimits.Default).ContentType;
+        var split = FrameCodec.Decode<Send>(Segments.Split(body, body.Length - 7), ProtocolLimits.Default);
+
+        Assert.Equal((contentType, contentType, contentType), (first, second, split.ContentType));
+        Assert.Equal(cached, ReferenceEquals(first, second));
+        Assert.Equal("hi"u8.ToArray(), split.Content.ToArray());
+    }
+
     [Fact]
     public void SendAck_RoundTrip_LargestSeq()
     {
