@@ -13,8 +13,8 @@ namespace ChatWire.Gateway.Api;
 /// is checked before any token from the address is looked up, so that a flood of made-up tokens stops reaching the
 /// store once it is spent; while it is, requests from the address with valid tokens are refused too (as a
 /// fail2ban-style block would), which clients that keep their tokens valid never cause: spending it takes a
-/// minute's allowance of bad tokens. Blob URLs are signed,
-/// short-lived links checked without the store, and are not charged.
+/// minute's allowance of bad tokens. Blob URLs are signed, short-lived links and are not charged: a bad signature
+/// costs no store read, a good one a directory read (docs/security.md, "The HTTP API").
 /// Each key may make a minute's allowance at once and then one request every 60/N seconds (a token bucket that
 /// holds N and refills smoothly). Every answer says where its key stands in the draft IETF headers
 /// <c>RateLimit-Policy: "account";q=N;w=60</c> and <c>RateLimit: "account";r=REMAINING;t=SECONDS</c>, where

@@ -84,6 +84,8 @@ internal static class PushOptionsValidation
             (nameof(options.MaxAttempts), options.MaxAttempts),
             (nameof(options.RetryBaseMs), options.RetryBaseMs),
             (nameof(options.RequestTimeoutMs), options.RequestTimeoutMs),
+            (nameof(options.DispatchTimeoutMs), options.DispatchTimeoutMs),
+            (nameof(options.MaxDevicesPerUser), options.MaxDevicesPerUser),
             ("Webhook:MaxConcurrency", options.Webhook.MaxConcurrency),
             ("Apns:MaxConcurrency", options.Apns.MaxConcurrency),
             ("Fcm:MaxConcurrency", options.Fcm.MaxConcurrency),

@@ -21,8 +21,12 @@ internal sealed class PushDispatcher(
     IPresenceRegistry presence,
     PushDelivery delivery,
     PushMetrics metrics,
+    Microsoft.Extensions.Options.IOptions<PushOptions> options,
     TimeProvider time)
 {
+    /// <summary>Of one notification's devices, how many are sent to at once: one user holds at most this many provider slots.</summary>
+    public const int DevicesAtOnce = 2;
+
     /// <summary>Handles <paramref name="pending"/>; returns once every device's send is done or given up.</summary>
     public async Task DispatchAsync(PendingPush pending, CancellationToken cancellationToken)
     {
@@ -65,7 +69,28 @@ internal sealed class PushDispatcher(
         var notification = new PushNotification(
             pending.ConversationId, pending.MessageId, pending.Seq, pending.Reason, pending.SenderId, pending.Count, stats.UnreadCount,
             await BadgeAsync(pending.UserId, cancellationToken));
-        await Task.WhenAll(devices.Select(device => delivery.SendAsync(device, notification, cancellationToken)));
+        await SendWithinDeadlineAsync([.. devices.OrderByDescending(d => d.RegisteredAt).Take(Math.Max(1, options.Value.MaxDevicesPerUser))], notification, cancellationToken);
+    }
+
+    // A receiver that never answers (a webhook URL that accepts connections and stays silent, say) costs a provider
+    // slot for a whole request timeout, on every attempt. Two devices at a time and one deadline for all of them keep
+    // one user's registrations from holding the node's slots and the queue behind them: what is unsent by then is
+    // given up and counted timed_out, and the queue moves on.
+    private async Task SendWithinDeadlineAsync(List<PushTokenRecord> devices, PushNotification notification, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, options.Value.DispatchTimeoutMs)));
+        await Parallel.ForEachAsync(devices, new ParallelOptions { MaxDegreeOfParallelism = DevicesAtOnce, CancellationToken = cancellationToken }, async (device, _) =>
+        {
+            try
+            {
+                await delivery.SendAsync(device, notification, deadline.Token);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                metrics.Count(device.Provider, "timed_out");
+            }
+        });
     }
 
     // The unread messages over every conversation of the user, each conversation counted up to the store's cap.

@@ -38,6 +38,15 @@ public sealed class PushOptions
     /// <summary>A provider request not answered within this is a failed attempt.</summary>
     public int RequestTimeoutMs { get; set; } = 10_000;
 
+    /// <summary>
+    /// How long one notification's sends to all of a user's devices may take, retries included; what is still
+    /// unsent then counts as <c>timed_out</c>. Bounds how long one user's slow or silent receivers hold the queue.
+    /// </summary>
+    public int DispatchTimeoutMs { get; set; } = 30_000;
+
+    /// <summary>The user's most recently registered devices a notification goes to; older registrations get none.</summary>
+    public int MaxDevicesPerUser { get; set; } = 10;
+
     /// <summary>Webhook URLs may name loopback, private, link-local or unique-local addresses (tests and closed networks only).</summary>
     public bool AllowPrivateWebhooks { get; set; }
 

@@ -1,5 +1,6 @@
 using ChatWire.Gateway.Push;
 using ChatWire.Gateway.Tests.Infrastructure;
+using ChatWire.Testing;
 
 namespace ChatWire.Gateway.Tests.Push;
 
@@ -30,6 +31,40 @@ public sealed class WebhookDeliveryTests
         await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"delivered\"", v => v == 1);
         Assert.Equal(2, await server.ReadMetricAsync(Metric, "provider=\"webhook\",outcome=\"retried\""));
         Assert.Equal(1, await server.ReadMetricAsync("chatwire_push_delivery_seconds_count", "provider=\"webhook\""));
+    }
+
+    // A receiver that accepts the request and never answers holds its send until the notification's deadline, not
+    // for every attempt's timeout: then it counts timed_out and the queue moves on. Only the newest registrations
+    // (Push:MaxDevicesPerUser) are sent to.
+    [Fact]
+    public async Task Send_SilentReceiver_GivenUpAtTheDeadline_OnlyTheNewestDevices()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        var settings = PushFixture.Settings(receiver);
+        settings["Push:DispatchTimeoutMs"] = "1500";
+        settings["Push:MaxDevicesPerUser"] = "2";
+        await using var server = await TestServer.StartAsync(settings);
+        var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
+        var bobPhone = await server.LoginAsync(bob);
+        var bobTablet = await server.LoginAsync(bob);
+        foreach (var (device, name) in new[] { (bob, "oldest"), (bobPhone, "phone"), (bobTablet, "silent") })
+        {
+            await PushFixture.RegisterWebhookAsync(device, receiver, name);
+            await Task.Delay(20);
+        }
+
+        var never = new TaskCompletionSource();
+        receiver.Hold = push => push.Path.EndsWith("/silent", StringComparison.Ordinal) ? never.Task : Task.CompletedTask;
+        await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        await aliceDesk.SendTextAsync(dm, "hello");
+
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"timed_out\"", v => v == 1);
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"delivered\"", v => v == 1);
+        never.TrySetResult();
+        var paths = receiver.Drain().Select(p => p.Path).Order().ToList();
+        Assert.Equal(["/hook/phone", "/hook/silent"], paths);
+        Assert.Equal(0, await server.ReadMetricAsync(Metric, "provider=\"webhook\",outcome=\"retried\""));
     }
 
     [Fact]
