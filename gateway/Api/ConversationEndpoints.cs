@@ -65,7 +65,8 @@ internal static class ConversationEndpoints
                 "users names 1 to 7 other people by username or user id (the caller is in it without being listed): one makes a dm, 2 to 7 a group. "
                 + "Each must share a team with the caller; anyone else, or a name nobody has, is 404 NOT_FOUND. The same set of people always gets "
                 + "the same conversation: 200 whether it was created (a member_joined event per member) or already existed. A new group in which "
-                + "anyone is already in Limits:MaxGroupConversationsPerUser groups (1,000 by default) is 403 QUOTA_EXCEEDED.")
+                + "anyone is already in Limits:MaxGroupConversationsPerUser groups (1,000 by default), or by a caller who has created "
+                + "Limits:MaxGroupConversationsCreatedPerUser (100), is 403 QUOTA_EXCEEDED.")
             .Returns<DirectConversationResponse>().Refuses(400, 403, 404, 415);
         authenticated.MapGet("/conversations", ListConversationsAsync)
             .Describe("listConversations", "List every conversation I am in, with its latest seq", Tag,

@@ -285,18 +285,25 @@ internal sealed partial class ConversationService
     }
 
     // Each person's list read whole: a new group is rare next to the reads of those lists (every AUTH and push), and the
-    // cap keeps them short. Two groups opened at the same moment may both pass; the cap is a bound, not an exact count.
-    // Who is at the cap is said only of the caller: the others' conversations are theirs.
+    // caps keep them short. Two groups opened at the same moment may both pass; the caps are bounds, not exact counts.
+    // A group DM cannot be left, so a person at the cap stays there: the cap on groups each person creates keeps one
+    // hostile team-mate from putting others at it alone. Who is at a cap is said only of the caller.
     private async Task RequireRoomForAnotherGroupAsync(Guid actorId, SortedSet<Guid> members, CancellationToken ct)
     {
         var cap = limits.Value.MaxGroupConversationsPerUser;
+        var createCap = limits.Value.MaxGroupConversationsCreatedPerUser;
         foreach (var member in members)
         {
-            var groups = (await directory.ListConversationsForUserAsync(member, ct)).Count(c => c.Kind == ConversationKind.GroupMessage);
-            if (groups >= cap)
+            var groups = (await directory.ListConversationsForUserAsync(member, ct)).Where(c => c.Kind == ConversationKind.GroupMessage).ToList();
+            if (member == actorId && groups.Count(g => g.CreatedBy == actorId) >= createCap)
+            {
+                throw new RequestRefusedException(ErrorCode.QuotaExceeded, $"You have created {createCap} group conversations, the most one person may create.");
+            }
+
+            if (groups.Count >= cap)
             {
                 throw new RequestRefusedException(ErrorCode.QuotaExceeded, member == actorId
-                    ? $"You are in {cap} group conversations, the most one person may be in; leave one first."
+                    ? $"You are in {cap} group conversations, the most one person may be in."
                     : $"Someone in this group is in {cap} group conversations, the most one person may be in.");
             }
         }

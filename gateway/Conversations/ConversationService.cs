@@ -380,8 +380,6 @@ internal sealed partial class ConversationService(
         return new SendOutcome(stored.Seq, stored.StoredAt.ToUnixTimeMilliseconds(), null, null);
     }
 
-    // Empty content says nothing; nor does text of spaces and line breaks. Other media types are opaque
-    // (an end-to-end encrypted envelope, say): only their emptiness is checked.
     // By index: a foreach over the interface would allocate an enumerator on every SEND.
     private static bool MentionsNilId(IReadOnlyList<Guid> mentions)
     {
@@ -396,6 +394,8 @@ internal sealed partial class ConversationService(
         return false;
     }
 
+    // Empty content says nothing; nor does text of spaces and line breaks. Other media types are opaque
+    // (an end-to-end encrypted envelope, say): only their emptiness is checked.
     private static bool IsBlank(string contentType, ReadOnlySpan<byte> content)
     {
         if (content.IsEmpty)

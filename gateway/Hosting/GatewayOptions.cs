@@ -310,6 +310,12 @@ public sealed class LimitsOptions
     public int MaxGroupConversationsPerUser { get; set; } = 1_000;
 
     /// <summary>
+    /// Group DMs one user may create. A group DM cannot be left, so without this one person could open enough groups
+    /// to put their team-mates at <see cref="MaxGroupConversationsPerUser"/> for good.
+    /// </summary>
+    public int MaxGroupConversationsCreatedPerUser { get; set; } = 100;
+
+    /// <summary>
     /// HTTP API requests (<c>/v1/</c>) one account may make per minute on one node, over all its devices: a burst of
     /// this many, then one every 60/N seconds (docs/http-api.md, "Rate limits").
     /// </summary>

@@ -225,6 +225,7 @@ internal static class LimitsOptionsValidation
             (nameof(limits.MaxChannelsPerTeam), limits.MaxChannelsPerTeam),
             (nameof(limits.MaxActiveInvitesPerTeam), limits.MaxActiveInvitesPerTeam),
             (nameof(limits.MaxGroupConversationsPerUser), limits.MaxGroupConversationsPerUser),
+            (nameof(limits.MaxGroupConversationsCreatedPerUser), limits.MaxGroupConversationsCreatedPerUser),
             (nameof(limits.PrekeyClaimsPerMinutePerUser), limits.PrekeyClaimsPerMinutePerUser),
             (nameof(limits.MaxSenderChainMembers), limits.MaxSenderChainMembers),
         })

@@ -72,25 +72,38 @@ internal sealed class PushDispatcher(
         await SendWithinDeadlineAsync([.. devices.OrderByDescending(d => d.RegisteredAt).Take(Math.Max(1, options.Value.MaxDevicesPerUser))], notification, cancellationToken);
     }
 
-    // A receiver that never answers (a webhook URL that accepts connections and stays silent, say) costs a provider
-    // slot for a whole request timeout, on every attempt. Two devices at a time and one deadline for all of them keep
-    // one user's registrations from holding the node's slots and the queue behind them: what is unsent by then is
-    // given up and counted timed_out, and the queue moves on.
+    // A receiver that never answers (a webhook URL that accepts connections and stays silent) costs a provider slot for
+    // a whole request timeout, on every attempt. Two devices at a time, and one deadline for all of a notification's
+    // webhook sends, keep one user's registrations from holding the node's slots and the queue behind them: what is
+    // unsent by then is given up and counted timed_out. APNs and FCM, the operator's own choice of endpoint, keep every
+    // attempt and a Retry-After of up to a minute. One device's failure does not stop the others; the first is thrown
+    // once all are done.
     private async Task SendWithinDeadlineAsync(List<PushTokenRecord> devices, PushNotification notification, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, options.Value.DispatchTimeoutMs)));
+        Exception? failure = null;
         await Parallel.ForEachAsync(devices, new ParallelOptions { MaxDegreeOfParallelism = DevicesAtOnce, CancellationToken = cancellationToken }, async (device, _) =>
         {
+            var token = device.Provider == PushProvider.Webhook ? deadline.Token : cancellationToken;
             try
             {
-                await delivery.SendAsync(device, notification, deadline.Token);
+                await delivery.SendAsync(device, notification, token);
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
                 metrics.Count(device.Provider, "timed_out");
             }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Interlocked.CompareExchange(ref failure, ex, null);
+            }
         });
+
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
     }
 
     // The unread messages over every conversation of the user, each conversation counted up to the store's cap.

@@ -39,8 +39,9 @@ public sealed class PushOptions
     public int RequestTimeoutMs { get; set; } = 10_000;
 
     /// <summary>
-    /// How long one notification's sends to all of a user's devices may take, retries included; what is still
-    /// unsent then counts as <c>timed_out</c>. Bounds how long one user's slow or silent receivers hold the queue.
+    /// How long one notification's webhook sends to all of a user's devices may take, retries included; what is still
+    /// unsent then counts as <c>timed_out</c>. Bounds how long one user's silent receivers hold the queue. APNs and FCM
+    /// sends are not cut short.
     /// </summary>
     public int DispatchTimeoutMs { get; set; } = 30_000;
 

@@ -217,7 +217,7 @@ public enum EventKind : byte
     /// <summary>The sender took back their reaction (the emoji in the content) to the subject message.</summary>
     ReactionRemoved = 6,
 
-    /// <summary>A seq that holds nothing (a server lost the event it allocated the seq for): skip it.</summary>
+    /// <summary>Reserved: a seq that holds nothing. No version 1 server writes it (seqs are allocated inside the storing transaction); a client skips it.</summary>
     Skip = 7,
 
     /// <summary>

@@ -34,8 +34,8 @@ public enum EventKind : byte
     ReactionRemoved = 6,
 
     /// <summary>
-    /// A seq that holds nothing: a store that can lose an allocated seq (a node dying between allocating and
-    /// storing) fills it with this, so the sequence stays gap-free. The SQLite store never writes one.
+    /// Reserved: a seq that holds nothing. No store writes it: each allocates seqs inside the transaction that stores
+    /// their events, so a failed write gives them back and the sequence stays gap-free (docs/protocol.md §4.10).
     /// </summary>
     Skip = 7,
 

@@ -278,11 +278,17 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     // Team-mates cannot grow someone's list of group DMs without bound: a new group naming anyone already in the cap's
-    // worth is refused, and the answer tells the caller only about themselves. Groups that exist, and DMs, still open.
+    // worth is refused, and so is one more from someone who created their share (group DMs cannot be left, so one
+    // person alone must not be able to put others at the cap). The answer tells the caller only about themselves.
+    // Groups that exist, and DMs, still open.
     [Fact]
-    public async Task GroupConversations_CappedPerPerson_NewGroupsOnly()
+    public async Task GroupConversations_CappedPerPersonAndPerCreator_NewGroupsOnly()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Limits:MaxGroupConversationsPerUser"] = "2" });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:MaxGroupConversationsPerUser"] = "3",
+            ["Limits:MaxGroupConversationsCreatedPerUser"] = "2",
+        });
         var alice = await server.SignupAsync();
         var (teamId, _) = await alice.CreateTeamAsync();
         var code = await alice.InviteAsync(teamId);
@@ -294,17 +300,21 @@ public sealed class TeamControlTests(ServerFixture fixture) : IClassFixture<Serv
 
         var first = await alice.OpenDmAsync(bob.Username, carol.Username);
         await alice.OpenDmAsync(bob.Username, dave.Username);
+        await carol.OpenDmAsync(bob.Username, erin.Username);
 
-        var byCarol = await carol.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { bob.Username, erin.Username } });
-        var byBob = await bob.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { carol.Username, erin.Username } });
+        var byDave = await dave.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { bob.Username, erin.Username } });
+        var byBob = await bob.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { carol.Username, dave.Username } });
+        var thirdByAlice = await alice.SendAsync(HttpMethod.Post, "v1/dms", new { users = new[] { dave.Username, erin.Username } });
         var again = await carol.OpenDmAsync(alice.Username, bob.Username);
         var dm = await carol.OpenDmAsync(bob.Username);
-        var withoutBob = await carol.OpenDmAsync(dave.Username, erin.Username);
+        var withoutBob = await erin.OpenDmAsync(dave.Username, carol.Username);
 
-        var refusedCarol = await AssertProblemAsync(byCarol, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
+        var refusedDave = await AssertProblemAsync(byDave, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
         var refusedBob = await AssertProblemAsync(byBob, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
-        Assert.StartsWith("Someone in this group is in 2 group conversations", refusedCarol.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        Assert.StartsWith("You are in 2 group conversations", refusedBob.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var refusedAlice = await AssertProblemAsync(thirdByAlice, HttpStatusCode.Forbidden, 4011, "QUOTA_EXCEEDED");
+        Assert.StartsWith("Someone in this group is in 3 group conversations", refusedDave.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("You are in 3 group conversations", refusedBob.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("You have created 2 group conversations", refusedAlice.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(first, again);
         Assert.NotEqual(Guid.Empty, dm);
         Assert.NotEqual(Guid.Empty, withoutBob);

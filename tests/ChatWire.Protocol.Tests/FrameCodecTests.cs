@@ -131,6 +131,7 @@ public partial class FrameCodecTests
         Assert.Equal((contentType, contentType, contentType), (first, second, split.ContentType));
         Assert.Equal(cached, ReferenceEquals(first, second));
         Assert.Equal("hi"u8.ToArray(), split.Content.ToArray());
+        Assert.Equal("hi"u8.ToArray(), FrameCodec.Decode<Send>(new ReadOnlySequence<byte>(body), ProtocolLimits.Default).Content.ToArray());
     }
 
     [Fact]

@@ -41,7 +41,7 @@ public sealed class WebhookDeliveryTests
     {
         await using var receiver = await PushReceiver.StartAsync();
         var settings = PushFixture.Settings(receiver);
-        settings["Push:DispatchTimeoutMs"] = "1500";
+        settings["Push:DispatchTimeoutMs"] = "5000";
         settings["Push:MaxDevicesPerUser"] = "2";
         await using var server = await TestServer.StartAsync(settings);
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
