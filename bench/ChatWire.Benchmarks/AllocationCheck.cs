@@ -124,7 +124,7 @@ internal static class AllocationCheck
             switch (name)
             {
                 case "write-send":
-                    WriteSend(iterations);
+                    Write(_send, iterations);
                     break;
                 case "write-event":
                     Write(_message, iterations);
@@ -171,15 +171,6 @@ internal static class AllocationCheck
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown workload.");
-            }
-        }
-
-        private void WriteSend(int iterations)
-        {
-            for (var i = 0; i < iterations; i++)
-            {
-                _output.ResetWrittenCount();
-                FrameCodec.Write(_output, _send);
             }
         }
 
@@ -243,7 +234,8 @@ internal static class AllocationCheck
             }
         }
 
-        // The EVENT as the publisher serializes it once per event, and the SEND_ACK every SEND is answered with.
+        // A frame written into the reused buffer: a client's SEND, the EVENT as the publisher serializes it once per
+        // event, and the SEND_ACK every SEND is answered with.
         private void Write<T>(in T frame, int iterations)
             where T : struct, IFrame<T>
         {

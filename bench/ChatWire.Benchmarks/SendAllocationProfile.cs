@@ -1,10 +1,5 @@
-extern alias gateway;
-
-using System.Buffers;
 using System.Diagnostics.Tracing;
 using System.Globalization;
-using ChatWire.Protocol;
-using ChatWire.Protocol.Frames;
 
 namespace ChatWire.Benchmarks;
 
@@ -21,36 +16,25 @@ internal static class SendAllocationProfile
 
     public static async Task<int> RunAsync(int sends)
     {
-        await using var gateway = await InProcessGateway.StartAsync(users: 2);
-        var session = await gateway.OpenAsync(0);
-        var content = new byte[SampleFrames.ContentLength];
-        content.AsSpan().Fill((byte)'a');
-        var frames = new ArrayBufferWriter<byte>(Batch * 512);
-        var bodies = new ReadOnlyMemory<byte>[Batch];
-        uint requestId = 100;
-
-        async Task SendBatchAsync()
+        // The workload of BenchmarkDotNet's DispatchSendToAck row: a batch of SENDs dispatched, then their SEND_ACKs.
+        var benchmark = new SessionDispatchBenchmarks();
+        benchmark.Setup();
+        try
         {
-            frames.ResetWrittenCount();
-            for (var i = 0; i < Batch; i++)
-            {
-                var start = frames.WrittenCount;
-                FrameCodec.Write(frames, new Send(requestId++, gateway.ChannelId, Guid.CreateVersion7(), SampleFrames.ContentType, content));
-                bodies[i] = frames.WrittenMemory[(start + ProtocolLimits.LengthPrefixSize)..];
-            }
-
-            for (var i = 0; i < Batch; i++)
-            {
-                await SessionDispatch.HandleFrameAsync(session.Connection, new ReadOnlySequence<byte>(bodies[i]));
-            }
-
-            await session.CountUntilAsync(Opcode.SendAck, Batch);
+            return await ProfileAsync(benchmark, sends);
         }
+        finally
+        {
+            benchmark.Cleanup();
+        }
+    }
 
+    private static async Task<int> ProfileAsync(SessionDispatchBenchmarks benchmark, int sends)
+    {
         // Past the JIT's tier-up (its own allocations are not the SEND's).
         for (var i = 0; i < 20_000 / Batch; i++)
         {
-            await SendBatchAsync();
+            await benchmark.DispatchSendToAck();
         }
 
         var rounds = Math.Max(1, sends / Batch);
@@ -58,7 +42,7 @@ internal static class SendAllocationProfile
         var before = GC.GetTotalAllocatedBytes(precise: true);
         for (var i = 0; i < rounds; i++)
         {
-            await SendBatchAsync();
+            await benchmark.DispatchSendToAck();
         }
 
         var total = GC.GetTotalAllocatedBytes(precise: true) - before;

@@ -26,11 +26,16 @@ internal static class Paging
     {
         var take = Limit(limit);
         var after = After(cursor);
-        var page = items
-            .Where(item => after is not { } a || id(item).CompareTo(a) > 0)
-            .OrderBy(id)
-            .Take(take + 1)
-            .ToList();
+        return Trim(items.Where(item => after is not { } a || id(item).CompareTo(a) > 0).OrderBy(id).Take(take + 1).ToList(), take, id);
+    }
+
+    /// <summary>
+    /// A page a store read already: <paramref name="fetched"/> holds up to <paramref name="take"/> + 1 items in id order
+    /// after the cursor, the extra one saying that a next page exists.
+    /// </summary>
+    public static (List<T> Page, string? NextCursor) Trim<T>(IEnumerable<T> fetched, int take, Func<T, Guid> id)
+    {
+        var page = fetched.Take(take + 1).ToList();
         string? next = null;
         if (page.Count > take)
         {

@@ -220,7 +220,7 @@ internal static class TeamEndpoints
         var team = Ids.Parse("team_id", teamId);
         await RequireAdminAsync(directory, team, http.Identity().UserId, ct);
         var take = Paging.Limit(limit);
-        var (page, next) = Paging.Page(await directory.ListInvitesAsync(team, Paging.After(cursor), take + 1, ct), i => i.Id, limit, cursor);
+        var (page, next) = Paging.Trim(await directory.ListInvitesAsync(team, Paging.After(cursor), take + 1, ct), take, i => i.Id);
         return new InviteListResponse(page.Select(i => new InviteInfo(i.Id, i.CreatedBy, i.CreatedAt.UtcDateTime, i.ExpiresAt.UtcDateTime, i.RevokedAt is not null)).ToList(), next);
     }
 
@@ -381,8 +381,7 @@ internal static class TeamEndpoints
         var take = Paging.Limit(limit);
         var after = Paging.After(cursor);
         await RequireMemberAsync(directory, team, http.Identity().UserId, ct);
-        var members = await directory.ListTeamMembersByIdAsync(team, after, take + 1, ct);
-        var page = members.Take(take).ToList();
+        var (page, next) = Paging.Trim(await directory.ListTeamMembersByIdAsync(team, after, take + 1, ct), take, m => m.UserId);
         var states = await presence.GetAsync(page.Select(m => m.UserId).ToList(), ct);
         return new TeamPresenceResponse(
             page.Select(m =>
@@ -392,7 +391,7 @@ internal static class TeamEndpoints
                     m.UserId, m.Username, m.DisplayName, Validation.StatusName(state.Status),
                     state.LastSeenUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(state.LastSeenUnixMs).UtcDateTime);
             }).ToList(),
-            members.Count > take ? Paging.Encode(page[^1].UserId) : null);
+            next);
     }
 
     private static async Task RequireAdminAsync(IDirectoryStore directory, Guid teamId, Guid userId, CancellationToken ct)

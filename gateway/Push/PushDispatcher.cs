@@ -69,7 +69,7 @@ internal sealed class PushDispatcher(
         var notification = new PushNotification(
             pending.ConversationId, pending.MessageId, pending.Seq, pending.Reason, pending.SenderId, pending.Count, stats.UnreadCount,
             await BadgeAsync(pending.UserId, cancellationToken));
-        await SendWithinDeadlineAsync([.. devices.OrderByDescending(d => d.RegisteredAt).Take(Math.Max(1, options.Value.MaxDevicesPerUser))], notification, cancellationToken);
+        await SendWithinDeadlineAsync([.. devices.OrderByDescending(d => d.RegisteredAt).Take(options.Value.MaxDevicesPerUser)], notification, cancellationToken);
     }
 
     // A receiver that never answers (a webhook URL that accepts connections and stays silent) costs a provider slot for
@@ -81,7 +81,7 @@ internal sealed class PushDispatcher(
     private async Task SendWithinDeadlineAsync(List<PushTokenRecord> devices, PushNotification notification, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, options.Value.DispatchTimeoutMs)));
+        deadline.CancelAfter(TimeSpan.FromMilliseconds(options.Value.DispatchTimeoutMs));
         Exception? failure = null;
         await Parallel.ForEachAsync(devices, new ParallelOptions { MaxDegreeOfParallelism = DevicesAtOnce, CancellationToken = cancellationToken }, async (device, _) =>
         {

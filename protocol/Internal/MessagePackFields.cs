@@ -100,8 +100,8 @@ internal static class MessagePackFields
     /// <summary>A content type (a string field): one of the common ones without allocating, any other as <see cref="ReadString"/> reads it.</summary>
     public static string ReadContentType(ref MessagePackReader reader, int maxBytes, uint requestId)
     {
-        var peek = reader.CreatePeekReader();
-        if (reader.NextMessagePackType == MessagePackType.String && peek.ReadStringSequence() is { IsSingleSegment: true } seq && seq.Length <= maxBytes)
+        if (reader.NextMessagePackType == MessagePackType.String
+            && reader.CreatePeekReader() is var peek && peek.ReadStringSequence() is { IsSingleSegment: true } seq && seq.Length <= maxBytes)
         {
             foreach (var (utf8, text) in CommonContentTypes)
             {
