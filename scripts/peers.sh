@@ -32,10 +32,13 @@ trap cleanup EXIT
 wait_port() { until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do sleep 0.2; done; }
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 peers_dll="$root/bench/ChatWire.Peers/bin/Release/net10.0/ChatWire.Peers.dll"
+# Idle: RSS at three counts after a warm-up of 5,000 connections opened and closed, for every side; the slope from
+# the first count to the last and the largest step between two counts in a row (RSS grows in steps).
 # 12,000 messages (12 million deliveries, several seconds a run) for ChatWire, Redis and NATS; the two slow peers
 # (Mosquitto, the SignalR hub) get 2,000, which already takes them tens of seconds a run.
-fast=(--counts 2000,6000 --recipients 1000 --messages 12000 --content-bytes 200)
-shape=(--counts 2000,6000 --recipients 1000 --messages 2000 --content-bytes 200)
+idle=(--counts 5000,10000,15000 --warmup 5000)
+fast=("${idle[@]}" --recipients 1000 --messages 12000 --content-bytes 200)
+shape=("${idle[@]}" --recipients 1000 --messages 2000 --content-bytes 200)
 
 dotnet build "$root/ChatWire.sln" -c Release -v q -nologo >/dev/null
 
@@ -43,7 +46,7 @@ echo "== machine: nproc $(nproc), RAM $(free -g | awk '/Mem:/{print $2}') GiB, k
 { redis-server --version; nats-server --version; "$mosquitto_bin" -h | head -1; } | tee -a "$out/machine.txt" || true
 
 echo "== ChatWire idle"
-(cd "$root" && dotnet bench/ChatWire.LoadHarness/bin/Release/net10.0/ChatWire.LoadHarness.dll idle --counts 2000,6000 --out "$out/chatwire-idle.json")
+(cd "$root" && dotnet bench/ChatWire.LoadHarness/bin/Release/net10.0/ChatWire.LoadHarness.dll idle "${idle[@]}" --out "$out/chatwire-idle.json")
 
 redis_port="$(free_port)"
 redis_dir="$(mktemp -d)"

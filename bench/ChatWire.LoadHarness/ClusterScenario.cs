@@ -159,7 +159,7 @@ internal static class ClusterScenario
         var warmup = Math.Min(500, options.Messages);
         var warmReceivers = connections.Select(c => FanoutScenario.ReceiveAsync(c, warmup, contentBytes, null)).ToArray();
         await FanoutScenario.SendAllAsync(sender, channel, warmup, options.Window, contentBytes);
-        await FanoutScenario.WaitAllAsync(warmReceivers);
+        await Deadline.WithinAsync(Task.WhenAll(warmReceivers), options.TimeoutSeconds, () => "cluster: the warm-up's deliveries");
 
         var before = await ReadBusAsync(nodes);
         var latencies = new float[connections.Length][];
@@ -173,7 +173,7 @@ internal static class ClusterScenario
         var started = Stopwatch.GetTimestamp();
         await FanoutScenario.SendAllAsync(sender, channel, options.Messages, options.Window, contentBytes);
         var acked = Stopwatch.GetElapsedTime(started);
-        await FanoutScenario.WaitAllAsync(receivers);
+        await Deadline.WithinAsync(Task.WhenAll(receivers), options.TimeoutSeconds, () => "cluster: the cross-node fan-out's deliveries");
         var elapsed = Stopwatch.GetElapsedTime(started);
 
         // The counters are read at collection time; give a straggling echo a moment to be counted.
@@ -237,7 +237,7 @@ internal static class ClusterScenario
         var started = Stopwatch.GetTimestamp();
         await Task.WhenAll(senders.Select(s => SendScenario.DriveAsync(s, channel, perSender, options.ContentionWindow, content, latencies)));
         var acked = Stopwatch.GetElapsedTime(started);
-        await FanoutScenario.WaitAllAsync(receivers);
+        await Deadline.WithinAsync(Task.WhenAll(receivers), options.TimeoutSeconds, () => "cluster: the contention phase's deliveries");
         var delivered = Stopwatch.GetElapsedTime(started);
 
         var sorted = latencies.Order().ToArray();

@@ -53,11 +53,20 @@ internal static class FanoutScenario
         }
 
         var connections = new LoadConnection[recipients];
-        for (var i = 0; i < recipients; i++)
+        var connected = 0;
+        string Connecting() => $"fanout: {Volatile.Read(ref connected)}/{recipients} recipients connected";
+        await using (new ProgressLine(Connecting))
         {
-            var user = users[i / options.ConnectionsPerUser];
-            var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
-            connections[i] = await security.ConnectAsync(gateway, source, user.Token, user.DeviceId, CancellationToken.None);
+            await Deadline.WithinAsync(Task.Run(async () =>
+            {
+                for (var i = 0; i < recipients; i++)
+                {
+                    var user = users[i / options.ConnectionsPerUser];
+                    var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
+                    connections[i] = await security.ConnectAsync(gateway, source, user.Token, user.DeviceId, CancellationToken.None);
+                    Volatile.Write(ref connected, i + 1);
+                }
+            }), options.TimeoutSeconds, Connecting);
         }
 
         using var sender = await security.ConnectAsync(gateway, IPAddress.Loopback, senderToken, senderDevice, CancellationToken.None);
@@ -70,25 +79,35 @@ internal static class FanoutScenario
         var warmUp = await JitWarmUp.RunAsync(async () =>
         {
             var warmReceivers = connections.Select(c => ReceiveAsync(c, perRound, contentBytes, null)).ToArray();
-            await SendAllAsync(sender, channel, perRound, options.Window, contentBytes);
-            await WaitAllAsync(warmReceivers);
+            await Deadline.WithinAsync(RunAsync(sender, channel, perRound, options.Window, contentBytes, warmReceivers), options.TimeoutSeconds, () => "fanout: a warm-up round");
         }, gateway.ReadJitSecondsAsync);
         Console.WriteLine($"{warmUp}; measuring");
 
         var latencies = new float[recipients][];
         var receivers = new Task[recipients];
+        var ackCount = new Counter();
+        var deliveryCount = new Counter();
         for (var i = 0; i < recipients; i++)
         {
             latencies[i] = new float[options.Messages];
-            receivers[i] = ReceiveAsync(connections[i], options.Messages, contentBytes, latencies[i]);
+            receivers[i] = ReceiveAsync(connections[i], options.Messages, contentBytes, latencies[i], deliveryCount);
         }
 
         var metricsBefore = await gateway.ReadUnlabelledMetricsAsync();
         var cpuBefore = gateway.CpuSplit;
         var started = Stopwatch.GetTimestamp();
-        await SendAllAsync(sender, channel, options.Messages, options.Window, contentBytes);
-        var acked = Stopwatch.GetElapsedTime(started);
-        await WaitAllAsync(receivers);
+        var acked = TimeSpan.Zero;
+        string Measuring() => $"fanout: {ackCount.Value}/{options.Messages} acked, {deliveryCount.Value}/{(long)options.Messages * recipients} delivered";
+        await using (new ProgressLine(Measuring))
+        {
+            await Deadline.WithinAsync(Task.Run(async () =>
+            {
+                await SendAllAsync(sender, channel, options.Messages, options.Window, contentBytes, ackCount);
+                acked = Stopwatch.GetElapsedTime(started);
+                await Task.WhenAll(receivers);
+            }), options.TimeoutSeconds, Measuring);
+        }
+
         var elapsed = Stopwatch.GetElapsedTime(started);
         var cpuAfter = gateway.CpuSplit;
         var metricsAfter = await gateway.ReadUnlabelledMetricsAsync();
@@ -135,20 +154,16 @@ internal static class FanoutScenario
         };
     }
 
-    internal static async Task WaitAllAsync(Task[] receivers)
+    /// <summary>One sender's <paramref name="count"/> SENDs, then every receiver's last delivery.</summary>
+    internal static async Task RunAsync(LoadConnection sender, Guid channel, int count, int window, int contentBytes, Task[] receivers)
     {
-        var all = Task.WhenAll(receivers);
-        if (await Task.WhenAny(all, Task.Delay(TimeSpan.FromMinutes(5))) != all)
-        {
-            throw new TimeoutException("Not every recipient received every message within 5 minutes.");
-        }
-
-        await all;
+        await SendAllAsync(sender, channel, count, window, contentBytes);
+        await Task.WhenAll(receivers);
     }
 
     // The sender: a window of SENDs in flight, refilled as SEND_ACKs arrive. MESSAGE frames the sender's
     // own connection may receive are ignored.
-    internal static async Task SendAllAsync(LoadConnection sender, Guid channel, int count, int window, int contentBytes)
+    internal static async Task SendAllAsync(LoadConnection sender, Guid channel, int count, int window, int contentBytes, Counter? acks = null)
     {
         using var slots = new SemaphoreSlim(window);
         var reader = Task.Run(async () =>
@@ -159,6 +174,7 @@ internal static class FanoutScenario
                 if (header.OpcodeValue == (uint)Opcode.SendAck)
                 {
                     acked++;
+                    acks?.Add(1);
                     slots.Release();
                 }
                 else if (header.OpcodeValue == (uint)Opcode.Error)
@@ -186,7 +202,7 @@ internal static class FanoutScenario
 
     // A lean receive loop: walks length prefixes in place and reads the send time at the end of each
     // MESSAGE (its content is the frame's last bytes), so the harness costs little next to the gateway.
-    internal static async Task ReceiveAsync(LoadConnection connection, int count, int contentBytes, float[]? latencies)
+    internal static async Task ReceiveAsync(LoadConnection connection, int count, int contentBytes, float[]? latencies, Counter? delivered = null)
     {
         var buffer = new byte[64 * 1024];
         var buffered = 0;
@@ -201,6 +217,7 @@ internal static class FanoutScenario
 
             buffered += read;
             var offset = 0;
+            var before = received;
             while (buffered - offset >= ProtocolLimits.LengthPrefixSize)
             {
                 var length = (int)BinaryPrimitives.ReadUInt32BigEndian(buffer.AsSpan(offset));
@@ -225,6 +242,7 @@ internal static class FanoutScenario
                 offset = frameEnd;
             }
 
+            delivered?.Add(received - before);
             Buffer.BlockCopy(buffer, offset, buffer, 0, buffered - offset);
             buffered -= offset;
             if (buffered == buffer.Length)

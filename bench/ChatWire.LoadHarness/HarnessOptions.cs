@@ -76,7 +76,10 @@ internal sealed record HarnessOptions
     /// <summary>Storms: connections being set up (TCP connect to AUTH_OK) at once.</summary>
     public int InFlight { get; init; } = 500;
 
-    /// <summary>Storms: the bound on each storm phase; connections not done by then count as TIMEOUT.</summary>
+    /// <summary>
+    /// Storms: the bound on each storm phase; connections not done by then count as TIMEOUT. idle, fanout, dm and
+    /// cluster: the bound on each phase (a ramp, a warm-up round, the measured run); past it the run fails.
+    /// </summary>
     public int TimeoutSeconds { get; init; } = 120;
 
     /// <summary>resume-storm and seed: channels each user is a member of; ceiling: conversations the rows go round-robin over.</summary>
@@ -88,8 +91,11 @@ internal sealed record HarnessOptions
     /// <summary>seed: the data directory to seed (a temporary one when empty).</summary>
     public string DataDirectory { get; init; } = string.Empty;
 
-    /// <summary>The most connections a storm or seed takes: the machine's open-file limit is 20,000.</summary>
-    public const int MaxStormConnections = 16_000;
+    /// <summary>
+    /// The most connections one harness process holds against one gateway process (idle, fanout, dm, send, the storms,
+    /// seed): each side holds one file per connection, and a process may hold at most 20,000 open files here.
+    /// </summary>
+    public const int MaxClientConnections = 16_000;
 
     /// <summary>churn: rounds of one session per device.</summary>
     public int Rounds { get; init; } = 20;
@@ -121,6 +127,9 @@ internal sealed record HarnessOptions
                    --transport lean|sockets (Gateway:ProtocolTransport of the gateway; default: the gateway's)
                    send, dm and fanout warm up in rounds of their own traffic until two rounds in a row spend under
                    1 % of their time in the gateway's JIT and the harness's, then measure
+                   bounds: one harness process holds at most 16000 connections (the open-file limit); idle, dm,
+                   fanout and cluster print a progress line each second and fail when a phase (a ramp, a warm-up
+                   round, the measured run) outlasts --timeout-seconds (300 for them)
           idle:    --counts 7500,15000   --per-user 50   --sources 4   --tls (connect over TLS 1.3) | --noise (over Noise IK)
                    --hold SECONDS (keep the connections open after the last reading, e.g. for dotnet-gcdump)
                    --sync (each connection SYNCs once after AUTH, as a client does on connecting)
@@ -206,11 +215,15 @@ internal sealed record HarnessOptions
         var options = new HarnessOptions { Scenario = args[0] == "channel" ? "fanout" : args[0] };
         if (options.Scenario == "fanout")
         {
-            options = options with { Messages = 2_000, Window = 50 };
+            options = options with { Messages = 2_000, Window = 50, TimeoutSeconds = 300 };
         }
         else if (options.Scenario == "cluster")
         {
-            options = options with { Messages = 20_000, Window = 50, Recipients = 100, ConnectionsPerUser = 10 };
+            options = options with { Messages = 20_000, Window = 50, Recipients = 100, ConnectionsPerUser = 10, TimeoutSeconds = 300 };
+        }
+        else if (options.Scenario is "idle" or "dm")
+        {
+            options = options with { TimeoutSeconds = 300 };
         }
         else if (options.Scenario == "cluster-idle")
         {
@@ -320,9 +333,19 @@ internal sealed record HarnessOptions
             throw new ArgumentException("--counts needs at least two increasing counts.");
         }
 
-        if (options.Scenario is "seed" or "connect-storm" or "resume-storm" or "churn" && options.Connections > MaxStormConnections)
+        if (options.Scenario is "seed" or "connect-storm" or "resume-storm" or "churn" or "dm" or "send" && options.Connections > MaxClientConnections)
         {
-            throw new ArgumentException($"--connections is at most {MaxStormConnections} for {options.Scenario} (the open-file limit).");
+            throw new ArgumentException($"--connections is at most {MaxClientConnections} for {options.Scenario} (the open-file limit).");
+        }
+
+        if (options.Scenario == "idle" && Math.Max(options.Counts[^1], options.Warmup) > MaxClientConnections)
+        {
+            throw new ArgumentException($"idle: --counts and --warmup are at most {MaxClientConnections} (the open-file limit); cluster-idle spreads more over processes.");
+        }
+
+        if (options.Scenario is "fanout" or "cluster" && options.Recipients + 1 > MaxClientConnections)
+        {
+            throw new ArgumentException($"{options.Scenario}: --recipients is at most {MaxClientConnections - 1} (with the sender, {MaxClientConnections} connections: the open-file limit).");
         }
 
         if (options.Scenario == "cluster-idle")

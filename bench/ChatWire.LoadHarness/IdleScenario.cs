@@ -31,7 +31,7 @@ internal static class IdleScenario
         var endpoint = security.EndPoint(gateway);
         await security.ReadTrustAsync(gateway);
 
-        Console.WriteLine($"gateway pid {gateway.ProcessId} on {endpoint} ({security.Name}), transport {(options.Transport.Length > 0 ? options.Transport : "default")}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses{(options.SyncOnConnect ? "; each SYNCs once after AUTH" : "")}; warm-up {options.Warmup}; readings {options.SettleSeconds} s after each count");
+        Console.WriteLine($"gateway pid {gateway.ProcessId} on {endpoint} ({security.Name}), transport {(options.Transport.Length > 0 ? options.Transport : "default")}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses{(options.SyncOnConnect ? "; each SYNCs once after AUTH" : "")}; warm-up {options.Warmup}; readings {options.SettleSeconds} s after each count; each ramp bounded by {options.TimeoutSeconds} s");
 
         var users = new List<(Guid DeviceId, string Token)>();
         var needed = (Math.Max(counts.Max(), options.Warmup) + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
@@ -45,11 +45,15 @@ internal static class IdleScenario
         var baseline = await gateway.ReadMemoryAsync();
         Console.WriteLine($"0 connections: managed {Kb(baseline.ManagedBytes)} KB, RSS {Kb(baseline.RssBytes)} KB (server GC: {baseline.ServerGc})");
 
-        // Connections from..to-1, as many as 64 at a time, each AUTHed (and SYNCed, with --sync).
-        async Task<LoadConnection[]> OpenAsync(int from, int to)
+        // Connections from..to-1, as many as 64 at a time, each AUTHed (and SYNCed, with --sync); a progress line
+        // while they open, and the whole ramp bounded by --timeout-seconds.
+        async Task<LoadConnection[]> OpenAsync(int from, int to, string phase)
         {
             using var gate = new SemaphoreSlim(64);
-            return await Task.WhenAll(Enumerable.Range(from, to - from).Select(async i =>
+            var opened = new Counter();
+            string Describe() => $"idle, {phase}: {from + opened.Value}/{to} connections open";
+            await using var progress = new ProgressLine(Describe);
+            return await Deadline.WithinAsync(Task.WhenAll(Enumerable.Range(from, to - from).Select(async i =>
             {
                 await gate.WaitAsync();
                 try
@@ -64,19 +68,20 @@ internal static class IdleScenario
                         }
                     }
 
+                    opened.Add(1);
                     return connection;
                 }
                 finally
                 {
                     gate.Release();
                 }
-            }).ToList());
+            }).ToList()), options.TimeoutSeconds, Describe);
         }
 
         MemoryReading? warmed = null;
         if (options.Warmup > 0)
         {
-            foreach (var connection in await OpenAsync(0, options.Warmup))
+            foreach (var connection in await OpenAsync(0, options.Warmup, "warm-up"))
             {
                 connection.Dispose();
             }
@@ -93,7 +98,7 @@ internal static class IdleScenario
         {
             foreach (var target in counts)
             {
-                connections.AddRange(await OpenAsync(connections.Count, target));
+                connections.AddRange(await OpenAsync(connections.Count, target, $"count {readings.Count + 1} of {counts.Length}"));
 
                 // Let the transport settle (pending sends flushed, pool blocks returned) before reading.
                 await Task.Delay(TimeSpan.FromSeconds(options.SettleSeconds));

@@ -19,7 +19,32 @@ catch (ArgumentException ex)
     return 2;
 }
 
-var result = options.Scenario switch
+object result;
+try
+{
+    result = await RunAsync(options);
+}
+catch (TimeoutException ex)
+{
+    // A phase outlasted --timeout-seconds (Deadline); the scenario's gateway and services are already stopped.
+    Console.Error.WriteLine(ex.Message);
+    return 1;
+}
+
+var report = new
+{
+    machine = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString() },
+    date = DateTimeOffset.UtcNow,
+    command = "ChatWire.LoadHarness " + string.Join(' ', args),
+    result,
+};
+var json = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
+var output = string.IsNullOrEmpty(options.Output) ? $"loadharness-{options.Scenario}.json" : options.Output;
+await File.WriteAllTextAsync(output, json);
+Console.WriteLine($"result written to {Path.GetFullPath(output)}");
+return 0;
+
+static async Task<object> RunAsync(HarnessOptions options) => options.Scenario switch
 {
     "idle" => await IdleScenario.RunAsync(options),
     "fanout" => await FanoutScenario.RunAsync(options),
@@ -37,15 +62,3 @@ var result = options.Scenario switch
     "ceiling" => await InsertCeiling.RunAsync(options.CeilingRows, options.CeilingBatch, options.ContentBytes, options.Conversations),
     _ => await SendScenario.RunAsync(options),
 };
-var report = new
-{
-    machine = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString() },
-    date = DateTimeOffset.UtcNow,
-    command = "ChatWire.LoadHarness " + string.Join(' ', args),
-    result,
-};
-var json = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
-var output = string.IsNullOrEmpty(options.Output) ? $"loadharness-{options.Scenario}.json" : options.Output;
-await File.WriteAllTextAsync(output, json);
-Console.WriteLine($"result written to {Path.GetFullPath(output)}");
-return 0;

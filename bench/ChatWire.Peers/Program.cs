@@ -6,11 +6,13 @@ using ChatWire.Peers;
 
 // Measures a peer server started by scripts/peers.sh (Redis pub/sub, NATS, Mosquitto, the SignalR hub of
 // bench/ChatWire.SignalRPeer) with the same idle and fan-out shapes the ChatWire load harness uses:
-// idle = N subscribed connections, server RSS slope between two counts; fan-out = 1 publisher, R subscribers
+// idle = N subscribed connections, server RSS at each of --counts (at least three), its slope from the first count
+// to the last and its largest step between two counts in a row (RSS grows in steps), after --warmup connections were
+// opened and closed (as the harness's idle --warmup does for ChatWire); fan-out = 1 publisher, R subscribers
 // on one topic, M messages, deliveries/s and latency p50/p99, best of --runs (3). --phase idle or fanout runs one
 // of the two, so that scripts/peers.sh can alternate one fan-out run of each server with the ChatWire harness's.
 // `ratios OUT_DIR` reads the harness's and the peers' JSON results there and prints ChatWire ÷ peer.
-const string Usage = "usage: ChatWire.Peers redis|nats|mqtt|signalr PORT SERVER_PID [--phase both|idle|fanout] [--counts 2000,6000] [--recipients 1000] [--messages 2000] [--runs 3] [--content-bytes 200] [--out FILE]\n"
+const string Usage = "usage: ChatWire.Peers redis|nats|mqtt|signalr PORT SERVER_PID [--phase both|idle|fanout] [--counts 5000,10000,15000] [--warmup 0] [--recipients 1000] [--messages 2000] [--runs 3] [--content-bytes 200] [--out FILE]\n"
     + "       ChatWire.Peers ratios OUT_DIR";
 if (args is ["ratios", var directory])
 {
@@ -27,13 +29,14 @@ if (args.Length < 3 || args[0] is not ("redis" or "nats" or "mqtt" or "signalr")
 var kind = args[0];
 var port = int.Parse(args[1], CultureInfo.InvariantCulture);
 var pid = int.Parse(args[2], CultureInfo.InvariantCulture);
-int[] counts = [2_000, 6_000];
+int[] counts = [5_000, 10_000, 15_000];
 var recipients = 1_000;
 var messages = 2_000;
 var contentBytes = 200;
 var output = "";
 var phase = "both";
 var runCount = 3;
+var warmupConnections = 0;
 for (var i = 3; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -41,6 +44,7 @@ for (var i = 3; i + 1 < args.Length; i += 2)
         case "--phase" when args[i + 1] is "both" or "idle" or "fanout": phase = args[i + 1]; break;
         case "--phase": Console.Error.WriteLine($"--phase takes both, idle or fanout, not {args[i + 1]}"); return 2;
         case "--runs": runCount = Math.Max(1, int.Parse(args[i + 1], CultureInfo.InvariantCulture)); break;
+        case "--warmup": warmupConnections = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
         case "--counts": counts = args[i + 1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
         case "--recipients": recipients = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
         case "--messages": messages = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
@@ -48,6 +52,12 @@ for (var i = 3; i + 1 < args.Length; i += 2)
         case "--out": output = args[i + 1]; break;
         default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
     }
+}
+
+if (counts.Length < 3 || counts.Zip(counts.Skip(1)).Any(p => p.First >= p.Second))
+{
+    Console.Error.WriteLine("--counts takes at least three increasing counts: RSS grows in steps, and the largest step is reported beside the slope.");
+    return 2;
 }
 
 IPeer peer = kind switch
@@ -61,9 +71,23 @@ IPeer peer = kind switch
 // Idle: each connection subscribed to its own topic.
 var readings = new List<(int Count, long Rss)>();
 var slope = double.NaN;
+var largestStep = double.NaN;
 if (phase != "fanout")
 {
     var idle = new List<IPeerSubscription>();
+    if (warmupConnections > 0)
+    {
+        for (var i = 0; i < warmupConnections; i++)
+        {
+            idle.Add(await peer.SubscribeAsync($"warm{i}"));
+        }
+
+        await Task.WhenAll(idle.Select(s => s.DisposeAsync().AsTask()));
+        idle.Clear();
+        await Task.Delay(2_000);
+        Console.WriteLine($"{kind} after a warm-up of {warmupConnections} connections, 0 connections: RSS {ReadRss(pid) / 1024} KB");
+    }
+
     foreach (var target in counts)
     {
         while (idle.Count < target)
@@ -77,7 +101,8 @@ if (phase != "fanout")
     }
 
     slope = (readings[^1].Rss - readings[0].Rss) / (double)(readings[^1].Count - readings[0].Count);
-    Console.WriteLine($"{kind} idle slope: {slope / 1024:F2} KB/connection");
+    largestStep = readings.Zip(readings.Skip(1), (a, b) => (b.Rss - a.Rss) / (double)(b.Count - a.Count)).Max();
+    Console.WriteLine($"{kind} idle slope: {slope / 1024:F2} KB/connection; largest step {largestStep / 1024:F2} KB/connection");
     await Task.WhenAll(idle.Select(s => s.DisposeAsync().AsTask()));
 }
 
@@ -109,7 +134,7 @@ if (output.Length > 0)
         peer = kind,
         date = DateTimeOffset.UtcNow,
         command = "ChatWire.Peers " + string.Join(' ', args),
-        idle = phase == "fanout" ? null : new { readings = readings.Select(r => new { connections = r.Count, rss_bytes = r.Rss }), rss_bytes_per_connection = slope },
+        idle = phase == "fanout" ? null : new { readings = readings.Select(r => new { connections = r.Count, rss_bytes = r.Rss }), rss_bytes_per_connection = slope, rss_bytes_per_connection_largest_step = largestStep },
         fanout = phase == "idle" ? null : new
         {
             recipients,

@@ -32,7 +32,7 @@ internal static class RatioTable
             ? Invariant($"ChatWire (managed heap {managed.GetDouble() / 1024:F2} KB per idle connection)")
             : "ChatWire";
         var chatWireMessages = chatWireResults.Count > 0 ? chatWireResults[0].GetProperty("messages").GetInt32() : 0;
-        var chatWire = new Side(chatWireName, idle.GetProperty("rss_bytes_per_connection").GetDouble(), chatWireRuns, chatWireMessages);
+        var chatWire = new Side(chatWireName, idle.GetProperty("rss_bytes_per_connection").GetDouble(), LargestStep(idle), chatWireRuns, chatWireMessages);
 
         var peers = new List<Side>();
         foreach (var (kind, name) in Peers)
@@ -51,31 +51,32 @@ internal static class RatioTable
             }
 
             var runs = fanouts.SelectMany(f => f.GetProperty("runs").EnumerateArray()).Select(r => ReadRun(r, "server")).ToList();
-            peers.Add(new Side(name, idles[0].GetProperty("rss_bytes_per_connection").GetDouble(), runs, fanouts[0].GetProperty("messages").GetInt32()));
+            peers.Add(new Side(name, idles[0].GetProperty("rss_bytes_per_connection").GetDouble(), LargestStep(idles[0]), runs, fanouts[0].GetProperty("messages").GetInt32()));
         }
 
         var markdown = new StringBuilder();
-        markdown.AppendLine("| | RSS per idle connection | fan-out messages per run | fan-out deliveries/s (best; all runs) | p50 of the best run | p99 of the best run | server CPU per delivery in the best run (user + kernel) |");
+        markdown.AppendLine("| | RSS per idle connection (slope; largest step) | fan-out messages per run | fan-out deliveries/s (best; all runs) | p50 of the best run | p99 of the best run | server CPU per delivery in the best run (user + kernel) |");
         markdown.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var side in peers.Prepend(chatWire))
         {
             var runs = string.Join(", ", side.Runs.Select(r => $"{r.Rate / 1000:F0}k"));
             var cpu = double.IsNaN(side.Best.UserNs) ? "not recorded" : Invariant($"{side.Best.UserNs:F0} + {side.Best.KernelNs:F0} ns");
-            markdown.AppendLine(Invariant($"| {side.Name} | {side.RssPerConnection / 1024:F2} KB | {side.Messages:N0} | {side.Best.Rate:N0} ({runs}) | {side.Best.P50:F1} ms | {side.Best.P99:F1} ms | {cpu} |"));
+            markdown.AppendLine(Invariant($"| {side.Name} | {side.RssPerConnection / 1024:F2} KB; {side.RssLargestStep / 1024:F2} KB | {side.Messages:N0} | {side.Best.Rate:N0} ({runs}) | {side.Best.P50:F1} ms | {side.Best.P99:F1} ms | {cpu} |"));
         }
 
         markdown.AppendLine();
-        markdown.AppendLine("| ChatWire ÷ peer | RSS per idle connection | deliveries/s | p50 latency | p99 latency |");
-        markdown.AppendLine("|---|---:|---:|---:|---:|");
+        markdown.AppendLine("| ChatWire ÷ peer | RSS per idle connection (slope) | RSS per idle connection (largest step) | deliveries/s | p50 latency | p99 latency |");
+        markdown.AppendLine("|---|---:|---:|---:|---:|---:|");
         var ratios = new List<object>();
         foreach (var side in peers)
         {
             var rss = chatWire.RssPerConnection / side.RssPerConnection;
+            var rssStep = chatWire.RssLargestStep / side.RssLargestStep;
             var rate = chatWire.Best.Rate / side.Best.Rate;
             var p50 = chatWire.Best.P50 / side.Best.P50;
             var p99 = chatWire.Best.P99 / side.Best.P99;
-            markdown.AppendLine(Invariant($"| ÷ {side.Name} | {rss:F2} | {rate:F2} | {p50:F2} | {p99:F2} |"));
-            ratios.Add(new { peer = side.Name, rss_per_idle_connection = rss, deliveries_per_second = rate, p50_latency = p50, p99_latency = p99 });
+            markdown.AppendLine(Invariant($"| ÷ {side.Name} | {rss:F2} | {rssStep:F2} | {rate:F2} | {p50:F2} | {p99:F2} |"));
+            ratios.Add(new { peer = side.Name, rss_per_idle_connection = rss, rss_per_idle_connection_largest_step = rssStep, deliveries_per_second = rate, p50_latency = p50, p99_latency = p99 });
         }
 
         Console.Write(markdown);
@@ -86,6 +87,7 @@ internal static class RatioTable
             {
                 name = s.Name,
                 rss_bytes_per_idle_connection = s.RssPerConnection,
+                rss_bytes_per_idle_connection_largest_step = s.RssLargestStep,
                 fanout_messages_per_run = s.Messages,
                 best = new { deliveries_per_second = s.Best.Rate, p50_ms = s.Best.P50, p99_ms = s.Best.P99, server_user_ns_per_delivery = s.Best.UserNs, server_kernel_ns_per_delivery = s.Best.KernelNs },
                 runs_deliveries_per_second = s.Runs.Select(r => r.Rate),
@@ -109,7 +111,12 @@ internal static class RatioTable
 
     private sealed record Run(double Rate, double P50, double P99, double UserNs, double KernelNs);
 
-    private sealed record Side(string Name, double RssPerConnection, List<Run> Runs, int Messages)
+    // The largest RSS step between two counts in a row: the harness's rss_bytes_per_connection_largest_step, the
+    // peer tool's likewise; NaN in results written before it was recorded (two counts only).
+    private static double LargestStep(JsonElement idle) =>
+        idle.TryGetProperty("rss_bytes_per_connection_largest_step", out var step) && step.ValueKind == JsonValueKind.Number ? step.GetDouble() : double.NaN;
+
+    private sealed record Side(string Name, double RssPerConnection, double RssLargestStep, List<Run> Runs, int Messages)
     {
         public Run Best { get; } = Runs.MaxBy(r => r.Rate) ?? new Run(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
     }
