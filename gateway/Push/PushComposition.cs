@@ -17,6 +17,7 @@ internal static class PushComposition
         services.AddSingleton<IPushSender>(sp => new ApnsSender(options, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IPushSender>(sp => new FcmSender(options, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<PushDelivery>();
+        services.AddSingleton<SilentReceivers>();
         services.AddSingleton<PushDispatcher>();
 
         if (queue == "redis")

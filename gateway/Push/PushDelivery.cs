@@ -7,21 +7,25 @@ namespace ChatWire.Gateway.Push;
 /// Sends one notification to one device through its provider: at most once per (device, message) (the sent
 /// record is checked before and written after), a limited number of requests per provider at once, retries
 /// with exponential backoff and jitter (or the provider's Retry-After), and a registration the provider
-/// calls dead removed. Every outcome is counted.
+/// calls dead removed. A webhook receiver that was sent a request and had not answered when the send was cut
+/// short (the notification's deadline) is passed over for a while (<see cref="SilentReceivers"/>). Every
+/// outcome is counted.
 /// </summary>
 internal sealed class PushDelivery
 {
     private readonly Dictionary<PushProvider, (IPushSender Sender, SemaphoreSlim Slots)> _senders;
     private readonly IPushStore _store;
+    private readonly SilentReceivers _silent;
     private readonly PushMetrics _metrics;
     private readonly PushOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<PushDelivery> _logger;
 
-    public PushDelivery(IEnumerable<IPushSender> senders, IPushStore store, PushMetrics metrics, Microsoft.Extensions.Options.IOptions<PushOptions> options, TimeProvider time, ILogger<PushDelivery> logger)
+    public PushDelivery(IEnumerable<IPushSender> senders, IPushStore store, SilentReceivers silent, PushMetrics metrics, Microsoft.Extensions.Options.IOptions<PushOptions> options, TimeProvider time, ILogger<PushDelivery> logger)
     {
         _senders = senders.ToDictionary(s => s.Provider, s => (s, new SemaphoreSlim(Math.Max(1, s.MaxConcurrency))));
         _store = store;
+        _silent = silent;
         _metrics = metrics;
         _options = options.Value;
         _time = time;
@@ -46,6 +50,13 @@ internal sealed class PushDelivery
             return;
         }
 
+        var webhook = device.Provider == PushProvider.Webhook;
+        if (webhook && _silent.IsPaused(device.DeviceId))
+        {
+            _metrics.Count(device.Provider, "suspended");
+            return;
+        }
+
         var started = Stopwatch.GetTimestamp();
         var maxAttempts = Math.Max(1, _options.MaxAttempts);
         ProviderAnswer answer = default;
@@ -56,9 +67,20 @@ internal sealed class PushDelivery
             {
                 answer = await entry.Sender.SendAsync(device, notification, cancellationToken);
             }
+            catch (OperationCanceledException) when (webhook)
+            {
+                // Cut short while the receiver had the request (or the connection was being opened) and no answer.
+                _silent.Silent(device.DeviceId);
+                throw;
+            }
             finally
             {
                 entry.Slots.Release();
+            }
+
+            if (webhook && !answer.Silent)
+            {
+                _silent.Answered(device.DeviceId);
             }
 
             switch (answer.Outcome)
@@ -85,6 +107,12 @@ internal sealed class PushDelivery
                     await Task.Delay(Backoff(attempt, answer.RetryAfter), _time, cancellationToken);
                     break;
             }
+        }
+
+        if (webhook && answer.Silent)
+        {
+            // Every attempt's time used up, the last with no answer at all.
+            _silent.Silent(device.DeviceId);
         }
 
         _metrics.Count(device.Provider, "failed");

@@ -76,8 +76,9 @@ internal sealed class PushDispatcher(
     // a whole request timeout, on every attempt. Two devices at a time, and one deadline for all of a notification's
     // webhook sends, keep one user's registrations from holding the node's slots and the queue behind them: what is
     // unsent by then is given up and counted timed_out. APNs and FCM, the operator's own choice of endpoint, keep every
-    // attempt and a Retry-After of up to a minute. One device's failure does not stop the others; the first is thrown
-    // once all are done.
+    // attempt and a Retry-After of up to a minute. A webhook receiver that had a request when the deadline came is then
+    // passed over for a while (SilentReceivers, in PushDelivery). One device's failure does not stop the others; the
+    // first is thrown once all are done.
     private async Task SendWithinDeadlineAsync(List<PushTokenRecord> devices, PushNotification notification, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

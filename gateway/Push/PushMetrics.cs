@@ -11,7 +11,7 @@ namespace ChatWire.Gateway.Push;
 internal sealed class PushMetrics
 {
     /// <summary>The outcomes of <c>chatwire_push_notifications_total</c> (docs/operations.md, push notifications).</summary>
-    public static readonly string[] Outcomes = ["delivered", "retried", "failed", "token_removed", "duplicate", "timed_out"];
+    public static readonly string[] Outcomes = ["delivered", "retried", "failed", "token_removed", "duplicate", "timed_out", "suspended"];
 
     /// <summary>Why a due notification was not sent (<c>chatwire_push_skipped_total</c>).</summary>
     public static readonly string[] SkipReasons = ["received", "read", "do_not_disturb", "no_device", "not_member"];

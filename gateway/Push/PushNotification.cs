@@ -54,8 +54,11 @@ internal enum ProviderOutcome
     Rejected = 3,
 }
 
-/// <summary>A provider's answer to one attempt; <see cref="RetryAfter"/> when it said when to come back.</summary>
-internal readonly record struct ProviderAnswer(ProviderOutcome Outcome, string Detail, TimeSpan? RetryAfter = null);
+/// <summary>
+/// A provider's answer to one attempt; <see cref="RetryAfter"/> when it said when to come back; <see cref="Silent"/>
+/// when there was no answer at all (the request timed out).
+/// </summary>
+internal readonly record struct ProviderAnswer(ProviderOutcome Outcome, string Detail, TimeSpan? RetryAfter = null, bool Silent = false);
 
 /// <summary>One push provider: sends one notification to one device.</summary>
 internal interface IPushSender

@@ -97,7 +97,7 @@ internal sealed class WebhookSender : IPushSender, IDisposable
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return new ProviderAnswer(ProviderOutcome.Retry, "timeout");
+            return new ProviderAnswer(ProviderOutcome.Retry, "timeout", Silent: true);
         }
     }
 

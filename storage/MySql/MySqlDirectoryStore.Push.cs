@@ -243,12 +243,14 @@ public sealed partial class MySqlDirectoryStore : IPushStore
         }, cancellationToken);
     }
 
-    public Task<IReadOnlyList<PendingPush>> ListDuePushesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<PendingPush>> ListDuePushesAsync(DateTimeOffset now, int limit, IReadOnlyList<Guid>? exceptUsers = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         return ReadPrimaryAsync(async (connection, ct) =>
         {
-            await using var command = new MySqlCommand($"SELECT {PushRows.PendingColumns} FROM push_pending WHERE due_at <= @now ORDER BY due_at LIMIT @limit;", connection);
+            await using var command = new MySqlCommand(string.Empty, connection);
+            var except = exceptUsers is { Count: > 0 } ? $" AND user_id NOT IN ({command.BindIds(exceptUsers)})" : string.Empty;
+            command.CommandText = $"SELECT {PushRows.PendingColumns} FROM push_pending WHERE due_at <= @now{except} ORDER BY due_at LIMIT @limit;";
             command.Parameters.AddTime("@now", now);
             command.Parameters.AddInteger("@limit", limit);
             return await ReadListAsync(command, PushRows.ReadPending, ct);

@@ -119,8 +119,11 @@ public interface IPushStore
     /// </summary>
     Task EnqueuePushesAsync(IReadOnlyList<PendingPush> pushes, TimeSpan maxDelay, CancellationToken cancellationToken = default);
 
-    /// <summary>Notifications due at <paramref name="now"/>, earliest first, at most <paramref name="limit"/>.</summary>
-    Task<IReadOnlyList<PendingPush>> ListDuePushesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Notifications due at <paramref name="now"/>, earliest first, at most <paramref name="limit"/>, none of the users
+    /// in <paramref name="exceptUsers"/> (the queue's: those whose notification is being sent).
+    /// </summary>
+    Task<IReadOnlyList<PendingPush>> ListDuePushesAsync(DateTimeOffset now, int limit, IReadOnlyList<Guid>? exceptUsers = null, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Removes the notification of (<paramref name="userId"/>, <paramref name="conversationId"/>) if it still

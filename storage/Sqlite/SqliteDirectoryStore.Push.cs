@@ -229,12 +229,13 @@ public sealed partial class SqliteDirectoryStore : IPushStore
         }, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<PendingPush>> ListDuePushesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<PendingPush>> ListDuePushesAsync(DateTimeOffset now, int limit, IReadOnlyList<Guid>? exceptUsers = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {PushRows.PendingColumns} FROM push_pending WHERE due_at <= $now ORDER BY due_at LIMIT $limit;";
+        var except = exceptUsers is { Count: > 0 } ? $" AND user_id NOT IN ({command.BindIds(exceptUsers)})" : string.Empty;
+        command.CommandText = $"SELECT {PushRows.PendingColumns} FROM push_pending WHERE due_at <= $now{except} ORDER BY due_at LIMIT $limit;";
         command.Parameters.AddTime("$now", now);
         command.Parameters.AddInteger("$limit", limit);
         return await ReadListAsync(command, PushRows.ReadPending, cancellationToken);

@@ -67,6 +67,82 @@ public sealed class WebhookDeliveryTests
         Assert.Equal(0, await server.ReadMetricAsync(Metric, "provider=\"webhook\",outcome=\"retried\""));
     }
 
+    // The embedded queue refills a slot as soon as its notification is done, one notification per user at a time: a
+    // receiver that never answers holds its own user's other notification, not another user's that came due after it.
+    [Fact]
+    public async Task Send_SilentReceiver_OtherUsersLaterNotificationNotHeldBehindIt()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        var settings = PushFixture.Settings(receiver);
+        settings["Push:DispatchTimeoutMs"] = "120000";
+        await using var server = await TestServer.StartAsync(settings);
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var carol = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        await carol.JoinAsync(await alice.InviteAsync(teamId));
+        var aliceBob = await alice.OpenDmAsync(bob.Username);
+        var aliceCarol = await alice.OpenDmAsync(carol.Username);
+        var carolBob = await carol.OpenDmAsync(bob.Username);
+        await PushFixture.RegisterWebhookAsync(bob, receiver, "bob");
+        await PushFixture.RegisterWebhookAsync(carol, receiver, "carol");
+        var never = new TaskCompletionSource();
+        receiver.Hold = push => push.Path.EndsWith("/bob", StringComparison.Ordinal) ? never.Task : Task.CompletedTask;
+
+        // Two notifications for bob, in two conversations, due together.
+        await using (var carolDesk = await RawClient.ConnectAuthenticatedAsync(carol))
+        {
+            await carolDesk.SendTextAsync(carolBob, "from carol");
+        }
+
+        await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
+        await aliceDesk.SendTextAsync(aliceBob, "from alice");
+        Assert.Equal("/hook/bob", (await receiver.NextAsync()).Path);
+
+        // Carol's, due after bob's first is held, is sent while it is.
+        var toCarol = await aliceDesk.SendTextAsync(aliceCarol, "to carol");
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"delivered\"", v => v == 1);
+        var sent = Assert.Single(receiver.Drain());
+        Assert.Equal(("/hook/carol", toCarol.MessageId), (sent.Path, sent.Json.GetProperty("message_id").GetGuid()));
+
+        // Bob's second went out only once his first was answered.
+        never.TrySetResult();
+        Assert.Equal("/hook/bob", (await receiver.NextAsync()).Path);
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"delivered\"", v => v == 3);
+        Assert.Empty(receiver.Drain());
+    }
+
+    // A receiver that had a request when the notification's deadline came is passed over for its pause: the next
+    // notification goes to the user's other device only, and counts suspended for the silent one.
+    [Fact]
+    public async Task Send_ReceiverSilentOnce_PassedOverForTheNextNotification()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        var settings = PushFixture.Settings(receiver);
+        settings["Push:DispatchTimeoutMs"] = "2000";
+        await using var server = await TestServer.StartAsync(settings);
+        var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
+        var bobPhone = await server.LoginAsync(bob);
+        await PushFixture.RegisterWebhookAsync(bob, receiver, "silent");
+        await PushFixture.RegisterWebhookAsync(bobPhone, receiver, "phone");
+        var never = new TaskCompletionSource();
+        receiver.Hold = push => push.Path.EndsWith("/silent", StringComparison.Ordinal) ? never.Task : Task.CompletedTask;
+        await using var aliceDesk = await RawClient.ConnectAuthenticatedAsync(alice);
+
+        await aliceDesk.SendTextAsync(dm, "one");
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"timed_out\"", v => v == 1);
+        var second = await aliceDesk.SendTextAsync(dm, "two");
+
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"suspended\"", v => v == 1);
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"delivered\"", v => v == 2);
+        never.TrySetResult();
+        var received = receiver.Drain();
+        Assert.Equal(["/hook/phone", "/hook/phone", "/hook/silent"], received.Select(p => p.Path).Order(StringComparer.Ordinal));
+        Assert.Equal(second.MessageId, received.Last(p => p.Path == "/hook/phone").Json.GetProperty("message_id").GetGuid());
+        Assert.Equal(1, await server.ReadMetricAsync(Metric, "provider=\"webhook\",outcome=\"timed_out\""));
+    }
+
     [Fact]
     public async Task Send_ReceiverSaysGone_RegistrationRemoved()
     {

@@ -247,6 +247,25 @@ public abstract class PushStoreContract : IAsyncLifetime
         Assert.Equal([pushes[4], pushes[3], pushes[2]], due);
     }
 
+    // The store queue sends one notification per user at a time: the users it is sending to are left out, and the
+    // others' come up in their place, in due order.
+    [Fact]
+    public async Task ListDuePushesAsync_ExceptUsers_TheirsLeftOutOthersInTheirPlace()
+    {
+        var busy = Guid.NewGuid();
+        var other = Guid.NewGuid();
+        var busyFirst = Pending(busy, Guid.NewGuid(), 1, T0);
+        var busySecond = Pending(busy, Guid.NewGuid(), 1, T0.AddSeconds(1));
+        var othersFirst = Pending(other, Guid.NewGuid(), 1, T0.AddSeconds(2));
+        var othersSecond = Pending(other, Guid.NewGuid(), 1, T0.AddSeconds(3));
+        var third = Pending(Guid.NewGuid(), Guid.NewGuid(), 1, T0.AddSeconds(4));
+        await Store.EnqueuePushesAsync([busyFirst, busySecond, othersFirst, othersSecond, third], MaxDelay);
+
+        Assert.Equal([othersFirst, othersSecond], await Store.ListDuePushesAsync(T0.AddMinutes(1), 2, [busy]));
+        Assert.Equal([third], await Store.ListDuePushesAsync(T0.AddMinutes(1), 10, [busy, other]));
+        Assert.Equal([busyFirst, busySecond], await Store.ListDuePushesAsync(T0.AddMinutes(1), 2, []));
+    }
+
     [Fact]
     public async Task RecordPushSentAsync_SamePairTwice_SecondFalse()
     {
