@@ -106,13 +106,22 @@ internal static class ClusterScenario
         var connections = new LoadConnection[recipients];
         var placement = new int[nodes.Count];
         var local = nodes.Count == 1 ? recipients : Math.Min(options.LocalRecipients, recipients);
-        for (var i = 0; i < recipients; i++)
+        var connected = 0;
+        string Connecting() => $"cluster: {Volatile.Read(ref connected)}/{recipients} recipients connected";
+        await using (new ProgressLine(Connecting))
         {
-            var node = i < local ? 0 : 1 + ((i - local) % (nodes.Count - 1));
-            placement[node]++;
-            var user = users[i / options.ConnectionsPerUser];
-            var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
-            connections[i] = await LoadConnection.ConnectAsync(source, nodes[node].TcpEndPoint, user.Token, user.DeviceId, CancellationToken.None);
+            await Deadline.WithinAsync(Task.Run(async () =>
+            {
+                for (var i = 0; i < recipients; i++)
+                {
+                    var node = i < local ? 0 : 1 + ((i - local) % (nodes.Count - 1));
+                    placement[node]++;
+                    var user = users[i / options.ConnectionsPerUser];
+                    var source = IPAddress.Parse($"127.0.0.{1 + (i % options.SourceAddresses)}");
+                    connections[i] = await LoadConnection.ConnectAsync(source, nodes[node].TcpEndPoint, user.Token, user.DeviceId, CancellationToken.None);
+                    Volatile.Write(ref connected, i + 1);
+                }
+            }), options.TimeoutSeconds, Connecting);
         }
 
         // The other nodes' senders connect only for the contention phase: connected but unread during the
@@ -124,13 +133,16 @@ internal static class ClusterScenario
         Console.WriteLine($"{recipients} recipients connected, per node: {string.Join(", ", placement)}; {options.Messages} messages of {contentBytes} bytes, window {options.Window}");
         try
         {
-            var fanout = await CrossNodeFanoutAsync(options, nodes, channel, senderConnections[0], connections, contentBytes);
+            // Each phase (the warm-up and the measured fan-out together, then the contention) within --timeout-seconds.
+            var fanout = await Deadline.WithinAsync(
+                CrossNodeFanoutAsync(options, nodes, channel, senderConnections[0], connections, contentBytes), options.TimeoutSeconds, () => "cluster: the cross-node fan-out");
             for (var k = 1; k < nodes.Count; k++)
             {
                 senderConnections.Add(await LoadConnection.ConnectAsync(IPAddress.Loopback, nodes[k].TcpEndPoint, senders[k].Token, senders[k].DeviceId, CancellationToken.None));
             }
 
-            var contention = await ContentionAsync(options, channel, [.. senderConnections], connections, contentBytes);
+            var contention = await Deadline.WithinAsync(
+                ContentionAsync(options, channel, [.. senderConnections], connections, contentBytes), options.TimeoutSeconds, () => "cluster: the contention phase");
             return new
             {
                 scenario = "cluster",
@@ -159,7 +171,7 @@ internal static class ClusterScenario
         var warmup = Math.Min(500, options.Messages);
         var warmReceivers = connections.Select(c => FanoutScenario.ReceiveAsync(c, warmup, contentBytes, null)).ToArray();
         await FanoutScenario.SendAllAsync(sender, channel, warmup, options.Window, contentBytes);
-        await Deadline.WithinAsync(Task.WhenAll(warmReceivers), options.TimeoutSeconds, () => "cluster: the warm-up's deliveries");
+        await Task.WhenAll(warmReceivers);
 
         var before = await ReadBusAsync(nodes);
         var latencies = new float[connections.Length][];
@@ -173,7 +185,7 @@ internal static class ClusterScenario
         var started = Stopwatch.GetTimestamp();
         await FanoutScenario.SendAllAsync(sender, channel, options.Messages, options.Window, contentBytes);
         var acked = Stopwatch.GetElapsedTime(started);
-        await Deadline.WithinAsync(Task.WhenAll(receivers), options.TimeoutSeconds, () => "cluster: the cross-node fan-out's deliveries");
+        await Task.WhenAll(receivers);
         var elapsed = Stopwatch.GetElapsedTime(started);
 
         // The counters are read at collection time; give a straggling echo a moment to be counted.
@@ -237,7 +249,7 @@ internal static class ClusterScenario
         var started = Stopwatch.GetTimestamp();
         await Task.WhenAll(senders.Select(s => SendScenario.DriveAsync(s, channel, perSender, options.ContentionWindow, content, latencies)));
         var acked = Stopwatch.GetElapsedTime(started);
-        await Deadline.WithinAsync(Task.WhenAll(receivers), options.TimeoutSeconds, () => "cluster: the contention phase's deliveries");
+        await Task.WhenAll(receivers);
         var delivered = Stopwatch.GetElapsedTime(started);
 
         var sorted = latencies.Order().ToArray();

@@ -128,8 +128,9 @@ internal sealed record HarnessOptions
                    send, dm and fanout warm up in rounds of their own traffic until two rounds in a row spend under
                    1 % of their time in the gateway's JIT and the harness's, then measure
                    bounds: one harness process holds at most 16000 connections (the open-file limit); idle, dm,
-                   fanout and cluster print a progress line each second and fail when a phase (a ramp, a warm-up
-                   round, the measured run) outlasts --timeout-seconds (300 for them)
+                   fanout and cluster print a progress line each second while they connect (idle, dm and fanout
+                   also while they measure) and fail with exit code 1 when a phase (a ramp, a warm-up round, the
+                   measured run) outlasts --timeout-seconds (300 for them)
           idle:    --counts 7500,15000   --per-user 50   --sources 4   --tls (connect over TLS 1.3) | --noise (over Noise IK)
                    --hold SECONDS (keep the connections open after the last reading, e.g. for dotnet-gcdump)
                    --sync (each connection SYNCs once after AUTH, as a client does on connecting)

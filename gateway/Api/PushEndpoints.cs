@@ -90,6 +90,7 @@ internal static class PushEndpoints
 
         var registration = new PushTokenRecord(me.DeviceId, me.UserId, provider, token, time.GetUtcNow());
         await store.SetPushTokenAsync(registration, ct);
+        delivery.Registered(me.DeviceId);
         return Describe(registration, sender);
     }
 

@@ -6,7 +6,7 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 70, Level = LogLevel.Warning, Message = "Planning notifications for message {MessageId} of conversation {ConversationId} failed; they are not sent")]
     public static partial void PushPlanFailed(ILogger logger, Guid conversationId, Guid messageId, Exception exception);
 
-    [LoggerMessage(EventId = 71, Level = LogLevel.Warning, Message = "The push queue failed; it tries again every poll (logged again only after it worked)")]
+    [LoggerMessage(EventId = 71, Level = LogLevel.Warning, Message = "The push queue failed; it tries again (logged again only after it worked)")]
     public static partial void PushQueueFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 72, Level = LogLevel.Warning, Message = "A {Provider} notification to device {DeviceId} failed after {Attempts} attempts: {Detail}")]

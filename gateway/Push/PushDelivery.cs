@@ -34,6 +34,9 @@ internal sealed class PushDelivery
 
     public IPushSender? SenderFor(PushProvider provider) => _senders.TryGetValue(provider, out var entry) ? entry.Sender : null;
 
+    /// <summary>The device registered (again): a pause its receiver earned is over.</summary>
+    public void Registered(Guid deviceId) => _silent.Clear(deviceId);
+
     /// <summary>Sends <paramref name="notification"/> to <paramref name="device"/>; returns once it is delivered or given up.</summary>
     public async Task SendAsync(PushTokenRecord device, PushNotification notification, CancellationToken cancellationToken)
     {
@@ -51,36 +54,50 @@ internal sealed class PushDelivery
         }
 
         var webhook = device.Provider == PushProvider.Webhook;
-        if (webhook && _silent.IsPaused(device.DeviceId))
+        if (webhook && _silent.IsPaused(device.DeviceId, device.Token))
         {
             _metrics.Count(device.Provider, "suspended");
             return;
         }
 
+        var latest = new LatestRequest();
+        try
+        {
+            await AttemptAsync(entry.Sender, entry.Slots, device, notification, latest, cancellationToken);
+        }
+        catch (OperationCanceledException) when (webhook && latest.Unanswered)
+        {
+            // Cut short (the notification's deadline) while the receiver had a request, or while waiting to retry one
+            // it never answered. A node stopping ends here too; what it records dies with it.
+            _silent.Silent(device.DeviceId, device.Token);
+            throw;
+        }
+    }
+
+    private async Task AttemptAsync(
+        IPushSender sender, SemaphoreSlim slots, PushTokenRecord device, PushNotification notification, LatestRequest latest, CancellationToken cancellationToken)
+    {
+        var webhook = device.Provider == PushProvider.Webhook;
         var started = Stopwatch.GetTimestamp();
         var maxAttempts = Math.Max(1, _options.MaxAttempts);
         ProviderAnswer answer = default;
         for (var attempt = 1; attempt <= maxAttempts; attempt++)
         {
-            await entry.Slots.WaitAsync(cancellationToken);
+            await slots.WaitAsync(cancellationToken);
             try
             {
-                answer = await entry.Sender.SendAsync(device, notification, cancellationToken);
-            }
-            catch (OperationCanceledException) when (webhook)
-            {
-                // Cut short while the receiver had the request (or the connection was being opened) and no answer.
-                _silent.Silent(device.DeviceId);
-                throw;
+                latest.Unanswered = true;
+                answer = await sender.SendAsync(device, notification, cancellationToken);
             }
             finally
             {
-                entry.Slots.Release();
+                slots.Release();
             }
 
+            latest.Unanswered = answer.Silent;
             if (webhook && !answer.Silent)
             {
-                _silent.Answered(device.DeviceId);
+                _silent.Clear(device.DeviceId);
             }
 
             switch (answer.Outcome)
@@ -112,7 +129,7 @@ internal sealed class PushDelivery
         if (webhook && answer.Silent)
         {
             // Every attempt's time used up, the last with no answer at all.
-            _silent.Silent(device.DeviceId);
+            _silent.Silent(device.DeviceId, device.Token);
         }
 
         _metrics.Count(device.Provider, "failed");
@@ -131,5 +148,11 @@ internal sealed class PushDelivery
         }
 
         return delay;
+    }
+
+    // Whether the receiver has left the latest request without any answer: it is in flight, or it timed out.
+    private sealed class LatestRequest
+    {
+        public bool Unanswered { get; set; }
     }
 }

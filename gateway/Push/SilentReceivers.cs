@@ -3,12 +3,13 @@ using System.Collections.Concurrent;
 namespace ChatWire.Gateway.Push;
 
 /// <summary>
-/// Webhook registrations whose receiver did not answer: it had a request when the notification's deadline
-/// (<c>Push:DispatchTimeoutMs</c>) cut the send short, or every attempt ran out, the last with no answer at all.
-/// Each is passed over for a while: <see cref="FirstPause"/> after the first time, twice as long
-/// after each next one, up to <see cref="LongestPause"/>; a receiver that answers is forgotten. So a URL that accepts
-/// connections and stays silent holds a webhook slot once per pause, not for every notification. Per node, in memory:
-/// a restart forgets it.
+/// Webhook registrations whose receiver did not answer: the notification's deadline (<c>Push:DispatchTimeoutMs</c>)
+/// came while the receiver had a request, or while the send waited to retry one it left unanswered; or every attempt
+/// ran out, the last with no answer at all. Each such registration (device and URL) is passed over for a while:
+/// <see cref="FirstPause"/> after the first time, twice as long after each next one, up to <see cref="LongestPause"/>.
+/// A receiver that answers, a registration made again (the same URL or another), or a pause over for longer than
+/// <see cref="LongestPause"/> starts again from no pause. So a URL that accepts connections and stays silent holds a
+/// webhook slot once per pause, not for every notification. Per node, in memory: a restart forgets it.
 /// </summary>
 internal sealed class SilentReceivers(TimeProvider time)
 {
@@ -16,28 +17,41 @@ internal sealed class SilentReceivers(TimeProvider time)
 
     public static readonly TimeSpan LongestPause = TimeSpan.FromHours(6);
 
-    // Bounds the memory: each entry costs tens of bytes, and one takes a webhook slot for a whole deadline to make.
-    private const int MaxTracked = 100_000;
+    /// <summary>Registrations tracked at most (tens of bytes each); past it, a new silent one is not paused.</summary>
+    public const int MaxTracked = 100_000;
 
-    private readonly ConcurrentDictionary<Guid, (DateTimeOffset Until, int Strikes)> _silent = new();
+    private static readonly TimeSpan SweepEvery = TimeSpan.FromMinutes(1);
 
-    /// <summary>Whether the device's receiver is in its pause now.</summary>
-    public bool IsPaused(Guid deviceId) => _silent.TryGetValue(deviceId, out var entry) && entry.Until > time.GetUtcNow();
+    private readonly ConcurrentDictionary<Guid, Entry> _silent = new();
+    private readonly Lock _sweep = new();
+    private DateTimeOffset _nextSweep = DateTimeOffset.MinValue;
 
-    /// <summary>The device's receiver did not answer: its pause starts, longer than the last one.</summary>
-    public void Silent(Guid deviceId)
+    public int Count => _silent.Count;
+
+    /// <summary>Whether the device's registration for <paramref name="url"/> is in its pause now.</summary>
+    public bool IsPaused(Guid deviceId, string url) =>
+        _silent.TryGetValue(deviceId, out var entry) && entry.Url == url && entry.Until > time.GetUtcNow();
+
+    /// <summary>The receiver at <paramref name="url"/> did not answer: the registration's pause starts, longer than its last one.</summary>
+    public void Silent(Guid deviceId, string url)
     {
         var now = time.GetUtcNow();
-        if (_silent.Count >= MaxTracked)
+        Sweep(now);
+        if (_silent.Count >= MaxTracked && !_silent.ContainsKey(deviceId))
         {
-            Forget(now);
+            return;
         }
 
-        _silent.AddOrUpdate(deviceId, _ => (now + FirstPause, 1), (_, entry) => (now + Pause(entry.Strikes + 1), entry.Strikes + 1));
+        _silent.AddOrUpdate(
+            deviceId,
+            _ => new Entry(url, now + FirstPause, 1),
+            (_, entry) => entry.Url == url && entry.Until + LongestPause > now
+                ? new Entry(url, now + Pause(entry.Strikes + 1), entry.Strikes + 1)
+                : new Entry(url, now + FirstPause, 1));
     }
 
-    /// <summary>The device's receiver answered (or failed quickly): it starts again from no pause.</summary>
-    public void Answered(Guid deviceId)
+    /// <summary>The device's receiver answered (or failed quickly), or the device registered again: no pause from now on.</summary>
+    public void Clear(Guid deviceId)
     {
         if (!_silent.IsEmpty)
         {
@@ -48,15 +62,27 @@ internal sealed class SilentReceivers(TimeProvider time)
     private static TimeSpan Pause(int strikes) =>
         strikes >= 8 ? LongestPause : TimeSpan.FromTicks(Math.Min(FirstPause.Ticks << (strikes - 1), LongestPause.Ticks));
 
-    // Receivers whose pause ended longer ago than the longest pause are forgotten (their next pause is the first again).
-    private void Forget(DateTimeOffset now)
+    // Once a minute: registrations whose pause has been over for longer than the longest pause are forgotten.
+    private void Sweep(DateTimeOffset now)
     {
+        lock (_sweep)
+        {
+            if (now < _nextSweep)
+            {
+                return;
+            }
+
+            _nextSweep = now + SweepEvery;
+        }
+
         foreach (var (deviceId, entry) in _silent)
         {
             if (entry.Until + LongestPause <= now)
             {
-                _silent.TryRemove(deviceId, out _);
+                _silent.TryRemove(new KeyValuePair<Guid, Entry>(deviceId, entry));
             }
         }
     }
+
+    private sealed record Entry(string Url, DateTimeOffset Until, int Strikes);
 }

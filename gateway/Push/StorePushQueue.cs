@@ -10,8 +10,10 @@ namespace ChatWire.Gateway.Push;
 /// (that one is then due at its own time, counting only the messages after the ones just announced). A slot is
 /// refilled as soon as its notification is done, so one slow receiver holds one slot, not the notifications
 /// behind it; and a user with many conversations due (or receivers that never answer) waits for their own,
-/// not the other users. A crash between the send and the removal sends again at the next start, which the
-/// sent record turns into a no-op. One node polls one database: with several nodes use the Redis queue.
+/// not the other users. A notification whose sending failed (the store or the presence registry unreachable)
+/// stays queued and its user waits before the next try, twice as long after each failure in a row, up to five
+/// minutes. A crash between the send and the removal sends again at the next start, which the sent record turns
+/// into a no-op. One node polls one database: with several nodes use the Redis queue.
 /// </summary>
 internal sealed class StorePushQueue(
     IPushStore store, PushDispatcher dispatcher, IOptions<PushOptions> options, TimeProvider time, ILogger<StorePushQueue> logger)
@@ -22,16 +24,24 @@ internal sealed class StorePushQueue(
 
     private const int BatchSize = 100;
 
+    // Users whose last try failed, waiting for their next (at most this many; past it, a failing user retries at the next poll).
+    private const int MaxBackingOff = 256;
+
+    private static readonly TimeSpan LongestBackoff = TimeSpan.FromMinutes(5);
+
     // The sent record only has to outlive a notification's retries and a restart.
     private static readonly TimeSpan SentRecordLifetime = TimeSpan.FromDays(1);
 
     private readonly PushOptions _options = options.Value;
 
-    // The notification being sent, by user; only the loop in ExecuteAsync touches it.
-    private readonly Dictionary<Guid, Task> _inFlight = [];
+    // The notification being sent, by user (true when it was sent), and the users whose last try failed, with when
+    // to try again and how many failed in a row. Only the loop in ExecuteAsync touches them.
+    private readonly Dictionary<Guid, Task<bool>> _inFlight = [];
+    private readonly Dictionary<Guid, (DateTimeOffset Next, int Failures)> _backingOff = [];
 
-    // Set while dispatching or listing fails: logged once per outage, not once per notification.
-    private volatile bool _failing;
+    // Set while listing, or sending, fails: each logged once per outage, not once per poll or notification.
+    private bool _listFailing;
+    private volatile bool _sendFailing;
 
     public Task EnqueueAsync(IReadOnlyList<PendingPush> pushes, CancellationToken cancellationToken) =>
         store.EnqueuePushesAsync(pushes, TimeSpan.FromMilliseconds(_options.MaxFoldMs), cancellationToken);
@@ -42,14 +52,10 @@ internal sealed class StorePushQueue(
         var nextPrune = DateTimeOffset.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
-            foreach (var user in _inFlight.Where(e => e.Value.IsCompleted).Select(e => e.Key).ToList())
-            {
-                _inFlight.Remove(user);
-            }
-
+            var now = time.GetUtcNow();
+            Reap(now, interval);
             try
             {
-                var now = time.GetUtcNow();
                 if (now >= nextPrune)
                 {
                     await store.PrunePushSentAsync(now - SentRecordLifetime, stoppingToken);
@@ -58,7 +64,9 @@ internal sealed class StorePushQueue(
 
                 if (_inFlight.Count < MaxInFlight)
                 {
-                    var due = await store.ListDuePushesAsync(now, BatchSize, [.. _inFlight.Keys], stoppingToken);
+                    var waiting = _backingOff.Where(e => e.Value.Next > now).Select(e => e.Key);
+                    var due = await store.ListDuePushesAsync(now, BatchSize, [.. _inFlight.Keys, .. waiting], stoppingToken);
+                    _listFailing = false;
                     foreach (var pending in due)
                     {
                         if (_inFlight.Count == MaxInFlight)
@@ -73,7 +81,7 @@ internal sealed class StorePushQueue(
                         }
                     }
 
-                    // A full page with room left: the page was one user's, other users' may follow it.
+                    // A full page with room left: the page held fewer users than the room, other users' may follow it.
                     if (due.Count == BatchSize && _inFlight.Count < MaxInFlight)
                     {
                         continue;
@@ -86,25 +94,54 @@ internal sealed class StorePushQueue(
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                Failed(ex);
+                if (!_listFailing)
+                {
+                    GatewayLog.PushQueueFailed(logger, ex);
+                }
+
+                _listFailing = true;
             }
 
             // The next poll, or sooner when a notification is done and its slot is free.
-            try
-            {
-                await Task.WhenAny([.. _inFlight.Values, Task.Delay(interval, time, stoppingToken)]);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
+            using var wake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            await Task.WhenAny([.. _inFlight.Values, Task.Delay(interval, time, wake.Token)]);
+            await wake.CancelAsync();
         }
 
         // Notifications being sent see the cancellation; what is not removed is sent after the restart.
         await Task.WhenAll(_inFlight.Values);
     }
 
-    private async Task SendAsync(PendingPush pending, CancellationToken stoppingToken)
+    // Notifications done are taken out of the window; a user whose try failed waits before the next, twice as
+    // long after each failure in a row (from one poll interval up to LongestBackoff).
+    private void Reap(DateTimeOffset now, TimeSpan interval)
+    {
+        foreach (var (user, task) in _inFlight.Where(e => e.Value.IsCompleted).ToList())
+        {
+            _inFlight.Remove(user);
+            if (task.Result)
+            {
+                _backingOff.Remove(user);
+                continue;
+            }
+
+            var failures = _backingOff.TryGetValue(user, out var backoff) ? backoff.Failures + 1 : 1;
+            if (failures > 1 || _backingOff.Count < MaxBackingOff)
+            {
+                var wait = TimeSpan.FromTicks(Math.Min(interval.Ticks << Math.Min(failures - 1, 20), LongestBackoff.Ticks));
+                _backingOff[user] = (now + wait, failures);
+            }
+        }
+
+        // Users whose wait ended long ago are forgotten: their next failure waits from one interval again.
+        foreach (var user in _backingOff.Where(e => e.Value.Next + LongestBackoff < now).Select(e => e.Key).ToList())
+        {
+            _backingOff.Remove(user);
+        }
+    }
+
+    // True when the notification was sent (or found not to be due any more) and removed from the queue.
+    private async Task<bool> SendAsync(PendingPush pending, CancellationToken stoppingToken)
     {
         // Off the polling loop: the loop goes on while this waits on the store and the providers.
         await Task.Yield();
@@ -112,32 +149,23 @@ internal sealed class StorePushQueue(
         {
             await dispatcher.DispatchAsync(pending, stoppingToken);
             await store.CompletePushAsync(pending.UserId, pending.ConversationId, pending.MessageId, pending.Count, stoppingToken);
-            _failing = false;
+            _sendFailing = false;
+            return true;
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+            return true;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // Left in the queue: due again at once, so the user's slot stays taken for a poll interval first.
-            Failed(ex);
-            try
+            // Left in the queue; Reap makes its user wait before the next try.
+            if (!_sendFailing)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(_options.PollIntervalMs), time, stoppingToken);
+                GatewayLog.PushQueueFailed(logger, ex);
             }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-    }
 
-    private void Failed(Exception ex)
-    {
-        if (!_failing)
-        {
-            GatewayLog.PushQueueFailed(logger, ex);
+            _sendFailing = true;
+            return false;
         }
-
-        _failing = true;
     }
 }

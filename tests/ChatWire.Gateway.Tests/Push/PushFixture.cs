@@ -24,6 +24,18 @@ internal static class PushFixture
         ["Push:TrustedCertificatePath"] = receiver.CertificatePath,
     };
 
+    /// <summary>Alice, bob and carol in one team, and alice's DMs with bob and with carol.</summary>
+    public static async Task<(TestUser Alice, TestUser Bob, TestUser Carol, Guid AliceBob, Guid AliceCarol)> ThreeInATeamAsync(TestServer server)
+    {
+        var alice = await server.SignupAsync();
+        var bob = await server.SignupAsync();
+        var carol = await server.SignupAsync();
+        var (teamId, _) = await alice.CreateTeamAsync();
+        await bob.JoinAsync(await alice.InviteAsync(teamId));
+        await carol.JoinAsync(await alice.InviteAsync(teamId));
+        return (alice, bob, carol, await alice.OpenDmAsync(bob.Username), await alice.OpenDmAsync(carol.Username));
+    }
+
     public static Task<TestServer> StartServerAsync(PushReceiver receiver, int delayMs = 1500) => TestServer.StartAsync(Settings(receiver, delayMs));
 
     /// <summary>Registers the user's device for webhook pushes to <c>hook/{name}</c> on the receiver; the registration's signing secret.</summary>

@@ -75,15 +75,9 @@ public sealed class WebhookDeliveryTests
         await using var receiver = await PushReceiver.StartAsync();
         var settings = PushFixture.Settings(receiver);
         settings["Push:DispatchTimeoutMs"] = "120000";
+        settings["Push:RequestTimeoutMs"] = "120000";
         await using var server = await TestServer.StartAsync(settings);
-        var alice = await server.SignupAsync();
-        var bob = await server.SignupAsync();
-        var carol = await server.SignupAsync();
-        var (teamId, _) = await alice.CreateTeamAsync();
-        await bob.JoinAsync(await alice.InviteAsync(teamId));
-        await carol.JoinAsync(await alice.InviteAsync(teamId));
-        var aliceBob = await alice.OpenDmAsync(bob.Username);
-        var aliceCarol = await alice.OpenDmAsync(carol.Username);
+        var (alice, bob, carol, aliceBob, aliceCarol) = await PushFixture.ThreeInATeamAsync(server);
         var carolBob = await carol.OpenDmAsync(bob.Username);
         await PushFixture.RegisterWebhookAsync(bob, receiver, "bob");
         await PushFixture.RegisterWebhookAsync(carol, receiver, "carol");
@@ -114,13 +108,14 @@ public sealed class WebhookDeliveryTests
     }
 
     // A receiver that had a request when the notification's deadline came is passed over for its pause: the next
-    // notification goes to the user's other device only, and counts suspended for the silent one.
+    // notification goes to the user's other device only, and counts suspended for the silent one. Registering again
+    // ends the pause.
     [Fact]
-    public async Task Send_ReceiverSilentOnce_PassedOverForTheNextNotification()
+    public async Task Send_ReceiverSilentOnce_PassedOverForTheNextNotification_UntilRegisteredAgain()
     {
         await using var receiver = await PushReceiver.StartAsync();
         var settings = PushFixture.Settings(receiver);
-        settings["Push:DispatchTimeoutMs"] = "2000";
+        settings["Push:DispatchTimeoutMs"] = "5000";
         await using var server = await TestServer.StartAsync(settings);
         var (alice, bob, dm) = await DeliveryTests.DmPairAsync(server);
         var bobPhone = await server.LoginAsync(bob);
@@ -141,6 +136,14 @@ public sealed class WebhookDeliveryTests
         Assert.Equal(["/hook/phone", "/hook/phone", "/hook/silent"], received.Select(p => p.Path).Order(StringComparer.Ordinal));
         Assert.Equal(second.MessageId, received.Last(p => p.Path == "/hook/phone").Json.GetProperty("message_id").GetGuid());
         Assert.Equal(1, await server.ReadMetricAsync(Metric, "provider=\"webhook\",outcome=\"timed_out\""));
+
+        await PushFixture.RegisterWebhookAsync(bob, receiver, "silent");
+        var third = await aliceDesk.SendTextAsync(dm, "three");
+        await server.WaitForMetricAsync(Metric, "provider=\"webhook\",outcome=\"delivered\"", v => v == 4);
+        Assert.Equal(
+            [("/hook/phone", third.MessageId), ("/hook/silent", third.MessageId)],
+            receiver.Drain().Select(p => (p.Path, p.Json.GetProperty("message_id").GetGuid())).Order());
+        Assert.Equal(1, await server.ReadMetricAsync(Metric, "provider=\"webhook\",outcome=\"suspended\""));
     }
 
     [Fact]
