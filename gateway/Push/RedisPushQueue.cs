@@ -13,7 +13,8 @@ namespace ChatWire.Gateway.Push;
 /// as covered. A node reads entries as they come and holds them (in the group's pending list, touched
 /// while it waits) until due; entries a node took and did not touch or acknowledge within
 /// <c>Push:Redis:ClaimIdleMs</c> (it crashed, or was cut off) are claimed by another with XAUTOCLAIM. A claimed entry may have been sent already: the sent
-/// record in the directory (per device and message) keeps that from reaching the device twice.
+/// record in the directory (per device and message) keeps that from reaching the device twice. A node sends one
+/// notification per user at a time (<see cref="UserTurns"/>); the others of that user wait, still held.
 /// </summary>
 internal sealed class RedisPushQueue : BackgroundService, IPushQueue
 {
@@ -58,6 +59,7 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
     private readonly RedisKey _stream;
     private readonly string _consumer = "node-" + Guid.CreateVersion7().ToString("N");
     private readonly System.Collections.Concurrent.ConcurrentDictionary<RedisValue, Task> _inFlight = new();
+    private readonly UserTurns _turns = new();
 
     public RedisPushQueue(IConnectionMultiplexer redis, PushDispatcher dispatcher, IOptions<PushOptions> options, TimeProvider time, ILogger<RedisPushQueue> logger)
     {
@@ -218,6 +220,18 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
             await Task.Delay(wait, _time, cancellationToken);
         }
 
+        // One notification of the user's at a time on this node (the fold is read once it is this one's turn).
+        using (await _turns.EnterAsync(user, cancellationToken))
+        {
+            await SendIfNewestAsync(user, conversation, seq, due, cancellationToken);
+        }
+
+        await _redis.StreamAcknowledgeAsync(_stream, Group, entry.Id);
+        await _redis.StreamDeleteAsync(_stream, [entry.Id]);
+    }
+
+    private async Task SendIfNewestAsync(Guid user, Guid conversation, string seq, DateTimeOffset due, CancellationToken cancellationToken)
+    {
         var key = FoldKey(user, conversation);
         var fold = (await _redis.HashGetAllAsync(key)).ToDictionary(e => (string)e.Name!, e => (string)e.Value!);
 
@@ -236,9 +250,6 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
             await _dispatcher.DispatchAsync(pending, cancellationToken);
             await _redis.ScriptEvaluateAsync(CompleteScript, [key], [seq, pending.Count]);
         }
-
-        await _redis.StreamAcknowledgeAsync(_stream, Group, entry.Id);
-        await _redis.StreamDeleteAsync(_stream, [entry.Id]);
     }
 
     private async Task CreateGroupAsync()

@@ -107,6 +107,61 @@ public sealed class RedisPushQueueTests
         await redis.GetDatabase().KeyDeleteAsync(stream);
     }
 
+    // A node sends one notification per user at a time: bob's second waits while his receiver holds the first, and
+    // carol's, due after both, goes out meanwhile.
+    [Fact]
+    public async Task Node_ReceiverHoldsAUsersNotification_TheirNextWaits_AnotherUsersGoesOut()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        var stream = NewStream();
+        var settings = Settings(receiver, stream, delayMs: 1500);
+        settings["Push:DispatchTimeoutMs"] = "120000";
+        settings["Push:RequestTimeoutMs"] = "120000";
+        await using var cluster = await Cluster.StartAsync(1, extra: settings);
+        var node = cluster[0];
+        var (aliceToken, aliceDevice) = await node.SignupAsync("alice");
+        var team = await node.CallAsync(aliceToken, HttpMethod.Post, "v1/teams", new { name = "Acme" });
+        var tokens = new Dictionary<string, (string Token, Guid Device)>();
+        foreach (var name in new[] { "bob", "carol" })
+        {
+            tokens[name] = await node.SignupAsync(name);
+            var invite = await node.CallAsync(aliceToken, HttpMethod.Post, $"v1/teams/{team.GetProperty("team_id").GetGuid()}/invites", new { });
+            await node.CallAsync(tokens[name].Token, HttpMethod.Post, $"v1/invites/{invite.GetProperty("invite_code").GetString()}/join");
+            await node.CallAsync(tokens[name].Token, HttpMethod.Put, "v1/push/registration", new { provider = "webhook", token = PushFixture.HookUrl(receiver, name) });
+        }
+
+        async Task<Guid> DmAsync(string token, string with) =>
+            (await node.CallAsync(token, HttpMethod.Post, "v1/dms", new { users = new[] { with } })).GetProperty("conversation_id").GetGuid();
+        var aliceBob = await DmAsync(aliceToken, "bob");
+        var aliceCarol = await DmAsync(aliceToken, "carol");
+        var carolBob = await DmAsync(tokens["carol"].Token, "bob");
+        var never = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.Hold = push => push.Path.EndsWith("/bob", StringComparison.Ordinal) ? never.Task : Task.CompletedTask;
+
+        // Two notifications for bob, in two conversations, due together.
+        await using (var carol = await RawClient.ConnectAsync(node.Tcp))
+        {
+            await carol.HandshakeAsync(tokens["carol"].Token, tokens["carol"].Device);
+            await carol.SendTextAsync(carolBob, "from carol");
+        }
+
+        await using var alice = await RawClient.ConnectAsync(node.Tcp);
+        await alice.HandshakeAsync(aliceToken, aliceDevice);
+        await alice.SendTextAsync(aliceBob, "from alice");
+        Assert.Equal("/hook/bob", (await receiver.NextAsync()).Path);
+
+        var toCarol = await alice.SendTextAsync(aliceCarol, "to carol");
+        var carolsPush = await receiver.NextAsync();
+        Assert.Equal(("/hook/carol", toCarol.MessageId), (carolsPush.Path, carolsPush.Json.GetProperty("message_id").GetGuid()));
+        Assert.Empty(receiver.Drain());
+
+        never.SetResult();
+        Assert.Equal("/hook/bob", (await receiver.NextAsync()).Path);
+        Assert.Empty(receiver.Faults);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(BackingServices.Redis);
+        await redis.GetDatabase().KeyDeleteAsync(stream);
+    }
+
     private static string NewStream() => "chatwire:push:test-" + Guid.NewGuid().ToString("N");
 
     // The push settings of every test node, with the Redis queue on a stream of the test's own.
