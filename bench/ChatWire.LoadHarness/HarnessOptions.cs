@@ -131,7 +131,8 @@ internal sealed record HarnessOptions
                    fanout and cluster print a progress line each second while they connect (idle, dm and fanout
                    also while they measure) and fail with exit code 1 when a phase (a ramp, a warm-up round, the
                    measured run) outlasts --timeout-seconds (300 for them)
-          idle:    --counts 7500,15000   --per-user 50   --sources 4   --tls (connect over TLS 1.3) | --noise (over Noise IK)
+          idle:    --counts 7500,15000   --per-user 50 (connections per user; users and tokens are seeded into the
+                   gateway's fresh directory)   --sources 4   --tls (connect over TLS 1.3) | --noise (over Noise IK)
                    --hold SECONDS (keep the connections open after the last reading, e.g. for dotnet-gcdump)
                    --sync (each connection SYNCs once after AUTH, as a client does on connecting)
                    --warmup N (open and close N such connections first: the JIT's tier-ups and the pool's threads

@@ -26,22 +26,21 @@ internal static class IdleScenario
             settings["Gateway:ProtocolTransport"] = options.Transport;
         }
 
+        // Users and their session tokens written straight into the fresh directory (DirectorySeed: no password hash
+        // per user, so a run of one connection per user is as quick as one of fifty); every connection of a user
+        // presents the user's one device.
         var security = HarnessSecurity.Configure(options, settings);
-        await using var gateway = await GatewayProcess.StartAsync(options.GatewayDll, options.Gc, settings);
+        var needed = (Math.Max(counts.Max(), options.Warmup) + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
+        SeedResult? seed = null;
+        await using var gateway = await GatewayProcess.StartAsync(
+            options.GatewayDll, options.Gc, settings, prepare: async data => seed = await DirectorySeed.RunAsync(data, needed, 1, 0, 1));
         var endpoint = security.EndPoint(gateway);
         await security.ReadTrustAsync(gateway);
 
         Console.WriteLine($"gateway pid {gateway.ProcessId} on {endpoint} ({security.Name}), transport {(options.Transport.Length > 0 ? options.Transport : "default")}; counts {string.Join(", ", counts)}; {options.ConnectionsPerUser} connections per user; {options.SourceAddresses} source addresses{(options.SyncOnConnect ? "; each SYNCs once after AUTH" : "")}; warm-up {options.Warmup}; readings {options.SettleSeconds} s after each count; each ramp bounded by {options.TimeoutSeconds} s");
 
-        var users = new List<(Guid DeviceId, string Token)>();
-        var needed = (Math.Max(counts.Max(), options.Warmup) + options.ConnectionsPerUser - 1) / options.ConnectionsPerUser;
-        for (var i = 0; i < needed; i++)
-        {
-            var (_, device, token) = await gateway.SignupAsync($"idle{i:D6}");
-            users.Add((device, token));
-        }
-
-        Console.WriteLine($"signed up {users.Count} users");
+        var users = seed!.Devices.Select(d => (d.DeviceId, d.Token)).ToList();
+        Console.WriteLine($"seeded {users.Count} users in {seed.Seconds:F1} s");
         var baseline = await gateway.ReadMemoryAsync();
         Console.WriteLine($"0 connections: managed {Kb(baseline.ManagedBytes)} KB, RSS {Kb(baseline.RssBytes)} KB (server GC: {baseline.ServerGc})");
 
