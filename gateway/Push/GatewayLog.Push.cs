@@ -20,4 +20,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 75, Level = LogLevel.Information, Message = "Claimed {Count} pending notifications from a consumer that stopped answering")]
     public static partial void PushClaimed(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 76, Level = LogLevel.Warning, Message = "The notification of user {UserId} in conversation {ConversationId} was dropped: sending it failed {Tries} times in a row")]
+    public static partial void PushGivenUp(ILogger logger, Guid userId, Guid conversationId, int tries, Exception exception);
 }

@@ -7,9 +7,9 @@ namespace ChatWire.Gateway.Push;
 /// Sends one notification to one device through its provider: at most once per (device, message) (the sent
 /// record is checked before and written after), a limited number of requests per provider at once, retries
 /// with exponential backoff and jitter (or the provider's Retry-After), and a registration the provider
-/// calls dead removed. A webhook receiver that was sent a request and had not answered when the send was cut
-/// short (the notification's deadline) is passed over for a while (<see cref="SilentReceivers"/>). Every
-/// outcome is counted.
+/// calls dead removed. A webhook receiver whose send the notification's deadline cut short after a request went
+/// to it, or that left every attempt unanswered, is passed over for a while (<see cref="SilentReceivers"/>).
+/// Every outcome is counted.
 /// </summary>
 internal sealed class PushDelivery
 {
@@ -60,22 +60,23 @@ internal sealed class PushDelivery
             return;
         }
 
-        var latest = new LatestRequest();
+        var progress = new SendProgress();
         try
         {
-            await AttemptAsync(entry.Sender, entry.Slots, device, notification, latest, cancellationToken);
+            await AttemptAsync(entry.Sender, entry.Slots, device, notification, progress, cancellationToken);
         }
-        catch (OperationCanceledException) when (webhook && latest.Unanswered)
+        catch (OperationCanceledException) when (webhook && progress.Requested)
         {
-            // Cut short (the notification's deadline) while the receiver had a request, or while waiting to retry one
-            // it never answered. A node stopping ends here too; what it records dies with it.
+            // Cut short (the notification's deadline) after the receiver was sent a request and before it accepted one:
+            // it was silent, or slow, or kept asking to retry. Not when the send never got a slot. A node stopping ends
+            // here too; what it records dies with it.
             _silent.Silent(device.DeviceId, device.Token);
             throw;
         }
     }
 
     private async Task AttemptAsync(
-        IPushSender sender, SemaphoreSlim slots, PushTokenRecord device, PushNotification notification, LatestRequest latest, CancellationToken cancellationToken)
+        IPushSender sender, SemaphoreSlim slots, PushTokenRecord device, PushNotification notification, SendProgress progress, CancellationToken cancellationToken)
     {
         var webhook = device.Provider == PushProvider.Webhook;
         var started = Stopwatch.GetTimestamp();
@@ -86,7 +87,7 @@ internal sealed class PushDelivery
             await slots.WaitAsync(cancellationToken);
             try
             {
-                latest.Unanswered = true;
+                progress.Requested = true;
                 answer = await sender.SendAsync(device, notification, cancellationToken);
             }
             finally
@@ -94,8 +95,8 @@ internal sealed class PushDelivery
                 slots.Release();
             }
 
-            latest.Unanswered = answer.Silent;
-            if (webhook && !answer.Silent)
+            // A final answer (accepted, gone, refused) ends a pause's doubling; a retry or a time-out does not.
+            if (webhook && answer.Outcome != ProviderOutcome.Retry)
             {
                 _silent.Clear(device.DeviceId);
             }
@@ -150,9 +151,9 @@ internal sealed class PushDelivery
         return delay;
     }
 
-    // Whether the receiver has left the latest request without any answer: it is in flight, or it timed out.
-    private sealed class LatestRequest
+    // Whether a request went to the receiver during this send.
+    private sealed class SendProgress
     {
-        public bool Unanswered { get; set; }
+        public bool Requested { get; set; }
     }
 }

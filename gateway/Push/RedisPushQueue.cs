@@ -220,10 +220,15 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
             await Task.Delay(wait, _time, cancellationToken);
         }
 
-        // One notification of the user's at a time on this node (the fold is read once it is this one's turn).
-        using (await _turns.EnterAsync(user, cancellationToken))
+        // One notification of the user's at a time on this node. Only the fold's newest entry waits for the turn (an
+        // older one is acknowledged at once), and the fold is read again once it is this entry's turn.
+        var key = FoldKey(user, conversation);
+        if ((string?)await _redis.HashGetAsync(key, "seq") == seq)
         {
-            await SendIfNewestAsync(user, conversation, seq, due, cancellationToken);
+            using (await _turns.EnterAsync(user, cancellationToken))
+            {
+                await SendIfNewestAsync(user, conversation, seq, due, cancellationToken);
+            }
         }
 
         await _redis.StreamAcknowledgeAsync(_stream, Group, entry.Id);

@@ -3,13 +3,14 @@ using System.Collections.Concurrent;
 namespace ChatWire.Gateway.Push;
 
 /// <summary>
-/// Webhook registrations whose receiver did not answer: the notification's deadline (<c>Push:DispatchTimeoutMs</c>)
-/// came while the receiver had a request, or while the send waited to retry one it left unanswered; or every attempt
-/// ran out, the last with no answer at all. Each such registration (device and URL) is passed over for a while:
-/// <see cref="FirstPause"/> after the first time, twice as long after each next one, up to <see cref="LongestPause"/>.
-/// A receiver that answers, a registration made again (the same URL or another), or a pause over for longer than
-/// <see cref="LongestPause"/> starts again from no pause. So a URL that accepts connections and stays silent holds a
-/// webhook slot once per pause, not for every notification. Per node, in memory: a restart forgets it.
+/// Webhook registrations whose receiver did not take a notification in time: the notification's deadline
+/// (<c>Push:DispatchTimeoutMs</c>) cut the send short after a request went to it (it was silent, slow, or kept asking
+/// to retry), or every attempt ran out, the last with no answer at all. Each such registration (device and URL) is
+/// passed over for a while: <see cref="FirstPause"/> after the first time, twice as long after each next one, up to
+/// <see cref="LongestPause"/>. A final answer from the receiver (accepted, gone, refused), a registration made again
+/// on this node (the same URL or another), or a pause over for longer than <see cref="LongestPause"/> starts again from
+/// no pause. So a URL that accepts connections and stays silent holds a webhook slot once per pause, not for every
+/// notification. Per node, in memory: a restart forgets it.
 /// </summary>
 internal sealed class SilentReceivers(TimeProvider time)
 {
@@ -50,7 +51,7 @@ internal sealed class SilentReceivers(TimeProvider time)
                 : new Entry(url, now + FirstPause, 1));
     }
 
-    /// <summary>The device's receiver answered (or failed quickly), or the device registered again: no pause from now on.</summary>
+    /// <summary>The device's receiver gave a final answer, or the device registered again: no pause from now on.</summary>
     public void Clear(Guid deviceId)
     {
         if (!_silent.IsEmpty)

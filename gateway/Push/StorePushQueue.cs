@@ -12,7 +12,8 @@ namespace ChatWire.Gateway.Push;
 /// behind it; and a user with many conversations due (or receivers that never answer) waits for their own,
 /// not the other users. A notification whose sending failed (the store or the presence registry unreachable)
 /// stays queued and its user waits before the next try, twice as long after each failure in a row, up to five
-/// minutes. A crash between the send and the removal sends again at the next start, which the sent record turns
+/// minutes; after <see cref="MaxTries"/> failures in a row it is dropped (logged), so one that can never be sent does
+/// not hold its user's other notifications for ever. A crash between the send and the removal sends again at the next start, which the sent record turns
 /// into a no-op. One node polls one database: with several nodes use the Redis queue.
 /// </summary>
 internal sealed class StorePushQueue(
@@ -21,6 +22,9 @@ internal sealed class StorePushQueue(
 {
     /// <summary>Notifications being sent at once, each of a different user.</summary>
     public const int MaxInFlight = 16;
+
+    /// <summary>Tries of one notification, failing in a row, before it is dropped: about half an hour with the default poll interval.</summary>
+    public const int MaxTries = 15;
 
     private const int BatchSize = 100;
 
@@ -77,7 +81,8 @@ internal sealed class StorePushQueue(
                         // A user's other conversations come up again once this one is done.
                         if (!_inFlight.ContainsKey(pending.UserId))
                         {
-                            _inFlight.Add(pending.UserId, SendAsync(pending, stoppingToken));
+                            var failed = _backingOff.TryGetValue(pending.UserId, out var backoff) ? backoff.Failures : 0;
+                            _inFlight.Add(pending.UserId, SendAsync(pending, failed, stoppingToken));
                         }
                     }
 
@@ -140,8 +145,8 @@ internal sealed class StorePushQueue(
         }
     }
 
-    // True when the notification was sent (or found not to be due any more) and removed from the queue.
-    private async Task<bool> SendAsync(PendingPush pending, CancellationToken stoppingToken)
+    // True when the notification was sent (or found not to be due any more, or dropped) and removed from the queue.
+    private async Task<bool> SendAsync(PendingPush pending, int failedBefore, CancellationToken stoppingToken)
     {
         // Off the polling loop: the loop goes on while this waits on the store and the providers.
         await Task.Yield();
@@ -158,6 +163,12 @@ internal sealed class StorePushQueue(
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            if (failedBefore + 1 >= MaxTries && await TryDropAsync(pending, stoppingToken))
+            {
+                GatewayLog.PushGivenUp(logger, pending.UserId, pending.ConversationId, MaxTries, ex);
+                return true;
+            }
+
             // Left in the queue; Reap makes its user wait before the next try.
             if (!_sendFailing)
             {
@@ -165,6 +176,19 @@ internal sealed class StorePushQueue(
             }
 
             _sendFailing = true;
+            return false;
+        }
+    }
+
+    private async Task<bool> TryDropAsync(PendingPush pending, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await store.CompletePushAsync(pending.UserId, pending.ConversationId, pending.MessageId, pending.Count, stoppingToken);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
             return false;
         }
     }

@@ -34,7 +34,7 @@ internal sealed class UserTurns
             throw;
         }
 
-        return turn;
+        return new Held(turn);
     }
 
     /// <summary>Users with a notification being sent or waiting (for tests and diagnostics).</summary>
@@ -66,14 +66,28 @@ internal sealed class UserTurns
     }
 
     // Holders counts the one whose turn it is and those waiting; the last to leave removes the entry.
-    private sealed class Turn(UserTurns owner, Guid userId) : IDisposable
+    private sealed class Turn(UserTurns owner, Guid userId)
     {
+        public UserTurns Owner { get; } = owner;
+
         public Guid UserId { get; } = userId;
 
         public SemaphoreSlim Gate { get; } = new(1, 1);
 
         public int Holders { get; set; }
+    }
 
-        public void Dispose() => owner.Leave(this, entered: true);
+    // One turn taken: ends it on the first Dispose only.
+    private sealed class Held(Turn turn) : IDisposable
+    {
+        private int _ended;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _ended, 1) == 0)
+            {
+                turn.Owner.Leave(turn, entered: true);
+            }
+        }
     }
 }

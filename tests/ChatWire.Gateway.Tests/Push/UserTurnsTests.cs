@@ -5,7 +5,7 @@ namespace ChatWire.Gateway.Tests.Push;
 public sealed class UserTurnsTests
 {
     // A user's second waits for the first's turn to end; another user's does not wait; a waiter given up leaves no
-    // trace; nobody waiting, no entry.
+    // trace; ending a turn twice ends it once; nobody waiting, no entry.
     [Fact]
     public async Task EnterAsync_SameUserWaits_OtherUserDoesNot_NothingLeftOver()
     {
@@ -25,7 +25,12 @@ public sealed class UserTurnsTests
         await gaveUp.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => third);
         first.Dispose();
-        (await second.WaitAsync(TimeSpan.FromSeconds(10))).Dispose();
+        first.Dispose();
+        var secondTurn = await second.WaitAsync(TimeSpan.FromSeconds(10));
+        var fourth = turns.EnterAsync(bob, CancellationToken.None);
+        Assert.False(fourth.IsCompleted);
+        secondTurn.Dispose();
+        (await fourth.WaitAsync(TimeSpan.FromSeconds(10))).Dispose();
 
         Assert.Equal(0, turns.Count);
     }
