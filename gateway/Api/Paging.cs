@@ -26,7 +26,7 @@ internal static class Paging
     {
         var take = Limit(limit);
         var after = After(cursor);
-        return Trim(items.Where(item => after is not { } a || id(item).CompareTo(a) > 0).OrderBy(id).Take(take + 1).ToList(), take, id);
+        return Trim(items.Where(item => after is not { } a || id(item).CompareTo(a) > 0).OrderBy(id), take, id);
     }
 
     /// <summary>

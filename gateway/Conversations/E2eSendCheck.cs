@@ -22,7 +22,7 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys, IOptions<LimitsOptio
     private readonly ConcurrentDictionary<Guid, (long RosterVersion, bool EpochSecret)> _epochSecret = new();
 
     /// <summary>The content type of an end-to-end envelope; the server never parses the content.</summary>
-    public const string ContentType = "application/vnd.chatwire.e2e";
+    public const string ContentType = ContentTypes.EndToEnd;
 
     /// <summary>
     /// Above this many members (<c>Limits:MaxSenderChainMembers</c>, 1000) a conversation keys its messages with one

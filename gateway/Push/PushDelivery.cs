@@ -60,71 +60,64 @@ internal sealed class PushDelivery
             return;
         }
 
-        var progress = new SendProgress();
+        var started = Stopwatch.GetTimestamp();
+        var maxAttempts = Math.Max(1, _options.MaxAttempts);
+        ProviderAnswer answer = default;
+        var requested = false;
         try
         {
-            await AttemptAsync(entry.Sender, entry.Slots, device, notification, progress, cancellationToken);
+            for (var attempt = 1; attempt <= maxAttempts; attempt++)
+            {
+                await entry.Slots.WaitAsync(cancellationToken);
+                try
+                {
+                    requested = true;
+                    answer = await entry.Sender.SendAsync(device, notification, cancellationToken);
+                }
+                finally
+                {
+                    entry.Slots.Release();
+                }
+
+                // A final answer (accepted, gone, refused) ends a pause's doubling; a retry or a time-out does not.
+                if (webhook && answer.Outcome != ProviderOutcome.Retry)
+                {
+                    _silent.Clear(device.DeviceId);
+                }
+
+                switch (answer.Outcome)
+                {
+                    case ProviderOutcome.Delivered:
+                        await _store.RecordPushSentAsync(device.DeviceId, notification.MessageId, _time.GetUtcNow(), CancellationToken.None);
+                        _metrics.Count(device.Provider, "delivered");
+                        _metrics.Delivered(device.Provider, Stopwatch.GetElapsedTime(started));
+                        return;
+
+                    case ProviderOutcome.DeadToken:
+                        // Only the token that was refused: the device may have registered a new one meanwhile.
+                        await _store.DeletePushTokenIfAsync(device.DeviceId, device.Token, CancellationToken.None);
+                        _metrics.Count(device.Provider, "token_removed");
+                        GatewayLog.PushTokenRemoved(_logger, PushMetrics.Name(device.Provider), device.DeviceId, answer.Detail);
+                        return;
+
+                    case ProviderOutcome.Rejected:
+                        attempt = maxAttempts;
+                        break;
+
+                    case ProviderOutcome.Retry when attempt < maxAttempts:
+                        _metrics.Count(device.Provider, "retried");
+                        await Task.Delay(Backoff(attempt, answer.RetryAfter), _time, cancellationToken);
+                        break;
+                }
+            }
         }
-        catch (OperationCanceledException) when (webhook && progress.Requested)
+        catch (OperationCanceledException) when (webhook && requested)
         {
             // Cut short (the notification's deadline) after the receiver was sent a request and before it accepted one:
             // it was silent, or slow, or kept asking to retry. Not when the send never got a slot. A node stopping ends
             // here too; what it records dies with it.
             _silent.Silent(device.DeviceId, device.Token);
             throw;
-        }
-    }
-
-    private async Task AttemptAsync(
-        IPushSender sender, SemaphoreSlim slots, PushTokenRecord device, PushNotification notification, SendProgress progress, CancellationToken cancellationToken)
-    {
-        var webhook = device.Provider == PushProvider.Webhook;
-        var started = Stopwatch.GetTimestamp();
-        var maxAttempts = Math.Max(1, _options.MaxAttempts);
-        ProviderAnswer answer = default;
-        for (var attempt = 1; attempt <= maxAttempts; attempt++)
-        {
-            await slots.WaitAsync(cancellationToken);
-            try
-            {
-                progress.Requested = true;
-                answer = await sender.SendAsync(device, notification, cancellationToken);
-            }
-            finally
-            {
-                slots.Release();
-            }
-
-            // A final answer (accepted, gone, refused) ends a pause's doubling; a retry or a time-out does not.
-            if (webhook && answer.Outcome != ProviderOutcome.Retry)
-            {
-                _silent.Clear(device.DeviceId);
-            }
-
-            switch (answer.Outcome)
-            {
-                case ProviderOutcome.Delivered:
-                    await _store.RecordPushSentAsync(device.DeviceId, notification.MessageId, _time.GetUtcNow(), CancellationToken.None);
-                    _metrics.Count(device.Provider, "delivered");
-                    _metrics.Delivered(device.Provider, Stopwatch.GetElapsedTime(started));
-                    return;
-
-                case ProviderOutcome.DeadToken:
-                    // Only the token that was refused: the device may have registered a new one meanwhile.
-                    await _store.DeletePushTokenIfAsync(device.DeviceId, device.Token, CancellationToken.None);
-                    _metrics.Count(device.Provider, "token_removed");
-                    GatewayLog.PushTokenRemoved(_logger, PushMetrics.Name(device.Provider), device.DeviceId, answer.Detail);
-                    return;
-
-                case ProviderOutcome.Rejected:
-                    attempt = maxAttempts;
-                    break;
-
-                case ProviderOutcome.Retry when attempt < maxAttempts:
-                    _metrics.Count(device.Provider, "retried");
-                    await Task.Delay(Backoff(attempt, answer.RetryAfter), _time, cancellationToken);
-                    break;
-            }
         }
 
         if (webhook && answer.Silent)
@@ -149,11 +142,5 @@ internal sealed class PushDelivery
         }
 
         return delay;
-    }
-
-    // Whether a request went to the receiver during this send.
-    private sealed class SendProgress
-    {
-        public bool Requested { get; set; }
     }
 }

@@ -227,7 +227,7 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
         {
             using (await _turns.EnterAsync(user, cancellationToken))
             {
-                await SendIfNewestAsync(user, conversation, seq, due, cancellationToken);
+                await SendIfNewestAsync(key, user, conversation, seq, due, cancellationToken);
             }
         }
 
@@ -235,9 +235,8 @@ internal sealed class RedisPushQueue : BackgroundService, IPushQueue
         await _redis.StreamDeleteAsync(_stream, [entry.Id]);
     }
 
-    private async Task SendIfNewestAsync(Guid user, Guid conversation, string seq, DateTimeOffset due, CancellationToken cancellationToken)
+    private async Task SendIfNewestAsync(RedisKey key, Guid user, Guid conversation, string seq, DateTimeOffset due, CancellationToken cancellationToken)
     {
-        var key = FoldKey(user, conversation);
         var fold = (await _redis.HashGetAllAsync(key)).ToDictionary(e => (string)e.Name!, e => (string)e.Value!);
 
         // Missing: sent (or covered) already. Newer: a later entry of the same fold sends it.

@@ -47,21 +47,15 @@ internal sealed class SilentReceivers(TimeProvider time)
             deviceId,
             _ => new Entry(url, now + FirstPause, 1),
             (_, entry) => entry.Url == url && entry.Until + LongestPause > now
-                ? new Entry(url, now + Pause(entry.Strikes + 1), entry.Strikes + 1)
+                ? new Entry(url, now + Doubling.After(FirstPause, entry.Strikes + 1, LongestPause), entry.Strikes + 1)
                 : new Entry(url, now + FirstPause, 1));
     }
 
     /// <summary>The device's receiver gave a final answer, or the device registered again: no pause from now on.</summary>
     public void Clear(Guid deviceId)
     {
-        if (!_silent.IsEmpty)
-        {
-            _silent.TryRemove(deviceId, out _);
-        }
+        _silent.TryRemove(deviceId, out _);
     }
-
-    private static TimeSpan Pause(int strikes) =>
-        strikes >= 8 ? LongestPause : TimeSpan.FromTicks(Math.Min(FirstPause.Ticks << (strikes - 1), LongestPause.Ticks));
 
     // Once a minute: registrations whose pause has been over for longer than the longest pause are forgotten.
     private void Sweep(DateTimeOffset now)

@@ -133,7 +133,7 @@ internal sealed class StorePushQueue(
             var failures = _backingOff.TryGetValue(user, out var backoff) ? backoff.Failures + 1 : 1;
             if (failures > 1 || _backingOff.Count < MaxBackingOff)
             {
-                var wait = TimeSpan.FromTicks(Math.Min(interval.Ticks << Math.Min(failures - 1, 20), LongestBackoff.Ticks));
+                var wait = Doubling.After(interval, failures, LongestBackoff);
                 _backingOff[user] = (now + wait, failures);
             }
         }

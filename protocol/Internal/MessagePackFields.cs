@@ -68,9 +68,11 @@ internal static class MessagePackFields
         }
     }
 
-    public static string ReadString(ref MessagePackReader reader, int maxBytes, uint requestId, string field)
+    public static string ReadString(ref MessagePackReader reader, int maxBytes, uint requestId, string field) =>
+        DecodeString(reader.ReadStringSequence(), maxBytes, requestId, field);
+
+    private static string DecodeString(ReadOnlySequence<byte>? bytes, int maxBytes, uint requestId, string field)
     {
-        var bytes = reader.ReadStringSequence();
         if (bytes is not { } seq)
         {
             ThrowHelper.InvalidField($"{field} must be a string, not nil.", requestId);
@@ -95,25 +97,24 @@ internal static class MessagePackFields
     // The content types nearly every message carries (what the SDK sends: end-to-end content, or plain text where that
     // is off), so that decoding a SEND or EDIT allocates no string for them.
     private static readonly (byte[] Utf8, string Text)[] CommonContentTypes =
-        [.. new[] { "application/vnd.chatwire.e2e", "text/plain" }.Select(t => (Encoding.UTF8.GetBytes(t), t))];
+        [.. new[] { ContentTypes.EndToEnd, ContentTypes.PlainText }.Select(t => (Encoding.UTF8.GetBytes(t), t))];
 
     /// <summary>A content type (a string field): one of the common ones without allocating, any other as <see cref="ReadString"/> reads it.</summary>
     public static string ReadContentType(ref MessagePackReader reader, int maxBytes, uint requestId)
     {
-        if (reader.NextMessagePackType == MessagePackType.String
-            && reader.CreatePeekReader() is var peek && peek.ReadStringSequence() is { IsSingleSegment: true } seq && seq.Length <= maxBytes)
+        var bytes = reader.ReadStringSequence();
+        if (bytes is { IsSingleSegment: true } seq && seq.Length <= maxBytes)
         {
             foreach (var (utf8, text) in CommonContentTypes)
             {
                 if (seq.FirstSpan.SequenceEqual(utf8))
                 {
-                    reader = peek;
                     return text;
                 }
             }
         }
 
-        return ReadString(ref reader, maxBytes, requestId, "content_type");
+        return DecodeString(bytes, maxBytes, requestId, "content_type");
     }
 
     public static ReadOnlyMemory<byte> ReadBin(ref MessagePackReader reader, int maxBytes, uint requestId, string field)

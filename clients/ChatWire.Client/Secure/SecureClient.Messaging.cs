@@ -34,7 +34,7 @@ public sealed record DecryptedContent(byte[]? Plaintext, bool Encrypted, string?
 public sealed partial class SecureClient
 {
     /// <summary>The content type of end-to-end encrypted SEND and EDIT content.</summary>
-    public const string ContentType = "application/vnd.chatwire.e2e";
+    public const string ContentType = ContentTypes.EndToEnd;
 
     private const int KeyBundleChunk = 200;
 
