@@ -266,6 +266,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         {
             // A gateway built before this field says nothing of it.
             GcCommittedBytes = body.TryGetProperty("gc_committed_bytes", out var committed) ? committed.GetInt64() : 0,
+            SqliteBytes = body.TryGetProperty("sqlite_bytes", out var sqlite) ? sqlite.GetInt64() : 0,
             Threads = (int)ProcStatusValue(ProcessId, "Threads:"),
             JitMethods = body.TryGetProperty("jit_methods", out var jit) ? jit.GetInt64() : 0,
         };
@@ -432,6 +433,9 @@ internal sealed record MemoryReading(int Connections, long ManagedBytes, long Rs
 {
     /// <summary>What the GC had committed after its collections (0 from a gateway that does not say).</summary>
     public long GcCommittedBytes { get; init; }
+
+    /// <summary>What SQLite held in its own heap, its page caches mostly (0 from a gateway that does not say).</summary>
+    public long SqliteBytes { get; init; }
 
     /// <summary>The gateway process's threads (from /proc; 0 where that cannot be read).</summary>
     public int Threads { get; init; }

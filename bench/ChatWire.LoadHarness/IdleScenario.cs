@@ -128,6 +128,12 @@ internal static class IdleScenario
         Console.WriteLine($"slope {first.Connections} → {last.Connections}: managed {managedPerConnection / 1024:F2} KB/connection, RSS {rssPerConnection / 1024:F2} KB/connection");
         var steps = readings.Zip(readings.Skip(1), (a, b) => (b.RssBytes - a.RssBytes) / (double)(b.Connections - a.Connections)).ToArray();
         Console.WriteLine($"RSS steps: {string.Join(", ", steps.Select(s => $"{s / 1024:F2}"))} KB/connection; largest {steps.Max() / 1024:F2}");
+
+        // SQLite's page caches fill as each new user's rows are read at AUTH, up to their bounded size: part of the RSS
+        // slope while they fill, and none of a connection's own memory. Warm them (a warm-up over every user) to see it.
+        var sqlitePerConnection = (last.SqliteBytes - first.SqliteBytes) / (double)added;
+        var rssLessSqlite = steps.Select((s, i) => s - (readings[i + 1].SqliteBytes - readings[i].SqliteBytes) / (double)(readings[i + 1].Connections - readings[i].Connections)).ToArray();
+        Console.WriteLine($"of which SQLite's own heap (page caches): {sqlitePerConnection / 1024:F2} KB/connection; RSS steps less it: {string.Join(", ", rssLessSqlite.Select(s => $"{s / 1024:F2}"))} KB/connection; largest {rssLessSqlite.Max() / 1024:F2}");
         return new
         {
             scenario = "idle",
@@ -146,6 +152,8 @@ internal static class IdleScenario
             managed_bytes_per_connection = managedPerConnection,
             rss_bytes_per_connection = rssPerConnection,
             rss_bytes_per_connection_largest_step = steps.Max(),
+            sqlite_bytes_per_connection = sqlitePerConnection,
+            rss_less_sqlite_bytes_per_connection_largest_step = rssLessSqlite.Max(),
         };
     }
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using ChatWire.Gateway.Conversations;
 using ChatWire.Routing;
 using ChatWire.Storage.Directory;
@@ -52,7 +53,10 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private readonly IDirectoryStore _directory;
     private readonly IMessageStore _messages;
     private readonly MembershipCache _membership;
-    private readonly TopicSubscriptions _subscriptions;
+    // Null with the in-process bus, which hands this fan-out every topic's payloads (SubscribeEveryTopic): the routes
+    // below are then the node's only registry of topics, and a payload for a topic with no route here is dropped.
+    private readonly TopicSubscriptions? _subscriptions;
+    private readonly IDisposable? _everyTopic;
     private readonly DeliveryLanes _lanes;
     private readonly ILogger<DeliveryFanout> _logger;
     private readonly int _maxTargetsPerUser;
@@ -77,11 +81,19 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         _directory = directory;
         _messages = messages;
         _membership = membership;
-        // Subscribing to the in-process bus costs nothing, so its topics do not linger; it also hands over one publisher's
-        // payloads in order across topics, which Redis does not.
-        _busKeepsOrderAcrossTopics = bus is InProcessMessageBus;
-        var linger = _busKeepsOrderAcrossTopics ? TimeSpan.Zero : TimeSpan.FromMilliseconds(options?.Value.TopicLingerMs ?? 0);
-        _subscriptions = new TopicSubscriptions(bus, this, logger, linger, time);
+        // The in-process bus hands over one publisher's payloads in order across topics, which Redis does not. It
+        // filters nothing either (publisher and subscriber share the process), so this fan-out takes every topic from it
+        // and keeps no subscription per topic, which would cost about 250 bytes per connected user and conversation.
+        if (bus is InProcessMessageBus local)
+        {
+            _busKeepsOrderAcrossTopics = true;
+            _everyTopic = local.SubscribeEveryTopic(this);
+        }
+        else
+        {
+            _subscriptions = new TopicSubscriptions(bus, this, logger, TimeSpan.FromMilliseconds(options?.Value.TopicLingerMs ?? 0), time);
+        }
+
         _lanes = new DeliveryLanes(Environment.ProcessorCount, logger, metrics);
         _logger = logger;
         bus.Reconnected += () => _ = ReconcileAsync();
@@ -123,7 +135,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         List<(UserRoute Route, long Version)> routes;
         lock (_lock)
         {
-            routes = [.. _users.Values.Where(r => r.Pending is null).Select(r => (r, r.Version))];
+            routes = [.. _users.Values.Where(r => r.Load is null).Select(r => (r, r.Version))];
         }
 
         var corrected = 0;
@@ -146,7 +158,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                             Interlocked.Increment(ref corrected);
                         }
 
-                        foreach (var added in conversations.Where(c => !route.Conversations.Contains(c)))
+                        foreach (var added in conversations.Where(c => !route.HasConversation(c)))
                         {
                             // Joined while the bus was away: the user's devices here missed it, and the catch-up
                             // below pushes the conversation's newest events, however old, for a route made now.
@@ -171,7 +183,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             }
         });
 
-        await _subscriptions.ApplyAsync();
+        await ApplySubscriptionsAsync();
         GatewayLog.RoutesReconciled(_logger, routes.Count, corrected);
         await Parallel.ForEachAsync(
             removed.GroupBy(r => r.ConversationId),
@@ -214,7 +226,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             lock (_lock)
             {
                 // Gone from the node, still loading, or back in the conversation: nothing to tell.
-                if (!_users.TryGetValue(user, out var route) || route.Pending is not null || route.Conversations.Contains(conversationId))
+                if (!_users.TryGetValue(user, out var route) || route.Load is not null || route.HasConversation(conversationId))
                 {
                     continue;
                 }
@@ -337,7 +349,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             {
                 if (_conversations.TryGetValue(conversationId, out var route))
                 {
-                    var dropped = route.Users.Where(u => u.Pending is null && !current.Contains(u.UserId)).ToArray();
+                    var dropped = route.Users.Where(u => u.Load is null && !current.Contains(u.UserId)).ToArray();
                     foreach (var gone in dropped)
                     {
                         gone.Version++;
@@ -400,7 +412,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
         if (routesChanged)
         {
-            _ = _subscriptions.ApplyAsync();
+            _ = ApplySubscriptionsAsync();
         }
 
         if (removed is not null)
@@ -416,7 +428,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private bool RejoinLocked(StoredEvent stored, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ConversationRoute? route)
     {
         route = null;
-        if (stored.Kind != EventKind.MemberJoined || stored.SubjectId is not { } joiner || !_users.TryGetValue(joiner, out var user) || user.Pending is not null)
+        if (stored.Kind != EventKind.MemberJoined || stored.SubjectId is not { } joiner || !_users.TryGetValue(joiner, out var user) || user.Load is not null)
         {
             return false;
         }
@@ -446,7 +458,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     private Recipients MembershipChangeLocked(ConversationRoute route, StoredEvent stored, ref bool routesChanged)
     {
         if (stored.Kind is not (EventKind.MemberJoined or EventKind.MemberLeft)
-            || stored.SubjectId is not { } subject || !_users.TryGetValue(subject, out var user) || user.Pending is not null)
+            || stored.SubjectId is not { } subject || !_users.TryGetValue(subject, out var user) || user.Load is not null)
         {
             return CollectLocked(route.Users, except: null);
         }
@@ -468,7 +480,16 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         Guid[] revoked;
         lock (_lock)
         {
-            revoked = [.. route.Targets.Select(t => t.DeviceId).Where(d => !live.Contains(d)).Distinct()];
+            var devices = new HashSet<Guid>();
+            foreach (var target in route.Targets)
+            {
+                if (!live.Contains(target.DeviceId))
+                {
+                    devices.Add(target.DeviceId);
+                }
+            }
+
+            revoked = [.. devices];
         }
 
         foreach (var device in revoked)
@@ -477,17 +498,34 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         }
     }
 
-    /// <summary>Bus topics this node is subscribed to.</summary>
-    public int Subscriptions => _subscriptions.ActiveCount;
+    /// <summary>
+    /// Bus topics this node is subscribed to; with the in-process bus, which hands over every topic, the topics it
+    /// routes (one per local user and one per conversation with a local member).
+    /// </summary>
+    public int Subscriptions
+    {
+        get
+        {
+            if (_subscriptions is { } subscriptions)
+            {
+                return subscriptions.ActiveCount;
+            }
+
+            lock (_lock)
+            {
+                return _users.Count + _conversations.Count;
+            }
+        }
+    }
 
     /// <summary>Of <see cref="Subscriptions"/>, those kept with no local user (<see cref="Hosting.GatewayOptions.TopicLingerMs"/>).</summary>
-    public int LingeringSubscriptions => _subscriptions.LingeringCount;
+    public int LingeringSubscriptions => _subscriptions?.LingeringCount ?? 0;
 
     /// <summary>Unsubscribes the topics whose linger has ended now, as the once-a-second timer does; for tests.</summary>
     internal Task EndLingersAsync()
     {
-        _subscriptions.SweepLingering();
-        return _subscriptions.ApplyAsync();
+        _subscriptions?.SweepLingering();
+        return ApplySubscriptionsAsync();
     }
 
     /// <summary>Completes when every event routed before the call has been written to its targets.</summary>
@@ -495,9 +533,13 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
     public void Dispose()
     {
-        _subscriptions.Dispose();
+        _subscriptions?.Dispose();
+        _everyTopic?.Dispose();
         _lanes.Dispose();
     }
+
+    // Completes when the subscriptions queued so far are in effect (at once with the in-process bus, which needs none).
+    private Task ApplySubscriptionsAsync() => _subscriptions?.ApplyAsync() ?? Task.CompletedTask;
 
     /// <summary>
     /// Routes the user's conversations to <paramref name="target"/>. When the task completes with true, every
@@ -507,19 +549,21 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     public async Task<bool> RegisterAsync(IDeliveryTarget target)
     {
         UserRoute route;
+        Loading? loading;
         var loadHere = false;
         lock (_lock)
         {
             if (_users.TryGetValue(target.UserId, out var existing))
             {
-                if (existing.Targets.Count >= _maxTargetsPerUser)
+                if (existing.Targets.Length >= _maxTargetsPerUser)
                 {
                     return false;
                 }
 
-                existing.Targets.Add(target);
+                existing.AddTarget(target);
                 TargetsChangedLocked(existing);
                 route = existing;
+                loading = existing.Load;
             }
             else
             {
@@ -527,23 +571,28 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 // it while the list loads: a join or leave published in between is then either in the list
                 // or replayed after it, in order, never lost.
                 route = new UserRoute(target.UserId);
-                route.Targets.Add(target);
+                route.AddTarget(target);
+                loading = route.Load = new Loading();
                 _users[target.UserId] = route;
-                _subscriptions.Acquire(BusTopic.User(target.UserId));
+                _subscriptions?.Acquire(BusTopic.User(target.UserId));
                 loadHere = true;
             }
         }
 
         if (loadHere)
         {
-            await LoadAsync(route);
+            await LoadAsync(route, loading!);
         }
         else
         {
             // A second device of the same user waits for the first one's load: its routing is the same,
             // and so are its topics, which may still be subscribing.
-            await route.Loaded.Task;
-            await _subscriptions.ApplyAsync();
+            if (loading is not null)
+            {
+                await loading.Done.Task;
+            }
+
+            await ApplySubscriptionsAsync();
         }
 
         return true;
@@ -553,12 +602,12 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     {
         lock (_lock)
         {
-            if (!_users.TryGetValue(target.UserId, out var route) || !route.Targets.Remove(target))
+            if (!_users.TryGetValue(target.UserId, out var route) || !route.RemoveTarget(target))
             {
                 return;
             }
 
-            if (route.Targets.Count > 0)
+            if (route.Targets.Length > 0)
             {
                 TargetsChangedLocked(route);
                 return;
@@ -567,7 +616,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             RemoveLocked(route);
         }
 
-        _ = _subscriptions.ApplyAsync();
+        _ = ApplySubscriptionsAsync();
     }
 
     public void OnPublished(BusTopic topic, ReadOnlyMemory<byte> payload)
@@ -598,11 +647,11 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     }
 
     // Outside the lock: the bus is never called under it.
-    private async Task LoadAsync(UserRoute route)
+    private async Task LoadAsync(UserRoute route, Loading loading)
     {
         try
         {
-            await _subscriptions.ApplyAsync();
+            await ApplySubscriptionsAsync();
             var conversations = await _directory.ListConversationsForUserAsync(route.UserId);
             lock (_lock)
             {
@@ -616,17 +665,16 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
                     // Replayed under the lock, in arrival order, before anything newer on the topic: each
                     // applies (or re-applies) its change and reaches the user's targets.
-                    var pending = route.Pending!;
-                    route.Pending = null;
-                    foreach (var payload in pending)
+                    route.Load = null;
+                    foreach (var payload in loading.Held)
                     {
                         ReplayLocked(route, payload);
                     }
                 }
             }
 
-            await _subscriptions.ApplyAsync();
-            route.Loaded.TrySetResult();
+            await ApplySubscriptionsAsync();
+            loading.Done.TrySetResult();
         }
         catch (Exception ex)
         {
@@ -638,8 +686,8 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 }
             }
 
-            _ = _subscriptions.ApplyAsync();
-            route.Loaded.TrySetException(ex);
+            _ = ApplySubscriptionsAsync();
+            loading.Done.TrySetException(ex);
             throw;
         }
     }
@@ -655,7 +703,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
         if (header.Kind == EnvelopeKind.DeviceRevoked)
         {
-            foreach (var target in route.Targets.Where(t => t.DeviceId == header.DeviceId).ToArray())
+            foreach (var target in route.TargetsOf(header.DeviceId))
             {
                 target.Revoke();
             }
@@ -698,7 +746,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         Dispatch(recipients, frame);
         if (changed)
         {
-            _ = _subscriptions.ApplyAsync();
+            _ = ApplySubscriptionsAsync();
         }
     }
 
@@ -712,10 +760,10 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 return;
             }
 
-            if (route.Pending is { } held)
+            if (route.Load is { } loading)
             {
                 // The payload is only valid during this call.
-                held.Add(payload.ToArray());
+                loading.Held.Add(payload.ToArray());
                 return;
             }
 
@@ -737,7 +785,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         // events found no route to the joiner here (dropped, or dispatched to the other local members only), so the
         // joiner's devices are sent the events after their join from the store once; what they had live comes again
         // and is dropped by seq. The in-process bus keeps the order across topics and needs neither.
-        var applied = _subscriptions.ApplyAsync();
+        var applied = ApplySubscriptionsAsync();
         if (header.EventKind != EventKind.MemberJoined || header.SubjectId != userId)
         {
             return;
@@ -774,7 +822,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             Recipients recipients;
             lock (_lock)
             {
-                if (!_users.TryGetValue(userId, out var route) || route.Pending is not null || !route.Conversations.Contains(conversationId))
+                if (!_users.TryGetValue(userId, out var route) || route.Load is not null || !route.HasConversation(conversationId))
                 {
                     return;
                 }
@@ -853,7 +901,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         Recipients recipients;
         lock (_lock)
         {
-            if (!_users.TryGetValue(userId, out var route) || route.Pending is not null)
+            if (!_users.TryGetValue(userId, out var route) || route.Load is not null)
             {
                 return;
             }
@@ -874,13 +922,13 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
                 return;
             }
 
-            if (route.Pending is { } held)
+            if (route.Load is { } loading)
             {
-                held.Add(BusEnvelope.ForRevocation(deviceId));
+                loading.Held.Add(BusEnvelope.ForRevocation(deviceId));
                 return;
             }
 
-            revoked = route.Targets.Where(t => t.DeviceId == deviceId).ToArray();
+            revoked = route.TargetsOf(deviceId);
         }
 
         foreach (var target in revoked)
@@ -985,15 +1033,15 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
             LeaveLocked(route, conversationId);
         }
 
-        route.Pending = null;
-        _subscriptions.Release(BusTopic.User(route.UserId));
+        route.Load = null;
+        _subscriptions?.Release(BusTopic.User(route.UserId));
         _users.Remove(route.UserId);
     }
 
     // Called under _lock.
     private void JoinLocked(UserRoute user, Guid conversationId, long? createdAtMs = null)
     {
-        if (!user.Conversations.Add(conversationId))
+        if (!user.AddConversation(conversationId))
         {
             return;
         }
@@ -1004,7 +1052,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         {
             route = new ConversationRoute { CreatedAtMs = createdAtMs ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
             _conversations[conversationId] = route;
-            _subscriptions.Acquire(BusTopic.Conversation(conversationId));
+            _subscriptions?.Acquire(BusTopic.Conversation(conversationId));
         }
 
         route.Users.Add(user);
@@ -1014,7 +1062,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
     // Called under _lock; true when the conversation's route changed.
     private bool LeaveLocked(UserRoute user, Guid conversationId)
     {
-        if (!user.Conversations.Remove(conversationId) || !_conversations.TryGetValue(conversationId, out var route))
+        if (!user.RemoveConversation(conversationId) || !_conversations.TryGetValue(conversationId, out var route))
         {
             return false;
         }
@@ -1026,28 +1074,125 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         if (route.Users.Count == 0)
         {
             _conversations.Remove(conversationId);
-            _subscriptions.Release(BusTopic.Conversation(conversationId));
+            _subscriptions?.Release(BusTopic.Conversation(conversationId));
         }
 
         return true;
     }
 
+    /// <summary>
+    /// A user's routing on this node, read and changed under the fan-out's lock. It is kept small, since every
+    /// connected user has one: most have a single device here, held in a field with no list, and a user in no
+    /// conversation has no set.
+    /// </summary>
     private sealed class UserRoute(Guid userId)
     {
+        private IDeliveryTarget? _only;
+        private List<IDeliveryTarget>? _several;
+        private HashSet<Guid>? _conversations;
+
         public Guid UserId { get; } = userId;
 
-        public List<IDeliveryTarget> Targets { get; } = [];
+        /// <summary>The user's targets here, in the order they registered.</summary>
+        public ReadOnlySpan<IDeliveryTarget> Targets =>
+            _several is not null ? CollectionsMarshal.AsSpan(_several) : _only is null ? [] : new ReadOnlySpan<IDeliveryTarget>(ref _only);
 
-        public HashSet<Guid> Conversations { get; } = [];
+        /// <summary>The conversations routed to the user here.</summary>
+        public IReadOnlyCollection<Guid> Conversations => (IReadOnlyCollection<Guid>?)_conversations ?? [];
 
-        /// <summary>Bumped by every change of <see cref="Conversations"/> (under the fan-out's lock).</summary>
+        /// <summary>Bumped by every change of <see cref="Conversations"/>.</summary>
         public long Version { get; set; }
 
-        /// <summary>What arrived on the user's topic while the conversation list loaded; null once loaded.</summary>
-        public List<byte[]>? Pending { get; set; } = [];
+        /// <summary>Set while the conversation list loads; null once loaded (or once the route is gone).</summary>
+        public Loading? Load { get; set; }
 
-        /// <summary>Completes when the route is loaded and its topics subscribed.</summary>
-        public TaskCompletionSource Loaded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public void AddTarget(IDeliveryTarget target)
+        {
+            if (_several is not null)
+            {
+                _several.Add(target);
+            }
+            else if (_only is null)
+            {
+                _only = target;
+            }
+            else
+            {
+                _several = [_only, target];
+                _only = null;
+            }
+        }
+
+        public bool RemoveTarget(IDeliveryTarget target)
+        {
+            if (_several is null)
+            {
+                if (_only != target)
+                {
+                    return false;
+                }
+
+                _only = null;
+                return true;
+            }
+
+            if (!_several.Remove(target))
+            {
+                return false;
+            }
+
+            if (_several.Count == 1)
+            {
+                _only = _several[0];
+                _several = null;
+            }
+
+            return true;
+        }
+
+        /// <summary>The user's targets here that are the device's connections.</summary>
+        public IDeliveryTarget[] TargetsOf(Guid deviceId)
+        {
+            var found = new List<IDeliveryTarget>();
+            foreach (var target in Targets)
+            {
+                if (target.DeviceId == deviceId)
+                {
+                    found.Add(target);
+                }
+            }
+
+            return [.. found];
+        }
+
+        public bool HasConversation(Guid conversationId) => _conversations?.Contains(conversationId) == true;
+
+        public bool AddConversation(Guid conversationId) => (_conversations ??= []).Add(conversationId);
+
+        public bool RemoveConversation(Guid conversationId)
+        {
+            if (_conversations is null || !_conversations.Remove(conversationId))
+            {
+                return false;
+            }
+
+            if (_conversations.Count == 0)
+            {
+                _conversations = null;
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>A user's route while its conversation list loads.</summary>
+    private sealed class Loading
+    {
+        /// <summary>What arrived on the user's topic meanwhile, replayed in order once the list is in.</summary>
+        public List<byte[]> Held { get; } = [];
+
+        /// <summary>Completes when the route is loaded and its topics subscribed; faults with the load's failure.</summary>
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class ConversationRoute

@@ -215,6 +215,7 @@ internal static class HttpPipeline
                 managed_bytes = GC.GetTotalMemory(forceFullCollection: false),
                 gc_committed_bytes = GC.GetGCMemoryInfo().TotalCommittedBytes,
                 rss_bytes = process.WorkingSet64,
+                sqlite_bytes = ChatWire.Storage.Sqlite.SqliteStorage.NativeMemoryBytes,
                 gc_server = System.Runtime.GCSettings.IsServerGC,
                 jit_methods = System.Runtime.JitInfo.GetCompiledMethodCount(),
                 jit_il_bytes = System.Runtime.JitInfo.GetCompiledILBytes(),

@@ -15,6 +15,13 @@ public static class SqliteStorage
     public const string DirectoryFileName = "directory.db";
     public const string MessagesFileName = "messages.db";
 
+    /// <summary>
+    /// Bytes SQLite holds in its own heap in this process now: mostly each pooled connection's page cache, which
+    /// fills as rows are read and is bounded by the connection's cache size. For load runs, which read memory per
+    /// connection and must tell a cache filling from connections' own memory.
+    /// </summary>
+    public static long NativeMemoryBytes => SQLitePCL.raw.sqlite3_memory_used();
+
     private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode GroupOrOther = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
