@@ -10,9 +10,10 @@ namespace ChatWire.Gateway.Delivery;
 /// <summary>
 /// Routes what the bus carries to this node's delivery targets. State is kept per user, not per target: a
 /// user's route lists their local targets and their conversations; a conversation's route lists the local
-/// users in it. The node subscribes to a conversation's topic only while a local user is in it, and to a
-/// user's topic while that user has a local target (reference counted); subscriptions change outside the
-/// lock (<see cref="TopicSubscriptions"/>). Each event's bytes, serialized once, go to every recipient
+/// users in it. On the Redis bus the node subscribes to a conversation's topic only while a local user is in it,
+/// and to a user's topic while that user has a local target (reference counted); subscriptions change outside
+/// the lock (<see cref="TopicSubscriptions"/>). The in-process bus hands over every topic, and what has no route
+/// here is dropped. Each event's bytes, serialized once, go to every recipient
 /// through the <see cref="DeliveryLanes"/>, which write them on every core in per-target order.
 /// </summary>
 /// <remarks>
@@ -84,12 +85,9 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         // The in-process bus hands over one publisher's payloads in order across topics, which Redis does not. It
         // filters nothing either (publisher and subscriber share the process), so this fan-out takes every topic from it
         // and keeps no subscription per topic, which would cost about 250 bytes per connected user and conversation.
-        if (bus is InProcessMessageBus local)
-        {
-            _busKeepsOrderAcrossTopics = true;
-            _everyTopic = local.SubscribeEveryTopic(this);
-        }
-        else
+        // Subscribed last, once everything a payload's handling touches is in place.
+        _busKeepsOrderAcrossTopics = bus is InProcessMessageBus;
+        if (!_busKeepsOrderAcrossTopics)
         {
             _subscriptions = new TopicSubscriptions(bus, this, logger, TimeSpan.FromMilliseconds(options?.Value.TopicLingerMs ?? 0), time);
         }
@@ -97,6 +95,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         _lanes = new DeliveryLanes(Environment.ProcessorCount, logger, metrics);
         _logger = logger;
         bus.Reconnected += () => _ = ReconcileAsync();
+        _everyTopic = (bus as InProcessMessageBus)?.SubscribeEveryTopic(this);
     }
 
     /// <summary>Whether this node's deliveries are falling behind (<see cref="DeliveryLanes.IsBehind"/>).</summary>
@@ -665,11 +664,14 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
 
                     // Replayed under the lock, in arrival order, before anything newer on the topic: each
                     // applies (or re-applies) its change and reaches the user's targets.
-                    route.Load = null;
                     foreach (var payload in loading.Held)
                     {
                         ReplayLocked(route, payload);
                     }
+
+                    // Loaded only once all of it is in: a failure above leaves a device registering meanwhile
+                    // waiting on the load's outcome, which fails.
+                    route.Load = null;
                 }
             }
 

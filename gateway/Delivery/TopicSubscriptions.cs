@@ -6,8 +6,8 @@ namespace ChatWire.Gateway.Delivery;
 /// The node's bus subscriptions, reference counted per topic. <see cref="Acquire"/> and <see cref="Release"/>
 /// only count and queue the topic, so the fan-out may call them under its lock; <see cref="ApplyAsync"/>,
 /// called after that lock is released, brings the bus in line, one topic at a time in the order queued (a
-/// subscribe and the unsubscribe that follows it are never reordered). With the in-process bus everything
-/// completes synchronously inside the call.
+/// subscribe and the unsubscribe that follows it are never reordered). Used with the Redis bus; the fan-out
+/// takes every topic from the in-process bus instead.
 /// </summary>
 /// <remarks>
 /// With a linger (the Redis bus: <see cref="Hosting.GatewayOptions.TopicLingerMs"/>), a topic whose last local

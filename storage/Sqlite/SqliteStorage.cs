@@ -18,9 +18,16 @@ public static class SqliteStorage
     /// <summary>
     /// Bytes SQLite holds in its own heap in this process now: mostly each pooled connection's page cache, which
     /// fills as rows are read and is bounded by the connection's cache size. For load runs, which read memory per
-    /// connection and must tell a cache filling from connections' own memory.
+    /// connection and must tell a cache filling from connections' own memory. On a node whose stores are MySQL or
+    /// MongoDB, SQLite is loaded by the first call, and its heap is about nothing.
     /// </summary>
-    public static long NativeMemoryBytes => SQLitePCL.raw.sqlite3_memory_used();
+    public static long NativeMemoryBytes => SqliteLoaded.Value ? SQLitePCL.raw.sqlite3_memory_used() : 0;
+
+    private static readonly Lazy<bool> SqliteLoaded = new(() =>
+    {
+        SQLitePCL.Batteries_V2.Init();
+        return true;
+    });
 
     private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;

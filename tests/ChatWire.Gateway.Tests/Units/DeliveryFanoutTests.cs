@@ -58,6 +58,38 @@ public sealed partial class DeliveryFanoutTests
     }
 
     [Fact]
+    public async Task DevicesComeAndGo_EventsReachExactlyTheTargetsRegisteredAtTheTime()
+    {
+        // A route holds one target in a field and a list from the second on, and goes back to the field at one.
+        var bus = new InProcessMessageBus();
+        var fanout = Fanout(bus);
+        var dm = _directory.AddConversation(null, _alice, _bob);
+        var phone = new RecordingTarget(_alice, Guid.CreateVersion7());
+        var laptop = new RecordingTarget(_alice, Guid.CreateVersion7());
+        var tablet = new RecordingTarget(_alice, Guid.CreateVersion7());
+        await fanout.RegisterAsync(phone);
+        await PublishAsync(bus, fanout, Message(dm, 1));
+        await fanout.RegisterAsync(laptop);
+        await fanout.RegisterAsync(tablet);
+        await PublishAsync(bus, fanout, Message(dm, 2));
+        fanout.Unregister(phone);
+        fanout.Unregister(phone);
+        await PublishAsync(bus, fanout, Message(dm, 3));
+        fanout.Unregister(tablet);
+        await PublishAsync(bus, fanout, Message(dm, 4));
+        await fanout.RegisterAsync(phone);
+        await PublishAsync(bus, fanout, Message(dm, 5));
+        fanout.Unregister(laptop);
+        fanout.Unregister(phone);
+        await PublishAsync(bus, fanout, Message(dm, 6));
+
+        Assert.Equal([1ul, 2, 5], phone.Seqs);
+        Assert.Equal([2ul, 3, 4, 5], laptop.Seqs);
+        Assert.Equal([2ul, 3], tablet.Seqs);
+        Assert.Equal(0, fanout.Subscriptions);
+    }
+
+    [Fact]
     public async Task MemberJoined_SubjectGetsItOnceOnItsTopic_AndTheConversationFromThenOn()
     {
         var bus = new InProcessMessageBus();
