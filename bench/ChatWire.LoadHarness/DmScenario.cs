@@ -68,12 +68,13 @@ internal static class DmScenario
         var ackCount = new Counter();
         string Measuring() => $"dm: {ackCount.Value}/{perUser * options.Connections} acked, {deliveries.Count} delivered";
         var started = Stopwatch.GetTimestamp();
+        TimeSpan elapsed;
         await using (new ProgressLine(Measuring))
         {
             await Deadline.WithinAsync(Task.WhenAll(clients.Select(c => DriveAsync(c, perUser, options.Window, content, acks, deliveries, ackCount))), options.TimeoutSeconds, Measuring);
+            elapsed = Stopwatch.GetElapsedTime(started);
         }
 
-        var elapsed = Stopwatch.GetElapsedTime(started);
         var cpu = gateway.CpuTime - cpuBefore;
         var jitMs = (await gateway.ReadJitSecondsAsync() - jitBefore) * 1000;
         foreach (var client in clients)

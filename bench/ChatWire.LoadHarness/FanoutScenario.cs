@@ -97,6 +97,7 @@ internal static class FanoutScenario
         var cpuBefore = gateway.CpuSplit;
         var started = Stopwatch.GetTimestamp();
         var acked = TimeSpan.Zero;
+        TimeSpan elapsed;
         string Measuring() => $"fanout: {ackCount.Value}/{options.Messages} acked, {deliveryCount.Value}/{(long)options.Messages * recipients} delivered";
         await using (new ProgressLine(Measuring))
         {
@@ -106,9 +107,9 @@ internal static class FanoutScenario
                 acked = Stopwatch.GetElapsedTime(started);
                 await Task.WhenAll(receivers);
             }), options.TimeoutSeconds, Measuring);
+            elapsed = Stopwatch.GetElapsedTime(started);
         }
 
-        var elapsed = Stopwatch.GetElapsedTime(started);
         var cpuAfter = gateway.CpuSplit;
         var metricsAfter = await gateway.ReadUnlabelledMetricsAsync();
         var jitMs = GatewayProcess.Change(metricsBefore, metricsAfter, "chatwire_jit_compilation_seconds_total") * 1000;

@@ -215,17 +215,18 @@ internal sealed record HarnessOptions
 
         // "channel" is the fan-out into a channel of a chosen size under the name the scenario list uses.
         var options = new HarnessOptions { Scenario = args[0] == "channel" ? "fanout" : args[0] };
+        if (options.Scenario is "idle" or "dm" or "fanout" or "cluster")
+        {
+            options = options with { TimeoutSeconds = 300 };
+        }
+
         if (options.Scenario == "fanout")
         {
-            options = options with { Messages = 2_000, Window = 50, TimeoutSeconds = 300 };
+            options = options with { Messages = 2_000, Window = 50 };
         }
         else if (options.Scenario == "cluster")
         {
-            options = options with { Messages = 20_000, Window = 50, Recipients = 100, ConnectionsPerUser = 10, TimeoutSeconds = 300 };
-        }
-        else if (options.Scenario is "idle" or "dm")
-        {
-            options = options with { TimeoutSeconds = 300 };
+            options = options with { Messages = 20_000, Window = 50, Recipients = 100, ConnectionsPerUser = 10 };
         }
         else if (options.Scenario == "cluster-idle")
         {

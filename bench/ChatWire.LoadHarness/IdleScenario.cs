@@ -1,4 +1,5 @@
 using System.Net;
+using ChatWire.Bench;
 
 namespace ChatWire.LoadHarness;
 
@@ -120,20 +121,22 @@ internal static class IdleScenario
             }
         }
 
+        IReadOnlyList<(int, long)> Of(Func<MemoryReading, long> bytes) => [.. readings.Select(r => (r.Connections, bytes(r)))];
         var first = readings[0];
-        var last = readings[^1];
-        var added = last.Connections - first.Connections;
-        var managedPerConnection = (last.ManagedBytes - first.ManagedBytes) / (double)added;
-        var rssPerConnection = (last.RssBytes - first.RssBytes) / (double)added;
-        Console.WriteLine($"slope {first.Connections} → {last.Connections}: managed {managedPerConnection / 1024:F2} KB/connection, RSS {rssPerConnection / 1024:F2} KB/connection");
-        var steps = readings.Zip(readings.Skip(1), (a, b) => (b.RssBytes - a.RssBytes) / (double)(b.Connections - a.Connections)).ToArray();
-        Console.WriteLine($"RSS steps: {string.Join(", ", steps.Select(s => $"{s / 1024:F2}"))} KB/connection; largest {steps.Max() / 1024:F2}");
+        var managedPerConnection = Slopes.Overall(Of(r => r.ManagedBytes));
+        var rssPerConnection = Slopes.Overall(Of(r => r.RssBytes));
+        Console.WriteLine($"slope {first.Connections} → {readings[^1].Connections}: managed {managedPerConnection / 1024:F2} KB/connection, RSS {rssPerConnection / 1024:F2} KB/connection");
+        var steps = Slopes.Steps(Of(r => r.RssBytes));
+        Console.WriteLine($"RSS steps: {Kb(steps)} KB/connection; largest {steps.Max() / 1024:F2}");
 
         // SQLite's page caches fill as each new user's rows are read at AUTH, up to their bounded size: part of the RSS
         // slope while they fill, and none of a connection's own memory. Warm them (a warm-up over every user) to see it.
-        var sqlitePerConnection = (last.SqliteBytes - first.SqliteBytes) / (double)added;
-        var rssLessSqlite = steps.Select((s, i) => s - (readings[i + 1].SqliteBytes - readings[i].SqliteBytes) / (double)(readings[i + 1].Connections - readings[i].Connections)).ToArray();
-        Console.WriteLine($"of which SQLite's own heap (page caches): {sqlitePerConnection / 1024:F2} KB/connection; RSS steps less it: {string.Join(", ", rssLessSqlite.Select(s => $"{s / 1024:F2}"))} KB/connection; largest {rssLessSqlite.Max() / 1024:F2}");
+        var sqlitePerConnection = Slopes.Overall(Of(r => r.SqliteBytes));
+        var rssLessSqlite = Slopes.Steps(Of(r => r.RssBytes - r.SqliteBytes));
+        if (readings.Any(r => r.SqliteBytes > 0))
+        {
+            Console.WriteLine($"of which SQLite's own heap (page caches): {sqlitePerConnection / 1024:F2} KB/connection; RSS steps less it: {Kb(rssLessSqlite)} KB/connection; largest {rssLessSqlite.Max() / 1024:F2}");
+        }
         return new
         {
             scenario = "idle",
@@ -158,4 +161,6 @@ internal static class IdleScenario
     }
 
     private static long Kb(long bytes) => bytes / 1024;
+
+    private static string Kb(double[] perConnection) => string.Join(", ", perConnection.Select(s => $"{s / 1024:F2}"));
 }

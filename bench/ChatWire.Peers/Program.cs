@@ -100,8 +100,8 @@ if (phase != "fanout")
         Console.WriteLine($"{kind} idle {target} connections: RSS {readings[^1].Rss / 1024} KB");
     }
 
-    slope = (readings[^1].Rss - readings[0].Rss) / (double)(readings[^1].Count - readings[0].Count);
-    largestStep = readings.Zip(readings.Skip(1), (a, b) => (b.Rss - a.Rss) / (double)(b.Count - a.Count)).Max();
+    slope = Slopes.Overall(readings);
+    largestStep = Slopes.Steps(readings).Max();
     Console.WriteLine($"{kind} idle slope: {slope / 1024:F2} KB/connection; largest step {largestStep / 1024:F2} KB/connection");
     await Task.WhenAll(idle.Select(s => s.DisposeAsync().AsTask()));
 }

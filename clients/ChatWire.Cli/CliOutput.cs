@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ChatWire.Client;
+using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 
 namespace ChatWire.Cli;
@@ -272,7 +273,7 @@ internal sealed class CliOutput(TextWriter stdout, TextWriter stderr, bool json)
     public static string? TextOf(ConversationEvent message)
     {
         var mediaType = message.ContentType.Split(';', 2)[0].Trim();
-        return mediaType.Equals("text/plain", StringComparison.OrdinalIgnoreCase) ? Encoding.UTF8.GetString(message.Content.Span) : null;
+        return mediaType.Equals(ContentTypes.PlainText, StringComparison.OrdinalIgnoreCase) ? Encoding.UTF8.GetString(message.Content.Span) : null;
     }
 
     public async Task WriteAsync(JsonObject json, string human)

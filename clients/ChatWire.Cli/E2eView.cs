@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using ChatWire.Client;
 using ChatWire.Client.Secure;
+using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 
 namespace ChatWire.Cli;
@@ -66,7 +67,7 @@ internal static class E2eView
             }
         }
 
-        return (e with { ContentType = "text/plain", Content = Encoding.UTF8.GetBytes(text) }, true);
+        return (e with { ContentType = ContentTypes.PlainText, Content = Encoding.UTF8.GetBytes(text) }, true);
     }
 
     // "[image pic.jpg, 1024×768, 83 KB: chatwire download ID --out PATH]" for an image with dimensions, else

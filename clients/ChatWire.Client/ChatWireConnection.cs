@@ -194,7 +194,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     public Task<SendResult> SendAsync(
         Guid conversationId,
         ReadOnlyMemory<byte> content,
-        string contentType = "text/plain",
+        string contentType = ContentTypes.PlainText,
         Guid? messageId = null,
         CancellationToken cancellationToken = default) =>
         SendAsync(conversationId, content, contentType, messageId, options: null, cancellationToken);
@@ -257,7 +257,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     public Task<SendResult> SendTextAsync(Guid conversationId, string text, Guid? messageId = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return SendAsync(conversationId, Encoding.UTF8.GetBytes(text), "text/plain", messageId, cancellationToken);
+        return SendAsync(conversationId, Encoding.UTF8.GetBytes(text), ContentTypes.PlainText, messageId, cancellationToken);
     }
 
     /// <summary>
@@ -314,7 +314,7 @@ public sealed partial class ChatWireConnection : IAsyncDisposable
     /// <param name="contentType">Its media type.</param>
     /// <param name="cancellationToken">Stops waiting.</param>
     /// <exception cref="ChatWireException"><c>NOT_FOUND</c> (no such message, or deleted), <c>FORBIDDEN</c> (not mine), <c>NOT_A_MEMBER</c>, …</exception>
-    public Task<ChangeResult> EditAsync(Guid conversationId, Guid messageId, ReadOnlyMemory<byte> content, string contentType = "text/plain", CancellationToken cancellationToken = default) =>
+    public Task<ChangeResult> EditAsync(Guid conversationId, Guid messageId, ReadOnlyMemory<byte> content, string contentType = ContentTypes.PlainText, CancellationToken cancellationToken = default) =>
         ChangeAsync(requestId => new Edit(requestId, conversationId, messageId, contentType, content), cancellationToken);
 
     /// <summary>Deletes a message (mine, or any in a channel of a team I administer): its content is erased, a tombstone stays.</summary>

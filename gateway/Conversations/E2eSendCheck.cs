@@ -21,9 +21,6 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys, IOptions<LimitsOptio
     // device's distribution.
     private readonly ConcurrentDictionary<Guid, (long RosterVersion, bool EpochSecret)> _epochSecret = new();
 
-    /// <summary>The content type of an end-to-end envelope; the server never parses the content.</summary>
-    public const string ContentType = ContentTypes.EndToEnd;
-
     /// <summary>
     /// Above this many members (<c>Limits:MaxSenderChainMembers</c>, 1000) a conversation keys its messages with one
     /// epoch secret per epoch (docs/e2e.md, option L2): one distribution by any member serves every sender,
@@ -39,7 +36,7 @@ internal sealed class E2eSendCheck(IKeyDirectoryStore keys, IOptions<LimitsOptio
     {
         var parameters = contentType.IndexOf(';', StringComparison.Ordinal);
         var essence = (parameters < 0 ? contentType.AsSpan() : contentType.AsSpan(0, parameters)).Trim();
-        return essence.Equals(ContentType, StringComparison.OrdinalIgnoreCase);
+        return essence.Equals(ContentTypes.EndToEnd, StringComparison.OrdinalIgnoreCase);
     }
 
     // The epoch is read here and the SEND appended later, by the message store (another database, in batches):

@@ -479,16 +479,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         Guid[] revoked;
         lock (_lock)
         {
-            var devices = new HashSet<Guid>();
-            foreach (var target in route.Targets)
-            {
-                if (!live.Contains(target.DeviceId))
-                {
-                    devices.Add(target.DeviceId);
-                }
-            }
-
-            revoked = [.. devices];
+            revoked = [.. route.Targets.ToArray().Select(t => t.DeviceId).Where(d => !live.Contains(d)).Distinct()];
         }
 
         foreach (var device in revoked)
@@ -1153,19 +1144,7 @@ internal sealed class DeliveryFanout : IBusSubscriber, IDisposable
         }
 
         /// <summary>The user's targets here that are the device's connections.</summary>
-        public IDeliveryTarget[] TargetsOf(Guid deviceId)
-        {
-            var found = new List<IDeliveryTarget>();
-            foreach (var target in Targets)
-            {
-                if (target.DeviceId == deviceId)
-                {
-                    found.Add(target);
-                }
-            }
-
-            return [.. found];
-        }
+        public IDeliveryTarget[] TargetsOf(Guid deviceId) => [.. Targets.ToArray().Where(t => t.DeviceId == deviceId)];
 
         public bool HasConversation(Guid conversationId) => _conversations?.Contains(conversationId) == true;
 

@@ -32,7 +32,7 @@ internal static partial class ChangeCommands
             // Encrypted when this device has keys, as send is.
             using var secure = await E2eView.OpenAsync(context, api).ConfigureAwait(false);
             var sent = secure is null
-                ? await connection.SendAsync(conversationId, Encoding.UTF8.GetBytes(text), "text/plain", null, options, context.Cancellation).ConfigureAwait(false)
+                ? await connection.SendAsync(conversationId, Encoding.UTF8.GetBytes(text), ContentTypes.PlainText, null, options, context.Cancellation).ConfigureAwait(false)
                 : (await secure.SendAsync(connection, conversationId, Encoding.UTF8.GetBytes(text), Crypto.EnvelopeContentType.ThreadReply, null, options, context.Cancellation).ConfigureAwait(false)).Sent;
             await context.Output.WriteAsync(
                 new JsonObject
@@ -112,7 +112,7 @@ internal static partial class ChangeCommands
                     }
                 }
 
-                return await connection.EditAsync(conversationId, messageId, Encoding.UTF8.GetBytes(text), "text/plain", context.Cancellation).ConfigureAwait(false);
+                return await connection.EditAsync(conversationId, messageId, Encoding.UTF8.GetBytes(text), ContentTypes.PlainText, context.Cancellation).ConfigureAwait(false);
             },
             (json, _) => json["text"] = text,
             (messageId, result) => $"Edited {messageId:D} (seq {result.Seq.ToString(CultureInfo.InvariantCulture)}).").ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using ChatWire.Client;
 using ChatWire.Client.Secure;
+using ChatWire.Protocol;
 using ChatWire.Protocol.Frames;
 
 namespace ChatWire.Cli.Commands;
@@ -65,7 +66,7 @@ internal static class MessageCommands
             var json = new JsonObject { ["conversation_id"] = conversationId.ToString("D") };
             if (secure is null)
             {
-                sent = await connection.SendAsync(conversationId, System.Text.Encoding.UTF8.GetBytes(text), "text/plain", messageId, mentions, context.Cancellation).ConfigureAwait(false);
+                sent = await connection.SendAsync(conversationId, System.Text.Encoding.UTF8.GetBytes(text), ContentTypes.PlainText, messageId, mentions, context.Cancellation).ConfigureAwait(false);
             }
             else if (file is not null)
             {
